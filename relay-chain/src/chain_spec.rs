@@ -1,0 +1,259 @@
+//! Chain specs: a chain's name, id, boot nodes and genesis config, as JSON.
+
+use crate::error::SpecError;
+use crate::{session, RelayRuntime, UNIT};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use tessera_runtime::crypto::Pair;
+use tessera_runtime::dispatch::CallError;
+use tessera_runtime::executive::{build_genesis, Runtime};
+use tessera_runtime::modules::{balances, sudo};
+use tessera_runtime::state::StateChanges;
+use tessera_runtime::{AccountId, Balance, Header};
+
+/// An account written as its SS58 address in JSON.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Address(pub AccountId);
+
+impl TryFrom<String> for Address {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        text.parse().map(Address).map_err(|e| format!("{e} (`{text}`)"))
+    }
+}
+
+impl From<Address> for String {
+    fn from(address: Address) -> String {
+        address.0.to_string()
+    }
+}
+
+/// What kind of network a spec describes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChainType {
+    /// One machine, dev keys.
+    Development,
+    /// A local testnet, dev keys.
+    Local,
+    /// A public network.
+    Live,
+}
+
+/// The initial state of the relay chain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GenesisConfig {
+    /// Endowed accounts: `[address, balance]` pairs.
+    pub balances: Vec<(Address, Balance)>,
+    /// The sudo key, for dev and test chains.
+    #[serde(default)]
+    pub sudo: Option<Address>,
+    /// The validators that author and seal blocks.
+    pub validators: Vec<Address>,
+}
+
+/// A chain's description: name, id, boot nodes and genesis.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChainSpec {
+    /// Human-readable name.
+    pub name: String,
+    /// Short id, used in the database path.
+    pub id: String,
+    /// Kind of network.
+    pub chain_type: ChainType,
+    /// libp2p multiaddresses to connect to first.
+    #[serde(default)]
+    pub boot_nodes: Vec<String>,
+    /// The genesis config.
+    pub genesis: GenesisConfig,
+}
+
+/// The genesis block's header and the state it commits to.
+#[derive(Clone, Debug)]
+pub struct Genesis {
+    /// The genesis header.
+    pub header: Header,
+    /// The genesis state: root and trie nodes.
+    pub state: StateChanges,
+}
+
+const DEV_ACCOUNTS: [&str; 6] = ["Alice", "Bob", "Charlie", "Dave", "Eve", "Ferdie"];
+
+fn dev_account(name: &str) -> Address {
+    Address(Pair::dev(name).public())
+}
+
+impl ChainSpec {
+    /// The single-validator development chain: Alice validates and holds sudo; the six dev
+    /// accounts each have a million units.
+    pub fn dev() -> ChainSpec {
+        Self::dev_with_validators(1)
+    }
+
+    /// A local testnet of `validators` dev validators (Alice, Bob, ...; at most six).
+    pub fn dev_with_validators(validators: usize) -> ChainSpec {
+        let validators = validators.clamp(1, DEV_ACCOUNTS.len());
+        ChainSpec {
+            name: if validators == 1 { "Development" } else { "Local Testnet" }.into(),
+            id: if validators == 1 { "dev" } else { "local_testnet" }.into(),
+            chain_type: if validators == 1 { ChainType::Development } else { ChainType::Local },
+            boot_nodes: Vec::new(),
+            genesis: GenesisConfig {
+                balances: DEV_ACCOUNTS
+                    .iter()
+                    .map(|name| (dev_account(name), 1_000_000 * UNIT))
+                    .collect(),
+                sudo: Some(dev_account("Alice")),
+                validators: DEV_ACCOUNTS.iter().take(validators).map(|n| dev_account(n)).collect(),
+            },
+        }
+    }
+
+    /// A built-in spec by name (`dev`, `local`), or the spec in the JSON file at that path.
+    pub fn load(chain: &str) -> Result<ChainSpec, SpecError> {
+        match chain {
+            "dev" | "" => Ok(Self::dev()),
+            "local" => Ok(Self::dev_with_validators(4)),
+            path => {
+                let json = std::fs::read_to_string(path)
+                    .map_err(|source| SpecError::Io { path: path.into(), source })?;
+                Self::from_json(&json)
+            }
+        }
+    }
+
+    /// Parses and checks a JSON chain spec; errors name the offending field.
+    pub fn from_json(json: &str) -> Result<ChainSpec, SpecError> {
+        let deserializer = &mut serde_json::Deserializer::from_str(json);
+        let spec: ChainSpec = serde_path_to_error::deserialize(deserializer).map_err(|err| {
+            let field = err.path().to_string();
+            SpecError::Json { field, message: err.into_inner().to_string() }
+        })?;
+        spec.check()?;
+        Ok(spec)
+    }
+
+    /// The spec as pretty JSON.
+    pub fn to_json(&self) -> String {
+        // A spec holds only strings, numbers and lists: serializing cannot fail.
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    fn check(&self) -> Result<(), SpecError> {
+        let invalid = |field: String, message: String| SpecError::Invalid { field, message };
+        let genesis = &self.genesis;
+        let existential_deposit = RelayRuntime::CONFIG.existential_deposit;
+        let mut seen = BTreeSet::new();
+        let mut issuance: Balance = 0;
+        for (index, (address, balance)) in genesis.balances.iter().enumerate() {
+            if !seen.insert(*address) {
+                return Err(invalid(
+                    format!("genesis.balances[{index}][0]"),
+                    format!("account {} is endowed twice", address.0),
+                ));
+            }
+            if *balance < existential_deposit {
+                return Err(invalid(
+                    format!("genesis.balances[{index}][1]"),
+                    format!("{balance} is below the existential deposit {existential_deposit}"),
+                ));
+            }
+            issuance = issuance.checked_add(*balance).ok_or_else(|| {
+                invalid(format!("genesis.balances[{index}][1]"), "total issuance overflows".into())
+            })?;
+        }
+        if genesis.validators.is_empty() {
+            return Err(invalid("genesis.validators".into(), "at least one validator".into()));
+        }
+        let mut validators = BTreeSet::new();
+        for (index, validator) in genesis.validators.iter().enumerate() {
+            if !validators.insert(*validator) {
+                return Err(invalid(
+                    format!("genesis.validators[{index}]"),
+                    format!("validator {} is listed twice", validator.0),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Builds the genesis state and header.
+    pub fn build_genesis(&self) -> Result<Genesis, SpecError> {
+        self.check()?;
+        let config = &self.genesis;
+        let (header, state) = build_genesis::<RelayRuntime>(|ctx| {
+            for (address, balance) in &config.balances {
+                balances::force_set_balance(ctx, &address.0, *balance)?;
+            }
+            if let Some(key) = config.sudo {
+                sudo::KEY.put(&mut ctx.state, &key.0);
+            }
+            let validators: Vec<AccountId> = config.validators.iter().map(|v| v.0).collect();
+            session::VALIDATORS.put(&mut ctx.state, &validators);
+            Ok::<(), CallError>(())
+        })
+        .map_err(|err| SpecError::Genesis(err.to_string()))?;
+        Ok(Genesis { header, state })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dev_spec_round_trips_through_json() {
+        let spec = ChainSpec::dev();
+        let json = spec.to_json();
+        assert!(json.contains("5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY"));
+        assert_eq!(ChainSpec::from_json(&json).unwrap(), spec);
+    }
+
+    #[test]
+    fn genesis_is_deterministic() {
+        let a = ChainSpec::dev().build_genesis().unwrap();
+        let b = ChainSpec::dev().build_genesis().unwrap();
+        assert_eq!(a.header.hash(), b.header.hash());
+        assert_ne!(
+            a.header.hash(),
+            ChainSpec::dev_with_validators(4).build_genesis().unwrap().header.hash()
+        );
+    }
+
+    fn error_field(json: &str) -> String {
+        match ChainSpec::from_json(json).unwrap_err() {
+            SpecError::Json { field, .. } | SpecError::Invalid { field, .. } => field,
+            other => panic!("unexpected {other}"),
+        }
+    }
+
+    #[test]
+    fn invalid_specs_name_the_field() {
+        let good = ChainSpec::dev().to_json();
+        let bad_address = good.replacen("5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY", "5Grw", 1);
+        assert_eq!(error_field(&bad_address), "genesis.balances[0][0]");
+
+        let mut spec: serde_json::Value = serde_json::from_str(&good).unwrap();
+        spec["genesis"]["balances"][1][1] = serde_json::json!(1);
+        assert_eq!(error_field(&spec.to_string()), "genesis.balances[1][1]");
+
+        let mut spec: serde_json::Value = serde_json::from_str(&good).unwrap();
+        spec["genesis"]["validators"] = serde_json::json!([]);
+        assert_eq!(error_field(&spec.to_string()), "genesis.validators");
+
+        let mut spec: serde_json::Value = serde_json::from_str(&good).unwrap();
+        spec["genesis"]["sudo"] = serde_json::json!(7);
+        assert_eq!(error_field(&spec.to_string()), "genesis.sudo");
+
+        let mut spec: serde_json::Value = serde_json::from_str(&good).unwrap();
+        spec["chainType"] = serde_json::json!("Moon");
+        assert_eq!(error_field(&spec.to_string()), "chainType");
+
+        let mut spec: serde_json::Value = serde_json::from_str(&good).unwrap();
+        spec["genesis"]["extra"] = serde_json::json!(1);
+        assert_eq!(error_field(&spec.to_string()), "genesis.extra");
+    }
+}

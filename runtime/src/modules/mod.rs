@@ -1,0 +1,5 @@
+//! Modules shared by the relay chain and parachains.
+
+pub mod balances;
+pub mod sudo;
+pub mod system;

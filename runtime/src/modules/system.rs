@@ -1,0 +1,157 @@
+//! `system`: block number and parent hash, recent block hashes, account nonces and balances,
+//! and the block's events.
+
+use crate::crypto::AccountId;
+use crate::dispatch::{CallResult, Context, Dispatch, Origin, Weight};
+use crate::error::Result;
+use crate::hashing::{blake2_256, Hash};
+use crate::header::BlockNumber;
+use crate::storage::{StorageMap, StorageValue};
+use crate::{Balance, Nonce};
+use alloc::vec::Vec;
+use parity_scale_codec::{Decode, Encode};
+
+/// The module's name, the prefix of its storage keys.
+pub const NAME: &str = "System";
+
+/// Balance data of an account.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Encode, Decode)]
+pub struct AccountData {
+    /// Spendable balance.
+    pub free: Balance,
+}
+
+/// What the chain keeps per account.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Encode, Decode)]
+pub struct AccountInfo {
+    /// Number of transactions the account has sent.
+    pub nonce: Nonce,
+    /// Its balances.
+    pub data: AccountData,
+}
+
+/// Every account with a balance at or above the existential deposit.
+pub const ACCOUNT: StorageMap<AccountId, AccountInfo> = StorageMap::new(NAME, "Account");
+/// Height of the block being executed (or last executed).
+pub const NUMBER: StorageValue<BlockNumber> = StorageValue::new(NAME, "Number");
+/// Hash of the parent of the block being executed.
+pub const PARENT_HASH: StorageValue<Hash> = StorageValue::new(NAME, "ParentHash");
+/// Hashes of genesis and of the last [`crate::extrinsic::MAX_ERA_PERIOD`] blocks.
+pub const BLOCK_HASH: StorageMap<BlockNumber, Hash> = StorageMap::new(NAME, "BlockHash");
+
+/// Key of the events of the last block; they are encoded as `Vec<EventRecord<RuntimeEvent>>`.
+pub fn events_key() -> Vec<u8> {
+    crate::storage::item_prefix(NAME, "Events")
+}
+
+/// Calls of `system`.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub enum Call {
+    /// Puts bytes on chain, doing nothing else.
+    #[codec(index = 0)]
+    Remark {
+        /// The bytes.
+        remark: Vec<u8>,
+    },
+    /// Like `Remark`, with an event carrying the remark's hash.
+    #[codec(index = 1)]
+    RemarkWithEvent {
+        /// The bytes.
+        remark: Vec<u8>,
+    },
+}
+
+/// Events of `system`.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub enum Event {
+    /// An extrinsic succeeded.
+    #[codec(index = 0)]
+    ExtrinsicSuccess {
+        /// Its weight.
+        weight: Weight,
+    },
+    /// An extrinsic failed; its fee was still paid.
+    #[codec(index = 1)]
+    ExtrinsicFailed {
+        /// Why.
+        error: crate::dispatch::DispatchError,
+        /// Its weight.
+        weight: Weight,
+    },
+    /// An account was created.
+    #[codec(index = 2)]
+    NewAccount {
+        /// The account.
+        account: AccountId,
+    },
+    /// An account fell below the existential deposit and was removed.
+    #[codec(index = 3)]
+    KilledAccount {
+        /// The account.
+        account: AccountId,
+    },
+    /// A remark was made.
+    #[codec(index = 4)]
+    Remarked {
+        /// Who made it.
+        sender: AccountId,
+        /// blake2b-256 of the remark.
+        hash: Hash,
+    },
+}
+
+const REMARK_BASE_WEIGHT: Weight = 1_000_000;
+const REMARK_BYTE_WEIGHT: Weight = 1_000;
+
+impl<E: From<Event>> Dispatch<E> for Call {
+    fn weight(&self) -> Weight {
+        match self {
+            Call::Remark { remark } | Call::RemarkWithEvent { remark } => REMARK_BASE_WEIGHT
+                .saturating_add(REMARK_BYTE_WEIGHT.saturating_mul(remark.len() as Weight)),
+        }
+    }
+
+    fn dispatch(self, ctx: &mut Context<'_, E>, origin: Origin) -> CallResult {
+        match self {
+            Call::Remark { .. } => {
+                origin.ensure_signed()?;
+            }
+            Call::RemarkWithEvent { remark } => {
+                let sender = *origin.ensure_signed()?;
+                ctx.deposit_event(Event::Remarked { sender, hash: blake2_256(&remark) });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The account's record (default when it does not exist).
+pub fn account<E>(ctx: &mut Context<'_, E>, who: &AccountId) -> Result<AccountInfo> {
+    ACCOUNT.get_or_default(&mut ctx.state, who)
+}
+
+/// Stores the account's record; an empty record (no balance, nonce 0) removes it.
+pub fn set_account<E>(ctx: &mut Context<'_, E>, who: &AccountId, info: &AccountInfo) {
+    if *info == AccountInfo::default() {
+        ACCOUNT.remove(&mut ctx.state, who);
+    } else {
+        ACCOUNT.insert(&mut ctx.state, who, info);
+    }
+}
+
+/// Records block `number` with parent `parent_hash` as the block being executed.
+pub fn initialize<E>(ctx: &mut Context<'_, E>, number: BlockNumber, parent_hash: Hash) -> Result<()> {
+    NUMBER.put(&mut ctx.state, &number);
+    PARENT_HASH.put(&mut ctx.state, &parent_hash);
+    if let Some(parent) = number.checked_sub(1) {
+        BLOCK_HASH.insert(&mut ctx.state, &parent, &parent_hash);
+        // Keep genesis forever (immortal transactions sign it) and a window of recent blocks.
+        if let Some(expired) = parent.checked_sub(crate::extrinsic::MAX_ERA_PERIOD) {
+            if expired > 0 {
+                BLOCK_HASH.remove(&mut ctx.state, &expired);
+            }
+        }
+    }
+    ctx.state.remove(events_key());
+    Ok(())
+}

@@ -1,0 +1,233 @@
+//! Chain state: reads through a trie, writes into a nested-transaction overlay, and a commit
+//! that computes the new root — optionally recording every trie node touched, so the same
+//! execution can be replayed later against the proof alone.
+
+mod overlay;
+mod proof;
+
+pub use overlay::Overlay;
+pub use proof::{ProofRecorder, StorageProof};
+
+use crate::error::{Error, Result};
+use crate::hashing::{Blake2Hasher, Hash};
+use crate::trie::{empty_root, Layout, MemoryDb};
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+use hash_db::{AsHashDB, HashDB, HashDBRef, Prefix};
+use trie_db::{Trie, TrieDBBuilder, TrieDBMutBuilder, TrieError, TrieMut};
+
+/// Where trie nodes live: RocksDB in a node, memory in tests, a proof in a validator.
+pub trait NodeStore: Send + Sync {
+    /// The encoded node (or hashed value) with this hash.
+    fn node(&self, hash: &Hash) -> Option<Vec<u8>>;
+}
+
+impl NodeStore for BTreeMap<Hash, Vec<u8>> {
+    fn node(&self, hash: &Hash) -> Option<Vec<u8>> {
+        self.get(hash).cloned()
+    }
+}
+
+impl<S: NodeStore + ?Sized> NodeStore for &S {
+    fn node(&self, hash: &Hash) -> Option<Vec<u8>> {
+        (**self).node(hash)
+    }
+}
+
+/// Adapts a [`NodeStore`] to what `trie-db` reads through.
+struct ReadDb<'a>(&'a dyn NodeStore);
+
+impl HashDBRef<Blake2Hasher, Vec<u8>> for ReadDb<'_> {
+    fn get(&self, key: &Hash, _prefix: Prefix) -> Option<Vec<u8>> {
+        if *key == empty_root() {
+            return Some(alloc::vec![0]);
+        }
+        self.0.node(key)
+    }
+
+    fn contains(&self, key: &Hash, prefix: Prefix) -> bool {
+        HashDBRef::get(self, key, prefix).is_some()
+    }
+}
+
+/// New nodes in memory over a read-only [`NodeStore`], for computing a new root.
+struct WriteDb<'a> {
+    base: &'a dyn NodeStore,
+    new: MemoryDb,
+}
+
+impl HashDB<Blake2Hasher, Vec<u8>> for WriteDb<'_> {
+    fn get(&self, key: &Hash, prefix: Prefix) -> Option<Vec<u8>> {
+        HashDB::get(&self.new, key, prefix).or_else(|| ReadDb(self.base).get(key, prefix))
+    }
+
+    fn contains(&self, key: &Hash, prefix: Prefix) -> bool {
+        HashDB::get(self, key, prefix).is_some()
+    }
+
+    fn insert(&mut self, prefix: Prefix, value: &[u8]) -> Hash {
+        self.new.insert(prefix, value)
+    }
+
+    fn emplace(&mut self, key: Hash, prefix: Prefix, value: Vec<u8>) {
+        self.new.emplace(key, prefix, value)
+    }
+
+    fn remove(&mut self, key: &Hash, prefix: Prefix) {
+        self.new.remove(key, prefix)
+    }
+}
+
+impl HashDBRef<Blake2Hasher, Vec<u8>> for WriteDb<'_> {
+    fn get(&self, key: &Hash, prefix: Prefix) -> Option<Vec<u8>> {
+        HashDB::get(self, key, prefix)
+    }
+
+    fn contains(&self, key: &Hash, prefix: Prefix) -> bool {
+        HashDB::contains(self, key, prefix)
+    }
+}
+
+impl AsHashDB<Blake2Hasher, Vec<u8>> for WriteDb<'_> {
+    fn as_hash_db(&self) -> &dyn HashDB<Blake2Hasher, Vec<u8>> {
+        self
+    }
+
+    fn as_hash_db_mut<'b>(&'b mut self) -> &'b mut (dyn HashDB<Blake2Hasher, Vec<u8>> + 'b) {
+        self
+    }
+}
+
+fn trie_error(err: alloc::boxed::Box<TrieError<Hash, crate::trie::NodeCodecError>>) -> Error {
+    match *err {
+        TrieError::InvalidStateRoot(hash) | TrieError::IncompleteDatabase(hash) => {
+            Error::MissingTrieNode(hash)
+        }
+        TrieError::ValueAtIncompleteKey(_, _) => {
+            Error::MalformedTrieNode { hash: Hash::ZERO, reason: "value at incomplete key" }
+        }
+        TrieError::DecoderError(hash, _) => {
+            Error::MalformedTrieNode { hash, reason: "node does not decode" }
+        }
+        TrieError::InvalidHash(hash, _) => {
+            Error::MalformedTrieNode { hash, reason: "child reference of the wrong length" }
+        }
+    }
+}
+
+/// The result of committing a [`State`]: the new root and what must be stored to keep it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StateChanges {
+    /// Root of the state after the changes.
+    pub root: Hash,
+    /// Trie nodes (and hashed values) the new state added, by hash.
+    pub new_nodes: Vec<(Hash, Vec<u8>)>,
+    /// Every node read, when recording was on: enough to replay the execution statelessly.
+    pub proof: Option<StorageProof>,
+}
+
+/// A state being read and written: a trie root over a [`NodeStore`], plus pending changes.
+pub struct State<'a> {
+    store: &'a dyn NodeStore,
+    root: Hash,
+    overlay: Overlay,
+    read_cache: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    recorder: Option<ProofRecorder>,
+}
+
+impl<'a> State<'a> {
+    /// The state with root `root`, whose nodes are in `store`.
+    pub fn new(store: &'a dyn NodeStore, root: Hash) -> Self {
+        State { store, root, overlay: Overlay::default(), read_cache: BTreeMap::new(), recorder: None }
+    }
+
+    /// Records every trie node read from now on, for a storage proof.
+    pub fn record_proof(mut self) -> Self {
+        self.recorder = Some(ProofRecorder::default());
+        self
+    }
+
+    /// The root the state started from.
+    pub fn parent_root(&self) -> Hash {
+        self.root
+    }
+
+    /// The value under `key`, with pending changes applied.
+    pub fn get(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        if let Some(pending) = self.overlay.get(key) {
+            return Ok(pending.clone());
+        }
+        if let Some(cached) = self.read_cache.get(key) {
+            return Ok(cached.clone());
+        }
+        let db = ReadDb(self.store);
+        let value = match self.recorder.as_mut() {
+            Some(recorder) => TrieDBBuilder::<Layout>::new(&db, &self.root)
+                .with_recorder(recorder)
+                .build()
+                .get(key),
+            None => TrieDBBuilder::<Layout>::new(&db, &self.root).build().get(key),
+        }
+        .map_err(trie_error)?;
+        self.read_cache.insert(key.to_vec(), value.clone());
+        Ok(value)
+    }
+
+    /// Sets `key` to `value`.
+    pub fn set(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.overlay.set(key, Some(value));
+    }
+
+    /// Removes `key`.
+    pub fn remove(&mut self, key: Vec<u8>) {
+        self.overlay.set(key, None);
+    }
+
+    /// Opens a nested transaction: changes from here can be committed or rolled back together.
+    pub fn start_transaction(&mut self) {
+        self.overlay.start_transaction();
+    }
+
+    /// Keeps the changes of the innermost transaction.
+    pub fn commit_transaction(&mut self) -> Result<()> {
+        self.overlay.commit_transaction()
+    }
+
+    /// Discards the changes of the innermost transaction.
+    pub fn rollback_transaction(&mut self) -> Result<()> {
+        self.overlay.rollback_transaction()
+    }
+
+    /// Applies all changes to the trie: the new root, new nodes and (if recording) the proof.
+    ///
+    /// Open transactions are committed first, as if closed successfully.
+    pub fn commit(self) -> Result<StateChanges> {
+        let State { store, mut root, overlay, recorder, .. } = self;
+        let changes = overlay.into_changes();
+        let mut db = WriteDb { base: store, new: MemoryDb::default() };
+        let mut recorder = recorder;
+        {
+            let mut trie = match recorder.as_mut() {
+                Some(recorder) => TrieDBMutBuilder::<Layout>::from_existing(&mut db, &mut root)
+                    .with_recorder(recorder)
+                    .build(),
+                None => TrieDBMutBuilder::<Layout>::from_existing(&mut db, &mut root).build(),
+            };
+            for (key, value) in &changes {
+                match value {
+                    Some(value) => trie.insert(key, value).map_err(trie_error)?,
+                    None => trie.remove(key).map_err(trie_error)?,
+                };
+            }
+            trie.commit();
+        }
+        let new_nodes = db
+            .new
+            .drain()
+            .into_iter()
+            .filter(|(_, (_, refs))| *refs > 0)
+            .map(|(hash, (node, _))| (hash, node))
+            .collect();
+        Ok(StateChanges { root, new_nodes, proof: recorder.map(ProofRecorder::into_proof) })
+    }
+}

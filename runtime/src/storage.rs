@@ -1,0 +1,112 @@
+//! Typed storage items: a value or a map under a module's key prefix.
+//!
+//! Keys are `blake2_128(module) ++ blake2_128(item)`, and for maps `++ blake2_128(key) ++ key`
+//! (Substrate's `Blake2_128Concat`), so keys are spread evenly yet still list their map key.
+
+use crate::error::{Error, Result};
+use crate::hashing::blake2_128;
+use crate::state::State;
+use alloc::vec::Vec;
+use core::marker::PhantomData;
+use parity_scale_codec::{Decode, Encode};
+
+fn decode_value<T: Decode>(key: &[u8], bytes: &[u8]) -> Result<T> {
+    T::decode(&mut &bytes[..])
+        .map_err(|e| Error::CorruptStorage { key: hex::encode(key), reason: alloc::format!("{e}") })
+}
+
+/// The 32-byte prefix of every key of item `item` in module `module`.
+pub fn item_prefix(module: &str, item: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(32);
+    key.extend_from_slice(&blake2_128(module.as_bytes()));
+    key.extend_from_slice(&blake2_128(item.as_bytes()));
+    key
+}
+
+/// A single value of type `T`.
+pub struct StorageValue<T> {
+    module: &'static str,
+    item: &'static str,
+    _type: PhantomData<fn() -> T>,
+}
+
+impl<T: Encode + Decode> StorageValue<T> {
+    /// Declares item `item` of `module`.
+    pub const fn new(module: &'static str, item: &'static str) -> Self {
+        StorageValue { module, item, _type: PhantomData }
+    }
+
+    /// The storage key.
+    pub fn key(&self) -> Vec<u8> {
+        item_prefix(self.module, self.item)
+    }
+
+    /// The value, if set.
+    pub fn get(&self, state: &mut State<'_>) -> Result<Option<T>> {
+        let key = self.key();
+        state.get(&key)?.map(|bytes| decode_value(&key, &bytes)).transpose()
+    }
+
+    /// Sets the value.
+    pub fn put(&self, state: &mut State<'_>, value: &T) {
+        state.set(self.key(), value.encode());
+    }
+
+    /// Removes the value.
+    pub fn kill(&self, state: &mut State<'_>) {
+        state.remove(self.key());
+    }
+}
+
+impl<T: Encode + Decode + Default> StorageValue<T> {
+    /// The value, or `T::default()` if unset.
+    pub fn get_or_default(&self, state: &mut State<'_>) -> Result<T> {
+        Ok(self.get(state)?.unwrap_or_default())
+    }
+}
+
+/// A map from `K` to `V`.
+pub struct StorageMap<K, V> {
+    module: &'static str,
+    item: &'static str,
+    _types: PhantomData<fn() -> (K, V)>,
+}
+
+impl<K: Encode, V: Encode + Decode> StorageMap<K, V> {
+    /// Declares item `item` of `module`.
+    pub const fn new(module: &'static str, item: &'static str) -> Self {
+        StorageMap { module, item, _types: PhantomData }
+    }
+
+    /// The storage key of `key`.
+    pub fn key(&self, key: &K) -> Vec<u8> {
+        let encoded = key.encode();
+        let mut full = item_prefix(self.module, self.item);
+        full.extend_from_slice(&blake2_128(&encoded));
+        full.extend_from_slice(&encoded);
+        full
+    }
+
+    /// The value under `key`, if set.
+    pub fn get(&self, state: &mut State<'_>, key: &K) -> Result<Option<V>> {
+        let full = self.key(key);
+        state.get(&full)?.map(|bytes| decode_value(&full, &bytes)).transpose()
+    }
+
+    /// Sets the value under `key`.
+    pub fn insert(&self, state: &mut State<'_>, key: &K, value: &V) {
+        state.set(self.key(key), value.encode());
+    }
+
+    /// Removes the value under `key`.
+    pub fn remove(&self, state: &mut State<'_>, key: &K) {
+        state.remove(self.key(key));
+    }
+}
+
+impl<K: Encode, V: Encode + Decode + Default> StorageMap<K, V> {
+    /// The value under `key`, or `V::default()` if unset.
+    pub fn get_or_default(&self, state: &mut State<'_>, key: &K) -> Result<V> {
+        Ok(self.get(state, key)?.unwrap_or_default())
+    }
+}

@@ -1,0 +1,1 @@
+//! End-to-end tests of Tessera; the tests live in `tests/`.
