@@ -1,1 +1,28 @@
-//! The Tessera node.
+//! The Tessera node: everything that does I/O.
+//!
+//! - [`store`]: the chain store (headers, bodies, trie nodes, metadata) over RocksDB, one
+//!   atomic batch per block;
+//! - [`client`]: block import with full checks, block authoring, state queries;
+//! - [`pool`]: the transaction pool;
+//! - [`workload`]: signed dev transfers, for `tessera dev`, tests and benchmarks;
+//! - [`blocks`]: the block file format of `export-blocks` / `import-blocks`;
+//! - [`cli`]: the `tessera` command line.
+//!
+//! ```no_run
+//! use tessera_node::{client::Client, pool::Pool, store::RocksDb};
+//! use tessera_relay_chain::ChainSpec;
+//! let genesis = ChainSpec::dev().build_genesis()?;
+//! let db = RocksDb::open(std::path::Path::new("/tmp/tessera-example"))?;
+//! let mut client = Client::open(Box::new(db), &genesis)?;
+//! let alice = tessera_runtime::crypto::Pair::dev("Alice");
+//! let authored = client.author_block(&alice, &mut Pool::default(), true)?;
+//! assert_eq!(authored.block.header.number, 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod blocks;
+pub mod cli;
+pub mod client;
+pub mod pool;
+pub mod store;
+pub mod workload;

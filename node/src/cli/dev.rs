@@ -1,0 +1,124 @@
+//! `tessera dev`: a single-validator development chain that authors blocks of transfers
+//! between the dev accounts and prints one line per block.
+
+use super::{database_path, ChainArgs};
+use crate::client::Client;
+use crate::pool::Pool;
+use crate::store::RocksDb;
+use crate::workload::TransferGenerator;
+use anyhow::Context;
+use clap::Args;
+use std::path::PathBuf;
+use std::time::Duration;
+use tessera_relay_chain::{ChainSpec, UNIT};
+use tessera_runtime::crypto::Pair;
+
+/// Arguments of `tessera dev`.
+#[derive(Debug, Args)]
+pub struct DevArgs {
+    /// Keep the chain here (default: a temporary directory removed on exit).
+    #[arg(long, value_name = "PATH")]
+    base_path: Option<PathBuf>,
+    /// Exit with status 0 after this many finalized blocks.
+    #[arg(long, value_name = "N")]
+    blocks: Option<u32>,
+    /// Milliseconds between blocks.
+    #[arg(long, default_value_t = 1000, value_name = "MS")]
+    block_time: u64,
+    /// Dev transfers submitted before each block.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    transfers: usize,
+    /// Seed of the dev transfers.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// The chain (its first validator must be a dev account: Alice for `dev`).
+    #[command(flatten)]
+    chain: ChainArgs,
+}
+
+/// Runs the dev chain until Ctrl-C or `--blocks`.
+pub(super) fn run(args: DevArgs) -> anyhow::Result<()> {
+    let spec = ChainSpec::load(&args.chain.chain)?;
+    let genesis = spec.build_genesis()?;
+    let author = spec
+        .genesis
+        .validators
+        .first()
+        .and_then(|validator| {
+            crate::workload::DEV_ACCOUNTS
+                .iter()
+                .map(|name| Pair::dev(name))
+                .find(|pair| pair.public() == validator.0)
+        })
+        .context("the chain's first validator is not a dev account, so `dev` cannot author")?;
+    let temp_dir;
+    let base_path = match &args.base_path {
+        Some(path) => path.clone(),
+        None => {
+            temp_dir = tempfile::Builder::new().prefix("tessera-dev-").tempdir()?;
+            temp_dir.path().to_path_buf()
+        }
+    };
+    let path = database_path(&base_path, &spec.id);
+    std::fs::create_dir_all(&path).with_context(|| format!("cannot create {}", path.display()))?;
+    let db = RocksDb::open(&path).with_context(|| format!("cannot open database {}", path.display()))?;
+    let mut client = Client::open(Box::new(db), &genesis)?;
+    let meta = client.info()?;
+    println!(
+        "Tessera dev chain `{}` · genesis {} · database {} · best #{}",
+        spec.name,
+        meta.genesis,
+        path.display(),
+        meta.best_number
+    );
+    println!("Author: {}", author.public());
+
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let mut pool = Pool::default();
+        let mut transfers = TransferGenerator::dev(args.seed);
+        let mut ticker = tokio::time::interval(Duration::from_millis(args.block_time.max(1)));
+        let mut authored = 0u32;
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {
+                    println!("Ctrl-C: stopping; the chain is saved up to the last block printed.");
+                    break;
+                }
+                _ = ticker.tick() => {}
+            }
+            for xt in transfers.next_batch(&client, args.transfers)? {
+                if let Err(err) = client.submit(&mut pool, xt) {
+                    tracing::warn!(%err, "dev transfer refused");
+                    transfers.reset_nonces();
+                }
+            }
+            let started = std::time::Instant::now();
+            let block = client.author_block(&author, &mut pool, true)?;
+            for (hash, reason) in &block.dropped {
+                tracing::info!(%hash, %reason, "dropped transaction");
+            }
+            let header = &block.block.header;
+            let issuance = client.total_issuance(&header.hash())?;
+            println!(
+                "#{:<5} {} · finalized #{} · {} txs · pool {} · issuance {} UNIT · {} ms",
+                header.number,
+                short(&header.hash().to_string()),
+                header.number,
+                block.block.extrinsics.len(),
+                pool.len(),
+                issuance / UNIT,
+                started.elapsed().as_millis()
+            );
+            authored = authored.saturating_add(1);
+            if args.blocks.is_some_and(|target| authored >= target) {
+                break;
+            }
+        }
+        anyhow::Ok(())
+    })
+}
+
+fn short(hash: &str) -> String {
+    format!("{}…{}", &hash[..8.min(hash.len())], &hash[hash.len().saturating_sub(4)..])
+}

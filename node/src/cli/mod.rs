@@ -1,0 +1,78 @@
+//! The `tessera` command line.
+
+mod blocks;
+mod dev;
+mod key;
+
+use clap::{Args, Parser, Subcommand};
+use std::path::{Path, PathBuf};
+
+pub use dev::DevArgs;
+pub use key::KeyCommand;
+
+/// Tessera: a relay chain, its parachains and XCM.
+#[derive(Debug, Parser)]
+#[command(name = "tessera", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Log filter, e.g. `info` or `tessera=debug` (tracing's EnvFilter syntax).
+    #[arg(long, global = true, default_value = "info", value_name = "FILTER")]
+    pub log: String,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Runs a local development chain that authors blocks of transfers (Ctrl-C stops it).
+    Dev(DevArgs),
+    /// Key tools: generate, inspect, sign, verify (Substrate-compatible sr25519).
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Prints a chain spec as JSON.
+    BuildSpec(ChainArgs),
+    /// Writes blocks of the best chain to a file.
+    ExportBlocks(blocks::ExportArgs),
+    /// Imports blocks from a file written by export-blocks, checking each one fully.
+    ImportBlocks(blocks::ImportArgs),
+}
+
+/// Which chain.
+#[derive(Debug, Clone, Args)]
+pub struct ChainArgs {
+    /// `dev`, `local` (4 validators), or the path of a chain spec JSON file.
+    #[arg(long, default_value = "dev", value_name = "CHAIN")]
+    pub chain: String,
+}
+
+/// Where the node keeps its data.
+#[derive(Debug, Clone, Args)]
+pub struct StorageArgs {
+    /// Directory for the node's databases (`<base-path>/chains/<chain id>/db`).
+    #[arg(long, value_name = "PATH")]
+    pub base_path: PathBuf,
+    /// Which chain.
+    #[command(flatten)]
+    pub chain: ChainArgs,
+}
+
+/// The database directory of chain `id` under `base_path`.
+pub fn database_path(base_path: &Path, chain_id: &str) -> PathBuf {
+    base_path.join("chains").join(chain_id).join("db")
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Dev(args) => dev::run(args),
+        Command::Key(command) => key::run(command),
+        Command::BuildSpec(args) => {
+            let spec = tessera_relay_chain::ChainSpec::load(&args.chain)?;
+            println!("{}", spec.to_json());
+            Ok(())
+        }
+        Command::ExportBlocks(args) => blocks::export(args),
+        Command::ImportBlocks(args) => blocks::import(args),
+    }
+}

@@ -1,0 +1,150 @@
+//! The transaction pool: transactions checked on entry, handed to the block builder in nonce
+//! order per sender and by tip across senders, and dropped with a reason once invalid.
+
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use tessera_runtime::executive::{InvalidTransaction, ValidTransaction};
+use tessera_runtime::{AccountId, Balance, Hash, Nonce, OpaqueExtrinsic};
+
+/// Default number of transactions a pool holds.
+pub const DEFAULT_POOL_LIMIT: usize = 8_192;
+
+/// Why the pool refused a transaction.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PoolError {
+    /// The runtime says it is invalid.
+    #[error("invalid transaction: {0}")]
+    Invalid(#[from] InvalidTransaction),
+    /// The same bytes are already in the pool.
+    #[error("transaction {0} is already in the pool")]
+    AlreadyImported(Hash),
+    /// Another transaction of the sender with the same nonce and at least the same tip is in.
+    #[error("a transaction with nonce {nonce} and tip {tip} or more is already in the pool")]
+    TooLowPriority {
+        /// The nonce.
+        nonce: Nonce,
+        /// The tip to beat.
+        tip: Balance,
+    },
+    /// The pool is full.
+    #[error("the pool is full ({0} transactions)")]
+    Full(usize),
+    /// The chain state could not be read to check it.
+    #[error("cannot check the transaction: {0}")]
+    State(String),
+}
+
+#[derive(Clone, Debug)]
+struct Entry {
+    xt: OpaqueExtrinsic,
+    info: ValidTransaction,
+    seq: u64,
+}
+
+/// Pending transactions.
+#[derive(Debug)]
+pub struct Pool {
+    by_hash: HashMap<Hash, Entry>,
+    by_sender: HashMap<AccountId, BTreeMap<Nonce, Hash>>,
+    limit: usize,
+    next_seq: u64,
+}
+
+impl Default for Pool {
+    fn default() -> Self {
+        Pool::new(DEFAULT_POOL_LIMIT)
+    }
+}
+
+impl Pool {
+    /// An empty pool holding at most `limit` transactions.
+    pub fn new(limit: usize) -> Self {
+        Pool { by_hash: HashMap::new(), by_sender: HashMap::new(), limit, next_seq: 0 }
+    }
+
+    /// Number of pending transactions.
+    pub fn len(&self) -> usize {
+        self.by_hash.len()
+    }
+
+    /// Whether the pool is empty.
+    pub fn is_empty(&self) -> bool {
+        self.by_hash.is_empty()
+    }
+
+    /// Whether the pool holds the transaction with this hash.
+    pub fn contains(&self, hash: &Hash) -> bool {
+        self.by_hash.contains_key(hash)
+    }
+
+    /// Adds a transaction the runtime validated as `info`; a higher tip replaces a pending
+    /// transaction with the same sender and nonce.
+    pub fn insert(&mut self, xt: OpaqueExtrinsic, info: ValidTransaction) -> Result<Hash, PoolError> {
+        let hash = xt.hash();
+        if self.by_hash.contains_key(&hash) {
+            return Err(PoolError::AlreadyImported(hash));
+        }
+        let replaced = self.by_sender.get(&info.signer).and_then(|txs| txs.get(&info.nonce)).copied();
+        if let Some(old) = replaced.and_then(|old| self.by_hash.get(&old)) {
+            if old.info.tip >= info.tip {
+                return Err(PoolError::TooLowPriority { nonce: info.nonce, tip: old.info.tip });
+            }
+        } else if self.by_hash.len() >= self.limit {
+            return Err(PoolError::Full(self.limit));
+        }
+        if let Some(old) = replaced {
+            self.remove(&old);
+        }
+        self.by_sender.entry(info.signer).or_default().insert(info.nonce, hash);
+        let seq = self.next_seq;
+        self.next_seq = self.next_seq.wrapping_add(1);
+        self.by_hash.insert(hash, Entry { xt, info, seq });
+        Ok(hash)
+    }
+
+    /// Removes a transaction.
+    pub fn remove(&mut self, hash: &Hash) -> Option<OpaqueExtrinsic> {
+        let entry = self.by_hash.remove(hash)?;
+        if let Some(txs) = self.by_sender.get_mut(&entry.info.signer) {
+            txs.remove(&entry.info.nonce);
+            if txs.is_empty() {
+                self.by_sender.remove(&entry.info.signer);
+            }
+        }
+        Some(entry.xt)
+    }
+
+    /// Transactions in the order a block should try them: each sender's in nonce order, and
+    /// among senders the highest tip (then the oldest) first.
+    pub fn ordered(&self) -> Vec<(Hash, OpaqueExtrinsic)> {
+        // Heap of each sender's next transaction, by (tip, oldest first).
+        let mut heads = BinaryHeap::new();
+        let mut queues: HashMap<AccountId, std::collections::btree_map::Values<'_, Nonce, Hash>> =
+            HashMap::new();
+        for (sender, txs) in &self.by_sender {
+            let mut queue = txs.values();
+            if let Some(hash) = queue.next() {
+                if let Some(entry) = self.by_hash.get(hash) {
+                    heads.push((entry.info.tip, std::cmp::Reverse(entry.seq), *hash));
+                }
+            }
+            queues.insert(*sender, queue);
+        }
+        let mut ordered = Vec::with_capacity(self.by_hash.len());
+        while let Some((_, _, hash)) = heads.pop() {
+            let Some(entry) = self.by_hash.get(&hash) else { continue };
+            ordered.push((hash, entry.xt.clone()));
+            let next = queues.get_mut(&entry.info.signer).and_then(Iterator::next);
+            if let Some(next_entry) = next.and_then(|h| self.by_hash.get(h)) {
+                if let Some(next_hash) = next {
+                    heads.push((next_entry.info.tip, std::cmp::Reverse(next_entry.seq), *next_hash));
+                }
+            }
+        }
+        ordered
+    }
+
+    /// Every pending transaction.
+    pub fn all(&self) -> Vec<(Hash, OpaqueExtrinsic)> {
+        self.by_hash.iter().map(|(hash, entry)| (*hash, entry.xt.clone())).collect()
+    }
+}

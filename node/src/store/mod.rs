@@ -1,0 +1,273 @@
+//! The chain store: headers, bodies, trie nodes and metadata over a key-value [`Database`].
+//!
+//! Every imported block is one atomic write batch (header, body, new trie nodes, canonical
+//! index, best and finalized pointers), so after a crash at any moment the store reopens at
+//! the last committed block. The node runs on [`RocksDb`]; tests may use [`MemoryDb`].
+//! The store keeps every state (an archive node); pruning is future work.
+
+mod memory;
+mod rocks;
+
+pub use memory::MemoryDb;
+pub use rocks::RocksDb;
+
+use parity_scale_codec::{Decode, Encode};
+use tessera_runtime::state::NodeStore;
+use tessera_runtime::{BlockNumber, Hash, Header, OpaqueExtrinsic};
+
+/// The store's columns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Column {
+    /// Genesis, best and finalized pointers.
+    Meta,
+    /// Block hash to SCALE header.
+    Headers,
+    /// Block hash to SCALE body.
+    Bodies,
+    /// Node hash to trie node.
+    Nodes,
+    /// Big-endian block number to the canonical block hash at that height.
+    Canonical,
+}
+
+impl Column {
+    /// Every column.
+    pub const ALL: [Column; 5] =
+        [Column::Meta, Column::Headers, Column::Bodies, Column::Nodes, Column::Canonical];
+
+    /// The column's name (a RocksDB column family).
+    pub fn name(self) -> &'static str {
+        match self {
+            Column::Meta => "meta",
+            Column::Headers => "headers",
+            Column::Bodies => "bodies",
+            Column::Nodes => "nodes",
+            Column::Canonical => "canonical",
+        }
+    }
+}
+
+/// One write of a batch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WriteOp {
+    /// Sets a key.
+    Put(Column, Vec<u8>, Vec<u8>),
+    /// Deletes a key.
+    Delete(Column, Vec<u8>),
+}
+
+/// A key-value database with atomic batches: the only I/O the chain store needs.
+pub trait Database: Send + Sync {
+    /// The value under `key` in `column`.
+    fn get(&self, column: Column, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Applies all of `batch` or nothing, durably.
+    fn write(&self, batch: Vec<WriteOp>) -> Result<(), StoreError>;
+}
+
+/// Errors of the chain store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database failed.
+    #[error("database error: {0}")]
+    Database(String),
+    /// The database belongs to another chain.
+    #[error(
+        "the database at this path was made for another chain (genesis {stored}), not this one \
+         (genesis {expected}); use another --base-path or remove the old database"
+    )]
+    GenesisMismatch {
+        /// Genesis hash in the database.
+        stored: Hash,
+        /// Genesis hash of the chain spec.
+        expected: Hash,
+    },
+    /// Stored bytes do not decode.
+    #[error("corrupt {what} in the database: {reason}")]
+    Corrupt {
+        /// What was being read.
+        what: &'static str,
+        /// Codec message.
+        reason: String,
+    },
+    /// A block the store refers to is missing.
+    #[error("block {0} is missing from the database")]
+    MissingBlock(Hash),
+}
+
+const META_KEY: &[u8] = b"chain";
+
+/// Genesis, best and finalized blocks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct ChainMeta {
+    /// Genesis hash.
+    pub genesis: Hash,
+    /// Best block hash.
+    pub best_hash: Hash,
+    /// Best block number.
+    pub best_number: BlockNumber,
+    /// Last finalized block hash.
+    pub finalized_hash: Hash,
+    /// Last finalized block number.
+    pub finalized_number: BlockNumber,
+}
+
+/// A block to commit, with the state it produced.
+pub struct BlockCommit<'a> {
+    /// The (sealed) header.
+    pub header: &'a Header,
+    /// The body.
+    pub body: &'a [OpaqueExtrinsic],
+    /// Trie nodes the block's state added.
+    pub nodes: &'a [(Hash, Vec<u8>)],
+    /// Make it the best block.
+    pub set_best: bool,
+    /// Also mark it finalized.
+    pub finalize: bool,
+}
+
+/// Headers, bodies, state and chain pointers over a [`Database`].
+pub struct ChainStore {
+    db: Box<dyn Database>,
+}
+
+fn decode<T: Decode>(what: &'static str, bytes: &[u8]) -> Result<T, StoreError> {
+    T::decode(&mut &bytes[..]).map_err(|e| StoreError::Corrupt { what, reason: e.to_string() })
+}
+
+impl ChainStore {
+    /// Opens the store, writing the genesis block if the database is empty, and refusing a
+    /// database made for another genesis.
+    pub fn open(
+        db: Box<dyn Database>,
+        genesis: &Header,
+        genesis_nodes: &[(Hash, Vec<u8>)],
+    ) -> Result<ChainStore, StoreError> {
+        let store = ChainStore { db };
+        let expected = genesis.hash();
+        match store.meta_opt()? {
+            Some(meta) if meta.genesis != expected => {
+                Err(StoreError::GenesisMismatch { stored: meta.genesis, expected })
+            }
+            Some(_) => Ok(store),
+            None => {
+                let meta = ChainMeta {
+                    genesis: expected,
+                    best_hash: expected,
+                    best_number: 0,
+                    finalized_hash: expected,
+                    finalized_number: 0,
+                };
+                let mut batch = Self::block_ops(genesis, &[], genesis_nodes);
+                batch.push(WriteOp::Put(Column::Canonical, 0u32.to_be_bytes().to_vec(), expected.0.to_vec()));
+                batch.push(WriteOp::Put(Column::Meta, META_KEY.to_vec(), meta.encode()));
+                store.db.write(batch)?;
+                Ok(store)
+            }
+        }
+    }
+
+    fn meta_opt(&self) -> Result<Option<ChainMeta>, StoreError> {
+        self.db.get(Column::Meta, META_KEY)?.map(|bytes| decode("chain metadata", &bytes)).transpose()
+    }
+
+    /// Genesis, best and finalized blocks.
+    pub fn meta(&self) -> Result<ChainMeta, StoreError> {
+        self.meta_opt()?.ok_or(StoreError::Corrupt { what: "chain metadata", reason: "missing".into() })
+    }
+
+    /// The header of block `hash`.
+    pub fn header(&self, hash: &Hash) -> Result<Option<Header>, StoreError> {
+        self.db.get(Column::Headers, &hash.0)?.map(|bytes| decode("header", &bytes)).transpose()
+    }
+
+    /// The body of block `hash`.
+    pub fn body(&self, hash: &Hash) -> Result<Option<Vec<OpaqueExtrinsic>>, StoreError> {
+        self.db.get(Column::Bodies, &hash.0)?.map(|bytes| decode("body", &bytes)).transpose()
+    }
+
+    /// The hash of the best chain's block at `number`.
+    pub fn canonical_hash(&self, number: BlockNumber) -> Result<Option<Hash>, StoreError> {
+        self.db
+            .get(Column::Canonical, &number.to_be_bytes())?
+            .map(|bytes| decode("canonical hash", &bytes))
+            .transpose()
+    }
+
+    fn block_ops(header: &Header, body: &[OpaqueExtrinsic], nodes: &[(Hash, Vec<u8>)]) -> Vec<WriteOp> {
+        let hash = header.hash();
+        let mut batch = Vec::with_capacity(nodes.len().saturating_add(4));
+        batch.push(WriteOp::Put(Column::Headers, hash.0.to_vec(), header.encode()));
+        batch.push(WriteOp::Put(Column::Bodies, hash.0.to_vec(), body.encode()));
+        batch.extend(nodes.iter().map(|(h, node)| WriteOp::Put(Column::Nodes, h.0.to_vec(), node.clone())));
+        batch
+    }
+
+    /// Stores a block and its state in one atomic batch, moving the best (and finalized)
+    /// pointers and the canonical index if asked.
+    pub fn commit_block(&self, commit: BlockCommit<'_>) -> Result<ChainMeta, StoreError> {
+        let mut meta = self.meta()?;
+        let hash = commit.header.hash();
+        let mut batch = Self::block_ops(commit.header, commit.body, commit.nodes);
+        if commit.set_best {
+            batch.extend(self.reorg_ops(commit.header, meta.best_number)?);
+            meta.best_hash = hash;
+            meta.best_number = commit.header.number;
+        }
+        if commit.finalize {
+            meta.finalized_hash = hash;
+            meta.finalized_number = commit.header.number;
+        }
+        batch.push(WriteOp::Put(Column::Meta, META_KEY.to_vec(), meta.encode()));
+        self.db.write(batch)?;
+        Ok(meta)
+    }
+
+    /// Marks an already stored block of the best chain as finalized.
+    pub fn set_finalized(&self, hash: &Hash) -> Result<ChainMeta, StoreError> {
+        let header = self.header(hash)?.ok_or(StoreError::MissingBlock(*hash))?;
+        let mut meta = self.meta()?;
+        meta.finalized_hash = *hash;
+        meta.finalized_number = header.number;
+        self.db.write(vec![WriteOp::Put(Column::Meta, META_KEY.to_vec(), meta.encode())])?;
+        Ok(meta)
+    }
+
+    /// Canonical-index writes that make `new_best` the head: its ancestors replace the old
+    /// chain's entries down to the common ancestor, and heights above it are cleared.
+    fn reorg_ops(&self, new_best: &Header, old_best_number: BlockNumber) -> Result<Vec<WriteOp>, StoreError> {
+        let mut ops = Vec::new();
+        let mut number = new_best.number;
+        let mut hash = new_best.hash();
+        let mut parent = new_best.parent_hash;
+        loop {
+            if self.canonical_hash(number)? == Some(hash) {
+                break;
+            }
+            ops.push(WriteOp::Put(Column::Canonical, number.to_be_bytes().to_vec(), hash.0.to_vec()));
+            let Some(previous) = number.checked_sub(1) else { break };
+            let header = self.header(&parent)?.ok_or(StoreError::MissingBlock(parent))?;
+            number = previous;
+            hash = parent;
+            parent = header.parent_hash;
+        }
+        let mut stale = new_best.number.saturating_add(1);
+        while stale <= old_best_number {
+            ops.push(WriteOp::Delete(Column::Canonical, stale.to_be_bytes().to_vec()));
+            stale = stale.saturating_add(1);
+        }
+        Ok(ops)
+    }
+}
+
+impl NodeStore for ChainStore {
+    fn node(&self, hash: &Hash) -> Option<Vec<u8>> {
+        match self.db.get(Column::Nodes, &hash.0) {
+            Ok(node) => node,
+            Err(err) => {
+                // Reported to the runtime as a missing node, which fails the operation.
+                tracing::error!(%hash, %err, "reading a trie node failed");
+                None
+            }
+        }
+    }
+}
