@@ -1,0 +1,35 @@
+# Two commands for a newcomer: `make dev` and `make test`. Both install what is missing first.
+SHELL := /bin/bash
+MULTIARCH := $(shell gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
+export ROCKSDB_LIB_DIR ?= /usr/lib/$(MULTIARCH)
+
+.PHONY: setup dev test wasm lint bench fuzz
+
+setup:
+	@bash scripts/setup.sh
+
+## Builds and starts the local dev chain (Ctrl-C stops it).
+dev: setup
+	cargo run -p tessera-node --bin tessera -- dev
+
+## The runtime builds for Wasm without std, the code is formatted and lint-free, and every test passes.
+test: setup wasm lint
+	cargo test --workspace
+
+wasm: setup
+	bash scripts/build-wasm.sh runtime --no-default-features
+
+lint: setup
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+## Criterion benchmarks (see README).
+bench: setup
+	cargo bench -p tessera-node --bench import
+
+## Each fuzz target for FUZZ_SECONDS (default 600); needs `cargo install cargo-fuzz`.
+FUZZ_SECONDS ?= 600
+fuzz: setup
+	cd fuzz && for target in extrinsic_decode block_import; do \
+	  cargo +nightly fuzz run $$target -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
+	done

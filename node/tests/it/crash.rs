@@ -1,0 +1,132 @@
+//! Crash recovery: `tessera import-blocks` killed with SIGKILL part way through 200 blocks of
+//! random transfers, restarted until done, ends where an uninterrupted run ends.
+
+use crate::support::dev_client;
+use rand::{Rng, SeedableRng};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use tessera_node::blocks::write_block;
+use tessera_node::client::Client;
+use tessera_node::pool::Pool;
+use tessera_node::store::RocksDb;
+use tessera_node::workload::TransferGenerator;
+use tessera_relay_chain::ChainSpec;
+use tessera_runtime::crypto::Pair;
+use tessera_runtime::Hash;
+
+const BLOCKS: u32 = 200;
+const TRANSFERS_PER_BLOCK: usize = 15;
+
+fn import(base: &Path, file: &Path) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["import-blocks", "--chain", "dev", "--base-path"])
+        .arg(base)
+        .arg(file)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+fn open(base: &Path) -> Client {
+    let genesis = ChainSpec::dev().build_genesis().unwrap();
+    let db = RocksDb::open(&base.join("chains/dev/db")).unwrap();
+    Client::open(Box::new(db), &genesis).unwrap()
+}
+
+/// Checks a reopened store is a consistent chain prefix of the reference.
+fn assert_consistent(client: &Client, roots: &[Hash]) -> u32 {
+    let meta = client.info().unwrap();
+    for number in 0..=meta.best_number {
+        let hash = client.store().canonical_hash(number).unwrap().unwrap();
+        let block = client.block(&hash).unwrap().unwrap();
+        assert_eq!(block.header.state_root, roots[number as usize], "block #{number}");
+    }
+    // The best state is readable in full where the test touches it.
+    client.total_issuance(&meta.best_hash).unwrap();
+    meta.best_number
+}
+
+#[test]
+fn killed_import_resumes_with_nothing_lost() {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    // The uninterrupted run, in memory.
+    let mut reference = dev_client();
+    let mut pool = Pool::default();
+    let mut transfers = TransferGenerator::dev(7);
+    let alice = Pair::dev("Alice");
+    let dir = tempfile::tempdir().unwrap();
+    let file_path = dir.path().join("blocks.scale");
+    let mut file = std::io::BufWriter::new(std::fs::File::create(&file_path).unwrap());
+    let mut roots = vec![reference.best_header().unwrap().state_root];
+    for _ in 0..BLOCKS {
+        for xt in transfers.next_batch(&reference, TRANSFERS_PER_BLOCK).unwrap() {
+            reference.submit(&mut pool, xt).unwrap();
+        }
+        let block = reference.author_block(&alice, &mut pool, true).unwrap().block;
+        roots.push(block.header.state_root);
+        write_block(&mut file, &block).unwrap();
+    }
+    drop(file);
+
+    let base = dir.path().join("node");
+    // First kill right after a reported import; later kills at random moments.
+    let kill_after_line = rng.gen_range(40..120);
+    let mut child = import(&base, &file_path);
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut reported = 0;
+    for line in stdout.lines() {
+        let line = line.unwrap();
+        if line.starts_with("imported #") {
+            reported = line["imported #".len()..].split(' ').next().unwrap().parse().unwrap();
+        }
+        if reported >= kill_after_line {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let best = assert_consistent(&open(&base), &roots);
+    assert!(best >= reported, "reported #{reported} imported, store has #{best}");
+
+    for round in 0..3 {
+        let mut child = import(&base, &file_path);
+        std::thread::sleep(Duration::from_millis(rng.gen_range(50..400)));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let best = assert_consistent(&open(&base), &roots);
+        eprintln!("kill round {round}: store at #{best}");
+    }
+
+    let started = Instant::now();
+    let status = import(&base, &file_path).wait().unwrap();
+    assert!(status.success());
+    assert!(started.elapsed() < Duration::from_secs(120));
+    let client = open(&base);
+    assert_eq!(assert_consistent(&client, &roots), BLOCKS);
+    let meta = client.info().unwrap();
+    let expected = reference.info().unwrap();
+    assert_eq!(meta.best_hash, expected.best_hash);
+    let at = meta.best_hash;
+    let sum: u128 = transfers
+        .accounts()
+        .iter()
+        .map(|who| client.account(&at, who).unwrap().data.free)
+        .sum();
+    assert_eq!(sum, client.total_issuance(&at).unwrap());
+}
+
+#[test]
+fn database_of_another_chain_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    {
+        let genesis = ChainSpec::dev().build_genesis().unwrap();
+        Client::open(Box::new(RocksDb::open(&path).unwrap()), &genesis).unwrap();
+    }
+    let other = ChainSpec::dev_with_validators(4).build_genesis().unwrap();
+    let err = Client::open(Box::new(RocksDb::open(&path).unwrap()), &other).err().unwrap();
+    assert!(err.to_string().contains("made for another chain"), "{err}");
+}

@@ -1,0 +1,5 @@
+//! Integration tests of the node: import checks, the pool, and crash recovery on RocksDB.
+
+mod bad_input;
+mod crash;
+mod support;
