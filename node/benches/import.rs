@@ -1,0 +1,212 @@
+//! Block import of 1,000 transfers against the raw schnorrkel verification bound, and proof
+//! recording and proof-only re-execution of the same block.
+//!
+//! `cargo bench -p tessera-node --bench import` runs criterion's groups, then prints one summary
+//! measured in the same run: transfers per second imported beside signatures per second
+//! verified by schnorrkel alone and in a batch, with the ratio.
+
+use criterion::{BatchSize, Criterion, Throughput};
+use std::time::{Duration, Instant};
+use tessera_node::client::Client;
+use tessera_node::pool::Pool;
+use tessera_node::store::{MemoryDb, RocksDb};
+use tessera_node::workload::TransferGenerator;
+use tessera_relay_chain::{ChainSpec, Genesis, RelayRuntime};
+use tessera_runtime::crypto::Pair;
+use tessera_runtime::executive::execute_block;
+use tessera_runtime::{Block, Header};
+
+const TRANSFERS: usize = 1_000;
+
+struct Fixture {
+    genesis: Genesis,
+    parent: Header,
+    block: Block,
+    client: Client,
+}
+
+fn fixture() -> Fixture {
+    let genesis = ChainSpec::dev().build_genesis().unwrap();
+    let mut client = Client::open(Box::new(MemoryDb::default()), &genesis).unwrap();
+    let mut pool = Pool::default();
+    for xt in TransferGenerator::dev(1)
+        .next_batch(&client, TRANSFERS)
+        .unwrap()
+    {
+        client.submit(&mut pool, xt).unwrap();
+    }
+    let parent = client.best_header().unwrap();
+    let block = client
+        .author_block(&Pair::dev("Alice"), &mut pool, true)
+        .unwrap()
+        .block;
+    assert_eq!(block.extrinsics.len(), TRANSFERS);
+    Fixture {
+        genesis,
+        parent,
+        block,
+        client,
+    }
+}
+
+/// 1,000 (message, signature, key) triples as schnorrkel sees them.
+fn signatures() -> (
+    Vec<Vec<u8>>,
+    Vec<schnorrkel::Signature>,
+    Vec<schnorrkel::PublicKey>,
+) {
+    let keypair = schnorrkel::Keypair::generate();
+    let context = schnorrkel::signing_context(b"substrate");
+    let messages: Vec<Vec<u8>> = (0..TRANSFERS as u32)
+        .map(|i| i.to_le_bytes().repeat(30))
+        .collect();
+    let signatures = messages
+        .iter()
+        .map(|m| keypair.sign(context.bytes(m)))
+        .collect();
+    (messages, signatures, vec![keypair.public; TRANSFERS])
+}
+
+fn verify_single(
+    messages: &[Vec<u8>],
+    signatures: &[schnorrkel::Signature],
+    keys: &[schnorrkel::PublicKey],
+) {
+    for ((message, signature), key) in messages.iter().zip(signatures).zip(keys) {
+        key.verify_simple(b"substrate", message, signature).unwrap();
+    }
+}
+
+fn verify_batch(
+    messages: &[Vec<u8>],
+    signatures: &[schnorrkel::Signature],
+    keys: &[schnorrkel::PublicKey],
+) {
+    let context = schnorrkel::signing_context(b"substrate");
+    let transcripts = messages.iter().map(|m| context.bytes(m));
+    schnorrkel::verify_batch(transcripts, signatures, keys, false).unwrap();
+}
+
+fn import_fresh(genesis: &Genesis, block: &Block) {
+    let mut client = Client::open(Box::new(MemoryDb::default()), genesis).unwrap();
+    client.import_block(block).unwrap();
+}
+
+fn benches(c: &mut Criterion) {
+    let f = fixture();
+    let (messages, signatures, keys) = signatures();
+
+    let mut group = c.benchmark_group("import_1000_transfers");
+    group
+        .throughput(Throughput::Elements(TRANSFERS as u64))
+        .sample_size(20);
+    group.bench_function("import (memory store)", |b| {
+        b.iter_batched(
+            || Client::open(Box::new(MemoryDb::default()), &f.genesis).unwrap(),
+            |mut client| client.import_block(&f.block).unwrap(),
+            BatchSize::PerIteration,
+        )
+    });
+    group.bench_function("import (rocksdb, synced)", |b| {
+        b.iter_batched(
+            || {
+                let dir = tempfile::tempdir().unwrap();
+                let db = RocksDb::open(dir.path()).unwrap();
+                (dir, Client::open(Box::new(db), &f.genesis).unwrap())
+            },
+            |(_dir, mut client)| client.import_block(&f.block).unwrap(),
+            BatchSize::PerIteration,
+        )
+    });
+    group.bench_function("schnorrkel verify, one by one", |b| {
+        b.iter(|| verify_single(&messages, &signatures, &keys))
+    });
+    group.bench_function("schnorrkel verify, batch", |b| {
+        b.iter(|| verify_batch(&messages, &signatures, &keys))
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("proof_1000_transfers");
+    group
+        .throughput(Throughput::Elements(TRANSFERS as u64))
+        .sample_size(20);
+    let store = f.client.store();
+    group.bench_function("execute", |b| {
+        b.iter(|| {
+            execute_block::<RelayRuntime>(store, f.parent.state_root, &f.block, false).unwrap()
+        })
+    });
+    group.bench_function("execute and record proof", |b| {
+        b.iter(|| {
+            execute_block::<RelayRuntime>(store, f.parent.state_root, &f.block, true).unwrap()
+        })
+    });
+    let proof = execute_block::<RelayRuntime>(store, f.parent.state_root, &f.block, true)
+        .unwrap()
+        .proof
+        .unwrap();
+    let proof_store = proof.clone().into_store();
+    group.bench_function("re-execute against proof only", |b| {
+        b.iter(|| {
+            execute_block::<RelayRuntime>(&proof_store, f.parent.state_root, &f.block, false)
+                .unwrap()
+        })
+    });
+    group.finish();
+    println!(
+        "proof of a {TRANSFERS}-transfer block: {} nodes, {} KiB",
+        proof.nodes.len(),
+        proof.encoded_size() / 1024
+    );
+}
+
+/// Mean time of `op` over at least `min` of wall time.
+fn mean(min: Duration, mut op: impl FnMut()) -> Duration {
+    op();
+    let started = Instant::now();
+    let mut runs = 0u32;
+    while started.elapsed() < min {
+        op();
+        runs += 1;
+    }
+    started.elapsed() / runs
+}
+
+fn summary() {
+    let f = fixture();
+    let (messages, signatures, keys) = signatures();
+    let window = Duration::from_secs(3);
+    let import = mean(window, || import_fresh(&f.genesis, &f.block));
+    let open = mean(window, || {
+        drop(Client::open(Box::new(MemoryDb::default()), &f.genesis).unwrap())
+    });
+    let import = import.saturating_sub(open);
+    let single = mean(window, || verify_single(&messages, &signatures, &keys));
+    let batch = mean(window, || verify_batch(&messages, &signatures, &keys));
+    let rate = |d: Duration| TRANSFERS as f64 / d.as_secs_f64();
+    println!("\n== block import of {TRANSFERS} transfers (one core, same run) ==");
+    println!(
+        "import (memory store):       {:>9.0} transfers/s",
+        rate(import)
+    );
+    println!(
+        "schnorrkel verify one by one: {:>9.0} signatures/s",
+        rate(single)
+    );
+    println!(
+        "schnorrkel verify in batch:   {:>9.0} signatures/s",
+        rate(batch)
+    );
+    println!(
+        "import / batch bound: {:.0}%   import / single bound: {:.0}%  (aim: >= 70% of batch)",
+        100.0 * rate(import) / rate(batch),
+        100.0 * rate(import) / rate(single)
+    );
+}
+
+fn main() {
+    let mut criterion = Criterion::default().configure_from_args();
+    benches(&mut criterion);
+    criterion.final_summary();
+    summary();
+}
