@@ -46,9 +46,8 @@ impl<R: Read> BlockReader<R> {
     fn read_length(&mut self) -> Result<Option<usize>, BlockFileError> {
         // A compact length is 1, 2, 4 or 5 bytes; its first byte's low bits say which.
         let mut first = [0u8; 1];
-        match self.input.read(&mut first)? {
-            0 => return Ok(None),
-            _ => {}
+        if self.input.read(&mut first)? == 0 {
+            return Ok(None);
         }
         let extra = match first[0] & 0b11 {
             0 => 0,
@@ -59,8 +58,11 @@ impl<R: Read> BlockReader<R> {
         let mut bytes = vec![first[0]];
         bytes.resize(1 + extra, 0);
         self.input.read_exact(&mut bytes[1..])?;
-        let length = Compact::<u32>::decode(&mut &bytes[..])
-            .map_err(|e| BlockFileError::Malformed { index: self.index, reason: e.to_string() })?;
+        let length =
+            Compact::<u32>::decode(&mut &bytes[..]).map_err(|e| BlockFileError::Malformed {
+                index: self.index,
+                reason: e.to_string(),
+            })?;
         Ok(Some(length.0 as usize))
     }
 }
@@ -70,7 +72,9 @@ impl<R: Read> Iterator for BlockReader<R> {
 
     fn next(&mut self) -> Option<Self::Item> {
         let result = (|| {
-            let Some(length) = self.read_length()? else { return Ok(None) };
+            let Some(length) = self.read_length()? else {
+                return Ok(None);
+            };
             if length > MAX_BLOCK_SIZE {
                 return Err(BlockFileError::Malformed {
                     index: self.index,
@@ -79,8 +83,11 @@ impl<R: Read> Iterator for BlockReader<R> {
             }
             let mut encoded = vec![0u8; length];
             self.input.read_exact(&mut encoded)?;
-            let block = Block::decode(&mut &encoded[..])
-                .map_err(|e| BlockFileError::Malformed { index: self.index, reason: e.to_string() })?;
+            let block =
+                Block::decode(&mut &encoded[..]).map_err(|e| BlockFileError::Malformed {
+                    index: self.index,
+                    reason: e.to_string(),
+                })?;
             Ok(Some(block))
         })();
         self.index = self.index.saturating_add(1);

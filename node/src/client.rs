@@ -14,7 +14,9 @@ use tessera_runtime::executive::{
 use tessera_runtime::header::EngineId;
 use tessera_runtime::modules::{balances, system};
 use tessera_runtime::state::State;
-use tessera_runtime::{AccountId, Balance, Block, Digest, DigestItem, Hash, Header, OpaqueExtrinsic, Signature};
+use tessera_runtime::{
+    AccountId, Balance, Block, Digest, DigestItem, Hash, Header, OpaqueExtrinsic, Signature,
+};
 
 /// Seal digest: the author's sr25519 signature over the hash of the header without the seal.
 pub const SEAL_ENGINE: EngineId = *b"seal";
@@ -120,19 +122,29 @@ impl Client {
 
     /// The full block `hash`.
     pub fn block(&self, hash: &Hash) -> Result<Option<Block>, StoreError> {
-        let Some(header) = self.store.header(hash)? else { return Ok(None) };
-        let extrinsics = self.store.body(hash)?.ok_or(StoreError::MissingBlock(*hash))?;
+        let Some(header) = self.store.header(hash)? else {
+            return Ok(None);
+        };
+        let extrinsics = self
+            .store
+            .body(hash)?
+            .ok_or(StoreError::MissingBlock(*hash))?;
         Ok(Some(Block { header, extrinsics }))
     }
 
     /// The best block's header.
     pub fn best_header(&self) -> Result<Header, StoreError> {
         let meta = self.store.meta()?;
-        self.store.header(&meta.best_hash)?.ok_or(StoreError::MissingBlock(meta.best_hash))
+        self.store
+            .header(&meta.best_hash)?
+            .ok_or(StoreError::MissingBlock(meta.best_hash))
     }
 
     fn state_at(&self, hash: &Hash) -> Result<State<'_>, StoreError> {
-        let header = self.store.header(hash)?.ok_or(StoreError::MissingBlock(*hash))?;
+        let header = self
+            .store
+            .header(hash)?
+            .ok_or(StoreError::MissingBlock(*hash))?;
         Ok(State::new(&self.store, header.state_root))
     }
 
@@ -159,12 +171,21 @@ impl Client {
         pool.insert(xt, info)
     }
 
-    fn validate(&self, xt: &OpaqueExtrinsic) -> Result<tessera_runtime::executive::ValidTransaction, PoolError> {
-        let best = self.best_header().map_err(|e| PoolError::State(e.to_string()))?;
+    fn validate(
+        &self,
+        xt: &OpaqueExtrinsic,
+    ) -> Result<tessera_runtime::executive::ValidTransaction, PoolError> {
+        let best = self
+            .best_header()
+            .map_err(|e| PoolError::State(e.to_string()))?;
         let state = State::new(&self.store, best.state_root);
-        let mut executive =
-            Executive::<RelayRuntime>::initialize(state, best.number.saturating_add(1), best.hash(), None)
-                .map_err(|e| PoolError::State(e.to_string()))?;
+        let mut executive = Executive::<RelayRuntime>::initialize(
+            state,
+            best.number.saturating_add(1),
+            best.hash(),
+            None,
+        )
+        .map_err(|e| PoolError::State(e.to_string()))?;
         executive.validate(xt).map_err(|err| match err {
             ApplyError::Invalid(invalid) => PoolError::Invalid(invalid),
             ApplyError::State(err) => PoolError::State(err.to_string()),
@@ -190,7 +211,8 @@ impl Client {
 
     /// Decodes and imports a block from bytes.
     pub fn import_encoded(&mut self, bytes: &[u8]) -> Result<ImportOutcome, ImportError> {
-        let block = Block::decode(&mut &bytes[..]).map_err(|e| ImportError::Decode(e.to_string()))?;
+        let block =
+            Block::decode(&mut &bytes[..]).map_err(|e| ImportError::Decode(e.to_string()))?;
         self.import_block(&block)
     }
 
@@ -207,7 +229,10 @@ impl Client {
             .header(&header.parent_hash)?
             .ok_or(ImportError::UnknownParent(header.parent_hash))?;
         if parent.number.checked_add(1) != Some(header.number) {
-            return Err(ImportError::BadNumber { parent: parent.number, got: header.number });
+            return Err(ImportError::BadNumber {
+                parent: parent.number,
+                got: header.number,
+            });
         }
         self.check_seal(header, &parent)?;
         let changes = execute_block::<RelayRuntime>(&self.store, parent.state_root, block, false)?;
@@ -243,13 +268,22 @@ impl Client {
 
     /// Builds a block on the best block from `pool`, seals it with `author` and imports it
     /// (as finalized when `finalize`: a single-authority chain finalizes its own blocks).
-    pub fn author_block(&mut self, author: &Pair, pool: &mut Pool, finalize: bool) -> Result<Authored, AuthorError> {
+    pub fn author_block(
+        &mut self,
+        author: &Pair,
+        pool: &mut Pool,
+        finalize: bool,
+    ) -> Result<Authored, AuthorError> {
         let parent = self.best_header()?;
         let parent_hash = parent.hash();
         let number = parent.number.saturating_add(1);
         let state = State::new(&self.store, parent.state_root);
-        let mut executive =
-            Executive::<RelayRuntime>::initialize(state, number, parent_hash, Some(author.public()))?;
+        let mut executive = Executive::<RelayRuntime>::initialize(
+            state,
+            number,
+            parent_hash,
+            Some(author.public()),
+        )?;
         let mut extrinsics = Vec::new();
         let mut included = Vec::new();
         let mut dropped = Vec::new();
@@ -261,7 +295,8 @@ impl Client {
                 }
                 // Waits for an earlier nonce, or for the next block's weight.
                 Err(ApplyError::Invalid(
-                    InvalidTransaction::Future { .. } | InvalidTransaction::ExhaustsResources { .. },
+                    InvalidTransaction::Future { .. }
+                    | InvalidTransaction::ExhaustsResources { .. },
                 )) => {}
                 Err(ApplyError::Invalid(reason)) => {
                     pool.remove(&hash);
@@ -276,10 +311,18 @@ impl Client {
             number,
             state_root: changes.root,
             extrinsics_root: extrinsics_root(&extrinsics),
-            digest: Digest { logs: vec![DigestItem::PreRuntime(AUTHOR_ENGINE, author.public().encode())] },
+            digest: Digest {
+                logs: vec![DigestItem::PreRuntime(
+                    AUTHOR_ENGINE,
+                    author.public().encode(),
+                )],
+            },
         };
         let seal = author.sign(&header.hash().0);
-        header.digest.logs.push(DigestItem::Seal(SEAL_ENGINE, seal.0.to_vec()));
+        header
+            .digest
+            .logs
+            .push(DigestItem::Seal(SEAL_ENGINE, seal.0.to_vec()));
         self.store.commit_block(BlockCommit {
             header: &header,
             body: &extrinsics,
@@ -291,7 +334,10 @@ impl Client {
             pool.remove(hash);
         }
         dropped.extend(self.prune_pool(pool));
-        Ok(Authored { block: Block { header, extrinsics }, dropped })
+        Ok(Authored {
+            block: Block { header, extrinsics },
+            dropped,
+        })
     }
 
     /// Marks block `hash` (and so its ancestors) finalized.

@@ -58,7 +58,12 @@ impl Default for Pool {
 impl Pool {
     /// An empty pool holding at most `limit` transactions.
     pub fn new(limit: usize) -> Self {
-        Pool { by_hash: HashMap::new(), by_sender: HashMap::new(), limit, next_seq: 0 }
+        Pool {
+            by_hash: HashMap::new(),
+            by_sender: HashMap::new(),
+            limit,
+            next_seq: 0,
+        }
     }
 
     /// Number of pending transactions.
@@ -78,15 +83,26 @@ impl Pool {
 
     /// Adds a transaction the runtime validated as `info`; a higher tip replaces a pending
     /// transaction with the same sender and nonce.
-    pub fn insert(&mut self, xt: OpaqueExtrinsic, info: ValidTransaction) -> Result<Hash, PoolError> {
+    pub fn insert(
+        &mut self,
+        xt: OpaqueExtrinsic,
+        info: ValidTransaction,
+    ) -> Result<Hash, PoolError> {
         let hash = xt.hash();
         if self.by_hash.contains_key(&hash) {
             return Err(PoolError::AlreadyImported(hash));
         }
-        let replaced = self.by_sender.get(&info.signer).and_then(|txs| txs.get(&info.nonce)).copied();
+        let replaced = self
+            .by_sender
+            .get(&info.signer)
+            .and_then(|txs| txs.get(&info.nonce))
+            .copied();
         if let Some(old) = replaced.and_then(|old| self.by_hash.get(&old)) {
             if old.info.tip >= info.tip {
-                return Err(PoolError::TooLowPriority { nonce: info.nonce, tip: old.info.tip });
+                return Err(PoolError::TooLowPriority {
+                    nonce: info.nonce,
+                    tip: old.info.tip,
+                });
             }
         } else if self.by_hash.len() >= self.limit {
             return Err(PoolError::Full(self.limit));
@@ -94,7 +110,10 @@ impl Pool {
         if let Some(old) = replaced {
             self.remove(&old);
         }
-        self.by_sender.entry(info.signer).or_default().insert(info.nonce, hash);
+        self.by_sender
+            .entry(info.signer)
+            .or_default()
+            .insert(info.nonce, hash);
         let seq = self.next_seq;
         self.next_seq = self.next_seq.wrapping_add(1);
         self.by_hash.insert(hash, Entry { xt, info, seq });
@@ -131,12 +150,18 @@ impl Pool {
         }
         let mut ordered = Vec::with_capacity(self.by_hash.len());
         while let Some((_, _, hash)) = heads.pop() {
-            let Some(entry) = self.by_hash.get(&hash) else { continue };
+            let Some(entry) = self.by_hash.get(&hash) else {
+                continue;
+            };
             ordered.push((hash, entry.xt.clone()));
             let next = queues.get_mut(&entry.info.signer).and_then(Iterator::next);
             if let Some(next_entry) = next.and_then(|h| self.by_hash.get(h)) {
                 if let Some(next_hash) = next {
-                    heads.push((next_entry.info.tip, std::cmp::Reverse(next_entry.seq), *next_hash));
+                    heads.push((
+                        next_entry.info.tip,
+                        std::cmp::Reverse(next_entry.seq),
+                        *next_hash,
+                    ));
                 }
             }
         }
@@ -145,6 +170,9 @@ impl Pool {
 
     /// Every pending transaction.
     pub fn all(&self) -> Vec<(Hash, OpaqueExtrinsic)> {
-        self.by_hash.iter().map(|(hash, entry)| (*hash, entry.xt.clone())).collect()
+        self.by_hash
+            .iter()
+            .map(|(hash, entry)| (*hash, entry.xt.clone()))
+            .collect()
     }
 }

@@ -22,7 +22,11 @@ pub fn sign(
     genesis_hash: Hash,
     best: &Header,
 ) -> OpaqueExtrinsic {
-    let extra = SignedExtra { era: Era::mortal(best.number, 64), nonce, tip: 0 };
+    let extra = SignedExtra {
+        era: Era::mortal(best.number, 64),
+        nonce,
+        tip: 0,
+    };
     let chain = ChainContext {
         spec_version: RelayRuntime::VERSION.spec_version,
         genesis_hash,
@@ -49,7 +53,12 @@ impl TransferGenerator {
     /// Transfers from `signers` to each other.
     pub fn new(signers: Vec<Pair>, seed: u64) -> Self {
         let recipients = signers.iter().map(Pair::public).collect();
-        TransferGenerator { signers, recipients, nonces: HashMap::new(), rng: ChaCha8Rng::seed_from_u64(seed) }
+        TransferGenerator {
+            signers,
+            recipients,
+            nonces: HashMap::new(),
+            rng: ChaCha8Rng::seed_from_u64(seed),
+        }
     }
 
     /// The accounts transfers go between.
@@ -63,7 +72,11 @@ impl TransferGenerator {
     }
 
     /// `count` signed transfers valid on top of the client's best block.
-    pub fn next_batch(&mut self, client: &Client, count: usize) -> Result<Vec<OpaqueExtrinsic>, QueryError> {
+    pub fn next_batch(
+        &mut self,
+        client: &Client,
+        count: usize,
+    ) -> Result<Vec<OpaqueExtrinsic>, QueryError> {
         let best = client.best_header()?;
         let best_hash = best.hash();
         let genesis = client.info()?.genesis;
@@ -74,8 +87,12 @@ impl TransferGenerator {
             if to == from {
                 to = (to + 1) % self.recipients.len();
             }
-            let Some(pair) = self.signers.get(from) else { continue };
-            let Some(dest) = self.recipients.get(to).copied() else { continue };
+            let Some(pair) = self.signers.get(from) else {
+                continue;
+            };
+            let Some(dest) = self.recipients.get(to).copied() else {
+                continue;
+            };
             let signer = pair.public();
             let nonce = match self.nonces.get(&signer) {
                 Some(nonce) => *nonce,

@@ -20,7 +20,9 @@ impl TryFrom<String> for Address {
     type Error = String;
 
     fn try_from(text: String) -> Result<Self, String> {
-        text.parse().map(Address).map_err(|e| format!("{e} (`{text}`)"))
+        text.parse()
+            .map(Address)
+            .map_err(|e| format!("{e} (`{text}`)"))
     }
 }
 
@@ -97,9 +99,23 @@ impl ChainSpec {
     pub fn dev_with_validators(validators: usize) -> ChainSpec {
         let validators = validators.clamp(1, DEV_ACCOUNTS.len());
         ChainSpec {
-            name: if validators == 1 { "Development" } else { "Local Testnet" }.into(),
-            id: if validators == 1 { "dev" } else { "local_testnet" }.into(),
-            chain_type: if validators == 1 { ChainType::Development } else { ChainType::Local },
+            name: if validators == 1 {
+                "Development"
+            } else {
+                "Local Testnet"
+            }
+            .into(),
+            id: if validators == 1 {
+                "dev"
+            } else {
+                "local_testnet"
+            }
+            .into(),
+            chain_type: if validators == 1 {
+                ChainType::Development
+            } else {
+                ChainType::Local
+            },
             boot_nodes: Vec::new(),
             genesis: GenesisConfig {
                 balances: DEV_ACCOUNTS
@@ -107,7 +123,11 @@ impl ChainSpec {
                     .map(|name| (dev_account(name), 1_000_000 * UNIT))
                     .collect(),
                 sudo: Some(dev_account("Alice")),
-                validators: DEV_ACCOUNTS.iter().take(validators).map(|n| dev_account(n)).collect(),
+                validators: DEV_ACCOUNTS
+                    .iter()
+                    .take(validators)
+                    .map(|n| dev_account(n))
+                    .collect(),
             },
         }
     }
@@ -118,8 +138,10 @@ impl ChainSpec {
             "dev" | "" => Ok(Self::dev()),
             "local" => Ok(Self::dev_with_validators(4)),
             path => {
-                let json = std::fs::read_to_string(path)
-                    .map_err(|source| SpecError::Io { path: path.into(), source })?;
+                let json = std::fs::read_to_string(path).map_err(|source| SpecError::Io {
+                    path: path.into(),
+                    source,
+                })?;
                 Self::from_json(&json)
             }
         }
@@ -130,7 +152,10 @@ impl ChainSpec {
         let deserializer = &mut serde_json::Deserializer::from_str(json);
         let spec: ChainSpec = serde_path_to_error::deserialize(deserializer).map_err(|err| {
             let field = err.path().to_string();
-            SpecError::Json { field, message: err.into_inner().to_string() }
+            SpecError::Json {
+                field,
+                message: err.into_inner().to_string(),
+            }
         })?;
         spec.check()?;
         Ok(spec)
@@ -162,11 +187,17 @@ impl ChainSpec {
                 ));
             }
             issuance = issuance.checked_add(*balance).ok_or_else(|| {
-                invalid(format!("genesis.balances[{index}][1]"), "total issuance overflows".into())
+                invalid(
+                    format!("genesis.balances[{index}][1]"),
+                    "total issuance overflows".into(),
+                )
             })?;
         }
         if genesis.validators.is_empty() {
-            return Err(invalid("genesis.validators".into(), "at least one validator".into()));
+            return Err(invalid(
+                "genesis.validators".into(),
+                "at least one validator".into(),
+            ));
         }
         let mut validators = BTreeSet::new();
         for (index, validator) in genesis.validators.iter().enumerate() {
@@ -219,7 +250,11 @@ mod tests {
         assert_eq!(a.header.hash(), b.header.hash());
         assert_ne!(
             a.header.hash(),
-            ChainSpec::dev_with_validators(4).build_genesis().unwrap().header.hash()
+            ChainSpec::dev_with_validators(4)
+                .build_genesis()
+                .unwrap()
+                .header
+                .hash()
         );
     }
 
@@ -233,7 +268,11 @@ mod tests {
     #[test]
     fn invalid_specs_name_the_field() {
         let good = ChainSpec::dev().to_json();
-        let bad_address = good.replacen("5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY", "5Grw", 1);
+        let bad_address = good.replacen(
+            "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY",
+            "5Grw",
+            1,
+        );
         assert_eq!(error_field(&bad_address), "genesis.balances[0][0]");
 
         let mut spec: serde_json::Value = serde_json::from_str(&good).unwrap();

@@ -13,7 +13,12 @@
 //! ```
 #![cfg_attr(
     not(test),
-    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
 )]
 
 mod chain_spec;
@@ -40,7 +45,10 @@ pub struct RelayRuntime;
 impl Runtime for RelayRuntime {
     type Call = Call;
     type Event = Event;
-    const VERSION: RuntimeVersion = RuntimeVersion { spec_name: "tessera-relay", spec_version: 1 };
+    const VERSION: RuntimeVersion = RuntimeVersion {
+        spec_name: "tessera-relay",
+        spec_version: 1,
+    };
     const CONFIG: RuntimeConfig = RuntimeConfig {
         existential_deposit: UNIT / 100,
         base_fee: UNIT / 1_000,

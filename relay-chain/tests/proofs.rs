@@ -28,8 +28,15 @@ fn block_of(transfers: &[(usize, usize, u128)]) -> (BTreeMap<Hash, Vec<u8>>, Hea
     let extrinsics: Vec<_> = transfers
         .iter()
         .map(|&(from, to, amount)| {
-            let call = Call::Balances(balances::Call::Transfer { dest: pairs[to].public(), value: amount });
-            let extra = SignedExtra { era: Era::Immortal, nonce: nonces[from], tip: 0 };
+            let call = Call::Balances(balances::Call::Transfer {
+                dest: pairs[to].public(),
+                value: amount,
+            });
+            let extra = SignedExtra {
+                era: Era::Immortal,
+                nonce: nonces[from],
+                tip: 0,
+            };
             nonces[from] += 1;
             RelayExtrinsic::signed(&pairs[from], call, extra, &chain).to_opaque()
         })
@@ -37,7 +44,8 @@ fn block_of(transfers: &[(usize, usize, u128)]) -> (BTreeMap<Hash, Vec<u8>>, Hea
     let author = pairs[0].public();
     let state = State::new(&store, genesis.header.state_root);
     let mut executive =
-        Executive::<RelayRuntime>::initialize(state, 1, genesis.header.hash(), Some(author)).unwrap();
+        Executive::<RelayRuntime>::initialize(state, 1, genesis.header.hash(), Some(author))
+            .unwrap();
     for xt in &extrinsics {
         executive.apply(xt).unwrap().ok();
     }
@@ -47,7 +55,9 @@ fn block_of(transfers: &[(usize, usize, u128)]) -> (BTreeMap<Hash, Vec<u8>>, Hea
         number: 1,
         state_root: changes.root,
         extrinsics_root: extrinsics_root(&extrinsics),
-        digest: Digest { logs: vec![DigestItem::PreRuntime(AUTHOR_ENGINE, author.encode())] },
+        digest: Digest {
+            logs: vec![DigestItem::PreRuntime(AUTHOR_ENGINE, author.encode())],
+        },
     };
     (store, genesis.header, Block { header, extrinsics })
 }

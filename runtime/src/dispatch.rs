@@ -68,7 +68,10 @@ pub enum DispatchError {
 impl DispatchError {
     /// A module error.
     pub fn module(module: &str, error: &str) -> Self {
-        DispatchError::Module { module: module.into(), error: error.into() }
+        DispatchError::Module {
+            module: module.into(),
+            error: error.into(),
+        }
     }
 }
 
@@ -137,12 +140,21 @@ pub struct Context<'a, E> {
 impl<'a, E> Context<'a, E> {
     /// A context for executing block `block_number` on `state`.
     pub fn new(state: State<'a>, block_number: BlockNumber, config: RuntimeConfig) -> Self {
-        Context { state, block_number, config, phase: Phase::Initialization, events: Vec::new() }
+        Context {
+            state,
+            block_number,
+            config,
+            phase: Phase::Initialization,
+            events: Vec::new(),
+        }
     }
 
     /// Records an event at the current phase.
     pub fn deposit_event(&mut self, event: impl Into<E>) {
-        self.events.push(EventRecord { phase: self.phase, event: event.into() });
+        self.events.push(EventRecord {
+            phase: self.phase,
+            event: event.into(),
+        });
     }
 
     /// Sets the phase for events that follow.

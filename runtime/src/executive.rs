@@ -7,7 +7,9 @@
 
 use crate::block::{extrinsics_root, Block, OpaqueExtrinsic};
 use crate::crypto::{verify_batch, AccountId};
-use crate::dispatch::{CallError, Context, Dispatch, DispatchError, Origin, Phase, RuntimeConfig, Weight};
+use crate::dispatch::{
+    CallError, Context, Dispatch, DispatchError, Origin, Phase, RuntimeConfig, Weight,
+};
 use crate::error::Error;
 use crate::extrinsic::{signing_payload, ChainContext, Era, Extrinsic, SignatureData};
 use crate::hashing::Hash;
@@ -201,13 +203,22 @@ impl<'a, R: Runtime> Executive<'a, R> {
     ) -> Result<Self, Error> {
         let mut ctx = Context::new(state, number, R::CONFIG);
         system::initialize(&mut ctx, number, parent_hash)?;
-        let genesis_hash = system::BLOCK_HASH.get(&mut ctx.state, &0)?.unwrap_or(parent_hash);
+        let genesis_hash = system::BLOCK_HASH
+            .get(&mut ctx.state, &0)?
+            .unwrap_or(parent_hash);
         let chain = ChainContext {
             spec_version: R::VERSION.spec_version,
             genesis_hash,
             birth_hash: Hash::ZERO,
         };
-        Ok(Executive { ctx, chain, author, fees: 0, weight: 0, applied: 0 })
+        Ok(Executive {
+            ctx,
+            chain,
+            author,
+            fees: 0,
+            weight: 0,
+            applied: 0,
+        })
     }
 
     /// The chain context signatures are checked against (birth hash left zero).
@@ -235,10 +246,7 @@ impl<'a, R: Runtime> Executive<'a, R> {
 
     /// Applies one extrinsic. `Ok(Err(_))` is a call that failed but is included (fee paid);
     /// `Err(_)` is an extrinsic that must not be included, and changed nothing.
-    pub fn apply(
-        &mut self,
-        xt: &OpaqueExtrinsic,
-    ) -> Result<Result<(), DispatchError>, ApplyError> {
+    pub fn apply(&mut self, xt: &OpaqueExtrinsic) -> Result<Result<(), DispatchError>, ApplyError> {
         let extrinsic = decode::<R>(xt)?;
         self.apply_decoded(extrinsic, xt.0.len(), true)
     }
@@ -261,23 +269,33 @@ impl<'a, R: Runtime> Executive<'a, R> {
             Err(CallError::State(err)) => return Err(err.into()),
             // `check` saw enough balance; nothing else ran since.
             Err(CallError::Dispatch(_)) => {
-                return Err(InvalidTransaction::Payment { needed: charge, free: account.data.free }
-                    .into())
+                return Err(InvalidTransaction::Payment {
+                    needed: charge,
+                    free: account.data.free,
+                }
+                .into())
             }
         }
 
         self.ctx.state.start_transaction();
         let events_before = self.ctx.event_count();
-        let outcome = match extrinsic.call.dispatch(&mut self.ctx, Origin::Signed(signer)) {
+        let outcome = match extrinsic
+            .call
+            .dispatch(&mut self.ctx, Origin::Signed(signer))
+        {
             Ok(()) => {
                 self.ctx.state.commit_transaction()?;
-                self.ctx.deposit_event(system::Event::ExtrinsicSuccess { weight });
+                self.ctx
+                    .deposit_event(system::Event::ExtrinsicSuccess { weight });
                 Ok(())
             }
             Err(CallError::Dispatch(error)) => {
                 self.ctx.state.rollback_transaction()?;
                 self.ctx.truncate_events(events_before);
-                self.ctx.deposit_event(system::Event::ExtrinsicFailed { error: error.clone(), weight });
+                self.ctx.deposit_event(system::Event::ExtrinsicFailed {
+                    error: error.clone(),
+                    weight,
+                });
                 Err(error)
             }
             Err(CallError::State(err)) => return Err(err.into()),
@@ -296,7 +314,10 @@ impl<'a, R: Runtime> Executive<'a, R> {
         verify_signature: bool,
         allow_future: bool,
     ) -> Result<(&'x SignatureData, Weight, Balance), ApplyError> {
-        let data = extrinsic.signature.as_ref().ok_or(InvalidTransaction::Unsigned)?;
+        let data = extrinsic
+            .signature
+            .as_ref()
+            .ok_or(InvalidTransaction::Unsigned)?;
         let birth_hash = self.check_era(&data.extra.era)?;
         let account = system::account(&mut self.ctx, &data.signer)?;
         let expected = account.nonce;
@@ -308,7 +329,10 @@ impl<'a, R: Runtime> Executive<'a, R> {
             return Err(InvalidTransaction::Future { expected, got }.into());
         }
         if verify_signature {
-            let chain = ChainContext { birth_hash, ..self.chain };
+            let chain = ChainContext {
+                birth_hash,
+                ..self.chain
+            };
             let payload = signing_payload(&extrinsic.call, &data.extra, &chain);
             if !data.signer.verify(&payload, &data.signature) {
                 return Err(InvalidTransaction::BadSignature.into());
@@ -321,7 +345,11 @@ impl<'a, R: Runtime> Executive<'a, R> {
         }
         let charge = fee(&R::CONFIG, weight, len).saturating_add(data.extra.tip);
         if account.data.free < charge {
-            return Err(InvalidTransaction::Payment { needed: charge, free: account.data.free }.into());
+            return Err(InvalidTransaction::Payment {
+                needed: charge,
+                free: account.data.free,
+            }
+            .into());
         }
         Ok((data, weight, charge))
     }
@@ -403,14 +431,20 @@ pub fn execute_block<R: Runtime>(
     let header = &block.header;
     let computed = extrinsics_root(&block.extrinsics);
     if computed != header.extrinsics_root {
-        return Err(BlockError::ExtrinsicsRoot { header: header.extrinsics_root, computed });
+        return Err(BlockError::ExtrinsicsRoot {
+            header: header.extrinsics_root,
+            computed,
+        });
     }
     let decoded = block
         .extrinsics
         .iter()
         .enumerate()
         .map(|(index, xt)| {
-            decode::<R>(xt).map_err(|error| BlockError::InvalidExtrinsic { index: index as u32, error })
+            decode::<R>(xt).map_err(|error| BlockError::InvalidExtrinsic {
+                index: index as u32,
+                error,
+            })
         })
         .collect::<Result<Vec<_>, _>>()?;
 
@@ -426,16 +460,19 @@ pub fn execute_block<R: Runtime>(
     for (index, (extrinsic, xt)) in decoded.into_iter().zip(&block.extrinsics).enumerate() {
         let index = index as u32;
         // A failed call is still included (its fee paid); only invalid extrinsics reject.
-        let _call_outcome = executive.apply_decoded(extrinsic, xt.0.len(), !signatures_verified).map_err(|err| {
-            match err {
+        let _call_outcome = executive
+            .apply_decoded(extrinsic, xt.0.len(), !signatures_verified)
+            .map_err(|err| match err {
                 ApplyError::Invalid(error) => BlockError::InvalidExtrinsic { index, error },
                 ApplyError::State(err) => BlockError::State(err),
-            }
-        })?;
+            })?;
     }
     let changes = executive.finalize()?;
     if changes.root != header.state_root {
-        return Err(BlockError::StateRoot { header: header.state_root, computed: changes.root });
+        return Err(BlockError::StateRoot {
+            header: header.state_root,
+            computed: changes.root,
+        });
     }
     Ok(changes)
 }
@@ -448,7 +485,9 @@ fn verify_signatures<R: Runtime>(
 ) -> Result<bool, Error> {
     let mut payloads = Vec::with_capacity(extrinsics.len());
     for extrinsic in extrinsics {
-        let Some(data) = &extrinsic.signature else { return Ok(false) };
+        let Some(data) = &extrinsic.signature else {
+            return Ok(false);
+        };
         let birth_hash = match data.extra.era {
             Era::Immortal => executive.chain.genesis_hash,
             Era::Mortal { birth, .. } => {
@@ -458,14 +497,19 @@ fn verify_signatures<R: Runtime>(
                 }
             }
         };
-        let chain = ChainContext { birth_hash, ..executive.chain };
+        let chain = ChainContext {
+            birth_hash,
+            ..executive.chain
+        };
         payloads.push(signing_payload(&extrinsic.call, &data.extra, &chain));
     }
     let items = extrinsics
         .iter()
         .zip(&payloads)
         .filter_map(|(xt, payload)| {
-            xt.signature.as_ref().map(|d| (&d.signer, payload.as_slice(), &d.signature))
+            xt.signature
+                .as_ref()
+                .map(|d| (&d.signer, payload.as_slice(), &d.signature))
         });
     Ok(verify_batch(items))
 }

@@ -39,7 +39,10 @@ pub enum Era {
 impl Era {
     /// A mortal era of `period` blocks starting after the block the signer has as best.
     pub fn mortal(best: BlockNumber, period: BlockNumber) -> Era {
-        Era::Mortal { birth: best, period: period.clamp(1, MAX_ERA_PERIOD) }
+        Era::Mortal {
+            birth: best,
+            period: period.clamp(1, MAX_ERA_PERIOD),
+        }
     }
 
     /// The birth block whose hash the signed payload includes (genesis for immortal).
@@ -120,7 +123,14 @@ impl<Call: Encode + Decode> Extrinsic<Call> {
         chain: &ChainContext,
     ) -> Self {
         let signature = pair.sign(&signing_payload(&call, &extra, chain));
-        Extrinsic { signature: Some(SignatureData { signer: pair.public(), signature, extra }), call }
+        Extrinsic {
+            signature: Some(SignatureData {
+                signer: pair.public(),
+                signature,
+                extra,
+            }),
+            call,
+        }
     }
 
     /// Decodes an extrinsic from exactly `bytes`, refusing calls nested deeper than

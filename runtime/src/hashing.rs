@@ -5,9 +5,7 @@ use core::fmt;
 use parity_scale_codec::{Decode, Encode};
 
 /// A 32-byte blake2b-256 digest.
-#[derive(
-    Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode,
-)]
+#[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
 pub struct Hash(pub [u8; 32]);
 
 impl Hash {

@@ -11,8 +11,10 @@ use core::marker::PhantomData;
 use parity_scale_codec::{Decode, Encode};
 
 fn decode_value<T: Decode>(key: &[u8], bytes: &[u8]) -> Result<T> {
-    T::decode(&mut &bytes[..])
-        .map_err(|e| Error::CorruptStorage { key: hex::encode(key), reason: alloc::format!("{e}") })
+    T::decode(&mut &bytes[..]).map_err(|e| Error::CorruptStorage {
+        key: hex::encode(key),
+        reason: alloc::format!("{e}"),
+    })
 }
 
 /// The 32-byte prefix of every key of item `item` in module `module`.
@@ -33,7 +35,11 @@ pub struct StorageValue<T> {
 impl<T: Encode + Decode> StorageValue<T> {
     /// Declares item `item` of `module`.
     pub const fn new(module: &'static str, item: &'static str) -> Self {
-        StorageValue { module, item, _type: PhantomData }
+        StorageValue {
+            module,
+            item,
+            _type: PhantomData,
+        }
     }
 
     /// The storage key.
@@ -44,7 +50,10 @@ impl<T: Encode + Decode> StorageValue<T> {
     /// The value, if set.
     pub fn get(&self, state: &mut State<'_>) -> Result<Option<T>> {
         let key = self.key();
-        state.get(&key)?.map(|bytes| decode_value(&key, &bytes)).transpose()
+        state
+            .get(&key)?
+            .map(|bytes| decode_value(&key, &bytes))
+            .transpose()
     }
 
     /// Sets the value.
@@ -75,7 +84,11 @@ pub struct StorageMap<K, V> {
 impl<K: Encode, V: Encode + Decode> StorageMap<K, V> {
     /// Declares item `item` of `module`.
     pub const fn new(module: &'static str, item: &'static str) -> Self {
-        StorageMap { module, item, _types: PhantomData }
+        StorageMap {
+            module,
+            item,
+            _types: PhantomData,
+        }
     }
 
     /// The storage key of `key`.
@@ -90,7 +103,10 @@ impl<K: Encode, V: Encode + Decode> StorageMap<K, V> {
     /// The value under `key`, if set.
     pub fn get(&self, state: &mut State<'_>, key: &K) -> Result<Option<V>> {
         let full = self.key(key);
-        state.get(&full)?.map(|bytes| decode_value(&full, &bytes)).transpose()
+        state
+            .get(&full)?
+            .map(|bytes| decode_value(&full, &bytes))
+            .transpose()
     }
 
     /// Sets the value under `key`.

@@ -42,7 +42,8 @@ pub(super) fn open_client(storage: &StorageArgs) -> anyhow::Result<Client> {
     let genesis = spec.build_genesis()?;
     let path = database_path(&storage.base_path, &spec.id);
     std::fs::create_dir_all(&path).with_context(|| format!("cannot create {}", path.display()))?;
-    let db = RocksDb::open(&path).with_context(|| format!("cannot open database {}", path.display()))?;
+    let db =
+        RocksDb::open(&path).with_context(|| format!("cannot open database {}", path.display()))?;
     Ok(Client::open(Box::new(db), &genesis)?)
 }
 
@@ -55,12 +56,19 @@ pub(super) fn export(args: ExportArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot create {}", args.output.display()))?;
     let mut out = BufWriter::new(file);
     for number in args.from..=to {
-        let hash = client.store().canonical_hash(number)?.context("canonical block missing")?;
+        let hash = client
+            .store()
+            .canonical_hash(number)?
+            .context("canonical block missing")?;
         let block = client.block(&hash)?.context("block missing")?;
         write_block(&mut out, &block)?;
     }
     out.flush()?;
-    eprintln!("exported blocks #{}..=#{to} to {}", args.from, args.output.display());
+    eprintln!(
+        "exported blocks #{}..=#{to} to {}",
+        args.from,
+        args.output.display()
+    );
     Ok(())
 }
 
@@ -75,7 +83,10 @@ pub(super) fn import(args: ImportArgs) -> anyhow::Result<()> {
         let block = block?;
         let number = block.header.number;
         let hash = block.hash();
-        match client.import_block(&block).with_context(|| format!("block #{number} ({hash})"))? {
+        match client
+            .import_block(&block)
+            .with_context(|| format!("block #{number} ({hash})"))?
+        {
             ImportOutcome::Imported { .. } => {
                 imported = imported.saturating_add(1);
                 writeln!(stdout.lock(), "imported #{number} {hash}")?;

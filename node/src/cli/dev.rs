@@ -61,7 +61,8 @@ pub(super) fn run(args: DevArgs) -> anyhow::Result<()> {
     };
     let path = database_path(&base_path, &spec.id);
     std::fs::create_dir_all(&path).with_context(|| format!("cannot create {}", path.display()))?;
-    let db = RocksDb::open(&path).with_context(|| format!("cannot open database {}", path.display()))?;
+    let db =
+        RocksDb::open(&path).with_context(|| format!("cannot open database {}", path.display()))?;
     let mut client = Client::open(Box::new(db), &genesis)?;
     let meta = client.info()?;
     println!(
@@ -73,7 +74,9 @@ pub(super) fn run(args: DevArgs) -> anyhow::Result<()> {
     );
     println!("Author: {}", author.public());
 
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async {
         let mut pool = Pool::default();
         let mut transfers = TransferGenerator::dev(args.seed);
@@ -120,5 +123,9 @@ pub(super) fn run(args: DevArgs) -> anyhow::Result<()> {
 }
 
 fn short(hash: &str) -> String {
-    format!("{}…{}", &hash[..8.min(hash.len())], &hash[hash.len().saturating_sub(4)..])
+    format!(
+        "{}…{}",
+        &hash[..8.min(hash.len())],
+        &hash[hash.len().saturating_sub(4)..]
+    )
 }

@@ -101,9 +101,15 @@ pub(super) fn run(command: KeyCommand) -> anyhow::Result<()> {
             }
             print_public(&pair.public(), network);
         }
-        KeyCommand::Inspect { uri, public, network } => {
+        KeyCommand::Inspect {
+            uri,
+            public,
+            network,
+        } => {
             if public {
-                let account: AccountId = uri.parse().context("not an SS58 address or 0x public key")?;
+                let account: AccountId = uri
+                    .parse()
+                    .context("not an SS58 address or 0x public key")?;
                 print_public(&account, network);
                 return Ok(());
             }
@@ -118,13 +124,19 @@ pub(super) fn run(command: KeyCommand) -> anyhow::Result<()> {
             let pair = Pair::from_uri(&suri)?;
             println!("0x{}", hex::encode(pair.sign(&message.bytes()?).0));
         }
-        KeyCommand::Verify { signature, public, message } => {
+        KeyCommand::Verify {
+            signature,
+            public,
+            message,
+        } => {
             let digits = signature.strip_prefix("0x").unwrap_or(&signature);
             let bytes: [u8; 64] = hex::decode(digits)
                 .context("signature is not hex")?
                 .try_into()
                 .map_err(|_| anyhow::anyhow!("signature must be 64 bytes"))?;
-            let account: AccountId = public.parse().context("not an SS58 address or 0x public key")?;
+            let account: AccountId = public
+                .parse()
+                .context("not an SS58 address or 0x public key")?;
             if account.verify(&message.bytes()?, &Signature(bytes)) {
                 println!("Signature verifies correctly.");
             } else {

@@ -32,8 +32,13 @@ pub enum Column {
 
 impl Column {
     /// Every column.
-    pub const ALL: [Column; 5] =
-        [Column::Meta, Column::Headers, Column::Bodies, Column::Nodes, Column::Canonical];
+    pub const ALL: [Column; 5] = [
+        Column::Meta,
+        Column::Headers,
+        Column::Bodies,
+        Column::Nodes,
+        Column::Canonical,
+    ];
 
     /// The column's name (a RocksDB column family).
     pub fn name(self) -> &'static str {
@@ -131,7 +136,10 @@ pub struct ChainStore {
 }
 
 fn decode<T: Decode>(what: &'static str, bytes: &[u8]) -> Result<T, StoreError> {
-    T::decode(&mut &bytes[..]).map_err(|e| StoreError::Corrupt { what, reason: e.to_string() })
+    T::decode(&mut &bytes[..]).map_err(|e| StoreError::Corrupt {
+        what,
+        reason: e.to_string(),
+    })
 }
 
 impl ChainStore {
@@ -145,9 +153,10 @@ impl ChainStore {
         let store = ChainStore { db };
         let expected = genesis.hash();
         match store.meta_opt()? {
-            Some(meta) if meta.genesis != expected => {
-                Err(StoreError::GenesisMismatch { stored: meta.genesis, expected })
-            }
+            Some(meta) if meta.genesis != expected => Err(StoreError::GenesisMismatch {
+                stored: meta.genesis,
+                expected,
+            }),
             Some(_) => Ok(store),
             None => {
                 let meta = ChainMeta {
@@ -158,7 +167,11 @@ impl ChainStore {
                     finalized_number: 0,
                 };
                 let mut batch = Self::block_ops(genesis, &[], genesis_nodes);
-                batch.push(WriteOp::Put(Column::Canonical, 0u32.to_be_bytes().to_vec(), expected.0.to_vec()));
+                batch.push(WriteOp::Put(
+                    Column::Canonical,
+                    0u32.to_be_bytes().to_vec(),
+                    expected.0.to_vec(),
+                ));
                 batch.push(WriteOp::Put(Column::Meta, META_KEY.to_vec(), meta.encode()));
                 store.db.write(batch)?;
                 Ok(store)
@@ -167,22 +180,34 @@ impl ChainStore {
     }
 
     fn meta_opt(&self) -> Result<Option<ChainMeta>, StoreError> {
-        self.db.get(Column::Meta, META_KEY)?.map(|bytes| decode("chain metadata", &bytes)).transpose()
+        self.db
+            .get(Column::Meta, META_KEY)?
+            .map(|bytes| decode("chain metadata", &bytes))
+            .transpose()
     }
 
     /// Genesis, best and finalized blocks.
     pub fn meta(&self) -> Result<ChainMeta, StoreError> {
-        self.meta_opt()?.ok_or(StoreError::Corrupt { what: "chain metadata", reason: "missing".into() })
+        self.meta_opt()?.ok_or(StoreError::Corrupt {
+            what: "chain metadata",
+            reason: "missing".into(),
+        })
     }
 
     /// The header of block `hash`.
     pub fn header(&self, hash: &Hash) -> Result<Option<Header>, StoreError> {
-        self.db.get(Column::Headers, &hash.0)?.map(|bytes| decode("header", &bytes)).transpose()
+        self.db
+            .get(Column::Headers, &hash.0)?
+            .map(|bytes| decode("header", &bytes))
+            .transpose()
     }
 
     /// The body of block `hash`.
     pub fn body(&self, hash: &Hash) -> Result<Option<Vec<OpaqueExtrinsic>>, StoreError> {
-        self.db.get(Column::Bodies, &hash.0)?.map(|bytes| decode("body", &bytes)).transpose()
+        self.db
+            .get(Column::Bodies, &hash.0)?
+            .map(|bytes| decode("body", &bytes))
+            .transpose()
     }
 
     /// The hash of the best chain's block at `number`.
@@ -193,12 +218,24 @@ impl ChainStore {
             .transpose()
     }
 
-    fn block_ops(header: &Header, body: &[OpaqueExtrinsic], nodes: &[(Hash, Vec<u8>)]) -> Vec<WriteOp> {
+    fn block_ops(
+        header: &Header,
+        body: &[OpaqueExtrinsic],
+        nodes: &[(Hash, Vec<u8>)],
+    ) -> Vec<WriteOp> {
         let hash = header.hash();
         let mut batch = Vec::with_capacity(nodes.len().saturating_add(4));
-        batch.push(WriteOp::Put(Column::Headers, hash.0.to_vec(), header.encode()));
+        batch.push(WriteOp::Put(
+            Column::Headers,
+            hash.0.to_vec(),
+            header.encode(),
+        ));
         batch.push(WriteOp::Put(Column::Bodies, hash.0.to_vec(), body.encode()));
-        batch.extend(nodes.iter().map(|(h, node)| WriteOp::Put(Column::Nodes, h.0.to_vec(), node.clone())));
+        batch.extend(
+            nodes
+                .iter()
+                .map(|(h, node)| WriteOp::Put(Column::Nodes, h.0.to_vec(), node.clone())),
+        );
         batch
     }
 
@@ -228,13 +265,21 @@ impl ChainStore {
         let mut meta = self.meta()?;
         meta.finalized_hash = *hash;
         meta.finalized_number = header.number;
-        self.db.write(vec![WriteOp::Put(Column::Meta, META_KEY.to_vec(), meta.encode())])?;
+        self.db.write(vec![WriteOp::Put(
+            Column::Meta,
+            META_KEY.to_vec(),
+            meta.encode(),
+        )])?;
         Ok(meta)
     }
 
     /// Canonical-index writes that make `new_best` the head: its ancestors replace the old
     /// chain's entries down to the common ancestor, and heights above it are cleared.
-    fn reorg_ops(&self, new_best: &Header, old_best_number: BlockNumber) -> Result<Vec<WriteOp>, StoreError> {
+    fn reorg_ops(
+        &self,
+        new_best: &Header,
+        old_best_number: BlockNumber,
+    ) -> Result<Vec<WriteOp>, StoreError> {
         let mut ops = Vec::new();
         let mut number = new_best.number;
         let mut hash = new_best.hash();
@@ -243,16 +288,27 @@ impl ChainStore {
             if self.canonical_hash(number)? == Some(hash) {
                 break;
             }
-            ops.push(WriteOp::Put(Column::Canonical, number.to_be_bytes().to_vec(), hash.0.to_vec()));
-            let Some(previous) = number.checked_sub(1) else { break };
-            let header = self.header(&parent)?.ok_or(StoreError::MissingBlock(parent))?;
+            ops.push(WriteOp::Put(
+                Column::Canonical,
+                number.to_be_bytes().to_vec(),
+                hash.0.to_vec(),
+            ));
+            let Some(previous) = number.checked_sub(1) else {
+                break;
+            };
+            let header = self
+                .header(&parent)?
+                .ok_or(StoreError::MissingBlock(parent))?;
             number = previous;
             hash = parent;
             parent = header.parent_hash;
         }
         let mut stale = new_best.number.saturating_add(1);
         while stale <= old_best_number {
-            ops.push(WriteOp::Delete(Column::Canonical, stale.to_be_bytes().to_vec()));
+            ops.push(WriteOp::Delete(
+                Column::Canonical,
+                stale.to_be_bytes().to_vec(),
+            ));
             stale = stale.saturating_add(1);
         }
         Ok(ops)

@@ -14,8 +14,17 @@ use tessera_runtime::{Block, DigestItem, OpaqueExtrinsic};
 
 fn transfer(client: &Client, from: &str, to: &str, value: u128, nonce: u32) -> OpaqueExtrinsic {
     let best = client.best_header().unwrap();
-    let call = Call::Balances(balances::Call::Transfer { dest: Pair::dev(to).public(), value });
-    sign(&Pair::dev(from), call, nonce, client.info().unwrap().genesis, &best)
+    let call = Call::Balances(balances::Call::Transfer {
+        dest: Pair::dev(to).public(),
+        value,
+    });
+    sign(
+        &Pair::dev(from),
+        call,
+        nonce,
+        client.info().unwrap().genesis,
+        &best,
+    )
 }
 
 fn refused(client: &Client, xt: OpaqueExtrinsic) -> PoolError {
@@ -33,7 +42,10 @@ fn bad_signature_is_refused() {
     let mut xt = transfer(&client, "Alice", "Bob", UNIT, 0);
     // The signature sits after the 1-byte option tag and 32-byte signer.
     xt.0[40] ^= 1;
-    assert_eq!(refused(&client, xt), PoolError::Invalid(InvalidTransaction::BadSignature));
+    assert_eq!(
+        refused(&client, xt),
+        PoolError::Invalid(InvalidTransaction::BadSignature)
+    );
 }
 
 #[test]
@@ -41,9 +53,15 @@ fn signature_for_another_genesis_is_refused() {
     let client = dev_client();
     let other = ChainSpec::dev_with_validators(4).build_genesis().unwrap();
     let best = client.best_header().unwrap();
-    let call = Call::Balances(balances::Call::Transfer { dest: Pair::dev("Bob").public(), value: UNIT });
+    let call = Call::Balances(balances::Call::Transfer {
+        dest: Pair::dev("Bob").public(),
+        value: UNIT,
+    });
     let xt = sign(&Pair::dev("Alice"), call, 0, other.header.hash(), &best);
-    assert_eq!(refused(&client, xt), PoolError::Invalid(InvalidTransaction::BadSignature));
+    assert_eq!(
+        refused(&client, xt),
+        PoolError::Invalid(InvalidTransaction::BadSignature)
+    );
 }
 
 #[test]
@@ -52,11 +70,16 @@ fn replayed_nonce_is_stale() {
     let mut pool = Pool::default();
     let xt = transfer(&client, "Alice", "Bob", UNIT, 0);
     client.submit(&mut pool, xt.clone()).unwrap();
-    let authored = client.author_block(&Pair::dev("Alice"), &mut pool, true).unwrap();
+    let authored = client
+        .author_block(&Pair::dev("Alice"), &mut pool, true)
+        .unwrap();
     assert_eq!(authored.block.extrinsics, vec![xt.clone()]);
     assert_eq!(
         refused(&client, xt),
-        PoolError::Invalid(InvalidTransaction::Stale { expected: 1, got: 0 })
+        PoolError::Invalid(InvalidTransaction::Stale {
+            expected: 1,
+            got: 0
+        })
     );
 }
 
@@ -65,7 +88,10 @@ fn unpayable_fee_is_refused() {
     let client = dev_client();
     let best = client.best_header().unwrap();
     let (pauper, _) = Pair::generate(12).unwrap();
-    let call = Call::Balances(balances::Call::Transfer { dest: Pair::dev("Bob").public(), value: 1 });
+    let call = Call::Balances(balances::Call::Transfer {
+        dest: Pair::dev("Bob").public(),
+        value: 1,
+    });
     let xt = sign(&pauper, call, 0, client.info().unwrap().genesis, &best);
     assert!(matches!(
         refused(&client, xt),
@@ -83,15 +109,24 @@ fn overdrawn_transfer_fails_and_only_pays_the_fee() {
     let before_bob = client.account(&genesis, &bob).unwrap().data.free;
     let xt = transfer(&client, "Bob", "Charlie", 10_000_000 * UNIT, 0);
     client.submit(&mut pool, xt).unwrap();
-    let block = client.author_block(&Pair::dev("Alice"), &mut pool, true).unwrap().block;
+    let block = client
+        .author_block(&Pair::dev("Alice"), &mut pool, true)
+        .unwrap()
+        .block;
     let at = block.hash();
     let bob_after = client.account(&at, &bob).unwrap();
     assert_eq!(bob_after.nonce, 1);
     let fee = before_bob - bob_after.data.free;
     assert!(fee > 0 && fee < UNIT, "fee {fee}");
     // The author got the fee; issuance is unchanged.
-    assert_eq!(client.account(&at, &alice).unwrap().data.free, 1_000_000 * UNIT + fee);
-    assert_eq!(client.total_issuance(&at).unwrap(), client.total_issuance(&genesis).unwrap());
+    assert_eq!(
+        client.account(&at, &alice).unwrap().data.free,
+        1_000_000 * UNIT + fee
+    );
+    assert_eq!(
+        client.total_issuance(&at).unwrap(),
+        client.total_issuance(&genesis).unwrap()
+    );
     let events: Vec<EventRecord<Event>> = parity_scale_codec::Decode::decode(
         &mut &client.storage(&at, &system::events_key()).unwrap().unwrap()[..],
     )
@@ -107,15 +142,29 @@ fn overdrawn_transfer_fails_and_only_pays_the_fee() {
 fn malformed_bytes_are_refused() {
     let client = dev_client();
     let err = refused(&client, OpaqueExtrinsic(vec![1, 2, 3]));
-    assert!(matches!(err, PoolError::Invalid(InvalidTransaction::Malformed(_))), "{err:?}");
+    assert!(
+        matches!(err, PoolError::Invalid(InvalidTransaction::Malformed(_))),
+        "{err:?}"
+    );
     // Calls nested past the depth limit (sudo inside sudo...) are refused, not a stack overflow.
     let mut call = Call::System(system::Call::Remark { remark: vec![] });
     for _ in 0..100 {
-        call = Call::Sudo(tessera_runtime::modules::sudo::Call::Sudo { call: Box::new(call) });
+        call = Call::Sudo(tessera_runtime::modules::sudo::Call::Sudo {
+            call: Box::new(call),
+        });
     }
     let best = client.best_header().unwrap();
-    let deep = sign(&Pair::dev("Alice"), call, 0, client.info().unwrap().genesis, &best);
-    assert!(matches!(refused(&client, deep), PoolError::Invalid(InvalidTransaction::Malformed(_))));
+    let deep = sign(
+        &Pair::dev("Alice"),
+        call,
+        0,
+        client.info().unwrap().genesis,
+        &best,
+    );
+    assert!(matches!(
+        refused(&client, deep),
+        PoolError::Invalid(InvalidTransaction::Malformed(_))
+    ));
 }
 
 /// A block authored by another node on the same chain, to import here.
@@ -126,13 +175,20 @@ fn foreign_block(xts: &[(&str, &str, u128, u32)]) -> Block {
         let xt = transfer(&author, from, to, value, nonce);
         author.submit(&mut pool, xt).unwrap();
     }
-    author.author_block(&Pair::dev("Alice"), &mut pool, false).unwrap().block
+    author
+        .author_block(&Pair::dev("Alice"), &mut pool, false)
+        .unwrap()
+        .block
 }
 
 fn reseal(mut block: Block, signer: &Pair) -> Block {
     block.header.digest.logs.pop();
     let seal = signer.sign(&block.header.hash().0);
-    block.header.digest.logs.push(DigestItem::Seal(SEAL_ENGINE, seal.0.to_vec()));
+    block
+        .header
+        .digest
+        .logs
+        .push(DigestItem::Seal(SEAL_ENGINE, seal.0.to_vec()));
     block
 }
 
@@ -149,8 +205,14 @@ fn rejected(block: &Block) -> ImportError {
 fn valid_foreign_block_imports_once() {
     let block = foreign_block(&[("Alice", "Bob", UNIT, 0), ("Bob", "Eve", UNIT, 0)]);
     let mut client = dev_client();
-    assert_eq!(client.import_block(&block).unwrap(), ImportOutcome::Imported { best: true });
-    assert_eq!(client.import_block(&block).unwrap(), ImportOutcome::AlreadyKnown);
+    assert_eq!(
+        client.import_block(&block).unwrap(),
+        ImportOutcome::Imported { best: true }
+    );
+    assert_eq!(
+        client.import_block(&block).unwrap(),
+        ImportOutcome::AlreadyKnown
+    );
     assert_eq!(client.info().unwrap().best_hash, block.hash());
 }
 
@@ -160,7 +222,9 @@ fn truncated_block_is_refused() {
     let bytes = block.encode();
     let mut client = dev_client();
     let before = client.info().unwrap();
-    let err = client.import_encoded(&bytes[..bytes.len() - 7]).unwrap_err();
+    let err = client
+        .import_encoded(&bytes[..bytes.len() - 7])
+        .unwrap_err();
     assert!(matches!(err, ImportError::Decode(_)), "{err:?}");
     assert_eq!(client.info().unwrap(), before);
 }
@@ -182,7 +246,10 @@ fn tampered_blocks_are_refused_with_their_own_errors() {
     bad_xt.header.extrinsics_root = tessera_runtime::block::extrinsics_root(&bad_xt.extrinsics);
     assert!(matches!(
         rejected(&reseal(bad_xt, &alice)),
-        ImportError::Execution(BlockError::InvalidExtrinsic { index: 1, error: InvalidTransaction::BadSignature })
+        ImportError::Execution(BlockError::InvalidExtrinsic {
+            index: 1,
+            error: InvalidTransaction::BadSignature
+        })
     ));
 
     let mut swapped_body = block.clone();
@@ -192,11 +259,17 @@ fn tampered_blocks_are_refused_with_their_own_errors() {
         ImportError::Execution(BlockError::ExtrinsicsRoot { .. })
     ));
 
-    assert!(matches!(rejected(&reseal(block.clone(), &Pair::dev("Bob"))), ImportError::BadSeal));
+    assert!(matches!(
+        rejected(&reseal(block.clone(), &Pair::dev("Bob"))),
+        ImportError::BadSeal
+    ));
 
     let mut unknown_parent = block.clone();
     unknown_parent.header.parent_hash.0[0] ^= 1;
-    assert!(matches!(rejected(&unknown_parent), ImportError::UnknownParent(_)));
+    assert!(matches!(
+        rejected(&unknown_parent),
+        ImportError::UnknownParent(_)
+    ));
 
     let mut unsealed = block;
     unsealed.header.digest.logs.pop();

@@ -42,7 +42,10 @@ fn assert_consistent(client: &Client, roots: &[Hash]) -> u32 {
     for number in 0..=meta.best_number {
         let hash = client.store().canonical_hash(number).unwrap().unwrap();
         let block = client.block(&hash).unwrap().unwrap();
-        assert_eq!(block.header.state_root, roots[number as usize], "block #{number}");
+        assert_eq!(
+            block.header.state_root, roots[number as usize],
+            "block #{number}"
+        );
     }
     // The best state is readable in full where the test touches it.
     client.total_issuance(&meta.best_hash).unwrap();
@@ -62,10 +65,16 @@ fn killed_import_resumes_with_nothing_lost() {
     let mut file = std::io::BufWriter::new(std::fs::File::create(&file_path).unwrap());
     let mut roots = vec![reference.best_header().unwrap().state_root];
     for _ in 0..BLOCKS {
-        for xt in transfers.next_batch(&reference, TRANSFERS_PER_BLOCK).unwrap() {
+        for xt in transfers
+            .next_batch(&reference, TRANSFERS_PER_BLOCK)
+            .unwrap()
+        {
             reference.submit(&mut pool, xt).unwrap();
         }
-        let block = reference.author_block(&alice, &mut pool, true).unwrap().block;
+        let block = reference
+            .author_block(&alice, &mut pool, true)
+            .unwrap()
+            .block;
         roots.push(block.header.state_root);
         write_block(&mut file, &block).unwrap();
     }
@@ -79,8 +88,8 @@ fn killed_import_resumes_with_nothing_lost() {
     let mut reported = 0;
     for line in stdout.lines() {
         let line = line.unwrap();
-        if line.starts_with("imported #") {
-            reported = line["imported #".len()..].split(' ').next().unwrap().parse().unwrap();
+        if let Some(rest) = line.strip_prefix("imported #") {
+            reported = rest.split(' ').next().unwrap().parse().unwrap();
         }
         if reported >= kill_after_line {
             break;
@@ -89,7 +98,10 @@ fn killed_import_resumes_with_nothing_lost() {
     child.kill().unwrap();
     child.wait().unwrap();
     let best = assert_consistent(&open(&base), &roots);
-    assert!(best >= reported, "reported #{reported} imported, store has #{best}");
+    assert!(
+        best >= reported,
+        "reported #{reported} imported, store has #{best}"
+    );
 
     for round in 0..3 {
         let mut child = import(&base, &file_path);
@@ -127,6 +139,8 @@ fn database_of_another_chain_is_refused() {
         Client::open(Box::new(RocksDb::open(&path).unwrap()), &genesis).unwrap();
     }
     let other = ChainSpec::dev_with_validators(4).build_genesis().unwrap();
-    let err = Client::open(Box::new(RocksDb::open(&path).unwrap()), &other).err().unwrap();
+    let err = Client::open(Box::new(RocksDb::open(&path).unwrap()), &other)
+        .err()
+        .unwrap();
     assert!(err.to_string().contains("made for another chain"), "{err}");
 }

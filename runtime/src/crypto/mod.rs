@@ -21,9 +21,7 @@ use parity_scale_codec::{Decode, Encode};
 pub const SIGNING_CONTEXT: &[u8] = b"substrate";
 
 /// An account: the 32 bytes of an sr25519 public key.
-#[derive(
-    Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode,
-)]
+#[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
 pub struct AccountId(pub [u8; 32]);
 
 /// An sr25519 signature (64 bytes).
@@ -44,7 +42,9 @@ impl AccountId {
         let Ok(signature) = schnorrkel::Signature::from_bytes(&signature.0) else {
             return false;
         };
-        public.verify_simple(SIGNING_CONTEXT, message, &signature).is_ok()
+        public
+            .verify_simple(SIGNING_CONTEXT, message, &signature)
+            .is_ok()
     }
 }
 

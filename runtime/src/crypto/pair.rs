@@ -13,7 +13,8 @@ use schnorrkel::derive::{ChainCode, Derivation};
 use schnorrkel::{ExpansionMode, Keypair, MiniSecretKey, SecretKey};
 
 /// The phrase behind `//Alice`, `//Bob` and the other development accounts.
-pub const DEV_PHRASE: &str = "bottom drive obey lake curtain smoke basket hold race lonely fit walk";
+pub const DEV_PHRASE: &str =
+    "bottom drive obey lake curtain smoke basket hold race lonely fit walk";
 
 /// One step of a derivation path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,7 +74,11 @@ impl core::str::FromStr for SecretUri {
         let path_start = rest.find('/').unwrap_or(rest.len());
         let (phrase, mut path) = rest.split_at(path_start);
         let phrase = phrase.trim();
-        let phrase = if phrase.is_empty() { DEV_PHRASE } else { phrase };
+        let phrase = if phrase.is_empty() {
+            DEV_PHRASE
+        } else {
+            phrase
+        };
         let mut junctions = Vec::new();
         while !path.is_empty() {
             let (hard, body) = match path.strip_prefix("//") {
@@ -88,7 +93,11 @@ impl core::str::FromStr for SecretUri {
             junctions.push(Junction::parse(code, hard));
             path = remaining;
         }
-        Ok(SecretUri { phrase: phrase.to_string(), junctions, password })
+        Ok(SecretUri {
+            phrase: phrase.to_string(),
+            junctions,
+            password,
+        })
     }
 }
 
@@ -121,8 +130,9 @@ impl Pair {
             MiniSecretKey::from_bytes(&seed)
                 .map_err(|_| Error::InvalidSecretUri("seed must be 32 bytes".into()))?
         } else {
-            let mnemonic = bip39::Mnemonic::parse_in_normalized(bip39::Language::English, &uri.phrase)
-                .map_err(|e| Error::InvalidSecretUri(alloc::format!("invalid phrase: {e}")))?;
+            let mnemonic =
+                bip39::Mnemonic::parse_in_normalized(bip39::Language::English, &uri.phrase)
+                    .map_err(|e| Error::InvalidSecretUri(alloc::format!("invalid phrase: {e}")))?;
             substrate_bip39::mini_secret_from_entropy(&mnemonic.to_entropy(), password)
                 .map_err(|_| Error::InvalidSecretUri("phrase entropy rejected".into()))?
         };
@@ -135,13 +145,18 @@ impl Pair {
                     seed = None;
                 }
                 Junction::Hard(code) => {
-                    let child = secret.hard_derive_mini_secret_key(Some(ChainCode(*code)), b"").0;
+                    let child = secret
+                        .hard_derive_mini_secret_key(Some(ChainCode(*code)), b"")
+                        .0;
                     secret = child.expand(ExpansionMode::Ed25519);
                     seed = seed.map(|_| child.to_bytes());
                 }
             }
         }
-        Ok(Pair { keypair: secret.to_keypair(), seed })
+        Ok(Pair {
+            keypair: secret.to_keypair(),
+            seed,
+        })
     }
 
     /// A fresh random pair with its BIP39 phrase of `words` words (12, 15, 18, 21 or 24).
@@ -152,7 +167,11 @@ impl Pair {
             18 => 24,
             21 => 28,
             24 => 32,
-            _ => return Err(Error::InvalidSecretUri("word count must be 12, 15, 18, 21 or 24".into())),
+            _ => {
+                return Err(Error::InvalidSecretUri(
+                    "word count must be 12, 15, 18, 21 or 24".into(),
+                ))
+            }
         };
         let mut entropy = [0u8; 32];
         let entropy = entropy.get_mut(..entropy_len).unwrap_or_default();
@@ -208,7 +227,10 @@ mod tests {
         );
         // The stash of Alice: two hard junctions.
         assert_eq!(
-            Pair::from_uri("//Alice//stash").unwrap().public().to_string(),
+            Pair::from_uri("//Alice//stash")
+                .unwrap()
+                .public()
+                .to_string(),
             "5GNJqTPyNqANBkUVMN1LPPrxXnFouWXoe2wNSmmEoLctxiZY"
         );
     }

@@ -56,23 +56,26 @@ impl AccountId {
             Some(&first @ 0..=63) => (1, u16::from(first)),
             Some(&first @ 64..=127) => {
                 let second = *data.get(1).ok_or(Error::InvalidSs58("too short"))?;
-                let lower = ((first << 2) | (second >> 6)) & 0b1111_1111;
+                let lower = (first << 2) | (second >> 6);
                 let upper = second & 0b0011_1111;
                 (2, u16::from(lower) | (u16::from(upper) << 8))
             }
             Some(_) => return Err(Error::InvalidSs58("reserved prefix")),
             None => return Err(Error::InvalidSs58("empty")),
         };
-        let expected_len = prefix_len + 32 + CHECKSUM_LEN;
-        if data.len() != expected_len {
+        let body_len = 32usize.saturating_add(prefix_len);
+        if data.len() != body_len.saturating_add(CHECKSUM_LEN) {
             return Err(Error::InvalidSs58("wrong length for a 32-byte account"));
         }
-        let (body, check) = data.split_at(prefix_len + 32);
+        let (body, check) = data.split_at(body_len);
         if checksum(body).get(..CHECKSUM_LEN) != Some(check) {
             return Err(Error::InvalidSs58("bad checksum"));
         }
         let mut account = [0u8; 32];
-        account.copy_from_slice(body.get(prefix_len..).ok_or(Error::InvalidSs58("too short"))?);
+        account.copy_from_slice(
+            body.get(prefix_len..)
+                .ok_or(Error::InvalidSs58("too short"))?,
+        );
         Ok((AccountId(account), prefix))
     }
 }
@@ -92,12 +95,16 @@ mod tests {
             "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY"
         );
         // Polkadot's prefix 0.
-        assert_eq!(account.to_ss58(0), "15oF4uVJwmo4TdGW7VfQxNLavjCXviqxT9S1MgbjMNHr6Sp5");
+        assert_eq!(
+            account.to_ss58(0),
+            "15oF4uVJwmo4TdGW7VfQxNLavjCXviqxT9S1MgbjMNHr6Sp5"
+        );
     }
 
     #[test]
     fn corrupted_address_is_rejected() {
-        let err = AccountId::from_ss58("5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQZ").unwrap_err();
+        let err =
+            AccountId::from_ss58("5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQZ").unwrap_err();
         assert_eq!(err, Error::InvalidSs58("bad checksum"));
         assert!(AccountId::from_ss58("0OIl").is_err());
         assert!(AccountId::from_ss58("").is_err());

@@ -154,12 +154,20 @@ impl<E: From<Event> + From<system::Event>> Dispatch<E> for Call {
 
     fn dispatch(self, ctx: &mut Context<'_, E>, origin: Origin) -> CallResult {
         match self {
-            Call::Transfer { dest, value } => {
-                transfer(ctx, origin.ensure_signed()?, &dest, value, Existence::AllowDeath)
-            }
-            Call::TransferKeepAlive { dest, value } => {
-                transfer(ctx, origin.ensure_signed()?, &dest, value, Existence::KeepAlive)
-            }
+            Call::Transfer { dest, value } => transfer(
+                ctx,
+                origin.ensure_signed()?,
+                &dest,
+                value,
+                Existence::AllowDeath,
+            ),
+            Call::TransferKeepAlive { dest, value } => transfer(
+                ctx,
+                origin.ensure_signed()?,
+                &dest,
+                value,
+                Existence::KeepAlive,
+            ),
             Call::ForceSetBalance { who, free } => {
                 origin.ensure_root()?;
                 force_set_balance(ctx, &who, free)
@@ -190,9 +198,17 @@ pub fn transfer<E: From<Event> + From<system::Event>>(
         return Ok(());
     }
     let mut sender = system::account(ctx, from)?;
-    let remaining = sender.data.free.checked_sub(value).ok_or(Error::InsufficientBalance)?;
+    let remaining = sender
+        .data
+        .free
+        .checked_sub(value)
+        .ok_or(Error::InsufficientBalance)?;
     let mut recipient = system::account(ctx, to)?;
-    let received = recipient.data.free.checked_add(value).ok_or(DispatchError::Overflow)?;
+    let received = recipient
+        .data
+        .free
+        .checked_add(value)
+        .ok_or(DispatchError::Overflow)?;
     if received < ctx.config.existential_deposit {
         return Err(Error::ExistentialDeposit.into());
     }
@@ -205,9 +221,16 @@ pub fn transfer<E: From<Event> + From<system::Event>>(
     system::set_account(ctx, to, &recipient);
     if created {
         ctx.deposit_event(system::Event::NewAccount { account: *to });
-        ctx.deposit_event(Event::Endowed { account: *to, free: received });
+        ctx.deposit_event(Event::Endowed {
+            account: *to,
+            free: received,
+        });
     }
-    ctx.deposit_event(Event::Transfer { from: *from, to: *to, amount: value });
+    ctx.deposit_event(Event::Transfer {
+        from: *from,
+        to: *to,
+        amount: value,
+    });
     settle(ctx, from, sender)
 }
 
@@ -224,7 +247,11 @@ pub fn withdraw<E: From<Event> + From<system::Event>>(
         return Ok(());
     }
     let mut account = system::account(ctx, who)?;
-    let remaining = account.data.free.checked_sub(amount).ok_or(Error::InsufficientBalance)?;
+    let remaining = account
+        .data
+        .free
+        .checked_sub(amount)
+        .ok_or(Error::InsufficientBalance)?;
     if existence == Existence::KeepAlive && remaining < ctx.config.existential_deposit {
         return Err(Error::KeepAlive.into());
     }
@@ -244,7 +271,11 @@ pub fn deposit<E: From<Event> + From<system::Event>>(
         return Ok(true);
     }
     let mut account = system::account(ctx, who)?;
-    let credited = account.data.free.checked_add(amount).ok_or(DispatchError::Overflow)?;
+    let credited = account
+        .data
+        .free
+        .checked_add(amount)
+        .ok_or(DispatchError::Overflow)?;
     if credited < ctx.config.existential_deposit {
         burn(ctx, amount)?;
         return Ok(false);
@@ -254,7 +285,10 @@ pub fn deposit<E: From<Event> + From<system::Event>>(
     system::set_account(ctx, who, &account);
     if created {
         ctx.deposit_event(system::Event::NewAccount { account: *who });
-        ctx.deposit_event(Event::Endowed { account: *who, free: credited });
+        ctx.deposit_event(Event::Endowed {
+            account: *who,
+            free: credited,
+        });
     }
     ctx.deposit_event(Event::Deposit { who: *who, amount });
     Ok(true)
@@ -263,7 +297,9 @@ pub fn deposit<E: From<Event> + From<system::Event>>(
 /// Removes `amount` from the total issuance (it left every account).
 pub fn burn<E>(ctx: &mut Context<'_, E>, amount: Balance) -> CallResult {
     let issuance = total_issuance(ctx)?;
-    let reduced = issuance.checked_sub(amount).ok_or(DispatchError::Overflow)?;
+    let reduced = issuance
+        .checked_sub(amount)
+        .ok_or(DispatchError::Overflow)?;
     TOTAL_ISSUANCE.put(&mut ctx.state, &reduced);
     Ok(())
 }
@@ -277,7 +313,11 @@ pub fn force_set_balance<E: From<Event> + From<system::Event>>(
     let mut account = system::account(ctx, who)?;
     let old = account.data.free;
     let issuance = total_issuance(ctx)?;
-    let free = if free < ctx.config.existential_deposit { 0 } else { free };
+    let free = if free < ctx.config.existential_deposit {
+        0
+    } else {
+        free
+    };
     let issuance = issuance
         .checked_sub(old)
         .and_then(|rest| rest.checked_add(free))
@@ -285,7 +325,10 @@ pub fn force_set_balance<E: From<Event> + From<system::Event>>(
     TOTAL_ISSUANCE.put(&mut ctx.state, &issuance);
     if old == 0 && free > 0 {
         ctx.deposit_event(system::Event::NewAccount { account: *who });
-        ctx.deposit_event(Event::Endowed { account: *who, free });
+        ctx.deposit_event(Event::Endowed {
+            account: *who,
+            free,
+        });
     }
     account.data.free = free;
     ctx.deposit_event(Event::BalanceSet { who: *who, free });
@@ -312,7 +355,10 @@ fn settle<E: From<Event> + From<system::Event>>(
     let dust = account.data.free;
     burn(ctx, dust)?;
     if dust > 0 {
-        ctx.deposit_event(Event::DustLost { account: *who, amount: dust });
+        ctx.deposit_event(Event::DustLost {
+            account: *who,
+            amount: dust,
+        });
     }
     reap(ctx, who);
     Ok(())

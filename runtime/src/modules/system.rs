@@ -118,7 +118,10 @@ impl<E: From<Event>> Dispatch<E> for Call {
             }
             Call::RemarkWithEvent { remark } => {
                 let sender = *origin.ensure_signed()?;
-                ctx.deposit_event(Event::Remarked { sender, hash: blake2_256(&remark) });
+                ctx.deposit_event(Event::Remarked {
+                    sender,
+                    hash: blake2_256(&remark),
+                });
             }
         }
         Ok(())
@@ -140,7 +143,11 @@ pub fn set_account<E>(ctx: &mut Context<'_, E>, who: &AccountId, info: &AccountI
 }
 
 /// Records block `number` with parent `parent_hash` as the block being executed.
-pub fn initialize<E>(ctx: &mut Context<'_, E>, number: BlockNumber, parent_hash: Hash) -> Result<()> {
+pub fn initialize<E>(
+    ctx: &mut Context<'_, E>,
+    number: BlockNumber,
+    parent_hash: Hash,
+) -> Result<()> {
     NUMBER.put(&mut ctx.state, &number);
     PARENT_HASH.put(&mut ctx.state, &parent_hash);
     if let Some(parent) = number.checked_sub(1) {

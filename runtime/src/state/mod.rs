@@ -98,20 +98,24 @@ impl AsHashDB<Blake2Hasher, Vec<u8>> for WriteDb<'_> {
     }
 }
 
+#[allow(clippy::boxed_local)] // trie-db returns its errors boxed.
 fn trie_error(err: alloc::boxed::Box<TrieError<Hash, crate::trie::NodeCodecError>>) -> Error {
     match *err {
         TrieError::InvalidStateRoot(hash) | TrieError::IncompleteDatabase(hash) => {
             Error::MissingTrieNode(hash)
         }
-        TrieError::ValueAtIncompleteKey(_, _) => {
-            Error::MalformedTrieNode { hash: Hash::ZERO, reason: "value at incomplete key" }
-        }
-        TrieError::DecoderError(hash, _) => {
-            Error::MalformedTrieNode { hash, reason: "node does not decode" }
-        }
-        TrieError::InvalidHash(hash, _) => {
-            Error::MalformedTrieNode { hash, reason: "child reference of the wrong length" }
-        }
+        TrieError::ValueAtIncompleteKey(_, _) => Error::MalformedTrieNode {
+            hash: Hash::ZERO,
+            reason: "value at incomplete key",
+        },
+        TrieError::DecoderError(hash, _) => Error::MalformedTrieNode {
+            hash,
+            reason: "node does not decode",
+        },
+        TrieError::InvalidHash(hash, _) => Error::MalformedTrieNode {
+            hash,
+            reason: "child reference of the wrong length",
+        },
     }
 }
 
@@ -138,7 +142,13 @@ pub struct State<'a> {
 impl<'a> State<'a> {
     /// The state with root `root`, whose nodes are in `store`.
     pub fn new(store: &'a dyn NodeStore, root: Hash) -> Self {
-        State { store, root, overlay: Overlay::default(), read_cache: BTreeMap::new(), recorder: None }
+        State {
+            store,
+            root,
+            overlay: Overlay::default(),
+            read_cache: BTreeMap::new(),
+            recorder: None,
+        }
     }
 
     /// Records every trie node read from now on, for a storage proof.
@@ -166,7 +176,9 @@ impl<'a> State<'a> {
                 .with_recorder(recorder)
                 .build()
                 .get(key),
-            None => TrieDBBuilder::<Layout>::new(&db, &self.root).build().get(key),
+            None => TrieDBBuilder::<Layout>::new(&db, &self.root)
+                .build()
+                .get(key),
         }
         .map_err(trie_error)?;
         self.read_cache.insert(key.to_vec(), value.clone());
@@ -202,9 +214,18 @@ impl<'a> State<'a> {
     ///
     /// Open transactions are committed first, as if closed successfully.
     pub fn commit(self) -> Result<StateChanges> {
-        let State { store, mut root, overlay, recorder, .. } = self;
+        let State {
+            store,
+            mut root,
+            overlay,
+            recorder,
+            ..
+        } = self;
         let changes = overlay.into_changes();
-        let mut db = WriteDb { base: store, new: MemoryDb::default() };
+        let mut db = WriteDb {
+            base: store,
+            new: MemoryDb::default(),
+        };
         let mut recorder = recorder;
         {
             let mut trie = match recorder.as_mut() {
@@ -228,6 +249,10 @@ impl<'a> State<'a> {
             .filter(|(_, (_, refs))| *refs > 0)
             .map(|(hash, (node, _))| (hash, node))
             .collect();
-        Ok(StateChanges { root, new_nodes, proof: recorder.map(ProofRecorder::into_proof) })
+        Ok(StateChanges {
+            root,
+            new_nodes,
+            proof: recorder.map(ProofRecorder::into_proof),
+        })
     }
 }

@@ -25,7 +25,10 @@ impl Overlay {
 
     /// Records a write in the innermost open transaction.
     pub fn set(&mut self, key: Vec<u8>, value: Option<Vec<u8>>) {
-        self.transactions.last_mut().unwrap_or(&mut self.committed).insert(key, value);
+        self.transactions
+            .last_mut()
+            .unwrap_or(&mut self.committed)
+            .insert(key, value);
     }
 
     /// Opens a transaction.
@@ -36,13 +39,19 @@ impl Overlay {
     /// Merges the innermost transaction into its parent.
     pub fn commit_transaction(&mut self) -> Result<()> {
         let layer = self.transactions.pop().ok_or(Error::NoOpenTransaction)?;
-        self.transactions.last_mut().unwrap_or(&mut self.committed).extend(layer);
+        self.transactions
+            .last_mut()
+            .unwrap_or(&mut self.committed)
+            .extend(layer);
         Ok(())
     }
 
     /// Drops the innermost transaction's writes.
     pub fn rollback_transaction(&mut self) -> Result<()> {
-        self.transactions.pop().map(drop).ok_or(Error::NoOpenTransaction)
+        self.transactions
+            .pop()
+            .map(drop)
+            .ok_or(Error::NoOpenTransaction)
     }
 
     /// How many transactions are open.
@@ -76,7 +85,10 @@ mod tests {
         assert_eq!(overlay.get(b"a"), Some(&Some(b"1".to_vec())));
         overlay.commit_transaction().unwrap();
         assert_eq!(overlay.depth(), 0);
-        assert_eq!(overlay.rollback_transaction(), Err(Error::NoOpenTransaction));
+        assert_eq!(
+            overlay.rollback_transaction(),
+            Err(Error::NoOpenTransaction)
+        );
         let changes = overlay.into_changes();
         assert_eq!(changes.len(), 2);
     }

@@ -16,12 +16,18 @@ pub struct StorageProof {
 impl StorageProof {
     /// The proof as a node store keyed by hash, to execute against.
     pub fn into_store(self) -> BTreeMap<Hash, Vec<u8>> {
-        self.nodes.into_iter().map(|node| (blake2_256(&node), node)).collect()
+        self.nodes
+            .into_iter()
+            .map(|node| (blake2_256(&node), node))
+            .collect()
     }
 
     /// Total size of the nodes in bytes.
     pub fn encoded_size(&self) -> usize {
-        self.nodes.iter().map(Vec::len).fold(0, usize::saturating_add)
+        self.nodes
+            .iter()
+            .map(Vec::len)
+            .fold(0, usize::saturating_add)
     }
 }
 
@@ -34,7 +40,9 @@ pub struct ProofRecorder {
 impl ProofRecorder {
     /// The recorded proof.
     pub fn into_proof(self) -> StorageProof {
-        StorageProof { nodes: self.nodes.into_values().collect() }
+        StorageProof {
+            nodes: self.nodes.into_values().collect(),
+        }
     }
 }
 
@@ -42,12 +50,14 @@ impl TrieRecorder<Hash> for ProofRecorder {
     fn record(&mut self, access: TrieAccess<'_, Hash>) {
         match access {
             TrieAccess::EncodedNode { hash, encoded_node } => {
-                self.nodes.entry(hash).or_insert_with(|| encoded_node.into_owned());
-            }
-            TrieAccess::NodeOwned { hash, node_owned } => {
                 self.nodes
                     .entry(hash)
-                    .or_insert_with(|| node_owned.to_encoded::<crate::trie::NodeCodec<crate::hashing::Blake2Hasher>>());
+                    .or_insert_with(|| encoded_node.into_owned());
+            }
+            TrieAccess::NodeOwned { hash, node_owned } => {
+                self.nodes.entry(hash).or_insert_with(|| {
+                    node_owned.to_encoded::<crate::trie::NodeCodec<crate::hashing::Blake2Hasher>>()
+                });
             }
             TrieAccess::Value { hash, value, .. } => {
                 self.nodes.entry(hash).or_insert_with(|| value.into_owned());

@@ -65,12 +65,14 @@ impl NodeHeader {
     fn encode_into(self, out: &mut Vec<u8>) {
         match self {
             NodeHeader::Null => out.push(EMPTY_TRIE),
-            NodeHeader::Branch { has_value: true, nibbles } => {
-                encode_size_and_prefix(nibbles, BRANCH_WITH_VALUE_MASK, 2, out)
-            }
-            NodeHeader::Branch { has_value: false, nibbles } => {
-                encode_size_and_prefix(nibbles, BRANCH_WITHOUT_VALUE_MASK, 2, out)
-            }
+            NodeHeader::Branch {
+                has_value: true,
+                nibbles,
+            } => encode_size_and_prefix(nibbles, BRANCH_WITH_VALUE_MASK, 2, out),
+            NodeHeader::Branch {
+                has_value: false,
+                nibbles,
+            } => encode_size_and_prefix(nibbles, BRANCH_WITHOUT_VALUE_MASK, 2, out),
             NodeHeader::Leaf(nibbles) => encode_size_and_prefix(nibbles, LEAF_PREFIX_MASK, 2, out),
             NodeHeader::HashedValueBranch(nibbles) => {
                 encode_size_and_prefix(nibbles, HASHED_VALUE_BRANCH_MASK, 4, out)
@@ -126,7 +128,11 @@ fn encode_size_and_prefix(size: usize, prefix: u8, prefix_bits: u32, out: &mut V
     out.push(remaining.saturating_sub(1) as u8);
 }
 
-fn decode_size(first: u8, input: &mut Cursor<'_>, prefix_bits: u32) -> Result<usize, NodeCodecError> {
+fn decode_size(
+    first: u8,
+    input: &mut Cursor<'_>,
+    prefix_bits: u32,
+) -> Result<usize, NodeCodecError> {
     let max_value = 255u8 >> prefix_bits;
     let mut result = usize::from(first & max_value);
     if result < usize::from(max_value) {
@@ -154,7 +160,9 @@ struct Cursor<'a> {
 impl Cursor<'_> {
     fn take(&mut self, count: usize) -> Result<core::ops::Range<usize>, NodeCodecError> {
         let start = self.offset;
-        let end = start.checked_add(count).ok_or(NodeCodecError::Codec("length overflow"))?;
+        let end = start
+            .checked_add(count)
+            .ok_or(NodeCodecError::Codec("length overflow"))?;
         if end > self.data.len() {
             return Err(NodeCodecError::Codec("unexpected end of node"));
         }
@@ -173,7 +181,9 @@ impl Input for Cursor<'_> {
     }
 
     fn read(&mut self, into: &mut [u8]) -> Result<(), parity_scale_codec::Error> {
-        let range = self.take(into.len()).map_err(|_| "unexpected end of node")?;
+        let range = self
+            .take(into.len())
+            .map_err(|_| "unexpected end of node")?;
         into.copy_from_slice(self.data.get(range).ok_or("unexpected end of node")?);
         Ok(())
     }
@@ -196,7 +206,10 @@ impl<H: Hasher<Out = Hash>> NodeCodec<H> {
         let bytes = nibbles.div_ceil(nibble_ops::NIBBLE_PER_BYTE);
         let partial = input.take(bytes)?;
         debug_assert!(partial.end <= data.len());
-        Ok(NibbleSlicePlan::new(partial, nibble_ops::number_padding(nibbles)))
+        Ok(NibbleSlicePlan::new(
+            partial,
+            nibble_ops::number_padding(nibbles),
+        ))
     }
 
     fn value_plan(input: &mut Cursor<'_>, hashed: bool) -> Result<ValuePlan, NodeCodecError> {
@@ -212,7 +225,7 @@ impl<H: Hasher<Out = Hash>> NodeCodec<H> {
         partial: impl Iterator<Item = u8>,
         nibbles: usize,
     ) -> Vec<u8> {
-        let mut out = Vec::with_capacity(nibbles / 2 + 4);
+        let mut out = Vec::with_capacity((nibbles / 2).saturating_add(4));
         header.encode_into(&mut out);
         out.extend(partial);
         out
@@ -239,7 +252,8 @@ impl<H: Hasher<Out = Hash>> NodeCodecT for NodeCodec<H> {
         let mut input = Cursor { data, offset: 0 };
         let plan = match NodeHeader::decode(&mut input)? {
             NodeHeader::Null => NodePlan::Empty,
-            header @ (NodeHeader::Branch { nibbles, .. } | NodeHeader::HashedValueBranch(nibbles)) => {
+            header @ (NodeHeader::Branch { nibbles, .. }
+            | NodeHeader::HashedValueBranch(nibbles)) => {
                 let partial = Self::partial_then_rest(data, &mut input, nibbles)?;
                 let bitmap_range = input.take(BITMAP_LENGTH)?;
                 let bitmap = data
@@ -251,7 +265,9 @@ impl<H: Hasher<Out = Hash>> NodeCodecT for NodeCodec<H> {
                     return Err(NodeCodecError::EmptyBitmap);
                 }
                 let value = match header {
-                    NodeHeader::Branch { has_value: false, .. } => None,
+                    NodeHeader::Branch {
+                        has_value: false, ..
+                    } => None,
                     NodeHeader::HashedValueBranch(_) => Some(Self::value_plan(&mut input, true)?),
                     _ => Some(Self::value_plan(&mut input, false)?),
                 };
@@ -269,12 +285,19 @@ impl<H: Hasher<Out = Hash>> NodeCodecT for NodeCodec<H> {
                         NodeHandlePlan::Inline(range)
                     });
                 }
-                NodePlan::NibbledBranch { partial, value, children }
+                NodePlan::NibbledBranch {
+                    partial,
+                    value,
+                    children,
+                }
             }
             header @ (NodeHeader::Leaf(nibbles) | NodeHeader::HashedValueLeaf(nibbles)) => {
                 let partial = Self::partial_then_rest(data, &mut input, nibbles)?;
                 let hashed = matches!(header, NodeHeader::HashedValueLeaf(_));
-                NodePlan::Leaf { partial, value: Self::value_plan(&mut input, hashed)? }
+                NodePlan::Leaf {
+                    partial,
+                    value: Self::value_plan(&mut input, hashed)?,
+                }
             }
         };
         Ok(plan)
@@ -322,8 +345,14 @@ impl<H: Hasher<Out = Hash>> NodeCodecT for NodeCodec<H> {
         value: Option<Value<'_>>,
     ) -> Vec<u8> {
         let header = match value {
-            None => NodeHeader::Branch { has_value: false, nibbles },
-            Some(Value::Inline(_)) => NodeHeader::Branch { has_value: true, nibbles },
+            None => NodeHeader::Branch {
+                has_value: false,
+                nibbles,
+            },
+            Some(Value::Inline(_)) => NodeHeader::Branch {
+                has_value: true,
+                nibbles,
+            },
             Some(Value::Node(_)) => NodeHeader::HashedValueBranch(nibbles),
         };
         let mut out = Self::header_then_partial(header, partial, nibbles);
@@ -336,9 +365,11 @@ impl<H: Hasher<Out = Hash>> NodeCodecT for NodeCodec<H> {
         for (index, child) in children.enumerate() {
             match child.borrow() {
                 Some(ChildReference::Hash(hash)) => hash.as_ref().encode_to(&mut out),
-                Some(ChildReference::Inline(data, len)) => {
-                    data.as_ref().get(..*len).unwrap_or_default().encode_to(&mut out)
-                }
+                Some(ChildReference::Inline(data, len)) => data
+                    .as_ref()
+                    .get(..*len)
+                    .unwrap_or_default()
+                    .encode_to(&mut out),
                 None => continue,
             }
             bitmap |= 1u16.checked_shl(index as u32).unwrap_or(0);

@@ -28,7 +28,9 @@ fn proof<L: TrieLayout<Hash = Blake2Hasher>>(
 ) -> Vec<Vec<u8>> {
     let mut recorder = trie_db::recorder::Recorder::<L>::new();
     {
-        let trie = TrieDBBuilder::<L>::new(db, root).with_recorder(&mut recorder).build();
+        let trie = TrieDBBuilder::<L>::new(db, root)
+            .with_recorder(&mut recorder)
+            .build();
         for key in keys {
             trie.get(key).unwrap();
         }
