@@ -25,7 +25,7 @@ mod chain_spec;
 mod error;
 pub mod session;
 
-pub use chain_spec::{ChainSpec, Genesis, GenesisConfig};
+pub use chain_spec::{Address, ChainSpec, ChainType, Genesis, GenesisConfig};
 pub use error::SpecError;
 
 use parity_scale_codec::{Decode, Encode};

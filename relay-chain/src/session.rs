@@ -10,7 +10,7 @@ use tessera_runtime::AccountId;
 pub const NAME: &str = "Session";
 
 /// The current validators, in authority-index order.
-pub const VALIDATORS: StorageValue<Vec<AccountId>> = StorageValue::new(NAME, "Validators");
+pub static VALIDATORS: StorageValue<Vec<AccountId>> = StorageValue::new(NAME, "Validators");
 
 /// The validator set in `state`.
 pub fn validators(state: &mut State<'_>) -> tessera_runtime::Result<Vec<AccountId>> {

@@ -229,8 +229,7 @@ impl<'a, R: Runtime> Executive<'a, R> {
     /// Checks a transaction for this block without applying it.
     pub fn validate(&mut self, xt: &OpaqueExtrinsic) -> Result<ValidTransaction, ApplyError> {
         let extrinsic = decode::<R>(xt)?;
-        let (data, _, _) = self.check(&extrinsic, xt.0.len(), true, true)?;
-        let account = system::account(&mut self.ctx, &data.signer)?;
+        let (data, _, _, account) = self.check(&extrinsic, xt.0.len(), true, true)?;
         let last_valid = match data.extra.era {
             Era::Immortal => None,
             Era::Mortal { birth, period } => Some(birth.saturating_add(period)),
@@ -257,21 +256,28 @@ impl<'a, R: Runtime> Executive<'a, R> {
         len: usize,
         verify_signature: bool,
     ) -> Result<Result<(), DispatchError>, ApplyError> {
-        let (data, weight, charge) = self.check(&extrinsic, len, verify_signature, false)?;
+        let (data, weight, charge, mut account) =
+            self.check(&extrinsic, len, verify_signature, false)?;
         let signer = data.signer;
         self.ctx.set_phase(Phase::ApplyExtrinsic(self.applied));
 
-        let mut account = system::account(&mut self.ctx, &signer)?;
+        // Nonce and fee in one write of the account record.
         account.nonce = account.nonce.saturating_add(1);
-        system::set_account(&mut self.ctx, &signer, &account);
-        match balances::withdraw(&mut self.ctx, &signer, charge, Existence::AllowDeath) {
+        let free = account.data.free;
+        match balances::withdraw_from(
+            &mut self.ctx,
+            &signer,
+            account,
+            charge,
+            Existence::AllowDeath,
+        ) {
             Ok(()) => {}
             Err(CallError::State(err)) => return Err(err.into()),
             // `check` saw enough balance; nothing else ran since.
             Err(CallError::Dispatch(_)) => {
                 return Err(InvalidTransaction::Payment {
                     needed: charge,
-                    free: account.data.free,
+                    free,
                 }
                 .into())
             }
@@ -313,7 +319,7 @@ impl<'a, R: Runtime> Executive<'a, R> {
         len: usize,
         verify_signature: bool,
         allow_future: bool,
-    ) -> Result<(&'x SignatureData, Weight, Balance), ApplyError> {
+    ) -> Result<(&'x SignatureData, Weight, Balance, system::AccountInfo), ApplyError> {
         let data = extrinsic
             .signature
             .as_ref()
@@ -351,7 +357,7 @@ impl<'a, R: Runtime> Executive<'a, R> {
             }
             .into());
         }
-        Ok((data, weight, charge))
+        Ok((data, weight, charge, account))
     }
 
     /// The hash of the era's birth block, if this block is inside the era.

@@ -2,16 +2,18 @@
 //!
 //! Keys are `blake2_128(module) ++ blake2_128(item)`, and for maps `++ blake2_128(key) ++ key`
 //! (Substrate's `Blake2_128Concat`), so keys are spread evenly yet still list their map key.
+//! Items are declared as `static`s so the 32-byte prefix is hashed once, on first use.
 
 use crate::error::{Error, Result};
 use crate::hashing::blake2_128;
 use crate::state::State;
 use alloc::vec::Vec;
 use core::marker::PhantomData;
+use once_cell::race::OnceBox;
 use parity_scale_codec::{Decode, Encode};
 
-fn decode_value<T: Decode>(key: &[u8], bytes: &[u8]) -> Result<T> {
-    T::decode(&mut &bytes[..]).map_err(|e| Error::CorruptStorage {
+fn decode_value<T: Decode>(key: &[u8], mut bytes: &[u8]) -> Result<T> {
+    T::decode(&mut bytes).map_err(|e| Error::CorruptStorage {
         key: hex::encode(key),
         reason: alloc::format!("{e}"),
     })
@@ -25,10 +27,34 @@ pub fn item_prefix(module: &str, item: &str) -> Vec<u8> {
     key
 }
 
-/// A single value of type `T`.
-pub struct StorageValue<T> {
+/// The prefix of an item, computed on first use.
+struct Prefix {
     module: &'static str,
     item: &'static str,
+    cached: OnceBox<[u8; 32]>,
+}
+
+impl Prefix {
+    const fn new(module: &'static str, item: &'static str) -> Self {
+        Prefix {
+            module,
+            item,
+            cached: OnceBox::new(),
+        }
+    }
+
+    fn get(&self) -> &[u8; 32] {
+        self.cached.get_or_init(|| {
+            let mut prefix = [0u8; 32];
+            prefix.copy_from_slice(&item_prefix(self.module, self.item));
+            alloc::boxed::Box::new(prefix)
+        })
+    }
+}
+
+/// A single value of type `T`.
+pub struct StorageValue<T> {
+    prefix: Prefix,
     _type: PhantomData<fn() -> T>,
 }
 
@@ -36,24 +62,22 @@ impl<T: Encode + Decode> StorageValue<T> {
     /// Declares item `item` of `module`.
     pub const fn new(module: &'static str, item: &'static str) -> Self {
         StorageValue {
-            module,
-            item,
+            prefix: Prefix::new(module, item),
             _type: PhantomData,
         }
     }
 
     /// The storage key.
     pub fn key(&self) -> Vec<u8> {
-        item_prefix(self.module, self.item)
+        self.prefix.get().to_vec()
     }
 
     /// The value, if set.
     pub fn get(&self, state: &mut State<'_>) -> Result<Option<T>> {
         let key = self.key();
-        state
-            .get(&key)?
-            .map(|bytes| decode_value(&key, &bytes))
-            .transpose()
+        state.get_with(&key, |value| {
+            value.map(|bytes| decode_value(&key, bytes)).transpose()
+        })?
     }
 
     /// Sets the value.
@@ -76,8 +100,7 @@ impl<T: Encode + Decode + Default> StorageValue<T> {
 
 /// A map from `K` to `V`.
 pub struct StorageMap<K, V> {
-    module: &'static str,
-    item: &'static str,
+    prefix: Prefix,
     _types: PhantomData<fn() -> (K, V)>,
 }
 
@@ -85,8 +108,7 @@ impl<K: Encode, V: Encode + Decode> StorageMap<K, V> {
     /// Declares item `item` of `module`.
     pub const fn new(module: &'static str, item: &'static str) -> Self {
         StorageMap {
-            module,
-            item,
+            prefix: Prefix::new(module, item),
             _types: PhantomData,
         }
     }
@@ -94,7 +116,8 @@ impl<K: Encode, V: Encode + Decode> StorageMap<K, V> {
     /// The storage key of `key`.
     pub fn key(&self, key: &K) -> Vec<u8> {
         let encoded = key.encode();
-        let mut full = item_prefix(self.module, self.item);
+        let mut full = Vec::with_capacity(48usize.saturating_add(encoded.len()));
+        full.extend_from_slice(self.prefix.get());
         full.extend_from_slice(&blake2_128(&encoded));
         full.extend_from_slice(&encoded);
         full
@@ -103,10 +126,9 @@ impl<K: Encode, V: Encode + Decode> StorageMap<K, V> {
     /// The value under `key`, if set.
     pub fn get(&self, state: &mut State<'_>, key: &K) -> Result<Option<V>> {
         let full = self.key(key);
-        state
-            .get(&full)?
-            .map(|bytes| decode_value(&full, &bytes))
-            .transpose()
+        state.get_with(&full, |value| {
+            value.map(|bytes| decode_value(&full, bytes)).transpose()
+        })?
     }
 
     /// Sets the value under `key`.

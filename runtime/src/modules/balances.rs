@@ -15,7 +15,7 @@ use parity_scale_codec::{Decode, Encode};
 pub const NAME: &str = "Balances";
 
 /// Sum of all balances.
-pub const TOTAL_ISSUANCE: StorageValue<Balance> = StorageValue::new(NAME, "TotalIssuance");
+pub static TOTAL_ISSUANCE: StorageValue<Balance> = StorageValue::new(NAME, "TotalIssuance");
 
 /// Calls of `balances`.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
@@ -246,7 +246,19 @@ pub fn withdraw<E: From<Event> + From<system::Event>>(
     if amount == 0 {
         return Ok(());
     }
-    let mut account = system::account(ctx, who)?;
+    let account = system::account(ctx, who)?;
+    withdraw_from(ctx, who, account, amount, existence)
+}
+
+/// [`withdraw`] from an account record the caller already read (and may have changed, e.g.
+/// its nonce); the record is written back once.
+pub fn withdraw_from<E: From<Event> + From<system::Event>>(
+    ctx: &mut Context<'_, E>,
+    who: &AccountId,
+    mut account: AccountInfo,
+    amount: Balance,
+    existence: Existence,
+) -> CallResult {
     let remaining = account
         .data
         .free
@@ -256,7 +268,9 @@ pub fn withdraw<E: From<Event> + From<system::Event>>(
         return Err(Error::KeepAlive.into());
     }
     account.data.free = remaining;
-    ctx.deposit_event(Event::Withdraw { who: *who, amount });
+    if amount > 0 {
+        ctx.deposit_event(Event::Withdraw { who: *who, amount });
+    }
     settle(ctx, who, account)
 }
 

@@ -12,7 +12,7 @@ use parity_scale_codec::{Decode, Encode};
 pub const NAME: &str = "Sudo";
 
 /// The sudo key, if the chain has one.
-pub const KEY: StorageValue<AccountId> = StorageValue::new(NAME, "Key");
+pub static KEY: StorageValue<AccountId> = StorageValue::new(NAME, "Key");
 
 /// Calls of `sudo`; `C` is the runtime's call type.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]

@@ -31,13 +31,13 @@ pub struct AccountInfo {
 }
 
 /// Every account with a balance at or above the existential deposit.
-pub const ACCOUNT: StorageMap<AccountId, AccountInfo> = StorageMap::new(NAME, "Account");
+pub static ACCOUNT: StorageMap<AccountId, AccountInfo> = StorageMap::new(NAME, "Account");
 /// Height of the block being executed (or last executed).
-pub const NUMBER: StorageValue<BlockNumber> = StorageValue::new(NAME, "Number");
+pub static NUMBER: StorageValue<BlockNumber> = StorageValue::new(NAME, "Number");
 /// Hash of the parent of the block being executed.
-pub const PARENT_HASH: StorageValue<Hash> = StorageValue::new(NAME, "ParentHash");
+pub static PARENT_HASH: StorageValue<Hash> = StorageValue::new(NAME, "ParentHash");
 /// Hashes of genesis and of the last [`crate::extrinsic::MAX_ERA_PERIOD`] blocks.
-pub const BLOCK_HASH: StorageMap<BlockNumber, Hash> = StorageMap::new(NAME, "BlockHash");
+pub static BLOCK_HASH: StorageMap<BlockNumber, Hash> = StorageMap::new(NAME, "BlockHash");
 
 /// Key of the events of the last block; they are encoded as `Vec<EventRecord<RuntimeEvent>>`.
 pub fn events_key() -> Vec<u8> {

@@ -164,11 +164,16 @@ impl<'a> State<'a> {
 
     /// The value under `key`, with pending changes applied.
     pub fn get(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.get_with(key, |value| value.map(<[u8]>::to_vec))
+    }
+
+    /// Applies `read` to the value under `key` without copying it.
+    pub fn get_with<R>(&mut self, key: &[u8], read: impl FnOnce(Option<&[u8]>) -> R) -> Result<R> {
         if let Some(pending) = self.overlay.get(key) {
-            return Ok(pending.clone());
+            return Ok(read(pending.as_deref()));
         }
         if let Some(cached) = self.read_cache.get(key) {
-            return Ok(cached.clone());
+            return Ok(read(cached.as_deref()));
         }
         let db = ReadDb(self.store);
         let value = match self.recorder.as_mut() {
@@ -181,8 +186,9 @@ impl<'a> State<'a> {
                 .get(key),
         }
         .map_err(trie_error)?;
-        self.read_cache.insert(key.to_vec(), value.clone());
-        Ok(value)
+        let result = read(value.as_deref());
+        self.read_cache.insert(key.to_vec(), value);
+        Ok(result)
     }
 
     /// Sets `key` to `value`.

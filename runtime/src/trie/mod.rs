@@ -35,11 +35,16 @@ pub fn empty_root() -> Hash {
 
 /// The root of a trie whose keys are the SCALE-compact indices of `values`.
 pub fn ordered_root<'a>(values: impl IntoIterator<Item = &'a [u8]>) -> Hash {
-    let pairs = values
+    let mut pairs: Vec<(Vec<u8>, &[u8])> = values
         .into_iter()
         .enumerate()
-        .map(|(index, value)| (Compact(index as u32).encode(), value));
-    root_of(pairs).0
+        .map(|(index, value)| (Compact(index as u32).encode(), value))
+        .collect();
+    // The streaming builder wants keys in order; compact encodings do not sort like numbers.
+    pairs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let mut root = trie_db::TrieRoot::<Layout>::default();
+    trie_db::trie_visit::<Layout, _, _, _, _>(pairs, &mut root);
+    root.root.unwrap_or_else(empty_root)
 }
 
 /// Builds a trie from key-value pairs: its root and every node, by hash.

@@ -1,6 +1,7 @@
 //! Our codec against `reference-trie`'s Substrate V1 layout: same roots, same proofs.
 
 use super::*;
+use parity_scale_codec::{Compact, Encode};
 use proptest::collection::{btree_map, vec};
 use proptest::prelude::*;
 use reference_trie::SubstrateV1;
@@ -62,6 +63,14 @@ proptest! {
     #[test]
     fn decode_never_panics(bytes in vec(any::<u8>(), 0..200)) {
         let _ = <NodeCodec<Blake2Hasher> as trie_db::NodeCodec>::decode_plan(&bytes);
+    }
+}
+
+proptest! {
+    #[test]
+    fn ordered_root_matches_a_built_trie(values in vec(vec(any::<u8>(), 0..80), 0..300)) {
+        let pairs = values.iter().enumerate().map(|(i, v)| (Compact(i as u32).encode(), v.clone()));
+        prop_assert_eq!(ordered_root(values.iter().map(Vec::as_slice)), root_of(pairs).0);
     }
 }
 
