@@ -14,7 +14,7 @@ dev: setup
 
 ## The runtime builds for Wasm without std, the code is formatted and lint-free, and every test passes.
 test: setup wasm lint
-	cargo test --workspace
+	bash scripts/test.sh
 
 wasm: setup
 	bash scripts/build-wasm.sh runtime --no-default-features
