@@ -197,13 +197,10 @@ impl Client {
     pub fn prune_pool(&self, pool: &mut Pool) -> Vec<(Hash, InvalidTransaction)> {
         let mut dropped = Vec::new();
         for (hash, xt) in pool.all() {
-            match self.validate(&xt) {
-                Ok(_) | Err(PoolError::State(_)) => {}
-                Err(PoolError::Invalid(reason)) => {
-                    pool.remove(&hash);
-                    dropped.push((hash, reason));
-                }
-                Err(_) => {}
+            // A state error says nothing about the transaction: keep it.
+            if let Err(PoolError::Invalid(reason)) = self.validate(&xt) {
+                pool.remove(&hash);
+                dropped.push((hash, reason));
             }
         }
         dropped

@@ -142,15 +142,6 @@ pub enum BlockError {
     State(#[from] Error),
 }
 
-impl From<ApplyError> for BlockError {
-    fn from(err: ApplyError) -> Self {
-        match err {
-            ApplyError::State(err) => BlockError::State(err),
-            ApplyError::Invalid(error) => BlockError::InvalidExtrinsic { index: 0, error },
-        }
-    }
-}
-
 /// A transaction that may enter the pool.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ValidTransaction {
@@ -219,11 +210,6 @@ impl<'a, R: Runtime> Executive<'a, R> {
             weight: 0,
             applied: 0,
         })
-    }
-
-    /// The chain context signatures are checked against (birth hash left zero).
-    pub fn chain_context(&self) -> ChainContext {
-        self.chain
     }
 
     /// Checks a transaction for this block without applying it.
