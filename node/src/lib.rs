@@ -6,6 +6,8 @@
 //! - [`pool`]: the transaction pool;
 //! - [`workload`]: signed dev transfers, for `tessera dev`, tests and benchmarks;
 //! - [`blocks`]: the block file format of `export-blocks` / `import-blocks`;
+//! - [`service`]: what a running node shares between tasks (client, pool, chain events);
+//! - [`rpc`]: JSON-RPC over HTTP and WebSocket with Substrate's method names;
 //! - [`cli`]: the `tessera` command line.
 //!
 //! ```no_run
@@ -24,5 +26,7 @@ pub mod blocks;
 pub mod cli;
 pub mod client;
 pub mod pool;
+pub mod rpc;
+pub mod service;
 pub mod store;
 pub mod workload;

@@ -20,9 +20,10 @@ impl core::fmt::Debug for OpaqueExtrinsic {
 }
 
 impl OpaqueExtrinsic {
-    /// The extrinsic's hash, as transaction pools and RPC name it.
+    /// The extrinsic's hash, as transaction pools and RPC name it: blake2b-256 of its SCALE
+    /// encoding with the length prefix, as Substrate computes it.
     pub fn hash(&self) -> Hash {
-        crate::hashing::blake2_256(&self.0)
+        crate::hashing::blake2_256(&self.encode())
     }
 }
 

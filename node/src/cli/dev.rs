@@ -3,12 +3,15 @@
 
 use super::{database_path, ChainArgs};
 use crate::client::Client;
-use crate::pool::Pool;
+use crate::rpc;
+use crate::service::{ChainEvent, Shared};
 use crate::store::RocksDb;
 use crate::workload::TransferGenerator;
 use anyhow::Context;
 use clap::Args;
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 use tessera_relay_chain::{ChainSpec, UNIT};
 use tessera_runtime::crypto::Pair;
@@ -31,6 +34,12 @@ pub struct DevArgs {
     /// Seed of the dev transfers.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Interface of the JSON-RPC server (HTTP and WebSocket on one port).
+    #[arg(long, default_value = "127.0.0.1", value_name = "IP")]
+    rpc_addr: std::net::IpAddr,
+    /// Port of the JSON-RPC server (0 picks a free one).
+    #[arg(long, default_value_t = 9944, value_name = "PORT")]
+    rpc_port: u16,
     /// The chain (its first validator must be a dev account: Alice for `dev`).
     #[command(flatten)]
     chain: ChainArgs,
@@ -63,7 +72,7 @@ pub(super) fn run(args: DevArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&path).with_context(|| format!("cannot create {}", path.display()))?;
     let db =
         RocksDb::open(&path).with_context(|| format!("cannot open database {}", path.display()))?;
-    let mut client = Client::open(Box::new(db), &genesis)?;
+    let client = Client::open(Box::new(db), &genesis)?;
     let meta = client.info()?;
     println!(
         "Tessera dev chain `{}` · genesis {} · database {} · best #{}",
@@ -73,12 +82,15 @@ pub(super) fn run(args: DevArgs) -> anyhow::Result<()> {
         meta.best_number
     );
     println!("Author: {}", author.public());
+    let shared = Arc::new(Shared::new(client, spec.name.clone()));
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let mut pool = Pool::default();
+        let rpc_addr = SocketAddr::new(args.rpc_addr, args.rpc_port);
+        let (bound, rpc) = rpc::start(rpc_addr, shared.clone()).await?;
+        println!("JSON-RPC: http://{bound} and ws://{bound}");
         let mut transfers = TransferGenerator::dev(args.seed);
         let mut ticker = tokio::time::interval(Duration::from_millis(args.block_time.max(1)));
         let mut authored = 0u32;
@@ -90,26 +102,37 @@ pub(super) fn run(args: DevArgs) -> anyhow::Result<()> {
                 }
                 _ = ticker.tick() => {}
             }
-            for xt in transfers.next_batch(&client, args.transfers)? {
-                if let Err(err) = client.submit(&mut pool, xt) {
-                    tracing::warn!(%err, "dev transfer refused");
-                    transfers.reset_nonces();
-                }
-            }
             let started = std::time::Instant::now();
-            let block = client.author_block(&author, &mut pool, true)?;
+            let (block, issuance, pool_len) = {
+                let mut client = shared.client();
+                let mut pool = shared.pool();
+                for xt in transfers.next_batch(&client, args.transfers)? {
+                    if let Err(err) = client.submit(&mut pool, xt) {
+                        tracing::warn!(%err, "dev transfer refused");
+                        transfers.reset_nonces();
+                    }
+                }
+                let block = client.author_block(&author, &mut pool, true)?;
+                let issuance = client.total_issuance(&block.block.hash())?;
+                (block, issuance, pool.len())
+            };
             for (hash, reason) in &block.dropped {
                 tracing::info!(%hash, %reason, "dropped transaction");
             }
             let header = &block.block.header;
-            let issuance = client.total_issuance(&header.hash())?;
+            shared.publish(ChainEvent::Imported {
+                header: header.clone(),
+                extrinsics: block.block.extrinsics.iter().map(|xt| xt.hash()).collect(),
+                best: true,
+            });
+            shared.publish(ChainEvent::Finalized(header.clone()));
             println!(
                 "#{:<5} {} · finalized #{} · {} txs · pool {} · issuance {} UNIT · {} ms",
                 header.number,
                 short(&header.hash().to_string()),
                 header.number,
                 block.block.extrinsics.len(),
-                pool.len(),
+                pool_len,
                 issuance / UNIT,
                 started.elapsed().as_millis()
             );
@@ -118,6 +141,8 @@ pub(super) fn run(args: DevArgs) -> anyhow::Result<()> {
                 break;
             }
         }
+        rpc.stop()?;
+        rpc.stopped().await;
         anyhow::Ok(())
     })
 }

@@ -19,7 +19,10 @@ fn lock_error<T>(_: T) -> StoreError {
 impl Database for MemoryDb {
     fn get(&self, column: Column, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         let columns = self.columns.lock().map_err(lock_error)?;
-        Ok(columns.get(column as usize).and_then(|entries| entries.get(key)).cloned())
+        Ok(columns
+            .get(column as usize)
+            .and_then(|entries| entries.get(key))
+            .cloned())
     }
 
     fn write(&self, batch: Vec<WriteOp>) -> Result<(), StoreError> {

@@ -1,0 +1,338 @@
+//! The RPC methods.
+
+use super::json;
+use crate::client::Client;
+use crate::pool::PoolError;
+use crate::service::{ChainEvent, Shared};
+use jsonrpsee::core::{RegisterMethodError, SubscriptionResult};
+use jsonrpsee::types::{ErrorObjectOwned, Params};
+use jsonrpsee::{PendingSubscriptionSink, RpcModule};
+use parity_scale_codec::Decode;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use tessera_runtime::executive::InvalidTransaction;
+use tessera_runtime::state::State;
+use tessera_runtime::{Hash, OpaqueExtrinsic};
+use tokio::sync::broadcast::error::RecvError;
+
+type RpcResult<T> = Result<T, ErrorObjectOwned>;
+
+const INVALID_PARAMS: i32 = -32602;
+const INTERNAL: i32 = -32603;
+// Substrate's transaction-pool error codes.
+const POOL_INVALID_TX: i32 = 1010;
+const POOL_UNKNOWN_VALIDITY: i32 = 1011;
+const POOL_ALREADY_IMPORTED: i32 = 1013;
+const POOL_TOO_LOW_PRIORITY: i32 = 1014;
+const POOL_IMMEDIATELY_DROPPED: i32 = 1016;
+/// Most keys `state_getReadProof` proves at once.
+const MAX_PROOF_KEYS: usize = 1_024;
+
+fn error(code: i32, message: impl Into<String>) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(code, message.into(), None::<()>)
+}
+
+fn invalid_params(message: impl Into<String>) -> ErrorObjectOwned {
+    error(INVALID_PARAMS, message)
+}
+
+fn internal(err: impl ToString) -> ErrorObjectOwned {
+    error(INTERNAL, err.to_string())
+}
+
+fn parse_hash(text: &str) -> RpcResult<Hash> {
+    text.parse()
+        .map_err(|_| invalid_params(format!("`{text}` is not a 32-byte 0x hash")))
+}
+
+fn parse_hex(text: &str) -> RpcResult<Vec<u8>> {
+    let digits = text
+        .strip_prefix("0x")
+        .ok_or_else(|| invalid_params("hex must start with 0x"))?;
+    hex::decode(digits).map_err(|e| invalid_params(format!("invalid hex: {e}")))
+}
+
+/// The block `at` names, or the best block.
+fn block_or_best(client: &Client, at: Option<String>) -> RpcResult<Hash> {
+    match at {
+        Some(text) => parse_hash(&text),
+        None => Ok(client.info().map_err(internal)?.best_hash),
+    }
+}
+
+fn pool_error(err: PoolError) -> ErrorObjectOwned {
+    match err {
+        PoolError::Invalid(InvalidTransaction::Malformed(reason)) => error(
+            POOL_INVALID_TX,
+            format!("Invalid Transaction: does not decode: {reason}"),
+        ),
+        PoolError::Invalid(reason) => {
+            error(POOL_INVALID_TX, format!("Invalid Transaction: {reason}"))
+        }
+        PoolError::AlreadyImported(_) => error(POOL_ALREADY_IMPORTED, err.to_string()),
+        PoolError::TooLowPriority { .. } => error(POOL_TOO_LOW_PRIORITY, err.to_string()),
+        PoolError::Full(_) => error(POOL_IMMEDIATELY_DROPPED, err.to_string()),
+        PoolError::State(_) => error(POOL_UNKNOWN_VALIDITY, err.to_string()),
+    }
+}
+
+/// Checks and pools an extrinsic given as the hex of its SCALE encoding (length-prefixed).
+fn submit(shared: &Shared, text: &str) -> RpcResult<Hash> {
+    let bytes = parse_hex(text)?;
+    let xt = OpaqueExtrinsic::decode(&mut &bytes[..])
+        .ok()
+        .filter(|xt| parity_scale_codec::Encode::encoded_size(xt) == bytes.len())
+        .ok_or_else(|| {
+            error(
+                POOL_INVALID_TX,
+                "Invalid Transaction: not a length-prefixed extrinsic",
+            )
+        })?;
+    let client = shared.client();
+    let mut pool = shared.pool();
+    client.submit(&mut pool, xt).map_err(pool_error)
+}
+
+/// Number as JSON integer or hex string, as Substrate accepts it.
+fn parse_number(value: Value) -> RpcResult<u32> {
+    let number = match &value {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s
+            .strip_prefix("0x")
+            .and_then(|hex| u64::from_str_radix(hex, 16).ok()),
+        _ => None,
+    };
+    number
+        .and_then(|n| u32::try_from(n).ok())
+        .ok_or_else(|| invalid_params(format!("`{value}` is not a block number")))
+}
+
+/// The RPC methods over `shared`.
+pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, RegisterMethodError> {
+    let mut module = RpcModule::new(shared);
+
+    module.register_method("system_name", |_, _, _| "tessera")?;
+    module.register_method("system_version", |_, _, _| env!("CARGO_PKG_VERSION"))?;
+    module.register_method("system_chain", |_, shared, _| shared.chain_name.clone())?;
+    module.register_method(
+        "system_health",
+        |_, _, _| json!({ "peers": 0, "isSyncing": false, "shouldHavePeers": false }),
+    )?;
+    module.register_method("system_peers", |_, _, _| Vec::<Value>::new())?;
+
+    module.register_method(
+        "chain_getHeader",
+        |params: Params, shared, _| -> RpcResult<Value> {
+            let at: Option<String> = params.sequence().optional_next()?;
+            let client = shared.client();
+            let hash = block_or_best(&client, at)?;
+            Ok(client
+                .header(&hash)
+                .map_err(internal)?
+                .map_or(Value::Null, |h| json::header(&h)))
+        },
+    )?;
+    module.register_method(
+        "chain_getBlock",
+        |params: Params, shared, _| -> RpcResult<Value> {
+            let at: Option<String> = params.sequence().optional_next()?;
+            let client = shared.client();
+            let hash = block_or_best(&client, at)?;
+            Ok(client
+                .block(&hash)
+                .map_err(internal)?
+                .map_or(Value::Null, |b| json::block(&b)))
+        },
+    )?;
+    module.register_method(
+        "chain_getBlockHash",
+        |params: Params, shared, _| -> RpcResult<Value> {
+            let number: Option<Value> = params.sequence().optional_next()?;
+            let client = shared.client();
+            let hash = match number {
+                None | Some(Value::Null) => Some(client.info().map_err(internal)?.best_hash),
+                Some(value) => client
+                    .store()
+                    .canonical_hash(parse_number(value)?)
+                    .map_err(internal)?,
+            };
+            Ok(hash.map_or(Value::Null, |h| Value::String(h.to_string())))
+        },
+    )?;
+    module.register_method(
+        "chain_getFinalizedHead",
+        |_, shared, _| -> RpcResult<String> {
+            Ok(shared
+                .client()
+                .info()
+                .map_err(internal)?
+                .finalized_hash
+                .to_string())
+        },
+    )?;
+
+    module.register_method(
+        "state_getStorage",
+        |params: Params, shared, _| -> RpcResult<Value> {
+            let mut seq = params.sequence();
+            let key: String = seq.next()?;
+            let at: Option<String> = seq.optional_next()?;
+            let key = parse_hex(&key)?;
+            let client = shared.client();
+            let hash = block_or_best(&client, at)?;
+            match client.storage(&hash, &key) {
+                Ok(value) => Ok(value.map_or(Value::Null, |v| Value::String(json::hex(&v)))),
+                Err(crate::client::QueryError::Store(crate::store::StoreError::MissingBlock(
+                    _,
+                ))) => Err(invalid_params(format!("unknown block {hash}"))),
+                Err(err) => Err(internal(err)),
+            }
+        },
+    )?;
+    module.register_method(
+        "state_getReadProof",
+        |params: Params, shared, _| -> RpcResult<Value> {
+            let mut seq = params.sequence();
+            let keys: Vec<String> = seq.next()?;
+            let at: Option<String> = seq.optional_next()?;
+            if keys.len() > MAX_PROOF_KEYS {
+                return Err(invalid_params(format!(
+                    "at most {MAX_PROOF_KEYS} keys per proof"
+                )));
+            }
+            let keys = keys
+                .iter()
+                .map(|k| parse_hex(k))
+                .collect::<RpcResult<Vec<_>>>()?;
+            let client = shared.client();
+            let hash = block_or_best(&client, at)?;
+            let header = client
+                .header(&hash)
+                .map_err(internal)?
+                .ok_or_else(|| invalid_params(format!("unknown block {hash}")))?;
+            let mut state = State::new(client.store(), header.state_root).record_proof();
+            for key in &keys {
+                state.get(key).map_err(internal)?;
+            }
+            let proof = state.commit().map_err(internal)?.proof.unwrap_or_default();
+            let nodes: Vec<String> = proof.nodes.iter().map(|n| json::hex(n)).collect();
+            Ok(json!({ "at": hash.to_string(), "proof": nodes }))
+        },
+    )?;
+
+    module.register_method(
+        "author_submitExtrinsic",
+        |params: Params, shared, _| -> RpcResult<String> {
+            let text: String = params.one()?;
+            Ok(submit(shared, &text)?.to_string())
+        },
+    )?;
+
+    module.register_subscription(
+        "chain_subscribeNewHeads",
+        "chain_newHead",
+        "chain_unsubscribeNewHeads",
+        |_, pending, shared, _| async move {
+            forward(pending, &shared, |event| match event {
+                ChainEvent::Imported {
+                    header, best: true, ..
+                } => Some(json::header(header)),
+                _ => None,
+            })
+            .await
+        },
+    )?;
+    module.register_subscription(
+        "chain_subscribeFinalizedHeads",
+        "chain_finalizedHead",
+        "chain_unsubscribeFinalizedHeads",
+        |_, pending, shared, _| async move {
+            forward(pending, &shared, |event| match event {
+                ChainEvent::Finalized(header) => Some(json::header(header)),
+                _ => None,
+            })
+            .await
+        },
+    )?;
+    module.register_subscription(
+        "author_submitAndWatchExtrinsic",
+        "author_extrinsicUpdate",
+        "author_unwatchExtrinsic",
+        |params, pending, shared, _| async move { watch(params, pending, &shared).await },
+    )?;
+    Ok(module)
+}
+
+/// Sends `map(event)` for each chain event until the client unsubscribes.
+async fn forward(
+    pending: PendingSubscriptionSink,
+    shared: &Shared,
+    map: impl Fn(&ChainEvent) -> Option<Value>,
+) -> SubscriptionResult {
+    let mut events = shared.subscribe();
+    let sink = pending.accept().await?;
+    loop {
+        tokio::select! {
+            () = sink.closed() => return Ok(()),
+            event = events.recv() => match event {
+                Ok(event) => {
+                    if let Some(value) = map(&event) {
+                        sink.send(serde_json::value::to_raw_value(&value)?).await?;
+                    }
+                }
+                Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => return Ok(()),
+            },
+        }
+    }
+}
+
+/// `author_submitAndWatchExtrinsic`: "ready", then `{inBlock}`, then `{finalized}`.
+async fn watch(
+    params: Params<'static>,
+    pending: PendingSubscriptionSink,
+    shared: &Shared,
+) -> SubscriptionResult {
+    let text: String = match params.one() {
+        Ok(text) => text,
+        Err(err) => {
+            pending.reject(err).await;
+            return Ok(());
+        }
+    };
+    // Subscribe before submitting, so the block including it cannot be missed.
+    let mut events = shared.subscribe();
+    let hash = match submit(shared, &text) {
+        Ok(hash) => hash,
+        Err(err) => {
+            pending.reject(err).await;
+            return Ok(());
+        }
+    };
+    let sink = pending.accept().await?;
+    let send = |value: Value| serde_json::value::to_raw_value(&value);
+    sink.send(send(json!("ready"))?).await?;
+    let mut included: Option<(Hash, u32)> = None;
+    loop {
+        tokio::select! {
+            () = sink.closed() => return Ok(()),
+            event = events.recv() => match event {
+                Ok(ChainEvent::Imported { header, extrinsics, .. }) if extrinsics.contains(&hash) => {
+                    let block = header.hash();
+                    included = Some((block, header.number));
+                    sink.send(send(json!({ "inBlock": block.to_string() }))?).await?;
+                }
+                Ok(ChainEvent::Finalized(header)) => {
+                    let Some((block, number)) = included else { continue };
+                    let canonical = shared.client().store().canonical_hash(number)?;
+                    if header.number >= number && canonical == Some(block) {
+                        sink.send(send(json!({ "finalized": block.to_string() }))?).await?;
+                        return Ok(());
+                    }
+                }
+                Ok(_) | Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => return Ok(()),
+            },
+        }
+    }
+}

@@ -1,0 +1,72 @@
+//! What a running node shares between its tasks: the client, the pool and chain events.
+
+use crate::client::Client;
+use crate::pool::Pool;
+use std::sync::{Mutex, MutexGuard};
+use tessera_runtime::{Hash, Header};
+use tokio::sync::broadcast;
+
+/// Chain events, for RPC subscriptions and status output.
+#[derive(Clone, Debug)]
+pub enum ChainEvent {
+    /// A block was imported or authored; `best` if it became the best block.
+    Imported {
+        /// Its header.
+        header: Header,
+        /// Hashes of its extrinsics, in order.
+        extrinsics: Vec<Hash>,
+        /// Whether it is the new best block.
+        best: bool,
+    },
+    /// A block (and its ancestors) became final.
+    Finalized(Header),
+}
+
+/// How many chain events a slow subscriber may lag before it misses some.
+const EVENT_BUFFER: usize = 256;
+
+/// The node's shared state.
+pub struct Shared {
+    client: Mutex<Client>,
+    pool: Mutex<Pool>,
+    events: broadcast::Sender<ChainEvent>,
+    /// The chain's name from its spec.
+    pub chain_name: String,
+}
+
+impl Shared {
+    /// Shares `client` with an empty pool.
+    pub fn new(client: Client, chain_name: String) -> Self {
+        Shared {
+            client: Mutex::new(client),
+            pool: Mutex::new(Pool::default()),
+            events: broadcast::channel(EVENT_BUFFER).0,
+            chain_name,
+        }
+    }
+
+    /// Locks the client. A panic while it was held poisons nothing that matters: the store
+    /// is only changed by atomic batches, so the lock is taken over.
+    pub fn client(&self) -> MutexGuard<'_, Client> {
+        self.client
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Locks the pool (taking over a poisoned lock, as for the client).
+    pub fn pool(&self) -> MutexGuard<'_, Pool> {
+        self.pool
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Publishes a chain event to subscribers (none listening is fine).
+    pub fn publish(&self, event: ChainEvent) {
+        let _no_subscribers = self.events.send(event);
+    }
+
+    /// Subscribes to chain events.
+    pub fn subscribe(&self) -> broadcast::Receiver<ChainEvent> {
+        self.events.subscribe()
+    }
+}

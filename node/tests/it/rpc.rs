@@ -1,0 +1,222 @@
+//! The JSON-RPC server over WebSocket and HTTP: Substrate shapes, subscriptions, errors.
+
+use crate::support::dev_client;
+use jsonrpsee_core::client::{ClientT, Subscription, SubscriptionClientT};
+use jsonrpsee_core::rpc_params;
+use jsonrpsee_ws_client::{WsClient, WsClientBuilder};
+use parity_scale_codec::Encode;
+use serde_json::Value;
+use std::io::{Read, Write};
+use std::sync::Arc;
+use std::time::Duration;
+use tessera_node::rpc;
+use tessera_node::service::{ChainEvent, Shared};
+use tessera_node::workload::sign;
+use tessera_relay_chain::{Call, UNIT};
+use tessera_runtime::crypto::Pair;
+use tessera_runtime::modules::{balances, system};
+
+const STEP: Duration = Duration::from_secs(10);
+
+async fn node() -> (
+    Arc<Shared>,
+    WsClient,
+    std::net::SocketAddr,
+    jsonrpsee::server::ServerHandle,
+) {
+    let shared = Arc::new(Shared::new(dev_client(), "Development".into()));
+    let (addr, handle) = rpc::start("127.0.0.1:0".parse().unwrap(), shared.clone())
+        .await
+        .unwrap();
+    let client = WsClientBuilder::default()
+        .build(format!("ws://{addr}"))
+        .await
+        .unwrap();
+    (shared, client, addr, handle)
+}
+
+/// Authors one block as the dev validator and announces it, as `tessera dev` does.
+fn author(shared: &Shared) -> tessera_runtime::Block {
+    let block = {
+        let mut client = shared.client();
+        let mut pool = shared.pool();
+        client
+            .author_block(&Pair::dev("Alice"), &mut pool, true)
+            .unwrap()
+            .block
+    };
+    shared.publish(ChainEvent::Imported {
+        header: block.header.clone(),
+        extrinsics: block.extrinsics.iter().map(|xt| xt.hash()).collect(),
+        best: true,
+    });
+    shared.publish(ChainEvent::Finalized(block.header.clone()));
+    block
+}
+
+fn transfer_hex(shared: &Shared, nonce: u32) -> String {
+    let client = shared.client();
+    let best = client.best_header().unwrap();
+    let call = Call::Balances(balances::Call::Transfer {
+        dest: Pair::dev("Bob").public(),
+        value: UNIT,
+    });
+    let xt = sign(
+        &Pair::dev("Alice"),
+        call,
+        nonce,
+        client.info().unwrap().genesis,
+        &best,
+    );
+    format!("0x{}", hex::encode(xt.encode()))
+}
+
+async fn next(subscription: &mut Subscription<Value>) -> Value {
+    tokio::time::timeout(STEP, subscription.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn submit_and_watch_sees_the_transfer_finalized() {
+    let (shared, client, _, _handle) = node().await;
+    let mut heads: Subscription<Value> = client
+        .subscribe(
+            "chain_subscribeNewHeads",
+            rpc_params![],
+            "chain_unsubscribeNewHeads",
+        )
+        .await
+        .unwrap();
+    let mut watch: Subscription<Value> = client
+        .subscribe(
+            "author_submitAndWatchExtrinsic",
+            rpc_params![transfer_hex(&shared, 0)],
+            "author_unwatchExtrinsic",
+        )
+        .await
+        .unwrap();
+    assert_eq!(next(&mut watch).await, "ready");
+    let block = author(&shared);
+    let hash = block.hash().to_string();
+    assert_eq!(
+        next(&mut watch).await,
+        serde_json::json!({ "inBlock": hash })
+    );
+    assert_eq!(
+        next(&mut watch).await,
+        serde_json::json!({ "finalized": hash })
+    );
+    assert_eq!(next(&mut heads).await["number"], "0x1");
+
+    // The block as Substrate shapes it, and Bob's new balance through raw storage.
+    let got: Value = client
+        .request("chain_getBlock", rpc_params![hash.clone()])
+        .await
+        .unwrap();
+    assert_eq!(got["block"]["extrinsics"].as_array().unwrap().len(), 1);
+    assert_eq!(got["block"]["header"]["number"], "0x1");
+    let finalized: String = client
+        .request("chain_getFinalizedHead", rpc_params![])
+        .await
+        .unwrap();
+    assert_eq!(finalized, hash);
+    let key = system::ACCOUNT.key(&Pair::dev("Bob").public());
+    let value: String = client
+        .request(
+            "state_getStorage",
+            rpc_params![format!("0x{}", hex::encode(&key))],
+        )
+        .await
+        .unwrap();
+    let info: system::AccountInfo =
+        parity_scale_codec::Decode::decode(&mut &hex::decode(&value[2..]).unwrap()[..]).unwrap();
+    assert_eq!(info.data.free, 1_000_001 * UNIT);
+
+    let proof: Value = client
+        .request(
+            "state_getReadProof",
+            rpc_params![vec![format!("0x{}", hex::encode(&key))]],
+        )
+        .await
+        .unwrap();
+    assert_eq!(proof["at"], hash);
+    assert!(!proof["proof"].as_array().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn bad_parameters_get_errors_not_crashes() {
+    let (shared, client, _, _handle) = node().await;
+    let err = client
+        .request::<Value, _>("chain_getHeader", rpc_params!["0x12"])
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("not a 32-byte 0x hash"), "{err}");
+    let err = client
+        .request::<Value, _>("author_submitExtrinsic", rpc_params!["0xzz"])
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("invalid hex"), "{err}");
+    let err = client
+        .request::<Value, _>("author_submitExtrinsic", rpc_params!["0x0400"])
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("Invalid Transaction"), "{err}");
+    let err = client
+        .request::<Value, _>("chain_getBlockHash", rpc_params![[1]])
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("not a block number"), "{err}");
+    let err = client
+        .request::<Value, _>("state_getStorage", rpc_params![])
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().to_lowercase().contains("invalid params"),
+        "{err}"
+    );
+    // Replaying a submitted transfer is refused with the pool's code.
+    let hex = transfer_hex(&shared, 0);
+    let _: String = client
+        .request("author_submitExtrinsic", rpc_params![hex.clone()])
+        .await
+        .unwrap();
+    let err = client
+        .request::<Value, _>("author_submitExtrinsic", rpc_params![hex])
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("already in the pool"), "{err}");
+    // The server still answers.
+    let name: String = client.request("system_name", rpc_params![]).await.unwrap();
+    assert_eq!(name, "tessera");
+    let unknown: Value = client
+        .request("chain_getBlockHash", rpc_params![99])
+        .await
+        .unwrap();
+    assert_eq!(unknown, Value::Null);
+}
+
+#[tokio::test]
+async fn plain_http_works_too() {
+    let (_shared, _client, addr, _handle) = node().await;
+    let response = tokio::task::spawn_blocking(move || {
+        let body = r#"{"jsonrpc":"2.0","id":7,"method":"system_chain","params":[]}"#;
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        stream.set_read_timeout(Some(STEP)).unwrap();
+        write!(
+            stream,
+            "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        response
+    })
+    .await
+    .unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains(r#""result":"Development""#), "{response}");
+}
