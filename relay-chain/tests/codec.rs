@@ -26,15 +26,22 @@ fn digest_item() -> impl Strategy<Value = DigestItem> {
 }
 
 fn header() -> impl Strategy<Value = Header> {
-    (hash(), any::<u32>(), hash(), hash(), vec(digest_item(), 0..4)).prop_map(
-        |(parent_hash, number, state_root, extrinsics_root, logs)| Header {
-            parent_hash,
-            number,
-            state_root,
-            extrinsics_root,
-            digest: Digest { logs },
-        },
+    (
+        hash(),
+        any::<u32>(),
+        hash(),
+        hash(),
+        vec(digest_item(), 0..4),
     )
+        .prop_map(
+            |(parent_hash, number, state_root, extrinsics_root, logs)| Header {
+                parent_hash,
+                number,
+                state_root,
+                extrinsics_root,
+                digest: Digest { logs },
+            },
+        )
 }
 
 fn leaf_call() -> impl Strategy<Value = Call> {
@@ -53,7 +60,11 @@ fn leaf_call() -> impl Strategy<Value = Call> {
 
 fn call() -> impl Strategy<Value = Call> {
     leaf_call().prop_recursive(3, 8, 1, |inner| {
-        inner.prop_map(|call| Call::Sudo(sudo::Call::Sudo { call: Box::new(call) }))
+        inner.prop_map(|call| {
+            Call::Sudo(sudo::Call::Sudo {
+                call: Box::new(call),
+            })
+        })
     })
 }
 
@@ -65,12 +76,23 @@ fn era() -> impl Strategy<Value = Era> {
 }
 
 fn extrinsic() -> impl Strategy<Value = RelayExtrinsic> {
-    let signature = (account(), any::<[u8; 32]>(), any::<[u8; 32]>(), era(), any::<u32>(), any::<u128>())
+    let signature = (
+        account(),
+        any::<[u8; 32]>(),
+        any::<[u8; 32]>(),
+        era(),
+        any::<u32>(),
+        any::<u128>(),
+    )
         .prop_map(|(signer, a, b, era, nonce, tip)| {
             let mut bytes = [0u8; 64];
             bytes[..32].copy_from_slice(&a);
             bytes[32..].copy_from_slice(&b);
-            SignatureData { signer, signature: Signature(bytes), extra: SignedExtra { era, nonce, tip } }
+            SignatureData {
+                signer,
+                signature: Signature(bytes),
+                extra: SignedExtra { era, nonce, tip },
+            }
         });
     (proptest::option::of(signature), call())
         .prop_map(|(signature, call)| RelayExtrinsic { signature, call })
