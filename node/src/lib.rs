@@ -7,6 +7,7 @@
 //! - [`workload`]: signed dev transfers, for `tessera dev`, tests and benchmarks;
 //! - [`blocks`]: the block file format of `export-blocks` / `import-blocks`;
 //! - [`service`]: what a running node shares between tasks (client, pool, chain events);
+//! - [`metrics`]: Prometheus metrics at `/metrics`;
 //! - [`rpc`]: JSON-RPC over HTTP and WebSocket with Substrate's method names;
 //! - [`cli`]: the `tessera` command line.
 //!
@@ -25,6 +26,7 @@
 pub mod blocks;
 pub mod cli;
 pub mod client;
+pub mod metrics;
 pub mod pool;
 pub mod rpc;
 pub mod service;

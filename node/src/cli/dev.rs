@@ -3,6 +3,7 @@
 
 use super::{database_path, ChainArgs};
 use crate::client::Client;
+use crate::metrics::{self, Metrics};
 use crate::rpc;
 use crate::service::{ChainEvent, Shared};
 use crate::store::RocksDb;
@@ -40,6 +41,9 @@ pub struct DevArgs {
     /// Port of the JSON-RPC server (0 picks a free one).
     #[arg(long, default_value_t = 9944, value_name = "PORT")]
     rpc_port: u16,
+    /// Port of the Prometheus metrics endpoint `/metrics` on the RPC interface (0 picks one).
+    #[arg(long, default_value_t = 9615, value_name = "PORT")]
+    prometheus_port: u16,
     /// The chain (its first validator must be a dev account: Alice for `dev`).
     #[command(flatten)]
     chain: ChainArgs,
@@ -91,6 +95,10 @@ pub(super) fn run(args: DevArgs) -> anyhow::Result<()> {
         let rpc_addr = SocketAddr::new(args.rpc_addr, args.rpc_port);
         let (bound, rpc) = rpc::start(rpc_addr, shared.clone()).await?;
         println!("JSON-RPC: http://{bound} and ws://{bound}");
+        let metrics = Arc::new(Metrics::new());
+        let metrics_addr = SocketAddr::new(args.rpc_addr, args.prometheus_port);
+        let (metrics_bound, metrics_task) = metrics::serve(metrics_addr, metrics.clone()).await?;
+        println!("Prometheus: http://{metrics_bound}/metrics");
         let mut transfers = TransferGenerator::dev(args.seed);
         let mut ticker = tokio::time::interval(Duration::from_millis(args.block_time.max(1)));
         let mut authored = 0u32;
@@ -126,6 +134,13 @@ pub(super) fn run(args: DevArgs) -> anyhow::Result<()> {
                 best: true,
             });
             shared.publish(ChainEvent::Finalized(header.clone()));
+            metrics.block(
+                header.number,
+                block.block.extrinsics.len(),
+                started.elapsed(),
+                Some(header.number),
+            );
+            metrics.pool_size.set(pool_len as i64);
             println!(
                 "#{:<5} {} · finalized #{} · {} txs · pool {} · issuance {} UNIT · {} ms",
                 header.number,
@@ -143,6 +158,7 @@ pub(super) fn run(args: DevArgs) -> anyhow::Result<()> {
         }
         rpc.stop()?;
         rpc.stopped().await;
+        metrics_task.abort();
         anyhow::Ok(())
     })
 }

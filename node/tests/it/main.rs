@@ -2,5 +2,6 @@
 
 mod bad_input;
 mod crash;
+mod metrics;
 mod rpc;
 mod support;
