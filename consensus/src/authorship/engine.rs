@@ -1,0 +1,446 @@
+//! The authorship engine of one node: claims slots on the best chain, checks imported headers,
+//! keeps epoch randomness per chain, picks the best chain and reports author equivocations.
+
+use super::config::{primary_threshold, AuthorshipConfig};
+use super::digest::{split_seal, PreDigest};
+use super::epoch::EpochState;
+use super::error::ImportError;
+use super::vrf::{claim_primary, secondary_author, verify_primary};
+use crate::block_tree::BlockTree;
+use crate::verify::{BatchVerifier, SignatureCheck, SignatureVerifier};
+use crate::AuthorityKey;
+use std::collections::{BTreeMap, BTreeSet};
+use tessera_runtime::{AccountId, BlockNumber, DigestItem, Hash, Header};
+
+/// What the authorship engine is told.
+#[derive(Clone, Debug)]
+pub enum Input {
+    /// The current time in milliseconds.
+    Tick(u64),
+    /// A sealed header to check and import (own blocks too).
+    ImportHeader(Header),
+    /// A block was finalized: fork choice never leaves its chain again.
+    Finalized(Hash),
+}
+
+/// What the authorship engine asks the node to do.
+#[derive(Clone, Debug)]
+pub enum Output {
+    /// Build a block on `parent` for `slot` with this pre-digest, seal it
+    /// ([`super::seal_header`]) and import it.
+    AuthorBlock {
+        /// The parent (the best block).
+        parent: Hash,
+        /// The slot claimed.
+        slot: u64,
+        /// The `PreRuntime(BABE)` item to put first in the digest.
+        pre_digest: DigestItem,
+    },
+    /// A header passed the checks and was added.
+    Imported {
+        /// Its hash.
+        hash: Hash,
+        /// Its number.
+        number: BlockNumber,
+    },
+    /// The best block changed.
+    NewBest(Hash),
+    /// A header failed the checks.
+    Rejected {
+        /// Its hash.
+        hash: Hash,
+        /// Why.
+        error: ImportError,
+    },
+    /// An authority sealed two headers for one slot.
+    ReportEquivocation(Box<AuthorEquivocation>),
+}
+
+/// Two different headers sealed by one authority for the same slot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthorEquivocation {
+    /// The slot.
+    pub slot: u64,
+    /// The author.
+    pub offender: AccountId,
+    /// The header seen first.
+    pub first: Header,
+    /// The conflicting header.
+    pub second: Header,
+}
+
+/// Counters for metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AuthorshipStats {
+    /// Blocks this node was asked to author.
+    pub claims: u64,
+    /// Headers imported.
+    pub imported: u64,
+    /// Headers rejected.
+    pub rejected: u64,
+}
+
+/// What the engine keeps per block.
+#[derive(Clone, Copy, Debug)]
+struct BlockData {
+    slot: u64,
+    primaries: u64,
+    epoch: EpochState,
+}
+
+/// The BABE-like authorship engine of one node.
+pub struct AuthorshipEngine {
+    config: AuthorshipConfig,
+    key: Option<(AuthorityKey, u32)>,
+    thresholds: Vec<u128>,
+    tree: BlockTree,
+    data: BTreeMap<Hash, BlockData>,
+    best: Hash,
+    now: u64,
+    last_claimed_slot: Option<u64>,
+    by_slot: BTreeMap<(u64, u32), Header>,
+    reported: BTreeSet<(u64, u32)>,
+    verifier: Box<dyn SignatureVerifier>,
+    stats: AuthorshipStats,
+}
+
+impl AuthorshipEngine {
+    /// An engine above `genesis` (slot 0); it authors when `key` is one of the authorities.
+    pub fn new(config: AuthorshipConfig, genesis: Header, key: Option<AuthorityKey>) -> Self {
+        let total = config.total_weight();
+        let thresholds = config
+            .authorities
+            .iter()
+            .map(|(_, w)| primary_threshold(config.c, *w, total))
+            .collect();
+        let key = key.and_then(|k| {
+            let index = config
+                .authorities
+                .iter()
+                .position(|(id, _)| *id == k.public())?;
+            Some((k, u32::try_from(index).ok()?))
+        });
+        let tree = BlockTree::new(genesis);
+        let root = tree.root();
+        let mut data = BTreeMap::new();
+        data.insert(
+            root,
+            BlockData {
+                slot: 0,
+                primaries: 0,
+                epoch: EpochState::genesis(config.genesis_randomness),
+            },
+        );
+        AuthorshipEngine {
+            config,
+            key,
+            thresholds,
+            tree,
+            data,
+            best: root,
+            now: 0,
+            last_claimed_slot: None,
+            by_slot: BTreeMap::new(),
+            reported: BTreeSet::new(),
+            verifier: Box::new(BatchVerifier::default()),
+            stats: AuthorshipStats::default(),
+        }
+    }
+
+    /// Uses `verifier` for seal signatures.
+    pub fn with_verifier(mut self, verifier: Box<dyn SignatureVerifier>) -> Self {
+        self.verifier = verifier;
+        self
+    }
+
+    /// The best block.
+    pub fn best(&self) -> Hash {
+        self.best
+    }
+
+    /// The header of a block still in the tree.
+    pub fn header(&self, hash: &Hash) -> Option<&Header> {
+        self.tree.header(hash)
+    }
+
+    /// Whether `hash` was imported and is not pruned.
+    pub fn contains(&self, hash: &Hash) -> bool {
+        self.tree.contains(hash)
+    }
+
+    /// The number of primary blocks on the chain ending at `hash`.
+    pub fn primaries(&self, hash: &Hash) -> Option<u64> {
+        self.data.get(hash).map(|d| d.primaries)
+    }
+
+    /// The randomness of `epoch` as the chain ending at `hash` sees it (for its children).
+    pub fn epoch_randomness(&self, hash: &Hash, epoch: u64) -> Option<[u8; 32]> {
+        Some(self.data.get(hash)?.epoch.for_child(epoch)?.randomness)
+    }
+
+    /// The block tree above the finalized block.
+    pub fn tree(&self) -> &BlockTree {
+        &self.tree
+    }
+
+    /// Counters since start.
+    pub fn stats(&self) -> AuthorshipStats {
+        self.stats
+    }
+
+    /// Feeds one input; returns what to do.
+    pub fn handle(&mut self, input: Input) -> Vec<Output> {
+        let mut out = Vec::new();
+        match input {
+            Input::Tick(now) => {
+                self.now = self.now.max(now);
+                self.claim_slot(&mut out);
+            }
+            Input::ImportHeader(header) => {
+                let hash = header.hash();
+                match self.import(header, &mut out) {
+                    Ok(()) => {}
+                    Err(error) => {
+                        self.stats.rejected = self.stats.rejected.saturating_add(1);
+                        out.push(Output::Rejected { hash, error });
+                    }
+                }
+            }
+            Input::Finalized(hash) => self.on_finalized(hash, &mut out),
+        }
+        out
+    }
+
+    fn current_slot(&self) -> u64 {
+        self.config.slot_at(self.now)
+    }
+
+    /// Claims the current slot on the best block, once per slot.
+    fn claim_slot(&mut self, out: &mut Vec<Output>) {
+        let slot = self.current_slot();
+        if self.last_claimed_slot.is_some_and(|last| last >= slot) {
+            return;
+        }
+        self.last_claimed_slot = Some(slot);
+        let Some((key, index)) = self.key.as_ref() else {
+            return;
+        };
+        let Some(parent) = self.data.get(&self.best) else {
+            return;
+        };
+        if parent.slot >= slot {
+            return;
+        }
+        let epoch_index = self.config.epoch_of(slot);
+        let Some(epoch) = parent.epoch.for_child(epoch_index) else {
+            return;
+        };
+        let threshold = self
+            .thresholds
+            .get(*index as usize)
+            .copied()
+            .unwrap_or_default();
+        let pre_digest = match claim_primary(key, &epoch.randomness, slot, epoch_index, threshold) {
+            Some((vrf_output, vrf_proof, _)) => PreDigest::Primary {
+                authority_index: *index,
+                slot,
+                vrf_output,
+                vrf_proof,
+            },
+            None if self.config.secondary_slots
+                && secondary_author(&epoch.randomness, slot, self.config.authorities.len())
+                    == Some(*index) =>
+            {
+                PreDigest::Secondary {
+                    authority_index: *index,
+                    slot,
+                }
+            }
+            None => return,
+        };
+        self.stats.claims = self.stats.claims.saturating_add(1);
+        out.push(Output::AuthorBlock {
+            parent: self.best,
+            slot,
+            pre_digest: pre_digest.to_digest_item(),
+        });
+    }
+
+    /// Runs the import checks on `header` and adds it.
+    fn import(&mut self, header: Header, out: &mut Vec<Output>) -> Result<(), ImportError> {
+        let hash = header.hash();
+        if self.tree.contains(&hash) {
+            return Ok(());
+        }
+        if header.number <= self.tree.root_number() {
+            return Err(ImportError::BelowFinalized(header.number));
+        }
+        let parent = *self
+            .data
+            .get(&header.parent_hash)
+            .ok_or(ImportError::UnknownParent(header.parent_hash))?;
+        let pre_digest = PreDigest::from_header(&header).ok_or(ImportError::MissingPreDigest)?;
+        let (unsealed, signature) = split_seal(&header).ok_or(ImportError::MissingSeal)?;
+        let slot = pre_digest.slot();
+        let now = self.current_slot();
+        if slot > now {
+            return Err(ImportError::FutureSlot { slot, now });
+        }
+        if slot <= parent.slot {
+            return Err(ImportError::SlotNotIncreasing {
+                slot,
+                parent: parent.slot,
+            });
+        }
+        let index = pre_digest.authority_index();
+        let author = self
+            .config
+            .authorities
+            .get(index as usize)
+            .map(|(id, _)| *id)
+            .ok_or(ImportError::UnknownAuthority(index))?;
+        let epoch_index = self.config.epoch_of(slot);
+        let mut epoch = parent
+            .epoch
+            .for_child(epoch_index)
+            .ok_or(ImportError::EpochSkip)?;
+        let check = SignatureCheck {
+            signer: author,
+            message: unsealed.hash().as_bytes().to_vec(),
+            signature,
+        };
+        if self.verifier.verify(&[check]) != [true] {
+            return Err(ImportError::BadSeal);
+        }
+        let primaries = match pre_digest {
+            PreDigest::Primary {
+                vrf_output,
+                vrf_proof,
+                ..
+            } => {
+                let result = verify_primary(
+                    &author,
+                    &epoch.randomness,
+                    slot,
+                    epoch_index,
+                    &vrf_output,
+                    &vrf_proof,
+                )
+                .ok_or(ImportError::BadVrf)?;
+                let threshold = self
+                    .thresholds
+                    .get(index as usize)
+                    .copied()
+                    .unwrap_or_default();
+                if result.lottery >= threshold {
+                    return Err(ImportError::AboveThreshold);
+                }
+                epoch.absorb(&result.randomness);
+                parent.primaries.saturating_add(1)
+            }
+            PreDigest::Secondary { .. } => {
+                let expected =
+                    secondary_author(&epoch.randomness, slot, self.config.authorities.len())
+                        .filter(|_| self.config.secondary_slots);
+                if expected != Some(index) {
+                    return Err(ImportError::NotSecondaryAuthor {
+                        got: index,
+                        expected,
+                    });
+                }
+                parent.primaries
+            }
+        };
+        self.tree
+            .insert(header.clone())
+            .map_err(|_| ImportError::BadNumber)?;
+        self.data.insert(
+            hash,
+            BlockData {
+                slot,
+                primaries,
+                epoch,
+            },
+        );
+        self.stats.imported = self.stats.imported.saturating_add(1);
+        self.note_author(slot, index, author, header.clone(), out);
+        out.push(Output::Imported {
+            hash,
+            number: header.number,
+        });
+        if self.better(&hash, &self.best) {
+            self.best = hash;
+            out.push(Output::NewBest(hash));
+        }
+        Ok(())
+    }
+
+    /// Remembers who authored `slot`, reporting a second header by the same author.
+    fn note_author(
+        &mut self,
+        slot: u64,
+        index: u32,
+        author: AccountId,
+        header: Header,
+        out: &mut Vec<Output>,
+    ) {
+        match self.by_slot.get(&(slot, index)) {
+            None => {
+                self.by_slot.insert((slot, index), header);
+            }
+            Some(first) if first.hash() != header.hash() => {
+                if self.reported.insert((slot, index)) {
+                    out.push(Output::ReportEquivocation(Box::new(AuthorEquivocation {
+                        slot,
+                        offender: author,
+                        first: first.clone(),
+                        second: header,
+                    })));
+                }
+            }
+            Some(_) => {}
+        }
+        // Keep two epochs of history.
+        let horizon = slot.saturating_sub(self.config.epoch_length.saturating_mul(2));
+        if self
+            .by_slot
+            .first_key_value()
+            .is_some_and(|((s, _), _)| *s < horizon)
+        {
+            self.by_slot.retain(|(s, _), _| *s >= horizon);
+            self.reported.retain(|(s, _)| *s >= horizon);
+        }
+    }
+
+    /// Fork choice: more primary blocks, then higher; the incumbent keeps ties.
+    fn better(&self, candidate: &Hash, incumbent: &Hash) -> bool {
+        let weight = |hash: &Hash| {
+            let primaries = self.data.get(hash).map(|d| d.primaries).unwrap_or_default();
+            (primaries, self.tree.number(hash).unwrap_or_default())
+        };
+        weight(candidate) > weight(incumbent)
+    }
+
+    fn on_finalized(&mut self, hash: Hash, out: &mut Vec<Output>) {
+        if !self.tree.contains(&hash) || hash == self.tree.root() {
+            return;
+        }
+        self.tree.prune_to(&hash);
+        self.data.retain(|h, _| self.tree.contains(h));
+        let root = self.tree.root();
+        let mut best = if self.tree.contains(&self.best) {
+            self.best
+        } else {
+            root
+        };
+        for leaf in self.tree.leaves_under(&root) {
+            if self.better(&leaf, &best) {
+                best = leaf;
+            }
+        }
+        if best != self.best {
+            self.best = best;
+            out.push(Output::NewBest(best));
+        }
+    }
+}

@@ -1,0 +1,577 @@
+//! The finality voter: rounds of prevotes and precommits driven by ticks, imported blocks and
+//! messages; outputs votes, commits, finalized blocks and equivocation reports.
+
+use super::authorities::AuthoritySet;
+use super::equivocation::VoteEquivocation;
+use super::error::MessageError;
+use super::justification::Justification;
+use super::message::{FinalityMessage, Phase, SignedVote, Target, Vote};
+use super::round::{Round, RoundState};
+use super::votes::Added;
+use super::voting_rule::VotingRule;
+use crate::block_tree::BlockTree;
+use crate::verify::{BatchVerifier, SignatureVerifier};
+use crate::{AuthorityKey, PeerId};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use tessera_runtime::{AccountId, Hash, Header};
+
+/// Timing and bounds of the finality voter (times in milliseconds).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FinalityConfig {
+    /// The expected gossip delay Δ: prevote after 2Δ, precommit after 4Δ at the latest.
+    pub gossip_delay_ms: u64,
+    /// How often this voter resends its own votes of the current and previous rounds.
+    pub rebroadcast_ms: u64,
+    /// How long to wait for a catch-up answer before asking again.
+    pub catch_up_timeout_ms: u64,
+    /// Most verified votes kept while their block or round has not arrived yet.
+    pub max_pending_votes: usize,
+    /// Completed rounds whose late votes are still counted (finality, equivocations).
+    pub kept_rounds: usize,
+    /// How many voters broadcast the commit of a round: the primary and those after it in
+    /// the authority list (everyone else finalizes from the votes or from their commits).
+    pub commit_senders: usize,
+}
+
+impl Default for FinalityConfig {
+    fn default() -> Self {
+        FinalityConfig {
+            gossip_delay_ms: 1_000,
+            rebroadcast_ms: 8_000,
+            catch_up_timeout_ms: 10_000,
+            max_pending_votes: 20_000,
+            kept_rounds: 3,
+            commit_senders: 3,
+        }
+    }
+}
+
+/// What the finality engine is told.
+#[derive(Clone, Debug)]
+pub enum Input {
+    /// The current time.
+    Tick(u64),
+    /// A block was imported (its parent first).
+    BlockImported(Header),
+    /// Fork choice picked a new best block.
+    BestBlock(Hash),
+    /// Messages from peers, checked together (one signature batch).
+    Messages(Vec<(PeerId, FinalityMessage)>),
+    /// A new authority set takes over (the block enacting it has been finalized).
+    NewAuthoritySet(AuthoritySet),
+}
+
+/// What the finality engine asks the node to do.
+#[derive(Clone, Debug)]
+pub enum Output {
+    /// Gossip a message to all peers.
+    Broadcast(FinalityMessage),
+    /// Send a message to one peer.
+    SendTo(PeerId, FinalityMessage),
+    /// A block is final; store and serve its justification.
+    Finalized {
+        /// The block.
+        target: Target,
+        /// Its proof.
+        justification: Justification,
+    },
+    /// A voter equivocated; here is the proof.
+    ReportEquivocation(VoteEquivocation),
+    /// A peer sent an invalid message.
+    Misbehaviour(PeerId, MessageError),
+    /// A peer voted for a block this node has not imported: fetch it (from that peer).
+    UnknownBlock(PeerId, Target),
+}
+
+/// Counters for benchmarks and metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FinalityStats {
+    /// Signatures handed to the verifier.
+    pub signatures_checked: u64,
+    /// Messages output (broadcasts and direct sends).
+    pub messages_sent: u64,
+    /// Rounds completed (including rounds skipped by catch-up).
+    pub rounds_completed: u64,
+    /// Catch-up answers adopted.
+    pub catch_ups: u64,
+}
+
+/// The GRANDPA-like finality voter of one node.
+pub struct FinalityEngine {
+    pub(super) config: FinalityConfig,
+    pub(super) key: Option<AuthorityKey>,
+    pub(super) set: AuthoritySet,
+    pub(super) tree: BlockTree,
+    pub(super) best: Hash,
+    pub(super) current: Round,
+    /// Completed rounds, oldest first (at most `kept_rounds`).
+    pub(super) past: VecDeque<Round>,
+    /// Verified votes waiting for their block or their round, keyed for deduplication.
+    pub(super) pending: BTreeMap<PendingKey, (PeerId, SignedVote)>,
+    pub(super) now: u64,
+    pub(super) last_rebroadcast: u64,
+    pub(super) catch_up_sent_at: Option<u64>,
+    pub(super) voting_rule: Option<Box<dyn VotingRule>>,
+    pub(super) verifier: Box<dyn SignatureVerifier>,
+    pub(super) reported: BTreeSet<(u64, Phase, AccountId)>,
+    pub(super) stats: FinalityStats,
+}
+
+impl FinalityEngine {
+    /// A voter (with `key`) or observer (without) for `set`, above the finalized `root`.
+    pub fn new(
+        config: FinalityConfig,
+        set: AuthoritySet,
+        root: Header,
+        key: Option<AuthorityKey>,
+    ) -> Self {
+        let tree = BlockTree::new(root);
+        FinalityEngine {
+            config,
+            key,
+            set,
+            best: tree.root(),
+            tree,
+            current: Round::new(1, 0),
+            past: VecDeque::new(),
+            pending: BTreeMap::new(),
+            now: 0,
+            last_rebroadcast: 0,
+            catch_up_sent_at: None,
+            voting_rule: None,
+            verifier: Box::new(BatchVerifier::default()),
+            reported: BTreeSet::new(),
+            stats: FinalityStats::default(),
+        }
+    }
+
+    /// Uses `rule` to cap prevote targets.
+    pub fn with_voting_rule(mut self, rule: Box<dyn VotingRule>) -> Self {
+        self.voting_rule = Some(rule);
+        self
+    }
+
+    /// Uses `verifier` for all signature checks.
+    pub fn with_verifier(mut self, verifier: Box<dyn SignatureVerifier>) -> Self {
+        self.verifier = verifier;
+        self
+    }
+
+    /// The last finalized block.
+    pub fn finalized(&self) -> Target {
+        Target {
+            hash: self.tree.root(),
+            number: self.tree.root_number(),
+        }
+    }
+
+    /// The current round number.
+    pub fn round(&self) -> u64 {
+        self.current.number
+    }
+
+    /// The authority set in force.
+    pub fn authority_set(&self) -> &AuthoritySet {
+        &self.set
+    }
+
+    /// The unfinalized block tree.
+    pub fn tree(&self) -> &BlockTree {
+        &self.tree
+    }
+
+    /// Counters since start.
+    pub fn stats(&self) -> FinalityStats {
+        self.stats
+    }
+
+    /// Feeds one input; returns what to do.
+    pub fn handle(&mut self, input: Input) -> Vec<Output> {
+        let mut out = Vec::new();
+        match input {
+            Input::Tick(now) => self.now = self.now.max(now),
+            Input::BlockImported(header) => {
+                if matches!(self.tree.insert(header), Ok(true)) {
+                    self.retry_pending(&mut out);
+                }
+            }
+            Input::BestBlock(hash) => {
+                if self.tree.contains(&hash) {
+                    self.best = hash;
+                }
+            }
+            Input::Messages(messages) => self.on_messages(messages, &mut out),
+            Input::NewAuthoritySet(set) => {
+                self.set = set;
+                self.current = Round::new(1, self.now);
+                self.past.clear();
+                self.pending.clear();
+                self.reported.clear();
+                self.catch_up_sent_at = None;
+            }
+        }
+        self.progress(&mut out);
+        let sent = out
+            .iter()
+            .filter(|o| matches!(o, Output::Broadcast(_) | Output::SendTo(..)))
+            .count();
+        self.stats.messages_sent = self.stats.messages_sent.saturating_add(sent as u64);
+        out
+    }
+
+    /// Whether this node votes in the current set.
+    pub(super) fn is_voter(&self) -> bool {
+        self.key
+            .as_ref()
+            .is_some_and(|k| self.set.weight(&k.public()).is_some())
+    }
+
+    /// The primary of `round`: authority `(round + set_id) mod n`.
+    pub(super) fn primary(&self, round: u64) -> Option<AccountId> {
+        let n = self.set.len() as u64;
+        let position = round.wrapping_add(self.set.set_id()).checked_rem(n)?;
+        self.set.get(position as usize).map(|(id, _)| *id)
+    }
+
+    /// Whether this voter is one of the `commit_senders` voters from `round`'s primary on.
+    fn is_commit_sender(&self, round: u64) -> bool {
+        let n = self.set.len();
+        let (Some(key), Some(primary)) = (self.key.as_ref(), self.primary(round)) else {
+            return false;
+        };
+        let (Some(own), Some(first)) = (
+            self.set.position(&key.public()),
+            self.set.position(&primary),
+        ) else {
+            return false;
+        };
+        let distance = own
+            .wrapping_add(n)
+            .wrapping_sub(first)
+            .checked_rem(n)
+            .unwrap_or(n);
+        distance < self.config.commit_senders
+    }
+
+    /// Takes every step the current state allows; bounded (a step can start one round).
+    fn progress(&mut self, out: &mut Vec<Output>) {
+        for _ in 0..4 {
+            let previous_state = self
+                .past
+                .back()
+                .map(|r| r.state(&self.tree, &self.set))
+                .unwrap_or_default();
+            let base = previous_state
+                .estimate
+                .filter(|e| self.tree.contains(e))
+                .unwrap_or_else(|| self.tree.root());
+            self.try_propose(base, out);
+            self.try_prevote(base, previous_state.prevote_ghost, out);
+            let state = self.current.state(&self.tree, &self.set);
+            self.try_precommit(base, &state, out);
+            self.try_finalize(out);
+            let state = self.current.state(&self.tree, &self.set);
+            let waited = self.now
+                >= self
+                    .current
+                    .started_at
+                    .saturating_add(self.config.gossip_delay_ms.saturating_mul(4));
+            if state.completable && (self.current.precommitted || !self.is_voter() || waited) {
+                self.start_round(self.current.number.saturating_add(1), out);
+            } else {
+                break;
+            }
+        }
+        if self.now
+            >= self
+                .last_rebroadcast
+                .saturating_add(self.config.rebroadcast_ms)
+        {
+            self.last_rebroadcast = self.now;
+            let own = self.past.back().into_iter().chain([&self.current]);
+            for vote in own.flat_map(|r| r.own.iter()) {
+                out.push(Output::Broadcast(FinalityMessage::Vote(*vote)));
+            }
+        }
+    }
+
+    /// Moves to `number`, keeping the finished round as the previous one.
+    pub(super) fn start_round(&mut self, number: u64, out: &mut Vec<Output>) {
+        let finished = std::mem::replace(&mut self.current, Round::new(number, self.now));
+        self.past.push_back(finished);
+        while self.past.len() > self.config.kept_rounds.max(1) {
+            self.past.pop_front();
+        }
+        self.stats.rounds_completed = self.stats.rounds_completed.saturating_add(1);
+        self.retry_pending(out);
+    }
+
+    fn try_propose(&mut self, base: Hash, out: &mut Vec<Output>) {
+        if self.current.proposed || self.past.is_empty() {
+            return;
+        }
+        self.current.proposed = true;
+        let Some(key) = self.key.as_ref() else { return };
+        if self.primary(self.current.number) != Some(key.public()) || base == self.tree.root() {
+            return;
+        }
+        let Some(number) = self.tree.number(&base) else {
+            return;
+        };
+        let target = Target { hash: base, number };
+        let vote = SignedVote::sign(
+            key,
+            Vote::PrimaryPropose(target),
+            self.current.number,
+            self.set.set_id(),
+        );
+        self.current.proposal = Some(target);
+        self.current.own.push(vote);
+        out.push(Output::Broadcast(FinalityMessage::Vote(vote)));
+    }
+
+    fn try_prevote(&mut self, base: Hash, previous_ghost: Option<Hash>, out: &mut Vec<Output>) {
+        let due = self.now
+            >= self
+                .current
+                .started_at
+                .saturating_add(self.config.gossip_delay_ms.saturating_mul(2));
+        if self.current.prevoted || !self.is_voter() || !(due || self.current.proposal.is_some()) {
+            return;
+        }
+        let proposal = self.current.proposal.map(|p| p.hash).filter(|p| {
+            self.tree.is_descendant_or_equal(p, &base)
+                && previous_ghost.is_none_or(|g| self.tree.is_descendant_or_equal(&g, p))
+        });
+        let start = proposal.unwrap_or(base);
+        let head = if self.tree.is_descendant_or_equal(&self.best, &start) {
+            self.best
+        } else {
+            self.tree.longest_under(&start)
+        };
+        let target = self.restrict(base, head);
+        self.cast(Phase::Prevote, target, out);
+        self.current.prevoted = true;
+    }
+
+    /// Applies the voting rule: the answer must lie between `base` and `head`, else `base`.
+    fn restrict(&self, base: Hash, head: Hash) -> Hash {
+        let Some(rule) = self.voting_rule.as_ref() else {
+            return head;
+        };
+        let (Some(base_header), Some(head_header)) =
+            (self.tree.header(&base), self.tree.header(&head))
+        else {
+            return base;
+        };
+        match rule.restrict(base_header, head_header, &self.tree) {
+            None => head,
+            Some(capped)
+                if self.tree.is_descendant_or_equal(&head, &capped)
+                    && self.tree.is_descendant_or_equal(&capped, &base) =>
+            {
+                capped
+            }
+            Some(_) => base,
+        }
+    }
+
+    fn try_precommit(&mut self, base: Hash, state: &RoundState, out: &mut Vec<Output>) {
+        if self.current.precommitted || !self.current.prevoted || !self.is_voter() {
+            return;
+        }
+        let Some(ghost) = state.prevote_ghost else {
+            return;
+        };
+        let due = self.now
+            >= self
+                .current
+                .started_at
+                .saturating_add(self.config.gossip_delay_ms.saturating_mul(4));
+        if self.tree.is_descendant_or_equal(&ghost, &base) && (due || state.completable) {
+            self.cast(Phase::Precommit, ghost, out);
+            self.current.precommitted = true;
+        }
+    }
+
+    /// Signs, records and broadcasts this voter's vote of `phase` for `hash`.
+    fn cast(&mut self, phase: Phase, hash: Hash, out: &mut Vec<Output>) {
+        let (Some(key), Some(number)) = (self.key.as_ref(), self.tree.number(&hash)) else {
+            return;
+        };
+        let target = Target { hash, number };
+        let vote = SignedVote::sign(
+            key,
+            Vote::of_phase(phase, target),
+            self.current.number,
+            self.set.set_id(),
+        );
+        let weight = self.set.weight(&vote.id).unwrap_or_default();
+        self.current.add(&self.tree, phase, vote.compact(), weight);
+        self.current.own.push(vote);
+        out.push(Output::Broadcast(FinalityMessage::Vote(vote)));
+    }
+
+    /// Finalizes the deepest block with supermajority precommits in the previous or current
+    /// round, if it is above the last finalized block.
+    fn try_finalize(&mut self, out: &mut Vec<Output>) {
+        let mut best: Option<(u64, Target)> = None;
+        for round in self.past.iter().chain([&self.current]) {
+            let Some(hash) = round.precommits.ghost(&self.tree, self.set.threshold()) else {
+                continue;
+            };
+            let Some(number) = self.tree.number(&hash) else {
+                continue;
+            };
+            if number > self.tree.root_number() && best.is_none_or(|(_, t)| number > t.number) {
+                best = Some((round.number, Target { hash, number }));
+            }
+        }
+        let Some((round_number, target)) = best else {
+            return;
+        };
+        let Some(round) = self.round_of(round_number) else {
+            return;
+        };
+        let justification =
+            Justification::build(round_number, target, round.precommits.all(), &self.tree);
+        if self.is_commit_sender(round_number) {
+            out.push(Output::Broadcast(FinalityMessage::Commit {
+                set_id: self.set.set_id(),
+                justification: justification.clone(),
+            }));
+        }
+        self.finalize(target, justification, out);
+    }
+
+    /// Records `target` as final: prunes the tree and reports it.
+    pub(super) fn finalize(
+        &mut self,
+        target: Target,
+        justification: Justification,
+        out: &mut Vec<Output>,
+    ) {
+        self.tree.prune_to(&target.hash);
+        for round in self.past.iter_mut().chain([&mut self.current]) {
+            round.prevotes.prune(&self.tree);
+            round.precommits.prune(&self.tree);
+        }
+        // Waiting votes at or below the new root now count as votes for finalized blocks.
+        self.retry_pending(out);
+        if !self.tree.contains(&self.best) {
+            self.best = self.tree.longest_under(&self.tree.root());
+        }
+        out.push(Output::Finalized {
+            target,
+            justification,
+        });
+    }
+
+    /// Imports a verified vote into its round, or keeps it until its block or round arrives.
+    pub(super) fn import_vote(&mut self, peer: PeerId, vote: SignedVote, out: &mut Vec<Output>) {
+        let target = vote.vote.target();
+        let next_round = self.current.number.saturating_add(1);
+        let known_round = self.round_of(vote.round).is_some();
+        let above_root = target.number > self.tree.root_number();
+        if vote.round == next_round
+            || (known_round && above_root && !self.tree.contains(&target.hash))
+        {
+            let unknown = vote.round != next_round && !self.tree.contains(&target.hash);
+            if above_root && self.keep_pending(peer, vote) && unknown {
+                out.push(Output::UnknownBlock(peer, target));
+            }
+            return;
+        }
+        // A vote at or below the finalized block supports nothing above it, but it still counts
+        // as its voter's vote (for completability and equivocation detection).
+        if !known_round {
+            return;
+        }
+        if let Some(actual) = self.tree.number(&target.hash) {
+            if actual != target.number {
+                out.push(Output::Misbehaviour(
+                    peer,
+                    MessageError::WrongNumber {
+                        hash: target.hash,
+                        claimed: target.number,
+                        actual,
+                    },
+                ));
+                return;
+            }
+        }
+        let primary = self.primary(vote.round);
+        let weight = self.set.weight(&vote.id).unwrap_or_default();
+        let set_id = self.set.set_id();
+        let round = if vote.round == self.current.number {
+            &mut self.current
+        } else {
+            match self.past.iter_mut().find(|r| r.number == vote.round) {
+                Some(round) => round,
+                None => return,
+            }
+        };
+        let Some(phase) = vote.vote.phase() else {
+            if primary == Some(vote.id) && round.proposal.is_none() {
+                round.proposal = Some(target);
+            }
+            return;
+        };
+        if let Added::Equivocation(first) = round.add(&self.tree, phase, vote.compact(), weight) {
+            if self.reported.insert((vote.round, phase, vote.id)) {
+                out.push(Output::ReportEquivocation(VoteEquivocation {
+                    first: first.expand(phase, vote.round, set_id),
+                    second: vote,
+                }));
+            }
+        }
+    }
+
+    /// Keeps a vote for later; whether it was not kept already.
+    fn keep_pending(&mut self, peer: PeerId, vote: SignedVote) -> bool {
+        if self.pending.len() >= self.config.max_pending_votes {
+            return false;
+        }
+        let key = pending_key(&vote);
+        if self.pending.contains_key(&key) {
+            return false;
+        }
+        self.pending.insert(key, (peer, vote));
+        true
+    }
+
+    /// Whether exactly `vote` is waiting already.
+    pub(super) fn is_pending(&self, vote: &SignedVote) -> bool {
+        self.pending
+            .get(&pending_key(vote))
+            .is_some_and(|(_, v)| v == vote)
+    }
+
+    /// The current or a kept past round numbered `number`.
+    pub(super) fn round_of(&self, number: u64) -> Option<&Round> {
+        if number == self.current.number {
+            return Some(&self.current);
+        }
+        self.past.iter().find(|r| r.number == number)
+    }
+
+    /// Tries the pending votes again (after a block import or a new round).
+    pub(super) fn retry_pending(&mut self, out: &mut Vec<Output>) {
+        let pending = std::mem::take(&mut self.pending);
+        for (peer, vote) in pending.into_values() {
+            self.import_vote(peer, vote, out);
+        }
+    }
+}
+
+/// Orders and deduplicates pending votes: round, voter, kind, target.
+pub(super) type PendingKey = (u64, AccountId, u8, Target);
+
+fn pending_key(vote: &SignedVote) -> PendingKey {
+    let kind = match vote.vote {
+        Vote::Prevote(_) => 0,
+        Vote::Precommit(_) => 1,
+        Vote::PrimaryPropose(_) => 2,
+    };
+    (vote.round, vote.id, kind, vote.vote.target())
+}

@@ -1,0 +1,334 @@
+//! Authorship engine: claims, import checks, fork choice, epochs and equivocation reports.
+
+use tessera_consensus::authorship::{
+    claim_primary, seal_header, secondary_author, AuthorshipConfig, AuthorshipEngine, ImportError,
+    Input, Output, PreDigest,
+};
+use tessera_consensus::sim::genesis;
+use tessera_consensus::AuthorityKey;
+use tessera_runtime::{Digest, Hash, Header};
+
+const SLOT: u64 = 100;
+
+fn keys(n: u64) -> Vec<AuthorityKey> {
+    (0..n).map(AuthorityKey::from_index).collect()
+}
+
+fn config(keys: &[AuthorityKey], c: (u64, u64)) -> AuthorshipConfig {
+    let mut config = AuthorshipConfig::new(SLOT, 4, keys.iter().map(|k| (k.public(), 1)).collect());
+    config.c = c;
+    config
+}
+
+fn block(key: &AuthorityKey, parent: &Header, pre_digest: PreDigest, salt: u8) -> Header {
+    seal_header(
+        key,
+        Header {
+            parent_hash: parent.hash(),
+            number: parent.number + 1,
+            state_root: Hash([salt; 32]),
+            extrinsics_root: Hash::ZERO,
+            digest: Digest {
+                logs: vec![pre_digest.to_digest_item()],
+            },
+        },
+    )
+}
+
+fn primary(
+    key: &AuthorityKey,
+    index: u32,
+    randomness: [u8; 32],
+    slot: u64,
+    epoch: u64,
+) -> PreDigest {
+    let (vrf_output, vrf_proof, _) =
+        claim_primary(key, &randomness, slot, epoch, u128::MAX).unwrap();
+    PreDigest::Primary {
+        authority_index: index,
+        slot,
+        vrf_output,
+        vrf_proof,
+    }
+}
+
+fn import(engine: &mut AuthorshipEngine, header: &Header) -> Vec<Output> {
+    engine.handle(Input::ImportHeader(header.clone()))
+}
+
+fn rejection(outputs: &[Output]) -> Option<ImportError> {
+    outputs.iter().find_map(|o| match o {
+        Output::Rejected { error, .. } => Some(error.clone()),
+        _ => None,
+    })
+}
+
+#[test]
+fn a_lone_authority_authors_every_slot_and_imports_its_blocks() {
+    let keys = keys(1);
+    let mut engine = AuthorshipEngine::new(config(&keys, (1, 4)), genesis(), Some(keys[0].clone()));
+    let mut parent = genesis();
+    for slot in 1..=12u64 {
+        let outputs = engine.handle(Input::Tick(slot * SLOT));
+        let Some(Output::AuthorBlock {
+            parent: p,
+            slot: s,
+            pre_digest,
+        }) = outputs.into_iter().next()
+        else {
+            panic!("slot {slot}: no claim");
+        };
+        assert_eq!((p, s), (parent.hash(), slot));
+        let header = seal_header(
+            &keys[0],
+            Header {
+                parent_hash: p,
+                number: parent.number + 1,
+                state_root: Hash::ZERO,
+                extrinsics_root: Hash::ZERO,
+                digest: Digest {
+                    logs: vec![pre_digest],
+                },
+            },
+        );
+        let outputs = import(&mut engine, &header);
+        assert!(
+            outputs
+                .iter()
+                .any(|o| matches!(o, Output::NewBest(h) if *h == header.hash())),
+            "{outputs:?}"
+        );
+        parent = header;
+    }
+    // About a quarter of the slots were primary (c = 1/4), the rest secondary.
+    let primaries = engine.primaries(&parent.hash()).unwrap();
+    assert!(primaries < 12, "{primaries}");
+}
+
+#[test]
+fn import_checks_reject_bad_headers() {
+    let keys = keys(2);
+    let g = genesis();
+    let randomness = [0u8; 32];
+    let mut engine = AuthorshipEngine::new(config(&keys, (1, 1)), g.clone(), None);
+    engine.handle(Input::Tick(5 * SLOT));
+    let good = block(&keys[0], &g, primary(&keys[0], 0, randomness, 2, 0), 0);
+
+    let mut unsealed = good.clone();
+    unsealed.digest.logs.pop();
+    assert_eq!(
+        rejection(&import(&mut engine, &unsealed)),
+        Some(ImportError::MissingSeal)
+    );
+
+    let wrong_sealer = block(&keys[1], &g, primary(&keys[0], 0, randomness, 2, 0), 0);
+    assert_eq!(
+        rejection(&import(&mut engine, &wrong_sealer)),
+        Some(ImportError::BadSeal)
+    );
+
+    let future = block(&keys[0], &g, primary(&keys[0], 0, randomness, 9, 2), 0);
+    assert_eq!(
+        rejection(&import(&mut engine, &future)),
+        Some(ImportError::FutureSlot { slot: 9, now: 5 })
+    );
+
+    // A proof for another slot.
+    let PreDigest::Primary {
+        vrf_output,
+        vrf_proof,
+        ..
+    } = primary(&keys[0], 0, randomness, 3, 0)
+    else {
+        unreachable!()
+    };
+    let forged = PreDigest::Primary {
+        authority_index: 0,
+        slot: 2,
+        vrf_output,
+        vrf_proof,
+    };
+    assert_eq!(
+        rejection(&import(&mut engine, &block(&keys[0], &g, forged, 0))),
+        Some(ImportError::BadVrf)
+    );
+
+    let unknown = block(&keys[0], &g, primary(&keys[0], 7, randomness, 2, 0), 0);
+    assert_eq!(
+        rejection(&import(&mut engine, &unknown)),
+        Some(ImportError::UnknownAuthority(7))
+    );
+
+    let orphan = block(&keys[0], &good, primary(&keys[0], 0, randomness, 3, 0), 0);
+    assert_eq!(
+        rejection(&import(&mut engine, &orphan)),
+        Some(ImportError::UnknownParent(good.hash()))
+    );
+
+    assert_eq!(rejection(&import(&mut engine, &good)), None);
+    let same_slot_child = block(&keys[1], &good, primary(&keys[1], 1, randomness, 2, 0), 0);
+    assert_eq!(
+        rejection(&import(&mut engine, &same_slot_child)),
+        Some(ImportError::SlotNotIncreasing { slot: 2, parent: 2 })
+    );
+}
+
+#[test]
+fn thresholds_and_secondary_assignments_are_enforced() {
+    let keys = keys(3);
+    let g = genesis();
+    let randomness = [0u8; 32];
+    // c = 0: nobody is ever primary; only the round-robin author may take a slot.
+    let mut engine = AuthorshipEngine::new(config(&keys, (0, 1)), g.clone(), None);
+    engine.handle(Input::Tick(50 * SLOT));
+    let above = block(&keys[0], &g, primary(&keys[0], 0, randomness, 1, 0), 0);
+    assert_eq!(
+        rejection(&import(&mut engine, &above)),
+        Some(ImportError::AboveThreshold)
+    );
+    let expected = secondary_author(&randomness, 1, 3).unwrap();
+    let wrong = (expected + 1) % 3;
+    let claim = |index: u32| PreDigest::Secondary {
+        authority_index: index,
+        slot: 1,
+    };
+    let bad = block(&keys[wrong as usize], &g, claim(wrong), 0);
+    assert_eq!(
+        rejection(&import(&mut engine, &bad)),
+        Some(ImportError::NotSecondaryAuthor {
+            got: wrong,
+            expected: Some(expected)
+        })
+    );
+    let good = block(&keys[expected as usize], &g, claim(expected), 0);
+    assert_eq!(rejection(&import(&mut engine, &good)), None);
+}
+
+#[test]
+fn two_headers_by_one_author_in_one_slot_are_reported() {
+    let keys = keys(2);
+    let g = genesis();
+    let mut engine = AuthorshipEngine::new(config(&keys, (1, 1)), g.clone(), None);
+    engine.handle(Input::Tick(5 * SLOT));
+    let digest = primary(&keys[1], 1, [0; 32], 3, 0);
+    let a = block(&keys[1], &g, digest, 1);
+    let b = block(&keys[1], &g, digest, 2);
+    assert!(rejection(&import(&mut engine, &a)).is_none());
+    let outputs = import(&mut engine, &b);
+    let report = outputs
+        .iter()
+        .find_map(|o| match o {
+            Output::ReportEquivocation(p) => Some((**p).clone()),
+            _ => None,
+        })
+        .expect("equivocation reported");
+    assert_eq!((report.slot, report.offender), (3, keys[1].public()));
+    assert_eq!(
+        (report.first.hash(), report.second.hash()),
+        (a.hash(), b.hash())
+    );
+    // Importing the same header again is not an equivocation.
+    assert!(import(&mut engine, &a).is_empty());
+}
+
+#[test]
+fn fork_choice_prefers_primaries_then_length_and_keeps_to_the_finalized_chain() {
+    let keys = keys(3);
+    let g = genesis();
+    let r = [0u8; 32];
+    let mut engine = AuthorshipEngine::new(config(&keys, (1, 1)), g.clone(), None);
+    engine.handle(Input::Tick(100 * SLOT));
+    // A: one primary block; B: two primary blocks, so B is best until A is finalized.
+    let a1 = block(&keys[0], &g, primary(&keys[0], 0, r, 1, 0), 1);
+    let b1 = block(&keys[1], &g, primary(&keys[1], 1, r, 2, 0), 2);
+    let b2 = block(&keys[2], &b1, primary(&keys[2], 2, r, 3, 0), 3);
+    for h in [&a1, &b1, &b2] {
+        assert!(rejection(&import(&mut engine, h)).is_none());
+    }
+    assert_eq!(engine.best(), b2.hash());
+    // Finalizing A1 abandons B: fork choice stays on A even though B had more primaries.
+    let outputs = engine.handle(Input::Finalized(a1.hash()));
+    assert!(outputs
+        .iter()
+        .any(|o| matches!(o, Output::NewBest(h) if *h == a1.hash())));
+    assert_eq!(engine.best(), a1.hash());
+    let b3 = block(&keys[0], &b2, primary(&keys[0], 0, r, 4, 1), 4);
+    assert_eq!(
+        rejection(&import(&mut engine, &b3)),
+        Some(ImportError::UnknownParent(b2.hash()))
+    );
+
+    // Equal weight keeps the incumbent; one more primary block takes over.
+    let mut engine = AuthorshipEngine::new(config(&keys, (1, 1)), g.clone(), None);
+    engine.handle(Input::Tick(100 * SLOT));
+    let p1 = block(&keys[0], &g, primary(&keys[0], 0, r, 1, 0), 5);
+    let p2 = block(&keys[1], &p1, primary(&keys[1], 1, r, 2, 0), 6);
+    let q1 = block(&keys[2], &g, primary(&keys[2], 2, r, 3, 0), 7);
+    for h in [&q1, &p1] {
+        assert!(rejection(&import(&mut engine, h)).is_none());
+    }
+    assert_eq!(engine.best(), q1.hash(), "ties keep the incumbent");
+    assert!(rejection(&import(&mut engine, &p2)).is_none());
+    assert_eq!(engine.best(), p2.hash());
+}
+
+#[test]
+fn secondary_blocks_do_not_outweigh_a_primary() {
+    let keys = keys(2);
+    let g = genesis();
+    let r = [0u8; 32];
+    let mut cfg = config(&keys, (1, 1));
+    cfg.secondary_slots = true;
+    let mut engine = AuthorshipEngine::new(cfg, g.clone(), None);
+    engine.handle(Input::Tick(100 * SLOT));
+    let p = block(&keys[0], &g, primary(&keys[0], 0, r, 1, 0), 1);
+    assert!(rejection(&import(&mut engine, &p)).is_none());
+    // Two secondary blocks on another fork (each by the slot's round-robin author).
+    let mut parent = g.clone();
+    for slot in 2..4 {
+        let author = secondary_author(&r, slot, 2).unwrap();
+        let h = block(
+            &keys[author as usize],
+            &parent,
+            PreDigest::Secondary {
+                authority_index: author,
+                slot,
+            },
+            9,
+        );
+        assert!(rejection(&import(&mut engine, &h)).is_none(), "slot {slot}");
+        parent = h;
+    }
+    assert_eq!(engine.best(), p.hash());
+    assert_eq!(engine.primaries(&parent.hash()), Some(0));
+}
+
+#[test]
+fn epoch_two_randomness_comes_from_epoch_zero_vrf_outputs() {
+    let keys = keys(2);
+    let g = genesis();
+    let r = [0u8; 32];
+    let mut engine = AuthorshipEngine::new(config(&keys, (1, 1)), g.clone(), None);
+    engine.handle(Input::Tick(100 * SLOT));
+    // Two forks in epoch 0 (slots 0..4) with different authors, hence different VRF outputs.
+    let a = block(&keys[0], &g, primary(&keys[0], 0, r, 1, 0), 1);
+    let b = block(&keys[1], &g, primary(&keys[1], 1, r, 1, 0), 2);
+    for h in [&a, &b] {
+        assert!(rejection(&import(&mut engine, h)).is_none());
+    }
+    let ra1 = engine.epoch_randomness(&a.hash(), 1).unwrap();
+    let rb1 = engine.epoch_randomness(&b.hash(), 1).unwrap();
+    assert_eq!(ra1, r, "epoch 1 still uses the genesis randomness");
+    assert_eq!(ra1, rb1);
+    let ra2 = engine.epoch_randomness(&a.hash(), 2).unwrap();
+    let rb2 = engine.epoch_randomness(&b.hash(), 2).unwrap();
+    assert_ne!(ra2, rb2);
+    // A block in epoch 2 must prove its VRF against its own chain's epoch-2 randomness.
+    let wrong = block(&keys[0], &a, primary(&keys[0], 0, rb2, 9, 2), 3);
+    assert_eq!(
+        rejection(&import(&mut engine, &wrong)),
+        Some(ImportError::BadVrf)
+    );
+    let right = block(&keys[0], &a, primary(&keys[0], 0, ra2, 9, 2), 3);
+    assert_eq!(rejection(&import(&mut engine, &right)), None);
+}

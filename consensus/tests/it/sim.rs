@@ -1,0 +1,260 @@
+//! Simulator properties: safety over many seeds, liveness after a heal, stalls with a silent
+//! third, and detection of every equivocation. A failure names its seed; replay it with
+//! `Sim::new(config_for_seed(seed))`.
+
+use tessera_consensus::finality::Phase;
+use tessera_consensus::sim::{Behaviour, NetworkConfig, Partition, Sim, SimConfig};
+
+/// The configuration of safety seed `seed`: N in 4..=25, f = (N-1)/3 byzantine of mixed kinds,
+/// varied latency and loss, and a partition healing mid-run in one seed of three.
+pub(crate) fn config_for_seed(seed: u64) -> SimConfig {
+    let n = 4 + (seed % 22) as usize;
+    let f = (n - 1) / 3;
+    let mut config = SimConfig::new(seed, n);
+    let kinds = [
+        Behaviour::EquivocatingVoter,
+        Behaviour::RandomForkVoter,
+        Behaviour::EquivocatingAuthor,
+        Behaviour::Silent {
+            from_ms: 0,
+            until_ms: u64::MAX,
+        },
+    ];
+    for i in 0..f {
+        // Byzantine nodes spread over the indices, kinds rotating with the seed.
+        let index = (i * 3 + seed as usize) % n;
+        let index = (index..n)
+            .chain(0..index)
+            .find(|j| config.behaviours[*j] == Behaviour::Honest)
+            .unwrap();
+        config.behaviours[index] = kinds[(i + seed as usize / 22) % kinds.len()];
+    }
+    config.network = NetworkConfig {
+        min_latency_ms: 5,
+        max_latency_ms: 40 + (seed % 5) * 40,
+        loss_ppm: ((seed / 7) % 4) as u32 * 10_000,
+        partitions: Vec::new(),
+    };
+    if seed % 3 == 0 {
+        config.network.partitions.push(Partition {
+            from_ms: 400,
+            until_ms: 1_400,
+            groups: (0..n).map(|i| (i % 2) as u8).collect(),
+        });
+    }
+    config
+}
+
+/// Runs safety seeds `range` for `duration_ms` each.
+fn safety(range: std::ops::Range<u64>, duration_ms: u64) {
+    let mut finalized_total = 0u64;
+    for seed in range.clone() {
+        let mut sim = Sim::new(config_for_seed(seed));
+        sim.run_until(duration_ms);
+        if let Err(error) = sim.check_safety() {
+            panic!("safety violated, replay with config_for_seed({seed}): {error}");
+        }
+        finalized_total += u64::from(sim.min_honest_finalized());
+    }
+    // Finality is not stuck across the board (each seed is short, so this is a weak bound).
+    assert!(
+        finalized_total > (range.end - range.start),
+        "finalized only {finalized_total} blocks over {range:?}"
+    );
+}
+
+const SAFETY_RUN_MS: u64 = 2_400;
+
+#[test]
+fn safety_seeds_0_to_250() {
+    safety(0..250, SAFETY_RUN_MS);
+}
+
+#[test]
+fn safety_seeds_250_to_500() {
+    safety(250..500, SAFETY_RUN_MS);
+}
+
+#[test]
+fn safety_seeds_500_to_750() {
+    safety(500..750, SAFETY_RUN_MS);
+}
+
+#[test]
+fn safety_seeds_750_to_1000() {
+    safety(750..1000, SAFETY_RUN_MS);
+}
+
+#[test]
+fn liveness_after_partition_heals() {
+    for seed in 0..6u64 {
+        let n = 7;
+        let mut config = SimConfig::new(seed, n);
+        // Two byzantine voters (fewer than a third) and a 3/4 split that leaves no side a
+        // supermajority until the heal at 4 s.
+        config.behaviours[1] = Behaviour::RandomForkVoter;
+        config.behaviours[4] = Behaviour::EquivocatingVoter;
+        config.network.loss_ppm = 20_000;
+        config.network.partitions.push(Partition {
+            from_ms: 1_000,
+            until_ms: 4_000,
+            groups: vec![0, 0, 0, 1, 1, 1, 1],
+        });
+        let mut sim = Sim::new(config);
+        sim.run_until(1_600);
+        let stalled_at = sim
+            .nodes
+            .iter()
+            .map(|n| n.finalized_number())
+            .max()
+            .unwrap();
+        sim.run_until(4_000);
+        let at_heal = sim.min_honest_finalized();
+        assert!(
+            sim.nodes
+                .iter()
+                .all(|n| n.finalized_number() <= stalled_at + 1),
+            "seed {seed}: finality advanced during the partition"
+        );
+        let rounds_at_heal: Vec<u64> = sim.nodes.iter().map(|n| n.finality.round()).collect();
+        // Bounded: within 3 s (at most ~6 rounds of 4Δ + latency) after the heal.
+        sim.run_until(7_000);
+        assert!(
+            sim.min_honest_finalized() >= at_heal + 3,
+            "seed {seed}: finality did not resume after the heal ({at_heal} -> {})",
+            sim.min_honest_finalized()
+        );
+        for (node, before) in sim.nodes.iter().zip(rounds_at_heal) {
+            assert!(
+                node.finality.round() - before <= 20,
+                "seed {seed}: too many rounds"
+            );
+        }
+        sim.check_safety().unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+#[test]
+fn more_than_a_third_silent_stops_finality_until_they_return() {
+    for seed in 0..4u64 {
+        let n = 7;
+        let mut config = SimConfig::new(seed, n);
+        for i in [0, 3, 5] {
+            config.behaviours[i] = Behaviour::Silent {
+                from_ms: 2_000,
+                until_ms: 6_000,
+            };
+        }
+        let mut sim = Sim::new(config);
+        sim.run_until(2_000);
+        assert!(
+            sim.min_honest_finalized() > 0,
+            "seed {seed}: no finality before the silence"
+        );
+        sim.run_until(2_600);
+        let finalized = sim
+            .nodes
+            .iter()
+            .map(|n| n.finalized_number())
+            .max()
+            .unwrap();
+        let best = sim.max_honest_best();
+        sim.run_until(6_000);
+        assert_eq!(
+            sim.nodes
+                .iter()
+                .map(|n| n.finalized_number())
+                .max()
+                .unwrap(),
+            finalized,
+            "seed {seed}: finality advanced with 3 of 7 silent"
+        );
+        assert!(
+            sim.max_honest_best() >= best + 3,
+            "seed {seed}: authorship stopped"
+        );
+        sim.run_until(9_000);
+        assert!(
+            sim.min_honest_finalized() > finalized + 2,
+            "seed {seed}: finality did not resume ({finalized} -> {})",
+            sim.min_honest_finalized()
+        );
+        sim.check_safety().unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+/// A node's committed equivocations: index, (round, phase) of votes, slots of blocks.
+type Committed = (usize, Vec<(u64, Phase)>, Vec<u64>);
+
+#[test]
+fn every_equivocation_is_detected_and_reported() {
+    for seed in 0..4u64 {
+        let n = 10;
+        let mut config = SimConfig::new(seed, n);
+        config.behaviours[2] = Behaviour::EquivocatingVoter;
+        config.behaviours[5] = Behaviour::EquivocatingAuthor;
+        config.behaviours[7] = Behaviour::EquivocatingVoter;
+        // Gossip floods, so both halves' votes reach some honest node.
+        config.gossip_fanout = n;
+        let mut sim = Sim::new(config);
+        sim.run_until(4_000);
+        let committed: Vec<Committed> = sim
+            .nodes
+            .iter()
+            .map(|n| {
+                (
+                    n.index,
+                    n.committed_vote_equivocations.iter().copied().collect(),
+                    n.committed_author_equivocations.iter().copied().collect(),
+                )
+            })
+            .collect();
+        // Let the last messages arrive.
+        sim.run_until(5_000);
+        let set = sim.nodes[0].finality.authority_set().clone();
+        let honest: Vec<_> = sim
+            .nodes
+            .iter()
+            .filter(|n| n.behaviour == Behaviour::Honest)
+            .collect();
+        let mut checked = 0;
+        for (index, votes, slots) in committed {
+            let id = sim.nodes[index].id();
+            for (round, phase) in votes {
+                let found = honest.iter().any(|h| {
+                    h.vote_reports.iter().any(|p| {
+                        p.offender() == id
+                            && p.first.round == round
+                            && p.first.vote.phase() == Some(phase)
+                            && p.is_valid(&set)
+                    })
+                });
+                assert!(found, "seed {seed}: vote equivocation by node {index} in round {round} {phase:?} not reported");
+                checked += 1;
+            }
+            for slot in slots {
+                let found = honest.iter().any(|h| {
+                    h.author_reports
+                        .iter()
+                        .any(|p| p.offender == id && p.slot == slot && p.first != p.second)
+                });
+                assert!(
+                    found,
+                    "seed {seed}: author equivocation by node {index} in slot {slot} not reported"
+                );
+                checked += 1;
+            }
+        }
+        assert!(
+            checked > 5,
+            "seed {seed}: only {checked} equivocations committed"
+        );
+        // Honest nodes never report honest ones.
+        for h in &honest {
+            for p in &h.vote_reports {
+                assert!([2, 7].iter().any(|i| sim.nodes[*i].id() == p.offender()));
+            }
+        }
+        sim.check_safety().unwrap_or_else(|e| panic!("{e}"));
+    }
+}
