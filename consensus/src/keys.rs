@@ -34,10 +34,12 @@ impl AuthorityKey {
         AuthorityKey { keypair, public }
     }
 
-    /// The key of a runtime [`Pair`] that has a seed (hard derivation only, e.g. `//Alice`).
-    pub fn from_pair(pair: &Pair) -> Option<Self> {
-        let key = Self::from_seed(pair.seed()?);
-        (key.public == pair.public()).then_some(key)
+    /// The key of a runtime [`Pair`] (any derivation path).
+    pub fn from_pair(pair: &Pair) -> Self {
+        AuthorityKey {
+            keypair: pair.schnorrkel().clone(),
+            public: pair.public(),
+        }
     }
 
     /// A deterministic test key for authority number `index` (fast: no BIP39 derivation).
@@ -88,11 +90,18 @@ mod tests {
     #[test]
     fn dev_pair_and_authority_key_agree() {
         let pair = Pair::dev("Alice");
-        let key = AuthorityKey::from_pair(&pair).unwrap();
+        let key = AuthorityKey::from_pair(&pair);
         assert_eq!(key.public(), pair.public());
         let signature = key.sign(b"vote");
         assert!(pair.public().verify(b"vote", &signature));
         assert!(!pair.public().verify(b"vote!", &signature));
+    }
+
+    #[test]
+    fn soft_derived_pairs_work_too() {
+        let pair = Pair::from_uri("//Alice/soft").unwrap();
+        let key = AuthorityKey::from_pair(&pair);
+        assert!(pair.public().verify(b"vote", &key.sign(b"vote")));
     }
 
     #[test]

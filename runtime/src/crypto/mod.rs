@@ -25,7 +25,7 @@ pub const SIGNING_CONTEXT: &[u8] = b"substrate";
 pub struct AccountId(pub [u8; 32]);
 
 /// An sr25519 signature (64 bytes).
-#[derive(Clone, Copy, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
 pub struct Signature(pub [u8; 64]);
 
 impl AccountId {

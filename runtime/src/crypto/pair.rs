@@ -199,6 +199,11 @@ impl Pair {
         self.seed
     }
 
+    /// The schnorrkel key pair, for what this type does not wrap (VRF, deterministic signing).
+    pub fn schnorrkel(&self) -> &Keypair {
+        &self.keypair
+    }
+
     /// Signs `message` with the Substrate signing context.
     pub fn sign(&self, message: &[u8]) -> Signature {
         let context = schnorrkel::signing_context(SIGNING_CONTEXT);
