@@ -90,6 +90,17 @@ pub fn split_seal(header: &Header) -> Option<(Header, Signature)> {
     if engine != ENGINE_ID {
         return None;
     }
-    let signature = Signature::decode(&mut data.as_slice()).ok()?;
+    // Exactly 64 bytes: trailing bytes would give a relayer a second hash for the same
+    // signed header, and with it a way to frame the author for equivocation.
+    let signature = Signature(<[u8; 64]>::try_from(data.as_slice()).ok()?);
     Some((unsealed, signature))
+}
+
+/// Hash of the header without its seal: what the author signed, and what identifies "one
+/// header" when judging equivocation.
+pub fn pre_seal_hash(header: &Header) -> tessera_runtime::Hash {
+    match header.split_seal() {
+        Some((unsealed, _, _)) => unsealed.hash(),
+        None => header.hash(),
+    }
 }

@@ -2,7 +2,7 @@
 //! keeps epoch randomness per chain, picks the best chain and reports author equivocations.
 
 use super::config::{primary_threshold, AuthorshipConfig};
-use super::digest::{split_seal, PreDigest};
+use super::digest::{pre_seal_hash, split_seal, PreDigest};
 use super::epoch::EpochState;
 use super::error::ImportError;
 use super::vrf::{claim_primary, secondary_author, verify_primary};
@@ -388,7 +388,7 @@ impl AuthorshipEngine {
             None => {
                 self.by_slot.insert((slot, index), header);
             }
-            Some(first) if first.hash() != header.hash() => {
+            Some(first) if pre_seal_hash(first) != pre_seal_hash(&header) => {
                 if self.reported.insert((slot, index)) {
                     out.push(Output::ReportEquivocation(Box::new(AuthorEquivocation {
                         slot,

@@ -20,7 +20,7 @@ mod error;
 mod vrf;
 
 pub use config::{primary_threshold, AuthorshipConfig};
-pub use digest::{seal_header, split_seal, PreDigest, ENGINE_ID};
+pub use digest::{pre_seal_hash, seal_header, split_seal, PreDigest, ENGINE_ID};
 pub use engine::{AuthorEquivocation, AuthorshipEngine, AuthorshipStats, Input, Output};
 pub use epoch::{EpochState, MAX_EPOCH_SKIP};
 pub use error::ImportError;

@@ -232,6 +232,31 @@ fn two_headers_by_one_author_in_one_slot_are_reported() {
 }
 
 #[test]
+fn a_relayer_cannot_frame_an_author_by_padding_the_seal() {
+    let keys = keys(2);
+    let g = genesis();
+    let mut engine = AuthorshipEngine::new(config(&keys, (1, 1)), g.clone(), None);
+    engine.handle(Input::Tick(5 * SLOT));
+    let a = block(&keys[1], &g, primary(&keys[1], 1, [0; 32], 3, 0), 1);
+    assert!(rejection(&import(&mut engine, &a)).is_none());
+    // Same signed header, one byte appended to the seal: a new hash, but not a new header.
+    let mut padded = a.clone();
+    match padded.digest.logs.last_mut() {
+        Some(tessera_runtime::DigestItem::Seal(_, data)) => data.push(0),
+        other => panic!("no seal: {other:?}"),
+    }
+    assert_ne!(padded.hash(), a.hash());
+    let outputs = import(&mut engine, &padded);
+    assert!(
+        rejection(&outputs).is_some(),
+        "a padded seal must not import"
+    );
+    assert!(!outputs
+        .iter()
+        .any(|o| matches!(o, Output::ReportEquivocation(_))));
+}
+
+#[test]
 fn fork_choice_prefers_primaries_then_length_and_keeps_to_the_finalized_chain() {
     let keys = keys(3);
     let g = genesis();
