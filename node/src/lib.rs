@@ -7,6 +7,7 @@
 //! - [`workload`]: signed dev transfers, for `tessera dev`, tests and benchmarks;
 //! - [`blocks`]: the block file format of `export-blocks` / `import-blocks`;
 //! - [`service`]: what a running node shares between tasks (client, pool, chain events);
+//! - [`network`]: libp2p (TCP, noise, yamux, gossipsub, request-response) with peer scores;
 //! - [`metrics`]: Prometheus metrics at `/metrics`;
 //! - [`rpc`]: JSON-RPC over HTTP and WebSocket with Substrate's method names;
 //! - [`cli`]: the `tessera` command line.
@@ -27,6 +28,7 @@ pub mod blocks;
 pub mod cli;
 pub mod client;
 pub mod metrics;
+pub mod network;
 pub mod pool;
 pub mod rpc;
 pub mod service;

@@ -3,5 +3,6 @@
 mod bad_input;
 mod crash;
 mod metrics;
+mod network;
 mod rpc;
 mod support;

@@ -1,0 +1,544 @@
+//! The peer-to-peer network on libp2p: TCP + noise + yamux, identify, ping, gossipsub topics
+//! for blocks and finality votes, and a request-response protocol for syncing blocks.
+//!
+//! The network only moves bytes and keeps score. The node decodes what arrives, checks it and
+//! says back whether it was valid ([`NetworkHandle::validated`], [`NetworkHandle::report`]);
+//! a peer that keeps sending bad data is disconnected and banned for a while. Gossip is
+//! content-addressed, so duplicates are dropped by gossipsub before the node sees them.
+
+mod protocol;
+mod reputation;
+
+pub use protocol::{
+    decode_exact, BlockAnnounce, SyncCodec, SyncRequest, SyncResponse, MAX_BLOCKS_PER_REQUEST,
+    MAX_GOSSIP_SIZE, MAX_REQUEST_SIZE, MAX_RESPONSE_SIZE, SYNC_PROTOCOL,
+};
+pub use reputation::{Misbehaviour, Reputations, BAN_DURATION, BAN_THRESHOLD};
+
+use futures::StreamExt;
+use libp2p::gossipsub::{
+    self, IdentTopic, MessageAcceptance, MessageAuthenticity, MessageId, ValidationMode,
+};
+use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, ResponseChannel};
+use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
+use libp2p::{identify, identity, noise, ping, tcp, yamux, Multiaddr, PeerId, Swarm};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot};
+
+/// Gossip topics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Topic {
+    /// Block announcements and status.
+    Blocks,
+    /// Finality votes and commits.
+    Finality,
+}
+
+impl Topic {
+    const ALL: [Topic; 2] = [Topic::Blocks, Topic::Finality];
+
+    fn ident(self, chain: &str) -> IdentTopic {
+        let name = match self {
+            Topic::Blocks => "blocks",
+            Topic::Finality => "finality",
+        };
+        IdentTopic::new(format!("/tessera/{chain}/{name}/1"))
+    }
+}
+
+/// How to run the network.
+pub struct NetworkConfig {
+    /// This node's identity.
+    pub keypair: identity::Keypair,
+    /// Where to listen, e.g. `/ip4/127.0.0.1/tcp/30333` (`/tcp/0` picks a port).
+    pub listen: Multiaddr,
+    /// Peers to connect to, each `/ip4/…/tcp/…/p2p/<peer id>`.
+    pub bootnodes: Vec<Multiaddr>,
+    /// Separates chains: topics are named after it (use the genesis hash).
+    pub chain: String,
+}
+
+/// What the network reports to the node.
+#[derive(Debug)]
+pub enum NetworkEvent {
+    /// Listening on this address (with `/p2p/<id>`, ready to give to peers).
+    Listening(Multiaddr),
+    /// A peer connected.
+    PeerConnected(PeerId),
+    /// A peer's last connection closed.
+    PeerDisconnected(PeerId),
+    /// A gossip message to check and answer with [`NetworkHandle::validated`].
+    Gossip {
+        /// The peer it came from.
+        peer: PeerId,
+        /// Its topic.
+        topic: Topic,
+        /// Its id, for the validation answer.
+        id: MessageId,
+        /// The bytes.
+        data: Vec<u8>,
+    },
+    /// A peer asks for blocks; answer with [`NetworkHandle::respond`].
+    SyncRequest {
+        /// Who asks.
+        peer: PeerId,
+        /// What.
+        request: SyncRequest,
+        /// Where the answer goes.
+        channel: ResponseChannel<SyncResponse>,
+    },
+    /// The answer to one of our requests, or why there is none.
+    SyncResponse {
+        /// Who answered.
+        peer: PeerId,
+        /// The request it answers.
+        request: OutboundRequestId,
+        /// The answer.
+        response: Result<SyncResponse, String>,
+    },
+    /// A peer was banned for misbehaviour and disconnected.
+    Banned(PeerId),
+}
+
+/// Why the network could not start or act.
+#[derive(Debug, thiserror::Error)]
+pub enum NetworkError {
+    /// Setting up the transport or behaviours failed.
+    #[error("network setup: {0}")]
+    Setup(String),
+    /// The listen address cannot be used.
+    #[error("cannot listen on {addr}: {reason}")]
+    Listen {
+        /// The address.
+        addr: Multiaddr,
+        /// Why.
+        reason: String,
+    },
+    /// Publishing failed (for example, no peer subscribed yet).
+    #[error("publish failed: {0}")]
+    Publish(String),
+    /// The network task has stopped.
+    #[error("the network has stopped")]
+    Stopped,
+}
+
+#[derive(NetworkBehaviour)]
+struct Behaviour {
+    identify: identify::Behaviour,
+    ping: ping::Behaviour,
+    gossipsub: gossipsub::Behaviour,
+    sync: request_response::Behaviour<SyncCodec>,
+}
+
+enum Command {
+    Publish {
+        topic: Topic,
+        data: Vec<u8>,
+        reply: oneshot::Sender<Result<(), NetworkError>>,
+    },
+    Validated {
+        id: MessageId,
+        peer: PeerId,
+        valid: bool,
+    },
+    Request {
+        peer: PeerId,
+        request: SyncRequest,
+        reply: oneshot::Sender<OutboundRequestId>,
+    },
+    Respond {
+        channel: ResponseChannel<SyncResponse>,
+        response: SyncResponse,
+    },
+    Report {
+        peer: PeerId,
+        what: Misbehaviour,
+    },
+    Peers(oneshot::Sender<Vec<PeerId>>),
+}
+
+/// Talks to the running network task.
+#[derive(Clone)]
+pub struct NetworkHandle {
+    commands: mpsc::UnboundedSender<Command>,
+    local_peer_id: PeerId,
+}
+
+impl NetworkHandle {
+    /// This node's peer id.
+    pub fn local_peer_id(&self) -> PeerId {
+        self.local_peer_id
+    }
+
+    fn send(&self, command: Command) -> Result<(), NetworkError> {
+        self.commands
+            .send(command)
+            .map_err(|_| NetworkError::Stopped)
+    }
+
+    /// Gossips `data` on `topic`.
+    pub async fn publish(&self, topic: Topic, data: Vec<u8>) -> Result<(), NetworkError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Publish { topic, data, reply })?;
+        answer.await.map_err(|_| NetworkError::Stopped)?
+    }
+
+    /// Tells gossipsub whether a received message was valid: valid ones are forwarded,
+    /// invalid ones dropped and their sender penalized.
+    pub fn validated(&self, id: MessageId, peer: PeerId, valid: bool) -> Result<(), NetworkError> {
+        self.send(Command::Validated { id, peer, valid })
+    }
+
+    /// Asks `peer` for blocks; the answer arrives as [`NetworkEvent::SyncResponse`].
+    pub async fn request(
+        &self,
+        peer: PeerId,
+        request: SyncRequest,
+    ) -> Result<OutboundRequestId, NetworkError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Request {
+            peer,
+            request,
+            reply,
+        })?;
+        answer.await.map_err(|_| NetworkError::Stopped)
+    }
+
+    /// Answers a [`NetworkEvent::SyncRequest`].
+    pub fn respond(
+        &self,
+        channel: ResponseChannel<SyncResponse>,
+        response: SyncResponse,
+    ) -> Result<(), NetworkError> {
+        self.send(Command::Respond { channel, response })
+    }
+
+    /// Charges `peer` for misbehaviour (banning it below the threshold).
+    pub fn report(&self, peer: PeerId, what: Misbehaviour) -> Result<(), NetworkError> {
+        self.send(Command::Report { peer, what })
+    }
+
+    /// Currently connected peers.
+    pub async fn peers(&self) -> Result<Vec<PeerId>, NetworkError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Peers(reply))?;
+        answer.await.map_err(|_| NetworkError::Stopped)
+    }
+}
+
+fn behaviour(keypair: &identity::Keypair) -> Result<Behaviour, NetworkError> {
+    let setup = |e: &dyn std::fmt::Display| NetworkError::Setup(e.to_string());
+    let gossip_config = gossipsub::ConfigBuilder::default()
+        .validation_mode(ValidationMode::Strict)
+        .validate_messages()
+        .max_transmit_size(MAX_GOSSIP_SIZE)
+        .heartbeat_interval(Duration::from_millis(500))
+        // Content-addressed ids: the same bytes from two peers are one message.
+        .message_id_fn(|message| {
+            MessageId::from(
+                tessera_runtime::hashing::blake2_256(&message.data)
+                    .0
+                    .to_vec(),
+            )
+        })
+        .build()
+        .map_err(|e| setup(&e))?;
+    let gossipsub =
+        gossipsub::Behaviour::new(MessageAuthenticity::Signed(keypair.clone()), gossip_config)
+            .map_err(|e| setup(&e))?;
+    let sync = request_response::Behaviour::with_codec(
+        SyncCodec,
+        [(SYNC_PROTOCOL, ProtocolSupport::Full)],
+        request_response::Config::default().with_request_timeout(Duration::from_secs(20)),
+    );
+    Ok(Behaviour {
+        identify: identify::Behaviour::new(identify::Config::new(
+            "/tessera/1".into(),
+            keypair.public(),
+        )),
+        ping: ping::Behaviour::new(ping::Config::new()),
+        gossipsub,
+        sync,
+    })
+}
+
+/// Starts the network task on the current tokio runtime.
+pub fn start(
+    config: NetworkConfig,
+) -> Result<(NetworkHandle, mpsc::Receiver<NetworkEvent>), NetworkError> {
+    let setup = |e: &dyn std::fmt::Display| NetworkError::Setup(e.to_string());
+    let local_peer_id = config.keypair.public().to_peer_id();
+    let behaviour = behaviour(&config.keypair)?;
+    let mut swarm = libp2p::SwarmBuilder::with_existing_identity(config.keypair)
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default().nodelay(true),
+            noise::Config::new,
+            yamux::Config::default,
+        )
+        .map_err(|e| setup(&e))?
+        .with_behaviour(|_| behaviour)
+        .map_err(|e| setup(&e))?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
+        .build();
+    for topic in Topic::ALL {
+        swarm
+            .behaviour_mut()
+            .gossipsub
+            .subscribe(&topic.ident(&config.chain))
+            .map_err(|e| setup(&e))?;
+    }
+    swarm
+        .listen_on(config.listen.clone())
+        .map_err(|e| NetworkError::Listen {
+            addr: config.listen.clone(),
+            reason: e.to_string(),
+        })?;
+    let (commands, command_rx) = mpsc::unbounded_channel();
+    let (event_tx, events) = mpsc::channel(1024);
+    let task = Task {
+        swarm,
+        chain: config.chain,
+        bootnodes: config.bootnodes,
+        commands: command_rx,
+        events: event_tx,
+        reputations: Reputations::default(),
+        connected: Default::default(),
+    };
+    tokio::spawn(task.run());
+    Ok((
+        NetworkHandle {
+            commands,
+            local_peer_id,
+        },
+        events,
+    ))
+}
+
+struct Task {
+    swarm: Swarm<Behaviour>,
+    chain: String,
+    bootnodes: Vec<Multiaddr>,
+    commands: mpsc::UnboundedReceiver<Command>,
+    events: mpsc::Sender<NetworkEvent>,
+    reputations: Reputations,
+    connected: std::collections::BTreeSet<PeerId>,
+}
+
+impl Task {
+    async fn run(mut self) {
+        self.dial_bootnodes();
+        let mut redial = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tokio::select! {
+                command = self.commands.recv() => match command {
+                    Some(command) => self.command(command),
+                    // Every handle is gone: the node is shutting down.
+                    None => return,
+                },
+                event = self.swarm.select_next_some() => {
+                    if self.swarm_event(event).await.is_err() {
+                        return;
+                    }
+                }
+                _ = redial.tick() => {
+                    if self.connected.is_empty() {
+                        self.dial_bootnodes();
+                    }
+                }
+            }
+        }
+    }
+
+    fn dial_bootnodes(&mut self) {
+        for addr in self.bootnodes.clone() {
+            if let Err(err) = self.swarm.dial(addr.clone()) {
+                tracing::debug!(%addr, %err, "cannot dial bootnode");
+            }
+        }
+    }
+
+    fn topic_of(&self, hash: &gossipsub::TopicHash) -> Option<Topic> {
+        Topic::ALL
+            .into_iter()
+            .find(|topic| topic.ident(&self.chain).hash() == *hash)
+    }
+
+    fn command(&mut self, command: Command) {
+        let behaviour = self.swarm.behaviour_mut();
+        match command {
+            Command::Publish { topic, data, reply } => {
+                let result = behaviour
+                    .gossipsub
+                    .publish(topic.ident(&self.chain), data)
+                    .map(drop)
+                    .map_err(|e| NetworkError::Publish(e.to_string()));
+                let _caller_gone = reply.send(result);
+            }
+            Command::Validated { id, peer, valid } => {
+                let acceptance = if valid {
+                    MessageAcceptance::Accept
+                } else {
+                    MessageAcceptance::Reject
+                };
+                behaviour
+                    .gossipsub
+                    .report_message_validation_result(&id, &peer, acceptance);
+            }
+            Command::Request {
+                peer,
+                request,
+                reply,
+            } => {
+                let id = behaviour.sync.send_request(&peer, request);
+                let _caller_gone = reply.send(id);
+            }
+            Command::Respond { channel, response } => {
+                // Fails only if the peer went away; nothing to do then.
+                let _peer_gone = behaviour.sync.send_response(channel, response);
+            }
+            Command::Report { peer, what } => self.report(peer, what),
+            Command::Peers(reply) => {
+                let _caller_gone = reply.send(self.connected.iter().copied().collect());
+            }
+        }
+    }
+
+    fn report(&mut self, peer: PeerId, what: Misbehaviour) {
+        if self.reputations.report(peer, what, Instant::now()) {
+            tracing::info!(%peer, ?what, "banning peer");
+            let _not_connected = self.swarm.disconnect_peer_id(peer);
+            let _full = self.events.try_send(NetworkEvent::Banned(peer));
+        }
+    }
+
+    async fn swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) -> Result<(), ()> {
+        match event {
+            SwarmEvent::NewListenAddr { address, .. } => {
+                let full = address.with(libp2p::multiaddr::Protocol::P2p(
+                    *self.swarm.local_peer_id(),
+                ));
+                emit(&self.events, NetworkEvent::Listening(full)).await?;
+            }
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                num_established,
+                ..
+            } => {
+                if self.reputations.is_banned(&peer_id, Instant::now()) {
+                    let _ = self.swarm.disconnect_peer_id(peer_id);
+                } else if num_established.get() == 1 {
+                    self.connected.insert(peer_id);
+                    emit(&self.events, NetworkEvent::PeerConnected(peer_id)).await?;
+                }
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established: 0,
+                ..
+            } if self.connected.remove(&peer_id) => {
+                self.reputations.forget(&peer_id);
+                emit(&self.events, NetworkEvent::PeerDisconnected(peer_id)).await?;
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message {
+                propagation_source,
+                message_id,
+                message,
+            })) => match self.topic_of(&message.topic) {
+                Some(topic) => {
+                    emit(
+                        &self.events,
+                        NetworkEvent::Gossip {
+                            peer: propagation_source,
+                            topic,
+                            id: message_id,
+                            data: message.data,
+                        },
+                    )
+                    .await?;
+                }
+                None => {
+                    let gossip = &mut self.swarm.behaviour_mut().gossipsub;
+                    gossip.report_message_validation_result(
+                        &message_id,
+                        &propagation_source,
+                        MessageAcceptance::Reject,
+                    );
+                }
+            },
+            SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.sync_event(event).await?,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    async fn sync_event(
+        &mut self,
+        event: request_response::Event<SyncRequest, SyncResponse>,
+    ) -> Result<(), ()> {
+        match event {
+            request_response::Event::Message { peer, message, .. } => match message {
+                request_response::Message::Request {
+                    request, channel, ..
+                } => {
+                    emit(
+                        &self.events,
+                        NetworkEvent::SyncRequest {
+                            peer,
+                            request,
+                            channel,
+                        },
+                    )
+                    .await?;
+                }
+                request_response::Message::Response {
+                    request_id,
+                    response,
+                } => {
+                    emit(
+                        &self.events,
+                        NetworkEvent::SyncResponse {
+                            peer,
+                            request: request_id,
+                            response: Ok(response),
+                        },
+                    )
+                    .await?;
+                }
+            },
+            request_response::Event::OutboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => {
+                if matches!(&error, request_response::OutboundFailure::Io(e) if e.kind() == std::io::ErrorKind::InvalidData)
+                {
+                    self.report(peer, Misbehaviour::Malformed);
+                }
+                emit(
+                    &self.events,
+                    NetworkEvent::SyncResponse {
+                        peer,
+                        request: request_id,
+                        response: Err(error.to_string()),
+                    },
+                )
+                .await?;
+            }
+            request_response::Event::InboundFailure { peer, error, .. } => {
+                if matches!(&error, request_response::InboundFailure::Io(e) if e.kind() == std::io::ErrorKind::InvalidData)
+                {
+                    self.report(peer, Misbehaviour::Malformed);
+                }
+            }
+            request_response::Event::ResponseSent { .. } => {}
+        }
+        Ok(())
+    }
+}
+
+/// Hands an event to the node; `Err` when the node has stopped listening.
+async fn emit(events: &mpsc::Sender<NetworkEvent>, event: NetworkEvent) -> Result<(), ()> {
+    events.send(event).await.map_err(drop)
+}
