@@ -8,6 +8,7 @@
 //! - [`blocks`]: the block file format of `export-blocks` / `import-blocks`;
 //! - [`service`]: what a running node shares between tasks (client, pool, chain events);
 //! - [`network`]: libp2p (TCP, noise, yamux, gossipsub, request-response) with peer scores;
+//! - [`sync`], [`run`]: a running node: gossip and sync through the network, authoring;
 //! - [`metrics`]: Prometheus metrics at `/metrics`;
 //! - [`rpc`]: JSON-RPC over HTTP and WebSocket with Substrate's method names;
 //! - [`cli`]: the `tessera` command line.
@@ -31,6 +32,8 @@ pub mod metrics;
 pub mod network;
 pub mod pool;
 pub mod rpc;
+pub mod run;
 pub mod service;
 pub mod store;
+pub mod sync;
 pub mod workload;

@@ -1,8 +1,9 @@
 //! What a running node shares between its tasks: the client, the pool and chain events.
 
 use crate::client::Client;
+use crate::metrics::Metrics;
 use crate::pool::Pool;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use tessera_runtime::{Hash, Header};
 use tokio::sync::broadcast;
 
@@ -32,6 +33,8 @@ pub struct Shared {
     events: broadcast::Sender<ChainEvent>,
     /// The chain's name from its spec.
     pub chain_name: String,
+    /// The node's metrics.
+    pub metrics: Arc<Metrics>,
 }
 
 impl Shared {
@@ -42,6 +45,7 @@ impl Shared {
             pool: Mutex::new(Pool::default()),
             events: broadcast::channel(EVENT_BUFFER).0,
             chain_name,
+            metrics: Arc::new(Metrics::new()),
         }
     }
 

@@ -3,12 +3,16 @@
 mod blocks;
 mod dev;
 mod key;
+mod node;
+mod run;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::{Path, PathBuf};
 
 pub use dev::DevArgs;
 pub use key::KeyCommand;
+pub use node::ServiceArgs;
+pub use run::RunArgs;
 
 /// Tessera: a relay chain, its parachains and XCM.
 #[derive(Debug, Parser)]
@@ -27,6 +31,8 @@ pub struct Cli {
 pub enum Command {
     /// Runs a local development chain that authors blocks of transfers (Ctrl-C stops it).
     Dev(DevArgs),
+    /// Runs a node: a full node that follows the chain, or a validator with `--validator`.
+    Run(RunArgs),
     /// Key tools: generate, inspect, sign, verify (Substrate-compatible sr25519).
     #[command(subcommand)]
     Key(KeyCommand),
@@ -66,6 +72,7 @@ pub fn database_path(base_path: &Path, chain_id: &str) -> PathBuf {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Dev(args) => dev::run(args),
+        Command::Run(args) => run::run(args),
         Command::Key(command) => key::run(command),
         Command::BuildSpec(args) => {
             let spec = tessera_relay_chain::ChainSpec::load(&args.chain)?;

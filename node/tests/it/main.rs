@@ -6,3 +6,4 @@ mod metrics;
 mod network;
 mod rpc;
 mod support;
+mod sync;

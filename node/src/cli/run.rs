@@ -1,0 +1,56 @@
+//! `tessera run`: a full node, or with `--validator` a node that authors blocks.
+
+use super::node::{open_chain, serve, ServiceArgs};
+use super::StorageArgs;
+use crate::run::Authoring;
+use anyhow::{bail, Context};
+use clap::Args;
+use std::time::Duration;
+use tessera_relay_chain::ChainSpec;
+use tessera_runtime::crypto::Pair;
+
+/// Arguments of `tessera run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Where the chain is kept, and which chain.
+    #[command(flatten)]
+    storage: StorageArgs,
+    /// Author blocks (needs `--key`).
+    #[arg(long, requires = "key")]
+    validator: bool,
+    /// The validator's secret URI, e.g. `//Alice` or a phrase (also from TESSERA_KEY).
+    #[arg(long, env = "TESSERA_KEY", hide_env_values = true, value_name = "SURI")]
+    key: Option<String>,
+    /// Milliseconds between authored blocks.
+    #[arg(long, default_value_t = 2000, value_name = "MS")]
+    block_time: u64,
+    /// Network, RPC, metrics and `--blocks`.
+    #[command(flatten)]
+    service: ServiceArgs,
+}
+
+/// Runs the node until Ctrl-C or `--blocks`.
+pub(super) fn run(args: RunArgs) -> anyhow::Result<()> {
+    let spec = ChainSpec::load(&args.storage.chain.chain)?;
+    let authoring = match (&args.key, args.validator) {
+        (Some(uri), true) => {
+            let key = Pair::from_uri(uri).context("invalid --key")?;
+            if !spec.genesis.validators.iter().any(|v| v.0 == key.public()) {
+                bail!(
+                    "--key {} is not a validator of chain `{}`",
+                    key.public(),
+                    spec.id
+                );
+            }
+            Some(Authoring {
+                key,
+                block_time: Duration::from_millis(args.block_time.max(1)),
+                transfers: None,
+                self_finalize: spec.genesis.validators.len() == 1,
+            })
+        }
+        _ => None,
+    };
+    let client = open_chain(&args.storage.base_path, &spec)?;
+    serve(client, &spec, &args.service, authoring)
+}

@@ -1,0 +1,82 @@
+//! Two nodes on loopback: a validator authors, a fresh full node syncs from genesis and then
+//! follows by gossip.
+
+use crate::support::dev_client;
+use libp2p::identity;
+use std::sync::Arc;
+use std::time::Duration;
+use tessera_node::network::NetworkConfig;
+use tessera_node::run::{Authoring, Node};
+use tessera_node::service::Shared;
+use tessera_node::workload::TransferGenerator;
+use tessera_runtime::crypto::Pair;
+use tokio::sync::oneshot;
+
+fn network(bootnodes: Vec<libp2p::Multiaddr>) -> NetworkConfig {
+    NetworkConfig {
+        keypair: identity::Keypair::generate_ed25519(),
+        listen: "/ip4/127.0.0.1/tcp/0".parse().unwrap(),
+        bootnodes,
+        chain: "sync-test".into(),
+    }
+}
+
+fn spawn(node: Node) -> (oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        node.run(async {
+            let _ = stopped.await;
+        })
+        .await
+        .unwrap();
+    });
+    (stop, task)
+}
+
+async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while !done() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("timed out waiting for {what}"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_node_syncs_from_genesis_and_follows() {
+    let validator = Arc::new(Shared::new(dev_client(), "dev".into()));
+    let authoring = Authoring {
+        key: Pair::dev("Alice"),
+        block_time: Duration::from_millis(50),
+        transfers: Some((TransferGenerator::dev(3), 5)),
+        self_finalize: true,
+    };
+    let mut node_a = Node::start(validator.clone(), network(vec![]), Some(authoring)).unwrap();
+    let a_addr = node_a.listening().await.unwrap();
+    let (stop_a, task_a) = spawn(node_a);
+    let best = |shared: &Shared| shared.client().info().unwrap().best_number;
+    wait_for("the validator to author 20 blocks", || {
+        best(&validator) >= 20
+    })
+    .await;
+
+    let follower = Arc::new(Shared::new(dev_client(), "dev".into()));
+    let mut node_b = Node::start(follower.clone(), network(vec![a_addr]), None).unwrap();
+    node_b.listening().await.unwrap();
+    let (stop_b, task_b) = spawn(node_b);
+    wait_for("the follower to catch up", || best(&follower) >= 30).await;
+
+    // Same chain on both, checked block by block up to the follower's best.
+    let b_best = best(&follower);
+    for number in 1..=b_best {
+        let ours = follower.client().store().canonical_hash(number).unwrap();
+        let theirs = validator.client().store().canonical_hash(number).unwrap();
+        assert_eq!(ours, theirs, "block #{number}");
+    }
+    assert!(follower.metrics.peers.get() >= 1);
+    stop_a.send(()).unwrap();
+    stop_b.send(()).unwrap();
+    task_a.await.unwrap();
+    task_b.await.unwrap();
+}
