@@ -1,6 +1,7 @@
 //! The `tessera` binary.
 
 use clap::Parser;
+use std::io::IsTerminal;
 use tessera_node::cli::{run, Cli};
 use tracing_subscriber::EnvFilter;
 
@@ -12,6 +13,7 @@ fn main() -> std::process::ExitCode {
     });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
     match run(cli) {
