@@ -27,6 +27,8 @@ pub struct AuthoritySet {
     authorities: Vec<(AccountId, u64)>,
     index: BTreeMap<AccountId, usize>,
     total: u64,
+    /// Simulator fault injection only: weight taken off the threshold (zero otherwise).
+    threshold_reduction: u64,
 }
 
 impl AuthoritySet {
@@ -53,6 +55,7 @@ impl AuthoritySet {
             authorities,
             index,
             total,
+            threshold_reduction: 0,
         })
     }
 
@@ -96,7 +99,17 @@ impl AuthoritySet {
 
     /// The weight a supermajority needs: `total - faulty`, the least weight above 2/3.
     pub fn threshold(&self) -> u64 {
-        self.total.saturating_sub(self.faulty_weight())
+        self.total
+            .saturating_sub(self.faulty_weight())
+            .saturating_sub(self.threshold_reduction)
+    }
+
+    /// The same set with a threshold `by` weight lower: unsafe, for showing in the simulator
+    /// that the safety checks catch a wrong threshold.
+    #[cfg(feature = "simulator")]
+    pub(crate) fn with_lowered_threshold(mut self, by: u64) -> Self {
+        self.threshold_reduction = by;
+        self
     }
 
     /// The weight of `id`, if it is in the set.

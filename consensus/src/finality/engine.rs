@@ -6,6 +6,7 @@ use super::equivocation::VoteEquivocation;
 use super::error::MessageError;
 use super::justification::Justification;
 use super::message::{FinalityMessage, Phase, SignedVote, Target, Vote};
+use super::pending::PendingVotes;
 use super::round::{Round, RoundState};
 use super::votes::Added;
 use super::voting_rule::VotingRule;
@@ -24,7 +25,8 @@ pub struct FinalityConfig {
     pub rebroadcast_ms: u64,
     /// How long to wait for a catch-up answer before asking again.
     pub catch_up_timeout_ms: u64,
-    /// Most verified votes kept while their block or round has not arrived yet.
+    /// Most verified votes kept while their block or round has not arrived yet (besides at
+    /// most two per voter, round and kind).
     pub max_pending_votes: usize,
     /// Completed rounds whose late votes are still counted (finality, equivocations).
     pub kept_rounds: usize,
@@ -106,11 +108,15 @@ pub struct FinalityEngine {
     pub(super) current: Round,
     /// Completed rounds, oldest first (at most `kept_rounds`).
     pub(super) past: VecDeque<Round>,
-    /// Verified votes waiting for their block or their round, keyed for deduplication.
-    pub(super) pending: BTreeMap<PendingKey, (PeerId, SignedVote)>,
+    /// Verified votes waiting for their block or their round.
+    pub(super) pending: PendingVotes,
     pub(super) now: u64,
     pub(super) last_rebroadcast: u64,
     pub(super) catch_up_sent_at: Option<u64>,
+    /// The peer asked for a catch-up, while its answer is awaited (no other is accepted).
+    pub(super) catch_up_peer: Option<PeerId>,
+    /// Per peer, the last round whose catch-up it was sent (one answer per round and peer).
+    pub(super) catch_up_replies: BTreeMap<PeerId, u64>,
     pub(super) voting_rule: Option<Box<dyn VotingRule>>,
     pub(super) verifier: Box<dyn SignatureVerifier>,
     pub(super) reported: BTreeSet<(u64, Phase, AccountId)>,
@@ -134,10 +140,12 @@ impl FinalityEngine {
             tree,
             current: Round::new(1, 0),
             past: VecDeque::new(),
-            pending: BTreeMap::new(),
+            pending: PendingVotes::default(),
             now: 0,
             last_rebroadcast: 0,
             catch_up_sent_at: None,
+            catch_up_peer: None,
+            catch_up_replies: BTreeMap::new(),
             voting_rule: None,
             verifier: Box::new(BatchVerifier::default()),
             reported: BTreeSet::new(),
@@ -185,14 +193,20 @@ impl FinalityEngine {
         self.stats
     }
 
+    /// How many verified votes wait for their block or round.
+    pub fn pending_votes(&self) -> usize {
+        self.pending.len()
+    }
+
     /// Feeds one input; returns what to do.
     pub fn handle(&mut self, input: Input) -> Vec<Output> {
         let mut out = Vec::new();
         match input {
             Input::Tick(now) => self.now = self.now.max(now),
             Input::BlockImported(header) => {
+                let hash = header.hash();
                 if matches!(self.tree.insert(header), Ok(true)) {
-                    self.retry_pending(&mut out);
+                    self.retry_block(&hash, &mut out);
                 }
             }
             Input::BestBlock(hash) => {
@@ -208,6 +222,8 @@ impl FinalityEngine {
                 self.pending.clear();
                 self.reported.clear();
                 self.catch_up_sent_at = None;
+                self.catch_up_peer = None;
+                self.catch_up_replies.clear();
             }
         }
         self.progress(&mut out);
@@ -256,17 +272,25 @@ impl FinalityEngine {
     /// Takes every step the current state allows; bounded (a step can start one round).
     fn progress(&mut self, out: &mut Vec<Output>) {
         for _ in 0..4 {
-            let previous_state = self
-                .past
-                .back()
-                .map(|r| r.state(&self.tree, &self.set))
-                .unwrap_or_default();
-            let base = previous_state
-                .estimate
-                .filter(|e| self.tree.contains(e))
-                .unwrap_or_else(|| self.tree.root());
+            let (base, previous_ghost) = match self.current.base {
+                // A round started from the finalized block: the previous round is stale.
+                Some(base) if self.tree.contains(&base) => (base, None),
+                Some(_) => (self.tree.root(), None),
+                None => {
+                    let previous = self
+                        .past
+                        .back()
+                        .map(|r| r.state(&self.tree, &self.set))
+                        .unwrap_or_default();
+                    let base = previous
+                        .estimate
+                        .filter(|e| self.tree.contains(e))
+                        .unwrap_or_else(|| self.tree.root());
+                    (base, previous.prevote_ghost)
+                }
+            };
             self.try_propose(base, out);
-            self.try_prevote(base, previous_state.prevote_ghost, out);
+            self.try_prevote(base, previous_ghost, out);
             let state = self.current.state(&self.tree, &self.set);
             self.try_precommit(base, &state, out);
             self.try_finalize(out);
@@ -302,6 +326,10 @@ impl FinalityEngine {
         while self.past.len() > self.config.kept_rounds.max(1) {
             self.past.pop_front();
         }
+        let (current, past) = (&self.current, &self.past);
+        self.reported.retain(|(round, _, _)| {
+            *round == current.number || past.iter().any(|r| r.number == *round)
+        });
         self.stats.rounds_completed = self.stats.rounds_completed.saturating_add(1);
         self.retry_pending(out);
     }
@@ -444,20 +472,21 @@ impl FinalityEngine {
         self.finalize(target, justification, out);
     }
 
-    /// Records `target` as final: prunes the tree and reports it.
+    /// Records `target` as final: prunes the tree and reports it. When the new root passes the
+    /// current round (a later round finalized it, or the round can no longer reach a prevote
+    /// GHOST above it), moves on to a new round based on the root, as GRANDPA does.
     pub(super) fn finalize(
         &mut self,
         target: Target,
         justification: Justification,
         out: &mut Vec<Output>,
     ) {
+        let round = justification.round;
         self.tree.prune_to(&target.hash);
         for round in self.past.iter_mut().chain([&mut self.current]) {
             round.prevotes.prune(&self.tree);
             round.precommits.prune(&self.tree);
         }
-        // Waiting votes at or below the new root now count as votes for finalized blocks.
-        self.retry_pending(out);
         if !self.tree.contains(&self.best) {
             self.best = self.tree.longest_under(&self.tree.root());
         }
@@ -465,6 +494,25 @@ impl FinalityEngine {
             target,
             justification,
         });
+        if round > self.current.number || self.current_round_stalled() {
+            let next = self.current.number.max(round).saturating_add(1);
+            self.start_round(next, out);
+            self.current.base = Some(self.tree.root());
+        } else {
+            // Waiting votes at or below the new root now count as votes for finalized blocks.
+            self.retry_pending(out);
+        }
+    }
+
+    /// Whether the current round can no longer reach a prevote GHOST: the voters not seen yet
+    /// and those supporting the root fall short of the threshold (after pruning to the root).
+    fn current_round_stalled(&self) -> bool {
+        let prevotes = &self.current.prevotes;
+        let unseen = self
+            .set
+            .total_weight()
+            .saturating_sub(prevotes.seen_weight());
+        prevotes.support(&self.tree.root()).saturating_add(unseen) < self.set.threshold()
     }
 
     /// Imports a verified vote into its round, or keeps it until its block or round arrives.
@@ -472,12 +520,15 @@ impl FinalityEngine {
         let target = vote.vote.target();
         let next_round = self.current.number.saturating_add(1);
         let known_round = self.round_of(vote.round).is_some();
-        let above_root = target.number > self.tree.root_number();
-        if vote.round == next_round
-            || (known_round && above_root && !self.tree.contains(&target.hash))
-        {
-            let unknown = vote.round != next_round && !self.tree.contains(&target.hash);
-            if above_root && self.keep_pending(peer, vote) && unknown {
+        let missing = target.number > self.tree.root_number() && !self.tree.contains(&target.hash);
+        if vote.round == next_round || (known_round && missing) {
+            // Every next-round vote waits (even one at or below the finalized block: it still
+            // counts as its voter's vote); the block is asked for once, when the vote is stored.
+            if self
+                .pending
+                .insert(peer, vote, self.config.max_pending_votes)
+                && missing
+            {
                 out.push(Output::UnknownBlock(peer, target));
             }
             return;
@@ -527,26 +578,6 @@ impl FinalityEngine {
         }
     }
 
-    /// Keeps a vote for later; whether it was not kept already.
-    fn keep_pending(&mut self, peer: PeerId, vote: SignedVote) -> bool {
-        if self.pending.len() >= self.config.max_pending_votes {
-            return false;
-        }
-        let key = pending_key(&vote);
-        if self.pending.contains_key(&key) {
-            return false;
-        }
-        self.pending.insert(key, (peer, vote));
-        true
-    }
-
-    /// Whether exactly `vote` is waiting already.
-    pub(super) fn is_pending(&self, vote: &SignedVote) -> bool {
-        self.pending
-            .get(&pending_key(vote))
-            .is_some_and(|(_, v)| v == vote)
-    }
-
     /// The current or a kept past round numbered `number`.
     pub(super) fn round_of(&self, number: u64) -> Option<&Round> {
         if number == self.current.number {
@@ -555,23 +586,33 @@ impl FinalityEngine {
         self.past.iter().find(|r| r.number == number)
     }
 
-    /// Tries the pending votes again (after a block import or a new round).
+    /// Imports the waiting votes that can be imported now (after a new round or finalization);
+    /// the others keep waiting, without asking for their blocks again.
     pub(super) fn retry_pending(&mut self, out: &mut Vec<Output>) {
-        let pending = std::mem::take(&mut self.pending);
-        for (peer, vote) in pending.into_values() {
+        let (current, past, tree) = (&self.current, &self.past, &self.tree);
+        let ready = self.pending.take_all(|v| is_ready(v, current, past, tree));
+        for (peer, vote) in ready {
+            self.import_vote(peer, vote, out);
+        }
+    }
+
+    /// Imports the waiting votes for block `hash`, just imported, that can be imported now.
+    fn retry_block(&mut self, hash: &Hash, out: &mut Vec<Output>) {
+        let (current, past, tree) = (&self.current, &self.past, &self.tree);
+        let ready = self
+            .pending
+            .take_block(hash, |v| is_ready(v, current, past, tree));
+        for (peer, vote) in ready {
             self.import_vote(peer, vote, out);
         }
     }
 }
 
-/// Orders and deduplicates pending votes: round, voter, kind, target.
-pub(super) type PendingKey = (u64, AccountId, u8, Target);
-
-fn pending_key(vote: &SignedVote) -> PendingKey {
-    let kind = match vote.vote {
-        Vote::Prevote(_) => 0,
-        Vote::Precommit(_) => 1,
-        Vote::PrimaryPropose(_) => 2,
-    };
-    (vote.round, vote.id, kind, vote.vote.target())
+/// Whether a waiting vote can leave the store: its round has come and its block is known (or at
+/// or below the finalized block), or its round is no longer kept (it is then dropped).
+fn is_ready(vote: &SignedVote, current: &Round, past: &VecDeque<Round>, tree: &BlockTree) -> bool {
+    let target = vote.vote.target();
+    let kept = vote.round == current.number || past.iter().any(|r| r.number == vote.round);
+    vote.round <= current.number
+        && (!kept || target.number <= tree.root_number() || tree.contains(&target.hash))
 }

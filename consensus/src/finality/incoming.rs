@@ -4,23 +4,35 @@
 use super::engine::{FinalityEngine, Output};
 use super::error::MessageError;
 use super::justification::{verify_justification_with, Justification};
-use super::message::{CatchUp, FinalityMessage, Phase, SignedVote};
+use super::message::{CatchUp, FinalityMessage, Phase, SignedTarget, SignedVote, Target};
+use super::pending::{pending_key, PendingKey, MAX_PER_VOTER};
 use super::round::Round;
 use crate::verify::SignatureCheck;
 use crate::PeerId;
+use std::collections::BTreeMap;
+use tessera_runtime::AccountId;
 
 impl FinalityEngine {
-    /// Handles a batch of messages; the votes among them share one signature batch.
+    /// Handles a batch of messages; the votes among them share one signature batch, which takes
+    /// at most two votes per voter, round and kind (counting those waiting already).
     pub(super) fn on_messages(
         &mut self,
         messages: Vec<(PeerId, FinalityMessage)>,
         out: &mut Vec<Output>,
     ) {
         let mut votes: Vec<(PeerId, SignedVote)> = Vec::new();
+        let mut per_key: BTreeMap<PendingKey, usize> = BTreeMap::new();
         for (peer, message) in messages {
             match message {
                 FinalityMessage::Vote(vote) => {
-                    if self.wants_vote(peer, &vote, out) {
+                    if !self.wants_vote(peer, &vote, out) {
+                        continue;
+                    }
+                    let taken = per_key
+                        .entry(pending_key(&vote))
+                        .or_insert_with(|| self.pending.count_for(&vote));
+                    if *taken < MAX_PER_VOTER {
+                        *taken = taken.saturating_add(1);
                         votes.push((peer, vote));
                     }
                 }
@@ -61,7 +73,8 @@ impl FinalityEngine {
     }
 
     /// Whether a vote is worth a signature check: right set, a known voter, a round this
-    /// voter can use, and not held already. Asks for a catch-up when the vote is far ahead.
+    /// voter can use, not held already and not from a voter already seen equivocating there.
+    /// Asks for a catch-up when the vote is far ahead.
     fn wants_vote(&mut self, peer: PeerId, vote: &SignedVote, out: &mut Vec<Output>) -> bool {
         if vote.set_id != self.set.set_id() {
             return false;
@@ -79,11 +92,14 @@ impl FinalityEngine {
             return false;
         }
         let held = match (vote.vote.phase(), self.round_of(vote.round)) {
-            (Some(phase), Some(round)) => round.phase(phase).holds(&vote.compact()),
+            (Some(phase), Some(round)) => {
+                let votes = round.phase(phase);
+                votes.holds(&vote.compact()) || votes.is_equivocator(&vote.id)
+            }
             (None, Some(round)) => round.proposal.is_some(),
             (_, None) => vote.round != current.saturating_add(1),
         };
-        !held && !self.is_pending(vote)
+        !held && !self.pending.contains(vote)
     }
 
     fn request_catch_up(&mut self, peer: PeerId, out: &mut Vec<Output>) {
@@ -92,6 +108,7 @@ impl FinalityEngine {
             .is_none_or(|at| self.now >= at.saturating_add(self.config.catch_up_timeout_ms));
         if waited {
             self.catch_up_sent_at = Some(self.now);
+            self.catch_up_peer = Some(peer);
             out.push(Output::SendTo(
                 peer,
                 FinalityMessage::CatchUpRequest {
@@ -124,6 +141,7 @@ impl FinalityEngine {
         }
     }
 
+    /// Answers with the last completed round, at most once per round and peer.
     fn on_catch_up_request(
         &mut self,
         peer: PeerId,
@@ -134,53 +152,67 @@ impl FinalityEngine {
         let Some(previous) = self.past.back() else {
             return;
         };
-        if set_id != self.set.set_id() || previous.number < round {
+        let answered = previous.number;
+        if set_id != self.set.set_id()
+            || answered < round
+            || self.catch_up_replies.get(&peer) == Some(&answered)
+        {
             return;
         }
-        out.push(Output::SendTo(
-            peer,
-            FinalityMessage::CatchUp(CatchUp {
-                set_id,
-                round: previous.number,
-                prevotes: previous.prevotes.all(),
-                precommits: previous.precommits.all(),
-            }),
-        ));
+        let catch_up = CatchUp {
+            set_id,
+            round: answered,
+            prevotes: previous.prevotes.all(),
+            precommits: previous.precommits.all(),
+        };
+        self.catch_up_replies.retain(|_, r| *r >= answered);
+        self.catch_up_replies.insert(peer, answered);
+        out.push(Output::SendTo(peer, FinalityMessage::CatchUp(catch_up)));
     }
 
-    /// Adopts a peer's completed round if it is ahead of ours and its votes show it completable.
+    /// Adopts the answer to our catch-up request if it is ahead of our round and its votes show
+    /// it completable. At most two votes per voter and phase are looked at (an honest round
+    /// holds no more); votes at or below the finalized block count as seen, votes for blocks
+    /// not imported yet wait like gossiped ones.
     fn on_catch_up(&mut self, peer: PeerId, catch_up: CatchUp, out: &mut Vec<Output>) {
+        if self.catch_up_peer != Some(peer) {
+            // Unsolicited, or not from the peer asked.
+            return;
+        }
         if catch_up.set_id != self.set.set_id() || catch_up.round < self.current.number {
             return;
         }
-        let set_id = catch_up.set_id;
-        let votes: Vec<SignedVote> = catch_up
-            .prevotes
-            .iter()
-            .map(|v| v.expand(Phase::Prevote, catch_up.round, set_id))
-            .chain(
-                catch_up
-                    .precommits
-                    .iter()
-                    .map(|v| v.expand(Phase::Precommit, catch_up.round, set_id)),
-            )
-            .collect();
-        let mut round = Round::new(catch_up.round, self.now);
-        for vote in &votes {
-            let target = vote.vote.target();
-            let Some(weight) = self.set.weight(&vote.id) else {
-                out.push(Output::Misbehaviour(
-                    peer,
-                    MessageError::UnknownVoter(vote.id),
-                ));
-                return;
-            };
-            if self.tree.number(&target.hash) != Some(target.number) {
-                // Blocks we do not have yet (or pruned): we cannot judge the round.
-                return;
-            }
-            if let Some(phase) = vote.vote.phase() {
-                round.add(&self.tree, phase, vote.compact(), weight);
+        self.catch_up_peer = None;
+        let (set_id, number) = (catch_up.set_id, catch_up.round);
+        let mut round = Round::new(number, self.now);
+        let mut checked: Vec<SignedVote> = Vec::new();
+        let mut waiting: Vec<SignedVote> = Vec::new();
+        for (phase, list) in [
+            (Phase::Prevote, &catch_up.prevotes),
+            (Phase::Precommit, &catch_up.precommits),
+        ] {
+            let mut per_voter: BTreeMap<AccountId, Vec<Target>> = BTreeMap::new();
+            for vote in list {
+                let Some(weight) = self.set.weight(&vote.id) else {
+                    out.push(Output::Misbehaviour(
+                        peer,
+                        MessageError::UnknownVoter(vote.id),
+                    ));
+                    return;
+                };
+                let targets = per_voter.entry(vote.id).or_default();
+                if targets.len() >= MAX_PER_VOTER || targets.contains(&vote.target) {
+                    continue;
+                }
+                targets.push(vote.target);
+                match self.catch_up_vote(vote) {
+                    CatchUpVote::Count => {
+                        round.add(&self.tree, phase, *vote, weight);
+                    }
+                    CatchUpVote::Wait => waiting.push(vote.expand(phase, number, set_id)),
+                    CatchUpVote::Drop => continue,
+                }
+                checked.push(vote.expand(phase, number, set_id));
             }
         }
         let state = round.state(&self.tree, &self.set);
@@ -191,7 +223,7 @@ impl FinalityEngine {
             ));
             return;
         }
-        let checks: Vec<SignatureCheck> = votes.iter().map(SignedVote::check).collect();
+        let checks: Vec<SignatureCheck> = checked.iter().map(SignedVote::check).collect();
         if self.verify(&checks).contains(&false) {
             out.push(Output::Misbehaviour(
                 peer,
@@ -205,6 +237,29 @@ impl FinalityEngine {
         self.current = round;
         self.catch_up_sent_at = None;
         self.stats.catch_ups = self.stats.catch_ups.saturating_add(1);
-        self.start_round(catch_up.round.saturating_add(1), out);
+        self.start_round(number.saturating_add(1), out);
+        for vote in waiting {
+            self.import_vote(peer, vote, out);
+        }
     }
+
+    /// How a catch-up vote is used: counted now (its block is known, or it is at or below the
+    /// finalized block and so supports nothing above it), kept until its block arrives, or
+    /// dropped (a known block under a wrong number).
+    fn catch_up_vote(&self, vote: &SignedTarget) -> CatchUpVote {
+        let target = vote.target;
+        match self.tree.number(&target.hash) {
+            Some(number) if number == target.number => CatchUpVote::Count,
+            Some(_) => CatchUpVote::Drop,
+            None if target.number <= self.tree.root_number() => CatchUpVote::Count,
+            None => CatchUpVote::Wait,
+        }
+    }
+}
+
+/// What to do with one vote of a catch-up answer.
+enum CatchUpVote {
+    Count,
+    Wait,
+    Drop,
 }

@@ -2,7 +2,7 @@
 //! stand-alone check of one.
 
 use super::authorities::AuthoritySet;
-use super::message::{vote_payload, SignedTarget, Target, Vote};
+use super::message::{vote_payload, SignedTarget, Target, Vote, MAX_ANCESTRY};
 use crate::block_tree::BlockTree;
 use crate::verify::{BatchVerifier, SignatureCheck, SignatureVerifier};
 use parity_scale_codec::{Decode, Encode};
@@ -57,9 +57,23 @@ pub enum JustificationError {
     /// A signature that does not verify (for example made under another set id or round).
     #[error("precommit signature by {0} does not verify")]
     BadSignature(AccountId),
+    /// More precommits than the set has voters, or more ancestry headers than allowed.
+    #[error("{what}: {len} entries, at most {max} allowed")]
+    TooLarge {
+        /// The list.
+        what: &'static str,
+        /// Its length.
+        len: usize,
+        /// The bound.
+        max: usize,
+    },
+    /// The same ancestry header twice.
+    #[error("the ancestry lists {0} headers more than once")]
+    DuplicateAncestry(usize),
 }
 
-/// Checks `justification` for `block` under `set`, on its own (signatures in one batch).
+/// Checks `justification` for `block` under `set`, on its own (sizes first, signatures last, in
+/// one batch).
 pub fn verify_justification(
     set: &AuthoritySet,
     block: Target,
@@ -81,11 +95,17 @@ pub fn verify_justification_with(
             got: justification.target,
         });
     }
+    check_size("precommits", justification.precommits.len(), set.len())?;
+    check_size("ancestry", justification.ancestry.len(), MAX_ANCESTRY)?;
     let ancestry: BTreeMap<Hash, &Header> = justification
         .ancestry
         .iter()
         .map(|header| (header.hash(), header))
         .collect();
+    let duplicates = justification.ancestry.len().saturating_sub(ancestry.len());
+    if duplicates > 0 {
+        return Err(JustificationError::DuplicateAncestry(duplicates));
+    }
     let mut used = BTreeSet::new();
     let mut voters = BTreeSet::new();
     let mut weight: u64 = 0;
@@ -127,6 +147,13 @@ pub fn verify_justification_with(
         if !ok {
             return Err(JustificationError::BadSignature(precommit.id));
         }
+    }
+    Ok(())
+}
+
+fn check_size(what: &'static str, len: usize, max: usize) -> Result<(), JustificationError> {
+    if len > max {
+        return Err(JustificationError::TooLarge { what, len, max });
     }
     Ok(())
 }

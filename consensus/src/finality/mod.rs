@@ -14,15 +14,20 @@
 //! justification of one set never verifies under another. Two different votes by one voter in
 //! one round and phase are reported as a [`VoteEquivocation`]. A voter that sees votes two or
 //! more rounds ahead asks the sender for a catch-up: the votes of a completed round, which it
-//! checks and adopts.
+//! checks and adopts (only from the peer asked; each peer is answered once per round). Votes
+//! waiting for their block or round are kept at most two per voter, round and kind. A commit
+//! that finalizes a block past the current round moves the voter to a new round based on it.
 
 mod authorities;
 mod engine;
+#[cfg(test)]
+mod engine_tests;
 mod equivocation;
 mod error;
 mod incoming;
 mod justification;
 mod message;
+mod pending;
 mod round;
 mod votes;
 mod voting_rule;

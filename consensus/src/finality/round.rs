@@ -31,6 +31,9 @@ pub(crate) struct Round {
     pub(crate) proposed: bool,
     pub(crate) prevoted: bool,
     pub(crate) precommitted: bool,
+    /// A base fixed when the round started (the finalized block, after a later round's commit
+    /// passed the previous round); otherwise the previous round's estimate is the base.
+    pub(crate) base: Option<Hash>,
     /// This voter's own signed messages in the round, rebroadcast until the round ends.
     pub(crate) own: Vec<SignedVote>,
 }
@@ -47,6 +50,7 @@ impl Round {
             proposed: false,
             prevoted: false,
             precommitted: false,
+            base: None,
             own: Vec::new(),
         }
     }

@@ -45,6 +45,11 @@ impl PhaseVotes {
         }
     }
 
+    /// Whether `id` has cast two different votes already (further votes change nothing).
+    pub(crate) fn is_equivocator(&self, id: &AccountId) -> bool {
+        matches!(self.votes.get(id), Some(VoterVotes::Equivocated(..)))
+    }
+
     /// Adds a vote whose target is in `tree`, by a voter of weight `weight`.
     pub(crate) fn add(&mut self, tree: &BlockTree, vote: SignedTarget, weight: u64) -> Added {
         match self.votes.get(&vote.id).copied() {

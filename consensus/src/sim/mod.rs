@@ -18,7 +18,7 @@ mod network;
 mod node;
 
 pub use cache::SharedVerifier;
-pub use network::{Envelope, Network, NetworkConfig, Partition, Payload};
+pub use network::{Envelope, Network, NetworkConfig, Partition, Payload, BRIDGE};
 pub use node::{Behaviour, SimNode};
 
 use crate::authorship::{AuthorshipConfig, AuthorshipEngine};
@@ -52,6 +52,9 @@ pub struct SimConfig {
     pub gossip_fanout: usize,
     /// Whether nodes check every justification they output with `verify_justification`.
     pub check_justifications: bool,
+    /// Fault injection: the engines use a threshold this much weight below the real one, while
+    /// justifications are still checked against the real set (the safety check should fail).
+    pub threshold_reduction: u64,
 }
 
 impl SimConfig {
@@ -74,6 +77,7 @@ impl SimConfig {
             },
             gossip_fanout: 2,
             check_justifications: true,
+            threshold_reduction: 0,
         }
     }
 }
@@ -118,6 +122,9 @@ impl Sim {
         authorship.genesis_randomness =
             tessera_runtime::hashing::blake2_256(&config.seed.to_le_bytes()).0;
         let set = AuthoritySet::new(0, authorities).unwrap_or_else(|_| empty_set());
+        let engine_set = set
+            .clone()
+            .with_lowered_threshold(config.threshold_reduction);
         let verifier = SharedVerifier::default();
         let genesis = genesis();
         let nodes = keys
@@ -130,7 +137,7 @@ impl Sim {
                         .with_verifier(Box::new(verifier.clone()));
                 let grandpa = FinalityEngine::new(
                     config.finality,
-                    set.clone(),
+                    engine_set.clone(),
                     genesis.clone(),
                     Some(key.clone()),
                 )
@@ -147,6 +154,8 @@ impl Sim {
                     Box::new(verifier.clone()),
                 );
                 node.check_justifications = config.check_justifications;
+                node.reference_set = Some(set.clone());
+                node.partitions = config.network.partitions.clone();
                 node
             })
             .collect();
@@ -256,7 +265,9 @@ impl Sim {
             }
             Action::Split(even, odd) => {
                 for to in (0..n).filter(|to| *to != from) {
-                    let payload = if to % 2 == 0 {
+                    // During a partition each side gets one payload; otherwise by index parity.
+                    let side = self.network.side(to, now).map_or(to, usize::from);
+                    let payload = if side % 2 == 0 {
                         even.clone()
                     } else {
                         odd.clone()

@@ -17,7 +17,12 @@ pub enum Payload {
     Finality(FinalityMessage),
 }
 
-/// A partition: from `from_ms` until `until_ms`, nodes only reach nodes of their own group.
+/// The group of a node that sits on both sides of a partition (a byzantine bridge): it reaches,
+/// and is reached from, every group.
+pub const BRIDGE: u8 = u8::MAX;
+
+/// A partition: from `from_ms` until `until_ms`, nodes only reach nodes of their own group
+/// (and [`BRIDGE`] nodes).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Partition {
     /// Start (inclusive).
@@ -86,10 +91,23 @@ impl Network {
 
     /// Whether `a` and `b` can talk at `now`.
     pub fn connected(&self, a: usize, b: usize, now: u64) -> bool {
+        self.config.partitions.iter().all(|p| {
+            let (ga, gb) = (p.groups.get(a), p.groups.get(b));
+            now < p.from_ms
+                || now >= p.until_ms
+                || ga == gb
+                || ga == Some(&BRIDGE)
+                || gb == Some(&BRIDGE)
+        })
+    }
+
+    /// The group of `node` in the first partition in force at `now`.
+    pub fn side(&self, node: usize, now: u64) -> Option<u8> {
         self.config
             .partitions
             .iter()
-            .all(|p| now < p.from_ms || now >= p.until_ms || p.groups.get(a) == p.groups.get(b))
+            .find(|p| now >= p.from_ms && now < p.until_ms)
+            .and_then(|p| p.groups.get(node).copied())
     }
 
     /// Sends `payload` from `from` to `to` at `now`, subject to loss, partitions and latency.

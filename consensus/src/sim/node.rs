@@ -1,8 +1,8 @@
 //! One simulated node: both engines, a header store, orphan handling, gossip bookkeeping and
 //! the byzantine behaviours applied to what it sends.
 
-use super::network::Payload;
-use crate::authorship::{self, seal_header, AuthorEquivocation, AuthorshipEngine};
+use super::network::{Partition, Payload, BRIDGE};
+use crate::authorship::{self, seal_header, AuthorEquivocation, AuthorshipEngine, PreDigest};
 use crate::finality::{
     self, verify_justification_with, FinalityEngine, FinalityMessage, Phase, SignedVote, Target,
     Vote, VoteEquivocation,
@@ -29,7 +29,8 @@ pub enum Behaviour {
     },
     /// Seals two blocks for each slot it wins and sends each to half of its peers.
     EquivocatingAuthor,
-    /// Signs two votes for different blocks in each phase and sends each to half of its peers.
+    /// Signs two votes in each phase, for blocks on conflicting forks, and sends each to half of
+    /// its peers; while it bridges a partition, each side gets a vote for that side's own fork.
     EquivocatingVoter,
     /// Votes for a random known block instead of following the rules.
     RandomForkVoter,
@@ -44,7 +45,8 @@ pub(super) enum Action {
     One(usize, Payload),
     /// To a few random other nodes (gossip forwarding).
     Gossip(Payload),
-    /// The first payload to even-indexed nodes, the second to odd-indexed ones.
+    /// The first payload to even-indexed nodes, the second to odd-indexed ones; during a
+    /// partition, to even and odd groups instead.
     Split(Payload, Payload),
 }
 
@@ -80,6 +82,8 @@ pub struct SimNode {
     pub last_justification: Option<(Target, finality::Justification)>,
     /// Whether it checks every justification it outputs with `verify_justification`.
     pub check_justifications: bool,
+    /// The set justifications are checked against (the engine's own when `None`).
+    pub reference_set: Option<finality::AuthoritySet>,
     /// Every header it imported.
     pub store: BTreeMap<Hash, Header>,
     /// Vote equivocations this node committed: (round, phase).
@@ -91,6 +95,10 @@ pub struct SimNode {
     orphans: BTreeMap<Hash, Vec<Header>>,
     seen_votes: BTreeSet<[u8; 32]>,
     byzantine_votes: BTreeMap<(u64, Phase), SignedVote>,
+    split_votes: BTreeMap<(u64, Phase), (SignedVote, SignedVote)>,
+    /// The partitions of the network (byzantine nodes know them, to coordinate with them).
+    pub(super) partitions: Vec<Partition>,
+    now: u64,
     work: VecDeque<Work>,
 }
 
@@ -122,6 +130,7 @@ impl SimNode {
             misbehaviour_seen: 0,
             last_justification: None,
             check_justifications: true,
+            reference_set: None,
             store,
             committed_vote_equivocations: BTreeSet::new(),
             committed_author_equivocations: BTreeSet::new(),
@@ -130,6 +139,9 @@ impl SimNode {
             orphans: BTreeMap::new(),
             seen_votes: BTreeSet::new(),
             byzantine_votes: BTreeMap::new(),
+            split_votes: BTreeMap::new(),
+            partitions: Vec::new(),
+            now: 0,
             work: VecDeque::new(),
         }
     }
@@ -151,6 +163,7 @@ impl SimNode {
 
     /// Advances both engines to `now`.
     pub(super) fn tick(&mut self, now: u64, actions: &mut Vec<Action>) {
+        self.now = now;
         self.work
             .push_back(Work::Authorship(authorship::Input::Tick(now)));
         self.work
@@ -307,7 +320,11 @@ impl SimNode {
                 target,
                 justification,
             } => {
-                let set = self.finality.authority_set();
+                let set = self
+                    .reference_set
+                    .as_ref()
+                    .filter(|s| s.set_id() == self.finality.authority_set().set_id())
+                    .unwrap_or(self.finality.authority_set());
                 if self.check_justifications
                     && verify_justification_with(set, target, &justification, self.checker.as_mut())
                         .is_err()
@@ -343,24 +360,17 @@ impl SimNode {
         let key = (vote.round, phase);
         match self.behaviour {
             Behaviour::EquivocatingVoter => {
-                let alt = match self.byzantine_votes.get(&key) {
-                    Some(alt) => Some(*alt),
-                    None => self.other_target(&vote.vote.target()).map(|target| {
-                        SignedVote::sign(
-                            &self.key,
-                            Vote::of_phase(phase, target),
-                            vote.round,
-                            vote.set_id,
-                        )
-                    }),
+                let pair = match self.split_votes.get(&key) {
+                    Some(pair) => Some(*pair),
+                    None => self.equivocation(&vote, phase),
                 };
-                match alt {
-                    Some(alt) => {
-                        self.byzantine_votes.insert(key, alt);
+                match pair {
+                    Some((first, second)) => {
+                        self.split_votes.insert(key, (first, second));
                         self.committed_vote_equivocations.insert(key);
                         actions.push(Action::Split(
-                            Payload::Finality(FinalityMessage::Vote(vote)),
-                            Payload::Finality(FinalityMessage::Vote(alt)),
+                            Payload::Finality(FinalityMessage::Vote(first)),
+                            Payload::Finality(FinalityMessage::Vote(second)),
                         ));
                     }
                     None => {
@@ -391,21 +401,59 @@ impl SimNode {
         }
     }
 
-    /// A known block other than `target`: its parent if unfinalized, else another leaf.
+    /// Two votes for different blocks in `vote`'s round and phase: while a partition is in
+    /// force, for the forks of its even and odd sides; otherwise `vote` and one for a block on
+    /// another fork.
+    fn equivocation(&self, vote: &SignedVote, phase: Phase) -> Option<(SignedVote, SignedVote)> {
+        let sign = |target: Target| {
+            SignedVote::sign(
+                &self.key,
+                Vote::of_phase(phase, target),
+                vote.round,
+                vote.set_id,
+            )
+        };
+        if let (Some(even), Some(odd)) = (self.side_head(0), self.side_head(1)) {
+            if even != odd {
+                return Some((sign(even), sign(odd)));
+            }
+        }
+        let other = self.other_target(&vote.vote.target())?;
+        Some((*vote, sign(other)))
+    }
+
+    /// The highest known block authored on the side of parity `parity` of the partition in
+    /// force (bridges excluded).
+    fn side_head(&self, parity: u8) -> Option<Target> {
+        let now = self.now;
+        let partition = self
+            .partitions
+            .iter()
+            .find(|p| now >= p.from_ms && now < p.until_ms)?;
+        let tree = self.finality.tree();
+        tree.hashes()
+            .filter_map(|hash| {
+                let header = tree.header(hash)?;
+                let author = PreDigest::from_header(header)?.authority_index() as usize;
+                let group = *partition.groups.get(author)?;
+                (group != BRIDGE && group % 2 == parity).then_some((header.number, *hash))
+            })
+            .max()
+            .map(|(number, hash)| Target { hash, number })
+    }
+
+    /// The highest known block that conflicts with `target` (neither its ancestor nor its
+    /// descendant), if the tree has another fork.
     fn other_target(&self, target: &Target) -> Option<Target> {
         let tree = self.finality.tree();
-        let hash = tree
-            .parent(&target.hash)
-            .or_else(|| {
-                tree.leaves_under(&tree.root())
-                    .into_iter()
-                    .find(|leaf| *leaf != target.hash)
+        tree.hashes()
+            .filter(|hash| {
+                !tree.is_descendant_or_equal(hash, &target.hash)
+                    && !tree.is_descendant_or_equal(&target.hash, hash)
             })
-            .or_else(|| (target.hash != tree.root()).then(|| tree.root()))?;
-        Some(Target {
-            hash,
-            number: tree.number(&hash)?,
-        })
+            .filter_map(|hash| Some((tree.number(hash)?, *hash)))
+            .max()
+            .map(|(number, hash)| Target { hash, number })
     }
 
     /// A random block of the unfinalized tree.
