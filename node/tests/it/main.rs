@@ -4,6 +4,7 @@ mod bad_input;
 mod crash;
 mod metrics;
 mod network;
+mod processes;
 mod rpc;
 mod support;
 mod sync;
