@@ -7,24 +7,9 @@ use tessera_consensus::finality::{
 };
 use tessera_consensus::sim::{genesis, Behaviour, Partition, Sim, SimConfig};
 use tessera_consensus::{AuthorityKey, BlockTree};
-use tessera_runtime::{AccountId, Digest, Hash, Header};
+use tessera_runtime::{AccountId, Hash, Header};
 
-fn child(parent: &Header, salt: u8) -> Header {
-    Header {
-        parent_hash: parent.hash(),
-        number: parent.number + 1,
-        state_root: Hash([salt; 32]),
-        extrinsics_root: Hash::ZERO,
-        digest: Digest::default(),
-    }
-}
-
-fn target(h: &Header) -> Target {
-    Target {
-        hash: h.hash(),
-        number: h.number,
-    }
-}
+use crate::support::{child, target};
 
 struct Fixture {
     keys: Vec<AuthorityKey>,

@@ -4,3 +4,4 @@ mod attacks;
 mod authorship;
 mod finality;
 mod sim;
+mod support;
