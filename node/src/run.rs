@@ -3,7 +3,7 @@
 
 use crate::client::AuthorError;
 use crate::network::{self, NetworkConfig, NetworkError, NetworkEvent, NetworkHandle};
-use crate::service::{ChainEvent, Shared};
+use crate::service::{ChainEvent, NetworkStatus, Shared};
 use crate::sync::ChainSync;
 use crate::workload::TransferGenerator;
 use std::future::Future;
@@ -48,6 +48,7 @@ pub struct Node {
     events: Receiver<NetworkEvent>,
     sync: ChainSync,
     authoring: Option<Authoring>,
+    should_have_peers: bool,
 }
 
 impl Node {
@@ -57,14 +58,20 @@ impl Node {
         network: NetworkConfig,
         authoring: Option<Authoring>,
     ) -> Result<Node, RunError> {
+        let should_have_peers = !network.bootnodes.is_empty();
         let (handle, events) = network::start(network)?;
         let sync = ChainSync::new(shared.clone(), handle.clone());
+        shared.set_network_status(NetworkStatus {
+            should_have_peers,
+            ..NetworkStatus::default()
+        });
         Ok(Node {
             shared,
             network: handle,
             events,
             sync,
             authoring,
+            should_have_peers,
         })
     }
 
@@ -100,7 +107,7 @@ impl Node {
                     Some(NetworkEvent::Listening(addr)) => tracing::info!(%addr, "listening"),
                     Some(event) => {
                         self.sync.on_event(event).await;
-                        self.update_peer_count().await;
+                        self.update_network_status().await;
                     }
                     None => return Err(NetworkError::Stopped.into()),
                 },
@@ -112,10 +119,24 @@ impl Node {
         }
     }
 
-    async fn update_peer_count(&self) {
-        if let Ok(peers) = self.network.peers().await {
-            self.shared.metrics.peers.set(peers.len() as i64);
-        }
+    async fn update_network_status(&self) {
+        let Ok(connected) = self.network.peers().await else {
+            return;
+        };
+        let bests: std::collections::BTreeMap<_, _> = self.sync.peer_bests().into_iter().collect();
+        self.shared.set_network_status(NetworkStatus {
+            peers: connected
+                .iter()
+                .map(|peer| {
+                    (
+                        peer.to_string(),
+                        bests.get(peer).copied().unwrap_or_default(),
+                    )
+                })
+                .collect(),
+            syncing: self.sync.is_syncing(),
+            should_have_peers: self.should_have_peers,
+        });
     }
 
     async fn author(&mut self) -> Result<(), RunError> {

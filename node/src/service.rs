@@ -23,6 +23,17 @@ pub enum ChainEvent {
     Finalized(Header),
 }
 
+/// What the network looks like to this node, for `system_health` and `system_peers`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NetworkStatus {
+    /// Connected peers and the best block number each announced.
+    pub peers: Vec<(String, u32)>,
+    /// Whether a block download is under way.
+    pub syncing: bool,
+    /// Whether this node is meant to have peers (it was given bootnodes or is on a network).
+    pub should_have_peers: bool,
+}
+
 /// How many chain events a slow subscriber may lag before it misses some.
 const EVENT_BUFFER: usize = 256;
 
@@ -35,6 +46,7 @@ pub struct Shared {
     pub chain_name: String,
     /// The node's metrics.
     pub metrics: Arc<Metrics>,
+    network: Mutex<NetworkStatus>,
 }
 
 impl Shared {
@@ -46,6 +58,7 @@ impl Shared {
             events: broadcast::channel(EVENT_BUFFER).0,
             chain_name,
             metrics: Arc::new(Metrics::new()),
+            network: Mutex::new(NetworkStatus::default()),
         }
     }
 
@@ -62,6 +75,23 @@ impl Shared {
         self.pool
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The network as last reported by the node loop.
+    pub fn network_status(&self) -> NetworkStatus {
+        self.network
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Records the network's state (the node loop calls this as peers come and go).
+    pub fn set_network_status(&self, status: NetworkStatus) {
+        self.metrics.peers.set(status.peers.len() as i64);
+        *self
+            .network
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = status;
     }
 
     /// Publishes a chain event to subscribers (none listening is fine).

@@ -40,6 +40,14 @@ impl ChainSync {
         self.downloading.is_some()
     }
 
+    /// Peers that announced a best block, with that block's number.
+    pub fn peer_bests(&self) -> Vec<(PeerId, BlockNumber)> {
+        self.peer_best
+            .iter()
+            .map(|(peer, best)| (*peer, *best))
+            .collect()
+    }
+
     /// Announces our best and finalized blocks to peers.
     pub async fn announce_status(&self) {
         let status = match self.shared.client().info() {

@@ -114,11 +114,21 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, RegisterMet
     module.register_method("system_name", |_, _, _| "tessera")?;
     module.register_method("system_version", |_, _, _| env!("CARGO_PKG_VERSION"))?;
     module.register_method("system_chain", |_, shared, _| shared.chain_name.clone())?;
-    module.register_method(
-        "system_health",
-        |_, _, _| json!({ "peers": 0, "isSyncing": false, "shouldHavePeers": false }),
-    )?;
-    module.register_method("system_peers", |_, _, _| Vec::<Value>::new())?;
+    module.register_method("system_health", |_, shared, _| {
+        let status = shared.network_status();
+        json!({
+            "peers": status.peers.len(),
+            "isSyncing": status.syncing,
+            "shouldHavePeers": status.should_have_peers,
+        })
+    })?;
+    module.register_method("system_peers", |_, shared, _| {
+        let peers = shared.network_status().peers;
+        peers
+            .into_iter()
+            .map(|(id, best)| json!({ "peerId": id, "roles": "FULL", "bestNumber": best }))
+            .collect::<Vec<_>>()
+    })?;
 
     module.register_method(
         "chain_getHeader",

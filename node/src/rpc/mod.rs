@@ -5,7 +5,7 @@
 //! |---|---|
 //! | `system_name`, `system_version`, `system_chain` | strings |
 //! | `system_health` | `{peers, isSyncing, shouldHavePeers}` |
-//! | `system_peers` | `[]` until the network exists |
+//! | `system_peers` | `[{peerId, roles, bestNumber}]` |
 //! | `chain_getHeader(hash?)`, `chain_getBlock(hash?)` | header / signed block, or null |
 //! | `chain_getBlockHash(number?)`, `chain_getFinalizedHead` | hash, or null |
 //! | `chain_subscribeNewHeads`, `chain_subscribeFinalizedHeads` | header notifications |

@@ -183,6 +183,14 @@ async fn follower_survives_sigkill_and_sees_an_rpc_transfer() {
             "block #{number}"
         );
     }
+    let health: Value = request(f_rpc, "system_health", rpc_params![]).await;
+    assert_eq!(health["peers"], 1, "{health}");
+    assert_eq!(health["shouldHavePeers"], true, "{health}");
+    let peers: Value = request(f_rpc, "system_peers", rpc_params![]).await;
+    assert!(
+        peers[0]["bestNumber"].as_u64().unwrap() >= u64::from(reached),
+        "{peers}"
+    );
 
     // A transfer submitted to the validator is seen in the follower's state.
     let header: Value = request(v_rpc, "chain_getHeader", rpc_params![]).await;
