@@ -206,27 +206,8 @@ impl BlockTree {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tessera_runtime::Digest;
 
-    fn child(parent: &Header, salt: u8) -> Header {
-        Header {
-            parent_hash: parent.hash(),
-            number: parent.number + 1,
-            state_root: Hash([salt; 32]),
-            extrinsics_root: Hash::ZERO,
-            digest: Digest::default(),
-        }
-    }
-
-    fn genesis() -> Header {
-        Header {
-            parent_hash: Hash::ZERO,
-            number: 0,
-            state_root: Hash::ZERO,
-            extrinsics_root: Hash::ZERO,
-            digest: Digest::default(),
-        }
-    }
+    use crate::test_headers::{child, genesis};
 
     #[test]
     fn ancestry_routes_and_pruning() {

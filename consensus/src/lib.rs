@@ -39,6 +39,8 @@ pub mod finality;
 mod keys;
 #[cfg(feature = "simulator")]
 pub mod sim;
+#[cfg(any(test, feature = "simulator"))]
+pub mod test_headers;
 mod verify;
 
 pub use block_tree::{BlockTree, TreeError};

@@ -11,8 +11,7 @@ use tessera_runtime::extrinsic::{ChainContext, Era, SignedExtra};
 use tessera_runtime::modules::balances;
 use tessera_runtime::{AccountId, Hash, Header, Nonce, OpaqueExtrinsic};
 
-/// The dev accounts' names.
-pub const DEV_ACCOUNTS: [&str; 6] = ["Alice", "Bob", "Charlie", "Dave", "Eve", "Ferdie"];
+pub use tessera_relay_chain::DEV_ACCOUNTS;
 
 /// Signs a relay call for the chain whose genesis is `genesis_hash`, mortal from block `best`.
 pub fn sign(

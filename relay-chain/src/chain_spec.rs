@@ -82,7 +82,8 @@ pub struct Genesis {
     pub state: StateChanges,
 }
 
-const DEV_ACCOUNTS: [&str; 6] = ["Alice", "Bob", "Charlie", "Dave", "Eve", "Ferdie"];
+/// The well-known development accounts (`//Alice` …), funded in the dev and local specs.
+pub const DEV_ACCOUNTS: [&str; 6] = ["Alice", "Bob", "Charlie", "Dave", "Eve", "Ferdie"];
 
 fn dev_account(name: &str) -> Address {
     Address(Pair::dev(name).public())

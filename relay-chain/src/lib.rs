@@ -25,7 +25,7 @@ mod chain_spec;
 mod error;
 pub mod session;
 
-pub use chain_spec::{Address, ChainSpec, ChainType, Genesis, GenesisConfig};
+pub use chain_spec::{Address, ChainSpec, ChainType, Genesis, GenesisConfig, DEV_ACCOUNTS};
 pub use error::SpecError;
 
 use parity_scale_codec::{Decode, Encode};

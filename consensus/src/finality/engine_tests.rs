@@ -8,15 +8,7 @@ use super::AuthoritySet;
 use crate::{AuthorityKey, PeerId};
 use tessera_runtime::{Digest, Hash, Header};
 
-fn child(parent: &Header, salt: u8) -> Header {
-    Header {
-        parent_hash: parent.hash(),
-        number: parent.number + 1,
-        state_root: Hash([salt; 32]),
-        extrinsics_root: Hash::ZERO,
-        digest: Digest::default(),
-    }
-}
+use crate::test_headers::child;
 
 fn target(h: &Header) -> Target {
     Target {

@@ -155,15 +155,7 @@ mod tests {
     use crate::finality::message::Target;
     use tessera_runtime::{Digest, Header, Signature};
 
-    fn header(parent: &Header, salt: u8) -> Header {
-        Header {
-            parent_hash: parent.hash(),
-            number: parent.number + 1,
-            state_root: Hash([salt; 32]),
-            extrinsics_root: Hash::ZERO,
-            digest: Digest::default(),
-        }
-    }
+    use crate::test_headers::child as header;
 
     fn vote(id: u8, h: &Header) -> SignedTarget {
         SignedTarget {

@@ -29,7 +29,7 @@ use rand::seq::index::sample;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
-use tessera_runtime::{Digest, Hash, Header};
+use tessera_runtime::{Hash, Header};
 
 /// Everything that defines a simulation run.
 #[derive(Clone, Debug)]
@@ -99,16 +99,7 @@ pub struct Sim {
     rng: ChaCha8Rng,
 }
 
-/// The genesis header of every simulated chain.
-pub fn genesis() -> Header {
-    Header {
-        parent_hash: Hash::ZERO,
-        number: 0,
-        state_root: Hash::ZERO,
-        extrinsics_root: Hash::ZERO,
-        digest: Digest::default(),
-    }
-}
+pub use crate::test_headers::genesis;
 
 impl Sim {
     /// Builds the nodes of `config`.

@@ -1,18 +1,9 @@
 //! Helpers shared by the finality tests.
 
 use tessera_consensus::finality::Target;
-use tessera_runtime::{Digest, Hash, Header};
+use tessera_runtime::Header;
 
-/// A child of `parent`; `salt` tells siblings apart.
-pub(crate) fn child(parent: &Header, salt: u8) -> Header {
-    Header {
-        parent_hash: parent.hash(),
-        number: parent.number + 1,
-        state_root: Hash([salt; 32]),
-        extrinsics_root: Hash::ZERO,
-        digest: Digest::default(),
-    }
-}
+pub(crate) use tessera_consensus::test_headers::child;
 
 /// The vote target of `header`.
 pub(crate) fn target(header: &Header) -> Target {

@@ -1,9 +1,9 @@
 //! `tessera export-blocks` and `import-blocks`.
 
-use super::{database_path, StorageArgs};
+use super::node::open_chain;
+use super::StorageArgs;
 use crate::blocks::{write_block, BlockReader};
 use crate::client::{Client, ImportOutcome};
-use crate::store::RocksDb;
 use anyhow::Context;
 use clap::Args;
 use std::io::{BufReader, BufWriter, Write};
@@ -37,14 +37,9 @@ pub struct ImportArgs {
 }
 
 /// Opens the chain of `storage` on RocksDB.
-pub(super) fn open_client(storage: &StorageArgs) -> anyhow::Result<Client> {
+fn open_client(storage: &StorageArgs) -> anyhow::Result<Client> {
     let spec = ChainSpec::load(&storage.chain.chain)?;
-    let genesis = spec.build_genesis()?;
-    let path = database_path(&storage.base_path, &spec.id);
-    std::fs::create_dir_all(&path).with_context(|| format!("cannot create {}", path.display()))?;
-    let db =
-        RocksDb::open(&path).with_context(|| format!("cannot open database {}", path.display()))?;
-    Ok(Client::open(Box::new(db), &genesis)?)
+    open_chain(&storage.base_path, &spec)
 }
 
 /// Runs `export-blocks`.

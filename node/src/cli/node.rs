@@ -46,22 +46,14 @@ pub struct ServiceArgs {
 }
 
 /// Opens (or creates) the chain database of `spec` under `base_path`.
-pub(super) fn open_chain(base_path: &Path, spec: &ChainSpec) -> anyhow::Result<Client> {
+pub(crate) fn open_chain(base_path: &Path, spec: &ChainSpec) -> anyhow::Result<Client> {
     let genesis = spec.build_genesis()?;
     let path = database_path(base_path, &spec.id);
     std::fs::create_dir_all(&path).with_context(|| format!("cannot create {}", path.display()))?;
     let db =
         RocksDb::open(&path).with_context(|| format!("cannot open database {}", path.display()))?;
-    let client = Client::open(Box::new(db), &genesis)?;
-    let meta = client.info()?;
-    println!(
-        "Tessera `{}` · genesis {} · database {} · best #{}",
-        spec.name,
-        meta.genesis,
-        path.display(),
-        meta.best_number
-    );
-    Ok(client)
+    tracing::info!(database = %path.display(), "chain opened");
+    Ok(Client::open(Box::new(db), &genesis)?)
 }
 
 fn short(hash: &str) -> String {
@@ -79,7 +71,12 @@ pub(super) fn serve(
     args: &ServiceArgs,
     authoring: Option<Authoring>,
 ) -> anyhow::Result<()> {
-    let genesis = client.info()?.genesis;
+    let meta = client.info()?;
+    let genesis = meta.genesis;
+    println!(
+        "Tessera `{}` · genesis {} · best #{}",
+        spec.name, meta.genesis, meta.best_number
+    );
     let shared = Arc::new(Shared::new(client, spec.name.clone()));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
