@@ -52,8 +52,29 @@ pub struct GenesisConfig {
     /// The sudo key, for dev and test chains.
     #[serde(default)]
     pub sudo: Option<Address>,
-    /// The validators that author and seal blocks.
+    /// The validators that author and seal blocks and vote on finality.
     pub validators: Vec<Address>,
+    /// Length of an authorship slot in milliseconds (the target block time).
+    #[serde(default = "default_slot_duration")]
+    pub slot_duration_ms: u64,
+    /// Slots per epoch (the period of the authorship randomness).
+    #[serde(default = "default_epoch_length")]
+    pub epoch_length: u64,
+}
+
+/// Default slot length: 2 s.
+pub const DEFAULT_SLOT_DURATION_MS: u64 = 2_000;
+/// Default epoch length: 200 slots.
+pub const DEFAULT_EPOCH_LENGTH: u64 = 200;
+/// Shortest slot accepted: shorter slots leave no time to build and gossip a block.
+pub const MIN_SLOT_DURATION_MS: u64 = 50;
+
+fn default_slot_duration() -> u64 {
+    DEFAULT_SLOT_DURATION_MS
+}
+
+fn default_epoch_length() -> u64 {
+    DEFAULT_EPOCH_LENGTH
 }
 
 /// A chain's description: name, id, boot nodes and genesis.
@@ -129,6 +150,8 @@ impl ChainSpec {
                     .take(validators)
                     .map(|n| dev_account(n))
                     .collect(),
+                slot_duration_ms: DEFAULT_SLOT_DURATION_MS,
+                epoch_length: DEFAULT_EPOCH_LENGTH,
             },
         }
     }
@@ -200,6 +223,18 @@ impl ChainSpec {
                 "at least one validator".into(),
             ));
         }
+        if genesis.slot_duration_ms < MIN_SLOT_DURATION_MS {
+            return Err(invalid(
+                "genesis.slotDurationMs".into(),
+                format!("at least {MIN_SLOT_DURATION_MS} ms"),
+            ));
+        }
+        if genesis.epoch_length == 0 {
+            return Err(invalid(
+                "genesis.epochLength".into(),
+                "at least one slot".into(),
+            ));
+        }
         let mut validators = BTreeSet::new();
         for (index, validator) in genesis.validators.iter().enumerate() {
             if !validators.insert(*validator) {
@@ -225,6 +260,8 @@ impl ChainSpec {
             }
             let validators: Vec<AccountId> = config.validators.iter().map(|v| v.0).collect();
             session::VALIDATORS.put(&mut ctx.state, &validators);
+            session::SLOT_DURATION.put(&mut ctx.state, &config.slot_duration_ms);
+            session::EPOCH_LENGTH.put(&mut ctx.state, &config.epoch_length);
             Ok::<(), CallError>(())
         })
         .map_err(|err| SpecError::Genesis(err.to_string()))?;

@@ -25,7 +25,10 @@ mod chain_spec;
 mod error;
 pub mod session;
 
-pub use chain_spec::{Address, ChainSpec, ChainType, Genesis, GenesisConfig, DEV_ACCOUNTS};
+pub use chain_spec::{
+    Address, ChainSpec, ChainType, Genesis, GenesisConfig, DEFAULT_EPOCH_LENGTH,
+    DEFAULT_SLOT_DURATION_MS, DEV_ACCOUNTS, MIN_SLOT_DURATION_MS,
+};
 pub use error::SpecError;
 
 use parity_scale_codec::{Decode, Encode};

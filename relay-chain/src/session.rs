@@ -1,6 +1,7 @@
-//! `session`: the relay chain's validator set, the accounts that author and seal blocks.
+//! `session`: the relay chain's validator set (the accounts that author, seal and vote on
+//! finality) and the authorship timing every node must agree on.
 //!
-//! Set in genesis for now; session rotation comes with the consensus work.
+//! Set in genesis; session rotation (authority set changes) is not implemented yet.
 
 use tessera_runtime::state::State;
 use tessera_runtime::storage::StorageValue;
@@ -11,6 +12,12 @@ pub const NAME: &str = "Session";
 
 /// The current validators, in authority-index order.
 pub static VALIDATORS: StorageValue<Vec<AccountId>> = StorageValue::new(NAME, "Validators");
+
+/// Milliseconds per authorship slot.
+pub static SLOT_DURATION: StorageValue<u64> = StorageValue::new(NAME, "SlotDuration");
+
+/// Slots per epoch.
+pub static EPOCH_LENGTH: StorageValue<u64> = StorageValue::new(NAME, "EpochLength");
 
 /// The validator set in `state`.
 pub fn validators(state: &mut State<'_>) -> tessera_runtime::Result<Vec<AccountId>> {

@@ -10,6 +10,7 @@ use crate::block_tree::BlockTree;
 use crate::verify::{BatchVerifier, SignatureCheck, SignatureVerifier};
 use crate::AuthorityKey;
 use std::collections::{BTreeMap, BTreeSet};
+use parity_scale_codec::{Decode, Encode};
 use tessera_runtime::{AccountId, BlockNumber, DigestItem, Hash, Header};
 
 /// What the authorship engine is told.
@@ -80,12 +81,59 @@ pub struct AuthorshipStats {
     pub rejected: u64,
 }
 
-/// What the engine keeps per block.
-#[derive(Clone, Copy, Debug)]
-struct BlockData {
-    slot: u64,
-    primaries: u64,
-    epoch: EpochState,
+/// What the engine keeps per block: stored beside the block, it lets the engine resume from
+/// the finalized block after a restart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct BlockData {
+    /// The block's slot.
+    pub slot: u64,
+    /// Primary blocks on the chain ending at this block.
+    pub primaries: u64,
+    /// The epoch randomness this block leaves for its children.
+    pub epoch: EpochState,
+}
+
+impl BlockData {
+    /// The data of the genesis block.
+    pub fn genesis(randomness: [u8; 32]) -> Self {
+        BlockData {
+            slot: 0,
+            primaries: 0,
+            epoch: EpochState::genesis(randomness),
+        }
+    }
+}
+
+/// A header that passed the import checks, ready for [`AuthorshipEngine::insert`].
+#[derive(Clone, Debug)]
+pub struct CheckedHeader {
+    header: Header,
+    hash: Hash,
+    data: BlockData,
+    index: u32,
+    author: AccountId,
+}
+
+impl CheckedHeader {
+    /// The header.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// Its hash.
+    pub fn hash(&self) -> Hash {
+        self.hash
+    }
+
+    /// The author, from the authority list.
+    pub fn author(&self) -> AccountId {
+        self.author
+    }
+
+    /// What the engine keeps for this block (store it to resume later).
+    pub fn data(&self) -> BlockData {
+        self.data
+    }
 }
 
 /// The BABE-like authorship engine of one node.
@@ -107,6 +155,17 @@ pub struct AuthorshipEngine {
 impl AuthorshipEngine {
     /// An engine above `genesis` (slot 0); it authors when `key` is one of the authorities.
     pub fn new(config: AuthorshipConfig, genesis: Header, key: Option<AuthorityKey>) -> Self {
+        let data = BlockData::genesis(config.genesis_randomness);
+        Self::resume(config, genesis, data, key)
+    }
+
+    /// An engine above `root` (a finalized block) whose stored data is `root_data`.
+    pub fn resume(
+        config: AuthorshipConfig,
+        root: Header,
+        root_data: BlockData,
+        key: Option<AuthorityKey>,
+    ) -> Self {
         let total = config.total_weight();
         let thresholds = config
             .authorities
@@ -120,17 +179,10 @@ impl AuthorshipEngine {
                 .position(|(id, _)| *id == k.public())?;
             Some((k, u32::try_from(index).ok()?))
         });
-        let tree = BlockTree::new(genesis);
+        let tree = BlockTree::new(root);
         let root = tree.root();
         let mut data = BTreeMap::new();
-        data.insert(
-            root,
-            BlockData {
-                slot: 0,
-                primaries: 0,
-                epoch: EpochState::genesis(config.genesis_randomness),
-            },
-        );
+        data.insert(root, root_data);
         AuthorshipEngine {
             config,
             key,
@@ -188,6 +240,42 @@ impl AuthorshipEngine {
         self.stats
     }
 
+    /// What the engine keeps for block `hash` (while it is in the tree).
+    pub fn block_data(&self, hash: &Hash) -> Option<BlockData> {
+        self.data.get(hash).copied()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &AuthorshipConfig {
+        &self.config
+    }
+
+    /// Moves the clock to `now` (milliseconds) without claiming a slot.
+    pub fn set_time(&mut self, now: u64) {
+        self.now = self.now.max(now);
+    }
+
+    /// Whether `checked` would become the best block once inserted.
+    pub fn would_be_best(&self, checked: &CheckedHeader) -> bool {
+        let best = self.data.get(&self.best).map(|d| d.primaries).unwrap_or_default();
+        let best_number = self.tree.number(&self.best).unwrap_or_default();
+        (checked.data.primaries, checked.header.number) > (best, best_number)
+    }
+
+    /// Re-adds a block checked before (read back from the node's store after a restart):
+    /// no checks, no outputs besides the best-block choice.
+    pub fn restore(&mut self, header: Header, data: BlockData) -> bool {
+        let hash = header.hash();
+        if !self.data.contains_key(&header.parent_hash) || self.tree.insert(header).is_err() {
+            return false;
+        }
+        self.data.insert(hash, data);
+        if self.better(&hash, &self.best) {
+            self.best = hash;
+        }
+        true
+    }
+
     /// Feeds one input; returns what to do.
     pub fn handle(&mut self, input: Input) -> Vec<Output> {
         let mut out = Vec::new();
@@ -197,13 +285,15 @@ impl AuthorshipEngine {
                 self.claim_slot(&mut out);
             }
             Input::ImportHeader(header) => {
-                let hash = header.hash();
-                match self.import(header, &mut out) {
-                    Ok(()) => {}
-                    Err(error) => {
-                        self.stats.rejected = self.stats.rejected.saturating_add(1);
-                        out.push(Output::Rejected { hash, error });
-                    }
+                if self.tree.contains(&header.hash()) {
+                    return out;
+                }
+                match self.check(&header) {
+                    Ok(checked) => out = self.insert(checked),
+                    Err(error) => out.push(Output::Rejected {
+                        hash: header.hash(),
+                        error,
+                    }),
                 }
             }
             Input::Finalized(hash) => self.on_finalized(hash, &mut out),
@@ -266,12 +356,17 @@ impl AuthorshipEngine {
         });
     }
 
-    /// Runs the import checks on `header` and adds it.
-    fn import(&mut self, header: Header, out: &mut Vec<Output>) -> Result<(), ImportError> {
-        let hash = header.hash();
-        if self.tree.contains(&hash) {
-            return Ok(());
+    /// Runs the import checks on `header` (counting a failure), changing nothing else.
+    pub fn check(&mut self, header: &Header) -> Result<CheckedHeader, ImportError> {
+        let result = self.check_header(header);
+        if result.is_err() {
+            self.stats.rejected = self.stats.rejected.saturating_add(1);
         }
+        result
+    }
+
+    fn check_header(&mut self, header: &Header) -> Result<CheckedHeader, ImportError> {
+        let hash = header.hash();
         if header.number <= self.tree.root_number() {
             return Err(ImportError::BelowFinalized(header.number));
         }
@@ -279,8 +374,13 @@ impl AuthorshipEngine {
             .data
             .get(&header.parent_hash)
             .ok_or(ImportError::UnknownParent(header.parent_hash))?;
-        let pre_digest = PreDigest::from_header(&header).ok_or(ImportError::MissingPreDigest)?;
-        let (unsealed, signature) = split_seal(&header).ok_or(ImportError::MissingSeal)?;
+        if self.tree.number(&header.parent_hash).and_then(|n| n.checked_add(1))
+            != Some(header.number)
+        {
+            return Err(ImportError::BadNumber);
+        }
+        let pre_digest = PreDigest::from_header(header).ok_or(ImportError::MissingPreDigest)?;
+        let (unsealed, signature) = split_seal(header).ok_or(ImportError::MissingSeal)?;
         let slot = pre_digest.slot();
         let now = self.current_slot();
         if slot > now {
@@ -351,28 +451,49 @@ impl AuthorshipEngine {
                 parent.primaries
             }
         };
-        self.tree
-            .insert(header.clone())
-            .map_err(|_| ImportError::BadNumber)?;
-        self.data.insert(
+        Ok(CheckedHeader {
+            header: header.clone(),
             hash,
-            BlockData {
+            data: BlockData {
                 slot,
                 primaries,
                 epoch,
             },
-        );
-        self.stats.imported = self.stats.imported.saturating_add(1);
-        self.note_author(slot, index, author, header.clone(), out);
-        out.push(Output::Imported {
+            index,
+            author,
+        })
+    }
+
+    /// Adds a header that passed [`Self::check`]; outputs `Imported`, maybe `NewBest` and
+    /// equivocation reports.
+    pub fn insert(&mut self, checked: CheckedHeader) -> Vec<Output> {
+        let mut out = Vec::new();
+        let CheckedHeader {
+            header,
             hash,
-            number: header.number,
-        });
+            data,
+            index,
+            author,
+        } = checked;
+        let number = header.number;
+        if !self.data.contains_key(&header.parent_hash) || self.tree.insert(header.clone()).is_err()
+        {
+            // The parent was pruned since the check (a competing fork got finalized).
+            out.push(Output::Rejected {
+                hash,
+                error: ImportError::UnknownParent(header.parent_hash),
+            });
+            return out;
+        }
+        self.data.insert(hash, data);
+        self.stats.imported = self.stats.imported.saturating_add(1);
+        self.note_author(data.slot, index, author, header, &mut out);
+        out.push(Output::Imported { hash, number });
         if self.better(&hash, &self.best) {
             self.best = hash;
             out.push(Output::NewBest(hash));
         }
-        Ok(())
+        out
     }
 
     /// Remembers who authored `slot`, reporting a second header by the same author.

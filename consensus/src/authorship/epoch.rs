@@ -1,14 +1,14 @@
 //! Epoch randomness along a chain: the randomness of epoch n+2 hashes epoch n's randomness,
 //! the index n+2 and the VRF outputs of epoch n's primary blocks on that chain.
 
-use parity_scale_codec::Encode;
+use parity_scale_codec::{Decode, Encode};
 use tessera_runtime::hashing::blake2_256;
 
 /// Most empty epochs a block may skip over (a bound on the randomness walk).
 pub const MAX_EPOCH_SKIP: u64 = 1_024;
 
 /// The randomness state a block leaves for its children.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
 pub struct EpochState {
     /// The block's epoch.
     pub epoch: u64,

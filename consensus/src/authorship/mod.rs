@@ -21,7 +21,9 @@ mod vrf;
 
 pub use config::{primary_threshold, AuthorshipConfig};
 pub use digest::{pre_seal_hash, seal_header, split_seal, PreDigest, ENGINE_ID};
-pub use engine::{AuthorEquivocation, AuthorshipEngine, AuthorshipStats, Input, Output};
+pub use engine::{
+    AuthorEquivocation, AuthorshipEngine, AuthorshipStats, BlockData, CheckedHeader, Input, Output,
+};
 pub use epoch::{EpochState, MAX_EPOCH_SKIP};
 pub use error::ImportError;
 pub use vrf::{claim_primary, secondary_author, verify_primary, vrf_transcript, VrfResult};

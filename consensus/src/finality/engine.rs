@@ -153,6 +153,13 @@ impl FinalityEngine {
         }
     }
 
+    /// Starts in the round after `round` (a restarted voter never votes twice in a round it
+    /// may have voted in before).
+    pub fn starting_after_round(mut self, round: u64) -> Self {
+        self.current = Round::new(round.saturating_add(1), self.now);
+        self
+    }
+
     /// Uses `rule` to cap prevote targets.
     pub fn with_voting_rule(mut self, rule: Box<dyn VotingRule>) -> Self {
         self.voting_rule = Some(rule);
