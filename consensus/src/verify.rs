@@ -17,7 +17,7 @@ pub struct SignatureCheck {
 }
 
 /// Checks sr25519 signatures, many at a time.
-pub trait SignatureVerifier: Send {
+pub trait SignatureVerifier: Send + Sync {
     /// One validity flag per item, in order.
     fn verify(&mut self, items: &[SignatureCheck]) -> Vec<bool>;
 }

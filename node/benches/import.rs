@@ -50,10 +50,7 @@ fn fixture() -> Fixture {
         client.submit(&mut pool, xt).unwrap();
     }
     let parent = client.best_header().unwrap();
-    let block = client
-        .author_block(&Pair::dev("Alice"), &mut pool, true)
-        .unwrap()
-        .block;
+    let block = client.author_next(&mut pool).unwrap().block;
     assert_eq!(block.extrinsics.len(), TRANSFERS);
     Fixture {
         genesis,

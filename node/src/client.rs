@@ -1,25 +1,26 @@
-//! The client: the chain store plus the relay runtime — import with full checks, block
-//! authoring from the pool, and state queries.
+//! The client: the chain store plus the relay runtime and the authorship engine — import with
+//! full checks (slot, VRF or secondary claim, seal, execution), block authoring in claimed
+//! slots, finalization with justifications, and state queries.
 
 use crate::pool::{Pool, PoolError};
 use crate::store::{BlockCommit, ChainMeta, ChainStore, Database, StoreError};
 use parity_scale_codec::{Decode, Encode};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tessera_consensus::authorship::{
+    self, seal_header, AuthorshipConfig, AuthorshipEngine, BlockData, CheckedHeader,
+};
+use tessera_consensus::AuthorityKey;
 use tessera_relay_chain::{session, Genesis, RelayRuntime};
 use tessera_runtime::block::extrinsics_root;
-use tessera_runtime::crypto::Pair;
 use tessera_runtime::executive::{
     block_author, execute_block, ApplyError, BlockError, Executive, InvalidTransaction,
     AUTHOR_ENGINE,
 };
-use tessera_runtime::header::EngineId;
 use tessera_runtime::modules::{balances, system};
 use tessera_runtime::state::State;
 use tessera_runtime::{
-    AccountId, Balance, Block, Digest, DigestItem, Hash, Header, OpaqueExtrinsic, Signature,
+    AccountId, Balance, Block, Digest, DigestItem, Hash, Header, OpaqueExtrinsic,
 };
-
-/// Seal digest: the author's sr25519 signature over the hash of the header without the seal.
-pub const SEAL_ENGINE: EngineId = *b"seal";
 
 /// Why a block was not imported. Nothing was written.
 #[derive(Debug, thiserror::Error)]
@@ -38,24 +39,39 @@ pub enum ImportError {
         /// The block's number.
         got: u32,
     },
-    /// The header names no author.
-    #[error("header has no author digest")]
-    MissingAuthor,
-    /// The author is not in the parent state's validator set.
-    #[error("author {0} is not a validator")]
-    UnknownAuthor(AccountId),
-    /// The header carries no seal.
-    #[error("header has no seal")]
-    MissingSeal,
-    /// The seal is not the author's signature of the header.
-    #[error("seal does not verify as the author's signature of the header")]
-    BadSeal,
+    /// The header fails the authorship checks (slot, claim, seal).
+    #[error("authorship: {0}")]
+    Authorship(#[from] authorship::ImportError),
+    /// The runtime's author digest does not name the slot's author.
+    #[error("author digest names {named:?}, but the slot was claimed by {claimed}")]
+    AuthorMismatch {
+        /// The account in the author digest, if any.
+        named: Option<AccountId>,
+        /// The authority that claimed the slot and sealed the header.
+        claimed: AccountId,
+    },
     /// Executing the block failed or disagreed with its header.
     #[error(transparent)]
     Execution(#[from] BlockError),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl ImportError {
+    /// Whether the block may be fine and this node is just not ready for it (its parent or its
+    /// slot has not arrived yet): not the sender's fault.
+    pub fn is_not_yet(&self) -> bool {
+        matches!(
+            self,
+            ImportError::UnknownParent(_)
+                | ImportError::Authorship(
+                    authorship::ImportError::UnknownParent(_)
+                        | authorship::ImportError::FutureSlot { .. }
+                        | authorship::ImportError::BelowFinalized(_)
+                )
+        )
+    }
 }
 
 /// Why authoring a block failed.
@@ -70,6 +86,23 @@ pub enum AuthorError {
     /// The built block failed its own checks (a bug).
     #[error("built block failed import: {0}")]
     Import(#[from] Box<ImportError>),
+    /// This node has no authority key, or its key may not author the slot.
+    #[error("this node may not author slot {0}")]
+    NotClaimable(u64),
+}
+
+/// Why the client could not open.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The genesis state lacks the consensus parameters.
+    #[error("genesis state: {0}")]
+    Genesis(String),
+    /// The key is not one of the chain's validators.
+    #[error("{0} is not a validator of this chain")]
+    NotValidator(AccountId),
 }
 
 /// What an import did.
@@ -93,16 +126,115 @@ pub struct Authored {
     pub dropped: Vec<(Hash, InvalidTransaction)>,
 }
 
-/// The relay chain's store and runtime.
+/// A slot this node may author, on the parent the authorship engine chose.
+#[derive(Clone, Debug)]
+pub struct SlotClaim {
+    /// The block to build on.
+    pub parent: Hash,
+    /// The slot.
+    pub slot: u64,
+    /// The authorship pre-digest proving the claim.
+    pub pre_digest: DigestItem,
+}
+
+/// What finalizing did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Finalized {
+    /// The chain pointers after it.
+    pub meta: ChainMeta,
+    /// Whether the best block changed (the old best was on a fork that lost).
+    pub best_changed: bool,
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn unix_time_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// The relay chain's store, runtime and authorship engine.
 pub struct Client {
     store: ChainStore,
+    engine: AuthorshipEngine,
+    author: Option<AuthorityKey>,
+    authorities: Vec<AccountId>,
+    slot_duration_ms: u64,
 }
 
 impl Client {
-    /// Opens the chain in `db`, writing `genesis` if it is empty.
-    pub fn open(db: Box<dyn Database>, genesis: &Genesis) -> Result<Client, StoreError> {
+    /// Opens the chain in `db`, writing `genesis` if it is empty, and resumes the authorship
+    /// engine from the finalized block and the best chain above it.
+    pub fn open(db: Box<dyn Database>, genesis: &Genesis) -> Result<Client, OpenError> {
         let store = ChainStore::open(db, &genesis.header, &genesis.state.new_nodes)?;
-        Ok(Client { store })
+        let genesis_error = |e: tessera_runtime::Error| OpenError::Genesis(e.to_string());
+        let mut state = State::new(&store, genesis.header.state_root);
+        let authorities = session::validators(&mut state).map_err(genesis_error)?;
+        let slot_duration_ms = session::SLOT_DURATION
+            .get(&mut state)
+            .map_err(genesis_error)?
+            .ok_or_else(|| OpenError::Genesis("no slot duration".into()))?;
+        let epoch_length = session::EPOCH_LENGTH
+            .get(&mut state)
+            .map_err(genesis_error)?
+            .ok_or_else(|| OpenError::Genesis("no epoch length".into()))?;
+        let config = AuthorshipConfig::new(
+            slot_duration_ms,
+            epoch_length,
+            authorities.iter().map(|id| (*id, 1)).collect(),
+        );
+        let meta = store.meta()?;
+        let root = store
+            .header(&meta.finalized_hash)?
+            .ok_or(StoreError::MissingBlock(meta.finalized_hash))?;
+        let root_data = if meta.finalized_number == 0 {
+            BlockData::genesis(config.genesis_randomness)
+        } else {
+            block_data(&store, &meta.finalized_hash)?
+        };
+        let mut engine = AuthorshipEngine::resume(config, root, root_data, None);
+        for number in meta.finalized_number.saturating_add(1)..=meta.best_number {
+            let hash = store.canonical_hash(number)?.ok_or(StoreError::Corrupt {
+                what: "canonical index",
+                reason: format!("no block at #{number} below the best block"),
+            })?;
+            let header = store.header(&hash)?.ok_or(StoreError::MissingBlock(hash))?;
+            let data = block_data(&store, &hash)?;
+            engine.restore(header, data);
+        }
+        engine.set_time(unix_time_ms());
+        Ok(Client {
+            store,
+            engine,
+            author: None,
+            authorities,
+            slot_duration_ms,
+        })
+    }
+
+    /// Authors blocks with `key` from now on (it must be a validator of the chain).
+    pub fn set_author(&mut self, key: AuthorityKey) -> Result<(), OpenError> {
+        if !self.authorities.contains(&key.public()) {
+            return Err(OpenError::NotValidator(key.public()));
+        }
+        self.engine.set_key(Some(key.clone()));
+        self.author = Some(key);
+        Ok(())
+    }
+
+    /// The validators, in authority-index order.
+    pub fn authorities(&self) -> &[AccountId] {
+        &self.authorities
+    }
+
+    /// The length of a slot.
+    pub fn slot_duration(&self) -> Duration {
+        Duration::from_millis(self.slot_duration_ms)
+    }
+
+    /// The authorship engine (block tree above the finalized block, fork choice, stats).
+    pub fn authorship(&self) -> &AuthorshipEngine {
+        &self.engine
     }
 
     /// The underlying store.
@@ -213,8 +345,9 @@ impl Client {
         self.import_block(&block)
     }
 
-    /// Imports a block after checking parent, number, author, seal, extrinsics root, every
-    /// signature, execution and state root. A rejected block changes nothing.
+    /// Imports a block after checking parent, number, slot, authorship claim, seal, author
+    /// digest, extrinsics root, every signature, execution and state root. A rejected block
+    /// changes nothing.
     pub fn import_block(&mut self, block: &Block) -> Result<ImportOutcome, ImportError> {
         let header = &block.header;
         let hash = header.hash();
@@ -231,56 +364,102 @@ impl Client {
                 got: header.number,
             });
         }
-        self.check_seal(header, &parent)?;
+        self.engine.set_time(unix_time_ms());
+        let checked = self.engine.check(header)?;
+        let named = block_author(header)?;
+        if named != Some(checked.author()) {
+            return Err(ImportError::AuthorMismatch {
+                named,
+                claimed: checked.author(),
+            });
+        }
         let changes = execute_block::<RelayRuntime>(&self.store, parent.state_root, block, false)?;
-        let meta = self.store.meta()?;
-        let best = header.number > meta.best_number;
-        self.store.commit_block(BlockCommit {
-            header,
-            body: &block.extrinsics,
-            nodes: &changes.new_nodes,
-            set_best: best,
-            finalize: false,
-        })?;
+        let best = self.commit(&checked, &block.extrinsics, &changes.new_nodes)?;
         Ok(ImportOutcome::Imported { best })
     }
 
-    fn check_seal(&self, header: &Header, parent: &Header) -> Result<(), ImportError> {
-        let author = block_author(header)?.ok_or(ImportError::MissingAuthor)?;
-        let mut state = State::new(&self.store, parent.state_root);
-        let validators = session::validators(&mut state).map_err(BlockError::State)?;
-        if !validators.contains(&author) {
-            return Err(ImportError::UnknownAuthor(author));
-        }
-        let (unsealed, engine, seal) = header.split_seal().ok_or(ImportError::MissingSeal)?;
-        if engine != SEAL_ENGINE {
-            return Err(ImportError::MissingSeal);
-        }
-        let signature = <[u8; 64]>::try_from(seal.as_slice()).map_err(|_| ImportError::BadSeal)?;
-        if !author.verify(&unsealed.hash().0, &Signature(signature)) {
-            return Err(ImportError::BadSeal);
-        }
-        Ok(())
+    /// Stores a checked block and adds it to the engine; `true` if it became the best block.
+    fn commit(
+        &mut self,
+        checked: &CheckedHeader,
+        body: &[OpaqueExtrinsic],
+        nodes: &[(Hash, Vec<u8>)],
+    ) -> Result<bool, StoreError> {
+        let best = self.engine.would_be_best(checked);
+        self.store.commit_block(BlockCommit {
+            header: checked.header(),
+            body,
+            nodes,
+            consensus: &checked.data().encode(),
+            set_best: best,
+        })?;
+        self.engine.insert(checked.clone());
+        Ok(best)
     }
 
-    /// Builds a block on the best block from `pool`, seals it with `author` and imports it
-    /// (as finalized when `finalize`: a single-authority chain finalizes its own blocks).
+    /// Claims the slot current at `now_ms` if this node's key may author it.
+    pub fn claim_slot(&mut self, now_ms: u64) -> Option<SlotClaim> {
+        self.engine.set_time(now_ms);
+        let slot = self.engine.config().slot_at(now_ms);
+        self.claim(slot)
+    }
+
+    /// Claims the slot right after the best block's, whatever the time (for tests, benchmarks
+    /// and tools that build chains faster than real time; the slot must not be in the future).
+    pub fn claim_next_slot(&mut self) -> Option<SlotClaim> {
+        let best = self.engine.best();
+        let slot = self.engine.slot_of(&best)?.checked_add(1)?;
+        self.claim(slot)
+    }
+
+    fn claim(&mut self, slot: u64) -> Option<SlotClaim> {
+        match self.engine.claim(slot)? {
+            authorship::Output::AuthorBlock {
+                parent,
+                slot,
+                pre_digest,
+            } => Some(SlotClaim {
+                parent,
+                slot,
+                pre_digest,
+            }),
+            _ => None,
+        }
+    }
+
+    /// Claims the next slot and authors a block in it (see [`Self::claim_next_slot`]).
+    pub fn author_next(&mut self, pool: &mut Pool) -> Result<Authored, AuthorError> {
+        let best = self.engine.best();
+        let next = self
+            .engine
+            .slot_of(&best)
+            .unwrap_or_default()
+            .saturating_add(1);
+        let claim = self
+            .claim_next_slot()
+            .ok_or(AuthorError::NotClaimable(next))?;
+        self.author_block(pool, claim)
+    }
+
+    /// Builds a block in a claimed slot from `pool`, seals it with this node's key and imports
+    /// it.
     pub fn author_block(
         &mut self,
-        author: &Pair,
         pool: &mut Pool,
-        finalize: bool,
+        claim: SlotClaim,
     ) -> Result<Authored, AuthorError> {
-        let parent = self.best_header()?;
-        let parent_hash = parent.hash();
+        let key = self
+            .author
+            .clone()
+            .ok_or(AuthorError::NotClaimable(claim.slot))?;
+        let parent = self
+            .store
+            .header(&claim.parent)?
+            .ok_or(StoreError::MissingBlock(claim.parent))?;
         let number = parent.number.saturating_add(1);
         let state = State::new(&self.store, parent.state_root);
-        let mut executive = Executive::<RelayRuntime>::initialize(
-            state,
-            number,
-            parent_hash,
-            Some(author.public()),
-        )?;
+        let mut executive =
+            Executive::<RelayRuntime>::initialize(state, number, claim.parent, Some(key.public()))?;
         let mut extrinsics = Vec::new();
         let mut included = Vec::new();
         let mut dropped = Vec::new();
@@ -303,30 +482,24 @@ impl Client {
             }
         }
         let changes = executive.finalize()?;
-        let mut header = Header {
-            parent_hash,
+        let header = Header {
+            parent_hash: claim.parent,
             number,
             state_root: changes.root,
             extrinsics_root: extrinsics_root(&extrinsics),
             digest: Digest {
-                logs: vec![DigestItem::PreRuntime(
-                    AUTHOR_ENGINE,
-                    author.public().encode(),
-                )],
+                logs: vec![
+                    claim.pre_digest,
+                    DigestItem::PreRuntime(AUTHOR_ENGINE, key.public().encode()),
+                ],
             },
         };
-        let seal = author.sign(&header.hash().0);
-        header
-            .digest
-            .logs
-            .push(DigestItem::Seal(SEAL_ENGINE, seal.0.to_vec()));
-        self.store.commit_block(BlockCommit {
-            header: &header,
-            body: &extrinsics,
-            nodes: &changes.new_nodes,
-            set_best: true,
-            finalize,
-        })?;
+        let header = seal_header(&key, header);
+        let checked = self
+            .engine
+            .check(&header)
+            .map_err(|e| Box::new(ImportError::from(e)))?;
+        self.commit(&checked, &extrinsics, &changes.new_nodes)?;
         for hash in &included {
             pool.remove(hash);
         }
@@ -337,10 +510,56 @@ impl Client {
         })
     }
 
-    /// Marks block `hash` (and so its ancestors) finalized.
-    pub fn finalize(&mut self, hash: &Hash) -> Result<ChainMeta, StoreError> {
-        self.store.set_finalized(hash)
+    /// Marks block `hash` (and so its ancestors) finalized, storing its justification; the
+    /// best block moves onto the finalized chain if it was on another fork. `None` if `hash`
+    /// is not above the finalized block.
+    pub fn finalize(
+        &mut self,
+        hash: &Hash,
+        justification: Option<&[u8]>,
+    ) -> Result<Option<Finalized>, StoreError> {
+        let meta = self.store.meta()?;
+        let header = self
+            .store
+            .header(hash)?
+            .ok_or(StoreError::MissingBlock(*hash))?;
+        if header.number <= meta.finalized_number {
+            return Ok(None);
+        }
+        self.engine.handle(authorship::Input::Finalized(*hash));
+        let best = self.engine.best();
+        let new_best = if best != meta.best_hash && self.engine.contains(&best) {
+            Some(
+                self.store
+                    .header(&best)?
+                    .ok_or(StoreError::MissingBlock(best))?,
+            )
+        } else {
+            None
+        };
+        let meta = self
+            .store
+            .finalize(hash, justification, new_best.as_ref())?;
+        Ok(Some(Finalized {
+            best_changed: new_best.is_some(),
+            meta,
+        }))
     }
+
+    /// The justification that finalized block `hash`, if one is stored.
+    pub fn justification(&self, hash: &Hash) -> Result<Option<Vec<u8>>, StoreError> {
+        self.store.justification(hash)
+    }
+}
+
+fn block_data(store: &ChainStore, hash: &Hash) -> Result<BlockData, StoreError> {
+    let bytes = store
+        .consensus_data(hash)?
+        .ok_or(StoreError::MissingBlock(*hash))?;
+    BlockData::decode(&mut &bytes[..]).map_err(|e| StoreError::Corrupt {
+        what: "authorship data",
+        reason: e.to_string(),
+    })
 }
 
 /// Why a state query failed.

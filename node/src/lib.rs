@@ -8,7 +8,8 @@
 //! - [`blocks`]: the block file format of `export-blocks` / `import-blocks`;
 //! - [`service`]: what a running node shares between tasks (client, pool, chain events);
 //! - [`network`]: libp2p (TCP, noise, yamux, gossipsub, request-response) with peer scores;
-//! - [`sync`], [`run`]: a running node: gossip and sync through the network, authoring;
+//! - [`sync`], [`finality`], [`run`]: a running node: gossip and sync through the network,
+//!   finality votes, authoring in claimed slots;
 //! - [`metrics`]: Prometheus metrics at `/metrics`;
 //! - [`rpc`]: JSON-RPC over HTTP and WebSocket with Substrate's method names;
 //! - [`cli`]: the `tessera` command line.
@@ -28,6 +29,7 @@
 pub mod blocks;
 pub mod cli;
 pub mod client;
+pub mod finality;
 pub mod metrics;
 pub mod network;
 pub mod pool;

@@ -31,6 +31,12 @@ pub struct Metrics {
     pub extrinsics_imported: Counter,
     /// Time to import (or author) one block, in seconds.
     pub block_import_seconds: Histogram,
+    /// Gossip messages received (blocks and finality topics).
+    pub gossip_in: Counter,
+    /// Gossip messages published.
+    pub gossip_out: Counter,
+    /// The finality voter's current round.
+    pub finality_round: Gauge,
 }
 
 impl Default for Metrics {
@@ -52,6 +58,9 @@ impl Metrics {
             extrinsics_imported: Counter::default(),
             // 0.5 ms .. 4 s.
             block_import_seconds: Histogram::new(exponential_buckets(0.0005, 2.0, 14)),
+            gossip_in: Counter::default(),
+            gossip_out: Counter::default(),
+            finality_round: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -85,18 +94,30 @@ impl Metrics {
             "Time to import or author one block",
             metrics.block_import_seconds.clone(),
         );
+        registry.register(
+            "gossip_messages_received",
+            "Gossip messages received",
+            metrics.gossip_in.clone(),
+        );
+        registry.register(
+            "gossip_messages_sent",
+            "Gossip messages published",
+            metrics.gossip_out.clone(),
+        );
+        registry.register(
+            "finality_round",
+            "The finality voter's current round",
+            metrics.finality_round.clone(),
+        );
         Metrics {
             registry,
             ..metrics
         }
     }
 
-    /// Records a block of `extrinsics` that took `elapsed`, now best (and maybe final).
-    pub fn block(&self, number: u32, extrinsics: usize, elapsed: Duration, finalized: Option<u32>) {
-        self.best_height.set(i64::from(number));
-        if let Some(finalized) = finalized {
-            self.finalized_height.set(i64::from(finalized));
-        }
+    /// Records an imported block of `extrinsics` that took `elapsed` and the best height.
+    pub fn block(&self, best: u32, extrinsics: usize, elapsed: Duration) {
+        self.best_height.set(i64::from(best));
         self.blocks_imported.inc();
         self.extrinsics_imported.inc_by(extrinsics as u64);
         self.block_import_seconds.observe(elapsed.as_secs_f64());

@@ -1,30 +1,29 @@
-//! A running node: network events, block authoring (for a validator) and status gossip in
-//! one loop, until told to stop.
+//! A running node: network events, block authoring in claimed slots (for a validator),
+//! finality voting and status gossip in one loop, until told to stop.
 
-use crate::client::AuthorError;
-use crate::network::{self, NetworkConfig, NetworkError, NetworkEvent, NetworkHandle};
+use crate::client::{unix_time_ms, AuthorError, OpenError};
+use crate::finality::{FinalityError, FinalityOutcome, FinalityService};
+use crate::network::{self, NetworkConfig, NetworkError, NetworkEvent, NetworkHandle, Topic};
 use crate::service::{ChainEvent, NetworkStatus, Shared};
-use crate::sync::ChainSync;
+use crate::sync::{ChainSync, SyncOutcome};
 use crate::workload::TransferGenerator;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-use tessera_runtime::crypto::Pair;
+use tessera_consensus::AuthorityKey;
 use tokio::sync::mpsc::Receiver;
 
 /// How often a node tells peers its best block.
 const STATUS_INTERVAL: Duration = Duration::from_secs(2);
+/// How far (in blocks) a peer may be ahead before this node stops authoring to catch up.
+const AUTHOR_WHEN_BEHIND_BY_AT_MOST: u32 = 2;
 
-/// Block production of a validator.
+/// Block production and finality voting of a validator.
 pub struct Authoring {
     /// The validator's key (an authority of the chain).
-    pub key: Pair,
-    /// Time between blocks.
-    pub block_time: Duration,
+    pub key: AuthorityKey,
     /// Dev load: signed transfers added before each block, and how many.
     pub transfers: Option<(TransferGenerator, usize)>,
-    /// Mark own blocks final (single-authority dev chains only, until GRANDPA is wired in).
-    pub self_finalize: bool,
 }
 
 /// Why a node stopped with an error.
@@ -36,6 +35,12 @@ pub enum RunError {
     /// Authoring a block failed.
     #[error("authoring: {0}")]
     Author(#[from] AuthorError),
+    /// The key cannot author on this chain.
+    #[error(transparent)]
+    Key(#[from] OpenError),
+    /// The finality voter could not start.
+    #[error("finality: {0}")]
+    Finality(#[from] FinalityError),
     /// Reading the chain failed.
     #[error("chain: {0}")]
     Chain(String),
@@ -47,20 +52,27 @@ pub struct Node {
     network: NetworkHandle,
     events: Receiver<NetworkEvent>,
     sync: ChainSync,
+    finality: FinalityService,
     authoring: Option<Authoring>,
     should_have_peers: bool,
 }
 
 impl Node {
-    /// Starts the network for the node whose state is `shared`.
+    /// Starts the network for the node whose state is `shared`; with `authoring`, the node
+    /// authors in the slots its key claims and votes on finality.
     pub fn start(
         shared: Arc<Shared>,
         network: NetworkConfig,
         authoring: Option<Authoring>,
     ) -> Result<Node, RunError> {
+        let key = authoring.as_ref().map(|a| a.key.clone());
+        if let Some(key) = &key {
+            shared.client().set_author(key.clone())?;
+        }
         let should_have_peers = !network.bootnodes.is_empty();
         let (handle, events) = network::start(network)?;
         let sync = ChainSync::new(shared.clone(), handle.clone());
+        let finality = FinalityService::new(shared.clone(), handle.clone(), key)?;
         shared.set_network_status(NetworkStatus {
             should_have_peers,
             ..NetworkStatus::default()
@@ -70,6 +82,7 @@ impl Node {
             network: handle,
             events,
             sync,
+            finality,
             authoring,
             should_have_peers,
         })
@@ -85,7 +98,7 @@ impl Node {
         while let Some(event) = self.events.recv().await {
             match event {
                 NetworkEvent::Listening(addr) => return Some(addr),
-                other => self.sync.on_event(other).await,
+                other => self.on_event(other).await,
             }
         }
         None
@@ -94,28 +107,81 @@ impl Node {
     /// Runs until `stop` completes.
     pub async fn run(mut self, stop: impl Future<Output = ()>) -> Result<(), RunError> {
         tokio::pin!(stop);
-        let block_time = self
-            .authoring
-            .as_ref()
-            .map_or(Duration::from_secs(3600), |a| a.block_time);
-        let mut author_tick = tokio::time::interval(block_time.max(Duration::from_millis(1)));
+        let slot = self.shared.client().slot_duration();
+        // A few ticks per slot: slots are claimed on time and rounds advance promptly.
+        let tick_every = (slot / 8).clamp(Duration::from_millis(10), Duration::from_millis(100));
+        let mut tick = tokio::time::interval(tick_every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut status_tick = tokio::time::interval(STATUS_INTERVAL);
         loop {
             tokio::select! {
                 () = &mut stop => return Ok(()),
                 event = self.events.recv() => match event {
                     Some(NetworkEvent::Listening(addr)) => tracing::info!(%addr, "listening"),
-                    Some(event) => {
-                        self.sync.on_event(event).await;
-                        self.update_network_status().await;
-                    }
+                    Some(event) => self.on_event(event).await,
                     None => return Err(NetworkError::Stopped.into()),
                 },
-                _ = author_tick.tick(), if self.authoring.is_some() && !self.sync.is_syncing() => {
+                _ = tick.tick() => {
                     self.author().await?;
+                    let outcome = self.finality.tick().await;
+                    self.want(outcome).await;
                 }
-                _ = status_tick.tick() => self.sync.announce_status().await,
+                _ = status_tick.tick() => {
+                    self.sync.announce_status().await;
+                    self.update_network_status().await;
+                }
             }
+        }
+    }
+
+    async fn on_event(&mut self, event: NetworkEvent) {
+        match event {
+            NetworkEvent::Gossip {
+                peer,
+                topic: Topic::Finality,
+                id,
+                data,
+            } => {
+                let (valid, outcome) = self.finality.on_gossip(peer, &data).await;
+                let _stopped = self.network.validated(id, peer, valid);
+                self.want(outcome).await;
+            }
+            NetworkEvent::Direct { peer, data } => {
+                let outcome = self.finality.on_direct(peer, &data).await;
+                self.want(outcome).await;
+            }
+            event => {
+                let connectivity = matches!(
+                    event,
+                    NetworkEvent::PeerConnected(_)
+                        | NetworkEvent::PeerDisconnected(_)
+                        | NetworkEvent::Banned(_)
+                );
+                let outcome = self.sync.on_event(event).await;
+                self.synced(outcome).await;
+                if connectivity {
+                    self.update_network_status().await;
+                }
+            }
+        }
+    }
+
+    /// Hands what sync imported (blocks, justifications) to the finality voter.
+    async fn synced(&mut self, outcome: SyncOutcome) {
+        for (header, best) in outcome.imported {
+            let wanted = self.finality.block_imported(header, best).await;
+            self.want(wanted).await;
+        }
+        for (peer, justification) in outcome.justifications {
+            let wanted = self.finality.on_justification(peer, &justification).await;
+            self.want(wanted).await;
+        }
+    }
+
+    /// Fetches blocks the voter heard of but this node lacks.
+    async fn want(&mut self, outcome: FinalityOutcome) {
+        for (peer, number) in outcome.wanted {
+            self.sync.note_peer_block(peer, number).await;
         }
     }
 
@@ -139,13 +205,20 @@ impl Node {
         });
     }
 
+    /// Authors a block if this validator may claim the current slot and is not catching up.
     async fn author(&mut self) -> Result<(), RunError> {
         let Some(authoring) = self.authoring.as_mut() else {
             return Ok(());
         };
+        if self.sync.is_behind(AUTHOR_WHEN_BEHIND_BY_AT_MOST) {
+            return Ok(());
+        }
         let started = std::time::Instant::now();
-        let (authored, pool_len) = {
+        let (authored, pool_len, best) = {
             let mut client = self.shared.client();
+            let Some(claim) = client.claim_slot(unix_time_ms()) else {
+                return Ok(());
+            };
             let mut pool = self.shared.pool();
             if let Some((generator, count)) = authoring.transfers.as_mut() {
                 let batch = generator
@@ -158,9 +231,9 @@ impl Node {
                     }
                 }
             }
-            let authored =
-                client.author_block(&authoring.key, &mut pool, authoring.self_finalize)?;
-            (authored, pool.len())
+            let authored = client.author_block(&mut pool, claim)?;
+            let best = client.info().map_or(0, |m| m.best_number);
+            (authored, pool.len(), best)
         };
         for (hash, reason) in &authored.dropped {
             tracing::info!(%hash, %reason, "dropped transaction");
@@ -172,18 +245,13 @@ impl Node {
             extrinsics: block.extrinsics.iter().map(|xt| xt.hash()).collect(),
             best: true,
         });
-        let finalized = authoring.self_finalize.then_some(header.number);
-        if authoring.self_finalize {
-            self.shared.publish(ChainEvent::Finalized(header.clone()));
-        }
-        self.shared.metrics.block(
-            header.number,
-            block.extrinsics.len(),
-            started.elapsed(),
-            finalized,
-        );
+        self.shared
+            .metrics
+            .block(best, block.extrinsics.len(), started.elapsed());
         self.shared.metrics.pool_size.set(pool_len as i64);
         self.sync.announce_block(&block).await;
+        let wanted = self.finality.block_imported(header.clone(), true).await;
+        self.want(wanted).await;
         Ok(())
     }
 }

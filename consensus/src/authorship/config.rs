@@ -36,9 +36,12 @@ impl AuthorshipConfig {
         }
     }
 
-    /// The epoch a slot belongs to.
-    pub fn epoch_of(&self, slot: u64) -> u64 {
-        slot.checked_div(self.epoch_length).unwrap_or_default()
+    /// The epoch a slot belongs to on a chain whose block #1 has slot `origin` (epoch 0
+    /// starts there; `None` while the chain has only its genesis block).
+    pub fn epoch_of(&self, slot: u64, origin: Option<u64>) -> u64 {
+        slot.saturating_sub(origin.unwrap_or(slot))
+            .checked_div(self.epoch_length)
+            .unwrap_or_default()
     }
 
     /// The slot at time `now_ms`.

@@ -9,8 +9,8 @@ use super::vrf::{claim_primary, secondary_author, verify_primary};
 use crate::block_tree::BlockTree;
 use crate::verify::{BatchVerifier, SignatureCheck, SignatureVerifier};
 use crate::AuthorityKey;
-use std::collections::{BTreeMap, BTreeSet};
 use parity_scale_codec::{Decode, Encode};
+use std::collections::{BTreeMap, BTreeSet};
 use tessera_runtime::{AccountId, BlockNumber, DigestItem, Hash, Header};
 
 /// What the authorship engine is told.
@@ -91,6 +91,9 @@ pub struct BlockData {
     pub primaries: u64,
     /// The epoch randomness this block leaves for its children.
     pub epoch: EpochState,
+    /// The slot of block #1 on this chain, where epoch 0 starts (`None` for genesis), as in
+    /// BABE: a chain may start at any slot of the wall clock.
+    pub origin_slot: Option<u64>,
 }
 
 impl BlockData {
@@ -100,6 +103,7 @@ impl BlockData {
             slot: 0,
             primaries: 0,
             epoch: EpochState::genesis(randomness),
+            origin_slot: None,
         }
     }
 }
@@ -172,20 +176,13 @@ impl AuthorshipEngine {
             .iter()
             .map(|(_, w)| primary_threshold(config.c, *w, total))
             .collect();
-        let key = key.and_then(|k| {
-            let index = config
-                .authorities
-                .iter()
-                .position(|(id, _)| *id == k.public())?;
-            Some((k, u32::try_from(index).ok()?))
-        });
         let tree = BlockTree::new(root);
         let root = tree.root();
         let mut data = BTreeMap::new();
         data.insert(root, root_data);
-        AuthorshipEngine {
+        let mut engine = AuthorshipEngine {
             config,
-            key,
+            key: None,
             thresholds,
             tree,
             data,
@@ -196,7 +193,9 @@ impl AuthorshipEngine {
             reported: BTreeSet::new(),
             verifier: Box::new(BatchVerifier::default()),
             stats: AuthorshipStats::default(),
-        }
+        };
+        engine.set_key(key);
+        engine
     }
 
     /// Uses `verifier` for seal signatures.
@@ -257,7 +256,11 @@ impl AuthorshipEngine {
 
     /// Whether `checked` would become the best block once inserted.
     pub fn would_be_best(&self, checked: &CheckedHeader) -> bool {
-        let best = self.data.get(&self.best).map(|d| d.primaries).unwrap_or_default();
+        let best = self
+            .data
+            .get(&self.best)
+            .map(|d| d.primaries)
+            .unwrap_or_default();
         let best_number = self.tree.number(&self.best).unwrap_or_default();
         (checked.data.primaries, checked.header.number) > (best, best_number)
     }
@@ -308,23 +311,23 @@ impl AuthorshipEngine {
     /// Claims the current slot on the best block, once per slot.
     fn claim_slot(&mut self, out: &mut Vec<Output>) {
         let slot = self.current_slot();
-        if self.last_claimed_slot.is_some_and(|last| last >= slot) {
-            return;
+        out.extend(self.claim(slot));
+    }
+
+    /// Claims `slot` (not in the future, after the best block's, above any claimed before) on
+    /// the best block, if this node's key may author it.
+    pub fn claim(&mut self, slot: u64) -> Option<Output> {
+        if slot > self.current_slot() || self.last_claimed_slot.is_some_and(|last| last >= slot) {
+            return None;
         }
         self.last_claimed_slot = Some(slot);
-        let Some((key, index)) = self.key.as_ref() else {
-            return;
-        };
-        let Some(parent) = self.data.get(&self.best) else {
-            return;
-        };
+        let (key, index) = self.key.as_ref()?;
+        let parent = self.data.get(&self.best)?;
         if parent.slot >= slot {
-            return;
+            return None;
         }
-        let epoch_index = self.config.epoch_of(slot);
-        let Some(epoch) = parent.epoch.for_child(epoch_index) else {
-            return;
-        };
+        let epoch_index = self.config.epoch_of(slot, parent.origin_slot);
+        let epoch = parent.epoch.for_child(epoch_index)?;
         let threshold = self
             .thresholds
             .get(*index as usize)
@@ -346,13 +349,30 @@ impl AuthorshipEngine {
                     slot,
                 }
             }
-            None => return,
+            None => return None,
         };
         self.stats.claims = self.stats.claims.saturating_add(1);
-        out.push(Output::AuthorBlock {
+        Some(Output::AuthorBlock {
             parent: self.best,
             slot,
             pre_digest: pre_digest.to_digest_item(),
+        })
+    }
+
+    /// The slot of block `hash` (while it is in the tree).
+    pub fn slot_of(&self, hash: &Hash) -> Option<u64> {
+        self.data.get(hash).map(|d| d.slot)
+    }
+
+    /// Sets the key this node authors with (`None`: import only).
+    pub fn set_key(&mut self, key: Option<AuthorityKey>) {
+        self.key = key.and_then(|k| {
+            let index = self
+                .config
+                .authorities
+                .iter()
+                .position(|(id, _)| *id == k.public())?;
+            Some((k, u32::try_from(index).ok()?))
         });
     }
 
@@ -374,7 +394,10 @@ impl AuthorshipEngine {
             .data
             .get(&header.parent_hash)
             .ok_or(ImportError::UnknownParent(header.parent_hash))?;
-        if self.tree.number(&header.parent_hash).and_then(|n| n.checked_add(1))
+        if self
+            .tree
+            .number(&header.parent_hash)
+            .and_then(|n| n.checked_add(1))
             != Some(header.number)
         {
             return Err(ImportError::BadNumber);
@@ -399,7 +422,7 @@ impl AuthorshipEngine {
             .get(index as usize)
             .map(|(id, _)| *id)
             .ok_or(ImportError::UnknownAuthority(index))?;
-        let epoch_index = self.config.epoch_of(slot);
+        let epoch_index = self.config.epoch_of(slot, parent.origin_slot);
         let mut epoch = parent
             .epoch
             .for_child(epoch_index)
@@ -458,6 +481,7 @@ impl AuthorshipEngine {
                 slot,
                 primaries,
                 epoch,
+                origin_slot: Some(parent.origin_slot.unwrap_or(slot)),
             },
             index,
             author,

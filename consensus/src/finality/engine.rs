@@ -153,10 +153,34 @@ impl FinalityEngine {
         }
     }
 
-    /// Starts in the round after `round` (a restarted voter never votes twice in a round it
-    /// may have voted in before).
-    pub fn starting_after_round(mut self, round: u64) -> Self {
-        self.current = Round::new(round.saturating_add(1), self.now);
+    /// Resumes in `round` holding this voter's own `votes` of it, as recorded before a
+    /// restart: the voter finishes the round without ever casting a second, different vote in
+    /// a phase it voted in. Blocks above the finalized one must be imported first.
+    pub fn resume_round(mut self, round: u64, votes: Vec<SignedVote>) -> Self {
+        let mut current = Round::new(round.max(1), self.now);
+        let set_id = self.set.set_id();
+        for vote in votes {
+            let own = self.key.as_ref().is_some_and(|k| k.public() == vote.id);
+            if !own || vote.round != current.number || vote.set_id != set_id {
+                continue;
+            }
+            match vote.vote.phase() {
+                Some(phase) => {
+                    let weight = self.set.weight(&vote.id).unwrap_or_default();
+                    current.add(&self.tree, phase, vote.compact(), weight);
+                    match phase {
+                        Phase::Prevote => current.prevoted = true,
+                        Phase::Precommit => current.precommitted = true,
+                    }
+                }
+                None => {
+                    current.proposed = true;
+                    current.proposal = Some(vote.vote.target());
+                }
+            }
+            current.own.push(vote);
+        }
+        self.current = current;
         self
     }
 

@@ -8,14 +8,14 @@ use tessera_runtime::{Hash, Header};
 /// head of the best chain containing it, returns the block to vote for instead, or `None` to
 /// keep `best`. The engine ignores answers that are not between `base` and `best`, and then
 /// votes for `base`.
-pub trait VotingRule: Send {
+pub trait VotingRule: Send + Sync {
     /// The block to vote for instead of `best`, if any.
     fn restrict(&self, base: &Header, best: &Header, tree: &BlockTree) -> Option<Hash>;
 }
 
 impl<F> VotingRule for F
 where
-    F: Fn(&Header, &Header, &BlockTree) -> Option<Hash> + Send,
+    F: Fn(&Header, &Header, &BlockTree) -> Option<Hash> + Send + Sync,
 {
     fn restrict(&self, base: &Header, best: &Header, tree: &BlockTree) -> Option<Hash> {
         self(base, best, tree)

@@ -1,54 +1,80 @@
-//! `tessera dev`: a single-validator development chain that authors blocks of transfers
-//! between the dev accounts, serves RPC and metrics, and prints one line per block.
+//! `tessera dev`: a local network of validators on loopback (4 by default), each its own
+//! libp2p peer with its own RocksDB, authoring in BABE slots and finalizing with GRANDPA; the
+//! first one submits dev transfers, serves RPC at 127.0.0.1:9944 and prints one line per block.
 
-use super::node::{open_chain, serve, ServiceArgs};
+use super::node::{node_key, open_chain, print_blocks, runtime, start, stop_on, ServiceArgs};
 use super::ChainArgs;
 use crate::run::Authoring;
 use crate::workload::{TransferGenerator, DEV_ACCOUNTS};
-use anyhow::Context;
+use anyhow::{bail, Context};
 use clap::Args;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
-use std::time::Duration;
+use tessera_consensus::AuthorityKey;
 use tessera_relay_chain::ChainSpec;
 use tessera_runtime::crypto::Pair;
+use tokio::sync::watch;
 
 /// Arguments of `tessera dev`.
 #[derive(Debug, Args)]
 pub struct DevArgs {
-    /// Keep the chain here (default: a temporary directory removed on exit).
+    /// Keep the chains here, one directory per validator (default: a temporary directory
+    /// removed on exit).
     #[arg(long, value_name = "PATH")]
     base_path: Option<PathBuf>,
-    /// Milliseconds between blocks.
+    /// Validators to run (dev accounts Alice, Bob, …, at most 6).
+    #[arg(long, default_value_t = 4, value_name = "N",
+          value_parser = clap::value_parser!(u8).range(1..=6))]
+    validators: u8,
+    /// Milliseconds per slot, the target block time (built-in `dev` chain only; a spec file
+    /// sets its own).
     #[arg(long, default_value_t = 1000, value_name = "MS")]
     block_time: u64,
-    /// Dev transfers submitted before each block.
+    /// Dev transfers submitted before each block the first validator authors.
     #[arg(long, default_value_t = 10, value_name = "N")]
     transfers: usize,
     /// Seed of the dev transfers.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// The chain (its first validator must be a dev account: Alice for `dev`).
+    /// The chain: `dev` (built with `--validators` and `--block-time`), `local`, or a spec
+    /// file whose validators are dev accounts.
     #[command(flatten)]
     chain: ChainArgs,
-    /// Network, RPC, metrics and `--blocks`.
+    /// Network, RPC and metrics of the first validator, and `--blocks`.
     #[command(flatten)]
     service: ServiceArgs,
 }
 
-/// Runs the dev chain until Ctrl-C or `--blocks`.
-pub(super) fn run(args: DevArgs) -> anyhow::Result<()> {
-    let spec = ChainSpec::load(&args.chain.chain)?;
-    let key = spec
+/// The chain `dev` runs and the dev keys of the validators it runs.
+fn chain_and_keys(args: &DevArgs) -> anyhow::Result<(ChainSpec, Vec<(String, Pair)>)> {
+    let spec = if args.chain.chain == "dev" {
+        let mut spec = ChainSpec::dev_with_validators(usize::from(args.validators));
+        spec.genesis.slot_duration_ms = args.block_time;
+        spec
+    } else {
+        ChainSpec::load(&args.chain.chain)?
+    };
+    let keys: Vec<(String, Pair)> = spec
         .genesis
         .validators
-        .first()
-        .and_then(|validator| {
+        .iter()
+        .filter_map(|validator| {
             DEV_ACCOUNTS
                 .iter()
-                .map(|name| Pair::dev(name))
-                .find(|pair| pair.public() == validator.0)
+                .map(|name| (name.to_lowercase(), Pair::dev(name)))
+                .find(|(_, pair)| pair.public() == validator.0)
         })
-        .context("the chain's first validator is not a dev account, so `dev` cannot author")?;
+        .take(usize::from(args.validators))
+        .collect();
+    if keys.is_empty() {
+        bail!("none of the chain's validators is a dev account, so `dev` cannot run one");
+    }
+    Ok((spec, keys))
+}
+
+/// Runs the dev network until Ctrl-C or `--blocks` finalized blocks.
+pub(super) fn run(args: DevArgs) -> anyhow::Result<()> {
+    let (spec, keys) = chain_and_keys(&args)?;
     let temp_dir;
     let base_path = match &args.base_path {
         Some(path) => path.clone(),
@@ -57,13 +83,59 @@ pub(super) fn run(args: DevArgs) -> anyhow::Result<()> {
             temp_dir.path().to_path_buf()
         }
     };
-    let client = open_chain(&base_path, &spec)?;
-    println!("Author: {}", key.public());
-    let authoring = Authoring {
-        key,
-        block_time: Duration::from_millis(args.block_time.max(1)),
-        transfers: Some((TransferGenerator::dev(args.seed), args.transfers)),
-        self_finalize: spec.genesis.validators.len() == 1,
-    };
-    serve(client, &spec, &args.service, Some(authoring))
+    println!(
+        "Tessera `{}` · {} validators · {} ms slots · data in {}",
+        spec.name,
+        keys.len(),
+        spec.genesis.slot_duration_ms,
+        base_path.display()
+    );
+    runtime()?.block_on(async {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut bootnodes = args.service.bootnodes.clone();
+        let mut nodes = Vec::new();
+        let mut first = None;
+        for (index, (name, pair)) in keys.iter().enumerate() {
+            let path = base_path.join(name);
+            let client = open_chain(&path, &spec)?;
+            let keypair = node_key(&path, &spec)?;
+            let mut service = args.service.clone();
+            service.bootnodes = bootnodes.clone();
+            if index > 0 {
+                // Only the first validator takes the well-known ports.
+                service.listen_addr = "/ip4/127.0.0.1/tcp/0".parse()?;
+                service.rpc_addr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+                service.rpc_port = 0;
+                service.prometheus_port = 0;
+            }
+            let authoring = Authoring {
+                key: AuthorityKey::from_pair(pair),
+                transfers: (index == 0 && args.transfers > 0)
+                    .then(|| (TransferGenerator::dev(args.seed), args.transfers)),
+            };
+            let started = start(client, &spec, &service, keypair, Some(authoring))
+                .await
+                .with_context(|| format!("starting validator {name}"))?;
+            let addr = started.listening.clone();
+            println!(
+                "validator {name:<8} {}  rpc http://{}  libp2p {}",
+                pair.public(),
+                started.rpc,
+                addr.as_ref().map_or("-".into(), ToString::to_string)
+            );
+            bootnodes.extend(addr);
+            if first.is_none() {
+                first = Some(started.shared.clone());
+            }
+            nodes.push(tokio::spawn(started.run(stop_rx.clone())));
+        }
+        let Some(first) = first else {
+            bail!("no validator started");
+        };
+        stop_on(print_blocks(first, args.service.blocks), stop_tx).await;
+        for node in nodes {
+            node.await??;
+        }
+        anyhow::Ok(())
+    })
 }

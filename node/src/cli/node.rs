@@ -1,5 +1,5 @@
 //! What `tessera dev` and `tessera run` share: open the chain, start RPC, metrics and the
-//! network, print one line per block, stop on Ctrl-C or after N blocks.
+//! network, print one line per block, stop on Ctrl-C or after N finalized blocks.
 
 use super::database_path;
 use crate::client::Client;
@@ -11,12 +11,14 @@ use crate::service::{ChainEvent, Shared};
 use crate::store::RocksDb;
 use anyhow::Context;
 use clap::Args;
+use jsonrpsee::server::ServerHandle;
 use libp2p::{identity, Multiaddr};
 use std::net::{IpAddr, SocketAddr};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tessera_relay_chain::{ChainSpec, UNIT};
 use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::watch;
 
 /// Network, RPC and metrics options.
 #[derive(Debug, Clone, Args)]
@@ -40,7 +42,7 @@ pub struct ServiceArgs {
     /// Port of the Prometheus endpoint `/metrics` (0 picks a free one).
     #[arg(long, default_value_t = 9615, value_name = "PORT")]
     pub prometheus_port: u16,
-    /// Exit with status 0 once the best block reaches this number.
+    /// Exit with status 0 once this many blocks are finalized.
     #[arg(long, value_name = "N")]
     pub blocks: Option<u32>,
 }
@@ -56,6 +58,38 @@ pub(crate) fn open_chain(base_path: &Path, spec: &ChainSpec) -> anyhow::Result<C
     Ok(Client::open(Box::new(db), &genesis)?)
 }
 
+/// The node's libp2p identity, kept under the base path so its peer id survives restarts.
+pub(crate) fn node_key(base_path: &Path, spec: &ChainSpec) -> anyhow::Result<identity::Keypair> {
+    let dir = base_path.join("chains").join(&spec.id).join("network");
+    let path = dir.join("secret_ed25519");
+    match std::fs::read(&path) {
+        Ok(mut bytes) => identity::Keypair::ed25519_from_bytes(&mut bytes)
+            .with_context(|| format!("invalid node key in {}", path.display())),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            let keypair = identity::ed25519::Keypair::generate();
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            write_secret(&path, &keypair.secret().as_ref().to_vec())?;
+            Ok(keypair.into())
+        }
+        Err(err) => Err(err).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+fn write_secret(path: &PathBuf, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    Ok(())
+}
+
 fn short(hash: &str) -> String {
     format!(
         "{}…{}",
@@ -64,86 +98,154 @@ fn short(hash: &str) -> String {
     )
 }
 
+/// A node with its RPC and metrics servers, ready to run.
+pub(crate) struct Started {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) node: Node,
+    pub(crate) listening: Option<Multiaddr>,
+    pub(crate) rpc: SocketAddr,
+    rpc_handle: ServerHandle,
+    metrics_task: tokio::task::JoinHandle<()>,
+}
+
+impl Started {
+    /// Runs the node until `stop` turns true, then stops the servers.
+    pub(crate) async fn run(self, mut stop: watch::Receiver<bool>) -> anyhow::Result<()> {
+        let stopped = async move {
+            // An error means the sender is gone: stop too.
+            let _ = stop.wait_for(|stop| *stop).await;
+        };
+        let result = self.node.run(stopped).await;
+        let _already = self.rpc_handle.stop();
+        self.rpc_handle.stopped().await;
+        self.metrics_task.abort();
+        Ok(result?)
+    }
+}
+
+/// Starts RPC, metrics and the network for `client` (inside a tokio runtime).
+pub(crate) async fn start(
+    client: Client,
+    spec: &ChainSpec,
+    args: &ServiceArgs,
+    keypair: identity::Keypair,
+    authoring: Option<Authoring>,
+) -> anyhow::Result<Started> {
+    let genesis = client.info()?.genesis;
+    let shared = Arc::new(Shared::new(client, spec.name.clone()));
+    let (rpc, rpc_handle) = rpc::start(
+        SocketAddr::new(args.rpc_addr, args.rpc_port),
+        shared.clone(),
+    )
+    .await?;
+    let metrics_addr = SocketAddr::new(args.rpc_addr, args.prometheus_port);
+    let (metrics_bound, metrics_task) =
+        metrics::serve(metrics_addr, shared.metrics.clone()).await?;
+    tracing::info!(%metrics_bound, "prometheus metrics");
+    let network = NetworkConfig {
+        keypair,
+        listen: args.listen_addr.clone(),
+        bootnodes: args.bootnodes.clone(),
+        chain: genesis.to_string(),
+    };
+    let mut node = Node::start(shared.clone(), network, authoring)?;
+    let listening = node.listening().await;
+    Ok(Started {
+        shared,
+        node,
+        listening,
+        rpc,
+        rpc_handle,
+        metrics_task,
+    })
+}
+
+/// Prints one line per block imported by `shared`'s node until `finalized_target` blocks are
+/// finalized (forever without a target).
+pub(crate) async fn print_blocks(shared: Arc<Shared>, finalized_target: Option<u32>) {
+    let mut events = shared.subscribe();
+    loop {
+        match events.recv().await {
+            Ok(ChainEvent::Imported {
+                header,
+                extrinsics,
+                best,
+            }) => {
+                let (finalized, issuance) = {
+                    let client = shared.client();
+                    let meta = client.info().ok();
+                    let issuance = client.total_issuance(&header.hash()).unwrap_or_default();
+                    (meta.map_or(0, |m| m.finalized_number), issuance)
+                };
+                println!(
+                    "#{:<5} {} {}· finalized #{} · {} txs · pool {} · peers {} · issuance {} UNIT",
+                    header.number,
+                    short(&header.hash().to_string()),
+                    if best { "" } else { "(fork) " },
+                    finalized,
+                    extrinsics.len(),
+                    shared.pool().len(),
+                    shared.metrics.peers.get(),
+                    issuance / UNIT,
+                );
+            }
+            Ok(ChainEvent::Finalized(header)) => {
+                if finalized_target.is_some_and(|n| header.number >= n) {
+                    println!("finalized #{}: done", header.number);
+                    return;
+                }
+            }
+            Err(RecvError::Lagged(_)) => {}
+            Err(RecvError::Closed) => return,
+        }
+    }
+}
+
+/// A multi-threaded tokio runtime sized for this machine's two cores.
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
+/// Stops when Ctrl-C is pressed or `done` completes; tells every node through the channel.
+pub(crate) async fn stop_on(
+    done: impl std::future::Future<Output = ()>,
+    stop: watch::Sender<bool>,
+) {
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {
+            println!("Ctrl-C: stopping; every block reported as imported is saved.");
+        }
+        () = done => {}
+    }
+    let _none_listening = stop.send(true);
+}
+
 /// Serves `client` and runs the node until Ctrl-C or `--blocks`.
 pub(super) fn serve(
     client: Client,
     spec: &ChainSpec,
     args: &ServiceArgs,
+    keypair: identity::Keypair,
     authoring: Option<Authoring>,
 ) -> anyhow::Result<()> {
     let meta = client.info()?;
-    let genesis = meta.genesis;
     println!(
-        "Tessera `{}` · genesis {} · best #{}",
-        spec.name, meta.genesis, meta.best_number
+        "Tessera `{}` · genesis {} · best #{} · finalized #{}",
+        spec.name, meta.genesis, meta.best_number, meta.finalized_number
     );
-    let shared = Arc::new(Shared::new(client, spec.name.clone()));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let (rpc_bound, rpc) = rpc::start(SocketAddr::new(args.rpc_addr, args.rpc_port), shared.clone()).await?;
-        println!("JSON-RPC: http://{rpc_bound} and ws://{rpc_bound}");
-        let metrics_addr = SocketAddr::new(args.rpc_addr, args.prometheus_port);
-        let (metrics_bound, metrics_task) = metrics::serve(metrics_addr, shared.metrics.clone()).await?;
-        println!("Prometheus: http://{metrics_bound}/metrics");
-        let network = NetworkConfig {
-            keypair: identity::Keypair::generate_ed25519(),
-            listen: args.listen_addr.clone(),
-            bootnodes: args.bootnodes.clone(),
-            chain: genesis.to_string(),
-        };
-        let mut node = Node::start(shared.clone(), network, authoring)?;
-        if let Some(addr) = node.listening().await {
+    runtime()?.block_on(async {
+        let started = start(client, spec, args, keypair, authoring).await?;
+        println!("JSON-RPC: http://{0} and ws://{0}", started.rpc);
+        if let Some(addr) = &started.listening {
             println!("libp2p: {addr}");
         }
-
-        let mut events = shared.subscribe();
-        let target = args.blocks;
-        let printer = {
-            let shared = shared.clone();
-            async move {
-                loop {
-                    match events.recv().await {
-                        Ok(ChainEvent::Imported { header, extrinsics, best }) => {
-                            let (finalized, issuance) = {
-                                let client = shared.client();
-                                let meta = client.info().ok();
-                                let issuance = client.total_issuance(&header.hash()).unwrap_or_default();
-                                (meta.map_or(0, |m| m.finalized_number), issuance)
-                            };
-                            println!(
-                                "#{:<5} {} {}· finalized #{} · {} txs · pool {} · peers {} · issuance {} UNIT",
-                                header.number,
-                                short(&header.hash().to_string()),
-                                if best { "" } else { "(fork) " },
-                                finalized,
-                                extrinsics.len(),
-                                shared.pool().len(),
-                                shared.metrics.peers.get(),
-                                issuance / UNIT,
-                            );
-                            if target.is_some_and(|n| best && header.number >= n) {
-                                return;
-                            }
-                        }
-                        Ok(ChainEvent::Finalized(_)) | Err(RecvError::Lagged(_)) => {}
-                        Err(RecvError::Closed) => return,
-                    }
-                }
-            }
-        };
-        let stop = async move {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => println!("Ctrl-C: stopping; the chain is saved up to the last block printed."),
-                () = printer => {}
-            }
-        };
-        node.run(stop).await?;
-        rpc.stop()?;
-        rpc.stopped().await;
-        metrics_task.abort();
-        anyhow::Ok(())
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let printer = print_blocks(started.shared.clone(), args.blocks);
+        let node = tokio::spawn(started.run(stop_rx));
+        stop_on(printer, stop_tx).await;
+        node.await?
     })
 }

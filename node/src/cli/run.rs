@@ -1,11 +1,12 @@
-//! `tessera run`: a full node, or with `--validator` a node that authors blocks.
+//! `tessera run`: a full node, or with `--validator` a node that authors blocks and votes on
+//! finality.
 
-use super::node::{open_chain, serve, ServiceArgs};
+use super::node::{node_key, open_chain, serve, ServiceArgs};
 use super::StorageArgs;
 use crate::run::Authoring;
 use anyhow::{bail, Context};
 use clap::Args;
-use std::time::Duration;
+use tessera_consensus::AuthorityKey;
 use tessera_relay_chain::ChainSpec;
 use tessera_runtime::crypto::Pair;
 
@@ -15,15 +16,12 @@ pub struct RunArgs {
     /// Where the chain is kept, and which chain.
     #[command(flatten)]
     storage: StorageArgs,
-    /// Author blocks (needs `--key`).
+    /// Author blocks in the slots the key claims and vote on finality (needs `--key`).
     #[arg(long, requires = "key")]
     validator: bool,
     /// The validator's secret URI, e.g. `//Alice` or a phrase (also from TESSERA_KEY).
     #[arg(long, env = "TESSERA_KEY", hide_env_values = true, value_name = "SURI")]
     key: Option<String>,
-    /// Milliseconds between authored blocks.
-    #[arg(long, default_value_t = 2000, value_name = "MS")]
-    block_time: u64,
     /// Network, RPC, metrics and `--blocks`.
     #[command(flatten)]
     service: ServiceArgs,
@@ -43,14 +41,13 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<()> {
                 );
             }
             Some(Authoring {
-                key,
-                block_time: Duration::from_millis(args.block_time.max(1)),
+                key: AuthorityKey::from_pair(&key),
                 transfers: None,
-                self_finalize: spec.genesis.validators.len() == 1,
             })
         }
         _ => None,
     };
     let client = open_chain(&args.storage.base_path, &spec)?;
-    serve(client, &spec, &args.service, authoring)
+    let keypair = node_key(&args.storage.base_path, &spec)?;
+    serve(client, &spec, &args.service, keypair, authoring)
 }

@@ -1,17 +1,21 @@
 //! The peer-to-peer network on libp2p: TCP + noise + yamux, identify, ping, gossipsub topics
-//! for blocks and finality votes, and a request-response protocol for syncing blocks.
+//! for blocks and finality votes, a request-response protocol for syncing blocks and
+//! justifications, and one for messages to a single peer (finality catch-up).
 //!
 //! The network only moves bytes and keeps score. The node decodes what arrives, checks it and
 //! says back whether it was valid ([`NetworkHandle::validated`], [`NetworkHandle::report`]);
-//! a peer that keeps sending bad data is disconnected and banned for a while. Gossip is
-//! content-addressed, so duplicates are dropped by gossipsub before the node sees them.
+//! a peer that keeps sending bad data is disconnected and banned for a while. A gossip message
+//! is identified by its bytes and its publication, so copies of one publication arriving over
+//! several paths are dropped by gossipsub before the node sees them, while a node may publish
+//! the same bytes again later (a vote rebroadcast for peers that joined since).
 
 mod protocol;
 mod reputation;
 
 pub use protocol::{
-    decode_exact, BlockAnnounce, SyncCodec, SyncRequest, SyncResponse, MAX_BLOCKS_PER_REQUEST,
-    MAX_GOSSIP_SIZE, MAX_REQUEST_SIZE, MAX_RESPONSE_SIZE, SYNC_PROTOCOL,
+    decode_exact, BlockAnnounce, DirectCodec, DirectMessage, FramedCodec, SyncBlock, SyncCodec,
+    SyncRequest, SyncResponse, DIRECT_PROTOCOL, MAX_BLOCKS_PER_REQUEST, MAX_GOSSIP_SIZE,
+    MAX_REQUEST_SIZE, MAX_RESPONSE_SIZE, SYNC_PROTOCOL,
 };
 pub use reputation::{Misbehaviour, Reputations, BAN_DURATION, BAN_THRESHOLD};
 
@@ -96,6 +100,13 @@ pub enum NetworkEvent {
         /// The answer.
         response: Result<SyncResponse, String>,
     },
+    /// A message sent to this node alone (already acknowledged).
+    Direct {
+        /// The sender.
+        peer: PeerId,
+        /// The bytes.
+        data: Vec<u8>,
+    },
     /// A peer was banned for misbehaviour and disconnected.
     Banned(PeerId),
 }
@@ -128,6 +139,7 @@ struct Behaviour {
     ping: ping::Behaviour,
     gossipsub: gossipsub::Behaviour,
     sync: request_response::Behaviour<SyncCodec>,
+    direct: request_response::Behaviour<DirectCodec>,
 }
 
 enum Command {
@@ -153,6 +165,10 @@ enum Command {
     Report {
         peer: PeerId,
         what: Misbehaviour,
+    },
+    Direct {
+        peer: PeerId,
+        data: Vec<u8>,
     },
     Peers(oneshot::Sender<Vec<PeerId>>),
 }
@@ -218,6 +234,11 @@ impl NetworkHandle {
         self.send(Command::Report { peer, what })
     }
 
+    /// Sends `data` to `peer` alone; it arrives there as [`NetworkEvent::Direct`].
+    pub fn send_direct(&self, peer: PeerId, data: Vec<u8>) -> Result<(), NetworkError> {
+        self.send(Command::Direct { peer, data })
+    }
+
     /// Currently connected peers.
     pub async fn peers(&self) -> Result<Vec<PeerId>, NetworkError> {
         let (reply, answer) = oneshot::channel();
@@ -233,13 +254,11 @@ fn behaviour(keypair: &identity::Keypair) -> Result<Behaviour, NetworkError> {
         .validate_messages()
         .max_transmit_size(MAX_GOSSIP_SIZE)
         .heartbeat_interval(Duration::from_millis(500))
-        // Content-addressed ids: the same bytes from two peers are one message.
         .message_id_fn(|message| {
-            MessageId::from(
-                tessera_runtime::hashing::blake2_256(&message.data)
-                    .0
-                    .to_vec(),
-            )
+            use tessera_runtime::hashing::blake2_256;
+            let content = blake2_256(&message.data);
+            let sequence = message.sequence_number.unwrap_or_default().to_le_bytes();
+            MessageId::from(blake2_256(&[&content.0[..], &sequence].concat()).0.to_vec())
         })
         .build()
         .map_err(|e| setup(&e))?;
@@ -247,9 +266,14 @@ fn behaviour(keypair: &identity::Keypair) -> Result<Behaviour, NetworkError> {
         gossipsub::Behaviour::new(MessageAuthenticity::Signed(keypair.clone()), gossip_config)
             .map_err(|e| setup(&e))?;
     let sync = request_response::Behaviour::with_codec(
-        SyncCodec,
+        SyncCodec::default(),
         [(SYNC_PROTOCOL, ProtocolSupport::Full)],
         request_response::Config::default().with_request_timeout(Duration::from_secs(20)),
+    );
+    let direct = request_response::Behaviour::with_codec(
+        DirectCodec::default(),
+        [(DIRECT_PROTOCOL, ProtocolSupport::Full)],
+        request_response::Config::default().with_request_timeout(Duration::from_secs(10)),
     );
     Ok(Behaviour {
         identify: identify::Behaviour::new(identify::Config::new(
@@ -259,6 +283,7 @@ fn behaviour(keypair: &identity::Keypair) -> Result<Behaviour, NetworkError> {
         ping: ping::Behaviour::new(ping::Config::new()),
         gossipsub,
         sync,
+        direct,
     })
 }
 
@@ -341,11 +366,7 @@ impl Task {
                         return;
                     }
                 }
-                _ = redial.tick() => {
-                    if self.connected.is_empty() {
-                        self.dial_bootnodes();
-                    }
-                }
+                _ = redial.tick() => self.redial_bootnodes(),
             }
         }
     }
@@ -354,6 +375,26 @@ impl Task {
         for addr in self.bootnodes.clone() {
             if let Err(err) = self.swarm.dial(addr.clone()) {
                 tracing::debug!(%addr, %err, "cannot dial bootnode");
+            }
+        }
+    }
+
+    /// Dials the bootnodes not connected now (those given without a peer id only while no
+    /// peer at all is connected): a restarted peer is found again at its address.
+    fn redial_bootnodes(&mut self) {
+        for addr in self.bootnodes.clone() {
+            let peer = addr.iter().find_map(|p| match p {
+                libp2p::multiaddr::Protocol::P2p(peer) => Some(peer),
+                _ => None,
+            });
+            let wanted = match peer {
+                Some(peer) => !self.connected.contains(&peer),
+                None => self.connected.is_empty(),
+            };
+            if wanted && !peer.is_some_and(|p| self.reputations.is_banned(&p, Instant::now())) {
+                if let Err(err) = self.swarm.dial(addr.clone()) {
+                    tracing::debug!(%addr, %err, "cannot dial bootnode");
+                }
             }
         }
     }
@@ -398,6 +439,9 @@ impl Task {
                 let _peer_gone = behaviour.sync.send_response(channel, response);
             }
             Command::Report { peer, what } => self.report(peer, what),
+            Command::Direct { peer, data } => {
+                behaviour.direct.send_request(&peer, DirectMessage(data));
+            }
             Command::Peers(reply) => {
                 let _caller_gone = reply.send(self.connected.iter().copied().collect());
             }
@@ -467,6 +511,9 @@ impl Task {
                 }
             },
             SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.sync_event(event).await?,
+            SwarmEvent::Behaviour(BehaviourEvent::Direct(event)) => {
+                self.direct_event(event).await?
+            }
             _ => {}
         }
         Ok(())
@@ -533,6 +580,46 @@ impl Task {
                 }
             }
             request_response::Event::ResponseSent { .. } => {}
+        }
+        Ok(())
+    }
+}
+
+impl Task {
+    async fn direct_event(
+        &mut self,
+        event: request_response::Event<DirectMessage, ()>,
+    ) -> Result<(), ()> {
+        match event {
+            request_response::Event::Message {
+                peer,
+                message:
+                    request_response::Message::Request {
+                        request, channel, ..
+                    },
+                ..
+            } => {
+                let _peer_gone = self.swarm.behaviour_mut().direct.send_response(channel, ());
+                emit(
+                    &self.events,
+                    NetworkEvent::Direct {
+                        peer,
+                        data: request.0,
+                    },
+                )
+                .await?;
+            }
+            request_response::Event::InboundFailure {
+                peer,
+                error: request_response::InboundFailure::Io(error),
+                ..
+            } if error.kind() == std::io::ErrorKind::InvalidData => {
+                self.report(peer, Misbehaviour::Malformed);
+            }
+            request_response::Event::OutboundFailure { peer, error, .. } => {
+                tracing::debug!(%peer, %error, "direct message not delivered");
+            }
+            _ => {}
         }
         Ok(())
     }

@@ -4,6 +4,7 @@ use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use libp2p::StreamProtocol;
 use parity_scale_codec::{Decode, DecodeLimit, Encode};
 use std::io;
+use std::marker::PhantomData;
 use tessera_runtime::{Block, BlockNumber, Hash};
 
 /// Largest gossip message (a block announcement with its body, or a vote).
@@ -18,12 +19,14 @@ pub const MAX_BLOCKS_PER_REQUEST: u32 = 128;
 const DECODE_DEPTH: u32 = 32;
 
 /// The sync protocol's name.
-pub const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/tessera/sync/1");
+pub const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/tessera/sync/2");
+/// The protocol of messages sent to one peer (finality catch-up).
+pub const DIRECT_PROTOCOL: StreamProtocol = StreamProtocol::new("/tessera/direct/1");
 
-/// A request for blocks of the responder's best chain.
+/// A request for blocks of the responder's best chain, or for finality proofs.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
 pub enum SyncRequest {
-    /// Up to `count` canonical blocks from `from` upwards.
+    /// Up to `count` canonical blocks from `from` upwards, with their justifications.
     #[codec(index = 0)]
     Blocks {
         /// The first block number.
@@ -31,6 +34,18 @@ pub enum SyncRequest {
         /// How many (at most [`MAX_BLOCKS_PER_REQUEST`]).
         count: u32,
     },
+    /// The justification of the responder's last finalized block.
+    #[codec(index = 1)]
+    LatestJustification,
+}
+
+/// A block with the justification that finalized it, if it was finalized directly.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct SyncBlock {
+    /// The block.
+    pub block: Block,
+    /// The SCALE-encoded finality justification.
+    pub justification: Option<Vec<u8>>,
 }
 
 /// The answer to a [`SyncRequest`].
@@ -38,10 +53,13 @@ pub enum SyncRequest {
 pub enum SyncResponse {
     /// Blocks in ascending order (fewer than asked if the chain is shorter).
     #[codec(index = 0)]
-    Blocks(Vec<Block>),
+    Blocks(Vec<SyncBlock>),
     /// The request was refused (for example, too many blocks).
     #[codec(index = 1)]
     Refused,
+    /// The last finalized block's number and justification (none at genesis).
+    #[codec(index = 2)]
+    Justification(Option<(BlockNumber, Vec<u8>)>),
 }
 
 /// Gossip on the blocks topic.
@@ -108,46 +126,96 @@ async fn write_frame<T: AsyncWrite + Unpin + Send, M: Encode>(
     io.close().await
 }
 
-/// Length-prefixed SCALE framing of [`SyncRequest`] and [`SyncResponse`].
-#[derive(Clone, Copy, Debug, Default)]
-pub struct SyncCodec;
+/// Length-prefixed SCALE framing of a request-response protocol, with a size limit each way.
+pub struct FramedCodec<Req, Resp> {
+    request_limit: usize,
+    response_limit: usize,
+    _messages: PhantomData<fn() -> (Req, Resp)>,
+}
 
-impl libp2p::request_response::Codec for SyncCodec {
+impl<Req, Resp> Clone for FramedCodec<Req, Resp> {
+    fn clone(&self) -> Self {
+        FramedCodec {
+            request_limit: self.request_limit,
+            response_limit: self.response_limit,
+            _messages: PhantomData,
+        }
+    }
+}
+
+impl<Req, Resp> FramedCodec<Req, Resp> {
+    /// A codec refusing requests over `request_limit` and responses over `response_limit`.
+    pub const fn new(request_limit: usize, response_limit: usize) -> Self {
+        FramedCodec {
+            request_limit,
+            response_limit,
+            _messages: PhantomData,
+        }
+    }
+}
+
+/// The sync protocol's codec: [`SyncRequest`] up to 1 KiB, [`SyncResponse`] up to 16 MiB.
+pub type SyncCodec = FramedCodec<SyncRequest, SyncResponse>;
+
+impl Default for SyncCodec {
+    fn default() -> Self {
+        FramedCodec::new(MAX_REQUEST_SIZE, MAX_RESPONSE_SIZE)
+    }
+}
+
+/// A message for one peer: SCALE bytes of a finality message, decoded by the node.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct DirectMessage(pub Vec<u8>);
+
+/// The direct protocol's codec: messages up to the gossip limit, an empty acknowledgement.
+pub type DirectCodec = FramedCodec<DirectMessage, ()>;
+
+impl Default for DirectCodec {
+    fn default() -> Self {
+        FramedCodec::new(MAX_GOSSIP_SIZE, 16)
+    }
+}
+
+impl<Req, Resp> libp2p::request_response::Codec for FramedCodec<Req, Resp>
+where
+    Req: Encode + Decode + Send + Sync + 'static,
+    Resp: Encode + Decode + Send + Sync + 'static,
+{
     type Protocol = StreamProtocol;
-    type Request = SyncRequest;
-    type Response = SyncResponse;
+    type Request = Req;
+    type Response = Resp;
 
     async fn read_request<T: AsyncRead + Unpin + Send>(
         &mut self,
         _: &StreamProtocol,
         io: &mut T,
-    ) -> io::Result<SyncRequest> {
-        read_frame(io, MAX_REQUEST_SIZE).await
+    ) -> io::Result<Req> {
+        read_frame(io, self.request_limit).await
     }
 
     async fn read_response<T: AsyncRead + Unpin + Send>(
         &mut self,
         _: &StreamProtocol,
         io: &mut T,
-    ) -> io::Result<SyncResponse> {
-        read_frame(io, MAX_RESPONSE_SIZE).await
+    ) -> io::Result<Resp> {
+        read_frame(io, self.response_limit).await
     }
 
     async fn write_request<T: AsyncWrite + Unpin + Send>(
         &mut self,
         _: &StreamProtocol,
         io: &mut T,
-        request: SyncRequest,
+        request: Req,
     ) -> io::Result<()> {
-        write_frame(io, &request, MAX_REQUEST_SIZE).await
+        write_frame(io, &request, self.request_limit).await
     }
 
     async fn write_response<T: AsyncWrite + Unpin + Send>(
         &mut self,
         _: &StreamProtocol,
         io: &mut T,
-        response: SyncResponse,
+        response: Resp,
     ) -> io::Result<()> {
-        write_frame(io, &response, MAX_RESPONSE_SIZE).await
+        write_frame(io, &response, self.response_limit).await
     }
 }

@@ -28,16 +28,22 @@ pub enum Column {
     Nodes,
     /// Big-endian block number to the canonical block hash at that height.
     Canonical,
+    /// Block hash to the SCALE finality justification that finalized it.
+    Justifications,
+    /// Block hash to the authorship engine's data for the block; and the voter's state.
+    Consensus,
 }
 
 impl Column {
     /// Every column.
-    pub const ALL: [Column; 5] = [
+    pub const ALL: [Column; 7] = [
         Column::Meta,
         Column::Headers,
         Column::Bodies,
         Column::Nodes,
         Column::Canonical,
+        Column::Justifications,
+        Column::Consensus,
     ];
 
     /// The column's name (a RocksDB column family).
@@ -48,6 +54,8 @@ impl Column {
             Column::Bodies => "bodies",
             Column::Nodes => "nodes",
             Column::Canonical => "canonical",
+            Column::Justifications => "justifications",
+            Column::Consensus => "consensus",
         }
     }
 }
@@ -124,10 +132,10 @@ pub struct BlockCommit<'a> {
     pub body: &'a [OpaqueExtrinsic],
     /// Trie nodes the block's state added.
     pub nodes: &'a [(Hash, Vec<u8>)],
+    /// The authorship engine's data for the block (SCALE).
+    pub consensus: &'a [u8],
     /// Make it the best block.
     pub set_best: bool,
-    /// Also mark it finalized.
-    pub finalize: bool,
 }
 
 /// Headers, bodies, state and chain pointers over a [`Database`].
@@ -245,32 +253,77 @@ impl ChainStore {
         let mut meta = self.meta()?;
         let hash = commit.header.hash();
         let mut batch = Self::block_ops(commit.header, commit.body, commit.nodes);
+        batch.push(WriteOp::Put(
+            Column::Consensus,
+            hash.0.to_vec(),
+            commit.consensus.to_vec(),
+        ));
         if commit.set_best {
             batch.extend(self.reorg_ops(commit.header, meta.best_number)?);
             meta.best_hash = hash;
             meta.best_number = commit.header.number;
-        }
-        if commit.finalize {
-            meta.finalized_hash = hash;
-            meta.finalized_number = commit.header.number;
         }
         batch.push(WriteOp::Put(Column::Meta, META_KEY.to_vec(), meta.encode()));
         self.db.write(batch)?;
         Ok(meta)
     }
 
-    /// Marks an already stored block of the best chain as finalized.
-    pub fn set_finalized(&self, hash: &Hash) -> Result<ChainMeta, StoreError> {
+    /// Marks stored block `hash` (and its ancestors) finalized with its justification, making
+    /// `new_best` (a descendant) the best block if given, in one atomic write.
+    pub fn finalize(
+        &self,
+        hash: &Hash,
+        justification: Option<&[u8]>,
+        new_best: Option<&Header>,
+    ) -> Result<ChainMeta, StoreError> {
         let header = self.header(hash)?.ok_or(StoreError::MissingBlock(*hash))?;
         let mut meta = self.meta()?;
+        let mut batch = Vec::new();
+        if let Some(best) = new_best {
+            batch.extend(self.reorg_ops(best, meta.best_number)?);
+            meta.best_hash = best.hash();
+            meta.best_number = best.number;
+        } else if self.canonical_hash(header.number)? != Some(*hash) {
+            batch.extend(self.reorg_ops(&header, meta.best_number)?);
+            meta.best_hash = *hash;
+            meta.best_number = header.number;
+        }
         meta.finalized_hash = *hash;
         meta.finalized_number = header.number;
-        self.db.write(vec![WriteOp::Put(
-            Column::Meta,
-            META_KEY.to_vec(),
-            meta.encode(),
-        )])?;
+        if let Some(justification) = justification {
+            batch.push(WriteOp::Put(
+                Column::Justifications,
+                hash.0.to_vec(),
+                justification.to_vec(),
+            ));
+        }
+        batch.push(WriteOp::Put(Column::Meta, META_KEY.to_vec(), meta.encode()));
+        self.db.write(batch)?;
         Ok(meta)
+    }
+
+    /// The justification that finalized block `hash`, if it was finalized directly.
+    pub fn justification(&self, hash: &Hash) -> Result<Option<Vec<u8>>, StoreError> {
+        self.db.get(Column::Justifications, &hash.0)
+    }
+
+    /// The authorship engine's data stored with block `hash`.
+    pub fn consensus_data(&self, hash: &Hash) -> Result<Option<Vec<u8>>, StoreError> {
+        self.db.get(Column::Consensus, &hash.0)
+    }
+
+    /// A value the consensus services keep under `key` (not a block hash: keys are short).
+    pub fn aux(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.db.get(Column::Consensus, key)
+    }
+
+    /// Durably sets an auxiliary consensus value.
+    pub fn set_aux(&self, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+        self.db.write(vec![WriteOp::Put(
+            Column::Consensus,
+            key.to_vec(),
+            value.to_vec(),
+        )])
     }
 
     /// Canonical-index writes that make `new_best` the head: its ancestors replace the old

@@ -2,7 +2,9 @@
 
 use crate::support::dev_client;
 use parity_scale_codec::Encode;
-use tessera_node::client::{Client, ImportError, ImportOutcome, SEAL_ENGINE};
+use tessera_consensus::authorship::{self, seal_header};
+use tessera_consensus::AuthorityKey;
+use tessera_node::client::{Client, ImportError, ImportOutcome};
 use tessera_node::pool::{Pool, PoolError};
 use tessera_node::workload::sign;
 use tessera_relay_chain::{Call, ChainSpec, Event, UNIT};
@@ -70,9 +72,7 @@ fn replayed_nonce_is_stale() {
     let mut pool = Pool::default();
     let xt = transfer(&client, "Alice", "Bob", UNIT, 0);
     client.submit(&mut pool, xt.clone()).unwrap();
-    let authored = client
-        .author_block(&Pair::dev("Alice"), &mut pool, true)
-        .unwrap();
+    let authored = client.author_next(&mut pool).unwrap();
     assert_eq!(authored.block.extrinsics, vec![xt.clone()]);
     assert_eq!(
         refused(&client, xt),
@@ -109,10 +109,7 @@ fn overdrawn_transfer_fails_and_only_pays_the_fee() {
     let before_bob = client.account(&genesis, &bob).unwrap().data.free;
     let xt = transfer(&client, "Bob", "Charlie", 10_000_000 * UNIT, 0);
     client.submit(&mut pool, xt).unwrap();
-    let block = client
-        .author_block(&Pair::dev("Alice"), &mut pool, true)
-        .unwrap()
-        .block;
+    let block = client.author_next(&mut pool).unwrap().block;
     let at = block.hash();
     let bob_after = client.account(&at, &bob).unwrap();
     assert_eq!(bob_after.nonce, 1);
@@ -175,20 +172,12 @@ fn foreign_block(xts: &[(&str, &str, u128, u32)]) -> Block {
         let xt = transfer(&author, from, to, value, nonce);
         author.submit(&mut pool, xt).unwrap();
     }
-    author
-        .author_block(&Pair::dev("Alice"), &mut pool, false)
-        .unwrap()
-        .block
+    author.author_next(&mut pool).unwrap().block
 }
 
 fn reseal(mut block: Block, signer: &Pair) -> Block {
     block.header.digest.logs.pop();
-    let seal = signer.sign(&block.header.hash().0);
-    block
-        .header
-        .digest
-        .logs
-        .push(DigestItem::Seal(SEAL_ENGINE, seal.0.to_vec()));
+    block.header = seal_header(&AuthorityKey::from_pair(signer), block.header);
     block
 }
 
@@ -261,7 +250,18 @@ fn tampered_blocks_are_refused_with_their_own_errors() {
 
     assert!(matches!(
         rejected(&reseal(block.clone(), &Pair::dev("Bob"))),
-        ImportError::BadSeal
+        ImportError::Authorship(authorship::ImportError::BadSeal)
+    ));
+
+    // The runtime's author digest must name the authority that claimed the slot.
+    let mut other_author = block.clone();
+    other_author.header.digest.logs[1] = DigestItem::PreRuntime(
+        tessera_runtime::executive::AUTHOR_ENGINE,
+        Pair::dev("Bob").public().encode(),
+    );
+    assert!(matches!(
+        rejected(&reseal(other_author, &alice)),
+        ImportError::AuthorMismatch { .. }
     ));
 
     let mut unknown_parent = block.clone();
@@ -273,5 +273,8 @@ fn tampered_blocks_are_refused_with_their_own_errors() {
 
     let mut unsealed = block;
     unsealed.header.digest.logs.pop();
-    assert!(matches!(rejected(&unsealed), ImportError::MissingSeal));
+    assert!(matches!(
+        rejected(&unsealed),
+        ImportError::Authorship(authorship::ImportError::MissingSeal)
+    ));
 }

@@ -13,7 +13,6 @@ use tessera_node::pool::Pool;
 use tessera_node::store::RocksDb;
 use tessera_node::workload::TransferGenerator;
 use tessera_relay_chain::ChainSpec;
-use tessera_runtime::crypto::Pair;
 use tessera_runtime::Hash;
 
 const BLOCKS: u32 = 200;
@@ -59,7 +58,6 @@ fn killed_import_resumes_with_nothing_lost() {
     let mut reference = dev_client();
     let mut pool = Pool::default();
     let mut transfers = TransferGenerator::dev(7);
-    let alice = Pair::dev("Alice");
     let dir = tempfile::tempdir().unwrap();
     let file_path = dir.path().join("blocks.scale");
     let mut file = std::io::BufWriter::new(std::fs::File::create(&file_path).unwrap());
@@ -71,10 +69,7 @@ fn killed_import_resumes_with_nothing_lost() {
         {
             reference.submit(&mut pool, xt).unwrap();
         }
-        let block = reference
-            .author_block(&alice, &mut pool, true)
-            .unwrap()
-            .block;
+        let block = reference.author_next(&mut pool).unwrap().block;
         roots.push(block.header.state_root);
         write_block(&mut file, &block).unwrap();
     }

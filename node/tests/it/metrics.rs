@@ -23,7 +23,8 @@ fn get(addr: std::net::SocketAddr, path: &str) -> String {
 #[tokio::test]
 async fn metrics_are_served_in_prometheus_text() {
     let metrics = Arc::new(Metrics::new());
-    metrics.block(7, 12, Duration::from_millis(3), Some(5));
+    metrics.block(7, 12, Duration::from_millis(3));
+    metrics.finalized_height.set(5);
     metrics.pool_size.set(4);
     let (addr, task) = serve("127.0.0.1:0".parse().unwrap(), metrics.clone())
         .await

@@ -7,10 +7,9 @@ use parity_scale_codec::Encode;
 use std::time::Duration;
 use tessera_node::network::{
     self, decode_exact, BlockAnnounce, Misbehaviour, NetworkConfig, NetworkEvent, NetworkHandle,
-    SyncRequest, SyncResponse, Topic,
+    SyncBlock, SyncRequest, SyncResponse, Topic,
 };
 use tessera_node::pool::Pool;
-use tessera_runtime::crypto::Pair;
 use tokio::sync::mpsc::Receiver;
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -98,10 +97,7 @@ async fn peers_gossip_and_sync_blocks() {
 
     // B serves a block from its chain.
     let mut chain = dev_client();
-    let block = chain
-        .author_block(&Pair::dev("Alice"), &mut Pool::default(), true)
-        .unwrap()
-        .block;
+    let block = chain.author_next(&mut Pool::default()).unwrap().block;
     let request = a
         .request(b.local_peer_id(), SyncRequest::Blocks { from: 1, count: 1 })
         .await
@@ -115,7 +111,11 @@ async fn peers_gossip_and_sync_blocks() {
         _ => None,
     })
     .await;
-    b.respond(channel, SyncResponse::Blocks(vec![block.clone()]))
+    let served = SyncBlock {
+        block,
+        justification: None,
+    };
+    b.respond(channel, SyncResponse::Blocks(vec![served.clone()]))
         .unwrap();
     let response = expect(&mut a_events, |e| match e {
         NetworkEvent::SyncResponse {
@@ -126,7 +126,7 @@ async fn peers_gossip_and_sync_blocks() {
         _ => None,
     })
     .await;
-    assert_eq!(response.unwrap(), SyncResponse::Blocks(vec![block]));
+    assert_eq!(response.unwrap(), SyncResponse::Blocks(vec![served]));
     assert_eq!(a.peers().await.unwrap(), vec![b.local_peer_id()]);
 }
 

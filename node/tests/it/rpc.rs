@@ -35,15 +35,15 @@ async fn node() -> (
     (shared, client, addr, handle)
 }
 
-/// Authors one block as the dev validator and announces it, as `tessera dev` does.
+/// Authors one block as the dev validator, finalizes it (as the lone voter of the dev chain
+/// does) and announces both, as a running node does.
 fn author(shared: &Shared) -> tessera_runtime::Block {
     let block = {
         let mut client = shared.client();
         let mut pool = shared.pool();
-        client
-            .author_block(&Pair::dev("Alice"), &mut pool, true)
-            .unwrap()
-            .block
+        let block = client.author_next(&mut pool).unwrap().block;
+        client.finalize(&block.hash(), None).unwrap();
+        block
     };
     shared.publish(ChainEvent::Imported {
         header: block.header.clone(),

@@ -1,10 +1,11 @@
 //! Two nodes on loopback: a validator authors, a fresh full node syncs from genesis and then
 //! follows by gossip.
 
-use crate::support::dev_client;
+use crate::support::{client_of, fast_dev_spec};
 use libp2p::identity;
 use std::sync::Arc;
 use std::time::Duration;
+use tessera_consensus::AuthorityKey;
 use tessera_node::network::NetworkConfig;
 use tessera_node::run::{Authoring, Node};
 use tessera_node::service::Shared;
@@ -45,12 +46,11 @@ async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fresh_node_syncs_from_genesis_and_follows() {
-    let validator = Arc::new(Shared::new(dev_client(), "dev".into()));
+    let spec = fast_dev_spec();
+    let validator = Arc::new(Shared::new(client_of(&spec), "dev".into()));
     let authoring = Authoring {
-        key: Pair::dev("Alice"),
-        block_time: Duration::from_millis(50),
+        key: AuthorityKey::from_pair(&Pair::dev("Alice")),
         transfers: Some((TransferGenerator::dev(3), 5)),
-        self_finalize: true,
     };
     let mut node_a = Node::start(validator.clone(), network(vec![]), Some(authoring)).unwrap();
     let a_addr = node_a.listening().await.unwrap();
@@ -61,7 +61,7 @@ async fn a_fresh_node_syncs_from_genesis_and_follows() {
     })
     .await;
 
-    let follower = Arc::new(Shared::new(dev_client(), "dev".into()));
+    let follower = Arc::new(Shared::new(client_of(&spec), "dev".into()));
     let mut node_b = Node::start(follower.clone(), network(vec![a_addr]), None).unwrap();
     node_b.listening().await.unwrap();
     let (stop_b, task_b) = spawn(node_b);

@@ -1,0 +1,343 @@
+//! The finality voter of a running node: the consensus crate's GRANDPA-like engine, fed with
+//! imported blocks, time and peers' messages, its votes and commits gossiped on the finality
+//! topic, catch-up sent to one peer, and its finalized blocks stored with their justifications.
+
+use crate::client::unix_time_ms;
+use crate::network::{Misbehaviour, NetworkHandle, Topic};
+use crate::service::{ChainEvent, Shared};
+use crate::store::StoreError;
+use libp2p::PeerId;
+use parity_scale_codec::{Decode, Encode};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use tessera_consensus::codec::decode_bounded;
+use tessera_consensus::finality::{
+    AuthoritySet, AuthoritySetError, FinalityConfig, FinalityEngine, FinalityMessage, Input,
+    Justification, Output, SignedVote, MAX_MESSAGE_BYTES,
+};
+use tessera_consensus::{AuthorityKey, PeerId as EnginePeer};
+use tessera_runtime::{AccountId, BlockNumber, Hash, Header};
+
+/// Why the voter could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum FinalityError {
+    /// The chain's validators do not form an authority set.
+    #[error("authority set: {0}")]
+    Authorities(#[from] AuthoritySetError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What the node loop must do after the voter handled something.
+#[derive(Debug, Default)]
+pub struct FinalityOutcome {
+    /// Blocks peers voted for that we lack: fetch from that peer, up to that number.
+    pub wanted: Vec<(PeerId, BlockNumber)>,
+}
+
+/// Peers as the engine numbers them, both ways.
+#[derive(Default)]
+struct PeerTable {
+    ids: BTreeMap<PeerId, EnginePeer>,
+    peers: BTreeMap<EnginePeer, PeerId>,
+}
+
+impl PeerTable {
+    fn id(&mut self, peer: PeerId) -> EnginePeer {
+        let next = EnginePeer(self.ids.len() as u64);
+        let id = *self.ids.entry(peer).or_insert(next);
+        self.peers.insert(id, peer);
+        id
+    }
+
+    fn peer(&self, id: EnginePeer) -> Option<PeerId> {
+        self.peers.get(&id).copied()
+    }
+}
+
+/// Timing of the voter for a chain with `slot_ms` slots: the gossip delay is a quarter slot
+/// (at least 25 ms, at most GRANDPA's 1 s), so a round fits in about one slot.
+pub fn config_for_slot(slot_ms: u64) -> FinalityConfig {
+    let gossip_delay_ms = (slot_ms / 4).clamp(25, 1_000);
+    FinalityConfig {
+        gossip_delay_ms,
+        rebroadcast_ms: gossip_delay_ms.saturating_mul(8),
+        catch_up_timeout_ms: gossip_delay_ms.saturating_mul(10),
+        ..FinalityConfig::default()
+    }
+}
+
+/// The finality voter (with a key of the authority set) or observer (without) of a node.
+pub struct FinalityService {
+    engine: FinalityEngine,
+    shared: Arc<Shared>,
+    network: NetworkHandle,
+    peers: PeerTable,
+    own: Option<AccountId>,
+    /// This voter's votes in the last round it voted in, as recorded in the store.
+    voted: VoterRecord,
+}
+
+/// The voter's own votes of its latest round, stored before any of them is sent.
+#[derive(Clone, Debug, Default, Encode, Decode)]
+struct VoterRecord {
+    set_id: u64,
+    round: u64,
+    votes: Vec<SignedVote>,
+}
+
+const VOTER_KEY: &[u8] = b"finality-voter";
+
+fn load_record(client: &crate::client::Client) -> Result<VoterRecord, StoreError> {
+    match client.store().aux(VOTER_KEY)? {
+        None => Ok(VoterRecord::default()),
+        Some(bytes) => VoterRecord::decode(&mut &bytes[..]).map_err(|e| StoreError::Corrupt {
+            what: "finality voter record",
+            reason: e.to_string(),
+        }),
+    }
+}
+
+impl FinalityService {
+    /// A voter above the node's finalized block, fed with the blocks imported above it, that
+    /// resumes the last round it voted in with the votes it cast there (so it never casts a
+    /// conflicting vote, and can still finish that round).
+    pub fn new(
+        shared: Arc<Shared>,
+        network: NetworkHandle,
+        key: Option<AuthorityKey>,
+    ) -> Result<Self, FinalityError> {
+        let client = shared.client();
+        let set = AuthoritySet::equal(0, client.authorities().iter().copied())?;
+        let meta = client.info()?;
+        let root = client
+            .header(&meta.finalized_hash)?
+            .ok_or(StoreError::MissingBlock(meta.finalized_hash))?;
+        let voted = load_record(&client)?;
+        let config = config_for_slot(client.slot_duration().as_millis() as u64);
+        let own = key.as_ref().map(AuthorityKey::public);
+        let set_id = set.set_id();
+        let mut engine = FinalityEngine::new(config, set, root, key);
+        let tree = client.authorship().tree();
+        let mut unfinalized: Vec<&Header> = tree
+            .hashes()
+            .filter(|h| **h != tree.root())
+            .filter_map(|h| tree.header(h))
+            .collect();
+        unfinalized.sort_by_key(|h| h.number);
+        for header in unfinalized {
+            engine.handle(Input::BlockImported(header.clone()));
+        }
+        engine.handle(Input::BestBlock(meta.best_hash));
+        if voted.set_id == set_id && voted.round > 0 {
+            engine = engine.resume_round(voted.round, voted.votes.clone());
+        }
+        drop(client);
+        shared
+            .metrics
+            .finalized_height
+            .set(i64::from(meta.finalized_number));
+        Ok(FinalityService {
+            engine,
+            shared,
+            network,
+            peers: PeerTable::default(),
+            own,
+            voted,
+        })
+    }
+
+    /// The engine (round, finalized block, stats).
+    pub fn engine(&self) -> &FinalityEngine {
+        &self.engine
+    }
+
+    /// Moves the voter's clock.
+    pub async fn tick(&mut self) -> FinalityOutcome {
+        self.feed(Input::Tick(unix_time_ms())).await
+    }
+
+    /// Tells the voter of a block imported (parents first) and whether it became best.
+    pub async fn block_imported(&mut self, header: Header, best: bool) -> FinalityOutcome {
+        let hash = header.hash();
+        let mut outcome = self.feed(Input::BlockImported(header)).await;
+        if best {
+            let more = self.feed(Input::BestBlock(hash)).await;
+            outcome.wanted.extend(more.wanted);
+        }
+        outcome
+    }
+
+    /// Handles gossip on the finality topic; `true` if it was valid (forward it).
+    pub async fn on_gossip(&mut self, peer: PeerId, data: &[u8]) -> (bool, FinalityOutcome) {
+        self.shared.metrics.gossip_in.inc();
+        self.on_message(peer, data).await
+    }
+
+    /// Handles a message sent to this node alone (catch-up).
+    pub async fn on_direct(&mut self, peer: PeerId, data: &[u8]) -> FinalityOutcome {
+        self.on_message(peer, data).await.1
+    }
+
+    /// Checks a justification a peer served with a block, finalizing it if it holds.
+    pub async fn on_justification(&mut self, peer: PeerId, data: &[u8]) -> FinalityOutcome {
+        match decode_bounded::<Justification>(data, MAX_MESSAGE_BYTES) {
+            Ok(justification) => {
+                let message = FinalityMessage::Commit {
+                    set_id: self.engine.authority_set().set_id(),
+                    justification,
+                };
+                let id = self.peers.id(peer);
+                self.feed(Input::Messages(vec![(id, message)])).await
+            }
+            Err(err) => {
+                tracing::info!(%peer, %err, "malformed justification");
+                let _stopped = self.network.report(peer, Misbehaviour::Malformed);
+                FinalityOutcome::default()
+            }
+        }
+    }
+
+    async fn on_message(&mut self, peer: PeerId, data: &[u8]) -> (bool, FinalityOutcome) {
+        let message = match FinalityMessage::decode_bounded(data) {
+            Ok(message) => message,
+            Err(err) => {
+                tracing::debug!(%peer, %err, "malformed finality message");
+                let _stopped = self.network.report(peer, Misbehaviour::Malformed);
+                return (false, FinalityOutcome::default());
+            }
+        };
+        let id = self.peers.id(peer);
+        let outputs = self.engine.handle(Input::Messages(vec![(id, message)]));
+        let valid = !outputs
+            .iter()
+            .any(|o| matches!(o, Output::Misbehaviour(p, _) if *p == id));
+        (valid, self.act(outputs).await)
+    }
+
+    async fn feed(&mut self, input: Input) -> FinalityOutcome {
+        let outputs = self.engine.handle(input);
+        self.act(outputs).await
+    }
+
+    /// Carries out the engine's outputs.
+    async fn act(&mut self, outputs: Vec<Output>) -> FinalityOutcome {
+        let mut outcome = FinalityOutcome::default();
+        let mut queue: std::collections::VecDeque<Output> = outputs.into();
+        while let Some(output) = queue.pop_front() {
+            match output {
+                Output::Broadcast(message) => {
+                    if let Err(err) = self.note_own_vote(&message) {
+                        // Never send a vote whose round could be forgotten by a restart.
+                        tracing::error!(%err, "cannot record the voter's round; vote withheld");
+                        continue;
+                    }
+                    if self
+                        .network
+                        .publish(Topic::Finality, message.encode())
+                        .await
+                        .is_ok()
+                    {
+                        self.shared.metrics.gossip_out.inc();
+                    }
+                }
+                Output::SendTo(id, message) => {
+                    if let Some(peer) = self.peers.peer(id) {
+                        let _stopped = self.network.send_direct(peer, message.encode());
+                    }
+                }
+                Output::Finalized {
+                    target,
+                    justification,
+                } => {
+                    if let Some(new_best) = self.finalized(target.hash, &justification) {
+                        queue.extend(self.engine.handle(Input::BestBlock(new_best)));
+                    }
+                }
+                Output::ReportEquivocation(equivocation) => {
+                    tracing::warn!(
+                        voter = %equivocation.second.id,
+                        round = equivocation.second.round,
+                        "finality voter equivocated"
+                    );
+                }
+                Output::Misbehaviour(id, error) => {
+                    if let Some(peer) = self.peers.peer(id) {
+                        tracing::info!(%peer, %error, "invalid finality message");
+                        let _stopped = self.network.report(peer, Misbehaviour::Invalid);
+                    }
+                }
+                Output::UnknownBlock(id, target) => {
+                    if let Some(peer) = self.peers.peer(id) {
+                        outcome.wanted.push((peer, target.number));
+                    }
+                }
+            }
+        }
+        self.shared
+            .metrics
+            .finality_round
+            .set(self.engine.round() as i64);
+        outcome
+    }
+
+    /// Records this voter's own vote durably before it leaves the node.
+    fn note_own_vote(&mut self, message: &FinalityMessage) -> Result<(), StoreError> {
+        let FinalityMessage::Vote(vote) = message else {
+            return Ok(());
+        };
+        if Some(vote.id) != self.own || vote.round < self.voted.round {
+            return Ok(());
+        }
+        let mut record = if vote.round > self.voted.round || vote.set_id != self.voted.set_id {
+            VoterRecord {
+                set_id: vote.set_id,
+                round: vote.round,
+                votes: Vec::new(),
+            }
+        } else {
+            self.voted.clone()
+        };
+        if record.votes.contains(vote) {
+            return Ok(());
+        }
+        record.votes.push(*vote);
+        self.shared
+            .client()
+            .store()
+            .set_aux(VOTER_KEY, &record.encode())?;
+        self.voted = record;
+        Ok(())
+    }
+
+    /// Stores a finalized block; returns the new best block if finality moved it.
+    fn finalized(&mut self, hash: Hash, justification: &Justification) -> Option<Hash> {
+        let result = {
+            let mut client = self.shared.client();
+            client
+                .finalize(&hash, Some(&justification.encode()))
+                .and_then(|done| Ok((done, client.header(&hash)?)))
+        };
+        match result {
+            Ok((Some(done), Some(header))) => {
+                tracing::debug!(number = header.number, %hash, "finalized");
+                self.shared
+                    .metrics
+                    .finalized_height
+                    .set(i64::from(done.meta.finalized_number));
+                self.shared
+                    .metrics
+                    .best_height
+                    .set(i64::from(done.meta.best_number));
+                self.shared.publish(ChainEvent::Finalized(header));
+                done.best_changed.then_some(done.meta.best_hash)
+            }
+            Ok(_) => None,
+            Err(err) => {
+                tracing::error!(%err, %hash, "cannot store finality");
+                None
+            }
+        }
+    }
+}
