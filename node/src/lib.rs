@@ -21,7 +21,8 @@
 //! let db = RocksDb::open(std::path::Path::new("/tmp/tessera-example"))?;
 //! let mut client = Client::open(Box::new(db), &genesis)?;
 //! let alice = tessera_runtime::crypto::Pair::dev("Alice");
-//! let authored = client.author_block(&alice, &mut Pool::default(), true)?;
+//! client.set_author(tessera_consensus::AuthorityKey::from_pair(&alice))?;
+//! let authored = client.author_next(&mut Pool::default())?;
 //! assert_eq!(authored.block.header.number, 1);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

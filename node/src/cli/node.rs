@@ -14,7 +14,7 @@ use clap::Args;
 use jsonrpsee::server::ServerHandle;
 use libp2p::{identity, Multiaddr};
 use std::net::{IpAddr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use tessera_relay_chain::{ChainSpec, UNIT};
 use tokio::sync::broadcast::error::RecvError;
@@ -69,14 +69,14 @@ pub(crate) fn node_key(base_path: &Path, spec: &ChainSpec) -> anyhow::Result<ide
             let keypair = identity::ed25519::Keypair::generate();
             std::fs::create_dir_all(&dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
-            write_secret(&path, &keypair.secret().as_ref().to_vec())?;
+            write_secret(&path, keypair.secret().as_ref())?;
             Ok(keypair.into())
         }
         Err(err) => Err(err).with_context(|| format!("cannot read {}", path.display())),
     }
 }
 
-fn write_secret(path: &PathBuf, bytes: &[u8]) -> anyhow::Result<()> {
+fn write_secret(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
