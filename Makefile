@@ -32,6 +32,7 @@ lint: setup
 ## Criterion benchmarks (see README).
 bench: setup
 	cargo bench -p tessera-node --bench import
+	cargo bench -p tessera-node --bench network
 
 ## Each fuzz target for FUZZ_SECONDS (default 600); needs `cargo install cargo-fuzz`.
 FUZZ_SECONDS ?= 600

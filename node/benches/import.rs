@@ -8,6 +8,7 @@
 
 use criterion::{BatchSize, Criterion, Throughput};
 use std::time::{Duration, Instant};
+use tessera_consensus::AuthorityKey;
 use tessera_node::client::Client;
 use tessera_node::pool::Pool;
 use tessera_node::store::{MemoryDb, RocksDb};
@@ -42,6 +43,9 @@ fn fixture() -> Fixture {
         .extend(pairs.iter().map(|p| (Address(p.public()), 1_000 * UNIT)));
     let genesis = spec.build_genesis().unwrap();
     let mut client = Client::open(Box::new(MemoryDb::default()), &genesis).unwrap();
+    client
+        .set_author(AuthorityKey::from_pair(&Pair::dev("Alice")))
+        .unwrap();
     let mut pool = Pool::default();
     for xt in TransferGenerator::new(pairs, 1)
         .next_batch(&client, TRANSFERS)

@@ -217,6 +217,16 @@ impl FinalityEngine {
         }
         let state = round.state(&self.tree, &self.set);
         if !state.completable || round.prevotes.seen_weight() < self.set.threshold() {
+            if let Some(highest) = waiting
+                .iter()
+                .map(|v| v.vote.target())
+                .max_by_key(|t| t.number)
+            {
+                // Votes for blocks this node has not imported yet (it is still syncing) cannot
+                // be judged: fetch the blocks; the catch-up is asked for again after a timeout.
+                out.push(Output::UnknownBlock(peer, highest));
+                return;
+            }
             out.push(Output::Misbehaviour(
                 peer,
                 MessageError::BadCatchUp("the round it shows is not completable"),

@@ -220,3 +220,44 @@ fn a_commit_from_a_later_round_above_the_prevote_ghost_does_not_stall_the_voter(
     )));
     assert_eq!(engine.finalized(), target(&chain[4]));
 }
+
+#[test]
+fn a_catch_up_for_blocks_not_imported_yet_fetches_them_instead_of_blaming_the_peer() {
+    // The voter has only genesis..=#2 (it is syncing); the catch-up votes for #3.
+    let keys: Vec<_> = (0..4).map(AuthorityKey::from_index).collect();
+    let set = tessera_consensus::finality::AuthoritySet::equal(0, keys.iter().map(|k| k.public()))
+        .unwrap();
+    let config = FinalityConfig::default();
+    let mut engine = FinalityEngine::new(config, set, genesis(), Some(keys[0].clone()));
+    let mut chain = vec![genesis()];
+    for salt in 1..=4 {
+        chain.push(child(chain.last().unwrap(), salt));
+    }
+    for header in &chain[1..=2] {
+        engine.handle(Input::BlockImported(header.clone()));
+    }
+    let ahead = message(2, &keys[2], Vote::Prevote(target(&chain[4])), 7);
+    engine.handle(Input::Messages(vec![ahead.clone()]));
+    let answer = FinalityMessage::CatchUp(catch_up(&keys, &chain));
+    let outputs = engine.handle(Input::Messages(vec![(PeerId(2), answer.clone())]));
+    assert!(
+        !outputs
+            .iter()
+            .any(|o| matches!(o, Output::Misbehaviour(..))),
+        "{outputs:?}"
+    );
+    assert!(outputs
+        .iter()
+        .any(|o| matches!(o, Output::UnknownBlock(PeerId(2), t) if t.number == 3)));
+    assert_eq!(engine.round(), 1);
+
+    // Once the blocks are in and the catch-up timeout has passed, it is asked for and taken.
+    for header in &chain[3..=4] {
+        engine.handle(Input::BlockImported(header.clone()));
+    }
+    engine.handle(Input::Tick(config.catch_up_timeout_ms));
+    engine.handle(Input::Messages(vec![ahead]));
+    engine.handle(Input::Messages(vec![(PeerId(2), answer)]));
+    assert_eq!(engine.stats().catch_ups, 1);
+    assert_eq!(engine.finalized(), target(&chain[3]));
+}

@@ -20,13 +20,17 @@ pub(crate) fn header(header: &Header) -> Value {
     })
 }
 
-/// A signed block as Substrate's `chain_getBlock` returns it.
-pub(crate) fn block(block: &Block) -> Value {
+/// The engine id Substrate gives GRANDPA justifications.
+const FINALITY_ENGINE_ID: &str = "FRNK";
+
+/// A signed block as Substrate's `chain_getBlock` returns it; `justification` (SCALE) appears as
+/// `[["FRNK", "0x…"]]` when the block was finalized directly.
+pub(crate) fn block(block: &Block, justification: Option<&[u8]>) -> Value {
     json!({
         "block": {
             "header": header(&block.header),
             "extrinsics": block.extrinsics.iter().map(|xt| hex(&xt.encode())).collect::<Vec<_>>(),
         },
-        "justifications": null,
+        "justifications": justification.map(|j| json!([[FINALITY_ENGINE_ID, hex(j)]])),
     })
 }

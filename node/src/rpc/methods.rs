@@ -148,10 +148,11 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, RegisterMet
             let at: Option<String> = params.sequence().optional_next()?;
             let client = shared.client();
             let hash = block_or_best(&client, at)?;
+            let justification = client.justification(&hash).map_err(internal)?;
             Ok(client
                 .block(&hash)
                 .map_err(internal)?
-                .map_or(Value::Null, |b| json::block(&b)))
+                .map_or(Value::Null, |b| json::block(&b, justification.as_deref())))
         },
     )?;
     module.register_method(

@@ -46,6 +46,11 @@ async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fresh_node_syncs_from_genesis_and_follows() {
+    // Shown only when the test fails.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("tessera_node=debug")
+        .with_test_writer()
+        .try_init();
     let spec = fast_dev_spec();
     let validator = Arc::new(Shared::new(client_of(&spec), "dev".into()));
     let authoring = Authoring {
