@@ -160,6 +160,8 @@ pub struct Client {
     author: Option<AuthorityKey>,
     authorities: Vec<AccountId>,
     slot_duration_ms: u64,
+    /// Extrinsics of blocks that left the best chain, for the pool to take back.
+    retracted: Vec<OpaqueExtrinsic>,
 }
 
 impl Client {
@@ -209,6 +211,7 @@ impl Client {
             author: None,
             authorities,
             slot_duration_ms,
+            retracted: Vec::new(),
         })
     }
 
@@ -386,6 +389,12 @@ impl Client {
         nodes: &[(Hash, Vec<u8>)],
     ) -> Result<bool, StoreError> {
         let best = self.engine.would_be_best(checked);
+        let old_best = self.store.meta()?.best_hash;
+        let retracted = if best && checked.header().parent_hash != old_best {
+            self.branch_extrinsics(old_best, checked.header().parent_hash)?
+        } else {
+            Vec::new()
+        };
         self.store.commit_block(BlockCommit {
             header: checked.header(),
             body,
@@ -394,7 +403,37 @@ impl Client {
             set_best: best,
         })?;
         self.engine.insert(checked.clone());
+        self.retracted.extend(retracted);
         Ok(best)
+    }
+
+    /// The extrinsics of the blocks on `old`'s branch that are not ancestors of `new`.
+    fn branch_extrinsics(&self, old: Hash, new: Hash) -> Result<Vec<OpaqueExtrinsic>, StoreError> {
+        let header = |hash: Hash| {
+            self.store
+                .header(&hash)?
+                .ok_or(StoreError::MissingBlock(hash))
+        };
+        let (mut a, mut b) = (header(old)?, header(new)?);
+        let mut extrinsics = Vec::new();
+        while a.hash() != b.hash() {
+            if a.number >= b.number {
+                extrinsics.extend(self.store.body(&a.hash())?.unwrap_or_default());
+                if a.number == 0 {
+                    break;
+                }
+                a = header(a.parent_hash)?;
+            } else {
+                b = header(b.parent_hash)?;
+            }
+        }
+        Ok(extrinsics)
+    }
+
+    /// Takes the extrinsics of blocks that left the best chain in a reorg: resubmitted, no
+    /// transaction is lost with a losing fork.
+    pub fn take_retracted(&mut self) -> Vec<OpaqueExtrinsic> {
+        std::mem::take(&mut self.retracted)
     }
 
     /// Claims the slot current at `now_ms` if this node's key may author it.
@@ -537,6 +576,10 @@ impl Client {
         } else {
             None
         };
+        if let Some(new_best) = &new_best {
+            let retracted = self.branch_extrinsics(meta.best_hash, new_best.hash())?;
+            self.retracted.extend(retracted);
+        }
         let meta = self
             .store
             .finalize(hash, justification, new_best.as_ref())?;

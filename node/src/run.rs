@@ -125,6 +125,7 @@ impl Node {
                     self.author().await?;
                     let outcome = self.finality.tick().await;
                     self.want(outcome).await;
+                    self.requeue_retracted();
                 }
                 _ = status_tick.tick() => {
                     self.sync.announce_status().await;
@@ -135,6 +136,32 @@ impl Node {
     }
 
     async fn on_event(&mut self, event: NetworkEvent) {
+        self.handle_event(event).await;
+        self.requeue_retracted();
+    }
+
+    /// Puts the transactions of blocks that lost a fork back in the pool (those the new best
+    /// chain already holds are refused as stale and dropped).
+    fn requeue_retracted(&self) {
+        let mut client = self.shared.client();
+        let retracted = client.take_retracted();
+        if retracted.is_empty() {
+            return;
+        }
+        let mut pool = self.shared.pool();
+        let requeued = retracted
+            .into_iter()
+            .filter(|xt| client.submit(&mut pool, xt.clone()).is_ok())
+            .count();
+        if requeued > 0 {
+            tracing::info!(
+                requeued,
+                "transactions of a retracted fork back in the pool"
+            );
+        }
+    }
+
+    async fn handle_event(&mut self, event: NetworkEvent) {
         match event {
             NetworkEvent::Gossip {
                 peer,

@@ -6,6 +6,7 @@ mod crash;
 mod metrics;
 mod network;
 mod processes;
+mod reorg;
 mod rpc;
 mod support;
 mod sync;
