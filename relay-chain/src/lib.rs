@@ -3,7 +3,8 @@
 //! [`RelayRuntime`] composes the shared modules of `tessera-runtime` — `system`, `balances`,
 //! `sudo` — with the relay's own [`session`] (the validator set). Its [`Call`] and [`Event`]
 //! enums wrap the modules' and dispatch with a `match`. A chain starts from a [`ChainSpec`]
-//! (JSON), whose genesis config builds the genesis state and header.
+//! (JSON), whose genesis config builds the genesis state and header. [`availability`] erasure-codes
+//! PoVs into per-validator chunks with Merkle proofs.
 //!
 //! ```
 //! use tessera_relay_chain::ChainSpec;
@@ -21,6 +22,7 @@
     )
 )]
 
+pub mod availability;
 mod chain_spec;
 mod error;
 pub mod session;
