@@ -20,7 +20,7 @@
 
 use parity_scale_codec::{Decode, Encode};
 use std::collections::BTreeMap;
-use tessera_runtime::hashing::blake2_256;
+use tessera_runtime::hashing::blake2_256_of;
 use tessera_runtime::Hash;
 
 /// Most validators a PoV can be coded for (reed-solomon-simd allows up to 65,535 shards).
@@ -183,18 +183,11 @@ pub fn reconstruct<'a>(
 }
 
 fn leaf_hash(chunk: &[u8]) -> Hash {
-    let mut bytes = Vec::with_capacity(chunk.len() + 1);
-    bytes.push(0);
-    bytes.extend_from_slice(chunk);
-    blake2_256(&bytes)
+    blake2_256_of(&[&[0], chunk])
 }
 
 fn node_hash(left: &Hash, right: &Hash) -> Hash {
-    let mut bytes = [0u8; 65];
-    bytes[0] = 1;
-    bytes[1..33].copy_from_slice(&left.0);
-    bytes[33..].copy_from_slice(&right.0);
-    blake2_256(&bytes)
+    blake2_256_of(&[&[1], &left.0, &right.0])
 }
 
 /// Every level of the tree over `leaves`, leaves first, root last.

@@ -58,6 +58,15 @@ impl core::str::FromStr for Hash {
     }
 }
 
+/// blake2b-256 of the concatenation of `parts`, without copying them together.
+pub fn blake2_256_of(parts: &[&[u8]]) -> Hash {
+    let mut hasher = blake2::Blake2b::<U32>::new();
+    for part in parts {
+        hasher.update(part);
+    }
+    Hash(hasher.finalize().into())
+}
+
 /// blake2b-256 of `data`.
 pub fn blake2_256(data: &[u8]) -> Hash {
     Hash(blake2::Blake2b::<U32>::digest(data).into())
