@@ -1,7 +1,7 @@
 //! Chain specs: a chain's name, id, boot nodes and genesis config, as JSON.
 
 use crate::error::SpecError;
-use crate::{session, RelayRuntime, UNIT};
+use crate::{paras, session, RelayRuntime, UNIT};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use tessera_runtime::crypto::Pair;
@@ -32,6 +32,42 @@ impl From<Address> for String {
     }
 }
 
+/// Bytes written as `0x` hex in JSON.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct HexBytes(pub Vec<u8>);
+
+impl TryFrom<String> for HexBytes {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        let digits = text
+            .strip_prefix("0x")
+            .ok_or_else(|| "expected 0x-prefixed hex".to_string())?;
+        hex::decode(digits)
+            .map(HexBytes)
+            .map_err(|e| format!("invalid hex: {e}"))
+    }
+}
+
+impl From<HexBytes> for String {
+    fn from(bytes: HexBytes) -> String {
+        format!("0x{}", hex::encode(bytes.0))
+    }
+}
+
+/// A parachain registered in genesis.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GenesisPara {
+    /// The para's id.
+    pub id: u32,
+    /// Its genesis head.
+    pub head: HexBytes,
+    /// Its Wasm validation code.
+    pub code: HexBytes,
+}
+
 /// What kind of network a spec describes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ChainType {
@@ -60,6 +96,9 @@ pub struct GenesisConfig {
     /// Slots per epoch (the period of the authorship randomness).
     #[serde(default = "default_epoch_length")]
     pub epoch_length: u64,
+    /// Parachains registered at genesis.
+    #[serde(default)]
+    pub paras: Vec<GenesisPara>,
 }
 
 /// Default slot length: 2 s.
@@ -152,6 +191,7 @@ impl ChainSpec {
                     .collect(),
                 slot_duration_ms: DEFAULT_SLOT_DURATION_MS,
                 epoch_length: DEFAULT_EPOCH_LENGTH,
+                paras: Vec::new(),
             },
         }
     }
@@ -235,6 +275,27 @@ impl ChainSpec {
                 "at least one slot".into(),
             ));
         }
+        let mut para_ids = BTreeSet::new();
+        for (index, para) in genesis.paras.iter().enumerate() {
+            if !para_ids.insert(para.id) {
+                return Err(invalid(
+                    format!("genesis.paras[{index}].id"),
+                    format!("para {} is registered twice", para.id),
+                ));
+            }
+            if para.code.0.is_empty() || para.code.0.len() > paras::MAX_CODE_SIZE {
+                return Err(invalid(
+                    format!("genesis.paras[{index}].code"),
+                    format!("code must be 1 to {} bytes", paras::MAX_CODE_SIZE),
+                ));
+            }
+            if para.head.0.len() > paras::MAX_HEAD_SIZE {
+                return Err(invalid(
+                    format!("genesis.paras[{index}].head"),
+                    format!("head must be at most {} bytes", paras::MAX_HEAD_SIZE),
+                ));
+            }
+        }
         let mut validators = BTreeSet::new();
         for (index, validator) in genesis.validators.iter().enumerate() {
             if !validators.insert(*validator) {
@@ -262,6 +323,14 @@ impl ChainSpec {
             session::VALIDATORS.put(&mut ctx.state, &validators);
             session::SLOT_DURATION.put(&mut ctx.state, &config.slot_duration_ms);
             session::EPOCH_LENGTH.put(&mut ctx.state, &config.epoch_length);
+            for para in &config.paras {
+                paras::register(
+                    &mut ctx.state,
+                    paras::ParaId(para.id),
+                    paras::HeadData(para.head.0.clone()),
+                    paras::ValidationCode(para.code.0.clone()),
+                )?;
+            }
             Ok::<(), CallError>(())
         })
         .map_err(|err| SpecError::Genesis(err.to_string()))?;

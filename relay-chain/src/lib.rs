@@ -1,7 +1,8 @@
 //! The relay chain's runtime and chain specs.
 //!
 //! [`RelayRuntime`] composes the shared modules of `tessera-runtime` — `system`, `balances`,
-//! `sudo` — with the relay's own [`session`] (the validator set). Its [`Call`] and [`Event`]
+//! `sudo` — with the relay's own [`session`] (the validator set) and [`paras`] (the parachain
+//! registry). Its [`Call`] and [`Event`]
 //! enums wrap the modules' and dispatch with a `match`. A chain starts from a [`ChainSpec`]
 //! (JSON), whose genesis config builds the genesis state and header. [`availability`] erasure-codes
 //! PoVs into per-validator chunks with Merkle proofs.
@@ -25,11 +26,12 @@
 pub mod availability;
 mod chain_spec;
 mod error;
+pub mod paras;
 pub mod session;
 
 pub use chain_spec::{
-    Address, ChainSpec, ChainType, Genesis, GenesisConfig, DEFAULT_EPOCH_LENGTH,
-    DEFAULT_SLOT_DURATION_MS, DEV_ACCOUNTS, MIN_SLOT_DURATION_MS,
+    Address, ChainSpec, ChainType, Genesis, GenesisConfig, GenesisPara, HexBytes,
+    DEFAULT_EPOCH_LENGTH, DEFAULT_SLOT_DURATION_MS, DEV_ACCOUNTS, MIN_SLOT_DURATION_MS,
 };
 pub use error::SpecError;
 
@@ -79,6 +81,9 @@ pub enum Call {
     /// `sudo`.
     #[codec(index = 2)]
     Sudo(sudo::Call<Call>),
+    /// `paras`.
+    #[codec(index = 3)]
+    Paras(paras::Call),
 }
 
 /// Every event of the relay runtime.
@@ -93,6 +98,9 @@ pub enum Event {
     /// `sudo`.
     #[codec(index = 2)]
     Sudo(sudo::Event),
+    /// `paras`.
+    #[codec(index = 3)]
+    Paras(paras::Event),
 }
 
 impl From<system::Event> for Event {
@@ -113,12 +121,19 @@ impl From<sudo::Event> for Event {
     }
 }
 
+impl From<paras::Event> for Event {
+    fn from(event: paras::Event) -> Self {
+        Event::Paras(event)
+    }
+}
+
 impl Dispatch<Event> for Call {
     fn weight(&self) -> Weight {
         match self {
             Call::System(call) => Dispatch::<Event>::weight(call),
             Call::Balances(call) => Dispatch::<Event>::weight(call),
             Call::Sudo(call) => Dispatch::<Event>::weight(call),
+            Call::Paras(call) => Dispatch::<Event>::weight(call),
         }
     }
 
@@ -127,6 +142,7 @@ impl Dispatch<Event> for Call {
             Call::System(call) => call.dispatch(ctx, origin),
             Call::Balances(call) => call.dispatch(ctx, origin),
             Call::Sudo(call) => call.dispatch(ctx, origin),
+            Call::Paras(call) => call.dispatch(ctx, origin),
         }
     }
 }
