@@ -27,6 +27,7 @@ pub mod availability;
 mod chain_spec;
 mod error;
 pub mod paras;
+pub mod scheduler;
 pub mod session;
 
 pub use chain_spec::{

@@ -11,10 +11,11 @@ use parity_scale_codec::{Decode, Encode};
 use tessera_runtime::dispatch::{
     CallError, CallResult, Context, Dispatch, DispatchError, Origin, Weight,
 };
-use tessera_runtime::hashing::blake2_256;
 use tessera_runtime::state::State;
 use tessera_runtime::storage::{StorageMap, StorageValue};
 use tessera_runtime::{BlockNumber, Hash};
+
+pub use tessera_runtime::parachain::{HeadData, ParaId, ValidationCode};
 
 /// The module's name, the prefix of its storage keys.
 pub const NAME: &str = "Paras";
@@ -24,25 +25,6 @@ pub const MAX_CODE_SIZE: usize = 3 * 1024 * 1024;
 pub const MAX_HEAD_SIZE: usize = 32 * 1024;
 /// Blocks between scheduling a code upgrade and its taking effect.
 pub const UPGRADE_DELAY: BlockNumber = 10;
-
-/// A parachain's id.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
-pub struct ParaId(pub u32);
-
-/// A para's head: whatever its chain commits to (usually its SCALE block header).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode)]
-pub struct HeadData(pub Vec<u8>);
-
-/// A Wasm validation function.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
-pub struct ValidationCode(pub Vec<u8>);
-
-impl ValidationCode {
-    /// Its hash, which receipts and candidates name.
-    pub fn hash(&self) -> Hash {
-        blake2_256(&self.0)
-    }
-}
 
 /// A code upgrade waiting for its block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]

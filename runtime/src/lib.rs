@@ -11,7 +11,9 @@
 //! - [`state`]: state reads and writes over a trie with a nested-transaction overlay, proof
 //!   recording, and proof-only re-execution;
 //! - [`dispatch`], [`modules`], [`executive`]: the module model (calls, storage, events, origins,
-//!   weights and fees), the shared `system`, `balances` and `sudo` modules, and block execution.
+//!   weights and fees), the shared `system`, `balances` and `sudo` modules, and block execution;
+//! - [`parachain`]: para ids, heads, validation code, the validation function's parameters and
+//!   result, candidate descriptors, commitments and receipts.
 //!
 //! ```
 //! use tessera_runtime::crypto::{AccountId, Ss58};
@@ -41,6 +43,7 @@ pub mod extrinsic;
 pub mod hashing;
 pub mod header;
 pub mod modules;
+pub mod parachain;
 pub mod state;
 pub mod storage;
 pub mod trie;

@@ -1,0 +1,276 @@
+//! Parachain primitives shared by the relay chain and every parachain: para ids, heads and
+//! validation code; the validation function's parameters and result; candidate descriptors,
+//! commitments and receipts.
+//!
+//! A collator builds a para block and sends its PoV with a [`CandidateReceipt`]; the
+//! [`CandidateDescriptor`] is signed by the collator over
+//! [`CandidateDescriptor::signature_payload`]; the [`CandidateCommitments`] are what running the
+//! para's validation function on [`ValidationParams`] must output.
+
+use crate::crypto::{AccountId, Signature};
+use crate::hashing::blake2_256;
+use crate::{BlockNumber, Hash};
+use alloc::vec::Vec;
+use parity_scale_codec::{Decode, Encode};
+
+/// A parachain's id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
+pub struct ParaId(pub u32);
+
+/// A para's head: whatever its chain commits to (usually its SCALE block header).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode)]
+pub struct HeadData(pub Vec<u8>);
+
+impl HeadData {
+    /// Its hash, which descriptors name.
+    pub fn hash(&self) -> Hash {
+        blake2_256(&self.0)
+    }
+}
+
+/// A Wasm validation function.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct ValidationCode(pub Vec<u8>);
+
+impl ValidationCode {
+    /// Its hash, by which the relay chain stores it and receipts name it.
+    pub fn hash(&self) -> Hash {
+        blake2_256(&self.0)
+    }
+}
+
+/// The para block and the storage proof its validation needs.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode)]
+pub struct BlockData(pub Vec<u8>);
+
+/// A proof of validity: what a collator gives backers and what availability stores.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode)]
+pub struct PoV {
+    /// The para block and its storage proof.
+    pub block_data: BlockData,
+}
+
+impl PoV {
+    /// Its hash, which descriptors name.
+    pub fn hash(&self) -> Hash {
+        blake2_256(&self.encode())
+    }
+}
+
+/// The relay-chain data a candidate is validated against, fixed by its relay parent.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct PersistedValidationData {
+    /// The para's head the candidate builds on.
+    pub parent_head: HeadData,
+    /// The relay parent's number.
+    pub relay_parent_number: BlockNumber,
+    /// The relay parent's state root.
+    pub relay_parent_storage_root: Hash,
+    /// Largest PoV accepted.
+    pub max_pov_size: u32,
+}
+
+impl PersistedValidationData {
+    /// Its hash, which descriptors name.
+    pub fn hash(&self) -> Hash {
+        blake2_256(&self.encode())
+    }
+}
+
+/// What the validation function `validate_block` takes, SCALE-encoded.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct ValidationParams {
+    /// The para's head the block builds on.
+    pub parent_head: HeadData,
+    /// The PoV's block data.
+    pub block_data: BlockData,
+    /// The relay parent's number.
+    pub relay_parent_number: BlockNumber,
+    /// The relay parent's state root.
+    pub relay_parent_storage_root: Hash,
+}
+
+/// A message to a sibling para, routed through the relay chain.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct OutboundHrmpMessage {
+    /// The receiving para.
+    pub recipient: ParaId,
+    /// The message.
+    pub data: Vec<u8>,
+}
+
+/// What `validate_block` returns, SCALE-encoded, and what a candidate commits to.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode)]
+pub struct CandidateCommitments {
+    /// Messages to the relay chain.
+    pub upward_messages: Vec<Vec<u8>>,
+    /// Messages to sibling paras.
+    pub horizontal_messages: Vec<OutboundHrmpMessage>,
+    /// New validation code, if the para upgrades itself.
+    pub new_validation_code: Option<ValidationCode>,
+    /// The para's new head.
+    pub head_data: HeadData,
+    /// How many downward messages the block processed.
+    pub processed_downward_messages: u32,
+    /// The relay block up to which horizontal messages were processed.
+    pub hrmp_watermark: BlockNumber,
+}
+
+impl CandidateCommitments {
+    /// Its hash, which receipts carry.
+    pub fn hash(&self) -> Hash {
+        blake2_256(&self.encode())
+    }
+}
+
+/// What identifies a candidate and binds it to its collator, relay parent, data and code.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct CandidateDescriptor {
+    /// The para.
+    pub para_id: ParaId,
+    /// The relay block the candidate is built against.
+    pub relay_parent: Hash,
+    /// The collator that made it.
+    pub collator: AccountId,
+    /// Hash of the [`PersistedValidationData`].
+    pub persisted_validation_data_hash: Hash,
+    /// Hash of the [`PoV`].
+    pub pov_hash: Hash,
+    /// Merkle root of the PoV's erasure-coded chunks.
+    pub erasure_root: Hash,
+    /// The collator's signature over [`Self::signature_payload`].
+    pub signature: Signature,
+    /// Hash of the new head.
+    pub para_head: Hash,
+    /// Hash of the validation code the candidate is valid under.
+    pub validation_code_hash: Hash,
+}
+
+impl CandidateDescriptor {
+    /// What the collator signs: relay parent, para, validation data, PoV and code hashes.
+    pub fn signature_payload(
+        relay_parent: &Hash,
+        para_id: ParaId,
+        persisted_validation_data_hash: &Hash,
+        pov_hash: &Hash,
+        validation_code_hash: &Hash,
+    ) -> Vec<u8> {
+        (
+            relay_parent,
+            para_id,
+            persisted_validation_data_hash,
+            pov_hash,
+            validation_code_hash,
+        )
+            .encode()
+    }
+
+    /// Whether the signature is the collator's over this descriptor's payload.
+    pub fn check_collator_signature(&self) -> bool {
+        let payload = Self::signature_payload(
+            &self.relay_parent,
+            self.para_id,
+            &self.persisted_validation_data_hash,
+            &self.pov_hash,
+            &self.validation_code_hash,
+        );
+        self.collator.verify(&payload, &self.signature)
+    }
+}
+
+/// A candidate as the relay chain tracks it: the descriptor and the commitments' hash.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct CandidateReceipt {
+    /// The descriptor.
+    pub descriptor: CandidateDescriptor,
+    /// Hash of the [`CandidateCommitments`].
+    pub commitments_hash: Hash,
+}
+
+impl CandidateReceipt {
+    /// The candidate's hash: what statements and bitfields refer to.
+    pub fn hash(&self) -> Hash {
+        blake2_256(&self.encode())
+    }
+}
+
+/// A receipt with the commitments in full, as backers gossip it.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct CommittedCandidateReceipt {
+    /// The descriptor.
+    pub descriptor: CandidateDescriptor,
+    /// The commitments.
+    pub commitments: CandidateCommitments,
+}
+
+impl CommittedCandidateReceipt {
+    /// The plain receipt (same hash as the candidate's).
+    pub fn to_plain(&self) -> CandidateReceipt {
+        CandidateReceipt {
+            descriptor: self.descriptor.clone(),
+            commitments_hash: self.commitments.hash(),
+        }
+    }
+
+    /// The candidate's hash.
+    pub fn hash(&self) -> Hash {
+        self.to_plain().hash()
+    }
+}
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    use super::*;
+    use crate::crypto::Pair;
+
+    fn descriptor(collator: &Pair) -> CandidateDescriptor {
+        let (relay_parent, pvd, pov, code) =
+            (Hash([1; 32]), Hash([2; 32]), Hash([3; 32]), Hash([4; 32]));
+        let payload =
+            CandidateDescriptor::signature_payload(&relay_parent, ParaId(1000), &pvd, &pov, &code);
+        CandidateDescriptor {
+            para_id: ParaId(1000),
+            relay_parent,
+            collator: collator.public(),
+            persisted_validation_data_hash: pvd,
+            pov_hash: pov,
+            erasure_root: Hash([5; 32]),
+            signature: collator.sign(&payload),
+            para_head: Hash([6; 32]),
+            validation_code_hash: code,
+        }
+    }
+
+    #[test]
+    fn the_collator_signature_binds_para_relay_parent_data_and_code() {
+        let collator = Pair::dev("Ferdie");
+        let good = descriptor(&collator);
+        assert!(good.check_collator_signature());
+        let mut other_para = good.clone();
+        other_para.para_id = ParaId(1001);
+        assert!(!other_para.check_collator_signature());
+        let mut other_code = good.clone();
+        other_code.validation_code_hash = Hash([9; 32]);
+        assert!(!other_code.check_collator_signature());
+        let mut impostor = good.clone();
+        impostor.collator = Pair::dev("Eve").public();
+        assert!(!impostor.check_collator_signature());
+    }
+
+    #[test]
+    fn a_committed_receipt_hashes_as_its_plain_receipt() {
+        let committed = CommittedCandidateReceipt {
+            descriptor: descriptor(&Pair::dev("Ferdie")),
+            commitments: CandidateCommitments {
+                head_data: HeadData(vec![1, 2, 3]),
+                upward_messages: vec![vec![7]],
+                ..CandidateCommitments::default()
+            },
+        };
+        let plain = committed.to_plain();
+        assert_eq!(plain.commitments_hash, committed.commitments.hash());
+        assert_eq!(plain.hash(), committed.hash());
+        let decoded = CommittedCandidateReceipt::decode(&mut &committed.encode()[..]).unwrap();
+        assert_eq!(decoded, committed);
+    }
+}
