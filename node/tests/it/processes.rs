@@ -108,6 +108,21 @@ async fn best_number(port: u16) -> u32 {
     .unwrap()
 }
 
+/// Prints the last lines of every node log under `dir` (shown when a test fails).
+fn print_logs(dir: &Path) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "log") {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            eprintln!("--- {} (last 40 lines)", path.display());
+            for line in &lines[lines.len().saturating_sub(40)..] {
+                eprintln!("{line}");
+            }
+        }
+    }
+}
+
 async fn wait_best(port: u16, at_least: u32) -> u32 {
     tokio::time::timeout(WAIT, async {
         loop {
@@ -151,8 +166,8 @@ async fn finalized_number(port: u16) -> u32 {
     .unwrap()
 }
 
-async fn wait_finalized(port: u16, at_least: u32) -> u32 {
-    tokio::time::timeout(WAIT, async {
+async fn wait_finalized(port: u16, at_least: u32, logs: &Path) -> u32 {
+    let finalized = tokio::time::timeout(WAIT, async {
         loop {
             let finalized = finalized_number(port).await;
             if finalized >= at_least {
@@ -161,8 +176,11 @@ async fn wait_finalized(port: u16, at_least: u32) -> u32 {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     })
-    .await
-    .unwrap_or_else(|_| panic!("port {port} did not finalize #{at_least}"))
+    .await;
+    finalized.unwrap_or_else(|_| {
+        print_logs(logs);
+        panic!("port {port} did not finalize #{at_least}")
+    })
 }
 
 /// The best header of the node at `port`, rebuilt from its JSON.
@@ -267,12 +285,12 @@ async fn four_validators_finalize_survive_failures_and_serve_newcomers() {
     let alice = validators[0].rpc;
 
     // All four author and finalize.
-    wait_finalized(alice, 3).await;
+    wait_finalized(alice, 3, dir.path()).await;
 
     // Without Dave (a quarter of the weight), finality goes on.
     validators[3].kill();
     let finalized = finalized_number(alice).await;
-    wait_finalized(alice, finalized + 3).await;
+    wait_finalized(alice, finalized + 3, dir.path()).await;
 
     // Without Charlie too, authoring goes on but finality stops.
     let charlie_best = best_number(validators[2].rpc).await;
@@ -291,13 +309,13 @@ async fn four_validators_finalize_survive_failures_and_serve_newcomers() {
     // finality resumes.
     validators[2].restart();
     assert!(best_number(validators[2].rpc).await >= charlie_best);
-    wait_finalized(alice, stalled + 3).await;
+    wait_finalized(alice, stalled + 3, dir.path()).await;
 
     // A fresh full node syncs from genesis and follows finality.
     let bootnodes: Vec<String> = validators[..3].iter().map(|v| v.address.clone()).collect();
     let observer = Member::start(dir.path(), "observer", &spec_path, None, &bootnodes);
     let target = finalized_number(alice).await + 2;
-    wait_finalized(observer.rpc, target).await;
+    wait_finalized(observer.rpc, target, dir.path()).await;
     for number in [1, target / 2, target] {
         assert_eq!(
             hash_at(observer.rpc, number).await,
@@ -366,7 +384,7 @@ async fn a_peer_sending_garbage_is_disconnected_while_the_chain_goes_on() {
         &[],
     )];
     let alice = validators[0].rpc;
-    wait_finalized(alice, 2).await;
+    wait_finalized(alice, 2, dir.path()).await;
 
     // A peer that sends garbage is disconnected and banned; the network goes on.
     let (handle, mut events) = network::start(NetworkConfig {
@@ -409,5 +427,5 @@ async fn a_peer_sending_garbage_is_disconnected_while_the_chain_goes_on() {
     .await;
     assert!(disconnected.is_ok(), "alice kept the garbage peer");
     let finalized = finalized_number(alice).await;
-    wait_finalized(alice, finalized + 2).await;
+    wait_finalized(alice, finalized + 2, dir.path()).await;
 }
