@@ -157,7 +157,6 @@ pub fn unix_time_ms() -> u64 {
 pub struct Client {
     store: ChainStore,
     engine: AuthorshipEngine,
-    author: Option<AuthorityKey>,
     authorities: Vec<AccountId>,
     slot_duration_ms: u64,
     /// Extrinsics of blocks that left the best chain, for the pool to take back.
@@ -208,7 +207,6 @@ impl Client {
         Ok(Client {
             store,
             engine,
-            author: None,
             authorities,
             slot_duration_ms,
             retracted: Vec::new(),
@@ -220,8 +218,7 @@ impl Client {
         if !self.authorities.contains(&key.public()) {
             return Err(OpenError::NotValidator(key.public()));
         }
-        self.engine.set_key(Some(key.clone()));
-        self.author = Some(key);
+        self.engine.set_key(Some(key));
         Ok(())
     }
 
@@ -443,14 +440,6 @@ impl Client {
         self.claim(slot)
     }
 
-    /// Claims the slot right after the best block's, whatever the time (for tests, benchmarks
-    /// and tools that build chains faster than real time; the slot must not be in the future).
-    pub fn claim_next_slot(&mut self) -> Option<SlotClaim> {
-        let best = self.engine.best();
-        let slot = self.engine.slot_of(&best)?.checked_add(1)?;
-        self.claim(slot)
-    }
-
     fn claim(&mut self, slot: u64) -> Option<SlotClaim> {
         match self.engine.claim(slot)? {
             authorship::Output::AuthorBlock {
@@ -466,7 +455,9 @@ impl Client {
         }
     }
 
-    /// Claims the next slot and authors a block in it (see [`Self::claim_next_slot`]).
+    /// Claims the slot right after the best block's, whatever the time, and authors a block in
+    /// it (for tests, benchmarks and tools that build chains faster than real time; the slot
+    /// must not be in the future).
     pub fn author_next(&mut self, pool: &mut Pool) -> Result<Authored, AuthorError> {
         let best = self.engine.best();
         let next = self
@@ -474,9 +465,7 @@ impl Client {
             .slot_of(&best)
             .unwrap_or_default()
             .saturating_add(1);
-        let claim = self
-            .claim_next_slot()
-            .ok_or(AuthorError::NotClaimable(next))?;
+        let claim = self.claim(next).ok_or(AuthorError::NotClaimable(next))?;
         self.author_block(pool, claim)
     }
 
@@ -488,8 +477,9 @@ impl Client {
         claim: SlotClaim,
     ) -> Result<Authored, AuthorError> {
         let key = self
-            .author
-            .clone()
+            .engine
+            .key()
+            .cloned()
             .ok_or(AuthorError::NotClaimable(claim.slot))?;
         let parent = self
             .store

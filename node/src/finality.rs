@@ -148,11 +148,6 @@ impl FinalityService {
         })
     }
 
-    /// The engine (round, finalized block, stats).
-    pub fn engine(&self) -> &FinalityEngine {
-        &self.engine
-    }
-
     /// Moves the voter's clock.
     pub async fn tick(&mut self) -> FinalityOutcome {
         self.feed(Input::Tick(unix_time_ms())).await

@@ -135,13 +135,9 @@ impl Node {
         }
     }
 
-    async fn on_event(&mut self, event: NetworkEvent) {
-        self.handle_event(event).await;
-        self.requeue_retracted();
-    }
-
     /// Puts the transactions of blocks that lost a fork back in the pool (those the new best
-    /// chain already holds are refused as stale and dropped).
+    /// chain already holds are refused as stale and dropped). Called after imports and on each
+    /// tick (which picks up reorgs made by finality).
     fn requeue_retracted(&self) {
         let mut client = self.shared.client();
         let retracted = client.take_retracted();
@@ -161,7 +157,7 @@ impl Node {
         }
     }
 
-    async fn handle_event(&mut self, event: NetworkEvent) {
+    async fn on_event(&mut self, event: NetworkEvent) {
         match event {
             NetworkEvent::Gossip {
                 peer,
@@ -195,6 +191,9 @@ impl Node {
 
     /// Hands what sync imported (blocks, justifications) to the finality voter.
     async fn synced(&mut self, outcome: SyncOutcome) {
+        if !outcome.imported.is_empty() {
+            self.requeue_retracted();
+        }
         for (header, best) in outcome.imported {
             let wanted = self.finality.block_imported(header, best).await;
             self.want(wanted).await;

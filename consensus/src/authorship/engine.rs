@@ -256,13 +256,7 @@ impl AuthorshipEngine {
 
     /// Whether `checked` would become the best block once inserted.
     pub fn would_be_best(&self, checked: &CheckedHeader) -> bool {
-        let best = self
-            .data
-            .get(&self.best)
-            .map(|d| d.primaries)
-            .unwrap_or_default();
-        let best_number = self.tree.number(&self.best).unwrap_or_default();
-        (checked.data.primaries, checked.header.number) > (best, best_number)
+        (checked.data.primaries, checked.header.number) > self.weight(&self.best)
     }
 
     /// Re-adds a block checked before (read back from the node's store after a restart):
@@ -362,6 +356,11 @@ impl AuthorshipEngine {
     /// The slot of block `hash` (while it is in the tree).
     pub fn slot_of(&self, hash: &Hash) -> Option<u64> {
         self.data.get(hash).map(|d| d.slot)
+    }
+
+    /// The key this node authors with, if it is one of the authorities.
+    pub fn key(&self) -> Option<&AuthorityKey> {
+        self.key.as_ref().map(|(key, _)| key)
     }
 
     /// Sets the key this node authors with (`None`: import only).
@@ -559,11 +558,13 @@ impl AuthorshipEngine {
 
     /// Fork choice: more primary blocks, then higher; the incumbent keeps ties.
     fn better(&self, candidate: &Hash, incumbent: &Hash) -> bool {
-        let weight = |hash: &Hash| {
-            let primaries = self.data.get(hash).map(|d| d.primaries).unwrap_or_default();
-            (primaries, self.tree.number(hash).unwrap_or_default())
-        };
-        weight(candidate) > weight(incumbent)
+        self.weight(candidate) > self.weight(incumbent)
+    }
+
+    /// What fork choice compares: primary blocks on the chain, then height.
+    fn weight(&self, hash: &Hash) -> (u64, BlockNumber) {
+        let primaries = self.data.get(hash).map(|d| d.primaries).unwrap_or_default();
+        (primaries, self.tree.number(hash).unwrap_or_default())
     }
 
     fn on_finalized(&mut self, hash: Hash, out: &mut Vec<Output>) {
