@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# Builds a no_std crate for wasm32-unknown-unknown: `scripts/build-wasm.sh CRATE_DIR [cargo args]`.
+# Builds a no_std crate for wasm32-unknown-unknown:
+#   scripts/build-wasm.sh CRATE_DIR [cargo rustc args]
+# CRATE_DIR is absolute or relative to the repository root. Para runtimes call it from their build
+# scripts through tessera-wasm-builder; `make wasm` calls it to check that the runtime is no_std.
 #
 # Route 1: a rustup toolchain with the wasm32-unknown-unknown target.
 # Route 2: Debian's rustc-web/cargo-web/rust-web-src (installed by scripts/setup.sh), building
@@ -9,19 +12,24 @@ crate_dir=${1:?usage: build-wasm.sh CRATE_DIR [cargo args]}
 shift
 root=$(cd "$(dirname "$0")/.." && pwd)
 target_dir=${WASM_TARGET_DIR:-${CARGO_TARGET_DIR:-$root/target}/wasm}
+manifest=$crate_dir/Cargo.toml
+[[ $crate_dir == /* ]] || manifest=$root/$crate_dir/Cargo.toml
+
+# A nested build (from a build script) must not see the outer cargo's variables, or it rebuilds
+# with the wrong compiler and flags every time.
+unset $(env | awk -F= '/^(CARGO_|RUSTC|RUSTFLAGS|RUSTDOC)/ && $1 != "CARGO_HOME" {print $1}') 2>/dev/null || true
 
 if rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
-  exec cargo build --manifest-path "$root/$crate_dir/Cargo.toml" --target wasm32-unknown-unknown \
+  exec cargo rustc --manifest-path "$manifest" --target wasm32-unknown-unknown \
     --target-dir "$target_dir" "$@"
 fi
 
 if [ -x /usr/bin/cargo ] && [ -x /usr/bin/rustc ] && [ -d /usr/lib/rustlib/src/rust/library ]; then
-  # The nested build must not see the outer cargo's variables, or it rebuilds with the wrong
-  # compiler every time.
-  unset $(env | awk -F= '/^(CARGO_|RUSTC|RUSTFLAGS|RUSTDOC)/ {print $1}') 2>/dev/null || true
   export RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1
-  exec /usr/bin/cargo build --manifest-path "$root/$crate_dir/Cargo.toml" \
-    -Zbuild-std=core,alloc --target wasm32-unknown-unknown --target-dir "$target_dir" "$@"
+  # Debian's rustc has no rust-lld; lld's wasm-ld links the same way.
+  exec /usr/bin/cargo rustc --manifest-path "$manifest" \
+    -Zbuild-std=core,alloc --target wasm32-unknown-unknown --target-dir "$target_dir" \
+    --config 'target.wasm32-unknown-unknown.linker="wasm-ld"' "$@"
 fi
 
 cat >&2 <<MSG

@@ -8,6 +8,7 @@
 //! - [`blocks`]: the block file format of `export-blocks` / `import-blocks`;
 //! - [`service`]: what a running node shares between tasks (client, pool, chain events);
 //! - [`network`]: libp2p (TCP, noise, yamux, gossipsub, request-response) with peer scores;
+//! - [`validation`]: the Wasm validation host (wasmtime) that runs paras' validation functions;
 //! - [`sync`], [`finality`], [`run`]: a running node: gossip and sync through the network,
 //!   finality votes, authoring in claimed slots;
 //! - [`metrics`]: Prometheus metrics at `/metrics`;
@@ -39,4 +40,5 @@ pub mod run;
 pub mod service;
 pub mod store;
 pub mod sync;
+pub mod validation;
 pub mod workload;

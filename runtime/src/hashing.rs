@@ -1,6 +1,6 @@
 //! blake2b hashing: the chain's [`Hash`] and the trie's [`Blake2Hasher`].
 
-use blake2::digest::{consts::U16, consts::U32, Digest as _};
+use blake2::digest::{consts::U32, Digest as _};
 use core::fmt;
 use parity_scale_codec::{Decode, Encode};
 
@@ -69,12 +69,20 @@ pub fn blake2_256_of(parts: &[&[u8]]) -> Hash {
 
 /// blake2b-256 of `data`.
 pub fn blake2_256(data: &[u8]) -> Hash {
-    Hash(blake2::Blake2b::<U32>::digest(data).into())
+    #[cfg(all(target_arch = "wasm32", not(feature = "std")))]
+    let digest = crate::wasm::guest::host_blake2_256(data);
+    #[cfg(not(all(target_arch = "wasm32", not(feature = "std"))))]
+    let digest = blake2::Blake2b::<U32>::digest(data).into();
+    Hash(digest)
 }
 
 /// blake2b-128 of `data`, used for storage key prefixes.
 pub fn blake2_128(data: &[u8]) -> [u8; 16] {
-    blake2::Blake2b::<U16>::digest(data).into()
+    #[cfg(all(target_arch = "wasm32", not(feature = "std")))]
+    let digest = crate::wasm::guest::host_blake2_128(data);
+    #[cfg(not(all(target_arch = "wasm32", not(feature = "std"))))]
+    let digest = blake2::Blake2b::<blake2::digest::consts::U16>::digest(data).into();
+    digest
 }
 
 /// blake2b-512 of `data`, used by SS58 checksums.

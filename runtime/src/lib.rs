@@ -13,7 +13,9 @@
 //! - [`dispatch`], [`modules`], [`executive`]: the module model (calls, storage, events, origins,
 //!   weights and fees), the shared `system`, `balances` and `sudo` modules, and block execution;
 //! - [`parachain`]: para ids, heads, validation code, the validation function's parameters and
-//!   result, candidate descriptors, commitments and receipts.
+//!   result, candidate descriptors, commitments and receipts;
+//! - [`wasm`]: the ABI of Wasm validation functions (exports, host functions) and, in Wasm, its
+//!   guest side.
 //!
 //! ```
 //! use tessera_runtime::crypto::{AccountId, Ss58};
@@ -47,6 +49,7 @@ pub mod parachain;
 pub mod state;
 pub mod storage;
 pub mod trie;
+pub mod wasm;
 
 pub use block::{Block, OpaqueExtrinsic};
 pub use crypto::{AccountId, Signature};

@@ -7,11 +7,19 @@
 //! [`CandidateDescriptor::signature_payload`]; the [`CandidateCommitments`] are what running the
 //! para's validation function on [`ValidationParams`] must output.
 
+use crate::block::{extrinsics_root, Block, OpaqueExtrinsic};
 use crate::crypto::{AccountId, Signature};
+use crate::executive::{
+    execute_block, ApplyError, BlockError, Executive, InvalidTransaction, Runtime, AUTHOR_ENGINE,
+};
 use crate::hashing::blake2_256;
-use crate::{BlockNumber, Hash};
+use crate::header::{Digest, DigestItem};
+use crate::state::{NodeStore, State, StateChanges, StorageProof};
+use crate::wasm::ValidationOutcome;
+use crate::{BlockNumber, Hash, Header};
+use alloc::format;
 use alloc::vec::Vec;
-use parity_scale_codec::{Decode, Encode};
+use parity_scale_codec::{Decode, DecodeAll, Encode};
 
 /// A parachain's id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
@@ -216,6 +224,120 @@ impl CommittedCandidateReceipt {
     pub fn hash(&self) -> Hash {
         self.to_plain().hash()
     }
+}
+
+/// Where a para built with this framework keeps its own id.
+pub static PARA_ID: crate::storage::StorageValue<ParaId> =
+    crate::storage::StorageValue::new("ParachainInfo", "ParaId");
+
+/// What a para built with this framework puts in [`BlockData`]: its block and the storage proof
+/// of everything executing the block reads.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct ParachainBlockData {
+    /// The para block; its header is the new head.
+    pub block: Block,
+    /// The trie nodes executing it reads, against the parent's state root.
+    pub proof: StorageProof,
+}
+
+/// The validation function of a para whose runtime is `R` and whose heads are its SCALE
+/// [`Header`]s: re-executes the block against the PoV's storage proof alone, and checks that it
+/// builds on the parent head and that its state root is the one execution gives.
+pub fn validate_block<R: Runtime>(params: ValidationParams) -> ValidationOutcome {
+    let parent = Header::decode_all(&mut &*params.parent_head.0)
+        .map_err(|err| format!("parent head does not decode as a header: {err}"))?;
+    let ParachainBlockData { block, proof } =
+        ParachainBlockData::decode_all(&mut &*params.block_data.0)
+            .map_err(|err| format!("block data does not decode: {err}"))?;
+    let parent_hash = parent.hash();
+    if block.header.parent_hash != parent_hash {
+        return Err(format!(
+            "block builds on {}, not on the parent head {parent_hash}",
+            block.header.parent_hash
+        ));
+    }
+    if Some(block.header.number) != parent.number.checked_add(1) {
+        return Err(format!(
+            "block number {} does not follow the parent's {}",
+            block.header.number, parent.number
+        ));
+    }
+    let store = proof.into_store();
+    execute_block::<R>(&store, parent.state_root, &block, false)
+        .map_err(|err| format!("block {} is invalid: {err}", block.header.number))?;
+    Ok(CandidateCommitments {
+        head_data: HeadData(block.header.encode()),
+        hrmp_watermark: params.relay_parent_number,
+        ..CandidateCommitments::default()
+    })
+}
+
+/// A para block a collator built, with what it changes and what it left out.
+#[derive(Debug)]
+pub struct BuiltBlock {
+    /// The block; its header's encoding is the new head.
+    pub block: Block,
+    /// The state it leads to.
+    pub changes: StateChanges,
+    /// Extrinsics left out, by index in the input, and why.
+    pub rejected: Vec<(usize, InvalidTransaction)>,
+}
+
+/// Builds the para block after `parent` (whose state is in `store`) from `extrinsics` in order,
+/// leaving out those that are invalid; fees go to `author`.
+pub fn build_block<R: Runtime>(
+    store: &dyn NodeStore,
+    parent: &Header,
+    extrinsics: &[OpaqueExtrinsic],
+    author: Option<AccountId>,
+) -> Result<BuiltBlock, crate::Error> {
+    let number = parent.number.saturating_add(1);
+    let parent_hash = parent.hash();
+    let state = State::new(store, parent.state_root);
+    let mut executive = Executive::<R>::initialize(state, number, parent_hash, author)?;
+    let mut included = Vec::new();
+    let mut rejected = Vec::new();
+    for (index, xt) in extrinsics.iter().enumerate() {
+        match executive.apply(xt) {
+            Ok(_call_outcome) => included.push(xt.clone()),
+            Err(ApplyError::Invalid(reason)) => rejected.push((index, reason)),
+            Err(ApplyError::State(err)) => return Err(err),
+        }
+    }
+    let changes = executive.finalize()?;
+    let logs = author
+        .map(|who| DigestItem::PreRuntime(AUTHOR_ENGINE, who.encode()))
+        .into_iter()
+        .collect();
+    let header = Header {
+        parent_hash,
+        number,
+        state_root: changes.root,
+        extrinsics_root: extrinsics_root(&included),
+        digest: Digest { logs },
+    };
+    Ok(BuiltBlock {
+        block: Block {
+            header,
+            extrinsics: included,
+        },
+        changes,
+        rejected,
+    })
+}
+
+/// The block data of `block` for its PoV: the block and the proof of what executing it on
+/// `parent_state_root` (in `store`) reads, recorded by executing it exactly as validators will.
+pub fn prove_block<R: Runtime>(
+    store: &dyn NodeStore,
+    parent_state_root: Hash,
+    block: Block,
+) -> Result<ParachainBlockData, BlockError> {
+    let changes = execute_block::<R>(store, parent_state_root, &block, true)?;
+    Ok(ParachainBlockData {
+        block,
+        proof: changes.proof.unwrap_or_default(),
+    })
 }
 
 #[cfg(all(test, feature = "std"))]

@@ -10,3 +10,4 @@ mod reorg;
 mod rpc;
 mod support;
 mod sync;
+mod validation;

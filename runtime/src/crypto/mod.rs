@@ -36,6 +36,15 @@ impl AccountId {
 
     /// Whether `signature` is a valid signature of `message` by this account.
     pub fn verify(&self, message: &[u8], signature: &Signature) -> bool {
+        #[cfg(all(target_arch = "wasm32", not(feature = "std")))]
+        let valid = crate::wasm::guest::host_sr25519_verify(&signature.0, message, &self.0);
+        #[cfg(not(all(target_arch = "wasm32", not(feature = "std"))))]
+        let valid = self.verify_natively(message, signature);
+        valid
+    }
+
+    /// [`Self::verify`] in this process.
+    pub fn verify_natively(&self, message: &[u8], signature: &Signature) -> bool {
         let Ok(public) = schnorrkel::PublicKey::from_bytes(&self.0) else {
             return false;
         };
@@ -94,6 +103,19 @@ impl fmt::Debug for Signature {
 /// whether the whole batch is valid, so callers fall back to [`AccountId::verify`] to find which
 /// one failed.
 pub fn verify_batch<'a>(
+    items: impl IntoIterator<Item = (&'a AccountId, &'a [u8], &'a Signature)>,
+) -> bool {
+    #[cfg(all(target_arch = "wasm32", not(feature = "std")))]
+    let valid = crate::wasm::guest::host_sr25519_verify_batch(
+        &items.into_iter().collect::<Vec<_>>().encode(),
+    );
+    #[cfg(not(all(target_arch = "wasm32", not(feature = "std"))))]
+    let valid = verify_batch_natively(items);
+    valid
+}
+
+/// [`verify_batch`] in this process.
+pub fn verify_batch_natively<'a>(
     items: impl IntoIterator<Item = (&'a AccountId, &'a [u8], &'a Signature)>,
 ) -> bool {
     let context = schnorrkel::signing_context(SIGNING_CONTEXT);

@@ -1,0 +1,497 @@
+//! The validation host: runs paras' Wasm validation functions with wasmtime.
+//!
+//! A validator checks a candidate by running the code its para registered on the candidate's
+//! [`ValidationParams`] (the ABI is in [`tessera_runtime::wasm`]). The code comes from chain
+//! state, so it is untrusted: it is compiled once per code hash (outside any deadline), may
+//! import only the documented host functions, and runs with a memory cap and a deadline
+//! (epoch interruption; the approval deadline is longer than the backing one, as approval
+//! checkers must not declare a candidate invalid only because their machine is slower). Code
+//! that is not valid Wasm, traps, loops, or allocates too much makes its candidate invalid and
+//! leaves the host as it was.
+
+use lru::LruCache;
+use parity_scale_codec::{DecodeAll, Encode};
+use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+use tessera_runtime::crypto::{verify_batch_natively, AccountId, Signature};
+use tessera_runtime::hashing::{blake2_128, blake2_256};
+use tessera_runtime::parachain::{CandidateCommitments, ValidationParams};
+use tessera_runtime::wasm::{self, host, ValidationOutcome};
+use tessera_runtime::Hash;
+use wasmtime::{
+    Caller, Config, Engine, Extern, ExternType, Linker, Memory, Module, ResourceLimiter, Store,
+    Trap, ValType,
+};
+
+/// How often the deadline clock ticks.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Largest output a validation function may return (commitments can carry new code).
+const MAX_OUTPUT_BYTES: u32 = 16 * 1024 * 1024;
+
+/// Compiled modules kept, by code hash.
+const MODULE_CACHE_SIZE: usize = 32;
+
+/// Why a validation is being run; it sets the deadline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValidationPurpose {
+    /// A backer checking a candidate before signing a statement: a short deadline.
+    Backing,
+    /// An approval checker re-checking an included candidate: a longer one.
+    Approval,
+}
+
+/// What a validation function may use.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ValidationLimits {
+    /// Largest linear memory, in bytes.
+    pub max_memory_bytes: usize,
+    /// Deadline of a backing validation.
+    pub backing_timeout: Duration,
+    /// Deadline of an approval validation.
+    pub approval_timeout: Duration,
+}
+
+impl Default for ValidationLimits {
+    fn default() -> Self {
+        ValidationLimits {
+            max_memory_bytes: 256 * 1024 * 1024,
+            backing_timeout: Duration::from_secs(2),
+            approval_timeout: Duration::from_secs(12),
+        }
+    }
+}
+
+impl ValidationLimits {
+    fn timeout(&self, purpose: ValidationPurpose) -> Duration {
+        match purpose {
+            ValidationPurpose::Backing => self.backing_timeout,
+            ValidationPurpose::Approval => self.approval_timeout,
+        }
+    }
+}
+
+/// Why a candidate is invalid.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidCandidate {
+    /// The code is not a valid Wasm module.
+    #[error("validation code is not valid Wasm: {0}")]
+    InvalidCode(String),
+    /// The code imports something the host does not provide.
+    #[error("validation code imports `{module}::{name}`, which is not a host function")]
+    UnknownImport {
+        /// Import module.
+        module: String,
+        /// Import name.
+        name: String,
+    },
+    /// The code lacks an export of the ABI, or has it with another type.
+    #[error("validation code has no export `{name}` of the right type (expected {expected})")]
+    MissingExport {
+        /// Export name.
+        name: &'static str,
+        /// What the ABI expects.
+        expected: &'static str,
+    },
+    /// The deadline passed.
+    #[error("validation did not finish within {timeout:?} ({purpose:?} deadline)")]
+    Timeout {
+        /// The deadline.
+        timeout: Duration,
+        /// Which one.
+        purpose: ValidationPurpose,
+    },
+    /// The code wanted more memory than allowed.
+    #[error("validation wanted more than {limit} bytes of memory")]
+    MemoryLimit {
+        /// The cap.
+        limit: usize,
+    },
+    /// The code panicked (through the `abort` host function).
+    #[error("validation function panicked: {0}")]
+    Panicked(String),
+    /// The code trapped.
+    #[error("validation function trapped: {0}")]
+    Trap(String),
+    /// The code broke the ABI (bad pointers, an output that does not decode).
+    #[error("validation function broke the ABI: {0}")]
+    BadOutput(String),
+    /// The validation function ran and judged the para block invalid.
+    #[error("para block is invalid: {0}")]
+    InvalidBlock(String),
+}
+
+/// Per-execution state the host functions and the limiter see.
+struct Execution {
+    memory_limit: usize,
+    memory_exceeded: bool,
+    abort_message: Option<String>,
+}
+
+impl ResourceLimiter for Execution {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.memory_limit {
+            self.memory_exceeded = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 1 << 20)
+    }
+
+    fn instances(&self) -> usize {
+        1
+    }
+
+    fn memories(&self) -> usize {
+        1
+    }
+
+    fn tables(&self) -> usize {
+        4
+    }
+}
+
+/// Runs validation functions; shared by every validation of a node (it is `Send + Sync`).
+pub struct ValidationHost {
+    engine: Engine,
+    linker: Linker<Execution>,
+    modules: Mutex<LruCache<Hash, Module>>,
+    limits: ValidationLimits,
+    ticker_stop: Arc<AtomicBool>,
+}
+
+/// The validation host could not start (a wasmtime configuration error).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot start the Wasm validation host: {0}")]
+pub struct HostStartError(String);
+
+impl ValidationHost {
+    /// A host enforcing `limits`.
+    pub fn new(limits: ValidationLimits) -> Result<Self, HostStartError> {
+        let mut config = Config::new();
+        // Validators must agree: no source of non-determinism (threads are not compiled in).
+        config
+            .epoch_interruption(true)
+            .cranelift_nan_canonicalization(true)
+            .wasm_relaxed_simd(false)
+            .max_wasm_stack(1024 * 1024);
+        let engine = Engine::new(&config).map_err(|e| HostStartError(e.to_string()))?;
+        let linker = host_functions(&engine).map_err(|e| HostStartError(e.to_string()))?;
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        let (ticker_engine, stop) = (engine.clone(), ticker_stop.clone());
+        thread::Builder::new()
+            .name("wasm-deadline".into())
+            .spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    thread::sleep(EPOCH_TICK);
+                    ticker_engine.increment_epoch();
+                }
+            })
+            .map_err(|e| HostStartError(e.to_string()))?;
+        Ok(ValidationHost {
+            engine,
+            linker,
+            modules: Mutex::new(LruCache::new(
+                NonZeroUsize::new(MODULE_CACHE_SIZE).unwrap_or(NonZeroUsize::MIN),
+            )),
+            limits,
+            ticker_stop,
+        })
+    }
+
+    /// The limits enforced.
+    pub fn limits(&self) -> &ValidationLimits {
+        &self.limits
+    }
+
+    /// Compiles `code` (whose hash is `code_hash`) unless it is cached, and checks its imports
+    /// and exports against the ABI.
+    pub fn prepare(&self, code_hash: Hash, code: &[u8]) -> Result<Module, InvalidCandidate> {
+        if let Some(module) = self.cached(&code_hash) {
+            return Ok(module);
+        }
+        let module = Module::from_binary(&self.engine, code)
+            .map_err(|e| InvalidCandidate::InvalidCode(format!("{e:#}")))?;
+        check_abi(&module)?;
+        if let Ok(mut modules) = self.modules.lock() {
+            modules.put(code_hash, module.clone());
+        }
+        Ok(module)
+    }
+
+    fn cached(&self, code_hash: &Hash) -> Option<Module> {
+        self.modules.lock().ok()?.get(code_hash).cloned()
+    }
+
+    /// Runs the validation function `code` (whose hash is `code_hash`) on `params`.
+    pub fn validate(
+        &self,
+        code_hash: Hash,
+        code: &[u8],
+        params: &ValidationParams,
+        purpose: ValidationPurpose,
+    ) -> Result<CandidateCommitments, InvalidCandidate> {
+        let module = self.prepare(code_hash, code)?;
+        let timeout = self.limits.timeout(purpose);
+        let mut store = Store::new(
+            &self.engine,
+            Execution {
+                memory_limit: self.limits.max_memory_bytes,
+                memory_exceeded: false,
+                abort_message: None,
+            },
+        );
+        store.limiter(|execution| execution);
+        let ticks = timeout.as_millis().div_ceil(EPOCH_TICK.as_millis());
+        store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
+
+        let fail = |store: &Store<Execution>, err: wasmtime::Error| {
+            classify(store.data(), err, timeout, purpose)
+        };
+        let instance = match self.linker.instantiate(&mut store, &module) {
+            Ok(instance) => instance,
+            Err(err) => return Err(fail(&store, err)),
+        };
+        let memory = instance
+            .get_memory(&mut store, wasm::MEMORY_EXPORT)
+            .ok_or(missing_memory())?;
+        let alloc = instance
+            .get_typed_func::<u32, u32>(&mut store, wasm::ALLOC_EXPORT)
+            .map_err(|_| missing_alloc())?;
+        let validate_block = instance
+            .get_typed_func::<(u32, u32), u64>(&mut store, wasm::VALIDATE_BLOCK_EXPORT)
+            .map_err(|_| missing_validate_block())?;
+
+        let input = params.encode();
+        let input_len = u32::try_from(input.len())
+            .map_err(|_| InvalidCandidate::BadOutput("parameters exceed 4 GiB".into()))?;
+        let input_ptr = match alloc.call(&mut store, input_len) {
+            Ok(ptr) => ptr,
+            Err(err) => return Err(fail(&store, err)),
+        };
+        memory
+            .write(&mut store, input_ptr as usize, &input)
+            .map_err(|_| {
+                InvalidCandidate::BadOutput(format!(
+                    "`{}` returned a buffer outside memory",
+                    wasm::ALLOC_EXPORT
+                ))
+            })?;
+        let packed = match validate_block.call(&mut store, (input_ptr, input_len)) {
+            Ok(packed) => packed,
+            Err(err) => return Err(fail(&store, err)),
+        };
+        let (output_ptr, output_len) = wasm::unpack_ptr_len(packed);
+        if output_len > MAX_OUTPUT_BYTES {
+            return Err(InvalidCandidate::BadOutput(format!(
+                "output of {output_len} bytes exceeds {MAX_OUTPUT_BYTES}"
+            )));
+        }
+        let output = memory
+            .data(&store)
+            .get(output_ptr as usize..(output_ptr as usize).saturating_add(output_len as usize))
+            .ok_or_else(|| InvalidCandidate::BadOutput("output lies outside memory".into()))?;
+        match ValidationOutcome::decode_all(&mut &*output) {
+            Ok(Ok(commitments)) => Ok(commitments),
+            Ok(Err(reason)) => Err(InvalidCandidate::InvalidBlock(reason)),
+            Err(err) => Err(InvalidCandidate::BadOutput(format!(
+                "output does not decode as an outcome: {err}"
+            ))),
+        }
+    }
+}
+
+impl Drop for ValidationHost {
+    fn drop(&mut self) {
+        self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn missing_memory() -> InvalidCandidate {
+    InvalidCandidate::MissingExport {
+        name: wasm::MEMORY_EXPORT,
+        expected: "a memory",
+    }
+}
+
+fn missing_alloc() -> InvalidCandidate {
+    InvalidCandidate::MissingExport {
+        name: wasm::ALLOC_EXPORT,
+        expected: "func (i32) -> i32",
+    }
+}
+
+fn missing_validate_block() -> InvalidCandidate {
+    InvalidCandidate::MissingExport {
+        name: wasm::VALIDATE_BLOCK_EXPORT,
+        expected: "func (i32, i32) -> i64",
+    }
+}
+
+/// Refuses modules that import anything but the host functions or lack the ABI's exports.
+fn check_abi(module: &Module) -> Result<(), InvalidCandidate> {
+    for import in module.imports() {
+        let known = import.module() == wasm::HOST_MODULE
+            && host::ALL.contains(&import.name())
+            && matches!(import.ty(), ExternType::Func(_));
+        if !known {
+            return Err(InvalidCandidate::UnknownImport {
+                module: import.module().to_string(),
+                name: import.name().to_string(),
+            });
+        }
+    }
+    let func_type = |name: &str| match module.get_export(name) {
+        Some(ExternType::Func(ty)) => Some((
+            ty.params().map(|t| t.to_string()).collect::<Vec<_>>(),
+            ty.results().map(|t| t.to_string()).collect::<Vec<_>>(),
+        )),
+        _ => None,
+    };
+    let i32 = ValType::I32.to_string();
+    let i64 = ValType::I64.to_string();
+    if func_type(wasm::ALLOC_EXPORT) != Some((vec![i32.clone()], vec![i32.clone()])) {
+        return Err(missing_alloc());
+    }
+    if func_type(wasm::VALIDATE_BLOCK_EXPORT) != Some((vec![i32.clone(), i32], vec![i64])) {
+        return Err(missing_validate_block());
+    }
+    if !matches!(
+        module.get_export(wasm::MEMORY_EXPORT),
+        Some(ExternType::Memory(_))
+    ) {
+        return Err(missing_memory());
+    }
+    Ok(())
+}
+
+/// Turns a wasmtime error from running untrusted code into the reason the candidate is invalid.
+fn classify(
+    execution: &Execution,
+    err: wasmtime::Error,
+    timeout: Duration,
+    purpose: ValidationPurpose,
+) -> InvalidCandidate {
+    if execution.memory_exceeded {
+        return InvalidCandidate::MemoryLimit {
+            limit: execution.memory_limit,
+        };
+    }
+    if let Some(message) = &execution.abort_message {
+        return InvalidCandidate::Panicked(message.clone());
+    }
+    match err.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => InvalidCandidate::Timeout { timeout, purpose },
+        Some(trap) => InvalidCandidate::Trap(trap.to_string()),
+        None => InvalidCandidate::Trap(format!("{err:#}")),
+    }
+}
+
+/// The memory of the calling instance.
+fn caller_memory(caller: &mut Caller<'_, Execution>) -> wasmtime::Result<Memory> {
+    match caller.get_export(wasm::MEMORY_EXPORT) {
+        Some(Extern::Memory(memory)) => Ok(memory),
+        _ => Err(wasmtime::Error::msg("the module exports no memory")),
+    }
+}
+
+/// `len` bytes at `ptr` of the caller's memory.
+fn read(caller: &mut Caller<'_, Execution>, ptr: u32, len: u32) -> wasmtime::Result<Vec<u8>> {
+    let memory = caller_memory(caller)?;
+    let start = ptr as usize;
+    memory
+        .data(&caller)
+        .get(start..start.saturating_add(len as usize))
+        .map(<[u8]>::to_vec)
+        .ok_or_else(|| wasmtime::Error::msg("host function argument lies outside memory"))
+}
+
+/// `N` bytes at `ptr` of the caller's memory.
+fn read_array<const N: usize>(
+    caller: &mut Caller<'_, Execution>,
+    ptr: u32,
+) -> wasmtime::Result<[u8; N]> {
+    let bytes = read(caller, ptr, N as u32)?;
+    <[u8; N]>::try_from(bytes.as_slice()).map_err(|_| wasmtime::Error::msg("short read"))
+}
+
+fn write(caller: &mut Caller<'_, Execution>, ptr: u32, bytes: &[u8]) -> wasmtime::Result<()> {
+    let memory = caller_memory(caller)?;
+    memory
+        .write(caller, ptr as usize, bytes)
+        .map_err(|_| wasmtime::Error::msg("host function output lies outside memory"))
+}
+
+/// The host functions of the ABI ([`tessera_runtime::wasm`]).
+fn host_functions(engine: &Engine) -> wasmtime::Result<Linker<Execution>> {
+    let mut linker = Linker::new(engine);
+    let module = wasm::HOST_MODULE;
+    linker.func_wrap(
+        module,
+        host::BLAKE2_256,
+        |mut caller: Caller<'_, Execution>, data: u32, len: u32, out: u32| {
+            let digest = blake2_256(&read(&mut caller, data, len)?);
+            write(&mut caller, out, digest.as_bytes())
+        },
+    )?;
+    linker.func_wrap(
+        module,
+        host::BLAKE2_128,
+        |mut caller: Caller<'_, Execution>, data: u32, len: u32, out: u32| {
+            let digest = blake2_128(&read(&mut caller, data, len)?);
+            write(&mut caller, out, &digest)
+        },
+    )?;
+    linker.func_wrap(
+        module,
+        host::SR25519_VERIFY,
+        |mut caller: Caller<'_, Execution>, signature: u32, message: u32, len: u32, public: u32| {
+            let signature = Signature(read_array::<64>(&mut caller, signature)?);
+            let message = read(&mut caller, message, len)?;
+            let public = AccountId(read_array::<32>(&mut caller, public)?);
+            Ok(u32::from(public.verify_natively(&message, &signature)))
+        },
+    )?;
+    linker.func_wrap(
+        module,
+        host::SR25519_VERIFY_BATCH,
+        |mut caller: Caller<'_, Execution>, items: u32, len: u32| {
+            let bytes = read(&mut caller, items, len)?;
+            let items = Vec::<(AccountId, Vec<u8>, Signature)>::decode_all(&mut &*bytes)
+                .map_err(|e| wasmtime::Error::msg(format!("batch does not decode: {e}")))?;
+            let valid = verify_batch_natively(
+                items
+                    .iter()
+                    .map(|(signer, message, signature)| (signer, message.as_slice(), signature)),
+            );
+            Ok(u32::from(valid))
+        },
+    )?;
+    linker.func_wrap(
+        module,
+        host::ABORT,
+        |mut caller: Caller<'_, Execution>, message: u32, len: u32| -> wasmtime::Result<()> {
+            let text = read(&mut caller, message, len.min(4096))?;
+            let text = String::from_utf8_lossy(&text).into_owned();
+            caller.data_mut().abort_message = Some(text.clone());
+            Err(wasmtime::Error::msg(text))
+        },
+    )?;
+    Ok(linker)
+}

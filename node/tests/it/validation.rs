@@ -1,0 +1,327 @@
+//! The Wasm validation host against the template's real validation function and against
+//! hand-written hostile modules.
+
+use parachain_template_runtime::{self as template, GenesisConfig, TemplateRuntime, WASM_BINARY};
+use parity_scale_codec::Encode;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+use tessera_node::validation::{
+    InvalidCandidate, ValidationHost, ValidationLimits, ValidationPurpose,
+};
+use tessera_runtime::crypto::Pair;
+use tessera_runtime::modules::balances;
+use tessera_runtime::parachain::{
+    build_block, prove_block, BlockData, HeadData, ParaId, ParachainBlockData, ValidationCode,
+    ValidationParams,
+};
+use tessera_runtime::{Hash, Header, Nonce, OpaqueExtrinsic};
+
+/// A template para in memory: its nodes, head and the signers' next nonces.
+struct Para {
+    nodes: BTreeMap<Hash, Vec<u8>>,
+    head: Header,
+    genesis_hash: Hash,
+    nonces: BTreeMap<usize, Nonce>,
+}
+
+impl Para {
+    fn new() -> Self {
+        let (head, changes) = template::genesis(&GenesisConfig::dev(ParaId(1000))).unwrap();
+        Para {
+            nodes: changes.new_nodes.into_iter().collect(),
+            genesis_hash: head.hash(),
+            head,
+            nonces: BTreeMap::new(),
+        }
+    }
+
+    /// `count` transfers among the dev accounts.
+    fn transfers(&mut self, count: usize) -> Vec<OpaqueExtrinsic> {
+        let pairs: Vec<Pair> = template::DEV_ACCOUNTS
+            .iter()
+            .map(|n| Pair::dev(n))
+            .collect();
+        (0..count)
+            .map(|i| {
+                let from = i % pairs.len();
+                let nonce = self.nonces.entry(from).or_default();
+                let call = template::Call::Balances(balances::Call::Transfer {
+                    dest: pairs[(from + 1) % pairs.len()].public(),
+                    value: template::UNIT,
+                });
+                *nonce += 1;
+                template::sign(&pairs[from], call, *nonce - 1, self.genesis_hash)
+            })
+            .collect()
+    }
+
+    /// The next block (not applied) and its validation parameters.
+    fn next(&mut self, transfers: usize) -> (ParachainBlockData, ValidationParams) {
+        let extrinsics = self.transfers(transfers);
+        let built =
+            build_block::<TemplateRuntime>(&self.nodes, &self.head, &extrinsics, None).unwrap();
+        assert!(built.rejected.is_empty(), "{:?}", built.rejected);
+        let data =
+            prove_block::<TemplateRuntime>(&self.nodes, self.head.state_root, built.block).unwrap();
+        let params = params(&self.head, &data);
+        (data, params)
+    }
+
+    /// Makes `data`'s block the head.
+    fn apply(&mut self, data: &ParachainBlockData) {
+        let built =
+            build_block::<TemplateRuntime>(&self.nodes, &self.head, &data.block.extrinsics, None)
+                .unwrap();
+        assert_eq!(built.block.header, data.block.header);
+        self.nodes.extend(built.changes.new_nodes);
+        self.head = built.block.header;
+    }
+}
+
+fn params(parent: &Header, data: &ParachainBlockData) -> ValidationParams {
+    ValidationParams {
+        parent_head: HeadData(parent.encode()),
+        block_data: BlockData(data.encode()),
+        relay_parent_number: 7,
+        relay_parent_storage_root: Hash([7; 32]),
+    }
+}
+
+fn host() -> ValidationHost {
+    ValidationHost::new(ValidationLimits {
+        max_memory_bytes: 64 * 1024 * 1024,
+        backing_timeout: Duration::from_millis(300),
+        approval_timeout: Duration::from_millis(900),
+    })
+    .unwrap()
+}
+
+fn template_code() -> (Hash, &'static [u8]) {
+    (ValidationCode(WASM_BINARY.to_vec()).hash(), WASM_BINARY)
+}
+
+fn validate(
+    host: &ValidationHost,
+    params: &ValidationParams,
+) -> Result<HeadData, InvalidCandidate> {
+    let (hash, code) = template_code();
+    host.validate(hash, code, params, ValidationPurpose::Backing)
+        .map(|commitments| commitments.head_data)
+}
+
+#[test]
+fn template_blocks_validate_in_wasm_with_the_same_commitments_as_natively() {
+    let host = host();
+    let (hash, code) = template_code();
+    let mut para = Para::new();
+    for _ in 0..3 {
+        let (data, params) = para.next(30);
+        let in_wasm = host
+            .validate(hash, code, &params, ValidationPurpose::Backing)
+            .unwrap();
+        let native = template::validate(params).unwrap();
+        assert_eq!(in_wasm, native);
+        assert_eq!(in_wasm.head_data, HeadData(data.block.header.encode()));
+        assert_eq!(in_wasm.hrmp_watermark, 7);
+        para.apply(&data);
+    }
+}
+
+#[test]
+fn a_block_with_a_wrong_state_root_is_invalid() {
+    let mut para = Para::new();
+    let (mut data, _) = para.next(5);
+    data.block.header.state_root = Hash([1; 32]);
+    let err = validate(&host(), &params(&para.head, &data)).unwrap_err();
+    assert!(
+        matches!(&err, InvalidCandidate::InvalidBlock(why) if why.contains("state root mismatch")),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_block_with_a_bad_signature_inside_is_invalid() {
+    let mut para = Para::new();
+    let (mut data, _) = para.next(5);
+    // Flip a byte of the last signature and keep the extrinsics root consistent.
+    let xt = &mut data.block.extrinsics[2].0;
+    let at = xt.len() - 20;
+    xt[at] ^= 1;
+    data.block.header.extrinsics_root =
+        tessera_runtime::block::extrinsics_root(&data.block.extrinsics);
+    let err = validate(&host(), &params(&para.head, &data)).unwrap_err();
+    assert!(
+        matches!(&err, InvalidCandidate::InvalidBlock(why) if why.contains("extrinsic 2 is invalid")),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_proof_missing_a_node_or_a_wrong_parent_is_invalid() {
+    let host = host();
+    let mut para = Para::new();
+    let (mut data, _) = para.next(5);
+    let (other_parent, _) = template::genesis(&GenesisConfig::dev(ParaId(2000))).unwrap();
+    let err = validate(&host, &params(&other_parent, &data)).unwrap_err();
+    assert!(
+        matches!(&err, InvalidCandidate::InvalidBlock(why) if why.contains("not on the parent head")),
+        "{err}"
+    );
+
+    data.proof.nodes.remove(data.proof.nodes.len() / 2);
+    let err = validate(&host, &params(&para.head, &data)).unwrap_err();
+    assert!(
+        matches!(&err, InvalidCandidate::InvalidBlock(why) if why.contains("missing")),
+        "{err}"
+    );
+}
+
+#[test]
+fn parameters_that_do_not_decode_are_refused_by_the_function() {
+    let mut para = Para::new();
+    let (_, mut params) = para.next(1);
+    params.block_data = BlockData(vec![1, 2, 3]);
+    let err = validate(&host(), &params).unwrap_err();
+    assert!(
+        matches!(&err, InvalidCandidate::InvalidBlock(why) if why.contains("does not decode")),
+        "{err}"
+    );
+}
+
+/// A module with the ABI's exports whose `validate_block` runs `body`.
+fn module(imports: &str, body: &str) -> Vec<u8> {
+    wat::parse_str(format!(
+        r#"(module
+            {imports}
+            (memory (export "memory") 2)
+            (data (i32.const 16) "boom")
+            (func (export "tessera_alloc") (param i32) (result i32) i32.const 1024)
+            (func (export "validate_block") (param i32 i32) (result i64) {body})
+        )"#
+    ))
+    .unwrap()
+}
+
+fn run(host: &ValidationHost, code: &[u8], purpose: ValidationPurpose) -> InvalidCandidate {
+    let mut para = Para::new();
+    let (_, params) = para.next(1);
+    host.validate(ValidationCode(code.to_vec()).hash(), code, &params, purpose)
+        .unwrap_err()
+}
+
+#[test]
+fn code_that_is_not_wasm_or_breaks_the_abi_is_refused() {
+    let host = host();
+    let err = run(&host, b"\0asm but not really", ValidationPurpose::Backing);
+    assert!(matches!(err, InvalidCandidate::InvalidCode(_)), "{err}");
+
+    let imports_env = module(
+        r#"(import "env" "random" (func (result i32)))"#,
+        "i64.const 0",
+    );
+    let err = run(&host, &imports_env, ValidationPurpose::Backing);
+    assert_eq!(
+        err,
+        InvalidCandidate::UnknownImport {
+            module: "env".into(),
+            name: "random".into()
+        }
+    );
+
+    let no_exports = wat::parse_str(r#"(module (memory (export "memory") 1))"#).unwrap();
+    let err = run(&host, &no_exports, ValidationPurpose::Backing);
+    assert!(
+        matches!(
+            err,
+            InvalidCandidate::MissingExport {
+                name: "tessera_alloc",
+                ..
+            }
+        ),
+        "{err}"
+    );
+
+    // An output pointer far outside memory.
+    let bad_output = module("", "i64.const 0x0000_0010_ffff_0000");
+    let err = run(&host, &bad_output, ValidationPurpose::Backing);
+    assert!(matches!(err, InvalidCandidate::BadOutput(_)), "{err}");
+}
+
+#[test]
+fn traps_loops_panics_and_memory_hogs_make_the_candidate_invalid_and_leave_the_host_working() {
+    let host = host();
+
+    let trap = module("", "unreachable");
+    let err = run(&host, &trap, ValidationPurpose::Backing);
+    assert!(
+        matches!(&err, InvalidCandidate::Trap(why) if why.contains("unreachable")),
+        "{err}"
+    );
+
+    let endless = module("", "(loop br 0) i64.const 0");
+    let started = Instant::now();
+    let err = run(&host, &endless, ValidationPurpose::Backing);
+    assert_eq!(
+        err,
+        InvalidCandidate::Timeout {
+            timeout: Duration::from_millis(300),
+            purpose: ValidationPurpose::Backing
+        }
+    );
+    let backing = started.elapsed();
+    let started = Instant::now();
+    let err = run(&host, &endless, ValidationPurpose::Approval);
+    assert!(matches!(
+        err,
+        InvalidCandidate::Timeout {
+            purpose: ValidationPurpose::Approval,
+            ..
+        }
+    ));
+    assert!(
+        started.elapsed() > backing,
+        "the approval deadline is the longer one"
+    );
+
+    // Grows memory by 1 MiB at a time until refused, then traps as an allocator would.
+    let hog = module(
+        "",
+        "(loop (br_if 0 (i32.ne (memory.grow (i32.const 16)) (i32.const -1)))) unreachable",
+    );
+    let err = run(&host, &hog, ValidationPurpose::Backing);
+    assert_eq!(
+        err,
+        InvalidCandidate::MemoryLimit {
+            limit: 64 * 1024 * 1024
+        }
+    );
+
+    let panics = module(
+        r#"(import "tessera" "abort" (func $abort (param i32 i32)))"#,
+        "(call $abort (i32.const 16) (i32.const 4)) i64.const 0",
+    );
+    let err = run(&host, &panics, ValidationPurpose::Backing);
+    assert_eq!(err, InvalidCandidate::Panicked("boom".into()));
+
+    let deep = wat::parse_str(
+        r#"(module
+            (memory (export "memory") 1)
+            (func (export "tessera_alloc") (param i32) (result i32) i32.const 0)
+            (func $down (param i64) (result i64) (call $down (local.get 0)))
+            (func (export "validate_block") (param i32 i32) (result i64) (call $down (i64.const 1))))"#,
+    )
+    .unwrap();
+    let err = run(&host, &deep, ValidationPurpose::Backing);
+    assert!(
+        matches!(&err, InvalidCandidate::Trap(why) if why.contains("stack")),
+        "{err}"
+    );
+
+    // None of that harmed the host: a real block still validates.
+    let mut para = Para::new();
+    let (data, params) = para.next(3);
+    assert_eq!(
+        validate(&host, &params).unwrap(),
+        HeadData(data.block.header.encode())
+    );
+}

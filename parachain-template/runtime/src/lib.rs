@@ -1,0 +1,125 @@
+//! The parachain template's runtime: `system`, `balances` and `sudo` from `tessera-runtime`,
+//! compiled natively for the collator and to Wasm as the para's validation function.
+//!
+//! To make your own para, copy this crate, add a module to [`Call`] and [`Event`], and change
+//! [`TemplateRuntime::VERSION`]. The validation function needs no code of yours: it re-executes
+//! the block with these same modules against the PoV's storage proof
+//! ([`tessera_runtime::parachain::validate_block`]). The build script compiles the crate to
+//! Wasm; with the `std` feature, [`WASM_BINARY`] is that blob, ready to register on the relay
+//! chain.
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
+
+#[cfg(feature = "std")]
+mod genesis;
+#[cfg(feature = "std")]
+pub use genesis::{genesis, sign, GenesisConfig, DEV_ACCOUNTS};
+
+use parity_scale_codec::{Decode, Encode};
+use tessera_runtime::dispatch::{CallResult, Context, Dispatch, Origin, RuntimeConfig, Weight};
+use tessera_runtime::executive::Runtime;
+use tessera_runtime::modules::{balances, sudo, system};
+use tessera_runtime::parachain::ValidationParams;
+use tessera_runtime::wasm::ValidationOutcome;
+use tessera_runtime::{Balance, RuntimeVersion};
+
+/// The Wasm validation function of this runtime (built by `build.rs`).
+#[cfg(feature = "std")]
+pub const WASM_BINARY: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/validation.wasm"));
+
+/// One token: balances have 12 decimals.
+pub const UNIT: Balance = 1_000_000_000_000;
+
+/// The template's runtime.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TemplateRuntime;
+
+impl Runtime for TemplateRuntime {
+    type Call = Call;
+    type Event = Event;
+    const VERSION: RuntimeVersion = RuntimeVersion {
+        spec_name: "tessera-parachain-template",
+        spec_version: 1,
+    };
+    const CONFIG: RuntimeConfig = RuntimeConfig {
+        existential_deposit: UNIT / 100,
+        base_fee: UNIT / 1_000,
+        fee_per_weight: 1,
+        fee_per_byte: UNIT / 1_000_000,
+        // Half a second of reference execution: a para block must validate well within the
+        // backing timeout.
+        max_block_weight: 500_000_000_000,
+    };
+}
+
+/// The validation function: stateless re-execution of a template block.
+pub fn validate(params: ValidationParams) -> ValidationOutcome {
+    tessera_runtime::parachain::validate_block::<TemplateRuntime>(params)
+}
+
+tessera_runtime::validation_function!(validate);
+
+/// Every call of the template runtime.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub enum Call {
+    /// `system`.
+    #[codec(index = 0)]
+    System(system::Call),
+    /// `balances`.
+    #[codec(index = 1)]
+    Balances(balances::Call),
+    /// `sudo`.
+    #[codec(index = 2)]
+    Sudo(sudo::Call<Call>),
+}
+
+/// Every event of the template runtime.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub enum Event {
+    /// `system`.
+    #[codec(index = 0)]
+    System(system::Event),
+    /// `balances`.
+    #[codec(index = 1)]
+    Balances(balances::Event),
+    /// `sudo`.
+    #[codec(index = 2)]
+    Sudo(sudo::Event),
+}
+
+impl From<system::Event> for Event {
+    fn from(event: system::Event) -> Self {
+        Event::System(event)
+    }
+}
+
+impl From<balances::Event> for Event {
+    fn from(event: balances::Event) -> Self {
+        Event::Balances(event)
+    }
+}
+
+impl From<sudo::Event> for Event {
+    fn from(event: sudo::Event) -> Self {
+        Event::Sudo(event)
+    }
+}
+
+impl Dispatch<Event> for Call {
+    fn weight(&self) -> Weight {
+        match self {
+            Call::System(call) => Dispatch::<Event>::weight(call),
+            Call::Balances(call) => Dispatch::<Event>::weight(call),
+            Call::Sudo(call) => Dispatch::<Event>::weight(call),
+        }
+    }
+
+    fn dispatch(self, ctx: &mut Context<'_, Event>, origin: Origin) -> CallResult {
+        match self {
+            Call::System(call) => call.dispatch(ctx, origin),
+            Call::Balances(call) => call.dispatch(ctx, origin),
+            Call::Sudo(call) => call.dispatch(ctx, origin),
+        }
+    }
+}

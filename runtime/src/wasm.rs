@@ -1,0 +1,188 @@
+//! The Wasm validation ABI: how a relay validator runs a para's validation function.
+//!
+//! A validation function is a `wasm32-unknown-unknown` module. It exports
+//!
+//! - `memory`: its linear memory;
+//! - `tessera_alloc(len: i32) -> i32`: a buffer of `len` bytes the host may write into;
+//! - `validate_block(ptr: i32, len: i32) -> i64`: takes the SCALE-encoded
+//!   [`ValidationParams`](crate::parachain::ValidationParams)
+//!   at `ptr..ptr+len` and returns `ptr | len << 32` of a SCALE-encoded [`ValidationOutcome`].
+//!
+//! It may import only these functions, from the module [`HOST_MODULE`] (pointers are offsets in
+//! its memory; they run natively in the host, so hashing and signature checks cost what they
+//! cost in a node):
+//!
+//! | name | signature | what |
+//! |---|---|---|
+//! | `blake2_256` | `(data: i32, len: i32, out: i32)` | writes blake2b-256 of the data to `out` (32 bytes) |
+//! | `blake2_128` | `(data: i32, len: i32, out: i32)` | writes blake2b-128 of the data to `out` (16 bytes) |
+//! | `sr25519_verify` | `(signature: i32, message: i32, len: i32, public: i32) -> i32` | 1 if the 64-byte signature of the message by the 32-byte key verifies, else 0 |
+//! | `sr25519_verify_batch` | `(items: i32, len: i32) -> i32` | 1 if every item of the SCALE `Vec<(AccountId, Vec<u8>, Signature)>` verifies, else 0 |
+//! | `abort` | `(message: i32, len: i32)` | stops execution with a UTF-8 message (a panic) |
+//!
+//! A para implements the function as a plain Rust `fn(ValidationParams) -> ValidationOutcome`
+//! and exports it with [`validation_function!`](crate::validation_function); this module
+//! provides the allocator, the panic handler and the host calls when compiled for Wasm without
+//! `std`.
+
+use crate::parachain::CandidateCommitments;
+use alloc::string::String;
+
+/// What `validate_block` returns: the candidate's commitments, or why the block is invalid.
+pub type ValidationOutcome = Result<CandidateCommitments, String>;
+
+/// The import module of every host function.
+pub const HOST_MODULE: &str = "tessera";
+/// The exported memory.
+pub const MEMORY_EXPORT: &str = "memory";
+/// The exported allocator the host writes the parameters through.
+pub const ALLOC_EXPORT: &str = "tessera_alloc";
+/// The exported validation function.
+pub const VALIDATE_BLOCK_EXPORT: &str = "validate_block";
+
+/// Host function names a validation function may import, in [`HOST_MODULE`].
+pub mod host {
+    /// `(data, len, out)`: blake2b-256.
+    pub const BLAKE2_256: &str = "blake2_256";
+    /// `(data, len, out)`: blake2b-128.
+    pub const BLAKE2_128: &str = "blake2_128";
+    /// `(signature, message, len, public) -> valid`.
+    pub const SR25519_VERIFY: &str = "sr25519_verify";
+    /// `(items, len) -> all valid`.
+    pub const SR25519_VERIFY_BATCH: &str = "sr25519_verify_batch";
+    /// `(message, len)`: a panic.
+    pub const ABORT: &str = "abort";
+    /// All of them.
+    pub const ALL: [&str; 5] = [
+        BLAKE2_256,
+        BLAKE2_128,
+        SR25519_VERIFY,
+        SR25519_VERIFY_BATCH,
+        ABORT,
+    ];
+}
+
+/// Packs a pointer and a length into `validate_block`'s return value.
+pub fn pack_ptr_len(ptr: u32, len: u32) -> u64 {
+    u64::from(ptr) | (u64::from(len) << 32)
+}
+
+/// Splits `validate_block`'s return value into pointer and length.
+pub fn unpack_ptr_len(packed: u64) -> (u32, u32) {
+    (packed as u32, (packed >> 32) as u32)
+}
+
+/// Exports `$validate: fn(ValidationParams) -> ValidationOutcome` as the Wasm validation
+/// function (only when compiled for `wasm32` without the `std` feature).
+#[macro_export]
+macro_rules! validation_function {
+    ($validate:path) => {
+        // In an anonymous const so the exports' names cannot clash with the crate's.
+        #[cfg(all(target_arch = "wasm32", not(feature = "std")))]
+        const _: () = {
+            #[allow(unsafe_code)]
+            #[no_mangle]
+            extern "C" fn validate_block(ptr: u32, len: u32) -> u64 {
+                $crate::wasm::guest::run(ptr, len, $validate)
+            }
+
+            #[allow(unsafe_code)]
+            #[no_mangle]
+            extern "C" fn tessera_alloc(len: u32) -> u32 {
+                $crate::wasm::guest::alloc(len)
+            }
+        };
+    };
+}
+
+/// The validation function's side of the ABI: allocator, panic handler, host calls.
+#[cfg(all(target_arch = "wasm32", not(feature = "std")))]
+#[allow(unsafe_code)]
+pub mod guest {
+    use super::{pack_ptr_len, ValidationOutcome};
+    use crate::parachain::ValidationParams;
+    use alloc::vec::Vec;
+    use parity_scale_codec::{DecodeAll, Encode};
+
+    #[global_allocator]
+    static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+
+    // The module name is `HOST_MODULE`; the attribute needs a literal.
+    #[link(wasm_import_module = "tessera")]
+    extern "C" {
+        fn blake2_256(data: u32, len: u32, out: u32);
+        fn blake2_128(data: u32, len: u32, out: u32);
+        fn sr25519_verify(signature: u32, message: u32, len: u32, public: u32) -> u32;
+        fn sr25519_verify_batch(items: u32, len: u32) -> u32;
+        fn abort(message: u32, len: u32);
+    }
+
+    fn ptr_of(bytes: &[u8]) -> u32 {
+        bytes.as_ptr() as u32
+    }
+
+    /// blake2b-256 by the host.
+    pub fn host_blake2_256(data: &[u8]) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        // SAFETY: the host reads `data` and writes 32 bytes to `out`, both in our memory.
+        unsafe { blake2_256(ptr_of(data), data.len() as u32, out.as_mut_ptr() as u32) };
+        out
+    }
+
+    /// blake2b-128 by the host.
+    pub fn host_blake2_128(data: &[u8]) -> [u8; 16] {
+        let mut out = [0u8; 16];
+        // SAFETY: the host reads `data` and writes 16 bytes to `out`, both in our memory.
+        unsafe { blake2_128(ptr_of(data), data.len() as u32, out.as_mut_ptr() as u32) };
+        out
+    }
+
+    /// sr25519 verification by the host.
+    pub fn host_sr25519_verify(signature: &[u8; 64], message: &[u8], public: &[u8; 32]) -> bool {
+        // SAFETY: the host only reads the three buffers.
+        unsafe {
+            sr25519_verify(
+                ptr_of(signature),
+                ptr_of(message),
+                message.len() as u32,
+                ptr_of(public),
+            ) == 1
+        }
+    }
+
+    /// Batch sr25519 verification by the host, of SCALE `Vec<(AccountId, Vec<u8>, Signature)>`.
+    pub fn host_sr25519_verify_batch(items: &[u8]) -> bool {
+        // SAFETY: the host only reads the buffer.
+        unsafe { sr25519_verify_batch(ptr_of(items), items.len() as u32) == 1 }
+    }
+
+    /// `tessera_alloc`: a buffer of `len` bytes that is never freed (one call per execution).
+    pub fn alloc(len: u32) -> u32 {
+        let mut buffer = Vec::<u8>::with_capacity(len as usize);
+        let ptr = buffer.as_mut_ptr() as u32;
+        core::mem::forget(buffer);
+        ptr
+    }
+
+    /// `validate_block`: decodes the parameters, runs `validate`, returns the encoded outcome.
+    pub fn run(ptr: u32, len: u32, validate: fn(ValidationParams) -> ValidationOutcome) -> u64 {
+        // SAFETY: the host wrote `len` bytes at `ptr`, a buffer it got from `tessera_alloc`.
+        let input = unsafe { core::slice::from_raw_parts(ptr as *const u8, len as usize) };
+        let outcome = match ValidationParams::decode_all(&mut &*input) {
+            Ok(params) => validate(params),
+            Err(err) => Err(alloc::format!("validation parameters do not decode: {err}")),
+        };
+        let output = outcome.encode();
+        let packed = pack_ptr_len(ptr_of(&output), output.len() as u32);
+        core::mem::forget(output);
+        packed
+    }
+
+    #[panic_handler]
+    fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+        let message = alloc::format!("{info}");
+        // SAFETY: the host reads the message and stops execution; it never returns.
+        unsafe { abort(ptr_of(message.as_bytes()), message.len() as u32) };
+        core::arch::wasm32::unreachable()
+    }
+}

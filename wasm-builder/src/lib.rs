@@ -1,0 +1,70 @@
+//! Builds a para runtime crate into its Wasm validation function, from the crate's `build.rs`
+//! (whose `main` calls [`build_validation_function`]) and, in the crate, with the `std` feature:
+//!
+//! ```ignore
+//! pub const WASM_BINARY: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/validation.wasm"));
+//! ```
+//!
+//! The crate is compiled again, without default features, for `wasm32-unknown-unknown` as a
+//! `cdylib` by `scripts/build-wasm.sh` (rustup's target where installed, else Debian's
+//! `rustc-web` with `-Zbuild-std`), optimized and without debug info, in `<target>/wasm`.
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// File name of the blob in `OUT_DIR`.
+pub const OUTPUT_FILE: &str = "validation.wasm";
+
+/// Builds the calling crate's Wasm blob into `$OUT_DIR/validation.wasm`; panics (failing the
+/// build with the reason) if it cannot.
+pub fn build_validation_function() {
+    // The nested Wasm build runs this build script too; there it has nothing to do.
+    if env::var("CARGO_CFG_TARGET_ARCH").as_deref() == Ok("wasm32") {
+        return;
+    }
+    let crate_dir = PathBuf::from(required_var("CARGO_MANIFEST_DIR"));
+    let out_dir = PathBuf::from(required_var("OUT_DIR"));
+    let crate_name = required_var("CARGO_PKG_NAME").replace('-', "_");
+    let repo_root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let script = repo_root.join("scripts/build-wasm.sh");
+    let target_dir = env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root.join("target"))
+        .join("wasm");
+
+    let status = Command::new("bash")
+        .arg(&script)
+        .arg(&crate_dir)
+        .args(["--release", "--no-default-features", "--lib"])
+        .args(["--crate-type", "cdylib"])
+        // Small, fast code: no debug info in the blob, whole-program optimization.
+        .args(["--config", "profile.release.debug=false"])
+        .args(["--config", "profile.release.strip=\"debuginfo\""])
+        .args(["--config", "profile.release.lto=true"])
+        .args(["--config", "profile.release.codegen-units=1"])
+        .env("WASM_TARGET_DIR", &target_dir)
+        .status()
+        .unwrap_or_else(|err| panic!("cannot run {}: {err}", script.display()));
+    if !status.success() {
+        panic!(
+            "building {crate_name} for wasm32-unknown-unknown failed ({status}); see the \
+             messages above"
+        );
+    }
+    let blob = target_dir.join(format!("wasm32-unknown-unknown/release/{crate_name}.wasm"));
+    std::fs::copy(&blob, out_dir.join(OUTPUT_FILE))
+        .unwrap_or_else(|err| panic!("cannot copy {}: {err}", blob.display()));
+
+    for path in [crate_dir.clone(), repo_root.join("runtime"), script] {
+        println!("cargo:rerun-if-changed={}", path.display());
+    }
+    println!(
+        "cargo:rerun-if-changed={}",
+        repo_root.join("Cargo.lock").display()
+    );
+}
+
+fn required_var(name: &str) -> String {
+    env::var(name).unwrap_or_else(|_| panic!("{name} is not set: call this from a build script"))
+}
