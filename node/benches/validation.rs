@@ -1,0 +1,127 @@
+//! Validating a template para block of 1,000 transfers: the Wasm validation function under
+//! wasmtime against the same function compiled natively.
+//!
+//! `cargo bench -p tessera-node --bench validation` runs criterion's group, then prints one
+//! summary measured in the same run: the mean time of each, and the ratio Wasm / native (the
+//! aim is 1.5 or less). Both start from the encoded validation parameters (parent head, block
+//! and storage proof) and re-execute the block statelessly; the Wasm side also instantiates the
+//! (cached) module and copies the parameters into it. The one-off compile time of the blob is
+//! printed too.
+
+use criterion::{Criterion, Throughput};
+use parachain_template_runtime::{self as template, GenesisConfig, TemplateRuntime, WASM_BINARY};
+use parity_scale_codec::Encode;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+use tessera_node::validation::{ValidationHost, ValidationLimits, ValidationPurpose};
+use tessera_runtime::crypto::Pair;
+use tessera_runtime::modules::balances;
+use tessera_runtime::parachain::{
+    build_block, prove_block, BlockData, HeadData, ParaId, ValidationCode, ValidationParams,
+};
+use tessera_runtime::Hash;
+
+const TRANSFERS: usize = 1_000;
+
+/// A template block of 1,000 transfers from 1,000 distinct funded senders, as parameters.
+fn params() -> ValidationParams {
+    let pairs: Vec<Pair> = (1..=TRANSFERS)
+        .map(|i| Pair::from_uri(&format!("0x{i:064x}")).unwrap())
+        .collect();
+    let mut config = GenesisConfig::dev(ParaId(1000));
+    config
+        .balances
+        .extend(pairs.iter().map(|p| (p.public(), 1_000 * template::UNIT)));
+    let (parent, changes) = template::genesis(&config).unwrap();
+    let nodes: BTreeMap<Hash, Vec<u8>> = changes.new_nodes.into_iter().collect();
+    let extrinsics: Vec<_> = pairs
+        .iter()
+        .enumerate()
+        .map(|(i, pair)| {
+            let dest = pairs[(i + 1) % pairs.len()].public();
+            let call = template::Call::Balances(balances::Call::Transfer {
+                dest,
+                value: template::UNIT,
+            });
+            template::sign(pair, call, 0, parent.hash())
+        })
+        .collect();
+    let built = build_block::<TemplateRuntime>(&nodes, &parent, &extrinsics, None).unwrap();
+    assert_eq!(built.block.extrinsics.len(), TRANSFERS);
+    let data = prove_block::<TemplateRuntime>(&nodes, parent.state_root, built.block).unwrap();
+    ValidationParams {
+        parent_head: HeadData(parent.encode()),
+        block_data: BlockData(data.encode()),
+        relay_parent_number: 1,
+        relay_parent_storage_root: Hash::ZERO,
+    }
+}
+
+fn host() -> ValidationHost {
+    ValidationHost::new(ValidationLimits::default()).unwrap()
+}
+
+fn benches(c: &mut Criterion, params: &ValidationParams, host: &ValidationHost) {
+    let code_hash = ValidationCode(WASM_BINARY.to_vec()).hash();
+    let mut group = c.benchmark_group("validate_1000_transfers");
+    group
+        .throughput(Throughput::Elements(TRANSFERS as u64))
+        .sample_size(20);
+    group.bench_function("native", |b| {
+        b.iter(|| template::validate(params.clone()).unwrap())
+    });
+    group.bench_function("wasm (wasmtime)", |b| {
+        b.iter(|| {
+            host.validate(code_hash, WASM_BINARY, params, ValidationPurpose::Backing)
+                .unwrap()
+        })
+    });
+    group.finish();
+}
+
+/// Mean time of `op` over at least `min` of wall time.
+fn mean(min: Duration, mut op: impl FnMut()) -> Duration {
+    op();
+    let started = Instant::now();
+    let mut runs = 0u32;
+    while started.elapsed() < min {
+        op();
+        runs += 1;
+    }
+    started.elapsed() / runs
+}
+
+fn main() {
+    let params = params();
+    let host = host();
+    let code_hash = ValidationCode(WASM_BINARY.to_vec()).hash();
+    let started = Instant::now();
+    host.prepare(code_hash, WASM_BINARY).unwrap();
+    let compile = started.elapsed();
+
+    let mut criterion = Criterion::default().configure_from_args();
+    benches(&mut criterion, &params, &host);
+    criterion.final_summary();
+
+    let window = Duration::from_secs(3);
+    let native = mean(window, || {
+        template::validate(params.clone()).unwrap();
+    });
+    let wasm = mean(window, || {
+        host.validate(code_hash, WASM_BINARY, &params, ValidationPurpose::Backing)
+            .unwrap();
+    });
+    println!();
+    println!(
+        "summary, {TRANSFERS} transfers, PoV {} KiB, blob {} KiB:",
+        params.block_data.0.len() / 1024,
+        WASM_BINARY.len() / 1024
+    );
+    println!("  compile the blob once (cranelift): {compile:.2?}");
+    println!("  native validate_block:             {native:.2?}");
+    println!("  wasm validate_block (wasmtime):    {wasm:.2?}");
+    println!(
+        "  ratio wasm / native:               {:.2} (aim: at most 1.5)",
+        wasm.as_secs_f64() / native.as_secs_f64()
+    );
+}
