@@ -1,8 +1,9 @@
 //! The relay chain's runtime and chain specs.
 //!
 //! [`RelayRuntime`] composes the shared modules of `tessera-runtime` — `system`, `balances`,
-//! `sudo` — with the relay's own [`session`] (the validator set) and [`paras`] (the parachain
-//! registry). Its [`Call`] and [`Event`]
+//! `sudo` — with the relay's own [`session`] (the validator set), [`paras`] (the parachain
+//! registry) and [`inclusion`] (candidates from backed to included, through the parachains
+//! inherent). Its [`Call`] and [`Event`]
 //! enums wrap the modules' and dispatch with a `match`. A chain starts from a [`ChainSpec`]
 //! (JSON), whose genesis config builds the genesis state and header. [`availability`] erasure-codes
 //! PoVs into per-validator chunks with Merkle proofs.
@@ -26,6 +27,7 @@
 pub mod availability;
 mod chain_spec;
 mod error;
+pub mod inclusion;
 pub mod paras;
 pub mod scheduler;
 pub mod session;
@@ -85,6 +87,9 @@ pub enum Call {
     /// `paras`.
     #[codec(index = 3)]
     Paras(paras::Call),
+    /// `inclusion` (the parachains inherent).
+    #[codec(index = 4)]
+    Inclusion(inclusion::Call),
 }
 
 /// Every event of the relay runtime.
@@ -102,6 +107,9 @@ pub enum Event {
     /// `paras`.
     #[codec(index = 3)]
     Paras(paras::Event),
+    /// `inclusion`.
+    #[codec(index = 4)]
+    Inclusion(inclusion::Event),
 }
 
 impl From<system::Event> for Event {
@@ -128,6 +136,12 @@ impl From<paras::Event> for Event {
     }
 }
 
+impl From<inclusion::Event> for Event {
+    fn from(event: inclusion::Event) -> Self {
+        Event::Inclusion(event)
+    }
+}
+
 impl Dispatch<Event> for Call {
     fn weight(&self) -> Weight {
         match self {
@@ -135,6 +149,7 @@ impl Dispatch<Event> for Call {
             Call::Balances(call) => Dispatch::<Event>::weight(call),
             Call::Sudo(call) => Dispatch::<Event>::weight(call),
             Call::Paras(call) => Dispatch::<Event>::weight(call),
+            Call::Inclusion(call) => Dispatch::<Event>::weight(call),
         }
     }
 
@@ -144,6 +159,11 @@ impl Dispatch<Event> for Call {
             Call::Balances(call) => call.dispatch(ctx, origin),
             Call::Sudo(call) => call.dispatch(ctx, origin),
             Call::Paras(call) => call.dispatch(ctx, origin),
+            Call::Inclusion(call) => call.dispatch(ctx, origin),
         }
+    }
+
+    fn is_inherent(&self) -> bool {
+        matches!(self, Call::Inclusion(_))
     }
 }

@@ -241,6 +241,39 @@ pub fn enact_due_upgrade<E: From<Event>>(
     Ok(())
 }
 
+/// Schedules `code` to replace para `id`'s code [`UPGRADE_DELAY`] blocks from now (by root, or
+/// by the para itself through its candidate's commitments).
+pub fn schedule_code_upgrade<E: From<Event>>(
+    ctx: &mut Context<'_, E>,
+    id: ParaId,
+    code: ValidationCode,
+) -> Result<(), CallError> {
+    check_code(&code)?;
+    enact_due_upgrade(ctx, id)?;
+    let mut info = PARAS
+        .get(&mut ctx.state, &id)?
+        .ok_or_else(|| error("NotRegistered"))?;
+    if info.pending.is_some() {
+        return Err(error("UpgradePending"));
+    }
+    let code_hash = add_code_ref(&mut ctx.state, code)?;
+    let at = ctx.block_number.saturating_add(UPGRADE_DELAY);
+    info.pending = Some(PendingUpgrade { code_hash, at });
+    PARAS.insert(&mut ctx.state, &id, &info);
+    ctx.deposit_event(Event::CodeUpgradeScheduled { id, code_hash, at });
+    Ok(())
+}
+
+/// Makes `head` para `id`'s latest included head.
+pub fn set_head(state: &mut State<'_>, id: ParaId, head: HeadData) -> Result<(), CallError> {
+    let mut info = PARAS
+        .get(state, &id)?
+        .ok_or_else(|| error("NotRegistered"))?;
+    info.head = head;
+    PARAS.insert(state, &id, &info);
+    Ok(())
+}
+
 impl<E: From<Event>> Dispatch<E> for Call {
     fn weight(&self) -> Weight {
         let code_bytes = match self {
@@ -261,21 +294,7 @@ impl<E: From<Event>> Dispatch<E> for Call {
                 let code_hash = register(&mut ctx.state, id, genesis_head, code)?;
                 ctx.deposit_event(Event::Registered { id, code_hash });
             }
-            Call::ScheduleCodeUpgrade { id, code } => {
-                check_code(&code)?;
-                enact_due_upgrade(ctx, id)?;
-                let mut info = PARAS
-                    .get(&mut ctx.state, &id)?
-                    .ok_or_else(|| error("NotRegistered"))?;
-                if info.pending.is_some() {
-                    return Err(error("UpgradePending"));
-                }
-                let code_hash = add_code_ref(&mut ctx.state, code)?;
-                let at = ctx.block_number.saturating_add(UPGRADE_DELAY);
-                info.pending = Some(PendingUpgrade { code_hash, at });
-                PARAS.insert(&mut ctx.state, &id, &info);
-                ctx.deposit_event(Event::CodeUpgradeScheduled { id, code_hash, at });
-            }
+            Call::ScheduleCodeUpgrade { id, code } => schedule_code_upgrade(ctx, id, code)?,
             Call::Deregister { id } => {
                 let info = PARAS
                     .get(&mut ctx.state, &id)?
@@ -285,6 +304,7 @@ impl<E: From<Event>> Dispatch<E> for Call {
                     release_code_ref(&mut ctx.state, &pending.code_hash)?;
                 }
                 PARAS.remove(&mut ctx.state, &id);
+                crate::inclusion::PENDING.remove(&mut ctx.state, &id);
                 let mut ids = PARA_IDS.get_or_default(&mut ctx.state)?;
                 ids.retain(|other| *other != id);
                 PARA_IDS.put(&mut ctx.state, &ids);

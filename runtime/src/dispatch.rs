@@ -190,4 +190,10 @@ pub trait Dispatch<E> {
 
     /// Runs the call as `origin`.
     fn dispatch(self, ctx: &mut Context<'_, E>, origin: Origin) -> CallResult;
+
+    /// Whether the call is an inherent: put unsigned in a block by its author, dispatched with
+    /// [`Origin::None`], and required to succeed for the block to be valid.
+    fn is_inherent(&self) -> bool {
+        false
+    }
 }

@@ -86,6 +86,9 @@ pub enum InvalidTransaction {
         /// The signer's free balance.
         free: Balance,
     },
+    /// An inherent whose call failed: the block that contains it is invalid.
+    #[error("inherent failed: {0}")]
+    InherentFailed(DispatchError),
     /// The call's weight does not fit in what is left of the block.
     #[error("call weight {weight} exceeds what is left of the block ({left})")]
     ExhaustsResources {
@@ -242,6 +245,9 @@ impl<'a, R: Runtime> Executive<'a, R> {
         len: usize,
         verify_signature: bool,
     ) -> Result<Result<(), DispatchError>, ApplyError> {
+        if extrinsic.signature.is_none() {
+            return self.apply_inherent(extrinsic.call).map(Ok);
+        }
         let (data, weight, charge, mut account) =
             self.check(&extrinsic, len, verify_signature, false)?;
         let signer = data.signer;
@@ -296,6 +302,37 @@ impl<'a, R: Runtime> Executive<'a, R> {
         self.weight = self.weight.saturating_add(weight);
         self.applied = self.applied.saturating_add(1);
         Ok(outcome)
+    }
+
+    /// Dispatches an unsigned inherent; it must succeed, or nothing changes and it is invalid.
+    fn apply_inherent(&mut self, call: R::Call) -> Result<(), ApplyError> {
+        if !call.is_inherent() {
+            return Err(InvalidTransaction::Unsigned.into());
+        }
+        let weight = call.weight();
+        let left = R::CONFIG.max_block_weight.saturating_sub(self.weight);
+        if weight > left {
+            return Err(InvalidTransaction::ExhaustsResources { weight, left }.into());
+        }
+        self.ctx.set_phase(Phase::ApplyExtrinsic(self.applied));
+        self.ctx.state.start_transaction();
+        let events_before = self.ctx.event_count();
+        match call.dispatch(&mut self.ctx, Origin::None) {
+            Ok(()) => {
+                self.ctx.state.commit_transaction()?;
+                self.ctx
+                    .deposit_event(system::Event::ExtrinsicSuccess { weight });
+            }
+            Err(CallError::Dispatch(error)) => {
+                self.ctx.state.rollback_transaction()?;
+                self.ctx.truncate_events(events_before);
+                return Err(InvalidTransaction::InherentFailed(error).into());
+            }
+            Err(CallError::State(err)) => return Err(err.into()),
+        }
+        self.weight = self.weight.saturating_add(weight);
+        self.applied = self.applied.saturating_add(1);
+        Ok(())
     }
 
     /// Signature data, weight and fee plus tip of a valid transaction.
@@ -475,11 +512,9 @@ fn verify_signatures<R: Runtime>(
     executive: &mut Executive<'_, R>,
     extrinsics: &[Extrinsic<R::Call>],
 ) -> Result<bool, Error> {
-    let mut payloads = Vec::with_capacity(extrinsics.len());
-    for extrinsic in extrinsics {
-        let Some(data) = &extrinsic.signature else {
-            return Ok(false);
-        };
+    let mut signed = Vec::with_capacity(extrinsics.len());
+    // Inherents are unsigned and checked by their module.
+    for data in extrinsics.iter().filter_map(|xt| xt.signature.as_ref()) {
         let birth_hash = match data.extra.era {
             Era::Immortal => executive.chain.genesis_hash,
             Era::Mortal { birth, .. } => {
@@ -493,16 +528,18 @@ fn verify_signatures<R: Runtime>(
             birth_hash,
             ..executive.chain
         };
-        payloads.push(signing_payload(&extrinsic.call, &data.extra, &chain));
+        signed.push((data, chain));
     }
-    let items = extrinsics
+    let payloads: Vec<_> = extrinsics
+        .iter()
+        .filter(|xt| xt.signature.is_some())
+        .zip(&signed)
+        .map(|(xt, (data, chain))| signing_payload(&xt.call, &data.extra, chain))
+        .collect();
+    let items = signed
         .iter()
         .zip(&payloads)
-        .filter_map(|(xt, payload)| {
-            xt.signature
-                .as_ref()
-                .map(|d| (&d.signer, payload.as_slice(), &d.signature))
-        });
+        .map(|((data, _), payload)| (&data.signer, payload.as_slice(), &data.signature));
     Ok(verify_batch(items))
 }
 

@@ -1,0 +1,440 @@
+//! `inclusion`: a candidate's way from backed to included.
+//!
+//! The block author puts one [`Call::Enter`] inherent in each relay block, carrying the
+//! availability bitfields validators signed and the candidates their backing groups backed.
+//! It runs in this order:
+//!
+//! 1. Bitfields: each validator's bit per core says whether it holds its erasure chunk of the
+//!    candidate pending on that core. A candidate that more than 2/3 of validators hold is
+//!    **included**: its para's head becomes the candidate's head (and new code, if any, is
+//!    scheduled), with a [`Event::CandidateIncluded`].
+//! 2. Timeouts: a candidate still unavailable [`AVAILABILITY_TIMEOUT`] blocks after it was
+//!    backed is dropped ([`Event::CandidateTimedOut`]), freeing its core.
+//! 3. Backed candidates: a candidate built on this block's parent, with validation data equal
+//!    to the para's state now, the para's current code, a valid collator signature, and
+//!    enough valid statements from the group assigned to its core, becomes **pending
+//!    availability** on that core ([`Event::CandidateBacked`]).
+//!
+//! Anything invalid in the inherent makes the whole block invalid, so an author cannot include
+//! a candidate its group did not back, or claim availability validators did not sign.
+
+use crate::paras::{self, HeadData, ParaId};
+use crate::scheduler::{group_for_core, validator_groups, GROUP_ROTATION_FREQUENCY};
+use crate::session;
+use parity_scale_codec::{Decode, Encode};
+use tessera_runtime::dispatch::{
+    CallError, CallResult, Context, Dispatch, DispatchError, Origin, Weight,
+};
+use tessera_runtime::modules::system;
+use tessera_runtime::parachain::{
+    CandidateCommitments, CandidateDescriptor, CommittedCandidateReceipt, PersistedValidationData,
+};
+use tessera_runtime::state::State;
+use tessera_runtime::storage::{StorageMap, StorageValue};
+use tessera_runtime::{AccountId, BlockNumber, Hash, Header, Signature};
+
+/// The module's name, the prefix of its storage keys.
+pub const NAME: &str = "Inclusion";
+/// Blocks after its backing in which a candidate may become available; it is dropped in the
+/// last of them if it has not.
+pub const AVAILABILITY_TIMEOUT: BlockNumber = 10;
+/// Largest PoV a candidate may have.
+pub const MAX_POV_SIZE: u32 = 5 * 1024 * 1024;
+/// Statements needed to back a candidate (or the whole group, if smaller), as in Polkadot.
+pub const MIN_BACKING_VOTES: usize = 2;
+
+/// A backer's signed statement that a candidate is valid.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct ValidityVote {
+    /// The backer's index in the validator set.
+    pub validator: u32,
+    /// Its signature over [`statement_payload`].
+    pub signature: Signature,
+}
+
+/// A candidate with its backers' statements, as an author puts it in a block.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct BackedCandidate {
+    /// The candidate.
+    pub candidate: CommittedCandidateReceipt,
+    /// Statements of its backing group.
+    pub votes: Vec<ValidityVote>,
+}
+
+/// A validator's signed availability bitfield: one bit per core.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct SignedBitfield {
+    /// The validator's index.
+    pub validator: u32,
+    /// Bit `c`: it holds its chunk of the candidate pending on core `c`.
+    pub bits: Vec<bool>,
+    /// Its signature over [`bitfield_payload`].
+    pub signature: Signature,
+}
+
+/// A candidate waiting for availability on a core.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct PendingCandidate {
+    /// The candidate's hash.
+    pub hash: Hash,
+    /// Its descriptor.
+    pub descriptor: CandidateDescriptor,
+    /// Its commitments.
+    pub commitments: CandidateCommitments,
+    /// The relay block that backed it.
+    pub backed_in: BlockNumber,
+    /// Validators (by index) that hold their chunk.
+    pub availability: Vec<bool>,
+    /// Validators that backed it.
+    pub backers: Vec<u32>,
+}
+
+/// Candidates pending availability, by para (one core per para).
+pub static PENDING: StorageMap<ParaId, PendingCandidate> = StorageMap::new(NAME, "Pending");
+/// The last block that had the inherent (at most one per block).
+pub static ENTERED: StorageValue<BlockNumber> = StorageValue::new(NAME, "Entered");
+
+/// What a backer signs: the candidate's hash, domain-separated.
+pub fn statement_payload(candidate_hash: &Hash) -> Vec<u8> {
+    (b"tessera/valid", candidate_hash).encode()
+}
+
+/// What a validator signs for its bitfield: the bits and the block they are for (the parent of
+/// the block that includes them), so a bitfield cannot be replayed in another block.
+pub fn bitfield_payload(parent_hash: &Hash, bits: &[bool]) -> Vec<u8> {
+    (b"tessera/available", parent_hash, bits).encode()
+}
+
+/// Calls of `inclusion`.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub enum Call {
+    /// The inherent: bitfields and backed candidates (author only, once per block).
+    #[codec(index = 0)]
+    Enter {
+        /// The parent block's header, for its state root (the candidates' relay parent).
+        parent_header: Header,
+        /// Availability bitfields signed against the parent.
+        bitfields: Vec<SignedBitfield>,
+        /// Candidates backed on the parent.
+        backed: Vec<BackedCandidate>,
+    },
+}
+
+/// Events of `inclusion`.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub enum Event {
+    /// A candidate was backed and waits for availability.
+    #[codec(index = 0)]
+    CandidateBacked {
+        /// The para.
+        para: ParaId,
+        /// The candidate.
+        candidate_hash: Hash,
+        /// Hash of its head.
+        head_hash: Hash,
+    },
+    /// A candidate became available: its head is the para's head now.
+    #[codec(index = 1)]
+    CandidateIncluded {
+        /// The para.
+        para: ParaId,
+        /// The candidate.
+        candidate_hash: Hash,
+        /// Hash of the para's new head.
+        head_hash: Hash,
+    },
+    /// A candidate did not become available in time and was dropped.
+    #[codec(index = 2)]
+    CandidateTimedOut {
+        /// The para.
+        para: ParaId,
+        /// The candidate.
+        candidate_hash: Hash,
+    },
+}
+
+const BASE_WEIGHT: Weight = 100_000_000;
+/// Weight of one signature check (bitfields, statements, collator).
+const WEIGHT_PER_SIGNATURE: Weight = 60_000_000;
+
+fn error(name: &str) -> CallError {
+    DispatchError::module(NAME, name).into()
+}
+
+/// The validation data a candidate of `para` built on the parent block must commit to, as of
+/// the current state (`relay_parent` is the parent's header).
+pub fn persisted_validation_data(
+    state: &mut State<'_>,
+    para: ParaId,
+    relay_parent: &Header,
+) -> tessera_runtime::Result<Option<PersistedValidationData>> {
+    let at = relay_parent.number.saturating_add(1);
+    Ok(
+        paras::para_at(state, para, at)?.map(|info| PersistedValidationData {
+            parent_head: info.head,
+            relay_parent_number: relay_parent.number,
+            relay_parent_storage_root: relay_parent.state_root,
+            max_pov_size: MAX_POV_SIZE,
+        }),
+    )
+}
+
+/// The validators (by index) assigned to back `para` in block `number`, given the current
+/// validator and para sets; `None` if `para` has no core.
+pub fn backing_group(
+    validators: u32,
+    paras: &[ParaId],
+    para: ParaId,
+    number: BlockNumber,
+) -> Option<Vec<u32>> {
+    let core = paras.iter().position(|p| *p == para)?;
+    let groups = validator_groups(validators, paras.len());
+    let group = group_for_core(core, groups.len(), 0, number, GROUP_ROTATION_FREQUENCY);
+    groups.into_iter().nth(group)
+}
+
+/// Statements needed from a group of `group_size` to back a candidate.
+pub fn backing_threshold(group_size: usize) -> usize {
+    group_size.min(MIN_BACKING_VOTES)
+}
+
+/// Whether `votes` of `validators` make a candidate available (strictly more than 2/3).
+pub fn availability_reached(votes: usize, validators: usize) -> bool {
+    votes.saturating_mul(3) > validators.saturating_mul(2)
+}
+
+fn validator(validators: &[AccountId], index: u32) -> Result<&AccountId, CallError> {
+    validators
+        .get(index as usize)
+        .ok_or_else(|| error("UnknownValidator"))
+}
+
+/// Step 1: records the bitfields' votes and includes what became available.
+fn process_bitfields<E: From<Event> + From<paras::Event>>(
+    ctx: &mut Context<'_, E>,
+    parent_hash: &Hash,
+    validators: &[AccountId],
+    cores: &[ParaId],
+    bitfields: Vec<SignedBitfield>,
+) -> Result<(), CallError> {
+    let mut seen = vec![false; validators.len()];
+    let mut pending: Vec<Option<PendingCandidate>> = Vec::with_capacity(cores.len());
+    for para in cores {
+        pending.push(PENDING.get(&mut ctx.state, para)?);
+    }
+    for bitfield in bitfields {
+        let signer = validator(validators, bitfield.validator)?;
+        let first = seen
+            .get_mut(bitfield.validator as usize)
+            .map(|seen| !std::mem::replace(seen, true))
+            .unwrap_or(false);
+        if !first {
+            return Err(error("DuplicateBitfield"));
+        }
+        if bitfield.bits.len() != cores.len() {
+            return Err(error("BitfieldWrongLength"));
+        }
+        let payload = bitfield_payload(parent_hash, &bitfield.bits);
+        if !signer.verify(&payload, &bitfield.signature) {
+            return Err(error("BadBitfieldSignature"));
+        }
+        for (bit, candidate) in bitfield.bits.iter().zip(pending.iter_mut()) {
+            let (true, Some(candidate)) = (bit, candidate) else {
+                continue;
+            };
+            if let Some(vote) = candidate.availability.get_mut(bitfield.validator as usize) {
+                *vote = true;
+            }
+        }
+    }
+    for (para, candidate) in cores.iter().zip(pending) {
+        let Some(candidate) = candidate else { continue };
+        let votes = candidate.availability.iter().filter(|v| **v).count();
+        if availability_reached(votes, validators.len()) {
+            enact(ctx, *para, candidate)?;
+        } else {
+            PENDING.insert(&mut ctx.state, para, &candidate);
+        }
+    }
+    Ok(())
+}
+
+/// Makes an available candidate's head the para's head.
+fn enact<E: From<Event> + From<paras::Event>>(
+    ctx: &mut Context<'_, E>,
+    para: ParaId,
+    candidate: PendingCandidate,
+) -> Result<(), CallError> {
+    PENDING.remove(&mut ctx.state, &para);
+    let head_hash = candidate.commitments.head_data.hash();
+    paras::set_head(&mut ctx.state, para, candidate.commitments.head_data)?;
+    if let Some(code) = candidate.commitments.new_validation_code {
+        paras::schedule_code_upgrade(ctx, para, code)?;
+    }
+    ctx.deposit_event(Event::CandidateIncluded {
+        para,
+        candidate_hash: candidate.hash,
+        head_hash,
+    });
+    Ok(())
+}
+
+/// Step 2: drops candidates that waited too long.
+fn time_out<E: From<Event>>(ctx: &mut Context<'_, E>, cores: &[ParaId]) -> Result<(), CallError> {
+    let now = ctx.block_number;
+    for para in cores {
+        let Some(candidate) = PENDING.get(&mut ctx.state, para)? else {
+            continue;
+        };
+        if now.saturating_sub(candidate.backed_in) < AVAILABILITY_TIMEOUT {
+            continue;
+        }
+        PENDING.remove(&mut ctx.state, para);
+        ctx.deposit_event(Event::CandidateTimedOut {
+            para: *para,
+            candidate_hash: candidate.hash,
+        });
+    }
+    Ok(())
+}
+
+/// Step 3: checks a backed candidate and puts it pending availability.
+fn back<E: From<Event>>(
+    ctx: &mut Context<'_, E>,
+    parent: &Header,
+    validators: &[AccountId],
+    cores: &[ParaId],
+    backed: BackedCandidate,
+) -> Result<(), CallError> {
+    let BackedCandidate { candidate, votes } = backed;
+    let descriptor = &candidate.descriptor;
+    let para = descriptor.para_id;
+    if descriptor.relay_parent != parent.hash() {
+        return Err(error("WrongRelayParent"));
+    }
+    if PENDING.get(&mut ctx.state, &para)?.is_some() {
+        return Err(error("CoreOccupied"));
+    }
+    let pvd = persisted_validation_data(&mut ctx.state, para, parent)?
+        .ok_or_else(|| error("NotRegistered"))?;
+    if descriptor.persisted_validation_data_hash != pvd.hash() {
+        return Err(error("ValidationDataMismatch"));
+    }
+    let info = paras::para_at(&mut ctx.state, para, ctx.block_number)?
+        .ok_or_else(|| error("NotRegistered"))?;
+    if descriptor.validation_code_hash != info.code_hash {
+        return Err(error("WrongValidationCode"));
+    }
+    if descriptor.para_head != candidate.commitments.head_data.hash() {
+        return Err(error("ParaHeadMismatch"));
+    }
+    if candidate.commitments.head_data.0.len() > paras::MAX_HEAD_SIZE {
+        return Err(error("HeadTooLarge"));
+    }
+    if !descriptor.check_collator_signature() {
+        return Err(error("BadCollatorSignature"));
+    }
+    let group = backing_group(validators.len() as u32, cores, para, ctx.block_number)
+        .ok_or_else(|| error("NoCore"))?;
+    let candidate_hash = candidate.hash();
+    let payload = statement_payload(&candidate_hash);
+    let mut backers: Vec<u32> = Vec::with_capacity(votes.len());
+    for vote in &votes {
+        if !group.contains(&vote.validator) {
+            return Err(error("NotInBackingGroup"));
+        }
+        if backers.contains(&vote.validator) {
+            return Err(error("DuplicateStatement"));
+        }
+        if !validator(validators, vote.validator)?.verify(&payload, &vote.signature) {
+            return Err(error("BadStatementSignature"));
+        }
+        backers.push(vote.validator);
+    }
+    if backers.len() < backing_threshold(group.len()) {
+        return Err(error("InsufficientBacking"));
+    }
+    let head_hash = descriptor.para_head;
+    PENDING.insert(
+        &mut ctx.state,
+        &para,
+        &PendingCandidate {
+            hash: candidate_hash,
+            descriptor: candidate.descriptor,
+            commitments: candidate.commitments,
+            backed_in: ctx.block_number,
+            availability: vec![false; validators.len()],
+            backers,
+        },
+    );
+    ctx.deposit_event(Event::CandidateBacked {
+        para,
+        candidate_hash,
+        head_hash,
+    });
+    Ok(())
+}
+
+impl<E: From<Event> + From<paras::Event>> Dispatch<E> for Call {
+    fn weight(&self) -> Weight {
+        let Call::Enter {
+            bitfields, backed, ..
+        } = self;
+        let signatures = backed
+            .iter()
+            .map(|b| b.votes.len().saturating_add(1))
+            .fold(bitfields.len(), usize::saturating_add);
+        BASE_WEIGHT.saturating_add(WEIGHT_PER_SIGNATURE.saturating_mul(signatures as Weight))
+    }
+
+    fn dispatch(self, ctx: &mut Context<'_, E>, origin: Origin) -> CallResult {
+        if !matches!(origin, Origin::None) {
+            return Err(DispatchError::BadOrigin.into());
+        }
+        let Call::Enter {
+            parent_header,
+            bitfields,
+            backed,
+        } = self;
+        let now = ctx.block_number;
+        if ENTERED.get(&mut ctx.state)? == Some(now) {
+            return Err(error("AlreadyEntered"));
+        }
+        ENTERED.put(&mut ctx.state, &now);
+        let parent_hash = system::PARENT_HASH
+            .get(&mut ctx.state)?
+            .ok_or_else(|| error("NoParent"))?;
+        if parent_header.hash() != parent_hash || parent_header.number.saturating_add(1) != now {
+            return Err(error("WrongParentHeader"));
+        }
+        let validators = session::validators(&mut ctx.state)?;
+        let cores = paras::para_ids(&mut ctx.state)?;
+        for para in &cores {
+            paras::enact_due_upgrade(ctx, *para)?;
+        }
+        process_bitfields(ctx, &parent_hash, &validators, &cores, bitfields)?;
+        time_out(ctx, &cores)?;
+        let mut seen = Vec::with_capacity(backed.len());
+        for candidate in backed {
+            let para = candidate.candidate.descriptor.para_id;
+            if seen.contains(&para) {
+                return Err(error("TwoCandidatesForOnePara"));
+            }
+            seen.push(para);
+            back(ctx, &parent_header, &validators, &cores, candidate)?;
+        }
+        Ok(())
+    }
+
+    fn is_inherent(&self) -> bool {
+        true
+    }
+}
+
+/// The para's latest included head.
+pub fn included_head(
+    state: &mut State<'_>,
+    para: ParaId,
+) -> tessera_runtime::Result<Option<HeadData>> {
+    Ok(paras::PARAS.get(state, &para)?.map(|info| info.head))
+}

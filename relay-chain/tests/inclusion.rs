@@ -1,0 +1,489 @@
+//! The parachains inherent on real relay blocks: backing, availability, inclusion, timeouts,
+//! and everything an author must not be able to slip in.
+
+use parity_scale_codec::Decode;
+use std::collections::BTreeMap;
+use tessera_relay_chain::inclusion::{
+    self, bitfield_payload, statement_payload, BackedCandidate, SignedBitfield, ValidityVote,
+    AVAILABILITY_TIMEOUT,
+};
+use tessera_relay_chain::paras::{self, HeadData, ParaId, ValidationCode};
+use tessera_relay_chain::{Call, ChainSpec, Event, GenesisPara, HexBytes, RelayRuntime};
+use tessera_runtime::crypto::Pair;
+use tessera_runtime::dispatch::{DispatchError, EventRecord};
+use tessera_runtime::executive::{execute_block, BlockError, InvalidTransaction};
+use tessera_runtime::extrinsic::Extrinsic;
+use tessera_runtime::modules::system;
+use tessera_runtime::parachain::{
+    build_block, CandidateCommitments, CandidateDescriptor, CommittedCandidateReceipt,
+};
+use tessera_runtime::state::State;
+use tessera_runtime::{Hash, Header, OpaqueExtrinsic};
+
+const VALIDATORS: [&str; 4] = ["Alice", "Bob", "Charlie", "Dave"];
+const PARA: ParaId = ParaId(1000);
+const OTHER: ParaId = ParaId(1001);
+
+struct Relay {
+    nodes: BTreeMap<Hash, Vec<u8>>,
+    head: Header,
+    validators: Vec<Pair>,
+}
+
+fn code(byte: u8) -> ValidationCode {
+    ValidationCode(vec![byte; 64])
+}
+
+impl Relay {
+    fn new() -> Self {
+        let mut spec = ChainSpec::dev_with_validators(VALIDATORS.len());
+        for (id, byte) in [(PARA, 1u8), (OTHER, 2)] {
+            spec.genesis.paras.push(GenesisPara {
+                id: id.0,
+                head: HexBytes(vec![byte, 0]),
+                code: HexBytes(code(byte).0),
+            });
+        }
+        let genesis = spec.build_genesis().unwrap();
+        Relay {
+            nodes: genesis.state.new_nodes.into_iter().collect(),
+            head: genesis.header,
+            validators: VALIDATORS.iter().map(|n| Pair::dev(n)).collect(),
+        }
+    }
+
+    fn state(&self) -> State<'_> {
+        State::new(&self.nodes, self.head.state_root)
+    }
+
+    fn head_of(&self, para: ParaId) -> HeadData {
+        inclusion::included_head(&mut self.state(), para)
+            .unwrap()
+            .unwrap()
+    }
+
+    fn pending(&self, para: ParaId) -> Option<inclusion::PendingCandidate> {
+        inclusion::PENDING.get(&mut self.state(), &para).unwrap()
+    }
+
+    /// A candidate of `para` on the current head with `head` as its new head, signed by Ferdie.
+    fn candidate(&self, para: ParaId, head: Vec<u8>) -> CommittedCandidateReceipt {
+        let mut state = self.state();
+        let pvd = inclusion::persisted_validation_data(&mut state, para, &self.head)
+            .unwrap()
+            .unwrap();
+        let code_hash = paras::para_at(&mut state, para, self.head.number + 1)
+            .unwrap()
+            .unwrap()
+            .code_hash;
+        let commitments = CandidateCommitments {
+            head_data: HeadData(head),
+            hrmp_watermark: self.head.number,
+            ..CandidateCommitments::default()
+        };
+        signed(
+            CandidateDescriptor {
+                para_id: para,
+                relay_parent: self.head.hash(),
+                collator: Pair::dev("Ferdie").public(),
+                persisted_validation_data_hash: pvd.hash(),
+                pov_hash: Hash([9; 32]),
+                erasure_root: Hash([8; 32]),
+                signature: tessera_runtime::Signature([0; 64]),
+                para_head: commitments.head_data.hash(),
+                validation_code_hash: code_hash,
+            },
+            commitments,
+        )
+    }
+
+    /// The backing group of `para` for the next block.
+    fn group(&self, para: ParaId) -> Vec<u32> {
+        inclusion::backing_group(
+            self.validators.len() as u32,
+            &[PARA, OTHER],
+            para,
+            self.head.number + 1,
+        )
+        .unwrap()
+    }
+
+    fn backed(&self, candidate: CommittedCandidateReceipt, by: &[u32]) -> BackedCandidate {
+        let payload = statement_payload(&candidate.hash());
+        BackedCandidate {
+            votes: by
+                .iter()
+                .map(|v| ValidityVote {
+                    validator: *v,
+                    signature: self.validators[*v as usize].sign(&payload),
+                })
+                .collect(),
+            candidate,
+        }
+    }
+
+    fn bitfield(&self, validator: u32, bits: Vec<bool>) -> SignedBitfield {
+        let payload = bitfield_payload(&self.head.hash(), &bits);
+        SignedBitfield {
+            validator,
+            signature: self.validators[validator as usize].sign(&payload),
+            bits,
+        }
+    }
+
+    fn enter(
+        &self,
+        bitfields: Vec<SignedBitfield>,
+        backed: Vec<BackedCandidate>,
+    ) -> OpaqueExtrinsic {
+        let call = Call::Inclusion(inclusion::Call::Enter {
+            parent_header: self.head.clone(),
+            bitfields,
+            backed,
+        });
+        Extrinsic::<Call> {
+            signature: None,
+            call,
+        }
+        .to_opaque()
+    }
+
+    /// Builds and applies the next block; its inclusion events, or why the inherent failed.
+    fn block(
+        &mut self,
+        extrinsics: Vec<OpaqueExtrinsic>,
+    ) -> Result<Vec<inclusion::Event>, InvalidTransaction> {
+        let built =
+            build_block::<RelayRuntime>(&self.nodes, &self.head, &extrinsics, None).unwrap();
+        if let Some((_, reason)) = built.rejected.into_iter().next() {
+            return Err(reason);
+        }
+        self.nodes.extend(built.changes.new_nodes);
+        self.head = built.block.header;
+        let events = self.state().get(&system::events_key()).unwrap().unwrap();
+        let events = Vec::<EventRecord<Event>>::decode(&mut &events[..]).unwrap();
+        Ok(events
+            .into_iter()
+            .filter_map(|record| match record.event {
+                Event::Inclusion(event) => Some(event),
+                _ => None,
+            })
+            .collect())
+    }
+}
+
+fn signed(
+    mut descriptor: CandidateDescriptor,
+    commitments: CandidateCommitments,
+) -> CommittedCandidateReceipt {
+    let payload = CandidateDescriptor::signature_payload(
+        &descriptor.relay_parent,
+        descriptor.para_id,
+        &descriptor.persisted_validation_data_hash,
+        &descriptor.pov_hash,
+        &descriptor.validation_code_hash,
+    );
+    descriptor.signature = Pair::dev("Ferdie").sign(&payload);
+    CommittedCandidateReceipt {
+        descriptor,
+        commitments,
+    }
+}
+
+fn failed(name: &str) -> InvalidTransaction {
+    InvalidTransaction::InherentFailed(DispatchError::module(inclusion::NAME, name))
+}
+
+/// Bits for cores [PARA, OTHER].
+fn bits(para: bool, other: bool) -> Vec<bool> {
+    vec![para, other]
+}
+
+#[test]
+fn a_backed_candidate_is_included_once_more_than_two_thirds_hold_it() {
+    let mut relay = Relay::new();
+    let candidate = relay.candidate(PARA, vec![1, 1]);
+    let hash = candidate.hash();
+    let group = relay.group(PARA);
+    let backed = relay.backed(candidate, &group);
+    let events = relay
+        .block(vec![relay.enter(vec![], vec![backed])])
+        .unwrap();
+    assert_eq!(
+        events,
+        vec![inclusion::Event::CandidateBacked {
+            para: PARA,
+            candidate_hash: hash,
+            head_hash: HeadData(vec![1, 1]).hash()
+        }]
+    );
+    assert_eq!(
+        relay.head_of(PARA),
+        HeadData(vec![1, 0]),
+        "not before availability"
+    );
+
+    // Two of four is not more than 2/3; votes add up across blocks.
+    let two = vec![
+        relay.bitfield(0, bits(true, false)),
+        relay.bitfield(1, bits(true, true)),
+    ];
+    assert_eq!(relay.block(vec![relay.enter(two, vec![])]).unwrap(), vec![]);
+    assert!(relay.pending(PARA).is_some());
+    let third = vec![relay.bitfield(3, bits(true, false))];
+    let events = relay.block(vec![relay.enter(third, vec![])]).unwrap();
+    assert_eq!(
+        events,
+        vec![inclusion::Event::CandidateIncluded {
+            para: PARA,
+            candidate_hash: hash,
+            head_hash: HeadData(vec![1, 1]).hash()
+        }]
+    );
+    assert_eq!(relay.head_of(PARA), HeadData(vec![1, 1]));
+    assert_eq!(relay.pending(PARA), None);
+    assert_eq!(
+        relay.head_of(OTHER),
+        HeadData(vec![2, 0]),
+        "the other para is untouched"
+    );
+
+    // The next candidate builds on the new head.
+    let next = relay.candidate(PARA, vec![1, 2]);
+    let group = relay.group(PARA);
+    let backed = relay.backed(next, &group);
+    assert!(relay.block(vec![relay.enter(vec![], vec![backed])]).is_ok());
+}
+
+#[test]
+fn an_author_cannot_include_what_was_not_backed_or_signed() {
+    let mut relay = Relay::new();
+    let group = relay.group(PARA);
+    let outsider = (0..4).find(|v| !group.contains(v)).unwrap();
+    let good = relay.candidate(PARA, vec![1, 1]);
+
+    let cases: Vec<(BackedCandidate, &str)> = vec![
+        (
+            relay.backed(good.clone(), &group[..1]),
+            "InsufficientBacking",
+        ),
+        (
+            relay.backed(good.clone(), &[group[0], outsider]),
+            "NotInBackingGroup",
+        ),
+        (
+            relay.backed(good.clone(), &[group[0], group[0]]),
+            "DuplicateStatement",
+        ),
+        (
+            {
+                let mut forged = relay.backed(good.clone(), &group);
+                forged.votes[1].signature = forged.votes[0].signature;
+                forged
+            },
+            "BadStatementSignature",
+        ),
+        (
+            {
+                let mut c = good.clone();
+                c.descriptor.validation_code_hash = code(7).hash();
+                relay.backed(signed(c.descriptor, c.commitments), &group)
+            },
+            "WrongValidationCode",
+        ),
+        (
+            {
+                let mut c = good.clone();
+                c.descriptor.relay_parent = Hash([3; 32]);
+                relay.backed(signed(c.descriptor, c.commitments), &group)
+            },
+            "WrongRelayParent",
+        ),
+        (
+            {
+                let mut c = good.clone();
+                c.descriptor.persisted_validation_data_hash = Hash([4; 32]);
+                relay.backed(signed(c.descriptor, c.commitments), &group)
+            },
+            "ValidationDataMismatch",
+        ),
+        (
+            {
+                let mut c = good.clone();
+                c.commitments.head_data = HeadData(vec![6]);
+                relay.backed(c, &group)
+            },
+            "ParaHeadMismatch",
+        ),
+        (
+            {
+                let mut c = good.clone();
+                c.descriptor.pov_hash = Hash([5; 32]);
+                relay.backed(c, &group)
+            },
+            "BadCollatorSignature",
+        ),
+    ];
+    for (backed, reason) in cases {
+        let before = relay.head.clone();
+        assert_eq!(
+            relay.block(vec![relay.enter(vec![], vec![backed])]),
+            Err(failed(reason)),
+            "{reason}"
+        );
+        assert_eq!(relay.head, before);
+    }
+
+    let backed = relay.backed(good, &group);
+    relay
+        .block(vec![relay.enter(vec![], vec![backed.clone()])])
+        .unwrap();
+    // The core is taken until the candidate is included or times out.
+    let again = relay.backed(relay.candidate(PARA, vec![1, 9]), &relay.group(PARA));
+    assert_eq!(
+        relay.block(vec![relay.enter(vec![], vec![again])]),
+        Err(failed("CoreOccupied"))
+    );
+
+    let forged = {
+        let mut b = relay.bitfield(0, bits(true, false));
+        b.validator = 1;
+        b
+    };
+    let stale = {
+        let payload = bitfield_payload(&Hash([1; 32]), &bits(true, false));
+        SignedBitfield {
+            validator: 2,
+            bits: bits(true, false),
+            signature: relay.validators[2].sign(&payload),
+        }
+    };
+    for (bitfields, reason) in [
+        (vec![forged], "BadBitfieldSignature"),
+        (vec![stale], "BadBitfieldSignature"),
+        (vec![relay.bitfield(0, vec![true])], "BitfieldWrongLength"),
+        (
+            vec![
+                relay.bitfield(0, bits(true, false)),
+                relay.bitfield(0, bits(true, false)),
+            ],
+            "DuplicateBitfield",
+        ),
+        (
+            vec![{
+                let mut b = relay.bitfield(0, bits(true, false));
+                b.validator = 9;
+                b
+            }],
+            "UnknownValidator",
+        ),
+    ] {
+        assert_eq!(
+            relay.block(vec![relay.enter(bitfields, vec![])]),
+            Err(failed(reason)),
+            "{reason}"
+        );
+    }
+
+    // One inherent per block, and only unsigned from the author.
+    let once = relay.enter(vec![], vec![]);
+    assert_eq!(
+        relay.block(vec![once.clone(), once]),
+        Err(failed("AlreadyEntered"))
+    );
+    let not_inherent = Extrinsic::<Call> {
+        signature: None,
+        call: Call::Paras(paras::Call::Deregister { id: PARA }),
+    }
+    .to_opaque();
+    assert_eq!(
+        relay.block(vec![not_inherent]),
+        Err(InvalidTransaction::Unsigned)
+    );
+}
+
+#[test]
+fn importers_reject_a_block_whose_inherent_fails() {
+    let relay = Relay::new();
+    let group = relay.group(PARA);
+    let candidate = relay.candidate(PARA, vec![1, 1]);
+    let ok = relay.enter(vec![], vec![relay.backed(candidate.clone(), &group)]);
+    let built = build_block::<RelayRuntime>(&relay.nodes, &relay.head, &[ok], None).unwrap();
+    let mut block = built.block;
+    // Swap in an under-backed inherent, keeping the roots of the honest block.
+    block.extrinsics = vec![relay.enter(vec![], vec![relay.backed(candidate, &group[..1])])];
+    block.header.extrinsics_root = tessera_runtime::block::extrinsics_root(&block.extrinsics);
+    let err = execute_block::<RelayRuntime>(&relay.nodes, relay.head.state_root, &block, false)
+        .unwrap_err();
+    assert_eq!(
+        err,
+        BlockError::InvalidExtrinsic {
+            index: 0,
+            error: failed("InsufficientBacking")
+        }
+    );
+}
+
+#[test]
+fn an_unavailable_candidate_times_out_and_frees_its_core() {
+    let mut relay = Relay::new();
+    let group = relay.group(PARA);
+    let candidate = relay.candidate(PARA, vec![1, 1]);
+    let hash = candidate.hash();
+    relay
+        .block(vec![
+            relay.enter(vec![], vec![relay.backed(candidate, &group)])
+        ])
+        .unwrap();
+    for _ in 0..AVAILABILITY_TIMEOUT - 1 {
+        let only_one = vec![relay.bitfield(0, bits(true, false))];
+        assert_eq!(
+            relay.block(vec![relay.enter(only_one, vec![])]).unwrap(),
+            vec![]
+        );
+    }
+    let events = relay.block(vec![relay.enter(vec![], vec![])]).unwrap();
+    assert_eq!(
+        events,
+        vec![inclusion::Event::CandidateTimedOut {
+            para: PARA,
+            candidate_hash: hash
+        }]
+    );
+    assert_eq!(relay.head_of(PARA), HeadData(vec![1, 0]));
+    let fresh = relay.candidate(PARA, vec![1, 5]);
+    let group = relay.group(PARA);
+    assert!(relay
+        .block(vec![relay.enter(vec![], vec![relay.backed(fresh, &group)])])
+        .is_ok());
+}
+
+#[test]
+fn new_code_in_a_candidate_schedules_an_upgrade_once_included() {
+    let mut relay = Relay::new();
+    let mut candidate = relay.candidate(PARA, vec![1, 1]);
+    candidate.commitments.new_validation_code = Some(code(9));
+    let candidate = signed(candidate.descriptor, candidate.commitments);
+    let group = relay.group(PARA);
+    relay
+        .block(vec![
+            relay.enter(vec![], vec![relay.backed(candidate, &group)])
+        ])
+        .unwrap();
+    let all: Vec<_> = (0..4)
+        .map(|v| relay.bitfield(v, bits(true, false)))
+        .collect();
+    relay.block(vec![relay.enter(all, vec![])]).unwrap();
+    let info = paras::PARAS
+        .get(&mut relay.state(), &PARA)
+        .unwrap()
+        .unwrap();
+    let pending = info.pending.expect("upgrade scheduled");
+    assert_eq!(pending.code_hash, code(9).hash());
+    assert_eq!(pending.at, relay.head.number + paras::UPGRADE_DELAY);
+    assert_eq!(
+        info.code_hash,
+        code(1).hash(),
+        "old code until the delay passes"
+    );
+}
