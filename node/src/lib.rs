@@ -8,7 +8,8 @@
 //! - [`blocks`]: the block file format of `export-blocks` / `import-blocks`;
 //! - [`service`]: what a running node shares between tasks (client, pool, chain events);
 //! - [`network`]: libp2p (TCP, noise, yamux, gossipsub, request-response) with peer scores;
-//! - [`validation`]: the Wasm validation host (wasmtime) that runs paras' validation functions;
+//! - [`validation`]: the Wasm validation host (wasmtime) that runs paras' validation functions
+//!   and checks candidates; [`collation`]: a para block made into a signed candidate;
 //! - [`sync`], [`finality`], [`run`]: a running node: gossip and sync through the network,
 //!   finality votes, authoring in claimed slots;
 //! - [`metrics`]: Prometheus metrics at `/metrics`;
@@ -31,6 +32,7 @@
 pub mod blocks;
 pub mod cli;
 pub mod client;
+pub mod collation;
 pub mod finality;
 pub mod metrics;
 pub mod network;

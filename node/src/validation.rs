@@ -16,9 +16,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
+use tessera_relay_chain::availability::AvailableData;
 use tessera_runtime::crypto::{verify_batch_natively, AccountId, Signature};
 use tessera_runtime::hashing::{blake2_128, blake2_256};
-use tessera_runtime::parachain::{CandidateCommitments, ValidationParams};
+use tessera_runtime::parachain::{
+    CandidateCommitments, CandidateReceipt, PersistedValidationData, PoV, ValidationCode,
+    ValidationParams,
+};
 use tessera_runtime::wasm::{self, host, ValidationOutcome};
 use tessera_runtime::Hash;
 use wasmtime::{
@@ -122,6 +126,42 @@ pub enum InvalidCandidate {
     /// The validation function ran and judged the para block invalid.
     #[error("para block is invalid: {0}")]
     InvalidBlock(String),
+    /// The PoV is larger than the validation data allows.
+    #[error("PoV of {size} bytes exceeds the limit of {max}")]
+    PoVTooLarge {
+        /// Its encoded size.
+        size: usize,
+        /// The limit.
+        max: u32,
+    },
+    /// A hash in the descriptor does not match what it names.
+    #[error("the descriptor's {what} hash does not match the {what}")]
+    HashMismatch {
+        /// Which: `PoV`, `validation data`, `validation code`, `erasure root`, `para head` or
+        /// `commitments`.
+        what: &'static str,
+    },
+    /// The collator's signature does not verify.
+    #[error("the collator's signature does not verify")]
+    BadCollatorSignature,
+    /// The PoV cannot be erasure-coded for this many validators.
+    #[error("cannot erasure-code the PoV: {0}")]
+    Erasure(String),
+}
+
+/// What a backer receives to check a candidate.
+#[derive(Clone, Copy, Debug)]
+pub struct CandidateToCheck<'a> {
+    /// The receipt.
+    pub receipt: &'a CandidateReceipt,
+    /// Its PoV.
+    pub pov: &'a PoV,
+    /// The validation data the para's state on the relay parent gives.
+    pub validation_data: &'a PersistedValidationData,
+    /// The para's code in force at the relay parent.
+    pub code: &'a ValidationCode,
+    /// Validators in the set (for the erasure root).
+    pub validators: usize,
 }
 
 /// Per-execution state the host functions and the limiter see.
@@ -314,6 +354,71 @@ impl ValidationHost {
                 "output does not decode as an outcome: {err}"
             ))),
         }
+    }
+}
+
+impl ValidationHost {
+    /// Checks a candidate as a backer or approval checker does: every hash in its descriptor,
+    /// the collator's signature, the PoV size, the erasure root, then the validation function,
+    /// whose commitments must be the receipt's. Returns them.
+    pub fn validate_candidate(
+        &self,
+        candidate: CandidateToCheck<'_>,
+        purpose: ValidationPurpose,
+    ) -> Result<CandidateCommitments, InvalidCandidate> {
+        let CandidateToCheck {
+            receipt,
+            pov,
+            validation_data,
+            code,
+            validators,
+        } = candidate;
+        let descriptor = &receipt.descriptor;
+        let mismatch = |what| Err(InvalidCandidate::HashMismatch { what });
+        let size = pov.encoded_size();
+        if size > validation_data.max_pov_size as usize {
+            return Err(InvalidCandidate::PoVTooLarge {
+                size,
+                max: validation_data.max_pov_size,
+            });
+        }
+        if pov.hash() != descriptor.pov_hash {
+            return mismatch("PoV");
+        }
+        if validation_data.hash() != descriptor.persisted_validation_data_hash {
+            return mismatch("validation data");
+        }
+        let code_hash = code.hash();
+        if code_hash != descriptor.validation_code_hash {
+            return mismatch("validation code");
+        }
+        if !descriptor.check_collator_signature() {
+            return Err(InvalidCandidate::BadCollatorSignature);
+        }
+        let available = AvailableData {
+            pov: pov.clone(),
+            validation_data: validation_data.clone(),
+        };
+        let erasure_root = available
+            .erasure_root(validators)
+            .map_err(|e| InvalidCandidate::Erasure(e.to_string()))?;
+        if erasure_root != descriptor.erasure_root {
+            return mismatch("erasure root");
+        }
+        let params = ValidationParams {
+            parent_head: validation_data.parent_head.clone(),
+            block_data: pov.block_data.clone(),
+            relay_parent_number: validation_data.relay_parent_number,
+            relay_parent_storage_root: validation_data.relay_parent_storage_root,
+        };
+        let commitments = self.validate(code_hash, &code.0, &params, purpose)?;
+        if commitments.head_data.hash() != descriptor.para_head {
+            return mismatch("para head");
+        }
+        if commitments.hash() != receipt.commitments_hash {
+            return mismatch("commitments");
+        }
+        Ok(commitments)
     }
 }
 

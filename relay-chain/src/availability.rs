@@ -238,6 +238,28 @@ pub fn chunks_with_proofs(chunks: Vec<Vec<u8>>) -> (Hash, Vec<ErasureChunk>) {
     (root, with_proofs)
 }
 
+/// What availability keeps of a candidate, erasure-coded: enough to validate it again.
+#[derive(Clone, Debug, PartialEq, Eq, parity_scale_codec::Encode, parity_scale_codec::Decode)]
+pub struct AvailableData {
+    /// The candidate's PoV.
+    pub pov: tessera_runtime::parachain::PoV,
+    /// The validation data it was checked against.
+    pub validation_data: tessera_runtime::parachain::PersistedValidationData,
+}
+
+impl AvailableData {
+    /// The erasure root of its chunks for `validators` validators (what descriptors name).
+    pub fn erasure_root(&self, validators: usize) -> Result<Hash, ErasureError> {
+        let chunks = encode(&parity_scale_codec::Encode::encode(self), validators)?;
+        let leaves = chunks.iter().map(|c| leaf_hash(c)).collect();
+        Ok(levels(leaves)
+            .last()
+            .and_then(|top| top.first())
+            .copied()
+            .unwrap_or_default())
+    }
+}
+
 /// Codes `data` for `validators` validators: the erasure root and every chunk with its proof.
 pub fn encode_chunks(
     data: &[u8],

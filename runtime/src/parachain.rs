@@ -63,6 +63,11 @@ impl PoV {
     pub fn hash(&self) -> Hash {
         blake2_256(&self.encode())
     }
+
+    /// Its size, encoded.
+    pub fn encoded_size(&self) -> usize {
+        Encode::encoded_size(self)
+    }
 }
 
 /// The relay-chain data a candidate is validated against, fixed by its relay parent.

@@ -5,14 +5,15 @@ use parachain_template_runtime::{self as template, GenesisConfig, TemplateRuntim
 use parity_scale_codec::Encode;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
+use tessera_node::collation::{collate, Collation, CollationInput};
 use tessera_node::validation::{
-    InvalidCandidate, ValidationHost, ValidationLimits, ValidationPurpose,
+    CandidateToCheck, InvalidCandidate, ValidationHost, ValidationLimits, ValidationPurpose,
 };
 use tessera_runtime::crypto::Pair;
 use tessera_runtime::modules::balances;
 use tessera_runtime::parachain::{
-    build_block, prove_block, BlockData, HeadData, ParaId, ParachainBlockData, ValidationCode,
-    ValidationParams,
+    build_block, prove_block, BlockData, CandidateCommitments, HeadData, ParaId,
+    ParachainBlockData, PersistedValidationData, ValidationCode, ValidationParams,
 };
 use tessera_runtime::{Hash, Header, Nonce, OpaqueExtrinsic};
 
@@ -323,5 +324,165 @@ fn traps_loops_panics_and_memory_hogs_make_the_candidate_invalid_and_leave_the_h
     assert_eq!(
         validate(&host, &params).unwrap(),
         HeadData(data.block.header.encode())
+    );
+}
+
+const VALIDATORS: usize = 4;
+
+fn validation_data(parent: &Header, max_pov_size: u32) -> PersistedValidationData {
+    PersistedValidationData {
+        parent_head: HeadData(parent.encode()),
+        relay_parent_number: 7,
+        relay_parent_storage_root: Hash([7; 32]),
+        max_pov_size,
+    }
+}
+
+/// Ferdie's candidate of `data` on `parent`, claiming `commitments`.
+fn candidate(
+    parent: &Header,
+    data: &ParachainBlockData,
+    commitments: CandidateCommitments,
+    max_pov_size: u32,
+) -> Collation {
+    collate(
+        &Pair::dev("Ferdie"),
+        CollationInput {
+            para: ParaId(1000),
+            relay_parent: Hash([3; 32]),
+            validation_data: validation_data(parent, max_pov_size),
+            block_data: BlockData(data.encode()),
+            code_hash: template_code().0,
+            commitments,
+            validators: VALIDATORS,
+        },
+    )
+    .unwrap()
+}
+
+fn check(
+    host: &ValidationHost,
+    parent: &Header,
+    collation: &Collation,
+    max_pov_size: u32,
+    code: &ValidationCode,
+) -> Result<CandidateCommitments, InvalidCandidate> {
+    host.validate_candidate(
+        CandidateToCheck {
+            receipt: &collation.candidate.to_plain(),
+            pov: &collation.pov,
+            validation_data: &validation_data(parent, max_pov_size),
+            code,
+            validators: VALIDATORS,
+        },
+        ValidationPurpose::Backing,
+    )
+}
+
+#[test]
+fn an_honest_candidate_passes_and_each_defect_of_a_dishonest_one_is_named() {
+    const MAX_POV: u32 = 5 * 1024 * 1024;
+    let host = host();
+    let code = ValidationCode(WASM_BINARY.to_vec());
+    let mut para = Para::new();
+    let parent = para.head.clone();
+    let (data, params) = para.next(20);
+    let honest_commitments = template::validate(params).unwrap();
+    let honest = candidate(&parent, &data, honest_commitments.clone(), MAX_POV);
+    assert_eq!(
+        check(&host, &parent, &honest, MAX_POV, &code),
+        Ok(honest_commitments.clone())
+    );
+
+    // A PoV over the size limit.
+    let small = honest.pov.encoded_size() as u32 - 1;
+    let oversized = candidate(&parent, &data, honest_commitments.clone(), small);
+    assert!(matches!(
+        check(&host, &parent, &oversized, small, &code),
+        Err(InvalidCandidate::PoVTooLarge { .. })
+    ));
+
+    // Code other than the para's.
+    let other_code = ValidationCode(module("", "unreachable"));
+    assert_eq!(
+        check(&host, &parent, &honest, MAX_POV, &other_code),
+        Err(InvalidCandidate::HashMismatch {
+            what: "validation code"
+        })
+    );
+
+    // A block with a state root execution does not give, claimed as its head.
+    let mut bad_root = data.clone();
+    bad_root.block.header.state_root = Hash([1; 32]);
+    let claimed = CandidateCommitments {
+        head_data: HeadData(bad_root.block.header.encode()),
+        ..honest_commitments.clone()
+    };
+    let dishonest = candidate(&parent, &bad_root, claimed.clone(), MAX_POV);
+    let err = check(&host, &parent, &dishonest, MAX_POV, &code).unwrap_err();
+    assert!(
+        matches!(&err, InvalidCandidate::InvalidBlock(why) if why.contains("state root")),
+        "{err}"
+    );
+
+    // A block with a forged signature inside.
+    let mut forged = data.clone();
+    let xt = &mut forged.block.extrinsics[0].0;
+    let at = xt.len() - 10;
+    xt[at] ^= 0xff;
+    forged.block.header.extrinsics_root =
+        tessera_runtime::block::extrinsics_root(&forged.block.extrinsics);
+    let claimed = CandidateCommitments {
+        head_data: HeadData(forged.block.header.encode()),
+        ..honest_commitments.clone()
+    };
+    let dishonest = candidate(&parent, &forged, claimed, MAX_POV);
+    let err = check(&host, &parent, &dishonest, MAX_POV, &code).unwrap_err();
+    assert!(
+        matches!(&err, InvalidCandidate::InvalidBlock(why) if why.contains("extrinsic 0 is invalid")),
+        "{err}"
+    );
+
+    // Commitments other than what validation gives.
+    let inflated = CandidateCommitments {
+        upward_messages: vec![b"mint me".to_vec()],
+        ..honest_commitments.clone()
+    };
+    let dishonest = candidate(&parent, &data, inflated, MAX_POV);
+    assert_eq!(
+        check(&host, &parent, &dishonest, MAX_POV, &code),
+        Err(InvalidCandidate::HashMismatch {
+            what: "commitments"
+        })
+    );
+
+    // Tampering after signing.
+    let mut swapped_pov = honest.clone();
+    swapped_pov.pov.block_data.0.push(0);
+    assert_eq!(
+        check(&host, &parent, &swapped_pov, MAX_POV, &code),
+        Err(InvalidCandidate::HashMismatch { what: "PoV" })
+    );
+    let mut wrong_root = honest.clone();
+    wrong_root.candidate.descriptor.erasure_root = Hash([2; 32]);
+    assert_eq!(
+        check(&host, &parent, &wrong_root, MAX_POV, &code),
+        Err(InvalidCandidate::HashMismatch {
+            what: "erasure root"
+        }),
+        "the collator does not sign the erasure root (as in Polkadot); validators recompute it"
+    );
+    let mut impostor = honest.clone();
+    impostor.candidate.descriptor.collator = Pair::dev("Eve").public();
+    assert_eq!(
+        check(&host, &parent, &impostor, MAX_POV, &code),
+        Err(InvalidCandidate::BadCollatorSignature)
+    );
+    let other_parent = Para::new().next(1).0.block.header;
+    assert_eq!(
+        check(&host, &other_parent, &honest, MAX_POV, &code),
+        Err(InvalidCandidate::HashMismatch {
+            what: "validation data"
+        })
     );
 }
