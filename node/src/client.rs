@@ -459,6 +459,15 @@ impl Client {
     /// it (for tests, benchmarks and tools that build chains faster than real time; the slot
     /// must not be in the future).
     pub fn author_next(&mut self, pool: &mut Pool) -> Result<Authored, AuthorError> {
+        self.author_next_with(pool, Vec::new())
+    }
+
+    /// [`Self::author_next`] with `inherents` (see [`Self::author_block_with`]).
+    pub fn author_next_with(
+        &mut self,
+        pool: &mut Pool,
+        inherents: Vec<OpaqueExtrinsic>,
+    ) -> Result<Authored, AuthorError> {
         let best = self.engine.best();
         let next = self
             .engine
@@ -466,7 +475,7 @@ impl Client {
             .unwrap_or_default()
             .saturating_add(1);
         let claim = self.claim(next).ok_or(AuthorError::NotClaimable(next))?;
-        self.author_block(pool, claim)
+        self.author_block_with(pool, claim, inherents)
     }
 
     /// Builds a block in a claimed slot from `pool`, seals it with this node's key and imports
@@ -475,6 +484,17 @@ impl Client {
         &mut self,
         pool: &mut Pool,
         claim: SlotClaim,
+    ) -> Result<Authored, AuthorError> {
+        self.author_block_with(pool, claim, Vec::new())
+    }
+
+    /// [`Self::author_block`], with `inherents` first (an inherent that fails is left out, so a
+    /// stale one never stops block production).
+    pub fn author_block_with(
+        &mut self,
+        pool: &mut Pool,
+        claim: SlotClaim,
+        inherents: Vec<OpaqueExtrinsic>,
     ) -> Result<Authored, AuthorError> {
         let key = self
             .engine
@@ -490,6 +510,15 @@ impl Client {
         let mut executive =
             Executive::<RelayRuntime>::initialize(state, number, claim.parent, Some(key.public()))?;
         let mut extrinsics = Vec::new();
+        for inherent in inherents {
+            match executive.apply(&inherent) {
+                Ok(_) => extrinsics.push(inherent),
+                Err(ApplyError::State(err)) => return Err(err.into()),
+                Err(ApplyError::Invalid(reason)) => {
+                    tracing::warn!(%reason, "inherent left out of the block");
+                }
+            }
+        }
         let mut included = Vec::new();
         let mut dropped = Vec::new();
         for (hash, xt) in pool.ordered() {

@@ -36,6 +36,7 @@ pub mod collation;
 pub mod finality;
 pub mod metrics;
 pub mod network;
+pub mod parachains;
 pub mod pool;
 pub mod rpc;
 pub mod run;

@@ -5,6 +5,7 @@ mod cli;
 mod crash;
 mod metrics;
 mod network;
+mod parachains;
 mod processes;
 mod reorg;
 mod rpc;

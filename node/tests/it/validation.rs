@@ -18,15 +18,15 @@ use tessera_runtime::parachain::{
 use tessera_runtime::{Hash, Header, Nonce, OpaqueExtrinsic};
 
 /// A template para in memory: its nodes, head and the signers' next nonces.
-struct Para {
-    nodes: BTreeMap<Hash, Vec<u8>>,
-    head: Header,
+pub(crate) struct Para {
+    pub(crate) nodes: BTreeMap<Hash, Vec<u8>>,
+    pub(crate) head: Header,
     genesis_hash: Hash,
     nonces: BTreeMap<usize, Nonce>,
 }
 
 impl Para {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let (head, changes) = template::genesis(&GenesisConfig::dev(ParaId(1000))).unwrap();
         Para {
             nodes: changes.new_nodes.into_iter().collect(),
@@ -57,7 +57,7 @@ impl Para {
     }
 
     /// The next block (not applied) and its validation parameters.
-    fn next(&mut self, transfers: usize) -> (ParachainBlockData, ValidationParams) {
+    pub(crate) fn next(&mut self, transfers: usize) -> (ParachainBlockData, ValidationParams) {
         let extrinsics = self.transfers(transfers);
         let built =
             build_block::<TemplateRuntime>(&self.nodes, &self.head, &extrinsics, None).unwrap();
@@ -69,7 +69,7 @@ impl Para {
     }
 
     /// Makes `data`'s block the head.
-    fn apply(&mut self, data: &ParachainBlockData) {
+    pub(crate) fn apply(&mut self, data: &ParachainBlockData) {
         let built =
             build_block::<TemplateRuntime>(&self.nodes, &self.head, &data.block.extrinsics, None)
                 .unwrap();

@@ -1,0 +1,519 @@
+//! A validator's side of the parachain protocol: backing, availability and the inherent.
+//!
+//! [`ParachainHost`] holds what one validator knows of candidates and does with them, without
+//! I/O (the node loop carries its messages over the network):
+//!
+//! - **Backing.** A [`Collation`] for a para whose backing group (at the candidate's relay
+//!   parent) includes this validator is checked in full with the [`ValidationHost`]. If valid,
+//!   the validator erasure-codes the available data (PoV and validation data), keeps every
+//!   chunk to serve, and signs a [`Statement`]. Statements from the group are collected until
+//!   the candidate is backed.
+//! - **Availability.** Each validator fetches its own chunk of every candidate pending
+//!   availability from a backer ([`ParachainHost::missing_chunks`], [`ParachainHost::chunk`],
+//!   [`ParachainHost::on_chunk`]), checks it against the erasure root, and signs a bitfield
+//!   with one bit per core.
+//! - **Inclusion.** The block author puts the bitfields signed on its parent and the candidates
+//!   backed on it into the parachains inherent ([`ParachainHost::inherent`]).
+
+use crate::client::Client;
+use crate::collation::Collation;
+use crate::validation::{CandidateToCheck, InvalidCandidate, ValidationHost, ValidationPurpose};
+use parity_scale_codec::{Decode, Encode};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use tessera_consensus::AuthorityKey;
+use tessera_relay_chain::availability::{encode_chunks, verify_chunk, AvailableData, ErasureChunk};
+use tessera_relay_chain::inclusion::{
+    self, backing_threshold, bitfield_payload, statement_payload, BackedCandidate,
+    PendingCandidate, SignedBitfield, ValidityVote,
+};
+use tessera_relay_chain::paras::{self, ParaId};
+use tessera_relay_chain::Call;
+use tessera_runtime::extrinsic::Extrinsic;
+use tessera_runtime::parachain::CommittedCandidateReceipt;
+use tessera_runtime::state::State;
+use tessera_runtime::{AccountId, Hash, Header, OpaqueExtrinsic};
+
+/// Relay blocks after which what is kept for a relay parent is forgotten.
+const KEEP_BLOCKS: u32 = 64;
+
+/// A backer's signed statement with the candidate it is about.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct Statement {
+    /// The candidate.
+    pub candidate: CommittedCandidateReceipt,
+    /// The backer's vote.
+    pub vote: ValidityVote,
+}
+
+/// What validators and collators gossip about parachains.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub enum ParachainMessage {
+    /// A collator's candidate with its PoV, for the para's backing group.
+    #[codec(index = 0)]
+    Collation(Collation),
+    /// A backer's statement.
+    #[codec(index = 1)]
+    Statement(Statement),
+    /// A validator's availability bitfield, signed on `relay_parent`.
+    #[codec(index = 2)]
+    Bitfield {
+        /// The block the bitfield is for (the parent of the block that includes it).
+        relay_parent: Hash,
+        /// The bitfield.
+        bitfield: SignedBitfield,
+    },
+}
+
+/// Why a message about parachains was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ParachainError {
+    /// The candidate is invalid.
+    #[error(transparent)]
+    Invalid(#[from] InvalidCandidate),
+    /// The relay parent is not a block this node has.
+    #[error("unknown relay parent {0}")]
+    UnknownRelayParent(Hash),
+    /// The para is not registered at the relay parent.
+    #[error("para {0:?} is not registered at the relay parent")]
+    UnknownPara(ParaId),
+    /// The signer is not a validator, or not in the candidate's backing group.
+    #[error("validator {0} may not sign this")]
+    NotAllowed(u32),
+    /// A signature does not verify.
+    #[error("bad signature from validator {0}")]
+    BadSignature(u32),
+    /// An erasure chunk does not match the candidate's erasure root.
+    #[error("bad chunk: {0}")]
+    BadChunk(String),
+    /// Reading relay state failed.
+    #[error("relay state: {0}")]
+    State(String),
+}
+
+/// What the collator's candidate means to this validator.
+#[derive(Debug, PartialEq, Eq)]
+pub enum CollationOutcome {
+    /// Valid: gossip this statement.
+    Seconded(Box<Statement>),
+    /// Not for this validator's group, or the core is taken, or already seen.
+    Ignored,
+}
+
+/// One candidate's statements.
+struct Votes {
+    candidate: CommittedCandidateReceipt,
+    relay_parent_number: u32,
+    votes: BTreeMap<u32, ValidityVote>,
+}
+
+/// What this validator keeps for availability.
+struct Held {
+    relay_parent_number: u32,
+    /// Every chunk (a backer), or only ours (with its index).
+    chunks: BTreeMap<u32, ErasureChunk>,
+}
+
+/// A chunk this validator should hold and does not.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MissingChunk {
+    /// The candidate.
+    pub candidate_hash: Hash,
+    /// Its erasure root, which the chunk must prove against.
+    pub erasure_root: Hash,
+    /// The chunk's index (this validator's).
+    pub index: u32,
+    /// The relay block that backed the candidate.
+    pub backed_in: u32,
+    /// The candidate's backers, who hold every chunk.
+    pub backers: Vec<AccountId>,
+}
+
+/// A validator's parachain state.
+pub struct ParachainHost {
+    key: Option<AuthorityKey>,
+    validation: Arc<ValidationHost>,
+    candidates: HashMap<Hash, Votes>,
+    held: HashMap<Hash, Held>,
+    bitfields: HashMap<Hash, (u32, BTreeMap<u32, SignedBitfield>)>,
+}
+
+/// Relay state at block `at`, and its header.
+fn state_at<'a>(client: &'a Client, at: &Hash) -> Result<(State<'a>, Header), ParachainError> {
+    let header = client
+        .header(at)
+        .map_err(|e| ParachainError::State(e.to_string()))?
+        .ok_or(ParachainError::UnknownRelayParent(*at))?;
+    Ok((State::new(client.store(), header.state_root), header))
+}
+
+fn state_error(err: tessera_runtime::Error) -> ParachainError {
+    ParachainError::State(err.to_string())
+}
+
+impl ParachainHost {
+    /// The parachain state of a validator with `key` (none for a full node).
+    pub fn new(key: Option<AuthorityKey>, validation: Arc<ValidationHost>) -> Self {
+        ParachainHost {
+            key,
+            validation,
+            candidates: HashMap::new(),
+            held: HashMap::new(),
+            bitfields: HashMap::new(),
+        }
+    }
+
+    fn my_index(&self, client: &Client) -> Option<u32> {
+        let me = self.key.as_ref()?.public();
+        client
+            .authorities()
+            .iter()
+            .position(|v| *v == me)
+            .map(|i| i as u32)
+    }
+
+    /// The backing group of `para` for candidates on `relay_parent`.
+    fn group(
+        client: &Client,
+        state: &mut State<'_>,
+        para: ParaId,
+        relay_parent: &Header,
+    ) -> Result<Vec<u32>, ParachainError> {
+        let cores = paras::para_ids(state).map_err(state_error)?;
+        inclusion::backing_group(
+            client.authorities().len() as u32,
+            &cores,
+            para,
+            relay_parent.number.saturating_add(1),
+        )
+        .ok_or(ParachainError::UnknownPara(para))
+    }
+
+    /// Checks a collator's candidate if this validator is in its backing group; if valid, keeps
+    /// its chunks and signs a statement.
+    pub fn on_collation(
+        &mut self,
+        client: &Client,
+        collation: &Collation,
+    ) -> Result<CollationOutcome, ParachainError> {
+        let Some(me) = self.my_index(client) else {
+            return Ok(CollationOutcome::Ignored);
+        };
+        let descriptor = &collation.candidate.descriptor;
+        let para = descriptor.para_id;
+        let candidate_hash = collation.candidate.hash();
+        if self
+            .candidates
+            .get(&candidate_hash)
+            .is_some_and(|v| v.votes.contains_key(&me))
+        {
+            return Ok(CollationOutcome::Ignored);
+        }
+        let (mut state, relay_parent) = state_at(client, &descriptor.relay_parent)?;
+        if !Self::group(client, &mut state, para, &relay_parent)?.contains(&me) {
+            return Ok(CollationOutcome::Ignored);
+        }
+        if inclusion::PENDING
+            .get(&mut state, &para)
+            .map_err(state_error)?
+            .is_some()
+        {
+            return Ok(CollationOutcome::Ignored);
+        }
+        let validation_data = inclusion::persisted_validation_data(&mut state, para, &relay_parent)
+            .map_err(state_error)?
+            .ok_or(ParachainError::UnknownPara(para))?;
+        let info = paras::para_at(&mut state, para, relay_parent.number.saturating_add(1))
+            .map_err(state_error)?
+            .ok_or(ParachainError::UnknownPara(para))?;
+        let code = paras::code(&mut state, &info.code_hash)
+            .map_err(state_error)?
+            .ok_or(ParachainError::UnknownPara(para))?;
+        let validators = client.authorities().len();
+        self.validation.validate_candidate(
+            CandidateToCheck {
+                receipt: &collation.candidate.to_plain(),
+                pov: &collation.pov,
+                validation_data: &validation_data,
+                code: &code,
+                validators,
+            },
+            ValidationPurpose::Backing,
+        )?;
+        let available = AvailableData {
+            pov: collation.pov.clone(),
+            validation_data,
+        };
+        let (_root, chunks) = encode_chunks(&available.encode(), validators)
+            .map_err(|e| InvalidCandidate::Erasure(e.to_string()))?;
+        self.held.insert(
+            candidate_hash,
+            Held {
+                relay_parent_number: relay_parent.number,
+                chunks: chunks.into_iter().map(|c| (c.index, c)).collect(),
+            },
+        );
+        let Some(key) = &self.key else {
+            return Ok(CollationOutcome::Ignored);
+        };
+        let statement = Statement {
+            candidate: collation.candidate.clone(),
+            vote: ValidityVote {
+                validator: me,
+                signature: key.sign(&statement_payload(&candidate_hash)),
+            },
+        };
+        self.record(relay_parent.number, statement.clone());
+        Ok(CollationOutcome::Seconded(Box::new(statement)))
+    }
+
+    fn record(&mut self, relay_parent_number: u32, statement: Statement) {
+        let entry = self
+            .candidates
+            .entry(statement.candidate.hash())
+            .or_insert_with(|| Votes {
+                candidate: statement.candidate.clone(),
+                relay_parent_number,
+                votes: BTreeMap::new(),
+            });
+        entry.votes.insert(statement.vote.validator, statement.vote);
+    }
+
+    /// Checks and keeps another backer's statement.
+    pub fn on_statement(
+        &mut self,
+        client: &Client,
+        statement: Statement,
+    ) -> Result<(), ParachainError> {
+        let descriptor = &statement.candidate.descriptor;
+        let (mut state, relay_parent) = state_at(client, &descriptor.relay_parent)?;
+        let validator = statement.vote.validator;
+        let group = Self::group(client, &mut state, descriptor.para_id, &relay_parent)?;
+        let signer = client
+            .authorities()
+            .get(validator as usize)
+            .filter(|_| group.contains(&validator))
+            .ok_or(ParachainError::NotAllowed(validator))?;
+        let payload = statement_payload(&statement.candidate.hash());
+        if !signer.verify(&payload, &statement.vote.signature) {
+            return Err(ParachainError::BadSignature(validator));
+        }
+        self.record(relay_parent.number, statement);
+        Ok(())
+    }
+
+    /// Candidates backed on `parent` whose para's core is free there, one per para.
+    pub fn backed(
+        &self,
+        client: &Client,
+        parent: &Header,
+    ) -> Result<Vec<BackedCandidate>, ParachainError> {
+        let parent_hash = parent.hash();
+        let mut state = State::new(client.store(), parent.state_root);
+        let mut backed: BTreeMap<ParaId, BackedCandidate> = BTreeMap::new();
+        for entry in self.candidates.values() {
+            let descriptor = &entry.candidate.descriptor;
+            let para = descriptor.para_id;
+            if descriptor.relay_parent != parent_hash || backed.contains_key(&para) {
+                continue;
+            }
+            let Ok(group) = Self::group(client, &mut state, para, parent) else {
+                continue;
+            };
+            if entry.votes.len() < backing_threshold(group.len())
+                || inclusion::PENDING
+                    .get(&mut state, &para)
+                    .map_err(state_error)?
+                    .is_some()
+            {
+                continue;
+            }
+            backed.insert(
+                para,
+                BackedCandidate {
+                    candidate: entry.candidate.clone(),
+                    votes: entry.votes.values().cloned().collect(),
+                },
+            );
+        }
+        Ok(backed.into_values().collect())
+    }
+
+    /// Candidates pending availability at `at`, by core.
+    fn pending(
+        client: &Client,
+        at: &Hash,
+    ) -> Result<Vec<Option<PendingCandidate>>, ParachainError> {
+        let (mut state, _) = state_at(client, at)?;
+        let cores = paras::para_ids(&mut state).map_err(state_error)?;
+        cores
+            .iter()
+            .map(|para| {
+                inclusion::PENDING
+                    .get(&mut state, para)
+                    .map_err(state_error)
+            })
+            .collect()
+    }
+
+    /// Chunks this validator should hold for candidates pending availability at `at` but does
+    /// not.
+    pub fn missing_chunks(
+        &self,
+        client: &Client,
+        at: &Hash,
+    ) -> Result<Vec<MissingChunk>, ParachainError> {
+        let Some(me) = self.my_index(client) else {
+            return Ok(Vec::new());
+        };
+        let mut missing = Vec::new();
+        for pending in Self::pending(client, at)?.into_iter().flatten() {
+            let held = self
+                .held
+                .get(&pending.hash)
+                .is_some_and(|h| h.chunks.contains_key(&me));
+            if !held {
+                let backers = pending
+                    .backers
+                    .iter()
+                    .filter_map(|b| client.authorities().get(*b as usize).copied())
+                    .collect();
+                missing.push(MissingChunk {
+                    candidate_hash: pending.hash,
+                    erasure_root: pending.descriptor.erasure_root,
+                    index: me,
+                    backed_in: pending.backed_in,
+                    backers,
+                });
+            }
+        }
+        Ok(missing)
+    }
+
+    /// Chunk `index` of a candidate, if held (what a backer serves).
+    pub fn chunk(&self, candidate_hash: &Hash, index: u32) -> Option<ErasureChunk> {
+        self.held.get(candidate_hash)?.chunks.get(&index).cloned()
+    }
+
+    /// Checks a fetched chunk against the candidate's erasure root and keeps it.
+    pub fn on_chunk(
+        &mut self,
+        client: &Client,
+        missing: &MissingChunk,
+        chunk: ErasureChunk,
+    ) -> Result<(), ParachainError> {
+        if chunk.index != missing.index {
+            return Err(ParachainError::BadChunk(format!(
+                "got chunk {}, asked for {}",
+                chunk.index, missing.index
+            )));
+        }
+        verify_chunk(&missing.erasure_root, client.authorities().len(), &chunk)
+            .map_err(|e| ParachainError::BadChunk(e.to_string()))?;
+        self.held
+            .entry(missing.candidate_hash)
+            .or_insert_with(|| Held {
+                relay_parent_number: missing.backed_in,
+                chunks: BTreeMap::new(),
+            })
+            .chunks
+            .insert(chunk.index, chunk);
+        Ok(())
+    }
+
+    /// This validator's bitfield on `parent`: a bit per core, set if it holds its chunk of the
+    /// candidate pending there.
+    pub fn bitfield(
+        &self,
+        client: &Client,
+        parent: &Hash,
+    ) -> Result<Option<SignedBitfield>, ParachainError> {
+        let (Some(me), Some(key)) = (self.my_index(client), &self.key) else {
+            return Ok(None);
+        };
+        let bits: Vec<bool> = Self::pending(client, parent)?
+            .into_iter()
+            .map(|pending| {
+                pending.is_some_and(|p| {
+                    self.held
+                        .get(&p.hash)
+                        .is_some_and(|h| h.chunks.contains_key(&me))
+                })
+            })
+            .collect();
+        let signature = key.sign(&bitfield_payload(parent, &bits));
+        Ok(Some(SignedBitfield {
+            validator: me,
+            bits,
+            signature,
+        }))
+    }
+
+    /// Checks and keeps a validator's bitfield signed on `relay_parent`.
+    pub fn on_bitfield(
+        &mut self,
+        client: &Client,
+        relay_parent: Hash,
+        bitfield: SignedBitfield,
+    ) -> Result<(), ParachainError> {
+        let (_, header) = state_at(client, &relay_parent)?;
+        let signer = client
+            .authorities()
+            .get(bitfield.validator as usize)
+            .ok_or(ParachainError::NotAllowed(bitfield.validator))?;
+        if !signer.verify(
+            &bitfield_payload(&relay_parent, &bitfield.bits),
+            &bitfield.signature,
+        ) {
+            return Err(ParachainError::BadSignature(bitfield.validator));
+        }
+        self.bitfields
+            .entry(relay_parent)
+            .or_insert_with(|| (header.number, BTreeMap::new()))
+            .1
+            .insert(bitfield.validator, bitfield);
+        Ok(())
+    }
+
+    /// The parachains inherent for the block after `parent`: the bitfields signed on it (this
+    /// validator's own included) and the candidates backed on it.
+    pub fn inherent(
+        &mut self,
+        client: &Client,
+        parent: &Header,
+    ) -> Result<OpaqueExtrinsic, ParachainError> {
+        let parent_hash = parent.hash();
+        if let Some(own) = self.bitfield(client, &parent_hash)? {
+            self.on_bitfield(client, parent_hash, own)?;
+        }
+        let expected = Self::pending(client, &parent_hash)?.len();
+        let bitfields = self
+            .bitfields
+            .get(&parent_hash)
+            .map(|(_, by)| {
+                by.values()
+                    .filter(|b| b.bits.len() == expected)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        let call = Call::Inclusion(inclusion::Call::Enter {
+            parent_header: parent.clone(),
+            bitfields,
+            backed: self.backed(client, parent)?,
+        });
+        Ok(Extrinsic::<Call> {
+            signature: None,
+            call,
+        }
+        .to_opaque())
+    }
+
+    /// Forgets what concerns relay blocks more than [`KEEP_BLOCKS`] below `best`.
+    pub fn prune(&mut self, best: u32) {
+        let keep = |number: u32| number.saturating_add(KEEP_BLOCKS) >= best;
+        self.candidates.retain(|_, v| keep(v.relay_parent_number));
+        self.held.retain(|_, h| keep(h.relay_parent_number));
+        self.bitfields.retain(|_, (number, _)| keep(*number));
+    }
+}

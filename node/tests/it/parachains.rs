@@ -1,0 +1,240 @@
+//! Four validators in one process run the parachain protocol by hand-carried messages: a
+//! collator's candidates are backed, made available chunk by chunk, included by block authors,
+//! and the para's head advances on the relay chain; a dishonest collator gets nothing backed.
+
+use crate::validation::Para;
+use parachain_template_runtime::{self as template, GenesisConfig, WASM_BINARY};
+use parity_scale_codec::Encode;
+use std::sync::Arc;
+use tessera_consensus::AuthorityKey;
+use tessera_node::client::Client;
+use tessera_node::collation::{collate, Collation, CollationInput};
+use tessera_node::parachains::{CollationOutcome, ParachainError, ParachainHost};
+use tessera_node::pool::Pool;
+use tessera_node::store::MemoryDb;
+use tessera_node::validation::{InvalidCandidate, ValidationHost, ValidationLimits};
+use tessera_relay_chain::inclusion;
+use tessera_relay_chain::paras::{self, HeadData, ParaId};
+use tessera_relay_chain::{ChainSpec, GenesisPara, HexBytes};
+use tessera_runtime::crypto::Pair;
+use tessera_runtime::parachain::{BlockData, ValidationParams};
+use tessera_runtime::state::State;
+use tessera_runtime::Header;
+
+const PARA: ParaId = ParaId(1000);
+const NAMES: [&str; 4] = ["Alice", "Bob", "Charlie", "Dave"];
+
+struct Network {
+    clients: Vec<Client>,
+    hosts: Vec<ParachainHost>,
+}
+
+impl Network {
+    fn new() -> Self {
+        let mut spec = ChainSpec::dev_with_validators(NAMES.len());
+        let head = GenesisConfig::dev(PARA).head().unwrap();
+        spec.genesis.paras.push(GenesisPara {
+            id: PARA.0,
+            head: HexBytes(head.0),
+            code: HexBytes(WASM_BINARY.to_vec()),
+        });
+        let genesis = spec.build_genesis().unwrap();
+        let validation = Arc::new(ValidationHost::new(ValidationLimits::default()).unwrap());
+        let mut clients = Vec::new();
+        let mut hosts = Vec::new();
+        for name in NAMES {
+            let key = AuthorityKey::from_pair(&Pair::dev(name));
+            let mut client = Client::open(Box::new(MemoryDb::default()), &genesis).unwrap();
+            client.set_author(key.clone()).unwrap();
+            clients.push(client);
+            hosts.push(ParachainHost::new(Some(key), validation.clone()));
+        }
+        Network { clients, hosts }
+    }
+
+    fn best(&self) -> Header {
+        self.clients[0].best_header().unwrap()
+    }
+
+    fn read<T>(&self, read: impl FnOnce(&mut State<'_>) -> T) -> T {
+        let best = self.best();
+        read(&mut State::new(self.clients[0].store(), best.state_root))
+    }
+
+    fn included_head(&self) -> HeadData {
+        self.read(|state| inclusion::included_head(state, PARA).unwrap().unwrap())
+    }
+
+    fn core_free(&self) -> bool {
+        self.read(|state| inclusion::PENDING.get(state, &PARA).unwrap().is_none())
+    }
+
+    /// Gives `collation` to every validator and their statements to every validator; how many
+    /// seconded it, or the first refusal.
+    fn collate(&mut self, collation: &Collation) -> Result<usize, ParachainError> {
+        let mut statements = Vec::new();
+        for (host, client) in self.hosts.iter_mut().zip(&self.clients) {
+            if let CollationOutcome::Seconded(statement) = host.on_collation(client, collation)? {
+                statements.push(*statement);
+            }
+        }
+        for (host, client) in self.hosts.iter_mut().zip(&self.clients) {
+            for statement in &statements {
+                host.on_statement(client, statement.clone()).unwrap();
+            }
+        }
+        Ok(statements.len())
+    }
+
+    /// Each validator fetches its missing chunks from whoever holds them, then everyone
+    /// signs a bitfield on the best block and hears everyone else's.
+    fn availability(&mut self) {
+        let best = self.best().hash();
+        for me in 0..self.hosts.len() {
+            let missing = self.hosts[me]
+                .missing_chunks(&self.clients[me], &best)
+                .unwrap();
+            for wanted in missing {
+                let found = self
+                    .hosts
+                    .iter()
+                    .find_map(|h| h.chunk(&wanted.candidate_hash, wanted.index));
+                if let Some(chunk) = found {
+                    self.hosts[me]
+                        .on_chunk(&self.clients[me], &wanted, chunk)
+                        .unwrap();
+                }
+            }
+        }
+        let bitfields: Vec<_> = self
+            .hosts
+            .iter()
+            .zip(&self.clients)
+            .filter_map(|(host, client)| host.bitfield(client, &best).unwrap())
+            .collect();
+        for (host, client) in self.hosts.iter_mut().zip(&self.clients) {
+            for bitfield in &bitfields {
+                host.on_bitfield(client, best, bitfield.clone()).unwrap();
+            }
+        }
+    }
+
+    /// The validator that may claim the next slot authors with its inherent; all import.
+    fn author(&mut self) -> Header {
+        let parent = self.best();
+        for author in 0..self.clients.len() {
+            let inherent = self.hosts[author]
+                .inherent(&self.clients[author], &parent)
+                .unwrap();
+            let Ok(authored) =
+                self.clients[author].author_next_with(&mut Pool::default(), vec![inherent])
+            else {
+                continue;
+            };
+            assert_eq!(authored.block.extrinsics.len(), 1, "the inherent is in");
+            for (other, client) in self.clients.iter_mut().enumerate() {
+                if other != author {
+                    client.import_block(&authored.block).unwrap();
+                }
+            }
+            return authored.block.header;
+        }
+        panic!("nobody could author after #{}", parent.number);
+    }
+}
+
+/// The honest collator's candidate of its next block on the relay's best block.
+fn honest(network: &Network, para: &mut Para, transfers: usize) -> (Collation, Header) {
+    let best = network.best();
+    let (validation_data, code_hash) = network.read(|state| {
+        let pvd = inclusion::persisted_validation_data(state, PARA, &best)
+            .unwrap()
+            .unwrap();
+        let code = paras::para_at(state, PARA, best.number + 1)
+            .unwrap()
+            .unwrap();
+        (pvd, code.code_hash)
+    });
+    assert_eq!(validation_data.parent_head, HeadData(para.head.encode()));
+    let (data, _) = para.next(transfers);
+    let commitments = template::validate(ValidationParams {
+        parent_head: validation_data.parent_head.clone(),
+        block_data: BlockData(data.encode()),
+        relay_parent_number: validation_data.relay_parent_number,
+        relay_parent_storage_root: validation_data.relay_parent_storage_root,
+    })
+    .unwrap();
+    let collation = collate(
+        &Pair::dev("Ferdie"),
+        CollationInput {
+            para: PARA,
+            relay_parent: best.hash(),
+            validation_data,
+            block_data: BlockData(data.encode()),
+            code_hash,
+            commitments,
+            validators: NAMES.len(),
+        },
+    )
+    .unwrap();
+    (collation, data.block.header)
+}
+
+#[test]
+fn candidates_are_backed_made_available_and_included_so_the_para_advances() {
+    let mut network = Network::new();
+    let mut para = Para::new();
+    let genesis_head = network.included_head();
+    let mut included = Vec::new();
+    let mut waiting: Option<(Header, tessera_runtime::parachain::ParachainBlockData)> = None;
+    for _ in 0..12 {
+        if network.core_free() && waiting.is_none() {
+            let (collation, header) = honest(&network, &mut para, 5);
+            let seconded = network.collate(&collation).unwrap();
+            assert!(seconded >= 2, "the backing group seconds it: {seconded}");
+            let data =
+                parity_scale_codec::Decode::decode(&mut &collation.pov.block_data.0[..]).unwrap();
+            waiting = Some((header, data));
+        }
+        network.availability();
+        network.author();
+        let head = network.included_head();
+        if let Some((header, data)) = waiting.take_if(|(h, _)| HeadData(h.encode()) == head) {
+            para.apply(&data);
+            included.push(header.number);
+        }
+    }
+    assert_ne!(network.included_head(), genesis_head);
+    assert!(included.len() >= 3, "para blocks included: {included:?}");
+    assert_eq!(included, (1..=included.len() as u32).collect::<Vec<_>>());
+    // Every validator agrees on the head.
+    let heads: Vec<_> = network
+        .clients
+        .iter()
+        .map(|c| c.best_header().unwrap().hash())
+        .collect();
+    assert!(heads.windows(2).all(|w| w[0] == w[1]));
+}
+
+#[test]
+fn a_dishonest_collator_gets_nothing_backed_while_an_honest_one_goes_on() {
+    let mut network = Network::new();
+    let mut para = Para::new();
+    // A block whose claimed head has a state root execution does not give.
+    let (mut bad, _) = honest(&network, &mut Para::new(), 3);
+    bad.candidate.commitments.head_data = HeadData(vec![1, 2, 3]);
+    match network.collate(&bad) {
+        Err(ParachainError::Invalid(InvalidCandidate::HashMismatch { .. })) => {}
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    network.author();
+    assert!(network.core_free(), "nothing was backed");
+
+    let (good, header) = honest(&network, &mut para, 3);
+    assert!(network.collate(&good).unwrap() >= 2);
+    network.author();
+    assert!(!network.core_free(), "backed, pending availability");
+    network.availability();
+    network.author();
+    assert_eq!(network.included_head(), HeadData(header.encode()));
+}
