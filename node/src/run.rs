@@ -4,8 +4,11 @@
 use crate::client::{unix_time_ms, AuthorError, OpenError};
 use crate::finality::{FinalityError, FinalityOutcome, FinalityService};
 use crate::network::{self, NetworkConfig, NetworkError, NetworkEvent, NetworkHandle, Topic};
+use crate::parachains::collator::Collate;
+use crate::parachains::ParachainService;
 use crate::service::{ChainEvent, NetworkStatus, Shared};
 use crate::sync::{ChainSync, SyncOutcome};
+use crate::validation::{ValidationHost, ValidationLimits};
 use crate::workload::TransferGenerator;
 use std::future::Future;
 use std::sync::Arc;
@@ -44,6 +47,9 @@ pub enum RunError {
     /// Reading the chain failed.
     #[error("chain: {0}")]
     Chain(String),
+    /// The Wasm validation host could not start.
+    #[error(transparent)]
+    Validation(#[from] crate::validation::HostStartError),
 }
 
 /// A node joined to the network.
@@ -53,6 +59,8 @@ pub struct Node {
     events: Receiver<NetworkEvent>,
     sync: ChainSync,
     finality: FinalityService,
+    parachains: ParachainService,
+    collators: Vec<Box<dyn Collate>>,
     authoring: Option<Authoring>,
     should_have_peers: bool,
 }
@@ -72,7 +80,9 @@ impl Node {
         let should_have_peers = !network.bootnodes.is_empty();
         let (handle, events) = network::start(network)?;
         let sync = ChainSync::new(shared.clone(), handle.clone());
-        let finality = FinalityService::new(shared.clone(), handle.clone(), key)?;
+        let finality = FinalityService::new(shared.clone(), handle.clone(), key.clone())?;
+        let validation = Arc::new(ValidationHost::new(ValidationLimits::default())?);
+        let parachains = ParachainService::new(shared.clone(), handle.clone(), key, validation);
         shared.set_network_status(NetworkStatus {
             should_have_peers,
             ..NetworkStatus::default()
@@ -83,9 +93,22 @@ impl Node {
             events,
             sync,
             finality,
+            parachains,
+            collators: Vec::new(),
             authoring,
             should_have_peers,
         })
+    }
+
+    /// Runs `collator` on this node: it builds its para's blocks on this node's relay chain
+    /// and the node gossips them to backing groups.
+    pub fn add_collator(&mut self, collator: Box<dyn Collate>) {
+        self.collators.push(collator);
+    }
+
+    /// The collators running on this node.
+    pub fn collators(&self) -> &[Box<dyn Collate>] {
+        &self.collators
     }
 
     /// The network handle (peer id, peers).
@@ -122,6 +145,8 @@ impl Node {
                     None => return Err(NetworkError::Stopped.into()),
                 },
                 _ = tick.tick() => {
+                    self.parachains.tick().await;
+                    self.collate().await;
                     self.author().await?;
                     let outcome = self.finality.tick().await;
                     self.want(outcome).await;
@@ -164,6 +189,7 @@ impl Node {
                 topic: Topic::Finality,
                 id,
                 data,
+                ..
             } => {
                 let (valid, outcome) = self.finality.on_gossip(peer, &data).await;
                 let _stopped = self.network.validated(id, peer, valid);
@@ -173,6 +199,21 @@ impl Node {
                 let outcome = self.finality.on_direct(peer, &data).await;
                 self.want(outcome).await;
             }
+            NetworkEvent::Gossip {
+                peer,
+                source,
+                topic: Topic::Parachains,
+                id,
+                data,
+            } => self.parachains.on_gossip(peer, source, id, &data).await,
+            NetworkEvent::ChunkRequest {
+                request, channel, ..
+            } => self.parachains.on_chunk_request(request, channel),
+            NetworkEvent::ChunkResponse {
+                peer,
+                request,
+                response,
+            } => self.parachains.on_chunk_response(peer, request, response),
             event => {
                 let connectivity = matches!(
                     event,
@@ -231,6 +272,21 @@ impl Node {
         });
     }
 
+    /// Lets each collator make a candidate on the best block, and gossips it.
+    async fn collate(&mut self) {
+        for index in 0..self.collators.len() {
+            let collation = {
+                let client = self.shared.client();
+                self.collators
+                    .get_mut(index)
+                    .and_then(|collator| collator.collate(&client))
+            };
+            if let Some(collation) = collation {
+                self.parachains.publish_collation(collation).await;
+            }
+        }
+    }
+
     /// Authors a block if this validator may claim the current slot and is not catching up.
     async fn author(&mut self) -> Result<(), RunError> {
         let Some(authoring) = self.authoring.as_mut() else {
@@ -257,7 +313,14 @@ impl Node {
                     }
                 }
             }
-            let authored = client.author_block(&mut pool, claim)?;
+            let parent = client
+                .header(&claim.parent)
+                .map_err(|e| RunError::Chain(e.to_string()))?;
+            let inherents = parent
+                .and_then(|parent| self.parachains.inherent(&client, &parent))
+                .into_iter()
+                .collect();
+            let authored = client.author_block_with(&mut pool, claim, inherents)?;
             let best = client.info().map_or(0, |m| m.best_number);
             (authored, pool.len(), best)
         };

@@ -131,6 +131,7 @@ impl ChainSync {
                 topic: Topic::Blocks,
                 id,
                 data,
+                ..
             } => {
                 self.shared.metrics.gossip_in.inc();
                 let valid = self.on_block_gossip(peer, &data, &mut outcome).await;
@@ -167,7 +168,10 @@ impl ChainSync {
                     self.downloading = None;
                 }
             }
-            NetworkEvent::Gossip { .. } | NetworkEvent::Direct { .. } => {}
+            NetworkEvent::Gossip { .. }
+            | NetworkEvent::Direct { .. }
+            | NetworkEvent::ChunkRequest { .. }
+            | NetworkEvent::ChunkResponse { .. } => {}
             NetworkEvent::Listening(_) => {}
         }
         outcome

@@ -4,15 +4,21 @@
 
 use super::node::{node_key, open_chain, print_blocks, runtime, start, stop_on, ServiceArgs};
 use super::ChainArgs;
+use crate::parachains::{Collator, ParaChain};
 use crate::run::Authoring;
 use crate::workload::{TransferGenerator, DEV_ACCOUNTS};
 use anyhow::{bail, Context};
 use clap::Args;
+use parachain_template_runtime as template;
+use parity_scale_codec::Encode;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use tessera_consensus::AuthorityKey;
-use tessera_relay_chain::ChainSpec;
+use tessera_relay_chain::paras::ParaId;
+use tessera_relay_chain::{ChainSpec, GenesisPara, HexBytes};
 use tessera_runtime::crypto::Pair;
+use tessera_runtime::state::StateChanges;
+use tessera_runtime::Header;
 use tokio::sync::watch;
 
 /// Arguments of `tessera dev`.
@@ -36,6 +42,13 @@ pub struct DevArgs {
     /// Seed of the dev transfers.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Parachains to register and collate (ids 1000, 1001, …; built-in `dev` chain only).
+    #[arg(long, default_value_t = 2, value_name = "N",
+          value_parser = clap::value_parser!(u8).range(0..=2))]
+    parachains: u8,
+    /// Dev transfers each collator puts in each para block.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    para_transfers: usize,
     /// The chain: `dev` (built with `--validators` and `--block-time`), `local`, or a spec
     /// file whose validators are dev accounts.
     #[command(flatten)]
@@ -45,11 +58,29 @@ pub struct DevArgs {
     service: ServiceArgs,
 }
 
+/// The ids of the dev paras.
+fn dev_paras(count: u8) -> Vec<ParaId> {
+    (0..u32::from(count)).map(|i| ParaId(1000 + i)).collect()
+}
+
+/// A dev para's genesis header and state.
+fn dev_para_genesis(para: ParaId) -> anyhow::Result<(Header, StateChanges)> {
+    template::genesis(&template::GenesisConfig::dev(para))
+        .map_err(|e| anyhow::anyhow!("genesis of para {}: {e}", para.0))
+}
+
 /// The chain `dev` runs and the dev keys of the validators it runs.
 fn chain_and_keys(args: &DevArgs) -> anyhow::Result<(ChainSpec, Vec<(String, Pair)>)> {
     let spec = if args.chain.chain == "dev" {
         let mut spec = ChainSpec::dev_with_validators(usize::from(args.validators));
         spec.genesis.slot_duration_ms = args.block_time;
+        for para in dev_paras(args.parachains) {
+            spec.genesis.paras.push(GenesisPara {
+                id: para.0,
+                head: HexBytes(dev_para_genesis(para)?.0.encode()),
+                code: HexBytes(template::WASM_BINARY.to_vec()),
+            });
+        }
         spec
     } else {
         ChainSpec::load(&args.chain.chain)?
@@ -132,6 +163,38 @@ pub(super) fn run(args: DevArgs) -> anyhow::Result<()> {
         let Some(first) = first else {
             bail!("no validator started");
         };
+        let paras: Vec<ParaId> = spec.genesis.paras.iter().map(|p| ParaId(p.id)).collect();
+        if args.chain.chain == "dev" && !paras.is_empty() {
+            // The collators run on a relay full node of their own, as a real collator would.
+            let path = base_path.join("collator");
+            let client = open_chain(&path, &spec)?;
+            let keypair = node_key(&path, &spec)?;
+            let mut service = args.service.clone();
+            service.bootnodes = bootnodes.clone();
+            service.listen_addr = "/ip4/127.0.0.1/tcp/0".parse()?;
+            service.rpc_addr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+            service.rpc_port = 0;
+            service.prometheus_port = 0;
+            let mut started = start(client, &spec, &service, keypair, None)
+                .await
+                .context("starting the collator node")?;
+            for para in &paras {
+                let (header, state) = dev_para_genesis(*para)?;
+                let chain =
+                    ParaChain::<template::TemplateRuntime>::new(*para, header, state.new_nodes);
+                let mut collator = Collator::new(chain, Pair::dev("Ferdie"), template::validate);
+                crate::parachains::collator::Collate::set_dev_transfers(
+                    &mut collator,
+                    args.para_transfers,
+                );
+                started.node.add_collator(Box::new(collator));
+                println!(
+                    "para     {:<8} parachain template · collator Ferdie on the collator node",
+                    para.0
+                );
+            }
+            nodes.push(tokio::spawn(started.run(stop_rx.clone())));
+        }
         stop_on(print_blocks(first, args.service.blocks), stop_tx).await;
         for node in nodes {
             node.await??;

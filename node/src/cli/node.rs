@@ -171,14 +171,30 @@ pub(crate) async fn print_blocks(shared: Arc<Shared>, finalized_target: Option<u
                 extrinsics,
                 best,
             }) => {
-                let (finalized, issuance) = {
+                let (finalized, issuance, paras) = {
                     let client = shared.client();
                     let meta = client.info().ok();
                     let issuance = client.total_issuance(&header.hash()).unwrap_or_default();
-                    (meta.map_or(0, |m| m.finalized_number), issuance)
+                    let paras = crate::parachains::para_statuses(&client).unwrap_or_default();
+                    (meta.map_or(0, |m| m.finalized_number), issuance, paras)
                 };
+                let number = |head: Option<crate::parachains::ParaHead>| {
+                    head.and_then(|h| h.number)
+                        .map_or("-".to_string(), |n| format!("#{n}"))
+                };
+                let paras: String = paras
+                    .iter()
+                    .map(|p| {
+                        format!(
+                            " · para {} {} (final {})",
+                            p.id.0,
+                            number(Some(p.included)),
+                            number(p.finalized)
+                        )
+                    })
+                    .collect();
                 println!(
-                    "#{:<5} {} {}· finalized #{} · {} txs · pool {} · peers {} · issuance {} UNIT",
+                    "#{:<5} {} {}· finalized #{} · {} txs · pool {} · peers {} · issuance {} UNIT{}",
                     header.number,
                     short(&header.hash().to_string()),
                     if best { "" } else { "(fork) " },
@@ -187,6 +203,7 @@ pub(crate) async fn print_blocks(shared: Arc<Shared>, finalized_target: Option<u
                     shared.pool().len(),
                     shared.metrics.peers.get(),
                     issuance / UNIT,
+                    paras,
                 );
             }
             Ok(ChainEvent::Finalized(header)) => {

@@ -1,6 +1,7 @@
 //! The peer-to-peer network on libp2p: TCP + noise + yamux, identify, ping, gossipsub topics
-//! for blocks and finality votes, a request-response protocol for syncing blocks and
-//! justifications, and one for messages to a single peer (finality catch-up).
+//! for blocks, finality votes and parachain messages, a request-response protocol for syncing
+//! blocks and justifications, one for erasure chunks, and one for messages to a single peer
+//! (finality catch-up).
 //!
 //! The network only moves bytes and keeps score. The node decodes what arrives, checks it and
 //! says back whether it was valid ([`NetworkHandle::validated`], [`NetworkHandle::report`]);
@@ -13,8 +14,9 @@ mod protocol;
 mod reputation;
 
 pub use protocol::{
-    decode_exact, BlockAnnounce, DirectCodec, DirectMessage, FramedCodec, SyncBlock, SyncCodec,
-    SyncRequest, SyncResponse, DIRECT_PROTOCOL, MAX_BLOCKS_PER_REQUEST, MAX_GOSSIP_SIZE,
+    decode_exact, BlockAnnounce, ChunkCodec, ChunkRequest, ChunkResponse, DirectCodec,
+    DirectMessage, FramedCodec, SyncBlock, SyncCodec, SyncRequest, SyncResponse, CHUNK_PROTOCOL,
+    DIRECT_PROTOCOL, MAX_BLOCKS_PER_REQUEST, MAX_CHUNK_RESPONSE_SIZE, MAX_GOSSIP_SIZE,
     MAX_REQUEST_SIZE, MAX_RESPONSE_SIZE, SYNC_PROTOCOL,
 };
 pub use reputation::{Misbehaviour, Reputations, BAN_DURATION, BAN_THRESHOLD};
@@ -36,15 +38,18 @@ pub enum Topic {
     Blocks,
     /// Finality votes and commits.
     Finality,
+    /// Collations, backing statements and availability bitfields.
+    Parachains,
 }
 
 impl Topic {
-    const ALL: [Topic; 2] = [Topic::Blocks, Topic::Finality];
+    const ALL: [Topic; 3] = [Topic::Blocks, Topic::Finality, Topic::Parachains];
 
     fn ident(self, chain: &str) -> IdentTopic {
         let name = match self {
             Topic::Blocks => "blocks",
             Topic::Finality => "finality",
+            Topic::Parachains => "parachains",
         };
         IdentTopic::new(format!("/tessera/{chain}/{name}/1"))
     }
@@ -75,6 +80,8 @@ pub enum NetworkEvent {
     Gossip {
         /// The peer it came from.
         peer: PeerId,
+        /// The peer that published it (gossip is signed).
+        source: Option<PeerId>,
         /// Its topic.
         topic: Topic,
         /// Its id, for the validation answer.
@@ -99,6 +106,24 @@ pub enum NetworkEvent {
         request: OutboundRequestId,
         /// The answer.
         response: Result<SyncResponse, String>,
+    },
+    /// A peer asks for an erasure chunk; answer with [`NetworkHandle::respond_chunk`].
+    ChunkRequest {
+        /// Who asks.
+        peer: PeerId,
+        /// What.
+        request: ChunkRequest,
+        /// Where the answer goes.
+        channel: ResponseChannel<ChunkResponse>,
+    },
+    /// The answer to one of our chunk requests, or why there is none.
+    ChunkResponse {
+        /// Who answered.
+        peer: PeerId,
+        /// What we asked.
+        request: ChunkRequest,
+        /// The answer.
+        response: Result<ChunkResponse, String>,
     },
     /// A message sent to this node alone (already acknowledged).
     Direct {
@@ -140,6 +165,7 @@ struct Behaviour {
     gossipsub: gossipsub::Behaviour,
     sync: request_response::Behaviour<SyncCodec>,
     direct: request_response::Behaviour<DirectCodec>,
+    chunks: request_response::Behaviour<ChunkCodec>,
 }
 
 enum Command {
@@ -152,6 +178,10 @@ enum Command {
         id: MessageId,
         peer: PeerId,
         valid: bool,
+    },
+    Ignored {
+        id: MessageId,
+        peer: PeerId,
     },
     Request {
         peer: PeerId,
@@ -169,6 +199,14 @@ enum Command {
     Direct {
         peer: PeerId,
         data: Vec<u8>,
+    },
+    RequestChunk {
+        peer: PeerId,
+        request: ChunkRequest,
+    },
+    RespondChunk {
+        channel: ResponseChannel<ChunkResponse>,
+        response: ChunkResponse,
     },
     Peers(oneshot::Sender<Vec<PeerId>>),
 }
@@ -205,6 +243,12 @@ impl NetworkHandle {
         self.send(Command::Validated { id, peer, valid })
     }
 
+    /// Drops a received message without forwarding it or blaming its sender (for messages that
+    /// honest peers may forward unchecked, such as collations for another backing group).
+    pub fn ignore(&self, id: MessageId, peer: PeerId) -> Result<(), NetworkError> {
+        self.send(Command::Ignored { id, peer })
+    }
+
     /// Asks `peer` for blocks; the answer arrives as [`NetworkEvent::SyncResponse`].
     pub async fn request(
         &self,
@@ -237,6 +281,20 @@ impl NetworkHandle {
     /// Sends `data` to `peer` alone; it arrives there as [`NetworkEvent::Direct`].
     pub fn send_direct(&self, peer: PeerId, data: Vec<u8>) -> Result<(), NetworkError> {
         self.send(Command::Direct { peer, data })
+    }
+
+    /// Asks `peer` for an erasure chunk; the answer arrives as [`NetworkEvent::ChunkResponse`].
+    pub fn request_chunk(&self, peer: PeerId, request: ChunkRequest) -> Result<(), NetworkError> {
+        self.send(Command::RequestChunk { peer, request })
+    }
+
+    /// Answers a [`NetworkEvent::ChunkRequest`].
+    pub fn respond_chunk(
+        &self,
+        channel: ResponseChannel<ChunkResponse>,
+        response: ChunkResponse,
+    ) -> Result<(), NetworkError> {
+        self.send(Command::RespondChunk { channel, response })
     }
 
     /// Currently connected peers.
@@ -275,6 +333,11 @@ fn behaviour(keypair: &identity::Keypair) -> Result<Behaviour, NetworkError> {
         [(DIRECT_PROTOCOL, ProtocolSupport::Full)],
         request_response::Config::default().with_request_timeout(Duration::from_secs(10)),
     );
+    let chunks = request_response::Behaviour::with_codec(
+        ChunkCodec::default(),
+        [(CHUNK_PROTOCOL, ProtocolSupport::Full)],
+        request_response::Config::default().with_request_timeout(Duration::from_secs(10)),
+    );
     Ok(Behaviour {
         identify: identify::Behaviour::new(identify::Config::new(
             "/tessera/1".into(),
@@ -284,6 +347,7 @@ fn behaviour(keypair: &identity::Keypair) -> Result<Behaviour, NetworkError> {
         gossipsub,
         sync,
         direct,
+        chunks,
     })
 }
 
@@ -329,6 +393,7 @@ pub fn start(
         events: event_tx,
         reputations: Reputations::default(),
         connected: Default::default(),
+        chunk_requests: Default::default(),
     };
     tokio::spawn(task.run());
     Ok((
@@ -348,6 +413,7 @@ struct Task {
     events: mpsc::Sender<NetworkEvent>,
     reputations: Reputations,
     connected: std::collections::BTreeSet<PeerId>,
+    chunk_requests: std::collections::HashMap<OutboundRequestId, ChunkRequest>,
 }
 
 impl Task {
@@ -426,6 +492,13 @@ impl Task {
                     .gossipsub
                     .report_message_validation_result(&id, &peer, acceptance);
             }
+            Command::Ignored { id, peer } => {
+                behaviour.gossipsub.report_message_validation_result(
+                    &id,
+                    &peer,
+                    MessageAcceptance::Ignore,
+                );
+            }
             Command::Request {
                 peer,
                 request,
@@ -441,6 +514,13 @@ impl Task {
             Command::Report { peer, what } => self.report(peer, what),
             Command::Direct { peer, data } => {
                 behaviour.direct.send_request(&peer, DirectMessage(data));
+            }
+            Command::RequestChunk { peer, request } => {
+                let id = behaviour.chunks.send_request(&peer, request);
+                self.chunk_requests.insert(id, request);
+            }
+            Command::RespondChunk { channel, response } => {
+                let _peer_gone = behaviour.chunks.send_response(channel, response);
             }
             Command::Peers(reply) => {
                 let _caller_gone = reply.send(self.connected.iter().copied().collect());
@@ -494,6 +574,7 @@ impl Task {
                         &self.events,
                         NetworkEvent::Gossip {
                             peer: propagation_source,
+                            source: message.source,
                             topic,
                             id: message_id,
                             data: message.data,
@@ -514,6 +595,7 @@ impl Task {
             SwarmEvent::Behaviour(BehaviourEvent::Direct(event)) => {
                 self.direct_event(event).await?
             }
+            SwarmEvent::Behaviour(BehaviourEvent::Chunks(event)) => self.chunk_event(event).await?,
             _ => {}
         }
         Ok(())
@@ -620,6 +702,67 @@ impl Task {
                 tracing::debug!(%peer, %error, "direct message not delivered");
             }
             _ => {}
+        }
+        Ok(())
+    }
+}
+
+impl Task {
+    async fn chunk_event(
+        &mut self,
+        event: request_response::Event<ChunkRequest, ChunkResponse>,
+    ) -> Result<(), ()> {
+        let malformed = |e: &std::io::Error| e.kind() == std::io::ErrorKind::InvalidData;
+        match event {
+            request_response::Event::Message { peer, message, .. } => match message {
+                request_response::Message::Request {
+                    request, channel, ..
+                } => {
+                    let event = NetworkEvent::ChunkRequest {
+                        peer,
+                        request,
+                        channel,
+                    };
+                    emit(&self.events, event).await?;
+                }
+                request_response::Message::Response {
+                    request_id,
+                    response,
+                } => {
+                    if let Some(request) = self.chunk_requests.remove(&request_id) {
+                        let event = NetworkEvent::ChunkResponse {
+                            peer,
+                            request,
+                            response: Ok(response),
+                        };
+                        emit(&self.events, event).await?;
+                    }
+                }
+            },
+            request_response::Event::OutboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => {
+                if matches!(&error, request_response::OutboundFailure::Io(e) if malformed(e)) {
+                    self.report(peer, Misbehaviour::Malformed);
+                }
+                if let Some(request) = self.chunk_requests.remove(&request_id) {
+                    let event = NetworkEvent::ChunkResponse {
+                        peer,
+                        request,
+                        response: Err(error.to_string()),
+                    };
+                    emit(&self.events, event).await?;
+                }
+            }
+            request_response::Event::InboundFailure { peer, error, .. } => {
+                if matches!(&error, request_response::InboundFailure::Io(e) if malformed(e)) {
+                    self.report(peer, Misbehaviour::Malformed);
+                }
+            }
+            request_response::Event::ResponseSent { .. } => {}
         }
         Ok(())
     }

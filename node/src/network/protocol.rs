@@ -22,6 +22,32 @@ const DECODE_DEPTH: u32 = 32;
 pub const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/tessera/sync/2");
 /// The protocol of messages sent to one peer (finality catch-up).
 pub const DIRECT_PROTOCOL: StreamProtocol = StreamProtocol::new("/tessera/direct/1");
+/// The protocol validators fetch their erasure chunks from backers with.
+pub const CHUNK_PROTOCOL: StreamProtocol = StreamProtocol::new("/tessera/chunks/1");
+/// Largest chunk response (a chunk of a 5 MiB PoV for very few validators, with its proof).
+pub const MAX_CHUNK_RESPONSE_SIZE: usize = 8 * 1024 * 1024;
+
+/// A request for one erasure chunk of a candidate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct ChunkRequest {
+    /// The candidate.
+    pub candidate_hash: Hash,
+    /// The chunk's index (the asker's validator index).
+    pub index: u32,
+}
+
+/// The chunk, if the responder holds it.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct ChunkResponse(pub Option<tessera_relay_chain::availability::ErasureChunk>);
+
+/// The chunk protocol's codec.
+pub type ChunkCodec = FramedCodec<ChunkRequest, ChunkResponse>;
+
+impl Default for ChunkCodec {
+    fn default() -> Self {
+        FramedCodec::new(64, MAX_CHUNK_RESPONSE_SIZE)
+    }
+}
 
 /// A request for blocks of the responder's best chain, or for finality proofs.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]

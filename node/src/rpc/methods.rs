@@ -130,6 +130,23 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, RegisterMet
             .collect::<Vec<_>>()
     })?;
 
+    module.register_method("tessera_paras", |_, shared, _| -> RpcResult<Value> {
+        let statuses = crate::parachains::para_statuses(&shared.client()).map_err(internal)?;
+        let head = |head: crate::parachains::ParaHead| {
+            json!({ "number": head.number, "hash": head.hash.to_string() })
+        };
+        Ok(statuses
+            .into_iter()
+            .map(|status| {
+                json!({
+                    "id": status.id.0,
+                    "included": head(status.included),
+                    "finalized": status.finalized.map(head),
+                })
+            })
+            .collect())
+    })?;
+
     module.register_method(
         "chain_getHeader",
         |params: Params, shared, _| -> RpcResult<Value> {

@@ -87,6 +87,7 @@ async fn peers_gossip_and_sync_blocks() {
             topic: Topic::Blocks,
             id,
             data,
+            ..
         } => Some((peer, id, data)),
         _ => None,
     })

@@ -106,6 +106,12 @@ impl From<sudo::Event> for Event {
     }
 }
 
+impl From<balances::Call> for Call {
+    fn from(call: balances::Call) -> Self {
+        Call::Balances(call)
+    }
+}
+
 impl Dispatch<Event> for Call {
     fn weight(&self) -> Weight {
         match self {

@@ -1,0 +1,82 @@
+//! The parachain protocol in a node: a validator's backing, availability and inherent
+//! ([`host`], no I/O), its wiring to the network ([`service`]), and collators that build para
+//! blocks on a relay node and send them to backing groups ([`collator`]).
+
+pub mod collator;
+pub mod host;
+pub mod service;
+
+pub use collator::{Collator, ParaChain};
+pub use host::{
+    CollationOutcome, MissingChunk, ParachainError, ParachainHost, ParachainMessage, Statement,
+};
+pub use service::ParachainService;
+
+use crate::client::Client;
+use parity_scale_codec::Decode;
+use tessera_relay_chain::paras::{self, HeadData, ParaId};
+use tessera_runtime::state::State;
+use tessera_runtime::{Hash, Header};
+
+/// A para head as the relay chain records it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ParaHead {
+    /// The para block's number, if the head is a header of this framework.
+    pub number: Option<u32>,
+    /// The head's hash (the para block's hash).
+    pub hash: Hash,
+}
+
+impl ParaHead {
+    fn of(head: &HeadData) -> Self {
+        ParaHead {
+            number: Header::decode(&mut &head.0[..]).ok().map(|h| h.number),
+            hash: head.hash(),
+        }
+    }
+}
+
+/// A para's heads on the relay chain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ParaStatus {
+    /// The para.
+    pub id: ParaId,
+    /// Its latest included head, at the relay's best block.
+    pub included: ParaHead,
+    /// Its head as of the relay's latest finalized block (none if registered after it).
+    pub finalized: Option<ParaHead>,
+}
+
+/// Every registered para's included and finalized heads.
+pub fn para_statuses(client: &Client) -> Result<Vec<ParaStatus>, String> {
+    let meta = client.info().map_err(|e| e.to_string())?;
+    let header_of = |hash: &Hash| -> Result<Header, String> {
+        client
+            .header(hash)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("block {hash} is missing"))
+    };
+    let best = header_of(&meta.best_hash)?;
+    let finalized = header_of(&meta.finalized_hash)?;
+    let mut at_best = State::new(client.store(), best.state_root);
+    let mut at_finalized = State::new(client.store(), finalized.state_root);
+    let mut statuses = Vec::new();
+    for id in paras::para_ids(&mut at_best).map_err(|e| e.to_string())? {
+        let Some(included) = paras::PARAS
+            .get(&mut at_best, &id)
+            .map_err(|e| e.to_string())?
+        else {
+            continue;
+        };
+        let finalized = paras::PARAS
+            .get(&mut at_finalized, &id)
+            .map_err(|e| e.to_string())?
+            .map(|info| ParaHead::of(&info.head));
+        statuses.push(ParaStatus {
+            id,
+            included: ParaHead::of(&included.head),
+            finalized,
+        });
+    }
+    Ok(statuses)
+}

@@ -1,0 +1,345 @@
+//! The parachain protocol on the network: gossip of collations, statements and bitfields on
+//! [`Topic::Parachains`], and chunk fetching over the chunk protocol.
+//!
+//! Which peer is which validator is learned from the signed messages validators publish
+//! (statements and bitfields carry a validator index and a signature; gossip carries its
+//! publisher's peer id), so a validator asks its chunk from a backer's own peer, and from any
+//! peer while it knows none.
+
+use super::host::{CollationOutcome, MissingChunk, ParachainHost, ParachainMessage};
+use crate::client::Client;
+use crate::network::{
+    decode_exact, ChunkRequest, ChunkResponse, Misbehaviour, NetworkHandle, Topic,
+};
+use crate::service::Shared;
+use crate::validation::ValidationHost;
+use libp2p::gossipsub::MessageId;
+use libp2p::request_response::ResponseChannel;
+use libp2p::PeerId;
+use parity_scale_codec::Encode;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tessera_consensus::AuthorityKey;
+use tessera_runtime::{AccountId, Hash, Header, OpaqueExtrinsic};
+
+/// A chunk request not answered in this long is made again (to another peer).
+const CHUNK_RETRY: Duration = Duration::from_secs(2);
+
+/// A node's parachain protocol: the validator logic plus the network.
+pub struct ParachainService {
+    shared: Arc<Shared>,
+    network: NetworkHandle,
+    host: ParachainHost,
+    is_validator: bool,
+    peer_of: HashMap<AccountId, PeerId>,
+    requested: HashMap<(Hash, u32), (Instant, usize)>,
+    missing: HashMap<(Hash, u32), MissingChunk>,
+    bitfield_sent_for: Option<Hash>,
+    best_seen_at: (Hash, Instant),
+    asked: HashSet<(Hash, u32, PeerId)>,
+}
+
+impl ParachainService {
+    /// The protocol of the node whose state is `shared`; `key` for a validator.
+    pub fn new(
+        shared: Arc<Shared>,
+        network: NetworkHandle,
+        key: Option<AuthorityKey>,
+        validation: Arc<ValidationHost>,
+    ) -> Self {
+        ParachainService {
+            shared,
+            network,
+            is_validator: key.is_some(),
+            host: ParachainHost::new(key, validation),
+            peer_of: HashMap::new(),
+            requested: HashMap::new(),
+            missing: HashMap::new(),
+            bitfield_sent_for: None,
+            best_seen_at: (Hash::ZERO, Instant::now()),
+            asked: HashSet::new(),
+        }
+    }
+
+    /// Publishes a collation made on this node (a collator): gossip does not deliver a node's
+    /// own messages back to it, so its own validator part sees it here.
+    pub async fn publish_collation(&mut self, collation: crate::collation::Collation) {
+        let message = ParachainMessage::Collation(collation);
+        if let Err(err) = self
+            .network
+            .publish(Topic::Parachains, message.encode())
+            .await
+        {
+            tracing::debug!(%err, "collation not published");
+        }
+        if let ParachainMessage::Collation(collation) = message {
+            self.on_collation(&collation).await;
+        }
+    }
+
+    async fn on_collation(&mut self, collation: &crate::collation::Collation) -> Option<bool> {
+        let outcome = {
+            let client = self.shared.client();
+            self.host.on_collation(&client, collation)
+        };
+        match outcome {
+            Ok(CollationOutcome::Seconded(statement)) => {
+                tracing::debug!(
+                    para = statement.candidate.descriptor.para_id.0,
+                    candidate = %statement.candidate.hash(),
+                    "seconded a candidate"
+                );
+                let message = ParachainMessage::Statement(*statement);
+                if let Err(err) = self
+                    .network
+                    .publish(Topic::Parachains, message.encode())
+                    .await
+                {
+                    tracing::debug!(%err, "statement not published");
+                }
+                Some(true)
+            }
+            Ok(CollationOutcome::Ignored) => None,
+            Err(err) => {
+                tracing::info!(%err, "collation refused");
+                Some(false)
+            }
+        }
+    }
+
+    /// Handles a gossip message on the parachains topic.
+    pub async fn on_gossip(
+        &mut self,
+        peer: PeerId,
+        source: Option<PeerId>,
+        id: MessageId,
+        data: &[u8],
+    ) {
+        let message = match decode_exact::<ParachainMessage>(data) {
+            Ok(message) => message,
+            Err(_) => {
+                let _stopped = self.network.validated(id, peer, false);
+                return;
+            }
+        };
+        let verdict = match message {
+            ParachainMessage::Collation(collation) => {
+                match self.on_collation(&collation).await {
+                    Some(valid) => Some(valid),
+                    // Not ours to check: pass it on for the group's validators.
+                    None => Some(true),
+                }
+                // An invalid collation is only the fault of the peer that made it.
+                .map(|valid| valid || source != Some(peer))
+            }
+            ParachainMessage::Statement(statement) => {
+                let validator = statement.vote.validator;
+                let result = {
+                    let client = self.shared.client();
+                    self.host.on_statement(&client, statement)
+                };
+                self.verdict(result, validator, source)
+            }
+            ParachainMessage::Bitfield {
+                relay_parent,
+                bitfield,
+            } => {
+                let validator = bitfield.validator;
+                let result = {
+                    let client = self.shared.client();
+                    self.host.on_bitfield(&client, relay_parent, bitfield)
+                };
+                self.verdict(result, validator, source)
+            }
+        };
+        let _stopped = match verdict {
+            Some(valid) => self.network.validated(id, peer, valid),
+            None => self.network.ignore(id, peer),
+        };
+    }
+
+    /// Gossip verdict of a signed validator message; learns the signer's peer when valid.
+    fn verdict(
+        &mut self,
+        result: Result<(), super::ParachainError>,
+        validator: u32,
+        source: Option<PeerId>,
+    ) -> Option<bool> {
+        match result {
+            Ok(()) => {
+                let account = self
+                    .shared
+                    .client()
+                    .authorities()
+                    .get(validator as usize)
+                    .copied();
+                if let (Some(account), Some(source)) = (account, source) {
+                    self.peer_of.insert(account, source);
+                }
+                Some(true)
+            }
+            // A block this node has not imported yet: neither forward nor blame.
+            Err(super::ParachainError::UnknownRelayParent(_)) => None,
+            Err(err) => {
+                tracing::debug!(%err, "parachain message refused");
+                Some(false)
+            }
+        }
+    }
+
+    /// Answers a peer's chunk request.
+    pub fn on_chunk_request(&self, request: ChunkRequest, channel: ResponseChannel<ChunkResponse>) {
+        let chunk = self.host.chunk(&request.candidate_hash, request.index);
+        let _stopped = self.network.respond_chunk(channel, ChunkResponse(chunk));
+    }
+
+    /// Takes a peer's answer to a chunk request.
+    pub fn on_chunk_response(
+        &mut self,
+        peer: PeerId,
+        request: ChunkRequest,
+        response: Result<ChunkResponse, String>,
+    ) {
+        let key = (request.candidate_hash, request.index);
+        let Some(wanted) = self.missing.get(&key).cloned() else {
+            return;
+        };
+        match response {
+            Ok(ChunkResponse(Some(chunk))) => {
+                let result = {
+                    let client = self.shared.client();
+                    self.host.on_chunk(&client, &wanted, chunk)
+                };
+                match result {
+                    Ok(()) => {
+                        self.missing.remove(&key);
+                        self.requested.remove(&key);
+                    }
+                    Err(err) => {
+                        tracing::info!(%peer, %err, "bad chunk");
+                        let _stopped = self.network.report(peer, Misbehaviour::Malformed);
+                        self.requested.remove(&key);
+                    }
+                }
+            }
+            // It does not have it (yet), or did not answer: ask again later.
+            Ok(ChunkResponse(None)) | Err(_) => {
+                self.requested.remove(&key);
+            }
+        }
+    }
+
+    /// Periodic work: fetch missing chunks, publish this validator's bitfield on the best
+    /// block once it holds its chunks (or half a slot after the block arrived), forget old
+    /// candidates.
+    pub async fn tick(&mut self) {
+        if !self.is_validator {
+            return;
+        }
+        let (best, missing, peers) = {
+            let client = self.shared.client();
+            let Ok(best) = client.best_header() else {
+                return;
+            };
+            let missing = self
+                .host
+                .missing_chunks(&client, &best.hash())
+                .unwrap_or_default();
+            (best, missing, self.network.clone())
+        };
+        let best_hash = best.hash();
+        if self.best_seen_at.0 != best_hash {
+            self.best_seen_at = (best_hash, Instant::now());
+            self.host.prune(best.number);
+            self.asked.clear();
+        }
+        self.missing = missing
+            .into_iter()
+            .map(|m| ((m.candidate_hash, m.index), m))
+            .collect();
+        let connected = peers.peers().await.unwrap_or_default();
+        let wanted: Vec<MissingChunk> = self.missing.values().cloned().collect();
+        for chunk in wanted {
+            self.request(&chunk, &connected);
+        }
+        let slot = self.shared.client().slot_duration();
+        let waited = self.best_seen_at.1.elapsed() >= slot / 2;
+        if self.bitfield_sent_for != Some(best_hash) && (self.missing.is_empty() || waited) {
+            self.publish_bitfield(&best).await;
+        }
+    }
+
+    fn request(&mut self, chunk: &MissingChunk, connected: &[PeerId]) {
+        let key = (chunk.candidate_hash, chunk.index);
+        if let Some((at, _)) = self.requested.get(&key) {
+            if at.elapsed() < CHUNK_RETRY {
+                return;
+            }
+        }
+        let backer_peers = chunk
+            .backers
+            .iter()
+            .filter_map(|b| self.peer_of.get(b).copied());
+        let candidates: Vec<PeerId> = backer_peers
+            .chain(connected.iter().copied())
+            .filter(|p| connected.contains(p))
+            .collect();
+        let Some(peer) = candidates
+            .iter()
+            .copied()
+            .find(|p| !self.asked.contains(&(key.0, key.1, *p)))
+        else {
+            // Asked everyone: start over.
+            self.asked.retain(|(hash, index, _)| (*hash, *index) != key);
+            return;
+        };
+        self.asked.insert((key.0, key.1, peer));
+        let request = ChunkRequest {
+            candidate_hash: chunk.candidate_hash,
+            index: chunk.index,
+        };
+        if self.network.request_chunk(peer, request).is_ok() {
+            let attempts = self.requested.get(&key).map_or(0, |(_, n)| *n);
+            self.requested.insert(key, (Instant::now(), attempts + 1));
+        }
+    }
+
+    async fn publish_bitfield(&mut self, best: &Header) {
+        let best_hash = best.hash();
+        let bitfield = {
+            let client = self.shared.client();
+            self.host.bitfield(&client, &best_hash)
+        };
+        let Ok(Some(bitfield)) = bitfield else {
+            return;
+        };
+        self.bitfield_sent_for = Some(best_hash);
+        {
+            let client = self.shared.client();
+            let _own = self.host.on_bitfield(&client, best_hash, bitfield.clone());
+        }
+        let message = ParachainMessage::Bitfield {
+            relay_parent: best_hash,
+            bitfield,
+        };
+        if let Err(err) = self
+            .network
+            .publish(Topic::Parachains, message.encode())
+            .await
+        {
+            tracing::debug!(%err, "bitfield not published");
+        }
+    }
+
+    /// The parachains inherent for a block on `parent` (authors call this, holding the client).
+    pub fn inherent(&mut self, client: &Client, parent: &Header) -> Option<OpaqueExtrinsic> {
+        match self.host.inherent(client, parent) {
+            Ok(inherent) => Some(inherent),
+            Err(err) => {
+                tracing::warn!(%err, "no parachains inherent");
+                None
+            }
+        }
+    }
+}
