@@ -143,7 +143,7 @@ pub struct Genesis {
 }
 
 /// The well-known development accounts (`//Alice` …), funded in the dev and local specs.
-pub const DEV_ACCOUNTS: [&str; 6] = ["Alice", "Bob", "Charlie", "Dave", "Eve", "Ferdie"];
+pub use tessera_runtime::crypto::DEV_ACCOUNTS;
 
 fn dev_account(name: &str) -> Address {
     Address(Pair::dev(name).public())

@@ -277,6 +277,78 @@ pub fn validate_block<R: Runtime>(params: ValidationParams) -> ValidationOutcome
     })
 }
 
+/// The genesis of a para built with this framework: its id, endowed accounts and sudo key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParaGenesis {
+    /// The para's id on the relay chain.
+    pub para_id: ParaId,
+    /// Endowed accounts.
+    pub balances: Vec<(AccountId, crate::Balance)>,
+    /// The sudo key, if the para has `sudo`.
+    pub sudo: Option<AccountId>,
+}
+
+impl ParaGenesis {
+    /// A dev para with id `para_id`: each dev account holds a million units (of 12 decimals),
+    /// Alice is sudo.
+    #[cfg(feature = "std")]
+    pub fn dev(para_id: ParaId) -> Self {
+        let account = |name: &str| crate::crypto::Pair::dev(name).public();
+        ParaGenesis {
+            para_id,
+            balances: crate::crypto::DEV_ACCOUNTS
+                .iter()
+                .map(|name| (account(name), 1_000_000 * 1_000_000_000_000))
+                .collect(),
+            sudo: Some(account("Alice")),
+        }
+    }
+
+    /// The genesis header and state for a para of runtime `R`; the header's encoding is the
+    /// para's genesis head.
+    pub fn build<R: Runtime>(&self) -> Result<(Header, StateChanges), crate::dispatch::CallError> {
+        crate::executive::build_genesis::<R>(|ctx| {
+            PARA_ID.put(&mut ctx.state, &self.para_id);
+            for (who, balance) in &self.balances {
+                crate::modules::balances::force_set_balance(ctx, who, *balance)?;
+            }
+            if let Some(key) = self.sudo {
+                crate::modules::sudo::KEY.put(&mut ctx.state, &key);
+            }
+            Ok(())
+        })
+    }
+
+    /// The genesis head of a para of runtime `R`, to register on the relay chain.
+    pub fn head<R: Runtime>(&self) -> Result<HeadData, crate::dispatch::CallError> {
+        self.build::<R>()
+            .map(|(header, _)| HeadData(header.encode()))
+    }
+}
+
+/// `call` signed by `pair` with `nonce` for the para of runtime `R` whose genesis hash is
+/// `genesis_hash`, valid forever.
+#[cfg(feature = "std")]
+pub fn sign<R: Runtime>(
+    pair: &crate::crypto::Pair,
+    call: R::Call,
+    nonce: crate::Nonce,
+    genesis_hash: Hash,
+) -> OpaqueExtrinsic {
+    use crate::extrinsic::{ChainContext, Era, Extrinsic, SignedExtra};
+    let extra = SignedExtra {
+        era: Era::Immortal,
+        nonce,
+        tip: 0,
+    };
+    let chain = ChainContext {
+        spec_version: R::VERSION.spec_version,
+        genesis_hash,
+        birth_hash: genesis_hash,
+    };
+    Extrinsic::signed(pair, call, extra, &chain).to_opaque()
+}
+
 /// A para block a collator built, with what it changes and what it left out.
 #[derive(Debug)]
 pub struct BuiltBlock {

@@ -4,11 +4,13 @@
 
 use super::node::{node_key, open_chain, print_blocks, runtime, start, stop_on, ServiceArgs};
 use super::ChainArgs;
+use crate::parachains::collator::Collate;
 use crate::parachains::{Collator, ParaChain};
 use crate::run::Authoring;
 use crate::workload::{TransferGenerator, DEV_ACCOUNTS};
 use anyhow::{bail, Context};
 use clap::Args;
+use example_parachain_runtime as example;
 use parachain_template_runtime as template;
 use parity_scale_codec::Encode;
 use std::net::{IpAddr, Ipv4Addr};
@@ -17,6 +19,7 @@ use tessera_consensus::AuthorityKey;
 use tessera_relay_chain::paras::ParaId;
 use tessera_relay_chain::{ChainSpec, GenesisPara, HexBytes};
 use tessera_runtime::crypto::Pair;
+use tessera_runtime::parachain::ParaGenesis;
 use tessera_runtime::state::StateChanges;
 use tessera_runtime::Header;
 use tokio::sync::watch;
@@ -58,15 +61,73 @@ pub struct DevArgs {
     service: ServiceArgs,
 }
 
-/// The ids of the dev paras.
-fn dev_paras(count: u8) -> Vec<ParaId> {
-    (0..u32::from(count)).map(|i| ParaId(1000 + i)).collect()
+/// The paras of the dev network: the template as 1000 and the example as 1001.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum DevPara {
+    Template,
+    Example,
 }
 
-/// A dev para's genesis header and state.
-fn dev_para_genesis(para: ParaId) -> anyhow::Result<(Header, StateChanges)> {
-    template::genesis(&template::GenesisConfig::dev(para))
-        .map_err(|e| anyhow::anyhow!("genesis of para {}: {e}", para.0))
+impl DevPara {
+    fn first(count: u8) -> Vec<DevPara> {
+        [DevPara::Template, DevPara::Example]
+            .into_iter()
+            .take(usize::from(count))
+            .collect()
+    }
+
+    fn id(self) -> ParaId {
+        match self {
+            DevPara::Template => ParaId(1000),
+            DevPara::Example => ParaId(1001),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            DevPara::Template => "parachain template (system, balances, sudo)",
+            DevPara::Example => "example para (system, balances, notes)",
+        }
+    }
+
+    fn code(self) -> &'static [u8] {
+        match self {
+            DevPara::Template => template::WASM_BINARY,
+            DevPara::Example => example::WASM_BINARY,
+        }
+    }
+
+    fn genesis(self) -> anyhow::Result<(Header, StateChanges)> {
+        let mut config = ParaGenesis::dev(self.id());
+        let built = match self {
+            DevPara::Template => config.build::<template::TemplateRuntime>(),
+            DevPara::Example => {
+                config.sudo = None;
+                config.build::<example::ExampleRuntime>()
+            }
+        };
+        built.map_err(|e| anyhow::anyhow!("genesis of para {}: {e}", self.id().0))
+    }
+
+    /// Its collator, with Ferdie's key.
+    fn collator(self, transfers: usize) -> anyhow::Result<Box<dyn Collate>> {
+        let (header, state) = self.genesis()?;
+        let key = Pair::dev("Ferdie");
+        let mut collator: Box<dyn Collate> = match self {
+            DevPara::Template => Box::new(Collator::new(
+                ParaChain::<template::TemplateRuntime>::new(self.id(), header, state.new_nodes),
+                key,
+                template::validate,
+            )),
+            DevPara::Example => Box::new(Collator::new(
+                ParaChain::<example::ExampleRuntime>::new(self.id(), header, state.new_nodes),
+                key,
+                example::validate,
+            )),
+        };
+        collator.set_dev_transfers(transfers);
+        Ok(collator)
+    }
 }
 
 /// The chain `dev` runs and the dev keys of the validators it runs.
@@ -74,11 +135,11 @@ fn chain_and_keys(args: &DevArgs) -> anyhow::Result<(ChainSpec, Vec<(String, Pai
     let spec = if args.chain.chain == "dev" {
         let mut spec = ChainSpec::dev_with_validators(usize::from(args.validators));
         spec.genesis.slot_duration_ms = args.block_time;
-        for para in dev_paras(args.parachains) {
+        for para in DevPara::first(args.parachains) {
             spec.genesis.paras.push(GenesisPara {
-                id: para.0,
-                head: HexBytes(dev_para_genesis(para)?.0.encode()),
-                code: HexBytes(template::WASM_BINARY.to_vec()),
+                id: para.id().0,
+                head: HexBytes(para.genesis()?.0.encode()),
+                code: HexBytes(para.code().to_vec()),
             });
         }
         spec
@@ -163,7 +224,7 @@ pub(super) fn run(args: DevArgs) -> anyhow::Result<()> {
         let Some(first) = first else {
             bail!("no validator started");
         };
-        let paras: Vec<ParaId> = spec.genesis.paras.iter().map(|p| ParaId(p.id)).collect();
+        let paras = DevPara::first(args.parachains);
         if args.chain.chain == "dev" && !paras.is_empty() {
             // The collators run on a relay full node of their own, as a real collator would.
             let path = base_path.join("collator");
@@ -178,19 +239,14 @@ pub(super) fn run(args: DevArgs) -> anyhow::Result<()> {
             let mut started = start(client, &spec, &service, keypair, None)
                 .await
                 .context("starting the collator node")?;
-            for para in &paras {
-                let (header, state) = dev_para_genesis(*para)?;
-                let chain =
-                    ParaChain::<template::TemplateRuntime>::new(*para, header, state.new_nodes);
-                let mut collator = Collator::new(chain, Pair::dev("Ferdie"), template::validate);
-                crate::parachains::collator::Collate::set_dev_transfers(
-                    &mut collator,
-                    args.para_transfers,
-                );
-                started.node.add_collator(Box::new(collator));
+            for para in paras {
+                started
+                    .node
+                    .add_collator(para.collator(args.para_transfers)?);
                 println!(
-                    "para     {:<8} parachain template · collator Ferdie on the collator node",
-                    para.0
+                    "para     {:<8} {} · collator Ferdie on the collator node",
+                    para.id().0,
+                    para.name()
                 );
             }
             nodes.push(tokio::spawn(started.run(stop_rx.clone())));

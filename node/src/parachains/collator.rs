@@ -15,7 +15,6 @@ use tessera_relay_chain::inclusion;
 use tessera_relay_chain::paras::{self, HeadData, ParaId};
 use tessera_runtime::crypto::Pair;
 use tessera_runtime::executive::{Executive, InvalidTransaction, Runtime};
-use tessera_runtime::extrinsic::{ChainContext, Era, Extrinsic, SignedExtra};
 use tessera_runtime::modules::{balances, system};
 use tessera_runtime::parachain::{
     build_block, prove_block, BlockData, ParachainBlockData, ValidationParams,
@@ -262,7 +261,8 @@ where
                 dest: to.public(),
                 value: 1_000_000_000,
             });
-            let xt = sign::<R>(from, call, nonce, self.chain.genesis_hash);
+            let xt =
+                tessera_runtime::parachain::sign::<R>(from, call, nonce, self.chain.genesis_hash);
             match self.chain.submit(xt) {
                 Ok(_) => {
                     self.dev_nonces.insert(signer, nonce.saturating_add(1));
@@ -274,27 +274,6 @@ where
             }
         }
     }
-}
-
-/// `call` signed by `pair` with `nonce` for the para of runtime `R` whose genesis hash is
-/// `genesis_hash`, valid forever.
-pub fn sign<R: Runtime>(
-    pair: &Pair,
-    call: R::Call,
-    nonce: Nonce,
-    genesis_hash: Hash,
-) -> OpaqueExtrinsic {
-    let extra = SignedExtra {
-        era: Era::Immortal,
-        nonce,
-        tip: 0,
-    };
-    let chain = ChainContext {
-        spec_version: R::VERSION.spec_version,
-        genesis_hash,
-        birth_hash: genesis_hash,
-    };
-    Extrinsic::signed(pair, call, extra, &chain).to_opaque()
 }
 
 impl<R: Runtime + Send + Sync> Collate for Collator<R>

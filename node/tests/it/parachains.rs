@@ -32,7 +32,9 @@ struct Network {
 impl Network {
     fn new() -> Self {
         let mut spec = ChainSpec::dev_with_validators(NAMES.len());
-        let head = GenesisConfig::dev(PARA).head().unwrap();
+        let head = GenesisConfig::dev(PARA)
+            .head::<template::TemplateRuntime>()
+            .unwrap();
         spec.genesis.paras.push(GenesisPara {
             id: PARA.0,
             head: HexBytes(head.0),

@@ -14,7 +14,10 @@ extern crate alloc;
 #[cfg(feature = "std")]
 mod genesis;
 #[cfg(feature = "std")]
-pub use genesis::{genesis, sign, GenesisConfig, DEV_ACCOUNTS};
+pub use genesis::{genesis, sign};
+#[cfg(feature = "std")]
+pub use tessera_runtime::crypto::DEV_ACCOUNTS;
+pub use tessera_runtime::parachain::ParaGenesis as GenesisConfig;
 
 use parity_scale_codec::{Decode, Encode};
 use tessera_runtime::dispatch::{CallResult, Context, Dispatch, Origin, RuntimeConfig, Weight};

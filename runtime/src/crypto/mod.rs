@@ -8,7 +8,7 @@ mod ss58;
 #[cfg(feature = "std")]
 mod pair;
 #[cfg(feature = "std")]
-pub use pair::{Pair, SecretUri, DEV_PHRASE};
+pub use pair::{Pair, SecretUri, DEV_ACCOUNTS, DEV_PHRASE};
 
 pub use ss58::Ss58;
 

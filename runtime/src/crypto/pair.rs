@@ -12,6 +12,9 @@ use parity_scale_codec::Encode;
 use schnorrkel::derive::{ChainCode, Derivation};
 use schnorrkel::{ExpansionMode, Keypair, MiniSecretKey, SecretKey};
 
+/// The well-known dev accounts (`//Alice`, `//Bob`, …), endowed in dev chains.
+pub const DEV_ACCOUNTS: [&str; 6] = ["Alice", "Bob", "Charlie", "Dave", "Eve", "Ferdie"];
+
 /// The phrase behind `//Alice`, `//Bob` and the other development accounts.
 pub const DEV_PHRASE: &str =
     "bottom drive obey lake curtain smoke basket hold race lonely fit walk";
