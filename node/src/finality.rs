@@ -9,13 +9,14 @@ use crate::store::StoreError;
 use libp2p::PeerId;
 use parity_scale_codec::{Decode, Encode};
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use tessera_consensus::codec::decode_bounded;
 use tessera_consensus::finality::{
     AuthoritySet, AuthoritySetError, FinalityConfig, FinalityEngine, FinalityMessage, Input,
-    Justification, Output, SignedVote, MAX_MESSAGE_BYTES,
+    Justification, Output, SignedVote, VotingRule, MAX_MESSAGE_BYTES,
 };
-use tessera_consensus::{AuthorityKey, PeerId as EnginePeer};
+use tessera_consensus::{AuthorityKey, BlockTree, PeerId as EnginePeer};
 use tessera_runtime::{AccountId, BlockNumber, Hash, Header};
 
 /// Why the voter could not start.
@@ -71,12 +72,53 @@ pub fn config_for_slot(slot_ms: u64) -> FinalityConfig {
 /// The finality voter (with a key of the authority set) or observer (without) of a node.
 pub struct FinalityService {
     engine: FinalityEngine,
+    availability: AvailabilityRule,
     shared: Arc<Shared>,
     network: NetworkHandle,
     peers: PeerTable,
     own: Option<AccountId>,
     /// This voter's votes in the last round it voted in, as recorded in the store.
     voted: VoterRecord,
+}
+
+/// Votes never go past a relay block that backed a candidate which, as of the block voted
+/// from, is not available yet: finalizing it would finalize data nobody may be able to
+/// recover. It caps votes at the parent of the first such block.
+#[derive(Clone, Default)]
+pub struct AvailabilityRule {
+    /// Per block (hash): its number and the first block backing a still-unavailable candidate.
+    unavailable_since: Arc<Mutex<HashMap<Hash, (BlockNumber, BlockNumber)>>>,
+}
+
+/// Blocks kept in the rule's memory below the newest.
+const AVAILABILITY_MEMORY: BlockNumber = 1024;
+
+impl AvailabilityRule {
+    /// Notes what `header`'s state says of candidates pending availability.
+    pub fn note(&self, header: &Header, since: Option<BlockNumber>) {
+        let mut map = self
+            .unavailable_since
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(since) = since {
+            map.insert(header.hash(), (header.number, since));
+        }
+        let oldest = header.number.saturating_sub(AVAILABILITY_MEMORY);
+        map.retain(|_, (number, _)| *number >= oldest);
+    }
+}
+
+impl VotingRule for AvailabilityRule {
+    fn restrict(&self, base: &Header, best: &Header, tree: &BlockTree) -> Option<Hash> {
+        let since = self
+            .unavailable_since
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(&best.hash())
+            .map(|(_, since)| *since)?;
+        let cap = since.saturating_sub(1).max(base.number);
+        tree.ancestor_at(&best.hash(), cap)
+    }
 }
 
 /// The voter's own votes of its latest round, stored before any of them is sent.
@@ -118,7 +160,9 @@ impl FinalityService {
         let config = config_for_slot(client.slot_duration().as_millis() as u64);
         let own = key.as_ref().map(AuthorityKey::public);
         let set_id = set.set_id();
-        let mut engine = FinalityEngine::new(config, set, root, key);
+        let availability = AvailabilityRule::default();
+        let mut engine = FinalityEngine::new(config, set, root, key)
+            .with_voting_rule(Box::new(availability.clone()));
         let tree = client.authorship().tree();
         let mut unfinalized: Vec<&Header> = tree
             .hashes()
@@ -127,6 +171,10 @@ impl FinalityService {
             .collect();
         unfinalized.sort_by_key(|h| h.number);
         for header in unfinalized {
+            availability.note(
+                header,
+                crate::parachains::unavailable_since(&client, header),
+            );
             engine.handle(Input::BlockImported(header.clone()));
         }
         engine.handle(Input::BestBlock(meta.best_hash));
@@ -140,6 +188,7 @@ impl FinalityService {
             .set(i64::from(meta.finalized_number));
         Ok(FinalityService {
             engine,
+            availability,
             shared,
             network,
             peers: PeerTable::default(),
@@ -156,6 +205,8 @@ impl FinalityService {
     /// Tells the voter of a block imported (parents first) and whether it became best.
     pub async fn block_imported(&mut self, header: Header, best: bool) -> FinalityOutcome {
         let hash = header.hash();
+        let since = crate::parachains::unavailable_since(&self.shared.client(), &header);
+        self.availability.note(&header, since);
         let mut outcome = self.feed(Input::BlockImported(header)).await;
         if best {
             let more = self.feed(Input::BestBlock(hash)).await;
@@ -334,5 +385,48 @@ impl FinalityService {
                 None
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chain(length: u32) -> (BlockTree, Vec<Header>) {
+        let mut headers = vec![Header {
+            parent_hash: Hash::ZERO,
+            number: 0,
+            state_root: Hash::ZERO,
+            extrinsics_root: Hash::ZERO,
+            digest: Default::default(),
+        }];
+        for number in 1..=length {
+            let parent = &headers[number as usize - 1];
+            headers.push(Header {
+                parent_hash: parent.hash(),
+                number,
+                ..parent.clone()
+            });
+        }
+        let mut tree = BlockTree::new(headers[0].clone());
+        for header in &headers[1..] {
+            tree.insert(header.clone()).unwrap();
+        }
+        (tree, headers)
+    }
+
+    #[test]
+    fn votes_stop_below_the_first_block_backing_an_unavailable_candidate() {
+        let (tree, headers) = chain(8);
+        let rule = AvailabilityRule::default();
+        let (base, best) = (&headers[1], &headers[8]);
+        // Nothing pending as of #8: no cap.
+        assert_eq!(rule.restrict(base, best, &tree), None);
+        // As of #8, a candidate backed in #5 is still unavailable: vote up to #4.
+        rule.note(best, Some(5));
+        assert_eq!(rule.restrict(base, best, &tree), Some(headers[4].hash()));
+        // Never below the base.
+        rule.note(best, Some(1));
+        assert_eq!(rule.restrict(base, best, &tree), Some(base.hash()));
     }
 }

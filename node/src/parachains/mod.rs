@@ -80,3 +80,19 @@ pub fn para_statuses(client: &Client) -> Result<Vec<ParaStatus>, String> {
     }
     Ok(statuses)
 }
+
+/// The first relay block that backed a candidate still pending availability as of `header`
+/// (finality must not pass it), if any.
+pub fn unavailable_since(client: &Client, header: &Header) -> Option<u32> {
+    let mut state = State::new(client.store(), header.state_root);
+    let paras = paras::para_ids(&mut state).ok()?;
+    paras
+        .iter()
+        .filter_map(|para| {
+            tessera_relay_chain::inclusion::PENDING
+                .get(&mut state, para)
+                .ok()?
+        })
+        .map(|pending| pending.backed_in)
+        .min()
+}

@@ -234,9 +234,14 @@ fn a_dishonest_collator_gets_nothing_backed_while_an_honest_one_goes_on() {
 
     let (good, header) = honest(&network, &mut para, 3);
     assert!(network.collate(&good).unwrap() >= 2);
-    network.author();
+    let backed_in = network.author();
     assert!(!network.core_free(), "backed, pending availability");
+    // Finality must not pass the backing block while the candidate is unavailable.
+    let since = tessera_node::parachains::unavailable_since(&network.clients[0], &backed_in);
+    assert_eq!(since, Some(backed_in.number));
     network.availability();
-    network.author();
+    let included_in = network.author();
     assert_eq!(network.included_head(), HeadData(header.encode()));
+    let since = tessera_node::parachains::unavailable_since(&network.clients[0], &included_in);
+    assert_eq!(since, None);
 }
