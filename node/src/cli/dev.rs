@@ -6,6 +6,7 @@ use super::node::{node_key, open_chain, print_blocks, runtime, start, stop_on, S
 use super::ChainArgs;
 use crate::parachains::collator::Collate;
 use crate::parachains::{Collator, ParaChain};
+use crate::rpc::{self, para::ParaRpc};
 use crate::run::Authoring;
 use crate::workload::{TransferGenerator, DEV_ACCOUNTS};
 use anyhow::{bail, Context};
@@ -13,7 +14,7 @@ use clap::Args;
 use example_parachain_runtime as example;
 use parachain_template_runtime as template;
 use parity_scale_codec::Encode;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use tessera_consensus::AuthorityKey;
 use tessera_relay_chain::paras::ParaId;
@@ -186,6 +187,7 @@ pub(super) fn run(args: DevArgs) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut bootnodes = args.service.bootnodes.clone();
         let mut nodes = Vec::new();
+        let mut para_rpc = Vec::new();
         let mut first = None;
         for (index, (name, pair)) in keys.iter().enumerate() {
             let path = base_path.join(name);
@@ -239,12 +241,23 @@ pub(super) fn run(args: DevArgs) -> anyhow::Result<()> {
             let mut started = start(client, &spec, &service, keypair, None)
                 .await
                 .context("starting the collator node")?;
-            for para in paras {
-                started
-                    .node
-                    .add_collator(para.collator(args.para_transfers)?);
+            for (index, para) in paras.into_iter().enumerate() {
+                let collator = para.collator(args.para_transfers)?;
+                // Para RPC next to the relay's well-known port (9945, 9946, …), or any port.
+                let port = match args.service.rpc_port {
+                    0 => 0,
+                    relay => relay.saturating_add(1).saturating_add(index as u16),
+                };
+                let context = ParaRpc {
+                    view: collator.view(),
+                    relay: started.shared.clone(),
+                };
+                let addr = SocketAddr::new(args.service.rpc_addr, port);
+                let (bound, handle) = rpc::start_para(addr, context).await?;
+                para_rpc.push(handle);
+                started.node.add_collator(collator);
                 println!(
-                    "para     {:<8} {} · collator Ferdie on the collator node",
+                    "para     {:<8} {} · rpc http://{bound} · collator Ferdie",
                     para.id().0,
                     para.name()
                 );
@@ -252,6 +265,9 @@ pub(super) fn run(args: DevArgs) -> anyhow::Result<()> {
             nodes.push(tokio::spawn(started.run(stop_rx.clone())));
         }
         stop_on(print_blocks(first, args.service.blocks), stop_tx).await;
+        for handle in para_rpc {
+            let _already = handle.stop();
+        }
         for node in nodes {
             node.await??;
         }

@@ -11,6 +11,7 @@ use crate::collation::{collate, Collation, CollationInput};
 use parity_scale_codec::{Decode, Encode};
 use std::collections::{BTreeMap, HashMap};
 use std::marker::PhantomData;
+use std::sync::{Arc, Mutex, MutexGuard};
 use tessera_relay_chain::inclusion;
 use tessera_relay_chain::paras::{self, HeadData, ParaId};
 use tessera_runtime::crypto::Pair;
@@ -56,19 +57,29 @@ pub struct ParaChain<R> {
     /// Blocks sent as candidates, by header hash, with the nodes they add.
     candidates: HashMap<Hash, Candidate>,
     pool: Vec<OpaqueExtrinsic>,
+    /// Included blocks by hash, and their hashes by number.
+    blocks: HashMap<Hash, Block>,
+    canonical: Vec<Hash>,
     _runtime: PhantomData<R>,
 }
 
 impl<R: Runtime> ParaChain<R> {
     /// The chain of `para` from its genesis header and state.
     pub fn new(para: ParaId, genesis: Header, nodes: Vec<(Hash, Vec<u8>)>) -> Self {
+        let genesis_hash = genesis.hash();
+        let genesis_block = Block {
+            header: genesis.clone(),
+            extrinsics: Vec::new(),
+        };
         ParaChain {
             para,
-            genesis_hash: genesis.hash(),
+            genesis_hash,
             head: genesis,
             nodes: nodes.into_iter().collect(),
             candidates: HashMap::new(),
             pool: Vec::new(),
+            blocks: HashMap::from([(genesis_hash, genesis_block)]),
+            canonical: vec![genesis_hash],
             _runtime: PhantomData,
         }
     }
@@ -148,7 +159,10 @@ impl<R: Runtime> ParaChain<R> {
         self.nodes.extend(new_nodes);
         let included_txs: Vec<Hash> = block.extrinsics.iter().map(|xt| xt.hash()).collect();
         self.pool.retain(|xt| !included_txs.contains(&xt.hash()));
-        self.head = block.header;
+        let hash = block.header.hash();
+        self.head = block.header.clone();
+        self.canonical.push(hash);
+        self.blocks.insert(hash, block);
         // Candidates on the old head can never be included now.
         let head_hash = self.head.hash();
         self.candidates
@@ -181,10 +195,60 @@ impl<R: Runtime> ParaChain<R> {
     }
 }
 
+/// What a para's RPC reads and writes: the chain its collator keeps.
+pub trait ParaView: Send {
+    /// The para.
+    fn para(&self) -> ParaId;
+    /// The latest included block's header.
+    fn head(&self) -> Header;
+    /// A block by hash.
+    fn block(&self, hash: &Hash) -> Option<Block>;
+    /// The hash of the included block `number`.
+    fn canonical_hash(&self, number: u32) -> Option<Hash>;
+    /// Storage under `key` at block `at`.
+    fn storage(&self, at: &Hash, key: &[u8]) -> Result<Option<Vec<u8>>, ParaTxError>;
+    /// Checks and queues a transaction.
+    fn submit(&mut self, xt: OpaqueExtrinsic) -> Result<Hash, ParaTxError>;
+}
+
+impl<R: Runtime + Send> ParaView for ParaChain<R> {
+    fn para(&self) -> ParaId {
+        self.para
+    }
+
+    fn head(&self) -> Header {
+        self.head.clone()
+    }
+
+    fn block(&self, hash: &Hash) -> Option<Block> {
+        self.blocks.get(hash).cloned()
+    }
+
+    fn canonical_hash(&self, number: u32) -> Option<Hash> {
+        self.canonical.get(number as usize).copied()
+    }
+
+    fn storage(&self, at: &Hash, key: &[u8]) -> Result<Option<Vec<u8>>, ParaTxError> {
+        let block = self
+            .blocks
+            .get(at)
+            .ok_or_else(|| ParaTxError::State(format!("unknown block {at}")))?;
+        State::new(&self.nodes, block.header.state_root)
+            .get(key)
+            .map_err(|e| ParaTxError::State(e.to_string()))
+    }
+
+    fn submit(&mut self, xt: OpaqueExtrinsic) -> Result<Hash, ParaTxError> {
+        ParaChain::submit(self, xt)
+    }
+}
+
 /// What a node runs for each para it collates.
 pub trait Collate: Send + Sync {
     /// The para.
     fn para(&self) -> ParaId;
+    /// The para's chain, for its RPC.
+    fn view(&self) -> Arc<Mutex<dyn ParaView>>;
     /// A candidate for the relay's best block in `client`, if the para's core is free there
     /// and this collator has not made one for it yet.
     fn collate(&mut self, client: &Client) -> Option<Collation>;
@@ -200,7 +264,7 @@ pub trait Collate: Send + Sync {
 
 /// A collator of a para whose runtime is `R`.
 pub struct Collator<R> {
-    chain: ParaChain<R>,
+    chain: Arc<Mutex<ParaChain<R>>>,
     key: Pair,
     validate: fn(ValidationParams) -> ValidationOutcome,
     last_relay_parent: Option<Hash>,
@@ -221,7 +285,7 @@ where
         validate: fn(ValidationParams) -> ValidationOutcome,
     ) -> Self {
         Collator {
-            chain,
+            chain: Arc::new(Mutex::new(chain)),
             key,
             validate,
             last_relay_parent: None,
@@ -231,12 +295,18 @@ where
         }
     }
 
-    /// The para's chain.
-    pub fn chain(&self) -> &ParaChain<R> {
-        &self.chain
+    /// The para's chain, shared with its RPC.
+    pub fn chain(&self) -> Arc<Mutex<ParaChain<R>>> {
+        self.chain.clone()
     }
 
-    fn queue_dev_transfers(&mut self) {
+    fn lock(&self) -> MutexGuard<'_, ParaChain<R>> {
+        self.chain
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn queue_dev_transfers(&mut self, chain: &mut ParaChain<R>) {
         let pairs: Vec<Pair> = crate::workload::DEV_ACCOUNTS
             .iter()
             .map(|name| Pair::dev(name))
@@ -252,7 +322,7 @@ where
             let signer = from.public();
             let nonce = match self.dev_nonces.get(&signer) {
                 Some(nonce) => *nonce,
-                None => match self.chain.account(&signer) {
+                None => match chain.account(&signer) {
                     Ok(info) => info.nonce,
                     Err(_) => return,
                 },
@@ -261,9 +331,8 @@ where
                 dest: to.public(),
                 value: 1_000_000_000,
             });
-            let xt =
-                tessera_runtime::parachain::sign::<R>(from, call, nonce, self.chain.genesis_hash);
-            match self.chain.submit(xt) {
+            let xt = tessera_runtime::parachain::sign::<R>(from, call, nonce, chain.genesis_hash);
+            match chain.submit(xt) {
                 Ok(_) => {
                     self.dev_nonces.insert(signer, nonce.saturating_add(1));
                 }
@@ -276,12 +345,16 @@ where
     }
 }
 
-impl<R: Runtime + Send + Sync> Collate for Collator<R>
+impl<R: Runtime + Send + Sync + 'static> Collate for Collator<R>
 where
     R::Call: From<balances::Call>,
 {
     fn para(&self) -> ParaId {
-        self.chain.para
+        self.lock().para
+    }
+
+    fn view(&self) -> Arc<Mutex<dyn ParaView>> {
+        self.chain.clone()
     }
 
     fn collate(&mut self, client: &Client) -> Option<Collation> {
@@ -291,10 +364,14 @@ where
             return None;
         }
         self.last_relay_parent = Some(best_hash);
-        let para = self.chain.para;
+        let chain = self.chain.clone();
+        let mut chain = chain
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let para = chain.para;
         let mut state = State::new(client.store(), best.state_root);
         let included = inclusion::included_head(&mut state, para).ok()??;
-        if !self.chain.follow(&included) {
+        if !chain.follow(&included) {
             tracing::warn!(
                 para = para.0,
                 "the included head is not a block of this collator"
@@ -309,8 +386,8 @@ where
         let code_hash = paras::para_at(&mut state, para, best.number.saturating_add(1))
             .ok()??
             .code_hash;
-        self.queue_dev_transfers();
-        let data = match self.chain.build(self.key.public()) {
+        self.queue_dev_transfers(&mut chain);
+        let data = match chain.build(self.key.public()) {
             Ok(data) => data,
             Err(err) => {
                 tracing::warn!(para = para.0, %err, "cannot build a para block");
@@ -358,15 +435,16 @@ where
     }
 
     fn head(&self) -> (u32, Hash) {
-        (self.chain.head.number, self.chain.head.hash())
+        let chain = self.lock();
+        (chain.head.number, chain.head.hash())
     }
 
     fn submit(&mut self, xt: OpaqueExtrinsic) -> Result<Hash, ParaTxError> {
-        self.chain.submit(xt)
+        self.lock().submit(xt)
     }
 
     fn free_balance(&self, who: &AccountId) -> Result<Balance, ParaTxError> {
-        self.chain.account(who).map(|info| info.data.free)
+        self.lock().account(who).map(|info| info.data.free)
     }
 
     fn set_dev_transfers(&mut self, count: usize) {

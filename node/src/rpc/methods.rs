@@ -28,24 +28,24 @@ const POOL_IMMEDIATELY_DROPPED: i32 = 1016;
 /// Most keys `state_getReadProof` proves at once.
 const MAX_PROOF_KEYS: usize = 1_024;
 
-fn error(code: i32, message: impl Into<String>) -> ErrorObjectOwned {
+pub(super) fn error(code: i32, message: impl Into<String>) -> ErrorObjectOwned {
     ErrorObjectOwned::owned(code, message.into(), None::<()>)
 }
 
-fn invalid_params(message: impl Into<String>) -> ErrorObjectOwned {
+pub(super) fn invalid_params(message: impl Into<String>) -> ErrorObjectOwned {
     error(INVALID_PARAMS, message)
 }
 
-fn internal(err: impl ToString) -> ErrorObjectOwned {
+pub(super) fn internal(err: impl ToString) -> ErrorObjectOwned {
     error(INTERNAL, err.to_string())
 }
 
-fn parse_hash(text: &str) -> RpcResult<Hash> {
+pub(super) fn parse_hash(text: &str) -> RpcResult<Hash> {
     text.parse()
         .map_err(|_| invalid_params(format!("`{text}` is not a 32-byte 0x hash")))
 }
 
-fn parse_hex(text: &str) -> RpcResult<Vec<u8>> {
+pub(super) fn parse_hex(text: &str) -> RpcResult<Vec<u8>> {
     let digits = text
         .strip_prefix("0x")
         .ok_or_else(|| invalid_params("hex must start with 0x"))?;
@@ -94,7 +94,7 @@ fn submit(shared: &Shared, text: &str) -> RpcResult<Hash> {
 }
 
 /// Number as JSON integer or hex string, as Substrate accepts it.
-fn parse_number(value: Value) -> RpcResult<u32> {
+pub(super) fn parse_number(value: Value) -> RpcResult<u32> {
     let number = match &value {
         Value::Number(n) => n.as_u64(),
         Value::String(s) => s

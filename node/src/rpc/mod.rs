@@ -13,11 +13,15 @@
 //! | `state_getReadProof(keys, hash?)` | `{at, proof}` |
 //! | `author_submitExtrinsic(hex)` | extrinsic hash |
 //! | `author_submitAndWatchExtrinsic(hex)` | `"ready"`, `{inBlock}`, `{finalized}` |
+//! | `tessera_paras` | `[{id, included: {number, hash}, finalized: {number, hash}}]` |
+//!
+//! Each para a node collates gets its own server with the same method names ([`para`]).
 //!
 //! Bad parameters get JSON-RPC errors (`-32602`, or Substrate's pool codes 1010–1016).
 
 mod json;
 mod methods;
+pub mod para;
 
 pub use methods::module;
 
@@ -39,11 +43,34 @@ pub enum RpcError {
     },
 }
 
-/// Starts the server on `addr` (port 0 picks one): its bound address and a handle that
+/// Starts the relay's server on `addr` (port 0 picks one): its bound address and a handle that
 /// stops it when dropped or stopped.
 pub async fn start(
     addr: SocketAddr,
     shared: Arc<Shared>,
+) -> Result<(SocketAddr, ServerHandle), RpcError> {
+    let module = module(shared).map_err(|e| RpcError::Start {
+        addr,
+        reason: e.to_string(),
+    })?;
+    serve(addr, module).await
+}
+
+/// Starts a para's server on `addr` (see [`para`]).
+pub async fn start_para(
+    addr: SocketAddr,
+    context: para::ParaRpc,
+) -> Result<(SocketAddr, ServerHandle), RpcError> {
+    let module = para::module(context).map_err(|e| RpcError::Start {
+        addr,
+        reason: e.to_string(),
+    })?;
+    serve(addr, module).await
+}
+
+async fn serve<T: Send + Sync + 'static>(
+    addr: SocketAddr,
+    module: jsonrpsee::RpcModule<T>,
 ) -> Result<(SocketAddr, ServerHandle), RpcError> {
     let fail = |reason: String| RpcError::Start { addr, reason };
     let server = Server::builder()
@@ -51,6 +78,5 @@ pub async fn start(
         .await
         .map_err(|e| fail(e.to_string()))?;
     let bound = server.local_addr().map_err(|e| fail(e.to_string()))?;
-    let module = module(shared).map_err(|e| fail(e.to_string()))?;
     Ok((bound, server.start(module)))
 }

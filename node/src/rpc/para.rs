@@ -1,0 +1,156 @@
+//! A para's JSON-RPC, served by the node that collates it, with the relay's method names:
+//!
+//! | method | result |
+//! |---|---|
+//! | `system_name`, `system_version`, `system_chain` | strings (`system_chain` is `para <id>`) |
+//! | `chain_getHeader(hash?)`, `chain_getBlock(hash?)` | header / block of an included para block, or null |
+//! | `chain_getBlockHash(number?)` | hash of the included block, or null |
+//! | `chain_getFinalizedHead` | the para block that is the para's head as of the relay's finalized block |
+//! | `state_getStorage(key, hash?)` | value hex, or null |
+//! | `author_submitExtrinsic(hex)` | extrinsic hash (queued for the collator's next block) |
+//!
+//! A para block is "best" once included on the relay chain and "finalized" once the relay
+//! block that included it is finalized.
+
+use super::json;
+use super::methods::{error, internal, invalid_params, parse_hash, parse_hex, parse_number};
+use crate::parachains::collator::{ParaTxError, ParaView};
+use crate::service::Shared;
+use jsonrpsee::core::RegisterMethodError;
+use jsonrpsee::types::{ErrorObjectOwned, Params};
+use jsonrpsee::RpcModule;
+use parity_scale_codec::Decode;
+use serde_json::Value;
+use std::sync::{Arc, Mutex, MutexGuard};
+use tessera_relay_chain::paras;
+use tessera_runtime::state::State;
+use tessera_runtime::{Hash, Header, OpaqueExtrinsic};
+
+type RpcResult<T> = Result<T, ErrorObjectOwned>;
+
+/// Substrate's "invalid transaction" pool code.
+const POOL_INVALID_TX: i32 = 1010;
+
+/// What a para's RPC serves: the para's chain and the relay node that follows its inclusion.
+pub struct ParaRpc {
+    /// The para's chain.
+    pub view: Arc<Mutex<dyn ParaView>>,
+    /// The relay node.
+    pub relay: Arc<Shared>,
+}
+
+impl ParaRpc {
+    fn view(&self) -> MutexGuard<'_, dyn ParaView + 'static> {
+        self.view
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn block_or_head(&self, at: Option<String>) -> RpcResult<Hash> {
+        match at {
+            Some(text) => parse_hash(&text),
+            None => Ok(self.view().head().hash()),
+        }
+    }
+
+    /// The para block that is the para's head as of the relay's finalized block.
+    fn finalized(&self) -> RpcResult<Hash> {
+        let para = self.view().para();
+        let client = self.relay.client();
+        let finalized = client.info().map_err(internal)?.finalized_hash;
+        let header = client
+            .header(&finalized)
+            .map_err(internal)?
+            .ok_or_else(|| internal("the relay's finalized block is missing"))?;
+        let mut state = State::new(client.store(), header.state_root);
+        let info = paras::PARAS
+            .get(&mut state, &para)
+            .map_err(internal)?
+            .ok_or_else(|| internal(format!("para {} is not registered", para.0)))?;
+        Header::decode(&mut &info.head.0[..])
+            .map(|head| head.hash())
+            .map_err(|e| internal(format!("the para head does not decode: {e}")))
+    }
+}
+
+/// The para's RPC methods.
+pub fn module(context: ParaRpc) -> Result<RpcModule<ParaRpc>, RegisterMethodError> {
+    let mut module = RpcModule::new(context);
+    module.register_method("system_name", |_, _, _| "tessera")?;
+    module.register_method("system_version", |_, _, _| env!("CARGO_PKG_VERSION"))?;
+    module.register_method("system_chain", |_, rpc, _| {
+        format!("para {}", rpc.view().para().0)
+    })?;
+    module.register_method(
+        "chain_getHeader",
+        |params: Params, rpc, _| -> RpcResult<Value> {
+            let at: Option<String> = params.sequence().optional_next()?;
+            let hash = rpc.block_or_head(at)?;
+            Ok(rpc
+                .view()
+                .block(&hash)
+                .map_or(Value::Null, |b| json::header(&b.header)))
+        },
+    )?;
+    module.register_method(
+        "chain_getBlock",
+        |params: Params, rpc, _| -> RpcResult<Value> {
+            let at: Option<String> = params.sequence().optional_next()?;
+            let hash = rpc.block_or_head(at)?;
+            Ok(rpc
+                .view()
+                .block(&hash)
+                .map_or(Value::Null, |b| json::block(&b, None)))
+        },
+    )?;
+    module.register_method(
+        "chain_getBlockHash",
+        |params: Params, rpc, _| -> RpcResult<Value> {
+            let number: Option<Value> = params.sequence().optional_next()?;
+            let hash = match number {
+                None | Some(Value::Null) => Some(rpc.view().head().hash()),
+                Some(value) => rpc.view().canonical_hash(parse_number(value)?),
+            };
+            Ok(hash.map_or(Value::Null, |h| Value::String(h.to_string())))
+        },
+    )?;
+    module.register_method("chain_getFinalizedHead", |_, rpc, _| -> RpcResult<String> {
+        Ok(rpc.finalized()?.to_string())
+    })?;
+    module.register_method(
+        "state_getStorage",
+        |params: Params, rpc, _| -> RpcResult<Value> {
+            let mut seq = params.sequence();
+            let key: String = seq.next()?;
+            let at: Option<String> = seq.optional_next()?;
+            let key = parse_hex(&key)?;
+            let hash = rpc.block_or_head(at)?;
+            match rpc.view().storage(&hash, &key) {
+                Ok(value) => Ok(value.map_or(Value::Null, |v| Value::String(json::hex(&v)))),
+                Err(ParaTxError::State(reason)) => Err(invalid_params(reason)),
+                Err(err) => Err(internal(err)),
+            }
+        },
+    )?;
+    module.register_method(
+        "author_submitExtrinsic",
+        |params: Params, rpc, _| -> RpcResult<String> {
+            let text: String = params.one()?;
+            let bytes = parse_hex(&text)?;
+            let xt = OpaqueExtrinsic::decode(&mut &bytes[..])
+                .ok()
+                .filter(|xt| parity_scale_codec::Encode::encoded_size(xt) == bytes.len())
+                .ok_or_else(|| {
+                    error(
+                        POOL_INVALID_TX,
+                        "Invalid Transaction: not a length-prefixed extrinsic",
+                    )
+                })?;
+            rpc.view()
+                .submit(xt)
+                .map(|hash| hash.to_string())
+                .map_err(|err| error(POOL_INVALID_TX, format!("Invalid Transaction: {err}")))
+        },
+    )?;
+    Ok(module)
+}
