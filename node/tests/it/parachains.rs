@@ -17,9 +17,9 @@ use tessera_relay_chain::inclusion;
 use tessera_relay_chain::paras::{self, HeadData, ParaId};
 use tessera_relay_chain::{ChainSpec, GenesisPara, HexBytes};
 use tessera_runtime::crypto::Pair;
-use tessera_runtime::parachain::{BlockData, ValidationParams};
+use tessera_runtime::parachain::{BlockData, ParachainBlockData, ValidationParams};
 use tessera_runtime::state::State;
-use tessera_runtime::Header;
+use tessera_runtime::{Header, OpaqueExtrinsic};
 
 const PARA: ParaId = ParaId(1000);
 const NAMES: [&str; 4] = ["Alice", "Bob", "Charlie", "Dave"];
@@ -123,17 +123,29 @@ impl Network {
 
     /// The validator that may claim the next slot authors with its inherent; all import.
     fn author(&mut self) -> Header {
+        self.author_with(vec![])
+    }
+
+    /// [`Self::author`], with `extrinsics` after the inherent.
+    fn author_with(&mut self, extrinsics: Vec<OpaqueExtrinsic>) -> Header {
         let parent = self.best();
         for author in 0..self.clients.len() {
             let inherent = self.hosts[author]
                 .inherent(&self.clients[author], &parent)
                 .unwrap();
-            let Ok(authored) =
-                self.clients[author].author_next_with(&mut Pool::default(), vec![inherent])
+            let mut pool = Pool::default();
+            for xt in &extrinsics {
+                self.clients[author].submit(&mut pool, xt.clone()).unwrap();
+            }
+            let Ok(authored) = self.clients[author].author_next_with(&mut pool, vec![inherent])
             else {
                 continue;
             };
-            assert_eq!(authored.block.extrinsics.len(), 1, "the inherent is in");
+            assert_eq!(
+                authored.block.extrinsics.len(),
+                1 + extrinsics.len(),
+                "the inherent and the extrinsics are in"
+            );
             for (other, client) in self.clients.iter_mut().enumerate() {
                 if other != author {
                     client.import_block(&authored.block).unwrap();
@@ -145,8 +157,8 @@ impl Network {
     }
 }
 
-/// The honest collator's candidate of its next block on the relay's best block.
-fn honest(network: &Network, para: &mut Para, transfers: usize) -> (Collation, Header) {
+/// What an honest collator signs for `data` on the relay's best block.
+fn input_for(network: &Network, data: &ParachainBlockData) -> CollationInput {
     let best = network.best();
     let (validation_data, code_hash) = network.read(|state| {
         let pvd = inclusion::persisted_validation_data(state, PARA, &best)
@@ -157,8 +169,6 @@ fn honest(network: &Network, para: &mut Para, transfers: usize) -> (Collation, H
             .unwrap();
         (pvd, code.code_hash)
     });
-    assert_eq!(validation_data.parent_head, HeadData(para.head.encode()));
-    let (data, _) = para.next(transfers);
     let commitments = template::validate(ValidationParams {
         parent_head: validation_data.parent_head.clone(),
         block_data: BlockData(data.encode()),
@@ -166,19 +176,26 @@ fn honest(network: &Network, para: &mut Para, transfers: usize) -> (Collation, H
         relay_parent_storage_root: validation_data.relay_parent_storage_root,
     })
     .unwrap();
-    let collation = collate(
-        &Pair::dev("Ferdie"),
-        CollationInput {
-            para: PARA,
-            relay_parent: best.hash(),
-            validation_data,
-            block_data: BlockData(data.encode()),
-            code_hash,
-            commitments,
-            validators: NAMES.len(),
-        },
-    )
-    .unwrap();
+    CollationInput {
+        para: PARA,
+        relay_parent: best.hash(),
+        validation_data,
+        block_data: BlockData(data.encode()),
+        code_hash,
+        commitments,
+        validators: NAMES.len(),
+    }
+}
+
+/// The honest collator's candidate of its next block on the relay's best block.
+fn honest(network: &Network, para: &mut Para, transfers: usize) -> (Collation, Header) {
+    let (data, _) = para.next(transfers);
+    let input = input_for(network, &data);
+    assert_eq!(
+        input.validation_data.parent_head,
+        HeadData(para.head.encode())
+    );
+    let collation = collate(&Pair::dev("Ferdie"), input).unwrap();
     (collation, data.block.header)
 }
 
@@ -222,15 +239,56 @@ fn candidates_are_backed_made_available_and_included_so_the_para_advances() {
 fn a_dishonest_collator_gets_nothing_backed_while_an_honest_one_goes_on() {
     let mut network = Network::new();
     let mut para = Para::new();
-    // A block whose claimed head has a state root execution does not give.
-    let (mut bad, _) = honest(&network, &mut Para::new(), 3);
-    bad.candidate.commitments.head_data = HeadData(vec![1, 2, 3]);
-    match network.collate(&bad) {
-        Err(ParachainError::Invalid(InvalidCandidate::HashMismatch { .. })) => {}
-        other => panic!("expected a refusal, got {other:?}"),
+    let (data, _) = Para::new().next(3);
+    // Claims the head of `block` for `block`, as a collator that lies about validity would.
+    let claiming = |mut input: CollationInput, block: &ParachainBlockData| {
+        input.block_data = BlockData(block.encode());
+        input.commitments.head_data = HeadData(block.block.header.encode());
+        input
+    };
+    let mut bad_root = data.clone();
+    bad_root.block.header.state_root = tessera_runtime::Hash([1; 32]);
+    let mut forged = data.clone();
+    let xt = &mut forged.block.extrinsics[0].0;
+    let at = xt.len() - 10;
+    xt[at] ^= 0xff;
+    forged.block.header.extrinsics_root =
+        tessera_runtime::block::extrinsics_root(&forged.block.extrinsics);
+    let honest_input = input_for(&network, &data);
+    let dishonest: Vec<(&str, CollationInput)> = vec![
+        ("bad state root", claiming(honest_input.clone(), &bad_root)),
+        (
+            "bad signature inside",
+            claiming(honest_input.clone(), &forged),
+        ),
+        (
+            "PoV over the size limit",
+            CollationInput {
+                block_data: BlockData(vec![0; 5 * 1024 * 1024 + 1]),
+                ..honest_input.clone()
+            },
+        ),
+        (
+            "wrong code hash",
+            CollationInput {
+                code_hash: paras::ValidationCode(b"other code".to_vec()).hash(),
+                ..honest_input.clone()
+            },
+        ),
+    ];
+    for (what, input) in dishonest {
+        let collation = collate(&Pair::dev("Mallory"), input).unwrap();
+        match network.collate(&collation) {
+            Err(ParachainError::Invalid(
+                InvalidCandidate::InvalidBlock(_)
+                | InvalidCandidate::PoVTooLarge { .. }
+                | InvalidCandidate::HashMismatch { .. },
+            )) => {}
+            other => panic!("{what}: expected a refusal, got {other:?}"),
+        }
+        network.author();
+        assert!(network.core_free(), "{what}: nothing was backed");
     }
-    network.author();
-    assert!(network.core_free(), "nothing was backed");
 
     let (good, header) = honest(&network, &mut para, 3);
     assert!(network.collate(&good).unwrap() >= 2);
@@ -244,4 +302,91 @@ fn a_dishonest_collator_gets_nothing_backed_while_an_honest_one_goes_on() {
     assert_eq!(network.included_head(), HeadData(header.encode()));
     let since = tessera_node::parachains::unavailable_since(&network.clients[0], &included_in);
     assert_eq!(since, None);
+}
+
+/// The template's blob with a custom section added: other bytes (another code hash), the same
+/// behaviour, as a para's next version would be.
+fn upgraded_code() -> Vec<u8> {
+    let name = b"tessera-upgrade";
+    let payload = b"v2";
+    let mut code = WASM_BINARY.to_vec();
+    code.push(0); // custom section
+    code.push((1 + name.len() + payload.len()) as u8);
+    code.push(name.len() as u8);
+    code.extend_from_slice(name);
+    code.extend_from_slice(payload);
+    code
+}
+
+#[test]
+fn a_code_upgrade_takes_effect_after_its_delay_and_validates_the_following_blocks() {
+    use tessera_relay_chain::Call;
+    use tessera_runtime::modules::sudo;
+    let mut network = Network::new();
+    let mut para = Para::new();
+    let new_code = paras::ValidationCode(upgraded_code());
+    let new_hash = new_code.hash();
+    let old_hash = network.read(|state| paras::PARAS.get(state, &PARA).unwrap().unwrap().code_hash);
+
+    // Root schedules the upgrade through sudo.
+    let best = network.best();
+    let genesis = network.clients[0].info().unwrap().genesis;
+    let upgrade = Call::Sudo(sudo::Call::Sudo {
+        call: Box::new(Call::Paras(paras::Call::ScheduleCodeUpgrade {
+            id: PARA,
+            code: new_code.clone(),
+        })),
+    });
+    let xt = tessera_node::workload::sign(&Pair::dev("Alice"), upgrade, 0, genesis, &best);
+    let scheduled_in = network.author_with(vec![xt]);
+    let at = scheduled_in.number + paras::UPGRADE_DELAY;
+
+    // The para goes on under the old code until the upgrade's block, then under the new.
+    let mut included_under = Vec::new();
+    while network.best().number < at + 6 {
+        if network.core_free() {
+            let (collation, header) = honest(&network, &mut para, 2);
+            let code_hash = collation.candidate.descriptor.validation_code_hash;
+            assert!(network.collate(&collation).unwrap() >= 2);
+            network.author();
+            network.availability();
+            network.author();
+            if network.included_head() == HeadData(header.encode()) {
+                let data = parity_scale_codec::Decode::decode(&mut &collation.pov.block_data.0[..])
+                    .unwrap();
+                para.apply(&data);
+                included_under.push(code_hash);
+            }
+        } else {
+            network.availability();
+            network.author();
+        }
+    }
+    assert!(included_under.contains(&old_hash), "{included_under:?}");
+    assert_eq!(
+        included_under.last(),
+        Some(&new_hash),
+        "blocks after the upgrade use the new code"
+    );
+    let info = network.read(|state| paras::PARAS.get(state, &PARA).unwrap().unwrap());
+    assert_eq!(
+        (info.code_hash, info.pending),
+        (new_hash, None),
+        "enacted by the inherent"
+    );
+    let in_force = network.read(|state| {
+        paras::para_at(state, PARA, network.best().number + 1)
+            .unwrap()
+            .unwrap()
+            .code_hash
+    });
+    assert_eq!(in_force, new_hash);
+
+    // A candidate still naming the old code is refused now.
+    let (mut stale, _) = honest(&network, &mut para, 1);
+    stale.candidate.descriptor.validation_code_hash = old_hash;
+    match network.collate(&stale) {
+        Err(ParachainError::Invalid(InvalidCandidate::HashMismatch { .. })) => {}
+        other => panic!("expected the stale code to be refused, got {other:?}"),
+    }
 }
