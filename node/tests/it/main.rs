@@ -6,6 +6,7 @@ mod crash;
 mod metrics;
 mod network;
 mod parachains;
+mod paranet;
 mod processes;
 mod reorg;
 mod rpc;

@@ -1,0 +1,212 @@
+//! A relay network with two parachains on loopback, in one process: four validators and one
+//! collator node per para (the template as 1000, the example as 1001), each its own libp2p
+//! peer. Both paras advance and are finalized; a transfer made on a para shows in its
+//! finalized state; when one para's collator stops, that para stalls alone.
+
+use example_parachain_runtime::{self as example, ExampleRuntime};
+use libp2p::identity;
+use parachain_template_runtime::{self as template, TemplateRuntime};
+use parity_scale_codec::Decode;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tessera_consensus::AuthorityKey;
+use tessera_node::client::Client;
+use tessera_node::network::NetworkConfig;
+use tessera_node::parachains::collator::{Collate, ParaView};
+use tessera_node::parachains::{para_statuses, Collator, ParaChain, ParaStatus};
+use tessera_node::run::{Authoring, Node};
+use tessera_node::service::Shared;
+use tessera_node::store::MemoryDb;
+use tessera_relay_chain::paras::ParaId;
+use tessera_relay_chain::{ChainSpec, GenesisPara, HexBytes};
+use tessera_runtime::crypto::Pair;
+use tessera_runtime::modules::{balances, system};
+use tessera_runtime::parachain::ParaGenesis;
+use tessera_runtime::Hash;
+use tokio::sync::oneshot;
+
+const TEMPLATE: ParaId = ParaId(1000);
+const EXAMPLE: ParaId = ParaId(1001);
+
+fn network(bootnodes: Vec<libp2p::Multiaddr>) -> NetworkConfig {
+    NetworkConfig {
+        keypair: identity::Keypair::generate_ed25519(),
+        listen: "/ip4/127.0.0.1/tcp/0".parse().unwrap(),
+        bootnodes,
+        chain: "paranet-test".into(),
+    }
+}
+
+fn spawn(node: Node) -> (oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        node.run(async {
+            let _ = stopped.await;
+        })
+        .await
+        .unwrap();
+    });
+    (stop, task)
+}
+
+async fn wait_for(what: &str, seconds: u64, mut done: impl FnMut() -> bool) {
+    tokio::time::timeout(Duration::from_secs(seconds), async {
+        while !done() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("timed out waiting for {what}"));
+}
+
+fn spec() -> ChainSpec {
+    let mut spec = ChainSpec::dev_with_validators(4);
+    spec.genesis.slot_duration_ms = 500;
+    let template_head = ParaGenesis::dev(TEMPLATE)
+        .head::<TemplateRuntime>()
+        .unwrap();
+    let example_head = example_genesis().head::<ExampleRuntime>().unwrap();
+    spec.genesis.paras = vec![
+        GenesisPara {
+            id: TEMPLATE.0,
+            head: HexBytes(template_head.0),
+            code: HexBytes(template::WASM_BINARY.to_vec()),
+        },
+        GenesisPara {
+            id: EXAMPLE.0,
+            head: HexBytes(example_head.0),
+            code: HexBytes(example::WASM_BINARY.to_vec()),
+        },
+    ];
+    spec
+}
+
+fn example_genesis() -> ParaGenesis {
+    ParaGenesis {
+        sudo: None,
+        ..ParaGenesis::dev(EXAMPLE)
+    }
+}
+
+fn client(spec: &ChainSpec) -> Client {
+    Client::open(
+        Box::new(MemoryDb::default()),
+        &spec.build_genesis().unwrap(),
+    )
+    .unwrap()
+}
+
+fn status(shared: &Shared, para: ParaId) -> ParaStatus {
+    para_statuses(&shared.client())
+        .unwrap()
+        .into_iter()
+        .find(|s| s.id == para)
+        .unwrap()
+}
+
+fn included(shared: &Shared, para: ParaId) -> u32 {
+    status(shared, para).included.number.unwrap()
+}
+
+fn finalized(shared: &Shared, para: ParaId) -> (u32, Hash) {
+    let head = status(shared, para).finalized.unwrap();
+    (head.number.unwrap(), head.hash)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_paras_advance_finalize_carry_a_transfer_and_stall_alone() {
+    // Shown only when the test fails.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("tessera_node=info")
+        .with_test_writer()
+        .try_init();
+    let spec = spec();
+    let mut bootnodes = Vec::new();
+    let mut tasks = Vec::new();
+    let mut alice = None;
+    for name in ["Alice", "Bob", "Charlie", "Dave"] {
+        let shared = Arc::new(Shared::new(client(&spec), "paranet".into()));
+        let authoring = Authoring {
+            key: AuthorityKey::from_pair(&Pair::dev(name)),
+            transfers: None,
+        };
+        let mut node =
+            Node::start(shared.clone(), network(bootnodes.clone()), Some(authoring)).unwrap();
+        bootnodes.push(node.listening().await.unwrap());
+        alice.get_or_insert(shared);
+        tasks.push(spawn(node));
+    }
+    let alice = alice.unwrap();
+
+    // One collator node per para, without dev load: the transfer below is the only one.
+    let (header, state) = ParaGenesis::dev(TEMPLATE)
+        .build::<TemplateRuntime>()
+        .unwrap();
+    let template_collator = Collator::new(
+        ParaChain::<TemplateRuntime>::new(TEMPLATE, header, state.new_nodes),
+        Pair::dev("Ferdie"),
+        template::validate,
+    );
+    let template_view: Arc<Mutex<dyn ParaView>> = template_collator.view();
+    let (header, state) = example_genesis().build::<ExampleRuntime>().unwrap();
+    let example_collator = Collator::new(
+        ParaChain::<ExampleRuntime>::new(EXAMPLE, header, state.new_nodes),
+        Pair::dev("Eve"),
+        example::validate,
+    );
+    let mut collator_stops = Vec::new();
+    for collator in [
+        Box::new(template_collator) as Box<dyn Collate>,
+        Box::new(example_collator),
+    ] {
+        let shared = Arc::new(Shared::new(client(&spec), "paranet".into()));
+        let mut node = Node::start(shared, network(bootnodes.clone()), None).unwrap();
+        node.listening().await.unwrap();
+        node.add_collator(collator);
+        collator_stops.push(spawn(node));
+    }
+
+    wait_for("both paras to finalize two blocks", 90, || {
+        finalized(&alice, TEMPLATE).0 >= 2 && finalized(&alice, EXAMPLE).0 >= 2
+    })
+    .await;
+
+    // A transfer on the template para, submitted to its collator, shows in its finalized state.
+    let dest = Pair::dev("Tessera").public();
+    let genesis_hash = template_view.lock().unwrap().canonical_hash(0).unwrap();
+    let call = template::Call::Balances(balances::Call::Transfer {
+        dest,
+        value: 5 * template::UNIT,
+    });
+    let xt = template::sign(&Pair::dev("Bob"), call, 0, genesis_hash);
+    template_view.lock().unwrap().submit(xt).unwrap();
+    let key = system::ACCOUNT.key(&dest);
+    let finalized_balance = || {
+        let (_, hash) = finalized(&alice, TEMPLATE);
+        let view = template_view.lock().unwrap();
+        let value = view.storage(&hash, &key).ok().flatten()?;
+        Some(system::AccountInfo::decode(&mut &value[..]).ok()?.data.free)
+    };
+    wait_for("the para transfer to be finalized", 60, || {
+        finalized_balance() == Some(5 * template::UNIT)
+    })
+    .await;
+
+    // The template's collator stops: its para stalls, the example para goes on.
+    let (stop, task) = collator_stops.remove(0);
+    stop.send(()).unwrap();
+    task.await.unwrap();
+    let stalled_at = included(&alice, TEMPLATE);
+    let example_before = included(&alice, EXAMPLE);
+    wait_for("the example para to advance three blocks", 60, || {
+        included(&alice, EXAMPLE) >= example_before + 3
+    })
+    .await;
+    // A candidate already backed may still be included after its collator went away.
+    assert!(included(&alice, TEMPLATE) <= stalled_at + 1);
+
+    for (stop, task) in collator_stops.into_iter().chain(tasks) {
+        stop.send(()).unwrap();
+        task.await.unwrap();
+    }
+}
