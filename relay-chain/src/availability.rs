@@ -106,6 +106,8 @@ pub fn recovery_threshold(validators: usize) -> Result<usize, ErasureError> {
     Ok((validators - 1) / 3 + 1)
 }
 
+use reed_solomon_simd::ReedSolomonEncoder;
+
 fn codec_error(err: reed_solomon_simd::Error) -> ErasureError {
     ErasureError::Codec(err.to_string())
 }
@@ -117,15 +119,54 @@ pub fn encode(data: &[u8], validators: usize) -> Result<Vec<Vec<u8>>, ErasureErr
     let payload = data.len().saturating_add(PREFIX);
     // Shards must have one even length; round up.
     let shard = payload.div_ceil(k).next_multiple_of(2).max(2);
-    let mut padded = Vec::with_capacity(shard * k);
-    padded.extend_from_slice(&len.to_le_bytes());
-    padded.extend_from_slice(data);
-    padded.resize(shard * k, 0);
-    let recovery =
-        reed_solomon_simd::encode(k, validators - k, padded.chunks(shard)).map_err(codec_error)?;
-    let mut chunks: Vec<Vec<u8>> = padded.chunks(shard).map(<[u8]>::to_vec).collect();
-    chunks.extend(recovery);
-    Ok(chunks)
+    // The original shards are the chunks themselves: the data is copied once, into them.
+    let mut chunks: Vec<Vec<u8>> = Vec::with_capacity(validators);
+    let prefix = len.to_le_bytes();
+    let (mut prefix, mut rest) = (&prefix[..], data);
+    for _ in 0..k {
+        let mut chunk = Vec::with_capacity(shard);
+        for source in [&mut prefix, &mut rest] {
+            let take = shard.saturating_sub(chunk.len()).min(source.len());
+            let (head, tail) = source.split_at(take);
+            chunk.extend_from_slice(head);
+            *source = tail;
+        }
+        chunk.resize(shard, 0);
+        chunks.push(chunk);
+    }
+    ENCODER.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let encoder = match slot.as_mut() {
+            Some(encoder) => {
+                encoder
+                    .reset(k, validators - k, shard)
+                    .map_err(codec_error)?;
+                encoder
+            }
+            None => {
+                slot.insert(ReedSolomonEncoder::new(k, validators - k, shard).map_err(codec_error)?)
+            }
+        };
+        for chunk in &chunks {
+            encoder.add_original_shard(chunk).map_err(codec_error)?;
+        }
+        let recovery: Vec<Vec<u8>> = encoder
+            .encode()
+            .map_err(codec_error)?
+            .recovery_iter()
+            .map(<[u8]>::to_vec)
+            .collect();
+        chunks.extend(recovery);
+        Ok(chunks)
+    })
+}
+
+thread_local! {
+    /// One encoder per thread, reset for each PoV: its work buffers (about three PoVs) are
+    /// allocated once instead of on every call, which made encoding 5x slower than the
+    /// library's bound (measured in benches/erasure.rs).
+    static ENCODER: std::cell::RefCell<Option<ReedSolomonEncoder>> =
+        const { std::cell::RefCell::new(None) };
 }
 
 /// Rebuilds the data from `(index, chunk)` pairs of at least [`recovery_threshold`] distinct
