@@ -34,6 +34,7 @@ bench: setup
 	cargo bench -p tessera-node --bench import
 	cargo bench -p tessera-node --bench network
 	cargo bench -p tessera-node --bench validation
+	cargo bench -p tessera-node --bench paras
 	cargo bench -p tessera-relay-chain --bench erasure
 
 ## Each fuzz target for FUZZ_SECONDS (default 600); needs `cargo install cargo-fuzz`.

@@ -40,7 +40,8 @@ impl Runtime for ExampleRuntime {
         base_fee: UNIT / 1_000,
         fee_per_weight: 1,
         fee_per_byte: UNIT / 1_000_000,
-        max_block_weight: 500_000_000_000,
+        // As the template: a block must be collated and backed within one relay slot.
+        max_block_weight: 60_000_000_000,
     };
 }
 

@@ -312,6 +312,9 @@ fn behaviour(keypair: &identity::Keypair) -> Result<Behaviour, NetworkError> {
         .validate_messages()
         .max_transmit_size(MAX_GOSSIP_SIZE)
         .heartbeat_interval(Duration::from_millis(500))
+        // Validating a collation can take a good part of a slot: keep messages long enough
+        // to forward them once validated (12 heartbeats, 6 s).
+        .history_length(12)
         .message_id_fn(|message| {
             use tessera_runtime::hashing::blake2_256;
             let content = blake2_256(&message.data);

@@ -125,20 +125,51 @@ impl<R: Runtime> ParaChain<R> {
 
     /// Checks `xt` on the head and queues it for the next block.
     pub fn submit(&mut self, xt: OpaqueExtrinsic) -> Result<Hash, ParaTxError> {
-        if self.pool.len() >= MAX_POOL {
-            return Err(ParaTxError::PoolFull);
-        }
+        self.submit_many(vec![xt])
+            .into_iter()
+            .next()
+            .unwrap_or(Err(ParaTxError::PoolFull))
+    }
+
+    /// [`Self::submit`] for many transactions, checked against one view of the head.
+    pub fn submit_many(&mut self, xts: Vec<OpaqueExtrinsic>) -> Vec<Result<Hash, ParaTxError>> {
         let number = self.head.number.saturating_add(1);
-        let mut executive =
-            Executive::<R>::initialize(self.state(), number, self.head.hash(), None)
-                .map_err(|e| ParaTxError::State(e.to_string()))?;
-        executive.validate(&xt).map_err(|err| match err {
-            tessera_runtime::executive::ApplyError::Invalid(invalid) => invalid.into(),
-            tessera_runtime::executive::ApplyError::State(e) => ParaTxError::State(e.to_string()),
-        })?;
-        let hash = xt.hash();
-        self.pool.push(xt);
-        Ok(hash)
+        let state = State::new(&self.nodes, self.head.state_root);
+        let mut executive = match Executive::<R>::initialize(state, number, self.head.hash(), None)
+        {
+            Ok(executive) => executive,
+            Err(err) => {
+                return xts
+                    .iter()
+                    .map(|_| Err(ParaTxError::State(err.to_string())))
+                    .collect()
+            }
+        };
+        let checked: Vec<_> = xts
+            .into_iter()
+            .map(|xt| match executive.validate(&xt) {
+                Ok(_) => Ok(xt),
+                Err(tessera_runtime::executive::ApplyError::Invalid(invalid)) => {
+                    Err(ParaTxError::Invalid(invalid))
+                }
+                Err(tessera_runtime::executive::ApplyError::State(e)) => {
+                    Err(ParaTxError::State(e.to_string()))
+                }
+            })
+            .collect();
+        drop(executive);
+        checked
+            .into_iter()
+            .map(|checked| {
+                let xt = checked?;
+                if self.pool.len() >= MAX_POOL {
+                    return Err(ParaTxError::PoolFull);
+                }
+                let hash = xt.hash();
+                self.pool.push(xt);
+                Ok(hash)
+            })
+            .collect()
     }
 
     /// Makes the block with head `included` the chain's head if it is one of ours; whether
@@ -174,11 +205,18 @@ impl<R: Runtime> ParaChain<R> {
     fn build(&mut self, author: AccountId) -> Result<ParachainBlockData, String> {
         let built = build_block::<R>(&self.nodes, &self.head, &self.pool, Some(author))
             .map_err(|e| e.to_string())?;
-        // Invalid transactions never get better: drop them (later nonces wait).
+        // Invalid transactions never get better: drop them. Later nonces and what did not fit
+        // in this block wait for the next one.
         let drop: Vec<Hash> = built
             .rejected
             .iter()
-            .filter(|(_, why)| !matches!(why, InvalidTransaction::Future { .. }))
+            .filter(|(_, why)| {
+                !matches!(
+                    why,
+                    InvalidTransaction::Future { .. }
+                        | InvalidTransaction::ExhaustsResources { .. }
+                )
+            })
             .filter_map(|(index, _)| self.pool.get(*index).map(OpaqueExtrinsic::hash))
             .collect();
         self.pool.retain(|xt| !drop.contains(&xt.hash()));
@@ -311,6 +349,7 @@ where
             .iter()
             .map(|name| Pair::dev(name))
             .collect();
+        let mut batch = Vec::with_capacity(self.dev_transfers);
         for _ in 0..self.dev_transfers {
             self.dev_turn = self.dev_turn.wrapping_add(1);
             let (Some(from), Some(to)) = (
@@ -327,20 +366,22 @@ where
                     Err(_) => return,
                 },
             };
+            self.dev_nonces.insert(signer, nonce.saturating_add(1));
             let call = R::Call::from(balances::Call::Transfer {
                 dest: to.public(),
                 value: 1_000_000_000,
             });
-            let xt = tessera_runtime::parachain::sign::<R>(from, call, nonce, chain.genesis_hash);
-            match chain.submit(xt) {
-                Ok(_) => {
-                    self.dev_nonces.insert(signer, nonce.saturating_add(1));
-                }
-                Err(err) => {
-                    tracing::debug!(%err, "dev para transfer refused");
-                    self.dev_nonces.clear();
-                }
-            }
+            batch.push(tessera_runtime::parachain::sign::<R>(
+                from,
+                call,
+                nonce,
+                chain.genesis_hash,
+            ));
+        }
+        if let Some(Err(err)) = chain.submit_many(batch).into_iter().find(Result::is_err) {
+            // Nonces went out of step (a block was not included): read them again next time.
+            tracing::debug!(%err, "dev para transfer refused");
+            self.dev_nonces.clear();
         }
     }
 }

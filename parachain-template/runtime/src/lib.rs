@@ -50,9 +50,9 @@ impl Runtime for TemplateRuntime {
         base_fee: UNIT / 1_000,
         fee_per_weight: 1,
         fee_per_byte: UNIT / 1_000_000,
-        // Half a second of reference execution: a para block must validate well within the
-        // backing timeout.
-        max_block_weight: 500_000_000_000,
+        // 60 ms of reference execution (1,200 transfers): with synchronous backing a block
+        // must be built, proven, sent and validated by its backers within one relay slot.
+        max_block_weight: 60_000_000_000,
     };
 }
 

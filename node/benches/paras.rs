@@ -1,0 +1,195 @@
+//! Para transfers finalized per second: four validators and a collator node running both dev
+//! paras (the template as 1000, the example as 1001) on loopback in this process, with the
+//! collator filling each para block with signed transfers between the dev accounts.
+//!
+//! `cargo bench -p tessera-node --bench paras` (or `make bench`). A para transfer counts once
+//! the relay block that included its para block is finalized. Knobs (environment):
+//! `BENCH_SECONDS` (measured window, default 30), `BENCH_PARA_TRANSFERS` (transfers per para
+//! block, default 1000), `BENCH_SLOT_MS` (relay slot, default 1000).
+
+use example_parachain_runtime::{self as example, ExampleRuntime};
+use libp2p::identity;
+use parachain_template_runtime::{self as template, TemplateRuntime};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tessera_consensus::AuthorityKey;
+use tessera_node::client::Client;
+use tessera_node::network::NetworkConfig;
+use tessera_node::parachains::collator::{Collate, ParaView};
+use tessera_node::parachains::{para_statuses, Collator, ParaChain};
+use tessera_node::run::{Authoring, Node};
+use tessera_node::service::Shared;
+use tessera_node::store::MemoryDb;
+use tessera_relay_chain::paras::ParaId;
+use tessera_relay_chain::{ChainSpec, GenesisPara, HexBytes};
+use tessera_runtime::crypto::Pair;
+use tessera_runtime::parachain::ParaGenesis;
+use tokio::sync::oneshot;
+
+const PARAS: [ParaId; 2] = [ParaId(1000), ParaId(1001)];
+
+fn env(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn network(bootnodes: Vec<libp2p::Multiaddr>) -> NetworkConfig {
+    NetworkConfig {
+        keypair: identity::Keypair::generate_ed25519(),
+        listen: "/ip4/127.0.0.1/tcp/0".parse().unwrap(),
+        bootnodes,
+        chain: "paras-bench".into(),
+    }
+}
+
+fn example_genesis() -> ParaGenesis {
+    ParaGenesis {
+        sudo: None,
+        ..ParaGenesis::dev(PARAS[1])
+    }
+}
+
+/// Finalized para number of each para, as the relay node `shared` sees it.
+fn finalized(shared: &Shared) -> Vec<u32> {
+    let statuses = para_statuses(&shared.client()).unwrap();
+    PARAS
+        .iter()
+        .map(|id| {
+            statuses
+                .iter()
+                .find(|s| s.id == *id)
+                .and_then(|s| s.finalized)
+                .and_then(|h| h.number)
+                .unwrap_or(0)
+        })
+        .collect()
+}
+
+/// Extrinsics in para blocks `from+1..=to` of `view`.
+fn transfers(view: &Arc<Mutex<dyn ParaView>>, from: u32, to: u32) -> usize {
+    let view = view.lock().unwrap();
+    (from + 1..=to)
+        .filter_map(|n| view.canonical_hash(n))
+        .filter_map(|hash| view.block(&hash))
+        .map(|block| block.extrinsics.len())
+        .sum()
+}
+
+fn main() {
+    // Node logs on stderr with RUST_LOG (e.g. RUST_LOG=tessera_node=debug).
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .try_init();
+    let seconds = env("BENCH_SECONDS", 30);
+    let per_block = env("BENCH_PARA_TRANSFERS", 1000) as usize;
+    let slot_ms = env("BENCH_SLOT_MS", 1000);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        let mut spec = ChainSpec::dev_with_validators(4);
+        spec.genesis.slot_duration_ms = slot_ms;
+        spec.genesis.paras = vec![
+            GenesisPara {
+                id: PARAS[0].0,
+                head: HexBytes(ParaGenesis::dev(PARAS[0]).head::<TemplateRuntime>().unwrap().0),
+                code: HexBytes(template::WASM_BINARY.to_vec()),
+            },
+            GenesisPara {
+                id: PARAS[1].0,
+                head: HexBytes(example_genesis().head::<ExampleRuntime>().unwrap().0),
+                code: HexBytes(example::WASM_BINARY.to_vec()),
+            },
+        ];
+        let genesis = spec.build_genesis().unwrap();
+        let client = || Client::open(Box::new(MemoryDb::default()), &genesis).unwrap();
+        let mut bootnodes = Vec::new();
+        let mut stops = Vec::new();
+        let mut alice = None;
+        for name in ["Alice", "Bob", "Charlie", "Dave"] {
+            let shared = Arc::new(Shared::new(client(), "bench".into()));
+            let authoring = Authoring {
+                key: AuthorityKey::from_pair(&Pair::dev(name)),
+                transfers: None,
+            };
+            let mut node =
+                Node::start(shared.clone(), network(bootnodes.clone()), Some(authoring)).unwrap();
+            bootnodes.push(node.listening().await.unwrap());
+            alice.get_or_insert(shared);
+            stops.push(spawn(node));
+        }
+        let alice = alice.unwrap();
+        let (header, state) = ParaGenesis::dev(PARAS[0]).build::<TemplateRuntime>().unwrap();
+        let mut template_collator = Collator::new(
+            ParaChain::<TemplateRuntime>::new(PARAS[0], header, state.new_nodes),
+            Pair::dev("Ferdie"),
+            template::validate,
+        );
+        let (header, state) = example_genesis().build::<ExampleRuntime>().unwrap();
+        let mut example_collator = Collator::new(
+            ParaChain::<ExampleRuntime>::new(PARAS[1], header, state.new_nodes),
+            Pair::dev("Ferdie"),
+            example::validate,
+        );
+        template_collator.set_dev_transfers(per_block);
+        example_collator.set_dev_transfers(per_block);
+        let views = [template_collator.view(), example_collator.view()];
+        let shared = Arc::new(Shared::new(client(), "bench".into()));
+        let mut node = Node::start(shared, network(bootnodes.clone()), None).unwrap();
+        node.listening().await.unwrap();
+        node.add_collator(Box::new(template_collator));
+        node.add_collator(Box::new(example_collator));
+        stops.push(spawn(node));
+
+        // Warm up: both paras finalized a block (modules compiled, peers meshed).
+        while finalized(&alice).iter().any(|n| *n < 1) {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let start = finalized(&alice);
+        let relay_start = alice.client().info().unwrap().finalized_number;
+        let started = Instant::now();
+        tokio::time::sleep(Duration::from_secs(seconds)).await;
+        let end = finalized(&alice);
+        let elapsed = started.elapsed().as_secs_f64();
+        let relay_end = alice.client().info().unwrap().finalized_number;
+
+        println!();
+        println!(
+            "== para transfers finalized: 4 validators + a collator node on loopback, {slot_ms} ms relay slots, {per_block} transfers offered per para block, {elapsed:.0} s =="
+        );
+        let mut total = 0;
+        for (i, view) in views.iter().enumerate() {
+            let count = transfers(view, start[i], end[i]);
+            total += count;
+            println!(
+                "para {}: {} para blocks finalized over {} relay blocks, {count} transfers, {:.0} transfers/s",
+                PARAS[i].0,
+                end[i] - start[i],
+                relay_end - relay_start,
+                count as f64 / elapsed
+            );
+        }
+        println!("both paras: {:.0} finalized para transfers/s", total as f64 / elapsed);
+        for (stop, task) in stops {
+            stop.send(()).unwrap();
+            task.await.unwrap();
+        }
+    });
+}
+
+fn spawn(node: Node) -> (oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        node.run(async {
+            let _ = stopped.await;
+        })
+        .await
+        .unwrap();
+    });
+    (stop, task)
+}
