@@ -38,8 +38,7 @@ pub use chain_spec::{
 };
 pub use error::SpecError;
 
-use parity_scale_codec::{Decode, Encode};
-use tessera_runtime::dispatch::{CallResult, Context, Dispatch, Origin, RuntimeConfig, Weight};
+use tessera_runtime::dispatch::RuntimeConfig;
 use tessera_runtime::executive::Runtime;
 use tessera_runtime::extrinsic::Extrinsic;
 use tessera_runtime::modules::{balances, sudo, system};
@@ -72,98 +71,30 @@ impl Runtime for RelayRuntime {
 /// A relay-chain extrinsic.
 pub type RelayExtrinsic = Extrinsic<Call>;
 
-/// Every call of the relay runtime.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
-pub enum Call {
-    /// `system`.
-    #[codec(index = 0)]
-    System(system::Call),
-    /// `balances`.
-    #[codec(index = 1)]
-    Balances(balances::Call),
-    /// `sudo`.
-    #[codec(index = 2)]
-    Sudo(sudo::Call<Call>),
-    /// `paras`.
-    #[codec(index = 3)]
-    Paras(paras::Call),
-    /// `inclusion` (the parachains inherent).
-    #[codec(index = 4)]
-    Inclusion(inclusion::Call),
-}
-
-/// Every event of the relay runtime.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
-pub enum Event {
-    /// `system`.
-    #[codec(index = 0)]
-    System(system::Event),
-    /// `balances`.
-    #[codec(index = 1)]
-    Balances(balances::Event),
-    /// `sudo`.
-    #[codec(index = 2)]
-    Sudo(sudo::Event),
-    /// `paras`.
-    #[codec(index = 3)]
-    Paras(paras::Event),
-    /// `inclusion`.
-    #[codec(index = 4)]
-    Inclusion(inclusion::Event),
-}
-
-impl From<system::Event> for Event {
-    fn from(event: system::Event) -> Self {
-        Event::System(event)
+tessera_runtime::compose_runtime! {
+    calls {
+        /// `system`.
+        0 => System(system::Call),
+        /// `balances`.
+        1 => Balances(balances::Call),
+        /// `sudo`.
+        2 => Sudo(sudo::Call<Call>),
+        /// `paras`.
+        3 => Paras(paras::Call),
+        /// `inclusion` (the parachains inherent).
+        4 => Inclusion(inclusion::Call),
     }
-}
-
-impl From<balances::Event> for Event {
-    fn from(event: balances::Event) -> Self {
-        Event::Balances(event)
+    events {
+        /// `system`.
+        0 => System(system::Event),
+        /// `balances`.
+        1 => Balances(balances::Event),
+        /// `sudo`.
+        2 => Sudo(sudo::Event),
+        /// `paras`.
+        3 => Paras(paras::Event),
+        /// `inclusion`.
+        4 => Inclusion(inclusion::Event),
     }
-}
-
-impl From<sudo::Event> for Event {
-    fn from(event: sudo::Event) -> Self {
-        Event::Sudo(event)
-    }
-}
-
-impl From<paras::Event> for Event {
-    fn from(event: paras::Event) -> Self {
-        Event::Paras(event)
-    }
-}
-
-impl From<inclusion::Event> for Event {
-    fn from(event: inclusion::Event) -> Self {
-        Event::Inclusion(event)
-    }
-}
-
-impl Dispatch<Event> for Call {
-    fn weight(&self) -> Weight {
-        match self {
-            Call::System(call) => Dispatch::<Event>::weight(call),
-            Call::Balances(call) => Dispatch::<Event>::weight(call),
-            Call::Sudo(call) => Dispatch::<Event>::weight(call),
-            Call::Paras(call) => Dispatch::<Event>::weight(call),
-            Call::Inclusion(call) => Dispatch::<Event>::weight(call),
-        }
-    }
-
-    fn dispatch(self, ctx: &mut Context<'_, Event>, origin: Origin) -> CallResult {
-        match self {
-            Call::System(call) => call.dispatch(ctx, origin),
-            Call::Balances(call) => call.dispatch(ctx, origin),
-            Call::Sudo(call) => call.dispatch(ctx, origin),
-            Call::Paras(call) => call.dispatch(ctx, origin),
-            Call::Inclusion(call) => call.dispatch(ctx, origin),
-        }
-    }
-
-    fn is_inherent(&self) -> bool {
-        matches!(self, Call::Inclusion(_))
-    }
+    inherents { Inclusion }
 }

@@ -37,6 +37,7 @@
 extern crate alloc;
 
 pub mod block;
+mod compose;
 pub mod crypto;
 pub mod dispatch;
 mod error;

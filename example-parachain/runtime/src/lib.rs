@@ -9,8 +9,7 @@ extern crate alloc;
 
 pub mod notes;
 
-use parity_scale_codec::{Decode, Encode};
-use tessera_runtime::dispatch::{CallResult, Context, Dispatch, Origin, RuntimeConfig, Weight};
+use tessera_runtime::dispatch::RuntimeConfig;
 use tessera_runtime::executive::Runtime;
 use tessera_runtime::modules::{balances, system};
 use tessera_runtime::parachain::ValidationParams;
@@ -52,72 +51,28 @@ pub fn validate(params: ValidationParams) -> ValidationOutcome {
 
 tessera_runtime::validation_function!(validate);
 
-/// Every call of the example runtime.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
-pub enum Call {
-    /// `system`.
-    #[codec(index = 0)]
-    System(system::Call),
-    /// `balances`.
-    #[codec(index = 1)]
-    Balances(balances::Call),
-    /// `notes`.
-    #[codec(index = 2)]
-    Notes(notes::Call),
-}
-
-/// Every event of the example runtime.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
-pub enum Event {
-    /// `system`.
-    #[codec(index = 0)]
-    System(system::Event),
-    /// `balances`.
-    #[codec(index = 1)]
-    Balances(balances::Event),
-    /// `notes`.
-    #[codec(index = 2)]
-    Notes(notes::Event),
-}
-
-impl From<system::Event> for Event {
-    fn from(event: system::Event) -> Self {
-        Event::System(event)
+tessera_runtime::compose_runtime! {
+    calls {
+        /// `system`.
+        0 => System(system::Call),
+        /// `balances`.
+        1 => Balances(balances::Call),
+        /// `notes`.
+        2 => Notes(notes::Call),
     }
-}
-
-impl From<balances::Event> for Event {
-    fn from(event: balances::Event) -> Self {
-        Event::Balances(event)
+    events {
+        /// `system`.
+        0 => System(system::Event),
+        /// `balances`.
+        1 => Balances(balances::Event),
+        /// `notes`.
+        2 => Notes(notes::Event),
     }
-}
-
-impl From<notes::Event> for Event {
-    fn from(event: notes::Event) -> Self {
-        Event::Notes(event)
-    }
+    inherents {}
 }
 
 impl From<balances::Call> for Call {
     fn from(call: balances::Call) -> Self {
         Call::Balances(call)
-    }
-}
-
-impl Dispatch<Event> for Call {
-    fn weight(&self) -> Weight {
-        match self {
-            Call::System(call) => Dispatch::<Event>::weight(call),
-            Call::Balances(call) => Dispatch::<Event>::weight(call),
-            Call::Notes(call) => Dispatch::<Event>::weight(call),
-        }
-    }
-
-    fn dispatch(self, ctx: &mut Context<'_, Event>, origin: Origin) -> CallResult {
-        match self {
-            Call::System(call) => call.dispatch(ctx, origin),
-            Call::Balances(call) => call.dispatch(ctx, origin),
-            Call::Notes(call) => call.dispatch(ctx, origin),
-        }
     }
 }

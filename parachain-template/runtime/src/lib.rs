@@ -19,8 +19,7 @@ pub use genesis::{genesis, sign};
 pub use tessera_runtime::crypto::DEV_ACCOUNTS;
 pub use tessera_runtime::parachain::ParaGenesis as GenesisConfig;
 
-use parity_scale_codec::{Decode, Encode};
-use tessera_runtime::dispatch::{CallResult, Context, Dispatch, Origin, RuntimeConfig, Weight};
+use tessera_runtime::dispatch::RuntimeConfig;
 use tessera_runtime::executive::Runtime;
 use tessera_runtime::modules::{balances, sudo, system};
 use tessera_runtime::parachain::ValidationParams;
@@ -63,72 +62,28 @@ pub fn validate(params: ValidationParams) -> ValidationOutcome {
 
 tessera_runtime::validation_function!(validate);
 
-/// Every call of the template runtime.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
-pub enum Call {
-    /// `system`.
-    #[codec(index = 0)]
-    System(system::Call),
-    /// `balances`.
-    #[codec(index = 1)]
-    Balances(balances::Call),
-    /// `sudo`.
-    #[codec(index = 2)]
-    Sudo(sudo::Call<Call>),
-}
-
-/// Every event of the template runtime.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
-pub enum Event {
-    /// `system`.
-    #[codec(index = 0)]
-    System(system::Event),
-    /// `balances`.
-    #[codec(index = 1)]
-    Balances(balances::Event),
-    /// `sudo`.
-    #[codec(index = 2)]
-    Sudo(sudo::Event),
-}
-
-impl From<system::Event> for Event {
-    fn from(event: system::Event) -> Self {
-        Event::System(event)
+tessera_runtime::compose_runtime! {
+    calls {
+        /// `system`.
+        0 => System(system::Call),
+        /// `balances`.
+        1 => Balances(balances::Call),
+        /// `sudo`.
+        2 => Sudo(sudo::Call<Call>),
     }
-}
-
-impl From<balances::Event> for Event {
-    fn from(event: balances::Event) -> Self {
-        Event::Balances(event)
+    events {
+        /// `system`.
+        0 => System(system::Event),
+        /// `balances`.
+        1 => Balances(balances::Event),
+        /// `sudo`.
+        2 => Sudo(sudo::Event),
     }
-}
-
-impl From<sudo::Event> for Event {
-    fn from(event: sudo::Event) -> Self {
-        Event::Sudo(event)
-    }
+    inherents {}
 }
 
 impl From<balances::Call> for Call {
     fn from(call: balances::Call) -> Self {
         Call::Balances(call)
-    }
-}
-
-impl Dispatch<Event> for Call {
-    fn weight(&self) -> Weight {
-        match self {
-            Call::System(call) => Dispatch::<Event>::weight(call),
-            Call::Balances(call) => Dispatch::<Event>::weight(call),
-            Call::Sudo(call) => Dispatch::<Event>::weight(call),
-        }
-    }
-
-    fn dispatch(self, ctx: &mut Context<'_, Event>, origin: Origin) -> CallResult {
-        match self {
-            Call::System(call) => call.dispatch(ctx, origin),
-            Call::Balances(call) => call.dispatch(ctx, origin),
-            Call::Sudo(call) => call.dispatch(ctx, origin),
-        }
     }
 }
