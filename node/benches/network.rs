@@ -10,20 +10,18 @@
 //! `BENCH_SECONDS` (measured window, default 30), `BENCH_RATE` (transfers offered per second,
 //! default 2000), `BENCH_SLOT_MS` (default 1000).
 
-use libp2p::identity;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tessera_consensus::AuthorityKey;
 use tessera_node::client::Client;
 use tessera_node::network::NetworkConfig;
-use tessera_node::run::{Authoring, Node};
+use tessera_node::run::{Authoring, Node, RunningNode};
 use tessera_node::service::Shared;
 use tessera_node::store::RocksDb;
 use tessera_node::workload::TransferGenerator;
 use tessera_relay_chain::{Address, ChainSpec, UNIT};
 use tessera_runtime::crypto::Pair;
 use tessera_runtime::OpaqueExtrinsic;
-use tokio::sync::oneshot;
 
 const VALIDATORS: usize = 4;
 /// Senders per validator: each sends at most one transfer per block it is included in.
@@ -72,8 +70,7 @@ fn raw_verification_rate() -> f64 {
 
 struct Validator {
     shared: Arc<Shared>,
-    stop: oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<()>,
+    running: RunningNode,
     _dir: tempfile::TempDir,
 }
 
@@ -86,30 +83,17 @@ async fn start_network(spec: &ChainSpec) -> Vec<Validator> {
         let db = RocksDb::open(dir.path()).unwrap();
         let client = Client::open(Box::new(db), &genesis).unwrap();
         let shared = Arc::new(Shared::new(client, spec.name.clone()));
-        let network = NetworkConfig {
-            keypair: identity::Keypair::generate_ed25519(),
-            listen: "/ip4/127.0.0.1/tcp/0".parse().unwrap(),
-            bootnodes: bootnodes.clone(),
-            chain: genesis.header.hash().to_string(),
-        };
+        let network = NetworkConfig::loopback(genesis.header.hash().to_string(), bootnodes.clone());
         let authoring = Authoring {
             key: AuthorityKey::from_pair(&Pair::dev(name)),
             transfers: None,
         };
         let mut node = Node::start(shared.clone(), network, Some(authoring)).unwrap();
         bootnodes.push(node.listening().await.unwrap());
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            node.run(async {
-                let _ = stopped.await;
-            })
-            .await
-            .unwrap();
-        });
+        let running = node.spawn();
         validators.push(Validator {
             shared,
-            stop,
-            task,
+            running,
             _dir: dir,
         });
     }
@@ -213,7 +197,6 @@ async fn main() {
     );
 
     for validator in validators {
-        let _ = validator.stop.send(());
-        validator.task.await.unwrap();
+        validator.running.stop().await.unwrap();
     }
 }

@@ -8,7 +8,6 @@
 //! block, default 1000), `BENCH_SLOT_MS` (relay slot, default 1000).
 
 use example_parachain_runtime::{self as example, ExampleRuntime};
-use libp2p::identity;
 use parachain_template_runtime::{self as template, TemplateRuntime};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -24,7 +23,6 @@ use tessera_relay_chain::paras::ParaId;
 use tessera_relay_chain::{ChainSpec, GenesisPara, HexBytes};
 use tessera_runtime::crypto::Pair;
 use tessera_runtime::parachain::ParaGenesis;
-use tokio::sync::oneshot;
 
 const PARAS: [ParaId; 2] = [ParaId(1000), ParaId(1001)];
 
@@ -36,12 +34,7 @@ fn env(name: &str, default: u64) -> u64 {
 }
 
 fn network(bootnodes: Vec<libp2p::Multiaddr>) -> NetworkConfig {
-    NetworkConfig {
-        keypair: identity::Keypair::generate_ed25519(),
-        listen: "/ip4/127.0.0.1/tcp/0".parse().unwrap(),
-        bootnodes,
-        chain: "paras-bench".into(),
-    }
+    NetworkConfig::loopback("paras-bench", bootnodes)
 }
 
 fn example_genesis() -> ParaGenesis {
@@ -121,7 +114,7 @@ fn main() {
                 Node::start(shared.clone(), network(bootnodes.clone()), Some(authoring)).unwrap();
             bootnodes.push(node.listening().await.unwrap());
             alice.get_or_insert(shared);
-            stops.push(spawn(node));
+            stops.push(node.spawn());
         }
         let alice = alice.unwrap();
         let (header, state) = ParaGenesis::dev(PARAS[0]).build::<TemplateRuntime>().unwrap();
@@ -144,7 +137,7 @@ fn main() {
         node.listening().await.unwrap();
         node.add_collator(Box::new(template_collator));
         node.add_collator(Box::new(example_collator));
-        stops.push(spawn(node));
+        stops.push(node.spawn());
 
         // Warm up: both paras finalized a block (modules compiled, peers meshed).
         while finalized(&alice).iter().any(|n| *n < 1) {
@@ -175,21 +168,8 @@ fn main() {
             );
         }
         println!("both paras: {:.0} finalized para transfers/s", total as f64 / elapsed);
-        for (stop, task) in stops {
-            stop.send(()).unwrap();
-            task.await.unwrap();
+        for running in stops {
+            running.stop().await.unwrap();
         }
     });
-}
-
-fn spawn(node: Node) -> (oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        node.run(async {
-            let _ = stopped.await;
-        })
-        .await
-        .unwrap();
-    });
-    (stop, task)
 }

@@ -5,6 +5,7 @@ use crate::client::{unix_time_ms, AuthorError, OpenError};
 use crate::finality::{FinalityError, FinalityOutcome, FinalityService};
 use crate::network::{self, NetworkConfig, NetworkError, NetworkEvent, NetworkHandle, Topic};
 use crate::parachains::collator::Collate;
+use crate::parachains::nodes::ParaNodes;
 use crate::parachains::ParachainService;
 use crate::service::{ChainEvent, NetworkStatus, Shared};
 use crate::sync::{ChainSync, SyncOutcome};
@@ -52,6 +53,22 @@ pub enum RunError {
     Validation(#[from] crate::validation::HostStartError),
 }
 
+/// A node running in its own task.
+pub struct RunningNode {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<(), RunError>>,
+}
+
+impl RunningNode {
+    /// Stops the node and waits for it; what it stopped with.
+    pub async fn stop(self) -> Result<(), RunError> {
+        let _already_stopped = self.stop.send(());
+        self.task
+            .await
+            .map_err(|e| RunError::Chain(format!("node task failed: {e}")))?
+    }
+}
+
 /// A node joined to the network.
 pub struct Node {
     shared: Arc<Shared>,
@@ -60,7 +77,7 @@ pub struct Node {
     sync: ChainSync,
     finality: FinalityService,
     parachains: ParachainService,
-    collators: Vec<Box<dyn Collate>>,
+    para_nodes: ParaNodes,
     authoring: Option<Authoring>,
     should_have_peers: bool,
 }
@@ -89,26 +106,26 @@ impl Node {
         });
         Ok(Node {
             shared,
+            para_nodes: ParaNodes::new(handle.clone()),
             network: handle,
             events,
             sync,
             finality,
             parachains,
-            collators: Vec::new(),
             authoring,
             should_have_peers,
         })
     }
 
-    /// Runs `collator` on this node: it builds its para's blocks on this node's relay chain
-    /// and the node gossips them to backing groups.
+    /// Runs a para node on this node's relay chain: it follows its para's included chain and,
+    /// if it is a collator, builds the para's blocks, which the node gossips to backing groups.
     pub fn add_collator(&mut self, collator: Box<dyn Collate>) {
-        self.collators.push(collator);
+        self.para_nodes.add(collator);
     }
 
-    /// The collators running on this node.
+    /// The para nodes (collators and full nodes) running on this node.
     pub fn collators(&self) -> &[Box<dyn Collate>] {
-        &self.collators
+        self.para_nodes.nodes()
     }
 
     /// The network handle (peer id, peers).
@@ -125,6 +142,15 @@ impl Node {
             }
         }
         None
+    }
+
+    /// Runs on the current tokio runtime until [`RunningNode::stop`].
+    pub fn spawn(self) -> RunningNode {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(self.run(async {
+            let _sender_gone = stopped.await;
+        }));
+        RunningNode { stop, task }
     }
 
     /// Runs until `stop` completes.
@@ -205,10 +231,34 @@ impl Node {
                 topic: Topic::Parachains,
                 id,
                 data,
-            } => self.parachains.on_gossip(peer, source, id, &data).await,
+            } => {
+                if let Some(collation) = self.parachains.on_gossip(peer, source, id, &data).await {
+                    self.para_nodes.on_collation(&collation);
+                }
+            }
+            NetworkEvent::Gossip {
+                peer,
+                topic: Topic::ParaTransactions,
+                id,
+                data,
+                ..
+            } => {
+                let _stopped = match self.para_nodes.on_transactions(&data) {
+                    Some(valid) => self.network.validated(id, peer, valid),
+                    None => self.network.ignore(id, peer),
+                };
+            }
             NetworkEvent::ChunkRequest {
                 request, channel, ..
             } => self.parachains.on_chunk_request(request, channel),
+            NetworkEvent::ParaBlocksRequest {
+                request, channel, ..
+            } => self.para_nodes.on_blocks_request(request, channel),
+            NetworkEvent::ParaBlocksResponse {
+                peer,
+                request,
+                response,
+            } => self.para_nodes.on_blocks_response(peer, request, response),
             NetworkEvent::ChunkResponse {
                 peer,
                 request,
@@ -272,18 +322,10 @@ impl Node {
         });
     }
 
-    /// Lets each collator make a candidate on the best block, and gossips it.
+    /// Para nodes follow their paras and collate; their candidates are published.
     async fn collate(&mut self) {
-        for index in 0..self.collators.len() {
-            let collation = {
-                let client = self.shared.client();
-                self.collators
-                    .get_mut(index)
-                    .and_then(|collator| collator.collate(&client))
-            };
-            if let Some(collation) = collation {
-                self.parachains.publish_collation(collation).await;
-            }
+        for collation in self.para_nodes.tick(&self.shared).await {
+            self.parachains.publish_collation(collation).await;
         }
     }
 

@@ -171,7 +171,9 @@ impl ChainSync {
             NetworkEvent::Gossip { .. }
             | NetworkEvent::Direct { .. }
             | NetworkEvent::ChunkRequest { .. }
-            | NetworkEvent::ChunkResponse { .. } => {}
+            | NetworkEvent::ChunkResponse { .. }
+            | NetworkEvent::ParaBlocksRequest { .. }
+            | NetworkEvent::ParaBlocksResponse { .. } => {}
             NetworkEvent::Listening(_) => {}
         }
         outcome

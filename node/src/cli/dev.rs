@@ -3,16 +3,12 @@
 //! first one submits dev transfers, serves RPC at 127.0.0.1:9944 and prints one line per block.
 
 use super::node::{node_key, open_chain, print_blocks, runtime, start, stop_on, ServiceArgs};
+use super::paras::{serve_para, ParaRuntime};
 use super::ChainArgs;
-use crate::parachains::collator::Collate;
-use crate::parachains::{Collator, ParaChain};
-use crate::rpc::{self, para::ParaRpc};
 use crate::run::Authoring;
 use crate::workload::{TransferGenerator, DEV_ACCOUNTS};
 use anyhow::{bail, Context};
 use clap::Args;
-use example_parachain_runtime as example;
-use parachain_template_runtime as template;
 use parity_scale_codec::Encode;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -20,9 +16,6 @@ use tessera_consensus::AuthorityKey;
 use tessera_relay_chain::paras::ParaId;
 use tessera_relay_chain::{ChainSpec, GenesisPara, HexBytes};
 use tessera_runtime::crypto::Pair;
-use tessera_runtime::parachain::ParaGenesis;
-use tessera_runtime::state::StateChanges;
-use tessera_runtime::Header;
 use tokio::sync::watch;
 
 /// Arguments of `tessera dev`.
@@ -63,72 +56,14 @@ pub struct DevArgs {
 }
 
 /// The paras of the dev network: the template as 1000 and the example as 1001.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum DevPara {
-    Template,
-    Example,
-}
-
-impl DevPara {
-    fn first(count: u8) -> Vec<DevPara> {
-        [DevPara::Template, DevPara::Example]
-            .into_iter()
-            .take(usize::from(count))
-            .collect()
-    }
-
-    fn id(self) -> ParaId {
-        match self {
-            DevPara::Template => ParaId(1000),
-            DevPara::Example => ParaId(1001),
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            DevPara::Template => "parachain template (system, balances, sudo)",
-            DevPara::Example => "example para (system, balances, notes)",
-        }
-    }
-
-    fn code(self) -> &'static [u8] {
-        match self {
-            DevPara::Template => template::WASM_BINARY,
-            DevPara::Example => example::WASM_BINARY,
-        }
-    }
-
-    fn genesis(self) -> anyhow::Result<(Header, StateChanges)> {
-        let mut config = ParaGenesis::dev(self.id());
-        let built = match self {
-            DevPara::Template => config.build::<template::TemplateRuntime>(),
-            DevPara::Example => {
-                config.sudo = None;
-                config.build::<example::ExampleRuntime>()
-            }
-        };
-        built.map_err(|e| anyhow::anyhow!("genesis of para {}: {e}", self.id().0))
-    }
-
-    /// Its collator, with Ferdie's key.
-    fn collator(self, transfers: usize) -> anyhow::Result<Box<dyn Collate>> {
-        let (header, state) = self.genesis()?;
-        let key = Pair::dev("Ferdie");
-        let mut collator: Box<dyn Collate> = match self {
-            DevPara::Template => Box::new(Collator::new(
-                ParaChain::<template::TemplateRuntime>::new(self.id(), header, state.new_nodes),
-                key,
-                template::validate,
-            )),
-            DevPara::Example => Box::new(Collator::new(
-                ParaChain::<example::ExampleRuntime>::new(self.id(), header, state.new_nodes),
-                key,
-                example::validate,
-            )),
-        };
-        collator.set_dev_transfers(transfers);
-        Ok(collator)
-    }
+fn dev_paras(count: u8) -> Vec<(ParaId, ParaRuntime)> {
+    [
+        (ParaId(1000), ParaRuntime::Template),
+        (ParaId(1001), ParaRuntime::Example),
+    ]
+    .into_iter()
+    .take(usize::from(count))
+    .collect()
 }
 
 /// The chain `dev` runs and the dev keys of the validators it runs.
@@ -136,11 +71,11 @@ fn chain_and_keys(args: &DevArgs) -> anyhow::Result<(ChainSpec, Vec<(String, Pai
     let spec = if args.chain.chain == "dev" {
         let mut spec = ChainSpec::dev_with_validators(usize::from(args.validators));
         spec.genesis.slot_duration_ms = args.block_time;
-        for para in DevPara::first(args.parachains) {
+        for (id, runtime) in dev_paras(args.parachains) {
             spec.genesis.paras.push(GenesisPara {
-                id: para.id().0,
-                head: HexBytes(para.genesis()?.0.encode()),
-                code: HexBytes(para.code().to_vec()),
+                id: id.0,
+                head: HexBytes(runtime.genesis(id)?.0.encode()),
+                code: HexBytes(runtime.code().to_vec()),
             });
         }
         spec
@@ -226,7 +161,7 @@ pub(super) fn run(args: DevArgs) -> anyhow::Result<()> {
         let Some(first) = first else {
             bail!("no validator started");
         };
-        let paras = DevPara::first(args.parachains);
+        let paras = dev_paras(args.parachains);
         if args.chain.chain == "dev" && !paras.is_empty() {
             // The collators run on a relay full node of their own, as a real collator would.
             let path = base_path.join("collator");
@@ -241,28 +176,35 @@ pub(super) fn run(args: DevArgs) -> anyhow::Result<()> {
             let mut started = start(client, &spec, &service, keypair, None)
                 .await
                 .context("starting the collator node")?;
-            for (index, para) in paras.into_iter().enumerate() {
-                let collator = para.collator(args.para_transfers)?;
+            bootnodes.extend(started.listening.clone());
+            for (index, (id, runtime)) in paras.into_iter().enumerate() {
+                let mut collator = runtime.node(id, Some(Pair::dev("Ferdie")))?;
+                collator.set_dev_transfers(args.para_transfers);
                 // Para RPC next to the relay's well-known port (9945, 9946, …), or any port.
                 let port = match args.service.rpc_port {
                     0 => 0,
                     relay => relay.saturating_add(1).saturating_add(index as u16),
                 };
-                let context = ParaRpc {
-                    view: collator.view(),
-                    relay: started.shared.clone(),
-                };
                 let addr = SocketAddr::new(args.service.rpc_addr, port);
-                let (bound, handle) = rpc::start_para(addr, context).await?;
+                let (bound, handle) = serve_para(&mut started, collator, addr).await?;
                 para_rpc.push(handle);
-                started.node.add_collator(collator);
                 println!(
                     "para     {:<8} {} · rpc http://{bound} · collator Ferdie",
-                    para.id().0,
-                    para.name()
+                    id.0,
+                    runtime.name()
                 );
             }
             nodes.push(tokio::spawn(started.run(stop_rx.clone())));
+            // Everything another node needs to join: the spec, with the paras, and peers.
+            let spec_path = base_path.join("dev-spec.json");
+            std::fs::write(&spec_path, spec.to_json())
+                .with_context(|| format!("cannot write {}", spec_path.display()))?;
+            let peers: Vec<String> = bootnodes.iter().map(ToString::to_string).collect();
+            println!(
+                "join     tessera run --chain {} --base-path PATH --para 1000 --bootnodes {}",
+                spec_path.display(),
+                peers.join(",")
+            );
         }
         stop_on(print_blocks(first, args.service.blocks), stop_tx).await;
         for handle in para_rpc {

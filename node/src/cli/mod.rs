@@ -4,6 +4,7 @@ mod blocks;
 mod dev;
 mod key;
 mod node;
+mod paras;
 mod run;
 
 use clap::{Args, Parser, Subcommand};

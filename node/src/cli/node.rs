@@ -5,6 +5,7 @@ use super::database_path;
 use crate::client::Client;
 use crate::metrics;
 use crate::network::NetworkConfig;
+use crate::parachains::collator::Collate;
 use crate::rpc;
 use crate::run::{Authoring, Node};
 use crate::service::{ChainEvent, Shared};
@@ -240,13 +241,15 @@ pub(crate) async fn stop_on(
     let _none_listening = stop.send(true);
 }
 
-/// Serves `client` and runs the node until Ctrl-C or `--blocks`.
+/// Serves `client` and runs the node, with a para node and its RPC if `para` is given, until
+/// Ctrl-C or `--blocks`.
 pub(super) fn serve(
     client: Client,
     spec: &ChainSpec,
     args: &ServiceArgs,
     keypair: identity::Keypair,
     authoring: Option<Authoring>,
+    para: Option<(Box<dyn Collate>, SocketAddr)>,
 ) -> anyhow::Result<()> {
     let meta = client.info()?;
     println!(
@@ -254,15 +257,26 @@ pub(super) fn serve(
         spec.name, meta.genesis, meta.best_number, meta.finalized_number
     );
     runtime()?.block_on(async {
-        let started = start(client, spec, args, keypair, authoring).await?;
+        let mut started = start(client, spec, args, keypair, authoring).await?;
         println!("JSON-RPC: http://{0} and ws://{0}", started.rpc);
         if let Some(addr) = &started.listening {
             println!("libp2p: {addr}");
+        }
+        let mut para_rpc = None;
+        if let Some((node, addr)) = para {
+            let (id, collating) = (node.para().0, node.is_collating());
+            let (bound, handle) = super::paras::serve_para(&mut started, node, addr).await?;
+            let role = if collating { "collator" } else { "full node" };
+            println!("para {id} {role}: JSON-RPC http://{bound}");
+            para_rpc = Some(handle);
         }
         let (stop_tx, stop_rx) = watch::channel(false);
         let printer = print_blocks(started.shared.clone(), args.blocks);
         let node = tokio::spawn(started.run(stop_rx));
         stop_on(printer, stop_tx).await;
+        if let Some(handle) = para_rpc {
+            let _already = handle.stop();
+        }
         node.await?
     })
 }

@@ -1,12 +1,16 @@
 //! `tessera run`: a full node, or with `--validator` a node that authors blocks and votes on
-//! finality.
+//! finality; with `--para` it also runs a node of a para (a full node with the para's RPC, or
+//! with `--collator-key` its collator).
 
 use super::node::{node_key, open_chain, serve, ServiceArgs};
+use super::paras::runtime_of;
 use super::StorageArgs;
 use crate::run::Authoring;
 use anyhow::{bail, Context};
 use clap::Args;
+use std::net::SocketAddr;
 use tessera_consensus::AuthorityKey;
+use tessera_relay_chain::paras::ParaId;
 use tessera_relay_chain::ChainSpec;
 use tessera_runtime::crypto::Pair;
 
@@ -22,6 +26,23 @@ pub struct RunArgs {
     /// The validator's secret URI, e.g. `//Alice` or a phrase (also from TESSERA_KEY).
     #[arg(long, env = "TESSERA_KEY", hide_env_values = true, value_name = "SURI")]
     key: Option<String>,
+    /// Also run a node of this para (a runtime of this binary, recognized from the code the
+    /// chain registers): it follows the para and serves its JSON-RPC.
+    #[arg(long, value_name = "PARA_ID")]
+    para: Option<u32>,
+    /// Collate the para with this secret URI, e.g. `//Ferdie` (also from
+    /// TESSERA_COLLATOR_KEY); without it the para node is a full node.
+    #[arg(
+        long,
+        requires = "para",
+        env = "TESSERA_COLLATOR_KEY",
+        hide_env_values = true,
+        value_name = "SURI"
+    )]
+    collator_key: Option<String>,
+    /// Port of the para's JSON-RPC server (0 picks a free one).
+    #[arg(long, default_value_t = 9945, value_name = "PORT")]
+    para_rpc_port: u16,
     /// Network, RPC, metrics and `--blocks`.
     #[command(flatten)]
     service: ServiceArgs,
@@ -47,7 +68,22 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<()> {
         }
         _ => None,
     };
+    let para = match args.para {
+        Some(id) => {
+            let id = ParaId(id);
+            let runtime = runtime_of(&spec, id)?;
+            let collator_key = args
+                .collator_key
+                .as_deref()
+                .map(Pair::from_uri)
+                .transpose()
+                .context("invalid --collator-key")?;
+            let addr = SocketAddr::new(args.service.rpc_addr, args.para_rpc_port);
+            Some((runtime.node(id, collator_key)?, addr))
+        }
+        None => None,
+    };
     let client = open_chain(&args.storage.base_path, &spec)?;
     let keypair = node_key(&args.storage.base_path, &spec)?;
-    serve(client, &spec, &args.service, keypair, authoring)
+    serve(client, &spec, &args.service, keypair, authoring, para)
 }

@@ -15,9 +15,11 @@ mod reputation;
 
 pub use protocol::{
     decode_exact, BlockAnnounce, ChunkCodec, ChunkRequest, ChunkResponse, DirectCodec,
-    DirectMessage, FramedCodec, SyncBlock, SyncCodec, SyncRequest, SyncResponse, CHUNK_PROTOCOL,
-    DIRECT_PROTOCOL, MAX_BLOCKS_PER_REQUEST, MAX_CHUNK_RESPONSE_SIZE, MAX_GOSSIP_SIZE,
-    MAX_REQUEST_SIZE, MAX_RESPONSE_SIZE, SYNC_PROTOCOL,
+    DirectMessage, FramedCodec, ParaBlocksCodec, ParaBlocksRequest, ParaBlocksResponse, SyncBlock,
+    SyncCodec, SyncRequest, SyncResponse, CHUNK_PROTOCOL, DIRECT_PROTOCOL, MAX_BLOCKS_PER_REQUEST,
+    MAX_CHUNK_RESPONSE_SIZE, MAX_GOSSIP_SIZE, MAX_PARA_BLOCKS_PER_REQUEST,
+    MAX_PARA_BLOCKS_RESPONSE_SIZE, MAX_REQUEST_SIZE, MAX_RESPONSE_SIZE, PARA_BLOCKS_PROTOCOL,
+    SYNC_PROTOCOL,
 };
 pub use reputation::{Misbehaviour, Reputations, BAN_DURATION, BAN_THRESHOLD};
 
@@ -40,16 +42,24 @@ pub enum Topic {
     Finality,
     /// Collations, backing statements and availability bitfields.
     Parachains,
+    /// Para transactions, from the node that received them to the para's collators.
+    ParaTransactions,
 }
 
 impl Topic {
-    const ALL: [Topic; 3] = [Topic::Blocks, Topic::Finality, Topic::Parachains];
+    const ALL: [Topic; 4] = [
+        Topic::Blocks,
+        Topic::Finality,
+        Topic::Parachains,
+        Topic::ParaTransactions,
+    ];
 
     fn ident(self, chain: &str) -> IdentTopic {
         let name = match self {
             Topic::Blocks => "blocks",
             Topic::Finality => "finality",
             Topic::Parachains => "parachains",
+            Topic::ParaTransactions => "para-transactions",
         };
         IdentTopic::new(format!("/tessera/{chain}/{name}/1"))
     }
@@ -65,6 +75,20 @@ pub struct NetworkConfig {
     pub bootnodes: Vec<Multiaddr>,
     /// Separates chains: topics are named after it (use the genesis hash).
     pub chain: String,
+}
+
+impl NetworkConfig {
+    /// A fresh identity on 127.0.0.1 with a port picked by the system (tests, benchmarks,
+    /// in-process networks).
+    pub fn loopback(chain: impl Into<String>, bootnodes: Vec<Multiaddr>) -> Self {
+        NetworkConfig {
+            keypair: identity::Keypair::generate_ed25519(),
+            listen: Multiaddr::from(std::net::Ipv4Addr::LOCALHOST)
+                .with(libp2p::multiaddr::Protocol::Tcp(0)),
+            bootnodes,
+            chain: chain.into(),
+        }
+    }
 }
 
 /// What the network reports to the node.
@@ -125,6 +149,24 @@ pub enum NetworkEvent {
         /// The answer.
         response: Result<ChunkResponse, String>,
     },
+    /// A peer asks for blocks of a para; answer with [`NetworkHandle::respond_para_blocks`].
+    ParaBlocksRequest {
+        /// Who asks.
+        peer: PeerId,
+        /// What.
+        request: ParaBlocksRequest,
+        /// Where the answer goes.
+        channel: ResponseChannel<ParaBlocksResponse>,
+    },
+    /// The answer to one of our para blocks requests, or why there is none.
+    ParaBlocksResponse {
+        /// Who answered.
+        peer: PeerId,
+        /// What we asked.
+        request: ParaBlocksRequest,
+        /// The answer.
+        response: Result<ParaBlocksResponse, String>,
+    },
     /// A message sent to this node alone (already acknowledged).
     Direct {
         /// The sender.
@@ -150,7 +192,10 @@ pub enum NetworkError {
         /// Why.
         reason: String,
     },
-    /// Publishing failed (for example, no peer subscribed yet).
+    /// No peer subscribed to the topic, or none could take the message now: later may work.
+    #[error("no peer can take the message yet")]
+    NoPeers,
+    /// Publishing failed.
     #[error("publish failed: {0}")]
     Publish(String),
     /// The network task has stopped.
@@ -166,6 +211,7 @@ struct Behaviour {
     sync: request_response::Behaviour<SyncCodec>,
     direct: request_response::Behaviour<DirectCodec>,
     chunks: request_response::Behaviour<ChunkCodec>,
+    para_blocks: request_response::Behaviour<ParaBlocksCodec>,
 }
 
 enum Command {
@@ -207,6 +253,14 @@ enum Command {
     RespondChunk {
         channel: ResponseChannel<ChunkResponse>,
         response: ChunkResponse,
+    },
+    RequestParaBlocks {
+        peer: PeerId,
+        request: ParaBlocksRequest,
+    },
+    RespondParaBlocks {
+        channel: ResponseChannel<ParaBlocksResponse>,
+        response: ParaBlocksResponse,
     },
     Peers(oneshot::Sender<Vec<PeerId>>),
 }
@@ -288,6 +342,25 @@ impl NetworkHandle {
         self.send(Command::RequestChunk { peer, request })
     }
 
+    /// Asks `peer` for blocks of a para; the answer arrives as
+    /// [`NetworkEvent::ParaBlocksResponse`].
+    pub fn request_para_blocks(
+        &self,
+        peer: PeerId,
+        request: ParaBlocksRequest,
+    ) -> Result<(), NetworkError> {
+        self.send(Command::RequestParaBlocks { peer, request })
+    }
+
+    /// Answers a [`NetworkEvent::ParaBlocksRequest`].
+    pub fn respond_para_blocks(
+        &self,
+        channel: ResponseChannel<ParaBlocksResponse>,
+        response: ParaBlocksResponse,
+    ) -> Result<(), NetworkError> {
+        self.send(Command::RespondParaBlocks { channel, response })
+    }
+
     /// Answers a [`NetworkEvent::ChunkRequest`].
     pub fn respond_chunk(
         &self,
@@ -341,6 +414,11 @@ fn behaviour(keypair: &identity::Keypair) -> Result<Behaviour, NetworkError> {
         [(CHUNK_PROTOCOL, ProtocolSupport::Full)],
         request_response::Config::default().with_request_timeout(Duration::from_secs(10)),
     );
+    let para_blocks = request_response::Behaviour::with_codec(
+        ParaBlocksCodec::default(),
+        [(PARA_BLOCKS_PROTOCOL, ProtocolSupport::Full)],
+        request_response::Config::default().with_request_timeout(Duration::from_secs(20)),
+    );
     Ok(Behaviour {
         identify: identify::Behaviour::new(identify::Config::new(
             "/tessera/1".into(),
@@ -351,6 +429,7 @@ fn behaviour(keypair: &identity::Keypair) -> Result<Behaviour, NetworkError> {
         sync,
         direct,
         chunks,
+        para_blocks,
     })
 }
 
@@ -397,6 +476,7 @@ pub fn start(
         reputations: Reputations::default(),
         connected: Default::default(),
         chunk_requests: Default::default(),
+        para_block_requests: Default::default(),
     };
     tokio::spawn(task.run());
     Ok((
@@ -417,6 +497,7 @@ struct Task {
     reputations: Reputations,
     connected: std::collections::BTreeSet<PeerId>,
     chunk_requests: std::collections::HashMap<OutboundRequestId, ChunkRequest>,
+    para_block_requests: std::collections::HashMap<OutboundRequestId, ParaBlocksRequest>,
 }
 
 impl Task {
@@ -482,7 +563,11 @@ impl Task {
                     .gossipsub
                     .publish(topic.ident(&self.chain), data)
                     .map(drop)
-                    .map_err(|e| NetworkError::Publish(e.to_string()));
+                    .map_err(|e| match e {
+                        gossipsub::PublishError::NoPeersSubscribedToTopic
+                        | gossipsub::PublishError::AllQueuesFull(_) => NetworkError::NoPeers,
+                        other => NetworkError::Publish(other.to_string()),
+                    });
                 let _caller_gone = reply.send(result);
             }
             Command::Validated { id, peer, valid } => {
@@ -524,6 +609,13 @@ impl Task {
             }
             Command::RespondChunk { channel, response } => {
                 let _peer_gone = behaviour.chunks.send_response(channel, response);
+            }
+            Command::RequestParaBlocks { peer, request } => {
+                let id = behaviour.para_blocks.send_request(&peer, request);
+                self.para_block_requests.insert(id, request);
+            }
+            Command::RespondParaBlocks { channel, response } => {
+                let _peer_gone = behaviour.para_blocks.send_response(channel, response);
             }
             Command::Peers(reply) => {
                 let _caller_gone = reply.send(self.connected.iter().copied().collect());
@@ -598,7 +690,44 @@ impl Task {
             SwarmEvent::Behaviour(BehaviourEvent::Direct(event)) => {
                 self.direct_event(event).await?
             }
-            SwarmEvent::Behaviour(BehaviourEvent::Chunks(event)) => self.chunk_event(event).await?,
+            SwarmEvent::Behaviour(BehaviourEvent::Chunks(event)) => {
+                let pending = &mut self.chunk_requests;
+                let kinds = RequestKinds {
+                    request: |peer, request, channel| NetworkEvent::ChunkRequest {
+                        peer,
+                        request,
+                        channel,
+                    },
+                    response: |peer, request, response| NetworkEvent::ChunkResponse {
+                        peer,
+                        request,
+                        response,
+                    },
+                };
+                let reports = request_event(event, pending, kinds, &self.events).await?;
+                for peer in reports {
+                    self.report(peer, Misbehaviour::Malformed);
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::ParaBlocks(event)) => {
+                let pending = &mut self.para_block_requests;
+                let kinds = RequestKinds {
+                    request: |peer, request, channel| NetworkEvent::ParaBlocksRequest {
+                        peer,
+                        request,
+                        channel,
+                    },
+                    response: |peer, request, response| NetworkEvent::ParaBlocksResponse {
+                        peer,
+                        request,
+                        response,
+                    },
+                };
+                let reports = request_event(event, pending, kinds, &self.events).await?;
+                for peer in reports {
+                    self.report(peer, Misbehaviour::Malformed);
+                }
+            }
             _ => {}
         }
         Ok(())
@@ -710,65 +839,61 @@ impl Task {
     }
 }
 
-impl Task {
-    async fn chunk_event(
-        &mut self,
-        event: request_response::Event<ChunkRequest, ChunkResponse>,
-    ) -> Result<(), ()> {
-        let malformed = |e: &std::io::Error| e.kind() == std::io::ErrorKind::InvalidData;
-        match event {
-            request_response::Event::Message { peer, message, .. } => match message {
-                request_response::Message::Request {
-                    request, channel, ..
-                } => {
-                    let event = NetworkEvent::ChunkRequest {
-                        peer,
-                        request,
-                        channel,
-                    };
-                    emit(&self.events, event).await?;
-                }
-                request_response::Message::Response {
-                    request_id,
-                    response,
-                } => {
-                    if let Some(request) = self.chunk_requests.remove(&request_id) {
-                        let event = NetworkEvent::ChunkResponse {
-                            peer,
-                            request,
-                            response: Ok(response),
-                        };
-                        emit(&self.events, event).await?;
-                    }
-                }
-            },
-            request_response::Event::OutboundFailure {
-                peer,
+/// How the events of one request-response protocol become [`NetworkEvent`]s.
+struct RequestKinds<Req, Resp> {
+    request: fn(PeerId, Req, ResponseChannel<Resp>) -> NetworkEvent,
+    response: fn(PeerId, Req, Result<Resp, String>) -> NetworkEvent,
+}
+
+/// Passes on a request-response event of a protocol whose outbound requests are `pending`;
+/// the peers that sent malformed bytes, to report.
+async fn request_event<Req, Resp>(
+    event: request_response::Event<Req, Resp>,
+    pending: &mut std::collections::HashMap<OutboundRequestId, Req>,
+    kinds: RequestKinds<Req, Resp>,
+    events: &mpsc::Sender<NetworkEvent>,
+) -> Result<Vec<PeerId>, ()> {
+    let malformed = |e: &std::io::Error| e.kind() == std::io::ErrorKind::InvalidData;
+    let mut reports = Vec::new();
+    match event {
+        request_response::Event::Message { peer, message, .. } => match message {
+            request_response::Message::Request {
+                request, channel, ..
+            } => emit(events, (kinds.request)(peer, request, channel)).await?,
+            request_response::Message::Response {
                 request_id,
-                error,
-                ..
+                response,
             } => {
-                if matches!(&error, request_response::OutboundFailure::Io(e) if malformed(e)) {
-                    self.report(peer, Misbehaviour::Malformed);
-                }
-                if let Some(request) = self.chunk_requests.remove(&request_id) {
-                    let event = NetworkEvent::ChunkResponse {
-                        peer,
-                        request,
-                        response: Err(error.to_string()),
-                    };
-                    emit(&self.events, event).await?;
+                if let Some(request) = pending.remove(&request_id) {
+                    emit(events, (kinds.response)(peer, request, Ok(response))).await?;
                 }
             }
-            request_response::Event::InboundFailure { peer, error, .. } => {
-                if matches!(&error, request_response::InboundFailure::Io(e) if malformed(e)) {
-                    self.report(peer, Misbehaviour::Malformed);
-                }
+        },
+        request_response::Event::OutboundFailure {
+            peer,
+            request_id,
+            error,
+            ..
+        } => {
+            if matches!(&error, request_response::OutboundFailure::Io(e) if malformed(e)) {
+                reports.push(peer);
             }
-            request_response::Event::ResponseSent { .. } => {}
+            if let Some(request) = pending.remove(&request_id) {
+                emit(
+                    events,
+                    (kinds.response)(peer, request, Err(error.to_string())),
+                )
+                .await?;
+            }
         }
-        Ok(())
+        request_response::Event::InboundFailure { peer, error, .. } => {
+            if matches!(&error, request_response::InboundFailure::Io(e) if malformed(e)) {
+                reports.push(peer);
+            }
+        }
+        request_response::Event::ResponseSent { .. } => {}
     }
+    Ok(reports)
 }
 
 /// Hands an event to the node; `Err` when the node has stopped listening.

@@ -49,6 +49,38 @@ impl Default for ChunkCodec {
     }
 }
 
+/// The protocol para nodes fetch the blocks of their para's chain with, to catch up.
+pub const PARA_BLOCKS_PROTOCOL: StreamProtocol = StreamProtocol::new("/tessera/para-blocks/1");
+/// Largest para blocks response.
+pub const MAX_PARA_BLOCKS_RESPONSE_SIZE: usize = 16 * 1024 * 1024;
+/// Most para blocks one request may ask for.
+pub const MAX_PARA_BLOCKS_PER_REQUEST: u32 = 64;
+
+/// A request for blocks of a para's included chain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct ParaBlocksRequest {
+    /// The para.
+    pub para: tessera_relay_chain::paras::ParaId,
+    /// The first block number.
+    pub from: BlockNumber,
+    /// How many (at most [`MAX_PARA_BLOCKS_PER_REQUEST`]).
+    pub count: u32,
+}
+
+/// Blocks of the responder's chain of the para in ascending order: fewer than asked if its
+/// chain is shorter or they would not fit in a response, none if it runs no node of the para.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct ParaBlocksResponse(pub Vec<Block>);
+
+/// The para blocks protocol's codec.
+pub type ParaBlocksCodec = FramedCodec<ParaBlocksRequest, ParaBlocksResponse>;
+
+impl Default for ParaBlocksCodec {
+    fn default() -> Self {
+        FramedCodec::new(64, MAX_PARA_BLOCKS_RESPONSE_SIZE)
+    }
+}
+
 /// A request for blocks of the responder's best chain, or for finality proofs.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
 pub enum SyncRequest {

@@ -4,21 +4,27 @@
 //! the relay's best block, it builds the next para block on the para's latest included head
 //! from its transaction pool, records the storage proof, validates the block natively for its
 //! commitments, and returns the signed [`Collation`] for the node to gossip to the backing
-//! group. When a block of its own becomes the included head, it makes it its chain's head.
+//! group.
+//!
+//! Its chain follows the para's included head on the relay chain: its own blocks, and those of
+//! other collators seen in their collations, are imported by executing them on the full state
+//! once the relay chain includes them. Without a collator key it is a para full node: it only
+//! follows, and serves the para's RPC.
 
 use crate::client::Client;
 use crate::collation::{collate, Collation, CollationInput};
-use parity_scale_codec::{Decode, Encode};
-use std::collections::{BTreeMap, HashMap};
+use parity_scale_codec::{Decode, DecodeAll, Encode};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tessera_relay_chain::inclusion;
 use tessera_relay_chain::paras::{self, HeadData, ParaId};
 use tessera_runtime::crypto::Pair;
+use tessera_runtime::executive::execute_block;
 use tessera_runtime::executive::{Executive, InvalidTransaction, Runtime};
 use tessera_runtime::modules::{balances, system};
 use tessera_runtime::parachain::{
-    build_block, prove_block, BlockData, ParachainBlockData, ValidationParams,
+    build_block, prove_block, BlockData, ParachainBlockData, PoV, ValidationParams,
 };
 use tessera_runtime::state::State;
 use tessera_runtime::wasm::ValidationOutcome;
@@ -26,6 +32,37 @@ use tessera_runtime::{AccountId, Balance, Block, Hash, Header, Nonce, OpaqueExtr
 
 /// Most transactions waiting in a para's pool.
 const MAX_POOL: usize = 8_192;
+
+/// Most blocks of other collators kept while they wait for inclusion (a few relay slots'
+/// worth; collations are only made on a free core, one at a time).
+const MAX_SEEN: usize = 64;
+
+/// Most transactions in one gossip message (well under gossip's size limit).
+const MAX_ANNOUNCE: usize = 256;
+
+/// Why a para chain could not follow its included head.
+#[derive(Debug, thiserror::Error)]
+pub enum FollowError {
+    /// The relay chain's head of the para is not one of this framework's headers.
+    #[error("the included head does not decode as a header: {0}")]
+    BadHead(String),
+    /// A block between the chain's head and the included one was never seen here.
+    #[error("para block #{number} ({hash}) is not known here")]
+    Missing {
+        /// Its number.
+        number: u32,
+        /// Its header hash.
+        hash: Hash,
+    },
+    /// A block the relay chain included does not execute on this chain's state.
+    #[error("para block #{number} does not import: {error}")]
+    Import {
+        /// Its number.
+        number: u32,
+        /// Why.
+        error: String,
+    },
+}
 
 /// Why a para transaction was refused.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +93,16 @@ pub struct ParaChain<R> {
     genesis_hash: Hash,
     /// Blocks sent as candidates, by header hash, with the nodes they add.
     candidates: HashMap<Hash, Candidate>,
+    /// Blocks of other collators, by header hash, not yet imported.
+    seen: HashMap<Hash, Block>,
+    /// Transactions submitted here (by RPC) not yet gossiped to the para's other nodes.
+    announce: Vec<OpaqueExtrinsic>,
+    /// Whether checked transactions are kept for blocks (a collator) or only passed on.
+    keeps_pool: bool,
+    /// The number of the para's included head, as last followed.
+    included_number: u32,
+    /// The newest block imported on the way to the included head (catching up), or the head.
+    sync_tip: Header,
     pool: Vec<OpaqueExtrinsic>,
     /// Included blocks by hash, and their hashes by number.
     blocks: HashMap<Hash, Block>,
@@ -74,9 +121,14 @@ impl<R: Runtime> ParaChain<R> {
         ParaChain {
             para,
             genesis_hash,
+            included_number: genesis.number,
+            sync_tip: genesis.clone(),
             head: genesis,
             nodes: nodes.into_iter().collect(),
             candidates: HashMap::new(),
+            seen: HashMap::new(),
+            announce: Vec::new(),
+            keeps_pool: true,
             pool: Vec::new(),
             blocks: HashMap::from([(genesis_hash, genesis_block)]),
             canonical: vec![genesis_hash],
@@ -162,43 +214,197 @@ impl<R: Runtime> ParaChain<R> {
             .into_iter()
             .map(|checked| {
                 let xt = checked?;
+                let hash = xt.hash();
+                if !self.keeps_pool {
+                    return Ok(hash);
+                }
                 if self.pool.len() >= MAX_POOL {
                     return Err(ParaTxError::PoolFull);
                 }
-                let hash = xt.hash();
                 self.pool.push(xt);
                 Ok(hash)
             })
             .collect()
     }
 
-    /// Makes the block with head `included` the chain's head if it is one of ours; whether
-    /// the chain's head is now `included`.
-    pub fn follow(&mut self, included: &HeadData) -> bool {
-        if HeadData(self.head.encode()) == *included {
-            return true;
-        }
-        let Ok(header) = Header::decode(&mut &included.0[..]) else {
-            return false;
-        };
-        let Some(Candidate { block, new_nodes }) = self.candidates.remove(&header.hash()) else {
-            return false;
-        };
-        if block.header.parent_hash != self.head.hash() {
-            return false;
-        }
-        self.nodes.extend(new_nodes);
-        let included_txs: Vec<Hash> = block.extrinsics.iter().map(|xt| xt.hash()).collect();
-        self.pool.retain(|xt| !included_txs.contains(&xt.hash()));
+    /// Keeps a block another collator made, to import if the relay chain includes it.
+    pub fn offer(&mut self, block: Block) {
         let hash = block.header.hash();
-        self.head = block.header.clone();
-        self.canonical.push(hash);
-        self.blocks.insert(hash, block);
-        // Candidates on the old head can never be included now.
-        let head_hash = self.head.hash();
+        if block.header.number <= self.head.number || self.blocks.contains_key(&hash) {
+            return;
+        }
+        if self.seen.len() >= MAX_SEEN {
+            let head = self.head.number;
+            self.seen.retain(|_, seen| seen.header.number > head);
+        }
+        if self.seen.len() < MAX_SEEN {
+            self.seen.insert(hash, block);
+        }
+    }
+
+    /// Makes the block whose header is `included` the chain's head: imports the blocks up to
+    /// it (from its own candidates or blocks seen), or goes back to it after a relay reorg.
+    /// Whether the head moved.
+    pub fn follow(&mut self, included: &HeadData) -> Result<bool, FollowError> {
+        let header = Header::decode_all(&mut &included.0[..])
+            .map_err(|err| FollowError::BadHead(err.to_string()))?;
+        let target = header.hash();
+        self.included_number = header.number;
+        if target == self.head.hash() {
+            return Ok(false);
+        }
+        // The blocks from the included one back to one already imported, newest first.
+        let mut path: Vec<Block> = Vec::new();
+        let (mut cursor, mut number) = (target, header.number);
+        while !self.blocks.contains_key(&cursor) {
+            let block = self
+                .candidates
+                .get(&cursor)
+                .map(|candidate| &candidate.block)
+                .or_else(|| self.seen.get(&cursor))
+                .filter(|_| path.len() < MAX_SEEN)
+                .ok_or(FollowError::Missing {
+                    number,
+                    hash: cursor,
+                })?;
+            cursor = block.header.parent_hash;
+            number = block.header.number.saturating_sub(1);
+            path.push(block.clone());
+        }
+        let mut parent = self
+            .blocks
+            .get(&cursor)
+            .map(|block| block.header.clone())
+            .ok_or(FollowError::Missing {
+                number,
+                hash: cursor,
+            })?;
+        // Execute the whole path before changing anything: a bad block leaves the chain as is.
+        let mut added = BTreeMap::new();
+        let mut imported = Vec::with_capacity(path.len());
+        for block in path.into_iter().rev() {
+            let hash = block.header.hash();
+            match self.candidates.get(&hash) {
+                Some(own) => added.extend(own.new_nodes.iter().cloned()),
+                None => {
+                    let store = Overlay {
+                        base: &self.nodes,
+                        added: &added,
+                    };
+                    let changes = execute_block::<R>(&store, parent.state_root, &block, false)
+                        .map_err(|err| FollowError::Import {
+                            number: block.header.number,
+                            error: err.to_string(),
+                        })?;
+                    added.extend(changes.new_nodes);
+                }
+            }
+            parent = block.header.clone();
+            imported.push(block);
+        }
+        self.nodes.extend(added);
+        for block in imported {
+            let hash = block.header.hash();
+            self.candidates.remove(&hash);
+            self.seen.remove(&hash);
+            let included_txs: HashSet<Hash> = block.extrinsics.iter().map(|xt| xt.hash()).collect();
+            self.pool.retain(|xt| !included_txs.contains(&xt.hash()));
+            self.blocks.insert(hash, block);
+        }
+        self.set_head(target);
+        Ok(true)
+    }
+
+    /// Makes the imported block `hash` the head, and its ancestry the canonical chain.
+    fn set_head(&mut self, hash: Hash) {
+        let mut branch = Vec::new();
+        let mut cursor = hash;
+        while let Some(block) = self.blocks.get(&cursor) {
+            let number = block.header.number as usize;
+            if self.canonical.get(number) == Some(&cursor) {
+                self.canonical.truncate(number + 1);
+                break;
+            }
+            branch.push(cursor);
+            cursor = block.header.parent_hash;
+        }
+        self.canonical.extend(branch.into_iter().rev());
+        if let Some(block) = self.blocks.get(&hash) {
+            self.head = block.header.clone();
+        }
+        // Candidates and blocks on another head can never be included now.
+        let (head_hash, head_number) = (self.head.hash(), self.head.number);
         self.candidates
             .retain(|_, candidate| candidate.block.header.parent_hash == head_hash);
-        true
+        self.seen
+            .retain(|_, block| block.header.number > head_number);
+        if self.sync_tip.number <= head_number {
+            self.sync_tip = self.head.clone();
+        }
+    }
+
+    /// The first block number to fetch from peers, when the included head is ahead of every
+    /// block this chain has or has seen.
+    pub fn wants_blocks(&self) -> Option<u32> {
+        (self.sync_tip.number < self.included_number
+            && !self
+                .seen
+                .values()
+                .any(|b| b.header.number == self.included_number))
+        .then(|| self.sync_tip.number.saturating_add(1))
+    }
+
+    /// Imports blocks a peer sent, in ascending order from [`Self::wants_blocks`]: each one
+    /// must build on the previous and execute; none may be past the included head. They
+    /// become the head once the relay chain's included head reaches them. How many imported.
+    pub fn import_synced(&mut self, blocks: Vec<Block>) -> Result<usize, FollowError> {
+        let mut imported = 0;
+        for block in blocks {
+            let number = block.header.number;
+            if number > self.included_number {
+                break;
+            }
+            if block.header.parent_hash != self.sync_tip.hash() {
+                // The peer's chain forks from ours at or below the tip: fetch again from the
+                // head, which the relay chain included.
+                self.sync_tip = self.head.clone();
+                return Err(FollowError::Import {
+                    number,
+                    error: "does not build on the block before it".into(),
+                });
+            }
+            let hash = block.header.hash();
+            if !self.blocks.contains_key(&hash) {
+                let changes =
+                    execute_block::<R>(&self.nodes, self.sync_tip.state_root, &block, false)
+                        .map_err(|err| FollowError::Import {
+                            number,
+                            error: err.to_string(),
+                        })?;
+                self.nodes.extend(changes.new_nodes);
+                self.blocks.insert(hash, block.clone());
+            }
+            self.sync_tip = block.header;
+            imported += 1;
+        }
+        Ok(imported)
+    }
+
+    /// Up to `count` blocks of the included chain from number `from`, within `max_bytes`
+    /// encoded (at least one, if there is one), for a peer catching up.
+    pub fn blocks_from(&self, from: u32, count: u32, max_bytes: usize) -> Vec<Block> {
+        let mut size = 0;
+        self.canonical
+            .iter()
+            .skip(from as usize)
+            .take(count as usize)
+            .filter_map(|hash| self.blocks.get(hash))
+            .take_while(|block| {
+                size += block.encoded_size();
+                size <= max_bytes || size == block.encoded_size()
+            })
+            .cloned()
+            .collect()
     }
 
     /// Builds the next block from the pool and its PoV block data.
@@ -207,7 +413,7 @@ impl<R: Runtime> ParaChain<R> {
             .map_err(|e| e.to_string())?;
         // Invalid transactions never get better: drop them. Later nonces and what did not fit
         // in this block wait for the next one.
-        let drop: Vec<Hash> = built
+        let drop: HashSet<Hash> = built
             .rejected
             .iter()
             .filter(|(_, why)| {
@@ -230,6 +436,21 @@ impl<R: Runtime> ParaChain<R> {
             },
         );
         Ok(data)
+    }
+}
+
+/// The chain's nodes with those of blocks executed but not yet committed.
+struct Overlay<'a> {
+    base: &'a BTreeMap<Hash, Vec<u8>>,
+    added: &'a BTreeMap<Hash, Vec<u8>>,
+}
+
+impl tessera_runtime::state::NodeStore for Overlay<'_> {
+    fn node(&self, hash: &Hash) -> Option<Vec<u8>> {
+        self.base
+            .get(hash)
+            .or_else(|| self.added.get(hash))
+            .cloned()
     }
 }
 
@@ -277,8 +498,21 @@ impl<R: Runtime + Send> ParaView for ParaChain<R> {
     }
 
     fn submit(&mut self, xt: OpaqueExtrinsic) -> Result<Hash, ParaTxError> {
-        ParaChain::submit(self, xt)
+        let hash = ParaChain::submit(self, xt.clone())?;
+        if self.announce.len() < MAX_POOL {
+            self.announce.push(xt);
+        }
+        Ok(hash)
     }
+}
+
+/// Transactions of a para, gossiped from the node that received them to its collators.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct ParaTransactions {
+    /// The para.
+    pub para: ParaId,
+    /// Its transactions.
+    pub transactions: Vec<OpaqueExtrinsic>,
 }
 
 /// What a node runs for each para it collates.
@@ -287,25 +521,49 @@ pub trait Collate: Send + Sync {
     fn para(&self) -> ParaId;
     /// The para's chain, for its RPC.
     fn view(&self) -> Arc<Mutex<dyn ParaView>>;
-    /// A candidate for the relay's best block in `client`, if the para's core is free there
-    /// and this collator has not made one for it yet.
+    /// Follows the para's included head at the relay's best block in `client`, then makes a
+    /// candidate on it if this node collates, the para's core is free there and no candidate
+    /// was made on that block yet.
     fn collate(&mut self, client: &Client) -> Option<Collation>;
+    /// Keeps the block in another collator's PoV, to import if the relay chain includes it.
+    fn offer(&mut self, pov: &PoV);
+    /// The first block number to fetch from peers, if the para is behind its included head.
+    fn wants_blocks(&self) -> Option<u32>;
+    /// Imports blocks fetched from a peer; how many.
+    fn import_synced(&mut self, blocks: Vec<Block>) -> Result<usize, FollowError>;
+    /// Blocks of the included chain for a peer catching up (see [`ParaChain::blocks_from`]).
+    fn blocks_from(&self, from: u32, count: u32, max_bytes: usize) -> Vec<Block>;
+    /// Whether this node makes candidates (it has a collator key).
+    fn is_collating(&self) -> bool;
     /// The para's latest included head number and hash, as this collator follows it.
     fn head(&self) -> (u32, Hash);
     /// Queues a para transaction; its hash.
     fn submit(&mut self, xt: OpaqueExtrinsic) -> Result<Hash, ParaTxError>;
+    /// Queues para transactions another node gossiped, checked against one view of the head.
+    fn submit_many(&mut self, xts: Vec<OpaqueExtrinsic>) -> Vec<Result<Hash, ParaTxError>>;
+    /// Transactions submitted to this node's para RPC not yet gossiped, a batch at a time.
+    fn take_announced(&mut self) -> Vec<OpaqueExtrinsic>;
+    /// Puts back transactions whose gossip failed, to try again.
+    fn announce_again(&mut self, xts: Vec<OpaqueExtrinsic>);
     /// Free balance of `who` at the para's head.
     fn free_balance(&self, who: &AccountId) -> Result<Balance, ParaTxError>;
     /// Dev load: signed transfers among the dev accounts, `count` per block.
     fn set_dev_transfers(&mut self, count: usize);
 }
 
-/// A collator of a para whose runtime is `R`.
+/// The native validation function of a para.
+pub type ValidateFn = fn(ValidationParams) -> ValidationOutcome;
+
+/// A para node whose runtime is `R`: follows the para's included chain and, with a collator
+/// key, collates.
 pub struct Collator<R> {
     chain: Arc<Mutex<ParaChain<R>>>,
-    key: Pair,
-    validate: fn(ValidationParams) -> ValidationOutcome,
-    last_relay_parent: Option<Hash>,
+    /// The collator key and the para's validation function, natively; none on a full node.
+    collating: Option<(Pair, ValidateFn)>,
+    /// The relay block whose included head the chain last followed.
+    followed_on: Option<Hash>,
+    /// The relay block the last candidate was made on.
+    collated_on: Option<Hash>,
     dev_transfers: usize,
     dev_nonces: HashMap<AccountId, Nonce>,
     dev_turn: usize,
@@ -317,16 +575,23 @@ where
 {
     /// Collates `chain` with the collator key `key`; `validate` is the para's validation
     /// function, natively.
-    pub fn new(
-        chain: ParaChain<R>,
-        key: Pair,
-        validate: fn(ValidationParams) -> ValidationOutcome,
-    ) -> Self {
+    pub fn new(chain: ParaChain<R>, key: Pair, validate: ValidateFn) -> Self {
+        Self::with(chain, Some((key, validate)))
+    }
+
+    /// A para full node on `chain`: follows the included chain, never collates.
+    pub fn full_node(chain: ParaChain<R>) -> Self {
+        Self::with(chain, None)
+    }
+
+    fn with(mut chain: ParaChain<R>, collating: Option<(Pair, ValidateFn)>) -> Self {
+        // A full node checks transactions and passes them on to collators; it builds no block.
+        chain.keeps_pool = collating.is_some();
         Collator {
             chain: Arc::new(Mutex::new(chain)),
-            key,
-            validate,
-            last_relay_parent: None,
+            collating,
+            followed_on: None,
+            collated_on: None,
             dev_transfers: 0,
             dev_nonces: HashMap::new(),
             dev_turn: 0,
@@ -401,10 +666,10 @@ where
     fn collate(&mut self, client: &Client) -> Option<Collation> {
         let best = client.best_header().ok()?;
         let best_hash = best.hash();
-        if self.last_relay_parent == Some(best_hash) {
+        if self.followed_on == Some(best_hash) {
             return None;
         }
-        self.last_relay_parent = Some(best_hash);
+        self.followed_on = Some(best_hash);
         let chain = self.chain.clone();
         let mut chain = chain
             .lock()
@@ -412,11 +677,20 @@ where
         let para = chain.para;
         let mut state = State::new(client.store(), best.state_root);
         let included = inclusion::included_head(&mut state, para).ok()??;
-        if !chain.follow(&included) {
-            tracing::warn!(
-                para = para.0,
-                "the included head is not a block of this collator"
-            );
+        match chain.follow(&included) {
+            Ok(true) => tracing::debug!(para = para.0, number = chain.head.number, "para head"),
+            Ok(false) => {}
+            Err(err @ FollowError::Missing { .. }) => {
+                tracing::debug!(para = para.0, %err, "catching up with the included head");
+                return None;
+            }
+            Err(err) => {
+                tracing::warn!(para = para.0, %err, "cannot follow the included head");
+                return None;
+            }
+        }
+        let (key, validate) = self.collating.clone()?;
+        if self.collated_on.replace(best_hash) == Some(best_hash) {
             return None;
         }
         if inclusion::PENDING.get(&mut state, &para).ok()?.is_some() {
@@ -428,7 +702,7 @@ where
             .ok()??
             .code_hash;
         self.queue_dev_transfers(&mut chain);
-        let data = match chain.build(self.key.public()) {
+        let data = match chain.build(key.public()) {
             Ok(data) => data,
             Err(err) => {
                 tracing::warn!(para = para.0, %err, "cannot build a para block");
@@ -442,7 +716,7 @@ where
             relay_parent_number: validation_data.relay_parent_number,
             relay_parent_storage_root: validation_data.relay_parent_storage_root,
         };
-        let commitments = match (self.validate)(params) {
+        let commitments = match validate(params) {
             Ok(commitments) => commitments,
             Err(err) => {
                 tracing::warn!(para = para.0, %err, "own block does not validate");
@@ -458,7 +732,7 @@ where
             commitments,
             validators: client.authorities().len(),
         };
-        match collate(&self.key, input) {
+        match collate(&key, input) {
             Ok(collation) => {
                 tracing::debug!(
                     para = para.0,
@@ -486,6 +760,49 @@ where
 
     fn free_balance(&self, who: &AccountId) -> Result<Balance, ParaTxError> {
         self.lock().account(who).map(|info| info.data.free)
+    }
+
+    fn submit_many(&mut self, xts: Vec<OpaqueExtrinsic>) -> Vec<Result<Hash, ParaTxError>> {
+        self.lock().submit_many(xts)
+    }
+
+    fn take_announced(&mut self) -> Vec<OpaqueExtrinsic> {
+        let mut chain = self.lock();
+        let count = chain.announce.len().min(MAX_ANNOUNCE);
+        chain.announce.drain(..count).collect()
+    }
+
+    fn wants_blocks(&self) -> Option<u32> {
+        self.lock().wants_blocks()
+    }
+
+    fn import_synced(&mut self, blocks: Vec<Block>) -> Result<usize, FollowError> {
+        let imported = self.lock().import_synced(blocks)?;
+        // Follow again on the same relay block: the included head may be reachable now.
+        self.followed_on = None;
+        Ok(imported)
+    }
+
+    fn blocks_from(&self, from: u32, count: u32, max_bytes: usize) -> Vec<Block> {
+        self.lock().blocks_from(from, count, max_bytes)
+    }
+
+    fn announce_again(&mut self, xts: Vec<OpaqueExtrinsic>) {
+        let mut chain = self.lock();
+        let room = MAX_POOL.saturating_sub(chain.announce.len());
+        chain.announce.splice(0..0, xts.into_iter().take(room));
+    }
+
+    fn offer(&mut self, pov: &PoV) {
+        // Anyone can gossip a PoV: one that does not decode is simply not kept, and a block
+        // is only imported once the relay chain includes its header and it executes.
+        if let Ok(data) = ParachainBlockData::decode_all(&mut &pov.block_data.0[..]) {
+            self.lock().offer(data.block);
+        }
+    }
+
+    fn is_collating(&self) -> bool {
+        self.collating.is_some()
     }
 
     fn set_dev_transfers(&mut self, count: usize) {

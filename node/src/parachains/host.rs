@@ -114,6 +114,42 @@ struct Held {
     chunks: BTreeMap<u32, ErasureChunk>,
 }
 
+/// A candidate to check, with what relay state says about it.
+#[derive(Clone, Debug)]
+pub struct CandidateCheck {
+    me: u32,
+    candidate_hash: Hash,
+    relay_parent_number: u32,
+    collation: Collation,
+    validation_data: tessera_runtime::parachain::PersistedValidationData,
+    code: tessera_runtime::parachain::ValidationCode,
+    validators: usize,
+}
+
+impl CandidateCheck {
+    /// Validates the candidate in full and erasure-codes its available data: the chunks to
+    /// keep. Needs no chain access, so it can run on another thread.
+    pub fn run(&self, validation: &ValidationHost) -> Result<Vec<ErasureChunk>, ParachainError> {
+        validation.validate_candidate(
+            CandidateToCheck {
+                receipt: &self.collation.candidate.to_plain(),
+                pov: &self.collation.pov,
+                validation_data: &self.validation_data,
+                code: &self.code,
+                validators: self.validators,
+            },
+            ValidationPurpose::Backing,
+        )?;
+        let available = AvailableData {
+            pov: self.collation.pov.clone(),
+            validation_data: self.validation_data.clone(),
+        };
+        let (_root, chunks) = encode_chunks(&available.encode(), self.validators)
+            .map_err(|e| InvalidCandidate::Erasure(e.to_string()))?;
+        Ok(chunks)
+    }
+}
+
 /// A chunk this validator should hold and does not.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MissingChunk {
@@ -190,14 +226,29 @@ impl ParachainHost {
     }
 
     /// Checks a collator's candidate if this validator is in its backing group; if valid, keeps
-    /// its chunks and signs a statement.
+    /// its chunks and signs a statement. ([`Self::prepare_check`], [`CandidateCheck::run`] and
+    /// [`Self::complete_check`] in one go.)
     pub fn on_collation(
         &mut self,
         client: &Client,
         collation: &Collation,
     ) -> Result<CollationOutcome, ParachainError> {
-        let Some(me) = self.my_index(client) else {
+        let Some(check) = self.prepare_check(client, collation)? else {
             return Ok(CollationOutcome::Ignored);
+        };
+        let chunks = check.run(&self.validation)?;
+        Ok(self.complete_check(check, chunks))
+    }
+
+    /// What checking `collation` needs from relay state, if it is this validator's to check
+    /// (its group, the para's core free, not seen yet).
+    pub fn prepare_check(
+        &self,
+        client: &Client,
+        collation: &Collation,
+    ) -> Result<Option<CandidateCheck>, ParachainError> {
+        let Some(me) = self.my_index(client) else {
+            return Ok(None);
         };
         let descriptor = &collation.candidate.descriptor;
         let para = descriptor.para_id;
@@ -207,18 +258,18 @@ impl ParachainHost {
             .get(&candidate_hash)
             .is_some_and(|v| v.votes.contains_key(&me))
         {
-            return Ok(CollationOutcome::Ignored);
+            return Ok(None);
         }
         let (mut state, relay_parent) = state_at(client, &descriptor.relay_parent)?;
         if !Self::group(client, &mut state, para, &relay_parent)?.contains(&me) {
-            return Ok(CollationOutcome::Ignored);
+            return Ok(None);
         }
         if inclusion::PENDING
             .get(&mut state, &para)
             .map_err(state_error)?
             .is_some()
         {
-            return Ok(CollationOutcome::Ignored);
+            return Ok(None);
         }
         let validation_data = inclusion::persisted_validation_data(&mut state, para, &relay_parent)
             .map_err(state_error)?
@@ -229,42 +280,47 @@ impl ParachainHost {
         let code = paras::code(&mut state, &info.code_hash)
             .map_err(state_error)?
             .ok_or(ParachainError::UnknownPara(para))?;
-        let validators = client.authorities().len();
-        self.validation.validate_candidate(
-            CandidateToCheck {
-                receipt: &collation.candidate.to_plain(),
-                pov: &collation.pov,
-                validation_data: &validation_data,
-                code: &code,
-                validators,
-            },
-            ValidationPurpose::Backing,
-        )?;
-        let available = AvailableData {
-            pov: collation.pov.clone(),
-            validation_data,
-        };
-        let (_root, chunks) = encode_chunks(&available.encode(), validators)
-            .map_err(|e| InvalidCandidate::Erasure(e.to_string()))?;
-        self.held.insert(
+        Ok(Some(CandidateCheck {
+            me,
             candidate_hash,
+            relay_parent_number: relay_parent.number,
+            collation: collation.clone(),
+            validation_data,
+            code,
+            validators: client.authorities().len(),
+        }))
+    }
+
+    /// The validation host (for running checks away from the node loop).
+    pub fn validation(&self) -> Arc<ValidationHost> {
+        self.validation.clone()
+    }
+
+    /// Keeps a checked candidate's chunks and signs its statement.
+    pub fn complete_check(
+        &mut self,
+        check: CandidateCheck,
+        chunks: Vec<ErasureChunk>,
+    ) -> CollationOutcome {
+        self.held.insert(
+            check.candidate_hash,
             Held {
-                relay_parent_number: relay_parent.number,
+                relay_parent_number: check.relay_parent_number,
                 chunks: chunks.into_iter().map(|c| (c.index, c)).collect(),
             },
         );
         let Some(key) = &self.key else {
-            return Ok(CollationOutcome::Ignored);
+            return CollationOutcome::Ignored;
         };
         let statement = Statement {
-            candidate: collation.candidate.clone(),
+            candidate: check.collation.candidate,
             vote: ValidityVote {
-                validator: me,
-                signature: key.sign(&statement_payload(&candidate_hash)),
+                validator: check.me,
+                signature: key.sign(&statement_payload(&check.candidate_hash)),
             },
         };
-        self.record(relay_parent.number, statement.clone());
-        Ok(CollationOutcome::Seconded(Box::new(statement)))
+        self.record(check.relay_parent_number, statement.clone());
+        CollationOutcome::Seconded(Box::new(statement))
     }
 
     fn record(&mut self, relay_parent_number: u32, statement: Statement) {

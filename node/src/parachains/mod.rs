@@ -4,11 +4,13 @@
 
 pub mod collator;
 pub mod host;
+pub mod nodes;
 pub mod service;
 
 pub use collator::{Collator, ParaChain};
 pub use host::{
-    CollationOutcome, MissingChunk, ParachainError, ParachainHost, ParachainMessage, Statement,
+    CandidateCheck, CollationOutcome, MissingChunk, ParachainError, ParachainHost,
+    ParachainMessage, Statement,
 };
 pub use service::ParachainService;
 

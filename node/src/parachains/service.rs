@@ -8,6 +8,7 @@
 
 use super::host::{CollationOutcome, MissingChunk, ParachainHost, ParachainMessage};
 use crate::client::Client;
+use crate::collation::Collation;
 use crate::network::{
     decode_exact, ChunkRequest, ChunkResponse, Misbehaviour, NetworkHandle, Topic,
 };
@@ -64,7 +65,7 @@ impl ParachainService {
 
     /// Publishes a collation made on this node (a collator): gossip does not deliver a node's
     /// own messages back to it, so its own validator part sees it here.
-    pub async fn publish_collation(&mut self, collation: crate::collation::Collation) {
+    pub async fn publish_collation(&mut self, collation: Collation) {
         let message = ParachainMessage::Collation(collation);
         if let Err(err) = self
             .network
@@ -78,10 +79,31 @@ impl ParachainService {
         }
     }
 
-    async fn on_collation(&mut self, collation: &crate::collation::Collation) -> Option<bool> {
-        let outcome = {
+    async fn on_collation(&mut self, collation: &Collation) -> Option<bool> {
+        let prepared = {
             let client = self.shared.client();
-            self.host.on_collation(&client, collation)
+            self.host.prepare_check(&client, collation)
+        };
+        // The Wasm validation runs on a blocking thread, without the client lock.
+        let outcome = match prepared {
+            Ok(Some(check)) => {
+                let validation = self.host.validation();
+                let ran = tokio::task::spawn_blocking(move || {
+                    let chunks = check.run(&validation);
+                    (check, chunks)
+                })
+                .await;
+                match ran {
+                    Ok((check, Ok(chunks))) => Ok(self.host.complete_check(check, chunks)),
+                    Ok((_, Err(err))) => Err(err),
+                    Err(join) => {
+                        tracing::warn!(%join, "candidate check did not finish");
+                        return None;
+                    }
+                }
+            }
+            Ok(None) => Ok(CollationOutcome::Ignored),
+            Err(err) => Err(err),
         };
         match outcome {
             Ok(CollationOutcome::Seconded(statement)) => {
@@ -108,30 +130,35 @@ impl ParachainService {
         }
     }
 
-    /// Handles a gossip message on the parachains topic.
+    /// Handles a gossip message on the parachains topic; a collation it passes on is returned,
+    /// for the para's nodes here to keep its block.
     pub async fn on_gossip(
         &mut self,
         peer: PeerId,
         source: Option<PeerId>,
         id: MessageId,
         data: &[u8],
-    ) {
+    ) -> Option<Collation> {
         let message = match decode_exact::<ParachainMessage>(data) {
             Ok(message) => message,
             Err(_) => {
                 let _stopped = self.network.validated(id, peer, false);
-                return;
+                return None;
             }
         };
+        let mut passed = None;
         let verdict = match message {
             ParachainMessage::Collation(collation) => {
-                match self.on_collation(&collation).await {
+                let verdict = match self.on_collation(&collation).await {
                     Some(valid) => Some(valid),
                     // Not ours to check: pass it on for the group's validators.
                     None => Some(true),
+                };
+                if verdict == Some(true) {
+                    passed = Some(collation);
                 }
                 // An invalid collation is only the fault of the peer that made it.
-                .map(|valid| valid || source != Some(peer))
+                verdict.map(|valid| valid || source != Some(peer))
             }
             ParachainMessage::Statement(statement) => {
                 let validator = statement.vote.validator;
@@ -157,6 +184,7 @@ impl ParachainService {
             Some(valid) => self.network.validated(id, peer, valid),
             None => self.network.ignore(id, peer),
         };
+        passed
     }
 
     /// Gossip verdict of a signed validator message; learns the signer's peer when valid.

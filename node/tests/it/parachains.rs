@@ -1,15 +1,19 @@
 //! Four validators in one process run the parachain protocol by hand-carried messages: a
 //! collator's candidates are backed, made available chunk by chunk, included by block authors,
-//! and the para's head advances on the relay chain; a dishonest collator gets nothing backed.
+//! and the para's head advances on the relay chain; a dishonest collator gets nothing backed;
+//! two collators take turns and a para full node follows both.
 
 use crate::validation::Para;
 use parachain_template_runtime::{self as template, GenesisConfig, WASM_BINARY};
-use parity_scale_codec::Encode;
+use parity_scale_codec::{Decode, Encode};
 use std::sync::Arc;
 use tessera_consensus::AuthorityKey;
 use tessera_node::client::Client;
 use tessera_node::collation::{collate, Collation, CollationInput};
-use tessera_node::parachains::{CollationOutcome, ParachainError, ParachainHost};
+use tessera_node::parachains::collator::{Collate, FollowError};
+use tessera_node::parachains::{
+    CollationOutcome, Collator, ParaChain, ParachainError, ParachainHost,
+};
 use tessera_node::pool::Pool;
 use tessera_node::store::MemoryDb;
 use tessera_node::validation::{InvalidCandidate, ValidationHost, ValidationLimits};
@@ -389,4 +393,121 @@ fn a_code_upgrade_takes_effect_after_its_delay_and_validates_the_following_block
         Err(ParachainError::Invalid(InvalidCandidate::HashMismatch { .. })) => {}
         other => panic!("expected the stale code to be refused, got {other:?}"),
     }
+}
+
+/// A para node of the template on its dev genesis: a collator with `key`, else a full node.
+fn template_node(key: Option<&str>) -> Collator<template::TemplateRuntime> {
+    let (header, state) = GenesisConfig::dev(PARA)
+        .build::<template::TemplateRuntime>()
+        .unwrap();
+    let chain = ParaChain::new(PARA, header, state.new_nodes);
+    match key {
+        Some(name) => Collator::new(chain, Pair::dev(name), template::validate),
+        None => Collator::full_node(chain),
+    }
+}
+
+#[test]
+fn two_collators_take_turns_and_a_full_node_follows_both() {
+    let mut network = Network::new();
+    let mut collators = [template_node(Some("Ferdie")), template_node(Some("Eve"))];
+    for collator in &mut collators {
+        collator.set_dev_transfers(3);
+    }
+    let mut full_node = template_node(None);
+    let mut authors = Vec::new();
+    for round in 0..16 {
+        // Each collator follows the included head, then makes a candidate if the core is free;
+        // the gossip of candidates reaches every para node.
+        let candidates: Vec<Option<Collation>> = collators
+            .iter_mut()
+            .map(|collator| collator.collate(&network.clients[0]))
+            .collect();
+        assert_eq!(
+            full_node.collate(&network.clients[0]),
+            None,
+            "it never collates"
+        );
+        for candidate in candidates.iter().flatten() {
+            for node in collators.iter_mut() {
+                node.offer(&candidate.pov);
+            }
+            full_node.offer(&candidate.pov);
+        }
+        // The validators hear the collators' candidates in turn: only one gets backed.
+        if let Some(candidate) = candidates[round / 2 % 2].as_ref() {
+            network.collate(candidate).unwrap();
+            authors.push(candidate.candidate.descriptor.collator);
+        }
+        network.availability();
+        network.author();
+    }
+    let included = network.included_head();
+    let head = tessera_runtime::Header::decode(&mut &included.0[..]).unwrap();
+    assert!(head.number >= 5, "the para advanced: #{}", head.number);
+    let ferdie = Pair::dev("Ferdie").public();
+    let eve = Pair::dev("Eve").public();
+    assert!(authors.contains(&ferdie) && authors.contains(&eve));
+    // Everyone follows the head, whoever built each block: one more round to catch up.
+    for collator in &mut collators {
+        let _ = collator.collate(&network.clients[0]);
+        assert_eq!(collator.head(), (head.number, head.hash()));
+    }
+    let _ = full_node.collate(&network.clients[0]);
+    assert_eq!(full_node.head(), (head.number, head.hash()));
+    // The full node's state is the para's: the dev transfers moved balances.
+    let balances: Vec<_> = ["Alice", "Bob", "Ferdie"]
+        .iter()
+        .map(|name| full_node.free_balance(&Pair::dev(name).public()).unwrap())
+        .collect();
+    assert!(balances.windows(2).any(|w| w[0] != w[1]), "{balances:?}");
+}
+
+#[test]
+fn a_para_node_that_missed_blocks_fetches_them_and_follows() {
+    let mut network = Network::new();
+    let mut collator = template_node(Some("Ferdie"));
+    collator.set_dev_transfers(2);
+    for _ in 0..8 {
+        if let Some(candidate) = collator.collate(&network.clients[0]) {
+            network.collate(&candidate).unwrap();
+        }
+        network.availability();
+        network.author();
+    }
+    let _ = collator.collate(&network.clients[0]);
+    let (head_number, head_hash) = collator.head();
+    assert!(head_number >= 3, "the para advanced: #{head_number}");
+
+    // A node that saw none of it says which block it misses, and changes nothing.
+    let (header, state) = GenesisConfig::dev(PARA)
+        .build::<template::TemplateRuntime>()
+        .unwrap();
+    let mut late = ParaChain::<template::TemplateRuntime>::new(PARA, header, state.new_nodes);
+    let included = network.included_head();
+    match late.follow(&included) {
+        Err(FollowError::Missing { number, .. }) => assert_eq!(number, head_number),
+        other => panic!("expected the head block to be missing, got {other:?}"),
+    }
+    assert_eq!(late.head().number, 0);
+    assert_eq!(late.wants_blocks(), Some(1));
+
+    // A peer's blocks that do not build on its chain are refused.
+    let mut fetched = collator.blocks_from(1, 64, usize::MAX);
+    assert_eq!(fetched.len() as u32, head_number);
+    assert!(late.import_synced(fetched[1..].to_vec()).is_err());
+    // With a byte budget, a peer sends fewer blocks, and at least one.
+    assert_eq!(collator.blocks_from(1, 64, 1).len(), 1);
+
+    // Fetched from a peer in batches, they are executed, and the head follows.
+    let rest = fetched.split_off(2);
+    assert_eq!(late.import_synced(fetched).unwrap(), 2);
+    assert_eq!(late.wants_blocks(), Some(3));
+    late.import_synced(rest).unwrap();
+    assert_eq!(late.wants_blocks(), None);
+    assert!(late.follow(&included).unwrap());
+    assert_eq!(
+        (late.head().number, late.head().hash()),
+        (head_number, head_hash)
+    );
 }

@@ -1,10 +1,10 @@
 //! A relay network with two parachains on loopback, in one process: four validators and one
 //! collator node per para (the template as 1000, the example as 1001), each its own libp2p
-//! peer. Both paras advance and are finalized; a transfer made on a para shows in its
-//! finalized state; when one para's collator stops, that para stalls alone.
+//! peer, and a full node of the template para. Both paras advance and are finalized; a
+//! transfer submitted to the para full node reaches the collator and shows in the finalized
+//! state; when one para's collator stops, that para stalls alone.
 
 use example_parachain_runtime::{self as example, ExampleRuntime};
-use libp2p::identity;
 use parachain_template_runtime::{self as template, TemplateRuntime};
 use parity_scale_codec::Decode;
 use std::sync::{Arc, Mutex};
@@ -23,30 +23,12 @@ use tessera_runtime::crypto::Pair;
 use tessera_runtime::modules::{balances, system};
 use tessera_runtime::parachain::ParaGenesis;
 use tessera_runtime::Hash;
-use tokio::sync::oneshot;
 
 const TEMPLATE: ParaId = ParaId(1000);
 const EXAMPLE: ParaId = ParaId(1001);
 
 fn network(bootnodes: Vec<libp2p::Multiaddr>) -> NetworkConfig {
-    NetworkConfig {
-        keypair: identity::Keypair::generate_ed25519(),
-        listen: "/ip4/127.0.0.1/tcp/0".parse().unwrap(),
-        bootnodes,
-        chain: "paranet-test".into(),
-    }
-}
-
-fn spawn(node: Node) -> (oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        node.run(async {
-            let _ = stopped.await;
-        })
-        .await
-        .unwrap();
-    });
-    (stop, task)
+    NetworkConfig::loopback("paranet-test", bootnodes)
 }
 
 async fn wait_for(what: &str, seconds: u64, mut done: impl FnMut() -> bool) {
@@ -134,7 +116,7 @@ async fn two_paras_advance_finalize_carry_a_transfer_and_stall_alone() {
             Node::start(shared.clone(), network(bootnodes.clone()), Some(authoring)).unwrap();
         bootnodes.push(node.listening().await.unwrap());
         alice.get_or_insert(shared);
-        tasks.push(spawn(node));
+        tasks.push(node.spawn());
     }
     let alice = alice.unwrap();
 
@@ -161,41 +143,62 @@ async fn two_paras_advance_finalize_carry_a_transfer_and_stall_alone() {
     ] {
         let shared = Arc::new(Shared::new(client(&spec), "paranet".into()));
         let mut node = Node::start(shared, network(bootnodes.clone()), None).unwrap();
-        node.listening().await.unwrap();
+        bootnodes.push(node.listening().await.unwrap());
         node.add_collator(collator);
-        collator_stops.push(spawn(node));
+        collator_stops.push(node.spawn());
     }
-
     wait_for("both paras to finalize two blocks", 90, || {
         finalized(&alice, TEMPLATE).0 >= 2 && finalized(&alice, EXAMPLE).0 >= 2
     })
     .await;
 
-    // A transfer on the template para, submitted to its collator, shows in its finalized state.
+    // A full node of the template para joins late, on a relay node of its own: it fetches the
+    // para blocks it missed from the collator's node. Users submit to it.
+    let (header, state) = ParaGenesis::dev(TEMPLATE)
+        .build::<TemplateRuntime>()
+        .unwrap();
+    let full_node = Collator::full_node(ParaChain::<TemplateRuntime>::new(
+        TEMPLATE,
+        header,
+        state.new_nodes,
+    ));
+    let full_view: Arc<Mutex<dyn ParaView>> = full_node.view();
+    let shared = Arc::new(Shared::new(client(&spec), "paranet".into()));
+    let mut node = Node::start(shared, network(bootnodes.clone()), None).unwrap();
+    node.listening().await.unwrap();
+    node.add_collator(Box::new(full_node));
+    tasks.push(node.spawn());
+
+    wait_for("the para full node to catch up", 30, || {
+        full_view.lock().unwrap().head().number >= finalized(&alice, TEMPLATE).0
+    })
+    .await;
+
+    // A transfer on the template para, submitted to its full node, reaches the collator by
+    // gossip and shows in the finalized state of both.
     let dest = Pair::dev("Tessera").public();
-    let genesis_hash = template_view.lock().unwrap().canonical_hash(0).unwrap();
+    let genesis_hash = full_view.lock().unwrap().canonical_hash(0).unwrap();
     let call = template::Call::Balances(balances::Call::Transfer {
         dest,
         value: 5 * template::UNIT,
     });
     let xt = template::sign(&Pair::dev("Bob"), call, 0, genesis_hash);
-    template_view.lock().unwrap().submit(xt).unwrap();
+    full_view.lock().unwrap().submit(xt).unwrap();
     let key = system::ACCOUNT.key(&dest);
-    let finalized_balance = || {
+    let finalized_balance = |view: &Arc<Mutex<dyn ParaView>>| {
         let (_, hash) = finalized(&alice, TEMPLATE);
-        let view = template_view.lock().unwrap();
+        let view = view.lock().unwrap();
         let value = view.storage(&hash, &key).ok().flatten()?;
         Some(system::AccountInfo::decode(&mut &value[..]).ok()?.data.free)
     };
     wait_for("the para transfer to be finalized", 60, || {
-        finalized_balance() == Some(5 * template::UNIT)
+        finalized_balance(&full_view) == Some(5 * template::UNIT)
     })
     .await;
+    assert_eq!(finalized_balance(&template_view), Some(5 * template::UNIT));
 
     // The template's collator stops: its para stalls, the example para goes on.
-    let (stop, task) = collator_stops.remove(0);
-    stop.send(()).unwrap();
-    task.await.unwrap();
+    collator_stops.remove(0).stop().await.unwrap();
     let stalled_at = included(&alice, TEMPLATE);
     let example_before = included(&alice, EXAMPLE);
     wait_for("the example para to advance three blocks", 60, || {
@@ -205,8 +208,7 @@ async fn two_paras_advance_finalize_carry_a_transfer_and_stall_alone() {
     // A candidate already backed may still be included after its collator went away.
     assert!(included(&alice, TEMPLATE) <= stalled_at + 1);
 
-    for (stop, task) in collator_stops.into_iter().chain(tasks) {
-        stop.send(()).unwrap();
-        task.await.unwrap();
+    for running in collator_stops.into_iter().chain(tasks) {
+        running.stop().await.unwrap();
     }
 }

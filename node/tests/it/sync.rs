@@ -2,7 +2,6 @@
 //! follows by gossip.
 
 use crate::support::{client_of, fast_dev_spec};
-use libp2p::identity;
 use std::sync::Arc;
 use std::time::Duration;
 use tessera_consensus::AuthorityKey;
@@ -11,27 +10,9 @@ use tessera_node::run::{Authoring, Node};
 use tessera_node::service::Shared;
 use tessera_node::workload::TransferGenerator;
 use tessera_runtime::crypto::Pair;
-use tokio::sync::oneshot;
 
 fn network(bootnodes: Vec<libp2p::Multiaddr>) -> NetworkConfig {
-    NetworkConfig {
-        keypair: identity::Keypair::generate_ed25519(),
-        listen: "/ip4/127.0.0.1/tcp/0".parse().unwrap(),
-        bootnodes,
-        chain: "sync-test".into(),
-    }
-}
-
-fn spawn(node: Node) -> (oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        node.run(async {
-            let _ = stopped.await;
-        })
-        .await
-        .unwrap();
-    });
-    (stop, task)
+    NetworkConfig::loopback("sync-test", bootnodes)
 }
 
 async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
@@ -59,7 +40,7 @@ async fn a_fresh_node_syncs_from_genesis_and_follows() {
     };
     let mut node_a = Node::start(validator.clone(), network(vec![]), Some(authoring)).unwrap();
     let a_addr = node_a.listening().await.unwrap();
-    let (stop_a, task_a) = spawn(node_a);
+    let running_a = node_a.spawn();
     let best = |shared: &Shared| shared.client().info().unwrap().best_number;
     wait_for("the validator to author 20 blocks", || {
         best(&validator) >= 20
@@ -69,7 +50,7 @@ async fn a_fresh_node_syncs_from_genesis_and_follows() {
     let follower = Arc::new(Shared::new(client_of(&spec), "dev".into()));
     let mut node_b = Node::start(follower.clone(), network(vec![a_addr]), None).unwrap();
     node_b.listening().await.unwrap();
-    let (stop_b, task_b) = spawn(node_b);
+    let running_b = node_b.spawn();
     wait_for("the follower to catch up", || best(&follower) >= 30).await;
 
     // Same chain on both, checked block by block up to the follower's best.
@@ -80,8 +61,6 @@ async fn a_fresh_node_syncs_from_genesis_and_follows() {
         assert_eq!(ours, theirs, "block #{number}");
     }
     assert!(follower.metrics.peers.get() >= 1);
-    stop_a.send(()).unwrap();
-    stop_b.send(()).unwrap();
-    task_a.await.unwrap();
-    task_b.await.unwrap();
+    running_a.stop().await.unwrap();
+    running_b.stop().await.unwrap();
 }

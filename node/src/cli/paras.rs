@@ -1,0 +1,150 @@
+//! The para runtimes this binary runs nodes of, and starting a para node with its RPC on a
+//! relay node.
+
+use super::node::Started;
+use crate::parachains::collator::Collate;
+use crate::parachains::{Collator, ParaChain};
+use crate::rpc::{self, para::ParaRpc};
+use anyhow::{bail, Context};
+use example_parachain_runtime as example;
+use jsonrpsee::server::ServerHandle;
+use parachain_template_runtime as template;
+use parity_scale_codec::Encode;
+use std::net::SocketAddr;
+use tessera_relay_chain::paras::ParaId;
+use tessera_relay_chain::ChainSpec;
+use tessera_runtime::crypto::Pair;
+use tessera_runtime::parachain::ParaGenesis;
+use tessera_runtime::state::StateChanges;
+use tessera_runtime::Header;
+
+/// A para runtime built into this binary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ParaRuntime {
+    /// The parachain template: system, balances, sudo.
+    Template,
+    /// The example para: system, balances, notes.
+    Example,
+}
+
+impl ParaRuntime {
+    const ALL: [ParaRuntime; 2] = [ParaRuntime::Template, ParaRuntime::Example];
+
+    /// What it is, for people.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            ParaRuntime::Template => "parachain template (system, balances, sudo)",
+            ParaRuntime::Example => "example para (system, balances, notes)",
+        }
+    }
+
+    /// Its Wasm validation code.
+    pub(crate) fn code(self) -> &'static [u8] {
+        match self {
+            ParaRuntime::Template => template::WASM_BINARY,
+            ParaRuntime::Example => example::WASM_BINARY,
+        }
+    }
+
+    /// The runtime whose validation code is `code`.
+    pub(crate) fn of_code(code: &[u8]) -> Option<ParaRuntime> {
+        Self::ALL.into_iter().find(|runtime| runtime.code() == code)
+    }
+
+    /// Its dev genesis as para `id`: dev accounts endowed; Alice is sudo where there is sudo.
+    pub(crate) fn genesis(self, id: ParaId) -> anyhow::Result<(Header, StateChanges)> {
+        let mut config = ParaGenesis::dev(id);
+        let built = match self {
+            ParaRuntime::Template => config.build::<template::TemplateRuntime>(),
+            ParaRuntime::Example => {
+                config.sudo = None;
+                config.build::<example::ExampleRuntime>()
+            }
+        };
+        built.map_err(|e| anyhow::anyhow!("genesis of para {}: {e}", id.0))
+    }
+
+    /// A node of para `id` from its dev genesis: a collator with `collator_key`, else a full
+    /// node.
+    pub(crate) fn node(
+        self,
+        id: ParaId,
+        collator_key: Option<Pair>,
+    ) -> anyhow::Result<Box<dyn Collate>> {
+        let (header, state) = self.genesis(id)?;
+        Ok(match (self, collator_key) {
+            (ParaRuntime::Template, key) => {
+                let chain =
+                    ParaChain::<template::TemplateRuntime>::new(id, header, state.new_nodes);
+                match key {
+                    Some(key) => Box::new(Collator::new(chain, key, template::validate)),
+                    None => Box::new(Collator::full_node(chain)),
+                }
+            }
+            (ParaRuntime::Example, key) => {
+                let chain = ParaChain::<example::ExampleRuntime>::new(id, header, state.new_nodes);
+                match key {
+                    Some(key) => Box::new(Collator::new(chain, key, example::validate)),
+                    None => Box::new(Collator::full_node(chain)),
+                }
+            }
+        })
+    }
+}
+
+/// The runtime of para `id` on the chain of `spec`: the one whose code the spec registers,
+/// with the spec's genesis head being that runtime's dev genesis.
+pub(crate) fn runtime_of(spec: &ChainSpec, id: ParaId) -> anyhow::Result<ParaRuntime> {
+    let Some(registered) = spec.genesis.paras.iter().find(|para| para.id == id.0) else {
+        let ids: Vec<String> = spec
+            .genesis
+            .paras
+            .iter()
+            .map(|p| p.id.to_string())
+            .collect();
+        bail!(
+            "para {} is not registered in the genesis of chain `{}` (registered: {})",
+            id.0,
+            spec.id,
+            if ids.is_empty() {
+                "none".to_string()
+            } else {
+                ids.join(", ")
+            }
+        );
+    };
+    let Some(runtime) = ParaRuntime::of_code(&registered.code.0) else {
+        bail!(
+            "para {}'s code is neither the template's nor the example's Wasm of this binary",
+            id.0
+        );
+    };
+    let (genesis, _) = runtime.genesis(id)?;
+    if genesis.encode() != registered.head.0 {
+        bail!(
+            "para {}'s genesis head in chain `{}` is not the dev genesis of the {}",
+            id.0,
+            spec.id,
+            runtime.name()
+        );
+    }
+    Ok(runtime)
+}
+
+/// Runs `node` on the relay node `started` and serves its RPC at `addr`; the address bound.
+pub(crate) async fn serve_para(
+    started: &mut Started,
+    node: Box<dyn Collate>,
+    addr: SocketAddr,
+) -> anyhow::Result<(SocketAddr, ServerHandle)> {
+    let para = node.para();
+    let context = ParaRpc {
+        view: node.view(),
+        relay: started.shared.clone(),
+    };
+    let served = rpc::start_para(addr, context)
+        .await
+        .with_context(|| format!("starting the RPC of para {}", para.0))?;
+    started.node.add_collator(node);
+    Ok(served)
+}

@@ -1,0 +1,200 @@
+//! The para nodes (collators and full nodes) a relay node runs, on the network: transactions
+//! submitted to a para's RPC are gossiped to its collators, blocks seen in collations are
+//! kept for import, and a para node behind its included head fetches the blocks it lacks
+//! from peers over the para blocks protocol.
+
+use super::collator::{Collate, ParaTransactions};
+use crate::collation::Collation;
+use crate::network::{
+    decode_exact, NetworkError, NetworkHandle, ParaBlocksRequest, ParaBlocksResponse, Topic,
+    MAX_PARA_BLOCKS_PER_REQUEST, MAX_PARA_BLOCKS_RESPONSE_SIZE,
+};
+use crate::service::Shared;
+use libp2p::request_response::ResponseChannel;
+use libp2p::PeerId;
+use parity_scale_codec::Encode;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+use tessera_relay_chain::paras::ParaId;
+
+/// A para blocks request not answered in this long is made again, to another peer.
+const BLOCKS_RETRY: Duration = Duration::from_secs(5);
+
+/// Room left in a para blocks response for its framing.
+const RESPONSE_MARGIN: usize = 64 * 1024;
+
+/// The para nodes of one relay node.
+pub struct ParaNodes {
+    network: NetworkHandle,
+    nodes: Vec<Box<dyn Collate>>,
+    /// Para blocks requests in flight, by para: when, and to whom.
+    fetching: HashMap<ParaId, (Instant, PeerId)>,
+    /// Turns through the connected peers when choosing whom to ask for para blocks.
+    turn: usize,
+}
+
+impl ParaNodes {
+    /// No para nodes yet, on `network`.
+    pub fn new(network: NetworkHandle) -> Self {
+        ParaNodes {
+            network,
+            nodes: Vec::new(),
+            fetching: HashMap::new(),
+            turn: 0,
+        }
+    }
+
+    /// Runs `node` too.
+    pub fn add(&mut self, node: Box<dyn Collate>) {
+        self.nodes.push(node);
+    }
+
+    /// The para nodes.
+    pub fn nodes(&self) -> &[Box<dyn Collate>] {
+        &self.nodes
+    }
+
+    fn of(&mut self, para: ParaId) -> impl Iterator<Item = &mut Box<dyn Collate>> {
+        self.nodes
+            .iter_mut()
+            .filter(move |node| node.para() == para)
+    }
+
+    /// Keeps the block of a collation gossip passed on, for the para's nodes here.
+    pub fn on_collation(&mut self, collation: &Collation) {
+        for node in self.of(collation.candidate.descriptor.para_id) {
+            node.offer(&collation.pov);
+        }
+    }
+
+    /// Queues gossiped para transactions; the gossip verdict: valid if one was taken, invalid
+    /// if the message is malformed, none (not forwarded, nobody blamed) if this node runs no
+    /// node of the para or took none (stale nonces, already known).
+    pub fn on_transactions(&mut self, data: &[u8]) -> Option<bool> {
+        let Ok(message) = decode_exact::<ParaTransactions>(data) else {
+            return Some(false);
+        };
+        let mut taken = false;
+        for node in self.of(message.para) {
+            let results = node.submit_many(message.transactions.clone());
+            taken |= results.iter().any(Result::is_ok);
+        }
+        taken.then_some(true)
+    }
+
+    /// Answers a peer's request for blocks of a para (none if this node runs no node of it).
+    pub fn on_blocks_request(
+        &self,
+        request: ParaBlocksRequest,
+        channel: ResponseChannel<ParaBlocksResponse>,
+    ) {
+        let count = request.count.min(MAX_PARA_BLOCKS_PER_REQUEST);
+        let budget = MAX_PARA_BLOCKS_RESPONSE_SIZE - RESPONSE_MARGIN;
+        let blocks = self
+            .nodes
+            .iter()
+            .find(|node| node.para() == request.para)
+            .map(|node| node.blocks_from(request.from, count, budget))
+            .unwrap_or_default();
+        let _stopped = self
+            .network
+            .respond_para_blocks(channel, ParaBlocksResponse(blocks));
+    }
+
+    /// Imports the blocks a peer sent for one of our requests.
+    pub fn on_blocks_response(
+        &mut self,
+        peer: PeerId,
+        request: ParaBlocksRequest,
+        response: Result<ParaBlocksResponse, String>,
+    ) {
+        if self.fetching.get(&request.para).map(|(_, asked)| *asked) == Some(peer) {
+            self.fetching.remove(&request.para);
+        }
+        let blocks = match response {
+            Ok(ParaBlocksResponse(blocks)) if !blocks.is_empty() => blocks,
+            // It has none (it runs no node of the para) or did not answer: ask another.
+            Ok(_) | Err(_) => return,
+        };
+        for node in self.of(request.para) {
+            match node.import_synced(blocks.clone()) {
+                Ok(imported) => {
+                    tracing::debug!(para = request.para.0, %peer, imported, "para blocks fetched")
+                }
+                Err(err) => {
+                    tracing::info!(para = request.para.0, %peer, %err, "para blocks refused")
+                }
+            }
+        }
+    }
+
+    /// Periodic work: gossips the transactions submitted to para RPC, asks a peer for the
+    /// blocks a para node lacks, and lets each node follow its para and collate; the
+    /// candidates made, for the node to publish.
+    pub async fn tick(&mut self, shared: &Shared) -> Vec<Collation> {
+        let mut collations = Vec::new();
+        for index in 0..self.nodes.len() {
+            self.announce(index).await;
+            self.fetch(index).await;
+            let collation = {
+                let client = shared.client();
+                self.nodes
+                    .get_mut(index)
+                    .and_then(|node| node.collate(&client))
+            };
+            collations.extend(collation);
+        }
+        collations
+    }
+
+    async fn announce(&mut self, index: usize) {
+        let Some(node) = self.nodes.get_mut(index) else {
+            return;
+        };
+        let (para, transactions) = (node.para(), node.take_announced());
+        if transactions.is_empty() {
+            return;
+        }
+        let message = ParaTransactions { para, transactions };
+        if let Err(err) = self
+            .network
+            .publish(Topic::ParaTransactions, message.encode())
+            .await
+        {
+            tracing::debug!(%err, para = para.0, "para transactions not gossiped");
+            if let (NetworkError::NoPeers, Some(node)) = (err, self.nodes.get_mut(index)) {
+                node.announce_again(message.transactions);
+            }
+        }
+    }
+
+    async fn fetch(&mut self, index: usize) {
+        let Some((para, from)) = self
+            .nodes
+            .get(index)
+            .and_then(|node| Some((node.para(), node.wants_blocks()?)))
+        else {
+            return;
+        };
+        if self
+            .fetching
+            .get(&para)
+            .is_some_and(|(at, _)| at.elapsed() < BLOCKS_RETRY)
+        {
+            return;
+        }
+        let peers = self.network.peers().await.unwrap_or_default();
+        let Some(peer) = peers.get(self.turn % peers.len().max(1)).copied() else {
+            return;
+        };
+        self.turn = self.turn.wrapping_add(1);
+        let request = ParaBlocksRequest {
+            para,
+            from,
+            count: MAX_PARA_BLOCKS_PER_REQUEST,
+        };
+        if self.network.request_para_blocks(peer, request).is_ok() {
+            self.fetching.insert(para, (Instant::now(), peer));
+        }
+    }
+}
