@@ -37,6 +37,10 @@ pub struct Metrics {
     pub gossip_out: Counter,
     /// The finality voter's current round.
     pub finality_round: Gauge,
+    /// Collations this node made and sent straight to their backers.
+    pub collations_sent: Counter,
+    /// Collations this node made and gossiped (their backers' peers unknown).
+    pub collations_gossiped: Counter,
 }
 
 impl Default for Metrics {
@@ -61,6 +65,8 @@ impl Metrics {
             gossip_in: Counter::default(),
             gossip_out: Counter::default(),
             finality_round: Gauge::default(),
+            collations_sent: Counter::default(),
+            collations_gossiped: Counter::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -108,6 +114,16 @@ impl Metrics {
             "finality_round",
             "The finality voter's current round",
             metrics.finality_round.clone(),
+        );
+        registry.register(
+            "collations_sent",
+            "Collations made here and sent straight to their backers",
+            metrics.collations_sent.clone(),
+        );
+        registry.register(
+            "collations_gossiped",
+            "Collations made here and gossiped, their backers' peers unknown",
+            metrics.collations_gossiped.clone(),
         );
         Metrics {
             registry,

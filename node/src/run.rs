@@ -251,6 +251,26 @@ impl Node {
             NetworkEvent::ChunkRequest {
                 request, channel, ..
             } => self.parachains.on_chunk_request(request, channel),
+            NetworkEvent::Collation {
+                peer,
+                collation,
+                channel,
+            } => {
+                let passed = self
+                    .parachains
+                    .on_direct_collation(peer, *collation, channel)
+                    .await;
+                if let Some(collation) = passed {
+                    self.para_nodes.on_collation(&collation);
+                }
+            }
+            NetworkEvent::CollationResponse {
+                peer,
+                candidate,
+                response,
+            } => self
+                .parachains
+                .on_collation_response(peer, candidate, response),
             NetworkEvent::ParaBlocksRequest {
                 request, channel, ..
             } => self.para_nodes.on_blocks_request(request, channel),

@@ -173,7 +173,9 @@ impl ChainSync {
             | NetworkEvent::ChunkRequest { .. }
             | NetworkEvent::ChunkResponse { .. }
             | NetworkEvent::ParaBlocksRequest { .. }
-            | NetworkEvent::ParaBlocksResponse { .. } => {}
+            | NetworkEvent::ParaBlocksResponse { .. }
+            | NetworkEvent::Collation { .. }
+            | NetworkEvent::CollationResponse { .. } => {}
             NetworkEvent::Listening(_) => {}
         }
         outcome

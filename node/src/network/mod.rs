@@ -14,10 +14,11 @@ mod protocol;
 mod reputation;
 
 pub use protocol::{
-    decode_exact, BlockAnnounce, ChunkCodec, ChunkRequest, ChunkResponse, DirectCodec,
-    DirectMessage, FramedCodec, ParaBlocksCodec, ParaBlocksRequest, ParaBlocksResponse, SyncBlock,
-    SyncCodec, SyncRequest, SyncResponse, CHUNK_PROTOCOL, DIRECT_PROTOCOL, MAX_BLOCKS_PER_REQUEST,
-    MAX_CHUNK_RESPONSE_SIZE, MAX_GOSSIP_SIZE, MAX_PARA_BLOCKS_PER_REQUEST,
+    decode_exact, BlockAnnounce, ChunkCodec, ChunkRequest, ChunkResponse, CollationCodec,
+    CollationResponse, DirectCodec, DirectMessage, FramedCodec, ParaBlocksCodec, ParaBlocksRequest,
+    ParaBlocksResponse, SyncBlock, SyncCodec, SyncRequest, SyncResponse, CHUNK_PROTOCOL,
+    COLLATION_PROTOCOL, DIRECT_PROTOCOL, MAX_BLOCKS_PER_REQUEST, MAX_CHUNK_RESPONSE_SIZE,
+    MAX_COLLATION_SIZE, MAX_GOSSIP_SIZE, MAX_PARA_BLOCKS_PER_REQUEST,
     MAX_PARA_BLOCKS_RESPONSE_SIZE, MAX_REQUEST_SIZE, MAX_RESPONSE_SIZE, PARA_BLOCKS_PROTOCOL,
     SYNC_PROTOCOL,
 };
@@ -149,6 +150,25 @@ pub enum NetworkEvent {
         /// The answer.
         response: Result<ChunkResponse, String>,
     },
+    /// A collator sends this node a collation to back; answer with
+    /// [`NetworkHandle::respond_collation`].
+    Collation {
+        /// Who sent it.
+        peer: PeerId,
+        /// The collation.
+        collation: Box<crate::collation::Collation>,
+        /// Where the answer goes.
+        channel: ResponseChannel<CollationResponse>,
+    },
+    /// What a backer did with a collation we sent it.
+    CollationResponse {
+        /// The backer.
+        peer: PeerId,
+        /// The candidate's hash.
+        candidate: tessera_runtime::Hash,
+        /// Its answer, or why there is none.
+        response: Result<CollationResponse, String>,
+    },
     /// A peer asks for blocks of a para; answer with [`NetworkHandle::respond_para_blocks`].
     ParaBlocksRequest {
         /// Who asks.
@@ -212,6 +232,7 @@ struct Behaviour {
     direct: request_response::Behaviour<DirectCodec>,
     chunks: request_response::Behaviour<ChunkCodec>,
     para_blocks: request_response::Behaviour<ParaBlocksCodec>,
+    collations: request_response::Behaviour<CollationCodec>,
 }
 
 enum Command {
@@ -253,6 +274,14 @@ enum Command {
     RespondChunk {
         channel: ResponseChannel<ChunkResponse>,
         response: ChunkResponse,
+    },
+    SendCollation {
+        peer: PeerId,
+        collation: Box<crate::collation::Collation>,
+    },
+    RespondCollation {
+        channel: ResponseChannel<CollationResponse>,
+        response: CollationResponse,
     },
     RequestParaBlocks {
         peer: PeerId,
@@ -342,6 +371,28 @@ impl NetworkHandle {
         self.send(Command::RequestChunk { peer, request })
     }
 
+    /// Sends a collation to a backer `peer`; its answer arrives as
+    /// [`NetworkEvent::CollationResponse`].
+    pub fn send_collation(
+        &self,
+        peer: PeerId,
+        collation: crate::collation::Collation,
+    ) -> Result<(), NetworkError> {
+        self.send(Command::SendCollation {
+            peer,
+            collation: Box::new(collation),
+        })
+    }
+
+    /// Answers a [`NetworkEvent::Collation`].
+    pub fn respond_collation(
+        &self,
+        channel: ResponseChannel<CollationResponse>,
+        response: CollationResponse,
+    ) -> Result<(), NetworkError> {
+        self.send(Command::RespondCollation { channel, response })
+    }
+
     /// Asks `peer` for blocks of a para; the answer arrives as
     /// [`NetworkEvent::ParaBlocksResponse`].
     pub fn request_para_blocks(
@@ -419,6 +470,12 @@ fn behaviour(keypair: &identity::Keypair) -> Result<Behaviour, NetworkError> {
         [(PARA_BLOCKS_PROTOCOL, ProtocolSupport::Full)],
         request_response::Config::default().with_request_timeout(Duration::from_secs(20)),
     );
+    let collations = request_response::Behaviour::with_codec(
+        CollationCodec::default(),
+        [(COLLATION_PROTOCOL, ProtocolSupport::Full)],
+        // A backer answers once it has run the para's code (2 s backing deadline).
+        request_response::Config::default().with_request_timeout(Duration::from_secs(10)),
+    );
     Ok(Behaviour {
         identify: identify::Behaviour::new(identify::Config::new(
             "/tessera/1".into(),
@@ -430,6 +487,7 @@ fn behaviour(keypair: &identity::Keypair) -> Result<Behaviour, NetworkError> {
         direct,
         chunks,
         para_blocks,
+        collations,
     })
 }
 
@@ -477,6 +535,7 @@ pub fn start(
         connected: Default::default(),
         chunk_requests: Default::default(),
         para_block_requests: Default::default(),
+        collations_sent: Default::default(),
     };
     tokio::spawn(task.run());
     Ok((
@@ -498,6 +557,7 @@ struct Task {
     connected: std::collections::BTreeSet<PeerId>,
     chunk_requests: std::collections::HashMap<OutboundRequestId, ChunkRequest>,
     para_block_requests: std::collections::HashMap<OutboundRequestId, ParaBlocksRequest>,
+    collations_sent: std::collections::HashMap<OutboundRequestId, tessera_runtime::Hash>,
 }
 
 impl Task {
@@ -610,6 +670,14 @@ impl Task {
             Command::RespondChunk { channel, response } => {
                 let _peer_gone = behaviour.chunks.send_response(channel, response);
             }
+            Command::SendCollation { peer, collation } => {
+                let candidate = collation.candidate.hash();
+                let id = behaviour.collations.send_request(&peer, *collation);
+                self.collations_sent.insert(id, candidate);
+            }
+            Command::RespondCollation { channel, response } => {
+                let _peer_gone = behaviour.collations.send_response(channel, response);
+            }
             Command::RequestParaBlocks { peer, request } => {
                 let id = behaviour.para_blocks.send_request(&peer, request);
                 self.para_block_requests.insert(id, request);
@@ -701,6 +769,25 @@ impl Task {
                     response: |peer, request, response| NetworkEvent::ChunkResponse {
                         peer,
                         request,
+                        response,
+                    },
+                };
+                let reports = request_event(event, pending, kinds, &self.events).await?;
+                for peer in reports {
+                    self.report(peer, Misbehaviour::Malformed);
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Collations(event)) => {
+                let pending = &mut self.collations_sent;
+                let kinds = RequestKinds {
+                    request: |peer, collation, channel| NetworkEvent::Collation {
+                        peer,
+                        collation: Box::new(collation),
+                        channel,
+                    },
+                    response: |peer, candidate, response| NetworkEvent::CollationResponse {
+                        peer,
+                        candidate,
                         response,
                     },
                 };
@@ -839,18 +926,19 @@ impl Task {
     }
 }
 
-/// How the events of one request-response protocol become [`NetworkEvent`]s.
-struct RequestKinds<Req, Resp> {
+/// How the events of one request-response protocol become [`NetworkEvent`]s; `Tag` is what
+/// is kept of each request sent, to say what its answer answers.
+struct RequestKinds<Req, Resp, Tag> {
     request: fn(PeerId, Req, ResponseChannel<Resp>) -> NetworkEvent,
-    response: fn(PeerId, Req, Result<Resp, String>) -> NetworkEvent,
+    response: fn(PeerId, Tag, Result<Resp, String>) -> NetworkEvent,
 }
 
 /// Passes on a request-response event of a protocol whose outbound requests are `pending`;
 /// the peers that sent malformed bytes, to report.
-async fn request_event<Req, Resp>(
+async fn request_event<Req, Resp, Tag>(
     event: request_response::Event<Req, Resp>,
-    pending: &mut std::collections::HashMap<OutboundRequestId, Req>,
-    kinds: RequestKinds<Req, Resp>,
+    pending: &mut std::collections::HashMap<OutboundRequestId, Tag>,
+    kinds: RequestKinds<Req, Resp, Tag>,
     events: &mpsc::Sender<NetworkEvent>,
 ) -> Result<Vec<PeerId>, ()> {
     let malformed = |e: &std::io::Error| e.kind() == std::io::ErrorKind::InvalidData;

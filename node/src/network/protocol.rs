@@ -49,6 +49,34 @@ impl Default for ChunkCodec {
     }
 }
 
+/// The protocol a collator sends its collation to each backer of its para with.
+pub const COLLATION_PROTOCOL: StreamProtocol = StreamProtocol::new("/tessera/collation/1");
+/// Largest collation (a PoV at the size limit with its candidate).
+pub const MAX_COLLATION_SIZE: usize = 5 * 1024 * 1024 + 64 * 1024;
+
+/// What a backer did with a collation sent to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
+pub enum CollationResponse {
+    /// Valid: it seconded the candidate.
+    #[codec(index = 0)]
+    Seconded,
+    /// Not its to check now (not in the group, already seen, or an unknown relay parent).
+    #[codec(index = 1)]
+    Ignored,
+    /// Invalid.
+    #[codec(index = 2)]
+    Refused,
+}
+
+/// The collation protocol's codec.
+pub type CollationCodec = FramedCodec<crate::collation::Collation, CollationResponse>;
+
+impl Default for CollationCodec {
+    fn default() -> Self {
+        FramedCodec::new(MAX_COLLATION_SIZE, 16)
+    }
+}
+
 /// The protocol para nodes fetch the blocks of their para's chain with, to catch up.
 pub const PARA_BLOCKS_PROTOCOL: StreamProtocol = StreamProtocol::new("/tessera/para-blocks/1");
 /// Largest para blocks response.

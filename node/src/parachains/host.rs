@@ -199,6 +199,11 @@ impl ParachainHost {
         }
     }
 
+    /// This validator's account, if it is one.
+    pub fn account(&self) -> Option<AccountId> {
+        self.key.as_ref().map(AuthorityKey::public)
+    }
+
     fn my_index(&self, client: &Client) -> Option<u32> {
         let me = self.key.as_ref()?.public();
         client
@@ -206,6 +211,19 @@ impl ParachainHost {
             .iter()
             .position(|v| *v == me)
             .map(|i| i as u32)
+    }
+
+    /// The validators backing `para` for candidates on the relay block `relay_parent`.
+    pub fn backers(
+        client: &Client,
+        relay_parent: &Hash,
+        para: ParaId,
+    ) -> Result<Vec<AccountId>, ParachainError> {
+        let (mut state, header) = state_at(client, relay_parent)?;
+        Ok(Self::group(client, &mut state, para, &header)?
+            .into_iter()
+            .filter_map(|index| client.authorities().get(index as usize).copied())
+            .collect())
     }
 
     /// The backing group of `para` for candidates on `relay_parent`.

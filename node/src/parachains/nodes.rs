@@ -1,7 +1,7 @@
 //! The para nodes (collators and full nodes) a relay node runs, on the network: transactions
 //! submitted to a para's RPC are gossiped to its collators, blocks seen in collations are
 //! kept for import, and a para node behind its included head fetches the blocks it lacks
-//! from peers over the para blocks protocol.
+//! from peers over the para blocks protocol (first from the peer that last sent some).
 
 use super::collator::{Collate, ParaTransactions};
 use crate::collation::Collation;
@@ -31,6 +31,8 @@ pub struct ParaNodes {
     fetching: HashMap<ParaId, (Instant, PeerId)>,
     /// Turns through the connected peers when choosing whom to ask for para blocks.
     turn: usize,
+    /// The peer that last sent blocks of each para: asked first next time.
+    served_by: HashMap<ParaId, PeerId>,
 }
 
 impl ParaNodes {
@@ -41,6 +43,7 @@ impl ParaNodes {
             nodes: Vec::new(),
             fetching: HashMap::new(),
             turn: 0,
+            served_by: HashMap::new(),
         }
     }
 
@@ -114,8 +117,14 @@ impl ParaNodes {
         let blocks = match response {
             Ok(ParaBlocksResponse(blocks)) if !blocks.is_empty() => blocks,
             // It has none (it runs no node of the para) or did not answer: ask another.
-            Ok(_) | Err(_) => return,
+            Ok(_) | Err(_) => {
+                if self.served_by.get(&request.para) == Some(&peer) {
+                    self.served_by.remove(&request.para);
+                }
+                return;
+            }
         };
+        self.served_by.insert(request.para, peer);
         for node in self.of(request.para) {
             match node.import_synced(blocks.clone()) {
                 Ok(imported) => {
@@ -184,10 +193,17 @@ impl ParaNodes {
             return;
         }
         let peers = self.network.peers().await.unwrap_or_default();
-        let Some(peer) = peers.get(self.turn % peers.len().max(1)).copied() else {
+        let sticky = self
+            .served_by
+            .get(&para)
+            .copied()
+            .filter(|peer| peers.contains(peer));
+        let Some(peer) = sticky.or_else(|| {
+            self.turn = self.turn.wrapping_add(1);
+            peers.get(self.turn % peers.len().max(1)).copied()
+        }) else {
             return;
         };
-        self.turn = self.turn.wrapping_add(1);
         let request = ParaBlocksRequest {
             para,
             from,

@@ -10,7 +10,8 @@ use super::host::{CollationOutcome, MissingChunk, ParachainHost, ParachainMessag
 use crate::client::Client;
 use crate::collation::Collation;
 use crate::network::{
-    decode_exact, ChunkRequest, ChunkResponse, Misbehaviour, NetworkHandle, Topic,
+    decode_exact, ChunkRequest, ChunkResponse, CollationResponse, Misbehaviour, NetworkHandle,
+    Topic,
 };
 use crate::service::Shared;
 use crate::validation::ValidationHost;
@@ -27,6 +28,12 @@ use tessera_runtime::{AccountId, Hash, Header, OpaqueExtrinsic};
 /// A chunk request not answered in this long is made again (to another peer).
 const CHUNK_RETRY: Duration = Duration::from_secs(2);
 
+/// Most collations kept while their relay parent is not imported here.
+const MAX_WAITING: usize = 8;
+
+/// How long such a collation waits.
+const WAITING_FOR: Duration = Duration::from_secs(6);
+
 /// A node's parachain protocol: the validator logic plus the network.
 pub struct ParachainService {
     shared: Arc<Shared>,
@@ -39,6 +46,8 @@ pub struct ParachainService {
     bitfield_sent_for: Option<Hash>,
     best_seen_at: (Hash, Instant),
     asked: HashSet<(Hash, u32, PeerId)>,
+    /// Collations on relay blocks not imported yet, with when they came.
+    waiting: Vec<(Instant, Collation)>,
 }
 
 impl ParachainService {
@@ -60,23 +69,54 @@ impl ParachainService {
             bitfield_sent_for: None,
             best_seen_at: (Hash::ZERO, Instant::now()),
             asked: HashSet::new(),
+            waiting: Vec::new(),
         }
     }
 
-    /// Publishes a collation made on this node (a collator): gossip does not deliver a node's
-    /// own messages back to it, so its own validator part sees it here.
+    /// Sends a collation made on this node (a collator) to its para's backers over the
+    /// collation protocol, when the peer of each is known and connected; else gossips it.
+    /// This node's own validator part checks it too.
     pub async fn publish_collation(&mut self, collation: Collation) {
-        let message = ParachainMessage::Collation(collation);
-        if let Err(err) = self
-            .network
-            .publish(Topic::Parachains, message.encode())
-            .await
-        {
-            tracing::debug!(%err, "collation not published");
+        let descriptor = &collation.candidate.descriptor;
+        let backers = {
+            let client = self.shared.client();
+            ParachainHost::backers(&client, &descriptor.relay_parent, descriptor.para_id)
+                .unwrap_or_default()
+        };
+        let me = self.host.account();
+        let connected = self.network.peers().await.unwrap_or_default();
+        let peers: Option<Vec<PeerId>> = backers
+            .iter()
+            .filter(|backer| Some(**backer) != me)
+            .map(|backer| {
+                self.peer_of
+                    .get(backer)
+                    .copied()
+                    .filter(|peer| connected.contains(peer))
+            })
+            .collect();
+        match peers.filter(|peers| !peers.is_empty()) {
+            Some(peers) => {
+                self.shared.metrics.collations_sent.inc();
+                for peer in peers {
+                    if let Err(err) = self.network.send_collation(peer, collation.clone()) {
+                        tracing::debug!(%err, "collation not sent");
+                    }
+                }
+            }
+            None => {
+                self.shared.metrics.collations_gossiped.inc();
+                let message = ParachainMessage::Collation(collation.clone());
+                if let Err(err) = self
+                    .network
+                    .publish(Topic::Parachains, message.encode())
+                    .await
+                {
+                    tracing::debug!(%err, "collation not published");
+                }
+            }
         }
-        if let ParachainMessage::Collation(collation) = message {
-            self.on_collation(&collation).await;
-        }
+        self.on_collation(&collation).await;
     }
 
     async fn on_collation(&mut self, collation: &Collation) -> Option<bool> {
@@ -123,10 +163,76 @@ impl ParachainService {
                 Some(true)
             }
             Ok(CollationOutcome::Ignored) => None,
+            // Not imported here yet: check it once it is.
+            Err(super::ParachainError::UnknownRelayParent(_)) => {
+                if self.waiting.len() >= MAX_WAITING {
+                    self.waiting.remove(0);
+                }
+                self.waiting.push((Instant::now(), collation.clone()));
+                None
+            }
             Err(err) => {
                 tracing::info!(%err, "collation refused");
                 Some(false)
             }
+        }
+    }
+
+    /// Checks a collation a collator sent this node directly and answers it; the collation,
+    /// unless refused, for the para's nodes here to keep its block.
+    pub async fn on_direct_collation(
+        &mut self,
+        peer: PeerId,
+        collation: Collation,
+        channel: ResponseChannel<CollationResponse>,
+    ) -> Option<Collation> {
+        let response = match self.on_collation(&collation).await {
+            Some(true) => CollationResponse::Seconded,
+            Some(false) => CollationResponse::Refused,
+            None => CollationResponse::Ignored,
+        };
+        let _stopped = self.network.respond_collation(channel, response);
+        if response == CollationResponse::Refused {
+            let _stopped = self.network.report(peer, Misbehaviour::Invalid);
+            return None;
+        }
+        Some(collation)
+    }
+
+    /// Notes what a backer did with a collation this node sent it.
+    pub fn on_collation_response(
+        &self,
+        peer: PeerId,
+        candidate: Hash,
+        response: Result<CollationResponse, String>,
+    ) {
+        match response {
+            Ok(CollationResponse::Refused) => {
+                tracing::warn!(%peer, %candidate, "a backer refused our collation")
+            }
+            Ok(answer) => tracing::debug!(%peer, %candidate, ?answer, "collation delivered"),
+            Err(err) => tracing::debug!(%peer, %candidate, %err, "collation not delivered"),
+        }
+    }
+
+    /// Checks the collations that waited for their relay parent, once it is imported.
+    async fn retry_waiting(&mut self) {
+        self.waiting.retain(|(at, _)| at.elapsed() < WAITING_FOR);
+        let ready: Vec<Collation> = {
+            let client = self.shared.client();
+            let (ready, waiting) = std::mem::take(&mut self.waiting).into_iter().partition(
+                |(_, collation): &(Instant, Collation)| {
+                    matches!(
+                        client.header(&collation.candidate.descriptor.relay_parent),
+                        Ok(Some(_))
+                    )
+                },
+            );
+            self.waiting = waiting;
+            ready.into_iter().map(|(_, collation)| collation).collect()
+        };
+        for collation in ready {
+            self.on_collation(&collation).await;
         }
     }
 
@@ -264,6 +370,9 @@ impl ParachainService {
     pub async fn tick(&mut self) {
         if !self.is_validator {
             return;
+        }
+        if !self.waiting.is_empty() {
+            self.retry_waiting().await;
         }
         let (best, missing, peers) = {
             let client = self.shared.client();

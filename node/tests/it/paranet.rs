@@ -137,11 +137,13 @@ async fn two_paras_advance_finalize_carry_a_transfer_and_stall_alone() {
         example::validate,
     );
     let mut collator_stops = Vec::new();
+    let mut collator_nodes = Vec::new();
     for collator in [
         Box::new(template_collator) as Box<dyn Collate>,
         Box::new(example_collator),
     ] {
         let shared = Arc::new(Shared::new(client(&spec), "paranet".into()));
+        collator_nodes.push(shared.clone());
         let mut node = Node::start(shared, network(bootnodes.clone()), None).unwrap();
         bootnodes.push(node.listening().await.unwrap());
         node.add_collator(collator);
@@ -196,6 +198,11 @@ async fn two_paras_advance_finalize_carry_a_transfer_and_stall_alone() {
     })
     .await;
     assert_eq!(finalized_balance(&template_view), Some(5 * template::UNIT));
+    // Once the collators know their backers' peers (from their signed messages), collations
+    // go straight to the backers instead of to everyone.
+    for shared in &collator_nodes {
+        assert!(shared.metrics.collations_sent.get() > 0);
+    }
 
     // The template's collator stops: its para stalls, the example para goes on.
     collator_stops.remove(0).stop().await.unwrap();
