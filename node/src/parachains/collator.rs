@@ -103,6 +103,8 @@ pub struct ParaChain<R> {
     included_number: u32,
     /// The newest block imported on the way to the included head (catching up), or the head.
     sync_tip: Header,
+    /// Whether the last follow found a block between the head and the included one missing.
+    lacking: bool,
     pool: Vec<OpaqueExtrinsic>,
     /// Included blocks by hash, and their hashes by number.
     blocks: HashMap<Hash, Block>,
@@ -123,6 +125,7 @@ impl<R: Runtime> ParaChain<R> {
             genesis_hash,
             included_number: genesis.number,
             sync_tip: genesis.clone(),
+            lacking: false,
             head: genesis,
             nodes: nodes.into_iter().collect(),
             candidates: HashMap::new(),
@@ -246,6 +249,16 @@ impl<R: Runtime> ParaChain<R> {
     /// it (from its own candidates or blocks seen), or goes back to it after a relay reorg.
     /// Whether the head moved.
     pub fn follow(&mut self, included: &HeadData) -> Result<bool, FollowError> {
+        let result = self.follow_included(included);
+        self.lacking = matches!(result, Err(FollowError::Missing { .. }));
+        if self.lacking && self.sync_tip.number >= self.included_number {
+            // Blocks fetched up to there are on another branch: fetch again from the head.
+            self.sync_tip = self.head.clone();
+        }
+        result
+    }
+
+    fn follow_included(&mut self, included: &HeadData) -> Result<bool, FollowError> {
         let header = Header::decode_all(&mut &included.0[..])
             .map_err(|err| FollowError::BadHead(err.to_string()))?;
         let target = header.hash();
@@ -343,15 +356,11 @@ impl<R: Runtime> ParaChain<R> {
         }
     }
 
-    /// The first block number to fetch from peers, when the included head is ahead of every
-    /// block this chain has or has seen.
+    /// The first block number to fetch from peers, when the last follow found a block
+    /// missing on the way to the included head.
     pub fn wants_blocks(&self) -> Option<u32> {
-        (self.sync_tip.number < self.included_number
-            && !self
-                .seen
-                .values()
-                .any(|b| b.header.number == self.included_number))
-        .then(|| self.sync_tip.number.saturating_add(1))
+        (self.lacking && self.sync_tip.number < self.included_number)
+            .then(|| self.sync_tip.number.saturating_add(1))
     }
 
     /// Imports blocks a peer sent, in ascending order from [`Self::wants_blocks`]: each one

@@ -484,6 +484,10 @@ fn a_para_node_that_missed_blocks_fetches_them_and_follows() {
         .build::<template::TemplateRuntime>()
         .unwrap();
     let mut late = ParaChain::<template::TemplateRuntime>::new(PARA, header, state.new_nodes);
+    // It saw a rival block at the head's height, never included: it must still fetch.
+    let mut rival = collator.blocks_from(head_number, 1, usize::MAX).remove(0);
+    rival.header.state_root = tessera_runtime::Hash([7; 32]);
+    late.offer(rival);
     let included = network.included_head();
     match late.follow(&included) {
         Err(FollowError::Missing { number, .. }) => assert_eq!(number, head_number),
