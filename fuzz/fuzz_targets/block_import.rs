@@ -8,6 +8,7 @@
 use libfuzzer_sys::fuzz_target;
 use parity_scale_codec::Encode;
 use std::sync::OnceLock;
+use tessera_consensus::AuthorityKey;
 use tessera_node::client::Client;
 use tessera_node::pool::Pool;
 use tessera_node::store::MemoryDb;
@@ -28,7 +29,10 @@ fn valid_block() -> &'static Vec<u8> {
         for xt in TransferGenerator::dev(0).next_batch(&client, 3).expect("transfers") {
             client.submit(&mut pool, xt).expect("valid transfer");
         }
-        let authored = client.author_block(&Pair::dev("Alice"), &mut pool, true).expect("block");
+        client
+            .set_author(AuthorityKey::from_pair(&Pair::dev("Alice")))
+            .expect("Alice validates the dev chain");
+        let authored = client.author_next(&mut pool).expect("block");
         authored.block.encode()
     })
 }
