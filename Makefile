@@ -18,12 +18,13 @@ test: setup wasm lint
 
 wasm: setup
 	bash scripts/build-wasm.sh runtime --no-default-features
+	bash scripts/build-wasm.sh xcm --no-default-features
 
 lint: setup
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	@# Only node/ does I/O (docs/layout.md): the logic crates must not pull in I/O libraries.
-	@for crate in tessera-runtime tessera-consensus tessera-relay-chain; do \
+	@for crate in tessera-runtime tessera-xcm tessera-consensus tessera-relay-chain; do \
 	  if cargo tree -p $$crate -e normal --prefix none | grep -qE '^(tokio|libp2p|rocksdb|wasmtime|jsonrpsee|hyper) '; then \
 	    echo "error: $$crate depends on an I/O crate"; exit 1; \
 	  fi; \
@@ -40,6 +41,6 @@ bench: setup
 ## Each fuzz target for FUZZ_SECONDS (default 600); needs `cargo install cargo-fuzz`.
 FUZZ_SECONDS ?= 600
 fuzz: setup
-	cd fuzz && for target in extrinsic_decode block_import network_message parachain_message validation_code; do \
+	cd fuzz && for target in extrinsic_decode block_import network_message parachain_message validation_code xcm_decode; do \
 	  cargo +nightly fuzz run $$target -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
 	done

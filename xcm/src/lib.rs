@@ -1,6 +1,115 @@
-//! Tessera's cross-consensus messages: the XCM v5 data model, wire-compatible with Polkadot,
-//! and its executor.
+//! Tessera's cross-consensus messages: the XCM v5 data model, wire-compatible with Polkadot's
+//! (`staging-xcm`): the same enum indices, field order and SCALE layout, and the same decoding
+//! limits (nesting depth, instruction count, asset count and order). `docs/xcm-v5-wire.md` is
+//! the layout this follows, read from polkadot-sdk.
 //!
-//! Empty until the XCM issue fills it; the crate exists so the workspace map in `docs/layout.md`
-//! holds from the first commit and dependencies can point at it.
-#![no_std]
+//! Messages from other chains are decoded with [`VersionedXcm::decode_limited`], which refuses
+//! what Polkadot's decoder refuses, with an error saying why. The executor comes later.
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
+
+pub mod v5;
+
+use parity_scale_codec::{Decode, DecodeLimit, Encode};
+
+/// Deepest nesting a message may have when decoded (Polkadot's `MAX_XCM_DECODE_DEPTH`): each
+/// message, asset list and non-empty junction list is one level.
+pub const MAX_XCM_DECODE_DEPTH: u32 = 8;
+
+/// Most instructions one message may hold, counting every nested message
+/// (Polkadot's `MAX_INSTRUCTIONS_TO_DECODE`).
+pub const MAX_INSTRUCTIONS_TO_DECODE: u32 = 100;
+
+/// Largest encoded message accepted (Polkadot's `MAX_XCM_SIZE`).
+pub const MAX_XCM_SIZE: usize = 16 * 1024 * 1024;
+
+/// An XCM message of a known version: the first byte is the version.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub enum VersionedXcm {
+    /// Version 5.
+    #[codec(index = 5)]
+    V5(v5::Xcm),
+}
+
+/// A location of a known version.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub enum VersionedLocation {
+    /// Version 5.
+    #[codec(index = 5)]
+    V5(v5::Location),
+}
+
+/// An asset list of a known version.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub enum VersionedAssets {
+    /// Version 5.
+    #[codec(index = 5)]
+    V5(v5::Assets),
+}
+
+/// Why bytes are not a message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DecodeError {
+    /// Larger than [`MAX_XCM_SIZE`].
+    TooLarge(usize),
+    /// A version this node does not speak (v3 and v4 are not decoded yet).
+    UnsupportedVersion(u8),
+    /// Empty input.
+    Empty,
+    /// Malformed, too deep, too many instructions or assets, or trailing bytes: the codec's
+    /// reason.
+    Invalid(parity_scale_codec::Error),
+}
+
+impl core::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            DecodeError::TooLarge(len) => {
+                write!(f, "message of {len} bytes exceeds {MAX_XCM_SIZE}")
+            }
+            DecodeError::UnsupportedVersion(version) => {
+                write!(f, "XCM version {version} is not supported (only 5)")
+            }
+            DecodeError::Empty => f.write_str("empty message"),
+            DecodeError::Invalid(why) => write!(f, "invalid message: {why}"),
+        }
+    }
+}
+
+/// Decodes exactly `bytes` as `T` within the depth limit, after checking size and version.
+fn decode_versioned<T: Decode>(bytes: &[u8]) -> Result<T, DecodeError> {
+    if bytes.len() > MAX_XCM_SIZE {
+        return Err(DecodeError::TooLarge(bytes.len()));
+    }
+    match bytes.first() {
+        None => return Err(DecodeError::Empty),
+        Some(5) => {}
+        Some(other) => return Err(DecodeError::UnsupportedVersion(*other)),
+    }
+    T::decode_all_with_depth_limit(MAX_XCM_DECODE_DEPTH, &mut &bytes[..])
+        .map_err(DecodeError::Invalid)
+}
+
+impl VersionedXcm {
+    /// Decodes a message from another chain, refusing what Polkadot refuses: more than
+    /// [`MAX_XCM_DECODE_DEPTH`] levels, more than [`MAX_INSTRUCTIONS_TO_DECODE`] instructions
+    /// in all, bad asset lists, trailing bytes.
+    pub fn decode_limited(bytes: &[u8]) -> Result<Self, DecodeError> {
+        decode_versioned(bytes)
+    }
+}
+
+impl VersionedLocation {
+    /// Decodes a location, as [`VersionedXcm::decode_limited`] does a message.
+    pub fn decode_limited(bytes: &[u8]) -> Result<Self, DecodeError> {
+        decode_versioned(bytes)
+    }
+}
+
+impl VersionedAssets {
+    /// Decodes an asset list, as [`VersionedXcm::decode_limited`] does a message.
+    pub fn decode_limited(bytes: &[u8]) -> Result<Self, DecodeError> {
+        decode_versioned(bytes)
+    }
+}

@@ -1,0 +1,285 @@
+//! Locations: where a chain, account, pallet or body is, relative to the one speaking.
+
+use alloc::sync::Arc;
+use parity_scale_codec::{Decode, Encode};
+
+/// A consensus system: a network by genesis or fork, or a well-known one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
+pub enum NetworkId {
+    /// The network whose genesis block hash this is.
+    #[codec(index = 0)]
+    ByGenesis([u8; 32]),
+    /// The network that forked at this block.
+    #[codec(index = 1)]
+    ByFork {
+        /// The fork block's number.
+        block_number: u64,
+        /// The fork block's hash.
+        block_hash: [u8; 32],
+    },
+    /// Polkadot.
+    #[codec(index = 2)]
+    Polkadot,
+    /// Kusama.
+    #[codec(index = 3)]
+    Kusama,
+    /// An Ethereum chain by chain id.
+    #[codec(index = 7)]
+    Ethereum {
+        /// EIP-155 chain id.
+        #[codec(compact)]
+        chain_id: u64,
+    },
+    /// Bitcoin.
+    #[codec(index = 8)]
+    BitcoinCore,
+    /// Bitcoin Cash.
+    #[codec(index = 9)]
+    BitcoinCash,
+    /// The Polkadot Bulletin chain.
+    #[codec(index = 10)]
+    PolkadotBulletin,
+}
+
+/// A kind of body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
+pub enum BodyId {
+    /// The only body of its kind.
+    Unit,
+    /// A body named by four bytes.
+    Moniker([u8; 4]),
+    /// A body by index.
+    Index(#[codec(compact)] u32),
+    /// The executive.
+    Executive,
+    /// The technical body.
+    Technical,
+    /// The legislature.
+    Legislative,
+    /// The judiciary.
+    Judicial,
+    /// The defense body.
+    Defense,
+    /// The administration.
+    Administration,
+    /// The treasury.
+    Treasury,
+}
+
+/// A part of a body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
+pub enum BodyPart {
+    /// The body's declaration.
+    Voice,
+    /// A number of members.
+    Members {
+        /// How many.
+        #[codec(compact)]
+        count: u32,
+    },
+    /// A fraction of the members.
+    Fraction {
+        /// Numerator.
+        #[codec(compact)]
+        nom: u32,
+        /// Denominator.
+        #[codec(compact)]
+        denom: u32,
+    },
+    /// At least this proportion of the members.
+    AtLeastProportion {
+        /// Numerator.
+        #[codec(compact)]
+        nom: u32,
+        /// Denominator.
+        #[codec(compact)]
+        denom: u32,
+    },
+    /// More than this proportion of the members.
+    MoreThanProportion {
+        /// Numerator.
+        #[codec(compact)]
+        nom: u32,
+        /// Denominator.
+        #[codec(compact)]
+        denom: u32,
+    },
+}
+
+/// One step of a location's path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
+pub enum Junction {
+    /// A parachain by id.
+    Parachain(#[codec(compact)] u32),
+    /// A 32-byte account.
+    AccountId32 {
+        /// Its network, if not the context's.
+        network: Option<NetworkId>,
+        /// The account id.
+        id: [u8; 32],
+    },
+    /// An account by 64-bit index.
+    AccountIndex64 {
+        /// Its network, if not the context's.
+        network: Option<NetworkId>,
+        /// The index.
+        #[codec(compact)]
+        index: u64,
+    },
+    /// A 20-byte account (Ethereum style).
+    AccountKey20 {
+        /// Its network, if not the context's.
+        network: Option<NetworkId>,
+        /// The key.
+        key: [u8; 20],
+    },
+    /// A pallet by index.
+    PalletInstance(u8),
+    /// Something by index (an asset, for example).
+    GeneralIndex(#[codec(compact)] u128),
+    /// Something by key: the first `length` bytes of `data` (the length is not checked, as in
+    /// Polkadot).
+    GeneralKey {
+        /// How many bytes of `data` are the key.
+        length: u8,
+        /// The key, zero-padded.
+        data: [u8; 32],
+    },
+    /// The only child of the context.
+    OnlyChild,
+    /// A body, or part of one.
+    Plurality {
+        /// Which body.
+        id: BodyId,
+        /// Which part of it.
+        part: BodyPart,
+    },
+    /// A whole consensus system.
+    GlobalConsensus(NetworkId),
+}
+
+/// The path of a location below its parents: up to eight junctions.
+///
+/// Each non-empty path is shared behind an `Arc`, which (as in Polkadot) counts one level of
+/// decoding depth.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
+#[allow(missing_docs)]
+pub enum Junctions {
+    /// No junctions: the context itself.
+    Here,
+    X1(Arc<[Junction; 1]>),
+    X2(Arc<[Junction; 2]>),
+    X3(Arc<[Junction; 3]>),
+    X4(Arc<[Junction; 4]>),
+    X5(Arc<[Junction; 5]>),
+    X6(Arc<[Junction; 6]>),
+    X7(Arc<[Junction; 7]>),
+    X8(Arc<[Junction; 8]>),
+}
+
+/// Most junctions in a path.
+pub const MAX_JUNCTIONS: usize = 8;
+
+impl Junctions {
+    /// The junctions, outermost first.
+    pub fn as_slice(&self) -> &[Junction] {
+        match self {
+            Junctions::Here => &[],
+            Junctions::X1(j) => &j[..],
+            Junctions::X2(j) => &j[..],
+            Junctions::X3(j) => &j[..],
+            Junctions::X4(j) => &j[..],
+            Junctions::X5(j) => &j[..],
+            Junctions::X6(j) => &j[..],
+            Junctions::X7(j) => &j[..],
+            Junctions::X8(j) => &j[..],
+        }
+    }
+
+    /// How many junctions.
+    pub fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        matches!(self, Junctions::Here)
+    }
+
+    /// The path of `junctions`, or `None` if there are more than [`MAX_JUNCTIONS`].
+    pub fn from_slice(junctions: &[Junction]) -> Option<Junctions> {
+        fn array<const N: usize>(junctions: &[Junction]) -> Option<Arc<[Junction; N]>> {
+            <[Junction; N]>::try_from(junctions).ok().map(Arc::new)
+        }
+        Some(match junctions.len() {
+            0 => Junctions::Here,
+            1 => Junctions::X1(array(junctions)?),
+            2 => Junctions::X2(array(junctions)?),
+            3 => Junctions::X3(array(junctions)?),
+            4 => Junctions::X4(array(junctions)?),
+            5 => Junctions::X5(array(junctions)?),
+            6 => Junctions::X6(array(junctions)?),
+            7 => Junctions::X7(array(junctions)?),
+            8 => Junctions::X8(array(junctions)?),
+            _ => return None,
+        })
+    }
+
+    /// This path with `junction` appended, or `None` if it is full.
+    pub fn pushed(&self, junction: Junction) -> Option<Junctions> {
+        let mut junctions = self.as_slice().to_vec();
+        junctions.push(junction);
+        Junctions::from_slice(&junctions)
+    }
+}
+
+/// A location: `parents` levels up from the context, then down `interior`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
+pub struct Location {
+    /// Levels up.
+    pub parents: u8,
+    /// The path down from there.
+    pub interior: Junctions,
+}
+
+impl Location {
+    /// `parents` up, then down `junctions` (at most [`MAX_JUNCTIONS`]).
+    pub fn new(parents: u8, junctions: &[Junction]) -> Option<Location> {
+        Some(Location {
+            parents,
+            interior: Junctions::from_slice(junctions)?,
+        })
+    }
+
+    /// The context itself.
+    pub const fn here() -> Location {
+        Location {
+            parents: 0,
+            interior: Junctions::Here,
+        }
+    }
+
+    /// The context's parent (a para's relay chain).
+    pub const fn parent() -> Location {
+        Location {
+            parents: 1,
+            interior: Junctions::Here,
+        }
+    }
+
+    /// The child para `id` (as the relay chain sees it).
+    pub fn child_para(id: u32) -> Location {
+        Location {
+            parents: 0,
+            interior: Junctions::X1(Arc::new([Junction::Parachain(id)])),
+        }
+    }
+
+    /// The sibling para `id` (as a para sees it).
+    pub fn sibling_para(id: u32) -> Location {
+        Location {
+            parents: 1,
+            interior: Junctions::X1(Arc::new([Junction::Parachain(id)])),
+        }
+    }
+}
