@@ -759,63 +759,38 @@ impl Task {
                 self.direct_event(event).await?
             }
             SwarmEvent::Behaviour(BehaviourEvent::Chunks(event)) => {
-                let pending = &mut self.chunk_requests;
-                let kinds = RequestKinds {
-                    request: |peer, request, channel| NetworkEvent::ChunkRequest {
-                        peer,
-                        request,
-                        channel,
-                    },
-                    response: |peer, request, response| NetworkEvent::ChunkResponse {
-                        peer,
-                        request,
-                        response,
-                    },
-                };
-                let reports = request_event(event, pending, kinds, &self.events).await?;
-                for peer in reports {
-                    self.report(peer, Misbehaviour::Malformed);
-                }
+                self.on_requests(event, |task| &mut task.chunk_requests, CHUNK_EVENTS)
+                    .await?
             }
             SwarmEvent::Behaviour(BehaviourEvent::Collations(event)) => {
-                let pending = &mut self.collations_sent;
-                let kinds = RequestKinds {
-                    request: |peer, collation, channel| NetworkEvent::Collation {
-                        peer,
-                        collation: Box::new(collation),
-                        channel,
-                    },
-                    response: |peer, candidate, response| NetworkEvent::CollationResponse {
-                        peer,
-                        candidate,
-                        response,
-                    },
-                };
-                let reports = request_event(event, pending, kinds, &self.events).await?;
-                for peer in reports {
-                    self.report(peer, Misbehaviour::Malformed);
-                }
+                self.on_requests(event, |task| &mut task.collations_sent, COLLATION_EVENTS)
+                    .await?
             }
             SwarmEvent::Behaviour(BehaviourEvent::ParaBlocks(event)) => {
-                let pending = &mut self.para_block_requests;
-                let kinds = RequestKinds {
-                    request: |peer, request, channel| NetworkEvent::ParaBlocksRequest {
-                        peer,
-                        request,
-                        channel,
-                    },
-                    response: |peer, request, response| NetworkEvent::ParaBlocksResponse {
-                        peer,
-                        request,
-                        response,
-                    },
-                };
-                let reports = request_event(event, pending, kinds, &self.events).await?;
-                for peer in reports {
-                    self.report(peer, Misbehaviour::Malformed);
-                }
+                self.on_requests(
+                    event,
+                    |task| &mut task.para_block_requests,
+                    PARA_BLOCK_EVENTS,
+                )
+                .await?
             }
             _ => {}
+        }
+        Ok(())
+    }
+
+    /// Passes on an event of a request-response protocol whose requests in flight are in
+    /// `pending`, and reports the peers that sent malformed bytes.
+    async fn on_requests<Req, Resp, Tag>(
+        &mut self,
+        event: request_response::Event<Req, Resp>,
+        pending: fn(&mut Task) -> &mut std::collections::HashMap<OutboundRequestId, Tag>,
+        kinds: RequestKinds<Req, Resp, Tag>,
+    ) -> Result<(), ()> {
+        let events = self.events.clone();
+        let reports = request_event(event, pending(self), kinds, &events).await?;
+        for peer in reports {
+            self.report(peer, Misbehaviour::Malformed);
         }
         Ok(())
     }
@@ -932,6 +907,50 @@ struct RequestKinds<Req, Resp, Tag> {
     request: fn(PeerId, Req, ResponseChannel<Resp>) -> NetworkEvent,
     response: fn(PeerId, Tag, Result<Resp, String>) -> NetworkEvent,
 }
+
+const CHUNK_EVENTS: RequestKinds<ChunkRequest, ChunkResponse, ChunkRequest> = RequestKinds {
+    request: |peer, request, channel| NetworkEvent::ChunkRequest {
+        peer,
+        request,
+        channel,
+    },
+    response: |peer, request, response| NetworkEvent::ChunkResponse {
+        peer,
+        request,
+        response,
+    },
+};
+
+const COLLATION_EVENTS: RequestKinds<
+    crate::collation::Collation,
+    CollationResponse,
+    tessera_runtime::Hash,
+> = RequestKinds {
+    request: |peer, collation, channel| NetworkEvent::Collation {
+        peer,
+        collation: Box::new(collation),
+        channel,
+    },
+    response: |peer, candidate, response| NetworkEvent::CollationResponse {
+        peer,
+        candidate,
+        response,
+    },
+};
+
+const PARA_BLOCK_EVENTS: RequestKinds<ParaBlocksRequest, ParaBlocksResponse, ParaBlocksRequest> =
+    RequestKinds {
+        request: |peer, request, channel| NetworkEvent::ParaBlocksRequest {
+            peer,
+            request,
+            channel,
+        },
+        response: |peer, request, response| NetworkEvent::ParaBlocksResponse {
+            peer,
+            request,
+            response,
+        },
+    };
 
 /// Passes on a request-response event of a protocol whose outbound requests are `pending`;
 /// the peers that sent malformed bytes, to report.
