@@ -11,12 +11,11 @@ use example_parachain_runtime::{self as example, ExampleRuntime};
 use parachain_template_runtime::{self as template, TemplateRuntime};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tessera_consensus::AuthorityKey;
 use tessera_node::client::Client;
 use tessera_node::network::NetworkConfig;
 use tessera_node::parachains::collator::{Collate, ParaView};
 use tessera_node::parachains::{para_statuses, Collator, ParaChain};
-use tessera_node::run::{Authoring, Node};
+use tessera_node::run::{spawn_loopback_validators, Node};
 use tessera_node::service::Shared;
 use tessera_node::store::MemoryDb;
 use tessera_relay_chain::paras::ParaId;
@@ -33,8 +32,10 @@ fn env(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+const CHAIN: &str = "paras-bench";
+
 fn network(bootnodes: Vec<libp2p::Multiaddr>) -> NetworkConfig {
-    NetworkConfig::loopback("paras-bench", bootnodes)
+    NetworkConfig::loopback(CHAIN, bootnodes)
 }
 
 fn example_genesis() -> ParaGenesis {
@@ -101,22 +102,12 @@ fn main() {
         ];
         let genesis = spec.build_genesis().unwrap();
         let client = || Client::open(Box::new(MemoryDb::default()), &genesis).unwrap();
-        let mut bootnodes = Vec::new();
-        let mut stops = Vec::new();
-        let mut alice = None;
-        for name in ["Alice", "Bob", "Charlie", "Dave"] {
-            let shared = Arc::new(Shared::new(client(), "bench".into()));
-            let authoring = Authoring {
-                key: AuthorityKey::from_pair(&Pair::dev(name)),
-                transfers: None,
-            };
-            let mut node =
-                Node::start(shared.clone(), network(bootnodes.clone()), Some(authoring)).unwrap();
-            bootnodes.push(node.listening().await.unwrap());
-            alice.get_or_insert(shared);
-            stops.push(node.spawn());
-        }
-        let alice = alice.unwrap();
+        let validators = ["Alice", "Bob", "Charlie", "Dave"];
+        let (shareds, bootnodes, mut stops) =
+            spawn_loopback_validators(CHAIN, &validators, client)
+                .await
+                .unwrap();
+        let alice = shareds[0].clone();
         let (header, state) = ParaGenesis::dev(PARAS[0]).build::<TemplateRuntime>().unwrap();
         let mut template_collator = Collator::new(
             ParaChain::<TemplateRuntime>::new(PARAS[0], header, state.new_nodes),

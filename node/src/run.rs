@@ -53,6 +53,31 @@ pub enum RunError {
     Validation(#[from] crate::validation::HostStartError),
 }
 
+/// A loopback network of validators for tests and benches: one node per dev account in
+/// `names` (each a validator of the chain `client` opens), each booting from those before it.
+/// Their shared states, listen addresses and running nodes, in order.
+pub async fn spawn_loopback_validators(
+    chain: &str,
+    names: &[&str],
+    client: impl Fn() -> crate::client::Client,
+) -> Result<(Vec<Arc<Shared>>, Vec<libp2p::Multiaddr>, Vec<RunningNode>), RunError> {
+    let (mut shareds, mut addrs, mut running) = (Vec::new(), Vec::new(), Vec::new());
+    for name in names {
+        let shared = Arc::new(Shared::new(client(), chain.to_string()));
+        let authoring = Authoring {
+            key: AuthorityKey::from_pair(&tessera_runtime::crypto::Pair::dev(name)),
+            transfers: None,
+        };
+        let config = NetworkConfig::loopback(chain, addrs.clone());
+        let mut node = Node::start(shared.clone(), config, Some(authoring))?;
+        let addr = node.listening().await.ok_or(NetworkError::Stopped)?;
+        addrs.push(addr);
+        shareds.push(shared);
+        running.push(node.spawn());
+    }
+    Ok((shareds, addrs, running))
+}
+
 /// A node running in its own task.
 pub struct RunningNode {
     stop: tokio::sync::oneshot::Sender<()>,

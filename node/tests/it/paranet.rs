@@ -9,12 +9,11 @@ use parachain_template_runtime::{self as template, TemplateRuntime};
 use parity_scale_codec::Decode;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tessera_consensus::AuthorityKey;
 use tessera_node::client::Client;
 use tessera_node::network::NetworkConfig;
 use tessera_node::parachains::collator::{Collate, ParaView};
 use tessera_node::parachains::{para_statuses, Collator, ParaChain, ParaStatus};
-use tessera_node::run::{Authoring, Node};
+use tessera_node::run::{spawn_loopback_validators, Node};
 use tessera_node::service::Shared;
 use tessera_node::store::MemoryDb;
 use tessera_relay_chain::paras::ParaId;
@@ -27,8 +26,10 @@ use tessera_runtime::Hash;
 const TEMPLATE: ParaId = ParaId(1000);
 const EXAMPLE: ParaId = ParaId(1001);
 
+const CHAIN: &str = "paranet-test";
+
 fn network(bootnodes: Vec<libp2p::Multiaddr>) -> NetworkConfig {
-    NetworkConfig::loopback("paranet-test", bootnodes)
+    NetworkConfig::loopback(CHAIN, bootnodes)
 }
 
 async fn wait_for(what: &str, seconds: u64, mut done: impl FnMut() -> bool) {
@@ -103,22 +104,12 @@ async fn two_paras_advance_finalize_carry_a_transfer_and_stall_alone() {
         .with_test_writer()
         .try_init();
     let spec = spec();
-    let mut bootnodes = Vec::new();
-    let mut tasks = Vec::new();
-    let mut alice = None;
-    for name in ["Alice", "Bob", "Charlie", "Dave"] {
-        let shared = Arc::new(Shared::new(client(&spec), "paranet".into()));
-        let authoring = Authoring {
-            key: AuthorityKey::from_pair(&Pair::dev(name)),
-            transfers: None,
-        };
-        let mut node =
-            Node::start(shared.clone(), network(bootnodes.clone()), Some(authoring)).unwrap();
-        bootnodes.push(node.listening().await.unwrap());
-        alice.get_or_insert(shared);
-        tasks.push(node.spawn());
-    }
-    let alice = alice.unwrap();
+    let validators = ["Alice", "Bob", "Charlie", "Dave"];
+    let (shareds, mut bootnodes, mut tasks) =
+        spawn_loopback_validators(CHAIN, &validators, || client(&spec))
+            .await
+            .unwrap();
+    let alice = shareds[0].clone();
 
     // One collator node per para, without dev load: the transfer below is the only one.
     let (header, state) = ParaGenesis::dev(TEMPLATE)
