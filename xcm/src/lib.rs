@@ -4,11 +4,15 @@
 //! the layout this follows, read from polkadot-sdk.
 //!
 //! Messages from other chains are decoded with [`VersionedXcm::decode_limited`], which refuses
-//! what Polkadot's decoder refuses, with an error saying why. The executor comes later.
+//! what Polkadot's decoder refuses, with an error saying why; [`executor`] runs them.
 #![cfg_attr(not(feature = "std"), no_std)]
 
 extern crate alloc;
 
+pub mod executor;
+pub mod module;
+#[cfg(feature = "simulator")]
+pub mod simulator;
 pub mod v5;
 
 use parity_scale_codec::{Decode, DecodeLimit, Encode};

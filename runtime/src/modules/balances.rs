@@ -308,6 +308,21 @@ pub fn deposit<E: From<Event> + From<system::Event>>(
     Ok(true)
 }
 
+/// Creates `amount` for `who`, adding it to the total issuance (e.g. assets arriving from
+/// another chain). Returns whether it was credited; below the existential deposit it is burnt
+/// again, leaving the issuance as it was.
+pub fn mint<E: From<Event> + From<system::Event>>(
+    ctx: &mut Context<'_, E>,
+    who: &AccountId,
+    amount: Balance,
+) -> Result<bool, CallError> {
+    let issuance = total_issuance(ctx)?
+        .checked_add(amount)
+        .ok_or(DispatchError::Overflow)?;
+    TOTAL_ISSUANCE.put(&mut ctx.state, &issuance);
+    deposit(ctx, who, amount)
+}
+
 /// Removes `amount` from the total issuance (it left every account).
 pub fn burn<E>(ctx: &mut Context<'_, E>, amount: Balance) -> CallResult {
     let issuance = total_issuance(ctx)?;

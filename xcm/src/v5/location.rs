@@ -1,6 +1,7 @@
 //! Locations: where a chain, account, pallet or body is, relative to the one speaking.
 
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 use parity_scale_codec::{Decode, Encode};
 
 /// A consensus system: a network by genesis or fork, or a well-known one.
@@ -281,5 +282,117 @@ impl Location {
             parents: 1,
             interior: Junctions::X1(Arc::new([Junction::Parachain(id)])),
         }
+    }
+}
+
+impl Location {
+    /// This location seen from `target`, where `context` is the universal location of the
+    /// chain both are relative to (Polkadot's `reanchored`): `None` if the context is too
+    /// short to say how `target` addresses us, or the result is too long.
+    pub fn reanchored(&self, target: &Location, context: &Junctions) -> Option<Location> {
+        // How `target` addresses the context: up its interior, down what its parents left.
+        let mut context = context.as_slice().to_vec();
+        let mut down = Vec::with_capacity(usize::from(target.parents));
+        for _ in 0..target.parents {
+            down.push(context.pop()?);
+        }
+        down.reverse();
+        let inverted_parents = u8::try_from(target.interior.len()).ok()?;
+        let mut result = prepend(inverted_parents, &down, self)?;
+        // Drop parents that lead back down into `target` itself.
+        let target_interior = target.interior.as_slice();
+        let parents = usize::from(result.parents);
+        if parents > 0 && parents <= target_interior.len() {
+            let mut junctions = result.interior.as_slice().to_vec();
+            let mut parents = parents;
+            while parents > 0
+                && junctions.first() == target_interior.get(target_interior.len() - parents)
+            {
+                junctions.remove(0);
+                parents -= 1;
+            }
+            result = Location {
+                parents: u8::try_from(parents).ok()?,
+                interior: Junctions::from_slice(&junctions)?,
+            };
+        }
+        Some(result)
+    }
+
+    /// This location with `junction` appended to its interior, or `None` if it is full.
+    pub fn pushed(&self, junction: Junction) -> Option<Location> {
+        Some(Location {
+            parents: self.parents,
+            interior: self.interior.pushed(junction)?,
+        })
+    }
+
+    /// The first junction below the parents.
+    pub fn first_interior(&self) -> Option<&Junction> {
+        self.interior.as_slice().first()
+    }
+}
+
+/// `suffix` seen from a location `prefix_parents` up then down `prefix_interior`.
+fn prepend(
+    prefix_parents: u8,
+    prefix_interior: &[Junction],
+    suffix: &Location,
+) -> Option<Location> {
+    let mut prefix = prefix_interior.to_vec();
+    let mut parents = suffix.parents;
+    while parents > 0 && prefix.pop().is_some() {
+        parents -= 1;
+    }
+    prefix.extend_from_slice(suffix.interior.as_slice());
+    Some(Location {
+        parents: parents.checked_add(prefix_parents)?,
+        interior: Junctions::from_slice(&prefix)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn location(parents: u8, junctions: &[Junction]) -> Location {
+        Location::new(parents, junctions).unwrap()
+    }
+
+    #[test]
+    fn reanchoring_gives_what_the_target_sees() {
+        use Junction::{GeneralIndex, GlobalConsensus, Parachain};
+        let para_2000 =
+            Junctions::from_slice(&[GlobalConsensus(NetworkId::Polkadot), Parachain(2000)])
+                .unwrap();
+        // Polkadot's own case: a sibling's asset, seen from that sibling.
+        let asset = location(1, &[Parachain(1000), GeneralIndex(42)]);
+        assert_eq!(
+            asset.reanchored(&Location::sibling_para(1000), &para_2000),
+            Some(location(0, &[GeneralIndex(42)]))
+        );
+        // Our native token, seen from a sibling and from the relay chain.
+        assert_eq!(
+            Location::here().reanchored(&Location::sibling_para(1000), &para_2000),
+            Some(Location::sibling_para(2000))
+        );
+        assert_eq!(
+            Location::here().reanchored(&Location::parent(), &para_2000),
+            Some(Location::child_para(2000))
+        );
+        // The relay token, seen from the relay chain and from a sibling.
+        assert_eq!(
+            Location::parent().reanchored(&Location::parent(), &para_2000),
+            Some(Location::here())
+        );
+        assert_eq!(
+            Location::parent().reanchored(&Location::sibling_para(1000), &para_2000),
+            Some(Location::parent())
+        );
+        // Without enough context there is no answer.
+        assert_eq!(
+            Location::here().reanchored(&location(3, &[]), &para_2000),
+            None
+        );
     }
 }

@@ -1,0 +1,1071 @@
+//! `xcm`: the runtime module that sends, receives and executes XCM on a chain built with
+//! Tessera, and [`ChainConfig`], the executor configuration it runs messages with.
+//!
+//! A chain describes itself with [`XcmChain`] (where it is, whom it trusts, its fee account,
+//! how its messages leave) and links it to its event type with [`XcmRuntime`]. The module then
+//! provides:
+//! - assets: the native balance (`balances`) and foreign assets keyed by their [`Location`],
+//!   registered by root; accounts for locations as Polkadot derives them;
+//! - calls: `send`, `transfer_assets` (reserve-backed or teleported, chosen per asset),
+//!   `claim_assets`, `register_foreign_asset`;
+//! - [`receive`]: runs an incoming message and records its outcome under the message's id;
+//! - asset traps, query responses and version subscriptions, kept in state;
+//! - events carrying the message id, and a record per id for RPC lookups.
+
+use crate::executor::{self, barrier, BarrierRefusal, Config, Fault, Outcome, XcmHash};
+use crate::v5::{
+    Asset, AssetFilter, AssetId, Assets, Error as XcmError, Fungibility, Hint, Instruction,
+    Junction, Junctions, Location, OriginKind, PalletInfo, Response, Weight, WeightLimit,
+    WildAsset, Xcm,
+};
+use crate::{VersionedAssets, VersionedLocation, VersionedXcm};
+use alloc::vec::Vec;
+use core::marker::PhantomData;
+use parity_scale_codec::{Compact, Decode, DecodeLimit, Encode};
+use tessera_runtime::crypto::AccountId;
+use tessera_runtime::dispatch::{
+    CallError, CallResult, Context, Dispatch, DispatchError, Origin, Weight as RefTime,
+};
+use tessera_runtime::hashing::blake2_256;
+use tessera_runtime::modules::balances::{self, Existence};
+use tessera_runtime::modules::system;
+use tessera_runtime::storage::{StorageMap, StorageValue};
+use tessera_runtime::BlockNumber;
+
+/// The module's name, the prefix of its storage keys.
+pub const NAME: &str = "Xcm";
+
+/// Balances of foreign assets: `(asset, account) -> amount`.
+pub static FOREIGN_BALANCES: StorageMap<(AssetId, AccountId), u128> =
+    StorageMap::new(NAME, "ForeignBalances");
+/// Registered foreign assets and their total issuance on this chain.
+pub static FOREIGN_ASSETS: StorageMap<AssetId, u128> = StorageMap::new(NAME, "ForeignAssets");
+/// Trapped assets: `blake2_256((claimer, VersionedAssets))` -> how many such traps.
+pub static ASSET_TRAPS: StorageMap<[u8; 32], u32> = StorageMap::new(NAME, "AssetTraps");
+/// Queries this chain made, by id: who must answer, and the answer once it came.
+pub static QUERIES: StorageMap<u64, QueryStatus> = StorageMap::new(NAME, "Queries");
+/// The next query id.
+pub static NEXT_QUERY_ID: StorageValue<u64> = StorageValue::new(NAME, "NextQueryId");
+/// Locations subscribed to this chain's XCM version, with their query id.
+pub static VERSION_SUBSCRIBERS: StorageMap<Location, u64> =
+    StorageMap::new(NAME, "VersionSubscribers");
+/// What happened to each message id on this chain, for RPC lookups.
+pub static MESSAGES: StorageMap<XcmHash, Vec<MessageRecord>> = StorageMap::new(NAME, "Messages");
+
+/// The XCM version this chain speaks.
+pub const XCM_VERSION: u32 = 5;
+
+/// Weight of one instruction by this module's weigher.
+pub const INSTRUCTION_WEIGHT: Weight = Weight::from_parts(1_000_000, 1_024);
+
+/// Weight of `transfer_assets` and `claim_assets`, local execution included.
+pub const TRANSFER_WEIGHT: RefTime = 200_000_000;
+/// Weight of `send`.
+pub const SEND_WEIGHT: RefTime = 50_000_000;
+const REGISTER_WEIGHT: RefTime = 10_000_000;
+
+/// A query's state.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub enum QueryStatus {
+    /// Waiting for an answer from `responder`.
+    Pending {
+        /// Who must answer.
+        responder: Location,
+    },
+    /// Answered.
+    Ready {
+        /// The answer.
+        response: Response,
+        /// When.
+        at: BlockNumber,
+    },
+}
+
+/// One thing that happened to a message on this chain.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub enum MessageRecord {
+    /// Sent to `dest` at block `at`.
+    Sent {
+        /// The destination.
+        dest: Location,
+        /// The block.
+        at: BlockNumber,
+    },
+    /// Received from `origin` and run at block `at`.
+    Executed {
+        /// Where it came from.
+        origin: Location,
+        /// What it did.
+        outcome: Outcome,
+        /// The block.
+        at: BlockNumber,
+    },
+}
+
+/// Events of `xcm`.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub enum Event {
+    /// A message was queued for `dest`.
+    #[codec(index = 0)]
+    Sent {
+        /// Its id.
+        id: XcmHash,
+        /// The destination.
+        dest: Location,
+    },
+    /// A message from `origin` ran to its end.
+    #[codec(index = 1)]
+    Executed {
+        /// Its id.
+        id: XcmHash,
+        /// Where it came from.
+        origin: Location,
+        /// Weight used.
+        used: Weight,
+    },
+    /// A message from `origin` failed: instruction `index` (none if it never ran) with `error`.
+    #[codec(index = 2)]
+    Failed {
+        /// Its id.
+        id: XcmHash,
+        /// Where it came from.
+        origin: Location,
+        /// The failed instruction.
+        index: Option<u32>,
+        /// Why.
+        error: XcmError,
+    },
+    /// Assets left in holding were trapped; `claimer` may claim them with `ClaimAsset`.
+    #[codec(index = 3)]
+    AssetsTrapped {
+        /// The trap's hash.
+        hash: [u8; 32],
+        /// Who may claim them.
+        claimer: Location,
+        /// What.
+        assets: VersionedAssets,
+        /// The message that left them.
+        id: XcmHash,
+    },
+    /// Trapped assets were claimed.
+    #[codec(index = 4)]
+    AssetsClaimed {
+        /// The trap's hash.
+        hash: [u8; 32],
+        /// Who claimed.
+        origin: Location,
+        /// What.
+        assets: VersionedAssets,
+    },
+    /// A query was answered.
+    #[codec(index = 5)]
+    ResponseReady {
+        /// The query.
+        query_id: u64,
+        /// The answer.
+        response: Response,
+    },
+    /// A foreign asset was registered.
+    #[codec(index = 6)]
+    ForeignAssetRegistered {
+        /// The asset.
+        id: AssetId,
+    },
+}
+
+/// Errors of `xcm` calls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Error {
+    /// A location, asset list or message of an unknown version or malformed.
+    BadVersion,
+    /// The message cannot be delivered to that destination.
+    Unroutable,
+    /// No assets, too many, or a fee index outside them.
+    BadAssets,
+    /// The assets would take different routes (reserve or teleport) to the destination.
+    MixedTransferTypes,
+    /// The asset cannot be moved to that destination (no reserve or teleport relation).
+    CannotTransfer,
+    /// Executing the local part failed with this XCM error.
+    LocalExecutionFailed(XcmError),
+    /// The foreign asset is registered already.
+    AlreadyRegistered,
+}
+
+impl Error {
+    fn name(&self) -> &'static str {
+        match self {
+            Error::BadVersion => "BadVersion",
+            Error::Unroutable => "Unroutable",
+            Error::BadAssets => "BadAssets",
+            Error::MixedTransferTypes => "MixedTransferTypes",
+            Error::CannotTransfer => "CannotTransfer",
+            Error::LocalExecutionFailed(_) => "LocalExecutionFailed",
+            Error::AlreadyRegistered => "AlreadyRegistered",
+        }
+    }
+}
+
+impl From<Error> for DispatchError {
+    fn from(error: Error) -> Self {
+        match error {
+            Error::LocalExecutionFailed(xcm) => {
+                DispatchError::module(NAME, &alloc::format!("LocalExecutionFailed({xcm:?})"))
+            }
+            other => DispatchError::module(NAME, other.name()),
+        }
+    }
+}
+
+impl From<Error> for CallError {
+    fn from(error: Error) -> Self {
+        CallError::Dispatch(error.into())
+    }
+}
+
+/// Calls of `xcm`.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub enum Call {
+    /// Sends `message` to `dest`: from root as this chain itself, from an account after a
+    /// `DescendOrigin` to that account.
+    #[codec(index = 0)]
+    Send {
+        /// The destination.
+        dest: VersionedLocation,
+        /// The message.
+        message: VersionedXcm,
+    },
+    /// Moves `assets` of the signer to `beneficiary` on `dest` (reserve-backed, or teleported
+    /// where trusted); `assets[fee_asset_index]` pays execution on `dest`.
+    #[codec(index = 1)]
+    TransferAssets {
+        /// The destination chain.
+        dest: VersionedLocation,
+        /// Who receives the assets, as `dest` sees it.
+        beneficiary: VersionedLocation,
+        /// What, as this chain sees it.
+        assets: VersionedAssets,
+        /// Which of `assets` pays the fees.
+        fee_asset_index: u32,
+        /// Most weight to buy on `dest`.
+        weight_limit: WeightLimit,
+    },
+    /// Claims assets trapped for the signer and deposits them to `beneficiary`.
+    #[codec(index = 2)]
+    ClaimAssets {
+        /// The trapped assets.
+        assets: VersionedAssets,
+        /// Who receives them.
+        beneficiary: VersionedLocation,
+    },
+    /// Registers the foreign asset `id` so that accounts may hold it (root).
+    #[codec(index = 3)]
+    RegisterForeignAsset {
+        /// The asset, as this chain sees it.
+        id: VersionedLocation,
+    },
+}
+
+/// How a chain built with Tessera is placed and connected.
+pub trait XcmChain {
+    /// Where the chain is, e.g. `[GlobalConsensus(Polkadot), Parachain(1000)]`.
+    fn universal_location() -> Junctions;
+
+    /// The account that receives XCM execution fees.
+    fn fee_account() -> AccountId;
+
+    /// Price of one unit of `ref_time` in asset `id`; `None` if it does not pay fees. By
+    /// default only the native asset pays, at `rate` per unit.
+    fn fee_rate(id: &AssetId) -> Option<u128>;
+
+    /// Whether `origin` is the reserve of `asset` here. By default: the chain an asset is
+    /// defined on is its reserve.
+    fn is_reserve(asset: &Asset, origin: &Location) -> bool {
+        reserve_of(&asset.id).as_ref() == Some(origin)
+    }
+
+    /// Whether `asset` may be teleported between here and `location`. By default never.
+    fn is_teleporter(_asset: &Asset, _location: &Location) -> bool {
+        false
+    }
+
+    /// Whether `origin` may dispatch calls as root (`Transact` with `Superuser`).
+    fn is_superuser(origin: &Location) -> bool;
+
+    /// Whether `origin` may run messages without paying (after `UnpaidExecution`).
+    fn is_unpaid_allowed(origin: &Location) -> bool;
+
+    /// Delivers `message` (its encoding) to `dest`, or says why it cannot.
+    fn deliver<E>(
+        ctx: &mut Context<'_, E>,
+        dest: &Location,
+        message: Vec<u8>,
+    ) -> Result<(), XcmError>;
+
+    /// Handles an HRMP notification from the relay chain. By default refused.
+    fn hrmp_notification<E>(
+        _ctx: &mut Context<'_, E>,
+        _origin: &Location,
+        _instruction: &Instruction,
+    ) -> Result<(), XcmError> {
+        Err(XcmError::Unimplemented)
+    }
+
+    /// The runtime's modules, for `QueryPallet`.
+    fn pallets() -> Vec<PalletInfo>;
+}
+
+/// Links a runtime's event type to its chain description and call type, so that `xcm` calls
+/// dispatched in that runtime find their configuration.
+pub trait XcmRuntime: Sized + From<Event> + From<balances::Event> + From<system::Event> {
+    /// The chain.
+    type Chain: XcmChain;
+    /// The runtime's call, for `Transact`.
+    type Call: Decode + Dispatch<Self>;
+}
+
+/// The executor configuration of a runtime whose events are `E`.
+pub struct ChainConfig<E>(PhantomData<E>);
+
+/// The chain that defines asset `id` (its reserve), as seen from here: the id's location up
+/// to and including its first parachain or the relay chain.
+pub fn reserve_of(id: &AssetId) -> Option<Location> {
+    let location = &id.0;
+    match location.first_interior() {
+        Some(Junction::Parachain(para)) => {
+            Location::new(location.parents, &[Junction::Parachain(*para)])
+        }
+        _ => Some(Location {
+            parents: location.parents,
+            interior: Junctions::Here,
+        }),
+    }
+}
+
+/// The account of `location` on this chain, as Polkadot derives it: a local `AccountId32`
+/// is itself; the parent, sibling and child paras have their sovereign accounts; an account
+/// on another chain has a hashed alias.
+pub fn account_of(location: &Location) -> Option<AccountId> {
+    let junctions = location.interior.as_slice();
+    let preset = |prefix: &[u8]| {
+        let mut raw = [0u8; 32];
+        raw[..prefix.len()].copy_from_slice(prefix);
+        AccountId(raw)
+    };
+    let with_para = |tag: &[u8; 4], para: u32| {
+        let mut raw = [0u8; 32];
+        raw[..4].copy_from_slice(tag);
+        raw[4..8].copy_from_slice(&para.to_le_bytes());
+        AccountId(raw)
+    };
+    let terminal = |junction: &Junction| match junction {
+        Junction::AccountId32 { id, .. } => Some((b"AccountId32", *id).encode()),
+        _ => None,
+    };
+    match (location.parents, junctions) {
+        (0, [Junction::AccountId32 { network: None, id }]) => Some(AccountId(*id)),
+        (1, []) => Some(preset(b"Parent")),
+        (1, [Junction::Parachain(para)]) => Some(with_para(b"sibl", *para)),
+        (0, [Junction::Parachain(para)]) => Some(with_para(b"para", *para)),
+        (1, [Junction::Parachain(para), account]) => Some(AccountId(
+            blake2_256(&(b"SiblingChain", Compact(*para), terminal(account)?).encode()).0,
+        )),
+        (0, [Junction::Parachain(para), account]) => Some(AccountId(
+            blake2_256(&(b"ChildChain", Compact(*para), terminal(account)?).encode()).0,
+        )),
+        (1, [account]) => Some(AccountId(
+            blake2_256(&(b"ParentChain", terminal(account)?).encode()).0,
+        )),
+        _ => None,
+    }
+}
+
+/// The location of a local account.
+pub fn account_location(who: &AccountId) -> Location {
+    Location {
+        parents: 0,
+        interior: Junctions::from_slice(&[Junction::AccountId32 {
+            network: None,
+            id: who.0,
+        }])
+        .unwrap_or(Junctions::Here),
+    }
+}
+
+fn is_native(id: &AssetId) -> bool {
+    id.0 == Location::here()
+}
+
+fn trap_hash(claimer: &Location, assets: &Assets) -> [u8; 32] {
+    blake2_256(&(claimer, VersionedAssets::V5(assets.clone())).encode()).0
+}
+
+fn record<E>(ctx: &mut Context<'_, E>, id: XcmHash, entry: MessageRecord) -> Result<(), Fault> {
+    let mut records = MESSAGES.get_or_default(&mut ctx.state, &id)?;
+    // A message id repeats only through replays; keep the record bounded.
+    if records.len() < 16 {
+        records.push(entry);
+        MESSAGES.insert(&mut ctx.state, &id, &records);
+    }
+    Ok(())
+}
+
+fn amount_of(asset: &Asset) -> Result<u128, Fault> {
+    match asset.fun {
+        Fungibility::Fungible(amount) => Ok(amount),
+        Fungibility::NonFungible(_) => Err(XcmError::AssetNotFound.into()),
+    }
+}
+
+impl<E: XcmRuntime> Config for ChainConfig<E> {
+    type Event = E;
+
+    fn universal_location() -> Junctions {
+        E::Chain::universal_location()
+    }
+
+    fn should_execute(
+        ctx: &mut Context<'_, E>,
+        origin: &Location,
+        message: &mut Xcm,
+        max_weight: Weight,
+        weight_credit: &mut Weight,
+    ) -> Result<(), BarrierRefusal> {
+        if barrier::take_weight_credit(weight_credit, max_weight).is_ok() {
+            return Ok(());
+        }
+        if barrier::is_query_response(message) {
+            let expected = match message.0.first() {
+                Some(Instruction::QueryResponse { query_id, .. }) => {
+                    matches!(
+                        QUERIES.get(&mut ctx.state, query_id),
+                        Ok(Some(QueryStatus::Pending { responder })) if responder == *origin
+                    )
+                }
+                _ => false,
+            };
+            return if expected {
+                Ok(())
+            } else {
+                Err(BarrierRefusal(
+                    "response to no pending query of this origin",
+                ))
+            };
+        }
+        if barrier::is_version_subscription(message) {
+            return Ok(());
+        }
+        if E::Chain::is_unpaid_allowed(origin)
+            && barrier::allow_explicit_unpaid_execution(message, max_weight).is_ok()
+        {
+            return Ok(());
+        }
+        barrier::allow_paid_execution(message, max_weight)
+    }
+
+    fn instruction_weight(instruction: &Instruction) -> Weight {
+        match instruction {
+            Instruction::Transact { call, .. } => {
+                let call_weight = <Self as Config>::call_weight(&call.encoded).unwrap_or_default();
+                Weight::from_parts(
+                    INSTRUCTION_WEIGHT
+                        .ref_time
+                        .saturating_add(call_weight.ref_time),
+                    INSTRUCTION_WEIGHT.proof_size,
+                )
+            }
+            _ => INSTRUCTION_WEIGHT,
+        }
+    }
+
+    fn weight_price(id: &AssetId, weight: Weight) -> Option<u128> {
+        E::Chain::fee_rate(id).map(|rate| rate.saturating_mul(u128::from(weight.ref_time)))
+    }
+
+    fn is_reserve(asset: &Asset, origin: &Location) -> bool {
+        E::Chain::is_reserve(asset, origin)
+    }
+
+    fn is_teleporter(asset: &Asset, location: &Location) -> bool {
+        E::Chain::is_teleporter(asset, location)
+    }
+
+    fn is_alias(origin: &Location, target: &Location) -> bool {
+        // A location may act as any location below it (Polkadot's `AliasChildLocation`).
+        origin.parents == target.parents
+            && target
+                .interior
+                .as_slice()
+                .starts_with(origin.interior.as_slice())
+    }
+
+    fn is_universal_alias(_origin: &Location, _junction: &Junction) -> bool {
+        false
+    }
+
+    fn deposit_asset(
+        ctx: &mut Context<'_, E>,
+        asset: &Asset,
+        beneficiary: &Location,
+    ) -> Result<(), Fault> {
+        let amount = amount_of(asset)?;
+        let who = account_of(beneficiary).ok_or(XcmError::LocationCannotHold)?;
+        if is_native(&asset.id) {
+            balances::mint(ctx, &who, amount)
+                .map_err(|err| Fault::from_call(err, XcmError::FailedToTransactAsset))?;
+            return Ok(());
+        }
+        let issuance = FOREIGN_ASSETS
+            .get(&mut ctx.state, &asset.id)?
+            .ok_or(XcmError::AssetNotFound)?;
+        let key = (asset.id.clone(), who);
+        let balance = FOREIGN_BALANCES.get_or_default(&mut ctx.state, &key)?;
+        let balance = balance.checked_add(amount).ok_or(XcmError::Overflow)?;
+        let issuance = issuance.checked_add(amount).ok_or(XcmError::Overflow)?;
+        FOREIGN_BALANCES.insert(&mut ctx.state, &key, &balance);
+        FOREIGN_ASSETS.insert(&mut ctx.state, &asset.id, &issuance);
+        Ok(())
+    }
+
+    fn withdraw_asset(
+        ctx: &mut Context<'_, E>,
+        asset: &Asset,
+        who: &Location,
+    ) -> Result<(), Fault> {
+        let amount = amount_of(asset)?;
+        let account = account_of(who).ok_or(XcmError::LocationCannotHold)?;
+        if is_native(&asset.id) {
+            balances::withdraw(ctx, &account, amount, Existence::AllowDeath)
+                .map_err(|err| Fault::from_call(err, XcmError::FailedToTransactAsset))?;
+            balances::burn(ctx, amount)
+                .map_err(|err| Fault::from_call(err, XcmError::FailedToTransactAsset))?;
+            return Ok(());
+        }
+        let issuance = FOREIGN_ASSETS
+            .get(&mut ctx.state, &asset.id)?
+            .ok_or(XcmError::AssetNotFound)?;
+        let key = (asset.id.clone(), account);
+        let balance = FOREIGN_BALANCES.get_or_default(&mut ctx.state, &key)?;
+        let balance = balance
+            .checked_sub(amount)
+            .ok_or(XcmError::FailedToTransactAsset)?;
+        if balance == 0 {
+            FOREIGN_BALANCES.remove(&mut ctx.state, &key);
+        } else {
+            FOREIGN_BALANCES.insert(&mut ctx.state, &key, &balance);
+        }
+        FOREIGN_ASSETS.insert(&mut ctx.state, &asset.id, &issuance.saturating_sub(amount));
+        Ok(())
+    }
+
+    fn call_weight(call: &[u8]) -> Option<Weight> {
+        let call = decode_call::<E>(call)?;
+        Some(Weight::from_parts(call.weight(), 0))
+    }
+
+    fn transact(
+        ctx: &mut Context<'_, E>,
+        origin: &Location,
+        kind: OriginKind,
+        call: &[u8],
+    ) -> Result<Result<(), DispatchError>, Fault> {
+        let dispatch_origin = match kind {
+            OriginKind::SovereignAccount | OriginKind::Native => {
+                Origin::Signed(account_of(origin).ok_or(XcmError::BadOrigin)?)
+            }
+            OriginKind::Superuser if E::Chain::is_superuser(origin) => Origin::Root,
+            OriginKind::Superuser | OriginKind::Xcm => return Err(XcmError::BadOrigin.into()),
+        };
+        let call = decode_call::<E>(call).ok_or(XcmError::FailedToDecode)?;
+        ctx.state.start_transaction();
+        let events = ctx.event_count();
+        match call.dispatch(ctx, dispatch_origin) {
+            Ok(()) => {
+                ctx.state.commit_transaction()?;
+                Ok(Ok(()))
+            }
+            Err(CallError::Dispatch(error)) => {
+                ctx.state.rollback_transaction()?;
+                ctx.truncate_events(events);
+                Ok(Err(error))
+            }
+            Err(CallError::State(error)) => Err(Fault::State(error)),
+        }
+    }
+
+    fn send(
+        ctx: &mut Context<'_, E>,
+        dest: &Location,
+        message: Xcm,
+        id: XcmHash,
+    ) -> Result<(), Fault> {
+        let bytes = VersionedXcm::V5(message).encode();
+        E::Chain::deliver(ctx, dest, bytes)?;
+        let at = ctx.block_number;
+        record(
+            ctx,
+            id,
+            MessageRecord::Sent {
+                dest: dest.clone(),
+                at,
+            },
+        )?;
+        ctx.deposit_event(Event::Sent {
+            id,
+            dest: dest.clone(),
+        });
+        Ok(())
+    }
+
+    fn trap_assets(
+        ctx: &mut Context<'_, E>,
+        claimer: &Location,
+        assets: Vec<Asset>,
+        id: XcmHash,
+    ) -> Result<(), Fault> {
+        for chunk in assets.chunks(crate::v5::MAX_ITEMS_IN_ASSETS) {
+            let assets =
+                Assets::from_unsorted(chunk.to_vec()).map_err(|_| XcmError::TooManyAssets)?;
+            let hash = trap_hash(claimer, &assets);
+            let count = ASSET_TRAPS.get_or_default(&mut ctx.state, &hash)?;
+            ASSET_TRAPS.insert(&mut ctx.state, &hash, &count.saturating_add(1));
+            ctx.deposit_event(Event::AssetsTrapped {
+                hash,
+                claimer: claimer.clone(),
+                assets: VersionedAssets::V5(assets),
+                id,
+            });
+        }
+        Ok(())
+    }
+
+    fn claim_assets(
+        ctx: &mut Context<'_, E>,
+        origin: &Location,
+        _ticket: &Location,
+        assets: &Assets,
+    ) -> Result<bool, Fault> {
+        let hash = trap_hash(origin, assets);
+        let count = ASSET_TRAPS.get_or_default(&mut ctx.state, &hash)?;
+        match count {
+            0 => return Ok(false),
+            1 => ASSET_TRAPS.remove(&mut ctx.state, &hash),
+            more => ASSET_TRAPS.insert(&mut ctx.state, &hash, &(more - 1)),
+        }
+        ctx.deposit_event(Event::AssetsClaimed {
+            hash,
+            origin: origin.clone(),
+            assets: VersionedAssets::V5(assets.clone()),
+        });
+        Ok(true)
+    }
+
+    fn on_response(
+        ctx: &mut Context<'_, E>,
+        origin: &Location,
+        query_id: u64,
+        _querier: Option<&Location>,
+        response: Response,
+    ) -> Result<(), Fault> {
+        match QUERIES.get(&mut ctx.state, &query_id)? {
+            Some(QueryStatus::Pending { responder }) if responder == *origin => {
+                let at = ctx.block_number;
+                QUERIES.insert(
+                    &mut ctx.state,
+                    &query_id,
+                    &QueryStatus::Ready {
+                        response: response.clone(),
+                        at,
+                    },
+                );
+                ctx.deposit_event(Event::ResponseReady { query_id, response });
+                Ok(())
+            }
+            _ => Err(XcmError::BadOrigin.into()),
+        }
+    }
+
+    fn take_fees(ctx: &mut Context<'_, E>, fees: Asset) -> Result<(), Fault> {
+        let collector = account_location(&E::Chain::fee_account());
+        Self::deposit_asset(ctx, &fees, &collector)
+    }
+
+    fn subscribe_version(
+        ctx: &mut Context<'_, E>,
+        origin: &Location,
+        query_id: u64,
+        max_response_weight: Weight,
+    ) -> Result<(), Fault> {
+        VERSION_SUBSCRIBERS.insert(&mut ctx.state, origin, &query_id);
+        let answer = Xcm(alloc::vec![Instruction::QueryResponse {
+            query_id,
+            response: Response::Version(XCM_VERSION),
+            max_weight: max_response_weight,
+            querier: None,
+        }]);
+        let id = blake2_256(&answer.encode()).0;
+        let mut answer = answer;
+        answer.0.push(Instruction::SetTopic(id));
+        Self::send(ctx, origin, answer, id)
+    }
+
+    fn unsubscribe_version(ctx: &mut Context<'_, E>, origin: &Location) -> Result<(), Fault> {
+        VERSION_SUBSCRIBERS.remove(&mut ctx.state, origin);
+        Ok(())
+    }
+
+    fn pallets(module_name: &[u8]) -> Vec<PalletInfo> {
+        E::Chain::pallets()
+            .into_iter()
+            .filter(|pallet| module_name.is_empty() || pallet.module_name.inner() == module_name)
+            .collect()
+    }
+
+    fn hrmp_notification(
+        ctx: &mut Context<'_, E>,
+        origin: &Location,
+        instruction: &Instruction,
+    ) -> Result<(), Fault> {
+        E::Chain::hrmp_notification(ctx, origin, instruction).map_err(Fault::Xcm)
+    }
+}
+
+fn decode_call<E: XcmRuntime>(bytes: &[u8]) -> Option<E::Call> {
+    E::Call::decode_all_with_depth_limit(crate::MAX_XCM_DECODE_DEPTH * 8, &mut &bytes[..]).ok()
+}
+
+/// Runs `bytes`, a message from `origin`, with at most `weight_limit`; records and announces
+/// the outcome under the message's id. Malformed messages are refused without running, with a
+/// `Failed` event. `Err` only when state cannot be read.
+pub fn receive<E: XcmRuntime>(
+    ctx: &mut Context<'_, E>,
+    origin: Location,
+    bytes: &[u8],
+    weight_limit: Weight,
+) -> Result<(XcmHash, Outcome), tessera_runtime::Error> {
+    let fallback_id = blake2_256(bytes).0;
+    let message = match VersionedXcm::decode_limited(bytes) {
+        Ok(VersionedXcm::V5(message)) => message,
+        Err(_) => {
+            let outcome = Outcome::Error {
+                error: XcmError::FailedToDecode,
+            };
+            announce(ctx, fallback_id, origin, &outcome)?;
+            return Ok((fallback_id, outcome));
+        }
+    };
+    let id = executor::message_id(&message, bytes);
+    let outcome = executor::execute::<ChainConfig<E>>(
+        ctx,
+        origin.clone(),
+        message,
+        id,
+        weight_limit,
+        Weight::default(),
+    )?;
+    announce(ctx, id, origin, &outcome)?;
+    Ok((id, outcome))
+}
+
+fn announce<E: XcmRuntime>(
+    ctx: &mut Context<'_, E>,
+    id: XcmHash,
+    origin: Location,
+    outcome: &Outcome,
+) -> Result<(), tessera_runtime::Error> {
+    let at = ctx.block_number;
+    let entry = MessageRecord::Executed {
+        origin: origin.clone(),
+        outcome: outcome.clone(),
+        at,
+    };
+    match record(ctx, id, entry) {
+        Ok(()) | Err(Fault::Xcm(_)) => {}
+        Err(Fault::State(error)) => return Err(error),
+    }
+    let event = match outcome {
+        Outcome::Complete { used } => Event::Executed {
+            id,
+            origin,
+            used: *used,
+        },
+        Outcome::Incomplete { error, index, .. } => Event::Failed {
+            id,
+            origin,
+            index: Some(*index),
+            error: *error,
+        },
+        Outcome::Error { error } => Event::Failed {
+            id,
+            origin,
+            index: None,
+            error: *error,
+        },
+    };
+    ctx.deposit_event(event);
+    Ok(())
+}
+
+/// Registers foreign asset `id` (genesis or root).
+pub fn register_foreign_asset<E: From<Event>>(ctx: &mut Context<'_, E>, id: AssetId) -> CallResult {
+    if FOREIGN_ASSETS.get(&mut ctx.state, &id)?.is_some() {
+        return Err(Error::AlreadyRegistered.into());
+    }
+    FOREIGN_ASSETS.insert(&mut ctx.state, &id, &0);
+    ctx.deposit_event(Event::ForeignAssetRegistered { id });
+    Ok(())
+}
+
+/// The balance of foreign asset `id` held by `who`.
+pub fn foreign_balance<E>(
+    ctx: &mut Context<'_, E>,
+    id: &AssetId,
+    who: &AccountId,
+) -> tessera_runtime::Result<u128> {
+    FOREIGN_BALANCES.get_or_default(&mut ctx.state, &(id.clone(), *who))
+}
+
+/// How an asset travels to a destination.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum TransferType {
+    /// Burnt here, minted there (both trust each other for it).
+    Teleport,
+    /// This chain is the reserve: the assets move to the destination's sovereign account.
+    LocalReserve,
+    /// The destination is the reserve: our derivatives are burnt, the reserve releases them.
+    DestinationReserve,
+    /// A third chain is the reserve: released there, then deposited for the destination.
+    RemoteReserve(Location),
+}
+
+fn transfer_type<C: XcmChain>(asset: &Asset, dest: &Location) -> Option<TransferType> {
+    if C::is_teleporter(asset, dest) {
+        return Some(TransferType::Teleport);
+    }
+    let reserve = reserve_of(&asset.id)?;
+    if reserve == Location::here() {
+        Some(TransferType::LocalReserve)
+    } else if reserve == *dest {
+        Some(TransferType::DestinationReserve)
+    } else {
+        Some(TransferType::RemoteReserve(reserve))
+    }
+}
+
+/// The local program of `transfer_assets`: withdraw, then send with the remote program that
+/// buys execution with the fee asset and deposits everything to `beneficiary`. Trapped assets
+/// on the destination are claimable by the beneficiary.
+fn transfer_program<C: XcmChain>(
+    dest: &Location,
+    beneficiary: Location,
+    assets: Assets,
+    fee: Asset,
+    weight_limit: WeightLimit,
+) -> Result<Xcm, Error> {
+    let mut kinds = assets
+        .inner()
+        .iter()
+        .map(|asset| transfer_type::<C>(asset, dest));
+    let kind = kinds.next().flatten().ok_or(Error::CannotTransfer)?;
+    if kinds.any(|other| other != Some(kind.clone())) {
+        return Err(Error::MixedTransferTypes);
+    }
+    let count = assets.len() as u32;
+    let all = AssetFilter::Wild(WildAsset::AllCounted(count));
+    let context = C::universal_location();
+    let reanchor = |asset: &Asset, target: &Location| -> Result<Asset, Error> {
+        Ok(Asset {
+            id: AssetId(
+                asset
+                    .id
+                    .0
+                    .reanchored(target, &context)
+                    .ok_or(Error::CannotTransfer)?,
+            ),
+            fun: asset.fun,
+        })
+    };
+    let claimer = crate::v5::BoundedVec::new(alloc::vec![Hint::AssetClaimer {
+        location: beneficiary.clone(),
+    }])
+    .ok_or(Error::BadAssets)?;
+    let deposit_there = |fee_there: Asset| {
+        Xcm(alloc::vec![
+            Instruction::SetHints {
+                hints: claimer.clone()
+            },
+            Instruction::BuyExecution {
+                fees: fee_there,
+                weight_limit,
+            },
+            Instruction::DepositAsset {
+                assets: all.clone(),
+                beneficiary: beneficiary.clone(),
+            },
+        ])
+    };
+    let send = match kind {
+        TransferType::Teleport => Instruction::InitiateTeleport {
+            assets: all.clone(),
+            dest: dest.clone(),
+            xcm: deposit_there(reanchor(&fee, dest)?),
+        },
+        TransferType::LocalReserve => Instruction::DepositReserveAsset {
+            assets: all.clone(),
+            dest: dest.clone(),
+            xcm: deposit_there(reanchor(&fee, dest)?),
+        },
+        TransferType::DestinationReserve => Instruction::InitiateReserveWithdraw {
+            assets: all.clone(),
+            reserve: dest.clone(),
+            xcm: deposit_there(reanchor(&fee, dest)?),
+        },
+        TransferType::RemoteReserve(reserve) => {
+            // At the reserve: pay, then deposit for the destination as the reserve sees it.
+            // Half the fee asset may pay at each hop (as Polkadot's `transfer_assets` does).
+            let dest_from_reserve = dest
+                .reanchored(&reserve, &context)
+                .ok_or(Error::CannotTransfer)?;
+            let Fungibility::Fungible(amount) = fee.fun else {
+                return Err(Error::BadAssets);
+            };
+            let half = |part: u128| Asset {
+                id: fee.id.clone(),
+                fun: Fungibility::Fungible(part),
+            };
+            let fee_at_reserve = reanchor(&half(amount / 2), &reserve)?;
+            let fee_at_dest = reanchor(&half(amount - amount / 2), dest)?;
+            Instruction::InitiateReserveWithdraw {
+                assets: all.clone(),
+                reserve,
+                xcm: Xcm(alloc::vec![
+                    Instruction::BuyExecution {
+                        fees: fee_at_reserve,
+                        weight_limit,
+                    },
+                    Instruction::DepositReserveAsset {
+                        assets: all.clone(),
+                        dest: dest_from_reserve,
+                        xcm: deposit_there(fee_at_dest),
+                    },
+                ]),
+            }
+        }
+    };
+    Ok(Xcm(alloc::vec![Instruction::WithdrawAsset(assets), send]))
+}
+
+fn ensure_v5_location(location: VersionedLocation) -> Location {
+    match location {
+        VersionedLocation::V5(location) => location,
+    }
+}
+
+impl<E: XcmRuntime> Dispatch<E> for Call {
+    fn weight(&self) -> RefTime {
+        match self {
+            Call::Send { .. } => SEND_WEIGHT,
+            Call::TransferAssets { .. } | Call::ClaimAssets { .. } => TRANSFER_WEIGHT,
+            Call::RegisterForeignAsset { .. } => REGISTER_WEIGHT,
+        }
+    }
+
+    fn dispatch(self, ctx: &mut Context<'_, E>, origin: Origin) -> CallResult {
+        match self {
+            Call::Send { dest, message } => {
+                let dest = ensure_v5_location(dest);
+                let VersionedXcm::V5(mut message) = message;
+                let origin_junctions = match origin {
+                    Origin::Root => None,
+                    Origin::Signed(who) => Some(account_location(&who).interior),
+                    Origin::None => return Err(DispatchError::BadOrigin.into()),
+                };
+                if let Some(junctions) = origin_junctions {
+                    message.0.insert(0, Instruction::DescendOrigin(junctions));
+                }
+                let id = match message.0.last() {
+                    Some(Instruction::SetTopic(topic)) => *topic,
+                    _ => {
+                        let id = blake2_256(&VersionedXcm::V5(message.clone()).encode()).0;
+                        message.0.push(Instruction::SetTopic(id));
+                        id
+                    }
+                };
+                match <ChainConfig<E> as Config>::send(ctx, &dest, message, id) {
+                    Ok(()) => Ok(()),
+                    Err(Fault::Xcm(_)) => Err(Error::Unroutable.into()),
+                    Err(Fault::State(error)) => Err(error.into()),
+                }
+            }
+            Call::TransferAssets {
+                dest,
+                beneficiary,
+                assets,
+                fee_asset_index,
+                weight_limit,
+            } => {
+                let who = *origin.ensure_signed()?;
+                let dest = ensure_v5_location(dest);
+                let beneficiary = ensure_v5_location(beneficiary);
+                let VersionedAssets::V5(assets) = assets;
+                let fee = assets
+                    .inner()
+                    .get(fee_asset_index as usize)
+                    .cloned()
+                    .ok_or(Error::BadAssets)?;
+                let program =
+                    transfer_program::<E::Chain>(&dest, beneficiary, assets, fee, weight_limit)?;
+                execute_local(ctx, &who, program)
+            }
+            Call::ClaimAssets {
+                assets,
+                beneficiary,
+            } => {
+                let who = *origin.ensure_signed()?;
+                let VersionedAssets::V5(assets) = assets;
+                let beneficiary = ensure_v5_location(beneficiary);
+                let count = assets.len() as u32;
+                let program = Xcm(alloc::vec![
+                    Instruction::ClaimAsset {
+                        assets,
+                        ticket: Location::here(),
+                    },
+                    Instruction::DepositAsset {
+                        assets: AssetFilter::Wild(WildAsset::AllCounted(count)),
+                        beneficiary,
+                    },
+                ]);
+                execute_local(ctx, &who, program)
+            }
+            Call::RegisterForeignAsset { id } => {
+                origin.ensure_root()?;
+                register_foreign_asset(ctx, AssetId(ensure_v5_location(id)))
+            }
+        }
+    }
+}
+
+/// Runs `program` as the local account `who`, its weight paid by the call; the call fails
+/// (and changes nothing) unless every instruction succeeds.
+fn execute_local<E: XcmRuntime>(
+    ctx: &mut Context<'_, E>,
+    who: &AccountId,
+    program: Xcm,
+) -> CallResult {
+    let id = blake2_256(&(who, ctx.block_number, &program).encode()).0;
+    let credit = Weight::from_parts(TRANSFER_WEIGHT, u64::MAX);
+    let outcome = executor::execute::<ChainConfig<E>>(
+        ctx,
+        account_location(who),
+        program,
+        id,
+        credit,
+        credit,
+    )?;
+    match outcome {
+        Outcome::Complete { .. } => Ok(()),
+        Outcome::Incomplete { error, .. } | Outcome::Error { error } => {
+            Err(Error::LocalExecutionFailed(error).into())
+        }
+    }
+}
