@@ -15,9 +15,11 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use tessera_node::validation::{ValidationHost, ValidationLimits, ValidationPurpose};
 use tessera_runtime::crypto::Pair;
+use tessera_runtime::messaging::RelayInputs;
 use tessera_runtime::modules::balances;
 use tessera_runtime::parachain::{
-    build_block, prove_block, BlockData, HeadData, ParaId, ValidationCode, ValidationParams,
+    build_block, prove_block, relay_inputs_inherent, BlockData, HeadData, ParaId, ValidationCode,
+    ValidationParams,
 };
 use tessera_runtime::Hash;
 
@@ -46,14 +48,19 @@ fn params() -> ValidationParams {
             template::sign(pair, call, 0, parent.hash())
         })
         .collect();
+    let inputs = RelayInputs::empty(1);
+    let relay_parent_storage_root = inputs.relay_parent_storage_root;
+    let extrinsics: Vec<_> = std::iter::once(relay_inputs_inherent::<TemplateRuntime>(inputs))
+        .chain(extrinsics)
+        .collect();
     let built = build_block::<TemplateRuntime>(&nodes, &parent, &extrinsics, None).unwrap();
-    assert_eq!(built.block.extrinsics.len(), TRANSFERS);
+    assert_eq!(built.block.extrinsics.len(), TRANSFERS + 1);
     let data = prove_block::<TemplateRuntime>(&nodes, parent.state_root, built.block).unwrap();
     ValidationParams {
         parent_head: HeadData(parent.encode()),
         block_data: BlockData(data.encode()),
         relay_parent_number: 1,
-        relay_parent_storage_root: Hash::ZERO,
+        relay_parent_storage_root,
     }
 }
 

@@ -1,12 +1,13 @@
 //! Chain specs: a chain's name, id, boot nodes and genesis config, as JSON.
 
 use crate::error::SpecError;
-use crate::{paras, session, RelayRuntime, UNIT};
+use crate::{messaging, paras, session, RelayRuntime, UNIT};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use tessera_runtime::crypto::Pair;
 use tessera_runtime::dispatch::CallError;
 use tessera_runtime::executive::{build_genesis, Runtime};
+use tessera_runtime::messaging::HrmpChannelId;
 use tessera_runtime::modules::{balances, sudo};
 use tessera_runtime::state::StateChanges;
 use tessera_runtime::{AccountId, Balance, Header};
@@ -99,6 +100,61 @@ pub struct GenesisConfig {
     /// Parachains registered at genesis.
     #[serde(default)]
     pub paras: Vec<GenesisPara>,
+    /// HRMP channels open at genesis, between paras registered above.
+    #[serde(default)]
+    pub hrmp_channels: Vec<GenesisChannel>,
+}
+
+/// An HRMP channel open at genesis.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GenesisChannel {
+    /// The sending para.
+    pub sender: u32,
+    /// The receiving para.
+    pub recipient: u32,
+    /// Most messages it holds.
+    #[serde(default = "default_channel_capacity")]
+    pub max_capacity: u32,
+    /// Largest message in bytes.
+    #[serde(default = "default_channel_message_size")]
+    pub max_message_size: u32,
+}
+
+fn default_channel_capacity() -> u32 {
+    DEFAULT_CHANNEL_CAPACITY
+}
+
+fn default_channel_message_size() -> u32 {
+    DEFAULT_CHANNEL_MESSAGE_SIZE
+}
+
+/// Capacity of a genesis channel unless the spec says otherwise (Polkadot's default).
+pub const DEFAULT_CHANNEL_CAPACITY: u32 = 8;
+/// Largest message of a genesis channel unless the spec says otherwise.
+pub const DEFAULT_CHANNEL_MESSAGE_SIZE: u32 = 102_400;
+
+impl GenesisConfig {
+    /// Opens channels both ways between every two registered paras, with default limits.
+    pub fn open_all_channels(&mut self) {
+        let ids: Vec<u32> = self.paras.iter().map(|para| para.id).collect();
+        for &sender in &ids {
+            for &recipient in ids.iter().filter(|id| **id != sender) {
+                let exists = self
+                    .hrmp_channels
+                    .iter()
+                    .any(|channel| channel.sender == sender && channel.recipient == recipient);
+                if !exists {
+                    self.hrmp_channels.push(GenesisChannel {
+                        sender,
+                        recipient,
+                        max_capacity: DEFAULT_CHANNEL_CAPACITY,
+                        max_message_size: DEFAULT_CHANNEL_MESSAGE_SIZE,
+                    });
+                }
+            }
+        }
+    }
 }
 
 /// Default slot length: 2 s.
@@ -192,6 +248,7 @@ impl ChainSpec {
                 slot_duration_ms: DEFAULT_SLOT_DURATION_MS,
                 epoch_length: DEFAULT_EPOCH_LENGTH,
                 paras: Vec::new(),
+                hrmp_channels: Vec::new(),
             },
         }
     }
@@ -330,6 +387,13 @@ impl ChainSpec {
                     paras::HeadData(para.head.0.clone()),
                     paras::ValidationCode(para.code.0.clone()),
                 )?;
+            }
+            for channel in &config.hrmp_channels {
+                let id = HrmpChannelId {
+                    sender: paras::ParaId(channel.sender),
+                    recipient: paras::ParaId(channel.recipient),
+                };
+                messaging::open_channel(ctx, id, channel.max_capacity, channel.max_message_size)?;
             }
             Ok::<(), CallError>(())
         })

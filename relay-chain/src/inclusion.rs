@@ -18,6 +18,7 @@
 //! Anything invalid in the inherent makes the whole block invalid, so an author cannot include
 //! a candidate its group did not back, or claim availability validators did not sign.
 
+use crate::messaging;
 use crate::paras::{self, HeadData, ParaId};
 use crate::scheduler::{group_for_core, validator_groups, GROUP_ROTATION_FREQUENCY};
 use crate::session;
@@ -151,6 +152,16 @@ pub enum Event {
         /// The candidate.
         candidate_hash: Hash,
     },
+    /// A backed candidate's messages do not fit the relay chain's queues now; it was dropped.
+    #[codec(index = 3)]
+    CandidateDropped {
+        /// The para.
+        para: ParaId,
+        /// The candidate.
+        candidate_hash: Hash,
+        /// Why its messages do not fit.
+        reason: String,
+    },
 }
 
 const BASE_WEIGHT: Weight = 100_000_000;
@@ -209,8 +220,19 @@ fn validator(validators: &[AccountId], index: u32) -> Result<&AccountId, CallErr
         .ok_or_else(|| error("UnknownValidator"))
 }
 
+/// What the runtime's event type must convert from.
+pub trait Bounds:
+    From<Event> + From<paras::Event> + From<messaging::Event> + tessera_xcm::module::XcmRuntime
+{
+}
+
+impl<E> Bounds for E where
+    E: From<Event> + From<paras::Event> + From<messaging::Event> + tessera_xcm::module::XcmRuntime
+{
+}
+
 /// Step 1: records the bitfields' votes and includes what became available.
-fn process_bitfields<E: From<Event> + From<paras::Event>>(
+fn process_bitfields<E: Bounds>(
     ctx: &mut Context<'_, E>,
     parent_hash: &Hash,
     validators: &[AccountId],
@@ -259,14 +281,15 @@ fn process_bitfields<E: From<Event> + From<paras::Event>>(
     Ok(())
 }
 
-/// Makes an available candidate's head the para's head.
-fn enact<E: From<Event> + From<paras::Event>>(
+/// Makes an available candidate's head the para's head and applies its messages.
+fn enact<E: Bounds>(
     ctx: &mut Context<'_, E>,
     para: ParaId,
     candidate: PendingCandidate,
 ) -> Result<(), CallError> {
     PENDING.remove(&mut ctx.state, &para);
     let head_hash = candidate.commitments.head_data.hash();
+    messaging::enact(ctx, para, &candidate.commitments)?;
     paras::set_head(&mut ctx.state, para, candidate.commitments.head_data)?;
     if let Some(code) = candidate.commitments.new_validation_code {
         paras::schedule_code_upgrade(ctx, para, code)?;
@@ -325,6 +348,18 @@ fn back<E: From<Event>>(
     if descriptor.validation_code_hash != info.code_hash {
         return Err(error("WrongValidationCode"));
     }
+    // Messages that no longer fit (another candidate included in this block filled a
+    // channel) drop the candidate, not the block: it was valid when it was backed.
+    if let Err(why) =
+        messaging::check_commitments(&mut ctx.state, para, &candidate.commitments, parent.number)?
+    {
+        ctx.deposit_event(Event::CandidateDropped {
+            para,
+            candidate_hash: candidate.hash(),
+            reason: why.to_string(),
+        });
+        return Ok(());
+    }
     if descriptor.para_head != candidate.commitments.head_data.hash() {
         return Err(error("ParaHeadMismatch"));
     }
@@ -375,7 +410,7 @@ fn back<E: From<Event>>(
     Ok(())
 }
 
-impl<E: From<Event> + From<paras::Event>> Dispatch<E> for Call {
+impl<E: Bounds> Dispatch<E> for Call {
     fn weight(&self) -> Weight {
         let Call::Enter {
             bitfields, backed, ..
@@ -413,6 +448,7 @@ impl<E: From<Event> + From<paras::Event>> Dispatch<E> for Call {
             paras::enact_due_upgrade(ctx, *para)?;
         }
         process_bitfields(ctx, &parent_hash, &validators, &cores, bitfields)?;
+        messaging::process_upward(ctx)?;
         time_out(ctx, &cores)?;
         let mut seen = Vec::with_capacity(backed.len());
         for candidate in backed {

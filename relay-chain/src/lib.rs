@@ -2,8 +2,8 @@
 //!
 //! [`RelayRuntime`] composes the shared modules of `tessera-runtime` — `system`, `balances`,
 //! `sudo` — with the relay's own [`session`] (the validator set), [`paras`] (the parachain
-//! registry) and [`inclusion`] (candidates from backed to included, through the parachains
-//! inherent). Its [`Call`] and [`Event`]
+//! registry), [`inclusion`] (candidates from backed to included, through the parachains
+//! inherent), [`messaging`] (DMP, UMP and HRMP) and `xcm` ([`xcm_config`]). Its [`Call`] and [`Event`]
 //! enums wrap the modules' and dispatch with a `match`. A chain starts from a [`ChainSpec`]
 //! (JSON), whose genesis config builds the genesis state and header. [`availability`] erasure-codes
 //! PoVs into per-validator chunks with Merkle proofs.
@@ -28,13 +28,16 @@ pub mod availability;
 mod chain_spec;
 mod error;
 pub mod inclusion;
+pub mod messaging;
 pub mod paras;
 pub mod scheduler;
 pub mod session;
+pub mod xcm_config;
 
 pub use chain_spec::{
-    Address, ChainSpec, ChainType, Genesis, GenesisConfig, GenesisPara, HexBytes,
-    DEFAULT_EPOCH_LENGTH, DEFAULT_SLOT_DURATION_MS, DEV_ACCOUNTS, MIN_SLOT_DURATION_MS,
+    Address, ChainSpec, ChainType, Genesis, GenesisChannel, GenesisConfig, GenesisPara, HexBytes,
+    DEFAULT_CHANNEL_CAPACITY, DEFAULT_CHANNEL_MESSAGE_SIZE, DEFAULT_EPOCH_LENGTH,
+    DEFAULT_SLOT_DURATION_MS, DEV_ACCOUNTS, MIN_SLOT_DURATION_MS,
 };
 pub use error::SpecError;
 
@@ -68,6 +71,11 @@ impl Runtime for RelayRuntime {
     };
 }
 
+impl tessera_xcm::module::XcmRuntime for Event {
+    type Chain = xcm_config::Relay;
+    type Call = Call;
+}
+
 /// A relay-chain extrinsic.
 pub type RelayExtrinsic = Extrinsic<Call>;
 
@@ -83,6 +91,10 @@ tessera_runtime::compose_runtime! {
         3 => Paras(paras::Call),
         /// `inclusion` (the parachains inherent).
         4 => Inclusion(inclusion::Call),
+        /// `messaging` (HRMP channels, overweight upward messages).
+        5 => Messaging(messaging::Call),
+        /// `xcm`.
+        6 => Xcm(tessera_xcm::module::Call),
     }
     events {
         /// `system`.
@@ -95,6 +107,10 @@ tessera_runtime::compose_runtime! {
         3 => Paras(paras::Event),
         /// `inclusion`.
         4 => Inclusion(inclusion::Event),
+        /// `messaging`.
+        5 => Messaging(messaging::Event),
+        /// `xcm`.
+        6 => Xcm(tessera_xcm::module::Event),
     }
     inherents { Inclusion }
 }

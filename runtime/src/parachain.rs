@@ -267,14 +267,51 @@ pub fn validate_block<R: Runtime>(params: ValidationParams) -> ValidationOutcome
             block.header.number, parent.number
         ));
     }
-    let store = proof.into_store();
-    execute_block::<R>(&store, parent.state_root, &block, false)
+    let mut store = proof.into_store();
+    let changes = execute_block::<R>(&store, parent.state_root, &block, false)
         .map_err(|err| format!("block {} is invalid: {err}", block.header.number))?;
+    // What the block sends is in its post-state: the proof's nodes and those it wrote.
+    store.extend(changes.new_nodes);
+    let outputs = crate::modules::parachain_system::OUTPUTS
+        .get(&mut State::new(&store, changes.root))
+        .map_err(|err| format!("block outputs cannot be read: {err}"))?
+        .filter(|outputs| outputs.block == block.header.number)
+        .ok_or_else(|| format!("block {} has no relay inputs inherent", block.header.number))?;
+    if outputs.relay_parent_number != params.relay_parent_number
+        || outputs.relay_parent_storage_root != params.relay_parent_storage_root
+    {
+        return Err(format!(
+            "block was built on relay block {} ({}), not on the relay parent {} ({})",
+            outputs.relay_parent_number,
+            outputs.relay_parent_storage_root,
+            params.relay_parent_number,
+            params.relay_parent_storage_root
+        ));
+    }
     Ok(CandidateCommitments {
+        upward_messages: outputs.upward_messages,
+        horizontal_messages: outputs.horizontal_messages,
+        new_validation_code: None,
         head_data: HeadData(block.header.encode()),
-        hrmp_watermark: params.relay_parent_number,
-        ..CandidateCommitments::default()
+        processed_downward_messages: outputs.processed_downward_messages,
+        hrmp_watermark: outputs.hrmp_watermark,
     })
+}
+
+/// The unsigned inherent that gives a para block of runtime `R` its relay inputs; it must be
+/// the block's first extrinsic.
+pub fn relay_inputs_inherent<R: Runtime>(inputs: crate::messaging::RelayInputs) -> OpaqueExtrinsic
+where
+    R::Call: From<crate::modules::parachain_system::Call>,
+{
+    let call = R::Call::from(crate::modules::parachain_system::Call::SetRelayInputs(
+        inputs,
+    ));
+    crate::extrinsic::Extrinsic {
+        signature: None,
+        call,
+    }
+    .to_opaque()
 }
 
 /// The genesis of a para built with this framework: its id, endowed accounts and sudo key.

@@ -11,6 +11,7 @@ extern crate alloc;
 
 pub mod executor;
 pub mod module;
+pub mod para;
 #[cfg(feature = "simulator")]
 pub mod simulator;
 pub mod v5;

@@ -171,6 +171,12 @@ pub enum Event {
         /// The asset.
         id: AssetId,
     },
+    /// The relay chain announced a change to this para's HRMP channels.
+    #[codec(index = 7)]
+    HrmpNotification {
+        /// `HrmpNewChannelOpenRequest`, `HrmpChannelAccepted` or `HrmpChannelClosing`.
+        notification: Instruction,
+    },
 }
 
 /// Errors of `xcm` calls.
@@ -268,8 +274,9 @@ pub enum Call {
 
 /// How a chain built with Tessera is placed and connected.
 pub trait XcmChain {
-    /// Where the chain is, e.g. `[GlobalConsensus(Polkadot), Parachain(1000)]`.
-    fn universal_location() -> Junctions;
+    /// Where the chain is, e.g. `[GlobalConsensus(Polkadot), Parachain(1000)]` (a para reads
+    /// its id from state).
+    fn universal_location<E>(ctx: &mut Context<'_, E>) -> tessera_runtime::Result<Junctions>;
 
     /// The account that receives XCM execution fees.
     fn fee_account() -> AccountId;
@@ -289,6 +296,13 @@ pub trait XcmChain {
         false
     }
 
+    /// Whether foreign asset `id` may be held without registering it first (e.g. the relay
+    /// token and siblings' native tokens on a para). By default every foreign asset must be
+    /// registered.
+    fn accepts_unregistered(_id: &AssetId) -> bool {
+        false
+    }
+
     /// Whether `origin` may dispatch calls as root (`Transact` with `Superuser`).
     fn is_superuser(origin: &Location) -> bool;
 
@@ -296,20 +310,8 @@ pub trait XcmChain {
     fn is_unpaid_allowed(origin: &Location) -> bool;
 
     /// Delivers `message` (its encoding) to `dest`, or says why it cannot.
-    fn deliver<E>(
-        ctx: &mut Context<'_, E>,
-        dest: &Location,
-        message: Vec<u8>,
-    ) -> Result<(), XcmError>;
-
-    /// Handles an HRMP notification from the relay chain. By default refused.
-    fn hrmp_notification<E>(
-        _ctx: &mut Context<'_, E>,
-        _origin: &Location,
-        _instruction: &Instruction,
-    ) -> Result<(), XcmError> {
-        Err(XcmError::Unimplemented)
-    }
+    fn deliver<E>(ctx: &mut Context<'_, E>, dest: &Location, message: Vec<u8>)
+        -> Result<(), Fault>;
 
     /// The runtime's modules, for `QueryPallet`.
     fn pallets() -> Vec<PalletInfo>;
@@ -420,8 +422,8 @@ fn amount_of(asset: &Asset) -> Result<u128, Fault> {
 impl<E: XcmRuntime> Config for ChainConfig<E> {
     type Event = E;
 
-    fn universal_location() -> Junctions {
-        E::Chain::universal_location()
+    fn universal_location(ctx: &mut Context<'_, E>) -> Result<Junctions, Fault> {
+        Ok(E::Chain::universal_location(ctx)?)
     }
 
     fn should_execute(
@@ -452,7 +454,9 @@ impl<E: XcmRuntime> Config for ChainConfig<E> {
                 ))
             };
         }
-        if barrier::is_version_subscription(message) {
+        if barrier::is_version_subscription(message)
+            || (barrier::is_hrmp_notification(message) && *origin == Location::parent())
+        {
             return Ok(());
         }
         if E::Chain::is_unpaid_allowed(origin)
@@ -515,9 +519,11 @@ impl<E: XcmRuntime> Config for ChainConfig<E> {
                 .map_err(|err| Fault::from_call(err, XcmError::FailedToTransactAsset))?;
             return Ok(());
         }
-        let issuance = FOREIGN_ASSETS
-            .get(&mut ctx.state, &asset.id)?
-            .ok_or(XcmError::AssetNotFound)?;
+        let issuance = match FOREIGN_ASSETS.get(&mut ctx.state, &asset.id)? {
+            Some(issuance) => issuance,
+            None if E::Chain::accepts_unregistered(&asset.id) => 0,
+            None => return Err(XcmError::AssetNotFound.into()),
+        };
         let key = (asset.id.clone(), who);
         let balance = FOREIGN_BALANCES.get_or_default(&mut ctx.state, &key)?;
         let balance = balance.checked_add(amount).ok_or(XcmError::Overflow)?;
@@ -726,7 +732,15 @@ impl<E: XcmRuntime> Config for ChainConfig<E> {
         origin: &Location,
         instruction: &Instruction,
     ) -> Result<(), Fault> {
-        E::Chain::hrmp_notification(ctx, origin, instruction).map_err(Fault::Xcm)
+        // Only the relay chain speaks for channels; the para's governance answers (with
+        // `Transact` on the relay chain), so the notification is announced.
+        if *origin != Location::parent() {
+            return Err(XcmError::BadOrigin.into());
+        }
+        ctx.deposit_event(Event::HrmpNotification {
+            notification: instruction.clone(),
+        });
+        Ok(())
     }
 }
 
@@ -856,6 +870,7 @@ fn transfer_type<C: XcmChain>(asset: &Asset, dest: &Location) -> Option<Transfer
 /// buys execution with the fee asset and deposits everything to `beneficiary`. Trapped assets
 /// on the destination are claimable by the beneficiary.
 fn transfer_program<C: XcmChain>(
+    context: &Junctions,
     dest: &Location,
     beneficiary: Location,
     assets: Assets,
@@ -872,14 +887,13 @@ fn transfer_program<C: XcmChain>(
     }
     let count = assets.len() as u32;
     let all = AssetFilter::Wild(WildAsset::AllCounted(count));
-    let context = C::universal_location();
     let reanchor = |asset: &Asset, target: &Location| -> Result<Asset, Error> {
         Ok(Asset {
             id: AssetId(
                 asset
                     .id
                     .0
-                    .reanchored(target, &context)
+                    .reanchored(target, context)
                     .ok_or(Error::CannotTransfer)?,
             ),
             fun: asset.fun,
@@ -924,7 +938,7 @@ fn transfer_program<C: XcmChain>(
             // At the reserve: pay, then deposit for the destination as the reserve sees it.
             // Half the fee asset may pay at each hop (as Polkadot's `transfer_assets` does).
             let dest_from_reserve = dest
-                .reanchored(&reserve, &context)
+                .reanchored(&reserve, context)
                 .ok_or(Error::CannotTransfer)?;
             let Fungibility::Fungible(amount) = fee.fun else {
                 return Err(Error::BadAssets);
@@ -1013,8 +1027,15 @@ impl<E: XcmRuntime> Dispatch<E> for Call {
                     .get(fee_asset_index as usize)
                     .cloned()
                     .ok_or(Error::BadAssets)?;
-                let program =
-                    transfer_program::<E::Chain>(&dest, beneficiary, assets, fee, weight_limit)?;
+                let context = E::Chain::universal_location(ctx)?;
+                let program = transfer_program::<E::Chain>(
+                    &context,
+                    &dest,
+                    beneficiary,
+                    assets,
+                    fee,
+                    weight_limit,
+                )?;
                 execute_local(ctx, &who, program)
             }
             Call::ClaimAssets {

@@ -4,7 +4,7 @@
 //! to its destination at once, in a block of its own there. The relay and paras transport of
 //! the node is not involved: this is the executor and the module, chain to chain.
 
-use crate::executor::Outcome;
+use crate::executor::{Fault, Outcome};
 use crate::module::{self, XcmChain, XcmRuntime};
 use crate::v5::{
     AssetId, Error as XcmError, Instruction, Junction, Junctions, Location, NetworkId, PalletInfo,
@@ -80,8 +80,8 @@ fn current() -> Junctions {
 pub struct SimChain;
 
 impl XcmChain for SimChain {
-    fn universal_location() -> Junctions {
-        current()
+    fn universal_location<E>(_ctx: &mut Context<'_, E>) -> tessera_runtime::Result<Junctions> {
+        Ok(current())
     }
 
     fn fee_account() -> AccountId {
@@ -112,10 +112,10 @@ impl XcmChain for SimChain {
         _ctx: &mut Context<'_, E>,
         dest: &Location,
         message: Vec<u8>,
-    ) -> Result<(), XcmError> {
+    ) -> Result<(), Fault> {
         let from = current();
         if resolve(&from, dest).is_none() {
-            return Err(XcmError::Unroutable);
+            return Err(XcmError::Unroutable.into());
         }
         OUTBOX.with(|outbox| outbox.borrow_mut().push((from, dest.clone(), message)));
         Ok(())

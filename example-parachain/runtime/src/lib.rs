@@ -11,7 +11,7 @@ pub mod notes;
 
 use tessera_runtime::dispatch::RuntimeConfig;
 use tessera_runtime::executive::Runtime;
-use tessera_runtime::modules::{balances, system};
+use tessera_runtime::modules::{balances, parachain_system, system};
 use tessera_runtime::parachain::ValidationParams;
 use tessera_runtime::wasm::ValidationOutcome;
 use tessera_runtime::{Balance, RuntimeVersion};
@@ -59,6 +59,10 @@ tessera_runtime::compose_runtime! {
         1 => Balances(balances::Call),
         /// `notes`.
         2 => Notes(notes::Call),
+        /// `parachain_system` (the relay inputs inherent).
+        3 => ParachainSystem(parachain_system::Call),
+        /// `xcm`.
+        4 => Xcm(tessera_xcm::module::Call),
     }
     events {
         /// `system`.
@@ -67,9 +71,15 @@ tessera_runtime::compose_runtime! {
         1 => Balances(balances::Event),
         /// `notes`.
         2 => Notes(notes::Event),
+        /// `parachain_system`.
+        3 => ParachainSystem(parachain_system::Event),
+        /// `xcm`.
+        4 => Xcm(tessera_xcm::module::Event),
     }
-    inherents {}
+    inherents { ParachainSystem }
 }
+
+tessera_xcm::para_xcm!(Event, Call);
 
 impl From<balances::Call> for Call {
     fn from(call: balances::Call) -> Self {

@@ -78,6 +78,8 @@ fn chain_and_keys(args: &DevArgs) -> anyhow::Result<(ChainSpec, Vec<(String, Pai
                 code: HexBytes(runtime.code().to_vec()),
             });
         }
+        // Dev paras can message each other from the first block.
+        spec.genesis.open_all_channels();
         spec
     } else {
         ChainSpec::load(&args.chain.chain)?

@@ -17,14 +17,15 @@ use parity_scale_codec::{Decode, DecodeAll, Encode};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex, MutexGuard};
-use tessera_relay_chain::inclusion;
 use tessera_relay_chain::paras::{self, HeadData, ParaId};
+use tessera_relay_chain::{inclusion, messaging};
 use tessera_runtime::crypto::Pair;
 use tessera_runtime::executive::execute_block;
 use tessera_runtime::executive::{Executive, InvalidTransaction, Runtime};
-use tessera_runtime::modules::{balances, system};
+use tessera_runtime::modules::{balances, parachain_system, system};
 use tessera_runtime::parachain::{
-    build_block, prove_block, BlockData, ParachainBlockData, PoV, ValidationParams,
+    build_block, prove_block, relay_inputs_inherent, BlockData, ParachainBlockData, PoV,
+    ValidationParams,
 };
 use tessera_runtime::state::State;
 use tessera_runtime::wasm::ValidationOutcome;
@@ -416,10 +417,21 @@ impl<R: Runtime> ParaChain<R> {
             .collect()
     }
 
-    /// Builds the next block from the pool and its PoV block data.
-    fn build(&mut self, author: AccountId) -> Result<ParachainBlockData, String> {
-        let built = build_block::<R>(&self.nodes, &self.head, &self.pool, Some(author))
+    /// Builds the next block from `inherent` (its relay inputs) and the pool, and its PoV
+    /// block data.
+    fn build(
+        &mut self,
+        author: AccountId,
+        inherent: OpaqueExtrinsic,
+    ) -> Result<ParachainBlockData, String> {
+        let extrinsics: Vec<OpaqueExtrinsic> = std::iter::once(inherent)
+            .chain(self.pool.iter().cloned())
+            .collect();
+        let built = build_block::<R>(&self.nodes, &self.head, &extrinsics, Some(author))
             .map_err(|e| e.to_string())?;
+        if let Some((_, why)) = built.rejected.iter().find(|(index, _)| *index == 0) {
+            return Err(format!("the relay inputs inherent is invalid: {why}"));
+        }
         // Invalid transactions never get better: drop them. Later nonces and what did not fit
         // in this block wait for the next one.
         let drop: HashSet<Hash> = built
@@ -432,7 +444,10 @@ impl<R: Runtime> ParaChain<R> {
                         | InvalidTransaction::ExhaustsResources { .. }
                 )
             })
-            .filter_map(|(index, _)| self.pool.get(*index).map(OpaqueExtrinsic::hash))
+            .filter_map(|(index, _)| {
+                let in_pool = index.checked_sub(1)?;
+                self.pool.get(in_pool).map(OpaqueExtrinsic::hash)
+            })
             .collect();
         self.pool.retain(|xt| !drop.contains(&xt.hash()));
         let data = prove_block::<R>(&self.nodes, self.head.state_root, built.block.clone())
@@ -580,7 +595,7 @@ pub struct Collator<R> {
 
 impl<R: Runtime> Collator<R>
 where
-    R::Call: From<balances::Call>,
+    R::Call: From<balances::Call> + From<parachain_system::Call>,
 {
     /// Collates `chain` with the collator key `key`; `validate` is the para's validation
     /// function, natively.
@@ -662,7 +677,7 @@ where
 
 impl<R: Runtime + Send + Sync + 'static> Collate for Collator<R>
 where
-    R::Call: From<balances::Call>,
+    R::Call: From<balances::Call> + From<parachain_system::Call>,
 {
     fn para(&self) -> ParaId {
         self.lock().para
@@ -711,7 +726,14 @@ where
             .ok()??
             .code_hash;
         self.queue_dev_transfers(&mut chain);
-        let data = match chain.build(key.public()) {
+        let inherent = match messaging::relay_inputs(client.store(), &best, para) {
+            Ok(inputs) => relay_inputs_inherent::<R>(inputs),
+            Err(err) => {
+                tracing::warn!(para = para.0, %err, "cannot read the relay inputs");
+                return None;
+            }
+        };
+        let data = match chain.build(key.public(), inherent) {
             Ok(data) => data,
             Err(err) => {
                 tracing::warn!(para = para.0, %err, "cannot build a para block");

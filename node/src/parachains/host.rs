@@ -27,6 +27,7 @@ use tessera_relay_chain::inclusion::{
     self, backing_threshold, bitfield_payload, statement_payload, BackedCandidate,
     PendingCandidate, SignedBitfield, ValidityVote,
 };
+use tessera_relay_chain::messaging;
 use tessera_relay_chain::paras::{self, ParaId};
 use tessera_relay_chain::Call;
 use tessera_runtime::extrinsic::Extrinsic;
@@ -400,6 +401,14 @@ impl ParachainHost {
                     .map_err(state_error)?
                     .is_some()
             {
+                continue;
+            }
+            let commitments = &entry.candidate.commitments;
+            if let Err(why) =
+                messaging::check_commitments(&mut state, para, commitments, parent.number)
+                    .map_err(state_error)?
+            {
+                tracing::debug!(para = para.0, %why, "backed candidate's messages do not fit");
                 continue;
             }
             backed.insert(

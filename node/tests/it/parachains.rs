@@ -17,8 +17,8 @@ use tessera_node::parachains::{
 use tessera_node::pool::Pool;
 use tessera_node::store::MemoryDb;
 use tessera_node::validation::{InvalidCandidate, ValidationHost, ValidationLimits};
-use tessera_relay_chain::inclusion;
 use tessera_relay_chain::paras::{self, HeadData, ParaId};
+use tessera_relay_chain::{inclusion, messaging};
 use tessera_relay_chain::{ChainSpec, GenesisPara, HexBytes};
 use tessera_runtime::crypto::Pair;
 use tessera_runtime::parachain::{BlockData, ParachainBlockData, ValidationParams};
@@ -193,7 +193,9 @@ fn input_for(network: &Network, data: &ParachainBlockData) -> CollationInput {
 
 /// The honest collator's candidate of its next block on the relay's best block.
 fn honest(network: &Network, para: &mut Para, transfers: usize) -> (Collation, Header) {
-    let (data, _) = para.next(transfers);
+    let best = network.best();
+    let inputs = messaging::relay_inputs(network.clients[0].store(), &best, PARA).unwrap();
+    let (data, _) = para.next_on(inputs, transfers);
     let input = input_for(network, &data);
     assert_eq!(
         input.validation_data.parent_head,
@@ -243,7 +245,9 @@ fn candidates_are_backed_made_available_and_included_so_the_para_advances() {
 fn a_dishonest_collator_gets_nothing_backed_while_an_honest_one_goes_on() {
     let mut network = Network::new();
     let mut para = Para::new();
-    let (data, _) = Para::new().next(3);
+    let inputs =
+        messaging::relay_inputs(network.clients[0].store(), &network.best(), PARA).unwrap();
+    let (data, _) = Para::new().next_on(inputs, 3);
     // Claims the head of `block` for `block`, as a collator that lies about validity would.
     let claiming = |mut input: CollationInput, block: &ParachainBlockData| {
         input.block_data = BlockData(block.encode());

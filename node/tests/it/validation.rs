@@ -10,10 +10,11 @@ use tessera_node::validation::{
     CandidateToCheck, InvalidCandidate, ValidationHost, ValidationLimits, ValidationPurpose,
 };
 use tessera_runtime::crypto::Pair;
+use tessera_runtime::messaging::RelayInputs;
 use tessera_runtime::modules::balances;
 use tessera_runtime::parachain::{
-    build_block, prove_block, BlockData, CandidateCommitments, HeadData, ParaId,
-    ParachainBlockData, PersistedValidationData, ValidationCode, ValidationParams,
+    build_block, prove_block, relay_inputs_inherent, BlockData, CandidateCommitments, HeadData,
+    ParaId, ParachainBlockData, PersistedValidationData, ValidationCode, ValidationParams,
 };
 use tessera_runtime::{Hash, Header, Nonce, OpaqueExtrinsic};
 
@@ -56,15 +57,29 @@ impl Para {
             .collect()
     }
 
-    /// The next block (not applied) and its validation parameters.
+    /// The next block (not applied) on a relay parent with empty state, and its validation
+    /// parameters.
     pub(crate) fn next(&mut self, transfers: usize) -> (ParachainBlockData, ValidationParams) {
-        let extrinsics = self.transfers(transfers);
+        self.next_on(RelayInputs::empty(7), transfers)
+    }
+
+    /// The next block (not applied) with relay inputs `inputs`, and its validation parameters.
+    pub(crate) fn next_on(
+        &mut self,
+        inputs: RelayInputs,
+        transfers: usize,
+    ) -> (ParachainBlockData, ValidationParams) {
+        let (number, root) = (inputs.relay_parent_number, inputs.relay_parent_storage_root);
+        let mut extrinsics = vec![relay_inputs_inherent::<TemplateRuntime>(inputs)];
+        extrinsics.extend(self.transfers(transfers));
         let built =
             build_block::<TemplateRuntime>(&self.nodes, &self.head, &extrinsics, None).unwrap();
         assert!(built.rejected.is_empty(), "{:?}", built.rejected);
         let data =
             prove_block::<TemplateRuntime>(&self.nodes, self.head.state_root, built.block).unwrap();
-        let params = params(&self.head, &data);
+        let mut params = params(&self.head, &data);
+        params.relay_parent_number = number;
+        params.relay_parent_storage_root = root;
         (data, params)
     }
 
@@ -84,7 +99,7 @@ fn params(parent: &Header, data: &ParachainBlockData) -> ValidationParams {
         parent_head: HeadData(parent.encode()),
         block_data: BlockData(data.encode()),
         relay_parent_number: 7,
-        relay_parent_storage_root: Hash([7; 32]),
+        relay_parent_storage_root: tessera_runtime::trie::empty_root(),
     }
 }
 
@@ -333,7 +348,7 @@ fn validation_data(parent: &Header, max_pov_size: u32) -> PersistedValidationDat
     PersistedValidationData {
         parent_head: HeadData(parent.encode()),
         relay_parent_number: 7,
-        relay_parent_storage_root: Hash([7; 32]),
+        relay_parent_storage_root: tessera_runtime::trie::empty_root(),
         max_pov_size,
     }
 }

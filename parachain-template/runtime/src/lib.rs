@@ -1,5 +1,6 @@
-//! The parachain template's runtime: `system`, `balances` and `sudo` from `tessera-runtime`,
-//! compiled natively for the collator and to Wasm as the para's validation function.
+//! The parachain template's runtime: `system`, `balances`, `sudo` and `parachain_system` from
+//! `tessera-runtime` and `xcm` from `tessera-xcm`, compiled natively for the collator and to
+//! Wasm as the para's validation function.
 //!
 //! To make your own para, copy this crate, add a module to [`Call`] and [`Event`], and change
 //! [`TemplateRuntime::VERSION`]. The validation function needs no code of yours: it re-executes
@@ -21,7 +22,7 @@ pub use tessera_runtime::parachain::ParaGenesis as GenesisConfig;
 
 use tessera_runtime::dispatch::RuntimeConfig;
 use tessera_runtime::executive::Runtime;
-use tessera_runtime::modules::{balances, sudo, system};
+use tessera_runtime::modules::{balances, parachain_system, sudo, system};
 use tessera_runtime::parachain::ValidationParams;
 use tessera_runtime::wasm::ValidationOutcome;
 use tessera_runtime::{Balance, RuntimeVersion};
@@ -70,6 +71,10 @@ tessera_runtime::compose_runtime! {
         1 => Balances(balances::Call),
         /// `sudo`.
         2 => Sudo(sudo::Call<Call>),
+        /// `parachain_system` (the relay inputs inherent).
+        3 => ParachainSystem(parachain_system::Call),
+        /// `xcm`.
+        4 => Xcm(tessera_xcm::module::Call),
     }
     events {
         /// `system`.
@@ -78,9 +83,15 @@ tessera_runtime::compose_runtime! {
         1 => Balances(balances::Event),
         /// `sudo`.
         2 => Sudo(sudo::Event),
+        /// `parachain_system`.
+        3 => ParachainSystem(parachain_system::Event),
+        /// `xcm`.
+        4 => Xcm(tessera_xcm::module::Event),
     }
-    inherents {}
+    inherents { ParachainSystem }
 }
+
+tessera_xcm::para_xcm!(Event, Call);
 
 impl From<balances::Call> for Call {
     fn from(call: balances::Call) -> Self {

@@ -111,3 +111,20 @@ pub fn is_version_subscription(message: &Xcm) -> bool {
             ]
     )
 }
+
+/// A lone HRMP notification (with at most a topic after it), which only the relay chain sends.
+pub fn is_hrmp_notification(message: &Xcm) -> bool {
+    let notification = |instruction: &Instruction| {
+        matches!(
+            instruction,
+            Instruction::HrmpNewChannelOpenRequest { .. }
+                | Instruction::HrmpChannelAccepted { .. }
+                | Instruction::HrmpChannelClosing { .. }
+        )
+    };
+    match message.0.as_slice() {
+        [only] => notification(only),
+        [first, Instruction::SetTopic(_)] => notification(first),
+        _ => false,
+    }
+}

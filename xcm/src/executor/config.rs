@@ -51,8 +51,8 @@ pub trait Config {
     type Event;
 
     /// Where this chain is in the consensus universe, e.g. `[GlobalConsensus(Polkadot),
-    /// Parachain(1000)]`; locations are reanchored against it.
-    fn universal_location() -> Junctions;
+    /// Parachain(1000)]`; locations are reanchored against it. A para reads its id from state.
+    fn universal_location(ctx: &mut Context<'_, Self::Event>) -> Result<Junctions, Fault>;
 
     /// Whether `message` from `origin`, weighing `max_weight`, may run at all (the barrier). It
     /// may use `weight_credit` (weight paid for elsewhere) and may narrow an unlimited

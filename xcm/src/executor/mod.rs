@@ -17,8 +17,8 @@ pub use holding::{Holding, MAX_ASSETS_IN_HOLDING};
 
 use crate::v5::{
     Asset, AssetFilter, AssetId, AssetTransferFilter, Assets, Error as XcmError, Fungibility, Hint,
-    Instruction, Location, MaybeErrorCode, QueryResponseInfo, Response, Weight, WeightLimit, Xcm,
-    MAX_DISPATCH_ERROR_LEN,
+    Instruction, Junctions, Location, MaybeErrorCode, QueryResponseInfo, Response, Weight,
+    WeightLimit, Xcm, MAX_DISPATCH_ERROR_LEN,
 };
 use crate::MAX_INSTRUCTIONS_TO_DECODE;
 use alloc::vec::Vec;
@@ -151,6 +151,11 @@ pub fn execute<C: Config>(
             error: XcmError::WeightLimitReached(weight),
         });
     }
+    let universal = match C::universal_location(ctx) {
+        Ok(universal) => universal,
+        Err(Fault::Xcm(error)) => return Ok(Outcome::Error { error }),
+        Err(Fault::State(error)) => return Err(error),
+    };
     if C::should_execute(ctx, &origin, &mut message, weight, &mut weight_credit).is_err() {
         return Ok(Outcome::Error {
             error: XcmError::Barrier,
@@ -176,6 +181,7 @@ pub fn execute<C: Config>(
         already_paid_fees: false,
         asset_claimer: None,
         recursion: 0,
+        universal,
         _config: PhantomData,
     };
     while !message.0.is_empty() {
@@ -303,6 +309,8 @@ struct Executor<C: Config> {
     already_paid_fees: bool,
     asset_claimer: Option<Location>,
     recursion: u32,
+    /// Where this chain is.
+    universal: Junctions,
     _config: PhantomData<C>,
 }
 
@@ -402,7 +410,7 @@ impl<C: Config> Executor<C> {
                     C::withdraw_asset(ctx, asset, &origin)?;
                     C::deposit_asset(ctx, asset, &dest)?;
                 }
-                let reanchored = reanchor_assets::<C>(assets.inner().to_vec(), &dest)?;
+                let reanchored = reanchor_assets(&self.universal, assets.inner().to_vec(), &dest)?;
                 let mut message = alloc::vec![ReserveAssetDeposited(reanchored), ClearOrigin];
                 message.extend(xcm.0);
                 self.send(ctx, &dest, Xcm(message))?;
@@ -459,7 +467,7 @@ impl<C: Config> Executor<C> {
                 for asset in &taken {
                     C::deposit_asset(ctx, asset, &dest)?;
                 }
-                let reanchored = reanchor_assets::<C>(taken, &dest)?;
+                let reanchored = reanchor_assets(&self.universal, taken, &dest)?;
                 let mut message = alloc::vec![ReserveAssetDeposited(reanchored), ClearOrigin];
                 message.extend(xcm.0);
                 self.send(ctx, &dest, Xcm(message))?;
@@ -472,7 +480,7 @@ impl<C: Config> Executor<C> {
                 xcm,
             } => {
                 let taken = self.holding.saturating_take(&assets).into_assets();
-                let reanchored = reanchor_assets::<C>(taken, &reserve)?;
+                let reanchored = reanchor_assets(&self.universal, taken, &reserve)?;
                 let mut message = alloc::vec![WithdrawAsset(reanchored), ClearOrigin];
                 message.extend(xcm.0);
                 self.send(ctx, &reserve, Xcm(message))?;
@@ -480,7 +488,7 @@ impl<C: Config> Executor<C> {
             InitiateTeleport { assets, dest, xcm } => {
                 let taken = self.holding.saturating_take(&assets).into_assets();
                 check_teleport_out::<C>(&taken, &dest)?;
-                let reanchored = reanchor_assets::<C>(taken, &dest)?;
+                let reanchored = reanchor_assets(&self.universal, taken, &dest)?;
                 let mut message = alloc::vec![ReceiveTeleportedAsset(reanchored), ClearOrigin];
                 message.extend(xcm.0);
                 self.send(ctx, &dest, Xcm(message))?;
@@ -490,7 +498,8 @@ impl<C: Config> Executor<C> {
                 assets,
             } => {
                 let held = self.holding.min(&assets).into_assets();
-                let reanchored = reanchor_assets::<C>(held, &response_info.destination)?;
+                let reanchored =
+                    reanchor_assets(&self.universal, held, &response_info.destination)?;
                 self.respond(ctx, response_info, Response::Assets(reanchored))?;
             }
             BuyExecution { fees, weight_limit } => {
@@ -620,8 +629,8 @@ impl<C: Config> Executor<C> {
                 if !C::is_universal_alias(origin, &junction) {
                     return Err(XcmError::InvalidLocation.into());
                 }
-                let parents = u8::try_from(C::universal_location().len())
-                    .map_err(|_| XcmError::LocationFull)?;
+                let parents =
+                    u8::try_from(self.universal.len()).map_err(|_| XcmError::LocationFull)?;
                 self.origin =
                     Some(Location::new(parents, &[junction]).ok_or(XcmError::LocationFull)?);
             }
@@ -692,7 +701,7 @@ impl<C: Config> Executor<C> {
                 if preserve_origin {
                     let origin = self
                         .origin()?
-                        .reanchored(&destination, &C::universal_location())
+                        .reanchored(&destination, &self.universal)
                         .ok_or(XcmError::BadOrigin)?;
                     message.push(AliasOrigin(origin));
                 } else {
@@ -762,7 +771,7 @@ impl<C: Config> Executor<C> {
             AssetTransferFilter::Teleport(_) => check_teleport_out::<C>(&assets, dest)?,
             AssetTransferFilter::ReserveWithdraw(_) => {}
         }
-        reanchor_assets::<C>(assets, dest)
+        reanchor_assets(&self.universal, assets, dest)
     }
 
     /// Sends `message` to `dest`, tagged with this message's topic (or id) so that it can be
@@ -790,7 +799,7 @@ impl<C: Config> Executor<C> {
         let querier = match &self.origin {
             Some(origin) => Some(
                 origin
-                    .reanchored(&info.destination, &C::universal_location())
+                    .reanchored(&info.destination, &self.universal)
                     .ok_or(XcmError::ReanchorFailed)?,
             ),
             None => None,
@@ -894,16 +903,19 @@ fn check_teleport_out<C: Config>(assets: &[Asset], dest: &Location) -> Result<()
     }
 }
 
-/// `assets` as `dest` sees them, in canonical order.
-fn reanchor_assets<C: Config>(assets: Vec<Asset>, dest: &Location) -> Result<Assets, Fault> {
-    let context = C::universal_location();
+/// `assets` as `dest` sees them, in canonical order, from a chain at `context`.
+fn reanchor_assets(
+    context: &Junctions,
+    assets: Vec<Asset>,
+    dest: &Location,
+) -> Result<Assets, Fault> {
     let reanchored = assets
         .into_iter()
         .map(|asset| {
             let id = asset
                 .id
                 .0
-                .reanchored(dest, &context)
+                .reanchored(dest, context)
                 .ok_or(XcmError::ReanchorFailed)?;
             Ok(Asset {
                 id: AssetId(id),

@@ -1,0 +1,701 @@
+//! `messaging`: the relay chain's message routes between itself and its paras.
+//!
+//! - **DMP** (relay to para): [`queue_downward`] appends to the para's downward queue; the para
+//!   processes the whole queue in its next block and commits how many it processed.
+//! - **UMP** (para to relay): an included candidate's upward messages wait in one queue and run
+//!   through the relay chain's XCM executor within [`UPWARD_WEIGHT_PER_BLOCK`] per block; a
+//!   message heavier than [`MAX_UPWARD_MESSAGE_WEIGHT`] goes to the overweight queue, which root
+//!   may run with [`Call::ExecuteOverweight`].
+//! - **HRMP** (para to para, through the relay chain): a para asks to open a channel
+//!   ([`Call::HrmpInitOpenChannel`], dispatched by its sovereign account, i.e. with XCM
+//!   `Transact` from the para), the recipient accepts, either closes; both ends hear of it by
+//!   DMP. An included candidate's horizontal messages are appended to their channels, within
+//!   capacity and size; the recipient commits a watermark up to which the relay chain drops them.
+//!
+//! Every queue is a hash chain ([`tessera_runtime::messaging`]) whose head paras prove in
+//! their blocks, so a para cannot skip, reorder or invent messages. [`check_commitments`] is
+//! what a candidate's message commitments must satisfy to be backed; [`enact`] applies them
+//! when it is included.
+
+use crate::paras::{self, ParaId};
+use parity_scale_codec::{Decode, Encode};
+use tessera_runtime::dispatch::{
+    CallError, CallResult, Context, Dispatch, DispatchError, Origin, Weight,
+};
+use tessera_runtime::messaging::{
+    extend_head, HrmpChannel, HrmpChannelId, InboundDownwardMessage, InboundHrmpMessage,
+    RelayInputs, DOWNWARD_QUEUES, DOWNWARD_QUEUE_HEADS, HRMP, HRMP_CHANNELS, HRMP_CONTENTS,
+    HRMP_EGRESS, HRMP_INGRESS, MAX_DOWNWARD_MESSAGE_SIZE, MAX_HORIZONTAL_MESSAGES_PER_CANDIDATE,
+    MAX_HRMP_CHANNEL_CAPACITY, MAX_HRMP_MESSAGE_SIZE, MAX_UPWARD_MESSAGES_PER_CANDIDATE,
+    MAX_UPWARD_MESSAGE_SIZE,
+};
+use tessera_runtime::parachain::CandidateCommitments;
+use tessera_runtime::state::{NodeStore, State};
+use tessera_runtime::storage::{StorageMap, StorageValue};
+use tessera_runtime::{AccountId, BlockNumber, Header};
+use tessera_xcm::executor::{self, Outcome};
+use tessera_xcm::module::{ChainConfig, XcmRuntime};
+use tessera_xcm::v5::{Instruction, Location, Weight as XcmWeight, Xcm};
+use tessera_xcm::VersionedXcm;
+
+/// The module's name, the prefix of its own storage keys (queues shared with paras are under
+/// `Dmp` and `Hrmp`).
+pub const NAME: &str = "Messaging";
+/// Weight of upward messages the relay chain runs per block.
+pub const UPWARD_WEIGHT_PER_BLOCK: Weight = 20_000_000_000;
+/// Heaviest upward message run automatically.
+pub const MAX_UPWARD_MESSAGE_WEIGHT: Weight = 5_000_000_000;
+/// Proof size given with the weight of an upward message (our weights count time only).
+const UPWARD_PROOF_SIZE: u64 = 1 << 20;
+/// Most downward messages waiting for one para.
+pub const MAX_DOWNWARD_QUEUE_LEN: usize = 1_000;
+/// Most upward messages waiting to run.
+pub const MAX_UPWARD_QUEUE_LEN: usize = 10_000;
+
+/// A request to open a channel, waiting for the recipient.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct OpenRequest {
+    /// Most messages the channel holds.
+    pub max_capacity: u32,
+    /// Largest message.
+    pub max_message_size: u32,
+}
+
+/// Requests to open channels.
+pub static HRMP_OPEN_REQUESTS: StorageMap<HrmpChannelId, OpenRequest> =
+    StorageMap::new(HRMP, "OpenRequests");
+/// Relay block up to which each para processed its inbound channels.
+pub static HRMP_WATERMARKS: StorageMap<ParaId, BlockNumber> = StorageMap::new(HRMP, "Watermarks");
+/// Upward messages waiting for weight: sender and message.
+pub static UPWARD_QUEUE: StorageValue<Vec<(ParaId, Vec<u8>)>> =
+    StorageValue::new(NAME, "UpwardQueue");
+/// Upward messages too heavy to run automatically, by index.
+pub static OVERWEIGHT: StorageMap<u64, (ParaId, Vec<u8>)> = StorageMap::new(NAME, "Overweight");
+/// The next overweight index.
+pub static OVERWEIGHT_COUNT: StorageValue<u64> = StorageValue::new(NAME, "OverweightCount");
+
+/// Calls of `messaging`.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub enum Call {
+    /// Asks to open a channel from the calling para to `recipient`.
+    #[codec(index = 0)]
+    HrmpInitOpenChannel {
+        /// The receiving para.
+        recipient: ParaId,
+        /// Most messages the channel holds.
+        max_capacity: u32,
+        /// Largest message.
+        max_message_size: u32,
+    },
+    /// Accepts `sender`'s request to open a channel to the calling para; it opens at once.
+    #[codec(index = 1)]
+    HrmpAcceptOpenChannel {
+        /// The sending para.
+        sender: ParaId,
+    },
+    /// Closes a channel the calling para is an end of; its unprocessed messages are dropped.
+    #[codec(index = 2)]
+    HrmpCloseChannel {
+        /// The channel.
+        channel: HrmpChannelId,
+    },
+    /// Opens a channel at once (root).
+    #[codec(index = 3)]
+    ForceOpenHrmpChannel {
+        /// The sending para.
+        sender: ParaId,
+        /// The receiving para.
+        recipient: ParaId,
+        /// Most messages the channel holds.
+        max_capacity: u32,
+        /// Largest message.
+        max_message_size: u32,
+    },
+    /// Runs an overweight upward message with up to `weight_limit` (root).
+    #[codec(index = 4)]
+    ExecuteOverweight {
+        /// Its index.
+        index: u64,
+        /// Most weight it may use.
+        weight_limit: Weight,
+    },
+}
+
+/// Events of `messaging`.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub enum Event {
+    /// A para asked to open a channel.
+    #[codec(index = 0)]
+    OpenChannelRequested {
+        /// The channel.
+        channel: HrmpChannelId,
+        /// Its capacity.
+        max_capacity: u32,
+        /// Its largest message.
+        max_message_size: u32,
+    },
+    /// A channel opened.
+    #[codec(index = 1)]
+    ChannelOpened {
+        /// The channel.
+        channel: HrmpChannelId,
+    },
+    /// A channel closed.
+    #[codec(index = 2)]
+    ChannelClosed {
+        /// The channel.
+        channel: HrmpChannelId,
+    },
+    /// An upward message was too heavy to run automatically.
+    #[codec(index = 3)]
+    OverweightEnqueued {
+        /// The sender.
+        para: ParaId,
+        /// Its overweight index.
+        index: u64,
+        /// Its weight.
+        weight: Weight,
+    },
+    /// Messages of an included candidate were queued: `upward` to run here, `horizontal` in
+    /// channels.
+    #[codec(index = 4)]
+    MessagesQueued {
+        /// The sender.
+        para: ParaId,
+        /// Upward messages.
+        upward: u32,
+        /// Horizontal messages.
+        horizontal: u32,
+    },
+}
+
+/// Why a candidate's message commitments are not acceptable.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CommitmentError {
+    /// It claims more downward messages than were queued.
+    #[error("processed {processed} downward messages of {queued} queued")]
+    TooManyProcessed {
+        /// Claimed.
+        processed: u32,
+        /// Queued.
+        queued: u32,
+    },
+    /// Too many or too large upward messages.
+    #[error("upward messages exceed {MAX_UPWARD_MESSAGES_PER_CANDIDATE} or {MAX_UPWARD_MESSAGE_SIZE} bytes")]
+    UpwardLimits,
+    /// Too many horizontal messages.
+    #[error("more than {MAX_HORIZONTAL_MESSAGES_PER_CANDIDATE} horizontal messages")]
+    TooManyHorizontal,
+    /// A horizontal message to a para without an open channel, too large, or over capacity.
+    #[error("horizontal message to para {0} does not fit an open channel")]
+    NoRoom(u32),
+    /// The watermark goes back or past the relay parent.
+    #[error(
+        "HRMP watermark {watermark} is before {last} or after the relay parent {relay_parent}"
+    )]
+    BadWatermark {
+        /// The candidate's watermark.
+        watermark: BlockNumber,
+        /// The last one.
+        last: BlockNumber,
+        /// The relay parent.
+        relay_parent: BlockNumber,
+    },
+}
+
+fn error(name: &str) -> CallError {
+    DispatchError::module(NAME, name).into()
+}
+
+/// The para whose sovereign account `who` is (`b"para" ++ id ++ zeros`), as XCM `Transact`
+/// from that para with `SovereignAccount` dispatches.
+pub fn para_of(who: &AccountId) -> Option<ParaId> {
+    let (tag, rest) = who.0.split_first_chunk::<4>()?;
+    let (id, zeros) = rest.split_first_chunk::<4>()?;
+    (tag == b"para" && zeros.iter().all(|byte| *byte == 0)).then(|| ParaId(u32::from_le_bytes(*id)))
+}
+
+/// A downward XCM message with one HRMP notification.
+fn notification(instruction: Instruction) -> Vec<u8> {
+    VersionedXcm::V5(Xcm(vec![instruction])).encode()
+}
+
+/// Appends `message` to the downward queue of `para`.
+pub fn queue_downward<E>(
+    ctx: &mut Context<'_, E>,
+    para: ParaId,
+    message: Vec<u8>,
+) -> tessera_runtime::Result<Result<(), tessera_xcm::v5::Error>> {
+    use tessera_xcm::v5::Error as XcmError;
+    if paras::PARAS.get(&mut ctx.state, &para)?.is_none() {
+        return Ok(Err(XcmError::Unroutable));
+    }
+    if message.len() > MAX_DOWNWARD_MESSAGE_SIZE as usize {
+        return Ok(Err(XcmError::ExceedsMaxMessageSize));
+    }
+    let mut queue = DOWNWARD_QUEUES.get_or_default(&mut ctx.state, &para)?;
+    if queue.len() >= MAX_DOWNWARD_QUEUE_LEN {
+        return Ok(Err(XcmError::Transport));
+    }
+    let sent_at = ctx.block_number;
+    let head = DOWNWARD_QUEUE_HEADS.get_or_default(&mut ctx.state, &para)?;
+    DOWNWARD_QUEUE_HEADS.insert(
+        &mut ctx.state,
+        &para,
+        &extend_head(&head, sent_at, &message),
+    );
+    queue.push(InboundDownwardMessage {
+        sent_at,
+        msg: message,
+    });
+    DOWNWARD_QUEUES.insert(&mut ctx.state, &para, &queue);
+    Ok(Ok(()))
+}
+
+/// Whether `commitments` of a candidate of `para` built on relay block `relay_parent` may be
+/// backed given the current state.
+pub fn check_commitments(
+    state: &mut State<'_>,
+    para: ParaId,
+    commitments: &CandidateCommitments,
+    relay_parent: BlockNumber,
+) -> tessera_runtime::Result<Result<(), CommitmentError>> {
+    let queued = DOWNWARD_QUEUES.get_or_default(state, &para)?.len() as u32;
+    if commitments.processed_downward_messages > queued {
+        return Ok(Err(CommitmentError::TooManyProcessed {
+            processed: commitments.processed_downward_messages,
+            queued,
+        }));
+    }
+    let upward = &commitments.upward_messages;
+    if upward.len() > MAX_UPWARD_MESSAGES_PER_CANDIDATE as usize
+        || upward
+            .iter()
+            .any(|message| message.len() > MAX_UPWARD_MESSAGE_SIZE as usize)
+    {
+        return Ok(Err(CommitmentError::UpwardLimits));
+    }
+    if commitments.horizontal_messages.len() > MAX_HORIZONTAL_MESSAGES_PER_CANDIDATE as usize {
+        return Ok(Err(CommitmentError::TooManyHorizontal));
+    }
+    let mut added: Vec<(ParaId, u32)> = Vec::new();
+    for message in &commitments.horizontal_messages {
+        let recipient = message.recipient;
+        let channel = HRMP_CHANNELS.get(
+            state,
+            &HrmpChannelId {
+                sender: para,
+                recipient,
+            },
+        )?;
+        let count = match added.iter_mut().find(|(to, _)| *to == recipient) {
+            Some((_, count)) => {
+                *count = count.saturating_add(1);
+                *count
+            }
+            None => {
+                added.push((recipient, 1));
+                1
+            }
+        };
+        let fits = channel.is_some_and(|channel| {
+            message.data.len() <= channel.max_message_size as usize
+                && channel.msg_count.saturating_add(count) <= channel.max_capacity
+        });
+        if !fits {
+            return Ok(Err(CommitmentError::NoRoom(recipient.0)));
+        }
+    }
+    let last = HRMP_WATERMARKS.get_or_default(state, &para)?;
+    if commitments.hrmp_watermark < last || commitments.hrmp_watermark > relay_parent {
+        return Ok(Err(CommitmentError::BadWatermark {
+            watermark: commitments.hrmp_watermark,
+            last,
+            relay_parent,
+        }));
+    }
+    Ok(Ok(()))
+}
+
+/// Applies the message commitments of an included candidate of `para` (checked by
+/// [`check_commitments`] when it was backed).
+pub fn enact<E: XcmRuntime + From<Event>>(
+    ctx: &mut Context<'_, E>,
+    para: ParaId,
+    commitments: &CandidateCommitments,
+) -> Result<(), CallError> {
+    // Downward messages it processed.
+    let processed = commitments.processed_downward_messages as usize;
+    if processed > 0 {
+        let mut queue = DOWNWARD_QUEUES.get_or_default(&mut ctx.state, &para)?;
+        queue.drain(..processed.min(queue.len()));
+        if queue.is_empty() {
+            DOWNWARD_QUEUES.remove(&mut ctx.state, &para);
+        } else {
+            DOWNWARD_QUEUES.insert(&mut ctx.state, &para, &queue);
+        }
+    }
+    // Horizontal messages it processed, up to its watermark.
+    let watermark = commitments.hrmp_watermark;
+    for sender in HRMP_INGRESS.get_or_default(&mut ctx.state, &para)? {
+        let id = HrmpChannelId {
+            sender,
+            recipient: para,
+        };
+        let mut contents = HRMP_CONTENTS.get_or_default(&mut ctx.state, &id)?;
+        let before = contents.len();
+        contents.retain(|message| message.sent_at > watermark);
+        if contents.len() == before {
+            continue;
+        }
+        if let Some(mut channel) = HRMP_CHANNELS.get(&mut ctx.state, &id)? {
+            channel.msg_count = contents.len() as u32;
+            channel.total_size = contents.iter().map(|m| m.data.len() as u32).sum();
+            HRMP_CHANNELS.insert(&mut ctx.state, &id, &channel);
+        }
+        HRMP_CONTENTS.insert(&mut ctx.state, &id, &contents);
+    }
+    HRMP_WATERMARKS.insert(&mut ctx.state, &para, &watermark);
+    // Horizontal messages it sent.
+    let now = ctx.block_number;
+    for message in &commitments.horizontal_messages {
+        let id = HrmpChannelId {
+            sender: para,
+            recipient: message.recipient,
+        };
+        let Some(mut channel) = HRMP_CHANNELS.get(&mut ctx.state, &id)? else {
+            // Closed since the candidate was backed: the message is dropped with the channel.
+            continue;
+        };
+        let mut contents = HRMP_CONTENTS.get_or_default(&mut ctx.state, &id)?;
+        contents.push(InboundHrmpMessage {
+            sent_at: now,
+            data: message.data.clone(),
+        });
+        channel.msg_count = channel.msg_count.saturating_add(1);
+        channel.total_size = channel.total_size.saturating_add(message.data.len() as u32);
+        channel.mqc_head = extend_head(&channel.mqc_head, now, &message.data);
+        HRMP_CHANNELS.insert(&mut ctx.state, &id, &channel);
+        HRMP_CONTENTS.insert(&mut ctx.state, &id, &contents);
+    }
+    // Upward messages: queued, then run within this block's budget.
+    if !commitments.upward_messages.is_empty() {
+        let mut queue = UPWARD_QUEUE.get_or_default(&mut ctx.state)?;
+        for message in &commitments.upward_messages {
+            if queue.len() < MAX_UPWARD_QUEUE_LEN {
+                queue.push((para, message.clone()));
+            }
+        }
+        UPWARD_QUEUE.put(&mut ctx.state, &queue);
+    }
+    ctx.deposit_event(Event::MessagesQueued {
+        para,
+        upward: commitments.upward_messages.len() as u32,
+        horizontal: commitments.horizontal_messages.len() as u32,
+    });
+    Ok(())
+}
+
+/// Runs queued upward messages, oldest first, within [`UPWARD_WEIGHT_PER_BLOCK`].
+pub fn process_upward<E: XcmRuntime + From<Event>>(
+    ctx: &mut Context<'_, E>,
+) -> Result<(), CallError> {
+    let mut queue = UPWARD_QUEUE.get_or_default(&mut ctx.state)?;
+    if queue.is_empty() {
+        return Ok(());
+    }
+    let mut budget = UPWARD_WEIGHT_PER_BLOCK;
+    let mut done = 0;
+    for (para, message) in &queue {
+        let weight = match VersionedXcm::decode_limited(message) {
+            Ok(VersionedXcm::V5(xcm)) => executor::weigh::<ChainConfig<E>>(&xcm)
+                .map(|weight| weight.ref_time)
+                .unwrap_or(0),
+            // Refused at once, with an event saying why.
+            Err(_) => 0,
+        };
+        if weight > MAX_UPWARD_MESSAGE_WEIGHT {
+            let index = OVERWEIGHT_COUNT.get_or_default(&mut ctx.state)?;
+            OVERWEIGHT.insert(&mut ctx.state, &index, &(*para, message.clone()));
+            OVERWEIGHT_COUNT.put(&mut ctx.state, &index.saturating_add(1));
+            ctx.deposit_event(Event::OverweightEnqueued {
+                para: *para,
+                index,
+                weight,
+            });
+            done += 1;
+            continue;
+        }
+        if weight > budget {
+            break;
+        }
+        budget -= weight;
+        let limit = XcmWeight::from_parts(weight, UPWARD_PROOF_SIZE);
+        tessera_xcm::module::receive(ctx, Location::child_para(para.0), message, limit)?;
+        done += 1;
+    }
+    queue.drain(..done);
+    UPWARD_QUEUE.put(&mut ctx.state, &queue);
+    Ok(())
+}
+
+fn notify<E>(
+    ctx: &mut Context<'_, E>,
+    para: ParaId,
+    instruction: Instruction,
+) -> Result<(), CallError> {
+    // A notification that cannot be queued (full queue) is dropped: the channel's state is
+    // what counts, and paras read it from the relay state.
+    let _ = queue_downward(ctx, para, notification(instruction))?;
+    Ok(())
+}
+
+fn add_sorted(list: &mut Vec<ParaId>, para: ParaId) {
+    if let Err(position) = list.binary_search(&para) {
+        list.insert(position, para);
+    }
+}
+
+/// Opens channel `id` now.
+pub fn open_channel<E: From<Event>>(
+    ctx: &mut Context<'_, E>,
+    id: HrmpChannelId,
+    max_capacity: u32,
+    max_message_size: u32,
+) -> CallResult {
+    if id.sender == id.recipient {
+        return Err(error("ChannelToSelf"));
+    }
+    for para in [id.sender, id.recipient] {
+        if paras::PARAS.get(&mut ctx.state, &para)?.is_none() {
+            return Err(error("UnknownPara"));
+        }
+    }
+    if HRMP_CHANNELS.get(&mut ctx.state, &id)?.is_some() {
+        return Err(error("ChannelExists"));
+    }
+    if max_capacity == 0 || max_capacity > MAX_HRMP_CHANNEL_CAPACITY {
+        return Err(error("BadCapacity"));
+    }
+    if max_message_size == 0 || max_message_size > MAX_HRMP_MESSAGE_SIZE {
+        return Err(error("BadMessageSize"));
+    }
+    HRMP_OPEN_REQUESTS.remove(&mut ctx.state, &id);
+    HRMP_CHANNELS.insert(
+        &mut ctx.state,
+        &id,
+        &HrmpChannel {
+            max_capacity,
+            max_message_size,
+            ..HrmpChannel::default()
+        },
+    );
+    let mut ingress = HRMP_INGRESS.get_or_default(&mut ctx.state, &id.recipient)?;
+    add_sorted(&mut ingress, id.sender);
+    HRMP_INGRESS.insert(&mut ctx.state, &id.recipient, &ingress);
+    let mut egress = HRMP_EGRESS.get_or_default(&mut ctx.state, &id.sender)?;
+    add_sorted(&mut egress, id.recipient);
+    HRMP_EGRESS.insert(&mut ctx.state, &id.sender, &egress);
+    ctx.deposit_event(Event::ChannelOpened { channel: id });
+    Ok(())
+}
+
+fn close_channel<E: From<Event>>(ctx: &mut Context<'_, E>, id: HrmpChannelId) -> CallResult {
+    if HRMP_CHANNELS.get(&mut ctx.state, &id)?.is_none() {
+        return Err(error("NoChannel"));
+    }
+    HRMP_CHANNELS.remove(&mut ctx.state, &id);
+    HRMP_CONTENTS.remove(&mut ctx.state, &id);
+    let mut ingress = HRMP_INGRESS.get_or_default(&mut ctx.state, &id.recipient)?;
+    ingress.retain(|para| *para != id.sender);
+    HRMP_INGRESS.insert(&mut ctx.state, &id.recipient, &ingress);
+    let mut egress = HRMP_EGRESS.get_or_default(&mut ctx.state, &id.sender)?;
+    egress.retain(|para| *para != id.recipient);
+    HRMP_EGRESS.insert(&mut ctx.state, &id.sender, &egress);
+    ctx.deposit_event(Event::ChannelClosed { channel: id });
+    Ok(())
+}
+
+fn calling_para(origin: &Origin) -> Result<ParaId, CallError> {
+    let who = origin.ensure_signed()?;
+    para_of(who).ok_or_else(|| DispatchError::BadOrigin.into())
+}
+
+impl<E: XcmRuntime + From<Event>> Dispatch<E> for Call {
+    fn weight(&self) -> Weight {
+        match self {
+            Call::ExecuteOverweight { weight_limit, .. } => weight_limit.saturating_add(10_000_000),
+            _ => 50_000_000,
+        }
+    }
+
+    fn dispatch(self, ctx: &mut Context<'_, E>, origin: Origin) -> CallResult {
+        match self {
+            Call::HrmpInitOpenChannel {
+                recipient,
+                max_capacity,
+                max_message_size,
+            } => {
+                let sender = calling_para(&origin)?;
+                let id = HrmpChannelId { sender, recipient };
+                if sender == recipient {
+                    return Err(error("ChannelToSelf"));
+                }
+                if paras::PARAS.get(&mut ctx.state, &recipient)?.is_none() {
+                    return Err(error("UnknownPara"));
+                }
+                if HRMP_CHANNELS.get(&mut ctx.state, &id)?.is_some()
+                    || HRMP_OPEN_REQUESTS.get(&mut ctx.state, &id)?.is_some()
+                {
+                    return Err(error("ChannelExists"));
+                }
+                if max_capacity == 0 || max_capacity > MAX_HRMP_CHANNEL_CAPACITY {
+                    return Err(error("BadCapacity"));
+                }
+                if max_message_size == 0 || max_message_size > MAX_HRMP_MESSAGE_SIZE {
+                    return Err(error("BadMessageSize"));
+                }
+                HRMP_OPEN_REQUESTS.insert(
+                    &mut ctx.state,
+                    &id,
+                    &OpenRequest {
+                        max_capacity,
+                        max_message_size,
+                    },
+                );
+                notify(
+                    ctx,
+                    recipient,
+                    Instruction::HrmpNewChannelOpenRequest {
+                        sender: sender.0,
+                        max_message_size,
+                        max_capacity,
+                    },
+                )?;
+                ctx.deposit_event(Event::OpenChannelRequested {
+                    channel: id,
+                    max_capacity,
+                    max_message_size,
+                });
+                Ok(())
+            }
+            Call::HrmpAcceptOpenChannel { sender } => {
+                let recipient = calling_para(&origin)?;
+                let id = HrmpChannelId { sender, recipient };
+                let request = HRMP_OPEN_REQUESTS
+                    .get(&mut ctx.state, &id)?
+                    .ok_or_else(|| error("NoOpenRequest"))?;
+                open_channel(ctx, id, request.max_capacity, request.max_message_size)?;
+                notify(
+                    ctx,
+                    sender,
+                    Instruction::HrmpChannelAccepted {
+                        recipient: recipient.0,
+                    },
+                )
+            }
+            Call::HrmpCloseChannel { channel } => {
+                let initiator = calling_para(&origin)?;
+                let other = if initiator == channel.sender {
+                    channel.recipient
+                } else if initiator == channel.recipient {
+                    channel.sender
+                } else {
+                    return Err(DispatchError::BadOrigin.into());
+                };
+                close_channel(ctx, channel)?;
+                notify(
+                    ctx,
+                    other,
+                    Instruction::HrmpChannelClosing {
+                        initiator: initiator.0,
+                        sender: channel.sender.0,
+                        recipient: channel.recipient.0,
+                    },
+                )
+            }
+            Call::ForceOpenHrmpChannel {
+                sender,
+                recipient,
+                max_capacity,
+                max_message_size,
+            } => {
+                origin.ensure_root()?;
+                open_channel(
+                    ctx,
+                    HrmpChannelId { sender, recipient },
+                    max_capacity,
+                    max_message_size,
+                )
+            }
+            Call::ExecuteOverweight {
+                index,
+                weight_limit,
+            } => {
+                origin.ensure_root()?;
+                let (para, message) = OVERWEIGHT
+                    .get(&mut ctx.state, &index)?
+                    .ok_or_else(|| error("UnknownOverweight"))?;
+                let limit = XcmWeight::from_parts(weight_limit, UPWARD_PROOF_SIZE);
+                let (_, outcome) = tessera_xcm::module::receive(
+                    ctx,
+                    Location::child_para(para.0),
+                    &message,
+                    limit,
+                )?;
+                if let Outcome::Error {
+                    error: tessera_xcm::v5::Error::WeightLimitReached(_),
+                } = outcome
+                {
+                    return Err(error("WeightLimitTooLow"));
+                }
+                OVERWEIGHT.remove(&mut ctx.state, &index);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// What a collator of `para` puts in its block built on relay block `relay_parent` (whose
+/// state is in `store`): the messages waiting for it and a proof of the queue heads and
+/// channels they must match.
+pub fn relay_inputs(
+    store: &dyn NodeStore,
+    relay_parent: &Header,
+    para: ParaId,
+) -> tessera_runtime::Result<RelayInputs> {
+    let root = relay_parent.state_root;
+    let mut proven = State::new(store, root).record_proof();
+    let mut plain = State::new(store, root);
+    DOWNWARD_QUEUE_HEADS.get(&mut proven, &para)?;
+    let downward_messages = DOWNWARD_QUEUES.get_or_default(&mut plain, &para)?;
+    let mut horizontal_messages = Vec::new();
+    for sender in HRMP_INGRESS.get_or_default(&mut proven, &para)? {
+        let id = HrmpChannelId {
+            sender,
+            recipient: para,
+        };
+        HRMP_CHANNELS.get(&mut proven, &id)?;
+        let messages = HRMP_CONTENTS.get_or_default(&mut plain, &id)?;
+        if !messages.is_empty() {
+            horizontal_messages.push((sender, messages));
+        }
+    }
+    for recipient in HRMP_EGRESS.get_or_default(&mut proven, &para)? {
+        HRMP_CHANNELS.get(
+            &mut proven,
+            &HrmpChannelId {
+                sender: para,
+                recipient,
+            },
+        )?;
+    }
+    let relay_state_proof = proven.commit()?.proof.unwrap_or_default();
+    Ok(RelayInputs {
+        relay_parent_number: relay_parent.number,
+        relay_parent_storage_root: root,
+        relay_state_proof,
+        downward_messages,
+        horizontal_messages,
+    })
+}

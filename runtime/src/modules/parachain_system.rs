@@ -1,0 +1,321 @@
+//! `parachain_system`: a para's side of the relay chain.
+//!
+//! Every para block starts with the [`Call::SetRelayInputs`] inherent: its relay parent, a
+//! proof of the relay state it relies on, and the downward and horizontal messages the relay
+//! chain holds for the para. The inherent checks the proof against the relay parent's state
+//! root, checks that the messages extend the para's last processed queue heads to exactly the
+//! proven heads (see [`crate::messaging`]), and hands each message to the runtime
+//! ([`ParachainRuntime`]). Messages the para sends wait in [`OUTPUTS`] until the block ends;
+//! [`crate::parachain::validate_block`] turns them into the candidate's commitments, and checks
+//! that the inherent's relay parent is the one the candidate is validated against.
+
+use crate::dispatch::{CallError, CallResult, Context, Dispatch, DispatchError, Origin, Weight};
+use crate::messaging::{
+    extend_head, HrmpChannel, HrmpChannelId, RelayInputs, DOWNWARD_QUEUE_HEADS, HRMP_CHANNELS,
+    HRMP_EGRESS, HRMP_INGRESS, MAX_HORIZONTAL_MESSAGES_PER_CANDIDATE,
+    MAX_UPWARD_MESSAGES_PER_CANDIDATE, MAX_UPWARD_MESSAGE_SIZE,
+};
+use crate::parachain::{OutboundHrmpMessage, ParaId, PARA_ID};
+use crate::state::State;
+use crate::storage::{StorageMap, StorageValue};
+use crate::{BlockNumber, Hash};
+use alloc::vec::Vec;
+use parity_scale_codec::{Decode, Encode};
+
+/// The module's name, the prefix of its storage keys.
+pub const NAME: &str = "ParachainSystem";
+
+/// Weight given to each received message (its execution may use up to this).
+pub const MESSAGE_WEIGHT: Weight = 1_000_000_000;
+const BASE_WEIGHT: Weight = 50_000_000;
+
+/// What the current block commits to besides its head.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode)]
+pub struct BlockOutputs {
+    /// The para block these belong to.
+    pub block: BlockNumber,
+    /// The relay parent the inherent proved.
+    pub relay_parent_number: BlockNumber,
+    /// Its state root.
+    pub relay_parent_storage_root: Hash,
+    /// Messages to the relay chain.
+    pub upward_messages: Vec<Vec<u8>>,
+    /// Messages to siblings.
+    pub horizontal_messages: Vec<OutboundHrmpMessage>,
+    /// Downward messages processed.
+    pub processed_downward_messages: u32,
+    /// Relay block up to which horizontal messages were processed.
+    pub hrmp_watermark: BlockNumber,
+    /// Open outbound channels as of the relay parent.
+    pub egress: Vec<(ParaId, HrmpChannel)>,
+}
+
+/// The current block's outputs.
+pub static OUTPUTS: StorageValue<BlockOutputs> = StorageValue::new(NAME, "Outputs");
+/// Head of the downward queue up to the last processed message.
+pub static LAST_DOWNWARD_HEAD: StorageValue<Hash> = StorageValue::new(NAME, "LastDownwardHead");
+/// Head of each inbound channel up to the last processed message.
+pub static LAST_HRMP_HEADS: StorageMap<ParaId, Hash> = StorageMap::new(NAME, "LastHrmpHeads");
+
+/// Calls of `parachain_system`.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub enum Call {
+    /// The inherent: what the relay parent holds for this para.
+    #[codec(index = 0)]
+    SetRelayInputs(RelayInputs),
+}
+
+/// Events of `parachain_system`.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub enum Event {
+    /// The relay inputs of this block were checked and their messages handed on.
+    #[codec(index = 0)]
+    RelayInputsSet {
+        /// The relay parent.
+        relay_parent_number: BlockNumber,
+        /// Downward messages received.
+        downward: u32,
+        /// Horizontal messages received.
+        horizontal: u32,
+    },
+}
+
+/// What a para runtime does with the messages it receives.
+pub trait ParachainRuntime: Sized {
+    /// Handles `message` from the relay chain with at most `weight` (a failing message is
+    /// recorded by the handler; only a state error fails the block).
+    fn on_downward(
+        ctx: &mut Context<'_, Self>,
+        message: &[u8],
+        weight: Weight,
+    ) -> crate::Result<()>;
+
+    /// Handles `message` from sibling `sender`, likewise.
+    fn on_horizontal(
+        ctx: &mut Context<'_, Self>,
+        sender: ParaId,
+        message: &[u8],
+        weight: Weight,
+    ) -> crate::Result<()>;
+}
+
+/// Why a message cannot be sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SendError {
+    /// The block has no relay inputs yet (the inherent comes first).
+    NoRelayInputs,
+    /// Larger than the relay chain accepts on that route.
+    TooLarge,
+    /// This block already sends as many messages as a candidate may.
+    TooMany,
+    /// No open channel to that para.
+    NoChannel,
+    /// The channel is full.
+    ChannelFull,
+}
+
+fn error(name: &str) -> CallError {
+    DispatchError::module(NAME, name).into()
+}
+
+/// Reads the relay state from the proof; a missing node is the proof's fault, not ours.
+fn relay_read<T>(result: crate::Result<T>) -> Result<T, CallError> {
+    result.map_err(|_| error("IncompleteRelayProof"))
+}
+
+impl<E: From<Event> + ParachainRuntime> Dispatch<E> for Call {
+    fn weight(&self) -> Weight {
+        let Call::SetRelayInputs(inputs) = self;
+        let messages = inputs
+            .horizontal_messages
+            .iter()
+            .map(|(_, messages)| messages.len())
+            .fold(inputs.downward_messages.len(), usize::saturating_add);
+        BASE_WEIGHT.saturating_add(MESSAGE_WEIGHT.saturating_mul(messages as Weight))
+    }
+
+    fn dispatch(self, ctx: &mut Context<'_, E>, origin: Origin) -> CallResult {
+        if origin != Origin::None {
+            return Err(DispatchError::BadOrigin.into());
+        }
+        let Call::SetRelayInputs(inputs) = self;
+        let now = ctx.block_number;
+        let previous = OUTPUTS.get(&mut ctx.state)?;
+        if previous
+            .as_ref()
+            .is_some_and(|outputs| outputs.block == now)
+        {
+            return Err(error("AlreadySet"));
+        }
+        if previous.is_some_and(|outputs| outputs.relay_parent_number > inputs.relay_parent_number)
+        {
+            return Err(error("RelayParentWentBack"));
+        }
+        let para = PARA_ID
+            .get(&mut ctx.state)?
+            .ok_or_else(|| error("NoParaId"))?;
+        let store = inputs.relay_state_proof.into_store();
+        let mut relay = State::new(&store, inputs.relay_parent_storage_root);
+
+        // Downward: the messages must lead from our last head to the relay's.
+        let mut head = LAST_DOWNWARD_HEAD.get_or_default(&mut ctx.state)?;
+        for message in &inputs.downward_messages {
+            if message.sent_at > inputs.relay_parent_number {
+                return Err(error("MessageFromTheFuture"));
+            }
+            head = extend_head(&head, message.sent_at, &message.msg);
+        }
+        let relay_head = relay_read(DOWNWARD_QUEUE_HEADS.get_or_default(&mut relay, &para))?;
+        if head != relay_head {
+            return Err(error("DownwardMessagesMismatch"));
+        }
+        LAST_DOWNWARD_HEAD.put(&mut ctx.state, &head);
+
+        // Horizontal: every inbound channel, with or without messages, must match.
+        let ingress = relay_read(HRMP_INGRESS.get_or_default(&mut relay, &para))?;
+        let senders: Vec<ParaId> = inputs
+            .horizontal_messages
+            .iter()
+            .map(|(sender, _)| *sender)
+            .collect();
+        if senders.windows(2).any(|pair| pair.first() >= pair.get(1))
+            || senders.iter().any(|sender| !ingress.contains(sender))
+        {
+            return Err(error("HorizontalMessagesNotInChannels"));
+        }
+        let mut received = 0u32;
+        for sender in &ingress {
+            let channel_id = HrmpChannelId {
+                sender: *sender,
+                recipient: para,
+            };
+            let channel = relay_read(HRMP_CHANNELS.get(&mut relay, &channel_id))?
+                .ok_or_else(|| error("IncompleteRelayProof"))?;
+            let mut head = LAST_HRMP_HEADS.get_or_default(&mut ctx.state, sender)?;
+            let messages = inputs
+                .horizontal_messages
+                .iter()
+                .find(|(from, _)| from == sender)
+                .map(|(_, messages)| messages.as_slice())
+                .unwrap_or_default();
+            let mut sent_at = 0;
+            for message in messages {
+                if message.sent_at > inputs.relay_parent_number || message.sent_at < sent_at {
+                    return Err(error("HorizontalMessagesOutOfOrder"));
+                }
+                sent_at = message.sent_at;
+                head = extend_head(&head, message.sent_at, &message.data);
+                received = received.saturating_add(1);
+            }
+            if head != channel.mqc_head {
+                return Err(error("HorizontalMessagesMismatch"));
+            }
+            LAST_HRMP_HEADS.insert(&mut ctx.state, sender, &head);
+        }
+
+        let mut egress = Vec::new();
+        for recipient in relay_read(HRMP_EGRESS.get_or_default(&mut relay, &para))? {
+            let channel_id = HrmpChannelId {
+                sender: para,
+                recipient,
+            };
+            let channel = relay_read(HRMP_CHANNELS.get(&mut relay, &channel_id))?
+                .ok_or_else(|| error("IncompleteRelayProof"))?;
+            egress.push((recipient, channel));
+        }
+        let downward = inputs.downward_messages.len() as u32;
+        OUTPUTS.put(
+            &mut ctx.state,
+            &BlockOutputs {
+                block: now,
+                relay_parent_number: inputs.relay_parent_number,
+                relay_parent_storage_root: inputs.relay_parent_storage_root,
+                processed_downward_messages: downward,
+                hrmp_watermark: inputs.relay_parent_number,
+                egress,
+                ..BlockOutputs::default()
+            },
+        );
+        ctx.deposit_event(Event::RelayInputsSet {
+            relay_parent_number: inputs.relay_parent_number,
+            downward,
+            horizontal: received,
+        });
+
+        for message in &inputs.downward_messages {
+            E::on_downward(ctx, &message.msg, MESSAGE_WEIGHT)?;
+        }
+        for (sender, messages) in &inputs.horizontal_messages {
+            for message in messages {
+                E::on_horizontal(ctx, *sender, &message.data, MESSAGE_WEIGHT)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn is_inherent(&self) -> bool {
+        true
+    }
+}
+
+fn outputs<E>(ctx: &mut Context<'_, E>) -> crate::Result<Result<BlockOutputs, SendError>> {
+    Ok(match OUTPUTS.get(&mut ctx.state)? {
+        Some(outputs) if outputs.block == ctx.block_number => Ok(outputs),
+        _ => Err(SendError::NoRelayInputs),
+    })
+}
+
+/// Queues `message` for the relay chain, to leave with this block's candidate.
+pub fn send_upward<E>(
+    ctx: &mut Context<'_, E>,
+    message: Vec<u8>,
+) -> crate::Result<Result<(), SendError>> {
+    let mut outputs = match outputs(ctx)? {
+        Ok(outputs) => outputs,
+        Err(error) => return Ok(Err(error)),
+    };
+    if message.len() > MAX_UPWARD_MESSAGE_SIZE as usize {
+        return Ok(Err(SendError::TooLarge));
+    }
+    if outputs.upward_messages.len() >= MAX_UPWARD_MESSAGES_PER_CANDIDATE as usize {
+        return Ok(Err(SendError::TooMany));
+    }
+    outputs.upward_messages.push(message);
+    OUTPUTS.put(&mut ctx.state, &outputs);
+    Ok(Ok(()))
+}
+
+/// Queues `message` for sibling `recipient` over the open channel to it.
+pub fn send_horizontal<E>(
+    ctx: &mut Context<'_, E>,
+    recipient: ParaId,
+    message: Vec<u8>,
+) -> crate::Result<Result<(), SendError>> {
+    let mut outputs = match outputs(ctx)? {
+        Ok(outputs) => outputs,
+        Err(error) => return Ok(Err(error)),
+    };
+    let Some((_, channel)) = outputs.egress.iter().find(|(to, _)| *to == recipient) else {
+        return Ok(Err(SendError::NoChannel));
+    };
+    if message.len() > channel.max_message_size as usize {
+        return Ok(Err(SendError::TooLarge));
+    }
+    let queued = outputs
+        .horizontal_messages
+        .iter()
+        .filter(|queued| queued.recipient == recipient)
+        .count() as u32;
+    if channel.msg_count.saturating_add(queued) >= channel.max_capacity {
+        return Ok(Err(SendError::ChannelFull));
+    }
+    if outputs.horizontal_messages.len() >= MAX_HORIZONTAL_MESSAGES_PER_CANDIDATE as usize {
+        return Ok(Err(SendError::TooMany));
+    }
+    outputs.horizontal_messages.push(OutboundHrmpMessage {
+        recipient,
+        data: message,
+    });
+    OUTPUTS.put(&mut ctx.state, &outputs);
+    Ok(Ok(()))
+}
