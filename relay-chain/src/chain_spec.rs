@@ -370,6 +370,9 @@ impl ChainSpec {
         self.check()?;
         let config = &self.genesis;
         let (header, state) = build_genesis::<RelayRuntime>(|ctx| {
+            let fees = tessera_runtime::messaging::XCM_FEE_ACCOUNT;
+            let existential_deposit = ctx.config.existential_deposit;
+            balances::force_set_balance(ctx, &fees, existential_deposit)?;
             for (address, balance) in &config.balances {
                 balances::force_set_balance(ctx, &address.0, *balance)?;
             }

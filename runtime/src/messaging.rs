@@ -76,6 +76,11 @@ pub fn extend_head(head: &Hash, sent_at: BlockNumber, message: &[u8]) -> Hash {
     blake2_256(&(head, sent_at, blake2_256(message)).encode())
 }
 
+/// The account that collects XCM execution fees on every Tessera chain. Genesis endows it
+/// with the existential deposit, so that fees smaller than that are kept, not burnt.
+pub const XCM_FEE_ACCOUNT: crate::AccountId =
+    crate::AccountId(*b"modl/xcm/fees\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0");
+
 /// The relay chain's module that owns the downward queues.
 pub const DMP: &str = "Dmp";
 /// The relay chain's module that owns HRMP channels.

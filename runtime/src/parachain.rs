@@ -346,6 +346,8 @@ impl ParaGenesis {
     pub fn build<R: Runtime>(&self) -> Result<(Header, StateChanges), crate::dispatch::CallError> {
         crate::executive::build_genesis::<R>(|ctx| {
             PARA_ID.put(&mut ctx.state, &self.para_id);
+            let fees = crate::messaging::XCM_FEE_ACCOUNT;
+            crate::modules::balances::force_set_balance(ctx, &fees, R::CONFIG.existential_deposit)?;
             for (who, balance) in &self.balances {
                 crate::modules::balances::force_set_balance(ctx, who, *balance)?;
             }

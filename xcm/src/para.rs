@@ -19,8 +19,7 @@ pub const NETWORK: NetworkId =
     NetworkId::ByGenesis(*b"tessera-network-v1\0\0\0\0\0\0\0\0\0\0\0\0\0\0");
 
 /// The account that collects XCM execution fees on Tessera chains.
-pub const FEE_ACCOUNT: AccountId =
-    AccountId(*b"modl/xcm/fees\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0");
+pub const FEE_ACCOUNT: AccountId = tessera_runtime::messaging::XCM_FEE_ACCOUNT;
 
 /// Proof size given with a message's weight (our weights count time only).
 const PROOF_SIZE_PER_MESSAGE: u64 = 1 << 20;

@@ -38,8 +38,7 @@ pub const MESSAGE_WEIGHT_LIMIT: Weight = Weight::from_parts(10_000_000_000, 1 <<
 pub const MAX_DELIVERIES: usize = 64;
 
 /// The account that collects XCM fees on every simulated chain.
-pub const FEE_ACCOUNT: AccountId =
-    AccountId(*b"modl/xcm/fees\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0");
+pub const FEE_ACCOUNT: AccountId = tessera_runtime::messaging::XCM_FEE_ACCOUNT;
 
 /// The simulated consensus system.
 pub const NETWORK: NetworkId = NetworkId::Polkadot;

@@ -3,6 +3,7 @@
 mod bad_input;
 mod cli;
 mod crash;
+mod messaging;
 mod metrics;
 mod network;
 mod parachains;
@@ -13,3 +14,4 @@ mod rpc;
 mod support;
 mod sync;
 mod validation;
+mod xcmnet;

@@ -69,18 +69,29 @@ impl Para {
         inputs: RelayInputs,
         transfers: usize,
     ) -> (ParachainBlockData, ValidationParams) {
+        self.try_next_on(inputs, transfers).unwrap()
+    }
+
+    /// Like [`Self::next_on`], or why the block cannot be built.
+    pub(crate) fn try_next_on(
+        &mut self,
+        inputs: RelayInputs,
+        transfers: usize,
+    ) -> Result<(ParachainBlockData, ValidationParams), String> {
         let (number, root) = (inputs.relay_parent_number, inputs.relay_parent_storage_root);
         let mut extrinsics = vec![relay_inputs_inherent::<TemplateRuntime>(inputs)];
         extrinsics.extend(self.transfers(transfers));
         let built =
             build_block::<TemplateRuntime>(&self.nodes, &self.head, &extrinsics, None).unwrap();
-        assert!(built.rejected.is_empty(), "{:?}", built.rejected);
+        if let Some((_, why)) = built.rejected.first() {
+            return Err(why.to_string());
+        }
         let data =
             prove_block::<TemplateRuntime>(&self.nodes, self.head.state_root, built.block).unwrap();
         let mut params = params(&self.head, &data);
         params.relay_parent_number = number;
         params.relay_parent_storage_root = root;
-        (data, params)
+        Ok((data, params))
     }
 
     /// Makes `data`'s block the head.
