@@ -41,6 +41,6 @@ bench: setup
 ## Each fuzz target for FUZZ_SECONDS (default 600); needs `cargo install cargo-fuzz`.
 FUZZ_SECONDS ?= 600
 fuzz: setup
-	cd fuzz && for target in extrinsic_decode block_import network_message parachain_message validation_code xcm_decode; do \
+	cd fuzz && for target in extrinsic_decode block_import network_message parachain_message validation_code xcm_decode xcm_execute; do \
 	  cargo +nightly fuzz run $$target -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
 	done

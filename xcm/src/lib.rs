@@ -12,6 +12,8 @@ extern crate alloc;
 pub mod executor;
 pub mod module;
 pub mod para;
+#[cfg(feature = "serde")]
+mod serde_hex;
 #[cfg(feature = "simulator")]
 pub mod simulator;
 pub mod v5;
@@ -31,6 +33,11 @@ pub const MAX_XCM_SIZE: usize = 16 * 1024 * 1024;
 
 /// An XCM message of a known version: the first byte is the version.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    serde(rename_all = "camelCase", rename_all_fields = "camelCase")
+)]
 pub enum VersionedXcm {
     /// Version 5.
     #[codec(index = 5)]
@@ -39,6 +46,11 @@ pub enum VersionedXcm {
 
 /// A location of a known version.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    serde(rename_all = "camelCase", rename_all_fields = "camelCase")
+)]
 pub enum VersionedLocation {
     /// Version 5.
     #[codec(index = 5)]
@@ -47,6 +59,11 @@ pub enum VersionedLocation {
 
 /// An asset list of a known version.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    serde(rename_all = "camelCase", rename_all_fields = "camelCase")
+)]
 pub enum VersionedAssets {
     /// Version 5.
     #[codec(index = 5)]

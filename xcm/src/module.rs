@@ -83,6 +83,11 @@ pub enum QueryStatus {
 
 /// One thing that happened to a message on this chain.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(
+    feature = "serde",
+    serde(rename_all = "camelCase", rename_all_fields = "camelCase")
+)]
 pub enum MessageRecord {
     /// Sent to `dest` at block `at`.
     Sent {
@@ -828,6 +833,14 @@ pub fn register_foreign_asset<E: From<Event>>(ctx: &mut Context<'_, E>, id: Asse
     FOREIGN_ASSETS.insert(&mut ctx.state, &id, &0);
     ctx.deposit_event(Event::ForeignAssetRegistered { id });
     Ok(())
+}
+
+/// What happened to message `id` on this chain, oldest first (empty if nothing).
+pub fn message_records(
+    state: &mut tessera_runtime::state::State<'_>,
+    id: &XcmHash,
+) -> tessera_runtime::Result<Vec<MessageRecord>> {
+    MESSAGES.get_or_default(state, id)
 }
 
 /// The balance of foreign asset `id` held by `who`.

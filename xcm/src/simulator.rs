@@ -162,6 +162,7 @@ fn resolve(from: &Junctions, dest: &Location) -> Option<Junctions> {
 }
 
 /// A simulated chain: its place, trie state and events.
+#[derive(Clone)]
 pub struct Chain {
     /// Where it is.
     pub location: Junctions,
@@ -267,6 +268,7 @@ pub enum ChainId {
 
 /// A relay chain and its paras, every account of `accounts` holding `endowment` of each
 /// chain's native token; each para registers the relay token and its siblings' tokens.
+#[derive(Clone)]
 pub struct Network {
     chains: BTreeMap<ChainId, Chain>,
     /// What each delivered message did: receiver, message id and outcome.

@@ -289,6 +289,19 @@ proptest! {
             prop_assert_eq!(decoded.encode(), message);
         }
     }
+
+    #[test]
+    fn what_decodes_goes_through_json_and_back_to_the_same_bytes(
+        body in prop::collection::vec(any::<u8>(), 0..256),
+    ) {
+        let mut message = vec![5u8];
+        message.extend(body);
+        if let Ok(decoded) = VersionedXcm::decode_limited(&message) {
+            let json = serde_json::to_string(&decoded).unwrap();
+            let back: VersionedXcm = serde_json::from_str(&json).unwrap();
+            prop_assert_eq!(back.encode(), message);
+        }
+    }
 }
 
 #[test]
@@ -296,4 +309,57 @@ fn nine_junctions_do_not_make_a_location() {
     let path = [Junction::OnlyChild; 9];
     assert!(Location::new(0, &path).is_none());
     assert!(Junctions::from_slice(&path[..8]).is_some());
+}
+
+#[test]
+fn json_reads_like_polkadots_tools_and_refuses_what_bytes_would() {
+    let message = VersionedXcm::V5(Xcm(vec![
+        Instruction::WithdrawAsset(
+            Assets::from_unsorted(vec![Asset::fungible(Location::parent(), 10)]).unwrap(),
+        ),
+        Instruction::DepositAsset {
+            assets: AssetFilter::Wild(WildAsset::AllCounted(1)),
+            beneficiary: Location::new(
+                0,
+                &[Junction::AccountId32 {
+                    network: None,
+                    id: [1; 32],
+                }],
+            )
+            .unwrap(),
+        },
+        Instruction::SetTopic([0xab; 32]),
+    ]));
+    let json = serde_json::to_value(&message).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({"v5": [
+            {"withdrawAsset": [{"id": {"parents": 1, "interior": "here"}, "fun": {"fungible": 10}}]},
+            {"depositAsset": {
+                "assets": {"wild": {"allCounted": 1}},
+                "beneficiary": {"parents": 0, "interior": {"x1": [{"accountId32": {
+                    "network": null,
+                    "id": format!("0x{}", "01".repeat(32)),
+                }}]}},
+            }},
+            {"setTopic": format!("0x{}", "ab".repeat(32))},
+        ]})
+    );
+    let back: VersionedXcm = serde_json::from_value(json).unwrap();
+    assert_eq!(back, message);
+
+    // Out-of-order assets and a 31-byte account are refused, as their bytes would be.
+    let unordered = serde_json::json!([
+        {"id": {"parents": 1, "interior": "here"}, "fun": {"fungible": 1}},
+        {"id": {"parents": 0, "interior": "here"}, "fun": {"fungible": 1}},
+    ]);
+    let err = serde_json::from_value::<Assets>(unordered)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("canonical order"), "{err}");
+    let short = serde_json::json!({"accountId32": {"network": null, "id": format!("0x{}", "01".repeat(31))}});
+    let err = serde_json::from_value::<Junction>(short)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("31 bytes"), "{err}");
 }

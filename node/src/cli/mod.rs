@@ -6,6 +6,7 @@ mod key;
 mod node;
 mod paras;
 mod run;
+pub mod xcm;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -43,6 +44,9 @@ pub enum Command {
     ExportBlocks(blocks::ExportArgs),
     /// Imports blocks from a file written by export-blocks, checking each one fully.
     ImportBlocks(blocks::ImportArgs),
+    /// XCM tools: decode and encode messages, locations and assets.
+    #[command(subcommand)]
+    Xcm(xcm::XcmCommand),
 }
 
 /// Which chain.
@@ -82,5 +86,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::ExportBlocks(args) => blocks::export(args),
         Command::ImportBlocks(args) => blocks::import(args),
+        Command::Xcm(command) => xcm::run(command),
     }
 }

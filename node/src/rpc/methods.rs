@@ -218,6 +218,25 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, RegisterMet
         },
     )?;
     module.register_method(
+        "xcm_messageStatus",
+        |params: Params, shared, _| -> RpcResult<Value> {
+            let mut seq = params.sequence();
+            let id: String = seq.next()?;
+            let at: Option<String> = seq.optional_next()?;
+            let id = parse_hash(&id)?;
+            let client = shared.client();
+            let hash = block_or_best(&client, at)?;
+            let header = client
+                .header(&hash)
+                .map_err(internal)?
+                .ok_or_else(|| invalid_params(format!("unknown block {hash}")))?;
+            let mut state = tessera_runtime::state::State::new(client.store(), header.state_root);
+            let records =
+                tessera_xcm::module::message_records(&mut state, &id.0).map_err(internal)?;
+            serde_json::to_value(records).map_err(internal)
+        },
+    )?;
+    module.register_method(
         "state_getReadProof",
         |params: Params, shared, _| -> RpcResult<Value> {
             let mut seq = params.sequence();

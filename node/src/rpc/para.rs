@@ -8,6 +8,7 @@
 //! | `chain_getFinalizedHead` | the para block that is the para's head as of the relay's finalized block |
 //! | `state_getStorage(key, hash?)` | value hex, or null |
 //! | `author_submitExtrinsic(hex)` | extrinsic hash (queued for the collator's next block) |
+//! | `xcm_messageStatus(id, hash?)` | what happened to XCM message `id` here: `[{sent: {dest, at}}, {executed: {origin, outcome, at}}]` |
 //!
 //! A para block is "best" once included on the relay chain and "finalized" once the relay
 //! block that included it is finalized.
@@ -130,6 +131,25 @@ pub fn module(context: ParaRpc) -> Result<RpcModule<ParaRpc>, RegisterMethodErro
                 Err(ParaTxError::State(reason)) => Err(invalid_params(reason)),
                 Err(err) => Err(internal(err)),
             }
+        },
+    )?;
+    module.register_method(
+        "xcm_messageStatus",
+        |params: Params, rpc, _| -> RpcResult<Value> {
+            let mut seq = params.sequence();
+            let id: String = seq.next()?;
+            let at: Option<String> = seq.optional_next()?;
+            let id = parse_hash(&id)?;
+            let hash = rpc.block_or_head(at)?;
+            let key = tessera_xcm::module::MESSAGES.key(&id.0);
+            let records: Vec<tessera_xcm::module::MessageRecord> =
+                match rpc.view().storage(&hash, &key) {
+                    Ok(Some(bytes)) => Decode::decode(&mut &bytes[..]).map_err(internal)?,
+                    Ok(None) => Vec::new(),
+                    Err(ParaTxError::State(reason)) => return Err(invalid_params(reason)),
+                    Err(err) => return Err(internal(err)),
+                };
+            serde_json::to_value(records).map_err(internal)
         },
     )?;
     module.register_method(

@@ -58,3 +58,33 @@ fn bad_input_exits_non_zero_with_a_clear_error() {
         "{text}"
     );
 }
+
+/// A reserve transfer paid with `PayFees`, as seen on a live network (xcm/tests/codec.rs).
+const LIVE_MESSAGE: &str = "0x0514010401000007d67e7427d10a3001000007ddc1e887010d010204000101008eaf04151687736326c9fea17e25fc5287613693c912909cb226aa4794f26a482c23847985de8cbcea96dcaaf1687627ccca71f728abe90ae61e91c33ccaa1c949";
+
+#[test]
+fn xcm_decode_and_encode_round_trip_and_say_where_input_is_wrong() {
+    let (code, json) = tessera(&["xcm", "decode", LIVE_MESSAGE]);
+    assert_eq!(code, 0, "{json}");
+    assert!(json.contains("\"reserveAssetDeposited\""), "{json}");
+    assert!(json.contains("\"payFees\""), "{json}");
+    let (code, hex) = tessera(&["xcm", "encode", json.trim()]);
+    assert_eq!(code, 0, "{hex}");
+    assert_eq!(hex.trim(), LIVE_MESSAGE);
+
+    let (code, json) = tessera(&["xcm", "decode", "--type", "location", "0x050100"]);
+    assert_eq!(code, 0, "{json}");
+    let (code, hex) = tessera(&["xcm", "encode", "--type", "location", json.trim()]);
+    assert_eq!((code, hex.trim()), (0, "0x050100"));
+
+    let (code, text) = tessera(&["xcm", "decode", "0x05zz"]);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("not hex"), "{text}");
+    let (code, text) = tessera(&["xcm", "decode", "0x0300"]);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("XCM version 3 is not supported"), "{text}");
+    let bad = r#"{"v5": [{"clearOrigin": null}, {"buyExecution": {"fees": 7}}]}"#;
+    let (code, text) = tessera(&["xcm", "encode", bad]);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("v5[1].buyExecution.fees"), "{text}");
+}

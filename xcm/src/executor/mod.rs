@@ -34,6 +34,11 @@ pub const MAX_RECURSION: u32 = 10;
 
 /// What running a message did.
 #[derive(Clone, Debug, PartialEq, Eq, parity_scale_codec::Encode, parity_scale_codec::Decode)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(
+    feature = "serde",
+    serde(rename_all = "camelCase", rename_all_fields = "camelCase")
+)]
 pub enum Outcome {
     /// Every instruction ran.
     Complete {

@@ -10,27 +10,39 @@ pub const MAX_ITEMS_IN_ASSETS: usize = 20;
 
 /// An asset class, by the location that defines it.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct AssetId(pub Location);
 
 /// One instance of a non-fungible asset class.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    serde(rename_all = "camelCase", rename_all_fields = "camelCase")
+)]
 pub enum AssetInstance {
     /// The only instance.
     Undefined,
     /// An instance by index.
     Index(#[codec(compact)] u128),
     /// An instance by four bytes.
-    Array4([u8; 4]),
+    Array4(#[cfg_attr(feature = "serde", serde(with = "crate::serde_hex"))] [u8; 4]),
     /// An instance by eight bytes.
-    Array8([u8; 8]),
+    Array8(#[cfg_attr(feature = "serde", serde(with = "crate::serde_hex"))] [u8; 8]),
     /// An instance by sixteen bytes.
-    Array16([u8; 16]),
+    Array16(#[cfg_attr(feature = "serde", serde(with = "crate::serde_hex"))] [u8; 16]),
     /// An instance by thirty-two bytes.
-    Array32([u8; 32]),
+    Array32(#[cfg_attr(feature = "serde", serde(with = "crate::serde_hex"))] [u8; 32]),
 }
 
 /// How much of an asset: an amount, or one instance.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    serde(rename_all = "camelCase", rename_all_fields = "camelCase")
+)]
 pub enum Fungibility {
     /// An amount (never zero).
     #[codec(index = 0)]
@@ -55,6 +67,8 @@ impl Decode for Fungibility {
 
 /// An asset: a class and how much of it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Encode, Decode)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct Asset {
     /// The class.
     pub id: AssetId,
@@ -157,6 +171,39 @@ fn in_order(a: &Asset, b: &Asset) -> bool {
     a.id < b.id || (a < b && (!a.is_fungible() || !b.is_fungible()))
 }
 
+#[cfg(feature = "serde")]
+impl serde::Serialize for Assets {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+/// A list is accepted as written, if it could be decoded: at most [`MAX_ITEMS_IN_ASSETS`],
+/// in canonical order (so that encoding it gives the bytes it stands for).
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for Assets {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let assets = Vec::<Asset>::deserialize(deserializer)?;
+        if assets.len() > MAX_ITEMS_IN_ASSETS {
+            return Err(D::Error::custom(alloc::format!(
+                "{} assets exceed the limit of {MAX_ITEMS_IN_ASSETS}",
+                assets.len()
+            )));
+        }
+        if let Some(at) = assets
+            .windows(2)
+            .position(|pair| !in_order(&pair[0], &pair[1]))
+        {
+            return Err(D::Error::custom(alloc::format!(
+                "assets {at} and {} are not in canonical order (by class, fungible first)",
+                at + 1
+            )));
+        }
+        Ok(Assets(assets))
+    }
+}
+
 impl Decode for Assets {
     fn decode<I: Input>(input: &mut I) -> Result<Self, CodecError> {
         let assets: Vec<Asset> = decode_bounded_len(input, MAX_ITEMS_IN_ASSETS)?;
@@ -170,6 +217,11 @@ impl Decode for Assets {
 
 /// Whether a wildcard matches fungible or non-fungible assets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    serde(rename_all = "camelCase", rename_all_fields = "camelCase")
+)]
 pub enum WildFungibility {
     /// Fungible ones.
     Fungible,
@@ -179,6 +231,11 @@ pub enum WildFungibility {
 
 /// Assets matched by a pattern rather than listed.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    serde(rename_all = "camelCase", rename_all_fields = "camelCase")
+)]
 pub enum WildAsset {
     /// Everything held.
     All,
@@ -205,6 +262,11 @@ pub enum WildAsset {
 
 /// Assets, listed or matched.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Encode, Decode)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    serde(rename_all = "camelCase", rename_all_fields = "camelCase")
+)]
 pub enum AssetFilter {
     /// These.
     Definite(Assets),
@@ -214,6 +276,11 @@ pub enum AssetFilter {
 
 /// Assets to transfer and how (v5's `InitiateTransfer`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Encode, Decode)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    serde(rename_all = "camelCase", rename_all_fields = "camelCase")
+)]
 pub enum AssetTransferFilter {
     /// Teleported: burnt here, minted there.
     Teleport(AssetFilter),

@@ -6,16 +6,22 @@ use parity_scale_codec::{Decode, Encode};
 
 /// A consensus system: a network by genesis or fork, or a well-known one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    serde(rename_all = "camelCase", rename_all_fields = "camelCase")
+)]
 pub enum NetworkId {
     /// The network whose genesis block hash this is.
     #[codec(index = 0)]
-    ByGenesis([u8; 32]),
+    ByGenesis(#[cfg_attr(feature = "serde", serde(with = "crate::serde_hex"))] [u8; 32]),
     /// The network that forked at this block.
     #[codec(index = 1)]
     ByFork {
         /// The fork block's number.
         block_number: u64,
         /// The fork block's hash.
+        #[cfg_attr(feature = "serde", serde(with = "crate::serde_hex"))]
         block_hash: [u8; 32],
     },
     /// Polkadot.
@@ -44,11 +50,16 @@ pub enum NetworkId {
 
 /// A kind of body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    serde(rename_all = "camelCase", rename_all_fields = "camelCase")
+)]
 pub enum BodyId {
     /// The only body of its kind.
     Unit,
     /// A body named by four bytes.
-    Moniker([u8; 4]),
+    Moniker(#[cfg_attr(feature = "serde", serde(with = "crate::serde_hex"))] [u8; 4]),
     /// A body by index.
     Index(#[codec(compact)] u32),
     /// The executive.
@@ -69,6 +80,11 @@ pub enum BodyId {
 
 /// A part of a body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    serde(rename_all = "camelCase", rename_all_fields = "camelCase")
+)]
 pub enum BodyPart {
     /// The body's declaration.
     Voice,
@@ -109,6 +125,11 @@ pub enum BodyPart {
 
 /// One step of a location's path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    serde(rename_all = "camelCase", rename_all_fields = "camelCase")
+)]
 pub enum Junction {
     /// A parachain by id.
     Parachain(#[codec(compact)] u32),
@@ -117,6 +138,7 @@ pub enum Junction {
         /// Its network, if not the context's.
         network: Option<NetworkId>,
         /// The account id.
+        #[cfg_attr(feature = "serde", serde(with = "crate::serde_hex"))]
         id: [u8; 32],
     },
     /// An account by 64-bit index.
@@ -132,6 +154,7 @@ pub enum Junction {
         /// Its network, if not the context's.
         network: Option<NetworkId>,
         /// The key.
+        #[cfg_attr(feature = "serde", serde(with = "crate::serde_hex"))]
         key: [u8; 20],
     },
     /// A pallet by index.
@@ -144,6 +167,7 @@ pub enum Junction {
         /// How many bytes of `data` are the key.
         length: u8,
         /// The key, zero-padded.
+        #[cfg_attr(feature = "serde", serde(with = "crate::serde_hex"))]
         data: [u8; 32],
     },
     /// The only child of the context.
@@ -164,6 +188,11 @@ pub enum Junction {
 /// Each non-empty path is shared behind an `Arc`, which (as in Polkadot) counts one level of
 /// decoding depth.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    serde(rename_all = "camelCase", rename_all_fields = "camelCase")
+)]
 #[allow(missing_docs)]
 pub enum Junctions {
     /// No junctions: the context itself.
@@ -236,6 +265,8 @@ impl Junctions {
 
 /// A location: `parents` levels up from the context, then down `interior`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct Location {
     /// Levels up.
     pub parents: u8,

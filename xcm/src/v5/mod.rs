@@ -44,6 +44,51 @@ impl<T, const N: usize> BoundedVec<T, N> {
     }
 }
 
+impl<T, const N: usize> AsRef<[T]> for BoundedVec<T, N> {
+    fn as_ref(&self) -> &[T] {
+        &self.0
+    }
+}
+
+/// Why a list is not a [`BoundedVec`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TooLong {
+    /// Its length.
+    pub len: usize,
+    /// The limit.
+    pub max: usize,
+}
+
+impl core::fmt::Display for TooLong {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{} items exceed the limit of {}", self.len, self.max)
+    }
+}
+
+impl<T, const N: usize> TryFrom<Vec<T>> for BoundedVec<T, N> {
+    type Error = TooLong;
+
+    fn try_from(items: Vec<T>) -> Result<Self, TooLong> {
+        let len = items.len();
+        BoundedVec::new(items).ok_or(TooLong { len, max: N })
+    }
+}
+
+#[cfg(feature = "serde")]
+impl<T: serde::Serialize, const N: usize> serde::Serialize for BoundedVec<T, N> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+#[cfg(feature = "serde")]
+impl<'de, T: serde::Deserialize<'de>, const N: usize> serde::Deserialize<'de> for BoundedVec<T, N> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let items = Vec::<T>::deserialize(deserializer)?;
+        BoundedVec::try_from(items).map_err(serde::de::Error::custom)
+    }
+}
+
 impl<T: Decode, const N: usize> Decode for BoundedVec<T, N> {
     fn decode<I: Input>(input: &mut I) -> Result<Self, CodecError> {
         decode_bounded_len(input, N).map(BoundedVec)
@@ -52,6 +97,8 @@ impl<T: Decode, const N: usize> Decode for BoundedVec<T, N> {
 
 /// Weight: computation time and proof size.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct Weight {
     /// Picoseconds of reference computation.
     #[codec(compact)]
@@ -79,6 +126,11 @@ impl Weight {
 
 /// How much weight execution may use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Encode, Decode)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    serde(rename_all = "camelCase", rename_all_fields = "camelCase")
+)]
 pub enum WeightLimit {
     /// No limit.
     Unlimited,
@@ -88,6 +140,11 @@ pub enum WeightLimit {
 
 /// How a `Transact`'s origin is turned into a call's origin.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Encode, Decode)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    serde(rename_all = "camelCase", rename_all_fields = "camelCase")
+)]
 pub enum OriginKind {
     /// The origin's native meaning (a para is a para origin).
     Native,
@@ -112,24 +169,39 @@ pub const MAX_HINTS: usize = 1;
 
 /// The outcome of a dispatched call, as reported back.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Encode, Decode)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    serde(rename_all = "camelCase", rename_all_fields = "camelCase")
+)]
 pub enum MaybeErrorCode {
     /// It succeeded.
     Success,
     /// It failed with this encoded error.
-    Error(BoundedVec<u8, MAX_DISPATCH_ERROR_LEN>),
+    Error(
+        #[cfg_attr(feature = "serde", serde(with = "crate::serde_hex"))]
+        BoundedVec<u8, MAX_DISPATCH_ERROR_LEN>,
+    ),
     /// It failed with this error, cut short.
-    TruncatedError(BoundedVec<u8, MAX_DISPATCH_ERROR_LEN>),
+    TruncatedError(
+        #[cfg_attr(feature = "serde", serde(with = "crate::serde_hex"))]
+        BoundedVec<u8, MAX_DISPATCH_ERROR_LEN>,
+    ),
 }
 
 /// A pallet as `QueryPallet` reports it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Encode, Decode)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct PalletInfo {
     /// Its index in the runtime.
     #[codec(compact)]
     pub index: u32,
     /// Its name.
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_hex"))]
     pub name: BoundedVec<u8, MAX_PALLET_NAME_LEN>,
     /// Its module's name.
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_hex"))]
     pub module_name: BoundedVec<u8, MAX_PALLET_NAME_LEN>,
     /// Crate major version.
     #[codec(compact)]
@@ -144,6 +216,11 @@ pub struct PalletInfo {
 
 /// Why executing a message failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Encode, Decode)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    serde(rename_all = "camelCase", rename_all_fields = "camelCase")
+)]
 #[allow(missing_docs)]
 pub enum Error {
     #[codec(index = 0)]
@@ -235,6 +312,11 @@ pub enum Error {
 
 /// An answer to a query.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Encode, Decode)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    serde(rename_all = "camelCase", rename_all_fields = "camelCase")
+)]
 pub enum Response {
     /// Nothing.
     Null,
@@ -252,6 +334,8 @@ pub enum Response {
 
 /// Where and how to send an answer.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Encode, Decode)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct QueryResponseInfo {
     /// Who gets it.
     pub destination: Location,
@@ -264,6 +348,11 @@ pub struct QueryResponseInfo {
 
 /// A hint for the executor (`SetHints`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Encode, Decode)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    serde(rename_all = "camelCase", rename_all_fields = "camelCase")
+)]
 pub enum Hint {
     /// Who may claim assets trapped by this message.
     AssetClaimer {
@@ -274,13 +363,21 @@ pub enum Hint {
 
 /// A call's bytes, decoded only by the chain that runs it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Encode, Decode)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct DoubleEncoded {
     /// The encoded call.
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_hex"))]
     pub encoded: Vec<u8>,
 }
 
 /// One XCM instruction, with Polkadot's v5 index (its position here).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Encode, Decode)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    serde(rename_all = "camelCase", rename_all_fields = "camelCase")
+)]
 #[allow(missing_docs)]
 pub enum Instruction {
     WithdrawAsset(Assets),
@@ -383,13 +480,16 @@ pub enum Instruction {
     ExpectError(Option<(u32, Error)>),
     ExpectTransactStatus(MaybeErrorCode),
     QueryPallet {
+        #[cfg_attr(feature = "serde", serde(with = "crate::serde_hex"))]
         module_name: Vec<u8>,
         response_info: QueryResponseInfo,
     },
     ExpectPallet {
         #[codec(compact)]
         index: u32,
+        #[cfg_attr(feature = "serde", serde(with = "crate::serde_hex"))]
         name: Vec<u8>,
+        #[cfg_attr(feature = "serde", serde(with = "crate::serde_hex"))]
         module_name: Vec<u8>,
         #[codec(compact)]
         crate_major: u32,
@@ -423,7 +523,7 @@ pub enum Instruction {
     SetFeesMode {
         jit_withdraw: bool,
     },
-    SetTopic([u8; 32]),
+    SetTopic(#[cfg_attr(feature = "serde", serde(with = "crate::serde_hex"))] [u8; 32]),
     ClearTopic,
     AliasOrigin(Location),
     UnpaidExecution {
@@ -451,6 +551,8 @@ pub enum Instruction {
 
 /// A message: instructions run in order.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Encode)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct Xcm(pub Vec<Instruction>);
 
 environmental::environmental!(instructions_decoded: u32);

@@ -1,0 +1,184 @@
+//! Cross-para transfer latency: four validators and one collator node per dev para (template
+//! 1000, example 1001, channels both ways) on loopback in this process; para 1000 sends Bob
+//! a reserve transfer to para 1001, again and again. For each, the latency is the number of
+//! relay blocks from the relay block that includes the sending para block to the relay block
+//! that includes the para 1001 block crediting Bob (aim: 2 or fewer).
+//!
+//! `cargo bench -p tessera-node --bench xcm`. Knobs (environment): `BENCH_TRANSFERS` (default
+//! 8), `BENCH_SLOT_MS` (relay slot, default 500).
+
+use example_parachain_runtime::{self as example, ExampleRuntime};
+use parachain_template_runtime::{self as template, TemplateRuntime};
+use parity_scale_codec::Decode;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tessera_node::client::Client;
+use tessera_node::network::NetworkConfig;
+use tessera_node::parachains::collator::{Collate, ParaView};
+use tessera_node::parachains::{para_statuses, Collator, ParaChain};
+use tessera_node::run::{spawn_loopback_validators, Node};
+use tessera_node::service::Shared;
+use tessera_node::store::MemoryDb;
+use tessera_relay_chain::paras::ParaId;
+use tessera_relay_chain::{ChainSpec, GenesisPara, HexBytes};
+use tessera_runtime::crypto::Pair;
+use tessera_runtime::parachain::ParaGenesis;
+use tessera_runtime::Hash;
+use tessera_xcm::module::{self as xcm, account_location, account_of, FOREIGN_BALANCES};
+use tessera_xcm::v5::{Asset, AssetId, Assets, Location, WeightLimit};
+use tessera_xcm::{VersionedAssets, VersionedLocation};
+
+const CHAIN: &str = "xcm-bench";
+const SENDER: ParaId = ParaId(1000);
+const RECEIVER: ParaId = ParaId(1001);
+
+fn env(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn spec(slot_ms: u64) -> ChainSpec {
+    let mut spec = ChainSpec::dev_with_validators(4);
+    spec.genesis.slot_duration_ms = slot_ms;
+    let paras = [
+        (
+            SENDER,
+            ParaGenesis::dev(SENDER).head::<TemplateRuntime>().unwrap(),
+            template::WASM_BINARY,
+        ),
+        (
+            RECEIVER,
+            ParaGenesis::dev(RECEIVER).head::<ExampleRuntime>().unwrap(),
+            example::WASM_BINARY,
+        ),
+    ];
+    for (id, head, code) in paras {
+        spec.genesis.paras.push(GenesisPara {
+            id: id.0,
+            head: HexBytes(head.0),
+            code: HexBytes(code.to_vec()),
+        });
+    }
+    spec.genesis.open_all_channels();
+    spec
+}
+
+fn client(spec: &ChainSpec) -> Client {
+    Client::open(
+        Box::new(MemoryDb::default()),
+        &spec.build_genesis().unwrap(),
+    )
+    .unwrap()
+}
+
+/// The included head of `para` as `relay` sees it, and the relay best number.
+fn included(relay: &Shared, para: ParaId) -> (Option<Hash>, u32) {
+    let client = relay.client();
+    let best = client.best_header().unwrap().number;
+    let status = para_statuses(&client)
+        .unwrap()
+        .into_iter()
+        .find(|s| s.id == para);
+    (status.map(|s| s.included.hash), best)
+}
+
+fn read_u128(view: &Arc<Mutex<dyn ParaView>>, at: Option<Hash>, key: &[u8]) -> u128 {
+    let Some(at) = at else { return 0 };
+    let view = view.lock().unwrap();
+    view.storage(&at, key)
+        .ok()
+        .flatten()
+        .and_then(|bytes| u128::decode(&mut &bytes[..]).ok())
+        .unwrap_or(0)
+}
+
+fn read_free(view: &Arc<Mutex<dyn ParaView>>, at: Option<Hash>, key: &[u8]) -> u128 {
+    let Some(at) = at else { return 0 };
+    let view = view.lock().unwrap();
+    view.storage(&at, key)
+        .ok()
+        .flatten()
+        .and_then(|bytes| {
+            tessera_runtime::modules::system::AccountInfo::decode(&mut &bytes[..]).ok()
+        })
+        .map_or(0, |info| info.data.free)
+}
+
+fn main() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .try_init();
+    let transfers = env("BENCH_TRANSFERS", 8);
+    let slot_ms = env("BENCH_SLOT_MS", 500);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        let spec = spec(slot_ms);
+        let (shareds, mut bootnodes, mut tasks) =
+            spawn_loopback_validators(CHAIN, &["Alice", "Bob", "Charlie", "Dave"], || client(&spec)).await.unwrap();
+        let relay = shareds[0].clone();
+        let (header, state) = ParaGenesis::dev(SENDER).build::<TemplateRuntime>().unwrap();
+        let sender = Collator::new(ParaChain::<TemplateRuntime>::new(SENDER, header, state.new_nodes), Pair::dev("Ferdie"), template::validate);
+        let sender_view = sender.view();
+        let (header, state) = ParaGenesis::dev(RECEIVER).build::<ExampleRuntime>().unwrap();
+        let receiver = Collator::new(ParaChain::<ExampleRuntime>::new(RECEIVER, header, state.new_nodes), Pair::dev("Eve"), example::validate);
+        let receiver_view = receiver.view();
+        for collator in [Box::new(sender) as Box<dyn Collate>, Box::new(receiver)] {
+            let shared = Arc::new(Shared::new(client(&spec), "xcm-bench".into()));
+            let mut node = Node::start(shared, NetworkConfig::loopback(CHAIN, bootnodes.clone()), None).unwrap();
+            bootnodes.push(node.listening().await.unwrap());
+            node.add_collator(collator);
+            tasks.push(node.spawn());
+        }
+
+        let alice = Pair::dev("Alice");
+        let bob = Pair::dev("Bob").public();
+        let sovereign_key = tessera_runtime::modules::system::ACCOUNT.key(&account_of(&Location::sibling_para(RECEIVER.0)).unwrap());
+        let credit_key = FOREIGN_BALANCES.key(&(AssetId(Location::sibling_para(SENDER.0)), bob));
+        let genesis_hash = sender_view.lock().unwrap().canonical_hash(0).unwrap();
+        let mut latencies = Vec::new();
+        let started = Instant::now();
+        for nonce in 0..transfers as u32 {
+            let sent_before = read_free(&sender_view, included(&relay, SENDER).0, &sovereign_key);
+            let credited_before = read_u128(&receiver_view, included(&relay, RECEIVER).0, &credit_key);
+            let call = template::Call::Xcm(xcm::Call::TransferAssets {
+                dest: VersionedLocation::V5(Location::sibling_para(RECEIVER.0)),
+                beneficiary: VersionedLocation::V5(account_location(&bob)),
+                assets: VersionedAssets::V5(Assets::from_unsorted(vec![Asset::fungible(Location::here(), template::UNIT)]).unwrap()),
+                fee_asset_index: 0,
+                weight_limit: WeightLimit::Unlimited,
+            });
+            sender_view.lock().unwrap().submit(template::sign(&alice, call, nonce, genesis_hash)).unwrap();
+            let deadline = Instant::now() + Duration::from_secs(120);
+            let mut sent_at = None;
+            loop {
+                assert!(Instant::now() < deadline, "transfer {nonce} did not arrive");
+                let (head, best) = included(&relay, SENDER);
+                if sent_at.is_none() && read_free(&sender_view, head, &sovereign_key) > sent_before {
+                    sent_at = Some(best);
+                }
+                let (head, best) = included(&relay, RECEIVER);
+                if read_u128(&receiver_view, head, &credit_key) > credited_before {
+                    let sent_at = sent_at.unwrap_or(best);
+                    latencies.push(best - sent_at);
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+        let elapsed = started.elapsed();
+        latencies.sort_unstable();
+        println!("cross-para transfer latency ({transfers} transfers, {slot_ms} ms relay slots, {elapsed:.1?}):");
+        println!("  relay blocks from the sender's inclusion to the credit's inclusion: {latencies:?}");
+        println!("  median {}, worst {}", latencies[latencies.len() / 2], latencies[latencies.len() - 1]);
+        for running in tasks {
+            running.stop().await.unwrap();
+        }
+    });
+}
