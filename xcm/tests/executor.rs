@@ -812,3 +812,31 @@ fn a_failed_local_transfer_changes_nothing() {
     assert!(net.dispatch(A, Origin::Signed(alice()), nowhere).is_err());
     assert_eq!(net.chain(A).balance(&alice()), 1_000 * UNIT);
 }
+
+#[test]
+fn messages_run_in_one_block_each_take_effect() {
+    let mut net = network();
+    let a_token = Location::sibling_para(1000);
+    let message = VersionedXcm::V5(Xcm(vec![
+        Instruction::ReserveAssetDeposited(assets(a_token.clone(), UNIT)),
+        Instruction::ClearOrigin,
+        buy(Asset::fungible(a_token.clone(), UNIT)),
+        deposit_all(&bob()),
+        Instruction::SetTopic([7; 32]),
+    ]))
+    .encode();
+    net.with(B, |ctx| {
+        for _ in 0..10 {
+            let limit = tessera_xcm::simulator::MESSAGE_WEIGHT_LIMIT;
+            let (_, outcome) = module::receive(ctx, a_token.clone(), &message, limit).unwrap();
+            assert!(matches!(outcome, Outcome::Complete { .. }), "{outcome:?}");
+        }
+    });
+    let fees = fees_collected(&net, B, &a_token);
+    assert!(fees > 0);
+    assert_eq!(
+        net.chain(B).foreign_balance(&a_token, &bob()) + fees,
+        10 * UNIT
+    );
+    assert_eq!(net.chain(B).foreign_issuance(&a_token), 10 * UNIT);
+}
