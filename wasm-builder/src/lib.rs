@@ -56,7 +56,14 @@ pub fn build_validation_function() {
     std::fs::copy(&blob, out_dir.join(OUTPUT_FILE))
         .unwrap_or_else(|err| panic!("cannot copy {}: {err}", blob.display()));
 
-    for path in [crate_dir.clone(), repo_root.join("runtime"), script] {
+    // The blob is rebuilt when the runtime crate or any of our no_std crates it builds on
+    // changes; a crate missing here leaves a stale blob that disagrees with native execution.
+    for path in [
+        crate_dir.clone(),
+        repo_root.join("runtime"),
+        repo_root.join("xcm"),
+        script,
+    ] {
         println!("cargo:rerun-if-changed={}", path.display());
     }
     println!(

@@ -49,6 +49,9 @@ pub static NEXT_QUERY_ID: StorageValue<u64> = StorageValue::new(NAME, "NextQuery
 /// Locations subscribed to this chain's XCM version, with their query id.
 pub static VERSION_SUBSCRIBERS: StorageMap<Location, u64> =
     StorageMap::new(NAME, "VersionSubscribers");
+/// How many messages each account has sent with `send` or `transfer_assets`: the next id of
+/// its messages is [`message_id_of`] this count, which a wallet can compute before submitting.
+pub static SENT_COUNT: StorageMap<AccountId, u64> = StorageMap::new(NAME, "SentCount");
 /// What happened to each message id on this chain, for RPC lookups.
 pub static MESSAGES: StorageMap<XcmHash, Vec<MessageRecord>> = StorageMap::new(NAME, "Messages");
 
@@ -385,6 +388,23 @@ pub fn account_of(location: &Location) -> Option<AccountId> {
         )),
         _ => None,
     }
+}
+
+/// The id of the `count`th message (from 0) sent by account `who` on the chain at
+/// `chain` (its universal location, so that ids differ from chain to chain).
+pub fn message_id_of(chain: &Junctions, who: &AccountId, count: u64) -> XcmHash {
+    blake2_256(&(b"tessera/xcm", chain, who, count).encode()).0
+}
+
+/// The id of the next message `who` sends, counted.
+fn next_message_id<E: XcmRuntime>(
+    ctx: &mut Context<'_, E>,
+    who: &AccountId,
+) -> tessera_runtime::Result<XcmHash> {
+    let chain = E::Chain::universal_location(ctx)?;
+    let count = SENT_COUNT.get_or_default(&mut ctx.state, who)?;
+    SENT_COUNT.insert(&mut ctx.state, who, &count.saturating_add(1));
+    Ok(message_id_of(&chain, who, count))
 }
 
 /// The location of a local account.
@@ -1002,22 +1022,25 @@ impl<E: XcmRuntime> Dispatch<E> for Call {
             Call::Send { dest, message } => {
                 let dest = ensure_v5_location(dest);
                 let VersionedXcm::V5(mut message) = message;
-                let origin_junctions = match origin {
+                let sender = match origin {
                     Origin::Root => None,
-                    Origin::Signed(who) => Some(account_location(&who).interior),
+                    Origin::Signed(who) => Some(who),
                     Origin::None => return Err(DispatchError::BadOrigin.into()),
                 };
-                if let Some(junctions) = origin_junctions {
-                    message.0.insert(0, Instruction::DescendOrigin(junctions));
+                if let Some(who) = &sender {
+                    message.0.insert(
+                        0,
+                        Instruction::DescendOrigin(account_location(who).interior),
+                    );
                 }
-                let id = match message.0.last() {
-                    Some(Instruction::SetTopic(topic)) => *topic,
-                    _ => {
-                        let id = blake2_256(&VersionedXcm::V5(message.clone()).encode()).0;
-                        message.0.push(Instruction::SetTopic(id));
-                        id
-                    }
+                let id = match (message.0.last(), &sender) {
+                    (Some(Instruction::SetTopic(topic)), _) => *topic,
+                    (_, Some(who)) => next_message_id(ctx, who)?,
+                    (_, None) => blake2_256(&VersionedXcm::V5(message.clone()).encode()).0,
                 };
+                if !matches!(message.0.last(), Some(Instruction::SetTopic(_))) {
+                    message.0.push(Instruction::SetTopic(id));
+                }
                 match <ChainConfig<E> as Config>::send(ctx, &dest, message, id) {
                     Ok(()) => Ok(()),
                     Err(Fault::Xcm(_)) => Err(Error::Unroutable.into()),
@@ -1049,7 +1072,8 @@ impl<E: XcmRuntime> Dispatch<E> for Call {
                     fee,
                     weight_limit,
                 )?;
-                execute_local(ctx, &who, program)
+                let id = next_message_id(ctx, &who)?;
+                execute_local(ctx, &who, program, id)
             }
             Call::ClaimAssets {
                 assets,
@@ -1069,7 +1093,9 @@ impl<E: XcmRuntime> Dispatch<E> for Call {
                         beneficiary,
                     },
                 ]);
-                execute_local(ctx, &who, program)
+                let id =
+                    blake2_256(&(b"tessera/claim", who, ctx.block_number, &program).encode()).0;
+                execute_local(ctx, &who, program, id)
             }
             Call::RegisterForeignAsset { id } => {
                 origin.ensure_root()?;
@@ -1079,14 +1105,15 @@ impl<E: XcmRuntime> Dispatch<E> for Call {
     }
 }
 
-/// Runs `program` as the local account `who`, its weight paid by the call; the call fails
-/// (and changes nothing) unless every instruction succeeds.
+/// Runs `program` as the local account `who` with message id `id` (which the messages it sends
+/// carry), its weight paid by the call; the call fails (and changes nothing) unless every
+/// instruction succeeds.
 fn execute_local<E: XcmRuntime>(
     ctx: &mut Context<'_, E>,
     who: &AccountId,
     program: Xcm,
+    id: XcmHash,
 ) -> CallResult {
-    let id = blake2_256(&(who, ctx.block_number, &program).encode()).0;
     let credit = Weight::from_parts(TRANSFER_WEIGHT, u64::MAX);
     let outcome = executor::execute::<ChainConfig<E>>(
         ctx,

@@ -2,11 +2,21 @@
 //! carry them, Polkadot's layout) and JSON (as people read and write them).
 
 use anyhow::{anyhow, bail, Context};
-use clap::{Subcommand, ValueEnum};
-use parity_scale_codec::Encode;
+use clap::{Args, Subcommand, ValueEnum};
+use jsonrpsee_core::client::ClientT;
+use jsonrpsee_core::rpc_params;
+use jsonrpsee_ws_client::{WsClient, WsClientBuilder};
+use parity_scale_codec::{Decode, Encode};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde_json::Value;
 use std::io::Read;
+use tessera_runtime::crypto::{AccountId, Pair};
+use tessera_runtime::extrinsic::{ChainContext, Era, Extrinsic, SignedExtra};
+use tessera_runtime::modules::system;
+use tessera_runtime::Hash;
+use tessera_xcm::module;
+use tessera_xcm::v5::{Asset, Assets, Junction, Junctions, Location, WeightLimit};
 use tessera_xcm::{VersionedAssets, VersionedLocation, VersionedXcm};
 
 /// What the bytes or JSON are.
@@ -39,6 +49,11 @@ pub enum XcmCommand {
         #[arg(long = "type", value_enum, default_value = "xcm")]
         kind: XcmType,
     },
+    /// Signs and submits `xcm.transfer_assets`, prints the message id, and waits until the
+    /// message was sent (and, with `--dest-rpc`, ran on the destination).
+    Transfer(TransferArgs),
+    /// Signs and submits `xcm.send` of a JSON message, and follows it like `transfer`.
+    Send(SendArgs),
 }
 
 /// Runs an `xcm` subcommand.
@@ -61,6 +76,8 @@ pub(super) fn run(command: XcmCommand) -> anyhow::Result<()> {
             println!("{}", encode(&json, kind)?);
             Ok(())
         }
+        XcmCommand::Transfer(args) => super::node::runtime()?.block_on(transfer(args)),
+        XcmCommand::Send(args) => super::node::runtime()?.block_on(send(args)),
     }
 }
 
@@ -110,4 +127,309 @@ fn from_json<T: DeserializeOwned>(json: &str) -> anyhow::Result<T> {
         .end()
         .map_err(|err| anyhow!("trailing characters after the JSON value: {err}"))?;
     Ok(value)
+}
+
+/// Where a transfer goes, as the sending chain sees it.
+fn chain_location(text: &str, from_para: bool) -> anyhow::Result<Location> {
+    let parent = u8::from(from_para);
+    if text == "relay" {
+        if !from_para {
+            bail!("the relay chain cannot send to itself");
+        }
+        return Ok(Location::parent());
+    }
+    let id: u32 = text
+        .strip_prefix("para:")
+        .and_then(|id| id.parse().ok())
+        .ok_or_else(|| anyhow!("`{text}` is not `relay` or `para:ID`"))?;
+    Location::new(parent, &[Junction::Parachain(id)]).ok_or_else(|| anyhow!("bad location"))
+}
+
+/// An asset class, as the sending chain sees it: `native`, `relay` or `para:ID`.
+fn asset_location(text: &str, from_para: bool) -> anyhow::Result<Location> {
+    match text {
+        "native" => Ok(Location::here()),
+        other => chain_location(other, from_para)
+            .with_context(|| format!("asset `{text}` is not `native`, `relay` or `para:ID`")),
+    }
+}
+
+/// `amount` in units of 12 decimals (`1.5` is 1_500_000_000_000).
+fn planck(amount: &str) -> anyhow::Result<u128> {
+    const DECIMALS: usize = 12;
+    let (whole, fraction) = amount.split_once('.').unwrap_or((amount, ""));
+    if fraction.len() > DECIMALS || whole.is_empty() && fraction.is_empty() {
+        bail!("`{amount}` is not an amount with at most {DECIMALS} decimals");
+    }
+    let digits = format!("{whole}{fraction:0<DECIMALS$}");
+    let value: u128 = digits
+        .parse()
+        .map_err(|_| anyhow!("`{amount}` is not an amount"))?;
+    if value == 0 {
+        bail!("the amount must not be zero");
+    }
+    Ok(value)
+}
+
+/// Arguments of `tessera xcm transfer`.
+#[derive(Debug, Clone, Args)]
+pub struct TransferArgs {
+    /// WebSocket RPC of the sending chain (a relay node, or a para node's RPC).
+    #[arg(long, value_name = "URL")]
+    pub rpc: String,
+    /// The signer's secret URI (`//Alice`, a phrase, a hex seed).
+    #[arg(long, value_name = "SURI")]
+    pub from: String,
+    /// The destination chain: `relay` or `para:ID`.
+    #[arg(long, value_name = "CHAIN")]
+    pub dest: String,
+    /// Who receives the assets there (SS58 address).
+    #[arg(long, value_name = "ADDRESS")]
+    pub beneficiary: String,
+    /// How much, in units of 12 decimals (`1.5`).
+    #[arg(long)]
+    pub amount: String,
+    /// Which asset, as the sending chain sees it: `native`, `relay` or `para:ID`.
+    #[arg(long, default_value = "native")]
+    pub asset: String,
+    /// WebSocket RPC of the destination chain: wait there until the message has run.
+    #[arg(long, value_name = "URL")]
+    pub dest_rpc: Option<String>,
+    /// Seconds to wait for each step.
+    #[arg(long, default_value_t = 120)]
+    pub timeout: u64,
+}
+
+/// Arguments of `tessera xcm send`.
+#[derive(Debug, Clone, Args)]
+pub struct SendArgs {
+    /// WebSocket RPC of the sending chain.
+    #[arg(long, value_name = "URL")]
+    pub rpc: String,
+    /// The signer's secret URI; the message runs with the signer's account as its origin.
+    #[arg(long, value_name = "SURI")]
+    pub from: String,
+    /// The destination, as JSON of a `VersionedLocation` (see `tessera xcm decode`).
+    #[arg(long, value_name = "JSON")]
+    pub dest: String,
+    /// The message, as JSON of a `VersionedXcm`.
+    #[arg(long, value_name = "JSON")]
+    pub message: String,
+    /// WebSocket RPC of the destination chain: wait there until the message has run.
+    #[arg(long, value_name = "URL")]
+    pub dest_rpc: Option<String>,
+    /// Seconds to wait for each step.
+    #[arg(long, default_value_t = 120)]
+    pub timeout: u64,
+}
+
+/// Index of `xcm` among a runtime's calls: the relay chain's, and that of paras built from
+/// the template (keep it at 4 in your para to use these commands).
+const RELAY_XCM_CALL_INDEX: u8 = 6;
+const PARA_XCM_CALL_INDEX: u8 = 4;
+
+/// A runtime call to the `xcm` module, encoded as any Tessera runtime encodes it.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+struct RuntimeCall {
+    module: u8,
+    call: module::Call,
+}
+
+/// A node's RPC, and what kind of chain it serves.
+struct Chain {
+    client: WsClient,
+    para: Option<u32>,
+}
+
+impl Chain {
+    async fn connect(url: &str) -> anyhow::Result<Chain> {
+        let client = WsClientBuilder::default()
+            .build(url)
+            .await
+            .with_context(|| format!("cannot connect to {url}"))?;
+        let name: String = client.request("system_chain", rpc_params![]).await?;
+        let para = name.strip_prefix("para ").and_then(|id| id.parse().ok());
+        Ok(Chain { client, para })
+    }
+
+    async fn storage<T: Decode + Default>(&self, key: &[u8]) -> anyhow::Result<T> {
+        let value: Option<String> = self
+            .client
+            .request(
+                "state_getStorage",
+                rpc_params![format!("0x{}", hex::encode(key))],
+            )
+            .await?;
+        let Some(value) = value else {
+            return Ok(T::default());
+        };
+        let bytes = hex::decode(value.trim_start_matches("0x"))?;
+        T::decode(&mut &bytes[..]).map_err(|err| anyhow!("unexpected storage value: {err}"))
+    }
+
+    async fn records(&self, id: &[u8; 32]) -> anyhow::Result<Vec<Value>> {
+        let records: Value = self
+            .client
+            .request(
+                "xcm_messageStatus",
+                rpc_params![format!("0x{}", hex::encode(id))],
+            )
+            .await?;
+        Ok(records.as_array().cloned().unwrap_or_default())
+    }
+
+    /// Signs and submits `call` from `pair`; the id of the message it sends.
+    async fn submit(&self, pair: &Pair, call: module::Call) -> anyhow::Result<[u8; 32]> {
+        let who = pair.public();
+        let account: system::AccountInfo = self.storage(&system::ACCOUNT.key(&who)).await?;
+        let sent: u64 = self.storage(&module::SENT_COUNT.key(&who)).await?;
+        let genesis: String = self
+            .client
+            .request("chain_getBlockHash", rpc_params![0])
+            .await?;
+        let genesis_hash: Hash = genesis
+            .parse()
+            .map_err(|_| anyhow!("bad genesis hash {genesis}"))?;
+        let version: Value = self
+            .client
+            .request("state_getRuntimeVersion", rpc_params![])
+            .await?;
+        let spec_version = version["specVersion"]
+            .as_u64()
+            .and_then(|v| u32::try_from(v).ok())
+            .ok_or_else(|| anyhow!("the node did not say its runtime version"))?;
+        let module = if self.para.is_some() {
+            PARA_XCM_CALL_INDEX
+        } else {
+            RELAY_XCM_CALL_INDEX
+        };
+        let extra = SignedExtra {
+            era: Era::Immortal,
+            nonce: account.nonce,
+            tip: 0,
+        };
+        let chain = ChainContext {
+            spec_version,
+            genesis_hash,
+            birth_hash: genesis_hash,
+        };
+        let xt = Extrinsic::signed(pair, RuntimeCall { module, call }, extra, &chain).to_opaque();
+        let _: String = self
+            .client
+            .request(
+                "author_submitExtrinsic",
+                rpc_params![format!("0x{}", hex::encode(xt.encode()))],
+            )
+            .await
+            .context("the node refused the transaction")?;
+        let network = Junction::GlobalConsensus(tessera_xcm::para::NETWORK);
+        let place = match self.para {
+            Some(id) => vec![network, Junction::Parachain(id)],
+            None => vec![network],
+        };
+        let chain = Junctions::from_slice(&place).ok_or_else(|| anyhow!("bad chain location"))?;
+        Ok(module::message_id_of(&chain, &who, sent))
+    }
+}
+
+/// Polls `chain` until message `id` has a record of `kind` (`sent` or `executed`).
+async fn wait_for_record(
+    chain: &Chain,
+    id: &[u8; 32],
+    kind: &str,
+    timeout: u64,
+) -> anyhow::Result<Value> {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(timeout);
+    loop {
+        if let Some(record) = chain
+            .records(id)
+            .await?
+            .into_iter()
+            .find_map(|r| r.get(kind).cloned())
+        {
+            return Ok(record);
+        }
+        if tokio::time::Instant::now() > deadline {
+            bail!(
+                "no `{kind}` record of message 0x{} after {timeout} s",
+                hex::encode(id)
+            );
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}
+
+/// Sends `call` and follows its message to the destination.
+async fn send_and_follow(
+    rpc: &str,
+    from: &str,
+    dest_rpc: Option<&str>,
+    timeout: u64,
+    build: impl FnOnce(bool) -> anyhow::Result<module::Call>,
+) -> anyhow::Result<()> {
+    let pair = Pair::from_uri(from).map_err(|err| anyhow!("bad --from: {err}"))?;
+    let source = Chain::connect(rpc).await?;
+    let call = build(source.para.is_some())?;
+    let id = source.submit(&pair, call).await?;
+    println!("message id 0x{}", hex::encode(id));
+    let sent = wait_for_record(&source, &id, "sent", timeout)
+        .await
+        .context("the source chain did not send it (the call failed or is not included yet)")?;
+    println!("sent at block {} to {}", sent["at"], sent["dest"]);
+    let Some(dest_rpc) = dest_rpc else {
+        return Ok(());
+    };
+    let dest = Chain::connect(dest_rpc).await?;
+    let executed = wait_for_record(&dest, &id, "executed", timeout).await?;
+    let outcome = &executed["outcome"];
+    println!("executed at block {}: {outcome}", executed["at"]);
+    if outcome.get("complete").is_none() {
+        bail!("the message failed on the destination: {outcome}");
+    }
+    Ok(())
+}
+
+/// `tessera xcm transfer`.
+async fn transfer(args: TransferArgs) -> anyhow::Result<()> {
+    let (beneficiary, _) = AccountId::from_ss58(&args.beneficiary)
+        .map_err(|err| anyhow!("bad --beneficiary: {err}"))?;
+    let amount = planck(&args.amount)?;
+    let build = |from_para: bool| {
+        let dest = chain_location(&args.dest, from_para).context("bad --dest")?;
+        let asset = asset_location(&args.asset, from_para)?;
+        let assets = Assets::from_unsorted(vec![Asset::fungible(asset, amount)])
+            .map_err(|err| anyhow!("bad asset: {err:?}"))?;
+        Ok(module::Call::TransferAssets {
+            dest: VersionedLocation::V5(dest),
+            beneficiary: VersionedLocation::V5(module::account_location(&beneficiary)),
+            assets: VersionedAssets::V5(assets),
+            fee_asset_index: 0,
+            weight_limit: WeightLimit::Unlimited,
+        })
+    };
+    send_and_follow(
+        &args.rpc,
+        &args.from,
+        args.dest_rpc.as_deref(),
+        args.timeout,
+        build,
+    )
+    .await
+}
+
+/// `tessera xcm send`.
+async fn send(args: SendArgs) -> anyhow::Result<()> {
+    let dest: VersionedLocation = from_json(&args.dest).context("bad --dest")?;
+    let message: VersionedXcm = from_json(&args.message).context("bad --message")?;
+    VersionedXcm::decode_limited(&message.encode())
+        .map_err(|err| anyhow!("bad --message: {err}"))?;
+    let build = |_| Ok(module::Call::Send { dest, message });
+    send_and_follow(
+        &args.rpc,
+        &args.from,
+        args.dest_rpc.as_deref(),
+        args.timeout,
+        build,
+    )
+    .await
 }

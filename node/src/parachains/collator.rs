@@ -492,6 +492,8 @@ pub trait ParaView: Send {
     fn storage(&self, at: &Hash, key: &[u8]) -> Result<Option<Vec<u8>>, ParaTxError>;
     /// Checks and queues a transaction.
     fn submit(&mut self, xt: OpaqueExtrinsic) -> Result<Hash, ParaTxError>;
+    /// The para runtime's name and version (part of every signed payload).
+    fn runtime_version(&self) -> tessera_runtime::RuntimeVersion;
 }
 
 impl<R: Runtime + Send> ParaView for ParaChain<R> {
@@ -519,6 +521,10 @@ impl<R: Runtime + Send> ParaView for ParaChain<R> {
         State::new(&self.nodes, block.header.state_root)
             .get(key)
             .map_err(|e| ParaTxError::State(e.to_string()))
+    }
+
+    fn runtime_version(&self) -> tessera_runtime::RuntimeVersion {
+        R::VERSION
     }
 
     fn submit(&mut self, xt: OpaqueExtrinsic) -> Result<Hash, ParaTxError> {

@@ -217,6 +217,11 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, RegisterMet
             }
         },
     )?;
+    module.register_method("state_getRuntimeVersion", |_, _, _| -> RpcResult<Value> {
+        let version =
+            <tessera_relay_chain::RelayRuntime as tessera_runtime::executive::Runtime>::VERSION;
+        Ok(serde_json::json!({"specName": version.spec_name, "specVersion": version.spec_version}))
+    })?;
     module.register_method(
         "xcm_messageStatus",
         |params: Params, shared, _| -> RpcResult<Value> {

@@ -14,6 +14,7 @@
 //! | `author_submitExtrinsic(hex)` | extrinsic hash |
 //! | `author_submitAndWatchExtrinsic(hex)` | `"ready"`, `{inBlock}`, `{finalized}` |
 //! | `tessera_paras` | `[{id, included: {number, hash}, finalized: {number, hash}}]` |
+//! | `state_getRuntimeVersion` | `{specName, specVersion}` |
 //! | `xcm_messageStatus(id, hash?)` | what happened to XCM message `id` here: `[{sent: {dest, at}}, {executed: {origin, outcome, at}}]` |
 //!
 //! Each para a node collates gets its own server with the same method names ([`para`]).

@@ -8,6 +8,7 @@
 //! | `chain_getFinalizedHead` | the para block that is the para's head as of the relay's finalized block |
 //! | `state_getStorage(key, hash?)` | value hex, or null |
 //! | `author_submitExtrinsic(hex)` | extrinsic hash (queued for the collator's next block) |
+//! | `state_getRuntimeVersion` | `{specName, specVersion}` |
 //! | `xcm_messageStatus(id, hash?)` | what happened to XCM message `id` here: `[{sent: {dest, at}}, {executed: {origin, outcome, at}}]` |
 //!
 //! A para block is "best" once included on the relay chain and "finalized" once the relay
@@ -133,6 +134,10 @@ pub fn module(context: ParaRpc) -> Result<RpcModule<ParaRpc>, RegisterMethodErro
             }
         },
     )?;
+    module.register_method("state_getRuntimeVersion", |_, rpc, _| -> RpcResult<Value> {
+        let version = rpc.view().runtime_version();
+        Ok(serde_json::json!({"specName": version.spec_name, "specVersion": version.spec_version}))
+    })?;
     module.register_method(
         "xcm_messageStatus",
         |params: Params, rpc, _| -> RpcResult<Value> {

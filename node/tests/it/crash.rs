@@ -117,9 +117,11 @@ fn killed_import_resumes_with_nothing_lost() {
     let expected = reference.info().unwrap();
     assert_eq!(meta.best_hash, expected.best_hash);
     let at = meta.best_hash;
+    // Genesis also endows the XCM fee account (with the existential deposit).
     let sum: u128 = transfers
         .accounts()
         .iter()
+        .chain([&tessera_runtime::messaging::XCM_FEE_ACCOUNT])
         .map(|who| client.account(&at, who).unwrap().data.free)
         .sum();
     assert_eq!(sum, client.total_issuance(&at).unwrap());

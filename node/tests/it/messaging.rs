@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use tessera_relay_chain::messaging::{self, CommitmentError};
 use tessera_relay_chain::paras::ParaId;
 use tessera_relay_chain::{ChainSpec, Event, GenesisPara, HexBytes, RelayRuntime};
+use tessera_runtime::crypto::Pair;
 use tessera_runtime::dispatch::Context;
 use tessera_runtime::executive::Runtime;
 use tessera_runtime::messaging::RelayInputs;
@@ -213,4 +214,29 @@ fn the_relay_chain_takes_only_messages_that_fit_and_prunes_what_was_processed() 
     let (data, _) = para.next_on(relay_with_messages().inputs(A), 0);
     para.apply(&data);
     para.next_on(after, 0);
+}
+
+#[test]
+fn a_block_sending_xcm_validates_in_wasm_as_natively() {
+    use tessera_xcm::module::{self as xcm, account_location};
+    use tessera_xcm::v5::{Asset, Assets, Location, WeightLimit};
+    use tessera_xcm::{VersionedAssets, VersionedLocation};
+    let relay = Relay::new();
+    let mut para = Para::new();
+    let genesis_hash = para.head.hash();
+    let call = template::Call::Xcm(xcm::Call::TransferAssets {
+        dest: VersionedLocation::V5(Location::sibling_para(B.0)),
+        beneficiary: VersionedLocation::V5(account_location(&Pair::dev("Bob").public())),
+        assets: VersionedAssets::V5(
+            Assets::from_unsorted(vec![Asset::fungible(Location::here(), template::UNIT)]).unwrap(),
+        ),
+        fee_asset_index: 0,
+        weight_limit: WeightLimit::Unlimited,
+    });
+    let xt = template::sign(&Pair::dev("Alice"), call, 0, genesis_hash);
+    let (_, params) = para.try_next_with(relay.inputs(A), vec![xt]).unwrap();
+    let native = template::validate(params.clone()).unwrap();
+    assert_eq!(native.horizontal_messages.len(), 1, "the transfer went out");
+    let wasm = crate::validation::validate(&crate::validation::host(), &params).unwrap();
+    assert_eq!(wasm, native.head_data);
 }

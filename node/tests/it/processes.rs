@@ -429,3 +429,106 @@ async fn a_peer_sending_garbage_is_disconnected_while_the_chain_goes_on() {
     let finalized = finalized_number(alice).await;
     wait_finalized(alice, finalized + 2, dir.path()).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_xcm_cli_moves_assets_between_dev_paras_and_follows_the_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("dev");
+    let rpc = free_port().to_string();
+    let dev = Process::spawn(
+        &[
+            "dev",
+            "--block-time",
+            "500",
+            "--transfers",
+            "0",
+            "--para-transfers",
+            "0",
+            "--rpc-port",
+            &rpc,
+        ],
+        &base,
+    );
+    // `para     1000     template · rpc http://127.0.0.1:PORT · collator Ferdie`
+    let port_of = |line: String| {
+        line.split("rpc http://")
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    let template_rpc = port_of(dev.line("para     1000"));
+    let example_rpc = port_of(dev.line("para     1001"));
+    let bob = Pair::dev("Bob").public().to_ss58(42);
+    let output = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args([
+            "xcm",
+            "transfer",
+            "--rpc",
+            &format!("ws://{template_rpc}"),
+            "--from",
+            "//Alice",
+        ])
+        .args([
+            "--dest",
+            "para:1001",
+            "--beneficiary",
+            &bob,
+            "--amount",
+            "2.5",
+        ])
+        .args([
+            "--dest-rpc",
+            &format!("ws://{example_rpc}"),
+            "--timeout",
+            "90",
+        ])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    if !output.status.success() {
+        print_logs(dir.path());
+    }
+    assert!(output.status.success(), "{text}");
+    assert!(text.contains("message id 0x"), "{text}");
+    assert!(text.contains("sent at block"), "{text}");
+    assert!(
+        text.contains("executed at block") && text.contains("complete"),
+        "{text}"
+    );
+
+    // A failing transfer says why and exits non-zero: Alice holds no relay tokens on 1000.
+    let output = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args([
+            "xcm",
+            "transfer",
+            "--rpc",
+            &format!("ws://{template_rpc}"),
+            "--from",
+            "//Alice",
+        ])
+        .args([
+            "--dest",
+            "para:1001",
+            "--beneficiary",
+            &bob,
+            "--amount",
+            "1",
+            "--asset",
+            "relay",
+            "--timeout",
+            "15",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(text.contains("did not send it"), "{text}");
+    drop(dev);
+}

@@ -78,9 +78,19 @@ impl Para {
         inputs: RelayInputs,
         transfers: usize,
     ) -> Result<(ParachainBlockData, ValidationParams), String> {
+        let transfers = self.transfers(transfers);
+        self.try_next_with(inputs, transfers)
+    }
+
+    /// The next block with relay inputs `inputs` and `extrinsics`, or why it cannot be built.
+    pub(crate) fn try_next_with(
+        &mut self,
+        inputs: RelayInputs,
+        more: Vec<OpaqueExtrinsic>,
+    ) -> Result<(ParachainBlockData, ValidationParams), String> {
         let (number, root) = (inputs.relay_parent_number, inputs.relay_parent_storage_root);
         let mut extrinsics = vec![relay_inputs_inherent::<TemplateRuntime>(inputs)];
-        extrinsics.extend(self.transfers(transfers));
+        extrinsics.extend(more);
         let built =
             build_block::<TemplateRuntime>(&self.nodes, &self.head, &extrinsics, None).unwrap();
         if let Some((_, why)) = built.rejected.first() {
@@ -114,7 +124,7 @@ fn params(parent: &Header, data: &ParachainBlockData) -> ValidationParams {
     }
 }
 
-fn host() -> ValidationHost {
+pub(crate) fn host() -> ValidationHost {
     ValidationHost::new(ValidationLimits {
         max_memory_bytes: 64 * 1024 * 1024,
         backing_timeout: Duration::from_millis(300),
@@ -127,7 +137,7 @@ fn template_code() -> (Hash, &'static [u8]) {
     (ValidationCode(WASM_BINARY.to_vec()).hash(), WASM_BINARY)
 }
 
-fn validate(
+pub(crate) fn validate(
     host: &ValidationHost,
     params: &ValidationParams,
 ) -> Result<HeadData, InvalidCandidate> {

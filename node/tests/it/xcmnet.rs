@@ -221,7 +221,11 @@ async fn assets_go_between_paras_and_the_relay_chain_and_every_token_is_accounte
     let fee_b = para_b.foreign(&a_token, &XCM_FEE_ACCOUNT);
     assert!(fee_b > 0, "execution on 1001 is paid");
     assert_eq!(para_b.foreign(&a_token, &bob.public()), 10 * UNIT - fee_b);
-    assert_eq!(para_a.balance(&b_on_a), 10 * UNIT);
+    // Each collator follows the relay chain on a node of its own, which may lag a little.
+    wait_for("para 1000 to follow", 30, || {
+        para_a.balance(&b_on_a) == 10 * UNIT
+    })
+    .await;
     assert_eq!(para_b.foreign_issuance(&a_token), para_a.balance(&b_on_a));
 
     // And back: 1001 burns its derivatives, 1000 releases them from 1001's account.
@@ -248,7 +252,10 @@ async fn assets_go_between_paras_and_the_relay_chain_and_every_token_is_accounte
         para_a.balance(&alice.public()),
         alice_a_before + 4 * UNIT - fee_a
     );
-    assert_eq!(para_b.foreign(&a_token, &bob.public()), 6 * UNIT - fee_b);
+    wait_for("para 1001 to follow", 30, || {
+        para_b.foreign(&a_token, &bob.public()) == 6 * UNIT - fee_b
+    })
+    .await;
     assert_eq!(para_b.foreign_issuance(&a_token), para_a.balance(&b_on_a));
 
     // Relay chain to para 1000, and back.
@@ -297,10 +304,11 @@ async fn assets_go_between_paras_and_the_relay_chain_and_every_token_is_accounte
         relay_balance(&XCM_FEE_ACCOUNT) > relay_fees_before,
         "execution on the relay chain is paid"
     );
-    assert_eq!(
-        para_a.foreign(&relay_token, &bob.public()),
-        3 * UNIT - fee_relay_token
-    );
+    // The collator's relay node may see the inclusion a moment after Alice's.
+    wait_for("para 1000 to follow the inclusion", 30, || {
+        para_a.foreign(&relay_token, &bob.public()) == 3 * UNIT - fee_relay_token
+    })
+    .await;
     assert_eq!(
         para_a.foreign_issuance(&relay_token),
         relay_balance(&a_on_relay)
