@@ -37,6 +37,8 @@ bench: setup
 	cargo bench -p tessera-node --bench validation
 	cargo bench -p tessera-node --bench paras
 	cargo bench -p tessera-relay-chain --bench erasure
+	cargo bench -p tessera-xcm --bench executor
+	cargo bench -p tessera-node --bench xcm
 
 ## Each fuzz target for FUZZ_SECONDS (default 600); needs `cargo install cargo-fuzz`.
 FUZZ_SECONDS ?= 600
