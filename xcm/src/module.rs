@@ -185,6 +185,14 @@ pub enum Event {
         /// `HrmpNewChannelOpenRequest`, `HrmpChannelAccepted` or `HrmpChannelClosing`.
         notification: Instruction,
     },
+    /// A message arrived from `origin` (`Executed` or `Failed` follows).
+    #[codec(index = 8)]
+    Received {
+        /// Its id.
+        id: XcmHash,
+        /// Where it came from.
+        origin: Location,
+    },
 }
 
 /// Errors of `xcm` calls.
@@ -786,6 +794,10 @@ pub fn receive<E: XcmRuntime>(
     let message = match VersionedXcm::decode_limited(bytes) {
         Ok(VersionedXcm::V5(message)) => message,
         Err(_) => {
+            ctx.deposit_event(Event::Received {
+                id: fallback_id,
+                origin: origin.clone(),
+            });
             let outcome = Outcome::Error {
                 error: XcmError::FailedToDecode,
             };
@@ -794,6 +806,10 @@ pub fn receive<E: XcmRuntime>(
         }
     };
     let id = executor::message_id(&message, bytes);
+    ctx.deposit_event(Event::Received {
+        id,
+        origin: origin.clone(),
+    });
     let outcome = executor::execute::<ChainConfig<E>>(
         ctx,
         origin.clone(),
