@@ -5,6 +5,7 @@
 
 use crate::validation::Para;
 use parachain_template_runtime::{self as template, TemplateRuntime};
+use parity_scale_codec::Encode;
 use std::collections::BTreeMap;
 use tessera_relay_chain::messaging::{self, CommitmentError};
 use tessera_relay_chain::paras::ParaId;
@@ -239,4 +240,174 @@ fn a_block_sending_xcm_validates_in_wasm_as_natively() {
     assert_eq!(native.horizontal_messages.len(), 1, "the transfer went out");
     let wasm = crate::validation::validate(&crate::validation::host(), &params).unwrap();
     assert_eq!(wasm, native.head_data);
+}
+
+/// Dispatches `call` on the relay chain's next block as `origin`; the call's result.
+fn relay_call(
+    relay: &mut Relay,
+    origin: tessera_runtime::dispatch::Origin,
+    call: messaging::Call,
+) -> tessera_runtime::dispatch::CallResult {
+    use tessera_runtime::dispatch::Dispatch;
+    relay.block(|ctx| {
+        ctx.state.start_transaction();
+        let result = Dispatch::<Event>::dispatch(call, ctx, origin);
+        if result.is_ok() {
+            ctx.state.commit_transaction().unwrap();
+        } else {
+            ctx.state.rollback_transaction().unwrap();
+        }
+        result
+    })
+}
+
+fn sovereign(para: ParaId) -> tessera_runtime::dispatch::Origin {
+    let account = tessera_xcm::module::account_of(&tessera_xcm::v5::Location::child_para(para.0));
+    tessera_runtime::dispatch::Origin::Signed(account.unwrap())
+}
+
+#[test]
+fn paras_open_accept_and_close_channels_through_relay_calls_and_hear_of_them() {
+    use tessera_runtime::messaging::{HrmpChannelId, HRMP_CHANNELS, HRMP_EGRESS, HRMP_INGRESS};
+    let mut relay = Relay::new();
+    let c = ParaId(1002);
+    relay.block(|ctx| {
+        let head = ParaGenesis::dev(c).head::<TemplateRuntime>().unwrap();
+        let code = tessera_runtime::parachain::ValidationCode(template::WASM_BINARY.to_vec());
+        tessera_relay_chain::paras::register(&mut ctx.state, c, head, code).unwrap();
+    });
+    let read = |relay: &Relay, f: &dyn Fn(&mut State<'_>) -> bool| {
+        f(&mut State::new(&relay.nodes, relay.header.state_root))
+    };
+    let id = HrmpChannelId {
+        sender: A,
+        recipient: c,
+    };
+    let open = messaging::Call::HrmpInitOpenChannel {
+        recipient: c,
+        max_capacity: 4,
+        max_message_size: 1_000,
+    };
+    // Only a para's sovereign account speaks for it, and within the limits.
+    let alice = tessera_runtime::dispatch::Origin::Signed(Pair::dev("Alice").public());
+    assert!(relay_call(&mut relay, alice, open.clone()).is_err());
+    let too_big = messaging::Call::HrmpInitOpenChannel {
+        recipient: c,
+        max_capacity: 4,
+        max_message_size: 10_000_000,
+    };
+    assert!(relay_call(&mut relay, sovereign(A), too_big).is_err());
+    relay_call(&mut relay, sovereign(A), open.clone()).unwrap();
+    assert!(
+        relay_call(&mut relay, sovereign(A), open).is_err(),
+        "asked twice"
+    );
+    // The recipient heard of it by downward message, and accepting opens the channel.
+    assert_eq!(relay.inputs(c).downward_messages.len(), 1);
+    assert!(relay_call(
+        &mut relay,
+        sovereign(B),
+        messaging::Call::HrmpAcceptOpenChannel { sender: A }
+    )
+    .is_err());
+    relay_call(
+        &mut relay,
+        sovereign(c),
+        messaging::Call::HrmpAcceptOpenChannel { sender: A },
+    )
+    .unwrap();
+    assert!(read(&relay, &|state| HRMP_CHANNELS
+        .get(state, &id)
+        .unwrap()
+        .is_some_and(|ch| ch.max_capacity == 4)));
+    assert!(read(&relay, &|state| HRMP_INGRESS
+        .get_or_default(state, &c)
+        .unwrap()
+        == vec![A]));
+    assert_eq!(
+        relay.inputs(A).downward_messages.len(),
+        1,
+        "the sender heard it was accepted"
+    );
+    // The sender's next block can use it; the recipient's next block proves it.
+    let (_, params) = Para::new().next_on(relay.inputs(A), 0);
+    template::validate(params).unwrap();
+    // Either end closes it; the other hears of it.
+    let close = messaging::Call::HrmpCloseChannel { channel: id };
+    assert!(relay_call(&mut relay, sovereign(B), close.clone()).is_err());
+    relay_call(&mut relay, sovereign(c), close).unwrap();
+    assert!(read(&relay, &|state| HRMP_CHANNELS
+        .get(state, &id)
+        .unwrap()
+        .is_none()));
+    assert!(read(&relay, &|state| !HRMP_EGRESS
+        .get_or_default(state, &A)
+        .unwrap()
+        .contains(&c)));
+    assert_eq!(
+        relay.inputs(A).downward_messages.len(),
+        2,
+        "the sender heard it closed"
+    );
+}
+
+#[test]
+fn upward_messages_run_within_the_block_budget_and_heavy_ones_wait_for_root() {
+    use tessera_runtime::dispatch::Origin;
+    use tessera_xcm::v5::{DoubleEncoded, Instruction, OriginKind, Xcm};
+    use tessera_xcm::VersionedXcm;
+    let mut relay = Relay::new();
+    // A message whose weight is that of the relay call it carries.
+    let weighing = |weight_limit: u64| {
+        let call = tessera_relay_chain::Call::Messaging(messaging::Call::ExecuteOverweight {
+            index: 99,
+            weight_limit,
+        });
+        VersionedXcm::V5(Xcm(vec![Instruction::Transact {
+            origin_kind: OriginKind::SovereignAccount,
+            fallback_max_weight: None,
+            call: DoubleEncoded {
+                encoded: call.encode(),
+            },
+        }]))
+        .encode()
+    };
+    let mut messages = vec![weighing(4_800_000_000); 5];
+    let heavy = weighing(6_000_000_000);
+    messages.push(heavy.clone());
+    let sent = CandidateCommitments {
+        upward_messages: messages,
+        ..CandidateCommitments::default()
+    };
+    let queue = |relay: &Relay| {
+        let mut state = State::new(&relay.nodes, relay.header.state_root);
+        messaging::UPWARD_QUEUE
+            .get_or_default(&mut state)
+            .unwrap()
+            .len()
+    };
+    let overweight = |relay: &Relay| {
+        let mut state = State::new(&relay.nodes, relay.header.state_root);
+        messaging::OVERWEIGHT.get(&mut state, &0).unwrap()
+    };
+    // Four fit the 20 s budget; the fifth waits for the next block, and the heavy one behind it.
+    relay.block(|ctx| {
+        messaging::enact(ctx, A, &sent).unwrap();
+        messaging::process_upward(ctx).unwrap();
+    });
+    assert_eq!(queue(&relay), 2);
+    relay.block(|ctx| messaging::process_upward(ctx).unwrap());
+    assert_eq!(queue(&relay), 0);
+    assert_eq!(overweight(&relay), Some((A, heavy)));
+
+    // Only root runs it, and only with enough weight.
+    let run = |weight_limit| messaging::Call::ExecuteOverweight {
+        index: 0,
+        weight_limit,
+    };
+    assert!(relay_call(&mut relay, sovereign(A), run(10_000_000_000)).is_err());
+    assert!(relay_call(&mut relay, Origin::Root, run(1_000)).is_err());
+    assert!(overweight(&relay).is_some());
+    relay_call(&mut relay, Origin::Root, run(10_000_000_000)).unwrap();
+    assert_eq!(overweight(&relay), None);
 }
