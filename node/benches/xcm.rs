@@ -13,10 +13,9 @@ use parity_scale_codec::Decode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tessera_node::client::Client;
-use tessera_node::network::NetworkConfig;
 use tessera_node::parachains::collator::{Collate, ParaView};
 use tessera_node::parachains::{para_statuses, Collator, ParaChain};
-use tessera_node::run::{spawn_loopback_validators, Node};
+use tessera_node::run::{spawn_loopback_collator, spawn_loopback_validators};
 use tessera_node::service::Shared;
 use tessera_node::store::MemoryDb;
 use tessera_relay_chain::paras::ParaId;
@@ -130,11 +129,8 @@ fn main() {
         let receiver = Collator::new(ParaChain::<ExampleRuntime>::new(RECEIVER, header, state.new_nodes), Pair::dev("Eve"), example::validate);
         let receiver_view = receiver.view();
         for collator in [Box::new(sender) as Box<dyn Collate>, Box::new(receiver)] {
-            let shared = Arc::new(Shared::new(client(&spec), "xcm-bench".into()));
-            let mut node = Node::start(shared, NetworkConfig::loopback(CHAIN, bootnodes.clone()), None).unwrap();
-            bootnodes.push(node.listening().await.unwrap());
-            node.add_collator(collator);
-            tasks.push(node.spawn());
+            let node = spawn_loopback_collator(CHAIN, client(&spec), &mut bootnodes, collator);
+            tasks.push(node.await.unwrap().1);
         }
 
         let alice = Pair::dev("Alice");

@@ -78,6 +78,22 @@ pub async fn spawn_loopback_validators(
     Ok((shareds, addrs, running))
 }
 
+/// A relay node on loopback that runs `collator` (a para collator or full node), booting from
+/// `bootnodes` and added to them; its shared state and running node.
+pub async fn spawn_loopback_collator(
+    chain: &str,
+    client: crate::client::Client,
+    bootnodes: &mut Vec<libp2p::Multiaddr>,
+    collator: Box<dyn crate::parachains::collator::Collate>,
+) -> Result<(Arc<Shared>, RunningNode), RunError> {
+    let shared = Arc::new(Shared::new(client, chain.to_string()));
+    let config = NetworkConfig::loopback(chain, bootnodes.clone());
+    let mut node = Node::start(shared.clone(), config, None)?;
+    bootnodes.push(node.listening().await.ok_or(NetworkError::Stopped)?);
+    node.add_collator(collator);
+    Ok((shared, node.spawn()))
+}
+
 /// A node running in its own task.
 pub struct RunningNode {
     stop: tokio::sync::oneshot::Sender<()>,

@@ -171,15 +171,29 @@ fn planck(amount: &str) -> anyhow::Result<u128> {
     Ok(value)
 }
 
-/// Arguments of `tessera xcm transfer`.
+/// Where a message is sent from, by whom, and how long to follow it.
 #[derive(Debug, Clone, Args)]
-pub struct TransferArgs {
+pub struct SendingArgs {
     /// WebSocket RPC of the sending chain (a relay node, or a para node's RPC).
     #[arg(long, value_name = "URL")]
     pub rpc: String,
     /// The signer's secret URI (`//Alice`, a phrase, a hex seed).
     #[arg(long, value_name = "SURI")]
     pub from: String,
+    /// WebSocket RPC of the destination chain: wait there until the message has run.
+    #[arg(long, value_name = "URL")]
+    pub dest_rpc: Option<String>,
+    /// Seconds to wait for each step.
+    #[arg(long, default_value_t = 120)]
+    pub timeout: u64,
+}
+
+/// Arguments of `tessera xcm transfer`.
+#[derive(Debug, Clone, Args)]
+pub struct TransferArgs {
+    /// Sender and following.
+    #[command(flatten)]
+    pub sending: SendingArgs,
     /// The destination chain: `relay` or `para:ID`.
     #[arg(long, value_name = "CHAIN")]
     pub dest: String,
@@ -192,35 +206,20 @@ pub struct TransferArgs {
     /// Which asset, as the sending chain sees it: `native`, `relay` or `para:ID`.
     #[arg(long, default_value = "native")]
     pub asset: String,
-    /// WebSocket RPC of the destination chain: wait there until the message has run.
-    #[arg(long, value_name = "URL")]
-    pub dest_rpc: Option<String>,
-    /// Seconds to wait for each step.
-    #[arg(long, default_value_t = 120)]
-    pub timeout: u64,
 }
 
-/// Arguments of `tessera xcm send`.
+/// Arguments of `tessera xcm send`; the message runs with the signer's account as its origin.
 #[derive(Debug, Clone, Args)]
 pub struct SendArgs {
-    /// WebSocket RPC of the sending chain.
-    #[arg(long, value_name = "URL")]
-    pub rpc: String,
-    /// The signer's secret URI; the message runs with the signer's account as its origin.
-    #[arg(long, value_name = "SURI")]
-    pub from: String,
+    /// Sender and following.
+    #[command(flatten)]
+    pub sending: SendingArgs,
     /// The destination, as JSON of a `VersionedLocation` (see `tessera xcm decode`).
     #[arg(long, value_name = "JSON")]
     pub dest: String,
     /// The message, as JSON of a `VersionedXcm`.
     #[arg(long, value_name = "JSON")]
     pub message: String,
-    /// WebSocket RPC of the destination chain: wait there until the message has run.
-    #[arg(long, value_name = "URL")]
-    pub dest_rpc: Option<String>,
-    /// Seconds to wait for each step.
-    #[arg(long, default_value_t = 120)]
-    pub timeout: u64,
 }
 
 /// Index of `xcm` among a runtime's calls: the relay chain's, and that of paras built from
@@ -361,14 +360,12 @@ async fn wait_for_record(
 
 /// Sends `call` and follows its message to the destination.
 async fn send_and_follow(
-    rpc: &str,
-    from: &str,
-    dest_rpc: Option<&str>,
-    timeout: u64,
+    sending: &SendingArgs,
     build: impl FnOnce(bool) -> anyhow::Result<module::Call>,
 ) -> anyhow::Result<()> {
-    let pair = Pair::from_uri(from).map_err(|err| anyhow!("bad --from: {err}"))?;
-    let source = Chain::connect(rpc).await?;
+    let timeout = sending.timeout;
+    let pair = Pair::from_uri(&sending.from).map_err(|err| anyhow!("bad --from: {err}"))?;
+    let source = Chain::connect(&sending.rpc).await?;
     let call = build(source.para.is_some())?;
     let id = source.submit(&pair, call).await?;
     println!("message id 0x{}", hex::encode(id));
@@ -376,7 +373,7 @@ async fn send_and_follow(
         .await
         .context("the source chain did not send it (the call failed or is not included yet)")?;
     println!("sent at block {} to {}", sent["at"], sent["dest"]);
-    let Some(dest_rpc) = dest_rpc else {
+    let Some(dest_rpc) = &sending.dest_rpc else {
         return Ok(());
     };
     let dest = Chain::connect(dest_rpc).await?;
@@ -407,14 +404,7 @@ async fn transfer(args: TransferArgs) -> anyhow::Result<()> {
             weight_limit: WeightLimit::Unlimited,
         })
     };
-    send_and_follow(
-        &args.rpc,
-        &args.from,
-        args.dest_rpc.as_deref(),
-        args.timeout,
-        build,
-    )
-    .await
+    send_and_follow(&args.sending, build).await
 }
 
 /// `tessera xcm send`.
@@ -424,12 +414,5 @@ async fn send(args: SendArgs) -> anyhow::Result<()> {
     VersionedXcm::decode_limited(&message.encode())
         .map_err(|err| anyhow!("bad --message: {err}"))?;
     let build = |_| Ok(module::Call::Send { dest, message });
-    send_and_follow(
-        &args.rpc,
-        &args.from,
-        args.dest_rpc.as_deref(),
-        args.timeout,
-        build,
-    )
-    .await
+    send_and_follow(&args.sending, build).await
 }

@@ -10,10 +10,9 @@ use parity_scale_codec::Decode;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tessera_node::client::Client;
-use tessera_node::network::NetworkConfig;
 use tessera_node::parachains::collator::{Collate, ParaView};
 use tessera_node::parachains::{para_statuses, Collator, ParaChain, ParaStatus};
-use tessera_node::run::{spawn_loopback_validators, Node};
+use tessera_node::run::{spawn_loopback_collator, spawn_loopback_validators};
 use tessera_node::service::Shared;
 use tessera_node::store::MemoryDb;
 use tessera_relay_chain::paras::ParaId;
@@ -27,10 +26,6 @@ const TEMPLATE: ParaId = ParaId(1000);
 const EXAMPLE: ParaId = ParaId(1001);
 
 const CHAIN: &str = "paranet-test";
-
-fn network(bootnodes: Vec<libp2p::Multiaddr>) -> NetworkConfig {
-    NetworkConfig::loopback(CHAIN, bootnodes)
-}
 
 async fn wait_for(what: &str, seconds: u64, mut done: impl FnMut() -> bool) {
     tokio::time::timeout(Duration::from_secs(seconds), async {
@@ -133,12 +128,12 @@ async fn two_paras_advance_finalize_carry_a_transfer_and_stall_alone() {
         Box::new(template_collator) as Box<dyn Collate>,
         Box::new(example_collator),
     ] {
-        let shared = Arc::new(Shared::new(client(&spec), "paranet".into()));
-        collator_nodes.push(shared.clone());
-        let mut node = Node::start(shared, network(bootnodes.clone()), None).unwrap();
-        bootnodes.push(node.listening().await.unwrap());
-        node.add_collator(collator);
-        collator_stops.push(node.spawn());
+        let (shared, running) =
+            spawn_loopback_collator(CHAIN, client(&spec), &mut bootnodes, collator)
+                .await
+                .unwrap();
+        collator_nodes.push(shared);
+        collator_stops.push(running);
     }
     wait_for("both paras to finalize two blocks", 90, || {
         finalized(&alice, TEMPLATE).0 >= 2 && finalized(&alice, EXAMPLE).0 >= 2
@@ -156,11 +151,11 @@ async fn two_paras_advance_finalize_carry_a_transfer_and_stall_alone() {
         state.new_nodes,
     ));
     let full_view: Arc<Mutex<dyn ParaView>> = full_node.view();
-    let shared = Arc::new(Shared::new(client(&spec), "paranet".into()));
-    let mut node = Node::start(shared, network(bootnodes.clone()), None).unwrap();
-    node.listening().await.unwrap();
-    node.add_collator(Box::new(full_node));
-    tasks.push(node.spawn());
+    let (_, running) =
+        spawn_loopback_collator(CHAIN, client(&spec), &mut bootnodes, Box::new(full_node))
+            .await
+            .unwrap();
+    tasks.push(running);
 
     wait_for("the para full node to catch up", 30, || {
         full_view.lock().unwrap().head().number >= finalized(&alice, TEMPLATE).0

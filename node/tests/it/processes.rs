@@ -462,40 +462,46 @@ async fn the_xcm_cli_moves_assets_between_dev_paras_and_follows_the_message() {
     let template_rpc = port_of(dev.line("para     1000"));
     let example_rpc = port_of(dev.line("para     1001"));
     let bob = Pair::dev("Bob").public().to_ss58(42);
-    let output = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .args([
-            "xcm",
-            "transfer",
-            "--rpc",
-            &format!("ws://{template_rpc}"),
-            "--from",
-            "//Alice",
-        ])
-        .args([
-            "--dest",
-            "para:1001",
-            "--beneficiary",
-            &bob,
-            "--amount",
-            "2.5",
-        ])
-        .args([
-            "--dest-rpc",
-            &format!("ws://{example_rpc}"),
-            "--timeout",
-            "90",
-        ])
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    if !output.status.success() {
+    // `tessera xcm transfer` from Alice on para 1000 to Bob on 1001: its exit status and output.
+    let transfer = |more: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .args([
+                "xcm",
+                "transfer",
+                "--from",
+                "//Alice",
+                "--dest",
+                "para:1001",
+            ])
+            .args([
+                "--rpc",
+                &format!("ws://{template_rpc}"),
+                "--beneficiary",
+                &bob,
+            ])
+            .args(more)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        (output.status.success(), text)
+    };
+    let dest_rpc = format!("ws://{example_rpc}");
+    let (ok, text) = transfer(&[
+        "--amount",
+        "2.5",
+        "--dest-rpc",
+        &dest_rpc,
+        "--timeout",
+        "90",
+    ]);
+    if !ok {
         print_logs(dir.path());
     }
-    assert!(output.status.success(), "{text}");
+    assert!(ok, "{text}");
     assert!(text.contains("message id 0x"), "{text}");
     assert!(text.contains("sent at block"), "{text}");
     assert!(
@@ -504,31 +510,8 @@ async fn the_xcm_cli_moves_assets_between_dev_paras_and_follows_the_message() {
     );
 
     // A failing transfer says why and exits non-zero: Alice holds no relay tokens on 1000.
-    let output = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .args([
-            "xcm",
-            "transfer",
-            "--rpc",
-            &format!("ws://{template_rpc}"),
-            "--from",
-            "//Alice",
-        ])
-        .args([
-            "--dest",
-            "para:1001",
-            "--beneficiary",
-            &bob,
-            "--amount",
-            "1",
-            "--asset",
-            "relay",
-            "--timeout",
-            "15",
-        ])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success());
+    let (ok, text) = transfer(&["--amount", "1", "--asset", "relay", "--timeout", "15"]);
+    assert!(!ok);
     assert!(text.contains("did not send it"), "{text}");
     drop(dev);
 }

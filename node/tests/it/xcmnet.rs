@@ -12,11 +12,9 @@ use parity_scale_codec::Decode;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tessera_node::client::Client;
-use tessera_node::network::NetworkConfig;
 use tessera_node::parachains::collator::{Collate, ParaView};
 use tessera_node::parachains::{Collator, ParaChain};
-use tessera_node::run::{spawn_loopback_validators, Node};
-use tessera_node::service::Shared;
+use tessera_node::run::{spawn_loopback_collator, spawn_loopback_validators};
 use tessera_node::store::MemoryDb;
 use tessera_relay_chain::paras::ParaId;
 use tessera_relay_chain::{ChainSpec, GenesisPara, HexBytes};
@@ -170,16 +168,10 @@ async fn assets_go_between_paras_and_the_relay_chain_and_every_token_is_accounte
         Box::new(template_collator) as Box<dyn Collate>,
         Box::new(example_collator),
     ] {
-        let shared = Arc::new(Shared::new(client(&spec), "xcmnet".into()));
-        let mut node = Node::start(
-            shared,
-            NetworkConfig::loopback(CHAIN, bootnodes.clone()),
-            None,
-        )
-        .unwrap();
-        bootnodes.push(node.listening().await.unwrap());
-        node.add_collator(collator);
-        tasks.push(node.spawn());
+        let (_, running) = spawn_loopback_collator(CHAIN, client(&spec), &mut bootnodes, collator)
+            .await
+            .unwrap();
+        tasks.push(running);
     }
     wait_for("both paras to build a block", 60, || {
         para_a.view.lock().unwrap().head().number >= 1
