@@ -4,7 +4,9 @@
 //! the layout this follows, read from polkadot-sdk.
 //!
 //! Messages from other chains are decoded with [`VersionedXcm::decode_limited`], which refuses
-//! what Polkadot's decoder refuses, with an error saying why; [`executor`] runs them.
+//! what Polkadot's decoder refuses, with an error saying why, and reads v3 and v4 bytes into
+//! their v5 conversion; [`executor`] runs them, [`module`] is the runtime module that sends
+//! and receives them, [`para`] configures paras built with Tessera.
 #![cfg_attr(not(feature = "std"), no_std)]
 
 extern crate alloc;
@@ -75,7 +77,7 @@ pub enum VersionedAssets {
 pub enum DecodeError {
     /// Larger than [`MAX_XCM_SIZE`].
     TooLarge(usize),
-    /// A version this node does not speak (v3 and v4 are not decoded yet).
+    /// A version this node does not speak (it reads 3, 4 and 5).
     UnsupportedVersion(u8),
     /// Empty input.
     Empty,
@@ -91,7 +93,10 @@ impl core::fmt::Display for DecodeError {
                 write!(f, "message of {len} bytes exceeds {MAX_XCM_SIZE}")
             }
             DecodeError::UnsupportedVersion(version) => {
-                write!(f, "XCM version {version} is not supported (only 5)")
+                write!(
+                    f,
+                    "XCM version {version} is not supported (only 3, 4 and 5)"
+                )
             }
             DecodeError::Empty => f.write_str("empty message"),
             DecodeError::Invalid(why) => write!(f, "invalid message: {why}"),
@@ -99,39 +104,52 @@ impl core::fmt::Display for DecodeError {
     }
 }
 
-/// Decodes exactly `bytes` as `T` within the depth limit, after checking size and version.
+environmental::environmental!(version_being_decoded: u8);
+
+/// The XCM version of the bytes being decoded: 5 unless a v3 or v4 message, location or asset
+/// list is being read into the v5 types.
+pub(crate) fn decoding_version() -> u8 {
+    version_being_decoded::with(|version| *version).unwrap_or(5)
+}
+
+/// Decodes exactly `bytes` (version byte first) as `T`'s v5 payload within the depth limit,
+/// after checking size and version; v3 and v4 bytes are read into the v5 types.
 fn decode_versioned<T: Decode>(bytes: &[u8]) -> Result<T, DecodeError> {
     if bytes.len() > MAX_XCM_SIZE {
         return Err(DecodeError::TooLarge(bytes.len()));
     }
-    match bytes.first() {
+    let (mut version, payload) = match bytes.split_first() {
         None => return Err(DecodeError::Empty),
-        Some(5) => {}
-        Some(other) => return Err(DecodeError::UnsupportedVersion(*other)),
-    }
-    T::decode_all_with_depth_limit(MAX_XCM_DECODE_DEPTH, &mut &bytes[..])
-        .map_err(DecodeError::Invalid)
+        Some((version @ 3..=5, payload)) => (*version, payload),
+        Some((other, _)) => return Err(DecodeError::UnsupportedVersion(*other)),
+    };
+    version_being_decoded::using(&mut version, || {
+        T::decode_all_with_depth_limit(MAX_XCM_DECODE_DEPTH, &mut &payload[..])
+    })
+    .map_err(DecodeError::Invalid)
 }
 
 impl VersionedXcm {
     /// Decodes a message from another chain, refusing what Polkadot refuses: more than
     /// [`MAX_XCM_DECODE_DEPTH`] levels, more than [`MAX_INSTRUCTIONS_TO_DECODE`] instructions
-    /// in all, bad asset lists, trailing bytes.
+    /// in all, bad asset lists, trailing bytes. A v3 or v4 message is converted to v5 as
+    /// Polkadot converts it (`docs/xcm-v5-wire.md`, section 8); what has no v5 form (a v3
+    /// abstract asset id) is refused.
     pub fn decode_limited(bytes: &[u8]) -> Result<Self, DecodeError> {
-        decode_versioned(bytes)
+        decode_versioned(bytes).map(VersionedXcm::V5)
     }
 }
 
 impl VersionedLocation {
     /// Decodes a location, as [`VersionedXcm::decode_limited`] does a message.
     pub fn decode_limited(bytes: &[u8]) -> Result<Self, DecodeError> {
-        decode_versioned(bytes)
+        decode_versioned(bytes).map(VersionedLocation::V5)
     }
 }
 
 impl VersionedAssets {
     /// Decodes an asset list, as [`VersionedXcm::decode_limited`] does a message.
     pub fn decode_limited(bytes: &[u8]) -> Result<Self, DecodeError> {
-        decode_versioned(bytes)
+        decode_versioned(bytes).map(VersionedAssets::V5)
     }
 }

@@ -1,7 +1,7 @@
 //! The XCM v5 codec against Polkadot's bytes (vectors from polkadot-sdk's own tests and a
 //! message seen on a live network, see docs/xcm-v5-wire.md) and its decoding limits.
 
-use parity_scale_codec::{Decode, Encode};
+use parity_scale_codec::{Compact, Decode, Encode};
 use proptest::prelude::*;
 use tessera_xcm::v5::{
     Asset, AssetFilter, Assets, AssetsError, DoubleEncoded, Instruction, Junction, Junctions,
@@ -134,10 +134,10 @@ fn transact_and_para_locations_have_polkadots_layout() {
 }
 
 #[test]
-fn versions_and_framing_other_than_v5_are_refused_with_a_reason() {
+fn versions_and_framing_other_than_v3_to_v5_are_refused_with_a_reason() {
     assert_eq!(
-        VersionedXcm::decode_limited(&bytes("0300")),
-        Err(DecodeError::UnsupportedVersion(3))
+        VersionedXcm::decode_limited(&bytes("0600")),
+        Err(DecodeError::UnsupportedVersion(6))
     );
     assert_eq!(VersionedXcm::decode_limited(&[]), Err(DecodeError::Empty));
     assert!(matches!(
@@ -362,4 +362,68 @@ fn json_reads_like_polkadots_tools_and_refuses_what_bytes_would() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("31 bytes"), "{err}");
+}
+
+#[test]
+fn v3_and_v4_bytes_are_read_into_v5_as_polkadot_converts_them() {
+    // v4 [ClearOrigin].
+    assert_eq!(
+        VersionedXcm::decode_limited(&bytes("04 04 0a")),
+        Ok(VersionedXcm::V5(Xcm(vec![Instruction::ClearOrigin])))
+    );
+    // v4 Transact: its required weight becomes v5's fallback weight.
+    assert_eq!(
+        VersionedXcm::decode_limited(&bytes("04 04 06 01 a10f 00 08 0102")),
+        Ok(VersionedXcm::V5(Xcm(vec![Instruction::Transact {
+            origin_kind: OriginKind::SovereignAccount,
+            fallback_max_weight: Some(Weight::from_parts(1000, 0)),
+            call: DoubleEncoded {
+                encoded: vec![1, 2]
+            },
+        }])))
+    );
+    // v5's new instructions do not exist in v4.
+    assert!(VersionedXcm::decode_limited(&bytes("04 04 30 0000 00 04")).is_err());
+    // v4's trailing errors sit one index lower: 36 is WeightLimitReached.
+    assert_eq!(
+        VersionedXcm::decode_limited(&bytes("04 04 1f 01 02000000 24 04 08")),
+        Ok(VersionedXcm::V5(Xcm(vec![Instruction::ExpectError(Some(
+            (
+                2,
+                tessera_xcm::v5::Error::WeightLimitReached(Weight::from_parts(1, 2))
+            )
+        ))])))
+    );
+    // v4's Westend becomes v5's ByGenesis.
+    assert_eq!(
+        VersionedLocation::decode_limited(&bytes("04 01 01 09 04")),
+        Ok(VersionedLocation::V5(
+            Location::new(
+                1,
+                &[Junction::GlobalConsensus(NetworkId::ByGenesis(
+                    tessera_xcm::v5::WESTEND_GENESIS_HASH
+                ))]
+            )
+            .unwrap()
+        ))
+    );
+    // v3 asset ids are Concrete (0) or Abstract (1); only Concrete has a v5 form.
+    assert_eq!(
+        VersionedAssets::decode_limited(&bytes("03 04 00 01 00 00 28")),
+        Ok(VersionedAssets::V5(
+            Assets::from_unsorted(vec![Asset::fungible(Location::parent(), 10)]).unwrap()
+        ))
+    );
+    let abstract_id = format!("03 04 01 {} 00 28", "11".repeat(32));
+    let err = VersionedAssets::decode_limited(&bytes(&abstract_id)).unwrap_err();
+    assert!(err.to_string().contains("abstract asset id"), "{err}");
+    // Versions 2 and 6 are refused, and v3/v4 obey the same limits as v5.
+    assert_eq!(
+        VersionedXcm::decode_limited(&[2, 0]),
+        Err(DecodeError::UnsupportedVersion(2))
+    );
+    let mut too_many = vec![4u8];
+    too_many.extend(Compact(101u32).encode());
+    too_many.extend([0x0a; 101]);
+    assert!(VersionedXcm::decode_limited(&too_many).is_err());
 }

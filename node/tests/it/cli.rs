@@ -80,9 +80,16 @@ fn xcm_decode_and_encode_round_trip_and_say_where_input_is_wrong() {
     let (code, text) = tessera(&["xcm", "decode", "0x05zz"]);
     assert_eq!(code, 1, "{text}");
     assert!(text.contains("not hex"), "{text}");
-    let (code, text) = tessera(&["xcm", "decode", "0x0300"]);
+    let (code, text) = tessera(&["xcm", "decode", "0x0200"]);
     assert_eq!(code, 1, "{text}");
-    assert!(text.contains("XCM version 3 is not supported"), "{text}");
+    assert!(text.contains("XCM version 2 is not supported"), "{text}");
+    // A v4 message is shown as the v5 message it converts to.
+    let (code, json) = tessera(&["xcm", "decode", "0x04040a"]);
+    assert_eq!(code, 0, "{json}");
+    assert!(
+        json.contains("\"v5\"") && json.contains("clearOrigin"),
+        "{json}"
+    );
     let bad = r#"{"v5": [{"clearOrigin": null}, {"buyExecution": {"fees": 7}}]}"#;
     let (code, text) = tessera(&["xcm", "encode", bad]);
     assert_eq!(code, 1, "{text}");

@@ -9,10 +9,25 @@ use parity_scale_codec::{Compact, Decode, Encode, Error as CodecError, Input};
 pub const MAX_ITEMS_IN_ASSETS: usize = 20;
 
 /// An asset class, by the location that defines it.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct AssetId(pub Location);
+
+/// A location; in v3 bytes, an enum whose `Concrete` (0) is the location and whose `Abstract`
+/// (1) has no v5 form and is refused, as Polkadot refuses to convert it.
+impl Decode for AssetId {
+    fn decode<I: Input>(input: &mut I) -> Result<Self, CodecError> {
+        if crate::decoding_version() == 3 {
+            match input.read_byte()? {
+                0 => {}
+                1 => return Err("a v3 abstract asset id has no v5 form".into()),
+                _ => return Err("invalid v3 AssetId index".into()),
+            }
+        }
+        Location::decode(input).map(AssetId)
+    }
+}
 
 /// One instance of a non-fungible asset class.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]

@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 use parity_scale_codec::{Decode, Encode};
 
 /// A consensus system: a network by genesis or fork, or a well-known one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(
     feature = "serde",
@@ -46,6 +46,46 @@ pub enum NetworkId {
     /// The Polkadot Bulletin chain.
     #[codec(index = 10)]
     PolkadotBulletin,
+}
+
+/// Genesis hash of Westend, which v5 names by genesis (v3 and v4 had `Westend`).
+pub const WESTEND_GENESIS_HASH: [u8; 32] = [
+    0xe1, 0x43, 0xf2, 0x38, 0x03, 0xac, 0x50, 0xe8, 0xf6, 0xf8, 0xe6, 0x26, 0x95, 0xd1, 0xce, 0x9e,
+    0x4e, 0x1d, 0x68, 0xaa, 0x36, 0xc1, 0xcd, 0x2c, 0xfd, 0x15, 0x34, 0x02, 0x13, 0xf3, 0x42, 0x3e,
+];
+/// Genesis hash of Rococo, likewise.
+pub const ROCOCO_GENESIS_HASH: [u8; 32] = [
+    0x64, 0x08, 0xde, 0x77, 0x37, 0xc5, 0x9c, 0x23, 0x88, 0x90, 0x53, 0x3a, 0xf2, 0x58, 0x96, 0xa2,
+    0xc2, 0x06, 0x08, 0xd8, 0xb3, 0x80, 0xbb, 0x01, 0x02, 0x9a, 0xcb, 0x39, 0x27, 0x81, 0x06, 0x3e,
+];
+
+/// v5's indices; in v3 and v4 bytes, 4 to 6 (Westend, Rococo, Wococo) become `ByGenesis`, as
+/// Polkadot converts them.
+impl Decode for NetworkId {
+    fn decode<I: parity_scale_codec::Input>(
+        input: &mut I,
+    ) -> Result<Self, parity_scale_codec::Error> {
+        let older = crate::decoding_version() < 5;
+        Ok(match input.read_byte()? {
+            0 => NetworkId::ByGenesis(Decode::decode(input)?),
+            1 => NetworkId::ByFork {
+                block_number: Decode::decode(input)?,
+                block_hash: Decode::decode(input)?,
+            },
+            2 => NetworkId::Polkadot,
+            3 => NetworkId::Kusama,
+            4 if older => NetworkId::ByGenesis(WESTEND_GENESIS_HASH),
+            5 if older => NetworkId::ByGenesis(ROCOCO_GENESIS_HASH),
+            6 if older => NetworkId::ByGenesis([0; 32]),
+            7 => NetworkId::Ethereum {
+                chain_id: parity_scale_codec::Compact::<u64>::decode(input)?.0,
+            },
+            8 => NetworkId::BitcoinCore,
+            9 => NetworkId::BitcoinCash,
+            10 => NetworkId::PolkadotBulletin,
+            _ => return Err("invalid NetworkId index".into()),
+        })
+    }
 }
 
 /// A kind of body.

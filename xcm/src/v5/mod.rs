@@ -7,7 +7,10 @@ pub use asset::{
     Asset, AssetFilter, AssetId, AssetInstance, AssetTransferFilter, Assets, AssetsError,
     Fungibility, WildAsset, WildFungibility, MAX_ITEMS_IN_ASSETS,
 };
-pub use location::{BodyId, BodyPart, Junction, Junctions, Location, NetworkId, MAX_JUNCTIONS};
+pub use location::{
+    BodyId, BodyPart, Junction, Junctions, Location, NetworkId, MAX_JUNCTIONS, ROCOCO_GENESIS_HASH,
+    WESTEND_GENESIS_HASH,
+};
 
 use crate::MAX_INSTRUCTIONS_TO_DECODE;
 use alloc::vec::Vec;
@@ -215,7 +218,7 @@ pub struct PalletInfo {
 }
 
 /// Why executing a message failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Encode, Decode)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Encode)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(
     feature = "serde",
@@ -308,6 +311,78 @@ pub enum Error {
     WeightNotComputable,
     #[codec(index = 40)]
     ExceedsStackLimit,
+}
+
+/// The errors without a payload, by their v5 index (21 and 37 carry one).
+const UNIT_ERRORS: [Option<Error>; 41] = {
+    use Error::*;
+    [
+        Some(Overflow),
+        Some(Unimplemented),
+        Some(UntrustedReserveLocation),
+        Some(UntrustedTeleportLocation),
+        Some(LocationFull),
+        Some(LocationNotInvertible),
+        Some(BadOrigin),
+        Some(InvalidLocation),
+        Some(AssetNotFound),
+        Some(FailedToTransactAsset),
+        Some(NotWithdrawable),
+        Some(LocationCannotHold),
+        Some(ExceedsMaxMessageSize),
+        Some(DestinationUnsupported),
+        Some(Transport),
+        Some(Unroutable),
+        Some(UnknownClaim),
+        Some(FailedToDecode),
+        Some(MaxWeightInvalid),
+        Some(NotHoldingFees),
+        Some(TooExpensive),
+        None,
+        Some(ExpectationFalse),
+        Some(PalletNotFound),
+        Some(NameMismatch),
+        Some(VersionIncompatible),
+        Some(HoldingWouldOverflow),
+        Some(ExportError),
+        Some(ReanchorFailed),
+        Some(NoDeal),
+        Some(FeesNotMet),
+        Some(LockError),
+        Some(NoPermission),
+        Some(Unanchored),
+        Some(NotDepositable),
+        Some(TooManyAssets),
+        Some(UnhandledXcmVersion),
+        None,
+        Some(Barrier),
+        Some(WeightNotComputable),
+        Some(ExceedsStackLimit),
+    ]
+};
+
+/// v5's indices; v3 and v4 have no `TooManyAssets` (35), so their trailing errors sit one
+/// index lower (`docs/xcm-v5-wire.md`, section 5.1).
+impl Decode for Error {
+    fn decode<I: Input>(input: &mut I) -> Result<Self, CodecError> {
+        let mut index = input.read_byte()?;
+        if crate::decoding_version() < 5 {
+            index = match index {
+                0..=34 => index,
+                35..=39 => index + 1,
+                _ => return Err("invalid v4 Error index".into()),
+            };
+        }
+        match index {
+            21 => Ok(Error::Trap(u64::decode(input)?)),
+            37 => Ok(Error::WeightLimitReached(Weight::decode(input)?)),
+            other => UNIT_ERRORS
+                .get(usize::from(other))
+                .copied()
+                .flatten()
+                .ok_or_else(|| "invalid Error index".into()),
+        }
+    }
 }
 
 /// An answer to a query.
@@ -572,7 +647,86 @@ impl Decode for Xcm {
                 }
             })
             .unwrap_or(Ok(()))?;
+            if crate::decoding_version() < 5 {
+                return decode_older_instructions(input, len).map(Xcm);
+            }
             decode_vec_with_len(input, len as usize).map(Xcm)
         })
+    }
+}
+
+/// Index of `Transact`, whose v3 and v4 form differs from v5's.
+const TRANSACT_INDEX: u8 = 6;
+/// First index that only v5 has (`PayFees`).
+const FIRST_V5_ONLY_INDEX: u8 = 48;
+
+/// `len` v3 or v4 instructions as v5 ones: the same bytes, except that `Transact` carries a
+/// required weight (which becomes the fallback weight) and indices from 48 do not exist.
+fn decode_older_instructions<I: Input>(
+    input: &mut I,
+    len: u32,
+) -> Result<Vec<Instruction>, CodecError> {
+    input.descend_ref()?;
+    let mut instructions = Vec::new();
+    for _ in 0..len {
+        let index = input.read_byte()?;
+        let instruction = match index {
+            TRANSACT_INDEX => Instruction::Transact {
+                origin_kind: OriginKind::decode(input)?,
+                fallback_max_weight: Some(Weight::decode(input)?),
+                call: DoubleEncoded::decode(input)?,
+            },
+            FIRST_V5_ONLY_INDEX.. => return Err("instruction index not in XCM v3 or v4".into()),
+            _ => {
+                // Through a trait object: a generic wrapper would nest without end, since an
+                // instruction may hold a message whose instructions are read the same way.
+                let input: &mut dyn Input = input;
+                Instruction::decode(&mut Replay {
+                    first: Some(index),
+                    input,
+                })?
+            }
+        };
+        instructions.push(instruction);
+    }
+    input.ascend_ref();
+    Ok(instructions)
+}
+
+/// An input with one byte read ahead put back in front.
+struct Replay<'a> {
+    first: Option<u8>,
+    input: &'a mut dyn Input,
+}
+
+impl Input for Replay<'_> {
+    fn remaining_len(&mut self) -> Result<Option<usize>, CodecError> {
+        let rest = self.input.remaining_len()?;
+        Ok(rest.map(|rest| rest.saturating_add(usize::from(self.first.is_some()))))
+    }
+
+    fn read(&mut self, into: &mut [u8]) -> Result<(), CodecError> {
+        let Some((head, tail)) = into.split_first_mut() else {
+            return Ok(());
+        };
+        match self.first.take() {
+            Some(byte) => {
+                *head = byte;
+                self.input.read(tail)
+            }
+            None => self.input.read(into),
+        }
+    }
+
+    fn descend_ref(&mut self) -> Result<(), CodecError> {
+        self.input.descend_ref()
+    }
+
+    fn ascend_ref(&mut self) {
+        self.input.ascend_ref()
+    }
+
+    fn on_before_alloc_mem(&mut self, size: usize) -> Result<(), CodecError> {
+        self.input.on_before_alloc_mem(size)
     }
 }
