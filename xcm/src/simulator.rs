@@ -7,8 +7,8 @@
 use crate::executor::{Fault, Outcome};
 use crate::module::{self, XcmChain, XcmRuntime};
 use crate::v5::{
-    AssetId, Error as XcmError, Instruction, Junction, Junctions, Location, NetworkId, PalletInfo,
-    Weight,
+    Asset, AssetId, Error as XcmError, Instruction, Junction, Junctions, Location, NetworkId,
+    PalletInfo, Weight,
 };
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
@@ -39,6 +39,9 @@ pub const MAX_DELIVERIES: usize = 64;
 
 /// The account that collects XCM fees on every simulated chain.
 pub const FEE_ACCOUNT: AccountId = tessera_runtime::messaging::XCM_FEE_ACCOUNT;
+
+/// The para that the relay chain trusts with teleports of its token (and that trusts it).
+pub const TELEPORTING_PARA: u32 = 1002;
 
 /// The simulated consensus system.
 pub const NETWORK: NetworkId = NetworkId::Polkadot;
@@ -105,6 +108,23 @@ impl XcmChain for SimChain {
 
     fn is_unpaid_allowed(origin: &Location) -> bool {
         *origin == Location::parent()
+    }
+
+    /// The relay token moves by teleport between the relay chain and para [`TELEPORTING_PARA`]
+    /// (as between Polkadot and its system paras); everything else by reserve.
+    fn is_teleporter(asset: &Asset, location: &Location) -> bool {
+        let here = current();
+        let on_relay = here.len() == 1;
+        let on_teleporting_para =
+            here.as_slice().last() == Some(&Junction::Parachain(TELEPORTING_PARA));
+        let relay_token = if on_relay {
+            Location::here()
+        } else {
+            Location::parent()
+        };
+        asset.id.0 == relay_token
+            && ((on_relay && *location == Location::child_para(TELEPORTING_PARA))
+                || (on_teleporting_para && *location == Location::parent()))
     }
 
     fn deliver<E>(

@@ -786,3 +786,82 @@ fn messages_run_in_one_block_each_take_effect() {
     );
     assert_eq!(net.chain(B).foreign_issuance(&a_token), 10 * UNIT);
 }
+
+#[test]
+fn the_relay_token_is_teleported_where_trusted_and_reserve_transferred_elsewhere() {
+    use tessera_xcm::simulator::TELEPORTING_PARA;
+    let mut net = Network::new(&[1000, TELEPORTING_PARA], &[alice(), bob()], 1_000 * UNIT);
+    let system = ChainId::Para(TELEPORTING_PARA);
+    let relay_issuance = net.chain(RELAY).total_issuance();
+    let relay_token = Location::parent();
+
+    // Relay chain to the trusted para: burnt on the relay chain, minted there.
+    net.dispatch(
+        RELAY,
+        Origin::Signed(alice()),
+        transfer(
+            Location::child_para(TELEPORTING_PARA),
+            &bob(),
+            Location::here(),
+            10 * UNIT,
+        ),
+    )
+    .unwrap();
+    let fee = fees_collected(&net, system, &relay_token);
+    assert_eq!(
+        net.chain(system).foreign_balance(&relay_token, &bob()),
+        10 * UNIT - fee
+    );
+    assert_eq!(
+        net.chain(RELAY).total_issuance(),
+        relay_issuance - 10 * UNIT
+    );
+    assert_eq!(
+        net.chain(RELAY)
+            .balance(&sovereign(Location::child_para(TELEPORTING_PARA))),
+        0,
+        "no reserve is kept"
+    );
+    assert_eq!(
+        net.chain(RELAY).total_issuance() + net.chain(system).foreign_issuance(&relay_token),
+        relay_issuance
+    );
+
+    // And back: burnt there, minted on the relay chain.
+    net.dispatch(
+        system,
+        Origin::Signed(bob()),
+        transfer(Location::parent(), &alice(), relay_token.clone(), 4 * UNIT),
+    )
+    .unwrap();
+    let relay_fee = fees_collected(&net, RELAY, &Location::here());
+    assert_eq!(
+        net.chain(RELAY).balance(&alice()),
+        990 * UNIT + 4 * UNIT - relay_fee
+    );
+    assert_eq!(
+        net.chain(RELAY).total_issuance() + net.chain(system).foreign_issuance(&relay_token),
+        relay_issuance
+    );
+
+    // An untrusted para claiming a teleport is refused.
+    let outcome = run(
+        &mut net,
+        RELAY,
+        Location::child_para(1000),
+        vec![
+            Instruction::ReceiveTeleportedAsset(assets(Location::here(), UNIT)),
+            buy(Asset::fungible(Location::here(), UNIT)),
+            deposit_all(&bob()),
+        ],
+    );
+    assert_eq!(
+        stopped(&outcome),
+        Some((0, XcmError::UntrustedTeleportLocation))
+    );
+    assert_eq!(
+        net.chain(RELAY).total_issuance() + net.chain(system).foreign_issuance(&relay_token),
+        relay_issuance
+    );
+    assert!(failures(&net, RELAY).len() == 1 && failures(&net, system).is_empty());
+}
