@@ -132,7 +132,7 @@ fn default_channel_message_size() -> u32 {
 /// Capacity of a genesis channel unless the spec says otherwise (Polkadot's default).
 pub const DEFAULT_CHANNEL_CAPACITY: u32 = 8;
 /// Largest message of a genesis channel unless the spec says otherwise.
-pub const DEFAULT_CHANNEL_MESSAGE_SIZE: u32 = 102_400;
+pub const DEFAULT_CHANNEL_MESSAGE_SIZE: u32 = 51_200;
 
 impl GenesisConfig {
     /// Opens channels both ways between every two registered paras, with default limits.

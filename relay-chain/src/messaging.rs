@@ -25,9 +25,9 @@ use tessera_runtime::dispatch::{
 use tessera_runtime::messaging::{
     extend_head, HrmpChannel, HrmpChannelId, InboundDownwardMessage, InboundHrmpMessage,
     RelayInputs, DOWNWARD_QUEUES, DOWNWARD_QUEUE_HEADS, HRMP, HRMP_CHANNELS, HRMP_CONTENTS,
-    HRMP_EGRESS, HRMP_INGRESS, MAX_DOWNWARD_MESSAGE_SIZE, MAX_HORIZONTAL_MESSAGES_PER_CANDIDATE,
-    MAX_HRMP_CHANNEL_CAPACITY, MAX_HRMP_MESSAGE_SIZE, MAX_UPWARD_MESSAGES_PER_CANDIDATE,
-    MAX_UPWARD_MESSAGE_SIZE,
+    HRMP_EGRESS, HRMP_INGRESS, MAX_DOWNWARD_MESSAGE_SIZE, MAX_DOWNWARD_QUEUE_LEN,
+    MAX_HORIZONTAL_MESSAGES_PER_CANDIDATE, MAX_HRMP_CHANNEL_CAPACITY, MAX_HRMP_MESSAGE_SIZE,
+    MAX_INBOUND_CHANNELS, MAX_UPWARD_MESSAGES_PER_CANDIDATE, MAX_UPWARD_MESSAGE_SIZE,
 };
 use tessera_runtime::parachain::CandidateCommitments;
 use tessera_runtime::state::{NodeStore, State};
@@ -47,8 +47,6 @@ pub const UPWARD_WEIGHT_PER_BLOCK: Weight = 20_000_000_000;
 pub const MAX_UPWARD_MESSAGE_WEIGHT: Weight = 5_000_000_000;
 /// Proof size given with the weight of an upward message (our weights count time only).
 const UPWARD_PROOF_SIZE: u64 = 1 << 20;
-/// Most downward messages waiting for one para.
-pub const MAX_DOWNWARD_QUEUE_LEN: usize = 1_000;
 /// Most upward messages waiting to run.
 pub const MAX_UPWARD_QUEUE_LEN: usize = 10_000;
 
@@ -183,6 +181,9 @@ pub enum CommitmentError {
     /// Too many or too large upward messages.
     #[error("upward messages exceed {MAX_UPWARD_MESSAGES_PER_CANDIDATE} or {MAX_UPWARD_MESSAGE_SIZE} bytes")]
     UpwardLimits,
+    /// The relay chain's queue of upward messages has no room for them.
+    #[error("the relay chain's upward queue has no room for these messages")]
+    UpwardQueueFull,
     /// Too many horizontal messages.
     #[error("more than {MAX_HORIZONTAL_MESSAGES_PER_CANDIDATE} horizontal messages")]
     TooManyHorizontal,
@@ -234,7 +235,7 @@ pub fn queue_downward<E>(
         return Ok(Err(XcmError::ExceedsMaxMessageSize));
     }
     let mut queue = DOWNWARD_QUEUES.get_or_default(&mut ctx.state, &para)?;
-    if queue.len() >= MAX_DOWNWARD_QUEUE_LEN {
+    if queue.len() >= MAX_DOWNWARD_QUEUE_LEN as usize {
         return Ok(Err(XcmError::Transport));
     }
     let sent_at = ctx.block_number;
@@ -274,6 +275,12 @@ pub fn check_commitments(
             .any(|message| message.len() > MAX_UPWARD_MESSAGE_SIZE as usize)
     {
         return Ok(Err(CommitmentError::UpwardLimits));
+    }
+    // Messages are never dropped after their sender committed them: a full queue refuses
+    // the candidate instead, and the para sends them again later.
+    let waiting = UPWARD_QUEUE.get_or_default(state)?.len();
+    if !upward.is_empty() && waiting.saturating_add(upward.len()) > MAX_UPWARD_QUEUE_LEN {
+        return Ok(Err(CommitmentError::UpwardQueueFull));
     }
     if commitments.horizontal_messages.len() > MAX_HORIZONTAL_MESSAGES_PER_CANDIDATE as usize {
         return Ok(Err(CommitmentError::TooManyHorizontal));
@@ -381,11 +388,10 @@ pub fn enact<E: XcmRuntime + From<Event>>(
     // Upward messages: queued, then run within this block's budget.
     if !commitments.upward_messages.is_empty() {
         let mut queue = UPWARD_QUEUE.get_or_default(&mut ctx.state)?;
-        for message in &commitments.upward_messages {
-            if queue.len() < MAX_UPWARD_QUEUE_LEN {
-                queue.push((para, message.clone()));
-            }
-        }
+        // `check_commitments` saw room when the candidate was backed, and only inclusions
+        // add to the queue.
+        let sent = commitments.upward_messages.iter();
+        queue.extend(sent.map(|message| (para, message.clone())));
         UPWARD_QUEUE.put(&mut ctx.state, &queue);
     }
     ctx.deposit_event(Event::MessagesQueued {
@@ -429,9 +435,11 @@ pub fn process_upward<E: XcmRuntime + From<Event>>(
         if weight > budget {
             break;
         }
-        budget -= weight;
         let limit = XcmWeight::from_parts(weight, UPWARD_PROOF_SIZE);
-        tessera_xcm::module::receive(ctx, Location::child_para(para.0), message, limit)?;
+        let (_, outcome) =
+            tessera_xcm::module::receive(ctx, Location::child_para(para.0), message, limit)?;
+        // A refused message costs nothing of the budget; one that ran costs what it used.
+        budget = budget.saturating_sub(outcome.used().ref_time);
         done += 1;
     }
     queue.drain(..done);
@@ -480,6 +488,10 @@ pub fn open_channel<E: From<Event>>(
     if max_message_size == 0 || max_message_size > MAX_HRMP_MESSAGE_SIZE {
         return Err(error("BadMessageSize"));
     }
+    let mut ingress = HRMP_INGRESS.get_or_default(&mut ctx.state, &id.recipient)?;
+    if ingress.len() >= MAX_INBOUND_CHANNELS as usize {
+        return Err(error("TooManyInboundChannels"));
+    }
     HRMP_OPEN_REQUESTS.remove(&mut ctx.state, &id);
     HRMP_CHANNELS.insert(
         &mut ctx.state,
@@ -487,10 +499,10 @@ pub fn open_channel<E: From<Event>>(
         &HrmpChannel {
             max_capacity,
             max_message_size,
+            opened_at: ctx.block_number,
             ..HrmpChannel::default()
         },
     );
-    let mut ingress = HRMP_INGRESS.get_or_default(&mut ctx.state, &id.recipient)?;
     add_sorted(&mut ingress, id.sender);
     HRMP_INGRESS.insert(&mut ctx.state, &id.recipient, &ingress);
     let mut egress = HRMP_EGRESS.get_or_default(&mut ctx.state, &id.sender)?;

@@ -18,16 +18,23 @@ use parity_scale_codec::{Decode, Encode};
 
 /// Largest downward message the relay chain queues (Polkadot's default `max_downward_message_size`).
 pub const MAX_DOWNWARD_MESSAGE_SIZE: u32 = 51_200;
+/// Most downward messages waiting for one para. A para block processes its whole queue, so
+/// this, with [`MAX_INBOUND_CHANNELS`] and [`MAX_HRMP_CHANNEL_CAPACITY`], bounds what one
+/// block must take in (48 messages, under 2.5 MiB): no amount of traffic can make a para's
+/// next block too heavy or too large to be valid.
+pub const MAX_DOWNWARD_QUEUE_LEN: u32 = 16;
+/// Most inbound HRMP channels a para may have.
+pub const MAX_INBOUND_CHANNELS: u32 = 4;
 /// Largest upward message a candidate may send.
 pub const MAX_UPWARD_MESSAGE_SIZE: u32 = 65_531;
 /// Most upward messages one candidate may send.
 pub const MAX_UPWARD_MESSAGES_PER_CANDIDATE: u32 = 16;
 /// Most horizontal messages one candidate may send.
 pub const MAX_HORIZONTAL_MESSAGES_PER_CANDIDATE: u32 = 16;
-/// Largest channel capacity (messages) a para may ask for.
-pub const MAX_HRMP_CHANNEL_CAPACITY: u32 = 1_000;
+/// Largest channel capacity (messages) a para may ask for (Polkadot's default).
+pub const MAX_HRMP_CHANNEL_CAPACITY: u32 = 8;
 /// Largest message size a para may ask for on a channel.
-pub const MAX_HRMP_MESSAGE_SIZE: u32 = 102_400;
+pub const MAX_HRMP_MESSAGE_SIZE: u32 = 51_200;
 
 /// A message from the relay chain to a para.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
@@ -69,6 +76,9 @@ pub struct HrmpChannel {
     pub total_size: u32,
     /// Head of its message queue chain (zero before the first message).
     pub mqc_head: Hash,
+    /// The relay block that opened it: a channel closed and opened again starts a new chain,
+    /// and the recipient tells the two apart by this.
+    pub opened_at: BlockNumber,
 }
 
 /// The head after `head` of a queue that appends `message`, sent at `sent_at`.

@@ -469,12 +469,15 @@ impl<E: XcmRuntime> Config for ChainConfig<E> {
         if barrier::take_weight_credit(weight_credit, max_weight).is_ok() {
             return Ok(());
         }
-        if barrier::is_query_response(message) {
-            let expected = match message.0.first() {
+        let (origin, skipped) = barrier::computed_origin(origin, &message.0)
+            .ok_or(BarrierRefusal("DescendOrigin makes a location too long"))?;
+        let rest = message.0.get_mut(skipped..).unwrap_or_default();
+        if barrier::is_query_response(rest) {
+            let expected = match rest.first() {
                 Some(Instruction::QueryResponse { query_id, .. }) => {
                     matches!(
                         QUERIES.get(&mut ctx.state, query_id),
-                        Ok(Some(QueryStatus::Pending { responder })) if responder == *origin
+                        Ok(Some(QueryStatus::Pending { responder })) if responder == origin
                     )
                 }
                 _ => false,
@@ -487,17 +490,17 @@ impl<E: XcmRuntime> Config for ChainConfig<E> {
                 ))
             };
         }
-        if barrier::is_version_subscription(message)
-            || (barrier::is_hrmp_notification(message) && *origin == Location::parent())
+        if barrier::is_version_subscription(rest)
+            || (barrier::is_hrmp_notification(rest) && origin == Location::parent())
         {
             return Ok(());
         }
-        if E::Chain::is_unpaid_allowed(origin)
-            && barrier::allow_explicit_unpaid_execution(message, max_weight).is_ok()
+        if E::Chain::is_unpaid_allowed(&origin)
+            && barrier::allow_explicit_unpaid_execution(rest, max_weight).is_ok()
         {
             return Ok(());
         }
-        barrier::allow_paid_execution(message, max_weight)
+        barrier::allow_paid_execution(rest, max_weight)
     }
 
     fn instruction_weight(instruction: &Instruction) -> Weight {
@@ -628,7 +631,11 @@ impl<E: XcmRuntime> Config for ChainConfig<E> {
                 ctx.truncate_events(events);
                 Ok(Err(error))
             }
-            Err(CallError::State(error)) => Err(Fault::State(error)),
+            Err(CallError::State(error)) => {
+                // The block fails; close the layer so that the caller's rollback is its own.
+                let _ = ctx.state.rollback_transaction();
+                Err(Fault::State(error))
+            }
         }
     }
 
@@ -639,6 +646,11 @@ impl<E: XcmRuntime> Config for ChainConfig<E> {
         id: XcmHash,
     ) -> Result<(), Fault> {
         let bytes = VersionedXcm::V5(message).encode();
+        // What the destination would refuse to decode (e.g. over 100 instructions once
+        // forwarded) is not sent: the instruction fails and its effects roll back.
+        if VersionedXcm::decode_limited(&bytes).is_err() {
+            return Err(XcmError::ExceedsMaxMessageSize.into());
+        }
         E::Chain::deliver(ctx, dest, bytes)?;
         let at = ctx.block_number;
         record(
@@ -989,7 +1001,8 @@ fn transfer_program<C: XcmChain>(
             let dest_from_reserve = dest
                 .reanchored(&reserve, context)
                 .ok_or(Error::CannotTransfer)?;
-            let Fungibility::Fungible(amount) = fee.fun else {
+            let Fungibility::Fungible(amount @ 2..) = fee.fun else {
+                // Each hop needs a non-zero half.
                 return Err(Error::BadAssets);
             };
             let half = |part: u128| Asset {

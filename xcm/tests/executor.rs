@@ -865,3 +865,109 @@ fn the_relay_token_is_teleported_where_trusted_and_reserve_transferred_elsewhere
     );
     assert!(failures(&net, RELAY).len() == 1 && failures(&net, system).is_empty());
 }
+
+#[test]
+fn a_failed_nested_purchase_is_not_paid_out_as_fees() {
+    let mut net = network();
+    let a_location = Location::sibling_para(1000);
+    let a_sovereign = sovereign(a_location.clone());
+    net.with(B, |ctx| {
+        balances::force_set_balance(ctx, &a_sovereign, 100 * UNIT)
+    })
+    .unwrap();
+    let issuance = net.chain(B).total_issuance();
+    // Each nested BuyExecution spends holding, then the nested message traps: holding comes
+    // back, and so must the purchase.
+    let nested = Instruction::ExecuteWithOrigin {
+        descendant_origin: None,
+        xcm: Xcm(vec![
+            Instruction::BuyExecution {
+                fees: Asset::fungible(Location::here(), UNIT),
+                weight_limit: WeightLimit::Limited(Weight::from_parts(1_000_000_000, 0)),
+            },
+            Instruction::Trap(0),
+        ]),
+    };
+    let outcome = run(
+        &mut net,
+        B,
+        a_location.clone(),
+        vec![
+            Instruction::WithdrawAsset(assets(Location::here(), 2 * UNIT)),
+            buy(Asset::fungible(Location::here(), UNIT)),
+            Instruction::SetErrorHandler(Xcm(vec![Instruction::ClearError])),
+            nested.clone(),
+        ],
+    );
+    assert_eq!(
+        stopped(&outcome),
+        None,
+        "the handler cleared the error: {outcome:?}"
+    );
+    let fees = fees_collected(&net, B, &Location::here());
+    assert!(fees < UNIT, "only the top-level purchase is paid: {fees}");
+    // What was withdrawn is fees plus what was trapped; nothing was created.
+    let trapped = match &traps(&net, B)[..] {
+        [(_, VersionedAssets::V5(trapped))] => trapped.inner()[0].fun_amount(),
+        other => panic!("one trap expected: {other:?}"),
+    };
+    assert_eq!(fees + trapped, 2 * UNIT);
+    assert_eq!(net.chain(B).total_issuance() + trapped, issuance);
+}
+
+#[test]
+fn a_users_message_sent_through_its_chain_passes_the_barrier_as_the_user() {
+    let mut net = network();
+    let user_on_b = Location::new(
+        1,
+        &[
+            Junction::Parachain(1000),
+            Junction::AccountId32 {
+                network: None,
+                id: alice().0,
+            },
+        ],
+    )
+    .unwrap();
+    let alias = account_of(&user_on_b).unwrap();
+    net.with(B, |ctx| balances::force_set_balance(ctx, &alias, 10 * UNIT))
+        .unwrap();
+    let send = |message: Vec<Instruction>| {
+        Call::Xcm(module::Call::Send {
+            dest: VersionedLocation::V5(Location::sibling_para(1001)),
+            message: VersionedXcm::V5(Xcm(message)),
+        })
+    };
+    // Pays with its own funds on B (its alias account) and moves them to Bob.
+    net.dispatch(
+        A,
+        Origin::Signed(alice()),
+        send(vec![
+            Instruction::WithdrawAsset(assets(Location::here(), 3 * UNIT)),
+            buy(Asset::fungible(Location::here(), UNIT)),
+            deposit_all(&bob()),
+        ]),
+    )
+    .unwrap();
+    assert!(failures(&net, B).is_empty(), "{:?}", failures(&net, B));
+    let fee = fees_collected(&net, B, &Location::here());
+    assert_eq!(net.chain(B).balance(&bob()), 1_003 * UNIT - fee);
+    assert_eq!(net.chain(B).balance(&alias), 7 * UNIT);
+
+    // What a failing user message leaves is trapped for the user, not for its chain.
+    net.dispatch(
+        A,
+        Origin::Signed(alice()),
+        send(vec![
+            Instruction::WithdrawAsset(assets(Location::here(), UNIT)),
+            buy(Asset::fungible(Location::here(), UNIT)),
+            Instruction::Trap(1),
+        ]),
+    )
+    .unwrap();
+    let claimers: Vec<Location> = traps(&net, B)
+        .into_iter()
+        .map(|(claimer, _)| claimer)
+        .collect();
+    assert_eq!(claimers, vec![user_on_b]);
+}

@@ -354,22 +354,43 @@ fn paras_open_accept_and_close_channels_through_relay_calls_and_hear_of_them() {
 #[test]
 fn upward_messages_run_within_the_block_budget_and_heavy_ones_wait_for_root() {
     use tessera_runtime::dispatch::Origin;
-    use tessera_xcm::v5::{DoubleEncoded, Instruction, OriginKind, Xcm};
+    use tessera_xcm::v5::{
+        Asset, AssetFilter, Assets, DoubleEncoded, Instruction, Location, OriginKind, WeightLimit,
+        WildAsset, Xcm,
+    };
     use tessera_xcm::VersionedXcm;
     let mut relay = Relay::new();
     // A message whose weight is that of the relay call it carries.
+    // Paid from the para's account, so that it runs and uses its weight.
+    let a_account = tessera_xcm::module::account_of(&Location::child_para(A.0)).unwrap();
+    relay.block(|ctx| {
+        let funds = 100 * tessera_relay_chain::UNIT;
+        tessera_runtime::modules::balances::force_set_balance(ctx, &a_account, funds).unwrap();
+    });
     let weighing = |weight_limit: u64| {
         let call = tessera_relay_chain::Call::Messaging(messaging::Call::ExecuteOverweight {
             index: 99,
             weight_limit,
         });
-        VersionedXcm::V5(Xcm(vec![Instruction::Transact {
-            origin_kind: OriginKind::SovereignAccount,
-            fallback_max_weight: None,
-            call: DoubleEncoded {
-                encoded: call.encode(),
+        let fees = Asset::fungible(Location::here(), tessera_relay_chain::UNIT);
+        VersionedXcm::V5(Xcm(vec![
+            Instruction::WithdrawAsset(Assets::from_unsorted(vec![fees.clone()]).unwrap()),
+            Instruction::BuyExecution {
+                fees,
+                weight_limit: WeightLimit::Unlimited,
             },
-        }]))
+            Instruction::Transact {
+                origin_kind: OriginKind::SovereignAccount,
+                fallback_max_weight: None,
+                call: DoubleEncoded {
+                    encoded: call.encode(),
+                },
+            },
+            Instruction::DepositAsset {
+                assets: AssetFilter::Wild(WildAsset::All),
+                beneficiary: Location::child_para(A.0),
+            },
+        ]))
         .encode()
     };
     let mut messages = vec![weighing(4_800_000_000); 5];
@@ -410,4 +431,49 @@ fn upward_messages_run_within_the_block_budget_and_heavy_ones_wait_for_root() {
     assert!(overweight(&relay).is_some());
     relay_call(&mut relay, Origin::Root, run(10_000_000_000)).unwrap();
     assert_eq!(overweight(&relay), None);
+}
+
+#[test]
+fn a_channel_closed_and_opened_again_starts_a_new_chain_the_recipient_follows() {
+    let mut relay = Relay::new();
+    let message_to_a = |relay: &mut Relay, data: &[u8]| {
+        let sent = CandidateCommitments {
+            horizontal_messages: vec![OutboundHrmpMessage {
+                recipient: A,
+                data: data.to_vec(),
+            }],
+            ..CandidateCommitments::default()
+        };
+        relay.block(|ctx| messaging::enact(ctx, B, &sent).unwrap());
+    };
+    let mut para = Para::new();
+    let next = |relay: &Relay, para: &mut Para| {
+        let (data, params) = para.next_on(relay.inputs(A), 0);
+        let commitments = template::validate(params).unwrap();
+        para.apply(&data);
+        commitments
+    };
+    message_to_a(&mut relay, b"before");
+    next(&relay, &mut para);
+    let id = tessera_runtime::messaging::HrmpChannelId {
+        sender: B,
+        recipient: A,
+    };
+    relay_call(
+        &mut relay,
+        sovereign(A),
+        messaging::Call::HrmpCloseChannel { channel: id },
+    )
+    .unwrap();
+    let reopen = messaging::Call::ForceOpenHrmpChannel {
+        sender: B,
+        recipient: A,
+        max_capacity: 4,
+        max_message_size: 1_000,
+    };
+    relay_call(&mut relay, tessera_runtime::dispatch::Origin::Root, reopen).unwrap();
+    message_to_a(&mut relay, b"after");
+    // The para's next block proves the new channel from its zero head.
+    let commitments = next(&relay, &mut para);
+    assert_eq!(commitments.hrmp_watermark, relay.header.number);
 }

@@ -54,8 +54,10 @@ pub struct BlockOutputs {
 pub static OUTPUTS: StorageValue<BlockOutputs> = StorageValue::new(NAME, "Outputs");
 /// Head of the downward queue up to the last processed message.
 pub static LAST_DOWNWARD_HEAD: StorageValue<Hash> = StorageValue::new(NAME, "LastDownwardHead");
-/// Head of each inbound channel up to the last processed message.
-pub static LAST_HRMP_HEADS: StorageMap<ParaId, Hash> = StorageMap::new(NAME, "LastHrmpHeads");
+/// Head of each inbound channel up to the last processed message, with the relay block that
+/// opened the channel (a reopened channel starts from the zero head).
+pub static LAST_HRMP_HEADS: StorageMap<ParaId, (BlockNumber, Hash)> =
+    StorageMap::new(NAME, "LastHrmpHeads");
 
 /// Calls of `parachain_system`.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
@@ -191,7 +193,10 @@ impl<E: From<Event> + ParachainRuntime> Dispatch<E> for Call {
             };
             let channel = relay_read(HRMP_CHANNELS.get(&mut relay, &channel_id))?
                 .ok_or_else(|| error("IncompleteRelayProof"))?;
-            let mut head = LAST_HRMP_HEADS.get_or_default(&mut ctx.state, sender)?;
+            let mut head = match LAST_HRMP_HEADS.get(&mut ctx.state, sender)? {
+                Some((opened_at, head)) if opened_at == channel.opened_at => head,
+                _ => Hash::default(),
+            };
             let messages = inputs
                 .horizontal_messages
                 .iter()
@@ -210,7 +215,7 @@ impl<E: From<Event> + ParachainRuntime> Dispatch<E> for Call {
             if head != channel.mqc_head {
                 return Err(error("HorizontalMessagesMismatch"));
             }
-            LAST_HRMP_HEADS.insert(&mut ctx.state, sender, &head);
+            LAST_HRMP_HEADS.insert(&mut ctx.state, sender, &(channel.opened_at, head));
         }
 
         let mut egress = Vec::new();

@@ -3,7 +3,7 @@
 //! execution from trusted locations, answers to known queries, version subscriptions.
 
 use super::BarrierRefusal;
-use crate::v5::{Instruction, Junctions, Weight, WeightLimit, Xcm};
+use crate::v5::{Instruction, Junctions, Location, Weight, WeightLimit, MAX_JUNCTIONS};
 
 /// Most instructions before `BuyExecution`/`PayFees` in a paid message (Polkadot's).
 const MAX_INSTRUCTIONS_BEFORE_FEES: usize = 5;
@@ -22,9 +22,12 @@ pub fn take_weight_credit(credit: &mut Weight, max_weight: Weight) -> Result<(),
 /// A message that pays for itself: it takes assets into holding (withdraw, reserve deposit,
 /// teleport or claim), may change its origin, then buys at least `max_weight` of execution
 /// (an unlimited `BuyExecution` is narrowed to `max_weight`) or pays fees.
-pub fn allow_paid_execution(message: &mut Xcm, max_weight: Weight) -> Result<(), BarrierRefusal> {
-    let end = message.0.len().min(MAX_INSTRUCTIONS_BEFORE_FEES);
-    let mut instructions = message.0[..end].iter_mut();
+pub fn allow_paid_execution(
+    message: &mut [Instruction],
+    max_weight: Weight,
+) -> Result<(), BarrierRefusal> {
+    let end = message.len().min(MAX_INSTRUCTIONS_BEFORE_FEES);
+    let mut instructions = message[..end].iter_mut();
     match instructions.next() {
         Some(
             Instruction::WithdrawAsset(_)
@@ -69,10 +72,10 @@ pub fn allow_paid_execution(message: &mut Xcm, max_weight: Weight) -> Result<(),
 /// A message from a trusted location that asks to run unpaid: it starts with
 /// `UnpaidExecution` whose limit covers `max_weight`.
 pub fn allow_explicit_unpaid_execution(
-    message: &Xcm,
+    message: &[Instruction],
     max_weight: Weight,
 ) -> Result<(), BarrierRefusal> {
-    match message.0.first() {
+    match message.first() {
         Some(Instruction::UnpaidExecution {
             weight_limit: WeightLimit::Unlimited,
             ..
@@ -92,18 +95,18 @@ pub fn allow_explicit_unpaid_execution(
 }
 
 /// A lone answer to a query (with at most a topic after it); the chain checks it expected it.
-pub fn is_query_response(message: &Xcm) -> bool {
+pub fn is_query_response(message: &[Instruction]) -> bool {
     matches!(
-        message.0.as_slice(),
+        message,
         [Instruction::QueryResponse { .. }]
             | [Instruction::QueryResponse { .. }, Instruction::SetTopic(_)]
     )
 }
 
 /// A lone version subscription or unsubscription (with at most a topic after it).
-pub fn is_version_subscription(message: &Xcm) -> bool {
+pub fn is_version_subscription(message: &[Instruction]) -> bool {
     matches!(
-        message.0.as_slice(),
+        message,
         [Instruction::SubscribeVersion { .. } | Instruction::UnsubscribeVersion]
             | [
                 Instruction::SubscribeVersion { .. } | Instruction::UnsubscribeVersion,
@@ -113,7 +116,7 @@ pub fn is_version_subscription(message: &Xcm) -> bool {
 }
 
 /// A lone HRMP notification (with at most a topic after it), which only the relay chain sends.
-pub fn is_hrmp_notification(message: &Xcm) -> bool {
+pub fn is_hrmp_notification(message: &[Instruction]) -> bool {
     let notification = |instruction: &Instruction| {
         matches!(
             instruction,
@@ -122,9 +125,27 @@ pub fn is_hrmp_notification(message: &Xcm) -> bool {
                 | Instruction::HrmpChannelClosing { .. }
         )
     };
-    match message.0.as_slice() {
+    match message {
         [only] => notification(only),
         [first, Instruction::SetTopic(_)] => notification(first),
         _ => false,
     }
+}
+
+/// The origin after the message's leading `DescendOrigin` instructions (at most 8), and how
+/// many there are: barriers judge the rest of the message as coming from that origin, as
+/// Polkadot's `WithComputedOrigin` does (a user's message sent through a chain starts so).
+pub fn computed_origin(origin: &Location, message: &[Instruction]) -> Option<(Location, usize)> {
+    let mut computed = origin.clone();
+    let mut skipped = 0;
+    for instruction in message.iter().take(MAX_JUNCTIONS) {
+        let Instruction::DescendOrigin(junctions) = instruction else {
+            break;
+        };
+        for junction in junctions.as_slice() {
+            computed = computed.pushed(*junction)?;
+        }
+        skipped += 1;
+    }
+    Some((computed, skipped))
 }

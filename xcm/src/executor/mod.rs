@@ -228,7 +228,7 @@ enum Stop {
 }
 
 /// Fees bought with one asset.
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Trader {
     paid: Option<(AssetId, u128)>,
     weight: Weight,
@@ -324,8 +324,13 @@ impl<C: Config> Executor<C> {
         let mut instructions = message.0.into_iter().enumerate();
         while let Some((index, instruction)) = instructions.next() {
             let index = index as u32;
+            // Everything an instruction may spend or buy comes back if it fails: holding, the
+            // fees register and what the trader was paid (else a failed nested purchase would
+            // be paid out as fees although its assets returned to holding).
             let holding = self.holding.clone();
             let fees = self.fees.clone();
+            let trader = self.trader.clone();
+            let already_paid_fees = self.already_paid_fees;
             let events = ctx.event_count();
             ctx.state.start_transaction();
             let result = self.run(ctx, instruction);
@@ -336,6 +341,8 @@ impl<C: Config> Executor<C> {
                     ctx.truncate_events(events);
                     self.holding = holding;
                     self.fees = fees;
+                    self.trader = trader;
+                    self.already_paid_fees = already_paid_fees;
                     let error = match fault {
                         Fault::Xcm(error) => error,
                         Fault::State(error) => return Err(Stop::State(error)),
@@ -533,6 +540,9 @@ impl<C: Config> Executor<C> {
                 self.already_paid_fees = true;
             }
             RefundSurplus => {
+                // What `PayFees` left unspent returns to holding, as in Polkadot.
+                let unspent = core::mem::take(&mut self.fees);
+                self.holding.subsume_holding(unspent)?;
                 let surplus = sub(self.total_surplus, self.total_refunded);
                 if surplus != Weight::default() {
                     if let Some(refund) = self.trader.refund::<C>(surplus) {
@@ -878,7 +888,13 @@ impl<C: Config> Executor<C> {
             return Ok(());
         }
         let assets = assets.into_assets();
-        let claimer = self.asset_claimer.as_ref().unwrap_or(&self.original_origin);
+        // The hinted claimer, else the origin as it stands (a user after `DescendOrigin`),
+        // else the original origin, as in Polkadot.
+        let claimer = self
+            .asset_claimer
+            .as_ref()
+            .or(self.origin.as_ref())
+            .unwrap_or(&self.original_origin);
         match C::trap_assets(ctx, claimer, assets, self.topic.unwrap_or(self.id)) {
             Ok(()) | Err(Fault::Xcm(_)) => Ok(()),
             Err(Fault::State(error)) => Err(error),
