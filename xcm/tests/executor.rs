@@ -295,6 +295,14 @@ fn too_little_for_the_fee_traps_the_assets_for_the_beneficiary_to_claim() {
         .is_err());
 }
 
+/// Asks to run unpaid (allowed from the relay chain on a para).
+fn unpaid() -> Instruction {
+    Instruction::UnpaidExecution {
+        weight_limit: WeightLimit::Unlimited,
+        check_origin: None,
+    }
+}
+
 /// The failed instruction and its error, if the message stopped.
 fn stopped(outcome: &Outcome) -> Option<(u32, XcmError)> {
     match outcome {
@@ -538,10 +546,7 @@ fn transact_runs_a_call_only_with_the_origin_the_sender_may_have() {
         B,
         Location::parent(),
         vec![
-            Instruction::UnpaidExecution {
-                weight_limit: WeightLimit::Unlimited,
-                check_origin: None,
-            },
+            unpaid(),
             transact(OriginKind::Superuser, set_balance(bob(), 77 * UNIT)),
         ],
     );
@@ -554,10 +559,7 @@ fn transact_runs_a_call_only_with_the_origin_the_sender_may_have() {
         B,
         Location::parent(),
         vec![
-            Instruction::UnpaidExecution {
-                weight_limit: WeightLimit::Unlimited,
-                check_origin: None,
-            },
+            unpaid(),
             Instruction::Transact {
                 origin_kind: OriginKind::Superuser,
                 fallback_max_weight: None,
@@ -608,10 +610,7 @@ fn malformed_oversized_deep_and_unpaid_messages_are_refused_without_effect() {
     );
     // A sibling may not run unpaid.
     let unpaid = VersionedXcm::V5(Xcm(vec![
-        Instruction::UnpaidExecution {
-            weight_limit: WeightLimit::Unlimited,
-            check_origin: None,
-        },
+        unpaid(),
         transact(OriginKind::SovereignAccount, set_balance(bob(), 1)),
     ]))
     .encode();
@@ -670,10 +669,7 @@ fn error_handlers_appendices_and_reports_reach_the_querier() {
         A,
         Location::parent(),
         vec![
-            Instruction::UnpaidExecution {
-                weight_limit: WeightLimit::Unlimited,
-                check_origin: None,
-            },
+            unpaid(),
             Instruction::SetErrorHandler(Xcm(vec![report(7)])),
             Instruction::SetAppendix(Xcm(vec![Instruction::ClearError, report(8)])),
             Instruction::Trap(5),
