@@ -967,3 +967,48 @@ fn a_users_message_sent_through_its_chain_passes_the_barrier_as_the_user() {
         .collect();
     assert_eq!(claimers, vec![user_on_b]);
 }
+
+#[test]
+fn refund_surplus_returns_unspent_fees_and_forwarding_never_makes_undecodable_messages() {
+    let mut net = network();
+    let a_location = Location::sibling_para(1000);
+    let a_sovereign = sovereign(a_location.clone());
+    net.with(B, |ctx| {
+        balances::force_set_balance(ctx, &a_sovereign, 100 * UNIT)
+    })
+    .unwrap();
+    // PayFees keeps what execution did not cost in the fees register; RefundSurplus gives it
+    // back to holding, so it is deposited rather than trapped.
+    let outcome = run(
+        &mut net,
+        B,
+        a_location.clone(),
+        vec![
+            Instruction::WithdrawAsset(assets(Location::here(), UNIT)),
+            Instruction::PayFees {
+                asset: Asset::fungible(Location::here(), UNIT),
+            },
+            Instruction::RefundSurplus,
+            deposit_all(&bob()),
+        ],
+    );
+    assert!(complete(&outcome), "{outcome:?}");
+    let fee = fees_collected(&net, B, &Location::here());
+    assert_eq!(net.chain(B).balance(&bob()), 1_000 * UNIT + UNIT - fee);
+    assert!(traps(&net, B).is_empty());
+
+    // 99 instructions of a user's become 101 once `send` adds its origin and topic: refused
+    // at the sender, not lost at the destination.
+    let too_long = Call::Xcm(module::Call::Send {
+        dest: VersionedLocation::V5(Location::sibling_para(1001)),
+        message: VersionedXcm::V5(Xcm(vec![Instruction::ClearOrigin; 99])),
+    });
+    let delivered = net.delivered.len();
+    assert!(net.dispatch(A, Origin::Signed(alice()), too_long).is_err());
+    assert_eq!(net.delivered.len(), delivered, "nothing was sent");
+
+    // A remote-reserve transfer pays at two hops: a fee of 1 cannot be halved.
+    let one = transfer(Location::sibling_para(1001), &bob(), Location::parent(), 1);
+    let error = net.dispatch(A, Origin::Signed(alice()), one).unwrap_err();
+    assert_eq!(error, DispatchError::module("Xcm", "BadAssets").into());
+}

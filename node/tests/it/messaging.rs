@@ -477,3 +477,19 @@ fn a_channel_closed_and_opened_again_starts_a_new_chain_the_recipient_follows() 
     let commitments = next(&relay, &mut para);
     assert_eq!(commitments.hrmp_watermark, relay.header.number);
 }
+
+#[test]
+fn a_candidate_whose_upward_messages_do_not_fit_the_queue_is_refused_not_truncated() {
+    let mut relay = Relay::new();
+    let full: Vec<(ParaId, Vec<u8>)> = vec![(B, vec![0]); messaging::MAX_UPWARD_QUEUE_LEN];
+    relay.block(|ctx| messaging::UPWARD_QUEUE.put(&mut ctx.state, &full));
+    let upward = CandidateCommitments {
+        upward_messages: vec![vec![1]],
+        ..CandidateCommitments::default()
+    };
+    assert_eq!(
+        relay.check(A, &upward),
+        Err(CommitmentError::UpwardQueueFull)
+    );
+    assert_eq!(relay.check(A, &CandidateCommitments::default()), Ok(()));
+}
