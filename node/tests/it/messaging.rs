@@ -411,7 +411,7 @@ fn upward_messages_run_within_the_block_budget_and_heavy_ones_wait_for_root() {
         let mut state = State::new(&relay.nodes, relay.header.state_root);
         messaging::OVERWEIGHT.get(&mut state, &0).unwrap()
     };
-    // Four fit the 20 s budget; the fifth waits for the next block, and the heavy one behind it.
+    // Four fit the 20 ms budget; the fifth waits for the next block, and the heavy one behind it.
     relay.block(|ctx| {
         messaging::enact(ctx, A, &sent).unwrap();
         messaging::process_upward(ctx).unwrap();
