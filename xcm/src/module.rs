@@ -883,14 +883,6 @@ pub fn register_foreign_asset<E: From<Event>>(ctx: &mut Context<'_, E>, id: Asse
     Ok(())
 }
 
-/// What happened to message `id` on this chain, oldest first (empty if nothing).
-pub fn message_records(
-    state: &mut tessera_runtime::state::State<'_>,
-    id: &XcmHash,
-) -> tessera_runtime::Result<Vec<MessageRecord>> {
-    MESSAGES.get_or_default(state, id)
-}
-
 /// The balance of foreign asset `id` held by `who`.
 pub fn foreign_balance<E>(
     ctx: &mut Context<'_, E>,

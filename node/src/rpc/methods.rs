@@ -60,6 +60,27 @@ fn block_or_best(client: &Client, at: Option<String>) -> RpcResult<Hash> {
     }
 }
 
+/// The value under `key` at block `at` (the best block if `None`).
+fn storage_at(client: &Client, at: Option<String>, key: &[u8]) -> RpcResult<Option<Vec<u8>>> {
+    let hash = block_or_best(client, at)?;
+    match client.storage(&hash, key) {
+        Ok(value) => Ok(value),
+        Err(crate::client::QueryError::Store(crate::store::StoreError::MissingBlock(_))) => {
+            Err(invalid_params(format!("unknown block {hash}")))
+        }
+        Err(err) => Err(internal(err)),
+    }
+}
+
+/// `xcm_messageStatus`'s answer from the stored records of a message (none if `None`).
+pub(super) fn message_records(stored: Option<Vec<u8>>) -> RpcResult<Value> {
+    let records: Vec<tessera_xcm::module::MessageRecord> = match stored {
+        Some(bytes) => parity_scale_codec::Decode::decode(&mut &bytes[..]).map_err(internal)?,
+        None => Vec::new(),
+    };
+    serde_json::to_value(records).map_err(internal)
+}
+
 fn pool_error(err: PoolError) -> ErrorObjectOwned {
     match err {
         PoolError::Invalid(InvalidTransaction::Malformed(reason)) => error(
@@ -206,15 +227,8 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, RegisterMet
             let key: String = seq.next()?;
             let at: Option<String> = seq.optional_next()?;
             let key = parse_hex(&key)?;
-            let client = shared.client();
-            let hash = block_or_best(&client, at)?;
-            match client.storage(&hash, &key) {
-                Ok(value) => Ok(value.map_or(Value::Null, |v| Value::String(json::hex(&v)))),
-                Err(crate::client::QueryError::Store(crate::store::StoreError::MissingBlock(
-                    _,
-                ))) => Err(invalid_params(format!("unknown block {hash}"))),
-                Err(err) => Err(internal(err)),
-            }
+            let value = storage_at(&shared.client(), at, &key)?;
+            Ok(value.map_or(Value::Null, |v| Value::String(json::hex(&v))))
         },
     )?;
     module.register_method("state_getRuntimeVersion", |_, _, _| -> RpcResult<Value> {
@@ -228,17 +242,8 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, RegisterMet
             let mut seq = params.sequence();
             let id: String = seq.next()?;
             let at: Option<String> = seq.optional_next()?;
-            let id = parse_hash(&id)?;
-            let client = shared.client();
-            let hash = block_or_best(&client, at)?;
-            let header = client
-                .header(&hash)
-                .map_err(internal)?
-                .ok_or_else(|| invalid_params(format!("unknown block {hash}")))?;
-            let mut state = tessera_runtime::state::State::new(client.store(), header.state_root);
-            let records =
-                tessera_xcm::module::message_records(&mut state, &id.0).map_err(internal)?;
-            serde_json::to_value(records).map_err(internal)
+            let key = tessera_xcm::module::MESSAGES.key(&parse_hash(&id)?.0);
+            message_records(storage_at(&shared.client(), at, &key)?)
         },
     )?;
     module.register_method(

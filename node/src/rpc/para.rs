@@ -15,7 +15,9 @@
 //! block that included it is finalized.
 
 use super::json;
-use super::methods::{error, internal, invalid_params, parse_hash, parse_hex, parse_number};
+use super::methods::{
+    error, internal, invalid_params, message_records, parse_hash, parse_hex, parse_number,
+};
 use crate::parachains::collator::{ParaTxError, ParaView};
 use crate::service::Shared;
 use jsonrpsee::core::RegisterMethodError;
@@ -144,17 +146,13 @@ pub fn module(context: ParaRpc) -> Result<RpcModule<ParaRpc>, RegisterMethodErro
             let mut seq = params.sequence();
             let id: String = seq.next()?;
             let at: Option<String> = seq.optional_next()?;
-            let id = parse_hash(&id)?;
+            let key = tessera_xcm::module::MESSAGES.key(&parse_hash(&id)?.0);
             let hash = rpc.block_or_head(at)?;
-            let key = tessera_xcm::module::MESSAGES.key(&id.0);
-            let records: Vec<tessera_xcm::module::MessageRecord> =
-                match rpc.view().storage(&hash, &key) {
-                    Ok(Some(bytes)) => Decode::decode(&mut &bytes[..]).map_err(internal)?,
-                    Ok(None) => Vec::new(),
-                    Err(ParaTxError::State(reason)) => return Err(invalid_params(reason)),
-                    Err(err) => return Err(internal(err)),
-                };
-            serde_json::to_value(records).map_err(internal)
+            match rpc.view().storage(&hash, &key) {
+                Ok(stored) => message_records(stored),
+                Err(ParaTxError::State(reason)) => Err(invalid_params(reason)),
+                Err(err) => Err(internal(err)),
+            }
         },
     )?;
     module.register_method(
