@@ -421,6 +421,11 @@ impl<'a, R: Runtime> Executive<'a, R> {
     pub fn events(&self) -> &[crate::dispatch::EventRecord<R::Event>] {
         self.ctx.events()
     }
+
+    /// The state as the extrinsics applied so far left it, uncommitted (a dry run's result).
+    pub fn into_state(self) -> State<'a> {
+        self.ctx.into_parts().0
+    }
 }
 
 fn credit<E: From<balances::Event> + From<system::Event>>(
