@@ -15,6 +15,10 @@
 //!    enough valid statements from the group assigned to its core, becomes **pending
 //!    availability** on that core ([`Event::CandidateBacked`]).
 //!
+//! Because bitfields come first, a candidate built on the one pending at the parent (see
+//! [`persisted_validation_data`]) is backed in the block that includes its predecessor: a para
+//! can have a block included in every relay block, not every other one.
+//!
 //! Anything invalid in the inherent makes the whole block invalid, so an author cannot include
 //! a candidate its group did not back, or claim availability validators did not sign.
 
@@ -172,22 +176,33 @@ fn error(name: &str) -> CallError {
     DispatchError::module(NAME, name).into()
 }
 
-/// The validation data a candidate of `para` built on the parent block must commit to, as of
-/// the current state (`relay_parent` is the parent's header).
+/// The validation data a candidate of `para` on the relay block `relay_parent` must commit to,
+/// as of `state` (the relay parent's state, or the state of the block backing the candidate).
+///
+/// The candidate builds on the one pending availability on the para's core, if any, else on
+/// the included head: a collator need not wait for its last candidate to be included, so the
+/// next one can be backed in the very block whose bitfields include the last (Polkadot's
+/// asynchronous backing, one candidate deep). The block that backs it must find the core free
+/// by then ([`Call::Enter`] includes before it backs), so its parent head is the included one.
 pub fn persisted_validation_data(
     state: &mut State<'_>,
     para: ParaId,
     relay_parent: &Header,
 ) -> tessera_runtime::Result<Option<PersistedValidationData>> {
     let at = relay_parent.number.saturating_add(1);
-    Ok(
-        paras::para_at(state, para, at)?.map(|info| PersistedValidationData {
-            parent_head: info.head,
-            relay_parent_number: relay_parent.number,
-            relay_parent_storage_root: relay_parent.state_root,
-            max_pov_size: MAX_POV_SIZE,
-        }),
-    )
+    let Some(info) = paras::para_at(state, para, at)? else {
+        return Ok(None);
+    };
+    let parent_head = match PENDING.get(state, &para)? {
+        Some(pending) => pending.commitments.head_data,
+        None => info.head,
+    };
+    Ok(Some(PersistedValidationData {
+        parent_head,
+        relay_parent_number: relay_parent.number,
+        relay_parent_storage_root: relay_parent.state_root,
+        max_pov_size: MAX_POV_SIZE,
+    }))
 }
 
 /// The validators (by index) assigned to back `para` in block `number`, given the current

@@ -671,6 +671,11 @@ impl<E: XcmRuntime + From<Event>> Dispatch<E> for Call {
 /// What a collator of `para` puts in its block built on relay block `relay_parent` (whose
 /// state is in `store`): the messages waiting for it and a proof of the queue heads and
 /// channels they must match.
+///
+/// A block built on the candidate pending availability (see
+/// [`crate::inclusion::persisted_validation_data`]) gets only the messages that candidate left:
+/// the downward messages after those it processed, and horizontal ones sent after its
+/// watermark.
 pub fn relay_inputs(
     store: &dyn NodeStore,
     relay_parent: &Header,
@@ -679,8 +684,16 @@ pub fn relay_inputs(
     let root = relay_parent.state_root;
     let mut proven = State::new(store, root).record_proof();
     let mut plain = State::new(store, root);
+    let (processed, watermark) = match crate::inclusion::PENDING.get(&mut plain, &para)? {
+        Some(pending) => (
+            pending.commitments.processed_downward_messages as usize,
+            Some(pending.commitments.hrmp_watermark),
+        ),
+        None => (0, None),
+    };
     DOWNWARD_QUEUE_HEADS.get(&mut proven, &para)?;
-    let downward_messages = DOWNWARD_QUEUES.get_or_default(&mut plain, &para)?;
+    let mut downward_messages = DOWNWARD_QUEUES.get_or_default(&mut plain, &para)?;
+    downward_messages.drain(..processed.min(downward_messages.len()));
     let mut horizontal_messages = Vec::new();
     for sender in HRMP_INGRESS.get_or_default(&mut proven, &para)? {
         let id = HrmpChannelId {
@@ -688,7 +701,10 @@ pub fn relay_inputs(
             recipient: para,
         };
         HRMP_CHANNELS.get(&mut proven, &id)?;
-        let messages = HRMP_CONTENTS.get_or_default(&mut plain, &id)?;
+        let mut messages = HRMP_CONTENTS.get_or_default(&mut plain, &id)?;
+        if let Some(watermark) = watermark {
+            messages.retain(|message| message.sent_at > watermark);
+        }
         if !messages.is_empty() {
             horizontal_messages.push((sender, messages));
         }

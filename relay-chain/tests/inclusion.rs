@@ -256,6 +256,50 @@ fn a_backed_candidate_is_included_once_more_than_two_thirds_hold_it() {
 }
 
 #[test]
+fn a_candidate_on_the_pending_one_is_backed_in_the_block_that_includes_it() {
+    let mut relay = Relay::new();
+    let group = relay.group(PARA);
+    let first = relay.candidate(PARA, vec![1, 1]);
+    let first_backed = relay.backed(first.clone(), &group);
+    relay
+        .block(vec![relay.enter(vec![], vec![first_backed])])
+        .unwrap();
+
+    // Made while the first is pending: on its head.
+    let second = relay.candidate(PARA, vec![1, 2]);
+    let group = relay.group(PARA);
+    let second_backed = relay.backed(second.clone(), &group);
+    assert_eq!(
+        relay.block(vec![relay.enter(vec![], vec![second_backed.clone()])]),
+        Err(failed("CoreOccupied")),
+        "not while the first holds the core"
+    );
+    let available = (0..3)
+        .map(|v| relay.bitfield(v, bits(true, false)))
+        .collect();
+    let events = relay
+        .block(vec![relay.enter(available, vec![second_backed])])
+        .unwrap();
+    assert_eq!(
+        events,
+        vec![
+            inclusion::Event::CandidateIncluded {
+                para: PARA,
+                candidate_hash: first.hash(),
+                head_hash: HeadData(vec![1, 1]).hash()
+            },
+            inclusion::Event::CandidateBacked {
+                para: PARA,
+                candidate_hash: second.hash(),
+                head_hash: HeadData(vec![1, 2]).hash()
+            }
+        ]
+    );
+    assert_eq!(relay.head_of(PARA), HeadData(vec![1, 1]));
+    assert_eq!(relay.pending(PARA).map(|p| p.hash), Some(second.hash()));
+}
+
+#[test]
 fn an_author_cannot_include_what_was_not_backed_or_signed() {
     let mut relay = Relay::new();
     let group = relay.group(PARA);
@@ -442,6 +486,13 @@ fn an_unavailable_candidate_times_out_and_frees_its_core() {
             vec![]
         );
     }
+    // A candidate made on the one about to time out never becomes valid.
+    let orphan = relay.candidate(PARA, vec![1, 9]);
+    let orphan = relay.backed(orphan, &relay.group(PARA));
+    assert_eq!(
+        relay.block(vec![relay.enter(vec![], vec![orphan])]),
+        Err(failed("ValidationDataMismatch"))
+    );
     let events = relay.block(vec![relay.enter(vec![], vec![])]).unwrap();
     assert_eq!(
         events,

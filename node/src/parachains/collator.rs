@@ -1,10 +1,11 @@
 //! Collators: para chains built on a relay node.
 //!
-//! A [`Collator`] follows the relay chain its node imports. When its para's core is free at
-//! the relay's best block, it builds the next para block on the para's latest included head
-//! from its transaction pool, records the storage proof, validates the block natively for its
-//! commitments, and returns the signed [`Collation`] for the node to gossip to the backing
-//! group.
+//! A [`Collator`] follows the relay chain its node imports. On each relay best block, it builds
+//! the next para block from its transaction pool, on the candidate pending availability on the
+//! para's core if there is one (it may be included in the block that backs this one), else on
+//! the para's latest included head. It records the storage proof, validates the block natively
+//! for its commitments, and returns the signed [`Collation`] for the node to gossip to the
+//! backing group.
 //!
 //! Its chain follows the para's included head on the relay chain: its own blocks, and those of
 //! other collators seen in their collations, are imported by executing them on the full state
@@ -79,10 +80,11 @@ pub enum ParaTxError {
     State(String),
 }
 
-/// A block sent as a candidate and the trie nodes it adds.
+/// A block executed on the head but not yet included (sent as a candidate, or another
+/// collator's block built on), and the trie nodes it adds.
 struct Candidate {
     block: Block,
-    new_nodes: Vec<(Hash, Vec<u8>)>,
+    new_nodes: BTreeMap<Hash, Vec<u8>>,
 }
 
 /// A para's chain as its collator keeps it: state, head, blocks waiting for inclusion, and a
@@ -299,7 +301,11 @@ impl<R: Runtime> ParaChain<R> {
         for block in path.into_iter().rev() {
             let hash = block.header.hash();
             match self.candidates.get(&hash) {
-                Some(own) => added.extend(own.new_nodes.iter().cloned()),
+                Some(own) => added.extend(
+                    own.new_nodes
+                        .iter()
+                        .map(|(hash, node)| (*hash, node.clone())),
+                ),
                 None => {
                     let store = Overlay {
                         base: &self.nodes,
@@ -417,17 +423,70 @@ impl<R: Runtime> ParaChain<R> {
             .collect()
     }
 
-    /// Builds the next block from `inherent` (its relay inputs) and the pool, and its PoV
-    /// block data.
+    /// Executes, if not done yet, the block `hash` that builds on the head and waits for
+    /// inclusion (another collator's candidate pending availability), so that blocks can
+    /// build on it.
+    fn execute_on_head(&mut self, hash: &Hash) -> Result<(), String> {
+        if self.candidates.contains_key(hash) {
+            return Ok(());
+        }
+        let block = self
+            .seen
+            .get(hash)
+            .ok_or_else(|| format!("block {hash} is not known here"))?;
+        if block.header.parent_hash != self.head.hash() {
+            return Err(format!("block {hash} does not build on the head"));
+        }
+        let changes = execute_block::<R>(&self.nodes, self.head.state_root, block, false)
+            .map_err(|e| format!("block {hash} does not execute: {e}"))?;
+        let candidate = Candidate {
+            block: block.clone(),
+            new_nodes: changes.new_nodes.into_iter().collect(),
+        };
+        self.candidates.insert(*hash, candidate);
+        Ok(())
+    }
+
+    /// Builds a block on `parent` (the head, or a block pending inclusion that builds on it)
+    /// from `inherent` (its relay inputs) and the pool, and its PoV block data.
     fn build(
         &mut self,
+        parent: Hash,
         author: AccountId,
         inherent: OpaqueExtrinsic,
     ) -> Result<ParachainBlockData, String> {
-        let extrinsics: Vec<OpaqueExtrinsic> = std::iter::once(inherent)
-            .chain(self.pool.iter().cloned())
+        let (parent_header, parent_nodes, parent_txs) = if parent == self.head.hash() {
+            (self.head.clone(), BTreeMap::new(), HashSet::new())
+        } else {
+            self.execute_on_head(&parent)?;
+            let pending = self
+                .candidates
+                .get(&parent)
+                .filter(|candidate| candidate.block.header.parent_hash == self.head.hash())
+                .ok_or_else(|| format!("block {parent} does not build on the head"))?;
+            let txs: HashSet<Hash> = pending
+                .block
+                .extrinsics
+                .iter()
+                .map(|xt| xt.hash())
+                .collect();
+            (pending.block.header.clone(), pending.new_nodes.clone(), txs)
+        };
+        let store = Overlay {
+            base: &self.nodes,
+            added: &parent_nodes,
+        };
+        // Transactions the parent already has stay pooled until it is included.
+        let pooled: Vec<OpaqueExtrinsic> = self
+            .pool
+            .iter()
+            .filter(|xt| !parent_txs.contains(&xt.hash()))
+            .cloned()
             .collect();
-        let built = build_block::<R>(&self.nodes, &self.head, &extrinsics, Some(author))
+        let extrinsics: Vec<OpaqueExtrinsic> = std::iter::once(inherent)
+            .chain(pooled.iter().cloned())
+            .collect();
+        let built = build_block::<R>(&store, &parent_header, &extrinsics, Some(author))
             .map_err(|e| e.to_string())?;
         if let Some((_, why)) = built.rejected.iter().find(|(index, _)| *index == 0) {
             return Err(format!("the relay inputs inherent is invalid: {why}"));
@@ -446,17 +505,19 @@ impl<R: Runtime> ParaChain<R> {
             })
             .filter_map(|(index, _)| {
                 let in_pool = index.checked_sub(1)?;
-                self.pool.get(in_pool).map(OpaqueExtrinsic::hash)
+                pooled.get(in_pool).map(OpaqueExtrinsic::hash)
             })
             .collect();
-        self.pool.retain(|xt| !drop.contains(&xt.hash()));
-        let data = prove_block::<R>(&self.nodes, self.head.state_root, built.block.clone())
+        let data = prove_block::<R>(&store, parent_header.state_root, built.block.clone())
             .map_err(|e| e.to_string())?;
+        let mut new_nodes = parent_nodes;
+        new_nodes.extend(built.changes.new_nodes);
+        self.pool.retain(|xt| !drop.contains(&xt.hash()));
         self.candidates.insert(
             built.block.header.hash(),
             Candidate {
                 block: built.block,
-                new_nodes: built.changes.new_nodes,
+                new_nodes,
             },
         );
         Ok(data)
@@ -551,9 +612,9 @@ pub trait Collate: Send + Sync {
     fn para(&self) -> ParaId;
     /// The para's chain, for its RPC.
     fn view(&self) -> Arc<Mutex<dyn ParaView>>;
-    /// Follows the para's included head at the relay's best block in `client`, then makes a
-    /// candidate on it if this node collates, the para's core is free there and no candidate
-    /// was made on that block yet.
+    /// Follows the para's included head at the relay's best block in `client`, then, if this
+    /// node collates and made no candidate on that block yet, makes one on the candidate
+    /// pending availability there or else on the included head.
     fn collate(&mut self, client: &Client) -> Option<Collation>;
     /// Keeps the block in another collator's PoV, to import if the relay chain includes it.
     fn offer(&mut self, pov: &PoV);
@@ -723,14 +784,29 @@ where
         if self.collated_on.replace(best_hash) == Some(best_hash) {
             return None;
         }
-        if inclusion::PENDING.get(&mut state, &para).ok()?.is_some() {
-            return None;
-        }
+        // On the candidate pending availability, if there is one: it may be included in the
+        // block that backs this one.
         let validation_data =
             inclusion::persisted_validation_data(&mut state, para, &best).ok()??;
+        let parent = match Header::decode_all(&mut &validation_data.parent_head.0[..]) {
+            Ok(parent) => parent.hash(),
+            Err(err) => {
+                tracing::warn!(para = para.0, %err, "the parent head does not decode");
+                return None;
+            }
+        };
         let code_hash = paras::para_at(&mut state, para, best.number.saturating_add(1))
             .ok()??
             .code_hash;
+        if parent != chain.head.hash()
+            && !chain.candidates.contains_key(&parent)
+            && !chain.seen.contains_key(&parent)
+        {
+            // Another collator's candidate whose collation never reached this node: build
+            // again once it is included.
+            tracing::debug!(para = para.0, %parent, "the pending candidate's block is unknown");
+            return None;
+        }
         self.queue_dev_transfers(&mut chain);
         let inherent = match messaging::relay_inputs(client.store(), &best, para) {
             Ok(inputs) => relay_inputs_inherent::<R>(inputs),
@@ -739,7 +815,7 @@ where
                 return None;
             }
         };
-        let data = match chain.build(key.public(), inherent) {
+        let data = match chain.build(parent, key.public(), inherent) {
             Ok(data) => data,
             Err(err) => {
                 tracing::warn!(para = para.0, %err, "cannot build a para block");

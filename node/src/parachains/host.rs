@@ -13,7 +13,9 @@
 //!   [`ParachainHost::on_chunk`]), checks it against the erasure root, and signs a bitfield
 //!   with one bit per core.
 //! - **Inclusion.** The block author puts the bitfields signed on its parent and the candidates
-//!   backed on it into the parachains inherent ([`ParachainHost::inherent`]).
+//!   backed on it into the parachains inherent ([`ParachainHost::inherent`]): those whose core
+//!   is free once the bitfields are counted, so a candidate built on the pending one goes in
+//!   the block that includes its predecessor.
 
 use crate::client::Client;
 use crate::collation::Collation;
@@ -29,7 +31,8 @@ use tessera_relay_chain::inclusion::{
 };
 use tessera_relay_chain::messaging;
 use tessera_relay_chain::paras::{self, ParaId};
-use tessera_relay_chain::Call;
+use tessera_relay_chain::{Call, RelayRuntime};
+use tessera_runtime::executive::Executive;
 use tessera_runtime::extrinsic::Extrinsic;
 use tessera_runtime::parachain::CommittedCandidateReceipt;
 use tessera_runtime::state::State;
@@ -260,7 +263,9 @@ impl ParachainHost {
     }
 
     /// What checking `collation` needs from relay state, if it is this validator's to check
-    /// (its group, the para's core free, not seen yet).
+    /// (its group, not seen yet). A candidate on a relay parent where the para's core is
+    /// occupied builds on the candidate pending there (see
+    /// [`inclusion::persisted_validation_data`]).
     pub fn prepare_check(
         &self,
         client: &Client,
@@ -281,13 +286,6 @@ impl ParachainHost {
         }
         let (mut state, relay_parent) = state_at(client, &descriptor.relay_parent)?;
         if !Self::group(client, &mut state, para, &relay_parent)?.contains(&me) {
-            return Ok(None);
-        }
-        if inclusion::PENDING
-            .get(&mut state, &para)
-            .map_err(state_error)?
-            .is_some()
-        {
             return Ok(None);
         }
         let validation_data = inclusion::persisted_validation_data(&mut state, para, &relay_parent)
@@ -377,14 +375,16 @@ impl ParachainHost {
         Ok(())
     }
 
-    /// Candidates backed on `parent` whose para's core is free there, one per para.
+    /// Candidates backed on `parent` whose para's core is free once `bitfields` are counted
+    /// in the block after it, one per para.
     pub fn backed(
         &self,
         client: &Client,
         parent: &Header,
+        bitfields: &[SignedBitfield],
     ) -> Result<Vec<BackedCandidate>, ParachainError> {
         let parent_hash = parent.hash();
-        let mut state = State::new(client.store(), parent.state_root);
+        let mut state = Self::after_availability(client, parent, bitfields)?;
         let mut backed: BTreeMap<ParaId, BackedCandidate> = BTreeMap::new();
         for entry in self.candidates.values() {
             let descriptor = &entry.candidate.descriptor;
@@ -400,6 +400,14 @@ impl ParachainHost {
                     .get(&mut state, &para)
                     .map_err(state_error)?
                     .is_some()
+            {
+                continue;
+            }
+            // Built on a candidate that timed out instead of being included: never valid now.
+            let validation_data = inclusion::persisted_validation_data(&mut state, para, parent)
+                .map_err(state_error)?;
+            if validation_data.map(|data| data.hash())
+                != Some(descriptor.persisted_validation_data_hash)
             {
                 continue;
             }
@@ -420,6 +428,34 @@ impl ParachainHost {
             );
         }
         Ok(backed.into_values().collect())
+    }
+
+    /// The state of the block after `parent` once its inherent has counted `bitfields`,
+    /// included what became available and timed out the rest (a dry run of the inherent
+    /// without candidates): what the candidates it backs are checked against.
+    fn after_availability<'a>(
+        client: &'a Client,
+        parent: &Header,
+        bitfields: &[SignedBitfield],
+    ) -> Result<State<'a>, ParachainError> {
+        let state = State::new(client.store(), parent.state_root);
+        let number = parent.number.saturating_add(1);
+        let mut block = Executive::<RelayRuntime>::initialize(state, number, parent.hash(), None)
+            .map_err(|e| ParachainError::State(e.to_string()))?;
+        let inherent = Extrinsic::<Call> {
+            signature: None,
+            call: Call::Inclusion(inclusion::Call::Enter {
+                parent_header: parent.clone(),
+                bitfields: bitfields.to_vec(),
+                backed: Vec::new(),
+            }),
+        };
+        let why = match block.apply(&inherent.to_opaque()) {
+            Ok(Ok(())) => return Ok(block.into_state()),
+            Ok(Err(err)) => err.to_string(),
+            Err(err) => err.to_string(),
+        };
+        Err(ParachainError::State(format!("inclusion inherent: {why}")))
     }
 
     /// Candidates pending availability at `at`, by core.
@@ -570,7 +606,7 @@ impl ParachainHost {
             self.on_bitfield(client, parent_hash, own)?;
         }
         let expected = Self::pending(client, &parent_hash)?.len();
-        let bitfields = self
+        let bitfields: Vec<SignedBitfield> = self
             .bitfields
             .get(&parent_hash)
             .map(|(_, by)| {
@@ -580,10 +616,11 @@ impl ParachainHost {
                     .collect()
             })
             .unwrap_or_default();
+        let backed = self.backed(client, parent, &bitfields)?;
         let call = Call::Inclusion(inclusion::Call::Enter {
             parent_header: parent.clone(),
             bitfields,
-            backed: self.backed(client, parent)?,
+            backed,
         });
         Ok(Extrinsic::<Call> {
             signature: None,

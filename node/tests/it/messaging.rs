@@ -7,6 +7,7 @@ use crate::validation::Para;
 use parachain_template_runtime::{self as template, TemplateRuntime};
 use parity_scale_codec::Encode;
 use std::collections::BTreeMap;
+use tessera_relay_chain::inclusion::{self, PendingCandidate};
 use tessera_relay_chain::messaging::{self, CommitmentError};
 use tessera_relay_chain::paras::ParaId;
 use tessera_relay_chain::{ChainSpec, Event, GenesisPara, HexBytes, RelayRuntime};
@@ -14,7 +15,9 @@ use tessera_runtime::crypto::Pair;
 use tessera_runtime::dispatch::Context;
 use tessera_runtime::executive::Runtime;
 use tessera_runtime::messaging::RelayInputs;
-use tessera_runtime::parachain::{CandidateCommitments, OutboundHrmpMessage, ParaGenesis};
+use tessera_runtime::parachain::{
+    CandidateCommitments, CandidateDescriptor, OutboundHrmpMessage, ParaGenesis,
+};
 use tessera_runtime::state::State;
 use tessera_runtime::{Hash, Header};
 
@@ -215,6 +218,80 @@ fn the_relay_chain_takes_only_messages_that_fit_and_prunes_what_was_processed() 
     let (data, _) = para.next_on(relay_with_messages().inputs(A), 0);
     para.apply(&data);
     para.next_on(after, 0);
+}
+
+/// Puts a candidate of `para` with `commitments` pending availability, as if backed now.
+fn pend(ctx: &mut Context<'_, Event>, para: ParaId, commitments: CandidateCommitments) {
+    let descriptor = CandidateDescriptor {
+        para_id: para,
+        relay_parent: Hash::default(),
+        collator: Pair::dev("Ferdie").public(),
+        persisted_validation_data_hash: Hash::default(),
+        pov_hash: Hash::default(),
+        erasure_root: Hash::default(),
+        signature: tessera_runtime::Signature([0; 64]),
+        para_head: commitments.head_data.hash(),
+        validation_code_hash: Hash::default(),
+    };
+    let pending = PendingCandidate {
+        hash: Hash([7; 32]),
+        descriptor,
+        commitments,
+        backed_in: ctx.block_number,
+        availability: vec![false; 4],
+        backers: vec![0, 1],
+    };
+    inclusion::PENDING.insert(&mut ctx.state, &para, &pending);
+}
+
+#[test]
+fn a_block_built_on_a_pending_candidate_processes_only_the_messages_it_left() {
+    let mut relay = relay_with_messages();
+    let mut para = Para::new();
+    let (first, params) = para.next_on(relay.inputs(A), 0);
+    let first_commitments = template::validate(params).unwrap();
+    para.apply(&first);
+
+    // While the first block is pending availability, one more message arrives each way.
+    relay.block(|ctx| {
+        pend(ctx, A, first_commitments.clone());
+        messaging::queue_downward(ctx, A, b"third".to_vec())
+            .unwrap()
+            .unwrap();
+        let sent = CandidateCommitments {
+            horizontal_messages: vec![OutboundHrmpMessage {
+                recipient: A,
+                data: b"later".to_vec(),
+            }],
+            ..CandidateCommitments::default()
+        };
+        messaging::enact(ctx, B, &sent).unwrap();
+    });
+    let inputs = relay.inputs(A);
+    let downward: Vec<&[u8]> = inputs
+        .downward_messages
+        .iter()
+        .map(|m| m.msg.as_slice())
+        .collect();
+    assert_eq!(downward, [b"third".as_slice()]);
+    let horizontal: Vec<(ParaId, Vec<&[u8]>)> = inputs
+        .horizontal_messages
+        .iter()
+        .map(|(from, messages)| (*from, messages.iter().map(|m| m.data.as_slice()).collect()))
+        .collect();
+    assert_eq!(horizontal, [(B, vec![b"later".as_slice()])]);
+
+    // The block on the pending one takes exactly those: each message is processed once.
+    let (_, params) = para.next_on(inputs, 0);
+    let second_commitments = template::validate(params).unwrap();
+    assert_eq!(second_commitments.processed_downward_messages, 1);
+    assert_eq!(second_commitments.hrmp_watermark, relay.header.number);
+    // The relay chain backs it in the block that includes the first.
+    relay.block(|ctx| {
+        inclusion::PENDING.remove(&mut ctx.state, &A);
+        messaging::enact(ctx, A, &first_commitments).unwrap();
+    });
+    assert_eq!(relay.check(A, &second_commitments), Ok(()));
 }
 
 #[test]

@@ -412,6 +412,40 @@ fn template_node(key: Option<&str>) -> Collator<template::TemplateRuntime> {
 }
 
 #[test]
+fn a_collator_builds_on_its_pending_candidate_so_a_block_is_included_every_relay_block() {
+    let mut network = Network::new();
+    let mut collator = template_node(Some("Ferdie"));
+    collator.set_dev_transfers(3);
+    let mut included = Vec::new();
+    for _ in 0..8 {
+        // The candidate made on each relay block is backed in the next one, which includes
+        // the candidate before it.
+        let candidate = collator
+            .collate(&network.clients[0])
+            .expect("a candidate on every relay block");
+        assert!(network.collate(&candidate).unwrap() >= 2);
+        network.availability();
+        network.author();
+        let head = network.included_head();
+        included.push(Header::decode(&mut &head.0[..]).unwrap().number);
+    }
+    assert_eq!(included, [0, 1, 2, 3, 4, 5, 6, 7]);
+    // Each block holds the inherent and the three transfers queued for it: none is left out
+    // or taken twice, though each was built before its parent was included.
+    let _ = collator.collate(&network.clients[0]);
+    let view = collator.view();
+    let view = view.lock().unwrap();
+    for number in 1..=7 {
+        let hash = view.canonical_hash(number).unwrap();
+        assert_eq!(
+            view.block(&hash).unwrap().extrinsics.len(),
+            4,
+            "block #{number}"
+        );
+    }
+}
+
+#[test]
 fn two_collators_take_turns_and_a_full_node_follows_both() {
     let mut network = Network::new();
     let mut collators = [template_node(Some("Ferdie")), template_node(Some("Eve"))];
@@ -421,8 +455,8 @@ fn two_collators_take_turns_and_a_full_node_follows_both() {
     let mut full_node = template_node(None);
     let mut authors = Vec::new();
     for round in 0..16 {
-        // Each collator follows the included head, then makes a candidate if the core is free;
-        // the gossip of candidates reaches every para node.
+        // Each collator follows the included head, then makes a candidate on the pending one
+        // (whoever made it) or the head; the gossip of candidates reaches every para node.
         let candidates: Vec<Option<Collation>> = collators
             .iter_mut()
             .map(|collator| collator.collate(&network.clients[0]))
