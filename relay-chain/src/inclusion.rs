@@ -156,16 +156,59 @@ pub enum Event {
         /// The candidate.
         candidate_hash: Hash,
     },
-    /// A backed candidate's messages do not fit the relay chain's queues now; it was dropped.
+    /// A backed candidate's outputs (messages, new code) cannot be taken now; it was dropped.
     #[codec(index = 3)]
     CandidateDropped {
         /// The para.
         para: ParaId,
         /// The candidate.
         candidate_hash: Hash,
-        /// Why its messages do not fit.
+        /// Why its outputs cannot be taken.
         reason: String,
     },
+    /// An included candidate's new code was not scheduled (an upgrade was scheduled for the
+    /// para after the candidate was backed); the para keeps its code.
+    #[codec(index = 4)]
+    CodeUpgradeRefused {
+        /// The para.
+        para: ParaId,
+        /// The candidate.
+        candidate_hash: Hash,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Why a backed candidate's outputs cannot be taken in the block that would back it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum OutputError {
+    /// Its messages do not fit.
+    #[error(transparent)]
+    Messages(#[from] messaging::CommitmentError),
+    /// Its new code cannot be scheduled.
+    #[error("its new code cannot be scheduled: {0}")]
+    CodeUpgrade(&'static str),
+}
+
+/// Whether the outputs of a candidate of `para` on the relay block `relay_parent` can be
+/// taken in block `now`, as of `state`: its messages fit the queues and its new code, if any,
+/// can be scheduled.
+pub fn check_outputs(
+    state: &mut State<'_>,
+    para: ParaId,
+    commitments: &CandidateCommitments,
+    relay_parent: BlockNumber,
+    now: BlockNumber,
+) -> tessera_runtime::Result<Result<(), OutputError>> {
+    if let Err(why) = messaging::check_commitments(state, para, commitments, relay_parent)? {
+        return Ok(Err(why.into()));
+    }
+    if let Some(code) = &commitments.new_validation_code {
+        if let Some(why) = paras::upgrade_refusal(state, para, code, now)? {
+            return Ok(Err(OutputError::CodeUpgrade(why)));
+        }
+    }
+    Ok(Ok(()))
 }
 
 const BASE_WEIGHT: Weight = 100_000_000;
@@ -307,7 +350,16 @@ fn enact<E: Bounds>(
     messaging::enact(ctx, para, &candidate.commitments)?;
     paras::set_head(&mut ctx.state, para, candidate.commitments.head_data)?;
     if let Some(code) = candidate.commitments.new_validation_code {
-        paras::schedule_code_upgrade(ctx, para, code)?;
+        // Checked when backed; only an upgrade root scheduled since can be in the way, and it
+        // must not stop inclusion for every para.
+        match paras::upgrade_refusal(&mut ctx.state, para, &code, ctx.block_number)? {
+            None => paras::schedule_code_upgrade(ctx, para, code)?,
+            Some(why) => ctx.deposit_event(Event::CodeUpgradeRefused {
+                para,
+                candidate_hash: candidate.hash,
+                reason: why.to_string(),
+            }),
+        }
     }
     ctx.deposit_event(Event::CandidateIncluded {
         para,
@@ -363,11 +415,17 @@ fn back<E: From<Event>>(
     if descriptor.validation_code_hash != info.code_hash {
         return Err(error("WrongValidationCode"));
     }
-    // Messages that no longer fit (another candidate included in this block filled a
-    // channel) drop the candidate, not the block: it was valid when it was backed.
-    if let Err(why) =
-        messaging::check_commitments(&mut ctx.state, para, &candidate.commitments, parent.number)?
-    {
+    // Outputs that cannot be taken now (another candidate included in this block filled a
+    // channel, or the pending one scheduled an upgrade) drop the candidate, not the block: it
+    // was valid when it was backed.
+    let now = ctx.block_number;
+    if let Err(why) = check_outputs(
+        &mut ctx.state,
+        para,
+        &candidate.commitments,
+        parent.number,
+        now,
+    )? {
         ctx.deposit_event(Event::CandidateDropped {
             para,
             candidate_hash: candidate.hash(),
@@ -434,7 +492,10 @@ impl<E: Bounds> Dispatch<E> for Call {
             .iter()
             .map(|b| b.votes.len().saturating_add(1))
             .fold(bitfields.len(), usize::saturating_add);
-        BASE_WEIGHT.saturating_add(WEIGHT_PER_SIGNATURE.saturating_mul(signatures as Weight))
+        // It also runs queued upward messages, up to their budget.
+        BASE_WEIGHT
+            .saturating_add(WEIGHT_PER_SIGNATURE.saturating_mul(signatures as Weight))
+            .saturating_add(messaging::UPWARD_WEIGHT_PER_BLOCK)
     }
 
     fn dispatch(self, ctx: &mut Context<'_, E>, origin: Origin) -> CallResult {

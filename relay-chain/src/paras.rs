@@ -241,6 +241,26 @@ pub fn enact_due_upgrade<E: From<Event>>(
     Ok(())
 }
 
+/// Why [`schedule_code_upgrade`] would refuse `code` for para `id` in block `now`, if it would.
+pub fn upgrade_refusal(
+    state: &mut State<'_>,
+    id: ParaId,
+    code: &ValidationCode,
+    now: BlockNumber,
+) -> tessera_runtime::Result<Option<&'static str>> {
+    if code.0.is_empty() {
+        return Ok(Some("the code is empty"));
+    }
+    if code.0.len() > MAX_CODE_SIZE {
+        return Ok(Some("the code is over the size limit"));
+    }
+    Ok(match para_at(state, id, now)? {
+        None => Some("the para is not registered"),
+        Some(info) if info.pending.is_some() => Some("an upgrade is already pending"),
+        Some(_) => None,
+    })
+}
+
 /// Schedules `code` to replace para `id`'s code [`UPGRADE_DELAY`] blocks from now (by root, or
 /// by the para itself through its candidate's commitments).
 pub fn schedule_code_upgrade<E: From<Event>>(

@@ -13,9 +13,9 @@ use tessera_runtime::crypto::Pair;
 use tessera_runtime::dispatch::{DispatchError, EventRecord};
 use tessera_runtime::executive::{execute_block, BlockError, InvalidTransaction};
 use tessera_runtime::extrinsic::Extrinsic;
-use tessera_runtime::modules::system;
+use tessera_runtime::modules::{sudo, system};
 use tessera_runtime::parachain::{
-    build_block, CandidateCommitments, CandidateDescriptor, CommittedCandidateReceipt,
+    build_block, sign, CandidateCommitments, CandidateDescriptor, CommittedCandidateReceipt,
 };
 use tessera_runtime::state::State;
 use tessera_runtime::{Hash, Header, OpaqueExtrinsic};
@@ -27,6 +27,7 @@ const OTHER: ParaId = ParaId(1001);
 struct Relay {
     nodes: BTreeMap<Hash, Vec<u8>>,
     head: Header,
+    genesis_hash: Hash,
     validators: Vec<Pair>,
 }
 
@@ -47,6 +48,7 @@ impl Relay {
         let genesis = spec.build_genesis().unwrap();
         Relay {
             nodes: genesis.state.new_nodes.into_iter().collect(),
+            genesis_hash: genesis.header.hash(),
             head: genesis.header,
             validators: VALIDATORS.iter().map(|n| Pair::dev(n)).collect(),
         }
@@ -537,4 +539,81 @@ fn new_code_in_a_candidate_schedules_an_upgrade_once_included() {
         code(1).hash(),
         "old code until the delay passes"
     );
+}
+
+#[test]
+fn new_code_that_cannot_be_scheduled_drops_the_candidate_or_is_refused_never_the_block() {
+    let mut relay = Relay::new();
+    let with_code = |relay: &Relay, head: Vec<u8>, byte: u8| {
+        let mut candidate = relay.candidate(PARA, head);
+        candidate.commitments.new_validation_code = Some(code(byte));
+        let candidate = signed(candidate.descriptor, candidate.commitments);
+        relay.backed(candidate, &relay.group(PARA))
+    };
+    let all = |relay: &Relay| -> Vec<SignedBitfield> {
+        (0..4)
+            .map(|v| relay.bitfield(v, bits(true, false)))
+            .collect()
+    };
+    let first = with_code(&relay, vec![1, 1], 9);
+    relay.block(vec![relay.enter(vec![], vec![first])]).unwrap();
+
+    // Made on the pending candidate before its upgrade was scheduled: dropped when the first
+    // is included and schedules its own.
+    let second = with_code(&relay, vec![1, 2], 10);
+    let second_hash = second.candidate.hash();
+    let events = relay
+        .block(vec![relay.enter(all(&relay), vec![second])])
+        .unwrap();
+    assert_eq!(
+        events.last(),
+        Some(&inclusion::Event::CandidateDropped {
+            para: PARA,
+            candidate_hash: second_hash,
+            reason: "its new code cannot be scheduled: an upgrade is already pending".into(),
+        })
+    );
+    assert_eq!(relay.pending(PARA), None);
+    let info = paras::PARAS
+        .get(&mut relay.state(), &PARA)
+        .unwrap()
+        .unwrap();
+    assert_eq!(info.pending.unwrap().code_hash, code(9).hash());
+
+    // Once the upgrade is done, a candidate with new code is backed; root schedules another
+    // upgrade before it is included: the candidate is included, its code refused.
+    while paras::PARAS
+        .get(&mut relay.state(), &PARA)
+        .unwrap()
+        .unwrap()
+        .pending
+        .is_some()
+    {
+        relay.block(vec![relay.enter(vec![], vec![])]).unwrap();
+    }
+    let third = with_code(&relay, vec![1, 3], 11);
+    let third_hash = third.candidate.hash();
+    relay.block(vec![relay.enter(vec![], vec![third])]).unwrap();
+    let upgrade = Call::Sudo(sudo::Call::Sudo {
+        call: Box::new(Call::Paras(paras::Call::ScheduleCodeUpgrade {
+            id: PARA,
+            code: code(12),
+        })),
+    });
+    let by_root = sign::<RelayRuntime>(&Pair::dev("Alice"), upgrade, 0, relay.genesis_hash);
+    relay
+        .block(vec![relay.enter(vec![], vec![]), by_root])
+        .unwrap();
+    let events = relay.block(vec![relay.enter(all(&relay), vec![])]).unwrap();
+    assert_eq!(relay.head_of(PARA), HeadData(vec![1, 3]));
+    assert!(events.contains(&inclusion::Event::CodeUpgradeRefused {
+        para: PARA,
+        candidate_hash: third_hash,
+        reason: "an upgrade is already pending".into(),
+    }));
+    let info = paras::PARAS
+        .get(&mut relay.state(), &PARA)
+        .unwrap()
+        .unwrap();
+    assert_eq!(info.pending.unwrap().code_hash, code(12).hash());
 }

@@ -29,7 +29,6 @@ use tessera_relay_chain::inclusion::{
     self, backing_threshold, bitfield_payload, statement_payload, BackedCandidate,
     PendingCandidate, SignedBitfield, ValidityVote,
 };
-use tessera_relay_chain::messaging;
 use tessera_relay_chain::paras::{self, ParaId};
 use tessera_relay_chain::{Call, RelayRuntime};
 use tessera_runtime::executive::Executive;
@@ -412,11 +411,12 @@ impl ParachainHost {
                 continue;
             }
             let commitments = &entry.candidate.commitments;
+            let now = parent.number.saturating_add(1);
             if let Err(why) =
-                messaging::check_commitments(&mut state, para, commitments, parent.number)
+                inclusion::check_outputs(&mut state, para, commitments, parent.number, now)
                     .map_err(state_error)?
             {
-                tracing::debug!(para = para.0, %why, "backed candidate's messages do not fit");
+                tracing::debug!(para = para.0, %why, "backed candidate's outputs cannot be taken");
                 continue;
             }
             backed.insert(
