@@ -36,7 +36,7 @@ use tessera_runtime::{AccountId, Balance, Block, Hash, Header, Nonce, OpaqueExtr
 const MAX_POOL: usize = 8_192;
 
 /// Most blocks of other collators kept while they wait for inclusion (a few relay slots'
-/// worth; collations are only made on a free core, one at a time).
+/// worth: one candidate per relay block, on the pending one or the included head).
 const MAX_SEEN: usize = 64;
 
 /// Most transactions in one gossip message (well under gossip's size limit).
@@ -94,7 +94,8 @@ pub struct ParaChain<R> {
     nodes: BTreeMap<Hash, Vec<u8>>,
     head: Header,
     genesis_hash: Hash,
-    /// Blocks sent as candidates, by header hash, with the nodes they add.
+    /// Blocks executed but not yet included, by header hash, with the nodes each adds to its
+    /// parent's state: those sent as candidates, and others' pending blocks built on.
     candidates: HashMap<Hash, Candidate>,
     /// Blocks of other collators, by header hash, not yet imported.
     seen: HashMap<Hash, Block>,
@@ -455,10 +456,14 @@ impl<R: Runtime> ParaChain<R> {
         author: AccountId,
         inherent: OpaqueExtrinsic,
     ) -> Result<ParachainBlockData, String> {
-        let (parent_header, parent_nodes, parent_txs) = if parent == self.head.hash() {
-            (self.head.clone(), BTreeMap::new(), HashSet::new())
-        } else {
+        let on_head = parent == self.head.hash();
+        if !on_head {
             self.execute_on_head(&parent)?;
+        }
+        let no_nodes = BTreeMap::new();
+        let (parent_header, parent_nodes, parent_txs) = if on_head {
+            (self.head.clone(), &no_nodes, HashSet::new())
+        } else {
             let pending = self
                 .candidates
                 .get(&parent)
@@ -470,11 +475,11 @@ impl<R: Runtime> ParaChain<R> {
                 .iter()
                 .map(|xt| xt.hash())
                 .collect();
-            (pending.block.header.clone(), pending.new_nodes.clone(), txs)
+            (pending.block.header.clone(), &pending.new_nodes, txs)
         };
         let store = Overlay {
             base: &self.nodes,
-            added: &parent_nodes,
+            added: parent_nodes,
         };
         // Transactions the parent already has stay pooled until it is included.
         let pooled: Vec<OpaqueExtrinsic> = self
@@ -493,7 +498,7 @@ impl<R: Runtime> ParaChain<R> {
         }
         // Invalid transactions never get better: drop them. Later nonces and what did not fit
         // in this block wait for the next one.
-        let drop: HashSet<Hash> = built
+        let invalid: Vec<&OpaqueExtrinsic> = built
             .rejected
             .iter()
             .filter(|(_, why)| {
@@ -503,24 +508,48 @@ impl<R: Runtime> ParaChain<R> {
                         | InvalidTransaction::ExhaustsResources { .. }
                 )
             })
-            .filter_map(|(index, _)| {
-                let in_pool = index.checked_sub(1)?;
-                pooled.get(in_pool).map(OpaqueExtrinsic::hash)
-            })
+            .filter_map(|(index, _)| pooled.get(index.checked_sub(1)?))
             .collect();
         let data = prove_block::<R>(&store, parent_header.state_root, built.block.clone())
             .map_err(|e| e.to_string())?;
-        let mut new_nodes = parent_nodes;
-        new_nodes.extend(built.changes.new_nodes);
+        // Invalid only after the pending parent (say, its nonce taken by another collator's
+        // transaction there), a transaction is kept: the parent may never be included.
+        let drop: HashSet<Hash> = if on_head {
+            invalid.iter().map(|xt| xt.hash()).collect()
+        } else {
+            self.invalid_on_head(invalid)
+        };
         self.pool.retain(|xt| !drop.contains(&xt.hash()));
         self.candidates.insert(
             built.block.header.hash(),
             Candidate {
                 block: built.block,
-                new_nodes,
+                new_nodes: built.changes.new_nodes.into_iter().collect(),
             },
         );
         Ok(data)
+    }
+
+    /// The hashes of those of `xts` that are invalid on the head.
+    fn invalid_on_head(&self, xts: Vec<&OpaqueExtrinsic>) -> HashSet<Hash> {
+        if xts.is_empty() {
+            return HashSet::new();
+        }
+        let state = State::new(&self.nodes, self.head.state_root);
+        let number = self.head.number.saturating_add(1);
+        let Ok(mut executive) = Executive::<R>::initialize(state, number, self.head.hash(), None)
+        else {
+            return HashSet::new();
+        };
+        xts.into_iter()
+            .filter(|xt| {
+                matches!(
+                    executive.validate(xt),
+                    Err(tessera_runtime::executive::ApplyError::Invalid(_))
+                )
+            })
+            .map(|xt| xt.hash())
+            .collect()
     }
 }
 
@@ -757,31 +786,39 @@ where
     fn collate(&mut self, client: &Client) -> Option<Collation> {
         let best = client.best_header().ok()?;
         let best_hash = best.hash();
-        if self.followed_on == Some(best_hash) {
+        let to_follow = self.followed_on != Some(best_hash);
+        let to_collate = self.collating.is_some() && self.collated_on != Some(best_hash);
+        if !to_follow && !to_collate {
             return None;
         }
-        self.followed_on = Some(best_hash);
         let chain = self.chain.clone();
         let mut chain = chain
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let para = chain.para;
         let mut state = State::new(client.store(), best.state_root);
-        let included = inclusion::included_head(&mut state, para).ok()??;
-        match chain.follow(&included) {
-            Ok(true) => tracing::debug!(para = para.0, number = chain.head.number, "para head"),
-            Ok(false) => {}
-            Err(err @ FollowError::Missing { .. }) => {
-                tracing::debug!(para = para.0, %err, "catching up with the included head");
-                return None;
-            }
-            Err(err) => {
-                tracing::warn!(para = para.0, %err, "cannot follow the included head");
-                return None;
+        if to_follow {
+            self.followed_on = Some(best_hash);
+            let included = inclusion::included_head(&mut state, para).ok()??;
+            match chain.follow(&included) {
+                Ok(true) => {
+                    tracing::debug!(para = para.0, number = chain.head.number, "para head")
+                }
+                Ok(false) => {}
+                Err(err @ FollowError::Missing { .. }) => {
+                    tracing::debug!(para = para.0, %err, "catching up with the included head");
+                    self.collated_on = Some(best_hash);
+                    return None;
+                }
+                Err(err) => {
+                    tracing::warn!(para = para.0, %err, "cannot follow the included head");
+                    self.collated_on = Some(best_hash);
+                    return None;
+                }
             }
         }
         let (key, validate) = self.collating.clone()?;
-        if self.collated_on.replace(best_hash) == Some(best_hash) {
+        if !to_collate {
             return None;
         }
         // On the candidate pending availability, if there is one: it may be included in the
@@ -792,21 +829,23 @@ where
             Ok(parent) => parent.hash(),
             Err(err) => {
                 tracing::warn!(para = para.0, %err, "the parent head does not decode");
+                self.collated_on = Some(best_hash);
                 return None;
             }
         };
-        let code_hash = paras::para_at(&mut state, para, best.number.saturating_add(1))
-            .ok()??
-            .code_hash;
         if parent != chain.head.hash()
             && !chain.candidates.contains_key(&parent)
             && !chain.seen.contains_key(&parent)
         {
-            // Another collator's candidate whose collation never reached this node: build
-            // again once it is included.
+            // Another collator's candidate whose collation has not reached this node (yet):
+            // try again on the next tick, until the relay chain moves on.
             tracing::debug!(para = para.0, %parent, "the pending candidate's block is unknown");
             return None;
         }
+        self.collated_on = Some(best_hash);
+        let code_hash = paras::para_at(&mut state, para, best.number.saturating_add(1))
+            .ok()??
+            .code_hash;
         self.queue_dev_transfers(&mut chain);
         let inherent = match messaging::relay_inputs(client.store(), &best, para) {
             Ok(inputs) => relay_inputs_inherent::<R>(inputs),

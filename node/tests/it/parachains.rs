@@ -78,8 +78,19 @@ impl Network {
     /// Gives `collation` to every validator and their statements to every validator; how many
     /// seconded it, or the first refusal.
     fn collate(&mut self, collation: &Collation) -> Result<usize, ParachainError> {
+        self.collate_by(collation, NAMES.len())
+    }
+
+    /// [`Self::collate`], with only the first `checkers` validators checking the collation
+    /// (the others never hold its chunks unless they fetch them).
+    fn collate_by(
+        &mut self,
+        collation: &Collation,
+        checkers: usize,
+    ) -> Result<usize, ParachainError> {
         let mut statements = Vec::new();
-        for (host, client) in self.hosts.iter_mut().zip(&self.clients) {
+        let checking = self.hosts.iter_mut().zip(&self.clients).take(checkers);
+        for (host, client) in checking {
             if let CollationOutcome::Seconded(statement) = host.on_collation(client, collation)? {
                 statements.push(*statement);
             }
@@ -443,6 +454,53 @@ fn a_collator_builds_on_its_pending_candidate_so_a_block_is_included_every_relay
             "block #{number}"
         );
     }
+}
+
+#[test]
+fn a_transaction_conflicting_with_a_pending_block_waits_and_goes_in_if_that_block_times_out() {
+    let mut network = Network::new();
+    let (mut ferdie, mut eve) = (template_node(Some("Ferdie")), template_node(Some("Eve")));
+    let genesis_hash = eve.view().lock().unwrap().canonical_hash(0).unwrap();
+    let genesis_head = network.included_head();
+    let alice = Pair::dev("Alice");
+    let transfer = |to: &str| {
+        let dest = Pair::dev(to).public();
+        let call = template::Call::Balances(tessera_runtime::modules::balances::Call::Transfer {
+            dest,
+            value: template::UNIT,
+        });
+        template::sign(&alice, call, 0, genesis_hash)
+    };
+    // Alice's nonce 0 twice: to Bob at Ferdie, to Charlie at Eve.
+    ferdie.submit(transfer("Bob")).unwrap();
+    eve.submit(transfer("Charlie")).unwrap();
+    let charlie = Pair::dev("Charlie").public();
+    let before = eve.free_balance(&charlie).unwrap();
+
+    // Ferdie's block with the transfer to Bob is backed by two, who alone hold its chunks: it
+    // never becomes available.
+    let pending = ferdie.collate(&network.clients[0]).unwrap();
+    eve.offer(&pending.pov);
+    let _ = eve.collate(&network.clients[0]);
+    assert_eq!(network.collate_by(&pending, 2).unwrap(), 2);
+    network.author();
+    for _ in 0..inclusion::AVAILABILITY_TIMEOUT {
+        // Eve builds on the pending block, where her transfer's nonce is taken; she keeps it.
+        let _ = eve.collate(&network.clients[0]);
+        network.author();
+    }
+    assert!(network.core_free(), "the pending block timed out");
+    assert_eq!(network.included_head(), genesis_head);
+
+    // On the included head again, her transfer goes in.
+    for _ in 0..3 {
+        let candidate = eve.collate(&network.clients[0]).unwrap();
+        network.collate(&candidate).unwrap();
+        network.availability();
+        network.author();
+    }
+    let _ = eve.collate(&network.clients[0]);
+    assert_eq!(eve.free_balance(&charlie).unwrap(), before + template::UNIT);
 }
 
 #[test]
