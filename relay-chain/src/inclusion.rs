@@ -415,24 +415,6 @@ fn back<E: From<Event>>(
     if descriptor.validation_code_hash != info.code_hash {
         return Err(error("WrongValidationCode"));
     }
-    // Outputs that cannot be taken now (another candidate included in this block filled a
-    // channel, or the pending one scheduled an upgrade) drop the candidate, not the block: it
-    // was valid when it was backed.
-    let now = ctx.block_number;
-    if let Err(why) = check_outputs(
-        &mut ctx.state,
-        para,
-        &candidate.commitments,
-        parent.number,
-        now,
-    )? {
-        ctx.deposit_event(Event::CandidateDropped {
-            para,
-            candidate_hash: candidate.hash(),
-            reason: why.to_string(),
-        });
-        return Ok(());
-    }
     if descriptor.para_head != candidate.commitments.head_data.hash() {
         return Err(error("ParaHeadMismatch"));
     }
@@ -461,6 +443,24 @@ fn back<E: From<Event>>(
     }
     if backers.len() < backing_threshold(group.len()) {
         return Err(error("InsufficientBacking"));
+    }
+    // Outputs that cannot be taken now (another candidate included in this block filled a
+    // channel, or the pending one scheduled an upgrade) drop the candidate, not the block: it
+    // was valid when it was backed.
+    let now = ctx.block_number;
+    if let Err(why) = check_outputs(
+        &mut ctx.state,
+        para,
+        &candidate.commitments,
+        parent.number,
+        now,
+    )? {
+        ctx.deposit_event(Event::CandidateDropped {
+            para,
+            candidate_hash,
+            reason: why.to_string(),
+        });
+        return Ok(());
     }
     let head_hash = descriptor.para_head;
     PENDING.insert(
