@@ -80,8 +80,8 @@ pub enum ParaTxError {
     State(String),
 }
 
-/// A block executed on the head but not yet included (sent as a candidate, or another
-/// collator's block built on), and the trie nodes it adds.
+/// A block executed but not yet included (sent as a candidate, or another collator's block
+/// built on), and the trie nodes it adds to its parent's state.
 struct Candidate {
     block: Block,
     new_nodes: BTreeMap<Hash, Vec<u8>>,
@@ -682,7 +682,8 @@ pub struct Collator<R> {
     collating: Option<(Pair, ValidateFn)>,
     /// The relay block whose included head the chain last followed.
     followed_on: Option<Hash>,
-    /// The relay block the last candidate was made on.
+    /// The relay block collating was last done on, or given up on (a candidate is made at
+    /// most once per relay block).
     collated_on: Option<Hash>,
     dev_transfers: usize,
     dev_nonces: HashMap<AccountId, Nonce>,
@@ -930,8 +931,10 @@ where
 
     fn import_synced(&mut self, blocks: Vec<Block>) -> Result<usize, FollowError> {
         let imported = self.lock().import_synced(blocks)?;
-        // Follow again on the same relay block: the included head may be reachable now.
+        // Follow again on the same relay block: the included head may be reachable now, and
+        // collate on it if it is (the failed follow gave up collating there).
         self.followed_on = None;
+        self.collated_on = None;
         Ok(imported)
     }
 
