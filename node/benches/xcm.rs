@@ -10,6 +10,7 @@
 use example_parachain_runtime::{self as example, ExampleRuntime};
 use parachain_template_runtime::{self as template, TemplateRuntime};
 use parity_scale_codec::Decode;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tessera_node::client::Client;
@@ -83,26 +84,45 @@ fn included(relay: &Shared, para: ParaId) -> (Option<Hash>, u32) {
     (status.map(|s| s.included.hash), best)
 }
 
-fn read_u128(view: &Arc<Mutex<dyn ParaView>>, at: Option<Hash>, key: &[u8]) -> u128 {
-    let Some(at) = at else { return 0 };
+/// The value under `key` decoded by `decode` at block `at` of `view`; `None` while the para
+/// node has not imported that block yet (it follows the relay chain on its own ticks), so that
+/// a lagging node is never read as a zero balance.
+fn read<T: Default>(
+    view: &Arc<Mutex<dyn ParaView>>,
+    at: Option<Hash>,
+    key: &[u8],
+    decode: impl FnOnce(&[u8]) -> Option<T>,
+) -> Option<T> {
+    let Some(at) = at else {
+        return Some(T::default());
+    };
     let view = view.lock().unwrap();
-    view.storage(&at, key)
-        .ok()
-        .flatten()
-        .and_then(|bytes| u128::decode(&mut &bytes[..]).ok())
-        .unwrap_or(0)
+    let bytes = view.storage(&at, key).ok()?;
+    Some(bytes.and_then(|bytes| decode(&bytes)).unwrap_or_default())
 }
 
-fn read_free(view: &Arc<Mutex<dyn ParaView>>, at: Option<Hash>, key: &[u8]) -> u128 {
-    let Some(at) = at else { return 0 };
-    let view = view.lock().unwrap();
-    view.storage(&at, key)
-        .ok()
-        .flatten()
-        .and_then(|bytes| {
-            tessera_runtime::modules::system::AccountInfo::decode(&mut &bytes[..]).ok()
-        })
-        .map_or(0, |info| info.data.free)
+fn read_u128(view: &Arc<Mutex<dyn ParaView>>, at: Option<Hash>, key: &[u8]) -> Option<u128> {
+    read(view, at, key, |mut bytes| u128::decode(&mut bytes).ok())
+}
+
+fn read_free(view: &Arc<Mutex<dyn ParaView>>, at: Option<Hash>, key: &[u8]) -> Option<u128> {
+    read(view, at, key, |mut bytes| {
+        tessera_runtime::modules::system::AccountInfo::decode(&mut bytes)
+            .ok()
+            .map(|info| info.data.free)
+    })
+}
+
+/// Polls `value` until the para node can answer it.
+async fn settled(mut value: impl FnMut() -> Option<u128>) -> u128 {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(value) = value() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "a para node never caught up");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 fn main() {
@@ -141,8 +161,8 @@ fn main() {
         let mut latencies = Vec::new();
         let started = Instant::now();
         for nonce in 0..transfers as u32 {
-            let sent_before = read_free(&sender_view, included(&relay, SENDER).0, &sovereign_key);
-            let credited_before = read_u128(&receiver_view, included(&relay, RECEIVER).0, &credit_key);
+            let sent_before = settled(|| read_free(&sender_view, included(&relay, SENDER).0, &sovereign_key)).await;
+            let credited_before = settled(|| read_u128(&receiver_view, included(&relay, RECEIVER).0, &credit_key)).await;
             let call = template::Call::Xcm(xcm::Call::TransferAssets {
                 dest: VersionedLocation::V5(Location::sibling_para(RECEIVER.0)),
                 beneficiary: VersionedLocation::V5(account_location(&bob)),
@@ -152,17 +172,22 @@ fn main() {
             });
             sender_view.lock().unwrap().submit(template::sign(&alice, call, nonce, genesis_hash)).unwrap();
             let deadline = Instant::now() + Duration::from_secs(120);
+            // The relay block each included head was first seen at: a para node may import a
+            // head a little after the relay chain includes it.
+            let mut first_seen: HashMap<Option<Hash>, u32> = HashMap::new();
             let mut sent_at = None;
             loop {
                 assert!(Instant::now() < deadline, "transfer {nonce} did not arrive");
                 let (head, best) = included(&relay, SENDER);
-                if sent_at.is_none() && read_free(&sender_view, head, &sovereign_key) > sent_before {
-                    sent_at = Some(best);
+                let seen = *first_seen.entry(head).or_insert(best);
+                if sent_at.is_none() && read_free(&sender_view, head, &sovereign_key).is_some_and(|sent| sent > sent_before) {
+                    sent_at = Some(seen);
                 }
                 let (head, best) = included(&relay, RECEIVER);
-                if read_u128(&receiver_view, head, &credit_key) > credited_before {
-                    let sent_at = sent_at.unwrap_or(best);
-                    latencies.push(best - sent_at);
+                let seen = *first_seen.entry(head).or_insert(best);
+                if read_u128(&receiver_view, head, &credit_key).is_some_and(|credit| credit > credited_before) {
+                    let sent_at = sent_at.unwrap_or(seen);
+                    latencies.push(seen.saturating_sub(sent_at));
                     break;
                 }
                 tokio::time::sleep(Duration::from_millis(10)).await;
