@@ -51,6 +51,18 @@ fn sovereign(location: Location) -> AccountId {
     account_of(&location).unwrap()
 }
 
+/// A network where para 1000's sovereign account on B holds 100 units, and 1000's location.
+fn network_with_a_funded_on_b() -> (Network, Location) {
+    let mut net = network();
+    let a_location = Location::sibling_para(1000);
+    let a_sovereign = sovereign(a_location.clone());
+    net.with(B, |ctx| {
+        balances::force_set_balance(ctx, &a_sovereign, 100 * UNIT)
+    })
+    .unwrap();
+    (net, a_location)
+}
+
 fn failures(net: &Network, on: ChainId) -> Vec<(Option<u32>, XcmError)> {
     net.chain(on)
         .xcm_events()
@@ -481,13 +493,7 @@ fn set_balance(who: AccountId, free: u128) -> Call {
 
 #[test]
 fn transact_runs_a_call_only_with_the_origin_the_sender_may_have() {
-    let mut net = network();
-    let a_location = Location::sibling_para(1000);
-    let a_sovereign = sovereign(a_location.clone());
-    net.with(B, |ctx| {
-        balances::force_set_balance(ctx, &a_sovereign, 100 * UNIT)
-    })
-    .unwrap();
+    let (mut net, a_location) = network_with_a_funded_on_b();
     let paid = |instructions: Vec<Instruction>| {
         let mut message = vec![
             Instruction::WithdrawAsset(assets(Location::here(), UNIT)),
@@ -864,13 +870,7 @@ fn the_relay_token_is_teleported_where_trusted_and_reserve_transferred_elsewhere
 
 #[test]
 fn a_failed_nested_purchase_is_not_paid_out_as_fees() {
-    let mut net = network();
-    let a_location = Location::sibling_para(1000);
-    let a_sovereign = sovereign(a_location.clone());
-    net.with(B, |ctx| {
-        balances::force_set_balance(ctx, &a_sovereign, 100 * UNIT)
-    })
-    .unwrap();
+    let (mut net, a_location) = network_with_a_funded_on_b();
     let issuance = net.chain(B).total_issuance();
     // Each nested BuyExecution spends holding, then the nested message traps: holding comes
     // back, and so must the purchase.
@@ -970,13 +970,7 @@ fn a_users_message_sent_through_its_chain_passes_the_barrier_as_the_user() {
 
 #[test]
 fn refund_surplus_returns_unspent_fees_and_forwarding_never_makes_undecodable_messages() {
-    let mut net = network();
-    let a_location = Location::sibling_para(1000);
-    let a_sovereign = sovereign(a_location.clone());
-    net.with(B, |ctx| {
-        balances::force_set_balance(ctx, &a_sovereign, 100 * UNIT)
-    })
-    .unwrap();
+    let (mut net, a_location) = network_with_a_funded_on_b();
     // PayFees keeps what execution did not cost in the fees register; RefundSurplus gives it
     // back to holding, so it is deposited rather than trapped.
     let outcome = run(

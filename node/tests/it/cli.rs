@@ -2,7 +2,8 @@
 
 use std::process::Command;
 
-fn tessera(args: &[&str]) -> (i32, String) {
+/// Runs the `tessera` binary with `args`: its exit code (-1 if killed) and its output.
+pub(crate) fn tessera(args: &[&str]) -> (i32, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_tessera"))
         .args(args)
         .output()

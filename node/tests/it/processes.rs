@@ -464,30 +464,22 @@ async fn the_xcm_cli_moves_assets_between_dev_paras_and_follows_the_message() {
     let bob = Pair::dev("Bob").public().to_ss58(42);
     // `tessera xcm transfer` from Alice on para 1000 to Bob on 1001: its exit status and output.
     let transfer = |more: &[&str]| {
-        let output = Command::new(env!("CARGO_BIN_EXE_tessera"))
-            .args([
-                "xcm",
-                "transfer",
-                "--from",
-                "//Alice",
-                "--dest",
-                "para:1001",
-            ])
-            .args([
-                "--rpc",
-                &format!("ws://{template_rpc}"),
-                "--beneficiary",
-                &bob,
-            ])
-            .args(more)
-            .output()
-            .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        (output.status.success(), text)
+        let rpc = format!("ws://{template_rpc}");
+        let mut args = vec![
+            "xcm",
+            "transfer",
+            "--from",
+            "//Alice",
+            "--dest",
+            "para:1001",
+            "--rpc",
+            &rpc,
+            "--beneficiary",
+            &bob,
+        ];
+        args.extend_from_slice(more);
+        let (code, text) = crate::cli::tessera(&args);
+        (code == 0, text)
     };
     let dest_rpc = format!("ws://{example_rpc}");
     let (ok, text) = transfer(&[
