@@ -99,6 +99,40 @@ pub enum InvalidTransaction {
     },
 }
 
+/// Extrinsics skipped after a block was first found full before its builder stops: a smaller
+/// one further on may still fit, but searching a full pool costs more than it gains.
+pub const MAX_SKIPPED_FULL: usize = 8;
+
+/// Tells a block builder when its block is full: once an extrinsic did not fit, after
+/// [`MAX_SKIPPED_FULL`] refusals (for any reason) with none included between them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FullBlock {
+    seen_full: bool,
+    skipped: usize,
+}
+
+impl FullBlock {
+    /// Notes an extrinsic included.
+    pub fn included(&mut self) {
+        self.skipped = 0;
+    }
+
+    /// Notes an extrinsic refused for `reason`.
+    pub fn rejected(&mut self, reason: &InvalidTransaction) {
+        if matches!(reason, InvalidTransaction::ExhaustsResources { .. }) {
+            self.seen_full = true;
+        }
+        if self.seen_full {
+            self.skipped = self.skipped.saturating_add(1);
+        }
+    }
+
+    /// Whether to stop taking extrinsics.
+    pub fn is_full(&self) -> bool {
+        self.skipped >= MAX_SKIPPED_FULL
+    }
+}
+
 /// Why an extrinsic could not be applied.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ApplyError {
@@ -217,8 +251,22 @@ impl<'a, R: Runtime> Executive<'a, R> {
 
     /// Checks a transaction for this block without applying it.
     pub fn validate(&mut self, xt: &OpaqueExtrinsic) -> Result<ValidTransaction, ApplyError> {
+        self.validate_with(xt, true)
+    }
+
+    /// [`Self::validate`] without the signature check, for a pool's transactions after each
+    /// block: their signatures were checked on entry and cannot change.
+    pub fn revalidate(&mut self, xt: &OpaqueExtrinsic) -> Result<ValidTransaction, ApplyError> {
+        self.validate_with(xt, false)
+    }
+
+    fn validate_with(
+        &mut self,
+        xt: &OpaqueExtrinsic,
+        verify_signature: bool,
+    ) -> Result<ValidTransaction, ApplyError> {
         let extrinsic = decode::<R>(xt)?;
-        let (data, _, _, account) = self.check(&extrinsic, xt.0.len(), true, true)?;
+        let (data, _, _, account) = self.check(&extrinsic, xt.0.len(), verify_signature, true)?;
         let last_valid = match data.extra.era {
             Era::Immortal => None,
             Era::Mortal { birth, period } => Some(birth.saturating_add(period)),
@@ -357,6 +405,12 @@ impl<'a, R: Runtime> Executive<'a, R> {
         if got > expected && !allow_future {
             return Err(InvalidTransaction::Future { expected, got }.into());
         }
+        // The weight check is cheap: a full block refuses without verifying a signature.
+        let weight = extrinsic.call.weight();
+        let left = R::CONFIG.max_block_weight.saturating_sub(self.weight);
+        if weight > left {
+            return Err(InvalidTransaction::ExhaustsResources { weight, left }.into());
+        }
         if verify_signature {
             let chain = ChainContext {
                 birth_hash,
@@ -366,11 +420,6 @@ impl<'a, R: Runtime> Executive<'a, R> {
             if !data.signer.verify(&payload, &data.signature) {
                 return Err(InvalidTransaction::BadSignature.into());
             }
-        }
-        let weight = extrinsic.call.weight();
-        let left = R::CONFIG.max_block_weight.saturating_sub(self.weight);
-        if weight > left {
-            return Err(InvalidTransaction::ExhaustsResources { weight, left }.into());
         }
         let charge = fee(&R::CONFIG, weight, len).saturating_add(data.extra.tip);
         if account.data.free < charge {

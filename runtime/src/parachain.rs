@@ -10,7 +10,8 @@
 use crate::block::{extrinsics_root, Block, OpaqueExtrinsic};
 use crate::crypto::{AccountId, Signature};
 use crate::executive::{
-    execute_block, ApplyError, BlockError, Executive, InvalidTransaction, Runtime, AUTHOR_ENGINE,
+    execute_block, ApplyError, BlockError, Executive, FullBlock, InvalidTransaction, Runtime,
+    AUTHOR_ENGINE,
 };
 use crate::hashing::blake2_256;
 use crate::header::{Digest, DigestItem};
@@ -393,10 +394,22 @@ pub fn sign<R: Runtime>(
 pub struct BuiltBlock {
     /// The block; its header's encoding is the new head.
     pub block: Block,
-    /// The state it leads to.
+    /// The state it leads to (with the storage proof, if recorded).
     pub changes: StateChanges,
     /// Extrinsics left out, by index in the input, and why.
     pub rejected: Vec<(usize, InvalidTransaction)>,
+    /// Index of the first extrinsic not tried: the block was full or out of time there
+    /// (the input's length if every extrinsic was tried).
+    pub tried: usize,
+}
+
+/// How [`build_block_with`] builds.
+pub struct BuildOptions<'a> {
+    /// Record every trie node read, so the block's PoV proof comes from this one execution.
+    pub record_proof: bool,
+    /// Asked before each extrinsic after the first (the inherent): `true` ends the block there.
+    /// The builder's time budget.
+    pub out_of_time: &'a mut dyn FnMut() -> bool,
 }
 
 /// Builds the para block after `parent` (whose state is in `store`) from `extrinsics` in order,
@@ -407,16 +420,47 @@ pub fn build_block<R: Runtime>(
     extrinsics: &[OpaqueExtrinsic],
     author: Option<AccountId>,
 ) -> Result<BuiltBlock, crate::Error> {
+    let options = BuildOptions {
+        record_proof: false,
+        out_of_time: &mut || false,
+    };
+    build_block_with::<R>(store, parent, extrinsics, author, options)
+}
+
+/// [`build_block`], stopping early when `options` say time is up or when the block is full
+/// ([`FullBlock`]), and recording the proof if asked.
+pub fn build_block_with<R: Runtime>(
+    store: &dyn NodeStore,
+    parent: &Header,
+    extrinsics: &[OpaqueExtrinsic],
+    author: Option<AccountId>,
+    options: BuildOptions<'_>,
+) -> Result<BuiltBlock, crate::Error> {
     let number = parent.number.saturating_add(1);
     let parent_hash = parent.hash();
-    let state = State::new(store, parent.state_root);
+    let mut state = State::new(store, parent.state_root);
+    if options.record_proof {
+        state = state.record_proof();
+    }
     let mut executive = Executive::<R>::initialize(state, number, parent_hash, author)?;
     let mut included = Vec::new();
     let mut rejected = Vec::new();
+    let mut tried = extrinsics.len();
+    let mut full = FullBlock::default();
     for (index, xt) in extrinsics.iter().enumerate() {
+        if index > 0 && (full.is_full() || (options.out_of_time)()) {
+            tried = index;
+            break;
+        }
         match executive.apply(xt) {
-            Ok(_call_outcome) => included.push(xt.clone()),
-            Err(ApplyError::Invalid(reason)) => rejected.push((index, reason)),
+            Ok(_call_outcome) => {
+                full.included();
+                included.push(xt.clone());
+            }
+            Err(ApplyError::Invalid(reason)) => {
+                full.rejected(&reason);
+                rejected.push((index, reason));
+            }
             Err(ApplyError::State(err)) => return Err(err),
         }
     }
@@ -439,6 +483,7 @@ pub fn build_block<R: Runtime>(
         },
         changes,
         rejected,
+        tried,
     })
 }
 
