@@ -13,8 +13,8 @@ use tessera_consensus::AuthorityKey;
 use tessera_relay_chain::{session, Genesis, RelayRuntime};
 use tessera_runtime::block::extrinsics_root;
 use tessera_runtime::executive::{
-    block_author, execute_block, ApplyError, BlockError, Executive, InvalidTransaction,
-    AUTHOR_ENGINE,
+    block_author, execute_block, ApplyError, BlockError, Executive, FullBlock, InvalidTransaction,
+    ValidTransaction, AUTHOR_ENGINE,
 };
 use tessera_runtime::modules::{balances, system};
 use tessera_runtime::state::State;
@@ -299,14 +299,35 @@ impl Client {
 
     /// Checks a transaction against the best state and adds it to `pool`.
     pub fn submit(&self, pool: &mut Pool, xt: OpaqueExtrinsic) -> Result<Hash, PoolError> {
-        let info = self.validate(&xt)?;
-        pool.insert(xt, info)
+        self.submit_checked(pool, xt).map(|(hash, _)| hash)
+    }
+
+    /// [`Self::submit`], with what the check said (signer, nonce).
+    pub fn submit_checked(
+        &self,
+        pool: &mut Pool,
+        xt: OpaqueExtrinsic,
+    ) -> Result<(Hash, ValidTransaction), PoolError> {
+        // A full pool refuses before checking anything: a flood costs it no signature checks
+        // (nor may it replace a pooled transaction with a higher tip meanwhile).
+        if pool.is_full() {
+            return Err(PoolError::Full(pool.len()));
+        }
+        let info = self.validate(&xt, true)?;
+        pool.insert(xt, info.clone()).map(|hash| (hash, info))
+    }
+
+    /// Whether a transaction whose signature was checked before is still valid on the best
+    /// state (its nonce not taken, its fee payable).
+    pub fn revalidate(&self, xt: &OpaqueExtrinsic) -> Result<ValidTransaction, PoolError> {
+        self.validate(xt, false)
     }
 
     fn validate(
         &self,
         xt: &OpaqueExtrinsic,
-    ) -> Result<tessera_runtime::executive::ValidTransaction, PoolError> {
+        verify_signature: bool,
+    ) -> Result<ValidTransaction, PoolError> {
         let best = self
             .best_header()
             .map_err(|e| PoolError::State(e.to_string()))?;
@@ -318,19 +339,37 @@ impl Client {
             None,
         )
         .map_err(|e| PoolError::State(e.to_string()))?;
-        executive.validate(xt).map_err(|err| match err {
+        let checked = if verify_signature {
+            executive.validate(xt)
+        } else {
+            executive.revalidate(xt)
+        };
+        checked.map_err(|err| match err {
             ApplyError::Invalid(invalid) => PoolError::Invalid(invalid),
             ApplyError::State(err) => PoolError::State(err.to_string()),
         })
     }
 
     /// Drops transactions that the new best state makes invalid (used nonces, empty
-    /// accounts); those waiting for earlier nonces stay.
+    /// accounts); those waiting for earlier nonces stay. Signatures are not checked again:
+    /// they were on entry, and this runs after every authored block on the whole pool.
     pub fn prune_pool(&self, pool: &mut Pool) -> Vec<(Hash, InvalidTransaction)> {
+        let Ok(best) = self.best_header() else {
+            return Vec::new();
+        };
+        let state = State::new(&self.store, best.state_root);
+        let Ok(mut executive) = Executive::<RelayRuntime>::initialize(
+            state,
+            best.number.saturating_add(1),
+            best.hash(),
+            None,
+        ) else {
+            return Vec::new();
+        };
         let mut dropped = Vec::new();
         for (hash, xt) in pool.all() {
             // A state error says nothing about the transaction: keep it.
-            if let Err(PoolError::Invalid(reason)) = self.validate(&xt) {
+            if let Err(ApplyError::Invalid(reason)) = executive.revalidate(&xt) {
                 pool.remove(&hash);
                 dropped.push((hash, reason));
             }
@@ -496,6 +535,19 @@ impl Client {
         claim: SlotClaim,
         inherents: Vec<OpaqueExtrinsic>,
     ) -> Result<Authored, AuthorError> {
+        self.author_block_until(pool, claim, inherents, None)
+    }
+
+    /// [`Self::author_block_with`], taking no more transactions once `deadline` has passed
+    /// or the block is full: the rest wait in the pool for later blocks. A block that takes
+    /// too long to build takes as long for every peer to import, and the chain stalls.
+    pub fn author_block_until(
+        &mut self,
+        pool: &mut Pool,
+        claim: SlotClaim,
+        inherents: Vec<OpaqueExtrinsic>,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<Authored, AuthorError> {
         let key = self
             .engine
             .key()
@@ -521,18 +573,26 @@ impl Client {
         }
         let mut included = Vec::new();
         let mut dropped = Vec::new();
+        let mut full = FullBlock::default();
         for (hash, xt) in pool.ordered() {
+            let out_of_time =
+                deadline.is_some_and(|deadline| std::time::Instant::now() >= deadline);
+            if out_of_time || full.is_full() {
+                break;
+            }
             match executive.apply(&xt) {
                 Ok(_call_outcome) => {
+                    full.included();
                     extrinsics.push(xt);
                     included.push(hash);
                 }
-                // Waits for an earlier nonce, or for the next block's weight.
+                // Waits for the next block's weight, or for an earlier nonce.
                 Err(ApplyError::Invalid(
-                    InvalidTransaction::Future { .. }
-                    | InvalidTransaction::ExhaustsResources { .. },
-                )) => {}
+                    reason @ (InvalidTransaction::ExhaustsResources { .. }
+                    | InvalidTransaction::Future { .. }),
+                )) => full.rejected(&reason),
                 Err(ApplyError::Invalid(reason)) => {
+                    full.rejected(&reason);
                     pool.remove(&hash);
                     dropped.push((hash, reason));
                 }

@@ -76,6 +76,11 @@ impl Pool {
         self.by_hash.is_empty()
     }
 
+    /// Whether the pool holds as many transactions as it may.
+    pub fn is_full(&self) -> bool {
+        self.by_hash.len() >= self.limit
+    }
+
     /// Whether the pool holds the transaction with this hash.
     pub fn contains(&self, hash: &Hash) -> bool {
         self.by_hash.contains_key(hash)
@@ -120,6 +125,11 @@ impl Pool {
         Ok(hash)
     }
 
+    /// The pooled transaction with this hash.
+    pub fn get(&self, hash: &Hash) -> Option<&OpaqueExtrinsic> {
+        self.by_hash.get(hash).map(|entry| &entry.xt)
+    }
+
     /// Removes a transaction.
     pub fn remove(&mut self, hash: &Hash) -> Option<OpaqueExtrinsic> {
         let entry = self.by_hash.remove(hash)?;
@@ -135,6 +145,12 @@ impl Pool {
     /// Transactions in the order a block should try them: each sender's in nonce order, and
     /// among senders the highest tip (then the oldest) first.
     pub fn ordered(&self) -> Vec<(Hash, OpaqueExtrinsic)> {
+        self.ordered_up_to(usize::MAX)
+    }
+
+    /// The first `limit` of [`Self::ordered`], without copying the rest: a block builder
+    /// that cannot take more need not pay for a full pool.
+    pub fn ordered_up_to(&self, limit: usize) -> Vec<(Hash, OpaqueExtrinsic)> {
         // Heap of each sender's next transaction, by (tip, oldest first).
         let mut heads = BinaryHeap::new();
         let mut queues: HashMap<AccountId, std::collections::btree_map::Values<'_, Nonce, Hash>> =
@@ -148,8 +164,11 @@ impl Pool {
             }
             queues.insert(*sender, queue);
         }
-        let mut ordered = Vec::with_capacity(self.by_hash.len());
+        let mut ordered = Vec::with_capacity(self.by_hash.len().min(limit));
         while let Some((_, _, hash)) = heads.pop() {
+            if ordered.len() >= limit {
+                break;
+            }
             let Some(entry) = self.by_hash.get(&hash) else {
                 continue;
             };
@@ -168,11 +187,76 @@ impl Pool {
         ordered
     }
 
+    /// The nonce a new transaction of `who` should take, whose next nonce in state is
+    /// `from`: after those of its pooled transactions that follow `from` without a gap.
+    pub fn next_nonce(&self, who: &AccountId, from: Nonce) -> Nonce {
+        let mut next = from;
+        if let Some(txs) = self.by_sender.get(who) {
+            for nonce in txs.range(from..).map(|(nonce, _)| *nonce) {
+                if nonce != next {
+                    break;
+                }
+                next = next.saturating_add(1);
+            }
+        }
+        next
+    }
+
     /// Every pending transaction.
     pub fn all(&self) -> Vec<(Hash, OpaqueExtrinsic)> {
         self.by_hash
             .iter()
             .map(|(hash, entry)| (*hash, entry.xt.clone()))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parity_scale_codec::Encode;
+    use tessera_runtime::crypto::Pair;
+
+    /// A transaction of `who` with `nonce` and `tip` (its bytes say which, and `variant`).
+    fn pooled(
+        pool: &mut Pool,
+        who: &Pair,
+        (nonce, tip, variant): (Nonce, Balance, u8),
+    ) -> Result<Hash, PoolError> {
+        let info = ValidTransaction {
+            signer: who.public(),
+            nonce,
+            next_nonce: 0,
+            tip,
+            last_valid: None,
+        };
+        let bytes = (who.public(), nonce, tip, variant).encode();
+        pool.insert(OpaqueExtrinsic(bytes), info)
+    }
+
+    #[test]
+    fn the_next_nonce_follows_the_pooled_run_and_a_full_pool_says_so() {
+        let (alice, bob) = (Pair::dev("Alice"), Pair::dev("Bob"));
+        let mut pool = Pool::new(4);
+        for nonce in [3, 4, 6] {
+            pooled(&mut pool, &alice, (nonce, 0, 0)).unwrap();
+        }
+        // After 3 and 4; 6 waits for 5, which a wallet should take next.
+        assert_eq!(pool.next_nonce(&alice.public(), 3), 5);
+        // Pooled ones below the state's nonce do not count.
+        assert_eq!(pool.next_nonce(&alice.public(), 5), 5);
+        assert_eq!(pool.next_nonce(&bob.public(), 9), 9);
+        assert_eq!(
+            pooled(&mut pool, &alice, (4, 0, 1)),
+            Err(PoolError::TooLowPriority { nonce: 4, tip: 0 })
+        );
+        assert!(!pool.is_full());
+        pooled(&mut pool, &bob, (0, 5, 0)).unwrap();
+        assert!(pool.is_full());
+        // In block order: Bob's higher tip first, then Alice's in nonce order; the first two only.
+        let first: Vec<Hash> = pool.ordered_up_to(2).into_iter().map(|(h, _)| h).collect();
+        let all: Vec<Hash> = pool.ordered().into_iter().map(|(h, _)| h).collect();
+        assert_eq!(first, all[..2]);
+        assert_eq!(all.len(), 4);
     }
 }

@@ -423,7 +423,11 @@ impl Node {
                 .and_then(|parent| self.parachains.inherent(&client, &parent))
                 .into_iter()
                 .collect();
-            let authored = client.author_block_with(&mut pool, claim, inherents)?;
+            // A third of the slot to build: the block must still reach and be imported by
+            // every peer, and backers need the rest of the slot for the next candidates.
+            let deadline = started + client.slot_duration() / 3;
+            let authored =
+                client.author_block_until(&mut pool, claim, inherents, Some(deadline))?;
             let best = client.info().map_or(0, |m| m.best_number);
             (authored, pool.len(), best)
         };
