@@ -5,7 +5,9 @@ use http_body_util::Full;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
@@ -41,6 +43,17 @@ pub struct Metrics {
     pub collations_sent: Counter,
     /// Collations this node made and gossiped (their backers' peers unknown).
     pub collations_gossiped: Counter,
+    /// Candidates this node made that can never be included, by para and reason.
+    pub candidates_dropped: Family<DroppedLabels, Counter>,
+}
+
+/// Labels of [`Metrics::candidates_dropped`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct DroppedLabels {
+    /// The para's id.
+    pub para: u32,
+    /// Why (see `parachains::tracking::DropReason::label`).
+    pub reason: &'static str,
 }
 
 impl Default for Metrics {
@@ -67,6 +80,7 @@ impl Metrics {
             finality_round: Gauge::default(),
             collations_sent: Counter::default(),
             collations_gossiped: Counter::default(),
+            candidates_dropped: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -124,6 +138,11 @@ impl Metrics {
             "collations_gossiped",
             "Collations made here and gossiped, their backers' peers unknown",
             metrics.collations_gossiped.clone(),
+        );
+        registry.register(
+            "candidates_dropped",
+            "Candidates made here that can never be included, by para and reason",
+            metrics.candidates_dropped.clone(),
         );
         Metrics {
             registry,

@@ -3,7 +3,8 @@
 
 use anyhow::{anyhow, bail, Context};
 use clap::{Args, Subcommand, ValueEnum};
-use jsonrpsee_core::client::ClientT;
+use jsonrpsee_core::client::Subscription;
+use jsonrpsee_core::client::{ClientT, Error as ClientError, SubscriptionClientT};
 use jsonrpsee_core::rpc_params;
 use jsonrpsee_ws_client::{WsClient, WsClientBuilder};
 use parity_scale_codec::{Decode, Encode};
@@ -13,7 +14,6 @@ use serde_json::Value;
 use std::io::Read;
 use tessera_runtime::crypto::{AccountId, Pair};
 use tessera_runtime::extrinsic::{ChainContext, Era, Extrinsic, SignedExtra};
-use tessera_runtime::modules::system;
 use tessera_runtime::Hash;
 use tessera_xcm::module;
 use tessera_xcm::v5::{Asset, Assets, Junction, Junctions, Location, WeightLimit};
@@ -183,7 +183,8 @@ pub struct SendingArgs {
     /// WebSocket RPC of the destination chain: wait there until the message has run.
     #[arg(long, value_name = "URL")]
     pub dest_rpc: Option<String>,
-    /// Seconds to wait for each step.
+    /// Seconds to wait for each step (inclusion, sending, running on the destination) before
+    /// giving up with an error.
     #[arg(long, default_value_t = 120)]
     pub timeout: u64,
 }
@@ -277,10 +278,14 @@ impl Chain {
         Ok(records.as_array().cloned().unwrap_or_default())
     }
 
-    /// Signs and submits `call` from `pair`; the id of the message it sends.
-    async fn submit(&self, pair: &Pair, call: module::Call) -> anyhow::Result<[u8; 32]> {
+    /// Signs `call` from `pair` with the account's next nonce (after what the node's pool
+    /// holds) and submits it watched; the id of the message it sends, and the watch.
+    async fn submit(
+        &self,
+        pair: &Pair,
+        call: module::Call,
+    ) -> anyhow::Result<([u8; 32], Subscription<Value>)> {
         let who = pair.public();
-        let account: system::AccountInfo = self.storage(&system::ACCOUNT.key(&who)).await?;
         let sent: u64 = self.storage(&module::SENT_COUNT.key(&who)).await?;
         let genesis: String = self
             .client
@@ -302,32 +307,80 @@ impl Chain {
         } else {
             RELAY_XCM_CALL_INDEX
         };
-        let extra = SignedExtra {
-            era: Era::Immortal,
-            nonce: account.nonce,
-            tip: 0,
-        };
         let chain = ChainContext {
             spec_version,
             genesis_hash,
             birth_hash: genesis_hash,
         };
-        let xt = Extrinsic::signed(pair, RuntimeCall { module, call }, extra, &chain).to_opaque();
-        let _: String = self
-            .client
-            .request(
-                "author_submitExtrinsic",
-                rpc_params![format!("0x{}", hex::encode(xt.encode()))],
-            )
-            .await
-            .context("the node refused the transaction")?;
+        let call = RuntimeCall { module, call };
+        // Another transaction of the signer may take the nonce between reading and
+        // submitting (the node says so with Substrate's code 1014): read it again.
+        let mut attempt = 0;
+        let watch = loop {
+            let nonce: u32 = self
+                .client
+                .request("system_accountNextIndex", rpc_params![who.to_ss58(42)])
+                .await?;
+            let extra = SignedExtra {
+                era: Era::Immortal,
+                nonce,
+                tip: 0,
+            };
+            let xt = Extrinsic::signed(pair, call.clone(), extra, &chain).to_opaque();
+            let submitted = self
+                .client
+                .subscribe::<Value, _>(
+                    "transactionWatch_v1_submitAndWatch",
+                    rpc_params![format!("0x{}", hex::encode(xt.encode()))],
+                    "transactionWatch_v1_unwatch",
+                )
+                .await;
+            match submitted {
+                Ok(watch) => break watch,
+                Err(ClientError::Call(err)) if err.code() == NONCE_TAKEN && attempt < 3 => {
+                    attempt += 1;
+                }
+                Err(ClientError::Call(err)) => {
+                    bail!("the node refused the transaction: {}", err.message())
+                }
+                Err(err) => return Err(err).context("submitting the transaction"),
+            }
+        };
         let network = Junction::GlobalConsensus(tessera_xcm::para::NETWORK);
         let place = match self.para {
             Some(id) => vec![network, Junction::Parachain(id)],
             None => vec![network],
         };
         let chain = Junctions::from_slice(&place).ok_or_else(|| anyhow!("bad chain location"))?;
-        Ok(module::message_id_of(&chain, &who, sent))
+        Ok((module::message_id_of(&chain, &who, sent), watch))
+    }
+}
+
+/// Substrate's pool code for "a transaction with this nonce is already in the pool".
+const NONCE_TAKEN: i32 = 1014;
+
+/// Follows a watched transaction until a block includes it; that block's number. Fails with
+/// the node's reason if it became invalid, and after `timeout` seconds.
+async fn wait_for_inclusion(watch: &mut Subscription<Value>, timeout: u64) -> anyhow::Result<u64> {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(timeout);
+    loop {
+        let event = match tokio::time::timeout_at(deadline, watch.next()).await {
+            Err(_) => bail!("the transaction was not included in a block after {timeout} s"),
+            Ok(None) => bail!("the node closed the transaction's subscription"),
+            Ok(Some(event)) => event.context("unexpected transaction event")?,
+        };
+        match event["event"].as_str() {
+            Some("bestChainBlockIncluded") | Some("finalized") => {
+                if let Some(number) = event["block"]["index"].as_u64() {
+                    return Ok(number);
+                }
+            }
+            Some(kind @ ("invalid" | "dropped" | "error")) => {
+                let reason = event["error"].as_str().unwrap_or("no reason given");
+                bail!("the transaction is {kind}: {reason}");
+            }
+            _ => {}
+        }
     }
 }
 
@@ -367,11 +420,15 @@ async fn send_and_follow(
     let pair = Pair::from_uri(&sending.from).map_err(|err| anyhow!("bad --from: {err}"))?;
     let source = Chain::connect(&sending.rpc).await?;
     let call = build(source.para.is_some())?;
-    let id = source.submit(&pair, call).await?;
+    let (id, mut watch) = source.submit(&pair, call).await?;
     println!("message id 0x{}", hex::encode(id));
-    let sent = wait_for_record(&source, &id, "sent", timeout)
+    let included = wait_for_inclusion(&mut watch, timeout).await?;
+    println!("included at block {included}");
+    // The including block is the head the node reads at now: the record is there at once
+    // unless the call failed.
+    let sent = wait_for_record(&source, &id, "sent", timeout.min(10))
         .await
-        .context("the source chain did not send it (the call failed or is not included yet)")?;
+        .context("the transaction was included but its call sent no message (it failed)")?;
     println!("sent at block {} to {}", sent["at"], sent["dest"]);
     let Some(dest_rpc) = &sending.dest_rpc else {
         return Ok(());

@@ -1,630 +1,39 @@
-//! Collators: para chains built on a relay node.
+//! Collators: para nodes that build their para's blocks on a relay node.
 //!
-//! A [`Collator`] follows the relay chain its node imports. On each relay best block, it builds
-//! the next para block from its transaction pool, on the candidate pending availability on the
+//! A [`Collator`] follows the relay chain its node imports. On each relay best block, its
+//! [`ParaChain`] follows the para's included head; then, with a collator key, it builds the
+//! next para block from its transaction pool, on the candidate pending availability on the
 //! para's core if there is one (it may be included in the block that backs this one), else on
-//! the para's latest included head. It records the storage proof, validates the block natively
-//! for its commitments, and returns the signed [`Collation`] for the node to gossip to the
-//! backing group.
+//! the para's latest included head. It builds within a time budget and records the storage
+//! proof in the same execution, validates the block natively for its commitments, and returns
+//! the signed [`Collation`] for the node to send to the backing group. It then watches what
+//! the relay chain makes of the candidate ([`super::tracking`]): a late candidate shrinks the
+//! next block's budget, a backed one grows it, and each candidate that can never be included
+//! is reported with its reason.
 //!
-//! Its chain follows the para's included head on the relay chain: its own blocks, and those of
-//! other collators seen in their collations, are imported by executing them on the full state
-//! once the relay chain includes them. Without a collator key it is a para full node: it only
-//! follows, and serves the para's RPC.
+//! Without a collator key it is a para full node: it only follows, and serves the para's RPC.
 
+use super::chain::{
+    FollowError, ParaChain, ParaTxError, ParaView, Submitted, MAX_ANNOUNCE, MAX_POOL,
+};
+use super::tracking::{DropReason, Outcome, RelayView, SentCandidate, Tracker};
 use crate::client::Client;
 use crate::collation::{collate, Collation, CollationInput};
 use parity_scale_codec::{Decode, DecodeAll, Encode};
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::marker::PhantomData;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
-use tessera_relay_chain::paras::{self, HeadData, ParaId};
+use std::time::Instant;
+use tessera_relay_chain::paras::{self, ParaId};
 use tessera_relay_chain::{inclusion, messaging};
 use tessera_runtime::crypto::Pair;
-use tessera_runtime::executive::execute_block;
-use tessera_runtime::executive::{Executive, InvalidTransaction, Runtime};
-use tessera_runtime::modules::{balances, parachain_system, system};
+use tessera_runtime::executive::Runtime;
+use tessera_runtime::modules::{balances, parachain_system};
 use tessera_runtime::parachain::{
-    build_block, prove_block, relay_inputs_inherent, BlockData, ParachainBlockData, PoV,
-    ValidationParams,
+    relay_inputs_inherent, BlockData, ParachainBlockData, PoV, ValidationParams,
 };
 use tessera_runtime::state::State;
 use tessera_runtime::wasm::ValidationOutcome;
 use tessera_runtime::{AccountId, Balance, Block, Hash, Header, Nonce, OpaqueExtrinsic};
-
-/// Most transactions waiting in a para's pool.
-const MAX_POOL: usize = 8_192;
-
-/// Most blocks of other collators kept while they wait for inclusion (a few relay slots'
-/// worth: one candidate per relay block, on the pending one or the included head).
-const MAX_SEEN: usize = 64;
-
-/// Most transactions in one gossip message (well under gossip's size limit).
-const MAX_ANNOUNCE: usize = 256;
-
-/// Why a para chain could not follow its included head.
-#[derive(Debug, thiserror::Error)]
-pub enum FollowError {
-    /// The relay chain's head of the para is not one of this framework's headers.
-    #[error("the included head does not decode as a header: {0}")]
-    BadHead(String),
-    /// A block between the chain's head and the included one was never seen here.
-    #[error("para block #{number} ({hash}) is not known here")]
-    Missing {
-        /// Its number.
-        number: u32,
-        /// Its header hash.
-        hash: Hash,
-    },
-    /// A block the relay chain included does not execute on this chain's state.
-    #[error("para block #{number} does not import: {error}")]
-    Import {
-        /// Its number.
-        number: u32,
-        /// Why.
-        error: String,
-    },
-}
-
-/// Why a para transaction was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum ParaTxError {
-    /// It is not valid on the para's head.
-    #[error(transparent)]
-    Invalid(#[from] InvalidTransaction),
-    /// The pool is full.
-    #[error("the para's pool is full ({MAX_POOL} transactions)")]
-    PoolFull,
-    /// The para's state could not be read.
-    #[error("para state: {0}")]
-    State(String),
-}
-
-/// A block executed but not yet included (sent as a candidate, or another collator's block
-/// built on), and the trie nodes it adds to its parent's state.
-struct Candidate {
-    block: Block,
-    new_nodes: BTreeMap<Hash, Vec<u8>>,
-}
-
-/// A para's chain as its collator keeps it: state, head, blocks waiting for inclusion, and a
-/// transaction pool.
-pub struct ParaChain<R> {
-    para: ParaId,
-    nodes: BTreeMap<Hash, Vec<u8>>,
-    head: Header,
-    genesis_hash: Hash,
-    /// Blocks executed but not yet included, by header hash, with the nodes each adds to its
-    /// parent's state: those sent as candidates, and others' pending blocks built on.
-    candidates: HashMap<Hash, Candidate>,
-    /// Blocks of other collators, by header hash, not yet imported.
-    seen: HashMap<Hash, Block>,
-    /// Transactions submitted here (by RPC) not yet gossiped to the para's other nodes.
-    announce: Vec<OpaqueExtrinsic>,
-    /// Whether checked transactions are kept for blocks (a collator) or only passed on.
-    keeps_pool: bool,
-    /// The number of the para's included head, as last followed.
-    included_number: u32,
-    /// The newest block imported on the way to the included head (catching up), or the head.
-    sync_tip: Header,
-    /// Whether the last follow found a block between the head and the included one missing.
-    lacking: bool,
-    pool: Vec<OpaqueExtrinsic>,
-    /// Included blocks by hash, and their hashes by number.
-    blocks: HashMap<Hash, Block>,
-    canonical: Vec<Hash>,
-    _runtime: PhantomData<R>,
-}
-
-impl<R: Runtime> ParaChain<R> {
-    /// The chain of `para` from its genesis header and state.
-    pub fn new(para: ParaId, genesis: Header, nodes: Vec<(Hash, Vec<u8>)>) -> Self {
-        let genesis_hash = genesis.hash();
-        let genesis_block = Block {
-            header: genesis.clone(),
-            extrinsics: Vec::new(),
-        };
-        ParaChain {
-            para,
-            genesis_hash,
-            included_number: genesis.number,
-            sync_tip: genesis.clone(),
-            lacking: false,
-            head: genesis,
-            nodes: nodes.into_iter().collect(),
-            candidates: HashMap::new(),
-            seen: HashMap::new(),
-            announce: Vec::new(),
-            keeps_pool: true,
-            pool: Vec::new(),
-            blocks: HashMap::from([(genesis_hash, genesis_block)]),
-            canonical: vec![genesis_hash],
-            _runtime: PhantomData,
-        }
-    }
-
-    /// The para's id.
-    pub fn para(&self) -> ParaId {
-        self.para
-    }
-
-    /// The latest included block's header.
-    pub fn head(&self) -> &Header {
-        &self.head
-    }
-
-    /// The para's genesis hash (signed payloads commit to it).
-    pub fn genesis_hash(&self) -> Hash {
-        self.genesis_hash
-    }
-
-    /// Transactions waiting.
-    pub fn pool_len(&self) -> usize {
-        self.pool.len()
-    }
-
-    fn state(&self) -> State<'_> {
-        State::new(&self.nodes, self.head.state_root)
-    }
-
-    /// Storage under `key` at the head.
-    pub fn storage(&self, key: &[u8]) -> Result<Option<Vec<u8>>, ParaTxError> {
-        self.state()
-            .get(key)
-            .map_err(|e| ParaTxError::State(e.to_string()))
-    }
-
-    /// An account at the head.
-    pub fn account(&self, who: &AccountId) -> Result<system::AccountInfo, ParaTxError> {
-        system::ACCOUNT
-            .get(&mut self.state(), who)
-            .map(Option::unwrap_or_default)
-            .map_err(|e| ParaTxError::State(e.to_string()))
-    }
-
-    /// Checks `xt` on the head and queues it for the next block.
-    pub fn submit(&mut self, xt: OpaqueExtrinsic) -> Result<Hash, ParaTxError> {
-        self.submit_many(vec![xt])
-            .into_iter()
-            .next()
-            .unwrap_or(Err(ParaTxError::PoolFull))
-    }
-
-    /// [`Self::submit`] for many transactions, checked against one view of the head.
-    pub fn submit_many(&mut self, xts: Vec<OpaqueExtrinsic>) -> Vec<Result<Hash, ParaTxError>> {
-        let number = self.head.number.saturating_add(1);
-        let state = State::new(&self.nodes, self.head.state_root);
-        let mut executive = match Executive::<R>::initialize(state, number, self.head.hash(), None)
-        {
-            Ok(executive) => executive,
-            Err(err) => {
-                return xts
-                    .iter()
-                    .map(|_| Err(ParaTxError::State(err.to_string())))
-                    .collect()
-            }
-        };
-        let checked: Vec<_> = xts
-            .into_iter()
-            .map(|xt| match executive.validate(&xt) {
-                Ok(_) => Ok(xt),
-                Err(tessera_runtime::executive::ApplyError::Invalid(invalid)) => {
-                    Err(ParaTxError::Invalid(invalid))
-                }
-                Err(tessera_runtime::executive::ApplyError::State(e)) => {
-                    Err(ParaTxError::State(e.to_string()))
-                }
-            })
-            .collect();
-        drop(executive);
-        checked
-            .into_iter()
-            .map(|checked| {
-                let xt = checked?;
-                let hash = xt.hash();
-                if !self.keeps_pool {
-                    return Ok(hash);
-                }
-                if self.pool.len() >= MAX_POOL {
-                    return Err(ParaTxError::PoolFull);
-                }
-                self.pool.push(xt);
-                Ok(hash)
-            })
-            .collect()
-    }
-
-    /// Keeps a block another collator made, to import if the relay chain includes it.
-    pub fn offer(&mut self, block: Block) {
-        let hash = block.header.hash();
-        if block.header.number <= self.head.number || self.blocks.contains_key(&hash) {
-            return;
-        }
-        if self.seen.len() >= MAX_SEEN {
-            let head = self.head.number;
-            self.seen.retain(|_, seen| seen.header.number > head);
-        }
-        if self.seen.len() < MAX_SEEN {
-            self.seen.insert(hash, block);
-        }
-    }
-
-    /// Makes the block whose header is `included` the chain's head: imports the blocks up to
-    /// it (from its own candidates or blocks seen), or goes back to it after a relay reorg.
-    /// Whether the head moved.
-    pub fn follow(&mut self, included: &HeadData) -> Result<bool, FollowError> {
-        let result = self.follow_included(included);
-        self.lacking = matches!(result, Err(FollowError::Missing { .. }));
-        if self.lacking && self.sync_tip.number >= self.included_number {
-            // Blocks fetched up to there are on another branch: fetch again from the head.
-            self.sync_tip = self.head.clone();
-        }
-        result
-    }
-
-    fn follow_included(&mut self, included: &HeadData) -> Result<bool, FollowError> {
-        let header = Header::decode_all(&mut &included.0[..])
-            .map_err(|err| FollowError::BadHead(err.to_string()))?;
-        let target = header.hash();
-        self.included_number = header.number;
-        if target == self.head.hash() {
-            return Ok(false);
-        }
-        // The blocks from the included one back to one already imported, newest first.
-        let mut path: Vec<Block> = Vec::new();
-        let (mut cursor, mut number) = (target, header.number);
-        while !self.blocks.contains_key(&cursor) {
-            let block = self
-                .candidates
-                .get(&cursor)
-                .map(|candidate| &candidate.block)
-                .or_else(|| self.seen.get(&cursor))
-                .filter(|_| path.len() < MAX_SEEN)
-                .ok_or(FollowError::Missing {
-                    number,
-                    hash: cursor,
-                })?;
-            cursor = block.header.parent_hash;
-            number = block.header.number.saturating_sub(1);
-            path.push(block.clone());
-        }
-        let mut parent = self
-            .blocks
-            .get(&cursor)
-            .map(|block| block.header.clone())
-            .ok_or(FollowError::Missing {
-                number,
-                hash: cursor,
-            })?;
-        // Execute the whole path before changing anything: a bad block leaves the chain as is.
-        let mut added = BTreeMap::new();
-        let mut imported = Vec::with_capacity(path.len());
-        for block in path.into_iter().rev() {
-            let hash = block.header.hash();
-            match self.candidates.get(&hash) {
-                Some(own) => added.extend(
-                    own.new_nodes
-                        .iter()
-                        .map(|(hash, node)| (*hash, node.clone())),
-                ),
-                None => {
-                    let store = Overlay {
-                        base: &self.nodes,
-                        added: &added,
-                    };
-                    let changes = execute_block::<R>(&store, parent.state_root, &block, false)
-                        .map_err(|err| FollowError::Import {
-                            number: block.header.number,
-                            error: err.to_string(),
-                        })?;
-                    added.extend(changes.new_nodes);
-                }
-            }
-            parent = block.header.clone();
-            imported.push(block);
-        }
-        self.nodes.extend(added);
-        for block in imported {
-            let hash = block.header.hash();
-            self.candidates.remove(&hash);
-            self.seen.remove(&hash);
-            let included_txs: HashSet<Hash> = block.extrinsics.iter().map(|xt| xt.hash()).collect();
-            self.pool.retain(|xt| !included_txs.contains(&xt.hash()));
-            self.blocks.insert(hash, block);
-        }
-        self.set_head(target);
-        Ok(true)
-    }
-
-    /// Makes the imported block `hash` the head, and its ancestry the canonical chain.
-    fn set_head(&mut self, hash: Hash) {
-        let mut branch = Vec::new();
-        let mut cursor = hash;
-        while let Some(block) = self.blocks.get(&cursor) {
-            let number = block.header.number as usize;
-            if self.canonical.get(number) == Some(&cursor) {
-                self.canonical.truncate(number + 1);
-                break;
-            }
-            branch.push(cursor);
-            cursor = block.header.parent_hash;
-        }
-        self.canonical.extend(branch.into_iter().rev());
-        if let Some(block) = self.blocks.get(&hash) {
-            self.head = block.header.clone();
-        }
-        // Candidates and blocks on another head can never be included now.
-        let (head_hash, head_number) = (self.head.hash(), self.head.number);
-        self.candidates
-            .retain(|_, candidate| candidate.block.header.parent_hash == head_hash);
-        self.seen
-            .retain(|_, block| block.header.number > head_number);
-        if self.sync_tip.number <= head_number {
-            self.sync_tip = self.head.clone();
-        }
-    }
-
-    /// The first block number to fetch from peers, when the last follow found a block
-    /// missing on the way to the included head.
-    pub fn wants_blocks(&self) -> Option<u32> {
-        (self.lacking && self.sync_tip.number < self.included_number)
-            .then(|| self.sync_tip.number.saturating_add(1))
-    }
-
-    /// Imports blocks a peer sent, in ascending order from [`Self::wants_blocks`]: each one
-    /// must build on the previous and execute; none may be past the included head. They
-    /// become the head once the relay chain's included head reaches them. How many imported.
-    pub fn import_synced(&mut self, blocks: Vec<Block>) -> Result<usize, FollowError> {
-        let mut imported = 0;
-        for block in blocks {
-            let number = block.header.number;
-            if number > self.included_number {
-                break;
-            }
-            if block.header.parent_hash != self.sync_tip.hash() {
-                // The peer's chain forks from ours at or below the tip: fetch again from the
-                // head, which the relay chain included.
-                self.sync_tip = self.head.clone();
-                return Err(FollowError::Import {
-                    number,
-                    error: "does not build on the block before it".into(),
-                });
-            }
-            let hash = block.header.hash();
-            if !self.blocks.contains_key(&hash) {
-                let changes =
-                    execute_block::<R>(&self.nodes, self.sync_tip.state_root, &block, false)
-                        .map_err(|err| FollowError::Import {
-                            number,
-                            error: err.to_string(),
-                        })?;
-                self.nodes.extend(changes.new_nodes);
-                self.blocks.insert(hash, block.clone());
-            }
-            self.sync_tip = block.header;
-            imported += 1;
-        }
-        Ok(imported)
-    }
-
-    /// Up to `count` blocks of the included chain from number `from`, within `max_bytes`
-    /// encoded (at least one, if there is one), for a peer catching up.
-    pub fn blocks_from(&self, from: u32, count: u32, max_bytes: usize) -> Vec<Block> {
-        let mut size = 0;
-        self.canonical
-            .iter()
-            .skip(from as usize)
-            .take(count as usize)
-            .filter_map(|hash| self.blocks.get(hash))
-            .take_while(|block| {
-                size += block.encoded_size();
-                size <= max_bytes || size == block.encoded_size()
-            })
-            .cloned()
-            .collect()
-    }
-
-    /// Executes, if not done yet, the block `hash` that builds on the head and waits for
-    /// inclusion (another collator's candidate pending availability), so that blocks can
-    /// build on it.
-    fn execute_on_head(&mut self, hash: &Hash) -> Result<(), String> {
-        if self.candidates.contains_key(hash) {
-            return Ok(());
-        }
-        let block = self
-            .seen
-            .get(hash)
-            .ok_or_else(|| format!("block {hash} is not known here"))?;
-        if block.header.parent_hash != self.head.hash() {
-            return Err(format!("block {hash} does not build on the head"));
-        }
-        let changes = execute_block::<R>(&self.nodes, self.head.state_root, block, false)
-            .map_err(|e| format!("block {hash} does not execute: {e}"))?;
-        let candidate = Candidate {
-            block: block.clone(),
-            new_nodes: changes.new_nodes.into_iter().collect(),
-        };
-        self.candidates.insert(*hash, candidate);
-        Ok(())
-    }
-
-    /// Builds a block on `parent` (the head, or a block pending inclusion that builds on it)
-    /// from `inherent` (its relay inputs) and the pool, and its PoV block data.
-    fn build(
-        &mut self,
-        parent: Hash,
-        author: AccountId,
-        inherent: OpaqueExtrinsic,
-    ) -> Result<ParachainBlockData, String> {
-        let on_head = parent == self.head.hash();
-        if !on_head {
-            self.execute_on_head(&parent)?;
-        }
-        let no_nodes = BTreeMap::new();
-        let (parent_header, parent_nodes, parent_txs) = if on_head {
-            (self.head.clone(), &no_nodes, HashSet::new())
-        } else {
-            let pending = self
-                .candidates
-                .get(&parent)
-                .filter(|candidate| candidate.block.header.parent_hash == self.head.hash())
-                .ok_or_else(|| format!("block {parent} does not build on the head"))?;
-            let txs: HashSet<Hash> = pending
-                .block
-                .extrinsics
-                .iter()
-                .map(|xt| xt.hash())
-                .collect();
-            (pending.block.header.clone(), &pending.new_nodes, txs)
-        };
-        let store = Overlay {
-            base: &self.nodes,
-            added: parent_nodes,
-        };
-        // Transactions the parent already has stay pooled until it is included.
-        let pooled: Vec<OpaqueExtrinsic> = self
-            .pool
-            .iter()
-            .filter(|xt| !parent_txs.contains(&xt.hash()))
-            .cloned()
-            .collect();
-        let extrinsics: Vec<OpaqueExtrinsic> = std::iter::once(inherent)
-            .chain(pooled.iter().cloned())
-            .collect();
-        let built = build_block::<R>(&store, &parent_header, &extrinsics, Some(author))
-            .map_err(|e| e.to_string())?;
-        if let Some((_, why)) = built.rejected.iter().find(|(index, _)| *index == 0) {
-            return Err(format!("the relay inputs inherent is invalid: {why}"));
-        }
-        // Invalid transactions never get better: drop them. Later nonces and what did not fit
-        // in this block wait for the next one.
-        let invalid: Vec<&OpaqueExtrinsic> = built
-            .rejected
-            .iter()
-            .filter(|(_, why)| {
-                !matches!(
-                    why,
-                    InvalidTransaction::Future { .. }
-                        | InvalidTransaction::ExhaustsResources { .. }
-                )
-            })
-            .filter_map(|(index, _)| pooled.get(index.checked_sub(1)?))
-            .collect();
-        let data = prove_block::<R>(&store, parent_header.state_root, built.block.clone())
-            .map_err(|e| e.to_string())?;
-        // Invalid only after the pending parent (say, its nonce taken by another collator's
-        // transaction there), a transaction is kept: the parent may never be included.
-        let drop: HashSet<Hash> = if on_head {
-            invalid.iter().map(|xt| xt.hash()).collect()
-        } else {
-            self.invalid_on_head(invalid)
-        };
-        self.pool.retain(|xt| !drop.contains(&xt.hash()));
-        self.candidates.insert(
-            built.block.header.hash(),
-            Candidate {
-                block: built.block,
-                new_nodes: built.changes.new_nodes.into_iter().collect(),
-            },
-        );
-        Ok(data)
-    }
-
-    /// The hashes of those of `xts` that are invalid on the head.
-    fn invalid_on_head(&self, xts: Vec<&OpaqueExtrinsic>) -> HashSet<Hash> {
-        if xts.is_empty() {
-            return HashSet::new();
-        }
-        let state = State::new(&self.nodes, self.head.state_root);
-        let number = self.head.number.saturating_add(1);
-        let Ok(mut executive) = Executive::<R>::initialize(state, number, self.head.hash(), None)
-        else {
-            return HashSet::new();
-        };
-        xts.into_iter()
-            .filter(|xt| {
-                matches!(
-                    executive.validate(xt),
-                    Err(tessera_runtime::executive::ApplyError::Invalid(_))
-                )
-            })
-            .map(|xt| xt.hash())
-            .collect()
-    }
-}
-
-/// The chain's nodes with those of blocks executed but not yet committed.
-struct Overlay<'a> {
-    base: &'a BTreeMap<Hash, Vec<u8>>,
-    added: &'a BTreeMap<Hash, Vec<u8>>,
-}
-
-impl tessera_runtime::state::NodeStore for Overlay<'_> {
-    fn node(&self, hash: &Hash) -> Option<Vec<u8>> {
-        self.base
-            .get(hash)
-            .or_else(|| self.added.get(hash))
-            .cloned()
-    }
-}
-
-/// What a para's RPC reads and writes: the chain its collator keeps.
-pub trait ParaView: Send {
-    /// The para.
-    fn para(&self) -> ParaId;
-    /// The latest included block's header.
-    fn head(&self) -> Header;
-    /// A block by hash.
-    fn block(&self, hash: &Hash) -> Option<Block>;
-    /// The hash of the included block `number`.
-    fn canonical_hash(&self, number: u32) -> Option<Hash>;
-    /// Storage under `key` at block `at`.
-    fn storage(&self, at: &Hash, key: &[u8]) -> Result<Option<Vec<u8>>, ParaTxError>;
-    /// Checks and queues a transaction.
-    fn submit(&mut self, xt: OpaqueExtrinsic) -> Result<Hash, ParaTxError>;
-    /// The para runtime's name and version (part of every signed payload).
-    fn runtime_version(&self) -> tessera_runtime::RuntimeVersion;
-}
-
-impl<R: Runtime + Send> ParaView for ParaChain<R> {
-    fn para(&self) -> ParaId {
-        self.para
-    }
-
-    fn head(&self) -> Header {
-        self.head.clone()
-    }
-
-    fn block(&self, hash: &Hash) -> Option<Block> {
-        self.blocks.get(hash).cloned()
-    }
-
-    fn canonical_hash(&self, number: u32) -> Option<Hash> {
-        self.canonical.get(number as usize).copied()
-    }
-
-    fn storage(&self, at: &Hash, key: &[u8]) -> Result<Option<Vec<u8>>, ParaTxError> {
-        let block = self
-            .blocks
-            .get(at)
-            .ok_or_else(|| ParaTxError::State(format!("unknown block {at}")))?;
-        State::new(&self.nodes, block.header.state_root)
-            .get(key)
-            .map_err(|e| ParaTxError::State(e.to_string()))
-    }
-
-    fn runtime_version(&self) -> tessera_runtime::RuntimeVersion {
-        R::VERSION
-    }
-
-    fn submit(&mut self, xt: OpaqueExtrinsic) -> Result<Hash, ParaTxError> {
-        let hash = ParaChain::submit(self, xt.clone())?;
-        if self.announce.len() < MAX_POOL {
-            self.announce.push(xt);
-        }
-        Ok(hash)
-    }
-}
 
 /// Transactions of a para, gossiped from the node that received them to its collators.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
@@ -657,10 +66,10 @@ pub trait Collate: Send + Sync {
     fn is_collating(&self) -> bool;
     /// The para's latest included head number and hash, as this collator follows it.
     fn head(&self) -> (u32, Hash);
-    /// Queues a para transaction; its hash.
-    fn submit(&mut self, xt: OpaqueExtrinsic) -> Result<Hash, ParaTxError>;
+    /// Queues a para transaction.
+    fn submit(&mut self, xt: OpaqueExtrinsic) -> Result<Submitted, ParaTxError>;
     /// Queues para transactions another node gossiped, checked against one view of the head.
-    fn submit_many(&mut self, xts: Vec<OpaqueExtrinsic>) -> Vec<Result<Hash, ParaTxError>>;
+    fn submit_many(&mut self, xts: Vec<OpaqueExtrinsic>) -> Vec<Result<Submitted, ParaTxError>>;
     /// Transactions submitted to this node's para RPC not yet gossiped, a batch at a time.
     fn take_announced(&mut self) -> Vec<OpaqueExtrinsic>;
     /// Puts back transactions whose gossip failed, to try again.
@@ -669,6 +78,8 @@ pub trait Collate: Send + Sync {
     fn free_balance(&self, who: &AccountId) -> Result<Balance, ParaTxError>;
     /// Dev load: signed transfers among the dev accounts, `count` per block.
     fn set_dev_transfers(&mut self, count: usize);
+    /// Candidates made here that can never be included, since last asked, and why.
+    fn take_dropped(&mut self) -> Vec<DropReason>;
 }
 
 /// The native validation function of a para.
@@ -685,8 +96,12 @@ pub struct Collator<R> {
     /// The relay block collating was last done on, or given up on (a candidate is made at
     /// most once per relay block).
     collated_on: Option<Hash>,
+    /// Candidates sent and the build time budget (made on the first collation, when the
+    /// relay slot is known).
+    tracker: Option<Tracker>,
+    /// Candidates dropped since [`Collate::take_dropped`].
+    dropped: Vec<DropReason>,
     dev_transfers: usize,
-    dev_nonces: HashMap<AccountId, Nonce>,
     dev_turn: usize,
 }
 
@@ -713,8 +128,9 @@ where
             collating,
             followed_on: None,
             collated_on: None,
+            tracker: None,
+            dropped: Vec::new(),
             dev_transfers: 0,
-            dev_nonces: HashMap::new(),
             dev_turn: 0,
         }
     }
@@ -730,11 +146,14 @@ where
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Queues this block's dev transfers, with nonces after what the pool holds of each
+    /// signer (so they never take a nonce a user's pooled transaction has).
     fn queue_dev_transfers(&mut self, chain: &mut ParaChain<R>) {
         let pairs: Vec<Pair> = crate::workload::DEV_ACCOUNTS
             .iter()
             .map(|name| Pair::dev(name))
             .collect();
+        let mut nonces: HashMap<AccountId, Nonce> = HashMap::new();
         let mut batch = Vec::with_capacity(self.dev_transfers);
         for _ in 0..self.dev_transfers {
             self.dev_turn = self.dev_turn.wrapping_add(1);
@@ -745,14 +164,14 @@ where
                 return;
             };
             let signer = from.public();
-            let nonce = match self.dev_nonces.get(&signer) {
+            let nonce = match nonces.get(&signer) {
                 Some(nonce) => *nonce,
-                None => match chain.account(&signer) {
-                    Ok(info) => info.nonce,
+                None => match chain.next_nonce(&signer) {
+                    Ok(nonce) => nonce,
                     Err(_) => return,
                 },
             };
-            self.dev_nonces.insert(signer, nonce.saturating_add(1));
+            nonces.insert(signer, nonce.saturating_add(1));
             let call = R::Call::from(balances::Call::Transfer {
                 dest: to.public(),
                 value: 1_000_000_000,
@@ -765,10 +184,76 @@ where
             ));
         }
         if let Some(Err(err)) = chain.submit_many(batch).into_iter().find(Result::is_err) {
-            // Nonces went out of step (a block was not included): read them again next time.
             tracing::debug!(%err, "dev para transfer refused");
-            self.dev_nonces.clear();
         }
+    }
+
+    /// Resolves the candidates in flight against the relay chain's best block `best`.
+    fn track(&mut self, client: &Client, para: ParaId, best: u32) {
+        let Some(tracker) = self.tracker.as_mut() else {
+            return;
+        };
+        if tracker.in_flight().is_empty() {
+            return;
+        }
+        let relay = ClientRelay { client, para, best };
+        for outcome in tracker.resolve(&relay) {
+            match outcome {
+                Outcome::Backed(sent) => tracing::debug!(
+                    para = para.0,
+                    number = sent.number,
+                    candidate = %sent.candidate,
+                    "candidate backed"
+                ),
+                Outcome::Included(sent) => tracing::debug!(
+                    para = para.0,
+                    number = sent.number,
+                    candidate = %sent.candidate,
+                    "candidate included"
+                ),
+                Outcome::Dropped(sent, reason) => {
+                    tracing::info!(
+                        para = para.0,
+                        number = sent.number,
+                        candidate = %sent.candidate,
+                        %reason,
+                        budget_ms = tracker.budget().as_millis() as u64,
+                        "candidate dropped"
+                    );
+                    self.dropped.push(reason);
+                }
+            }
+        }
+    }
+}
+
+/// The best relay chain as a client sees it, for one para.
+struct ClientRelay<'a> {
+    client: &'a Client,
+    para: ParaId,
+    best: u32,
+}
+
+impl RelayView for ClientRelay<'_> {
+    fn block_at(&self, number: u32) -> Option<(Hash, Hash)> {
+        let hash = self.client.store().canonical_hash(number).ok()??;
+        let header = self.client.header(&hash).ok()??;
+        Some((hash, header.parent_hash))
+    }
+
+    fn best_number(&self) -> u32 {
+        self.best
+    }
+
+    fn para_at(&self, at: &Hash) -> Option<(Hash, Option<Hash>)> {
+        let header = self.client.header(at).ok()??;
+        let mut state = State::new(self.client.store(), header.state_root);
+        let included = paras::PARAS.get(&mut state, &self.para).ok()??.head.hash();
+        let pending = inclusion::PENDING
+            .get(&mut state, &self.para)
+            .ok()?
+            .map(|pending| pending.hash);
+        Some((included, pending))
     }
 }
 
@@ -800,6 +285,7 @@ where
         let mut state = State::new(client.store(), best.state_root);
         if to_follow {
             self.followed_on = Some(best_hash);
+            self.track(client, para, best.number);
             let included = inclusion::included_head(&mut state, para).ok()??;
             match chain.follow(&included) {
                 Ok(true) => {
@@ -834,10 +320,7 @@ where
                 return None;
             }
         };
-        if parent != chain.head.hash()
-            && !chain.candidates.contains_key(&parent)
-            && !chain.seen.contains_key(&parent)
-        {
+        if !chain.can_build_on(&parent) {
             // Another collator's candidate whose collation has not reached this node (yet):
             // try again on the next tick, until the relay chain moves on.
             tracing::debug!(para = para.0, %parent, "the pending candidate's block is unknown");
@@ -855,14 +338,36 @@ where
                 return None;
             }
         };
-        let data = match chain.build(parent, key.public(), inherent) {
+        let started = Instant::now();
+        let tracker = self
+            .tracker
+            .get_or_insert_with(|| Tracker::new(client.slot_duration()));
+        let budget = tracker.budget();
+        let data = match chain.build(parent, key.public(), inherent, started + budget) {
             Ok(data) => data,
             Err(err) => {
                 tracing::warn!(para = para.0, %err, "cannot build a para block");
                 return None;
             }
         };
+        // The rest needs no chain: its RPC and gossiped transactions go on meanwhile.
+        drop(chain);
+        let built_in = started.elapsed();
         let block_data = BlockData(data.encode());
+        let (number, extrinsics) = (data.block.header.number, data.block.extrinsics.len());
+        let pov_size = block_data.0.len();
+        if pov_size > inclusion::MAX_POV_SIZE as usize {
+            tracing::info!(
+                para = para.0,
+                number,
+                pov_size,
+                reason = %DropReason::PovTooLarge,
+                "candidate dropped"
+            );
+            tracker.dropped_unsent(DropReason::PovTooLarge);
+            self.dropped.push(DropReason::PovTooLarge);
+            return None;
+        }
         let params = ValidationParams {
             parent_head: validation_data.parent_head.clone(),
             block_data: block_data.clone(),
@@ -875,6 +380,16 @@ where
                 tracing::warn!(para = para.0, %err, "own block does not validate");
                 return None;
             }
+        };
+        let validated_in = started.elapsed().saturating_sub(built_in);
+        let sent = SentCandidate {
+            candidate: Hash::ZERO,
+            relay_parent: best_hash,
+            relay_parent_number: best.number,
+            parent_head: validation_data.parent_head.hash(),
+            head: commitments.head_data.hash(),
+            number,
+            backed_in: None,
         };
         let input = CollationInput {
             para,
@@ -889,10 +404,19 @@ where
             Ok(collation) => {
                 tracing::debug!(
                     para = para.0,
-                    number = data.block.header.number,
-                    extrinsics = data.block.extrinsics.len(),
+                    number,
+                    extrinsics,
+                    pov_size,
+                    budget_ms = budget.as_millis() as u64,
+                    built_ms = built_in.as_millis() as u64,
+                    validated_ms = validated_in.as_millis() as u64,
+                    total_ms = started.elapsed().as_millis() as u64,
                     "collated"
                 );
+                tracker.sent(SentCandidate {
+                    candidate: collation.candidate.hash(),
+                    ..sent
+                });
                 Some(collation)
             }
             Err(err) => {
@@ -907,7 +431,7 @@ where
         (chain.head.number, chain.head.hash())
     }
 
-    fn submit(&mut self, xt: OpaqueExtrinsic) -> Result<Hash, ParaTxError> {
+    fn submit(&mut self, xt: OpaqueExtrinsic) -> Result<Submitted, ParaTxError> {
         self.lock().submit(xt)
     }
 
@@ -915,7 +439,7 @@ where
         self.lock().account(who).map(|info| info.data.free)
     }
 
-    fn submit_many(&mut self, xts: Vec<OpaqueExtrinsic>) -> Vec<Result<Hash, ParaTxError>> {
+    fn submit_many(&mut self, xts: Vec<OpaqueExtrinsic>) -> Vec<Result<Submitted, ParaTxError>> {
         self.lock().submit_many(xts)
     }
 
@@ -962,5 +486,9 @@ where
 
     fn set_dev_transfers(&mut self, count: usize) {
         self.dev_transfers = count;
+    }
+
+    fn take_dropped(&mut self) -> Vec<DropReason> {
+        std::mem::take(&mut self.dropped)
     }
 }

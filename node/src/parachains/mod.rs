@@ -1,13 +1,17 @@
 //! The parachain protocol in a node: a validator's backing, availability and inherent
-//! ([`host`], no I/O), its wiring to the network ([`service`]), and collators that build para
-//! blocks on a relay node and send them to backing groups ([`collator`]).
+//! ([`host`], no I/O), its wiring to the network ([`service`]), para chains as para nodes keep
+//! them ([`chain`]), and collators that build para blocks on a relay node and send them to
+//! backing groups ([`collator`]), watching what becomes of them ([`tracking`]).
 
+pub mod chain;
 pub mod collator;
 pub mod host;
 pub mod nodes;
 pub mod service;
+pub mod tracking;
 
-pub use collator::{Collator, ParaChain};
+pub use chain::ParaChain;
+pub use collator::Collator;
 pub use host::{
     CandidateCheck, CollationOutcome, MissingChunk, ParachainError, ParachainHost,
     ParachainMessage, Statement,

@@ -5,6 +5,7 @@
 
 use super::collator::{Collate, ParaTransactions};
 use crate::collation::Collation;
+use crate::metrics::DroppedLabels;
 use crate::network::{
     decode_exact, NetworkError, NetworkHandle, ParaBlocksRequest, ParaBlocksResponse, Topic,
     MAX_PARA_BLOCKS_PER_REQUEST, MAX_PARA_BLOCKS_RESPONSE_SIZE,
@@ -145,13 +146,22 @@ impl ParaNodes {
         for index in 0..self.nodes.len() {
             self.announce(index).await;
             self.fetch(index).await;
-            let collation = {
-                let client = shared.client();
-                self.nodes
-                    .get_mut(index)
-                    .and_then(|node| node.collate(&client))
+            let Some(node) = self.nodes.get_mut(index) else {
+                continue;
             };
+            let collation = blocking(|| node.collate(&shared.client()));
             collations.extend(collation);
+            for reason in node.take_dropped() {
+                let labels = DroppedLabels {
+                    para: node.para().0,
+                    reason: reason.label(),
+                };
+                shared
+                    .metrics
+                    .candidates_dropped
+                    .get_or_create(&labels)
+                    .inc();
+            }
         }
         collations
     }
@@ -212,5 +222,19 @@ impl ParaNodes {
         if self.network.request_para_blocks(peer, request).is_ok() {
             self.fetching.insert(para, (Instant::now(), peer));
         }
+    }
+}
+
+/// Runs `work` (CPU-bound for up to a fraction of a slot: following and building a para
+/// block) so that the runtime's other tasks (this process's other nodes in `tessera dev`)
+/// move to another worker meanwhile, on a multi-threaded runtime.
+fn blocking<T>(work: impl FnOnce() -> T) -> T {
+    let multi_thread = tokio::runtime::Handle::try_current().is_ok_and(|runtime| {
+        runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
+    });
+    if multi_thread {
+        tokio::task::block_in_place(work)
+    } else {
+        work()
     }
 }

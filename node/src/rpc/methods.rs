@@ -1,6 +1,7 @@
 //! The RPC methods.
 
 use super::json;
+use super::watch::{watch_relay, Flavour};
 use crate::client::Client;
 use crate::pool::PoolError;
 use crate::service::{ChainEvent, Shared};
@@ -10,8 +11,9 @@ use jsonrpsee::{PendingSubscriptionSink, RpcModule};
 use parity_scale_codec::Decode;
 use serde_json::{json, Value};
 use std::sync::Arc;
-use tessera_runtime::executive::InvalidTransaction;
+use tessera_runtime::executive::{InvalidTransaction, ValidTransaction};
 use tessera_runtime::state::State;
+use tessera_runtime::AccountId;
 use tessera_runtime::{Hash, OpaqueExtrinsic};
 use tokio::sync::broadcast::error::RecvError;
 
@@ -20,7 +22,7 @@ type RpcResult<T> = Result<T, ErrorObjectOwned>;
 const INVALID_PARAMS: i32 = -32602;
 const INTERNAL: i32 = -32603;
 // Substrate's transaction-pool error codes.
-const POOL_INVALID_TX: i32 = 1010;
+pub(super) const POOL_INVALID_TX: i32 = 1010;
 const POOL_UNKNOWN_VALIDITY: i32 = 1011;
 const POOL_ALREADY_IMPORTED: i32 = 1013;
 const POOL_TOO_LOW_PRIORITY: i32 = 1014;
@@ -109,9 +111,31 @@ fn submit(shared: &Shared, text: &str) -> RpcResult<Hash> {
                 "Invalid Transaction: not a length-prefixed extrinsic",
             )
         })?;
+    submit_checked(shared, xt).map(|(hash, _)| hash)
+}
+
+/// Checks and pools an extrinsic; its hash and what the check said.
+pub(super) fn submit_checked(
+    shared: &Shared,
+    xt: OpaqueExtrinsic,
+) -> RpcResult<(Hash, ValidTransaction)> {
     let client = shared.client();
     let mut pool = shared.pool();
-    client.submit(&mut pool, xt).map_err(pool_error)
+    client.submit_checked(&mut pool, xt).map_err(pool_error)
+}
+
+/// An account given as an SS58 address or 0x-hex of its 32 bytes.
+pub(super) fn parse_account(text: &str) -> RpcResult<AccountId> {
+    if let Some(digits) = text.strip_prefix("0x") {
+        let bytes = hex::decode(digits).map_err(|e| invalid_params(format!("invalid hex: {e}")))?;
+        let bytes: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| invalid_params("an account id is 32 bytes"))?;
+        return Ok(AccountId(bytes));
+    }
+    AccountId::from_ss58(text)
+        .map(|(account, _)| account)
+        .map_err(|e| invalid_params(format!("`{text}` is not an SS58 address: {e}")))
 }
 
 /// Number as JSON integer or hex string, as Substrate accepts it.
@@ -315,7 +339,28 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, RegisterMet
         "author_submitAndWatchExtrinsic",
         "author_extrinsicUpdate",
         "author_unwatchExtrinsic",
-        |params, pending, shared, _| async move { watch(params, pending, &shared).await },
+        |params, pending, shared, _| async move {
+            watch_relay(params, pending, &shared, Flavour::Author).await
+        },
+    )?;
+    module.register_subscription(
+        "transactionWatch_v1_submitAndWatch",
+        "transactionWatch_v1_watchEvent",
+        "transactionWatch_v1_unwatch",
+        |params, pending, shared, _| async move {
+            watch_relay(params, pending, &shared, Flavour::V1).await
+        },
+    )?;
+    module.register_method(
+        "system_accountNextIndex",
+        |params: Params, shared, _| -> RpcResult<u64> {
+            let text: String = params.one()?;
+            let who = parse_account(&text)?;
+            let client = shared.client();
+            let best = client.info().map_err(internal)?.best_hash;
+            let from = client.account(&best, &who).map_err(internal)?.nonce;
+            Ok(shared.pool().next_nonce(&who, from).into())
+        },
     )?;
     Ok(module)
 }
@@ -338,56 +383,6 @@ async fn forward(
                     }
                 }
                 Err(RecvError::Lagged(_)) => {}
-                Err(RecvError::Closed) => return Ok(()),
-            },
-        }
-    }
-}
-
-/// `author_submitAndWatchExtrinsic`: "ready", then `{inBlock}`, then `{finalized}`.
-async fn watch(
-    params: Params<'static>,
-    pending: PendingSubscriptionSink,
-    shared: &Shared,
-) -> SubscriptionResult {
-    let text: String = match params.one() {
-        Ok(text) => text,
-        Err(err) => {
-            pending.reject(err).await;
-            return Ok(());
-        }
-    };
-    // Subscribe before submitting, so the block including it cannot be missed.
-    let mut events = shared.subscribe();
-    let hash = match submit(shared, &text) {
-        Ok(hash) => hash,
-        Err(err) => {
-            pending.reject(err).await;
-            return Ok(());
-        }
-    };
-    let sink = pending.accept().await?;
-    let send = |value: Value| serde_json::value::to_raw_value(&value);
-    sink.send(send(json!("ready"))?).await?;
-    let mut included: Option<(Hash, u32)> = None;
-    loop {
-        tokio::select! {
-            () = sink.closed() => return Ok(()),
-            event = events.recv() => match event {
-                Ok(ChainEvent::Imported { header, extrinsics, .. }) if extrinsics.contains(&hash) => {
-                    let block = header.hash();
-                    included = Some((block, header.number));
-                    sink.send(send(json!({ "inBlock": block.to_string() }))?).await?;
-                }
-                Ok(ChainEvent::Finalized(header)) => {
-                    let Some((block, number)) = included else { continue };
-                    let canonical = shared.client().store().canonical_hash(number)?;
-                    if header.number >= number && canonical == Some(block) {
-                        sink.send(send(json!({ "finalized": block.to_string() }))?).await?;
-                        return Ok(());
-                    }
-                }
-                Ok(_) | Err(RecvError::Lagged(_)) => {}
                 Err(RecvError::Closed) => return Ok(()),
             },
         }

@@ -12,7 +12,9 @@
 //! | `state_getStorage(key, hash?)` | value hex, or null |
 //! | `state_getReadProof(keys, hash?)` | `{at, proof}` |
 //! | `author_submitExtrinsic(hex)` | extrinsic hash |
-//! | `author_submitAndWatchExtrinsic(hex)` | `"ready"`, `{inBlock}`, `{finalized}` |
+//! | `author_submitAndWatchExtrinsic(hex)` | `"ready"` (or `"future"`), `{inBlock}`, `{finalized}`; `"invalid"` if it never can be |
+//! | `transactionWatch_v1_submitAndWatch(hex)` | the same as `{event: validated / bestChainBlockIncluded / finalized / invalid}`, `invalid` with its `error` |
+//! | `system_accountNextIndex(address)` | the nonce of the account's next transaction, after those in the pool |
 //! | `tessera_paras` | `[{id, included: {number, hash}, finalized: {number, hash}}]` |
 //! | `state_getRuntimeVersion` | `{specName, specVersion}` |
 //! | `xcm_messageStatus(id, hash?)` | what happened to XCM message `id` here: `[{sent: {dest, at}}, {executed: {origin, outcome, at}}]` |
@@ -24,6 +26,7 @@
 mod json;
 mod methods;
 pub mod para;
+mod watch;
 
 pub use methods::module;
 

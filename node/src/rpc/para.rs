@@ -8,6 +8,8 @@
 //! | `chain_getFinalizedHead` | the para block that is the para's head as of the relay's finalized block |
 //! | `state_getStorage(key, hash?)` | value hex, or null |
 //! | `author_submitExtrinsic(hex)` | extrinsic hash (queued for the collator's next block) |
+//! | `author_submitAndWatchExtrinsic(hex)`, `transactionWatch_v1_submitAndWatch(hex)` | as the relay's: ready, in a block once included, finalized, or invalid with why |
+//! | `system_accountNextIndex(address)` | the nonce of the account's next transaction, after those pooled here |
 //! | `state_getRuntimeVersion` | `{specName, specVersion}` |
 //! | `xcm_messageStatus(id, hash?)` | what happened to XCM message `id` here: `[{sent: {dest, at}}, {executed: {origin, outcome, at}}]` |
 //!
@@ -16,9 +18,11 @@
 
 use super::json;
 use super::methods::{
-    error, internal, invalid_params, message_records, parse_hash, parse_hex, parse_number,
+    error, internal, invalid_params, message_records, parse_account, parse_hash, parse_hex,
+    parse_number,
 };
-use crate::parachains::collator::{ParaTxError, ParaView};
+use super::watch::{watch_para, Flavour};
+use crate::parachains::chain::{ParaTxError, ParaView, Submitted};
 use crate::service::Shared;
 use jsonrpsee::core::RegisterMethodError;
 use jsonrpsee::types::{ErrorObjectOwned, Params};
@@ -32,8 +36,11 @@ use tessera_runtime::{Hash, Header, OpaqueExtrinsic};
 
 type RpcResult<T> = Result<T, ErrorObjectOwned>;
 
-/// Substrate's "invalid transaction" pool code.
+// Substrate's transaction-pool error codes.
 const POOL_INVALID_TX: i32 = 1010;
+const POOL_ALREADY_IMPORTED: i32 = 1013;
+const POOL_TOO_LOW_PRIORITY: i32 = 1014;
+const POOL_IMMEDIATELY_DROPPED: i32 = 1016;
 
 /// What a para's RPC serves: the para's chain and the relay node that follows its inclusion.
 pub struct ParaRpc {
@@ -44,7 +51,7 @@ pub struct ParaRpc {
 }
 
 impl ParaRpc {
-    fn view(&self) -> MutexGuard<'_, dyn ParaView + 'static> {
+    pub(super) fn view(&self) -> MutexGuard<'_, dyn ParaView + 'static> {
         self.view
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -55,6 +62,31 @@ impl ParaRpc {
             Some(text) => parse_hash(&text),
             None => Ok(self.view().head().hash()),
         }
+    }
+
+    /// Checks and queues a para transaction, with the pool's error codes.
+    pub(super) fn submit(&self, xt: OpaqueExtrinsic) -> RpcResult<Submitted> {
+        self.view().submit(xt).map_err(|err| {
+            let code = match err {
+                ParaTxError::Pool(crate::pool::PoolError::AlreadyImported(_)) => {
+                    POOL_ALREADY_IMPORTED
+                }
+                ParaTxError::Pool(_) => POOL_TOO_LOW_PRIORITY,
+                ParaTxError::PoolFull => POOL_IMMEDIATELY_DROPPED,
+                ParaTxError::Invalid(_) | ParaTxError::State(_) => POOL_INVALID_TX,
+            };
+            error(code, format!("Invalid Transaction: {err}"))
+        })
+    }
+
+    /// Whether the para block `block` (number `number`) is final: in the para's chain as of
+    /// the relay's finalized block.
+    pub(super) fn is_finalized(&self, block: &Hash, number: u32) -> RpcResult<bool> {
+        let finalized = self.finalized()?;
+        let view = self.view();
+        let finalized_number = view.block(&finalized).map(|b| b.header.number);
+        Ok(finalized_number.is_some_and(|n| n >= number)
+            && view.canonical_hash(number) == Some(*block))
     }
 
     /// The para block that is the para's head as of the relay's finalized block.
@@ -169,10 +201,31 @@ pub fn module(context: ParaRpc) -> Result<RpcModule<ParaRpc>, RegisterMethodErro
                         "Invalid Transaction: not a length-prefixed extrinsic",
                     )
                 })?;
-            rpc.view()
-                .submit(xt)
-                .map(|hash| hash.to_string())
-                .map_err(|err| error(POOL_INVALID_TX, format!("Invalid Transaction: {err}")))
+            rpc.submit(xt).map(|submitted| submitted.hash.to_string())
+        },
+    )?;
+    module.register_subscription(
+        "author_submitAndWatchExtrinsic",
+        "author_extrinsicUpdate",
+        "author_unwatchExtrinsic",
+        |params, pending, rpc, _| async move {
+            watch_para(params, pending, rpc, Flavour::Author).await
+        },
+    )?;
+    module.register_subscription(
+        "transactionWatch_v1_submitAndWatch",
+        "transactionWatch_v1_watchEvent",
+        "transactionWatch_v1_unwatch",
+        |params, pending, rpc, _| async move {
+            watch_para(params, pending, rpc, Flavour::V1).await
+        },
+    )?;
+    module.register_method(
+        "system_accountNextIndex",
+        |params: Params, rpc, _| -> RpcResult<u64> {
+            let text: String = params.one()?;
+            let who = parse_account(&text)?;
+            rpc.view().next_nonce(&who).map(u64::from).map_err(internal)
         },
     )?;
     Ok(module)

@@ -10,7 +10,8 @@ use std::sync::Arc;
 use tessera_consensus::AuthorityKey;
 use tessera_node::client::Client;
 use tessera_node::collation::{collate, Collation, CollationInput};
-use tessera_node::parachains::collator::{Collate, FollowError};
+use tessera_node::parachains::chain::FollowError;
+use tessera_node::parachains::collator::Collate;
 use tessera_node::parachains::{
     CollationOutcome, Collator, ParaChain, ParachainError, ParachainHost,
 };

@@ -1,0 +1,780 @@
+//! A para's chain as a para node keeps it: state, the included head it follows, blocks
+//! waiting for inclusion, and its transaction pool.
+//!
+//! The chain follows the para's included head on the relay chain: its own blocks, and those of
+//! other collators seen in their collations, are imported by executing them on the full state
+//! once the relay chain includes them. A collator builds the next block on it
+//! ([`ParaChain::build`]); a full node only follows, and passes transactions on.
+
+use crate::pool::{Pool, PoolError};
+use parity_scale_codec::{DecodeAll, Encode};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::marker::PhantomData;
+use std::time::Instant;
+use tessera_relay_chain::paras::{HeadData, ParaId};
+use tessera_runtime::executive::{
+    execute_block, ApplyError, Executive, InvalidTransaction, Runtime, ValidTransaction,
+};
+use tessera_runtime::modules::system;
+use tessera_runtime::parachain::{build_block_with, BuildOptions, ParachainBlockData};
+use tessera_runtime::state::State;
+use tessera_runtime::{AccountId, Block, Hash, Header, Nonce, OpaqueExtrinsic};
+use tokio::sync::broadcast;
+
+/// Most transactions waiting in a para's pool.
+pub(crate) const MAX_POOL: usize = 8_192;
+
+/// Most blocks of other collators kept while they wait for inclusion (a few relay slots'
+/// worth: one candidate per relay block, on the pending one or the included head).
+const MAX_SEEN: usize = 64;
+
+/// Most transactions in one gossip message (well under gossip's size limit).
+pub(crate) const MAX_ANNOUNCE: usize = 256;
+
+/// Most pooled transactions one block build considers: well over what a block of the
+/// template's weight limit holds (1,200 transfers), without copying a full pool every block.
+const MAX_TRIED: usize = 4_096;
+
+/// Transaction events kept for watchers that fall behind.
+const TX_EVENTS: usize = 4_096;
+
+/// Why a para chain could not follow its included head.
+#[derive(Debug, thiserror::Error)]
+pub enum FollowError {
+    /// The relay chain's head of the para is not one of this framework's headers.
+    #[error("the included head does not decode as a header: {0}")]
+    BadHead(String),
+    /// A block between the chain's head and the included one was never seen here.
+    #[error("para block #{number} ({hash}) is not known here")]
+    Missing {
+        /// Its number.
+        number: u32,
+        /// Its header hash.
+        hash: Hash,
+    },
+    /// A block the relay chain included does not execute on this chain's state.
+    #[error("para block #{number} does not import: {error}")]
+    Import {
+        /// Its number.
+        number: u32,
+        /// Why.
+        error: String,
+    },
+}
+
+/// Why a para transaction was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ParaTxError {
+    /// It is not valid on the para's head.
+    #[error(transparent)]
+    Invalid(#[from] InvalidTransaction),
+    /// The pool is full.
+    #[error("the para's pool is full ({MAX_POOL} transactions)")]
+    PoolFull,
+    /// The pool holds it, or another transaction of the sender with its nonce and tip.
+    #[error(transparent)]
+    Pool(PoolError),
+    /// The para's state could not be read.
+    #[error("para state: {0}")]
+    State(String),
+}
+
+/// What happened to a para's transactions, for those watching them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TxEvent {
+    /// A block the relay chain included became the head, with its extrinsics' hashes.
+    Included {
+        /// Its number.
+        number: u32,
+        /// Its hash.
+        hash: Hash,
+        /// Hashes of its extrinsics.
+        extrinsics: Vec<Hash>,
+    },
+    /// A transaction left the pool without being included, and will never be.
+    Dropped {
+        /// Its hash.
+        hash: Hash,
+        /// Why.
+        reason: InvalidTransaction,
+    },
+}
+
+/// A transaction accepted by a para node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Submitted {
+    /// Its hash.
+    pub hash: Hash,
+    /// What validating it on the head said (signer, nonce).
+    pub info: ValidTransaction,
+}
+
+/// A block executed but not yet included (sent as a candidate, or another collator's block
+/// built on), and the trie nodes it adds to its parent's state.
+struct Candidate {
+    block: Block,
+    new_nodes: BTreeMap<Hash, Vec<u8>>,
+}
+
+/// A para's chain as its collator keeps it: state, head, blocks waiting for inclusion, and a
+/// transaction pool.
+pub struct ParaChain<R> {
+    pub(super) para: ParaId,
+    nodes: BTreeMap<Hash, Vec<u8>>,
+    pub(super) head: Header,
+    pub(super) genesis_hash: Hash,
+    /// Blocks executed but not yet included, by header hash, with the nodes each adds to its
+    /// parent's state: those sent as candidates, and others' pending blocks built on.
+    candidates: HashMap<Hash, Candidate>,
+    /// Blocks of other collators, by header hash, not yet imported.
+    seen: HashMap<Hash, Block>,
+    /// Transactions submitted here (by RPC) not yet gossiped to the para's other nodes.
+    pub(super) announce: Vec<OpaqueExtrinsic>,
+    /// Whether checked transactions are kept for blocks (a collator) or only passed on.
+    pub(super) keeps_pool: bool,
+    /// The number of the para's included head, as last followed.
+    included_number: u32,
+    /// The newest block imported on the way to the included head (catching up), or the head.
+    sync_tip: Header,
+    /// Whether the last follow found a block between the head and the included one missing.
+    lacking: bool,
+    pool: Pool,
+    /// Inclusions and dropped transactions, for watchers.
+    tx_events: broadcast::Sender<TxEvent>,
+    /// Included blocks by hash, and their hashes by number.
+    blocks: HashMap<Hash, Block>,
+    canonical: Vec<Hash>,
+    _runtime: PhantomData<R>,
+}
+
+impl<R: Runtime> ParaChain<R> {
+    /// The chain of `para` from its genesis header and state.
+    pub fn new(para: ParaId, genesis: Header, nodes: Vec<(Hash, Vec<u8>)>) -> Self {
+        let genesis_hash = genesis.hash();
+        let genesis_block = Block {
+            header: genesis.clone(),
+            extrinsics: Vec::new(),
+        };
+        ParaChain {
+            para,
+            genesis_hash,
+            included_number: genesis.number,
+            sync_tip: genesis.clone(),
+            lacking: false,
+            head: genesis,
+            nodes: nodes.into_iter().collect(),
+            candidates: HashMap::new(),
+            seen: HashMap::new(),
+            announce: Vec::new(),
+            keeps_pool: true,
+            pool: Pool::new(MAX_POOL),
+            tx_events: broadcast::channel(TX_EVENTS).0,
+            blocks: HashMap::from([(genesis_hash, genesis_block)]),
+            canonical: vec![genesis_hash],
+            _runtime: PhantomData,
+        }
+    }
+
+    /// The para's id.
+    pub fn para(&self) -> ParaId {
+        self.para
+    }
+
+    /// The latest included block's header.
+    pub fn head(&self) -> &Header {
+        &self.head
+    }
+
+    /// The para's genesis hash (signed payloads commit to it).
+    pub fn genesis_hash(&self) -> Hash {
+        self.genesis_hash
+    }
+
+    /// Transactions waiting.
+    pub fn pool_len(&self) -> usize {
+        self.pool.len()
+    }
+
+    fn state(&self) -> State<'_> {
+        State::new(&self.nodes, self.head.state_root)
+    }
+
+    /// Storage under `key` at the head.
+    pub fn storage(&self, key: &[u8]) -> Result<Option<Vec<u8>>, ParaTxError> {
+        self.state()
+            .get(key)
+            .map_err(|e| ParaTxError::State(e.to_string()))
+    }
+
+    /// An account at the head.
+    pub fn account(&self, who: &AccountId) -> Result<system::AccountInfo, ParaTxError> {
+        system::ACCOUNT
+            .get(&mut self.state(), who)
+            .map(Option::unwrap_or_default)
+            .map_err(|e| ParaTxError::State(e.to_string()))
+    }
+
+    /// Checks `xt` on the head and queues it for the next block.
+    pub fn submit(&mut self, xt: OpaqueExtrinsic) -> Result<Submitted, ParaTxError> {
+        self.submit_many(vec![xt])
+            .into_iter()
+            .next()
+            .unwrap_or(Err(ParaTxError::PoolFull))
+    }
+
+    /// [`Self::submit`] for many transactions, checked against one view of the head.
+    pub fn submit_many(
+        &mut self,
+        xts: Vec<OpaqueExtrinsic>,
+    ) -> Vec<Result<Submitted, ParaTxError>> {
+        // A full pool refuses before checking anything: a flood costs it no signature checks.
+        if self.keeps_pool && self.pool.is_full() {
+            return xts.iter().map(|_| Err(ParaTxError::PoolFull)).collect();
+        }
+        let number = self.head.number.saturating_add(1);
+        let state = State::new(&self.nodes, self.head.state_root);
+        let mut executive = match Executive::<R>::initialize(state, number, self.head.hash(), None)
+        {
+            Ok(executive) => executive,
+            Err(err) => {
+                return xts
+                    .iter()
+                    .map(|_| Err(ParaTxError::State(err.to_string())))
+                    .collect()
+            }
+        };
+        let checked: Vec<_> = xts
+            .into_iter()
+            .map(|xt| match executive.validate(&xt) {
+                Ok(info) => Ok((xt, info)),
+                Err(ApplyError::Invalid(invalid)) => Err(ParaTxError::Invalid(invalid)),
+                Err(ApplyError::State(e)) => Err(ParaTxError::State(e.to_string())),
+            })
+            .collect();
+        drop(executive);
+        checked
+            .into_iter()
+            .map(|checked| {
+                let (xt, info) = checked?;
+                let hash = xt.hash();
+                if self.keeps_pool {
+                    self.pool
+                        .insert(xt, info.clone())
+                        .map_err(|err| match err {
+                            PoolError::Full(_) => ParaTxError::PoolFull,
+                            other => ParaTxError::Pool(other),
+                        })?;
+                }
+                Ok(Submitted { hash, info })
+            })
+            .collect()
+    }
+
+    /// Whether a block can be built on `parent`: the head, or a block seen or made here that
+    /// waits for inclusion.
+    pub(super) fn can_build_on(&self, parent: &Hash) -> bool {
+        *parent == self.head.hash()
+            || self.candidates.contains_key(parent)
+            || self.seen.contains_key(parent)
+    }
+
+    /// The nonce `who`'s next transaction should take: after its nonce at the head and the
+    /// transactions of it this node's pool already holds.
+    pub fn next_nonce(&self, who: &AccountId) -> Result<Nonce, ParaTxError> {
+        let from = self.account(who)?.nonce;
+        Ok(self.pool.next_nonce(who, from))
+    }
+
+    /// Inclusions and dropped transactions from now on.
+    pub fn tx_events(&self) -> broadcast::Receiver<TxEvent> {
+        self.tx_events.subscribe()
+    }
+
+    /// Takes `dropped` out of the pool and tells watchers why.
+    fn drop_from_pool(&mut self, dropped: Vec<(Hash, InvalidTransaction)>) {
+        for (hash, reason) in dropped {
+            if self.pool.remove(&hash).is_some() {
+                tracing::debug!(para = self.para.0, %hash, %reason, "para transaction dropped");
+                let _no_watchers = self.tx_events.send(TxEvent::Dropped { hash, reason });
+            }
+        }
+    }
+
+    /// Drops the pooled transactions the head made invalid (nonces taken, fees no longer
+    /// payable). Signatures were checked on entry; only the state-dependent checks run.
+    fn prune_pool(&mut self) {
+        if self.pool.is_empty() {
+            return;
+        }
+        let state = State::new(&self.nodes, self.head.state_root);
+        let number = self.head.number.saturating_add(1);
+        let Ok(mut executive) = Executive::<R>::initialize(state, number, self.head.hash(), None)
+        else {
+            return;
+        };
+        let invalid: Vec<(Hash, InvalidTransaction)> = self
+            .pool
+            .all()
+            .into_iter()
+            .filter_map(|(hash, xt)| match executive.revalidate(&xt) {
+                Err(ApplyError::Invalid(reason)) => Some((hash, reason)),
+                Ok(_) | Err(ApplyError::State(_)) => None,
+            })
+            .collect();
+        drop(executive);
+        self.drop_from_pool(invalid);
+    }
+
+    /// Keeps a block another collator made, to import if the relay chain includes it.
+    pub fn offer(&mut self, block: Block) {
+        let hash = block.header.hash();
+        if block.header.number <= self.head.number || self.blocks.contains_key(&hash) {
+            return;
+        }
+        if self.seen.len() >= MAX_SEEN {
+            let head = self.head.number;
+            self.seen.retain(|_, seen| seen.header.number > head);
+        }
+        if self.seen.len() < MAX_SEEN {
+            self.seen.insert(hash, block);
+        }
+    }
+
+    /// Makes the block whose header is `included` the chain's head: imports the blocks up to
+    /// it (from its own candidates or blocks seen), or goes back to it after a relay reorg.
+    /// Whether the head moved.
+    pub fn follow(&mut self, included: &HeadData) -> Result<bool, FollowError> {
+        let result = self.follow_included(included);
+        self.lacking = matches!(result, Err(FollowError::Missing { .. }));
+        if self.lacking && self.sync_tip.number >= self.included_number {
+            // Blocks fetched up to there are on another branch: fetch again from the head.
+            self.sync_tip = self.head.clone();
+        }
+        result
+    }
+
+    fn follow_included(&mut self, included: &HeadData) -> Result<bool, FollowError> {
+        let header = Header::decode_all(&mut &included.0[..])
+            .map_err(|err| FollowError::BadHead(err.to_string()))?;
+        let target = header.hash();
+        self.included_number = header.number;
+        if target == self.head.hash() {
+            return Ok(false);
+        }
+        // The blocks from the included one back to one already imported, newest first.
+        let mut path: Vec<Block> = Vec::new();
+        let (mut cursor, mut number) = (target, header.number);
+        while !self.blocks.contains_key(&cursor) {
+            let block = self
+                .candidates
+                .get(&cursor)
+                .map(|candidate| &candidate.block)
+                .or_else(|| self.seen.get(&cursor))
+                .filter(|_| path.len() < MAX_SEEN)
+                .ok_or(FollowError::Missing {
+                    number,
+                    hash: cursor,
+                })?;
+            cursor = block.header.parent_hash;
+            number = block.header.number.saturating_sub(1);
+            path.push(block.clone());
+        }
+        let mut parent = self
+            .blocks
+            .get(&cursor)
+            .map(|block| block.header.clone())
+            .ok_or(FollowError::Missing {
+                number,
+                hash: cursor,
+            })?;
+        // Execute the whole path before changing anything: a bad block leaves the chain as is.
+        let mut added = BTreeMap::new();
+        let mut imported = Vec::with_capacity(path.len());
+        for block in path.into_iter().rev() {
+            let hash = block.header.hash();
+            match self.candidates.get(&hash) {
+                Some(own) => added.extend(
+                    own.new_nodes
+                        .iter()
+                        .map(|(hash, node)| (*hash, node.clone())),
+                ),
+                None => {
+                    let store = Overlay {
+                        base: &self.nodes,
+                        added: &added,
+                    };
+                    let changes = execute_block::<R>(&store, parent.state_root, &block, false)
+                        .map_err(|err| FollowError::Import {
+                            number: block.header.number,
+                            error: err.to_string(),
+                        })?;
+                    added.extend(changes.new_nodes);
+                }
+            }
+            parent = block.header.clone();
+            imported.push(block);
+        }
+        self.nodes.extend(added);
+        for block in imported {
+            let hash = block.header.hash();
+            self.candidates.remove(&hash);
+            self.seen.remove(&hash);
+            let extrinsics: Vec<Hash> = block.extrinsics.iter().map(|xt| xt.hash()).collect();
+            for included in &extrinsics {
+                self.pool.remove(included);
+            }
+            let _no_watchers = self.tx_events.send(TxEvent::Included {
+                number: block.header.number,
+                hash,
+                extrinsics,
+            });
+            self.blocks.insert(hash, block);
+        }
+        self.set_head(target);
+        self.prune_pool();
+        Ok(true)
+    }
+
+    /// Makes the imported block `hash` the head, and its ancestry the canonical chain.
+    fn set_head(&mut self, hash: Hash) {
+        let mut branch = Vec::new();
+        let mut cursor = hash;
+        while let Some(block) = self.blocks.get(&cursor) {
+            let number = block.header.number as usize;
+            if self.canonical.get(number) == Some(&cursor) {
+                self.canonical.truncate(number + 1);
+                break;
+            }
+            branch.push(cursor);
+            cursor = block.header.parent_hash;
+        }
+        self.canonical.extend(branch.into_iter().rev());
+        if let Some(block) = self.blocks.get(&hash) {
+            self.head = block.header.clone();
+        }
+        // Candidates and blocks on another head can never be included now.
+        let (head_hash, head_number) = (self.head.hash(), self.head.number);
+        self.candidates
+            .retain(|_, candidate| candidate.block.header.parent_hash == head_hash);
+        self.seen
+            .retain(|_, block| block.header.number > head_number);
+        if self.sync_tip.number <= head_number {
+            self.sync_tip = self.head.clone();
+        }
+    }
+
+    /// The first block number to fetch from peers, when the last follow found a block
+    /// missing on the way to the included head.
+    pub fn wants_blocks(&self) -> Option<u32> {
+        (self.lacking && self.sync_tip.number < self.included_number)
+            .then(|| self.sync_tip.number.saturating_add(1))
+    }
+
+    /// Imports blocks a peer sent, in ascending order from [`Self::wants_blocks`]: each one
+    /// must build on the previous and execute; none may be past the included head. They
+    /// become the head once the relay chain's included head reaches them. How many imported.
+    pub fn import_synced(&mut self, blocks: Vec<Block>) -> Result<usize, FollowError> {
+        let mut imported = 0;
+        for block in blocks {
+            let number = block.header.number;
+            if number > self.included_number {
+                break;
+            }
+            if block.header.parent_hash != self.sync_tip.hash() {
+                // The peer's chain forks from ours at or below the tip: fetch again from the
+                // head, which the relay chain included.
+                self.sync_tip = self.head.clone();
+                return Err(FollowError::Import {
+                    number,
+                    error: "does not build on the block before it".into(),
+                });
+            }
+            let hash = block.header.hash();
+            if !self.blocks.contains_key(&hash) {
+                let changes =
+                    execute_block::<R>(&self.nodes, self.sync_tip.state_root, &block, false)
+                        .map_err(|err| FollowError::Import {
+                            number,
+                            error: err.to_string(),
+                        })?;
+                self.nodes.extend(changes.new_nodes);
+                self.blocks.insert(hash, block.clone());
+            }
+            self.sync_tip = block.header;
+            imported += 1;
+        }
+        Ok(imported)
+    }
+
+    /// Up to `count` blocks of the included chain from number `from`, within `max_bytes`
+    /// encoded (at least one, if there is one), for a peer catching up.
+    pub fn blocks_from(&self, from: u32, count: u32, max_bytes: usize) -> Vec<Block> {
+        let mut size = 0;
+        self.canonical
+            .iter()
+            .skip(from as usize)
+            .take(count as usize)
+            .filter_map(|hash| self.blocks.get(hash))
+            .take_while(|block| {
+                size += block.encoded_size();
+                size <= max_bytes || size == block.encoded_size()
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// Executes, if not done yet, the block `hash` that builds on the head and waits for
+    /// inclusion (another collator's candidate pending availability), so that blocks can
+    /// build on it.
+    fn execute_on_head(&mut self, hash: &Hash) -> Result<(), String> {
+        if self.candidates.contains_key(hash) {
+            return Ok(());
+        }
+        let block = self
+            .seen
+            .get(hash)
+            .ok_or_else(|| format!("block {hash} is not known here"))?;
+        if block.header.parent_hash != self.head.hash() {
+            return Err(format!("block {hash} does not build on the head"));
+        }
+        let changes = execute_block::<R>(&self.nodes, self.head.state_root, block, false)
+            .map_err(|e| format!("block {hash} does not execute: {e}"))?;
+        let candidate = Candidate {
+            block: block.clone(),
+            new_nodes: changes.new_nodes.into_iter().collect(),
+        };
+        self.candidates.insert(*hash, candidate);
+        Ok(())
+    }
+
+    /// Builds a block on `parent` (the head, or a block pending inclusion that builds on it)
+    /// from `inherent` (its relay inputs) and the pool, taking transactions until `deadline`
+    /// or until the block is full, and records its PoV proof in the same execution.
+    pub(super) fn build(
+        &mut self,
+        parent: Hash,
+        author: AccountId,
+        inherent: OpaqueExtrinsic,
+        deadline: Instant,
+    ) -> Result<ParachainBlockData, String> {
+        let on_head = parent == self.head.hash();
+        if !on_head {
+            self.execute_on_head(&parent)?;
+        }
+        let no_nodes = BTreeMap::new();
+        let (parent_header, parent_nodes, parent_txs) = if on_head {
+            (self.head.clone(), &no_nodes, HashSet::new())
+        } else {
+            let pending = self
+                .candidates
+                .get(&parent)
+                .filter(|candidate| candidate.block.header.parent_hash == self.head.hash())
+                .ok_or_else(|| format!("block {parent} does not build on the head"))?;
+            let txs: HashSet<Hash> = pending
+                .block
+                .extrinsics
+                .iter()
+                .map(|xt| xt.hash())
+                .collect();
+            (pending.block.header.clone(), &pending.new_nodes, txs)
+        };
+        let store = Overlay {
+            base: &self.nodes,
+            added: parent_nodes,
+        };
+        // Transactions the parent already has stay pooled until it is included.
+        let (hashes, extrinsics): (Vec<Hash>, Vec<OpaqueExtrinsic>) =
+            std::iter::once((Hash::ZERO, inherent))
+                .chain(
+                    self.pool
+                        .ordered_up_to(MAX_TRIED)
+                        .into_iter()
+                        .filter(|(hash, _)| !parent_txs.contains(hash)),
+                )
+                .unzip();
+        let options = BuildOptions {
+            record_proof: true,
+            out_of_time: &mut || Instant::now() >= deadline,
+        };
+        let mut built =
+            build_block_with::<R>(&store, &parent_header, &extrinsics, Some(author), options)
+                .map_err(|e| e.to_string())?;
+        if let Some((_, why)) = built.rejected.iter().find(|(index, _)| *index == 0) {
+            return Err(format!("the relay inputs inherent is invalid: {why}"));
+        }
+        tracing::debug!(
+            para = self.para.0,
+            number = built.block.header.number,
+            extrinsics = built.block.extrinsics.len(),
+            tried = built.tried,
+            pooled = self.pool.len(),
+            out_of_time = built.tried < extrinsics.len() && Instant::now() >= deadline,
+            "para block built"
+        );
+        // Invalid transactions never get better: drop them. Later nonces and what did not fit
+        // in this block wait for the next one.
+        let invalid: Vec<(Hash, InvalidTransaction)> = built
+            .rejected
+            .iter()
+            .filter(|(_, why)| {
+                !matches!(
+                    why,
+                    InvalidTransaction::Future { .. }
+                        | InvalidTransaction::ExhaustsResources { .. }
+                )
+            })
+            .filter_map(|(index, why)| Some((*hashes.get(*index)?, why.clone())))
+            .collect();
+        let data = ParachainBlockData {
+            block: built.block.clone(),
+            proof: built.changes.proof.take().unwrap_or_default(),
+        };
+        // Invalid only after the pending parent (say, its nonce taken by another collator's
+        // transaction there), a transaction is kept: the parent may never be included.
+        let invalid = if on_head {
+            invalid
+        } else {
+            self.invalid_on_head(invalid)
+        };
+        self.drop_from_pool(invalid);
+        self.candidates.insert(
+            built.block.header.hash(),
+            Candidate {
+                block: built.block,
+                new_nodes: built.changes.new_nodes.into_iter().collect(),
+            },
+        );
+        Ok(data)
+    }
+
+    /// Those of `rejected` that are invalid on the head too, with why.
+    fn invalid_on_head(
+        &self,
+        rejected: Vec<(Hash, InvalidTransaction)>,
+    ) -> Vec<(Hash, InvalidTransaction)> {
+        if rejected.is_empty() {
+            return Vec::new();
+        }
+        let state = State::new(&self.nodes, self.head.state_root);
+        let number = self.head.number.saturating_add(1);
+        let Ok(mut executive) = Executive::<R>::initialize(state, number, self.head.hash(), None)
+        else {
+            return Vec::new();
+        };
+        rejected
+            .into_iter()
+            .filter_map(|(hash, _)| {
+                let xt = self.pool.get(&hash)?;
+                match executive.revalidate(xt) {
+                    Err(ApplyError::Invalid(reason)) => Some((hash, reason)),
+                    Ok(_) | Err(ApplyError::State(_)) => None,
+                }
+            })
+            .collect()
+    }
+}
+
+/// The chain's nodes with those of blocks executed but not yet committed.
+struct Overlay<'a> {
+    base: &'a BTreeMap<Hash, Vec<u8>>,
+    added: &'a BTreeMap<Hash, Vec<u8>>,
+}
+
+impl tessera_runtime::state::NodeStore for Overlay<'_> {
+    fn node(&self, hash: &Hash) -> Option<Vec<u8>> {
+        self.base
+            .get(hash)
+            .or_else(|| self.added.get(hash))
+            .cloned()
+    }
+}
+
+/// What a para's RPC reads and writes: the chain its collator keeps.
+pub trait ParaView: Send {
+    /// The para.
+    fn para(&self) -> ParaId;
+    /// The latest included block's header.
+    fn head(&self) -> Header;
+    /// A block by hash.
+    fn block(&self, hash: &Hash) -> Option<Block>;
+    /// The hash of the included block `number`.
+    fn canonical_hash(&self, number: u32) -> Option<Hash>;
+    /// Storage under `key` at block `at`.
+    fn storage(&self, at: &Hash, key: &[u8]) -> Result<Option<Vec<u8>>, ParaTxError>;
+    /// Checks and queues a transaction.
+    fn submit(&mut self, xt: OpaqueExtrinsic) -> Result<Submitted, ParaTxError>;
+    /// The para runtime's name and version (part of every signed payload).
+    fn runtime_version(&self) -> tessera_runtime::RuntimeVersion;
+    /// The nonce `who`'s next transaction should take (the head's, after those pooled here).
+    fn next_nonce(&self, who: &AccountId) -> Result<Nonce, ParaTxError>;
+    /// `who`'s nonce at the head: its transactions below it are taken.
+    fn nonce_at_head(&self, who: &AccountId) -> Result<Nonce, ParaTxError>;
+    /// Inclusions and dropped transactions from now on.
+    fn tx_events(&self) -> broadcast::Receiver<TxEvent>;
+    /// Whether a transaction checked before (its signature too) is still valid on the head.
+    fn revalidate(&self, xt: &OpaqueExtrinsic) -> Result<(), ParaTxError>;
+}
+
+impl<R: Runtime + Send> ParaView for ParaChain<R> {
+    fn para(&self) -> ParaId {
+        self.para
+    }
+
+    fn head(&self) -> Header {
+        self.head.clone()
+    }
+
+    fn block(&self, hash: &Hash) -> Option<Block> {
+        self.blocks.get(hash).cloned()
+    }
+
+    fn canonical_hash(&self, number: u32) -> Option<Hash> {
+        self.canonical.get(number as usize).copied()
+    }
+
+    fn storage(&self, at: &Hash, key: &[u8]) -> Result<Option<Vec<u8>>, ParaTxError> {
+        let block = self
+            .blocks
+            .get(at)
+            .ok_or_else(|| ParaTxError::State(format!("unknown block {at}")))?;
+        State::new(&self.nodes, block.header.state_root)
+            .get(key)
+            .map_err(|e| ParaTxError::State(e.to_string()))
+    }
+
+    fn runtime_version(&self) -> tessera_runtime::RuntimeVersion {
+        R::VERSION
+    }
+
+    fn submit(&mut self, xt: OpaqueExtrinsic) -> Result<Submitted, ParaTxError> {
+        let submitted = ParaChain::submit(self, xt.clone())?;
+        if self.announce.len() < MAX_POOL {
+            self.announce.push(xt);
+        }
+        Ok(submitted)
+    }
+
+    fn next_nonce(&self, who: &AccountId) -> Result<Nonce, ParaTxError> {
+        ParaChain::next_nonce(self, who)
+    }
+
+    fn nonce_at_head(&self, who: &AccountId) -> Result<Nonce, ParaTxError> {
+        Ok(self.account(who)?.nonce)
+    }
+
+    fn tx_events(&self) -> broadcast::Receiver<TxEvent> {
+        ParaChain::tx_events(self)
+    }
+
+    fn revalidate(&self, xt: &OpaqueExtrinsic) -> Result<(), ParaTxError> {
+        let number = self.head.number.saturating_add(1);
+        let mut executive =
+            Executive::<R>::initialize(self.state(), number, self.head.hash(), None)
+                .map_err(|e| ParaTxError::State(e.to_string()))?;
+        match executive.revalidate(xt) {
+            Ok(_) => Ok(()),
+            Err(ApplyError::Invalid(invalid)) => Err(ParaTxError::Invalid(invalid)),
+            Err(ApplyError::State(e)) => Err(ParaTxError::State(e.to_string())),
+        }
+    }
+}
