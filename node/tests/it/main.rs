@@ -3,6 +3,7 @@
 mod bad_input;
 mod cli;
 mod crash;
+mod load;
 mod messaging;
 mod metrics;
 mod network;

@@ -2,7 +2,7 @@
 //! without one, stops without two while authoring goes on, and resumes when a SIGKILLed
 //! validator restarts from its RocksDB; a fresh full node syncs from genesis and follows
 //! finality; a transfer submitted over RPC is seen finalized; a peer sending garbage is
-//! disconnected while the network goes on.
+//! disconnected while the network goes on. The helpers here also serve `load.rs`.
 
 use jsonrpsee_core::client::ClientT;
 use jsonrpsee_core::client::{Subscription, SubscriptionClientT};
@@ -26,7 +26,7 @@ use tessera_runtime::Header;
 
 const WAIT: Duration = Duration::from_secs(60);
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -35,18 +35,20 @@ fn free_port() -> u16 {
 }
 
 /// A `tessera` process whose stdout lines arrive on a channel.
-struct Process {
+pub(crate) struct Process {
     child: Child,
     lines: mpsc::Receiver<String>,
 }
 
 impl Process {
-    fn spawn(args: &[&str], base: &Path) -> Process {
+    pub(crate) fn spawn(args: &[&str], base: &Path) -> Process {
         let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
             .args(args)
             .arg("--base-path")
             .arg(base)
-            .args(["--prometheus-port", "0", "--log", "info"])
+            .args(["--prometheus-port", "0", "--log"])
+            // `TESSERA_TEST_LOG=tessera_node=debug` for more in the logs.
+            .arg(std::env::var("TESSERA_TEST_LOG").unwrap_or_else(|_| "info".into()))
             .stdout(Stdio::piped())
             // Kept beside the node's data (in the test's temporary directory) for debugging.
             .stderr(std::fs::File::create(base.with_extension("log")).unwrap())
@@ -65,7 +67,7 @@ impl Process {
     }
 
     /// The first stdout line starting with `prefix`, without it.
-    fn line(&self, prefix: &str) -> String {
+    pub(crate) fn line(&self, prefix: &str) -> String {
         let deadline = Instant::now() + WAIT;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -87,7 +89,7 @@ impl Drop for Process {
     }
 }
 
-async fn request<T: serde::de::DeserializeOwned>(
+pub(crate) async fn request<T: serde::de::DeserializeOwned>(
     port: u16,
     method: &str,
     params: jsonrpsee_core::params::ArrayParams,
@@ -99,7 +101,7 @@ async fn request<T: serde::de::DeserializeOwned>(
     client.request(method, params).await.unwrap()
 }
 
-async fn best_number(port: u16) -> u32 {
+pub(crate) async fn best_number(port: u16) -> u32 {
     let header: Value = request(port, "chain_getHeader", rpc_params![]).await;
     u32::from_str_radix(
         header["number"].as_str().unwrap().trim_start_matches("0x"),
@@ -109,7 +111,7 @@ async fn best_number(port: u16) -> u32 {
 }
 
 /// Prints the last lines of every node log under `dir` (shown when a test fails).
-fn print_logs(dir: &Path) {
+pub(crate) fn print_logs(dir: &Path) {
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let path = entry.path();
         if path.extension().is_some_and(|e| e == "log") {
@@ -141,7 +143,7 @@ async fn hash_at(port: u16, number: u32) -> Value {
     request(port, "chain_getBlockHash", rpc_params![number]).await
 }
 
-async fn free_balance(port: u16, who: &Pair) -> u128 {
+pub(crate) async fn free_balance(port: u16, who: &Pair) -> u128 {
     let key = system::ACCOUNT.key(&who.public());
     let value: Value = request(
         port,
@@ -156,7 +158,7 @@ async fn free_balance(port: u16, who: &Pair) -> u128 {
         .free
 }
 
-async fn finalized_number(port: u16) -> u32 {
+pub(crate) async fn finalized_number(port: u16) -> u32 {
     let hash: Value = request(port, "chain_getFinalizedHead", rpc_params![]).await;
     let header: Value = request(port, "chain_getHeader", rpc_params![hash]).await;
     u32::from_str_radix(
@@ -186,6 +188,11 @@ async fn wait_finalized(port: u16, at_least: u32, logs: &Path) -> u32 {
 /// The best header of the node at `port`, rebuilt from its JSON.
 async fn best_header(port: u16) -> Header {
     let header: Value = request(port, "chain_getHeader", rpc_params![]).await;
+    header_of(&header)
+}
+
+/// A header from its RPC JSON.
+pub(crate) fn header_of(header: &Value) -> Header {
     Header {
         parent_hash: header["parentHash"].as_str().unwrap().parse().unwrap(),
         number: u32::from_str_radix(
@@ -428,82 +435,4 @@ async fn a_peer_sending_garbage_is_disconnected_while_the_chain_goes_on() {
     assert!(disconnected.is_ok(), "alice kept the garbage peer");
     let finalized = finalized_number(alice).await;
     wait_finalized(alice, finalized + 2, dir.path()).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_xcm_cli_moves_assets_between_dev_paras_and_follows_the_message() {
-    let dir = tempfile::tempdir().unwrap();
-    let base = dir.path().join("dev");
-    let rpc = free_port().to_string();
-    let dev = Process::spawn(
-        &[
-            "dev",
-            "--block-time",
-            "500",
-            "--transfers",
-            "0",
-            "--para-transfers",
-            "0",
-            "--rpc-port",
-            &rpc,
-        ],
-        &base,
-    );
-    // `para     1000     template · rpc http://127.0.0.1:PORT · collator Ferdie`
-    let port_of = |line: String| {
-        line.split("rpc http://")
-            .nth(1)
-            .unwrap()
-            .split(' ')
-            .next()
-            .unwrap()
-            .to_string()
-    };
-    let template_rpc = port_of(dev.line("para     1000"));
-    let example_rpc = port_of(dev.line("para     1001"));
-    let bob = Pair::dev("Bob").public().to_ss58(42);
-    // `tessera xcm transfer` from Alice on para 1000 to Bob on 1001: its exit status and output.
-    let transfer = |more: &[&str]| {
-        let rpc = format!("ws://{template_rpc}");
-        let mut args = vec![
-            "xcm",
-            "transfer",
-            "--from",
-            "//Alice",
-            "--dest",
-            "para:1001",
-            "--rpc",
-            &rpc,
-            "--beneficiary",
-            &bob,
-        ];
-        args.extend_from_slice(more);
-        let (code, text) = crate::cli::tessera(&args);
-        (code == 0, text)
-    };
-    let dest_rpc = format!("ws://{example_rpc}");
-    let (ok, text) = transfer(&[
-        "--amount",
-        "2.5",
-        "--dest-rpc",
-        &dest_rpc,
-        "--timeout",
-        "90",
-    ]);
-    if !ok {
-        print_logs(dir.path());
-    }
-    assert!(ok, "{text}");
-    assert!(text.contains("message id 0x"), "{text}");
-    assert!(text.contains("sent at block"), "{text}");
-    assert!(
-        text.contains("executed at block") && text.contains("complete"),
-        "{text}"
-    );
-
-    // A failing transfer says why and exits non-zero: Alice holds no relay tokens on 1000.
-    let (ok, text) = transfer(&["--amount", "1", "--asset", "relay", "--timeout", "15"]);
-    assert!(!ok);
-    assert!(text.contains("did not send it"), "{text}");
-    drop(dev);
 }

@@ -10,11 +10,13 @@ use tessera_node::validation::{
     CandidateToCheck, InvalidCandidate, ValidationHost, ValidationLimits, ValidationPurpose,
 };
 use tessera_runtime::crypto::Pair;
+use tessera_runtime::executive::MAX_SKIPPED_FULL;
 use tessera_runtime::messaging::RelayInputs;
 use tessera_runtime::modules::balances;
 use tessera_runtime::parachain::{
-    build_block, prove_block, relay_inputs_inherent, BlockData, CandidateCommitments, HeadData,
-    ParaId, ParachainBlockData, PersistedValidationData, ValidationCode, ValidationParams,
+    build_block, build_block_with, prove_block, relay_inputs_inherent, BlockData, BuildOptions,
+    CandidateCommitments, HeadData, ParaId, ParachainBlockData, PersistedValidationData,
+    ValidationCode, ValidationParams,
 };
 use tessera_runtime::{Hash, Header, Nonce, OpaqueExtrinsic};
 
@@ -162,6 +164,58 @@ fn template_blocks_validate_in_wasm_with_the_same_commitments_as_natively() {
         assert_eq!(in_wasm.hrmp_watermark, 7);
         para.apply(&data);
     }
+}
+
+#[test]
+fn a_builder_stops_when_out_of_time_or_full_and_its_recorded_proof_validates() {
+    let host = host();
+    let mut para = Para::new();
+    let mut extrinsics = vec![relay_inputs_inherent::<TemplateRuntime>(
+        RelayInputs::empty(7),
+    )];
+    extrinsics.extend(para.transfers(40));
+    // Out of time after 10 extrinsics: the rest is not even tried.
+    let mut asked = 0;
+    let mut out_of_time = || {
+        asked += 1;
+        asked > 10
+    };
+    let options = BuildOptions {
+        record_proof: true,
+        out_of_time: &mut out_of_time,
+    };
+    let mut built =
+        build_block_with::<TemplateRuntime>(&para.nodes, &para.head, &extrinsics, None, options)
+            .unwrap();
+    assert_eq!(built.tried, 11);
+    assert_eq!(built.block.extrinsics.len(), 11);
+    assert!(built.rejected.is_empty());
+    // The proof recorded while building is the PoV: the Wasm function accepts it.
+    let data = ParachainBlockData {
+        block: built.block.clone(),
+        proof: built.changes.proof.take().unwrap(),
+    };
+    let head = validate(&host, &params(&para.head, &data)).unwrap();
+    assert_eq!(head, HeadData(built.block.header.encode()));
+
+    // A full block: past what fits, the builder stops after MAX_SKIPPED_FULL refusals instead
+    // of checking every transaction left.
+    let mut para = Para::new();
+    let mut extrinsics = vec![relay_inputs_inherent::<TemplateRuntime>(
+        RelayInputs::empty(7),
+    )];
+    extrinsics.extend(para.transfers(1_300));
+    let options = BuildOptions {
+        record_proof: false,
+        out_of_time: &mut || false,
+    };
+    let built =
+        build_block_with::<TemplateRuntime>(&para.nodes, &para.head, &extrinsics, None, options)
+            .unwrap();
+    // 60 ms of weight: the inherent's 50 µs and 1,199 transfers of 50 µs.
+    assert_eq!(built.block.extrinsics.len(), 1_200);
+    assert_eq!(built.tried, 1_200 + MAX_SKIPPED_FULL);
+    assert_eq!(built.rejected.len(), MAX_SKIPPED_FULL);
 }
 
 #[test]

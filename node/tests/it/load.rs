@@ -1,0 +1,327 @@
+//! The default dev network (`tessera dev` as `make dev` runs it, with its dev workload) as a
+//! user meets it: the README's XCM transfer works as written, a failing one says why and exits
+//! non-zero, and when the relay chain and para 1000 are each offered several times what a
+//! block holds through their RPC for 30 relay slots, both keep finalizing.
+
+use crate::processes::{free_port, print_logs, request, Process};
+use futures::StreamExt;
+use jsonrpsee_core::client::ClientT;
+use jsonrpsee_core::rpc_params;
+use jsonrpsee_ws_client::{WsClient, WsClientBuilder};
+use parachain_template_runtime::TemplateRuntime;
+use parity_scale_codec::Encode;
+use serde_json::Value;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tessera_relay_chain::{Call, UNIT};
+use tessera_runtime::crypto::Pair;
+use tessera_runtime::modules::balances;
+use tessera_runtime::{Hash, Header, OpaqueExtrinsic};
+
+/// The README's beneficiary on para 1001 (Bob).
+const README_BENEFICIARY: &str = "5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty";
+
+/// Transfers offered to each chain per second: about 2.5 times the 1,200 a template para
+/// block holds by weight, and many times what a relay block takes in the third of a slot an
+/// author gives itself in a debug build.
+const OFFERED_PER_SECOND: usize = 3_000;
+
+/// The relay slots the load runs for, once the pools are full.
+const SLOTS: u32 = 30;
+
+/// Signers of the offered load (funded first), so the dev workload's accounts are left alone.
+const LOAD_ACCOUNTS: usize = 4;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_dev_network_takes_the_readme_xcm_command_and_keeps_finalizing_under_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("dev");
+    let rpc = free_port();
+    let dev = Process::spawn(&["dev", "--rpc-port", &rpc.to_string()], &base);
+    // `para     1000     template · rpc http://127.0.0.1:PORT · collator Ferdie`
+    let port_of = |line: String| -> u16 {
+        let addr = line.split("rpc http://").nth(1).unwrap();
+        let addr = addr.split(' ').next().unwrap();
+        addr.rsplit(':').next().unwrap().parse().unwrap()
+    };
+    let template = port_of(dev.line("para     1000"));
+    let example = port_of(dev.line("para     1001"));
+
+    // The README's command, with the ports this run got.
+    let (template_url, example_url) = (
+        format!("ws://127.0.0.1:{template}"),
+        format!("ws://127.0.0.1:{example}"),
+    );
+    let readme = [
+        "xcm",
+        "transfer",
+        "--rpc",
+        &template_url,
+        "--from",
+        "//Alice",
+        "--dest",
+        "para:1001",
+        "--beneficiary",
+        README_BENEFICIARY,
+        "--amount",
+        "2.5",
+        "--dest-rpc",
+        &example_url,
+    ];
+    let (code, text) = crate::cli::tessera(&readme);
+    if code != 0 {
+        print_logs(dir.path());
+    }
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("message id 0x"), "{text}");
+    assert!(text.contains("included at block"), "{text}");
+    assert!(text.contains("sent at block"), "{text}");
+    assert!(
+        text.contains("executed at block") && text.contains("complete"),
+        "{text}"
+    );
+
+    // A failing transfer says why and exits non-zero: Alice holds no relay tokens on 1000.
+    let mut failing = readme[..10].to_vec();
+    failing.extend(["--amount", "1", "--asset", "relay", "--timeout", "30"]);
+    let (code, text) = crate::cli::tessera(&failing);
+    assert_ne!(code, 0, "{text}");
+    assert!(text.contains("sent no message"), "{text}");
+
+    under_load(rpc, template, dir.path()).await;
+    drop(dev);
+}
+
+/// Floods the relay chain (RPC `relay`) and para 1000 (RPC `para`) and checks that both keep
+/// finalizing.
+async fn under_load(relay: u16, para: u16, logs: &std::path::Path) {
+    let relay_client = connect(relay).await;
+    let para_client = connect(para).await;
+    let relay_genesis: Hash = genesis(&relay_client).await;
+    let para_genesis: Hash = genesis(&para_client).await;
+    let funder = Pair::dev("Bob");
+    let signers: Vec<Pair> = (0..LOAD_ACCOUNTS)
+        .map(|i| Pair::from_uri(&format!("//Bob//load//{i}")).unwrap())
+        .collect();
+
+    // Fund the load accounts on both chains, with nonces the nodes give (after their pools).
+    let best = best_header(&relay_client).await;
+    let nonce = next_index(&relay_client, &funder).await;
+    for (i, signer) in signers.iter().enumerate() {
+        let call = Call::Balances(balances::Call::Transfer {
+            dest: signer.public(),
+            value: 10_000 * UNIT,
+        });
+        let xt =
+            tessera_node::workload::sign(&funder, call, nonce + i as u32, relay_genesis, &best);
+        submit(&relay_client, &xt).await.unwrap();
+    }
+    let nonce = next_index(&para_client, &funder).await;
+    for (i, signer) in signers.iter().enumerate() {
+        let call = parachain_template_runtime::Call::from(balances::Call::Transfer {
+            dest: signer.public(),
+            value: 10_000 * UNIT,
+        });
+        let xt = tessera_runtime::parachain::sign::<TemplateRuntime>(
+            &funder,
+            call,
+            nonce + i as u32,
+            para_genesis,
+        );
+        submit(&para_client, &xt).await.unwrap();
+    }
+    wait_funded(relay, &signers).await;
+    wait_funded(para, &signers).await;
+
+    let dest = Pair::dev("Dave").public();
+
+    // The para first: offered several times its block capacity through its RPC.
+    let (offered, grew) = flood(relay, para, signers.clone(), move |signer, nonce, _| {
+        let call =
+            parachain_template_runtime::Call::from(balances::Call::Transfer { dest, value: UNIT });
+        tessera_runtime::parachain::sign::<TemplateRuntime>(signer, call, nonce, para_genesis)
+    })
+    .await;
+    let report = format!("para 1000 flooded: {grew:?}; offered (accepted, refused) {offered:?}");
+    eprintln!("{report}");
+    if grew.para_finalized * 10 < grew.best * 8 {
+        print_logs(logs);
+    }
+    assert!(grew.best >= SLOTS * 8 / 10, "{report}");
+    assert!(grew.para_finalized * 10 >= grew.best * 8, "{report}");
+    assert_overloaded(offered, &report);
+
+    // Then the relay chain.
+    let (offered, grew) = flood(relay, relay, signers, move |signer, nonce, best| {
+        let call = Call::Balances(balances::Call::Transfer { dest, value: 1 });
+        tessera_node::workload::sign(signer, call, nonce, relay_genesis, best)
+    })
+    .await;
+    let report = format!("relay flooded: {grew:?}; offered (accepted, refused) {offered:?}");
+    eprintln!("{report}");
+    if grew.finalized < SLOTS * 8 / 10 {
+        print_logs(logs);
+    }
+    assert!(grew.finalized >= SLOTS * 8 / 10, "{report}");
+    assert_overloaded(offered, &report);
+}
+
+/// More was offered than the chain took: its pool was full, so a good part of the offer
+/// was refused (with Substrate's code 1016, "immediately dropped").
+fn assert_overloaded((accepted, refused): (usize, usize), report: &str) {
+    assert!(refused * 3 >= accepted, "{report}");
+}
+
+/// Offers load to the node at `port` with [`offer`] and measures over [`SLOTS`] relay slots
+/// (1 s each in `dev`), once the pools are full: what was offered (accepted, refused), and
+/// how much the relay's best and finalized numbers and para 1000's finalized number grew.
+async fn flood(
+    relay: u16,
+    port: u16,
+    signers: Vec<Pair>,
+    sign: impl Fn(&Pair, u32, &Header) -> OpaqueExtrinsic + Send + Sync + 'static,
+) -> ((usize, usize), Heights) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = tokio::spawn(offer(port, signers, stop.clone(), sign));
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let before = heights(relay).await;
+    tokio::time::sleep(Duration::from_secs(u64::from(SLOTS))).await;
+    let after = heights(relay).await;
+    stop.store(true, Ordering::Relaxed);
+    let offered = load.await.unwrap();
+    let grew = Heights {
+        best: after.best - before.best,
+        finalized: after.finalized - before.finalized,
+        para_finalized: after.para_finalized - before.para_finalized,
+    };
+    (offered, grew)
+}
+
+/// Relay best and finalized numbers and para 1000's finalized number.
+#[derive(Debug)]
+struct Heights {
+    best: u32,
+    finalized: u32,
+    para_finalized: u32,
+}
+
+async fn heights(relay: u16) -> Heights {
+    let best = crate::processes::best_number(relay).await;
+    let finalized = crate::processes::finalized_number(relay).await;
+    let paras: Value = request(relay, "tessera_paras", rpc_params![]).await;
+    let para_finalized = paras
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == 1000)
+        .and_then(|p| p["finalized"]["number"].as_u64())
+        .unwrap() as u32;
+    Heights {
+        best,
+        finalized,
+        para_finalized,
+    }
+}
+
+async fn connect(port: u16) -> WsClient {
+    WsClientBuilder::default()
+        .max_concurrent_requests(1_024)
+        .build(format!("ws://127.0.0.1:{port}"))
+        .await
+        .unwrap()
+}
+
+async fn genesis(client: &WsClient) -> Hash {
+    let hash: String = client
+        .request("chain_getBlockHash", rpc_params![0])
+        .await
+        .unwrap();
+    hash.parse().unwrap()
+}
+
+async fn best_header(client: &WsClient) -> Header {
+    let header: Value = client
+        .request("chain_getHeader", rpc_params![])
+        .await
+        .unwrap();
+    crate::processes::header_of(&header)
+}
+
+async fn next_index(client: &WsClient, who: &Pair) -> u32 {
+    client
+        .request(
+            "system_accountNextIndex",
+            rpc_params![who.public().to_ss58(42)],
+        )
+        .await
+        .unwrap()
+}
+
+async fn submit(client: &WsClient, xt: &OpaqueExtrinsic) -> Result<String, String> {
+    client
+        .request(
+            "author_submitExtrinsic",
+            rpc_params![format!("0x{}", hex::encode(xt.encode()))],
+        )
+        .await
+        .map_err(|err| err.to_string())
+}
+
+async fn wait_funded(port: u16, signers: &[Pair]) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for signer in signers {
+        let key = tessera_runtime::modules::system::ACCOUNT.key(&signer.public());
+        let key = format!("0x{}", hex::encode(key));
+        while request::<Value>(port, "state_getStorage", rpc_params![key.clone()])
+            .await
+            .is_null()
+        {
+            assert!(
+                Instant::now() < deadline,
+                "load accounts not funded on {port}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+/// Offers [`OFFERED_PER_SECOND`] transfers signed by `signers` to the node at `port` until
+/// `stop`: each signer on a connection of its own, a batch every 100 ms from the next nonce
+/// the node gives; how many were accepted and refused (a full pool refuses, with its reason).
+async fn offer(
+    port: u16,
+    signers: Vec<Pair>,
+    stop: Arc<AtomicBool>,
+    sign: impl Fn(&Pair, u32, &Header) -> OpaqueExtrinsic,
+) -> (usize, usize) {
+    let per_batch = (OFFERED_PER_SECOND / 10 / signers.len()) as u32;
+    let (accepted, refused) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    let one_signer = |signer: Pair| {
+        let (stop, sign, accepted, refused) = (&stop, &sign, &accepted, &refused);
+        async move {
+            let client = connect(port).await;
+            while !stop.load(Ordering::Relaxed) {
+                let started = Instant::now();
+                let best = best_header(&client).await;
+                let nonce = next_index(&client, &signer).await;
+                let batch = (nonce..nonce + per_batch).map(|nonce| sign(&signer, nonce, &best));
+                futures::stream::iter(batch)
+                    .for_each_concurrent(64, |xt| {
+                        let client = &client;
+                        async move {
+                            match submit(client, &xt).await {
+                                Ok(_) => accepted.fetch_add(1, Ordering::Relaxed),
+                                Err(_) => refused.fetch_add(1, Ordering::Relaxed),
+                            };
+                        }
+                    })
+                    .await;
+                let left = Duration::from_millis(100).saturating_sub(started.elapsed());
+                tokio::time::sleep(left).await;
+            }
+        }
+    };
+    futures::future::join_all(signers.into_iter().map(one_signer)).await;
+    (accepted.into_inner(), refused.into_inner())
+}
