@@ -8,7 +8,8 @@
 //! at a fixed rate, each validator getting its own senders (the pool does not gossip), so the
 //! chain carries what it can and the rest waits in pools. Knobs (environment):
 //! `BENCH_SECONDS` (measured window, default 30), `BENCH_RATE` (transfers offered per second,
-//! default 2000), `BENCH_SLOT_MS` (default 1000).
+//! default 2000; a comma-separated list runs a fresh network for each rate and ends with the
+//! curve of offered against finalized, so a cliff shows), `BENCH_SLOT_MS` (default 1000).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -110,16 +111,69 @@ fn transfers_in(shared: &Shared, from: u32, to: u32) -> u64 {
         .sum()
 }
 
+/// One measured run's figures.
+struct Row {
+    rate: u64,
+    offered: f64,
+    refused: u64,
+    finalized: f64,
+    blocks: u32,
+    mean_lag: f64,
+    max_lag: u32,
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let seconds = env("BENCH_SECONDS", 30);
-    let rate = env("BENCH_RATE", 2_000);
+    let rates: Vec<u64> = std::env::var("BENCH_RATE")
+        .unwrap_or_else(|_| "2000".into())
+        .split(',')
+        .filter_map(|rate| rate.trim().parse().ok())
+        .collect();
     let slot_ms = env("BENCH_SLOT_MS", 1_000);
 
     let raw = tokio::task::spawn_blocking(raw_verification_rate)
         .await
         .unwrap();
+    let mut rows = Vec::new();
+    for rate in rates {
+        let row = measure(rate, seconds, slot_ms).await;
+        println!(
+            "\n== {VALIDATORS}-validator loopback network, {slot_ms} ms slots, {seconds} s measured =="
+        );
+        println!(
+            "offered:                    {:>9.0} transfers/s ({} refused by pools)",
+            row.offered, row.refused
+        );
+        println!(
+            "finalized:                  {:>9.0} transfers/s ({} blocks)",
+            row.finalized, row.blocks
+        );
+        println!(
+            "finality lag (best - fin.): mean {:.2}, max {} blocks",
+            row.mean_lag, row.max_lag
+        );
+        println!("raw sr25519 verify, 1 core: {raw:>9.0} signatures/s");
+        println!(
+            "finalized transfers / raw verification rate: {:.3}",
+            row.finalized / raw
+        );
+        rows.push(row);
+    }
+    if rows.len() > 1 {
+        println!("\n== curve: offered -> finalized ({slot_ms} ms slots, {seconds} s each) ==");
+        println!("BENCH_RATE  offered/s  finalized/s  finalized blocks  mean lag  max lag");
+        for row in &rows {
+            println!(
+                "{:>10}  {:>9.0}  {:>11.0}  {:>16}  {:>8.2}  {:>7}",
+                row.rate, row.offered, row.finalized, row.blocks, row.mean_lag, row.max_lag
+            );
+        }
+    }
+}
 
+/// A fresh network offered `rate` transfers per second for a warm-up and `seconds`.
+async fn measure(rate: u64, seconds: u64, slot_ms: u64) -> Row {
     let mut spec = ChainSpec::dev_with_validators(VALIDATORS);
     spec.genesis.slot_duration_ms = slot_ms;
     for v in 0..VALIDATORS {
@@ -133,7 +187,6 @@ async fn main() {
     let mut generators: Vec<TransferGenerator> = (0..VALIDATORS)
         .map(|v| TransferGenerator::new(senders(v), v as u64))
         .collect();
-
     // Offer transfers every 100 ms, split evenly, for a warm-up slot and the measured window.
     let per_tick = (rate / 10 / VALIDATORS as u64).max(1) as usize;
     let warm_up = Duration::from_millis(slot_ms * 3);
@@ -178,25 +231,19 @@ async fn main() {
     lags.sort_unstable();
     let mean_lag = lags.iter().map(|l| f64::from(*l)).sum::<f64>() / lags.len().max(1) as f64;
     let max_lag = lags.last().copied().unwrap_or_default();
-    let p50 = lags.get(lags.len() / 2).copied().unwrap_or_default();
     let tps = finalized_transfers as f64 / elapsed;
 
-    println!(
-        "\n== {VALIDATORS}-validator loopback network, {slot_ms} ms slots, {seconds} s measured =="
-    );
-    println!(
-        "offered:                    {:>9.0} transfers/s ({refused} of {offered} refused by pools)",
-        offered as f64 / started.elapsed().as_secs_f64()
-    );
-    println!("finalized:                  {tps:>9.0} transfers/s ({finalized_transfers} in {blocks} blocks)");
-    println!("finality lag (best - fin.): mean {mean_lag:.2}, median {p50}, max {max_lag} blocks");
-    println!("raw sr25519 verify, 1 core: {raw:>9.0} signatures/s");
-    println!(
-        "finalized transfers / raw verification rate: {:.3}",
-        tps / raw
-    );
-
+    let row = Row {
+        rate,
+        offered: offered as f64 / started.elapsed().as_secs_f64(),
+        refused,
+        finalized: tps,
+        blocks,
+        mean_lag,
+        max_lag,
+    };
     for validator in validators {
         validator.running.stop().await.unwrap();
     }
+    row
 }
