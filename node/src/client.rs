@@ -299,22 +299,24 @@ impl Client {
 
     /// Checks a transaction against the best state and adds it to `pool`.
     pub fn submit(&self, pool: &mut Pool, xt: OpaqueExtrinsic) -> Result<Hash, PoolError> {
-        self.submit_checked(pool, xt).map(|(hash, _)| hash)
+        self.submit_checked(pool, xt).map(|(hash, _, _)| hash)
     }
 
-    /// [`Self::submit`], with what the check said (signer, nonce).
+    /// [`Self::submit`], with what the check said (signer, nonce) and the transaction it
+    /// replaced, if any.
     pub fn submit_checked(
         &self,
         pool: &mut Pool,
         xt: OpaqueExtrinsic,
-    ) -> Result<(Hash, ValidTransaction), PoolError> {
+    ) -> Result<(Hash, ValidTransaction, Option<Hash>), PoolError> {
         // A full pool refuses before checking anything: a flood costs it no signature checks
         // (nor may it replace a pooled transaction with a higher tip meanwhile).
         if pool.is_full() {
             return Err(PoolError::Full(pool.len()));
         }
         let info = self.validate(&xt, true)?;
-        pool.insert(xt, info.clone()).map(|hash| (hash, info))
+        pool.insert_replacing(xt, info.clone())
+            .map(|(hash, replaced)| (hash, info, replaced))
     }
 
     /// Whether a transaction whose signature was checked before is still valid on the best

@@ -93,6 +93,15 @@ impl Pool {
         xt: OpaqueExtrinsic,
         info: ValidTransaction,
     ) -> Result<Hash, PoolError> {
+        self.insert_replacing(xt, info).map(|(hash, _)| hash)
+    }
+
+    /// [`Self::insert`]; its hash, and the one it replaced, if any.
+    pub fn insert_replacing(
+        &mut self,
+        xt: OpaqueExtrinsic,
+        info: ValidTransaction,
+    ) -> Result<(Hash, Option<Hash>), PoolError> {
         let hash = xt.hash();
         if self.by_hash.contains_key(&hash) {
             return Err(PoolError::AlreadyImported(hash));
@@ -122,7 +131,7 @@ impl Pool {
         let seq = self.next_seq;
         self.next_seq = self.next_seq.wrapping_add(1);
         self.by_hash.insert(hash, Entry { xt, info, seq });
-        Ok(hash)
+        Ok((hash, replaced))
     }
 
     /// The pooled transaction with this hash.

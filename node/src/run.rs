@@ -7,14 +7,16 @@ use crate::network::{self, NetworkConfig, NetworkError, NetworkEvent, NetworkHan
 use crate::parachains::collator::Collate;
 use crate::parachains::nodes::ParaNodes;
 use crate::parachains::ParachainService;
+use crate::pool::PoolError;
 use crate::service::{ChainEvent, NetworkStatus, Shared};
 use crate::sync::{ChainSync, SyncOutcome};
 use crate::validation::{ValidationHost, ValidationLimits};
 use crate::workload::TransferGenerator;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tessera_consensus::AuthorityKey;
+use tessera_runtime::executive::InvalidTransaction;
 use tokio::sync::mpsc::Receiver;
 
 /// How often a node tells peers its best block.
@@ -237,10 +239,27 @@ impl Node {
             return;
         }
         let mut pool = self.shared.pool();
-        let requeued = retracted
-            .into_iter()
-            .filter(|xt| client.submit(&mut pool, xt.clone()).is_ok())
-            .count();
+        let mut requeued = 0;
+        let mut refused = Vec::new();
+        for xt in retracted {
+            match client.submit(&mut pool, xt.clone()) {
+                Ok(_) => requeued += 1,
+                // In the new best chain (or its nonce taken there, which watchers find out),
+                // or still pooled: not dropped here.
+                Err(
+                    PoolError::Invalid(InvalidTransaction::Stale { .. })
+                    | PoolError::AlreadyImported(_),
+                ) => {}
+                Err(err) => refused.push((xt.hash(), err)),
+            }
+        }
+        drop((client, pool));
+        for (hash, err) in refused {
+            self.shared.publish(ChainEvent::TxDropped {
+                hash,
+                reason: format!("its block was retracted, and the pool refused it again: {err}"),
+            });
+        }
         if requeued > 0 {
             tracing::info!(
                 requeued,
@@ -423,9 +442,17 @@ impl Node {
                 .and_then(|parent| self.parachains.inherent(&client, &parent))
                 .into_iter()
                 .collect();
-            // A third of the slot to build: the block must still reach and be imported by
-            // every peer, and backers need the rest of the slot for the next candidates.
-            let deadline = started + client.slot_duration() / 3;
+            // Until a third into the slot (at least a twentieth of a slot from now, if the
+            // node came late to it): the block must still reach and be imported by every
+            // peer, and backers need the rest of the slot for the next candidates.
+            let slot = client.slot_duration();
+            let slot_ms = u64::try_from(slot.as_millis()).unwrap_or(u64::MAX);
+            let third_in = claim
+                .slot
+                .saturating_mul(slot_ms)
+                .saturating_add(slot_ms / 3);
+            let left = Duration::from_millis(third_in.saturating_sub(unix_time_ms()));
+            let deadline = Instant::now() + left.max(slot / 20);
             let authored =
                 client.author_block_until(&mut pool, claim, inherents, Some(deadline))?;
             let best = client.info().map_or(0, |m| m.best_number);
@@ -433,6 +460,10 @@ impl Node {
         };
         for (hash, reason) in &authored.dropped {
             tracing::info!(%hash, %reason, "dropped transaction");
+            self.shared.publish(ChainEvent::TxDropped {
+                hash: *hash,
+                reason: reason.to_string(),
+            });
         }
         let block = authored.block;
         let header = &block.header;

@@ -21,6 +21,20 @@ pub enum ChainEvent {
     },
     /// A block (and its ancestors) became final.
     Finalized(Header),
+    /// A pooled transaction was replaced by another with its nonce and a higher tip.
+    TxReplaced {
+        /// The one replaced.
+        hash: Hash,
+        /// The one that replaced it.
+        by: Hash,
+    },
+    /// A pooled transaction was dropped: it can never be included.
+    TxDropped {
+        /// Its hash.
+        hash: Hash,
+        /// Why.
+        reason: String,
+    },
 }
 
 /// What the network looks like to this node, for `system_health` and `system_peers`.

@@ -213,7 +213,8 @@ pub(crate) async fn print_blocks(shared: Arc<Shared>, finalized_target: Option<u
                     return;
                 }
             }
-            Err(RecvError::Lagged(_)) => {}
+            Ok(ChainEvent::TxReplaced { .. } | ChainEvent::TxDropped { .. })
+            | Err(RecvError::Lagged(_)) => {}
             Err(RecvError::Closed) => return,
         }
     }

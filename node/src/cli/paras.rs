@@ -138,10 +138,7 @@ pub(crate) async fn serve_para(
     addr: SocketAddr,
 ) -> anyhow::Result<(SocketAddr, ServerHandle)> {
     let para = node.para();
-    let context = ParaRpc {
-        view: node.view(),
-        relay: started.shared.clone(),
-    };
+    let context = ParaRpc::new(node.view(), started.shared.clone());
     let served = rpc::start_para(addr, context)
         .await
         .with_context(|| format!("starting the RPC of para {}", para.0))?;

@@ -14,6 +14,7 @@ use serde_json::Value;
 use std::io::Read;
 use tessera_runtime::crypto::{AccountId, Pair};
 use tessera_runtime::extrinsic::{ChainContext, Era, Extrinsic, SignedExtra};
+use tessera_runtime::modules::system;
 use tessera_runtime::Hash;
 use tessera_xcm::module;
 use tessera_xcm::v5::{Asset, Assets, Junction, Junctions, Location, WeightLimit};
@@ -313,6 +314,7 @@ impl Chain {
             birth_hash: genesis_hash,
         };
         let call = RuntimeCall { module, call };
+        let account: system::AccountInfo = self.storage(&system::ACCOUNT.key(&who)).await?;
         // Another transaction of the signer may take the nonce between reading and
         // submitting (the node says so with Substrate's code 1014): read it again.
         let mut attempt = 0;
@@ -321,6 +323,15 @@ impl Chain {
                 .client
                 .request("system_accountNextIndex", rpc_params![who.to_ss58(42)])
                 .await?;
+            if nonce > account.nonce && attempt == 0 {
+                // The id counts the messages the account sent before; a pending one would be
+                // counted first.
+                println!(
+                    "note: {} earlier transaction(s) of this account are pending; if one sends \
+                     XCM, the message id below is that one's",
+                    nonce - account.nonce
+                );
+            }
             let extra = SignedExtra {
                 era: Era::Immortal,
                 nonce,
@@ -359,9 +370,12 @@ impl Chain {
 /// Substrate's pool code for "a transaction with this nonce is already in the pool".
 const NONCE_TAKEN: i32 = 1014;
 
-/// Follows a watched transaction until a block includes it; that block's number. Fails with
+/// Follows a watched transaction until a block includes it; that block's hash. Fails with
 /// the node's reason if it became invalid, and after `timeout` seconds.
-async fn wait_for_inclusion(watch: &mut Subscription<Value>, timeout: u64) -> anyhow::Result<u64> {
+async fn wait_for_inclusion(
+    watch: &mut Subscription<Value>,
+    timeout: u64,
+) -> anyhow::Result<String> {
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(timeout);
     loop {
         let event = match tokio::time::timeout_at(deadline, watch.next()).await {
@@ -371,8 +385,8 @@ async fn wait_for_inclusion(watch: &mut Subscription<Value>, timeout: u64) -> an
         };
         match event["event"].as_str() {
             Some("bestChainBlockIncluded") | Some("finalized") => {
-                if let Some(number) = event["block"]["index"].as_u64() {
-                    return Ok(number);
+                if let Some(hash) = event["block"]["hash"].as_str() {
+                    return Ok(hash.to_string());
                 }
             }
             Some(kind @ ("invalid" | "dropped" | "error")) => {
@@ -423,7 +437,7 @@ async fn send_and_follow(
     let (id, mut watch) = source.submit(&pair, call).await?;
     println!("message id 0x{}", hex::encode(id));
     let included = wait_for_inclusion(&mut watch, timeout).await?;
-    println!("included at block {included}");
+    println!("included in block {included}");
     // The including block is the head the node reads at now: the record is there at once
     // unless the call failed.
     let sent = wait_for_record(&source, &id, "sent", timeout.min(10))

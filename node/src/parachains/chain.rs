@@ -98,6 +98,13 @@ pub enum TxEvent {
         /// Why.
         reason: InvalidTransaction,
     },
+    /// A pooled transaction was replaced by another with its nonce and a higher tip.
+    Replaced {
+        /// The one replaced.
+        hash: Hash,
+        /// The one that replaced it.
+        by: Hash,
+    },
 }
 
 /// A transaction accepted by a para node.
@@ -258,12 +265,20 @@ impl<R: Runtime> ParaChain<R> {
                 let (xt, info) = checked?;
                 let hash = xt.hash();
                 if self.keeps_pool {
-                    self.pool
-                        .insert(xt, info.clone())
-                        .map_err(|err| match err {
-                            PoolError::Full(_) => ParaTxError::PoolFull,
-                            other => ParaTxError::Pool(other),
-                        })?;
+                    let (_, replaced) =
+                        self.pool
+                            .insert_replacing(xt, info.clone())
+                            .map_err(|err| match err {
+                                PoolError::Full(_) => ParaTxError::PoolFull,
+                                other => ParaTxError::Pool(other),
+                            })?;
+                    if let Some(old) = replaced {
+                        let replaced = TxEvent::Replaced {
+                            hash: old,
+                            by: hash,
+                        };
+                        let _no_watchers = self.tx_events.send(replaced);
+                    }
                 }
                 Ok(Submitted { hash, info })
             })

@@ -22,14 +22,16 @@ use crate::collation::{collate, Collation, CollationInput};
 use parity_scale_codec::{Decode, DecodeAll, Encode};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
-use tessera_relay_chain::paras::{self, ParaId};
+use std::time::{Duration, Instant};
+use tessera_relay_chain::paras::{self, HeadData, ParaId};
 use tessera_relay_chain::{inclusion, messaging};
 use tessera_runtime::crypto::Pair;
 use tessera_runtime::executive::Runtime;
+use tessera_runtime::messaging::RelayInputs;
 use tessera_runtime::modules::{balances, parachain_system};
 use tessera_runtime::parachain::{
-    relay_inputs_inherent, BlockData, ParachainBlockData, PoV, ValidationParams,
+    relay_inputs_inherent, BlockData, ParachainBlockData, PersistedValidationData, PoV,
+    ValidationParams,
 };
 use tessera_runtime::state::State;
 use tessera_runtime::wasm::ValidationOutcome;
@@ -50,10 +52,19 @@ pub trait Collate: Send + Sync {
     fn para(&self) -> ParaId;
     /// The para's chain, for its RPC.
     fn view(&self) -> Arc<Mutex<dyn ParaView>>;
-    /// Follows the para's included head at the relay's best block in `client`, then, if this
-    /// node collates and made no candidate on that block yet, makes one on the candidate
-    /// pending availability there or else on the included head.
-    fn collate(&mut self, client: &Client) -> Option<Collation>;
+    /// What following the para's included head at the relay's best block in `client` needs,
+    /// and, if this node collates and made no candidate on that block yet, what making one
+    /// needs (none if there is nothing to do). Cheap: the caller may hold the client's lock.
+    fn prepare(&mut self, client: &Client) -> Option<CollationJob>;
+    /// Follows the included head of `job` and makes its candidate, on the candidate pending
+    /// availability there or else on the included head. Needs no relay state: the client's
+    /// lock can be released meanwhile.
+    fn build(&mut self, job: CollationJob) -> Option<Collation>;
+    /// [`Self::prepare`] and [`Self::build`] in one go.
+    fn collate(&mut self, client: &Client) -> Option<Collation> {
+        let job = self.prepare(client)?;
+        self.build(job)
+    }
     /// Keeps the block in another collator's PoV, to import if the relay chain includes it.
     fn offer(&mut self, pov: &PoV);
     /// The first block number to fetch from peers, if the para is behind its included head.
@@ -82,12 +93,32 @@ pub trait Collate: Send + Sync {
     fn take_dropped(&mut self) -> Vec<DropReason>;
 }
 
+/// What a collator read from the relay chain to follow and collate on one relay block.
+#[derive(Clone, Debug)]
+pub struct CollationJob {
+    relay_parent: Header,
+    included: HeadData,
+    follow: bool,
+    candidate: Option<CandidateInputs>,
+}
+
+/// What making a candidate on a relay block needs from it.
+#[derive(Clone, Debug)]
+struct CandidateInputs {
+    validation_data: PersistedValidationData,
+    code_hash: Hash,
+    inputs: RelayInputs,
+    validators: usize,
+    slot: Duration,
+}
+
 /// The native validation function of a para.
 pub type ValidateFn = fn(ValidationParams) -> ValidationOutcome;
 
 /// A para node whose runtime is `R`: follows the para's included chain and, with a collator
 /// key, collates.
 pub struct Collator<R> {
+    para: ParaId,
     chain: Arc<Mutex<ParaChain<R>>>,
     /// The collator key and the para's validation function, natively; none on a full node.
     collating: Option<(Pair, ValidateFn)>,
@@ -124,6 +155,7 @@ where
         // A full node checks transactions and passes them on to collators; it builds no block.
         chain.keeps_pool = collating.is_some();
         Collator {
+            para: chain.para,
             chain: Arc::new(Mutex::new(chain)),
             collating,
             followed_on: None,
@@ -262,32 +294,71 @@ where
     R::Call: From<balances::Call> + From<parachain_system::Call>,
 {
     fn para(&self) -> ParaId {
-        self.lock().para
+        self.para
     }
 
     fn view(&self) -> Arc<Mutex<dyn ParaView>> {
         self.chain.clone()
     }
 
-    fn collate(&mut self, client: &Client) -> Option<Collation> {
+    fn prepare(&mut self, client: &Client) -> Option<CollationJob> {
         let best = client.best_header().ok()?;
         let best_hash = best.hash();
-        let to_follow = self.followed_on != Some(best_hash);
+        let follow = self.followed_on != Some(best_hash);
         let to_collate = self.collating.is_some() && self.collated_on != Some(best_hash);
-        if !to_follow && !to_collate {
+        if !follow && !to_collate {
             return None;
         }
+        let para = self.para;
+        if follow {
+            self.followed_on = Some(best_hash);
+            self.track(client, para, best.number);
+        }
+        let mut state = State::new(client.store(), best.state_root);
+        let included = inclusion::included_head(&mut state, para).ok()??;
+        let candidate = match to_collate {
+            false => None,
+            // On the candidate pending availability, if there is one: it may be included in
+            // the block that backs this one.
+            true => (|| {
+                let validation_data =
+                    inclusion::persisted_validation_data(&mut state, para, &best).ok()??;
+                let code_hash = paras::para_at(&mut state, para, best.number.saturating_add(1))
+                    .ok()??
+                    .code_hash;
+                let inputs = match messaging::relay_inputs(client.store(), &best, para) {
+                    Ok(inputs) => inputs,
+                    Err(err) => {
+                        tracing::warn!(para = para.0, %err, "cannot read the relay inputs");
+                        return None;
+                    }
+                };
+                Some(CandidateInputs {
+                    validation_data,
+                    code_hash,
+                    inputs,
+                    validators: client.authorities().len(),
+                    slot: client.slot_duration(),
+                })
+            })(),
+        };
+        Some(CollationJob {
+            relay_parent: best,
+            included,
+            follow,
+            candidate,
+        })
+    }
+
+    fn build(&mut self, job: CollationJob) -> Option<Collation> {
+        let best_hash = job.relay_parent.hash();
+        let para = self.para;
         let chain = self.chain.clone();
         let mut chain = chain
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let para = chain.para;
-        let mut state = State::new(client.store(), best.state_root);
-        if to_follow {
-            self.followed_on = Some(best_hash);
-            self.track(client, para, best.number);
-            let included = inclusion::included_head(&mut state, para).ok()??;
-            match chain.follow(&included) {
+        if job.follow {
+            match chain.follow(&job.included) {
                 Ok(true) => {
                     tracing::debug!(para = para.0, number = chain.head.number, "para head")
                 }
@@ -305,13 +376,13 @@ where
             }
         }
         let (key, validate) = self.collating.clone()?;
-        if !to_collate {
-            return None;
-        }
-        // On the candidate pending availability, if there is one: it may be included in the
-        // block that backs this one.
-        let validation_data =
-            inclusion::persisted_validation_data(&mut state, para, &best).ok()??;
+        let CandidateInputs {
+            validation_data,
+            code_hash,
+            inputs,
+            validators,
+            slot,
+        } = job.candidate?;
         let parent = match Header::decode_all(&mut &validation_data.parent_head.0[..]) {
             Ok(parent) => parent.hash(),
             Err(err) => {
@@ -327,21 +398,10 @@ where
             return None;
         }
         self.collated_on = Some(best_hash);
-        let code_hash = paras::para_at(&mut state, para, best.number.saturating_add(1))
-            .ok()??
-            .code_hash;
         self.queue_dev_transfers(&mut chain);
-        let inherent = match messaging::relay_inputs(client.store(), &best, para) {
-            Ok(inputs) => relay_inputs_inherent::<R>(inputs),
-            Err(err) => {
-                tracing::warn!(para = para.0, %err, "cannot read the relay inputs");
-                return None;
-            }
-        };
+        let inherent = relay_inputs_inherent::<R>(inputs);
         let started = Instant::now();
-        let tracker = self
-            .tracker
-            .get_or_insert_with(|| Tracker::new(client.slot_duration()));
+        let tracker = self.tracker.get_or_insert_with(|| Tracker::new(slot));
         let budget = tracker.budget();
         let data = match chain.build(parent, key.public(), inherent, started + budget) {
             Ok(data) => data,
@@ -353,9 +413,11 @@ where
         // The rest needs no chain: its RPC and gossiped transactions go on meanwhile.
         drop(chain);
         let built_in = started.elapsed();
-        let block_data = BlockData(data.encode());
         let (number, extrinsics) = (data.block.header.number, data.block.extrinsics.len());
-        let pov_size = block_data.0.len();
+        let pov = PoV {
+            block_data: BlockData(data.encode()),
+        };
+        let pov_size = pov.encoded_size();
         if pov_size > inclusion::MAX_POV_SIZE as usize {
             tracing::info!(
                 para = para.0,
@@ -368,6 +430,7 @@ where
             self.dropped.push(DropReason::PovTooLarge);
             return None;
         }
+        let block_data = pov.block_data;
         let params = ValidationParams {
             parent_head: validation_data.parent_head.clone(),
             block_data: block_data.clone(),
@@ -385,7 +448,7 @@ where
         let sent = SentCandidate {
             candidate: Hash::ZERO,
             relay_parent: best_hash,
-            relay_parent_number: best.number,
+            relay_parent_number: job.relay_parent.number,
             parent_head: validation_data.parent_head.hash(),
             head: commitments.head_data.hash(),
             number,
@@ -398,7 +461,7 @@ where
             block_data,
             code_hash,
             commitments,
-            validators: client.authorities().len(),
+            validators,
         };
         match collate(&key, input) {
             Ok(collation) => {

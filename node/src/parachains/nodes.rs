@@ -149,7 +149,9 @@ impl ParaNodes {
             let Some(node) = self.nodes.get_mut(index) else {
                 continue;
             };
-            let collation = blocking(|| node.collate(&shared.client()));
+            // The relay client's lock only while reading what the collation needs.
+            let job = node.prepare(&shared.client());
+            let collation = job.and_then(|job| blocking(|| node.build(job)));
             collations.extend(collation);
             for reason in node.take_dropped() {
                 let labels = DroppedLabels {

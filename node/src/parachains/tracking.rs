@@ -6,10 +6,12 @@
 //! sending, validating (in Wasm, by each backer) and gossiping statements must all fit in one
 //! relay slot. The collator cannot know the backers' load, so it watches the outcome instead:
 //! a candidate the next relay block did not back (or that timed out waiting for availability)
-//! halves the time budget of the next build; a backed one lets it grow again by a hundredth
+//! halves the time budget of the next build; a backed one lets it grow again by a two-hundredth
 //! of the slot. Under load, blocks shrink until they make it, and the rest of the pool waits.
 //! Growing additively and halving on a miss (as TCP does with its window) keeps misses rare
-//! near the limit: after a halving, some fifty backed blocks pass before the next try at it.
+//! near the limit: after a halving from a budget of a quarter of the slot, 25 backed blocks
+//! pass before the next try at it. One parent that is slow to become available halves the
+//! budget once, however many of its successors it costs.
 
 use std::time::Duration;
 use tessera_runtime::Hash;
@@ -29,6 +31,8 @@ pub enum DropReason {
     Reorged,
     /// Its PoV is over the relay chain's size limit: never sent.
     PovTooLarge,
+    /// The relay block after its relay parent backed another collator's candidate instead.
+    Superseded,
 }
 
 impl DropReason {
@@ -40,14 +44,16 @@ impl DropReason {
             DropReason::TimedOut => "timed_out",
             DropReason::Reorged => "reorged",
             DropReason::PovTooLarge => "pov_too_large",
+            DropReason::Superseded => "superseded",
         }
     }
 
     /// Whether the pipeline could not keep up (the next block should be smaller): all but a
-    /// reorg, which says nothing about size. A parent not included in time means its chunks
-    /// did not reach enough validators within the slot: a smaller block spreads faster.
+    /// reorg and another collator's win, which say nothing about size. A parent not included
+    /// in time means its chunks did not reach enough validators within the slot: a smaller
+    /// block spreads faster.
     fn means_too_big(self) -> bool {
-        !matches!(self, DropReason::Reorged)
+        !matches!(self, DropReason::Reorged | DropReason::Superseded)
     }
 }
 
@@ -63,6 +69,7 @@ impl std::fmt::Display for DropReason {
             DropReason::TimedOut => "backed, but not available before the availability timeout",
             DropReason::Reorged => "its relay parent or backing block left the best relay chain",
             DropReason::PovTooLarge => "its PoV is over the relay chain's size limit",
+            DropReason::Superseded => "another collator's candidate was backed instead",
         })
     }
 }
@@ -116,7 +123,13 @@ pub struct Tracker {
     min: Duration,
     max: Duration,
     step: Duration,
+    /// The parent head whose unavailability last halved the budget.
+    halved_for: Option<Hash>,
 }
+
+/// Most relay blocks looked at to resolve a backed candidate (more than the availability
+/// timeout, after which it is resolved either way).
+const MAX_WALK: u32 = 64;
 
 /// Most candidates tracked at once (one per relay block; they resolve within the
 /// availability timeout).
@@ -132,7 +145,8 @@ impl Tracker {
             budget: slot / 4,
             min: slot / 40,
             max: slot / 3,
-            step: slot / 100,
+            step: slot / 200,
+            halved_for: None,
         }
     }
 
@@ -172,8 +186,16 @@ impl Tracker {
                     outcomes.push(Outcome::Backed(backed));
                 }
                 Some(outcome) => {
-                    if let Outcome::Dropped(_, reason) = &outcome {
-                        self.adapt(*reason);
+                    if let Outcome::Dropped(dropped, reason) = &outcome {
+                        // One slow parent costs each of its successors, but halves once.
+                        let again = *reason == DropReason::ParentNotIncluded
+                            && self.halved_for == Some(dropped.parent_head);
+                        if !again {
+                            self.adapt(*reason);
+                        }
+                        if *reason == DropReason::ParentNotIncluded {
+                            self.halved_for = Some(dropped.parent_head);
+                        }
                     }
                     outcomes.push(outcome);
                 }
@@ -198,10 +220,12 @@ impl Tracker {
                     };
                     return Some(Outcome::Backed(backed));
                 }
-                let reason = if included == sent.parent_head {
-                    DropReason::Late
-                } else {
+                let reason = if included != sent.parent_head {
                     DropReason::ParentNotIncluded
+                } else if pending.is_some() {
+                    DropReason::Superseded
+                } else {
+                    DropReason::Late
                 };
                 Some(Outcome::Dropped(sent.clone(), reason))
             }
@@ -209,18 +233,21 @@ impl Tracker {
                 if child != backed_in {
                     return Some(Outcome::Dropped(sent.clone(), DropReason::Reorged));
                 }
-                let best = relay.block_at(relay.best_number())?.0;
-                let (included, pending) = relay.para_at(&best)?;
-                if included == sent.head {
-                    return Some(Outcome::Included(sent.clone()));
+                // Each block since: included in one (perhaps with a successor backed and
+                // included since, if this collator missed a relay block), or pending until
+                // one where it is neither (timed out).
+                let best = relay.best_number();
+                for number in next.saturating_add(1)..=best.min(next.saturating_add(MAX_WALK)) {
+                    let (block, _) = relay.block_at(number)?;
+                    let (included, pending) = relay.para_at(&block)?;
+                    if included == sent.head {
+                        return Some(Outcome::Included(sent.clone()));
+                    }
+                    if pending != Some(sent.candidate) {
+                        return Some(Outcome::Dropped(sent.clone(), DropReason::TimedOut));
+                    }
                 }
-                if pending == Some(sent.candidate) {
-                    return None;
-                }
-                // Neither pending nor the head: timed out (or included and built on already,
-                // which the included head's history would show; the collator's chain follows
-                // that, so a candidate it sees included never gets here).
-                Some(Outcome::Dropped(sent.clone(), DropReason::TimedOut))
+                None
             }
         }
     }
@@ -324,44 +351,74 @@ mod tests {
             .insert(block(6), (Hash([0xa0; 32]), Some(Hash([0xc0; 32]))));
         let outcomes = tracker.resolve(&chain);
         assert!(matches!(&outcomes[..], [Outcome::Backed(c)] if c.backed_in == Some(block(6))));
-        assert_eq!(tracker.budget(), slot / 4 + slot / 100);
+        assert_eq!(tracker.budget(), slot / 4 + slot / 200);
         chain.best = 7;
         chain.paras.insert(block(7), (Hash([0xa1; 32]), None));
         let outcomes = tracker.resolve(&chain);
         assert!(matches!(&outcomes[..], [Outcome::Included(_)]));
         assert!(tracker.in_flight().is_empty());
-        for _ in 0..20 {
+        for _ in 0..40 {
             tracker.grow();
         }
         assert_eq!(tracker.budget(), slot / 3, "never above the ceiling");
     }
 
     #[test]
-    fn timeouts_missing_parents_and_forks_are_told_apart() {
+    fn timeouts_missing_parents_rivals_and_forks_are_told_apart() {
         let slot = Duration::from_millis(600);
         let mut tracker = Tracker::new(slot);
-        tracker.sent(SentCandidate {
+        let backed = SentCandidate {
             backed_in: Some(block(6)),
             ..sent(5)
-        });
+        };
         let mut chain = Chain {
             best: 9,
             ..Chain::default()
         };
+        // Pending in 7, gone in 8 without being included: timed out.
+        chain
+            .paras
+            .insert(block(7), (Hash([0xa0; 32]), Some(Hash([0xc0; 32]))));
+        chain.paras.insert(block(8), (Hash([0xa0; 32]), None));
         chain.paras.insert(block(9), (Hash([0xa0; 32]), None));
+        tracker.sent(backed.clone());
         let outcomes = tracker.resolve(&chain);
         assert!(matches!(
             &outcomes[..],
             [Outcome::Dropped(_, DropReason::TimedOut)]
         ));
+        // Included in 8 and a successor included by 9 (this node missed block 8): included.
+        chain.paras.insert(block(8), (Hash([0xa1; 32]), None));
+        chain.paras.insert(block(9), (Hash([0xa2; 32]), None));
+        tracker.sent(backed);
+        let outcomes = tracker.resolve(&chain);
+        assert!(matches!(&outcomes[..], [Outcome::Included(_)]));
 
-        tracker.sent(sent(5));
+        // The parent not included in 6: every successor on it is dropped, the budget halves
+        // once.
+        let before = tracker.budget();
         chain.paras.insert(block(6), (Hash([0x99; 32]), None));
+        for _ in 0..3 {
+            tracker.sent(sent(5));
+            let outcomes = tracker.resolve(&chain);
+            assert!(matches!(
+                &outcomes[..],
+                [Outcome::Dropped(_, DropReason::ParentNotIncluded)]
+            ));
+        }
+        assert_eq!(tracker.budget(), before / 2);
+
+        // Another collator's candidate backed instead: no change to the budget.
+        chain
+            .paras
+            .insert(block(6), (Hash([0xa0; 32]), Some(Hash([0xee; 32]))));
+        tracker.sent(sent(5));
         let outcomes = tracker.resolve(&chain);
         assert!(matches!(
             &outcomes[..],
-            [Outcome::Dropped(_, DropReason::ParentNotIncluded)]
+            [Outcome::Dropped(_, DropReason::Superseded)]
         ));
+        assert_eq!(tracker.budget(), before / 2);
 
         tracker.sent(sent(5));
         chain.fork_at = Some(6);

@@ -1,7 +1,7 @@
 //! The RPC methods.
 
 use super::json;
-use super::watch::{watch_relay, Flavour};
+use super::watch::{watch_relay, Flavour, Watchers};
 use crate::client::Client;
 use crate::pool::PoolError;
 use crate::service::{ChainEvent, Shared};
@@ -114,14 +114,24 @@ fn submit(shared: &Shared, text: &str) -> RpcResult<Hash> {
     submit_checked(shared, xt).map(|(hash, _)| hash)
 }
 
-/// Checks and pools an extrinsic; its hash and what the check said.
+/// Checks and pools an extrinsic; its hash and what the check said. Watchers of one it
+/// replaced are told.
 pub(super) fn submit_checked(
     shared: &Shared,
     xt: OpaqueExtrinsic,
 ) -> RpcResult<(Hash, ValidTransaction)> {
-    let client = shared.client();
-    let mut pool = shared.pool();
-    client.submit_checked(&mut pool, xt).map_err(pool_error)
+    let (hash, info, replaced) = {
+        let client = shared.client();
+        let mut pool = shared.pool();
+        client.submit_checked(&mut pool, xt).map_err(pool_error)?
+    };
+    if let Some(old) = replaced {
+        shared.publish(ChainEvent::TxReplaced {
+            hash: old,
+            by: hash,
+        });
+    }
+    Ok((hash, info))
 }
 
 /// An account given as an SS58 address or 0x-hex of its 32 bytes.
@@ -155,6 +165,9 @@ pub(super) fn parse_number(value: Value) -> RpcResult<u32> {
 /// The RPC methods over `shared`.
 pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, RegisterMethodError> {
     let mut module = RpcModule::new(shared);
+    // Both watch methods count against one limit.
+    let watchers = Watchers::default();
+    let v1_watchers = watchers.clone();
 
     module.register_method("system_name", |_, _, _| "tessera")?;
     module.register_method("system_version", |_, _, _| env!("CARGO_PKG_VERSION"))?;
@@ -339,16 +352,18 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, RegisterMet
         "author_submitAndWatchExtrinsic",
         "author_extrinsicUpdate",
         "author_unwatchExtrinsic",
-        |params, pending, shared, _| async move {
-            watch_relay(params, pending, &shared, Flavour::Author).await
+        move |params, pending, shared, _| {
+            let watchers = watchers.clone();
+            async move { watch_relay(params, pending, &shared, &watchers, Flavour::Author).await }
         },
     )?;
     module.register_subscription(
         "transactionWatch_v1_submitAndWatch",
         "transactionWatch_v1_watchEvent",
         "transactionWatch_v1_unwatch",
-        |params, pending, shared, _| async move {
-            watch_relay(params, pending, &shared, Flavour::V1).await
+        move |params, pending, shared, _| {
+            let watchers = v1_watchers.clone();
+            async move { watch_relay(params, pending, &shared, &watchers, Flavour::V1).await }
         },
     )?;
     module.register_method(

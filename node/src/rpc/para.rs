@@ -21,7 +21,7 @@ use super::methods::{
     error, internal, invalid_params, message_records, parse_account, parse_hash, parse_hex,
     parse_number,
 };
-use super::watch::{watch_para, Flavour};
+use super::watch::{watch_para, Finality, Flavour, Watchers};
 use crate::parachains::chain::{ParaTxError, ParaView, Submitted};
 use crate::service::Shared;
 use jsonrpsee::core::RegisterMethodError;
@@ -45,12 +45,23 @@ const POOL_IMMEDIATELY_DROPPED: i32 = 1016;
 /// What a para's RPC serves: the para's chain and the relay node that follows its inclusion.
 pub struct ParaRpc {
     /// The para's chain.
-    pub view: Arc<Mutex<dyn ParaView>>,
+    view: Arc<Mutex<dyn ParaView>>,
     /// The relay node.
-    pub relay: Arc<Shared>,
+    pub(super) relay: Arc<Shared>,
+    /// The transactions watched through this server.
+    pub(super) watchers: Watchers,
 }
 
 impl ParaRpc {
+    /// The RPC of the para chain `view`, whose inclusion the relay node `relay` follows.
+    pub fn new(view: Arc<Mutex<dyn ParaView>>, relay: Arc<Shared>) -> Self {
+        ParaRpc {
+            view,
+            relay,
+            watchers: Watchers::default(),
+        }
+    }
+
     pub(super) fn view(&self) -> MutexGuard<'_, dyn ParaView + 'static> {
         self.view
             .lock()
@@ -81,12 +92,18 @@ impl ParaRpc {
 
     /// Whether the para block `block` (number `number`) is final: in the para's chain as of
     /// the relay's finalized block.
-    pub(super) fn is_finalized(&self, block: &Hash, number: u32) -> RpcResult<bool> {
+    pub(super) fn finality_of(&self, block: &Hash, number: u32) -> RpcResult<Finality> {
         let finalized = self.finalized()?;
         let view = self.view();
         let finalized_number = view.block(&finalized).map(|b| b.header.number);
-        Ok(finalized_number.is_some_and(|n| n >= number)
-            && view.canonical_hash(number) == Some(*block))
+        if finalized_number.is_none_or(|n| n < number) {
+            return Ok(Finality::Pending);
+        }
+        Ok(if view.canonical_hash(number) == Some(*block) {
+            Finality::Final
+        } else {
+            Finality::Lost
+        })
     }
 
     /// The para block that is the para's head as of the relay's finalized block.
