@@ -1,20 +1,6 @@
 //! The command line: clear errors and non-zero exits for bad input.
 
-use std::process::Command;
-
-/// Runs the `tessera` binary with `args`: its exit code (-1 if killed) and its output.
-pub(crate) fn tessera(args: &[&str]) -> (i32, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .args(args)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.code().unwrap_or(-1), text)
-}
+pub(crate) use crate::process::tessera;
 
 #[test]
 fn bad_input_exits_non_zero_with_a_clear_error() {

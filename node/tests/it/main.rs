@@ -3,12 +3,13 @@
 mod bad_input;
 mod cli;
 mod crash;
-mod load;
 mod messaging;
 mod metrics;
 mod network;
 mod parachains;
 mod paranet;
+#[path = "../common/process.rs"]
+mod process;
 mod processes;
 mod reorg;
 mod rpc;

@@ -2,21 +2,19 @@
 //! without one, stops without two while authoring goes on, and resumes when a SIGKILLed
 //! validator restarts from its RocksDB; a fresh full node syncs from genesis and follows
 //! finality; a transfer submitted over RPC is seen finalized; a peer sending garbage is
-//! disconnected while the network goes on. The helpers here also serve `load.rs`.
+//! disconnected while the network goes on.
 
-use jsonrpsee_core::client::ClientT;
+use crate::process::{
+    best_number, finalized_number, free_port, header_of, print_logs, request, Process,
+};
 use jsonrpsee_core::client::{Subscription, SubscriptionClientT};
 use jsonrpsee_core::rpc_params;
 use jsonrpsee_ws_client::WsClientBuilder;
 use libp2p::identity;
 use parity_scale_codec::{Decode, Encode};
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tessera_node::network::{self, NetworkConfig, NetworkEvent, Topic};
 use tessera_node::workload::sign;
 use tessera_relay_chain::{Call, ChainSpec, UNIT};
@@ -25,105 +23,6 @@ use tessera_runtime::modules::{balances, system};
 use tessera_runtime::Header;
 
 const WAIT: Duration = Duration::from_secs(60);
-
-pub(crate) fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A `tessera` process whose stdout lines arrive on a channel.
-pub(crate) struct Process {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-}
-
-impl Process {
-    pub(crate) fn spawn(args: &[&str], base: &Path) -> Process {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
-            .args(args)
-            .arg("--base-path")
-            .arg(base)
-            .args(["--prometheus-port", "0", "--log"])
-            // `TESSERA_TEST_LOG=tessera_node=debug` for more in the logs.
-            .arg(std::env::var("TESSERA_TEST_LOG").unwrap_or_else(|_| "info".into()))
-            .stdout(Stdio::piped())
-            // Kept beside the node's data (in the test's temporary directory) for debugging.
-            .stderr(std::fs::File::create(base.with_extension("log")).unwrap())
-            .spawn()
-            .unwrap();
-        let stdout = BufReader::new(child.stdout.take().unwrap());
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in stdout.lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        Process { child, lines }
-    }
-
-    /// The first stdout line starting with `prefix`, without it.
-    pub(crate) fn line(&self, prefix: &str) -> String {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = self
-                .lines
-                .recv_timeout(left)
-                .unwrap_or_else(|_| panic!("no `{prefix}` line"));
-            if let Some(rest) = line.strip_prefix(prefix) {
-                return rest.trim().to_string();
-            }
-        }
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-pub(crate) async fn request<T: serde::de::DeserializeOwned>(
-    port: u16,
-    method: &str,
-    params: jsonrpsee_core::params::ArrayParams,
-) -> T {
-    let client = WsClientBuilder::default()
-        .build(format!("ws://127.0.0.1:{port}"))
-        .await
-        .unwrap();
-    client.request(method, params).await.unwrap()
-}
-
-pub(crate) async fn best_number(port: u16) -> u32 {
-    let header: Value = request(port, "chain_getHeader", rpc_params![]).await;
-    u32::from_str_radix(
-        header["number"].as_str().unwrap().trim_start_matches("0x"),
-        16,
-    )
-    .unwrap()
-}
-
-/// Prints the last lines of every node log under `dir` (shown when a test fails).
-pub(crate) fn print_logs(dir: &Path) {
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.extension().is_some_and(|e| e == "log") {
-            let text = std::fs::read_to_string(&path).unwrap_or_default();
-            let lines: Vec<&str> = text.lines().collect();
-            eprintln!("--- {} (last 40 lines)", path.display());
-            for line in &lines[lines.len().saturating_sub(40)..] {
-                eprintln!("{line}");
-            }
-        }
-    }
-}
 
 async fn wait_best(port: u16, at_least: u32) -> u32 {
     tokio::time::timeout(WAIT, async {
@@ -143,7 +42,7 @@ async fn hash_at(port: u16, number: u32) -> Value {
     request(port, "chain_getBlockHash", rpc_params![number]).await
 }
 
-pub(crate) async fn free_balance(port: u16, who: &Pair) -> u128 {
+async fn free_balance(port: u16, who: &Pair) -> u128 {
     let key = system::ACCOUNT.key(&who.public());
     let value: Value = request(
         port,
@@ -156,16 +55,6 @@ pub(crate) async fn free_balance(port: u16, who: &Pair) -> u128 {
         .unwrap()
         .data
         .free
-}
-
-pub(crate) async fn finalized_number(port: u16) -> u32 {
-    let hash: Value = request(port, "chain_getFinalizedHead", rpc_params![]).await;
-    let header: Value = request(port, "chain_getHeader", rpc_params![hash]).await;
-    u32::from_str_radix(
-        header["number"].as_str().unwrap().trim_start_matches("0x"),
-        16,
-    )
-    .unwrap()
 }
 
 async fn wait_finalized(port: u16, at_least: u32, logs: &Path) -> u32 {
@@ -189,31 +78,6 @@ async fn wait_finalized(port: u16, at_least: u32, logs: &Path) -> u32 {
 async fn best_header(port: u16) -> Header {
     let header: Value = request(port, "chain_getHeader", rpc_params![]).await;
     header_of(&header)
-}
-
-/// A header from its RPC JSON.
-pub(crate) fn header_of(header: &Value) -> Header {
-    Header {
-        parent_hash: header["parentHash"].as_str().unwrap().parse().unwrap(),
-        number: u32::from_str_radix(
-            header["number"].as_str().unwrap().trim_start_matches("0x"),
-            16,
-        )
-        .unwrap(),
-        state_root: header["stateRoot"].as_str().unwrap().parse().unwrap(),
-        extrinsics_root: header["extrinsicsRoot"].as_str().unwrap().parse().unwrap(),
-        digest: tessera_runtime::Digest {
-            logs: header["digest"]["logs"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|log| {
-                    Decode::decode(&mut &hex::decode(&log.as_str().unwrap()[2..]).unwrap()[..])
-                        .unwrap()
-                })
-                .collect(),
-        },
-    }
 }
 
 /// One node of the test network: its arguments (to restart it the same way) and process.

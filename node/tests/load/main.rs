@@ -1,21 +1,32 @@
 //! The default dev network (`tessera dev` as `make dev` runs it, with its dev workload) as a
 //! user meets it: the README's XCM transfer works as written, a failing one says why and exits
-//! non-zero, and when the relay chain and para 1000 are each offered several times what a
-//! block holds through their RPC for 30 relay slots, both keep finalizing.
+//! non-zero, a watched transaction that another takes the nonce of is reported invalid with
+//! why, and when the relay chain and para 1000 are each offered more than fits through their
+//! RPC for 30 relay slots, both keep finalizing.
+//!
+//! A test binary of its own: cargo runs test binaries one after another, so no other test
+//! shares the two cores while it measures liveness under load.
 
-use crate::processes::{free_port, print_logs, request, Process};
+#[path = "../common/process.rs"]
+mod process;
+
 use futures::StreamExt;
-use jsonrpsee_core::client::ClientT;
+use jsonrpsee_core::client::{ClientT, Subscription, SubscriptionClientT};
 use jsonrpsee_core::rpc_params;
 use jsonrpsee_ws_client::{WsClient, WsClientBuilder};
 use parachain_template_runtime::TemplateRuntime;
 use parity_scale_codec::Encode;
-use serde_json::Value;
+use process::{
+    best_number, finalized_number, free_port, header_of, print_logs, request, tessera, Process,
+};
+use serde_json::{json, Value};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tessera_relay_chain::{Call, UNIT};
 use tessera_runtime::crypto::Pair;
+use tessera_runtime::executive::Runtime;
+use tessera_runtime::extrinsic::{ChainContext, Era, Extrinsic, SignedExtra};
 use tessera_runtime::modules::balances;
 use tessera_runtime::{Hash, Header, OpaqueExtrinsic};
 
@@ -69,13 +80,13 @@ async fn the_default_dev_network_takes_the_readme_xcm_command_and_keeps_finalizi
         "--dest-rpc",
         &example_url,
     ];
-    let (code, text) = crate::cli::tessera(&readme);
+    let (code, text) = tessera(&readme);
     if code != 0 {
         print_logs(dir.path());
     }
     assert_eq!(code, 0, "{text}");
     assert!(text.contains("message id 0x"), "{text}");
-    assert!(text.contains("included at block"), "{text}");
+    assert!(text.contains("included in block 0x"), "{text}");
     assert!(text.contains("sent at block"), "{text}");
     assert!(
         text.contains("executed at block") && text.contains("complete"),
@@ -85,7 +96,7 @@ async fn the_default_dev_network_takes_the_readme_xcm_command_and_keeps_finalizi
     // A failing transfer says why and exits non-zero: Alice holds no relay tokens on 1000.
     let mut failing = readme[..10].to_vec();
     failing.extend(["--amount", "1", "--asset", "relay", "--timeout", "30"]);
-    let (code, text) = crate::cli::tessera(&failing);
+    let (code, text) = tessera(&failing);
     assert_ne!(code, 0, "{text}");
     assert!(text.contains("sent no message"), "{text}");
 
@@ -133,6 +144,7 @@ async fn under_load(relay: u16, para: u16, logs: &std::path::Path) {
     }
     wait_funded(relay, &signers).await;
     wait_funded(para, &signers).await;
+    a_replaced_transaction_is_reported_invalid(&para_client, &signers[0], para_genesis).await;
 
     let dest = Pair::dev("Dave").public();
 
@@ -198,6 +210,70 @@ async fn flood(
     (offered, grew)
 }
 
+/// A para transaction replaced in the pool by another with its nonce and a higher tip is
+/// reported at once (`transactionWatch_v1`: invalid, saying by which); the other is followed
+/// to finality (`author_submitAndWatchExtrinsic`). Both wait for an earlier nonce, so neither
+/// can be in a block before the replacement.
+async fn a_replaced_transaction_is_reported_invalid(client: &WsClient, who: &Pair, genesis: Hash) {
+    let nonce = next_index(client, who).await;
+    let signed = |nonce, tip| {
+        let call = parachain_template_runtime::Call::from(balances::Call::Transfer {
+            dest: Pair::dev("Dave").public(),
+            value: UNIT,
+        });
+        let extra = SignedExtra {
+            era: Era::Immortal,
+            nonce,
+            tip,
+        };
+        let chain = ChainContext {
+            spec_version: TemplateRuntime::VERSION.spec_version,
+            genesis_hash: genesis,
+            birth_hash: genesis,
+        };
+        let xt = Extrinsic::signed(who, call, extra, &chain).to_opaque();
+        format!("0x{}", hex::encode(xt.encode()))
+    };
+    let mut first: Subscription<Value> = client
+        .subscribe(
+            "transactionWatch_v1_submitAndWatch",
+            rpc_params![signed(nonce + 1, 0)],
+            "transactionWatch_v1_unwatch",
+        )
+        .await
+        .unwrap();
+    assert_eq!(next(&mut first).await, json!({"event": "validated"}));
+    let mut second: Subscription<Value> = client
+        .subscribe(
+            "author_submitAndWatchExtrinsic",
+            rpc_params![signed(nonce + 1, 1)],
+            "author_unwatchExtrinsic",
+        )
+        .await
+        .unwrap();
+    assert_eq!(next(&mut second).await, json!("future"));
+    let replaced = next(&mut first).await;
+    assert_eq!(replaced["event"], "invalid", "{replaced}");
+    let reason = replaced["error"].as_str().unwrap();
+    assert!(reason.contains("replaced by 0x"), "{reason}");
+    // The missing nonce comes: the second goes in and is finalized.
+    let _: String = client
+        .request("author_submitExtrinsic", rpc_params![signed(nonce, 0)])
+        .await
+        .unwrap();
+    assert!(next(&mut second).await.get("inBlock").is_some());
+    assert!(next(&mut second).await.get("finalized").is_some());
+}
+
+/// The next event of a subscription, within a minute.
+async fn next(subscription: &mut Subscription<Value>) -> Value {
+    tokio::time::timeout(Duration::from_secs(60), subscription.next())
+        .await
+        .expect("no event within a minute")
+        .expect("subscription closed")
+        .unwrap()
+}
+
 /// Relay best and finalized numbers and para 1000's finalized number.
 #[derive(Debug)]
 struct Heights {
@@ -207,8 +283,8 @@ struct Heights {
 }
 
 async fn heights(relay: u16) -> Heights {
-    let best = crate::processes::best_number(relay).await;
-    let finalized = crate::processes::finalized_number(relay).await;
+    let best = best_number(relay).await;
+    let finalized = finalized_number(relay).await;
     let paras: Value = request(relay, "tessera_paras", rpc_params![]).await;
     let para_finalized = paras
         .as_array()
@@ -245,7 +321,7 @@ async fn best_header(client: &WsClient) -> Header {
         .request("chain_getHeader", rpc_params![])
         .await
         .unwrap();
-    crate::processes::header_of(&header)
+    header_of(&header)
 }
 
 async fn next_index(client: &WsClient, who: &Pair) -> u32 {

@@ -1,0 +1,167 @@
+//! Real `tessera` processes for the node's process tests, shared by the `it` and `load` test
+//! binaries: spawning one and reading its output, its RPC, its logs.
+
+use jsonrpsee_core::client::ClientT;
+use jsonrpsee_core::rpc_params;
+use jsonrpsee_ws_client::WsClientBuilder;
+use parity_scale_codec::Decode;
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+use tessera_runtime::Header;
+
+/// How long a process may take to print an expected line.
+const WAIT: Duration = Duration::from_secs(60);
+
+/// Runs the `tessera` binary with `args`: its exit code (-1 if killed) and its output.
+pub(crate) fn tessera(args: &[&str]) -> (i32, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(args)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.code().unwrap_or(-1), text)
+}
+
+/// A port free on loopback now.
+pub(crate) fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A `tessera` process whose stdout lines arrive on a channel.
+pub(crate) struct Process {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Process {
+    pub(crate) fn spawn(args: &[&str], base: &Path) -> Process {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .args(args)
+            .arg("--base-path")
+            .arg(base)
+            .args(["--prometheus-port", "0", "--log"])
+            // `TESSERA_TEST_LOG=tessera_node=debug` for more in the logs.
+            .arg(std::env::var("TESSERA_TEST_LOG").unwrap_or_else(|_| "info".into()))
+            .stdout(Stdio::piped())
+            // Kept beside the node's data (in the test's temporary directory) for debugging.
+            .stderr(std::fs::File::create(base.with_extension("log")).unwrap())
+            .spawn()
+            .unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in stdout.lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Process { child, lines }
+    }
+
+    /// The first stdout line starting with `prefix`, without it.
+    pub(crate) fn line(&self, prefix: &str) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = self
+                .lines
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("no `{prefix}` line"));
+            if let Some(rest) = line.strip_prefix(prefix) {
+                return rest.trim().to_string();
+            }
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub(crate) async fn request<T: serde::de::DeserializeOwned>(
+    port: u16,
+    method: &str,
+    params: jsonrpsee_core::params::ArrayParams,
+) -> T {
+    let client = WsClientBuilder::default()
+        .build(format!("ws://127.0.0.1:{port}"))
+        .await
+        .unwrap();
+    client.request(method, params).await.unwrap()
+}
+
+pub(crate) async fn best_number(port: u16) -> u32 {
+    let header: Value = request(port, "chain_getHeader", rpc_params![]).await;
+    u32::from_str_radix(
+        header["number"].as_str().unwrap().trim_start_matches("0x"),
+        16,
+    )
+    .unwrap()
+}
+
+/// Prints the last lines of every node log under `dir` (shown when a test fails).
+pub(crate) fn print_logs(dir: &Path) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "log") {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            eprintln!("--- {} (last 40 lines)", path.display());
+            for line in &lines[lines.len().saturating_sub(40)..] {
+                eprintln!("{line}");
+            }
+        }
+    }
+}
+
+pub(crate) async fn finalized_number(port: u16) -> u32 {
+    let hash: Value = request(port, "chain_getFinalizedHead", rpc_params![]).await;
+    let header: Value = request(port, "chain_getHeader", rpc_params![hash]).await;
+    u32::from_str_radix(
+        header["number"].as_str().unwrap().trim_start_matches("0x"),
+        16,
+    )
+    .unwrap()
+}
+
+/// A header from its RPC JSON.
+pub(crate) fn header_of(header: &Value) -> Header {
+    Header {
+        parent_hash: header["parentHash"].as_str().unwrap().parse().unwrap(),
+        number: u32::from_str_radix(
+            header["number"].as_str().unwrap().trim_start_matches("0x"),
+            16,
+        )
+        .unwrap(),
+        state_root: header["stateRoot"].as_str().unwrap().parse().unwrap(),
+        extrinsics_root: header["extrinsicsRoot"].as_str().unwrap().parse().unwrap(),
+        digest: tessera_runtime::Digest {
+            logs: header["digest"]["logs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|log| {
+                    Decode::decode(&mut &hex::decode(&log.as_str().unwrap()[2..]).unwrap()[..])
+                        .unwrap()
+                })
+                .collect(),
+        },
+    }
+}
