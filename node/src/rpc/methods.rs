@@ -24,9 +24,9 @@ const INTERNAL: i32 = -32603;
 // Substrate's transaction-pool error codes.
 pub(super) const POOL_INVALID_TX: i32 = 1010;
 const POOL_UNKNOWN_VALIDITY: i32 = 1011;
-const POOL_ALREADY_IMPORTED: i32 = 1013;
-const POOL_TOO_LOW_PRIORITY: i32 = 1014;
-const POOL_IMMEDIATELY_DROPPED: i32 = 1016;
+pub(super) const POOL_ALREADY_IMPORTED: i32 = 1013;
+pub(super) const POOL_TOO_LOW_PRIORITY: i32 = 1014;
+pub(super) const POOL_IMMEDIATELY_DROPPED: i32 = 1016;
 /// Most keys `state_getReadProof` proves at once.
 const MAX_PROOF_KEYS: usize = 1_024;
 
@@ -99,10 +99,11 @@ fn pool_error(err: PoolError) -> ErrorObjectOwned {
     }
 }
 
-/// Checks and pools an extrinsic given as the hex of its SCALE encoding (length-prefixed).
-fn submit(shared: &Shared, text: &str) -> RpcResult<Hash> {
+/// An extrinsic given as the hex of its SCALE encoding (length-prefixed), as
+/// `author_submitExtrinsic` takes it.
+pub(super) fn parse_extrinsic(text: &str) -> RpcResult<OpaqueExtrinsic> {
     let bytes = parse_hex(text)?;
-    let xt = OpaqueExtrinsic::decode(&mut &bytes[..])
+    OpaqueExtrinsic::decode(&mut &bytes[..])
         .ok()
         .filter(|xt| parity_scale_codec::Encode::encoded_size(xt) == bytes.len())
         .ok_or_else(|| {
@@ -110,8 +111,12 @@ fn submit(shared: &Shared, text: &str) -> RpcResult<Hash> {
                 POOL_INVALID_TX,
                 "Invalid Transaction: not a length-prefixed extrinsic",
             )
-        })?;
-    submit_checked(shared, xt).map(|(hash, _)| hash)
+        })
+}
+
+/// Checks and pools an extrinsic given as the hex of its SCALE encoding.
+fn submit(shared: &Shared, text: &str) -> RpcResult<Hash> {
+    submit_checked(shared, parse_extrinsic(text)?).map(|(hash, _)| hash)
 }
 
 /// Checks and pools an extrinsic; its hash and what the check said. Watchers of one it

@@ -18,8 +18,9 @@
 
 use super::json;
 use super::methods::{
-    error, internal, invalid_params, message_records, parse_account, parse_hash, parse_hex,
-    parse_number,
+    error, internal, invalid_params, message_records, parse_account, parse_extrinsic, parse_hash,
+    parse_hex, parse_number, POOL_ALREADY_IMPORTED, POOL_IMMEDIATELY_DROPPED, POOL_INVALID_TX,
+    POOL_TOO_LOW_PRIORITY,
 };
 use super::watch::{watch_para, Finality, Flavour, Watchers};
 use crate::parachains::chain::{ParaTxError, ParaView, Submitted};
@@ -35,12 +36,6 @@ use tessera_runtime::state::State;
 use tessera_runtime::{Hash, Header, OpaqueExtrinsic};
 
 type RpcResult<T> = Result<T, ErrorObjectOwned>;
-
-// Substrate's transaction-pool error codes.
-const POOL_INVALID_TX: i32 = 1010;
-const POOL_ALREADY_IMPORTED: i32 = 1013;
-const POOL_TOO_LOW_PRIORITY: i32 = 1014;
-const POOL_IMMEDIATELY_DROPPED: i32 = 1016;
 
 /// What a para's RPC serves: the para's chain and the relay node that follows its inclusion.
 pub struct ParaRpc {
@@ -208,16 +203,7 @@ pub fn module(context: ParaRpc) -> Result<RpcModule<ParaRpc>, RegisterMethodErro
         "author_submitExtrinsic",
         |params: Params, rpc, _| -> RpcResult<String> {
             let text: String = params.one()?;
-            let bytes = parse_hex(&text)?;
-            let xt = OpaqueExtrinsic::decode(&mut &bytes[..])
-                .ok()
-                .filter(|xt| parity_scale_codec::Encode::encoded_size(xt) == bytes.len())
-                .ok_or_else(|| {
-                    error(
-                        POOL_INVALID_TX,
-                        "Invalid Transaction: not a length-prefixed extrinsic",
-                    )
-                })?;
+            let xt = parse_extrinsic(&text)?;
             rpc.submit(xt).map(|submitted| submitted.hash.to_string())
         },
     )?;

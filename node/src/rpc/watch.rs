@@ -13,14 +13,13 @@
 //! para's collators refuse, say because their pool is full; it waits until the watcher gives
 //! up. Each RPC server follows at most [`MAX_WATCHERS`] transactions at once.
 
-use super::methods::{error, parse_hex, POOL_INVALID_TX};
+use super::methods::{error, parse_extrinsic};
 use super::para::ParaRpc;
 use crate::parachains::chain::{ParaTxError, TxEvent};
 use crate::service::{ChainEvent, Shared};
 use jsonrpsee::core::SubscriptionResult;
 use jsonrpsee::types::{ErrorObjectOwned, Params};
 use jsonrpsee::{PendingSubscriptionSink, SubscriptionSink};
-use parity_scale_codec::Decode;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -165,19 +164,14 @@ impl StatusSink {
     }
 }
 
-/// The extrinsic in the subscription's one parameter: the hex of its SCALE encoding.
-fn extrinsic(params: &Params<'static>) -> Result<OpaqueExtrinsic, ErrorObjectOwned> {
+/// A watch's place and the extrinsic in its one parameter (the hex of its SCALE encoding).
+fn start(
+    watchers: &Watchers,
+    params: &Params<'static>,
+) -> Result<(WatcherSlot, OpaqueExtrinsic), ErrorObjectOwned> {
+    let slot = watchers.enter()?;
     let text: String = params.one()?;
-    let bytes = parse_hex(&text)?;
-    OpaqueExtrinsic::decode(&mut &bytes[..])
-        .ok()
-        .filter(|xt| parity_scale_codec::Encode::encoded_size(xt) == bytes.len())
-        .ok_or_else(|| {
-            error(
-                POOL_INVALID_TX,
-                "Invalid Transaction: not a length-prefixed extrinsic",
-            )
-        })
+    Ok((slot, parse_extrinsic(&text)?))
 }
 
 /// Where `hash` is in `block`'s body, if it is.
@@ -211,10 +205,7 @@ pub(super) async fn watch_relay(
     watchers: &Watchers,
     flavour: Flavour,
 ) -> SubscriptionResult {
-    let checked = watchers
-        .enter()
-        .and_then(|slot| Ok((slot, extrinsic(&params)?)));
-    let (_slot, xt) = match checked {
+    let (_slot, xt) = match start(watchers, &params) {
         Ok(checked) => checked,
         Err(err) => {
             pending.reject(err).await;
@@ -327,11 +318,7 @@ pub(super) async fn watch_para(
     rpc: Arc<ParaRpc>,
     flavour: Flavour,
 ) -> SubscriptionResult {
-    let checked = rpc
-        .watchers
-        .enter()
-        .and_then(|slot| Ok((slot, extrinsic(&params)?)));
-    let (_slot, xt) = match checked {
+    let (_slot, xt) = match start(&rpc.watchers, &params) {
         Ok(checked) => checked,
         Err(err) => {
             pending.reject(err).await;
