@@ -325,22 +325,22 @@ impl Client {
         self.validate(xt, false)
     }
 
+    /// An executive for the block after the best one: what pooled transactions are checked
+    /// against.
+    fn executive_on_best(&self) -> Result<Executive<'_, RelayRuntime>, String> {
+        let best = self.best_header().map_err(|e| e.to_string())?;
+        let state = State::new(&self.store, best.state_root);
+        let number = best.number.saturating_add(1);
+        Executive::<RelayRuntime>::initialize(state, number, best.hash(), None)
+            .map_err(|e| e.to_string())
+    }
+
     fn validate(
         &self,
         xt: &OpaqueExtrinsic,
         verify_signature: bool,
     ) -> Result<ValidTransaction, PoolError> {
-        let best = self
-            .best_header()
-            .map_err(|e| PoolError::State(e.to_string()))?;
-        let state = State::new(&self.store, best.state_root);
-        let mut executive = Executive::<RelayRuntime>::initialize(
-            state,
-            best.number.saturating_add(1),
-            best.hash(),
-            None,
-        )
-        .map_err(|e| PoolError::State(e.to_string()))?;
+        let mut executive = self.executive_on_best().map_err(PoolError::State)?;
         let checked = if verify_signature {
             executive.validate(xt)
         } else {
@@ -356,16 +356,7 @@ impl Client {
     /// accounts); those waiting for earlier nonces stay. Signatures are not checked again:
     /// they were on entry, and this runs after every authored block on the whole pool.
     pub fn prune_pool(&self, pool: &mut Pool) -> Vec<(Hash, InvalidTransaction)> {
-        let Ok(best) = self.best_header() else {
-            return Vec::new();
-        };
-        let state = State::new(&self.store, best.state_root);
-        let Ok(mut executive) = Executive::<RelayRuntime>::initialize(
-            state,
-            best.number.saturating_add(1),
-            best.hash(),
-            None,
-        ) else {
+        let Ok(mut executive) = self.executive_on_best() else {
             return Vec::new();
         };
         let mut dropped = Vec::new();

@@ -238,10 +238,7 @@ impl<R: Runtime> ParaChain<R> {
         if self.keeps_pool && self.pool.is_full() {
             return xts.iter().map(|_| Err(ParaTxError::PoolFull)).collect();
         }
-        let number = self.head.number.saturating_add(1);
-        let state = State::new(&self.nodes, self.head.state_root);
-        let mut executive = match Executive::<R>::initialize(state, number, self.head.hash(), None)
-        {
+        let mut executive = match self.executive_on_head() {
             Ok(executive) => executive,
             Err(err) => {
                 return xts
@@ -318,26 +315,33 @@ impl<R: Runtime> ParaChain<R> {
     /// Drops the pooled transactions the head made invalid (nonces taken, fees no longer
     /// payable). Signatures were checked on entry; only the state-dependent checks run.
     fn prune_pool(&mut self) {
-        if self.pool.is_empty() {
-            return;
-        }
-        let state = State::new(&self.nodes, self.head.state_root);
+        let pooled = self.pool.all();
+        let invalid = self.invalid_on_head(pooled.iter().map(|(hash, xt)| (*hash, xt)));
+        self.drop_from_pool(invalid);
+    }
+
+    /// An executive for the block after the head: what pooled transactions are checked
+    /// against.
+    fn executive_on_head(&self) -> Result<Executive<'_, R>, tessera_runtime::Error> {
         let number = self.head.number.saturating_add(1);
-        let Ok(mut executive) = Executive::<R>::initialize(state, number, self.head.hash(), None)
-        else {
-            return;
+        Executive::<R>::initialize(self.state(), number, self.head.hash(), None)
+    }
+
+    /// Those of `txs` (checked before, signatures and all) that the head makes invalid, with
+    /// why; none if the head's state cannot be read.
+    fn invalid_on_head<'x>(
+        &self,
+        txs: impl IntoIterator<Item = (Hash, &'x OpaqueExtrinsic)>,
+    ) -> Vec<(Hash, InvalidTransaction)> {
+        let Ok(mut executive) = self.executive_on_head() else {
+            return Vec::new();
         };
-        let invalid: Vec<(Hash, InvalidTransaction)> = self
-            .pool
-            .all()
-            .into_iter()
-            .filter_map(|(hash, xt)| match executive.revalidate(&xt) {
+        txs.into_iter()
+            .filter_map(|(hash, xt)| match executive.revalidate(xt) {
                 Err(ApplyError::Invalid(reason)) => Some((hash, reason)),
                 Ok(_) | Err(ApplyError::State(_)) => None,
             })
-            .collect();
-        drop(executive);
-        self.drop_from_pool(invalid);
+            .collect()
     }
 
     /// Keeps a block another collator made, to import if the relay chain includes it.
@@ -649,7 +653,10 @@ impl<R: Runtime> ParaChain<R> {
         let invalid = if on_head {
             invalid
         } else {
-            self.invalid_on_head(invalid)
+            let rejected = invalid
+                .iter()
+                .filter_map(|(hash, _)| Some((*hash, self.pool.get(hash)?)));
+            self.invalid_on_head(rejected)
         };
         self.drop_from_pool(invalid);
         self.candidates.insert(
@@ -660,32 +667,6 @@ impl<R: Runtime> ParaChain<R> {
             },
         );
         Ok(data)
-    }
-
-    /// Those of `rejected` that are invalid on the head too, with why.
-    fn invalid_on_head(
-        &self,
-        rejected: Vec<(Hash, InvalidTransaction)>,
-    ) -> Vec<(Hash, InvalidTransaction)> {
-        if rejected.is_empty() {
-            return Vec::new();
-        }
-        let state = State::new(&self.nodes, self.head.state_root);
-        let number = self.head.number.saturating_add(1);
-        let Ok(mut executive) = Executive::<R>::initialize(state, number, self.head.hash(), None)
-        else {
-            return Vec::new();
-        };
-        rejected
-            .into_iter()
-            .filter_map(|(hash, _)| {
-                let xt = self.pool.get(&hash)?;
-                match executive.revalidate(xt) {
-                    Err(ApplyError::Invalid(reason)) => Some((hash, reason)),
-                    Ok(_) | Err(ApplyError::State(_)) => None,
-                }
-            })
-            .collect()
     }
 }
 
@@ -782,10 +763,9 @@ impl<R: Runtime + Send> ParaView for ParaChain<R> {
     }
 
     fn revalidate(&self, xt: &OpaqueExtrinsic) -> Result<(), ParaTxError> {
-        let number = self.head.number.saturating_add(1);
-        let mut executive =
-            Executive::<R>::initialize(self.state(), number, self.head.hash(), None)
-                .map_err(|e| ParaTxError::State(e.to_string()))?;
+        let mut executive = self
+            .executive_on_head()
+            .map_err(|e| ParaTxError::State(e.to_string()))?;
         match executive.revalidate(xt) {
             Ok(_) => Ok(()),
             Err(ApplyError::Invalid(invalid)) => Err(ParaTxError::Invalid(invalid)),

@@ -242,7 +242,10 @@ async fn a_replaced_transaction_is_reported_invalid(client: &WsClient, who: &Pai
         )
         .await
         .unwrap();
-    assert_eq!(next(&mut first).await, json!({"event": "validated"}));
+    assert_eq!(
+        next(&mut first, "validated").await,
+        json!({"event": "validated"})
+    );
     let mut second: Subscription<Value> = client
         .subscribe(
             "author_submitAndWatchExtrinsic",
@@ -251,8 +254,8 @@ async fn a_replaced_transaction_is_reported_invalid(client: &WsClient, who: &Pai
         )
         .await
         .unwrap();
-    assert_eq!(next(&mut second).await, json!("future"));
-    let replaced = next(&mut first).await;
+    assert_eq!(next(&mut second, "future").await, json!("future"));
+    let replaced = next(&mut first, "invalid (replaced)").await;
     assert_eq!(replaced["event"], "invalid", "{replaced}");
     let reason = replaced["error"].as_str().unwrap();
     assert!(reason.contains("replaced by 0x"), "{reason}");
@@ -261,16 +264,19 @@ async fn a_replaced_transaction_is_reported_invalid(client: &WsClient, who: &Pai
         .request("author_submitExtrinsic", rpc_params![signed(nonce, 0)])
         .await
         .unwrap();
-    assert!(next(&mut second).await.get("inBlock").is_some());
-    assert!(next(&mut second).await.get("finalized").is_some());
+    assert!(next(&mut second, "inBlock").await.get("inBlock").is_some());
+    assert!(next(&mut second, "finalized")
+        .await
+        .get("finalized")
+        .is_some());
 }
 
-/// The next event of a subscription, within a minute.
-async fn next(subscription: &mut Subscription<Value>) -> Value {
+/// The next event of a subscription, within a minute; `what` says which, if none comes.
+async fn next(subscription: &mut Subscription<Value>, what: &str) -> Value {
     tokio::time::timeout(Duration::from_secs(60), subscription.next())
         .await
-        .expect("no event within a minute")
-        .expect("subscription closed")
+        .unwrap_or_else(|_| panic!("no `{what}` event within a minute"))
+        .unwrap_or_else(|| panic!("subscription closed before its `{what}` event"))
         .unwrap()
 }
 
