@@ -1,0 +1,35 @@
+//! Gossip topics, and what the node answers about each message received on them.
+
+use libp2p::gossipsub::IdentTopic;
+
+/// Gossip topics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Topic {
+    /// Block announcements and status.
+    Blocks,
+    /// Finality votes and commits.
+    Finality,
+    /// Collations, backing statements and availability bitfields.
+    Parachains,
+    /// Para transactions, from the node that received them to the para's collators.
+    ParaTransactions,
+}
+
+impl Topic {
+    pub(super) const ALL: [Topic; 4] = [
+        Topic::Blocks,
+        Topic::Finality,
+        Topic::Parachains,
+        Topic::ParaTransactions,
+    ];
+
+    pub(super) fn ident(self, chain: &str) -> IdentTopic {
+        let name = match self {
+            Topic::Blocks => "blocks",
+            Topic::Finality => "finality",
+            Topic::Parachains => "parachains",
+            Topic::ParaTransactions => "para-transactions",
+        };
+        IdentTopic::new(format!("/tessera/{chain}/{name}/1"))
+    }
+}

@@ -1,0 +1,379 @@
+//! The swarm task: runs libp2p, turns its events into [`NetworkEvent`]s for the node and
+//! carries out the node's commands.
+
+use super::behaviour::{Behaviour, BehaviourEvent};
+use super::handle::Command;
+use super::protocol::*;
+use super::requests::{
+    request_event, RequestKinds, CHUNK_EVENTS, COLLATION_EVENTS, PARA_BLOCK_EVENTS,
+};
+use super::{Misbehaviour, NetworkError, NetworkEvent, Reputations, Topic};
+use futures::StreamExt;
+use libp2p::gossipsub::{self, MessageAcceptance};
+use libp2p::request_response::{self, OutboundRequestId};
+use libp2p::swarm::SwarmEvent;
+use libp2p::{Multiaddr, PeerId, Swarm};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+pub(super) struct Task {
+    pub(super) swarm: Swarm<Behaviour>,
+    pub(super) chain: String,
+    pub(super) bootnodes: Vec<Multiaddr>,
+    pub(super) commands: mpsc::UnboundedReceiver<Command>,
+    pub(super) events: mpsc::Sender<NetworkEvent>,
+    pub(super) reputations: Reputations,
+    pub(super) connected: std::collections::BTreeSet<PeerId>,
+    pub(super) chunk_requests: std::collections::HashMap<OutboundRequestId, ChunkRequest>,
+    pub(super) para_block_requests: std::collections::HashMap<OutboundRequestId, ParaBlocksRequest>,
+    pub(super) collations_sent: std::collections::HashMap<OutboundRequestId, tessera_runtime::Hash>,
+}
+
+impl Task {
+    pub(super) async fn run(mut self) {
+        self.dial_bootnodes();
+        let mut redial = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tokio::select! {
+                command = self.commands.recv() => match command {
+                    Some(command) => self.command(command),
+                    // Every handle is gone: the node is shutting down.
+                    None => return,
+                },
+                event = self.swarm.select_next_some() => {
+                    if self.swarm_event(event).await.is_err() {
+                        return;
+                    }
+                }
+                _ = redial.tick() => self.redial_bootnodes(),
+            }
+        }
+    }
+
+    fn dial_bootnodes(&mut self) {
+        for addr in self.bootnodes.clone() {
+            if let Err(err) = self.swarm.dial(addr.clone()) {
+                tracing::debug!(%addr, %err, "cannot dial bootnode");
+            }
+        }
+    }
+
+    /// Dials the bootnodes not connected now (those given without a peer id only while no
+    /// peer at all is connected): a restarted peer is found again at its address.
+    fn redial_bootnodes(&mut self) {
+        for addr in self.bootnodes.clone() {
+            let peer = addr.iter().find_map(|p| match p {
+                libp2p::multiaddr::Protocol::P2p(peer) => Some(peer),
+                _ => None,
+            });
+            let wanted = match peer {
+                Some(peer) => !self.connected.contains(&peer),
+                None => self.connected.is_empty(),
+            };
+            if wanted && !peer.is_some_and(|p| self.reputations.is_banned(&p, Instant::now())) {
+                if let Err(err) = self.swarm.dial(addr.clone()) {
+                    tracing::debug!(%addr, %err, "cannot dial bootnode");
+                }
+            }
+        }
+    }
+
+    fn topic_of(&self, hash: &gossipsub::TopicHash) -> Option<Topic> {
+        Topic::ALL
+            .into_iter()
+            .find(|topic| topic.ident(&self.chain).hash() == *hash)
+    }
+
+    fn command(&mut self, command: Command) {
+        let behaviour = self.swarm.behaviour_mut();
+        match command {
+            Command::Publish { topic, data, reply } => {
+                let result = behaviour
+                    .gossipsub
+                    .publish(topic.ident(&self.chain), data)
+                    .map(drop)
+                    .map_err(|e| match e {
+                        gossipsub::PublishError::NoPeersSubscribedToTopic
+                        | gossipsub::PublishError::AllQueuesFull(_) => NetworkError::NoPeers,
+                        other => NetworkError::Publish(other.to_string()),
+                    });
+                let _caller_gone = reply.send(result);
+            }
+            Command::Validated { id, peer, valid } => {
+                let acceptance = if valid {
+                    MessageAcceptance::Accept
+                } else {
+                    MessageAcceptance::Reject
+                };
+                behaviour
+                    .gossipsub
+                    .report_message_validation_result(&id, &peer, acceptance);
+            }
+            Command::Ignored { id, peer } => {
+                behaviour.gossipsub.report_message_validation_result(
+                    &id,
+                    &peer,
+                    MessageAcceptance::Ignore,
+                );
+            }
+            Command::Request {
+                peer,
+                request,
+                reply,
+            } => {
+                let id = behaviour.sync.send_request(&peer, request);
+                let _caller_gone = reply.send(id);
+            }
+            Command::Respond { channel, response } => {
+                // Fails only if the peer went away; nothing to do then.
+                let _peer_gone = behaviour.sync.send_response(channel, response);
+            }
+            Command::Report { peer, what } => self.report(peer, what),
+            Command::Direct { peer, data } => {
+                behaviour.direct.send_request(&peer, DirectMessage(data));
+            }
+            Command::RequestChunk { peer, request } => {
+                let id = behaviour.chunks.send_request(&peer, request);
+                self.chunk_requests.insert(id, request);
+            }
+            Command::RespondChunk { channel, response } => {
+                let _peer_gone = behaviour.chunks.send_response(channel, response);
+            }
+            Command::SendCollation { peer, collation } => {
+                let candidate = collation.candidate.hash();
+                let id = behaviour.collations.send_request(&peer, *collation);
+                self.collations_sent.insert(id, candidate);
+            }
+            Command::RespondCollation { channel, response } => {
+                let _peer_gone = behaviour.collations.send_response(channel, response);
+            }
+            Command::RequestParaBlocks { peer, request } => {
+                let id = behaviour.para_blocks.send_request(&peer, request);
+                self.para_block_requests.insert(id, request);
+            }
+            Command::RespondParaBlocks { channel, response } => {
+                let _peer_gone = behaviour.para_blocks.send_response(channel, response);
+            }
+            Command::Peers(reply) => {
+                let _caller_gone = reply.send(self.connected.iter().copied().collect());
+            }
+        }
+    }
+
+    fn report(&mut self, peer: PeerId, what: Misbehaviour) {
+        if self.reputations.report(peer, what, Instant::now()) {
+            tracing::info!(%peer, ?what, "banning peer");
+            let _not_connected = self.swarm.disconnect_peer_id(peer);
+            let _full = self.events.try_send(NetworkEvent::Banned(peer));
+        }
+    }
+
+    async fn swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) -> Result<(), ()> {
+        match event {
+            SwarmEvent::NewListenAddr { address, .. } => {
+                let full = address.with(libp2p::multiaddr::Protocol::P2p(
+                    *self.swarm.local_peer_id(),
+                ));
+                emit(&self.events, NetworkEvent::Listening(full)).await?;
+            }
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                num_established,
+                ..
+            } => {
+                if self.reputations.is_banned(&peer_id, Instant::now()) {
+                    let _ = self.swarm.disconnect_peer_id(peer_id);
+                } else if num_established.get() == 1 {
+                    self.connected.insert(peer_id);
+                    emit(&self.events, NetworkEvent::PeerConnected(peer_id)).await?;
+                }
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established: 0,
+                ..
+            } if self.connected.remove(&peer_id) => {
+                self.reputations.forget(&peer_id);
+                emit(&self.events, NetworkEvent::PeerDisconnected(peer_id)).await?;
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message {
+                propagation_source,
+                message_id,
+                message,
+            })) => match self.topic_of(&message.topic) {
+                Some(topic) => {
+                    emit(
+                        &self.events,
+                        NetworkEvent::Gossip {
+                            peer: propagation_source,
+                            source: message.source,
+                            topic,
+                            id: message_id,
+                            data: message.data,
+                        },
+                    )
+                    .await?;
+                }
+                None => {
+                    let gossip = &mut self.swarm.behaviour_mut().gossipsub;
+                    gossip.report_message_validation_result(
+                        &message_id,
+                        &propagation_source,
+                        MessageAcceptance::Reject,
+                    );
+                }
+            },
+            SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.sync_event(event).await?,
+            SwarmEvent::Behaviour(BehaviourEvent::Direct(event)) => {
+                self.direct_event(event).await?
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Chunks(event)) => {
+                self.on_requests(event, |task| &mut task.chunk_requests, CHUNK_EVENTS)
+                    .await?
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Collations(event)) => {
+                self.on_requests(event, |task| &mut task.collations_sent, COLLATION_EVENTS)
+                    .await?
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::ParaBlocks(event)) => {
+                self.on_requests(
+                    event,
+                    |task| &mut task.para_block_requests,
+                    PARA_BLOCK_EVENTS,
+                )
+                .await?
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Passes on an event of a request-response protocol whose requests in flight are in
+    /// `pending`, and reports the peers that sent malformed bytes.
+    async fn on_requests<Req, Resp, Tag>(
+        &mut self,
+        event: request_response::Event<Req, Resp>,
+        pending: fn(&mut Task) -> &mut std::collections::HashMap<OutboundRequestId, Tag>,
+        kinds: RequestKinds<Req, Resp, Tag>,
+    ) -> Result<(), ()> {
+        let events = self.events.clone();
+        let reports = request_event(event, pending(self), kinds, &events).await?;
+        for peer in reports {
+            self.report(peer, Misbehaviour::Malformed);
+        }
+        Ok(())
+    }
+
+    async fn sync_event(
+        &mut self,
+        event: request_response::Event<SyncRequest, SyncResponse>,
+    ) -> Result<(), ()> {
+        match event {
+            request_response::Event::Message { peer, message, .. } => match message {
+                request_response::Message::Request {
+                    request, channel, ..
+                } => {
+                    emit(
+                        &self.events,
+                        NetworkEvent::SyncRequest {
+                            peer,
+                            request,
+                            channel,
+                        },
+                    )
+                    .await?;
+                }
+                request_response::Message::Response {
+                    request_id,
+                    response,
+                } => {
+                    emit(
+                        &self.events,
+                        NetworkEvent::SyncResponse {
+                            peer,
+                            request: request_id,
+                            response: Ok(response),
+                        },
+                    )
+                    .await?;
+                }
+            },
+            request_response::Event::OutboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => {
+                if matches!(&error, request_response::OutboundFailure::Io(e) if e.kind() == std::io::ErrorKind::InvalidData)
+                {
+                    self.report(peer, Misbehaviour::Malformed);
+                }
+                emit(
+                    &self.events,
+                    NetworkEvent::SyncResponse {
+                        peer,
+                        request: request_id,
+                        response: Err(error.to_string()),
+                    },
+                )
+                .await?;
+            }
+            request_response::Event::InboundFailure { peer, error, .. } => {
+                if matches!(&error, request_response::InboundFailure::Io(e) if e.kind() == std::io::ErrorKind::InvalidData)
+                {
+                    self.report(peer, Misbehaviour::Malformed);
+                }
+            }
+            request_response::Event::ResponseSent { .. } => {}
+        }
+        Ok(())
+    }
+}
+
+impl Task {
+    async fn direct_event(
+        &mut self,
+        event: request_response::Event<DirectMessage, ()>,
+    ) -> Result<(), ()> {
+        match event {
+            request_response::Event::Message {
+                peer,
+                message:
+                    request_response::Message::Request {
+                        request, channel, ..
+                    },
+                ..
+            } => {
+                let _peer_gone = self.swarm.behaviour_mut().direct.send_response(channel, ());
+                emit(
+                    &self.events,
+                    NetworkEvent::Direct {
+                        peer,
+                        data: request.0,
+                    },
+                )
+                .await?;
+            }
+            request_response::Event::InboundFailure {
+                peer,
+                error: request_response::InboundFailure::Io(error),
+                ..
+            } if error.kind() == std::io::ErrorKind::InvalidData => {
+                self.report(peer, Misbehaviour::Malformed);
+            }
+            request_response::Event::OutboundFailure { peer, error, .. } => {
+                tracing::debug!(%peer, %error, "direct message not delivered");
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// Hands an event to the node; `Err` when the node has stopped listening.
+pub(super) async fn emit(
+    events: &mpsc::Sender<NetworkEvent>,
+    event: NetworkEvent,
+) -> Result<(), ()> {
+    events.send(event).await.map_err(drop)
+}
