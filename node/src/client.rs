@@ -377,6 +377,19 @@ impl Client {
         self.import_block(&block)
     }
 
+    /// The highest block number any chain can have reached by now (by the slot clock).
+    pub fn highest_possible_number(&mut self) -> tessera_runtime::BlockNumber {
+        self.engine.set_time(unix_time_ms());
+        self.engine.highest_number_now()
+    }
+
+    /// Checks a header a peer claims as its best before believing the height it names:
+    /// sealed by an authority, in a slot that has begun, and a number that slot allows.
+    pub fn check_claim(&mut self, header: &Header) -> Result<(), authorship::ImportError> {
+        self.engine.set_time(unix_time_ms());
+        self.engine.check_claim(header)
+    }
+
     /// Imports a block after checking parent, number, slot, authorship claim, seal, author
     /// digest, extrinsics root, every signature, execution and state root. A rejected block
     /// changes nothing.

@@ -3,7 +3,7 @@
 //! topic, catch-up sent to one peer, and its finalized blocks stored with their justifications.
 
 use crate::client::unix_time_ms;
-use crate::network::{Misbehaviour, NetworkHandle, Topic};
+use crate::network::{Misbehaviour, NetworkHandle, Topic, Verdict};
 use crate::service::{ChainEvent, Shared};
 use crate::store::StoreError;
 use libp2p::PeerId;
@@ -215,15 +215,19 @@ impl FinalityService {
         outcome
     }
 
-    /// Handles gossip on the finality topic; `true` if it was valid (forward it).
-    pub async fn on_gossip(&mut self, peer: PeerId, data: &[u8]) -> (bool, FinalityOutcome) {
+    /// Handles gossip on the finality topic: what it was worth, and what to fetch.
+    pub async fn on_gossip(&mut self, peer: PeerId, data: &[u8]) -> (Verdict, FinalityOutcome) {
         self.shared.metrics.gossip_in.inc();
         self.on_message(peer, data).await
     }
 
-    /// Handles a message sent to this node alone (catch-up).
+    /// Handles a message sent to this node alone (catch-up), charging its sender if invalid.
     pub async fn on_direct(&mut self, peer: PeerId, data: &[u8]) -> FinalityOutcome {
-        self.on_message(peer, data).await.1
+        let (verdict, outcome) = self.on_message(peer, data).await;
+        if let Verdict::Reject(what) = verdict {
+            let _stopped = self.network.report(peer, what);
+        }
+        outcome
     }
 
     /// Checks a justification a peer served with a block, finalizing it if it holds.
@@ -235,7 +239,14 @@ impl FinalityService {
                     justification,
                 };
                 let id = self.peers.id(peer);
-                self.feed(Input::Messages(vec![(id, message)])).await
+                let outputs = self.engine.handle(Input::Messages(vec![(id, message)]));
+                if outputs
+                    .iter()
+                    .any(|o| matches!(o, Output::Misbehaviour(p, _) if *p == id))
+                {
+                    let _stopped = self.network.report(peer, Misbehaviour::Invalid);
+                }
+                self.act(outputs, Some(id)).await
             }
             Err(err) => {
                 tracing::info!(%peer, %err, "malformed justification");
@@ -245,30 +256,46 @@ impl FinalityService {
         }
     }
 
-    async fn on_message(&mut self, peer: PeerId, data: &[u8]) -> (bool, FinalityOutcome) {
+    /// Checks one message from `peer`: accepted if the engine verified it, rejected if it
+    /// found it invalid, ignored if it could not check it now.
+    async fn on_message(&mut self, peer: PeerId, data: &[u8]) -> (Verdict, FinalityOutcome) {
         let message = match FinalityMessage::decode_bounded(data) {
             Ok(message) => message,
             Err(err) => {
                 tracing::debug!(%peer, %err, "malformed finality message");
-                let _stopped = self.network.report(peer, Misbehaviour::Malformed);
-                return (false, FinalityOutcome::default());
+                return (
+                    Verdict::Reject(Misbehaviour::Malformed),
+                    FinalityOutcome::default(),
+                );
             }
         };
         let id = self.peers.id(peer);
         let outputs = self.engine.handle(Input::Messages(vec![(id, message)]));
-        let valid = !outputs
+        let verdict = if let Some(error) = outputs.iter().find_map(|o| match o {
+            Output::Misbehaviour(p, error) if *p == id => Some(error),
+            _ => None,
+        }) {
+            tracing::info!(%peer, %error, "invalid finality message");
+            Verdict::Reject(Misbehaviour::Invalid)
+        } else if outputs
             .iter()
-            .any(|o| matches!(o, Output::Misbehaviour(p, _) if *p == id));
-        (valid, self.act(outputs).await)
+            .any(|o| matches!(o, Output::Verified(p) if *p == id))
+        {
+            Verdict::Accept
+        } else {
+            Verdict::Ignore
+        };
+        (verdict, self.act(outputs, Some(id)).await)
     }
 
     async fn feed(&mut self, input: Input) -> FinalityOutcome {
         let outputs = self.engine.handle(input);
-        self.act(outputs).await
+        self.act(outputs, None).await
     }
 
-    /// Carries out the engine's outputs.
-    async fn act(&mut self, outputs: Vec<Output>) -> FinalityOutcome {
+    /// Carries out the engine's outputs; misbehaviour of `judged` is left to the caller,
+    /// who answers for the message (a gossip verdict blames its source, not its forwarder).
+    async fn act(&mut self, outputs: Vec<Output>, judged: Option<EnginePeer>) -> FinalityOutcome {
         let mut outcome = FinalityOutcome::default();
         let mut queue: std::collections::VecDeque<Output> = outputs.into();
         while let Some(output) = queue.pop_front() {
@@ -308,6 +335,8 @@ impl FinalityService {
                         "finality voter equivocated"
                     );
                 }
+                Output::Verified(_) => {}
+                Output::Misbehaviour(id, _) if Some(id) == judged => {}
                 Output::Misbehaviour(id, error) => {
                     if let Some(peer) = self.peers.peer(id) {
                         tracing::info!(%peer, %error, "invalid finality message");

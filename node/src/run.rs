@@ -17,7 +17,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tessera_consensus::AuthorityKey;
 use tessera_runtime::executive::InvalidTransaction;
-use tokio::sync::mpsc::Receiver;
 
 /// How often a node tells peers its best block.
 const STATUS_INTERVAL: Duration = Duration::from_secs(2);
@@ -116,7 +115,7 @@ impl RunningNode {
 pub struct Node {
     shared: Arc<Shared>,
     network: NetworkHandle,
-    events: Receiver<NetworkEvent>,
+    events: network::NetworkEvents,
     sync: ChainSync,
     finality: FinalityService,
     parachains: ParachainService,
@@ -272,13 +271,13 @@ impl Node {
         match event {
             NetworkEvent::Gossip {
                 peer,
+                source,
                 topic: Topic::Finality,
                 id,
                 data,
-                ..
             } => {
-                let (valid, outcome) = self.finality.on_gossip(peer, &data).await;
-                let _stopped = self.network.validated(id, peer, valid);
+                let (verdict, outcome) = self.finality.on_gossip(peer, &data).await;
+                let _stopped = self.network.validated(id, peer, source, verdict);
                 self.want(outcome).await;
             }
             NetworkEvent::Direct { peer, data } => {
@@ -298,15 +297,13 @@ impl Node {
             }
             NetworkEvent::Gossip {
                 peer,
+                source,
                 topic: Topic::ParaTransactions,
                 id,
                 data,
-                ..
             } => {
-                let _stopped = match self.para_nodes.on_transactions(&data) {
-                    Some(valid) => self.network.validated(id, peer, valid),
-                    None => self.network.ignore(id, peer),
-                };
+                let verdict = self.para_nodes.on_transactions(&data);
+                let _stopped = self.network.validated(id, peer, source, verdict);
             }
             NetworkEvent::ChunkRequest {
                 request, channel, ..

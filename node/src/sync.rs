@@ -5,13 +5,14 @@
 use crate::client::{ImportError, ImportOutcome};
 use crate::network::{
     decode_exact, BlockAnnounce, Misbehaviour, NetworkEvent, NetworkHandle, SyncBlock, SyncRequest,
-    SyncResponse, Topic, MAX_BLOCKS_PER_REQUEST,
+    SyncResponse, Topic, Verdict, MAX_BLOCKS_PER_REQUEST,
 };
 use crate::service::{ChainEvent, Shared};
 use libp2p::PeerId;
 use parity_scale_codec::Encode;
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use tessera_consensus::authorship;
 use tessera_runtime::{Block, BlockNumber, Header};
 
 /// Blocks below our best asked for again with each download, so a peer's chain that forked
@@ -27,11 +28,23 @@ pub struct SyncOutcome {
     pub justifications: Vec<(PeerId, Vec<u8>)>,
 }
 
-/// What a peer told us of its chain.
+/// What we know of a peer's chain. `best` is only ever a height we verified: a block it sent
+/// that we imported, or a sealed header it claimed that passed [`Client::check_claim`].
+/// `heard` is a height a verified vote it forwarded names: worth fetching, but not a reason to
+/// stop authoring.
+///
+/// [`Client::check_claim`]: crate::client::Client::check_claim
 #[derive(Clone, Copy, Debug, Default)]
 struct PeerChain {
     best: BlockNumber,
     finalized: BlockNumber,
+    heard: BlockNumber,
+}
+
+impl PeerChain {
+    fn fetchable(&self) -> BlockNumber {
+        self.best.max(self.heard)
+    }
 }
 
 /// Follows the chain through the network for one node.
@@ -80,22 +93,32 @@ impl ChainSync {
             .collect()
     }
 
-    /// Notes that `peer` has block `number` (it voted for it), and fetches it if we lack it.
+    /// Notes that `peer` has block `number` (it forwarded a verified vote for it), and fetches
+    /// it if we lack it. Never beyond what the slot clock allows.
     pub async fn note_peer_block(&mut self, peer: PeerId, number: BlockNumber) {
+        if number > self.shared.client().highest_possible_number() {
+            return;
+        }
         let chain = self.peers.entry(peer).or_default();
-        chain.best = chain.best.max(number);
+        chain.heard = chain.heard.max(number);
         self.maybe_download().await;
     }
 
     /// Announces our best and finalized blocks to peers.
     pub async fn announce_status(&self) {
-        let status = match self.shared.client().info() {
-            Ok(meta) => BlockAnnounce::Status {
-                best: meta.best_number,
-                best_hash: meta.best_hash,
-                finalized: meta.finalized_number,
-            },
-            Err(err) => return tracing::error!(%err, "cannot read chain metadata"),
+        let read = {
+            let client = self.shared.client();
+            client.info().map_err(|e| e.to_string()).and_then(|meta| {
+                match client.header(&meta.best_hash) {
+                    Ok(Some(best)) => Ok((best, meta.finalized_number)),
+                    Ok(None) => Err(format!("best header {} missing", meta.best_hash)),
+                    Err(err) => Err(err.to_string()),
+                }
+            })
+        };
+        let status = match read {
+            Ok((best, finalized)) => BlockAnnounce::Status { best, finalized },
+            Err(err) => return tracing::error!(%err, "cannot read the best block"),
         };
         // Fails only while no peer is subscribed yet.
         if self
@@ -128,14 +151,16 @@ impl ChainSync {
         match event {
             NetworkEvent::Gossip {
                 peer,
+                source,
                 topic: Topic::Blocks,
                 id,
                 data,
-                ..
             } => {
                 self.shared.metrics.gossip_in.inc();
-                let valid = self.on_block_gossip(peer, &data, &mut outcome).await;
-                let _stopped = self.network.validated(id, peer, valid);
+                let verdict = self
+                    .on_block_gossip(peer, source, &data, &mut outcome)
+                    .await;
+                let _stopped = self.network.validated(id, peer, source, verdict);
             }
             NetworkEvent::SyncRequest {
                 peer,
@@ -150,14 +175,25 @@ impl ChainSync {
                     self.downloading = None;
                 }
                 match response {
+                    Ok(SyncResponse::Blocks(blocks)) if blocks.is_empty() => {
+                        // It claimed blocks above ours, then served none: stop believing it.
+                        tracing::info!(%peer, "peer served none of the blocks it claimed");
+                        self.peers.remove(&peer);
+                        let _stopped = self.network.report(peer, Misbehaviour::Unfulfilled);
+                    }
                     Ok(SyncResponse::Blocks(blocks)) => {
                         self.import_downloaded(peer, blocks, &mut outcome)
                     }
                     Ok(SyncResponse::Justification(Some((_, justification)))) => {
                         outcome.justifications.push((peer, justification));
                     }
-                    Ok(SyncResponse::Justification(None) | SyncResponse::Refused) => {}
-                    Err(err) => tracing::debug!(%peer, %err, "sync request failed"),
+                    Ok(SyncResponse::Justification(None) | SyncResponse::Refused) => {
+                        self.peers.remove(&peer);
+                    }
+                    Err(err) => {
+                        tracing::debug!(%peer, %err, "sync request failed");
+                        self.peers.remove(&peer);
+                    }
                 }
                 self.maybe_download().await;
             }
@@ -181,44 +217,79 @@ impl ChainSync {
         outcome
     }
 
-    /// `true` if the gossip was valid (and should be forwarded).
+    /// What a block announcement is worth: blocks are forwarded once imported, statuses never
+    /// (each node announces its own to the peers it is connected to).
     async fn on_block_gossip(
         &mut self,
         peer: PeerId,
+        source: Option<PeerId>,
         data: &[u8],
         outcome: &mut SyncOutcome,
-    ) -> bool {
+    ) -> Verdict {
         match decode_exact::<BlockAnnounce>(data) {
             Err(reason) => {
                 tracing::debug!(%peer, %reason, "malformed block gossip");
-                let _stopped = self.network.report(peer, Misbehaviour::Malformed);
-                false
+                Verdict::Reject(Misbehaviour::Malformed)
             }
-            Ok(BlockAnnounce::Status {
-                best, finalized, ..
-            }) => {
-                self.peers.insert(peer, PeerChain { best, finalized });
-                self.maybe_download().await;
-                true
-            }
-            Ok(BlockAnnounce::Block(block)) => {
-                let number = block.header.number;
-                let chain = self.peers.entry(peer).or_default();
-                chain.best = chain.best.max(number);
-                match self.import(&block, outcome) {
-                    Ok(_) => true,
-                    // Not invalid: we are behind, or the block's slot has not begun here yet.
-                    Err(err) if err.is_not_yet() => {
-                        tracing::debug!(%peer, %err, "block gossip not importable yet");
-                        self.maybe_download().await;
-                        true
-                    }
-                    Err(err) => {
-                        tracing::info!(%peer, %err, "invalid block gossip");
-                        let _stopped = self.network.report(peer, Misbehaviour::Invalid);
-                        false
-                    }
+            Ok(BlockAnnounce::Status { best, finalized }) => {
+                // Only a status its maker sent us itself says what that peer can serve.
+                if source != Some(peer) {
+                    return Verdict::Ignore;
                 }
+                let verdict = self.verify_claim(peer, &best);
+                if verdict == Verdict::Accept {
+                    let chain = self.peers.entry(peer).or_default();
+                    chain.best = best.number;
+                    chain.finalized = finalized.min(best.number);
+                    self.maybe_download().await;
+                }
+                match verdict {
+                    Verdict::Accept => Verdict::Ignore,
+                    other => other,
+                }
+            }
+            Ok(BlockAnnounce::Block(block)) => match self.import(&block, outcome) {
+                Ok(_) => {
+                    if source == Some(peer) {
+                        let chain = self.peers.entry(peer).or_default();
+                        chain.best = chain.best.max(block.header.number);
+                    }
+                    Verdict::Accept
+                }
+                // Not invalid: we are behind, or the block's slot has not begun here yet.
+                Err(err) if err.is_not_yet() => {
+                    tracing::debug!(%peer, %err, "block gossip not importable yet");
+                    if source == Some(peer)
+                        && self.verify_claim(peer, &block.header) == Verdict::Accept
+                    {
+                        let chain = self.peers.entry(peer).or_default();
+                        chain.best = chain.best.max(block.header.number);
+                        self.maybe_download().await;
+                    }
+                    Verdict::Ignore
+                }
+                Err(ImportError::Store(err)) => {
+                    tracing::error!(%err, "store failed importing a gossiped block");
+                    Verdict::Ignore
+                }
+                Err(err) => {
+                    tracing::info!(%peer, %err, "invalid block gossip");
+                    Verdict::Reject(Misbehaviour::Invalid)
+                }
+            },
+        }
+    }
+
+    /// Whether a header a peer claims is believable: [`Verdict::Accept`] if it is, `Ignore`
+    /// if its slot has not begun here (clocks differ a little), `Reject` if no honest node
+    /// could have sent it.
+    fn verify_claim(&self, peer: PeerId, header: &Header) -> Verdict {
+        match self.shared.client().check_claim(header) {
+            Ok(()) => Verdict::Accept,
+            Err(authorship::ImportError::FutureSlot { .. }) => Verdict::Ignore,
+            Err(err) => {
+                tracing::info!(%peer, %err, number = header.number, "unbelievable chain claim");
+                Verdict::Reject(Misbehaviour::Invalid)
             }
         }
     }
@@ -289,8 +360,8 @@ impl ChainSync {
         let ahead = self
             .peers
             .iter()
-            .max_by_key(|(_, chain)| chain.best)
-            .filter(|(_, chain)| chain.best > meta.best_number);
+            .max_by_key(|(_, chain)| chain.fetchable())
+            .filter(|(_, chain)| chain.fetchable() > meta.best_number);
         let request = if let Some((&peer, chain)) = ahead {
             // Start a little below our best, never at or below our finalized block.
             let from = meta
@@ -299,7 +370,7 @@ impl ChainSync {
                 .max(meta.finalized_number)
                 .saturating_add(1);
             let count = chain
-                .best
+                .fetchable()
                 .saturating_sub(from)
                 .saturating_add(1)
                 .min(MAX_BLOCKS_PER_REQUEST);

@@ -384,6 +384,61 @@ impl AuthorshipEngine {
         result
     }
 
+    /// The highest block number any chain above the finalized block can have reached by
+    /// `slot`: each block takes a later slot than its parent.
+    pub fn highest_number_at(&self, slot: u64) -> BlockNumber {
+        let root_slot = self.data.get(&self.tree.root()).map_or(0, |data| data.slot);
+        let max = u64::from(self.tree.root_number()).saturating_add(slot.saturating_sub(root_slot));
+        BlockNumber::try_from(max).unwrap_or(BlockNumber::MAX)
+    }
+
+    /// The highest block number any chain can have reached by now.
+    pub fn highest_number_now(&self) -> BlockNumber {
+        self.highest_number_at(self.current_slot())
+    }
+
+    /// Checks a header a peer claims as its best, without its parent: known here, or above
+    /// the finalized block, sealed by the authority its pre-digest names, in a slot that has
+    /// begun, and numbered no higher than the slots since the finalized block allow. A claim
+    /// that passes can only be made by an authority, and never beyond the slot clock.
+    pub fn check_claim(&mut self, header: &Header) -> Result<(), ImportError> {
+        let root_number = self.tree.root_number();
+        if header.number <= root_number || self.data.contains_key(&header.hash()) {
+            return Ok(());
+        }
+        let pre_digest = PreDigest::from_header(header).ok_or(ImportError::MissingPreDigest)?;
+        let (unsealed, signature) = split_seal(header).ok_or(ImportError::MissingSeal)?;
+        let slot = pre_digest.slot();
+        let now = self.current_slot();
+        if slot > now {
+            return Err(ImportError::FutureSlot { slot, now });
+        }
+        let max = self.highest_number_at(slot);
+        if header.number > max {
+            return Err(ImportError::ImpossibleNumber {
+                number: header.number,
+                slot,
+                max,
+            });
+        }
+        let index = pre_digest.authority_index();
+        let author = self
+            .config
+            .authorities
+            .get(index as usize)
+            .map(|(id, _)| *id)
+            .ok_or(ImportError::UnknownAuthority(index))?;
+        let check = SignatureCheck {
+            signer: author,
+            message: unsealed.hash().as_bytes().to_vec(),
+            signature,
+        };
+        if self.verifier.verify(&[check]) != [true] {
+            return Err(ImportError::BadSeal);
+        }
+        Ok(())
+    }
+
     fn check_header(&mut self, header: &Header) -> Result<CheckedHeader, ImportError> {
         let hash = header.hash();
         if header.number <= self.tree.root_number() {

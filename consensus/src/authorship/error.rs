@@ -59,4 +59,14 @@ pub enum ImportError {
         /// The slot's secondary author.
         expected: Option<u32>,
     },
+    /// More blocks above the finalized one than slots have passed since it.
+    #[error("block number {number} is impossible by slot {slot} (at most {max})")]
+    ImpossibleNumber {
+        /// The header's number.
+        number: BlockNumber,
+        /// The header's slot.
+        slot: u64,
+        /// The highest number that slot allows.
+        max: BlockNumber,
+    },
 }

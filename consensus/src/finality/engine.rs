@@ -83,6 +83,10 @@ pub enum Output {
     Misbehaviour(PeerId, MessageError),
     /// A peer voted for a block this node has not imported: fetch it (from that peer).
     UnknownBlock(PeerId, Target),
+    /// A message from this peer was verified in full and is of use now (a vote of a kept or
+    /// the next round for a known block, a commit that finalized): worth forwarding. A message
+    /// that gets neither this nor [`Output::Misbehaviour`] could not be checked here yet.
+    Verified(PeerId),
 }
 
 /// Counters for benchmarks and metrics.

@@ -12,6 +12,16 @@ use crate::PeerId;
 use std::collections::BTreeMap;
 use tessera_runtime::AccountId;
 
+/// Whether a vote is worth its signature check, and what for.
+enum Wanted {
+    /// No: another set, a vote held already, or a voter outside the set.
+    No,
+    /// Yes, to import.
+    Yes,
+    /// Two or more rounds ahead: only to ask its sender for a catch-up once it verifies.
+    FarAhead,
+}
+
 impl FinalityEngine {
     /// Handles a batch of messages; the votes among them share one signature batch, which takes
     /// at most two votes per voter, round and kind (counting those waiting already).
@@ -21,21 +31,25 @@ impl FinalityEngine {
         out: &mut Vec<Output>,
     ) {
         let mut votes: Vec<(PeerId, SignedVote)> = Vec::new();
+        let mut far_ahead: Vec<(PeerId, SignedVote)> = Vec::new();
         let mut per_key: BTreeMap<PendingKey, usize> = BTreeMap::new();
         for (peer, message) in messages {
             match message {
-                FinalityMessage::Vote(vote) => {
-                    if !self.wants_vote(peer, &vote, out) {
-                        continue;
+                FinalityMessage::Vote(vote) => match self.wants_vote(peer, &vote, out) {
+                    Wanted::No => {}
+                    // At most one per batch: it only serves to ask its sender for a catch-up.
+                    Wanted::FarAhead if far_ahead.is_empty() => far_ahead.push((peer, vote)),
+                    Wanted::FarAhead => {}
+                    Wanted::Yes => {
+                        let taken = per_key
+                            .entry(pending_key(&vote))
+                            .or_insert_with(|| self.pending.count_for(&vote));
+                        if *taken < MAX_PER_VOTER {
+                            *taken = taken.saturating_add(1);
+                            votes.push((peer, vote));
+                        }
                     }
-                    let taken = per_key
-                        .entry(pending_key(&vote))
-                        .or_insert_with(|| self.pending.count_for(&vote));
-                    if *taken < MAX_PER_VOTER {
-                        *taken = taken.saturating_add(1);
-                        votes.push((peer, vote));
-                    }
-                }
+                },
                 FinalityMessage::Commit {
                     set_id,
                     justification,
@@ -46,13 +60,21 @@ impl FinalityEngine {
                 FinalityMessage::CatchUp(catch_up) => self.on_catch_up(peer, catch_up, out),
             }
         }
+        let far_count = far_ahead.len();
+        votes.splice(0..0, far_ahead);
         if votes.is_empty() {
             return;
         }
         let checks: Vec<SignatureCheck> = votes.iter().map(|(_, v)| v.check()).collect();
         let valid = self.verify(&checks);
-        for ((peer, vote), ok) in votes.into_iter().zip(valid) {
-            if ok {
+        for (position, ((peer, vote), ok)) in votes.into_iter().zip(valid).enumerate() {
+            if ok && position < far_count {
+                // Only a vote its voter really signed may send us to its sender for a catch-up.
+                self.request_catch_up(peer, out);
+            } else if ok {
+                if self.is_forwardable(&vote) {
+                    out.push(Output::Verified(peer));
+                }
                 self.import_vote(peer, vote, out);
             } else {
                 out.push(Output::Misbehaviour(
@@ -75,21 +97,20 @@ impl FinalityEngine {
     /// Whether a vote is worth a signature check: right set, a known voter, a round this
     /// voter can use, not held already and not from a voter already seen equivocating there.
     /// Asks for a catch-up when the vote is far ahead.
-    fn wants_vote(&mut self, peer: PeerId, vote: &SignedVote, out: &mut Vec<Output>) -> bool {
+    fn wants_vote(&mut self, peer: PeerId, vote: &SignedVote, out: &mut Vec<Output>) -> Wanted {
         if vote.set_id != self.set.set_id() {
-            return false;
+            return Wanted::No;
         }
         if self.set.weight(&vote.id).is_none() {
             out.push(Output::Misbehaviour(
                 peer,
                 MessageError::UnknownVoter(vote.id),
             ));
-            return false;
+            return Wanted::No;
         }
         let current = self.current.number;
         if vote.round >= current.saturating_add(2) {
-            self.request_catch_up(peer, out);
-            return false;
+            return Wanted::FarAhead;
         }
         let held = match (vote.vote.phase(), self.round_of(vote.round)) {
             (Some(phase), Some(round)) => {
@@ -99,7 +120,23 @@ impl FinalityEngine {
             (None, Some(round)) => round.proposal.is_some(),
             (_, None) => vote.round != current.saturating_add(1),
         };
-        !held && !self.pending.contains(vote)
+        if held || self.pending.contains(vote) {
+            Wanted::No
+        } else {
+            Wanted::Yes
+        }
+    }
+
+    /// Whether a vote whose signature verified is of use to peers too: a round kept here or
+    /// the next one, for a block known here above the finalized one (so its number was
+    /// checked). Anything else is used or kept here but not forwarded.
+    fn is_forwardable(&self, vote: &SignedVote) -> bool {
+        let target = vote.vote.target();
+        let round_ok = self.round_of(vote.round).is_some()
+            || vote.round == self.current.number.saturating_add(1);
+        round_ok
+            && target.number > self.tree.root_number()
+            && self.tree.number(&target.hash) == Some(target.number)
     }
 
     fn request_catch_up(&mut self, peer: PeerId, out: &mut Vec<Output>) {
@@ -136,7 +173,10 @@ impl FinalityEngine {
         let count = justification.precommits.len() as u64;
         self.stats.signatures_checked = self.stats.signatures_checked.saturating_add(count);
         match verify_justification_with(&self.set, target, &justification, self.verifier.as_mut()) {
-            Ok(()) => self.finalize(target, justification, out),
+            Ok(()) => {
+                out.push(Output::Verified(peer));
+                self.finalize(target, justification, out)
+            }
             Err(error) => out.push(Output::Misbehaviour(peer, error.into())),
         }
     }

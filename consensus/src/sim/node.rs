@@ -345,6 +345,7 @@ impl SimNode {
                     ));
                 }
             }
+            finality::Output::Verified(_) => {}
             finality::Output::Misbehaviour(..) => {
                 self.misbehaviour_seen = self.misbehaviour_seen.saturating_add(1)
             }

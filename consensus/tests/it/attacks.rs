@@ -1,5 +1,5 @@
-//! The finality engine under byzantine input: vote floods, catch-up abuse, and a commit from a
-//! later round that passes the current one.
+//! The finality engine under byzantine input: vote floods, catch-up abuse, a commit from a
+//! later round that passes the current one, and what it verified (worth forwarding) or not.
 
 use tessera_consensus::finality::{
     CatchUp, FinalityConfig, FinalityEngine, FinalityMessage, Input, Justification, Output,
@@ -133,8 +133,8 @@ fn catch_ups_are_taken_only_from_the_peer_asked_and_survive_byzantine_votes() {
     assert_eq!(engine.stats().catch_ups, 1, "{outputs:?}");
     assert_eq!(engine.round(), 6);
     assert_eq!(engine.finalized(), target(&chain[3]));
-    // Two votes per voter and phase at most: 4 prevotes and 4 precommits were checked.
-    assert!(engine.stats().signatures_checked <= 8);
+    // The vote ahead, then two votes per voter and phase at most: 4 prevotes, 4 precommits.
+    assert!(engine.stats().signatures_checked <= 9);
     assert!(!outputs
         .iter()
         .any(|o| matches!(o, Output::Misbehaviour(..))));
@@ -260,4 +260,81 @@ fn a_catch_up_for_blocks_not_imported_yet_fetches_them_instead_of_blaming_the_pe
     engine.handle(Input::Messages(vec![(PeerId(2), answer)]));
     assert_eq!(engine.stats().catch_ups, 1);
     assert_eq!(engine.finalized(), target(&chain[3]));
+}
+
+fn verified(outputs: &[Output], peer: u64) -> bool {
+    outputs
+        .iter()
+        .any(|o| matches!(o, Output::Verified(PeerId(p)) if *p == peer))
+}
+
+#[test]
+fn a_forged_far_ahead_vote_does_not_send_the_voter_to_its_sender_for_a_catch_up() {
+    let (mut engine, chain, keys) = four_voters(FinalityConfig::default());
+    // Voter 2's name on a vote signed by voter 3: the signature does not verify.
+    let (_, forged) = message(3, &keys[3], Vote::Prevote(target(&chain[4])), 9);
+    let FinalityMessage::Vote(mut forged) = forged else {
+        unreachable!()
+    };
+    forged.id = keys[2].public();
+    let outputs = engine.handle(Input::Messages(vec![(
+        PeerId(3),
+        FinalityMessage::Vote(forged),
+    )]));
+    assert!(
+        !outputs
+            .iter()
+            .any(|o| matches!(o, Output::SendTo(_, FinalityMessage::CatchUpRequest { .. }))),
+        "{outputs:?}"
+    );
+    assert!(outputs
+        .iter()
+        .any(|o| matches!(o, Output::Misbehaviour(PeerId(3), _))));
+    assert!(!verified(&outputs, 3));
+    // A real one does, and is still not worth forwarding (a round this voter does not keep).
+    let outputs = engine.handle(Input::Messages(vec![message(
+        2,
+        &keys[2],
+        Vote::Prevote(target(&chain[4])),
+        9,
+    )]));
+    assert!(outputs.iter().any(|o| matches!(
+        o,
+        Output::SendTo(PeerId(2), FinalityMessage::CatchUpRequest { .. })
+    )));
+    assert!(!verified(&outputs, 2));
+}
+
+#[test]
+fn only_what_was_checked_in_full_is_verified_for_forwarding() {
+    let (mut engine, chain, keys) = four_voters(FinalityConfig::default());
+    // A vote of the current round for a known block: verified.
+    let outputs = engine.handle(Input::Messages(vec![message(
+        1,
+        &keys[1],
+        Vote::Prevote(target(&chain[4])),
+        1,
+    )]));
+    assert!(verified(&outputs, 1), "{outputs:?}");
+    // For a block not imported here: its number cannot be checked, so it is kept, not
+    // forwarded (and the block is asked for).
+    let outputs = engine.handle(Input::Messages(vec![message(
+        2,
+        &keys[2],
+        Vote::Prevote(invented(7, 5)),
+        1,
+    )]));
+    assert!(!verified(&outputs, 2), "{outputs:?}");
+    assert_eq!(unknown_blocks(&outputs), 1);
+    // Of another authority set: not checkable here, neither verified nor blamed.
+    let (_, other_set) = message(3, &keys[3], Vote::Prevote(target(&chain[4])), 1);
+    let FinalityMessage::Vote(mut other_set) = other_set else {
+        unreachable!()
+    };
+    other_set.set_id = 1;
+    let outputs = engine.handle(Input::Messages(vec![(
+        PeerId(3),
+        FinalityMessage::Vote(other_set),
+    )]));
+    assert!(outputs.is_empty(), "{outputs:?}");
 }

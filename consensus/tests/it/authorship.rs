@@ -357,3 +357,51 @@ fn epoch_two_randomness_comes_from_epoch_zero_vrf_outputs() {
     let right = block(&keys[0], &a, primary(&keys[0], 0, ra2, 9, 2), 3);
     assert_eq!(rejection(&import(&mut engine, &right)), None);
 }
+
+#[test]
+fn a_claimed_best_header_is_believed_only_if_an_authority_sealed_it_within_the_slot_clock() {
+    let keys = keys(2);
+    let g = genesis();
+    let randomness = [0u8; 32];
+    let mut engine = AuthorshipEngine::new(config(&keys, (1, 1)), g.clone(), None);
+    engine.handle(Input::Tick(5 * SLOT));
+    // A header of a chain this node has not seen: sealed by its slot's claimant, slot 3 of 5.
+    let far = |number: u32, slot: u64, sealer: &AuthorityKey| {
+        let parent = Header {
+            number: number - 1,
+            ..g.clone()
+        };
+        block(
+            sealer,
+            &parent,
+            primary(&keys[0], 0, randomness, slot, 0),
+            7,
+        )
+    };
+    assert_eq!(engine.check_claim(&far(3, 3, &keys[0])), Ok(()));
+    // More blocks than slots since the finalized block (genesis, slot 0).
+    assert_eq!(
+        engine.check_claim(&far(4, 3, &keys[0])),
+        Err(ImportError::ImpossibleNumber {
+            number: 4,
+            slot: 3,
+            max: 3
+        })
+    );
+    assert_eq!(
+        engine.check_claim(&far(3, 3, &keys[1])),
+        Err(ImportError::BadSeal)
+    );
+    assert_eq!(
+        engine.check_claim(&far(3, 9, &keys[0])),
+        Err(ImportError::FutureSlot { slot: 9, now: 5 })
+    );
+    let mut unsealed = far(3, 3, &keys[0]);
+    unsealed.digest.logs.clear();
+    assert_eq!(
+        engine.check_claim(&unsealed),
+        Err(ImportError::MissingPreDigest)
+    );
+    // By the slot clock, no chain is past #5 yet.
+    assert_eq!(engine.highest_number_now(), 5);
+}

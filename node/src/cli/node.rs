@@ -4,7 +4,7 @@
 use super::database_path;
 use crate::client::Client;
 use crate::metrics;
-use crate::network::NetworkConfig;
+use crate::network::{NetworkConfig, NetworkLimits};
 use crate::parachains::collator::Collate;
 use crate::rpc;
 use crate::run::{Authoring, Node};
@@ -148,6 +148,7 @@ pub(crate) async fn start(
         listen: args.listen_addr.clone(),
         bootnodes: args.bootnodes.clone(),
         chain: genesis.to_string(),
+        limits: NetworkLimits::default(),
     };
     let mut node = Node::start(shared.clone(), network, authoring)?;
     let listening = node.listening().await;

@@ -1,15 +1,16 @@
 //! The libp2p behaviours a node runs, with their limits.
 
 use super::protocol::*;
-use super::NetworkError;
+use super::{NetworkError, NetworkLimits};
 use libp2p::gossipsub::{self, MessageAuthenticity, MessageId, ValidationMode};
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::NetworkBehaviour;
-use libp2p::{identify, identity, ping};
+use libp2p::{connection_limits, identify, identity, ping};
 use std::time::Duration;
 
 #[derive(NetworkBehaviour)]
 pub(super) struct Behaviour {
+    pub(super) limits: connection_limits::Behaviour,
     pub(super) identify: identify::Behaviour,
     pub(super) ping: ping::Behaviour,
     pub(super) gossipsub: gossipsub::Behaviour,
@@ -20,7 +21,10 @@ pub(super) struct Behaviour {
     pub(super) collations: request_response::Behaviour<CollationCodec>,
 }
 
-pub(super) fn behaviour(keypair: &identity::Keypair) -> Result<Behaviour, NetworkError> {
+pub(super) fn behaviour(
+    keypair: &identity::Keypair,
+    limits: &NetworkLimits,
+) -> Result<Behaviour, NetworkError> {
     let setup = |e: &dyn std::fmt::Display| NetworkError::Setup(e.to_string());
     let gossip_config = gossipsub::ConfigBuilder::default()
         .validation_mode(ValidationMode::Strict)
@@ -67,7 +71,14 @@ pub(super) fn behaviour(keypair: &identity::Keypair) -> Result<Behaviour, Networ
         // A backer answers once it has run the para's code (2 s backing deadline).
         request_response::Config::default().with_request_timeout(Duration::from_secs(10)),
     );
+    let connection_limits = connection_limits::ConnectionLimits::default()
+        .with_max_established(Some(limits.max_connections))
+        .with_max_established_incoming(Some(limits.max_inbound))
+        .with_max_pending_incoming(Some(limits.max_pending_inbound))
+        // One connection per peer is enough; a second covers simultaneous dials.
+        .with_max_established_per_peer(Some(2));
     Ok(Behaviour {
+        limits: connection_limits::Behaviour::new(connection_limits),
         identify: identify::Behaviour::new(identify::Config::new(
             "/tessera/1".into(),
             keypair.public(),

@@ -33,3 +33,16 @@ impl Topic {
         IdentTopic::new(format!("/tessera/{chain}/{name}/1"))
     }
 }
+
+/// What the node found a gossip message to be, which decides whether it travels on and whom
+/// it costs: only what was verified is forwarded, and only its signed source is ever blamed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Verified: forward it.
+    Accept,
+    /// Cannot be checked here now (unknown parent, another round or set, not our group), or
+    /// not worth forwarding: kept or dropped locally, never forwarded, nobody blamed.
+    Ignore,
+    /// Provably invalid: dropped, and its source charged for the offence.
+    Reject(super::Misbehaviour),
+}

@@ -1,7 +1,7 @@
 //! The handle the node talks to the network task with.
 
 use super::protocol::*;
-use super::{Misbehaviour, NetworkError, Topic};
+use super::{Misbehaviour, NetworkError, Topic, Verdict};
 use libp2p::gossipsub::MessageId;
 use libp2p::request_response::{OutboundRequestId, ResponseChannel};
 use libp2p::PeerId;
@@ -16,11 +16,8 @@ pub(super) enum Command {
     Validated {
         id: MessageId,
         peer: PeerId,
-        valid: bool,
-    },
-    Ignored {
-        id: MessageId,
-        peer: PeerId,
+        source: Option<PeerId>,
+        verdict: Verdict,
     },
     Request {
         peer: PeerId,
@@ -92,16 +89,21 @@ impl NetworkHandle {
         answer.await.map_err(|_| NetworkError::Stopped)?
     }
 
-    /// Tells gossipsub whether a received message was valid: valid ones are forwarded,
-    /// invalid ones dropped and their sender penalized.
-    pub fn validated(&self, id: MessageId, peer: PeerId, valid: bool) -> Result<(), NetworkError> {
-        self.send(Command::Validated { id, peer, valid })
-    }
-
-    /// Drops a received message without forwarding it or blaming its sender (for messages that
-    /// honest peers may forward unchecked, such as collations for another backing group).
-    pub fn ignore(&self, id: MessageId, peer: PeerId) -> Result<(), NetworkError> {
-        self.send(Command::Ignored { id, peer })
+    /// Answers a [`NetworkEvent::Gossip`]: forwards it if accepted, charges its `source` (the
+    /// peer that signed it, never `peer`, who only forwarded it) if rejected.
+    pub fn validated(
+        &self,
+        id: MessageId,
+        peer: PeerId,
+        source: Option<PeerId>,
+        verdict: Verdict,
+    ) -> Result<(), NetworkError> {
+        self.send(Command::Validated {
+            id,
+            peer,
+            source,
+            verdict,
+        })
     }
 
     /// Asks `peer` for blocks; the answer arrives as [`NetworkEvent::SyncResponse`].

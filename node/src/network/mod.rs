@@ -13,13 +13,15 @@
 mod behaviour;
 mod gossip;
 mod handle;
+mod limits;
 mod protocol;
 mod reputation;
 mod requests;
 mod task;
 
-pub use gossip::Topic;
+pub use gossip::{Topic, Verdict};
 pub use handle::NetworkHandle;
+pub use limits::NetworkLimits;
 pub use protocol::{
     decode_exact, BlockAnnounce, ChunkCodec, ChunkRequest, ChunkResponse, CollationCodec,
     CollationResponse, DirectCodec, DirectMessage, FramedCodec, ParaBlocksCodec, ParaBlocksRequest,
@@ -29,7 +31,7 @@ pub use protocol::{
     MAX_PARA_BLOCKS_RESPONSE_SIZE, MAX_REQUEST_SIZE, MAX_RESPONSE_SIZE, PARA_BLOCKS_PROTOCOL,
     SYNC_PROTOCOL,
 };
-pub use reputation::{Misbehaviour, Reputations, BAN_DURATION, BAN_THRESHOLD};
+pub use reputation::{Misbehaviour, Reputations, BAN_DURATION, BAN_THRESHOLD, HALF_LIFE};
 
 use libp2p::gossipsub::MessageId;
 use libp2p::request_response::{OutboundRequestId, ResponseChannel};
@@ -47,6 +49,8 @@ pub struct NetworkConfig {
     pub bootnodes: Vec<Multiaddr>,
     /// Separates chains: topics are named after it (use the genesis hash).
     pub chain: String,
+    /// What peers may take of this node.
+    pub limits: NetworkLimits,
 }
 
 impl NetworkConfig {
@@ -59,6 +63,11 @@ impl NetworkConfig {
                 .with(libp2p::multiaddr::Protocol::Tcp(0)),
             bootnodes,
             chain: chain.into(),
+            // Every peer of an in-process network shares 127.0.0.1.
+            limits: NetworkLimits {
+                max_inbound_per_ip: 64,
+                ..NetworkLimits::default()
+            },
         }
     }
 }
@@ -169,6 +178,53 @@ pub enum NetworkEvent {
     Banned(PeerId),
 }
 
+impl NetworkEvent {
+    /// Bytes an unsolicited event (gossip, a direct message, a collation) holds while queued;
+    /// 0 for the others, which this node asked for or which are small.
+    fn unsolicited_bytes(&self) -> usize {
+        use parity_scale_codec::Encode;
+        match self {
+            NetworkEvent::Gossip { data, .. } | NetworkEvent::Direct { data, .. } => data.len(),
+            NetworkEvent::Collation { collation, .. } => collation.encoded_size(),
+            _ => 0,
+        }
+    }
+
+    /// The peer an unsolicited event came from (forwarder or sender).
+    fn peer(&self) -> Option<PeerId> {
+        match self {
+            NetworkEvent::Gossip { peer, .. }
+            | NetworkEvent::Direct { peer, .. }
+            | NetworkEvent::Collation { peer, .. }
+            | NetworkEvent::SyncRequest { peer, .. }
+            | NetworkEvent::ChunkRequest { peer, .. }
+            | NetworkEvent::ParaBlocksRequest { peer, .. } => Some(*peer),
+            _ => None,
+        }
+    }
+}
+
+/// The node's end of the network's bounded event queue.
+pub struct NetworkEvents {
+    receiver: mpsc::Receiver<(NetworkEvent, usize)>,
+    queue: limits::SharedQueue,
+}
+
+impl NetworkEvents {
+    /// The next event, `None` once the network has stopped. What a peer sent before it was
+    /// banned is dropped unread.
+    pub async fn recv(&mut self) -> Option<NetworkEvent> {
+        loop {
+            let (event, bytes) = self.receiver.recv().await?;
+            self.queue.release(bytes);
+            if event.peer().is_some_and(|peer| self.queue.is_banned(&peer)) {
+                continue;
+            }
+            return Some(event);
+        }
+    }
+}
+
 /// Why the network could not start or act.
 #[derive(Debug, thiserror::Error)]
 pub enum NetworkError {
@@ -195,12 +251,10 @@ pub enum NetworkError {
 }
 
 /// Starts the network task on the current tokio runtime.
-pub fn start(
-    config: NetworkConfig,
-) -> Result<(NetworkHandle, mpsc::Receiver<NetworkEvent>), NetworkError> {
+pub fn start(config: NetworkConfig) -> Result<(NetworkHandle, NetworkEvents), NetworkError> {
     let setup = |e: &dyn std::fmt::Display| NetworkError::Setup(e.to_string());
     let local_peer_id = config.keypair.public().to_peer_id();
-    let behaviour = behaviour::behaviour(&config.keypair)?;
+    let behaviour = behaviour::behaviour(&config.keypair, &config.limits)?;
     let mut swarm = libp2p::SwarmBuilder::with_existing_identity(config.keypair)
         .with_tokio()
         .with_tcp(
@@ -227,13 +281,21 @@ pub fn start(
             reason: e.to_string(),
         })?;
     let (commands, command_rx) = mpsc::unbounded_channel();
-    let (event_tx, events) = mpsc::channel(1024);
+    let (event_tx, receiver) = mpsc::channel(1024);
+    let queue = limits::SharedQueue::default();
     let task = task::Task {
         swarm,
         chain: config.chain,
         bootnodes: config.bootnodes,
         commands: command_rx,
-        events: event_tx,
+        events: task::Emitter {
+            sender: event_tx,
+            queue: queue.clone(),
+            max_bytes: config.limits.max_queued_bytes,
+        },
+        limits: config.limits,
+        rates: Default::default(),
+        per_ip: Default::default(),
         reputations: Reputations::default(),
         connected: Default::default(),
         chunk_requests: Default::default(),
@@ -246,6 +308,6 @@ pub fn start(
             commands,
             local_peer_id,
         },
-        events,
+        NetworkEvents { receiver, queue },
     ))
 }

@@ -154,14 +154,14 @@ pub enum BlockAnnounce {
     /// A new block, in full.
     #[codec(index = 0)]
     Block(Block),
-    /// The sender's best and finalized heads, so peers know whom to sync from.
+    /// The sender's best and finalized heads, so peers know whom to sync from. The best block
+    /// is a sealed header, so no one but an authority can claim a height, and never beyond
+    /// the slot clock.
     #[codec(index = 1)]
     Status {
-        /// Best block number.
-        best: BlockNumber,
-        /// Best block hash.
-        best_hash: Hash,
-        /// Finalized block number.
+        /// Best block header.
+        best: tessera_runtime::Header,
+        /// Finalized block number (believed up to `best`'s number).
         finalized: BlockNumber,
     },
 }

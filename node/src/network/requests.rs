@@ -1,11 +1,10 @@
 //! How the events of the request-response protocols reach the node.
 
 use super::protocol::*;
-use super::task::emit;
+use super::task::Emitter;
 use super::NetworkEvent;
 use libp2p::request_response::{self, OutboundRequestId, ResponseChannel};
 use libp2p::PeerId;
-use tokio::sync::mpsc;
 
 /// How the events of one request-response protocol become [`NetworkEvent`]s; `Tag` is what
 /// is kept of each request sent, to say what its answer answers.
@@ -68,7 +67,7 @@ pub(super) async fn request_event<Req, Resp, Tag>(
     event: request_response::Event<Req, Resp>,
     pending: &mut std::collections::HashMap<OutboundRequestId, Tag>,
     kinds: RequestKinds<Req, Resp, Tag>,
-    events: &mpsc::Sender<NetworkEvent>,
+    events: &Emitter,
 ) -> Result<Vec<PeerId>, ()> {
     let malformed = |e: &std::io::Error| e.kind() == std::io::ErrorKind::InvalidData;
     let mut reports = Vec::new();
@@ -76,13 +75,18 @@ pub(super) async fn request_event<Req, Resp, Tag>(
         request_response::Event::Message { peer, message, .. } => match message {
             request_response::Message::Request {
                 request, channel, ..
-            } => emit(events, (kinds.request)(peer, request, channel)).await?,
+            } => {
+                // Over the queued-bytes limit the request is dropped, which fails it.
+                events.emit((kinds.request)(peer, request, channel)).await?;
+            }
             request_response::Message::Response {
                 request_id,
                 response,
             } => {
                 if let Some(request) = pending.remove(&request_id) {
-                    emit(events, (kinds.response)(peer, request, Ok(response))).await?;
+                    events
+                        .emit((kinds.response)(peer, request, Ok(response)))
+                        .await?;
                 }
             }
         },
@@ -96,11 +100,9 @@ pub(super) async fn request_event<Req, Resp, Tag>(
                 reports.push(peer);
             }
             if let Some(request) = pending.remove(&request_id) {
-                emit(
-                    events,
-                    (kinds.response)(peer, request, Err(error.to_string())),
-                )
-                .await?;
+                events
+                    .emit((kinds.response)(peer, request, Err(error.to_string())))
+                    .await?;
             }
         }
         request_response::Event::InboundFailure { peer, error, .. } => {

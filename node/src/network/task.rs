@@ -3,12 +3,14 @@
 
 use super::behaviour::{Behaviour, BehaviourEvent};
 use super::handle::Command;
+use super::limits::{Inbound, NetworkLimits, PerIp, RequestRates, SharedQueue};
 use super::protocol::*;
 use super::requests::{
     request_event, RequestKinds, CHUNK_EVENTS, COLLATION_EVENTS, PARA_BLOCK_EVENTS,
 };
-use super::{Misbehaviour, NetworkError, NetworkEvent, Reputations, Topic};
+use super::{Misbehaviour, NetworkError, NetworkEvent, Reputations, Topic, Verdict};
 use futures::StreamExt;
+use libp2p::core::ConnectedPoint;
 use libp2p::gossipsub::{self, MessageAcceptance};
 use libp2p::request_response::{self, OutboundRequestId};
 use libp2p::swarm::SwarmEvent;
@@ -21,7 +23,10 @@ pub(super) struct Task {
     pub(super) chain: String,
     pub(super) bootnodes: Vec<Multiaddr>,
     pub(super) commands: mpsc::UnboundedReceiver<Command>,
-    pub(super) events: mpsc::Sender<NetworkEvent>,
+    pub(super) events: Emitter,
+    pub(super) limits: NetworkLimits,
+    pub(super) rates: RequestRates,
+    pub(super) per_ip: PerIp,
     pub(super) reputations: Reputations,
     pub(super) connected: std::collections::BTreeSet<PeerId>,
     pub(super) chunk_requests: std::collections::HashMap<OutboundRequestId, ChunkRequest>,
@@ -45,7 +50,12 @@ impl Task {
                         return;
                     }
                 }
-                _ = redial.tick() => self.redial_bootnodes(),
+                _ = redial.tick() => {
+                    self.redial_bootnodes();
+                    let now = Instant::now();
+                    let reputations = &mut self.reputations;
+                    self.events.queue.retain_banned(|peer| reputations.is_banned(peer, now));
+                }
             }
         }
     }
@@ -99,22 +109,23 @@ impl Task {
                     });
                 let _caller_gone = reply.send(result);
             }
-            Command::Validated { id, peer, valid } => {
-                let acceptance = if valid {
-                    MessageAcceptance::Accept
-                } else {
-                    MessageAcceptance::Reject
+            Command::Validated {
+                id,
+                peer,
+                source,
+                verdict,
+            } => {
+                let acceptance = match verdict {
+                    Verdict::Accept => MessageAcceptance::Accept,
+                    Verdict::Ignore => MessageAcceptance::Ignore,
+                    Verdict::Reject(_) => MessageAcceptance::Reject,
                 };
                 behaviour
                     .gossipsub
                     .report_message_validation_result(&id, &peer, acceptance);
-            }
-            Command::Ignored { id, peer } => {
-                behaviour.gossipsub.report_message_validation_result(
-                    &id,
-                    &peer,
-                    MessageAcceptance::Ignore,
-                );
+                if let (Verdict::Reject(what), Some(source)) = (verdict, source) {
+                    self.report(source, what);
+                }
             }
             Command::Request {
                 peer,
@@ -163,8 +174,9 @@ impl Task {
     fn report(&mut self, peer: PeerId, what: Misbehaviour) {
         if self.reputations.report(peer, what, Instant::now()) {
             tracing::info!(%peer, ?what, "banning peer");
+            self.events.queue.set_banned(peer, true);
             let _not_connected = self.swarm.disconnect_peer_id(peer);
-            let _full = self.events.try_send(NetworkEvent::Banned(peer));
+            let _full = self.events.sender.try_send((NetworkEvent::Banned(peer), 0));
         }
     }
 
@@ -174,27 +186,47 @@ impl Task {
                 let full = address.with(libp2p::multiaddr::Protocol::P2p(
                     *self.swarm.local_peer_id(),
                 ));
-                emit(&self.events, NetworkEvent::Listening(full)).await?;
+                self.events.emit(NetworkEvent::Listening(full)).await?;
             }
             SwarmEvent::ConnectionEstablished {
                 peer_id,
+                connection_id,
+                endpoint,
                 num_established,
                 ..
             } => {
-                if self.reputations.is_banned(&peer_id, Instant::now()) {
+                let over_ip_limit = inbound_ip(&endpoint)
+                    .is_some_and(|ip| !self.per_ip.add(ip, self.limits.max_inbound_per_ip));
+                if over_ip_limit {
+                    tracing::debug!(%peer_id, "too many connections from one address");
+                    self.swarm.close_connection(connection_id);
+                } else if self.reputations.is_banned(&peer_id, Instant::now()) {
                     let _ = self.swarm.disconnect_peer_id(peer_id);
-                } else if num_established.get() == 1 {
-                    self.connected.insert(peer_id);
-                    emit(&self.events, NetworkEvent::PeerConnected(peer_id)).await?;
+                } else {
+                    self.events.queue.set_banned(peer_id, false);
+                    if num_established.get() == 1 {
+                        self.connected.insert(peer_id);
+                        self.events
+                            .emit(NetworkEvent::PeerConnected(peer_id))
+                            .await?;
+                    }
                 }
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
-                num_established: 0,
+                endpoint,
+                num_established,
                 ..
-            } if self.connected.remove(&peer_id) => {
-                self.reputations.forget(&peer_id);
-                emit(&self.events, NetworkEvent::PeerDisconnected(peer_id)).await?;
+            } => {
+                if let Some(ip) = inbound_ip(&endpoint) {
+                    self.per_ip.remove(ip);
+                }
+                if num_established == 0 && self.connected.remove(&peer_id) {
+                    self.rates.forget(&peer_id);
+                    self.events
+                        .emit(NetworkEvent::PeerDisconnected(peer_id))
+                        .await?;
+                }
             }
             SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message {
                 propagation_source,
@@ -202,17 +234,22 @@ impl Task {
                 message,
             })) => match self.topic_of(&message.topic) {
                 Some(topic) => {
-                    emit(
-                        &self.events,
-                        NetworkEvent::Gossip {
-                            peer: propagation_source,
-                            source: message.source,
-                            topic,
-                            id: message_id,
-                            data: message.data,
-                        },
-                    )
-                    .await?;
+                    let event = NetworkEvent::Gossip {
+                        peer: propagation_source,
+                        source: message.source,
+                        topic,
+                        id: message_id.clone(),
+                        data: message.data,
+                    };
+                    if !self.events.emit(event).await? {
+                        // The node is behind: drop it unforwarded rather than queue more.
+                        let gossip = &mut self.swarm.behaviour_mut().gossipsub;
+                        gossip.report_message_validation_result(
+                            &message_id,
+                            &propagation_source,
+                            MessageAcceptance::Ignore,
+                        );
+                    }
                 }
                 None => {
                     let gossip = &mut self.swarm.behaviour_mut().gossipsub;
@@ -228,18 +265,29 @@ impl Task {
                 self.direct_event(event).await?
             }
             SwarmEvent::Behaviour(BehaviourEvent::Chunks(event)) => {
-                self.on_requests(event, |task| &mut task.chunk_requests, CHUNK_EVENTS)
-                    .await?
+                self.on_requests(
+                    event,
+                    |task| &mut task.chunk_requests,
+                    CHUNK_EVENTS,
+                    Inbound::Chunks,
+                )
+                .await?
             }
             SwarmEvent::Behaviour(BehaviourEvent::Collations(event)) => {
-                self.on_requests(event, |task| &mut task.collations_sent, COLLATION_EVENTS)
-                    .await?
+                self.on_requests(
+                    event,
+                    |task| &mut task.collations_sent,
+                    COLLATION_EVENTS,
+                    Inbound::Collations,
+                )
+                .await?
             }
             SwarmEvent::Behaviour(BehaviourEvent::ParaBlocks(event)) => {
                 self.on_requests(
                     event,
                     |task| &mut task.para_block_requests,
                     PARA_BLOCK_EVENTS,
+                    Inbound::ParaBlocks,
                 )
                 .await?
             }
@@ -249,14 +297,27 @@ impl Task {
     }
 
     /// Passes on an event of a request-response protocol whose requests in flight are in
-    /// `pending`, and reports the peers that sent malformed bytes.
+    /// `pending`, and charges the peers that sent malformed bytes or too many requests.
     async fn on_requests<Req, Resp, Tag>(
         &mut self,
         event: request_response::Event<Req, Resp>,
         pending: fn(&mut Task) -> &mut std::collections::HashMap<OutboundRequestId, Tag>,
         kinds: RequestKinds<Req, Resp, Tag>,
+        inbound: Inbound,
     ) -> Result<(), ()> {
         let events = self.events.clone();
+        if let request_response::Event::Message {
+            peer,
+            message: request_response::Message::Request { .. },
+            ..
+        } = &event
+        {
+            if !self.rates.admit(*peer, inbound, Instant::now()) {
+                // Dropping the channel fails the peer's request.
+                self.report(*peer, Misbehaviour::Flood);
+                return Ok(());
+            }
+        }
         let reports = request_event(event, pending(self), kinds, &events).await?;
         for peer in reports {
             self.report(peer, Misbehaviour::Malformed);
@@ -270,32 +331,33 @@ impl Task {
     ) -> Result<(), ()> {
         match event {
             request_response::Event::Message { peer, message, .. } => match message {
+                request_response::Message::Request { .. }
+                    if !self.rates.admit(peer, Inbound::Sync, Instant::now()) =>
+                {
+                    self.report(peer, Misbehaviour::Flood);
+                }
                 request_response::Message::Request {
                     request, channel, ..
                 } => {
-                    emit(
-                        &self.events,
-                        NetworkEvent::SyncRequest {
+                    self.events
+                        .emit(NetworkEvent::SyncRequest {
                             peer,
                             request,
                             channel,
-                        },
-                    )
-                    .await?;
+                        })
+                        .await?;
                 }
                 request_response::Message::Response {
                     request_id,
                     response,
                 } => {
-                    emit(
-                        &self.events,
-                        NetworkEvent::SyncResponse {
+                    self.events
+                        .emit(NetworkEvent::SyncResponse {
                             peer,
                             request: request_id,
                             response: Ok(response),
-                        },
-                    )
-                    .await?;
+                        })
+                        .await?;
                 }
             },
             request_response::Event::OutboundFailure {
@@ -308,15 +370,13 @@ impl Task {
                 {
                     self.report(peer, Misbehaviour::Malformed);
                 }
-                emit(
-                    &self.events,
-                    NetworkEvent::SyncResponse {
+                self.events
+                    .emit(NetworkEvent::SyncResponse {
                         peer,
                         request: request_id,
                         response: Err(error.to_string()),
-                    },
-                )
-                .await?;
+                    })
+                    .await?;
             }
             request_response::Event::InboundFailure { peer, error, .. } => {
                 if matches!(&error, request_response::InboundFailure::Io(e) if e.kind() == std::io::ErrorKind::InvalidData)
@@ -338,6 +398,13 @@ impl Task {
         match event {
             request_response::Event::Message {
                 peer,
+                message: request_response::Message::Request { .. },
+                ..
+            } if !self.rates.admit(peer, Inbound::Direct, Instant::now()) => {
+                self.report(peer, Misbehaviour::Flood);
+            }
+            request_response::Event::Message {
+                peer,
                 message:
                     request_response::Message::Request {
                         request, channel, ..
@@ -345,14 +412,12 @@ impl Task {
                 ..
             } => {
                 let _peer_gone = self.swarm.behaviour_mut().direct.send_response(channel, ());
-                emit(
-                    &self.events,
-                    NetworkEvent::Direct {
+                self.events
+                    .emit(NetworkEvent::Direct {
                         peer,
                         data: request.0,
-                    },
-                )
-                .await?;
+                    })
+                    .await?;
             }
             request_response::Event::InboundFailure {
                 peer,
@@ -370,10 +435,36 @@ impl Task {
     }
 }
 
-/// Hands an event to the node; `Err` when the node has stopped listening.
-pub(super) async fn emit(
-    events: &mpsc::Sender<NetworkEvent>,
-    event: NetworkEvent,
-) -> Result<(), ()> {
-    events.send(event).await.map_err(drop)
+/// The network's end of the node's event queue.
+#[derive(Clone)]
+pub(super) struct Emitter {
+    pub(super) sender: mpsc::Sender<(NetworkEvent, usize)>,
+    pub(super) queue: SharedQueue,
+    pub(super) max_bytes: usize,
+}
+
+impl Emitter {
+    /// Hands an event to the node, waiting while the queue is full: `Ok(false)` if it was
+    /// dropped because the unsolicited bytes queued are at their limit, `Err` when the node
+    /// has stopped listening.
+    pub(super) async fn emit(&self, event: NetworkEvent) -> Result<bool, ()> {
+        let bytes = event.unsolicited_bytes();
+        if bytes > 0 && !self.queue.reserve(bytes, self.max_bytes) {
+            return Ok(false);
+        }
+        self.sender.send((event, bytes)).await.map_err(drop)?;
+        Ok(true)
+    }
+}
+
+/// The IP address an inbound connection came from.
+fn inbound_ip(endpoint: &ConnectedPoint) -> Option<std::net::IpAddr> {
+    let ConnectedPoint::Listener { send_back_addr, .. } = endpoint else {
+        return None;
+    };
+    send_back_addr.iter().find_map(|p| match p {
+        libp2p::multiaddr::Protocol::Ip4(ip) => Some(ip.into()),
+        libp2p::multiaddr::Protocol::Ip6(ip) => Some(ip.into()),
+        _ => None,
+    })
 }

@@ -7,8 +7,8 @@ use super::collator::{Collate, ParaTransactions};
 use crate::collation::Collation;
 use crate::metrics::DroppedLabels;
 use crate::network::{
-    decode_exact, NetworkError, NetworkHandle, ParaBlocksRequest, ParaBlocksResponse, Topic,
-    MAX_PARA_BLOCKS_PER_REQUEST, MAX_PARA_BLOCKS_RESPONSE_SIZE,
+    decode_exact, Misbehaviour, NetworkError, NetworkHandle, ParaBlocksRequest, ParaBlocksResponse,
+    Topic, Verdict, MAX_PARA_BLOCKS_PER_REQUEST, MAX_PARA_BLOCKS_RESPONSE_SIZE,
 };
 use crate::service::Shared;
 use libp2p::request_response::ResponseChannel;
@@ -71,19 +71,23 @@ impl ParaNodes {
         }
     }
 
-    /// Queues gossiped para transactions; the gossip verdict: valid if one was taken, invalid
-    /// if the message is malformed, none (not forwarded, nobody blamed) if this node runs no
-    /// node of the para or took none (stale nonces, already known).
-    pub fn on_transactions(&mut self, data: &[u8]) -> Option<bool> {
+    /// Queues gossiped para transactions; the gossip verdict: accepted if one was taken,
+    /// rejected if the message is malformed, ignored (not forwarded, nobody blamed) if this
+    /// node runs no node of the para or took none (stale nonces, already known, pool full).
+    pub fn on_transactions(&mut self, data: &[u8]) -> Verdict {
         let Ok(message) = decode_exact::<ParaTransactions>(data) else {
-            return Some(false);
+            return Verdict::Reject(Misbehaviour::Malformed);
         };
         let mut taken = false;
         for node in self.of(message.para) {
             let results = node.submit_many(message.transactions.clone());
             taken |= results.iter().any(Result::is_ok);
         }
-        taken.then_some(true)
+        if taken {
+            Verdict::Accept
+        } else {
+            Verdict::Ignore
+        }
     }
 
     /// Answers a peer's request for blocks of a para (none if this node runs no node of it).

@@ -11,10 +11,10 @@ use crate::client::Client;
 use crate::collation::Collation;
 use crate::network::{
     decode_exact, ChunkRequest, ChunkResponse, CollationResponse, Misbehaviour, NetworkHandle,
-    Topic,
+    Topic, Verdict,
 };
 use crate::service::Shared;
-use crate::validation::ValidationHost;
+use crate::validation::{InvalidCandidate, ValidationHost};
 use libp2p::gossipsub::MessageId;
 use libp2p::request_response::ResponseChannel;
 use libp2p::PeerId;
@@ -119,7 +119,9 @@ impl ParachainService {
         self.on_collation(&collation).await;
     }
 
-    async fn on_collation(&mut self, collation: &Collation) -> Option<bool> {
+    /// Checks a collation if this validator backs its para: accepted if seconded, rejected
+    /// if provably invalid, ignored otherwise (not ours, seen, or its relay parent unknown).
+    async fn on_collation(&mut self, collation: &Collation) -> Verdict {
         let prepared = {
             let client = self.shared.client();
             self.host.prepare_check(&client, collation)
@@ -138,7 +140,7 @@ impl ParachainService {
                     Ok((_, Err(err))) => Err(err),
                     Err(join) => {
                         tracing::warn!(%join, "candidate check did not finish");
-                        return None;
+                        return Verdict::Ignore;
                     }
                 }
             }
@@ -160,20 +162,20 @@ impl ParachainService {
                 {
                     tracing::debug!(%err, "statement not published");
                 }
-                Some(true)
+                Verdict::Accept
             }
-            Ok(CollationOutcome::Ignored) => None,
+            Ok(CollationOutcome::Ignored) => Verdict::Ignore,
             // Not imported here yet: check it once it is.
             Err(super::ParachainError::UnknownRelayParent(_)) => {
                 if self.waiting.len() >= MAX_WAITING {
                     self.waiting.remove(0);
                 }
                 self.waiting.push((Instant::now(), collation.clone()));
-                None
+                Verdict::Ignore
             }
             Err(err) => {
                 tracing::info!(%err, "collation refused");
-                Some(false)
+                verdict_of(&err)
             }
         }
     }
@@ -186,14 +188,15 @@ impl ParachainService {
         collation: Collation,
         channel: ResponseChannel<CollationResponse>,
     ) -> Option<Collation> {
-        let response = match self.on_collation(&collation).await {
-            Some(true) => CollationResponse::Seconded,
-            Some(false) => CollationResponse::Refused,
-            None => CollationResponse::Ignored,
+        let verdict = self.on_collation(&collation).await;
+        let response = match verdict {
+            Verdict::Accept => CollationResponse::Seconded,
+            Verdict::Ignore => CollationResponse::Ignored,
+            Verdict::Reject(_) => CollationResponse::Refused,
         };
         let _stopped = self.network.respond_collation(channel, response);
-        if response == CollationResponse::Refused {
-            let _stopped = self.network.report(peer, Misbehaviour::Invalid);
+        if let Verdict::Reject(what) = verdict {
+            let _stopped = self.network.report(peer, what);
             return None;
         }
         Some(collation)
@@ -248,23 +251,21 @@ impl ParachainService {
         let message = match decode_exact::<ParachainMessage>(data) {
             Ok(message) => message,
             Err(_) => {
-                let _stopped = self.network.validated(id, peer, false);
+                let verdict = Verdict::Reject(Misbehaviour::Malformed);
+                let _stopped = self.network.validated(id, peer, source, verdict);
                 return None;
             }
         };
         let mut passed = None;
         let verdict = match message {
             ParachainMessage::Collation(collation) => {
-                let verdict = match self.on_collation(&collation).await {
-                    Some(valid) => Some(valid),
-                    // Not ours to check: pass it on for the group's validators.
-                    None => Some(true),
-                };
-                if verdict == Some(true) {
+                let verdict = self.on_collation(&collation).await;
+                // Not refused: the para's nodes here keep its block. A collation for another
+                // group is not forwarded unchecked (its collator sends it to the group).
+                if !matches!(verdict, Verdict::Reject(_)) {
                     passed = Some(collation);
                 }
-                // An invalid collation is only the fault of the peer that made it.
-                verdict.map(|valid| valid || source != Some(peer))
+                verdict
             }
             ParachainMessage::Statement(statement) => {
                 let validator = statement.vote.validator;
@@ -286,10 +287,7 @@ impl ParachainService {
                 self.verdict(result, validator, source)
             }
         };
-        let _stopped = match verdict {
-            Some(valid) => self.network.validated(id, peer, valid),
-            None => self.network.ignore(id, peer),
-        };
+        let _stopped = self.network.validated(id, peer, source, verdict);
         passed
     }
 
@@ -299,7 +297,7 @@ impl ParachainService {
         result: Result<(), super::ParachainError>,
         validator: u32,
         source: Option<PeerId>,
-    ) -> Option<bool> {
+    ) -> Verdict {
         match result {
             Ok(()) => {
                 let account = self
@@ -311,13 +309,11 @@ impl ParachainService {
                 if let (Some(account), Some(source)) = (account, source) {
                     self.peer_of.insert(account, source);
                 }
-                Some(true)
+                Verdict::Accept
             }
-            // A block this node has not imported yet: neither forward nor blame.
-            Err(super::ParachainError::UnknownRelayParent(_)) => None,
             Err(err) => {
                 tracing::debug!(%err, "parachain message refused");
-                Some(false)
+                verdict_of(&err)
             }
         }
     }
@@ -477,6 +473,22 @@ impl ParachainService {
                 tracing::warn!(%err, "no parachains inherent");
                 None
             }
+        }
+    }
+}
+
+/// What a parachain message refused with `err` is worth: provable faults are its source's,
+/// while what depends on this node's view (a relay block not imported yet, its own clock or
+/// memory) blames no one.
+fn verdict_of(err: &super::ParachainError) -> Verdict {
+    use super::ParachainError as E;
+    match err {
+        E::UnknownRelayParent(_) | E::UnknownPara(_) | E::State(_) => Verdict::Ignore,
+        E::Invalid(InvalidCandidate::Timeout { .. } | InvalidCandidate::MemoryLimit { .. }) => {
+            Verdict::Ignore
+        }
+        E::Invalid(_) | E::NotAllowed(_) | E::BadSignature(_) | E::BadChunk(_) => {
+            Verdict::Reject(Misbehaviour::Invalid)
         }
     }
 }

@@ -15,12 +15,12 @@ use parity_scale_codec::{Decode, Encode};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use tessera_node::network::{self, NetworkConfig, NetworkEvent, Topic};
+use tessera_node::network::{self, BlockAnnounce, NetworkConfig, NetworkEvent, Topic};
 use tessera_node::workload::sign;
 use tessera_relay_chain::{Call, ChainSpec, UNIT};
 use tessera_runtime::crypto::Pair;
 use tessera_runtime::modules::{balances, system};
-use tessera_runtime::Header;
+use tessera_runtime::{Block, Header};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -237,6 +237,26 @@ async fn four_validators_finalize_survive_failures_and_serve_newcomers() {
 
     drop(observer);
     validators.clear();
+    // Restarts, a newcomer and forks: honest nodes never banned one another.
+    let bans = ban_lines(dir.path());
+    assert!(bans.is_empty(), "honest nodes banned each other: {bans:?}");
+}
+
+/// The "banning peer" lines of every node's log in `dir`.
+fn ban_lines(dir: &Path) -> Vec<String> {
+    let mut lines = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().map_while(Result::ok) {
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "log") {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            lines.extend(
+                text.lines()
+                    .filter(|l| l.contains("banning peer"))
+                    .map(String::from),
+            );
+        }
+    }
+    lines
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -257,12 +277,15 @@ async fn a_peer_sending_garbage_is_disconnected_while_the_chain_goes_on() {
     let alice = validators[0].rpc;
     wait_finalized(alice, 2, dir.path()).await;
 
-    // A peer that sends garbage is disconnected and banned; the network goes on.
+    // A peer that claims a far higher chain (a status and a block numbered beyond any slot,
+    // sealed by no authority) and sends garbage is disconnected and banned; the validator
+    // goes on authoring (it used to believe the claim and stop, waiting to catch up).
     let (handle, mut events) = network::start(NetworkConfig {
         keypair: identity::Keypair::generate_ed25519(),
         listen: "/ip4/127.0.0.1/tcp/0".parse().unwrap(),
         bootnodes: vec![validators[0].address.parse().unwrap()],
         chain: genesis.to_string(),
+        limits: network::NetworkLimits::default(),
     })
     .unwrap();
     let alice_peer = validators[0]
@@ -272,6 +295,39 @@ async fn a_peer_sending_garbage_is_disconnected_while_the_chain_goes_on() {
         .unwrap()
         .parse()
         .unwrap();
+    // One forged status (a costly offence, but not yet a ban) while the peer stays: Alice
+    // must not believe it and stop authoring.
+    let best = best_header(alice).await;
+    let forged = Header {
+        number: 4_000_000_000,
+        ..best.clone()
+    };
+    let status = BlockAnnounce::Status {
+        best: forged.clone(),
+        finalized: forged.number,
+    };
+    tokio::time::timeout(WAIT, async {
+        while handle
+            .publish(Topic::Blocks, status.encode())
+            .await
+            .is_err()
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the forged status was never published");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let during = best_number(alice).await;
+    // Five of the next fifteen slots (3 s), well before a sync request to the liar (20 s)
+    // could time out and clear its claim.
+    tokio::time::timeout(Duration::from_secs(3), async {
+        while best_number(alice).await < during + 5 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("alice stopped authoring while a peer claimed a far higher chain");
     let disconnected = tokio::time::timeout(WAIT, async {
         let mut oversized_sent = false;
         let mut resend = tokio::time::interval(Duration::from_millis(200));
@@ -283,6 +339,13 @@ async fn a_peer_sending_garbage_is_disconnected_while_the_chain_goes_on() {
                     None => panic!("test network stopped"),
                 },
                 _ = resend.tick() => {
+                    let junk = Block {
+                        header: forged.clone(),
+                        extrinsics: Vec::new(),
+                    };
+                    let _ = handle
+                        .publish(Topic::Blocks, BlockAnnounce::Block(junk).encode())
+                        .await;
                     // Garbage on both topics; an over-long sync request once.
                     let _ = handle.publish(Topic::Finality, vec![0xff; 64]).await;
                     let _ = handle.publish(Topic::Blocks, vec![0x07; 300]).await;
