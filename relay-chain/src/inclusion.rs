@@ -388,13 +388,16 @@ fn time_out<E: From<Event>>(ctx: &mut Context<'_, E>, cores: &[ParaId]) -> Resul
     Ok(())
 }
 
-/// Step 3: checks a backed candidate and puts it pending availability.
-fn back<E: From<Event>>(
-    ctx: &mut Context<'_, E>,
+/// What step 3 refuses a backed candidate for on `parent`, as of `state` (the state of the
+/// block being built, after steps 1 and 2): the block author runs it too, so that it never
+/// proposes a candidate that would make the whole inherent fail. Changes nothing.
+pub fn check_backed(
+    state: &mut State<'_>,
     parent: &Header,
+    block_number: BlockNumber,
     validators: &[AccountId],
     cores: &[ParaId],
-    backed: BackedCandidate,
+    backed: &BackedCandidate,
 ) -> Result<(), CallError> {
     let BackedCandidate { candidate, votes } = backed;
     let descriptor = &candidate.descriptor;
@@ -402,16 +405,15 @@ fn back<E: From<Event>>(
     if descriptor.relay_parent != parent.hash() {
         return Err(error("WrongRelayParent"));
     }
-    if PENDING.get(&mut ctx.state, &para)?.is_some() {
+    if PENDING.get(state, &para)?.is_some() {
         return Err(error("CoreOccupied"));
     }
-    let pvd = persisted_validation_data(&mut ctx.state, para, parent)?
-        .ok_or_else(|| error("NotRegistered"))?;
+    let pvd =
+        persisted_validation_data(state, para, parent)?.ok_or_else(|| error("NotRegistered"))?;
     if descriptor.persisted_validation_data_hash != pvd.hash() {
         return Err(error("ValidationDataMismatch"));
     }
-    let info = paras::para_at(&mut ctx.state, para, ctx.block_number)?
-        .ok_or_else(|| error("NotRegistered"))?;
+    let info = paras::para_at(state, para, block_number)?.ok_or_else(|| error("NotRegistered"))?;
     if descriptor.validation_code_hash != info.code_hash {
         return Err(error("WrongValidationCode"));
     }
@@ -424,12 +426,11 @@ fn back<E: From<Event>>(
     if !descriptor.check_collator_signature() {
         return Err(error("BadCollatorSignature"));
     }
-    let group = backing_group(validators.len() as u32, cores, para, ctx.block_number)
+    let group = backing_group(validators.len() as u32, cores, para, block_number)
         .ok_or_else(|| error("NoCore"))?;
-    let candidate_hash = candidate.hash();
-    let payload = statement_payload(&candidate_hash);
+    let payload = statement_payload(&candidate.hash());
     let mut backers: Vec<u32> = Vec::with_capacity(votes.len());
-    for vote in &votes {
+    for vote in votes {
         if !group.contains(&vote.validator) {
             return Err(error("NotInBackingGroup"));
         }
@@ -444,6 +445,30 @@ fn back<E: From<Event>>(
     if backers.len() < backing_threshold(group.len()) {
         return Err(error("InsufficientBacking"));
     }
+    Ok(())
+}
+
+/// Step 3: checks a backed candidate and puts it pending availability.
+fn back<E: From<Event>>(
+    ctx: &mut Context<'_, E>,
+    parent: &Header,
+    validators: &[AccountId],
+    cores: &[ParaId],
+    backed: BackedCandidate,
+) -> Result<(), CallError> {
+    check_backed(
+        &mut ctx.state,
+        parent,
+        ctx.block_number,
+        validators,
+        cores,
+        &backed,
+    )?;
+    let BackedCandidate { candidate, votes } = backed;
+    let descriptor = &candidate.descriptor;
+    let para = descriptor.para_id;
+    let candidate_hash = candidate.hash();
+    let backers: Vec<u32> = votes.iter().map(|vote| vote.validator).collect();
     // Outputs that cannot be taken now (another candidate included in this block filled a
     // channel, or the pending one scheduled an upgrade) drop the candidate, not the block: it
     // was valid when it was backed.

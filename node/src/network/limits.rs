@@ -17,7 +17,7 @@ pub struct NetworkLimits {
     pub max_inbound: u32,
     /// Most inbound connections still in their handshake.
     pub max_pending_inbound: u32,
-    /// Most inbound connections from one IP address.
+    /// Most peers with inbound connections from one IP address.
     pub max_inbound_per_ip: u32,
     /// Bytes of unsolicited messages (gossip, direct messages, collations) that may wait for
     /// the node loop; beyond it new ones are dropped unforwarded until the node catches up.
@@ -99,27 +99,36 @@ impl RequestRates {
     }
 }
 
-/// Inbound connections per IP address.
+/// The peers with inbound connections from each IP address, with their connection counts.
 #[derive(Debug, Default)]
 pub(super) struct PerIp {
-    counts: HashMap<IpAddr, u32>,
+    peers: HashMap<IpAddr, HashMap<PeerId, u32>>,
 }
 
 impl PerIp {
-    /// Counts a new inbound connection from `ip`; `false` if that is more than `max`.
-    pub(super) fn add(&mut self, ip: IpAddr, max: u32) -> bool {
-        let count = self.counts.entry(ip).or_default();
+    /// Counts an inbound connection of `peer` from `ip`; `false` if that makes more than
+    /// `max` peers from the address (a peer's second connection is not another peer).
+    pub(super) fn add(&mut self, ip: IpAddr, peer: PeerId, max: u32) -> bool {
+        let peers = self.peers.entry(ip).or_default();
+        let known = peers.contains_key(&peer);
+        let count = peers.entry(peer).or_default();
         *count = count.saturating_add(1);
-        *count <= max
+        known || peers.len() <= max as usize
     }
 
     /// Uncounts a closed inbound connection.
-    pub(super) fn remove(&mut self, ip: IpAddr) {
-        if let Some(count) = self.counts.get_mut(&ip) {
+    pub(super) fn remove(&mut self, ip: IpAddr, peer: PeerId) {
+        let Some(peers) = self.peers.get_mut(&ip) else {
+            return;
+        };
+        if let Some(count) = peers.get_mut(&peer) {
             *count = count.saturating_sub(1);
             if *count == 0 {
-                self.counts.remove(&ip);
+                peers.remove(&peer);
             }
+        }
+        if peers.is_empty() {
+            self.peers.remove(&ip);
         }
     }
 }
@@ -209,14 +218,16 @@ mod tests {
     }
 
     #[test]
-    fn inbound_connections_per_ip_are_counted() {
+    fn inbound_peers_per_ip_are_counted() {
         let mut per_ip = PerIp::default();
         let ip: IpAddr = [127, 0, 0, 1].into();
-        assert!(per_ip.add(ip, 2));
-        assert!(per_ip.add(ip, 2));
-        assert!(!per_ip.add(ip, 2));
-        per_ip.remove(ip);
-        per_ip.remove(ip);
-        assert!(per_ip.add(ip, 2));
+        let (a, b, c) = (PeerId::random(), PeerId::random(), PeerId::random());
+        assert!(per_ip.add(ip, a, 2));
+        assert!(per_ip.add(ip, a, 2), "a second connection of one peer");
+        assert!(per_ip.add(ip, b, 2));
+        assert!(!per_ip.add(ip, c, 2));
+        per_ip.remove(ip, c);
+        per_ip.remove(ip, b);
+        assert!(per_ip.add(ip, c, 2));
     }
 }

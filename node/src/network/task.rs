@@ -195,8 +195,9 @@ impl Task {
                 num_established,
                 ..
             } => {
-                let over_ip_limit = inbound_ip(&endpoint)
-                    .is_some_and(|ip| !self.per_ip.add(ip, self.limits.max_inbound_per_ip));
+                let over_ip_limit = inbound_ip(&endpoint).is_some_and(|ip| {
+                    !self.per_ip.add(ip, peer_id, self.limits.max_inbound_per_ip)
+                });
                 if over_ip_limit {
                     tracing::debug!(%peer_id, "too many connections from one address");
                     self.swarm.close_connection(connection_id);
@@ -219,7 +220,7 @@ impl Task {
                 ..
             } => {
                 if let Some(ip) = inbound_ip(&endpoint) {
-                    self.per_ip.remove(ip);
+                    self.per_ip.remove(ip, peer_id);
                 }
                 if num_established == 0 && self.connected.remove(&peer_id) {
                     self.rates.forget(&peer_id);

@@ -26,8 +26,8 @@ use std::sync::Arc;
 use tessera_consensus::AuthorityKey;
 use tessera_relay_chain::availability::{encode_chunks, verify_chunk, AvailableData, ErasureChunk};
 use tessera_relay_chain::inclusion::{
-    self, backing_threshold, bitfield_payload, statement_payload, BackedCandidate,
-    PendingCandidate, SignedBitfield, ValidityVote,
+    self, bitfield_payload, statement_payload, BackedCandidate, PendingCandidate, SignedBitfield,
+    ValidityVote,
 };
 use tessera_relay_chain::paras::{self, ParaId};
 use tessera_relay_chain::{Call, RelayRuntime};
@@ -384,6 +384,9 @@ impl ParachainHost {
     ) -> Result<Vec<BackedCandidate>, ParachainError> {
         let parent_hash = parent.hash();
         let mut state = Self::after_availability(client, parent, bitfields)?;
+        let validators = client.authorities();
+        let cores = paras::para_ids(&mut state).map_err(state_error)?;
+        let now = parent.number.saturating_add(1);
         let mut backed: BTreeMap<ParaId, BackedCandidate> = BTreeMap::new();
         for entry in self.candidates.values() {
             let descriptor = &entry.candidate.descriptor;
@@ -391,27 +394,23 @@ impl ParachainHost {
             if descriptor.relay_parent != parent_hash || backed.contains_key(&para) {
                 continue;
             }
-            let Ok(group) = Self::group(client, &mut state, para, parent) else {
-                continue;
+            let candidate = BackedCandidate {
+                candidate: entry.candidate.clone(),
+                votes: entry.votes.values().cloned().collect(),
             };
-            if entry.votes.len() < backing_threshold(group.len())
-                || inclusion::PENDING
-                    .get(&mut state, &para)
-                    .map_err(state_error)?
-                    .is_some()
+            // The runtime's own checks: one candidate it would refuse must not cost the block
+            // every other para's candidate.
+            if let Err(why) =
+                inclusion::check_backed(&mut state, parent, now, validators, &cores, &candidate)
             {
+                tracing::debug!(
+                    para = para.0,
+                    ?why,
+                    "backed candidate refused by the runtime"
+                );
                 continue;
             }
-            // Built on a candidate that timed out instead of being included: never valid now.
-            let validation_data = inclusion::persisted_validation_data(&mut state, para, parent)
-                .map_err(state_error)?;
-            if validation_data.map(|data| data.hash())
-                != Some(descriptor.persisted_validation_data_hash)
-            {
-                continue;
-            }
-            let commitments = &entry.candidate.commitments;
-            let now = parent.number.saturating_add(1);
+            let commitments = &candidate.candidate.commitments;
             if let Err(why) =
                 inclusion::check_outputs(&mut state, para, commitments, parent.number, now)
                     .map_err(state_error)?
@@ -419,13 +418,7 @@ impl ParachainHost {
                 tracing::debug!(para = para.0, %why, "backed candidate's outputs cannot be taken");
                 continue;
             }
-            backed.insert(
-                para,
-                BackedCandidate {
-                    candidate: entry.candidate.clone(),
-                    votes: entry.votes.values().cloned().collect(),
-                },
-            );
+            backed.insert(para, candidate);
         }
         Ok(backed.into_values().collect())
     }
