@@ -324,6 +324,43 @@ fn a_dishonest_collator_gets_nothing_backed_while_an_honest_one_goes_on() {
     assert_eq!(since, None);
 }
 
+#[test]
+fn a_candidate_the_runtime_would_refuse_is_left_out_so_the_inherent_and_other_candidates_go_in() {
+    let mut network = Network::new();
+    let mut para = Para::new();
+    // A backing group that signs what the runtime refuses: a head that is not its data's hash.
+    let (first, _) = honest(&network, &mut Para::new(), 2);
+    let mut bad = first.candidate.clone();
+    bad.descriptor.para_head = tessera_runtime::Hash([9; 32]);
+    let payload = inclusion::statement_payload(&bad.hash());
+    let mut signed = 0;
+    for (index, name) in NAMES.iter().enumerate() {
+        let statement = tessera_node::parachains::Statement {
+            candidate: bad.clone(),
+            vote: inclusion::ValidityVote {
+                validator: index as u32,
+                signature: Pair::dev(name).sign(&payload),
+            },
+        };
+        let mut taken = false;
+        for (host, client) in network.hosts.iter_mut().zip(&network.clients) {
+            taken |= host.on_statement(client, statement.clone()).is_ok();
+        }
+        signed += usize::from(taken);
+    }
+    assert!(signed >= 2, "the group signed it: {signed}");
+    // The author leaves it out; its inherent still goes in (`author` asserts it).
+    network.author();
+    assert!(network.core_free(), "the refused candidate was not backed");
+    // The honest candidate on the next block is backed and included as usual.
+    let (good, header) = honest(&network, &mut para, 2);
+    assert!(network.collate(&good).unwrap() >= 2);
+    network.author();
+    network.availability();
+    network.author();
+    assert_eq!(network.included_head(), HeadData(header.encode()));
+}
+
 /// The template's blob with a custom section added: other bytes (another code hash), the same
 /// behaviour, as a para's next version would be.
 fn upgraded_code() -> Vec<u8> {
