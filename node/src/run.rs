@@ -220,6 +220,11 @@ impl Node {
                     self.want(outcome).await;
                     self.requeue_retracted();
                 }
+                Some(finished) = self.parachains.next_check(), if self.parachains.is_checking() => {
+                    if let Some(collation) = self.parachains.finish_check(finished).await {
+                        self.para_nodes.on_collation(&collation);
+                    }
+                }
                 _ = status_tick.tick() => {
                     self.sync.announce_status().await;
                     self.update_network_status().await;
@@ -315,8 +320,7 @@ impl Node {
             } => {
                 let passed = self
                     .parachains
-                    .on_direct_collation(peer, *collation, channel)
-                    .await;
+                    .on_direct_collation(peer, *collation, channel);
                 if let Some(collation) = passed {
                     self.para_nodes.on_collation(&collation);
                 }

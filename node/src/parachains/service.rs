@@ -23,6 +23,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tessera_consensus::AuthorityKey;
+use tessera_relay_chain::paras::ParaId;
 use tessera_runtime::{AccountId, Hash, Header, OpaqueExtrinsic};
 
 /// A chunk request not answered in this long is made again (to another peer).
@@ -33,6 +34,52 @@ const MAX_WAITING: usize = 8;
 
 /// How long such a collation waits.
 const WAITING_FOR: Duration = Duration::from_secs(6);
+
+/// Most collation checks running at once (each on a blocking thread, up to the 2 s backing
+/// deadline): the node loop never waits for one.
+pub const MAX_CHECKS: usize = 2;
+
+/// Who sent a collation being checked, to answer once it is.
+pub enum Asker {
+    /// A collator, over the collation protocol.
+    Collator {
+        /// Its peer.
+        peer: PeerId,
+        /// Where the answer goes.
+        channel: ResponseChannel<CollationResponse>,
+    },
+    /// A gossip message.
+    Gossip {
+        /// The peer that forwarded it.
+        peer: PeerId,
+        /// The peer that signed it.
+        source: Option<PeerId>,
+        /// Its id.
+        id: MessageId,
+    },
+    /// This node (its own collation, or one that waited for its relay parent).
+    Here,
+}
+
+impl Asker {
+    /// The peer whose checks are limited to one at a time.
+    fn peer(&self) -> Option<PeerId> {
+        match self {
+            Asker::Collator { peer, .. } => Some(*peer),
+            Asker::Gossip { source, peer, .. } => Some(source.unwrap_or(*peer)),
+            Asker::Here => None,
+        }
+    }
+}
+
+/// A collation check that ran, for [`ParachainService::finish_check`].
+pub struct Finished {
+    check: super::host::CandidateCheck,
+    chunks: Result<Vec<tessera_relay_chain::availability::ErasureChunk>, super::ParachainError>,
+    collation: Collation,
+    asker: Asker,
+    key: (ParaId, Hash),
+}
 
 /// A node's parachain protocol: the validator logic plus the network.
 pub struct ParachainService {
@@ -48,6 +95,12 @@ pub struct ParachainService {
     asked: HashSet<(Hash, u32, PeerId)>,
     /// Collations on relay blocks not imported yet, with when they came.
     waiting: Vec<(Instant, Collation)>,
+    /// Collation checks running.
+    checks: tokio::task::JoinSet<Finished>,
+    /// The (para, relay parent) of each running check.
+    checking: HashSet<(ParaId, Hash)>,
+    /// The peer of each running check.
+    checking_for: HashSet<PeerId>,
 }
 
 impl ParachainService {
@@ -70,6 +123,9 @@ impl ParachainService {
             best_seen_at: (Hash::ZERO, Instant::now()),
             asked: HashSet::new(),
             waiting: Vec::new(),
+            checks: tokio::task::JoinSet::new(),
+            checking: HashSet::new(),
+            checking_for: HashSet::new(),
         }
     }
 
@@ -116,38 +172,105 @@ impl ParachainService {
                 }
             }
         }
-        self.on_collation(&collation).await;
+        if let Some((verdict, asker)) = self.start_check(collation, Asker::Here) {
+            self.answer(verdict, asker);
+        }
     }
 
-    /// Checks a collation if this validator backs its para: accepted if seconded, rejected
-    /// if provably invalid, ignored otherwise (not ours, seen, or its relay parent unknown).
-    async fn on_collation(&mut self, collation: &Collation) -> Verdict {
+    /// Starts checking a collation if this validator backs its para, on a blocking thread
+    /// away from the node loop; its verdict goes to `asker` once [`Self::finish_check`] has
+    /// it. Answers at once what needs no check: ignored (not ours, seen, its relay parent not
+    /// imported, or no room: a check of this peer's or for this para and relay parent is
+    /// running, or [`MAX_CHECKS`] are), or rejected (provably invalid before running it).
+    fn start_check(&mut self, collation: Collation, asker: Asker) -> Option<(Verdict, Asker)> {
         let prepared = {
             let client = self.shared.client();
-            self.host.prepare_check(&client, collation)
+            self.host.prepare_check(&client, &collation)
         };
-        // The Wasm validation runs on a blocking thread, without the client lock.
-        let outcome = match prepared {
-            Ok(Some(check)) => {
-                let validation = self.host.validation();
-                let ran = tokio::task::spawn_blocking(move || {
-                    let chunks = check.run(&validation);
-                    (check, chunks)
-                })
-                .await;
-                match ran {
-                    Ok((check, Ok(chunks))) => Ok(self.host.complete_check(check, chunks)),
-                    Ok((_, Err(err))) => Err(err),
-                    Err(join) => {
-                        tracing::warn!(%join, "candidate check did not finish");
-                        return Verdict::Ignore;
-                    }
+        let check = match prepared {
+            Ok(Some(check)) => check,
+            Ok(None) => return Some((Verdict::Ignore, asker)),
+            // Not imported here yet: check it once it is.
+            Err(super::ParachainError::UnknownRelayParent(_)) => {
+                if self.waiting.len() >= MAX_WAITING {
+                    self.waiting.remove(0);
                 }
+                self.waiting.push((Instant::now(), collation));
+                return Some((Verdict::Ignore, asker));
             }
-            Ok(None) => Ok(CollationOutcome::Ignored),
-            Err(err) => Err(err),
+            Err(err) => {
+                tracing::info!(%err, "collation refused");
+                return Some((verdict_of(&err), asker));
+            }
         };
-        match outcome {
+        let descriptor = &collation.candidate.descriptor;
+        let key = (descriptor.para_id, descriptor.relay_parent);
+        let peer = asker.peer();
+        if self.checks.len() >= MAX_CHECKS
+            || self.checking.contains(&key)
+            || peer.is_some_and(|peer| self.checking_for.contains(&peer))
+        {
+            tracing::debug!(?peer, para = key.0 .0, "no room to check a collation now");
+            return Some((Verdict::Ignore, asker));
+        }
+        self.checking.insert(key);
+        if let Some(peer) = peer {
+            self.checking_for.insert(peer);
+        }
+        let validation = self.host.validation();
+        self.checks.spawn_blocking(move || {
+            // A panic in the check (a bug) must still free its peer's and para's slots.
+            let ran =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check.run(&validation)));
+            let chunks = ran.unwrap_or_else(|_| {
+                Err(super::ParachainError::State(
+                    "the candidate check panicked".into(),
+                ))
+            });
+            Finished {
+                check,
+                chunks,
+                collation,
+                asker,
+                key,
+            }
+        });
+        None
+    }
+
+    /// Whether collation checks are running (then [`Self::next_check`] will yield).
+    pub fn is_checking(&self) -> bool {
+        !self.checks.is_empty()
+    }
+
+    /// The next collation check to finish (pending while none runs).
+    pub async fn next_check(&mut self) -> Option<Finished> {
+        match self.checks.join_next().await {
+            Some(Ok(finished)) => Some(finished),
+            Some(Err(join)) => {
+                tracing::warn!(%join, "collation check did not finish");
+                None
+            }
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Completes a finished check: keeps the chunks and publishes the statement if valid,
+    /// answers whoever asked, and returns the collation unless it was refused (for the
+    /// para's nodes here to keep its block).
+    pub async fn finish_check(&mut self, finished: Finished) -> Option<Collation> {
+        let Finished {
+            check,
+            chunks,
+            collation,
+            asker,
+            key,
+        } = finished;
+        self.checking.remove(&key);
+        if let Some(peer) = asker.peer() {
+            self.checking_for.remove(&peer);
+        }
+        let verdict = match chunks.map(|chunks| self.host.complete_check(check, chunks)) {
             Ok(CollationOutcome::Seconded(statement)) => {
                 tracing::debug!(
                     para = statement.candidate.descriptor.para_id.0,
@@ -165,41 +288,49 @@ impl ParachainService {
                 Verdict::Accept
             }
             Ok(CollationOutcome::Ignored) => Verdict::Ignore,
-            // Not imported here yet: check it once it is.
-            Err(super::ParachainError::UnknownRelayParent(_)) => {
-                if self.waiting.len() >= MAX_WAITING {
-                    self.waiting.remove(0);
-                }
-                self.waiting.push((Instant::now(), collation.clone()));
-                Verdict::Ignore
-            }
             Err(err) => {
                 tracing::info!(%err, "collation refused");
                 verdict_of(&err)
             }
+        };
+        self.answer(verdict, asker);
+        (!matches!(verdict, Verdict::Reject(_))).then_some(collation)
+    }
+
+    /// Tells whoever sent a collation what it was worth.
+    fn answer(&self, verdict: Verdict, asker: Asker) {
+        match asker {
+            Asker::Collator { peer, channel } => {
+                let response = match verdict {
+                    Verdict::Accept => CollationResponse::Seconded,
+                    Verdict::Ignore => CollationResponse::Ignored,
+                    Verdict::Reject(_) => CollationResponse::Refused,
+                };
+                let _stopped = self.network.respond_collation(channel, response);
+                if let Verdict::Reject(what) = verdict {
+                    let _stopped = self.network.report(peer, what);
+                }
+            }
+            Asker::Gossip { peer, source, id } => {
+                let _stopped = self.network.validated(id, peer, source, verdict);
+            }
+            Asker::Here => {}
         }
     }
 
-    /// Checks a collation a collator sent this node directly and answers it; the collation,
-    /// unless refused, for the para's nodes here to keep its block.
-    pub async fn on_direct_collation(
+    /// Checks a collation a collator sent this node directly (the answer goes back once
+    /// checked); the collation, if it needs no check and was not refused, for the para's
+    /// nodes here to keep its block.
+    pub fn on_direct_collation(
         &mut self,
         peer: PeerId,
         collation: Collation,
         channel: ResponseChannel<CollationResponse>,
     ) -> Option<Collation> {
-        let verdict = self.on_collation(&collation).await;
-        let response = match verdict {
-            Verdict::Accept => CollationResponse::Seconded,
-            Verdict::Ignore => CollationResponse::Ignored,
-            Verdict::Reject(_) => CollationResponse::Refused,
-        };
-        let _stopped = self.network.respond_collation(channel, response);
-        if let Verdict::Reject(what) = verdict {
-            let _stopped = self.network.report(peer, what);
-            return None;
-        }
-        Some(collation)
+        let asker = Asker::Collator { peer, channel };
+        let (verdict, asker) = self.start_check(collation.clone(), asker)?;
+        self.answer(verdict, asker);
+        (!matches!(verdict, Verdict::Reject(_))).then_some(collation)
     }
 
     /// Notes what a backer did with a collation this node sent it.
@@ -235,7 +366,9 @@ impl ParachainService {
             ready.into_iter().map(|(_, collation)| collation).collect()
         };
         for collation in ready {
-            self.on_collation(&collation).await;
+            if let Some((verdict, asker)) = self.start_check(collation, Asker::Here) {
+                self.answer(verdict, asker);
+            }
         }
     }
 
@@ -259,13 +392,18 @@ impl ParachainService {
         let mut passed = None;
         let verdict = match message {
             ParachainMessage::Collation(collation) => {
-                let verdict = self.on_collation(&collation).await;
-                // Not refused: the para's nodes here keep its block. A collation for another
-                // group is not forwarded unchecked (its collator sends it to the group).
+                // A collation for another group is not forwarded unchecked (its collator sends
+                // it to the group); one checked here is answered when the check finishes.
+                let asker = Asker::Gossip { peer, source, id };
+                let Some((verdict, asker)) = self.start_check(collation.clone(), asker) else {
+                    return None;
+                };
+                self.answer(verdict, asker);
+                // Not refused: the para's nodes here keep its block.
                 if !matches!(verdict, Verdict::Reject(_)) {
                     passed = Some(collation);
                 }
-                verdict
+                return passed;
             }
             ParachainMessage::Statement(statement) => {
                 let validator = statement.vote.validator;
