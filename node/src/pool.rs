@@ -28,6 +28,17 @@ pub enum PoolError {
     /// The pool is full.
     #[error("the pool is full ({0} transactions)")]
     Full(usize),
+    /// It waits for an earlier nonce of its sender that no one has sent, and the room kept
+    /// for such transactions is taken.
+    #[error("nonce {nonce} waits for nonce {missing}, and the pool holds as many waiting transactions as it may ({limit})")]
+    TooManyWaiting {
+        /// Its nonce.
+        nonce: Nonce,
+        /// The first nonce missing before it.
+        missing: Nonce,
+        /// The most the pool keeps.
+        limit: usize,
+    },
     /// The chain state could not be read to check it.
     #[error("cannot check the transaction: {0}")]
     State(String),
@@ -40,11 +51,15 @@ struct Entry {
     seq: u64,
 }
 
-/// Pending transactions.
+/// Pending transactions. Those that wait for an earlier nonce nobody has sent yet (a gap)
+/// may take only a sixteenth of the room: they cost their sender nothing until they are
+/// included, so one funded account must not fill the pool with them.
 #[derive(Debug)]
 pub struct Pool {
     by_hash: HashMap<Hash, Entry>,
     by_sender: HashMap<AccountId, BTreeMap<Nonce, Hash>>,
+    /// Transactions that had a gap before them when they came (until it is filled here).
+    waiting: std::collections::HashSet<Hash>,
     limit: usize,
     next_seq: u64,
 }
@@ -61,6 +76,7 @@ impl Pool {
         Pool {
             by_hash: HashMap::new(),
             by_sender: HashMap::new(),
+            waiting: std::collections::HashSet::new(),
             limit,
             next_seq: 0,
         }
@@ -79,6 +95,16 @@ impl Pool {
     /// Whether the pool holds as many transactions as it may.
     pub fn is_full(&self) -> bool {
         self.by_hash.len() >= self.limit
+    }
+
+    /// Most transactions waiting for a missing earlier nonce the pool keeps.
+    pub fn waiting_limit(&self) -> usize {
+        (self.limit / 16).max(1)
+    }
+
+    /// How many pooled transactions wait for a missing earlier nonce.
+    pub fn waiting_len(&self) -> usize {
+        self.waiting.len()
     }
 
     /// Whether the pool holds the transaction with this hash.
@@ -111,6 +137,8 @@ impl Pool {
             .get(&info.signer)
             .and_then(|txs| txs.get(&info.nonce))
             .copied();
+        let missing = self.next_nonce(&info.signer, info.next_nonce);
+        let gap = info.nonce > missing;
         if let Some(old) = replaced.and_then(|old| self.by_hash.get(&old)) {
             if old.info.tip >= info.tip {
                 return Err(PoolError::TooLowPriority {
@@ -120,6 +148,12 @@ impl Pool {
             }
         } else if self.by_hash.len() >= self.limit {
             return Err(PoolError::Full(self.limit));
+        } else if gap && self.waiting.len() >= self.waiting_limit() {
+            return Err(PoolError::TooManyWaiting {
+                nonce: info.nonce,
+                missing,
+                limit: self.waiting_limit(),
+            });
         }
         if let Some(old) = replaced {
             self.remove(&old);
@@ -130,7 +164,23 @@ impl Pool {
             .insert(info.nonce, hash);
         let seq = self.next_seq;
         self.next_seq = self.next_seq.wrapping_add(1);
+        let (signer, from) = (info.signer, info.next_nonce);
         self.by_hash.insert(hash, Entry { xt, info, seq });
+        if gap {
+            self.waiting.insert(hash);
+        } else {
+            // It may have filled a gap: those now in an unbroken run wait no longer.
+            if let Some(txs) = self.by_sender.get(&signer) {
+                let mut next = from;
+                for (nonce, pooled) in txs.range(from..) {
+                    if *nonce != next {
+                        break;
+                    }
+                    self.waiting.remove(pooled);
+                    next = next.saturating_add(1);
+                }
+            }
+        }
         Ok((hash, replaced))
     }
 
@@ -142,6 +192,7 @@ impl Pool {
     /// Removes a transaction.
     pub fn remove(&mut self, hash: &Hash) -> Option<OpaqueExtrinsic> {
         let entry = self.by_hash.remove(hash)?;
+        self.waiting.remove(hash);
         if let Some(txs) = self.by_sender.get_mut(&entry.info.signer) {
             txs.remove(&entry.info.nonce);
             if txs.is_empty() {
@@ -226,16 +277,23 @@ mod tests {
     use parity_scale_codec::Encode;
     use tessera_runtime::crypto::Pair;
 
-    /// A transaction of `who` with `nonce` and `tip` (its bytes say which, and `variant`).
-    fn pooled(
+    /// A transaction of `who` with `nonce` and `tip` (its bytes say which, and `variant`),
+    /// `who`'s next nonce in state being 0.
+    fn pooled(pool: &mut Pool, who: &Pair, tx: (Nonce, Balance, u8)) -> Result<Hash, PoolError> {
+        pooled_from(pool, who, 0, tx)
+    }
+
+    /// [`pooled`], `who`'s next nonce in state being `from`.
+    fn pooled_from(
         pool: &mut Pool,
         who: &Pair,
+        from: Nonce,
         (nonce, tip, variant): (Nonce, Balance, u8),
     ) -> Result<Hash, PoolError> {
         let info = ValidTransaction {
             signer: who.public(),
             nonce,
-            next_nonce: 0,
+            next_nonce: from,
             tip,
             last_valid: None,
         };
@@ -248,7 +306,7 @@ mod tests {
         let (alice, bob) = (Pair::dev("Alice"), Pair::dev("Bob"));
         let mut pool = Pool::new(4);
         for nonce in [3, 4, 6] {
-            pooled(&mut pool, &alice, (nonce, 0, 0)).unwrap();
+            pooled_from(&mut pool, &alice, 3, (nonce, 0, 0)).unwrap();
         }
         // After 3 and 4; 6 waits for 5, which a wallet should take next.
         assert_eq!(pool.next_nonce(&alice.public(), 3), 5);
@@ -256,7 +314,7 @@ mod tests {
         assert_eq!(pool.next_nonce(&alice.public(), 5), 5);
         assert_eq!(pool.next_nonce(&bob.public(), 9), 9);
         assert_eq!(
-            pooled(&mut pool, &alice, (4, 0, 1)),
+            pooled_from(&mut pool, &alice, 3, (4, 0, 1)),
             Err(PoolError::TooLowPriority { nonce: 4, tip: 0 })
         );
         assert!(!pool.is_full());
@@ -267,5 +325,36 @@ mod tests {
         let all: Vec<Hash> = pool.ordered().into_iter().map(|(h, _)| h).collect();
         assert_eq!(first, all[..2]);
         assert_eq!(all.len(), 4);
+    }
+
+    #[test]
+    fn transactions_waiting_for_a_missing_nonce_take_a_sixteenth_of_the_pool_at_most() {
+        let (alice, bob) = (Pair::dev("Alice"), Pair::dev("Bob"));
+        let mut pool = Pool::new(64);
+        assert_eq!(pool.waiting_limit(), 4);
+        // Alice's next nonce is 0: 1..=4 wait for it, the fifth is refused.
+        for nonce in 1..=4 {
+            pooled(&mut pool, &alice, (nonce, 0, 0)).unwrap();
+        }
+        assert_eq!(
+            pooled(&mut pool, &alice, (9, 0, 0)),
+            Err(PoolError::TooManyWaiting {
+                nonce: 9,
+                missing: 0,
+                limit: 4
+            })
+        );
+        // Others' ready transactions still go in: the rest of the pool is theirs.
+        for nonce in 0..40 {
+            pooled(&mut pool, &bob, (nonce, 0, 0)).unwrap();
+        }
+        // The missing nonce comes: Alice's run is unbroken, none waits any more.
+        pooled(&mut pool, &alice, (0, 0, 0)).unwrap();
+        assert_eq!(pool.waiting_len(), 0);
+        pooled(&mut pool, &alice, (9, 0, 0)).unwrap();
+        assert_eq!(pool.waiting_len(), 1);
+        let gone = pool.ordered()[0].0;
+        pool.remove(&gone);
+        assert!(pool.waiting_len() <= 1);
     }
 }

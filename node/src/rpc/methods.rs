@@ -94,7 +94,9 @@ fn pool_error(err: PoolError) -> ErrorObjectOwned {
         }
         PoolError::AlreadyImported(_) => error(POOL_ALREADY_IMPORTED, err.to_string()),
         PoolError::TooLowPriority { .. } => error(POOL_TOO_LOW_PRIORITY, err.to_string()),
-        PoolError::Full(_) => error(POOL_IMMEDIATELY_DROPPED, err.to_string()),
+        PoolError::Full(_) | PoolError::TooManyWaiting { .. } => {
+            error(POOL_IMMEDIATELY_DROPPED, err.to_string())
+        }
         PoolError::State(_) => error(POOL_UNKNOWN_VALIDITY, err.to_string()),
     }
 }
