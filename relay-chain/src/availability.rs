@@ -103,7 +103,8 @@ pub fn recovery_threshold(validators: usize) -> Result<usize, ErasureError> {
             max: MAX_VALIDATORS,
         });
     }
-    Ok((validators - 1) / 3 + 1)
+    // validators >= 1 here: at least one chunk is needed.
+    Ok((validators.saturating_sub(1) / 3).saturating_add(1))
 }
 
 use reed_solomon_simd::ReedSolomonEncoder;
@@ -139,12 +140,13 @@ pub fn encode(data: &[u8], validators: usize) -> Result<Vec<Vec<u8>>, ErasureErr
         let encoder = match slot.as_mut() {
             Some(encoder) => {
                 encoder
-                    .reset(k, validators - k, shard)
+                    .reset(k, validators.saturating_sub(k), shard)
                     .map_err(codec_error)?;
                 encoder
             }
             None => {
-                slot.insert(ReedSolomonEncoder::new(k, validators - k, shard).map_err(codec_error)?)
+                let recovery = validators.saturating_sub(k);
+                slot.insert(ReedSolomonEncoder::new(k, recovery, shard).map_err(codec_error)?)
             }
         };
         for chunk in &chunks {
@@ -198,13 +200,14 @@ pub fn reconstruct<'a>(
     let originals: Vec<(usize, &[u8])> = distinct.range(..k).map(|(i, c)| (*i, *c)).collect();
     let mut restored: BTreeMap<usize, Vec<u8>> = BTreeMap::new();
     if originals.len() < k {
-        let recovery = distinct.range(k..).map(|(i, c)| (i - k, *c));
+        let recovery = distinct.range(k..).map(|(i, c)| (i.saturating_sub(k), *c));
+        let recovery_count = validators.saturating_sub(k);
         restored.extend(
-            reed_solomon_simd::decode(k, validators - k, originals.iter().copied(), recovery)
+            reed_solomon_simd::decode(k, recovery_count, originals.iter().copied(), recovery)
                 .map_err(codec_error)?,
         );
     }
-    let mut payload = Vec::with_capacity(shard.unwrap_or(0) * k);
+    let mut payload = Vec::with_capacity(shard.unwrap_or(0).saturating_mul(k));
     for index in 0..k {
         match distinct.get(&index) {
             Some(chunk) => payload.extend_from_slice(chunk),

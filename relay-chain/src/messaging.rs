@@ -411,7 +411,7 @@ pub fn process_upward<E: XcmRuntime + From<Event>>(
         return Ok(());
     }
     let mut budget = UPWARD_WEIGHT_PER_BLOCK;
-    let mut done = 0;
+    let mut done: usize = 0;
     for (para, message) in &queue {
         let weight = match VersionedXcm::decode_limited(message) {
             Ok(VersionedXcm::V5(xcm)) => executor::weigh::<ChainConfig<E>>(&xcm)
@@ -429,7 +429,7 @@ pub fn process_upward<E: XcmRuntime + From<Event>>(
                 index,
                 weight,
             });
-            done += 1;
+            done = done.saturating_add(1);
             continue;
         }
         if weight > budget {
@@ -440,7 +440,7 @@ pub fn process_upward<E: XcmRuntime + From<Event>>(
             tessera_xcm::module::receive(ctx, Location::child_para(para.0), message, limit)?;
         // A refused message costs nothing of the budget; one that ran costs what it used.
         budget = budget.saturating_sub(outcome.used().ref_time);
-        done += 1;
+        done = done.saturating_add(1);
     }
     queue.drain(..done);
     UPWARD_QUEUE.put(&mut ctx.state, &queue);

@@ -11,12 +11,13 @@ pub const GROUP_ROTATION_FREQUENCY: BlockNumber = 10;
 /// order (at least one group; no more groups than validators).
 pub fn validator_groups(validators: u32, groups: usize) -> Vec<Vec<u32>> {
     let groups = groups.clamp(1, (validators as usize).max(1));
-    let base = validators as usize / groups;
-    let larger = validators as usize % groups;
+    // groups >= 1 after the clamp.
+    let base = (validators as usize).checked_div(groups).unwrap_or(0);
+    let larger = (validators as usize).checked_rem(groups).unwrap_or(0);
     let mut next = 0u32;
     (0..groups)
         .map(|group| {
-            let size = base + usize::from(group < larger);
+            let size = base.saturating_add(usize::from(group < larger));
             let members = (next..next.saturating_add(size as u32)).collect();
             next = next.saturating_add(size as u32);
             members
@@ -36,8 +37,18 @@ pub fn group_for_core(
     if groups == 0 {
         return 0;
     }
-    let rotations = now.saturating_sub(session_start) / rotation.max(1);
-    (core % groups + rotations as usize % groups) % groups
+    let rotations = now
+        .saturating_sub(session_start)
+        .checked_div(rotation.max(1))
+        .unwrap_or(0);
+    // groups >= 1 here, so none of these divides by zero, and the sum of two remainders
+    // below `groups` cannot overflow.
+    let core_group = core.checked_rem(groups).unwrap_or(0);
+    let moved = (rotations as usize).checked_rem(groups).unwrap_or(0);
+    core_group
+        .saturating_add(moved)
+        .checked_rem(groups)
+        .unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -8,6 +8,16 @@
 //! their v5 conversion; [`executor`] runs them, [`module`] is the runtime module that sends
 //! and receives them, [`para`] configures paras built with Tessera.
 #![cfg_attr(not(feature = "std"), no_std)]
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )
+)]
 
 extern crate alloc;
 
@@ -16,7 +26,13 @@ pub mod module;
 pub mod para;
 #[cfg(feature = "serde")]
 mod serde_hex;
+// A harness for tests, fuzzing and benchmarks, never built into a node: its set-up may panic.
 #[cfg(feature = "simulator")]
+#[allow(
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
 pub mod simulator;
 pub mod v5;
 

@@ -367,7 +367,9 @@ pub fn account_of(location: &Location) -> Option<AccountId> {
     let junctions = location.interior.as_slice();
     let preset = |prefix: &[u8]| {
         let mut raw = [0u8; 32];
-        raw[..prefix.len()].copy_from_slice(prefix);
+        for (byte, from) in raw.iter_mut().zip(prefix) {
+            *byte = *from;
+        }
         AccountId(raw)
     };
     let with_para = |tag: &[u8; 4], para: u32| {
@@ -701,7 +703,7 @@ impl<E: XcmRuntime> Config for ChainConfig<E> {
         match count {
             0 => return Ok(false),
             1 => ASSET_TRAPS.remove(&mut ctx.state, &hash),
-            more => ASSET_TRAPS.insert(&mut ctx.state, &hash, &(more - 1)),
+            more => ASSET_TRAPS.insert(&mut ctx.state, &hash, &more.saturating_sub(1)),
         }
         ctx.deposit_event(Event::AssetsClaimed {
             hash,
@@ -1001,8 +1003,9 @@ fn transfer_program<C: XcmChain>(
                 id: fee.id.clone(),
                 fun: Fungibility::Fungible(part),
             };
-            let fee_at_reserve = reanchor(&half(amount / 2), &reserve)?;
-            let fee_at_dest = reanchor(&half(amount - amount / 2), dest)?;
+            let at_reserve = amount.checked_div(2).unwrap_or_default();
+            let fee_at_reserve = reanchor(&half(at_reserve), &reserve)?;
+            let fee_at_dest = reanchor(&half(amount.saturating_sub(at_reserve)), dest)?;
             Instruction::InitiateReserveWithdraw {
                 assets: all.clone(),
                 reserve,

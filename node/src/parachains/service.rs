@@ -395,9 +395,7 @@ impl ParachainService {
                 // A collation for another group is not forwarded unchecked (its collator sends
                 // it to the group); one checked here is answered when the check finishes.
                 let asker = Asker::Gossip { peer, source, id };
-                let Some((verdict, asker)) = self.start_check(collation.clone(), asker) else {
-                    return None;
-                };
+                let (verdict, asker) = self.start_check(collation.clone(), asker)?;
                 self.answer(verdict, asker);
                 // Not refused: the para's nodes here keep its block.
                 if !matches!(verdict, Verdict::Reject(_)) {

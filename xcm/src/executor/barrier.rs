@@ -14,8 +14,8 @@ pub fn take_weight_credit(credit: &mut Weight, max_weight: Weight) -> Result<(),
     if max_weight.ref_time > credit.ref_time || max_weight.proof_size > credit.proof_size {
         return Err(BarrierRefusal("weight credit too low"));
     }
-    credit.ref_time -= max_weight.ref_time;
-    credit.proof_size -= max_weight.proof_size;
+    credit.ref_time = credit.ref_time.saturating_sub(max_weight.ref_time);
+    credit.proof_size = credit.proof_size.saturating_sub(max_weight.proof_size);
     Ok(())
 }
 
@@ -27,7 +27,7 @@ pub fn allow_paid_execution(
     max_weight: Weight,
 ) -> Result<(), BarrierRefusal> {
     let end = message.len().min(MAX_INSTRUCTIONS_BEFORE_FEES);
-    let mut instructions = message[..end].iter_mut();
+    let mut instructions = message.iter_mut().take(end);
     match instructions.next() {
         Some(
             Instruction::WithdrawAsset(_)
@@ -137,7 +137,7 @@ pub fn is_hrmp_notification(message: &[Instruction]) -> bool {
 /// Polkadot's `WithComputedOrigin` does (a user's message sent through a chain starts so).
 pub fn computed_origin(origin: &Location, message: &[Instruction]) -> Option<(Location, usize)> {
     let mut computed = origin.clone();
-    let mut skipped = 0;
+    let mut skipped: usize = 0;
     for instruction in message.iter().take(MAX_JUNCTIONS) {
         let Instruction::DescendOrigin(junctions) = instruction else {
             break;
@@ -145,7 +145,7 @@ pub fn computed_origin(origin: &Location, message: &[Instruction]) -> Option<(Lo
         for junction in junctions.as_slice() {
             computed = computed.pushed(*junction)?;
         }
-        skipped += 1;
+        skipped = skipped.saturating_add(1);
     }
     Some((computed, skipped))
 }

@@ -31,7 +31,7 @@ impl Holding {
 
     /// How many distinct assets are held.
     pub fn len(&self) -> usize {
-        self.fungible.len() + self.non_fungible.len()
+        self.fungible.len().saturating_add(self.non_fungible.len())
     }
 
     /// The amount of fungible `id` held.
@@ -134,7 +134,7 @@ impl Holding {
                         Fungibility::Fungible(amount) => {
                             if let Some(held) = self.fungible.get_mut(&asset.id) {
                                 let part = (*amount).min(*held);
-                                *held -= part;
+                                *held = held.saturating_sub(part);
                                 if *held == 0 {
                                     self.fungible.remove(&asset.id);
                                 }
@@ -178,7 +178,7 @@ impl Holding {
             for id in ids {
                 if let Some(amount) = self.fungible.remove(&id) {
                     taken.fungible.insert(id, amount);
-                    left -= 1;
+                    left = left.saturating_sub(1);
                 }
             }
         }

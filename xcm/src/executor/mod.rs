@@ -278,7 +278,7 @@ impl Trader {
         let weight = min(weight, self.weight);
         let (id, paid) = self.paid.as_mut()?;
         let amount = C::weight_price(id, weight)?.min(*paid);
-        *paid -= amount;
+        *paid = paid.saturating_sub(amount);
         self.weight = sub(self.weight, weight);
         (amount > 0).then(|| Asset {
             id: id.clone(),
@@ -743,9 +743,9 @@ impl<C: Config> Executor<C> {
                     }
                     None => self.origin = None,
                 }
-                self.recursion += 1;
+                self.recursion = self.recursion.saturating_add(1);
                 let result = self.process(ctx, xcm);
-                self.recursion -= 1;
+                self.recursion = self.recursion.saturating_sub(1);
                 self.origin = saved;
                 match result {
                     Ok(()) => {}

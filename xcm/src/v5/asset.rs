@@ -207,12 +207,13 @@ impl<'de> serde::Deserialize<'de> for Assets {
             )));
         }
         if let Some(at) = assets
-            .windows(2)
-            .position(|pair| !in_order(&pair[0], &pair[1]))
+            .iter()
+            .zip(assets.iter().skip(1))
+            .position(|(a, b)| !in_order(a, b))
         {
             return Err(D::Error::custom(alloc::format!(
                 "assets {at} and {} are not in canonical order (by class, fungible first)",
-                at + 1
+                at.saturating_add(1)
             )));
         }
         Ok(Assets(assets))
@@ -222,7 +223,11 @@ impl<'de> serde::Deserialize<'de> for Assets {
 impl Decode for Assets {
     fn decode<I: Input>(input: &mut I) -> Result<Self, CodecError> {
         let assets: Vec<Asset> = decode_bounded_len(input, MAX_ITEMS_IN_ASSETS)?;
-        if assets.windows(2).all(|pair| in_order(&pair[0], &pair[1])) {
+        if assets
+            .iter()
+            .zip(assets.iter().skip(1))
+            .all(|(a, b)| in_order(a, b))
+        {
             Ok(Assets(assets))
         } else {
             Err("Out of order".into())

@@ -377,10 +377,11 @@ impl Location {
             let mut junctions = result.interior.as_slice().to_vec();
             let mut parents = parents;
             while parents > 0
-                && junctions.first() == target_interior.get(target_interior.len() - parents)
+                && junctions.first()
+                    == target_interior.get(target_interior.len().saturating_sub(parents))
             {
                 junctions.remove(0);
-                parents -= 1;
+                parents = parents.saturating_sub(1);
             }
             result = Location {
                 parents: u8::try_from(parents).ok()?,
@@ -413,7 +414,7 @@ fn prepend(
     let mut prefix = prefix_interior.to_vec();
     let mut parents = suffix.parents;
     while parents > 0 && prefix.pop().is_some() {
-        parents -= 1;
+        parents = parents.saturating_sub(1);
     }
     prefix.extend_from_slice(suffix.interior.as_slice());
     Some(Location {

@@ -369,7 +369,7 @@ impl Decode for Error {
         if crate::decoding_version() < 5 {
             index = match index {
                 0..=34 => index,
-                35..=39 => index + 1,
+                35..=39 => index.saturating_add(1),
                 _ => return Err("invalid v4 Error index".into()),
             };
         }
