@@ -18,6 +18,7 @@ fn host() -> &'static ValidationHost {
             max_memory_bytes: 16 * 1024 * 1024,
             backing_timeout: Duration::from_millis(200),
             approval_timeout: Duration::from_millis(400),
+            compile_timeout: Duration::from_secs(5),
         })
         .expect("wasmtime")
     })

@@ -2,20 +2,25 @@
 //!
 //! A validator checks a candidate by running the code its para registered on the candidate's
 //! [`ValidationParams`] (the ABI is in [`tessera_runtime::wasm`]). The code comes from chain
-//! state, so it is untrusted: it is compiled once per code hash (outside any deadline), may
-//! import only the documented host functions, and runs with a memory cap and a deadline
-//! (epoch interruption; the approval deadline is longer than the backing one, as approval
-//! checkers must not declare a candidate invalid only because their machine is slower). Code
-//! that is not valid Wasm, traps, loops, or allocates too much makes its candidate invalid and
-//! leaves the host as it was.
+//! state, so it is untrusted: it is compiled once per code hash, within its own time limit (on
+//! a thread of its own: a compilation that overruns finishes in the background, once per code
+//! hash, while the candidate waiting on it is given up), may import only the documented host
+//! functions, and runs with a memory cap and a deadline (epoch interruption; the approval
+//! deadline is longer than the backing one, as approval checkers must not declare a candidate
+//! invalid only because their machine is slower). Host functions run natively, where epoch
+//! interruption cannot reach: each checks the deadline before it starts, reads its input in
+//! place from the guest's memory (no copy outside the memory cap), and takes at most
+//! [`MAX_HOST_INPUT`] bytes or [`MAX_BATCH`] signatures, so one call overruns the deadline by a
+//! bounded amount. Code that is not valid Wasm, traps, loops, or allocates too much makes its
+//! candidate invalid and leaves the host as it was.
 
 use lru::LruCache;
-use parity_scale_codec::{DecodeAll, Encode};
+use parity_scale_codec::{Compact, Decode, DecodeAll, Encode};
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tessera_relay_chain::availability::AvailableData;
 use tessera_runtime::crypto::{verify_batch_natively, AccountId, Signature};
 use tessera_runtime::hashing::{blake2_128, blake2_256};
@@ -39,6 +44,13 @@ const MAX_OUTPUT_BYTES: u32 = 16 * 1024 * 1024;
 /// Compiled modules kept, by code hash.
 const MODULE_CACHE_SIZE: usize = 32;
 
+/// Most bytes one host call reads (a hash's input, a signed message, a signature batch): more
+/// than a PoV can hold, so honest code never meets it.
+pub const MAX_HOST_INPUT: u32 = 8 * 1024 * 1024;
+
+/// Most signatures one `sr25519_verify_batch` call checks.
+pub const MAX_BATCH: u32 = 4096;
+
 /// Why a validation is being run; it sets the deadline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ValidationPurpose {
@@ -57,6 +69,8 @@ pub struct ValidationLimits {
     pub backing_timeout: Duration,
     /// Deadline of an approval validation.
     pub approval_timeout: Duration,
+    /// How long compiling a code may take (once per code hash).
+    pub compile_timeout: Duration,
 }
 
 impl Default for ValidationLimits {
@@ -65,6 +79,7 @@ impl Default for ValidationLimits {
             max_memory_bytes: 256 * 1024 * 1024,
             backing_timeout: Duration::from_secs(2),
             approval_timeout: Duration::from_secs(12),
+            compile_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -108,6 +123,10 @@ pub enum InvalidCandidate {
         /// Which one.
         purpose: ValidationPurpose,
     },
+    /// Compiling the code took longer than allowed here (it goes on in the background, and
+    /// a later candidate of the code may find it compiled).
+    #[error("compiling the validation code took longer than {0:?}")]
+    CompileTimeout(Duration),
     /// The code wanted more memory than allowed.
     #[error("validation wanted more than {limit} bytes of memory")]
     MemoryLimit {
@@ -169,6 +188,9 @@ struct Execution {
     memory_limit: usize,
     memory_exceeded: bool,
     abort_message: Option<String>,
+    /// When the deadline passes, for host functions (which epoch interruption cannot stop).
+    deadline: Instant,
+    timed_out: bool,
 }
 
 impl ResourceLimiter for Execution {
@@ -211,7 +233,9 @@ impl ResourceLimiter for Execution {
 pub struct ValidationHost {
     engine: Engine,
     linker: Linker<Execution>,
-    modules: Mutex<LruCache<Hash, Module>>,
+    modules: Arc<Mutex<LruCache<Hash, Module>>>,
+    /// Codes being compiled (at most one compilation each).
+    compiling: Arc<Mutex<std::collections::HashSet<Hash>>>,
     limits: ValidationLimits,
     ticker_stop: Arc<AtomicBool>,
 }
@@ -247,9 +271,10 @@ impl ValidationHost {
         Ok(ValidationHost {
             engine,
             linker,
-            modules: Mutex::new(LruCache::new(
+            modules: Arc::new(Mutex::new(LruCache::new(
                 NonZeroUsize::new(MODULE_CACHE_SIZE).unwrap_or(NonZeroUsize::MIN),
-            )),
+            ))),
+            compiling: Arc::new(Mutex::new(std::collections::HashSet::new())),
             limits,
             ticker_stop,
         })
@@ -266,13 +291,49 @@ impl ValidationHost {
         if let Some(module) = self.cached(&code_hash) {
             return Ok(module);
         }
-        let module = Module::from_binary(&self.engine, code)
-            .map_err(|e| InvalidCandidate::InvalidCode(format!("{e:#}")))?;
-        check_abi(&module)?;
-        if let Ok(mut modules) = self.modules.lock() {
-            modules.put(code_hash, module.clone());
+        let timeout = self.limits.compile_timeout;
+        {
+            let mut compiling = self.compiling.lock().unwrap_or_else(|e| e.into_inner());
+            // One compilation of a code at a time: a second candidate of a code whose
+            // compilation overran does not start another.
+            if !compiling.insert(code_hash) {
+                return Err(InvalidCandidate::CompileTimeout(timeout));
+            }
         }
-        Ok(module)
+        let (done, compiled) = std::sync::mpsc::channel();
+        let (engine, modules, compiling) = (
+            self.engine.clone(),
+            self.modules.clone(),
+            self.compiling.clone(),
+        );
+        let code = code.to_vec();
+        let spawned = thread::Builder::new()
+            .name("wasm-compile".into())
+            .spawn(move || {
+                let module = Module::from_binary(&engine, &code)
+                    .map_err(|e| InvalidCandidate::InvalidCode(format!("{e:#}")))
+                    .and_then(|module| check_abi(&module).map(|()| module));
+                if let Ok(module) = &module {
+                    if let Ok(mut modules) = modules.lock() {
+                        modules.put(code_hash, module.clone());
+                    }
+                }
+                compiling
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&code_hash);
+                let _waiter_gone = done.send(module);
+            });
+        if spawned.is_err() {
+            self.compiling
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&code_hash);
+            return Err(InvalidCandidate::CompileTimeout(Duration::ZERO));
+        }
+        compiled
+            .recv_timeout(timeout)
+            .unwrap_or(Err(InvalidCandidate::CompileTimeout(timeout)))
     }
 
     fn cached(&self, code_hash: &Hash) -> Option<Module> {
@@ -295,6 +356,8 @@ impl ValidationHost {
                 memory_limit: self.limits.max_memory_bytes,
                 memory_exceeded: false,
                 abort_message: None,
+                deadline: Instant::now() + timeout,
+                timed_out: false,
             },
         );
         store.limiter(|execution| execution);
@@ -501,6 +564,9 @@ fn classify(
     if let Some(message) = &execution.abort_message {
         return InvalidCandidate::Panicked(message.clone());
     }
+    if execution.timed_out {
+        return InvalidCandidate::Timeout { timeout, purpose };
+    }
     match err.downcast_ref::<Trap>() {
         Some(Trap::Interrupt) => InvalidCandidate::Timeout { timeout, purpose },
         Some(trap) => InvalidCandidate::Trap(trap.to_string()),
@@ -516,15 +582,40 @@ fn caller_memory(caller: &mut Caller<'_, Execution>) -> wasmtime::Result<Memory>
     }
 }
 
-/// `len` bytes at `ptr` of the caller's memory.
-fn read(caller: &mut Caller<'_, Execution>, ptr: u32, len: u32) -> wasmtime::Result<Vec<u8>> {
+/// Starts a host call: refuses it once the deadline has passed (epoch interruption stops only
+/// Wasm code) or if its input exceeds [`MAX_HOST_INPUT`].
+fn host_call(caller: &mut Caller<'_, Execution>, input_len: u32) -> wasmtime::Result<()> {
+    if Instant::now() >= caller.data().deadline {
+        caller.data_mut().timed_out = true;
+        return Err(wasmtime::Error::msg("deadline passed in a host call"));
+    }
+    if input_len > MAX_HOST_INPUT {
+        return Err(wasmtime::Error::msg(format!(
+            "host function input of {input_len} bytes exceeds {MAX_HOST_INPUT}"
+        )));
+    }
+    Ok(())
+}
+
+/// Runs `f` on `len` bytes at `ptr` of the caller's memory, in place.
+fn with_input<T>(
+    caller: &mut Caller<'_, Execution>,
+    ptr: u32,
+    len: u32,
+    f: impl FnOnce(&[u8]) -> T,
+) -> wasmtime::Result<T> {
     let memory = caller_memory(caller)?;
     let start = ptr as usize;
     memory
         .data(&caller)
         .get(start..start.saturating_add(len as usize))
-        .map(<[u8]>::to_vec)
+        .map(f)
         .ok_or_else(|| wasmtime::Error::msg("host function argument lies outside memory"))
+}
+
+/// `len` bytes at `ptr` of the caller's memory (small inputs only).
+fn read(caller: &mut Caller<'_, Execution>, ptr: u32, len: u32) -> wasmtime::Result<Vec<u8>> {
+    with_input(caller, ptr, len, <[u8]>::to_vec)
 }
 
 /// `N` bytes at `ptr` of the caller's memory.
@@ -551,7 +642,8 @@ fn host_functions(engine: &Engine) -> wasmtime::Result<Linker<Execution>> {
         module,
         host::BLAKE2_256,
         |mut caller: Caller<'_, Execution>, data: u32, len: u32, out: u32| {
-            let digest = blake2_256(&read(&mut caller, data, len)?);
+            host_call(&mut caller, len)?;
+            let digest = with_input(&mut caller, data, len, blake2_256)?;
             write(&mut caller, out, digest.as_bytes())
         },
     )?;
@@ -559,7 +651,8 @@ fn host_functions(engine: &Engine) -> wasmtime::Result<Linker<Execution>> {
         module,
         host::BLAKE2_128,
         |mut caller: Caller<'_, Execution>, data: u32, len: u32, out: u32| {
-            let digest = blake2_128(&read(&mut caller, data, len)?);
+            host_call(&mut caller, len)?;
+            let digest = with_input(&mut caller, data, len, blake2_128)?;
             write(&mut caller, out, &digest)
         },
     )?;
@@ -567,24 +660,42 @@ fn host_functions(engine: &Engine) -> wasmtime::Result<Linker<Execution>> {
         module,
         host::SR25519_VERIFY,
         |mut caller: Caller<'_, Execution>, signature: u32, message: u32, len: u32, public: u32| {
+            host_call(&mut caller, len)?;
             let signature = Signature(read_array::<64>(&mut caller, signature)?);
-            let message = read(&mut caller, message, len)?;
             let public = AccountId(read_array::<32>(&mut caller, public)?);
-            Ok(u32::from(public.verify_natively(&message, &signature)))
+            let valid = with_input(&mut caller, message, len, |message| {
+                public.verify_natively(message, &signature)
+            })?;
+            Ok(u32::from(valid))
         },
     )?;
     linker.func_wrap(
         module,
         host::SR25519_VERIFY_BATCH,
         |mut caller: Caller<'_, Execution>, items: u32, len: u32| {
-            let bytes = read(&mut caller, items, len)?;
-            let items = Vec::<(AccountId, Vec<u8>, Signature)>::decode_all(&mut &*bytes)
-                .map_err(|e| wasmtime::Error::msg(format!("batch does not decode: {e}")))?;
-            let valid = verify_batch_natively(
-                items
-                    .iter()
-                    .map(|(signer, message, signature)| (signer, message.as_slice(), signature)),
-            );
+            host_call(&mut caller, len)?;
+            let valid = with_input(&mut caller, items, len, |mut bytes| {
+                // The count first: a batch over the limit is refused before any work.
+                let count = Compact::<u32>::decode(&mut bytes)
+                    .map_err(|e| format!("batch does not decode: {e}"))?
+                    .0;
+                if count > MAX_BATCH {
+                    return Err(format!("batch of {count} exceeds {MAX_BATCH} signatures"));
+                }
+                let mut items = Vec::with_capacity(count as usize);
+                for _ in 0..count {
+                    let item = <(AccountId, Vec<u8>, Signature)>::decode(&mut bytes)
+                        .map_err(|e| format!("batch does not decode: {e}"))?;
+                    items.push(item);
+                }
+                if !bytes.is_empty() {
+                    return Err("batch has trailing bytes".into());
+                }
+                Ok(verify_batch_natively(items.iter().map(
+                    |(signer, message, signature)| (signer, message.as_slice(), signature),
+                )))
+            })?
+            .map_err(wasmtime::Error::msg)?;
             Ok(u32::from(valid))
         },
     )?;

@@ -131,6 +131,7 @@ pub(crate) fn host() -> ValidationHost {
         max_memory_bytes: 64 * 1024 * 1024,
         backing_timeout: Duration::from_millis(300),
         approval_timeout: Duration::from_millis(900),
+        compile_timeout: Duration::from_secs(10),
     })
     .unwrap()
 }
@@ -336,6 +337,69 @@ fn code_that_is_not_wasm_or_breaks_the_abi_is_refused() {
     let bad_output = module("", "i64.const 0x0000_0010_ffff_0000");
     let err = run(&host, &bad_output, ValidationPurpose::Backing);
     assert!(matches!(err, InvalidCandidate::BadOutput(_)), "{err}");
+}
+
+#[test]
+fn a_compilation_over_its_time_limit_gives_up_the_candidate_and_finishes_in_the_background() {
+    let host = ValidationHost::new(ValidationLimits {
+        compile_timeout: Duration::ZERO,
+        ..ValidationLimits::default()
+    })
+    .unwrap();
+    let (code_hash, code) = template_code();
+    assert!(matches!(
+        host.prepare(code_hash, code),
+        Err(InvalidCandidate::CompileTimeout(_))
+    ));
+    // The one compilation goes on; once done, the code is ready without compiling again.
+    let ready = (0..200).any(|_| {
+        std::thread::sleep(Duration::from_millis(50));
+        host.prepare(code_hash, code).is_ok()
+    });
+    assert!(ready, "the background compilation never finished");
+}
+
+#[test]
+fn host_calls_are_bounded_and_stop_at_the_deadline() {
+    let host = host();
+    // A signature batch claiming 100,000 items (compact 100,000 at offset 16): refused
+    // before any signature is decoded or checked.
+    let batch = wat::parse_str(
+        r#"(module
+            (import "tessera" "sr25519_verify_batch" (func $batch (param i32 i32) (result i32)))
+            (memory (export "memory") 2)
+            (data (i32.const 16) "\82\1a\06\00")
+            (func (export "tessera_alloc") (param i32) (result i32) i32.const 1024)
+            (func (export "validate_block") (param i32 i32) (result i64)
+                (drop (call $batch (i32.const 16) (i32.const 4096)))
+                i64.const 0)
+        )"#,
+    )
+    .unwrap();
+    let err = run(&host, &batch, ValidationPurpose::Backing);
+    assert!(
+        matches!(&err, InvalidCandidate::Trap(why) if why.contains("exceeds 4096")),
+        "{err}"
+    );
+    // Hashing more than a host call may read.
+    let big = module(
+        r#"(import "tessera" "blake2_256" (func $hash (param i32 i32 i32)))"#,
+        "(call $hash (i32.const 0) (i32.const 0x00900000) (i32.const 0)) i64.const 0",
+    );
+    let err = run(&host, &big, ValidationPurpose::Backing);
+    assert!(
+        matches!(&err, InvalidCandidate::Trap(why) if why.contains("exceeds")),
+        "{err}"
+    );
+    // Host calls in a loop: the deadline stops it within a host call's time of the limit.
+    let hashing = module(
+        r#"(import "tessera" "blake2_256" (func $hash (param i32 i32 i32)))"#,
+        "(loop (call $hash (i32.const 0) (i32.const 65536) (i32.const 0)) (br 0)) i64.const 0",
+    );
+    let started = Instant::now();
+    let err = run(&host, &hashing, ValidationPurpose::Backing);
+    assert!(matches!(err, InvalidCandidate::Timeout { .. }), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(5));
 }
 
 #[test]
