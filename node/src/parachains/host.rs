@@ -40,6 +40,11 @@ use tessera_runtime::{AccountId, Hash, Header, OpaqueExtrinsic};
 /// Relay blocks after which what is kept for a relay parent is forgotten.
 const KEEP_BLOCKS: u32 = 64;
 
+/// Most candidates on one relay parent a validator's statements are kept for: an honest one
+/// signs one per collation it checks (a check at a time per para and relay parent), so a group
+/// member signing thousands of fake candidates cannot fill this node's memory.
+pub const MAX_STATEMENTS_PER_VALIDATOR: usize = 4;
+
 /// A backer's signed statement with the candidate it is about.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
 pub struct Statement {
@@ -92,6 +97,17 @@ pub enum ParachainError {
     /// Reading relay state failed.
     #[error("relay state: {0}")]
     State(String),
+    /// A bitfield whose length is not the number of cores.
+    #[error("bitfield of {got} bits, but there are {expected} cores")]
+    BadBitfield {
+        /// Its length.
+        got: usize,
+        /// The cores at its relay parent.
+        expected: usize,
+    },
+    /// A validator's statements on one relay parent are at their limit.
+    #[error("validator {0} has signed more statements on this relay parent than are kept")]
+    TooManyStatements(u32),
 }
 
 /// What the collator's candidate means to this validator.
@@ -366,7 +382,21 @@ impl ParachainHost {
             .get(validator as usize)
             .filter(|_| group.contains(&validator))
             .ok_or(ParachainError::NotAllowed(validator))?;
-        let payload = statement_payload(&statement.candidate.hash());
+        let candidate_hash = statement.candidate.hash();
+        if !self.candidates.contains_key(&candidate_hash) {
+            let signed = self
+                .candidates
+                .values()
+                .filter(|v| {
+                    v.candidate.descriptor.relay_parent == descriptor.relay_parent
+                        && v.votes.contains_key(&validator)
+                })
+                .count();
+            if signed >= MAX_STATEMENTS_PER_VALIDATOR {
+                return Err(ParachainError::TooManyStatements(validator));
+            }
+        }
+        let payload = statement_payload(&candidate_hash);
         if !signer.verify(&payload, &statement.vote.signature) {
             return Err(ParachainError::BadSignature(validator));
         }
@@ -568,7 +598,14 @@ impl ParachainHost {
         relay_parent: Hash,
         bitfield: SignedBitfield,
     ) -> Result<(), ParachainError> {
-        let (_, header) = state_at(client, &relay_parent)?;
+        let (mut state, header) = state_at(client, &relay_parent)?;
+        let cores = paras::para_ids(&mut state).map_err(state_error)?.len();
+        if bitfield.bits.len() != cores {
+            return Err(ParachainError::BadBitfield {
+                got: bitfield.bits.len(),
+                expected: cores,
+            });
+        }
         let signer = client
             .authorities()
             .get(bitfield.validator as usize)

@@ -14,7 +14,7 @@ pub use chain::ParaChain;
 pub use collator::Collator;
 pub use host::{
     CandidateCheck, CollationOutcome, MissingChunk, ParachainError, ParachainHost,
-    ParachainMessage, Statement,
+    ParachainMessage, Statement, MAX_STATEMENTS_PER_VALIDATOR,
 };
 pub use service::ParachainService;
 

@@ -619,14 +619,18 @@ impl ParachainService {
 fn verdict_of(err: &super::ParachainError) -> Verdict {
     use super::ParachainError as E;
     match err {
-        E::UnknownRelayParent(_) | E::UnknownPara(_) | E::State(_) => Verdict::Ignore,
+        E::UnknownRelayParent(_) | E::UnknownPara(_) | E::State(_) | E::TooManyStatements(_) => {
+            Verdict::Ignore
+        }
         E::Invalid(
             InvalidCandidate::Timeout { .. }
             | InvalidCandidate::MemoryLimit { .. }
             | InvalidCandidate::CompileTimeout(_),
         ) => Verdict::Ignore,
-        E::Invalid(_) | E::NotAllowed(_) | E::BadSignature(_) | E::BadChunk(_) => {
-            Verdict::Reject(Misbehaviour::Invalid)
-        }
+        E::Invalid(_)
+        | E::NotAllowed(_)
+        | E::BadSignature(_)
+        | E::BadChunk(_)
+        | E::BadBitfield { .. } => Verdict::Reject(Misbehaviour::Invalid),
     }
 }

@@ -361,6 +361,65 @@ fn a_candidate_the_runtime_would_refuse_is_left_out_so_the_inherent_and_other_ca
     assert_eq!(network.included_head(), HeadData(header.encode()));
 }
 
+#[test]
+fn a_validator_keeps_few_statements_per_signer_and_refuses_bitfields_of_the_wrong_length() {
+    let mut network = Network::new();
+    let (collation, _) = honest(&network, &mut Para::new(), 1);
+    let best = network.best().hash();
+    // A group member signing many fake candidates on one relay parent: four are kept.
+    let statement = |index: usize, salt: u8| {
+        let mut candidate = collation.candidate.clone();
+        candidate.commitments.head_data = HeadData(vec![salt; 8]);
+        let payload = inclusion::statement_payload(&candidate.hash());
+        tessera_node::parachains::Statement {
+            candidate,
+            vote: inclusion::ValidityVote {
+                validator: index as u32,
+                signature: Pair::dev(NAMES[index]).sign(&payload),
+            },
+        }
+    };
+    let member = (0..NAMES.len())
+        .find(|&i| {
+            network.hosts[0]
+                .on_statement(&network.clients[0], statement(i, 0))
+                .is_ok()
+        })
+        .expect("a member of the para's group");
+    let results: Vec<_> = (1..10u8)
+        .map(|salt| network.hosts[0].on_statement(&network.clients[0], statement(member, salt)))
+        .collect();
+    let kept = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(
+        kept + 1,
+        tessera_node::parachains::MAX_STATEMENTS_PER_VALIDATOR
+    );
+    assert!(matches!(
+        results.last(),
+        Some(Err(ParachainError::TooManyStatements(_)))
+    ));
+    // One para, one core: a bitfield of 1,000 bits is refused before its signature is checked.
+    let bits = vec![true; 1000];
+    let bitfield = inclusion::SignedBitfield {
+        validator: 1,
+        signature: Pair::dev(NAMES[1]).sign(&inclusion::bitfield_payload(&best, &bits)),
+        bits,
+    };
+    let err = network.hosts[0]
+        .on_bitfield(&network.clients[0], best, bitfield)
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ParachainError::BadBitfield {
+                got: 1000,
+                expected: 1
+            }
+        ),
+        "{err}"
+    );
+}
+
 /// The template's blob with a custom section added: other bytes (another code hash), the same
 /// behaviour, as a para's next version would be.
 fn upgraded_code() -> Vec<u8> {
