@@ -6,7 +6,9 @@
 //! publisher's peer id), so a validator asks its chunk from a backer's own peer, and from any
 //! peer while it knows none.
 
-use super::host::{CollationOutcome, MissingChunk, ParachainHost, ParachainMessage};
+use super::host::{
+    CandidateCheck, CollationOutcome, MissingChunk, ParachainHost, ParachainMessage,
+};
 use crate::client::Client;
 use crate::collation::Collation;
 use crate::network::{
@@ -23,7 +25,6 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tessera_consensus::AuthorityKey;
-use tessera_relay_chain::paras::ParaId;
 use tessera_runtime::{AccountId, Hash, Header, OpaqueExtrinsic};
 
 /// A chunk request not answered in this long is made again (to another peer).
@@ -36,7 +37,7 @@ const MAX_WAITING: usize = 8;
 const WAITING_FOR: Duration = Duration::from_secs(6);
 
 /// Most collation checks running at once (each on a blocking thread, up to the 2 s backing
-/// deadline): the node loop never waits for one.
+/// deadline), one per peer: the node loop never waits for one.
 pub const MAX_CHECKS: usize = 2;
 
 /// Who sent a collation being checked, to answer once it is.
@@ -72,13 +73,23 @@ impl Asker {
     }
 }
 
+/// Most collation checks waiting for room, in all and per peer.
+const MAX_QUEUED: usize = 8;
+const MAX_QUEUED_PER_PEER: usize = 2;
+
 /// A collation check that ran, for [`ParachainService::finish_check`].
 pub struct Finished {
-    check: super::host::CandidateCheck,
+    check: CandidateCheck,
     chunks: Result<Vec<tessera_relay_chain::availability::ErasureChunk>, super::ParachainError>,
     collation: Collation,
     asker: Asker,
-    key: (ParaId, Hash),
+}
+
+/// A collation check waiting for room.
+struct Queued {
+    check: CandidateCheck,
+    collation: Collation,
+    asker: Asker,
 }
 
 /// A node's parachain protocol: the validator logic plus the network.
@@ -97,8 +108,10 @@ pub struct ParachainService {
     waiting: Vec<(Instant, Collation)>,
     /// Collation checks running.
     checks: tokio::task::JoinSet<Finished>,
-    /// The (para, relay parent) of each running check.
-    checking: HashSet<(ParaId, Hash)>,
+    /// The candidates being checked or queued.
+    checking: HashSet<Hash>,
+    /// Checks waiting for room.
+    queued: std::collections::VecDeque<Queued>,
     /// The peer of each running check.
     checking_for: HashSet<PeerId>,
 }
@@ -125,6 +138,7 @@ impl ParachainService {
             waiting: Vec::new(),
             checks: tokio::task::JoinSet::new(),
             checking: HashSet::new(),
+            queued: std::collections::VecDeque::new(),
             checking_for: HashSet::new(),
         }
     }
@@ -178,10 +192,10 @@ impl ParachainService {
     }
 
     /// Starts checking a collation if this validator backs its para, on a blocking thread
-    /// away from the node loop; its verdict goes to `asker` once [`Self::finish_check`] has
-    /// it. Answers at once what needs no check: ignored (not ours, seen, its relay parent not
-    /// imported, or no room: a check of this peer's or for this para and relay parent is
-    /// running, or [`MAX_CHECKS`] are), or rejected (provably invalid before running it).
+    /// away from the node loop, or queues it while [`MAX_CHECKS`] run or one of its peer's
+    /// does; its verdict goes to `asker` once [`Self::finish_check`] has it. Answers at once
+    /// what needs no check: ignored (not ours, seen, in hand already, its relay parent not
+    /// imported, or the queue full), or rejected (provably invalid before running it).
     fn start_check(&mut self, collation: Collation, asker: Asker) -> Option<(Verdict, Asker)> {
         let prepared = {
             let client = self.shared.client();
@@ -203,23 +217,48 @@ impl ParachainService {
                 return Some((verdict_of(&err), asker));
             }
         };
-        let descriptor = &collation.candidate.descriptor;
-        let key = (descriptor.para_id, descriptor.relay_parent);
-        let peer = asker.peer();
-        if self.checks.len() >= MAX_CHECKS
-            || self.checking.contains(&key)
-            || peer.is_some_and(|peer| self.checking_for.contains(&peer))
-        {
-            tracing::debug!(?peer, para = key.0 .0, "no room to check a collation now");
+        let candidate = collation.candidate.hash();
+        if self.checking.contains(&candidate) {
             return Some((Verdict::Ignore, asker));
         }
-        self.checking.insert(key);
-        if let Some(peer) = peer {
+        let peer = asker.peer();
+        let peer_busy = peer.is_some_and(|peer| self.checking_for.contains(&peer));
+        if self.checks.len() < MAX_CHECKS && !peer_busy {
+            self.spawn_check(check, collation, asker);
+            return None;
+        }
+        // Queued, a few per peer: a peer's newest replace its oldest.
+        let of_peer = self
+            .queued
+            .iter()
+            .filter(|q| q.asker.peer() == peer)
+            .count();
+        if of_peer >= MAX_QUEUED_PER_PEER || self.queued.len() >= MAX_QUEUED {
+            let oldest = self.queued.iter().position(|q| q.asker.peer() == peer);
+            let Some(old) = oldest.and_then(|at| self.queued.remove(at)) else {
+                tracing::debug!(?peer, "no room to check a collation now");
+                return Some((Verdict::Ignore, asker));
+            };
+            self.checking.remove(&old.collation.candidate.hash());
+            self.answer(Verdict::Ignore, old.asker);
+        }
+        self.checking.insert(candidate);
+        self.queued.push_back(Queued {
+            check,
+            collation,
+            asker,
+        });
+        None
+    }
+
+    fn spawn_check(&mut self, check: CandidateCheck, collation: Collation, asker: Asker) {
+        self.checking.insert(collation.candidate.hash());
+        if let Some(peer) = asker.peer() {
             self.checking_for.insert(peer);
         }
         let validation = self.host.validation();
         self.checks.spawn_blocking(move || {
-            // A panic in the check (a bug) must still free its peer's and para's slots.
+            // A panic in the check (a bug) must still free its peer's slot.
             let ran =
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check.run(&validation)));
             let chunks = ran.unwrap_or_else(|_| {
@@ -232,10 +271,23 @@ impl ParachainService {
                 chunks,
                 collation,
                 asker,
-                key,
             }
         });
-        None
+    }
+
+    /// Starts queued checks while there is room, oldest first, one per peer.
+    fn start_queued(&mut self) {
+        while self.checks.len() < MAX_CHECKS {
+            let next = self.queued.iter().position(|q| {
+                !q.asker
+                    .peer()
+                    .is_some_and(|peer| self.checking_for.contains(&peer))
+            });
+            let Some(queued) = next.and_then(|at| self.queued.remove(at)) else {
+                return;
+            };
+            self.spawn_check(queued.check, queued.collation, queued.asker);
+        }
     }
 
     /// Whether collation checks are running (then [`Self::next_check`] will yield).
@@ -264,12 +316,12 @@ impl ParachainService {
             chunks,
             collation,
             asker,
-            key,
         } = finished;
-        self.checking.remove(&key);
+        self.checking.remove(&collation.candidate.hash());
         if let Some(peer) = asker.peer() {
             self.checking_for.remove(&peer);
         }
+        self.start_queued();
         let verdict = match chunks.map(|chunks| self.host.complete_check(check, chunks)) {
             Ok(CollationOutcome::Seconded(statement)) => {
                 tracing::debug!(

@@ -2,13 +2,18 @@
 //! user meets it: the README's XCM transfer works as written, a failing one says why and exits
 //! non-zero, a watched transaction that another takes the nonce of is reported invalid with
 //! why, and when the relay chain and para 1000 are each offered more than fits through their
-//! RPC for 30 relay slots, both keep finalizing.
+//! RPC for 30 relay slots, both keep finalizing; and while hostile peers attack the four
+//! validators on every protocol, the relay chain keeps authoring and finalizing and both paras
+//! keep advancing, and no honest node bans another.
 //!
 //! A test binary of its own: cargo runs test binaries one after another, so no other test
 //! shares the two cores while it measures liveness under load.
 
 #[path = "../common/process.rs"]
 mod process;
+
+#[path = "../common/adversary.rs"]
+mod adversary;
 
 use futures::StreamExt;
 use jsonrpsee_core::client::{ClientT, Subscription, SubscriptionClientT};
@@ -50,6 +55,13 @@ async fn the_default_dev_network_takes_the_readme_xcm_command_and_keeps_finalizi
     let base = dir.path().join("dev");
     let rpc = free_port();
     let dev = Process::spawn(&["dev", "--rpc-port", &rpc.to_string()], &base);
+    // `validator Alice    5Grw…  rpc http://127.0.0.1:PORT  libp2p /ip4/…/p2p/…`
+    let validators: Vec<libp2p::Multiaddr> = (0..4)
+        .map(|_| {
+            let line = dev.line("validator");
+            line.rsplit("libp2p ").next().unwrap().parse().unwrap()
+        })
+        .collect();
     // `para     1000     template · rpc http://127.0.0.1:PORT · collator Ferdie`
     let port_of = |line: String| -> u16 {
         let addr = line.split("rpc http://").nth(1).unwrap();
@@ -101,7 +113,114 @@ async fn the_default_dev_network_takes_the_readme_xcm_command_and_keeps_finalizi
     assert!(text.contains("sent no message"), "{text}");
 
     under_load(rpc, template, dir.path()).await;
+    under_attack(rpc, &validators, &base.with_extension("log")).await;
     drop(dev);
+}
+
+/// How long each window of the attack comparison lasts.
+const WINDOW: Duration = Duration::from_secs(15);
+
+/// Progress over a window: relay blocks, relay blocks finalized, para blocks finalized (1000,
+/// 1001).
+#[derive(Debug)]
+struct Progress {
+    blocks: u32,
+    finalized: u32,
+    paras: [u32; 2],
+}
+
+async fn para_finalized(relay: u16) -> [u32; 2] {
+    let paras: Value = request(relay, "tessera_paras", rpc_params![]).await;
+    let of = |id: u64| {
+        paras
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == id)
+            .and_then(|p| p["finalized"]["number"].as_u64())
+            .unwrap() as u32
+    };
+    [of(1000), of(1001)]
+}
+
+/// What the chain did between now and `until` (while `during` runs).
+async fn progress(relay: u16, during: impl std::future::Future<Output = ()>) -> Progress {
+    let (best, finalized, paras) = (
+        best_number(relay).await,
+        finalized_number(relay).await,
+        para_finalized(relay).await,
+    );
+    during.await;
+    let now = para_finalized(relay).await;
+    Progress {
+        blocks: best_number(relay).await - best,
+        finalized: finalized_number(relay).await - finalized,
+        paras: [now[0] - paras[0], now[1] - paras[1]],
+    }
+}
+
+/// Hostile peers, one identity after another as each is banned, attack the four validators
+/// on every protocol for a window; the chain's progress then must stay near that of the same
+/// window without them, and the only peers banned are the attackers.
+async fn under_attack(relay: u16, validators: &[libp2p::Multiaddr], log: &std::path::Path) {
+    let client = connect(relay).await;
+    let chain = genesis(&client).await.to_string();
+    let paras = [
+        tessera_relay_chain::paras::ParaId(1000),
+        tessera_relay_chain::paras::ParaId(1001),
+    ];
+    let quiet = progress(relay, tokio::time::sleep(WINDOW)).await;
+    let mut attackers = Vec::new();
+    let mut sent = adversary::Sent::default();
+    let attacked = progress(relay, async {
+        let end = Instant::now() + WINDOW;
+        while Instant::now() < end {
+            let mut attacker = adversary::Adversary::join(&chain, validators).await;
+            attackers.push(attacker.id());
+            let best = best_header(&client).await;
+            let until = end.min(Instant::now() + Duration::from_secs(4));
+            let more = attacker.attack_until(until, best, &paras).await;
+            sent.gossip += more.gossip;
+            sent.requests += more.requests;
+            sent.collations += more.collations;
+        }
+    })
+    .await;
+    eprintln!(
+        "under attack ({} attackers sent {} gossip messages, {} requests, {} collations) \
+         over {WINDOW:?}: {attacked:?}; the same window without them: {quiet:?}",
+        attackers.len(),
+        sent.gossip,
+        sent.requests,
+        sent.collations
+    );
+    assert!(
+        sent.gossip > 0 && sent.requests > 0,
+        "the attack never got through"
+    );
+    assert!(
+        attacked.blocks * 2 >= quiet.blocks && attacked.finalized * 2 >= quiet.finalized,
+        "the relay chain slowed under attack: {attacked:?} against {quiet:?}"
+    );
+    assert!(
+        attacked.paras.iter().all(|&n| n > 0),
+        "a para stalled under attack: {attacked:?}"
+    );
+    // The only bans are of attackers: honest nodes never turned on each other.
+    let text = std::fs::read_to_string(log).unwrap();
+    let banned: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("banning peer"))
+        .filter_map(|l| l.split("peer=").nth(1)?.split_whitespace().next())
+        .collect();
+    assert!(!banned.is_empty(), "no attacker was banned");
+    let attackers: Vec<String> = attackers.iter().map(ToString::to_string).collect();
+    for peer in banned {
+        assert!(
+            attackers.iter().any(|a| a == peer),
+            "an honest peer was banned: {peer}"
+        );
+    }
 }
 
 /// Floods the relay chain (RPC `relay`) and para 1000 (RPC `para`) and checks that both keep
