@@ -249,7 +249,7 @@ impl FinalityService {
                 self.act(outputs, Some(id)).await
             }
             Err(err) => {
-                tracing::info!(%peer, %err, "malformed justification");
+                tracing::debug!(%peer, %err, "malformed justification");
                 let _stopped = self.network.report(peer, Misbehaviour::Malformed);
                 FinalityOutcome::default()
             }
@@ -275,7 +275,7 @@ impl FinalityService {
             Output::Misbehaviour(p, error) if *p == id => Some(error),
             _ => None,
         }) {
-            tracing::info!(%peer, %error, "invalid finality message");
+            tracing::debug!(%peer, %error, "invalid finality message");
             Verdict::Reject(Misbehaviour::Invalid)
         } else if outputs
             .iter()
@@ -339,7 +339,7 @@ impl FinalityService {
                 Output::Misbehaviour(id, _) if Some(id) == judged => {}
                 Output::Misbehaviour(id, error) => {
                     if let Some(peer) = self.peers.peer(id) {
-                        tracing::info!(%peer, %error, "invalid finality message");
+                        tracing::debug!(%peer, %error, "invalid finality message");
                         let _stopped = self.network.report(peer, Misbehaviour::Invalid);
                     }
                 }

@@ -137,8 +137,15 @@ impl Pool {
             .get(&info.signer)
             .and_then(|txs| txs.get(&info.nonce))
             .copied();
-        let missing = self.next_nonce(&info.signer, info.next_nonce);
-        let gap = info.nonce > missing;
+        // Ready if it is the sender's next nonce in state, or follows a pooled transaction
+        // that is itself ready (kept in logarithmic time: a sender may pool thousands).
+        let before = info.nonce.checked_sub(1).and_then(|previous| {
+            self.by_sender
+                .get(&info.signer)
+                .and_then(|txs| txs.get(&previous))
+        });
+        let gap = info.nonce > info.next_nonce
+            && before.is_none_or(|previous| self.waiting.contains(previous));
         if let Some(old) = replaced.and_then(|old| self.by_hash.get(&old)) {
             if old.info.tip >= info.tip {
                 return Err(PoolError::TooLowPriority {
@@ -151,7 +158,7 @@ impl Pool {
         } else if gap && self.waiting.len() >= self.waiting_limit() {
             return Err(PoolError::TooManyWaiting {
                 nonce: info.nonce,
-                missing,
+                missing: self.next_nonce(&info.signer, info.next_nonce),
                 limit: self.waiting_limit(),
             });
         }
@@ -164,19 +171,18 @@ impl Pool {
             .insert(info.nonce, hash);
         let seq = self.next_seq;
         self.next_seq = self.next_seq.wrapping_add(1);
-        let (signer, from) = (info.signer, info.next_nonce);
+        let (signer, nonce) = (info.signer, info.nonce);
         self.by_hash.insert(hash, Entry { xt, info, seq });
         if gap {
             self.waiting.insert(hash);
-        } else {
-            // It may have filled a gap: those now in an unbroken run wait no longer.
+        } else if !self.waiting.is_empty() {
+            // It may have filled a gap: the waiting ones right after it wait no longer.
             if let Some(txs) = self.by_sender.get(&signer) {
-                let mut next = from;
-                for (nonce, pooled) in txs.range(from..) {
-                    if *nonce != next {
+                let mut next = nonce.saturating_add(1);
+                for (pooled_nonce, pooled) in txs.range(next..) {
+                    if *pooled_nonce != next || !self.waiting.remove(pooled) {
                         break;
                     }
-                    self.waiting.remove(pooled);
                     next = next.saturating_add(1);
                 }
             }

@@ -273,7 +273,7 @@ impl ChainSync {
                     Verdict::Ignore
                 }
                 Err(err) => {
-                    tracing::info!(%peer, %err, "invalid block gossip");
+                    tracing::debug!(%peer, %err, "invalid block gossip");
                     Verdict::Reject(Misbehaviour::Invalid)
                 }
             },
@@ -288,7 +288,7 @@ impl ChainSync {
             Ok(()) => Verdict::Accept,
             Err(authorship::ImportError::FutureSlot { .. }) => Verdict::Ignore,
             Err(err) => {
-                tracing::info!(%peer, %err, number = header.number, "unbelievable chain claim");
+                tracing::debug!(%peer, %err, number = header.number, "unbelievable chain claim");
                 Verdict::Reject(Misbehaviour::Invalid)
             }
         }
@@ -339,7 +339,7 @@ impl ChainSync {
                     return;
                 }
                 Err(err) => {
-                    tracing::info!(%peer, %err, "invalid block in sync response");
+                    tracing::debug!(%peer, %err, "invalid block in sync response");
                     let _stopped = self.network.report(peer, Misbehaviour::Invalid);
                     self.peers.remove(&peer);
                     return;

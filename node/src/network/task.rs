@@ -173,6 +173,8 @@ impl Task {
 
     fn report(&mut self, peer: PeerId, what: Misbehaviour) {
         if self.reputations.report(peer, what, Instant::now()) {
+            // At info, bounded by the bans; each offence before it is logged at debug where
+            // it was found, so a hostile peer cannot fill the log.
             tracing::info!(%peer, ?what, "banning peer");
             self.events.queue.set_banned(peer, true);
             let _not_connected = self.swarm.disconnect_peer_id(peer);

@@ -213,7 +213,7 @@ impl ParachainService {
                 return Some((Verdict::Ignore, asker));
             }
             Err(err) => {
-                tracing::info!(%err, "collation refused");
+                tracing::debug!(%err, "collation refused");
                 return Some((verdict_of(&err), asker));
             }
         };
@@ -341,7 +341,7 @@ impl ParachainService {
             }
             Ok(CollationOutcome::Ignored) => Verdict::Ignore,
             Err(err) => {
-                tracing::info!(%err, "collation refused");
+                tracing::debug!(%err, "collation refused");
                 verdict_of(&err)
             }
         };
@@ -535,7 +535,7 @@ impl ParachainService {
                         self.requested.remove(&key);
                     }
                     Err(err) => {
-                        tracing::info!(%peer, %err, "bad chunk");
+                        tracing::debug!(%peer, %err, "bad chunk");
                         let _stopped = self.network.report(peer, Misbehaviour::Malformed);
                         self.requested.remove(&key);
                     }

@@ -118,7 +118,7 @@ async fn the_default_dev_network_takes_the_readme_xcm_command_and_keeps_finalizi
 }
 
 /// How long each window of the attack comparison lasts.
-const WINDOW: Duration = Duration::from_secs(15);
+const WINDOW: Duration = Duration::from_secs(10);
 
 /// Progress over a window: relay blocks, relay blocks finalized, para blocks finalized (1000,
 /// 1001).
