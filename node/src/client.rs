@@ -360,13 +360,21 @@ impl Client {
             return Vec::new();
         };
         let mut dropped = Vec::new();
+        let mut next_nonce = std::collections::HashMap::new();
         for (hash, xt) in pool.all() {
-            // A state error says nothing about the transaction: keep it.
-            if let Err(ApplyError::Invalid(reason)) = executive.revalidate(&xt) {
-                pool.remove(&hash);
-                dropped.push((hash, reason));
+            match executive.revalidate(&xt) {
+                Ok(info) => {
+                    next_nonce.insert(info.signer, info.next_nonce);
+                }
+                Err(ApplyError::Invalid(reason)) => {
+                    pool.remove(&hash);
+                    dropped.push((hash, reason));
+                }
+                // A state error says nothing about the transaction: keep it.
+                Err(ApplyError::State(_)) => {}
             }
         }
+        dropped.extend(pool.refresh_waiting(&next_nonce));
         dropped
     }
 

@@ -195,6 +195,57 @@ impl Pool {
         self.by_hash.get(hash).map(|entry| &entry.xt)
     }
 
+    /// Marks again which transactions wait for a missing nonce, from each sender's next nonce
+    /// in state now (found by revalidating them after a block): those in an unbroken run from
+    /// it are ready, the rest wait. Waiting ones beyond the pool's room for them are dropped,
+    /// the newest first, and returned with why. Senders not in `next_nonce` keep their marks.
+    pub fn refresh_waiting(
+        &mut self,
+        next_nonce: &HashMap<AccountId, Nonce>,
+    ) -> Vec<(Hash, InvalidTransaction)> {
+        let mut missing_of: HashMap<Hash, Nonce> = HashMap::new();
+        for (sender, txs) in &self.by_sender {
+            let Some(&from) = next_nonce.get(sender) else {
+                continue;
+            };
+            let mut run = Some(from);
+            for (nonce, hash) in txs.range(from..) {
+                if run == Some(*nonce) {
+                    self.waiting.remove(hash);
+                    run = nonce.checked_add(1);
+                } else {
+                    self.waiting.insert(*hash);
+                    missing_of.entry(*hash).or_insert(run.unwrap_or(from));
+                    run = None;
+                }
+            }
+        }
+        let mut excess = Vec::new();
+        let limit = self.waiting_limit();
+        if self.waiting.len() > limit {
+            let mut waiting: Vec<(u64, Hash)> = self
+                .waiting
+                .iter()
+                .filter_map(|hash| Some((self.by_hash.get(hash)?.seq, *hash)))
+                .collect();
+            waiting.sort_unstable();
+            let over = waiting.len().saturating_sub(limit);
+            for (_, hash) in waiting.into_iter().rev().take(over) {
+                let Some(entry) = self.by_hash.get(&hash) else {
+                    continue;
+                };
+                let got = entry.info.nonce;
+                let expected = missing_of
+                    .get(&hash)
+                    .copied()
+                    .unwrap_or(entry.info.next_nonce);
+                self.remove(&hash);
+                excess.push((hash, InvalidTransaction::Future { expected, got }));
+            }
+        }
+        excess
+    }
+
     /// Removes a transaction.
     pub fn remove(&mut self, hash: &Hash) -> Option<OpaqueExtrinsic> {
         let entry = self.by_hash.remove(hash)?;
@@ -331,6 +382,33 @@ mod tests {
         let all: Vec<Hash> = pool.ordered().into_iter().map(|(h, _)| h).collect();
         assert_eq!(first, all[..2]);
         assert_eq!(all.len(), 4);
+    }
+
+    #[test]
+    fn after_a_block_the_waiting_marks_follow_the_state_and_the_excess_is_dropped() {
+        let alice = Pair::dev("Alice");
+        let mut pool = Pool::new(64);
+        // 2 and 3 wait for 0 and 1, which another node's block then includes.
+        for nonce in [2, 3] {
+            pooled(&mut pool, &alice, (nonce, 0, 0)).unwrap();
+        }
+        assert_eq!(pool.waiting_len(), 2);
+        let state = |nonce| HashMap::from([(alice.public(), nonce)]);
+        assert!(pool.refresh_waiting(&state(2)).is_empty());
+        assert_eq!(pool.waiting_len(), 0);
+        // A run of 16 that becomes a gap (say, nonce 2 expired): 4 may wait, the 12 newest go.
+        for nonce in 4..18 {
+            pooled_from(&mut pool, &alice, 2, (nonce, 0, 0)).unwrap();
+        }
+        let first = pool.ordered()[0].0;
+        pool.remove(&first);
+        let dropped = pool.refresh_waiting(&state(2));
+        assert_eq!(dropped.len(), 11);
+        assert_eq!(pool.waiting_len(), 4);
+        assert!(dropped
+            .iter()
+            .all(|(_, why)| matches!(why, InvalidTransaction::Future { expected: 2, .. })));
+        assert_eq!(pool.len(), 4);
     }
 
     #[test]

@@ -240,6 +240,21 @@ pub struct ValidationHost {
     ticker_stop: Arc<AtomicBool>,
 }
 
+/// Marks a code as being compiled until dropped.
+struct Compiling {
+    set: Arc<Mutex<std::collections::HashSet<Hash>>>,
+    code_hash: Hash,
+}
+
+impl Drop for Compiling {
+    fn drop(&mut self) {
+        self.set
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.code_hash);
+    }
+}
+
 /// The validation host could not start (a wasmtime configuration error).
 #[derive(Debug, thiserror::Error)]
 #[error("cannot start the Wasm validation host: {0}")]
@@ -310,6 +325,11 @@ impl ValidationHost {
         let spawned = thread::Builder::new()
             .name("wasm-compile".into())
             .spawn(move || {
+                // Even if compiling panics, the code may be compiled again later.
+                let _done = Compiling {
+                    set: compiling,
+                    code_hash,
+                };
                 let module = Module::from_binary(&engine, &code)
                     .map_err(|e| InvalidCandidate::InvalidCode(format!("{e:#}")))
                     .and_then(|module| check_abi(&module).map(|()| module));
@@ -318,10 +338,6 @@ impl ValidationHost {
                         modules.put(code_hash, module.clone());
                     }
                 }
-                compiling
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .remove(&code_hash);
                 let _waiter_gone = done.send(module);
             });
         if spawned.is_err() {

@@ -194,7 +194,6 @@ impl Task {
                 peer_id,
                 connection_id,
                 endpoint,
-                num_established,
                 ..
             } => {
                 let over_ip_limit = inbound_ip(&endpoint).is_some_and(|ip| {
@@ -207,8 +206,8 @@ impl Task {
                     let _ = self.swarm.disconnect_peer_id(peer_id);
                 } else {
                     self.events.queue.set_banned(peer_id, false);
-                    if num_established.get() == 1 {
-                        self.connected.insert(peer_id);
+                    // The first connection kept (an earlier one may have been refused).
+                    if self.connected.insert(peer_id) {
                         self.events
                             .emit(NetworkEvent::PeerConnected(peer_id))
                             .await?;

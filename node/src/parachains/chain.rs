@@ -314,10 +314,16 @@ impl<R: Runtime> ParaChain<R> {
 
     /// Drops the pooled transactions the head made invalid (nonces taken, fees no longer
     /// payable). Signatures were checked on entry; only the state-dependent checks run.
+    /// Transactions waiting for a missing nonce are marked again from the head's nonces.
     fn prune_pool(&mut self) {
         let pooled = self.pool.all();
-        let invalid = self.invalid_on_head(pooled.iter().map(|(hash, xt)| (*hash, xt)));
+        let (invalid, next_nonce) =
+            self.revalidate_on_head(pooled.iter().map(|(hash, xt)| (*hash, xt)));
         self.drop_from_pool(invalid);
+        let waiting_too_long = self.pool.refresh_waiting(&next_nonce);
+        for (hash, reason) in waiting_too_long {
+            let _no_watchers = self.tx_events.send(TxEvent::Dropped { hash, reason });
+        }
     }
 
     /// An executive for the block after the head: what pooled transactions are checked
@@ -328,20 +334,27 @@ impl<R: Runtime> ParaChain<R> {
     }
 
     /// Those of `txs` (checked before, signatures and all) that the head makes invalid, with
-    /// why; none if the head's state cannot be read.
-    fn invalid_on_head<'x>(
+    /// why, and the next nonce at the head of the senders of the others; nothing if the head's
+    /// state cannot be read.
+    fn revalidate_on_head<'x>(
         &self,
         txs: impl IntoIterator<Item = (Hash, &'x OpaqueExtrinsic)>,
-    ) -> Vec<(Hash, InvalidTransaction)> {
+    ) -> (Vec<(Hash, InvalidTransaction)>, HashMap<AccountId, Nonce>) {
+        let mut invalid = Vec::new();
+        let mut next_nonce = HashMap::new();
         let Ok(mut executive) = self.executive_on_head() else {
-            return Vec::new();
+            return (invalid, next_nonce);
         };
-        txs.into_iter()
-            .filter_map(|(hash, xt)| match executive.revalidate(xt) {
-                Err(ApplyError::Invalid(reason)) => Some((hash, reason)),
-                Ok(_) | Err(ApplyError::State(_)) => None,
-            })
-            .collect()
+        for (hash, xt) in txs {
+            match executive.revalidate(xt) {
+                Ok(info) => {
+                    next_nonce.insert(info.signer, info.next_nonce);
+                }
+                Err(ApplyError::Invalid(reason)) => invalid.push((hash, reason)),
+                Err(ApplyError::State(_)) => {}
+            }
+        }
+        (invalid, next_nonce)
     }
 
     /// Keeps a block another collator made, to import if the relay chain includes it.
@@ -656,7 +669,7 @@ impl<R: Runtime> ParaChain<R> {
             let rejected = invalid
                 .iter()
                 .filter_map(|(hash, _)| Some((*hash, self.pool.get(hash)?)));
-            self.invalid_on_head(rejected)
+            self.revalidate_on_head(rejected).0
         };
         self.drop_from_pool(invalid);
         self.candidates.insert(

@@ -41,9 +41,10 @@ use tessera_runtime::{AccountId, Hash, Header, OpaqueExtrinsic};
 const KEEP_BLOCKS: u32 = 64;
 
 /// Most candidates on one relay parent a validator's statements are kept for: an honest one
-/// signs one per collation it checks (a check at a time per para and relay parent), so a group
-/// member signing thousands of fake candidates cannot fill this node's memory.
-pub const MAX_STATEMENTS_PER_VALIDATOR: usize = 4;
+/// signs one per valid collation it receives for its para, a few per relay parent at the
+/// collation rate limit, so a group member signing thousands of fake candidates cannot fill
+/// this node's memory.
+pub const MAX_STATEMENTS_PER_VALIDATOR: usize = 16;
 
 /// A backer's signed statement with the candidate it is about.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]

@@ -112,6 +112,8 @@ pub struct ParachainService {
     checking: HashSet<Hash>,
     /// Checks waiting for room.
     queued: std::collections::VecDeque<Queued>,
+    /// The candidate and peer of each running check, by task.
+    running: HashMap<tokio::task::Id, (Hash, Option<PeerId>)>,
     /// The peer of each running check.
     checking_for: HashSet<PeerId>,
 }
@@ -139,6 +141,7 @@ impl ParachainService {
             checks: tokio::task::JoinSet::new(),
             checking: HashSet::new(),
             queued: std::collections::VecDeque::new(),
+            running: HashMap::new(),
             checking_for: HashSet::new(),
         }
     }
@@ -252,12 +255,14 @@ impl ParachainService {
     }
 
     fn spawn_check(&mut self, check: CandidateCheck, collation: Collation, asker: Asker) {
-        self.checking.insert(collation.candidate.hash());
-        if let Some(peer) = asker.peer() {
+        let candidate = collation.candidate.hash();
+        let peer = asker.peer();
+        self.checking.insert(candidate);
+        if let Some(peer) = peer {
             self.checking_for.insert(peer);
         }
         let validation = self.host.validation();
-        self.checks.spawn_blocking(move || {
+        let task = self.checks.spawn_blocking(move || {
             // A panic in the check (a bug) must still free its peer's slot.
             let ran =
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check.run(&validation)));
@@ -273,6 +278,7 @@ impl ParachainService {
                 asker,
             }
         });
+        self.running.insert(task.id(), (candidate, peer));
     }
 
     /// Starts queued checks while there is room, oldest first, one per peer.
@@ -297,10 +303,21 @@ impl ParachainService {
 
     /// The next collation check to finish (pending while none runs).
     pub async fn next_check(&mut self) -> Option<Finished> {
-        match self.checks.join_next().await {
-            Some(Ok(finished)) => Some(finished),
+        match self.checks.join_next_with_id().await {
+            Some(Ok((id, finished))) => {
+                self.running.remove(&id);
+                Some(finished)
+            }
             Some(Err(join)) => {
+                // Lost (cancelled): free its slots; its asker's answer is dropped with it.
                 tracing::warn!(%join, "collation check did not finish");
+                if let Some((candidate, peer)) = self.running.remove(&join.id()) {
+                    self.checking.remove(&candidate);
+                    if let Some(peer) = peer {
+                        self.checking_for.remove(&peer);
+                    }
+                }
+                self.start_queued();
                 None
             }
             None => std::future::pending().await,
