@@ -106,14 +106,17 @@ pub(super) struct PerIp {
 }
 
 impl PerIp {
-    /// Counts an inbound connection of `peer` from `ip`; `false` if that makes more than
-    /// `max` peers from the address (a peer's second connection is not another peer).
+    /// Counts an inbound connection of `peer` from `ip`, unless that would make more than
+    /// `max` peers from the address (a peer's second connection is not another peer): then
+    /// `false`, and nothing is counted.
     pub(super) fn add(&mut self, ip: IpAddr, peer: PeerId, max: u32) -> bool {
         let peers = self.peers.entry(ip).or_default();
-        let known = peers.contains_key(&peer);
+        if !peers.contains_key(&peer) && peers.len() >= max as usize {
+            return false;
+        }
         let count = peers.entry(peer).or_default();
         *count = count.saturating_add(1);
-        known || peers.len() <= max as usize
+        true
     }
 
     /// Uncounts a closed inbound connection.
@@ -226,7 +229,7 @@ mod tests {
         assert!(per_ip.add(ip, a, 2), "a second connection of one peer");
         assert!(per_ip.add(ip, b, 2));
         assert!(!per_ip.add(ip, c, 2));
-        per_ip.remove(ip, c);
+        assert!(!per_ip.add(ip, c, 2), "a refused peer is not counted");
         per_ip.remove(ip, b);
         assert!(per_ip.add(ip, c, 2));
     }

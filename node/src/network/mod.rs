@@ -296,6 +296,7 @@ pub fn start(config: NetworkConfig) -> Result<(NetworkHandle, NetworkEvents), Ne
         limits: config.limits,
         rates: Default::default(),
         per_ip: Default::default(),
+        refused: Default::default(),
         reputations: Reputations::default(),
         connected: Default::default(),
         chunk_requests: Default::default(),

@@ -27,6 +27,8 @@ pub(super) struct Task {
     pub(super) limits: NetworkLimits,
     pub(super) rates: RequestRates,
     pub(super) per_ip: PerIp,
+    /// Connections closed for the per-IP limit, until they are gone.
+    pub(super) refused: std::collections::HashSet<libp2p::swarm::ConnectionId>,
     pub(super) reputations: Reputations,
     pub(super) connected: std::collections::BTreeSet<PeerId>,
     pub(super) chunk_requests: std::collections::HashMap<OutboundRequestId, ChunkRequest>,
@@ -201,6 +203,7 @@ impl Task {
                 });
                 if over_ip_limit {
                     tracing::debug!(%peer_id, "too many connections from one address");
+                    self.refused.insert(connection_id);
                     self.swarm.close_connection(connection_id);
                 } else if self.reputations.is_banned(&peer_id, Instant::now()) {
                     let _ = self.swarm.disconnect_peer_id(peer_id);
@@ -216,12 +219,16 @@ impl Task {
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
+                connection_id,
                 endpoint,
                 num_established,
                 ..
             } => {
-                if let Some(ip) = inbound_ip(&endpoint) {
-                    self.per_ip.remove(ip, peer_id);
+                // A refused connection was never counted.
+                if !self.refused.remove(&connection_id) {
+                    if let Some(ip) = inbound_ip(&endpoint) {
+                        self.per_ip.remove(ip, peer_id);
+                    }
                 }
                 if num_established == 0 && self.connected.remove(&peer_id) {
                     self.rates.forget(&peer_id);

@@ -366,7 +366,7 @@ fn a_validator_keeps_few_statements_per_signer_and_refuses_bitfields_of_the_wron
     let mut network = Network::new();
     let (collation, _) = honest(&network, &mut Para::new(), 1);
     let best = network.best().hash();
-    // A group member signing many fake candidates on one relay parent: four are kept.
+    // A group member signing many fake candidates on one relay parent: 16 are kept.
     let statement = |index: usize, salt: u8| {
         let mut candidate = collation.candidate.clone();
         candidate.commitments.head_data = HeadData(vec![salt; 8]);
@@ -386,7 +386,8 @@ fn a_validator_keeps_few_statements_per_signer_and_refuses_bitfields_of_the_wron
                 .is_ok()
         })
         .expect("a member of the para's group");
-    let results: Vec<_> = (1..10u8)
+    let limit = tessera_node::parachains::MAX_STATEMENTS_PER_VALIDATOR;
+    let results: Vec<_> = (1..limit as u8 + 4)
         .map(|salt| network.hosts[0].on_statement(&network.clients[0], statement(member, salt)))
         .collect();
     let kept = results.iter().filter(|r| r.is_ok()).count();
