@@ -406,13 +406,8 @@ impl AuthorshipEngine {
         if header.number <= root_number || self.data.contains_key(&header.hash()) {
             return Ok(());
         }
-        let pre_digest = PreDigest::from_header(header).ok_or(ImportError::MissingPreDigest)?;
-        let (unsealed, signature) = split_seal(header).ok_or(ImportError::MissingSeal)?;
+        let (pre_digest, unsealed, signature) = self.begun_slot(header)?;
         let slot = pre_digest.slot();
-        let now = self.current_slot();
-        if slot > now {
-            return Err(ImportError::FutureSlot { slot, now });
-        }
         let max = self.highest_number_at(slot);
         if header.number > max {
             return Err(ImportError::ImpossibleNumber {
@@ -421,6 +416,32 @@ impl AuthorshipEngine {
                 max,
             });
         }
+        self.sealer(&pre_digest, &unsealed, signature)?;
+        Ok(())
+    }
+
+    /// A header's pre-digest, the header without its seal and the seal, if its slot has begun.
+    fn begun_slot(
+        &self,
+        header: &Header,
+    ) -> Result<(PreDigest, Header, tessera_runtime::Signature), ImportError> {
+        let pre_digest = PreDigest::from_header(header).ok_or(ImportError::MissingPreDigest)?;
+        let (unsealed, signature) = split_seal(header).ok_or(ImportError::MissingSeal)?;
+        let (slot, now) = (pre_digest.slot(), self.current_slot());
+        if slot > now {
+            return Err(ImportError::FutureSlot { slot, now });
+        }
+        Ok((pre_digest, unsealed, signature))
+    }
+
+    /// The index and account of the authority `pre_digest` names, if `signature` is its seal
+    /// of `unsealed`.
+    fn sealer(
+        &mut self,
+        pre_digest: &PreDigest,
+        unsealed: &Header,
+        signature: tessera_runtime::Signature,
+    ) -> Result<(u32, AccountId), ImportError> {
         let index = pre_digest.authority_index();
         let author = self
             .config
@@ -436,7 +457,7 @@ impl AuthorshipEngine {
         if self.verifier.verify(&[check]) != [true] {
             return Err(ImportError::BadSeal);
         }
-        Ok(())
+        Ok((index, author))
     }
 
     fn check_header(&mut self, header: &Header) -> Result<CheckedHeader, ImportError> {
@@ -456,39 +477,20 @@ impl AuthorshipEngine {
         {
             return Err(ImportError::BadNumber);
         }
-        let pre_digest = PreDigest::from_header(header).ok_or(ImportError::MissingPreDigest)?;
-        let (unsealed, signature) = split_seal(header).ok_or(ImportError::MissingSeal)?;
+        let (pre_digest, unsealed, signature) = self.begun_slot(header)?;
         let slot = pre_digest.slot();
-        let now = self.current_slot();
-        if slot > now {
-            return Err(ImportError::FutureSlot { slot, now });
-        }
         if slot <= parent.slot {
             return Err(ImportError::SlotNotIncreasing {
                 slot,
                 parent: parent.slot,
             });
         }
-        let index = pre_digest.authority_index();
-        let author = self
-            .config
-            .authorities
-            .get(index as usize)
-            .map(|(id, _)| *id)
-            .ok_or(ImportError::UnknownAuthority(index))?;
         let epoch_index = self.config.epoch_of(slot, parent.origin_slot);
         let mut epoch = parent
             .epoch
             .for_child(epoch_index)
             .ok_or(ImportError::EpochSkip)?;
-        let check = SignatureCheck {
-            signer: author,
-            message: unsealed.hash().as_bytes().to_vec(),
-            signature,
-        };
-        if self.verifier.verify(&[check]) != [true] {
-            return Err(ImportError::BadSeal);
-        }
+        let (index, author) = self.sealer(&pre_digest, &unsealed, signature)?;
         let primaries = match pre_digest {
             PreDigest::Primary {
                 vrf_output,
