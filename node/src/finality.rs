@@ -240,11 +240,8 @@ impl FinalityService {
                 };
                 let id = self.peers.id(peer);
                 let outputs = self.engine.handle(Input::Messages(vec![(id, message)]));
-                if outputs
-                    .iter()
-                    .any(|o| matches!(o, Output::Misbehaviour(p, _) if *p == id))
-                {
-                    let _stopped = self.network.report(peer, Misbehaviour::Invalid);
+                if let Verdict::Reject(what) = verdict(&outputs, id, peer) {
+                    let _stopped = self.network.report(peer, what);
                 }
                 self.act(outputs, Some(id)).await
             }
@@ -271,20 +268,7 @@ impl FinalityService {
         };
         let id = self.peers.id(peer);
         let outputs = self.engine.handle(Input::Messages(vec![(id, message)]));
-        let verdict = if let Some(error) = outputs.iter().find_map(|o| match o {
-            Output::Misbehaviour(p, error) if *p == id => Some(error),
-            _ => None,
-        }) {
-            tracing::debug!(%peer, %error, "invalid finality message");
-            Verdict::Reject(Misbehaviour::Invalid)
-        } else if outputs
-            .iter()
-            .any(|o| matches!(o, Output::Verified(p) if *p == id))
-        {
-            Verdict::Accept
-        } else {
-            Verdict::Ignore
-        };
+        let verdict = verdict(&outputs, id, peer);
         (verdict, self.act(outputs, Some(id)).await)
     }
 
@@ -414,6 +398,26 @@ impl FinalityService {
                 None
             }
         }
+    }
+}
+
+/// What the engine's `outputs` for one message of `peer` (engine id `id`) make of it: rejected
+/// if it found it invalid, accepted if it verified it, ignored if it could not check it now.
+fn verdict(outputs: &[Output], id: EnginePeer, peer: PeerId) -> Verdict {
+    let invalid = outputs.iter().find_map(|o| match o {
+        Output::Misbehaviour(p, error) if *p == id => Some(error),
+        _ => None,
+    });
+    if let Some(error) = invalid {
+        tracing::debug!(%peer, %error, "invalid finality message");
+        Verdict::Reject(Misbehaviour::Invalid)
+    } else if outputs
+        .iter()
+        .any(|o| matches!(o, Output::Verified(p) if *p == id))
+    {
+        Verdict::Accept
+    } else {
+        Verdict::Ignore
     }
 }
 

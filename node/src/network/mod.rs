@@ -299,6 +299,7 @@ pub fn start(config: NetworkConfig) -> Result<(NetworkHandle, NetworkEvents), Ne
         refused: Default::default(),
         reputations: Reputations::default(),
         connected: Default::default(),
+        sync_requests: Default::default(),
         chunk_requests: Default::default(),
         para_block_requests: Default::default(),
         collations_sent: Default::default(),

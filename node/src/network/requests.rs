@@ -13,6 +13,20 @@ pub(super) struct RequestKinds<Req, Resp, Tag> {
     response: fn(PeerId, Tag, Result<Resp, String>) -> NetworkEvent,
 }
 
+pub(super) const SYNC_EVENTS: RequestKinds<SyncRequest, SyncResponse, OutboundRequestId> =
+    RequestKinds {
+        request: |peer, request, channel| NetworkEvent::SyncRequest {
+            peer,
+            request,
+            channel,
+        },
+        response: |peer, request, response| NetworkEvent::SyncResponse {
+            peer,
+            request,
+            response,
+        },
+    };
+
 pub(super) const CHUNK_EVENTS: RequestKinds<ChunkRequest, ChunkResponse, ChunkRequest> =
     RequestKinds {
         request: |peer, request, channel| NetworkEvent::ChunkRequest {

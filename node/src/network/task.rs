@@ -6,7 +6,7 @@ use super::handle::Command;
 use super::limits::{Inbound, NetworkLimits, PerIp, RequestRates, SharedQueue};
 use super::protocol::*;
 use super::requests::{
-    request_event, RequestKinds, CHUNK_EVENTS, COLLATION_EVENTS, PARA_BLOCK_EVENTS,
+    request_event, RequestKinds, CHUNK_EVENTS, COLLATION_EVENTS, PARA_BLOCK_EVENTS, SYNC_EVENTS,
 };
 use super::{Misbehaviour, NetworkError, NetworkEvent, Reputations, Topic, Verdict};
 use futures::StreamExt;
@@ -31,6 +31,8 @@ pub(super) struct Task {
     pub(super) refused: std::collections::HashSet<libp2p::swarm::ConnectionId>,
     pub(super) reputations: Reputations,
     pub(super) connected: std::collections::BTreeSet<PeerId>,
+    /// Sync requests in flight (the answer names its request by id).
+    pub(super) sync_requests: std::collections::HashMap<OutboundRequestId, OutboundRequestId>,
     pub(super) chunk_requests: std::collections::HashMap<OutboundRequestId, ChunkRequest>,
     pub(super) para_block_requests: std::collections::HashMap<OutboundRequestId, ParaBlocksRequest>,
     pub(super) collations_sent: std::collections::HashMap<OutboundRequestId, tessera_runtime::Hash>,
@@ -135,6 +137,7 @@ impl Task {
                 reply,
             } => {
                 let id = behaviour.sync.send_request(&peer, request);
+                self.sync_requests.insert(id, id);
                 let _caller_gone = reply.send(id);
             }
             Command::Respond { channel, response } => {
@@ -171,6 +174,16 @@ impl Task {
                 let _caller_gone = reply.send(self.connected.iter().copied().collect());
             }
         }
+    }
+
+    /// Takes a request of `peer` on `protocol` within its rate; over it, charges the peer
+    /// (the request is dropped, which fails it).
+    fn admit(&mut self, peer: PeerId, protocol: Inbound) -> bool {
+        let admitted = self.rates.admit(peer, protocol, Instant::now());
+        if !admitted {
+            self.report(peer, Misbehaviour::Flood);
+        }
+        admitted
     }
 
     fn report(&mut self, peer: PeerId, what: Misbehaviour) {
@@ -269,7 +282,15 @@ impl Task {
                     );
                 }
             },
-            SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.sync_event(event).await?,
+            SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => {
+                self.on_requests(
+                    event,
+                    |task| &mut task.sync_requests,
+                    SYNC_EVENTS,
+                    Inbound::Sync,
+                )
+                .await?
+            }
             SwarmEvent::Behaviour(BehaviourEvent::Direct(event)) => {
                 self.direct_event(event).await?
             }
@@ -321,9 +342,7 @@ impl Task {
             ..
         } = &event
         {
-            if !self.rates.admit(*peer, inbound, Instant::now()) {
-                // Dropping the channel fails the peer's request.
-                self.report(*peer, Misbehaviour::Flood);
+            if !self.admit(*peer, inbound) {
                 return Ok(());
             }
         }
@@ -334,72 +353,6 @@ impl Task {
         Ok(())
     }
 
-    async fn sync_event(
-        &mut self,
-        event: request_response::Event<SyncRequest, SyncResponse>,
-    ) -> Result<(), ()> {
-        match event {
-            request_response::Event::Message { peer, message, .. } => match message {
-                request_response::Message::Request { .. }
-                    if !self.rates.admit(peer, Inbound::Sync, Instant::now()) =>
-                {
-                    self.report(peer, Misbehaviour::Flood);
-                }
-                request_response::Message::Request {
-                    request, channel, ..
-                } => {
-                    self.events
-                        .emit(NetworkEvent::SyncRequest {
-                            peer,
-                            request,
-                            channel,
-                        })
-                        .await?;
-                }
-                request_response::Message::Response {
-                    request_id,
-                    response,
-                } => {
-                    self.events
-                        .emit(NetworkEvent::SyncResponse {
-                            peer,
-                            request: request_id,
-                            response: Ok(response),
-                        })
-                        .await?;
-                }
-            },
-            request_response::Event::OutboundFailure {
-                peer,
-                request_id,
-                error,
-                ..
-            } => {
-                if matches!(&error, request_response::OutboundFailure::Io(e) if e.kind() == std::io::ErrorKind::InvalidData)
-                {
-                    self.report(peer, Misbehaviour::Malformed);
-                }
-                self.events
-                    .emit(NetworkEvent::SyncResponse {
-                        peer,
-                        request: request_id,
-                        response: Err(error.to_string()),
-                    })
-                    .await?;
-            }
-            request_response::Event::InboundFailure { peer, error, .. } => {
-                if matches!(&error, request_response::InboundFailure::Io(e) if e.kind() == std::io::ErrorKind::InvalidData)
-                {
-                    self.report(peer, Misbehaviour::Malformed);
-                }
-            }
-            request_response::Event::ResponseSent { .. } => {}
-        }
-        Ok(())
-    }
-}
-
-impl Task {
     async fn direct_event(
         &mut self,
         event: request_response::Event<DirectMessage, ()>,
@@ -409,9 +362,7 @@ impl Task {
                 peer,
                 message: request_response::Message::Request { .. },
                 ..
-            } if !self.rates.admit(peer, Inbound::Direct, Instant::now()) => {
-                self.report(peer, Misbehaviour::Flood);
-            }
+            } if !self.admit(peer, Inbound::Direct) => {}
             request_response::Event::Message {
                 peer,
                 message:

@@ -114,8 +114,6 @@ pub struct ParachainService {
     queued: std::collections::VecDeque<Queued>,
     /// The candidate and peer of each running check, by task.
     running: HashMap<tokio::task::Id, (Hash, Option<PeerId>)>,
-    /// The peer of each running check.
-    checking_for: HashSet<PeerId>,
 }
 
 impl ParachainService {
@@ -142,7 +140,6 @@ impl ParachainService {
             checking: HashSet::new(),
             queued: std::collections::VecDeque::new(),
             running: HashMap::new(),
-            checking_for: HashSet::new(),
         }
     }
 
@@ -225,7 +222,7 @@ impl ParachainService {
             return Some((Verdict::Ignore, asker));
         }
         let peer = asker.peer();
-        let peer_busy = peer.is_some_and(|peer| self.checking_for.contains(&peer));
+        let peer_busy = self.is_running_for(peer);
         if self.checks.len() < MAX_CHECKS && !peer_busy {
             self.spawn_check(check, collation, asker);
             return None;
@@ -258,9 +255,6 @@ impl ParachainService {
         let candidate = collation.candidate.hash();
         let peer = asker.peer();
         self.checking.insert(candidate);
-        if let Some(peer) = peer {
-            self.checking_for.insert(peer);
-        }
         let validation = self.host.validation();
         let task = self.checks.spawn_blocking(move || {
             // A panic in the check (a bug) must still free its peer's slot.
@@ -281,14 +275,18 @@ impl ParachainService {
         self.running.insert(task.id(), (candidate, peer));
     }
 
+    /// Whether a check of `peer`'s runs (never for this node's own).
+    fn is_running_for(&self, peer: Option<PeerId>) -> bool {
+        peer.is_some_and(|peer| self.running.values().any(|(_, p)| *p == Some(peer)))
+    }
+
     /// Starts queued checks while there is room, oldest first, one per peer.
     fn start_queued(&mut self) {
         while self.checks.len() < MAX_CHECKS {
-            let next = self.queued.iter().position(|q| {
-                !q.asker
-                    .peer()
-                    .is_some_and(|peer| self.checking_for.contains(&peer))
-            });
+            let next = self
+                .queued
+                .iter()
+                .position(|q| !self.is_running_for(q.asker.peer()));
             let Some(queued) = next.and_then(|at| self.queued.remove(at)) else {
                 return;
             };
@@ -311,11 +309,8 @@ impl ParachainService {
             Some(Err(join)) => {
                 // Lost (cancelled): free its slots; its asker's answer is dropped with it.
                 tracing::warn!(%join, "collation check did not finish");
-                if let Some((candidate, peer)) = self.running.remove(&join.id()) {
+                if let Some((candidate, _)) = self.running.remove(&join.id()) {
                     self.checking.remove(&candidate);
-                    if let Some(peer) = peer {
-                        self.checking_for.remove(&peer);
-                    }
                 }
                 self.start_queued();
                 None
@@ -335,9 +330,6 @@ impl ParachainService {
             asker,
         } = finished;
         self.checking.remove(&collation.candidate.hash());
-        if let Some(peer) = asker.peer() {
-            self.checking_for.remove(&peer);
-        }
         self.start_queued();
         let verdict = match chunks.map(|chunks| self.host.complete_check(check, chunks)) {
             Ok(CollationOutcome::Seconded(statement)) => {
