@@ -2,10 +2,13 @@
 //!
 //! - **DMP** (relay to para): [`queue_downward`] appends to the para's downward queue; the para
 //!   processes the whole queue in its next block and commits how many it processed.
-//! - **UMP** (para to relay): an included candidate's upward messages wait in one queue and run
-//!   through the relay chain's XCM executor within [`UPWARD_WEIGHT_PER_BLOCK`] per block; a
-//!   message heavier than [`MAX_UPWARD_MESSAGE_WEIGHT`] goes to the overweight queue, which root
-//!   may run with [`Call::ExecuteOverweight`].
+//! - **UMP** (para to relay): an included candidate's upward messages wait in its para's own
+//!   queue, one storage entry per message, at most [`MAX_UPWARD_QUEUE_COUNT`] messages and
+//!   [`MAX_UPWARD_QUEUE_SIZE`] bytes per para. They run through the relay chain's XCM executor
+//!   within [`UPWARD_WEIGHT_PER_BLOCK`] per block, one message per para in turn, so a busy
+//!   para cannot starve the others. A message heavier than [`MAX_UPWARD_MESSAGE_WEIGHT`] is
+//!   kept for [`Call::ExecuteOverweight`] against a deposit from its para's sovereign account
+//!   (at most [`MAX_OVERWEIGHT_PER_PARA`] per para); one the para cannot pay for is discarded.
 //! - **HRMP** (para to para, through the relay chain): a para asks to open a channel
 //!   ([`Call::HrmpInitOpenChannel`], dispatched by its sovereign account, i.e. with XCM
 //!   `Transact` from the para), the recipient accepts, either closes; both ends hear of it by
@@ -18,6 +21,7 @@
 //! when it is included.
 
 use crate::paras::{self, ParaId};
+use crate::UNIT;
 use parity_scale_codec::{Decode, Encode};
 use tessera_runtime::dispatch::{
     CallError, CallResult, Context, Dispatch, DispatchError, Origin, Weight,
@@ -29,10 +33,11 @@ use tessera_runtime::messaging::{
     MAX_HORIZONTAL_MESSAGES_PER_CANDIDATE, MAX_HRMP_CHANNEL_CAPACITY, MAX_HRMP_MESSAGE_SIZE,
     MAX_INBOUND_CHANNELS, MAX_UPWARD_MESSAGES_PER_CANDIDATE, MAX_UPWARD_MESSAGE_SIZE,
 };
+use tessera_runtime::modules::balances::{self, Existence};
 use tessera_runtime::parachain::CandidateCommitments;
 use tessera_runtime::state::{NodeStore, State};
 use tessera_runtime::storage::{StorageMap, StorageValue};
-use tessera_runtime::{AccountId, BlockNumber, Header};
+use tessera_runtime::{AccountId, Balance, BlockNumber, Header};
 use tessera_xcm::executor::{self, Outcome};
 use tessera_xcm::module::{ChainConfig, XcmRuntime};
 use tessera_xcm::v5::{Instruction, Location, Weight as XcmWeight, Xcm};
@@ -47,8 +52,22 @@ pub const UPWARD_WEIGHT_PER_BLOCK: Weight = 20_000_000_000;
 pub const MAX_UPWARD_MESSAGE_WEIGHT: Weight = 5_000_000_000;
 /// Proof size given with the weight of an upward message (our weights count time only).
 const UPWARD_PROOF_SIZE: u64 = 1 << 20;
-/// Most upward messages waiting to run.
-pub const MAX_UPWARD_QUEUE_LEN: usize = 10_000;
+/// Weight of taking one upward message off its queue (read, remove, events), whatever it
+/// then does: it bounds how many messages one block handles, refused or overweight ones too.
+pub const UPWARD_MESSAGE_BASE_WEIGHT: Weight = 10_000_000;
+/// Most upward messages waiting to run, per para (Polkadot's `max_upward_queue_count` scale).
+pub const MAX_UPWARD_QUEUE_COUNT: u32 = 1_024;
+/// Most bytes of upward messages waiting to run, per para (Polkadot's `max_upward_queue_size`).
+pub const MAX_UPWARD_QUEUE_SIZE: u32 = 1 << 20;
+/// Most overweight messages kept per para.
+pub const MAX_OVERWEIGHT_PER_PARA: u32 = 64;
+/// Deposit for keeping an overweight message, on top of [`OVERWEIGHT_DEPOSIT_PER_BYTE`].
+pub const OVERWEIGHT_DEPOSIT_BASE: Balance = UNIT / 10;
+/// Deposit per byte of a kept overweight message.
+pub const OVERWEIGHT_DEPOSIT_PER_BYTE: Balance = UNIT / 10_000;
+/// The account holding overweight deposits until their messages run.
+pub const OVERWEIGHT_DEPOSITS: AccountId =
+    AccountId(*b"modl/ump/overweight\0\0\0\0\0\0\0\0\0\0\0\0\0");
 
 /// A request to open a channel, waiting for the recipient.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
@@ -64,13 +83,48 @@ pub static HRMP_OPEN_REQUESTS: StorageMap<HrmpChannelId, OpenRequest> =
     StorageMap::new(HRMP, "OpenRequests");
 /// Relay block up to which each para processed its inbound channels.
 pub static HRMP_WATERMARKS: StorageMap<ParaId, BlockNumber> = StorageMap::new(HRMP, "Watermarks");
-/// Upward messages waiting for weight: sender and message.
-pub static UPWARD_QUEUE: StorageValue<Vec<(ParaId, Vec<u8>)>> =
-    StorageValue::new(NAME, "UpwardQueue");
+/// One para's upward queue: messages `first..next` wait, `bytes` long in all.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Encode, Decode)]
+pub struct UpwardQueue {
+    /// Index of the oldest waiting message.
+    pub first: u64,
+    /// Index the next message gets.
+    pub next: u64,
+    /// Bytes of the waiting messages.
+    pub bytes: u32,
+}
+
+impl UpwardQueue {
+    /// Messages waiting.
+    pub fn count(&self) -> u64 {
+        self.next.saturating_sub(self.first)
+    }
+}
+
+/// An upward message kept because it was too heavy to run automatically.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct OverweightMessage {
+    /// Its sender.
+    pub para: ParaId,
+    /// The message.
+    pub message: Vec<u8>,
+    /// What its sender's sovereign account deposited for keeping it; returned when it runs.
+    pub deposit: Balance,
+}
+
+/// Each para's upward queue bookkeeping.
+pub static UPWARD_QUEUES: StorageMap<ParaId, UpwardQueue> = StorageMap::new(NAME, "UpwardQueues");
+/// Upward messages waiting for weight, by sender and index.
+pub static UPWARD_MESSAGES: StorageMap<(ParaId, u64), Vec<u8>> =
+    StorageMap::new(NAME, "UpwardMessages");
+/// Paras with upward messages waiting, in the order they are served.
+pub static UPWARD_READY: StorageValue<Vec<ParaId>> = StorageValue::new(NAME, "UpwardReady");
 /// Upward messages too heavy to run automatically, by index.
-pub static OVERWEIGHT: StorageMap<u64, (ParaId, Vec<u8>)> = StorageMap::new(NAME, "Overweight");
+pub static OVERWEIGHT: StorageMap<u64, OverweightMessage> = StorageMap::new(NAME, "Overweight");
 /// The next overweight index.
 pub static OVERWEIGHT_COUNT: StorageValue<u64> = StorageValue::new(NAME, "OverweightCount");
+/// How many overweight messages each para has kept.
+pub static OVERWEIGHT_HELD: StorageMap<ParaId, u32> = StorageMap::new(NAME, "OverweightHeld");
 
 /// Calls of `messaging`.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
@@ -165,6 +219,25 @@ pub enum Event {
         /// Horizontal messages.
         horizontal: u32,
     },
+    /// An overweight upward message was dropped: its para already keeps
+    /// [`MAX_OVERWEIGHT_PER_PARA`] or its sovereign account could not pay the deposit.
+    #[codec(index = 5)]
+    OverweightDiscarded {
+        /// The sender.
+        para: ParaId,
+        /// Its weight.
+        weight: Weight,
+        /// The deposit it needed.
+        deposit: Balance,
+    },
+    /// An overweight upward message ran and its deposit went back to its para.
+    #[codec(index = 6)]
+    OverweightExecuted {
+        /// Its overweight index.
+        index: u64,
+        /// The sender.
+        para: ParaId,
+    },
 }
 
 /// Why a candidate's message commitments are not acceptable.
@@ -181,8 +254,8 @@ pub enum CommitmentError {
     /// Too many or too large upward messages.
     #[error("upward messages exceed {MAX_UPWARD_MESSAGES_PER_CANDIDATE} or {MAX_UPWARD_MESSAGE_SIZE} bytes")]
     UpwardLimits,
-    /// The relay chain's queue of upward messages has no room for them.
-    #[error("the relay chain's upward queue has no room for these messages")]
+    /// The para's upward queue on the relay chain has no room for them.
+    #[error("the para's upward queue has no room for these messages ({MAX_UPWARD_QUEUE_COUNT} messages, {MAX_UPWARD_QUEUE_SIZE} bytes)")]
     UpwardQueueFull,
     /// Too many horizontal messages.
     #[error("more than {MAX_HORIZONTAL_MESSAGES_PER_CANDIDATE} horizontal messages")]
@@ -277,10 +350,17 @@ pub fn check_commitments(
         return Ok(Err(CommitmentError::UpwardLimits));
     }
     // Messages are never dropped after their sender committed them: a full queue refuses
-    // the candidate instead, and the para sends them again later.
-    let waiting = UPWARD_QUEUE.get_or_default(state)?.len();
-    if !upward.is_empty() && waiting.saturating_add(upward.len()) > MAX_UPWARD_QUEUE_LEN {
-        return Ok(Err(CommitmentError::UpwardQueueFull));
+    // the candidate instead, and the para sends them again later. Only this para's own
+    // backlog counts, so one para's flood never refuses another's candidates.
+    if !upward.is_empty() {
+        let queue = UPWARD_QUEUES.get_or_default(state, &para)?;
+        let count = queue.count().saturating_add(upward.len() as u64);
+        let bytes = upward.iter().fold(u64::from(queue.bytes), |sum, message| {
+            sum.saturating_add(message.len() as u64)
+        });
+        if count > u64::from(MAX_UPWARD_QUEUE_COUNT) || bytes > u64::from(MAX_UPWARD_QUEUE_SIZE) {
+            return Ok(Err(CommitmentError::UpwardQueueFull));
+        }
     }
     if commitments.horizontal_messages.len() > MAX_HORIZONTAL_MESSAGES_PER_CANDIDATE as usize {
         return Ok(Err(CommitmentError::TooManyHorizontal));
@@ -385,14 +465,21 @@ pub fn enact<E: XcmRuntime + From<Event>>(
         HRMP_CHANNELS.insert(&mut ctx.state, &id, &channel);
         HRMP_CONTENTS.insert(&mut ctx.state, &id, &contents);
     }
-    // Upward messages: queued, then run within this block's budget.
+    // Upward messages: queued, then run within a block's budget. `check_commitments` saw
+    // room when the candidate was backed, and only inclusions add to the queue.
     if !commitments.upward_messages.is_empty() {
-        let mut queue = UPWARD_QUEUE.get_or_default(&mut ctx.state)?;
-        // `check_commitments` saw room when the candidate was backed, and only inclusions
-        // add to the queue.
-        let sent = commitments.upward_messages.iter();
-        queue.extend(sent.map(|message| (para, message.clone())));
-        UPWARD_QUEUE.put(&mut ctx.state, &queue);
+        let mut queue = UPWARD_QUEUES.get_or_default(&mut ctx.state, &para)?;
+        if queue.count() == 0 {
+            let mut ready = UPWARD_READY.get_or_default(&mut ctx.state)?;
+            add_sorted_last(&mut ready, para);
+            UPWARD_READY.put(&mut ctx.state, &ready);
+        }
+        for message in &commitments.upward_messages {
+            UPWARD_MESSAGES.insert(&mut ctx.state, &(para, queue.next), message);
+            queue.next = queue.next.saturating_add(1);
+            queue.bytes = queue.bytes.saturating_add(message.len() as u32);
+        }
+        UPWARD_QUEUES.insert(&mut ctx.state, &para, &queue);
     }
     ctx.deposit_event(Event::MessagesQueued {
         para,
@@ -402,49 +489,143 @@ pub fn enact<E: XcmRuntime + From<Event>>(
     Ok(())
 }
 
-/// Runs queued upward messages, oldest first, within [`UPWARD_WEIGHT_PER_BLOCK`].
+/// Runs queued upward messages within [`UPWARD_WEIGHT_PER_BLOCK`]: one message of each
+/// waiting para in turn, each para's oldest first.
 pub fn process_upward<E: XcmRuntime + From<Event>>(
     ctx: &mut Context<'_, E>,
 ) -> Result<(), CallError> {
-    let mut queue = UPWARD_QUEUE.get_or_default(&mut ctx.state)?;
-    if queue.is_empty() {
-        return Ok(());
-    }
+    let mut ready = UPWARD_READY.get_or_default(&mut ctx.state)?;
     let mut budget = UPWARD_WEIGHT_PER_BLOCK;
-    let mut done: usize = 0;
-    for (para, message) in &queue {
-        let weight = match VersionedXcm::decode_limited(message) {
+    // A para's turn comes round while it has messages and the budget lasts; one whose next
+    // message does not fit stays first, so the next block begins with it.
+    while let Some(&para) = ready.first() {
+        let mut queue = UPWARD_QUEUES.get_or_default(&mut ctx.state, &para)?;
+        let key = (para, queue.first);
+        let Some(message) = UPWARD_MESSAGES.get(&mut ctx.state, &key)? else {
+            // Nothing left (cannot happen while the bookkeeping holds): stop serving it.
+            UPWARD_QUEUES.remove(&mut ctx.state, &para);
+            ready.remove(0);
+            continue;
+        };
+        let weight = match VersionedXcm::decode_limited(&message) {
             Ok(VersionedXcm::V5(xcm)) => executor::weigh::<ChainConfig<E>>(&xcm)
                 .map(|weight| weight.ref_time)
                 .unwrap_or(0),
             // Refused at once, with an event saying why.
             Err(_) => 0,
         };
-        if weight > MAX_UPWARD_MESSAGE_WEIGHT {
-            let index = OVERWEIGHT_COUNT.get_or_default(&mut ctx.state)?;
-            OVERWEIGHT.insert(&mut ctx.state, &index, &(*para, message.clone()));
-            OVERWEIGHT_COUNT.put(&mut ctx.state, &index.saturating_add(1));
-            ctx.deposit_event(Event::OverweightEnqueued {
-                para: *para,
-                index,
-                weight,
-            });
-            done = done.saturating_add(1);
-            continue;
-        }
-        if weight > budget {
+        let needs = if weight > MAX_UPWARD_MESSAGE_WEIGHT {
+            UPWARD_MESSAGE_BASE_WEIGHT
+        } else {
+            weight.saturating_add(UPWARD_MESSAGE_BASE_WEIGHT)
+        };
+        if needs > budget {
             break;
+        }
+        UPWARD_MESSAGES.remove(&mut ctx.state, &key);
+        queue.first = queue.first.saturating_add(1);
+        queue.bytes = queue.bytes.saturating_sub(message.len() as u32);
+        ready.remove(0);
+        if queue.count() == 0 {
+            UPWARD_QUEUES.remove(&mut ctx.state, &para);
+        } else {
+            UPWARD_QUEUES.insert(&mut ctx.state, &para, &queue);
+            ready.push(para);
+        }
+        budget = budget.saturating_sub(UPWARD_MESSAGE_BASE_WEIGHT);
+        if weight > MAX_UPWARD_MESSAGE_WEIGHT {
+            keep_overweight(ctx, para, message, weight)?;
+            continue;
         }
         let limit = XcmWeight::from_parts(weight, UPWARD_PROOF_SIZE);
         let (_, outcome) =
-            tessera_xcm::module::receive(ctx, Location::child_para(para.0), message, limit)?;
-        // A refused message costs nothing of the budget; one that ran costs what it used.
+            tessera_xcm::module::receive(ctx, Location::child_para(para.0), &message, limit)?;
+        // A refused message costs only its base; one that ran costs what it used.
         budget = budget.saturating_sub(outcome.used().ref_time);
-        done = done.saturating_add(1);
     }
-    queue.drain(..done);
-    UPWARD_QUEUE.put(&mut ctx.state, &queue);
+    UPWARD_READY.put(&mut ctx.state, &ready);
     Ok(())
+}
+
+/// The deposit for keeping an overweight message of `len` bytes.
+pub fn overweight_deposit(len: usize) -> Balance {
+    OVERWEIGHT_DEPOSIT_PER_BYTE
+        .saturating_mul(len as Balance)
+        .saturating_add(OVERWEIGHT_DEPOSIT_BASE)
+}
+
+/// Keeps an overweight `message` of `para` for [`Call::ExecuteOverweight`], paid by a deposit
+/// from the para's sovereign account, or discards it if the para keeps too many or cannot pay.
+fn keep_overweight<E: XcmRuntime + From<Event>>(
+    ctx: &mut Context<'_, E>,
+    para: ParaId,
+    message: Vec<u8>,
+    weight: Weight,
+) -> Result<(), CallError> {
+    let deposit = overweight_deposit(message.len());
+    let held = OVERWEIGHT_HELD.get_or_default(&mut ctx.state, &para)?;
+    let paid = held < MAX_OVERWEIGHT_PER_PARA && {
+        ctx.state.start_transaction();
+        let moved = balances::transfer(
+            ctx,
+            &sovereign_account(para),
+            &OVERWEIGHT_DEPOSITS,
+            deposit,
+            Existence::AllowDeath,
+        );
+        match moved {
+            Ok(()) => {
+                ctx.state.commit_transaction()?;
+                true
+            }
+            Err(CallError::Dispatch(_)) => {
+                ctx.state.rollback_transaction()?;
+                false
+            }
+            Err(error) => {
+                let _ = ctx.state.rollback_transaction();
+                return Err(error);
+            }
+        }
+    };
+    if !paid {
+        ctx.deposit_event(Event::OverweightDiscarded {
+            para,
+            weight,
+            deposit,
+        });
+        return Ok(());
+    }
+    let index = OVERWEIGHT_COUNT.get_or_default(&mut ctx.state)?;
+    OVERWEIGHT.insert(
+        &mut ctx.state,
+        &index,
+        &OverweightMessage {
+            para,
+            message,
+            deposit,
+        },
+    );
+    OVERWEIGHT_COUNT.put(&mut ctx.state, &index.saturating_add(1));
+    OVERWEIGHT_HELD.insert(&mut ctx.state, &para, &held.saturating_add(1));
+    ctx.deposit_event(Event::OverweightEnqueued {
+        para,
+        index,
+        weight,
+    });
+    Ok(())
+}
+
+/// The sovereign account of `para` on the relay chain, the inverse of [`para_of`].
+pub fn sovereign_account(para: ParaId) -> AccountId {
+    let mut id = [0u8; 32];
+    for (byte, from) in id
+        .iter_mut()
+        .zip(b"para".iter().chain(&para.0.to_le_bytes()))
+    {
+        *byte = *from;
+    }
+    AccountId(id)
 }
 
 fn notify<E>(
@@ -456,6 +637,13 @@ fn notify<E>(
     // what counts, and paras read it from the relay state.
     let _ = queue_downward(ctx, para, notification(instruction))?;
     Ok(())
+}
+
+/// Adds `para` at the end of `list` unless it is in it.
+fn add_sorted_last(list: &mut Vec<ParaId>, para: ParaId) {
+    if !list.contains(&para) {
+        list.push(para);
+    }
 }
 
 fn add_sorted(list: &mut Vec<ParaId>, para: ParaId) {
@@ -644,8 +832,15 @@ impl<E: XcmRuntime + From<Event>> Dispatch<E> for Call {
                 index,
                 weight_limit,
             } => {
-                origin.ensure_root()?;
-                let (para, message) = OVERWEIGHT
+                // Anyone may run it: a signed caller pays for `weight_limit` in its fee.
+                if !matches!(origin, Origin::Root | Origin::Signed(_)) {
+                    return Err(DispatchError::BadOrigin.into());
+                }
+                let OverweightMessage {
+                    para,
+                    message,
+                    deposit,
+                } = OVERWEIGHT
                     .get(&mut ctx.state, &index)?
                     .ok_or_else(|| error("UnknownOverweight"))?;
                 let limit = XcmWeight::from_parts(weight_limit, UPWARD_PROOF_SIZE);
@@ -662,6 +857,19 @@ impl<E: XcmRuntime + From<Event>> Dispatch<E> for Call {
                     return Err(error("WeightLimitTooLow"));
                 }
                 OVERWEIGHT.remove(&mut ctx.state, &index);
+                let held = OVERWEIGHT_HELD.get_or_default(&mut ctx.state, &para)?;
+                match held.saturating_sub(1) {
+                    0 => OVERWEIGHT_HELD.remove(&mut ctx.state, &para),
+                    left => OVERWEIGHT_HELD.insert(&mut ctx.state, &para, &left),
+                }
+                balances::transfer(
+                    ctx,
+                    &OVERWEIGHT_DEPOSITS,
+                    &sovereign_account(para),
+                    deposit,
+                    Existence::AllowDeath,
+                )?;
+                ctx.deposit_event(Event::OverweightExecuted { index, para });
                 Ok(())
             }
         }
@@ -726,4 +934,19 @@ pub fn relay_inputs(
         downward_messages,
         horizontal_messages,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_para_sovereign_account_is_the_one_xcm_derives_and_para_of_inverts() {
+        for id in [0, 1000, 2004, u32::MAX] {
+            let account = sovereign_account(ParaId(id));
+            assert_eq!(para_of(&account), Some(ParaId(id)));
+            let from_xcm = tessera_xcm::module::account_of(&Location::child_para(id));
+            assert_eq!(Some(account), from_xcm);
+        }
+    }
 }

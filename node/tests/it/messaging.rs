@@ -428,86 +428,225 @@ fn paras_open_accept_and_close_channels_through_relay_calls_and_hear_of_them() {
     );
 }
 
-#[test]
-fn upward_messages_run_within_the_block_budget_and_heavy_ones_wait_for_root() {
-    use tessera_runtime::dispatch::Origin;
+/// An upward message from `para` whose weight is about `weight_limit` (that of the relay call
+/// it carries), paid from the para's sovereign account so that it runs and uses its weight.
+fn upward_weighing(para: ParaId, weight_limit: u64) -> Vec<u8> {
     use tessera_xcm::v5::{
         Asset, AssetFilter, Assets, DoubleEncoded, Instruction, Location, OriginKind, WeightLimit,
         WildAsset, Xcm,
     };
     use tessera_xcm::VersionedXcm;
-    let mut relay = Relay::new();
-    // A message whose weight is that of the relay call it carries.
-    // Paid from the para's account, so that it runs and uses its weight.
-    let a_account = tessera_xcm::module::account_of(&Location::child_para(A.0)).unwrap();
-    relay.block(|ctx| {
-        let funds = 100 * tessera_relay_chain::UNIT;
-        tessera_runtime::modules::balances::force_set_balance(ctx, &a_account, funds).unwrap();
+    let call = tessera_relay_chain::Call::Messaging(messaging::Call::ExecuteOverweight {
+        index: 99,
+        weight_limit,
     });
-    let weighing = |weight_limit: u64| {
-        let call = tessera_relay_chain::Call::Messaging(messaging::Call::ExecuteOverweight {
-            index: 99,
-            weight_limit,
-        });
-        let fees = Asset::fungible(Location::here(), tessera_relay_chain::UNIT);
-        VersionedXcm::V5(Xcm(vec![
-            Instruction::WithdrawAsset(Assets::from_unsorted(vec![fees.clone()]).unwrap()),
-            Instruction::BuyExecution {
-                fees,
-                weight_limit: WeightLimit::Unlimited,
+    let fees = Asset::fungible(Location::here(), tessera_relay_chain::UNIT);
+    VersionedXcm::V5(Xcm(vec![
+        Instruction::WithdrawAsset(Assets::from_unsorted(vec![fees.clone()]).unwrap()),
+        Instruction::BuyExecution {
+            fees,
+            weight_limit: WeightLimit::Unlimited,
+        },
+        Instruction::Transact {
+            origin_kind: OriginKind::SovereignAccount,
+            fallback_max_weight: None,
+            call: DoubleEncoded {
+                encoded: call.encode(),
             },
-            Instruction::Transact {
-                origin_kind: OriginKind::SovereignAccount,
-                fallback_max_weight: None,
-                call: DoubleEncoded {
-                    encoded: call.encode(),
-                },
-            },
-            Instruction::DepositAsset {
-                assets: AssetFilter::Wild(WildAsset::All),
-                beneficiary: Location::child_para(A.0),
-            },
-        ]))
-        .encode()
-    };
-    let mut messages = vec![weighing(4_800_000_000); 5];
-    let heavy = weighing(6_000_000_000);
-    messages.push(heavy.clone());
-    let sent = CandidateCommitments {
+        },
+        Instruction::DepositAsset {
+            assets: AssetFilter::Wild(WildAsset::All),
+            beneficiary: Location::child_para(para.0),
+        },
+    ]))
+    .encode()
+}
+
+fn fund_sovereign(relay: &mut Relay, para: ParaId, funds: u128) {
+    let account = messaging::sovereign_account(para);
+    relay.block(|ctx| {
+        tessera_runtime::modules::balances::force_set_balance(ctx, &account, funds).unwrap();
+    });
+}
+
+fn read<T>(relay: &Relay, read: impl FnOnce(&mut State<'_>) -> T) -> T {
+    let mut state = State::new(&relay.nodes, relay.header.state_root);
+    read(&mut state)
+}
+
+fn waiting_upward(relay: &Relay, para: ParaId) -> u64 {
+    read(relay, |state| {
+        messaging::UPWARD_QUEUES
+            .get_or_default(state, &para)
+            .unwrap()
+            .count()
+    })
+}
+
+fn sovereign_balance(relay: &Relay, para: ParaId) -> u128 {
+    read(relay, |state| {
+        tessera_runtime::modules::system::ACCOUNT
+            .get(state, &messaging::sovereign_account(para))
+            .unwrap()
+            .map_or(0, |account| account.data.free)
+    })
+}
+
+fn upward(messages: Vec<Vec<u8>>) -> CandidateCommitments {
+    CandidateCommitments {
         upward_messages: messages,
         ..CandidateCommitments::default()
-    };
-    let queue = |relay: &Relay| {
-        let mut state = State::new(&relay.nodes, relay.header.state_root);
-        messaging::UPWARD_QUEUE
-            .get_or_default(&mut state)
-            .unwrap()
-            .len()
-    };
-    let overweight = |relay: &Relay| {
-        let mut state = State::new(&relay.nodes, relay.header.state_root);
-        messaging::OVERWEIGHT.get(&mut state, &0).unwrap()
-    };
+    }
+}
+
+#[test]
+fn upward_messages_run_within_the_block_budget_and_heavy_ones_wait_paid_by_their_para() {
+    use tessera_runtime::dispatch::Origin;
+    let mut relay = Relay::new();
+    let unit = tessera_relay_chain::UNIT;
+    fund_sovereign(&mut relay, A, 100 * unit);
+    let mut messages = vec![upward_weighing(A, 4_800_000_000); 5];
+    let heavy = upward_weighing(A, 6_000_000_000);
+    messages.push(heavy.clone());
+    let sent = upward(messages);
+    let overweight =
+        |relay: &Relay| read(relay, |state| messaging::OVERWEIGHT.get(state, &0).unwrap());
     // Four fit the 20 ms budget; the fifth waits for the next block, and the heavy one behind it.
     relay.block(|ctx| {
         messaging::enact(ctx, A, &sent).unwrap();
         messaging::process_upward(ctx).unwrap();
     });
-    assert_eq!(queue(&relay), 2);
+    assert_eq!(waiting_upward(&relay, A), 2);
+    let before = sovereign_balance(&relay, A);
     relay.block(|ctx| messaging::process_upward(ctx).unwrap());
-    assert_eq!(queue(&relay), 0);
-    assert_eq!(overweight(&relay), Some((A, heavy)));
+    assert_eq!(waiting_upward(&relay, A), 0);
+    let deposit = messaging::overweight_deposit(heavy.len());
+    let kept = overweight(&relay).expect("the heavy message is kept");
+    assert_eq!(
+        (kept.para, &kept.message, kept.deposit),
+        (A, &heavy, deposit)
+    );
+    // The deposit came out of the para's sovereign account (beside the fifth message's fees).
+    assert!(before - sovereign_balance(&relay, A) >= deposit);
 
-    // Only root runs it, and only with enough weight.
+    // Anyone may run it, with enough weight; its deposit goes back to the para.
     let run = |weight_limit| messaging::Call::ExecuteOverweight {
         index: 0,
         weight_limit,
     };
-    assert!(relay_call(&mut relay, sovereign(A), run(10_000_000_000)).is_err());
-    assert!(relay_call(&mut relay, Origin::Root, run(1_000)).is_err());
+    let anyone = Origin::Signed(Pair::dev("Dave").public());
+    assert!(relay_call(&mut relay, Origin::None, run(10_000_000_000)).is_err());
+    assert!(relay_call(&mut relay, anyone.clone(), run(1_000)).is_err());
     assert!(overweight(&relay).is_some());
-    relay_call(&mut relay, Origin::Root, run(10_000_000_000)).unwrap();
+    let before = sovereign_balance(&relay, A);
+    relay_call(&mut relay, anyone, run(10_000_000_000)).unwrap();
     assert_eq!(overweight(&relay), None);
+    // Its call costs the para 1 UNIT of fees at most; the deposit came back.
+    assert!(sovereign_balance(&relay, A) + unit >= before + deposit);
+}
+
+#[test]
+fn overweight_messages_are_kept_only_while_their_para_pays_and_within_its_share() {
+    let mut relay = Relay::new();
+    let heavy = upward_weighing(A, 6_000_000_000);
+    let deposit = messaging::overweight_deposit(heavy.len());
+    let kept = |relay: &Relay| {
+        read(relay, |state| {
+            messaging::OVERWEIGHT_HELD
+                .get_or_default(state, &A)
+                .unwrap()
+        })
+    };
+    let discarded = |events: &[Event]| {
+        events
+            .iter()
+            .filter(|event| {
+                matches!(
+                    event,
+                    Event::Messaging(messaging::Event::OverweightDiscarded { para: A, .. })
+                )
+            })
+            .count()
+    };
+    // A para whose sovereign account cannot pay the deposit loses the message.
+    let events = relay.block(|ctx| {
+        messaging::enact(ctx, A, &upward(vec![heavy.clone()])).unwrap();
+        messaging::process_upward(ctx).unwrap();
+        ctx.events()
+            .iter()
+            .map(|r| r.event.clone())
+            .collect::<Vec<_>>()
+    });
+    assert_eq!(discarded(&events), 1);
+    assert_eq!(kept(&relay), 0);
+    assert_eq!(waiting_upward(&relay, A), 0, "nothing blocks the queue");
+
+    // One that can pay keeps at most its share, whatever it holds.
+    let share = messaging::MAX_OVERWEIGHT_PER_PARA;
+    fund_sovereign(&mut relay, A, deposit * u128::from(share + 16));
+    let mut dropped = 0;
+    for _ in 0..(share + 16) / 16 {
+        let events = relay.block(|ctx| {
+            messaging::enact(ctx, A, &upward(vec![heavy.clone(); 16])).unwrap();
+            messaging::process_upward(ctx).unwrap();
+            ctx.events()
+                .iter()
+                .map(|r| r.event.clone())
+                .collect::<Vec<_>>()
+        });
+        dropped += discarded(&events);
+    }
+    assert_eq!(kept(&relay), share);
+    assert_eq!(dropped, 16);
+    assert_eq!(
+        sovereign_balance(&relay, A),
+        deposit * 16,
+        "the dropped ones cost nothing"
+    );
+}
+
+#[test]
+fn a_para_flooding_the_upward_queue_delays_only_itself() {
+    let mut relay = Relay::new();
+    fund_sovereign(&mut relay, A, 1_000 * tessera_relay_chain::UNIT);
+    fund_sovereign(&mut relay, B, 1_000 * tessera_relay_chain::UNIT);
+    // B fills its queue with messages that take a quarter of a block each.
+    let flood = upward(vec![upward_weighing(B, 4_800_000_000); 16]);
+    for _ in 0..4 {
+        relay.block(|ctx| messaging::enact(ctx, B, &flood).unwrap());
+    }
+    assert_eq!(waiting_upward(&relay, B), 64);
+    // A's one message runs in the next block all the same, between B's.
+    relay.block(|ctx| {
+        messaging::enact(ctx, A, &upward(vec![upward_weighing(A, 1_000_000_000)])).unwrap();
+        messaging::process_upward(ctx).unwrap();
+    });
+    assert_eq!(waiting_upward(&relay, A), 0);
+    assert!(waiting_upward(&relay, B) >= 60);
+}
+
+#[test]
+fn a_candidate_whose_upward_messages_do_not_fit_its_para_queue_is_refused_not_truncated() {
+    let mut relay = Relay::new();
+    let full = messaging::UpwardQueue {
+        first: 0,
+        next: u64::from(messaging::MAX_UPWARD_QUEUE_COUNT),
+        bytes: 0,
+    };
+    relay.block(|ctx| messaging::UPWARD_QUEUES.insert(&mut ctx.state, &B, &full));
+    let one = upward(vec![vec![1]]);
+    assert_eq!(relay.check(B, &one), Err(CommitmentError::UpwardQueueFull));
+    assert_eq!(relay.check(B, &CandidateCommitments::default()), Ok(()));
+    // Another para's queue is its own.
+    assert_eq!(relay.check(A, &one), Ok(()));
+    // Bytes count too.
+    let large = messaging::UpwardQueue {
+        first: 0,
+        next: 1,
+        bytes: messaging::MAX_UPWARD_QUEUE_SIZE,
+    };
+    relay.block(|ctx| messaging::UPWARD_QUEUES.insert(&mut ctx.state, &A, &large));
+    assert_eq!(relay.check(A, &one), Err(CommitmentError::UpwardQueueFull));
 }
 
 #[test]
@@ -553,20 +692,4 @@ fn a_channel_closed_and_opened_again_starts_a_new_chain_the_recipient_follows() 
     // The para's next block proves the new channel from its zero head.
     let commitments = next(&relay, &mut para);
     assert_eq!(commitments.hrmp_watermark, relay.header.number);
-}
-
-#[test]
-fn a_candidate_whose_upward_messages_do_not_fit_the_queue_is_refused_not_truncated() {
-    let mut relay = Relay::new();
-    let full: Vec<(ParaId, Vec<u8>)> = vec![(B, vec![0]); messaging::MAX_UPWARD_QUEUE_LEN];
-    relay.block(|ctx| messaging::UPWARD_QUEUE.put(&mut ctx.state, &full));
-    let upward = CandidateCommitments {
-        upward_messages: vec![vec![1]],
-        ..CandidateCommitments::default()
-    };
-    assert_eq!(
-        relay.check(A, &upward),
-        Err(CommitmentError::UpwardQueueFull)
-    );
-    assert_eq!(relay.check(A, &CandidateCommitments::default()), Ok(()));
 }
