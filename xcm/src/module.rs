@@ -52,8 +52,24 @@ pub static VERSION_SUBSCRIBERS: StorageMap<Location, u64> =
 /// How many messages each account has sent with `send` or `transfer_assets`: the next id of
 /// its messages is [`message_id_of`] this count, which a wallet can compute before submitting.
 pub static SENT_COUNT: StorageMap<AccountId, u64> = StorageMap::new(NAME, "SentCount");
-/// What happened to each message id on this chain, for RPC lookups.
+/// What happened to each message id on this chain, for RPC lookups, for
+/// [`MESSAGE_RECORD_RETENTION`] blocks.
 pub static MESSAGES: StorageMap<XcmHash, Vec<MessageRecord>> = StorageMap::new(NAME, "Messages");
+/// Blocks that recorded messages, oldest first, by position: the block and the ids it
+/// recorded. Positions `first..next` of [`RECORD_LOG_BOUNDS`] are live.
+pub static RECORD_LOG: StorageMap<u64, (BlockNumber, Vec<XcmHash>)> =
+    StorageMap::new(NAME, "RecordLog");
+/// The live positions of [`RECORD_LOG`]: `(first, next)`.
+pub static RECORD_LOG_BOUNDS: StorageValue<(u64, u64)> = StorageValue::new(NAME, "RecordLogBounds");
+
+/// Blocks a message record is kept for (a day of 6 s blocks): long enough for a wallet to
+/// follow a message, bounded so that records never pile up.
+pub const MESSAGE_RECORD_RETENTION: BlockNumber = 14_400;
+/// Most records one message id keeps (ids repeat only through replays).
+const MAX_RECORDS_PER_MESSAGE: usize = 16;
+/// Most old blocks' records each new record prunes: more than one, so that pruning always
+/// catches up with recording.
+const PRUNE_PER_RECORD: usize = 4;
 
 /// The XCM version this chain speaks.
 pub const XCM_VERSION: u32 = 5;
@@ -437,13 +453,76 @@ fn trap_hash(claimer: &Location, assets: &Assets) -> [u8; 32] {
     blake2_256(&(claimer, VersionedAssets::V5(assets.clone())).encode()).0
 }
 
+impl MessageRecord {
+    /// The block it happened in.
+    pub fn at(&self) -> BlockNumber {
+        match self {
+            MessageRecord::Sent { at, .. } | MessageRecord::Executed { at, .. } => *at,
+        }
+    }
+}
+
 fn record<E>(ctx: &mut Context<'_, E>, id: XcmHash, entry: MessageRecord) -> Result<(), Fault> {
     let mut records = MESSAGES.get_or_default(&mut ctx.state, &id)?;
-    // A message id repeats only through replays; keep the record bounded.
-    if records.len() < 16 {
-        records.push(entry);
-        MESSAGES.insert(&mut ctx.state, &id, &records);
+    if records.len() >= MAX_RECORDS_PER_MESSAGE {
+        return Ok(());
     }
+    records.push(entry);
+    MESSAGES.insert(&mut ctx.state, &id, &records);
+    log_and_prune(ctx, id)?;
+    Ok(())
+}
+
+/// Notes that this block recorded `id`, and forgets the records of up to
+/// [`PRUNE_PER_RECORD`] blocks older than [`MESSAGE_RECORD_RETENTION`].
+fn log_and_prune<E>(ctx: &mut Context<'_, E>, id: XcmHash) -> tessera_runtime::Result<()> {
+    let now = ctx.block_number;
+    let (mut first, mut next) = RECORD_LOG_BOUNDS.get_or_default(&mut ctx.state)?;
+    let last = next.checked_sub(1).filter(|last| *last >= first);
+    let this_block = match last {
+        Some(last) => RECORD_LOG
+            .get(&mut ctx.state, &last)?
+            .filter(|(at, _)| *at == now)
+            .map(|(_, ids)| (last, ids)),
+        None => None,
+    };
+    match this_block {
+        Some((position, mut ids)) => {
+            if !ids.contains(&id) {
+                ids.push(id);
+                RECORD_LOG.insert(&mut ctx.state, &position, &(now, ids));
+            }
+        }
+        None => {
+            RECORD_LOG.insert(&mut ctx.state, &next, &(now, alloc::vec![id]));
+            next = next.saturating_add(1);
+        }
+    }
+    let cutoff = now.saturating_sub(MESSAGE_RECORD_RETENTION);
+    for _ in 0..PRUNE_PER_RECORD {
+        if first >= next {
+            break;
+        }
+        match RECORD_LOG.get(&mut ctx.state, &first)? {
+            Some((at, _)) if at > cutoff => break,
+            Some((_, ids)) => {
+                for old in ids {
+                    let mut records = MESSAGES.get_or_default(&mut ctx.state, &old)?;
+                    // A replay recorded later keeps its own records.
+                    records.retain(|record| record.at() > cutoff);
+                    if records.is_empty() {
+                        MESSAGES.remove(&mut ctx.state, &old);
+                    } else {
+                        MESSAGES.insert(&mut ctx.state, &old, &records);
+                    }
+                }
+            }
+            None => {}
+        }
+        RECORD_LOG.remove(&mut ctx.state, &first);
+        first = first.saturating_add(1);
+    }
+    RECORD_LOG_BOUNDS.put(&mut ctx.state, &(first, next));
     Ok(())
 }
 

@@ -365,6 +365,12 @@ impl Network {
         result
     }
 
+    /// Moves chain `on` forward `count` empty blocks.
+    pub fn skip_blocks(&mut self, on: ChainId, count: u32) {
+        let chain = self.chains.get_mut(&on).expect("a chain of this network");
+        chain.number = chain.number.saturating_add(count);
+    }
+
     /// Runs raw `bytes` on chain `on` as a message from `origin`, then delivers what follows.
     pub fn receive(&mut self, on: ChainId, origin: Location, bytes: &[u8]) -> ([u8; 32], Outcome) {
         let chain = self.chains.get_mut(&on).expect("a chain of this network");

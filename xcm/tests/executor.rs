@@ -1006,3 +1006,37 @@ fn refund_surplus_returns_unspent_fees_and_forwarding_never_makes_undecodable_me
     let error = net.dispatch(A, Origin::Signed(alice()), one).unwrap_err();
     assert_eq!(error, DispatchError::module("Xcm", "BadAssets").into());
 }
+
+#[test]
+fn message_records_are_kept_for_the_retention_window_then_pruned() {
+    use module::{MESSAGES, MESSAGE_RECORD_RETENTION, RECORD_LOG_BOUNDS};
+    let mut net = network();
+    let message = |amount| {
+        VersionedXcm::V5(Xcm(vec![
+            unpaid(),
+            Instruction::ClearOrigin,
+            Instruction::SetTopic([amount; 32]),
+        ]))
+        .encode()
+    };
+    let records = |net: &Network, id: [u8; 32]| {
+        net.chain(RELAY)
+            .read(|ctx| MESSAGES.get_or_default(&mut ctx.state, &id))
+            .unwrap()
+            .len()
+    };
+    let (old, _) = net.receive(RELAY, Location::child_para(1000), &message(1));
+    assert_eq!(records(&net, old), 1);
+    net.skip_blocks(RELAY, MESSAGE_RECORD_RETENTION - 2);
+    let (recent, _) = net.receive(RELAY, Location::child_para(1000), &message(2));
+    assert_eq!(records(&net, old), 1, "still within the window");
+    net.skip_blocks(RELAY, 1);
+    let (new, _) = net.receive(RELAY, Location::child_para(1000), &message(3));
+    assert_eq!(records(&net, old), 0, "pruned once past the window");
+    assert_eq!((records(&net, recent), records(&net, new)), (1, 1));
+    let (first, next) = net
+        .chain(RELAY)
+        .read(|ctx| RECORD_LOG_BOUNDS.get_or_default(&mut ctx.state))
+        .unwrap();
+    assert_eq!(next - first, 2, "only the two live blocks are logged");
+}
