@@ -1,7 +1,10 @@
 //! `messaging`: the relay chain's message routes between itself and its paras.
 //!
 //! - **DMP** (relay to para): [`queue_downward`] appends to the para's downward queue; the para
-//!   processes the whole queue in its next block and commits how many it processed.
+//!   processes the whole queue in its next block and commits how many it processed. XCM
+//!   senders pay [`downward_fee`], doubling with every [`DOWNWARD_FEE_STEP`] messages queued,
+//!   and may fill the queue only up to [`DOWNWARD_NOTICE_ROOM`] short of full, so that the
+//!   relay chain's own HRMP notices always find room.
 //! - **UMP** (para to relay): an included candidate's upward messages wait in its para's own
 //!   queue, one storage entry per message, at most [`MAX_UPWARD_QUEUE_COUNT`] messages and
 //!   [`MAX_UPWARD_QUEUE_SIZE`] bytes per para. They run through the relay chain's XCM executor
@@ -59,6 +62,15 @@ pub const UPWARD_MESSAGE_BASE_WEIGHT: Weight = 10_000_000;
 pub const MAX_UPWARD_QUEUE_COUNT: u32 = 1_024;
 /// Most bytes of upward messages waiting to run, per para (Polkadot's `max_upward_queue_size`).
 pub const MAX_UPWARD_QUEUE_SIZE: u32 = 1 << 20;
+/// Downward queue slots kept for the relay chain's HRMP notices: XCM senders fill the queue
+/// up to this many short of [`MAX_DOWNWARD_QUEUE_LEN`].
+pub const DOWNWARD_NOTICE_ROOM: u32 = 4;
+/// Base fee for delivering a downward message.
+pub const DOWNWARD_FEE_BASE: Balance = UNIT / 100;
+/// Fee per byte of a downward message.
+pub const DOWNWARD_FEE_PER_BYTE: Balance = UNIT / 1_000_000;
+/// The downward fee doubles with every this many messages already waiting for the para.
+pub const DOWNWARD_FEE_STEP: u32 = 3;
 /// Most overweight messages kept per para.
 pub const MAX_OVERWEIGHT_PER_PARA: u32 = 64;
 /// Deposit for keeping an overweight message, on top of [`OVERWEIGHT_DEPOSIT_PER_BYTE`].
@@ -294,11 +306,39 @@ fn notification(instruction: Instruction) -> Vec<u8> {
     VersionedXcm::V5(Xcm(vec![instruction])).encode()
 }
 
-/// Appends `message` to the downward queue of `para`.
+/// The fee for delivering a downward message of `len` bytes to `para` now: base plus bytes,
+/// doubled for every [`DOWNWARD_FEE_STEP`] messages already waiting, so that keeping a para's
+/// queue full costs more the fuller it is.
+pub fn downward_fee(
+    state: &mut State<'_>,
+    para: ParaId,
+    len: usize,
+) -> tessera_runtime::Result<Balance> {
+    let waiting = DOWNWARD_QUEUES.get_or_default(state, &para)?.len() as u32;
+    let doublings = waiting.checked_div(DOWNWARD_FEE_STEP).unwrap_or_default();
+    Ok(DOWNWARD_FEE_PER_BYTE
+        .saturating_mul(len as Balance)
+        .saturating_add(DOWNWARD_FEE_BASE)
+        .saturating_mul(1u128.checked_shl(doublings).unwrap_or(u128::MAX)))
+}
+
+/// Appends an XCM `message` to the downward queue of `para`, leaving
+/// [`DOWNWARD_NOTICE_ROOM`] for the relay chain's notices.
 pub fn queue_downward<E>(
     ctx: &mut Context<'_, E>,
     para: ParaId,
     message: Vec<u8>,
+) -> tessera_runtime::Result<Result<(), tessera_xcm::v5::Error>> {
+    let room = MAX_DOWNWARD_QUEUE_LEN.saturating_sub(DOWNWARD_NOTICE_ROOM);
+    append_downward(ctx, para, message, room)
+}
+
+/// Appends `message` to the downward queue of `para` if it holds fewer than `room`.
+fn append_downward<E>(
+    ctx: &mut Context<'_, E>,
+    para: ParaId,
+    message: Vec<u8>,
+    room: u32,
 ) -> tessera_runtime::Result<Result<(), tessera_xcm::v5::Error>> {
     use tessera_xcm::v5::Error as XcmError;
     if paras::PARAS.get(&mut ctx.state, &para)?.is_none() {
@@ -308,7 +348,7 @@ pub fn queue_downward<E>(
         return Ok(Err(XcmError::ExceedsMaxMessageSize));
     }
     let mut queue = DOWNWARD_QUEUES.get_or_default(&mut ctx.state, &para)?;
-    if queue.len() >= MAX_DOWNWARD_QUEUE_LEN as usize {
+    if queue.len() >= room as usize {
         return Ok(Err(XcmError::Transport));
     }
     let sent_at = ctx.block_number;
@@ -633,9 +673,10 @@ fn notify<E>(
     para: ParaId,
     instruction: Instruction,
 ) -> Result<(), CallError> {
-    // A notification that cannot be queued (full queue) is dropped: the channel's state is
-    // what counts, and paras read it from the relay state.
-    let _ = queue_downward(ctx, para, notification(instruction))?;
+    // Notices may use the room XCM senders leave. One that still cannot be queued (four
+    // channel changes before the para's next block) is dropped: the channel's state is what
+    // counts, and paras read it from the relay state.
+    let _ = append_downward(ctx, para, notification(instruction), MAX_DOWNWARD_QUEUE_LEN)?;
     Ok(())
 }
 

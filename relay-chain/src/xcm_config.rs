@@ -1,5 +1,6 @@
 //! The relay chain's XCM configuration: it is the reserve of its token, pays fees in it,
-//! trusts nobody as root, and routes messages to its paras' downward queues.
+//! trusts nobody as root, and routes messages to its paras' downward queues for a delivery
+//! fee ([`messaging::downward_fee`]).
 
 use crate::messaging;
 use crate::paras::ParaId;
@@ -43,6 +44,17 @@ impl XcmChain for Relay {
             return Err(XcmError::Unroutable.into());
         };
         messaging::queue_downward(ctx, ParaId(*id), message)?.map_err(Fault::Xcm)
+    }
+
+    fn delivery_fee<E>(
+        ctx: &mut Context<'_, E>,
+        dest: &Location,
+        len: usize,
+    ) -> tessera_runtime::Result<Option<u128>> {
+        let (0, [Junction::Parachain(id)]) = (dest.parents, dest.interior.as_slice()) else {
+            return Ok(None);
+        };
+        messaging::downward_fee(&mut ctx.state, ParaId(*id), len).map(Some)
     }
 
     fn pallets() -> Vec<PalletInfo> {

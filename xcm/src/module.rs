@@ -228,6 +228,8 @@ pub enum Error {
     LocalExecutionFailed(XcmError),
     /// The foreign asset is registered already.
     AlreadyRegistered,
+    /// The sender cannot pay the delivery fee.
+    FeesNotMet,
 }
 
 impl Error {
@@ -240,6 +242,7 @@ impl Error {
             Error::CannotTransfer => "CannotTransfer",
             Error::LocalExecutionFailed(_) => "LocalExecutionFailed",
             Error::AlreadyRegistered => "AlreadyRegistered",
+            Error::FeesNotMet => "FeesNotMet",
         }
     }
 }
@@ -344,6 +347,16 @@ pub trait XcmChain {
     /// Delivers `message` (its encoding) to `dest`, or says why it cannot.
     fn deliver<E>(ctx: &mut Context<'_, E>, dest: &Location, message: Vec<u8>)
         -> Result<(), Fault>;
+
+    /// The fee, in the native asset, for delivering a message of `len` bytes to `dest` now;
+    /// `None` if that is free. By default it is.
+    fn delivery_fee<E>(
+        _ctx: &mut Context<'_, E>,
+        _dest: &Location,
+        _len: usize,
+    ) -> tessera_runtime::Result<Option<u128>> {
+        Ok(None)
+    }
 
     /// The runtime's modules, for `QueryPallet`.
     fn pallets() -> Vec<PalletInfo>;
@@ -718,6 +731,19 @@ impl<E: XcmRuntime> Config for ChainConfig<E> {
                 Err(Fault::State(error))
             }
         }
+    }
+
+    fn delivery_fee(
+        ctx: &mut Context<'_, E>,
+        dest: &Location,
+        message: &Xcm,
+    ) -> Result<Option<Asset>, Fault> {
+        // The versioned encoding adds its one-byte tag.
+        let len = message.encoded_size().saturating_add(1);
+        let fee = E::Chain::delivery_fee(ctx, dest, len)?;
+        Ok(fee
+            .filter(|amount| *amount > 0)
+            .map(|amount| Asset::fungible(Location::here(), amount)))
     }
 
     fn send(
@@ -1102,7 +1128,12 @@ fn transfer_program<C: XcmChain>(
             }
         }
     };
-    Ok(Xcm(alloc::vec![Instruction::WithdrawAsset(assets), send]))
+    // Delivery fees come from the sender's account, not from the assets sent.
+    Ok(Xcm(alloc::vec![
+        Instruction::WithdrawAsset(assets),
+        Instruction::SetFeesMode { jit_withdraw: true },
+        send
+    ]))
 }
 
 fn ensure_v5_location(location: VersionedLocation) -> Location {
@@ -1143,6 +1174,26 @@ impl<E: XcmRuntime> Dispatch<E> for Call {
                 };
                 if !matches!(message.0.last(), Some(Instruction::SetTopic(_))) {
                     message.0.push(Instruction::SetTopic(id));
+                }
+                // A signed sender pays for delivery from its account; root sends for free.
+                if let Some(who) = &sender {
+                    let fee = <ChainConfig<E> as Config>::delivery_fee(ctx, &dest, &message);
+                    let paid = fee.and_then(|fee| match fee {
+                        Some(fee) => {
+                            <ChainConfig<E> as Config>::withdraw_asset(
+                                ctx,
+                                &fee,
+                                &account_location(who),
+                            )?;
+                            <ChainConfig<E> as Config>::take_fees(ctx, fee)
+                        }
+                        None => Ok(()),
+                    });
+                    match paid {
+                        Ok(()) => {}
+                        Err(Fault::Xcm(_)) => return Err(Error::FeesNotMet.into()),
+                        Err(Fault::State(error)) => return Err(error.into()),
+                    }
                 }
                 match <ChainConfig<E> as Config>::send(ctx, &dest, message, id) {
                     Ok(()) => Ok(()),

@@ -693,3 +693,139 @@ fn a_channel_closed_and_opened_again_starts_a_new_chain_the_recipient_follows() 
     let commitments = next(&relay, &mut para);
     assert_eq!(commitments.hrmp_watermark, relay.header.number);
 }
+
+/// Dispatches any relay `call` on the relay chain's next block as `origin`.
+fn relay_dispatch(
+    relay: &mut Relay,
+    origin: tessera_runtime::dispatch::Origin,
+    call: tessera_relay_chain::Call,
+) -> tessera_runtime::dispatch::CallResult {
+    use tessera_runtime::dispatch::Dispatch;
+    relay.block(|ctx| {
+        ctx.state.start_transaction();
+        let result = Dispatch::<Event>::dispatch(call, ctx, origin);
+        if result.is_ok() {
+            ctx.state.commit_transaction().unwrap();
+        } else {
+            ctx.state.rollback_transaction().unwrap();
+        }
+        result
+    })
+}
+
+fn free_balance(relay: &Relay, who: &tessera_runtime::AccountId) -> u128 {
+    read(relay, |state| {
+        tessera_runtime::modules::system::ACCOUNT
+            .get(state, who)
+            .unwrap()
+            .map_or(0, |account| account.data.free)
+    })
+}
+
+#[test]
+fn downward_senders_pay_a_fee_that_rises_with_the_queue_and_leave_room_for_notices() {
+    use tessera_runtime::dispatch::Origin;
+    use tessera_xcm::module::Call as XcmCall;
+    use tessera_xcm::v5::{Instruction, Location, Xcm};
+    use tessera_xcm::{VersionedLocation, VersionedXcm};
+    let mut relay = Relay::new();
+    let dave = Pair::dev("Dave").public();
+    let unit = tessera_relay_chain::UNIT;
+    relay.block(|ctx| {
+        tessera_runtime::modules::balances::force_set_balance(ctx, &dave, 100 * unit).unwrap();
+    });
+    let send = tessera_relay_chain::Call::Xcm(XcmCall::Send {
+        dest: VersionedLocation::V5(Location::child_para(A.0)),
+        message: VersionedXcm::V5(Xcm(vec![Instruction::ClearOrigin])),
+    });
+    let queued = |relay: &Relay| relay.inputs(A).downward_messages.len() as u32;
+    let room = tessera_runtime::messaging::MAX_DOWNWARD_QUEUE_LEN - messaging::DOWNWARD_NOTICE_ROOM;
+    let mut fees = Vec::new();
+    for _ in 0..room {
+        let before = free_balance(&relay, &dave);
+        relay_dispatch(&mut relay, Origin::Signed(dave), send.clone()).unwrap();
+        fees.push(before - free_balance(&relay, &dave));
+    }
+    assert_eq!(queued(&relay), room);
+    // The fee doubles every few messages waiting: keeping a queue full costs more and more.
+    assert!(fees[0] >= messaging::DOWNWARD_FEE_BASE);
+    let step = messaging::DOWNWARD_FEE_STEP as usize;
+    assert_eq!(fees[step], 2 * fees[0]);
+    assert_eq!(fees[room as usize - 1], 8 * fees[0]);
+    // A full share refuses senders and takes nothing from them.
+    let before = free_balance(&relay, &dave);
+    assert!(relay_dispatch(&mut relay, Origin::Signed(dave), send.clone()).is_err());
+    assert_eq!(free_balance(&relay, &dave), before);
+    // A sender who cannot pay is refused.
+    let broke = Pair::dev("Eve").public();
+    relay.block(|ctx| {
+        tessera_runtime::modules::balances::force_set_balance(ctx, &broke, unit / 100).unwrap();
+    });
+    let drained = |relay: &mut Relay| {
+        let processed = CandidateCommitments {
+            processed_downward_messages: queued(relay),
+            hrmp_watermark: relay.header.number,
+            ..CandidateCommitments::default()
+        };
+        relay.block(|ctx| messaging::enact(ctx, A, &processed).unwrap());
+    };
+    drained(&mut relay);
+    assert_eq!(
+        relay_dispatch(&mut relay, Origin::Signed(broke), send.clone()),
+        Err(tessera_xcm::module::Error::FeesNotMet.into())
+    );
+
+    // The relay chain's own notices still find room in a queue senders filled.
+    for _ in 0..room {
+        relay_dispatch(&mut relay, Origin::Signed(dave), send.clone()).unwrap();
+    }
+    let closing = messaging::Call::HrmpCloseChannel {
+        channel: tessera_runtime::messaging::HrmpChannelId {
+            sender: B,
+            recipient: A,
+        },
+    };
+    relay_call(&mut relay, sovereign(B), closing).unwrap();
+    assert_eq!(
+        queued(&relay),
+        room + 1,
+        "A heard that B closed its channel"
+    );
+}
+
+#[test]
+fn a_transfer_to_a_para_pays_delivery_from_the_senders_account_not_from_the_assets_sent() {
+    use tessera_runtime::dispatch::Origin;
+    use tessera_xcm::module::Call as XcmCall;
+    use tessera_xcm::v5::{Asset, Assets, Location, WeightLimit};
+    use tessera_xcm::{VersionedAssets, VersionedLocation};
+    let mut relay = Relay::new();
+    let dave = Pair::dev("Dave").public();
+    let unit = tessera_relay_chain::UNIT;
+    relay.block(|ctx| {
+        tessera_runtime::modules::balances::force_set_balance(ctx, &dave, 100 * unit).unwrap();
+    });
+    let a_sovereign = messaging::sovereign_account(A);
+    let reserve_before = free_balance(&relay, &a_sovereign);
+    let transfer = tessera_relay_chain::Call::Xcm(XcmCall::TransferAssets {
+        dest: VersionedLocation::V5(Location::child_para(A.0)),
+        beneficiary: VersionedLocation::V5(tessera_xcm::module::account_location(&dave)),
+        assets: VersionedAssets::V5(
+            Assets::from_unsorted(vec![Asset::fungible(Location::here(), 10 * unit)]).unwrap(),
+        ),
+        fee_asset_index: 0,
+        weight_limit: WeightLimit::Unlimited,
+    });
+    relay_dispatch(&mut relay, Origin::Signed(dave), transfer).unwrap();
+    // All ten units reached the para's reserve account; the delivery fee came on top.
+    assert_eq!(
+        free_balance(&relay, &a_sovereign) - reserve_before,
+        10 * unit
+    );
+    let paid = 100 * unit - free_balance(&relay, &dave);
+    assert!(
+        paid > 10 * unit + messaging::DOWNWARD_FEE_BASE - 1,
+        "{paid}"
+    );
+    assert!(paid < 10 * unit + unit / 10, "{paid}");
+}

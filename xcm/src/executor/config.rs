@@ -111,6 +111,16 @@ pub trait Config {
         call: &[u8],
     ) -> Result<Result<(), DispatchError>, Fault>;
 
+    /// What delivering `message` to `dest` costs, taken by the executor before it sends;
+    /// `None` if delivery is free. By default it is.
+    fn delivery_fee(
+        _ctx: &mut Context<'_, Self::Event>,
+        _dest: &Location,
+        _message: &Xcm,
+    ) -> Result<Option<Asset>, Fault> {
+        Ok(None)
+    }
+
     /// Queues `message` (which ends with its `SetTopic`) for delivery to `dest`.
     fn send(
         ctx: &mut Context<'_, Self::Event>,

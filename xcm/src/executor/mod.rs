@@ -184,6 +184,7 @@ pub fn execute<C: Config>(
         id,
         message_weight: weight,
         already_paid_fees: false,
+        jit_withdraw: false,
         asset_claimer: None,
         recursion: 0,
         universal,
@@ -312,6 +313,9 @@ struct Executor<C: Config> {
     id: XcmHash,
     message_weight: Weight,
     already_paid_fees: bool,
+    /// Whether delivery fees come from the origin's account rather than the registers
+    /// (`SetFeesMode { jit_withdraw: true }`).
+    jit_withdraw: bool,
     asset_claimer: Option<Location>,
     recursion: u32,
     /// Where this chain is.
@@ -656,8 +660,7 @@ impl<C: Config> Executor<C> {
             | UnlockAsset { .. }
             | NoteUnlockable { .. }
             | RequestUnlock { .. } => return Err(XcmError::LockError.into()),
-            // Delivery fees are not charged, so there is nothing to withdraw just in time.
-            SetFeesMode { .. } => {}
+            SetFeesMode { jit_withdraw } => self.jit_withdraw = jit_withdraw,
             SetTopic(topic) => self.topic = Some(topic),
             ClearTopic => self.topic = None,
             AliasOrigin(target) => {
@@ -801,7 +804,30 @@ impl<C: Config> Executor<C> {
         if !matches!(message.0.last(), Some(Instruction::SetTopic(_))) {
             message.0.push(Instruction::SetTopic(id));
         }
+        if let Some(fee) = C::delivery_fee(ctx, dest, &message)? {
+            self.pay_delivery(ctx, fee)?;
+        }
         C::send(ctx, dest, message, id)
+    }
+
+    /// Pays a delivery fee: from the origin's account after `SetFeesMode { jit_withdraw }`,
+    /// else from the fees register, else from holding (as Polkadot's `take_fee`).
+    fn pay_delivery(&mut self, ctx: &mut Context<'_, C::Event>, fee: Asset) -> Result<(), Fault> {
+        if self.jit_withdraw {
+            let origin = self.origin()?.clone();
+            C::withdraw_asset(ctx, &fee, &origin).map_err(|fault| match fault {
+                Fault::Xcm(_) => Fault::Xcm(XcmError::NotHoldingFees),
+                state => state,
+            })?;
+        } else {
+            let filter = AssetFilter::Definite(single(fee.clone()));
+            if self.fees.try_take(&filter).is_err() {
+                self.holding
+                    .try_take(&filter)
+                    .map_err(|_| XcmError::NotHoldingFees)?;
+            }
+        }
+        C::take_fees(ctx, fee)
     }
 
     /// Sends `response` to the query described by `info`.
