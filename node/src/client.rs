@@ -658,8 +658,9 @@ impl Client {
         if header.number <= meta.finalized_number {
             return Ok(None);
         }
-        self.engine.handle(authorship::Input::Finalized(*hash));
-        let best = self.engine.best();
+        // The store is written first: if that fails, the engine keeps the forks it would
+        // have pruned, and the node's view stays what the store says.
+        let best = self.engine.best_once_finalized(hash);
         let new_best = if best != meta.best_hash && self.engine.contains(&best) {
             Some(
                 self.store
@@ -669,13 +670,15 @@ impl Client {
         } else {
             None
         };
-        if let Some(new_best) = &new_best {
-            let retracted = self.branch_extrinsics(meta.best_hash, new_best.hash())?;
-            self.retracted.extend(retracted);
-        }
+        let retracted = match &new_best {
+            Some(new_best) => self.branch_extrinsics(meta.best_hash, new_best.hash())?,
+            None => Vec::new(),
+        };
         let meta = self
             .store
             .finalize(hash, justification, new_best.as_ref())?;
+        self.retracted.extend(retracted);
+        self.engine.handle(authorship::Input::Finalized(*hash));
         Ok(Some(Finalized {
             best_changed: new_best.is_some(),
             meta,

@@ -79,6 +79,9 @@ pub struct FinalityService {
     own: Option<AccountId>,
     /// This voter's votes in the last round it voted in, as recorded in the store.
     voted: VoterRecord,
+    /// A finalization the engine reached but the store could not write yet: retried on each
+    /// tick until it is stored or a later one supersedes it.
+    unstored: Option<(Hash, Justification)>,
 }
 
 /// Votes never go past a relay block that backed a candidate which, as of the block voted
@@ -194,12 +197,21 @@ impl FinalityService {
             peers: PeerTable::default(),
             own,
             voted,
+            unstored: None,
         })
     }
 
     /// Moves the voter's clock.
     pub async fn tick(&mut self) -> FinalityOutcome {
-        self.feed(Input::Tick(unix_time_ms())).await
+        let mut outcome = FinalityOutcome::default();
+        if let Some((hash, justification)) = self.unstored.take() {
+            if let Some(new_best) = self.finalized(hash, &justification) {
+                outcome = self.feed(Input::BestBlock(new_best)).await;
+            }
+        }
+        let more = self.feed(Input::Tick(unix_time_ms())).await;
+        outcome.wanted.extend(more.wanted);
+        outcome
     }
 
     /// Tells the voter of a block imported (parents first) and whether it became best.
@@ -370,7 +382,9 @@ impl FinalityService {
         Ok(())
     }
 
-    /// Stores a finalized block; returns the new best block if finality moved it.
+    /// Stores a finalized block; returns the new best block if finality moved it. If the
+    /// store cannot take it, it is kept for the next tick: the engine has moved on, and
+    /// finality that only lives in memory would be lost on a restart.
     fn finalized(&mut self, hash: Hash, justification: &Justification) -> Option<Hash> {
         let result = {
             let mut client = self.shared.client();
@@ -381,6 +395,14 @@ impl FinalityService {
         match result {
             Ok((Some(done), Some(header))) => {
                 tracing::debug!(number = header.number, %hash, "finalized");
+                // A later finalization covers an earlier one that failed to store.
+                if self
+                    .unstored
+                    .as_ref()
+                    .is_some_and(|(_, j)| j.target.number <= header.number)
+                {
+                    self.unstored = None;
+                }
                 self.shared
                     .metrics
                     .finalized_height
@@ -394,7 +416,8 @@ impl FinalityService {
             }
             Ok(_) => None,
             Err(err) => {
-                tracing::error!(%err, %hash, "cannot store finality");
+                tracing::error!(%err, %hash, "cannot store finality; retrying");
+                self.unstored = Some((hash, justification.clone()));
                 None
             }
         }

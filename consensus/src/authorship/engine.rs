@@ -624,23 +624,32 @@ impl AuthorshipEngine {
         (primaries, self.tree.number(hash).unwrap_or_default())
     }
 
-    fn on_finalized(&mut self, hash: Hash, out: &mut Vec<Output>) {
-        if !self.tree.contains(&hash) || hash == self.tree.root() {
-            return;
+    /// The best block once `hash` is finalized, changing nothing: the caller can store the
+    /// finality with its new best before the engine prunes.
+    pub fn best_once_finalized(&self, hash: &Hash) -> Hash {
+        if !self.tree.contains(hash) || *hash == self.tree.root() {
+            return self.best;
         }
-        self.tree.prune_to(&hash);
-        self.data.retain(|h, _| self.tree.contains(h));
-        let root = self.tree.root();
-        let mut best = if self.tree.contains(&self.best) {
+        let mut best = if self.tree.is_descendant_or_equal(&self.best, hash) {
             self.best
         } else {
-            root
+            *hash
         };
-        for leaf in self.tree.leaves_under(&root) {
+        for leaf in self.tree.leaves_under(hash) {
             if self.better(&leaf, &best) {
                 best = leaf;
             }
         }
+        best
+    }
+
+    fn on_finalized(&mut self, hash: Hash, out: &mut Vec<Output>) {
+        if !self.tree.contains(&hash) || hash == self.tree.root() {
+            return;
+        }
+        let best = self.best_once_finalized(&hash);
+        self.tree.prune_to(&hash);
+        self.data.retain(|h, _| self.tree.contains(h));
         if best != self.best {
             self.best = best;
             out.push(Output::NewBest(best));

@@ -1,5 +1,6 @@
 //! Crash recovery: `tessera import-blocks` killed with SIGKILL part way through 200 blocks of
-//! random transfers, restarted until done, ends where an uninterrupted run ends.
+//! random transfers, restarted until done, ends where an uninterrupted run ends; a store that
+//! refuses a write leaves the node's view as the store says.
 
 use crate::support::dev_client;
 use rand::{Rng, SeedableRng};
@@ -140,4 +141,68 @@ fn database_of_another_chain_is_refused() {
         .err()
         .unwrap();
     assert!(err.to_string().contains("made for another chain"), "{err}");
+}
+
+/// A memory database whose writes fail while `failing` is set.
+struct Flaky {
+    inner: tessera_node::store::MemoryDb,
+    failing: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl tessera_node::store::Database for Flaky {
+    fn get(
+        &self,
+        column: tessera_node::store::Column,
+        key: &[u8],
+    ) -> Result<Option<Vec<u8>>, tessera_node::store::StoreError> {
+        self.inner.get(column, key)
+    }
+
+    fn write(
+        &self,
+        batch: Vec<tessera_node::store::WriteOp>,
+    ) -> Result<(), tessera_node::store::StoreError> {
+        if self.failing.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(tessera_node::store::StoreError::Database(
+                "disk full".into(),
+            ));
+        }
+        self.inner.write(batch)
+    }
+}
+
+#[test]
+fn a_finalization_the_store_refused_prunes_nothing_and_succeeds_when_retried() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let genesis = ChainSpec::dev().build_genesis().unwrap();
+    let failing = std::sync::Arc::new(AtomicBool::new(false));
+    let db = Flaky {
+        inner: Default::default(),
+        failing: failing.clone(),
+    };
+    let mut client = Client::open(Box::new(db), &genesis).unwrap();
+    let alice = tessera_runtime::crypto::Pair::dev("Alice");
+    client
+        .set_author(tessera_consensus::AuthorityKey::from_pair(&alice))
+        .unwrap();
+    let mut pool = Pool::default();
+    client.author_next(&mut pool).unwrap();
+    let two = client.author_next(&mut pool).unwrap().block.hash();
+
+    failing.store(true, Ordering::SeqCst);
+    assert!(client.finalize(&two, None).is_err());
+    assert_eq!(client.info().unwrap().finalized_number, 0);
+    assert_eq!(
+        client.authorship().tree().root(),
+        genesis.header.hash(),
+        "the engine pruned nothing the store did not finalize"
+    );
+
+    failing.store(false, Ordering::SeqCst);
+    let done = client
+        .finalize(&two, None)
+        .unwrap()
+        .expect("above the finalized block");
+    assert_eq!(done.meta.finalized_number, 2);
+    assert_eq!(client.authorship().tree().root(), two);
 }
