@@ -72,6 +72,71 @@ pub enum ParachainMessage {
         /// The bitfield.
         bitfield: SignedBitfield,
     },
+    /// A validator's signed word of its peer id.
+    #[codec(index = 3)]
+    Identity(ValidatorIdentity),
+}
+
+/// Longest peer id in an identity (a multihash of an Ed25519 or secp256k1 key is 38 bytes).
+const MAX_PEER_ID_BYTES: usize = 64;
+
+/// A validator's signed word that it is reachable as `peer`: whom collators send collations
+/// to and validators ask for chunks. Only the validator's key makes one, so re-publishing its
+/// statements or its identity never redirects its traffic to someone else.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct ValidatorIdentity {
+    /// The validator.
+    pub validator: AccountId,
+    /// Its peer id, as libp2p encodes it.
+    pub peer: Vec<u8>,
+    /// When it was signed (ms since the Unix epoch): a newer one replaces an older one.
+    pub issued_ms: u64,
+    /// The validator's signature over [`ValidatorIdentity::payload`].
+    pub signature: tessera_runtime::crypto::Signature,
+}
+
+impl ValidatorIdentity {
+    /// What the validator signs.
+    pub fn payload(validator: &AccountId, peer: &[u8], issued_ms: u64) -> Vec<u8> {
+        (b"tessera/validator-peer", validator, peer, issued_ms).encode()
+    }
+
+    /// `key`'s identity as `peer`, signed at `issued_ms`.
+    pub fn sign(key: &AuthorityKey, peer: &libp2p::PeerId, issued_ms: u64) -> Self {
+        let validator = key.public();
+        let peer = peer.to_bytes();
+        let signature = key.sign(&Self::payload(&validator, &peer, issued_ms));
+        ValidatorIdentity {
+            validator,
+            peer,
+            issued_ms,
+            signature,
+        }
+    }
+
+    /// The peer id it names, if its signature verifies.
+    pub fn verified_peer(&self) -> Result<libp2p::PeerId, IdentityError> {
+        if self.peer.len() > MAX_PEER_ID_BYTES {
+            return Err(IdentityError::Malformed);
+        }
+        let peer = libp2p::PeerId::from_bytes(&self.peer).map_err(|_| IdentityError::Malformed)?;
+        let payload = Self::payload(&self.validator, &self.peer, self.issued_ms);
+        if !self.validator.verify(&payload, &self.signature) {
+            return Err(IdentityError::BadSignature);
+        }
+        Ok(peer)
+    }
+}
+
+/// Why a validator identity is refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum IdentityError {
+    /// Its peer id does not decode.
+    #[error("the peer id does not decode")]
+    Malformed,
+    /// Its signature does not verify.
+    #[error("the signature does not verify")]
+    BadSignature,
 }
 
 /// Why a message about parachains was refused.
@@ -208,6 +273,12 @@ fn state_error(err: tessera_runtime::Error) -> ParachainError {
 }
 
 impl ParachainHost {
+    /// This validator's identity as `peer` now (none for a full node).
+    pub fn identity(&self, peer: &libp2p::PeerId, now_ms: u64) -> Option<ValidatorIdentity> {
+        let key = self.key.as_ref()?;
+        Some(ValidatorIdentity::sign(key, peer, now_ms))
+    }
+
     /// The parachain state of a validator with `key` (none for a full node).
     pub fn new(key: Option<AuthorityKey>, validation: Arc<ValidationHost>) -> Self {
         ParachainHost {

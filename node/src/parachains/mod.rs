@@ -13,8 +13,8 @@ pub mod tracking;
 pub use chain::ParaChain;
 pub use collator::Collator;
 pub use host::{
-    CandidateCheck, CollationOutcome, MissingChunk, ParachainError, ParachainHost,
-    ParachainMessage, Statement, MAX_STATEMENTS_PER_VALIDATOR,
+    CandidateCheck, CollationOutcome, IdentityError, MissingChunk, ParachainError, ParachainHost,
+    ParachainMessage, Statement, ValidatorIdentity, MAX_STATEMENTS_PER_VALIDATOR,
 };
 pub use service::ParachainService;
 

@@ -1,13 +1,14 @@
 //! The parachain protocol on the network: gossip of collations, statements and bitfields on
 //! [`Topic::Parachains`], and chunk fetching over the chunk protocol.
 //!
-//! Which peer is which validator is learned from the signed messages validators publish
-//! (statements and bitfields carry a validator index and a signature; gossip carries its
-//! publisher's peer id), so a validator asks its chunk from a backer's own peer, and from any
-//! peer while it knows none.
+//! Which peer is which validator is learned only from the identities validators sign and
+//! publish every [`IDENTITY_EVERY`] ([`ValidatorIdentity`]), never from who relayed a signed
+//! statement: so a collator sends its collation to the backers' own peers, and a validator
+//! asks its chunk from a backer's own peer (from any peer while it knows none).
 
 use super::host::{
-    CandidateCheck, CollationOutcome, MissingChunk, ParachainHost, ParachainMessage,
+    CandidateCheck, CollationOutcome, IdentityError, MissingChunk, ParachainHost, ParachainMessage,
+    ValidatorIdentity,
 };
 use crate::client::Client;
 use crate::collation::Collation;
@@ -26,6 +27,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tessera_consensus::AuthorityKey;
 use tessera_runtime::{AccountId, Hash, Header, OpaqueExtrinsic};
+
+/// How often a validator publishes its identity: often enough for a newcomer to learn every
+/// validator's peer within seconds, at one small message per validator.
+pub const IDENTITY_EVERY: Duration = Duration::from_secs(15);
+
+/// Soonest a validator publishes its identity again because new peers connected (they join
+/// the gossip mesh within a heartbeat or two).
+const IDENTITY_FOR_NEWCOMERS: Duration = Duration::from_secs(2);
+
+/// How far in the future an identity may be signed (clock skew between machines).
+const IDENTITY_SKEW_MS: u64 = 30_000;
 
 /// A chunk request not answered in this long is made again (to another peer).
 const CHUNK_RETRY: Duration = Duration::from_secs(2);
@@ -98,7 +110,10 @@ pub struct ParachainService {
     network: NetworkHandle,
     host: ParachainHost,
     is_validator: bool,
-    peer_of: HashMap<AccountId, PeerId>,
+    /// Each validator's peer, as its newest identity says, with when that was signed.
+    peer_of: HashMap<AccountId, (PeerId, u64)>,
+    /// When this validator last published its identity, and to how many connected peers.
+    identity_sent: Option<(Instant, usize)>,
     requested: HashMap<(Hash, u32), (Instant, usize)>,
     missing: HashMap<(Hash, u32), MissingChunk>,
     bitfield_sent_for: Option<Hash>,
@@ -130,6 +145,7 @@ impl ParachainService {
             is_validator: key.is_some(),
             host: ParachainHost::new(key, validation),
             peer_of: HashMap::new(),
+            identity_sent: None,
             requested: HashMap::new(),
             missing: HashMap::new(),
             bitfield_sent_for: None,
@@ -161,7 +177,7 @@ impl ParachainService {
             .map(|backer| {
                 self.peer_of
                     .get(backer)
-                    .copied()
+                    .map(|(peer, _)| *peer)
                     .filter(|peer| connected.contains(peer))
             })
             .collect();
@@ -465,53 +481,96 @@ impl ParachainService {
                 return passed;
             }
             ParachainMessage::Statement(statement) => {
-                let validator = statement.vote.validator;
                 let result = {
                     let client = self.shared.client();
                     self.host.on_statement(&client, statement)
                 };
-                self.verdict(result, validator, source)
+                self.verdict(result)
             }
             ParachainMessage::Bitfield {
                 relay_parent,
                 bitfield,
             } => {
-                let validator = bitfield.validator;
                 let result = {
                     let client = self.shared.client();
                     self.host.on_bitfield(&client, relay_parent, bitfield)
                 };
-                self.verdict(result, validator, source)
+                self.verdict(result)
             }
+            ParachainMessage::Identity(identity) => self.on_identity(identity),
         };
         let _stopped = self.network.validated(id, peer, source, verdict);
         passed
     }
 
-    /// Gossip verdict of a signed validator message; learns the signer's peer when valid.
-    fn verdict(
-        &mut self,
-        result: Result<(), super::ParachainError>,
-        validator: u32,
-        source: Option<PeerId>,
-    ) -> Verdict {
+    /// Gossip verdict of a signed validator message.
+    fn verdict(&mut self, result: Result<(), super::ParachainError>) -> Verdict {
         match result {
-            Ok(()) => {
-                let account = self
-                    .shared
-                    .client()
-                    .authorities()
-                    .get(validator as usize)
-                    .copied();
-                if let (Some(account), Some(source)) = (account, source) {
-                    self.peer_of.insert(account, source);
-                }
-                Verdict::Accept
-            }
+            Ok(()) => Verdict::Accept,
             Err(err) => {
                 tracing::debug!(%err, "parachain message refused");
                 verdict_of(&err)
             }
+        }
+    }
+
+    /// Learns a validator's peer from its signed identity. Accepted (and forwarded) only
+    /// when it is newer than the one known; an identity of someone who is not a validator
+    /// here, or signed ahead of this node's clock, cannot be judged and is ignored.
+    pub fn on_identity(&mut self, identity: ValidatorIdentity) -> Verdict {
+        let known = self.peer_of.get(&identity.validator).map(|(_, at)| *at);
+        if known.is_some_and(|at| at >= identity.issued_ms)
+            || identity.issued_ms > crate::client::unix_time_ms().saturating_add(IDENTITY_SKEW_MS)
+            || !self
+                .shared
+                .client()
+                .authorities()
+                .contains(&identity.validator)
+        {
+            return Verdict::Ignore;
+        }
+        match identity.verified_peer() {
+            Ok(peer) => {
+                self.peer_of
+                    .insert(identity.validator, (peer, identity.issued_ms));
+                Verdict::Accept
+            }
+            Err(IdentityError::Malformed) => Verdict::Reject(Misbehaviour::Malformed),
+            Err(IdentityError::BadSignature) => Verdict::Reject(Misbehaviour::Invalid),
+        }
+    }
+
+    /// The peer validator `account` last said it is, if it did.
+    pub fn validator_peer(&self, account: &AccountId) -> Option<PeerId> {
+        self.peer_of.get(account).map(|(peer, _)| *peer)
+    }
+
+    /// Publishes this validator's identity every [`IDENTITY_EVERY`], and sooner when peers
+    /// joined since, so that a newcomer (a collator) learns whom to send to within seconds.
+    async fn publish_identity(&mut self, connected: usize) {
+        let due = match self.identity_sent {
+            None => true,
+            Some((at, heard_by)) => {
+                at.elapsed() >= IDENTITY_EVERY
+                    || (connected > heard_by && at.elapsed() >= IDENTITY_FOR_NEWCOMERS)
+            }
+        };
+        if !due {
+            return;
+        }
+        let me = self.network.local_peer_id();
+        let Some(identity) = self.host.identity(&me, crate::client::unix_time_ms()) else {
+            return;
+        };
+        let message = ParachainMessage::Identity(identity).encode();
+        // Sent once a peer can hear it; tried again on the next tick until then.
+        if self
+            .network
+            .publish(Topic::Parachains, message)
+            .await
+            .is_ok()
+        {
+            self.identity_sent = Some((Instant::now(), connected));
         }
     }
 
@@ -589,6 +648,7 @@ impl ParachainService {
             .map(|m| ((m.candidate_hash, m.index), m))
             .collect();
         let connected = peers.peers().await.unwrap_or_default();
+        self.publish_identity(connected.len()).await;
         let wanted: Vec<MissingChunk> = self.missing.values().cloned().collect();
         for chunk in wanted {
             self.request(&chunk, &connected);
@@ -610,7 +670,7 @@ impl ParachainService {
         let backer_peers = chunk
             .backers
             .iter()
-            .filter_map(|b| self.peer_of.get(b).copied());
+            .filter_map(|b| self.peer_of.get(b).map(|(peer, _)| *peer));
         let candidates: Vec<PeerId> = backer_peers
             .chain(connected.iter().copied())
             .filter(|p| connected.contains(p))

@@ -15,9 +15,10 @@ use tessera_node::network::{
     Topic,
 };
 use tessera_node::parachains::collator::ParaTransactions;
-use tessera_node::parachains::{ParachainMessage, Statement};
+use tessera_node::parachains::{ParachainMessage, Statement, ValidatorIdentity};
 use tessera_relay_chain::inclusion::{SignedBitfield, ValidityVote};
 use tessera_relay_chain::paras::ParaId;
+use tessera_runtime::crypto::Pair;
 use tessera_runtime::crypto::{AccountId, Signature};
 use tessera_runtime::{Block, Hash, Header, OpaqueExtrinsic};
 
@@ -196,6 +197,16 @@ impl Adversary {
             },
         };
         self.gossip(Topic::Parachains, bitfield.encode(), &mut sent)
+            .await;
+        // Alice's identity naming this peer, which her key never signed: were it believed,
+        // collations and chunk requests for her would come here.
+        let identity = ParachainMessage::Identity(ValidatorIdentity {
+            validator: Pair::dev("Alice").public(),
+            peer: self.id().to_bytes(),
+            issued_ms: tessera_node::client::unix_time_ms(),
+            signature: garbage_signature,
+        });
+        self.gossip(Topic::Parachains, identity.encode(), &mut sent)
             .await;
         // Requests over every rate.
         for target in self.targets.clone() {

@@ -284,3 +284,43 @@ async fn inbound_connections_from_one_address_are_limited() {
     let connected = a.peers().await.unwrap();
     assert_eq!(connected.len(), 2, "{connected:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_validators_peer_is_learnt_only_from_an_identity_it_signed() {
+    use std::sync::Arc;
+    use tessera_consensus::AuthorityKey;
+    use tessera_node::parachains::{ParachainService, ValidatorIdentity};
+    use tessera_node::service::Shared;
+    use tessera_runtime::crypto::Pair;
+    let (handle, _events) = start(vec![]);
+    let shared = Arc::new(Shared::new(dev_client(), "Development".into()));
+    let validation = Arc::new(crate::validation::host());
+    let mut service = ParachainService::new(shared, handle, None, validation);
+    let alice = AuthorityKey::from_pair(&Pair::dev("Alice"));
+    let mallory = AuthorityKey::from_pair(&Pair::dev("Mallory"));
+    let (one, two) = (PeerId::random(), PeerId::random());
+    let now = tessera_node::client::unix_time_ms();
+
+    let identity = ValidatorIdentity::sign(&alice, &one, now);
+    assert_eq!(service.on_identity(identity.clone()), Verdict::Accept);
+    assert_eq!(service.validator_peer(&alice.public()), Some(one));
+    // The same again, or an older one, changes nothing and is not forwarded.
+    assert_eq!(service.on_identity(identity), Verdict::Ignore);
+    let older = ValidatorIdentity::sign(&alice, &two, now - 1);
+    assert_eq!(service.on_identity(older), Verdict::Ignore);
+    // Someone else's peer under Alice's name does not verify, and its sender is blamed.
+    let mut forged = ValidatorIdentity::sign(&alice, &one, now + 1);
+    forged.peer = two.to_bytes();
+    assert_eq!(
+        service.on_identity(forged),
+        Verdict::Reject(Misbehaviour::Invalid)
+    );
+    // Who is not a validator here names nobody.
+    let stranger = ValidatorIdentity::sign(&mallory, &two, now);
+    assert_eq!(service.on_identity(stranger), Verdict::Ignore);
+    assert_eq!(service.validator_peer(&mallory.public()), None);
+    // A newer identity moves the validator to its new peer.
+    let moved = ValidatorIdentity::sign(&alice, &two, now + 2);
+    assert_eq!(service.on_identity(moved), Verdict::Accept);
+    assert_eq!(service.validator_peer(&alice.public()), Some(two));
+}

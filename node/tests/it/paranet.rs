@@ -185,7 +185,7 @@ async fn two_paras_advance_finalize_carry_a_transfer_and_stall_alone() {
     })
     .await;
     assert_eq!(finalized_balance(&template_view), Some(5 * template::UNIT));
-    // Once the collators know their backers' peers (from their signed messages), collations
+    // Once the collators know their backers' peers (from the identities they sign), collations
     // go straight to the backers instead of to everyone.
     for shared in &collator_nodes {
         assert!(shared.metrics.collations_sent.get() > 0);
