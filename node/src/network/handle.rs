@@ -46,7 +46,7 @@ pub(super) enum Command {
     },
     SendCollation {
         peer: PeerId,
-        collation: Box<crate::collation::Collation>,
+        collation: Box<crate::collation::DeclaredCollation>,
     },
     RespondCollation {
         channel: ResponseChannel<CollationResponse>,
@@ -150,7 +150,7 @@ impl NetworkHandle {
     pub fn send_collation(
         &self,
         peer: PeerId,
-        collation: crate::collation::Collation,
+        collation: crate::collation::DeclaredCollation,
     ) -> Result<(), NetworkError> {
         self.send(Command::SendCollation {
             peer,

@@ -135,8 +135,8 @@ pub enum NetworkEvent {
     Collation {
         /// Who sent it.
         peer: PeerId,
-        /// The collation.
-        collation: Box<crate::collation::Collation>,
+        /// The collation with its collator's declaration.
+        collation: Box<crate::collation::DeclaredCollation>,
         /// Where the answer goes.
         channel: ResponseChannel<CollationResponse>,
     },

@@ -50,8 +50,8 @@ impl Default for ChunkCodec {
 }
 
 /// The protocol a collator sends its collation to each backer of its para with.
-pub const COLLATION_PROTOCOL: StreamProtocol = StreamProtocol::new("/tessera/collation/1");
-/// Largest collation (a PoV at the size limit with its candidate).
+pub const COLLATION_PROTOCOL: StreamProtocol = StreamProtocol::new("/tessera/collation/2");
+/// Largest collation (a PoV at the size limit with its candidate and declaration).
 pub const MAX_COLLATION_SIZE: usize = 5 * 1024 * 1024 + 64 * 1024;
 
 /// What a backer did with a collation sent to it.
@@ -63,13 +63,13 @@ pub enum CollationResponse {
     /// Not its to check now (not in the group, already seen, or an unknown relay parent).
     #[codec(index = 1)]
     Ignored,
-    /// Invalid.
+    /// Invalid, or over the collations a collator may send per relay parent.
     #[codec(index = 2)]
     Refused,
 }
 
 /// The collation protocol's codec.
-pub type CollationCodec = FramedCodec<crate::collation::Collation, CollationResponse>;
+pub type CollationCodec = FramedCodec<crate::collation::DeclaredCollation, CollationResponse>;
 
 impl Default for CollationCodec {
     fn default() -> Self {

@@ -42,7 +42,7 @@ pub(super) const CHUNK_EVENTS: RequestKinds<ChunkRequest, ChunkResponse, ChunkRe
     };
 
 pub(super) const COLLATION_EVENTS: RequestKinds<
-    crate::collation::Collation,
+    crate::collation::DeclaredCollation,
     CollationResponse,
     tessera_runtime::Hash,
 > = RequestKinds {

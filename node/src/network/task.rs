@@ -156,7 +156,7 @@ impl Task {
                 let _peer_gone = behaviour.chunks.send_response(channel, response);
             }
             Command::SendCollation { peer, collation } => {
-                let candidate = collation.candidate.hash();
+                let candidate = collation.collation.candidate.hash();
                 let id = behaviour.collations.send_request(&peer, *collation);
                 self.collations_sent.insert(id, candidate);
             }

@@ -75,6 +75,8 @@ pub trait Collate: Send + Sync {
     fn blocks_from(&self, from: u32, count: u32, max_bytes: usize) -> Vec<Block>;
     /// Whether this node makes candidates (it has a collator key).
     fn is_collating(&self) -> bool;
+    /// This collator's declaration for its para, sending from `peer` (none on a full node).
+    fn declaration(&self, peer: &libp2p::PeerId) -> Option<crate::collation::CollatorDeclaration>;
     /// The para's latest included head number and hash, as this collator follows it.
     fn head(&self) -> (u32, Hash);
     /// Queues a para transaction.
@@ -545,6 +547,15 @@ where
 
     fn is_collating(&self) -> bool {
         self.collating.is_some()
+    }
+
+    fn declaration(&self, peer: &libp2p::PeerId) -> Option<crate::collation::CollatorDeclaration> {
+        let (key, _) = self.collating.as_ref()?;
+        Some(crate::collation::CollatorDeclaration::sign(
+            key,
+            self.para(),
+            peer,
+        ))
     }
 
     fn set_dev_transfers(&mut self, count: usize) {

@@ -58,9 +58,9 @@ pub struct Statement {
 /// What validators and collators gossip about parachains.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
 pub enum ParachainMessage {
-    /// A collator's candidate with its PoV, for the para's backing group.
+    /// A collator's candidate with its PoV and declaration, for the para's backing group.
     #[codec(index = 0)]
-    Collation(Collation),
+    Collation(crate::collation::DeclaredCollation),
     /// A backer's statement.
     #[codec(index = 1)]
     Statement(Statement),
@@ -212,6 +212,11 @@ pub struct CandidateCheck {
 }
 
 impl CandidateCheck {
+    /// The number of the candidate's relay parent.
+    pub fn relay_parent_number(&self) -> u32 {
+        self.relay_parent_number
+    }
+
     /// Validates the candidate in full and erasure-codes its available data: the chunks to
     /// keep. Needs no chain access, so it can run on another thread.
     pub fn run(&self, validation: &ValidationHost) -> Result<Vec<ErasureChunk>, ParachainError> {

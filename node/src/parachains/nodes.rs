@@ -4,7 +4,7 @@
 //! from peers over the para blocks protocol (first from the peer that last sent some).
 
 use super::collator::{Collate, ParaTransactions};
-use crate::collation::Collation;
+use crate::collation::{Collation, DeclaredCollation};
 use crate::metrics::DroppedLabels;
 use crate::network::{
     decode_exact, Misbehaviour, NetworkError, NetworkHandle, ParaBlocksRequest, ParaBlocksResponse,
@@ -145,8 +145,9 @@ impl ParaNodes {
     /// Periodic work: gossips the transactions submitted to para RPC, asks a peer for the
     /// blocks a para node lacks, and lets each node follow its para and collate; the
     /// candidates made, for the node to publish.
-    pub async fn tick(&mut self, shared: &Shared) -> Vec<Collation> {
+    pub async fn tick(&mut self, shared: &Shared) -> Vec<DeclaredCollation> {
         let mut collations = Vec::new();
+        let me = self.network.local_peer_id();
         for index in 0..self.nodes.len() {
             self.announce(index).await;
             self.fetch(index).await;
@@ -156,7 +157,13 @@ impl ParaNodes {
             // The relay client's lock only while reading what the collation needs.
             let job = node.prepare(&shared.client());
             let collation = job.and_then(|job| blocking(|| node.build(job)));
-            collations.extend(collation);
+            let declaration = node.declaration(&me);
+            if let (Some(collation), Some(declaration)) = (collation, declaration) {
+                collations.push(DeclaredCollation {
+                    declaration,
+                    collation,
+                });
+            }
             for reason in node.take_dropped() {
                 let labels = DroppedLabels {
                     para: node.para().0,

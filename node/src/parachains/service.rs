@@ -11,7 +11,7 @@ use super::host::{
     ValidatorIdentity,
 };
 use crate::client::Client;
-use crate::collation::Collation;
+use crate::collation::{Collation, DeclaredCollation};
 use crate::network::{
     decode_exact, ChunkRequest, ChunkResponse, CollationResponse, Misbehaviour, NetworkHandle,
     Topic, Verdict,
@@ -26,6 +26,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tessera_consensus::AuthorityKey;
+use tessera_relay_chain::paras::ParaId;
 use tessera_runtime::{AccountId, Hash, Header, OpaqueExtrinsic};
 
 /// How often a validator publishes its identity: often enough for a newcomer to learn every
@@ -85,6 +86,68 @@ impl Asker {
     }
 }
 
+/// Most collations a validator takes from one peer per relay parent: an honest collator
+/// makes one candidate per relay parent, and may send it again.
+const MAX_COLLATIONS_PER_COLLATOR: usize = 2;
+
+/// Most collations a validator checks for one para per relay parent, from all peers: it
+/// seconds one, so more only cost it time.
+const MAX_COLLATIONS_PER_PARA: usize = 4;
+
+/// Relay blocks below the best for which collations taken are counted.
+const COUNT_BLOCKS: u32 = 16;
+
+/// Collations taken on one relay parent.
+struct Taken {
+    number: u32,
+    by_peer: HashMap<PeerId, usize>,
+    by_para: HashMap<ParaId, usize>,
+}
+
+/// Whether a collation may be checked, given what was taken on its relay parent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Admission {
+    /// Yes.
+    Take,
+    /// Its para has had its share on this relay parent: not the sender's fault.
+    ParaFull,
+    /// Its sender has had its share: it broke the protocol.
+    PeerFull,
+}
+
+/// Collations taken per relay parent, from each peer and for each para.
+#[derive(Default)]
+struct PerRelayParent(HashMap<Hash, Taken>);
+
+impl PerRelayParent {
+    /// Counts a collation of `para` from `peer` on `relay_parent` (number `number`) if there
+    /// is room for it.
+    fn admit(&mut self, relay_parent: Hash, number: u32, peer: PeerId, para: ParaId) -> Admission {
+        let taken = self.0.entry(relay_parent).or_insert_with(|| Taken {
+            number,
+            by_peer: HashMap::new(),
+            by_para: HashMap::new(),
+        });
+        let of_peer = taken.by_peer.get(&peer).copied().unwrap_or_default();
+        let of_para = taken.by_para.get(&para).copied().unwrap_or_default();
+        if of_peer >= MAX_COLLATIONS_PER_COLLATOR {
+            return Admission::PeerFull;
+        }
+        if of_para >= MAX_COLLATIONS_PER_PARA {
+            return Admission::ParaFull;
+        }
+        taken.by_peer.insert(peer, of_peer.saturating_add(1));
+        taken.by_para.insert(para, of_para.saturating_add(1));
+        Admission::Take
+    }
+
+    /// Forgets relay parents [`COUNT_BLOCKS`] below `best`.
+    fn prune(&mut self, best: u32) {
+        self.0
+            .retain(|_, taken| taken.number.saturating_add(COUNT_BLOCKS) >= best);
+    }
+}
+
 /// Most collation checks waiting for room, in all and per peer.
 const MAX_QUEUED: usize = 8;
 const MAX_QUEUED_PER_PEER: usize = 2;
@@ -129,6 +192,8 @@ pub struct ParachainService {
     queued: std::collections::VecDeque<Queued>,
     /// The candidate and peer of each running check, by task.
     running: HashMap<tokio::task::Id, (Hash, Option<PeerId>)>,
+    /// Collations taken per relay parent.
+    taken: PerRelayParent,
 }
 
 impl ParachainService {
@@ -156,13 +221,15 @@ impl ParachainService {
             checking: HashSet::new(),
             queued: std::collections::VecDeque::new(),
             running: HashMap::new(),
+            taken: PerRelayParent::default(),
         }
     }
 
     /// Sends a collation made on this node (a collator) to its para's backers over the
     /// collation protocol, when the peer of each is known and connected; else gossips it.
     /// This node's own validator part checks it too.
-    pub async fn publish_collation(&mut self, collation: Collation) {
+    pub async fn publish_collation(&mut self, declared: DeclaredCollation) {
+        let collation = declared.collation.clone();
         let descriptor = &collation.candidate.descriptor;
         let backers = {
             let client = self.shared.client();
@@ -185,14 +252,14 @@ impl ParachainService {
             Some(peers) => {
                 self.shared.metrics.collations_sent.inc();
                 for peer in peers {
-                    if let Err(err) = self.network.send_collation(peer, collation.clone()) {
+                    if let Err(err) = self.network.send_collation(peer, declared.clone()) {
                         tracing::debug!(%err, "collation not sent");
                     }
                 }
             }
             None => {
                 self.shared.metrics.collations_gossiped.inc();
-                let message = ParachainMessage::Collation(collation.clone());
+                let message = ParachainMessage::Collation(declared);
                 if let Err(err) = self
                     .network
                     .publish(Topic::Parachains, message.encode())
@@ -238,6 +305,23 @@ impl ParachainService {
             return Some((Verdict::Ignore, asker));
         }
         let peer = asker.peer();
+        // This node's own and those that waited for their relay parent were counted already.
+        if let Some(peer) = peer {
+            let descriptor = &collation.candidate.descriptor;
+            let admission = self.taken.admit(
+                descriptor.relay_parent,
+                check.relay_parent_number(),
+                peer,
+                descriptor.para_id,
+            );
+            match admission {
+                Admission::Take => {}
+                Admission::ParaFull => return Some((Verdict::Ignore, asker)),
+                Admission::PeerFull => {
+                    return Some((Verdict::Reject(Misbehaviour::BadRequest), asker))
+                }
+            }
+        }
         let peer_busy = self.is_running_for(peer);
         if self.checks.len() < MAX_CHECKS && !peer_busy {
             self.spawn_check(check, collation, asker);
@@ -401,10 +485,16 @@ impl ParachainService {
     pub fn on_direct_collation(
         &mut self,
         peer: PeerId,
-        collation: Collation,
+        declared: DeclaredCollation,
         channel: ResponseChannel<CollationResponse>,
     ) -> Option<Collation> {
         let asker = Asker::Collator { peer, channel };
+        if let Err(err) = declared.check(&peer) {
+            tracing::debug!(%peer, %err, "collation refused");
+            self.answer(Verdict::Reject(Misbehaviour::Invalid), asker);
+            return None;
+        }
+        let collation = declared.collation;
         let (verdict, asker) = self.start_check(collation.clone(), asker)?;
         self.answer(verdict, asker);
         (!matches!(verdict, Verdict::Reject(_))).then_some(collation)
@@ -468,7 +558,22 @@ impl ParachainService {
         };
         let mut passed = None;
         let verdict = match message {
-            ParachainMessage::Collation(collation) => {
+            ParachainMessage::Collation(declared) => {
+                // Only from the collator that declared it: gossip is signed by its publisher.
+                let declared_by_source = source.map(|source| declared.check(&source));
+                let collation = match declared_by_source {
+                    Some(Ok(())) => declared.collation,
+                    Some(Err(err)) => {
+                        tracing::debug!(%peer, %err, "gossiped collation refused");
+                        let verdict = Verdict::Reject(Misbehaviour::Invalid);
+                        let _stopped = self.network.validated(id, peer, source, verdict);
+                        return None;
+                    }
+                    None => {
+                        let _stopped = self.network.validated(id, peer, source, Verdict::Ignore);
+                        return None;
+                    }
+                };
                 // A collation for another group is not forwarded unchecked (its collator sends
                 // it to the group); one checked here is answered when the check finishes.
                 let asker = Asker::Gossip { peer, source, id };
@@ -641,6 +746,7 @@ impl ParachainService {
         if self.best_seen_at.0 != best_hash {
             self.best_seen_at = (best_hash, Instant::now());
             self.host.prune(best.number);
+            self.taken.prune(best.number);
             self.asked.clear();
         }
         self.missing = missing
@@ -753,5 +859,31 @@ fn verdict_of(err: &super::ParachainError) -> Verdict {
         | E::BadSignature(_)
         | E::BadChunk(_)
         | E::BadBitfield { .. } => Verdict::Reject(Misbehaviour::Invalid),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn collations_per_relay_parent_are_limited_per_collator_and_per_para() {
+        let mut taken = PerRelayParent::default();
+        let (a, b) = (Hash([1; 32]), Hash([2; 32]));
+        let peers: Vec<PeerId> = (0..4).map(|_| PeerId::random()).collect();
+        let para = ParaId(1000);
+        // Two from one collator, a third is a protocol breach.
+        assert_eq!(taken.admit(a, 10, peers[0], para), Admission::Take);
+        assert_eq!(taken.admit(a, 10, peers[0], para), Admission::Take);
+        assert_eq!(taken.admit(a, 10, peers[0], para), Admission::PeerFull);
+        // Four for one para from all collators; then the para waits for the next relay parent.
+        assert_eq!(taken.admit(a, 10, peers[1], para), Admission::Take);
+        assert_eq!(taken.admit(a, 10, peers[2], para), Admission::Take);
+        assert_eq!(taken.admit(a, 10, peers[3], para), Admission::ParaFull);
+        assert_eq!(taken.admit(a, 10, peers[3], ParaId(1001)), Admission::Take);
+        assert_eq!(taken.admit(b, 11, peers[3], para), Admission::Take);
+        // Old relay parents are forgotten.
+        taken.prune(10 + COUNT_BLOCKS + 1);
+        assert_eq!(taken.0.len(), 1);
     }
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use tessera_consensus::finality::{
     FinalityMessage, Justification, SignedTarget, SignedVote, Target, Vote,
 };
-use tessera_node::collation::Collation;
+use tessera_node::collation::{Collation, CollatorDeclaration, DeclaredCollation};
 use tessera_node::network::{
     self, BlockAnnounce, ChunkRequest, NetworkConfig, NetworkEvents, NetworkHandle, SyncRequest,
     Topic,
@@ -169,16 +169,25 @@ impl Adversary {
             });
             self.gossip(Topic::Parachains, statement.encode(), &mut sent)
                 .await;
-            let message = ParachainMessage::Collation(collation.clone());
+            // Declared by a collator key of its own for this peer (so the per relay parent
+            // limits hold it), and gossiped with a declaration made for another peer.
+            let key = Pair::dev(&format!("Mallory{}", self.id()));
+            let mut collation = collation;
+            collation.candidate.descriptor.collator = key.public();
+            let declared = DeclaredCollation {
+                declaration: CollatorDeclaration::sign(&key, *para, &self.id()),
+                collation,
+            };
+            let mut replayed = declared.clone();
+            replayed.declaration = CollatorDeclaration::sign(&key, *para, &PeerId::random());
+            let message = ParachainMessage::Collation(replayed);
             self.gossip(Topic::Parachains, message.encode(), &mut sent)
                 .await;
             for target in self.targets.clone() {
-                if self
-                    .handle
-                    .send_collation(target, collation.clone())
-                    .is_ok()
-                {
-                    sent.collations += 1;
+                for _ in 0..3 {
+                    if self.handle.send_collation(target, declared.clone()).is_ok() {
+                        sent.collations += 1;
+                    }
                 }
             }
             let transactions = ParaTransactions {
