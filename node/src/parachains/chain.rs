@@ -143,6 +143,13 @@ pub struct ParaChain<R> {
     included_number: u32,
     /// The newest block imported on the way to the included head (catching up), or the head.
     sync_tip: Header,
+    /// Blocks fetched from a peer, executed, and kept apart (with the trie nodes they add)
+    /// until the relay chain's included head is found among them: a chain that is not the
+    /// included one is dropped whole, leaving nothing behind.
+    synced: Vec<Block>,
+    synced_nodes: BTreeMap<Hash, Vec<u8>>,
+    /// Whether fetched blocks were dropped as not the included chain since last asked.
+    sync_discarded: bool,
     /// Whether the last follow found a block between the head and the included one missing.
     lacking: bool,
     pool: Pool,
@@ -167,6 +174,9 @@ impl<R: Runtime> ParaChain<R> {
             genesis_hash,
             included_number: genesis.number,
             sync_tip: genesis.clone(),
+            synced: Vec::new(),
+            synced_nodes: BTreeMap::new(),
+            sync_discarded: false,
             lacking: false,
             head: genesis,
             nodes: nodes.into_iter().collect(),
@@ -379,10 +389,39 @@ impl<R: Runtime> ParaChain<R> {
         let result = self.follow_included(included);
         self.lacking = matches!(result, Err(FollowError::Missing { .. }));
         if self.lacking && self.sync_tip.number >= self.included_number {
-            // Blocks fetched up to there are on another branch: fetch again from the head.
-            self.sync_tip = self.head.clone();
+            // Blocks fetched up to there are not the included chain: drop them and fetch
+            // again from the head.
+            self.discard_synced();
         }
         result
+    }
+
+    /// Drops the blocks fetched since the head and what they added.
+    fn discard_synced(&mut self) {
+        self.sync_discarded |= !self.synced.is_empty();
+        self.synced.clear();
+        self.synced_nodes.clear();
+        self.sync_tip = self.head.clone();
+    }
+
+    /// Whether fetched blocks were dropped as not the included chain since the last call
+    /// (the peer that served them served a chain the relay chain did not include).
+    pub fn take_sync_discarded(&mut self) -> bool {
+        std::mem::take(&mut self.sync_discarded)
+    }
+
+    /// Moves the fetched blocks up to and including `target` into the chain: the included
+    /// head is among them, so they are the included chain.
+    fn promote_synced(&mut self, target: &Hash) -> bool {
+        let Some(at) = self.synced.iter().position(|b| b.header.hash() == *target) else {
+            return false;
+        };
+        self.nodes.append(&mut self.synced_nodes);
+        let rest = self.synced.split_off(at.saturating_add(1));
+        for block in std::mem::replace(&mut self.synced, rest) {
+            self.blocks.insert(block.header.hash(), block);
+        }
+        true
     }
 
     fn follow_included(&mut self, included: &HeadData) -> Result<bool, FollowError> {
@@ -393,6 +432,7 @@ impl<R: Runtime> ParaChain<R> {
         if target == self.head.hash() {
             return Ok(false);
         }
+        self.promote_synced(&target);
         // The blocks from the included one back to one already imported, newest first.
         let mut path: Vec<Block> = Vec::new();
         let (mut cursor, mut number) = (target, header.number);
@@ -491,6 +531,8 @@ impl<R: Runtime> ParaChain<R> {
         self.seen
             .retain(|_, block| block.header.number > head_number);
         if self.sync_tip.number <= head_number {
+            self.synced.clear();
+            self.synced_nodes.clear();
             self.sync_tip = self.head.clone();
         }
     }
@@ -515,6 +557,8 @@ impl<R: Runtime> ParaChain<R> {
             if block.header.parent_hash != self.sync_tip.hash() {
                 // The peer's chain forks from ours at or below the tip: fetch again from the
                 // head, which the relay chain included.
+                self.synced.clear();
+                self.synced_nodes.clear();
                 self.sync_tip = self.head.clone();
                 return Err(FollowError::Import {
                     number,
@@ -523,14 +567,17 @@ impl<R: Runtime> ParaChain<R> {
             }
             let hash = block.header.hash();
             if !self.blocks.contains_key(&hash) {
-                let changes =
-                    execute_block::<R>(&self.nodes, self.sync_tip.state_root, &block, false)
-                        .map_err(|err| FollowError::Import {
-                            number,
-                            error: err.to_string(),
-                        })?;
-                self.nodes.extend(changes.new_nodes);
-                self.blocks.insert(hash, block.clone());
+                let store = Overlay {
+                    base: &self.nodes,
+                    added: &self.synced_nodes,
+                };
+                let changes = execute_block::<R>(&store, self.sync_tip.state_root, &block, false)
+                    .map_err(|err| FollowError::Import {
+                    number,
+                    error: err.to_string(),
+                })?;
+                self.synced_nodes.extend(changes.new_nodes);
+                self.synced.push(block.clone());
             }
             self.sync_tip = block.header;
             imported += 1;

@@ -71,6 +71,9 @@ pub trait Collate: Send + Sync {
     fn wants_blocks(&self) -> Option<u32>;
     /// Imports blocks fetched from a peer; how many.
     fn import_synced(&mut self, blocks: Vec<Block>) -> Result<usize, FollowError>;
+    /// Whether fetched blocks were dropped, since the last call, for not being the chain the
+    /// relay chain included (see [`ParaChain::take_sync_discarded`]).
+    fn take_sync_discarded(&mut self) -> bool;
     /// Blocks of the included chain for a peer catching up (see [`ParaChain::blocks_from`]).
     fn blocks_from(&self, from: u32, count: u32, max_bytes: usize) -> Vec<Block>;
     /// Whether this node makes candidates (it has a collator key).
@@ -525,6 +528,10 @@ where
         self.followed_on = None;
         self.collated_on = None;
         Ok(imported)
+    }
+
+    fn take_sync_discarded(&mut self) -> bool {
+        self.lock().take_sync_discarded()
     }
 
     fn blocks_from(&self, from: u32, count: u32, max_bytes: usize) -> Vec<Block> {

@@ -157,6 +157,13 @@ impl ParaNodes {
             // The relay client's lock only while reading what the collation needs.
             let job = node.prepare(&shared.client());
             let collation = job.and_then(|job| blocking(|| node.build(job)));
+            if node.take_sync_discarded() {
+                // What it served reached the included height without the included head.
+                if let Some(peer) = self.served_by.remove(&node.para()) {
+                    tracing::debug!(para = node.para().0, %peer, "served a chain not included");
+                    let _stopped = self.network.report(peer, Misbehaviour::Unfulfilled);
+                }
+            }
             let declaration = node.declaration(&me);
             if let (Some(collation), Some(declaration)) = (collation, declaration) {
                 collations.push(DeclaredCollation {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use tessera_consensus::AuthorityKey;
 use tessera_node::client::Client;
 use tessera_node::collation::{collate, Collation, CollationInput};
-use tessera_node::parachains::chain::FollowError;
+use tessera_node::parachains::chain::{FollowError, ParaView};
 use tessera_node::parachains::collator::Collate;
 use tessera_node::parachains::{
     CollationOutcome, Collator, ParaChain, ParachainError, ParachainHost,
@@ -689,6 +689,39 @@ fn a_para_node_that_missed_blocks_fetches_them_and_follows() {
     }
     assert_eq!(late.head().number, 0);
     assert_eq!(late.wants_blocks(), Some(1));
+
+    // A peer serving a chain that executes but is not the one the relay chain included (here
+    // another collator's, made on another relay chain) gets none of it kept: once it reaches
+    // the included height without the included head, it is dropped whole.
+    let mut elsewhere = Network::new();
+    let mut eve = template_node(Some("Eve"));
+    eve.set_dev_transfers(1);
+    for _ in 0..8 {
+        if let Some(candidate) = eve.collate(&elsewhere.clients[0]) {
+            elsewhere.collate(&candidate).unwrap();
+        }
+        elsewhere.availability();
+        elsewhere.author();
+    }
+    let _ = eve.collate(&elsewhere.clients[0]);
+    let fake = eve.blocks_from(1, head_number, usize::MAX);
+    assert_eq!(fake.len() as u32, head_number);
+    let fake_tip = fake.last().unwrap().header.hash();
+    assert_ne!(fake_tip, head_hash);
+    assert_eq!(late.import_synced(fake).unwrap(), head_number as usize);
+    assert!(matches!(
+        late.follow(&included),
+        Err(FollowError::Missing { .. })
+    ));
+    assert!(late.take_sync_discarded(), "its server is to blame");
+    assert!(!late.take_sync_discarded());
+    assert_eq!(late.head().number, 0);
+    assert!(ParaView::block(&late, &fake_tip).is_none());
+    assert_eq!(
+        late.wants_blocks(),
+        Some(1),
+        "it fetches again from its head"
+    );
 
     // A peer's blocks that do not build on its chain are refused.
     let mut fetched = collator.blocks_from(1, 64, usize::MAX);
