@@ -426,7 +426,7 @@ impl FinalityService {
 
 /// What the engine's `outputs` for one message of `peer` (engine id `id`) make of it: rejected
 /// if it found it invalid, accepted if it verified it, ignored if it could not check it now.
-fn verdict(outputs: &[Output], id: EnginePeer, peer: PeerId) -> Verdict {
+pub fn verdict(outputs: &[Output], id: EnginePeer, peer: PeerId) -> Verdict {
     let invalid = outputs.iter().find_map(|o| match o {
         Output::Misbehaviour(p, error) if *p == id => Some(error),
         _ => None,

@@ -19,6 +19,28 @@ use tessera_runtime::{Block, BlockNumber, Header};
 /// from ours a little below our best still connects; doubled after a response that did not.
 const INITIAL_OVERLAP: u32 = 4;
 
+/// How a gossiped block that did not import is judged: one not importable here yet (this
+/// node is behind, or its slot has not begun here) or that the store failed on blames nobody
+/// and is not forwarded; anything else failed its checks on its own parent.
+pub fn import_failure_verdict(err: &ImportError) -> Verdict {
+    match err {
+        err if err.is_not_yet() => Verdict::Ignore,
+        ImportError::Store(_) => Verdict::Ignore,
+        _ => Verdict::Reject(Misbehaviour::Invalid),
+    }
+}
+
+/// How a peer's claimed best header is judged ([`crate::client::Client::check_claim`]):
+/// believed if it checks, ignored if its slot has not begun here (clocks differ a little),
+/// rejected if no honest node could have sent it.
+pub fn claim_verdict(checked: &Result<(), authorship::ImportError>) -> Verdict {
+    match checked {
+        Ok(()) => Verdict::Accept,
+        Err(authorship::ImportError::FutureSlot { .. }) => Verdict::Ignore,
+        Err(_) => Verdict::Reject(Misbehaviour::Invalid),
+    }
+}
+
 /// What sync did that the rest of the node must hear about.
 #[derive(Debug, Default)]
 pub struct SyncOutcome {
@@ -256,25 +278,22 @@ impl ChainSync {
                     }
                     Verdict::Accept
                 }
-                // Not invalid: we are behind, or the block's slot has not begun here yet.
-                Err(err) if err.is_not_yet() => {
-                    tracing::debug!(%peer, %err, "block gossip not importable yet");
-                    if source == Some(peer)
-                        && self.verify_claim(peer, &block.header) == Verdict::Accept
-                    {
-                        let chain = self.peers.entry(peer).or_default();
-                        chain.best = chain.best.max(block.header.number);
-                        self.maybe_download().await;
-                    }
-                    Verdict::Ignore
-                }
-                Err(ImportError::Store(err)) => {
-                    tracing::error!(%err, "store failed importing a gossiped block");
-                    Verdict::Ignore
-                }
                 Err(err) => {
-                    tracing::debug!(%peer, %err, "invalid block gossip");
-                    Verdict::Reject(Misbehaviour::Invalid)
+                    if err.is_not_yet() {
+                        tracing::debug!(%peer, %err, "block gossip not importable yet");
+                        if source == Some(peer)
+                            && self.verify_claim(peer, &block.header) == Verdict::Accept
+                        {
+                            let chain = self.peers.entry(peer).or_default();
+                            chain.best = chain.best.max(block.header.number);
+                            self.maybe_download().await;
+                        }
+                    } else if let ImportError::Store(err) = &err {
+                        tracing::error!(%err, "store failed importing a gossiped block");
+                    } else {
+                        tracing::debug!(%peer, %err, "invalid block gossip");
+                    }
+                    import_failure_verdict(&err)
                 }
             },
         }
@@ -284,14 +303,11 @@ impl ChainSync {
     /// if its slot has not begun here (clocks differ a little), `Reject` if no honest node
     /// could have sent it.
     fn verify_claim(&self, peer: PeerId, header: &Header) -> Verdict {
-        match self.shared.client().check_claim(header) {
-            Ok(()) => Verdict::Accept,
-            Err(authorship::ImportError::FutureSlot { .. }) => Verdict::Ignore,
-            Err(err) => {
-                tracing::debug!(%peer, %err, number = header.number, "unbelievable chain claim");
-                Verdict::Reject(Misbehaviour::Invalid)
-            }
+        let checked = self.shared.client().check_claim(header);
+        if let Err(err) = &checked {
+            tracing::debug!(%peer, %err, number = header.number, "chain claim not believed");
         }
+        claim_verdict(&checked)
     }
 
     fn import(

@@ -843,7 +843,10 @@ impl ParachainService {
 /// What a parachain message refused with `err` is worth: provable faults are its source's,
 /// while what depends on this node's view (a relay block not imported yet, its own clock or
 /// memory) blames no one.
-fn verdict_of(err: &super::ParachainError) -> Verdict {
+/// How a parachain message that failed its checks is judged: what cannot be checked here now
+/// (unknown relay parent or para, a check that ran out of time on this machine) is ignored;
+/// what is provably invalid is rejected against its source.
+pub fn verdict_of(err: &super::ParachainError) -> Verdict {
     use super::ParachainError as E;
     match err {
         E::UnknownRelayParent(_) | E::UnknownPara(_) | E::State(_) | E::TooManyStatements(_) => {
