@@ -319,11 +319,12 @@ fn a_block_sending_xcm_validates_in_wasm_as_natively() {
     assert_eq!(wasm, native.head_data);
 }
 
-/// Dispatches `call` on the relay chain's next block as `origin`; the call's result.
+/// Dispatches `call` (a relay call or a module's) on the relay chain's next block as
+/// `origin`; the call's result.
 fn relay_call(
     relay: &mut Relay,
     origin: tessera_runtime::dispatch::Origin,
-    call: messaging::Call,
+    call: impl tessera_runtime::dispatch::Dispatch<Event>,
 ) -> tessera_runtime::dispatch::CallResult {
     use tessera_runtime::dispatch::Dispatch;
     relay.block(|ctx| {
@@ -484,12 +485,7 @@ fn waiting_upward(relay: &Relay, para: ParaId) -> u64 {
 }
 
 fn sovereign_balance(relay: &Relay, para: ParaId) -> u128 {
-    read(relay, |state| {
-        tessera_runtime::modules::system::ACCOUNT
-            .get(state, &messaging::sovereign_account(para))
-            .unwrap()
-            .map_or(0, |account| account.data.free)
-    })
+    free_balance(relay, &messaging::sovereign_account(para))
 }
 
 fn upward(messages: Vec<Vec<u8>>) -> CandidateCommitments {
@@ -694,25 +690,6 @@ fn a_channel_closed_and_opened_again_starts_a_new_chain_the_recipient_follows() 
     assert_eq!(commitments.hrmp_watermark, relay.header.number);
 }
 
-/// Dispatches any relay `call` on the relay chain's next block as `origin`.
-fn relay_dispatch(
-    relay: &mut Relay,
-    origin: tessera_runtime::dispatch::Origin,
-    call: tessera_relay_chain::Call,
-) -> tessera_runtime::dispatch::CallResult {
-    use tessera_runtime::dispatch::Dispatch;
-    relay.block(|ctx| {
-        ctx.state.start_transaction();
-        let result = Dispatch::<Event>::dispatch(call, ctx, origin);
-        if result.is_ok() {
-            ctx.state.commit_transaction().unwrap();
-        } else {
-            ctx.state.rollback_transaction().unwrap();
-        }
-        result
-    })
-}
-
 fn free_balance(relay: &Relay, who: &tessera_runtime::AccountId) -> u128 {
     read(relay, |state| {
         tessera_runtime::modules::system::ACCOUNT
@@ -743,7 +720,7 @@ fn downward_senders_pay_a_fee_that_rises_with_the_queue_and_leave_room_for_notic
     let mut fees = Vec::new();
     for _ in 0..room {
         let before = free_balance(&relay, &dave);
-        relay_dispatch(&mut relay, Origin::Signed(dave), send.clone()).unwrap();
+        relay_call(&mut relay, Origin::Signed(dave), send.clone()).unwrap();
         fees.push(before - free_balance(&relay, &dave));
     }
     assert_eq!(queued(&relay), room);
@@ -754,7 +731,7 @@ fn downward_senders_pay_a_fee_that_rises_with_the_queue_and_leave_room_for_notic
     assert_eq!(fees[room as usize - 1], 8 * fees[0]);
     // A full share refuses senders and takes nothing from them.
     let before = free_balance(&relay, &dave);
-    assert!(relay_dispatch(&mut relay, Origin::Signed(dave), send.clone()).is_err());
+    assert!(relay_call(&mut relay, Origin::Signed(dave), send.clone()).is_err());
     assert_eq!(free_balance(&relay, &dave), before);
     // A sender who cannot pay is refused.
     let broke = Pair::dev("Eve").public();
@@ -771,13 +748,13 @@ fn downward_senders_pay_a_fee_that_rises_with_the_queue_and_leave_room_for_notic
     };
     drained(&mut relay);
     assert_eq!(
-        relay_dispatch(&mut relay, Origin::Signed(broke), send.clone()),
+        relay_call(&mut relay, Origin::Signed(broke), send.clone()),
         Err(tessera_xcm::module::Error::FeesNotMet.into())
     );
 
     // The relay chain's own notices still find room in a queue senders filled.
     for _ in 0..room {
-        relay_dispatch(&mut relay, Origin::Signed(dave), send.clone()).unwrap();
+        relay_call(&mut relay, Origin::Signed(dave), send.clone()).unwrap();
     }
     let closing = messaging::Call::HrmpCloseChannel {
         channel: tessera_runtime::messaging::HrmpChannelId {
@@ -816,7 +793,7 @@ fn a_transfer_to_a_para_pays_delivery_from_the_senders_account_not_from_the_asse
         fee_asset_index: 0,
         weight_limit: WeightLimit::Unlimited,
     });
-    relay_dispatch(&mut relay, Origin::Signed(dave), transfer).unwrap();
+    relay_call(&mut relay, Origin::Signed(dave), transfer).unwrap();
     // All ten units reached the para's reserve account; the delivery fee came on top.
     assert_eq!(
         free_balance(&relay, &a_sovereign) - reserve_before,

@@ -657,11 +657,15 @@ fn two_collators_take_turns_and_a_full_node_follows_both() {
     assert!(balances.windows(2).any(|w| w[0] != w[1]), "{balances:?}");
 }
 
-#[test]
-fn a_para_node_that_missed_blocks_fetches_them_and_follows() {
+/// A collator `name` that sent `transfers` dev transfers a block over 8 relay blocks of a
+/// network of its own, and followed its para's head.
+fn collated_for_a_while(
+    name: &str,
+    transfers: usize,
+) -> (Network, Collator<template::TemplateRuntime>) {
     let mut network = Network::new();
-    let mut collator = template_node(Some("Ferdie"));
-    collator.set_dev_transfers(2);
+    let mut collator = template_node(Some(name));
+    collator.set_dev_transfers(transfers);
     for _ in 0..8 {
         if let Some(candidate) = collator.collate(&network.clients[0]) {
             network.collate(&candidate).unwrap();
@@ -670,6 +674,12 @@ fn a_para_node_that_missed_blocks_fetches_them_and_follows() {
         network.author();
     }
     let _ = collator.collate(&network.clients[0]);
+    (network, collator)
+}
+
+#[test]
+fn a_para_node_that_missed_blocks_fetches_them_and_follows() {
+    let (network, collator) = collated_for_a_while("Ferdie", 2);
     let (head_number, head_hash) = collator.head();
     assert!(head_number >= 3, "the para advanced: #{head_number}");
 
@@ -693,17 +703,7 @@ fn a_para_node_that_missed_blocks_fetches_them_and_follows() {
     // A peer serving a chain that executes but is not the one the relay chain included (here
     // another collator's, made on another relay chain) gets none of it kept: once it reaches
     // the included height without the included head, it is dropped whole.
-    let mut elsewhere = Network::new();
-    let mut eve = template_node(Some("Eve"));
-    eve.set_dev_transfers(1);
-    for _ in 0..8 {
-        if let Some(candidate) = eve.collate(&elsewhere.clients[0]) {
-            elsewhere.collate(&candidate).unwrap();
-        }
-        elsewhere.availability();
-        elsewhere.author();
-    }
-    let _ = eve.collate(&elsewhere.clients[0]);
+    let (_, eve) = collated_for_a_while("Eve", 1);
     let fake = eve.blocks_from(1, head_number, usize::MAX);
     assert_eq!(fake.len() as u32, head_number);
     let fake_tip = fake.last().unwrap().header.hash();
