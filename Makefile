@@ -40,9 +40,11 @@ bench: setup
 	cargo bench -p tessera-xcm --bench executor
 	cargo bench -p tessera-node --bench xcm
 
-## Each fuzz target for FUZZ_SECONDS (default 600); needs `cargo install cargo-fuzz`.
+## Each fuzz target for FUZZ_SECONDS (default 600), with the nightly toolchain; installs
+## cargo-fuzz if it is missing.
 FUZZ_SECONDS ?= 600
 fuzz: setup
-	cd fuzz && for target in extrinsic_decode block_import network_message parachain_message validation_code xcm_decode xcm_execute; do \
+	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	cd fuzz && for target in extrinsic_decode block_import network_message parachain_message peers validation_code xcm_decode xcm_execute; do \
 	  cargo +nightly fuzz run $$target -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
 	done

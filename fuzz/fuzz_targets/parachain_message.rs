@@ -1,5 +1,5 @@
-//! Arbitrary bytes as every parachain message a peer can send: gossiped collations,
-//! statements and bitfields, chunk requests and responses, para transactions and para blocks
+//! Arbitrary bytes as every parachain message a peer can send: gossiped collations (with their
+//! collator's declaration), statements, bitfields and validator identities, chunk requests and responses, para transactions and para blocks
 //! responses. Decoding never panics, what decodes re-encodes to the same bytes, a validator
 //! (in the backing group of the dev para) takes whatever decodes without panicking (a
 //! collation runs the para's Wasm), and a para node takes gossiped transactions and imports
@@ -7,6 +7,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use parachain_template_runtime::TemplateRuntime;
 use parity_scale_codec::Encode;
 use std::sync::{Arc, Mutex, OnceLock};
 use tessera_consensus::AuthorityKey;
@@ -16,14 +17,13 @@ use tessera_node::network::{
 };
 use tessera_node::parachains::collator::{Collate, ParaTransactions};
 use tessera_node::parachains::{Collator, ParaChain};
-use parachain_template_runtime::TemplateRuntime;
-use tessera_runtime::{Hash, Header};
 use tessera_node::parachains::{ParachainHost, ParachainMessage};
 use tessera_node::store::MemoryDb;
 use tessera_node::validation::{ValidationHost, ValidationLimits};
 use tessera_relay_chain::{ChainSpec, GenesisPara, HexBytes};
 use tessera_runtime::crypto::Pair;
 use tessera_runtime::parachain::{ParaGenesis, ParaId};
+use tessera_runtime::{Hash, Header};
 
 struct Validator {
     client: Client,
@@ -80,7 +80,12 @@ fuzz_target!(|data: &[u8]| {
         let mut guard = validator().lock().unwrap_or_else(|p| p.into_inner());
         let Validator { client, host } = &mut *guard;
         let _ = match message {
-            ParachainMessage::Collation(collation) => host.on_collation(client, &collation).map(drop),
+            ParachainMessage::Collation(declared) => {
+                // Whatever its declaration says, the candidate's own checks must hold.
+                let _ = declared.check(&libp2p::PeerId::random());
+                host.on_collation(client, &declared.collation).map(drop)
+            }
+            ParachainMessage::Identity(identity) => identity.verified_peer().map(drop).or(Ok(())),
             ParachainMessage::Statement(statement) => host.on_statement(client, statement),
             ParachainMessage::Bitfield {
                 relay_parent,
