@@ -806,3 +806,55 @@ fn a_transfer_to_a_para_pays_delivery_from_the_senders_account_not_from_the_asse
     );
     assert!(paid < 10 * unit + unit / 10, "{paid}");
 }
+
+#[test]
+fn a_reserve_transfer_through_the_relay_to_another_para_arrives_when_nothing_is_left_for_delivery()
+{
+    use tessera_xcm::executor::Outcome;
+    use tessera_xcm::v5::{
+        Asset, AssetFilter, Assets, Instruction, Location, Weight as XcmWeight, WeightLimit,
+        WildAsset, Xcm,
+    };
+    use tessera_xcm::VersionedXcm;
+    let mut relay = Relay::new();
+    let unit = tessera_relay_chain::UNIT;
+    fund_sovereign(&mut relay, A, 100 * unit);
+    // What para A's remote-reserve transfer of relay tokens to B runs on the relay chain: all
+    // it withdrew, less execution, goes on to B, and nothing is left to pay delivery with.
+    let fees = Asset::fungible(Location::here(), unit);
+    let on_b = Xcm(vec![
+        Instruction::BuyExecution {
+            fees: Asset::fungible(Location::parent(), unit / 2),
+            weight_limit: WeightLimit::Unlimited,
+        },
+        Instruction::DepositAsset {
+            assets: AssetFilter::Wild(WildAsset::AllCounted(1)),
+            beneficiary: tessera_xcm::module::account_location(&Pair::dev("Bob").public()),
+        },
+    ]);
+    let message = VersionedXcm::V5(Xcm(vec![
+        Instruction::WithdrawAsset(
+            Assets::from_unsorted(vec![Asset::fungible(Location::here(), 10 * unit)]).unwrap(),
+        ),
+        Instruction::ClearOrigin,
+        Instruction::BuyExecution {
+            fees,
+            weight_limit: WeightLimit::Unlimited,
+        },
+        Instruction::DepositReserveAsset {
+            assets: AssetFilter::Wild(WildAsset::AllCounted(1)),
+            dest: Location::child_para(B.0),
+            xcm: on_b,
+        },
+    ]))
+    .encode();
+    let waiting = relay.inputs(B).downward_messages.len();
+    let outcome = relay.block(|ctx| {
+        let limit = XcmWeight::from_parts(10_000_000_000, 1 << 20);
+        tessera_xcm::module::receive(ctx, Location::child_para(A.0), &message, limit)
+            .unwrap()
+            .1
+    });
+    assert!(matches!(outcome, Outcome::Complete { .. }), "{outcome:?}");
+    assert_eq!(relay.inputs(B).downward_messages.len(), waiting + 1);
+}

@@ -810,8 +810,12 @@ impl<C: Config> Executor<C> {
         C::send(ctx, dest, message, id)
     }
 
-    /// Pays a delivery fee: from the origin's account after `SetFeesMode { jit_withdraw }`,
-    /// else from the fees register, else from holding (as Polkadot's `take_fee`).
+    /// Pays a delivery fee: from the origin's account after `SetFeesMode { jit_withdraw }`
+    /// (a local account that cannot pay fails the send), else from the fees register, else
+    /// from holding. A message from another chain that holds nothing left to pay with (a
+    /// reserve transfer that moved all it held) is delivered unpaid: its chain paid for its
+    /// execution, and sends at most a candidate's few messages a block. (Polkadot takes the
+    /// fee out of the assets moved instead.)
     fn pay_delivery(&mut self, ctx: &mut Context<'_, C::Event>, fee: Asset) -> Result<(), Fault> {
         if self.jit_withdraw {
             let origin = self.origin()?.clone();
@@ -821,10 +825,10 @@ impl<C: Config> Executor<C> {
             })?;
         } else {
             let filter = AssetFilter::Definite(single(fee.clone()));
-            if self.fees.try_take(&filter).is_err() {
-                self.holding
-                    .try_take(&filter)
-                    .map_err(|_| XcmError::NotHoldingFees)?;
+            let paid =
+                self.fees.try_take(&filter).is_ok() || self.holding.try_take(&filter).is_ok();
+            if !paid {
+                return Ok(());
             }
         }
         C::take_fees(ctx, fee)
