@@ -55,10 +55,9 @@ pub static SENT_COUNT: StorageMap<AccountId, u64> = StorageMap::new(NAME, "SentC
 /// What happened to each message id on this chain, for RPC lookups, for
 /// [`MESSAGE_RECORD_RETENTION`] blocks.
 pub static MESSAGES: StorageMap<XcmHash, Vec<MessageRecord>> = StorageMap::new(NAME, "Messages");
-/// Blocks that recorded messages, oldest first, by position: the block and the ids it
-/// recorded. Positions `first..next` of [`RECORD_LOG_BOUNDS`] are live.
-pub static RECORD_LOG: StorageMap<u64, (BlockNumber, Vec<XcmHash>)> =
-    StorageMap::new(NAME, "RecordLog");
+/// Records written, oldest first, by position: the block and the message id. Positions
+/// `first..next` of [`RECORD_LOG_BOUNDS`] are live.
+pub static RECORD_LOG: StorageMap<u64, (BlockNumber, XcmHash)> = StorageMap::new(NAME, "RecordLog");
 /// The live positions of [`RECORD_LOG`]: `(first, next)`.
 pub static RECORD_LOG_BOUNDS: StorageValue<(u64, u64)> = StorageValue::new(NAME, "RecordLogBounds");
 
@@ -67,8 +66,8 @@ pub static RECORD_LOG_BOUNDS: StorageValue<(u64, u64)> = StorageValue::new(NAME,
 pub const MESSAGE_RECORD_RETENTION: BlockNumber = 14_400;
 /// Most records one message id keeps (ids repeat only through replays).
 const MAX_RECORDS_PER_MESSAGE: usize = 16;
-/// Most old blocks' records each new record prunes: more than one, so that pruning always
-/// catches up with recording.
+/// Most old records each new record prunes: more than one, so that pruning always catches up
+/// with recording, and few, so that each record costs a bounded, small amount.
 const PRUNE_PER_RECORD: usize = 4;
 
 /// The XCM version this chain speaks.
@@ -486,31 +485,13 @@ fn record<E>(ctx: &mut Context<'_, E>, id: XcmHash, entry: MessageRecord) -> Res
     Ok(())
 }
 
-/// Notes that this block recorded `id`, and forgets the records of up to
-/// [`PRUNE_PER_RECORD`] blocks older than [`MESSAGE_RECORD_RETENTION`].
+/// Notes that this block recorded `id`, and forgets up to [`PRUNE_PER_RECORD`] records older
+/// than [`MESSAGE_RECORD_RETENTION`]: a fixed amount of work per record.
 fn log_and_prune<E>(ctx: &mut Context<'_, E>, id: XcmHash) -> tessera_runtime::Result<()> {
     let now = ctx.block_number;
-    let (mut first, mut next) = RECORD_LOG_BOUNDS.get_or_default(&mut ctx.state)?;
-    let last = next.checked_sub(1).filter(|last| *last >= first);
-    let this_block = match last {
-        Some(last) => RECORD_LOG
-            .get(&mut ctx.state, &last)?
-            .filter(|(at, _)| *at == now)
-            .map(|(_, ids)| (last, ids)),
-        None => None,
-    };
-    match this_block {
-        Some((position, mut ids)) => {
-            if !ids.contains(&id) {
-                ids.push(id);
-                RECORD_LOG.insert(&mut ctx.state, &position, &(now, ids));
-            }
-        }
-        None => {
-            RECORD_LOG.insert(&mut ctx.state, &next, &(now, alloc::vec![id]));
-            next = next.saturating_add(1);
-        }
-    }
+    let (mut first, next) = RECORD_LOG_BOUNDS.get_or_default(&mut ctx.state)?;
+    RECORD_LOG.insert(&mut ctx.state, &next, &(now, id));
+    let next = next.saturating_add(1);
     let cutoff = now.saturating_sub(MESSAGE_RECORD_RETENTION);
     for _ in 0..PRUNE_PER_RECORD {
         if first >= next {
@@ -518,16 +499,14 @@ fn log_and_prune<E>(ctx: &mut Context<'_, E>, id: XcmHash) -> tessera_runtime::R
         }
         match RECORD_LOG.get(&mut ctx.state, &first)? {
             Some((at, _)) if at > cutoff => break,
-            Some((_, ids)) => {
-                for old in ids {
-                    let mut records = MESSAGES.get_or_default(&mut ctx.state, &old)?;
-                    // A replay recorded later keeps its own records.
-                    records.retain(|record| record.at() > cutoff);
-                    if records.is_empty() {
-                        MESSAGES.remove(&mut ctx.state, &old);
-                    } else {
-                        MESSAGES.insert(&mut ctx.state, &old, &records);
-                    }
+            Some((_, old)) => {
+                let mut records = MESSAGES.get_or_default(&mut ctx.state, &old)?;
+                // A replay recorded later keeps its own records.
+                records.retain(|record| record.at() > cutoff);
+                if records.is_empty() {
+                    MESSAGES.remove(&mut ctx.state, &old);
+                } else {
+                    MESSAGES.insert(&mut ctx.state, &old, &records);
                 }
             }
             None => {}

@@ -1038,5 +1038,5 @@ fn message_records_are_kept_for_the_retention_window_then_pruned() {
         .chain(RELAY)
         .read(|ctx| RECORD_LOG_BOUNDS.get_or_default(&mut ctx.state))
         .unwrap();
-    assert_eq!(next - first, 2, "only the two live blocks are logged");
+    assert_eq!(next - first, 2, "only the two live records are logged");
 }
