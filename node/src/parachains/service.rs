@@ -71,7 +71,9 @@ pub enum Asker {
         /// Its id.
         id: MessageId,
     },
-    /// This node (its own collation, or one that waited for its relay parent).
+    /// A peer whose collation waited for its relay parent (it was answered then).
+    Waited(PeerId),
+    /// This node's own collation.
     Here,
 }
 
@@ -81,6 +83,7 @@ impl Asker {
         match self {
             Asker::Collator { peer, .. } => Some(*peer),
             Asker::Gossip { source, peer, .. } => Some(source.unwrap_or(*peer)),
+            Asker::Waited(peer) => Some(*peer),
             Asker::Here => None,
         }
     }
@@ -93,6 +96,13 @@ const MAX_COLLATIONS_PER_COLLATOR: usize = 2;
 /// Most collations a validator checks for one para per relay parent, from all peers: it
 /// seconds one, so more only cost it time.
 const MAX_COLLATIONS_PER_PARA: usize = 4;
+
+/// How far below the best block a collation's relay parent may be: the runtime backs a
+/// candidate only in the block right after its relay parent, so older ones are wasted work.
+const MAX_RELAY_PARENT_AGE: u32 = 2;
+
+/// Most collations waiting for their relay parent from one peer.
+const MAX_WAITING_PER_PEER: usize = 2;
 
 /// Relay blocks below the best for which collations taken are counted.
 const COUNT_BLOCKS: u32 = 16;
@@ -183,7 +193,7 @@ pub struct ParachainService {
     best_seen_at: (Hash, Instant),
     asked: HashSet<(Hash, u32, PeerId)>,
     /// Collations on relay blocks not imported yet, with when they came.
-    waiting: Vec<(Instant, Collation)>,
+    waiting: Vec<(Instant, Collation, Option<PeerId>)>,
     /// Collation checks running.
     checks: tokio::task::JoinSet<Finished>,
     /// The candidates being checked or queued.
@@ -287,12 +297,23 @@ impl ParachainService {
         let check = match prepared {
             Ok(Some(check)) => check,
             Ok(None) => return Some((Verdict::Ignore, asker)),
-            // Not imported here yet: check it once it is.
+            // Not imported here yet: check it once it is, counted against its sender then.
             Err(super::ParachainError::UnknownRelayParent(_)) => {
-                if self.waiting.len() >= MAX_WAITING {
-                    self.waiting.remove(0);
+                let peer = asker.peer();
+                let of_peer = self.waiting.iter().filter(|(_, _, p)| *p == peer).count();
+                let full = of_peer >= MAX_WAITING_PER_PEER || self.waiting.len() >= MAX_WAITING;
+                if full {
+                    // The sender's oldest makes room; another's only when it has none waiting.
+                    let oldest = self.waiting.iter().position(|(_, _, p)| *p == peer);
+                    let oldest = oldest.or((of_peer == 0).then_some(0));
+                    match oldest {
+                        Some(at) => {
+                            self.waiting.remove(at);
+                        }
+                        None => return Some((Verdict::Ignore, asker)),
+                    }
                 }
-                self.waiting.push((Instant::now(), collation));
+                self.waiting.push((Instant::now(), collation, peer));
                 return Some((Verdict::Ignore, asker));
             }
             Err(err) => {
@@ -304,8 +325,20 @@ impl ParachainService {
         if self.checking.contains(&candidate) {
             return Some((Verdict::Ignore, asker));
         }
+        let best = self
+            .shared
+            .client()
+            .info()
+            .map_or(0, |meta| meta.best_number);
+        if check
+            .relay_parent_number()
+            .saturating_add(MAX_RELAY_PARENT_AGE)
+            < best
+        {
+            return Some((Verdict::Ignore, asker));
+        }
         let peer = asker.peer();
-        // This node's own and those that waited for their relay parent were counted already.
+        // This node's own collations are not limited.
         if let Some(peer) = peer {
             let descriptor = &collation.candidate.descriptor;
             let admission = self.taken.admit(
@@ -475,6 +508,12 @@ impl ParachainService {
             Asker::Gossip { peer, source, id } => {
                 let _stopped = self.network.validated(id, peer, source, verdict);
             }
+            Asker::Waited(peer) => {
+                // It was answered (ignored) when it came; only provable offences count now.
+                if let Verdict::Reject(what) = verdict {
+                    let _stopped = self.network.report(peer, what);
+                }
+            }
             Asker::Here => {}
         }
     }
@@ -518,11 +557,11 @@ impl ParachainService {
 
     /// Checks the collations that waited for their relay parent, once it is imported.
     async fn retry_waiting(&mut self) {
-        self.waiting.retain(|(at, _)| at.elapsed() < WAITING_FOR);
-        let ready: Vec<Collation> = {
+        self.waiting.retain(|(at, _, _)| at.elapsed() < WAITING_FOR);
+        let ready: Vec<(Collation, Option<PeerId>)> = {
             let client = self.shared.client();
             let (ready, waiting) = std::mem::take(&mut self.waiting).into_iter().partition(
-                |(_, collation): &(Instant, Collation)| {
+                |(_, collation, _): &(Instant, Collation, Option<PeerId>)| {
                     matches!(
                         client.header(&collation.candidate.descriptor.relay_parent),
                         Ok(Some(_))
@@ -530,10 +569,14 @@ impl ParachainService {
                 },
             );
             self.waiting = waiting;
-            ready.into_iter().map(|(_, collation)| collation).collect()
+            ready
+                .into_iter()
+                .map(|(_, collation, peer)| (collation, peer))
+                .collect()
         };
-        for collation in ready {
-            if let Some((verdict, asker)) = self.start_check(collation, Asker::Here) {
+        for (collation, peer) in ready {
+            let asker = peer.map_or(Asker::Here, Asker::Waited);
+            if let Some((verdict, asker)) = self.start_check(collation, asker) {
                 self.answer(verdict, asker);
             }
         }
@@ -840,9 +883,6 @@ impl ParachainService {
     }
 }
 
-/// What a parachain message refused with `err` is worth: provable faults are its source's,
-/// while what depends on this node's view (a relay block not imported yet, its own clock or
-/// memory) blames no one.
 /// How a parachain message that failed its checks is judged: what cannot be checked here now
 /// (unknown relay parent or para, a check that ran out of time on this machine) is ignored;
 /// what is provably invalid is rejected against its source.
