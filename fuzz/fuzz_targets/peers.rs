@@ -3,11 +3,13 @@
 //! Peer 0 is honest: each of its turns delivers the next block of a chain its validator
 //! authored. Peers 1 to 3 send whatever the fuzzer makes, each message on one of the node's
 //! gossip topics: blocks, finality, parachains (collations with their declaration, statements,
-//! bitfields, identities). Every message goes through the node's own checks and verdict
-//! functions; a rejection charges the peer that sent it in a reputation table, with 50 ms
-//! passing per message so that scores decay as on a live node. Each run must end with the
-//! honest peer never banned and every honest block it delivered imported, whatever the others
-//! sent in between; what the node keeps (blocks, votes, statements) stays bounded.
+//! bitfields, identities). Every message, the honest peer's too, goes through the node's
+//! checks and verdict functions (identities are checked for their signature only: the
+//! service's newer-only and validator-set rules need its state); a rejection charges the peer
+//! that sent it in a reputation table, with 50 ms passing per message so that scores decay as
+//! on a live node. No honest block may be refused, whatever the others sent before it, and
+//! each run must end with the honest peer never banned and every honest block it delivered
+//! imported; what the node keeps (blocks, votes, statements) stays bounded.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -104,10 +106,11 @@ impl Node {
         }
     }
 
-    /// Judges one message of `peer` on `topic` as the node does, charging its sender.
-    fn receive(&mut self, peer: usize, topic: u8, data: &[u8], now: Instant) {
+    /// Judges one message of `peer` on `topic` as the node does, charging its sender; the
+    /// verdict.
+    fn receive(&mut self, peer: usize, topic: u8, data: &[u8], now: Instant) -> Verdict {
         let Some(&sender) = self.peers.get(peer) else {
-            return;
+            return Verdict::Ignore;
         };
         let verdict = match topic % 3 {
             0 => self.block(data),
@@ -117,6 +120,7 @@ impl Node {
         if let Verdict::Reject(what) = verdict {
             self.reputations.report(sender, what, now);
         }
+        verdict
     }
 
     fn block(&mut self, data: &[u8]) -> Verdict {
@@ -194,9 +198,9 @@ fuzz_target!(|data: &[u8]| {
         let topic = header >> 2;
         if peer == 0 {
             if let Some(block) = honest.get(delivered) {
-                let verdict = node.block(&parity_scale_codec::Encode::encode(
-                    &BlockAnnounce::Block(block.clone()),
-                ));
+                let announce = BlockAnnounce::Block(block.clone());
+                let data = parity_scale_codec::Encode::encode(&announce);
+                let verdict = node.receive(0, 0, &data, now);
                 assert_eq!(verdict, Verdict::Accept, "an honest block was refused");
                 delivered += 1;
             }
@@ -208,7 +212,7 @@ fuzz_target!(|data: &[u8]| {
         };
         let len = usize::from(len).min(tail.len());
         let (message, tail) = tail.split_at(len);
-        node.receive(peer, topic, message, now);
+        let _verdict = node.receive(peer, topic, message, now);
         rest = tail;
         assert!(
             !node.reputations.is_banned(&node.peers[0], now),

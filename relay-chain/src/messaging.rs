@@ -4,7 +4,8 @@
 //!   processes the whole queue in its next block and commits how many it processed. XCM
 //!   senders pay [`downward_fee`], doubling with every [`DOWNWARD_FEE_STEP`] messages queued,
 //!   and may fill the queue only up to [`DOWNWARD_NOTICE_ROOM`] short of full, so that the
-//!   relay chain's own HRMP notices always find room.
+//!   relay chain's own HRMP notices find room however many messages senders queue (only more
+//!   than four channel changes before the para's next block drop one).
 //! - **UMP** (para to relay): an included candidate's upward messages wait in its para's own
 //!   queue, one storage entry per message, at most [`MAX_UPWARD_QUEUE_COUNT`] messages and
 //!   [`MAX_UPWARD_QUEUE_SIZE`] bytes per para. They run through the relay chain's XCM executor
@@ -175,7 +176,8 @@ pub enum Call {
         /// Largest message.
         max_message_size: u32,
     },
-    /// Runs an overweight upward message with up to `weight_limit` (root).
+    /// Runs an overweight upward message with up to `weight_limit` (anyone signed, who pays
+    /// for the weight in the call's fee, or root); its deposit goes back to its para.
     #[codec(index = 4)]
     ExecuteOverweight {
         /// Its index.
