@@ -513,7 +513,7 @@ pub fn enact<E: XcmRuntime + From<Event>>(
         let mut queue = UPWARD_QUEUES.get_or_default(&mut ctx.state, &para)?;
         if queue.count() == 0 {
             let mut ready = UPWARD_READY.get_or_default(&mut ctx.state)?;
-            add_sorted_last(&mut ready, para);
+            push_unique(&mut ready, para);
             UPWARD_READY.put(&mut ctx.state, &ready);
         }
         for message in &commitments.upward_messages {
@@ -683,7 +683,7 @@ fn notify<E>(
 }
 
 /// Adds `para` at the end of `list` unless it is in it.
-fn add_sorted_last(list: &mut Vec<ParaId>, para: ParaId) {
+fn push_unique(list: &mut Vec<ParaId>, para: ParaId) {
     if !list.contains(&para) {
         list.push(para);
     }

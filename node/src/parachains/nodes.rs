@@ -164,13 +164,14 @@ impl ParaNodes {
                     let _stopped = self.network.report(peer, Misbehaviour::Unfulfilled);
                 }
             }
-            let declaration = node.declaration(&me);
-            if let (Some(collation), Some(declaration)) = (collation, declaration) {
-                collations.push(DeclaredCollation {
-                    declaration,
+            // Signed only for a collation made: a tick without one signs nothing.
+            let declared = collation.and_then(|collation| {
+                Some(DeclaredCollation {
+                    declaration: node.declaration(&me)?,
                     collation,
-                });
-            }
+                })
+            });
+            collations.extend(declared);
             for reason in node.take_dropped() {
                 let labels = DroppedLabels {
                     para: node.para().0,
