@@ -491,36 +491,85 @@ impl<R: Runtime> ParaChain<R> {
             let hash = block.header.hash();
             self.candidates.remove(&hash);
             self.seen.remove(&hash);
+            self.blocks.insert(hash, block);
+        }
+        let (enacted, retracted) = self.set_head(target);
+        // Blocks imported now, or again after a reorg took them back and another returned them.
+        for hash in enacted {
+            let Some(block) = self.blocks.get(&hash) else {
+                continue;
+            };
             let extrinsics: Vec<Hash> = block.extrinsics.iter().map(|xt| xt.hash()).collect();
+            let number = block.header.number;
             for included in &extrinsics {
                 self.pool.remove(included);
             }
             let _no_watchers = self.tx_events.send(TxEvent::Included {
-                number: block.header.number,
+                number,
                 hash,
                 extrinsics,
             });
-            self.blocks.insert(hash, block);
         }
-        self.set_head(target);
         self.prune_pool();
+        self.requeue_retracted(retracted);
         Ok(true)
     }
 
-    /// Makes the imported block `hash` the head, and its ancestry the canonical chain.
-    fn set_head(&mut self, hash: Hash) {
+    /// Puts the transactions of blocks that left the canonical chain (a relay reorg took their
+    /// inclusion back) in the pool again, checked on the new head, and passes them on to the
+    /// para's other nodes: a transaction reported in a block is not lost with it.
+    fn requeue_retracted(&mut self, retracted: Vec<Hash>) {
+        let extrinsics: Vec<OpaqueExtrinsic> = retracted
+            .iter()
+            .filter_map(|hash| self.blocks.get(hash))
+            .flat_map(|block| block.extrinsics.iter().cloned())
+            .collect();
+        if extrinsics.is_empty() {
+            return;
+        }
+        let mut requeued = Vec::new();
+        for (xt, checked) in extrinsics
+            .clone()
+            .into_iter()
+            .zip(self.submit_many(extrinsics))
+        {
+            match checked {
+                Ok(_) => requeued.push(xt),
+                // Its nonce is taken on the new chain (it is there, or another took it): the
+                // watcher finds out which from the chain.
+                Err(err) => {
+                    tracing::debug!(para = self.para.0, hash = %xt.hash(), %err, "retracted para transaction not requeued");
+                }
+            }
+        }
+        if !requeued.is_empty() {
+            tracing::info!(
+                para = self.para.0,
+                requeued = requeued.len(),
+                "transactions of retracted para blocks back in the pool"
+            );
+        }
+        let room = MAX_POOL.saturating_sub(self.announce.len());
+        self.announce.extend(requeued.into_iter().take(room));
+    }
+
+    /// Makes the imported block `hash` the head, and its ancestry the canonical chain. The
+    /// blocks that joined the canonical chain and those that left it, oldest first.
+    fn set_head(&mut self, hash: Hash) -> (Vec<Hash>, Vec<Hash>) {
         let mut branch = Vec::new();
+        let mut retracted = Vec::new();
         let mut cursor = hash;
         while let Some(block) = self.blocks.get(&cursor) {
             let number = block.header.number as usize;
             if self.canonical.get(number) == Some(&cursor) {
-                self.canonical.truncate(number + 1);
+                retracted.extend(self.canonical.drain(number + 1..));
                 break;
             }
             branch.push(cursor);
             cursor = block.header.parent_hash;
         }
-        self.canonical.extend(branch.into_iter().rev());
+        branch.reverse();
+        self.canonical.extend(branch.iter().copied());
         if let Some(block) = self.blocks.get(&hash) {
             self.head = block.header.clone();
         }
@@ -535,6 +584,7 @@ impl<R: Runtime> ParaChain<R> {
             self.synced_nodes.clear();
             self.sync_tip = self.head.clone();
         }
+        (branch, retracted)
     }
 
     /// The first block number to fetch from peers, when the last follow found a block

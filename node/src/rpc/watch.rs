@@ -381,6 +381,16 @@ pub(super) async fn watch_para(
                 {
                     settle(&mut searched, &events)
                 }
+                // A relay reorg took its block back: where is it now?
+                Ok(TxEvent::Included { .. }) | Err(RecvError::Lagged(_))
+                    if included.is_some_and(|at| {
+                        rpc.view().canonical_hash(at.number) != Some(at.hash)
+                    }) =>
+                {
+                    searched = included.map_or(0, |at| at.number.saturating_sub(1));
+                    included = None;
+                    settle(&mut searched, &events)
+                }
                 Ok(_) | Err(RecvError::Lagged(_)) => None,
                 Err(RecvError::Closed) => return Ok(()),
             },

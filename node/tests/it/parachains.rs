@@ -10,7 +10,7 @@ use std::sync::Arc;
 use tessera_consensus::AuthorityKey;
 use tessera_node::client::Client;
 use tessera_node::collation::{collate, Collation, CollationInput};
-use tessera_node::parachains::chain::{FollowError, ParaView};
+use tessera_node::parachains::chain::{FollowError, ParaView, TxEvent};
 use tessera_node::parachains::collator::Collate;
 use tessera_node::parachains::{
     CollationOutcome, Collator, ParaChain, ParachainError, ParachainHost,
@@ -551,6 +551,71 @@ fn a_collator_builds_on_its_pending_candidate_so_a_block_is_included_every_relay
             4,
             "block #{number}"
         );
+    }
+}
+
+#[test]
+fn a_transaction_in_a_block_a_relay_reorg_takes_back_returns_to_the_pool_and_goes_in_again() {
+    let mut network = Network::new();
+    let mut ferdie = template_node(Some("Ferdie"));
+    let chain = ferdie.chain();
+    let genesis_head = network.included_head();
+    let genesis_hash = chain.lock().unwrap().genesis_hash();
+    let bob = Pair::dev("Bob").public();
+    let call = template::Call::Balances(tessera_runtime::modules::balances::Call::Transfer {
+        dest: bob,
+        value: template::UNIT,
+    });
+    let transfer = template::sign(&Pair::dev("Alice"), call, 0, genesis_hash);
+    ferdie.submit(transfer.clone()).unwrap();
+    // Backed on one relay block, included by the next.
+    for _ in 0..2 {
+        let candidate = ferdie.collate(&network.clients[0]).unwrap();
+        network.collate(&candidate).unwrap();
+        network.availability();
+        network.author();
+    }
+    let included = network.included_head();
+    chain.lock().unwrap().follow(&included).unwrap();
+    assert_eq!(chain.lock().unwrap().head().number, 1);
+    assert_eq!(
+        chain.lock().unwrap().pool_len(),
+        0,
+        "included, so out of the pool"
+    );
+
+    // The relay chain goes back to a block where the para's head is its genesis: the transfer
+    // is in no block of the para's chain, and waits in the pool again.
+    let mut events = chain.lock().unwrap().tx_events();
+    assert!(chain.lock().unwrap().follow(&genesis_head).unwrap());
+    let view = chain.lock().unwrap();
+    assert_eq!(view.head().number, 0);
+    assert_eq!(view.canonical_hash(1), None);
+    assert_eq!(
+        view.pool_len(),
+        1,
+        "the retracted block's transfer is pooled again"
+    );
+    drop(view);
+    assert!(events.try_recv().is_err(), "nothing was dropped");
+
+    // The relay chain returns to the block that included it: the transfer is in block #1
+    // again, which watchers hear, and out of the pool.
+    let mut view = chain.lock().unwrap();
+    assert!(view.follow(&included).unwrap());
+    assert_eq!(view.pool_len(), 0);
+    let block = view.block(&view.canonical_hash(1).unwrap()).unwrap();
+    assert!(block.extrinsics.contains(&transfer));
+    drop(view);
+    match events.try_recv() {
+        Ok(TxEvent::Included {
+            number: 1,
+            extrinsics,
+            ..
+        }) => {
+            assert!(extrinsics.contains(&transfer.hash()))
+        }
+        other => panic!("expected block #1's inclusion, got {other:?}"),
     }
 }
 

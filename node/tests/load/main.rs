@@ -263,7 +263,7 @@ async fn under_load(relay: u16, para: u16, logs: &std::path::Path) {
     }
     wait_funded(relay, &signers).await;
     wait_funded(para, &signers).await;
-    a_replaced_transaction_is_reported_invalid(&para_client, &signers[0], para_genesis).await;
+    a_replaced_transaction_is_reported_invalid(&para_client, &signers[0], para_genesis, logs).await;
 
     let dest = Pair::dev("Dave").public();
 
@@ -333,7 +333,12 @@ async fn flood(
 /// reported at once (`transactionWatch_v1`: invalid, saying by which); the other is followed
 /// to finality (`author_submitAndWatchExtrinsic`). Both wait for an earlier nonce, so neither
 /// can be in a block before the replacement.
-async fn a_replaced_transaction_is_reported_invalid(client: &WsClient, who: &Pair, genesis: Hash) {
+async fn a_replaced_transaction_is_reported_invalid(
+    client: &WsClient,
+    who: &Pair,
+    genesis: Hash,
+    logs: &std::path::Path,
+) {
     let nonce = next_index(client, who).await;
     let signed = |nonce, tip| {
         let call = parachain_template_runtime::Call::from(balances::Call::Transfer {
@@ -362,7 +367,7 @@ async fn a_replaced_transaction_is_reported_invalid(client: &WsClient, who: &Pai
         .await
         .unwrap();
     assert_eq!(
-        next(&mut first, "validated").await,
+        next(&mut first, "validated", logs).await,
         json!({"event": "validated"})
     );
     let mut second: Subscription<Value> = client
@@ -373,8 +378,8 @@ async fn a_replaced_transaction_is_reported_invalid(client: &WsClient, who: &Pai
         )
         .await
         .unwrap();
-    assert_eq!(next(&mut second, "future").await, json!("future"));
-    let replaced = next(&mut first, "invalid (replaced)").await;
+    assert_eq!(next(&mut second, "future", logs).await, json!("future"));
+    let replaced = next(&mut first, "invalid (replaced)", logs).await;
     assert_eq!(replaced["event"], "invalid", "{replaced}");
     let reason = replaced["error"].as_str().unwrap();
     assert!(reason.contains("replaced by 0x"), "{reason}");
@@ -383,18 +388,25 @@ async fn a_replaced_transaction_is_reported_invalid(client: &WsClient, who: &Pai
         .request("author_submitExtrinsic", rpc_params![signed(nonce, 0)])
         .await
         .unwrap();
-    assert!(next(&mut second, "inBlock").await.get("inBlock").is_some());
-    assert!(next(&mut second, "finalized")
+    assert!(next(&mut second, "inBlock", logs)
+        .await
+        .get("inBlock")
+        .is_some());
+    assert!(next(&mut second, "finalized", logs)
         .await
         .get("finalized")
         .is_some());
 }
 
-/// The next event of a subscription, within a minute; `what` says which, if none comes.
-async fn next(subscription: &mut Subscription<Value>, what: &str) -> Value {
+/// The next event of a subscription, within a minute; `what` says which, if none comes (after
+/// the network's logs).
+async fn next(subscription: &mut Subscription<Value>, what: &str, logs: &std::path::Path) -> Value {
     tokio::time::timeout(Duration::from_secs(60), subscription.next())
         .await
-        .unwrap_or_else(|_| panic!("no `{what}` event within a minute"))
+        .unwrap_or_else(|_| {
+            print_logs(logs);
+            panic!("no `{what}` event within a minute")
+        })
         .unwrap_or_else(|| panic!("subscription closed before its `{what}` event"))
         .unwrap()
 }
