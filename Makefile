@@ -24,7 +24,7 @@ lint: setup
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	@# Only node/ does I/O (docs/layout.md): the logic crates must not pull in I/O libraries.
-	@for crate in tessera-runtime tessera-xcm tessera-consensus tessera-relay-chain; do \
+	@for crate in tessera-runtime tessera-xcm tessera-consensus tessera-validity tessera-relay-chain; do \
 	  if cargo tree -p $$crate -e normal --prefix none | grep -qE '^(tokio|libp2p|rocksdb|wasmtime|jsonrpsee|hyper) '; then \
 	    echo "error: $$crate depends on an I/O crate"; exit 1; \
 	  fi; \

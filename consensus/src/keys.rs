@@ -62,6 +62,28 @@ impl AuthorityKey {
         Signature(self.keypair.sign(transcript).to_bytes())
     }
 
+    /// Evaluates the VRF on `transcript`: the output and its proof.
+    pub fn vrf_sign(
+        &self,
+        transcript: merlin::Transcript,
+    ) -> (schnorrkel::vrf::VRFInOut, schnorrkel::vrf::VRFProof) {
+        let inout = self.keypair.vrf_create_hash(transcript);
+        let proof = self.vrf_prove(&inout);
+        (inout, proof)
+    }
+
+    /// The proof of a VRF output of this key (derandomized, like signatures).
+    fn vrf_prove(&self, inout: &schnorrkel::vrf::VRFInOut) -> schnorrkel::vrf::VRFProof {
+        let extra = attach_rng(
+            merlin::Transcript::new(b"VRF"),
+            ChaCha20Rng::from_seed([0; 32]),
+        );
+        let (proof, _) = self
+            .keypair
+            .dleq_proove(extra, inout, schnorrkel::vrf::KUSAMA_VRF);
+        proof
+    }
+
     /// Evaluates the VRF on `transcript`: the output and, if `wanted(output)`, a proof.
     pub(crate) fn vrf_sign_if(
         &self,
@@ -72,13 +94,7 @@ impl AuthorityKey {
         if !wanted(&inout) {
             return None;
         }
-        let extra = attach_rng(
-            merlin::Transcript::new(b"VRF"),
-            ChaCha20Rng::from_seed([0; 32]),
-        );
-        let (proof, _) = self
-            .keypair
-            .dleq_proove(extra, &inout, schnorrkel::vrf::KUSAMA_VRF);
+        let proof = self.vrf_prove(&inout);
         Some((inout, proof))
     }
 }

@@ -1,0 +1,57 @@
+//! The approval protocol's parameters.
+
+use parity_scale_codec::{Decode, Encode};
+
+/// How many checkers a candidate needs, how they are drawn, and how long they have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct ApprovalConfig {
+    /// Approvals a candidate needs from assigned checkers (more when some do not show).
+    pub needed_approvals: u32,
+    /// Cores each validator draws for tranche 0 (Polkadot's `relay_vrf_modulo_samples`).
+    pub relay_vrf_modulo_samples: u32,
+    /// Delay tranches after tranche 0 a validator's delay assignment may fall in.
+    pub n_delay_tranches: u32,
+    /// Delay assignments folded into tranche 0: a wider zeroth tranche takes more checkers at
+    /// once.
+    pub zeroth_delay_tranche_width: u32,
+    /// Length of one tranche, in milliseconds.
+    pub tranche_ms: u64,
+    /// How long an assigned checker has to approve before it counts as a no-show and later
+    /// tranches cover it, in milliseconds.
+    pub no_show_ms: u64,
+}
+
+impl ApprovalConfig {
+    /// For a development network of 4 to 6 validators and a few paras: every candidate needs
+    /// two checkers, about one per validator and core in tranche 0, and a no-show is covered
+    /// after two 2-second relay slots.
+    pub const fn dev() -> Self {
+        ApprovalConfig {
+            needed_approvals: 2,
+            relay_vrf_modulo_samples: 1,
+            n_delay_tranches: 16,
+            zeroth_delay_tranche_width: 0,
+            tranche_ms: 250,
+            no_show_ms: 4_000,
+        }
+    }
+
+    /// Polkadot's production values (30 checkers, 6 samples, 89 delay tranches of half a
+    /// second, no-shows after two 6-second slots).
+    pub const fn polkadot() -> Self {
+        ApprovalConfig {
+            needed_approvals: 30,
+            relay_vrf_modulo_samples: 6,
+            n_delay_tranches: 89,
+            zeroth_delay_tranche_width: 0,
+            tranche_ms: 500,
+            no_show_ms: 12_000,
+        }
+    }
+}
+
+impl Default for ApprovalConfig {
+    fn default() -> Self {
+        Self::dev()
+    }
+}
