@@ -20,7 +20,7 @@
 use crate::client::Client;
 use crate::collation::Collation;
 use crate::validation::{CandidateToCheck, InvalidCandidate, ValidationHost, ValidationPurpose};
-use parity_scale_codec::{Decode, Encode};
+use parity_scale_codec::{Decode, DecodeAll, Encode};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use tessera_consensus::AuthorityKey;
@@ -38,6 +38,15 @@ use tessera_runtime::state::State;
 use tessera_runtime::{AccountId, Hash, Header, OpaqueExtrinsic};
 
 /// Relay blocks after which what is kept for a relay parent is forgotten.
+/// How long chunks and available data stay on disk after their relay parent is finalized, in
+/// relay blocks: an hour of 1-second slots (six of 6-second ones), long enough for approval
+/// checkers and disputes to recover them.
+pub const AVAILABILITY_KEEP_FINALIZED: u32 = 3_600;
+
+/// Relay blocks of availability data pruned per tick at most, so catching up after a long
+/// stall spreads its deletes.
+const PRUNE_BLOCKS_PER_TICK: u32 = 16;
+
 const KEEP_BLOCKS: u32 = 64;
 
 /// Most candidates on one relay parent a validator's statements are kept for: an honest one
@@ -192,13 +201,6 @@ struct Votes {
     votes: BTreeMap<u32, ValidityVote>,
 }
 
-/// What this validator keeps for availability.
-struct Held {
-    relay_parent_number: u32,
-    /// Every chunk (a backer), or only ours (with its index).
-    chunks: BTreeMap<u32, ErasureChunk>,
-}
-
 /// A candidate to check, with what relay state says about it.
 #[derive(Clone, Debug)]
 pub struct CandidateCheck {
@@ -260,7 +262,6 @@ pub struct ParachainHost {
     key: Option<AuthorityKey>,
     validation: Arc<ValidationHost>,
     candidates: HashMap<Hash, Votes>,
-    held: HashMap<Hash, Held>,
     bitfields: HashMap<Hash, (u32, BTreeMap<u32, SignedBitfield>)>,
 }
 
@@ -290,7 +291,6 @@ impl ParachainHost {
             key,
             validation,
             candidates: HashMap::new(),
-            held: HashMap::new(),
             bitfields: HashMap::new(),
         }
     }
@@ -351,7 +351,7 @@ impl ParachainHost {
             return Ok(CollationOutcome::Ignored);
         };
         let chunks = check.run(&self.validation)?;
-        Ok(self.complete_check(check, chunks))
+        Ok(self.complete_check(client, check, chunks))
     }
 
     /// What checking `collation` needs from relay state, if it is this validator's to check
@@ -405,19 +405,29 @@ impl ParachainHost {
         self.validation.clone()
     }
 
-    /// Keeps a checked candidate's chunks and signs its statement.
+    /// Keeps a checked candidate's chunks and available data on disk, and signs its
+    /// statement (not if they could not be kept: a backer must serve them).
     pub fn complete_check(
         &mut self,
+        client: &Client,
         check: CandidateCheck,
         chunks: Vec<ErasureChunk>,
     ) -> CollationOutcome {
-        self.held.insert(
-            check.candidate_hash,
-            Held {
-                relay_parent_number: check.relay_parent_number,
-                chunks: chunks.into_iter().map(|c| (c.index, c)).collect(),
-            },
+        let available = AvailableData {
+            pov: check.collation.pov.clone(),
+            validation_data: check.validation_data.clone(),
+        };
+        let encoded: Vec<(u32, Vec<u8>)> = chunks.iter().map(|c| (c.index, c.encode())).collect();
+        let kept = client.store().put_availability(
+            &check.candidate_hash,
+            check.relay_parent_number,
+            &encoded,
+            Some(&available.encode()),
         );
+        if let Err(err) = kept {
+            tracing::error!(candidate = %check.candidate_hash, %err, "could not keep a candidate's chunks: not seconding it");
+            return CollationOutcome::Ignored;
+        }
         let Some(key) = &self.key else {
             return CollationOutcome::Ignored;
         };
@@ -587,11 +597,7 @@ impl ParachainHost {
         };
         let mut missing = Vec::new();
         for pending in Self::pending(client, at)?.into_iter().flatten() {
-            let held = self
-                .held
-                .get(&pending.hash)
-                .is_some_and(|h| h.chunks.contains_key(&me));
-            if !held {
+            if !Self::holds(client, &pending.hash, me) {
                 let backers = pending
                     .backers
                     .iter()
@@ -609,9 +615,28 @@ impl ParachainHost {
         Ok(missing)
     }
 
-    /// Chunk `index` of a candidate, if held (what a backer serves).
-    pub fn chunk(&self, candidate_hash: &Hash, index: u32) -> Option<ErasureChunk> {
-        self.held.get(candidate_hash)?.chunks.get(&index).cloned()
+    /// Whether this node keeps chunk `index` of a candidate.
+    fn holds(client: &Client, candidate_hash: &Hash, index: u32) -> bool {
+        client
+            .store()
+            .availability_chunk(candidate_hash, index)
+            .is_ok_and(|chunk| chunk.is_some())
+    }
+
+    /// Chunk `index` of a candidate, if kept (what a backer serves, and every validator its
+    /// own).
+    pub fn chunk(client: &Client, candidate_hash: &Hash, index: u32) -> Option<ErasureChunk> {
+        let bytes = client
+            .store()
+            .availability_chunk(candidate_hash, index)
+            .ok()??;
+        ErasureChunk::decode_all(&mut &bytes[..]).ok()
+    }
+
+    /// A candidate's whole available data, if kept (a backer's).
+    pub fn available_data(client: &Client, candidate_hash: &Hash) -> Option<AvailableData> {
+        let bytes = client.store().available_data(candidate_hash).ok()??;
+        AvailableData::decode_all(&mut &bytes[..]).ok()
     }
 
     /// Checks a fetched chunk against the candidate's erasure root and keeps it.
@@ -629,15 +654,15 @@ impl ParachainHost {
         }
         verify_chunk(&missing.erasure_root, client.authorities().len(), &chunk)
             .map_err(|e| ParachainError::BadChunk(e.to_string()))?;
-        self.held
-            .entry(missing.candidate_hash)
-            .or_insert_with(|| Held {
-                relay_parent_number: missing.backed_in,
-                chunks: BTreeMap::new(),
-            })
-            .chunks
-            .insert(chunk.index, chunk);
-        Ok(())
+        client
+            .store()
+            .put_availability(
+                &missing.candidate_hash,
+                missing.backed_in,
+                &[(chunk.index, chunk.encode())],
+                None,
+            )
+            .map_err(|e| ParachainError::State(e.to_string()))
     }
 
     /// This validator's bitfield on `parent`: a bit per core, set if it holds its chunk of the
@@ -652,13 +677,7 @@ impl ParachainHost {
         };
         let bits: Vec<bool> = Self::pending(client, parent)?
             .into_iter()
-            .map(|pending| {
-                pending.is_some_and(|p| {
-                    self.held
-                        .get(&p.hash)
-                        .is_some_and(|h| h.chunks.contains_key(&me))
-                })
-            })
+            .map(|pending| pending.is_some_and(|p| Self::holds(client, &p.hash, me)))
             .collect();
         let signature = key.sign(&bitfield_payload(parent, &bits));
         Ok(Some(SignedBitfield {
@@ -736,11 +755,32 @@ impl ParachainHost {
         .to_opaque())
     }
 
+    /// Deletes the availability data of candidates whose relay parent was finalized more
+    /// than [`AVAILABILITY_KEEP_FINALIZED`] blocks ago (a bounded amount per call).
+    pub fn prune_availability(client: &Client) {
+        let Ok(meta) = client.info() else {
+            return;
+        };
+        let Some(up_to) = meta
+            .finalized_number
+            .checked_sub(AVAILABILITY_KEEP_FINALIZED)
+        else {
+            return;
+        };
+        match client
+            .store()
+            .prune_availability(up_to, PRUNE_BLOCKS_PER_TICK)
+        {
+            Ok(0) => {}
+            Ok(pruned) => tracing::debug!(pruned, up_to, "availability data pruned"),
+            Err(err) => tracing::warn!(%err, "availability data not pruned"),
+        }
+    }
+
     /// Forgets what concerns relay blocks more than [`KEEP_BLOCKS`] below `best`.
     pub fn prune(&mut self, best: u32) {
         let keep = |number: u32| number.saturating_add(KEEP_BLOCKS) >= best;
         self.candidates.retain(|_, v| keep(v.relay_parent_number));
-        self.held.retain(|_, h| keep(h.relay_parent_number));
         self.bitfields.retain(|_, (number, _)| keep(*number));
     }
 }

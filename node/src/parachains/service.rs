@@ -464,7 +464,11 @@ impl ParachainService {
         } = finished;
         self.checking.remove(&collation.candidate.hash());
         self.start_queued();
-        let verdict = match chunks.map(|chunks| self.host.complete_check(check, chunks)) {
+        let completed = chunks.map(|chunks| {
+            let client = self.shared.client();
+            self.host.complete_check(&client, check, chunks)
+        });
+        let verdict = match completed {
             Ok(CollationOutcome::Seconded(statement)) => {
                 tracing::debug!(
                     para = statement.candidate.descriptor.para_id.0,
@@ -724,7 +728,11 @@ impl ParachainService {
 
     /// Answers a peer's chunk request.
     pub fn on_chunk_request(&self, request: ChunkRequest, channel: ResponseChannel<ChunkResponse>) {
-        let chunk = self.host.chunk(&request.candidate_hash, request.index);
+        let chunk = ParachainHost::chunk(
+            &self.shared.client(),
+            &request.candidate_hash,
+            request.index,
+        );
         let _stopped = self.network.respond_chunk(channel, ChunkResponse(chunk));
     }
 
@@ -789,6 +797,7 @@ impl ParachainService {
         if self.best_seen_at.0 != best_hash {
             self.best_seen_at = (best_hash, Instant::now());
             self.host.prune(best.number);
+            ParachainHost::prune_availability(&self.shared.client());
             self.taken.prune(best.number);
             self.asked.clear();
         }

@@ -32,11 +32,13 @@ pub enum Column {
     Justifications,
     /// Block hash to the authorship engine's data for the block; and the voter's state.
     Consensus,
+    /// Erasure chunks and available data of para candidates, with their pruning index.
+    Availability,
 }
 
 impl Column {
     /// Every column.
-    pub const ALL: [Column; 7] = [
+    pub const ALL: [Column; 8] = [
         Column::Meta,
         Column::Headers,
         Column::Bodies,
@@ -44,6 +46,7 @@ impl Column {
         Column::Canonical,
         Column::Justifications,
         Column::Consensus,
+        Column::Availability,
     ];
 
     /// The column's name (a RocksDB column family).
@@ -56,6 +59,7 @@ impl Column {
             Column::Canonical => "canonical",
             Column::Justifications => "justifications",
             Column::Consensus => "consensus",
+            Column::Availability => "availability",
         }
     }
 }
@@ -108,6 +112,20 @@ pub enum StoreError {
 }
 
 const META_KEY: &[u8] = b"chain";
+/// The first relay block number whose candidates' availability data is not pruned yet.
+const AVAILABILITY_PRUNED: &[u8] = b"pruned";
+
+fn availability_index_key(relay_parent_number: BlockNumber) -> Vec<u8> {
+    [&b"n"[..], &relay_parent_number.to_be_bytes()].concat()
+}
+
+fn chunk_key(candidate: &Hash, index: u32) -> Vec<u8> {
+    [&b"c"[..], &candidate.0, &index.to_be_bytes()].concat()
+}
+
+fn available_key(candidate: &Hash) -> Vec<u8> {
+    [&b"a"[..], &candidate.0].concat()
+}
 
 /// Genesis, best and finalized blocks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
@@ -324,6 +342,117 @@ impl ChainStore {
             key.to_vec(),
             value.to_vec(),
         )])
+    }
+
+    /// Durably keeps availability data of `candidate`, whose relay parent is block
+    /// `relay_parent_number`: its erasure chunks by index (SCALE), and its whole available
+    /// data (SCALE) if given. Pruned by [`Self::prune_availability`].
+    pub fn put_availability(
+        &self,
+        candidate: &Hash,
+        relay_parent_number: BlockNumber,
+        chunks: &[(u32, Vec<u8>)],
+        available: Option<&[u8]>,
+    ) -> Result<(), StoreError> {
+        let index_key = availability_index_key(relay_parent_number);
+        let mut index: Vec<(Hash, Vec<u32>)> =
+            match self.db.get(Column::Availability, &index_key)? {
+                Some(bytes) => decode("availability index", &bytes)?,
+                None => Vec::new(),
+            };
+        let position = match index.iter().position(|(hash, _)| hash == candidate) {
+            Some(position) => position,
+            None => {
+                index.push((*candidate, Vec::new()));
+                index.len().saturating_sub(1)
+            }
+        };
+        if let Some((_, held)) = index.get_mut(position) {
+            held.extend(chunks.iter().map(|(i, _)| *i));
+            held.sort_unstable();
+            held.dedup();
+        }
+        let mut batch = Vec::with_capacity(chunks.len().saturating_add(2));
+        batch.push(WriteOp::Put(
+            Column::Availability,
+            index_key,
+            index.encode(),
+        ));
+        for (chunk_index, chunk) in chunks {
+            batch.push(WriteOp::Put(
+                Column::Availability,
+                chunk_key(candidate, *chunk_index),
+                chunk.clone(),
+            ));
+        }
+        if let Some(available) = available {
+            batch.push(WriteOp::Put(
+                Column::Availability,
+                available_key(candidate),
+                available.to_vec(),
+            ));
+        }
+        self.db.write(batch)
+    }
+
+    /// Chunk `index` of `candidate` (SCALE), if kept.
+    pub fn availability_chunk(
+        &self,
+        candidate: &Hash,
+        index: u32,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        self.db
+            .get(Column::Availability, &chunk_key(candidate, index))
+    }
+
+    /// The whole available data of `candidate` (SCALE), if kept (a backer's).
+    pub fn available_data(&self, candidate: &Hash) -> Result<Option<Vec<u8>>, StoreError> {
+        self.db.get(Column::Availability, &available_key(candidate))
+    }
+
+    /// Deletes the availability data of candidates whose relay parent is at most `up_to`, at
+    /// most `max_blocks` relay blocks' worth per call; how many candidates went.
+    pub fn prune_availability(
+        &self,
+        up_to: BlockNumber,
+        max_blocks: u32,
+    ) -> Result<usize, StoreError> {
+        let next: BlockNumber = match self.db.get(Column::Availability, AVAILABILITY_PRUNED)? {
+            Some(bytes) => decode("availability pruning point", &bytes)?,
+            None => 0,
+        };
+        let end = up_to.min(next.saturating_add(max_blocks.saturating_sub(1)));
+        if next > up_to {
+            return Ok(0);
+        }
+        let mut batch = Vec::new();
+        let mut pruned = 0;
+        for number in next..=end {
+            let index_key = availability_index_key(number);
+            let Some(bytes) = self.db.get(Column::Availability, &index_key)? else {
+                continue;
+            };
+            let candidates: Vec<(Hash, Vec<u32>)> = decode("availability index", &bytes)?;
+            for (candidate, held) in &candidates {
+                batch.extend(
+                    held.iter()
+                        .map(|i| WriteOp::Delete(Column::Availability, chunk_key(candidate, *i))),
+                );
+                batch.push(WriteOp::Delete(
+                    Column::Availability,
+                    available_key(candidate),
+                ));
+            }
+            pruned += candidates.len();
+            batch.push(WriteOp::Delete(Column::Availability, index_key));
+        }
+        batch.push(WriteOp::Put(
+            Column::Availability,
+            AVAILABILITY_PRUNED.to_vec(),
+            end.saturating_add(1).encode(),
+        ));
+        self.db.write(batch)?;
+        Ok(pruned)
     }
 
     /// Canonical-index writes that make `new_best` the head: its ancestors replace the old

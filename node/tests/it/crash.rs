@@ -143,6 +143,55 @@ fn database_of_another_chain_is_refused() {
     assert!(err.to_string().contains("made for another chain"), "{err}");
 }
 
+#[test]
+fn availability_data_survives_a_restart_and_is_pruned_block_by_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let genesis = ChainSpec::dev().build_genesis().unwrap();
+    let (first, second) = (Hash([1; 32]), Hash([2; 32]));
+    {
+        let client = Client::open(Box::new(RocksDb::open(&path).unwrap()), &genesis).unwrap();
+        let store = client.store();
+        // A backer's candidate (every chunk and the data) at relay block 5, another
+        // validator's one chunk of a candidate at relay block 7.
+        let chunks: Vec<(u32, Vec<u8>)> = (0..4).map(|i| (i, vec![i as u8; 10])).collect();
+        store
+            .put_availability(&first, 5, &chunks, Some(b"available"))
+            .unwrap();
+        store
+            .put_availability(&second, 7, &[(2, vec![9; 10])], None)
+            .unwrap();
+    }
+    let client = Client::open(Box::new(RocksDb::open(&path).unwrap()), &genesis).unwrap();
+    let store = client.store();
+    assert_eq!(
+        store.availability_chunk(&first, 3).unwrap(),
+        Some(vec![3; 10])
+    );
+    assert_eq!(
+        store.available_data(&first).unwrap().as_deref(),
+        Some(&b"available"[..])
+    );
+    assert_eq!(
+        store.availability_chunk(&second, 2).unwrap(),
+        Some(vec![9; 10])
+    );
+    assert_eq!(store.availability_chunk(&second, 0).unwrap(), None);
+
+    // Up to block 6, three blocks a call: the first candidate goes, the second stays.
+    assert_eq!(store.prune_availability(6, 3).unwrap(), 0, "blocks 0 to 2");
+    assert_eq!(store.prune_availability(6, 3).unwrap(), 1, "blocks 3 to 5");
+    assert_eq!(store.prune_availability(6, 3).unwrap(), 0, "block 6");
+    assert_eq!(store.availability_chunk(&first, 3).unwrap(), None);
+    assert_eq!(store.available_data(&first).unwrap(), None);
+    assert_eq!(
+        store.availability_chunk(&second, 2).unwrap(),
+        Some(vec![9; 10])
+    );
+    assert_eq!(store.prune_availability(7, 3).unwrap(), 1);
+    assert_eq!(store.availability_chunk(&second, 2).unwrap(), None);
+}
+
 /// A memory database whose writes fail while `failing` is set.
 struct Flaky {
     inner: tessera_node::store::MemoryDb,

@@ -113,10 +113,9 @@ impl Network {
                 .missing_chunks(&self.clients[me], &best)
                 .unwrap();
             for wanted in missing {
-                let found = self
-                    .hosts
-                    .iter()
-                    .find_map(|h| h.chunk(&wanted.candidate_hash, wanted.index));
+                let found = self.clients.iter().find_map(|client| {
+                    ParachainHost::chunk(client, &wanted.candidate_hash, wanted.index)
+                });
                 if let Some(chunk) = found {
                     self.hosts[me]
                         .on_chunk(&self.clients[me], &wanted, chunk)
