@@ -9,6 +9,8 @@
 //!   later checkers;
 //! - [`engine`]: one validator's approval voting: blocks, assignments, approvals and invalid
 //!   votes in; what to check and send, and which blocks are approved, out;
+//! - [`recovery`]: rebuilding a candidate's available data from its backers or from chunks,
+//!   judging every answer against the erasure root;
 //! - `sim` (feature `simulator`): a seeded network of hundreds of validators running the engine,
 //!   with message delay and loss, no-shows and byzantine checkers.
 //!
@@ -29,6 +31,7 @@
 pub mod assignment;
 mod config;
 pub mod engine;
+pub mod recovery;
 #[cfg(feature = "simulator")]
 pub mod sim;
 pub mod tranches;
