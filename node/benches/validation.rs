@@ -7,6 +7,12 @@
 //! and storage proof) and re-execute the block statelessly; the Wasm side also instantiates the
 //! (cached) module and copies the parameters into it. The one-off compile time of the blob is
 //! printed too.
+//!
+//! It then prints what an approval check of the same candidate costs beside validation alone,
+//! measured in turns in one run: recovering the available data for 1,000 validators (from a
+//! backer's whole copy, checked by recomputing the erasure root; or, the worst case, from the
+//! last third of the chunks, all recovery shards, each proof checked, rebuilt and its root
+//! recomputed), then validating it in Wasm.
 
 use criterion::{Criterion, Throughput};
 use parachain_template_runtime::{self as template, GenesisConfig, TemplateRuntime, WASM_BINARY};
@@ -14,6 +20,7 @@ use parity_scale_codec::Encode;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use tessera_node::validation::{ValidationHost, ValidationLimits, ValidationPurpose};
+use tessera_relay_chain::availability::{encode_chunks, AvailableData, ErasureChunk};
 use tessera_runtime::crypto::Pair;
 use tessera_runtime::messaging::RelayInputs;
 use tessera_runtime::modules::balances;
@@ -21,7 +28,9 @@ use tessera_runtime::parachain::{
     build_block, prove_block, relay_inputs_inherent, BlockData, HeadData, ParaId, ValidationCode,
     ValidationParams,
 };
+use tessera_runtime::parachain::{PersistedValidationData, PoV};
 use tessera_runtime::Hash;
+use tessera_validity::recovery::{Recovery, Request};
 
 const TRANSFERS: usize = 1_000;
 
@@ -148,5 +157,100 @@ fn main() {
     println!(
         "  ratio wasm / native:               {:.2} (aim: at most 1.5)",
         wasm.as_secs_f64() / native.as_secs_f64()
+    );
+    approval_check(&params, &host);
+}
+
+/// Validators the approval check's data is coded for.
+const VALIDATORS: u32 = 1_000;
+
+/// Recovers `available` through a [`Recovery`] whose answers come from `chunks` (none from
+/// the backer) or from the backer's `full` copy.
+fn recover(root: Hash, chunks: &[ErasureChunk], full: Option<&AvailableData>) -> AvailableData {
+    // The backer is validator 0; with no copy it is silent, and the chunks come from the last
+    // third of validators, as if the first two thirds withheld theirs.
+    let mut recovery = Recovery::new(root, VALIDATORS, &[0], 0).unwrap();
+    let from_last = VALIDATORS as usize - chunks.len();
+    loop {
+        let requests = recovery.requests(64);
+        if let Some(outcome) = recovery.take_outcome() {
+            return outcome.unwrap();
+        }
+        for request in requests {
+            match request {
+                Request::Full { from } => {
+                    recovery.on_full(from, full.cloned());
+                }
+                Request::Chunk { from } => {
+                    let chunk = (from as usize)
+                        .checked_sub(from_last)
+                        .and_then(|i| chunks.get(i))
+                        .cloned();
+                    recovery.on_chunk(from, chunk);
+                }
+            }
+        }
+    }
+}
+
+fn approval_check(params: &ValidationParams, host: &ValidationHost) {
+    let code_hash = ValidationCode(WASM_BINARY.to_vec()).hash();
+    let available = AvailableData {
+        pov: PoV {
+            block_data: params.block_data.clone(),
+        },
+        validation_data: PersistedValidationData {
+            parent_head: params.parent_head.clone(),
+            relay_parent_number: params.relay_parent_number,
+            relay_parent_storage_root: params.relay_parent_storage_root,
+            max_pov_size: 5 << 20,
+        },
+    };
+    let (root, chunks) = encode_chunks(&available.encode(), VALIDATORS as usize).unwrap();
+    let threshold = (VALIDATORS as usize - 1) / 3 + 1;
+    let last = chunks[chunks.len() - threshold..].to_vec();
+    let validate = |data: &AvailableData| {
+        let params = ValidationParams {
+            parent_head: data.validation_data.parent_head.clone(),
+            block_data: data.pov.block_data.clone(),
+            relay_parent_number: data.validation_data.relay_parent_number,
+            relay_parent_storage_root: data.validation_data.relay_parent_storage_root,
+        };
+        host.validate(code_hash, WASM_BINARY, &params, ValidationPurpose::Approval)
+            .unwrap();
+    };
+    let timed = |op: &dyn Fn()| {
+        let started = Instant::now();
+        op();
+        started.elapsed()
+    };
+    let alone = || validate(&available);
+    let from_backer = || validate(&recover(root, &last, Some(&available)));
+    let from_chunks = || validate(&recover(root, &last, None));
+    let (mut a, mut b, mut c) = (Vec::new(), Vec::new(), Vec::new());
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(10) || a.len() < 5 {
+        a.push(timed(&alone));
+        b.push(timed(&from_backer));
+        c.push(timed(&from_chunks));
+    }
+    let median = |mut runs: Vec<Duration>| {
+        runs.sort();
+        runs[runs.len() / 2]
+    };
+    let (alone, from_backer, from_chunks) = (median(a), median(b), median(c));
+    println!();
+    println!(
+        "approval check, {VALIDATORS} validators, available data {} KiB, medians in turns:",
+        available.encoded_size() / 1024
+    );
+    println!("  validation alone (wasm):                  {alone:.2?}");
+    println!(
+        "  recovery from a backer + validation:      {from_backer:.2?} ({:.2}x)",
+        from_backer.as_secs_f64() / alone.as_secs_f64()
+    );
+    println!(
+        "  recovery from {threshold} chunks + validation:    {from_chunks:.2?} ({:.2}x)",
+        from_chunks.as_secs_f64() / alone.as_secs_f64()
     );
 }
