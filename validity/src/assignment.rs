@@ -312,11 +312,6 @@ pub fn approval_payload(block: &Hash, candidates: &[Hash]) -> Vec<u8> {
     (b"tessera-approve", block, candidates).encode()
 }
 
-/// The payload a validator signs to say `candidate` of relay block `block` is invalid.
-pub fn invalid_payload(block: &Hash, candidate: &Hash) -> Vec<u8> {
-    (b"tessera-invalid", block, candidate).encode()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,28 +4,24 @@
 //! ([`ApprovalEngine::new_block`]), of messages from peers ([`ApprovalEngine::message`]), of the
 //! outcome of checks it asked for ([`ApprovalEngine::checked`]), of finality
 //! ([`ApprovalEngine::finalized`]) and of time ([`ApprovalEngine::tick`]). It answers with
-//! [`Output`]s: messages to gossip, candidates to recover and validate, blocks now approved, and
-//! candidates now disputed.
+//! [`Output`]s: messages to gossip, candidates to recover and validate, candidates found
+//! invalid (for [`crate::disputes`]), and blocks now approved. A candidate under dispute is not
+//! approved until the dispute concludes valid ([`ApprovalEngine::dispute`]).
 //!
-//! What a peer can make it keep is bounded: one assignment per validator and candidate, one
-//! approval bit per assignment, and at most [`MAX_OPEN_DISPUTES`] invalid votes per validator
-//! among unfinalized blocks. Every message is checked (certificate, signature, assignment,
+//! What a peer can make it keep is bounded: one assignment per validator and candidate, and one
+//! approval bit per assignment. Every message is checked (certificate, signature, assignment,
 //! backing group) before anything changes, and a refused one says why ([`MessageError`]), so the
 //! network layer can blame its sender.
 
 use crate::assignment::{
-    approval_payload, invalid_payload, AssignmentCert, Crypto, InvalidAssignment, OurAssignment,
-    RelayVrfStory, MAX_CORES,
+    approval_payload, AssignmentCert, Crypto, InvalidAssignment, OurAssignment, RelayVrfStory,
+    MAX_CORES,
 };
 use crate::tranches::{self, Assigned};
 use crate::{ApprovalConfig, CoreIndex, ValidatorIndex};
 use parity_scale_codec::{Decode, Encode};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use tessera_runtime::{Hash, Signature};
-
-/// Most invalid votes one validator may have standing among unfinalized blocks: a byzantine
-/// validator cannot make everyone re-check without end.
-pub const MAX_OPEN_DISPUTES: u32 = 8;
 
 /// Most unfinalized blocks kept; a node whose finality stalls longer stops tracking new ones
 /// (and so never votes for them) rather than grow without bound.
@@ -85,19 +81,6 @@ pub struct Approval {
     pub signature: Signature,
 }
 
-/// A validator found a candidate invalid: the start of a dispute.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
-pub struct InvalidVote {
-    /// The relay block.
-    pub block: Hash,
-    /// The candidate, by its position in the block.
-    pub candidate: u32,
-    /// The validator.
-    pub validator: ValidatorIndex,
-    /// Its signature over [`invalid_payload`] of the block and the candidate's hash.
-    pub signature: Signature,
-}
-
 /// What validators gossip about approval.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
 pub enum Message {
@@ -105,8 +88,6 @@ pub enum Message {
     Assignment(Assignment),
     /// Approvals.
     Approval(Approval),
-    /// An invalid vote.
-    Invalid(InvalidVote),
 }
 
 /// What the engine asks of the node.
@@ -126,9 +107,9 @@ pub enum Output {
     },
     /// This block, its candidates and its ancestors' are approved here.
     Approved(Hash),
-    /// A validator says this candidate is invalid: the block is not approved while the dispute
-    /// stands.
-    Disputed {
+    /// This validator's check found the candidate invalid: open a dispute
+    /// ([`crate::disputes::Disputes::checked`]).
+    FoundInvalid {
         /// The relay block.
         block: Hash,
         /// The candidate's hash.
@@ -171,9 +152,6 @@ pub enum MessageError {
     /// Its signature does not verify.
     #[error("bad signature")]
     BadSignature,
-    /// Its validator already has [`MAX_OPEN_DISPUTES`] invalid votes standing.
-    #[error("validator {0} has too many disputes open")]
-    TooManyDisputes(u32),
 }
 
 /// One candidate of a tracked block.
@@ -182,7 +160,8 @@ struct CandidateEntry {
     info: IncludedCandidate,
     assigned: BTreeMap<ValidatorIndex, Assigned>,
     approved: bool,
-    invalid_votes: BTreeSet<ValidatorIndex>,
+    /// Under a dispute that has not concluded valid.
+    disputed: bool,
     /// When time alone may next change its tally or our trigger (a no-show deadline or a
     /// tranche start); ticks before then skip it.
     recheck_at: u64,
@@ -249,7 +228,6 @@ pub struct ApprovalEngine<C> {
     me: Option<ValidatorIndex>,
     n_validators: u32,
     blocks: HashMap<Hash, BlockEntry>,
-    open_disputes: HashMap<ValidatorIndex, u32>,
 }
 
 impl<C: Crypto> ApprovalEngine<C> {
@@ -267,7 +245,6 @@ impl<C: Crypto> ApprovalEngine<C> {
             me,
             n_validators,
             blocks: HashMap::new(),
-            open_disputes: HashMap::new(),
         }
     }
 
@@ -292,7 +269,7 @@ impl<C: Crypto> ApprovalEngine<C> {
             approved: entry.approved,
             candidates_approved: count(|c| c.approved),
             candidates: count(|_| true),
-            disputed: count(|c| !c.invalid_votes.is_empty()),
+            disputed: count(|c| c.disputed),
         })
     }
 
@@ -316,7 +293,7 @@ impl<C: Crypto> ApprovalEngine<C> {
                     info,
                     assigned: BTreeMap::new(),
                     approved: false,
-                    invalid_votes: BTreeSet::new(),
+                    disputed: false,
                     recheck_at: 0,
                 });
             }
@@ -386,8 +363,28 @@ impl<C: Crypto> ApprovalEngine<C> {
         match message {
             Message::Assignment(assignment) => self.on_assignment(assignment, now_ms),
             Message::Approval(approval) => self.on_approval(approval, now_ms),
-            Message::Invalid(vote) => self.on_invalid(vote),
         }
+    }
+
+    /// A dispute about `candidate` opened (`standing`) or concluded valid (not `standing`):
+    /// a disputed candidate is not approved, whatever its checkers say.
+    pub fn dispute(&mut self, candidate: &Hash, standing: bool, now_ms: u64) -> Vec<Output> {
+        let mut touched = Vec::new();
+        for (hash, entry) in &mut self.blocks {
+            for found in entry
+                .candidates
+                .iter_mut()
+                .filter(|c| c.info.hash == *candidate)
+            {
+                found.disputed = standing;
+                found.recheck_at = now_ms;
+                touched.push(*hash);
+            }
+        }
+        touched
+            .into_iter()
+            .flat_map(|block| self.update(block, now_ms))
+            .collect()
     }
 
     /// The outcome of a check asked for with [`Output::Check`].
@@ -417,36 +414,16 @@ impl<C: Crypto> ApprovalEngine<C> {
             }
             return self.update_only(block, Some(&[candidate]), now_ms);
         }
-        let payload = invalid_payload(&block, &checked.info.hash);
-        let Some(signature) = self.crypto.sign(&payload) else {
-            return Vec::new();
-        };
-        let vote = InvalidVote {
+        checked.disputed = true;
+        vec![Output::FoundInvalid {
             block,
-            candidate,
-            validator: me,
-            signature,
-        };
-        self.on_invalid(vote).unwrap_or_default()
+            candidate: checked.info.hash,
+        }]
     }
 
     /// The relay chain finalized up to `number`: blocks up to it need no more approval work.
     pub fn finalized(&mut self, number: u32) {
-        let open_disputes = &mut self.open_disputes;
-        self.blocks.retain(|_, entry| {
-            if entry.number > number {
-                return true;
-            }
-            for candidate in &entry.candidates {
-                for voter in &candidate.invalid_votes {
-                    if let Some(open) = open_disputes.get_mut(voter) {
-                        *open = open.saturating_sub(1);
-                    }
-                }
-            }
-            false
-        });
-        self.open_disputes.retain(|_, open| *open > 0);
+        self.blocks.retain(|_, entry| entry.number > number);
     }
 
     /// Announces our assignments in `hash` that are due and checks their candidates, and sends
@@ -462,9 +439,14 @@ impl<C: Crypto> ApprovalEngine<C> {
             let Some(candidate) = entry.candidates.get(index as usize) else {
                 continue;
             };
-            if candidate.approved || !candidate.invalid_votes.is_empty() {
+            if candidate.approved {
                 // Settled without us: nothing to check.
                 triggered.push(index);
+                continue;
+            }
+            if candidate.disputed {
+                // Everyone checks it for the dispute; approval waits for its outcome, and may
+                // need us then.
                 continue;
             }
             let started = tranches::current_tranche(&self.config, entry.slot_ms, now_ms);
@@ -571,7 +553,7 @@ impl<C: Crypto> ApprovalEngine<C> {
                     Some(only) => only.contains(&index),
                     None => now_ms >= candidate.recheck_at,
                 };
-                if !named || candidate.approved || !candidate.invalid_votes.is_empty() {
+                if !named || candidate.approved || candidate.disputed {
                     continue;
                 }
                 let assigned: Vec<Assigned> = candidate.assigned.values().copied().collect();
@@ -586,10 +568,7 @@ impl<C: Crypto> ApprovalEngine<C> {
                     entry.ours.get(&index).map(|ours| ours.tranche),
                 );
             }
-            let all = entry
-                .candidates
-                .iter()
-                .all(|c| c.approved && c.invalid_votes.is_empty());
+            let all = entry.candidates.iter().all(|c| c.approved && !c.disputed);
             if all && parent_approved {
                 entry.approved = true;
                 outputs.push(Output::Approved(hash));
@@ -731,61 +710,5 @@ impl<C: Crypto> ApprovalEngine<C> {
             }
         }
         Ok(self.update_only(block, Some(&candidates), now_ms))
-    }
-
-    fn on_invalid(&mut self, vote: InvalidVote) -> Result<Vec<Output>, MessageError> {
-        if vote.validator.0 >= self.n_validators {
-            return Err(MessageError::UnknownValidator(vote.validator.0));
-        }
-        let entry = self
-            .blocks
-            .get(&vote.block)
-            .ok_or(MessageError::UnknownBlock(vote.block))?;
-        let candidate = entry
-            .candidates
-            .get(vote.candidate as usize)
-            .ok_or(MessageError::NoSuchCandidate(vote.candidate))?;
-        if candidate.invalid_votes.contains(&vote.validator) {
-            return Err(MessageError::Duplicate);
-        }
-        let open = self
-            .open_disputes
-            .get(&vote.validator)
-            .copied()
-            .unwrap_or(0);
-        if open >= MAX_OPEN_DISPUTES {
-            return Err(MessageError::TooManyDisputes(vote.validator.0));
-        }
-        let payload = invalid_payload(&vote.block, &candidate.info.hash);
-        if !self
-            .crypto
-            .verify(vote.validator, &payload, &vote.signature)
-        {
-            return Err(MessageError::BadSignature);
-        }
-        let candidate_hash = candidate.info.hash;
-        let entry = self
-            .blocks
-            .get_mut(&vote.block)
-            .ok_or(MessageError::UnknownBlock(vote.block))?;
-        let candidate = entry
-            .candidates
-            .get_mut(vote.candidate as usize)
-            .ok_or(MessageError::NoSuchCandidate(vote.candidate))?;
-        let first = candidate.invalid_votes.is_empty();
-        candidate.invalid_votes.insert(vote.validator);
-        self.open_disputes
-            .insert(vote.validator, open.saturating_add(1));
-        let mut outputs = Vec::new();
-        if first {
-            outputs.push(Output::Disputed {
-                block: vote.block,
-                candidate: candidate_hash,
-            });
-        }
-        if Some(vote.validator) == self.me {
-            outputs.push(Output::Send(Message::Invalid(vote)));
-        }
-        Ok(outputs)
     }
 }

@@ -7,8 +7,10 @@
 //!   including block's VRF story, and checked from the public key alone;
 //! - [`tranches`]: when a candidate is approved, tranche by tranche, with no-shows covered by
 //!   later checkers;
-//! - [`engine`]: one validator's approval voting: blocks, assignments, approvals and invalid
-//!   votes in; what to check and send, and which blocks are approved, out;
+//! - [`engine`]: one validator's approval voting: blocks, assignments and approvals in; what to
+//!   check and send, what was found invalid, and which blocks are approved, out;
+//! - [`disputes`]: once a validator says a candidate is invalid, everyone checks and votes, and
+//!   two thirds conclude it; bounded per validator;
 //! - [`recovery`]: rebuilding a candidate's available data from its backers or from chunks,
 //!   judging every answer against the erasure root;
 //! - `sim` (feature `simulator`): a seeded network of hundreds of validators running the engine,
@@ -30,6 +32,7 @@
 
 pub mod assignment;
 mod config;
+pub mod disputes;
 pub mod engine;
 pub mod recovery;
 #[cfg(feature = "simulator")]

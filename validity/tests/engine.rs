@@ -1,14 +1,16 @@
-//! Approval voting between engines with real VRF assignments and sr25519 signatures: a block is
-//! approved once its assigned checkers approve, never while a candidate is disputed, and every
-//! message that is forged, misplaced or repeated is refused with the reason.
+//! Approval voting and disputes between validators with real VRF assignments and sr25519
+//! signatures: a block is approved once its assigned checkers approve, never while a candidate
+//! is disputed, a dispute concludes the way two thirds find, and every message that is forged,
+//! misplaced or repeated is refused with the reason.
 
 use std::sync::Arc;
 use tessera_consensus::AuthorityKey;
 use tessera_runtime::{AccountId, Hash, Signature};
 use tessera_validity::assignment::{AssignmentKind, Crypto, RelayVrfStory, ValidatorKeys};
+use tessera_validity::disputes::{Concluded, DisputeOutput, Disputes};
 use tessera_validity::engine::{
-    Approval, ApprovalEngine, Assignment, IncludedCandidate, InvalidVote, Message, MessageError,
-    NewBlock, Output, MAX_OPEN_DISPUTES,
+    Approval, ApprovalEngine, Assignment, IncludedCandidate, Message, MessageError, NewBlock,
+    Output,
 };
 use tessera_validity::{ApprovalConfig, CoreIndex, ValidatorIndex};
 
@@ -32,9 +34,13 @@ fn keys(i: u32) -> ValidatorKeys {
     ValidatorKeys::new(Some(AuthorityKey::from_index(u64::from(i))), publics())
 }
 
-fn engines() -> Vec<ApprovalEngine<ValidatorKeys>> {
+fn validators() -> Vec<Validator> {
     (0..VALIDATORS)
-        .map(|i| ApprovalEngine::new(config(), keys(i), Some(ValidatorIndex(i)), VALIDATORS))
+        .map(|i| {
+            let me = Some(ValidatorIndex(i));
+            let engine = ApprovalEngine::new(config(), keys(i), me, VALIDATORS);
+            (engine, Disputes::new(keys(i), me, 1, VALIDATORS))
+        })
         .collect()
 }
 
@@ -66,127 +72,219 @@ fn block(number: u8, parent: Hash) -> NewBlock {
     }
 }
 
-/// Runs the engines until quiet from `outputs` (of validator `from`), delivering every
-/// message to every other engine and answering checks with `valid`; what each approved.
+/// What one validator runs.
+type Validator = (ApprovalEngine<ValidatorKeys>, Disputes<ValidatorKeys>);
+
+/// What is in flight between the validators.
+enum Pending {
+    Approval(usize, Output),
+    Dispute(usize, DisputeOutput),
+}
+
+/// What the validators did, by validator.
+#[derive(Default)]
+struct Settled {
+    approved: Vec<Vec<Hash>>,
+    concluded: Vec<Vec<Concluded>>,
+}
+
+/// Runs the validators until quiet from `pending`, delivering every message to every other
+/// validator and answering checks with `valid`.
 fn settle(
-    engines: &mut [ApprovalEngine<ValidatorKeys>],
-    mut pending: Vec<(usize, Output)>,
+    validators: &mut [Validator],
+    mut pending: Vec<Pending>,
     valid: impl Fn(&Hash) -> bool,
     now: u64,
-) -> Vec<Vec<Hash>> {
-    let mut approved = vec![Vec::new(); engines.len()];
-    while let Some((from, output)) = pending.pop() {
-        match output {
-            Output::Send(message) => {
-                for (to, engine) in engines.iter_mut().enumerate() {
+) -> Settled {
+    let n = validators.len();
+    let mut settled = Settled {
+        approved: vec![Vec::new(); n],
+        concluded: vec![Vec::new(); n],
+    };
+    while let Some(next) = pending.pop() {
+        match next {
+            Pending::Approval(from, Output::Send(message)) => {
+                for (to, (engine, _)) in validators.iter_mut().enumerate() {
                     if to != from {
                         let outputs = engine.message(message.clone(), now).unwrap();
-                        pending.extend(outputs.into_iter().map(|o| (to, o)));
+                        pending.extend(outputs.into_iter().map(|o| Pending::Approval(to, o)));
                     }
                 }
             }
-            Output::Check {
-                block,
-                candidate,
-                hash,
-            } => {
-                let outputs = engines[from].checked(block, candidate, valid(&hash), now);
-                pending.extend(outputs.into_iter().map(|o| (from, o)));
+            Pending::Approval(
+                from,
+                Output::Check {
+                    block,
+                    candidate,
+                    hash,
+                },
+            ) => {
+                let outputs = validators[from]
+                    .0
+                    .checked(block, candidate, valid(&hash), now);
+                pending.extend(outputs.into_iter().map(|o| Pending::Approval(from, o)));
             }
-            Output::Approved(block) => approved[from].push(block),
-            Output::Disputed { .. } => {}
+            Pending::Approval(from, Output::Approved(block)) => settled.approved[from].push(block),
+            Pending::Approval(from, Output::FoundInvalid { candidate, .. }) => {
+                let outputs = validators[from].1.checked(candidate, false);
+                pending.extend(outputs.into_iter().map(|o| Pending::Dispute(from, o)));
+            }
+            Pending::Dispute(from, DisputeOutput::Send(message)) => {
+                let candidate = message.opening.candidate;
+                for (to, (engine, disputes)) in validators.iter_mut().enumerate() {
+                    if to != from {
+                        let outputs = disputes.message(message.clone()).unwrap();
+                        pending.extend(outputs.into_iter().map(|o| Pending::Dispute(to, o)));
+                    }
+                    if disputes.is_active(&candidate) {
+                        let held = engine.dispute(&candidate, true, now);
+                        pending.extend(held.into_iter().map(|o| Pending::Approval(to, o)));
+                    }
+                }
+            }
+            Pending::Dispute(from, DisputeOutput::Check(candidate)) => {
+                let outputs = validators[from].1.checked(candidate, valid(&candidate));
+                pending.extend(outputs.into_iter().map(|o| Pending::Dispute(from, o)));
+            }
+            Pending::Dispute(from, DisputeOutput::Concluded(concluded)) => {
+                let (engine, _) = &mut validators[from];
+                let outputs = engine.dispute(&concluded.candidate, !concluded.valid, now);
+                pending.extend(outputs.into_iter().map(|o| Pending::Approval(from, o)));
+                settled.concluded[from].push(concluded);
+            }
         }
         if pending.is_empty() {
             // Coalesced approvals go out on the next tick.
-            for (i, engine) in engines.iter_mut().enumerate() {
-                pending.extend(engine.tick(now).into_iter().map(|o| (i, o)));
+            for (i, (engine, _)) in validators.iter_mut().enumerate() {
+                pending.extend(
+                    engine
+                        .tick(now)
+                        .into_iter()
+                        .map(|o| Pending::Approval(i, o)),
+                );
             }
         }
     }
-    approved
+    settled
 }
 
-fn import(engines: &mut [ApprovalEngine<ValidatorKeys>], block: &NewBlock) -> Vec<(usize, Output)> {
-    engines
+fn import(validators: &mut [Validator], block: &NewBlock) -> Vec<Pending> {
+    validators
         .iter_mut()
         .enumerate()
-        .flat_map(|(i, engine)| {
+        .flat_map(|(i, (engine, _))| {
             engine
                 .new_block(block.clone(), 10)
                 .into_iter()
-                .map(move |o| (i, o))
+                .map(move |o| Pending::Approval(i, o))
         })
         .collect()
 }
 
-#[test]
-fn a_block_is_approved_by_everyone_once_its_checkers_approve_and_its_child_follows() {
-    let mut engines = engines();
-    let first = block(1, hash(0));
-    let outputs = import(&mut engines, &first);
-    let checks = outputs
+fn checks(pending: &[Pending]) -> usize {
+    pending
         .iter()
-        .filter(|(_, o)| matches!(o, Output::Check { .. }))
-        .count();
-    assert!(checks >= 2, "tranche 0 brings checkers ({checks})");
-    assert!(engines
-        .iter()
-        .all(|e| e.is_approved(&first.hash) == Some(false)));
-    let approved = settle(&mut engines, outputs, |_| true, 20);
-    assert!(approved.iter().all(|a| a == &[first.hash]), "{approved:?}");
-
-    let second = block(2, first.hash);
-    let outputs = import(&mut engines, &second);
-    let approved = settle(&mut engines, outputs, |_| true, 30);
-    assert!(approved.iter().all(|a| a == &[second.hash]), "{approved:?}");
-    let status = engines[5].block_approval(&second.hash).unwrap();
-    assert_eq!((status.candidates_approved, status.candidates), (2, 2));
-
-    engines[5].finalized(2);
-    assert_eq!(engines[5].tracked(), 0);
+        .filter(|p| matches!(p, Pending::Approval(_, Output::Check { .. })))
+        .count()
 }
 
 #[test]
-fn a_candidate_a_checker_finds_invalid_is_disputed_and_its_block_never_approved() {
-    let mut engines = engines();
+fn a_block_is_approved_by_everyone_once_its_checkers_approve_and_its_child_follows() {
+    let mut validators = validators();
     let first = block(1, hash(0));
-    let outputs = import(&mut engines, &first);
+    let pending = import(&mut validators, &first);
+    assert!(checks(&pending) >= 2, "tranche 0 brings checkers");
+    assert!(validators
+        .iter()
+        .all(|(e, _)| e.is_approved(&first.hash) == Some(false)));
+    let settled = settle(&mut validators, pending, |_| true, 20);
+    assert!(settled.approved.iter().all(|a| a == &[first.hash]));
+
+    let second = block(2, first.hash);
+    let pending = import(&mut validators, &second);
+    let settled = settle(&mut validators, pending, |_| true, 30);
+    assert!(settled.approved.iter().all(|a| a == &[second.hash]));
+    let status = validators[5].0.block_approval(&second.hash).unwrap();
+    assert_eq!((status.candidates_approved, status.candidates), (2, 2));
+
+    validators[5].0.finalized(2);
+    assert_eq!(validators[5].0.tracked(), 0);
+}
+
+#[test]
+fn an_invalid_candidate_is_disputed_concluded_invalid_and_its_block_never_approved() {
+    let mut validators = validators();
+    let first = block(1, hash(0));
+    let pending = import(&mut validators, &first);
     let invalid = first.candidates[1].hash;
-    let approved = settle(&mut engines, outputs, |h| *h != invalid, 20);
-    assert!(approved.iter().all(Vec::is_empty), "{approved:?}");
-    for engine in &engines {
+    let settled = settle(&mut validators, pending, |h| *h != invalid, 20);
+    assert!(settled.approved.iter().all(Vec::is_empty));
+    for ((engine, disputes), concluded) in validators.iter().zip(&settled.concluded) {
         let status = engine.block_approval(&first.hash).unwrap();
-        assert_eq!(status.disputed, 1);
-        assert!(!status.approved);
+        assert_eq!((status.disputed, status.approved), (1, false));
+        assert_eq!(disputes.outcome(&invalid), Some(false));
+        // The backers never voted, so nobody is on the losing side of this one.
+        assert!(concluded[0].offenders().is_empty());
     }
     // Its child is not approved either, though its own candidates are.
     let second = block(2, first.hash);
-    let outputs = import(&mut engines, &second);
-    let approved = settle(&mut engines, outputs, |_| true, 30);
-    assert!(approved.iter().all(Vec::is_empty), "{approved:?}");
-    assert_eq!(
-        engines[0]
-            .block_approval(&second.hash)
-            .unwrap()
-            .candidates_approved,
-        2
-    );
+    let pending = import(&mut validators, &second);
+    let settled = settle(&mut validators, pending, |_| true, 30);
+    assert!(settled.approved.iter().all(Vec::is_empty));
+    let status = validators[0].0.block_approval(&second.hash).unwrap();
+    assert_eq!(status.candidates_approved, 2);
+}
+
+#[test]
+fn a_dispute_of_a_valid_candidate_concludes_valid_its_block_is_approved_and_the_accuser_named() {
+    let mut validators = validators();
+    let first = block(1, hash(0));
+    let pending = import(&mut validators, &first);
+    // Validator 4 says the first candidate is invalid before anyone checked.
+    let accused = first.candidates[0].hash;
+    let mut pending: Vec<Pending> = pending
+        .into_iter()
+        .filter(|p| !matches!(p, Pending::Approval(4, Output::Check { .. })))
+        .collect();
+    let opened = validators[4].1.checked(accused, false);
+    pending.extend(opened.into_iter().map(|o| Pending::Dispute(4, o)));
+    let settled = settle(&mut validators, pending, |_| true, 20);
+    assert_eq!(settled.concluded[0][0].offenders(), [ValidatorIndex(4)]);
+    // The accuser never approves what it was assigned: once it is a no-show, later tranches
+    // cover it.
+    let later = config().no_show_ms + 20;
+    let ticks: Vec<Pending> = validators
+        .iter_mut()
+        .enumerate()
+        .flat_map(|(i, (engine, _))| {
+            engine
+                .tick(later)
+                .into_iter()
+                .map(move |o| Pending::Approval(i, o))
+        })
+        .collect();
+    let covered = settle(&mut validators, ticks, |_| true, later);
+    for (i, (_, disputes)) in validators.iter().enumerate() {
+        assert_eq!(disputes.outcome(&accused), Some(true), "validator {i}");
+        let approved = [&settled.approved[i][..], &covered.approved[i][..]].concat();
+        assert_eq!(approved, [first.hash], "validator {i}");
+    }
 }
 
 #[test]
 fn forged_misplaced_and_repeated_messages_are_refused_with_the_reason() {
-    let mut engines = engines();
+    let mut validators = validators();
     let first = block(1, hash(0));
-    let outputs = import(&mut engines, &first);
-    let assignment = outputs
+    let pending = import(&mut validators, &first);
+    let assignment = pending
         .iter()
-        .find_map(|(_, o)| match o {
-            Output::Send(Message::Assignment(a)) => Some(a.clone()),
+        .find_map(|p| match p {
+            Pending::Approval(_, Output::Send(Message::Assignment(a))) => Some(a.clone()),
             _ => None,
         })
         .expect("someone is assigned in tranche 0");
     let receiver = (assignment.validator.0 as usize + 1) % VALIDATORS as usize;
-    let engine = &mut engines[receiver];
+    let engine = &mut validators[receiver].0;
 
     // An approval before the assignment it rests on.
     let cores = match &assignment.cert.kind {
@@ -260,9 +358,9 @@ fn forged_misplaced_and_repeated_messages_are_refused_with_the_reason() {
 
 #[test]
 fn a_backer_cannot_check_its_own_candidate() {
-    let mut engines = engines();
+    let mut validators = validators();
     let first = block(1, hash(0));
-    import(&mut engines, &first);
+    import(&mut validators, &first);
     // Validator 0 backed core 0: its delay assignment there is drawn but refused.
     let drawn = keys(0).assignments(&first.story, &config(), 2, &[CoreIndex(0)]);
     let cert = drawn[&CoreIndex(0)].cert.clone();
@@ -272,48 +370,7 @@ fn a_backer_cannot_check_its_own_candidate() {
         cert,
     };
     assert_eq!(
-        engines[4].message(Message::Assignment(assignment), 20),
+        validators[4].0.message(Message::Assignment(assignment), 20),
         Err(MessageError::Backer(0))
     );
-}
-
-#[test]
-fn a_validator_can_hold_only_so_many_disputes_open_until_finality_frees_them() {
-    let mut engine = ApprovalEngine::new(config(), keys(5), Some(ValidatorIndex(5)), VALIDATORS);
-    let accuser = keys(4);
-    let mut parent = hash(0);
-    let blocks: Vec<NewBlock> = (1..=MAX_OPEN_DISPUTES as u8 + 1)
-        .map(|n| {
-            let b = block(n, parent);
-            parent = b.hash;
-            b
-        })
-        .collect();
-    for b in &blocks {
-        engine.new_block(b.clone(), 10);
-    }
-    let vote = |b: &NewBlock| {
-        let payload = tessera_validity::assignment::invalid_payload(&b.hash, &b.candidates[0].hash);
-        Message::Invalid(InvalidVote {
-            block: b.hash,
-            candidate: 0,
-            validator: ValidatorIndex(4),
-            signature: accuser.sign(&payload).unwrap(),
-        })
-    };
-    for b in &blocks[..MAX_OPEN_DISPUTES as usize] {
-        let outputs = engine.message(vote(b), 20).unwrap();
-        assert!(
-            matches!(outputs[..], [Output::Disputed { .. }]),
-            "{outputs:?}"
-        );
-    }
-    let last = &blocks[MAX_OPEN_DISPUTES as usize];
-    assert_eq!(
-        engine.message(vote(last), 20),
-        Err(MessageError::TooManyDisputes(4))
-    );
-    // Finality of the first block closes one of them.
-    engine.finalized(1);
-    assert!(engine.message(vote(last), 20).is_ok());
 }

@@ -1,8 +1,10 @@
-//! A seeded, deterministic network of validators running [`ApprovalEngine`]: relay blocks
-//! include a candidate on every core, messages arrive after a random delay or not at all, some
-//! validators vanish after announcing their assignments (no-shows), and byzantine ones approve
-//! without checking and back invalid candidates. [`run`] reports what every honest validator
-//! approved, how late, and what the protocol cost in messages and bytes.
+//! A seeded, deterministic network of validators running [`ApprovalEngine`] and [`Disputes`]:
+//! relay blocks include a candidate on every core, messages arrive after a random delay (later
+//! still when lost and sent again), some validators vanish after announcing their assignments
+//! (no-shows), byzantine ones approve without checking and back invalid candidates, and others
+//! dispute every candidate they check. [`run`] reports what every honest validator approved, how
+//! late, how disputes concluded and whom they named, and what the protocol cost in messages and
+//! bytes.
 //!
 //! Assignments here are drawn with a keyed hash instead of a VRF and signatures name their
 //! signer instead of proving it: the same rules ([`crate::assignment::combine`],
@@ -15,6 +17,7 @@ use crate::assignment::{
     check_claimed, combine, delay_tranche_of, AssignmentCert, AssignmentKind, Crypto,
     InvalidAssignment, OurAssignment, RelayVrfStory,
 };
+use crate::disputes::{DisputeMessage, DisputeOutput, Disputes};
 use crate::engine::{ApprovalEngine, IncludedCandidate, Message, NewBlock, Output};
 use crate::{ApprovalConfig, CoreIndex, DelayTranche, ValidatorIndex};
 use parity_scale_codec::Encode;
@@ -22,7 +25,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 use tessera_runtime::{Hash, Signature};
 
 /// How much later a lost message arrives.
@@ -156,9 +159,11 @@ pub enum Behaviour {
     Honest,
     /// Announces its assignments, then vanishes (a SIGKILLed checker): never approves.
     NoShow,
-    /// Byzantine: approves whatever it is assigned without checking, and backs invalid
-    /// candidates with another byzantine validator.
+    /// Byzantine: approves whatever it is assigned without checking, votes valid in every
+    /// dispute, and backs invalid candidates with another byzantine validator.
     ApprovesBlindly,
+    /// Byzantine: says every candidate it is assigned is invalid, opening a dispute.
+    DisputesEverything,
 }
 
 /// A simulated network and its load.
@@ -190,6 +195,8 @@ pub struct SimConfig {
     pub no_shows: u32,
     /// Byzantine validators ([`Behaviour::ApprovesBlindly`]).
     pub byzantine: u32,
+    /// Byzantine validators ([`Behaviour::DisputesEverything`]).
+    pub disputers: u32,
     /// Chance a candidate is invalid (backed by two byzantine validators), in parts per
     /// million; none without two byzantine validators.
     pub invalid_ppm: u32,
@@ -221,6 +228,7 @@ impl SimConfig {
             check_ms: (200, 2_000),
             no_shows: 0,
             byzantine: 0,
+            disputers: 0,
             invalid_ppm: 0,
             tick_ms: 250,
         }
@@ -250,8 +258,19 @@ pub struct SimReport {
     pub assignments: u64,
     /// Approval messages sent.
     pub approvals: u64,
-    /// Invalid votes sent.
-    pub invalid_votes: u64,
+    /// Dispute votes sent.
+    pub dispute_votes: u64,
+    /// Candidates whose dispute concluded valid at every honest validator.
+    pub concluded_valid: u64,
+    /// Candidates whose dispute concluded invalid at every honest validator.
+    pub concluded_invalid: u64,
+    /// Disputes some honest validator joined that had not concluded at every honest validator
+    /// by the end.
+    pub unconcluded: u64,
+    /// Validators some honest validator found on the losing side of a dispute.
+    pub offenders: BTreeSet<u32>,
+    /// Of them, honest ones: must be none.
+    pub honest_offenders: u64,
     /// Bytes of all messages sent, once per message (as SCALE-encoded).
     pub bytes: u64,
     /// Messages validators refused (sent for a block they had pruned, say).
@@ -259,9 +278,9 @@ pub struct SimReport {
 }
 
 impl SimReport {
-    /// Messages each validator sent per relay block.
+    /// Approval messages (assignments and approvals) each validator sent per relay block.
     pub fn messages_per_validator_block(&self, config: &SimConfig) -> f64 {
-        let sent = self.assignments + self.approvals + self.invalid_votes;
+        let sent = self.assignments + self.approvals;
         sent as f64 / (f64::from(config.validators) * f64::from(config.blocks))
     }
 
@@ -277,13 +296,26 @@ impl SimReport {
     }
 }
 
+/// What validators send each other.
+#[derive(Clone)]
+enum Wire {
+    Approval(Message),
+    Dispute(DisputeMessage),
+}
+
 enum Event {
     Block(usize, u32),
-    Deliver(usize, Message),
+    /// One copy shared by every receiver: heap entries stay small.
+    Deliver(usize, std::rc::Rc<Wire>),
     Checked {
         node: usize,
         block: Hash,
         candidate: u32,
+        valid: bool,
+    },
+    DisputeChecked {
+        node: usize,
+        candidate: Hash,
         valid: bool,
     },
     Tick,
@@ -342,6 +374,209 @@ struct SimBlock {
     good: bool,
 }
 
+/// One simulated validator.
+struct Node {
+    role: Behaviour,
+    engine: ApprovalEngine<SimCrypto>,
+    disputes: Disputes<SimCrypto>,
+    /// Messages about blocks not imported yet, in the order they came.
+    early: Vec<Message>,
+    /// When it approved each block, by the block's position.
+    approved_at: HashMap<usize, u64>,
+}
+
+/// The network being simulated.
+struct Sim<'a> {
+    config: &'a SimConfig,
+    rng: ChaCha8Rng,
+    nodes: Vec<Node>,
+    queue: Queue,
+    report: SimReport,
+    index_of: HashMap<Hash, usize>,
+}
+
+fn block_of(message: &Message) -> Hash {
+    match message {
+        Message::Assignment(assignment) => assignment.block,
+        Message::Approval(approval) => approval.block,
+    }
+}
+
+/// Whether the simulator made `candidate` invalid (its hash's last byte says so).
+fn is_valid(candidate: &Hash) -> bool {
+    candidate.0[31] == 0
+}
+
+impl Sim<'_> {
+    fn broadcast(&mut self, from: usize, wire: Wire, now: u64) {
+        let bytes = match &wire {
+            Wire::Approval(message) => message.encoded_size(),
+            Wire::Dispute(message) => message.encoded_size(),
+        };
+        self.report.bytes += bytes as u64;
+        let n = self.nodes.len();
+        let wire = std::rc::Rc::new(wire);
+        for to in 0..n {
+            if to == from {
+                continue;
+            }
+            // Each link delivers in order, as a stream does, and a lost packet costs a
+            // retransmission.
+            let mut delay = self
+                .rng
+                .gen_range(self.config.min_latency_ms..=self.config.max_latency_ms);
+            while self.rng.gen_range(0..1_000_000) < self.config.loss_ppm {
+                delay += RETRANSMIT_MS;
+            }
+            let link = &mut self.queue.links[from * n + to];
+            *link = (*link).max(now + delay);
+            let at = *link;
+            self.queue
+                .push(at, Event::Deliver(to, std::rc::Rc::clone(&wire)));
+        }
+    }
+
+    fn check_time(&mut self) -> u64 {
+        self.rng
+            .gen_range(self.config.check_ms.0..=self.config.check_ms.1)
+    }
+
+    fn on_approval_outputs(&mut self, node: usize, outputs: Vec<Output>, now: u64) {
+        for output in outputs {
+            match output {
+                Output::Send(message) => {
+                    match &message {
+                        Message::Assignment(_) => self.report.assignments += 1,
+                        Message::Approval(_) => self.report.approvals += 1,
+                    }
+                    self.broadcast(node, Wire::Approval(message), now);
+                }
+                Output::Check {
+                    block,
+                    candidate,
+                    hash,
+                } => {
+                    self.report.checks += 1;
+                    let (after, valid) = match self.nodes[node].role {
+                        Behaviour::Honest => (self.check_time(), is_valid(&hash)),
+                        Behaviour::ApprovesBlindly => (1, true),
+                        Behaviour::DisputesEverything => (1, false),
+                        Behaviour::NoShow => continue,
+                    };
+                    let checked = Event::Checked {
+                        node,
+                        block,
+                        candidate,
+                        valid,
+                    };
+                    self.queue.push(now + after, checked);
+                }
+                Output::Approved(hash) => {
+                    if let Some(&index) = self.index_of.get(&hash) {
+                        self.nodes[node].approved_at.entry(index).or_insert(now);
+                    }
+                }
+                Output::FoundInvalid { candidate, .. } => {
+                    let outputs = self.nodes[node].disputes.checked(candidate, false);
+                    self.on_dispute_outputs(node, outputs, now);
+                }
+            }
+        }
+    }
+
+    fn on_dispute_outputs(&mut self, node: usize, outputs: Vec<DisputeOutput>, now: u64) {
+        for output in outputs {
+            match output {
+                DisputeOutput::Send(message) => {
+                    self.report.dispute_votes += 1;
+                    let candidate = message.opening.candidate;
+                    if self.nodes[node].disputes.is_active(&candidate) {
+                        let held = self.nodes[node].engine.dispute(&candidate, true, now);
+                        self.on_approval_outputs(node, held, now);
+                    }
+                    self.broadcast(node, Wire::Dispute(message), now);
+                }
+                DisputeOutput::Check(candidate) => {
+                    let (after, valid) = match self.nodes[node].role {
+                        Behaviour::Honest => (self.check_time(), is_valid(&candidate)),
+                        Behaviour::ApprovesBlindly => (1, true),
+                        Behaviour::DisputesEverything => (1, false),
+                        Behaviour::NoShow => continue,
+                    };
+                    let checked = Event::DisputeChecked {
+                        node,
+                        candidate,
+                        valid,
+                    };
+                    self.queue.push(now + after, checked);
+                }
+                DisputeOutput::Concluded(concluded) => {
+                    if self.nodes[node].role == Behaviour::Honest {
+                        let named = concluded.offenders().into_iter().map(|v| v.0);
+                        self.report.offenders.extend(named);
+                    }
+                    let still = !concluded.valid;
+                    let outputs = self.nodes[node]
+                        .engine
+                        .dispute(&concluded.candidate, still, now);
+                    self.on_approval_outputs(node, outputs, now);
+                }
+            }
+        }
+    }
+
+    fn deliver(&mut self, to: usize, wire: &Wire, now: u64) {
+        match wire.clone() {
+            Wire::Approval(message) => {
+                if self.nodes[to]
+                    .engine
+                    .is_approved(&block_of(&message))
+                    .is_none()
+                {
+                    // Not imported yet: a node's gossip keeps it for when it is (bounded per
+                    // peer there; here every block arrives within the latency bound).
+                    self.nodes[to].early.push(message);
+                    return;
+                }
+                match self.nodes[to].engine.message(message, now) {
+                    Ok(outputs) => self.on_approval_outputs(to, outputs, now),
+                    Err(_) => self.report.refused += 1,
+                }
+            }
+            Wire::Dispute(message) => {
+                let candidate = message.opening.candidate;
+                match self.nodes[to].disputes.message(message) {
+                    Ok(outputs) => {
+                        if self.nodes[to].disputes.is_active(&candidate) {
+                            let held = self.nodes[to].engine.dispute(&candidate, true, now);
+                            self.on_approval_outputs(to, held, now);
+                        }
+                        self.on_dispute_outputs(to, outputs, now);
+                    }
+                    Err(_) => self.report.refused += 1,
+                }
+            }
+        }
+    }
+
+    fn import(&mut self, node: usize, block: NewBlock, now: u64) {
+        let hash = block.hash;
+        let mut outputs = self.nodes[node].engine.new_block(block, now);
+        let (came, rest): (Vec<Message>, Vec<Message>) =
+            std::mem::take(&mut self.nodes[node].early)
+                .into_iter()
+                .partition(|message| block_of(message) == hash);
+        self.nodes[node].early = rest;
+        for message in came {
+            match self.nodes[node].engine.message(message, now) {
+                Ok(more) => outputs.extend(more),
+                Err(_) => self.report.refused += 1,
+            }
+        }
+        self.on_approval_outputs(node, outputs, now);
+    }
+}
+
 /// Runs `config` to the end: every block's slot, then long enough for every tranche and two
 /// rounds of no-shows.
 pub fn run(config: &SimConfig) -> SimReport {
@@ -355,28 +590,32 @@ pub fn run(config: &SimConfig) -> SimReport {
         .copied()
         .take(config.byzantine as usize)
         .collect();
+    let mut others = order.iter().copied().skip(byzantine.len());
     for &i in &byzantine {
         roles[i] = Behaviour::ApprovesBlindly;
     }
-    for &i in order
-        .iter()
-        .skip(byzantine.len())
-        .take(config.no_shows as usize)
-    {
+    for i in others.by_ref().take(config.disputers as usize) {
+        roles[i] = Behaviour::DisputesEverything;
+    }
+    for i in others.take(config.no_shows as usize) {
         roles[i] = Behaviour::NoShow;
     }
-    let mut engines: Vec<ApprovalEngine<SimCrypto>> = (0..n)
-        .map(|i| {
+    let nodes: Vec<Node> = roles
+        .iter()
+        .enumerate()
+        .map(|(i, role)| {
+            let me = Some(ValidatorIndex(i as u32));
             let crypto = SimCrypto {
                 seed: config.seed,
-                me: Some(ValidatorIndex(i as u32)),
+                me,
             };
-            ApprovalEngine::new(
-                config.approval,
-                crypto,
-                Some(ValidatorIndex(i as u32)),
-                config.validators,
-            )
+            Node {
+                role: *role,
+                engine: ApprovalEngine::new(config.approval, crypto.clone(), me, config.validators),
+                disputes: Disputes::new(crypto, me, 0, config.validators),
+                early: Vec::new(),
+                approved_at: HashMap::new(),
+            }
         })
         .collect();
 
@@ -411,7 +650,7 @@ pub fn run(config: &SimConfig) -> SimReport {
             });
         }
         report.candidates += u64::from(config.cores);
-        report.invalid += candidates.iter().filter(|c| c.hash.0[31] == 1).count() as u64;
+        report.invalid += candidates.iter().filter(|c| !is_valid(&c.hash)).count() as u64;
         let mut hash = [0u8; 32];
         rng.fill(&mut hash);
         let mut story = [0u8; 32];
@@ -450,100 +689,102 @@ pub fn run(config: &SimConfig) -> SimReport {
     let end = config.slot_ms * u64::from(config.blocks)
         + approval.tranche_ms * u64::from(approval.n_delay_tranches + 1)
         + 3 * approval.no_show_ms
-        + config.check_ms.1;
+        + 2 * config.check_ms.1;
     let mut at = 0;
     while at <= end {
         queue.push(at, Event::Tick);
         at += config.tick_ms;
     }
-
-    let index_of: HashMap<Hash, usize> = blocks
+    let index_of = blocks
         .iter()
         .enumerate()
         .map(|(i, b)| (b.block.hash, i))
         .collect();
-    let mut approved_at: Vec<HashMap<usize, u64>> = vec![HashMap::new(); n];
-    let mut early: Vec<Vec<Message>> = vec![Vec::new(); n];
-    while let Some((now, event)) = queue.pop() {
-        let (node, outputs) = match event {
+    let mut sim = Sim {
+        config,
+        rng,
+        nodes,
+        queue,
+        report,
+        index_of,
+    };
+    // Once every honest validator approved every valid block and no dispute is open, only
+    // time would pass: the run ends there.
+    let good_blocks = blocks.iter().filter(|b| b.good).count();
+    let last_slot = config.slot_ms * u64::from(config.blocks);
+    let settled = |sim: &Sim<'_>| {
+        sim.nodes
+            .iter()
+            .filter(|node| node.role == Behaviour::Honest)
+            .all(|node| node.approved_at.len() >= good_blocks && node.disputes.active() == 0)
+    };
+    while let Some((now, event)) = sim.queue.pop() {
+        if matches!(event, Event::Tick) && now > last_slot && settled(&sim) {
+            break;
+        }
+        match event {
             Event::Block(index, node) => {
-                let node = node as usize;
-                let block = &blocks[index].block;
-                let mut outputs = engines[node].new_block(block.clone(), now);
-                // Messages that came before the block, in the order they came.
-                let (came, rest): (Vec<Message>, Vec<Message>) = std::mem::take(&mut early[node])
-                    .into_iter()
-                    .partition(|message| block_of(message) == block.hash);
-                early[node] = rest;
-                for message in came {
-                    match engines[node].message(message, now) {
-                        Ok(more) => outputs.extend(more),
-                        Err(_) => report.refused += 1,
-                    }
-                }
-                (node, outputs)
+                sim.import(node as usize, blocks[index].block.clone(), now)
             }
-            Event::Deliver(to, message) => {
-                if engines[to].is_approved(&block_of(&message)).is_none() {
-                    // Not imported yet: a node's gossip keeps it for when it is (bounded per
-                    // peer there; here every block arrives within the latency bound).
-                    early[to].push(message);
-                    continue;
-                }
-                match engines[to].message(message, now) {
-                    Ok(outputs) => (to, outputs),
-                    Err(_) => {
-                        report.refused += 1;
-                        continue;
-                    }
-                }
-            }
+            Event::Deliver(to, wire) => sim.deliver(to, &wire, now),
             Event::Checked {
                 node,
                 block,
                 candidate,
                 valid,
-            } => (node, engines[node].checked(block, candidate, valid, now)),
-            Event::Tick => {
-                for (node, engine) in engines.iter_mut().enumerate() {
-                    let outputs = engine.tick(now);
-                    handle(
-                        node,
-                        outputs,
-                        now,
-                        config,
-                        &roles,
-                        &mut rng,
-                        &mut queue,
-                        &mut report,
-                        &index_of,
-                        &mut approved_at,
-                    );
-                }
-                continue;
+            } => {
+                let outputs = sim.nodes[node].engine.checked(block, candidate, valid, now);
+                sim.on_approval_outputs(node, outputs, now);
             }
-        };
-        handle(
-            node,
-            outputs,
-            now,
-            config,
-            &roles,
-            &mut rng,
-            &mut queue,
-            &mut report,
-            &index_of,
-            &mut approved_at,
-        );
+            Event::DisputeChecked {
+                node,
+                candidate,
+                valid,
+            } => {
+                let outputs = sim.nodes[node].disputes.checked(candidate, valid);
+                sim.on_dispute_outputs(node, outputs, now);
+            }
+            Event::Tick => {
+                for node in 0..n {
+                    let outputs = sim.nodes[node].engine.tick(now);
+                    sim.on_approval_outputs(node, outputs, now);
+                }
+            }
+        }
     }
 
+    let mut report = sim.report;
     let mut lags = Vec::new();
-    for (node, approved) in approved_at.iter().enumerate() {
-        if roles[node] != Behaviour::Honest {
-            continue;
+    let disputed: BTreeSet<Hash> = blocks
+        .iter()
+        .flat_map(|b| b.block.candidates.iter().map(|c| c.hash))
+        .filter(|c| {
+            sim.nodes.iter().any(|node| {
+                node.role == Behaviour::Honest
+                    && (node.disputes.is_active(c) || node.disputes.outcome(c).is_some())
+            })
+        })
+        .collect();
+    let honest = || {
+        sim.nodes
+            .iter()
+            .filter(|node| node.role == Behaviour::Honest)
+    };
+    for candidate in &disputed {
+        let outcomes: Vec<Option<bool>> = honest()
+            .map(|node| node.disputes.outcome(candidate))
+            .collect();
+        if outcomes.iter().all(|o| *o == Some(true)) {
+            report.concluded_valid += 1;
+        } else if outcomes.iter().all(|o| *o == Some(false)) {
+            report.concluded_invalid += 1;
+        } else {
+            report.unconcluded += 1;
         }
+    }
+    for node in honest() {
         for (index, block) in blocks.iter().enumerate() {
-            match (approved.get(&index), block.good) {
+            match (node.approved_at.get(&index), block.good) {
                 (Some(_), false) => report.invalid_approved += 1,
                 (Some(at), true) => lags.push(at.saturating_sub(block.block.slot_ms)),
                 (None, true) => report.valid_unapproved += 1,
@@ -551,6 +792,11 @@ pub fn run(config: &SimConfig) -> SimReport {
             }
         }
     }
+    report.honest_offenders = report
+        .offenders
+        .iter()
+        .filter(|v| sim.nodes[**v as usize].role == Behaviour::Honest)
+        .count() as u64;
     report.max_lag_ms = lags.iter().copied().max().unwrap_or(0);
     report.mean_lag_ms = lags
         .iter()
@@ -558,92 +804,4 @@ pub fn run(config: &SimConfig) -> SimReport {
         .checked_div(lags.len() as u64)
         .unwrap_or(0);
     report
-}
-
-fn block_of(message: &Message) -> Hash {
-    match message {
-        Message::Assignment(assignment) => assignment.block,
-        Message::Approval(approval) => approval.block,
-        Message::Invalid(vote) => vote.block,
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn handle(
-    node: usize,
-    outputs: Vec<Output>,
-    now: u64,
-    config: &SimConfig,
-    roles: &[Behaviour],
-    rng: &mut ChaCha8Rng,
-    queue: &mut Queue,
-    report: &mut SimReport,
-    index_of: &HashMap<Hash, usize>,
-    approved_at: &mut [HashMap<usize, u64>],
-) {
-    for output in outputs {
-        match output {
-            Output::Send(message) => {
-                match &message {
-                    Message::Assignment(_) => report.assignments += 1,
-                    Message::Approval(_) => report.approvals += 1,
-                    Message::Invalid(_) => report.invalid_votes += 1,
-                }
-                report.bytes += message.encoded_size() as u64;
-                let n = roles.len();
-                for to in 0..n {
-                    if to == node {
-                        continue;
-                    }
-                    // Each link delivers in order, as a stream does, and a lost packet costs a
-                    // retransmission.
-                    let mut delay = rng.gen_range(config.min_latency_ms..=config.max_latency_ms);
-                    while rng.gen_range(0..1_000_000) < config.loss_ppm {
-                        delay += RETRANSMIT_MS;
-                    }
-                    let link = &mut queue.links[node * n + to];
-                    *link = (*link).max(now + delay);
-                    let at = *link;
-                    queue.push(at, Event::Deliver(to, message.clone()));
-                }
-            }
-            Output::Check {
-                block,
-                candidate,
-                hash,
-                ..
-            } => {
-                report.checks += 1;
-                let valid = hash.0[31] == 0;
-                match roles[node] {
-                    Behaviour::Honest => {
-                        let took = rng.gen_range(config.check_ms.0..=config.check_ms.1);
-                        let checked = Event::Checked {
-                            node,
-                            block,
-                            candidate,
-                            valid,
-                        };
-                        queue.push(now + took, checked);
-                    }
-                    Behaviour::ApprovesBlindly => {
-                        let checked = Event::Checked {
-                            node,
-                            block,
-                            candidate,
-                            valid: true,
-                        };
-                        queue.push(now + 1, checked);
-                    }
-                    Behaviour::NoShow => {}
-                }
-            }
-            Output::Approved(hash) => {
-                if let Some(&index) = index_of.get(&hash) {
-                    approved_at[node].entry(index).or_insert(now);
-                }
-            }
-            Output::Disputed { .. } => {}
-        }
-    }
 }

@@ -1,0 +1,522 @@
+//! Disputes: once a validator says a candidate is invalid, every validator checks it and votes,
+//! and the dispute concludes when more than two thirds of the session agree.
+//!
+//! A dispute opens with an invalid vote (an approval checker's, a backer's, or one made because
+//! recovery rebuilt data that does not match the erasure root). Everyone that hears of it checks
+//! the candidate and votes. On conclusion:
+//! - invalid: the blocks from the one that included it are to be reverted, and the validators
+//!   who said it was valid (its backers first) are offenders;
+//! - valid: the validators who said it was invalid are (lesser) offenders.
+//!
+//! A validator may have opened at most [`MAX_OPENED`] disputes about unfinalized candidates, so
+//! a byzantine one cannot make everyone check without end. The count falls only when finality
+//! releases a candidate ([`Disputes::finalized`]), not at each node's own conclusion, which
+//! would differ between nodes. Nodes can still disagree on who opened a dispute (the first
+//! invalid vote each heard): a node that refused an opening takes the dispute once another
+//! validator's vote comes with it, on that voter's count, so every node joins what the others
+//! hold open. A concluded dispute's votes go on chain ([`Concluded`]).
+
+use crate::assignment::Crypto;
+use crate::ValidatorIndex;
+use parity_scale_codec::{Decode, Encode};
+use std::collections::{BTreeMap, HashMap};
+use tessera_runtime::{Hash, Signature};
+
+/// Most disputes about unfinalized candidates one validator may have opened.
+pub const MAX_OPENED: u32 = 8;
+
+/// Most disputes tracked at once: more than every validator's [`MAX_OPENED`] would allow in a
+/// session of [`crate::assignment::MAX_CORES`] validators is refused.
+pub const MAX_ACTIVE: usize = 8_192;
+
+/// A validator's signed vote in a dispute.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct DisputeVote {
+    /// The candidate.
+    pub candidate: Hash,
+    /// The session it is judged in.
+    pub session: u32,
+    /// Whether the validator found it valid.
+    pub valid: bool,
+    /// The validator.
+    pub validator: ValidatorIndex,
+    /// Its signature over [`dispute_payload`].
+    pub signature: Signature,
+}
+
+/// A vote as sent: with the invalid vote that opened its dispute, so a validator that hears
+/// this vote before the opening one (they come from different senders) can still count it.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct DisputeMessage {
+    /// The vote that opened the dispute.
+    pub opening: DisputeVote,
+    /// Another validator's vote in it, if this is not the opening one itself.
+    pub vote: Option<DisputeVote>,
+}
+
+/// What a validator signs to vote in a dispute.
+pub fn dispute_payload(candidate: &Hash, session: u32, valid: bool) -> Vec<u8> {
+    (b"tessera-dispute", candidate, session, valid).encode()
+}
+
+/// A concluded dispute, with the votes that decided it: what goes on chain.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct Concluded {
+    /// The candidate.
+    pub candidate: Hash,
+    /// The session.
+    pub session: u32,
+    /// The outcome.
+    pub valid: bool,
+    /// Every vote, both sides.
+    pub votes: Vec<DisputeVote>,
+}
+
+impl Concluded {
+    /// The validators on the losing side.
+    pub fn offenders(&self) -> Vec<ValidatorIndex> {
+        self.votes
+            .iter()
+            .filter(|vote| vote.valid != self.valid)
+            .map(|vote| vote.validator)
+            .collect()
+    }
+}
+
+/// What the dispute machine asks of the node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DisputeOutput {
+    /// Send this vote to every validator.
+    Send(DisputeMessage),
+    /// Recover and validate this candidate, then report with [`Disputes::checked`].
+    Check(Hash),
+    /// The dispute concluded.
+    Concluded(Concluded),
+}
+
+/// Why a dispute vote was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DisputeError {
+    /// Its validator is not in the session.
+    #[error("validator {0} is not in the session")]
+    UnknownValidator(u32),
+    /// It is for another session.
+    #[error("vote for session {got}, this is session {expected}")]
+    WrongSession {
+        /// The vote's.
+        got: u32,
+        /// Ours.
+        expected: u32,
+    },
+    /// Its signature does not verify.
+    #[error("bad signature")]
+    BadSignature,
+    /// A valid vote for a candidate nobody disputes.
+    #[error("no dispute about candidate {0}")]
+    NotDisputed(Hash),
+    /// Its validator already voted so.
+    #[error("already known")]
+    Duplicate,
+    /// Its validator already voted the other way.
+    #[error("validator {0} already voted the other way")]
+    Conflicting(u32),
+    /// The vote said to open a dispute says the candidate is valid.
+    #[error("a dispute opens with an invalid vote")]
+    ValidOpening,
+    /// Its validator opened [`MAX_OPENED`] disputes about unfinalized candidates already.
+    #[error("validator {0} has opened too many disputes")]
+    TooManyOpened(u32),
+    /// Too many disputes at once.
+    #[error("too many disputes are active")]
+    TooManyActive,
+}
+
+#[derive(Debug)]
+struct Active {
+    votes: BTreeMap<ValidatorIndex, DisputeVote>,
+    opening: DisputeVote,
+    valid: usize,
+    checking: bool,
+}
+
+/// One validator's view of the session's disputes.
+#[derive(Debug)]
+pub struct Disputes<C> {
+    crypto: C,
+    me: Option<ValidatorIndex>,
+    session: u32,
+    n_validators: u32,
+    active: HashMap<Hash, Active>,
+    opened: HashMap<ValidatorIndex, u32>,
+    /// Who opened each dispute (until finality releases the candidate).
+    opener: HashMap<Hash, ValidatorIndex>,
+    concluded: HashMap<Hash, bool>,
+}
+
+impl<C: Crypto> Disputes<C> {
+    /// The disputes of `session`, as validator `me` (none on a node that only follows).
+    pub fn new(crypto: C, me: Option<ValidatorIndex>, session: u32, n_validators: u32) -> Self {
+        Disputes {
+            crypto,
+            me,
+            session,
+            n_validators,
+            active: HashMap::new(),
+            opened: HashMap::new(),
+            opener: HashMap::new(),
+            concluded: HashMap::new(),
+        }
+    }
+
+    /// The relay chain finalized the blocks that included `candidates`: their disputes no
+    /// longer count against their openers (concluded ones keep their outcome until then).
+    pub fn finalized(&mut self, candidates: &[Hash]) {
+        for candidate in candidates {
+            self.active.remove(candidate);
+            self.concluded.remove(candidate);
+            if let Some(opener) = self.opener.remove(candidate) {
+                if let Some(opened) = self.opened.get_mut(&opener) {
+                    *opened = opened.saturating_sub(1);
+                }
+            }
+        }
+        self.opened.retain(|_, opened| *opened > 0);
+    }
+
+    /// How `candidate`'s dispute concluded (valid or not), if it did.
+    pub fn outcome(&self, candidate: &Hash) -> Option<bool> {
+        self.concluded.get(candidate).copied()
+    }
+
+    /// Whether `candidate` is under a dispute that has not concluded.
+    pub fn is_active(&self, candidate: &Hash) -> bool {
+        self.active.contains_key(candidate)
+    }
+
+    /// Disputes not yet concluded.
+    pub fn active(&self) -> usize {
+        self.active.len()
+    }
+
+    /// Votes needed to conclude: more than two thirds of the session.
+    pub fn supermajority(&self) -> usize {
+        ((self.n_validators as usize).saturating_mul(2) / 3).saturating_add(1)
+    }
+
+    /// This validator found `candidate` valid or not: votes, opening a dispute if invalid.
+    pub fn checked(&mut self, candidate: Hash, valid: bool) -> Vec<DisputeOutput> {
+        let Some(me) = self.me else {
+            return Vec::new();
+        };
+        let payload = dispute_payload(&candidate, self.session, valid);
+        let Some(signature) = self.crypto.sign(&payload) else {
+            return Vec::new();
+        };
+        let vote = DisputeVote {
+            candidate,
+            session: self.session,
+            valid,
+            validator: me,
+            signature,
+        };
+        let opening = self
+            .active
+            .get(&candidate)
+            .map(|active| active.opening.clone());
+        match self.vote(vote.clone()) {
+            Ok(mut outputs) => {
+                let message = match opening {
+                    Some(opening) => DisputeMessage {
+                        opening,
+                        vote: Some(vote),
+                    },
+                    None => DisputeMessage {
+                        opening: vote,
+                        vote: None,
+                    },
+                };
+                outputs.insert(0, DisputeOutput::Send(message));
+                outputs
+            }
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// A peer's message: its opening vote (new or not), then its vote.
+    pub fn message(&mut self, message: DisputeMessage) -> Result<Vec<DisputeOutput>, DisputeError> {
+        if message.opening.valid {
+            return Err(DisputeError::ValidOpening);
+        }
+        let opener = message.opening.validator;
+        let mut outputs = match self.vote(message.opening.clone()) {
+            Ok(outputs) => outputs,
+            Err(DisputeError::Duplicate) if message.vote.is_some() => Vec::new(),
+            // Another validator voted in it, so nodes that took the opening hold it open: take
+            // it too, on the voter's count (colluders can each open only so many), else this
+            // node would never join what others conclude.
+            Err(DisputeError::TooManyOpened(_)) => match &message.vote {
+                Some(vote) if vote.validator != opener => {
+                    self.vote_charging(message.opening, vote.validator)?
+                }
+                _ => return Err(DisputeError::TooManyOpened(opener.0)),
+            },
+            Err(err) => return Err(err),
+        };
+        if let Some(vote) = message.vote {
+            outputs.extend(self.vote(vote)?);
+        }
+        Ok(outputs)
+    }
+
+    /// A vote (a peer's, through [`Self::message`], or this validator's own); one that opens
+    /// a dispute counts against its validator.
+    fn vote(&mut self, vote: DisputeVote) -> Result<Vec<DisputeOutput>, DisputeError> {
+        let validator = vote.validator;
+        self.vote_charging(vote, validator)
+    }
+
+    /// [`Self::vote`], counting an opening against `charged`.
+    fn vote_charging(
+        &mut self,
+        vote: DisputeVote,
+        charged: ValidatorIndex,
+    ) -> Result<Vec<DisputeOutput>, DisputeError> {
+        if vote.validator.0 >= self.n_validators {
+            return Err(DisputeError::UnknownValidator(vote.validator.0));
+        }
+        if vote.session != self.session {
+            return Err(DisputeError::WrongSession {
+                got: vote.session,
+                expected: self.session,
+            });
+        }
+        if self.concluded.contains_key(&vote.candidate) {
+            return Err(DisputeError::Duplicate);
+        }
+        if let Some(active) = self.active.get(&vote.candidate) {
+            match active.votes.get(&vote.validator) {
+                Some(known) if known.valid == vote.valid => return Err(DisputeError::Duplicate),
+                Some(_) => return Err(DisputeError::Conflicting(vote.validator.0)),
+                None => {}
+            }
+        } else {
+            if vote.valid {
+                return Err(DisputeError::NotDisputed(vote.candidate));
+            }
+            if self.opened.get(&charged).copied().unwrap_or(0) >= MAX_OPENED {
+                return Err(DisputeError::TooManyOpened(charged.0));
+            }
+            if self.active.len() >= MAX_ACTIVE {
+                return Err(DisputeError::TooManyActive);
+            }
+        }
+        let payload = dispute_payload(&vote.candidate, vote.session, vote.valid);
+        if !self
+            .crypto
+            .verify(vote.validator, &payload, &vote.signature)
+        {
+            return Err(DisputeError::BadSignature);
+        }
+        let mut outputs = Vec::new();
+        let candidate = vote.candidate;
+        let mine = Some(vote.validator) == self.me;
+        let active = match self.active.entry(candidate) {
+            std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
+            std::collections::hash_map::Entry::Vacant(entry) => {
+                let opened = self.opened.entry(charged).or_insert(0);
+                *opened = opened.saturating_add(1);
+                self.opener.insert(candidate, charged);
+                entry.insert(Active {
+                    votes: BTreeMap::new(),
+                    opening: vote.clone(),
+                    valid: 0,
+                    checking: false,
+                })
+            }
+        };
+        if vote.valid {
+            active.valid = active.valid.saturating_add(1);
+        }
+        active.votes.insert(vote.validator, vote);
+        let voted = self.me.is_some_and(|me| active.votes.contains_key(&me));
+        if self.me.is_some() && !voted && !active.checking && !mine {
+            active.checking = true;
+            outputs.push(DisputeOutput::Check(candidate));
+        }
+        let valid = active.valid;
+        let invalid = active.votes.len().saturating_sub(valid);
+        let supermajority = self.supermajority();
+        if valid >= supermajority || invalid >= supermajority {
+            if let Some(active) = self.active.remove(&candidate) {
+                let outcome = valid >= supermajority;
+                self.concluded.insert(candidate, outcome);
+                outputs.push(DisputeOutput::Concluded(Concluded {
+                    candidate,
+                    session: self.session,
+                    valid: outcome,
+                    votes: active.votes.into_values().collect(),
+                }));
+            }
+        }
+        Ok(outputs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::assignment::ValidatorKeys;
+    use std::sync::Arc;
+    use tessera_consensus::AuthorityKey;
+    use tessera_runtime::AccountId;
+
+    const N: u32 = 7;
+
+    fn keys(i: u32) -> ValidatorKeys {
+        let publics: Arc<[AccountId]> = (0..u64::from(N))
+            .map(|i| AuthorityKey::from_index(i).public())
+            .collect();
+        ValidatorKeys::new(Some(AuthorityKey::from_index(u64::from(i))), publics)
+    }
+
+    fn vote(i: u32, candidate: Hash, valid: bool) -> DisputeVote {
+        let signature = keys(i)
+            .sign(&dispute_payload(&candidate, 1, valid))
+            .unwrap();
+        DisputeVote {
+            candidate,
+            session: 1,
+            valid,
+            validator: ValidatorIndex(i),
+            signature,
+        }
+    }
+
+    #[test]
+    fn an_invalid_vote_opens_a_dispute_everyone_checks_and_two_thirds_conclude_it() {
+        let candidate = Hash([1; 32]);
+        let mut disputes = Disputes::new(keys(6), Some(ValidatorIndex(6)), 1, N);
+        assert_eq!(
+            disputes.vote(vote(0, candidate, true)),
+            Err(DisputeError::NotDisputed(candidate)),
+            "a valid vote opens nothing"
+        );
+        let outputs = disputes.vote(vote(0, candidate, false)).unwrap();
+        assert_eq!(outputs, [DisputeOutput::Check(candidate)]);
+        assert!(disputes.is_active(&candidate));
+        // Four valid votes from others and ours make five of seven: concluded valid.
+        for i in 1..=4 {
+            let outputs = disputes.vote(vote(i, candidate, true)).unwrap();
+            assert!(outputs.is_empty(), "{outputs:?}");
+        }
+        let outputs = disputes.checked(candidate, true);
+        let [DisputeOutput::Send(ours), DisputeOutput::Concluded(concluded)] = &outputs[..] else {
+            panic!("{outputs:?}")
+        };
+        assert!(ours.vote.as_ref().unwrap().valid);
+        assert!(concluded.valid);
+        assert_eq!(concluded.offenders(), [ValidatorIndex(0)]);
+        assert_eq!(disputes.outcome(&candidate), Some(true));
+        assert!(!disputes.is_active(&candidate));
+    }
+
+    #[test]
+    fn a_vote_heard_before_the_opening_one_counts_for_it_comes_along() {
+        let candidate = Hash([4; 32]);
+        let mut disputes = Disputes::new(keys(6), Some(ValidatorIndex(6)), 1, N);
+        let message = DisputeMessage {
+            opening: vote(0, candidate, false),
+            vote: Some(vote(1, candidate, true)),
+        };
+        let outputs = disputes.message(message.clone()).unwrap();
+        assert_eq!(outputs, [DisputeOutput::Check(candidate)]);
+        // The opening again, with another vote: counted once, the new vote added.
+        let again = DisputeMessage {
+            vote: Some(vote(2, candidate, true)),
+            ..message
+        };
+        assert!(disputes.message(again).unwrap().is_empty());
+        assert_eq!(
+            disputes.message(DisputeMessage {
+                opening: vote(3, candidate, true),
+                vote: None
+            }),
+            Err(DisputeError::ValidOpening)
+        );
+    }
+
+    #[test]
+    fn forged_repeated_and_conflicting_votes_are_refused() {
+        let candidate = Hash([2; 32]);
+        let mut disputes = Disputes::new(keys(6), Some(ValidatorIndex(6)), 1, N);
+        let mut forged = vote(0, candidate, false);
+        forged.validator = ValidatorIndex(1);
+        assert_eq!(disputes.vote(forged), Err(DisputeError::BadSignature));
+        assert!(!disputes.is_active(&candidate), "nothing changed");
+        disputes.vote(vote(0, candidate, false)).unwrap();
+        assert_eq!(
+            disputes.vote(vote(0, candidate, false)),
+            Err(DisputeError::Duplicate)
+        );
+        assert_eq!(
+            disputes.vote(vote(0, candidate, true)),
+            Err(DisputeError::Conflicting(0))
+        );
+        let mut other_session = vote(1, candidate, true);
+        other_session.session = 2;
+        assert!(matches!(
+            disputes.vote(other_session),
+            Err(DisputeError::WrongSession { got: 2, .. })
+        ));
+        assert_eq!(
+            disputes.vote(vote(N, candidate, true)),
+            Err(DisputeError::UnknownValidator(N))
+        );
+    }
+
+    #[test]
+    fn a_validator_opens_only_so_many_disputes_until_finality_releases_them() {
+        let mut disputes = Disputes::new(keys(6), Some(ValidatorIndex(6)), 1, N);
+        for c in 0..MAX_OPENED as u8 {
+            disputes.vote(vote(0, Hash([c; 32]), false)).unwrap();
+        }
+        let next = Hash([200; 32]);
+        assert_eq!(
+            disputes.vote(vote(0, next, false)),
+            Err(DisputeError::TooManyOpened(0))
+        );
+        // One concludes (valid): that alone does not free a slot, finality does.
+        for i in 1..=5 {
+            disputes.vote(vote(i, Hash([0; 32]), true)).unwrap();
+        }
+        assert_eq!(disputes.outcome(&Hash([0; 32])), Some(true));
+        assert_eq!(
+            disputes.vote(vote(0, next, false)),
+            Err(DisputeError::TooManyOpened(0))
+        );
+        disputes.finalized(&[Hash([0; 32])]);
+        assert!(disputes.vote(vote(0, next, false)).is_ok());
+    }
+
+    #[test]
+    fn a_supermajority_against_concludes_invalid_and_names_the_other_side() {
+        let candidate = Hash([3; 32]);
+        let mut disputes = Disputes::new(keys(6), None, 1, N);
+        // Backers 0 and 1 said valid in the dispute; five others say invalid.
+        disputes.vote(vote(2, candidate, false)).unwrap();
+        disputes.vote(vote(0, candidate, true)).unwrap();
+        disputes.vote(vote(1, candidate, true)).unwrap();
+        let mut last = Vec::new();
+        for i in 3..=6 {
+            last = disputes.vote(vote(i, candidate, false)).unwrap();
+        }
+        let [DisputeOutput::Concluded(concluded)] = &last[..] else {
+            panic!("{last:?}")
+        };
+        assert!(!concluded.valid);
+        assert_eq!(
+            concluded.offenders(),
+            [ValidatorIndex(0), ValidatorIndex(1)]
+        );
+    }
+}
