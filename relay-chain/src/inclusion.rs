@@ -122,6 +122,8 @@ pub enum Call {
         bitfields: Vec<SignedBitfield>,
         /// Candidates backed on the parent.
         backed: Vec<BackedCandidate>,
+        /// Disputes concluded among validators, with their votes (see [`crate::disputes`]).
+        disputes: Vec<crate::disputes::DisputeStatementSet>,
     },
 }
 
@@ -176,6 +178,25 @@ pub enum Event {
         candidate_hash: Hash,
         /// Why.
         reason: String,
+    },
+    /// A dispute concluded and was recorded.
+    #[codec(index = 5)]
+    DisputeConcluded {
+        /// The candidate.
+        candidate_hash: Hash,
+        /// Whether it was found valid.
+        valid: bool,
+    },
+    /// A validator was on the losing side of a dispute: an offender, disabled for the rest of
+    /// the session.
+    #[codec(index = 6)]
+    ValidatorOffence {
+        /// The validator's index.
+        validator: u32,
+        /// The disputed candidate.
+        candidate_hash: Hash,
+        /// What it did.
+        offence: crate::disputes::Offence,
     },
 }
 
@@ -318,6 +339,10 @@ fn process_bitfields<E: Bounds>(
         if !signer.verify(&payload, &bitfield.signature) {
             return Err(error("BadBitfieldSignature"));
         }
+        if crate::disputes::is_disabled(&mut ctx.state, bitfield.validator)? {
+            // Valid, but a disabled validator's availability does not count.
+            continue;
+        }
         for (bit, candidate) in bitfield.bits.iter().zip(pending.iter_mut()) {
             let (true, Some(candidate)) = (bit, candidate) else {
                 continue;
@@ -437,6 +462,9 @@ pub fn check_backed(
         if backers.contains(&vote.validator) {
             return Err(error("DuplicateStatement"));
         }
+        if crate::disputes::is_disabled(state, vote.validator)? {
+            return Err(error("DisabledBacker"));
+        }
         if !validator(validators, vote.validator)?.verify(&payload, &vote.signature) {
             return Err(error("BadStatementSignature"));
         }
@@ -511,11 +539,15 @@ fn back<E: From<Event>>(
 impl<E: Bounds> Dispatch<E> for Call {
     fn weight(&self) -> Weight {
         let Call::Enter {
-            bitfields, backed, ..
+            bitfields,
+            backed,
+            disputes,
+            ..
         } = self;
         let signatures = backed
             .iter()
             .map(|b| b.votes.len().saturating_add(1))
+            .chain(disputes.iter().map(|d| d.votes.len()))
             .fold(bitfields.len(), usize::saturating_add);
         // It also runs queued upward messages, up to their budget.
         BASE_WEIGHT
@@ -531,6 +563,7 @@ impl<E: Bounds> Dispatch<E> for Call {
             parent_header,
             bitfields,
             backed,
+            disputes,
         } = self;
         let now = ctx.block_number;
         if ENTERED.get(&mut ctx.state)? == Some(now) {
@@ -544,6 +577,8 @@ impl<E: Bounds> Dispatch<E> for Call {
             return Err(error("WrongParentHeader"));
         }
         let validators = session::validators(&mut ctx.state)?;
+        // Disputes first: the validators they disable do not count in this block either.
+        crate::disputes::record(ctx, &validators, disputes)?;
         let cores = paras::para_ids(&mut ctx.state)?;
         for para in &cores {
             paras::enact_due_upgrade(ctx, *para)?;

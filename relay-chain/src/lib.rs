@@ -27,6 +27,7 @@
 
 pub mod availability;
 mod chain_spec;
+pub mod disputes;
 mod error;
 pub mod inclusion;
 pub mod messaging;

@@ -3,6 +3,9 @@
 
 use parity_scale_codec::Decode;
 use std::collections::BTreeMap;
+use tessera_relay_chain::disputes::{
+    self, dispute_payload, DisputeStatementSet, DisputeVote, Offence, OffenceCount,
+};
 use tessera_relay_chain::inclusion::{
     self, bitfield_payload, statement_payload, BackedCandidate, SignedBitfield, ValidityVote,
     AVAILABILITY_TIMEOUT,
@@ -138,10 +141,20 @@ impl Relay {
         bitfields: Vec<SignedBitfield>,
         backed: Vec<BackedCandidate>,
     ) -> OpaqueExtrinsic {
+        self.enter_with(bitfields, backed, vec![])
+    }
+
+    fn enter_with(
+        &self,
+        bitfields: Vec<SignedBitfield>,
+        backed: Vec<BackedCandidate>,
+        disputes: Vec<DisputeStatementSet>,
+    ) -> OpaqueExtrinsic {
         let call = Call::Inclusion(inclusion::Call::Enter {
             parent_header: self.head.clone(),
             bitfields,
             backed,
+            disputes,
         });
         Extrinsic::<Call> {
             signature: None,
@@ -616,4 +629,200 @@ fn new_code_that_cannot_be_scheduled_drops_the_candidate_or_is_refused_never_the
         .unwrap()
         .unwrap();
     assert_eq!(info.pending.unwrap().code_hash, code(12).hash());
+}
+
+/// A concluded dispute about `candidate` with the votes of `valid` (valid) and `invalid`.
+fn dispute(
+    relay: &Relay,
+    candidate: Hash,
+    outcome: bool,
+    valid: &[u32],
+    invalid: &[u32],
+) -> DisputeStatementSet {
+    let mut votes: Vec<DisputeVote> = valid
+        .iter()
+        .map(|v| (*v, true))
+        .chain(invalid.iter().map(|v| (*v, false)))
+        .map(|(validator, valid)| DisputeVote {
+            candidate,
+            session: disputes::CURRENT_SESSION,
+            valid,
+            validator,
+            signature: relay.validators[validator as usize].sign(&dispute_payload(
+                &candidate,
+                disputes::CURRENT_SESSION,
+                valid,
+            )),
+        })
+        .collect();
+    votes.sort_by_key(|vote| vote.validator);
+    DisputeStatementSet {
+        candidate,
+        session: disputes::CURRENT_SESSION,
+        valid: outcome,
+        votes,
+    }
+}
+
+#[test]
+fn a_concluded_dispute_is_recorded_its_losing_side_disabled_and_their_statements_and_bitfields_ignored(
+) {
+    let mut relay = Relay::new();
+    let candidate = Hash([7; 32]);
+    // Validator 0 said valid; 1, 2 and 3 say invalid: three of four are more than two thirds.
+    let set = dispute(&relay, candidate, false, &[0], &[1, 2, 3]);
+    let events = relay
+        .block(vec![relay.enter_with(vec![], vec![], vec![set.clone()])])
+        .unwrap();
+    assert_eq!(
+        events,
+        vec![
+            inclusion::Event::DisputeConcluded {
+                candidate_hash: candidate,
+                valid: false
+            },
+            inclusion::Event::ValidatorOffence {
+                validator: 0,
+                candidate_hash: candidate,
+                offence: Offence::BackedInvalid
+            },
+        ]
+    );
+    let mut state = relay.state();
+    assert_eq!(disputes::disabled(&mut state).unwrap(), vec![0]);
+    assert_eq!(
+        disputes::OFFENCES.get(&mut state, &0).unwrap(),
+        Some(OffenceCount {
+            backed_invalid: 1,
+            disputed_valid: 0
+        })
+    );
+    drop(state);
+    // The same dispute again is refused.
+    assert_eq!(
+        relay.block(vec![relay.enter_with(vec![], vec![], vec![set])]),
+        Err(InvalidTransaction::InherentFailed(DispatchError::module(
+            disputes::NAME,
+            "DisputeAlreadyRecorded"
+        )))
+    );
+
+    // Validator 0's statements no longer back anything, and its bitfield no longer counts.
+    let para = if relay.group(PARA).contains(&0) {
+        PARA
+    } else {
+        OTHER
+    };
+    let group = relay.group(para);
+    let backed = relay.backed(relay.candidate(para, vec![9, 9]), &group);
+    assert_eq!(
+        relay.block(vec![relay.enter(vec![], vec![backed])]),
+        Err(failed("DisabledBacker"))
+    );
+    let other = if para == PARA { OTHER } else { PARA };
+    let group = relay.group(other);
+    let head = if other == PARA {
+        vec![1, 1]
+    } else {
+        vec![2, 1]
+    };
+    let backed = relay.backed(relay.candidate(other, head), &group);
+    relay
+        .block(vec![relay.enter(vec![], vec![backed])])
+        .unwrap();
+    let core = if other == PARA {
+        bits(true, false)
+    } else {
+        bits(false, true)
+    };
+    // Validators 0, 1 and 2 sign: without 0, two of four is not more than two thirds.
+    let signed: Vec<_> = (0..3).map(|v| relay.bitfield(v, core.clone())).collect();
+    relay.block(vec![relay.enter(signed, vec![])]).unwrap();
+    assert!(
+        relay.pending(other).is_some(),
+        "the disabled bitfield did not count"
+    );
+}
+
+#[test]
+fn a_dispute_that_concluded_valid_names_those_who_said_invalid() {
+    let mut relay = Relay::new();
+    let candidate = Hash([8; 32]);
+    let set = dispute(&relay, candidate, true, &[0, 1, 3], &[2]);
+    let events = relay
+        .block(vec![relay.enter_with(vec![], vec![], vec![set])])
+        .unwrap();
+    assert!(events.contains(&inclusion::Event::ValidatorOffence {
+        validator: 2,
+        candidate_hash: candidate,
+        offence: Offence::DisputedValid
+    }));
+    assert_eq!(disputes::disabled(&mut relay.state()).unwrap(), vec![2]);
+}
+
+#[test]
+fn a_dispute_set_that_is_forged_unfinished_or_out_of_order_fails_the_inherent() {
+    let mut relay = Relay::new();
+    let candidate = Hash([9; 32]);
+    let refused = |name: &str| {
+        Err(InvalidTransaction::InherentFailed(DispatchError::module(
+            disputes::NAME,
+            name,
+        )))
+    };
+    let cases: Vec<(DisputeStatementSet, &str)> = vec![
+        // Two of four is not more than two thirds.
+        (
+            dispute(&relay, candidate, true, &[0, 1], &[2]),
+            "DisputeNotConcluded",
+        ),
+        (
+            {
+                let mut set = dispute(&relay, candidate, true, &[0, 1, 2], &[]);
+                set.votes[2].signature = set.votes[1].signature;
+                set
+            },
+            "DisputeBadSignature",
+        ),
+        (
+            {
+                let mut set = dispute(&relay, candidate, true, &[0, 1, 2], &[]);
+                set.votes.swap(0, 1);
+                set
+            },
+            "DisputeVotesNotAscending",
+        ),
+        (
+            {
+                let mut set = dispute(&relay, candidate, true, &[0, 1, 2], &[]);
+                set.votes[2].validator = 7;
+                set
+            },
+            "DisputeUnknownValidator",
+        ),
+        (
+            {
+                let mut set = dispute(&relay, candidate, true, &[0, 1, 2], &[]);
+                set.session = 5;
+                set
+            },
+            "DisputeWrongSession",
+        ),
+        (
+            {
+                let mut set = dispute(&relay, candidate, true, &[0, 1, 2], &[]);
+                set.votes[1].candidate = Hash([1; 32]);
+                set
+            },
+            "DisputeVoteForAnotherDispute",
+        ),
+    ];
+    for (set, name) in cases {
+        assert_eq!(
+            relay.block(vec![relay.enter_with(vec![], vec![], vec![set])]),
+            refused(name),
+            "{name}"
+        );
+    }
+    assert!(disputes::disabled(&mut relay.state()).unwrap().is_empty());
 }

@@ -54,9 +54,9 @@ pub struct DisputeMessage {
     pub vote: Option<DisputeVote>,
 }
 
-/// What a validator signs to vote in a dispute.
+/// What a validator signs to vote in a dispute (the relay runtime checks the same bytes).
 pub fn dispute_payload(candidate: &Hash, session: u32, valid: bool) -> Vec<u8> {
-    (b"tessera-dispute", candidate, session, valid).encode()
+    tessera_relay_chain::disputes::dispute_payload(candidate, session, valid)
 }
 
 /// A concluded dispute, with the votes that decided it: what goes on chain.
@@ -73,6 +73,29 @@ pub struct Concluded {
 }
 
 impl Concluded {
+    /// The set the parachains inherent carries to record it on chain (votes in validator
+    /// order, as the runtime requires).
+    pub fn statement_set(&self) -> tessera_relay_chain::disputes::DisputeStatementSet {
+        let mut votes: Vec<tessera_relay_chain::disputes::DisputeVote> = self
+            .votes
+            .iter()
+            .map(|vote| tessera_relay_chain::disputes::DisputeVote {
+                candidate: vote.candidate,
+                session: vote.session,
+                valid: vote.valid,
+                validator: vote.validator.0,
+                signature: vote.signature,
+            })
+            .collect();
+        votes.sort_by_key(|vote| vote.validator);
+        tessera_relay_chain::disputes::DisputeStatementSet {
+            candidate: self.candidate,
+            session: self.session,
+            valid: self.valid,
+            votes,
+        }
+    }
+
     /// The validators on the losing side.
     pub fn offenders(&self) -> Vec<ValidatorIndex> {
         self.votes

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 use tessera_consensus::AuthorityKey;
+use tessera_relay_chain::disputes::CURRENT_SESSION;
 use tessera_runtime::{AccountId, Hash, Signature};
 use tessera_validity::assignment::{AssignmentKind, Crypto, RelayVrfStory, ValidatorKeys};
 use tessera_validity::disputes::{Concluded, DisputeOutput, Disputes};
@@ -39,7 +40,10 @@ fn validators() -> Vec<Validator> {
         .map(|i| {
             let me = Some(ValidatorIndex(i));
             let engine = ApprovalEngine::new(config(), keys(i), me, VALIDATORS);
-            (engine, Disputes::new(keys(i), me, 1, VALIDATORS))
+            (
+                engine,
+                Disputes::new(keys(i), me, CURRENT_SESSION, VALIDATORS),
+            )
         })
         .collect()
 }
@@ -249,7 +253,16 @@ fn a_dispute_of_a_valid_candidate_concludes_valid_its_block_is_approved_and_the_
     let opened = validators[4].1.checked(accused, false);
     pending.extend(opened.into_iter().map(|o| Pending::Dispute(4, o)));
     let settled = settle(&mut validators, pending, |_| true, 20);
-    assert_eq!(settled.concluded[0][0].offenders(), [ValidatorIndex(4)]);
+    let concluded = &settled.concluded[0][0];
+    assert_eq!(concluded.offenders(), [ValidatorIndex(4)]);
+    // What it concluded is what the relay runtime records: its checks pass on the set.
+    let genesis = tessera_relay_chain::ChainSpec::dev()
+        .build_genesis()
+        .unwrap();
+    let nodes: std::collections::BTreeMap<_, _> = genesis.state.new_nodes.into_iter().collect();
+    let mut state = tessera_runtime::state::State::new(&nodes, genesis.header.state_root);
+    tessera_relay_chain::disputes::check(&mut state, &publics(), &concluded.statement_set())
+        .unwrap();
     // The accuser never approves what it was assigned: once it is a no-show, later tranches
     // cover it.
     let later = config().no_show_ms + 20;

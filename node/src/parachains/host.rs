@@ -558,6 +558,7 @@ impl ParachainHost {
                 parent_header: parent.clone(),
                 bitfields: bitfields.to_vec(),
                 backed: Vec::new(),
+                disputes: Vec::new(),
             }),
         };
         let why = match block.apply(&inherent.to_opaque()) {
@@ -747,6 +748,8 @@ impl ParachainHost {
             parent_header: parent.clone(),
             bitfields,
             backed,
+            // The node does not run disputes yet (docs/adr/006-approval-voting.md).
+            disputes: Vec::new(),
         });
         Ok(Extrinsic::<Call> {
             signature: None,

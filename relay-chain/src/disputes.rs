@@ -1,0 +1,215 @@
+//! `disputes`: disputes concluded among validators, checked and recorded on chain through the
+//! parachains inherent, so every node agrees on their outcome and on whom they name.
+//!
+//! A concluded dispute comes with every vote cast in it ([`DisputeStatementSet`]). The runtime
+//! checks that it is about the current session, not recorded yet, that its votes are signed by
+//! distinct validators of the session (in validator order), and that more than two thirds of the
+//! session voted for the outcome it claims. It then records the outcome and names the losing
+//! side as offenders: those who said an invalid candidate was valid commit
+//! [`Offence::BackedInvalid`], those who said a valid one was invalid
+//! [`Offence::DisputedValid`]. Either way the offender is disabled for the rest of the session:
+//! its backing statements and availability bitfields no longer count ([`is_disabled`]).
+
+use crate::inclusion::Event;
+use parity_scale_codec::{Decode, Encode};
+use tessera_runtime::dispatch::{CallError, Context, DispatchError};
+use tessera_runtime::state::State;
+use tessera_runtime::storage::{StorageMap, StorageValue};
+use tessera_runtime::{AccountId, BlockNumber, Hash, Signature};
+
+/// The module's name, the prefix of its storage keys.
+pub const NAME: &str = "Disputes";
+
+/// The session disputes are judged in: the validator set is fixed at genesis for now, so there
+/// is one session.
+pub const CURRENT_SESSION: u32 = 0;
+
+/// Most dispute statement sets one inherent may carry.
+pub const MAX_SETS_PER_BLOCK: usize = 16;
+
+/// A validator's signed vote in a dispute.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct DisputeVote {
+    /// The candidate.
+    pub candidate: Hash,
+    /// The session it is judged in.
+    pub session: u32,
+    /// Whether the validator found it valid.
+    pub valid: bool,
+    /// The validator's index in the session.
+    pub validator: u32,
+    /// Its signature over [`dispute_payload`].
+    pub signature: Signature,
+}
+
+/// What a validator signs to vote in a dispute.
+pub fn dispute_payload(candidate: &Hash, session: u32, valid: bool) -> Vec<u8> {
+    (b"tessera-dispute", candidate, session, valid).encode()
+}
+
+/// A concluded dispute with every vote cast in it, as the inherent carries it.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct DisputeStatementSet {
+    /// The candidate.
+    pub candidate: Hash,
+    /// The session.
+    pub session: u32,
+    /// The outcome: whether the candidate is valid.
+    pub valid: bool,
+    /// The votes, both sides, ascending by validator.
+    pub votes: Vec<DisputeVote>,
+}
+
+/// What a validator on the losing side of a dispute did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
+pub enum Offence {
+    /// Said an invalid candidate was valid (its backers, and any who agreed).
+    #[codec(index = 0)]
+    BackedInvalid,
+    /// Said a valid candidate was invalid (the lesser offence).
+    #[codec(index = 1)]
+    DisputedValid,
+}
+
+/// A recorded dispute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct DisputeRecord {
+    /// Whether the candidate was found valid.
+    pub valid: bool,
+    /// The block that recorded it.
+    pub recorded_at: BlockNumber,
+}
+
+/// Offences a validator committed this session, by kind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Encode, Decode)]
+pub struct OffenceCount {
+    /// [`Offence::BackedInvalid`].
+    pub backed_invalid: u32,
+    /// [`Offence::DisputedValid`].
+    pub disputed_valid: u32,
+}
+
+/// Recorded disputes, by candidate.
+pub static RECORDED: StorageMap<Hash, DisputeRecord> = StorageMap::new(NAME, "Recorded");
+/// Offences this session, by validator index.
+pub static OFFENCES: StorageMap<u32, OffenceCount> = StorageMap::new(NAME, "Offences");
+/// Validators disabled for the rest of the session, ascending.
+pub static DISABLED: StorageValue<Vec<u32>> = StorageValue::new(NAME, "Disabled");
+
+/// Whether validator `index` is disabled.
+pub fn is_disabled(state: &mut State<'_>, index: u32) -> tessera_runtime::Result<bool> {
+    Ok(DISABLED
+        .get_or_default(state)?
+        .binary_search(&index)
+        .is_ok())
+}
+
+/// The disabled validators, ascending.
+pub fn disabled(state: &mut State<'_>) -> tessera_runtime::Result<Vec<u32>> {
+    DISABLED.get_or_default(state)
+}
+
+fn error(reason: &str) -> CallError {
+    DispatchError::module(NAME, reason).into()
+}
+
+/// Votes needed to conclude among `validators`: more than two thirds.
+pub fn supermajority(validators: usize) -> usize {
+    (validators.saturating_mul(2) / 3).saturating_add(1)
+}
+
+/// Checks every set and records it, naming and disabling its offenders; any bad set fails the
+/// whole inherent.
+pub fn record<E: From<Event>>(
+    ctx: &mut Context<'_, E>,
+    validators: &[AccountId],
+    sets: Vec<DisputeStatementSet>,
+) -> Result<(), CallError> {
+    if sets.len() > MAX_SETS_PER_BLOCK {
+        return Err(error("TooManyDisputes"));
+    }
+    for set in sets {
+        check(&mut ctx.state, validators, &set)?;
+        let record = DisputeRecord {
+            valid: set.valid,
+            recorded_at: ctx.block_number,
+        };
+        RECORDED.insert(&mut ctx.state, &set.candidate, &record);
+        ctx.deposit_event(Event::DisputeConcluded {
+            candidate_hash: set.candidate,
+            valid: set.valid,
+        });
+        let offence = if set.valid {
+            Offence::DisputedValid
+        } else {
+            Offence::BackedInvalid
+        };
+        let mut disabled = DISABLED.get_or_default(&mut ctx.state)?;
+        for vote in set.votes.iter().filter(|vote| vote.valid != set.valid) {
+            let mut count = OFFENCES
+                .get(&mut ctx.state, &vote.validator)?
+                .unwrap_or_default();
+            match offence {
+                Offence::BackedInvalid => {
+                    count.backed_invalid = count.backed_invalid.saturating_add(1)
+                }
+                Offence::DisputedValid => {
+                    count.disputed_valid = count.disputed_valid.saturating_add(1)
+                }
+            }
+            OFFENCES.insert(&mut ctx.state, &vote.validator, &count);
+            if let Err(at) = disabled.binary_search(&vote.validator) {
+                disabled.insert(at, vote.validator);
+            }
+            ctx.deposit_event(Event::ValidatorOffence {
+                validator: vote.validator,
+                candidate_hash: set.candidate,
+                offence,
+            });
+        }
+        DISABLED.put(&mut ctx.state, &disabled);
+    }
+    Ok(())
+}
+
+/// Checks one set: current session, not recorded, distinct validators of the session in order,
+/// every signature, and a supermajority for its outcome.
+pub fn check(
+    state: &mut State<'_>,
+    validators: &[AccountId],
+    set: &DisputeStatementSet,
+) -> Result<(), CallError> {
+    if set.session != CURRENT_SESSION {
+        return Err(error("DisputeWrongSession"));
+    }
+    if RECORDED.get(state, &set.candidate)?.is_some() {
+        return Err(error("DisputeAlreadyRecorded"));
+    }
+    let ascending = set
+        .votes
+        .windows(2)
+        .all(|pair| matches!(pair, [a, b] if a.validator < b.validator));
+    if !ascending {
+        return Err(error("DisputeVotesNotAscending"));
+    }
+    let mut for_outcome = 0usize;
+    for vote in &set.votes {
+        if vote.candidate != set.candidate || vote.session != set.session {
+            return Err(error("DisputeVoteForAnotherDispute"));
+        }
+        let signer = validators
+            .get(vote.validator as usize)
+            .ok_or_else(|| error("DisputeUnknownValidator"))?;
+        let payload = dispute_payload(&vote.candidate, vote.session, vote.valid);
+        if !signer.verify(&payload, &vote.signature) {
+            return Err(error("DisputeBadSignature"));
+        }
+        if vote.valid == set.valid {
+            for_outcome = for_outcome.saturating_add(1);
+        }
+    }
+    if for_outcome < supermajority(validators.len()) {
+        return Err(error("DisputeNotConcluded"));
+    }
+    Ok(())
+}
