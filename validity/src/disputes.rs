@@ -25,8 +25,8 @@ use tessera_runtime::{Hash, Signature};
 /// Most disputes about unfinalized candidates one validator may have opened.
 pub const MAX_OPENED: u32 = 8;
 
-/// Most disputes tracked at once: more than every validator's [`MAX_OPENED`] would allow in a
-/// session of [`crate::assignment::MAX_CORES`] validators is refused.
+/// Most disputes tracked at once (every validator's [`MAX_OPENED`] in a session of 1,024
+/// validators); past it, new ones are refused.
 pub const MAX_ACTIVE: usize = 8_192;
 
 /// A validator's signed vote in a dispute.
@@ -146,6 +146,9 @@ pub enum DisputeError {
     /// The vote said to open a dispute says the candidate is valid.
     #[error("a dispute opens with an invalid vote")]
     ValidOpening,
+    /// A vote sent with an opening of another candidate or session.
+    #[error("the vote is not about the dispute it came with")]
+    NotSameDispute,
     /// Its validator opened [`MAX_OPENED`] disputes about unfinalized candidates already.
     #[error("validator {0} has opened too many disputes")]
     TooManyOpened(u32),
@@ -265,37 +268,98 @@ impl<C: Crypto> Disputes<C> {
         }
     }
 
-    /// A peer's message: its opening vote (new or not), then its vote.
+    /// A peer's message: its opening vote (new here or not), then its vote. Both are checked in
+    /// full (validator, session, signatures, that the vote is about the same dispute and does
+    /// not contradict one known) before anything changes.
     pub fn message(&mut self, message: DisputeMessage) -> Result<Vec<DisputeOutput>, DisputeError> {
-        if message.opening.valid {
+        let DisputeMessage { opening, vote } = message;
+        if opening.valid {
             return Err(DisputeError::ValidOpening);
         }
-        let opener = message.opening.validator;
-        let mut outputs = match self.vote(message.opening.clone()) {
-            Ok(outputs) => outputs,
-            Err(DisputeError::Duplicate) if message.vote.is_some() => Vec::new(),
-            // Another validator voted in it, so nodes that took the opening hold it open: take
-            // it too, on the voter's count (colluders can each open only so many), else this
-            // node would never join what others conclude.
-            Err(DisputeError::TooManyOpened(_)) => match &message.vote {
-                Some(vote) if vote.validator != opener => {
-                    self.vote_charging(message.opening, vote.validator)?
+        let opening_new = self.precheck(&opening)?;
+        let vote_new = match &vote {
+            Some(vote) => {
+                if vote.candidate != opening.candidate || vote.session != opening.session {
+                    return Err(DisputeError::NotSameDispute);
                 }
-                _ => return Err(DisputeError::TooManyOpened(opener.0)),
-            },
-            Err(err) => return Err(err),
+                if vote.validator == opening.validator {
+                    return Err(DisputeError::Duplicate);
+                }
+                self.precheck(vote)?
+            }
+            None => false,
         };
-        if let Some(vote) = message.vote {
-            outputs.extend(self.vote(vote)?);
+        if !opening_new && !vote_new {
+            return Err(DisputeError::Duplicate);
+        }
+        let mut outputs = Vec::new();
+        if opening_new {
+            // Over its opener's count, the opening is still taken when another validator's
+            // (checked) vote comes with it: nodes that took the opening hold the dispute open,
+            // and this node must join what they conclude. It then counts against the voter, so
+            // colluders can each open only so many.
+            let opener = opening.validator;
+            let charged = match &vote {
+                _ if self.opened_by(opener) < MAX_OPENED => opener,
+                Some(vote) if self.opened_by(vote.validator) < MAX_OPENED => vote.validator,
+                _ => return Err(DisputeError::TooManyOpened(opener.0)),
+            };
+            outputs.extend(self.vote_charging(opening, charged, true)?);
+        }
+        if let (true, Some(vote)) = (vote_new, vote) {
+            let validator = vote.validator;
+            outputs.extend(self.vote_charging(vote, validator, true)?);
         }
         Ok(outputs)
+    }
+
+    /// Disputes `validator` opened that count against it.
+    fn opened_by(&self, validator: ValidatorIndex) -> u32 {
+        self.opened.get(&validator).copied().unwrap_or(0)
+    }
+
+    /// Checks a peer's vote without changing anything: whether it is new here. A vote of a
+    /// concluded dispute, or one already known, is not new; one contradicting a known vote of
+    /// its validator, or badly signed, is refused.
+    fn precheck(&self, vote: &DisputeVote) -> Result<bool, DisputeError> {
+        if vote.validator.0 >= self.n_validators {
+            return Err(DisputeError::UnknownValidator(vote.validator.0));
+        }
+        if vote.session != self.session {
+            return Err(DisputeError::WrongSession {
+                got: vote.session,
+                expected: self.session,
+            });
+        }
+        if self.concluded.contains_key(&vote.candidate) {
+            return Ok(false);
+        }
+        if let Some(known) = self
+            .active
+            .get(&vote.candidate)
+            .and_then(|active| active.votes.get(&vote.validator))
+        {
+            return if known.valid == vote.valid {
+                Ok(false)
+            } else {
+                Err(DisputeError::Conflicting(vote.validator.0))
+            };
+        }
+        let payload = dispute_payload(&vote.candidate, vote.session, vote.valid);
+        if !self
+            .crypto
+            .verify(vote.validator, &payload, &vote.signature)
+        {
+            return Err(DisputeError::BadSignature);
+        }
+        Ok(true)
     }
 
     /// A vote (a peer's, through [`Self::message`], or this validator's own); one that opens
     /// a dispute counts against its validator.
     fn vote(&mut self, vote: DisputeVote) -> Result<Vec<DisputeOutput>, DisputeError> {
         let validator = vote.validator;
-        self.vote_charging(vote, validator)
+        self.vote_charging(vote, validator, false)
     }
 
     /// [`Self::vote`], counting an opening against `charged`.
@@ -303,6 +367,7 @@ impl<C: Crypto> Disputes<C> {
         &mut self,
         vote: DisputeVote,
         charged: ValidatorIndex,
+        verified: bool,
     ) -> Result<Vec<DisputeOutput>, DisputeError> {
         if vote.validator.0 >= self.n_validators {
             return Err(DisputeError::UnknownValidator(vote.validator.0));
@@ -334,9 +399,10 @@ impl<C: Crypto> Disputes<C> {
             }
         }
         let payload = dispute_payload(&vote.candidate, vote.session, vote.valid);
-        if !self
-            .crypto
-            .verify(vote.validator, &payload, &vote.signature)
+        if !verified
+            && !self
+                .crypto
+                .verify(vote.validator, &payload, &vote.signature)
         {
             return Err(DisputeError::BadSignature);
         }
@@ -372,6 +438,15 @@ impl<C: Crypto> Disputes<C> {
         if valid >= supermajority || invalid >= supermajority {
             if let Some(active) = self.active.remove(&candidate) {
                 let outcome = valid >= supermajority;
+                if !outcome {
+                    // Its block is reverted and never finalized: the opener was right, and its
+                    // slot is free again.
+                    if let Some(opener) = self.opener.remove(&candidate) {
+                        if let Some(opened) = self.opened.get_mut(&opener) {
+                            *opened = opened.saturating_sub(1);
+                        }
+                    }
+                }
                 self.concluded.insert(candidate, outcome);
                 outputs.push(DisputeOutput::Concluded(Concluded {
                     candidate,
@@ -465,6 +540,63 @@ mod tests {
                 vote: None
             }),
             Err(DisputeError::ValidOpening)
+        );
+    }
+
+    #[test]
+    fn an_opening_over_its_openers_count_needs_a_genuine_vote_of_the_same_dispute_to_come_in() {
+        let mut disputes = Disputes::new(keys(6), Some(ValidatorIndex(6)), 1, N);
+        for c in 0..MAX_OPENED as u8 {
+            disputes.vote(vote(0, Hash([c; 32]), false)).unwrap();
+        }
+        let next = Hash([100; 32]);
+        let mut forged = vote(1, next, true);
+        forged.signature = vote(1, Hash([0; 32]), true).signature;
+        let with = |vote| DisputeMessage {
+            opening: super::tests::vote(0, next, false),
+            vote: Some(vote),
+        };
+        assert_eq!(
+            disputes.message(with(forged)),
+            Err(DisputeError::BadSignature)
+        );
+        assert_eq!(
+            disputes.message(with(vote(1, Hash([0; 32]), true))),
+            Err(DisputeError::NotSameDispute)
+        );
+        assert!(!disputes.is_active(&next), "nothing changed");
+        // A genuine vote brings it in, on the voter's count.
+        let outputs = disputes.message(with(vote(1, next, true))).unwrap();
+        assert_eq!(outputs, [DisputeOutput::Check(next)]);
+        assert_eq!(disputes.opened_by(ValidatorIndex(1)), 1);
+    }
+
+    #[test]
+    fn a_bad_vote_with_a_good_opening_changes_nothing() {
+        let candidate = Hash([5; 32]);
+        let mut disputes = Disputes::new(keys(6), Some(ValidatorIndex(6)), 1, N);
+        disputes.vote(vote(2, candidate, true)).unwrap_err();
+        let conflicting = DisputeMessage {
+            opening: vote(0, candidate, false),
+            vote: Some(vote(0, candidate, true)),
+        };
+        assert_eq!(disputes.message(conflicting), Err(DisputeError::Duplicate));
+        let mut bad = vote(1, candidate, true);
+        bad.signature = Signature([3; 64]);
+        let message = DisputeMessage {
+            opening: vote(0, candidate, false),
+            vote: Some(bad),
+        };
+        assert_eq!(disputes.message(message), Err(DisputeError::BadSignature));
+        assert!(!disputes.is_active(&candidate));
+        // The opening alone then opens it, and asks this node to check.
+        let opening = DisputeMessage {
+            opening: vote(0, candidate, false),
+            vote: None,
+        };
+        assert_eq!(
+            disputes.message(opening).unwrap(),
+            [DisputeOutput::Check(candidate)]
         );
     }
 

@@ -10,8 +10,11 @@
 //!
 //! What a peer can make it keep is bounded: one assignment per validator and candidate, and one
 //! approval bit per assignment. Every message is checked (certificate, signature, assignment,
-//! backing group) before anything changes, and a refused one says why ([`MessageError`]), so the
-//! network layer can blame its sender.
+//! backing group) before anything changes, and a refused one says why ([`MessageError`]). Only
+//! some reasons prove the sender wrong (a bad certificate or signature, a backer claiming its
+//! own candidate, a core with no candidate): an unknown block, a duplicate or an approval
+//! before its assignment also happen to honest peers when gossip reorders
+//! ([`MessageError::is_offence`]).
 
 use crate::assignment::{
     approval_payload, AssignmentCert, Crypto, InvalidAssignment, OurAssignment, RelayVrfStory,
@@ -154,6 +157,21 @@ pub enum MessageError {
     BadSignature,
 }
 
+impl MessageError {
+    /// Whether the message proves its sender wrong, whatever this node has seen.
+    pub fn is_offence(&self) -> bool {
+        matches!(
+            self,
+            MessageError::UnknownValidator(_)
+                | MessageError::Assignment(_)
+                | MessageError::NotOccupied(_)
+                | MessageError::Backer(_)
+                | MessageError::NoSuchCandidate(_)
+                | MessageError::BadSignature
+        )
+    }
+}
+
 /// One candidate of a tracked block.
 #[derive(Debug)]
 struct CandidateEntry {
@@ -228,6 +246,8 @@ pub struct ApprovalEngine<C> {
     me: Option<ValidatorIndex>,
     n_validators: u32,
     blocks: HashMap<Hash, BlockEntry>,
+    /// The relay chain's finalized number, as last told.
+    finalized: u32,
 }
 
 impl<C: Crypto> ApprovalEngine<C> {
@@ -245,6 +265,7 @@ impl<C: Crypto> ApprovalEngine<C> {
             me,
             n_validators,
             blocks: HashMap::new(),
+            finalized: 0,
         }
     }
 
@@ -421,8 +442,10 @@ impl<C: Crypto> ApprovalEngine<C> {
         }]
     }
 
-    /// The relay chain finalized up to `number`: blocks up to it need no more approval work.
+    /// The relay chain finalized up to `number`: blocks up to it need no more approval work,
+    /// and count as approved for their children.
     pub fn finalized(&mut self, number: u32) {
+        self.finalized = self.finalized.max(number);
         self.blocks.retain(|_, entry| entry.number > number);
     }
 
@@ -472,6 +495,24 @@ impl<C: Crypto> ApprovalEngine<C> {
                 candidate: index,
                 hash: candidate.info.hash,
             });
+        }
+        // A certificate announced for one core announces every core it claims: peers count us
+        // assigned to all of them, so we check all of them (those not settled).
+        for (&index, ours) in &entry.ours {
+            if triggered.contains(&index) || !announced.contains(&ours.cert) {
+                continue;
+            }
+            let Some(candidate) = entry.candidates.get(index as usize) else {
+                continue;
+            };
+            triggered.push(index);
+            if !candidate.approved {
+                outputs.push(Output::Check {
+                    block: *hash,
+                    candidate: index,
+                    hash: candidate.info.hash,
+                });
+            }
         }
         for index in triggered {
             let Some(ours) = entry.ours.remove(&index) else {
@@ -537,8 +578,14 @@ impl<C: Crypto> ApprovalEngine<C> {
             } else {
                 None
             };
+            // A parent not tracked is approved only if finality already passed it (it was
+            // pruned); one dropped or never fed is not.
+            let finalized = self.finalized;
             let parent_approved = match self.blocks.get(&hash) {
-                Some(entry) => self.blocks.get(&entry.parent).is_none_or(|p| p.approved),
+                Some(entry) => match self.blocks.get(&entry.parent) {
+                    Some(parent) => parent.approved,
+                    None => entry.number.saturating_sub(1) <= finalized,
+                },
                 None => continue,
             };
             let Some(entry) = self.blocks.get_mut(&hash) else {

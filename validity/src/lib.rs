@@ -10,7 +10,7 @@
 //! - [`engine`]: one validator's approval voting: blocks, assignments and approvals in; what to
 //!   check and send, what was found invalid, and which blocks are approved, out;
 //! - [`disputes`]: once a validator says a candidate is invalid, everyone checks and votes, and
-//!   two thirds conclude it; bounded per validator;
+//!   more than two thirds conclude it; bounded per validator;
 //! - [`recovery`]: rebuilding a candidate's available data from its backers or from chunks,
 //!   judging every answer against the erasure root;
 //! - `sim` (feature `simulator`): a seeded network of hundreds of validators running the engine,

@@ -122,6 +122,20 @@ impl Recovery {
         })
     }
 
+    /// Recovers from chunks alone, asking `prefer` first (backers, who hold every chunk).
+    pub fn from_chunks(
+        erasure_root: Hash,
+        validators: u32,
+        prefer: &[u32],
+        seed: u64,
+    ) -> Result<Self, RecoveryError> {
+        let mut recovery = Self::new(erasure_root, validators, prefer, seed)?;
+        let backers = std::mem::take(&mut recovery.backers);
+        recovery.holders.retain(|v| !backers.contains(v));
+        recovery.holders.splice(0..0, backers);
+        Ok(recovery)
+    }
+
     /// The outcome, once there is one.
     pub fn outcome(&self) -> Option<&Result<AvailableData, RecoveryError>> {
         self.done.as_ref()
@@ -132,10 +146,12 @@ impl Recovery {
         self.done.take()
     }
 
-    /// The requests to send now, keeping at most `parallel` chunk requests in flight (one
-    /// request for the whole data at a time). Once nothing is in flight and nothing is left to
-    /// ask, the recovery ends as unavailable.
+    /// The requests to send now, keeping at most `parallel` (at least one) chunk requests in
+    /// flight, and one request for the whole data at a time. Every request must be answered,
+    /// with `None` when it fails or times out: nothing else moves recovery on. Once nothing is
+    /// in flight and nothing is left to ask, the recovery ends as unavailable.
     pub fn requests(&mut self, parallel: usize) -> Vec<Request> {
+        let parallel = parallel.max(1);
         if self.done.is_some() {
             return Vec::new();
         }

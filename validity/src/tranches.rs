@@ -40,10 +40,15 @@ pub fn current_tranche(config: &ApprovalConfig, slot_ms: u64, now_ms: u64) -> De
     u32::try_from(tranche).unwrap_or(u32::MAX)
 }
 
-/// When a checker counts as a no-show if it has not approved by then.
+/// When a checker counts as a no-show if it has not approved by then: `no_show_ms` after its
+/// tranche started or its assignment arrived, whichever is later, but an assignment announced
+/// late buys at most one more no-show period (else checkers announcing one after another,
+/// each just before the last one's deadline, could hold approval back without end).
 pub fn no_show_at(config: &ApprovalConfig, slot_ms: u64, assigned: &Assigned) -> u64 {
-    tranche_start(config, slot_ms, assigned.tranche)
-        .max(assigned.received_ms)
+    let start = tranche_start(config, slot_ms, assigned.tranche);
+    let latest = start.saturating_add(config.no_show_ms);
+    start
+        .max(assigned.received_ms.min(latest))
         .saturating_add(config.no_show_ms)
 }
 

@@ -37,7 +37,6 @@ use tessera_runtime::parachain::CommittedCandidateReceipt;
 use tessera_runtime::state::State;
 use tessera_runtime::{AccountId, Hash, Header, OpaqueExtrinsic};
 
-/// Relay blocks after which what is kept for a relay parent is forgotten.
 /// How long chunks and available data stay on disk after their relay parent is finalized, in
 /// relay blocks: an hour of 1-second slots (six of 6-second ones), long enough for approval
 /// checkers and disputes to recover them.
@@ -47,6 +46,7 @@ pub const AVAILABILITY_KEEP_FINALIZED: u32 = 3_600;
 /// stall spreads its deletes.
 const PRUNE_BLOCKS_PER_TICK: u32 = 16;
 
+/// Relay blocks after which what is kept in memory for a relay parent is forgotten.
 const KEEP_BLOCKS: u32 = 64;
 
 /// Most candidates on one relay parent a validator's statements are kept for: an honest one

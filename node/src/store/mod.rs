@@ -354,12 +354,15 @@ impl ChainStore {
         chunks: &[(u32, Vec<u8>)],
         available: Option<&[u8]>,
     ) -> Result<(), StoreError> {
-        let index_key = availability_index_key(relay_parent_number);
-        let mut index: Vec<(Hash, Vec<u32>)> =
-            match self.db.get(Column::Availability, &index_key)? {
-                Some(bytes) => decode("availability index", &bytes)?,
-                None => Vec::new(),
-            };
+        // Kept under a block not pruned yet, so it is pruned in turn.
+        let number = relay_parent_number.max(self.availability_pruned()?);
+        let index_key = availability_index_key(number);
+        // A corrupt entry is replaced: what it listed is lost to pruning, not the new data.
+        let mut index: Vec<(Hash, Vec<u32>)> = self
+            .db
+            .get(Column::Availability, &index_key)?
+            .and_then(|bytes| decode("availability index", &bytes).ok())
+            .unwrap_or_default();
         let position = match index.iter().position(|(hash, _)| hash == candidate) {
             Some(position) => position,
             None => {
@@ -417,10 +420,7 @@ impl ChainStore {
         up_to: BlockNumber,
         max_blocks: u32,
     ) -> Result<usize, StoreError> {
-        let next: BlockNumber = match self.db.get(Column::Availability, AVAILABILITY_PRUNED)? {
-            Some(bytes) => decode("availability pruning point", &bytes)?,
-            None => 0,
-        };
+        let next = self.availability_pruned()?;
         let end = up_to.min(next.saturating_add(max_blocks.saturating_sub(1)));
         if next > up_to {
             return Ok(0);
@@ -432,7 +432,10 @@ impl ChainStore {
             let Some(bytes) = self.db.get(Column::Availability, &index_key)? else {
                 continue;
             };
-            let candidates: Vec<(Hash, Vec<u32>)> = decode("availability index", &bytes)?;
+            // A corrupt entry is dropped (its data is lost to pruning), not a reason to stop
+            // pruning for good.
+            let candidates: Vec<(Hash, Vec<u32>)> =
+                decode("availability index", &bytes).unwrap_or_default();
             for (candidate, held) in &candidates {
                 batch.extend(
                     held.iter()
@@ -453,6 +456,16 @@ impl ChainStore {
         ));
         self.db.write(batch)?;
         Ok(pruned)
+    }
+
+    /// The first relay block number whose availability data is not pruned yet (a corrupt
+    /// value reads as 0: pruning starts over, which deletes nothing twice).
+    fn availability_pruned(&self) -> Result<BlockNumber, StoreError> {
+        Ok(self
+            .db
+            .get(Column::Availability, AVAILABILITY_PRUNED)?
+            .and_then(|bytes| decode::<BlockNumber>("availability pruning point", &bytes).ok())
+            .unwrap_or(0))
     }
 
     /// Canonical-index writes that make `new_best` the head: its ancestors replace the old

@@ -190,6 +190,14 @@ fn availability_data_survives_a_restart_and_is_pruned_block_by_block() {
     );
     assert_eq!(store.prune_availability(7, 3).unwrap(), 1);
     assert_eq!(store.availability_chunk(&second, 2).unwrap(), None);
+
+    // Data for a relay parent already pruned goes under the next one, and is pruned with it.
+    let late = Hash([3; 32]);
+    store
+        .put_availability(&late, 2, &[(0, vec![1])], None)
+        .unwrap();
+    assert_eq!(store.prune_availability(8, 3).unwrap(), 1);
+    assert_eq!(store.availability_chunk(&late, 0).unwrap(), None);
 }
 
 /// A memory database whose writes fail while `failing` is set.

@@ -622,8 +622,9 @@ pub fn run(config: &SimConfig) -> SimReport {
     // The chain: a block with an invalid candidate is reverted, so the next builds on its parent.
     let mut blocks: Vec<SimBlock> = Vec::new();
     let mut report = SimReport::default();
-    let mut tip: (Hash, bool) = (Hash::default(), true);
-    for number in 1..=config.blocks {
+    // The chain's tip: hash, number, and whether its chain is valid.
+    let mut tip: (Hash, u32, bool) = (Hash::default(), 0, true);
+    for slot in 1..=config.blocks {
         let mut candidates = Vec::new();
         let mut bad = false;
         for core in 0..config.cores {
@@ -658,15 +659,15 @@ pub fn run(config: &SimConfig) -> SimReport {
         let block = NewBlock {
             hash: Hash(hash),
             parent: tip.0,
-            number,
-            slot_ms: config.slot_ms * u64::from(number),
+            number: tip.1 + 1,
+            slot_ms: config.slot_ms * u64::from(slot),
             story: RelayVrfStory(story),
             n_cores: config.cores,
             candidates,
         };
-        let good = tip.1 && !bad;
+        let good = tip.2 && !bad;
         if !bad {
-            tip = (block.hash, good);
+            tip = (block.hash, block.number, good);
         }
         blocks.push(SimBlock { block, good });
     }
