@@ -174,6 +174,10 @@ impl Node {
                     Err(_) => Verdict::Reject(Misbehaviour::Invalid),
                 };
             }
+            // Judged by the approval engine (its own tests and simulator); not here.
+            ParachainMessage::Approval(_) | ParachainMessage::Dispute(_) => {
+                return Verdict::Ignore
+            }
         };
         match result {
             Ok(()) => Verdict::Accept,

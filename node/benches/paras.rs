@@ -51,7 +51,7 @@ fn example_genesis() -> ParaGenesis {
 
 /// Finalized para number of each para, as the relay node `shared` sees it.
 fn finalized(shared: &Shared) -> Vec<u32> {
-    let statuses = para_statuses(&shared.client()).unwrap();
+    let statuses = para_statuses(&shared.client(), None).unwrap();
     PARAS
         .iter()
         .map(|id| {

@@ -80,7 +80,7 @@ fn client(spec: &ChainSpec) -> Client {
 fn included(relay: &Shared, para: ParaId) -> (Option<Hash>, u32) {
     let client = relay.client();
     let best = client.best_header().unwrap().number;
-    let status = para_statuses(&client)
+    let status = para_statuses(&client, None)
         .unwrap()
         .into_iter()
         .find(|s| s.id == para);

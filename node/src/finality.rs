@@ -124,6 +124,56 @@ impl VotingRule for AvailabilityRule {
     }
 }
 
+/// Votes never go past a relay block this validator's approval checking has not approved
+/// (every candidate it included re-checked by enough assigned validators, its ancestors too;
+/// `parachains::approval`). It caps votes at the parent of the lowest unapproved block above
+/// the round's base. A node that does not check approval (not in the set) is not capped.
+#[derive(Clone)]
+pub struct ApprovalRule {
+    status: crate::parachains::approval::SharedApproval,
+}
+
+impl ApprovalRule {
+    /// The cap on votes from `base` towards `best`, if any block between is unapproved.
+    fn cap(&self, base: &Header, best: &Header, tree: &BlockTree) -> Option<Hash> {
+        let status = self
+            .status
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if !status.active {
+            return None;
+        }
+        let mut lowest_unapproved = None;
+        let mut cursor = best.hash();
+        while tree.number(&cursor)? > base.number {
+            if !status.approved.contains_key(&cursor) {
+                lowest_unapproved = Some(cursor);
+            }
+            cursor = tree.parent(&cursor)?;
+        }
+        tree.parent(&lowest_unapproved?)
+    }
+}
+
+/// The relay chain's voting rules together: the lower of the availability and approval caps.
+#[derive(Clone)]
+pub struct RelayVotingRule {
+    availability: AvailabilityRule,
+    approval: ApprovalRule,
+}
+
+impl VotingRule for RelayVotingRule {
+    fn restrict(&self, base: &Header, best: &Header, tree: &BlockTree) -> Option<Hash> {
+        let caps = [
+            self.availability.restrict(base, best, tree),
+            self.approval.cap(base, best, tree),
+        ];
+        caps.into_iter()
+            .flatten()
+            .min_by_key(|hash| tree.number(hash).unwrap_or(u32::MAX))
+    }
+}
+
 /// The voter's own votes of its latest round, stored before any of them is sent.
 #[derive(Clone, Debug, Default, Encode, Decode)]
 struct VoterRecord {
@@ -164,8 +214,14 @@ impl FinalityService {
         let own = key.as_ref().map(AuthorityKey::public);
         let set_id = set.set_id();
         let availability = AvailabilityRule::default();
-        let mut engine = FinalityEngine::new(config, set, root, key)
-            .with_voting_rule(Box::new(availability.clone()));
+        let rules = RelayVotingRule {
+            availability: availability.clone(),
+            approval: ApprovalRule {
+                status: shared.approval.clone(),
+            },
+        };
+        let mut engine =
+            FinalityEngine::new(config, set, root, key).with_voting_rule(Box::new(rules));
         let tree = client.authorship().tree();
         let mut unfinalized: Vec<&Header> = tree
             .hashes()

@@ -61,6 +61,8 @@ pub struct Shared {
     /// The node's metrics.
     pub metrics: Arc<Metrics>,
     network: Mutex<NetworkStatus>,
+    /// What this node's approval checking knows (empty on a node that does not check).
+    pub approval: crate::parachains::approval::SharedApproval,
 }
 
 impl Shared {
@@ -73,6 +75,7 @@ impl Shared {
             chain_name,
             metrics: Arc::new(Metrics::new()),
             network: Mutex::new(NetworkStatus::default()),
+            approval: Default::default(),
         }
     }
 

@@ -177,7 +177,9 @@ pub(crate) async fn print_blocks(shared: Arc<Shared>, finalized_target: Option<u
                     let client = shared.client();
                     let meta = client.info().ok();
                     let issuance = client.total_issuance(&header.hash()).unwrap_or_default();
-                    let paras = crate::parachains::para_statuses(&client).unwrap_or_default();
+                    let approved = crate::parachains::approval::best_approved(&shared.approval);
+                    let paras =
+                        crate::parachains::para_statuses(&client, approved).unwrap_or_default();
                     (meta.map_or(0, |m| m.finalized_number), issuance, paras)
                 };
                 let number = |head: Option<crate::parachains::ParaHead>| {
@@ -188,9 +190,10 @@ pub(crate) async fn print_blocks(shared: Arc<Shared>, finalized_target: Option<u
                     .iter()
                     .map(|p| {
                         format!(
-                            " · para {} {} (final {})",
+                            " · para {} {} (approved {}, final {})",
                             p.id.0,
                             number(Some(p.included)),
+                            number(p.approved),
                             number(p.finalized)
                         )
                     })

@@ -25,6 +25,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use tessera_consensus::AuthorityKey;
 use tessera_relay_chain::availability::{encode_chunks, verify_chunk, AvailableData, ErasureChunk};
+use tessera_relay_chain::disputes::DisputeStatementSet;
 use tessera_relay_chain::inclusion::{
     self, bitfield_payload, statement_payload, BackedCandidate, PendingCandidate, SignedBitfield,
     ValidityVote,
@@ -84,6 +85,12 @@ pub enum ParachainMessage {
     /// A validator's signed word of its peer id.
     #[codec(index = 3)]
     Identity(ValidatorIdentity),
+    /// A validator's approval assignment or approvals (see [`super::approval`]).
+    #[codec(index = 4)]
+    Approval(tessera_validity::engine::Message),
+    /// A validator's vote in a dispute, with the vote that opened it.
+    #[codec(index = 5)]
+    Dispute(tessera_validity::disputes::DisputeMessage),
 }
 
 /// Longest peer id in an identity (a multihash of an Ed25519 or secp256k1 key is 38 bytes).
@@ -263,6 +270,8 @@ pub struct ParachainHost {
     validation: Arc<ValidationHost>,
     candidates: HashMap<Hash, Votes>,
     bitfields: HashMap<Hash, (u32, BTreeMap<u32, SignedBitfield>)>,
+    /// Concluded disputes for the next inherent.
+    disputes: Vec<DisputeStatementSet>,
 }
 
 /// Relay state at block `at`, and its header.
@@ -292,7 +301,14 @@ impl ParachainHost {
             validation,
             candidates: HashMap::new(),
             bitfields: HashMap::new(),
+            disputes: Vec::new(),
         }
+    }
+
+    /// Concluded disputes for the next inherent this node builds (each already checked
+    /// against the parent's state: one the runtime refused would cost the block its inherent).
+    pub fn record_disputes(&mut self, disputes: Vec<DisputeStatementSet>) {
+        self.disputes = disputes;
     }
 
     /// This validator's account, if it is one.
@@ -500,7 +516,7 @@ impl ParachainHost {
         bitfields: &[SignedBitfield],
     ) -> Result<Vec<BackedCandidate>, ParachainError> {
         let parent_hash = parent.hash();
-        let mut state = Self::after_availability(client, parent, bitfields)?;
+        let mut state = Self::after_availability(client, parent, bitfields, &self.disputes)?;
         let validators = client.authorities();
         let cores = paras::para_ids(&mut state).map_err(state_error)?;
         let now = parent.number.saturating_add(1);
@@ -547,6 +563,7 @@ impl ParachainHost {
         client: &'a Client,
         parent: &Header,
         bitfields: &[SignedBitfield],
+        disputes: &[DisputeStatementSet],
     ) -> Result<State<'a>, ParachainError> {
         let state = State::new(client.store(), parent.state_root);
         let number = parent.number.saturating_add(1);
@@ -558,7 +575,7 @@ impl ParachainHost {
                 parent_header: parent.clone(),
                 bitfields: bitfields.to_vec(),
                 backed: Vec::new(),
-                disputes: Vec::new(),
+                disputes: disputes.to_vec(),
             }),
         };
         let why = match block.apply(&inherent.to_opaque()) {
@@ -748,8 +765,7 @@ impl ParachainHost {
             parent_header: parent.clone(),
             bitfields,
             backed,
-            // The node does not run disputes yet (docs/adr/006-approval-voting.md).
-            disputes: Vec::new(),
+            disputes: std::mem::take(&mut self.disputes),
         });
         Ok(Extrinsic::<Call> {
             signature: None,

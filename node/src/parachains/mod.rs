@@ -1,8 +1,10 @@
 //! The parachain protocol in a node: a validator's backing, availability and inherent
-//! ([`host`], no I/O), its wiring to the network ([`service`]), para chains as para nodes keep
-//! them ([`chain`]), and collators that build para blocks on a relay node and send them to
-//! backing groups ([`collator`]), watching what becomes of them ([`tracking`]).
+//! ([`host`], no I/O), its approval checking and disputes ([`approval`]), its wiring to the
+//! network ([`service`]), para chains as para nodes keep them ([`chain`]), and collators that
+//! build para blocks on a relay node and send them to backing groups ([`collator`]), watching
+//! what becomes of them ([`tracking`]).
 
+pub mod approval;
 pub mod chain;
 pub mod collator;
 pub mod host;
@@ -51,10 +53,14 @@ pub struct ParaStatus {
     pub included: ParaHead,
     /// Its head as of the relay's latest finalized block (none if registered after it).
     pub finalized: Option<ParaHead>,
+    /// Its head as of the newest relay block this node's approval checking approved (none on
+    /// a node that does not check, or before the first approval).
+    pub approved: Option<ParaHead>,
 }
 
-/// Every registered para's included and finalized heads.
-pub fn para_statuses(client: &Client) -> Result<Vec<ParaStatus>, String> {
+/// Every registered para's included, approved (as of relay block `approved`) and finalized
+/// heads.
+pub fn para_statuses(client: &Client, approved: Option<Hash>) -> Result<Vec<ParaStatus>, String> {
     let meta = client.info().map_err(|e| e.to_string())?;
     let header_of = |hash: &Hash| -> Result<Header, String> {
         client
@@ -66,6 +72,8 @@ pub fn para_statuses(client: &Client) -> Result<Vec<ParaStatus>, String> {
     let finalized = header_of(&meta.finalized_hash)?;
     let mut at_best = State::new(client.store(), best.state_root);
     let mut at_finalized = State::new(client.store(), finalized.state_root);
+    let approved = approved.map(|hash| header_of(&hash)).transpose()?;
+    let mut at_approved = approved.map(|h| State::new(client.store(), h.state_root));
     let mut statuses = Vec::new();
     for id in paras::para_ids(&mut at_best).map_err(|e| e.to_string())? {
         let Some(included) = paras::PARAS
@@ -78,10 +86,18 @@ pub fn para_statuses(client: &Client) -> Result<Vec<ParaStatus>, String> {
             .get(&mut at_finalized, &id)
             .map_err(|e| e.to_string())?
             .map(|info| ParaHead::of(&info.head));
+        let approved = match &mut at_approved {
+            Some(state) => paras::PARAS
+                .get(state, &id)
+                .map_err(|e| e.to_string())?
+                .map(|info| ParaHead::of(&info.head)),
+            None => None,
+        };
         statuses.push(ParaStatus {
             id,
             included: ParaHead::of(&included.head),
             finalized,
+            approved,
         });
     }
     Ok(statuses)

@@ -204,7 +204,22 @@ pub struct ParachainService {
     running: HashMap<tokio::task::Id, (Hash, Option<PeerId>)>,
     /// Collations taken per relay parent.
     taken: PerRelayParent,
+    /// This validator's approval checking and disputes (none on a full node).
+    approval: Option<super::approval::ApprovalWork>,
+    /// What approval work wants done that waits for the next tick (gossip is async).
+    approval_actions: super::approval::Actions,
+    /// Chunk requests sent for approval recoveries.
+    recovery_requests: HashSet<(Hash, u32)>,
+    /// The finalized number approval work last heard of.
+    approval_finalized: u32,
+    /// Approval messages that came before their block or assignment, with when.
+    approval_early: std::collections::VecDeque<(Instant, tessera_validity::engine::Message)>,
 }
+
+/// Approval messages kept for a retry at most.
+const MAX_EARLY_APPROVAL_MESSAGES: usize = 1_024;
+/// How long an early approval message is kept.
+const EARLY_APPROVAL_MESSAGE_KEPT: Duration = Duration::from_secs(30);
 
 impl ParachainService {
     /// The protocol of the node whose state is `shared`; `key` for a validator.
@@ -214,7 +229,21 @@ impl ParachainService {
         key: Option<AuthorityKey>,
         validation: Arc<ValidationHost>,
     ) -> Self {
+        let approval = key.clone().and_then(|key| {
+            let validators = shared.client().authorities().to_vec();
+            super::approval::ApprovalWork::new(
+                key,
+                &validators,
+                validation.clone(),
+                shared.approval.clone(),
+            )
+        });
         ParachainService {
+            approval,
+            approval_actions: super::approval::Actions::default(),
+            recovery_requests: HashSet::new(),
+            approval_finalized: 0,
+            approval_early: std::collections::VecDeque::new(),
             shared,
             network,
             is_validator: key.is_some(),
@@ -650,6 +679,8 @@ impl ParachainService {
                 self.verdict(result)
             }
             ParachainMessage::Identity(identity) => self.on_identity(identity),
+            ParachainMessage::Approval(message) => self.on_approval_message(message),
+            ParachainMessage::Dispute(message) => self.on_dispute_message(message),
         };
         let _stopped = self.network.validated(id, peer, source, verdict);
         passed
@@ -744,6 +775,10 @@ impl ParachainService {
         response: Result<ChunkResponse, String>,
     ) {
         let key = (request.candidate_hash, request.index);
+        if self.recovery_requests.remove(&key) {
+            self.on_recovery_chunk(peer, request, response);
+            return;
+        }
         let Some(wanted) = self.missing.get(&key).cloned() else {
             return;
         };
@@ -779,6 +814,7 @@ impl ParachainService {
         if !self.is_validator {
             return;
         }
+        self.approval_tick().await;
         if !self.waiting.is_empty() {
             self.retry_waiting().await;
         }
@@ -882,12 +918,205 @@ impl ParachainService {
 
     /// The parachains inherent for a block on `parent` (authors call this, holding the client).
     pub fn inherent(&mut self, client: &Client, parent: &Header) -> Option<OpaqueExtrinsic> {
+        if let Some(approval) = &self.approval {
+            self.host
+                .record_disputes(approval.disputes_for(client, parent));
+        }
         match self.host.inherent(client, parent) {
             Ok(inherent) => Some(inherent),
             Err(err) => {
                 tracing::warn!(%err, "no parachains inherent");
                 None
             }
+        }
+    }
+}
+
+impl ParachainService {
+    /// Approval work's periodic part, and what it asked for since the last tick.
+    async fn approval_tick(&mut self) {
+        self.retry_early_approval_messages();
+        let Some(approval) = &mut self.approval else {
+            return;
+        };
+        let actions = {
+            let client = self.shared.client();
+            if let Ok(meta) = client.info() {
+                if meta.finalized_number > self.approval_finalized {
+                    self.approval_finalized = meta.finalized_number;
+                    approval.finalized(meta.finalized_number);
+                }
+            }
+            approval.tick(&client)
+        };
+        self.approval_actions.publish.extend(actions.publish);
+        self.approval_actions.requests.extend(actions.requests);
+        let pending = std::mem::take(&mut self.approval_actions);
+        self.send_recovery_requests(pending.requests);
+        for message in pending.publish {
+            if let Err(err) = self
+                .network
+                .publish(Topic::Parachains, message.encode())
+                .await
+            {
+                tracing::debug!(%err, "approval message not published");
+            }
+        }
+    }
+
+    /// Asks each validator for its chunk; one whose peer is not known answers nothing.
+    fn send_recovery_requests(&mut self, requests: Vec<super::approval::ChunkWanted>) {
+        let mut unanswerable = Vec::new();
+        for wanted in requests {
+            let peer = {
+                let client = self.shared.client();
+                client
+                    .authorities()
+                    .get(wanted.index as usize)
+                    .and_then(|validator| self.peer_of.get(validator))
+                    .map(|(peer, _)| *peer)
+            };
+            let request = ChunkRequest {
+                candidate_hash: wanted.candidate,
+                index: wanted.index,
+            };
+            let sent = match peer {
+                Some(peer) => self.network.request_chunk(peer, request).is_ok(),
+                None => false,
+            };
+            if sent {
+                self.recovery_requests
+                    .insert((wanted.candidate, wanted.index));
+            } else {
+                unanswerable.push(wanted);
+            }
+        }
+        let Some(approval) = &mut self.approval else {
+            return;
+        };
+        for wanted in unanswerable {
+            let mut actions = super::approval::Actions::default();
+            approval.on_chunk(wanted.candidate, wanted.index, None, &mut actions);
+            self.approval_actions.publish.extend(actions.publish);
+            self.approval_actions.requests.extend(actions.requests);
+        }
+    }
+
+    /// A validator's answer to a recovery's chunk request.
+    fn on_recovery_chunk(
+        &mut self,
+        peer: PeerId,
+        request: ChunkRequest,
+        response: Result<ChunkResponse, String>,
+    ) {
+        let Some(approval) = &mut self.approval else {
+            return;
+        };
+        let chunk = match response {
+            Ok(ChunkResponse(chunk)) => chunk,
+            Err(_) => None,
+        };
+        let mut actions = super::approval::Actions::default();
+        if let Some(why) =
+            approval.on_chunk(request.candidate_hash, request.index, chunk, &mut actions)
+        {
+            tracing::debug!(%peer, %why, "bad chunk for a recovery");
+            let _stopped = self.network.report(peer, Misbehaviour::Malformed);
+        }
+        self.approval_actions.publish.extend(actions.publish);
+        // Further requests go out now: recovery waits on nothing else.
+        self.send_recovery_requests(actions.requests);
+    }
+
+    /// A gossiped approval message: accepted (and forwarded) when it checked, rejected when it
+    /// proves its sender wrong, else ignored (gossip reorders honest messages too).
+    fn on_approval_message(&mut self, message: tessera_validity::engine::Message) -> Verdict {
+        use tessera_validity::engine::MessageError;
+        let Some(approval) = &mut self.approval else {
+            return Verdict::Ignore;
+        };
+        let mut actions = super::approval::Actions::default();
+        let message_copy = message.clone();
+        let result = {
+            let client = self.shared.client();
+            approval.on_message(&client, message, &mut actions)
+        };
+        self.approval_actions.publish.extend(actions.publish);
+        self.approval_actions.requests.extend(actions.requests);
+        match result {
+            Ok(()) => Verdict::Accept,
+            Err(err) if err.is_offence() => {
+                tracing::debug!(%err, "approval message refused");
+                Verdict::Reject(Misbehaviour::Invalid)
+            }
+            Err(MessageError::UnknownBlock(_) | MessageError::NotAssigned { .. }) => {
+                // Gossip reorders: the block may not be imported yet, or the approval may have
+                // overtaken its assignment. Kept a while and tried again; not forwarded.
+                if self.approval_early.len() >= MAX_EARLY_APPROVAL_MESSAGES {
+                    self.approval_early.pop_front();
+                }
+                self.approval_early
+                    .push_back((Instant::now(), message_copy));
+                Verdict::Ignore
+            }
+            Err(_) => Verdict::Ignore,
+        }
+    }
+
+    /// Tries again the approval messages that came too early.
+    fn retry_early_approval_messages(&mut self) {
+        use tessera_validity::engine::MessageError;
+        let Some(approval) = &mut self.approval else {
+            return;
+        };
+        let mut actions = super::approval::Actions::default();
+        let early = std::mem::take(&mut self.approval_early);
+        let client = self.shared.client();
+        for (at, message) in early {
+            if at.elapsed() > EARLY_APPROVAL_MESSAGE_KEPT {
+                continue;
+            }
+            if let Err(MessageError::UnknownBlock(_) | MessageError::NotAssigned { .. }) =
+                approval.on_message(&client, message.clone(), &mut actions)
+            {
+                self.approval_early.push_back((at, message));
+            }
+        }
+        drop(client);
+        self.approval_actions.publish.extend(actions.publish);
+        self.approval_actions.requests.extend(actions.requests);
+    }
+
+    /// A gossiped dispute message, judged like an approval message (an opening over its
+    /// opener's count is ignored: counts differ between nodes).
+    fn on_dispute_message(
+        &mut self,
+        message: tessera_validity::disputes::DisputeMessage,
+    ) -> Verdict {
+        use tessera_validity::disputes::DisputeError as E;
+        let Some(approval) = &mut self.approval else {
+            return Verdict::Ignore;
+        };
+        let mut actions = super::approval::Actions::default();
+        let result = {
+            let client = self.shared.client();
+            approval.on_dispute(&client, message, &mut actions)
+        };
+        self.approval_actions.publish.extend(actions.publish);
+        self.approval_actions.requests.extend(actions.requests);
+        match result {
+            Ok(()) => Verdict::Accept,
+            Err(
+                err @ (E::UnknownValidator(_)
+                | E::BadSignature
+                | E::Conflicting(_)
+                | E::ValidOpening
+                | E::NotSameDispute),
+            ) => {
+                tracing::debug!(%err, "dispute message refused");
+                Verdict::Reject(Misbehaviour::Invalid)
+            }
+            Err(_) => Verdict::Ignore,
         }
     }
 }

@@ -196,7 +196,9 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, RegisterMet
     })?;
 
     module.register_method("tessera_paras", |_, shared, _| -> RpcResult<Value> {
-        let statuses = crate::parachains::para_statuses(&shared.client()).map_err(internal)?;
+        let approved = crate::parachains::approval::best_approved(&shared.approval);
+        let statuses =
+            crate::parachains::para_statuses(&shared.client(), approved).map_err(internal)?;
         let head = |head: crate::parachains::ParaHead| {
             json!({ "number": head.number, "hash": head.hash.to_string() })
         };
@@ -206,6 +208,7 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, RegisterMet
                 json!({
                     "id": status.id.0,
                     "included": head(status.included),
+                    "approved": status.approved.map(head),
                     "finalized": status.finalized.map(head),
                 })
             })

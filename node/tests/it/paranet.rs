@@ -1,6 +1,7 @@
 //! A relay network with two parachains on loopback, in one process: four validators and one
 //! collator node per para (the template as 1000, the example as 1001), each its own libp2p
-//! peer, and a full node of the template para. Both paras advance and are finalized; a
+//! peer, and a full node of the template para. Both paras advance, are approved by every
+//! validator's approval checking, and are finalized; a
 //! transfer submitted to the para full node reaches the collator and shows in the finalized
 //! state; when one para's collator stops, that para stalls alone.
 
@@ -76,7 +77,8 @@ fn client(spec: &ChainSpec) -> Client {
 }
 
 fn status(shared: &Shared, para: ParaId) -> ParaStatus {
-    para_statuses(&shared.client())
+    let approved = tessera_node::parachains::approval::best_approved(&shared.approval);
+    para_statuses(&shared.client(), approved)
         .unwrap()
         .into_iter()
         .find(|s| s.id == para)
@@ -85,6 +87,13 @@ fn status(shared: &Shared, para: ParaId) -> ParaStatus {
 
 fn included(shared: &Shared, para: ParaId) -> u32 {
     status(shared, para).included.number.unwrap()
+}
+
+fn approved(shared: &Shared, para: ParaId) -> u32 {
+    status(shared, para)
+        .approved
+        .and_then(|head| head.number)
+        .unwrap_or(0)
 }
 
 fn finalized(shared: &Shared, para: ParaId) -> (u32, Hash) {
@@ -96,7 +105,7 @@ fn finalized(shared: &Shared, para: ParaId) -> (u32, Hash) {
 async fn two_paras_advance_finalize_carry_a_transfer_and_stall_alone() {
     // Shown only when the test fails.
     let _ = tracing_subscriber::fmt()
-        .with_env_filter("tessera_node=info")
+        .with_env_filter("tessera_node=info,tessera_node::parachains::approval=debug")
         .with_test_writer()
         .try_init();
     let spec = spec();
@@ -139,6 +148,18 @@ async fn two_paras_advance_finalize_carry_a_transfer_and_stall_alone() {
     wait_for("both paras to finalize two blocks", 90, || {
         finalized(&alice, TEMPLATE).0 >= 2 && finalized(&alice, EXAMPLE).0 >= 2
     })
+    .await;
+    // Every validator re-checks what was included: approval checkers recover each candidate
+    // from the chunks, validate it, and approve, so both paras' blocks are approved everywhere.
+    wait_for(
+        "every validator to approve two blocks of each para",
+        60,
+        || {
+            shareds
+                .iter()
+                .all(|s| approved(s, TEMPLATE) >= 2 && approved(s, EXAMPLE) >= 2)
+        },
+    )
     .await;
 
     // A full node of the template para joins late, on a relay node of its own: it fetches the

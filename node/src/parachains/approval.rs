@@ -1,0 +1,659 @@
+//! A validator's approval checking and disputes, run on the relay chain it imports: the
+//! sans-io engines of `tessera-validity` fed with its blocks, its peers' messages and time, and
+//! the checks they ask for done here (recovery over the chunk protocol, then validation on a
+//! blocking thread).
+//!
+//! Each relay block on the best chain above the finalized one is fed once, with the candidates
+//! it included (its `CandidateIncluded` events, read with what was pending at its parent).
+//! What peers send arrives as [`ParachainMessage::Approval`] and [`ParachainMessage::Dispute`]
+//! gossip. At most [`MAX_RECOVERING`] candidates are recovered and one validated at a time;
+//! [`MAX_QUEUED`] more checks wait, the oldest dropped first (its checker then counts as a
+//! no-show, which later tranches cover). Concluded disputes wait here for the next block this
+//! validator authors, whose inherent records them.
+
+use super::host::ParachainMessage;
+use crate::client::Client;
+use crate::validation::{CandidateToCheck, InvalidCandidate, ValidationHost, ValidationPurpose};
+use parity_scale_codec::{DecodeAll, Encode};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use tessera_consensus::authorship::PreDigest;
+use tessera_consensus::AuthorityKey;
+use tessera_relay_chain::availability::{AvailableData, ErasureChunk};
+use tessera_relay_chain::disputes::DisputeStatementSet;
+use tessera_relay_chain::inclusion::{self, PendingCandidate};
+use tessera_relay_chain::{paras, Event};
+use tessera_runtime::dispatch::EventRecord;
+use tessera_runtime::hashing::blake2_256;
+use tessera_runtime::modules::system;
+use tessera_runtime::parachain::CandidateReceipt;
+use tessera_runtime::state::State;
+use tessera_runtime::{AccountId, Hash, Header};
+use tessera_validity::assignment::{RelayVrfStory, ValidatorKeys};
+use tessera_validity::disputes::{DisputeMessage, DisputeOutput, Disputes};
+use tessera_validity::engine::{ApprovalEngine, IncludedCandidate, Message, NewBlock, Output};
+use tessera_validity::recovery::{Answer, Recovery, Request};
+use tessera_validity::{ApprovalConfig, CoreIndex, ValidatorIndex};
+
+/// Candidates recovered at once.
+pub const MAX_RECOVERING: usize = 4;
+/// Checks waiting for room.
+pub const MAX_QUEUED: usize = 32;
+/// Chunk requests in flight per recovery.
+const PARALLEL_CHUNKS: usize = 8;
+/// Blocks fed to the engine per tick at most (a node catching up spreads the work).
+const FEED_PER_TICK: usize = 16;
+
+/// The approval parameters of a network of `validators`: the dev values, with one checker per
+/// candidate when the backing groups leave only two validators to check (4 validators in 2
+/// groups), so one of them may fail without stopping approval.
+pub fn config_for(validators: usize) -> ApprovalConfig {
+    let dev = ApprovalConfig::dev();
+    ApprovalConfig {
+        needed_approvals: if validators <= 4 {
+            1
+        } else {
+            dev.needed_approvals
+        },
+        ..dev
+    }
+}
+
+/// The randomness a block's assignments are drawn from: its author's VRF output, or for a
+/// secondary block (which has none) its parent's hash and slot, which its author cannot choose.
+pub fn story_of(header: &Header) -> Option<(RelayVrfStory, u64)> {
+    let pre = PreDigest::from_header(header)?;
+    let bytes = match &pre {
+        PreDigest::Primary { vrf_output, .. } => (b"tessera-story", vrf_output).encode(),
+        PreDigest::Secondary { slot, .. } => (b"tessera-story", header.parent_hash, slot).encode(),
+    };
+    Some((RelayVrfStory(blake2_256(&bytes).0), pre.slot()))
+}
+
+/// What this node knows of recent blocks' approval, for finality, RPC and the status line.
+#[derive(Clone, Debug, Default)]
+pub struct ApprovalStatus {
+    /// Whether this node checks approval (a validator of the set): finality consults it only
+    /// then.
+    pub active: bool,
+    /// Approved blocks above the finalized one: hash to number.
+    pub approved: BTreeMap<Hash, u32>,
+    /// The newest approved block (kept past finality, for display).
+    pub newest: Option<(Hash, u32)>,
+    /// Disputes concluded so far: (candidate, valid).
+    pub concluded: Vec<(Hash, bool)>,
+}
+
+impl ApprovalStatus {
+    /// The newest approved block, if any.
+    pub fn best(&self) -> Option<Hash> {
+        self.newest.map(|(hash, _)| hash)
+    }
+}
+
+/// Shared approval status.
+pub type SharedApproval = Arc<Mutex<ApprovalStatus>>;
+
+/// The newest block `shared` approval checking approved.
+pub fn best_approved(status: &SharedApproval) -> Option<Hash> {
+    status.lock().unwrap_or_else(|p| p.into_inner()).best()
+}
+
+/// What checking an included candidate needs.
+#[derive(Clone, Debug)]
+struct CandidateInfo {
+    block: Hash,
+    index: u32,
+    receipt: CandidateReceipt,
+    backers: Vec<u32>,
+    /// The para's code the candidate is checked with.
+    code: Arc<tessera_runtime::parachain::ValidationCode>,
+}
+
+/// Why a candidate is checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Purpose {
+    Approval,
+    Dispute,
+}
+
+/// A check to do.
+#[derive(Clone, Debug)]
+struct Check {
+    candidate: Hash,
+    purpose: Purpose,
+}
+
+/// A request this module wants sent: chunk `index` from validator `index`'s peer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChunkWanted {
+    /// The candidate.
+    pub candidate: Hash,
+    /// The validator asked, and the chunk's index.
+    pub index: u32,
+}
+
+/// What the service should do after a call.
+#[derive(Debug, Default)]
+pub struct Actions {
+    /// Messages to gossip.
+    pub publish: Vec<ParachainMessage>,
+    /// Chunks to request.
+    pub requests: Vec<ChunkWanted>,
+}
+
+/// A validation finished on a blocking thread: valid or not, or none when this machine could
+/// not judge in time (a timeout here says nothing about the candidate: it is tried again, up
+/// to [`VALIDATION_ATTEMPTS`] times, and meanwhile the checker may count as a no-show).
+struct Validated {
+    candidate: Hash,
+    purpose: Purpose,
+    valid: Option<bool>,
+    /// The data, to try again with.
+    data: Option<AvailableData>,
+}
+
+/// Validations of one candidate tried before giving up: a minute of retries, long enough for
+/// a code compiling elsewhere on this machine to be ready (until then every validation of it
+/// fails at once).
+const VALIDATION_ATTEMPTS: u32 = 30;
+
+/// How long to wait before validating again after a timeout.
+const VALIDATION_RETRY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// A validator's approval work.
+pub struct ApprovalWork {
+    engine: ApprovalEngine<ValidatorKeys>,
+    disputes: Disputes<ValidatorKeys>,
+    validation: Arc<ValidationHost>,
+    validators: usize,
+    /// Blocks fed to the engine, with their numbers.
+    fed: HashMap<Hash, u32>,
+    candidates: HashMap<Hash, CandidateInfo>,
+    /// Validation code of the candidates tracked, by hash.
+    codes: HashMap<Hash, Arc<tessera_runtime::parachain::ValidationCode>>,
+    queued: VecDeque<Check>,
+    recovering: HashMap<Hash, (Recovery, Purpose)>,
+    validating: tokio::task::JoinSet<Validated>,
+    /// Validations that could not finish in time, to try again (at most [`MAX_QUEUED`]).
+    retries: Vec<(std::time::Instant, Hash, Purpose, AvailableData)>,
+    /// Validations tried per candidate that did not finish in time.
+    attempts: HashMap<Hash, u32>,
+    /// Concluded disputes not yet on chain.
+    concluded: Vec<DisputeStatementSet>,
+    status: SharedApproval,
+}
+
+fn now_ms() -> u64 {
+    crate::client::unix_time_ms()
+}
+
+impl ApprovalWork {
+    /// The approval work of validator `key` in a session of `validators`.
+    pub fn new(
+        key: AuthorityKey,
+        validators: &[AccountId],
+        validation: Arc<ValidationHost>,
+        status: SharedApproval,
+    ) -> Option<Self> {
+        let me = validators.iter().position(|v| *v == key.public())?;
+        let me = Some(ValidatorIndex(u32::try_from(me).ok()?));
+        let publics: Arc<[AccountId]> = validators.iter().copied().collect();
+        let n = u32::try_from(validators.len()).ok()?;
+        let keys = ValidatorKeys::new(Some(key), publics);
+        let config = config_for(validators.len());
+        status.lock().unwrap_or_else(|p| p.into_inner()).active = true;
+        Some(ApprovalWork {
+            engine: ApprovalEngine::new(config, keys.clone(), me, n),
+            disputes: Disputes::new(keys, me, tessera_relay_chain::disputes::CURRENT_SESSION, n),
+            validation,
+            validators: validators.len(),
+            fed: HashMap::new(),
+            candidates: HashMap::new(),
+            codes: HashMap::new(),
+            queued: VecDeque::new(),
+            recovering: HashMap::new(),
+            validating: tokio::task::JoinSet::new(),
+            retries: Vec::new(),
+            attempts: HashMap::new(),
+            concluded: Vec::new(),
+            status,
+        })
+    }
+
+    /// Concluded disputes for the inherent of a block on `parent`: those not recorded there.
+    pub fn disputes_for(&self, client: &Client, parent: &Header) -> Vec<DisputeStatementSet> {
+        let mut state = State::new(client.store(), parent.state_root);
+        self.concluded
+            .iter()
+            .filter(|set| {
+                tessera_relay_chain::disputes::RECORDED
+                    .get(&mut state, &set.candidate)
+                    .is_ok_and(|recorded| recorded.is_none())
+            })
+            .take(tessera_relay_chain::disputes::MAX_SETS_PER_BLOCK)
+            .cloned()
+            .collect()
+    }
+
+    /// Periodic work: feeds new best-chain blocks, advances the engine's clock, collects
+    /// finished validations and starts queued checks.
+    pub fn tick(&mut self, client: &Client) -> Actions {
+        let now = now_ms();
+        let mut actions = Actions::default();
+        let mut outputs = self.feed(client, now);
+        outputs.extend(self.engine.tick(now));
+        while let Some(done) = self.validating.try_join_next() {
+            let Ok(done) = done else { continue };
+            self.finish(client, done, now, &mut actions);
+        }
+        let due = std::time::Instant::now();
+        let (ready, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.retries)
+            .into_iter()
+            .partition(|(at, ..)| *at <= due);
+        self.retries = waiting;
+        for (_, candidate, purpose, data) in ready {
+            self.validate(candidate, purpose, data);
+        }
+        self.handle(client, outputs, now, &mut actions);
+        self.start_queued(&mut actions);
+        actions
+    }
+
+    /// A peer's approval message; whether it was accepted, and why not.
+    pub fn on_message(
+        &mut self,
+        client: &Client,
+        message: Message,
+        actions: &mut Actions,
+    ) -> Result<(), tessera_validity::engine::MessageError> {
+        let now = now_ms();
+        let outputs = self.engine.message(message, now)?;
+        self.handle(client, outputs, now, actions);
+        Ok(())
+    }
+
+    /// A peer's dispute message; whether it was accepted, and why not.
+    pub fn on_dispute(
+        &mut self,
+        client: &Client,
+        message: DisputeMessage,
+        actions: &mut Actions,
+    ) -> Result<(), tessera_validity::disputes::DisputeError> {
+        let candidate = message.opening.candidate;
+        let outputs = self.disputes.message(message)?;
+        let now = now_ms();
+        if self.disputes.is_active(&candidate) {
+            let held = self.engine.dispute(&candidate, true, now);
+            self.handle(client, held, now, actions);
+        }
+        self.handle_disputes(client, outputs, now, actions);
+        Ok(())
+    }
+
+    /// Whether this node waits for `candidate`'s chunk `index`.
+    pub fn wants(&self, candidate: &Hash) -> bool {
+        self.recovering.contains_key(candidate)
+    }
+
+    /// A peer's answer (or none) for chunk `index` of `candidate`; an answer that did not
+    /// match the erasure root, to blame its sender.
+    pub fn on_chunk(
+        &mut self,
+        candidate: Hash,
+        index: u32,
+        chunk: Option<ErasureChunk>,
+        actions: &mut Actions,
+    ) -> Option<String> {
+        let (recovery, _) = self.recovering.get_mut(&candidate)?;
+        tracing::trace!(%candidate, index, got = chunk.is_some(), "recovery chunk answer");
+        let blame = match recovery.on_chunk(index, chunk) {
+            Answer::Fine => None,
+            Answer::Bad(why) => Some(why),
+        };
+        self.advance_recovery(candidate, actions);
+        blame
+    }
+
+    /// Forgets what concerns blocks up to the finalized `number`.
+    pub fn finalized(&mut self, number: u32) {
+        self.engine.finalized(number);
+        let done: Vec<Hash> = self
+            .candidates
+            .iter()
+            .filter(|(_, info)| self.fed.get(&info.block).is_some_and(|n| *n <= number))
+            .map(|(hash, _)| *hash)
+            .collect();
+        self.disputes.finalized(&done);
+        for candidate in &done {
+            self.candidates.remove(candidate);
+            self.attempts.remove(candidate);
+        }
+        let candidates = &self.candidates;
+        self.codes.retain(|hash, _| {
+            candidates
+                .values()
+                .any(|c| c.receipt.descriptor.validation_code_hash == *hash)
+        });
+        self.concluded.retain(|set| !done.contains(&set.candidate));
+        self.fed.retain(|_, n| *n > number);
+        let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
+        status.approved.retain(|_, n| *n > number);
+    }
+
+    /// Feeds the best chain's blocks above the finalized one that the engine has not seen.
+    fn feed(&mut self, client: &Client, now: u64) -> Vec<Output> {
+        let Ok(meta) = client.info() else {
+            return Vec::new();
+        };
+        let mut path = Vec::new();
+        let mut cursor = meta.best_hash;
+        while path.len() < 256 {
+            if cursor == meta.finalized_hash || self.fed.contains_key(&cursor) {
+                break;
+            }
+            let Ok(Some(header)) = client.header(&cursor) else {
+                break;
+            };
+            if header.number <= meta.finalized_number {
+                break;
+            }
+            cursor = header.parent_hash;
+            path.push(header);
+        }
+        let slot_ms = client.slot_duration().as_millis() as u64;
+        let mut outputs = Vec::new();
+        for header in path.into_iter().rev().take(FEED_PER_TICK) {
+            let hash = header.hash();
+            self.fed.insert(hash, header.number);
+            match self.new_block(client, &header, slot_ms) {
+                Some(block) => outputs.extend(self.engine.new_block(block, now)),
+                None => tracing::debug!(number = header.number, %hash, "block not fed to approval"),
+            }
+        }
+        outputs
+    }
+
+    /// `header`'s block as the engine takes it: the candidates it included.
+    fn new_block(&mut self, client: &Client, header: &Header, slot_ms: u64) -> Option<NewBlock> {
+        let hash = header.hash();
+        let (story, slot) = story_of(header)?;
+        let parent = client.header(&header.parent_hash).ok()??;
+        let mut parent_state = State::new(client.store(), parent.state_root);
+        let cores = paras::para_ids(&mut parent_state).ok()?;
+        let mut state = State::new(client.store(), header.state_root);
+        let events = state.get(&system::events_key()).ok()?.unwrap_or_default();
+        let events = Vec::<EventRecord<Event>>::decode_all(&mut &events[..]).ok()?;
+        let mut candidates = Vec::new();
+        for record in events {
+            let Event::Inclusion(inclusion::Event::CandidateIncluded {
+                para,
+                candidate_hash,
+                ..
+            }) = record.event
+            else {
+                continue;
+            };
+            let core = cores.iter().position(|p| *p == para)?;
+            let pending: PendingCandidate =
+                inclusion::PENDING.get(&mut parent_state, &para).ok()??;
+            let index = u32::try_from(candidates.len()).ok()?;
+            let code_hash = pending.descriptor.validation_code_hash;
+            let code = match self.codes.get(&code_hash) {
+                Some(code) => code.clone(),
+                None => {
+                    let code = Arc::new(paras::code(&mut parent_state, &code_hash).ok()??);
+                    self.codes.insert(code_hash, code.clone());
+                    code
+                }
+            };
+            let receipt = CandidateReceipt {
+                descriptor: pending.descriptor.clone(),
+                commitments_hash: pending.commitments.hash(),
+            };
+            self.candidates.insert(
+                candidate_hash,
+                CandidateInfo {
+                    block: hash,
+                    index,
+                    receipt,
+                    backers: pending.backers.clone(),
+                    code,
+                },
+            );
+            candidates.push(IncludedCandidate {
+                hash: candidate_hash,
+                core: CoreIndex(u32::try_from(core).ok()?),
+                backers: pending.backers.iter().map(|b| ValidatorIndex(*b)).collect(),
+            });
+        }
+        Some(NewBlock {
+            hash,
+            parent: header.parent_hash,
+            number: header.number,
+            slot_ms: slot.saturating_mul(slot_ms),
+            story,
+            n_cores: u32::try_from(cores.len()).ok()?,
+            candidates,
+        })
+    }
+
+    fn handle(&mut self, client: &Client, outputs: Vec<Output>, now: u64, actions: &mut Actions) {
+        for output in outputs {
+            match output {
+                Output::Send(message) => actions.publish.push(ParachainMessage::Approval(message)),
+                Output::Check { hash, .. } => self.enqueue(Check {
+                    candidate: hash,
+                    purpose: Purpose::Approval,
+                }),
+                Output::Approved(block) => {
+                    let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
+                    if let Some(&number) = self.fed.get(&block) {
+                        status.approved.insert(block, number);
+                        if status.newest.is_none_or(|(_, newest)| number >= newest) {
+                            status.newest = Some((block, number));
+                        }
+                        tracing::debug!(number, %block, "relay block approved");
+                    }
+                }
+                Output::FoundInvalid { candidate, .. } => {
+                    tracing::warn!(%candidate, "candidate found invalid: disputing it");
+                    let outputs = self.disputes.checked(candidate, false);
+                    self.handle_disputes(client, outputs, now, actions);
+                }
+            }
+        }
+    }
+
+    fn handle_disputes(
+        &mut self,
+        client: &Client,
+        outputs: Vec<DisputeOutput>,
+        now: u64,
+        actions: &mut Actions,
+    ) {
+        for output in outputs {
+            match output {
+                DisputeOutput::Send(message) => {
+                    let candidate = message.opening.candidate;
+                    if self.disputes.is_active(&candidate) {
+                        let held = self.engine.dispute(&candidate, true, now);
+                        self.handle(client, held, now, actions);
+                    }
+                    actions.publish.push(ParachainMessage::Dispute(message));
+                }
+                DisputeOutput::Check(candidate) => self.enqueue(Check {
+                    candidate,
+                    purpose: Purpose::Dispute,
+                }),
+                DisputeOutput::Concluded(concluded) => {
+                    tracing::warn!(
+                        candidate = %concluded.candidate,
+                        valid = concluded.valid,
+                        offenders = ?concluded.offenders(),
+                        "dispute concluded"
+                    );
+                    let still = !concluded.valid;
+                    let outputs = self.engine.dispute(&concluded.candidate, still, now);
+                    self.handle(client, outputs, now, actions);
+                    let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
+                    status
+                        .concluded
+                        .push((concluded.candidate, concluded.valid));
+                    drop(status);
+                    self.concluded.push(concluded.statement_set());
+                }
+            }
+        }
+    }
+
+    fn enqueue(&mut self, check: Check) {
+        tracing::debug!(candidate = %check.candidate, "check asked");
+        if self.recovering.contains_key(&check.candidate)
+            || self.queued.iter().any(|q| q.candidate == check.candidate)
+        {
+            return;
+        }
+        if self.queued.len() >= MAX_QUEUED {
+            if let Some(dropped) = self.queued.pop_front() {
+                tracing::debug!(candidate = %dropped.candidate, "approval check dropped: queue full");
+            }
+        }
+        self.queued.push_back(check);
+    }
+
+    fn start_queued(&mut self, actions: &mut Actions) {
+        while self.recovering.len() < MAX_RECOVERING {
+            let Some(check) = self.queued.pop_front() else {
+                return;
+            };
+            let Some(info) = self.candidates.get(&check.candidate) else {
+                continue;
+            };
+            let Ok(validators) = u32::try_from(self.validators) else {
+                continue;
+            };
+            let seed = u64::from_le_bytes(check.candidate.0[..8].try_into().unwrap_or_default());
+            // Backers hold every chunk: ask them first.
+            match Recovery::from_chunks(
+                info.receipt.descriptor.erasure_root,
+                validators,
+                &info.backers,
+                seed,
+            ) {
+                Ok(recovery) => {
+                    tracing::debug!(candidate = %check.candidate, purpose = ?check.purpose, "recovering a candidate");
+                    self.recovering
+                        .insert(check.candidate, (recovery, check.purpose));
+                    self.advance_recovery(check.candidate, actions);
+                }
+                Err(err) => tracing::debug!(%err, "recovery not started"),
+            }
+        }
+    }
+
+    /// Sends a recovery's next requests, or takes its outcome to validation.
+    fn advance_recovery(&mut self, candidate: Hash, actions: &mut Actions) {
+        let Some((recovery, purpose)) = self.recovering.get_mut(&candidate) else {
+            return;
+        };
+        let purpose = *purpose;
+        for request in recovery.requests(PARALLEL_CHUNKS) {
+            let (Request::Chunk { from } | Request::Full { from }) = request;
+            actions.requests.push(ChunkWanted {
+                candidate,
+                index: from,
+            });
+        }
+        let Some(outcome) = recovery.take_outcome() else {
+            return;
+        };
+        self.recovering.remove(&candidate);
+        tracing::debug!(%candidate, ok = outcome.is_ok(), "recovery finished");
+        match outcome {
+            Ok(data) => self.validate(candidate, purpose, data),
+            Err(tessera_validity::recovery::RecoveryError::Invalid(why)) => {
+                tracing::warn!(%candidate, %why, "recovered data does not match its erasure root");
+                let outcome = Validated {
+                    candidate,
+                    purpose,
+                    valid: Some(false),
+                    data: None,
+                };
+                self.validating.spawn(async move { outcome });
+            }
+            Err(err) => {
+                // Unavailable for now: this checker is a no-show, covered by later tranches.
+                tracing::debug!(%candidate, %err, "candidate not recovered");
+            }
+        }
+    }
+
+    /// Validates recovered data on a blocking thread.
+    fn validate(&mut self, candidate: Hash, purpose: Purpose, data: AvailableData) {
+        let Some(info) = self.candidates.get(&candidate).cloned() else {
+            return;
+        };
+        let validation = self.validation.clone();
+        let validators = self.validators;
+        self.validating.spawn_blocking(move || {
+            let checked = validation.validate_candidate(
+                CandidateToCheck {
+                    receipt: &info.receipt,
+                    pov: &data.pov,
+                    validation_data: &data.validation_data,
+                    code: &info.code,
+                    validators,
+                },
+                ValidationPurpose::Approval,
+            );
+            let valid = match &checked {
+                Ok(_) => Some(true),
+                Err(
+                    err @ (InvalidCandidate::Timeout { .. } | InvalidCandidate::CompileTimeout(_)),
+                ) => {
+                    tracing::debug!(%candidate, %err, "approval check could not finish in time: trying again");
+                    None
+                }
+                Err(err) => {
+                    tracing::warn!(%candidate, %err, "approval check found the candidate invalid");
+                    Some(false)
+                }
+            };
+            Validated {
+                candidate,
+                purpose,
+                valid,
+                data: valid.is_none().then_some(data),
+            }
+        });
+    }
+
+    fn finish(&mut self, client: &Client, done: Validated, now: u64, actions: &mut Actions) {
+        let Some(valid) = done.valid else {
+            let attempts = self.attempts.entry(done.candidate).or_insert(0);
+            *attempts = attempts.saturating_add(1);
+            let room = self.retries.len() < MAX_QUEUED;
+            if let (true, true, Some(data)) = (*attempts < VALIDATION_ATTEMPTS, room, done.data) {
+                let at = std::time::Instant::now() + VALIDATION_RETRY;
+                self.retries.push((at, done.candidate, done.purpose, data));
+            }
+            return;
+        };
+        self.attempts.remove(&done.candidate);
+        tracing::debug!(candidate = %done.candidate, valid, purpose = ?done.purpose, "candidate checked");
+        match done.purpose {
+            Purpose::Approval => {
+                let Some(info) = self.candidates.get(&done.candidate) else {
+                    return;
+                };
+                let outputs = self.engine.checked(info.block, info.index, valid, now);
+                self.handle(client, outputs, now, actions);
+            }
+            Purpose::Dispute => {
+                let outputs = self.disputes.checked(done.candidate, valid);
+                self.handle_disputes(client, outputs, now, actions);
+            }
+        }
+    }
+}
