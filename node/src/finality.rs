@@ -143,15 +143,28 @@ impl ApprovalRule {
         if !status.active {
             return None;
         }
+        // Fails closed: a block the tree cannot place caps votes at the base.
         let mut lowest_unapproved = None;
         let mut cursor = best.hash();
-        while tree.number(&cursor)? > base.number {
+        loop {
+            let Some(number) = tree.number(&cursor) else {
+                return Some(base.hash());
+            };
+            if number <= base.number {
+                break;
+            }
             if !status.approved.contains_key(&cursor) {
                 lowest_unapproved = Some(cursor);
             }
-            cursor = tree.parent(&cursor)?;
+            let Some(parent) = tree.parent(&cursor) else {
+                return Some(base.hash());
+            };
+            cursor = parent;
         }
-        tree.parent(&lowest_unapproved?)
+        Some(
+            tree.parent(&lowest_unapproved?)
+                .unwrap_or_else(|| base.hash()),
+        )
     }
 }
 

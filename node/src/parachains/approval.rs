@@ -6,9 +6,10 @@
 //! Each relay block on the best chain above the finalized one is fed once, with the candidates
 //! it included (its `CandidateIncluded` events, read with what was pending at its parent).
 //! What peers send arrives as [`ParachainMessage::Approval`] and [`ParachainMessage::Dispute`]
-//! gossip. At most [`MAX_RECOVERING`] candidates are recovered and one validated at a time;
-//! [`MAX_QUEUED`] more checks wait, the oldest dropped first (its checker then counts as a
-//! no-show, which later tranches cover). Concluded disputes wait here for the next block this
+//! gossip. At most [`MAX_RECOVERING`] checks run at once (recovering, validating, or waiting to
+//! validate or to try again), at most [`MAX_VALIDATING`] of them validating; [`MAX_QUEUED`]
+//! more wait, the oldest dropped first (its checker then counts as a no-show, which later
+//! tranches cover). So a node holds at most that many recovered PoVs. Concluded disputes wait here for the next block this
 //! validator authors, whose inherent records them.
 
 use super::host::ParachainMessage;
@@ -35,8 +36,10 @@ use tessera_validity::engine::{ApprovalEngine, IncludedCandidate, Message, NewBl
 use tessera_validity::recovery::{Answer, Recovery, Request};
 use tessera_validity::{ApprovalConfig, CoreIndex, ValidatorIndex};
 
-/// Candidates recovered at once.
+/// Checks running at once (recovering, validating, or waiting to).
 pub const MAX_RECOVERING: usize = 4;
+/// Validations running at once, on blocking threads.
+pub const MAX_VALIDATING: usize = 2;
 /// Checks waiting for room.
 pub const MAX_QUEUED: usize = 32;
 /// Chunk requests in flight per recovery.
@@ -102,8 +105,8 @@ pub fn best_approved(status: &SharedApproval) -> Option<Hash> {
 /// What checking an included candidate needs.
 #[derive(Clone, Debug)]
 struct CandidateInfo {
-    block: Hash,
-    index: u32,
+    /// The blocks that included it (one per fork), with its position in each.
+    at: Vec<(Hash, u32)>,
     receipt: CandidateReceipt,
     backers: Vec<u32>,
     /// The para's code the candidate is checked with.
@@ -158,6 +161,9 @@ struct Validated {
 /// fails at once).
 const VALIDATION_ATTEMPTS: u32 = 30;
 
+/// How long to wait before recovering again a candidate that could not be recovered.
+const RECOVERY_RETRY: std::time::Duration = std::time::Duration::from_secs(6);
+
 /// How long to wait before validating again after a timeout.
 const VALIDATION_RETRY: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -175,10 +181,14 @@ pub struct ApprovalWork {
     queued: VecDeque<Check>,
     recovering: HashMap<Hash, (Recovery, Purpose)>,
     validating: tokio::task::JoinSet<Validated>,
-    /// Validations that could not finish in time, to try again (at most [`MAX_QUEUED`]).
+    /// Recovered candidates waiting for a validation slot.
+    to_validate: VecDeque<(Hash, Purpose, AvailableData)>,
+    /// Validations that could not finish in time, to try again (counted in flight).
     retries: Vec<(std::time::Instant, Hash, Purpose, AvailableData)>,
     /// Validations tried per candidate that did not finish in time.
     attempts: HashMap<Hash, u32>,
+    /// Checks to queue again later (their recovery found too few chunks).
+    later: Vec<(std::time::Instant, Check)>,
     /// Concluded disputes not yet on chain.
     concluded: Vec<DisputeStatementSet>,
     status: SharedApproval,
@@ -214,8 +224,10 @@ impl ApprovalWork {
             queued: VecDeque::new(),
             recovering: HashMap::new(),
             validating: tokio::task::JoinSet::new(),
+            to_validate: VecDeque::new(),
             retries: Vec::new(),
             attempts: HashMap::new(),
+            later: Vec::new(),
             concluded: Vec::new(),
             status,
         })
@@ -247,13 +259,22 @@ impl ApprovalWork {
             let Ok(done) = done else { continue };
             self.finish(client, done, now, &mut actions);
         }
+        self.start_validations();
         let due = std::time::Instant::now();
         let (ready, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.retries)
             .into_iter()
             .partition(|(at, ..)| *at <= due);
         self.retries = waiting;
         for (_, candidate, purpose, data) in ready {
-            self.validate(candidate, purpose, data);
+            self.to_validate.push_back((candidate, purpose, data));
+        }
+        self.start_validations();
+        let (again, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.later)
+            .into_iter()
+            .partition(|(at, _)| *at <= due);
+        self.later = waiting;
+        for (_, check) in again {
+            self.enqueue(check);
         }
         self.handle(client, outputs, now, &mut actions);
         self.start_queued(&mut actions);
@@ -281,6 +302,13 @@ impl ApprovalWork {
         actions: &mut Actions,
     ) -> Result<(), tessera_validity::disputes::DisputeError> {
         let candidate = message.opening.candidate;
+        if !self.candidates.contains_key(&candidate) {
+            // Not a candidate of an unfinalized block here: nothing this node could check (an
+            // old vote replayed after finality, or a block not imported yet).
+            return Err(tessera_validity::disputes::DisputeError::NotDisputed(
+                candidate,
+            ));
+        }
         let outputs = self.disputes.message(message)?;
         let now = now_ms();
         if self.disputes.is_active(&candidate) {
@@ -318,17 +346,30 @@ impl ApprovalWork {
     /// Forgets what concerns blocks up to the finalized `number`.
     pub fn finalized(&mut self, number: u32) {
         self.engine.finalized(number);
+        let fed = &self.fed;
         let done: Vec<Hash> = self
             .candidates
             .iter()
-            .filter(|(_, info)| self.fed.get(&info.block).is_some_and(|n| *n <= number))
+            .filter(|(_, info)| {
+                info.at
+                    .iter()
+                    .all(|(block, _)| fed.get(block).is_none_or(|n| *n <= number))
+            })
             .map(|(hash, _)| *hash)
             .collect();
         self.disputes.finalized(&done);
         for candidate in &done {
             self.candidates.remove(candidate);
             self.attempts.remove(candidate);
+            self.recovering.remove(candidate);
         }
+        self.queued.retain(|check| !done.contains(&check.candidate));
+        self.to_validate
+            .retain(|(candidate, ..)| !done.contains(candidate));
+        self.retries
+            .retain(|(_, candidate, ..)| !done.contains(candidate));
+        self.later
+            .retain(|(_, check)| !done.contains(&check.candidate));
         let candidates = &self.candidates;
         self.codes.retain(|hash, _| {
             candidates
@@ -348,7 +389,7 @@ impl ApprovalWork {
         };
         let mut path = Vec::new();
         let mut cursor = meta.best_hash;
-        while path.len() < 256 {
+        while path.len() < tessera_validity::engine::MAX_BLOCKS {
             if cursor == meta.finalized_hash || self.fed.contains_key(&cursor) {
                 break;
             }
@@ -365,10 +406,16 @@ impl ApprovalWork {
         let mut outputs = Vec::new();
         for header in path.into_iter().rev().take(FEED_PER_TICK) {
             let hash = header.hash();
-            self.fed.insert(hash, header.number);
             match self.new_block(client, &header, slot_ms) {
-                Some(block) => outputs.extend(self.engine.new_block(block, now)),
-                None => tracing::debug!(number = header.number, %hash, "block not fed to approval"),
+                Some(block) => {
+                    self.fed.insert(hash, header.number);
+                    outputs.extend(self.engine.new_block(block, now));
+                }
+                None => {
+                    // Tried again next tick, and its descendants after it.
+                    tracing::debug!(number = header.number, %hash, "block not fed to approval yet");
+                    break;
+                }
             }
         }
         outputs
@@ -411,16 +458,18 @@ impl ApprovalWork {
                 descriptor: pending.descriptor.clone(),
                 commitments_hash: pending.commitments.hash(),
             };
-            self.candidates.insert(
-                candidate_hash,
-                CandidateInfo {
-                    block: hash,
-                    index,
+            let info = self
+                .candidates
+                .entry(candidate_hash)
+                .or_insert_with(|| CandidateInfo {
+                    at: Vec::new(),
                     receipt,
                     backers: pending.backers.clone(),
                     code,
-                },
-            );
+                });
+            if !info.at.contains(&(hash, index)) {
+                info.at.push((hash, index));
+            }
             candidates.push(IncludedCandidate {
                 hash: candidate_hash,
                 core: CoreIndex(u32::try_from(core).ok()?),
@@ -522,8 +571,13 @@ impl ApprovalWork {
         self.queued.push_back(check);
     }
 
+    /// Checks in flight: recovering, validating, or waiting to validate or to try again.
+    fn in_flight(&self) -> usize {
+        self.recovering.len() + self.to_validate.len() + self.validating.len() + self.retries.len()
+    }
+
     fn start_queued(&mut self, actions: &mut Actions) {
-        while self.recovering.len() < MAX_RECOVERING {
+        while self.in_flight() < MAX_RECOVERING {
             let Some(check) = self.queued.pop_front() else {
                 return;
             };
@@ -583,14 +637,33 @@ impl ApprovalWork {
                 self.validating.spawn(async move { outcome });
             }
             Err(err) => {
-                // Unavailable for now: this checker is a no-show, covered by later tranches.
-                tracing::debug!(%candidate, %err, "candidate not recovered");
+                // Unavailable for now (peers not known yet, or down): meanwhile this checker
+                // is a no-show, covered by later tranches; tried again until finality.
+                tracing::debug!(%candidate, %err, "candidate not recovered: trying again later");
+                let at = std::time::Instant::now() + RECOVERY_RETRY;
+                if self.later.len() < MAX_QUEUED {
+                    self.later.push((at, Check { candidate, purpose }));
+                }
             }
         }
     }
 
-    /// Validates recovered data on a blocking thread.
+    /// Validates recovered data on a blocking thread, once there is room.
     fn validate(&mut self, candidate: Hash, purpose: Purpose, data: AvailableData) {
+        self.to_validate.push_back((candidate, purpose, data));
+        self.start_validations();
+    }
+
+    fn start_validations(&mut self) {
+        while self.validating.len() < MAX_VALIDATING {
+            let Some((candidate, purpose, data)) = self.to_validate.pop_front() else {
+                return;
+            };
+            self.spawn_validation(candidate, purpose, data);
+        }
+    }
+
+    fn spawn_validation(&mut self, candidate: Hash, purpose: Purpose, data: AvailableData) {
         let Some(info) = self.candidates.get(&candidate).cloned() else {
             return;
         };
@@ -633,7 +706,7 @@ impl ApprovalWork {
         let Some(valid) = done.valid else {
             let attempts = self.attempts.entry(done.candidate).or_insert(0);
             *attempts = attempts.saturating_add(1);
-            let room = self.retries.len() < MAX_QUEUED;
+            let room = self.retries.len() < MAX_RECOVERING;
             if let (true, true, Some(data)) = (*attempts < VALIDATION_ATTEMPTS, room, done.data) {
                 let at = std::time::Instant::now() + VALIDATION_RETRY;
                 self.retries.push((at, done.candidate, done.purpose, data));
@@ -642,18 +715,20 @@ impl ApprovalWork {
         };
         self.attempts.remove(&done.candidate);
         tracing::debug!(candidate = %done.candidate, valid, purpose = ?done.purpose, "candidate checked");
-        match done.purpose {
-            Purpose::Approval => {
-                let Some(info) = self.candidates.get(&done.candidate) else {
-                    return;
-                };
-                let outputs = self.engine.checked(info.block, info.index, valid, now);
-                self.handle(client, outputs, now, actions);
-            }
-            Purpose::Dispute => {
-                let outputs = self.disputes.checked(done.candidate, valid);
-                self.handle_disputes(client, outputs, now, actions);
-            }
+        // One check serves every purpose: the approval of each block that included it, and
+        // the dispute about it if one is open (a second check for it was not queued).
+        let at = self
+            .candidates
+            .get(&done.candidate)
+            .map(|info| info.at.clone())
+            .unwrap_or_default();
+        for (block, index) in at {
+            let outputs = self.engine.checked(block, index, valid, now);
+            self.handle(client, outputs, now, actions);
+        }
+        if done.purpose == Purpose::Dispute || self.disputes.is_active(&done.candidate) {
+            let outputs = self.disputes.checked(done.candidate, valid);
+            self.handle_disputes(client, outputs, now, actions);
         }
     }
 }

@@ -1088,7 +1088,8 @@ impl ParachainService {
     }
 
     /// A gossiped dispute message, judged like an approval message (an opening over its
-    /// opener's count is ignored: counts differ between nodes).
+    /// opener's count is ignored: counts differ between nodes; so is a conflict, which may be
+    /// the opening validator's equivocation carried by an honest sender).
     fn on_dispute_message(
         &mut self,
         message: tessera_validity::disputes::DisputeMessage,
@@ -1109,7 +1110,6 @@ impl ParachainService {
             Err(
                 err @ (E::UnknownValidator(_)
                 | E::BadSignature
-                | E::Conflicting(_)
                 | E::ValidOpening
                 | E::NotSameDispute),
             ) => {
