@@ -322,15 +322,7 @@ impl<C: Crypto> Disputes<C> {
     /// concluded dispute, or one already known, is not new; one contradicting a known vote of
     /// its validator, or badly signed, is refused.
     fn precheck(&self, vote: &DisputeVote) -> Result<bool, DisputeError> {
-        if vote.validator.0 >= self.n_validators {
-            return Err(DisputeError::UnknownValidator(vote.validator.0));
-        }
-        if vote.session != self.session {
-            return Err(DisputeError::WrongSession {
-                got: vote.session,
-                expected: self.session,
-            });
-        }
+        self.check_voter(vote)?;
         if self.concluded.contains_key(&vote.candidate) {
             return Ok(false);
         }
@@ -355,6 +347,20 @@ impl<C: Crypto> Disputes<C> {
         Ok(true)
     }
 
+    /// That `vote` is by a validator of this session, for this session.
+    fn check_voter(&self, vote: &DisputeVote) -> Result<(), DisputeError> {
+        if vote.validator.0 >= self.n_validators {
+            return Err(DisputeError::UnknownValidator(vote.validator.0));
+        }
+        if vote.session != self.session {
+            return Err(DisputeError::WrongSession {
+                got: vote.session,
+                expected: self.session,
+            });
+        }
+        Ok(())
+    }
+
     /// A vote (a peer's, through [`Self::message`], or this validator's own); one that opens
     /// a dispute counts against its validator.
     fn vote(&mut self, vote: DisputeVote) -> Result<Vec<DisputeOutput>, DisputeError> {
@@ -369,15 +375,7 @@ impl<C: Crypto> Disputes<C> {
         charged: ValidatorIndex,
         verified: bool,
     ) -> Result<Vec<DisputeOutput>, DisputeError> {
-        if vote.validator.0 >= self.n_validators {
-            return Err(DisputeError::UnknownValidator(vote.validator.0));
-        }
-        if vote.session != self.session {
-            return Err(DisputeError::WrongSession {
-                got: vote.session,
-                expected: self.session,
-            });
-        }
+        self.check_voter(&vote)?;
         if self.concluded.contains_key(&vote.candidate) {
             return Err(DisputeError::Duplicate);
         }

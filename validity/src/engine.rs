@@ -630,6 +630,20 @@ impl<C: Crypto> ApprovalEngine<C> {
         outputs
     }
 
+    /// The tracked `block` a message of `validator` is about, if both are known.
+    fn block_of(
+        &self,
+        block: &Hash,
+        validator: ValidatorIndex,
+    ) -> Result<&BlockEntry, MessageError> {
+        if validator.0 >= self.n_validators {
+            return Err(MessageError::UnknownValidator(validator.0));
+        }
+        self.blocks
+            .get(block)
+            .ok_or(MessageError::UnknownBlock(*block))
+    }
+
     fn on_assignment(
         &mut self,
         assignment: Assignment,
@@ -640,13 +654,7 @@ impl<C: Crypto> ApprovalEngine<C> {
             validator,
             cert,
         } = assignment;
-        if validator.0 >= self.n_validators {
-            return Err(MessageError::UnknownValidator(validator.0));
-        }
-        let entry = self
-            .blocks
-            .get(&block)
-            .ok_or(MessageError::UnknownBlock(block))?;
+        let entry = self.block_of(&block, validator)?;
         let (cores, tranche) = self.crypto.check_assignment(
             validator,
             &entry.story,
@@ -707,13 +715,7 @@ impl<C: Crypto> ApprovalEngine<C> {
             validator,
             signature,
         } = approval;
-        if validator.0 >= self.n_validators {
-            return Err(MessageError::UnknownValidator(validator.0));
-        }
-        let entry = self
-            .blocks
-            .get(&block)
-            .ok_or(MessageError::UnknownBlock(block))?;
+        let entry = self.block_of(&block, validator)?;
         let mut hashes = Vec::with_capacity(candidates.len());
         let mut new = false;
         let mut previous: Option<u32> = None;
