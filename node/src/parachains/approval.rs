@@ -14,6 +14,7 @@
 
 use super::host::ParachainMessage;
 use crate::client::Client;
+use crate::store::ChainMeta;
 use crate::validation::{CandidateToCheck, InvalidCandidate, ValidationHost, ValidationPurpose};
 use parity_scale_codec::{DecodeAll, Encode};
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -83,8 +84,6 @@ pub struct ApprovalStatus {
     pub approved: BTreeMap<Hash, u32>,
     /// The newest approved block (kept past finality, for display).
     pub newest: Option<(Hash, u32)>,
-    /// Disputes concluded so far: (candidate, valid).
-    pub concluded: Vec<(Hash, bool)>,
 }
 
 impl ApprovalStatus {
@@ -113,20 +112,6 @@ struct CandidateInfo {
     code: Arc<tessera_runtime::parachain::ValidationCode>,
 }
 
-/// Why a candidate is checked.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Purpose {
-    Approval,
-    Dispute,
-}
-
-/// A check to do.
-#[derive(Clone, Debug)]
-struct Check {
-    candidate: Hash,
-    purpose: Purpose,
-}
-
 /// A request this module wants sent: chunk `index` from validator `index`'s peer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ChunkWanted {
@@ -145,12 +130,19 @@ pub struct Actions {
     pub requests: Vec<ChunkWanted>,
 }
 
+impl Actions {
+    /// Adds `other`'s actions after these.
+    pub fn absorb(&mut self, other: Actions) {
+        self.publish.extend(other.publish);
+        self.requests.extend(other.requests);
+    }
+}
+
 /// A validation finished on a blocking thread: valid or not, or none when this machine could
 /// not judge in time (a timeout here says nothing about the candidate: it is tried again, up
 /// to [`VALIDATION_ATTEMPTS`] times, and meanwhile the checker may count as a no-show).
 struct Validated {
     candidate: Hash,
-    purpose: Purpose,
     valid: Option<bool>,
     /// The data, to try again with.
     data: Option<AvailableData>,
@@ -178,19 +170,23 @@ pub struct ApprovalWork {
     candidates: HashMap<Hash, CandidateInfo>,
     /// Validation code of the candidates tracked, by hash.
     codes: HashMap<Hash, Arc<tessera_runtime::parachain::ValidationCode>>,
-    queued: VecDeque<Check>,
-    recovering: HashMap<Hash, (Recovery, Purpose)>,
+    /// Candidates to check: each check serves the approval of every block that included the
+    /// candidate and its dispute, if one is open.
+    queued: VecDeque<Hash>,
+    recovering: HashMap<Hash, Recovery>,
     validating: tokio::task::JoinSet<Validated>,
     /// Recovered candidates waiting for a validation slot.
-    to_validate: VecDeque<(Hash, Purpose, AvailableData)>,
+    to_validate: VecDeque<(Hash, AvailableData)>,
     /// Validations that could not finish in time, to try again (counted in flight).
-    retries: Vec<(std::time::Instant, Hash, Purpose, AvailableData)>,
+    retries: Vec<(std::time::Instant, Hash, AvailableData)>,
     /// Validations tried per candidate that did not finish in time.
     attempts: HashMap<Hash, u32>,
     /// Checks to queue again later (their recovery found too few chunks).
-    later: Vec<(std::time::Instant, Check)>,
+    later: Vec<(std::time::Instant, Hash)>,
     /// Concluded disputes not yet on chain.
     concluded: Vec<DisputeStatementSet>,
+    /// The finalized number last acted on.
+    finalized: u32,
     status: SharedApproval,
 }
 
@@ -229,6 +225,7 @@ impl ApprovalWork {
             attempts: HashMap::new(),
             later: Vec::new(),
             concluded: Vec::new(),
+            finalized: 0,
             status,
         })
     }
@@ -248,33 +245,38 @@ impl ApprovalWork {
             .collect()
     }
 
-    /// Periodic work: feeds new best-chain blocks, advances the engine's clock, collects
-    /// finished validations and starts queued checks.
+    /// Periodic work: forgets what finality settled, feeds new best-chain blocks, advances
+    /// the engine's clock, collects finished validations and starts queued checks.
     pub fn tick(&mut self, client: &Client) -> Actions {
         let now = now_ms();
         let mut actions = Actions::default();
-        let mut outputs = self.feed(client, now);
+        let Ok(meta) = client.info() else {
+            return actions;
+        };
+        if meta.finalized_number > self.finalized {
+            self.finalized(meta.finalized_number);
+        }
+        let mut outputs = self.feed(client, &meta, now);
         outputs.extend(self.engine.tick(now));
         while let Some(done) = self.validating.try_join_next() {
             let Ok(done) = done else { continue };
             self.finish(client, done, now, &mut actions);
         }
-        self.start_validations();
         let due = std::time::Instant::now();
         let (ready, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.retries)
             .into_iter()
             .partition(|(at, ..)| *at <= due);
         self.retries = waiting;
-        for (_, candidate, purpose, data) in ready {
-            self.to_validate.push_back((candidate, purpose, data));
+        for (_, candidate, data) in ready {
+            self.to_validate.push_back((candidate, data));
         }
         self.start_validations();
         let (again, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.later)
             .into_iter()
             .partition(|(at, _)| *at <= due);
         self.later = waiting;
-        for (_, check) in again {
-            self.enqueue(check);
+        for (_, candidate) in again {
+            self.enqueue(candidate);
         }
         self.handle(client, outputs, now, &mut actions);
         self.start_queued(&mut actions);
@@ -319,11 +321,6 @@ impl ApprovalWork {
         Ok(())
     }
 
-    /// Whether this node waits for `candidate`'s chunk `index`.
-    pub fn wants(&self, candidate: &Hash) -> bool {
-        self.recovering.contains_key(candidate)
-    }
-
     /// A peer's answer (or none) for chunk `index` of `candidate`; an answer that did not
     /// match the erasure root, to blame its sender.
     pub fn on_chunk(
@@ -333,7 +330,7 @@ impl ApprovalWork {
         chunk: Option<ErasureChunk>,
         actions: &mut Actions,
     ) -> Option<String> {
-        let (recovery, _) = self.recovering.get_mut(&candidate)?;
+        let recovery = self.recovering.get_mut(&candidate)?;
         tracing::trace!(%candidate, index, got = chunk.is_some(), "recovery chunk answer");
         let blame = match recovery.on_chunk(index, chunk) {
             Answer::Fine => None,
@@ -344,7 +341,8 @@ impl ApprovalWork {
     }
 
     /// Forgets what concerns blocks up to the finalized `number`.
-    pub fn finalized(&mut self, number: u32) {
+    fn finalized(&mut self, number: u32) {
+        self.finalized = number;
         self.engine.finalized(number);
         let fed = &self.fed;
         let done: Vec<Hash> = self
@@ -363,13 +361,13 @@ impl ApprovalWork {
             self.attempts.remove(candidate);
             self.recovering.remove(candidate);
         }
-        self.queued.retain(|check| !done.contains(&check.candidate));
+        self.queued.retain(|candidate| !done.contains(candidate));
         self.to_validate
             .retain(|(candidate, ..)| !done.contains(candidate));
         self.retries
             .retain(|(_, candidate, ..)| !done.contains(candidate));
         self.later
-            .retain(|(_, check)| !done.contains(&check.candidate));
+            .retain(|(_, candidate)| !done.contains(candidate));
         let candidates = &self.candidates;
         self.codes.retain(|hash, _| {
             candidates
@@ -383,10 +381,7 @@ impl ApprovalWork {
     }
 
     /// Feeds the best chain's blocks above the finalized one that the engine has not seen.
-    fn feed(&mut self, client: &Client, now: u64) -> Vec<Output> {
-        let Ok(meta) = client.info() else {
-            return Vec::new();
-        };
+    fn feed(&mut self, client: &Client, meta: &ChainMeta, now: u64) -> Vec<Output> {
         let mut path = Vec::new();
         let mut cursor = meta.best_hash;
         while path.len() < tessera_validity::engine::MAX_BLOCKS {
@@ -491,10 +486,7 @@ impl ApprovalWork {
         for output in outputs {
             match output {
                 Output::Send(message) => actions.publish.push(ParachainMessage::Approval(message)),
-                Output::Check { hash, .. } => self.enqueue(Check {
-                    candidate: hash,
-                    purpose: Purpose::Approval,
-                }),
+                Output::Check { hash, .. } => self.enqueue(hash),
                 Output::Approved(block) => {
                     let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
                     if let Some(&number) = self.fed.get(&block) {
@@ -531,10 +523,7 @@ impl ApprovalWork {
                     }
                     actions.publish.push(ParachainMessage::Dispute(message));
                 }
-                DisputeOutput::Check(candidate) => self.enqueue(Check {
-                    candidate,
-                    purpose: Purpose::Dispute,
-                }),
+                DisputeOutput::Check(candidate) => self.enqueue(candidate),
                 DisputeOutput::Concluded(concluded) => {
                     tracing::warn!(
                         candidate = %concluded.candidate,
@@ -545,30 +534,23 @@ impl ApprovalWork {
                     let still = !concluded.valid;
                     let outputs = self.engine.dispute(&concluded.candidate, still, now);
                     self.handle(client, outputs, now, actions);
-                    let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
-                    status
-                        .concluded
-                        .push((concluded.candidate, concluded.valid));
-                    drop(status);
                     self.concluded.push(concluded.statement_set());
                 }
             }
         }
     }
 
-    fn enqueue(&mut self, check: Check) {
-        tracing::debug!(candidate = %check.candidate, "check asked");
-        if self.recovering.contains_key(&check.candidate)
-            || self.queued.iter().any(|q| q.candidate == check.candidate)
-        {
+    fn enqueue(&mut self, candidate: Hash) {
+        tracing::debug!(%candidate, "check asked");
+        if self.recovering.contains_key(&candidate) || self.queued.contains(&candidate) {
             return;
         }
         if self.queued.len() >= MAX_QUEUED {
             if let Some(dropped) = self.queued.pop_front() {
-                tracing::debug!(candidate = %dropped.candidate, "approval check dropped: queue full");
+                tracing::debug!(candidate = %dropped, "approval check dropped: queue full");
             }
         }
-        self.queued.push_back(check);
+        self.queued.push_back(candidate);
     }
 
     /// Checks in flight: recovering, validating, or waiting to validate or to try again.
@@ -578,16 +560,16 @@ impl ApprovalWork {
 
     fn start_queued(&mut self, actions: &mut Actions) {
         while self.in_flight() < MAX_RECOVERING {
-            let Some(check) = self.queued.pop_front() else {
+            let Some(candidate) = self.queued.pop_front() else {
                 return;
             };
-            let Some(info) = self.candidates.get(&check.candidate) else {
+            let Some(info) = self.candidates.get(&candidate) else {
                 continue;
             };
             let Ok(validators) = u32::try_from(self.validators) else {
                 continue;
             };
-            let seed = u64::from_le_bytes(check.candidate.0[..8].try_into().unwrap_or_default());
+            let seed = u64::from_le_bytes(candidate.0[..8].try_into().unwrap_or_default());
             // Backers hold every chunk: ask them first.
             match Recovery::from_chunks(
                 info.receipt.descriptor.erasure_root,
@@ -596,10 +578,9 @@ impl ApprovalWork {
                 seed,
             ) {
                 Ok(recovery) => {
-                    tracing::debug!(candidate = %check.candidate, purpose = ?check.purpose, "recovering a candidate");
-                    self.recovering
-                        .insert(check.candidate, (recovery, check.purpose));
-                    self.advance_recovery(check.candidate, actions);
+                    tracing::debug!(%candidate, "recovering a candidate");
+                    self.recovering.insert(candidate, recovery);
+                    self.advance_recovery(candidate, actions);
                 }
                 Err(err) => tracing::debug!(%err, "recovery not started"),
             }
@@ -608,16 +589,21 @@ impl ApprovalWork {
 
     /// Sends a recovery's next requests, or takes its outcome to validation.
     fn advance_recovery(&mut self, candidate: Hash, actions: &mut Actions) {
-        let Some((recovery, purpose)) = self.recovering.get_mut(&candidate) else {
+        let Some(recovery) = self.recovering.get_mut(&candidate) else {
             return;
         };
-        let purpose = *purpose;
         for request in recovery.requests(PARALLEL_CHUNKS) {
-            let (Request::Chunk { from } | Request::Full { from }) = request;
-            actions.requests.push(ChunkWanted {
-                candidate,
-                index: from,
-            });
+            match request {
+                Request::Chunk { from } => actions.requests.push(ChunkWanted {
+                    candidate,
+                    index: from,
+                }),
+                // Recoveries here start from chunks (`Recovery::from_chunks`): the chunk
+                // protocol has no request for a backer's whole data.
+                Request::Full { from } => {
+                    recovery.on_full(from, None);
+                }
+            }
         }
         let Some(outcome) = recovery.take_outcome() else {
             return;
@@ -625,12 +611,14 @@ impl ApprovalWork {
         self.recovering.remove(&candidate);
         tracing::debug!(%candidate, ok = outcome.is_ok(), "recovery finished");
         match outcome {
-            Ok(data) => self.validate(candidate, purpose, data),
+            Ok(data) => {
+                self.to_validate.push_back((candidate, data));
+                self.start_validations();
+            }
             Err(tessera_validity::recovery::RecoveryError::Invalid(why)) => {
                 tracing::warn!(%candidate, %why, "recovered data does not match its erasure root");
                 let outcome = Validated {
                     candidate,
-                    purpose,
                     valid: Some(false),
                     data: None,
                 };
@@ -642,28 +630,23 @@ impl ApprovalWork {
                 tracing::debug!(%candidate, %err, "candidate not recovered: trying again later");
                 let at = std::time::Instant::now() + RECOVERY_RETRY;
                 if self.later.len() < MAX_QUEUED {
-                    self.later.push((at, Check { candidate, purpose }));
+                    self.later.push((at, candidate));
                 }
             }
         }
     }
 
-    /// Validates recovered data on a blocking thread, once there is room.
-    fn validate(&mut self, candidate: Hash, purpose: Purpose, data: AvailableData) {
-        self.to_validate.push_back((candidate, purpose, data));
-        self.start_validations();
-    }
-
+    /// Validates recovered data on blocking threads, as many as there is room for.
     fn start_validations(&mut self) {
         while self.validating.len() < MAX_VALIDATING {
-            let Some((candidate, purpose, data)) = self.to_validate.pop_front() else {
+            let Some((candidate, data)) = self.to_validate.pop_front() else {
                 return;
             };
-            self.spawn_validation(candidate, purpose, data);
+            self.spawn_validation(candidate, data);
         }
     }
 
-    fn spawn_validation(&mut self, candidate: Hash, purpose: Purpose, data: AvailableData) {
+    fn spawn_validation(&mut self, candidate: Hash, data: AvailableData) {
         let Some(info) = self.candidates.get(&candidate).cloned() else {
             return;
         };
@@ -695,7 +678,6 @@ impl ApprovalWork {
             };
             Validated {
                 candidate,
-                purpose,
                 valid,
                 data: valid.is_none().then_some(data),
             }
@@ -709,12 +691,12 @@ impl ApprovalWork {
             let room = self.retries.len() < MAX_RECOVERING;
             if let (true, true, Some(data)) = (*attempts < VALIDATION_ATTEMPTS, room, done.data) {
                 let at = std::time::Instant::now() + VALIDATION_RETRY;
-                self.retries.push((at, done.candidate, done.purpose, data));
+                self.retries.push((at, done.candidate, data));
             }
             return;
         };
         self.attempts.remove(&done.candidate);
-        tracing::debug!(candidate = %done.candidate, valid, purpose = ?done.purpose, "candidate checked");
+        tracing::debug!(candidate = %done.candidate, valid, "candidate checked");
         // One check serves every purpose: the approval of each block that included it, and
         // the dispute about it if one is open (a second check for it was not queued).
         let at = self
@@ -726,7 +708,7 @@ impl ApprovalWork {
             let outputs = self.engine.checked(block, index, valid, now);
             self.handle(client, outputs, now, actions);
         }
-        if done.purpose == Purpose::Dispute || self.disputes.is_active(&done.candidate) {
+        if self.disputes.is_active(&done.candidate) {
             let outputs = self.disputes.checked(done.candidate, valid);
             self.handle_disputes(client, outputs, now, actions);
         }

@@ -272,6 +272,9 @@ pub struct ParachainHost {
     bitfields: HashMap<Hash, (u32, BTreeMap<u32, SignedBitfield>)>,
     /// Concluded disputes for the next inherent.
     disputes: Vec<DisputeStatementSet>,
+    /// Candidates whose chunk of this validator's index it wrote to disk, with their relay
+    /// block number: asked about every tick, so not read back from disk each time.
+    own_chunks: HashMap<Hash, u32>,
 }
 
 /// Relay state at block `at`, and its header.
@@ -302,6 +305,7 @@ impl ParachainHost {
             candidates: HashMap::new(),
             bitfields: HashMap::new(),
             disputes: Vec::new(),
+            own_chunks: HashMap::new(),
         }
     }
 
@@ -444,6 +448,8 @@ impl ParachainHost {
             tracing::error!(candidate = %check.candidate_hash, %err, "could not keep a candidate's chunks: not seconding it");
             return CollationOutcome::Ignored;
         }
+        self.own_chunks
+            .insert(check.candidate_hash, check.relay_parent_number);
         let Some(key) = &self.key else {
             return CollationOutcome::Ignored;
         };
@@ -615,7 +621,7 @@ impl ParachainHost {
         };
         let mut missing = Vec::new();
         for pending in Self::pending(client, at)?.into_iter().flatten() {
-            if !Self::holds(client, &pending.hash, me) {
+            if !self.holds(client, &pending.hash, me) {
                 let backers = pending
                     .backers
                     .iter()
@@ -633,12 +639,14 @@ impl ParachainHost {
         Ok(missing)
     }
 
-    /// Whether this node keeps chunk `index` of a candidate.
-    fn holds(client: &Client, candidate_hash: &Hash, index: u32) -> bool {
-        client
-            .store()
-            .availability_chunk(candidate_hash, index)
-            .is_ok_and(|chunk| chunk.is_some())
+    /// Whether this node keeps its own chunk (`me`) of a candidate: known from what it wrote
+    /// since it started, else (what it wrote before a restart) read from disk.
+    fn holds(&self, client: &Client, candidate_hash: &Hash, me: u32) -> bool {
+        self.own_chunks.contains_key(candidate_hash)
+            || client
+                .store()
+                .availability_chunk(candidate_hash, me)
+                .is_ok_and(|chunk| chunk.is_some())
     }
 
     /// Chunk `index` of a candidate, if kept (what a backer serves, and every validator its
@@ -680,7 +688,10 @@ impl ParachainHost {
                 &[(chunk.index, chunk.encode())],
                 None,
             )
-            .map_err(|e| ParachainError::State(e.to_string()))
+            .map_err(|e| ParachainError::State(e.to_string()))?;
+        self.own_chunks
+            .insert(missing.candidate_hash, missing.backed_in);
+        Ok(())
     }
 
     /// This validator's bitfield on `parent`: a bit per core, set if it holds its chunk of the
@@ -695,7 +706,7 @@ impl ParachainHost {
         };
         let bits: Vec<bool> = Self::pending(client, parent)?
             .into_iter()
-            .map(|pending| pending.is_some_and(|p| Self::holds(client, &p.hash, me)))
+            .map(|pending| pending.is_some_and(|p| self.holds(client, &p.hash, me)))
             .collect();
         let signature = key.sign(&bitfield_payload(parent, &bits));
         Ok(Some(SignedBitfield {
@@ -801,5 +812,6 @@ impl ParachainHost {
         let keep = |number: u32| number.saturating_add(KEEP_BLOCKS) >= best;
         self.candidates.retain(|_, v| keep(v.relay_parent_number));
         self.bitfields.retain(|_, (number, _)| keep(*number));
+        self.own_chunks.retain(|_, number| keep(*number));
     }
 }

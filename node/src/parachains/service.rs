@@ -210,8 +210,6 @@ pub struct ParachainService {
     approval_actions: super::approval::Actions,
     /// Chunk requests sent for approval recoveries.
     recovery_requests: HashSet<(Hash, u32)>,
-    /// The finalized number approval work last heard of.
-    approval_finalized: u32,
     /// Approval messages that came before their block or assignment, with when.
     approval_early: std::collections::VecDeque<(Instant, tessera_validity::engine::Message)>,
 }
@@ -242,7 +240,6 @@ impl ParachainService {
             approval,
             approval_actions: super::approval::Actions::default(),
             recovery_requests: HashSet::new(),
-            approval_finalized: 0,
             approval_early: std::collections::VecDeque::new(),
             shared,
             network,
@@ -939,18 +936,8 @@ impl ParachainService {
         let Some(approval) = &mut self.approval else {
             return;
         };
-        let actions = {
-            let client = self.shared.client();
-            if let Ok(meta) = client.info() {
-                if meta.finalized_number > self.approval_finalized {
-                    self.approval_finalized = meta.finalized_number;
-                    approval.finalized(meta.finalized_number);
-                }
-            }
-            approval.tick(&client)
-        };
-        self.approval_actions.publish.extend(actions.publish);
-        self.approval_actions.requests.extend(actions.requests);
+        let actions = approval.tick(&self.shared.client());
+        self.approval_actions.absorb(actions);
         let pending = std::mem::take(&mut self.approval_actions);
         self.send_recovery_requests(pending.requests);
         for message in pending.publish {
@@ -967,15 +954,12 @@ impl ParachainService {
     /// Asks each validator for its chunk; one whose peer is not known answers nothing.
     fn send_recovery_requests(&mut self, requests: Vec<super::approval::ChunkWanted>) {
         let mut unanswerable = Vec::new();
+        let validators = self.shared.client().authorities().to_vec();
         for wanted in requests {
-            let peer = {
-                let client = self.shared.client();
-                client
-                    .authorities()
-                    .get(wanted.index as usize)
-                    .and_then(|validator| self.peer_of.get(validator))
-                    .map(|(peer, _)| *peer)
-            };
+            let peer = validators
+                .get(wanted.index as usize)
+                .and_then(|validator| self.peer_of.get(validator))
+                .map(|(peer, _)| *peer);
             let request = ChunkRequest {
                 candidate_hash: wanted.candidate,
                 index: wanted.index,
@@ -994,12 +978,11 @@ impl ParachainService {
         let Some(approval) = &mut self.approval else {
             return;
         };
+        let mut actions = super::approval::Actions::default();
         for wanted in unanswerable {
-            let mut actions = super::approval::Actions::default();
             approval.on_chunk(wanted.candidate, wanted.index, None, &mut actions);
-            self.approval_actions.publish.extend(actions.publish);
-            self.approval_actions.requests.extend(actions.requests);
         }
+        self.approval_actions.absorb(actions);
     }
 
     /// A validator's answer to a recovery's chunk request.
@@ -1041,8 +1024,7 @@ impl ParachainService {
             let client = self.shared.client();
             approval.on_message(&client, message, &mut actions)
         };
-        self.approval_actions.publish.extend(actions.publish);
-        self.approval_actions.requests.extend(actions.requests);
+        self.approval_actions.absorb(actions);
         match result {
             Ok(()) => Verdict::Accept,
             Err(err) if err.is_offence() => {
@@ -1083,8 +1065,7 @@ impl ParachainService {
             }
         }
         drop(client);
-        self.approval_actions.publish.extend(actions.publish);
-        self.approval_actions.requests.extend(actions.requests);
+        self.approval_actions.absorb(actions);
     }
 
     /// A gossiped dispute message, judged like an approval message (an opening over its
@@ -1103,8 +1084,7 @@ impl ParachainService {
             let client = self.shared.client();
             approval.on_dispute(&client, message, &mut actions)
         };
-        self.approval_actions.publish.extend(actions.publish);
-        self.approval_actions.requests.extend(actions.requests);
+        self.approval_actions.absorb(actions);
         match result {
             Ok(()) => Verdict::Accept,
             Err(
