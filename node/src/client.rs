@@ -10,7 +10,7 @@ use tessera_consensus::authorship::{
     self, seal_header, AuthorshipConfig, AuthorshipEngine, BlockData, CheckedHeader,
 };
 use tessera_consensus::AuthorityKey;
-use tessera_relay_chain::{session, Genesis, RelayRuntime};
+use tessera_relay_chain::{configuration, session, ApprovalConfig, Genesis, RelayRuntime};
 use tessera_runtime::block::extrinsics_root;
 use tessera_runtime::executive::{
     block_author, execute_block, ApplyError, BlockError, Executive, FullBlock, InvalidTransaction,
@@ -159,6 +159,7 @@ pub struct Client {
     engine: AuthorshipEngine,
     authorities: Vec<AccountId>,
     slot_duration_ms: u64,
+    approval: ApprovalConfig,
     /// Extrinsics of blocks that left the best chain, for the pool to take back.
     retracted: Vec<OpaqueExtrinsic>,
 }
@@ -179,6 +180,11 @@ impl Client {
             .get(&mut state)
             .map_err(genesis_error)?
             .ok_or_else(|| OpenError::Genesis("no epoch length".into()))?;
+        // A chain from before the parameters were in state uses the dev values.
+        let approval = configuration::APPROVAL
+            .get(&mut state)
+            .map_err(genesis_error)?
+            .unwrap_or_else(|| ApprovalConfig::dev_for(authorities.len()));
         let config = AuthorshipConfig::new(
             slot_duration_ms,
             epoch_length,
@@ -209,6 +215,7 @@ impl Client {
             engine,
             authorities,
             slot_duration_ms,
+            approval,
             retracted: Vec::new(),
         })
     }
@@ -225,6 +232,11 @@ impl Client {
     /// The validators, in authority-index order.
     pub fn authorities(&self) -> &[AccountId] {
         &self.authorities
+    }
+
+    /// Approval checking's parameters, from genesis.
+    pub fn approval_config(&self) -> &ApprovalConfig {
+        &self.approval
     }
 
     /// The length of a slot.

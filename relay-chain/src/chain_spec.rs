@@ -1,7 +1,7 @@
 //! Chain specs: a chain's name, id, boot nodes and genesis config, as JSON.
 
 use crate::error::SpecError;
-use crate::{messaging, paras, session, RelayRuntime, UNIT};
+use crate::{configuration, messaging, paras, session, ApprovalConfig, RelayRuntime, UNIT};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use tessera_runtime::crypto::Pair;
@@ -103,6 +103,10 @@ pub struct GenesisConfig {
     /// HRMP channels open at genesis, between paras registered above.
     #[serde(default)]
     pub hrmp_channels: Vec<GenesisChannel>,
+    /// Approval checking's parameters; the dev values for the number of validators if absent
+    /// ([`ApprovalConfig::dev_for`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<ApprovalConfig>,
 }
 
 /// An HRMP channel open at genesis.
@@ -135,6 +139,13 @@ pub const DEFAULT_CHANNEL_CAPACITY: u32 = 8;
 pub const DEFAULT_CHANNEL_MESSAGE_SIZE: u32 = 51_200;
 
 impl GenesisConfig {
+    /// The approval parameters this genesis sets: the spec's, or the dev values for its
+    /// validators.
+    pub fn approval_config(&self) -> ApprovalConfig {
+        self.approval
+            .unwrap_or_else(|| ApprovalConfig::dev_for(self.validators.len()))
+    }
+
     /// Opens channels both ways between every two registered paras, with default limits.
     pub fn open_all_channels(&mut self) {
         let ids: Vec<u32> = self.paras.iter().map(|para| para.id).collect();
@@ -249,6 +260,7 @@ impl ChainSpec {
                 epoch_length: DEFAULT_EPOCH_LENGTH,
                 paras: Vec::new(),
                 hrmp_channels: Vec::new(),
+                approval: Some(ApprovalConfig::dev_for(validators)),
             },
         }
     }
@@ -332,6 +344,9 @@ impl ChainSpec {
                 "at least one slot".into(),
             ));
         }
+        if let Some((field, reason)) = genesis.approval.as_ref().and_then(ApprovalConfig::problem) {
+            return Err(invalid(format!("genesis.approval.{field}"), reason.into()));
+        }
         let mut para_ids = BTreeSet::new();
         for (index, para) in genesis.paras.iter().enumerate() {
             if !para_ids.insert(para.id) {
@@ -383,6 +398,7 @@ impl ChainSpec {
             session::VALIDATORS.put(&mut ctx.state, &validators);
             session::SLOT_DURATION.put(&mut ctx.state, &config.slot_duration_ms);
             session::EPOCH_LENGTH.put(&mut ctx.state, &config.epoch_length);
+            configuration::APPROVAL.put(&mut ctx.state, &config.approval_config());
             for para in &config.paras {
                 paras::register(
                     &mut ctx.state,
@@ -468,5 +484,32 @@ mod tests {
         let mut spec: serde_json::Value = serde_json::from_str(&good).unwrap();
         spec["genesis"]["extra"] = serde_json::json!(1);
         assert_eq!(error_field(&spec.to_string()), "genesis.extra");
+
+        let mut spec: serde_json::Value = serde_json::from_str(&good).unwrap();
+        spec["genesis"]["approval"]["noShowMs"] = serde_json::json!(10);
+        assert_eq!(error_field(&spec.to_string()), "genesis.approval.noShowMs");
+    }
+
+    #[test]
+    fn approval_parameters_come_from_the_spec_or_the_dev_values_for_its_validators() {
+        let read = |spec: &ChainSpec| {
+            let genesis = spec.build_genesis().unwrap();
+            let nodes: std::collections::BTreeMap<_, _> =
+                genesis.state.new_nodes.into_iter().collect();
+            let mut state = tessera_runtime::state::State::new(&nodes, genesis.header.state_root);
+            configuration::APPROVAL.get(&mut state).unwrap().unwrap()
+        };
+        assert_eq!(read(&ChainSpec::dev_with_validators(4)).needed_approvals, 1);
+        assert_eq!(read(&ChainSpec::dev_with_validators(6)).needed_approvals, 2);
+
+        let mut json: serde_json::Value =
+            serde_json::from_str(&ChainSpec::dev_with_validators(6).to_json()).unwrap();
+        json["genesis"]["approval"]["neededApprovals"] = serde_json::json!(3);
+        let spec = ChainSpec::from_json(&json.to_string()).unwrap();
+        assert_eq!(read(&spec).needed_approvals, 3);
+
+        json["genesis"].as_object_mut().unwrap().remove("approval");
+        let spec = ChainSpec::from_json(&json.to_string()).unwrap();
+        assert_eq!(read(&spec), ApprovalConfig::dev_for(6));
     }
 }

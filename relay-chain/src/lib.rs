@@ -27,6 +27,7 @@
 
 pub mod availability;
 mod chain_spec;
+pub mod configuration;
 pub mod disputes;
 mod error;
 pub mod inclusion;
@@ -41,6 +42,7 @@ pub use chain_spec::{
     DEFAULT_CHANNEL_CAPACITY, DEFAULT_CHANNEL_MESSAGE_SIZE, DEFAULT_EPOCH_LENGTH,
     DEFAULT_SLOT_DURATION_MS, DEV_ACCOUNTS, MIN_SLOT_DURATION_MS,
 };
+pub use configuration::ApprovalConfig;
 pub use error::SpecError;
 
 use tessera_runtime::dispatch::RuntimeConfig;

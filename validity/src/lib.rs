@@ -31,7 +31,6 @@
 )]
 
 pub mod assignment;
-mod config;
 pub mod disputes;
 pub mod engine;
 pub mod recovery;
@@ -39,7 +38,7 @@ pub mod recovery;
 pub mod sim;
 pub mod tranches;
 
-pub use config::ApprovalConfig;
+pub use tessera_relay_chain::ApprovalConfig;
 
 use parity_scale_codec::{Decode, Encode};
 

@@ -48,21 +48,6 @@ const PARALLEL_CHUNKS: usize = 8;
 /// Blocks fed to the engine per tick at most (a node catching up spreads the work).
 const FEED_PER_TICK: usize = 16;
 
-/// The approval parameters of a network of `validators`: the dev values, with one checker per
-/// candidate when the backing groups leave only two validators to check (4 validators in 2
-/// groups), so one of them may fail without stopping approval.
-pub fn config_for(validators: usize) -> ApprovalConfig {
-    let dev = ApprovalConfig::dev();
-    ApprovalConfig {
-        needed_approvals: if validators <= 4 {
-            1
-        } else {
-            dev.needed_approvals
-        },
-        ..dev
-    }
-}
-
 /// The randomness a block's assignments are drawn from: its author's VRF output, or for a
 /// secondary block (which has none) its parent's hash and slot, which its author cannot choose.
 pub fn story_of(header: &Header) -> Option<(RelayVrfStory, u64)> {
@@ -195,10 +180,11 @@ fn now_ms() -> u64 {
 }
 
 impl ApprovalWork {
-    /// The approval work of validator `key` in a session of `validators`.
+    /// The approval work of validator `key` in a session of `validators`, with `config`.
     pub fn new(
         key: AuthorityKey,
         validators: &[AccountId],
+        config: ApprovalConfig,
         validation: Arc<ValidationHost>,
         status: SharedApproval,
     ) -> Option<Self> {
@@ -207,7 +193,6 @@ impl ApprovalWork {
         let publics: Arc<[AccountId]> = validators.iter().copied().collect();
         let n = u32::try_from(validators.len()).ok()?;
         let keys = ValidatorKeys::new(Some(key), publics);
-        let config = config_for(validators.len());
         status.lock().unwrap_or_else(|p| p.into_inner()).active = true;
         Some(ApprovalWork {
             engine: ApprovalEngine::new(config, keys.clone(), me, n),

@@ -228,10 +228,14 @@ impl ParachainService {
         validation: Arc<ValidationHost>,
     ) -> Self {
         let approval = key.clone().and_then(|key| {
-            let validators = shared.client().authorities().to_vec();
+            let client = shared.client();
+            let validators = client.authorities().to_vec();
+            let config = *client.approval_config();
+            drop(client);
             super::approval::ApprovalWork::new(
                 key,
                 &validators,
+                config,
                 validation.clone(),
                 shared.approval.clone(),
             )

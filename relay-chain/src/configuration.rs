@@ -1,9 +1,22 @@
-//! The approval protocol's parameters.
+//! `configuration`: the parameters of the parachain validity protocol, set in the chain spec and
+//! kept in state so every validator reads the same ones (Polkadot's host configuration).
 
 use parity_scale_codec::{Decode, Encode};
+use serde::{Deserialize, Serialize};
+use tessera_runtime::storage::StorageValue;
+
+/// The module's name, the prefix of its storage keys.
+pub const NAME: &str = "Configuration";
+
+/// Most cores a validator may draw in tranche 0 (each costs every peer a VRF check).
+pub const MAX_SAMPLES: u32 = 64;
+
+/// The approval parameters, written at genesis.
+pub static APPROVAL: StorageValue<ApprovalConfig> = StorageValue::new(NAME, "Approval");
 
 /// How many checkers a candidate needs, how they are drawn, and how long they have.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ApprovalConfig {
     /// Approvals a candidate needs from assigned checkers (more when some do not show).
     pub needed_approvals: u32,
@@ -34,6 +47,38 @@ impl ApprovalConfig {
             tranche_ms: 250,
             no_show_ms: 4_000,
         }
+    }
+
+    /// The dev values for a network of `validators`: one checker per candidate when the
+    /// backing groups leave only two validators to check (4 validators in 2 groups), so one of
+    /// them may fail without stopping approval.
+    pub const fn dev_for(validators: usize) -> Self {
+        let dev = Self::dev();
+        ApprovalConfig {
+            needed_approvals: if validators <= 4 {
+                1
+            } else {
+                dev.needed_approvals
+            },
+            ..dev
+        }
+    }
+
+    /// What is wrong with these parameters, as (field, reason), if anything.
+    pub fn problem(&self) -> Option<(&'static str, &'static str)> {
+        if self.needed_approvals == 0 {
+            return Some(("neededApprovals", "at least one approval"));
+        }
+        if !(1..=MAX_SAMPLES).contains(&self.relay_vrf_modulo_samples) {
+            return Some(("relayVrfModuloSamples", "1 to 64 samples"));
+        }
+        if self.tranche_ms == 0 {
+            return Some(("trancheMs", "at least 1 ms"));
+        }
+        if self.no_show_ms < self.tranche_ms {
+            return Some(("noShowMs", "at least one tranche"));
+        }
+        None
     }
 
     /// Polkadot's production values (30 checkers, 6 samples, 89 delay tranches of half a
