@@ -4,14 +4,17 @@
 
 use crate::pool::{Pool, PoolError};
 use crate::store::{BlockCommit, ChainMeta, ChainStore, Database, StoreError};
-use parity_scale_codec::{Decode, Encode};
+use parity_scale_codec::{Decode, DecodeAll, Encode};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tessera_consensus::authorship::{
     self, seal_header, AuthorshipConfig, AuthorshipEngine, BlockData, CheckedHeader,
 };
 use tessera_consensus::AuthorityKey;
-use tessera_relay_chain::{configuration, session, ApprovalConfig, Genesis, RelayRuntime};
+use tessera_relay_chain::{
+    configuration, inclusion, session, ApprovalConfig, Event as RelayEvent, Genesis, RelayRuntime,
+};
 use tessera_runtime::block::extrinsics_root;
+use tessera_runtime::dispatch::EventRecord;
 use tessera_runtime::executive::{
     block_author, execute_block, ApplyError, BlockError, Executive, FullBlock, InvalidTransaction,
     ValidTransaction, AUTHOR_ENGINE,
@@ -153,6 +156,11 @@ pub fn unix_time_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
+/// Where the reverted blocks are kept.
+const REVERTED_KEY: &[u8] = b"reverted-blocks";
+/// Reverted blocks remembered (each is a concluded dispute, so a handful per session).
+pub const MAX_REVERTED_KEPT: usize = 256;
+
 /// The relay chain's store, runtime and authorship engine.
 pub struct Client {
     store: ChainStore,
@@ -210,14 +218,19 @@ impl Client {
             engine.restore(header, data);
         }
         engine.set_time(unix_time_ms());
-        Ok(Client {
+        let mut client = Client {
             store,
             engine,
             authorities,
             slot_duration_ms,
             approval,
             retracted: Vec::new(),
-        })
+        };
+        // The best chain stays off reverted blocks, even one a crash left as best.
+        for hash in client.reverted_blocks()? {
+            client.revert(hash)?;
+        }
+        Ok(client)
     }
 
     /// Authors blocks with `key` from now on (it must be a validator of the chain).
@@ -466,7 +479,36 @@ impl Client {
         })?;
         self.engine.insert(checked.clone());
         self.retracted.extend(retracted);
-        Ok(best)
+        // The block is imported whatever follows: a failure here is logged, not returned.
+        let reverting = concluded_invalid(&self.store, checked.header()).and_then(|invalid| {
+            invalid
+                .iter()
+                .try_for_each(|candidate| self.revert_including(candidate))
+        });
+        if let Err(err) = reverting {
+            tracing::error!(%err, "reverting the blocks of a candidate found invalid failed");
+        }
+        Ok(self.engine.best() == checked.header().hash())
+    }
+
+    /// Reverts every block above the finalized one that included `candidate`.
+    fn revert_including(&mut self, candidate: &Hash) -> Result<(), StoreError> {
+        let blocks: Vec<Hash> = self.engine.tree().hashes().copied().collect();
+        for block in blocks {
+            let Some(header) = self.store.header(&block)? else {
+                continue;
+            };
+            let included = relay_events(&self.store, &header)?.into_iter().any(|event| {
+                matches!(event, RelayEvent::Inclusion(inclusion::Event::CandidateIncluded {
+                    candidate_hash, ..
+                }) if candidate_hash == *candidate)
+            });
+            if included {
+                tracing::warn!(%block, %candidate, "reverting a block that included a candidate found invalid on chain");
+                self.revert(block)?;
+            }
+        }
+        Ok(())
     }
 
     /// The extrinsics of the blocks on `old`'s branch that are not ancestors of `new`.
@@ -697,10 +739,79 @@ impl Client {
         }))
     }
 
+    /// Reverts block `hash` and its descendants (it included a candidate a dispute found
+    /// invalid): the best block moves to the best chain without it, which authors build on,
+    /// and the reverted blocks' transactions go back to the pool. Kept across restarts. The
+    /// new best header if it changed.
+    pub fn revert(&mut self, hash: Hash) -> Result<Option<Header>, StoreError> {
+        let mut reverted = self.reverted_blocks()?;
+        if !reverted.contains(&hash) {
+            reverted.push(hash);
+            let excess = reverted.len().saturating_sub(MAX_REVERTED_KEPT);
+            reverted.drain(..excess);
+            self.store.set_aux(REVERTED_KEY, &reverted.encode())?;
+        }
+        let old_best = self.store.meta()?.best_hash;
+        self.engine.revert(hash);
+        let best = self.engine.best();
+        if best == old_best {
+            return Ok(None);
+        }
+        let header = self.store.header(&best)?.ok_or(StoreError::MissingBlock(best))?;
+        let retracted = self.branch_extrinsics(old_best, best)?;
+        self.store.set_best(&header)?;
+        self.retracted.extend(retracted);
+        Ok(Some(header))
+    }
+
+    /// Blocks reverted, oldest first (at most [`MAX_REVERTED_KEPT`]).
+    fn reverted_blocks(&self) -> Result<Vec<Hash>, StoreError> {
+        self.store
+            .aux(REVERTED_KEY)?
+            .map(|bytes| {
+                Vec::<Hash>::decode(&mut &bytes[..]).map_err(|e| StoreError::Corrupt {
+                    what: "reverted blocks",
+                    reason: e.to_string(),
+                })
+            })
+            .transpose()
+            .map(Option::unwrap_or_default)
+    }
+
     /// The justification that finalized block `hash`, if one is stored.
     pub fn justification(&self, hash: &Hash) -> Result<Option<Vec<u8>>, StoreError> {
         self.store.justification(hash)
     }
+}
+
+/// The events block `header` deposited.
+fn relay_events(store: &ChainStore, header: &Header) -> Result<Vec<RelayEvent>, StoreError> {
+    let corrupt = |reason: String| StoreError::Corrupt {
+        what: "block events",
+        reason,
+    };
+    let mut state = State::new(store, header.state_root);
+    let bytes = state
+        .get(&system::events_key())
+        .map_err(|e| corrupt(e.to_string()))?
+        .unwrap_or_default();
+    let records = Vec::<EventRecord<RelayEvent>>::decode_all(&mut &bytes[..])
+        .map_err(|e| corrupt(e.to_string()))?;
+    Ok(records.into_iter().map(|record| record.event).collect())
+}
+
+/// The candidates block `header` recorded as concluded invalid by a dispute.
+fn concluded_invalid(store: &ChainStore, header: &Header) -> Result<Vec<Hash>, StoreError> {
+    Ok(relay_events(store, header)?
+        .into_iter()
+        .filter_map(|event| match event {
+            RelayEvent::Inclusion(inclusion::Event::DisputeConcluded {
+                candidate_hash,
+                valid: false,
+            }) => Some(candidate_hash),
+            _ => None,
+        })
+        .collect())
 }
 
 fn block_data(store: &ChainStore, hash: &Hash) -> Result<BlockData, StoreError> {

@@ -126,7 +126,7 @@ impl VotingRule for AvailabilityRule {
 
 /// Votes never go past a relay block this validator's approval checking has not approved
 /// (every candidate it included re-checked by enough assigned validators, its ancestors too;
-/// `parachains::approval`). It caps votes at the parent of the lowest unapproved block above
+/// `parachains::approval`), nor past one that included a candidate under dispute. It caps votes at the parent of the lowest unapproved block above
 /// the round's base. A node that does not check approval (not in the set) is not capped.
 #[derive(Clone)]
 pub struct ApprovalRule {
@@ -153,7 +153,7 @@ impl ApprovalRule {
             if number <= base.number {
                 break;
             }
-            if !status.approved.contains_key(&cursor) {
+            if !status.approved.contains_key(&cursor) || status.disputed.contains_key(&cursor) {
                 lowest_unapproved = Some(cursor);
             }
             let Some(parent) = tree.parent(&cursor) else {

@@ -445,6 +445,10 @@ pub fn check_backed(
     if descriptor.para_head != candidate.commitments.head_data.hash() {
         return Err(error("ParaHeadMismatch"));
     }
+    let disputed = crate::disputes::RECORDED.get(state, &candidate.hash())?;
+    if disputed.is_some_and(|record| !record.valid) {
+        return Err(error("ConcludedInvalid"));
+    }
     if candidate.commitments.head_data.0.len() > paras::MAX_HEAD_SIZE {
         return Err(error("HeadTooLarge"));
     }

@@ -665,6 +665,21 @@ fn dispute(
 }
 
 #[test]
+fn a_candidate_concluded_invalid_is_never_backed_again() {
+    let mut relay = Relay::new();
+    let candidate = relay.candidate(PARA, vec![1, 1]);
+    // Every vote says invalid, so nobody is disabled: the refusal is about the candidate.
+    // Disputes are recorded first, so one in the same inherent refuses the candidate too.
+    let set = dispute(&relay, candidate.hash(), false, &[], &[0, 1, 2, 3]);
+    let group = relay.group(PARA);
+    let backed = relay.backed(candidate, &group);
+    assert_eq!(
+        relay.block(vec![relay.enter_with(vec![], vec![backed], vec![set])]),
+        Err(failed("ConcludedInvalid"))
+    );
+}
+
+#[test]
 fn a_concluded_dispute_is_recorded_its_losing_side_disabled_and_their_statements_and_bitfields_ignored(
 ) {
     let mut relay = Relay::new();

@@ -152,6 +152,9 @@ pub struct AuthorshipEngine {
     last_claimed_slot: Option<u64>,
     by_slot: BTreeMap<(u64, u32), Header>,
     reported: BTreeSet<(u64, u32)>,
+    /// Blocks reverted (they included an invalid candidate): fork choice never picks them or
+    /// their descendants.
+    reverted: BTreeSet<Hash>,
     verifier: Box<dyn SignatureVerifier>,
     stats: AuthorshipStats,
 }
@@ -191,6 +194,7 @@ impl AuthorshipEngine {
             last_claimed_slot: None,
             by_slot: BTreeMap::new(),
             reported: BTreeSet::new(),
+            reverted: BTreeSet::new(),
             verifier: Box::new(BatchVerifier::default()),
             stats: AuthorshipStats::default(),
         };
@@ -613,9 +617,51 @@ impl AuthorshipEngine {
         }
     }
 
-    /// Fork choice: more primary blocks, then higher; the incumbent keeps ties.
+    /// Fork choice: a viable block over a reverted one, then more primary blocks, then
+    /// higher; the incumbent keeps ties.
     fn better(&self, candidate: &Hash, incumbent: &Hash) -> bool {
-        self.weight(candidate) > self.weight(incumbent)
+        let viable = |hash| !self.is_reverted(hash);
+        (viable(candidate), self.weight(candidate)) > (viable(incumbent), self.weight(incumbent))
+    }
+
+    /// Whether `hash` or one of its ancestors above the finalized block was reverted.
+    pub fn is_reverted(&self, hash: &Hash) -> bool {
+        if self.reverted.is_empty() {
+            return false;
+        }
+        let mut cursor = *hash;
+        while cursor != self.tree.root() {
+            if self.reverted.contains(&cursor) {
+                return true;
+            }
+            match self.tree.parent(&cursor) {
+                Some(parent) => cursor = parent,
+                None => return false,
+            }
+        }
+        false
+    }
+
+    /// Reverts `hash` and its descendants (they build on a block that included an invalid
+    /// candidate): fork choice leaves them for the best viable block, and authors build there.
+    /// A block not imported yet is reverted when it comes; the finalized block is not.
+    /// Outputs `NewBest` if the best changed.
+    pub fn revert(&mut self, hash: Hash) -> Vec<Output> {
+        let mut out = Vec::new();
+        if hash == self.tree.root() || !self.reverted.insert(hash) {
+            return out;
+        }
+        if self.is_reverted(&self.best) {
+            let mut best = self.tree.root();
+            for candidate in self.tree.hashes() {
+                if self.better(candidate, &best) {
+                    best = *candidate;
+                }
+            }
+            self.best = best;
+            out.push(Output::NewBest(best));
+        }
+        out
     }
 
     /// What fork choice compares: primary blocks on the chain, then height.
@@ -650,6 +696,7 @@ impl AuthorshipEngine {
         let best = self.best_once_finalized(&hash);
         self.tree.prune_to(&hash);
         self.data.retain(|h, _| self.tree.contains(h));
+        self.reverted.retain(|h| self.tree.contains(h));
         if best != self.best {
             self.best = best;
             out.push(Output::NewBest(best));

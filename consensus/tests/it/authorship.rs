@@ -298,6 +298,54 @@ fn fork_choice_prefers_primaries_then_length_and_keeps_to_the_finalized_chain() 
 }
 
 #[test]
+fn a_reverted_block_and_its_descendants_are_never_best_again() {
+    let keys = keys(3);
+    let g = genesis();
+    let r = [0u8; 32];
+    let mut config = config(&keys, (1, 1));
+    config.epoch_length = 100;
+    let mut engine = AuthorshipEngine::new(config, g.clone(), None);
+    engine.handle(Input::Tick(100 * SLOT));
+    // A1 <- A2 <- A3 is best; B1 is a shorter fork beside it.
+    let a1 = block(&keys[0], &g, primary(&keys[0], 0, r, 1, 0), 1);
+    let a2 = block(&keys[1], &a1, primary(&keys[1], 1, r, 2, 0), 2);
+    let a3 = block(&keys[2], &a2, primary(&keys[2], 2, r, 3, 0), 3);
+    let b1 = block(&keys[1], &g, primary(&keys[1], 1, r, 2, 0), 4);
+    for h in [&a1, &a2, &a3, &b1] {
+        assert!(rejection(&import(&mut engine, h)).is_none());
+    }
+    assert_eq!(engine.best(), a3.hash());
+
+    // Reverting A2 moves the best block to A1, the heaviest block not under it.
+    let outputs = engine.revert(a2.hash());
+    assert!(outputs
+        .iter()
+        .any(|o| matches!(o, Output::NewBest(h) if *h == a1.hash())));
+    assert!(engine.is_reverted(&a3.hash()) && !engine.is_reverted(&a1.hash()));
+
+    // A longer chain under the reverted block does not win it back.
+    let a4 = block(&keys[0], &a3, primary(&keys[0], 0, r, 4, 0), 5);
+    assert!(rejection(&import(&mut engine, &a4)).is_none());
+    assert_eq!(engine.best(), a1.hash());
+    // A block on the viable part does, and authors build there.
+    let c2 = block(&keys[2], &a1, primary(&keys[2], 2, r, 5, 0), 6);
+    assert!(rejection(&import(&mut engine, &c2)).is_none());
+    assert_eq!(engine.best(), c2.hash());
+
+    // Reverting again, or the finalized block, changes nothing.
+    assert!(engine.revert(a2.hash()).is_empty());
+    assert!(engine.revert(g.hash()).is_empty());
+    // A block reverted before it arrives is never best either.
+    let d2 = block(&keys[0], &c2, primary(&keys[0], 0, r, 6, 0), 7);
+    assert!(engine.revert(d2.hash()).is_empty());
+    assert!(rejection(&import(&mut engine, &d2)).is_none());
+    assert_eq!(engine.best(), c2.hash());
+    // Finalizing the viable chain prunes the reverted fork.
+    engine.handle(Input::Finalized(c2.hash()));
+    assert!(!engine.is_reverted(&a1.hash()));
+}
+
+#[test]
 fn secondary_blocks_do_not_outweigh_a_primary() {
     let keys = keys(2);
     let g = genesis();

@@ -69,6 +69,9 @@ pub struct ApprovalStatus {
     pub approved: BTreeMap<Hash, u32>,
     /// The newest approved block (kept past finality, for display).
     pub newest: Option<(Hash, u32)>,
+    /// Blocks above the finalized one that included a candidate under dispute or concluded
+    /// invalid: finality votes stop below them even if they were approved before.
+    pub disputed: BTreeMap<Hash, u32>,
 }
 
 impl ApprovalStatus {
@@ -113,6 +116,8 @@ pub struct Actions {
     pub publish: Vec<ParachainMessage>,
     /// Chunks to request.
     pub requests: Vec<ChunkWanted>,
+    /// Relay blocks to revert: they included a candidate a dispute concluded invalid.
+    pub revert: Vec<Hash>,
 }
 
 impl Actions {
@@ -120,6 +125,7 @@ impl Actions {
     pub fn absorb(&mut self, other: Actions) {
         self.publish.extend(other.publish);
         self.requests.extend(other.requests);
+        self.revert.extend(other.revert);
     }
 }
 
@@ -170,6 +176,8 @@ pub struct ApprovalWork {
     later: Vec<(std::time::Instant, Hash)>,
     /// Concluded disputes not yet on chain.
     concluded: Vec<DisputeStatementSet>,
+    /// Blocks fed since the last tick that included a candidate concluded invalid.
+    revert_later: Vec<Hash>,
     /// The finalized number last acted on.
     finalized: u32,
     status: SharedApproval,
@@ -210,6 +218,7 @@ impl ApprovalWork {
             attempts: HashMap::new(),
             later: Vec::new(),
             concluded: Vec::new(),
+            revert_later: Vec::new(),
             finalized: 0,
             status,
         })
@@ -242,6 +251,7 @@ impl ApprovalWork {
             self.finalized(meta.finalized_number);
         }
         let mut outputs = self.feed(client, &meta, now);
+        actions.revert.append(&mut self.revert_later);
         outputs.extend(self.engine.tick(now));
         while let Some(done) = self.validating.try_join_next() {
             let Ok(done) = done else { continue };
@@ -299,8 +309,7 @@ impl ApprovalWork {
         let outputs = self.disputes.message(message)?;
         let now = now_ms();
         if self.disputes.is_active(&candidate) {
-            let held = self.engine.dispute(&candidate, true, now);
-            self.handle(client, held, now, actions);
+            self.hold(client, candidate, true, now, actions);
         }
         self.handle_disputes(client, outputs, now, actions);
         Ok(())
@@ -363,6 +372,7 @@ impl ApprovalWork {
         self.fed.retain(|_, n| *n > number);
         let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
         status.approved.retain(|_, n| *n > number);
+        status.disputed.retain(|_, n| *n > number);
     }
 
     /// Feeds the best chain's blocks above the finalized one that the engine has not seen.
@@ -450,6 +460,9 @@ impl ApprovalWork {
             if !info.at.contains(&(hash, index)) {
                 info.at.push((hash, index));
             }
+            if self.disputes.outcome(&candidate_hash) == Some(false) {
+                self.revert_later.push(hash);
+            }
             candidates.push(IncludedCandidate {
                 hash: candidate_hash,
                 core: CoreIndex(u32::try_from(core).ok()?),
@@ -503,8 +516,7 @@ impl ApprovalWork {
                 DisputeOutput::Send(message) => {
                     let candidate = message.opening.candidate;
                     if self.disputes.is_active(&candidate) {
-                        let held = self.engine.dispute(&candidate, true, now);
-                        self.handle(client, held, now, actions);
+                        self.hold(client, candidate, true, now, actions);
                     }
                     actions.publish.push(ParachainMessage::Dispute(message));
                 }
@@ -516,13 +528,43 @@ impl ApprovalWork {
                         offenders = ?concluded.offenders(),
                         "dispute concluded"
                     );
-                    let still = !concluded.valid;
-                    let outputs = self.engine.dispute(&concluded.candidate, still, now);
-                    self.handle(client, outputs, now, actions);
+                    self.hold(client, concluded.candidate, !concluded.valid, now, actions);
+                    if !concluded.valid {
+                        if let Some(info) = self.candidates.get(&concluded.candidate) {
+                            actions.revert.extend(info.at.iter().map(|(block, _)| *block));
+                        }
+                    }
                     self.concluded.push(concluded.statement_set());
                 }
             }
         }
+    }
+
+    /// Holds (`standing`) or releases the approval of the blocks that included `candidate`,
+    /// in the engine and for finality.
+    fn hold(
+        &mut self,
+        client: &Client,
+        candidate: Hash,
+        standing: bool,
+        now: u64,
+        actions: &mut Actions,
+    ) {
+        if let Some(info) = self.candidates.get(&candidate) {
+            let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
+            for (block, _) in &info.at {
+                let Some(&number) = self.fed.get(block) else {
+                    continue;
+                };
+                if standing {
+                    status.disputed.insert(*block, number);
+                } else {
+                    status.disputed.remove(block);
+                }
+            }
+        }
+        let outputs = self.engine.dispute(&candidate, standing, now);
+        self.handle(client, outputs, now, actions);
     }
 
     fn enqueue(&mut self, candidate: Hash) {

@@ -943,6 +943,16 @@ impl ParachainService {
         let actions = approval.tick(&self.shared.client());
         self.approval_actions.absorb(actions);
         let pending = std::mem::take(&mut self.approval_actions);
+        for block in pending.revert {
+            match self.shared.client().revert(block) {
+                Ok(new_best) => tracing::warn!(
+                    %block,
+                    best = ?new_best.map(|header| header.number),
+                    "relay block reverted: it included a candidate found invalid"
+                ),
+                Err(err) => tracing::error!(%block, %err, "reverting a relay block failed"),
+            }
+        }
         self.send_recovery_requests(pending.requests);
         for message in pending.publish {
             if let Err(err) = self

@@ -286,6 +286,17 @@ impl ChainStore {
         Ok(meta)
     }
 
+    /// Makes stored block `best` the best block, moving the canonical index to its chain.
+    pub fn set_best(&self, best: &Header) -> Result<ChainMeta, StoreError> {
+        let mut meta = self.meta()?;
+        let mut batch = self.reorg_ops(best, meta.best_number)?;
+        meta.best_hash = best.hash();
+        meta.best_number = best.number;
+        batch.push(WriteOp::Put(Column::Meta, META_KEY.to_vec(), meta.encode()));
+        self.db.write(batch)?;
+        Ok(meta)
+    }
+
     /// Marks stored block `hash` (and its ancestors) finalized with its justification, making
     /// `new_best` (a descendant) the best block if given, in one atomic write.
     pub fn finalize(
