@@ -88,6 +88,7 @@ async fn start_network(spec: &ChainSpec) -> Vec<Validator> {
         let authoring = Authoring {
             key: AuthorityKey::from_pair(&Pair::dev(name)),
             transfers: None,
+            malus: Default::default(),
         };
         let mut node = Node::start(shared.clone(), network, Some(authoring)).unwrap();
         bootnodes.push(node.listening().await.unwrap());

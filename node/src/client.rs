@@ -168,6 +168,8 @@ pub struct Client {
     authorities: Vec<AccountId>,
     slot_duration_ms: u64,
     approval: ApprovalConfig,
+    /// Reverts that moved the best block, since start.
+    reverts: u64,
     /// Extrinsics of blocks that left the best chain, for the pool to take back.
     retracted: Vec<OpaqueExtrinsic>,
 }
@@ -224,6 +226,7 @@ impl Client {
             authorities,
             slot_duration_ms,
             approval,
+            reverts: 0,
             retracted: Vec::new(),
         };
         // The best chain stays off reverted blocks, even one a crash left as best.
@@ -493,16 +496,24 @@ impl Client {
 
     /// Reverts every block above the finalized one that included `candidate`.
     fn revert_including(&mut self, candidate: &Hash) -> Result<(), StoreError> {
-        let blocks: Vec<Hash> = self.engine.tree().hashes().copied().collect();
+        let blocks: Vec<Hash> = self
+            .engine
+            .tree()
+            .hashes()
+            .filter(|block| !self.engine.is_reverted(block))
+            .copied()
+            .collect();
         for block in blocks {
             let Some(header) = self.store.header(&block)? else {
                 continue;
             };
-            let included = relay_events(&self.store, &header)?.into_iter().any(|event| {
-                matches!(event, RelayEvent::Inclusion(inclusion::Event::CandidateIncluded {
+            let included = relay_events(&self.store, &header)?
+                .into_iter()
+                .any(|event| {
+                    matches!(event, RelayEvent::Inclusion(inclusion::Event::CandidateIncluded {
                     candidate_hash, ..
                 }) if candidate_hash == *candidate)
-            });
+                });
             if included {
                 tracing::warn!(%block, %candidate, "reverting a block that included a candidate found invalid on chain");
                 self.revert(block)?;
@@ -757,11 +768,21 @@ impl Client {
         if best == old_best {
             return Ok(None);
         }
-        let header = self.store.header(&best)?.ok_or(StoreError::MissingBlock(best))?;
+        let header = self
+            .store
+            .header(&best)?
+            .ok_or(StoreError::MissingBlock(best))?;
         let retracted = self.branch_extrinsics(old_best, best)?;
         self.store.set_best(&header)?;
         self.retracted.extend(retracted);
+        self.reverts = self.reverts.wrapping_add(1);
         Ok(Some(header))
+    }
+
+    /// Reverts that moved the best block since start (sync uses it to stop believing peers
+    /// that claimed the reverted blocks).
+    pub fn reverts(&self) -> u64 {
+        self.reverts
     }
 
     /// Blocks reverted, oldest first (at most [`MAX_REVERTED_KEPT`]).

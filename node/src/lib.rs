@@ -34,6 +34,7 @@ pub mod cli;
 pub mod client;
 pub mod collation;
 pub mod finality;
+pub mod malus;
 pub mod metrics;
 pub mod network;
 pub mod parachains;

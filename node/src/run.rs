@@ -3,6 +3,7 @@
 
 use crate::client::{unix_time_ms, AuthorError, OpenError};
 use crate::finality::{FinalityError, FinalityOutcome, FinalityService};
+use crate::malus::Malus;
 use crate::network::{self, NetworkConfig, NetworkError, NetworkEvent, NetworkHandle, Topic};
 use crate::parachains::collator::Collate;
 use crate::parachains::nodes::ParaNodes;
@@ -29,6 +30,8 @@ pub struct Authoring {
     pub key: AuthorityKey,
     /// Dev load: signed transfers added before each block, and how many.
     pub transfers: Option<(TransferGenerator, usize)>,
+    /// Hostile behaviours, to test honest validators against (none on a real network).
+    pub malus: Malus,
 }
 
 /// Why a node stopped with an error.
@@ -62,12 +65,24 @@ pub async fn spawn_loopback_validators(
     names: &[&str],
     client: impl Fn() -> crate::client::Client,
 ) -> Result<(Vec<Arc<Shared>>, Vec<libp2p::Multiaddr>, Vec<RunningNode>), RunError> {
+    let honest: Vec<(&str, Malus)> = names.iter().map(|name| (*name, Malus::default())).collect();
+    spawn_loopback_validators_with(chain, &honest, client).await
+}
+
+/// [`spawn_loopback_validators`] where each validator has the hostile behaviours given with
+/// its name (none for an honest one).
+pub async fn spawn_loopback_validators_with(
+    chain: &str,
+    validators: &[(&str, Malus)],
+    client: impl Fn() -> crate::client::Client,
+) -> Result<(Vec<Arc<Shared>>, Vec<libp2p::Multiaddr>, Vec<RunningNode>), RunError> {
     let (mut shareds, mut addrs, mut running) = (Vec::new(), Vec::new(), Vec::new());
-    for name in names {
+    for (name, malus) in validators {
         let shared = Arc::new(Shared::new(client(), chain.to_string()));
         let authoring = Authoring {
             key: AuthorityKey::from_pair(&tessera_runtime::crypto::Pair::dev(name)),
             transfers: None,
+            malus: *malus,
         };
         let config = NetworkConfig::loopback(chain, addrs.clone());
         let mut node = Node::start(shared.clone(), config, Some(authoring))?;
@@ -141,7 +156,9 @@ impl Node {
         let sync = ChainSync::new(shared.clone(), handle.clone());
         let finality = FinalityService::new(shared.clone(), handle.clone(), key.clone())?;
         let validation = Arc::new(ValidationHost::new(ValidationLimits::default())?);
-        let parachains = ParachainService::new(shared.clone(), handle.clone(), key, validation);
+        let malus = authoring.as_ref().map(|a| a.malus).unwrap_or_default();
+        let parachains =
+            ParachainService::new(shared.clone(), handle.clone(), key, validation, malus);
         shared.set_network_status(NetworkStatus {
             should_have_peers,
             ..NetworkStatus::default()

@@ -76,6 +76,8 @@ pub struct ChainSync {
     peers: BTreeMap<PeerId, PeerChain>,
     /// The peer we are waiting on for blocks or a justification, if any.
     downloading: Option<PeerId>,
+    /// The client's revert count when peers' claims were last checked against it.
+    reverts_seen: u64,
     overlap: u32,
     /// The highest peer-finalized number we asked a justification for (asked once each).
     justification_asked: BlockNumber,
@@ -89,6 +91,7 @@ impl ChainSync {
             network,
             peers: BTreeMap::new(),
             downloading: None,
+            reverts_seen: 0,
             overlap: INITIAL_OVERLAP,
             justification_asked: 0,
         }
@@ -100,8 +103,20 @@ impl ChainSync {
     }
 
     /// Whether some peer's best block is more than `blocks` ahead of ours.
-    pub fn is_behind(&self, blocks: BlockNumber) -> bool {
-        let ours = self.shared.client().info().map_or(0, |m| m.best_number);
+    pub fn is_behind(&mut self, blocks: BlockNumber) -> bool {
+        let (ours, reverts) = {
+            let client = self.shared.client();
+            (client.info().map_or(0, |m| m.best_number), client.reverts())
+        };
+        if reverts != self.reverts_seen {
+            // Blocks peers claimed may be the reverted ones, which we hold and left: believe
+            // their next status instead.
+            self.reverts_seen = reverts;
+            for chain in self.peers.values_mut() {
+                chain.best = chain.best.min(ours);
+                chain.heard = chain.heard.min(ours);
+            }
+        }
         self.peers
             .values()
             .any(|p| p.best > ours.saturating_add(blocks))

@@ -198,6 +198,14 @@ pub enum Event {
         /// What it did.
         offence: crate::disputes::Offence,
     },
+    /// A candidate pending availability was concluded invalid and dropped, freeing its core.
+    #[codec(index = 7)]
+    CandidateInvalidated {
+        /// The para.
+        para: ParaId,
+        /// The candidate.
+        candidate_hash: Hash,
+    },
 }
 
 /// Why a backed candidate's outputs cannot be taken in the block that would back it.
@@ -413,6 +421,28 @@ fn time_out<E: From<Event>>(ctx: &mut Context<'_, E>, cores: &[ParaId]) -> Resul
     Ok(())
 }
 
+/// Drops candidates pending availability that a dispute concluded invalid, freeing their
+/// cores: they never become included, and the para goes on from its last valid head.
+fn drop_invalid<E: From<Event>>(
+    ctx: &mut Context<'_, E>,
+    cores: &[ParaId],
+) -> Result<(), CallError> {
+    for para in cores {
+        let Some(candidate) = PENDING.get(&mut ctx.state, para)? else {
+            continue;
+        };
+        let record = crate::disputes::RECORDED.get(&mut ctx.state, &candidate.hash)?;
+        if record.is_some_and(|record| !record.valid) {
+            PENDING.remove(&mut ctx.state, para);
+            ctx.deposit_event(Event::CandidateInvalidated {
+                para: *para,
+                candidate_hash: candidate.hash,
+            });
+        }
+    }
+    Ok(())
+}
+
 /// What step 3 refuses a backed candidate for on `parent`, as of `state` (the state of the
 /// block being built, after steps 1 and 2): the block author runs it too, so that it never
 /// proposes a candidate that would make the whole inherent fail. Changes nothing.
@@ -584,6 +614,7 @@ impl<E: Bounds> Dispatch<E> for Call {
         // Disputes first: the validators they disable do not count in this block either.
         crate::disputes::record(ctx, &validators, disputes)?;
         let cores = paras::para_ids(&mut ctx.state)?;
+        drop_invalid(ctx, &cores)?;
         for para in &cores {
             paras::enact_due_upgrade(ctx, *para)?;
         }

@@ -680,6 +680,32 @@ fn a_candidate_concluded_invalid_is_never_backed_again() {
 }
 
 #[test]
+fn a_pending_candidate_concluded_invalid_is_dropped_and_its_core_freed() {
+    let mut relay = Relay::new();
+    let group = relay.group(PARA);
+    let candidate = relay.candidate(PARA, vec![1, 1]);
+    let hash = candidate.hash();
+    relay
+        .block(vec![
+            relay.enter(vec![], vec![relay.backed(candidate, &group)])
+        ])
+        .unwrap();
+    let set = dispute(&relay, hash, false, &[], &[0, 1, 2, 3]);
+    let events = relay
+        .block(vec![relay.enter_with(vec![], vec![], vec![set])])
+        .unwrap();
+    assert!(events.contains(&inclusion::Event::CandidateInvalidated {
+        para: PARA,
+        candidate_hash: hash
+    }));
+    // The core is free: the para goes on from its last valid head.
+    let next = relay.candidate(PARA, vec![1, 2]);
+    relay
+        .block(vec![relay.enter(vec![], vec![relay.backed(next, &group)])])
+        .unwrap();
+}
+
+#[test]
 fn a_concluded_dispute_is_recorded_its_losing_side_disabled_and_their_statements_and_bitfields_ignored(
 ) {
     let mut relay = Relay::new();

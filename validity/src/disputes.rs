@@ -155,6 +155,9 @@ pub enum DisputeError {
     /// Too many disputes at once.
     #[error("too many disputes are active")]
     TooManyActive,
+    /// Its opener is disabled (an offender this session): disputes it opens are ignored.
+    #[error("validator {0} is disabled: disputes it opens are ignored")]
+    DisabledOpener(u32),
 }
 
 #[derive(Debug)]

@@ -143,6 +143,7 @@ pub(super) fn run(args: DevArgs) -> anyhow::Result<()> {
                 key: AuthorityKey::from_pair(pair),
                 transfers: (index == 0 && args.transfers > 0)
                     .then(|| (TransferGenerator::dev(args.seed), args.transfers)),
+                malus: Default::default(),
             };
             let started = start(client, &spec, &service, keypair, Some(authoring))
                 .await

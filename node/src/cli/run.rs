@@ -5,6 +5,7 @@
 use super::node::{node_key, open_chain, serve, ServiceArgs};
 use super::paras::runtime_of;
 use super::StorageArgs;
+use crate::malus::{Behaviour, Malus};
 use crate::run::Authoring;
 use anyhow::{bail, Context};
 use clap::Args;
@@ -40,6 +41,16 @@ pub struct RunArgs {
         value_name = "SURI"
     )]
     collator_key: Option<String>,
+    /// Testing only: make this validator hostile, to see honest ones catch it
+    /// (comma-separated behaviours).
+    #[arg(
+        long,
+        requires = "validator",
+        value_enum,
+        value_delimiter = ',',
+        value_name = "BEHAVIOUR"
+    )]
+    malus: Vec<Behaviour>,
     /// Port of the para's JSON-RPC server (0 picks a free one).
     #[arg(long, default_value_t = 9945, value_name = "PORT")]
     para_rpc_port: u16,
@@ -64,6 +75,7 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<()> {
             Some(Authoring {
                 key: AuthorityKey::from_pair(&key),
                 transfers: None,
+                malus: Malus::of(&args.malus),
             })
         }
         _ => None,

@@ -14,6 +14,7 @@
 
 use super::host::ParachainMessage;
 use crate::client::Client;
+use crate::malus::Malus;
 use crate::store::ChainMeta;
 use crate::validation::{CandidateToCheck, InvalidCandidate, ValidationHost, ValidationPurpose};
 use parity_scale_codec::{DecodeAll, Encode};
@@ -181,6 +182,17 @@ pub struct ApprovalWork {
     /// The finalized number last acted on.
     finalized: u32,
     status: SharedApproval,
+    /// Hostile behaviours (tests only).
+    malus: Malus,
+}
+
+/// Whether `validator` is disabled on the best chain.
+fn is_disabled_at_best(client: &Client, validator: u32) -> bool {
+    let Ok(best) = client.best_header() else {
+        return false;
+    };
+    let mut state = State::new(client.store(), best.state_root);
+    tessera_relay_chain::disputes::is_disabled(&mut state, validator).unwrap_or(false)
 }
 
 fn now_ms() -> u64 {
@@ -221,7 +233,14 @@ impl ApprovalWork {
             revert_later: Vec::new(),
             finalized: 0,
             status,
+            malus: Malus::default(),
         })
+    }
+
+    /// This work with hostile `malus` behaviours (tests only).
+    pub fn with_malus(mut self, malus: Malus) -> Self {
+        self.malus = malus;
+        self
     }
 
     /// Concluded disputes for the inherent of a block on `parent`: those not recorded there.
@@ -304,6 +323,13 @@ impl ApprovalWork {
             // old vote replayed after finality, or a block not imported yet).
             return Err(tessera_validity::disputes::DisputeError::NotDisputed(
                 candidate,
+            ));
+        }
+        // An offender could otherwise make everyone re-validate without end.
+        let opener = message.opening.validator.0;
+        if !self.disputes.is_active(&candidate) && is_disabled_at_best(client, opener) {
+            return Err(tessera_validity::disputes::DisputeError::DisabledOpener(
+                opener,
             ));
         }
         let outputs = self.disputes.message(message)?;
@@ -531,7 +557,9 @@ impl ApprovalWork {
                     self.hold(client, concluded.candidate, !concluded.valid, now, actions);
                     if !concluded.valid {
                         if let Some(info) = self.candidates.get(&concluded.candidate) {
-                            actions.revert.extend(info.at.iter().map(|(block, _)| *block));
+                            actions
+                                .revert
+                                .extend(info.at.iter().map(|(block, _)| *block));
                         }
                     }
                     self.concluded.push(concluded.statement_set());
@@ -677,6 +705,17 @@ impl ApprovalWork {
         let Some(info) = self.candidates.get(&candidate).cloned() else {
             return;
         };
+        if let Some(verdict) = self.malus.verdict() {
+            tracing::debug!(%candidate, verdict, "malus: judged without validating");
+            self.validating.spawn(async move {
+                Validated {
+                    candidate,
+                    valid: Some(verdict),
+                    data: None,
+                }
+            });
+            return;
+        }
         let validation = self.validation.clone();
         let validators = self.validators;
         self.validating.spawn_blocking(move || {

@@ -19,6 +19,7 @@
 
 use crate::client::Client;
 use crate::collation::Collation;
+use crate::malus::Malus;
 use crate::validation::{CandidateToCheck, InvalidCandidate, ValidationHost, ValidationPurpose};
 use parity_scale_codec::{Decode, DecodeAll, Encode};
 use std::collections::{BTreeMap, HashMap};
@@ -218,6 +219,8 @@ pub struct CandidateCheck {
     validation_data: tessera_runtime::parachain::PersistedValidationData,
     code: tessera_runtime::parachain::ValidationCode,
     validators: usize,
+    /// Whether to validate (a garbage backer does not).
+    validate: bool,
 }
 
 impl CandidateCheck {
@@ -229,6 +232,19 @@ impl CandidateCheck {
     /// Validates the candidate in full and erasure-codes its available data: the chunks to
     /// keep. Needs no chain access, so it can run on another thread.
     pub fn run(&self, validation: &ValidationHost) -> Result<Vec<ErasureChunk>, ParachainError> {
+        if self.validate {
+            self.validate(validation)?;
+        }
+        let available = AvailableData {
+            pov: self.collation.pov.clone(),
+            validation_data: self.validation_data.clone(),
+        };
+        let (_root, chunks) = encode_chunks(&available.encode(), self.validators)
+            .map_err(|e| InvalidCandidate::Erasure(e.to_string()))?;
+        Ok(chunks)
+    }
+
+    fn validate(&self, validation: &ValidationHost) -> Result<(), ParachainError> {
         validation.validate_candidate(
             CandidateToCheck {
                 receipt: &self.collation.candidate.to_plain(),
@@ -239,13 +255,7 @@ impl CandidateCheck {
             },
             ValidationPurpose::Backing,
         )?;
-        let available = AvailableData {
-            pov: self.collation.pov.clone(),
-            validation_data: self.validation_data.clone(),
-        };
-        let (_root, chunks) = encode_chunks(&available.encode(), self.validators)
-            .map_err(|e| InvalidCandidate::Erasure(e.to_string()))?;
-        Ok(chunks)
+        Ok(())
     }
 }
 
@@ -275,6 +285,8 @@ pub struct ParachainHost {
     /// Candidates whose chunk of this validator's index it wrote to disk, with their relay
     /// block number: asked about every tick, so not read back from disk each time.
     own_chunks: HashMap<Hash, u32>,
+    /// Hostile behaviours (tests only).
+    malus: Malus,
 }
 
 /// Relay state at block `at`, and its header.
@@ -306,7 +318,14 @@ impl ParachainHost {
             bitfields: HashMap::new(),
             disputes: Vec::new(),
             own_chunks: HashMap::new(),
+            malus: Malus::default(),
         }
+    }
+
+    /// This host with hostile `malus` behaviours (tests only).
+    pub fn with_malus(mut self, malus: Malus) -> Self {
+        self.malus = malus;
+        self
     }
 
     /// Concluded disputes for the next inherent this node builds (each already checked
@@ -386,6 +405,12 @@ impl ParachainHost {
         let Some(me) = self.my_index(client) else {
             return Ok(None);
         };
+        // A garbage backer backs its made-up candidate instead, unchecked.
+        let garbage = self.malus.back_garbage.then(|| Collation {
+            candidate: Malus::garbage(&collation.candidate),
+            pov: collation.pov.clone(),
+        });
+        let collation = garbage.as_ref().unwrap_or(collation);
         let descriptor = &collation.candidate.descriptor;
         let para = descriptor.para_id;
         let candidate_hash = collation.candidate.hash();
@@ -417,6 +442,7 @@ impl ParachainHost {
             validation_data,
             code,
             validators: client.authorities().len(),
+            validate: !self.malus.back_garbage,
         }))
     }
 

@@ -12,6 +12,7 @@ use super::host::{
 };
 use crate::client::Client;
 use crate::collation::{Collation, DeclaredCollation};
+use crate::malus::Malus;
 use crate::network::{
     decode_exact, ChunkRequest, ChunkResponse, CollationResponse, Misbehaviour, NetworkHandle,
     Topic, Verdict,
@@ -183,6 +184,8 @@ pub struct ParachainService {
     network: NetworkHandle,
     host: ParachainHost,
     is_validator: bool,
+    /// Hostile behaviours (tests only).
+    malus: Malus,
     /// Each validator's peer, as its newest identity says, with when that was signed.
     peer_of: HashMap<AccountId, (PeerId, u64)>,
     /// When this validator last published its identity, and to how many connected peers.
@@ -220,13 +223,18 @@ const MAX_EARLY_APPROVAL_MESSAGES: usize = 1_024;
 const EARLY_APPROVAL_MESSAGE_KEPT: Duration = Duration::from_secs(30);
 
 impl ParachainService {
-    /// The protocol of the node whose state is `shared`; `key` for a validator.
+    /// The protocol of the node whose state is `shared`; `key` for a validator, with hostile
+    /// `malus` behaviours in tests.
     pub fn new(
         shared: Arc<Shared>,
         network: NetworkHandle,
         key: Option<AuthorityKey>,
         validation: Arc<ValidationHost>,
+        malus: Malus,
     ) -> Self {
+        if !malus.is_honest() {
+            tracing::warn!(%malus, "running with hostile behaviours: this validator lies");
+        }
         let approval = key.clone().and_then(|key| {
             let client = shared.client();
             let validators = client.authorities().to_vec();
@@ -239,6 +247,7 @@ impl ParachainService {
                 validation.clone(),
                 shared.approval.clone(),
             )
+            .map(|work| work.with_malus(malus))
         });
         ParachainService {
             approval,
@@ -248,7 +257,8 @@ impl ParachainService {
             shared,
             network,
             is_validator: key.is_some(),
-            host: ParachainHost::new(key, validation),
+            host: ParachainHost::new(key, validation).with_malus(malus),
+            malus,
             peer_of: HashMap::new(),
             identity_sent: None,
             requested: HashMap::new(),
@@ -760,6 +770,10 @@ impl ParachainService {
 
     /// Answers a peer's chunk request.
     pub fn on_chunk_request(&self, request: ChunkRequest, channel: ResponseChannel<ChunkResponse>) {
+        if self.malus.withhold_chunks {
+            let _stopped = self.network.respond_chunk(channel, ChunkResponse(None));
+            return;
+        }
         let chunk = ParachainHost::chunk(
             &self.shared.client(),
             &request.candidate_hash,

@@ -295,7 +295,7 @@ async fn a_validators_peer_is_learnt_only_from_an_identity_it_signed() {
     let (handle, _events) = start(vec![]);
     let shared = Arc::new(Shared::new(dev_client(), "Development".into()));
     let validation = Arc::new(crate::validation::host());
-    let mut service = ParachainService::new(shared, handle, None, validation);
+    let mut service = ParachainService::new(shared, handle, None, validation, Default::default());
     let alice = AuthorityKey::from_pair(&Pair::dev("Alice"));
     let mallory = AuthorityKey::from_pair(&Pair::dev("Mallory"));
     let (one, two) = (PeerId::random(), PeerId::random());

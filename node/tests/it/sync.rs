@@ -37,6 +37,7 @@ async fn a_fresh_node_syncs_from_genesis_and_follows() {
     let authoring = Authoring {
         key: AuthorityKey::from_pair(&Pair::dev("Alice")),
         transfers: Some((TransferGenerator::dev(3), 5)),
+        malus: Default::default(),
     };
     let mut node_a = Node::start(validator.clone(), network(vec![]), Some(authoring)).unwrap();
     let a_addr = node_a.listening().await.unwrap();
