@@ -53,6 +53,9 @@ pub enum ImportError {
         /// The authority that claimed the slot and sealed the header.
         claimed: AccountId,
     },
+    /// Its author is disabled (an offender this session) at its parent: it may not author.
+    #[error("author {0} is disabled")]
+    DisabledAuthor(AccountId),
     /// Executing the block failed or disagreed with its header.
     #[error(transparent)]
     Execution(#[from] BlockError),
@@ -454,6 +457,9 @@ impl Client {
                 claimed: checked.author(),
             });
         }
+        if self.is_disabled_at(&parent, &checked.author())? {
+            return Err(ImportError::DisabledAuthor(checked.author()));
+        }
         let changes = execute_block::<RelayRuntime>(&self.store, parent.state_root, block, false)?;
         let best = self.commit(&checked, &block.extrinsics, &changes.new_nodes)?;
         Ok(ImportOutcome::Imported { best })
@@ -564,13 +570,37 @@ impl Client {
                 parent,
                 slot,
                 pre_digest,
-            } => Some(SlotClaim {
-                parent,
-                slot,
-                pre_digest,
-            }),
+            } => {
+                // A disabled validator stands down: others would refuse its block.
+                let me = self.engine.key()?.public();
+                let parent_header = self.store.header(&parent).ok()??;
+                if self.is_disabled_at(&parent_header, &me).unwrap_or(false) {
+                    tracing::debug!(slot, "disabled: not authoring");
+                    return None;
+                }
+                Some(SlotClaim {
+                    parent,
+                    slot,
+                    pre_digest,
+                })
+            }
             _ => None,
         }
+    }
+
+    /// Whether validator `who` is disabled in the state of block `at`.
+    fn is_disabled_at(&self, at: &Header, who: &AccountId) -> Result<bool, StoreError> {
+        let Some(index) = self.authorities.iter().position(|v| v == who) else {
+            return Ok(false);
+        };
+        let mut state = State::new(&self.store, at.state_root);
+        let index = u32::try_from(index).unwrap_or(u32::MAX);
+        tessera_relay_chain::disputes::is_disabled(&mut state, index).map_err(|e| {
+            StoreError::Corrupt {
+                what: "disabled validators",
+                reason: e.to_string(),
+            }
+        })
     }
 
     /// Claims the slot right after the best block's, whatever the time, and authors a block in

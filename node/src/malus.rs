@@ -13,7 +13,8 @@ pub enum Behaviour {
     BackGarbage,
     /// Approves every candidate it is assigned, and votes valid in disputes, without checking.
     ApproveBlindly,
-    /// Finds every candidate it checks invalid, disputing valid ones.
+    /// Checks every candidate included, assigned or not, and finds it invalid: disputes every
+    /// valid candidate.
     DisputeValid,
     /// Never answers a request for an availability chunk.
     WithholdChunks,

@@ -7,8 +7,9 @@
 //! session voted for the outcome it claims. It then records the outcome and names the losing
 //! side as offenders: those who said an invalid candidate was valid commit
 //! [`Offence::BackedInvalid`], those who said a valid one was invalid
-//! [`Offence::DisputedValid`]. Either way the offender is disabled for the rest of the session:
-//! its backing statements and availability bitfields no longer count ([`is_disabled`]).
+//! [`Offence::DisputedValid`]. Either way the offender is disabled for the rest of the session,
+//! up to [`max_disabled`] validators: its backing statements and availability bitfields no
+//! longer count ([`is_disabled`]).
 
 use crate::inclusion::Event;
 use parity_scale_codec::{Decode, Encode};
@@ -113,6 +114,13 @@ fn error(reason: &str) -> CallError {
     DispatchError::module(NAME, reason).into()
 }
 
+/// Most validators disabled at once among `validators`: the byzantine threshold, below a
+/// third. More would leave too few to make candidates available or finalize (an offender past
+/// it is still recorded, for slashing).
+pub fn max_disabled(validators: usize) -> usize {
+    validators.saturating_sub(1) / 3
+}
+
 /// Votes needed to conclude among `validators`: more than two thirds.
 pub fn supermajority(validators: usize) -> usize {
     (validators.saturating_mul(2) / 3).saturating_add(1)
@@ -159,7 +167,9 @@ pub fn record<E: From<Event>>(
             }
             OFFENCES.insert(&mut ctx.state, &vote.validator, &count);
             if let Err(at) = disabled.binary_search(&vote.validator) {
-                disabled.insert(at, vote.validator);
+                if disabled.len() < max_disabled(validators.len()) {
+                    disabled.insert(at, vote.validator);
+                }
             }
             ctx.deposit_event(Event::ValidatorOffence {
                 validator: vote.validator,

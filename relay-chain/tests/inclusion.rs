@@ -665,6 +665,30 @@ fn dispute(
 }
 
 #[test]
+fn no_more_than_the_byzantine_threshold_is_disabled_and_every_offence_is_recorded() {
+    let mut relay = Relay::new();
+    // Four validators tolerate one fault: the first offender is disabled, the second only
+    // recorded.
+    let first = dispute(&relay, Hash([1; 32]), false, &[0], &[1, 2, 3]);
+    let second = dispute(&relay, Hash([2; 32]), false, &[1], &[0, 2, 3]);
+    relay
+        .block(vec![relay.enter_with(vec![], vec![], vec![first, second])])
+        .unwrap();
+    let mut state = relay.state();
+    assert_eq!(disputes::max_disabled(4), 1);
+    assert_eq!(disputes::disabled(&mut state).unwrap(), vec![0]);
+    for validator in [0, 1] {
+        assert_eq!(
+            disputes::OFFENCES.get(&mut state, &validator).unwrap(),
+            Some(OffenceCount {
+                backed_invalid: 1,
+                disputed_valid: 0
+            })
+        );
+    }
+}
+
+#[test]
 fn a_candidate_concluded_invalid_is_never_backed_again() {
     let mut relay = Relay::new();
     let candidate = relay.candidate(PARA, vec![1, 1]);

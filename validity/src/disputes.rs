@@ -212,6 +212,31 @@ impl<C: Crypto> Disputes<C> {
         self.opened.retain(|_, opened| *opened > 0);
     }
 
+    /// Drops the active disputes in which every invalid vote is from a `disabled` validator:
+    /// an offender's word alone holds nothing back (others ignore what it opens after its
+    /// disabling, so such a dispute might never conclude). The candidates released.
+    pub fn drop_disabled_only(&mut self, disabled: &[ValidatorIndex]) -> Vec<Hash> {
+        if disabled.is_empty() {
+            return Vec::new();
+        }
+        let dropped: Vec<Hash> = self
+            .active
+            .iter()
+            .filter(|(_, active)| {
+                active
+                    .votes
+                    .values()
+                    .filter(|vote| !vote.valid)
+                    .all(|vote| disabled.contains(&vote.validator))
+            })
+            .map(|(candidate, _)| *candidate)
+            .collect();
+        for candidate in &dropped {
+            self.active.remove(candidate);
+        }
+        dropped
+    }
+
     /// How `candidate`'s dispute concluded (valid or not), if it did.
     pub fn outcome(&self, candidate: &Hash) -> Option<bool> {
         self.concluded.get(candidate).copied()
@@ -517,6 +542,20 @@ mod tests {
         assert_eq!(concluded.offenders(), [ValidatorIndex(0)]);
         assert_eq!(disputes.outcome(&candidate), Some(true));
         assert!(!disputes.is_active(&candidate));
+    }
+
+    #[test]
+    fn a_dispute_only_disabled_validators_stand_behind_is_dropped() {
+        let (alone, joined) = (Hash([1; 32]), Hash([2; 32]));
+        let mut disputes = Disputes::new(keys(6), Some(ValidatorIndex(6)), 1, N);
+        disputes.vote(vote(0, alone, false)).unwrap();
+        disputes.vote(vote(0, joined, false)).unwrap();
+        disputes.vote(vote(1, joined, false)).unwrap();
+        assert!(disputes.drop_disabled_only(&[]).is_empty());
+        // Validator 0 is disabled: its dispute alone goes; one validator 1 joined stays.
+        assert_eq!(disputes.drop_disabled_only(&[ValidatorIndex(0)]), [alone]);
+        assert!(!disputes.is_active(&alone));
+        assert!(disputes.is_active(&joined));
     }
 
     #[test]

@@ -145,6 +145,15 @@ struct Validated {
 /// fails at once).
 const VALIDATION_ATTEMPTS: u32 = 30;
 
+/// Concluded disputes kept until the finalized chain records them, at most (one the runtime
+/// keeps refusing must not stay for ever).
+const MAX_CONCLUDED_KEPT: usize = 64;
+
+/// Where a validator's judgements of candidates are kept.
+const JUDGED_KEY: &[u8] = b"approval-judged";
+/// Judgements kept at most (the oldest go first).
+const MAX_JUDGED_KEPT: usize = 4_096;
+
 /// How long to wait before recovering again a candidate that could not be recovered.
 const RECOVERY_RETRY: std::time::Duration = std::time::Duration::from_secs(6);
 
@@ -179,6 +188,13 @@ pub struct ApprovalWork {
     concluded: Vec<DisputeStatementSet>,
     /// Blocks fed since the last tick that included a candidate concluded invalid.
     revert_later: Vec<Hash>,
+    /// This validator's judgements (valid or not) of candidates above finality, with the
+    /// highest block number that included each; kept on disk.
+    judged: HashMap<Hash, (bool, u32)>,
+    /// Whether `judged` was read from disk yet.
+    judged_loaded: bool,
+    /// Checks asked for candidates judged already: answered on the next tick.
+    rejudged: Vec<(Hash, bool)>,
     /// The finalized number last acted on.
     finalized: u32,
     status: SharedApproval,
@@ -231,6 +247,9 @@ impl ApprovalWork {
             later: Vec::new(),
             concluded: Vec::new(),
             revert_later: Vec::new(),
+            judged: HashMap::new(),
+            judged_loaded: false,
+            rejudged: Vec::new(),
             finalized: 0,
             status,
             malus: Malus::default(),
@@ -266,9 +285,20 @@ impl ApprovalWork {
         let Ok(meta) = client.info() else {
             return actions;
         };
+        if !self.judged_loaded {
+            self.load_judged(client);
+        }
         if meta.finalized_number > self.finalized {
             self.finalized(meta.finalized_number);
+            self.forget_recorded(client, &meta.finalized_hash);
+            let before = self.judged.len();
+            let finalized = self.finalized;
+            self.judged.retain(|_, (_, number)| *number > finalized);
+            if self.judged.len() != before {
+                self.store_judged(client);
+            }
         }
+        self.drop_disabled_disputes(client, now, &mut actions);
         let mut outputs = self.feed(client, &meta, now);
         actions.revert.append(&mut self.revert_later);
         outputs.extend(self.engine.tick(now));
@@ -293,6 +323,14 @@ impl ApprovalWork {
             self.enqueue(candidate);
         }
         self.handle(client, outputs, now, &mut actions);
+        for (candidate, valid) in std::mem::take(&mut self.rejudged) {
+            let done = Validated {
+                candidate,
+                valid: Some(valid),
+                data: None,
+            };
+            self.finish(client, done, now, &mut actions);
+        }
         self.start_queued(&mut actions);
         actions
     }
@@ -360,6 +398,40 @@ impl ApprovalWork {
         blame
     }
 
+    /// Releases the candidates whose disputes only disabled validators stand behind.
+    fn drop_disabled_disputes(&mut self, client: &Client, now: u64, actions: &mut Actions) {
+        if self.disputes.active() == 0 {
+            return;
+        }
+        let Ok(best) = client.best_header() else {
+            return;
+        };
+        let mut state = State::new(client.store(), best.state_root);
+        let disabled: Vec<ValidatorIndex> = tessera_relay_chain::disputes::disabled(&mut state)
+            .unwrap_or_default()
+            .into_iter()
+            .map(ValidatorIndex)
+            .collect();
+        for candidate in self.disputes.drop_disabled_only(&disabled) {
+            tracing::debug!(%candidate, "dispute dropped: only disabled validators dispute it");
+            self.hold(client, candidate, false, now, actions);
+        }
+    }
+
+    /// Forgets the concluded disputes recorded on the finalized chain. One about a finalized
+    /// candidate stays until then: its offenders are still to be named on chain.
+    fn forget_recorded(&mut self, client: &Client, finalized: &Hash) {
+        let Ok(Some(header)) = client.header(finalized) else {
+            return;
+        };
+        let mut state = State::new(client.store(), header.state_root);
+        self.concluded.retain(|set| {
+            !tessera_relay_chain::disputes::RECORDED
+                .get(&mut state, &set.candidate)
+                .is_ok_and(|recorded| recorded.is_some())
+        });
+    }
+
     /// Forgets what concerns blocks up to the finalized `number`.
     fn finalized(&mut self, number: u32) {
         self.finalized = number;
@@ -394,7 +466,6 @@ impl ApprovalWork {
                 .values()
                 .any(|c| c.receipt.descriptor.validation_code_hash == *hash)
         });
-        self.concluded.retain(|set| !done.contains(&set.candidate));
         self.fed.retain(|_, n| *n > number);
         let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
         status.approved.retain(|_, n| *n > number);
@@ -495,6 +566,12 @@ impl ApprovalWork {
                 backers: pending.backers.iter().map(|b| ValidatorIndex(*b)).collect(),
             });
         }
+        if self.malus.dispute_valid {
+            // A false disputer checks (and so disputes) every candidate, assigned or not.
+            for candidate in &candidates {
+                self.enqueue(candidate.hash);
+            }
+        }
         Some(NewBlock {
             hash,
             parent: header.parent_hash,
@@ -562,6 +639,9 @@ impl ApprovalWork {
                                 .extend(info.at.iter().map(|(block, _)| *block));
                         }
                     }
+                    if self.concluded.len() >= MAX_CONCLUDED_KEPT {
+                        self.concluded.remove(0);
+                    }
                     self.concluded.push(concluded.statement_set());
                 }
             }
@@ -595,8 +675,64 @@ impl ApprovalWork {
         self.handle(client, outputs, now, actions);
     }
 
+    /// Keeps this validator's judgement of `candidate` on disk before any vote on it is sent,
+    /// so that after a restart it votes the same way instead of judging again.
+    fn remember(&mut self, client: &Client, candidate: Hash, valid: bool) {
+        if self
+            .judged
+            .get(&candidate)
+            .is_some_and(|(v, _)| *v == valid)
+        {
+            return;
+        }
+        let number = self
+            .candidates
+            .get(&candidate)
+            .and_then(|info| info.at.iter().filter_map(|(b, _)| self.fed.get(b)).max())
+            .copied()
+            .unwrap_or(self.finalized);
+        self.judged.insert(candidate, (valid, number));
+        self.store_judged(client);
+    }
+
+    fn store_judged(&mut self, client: &Client) {
+        if self.judged.len() > MAX_JUDGED_KEPT {
+            let mut by_age: Vec<(u32, Hash)> =
+                self.judged.iter().map(|(c, (_, n))| (*n, *c)).collect();
+            by_age.sort_unstable();
+            let excess = self.judged.len().saturating_sub(MAX_JUDGED_KEPT);
+            for (_, candidate) in by_age.into_iter().take(excess) {
+                self.judged.remove(&candidate);
+            }
+        }
+        let list: Vec<(Hash, bool, u32)> =
+            self.judged.iter().map(|(c, (v, n))| (*c, *v, *n)).collect();
+        if let Err(err) = client.store().set_aux(JUDGED_KEY, &list.encode()) {
+            tracing::error!(%err, "could not keep approval judgements on disk");
+        }
+    }
+
+    /// Judgements kept by an earlier run of this node.
+    fn load_judged(&mut self, client: &Client) {
+        self.judged_loaded = true;
+        let Ok(Some(bytes)) = client.store().aux(JUDGED_KEY) else {
+            return;
+        };
+        match Vec::<(Hash, bool, u32)>::decode_all(&mut &bytes[..]) {
+            Ok(list) => {
+                self.judged = list.into_iter().map(|(c, v, n)| (c, (v, n))).collect();
+            }
+            Err(err) => tracing::warn!(%err, "approval judgements on disk do not decode: ignored"),
+        }
+    }
+
     fn enqueue(&mut self, candidate: Hash) {
         tracing::debug!(%candidate, "check asked");
+        if let Some(&(valid, _)) = self.judged.get(&candidate) {
+            // Judged before (maybe by an earlier run): the same answer, without checking again.
+            self.rejudged.push((candidate, valid));
+            return;
+        }
         if self.recovering.contains_key(&candidate) || self.queued.contains(&candidate) {
             return;
         }
@@ -763,6 +899,7 @@ impl ApprovalWork {
         };
         self.attempts.remove(&done.candidate);
         tracing::debug!(candidate = %done.candidate, valid, "candidate checked");
+        self.remember(client, done.candidate, valid);
         // One check serves every purpose: the approval of each block that included it, and
         // the dispute about it if one is open (a second check for it was not queued).
         let at = self

@@ -215,6 +215,9 @@ pub struct ParachainService {
     recovery_requests: HashSet<(Hash, u32)>,
     /// Approval messages that came before their block or assignment, with when.
     approval_early: std::collections::VecDeque<(Instant, tessera_validity::engine::Message)>,
+    /// Dispute messages that came before their candidate's block or the dispute's opening.
+    dispute_early:
+        std::collections::VecDeque<(Instant, tessera_validity::disputes::DisputeMessage)>,
 }
 
 /// Approval messages kept for a retry at most.
@@ -254,6 +257,7 @@ impl ParachainService {
             approval_actions: super::approval::Actions::default(),
             recovery_requests: HashSet::new(),
             approval_early: std::collections::VecDeque::new(),
+            dispute_early: std::collections::VecDeque::new(),
             shared,
             network,
             is_validator: key.is_some(),
@@ -1073,7 +1077,7 @@ impl ParachainService {
         }
     }
 
-    /// Tries again the approval messages that came too early.
+    /// Tries again the approval and dispute messages that came too early.
     fn retry_early_approval_messages(&mut self) {
         use tessera_validity::engine::MessageError;
         let Some(approval) = &mut self.approval else {
@@ -1092,6 +1096,17 @@ impl ParachainService {
                 self.approval_early.push_back((at, message));
             }
         }
+        let early = std::mem::take(&mut self.dispute_early);
+        for (at, message) in early {
+            if at.elapsed() > EARLY_APPROVAL_MESSAGE_KEPT {
+                continue;
+            }
+            if let Err(tessera_validity::disputes::DisputeError::NotDisputed(_)) =
+                approval.on_dispute(&client, message.clone(), &mut actions)
+            {
+                self.dispute_early.push_back((at, message));
+            }
+        }
         drop(client);
         self.approval_actions.absorb(actions);
     }
@@ -1108,6 +1123,7 @@ impl ParachainService {
             return Verdict::Ignore;
         };
         let mut actions = super::approval::Actions::default();
+        let message_copy = message.clone();
         let result = {
             let client = self.shared.client();
             approval.on_dispute(&client, message, &mut actions)
@@ -1115,6 +1131,15 @@ impl ParachainService {
         self.approval_actions.absorb(actions);
         match result {
             Ok(()) => Verdict::Accept,
+            Err(E::NotDisputed(_)) => {
+                // Gossip reorders: the candidate's block may not be fed here yet, or a vote
+                // may have overtaken the opening. Kept a while and tried again.
+                if self.dispute_early.len() >= MAX_EARLY_APPROVAL_MESSAGES {
+                    self.dispute_early.pop_front();
+                }
+                self.dispute_early.push_back((Instant::now(), message_copy));
+                Verdict::Ignore
+            }
             Err(
                 err @ (E::UnknownValidator(_)
                 | E::BadSignature

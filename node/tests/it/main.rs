@@ -3,7 +3,6 @@
 mod bad_input;
 mod cli;
 mod crash;
-mod malus;
 mod messaging;
 mod metrics;
 mod network;

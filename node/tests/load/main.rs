@@ -6,8 +6,11 @@
 //! validators on every protocol, the relay chain keeps authoring and finalizing and both paras
 //! keep advancing, and no honest node bans another.
 //!
-//! A test binary of its own: cargo runs test binaries one after another, so no other test
-//! shares the two cores while it measures liveness under load.
+//! A test binary of its own: cargo runs test binaries one after another, and its tests take
+//! turns ([`EXCLUSIVE`]), so no other test shares the two cores while one measures liveness
+//! under load. `malus.rs` holds the networks with hostile and failing validators.
+
+mod malus;
 
 #[path = "../common/process.rs"]
 mod process;
@@ -49,8 +52,12 @@ const SLOTS: u32 = 30;
 /// Signers of the offered load (funded first), so the dev workload's accounts are left alone.
 const LOAD_ACCOUNTS: usize = 4;
 
+/// Held by each test of this binary while it runs: one network at a time.
+pub(crate) static EXCLUSIVE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_default_dev_network_takes_the_readme_xcm_command_and_keeps_finalizing_under_load() {
+    let _turn = EXCLUSIVE.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let base = dir.path().join("dev");
     let rpc = free_port();
