@@ -195,12 +195,15 @@ fn next_recheck(
     next_no_show_ms: Option<u64>,
     our_tranche: Option<u32>,
 ) -> u64 {
+    // Our own tranche, once started and not triggered yet, is due now: leaving it out (as a
+    // past start) would leave the candidate waiting for a recheck that never comes, e.g. after
+    // a dispute held it past every tranche.
+    let ours_due = our_tranche.map(|t| tranches::tranche_start(config, slot_ms, t).max(now_ms));
     assigned
         .iter()
-        .map(|a| a.tranche)
-        .chain(our_tranche)
-        .map(|tranche| tranches::tranche_start(config, slot_ms, tranche))
+        .map(|a| tranches::tranche_start(config, slot_ms, a.tranche))
         .filter(|start| *start > now_ms)
+        .chain(ours_due)
         .chain(next_no_show_ms)
         .min()
         .unwrap_or(u64::MAX)
@@ -402,10 +405,15 @@ impl<C: Crypto> ApprovalEngine<C> {
                 touched.push(*hash);
             }
         }
-        touched
-            .into_iter()
-            .flat_map(|block| self.update(block, now_ms))
-            .collect()
+        touched.sort_unstable();
+        touched.dedup();
+        let mut outputs = Vec::new();
+        for block in touched {
+            // Released: our assignments held back by the dispute may be due now.
+            outputs.extend(self.advance(&block, now_ms));
+            outputs.extend(self.update(block, now_ms));
+        }
+        outputs
     }
 
     /// The outcome of a check asked for with [`Output::Check`].

@@ -292,10 +292,6 @@ async fn garbage_is_caught_reverted_and_never_finalized() {
     }
 }
 
-// Not in `make test` yet: it fails about one run in two, with approval (and so finality)
-// stuck a few blocks in after the disputer is disabled and its open disputes are dropped
-// (issue 14's note). Run it with `cargo test -p tessera-node --test load -- --ignored`.
-#[ignore = "finds a liveness bug not fixed yet: approval can stall after false disputes"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn false_disputes_withheld_chunks_and_a_stopped_checker_do_not_stop_approval_or_finality() {
     let _turn = crate::EXCLUSIVE.lock().await;
