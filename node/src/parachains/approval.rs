@@ -202,13 +202,13 @@ pub struct ApprovalWork {
     malus: Malus,
 }
 
-/// Whether `validator` is disabled on the best chain.
-fn is_disabled_at_best(client: &Client, validator: u32) -> bool {
+/// The validators disabled on the best chain, ascending.
+fn disabled_at_best(client: &Client) -> Vec<u32> {
     let Ok(best) = client.best_header() else {
-        return false;
+        return Vec::new();
     };
     let mut state = State::new(client.store(), best.state_root);
-    tessera_relay_chain::disputes::is_disabled(&mut state, validator).unwrap_or(false)
+    tessera_relay_chain::disputes::disabled(&mut state).unwrap_or_default()
 }
 
 fn now_ms() -> u64 {
@@ -365,7 +365,7 @@ impl ApprovalWork {
         }
         // An offender could otherwise make everyone re-validate without end.
         let opener = message.opening.validator.0;
-        if !self.disputes.is_active(&candidate) && is_disabled_at_best(client, opener) {
+        if !self.disputes.is_active(&candidate) && disabled_at_best(client).contains(&opener) {
             return Err(tessera_validity::disputes::DisputeError::DisabledOpener(
                 opener,
             ));
@@ -403,12 +403,7 @@ impl ApprovalWork {
         if self.disputes.active() == 0 {
             return;
         }
-        let Ok(best) = client.best_header() else {
-            return;
-        };
-        let mut state = State::new(client.store(), best.state_root);
-        let disabled: Vec<ValidatorIndex> = tessera_relay_chain::disputes::disabled(&mut state)
-            .unwrap_or_default()
+        let disabled: Vec<ValidatorIndex> = disabled_at_best(client)
             .into_iter()
             .map(ValidatorIndex)
             .collect();

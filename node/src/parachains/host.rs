@@ -328,6 +328,11 @@ impl ParachainHost {
         self
     }
 
+    /// Its hostile behaviours (none on an honest node).
+    pub fn malus(&self) -> Malus {
+        self.malus
+    }
+
     /// Concluded disputes for the next inherent this node builds (each already checked
     /// against the parent's state: one the runtime refused would cost the block its inherent).
     pub fn record_disputes(&mut self, disputes: Vec<DisputeStatementSet>) {

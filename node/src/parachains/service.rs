@@ -184,8 +184,6 @@ pub struct ParachainService {
     network: NetworkHandle,
     host: ParachainHost,
     is_validator: bool,
-    /// Hostile behaviours (tests only).
-    malus: Malus,
     /// Each validator's peer, as its newest identity says, with when that was signed.
     peer_of: HashMap<AccountId, (PeerId, u64)>,
     /// When this validator last published its identity, and to how many connected peers.
@@ -262,7 +260,6 @@ impl ParachainService {
             network,
             is_validator: key.is_some(),
             host: ParachainHost::new(key, validation).with_malus(malus),
-            malus,
             peer_of: HashMap::new(),
             identity_sent: None,
             requested: HashMap::new(),
@@ -774,7 +771,7 @@ impl ParachainService {
 
     /// Answers a peer's chunk request.
     pub fn on_chunk_request(&self, request: ChunkRequest, channel: ResponseChannel<ChunkResponse>) {
-        if self.malus.withhold_chunks {
+        if self.host.malus().withhold_chunks {
             let _stopped = self.network.respond_chunk(channel, ChunkResponse(None));
             return;
         }

@@ -81,6 +81,16 @@ fn client(spec: &ChainSpec) -> Client {
     .unwrap()
 }
 
+/// Logs for the test writer (shown only when a test fails); `TESSERA_TEST_LOG` filters them.
+fn init_logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            std::env::var("TESSERA_TEST_LOG").unwrap_or_else(|_| "tessera_node=info".into()),
+        )
+        .with_test_writer()
+        .try_init();
+}
+
 async fn wait_for(what: &str, seconds: u64, done: impl FnMut() -> bool) {
     wait_or_say(what, seconds, done, String::new).await
 }
@@ -203,13 +213,7 @@ fn finalized_candidates(shared: &Shared) -> (BTreeSet<Hash>, BTreeSet<Hash>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_is_caught_reverted_and_never_finalized() {
     let _turn = crate::EXCLUSIVE.lock().await;
-    // Shown only when the test fails.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            std::env::var("TESSERA_TEST_LOG").unwrap_or_else(|_| "tessera_node=info".into()),
-        )
-        .with_test_writer()
-        .try_init();
+    init_logs();
     let validators: Vec<(&str, Malus)> = (0u32..)
         .zip(VALIDATORS)
         .map(|(index, name)| {
@@ -295,13 +299,7 @@ async fn garbage_is_caught_reverted_and_never_finalized() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn false_disputes_withheld_chunks_and_a_stopped_checker_do_not_stop_approval_or_finality() {
     let _turn = crate::EXCLUSIVE.lock().await;
-    // Shown only when the test fails.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            std::env::var("TESSERA_TEST_LOG").unwrap_or_else(|_| "tessera_node=info".into()),
-        )
-        .with_test_writer()
-        .try_init();
+    init_logs();
     const DISPUTER: usize = 3;
     const WITHHOLDER: usize = 5;
     const STOPPED: usize = 2;
