@@ -382,7 +382,9 @@ impl FinalityService {
                 }
                 Output::SendTo(id, message) => {
                     if let Some(peer) = self.peers.peer(id) {
-                        let _stopped = self.network.send_direct(peer, message.encode());
+                        let _stopped =
+                            self.network
+                                .send_direct(peer, Topic::Finality, message.encode());
                     }
                 }
                 Output::Finalized {

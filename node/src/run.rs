@@ -4,7 +4,9 @@
 use crate::client::{unix_time_ms, AuthorError, OpenError};
 use crate::finality::{FinalityError, FinalityOutcome, FinalityService};
 use crate::malus::Malus;
-use crate::network::{self, NetworkConfig, NetworkError, NetworkEvent, NetworkHandle, Topic};
+use crate::network::{
+    self, Misbehaviour, NetworkConfig, NetworkError, NetworkEvent, NetworkHandle, Topic,
+};
 use crate::parachains::collator::Collate;
 use crate::parachains::nodes::ParaNodes;
 use crate::parachains::ParachainService;
@@ -302,9 +304,22 @@ impl Node {
                 let _stopped = self.network.validated(id, peer, source, verdict);
                 self.want(outcome).await;
             }
-            NetworkEvent::Direct { peer, data } => {
+            NetworkEvent::Direct {
+                peer,
+                topic: Topic::Finality,
+                data,
+            } => {
                 let outcome = self.finality.on_direct(peer, &data).await;
                 self.want(outcome).await;
+            }
+            NetworkEvent::Direct {
+                peer,
+                topic: Topic::Parachains,
+                data,
+            } => self.parachains.on_direct(peer, &data),
+            NetworkEvent::Direct { peer, .. } => {
+                // No other kind of message is sent to one peer alone.
+                let _stopped = self.network.report(peer, Misbehaviour::Malformed);
             }
             NetworkEvent::Gossip {
                 peer,
@@ -363,6 +378,9 @@ impl Node {
                 response,
             } => self.parachains.on_chunk_response(peer, request, response),
             event => {
+                if let NetworkEvent::PeerConnected(peer) = &event {
+                    self.parachains.on_peer_connected(*peer);
+                }
                 let connectivity = matches!(
                     event,
                     NetworkEvent::PeerConnected(_)

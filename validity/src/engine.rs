@@ -58,6 +58,9 @@ pub struct NewBlock {
     pub n_cores: u32,
     /// The candidates it included, at most one per core.
     pub candidates: Vec<IncludedCandidate>,
+    /// This validator's own messages about it, sent before a restart (kept on disk): they
+    /// count as sent and are gossiped again, so nothing about the block is signed twice.
+    pub sent: Vec<Message>,
 }
 
 /// A validator announces it is assigned to check candidates of a block.
@@ -343,6 +346,7 @@ impl<C: Crypto> ApprovalEngine<C> {
             None => BTreeMap::new(),
         };
         let hash = block.hash;
+        let sent = block.sent;
         self.blocks.insert(
             hash,
             BlockEntry {
@@ -357,8 +361,84 @@ impl<C: Crypto> ApprovalEngine<C> {
                 unsent: BTreeSet::new(),
             },
         );
-        let mut outputs = self.advance(&hash, now_ms);
+        let mut outputs = self.resume(&hash, sent, now_ms);
+        outputs.extend(self.advance(&hash, now_ms));
         outputs.extend(self.update(hash, now_ms));
+        outputs
+    }
+
+    /// Takes our messages about `hash` sent before a restart as sent: their assignments as
+    /// announced (not drawn and signed again) and their approvals as given. Each is gossiped
+    /// again for peers that missed it, and a candidate assigned but not approved is checked
+    /// again (the node answers from its verdicts on disk if it judged it already).
+    fn resume(&mut self, hash: &Hash, sent: Vec<Message>, now_ms: u64) -> Vec<Output> {
+        let (Some(me), Some(entry)) = (self.me, self.blocks.get_mut(hash)) else {
+            return Vec::new();
+        };
+        let mut outputs = Vec::new();
+        let (assignments, approvals): (Vec<Message>, Vec<Message>) = sent
+            .into_iter()
+            .filter(|m| match m {
+                Message::Assignment(a) => a.block == *hash && a.validator == me,
+                Message::Approval(a) => a.block == *hash && a.validator == me,
+            })
+            .partition(|m| matches!(m, Message::Assignment(_)));
+        for message in assignments {
+            let Message::Assignment(assignment) = &message else {
+                continue;
+            };
+            // Our own disk, but checked like any certificate: a stale or damaged one is
+            // dropped (and drawn again) rather than believed.
+            let Ok((cores, tranche)) = self.crypto.check_assignment(
+                me,
+                &entry.story,
+                &self.config,
+                entry.n_cores,
+                &assignment.cert,
+            ) else {
+                continue;
+            };
+            for core in cores {
+                let Some(index) = entry.candidates.iter().position(|c| c.info.core == core) else {
+                    continue;
+                };
+                let position = u32::try_from(index).unwrap_or(u32::MAX);
+                entry.ours.remove(&position);
+                if let Some(candidate) = entry.candidates.get_mut(index) {
+                    candidate.recheck_at = now_ms;
+                    candidate.assigned.entry(me).or_insert(Assigned {
+                        tranche,
+                        received_ms: now_ms,
+                        approved: false,
+                    });
+                }
+            }
+            outputs.push(Output::Send(message));
+        }
+        for message in approvals {
+            let Message::Approval(approval) = &message else {
+                continue;
+            };
+            for &index in &approval.candidates {
+                let ours = entry
+                    .candidates
+                    .get_mut(index as usize)
+                    .and_then(|c| c.assigned.get_mut(&me));
+                if let Some(ours) = ours {
+                    ours.approved = true;
+                }
+            }
+            outputs.push(Output::Send(message));
+        }
+        for (index, candidate) in entry.candidates.iter().enumerate() {
+            if candidate.assigned.get(&me).is_some_and(|a| !a.approved) {
+                outputs.push(Output::Check {
+                    block: *hash,
+                    candidate: u32::try_from(index).unwrap_or(u32::MAX),
+                    hash: candidate.info.hash,
+                });
+            }
+        }
         outputs
     }
 

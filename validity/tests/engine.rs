@@ -73,6 +73,7 @@ fn block(number: u8, parent: Hash) -> NewBlock {
                 backers: vec![ValidatorIndex(2), ValidatorIndex(3)],
             },
         ],
+        sent: Vec::new(),
     }
 }
 
@@ -386,4 +387,82 @@ fn a_backer_cannot_check_its_own_candidate() {
         validators[4].0.message(Message::Assignment(assignment), 20),
         Err(MessageError::Backer(0))
     );
+}
+
+fn sends(outputs: &[Output]) -> Vec<Message> {
+    outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Send(message) => Some(message.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_restarted_validator_sends_its_kept_messages_again_and_signs_nothing_new() {
+    let first = block(1, hash(0));
+    // A validator that draws a tranche-0 assignment in the block.
+    let (me, mut engine, outputs) = (0..VALIDATORS)
+        .find_map(|i| {
+            let mut engine = ApprovalEngine::new(config(), keys(i), Some(ValidatorIndex(i)), 6);
+            let outputs = engine.new_block(first.clone(), 10);
+            (!sends(&outputs).is_empty()).then_some((i, engine, outputs))
+        })
+        .expect("someone is assigned in tranche 0");
+    let assignments = sends(&outputs);
+    let mut sent = assignments.clone();
+    for output in &outputs {
+        if let Output::Check {
+            block, candidate, ..
+        } = output
+        {
+            assert!(sends(&engine.checked(*block, *candidate, true, 20)).is_empty());
+        }
+    }
+    let approvals = sends(&engine.tick(20));
+    assert_eq!(approvals.len(), 1, "one approval for the checks done");
+    sent.extend(approvals);
+    let restart = || ApprovalEngine::new(config(), keys(me), Some(ValidatorIndex(me)), 6);
+
+    // Restarted after approving: the same messages again, nothing to check or sign.
+    let mut engine = restart();
+    let outputs = engine.new_block(
+        NewBlock {
+            sent: sent.clone(),
+            ..first.clone()
+        },
+        30,
+    );
+    assert_eq!(sends(&outputs), sent);
+    assert!(!outputs.iter().any(|o| matches!(o, Output::Check { .. })));
+    assert!(sends(&engine.tick(40)).is_empty());
+
+    // Restarted after announcing but before approving: the same assignment, checked again,
+    // and the approval signed once.
+    let mut engine = restart();
+    let outputs = engine.new_block(
+        NewBlock {
+            sent: assignments.clone(),
+            ..first.clone()
+        },
+        30,
+    );
+    assert_eq!(sends(&outputs), assignments, "no new assignment drawn");
+    let rechecks: Vec<(Hash, u32)> = outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Check {
+                block, candidate, ..
+            } => Some((*block, *candidate)),
+            _ => None,
+        })
+        .collect();
+    assert!(!rechecks.is_empty());
+    for (block, candidate) in rechecks {
+        engine.checked(block, candidate, true, 40);
+    }
+    let approvals = sends(&engine.tick(40));
+    assert!(matches!(&approvals[..], [Message::Approval(_)]));
+    assert!(sends(&engine.tick(50)).is_empty());
 }

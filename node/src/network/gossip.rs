@@ -1,9 +1,10 @@
 //! Gossip topics, and what the node answers about each message received on them.
 
 use libp2p::gossipsub::IdentTopic;
+use parity_scale_codec::{Decode, Encode};
 
-/// Gossip topics.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// Gossip topics (also what kind of message a direct one is).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Encode, Decode)]
 pub enum Topic {
     /// Block announcements and status.
     Blocks,

@@ -34,6 +34,7 @@ pub(super) enum Command {
     },
     Direct {
         peer: PeerId,
+        topic: Topic,
         data: Vec<u8>,
     },
     RequestChunk {
@@ -135,9 +136,15 @@ impl NetworkHandle {
         self.send(Command::Report { peer, what })
     }
 
-    /// Sends `data` to `peer` alone; it arrives there as [`NetworkEvent::Direct`].
-    pub fn send_direct(&self, peer: PeerId, data: Vec<u8>) -> Result<(), NetworkError> {
-        self.send(Command::Direct { peer, data })
+    /// Sends `data`, a message of `topic`'s kind, to `peer` alone; it arrives there as
+    /// [`NetworkEvent::Direct`].
+    pub fn send_direct(
+        &self,
+        peer: PeerId,
+        topic: Topic,
+        data: Vec<u8>,
+    ) -> Result<(), NetworkError> {
+        self.send(Command::Direct { peer, topic, data })
     }
 
     /// Asks `peer` for an erasure chunk; the answer arrives as [`NetworkEvent::ChunkResponse`].

@@ -171,6 +171,8 @@ pub enum NetworkEvent {
     Direct {
         /// The sender.
         peer: PeerId,
+        /// Whose kind of message it is.
+        topic: Topic,
         /// The bytes.
         data: Vec<u8>,
     },

@@ -1,5 +1,6 @@
 //! What peers send each other: SCALE messages with size limits, checked before use.
 
+use super::gossip::Topic;
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use libp2p::StreamProtocol;
 use parity_scale_codec::{Decode, DecodeLimit, Encode};
@@ -249,9 +250,15 @@ impl Default for SyncCodec {
     }
 }
 
-/// A message for one peer: SCALE bytes of a finality message, decoded by the node.
+/// A message for one peer: the SCALE bytes of a message of one gossip topic's kind (finality
+/// catch-up, approval catch-up), decoded by the node as that topic's messages are.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
-pub struct DirectMessage(pub Vec<u8>);
+pub struct DirectMessage {
+    /// Whose kind of message it is.
+    pub topic: Topic,
+    /// Its bytes.
+    pub data: Vec<u8>,
+}
 
 /// The direct protocol's codec: messages up to the gossip limit, an empty acknowledgement.
 pub type DirectCodec = FramedCodec<DirectMessage, ()>;

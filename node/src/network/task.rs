@@ -145,8 +145,10 @@ impl Task {
                 let _peer_gone = behaviour.sync.send_response(channel, response);
             }
             Command::Report { peer, what } => self.report(peer, what),
-            Command::Direct { peer, data } => {
-                behaviour.direct.send_request(&peer, DirectMessage(data));
+            Command::Direct { peer, topic, data } => {
+                behaviour
+                    .direct
+                    .send_request(&peer, DirectMessage { topic, data });
             }
             Command::RequestChunk { peer, request } => {
                 let id = behaviour.chunks.send_request(&peer, request);
@@ -375,7 +377,8 @@ impl Task {
                 self.events
                     .emit(NetworkEvent::Direct {
                         peer,
-                        data: request.0,
+                        topic: request.topic,
+                        data: request.data,
                     })
                     .await?;
             }

@@ -13,6 +13,7 @@
 //! validator authors, whose inherent records them.
 
 use super::host::ParachainMessage;
+use super::own_messages::OwnMessages;
 use crate::client::Client;
 use crate::malus::Malus;
 use crate::store::ChainMeta;
@@ -32,7 +33,7 @@ use tessera_runtime::modules::system;
 use tessera_runtime::parachain::CandidateReceipt;
 use tessera_runtime::state::State;
 use tessera_runtime::{AccountId, Hash, Header};
-use tessera_validity::assignment::{RelayVrfStory, ValidatorKeys};
+use tessera_validity::assignment::{AssignmentKind, RelayVrfStory, ValidatorKeys};
 use tessera_validity::disputes::{DisputeMessage, DisputeOutput, Disputes};
 use tessera_validity::engine::{ApprovalEngine, IncludedCandidate, Message, NewBlock, Output};
 use tessera_validity::recovery::{Answer, Recovery, Request};
@@ -154,6 +155,9 @@ const JUDGED_KEY: &[u8] = b"approval-judged";
 /// Judgements kept at most (the oldest go first).
 const MAX_JUDGED_KEPT: usize = 4_096;
 
+/// Approval messages kept for peers that (re)connect, at most (about 2.5 MB).
+pub const MAX_KNOWN_MESSAGES: usize = 16_384;
+
 /// How long to wait before recovering again a candidate that could not be recovered.
 const RECOVERY_RETRY: std::time::Duration = std::time::Duration::from_secs(6);
 
@@ -191,8 +195,15 @@ pub struct ApprovalWork {
     /// This validator's judgements (valid or not) of candidates above finality, with the
     /// highest block number that included each; kept on disk.
     judged: HashMap<Hash, (bool, u32)>,
-    /// Whether `judged` was read from disk yet.
-    judged_loaded: bool,
+    /// Our assignments and approvals about unfinalized blocks; kept on disk.
+    own: OwnMessages,
+    /// Every approval message accepted here (ours too) about unfinalized blocks, by block in
+    /// the order accepted: what a peer that connects is sent.
+    known: BTreeMap<(u32, Hash), Vec<Message>>,
+    /// Messages in `known`.
+    known_count: usize,
+    /// Whether `judged` and `own` were read from disk yet.
+    loaded: bool,
     /// Checks asked for candidates judged already: answered on the next tick.
     rejudged: Vec<(Hash, bool)>,
     /// The finalized number last acted on.
@@ -248,7 +259,10 @@ impl ApprovalWork {
             concluded: Vec::new(),
             revert_later: Vec::new(),
             judged: HashMap::new(),
-            judged_loaded: false,
+            own: OwnMessages::default(),
+            known: BTreeMap::new(),
+            known_count: 0,
+            loaded: false,
             rejudged: Vec::new(),
             finalized: 0,
             status,
@@ -285,8 +299,8 @@ impl ApprovalWork {
         let Ok(meta) = client.info() else {
             return actions;
         };
-        if !self.judged_loaded {
-            self.load_judged(client);
+        if !self.loaded {
+            self.load(client);
         }
         if meta.finalized_number > self.finalized {
             self.finalized(meta.finalized_number);
@@ -296,6 +310,9 @@ impl ApprovalWork {
             self.judged.retain(|_, (_, number)| *number > finalized);
             if self.judged.len() != before {
                 self.store_judged(client);
+            }
+            if let Err(err) = self.own.finalized(client.store(), finalized) {
+                tracing::error!(%err, "could not forget own approval messages on disk");
             }
         }
         self.drop_disabled_disputes(client, now, &mut actions);
@@ -343,9 +360,36 @@ impl ApprovalWork {
         actions: &mut Actions,
     ) -> Result<(), tessera_validity::engine::MessageError> {
         let now = now_ms();
-        let outputs = self.engine.message(message, now)?;
+        let outputs = self.engine.message(message.clone(), now)?;
+        self.know(message);
         self.handle(client, outputs, now, actions);
         Ok(())
+    }
+
+    /// What this validator knows of the approval of unfinalized blocks: every assignment and
+    /// approval it accepted or sent, oldest block first, for a peer that connects (it may have
+    /// restarted or been cut off while they were gossiped).
+    pub fn known_messages(&self) -> impl Iterator<Item = &Message> {
+        self.known.values().flatten()
+    }
+
+    /// Keeps an accepted message for peers that connect later.
+    fn know(&mut self, message: Message) {
+        let block = match &message {
+            Message::Assignment(a) => a.block,
+            Message::Approval(a) => a.block,
+        };
+        let Some(&number) = self.fed.get(&block) else {
+            return;
+        };
+        if self.known_count >= MAX_KNOWN_MESSAGES {
+            return;
+        }
+        let messages = self.known.entry((number, block)).or_default();
+        if !messages.contains(&message) {
+            messages.push(message);
+            self.known_count += 1;
+        }
     }
 
     /// A peer's dispute message; whether it was accepted, and why not.
@@ -462,6 +506,10 @@ impl ApprovalWork {
                 .any(|c| c.receipt.descriptor.validation_code_hash == *hash)
         });
         self.fed.retain(|_, n| *n > number);
+        self.known = self
+            .known
+            .split_off(&(number.saturating_add(1), Hash([0; 32])));
+        self.known_count = self.known.values().map(Vec::len).sum();
         let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
         status.approved.retain(|_, n| *n > number);
         status.disputed.retain(|_, n| *n > number);
@@ -575,13 +623,19 @@ impl ApprovalWork {
             story,
             n_cores: u32::try_from(cores.len()).ok()?,
             candidates,
+            sent: self.own.of(&hash),
         })
     }
 
     fn handle(&mut self, client: &Client, outputs: Vec<Output>, now: u64, actions: &mut Actions) {
         for output in outputs {
             match output {
-                Output::Send(message) => actions.publish.push(ParachainMessage::Approval(message)),
+                Output::Send(message) => {
+                    if self.keep_own(client, &message) {
+                        self.know(message.clone());
+                        actions.publish.push(ParachainMessage::Approval(message));
+                    }
+                }
                 Output::Check { hash, .. } => self.enqueue(hash),
                 Output::Approved(block) => {
                     let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
@@ -707,9 +761,56 @@ impl ApprovalWork {
         }
     }
 
-    /// Judgements kept by an earlier run of this node.
-    fn load_judged(&mut self, client: &Client) {
-        self.judged_loaded = true;
+    /// Keeps our `message` on disk before it is sent; whether to send it (not if it could not
+    /// be kept: after a restart this node would sign anew what it had sent).
+    fn keep_own(&mut self, client: &Client, message: &Message) -> bool {
+        let block = match message {
+            Message::Assignment(a) => a.block,
+            Message::Approval(a) => a.block,
+        };
+        let Some(&number) = self.fed.get(&block) else {
+            return false;
+        };
+        match self.own.keep(client.store(), number, message) {
+            Ok(true) => {
+                match message {
+                    Message::Assignment(a) => {
+                        let cores: Vec<u32> = match &a.cert.kind {
+                            AssignmentKind::Modulo { cores } => cores.iter().map(|c| c.0).collect(),
+                            AssignmentKind::Delay { core } => vec![core.0],
+                        };
+                        tracing::debug!(%block, ?cores, "signed assignment")
+                    }
+                    Message::Approval(a) => {
+                        tracing::debug!(%block, candidates = ?a.candidates, "signed approval")
+                    }
+                }
+                true
+            }
+            Ok(false) => {
+                tracing::debug!(%block, "own approval message sent again");
+                true
+            }
+            Err(err) => {
+                tracing::error!(%err, "could not keep an approval message on disk: not sent");
+                false
+            }
+        }
+    }
+
+    /// What an earlier run of this node kept: its judgements and its own messages.
+    fn load(&mut self, client: &Client) {
+        self.loaded = true;
+        match OwnMessages::load(client.store()) {
+            Ok(own) => {
+                let (blocks, messages) = own.count();
+                if messages > 0 {
+                    tracing::info!(blocks, messages, "resuming approval work from disk");
+                }
+                self.own = own;
+            }
+            Err(err) => tracing::error!(%err, "could not read own approval messages"),
+        }
         let Ok(Some(bytes)) = client.store().aux(JUDGED_KEY) else {
             return;
         };

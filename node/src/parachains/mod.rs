@@ -9,6 +9,7 @@ pub mod chain;
 pub mod collator;
 pub mod host;
 pub mod nodes;
+pub mod own_messages;
 pub mod service;
 pub mod tracking;
 

@@ -222,6 +222,8 @@ pub struct ParachainService {
 const MAX_EARLY_APPROVAL_MESSAGES: usize = 1_024;
 /// How long an early approval message is kept.
 const EARLY_APPROVAL_MESSAGE_KEPT: Duration = Duration::from_secs(30);
+/// Approval messages in one catch-up message to a peer, at most (about 40 KB).
+pub const CATCH_UP_BATCH: usize = 256;
 
 impl ParachainService {
     /// The protocol of the node whose state is `shared`; `key` for a validator, with hostile
@@ -1038,6 +1040,44 @@ impl ParachainService {
         self.approval_actions.publish.extend(actions.publish);
         // Further requests go out now: recovery waits on nothing else.
         self.send_recovery_requests(actions.requests);
+    }
+
+    /// A peer connected: sends it every approval message this validator knows about
+    /// unfinalized blocks, as Polkadot's approval distribution does for a peer's view. Gossip
+    /// is not repeated, so a validator that restarted or was cut off would otherwise never
+    /// hear what was sent while it was away, never approve those blocks and never vote past
+    /// them.
+    pub fn on_peer_connected(&mut self, peer: PeerId) {
+        let Some(approval) = &self.approval else {
+            return;
+        };
+        let known: Vec<&tessera_validity::engine::Message> = approval.known_messages().collect();
+        for batch in known.chunks(CATCH_UP_BATCH) {
+            let _stopped = self
+                .network
+                .send_direct(peer, Topic::Parachains, batch.encode());
+        }
+        if !known.is_empty() {
+            tracing::debug!(%peer, messages = known.len(), "approval catch-up sent");
+        }
+    }
+
+    /// A peer's catch-up (approval messages for this node alone): each is checked as if
+    /// gossiped; one that proves the peer wrong, or a batch that does not decode, costs it.
+    pub fn on_direct(&mut self, peer: PeerId, data: &[u8]) {
+        let messages = match decode_exact::<Vec<tessera_validity::engine::Message>>(data) {
+            Ok(messages) if messages.len() <= CATCH_UP_BATCH => messages,
+            _ => {
+                let _stopped = self.network.report(peer, Misbehaviour::Malformed);
+                return;
+            }
+        };
+        for message in messages {
+            if let Verdict::Reject(what) = self.on_approval_message(message) {
+                let _stopped = self.network.report(peer, what);
+                return;
+            }
+        }
     }
 
     /// A gossiped approval message: accepted (and forwarded) when it checked, rejected when it

@@ -355,6 +355,18 @@ impl ChainStore {
         )])
     }
 
+    /// Durably sets (`Some`) and deletes (`None`) auxiliary consensus values, all or none.
+    pub fn write_aux(&self, changes: Vec<(Vec<u8>, Option<Vec<u8>>)>) -> Result<(), StoreError> {
+        let batch = changes
+            .into_iter()
+            .map(|(key, value)| match value {
+                Some(value) => WriteOp::Put(Column::Consensus, key, value),
+                None => WriteOp::Delete(Column::Consensus, key),
+            })
+            .collect();
+        self.db.write(batch)
+    }
+
     /// Durably keeps availability data of `candidate`, whose relay parent is block
     /// `relay_parent_number`: its erasure chunks by index (SCALE), and its whole available
     /// data (SCALE) if given. Pruned by [`Self::prune_availability`].

@@ -8,7 +8,7 @@ use parity_scale_codec::Decode;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -48,16 +48,27 @@ pub(crate) struct Process {
 
 impl Process {
     pub(crate) fn spawn(args: &[&str], base: &Path) -> Process {
+        // `TESSERA_TEST_LOG=tessera_node=debug` for more in the logs.
+        let filter = std::env::var("TESSERA_TEST_LOG").unwrap_or_else(|_| "info".into());
+        Process::spawn_logging(args, base, &filter)
+    }
+
+    /// [`Process::spawn`] with the log filter `filter`.
+    pub(crate) fn spawn_logging(args: &[&str], base: &Path, filter: &str) -> Process {
+        // Kept beside the node's data (in the test's temporary directory) for debugging and
+        // for tests that read it; a restarted node's log goes on in the same file.
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(base.with_extension("log"))
+            .unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
             .args(args)
             .arg("--base-path")
             .arg(base)
-            .args(["--prometheus-port", "0", "--log"])
-            // `TESSERA_TEST_LOG=tessera_node=debug` for more in the logs.
-            .arg(std::env::var("TESSERA_TEST_LOG").unwrap_or_else(|_| "info".into()))
+            .args(["--prometheus-port", "0", "--log", filter])
             .stdout(Stdio::piped())
-            // Kept beside the node's data (in the test's temporary directory) for debugging.
-            .stderr(std::fs::File::create(base.with_extension("log")).unwrap())
+            .stderr(log)
             .spawn()
             .unwrap();
         let stdout = BufReader::new(child.stdout.take().unwrap());
@@ -92,6 +103,81 @@ impl Drop for Process {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// One `tessera run` node of a test network: its arguments (to restart it the same way), its
+/// process, and its log (`<dir>/<name>.log`, kept across restarts).
+pub(crate) struct Member {
+    args: Vec<String>,
+    base: PathBuf,
+    log_filter: Option<String>,
+    /// Its JSON-RPC port.
+    pub(crate) rpc: u16,
+    process: Option<Process>,
+    /// Its libp2p address, with its peer id.
+    pub(crate) address: String,
+}
+
+impl Member {
+    /// Starts a node of the chain in `spec` with `extra` arguments and, if given, the log
+    /// filter `log_filter`; a validator with `key`, else a full node.
+    pub(crate) fn start(
+        dir: &Path,
+        name: &str,
+        spec: &Path,
+        key: Option<&str>,
+        bootnodes: &[String],
+        extra: &[&str],
+        log_filter: Option<&str>,
+    ) -> Self {
+        let rpc = free_port();
+        let mut args: Vec<String> =
+            vec!["run".into(), "--chain".into(), spec.display().to_string()];
+        if let Some(key) = key {
+            args.extend(["--validator".into(), "--key".into(), key.into()]);
+        }
+        args.extend([
+            "--listen-addr".into(),
+            format!("/ip4/127.0.0.1/tcp/{}", free_port()),
+            "--rpc-port".into(),
+            rpc.to_string(),
+        ]);
+        if !bootnodes.is_empty() {
+            args.extend(["--bootnodes".into(), bootnodes.join(",")]);
+        }
+        args.extend(extra.iter().map(|arg| arg.to_string()));
+        let mut member = Member {
+            args,
+            base: dir.join(name),
+            log_filter: log_filter.map(String::from),
+            rpc,
+            process: None,
+            address: String::new(),
+        };
+        member.restart();
+        member
+    }
+
+    /// (Re)starts the process with the same arguments, base path and ports.
+    pub(crate) fn restart(&mut self) {
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        let process = match &self.log_filter {
+            Some(filter) => Process::spawn_logging(&args, &self.base, filter),
+            None => Process::spawn(&args, &self.base),
+        };
+        self.address = process.line("libp2p:");
+        self.process = Some(process);
+    }
+
+    /// SIGKILL.
+    pub(crate) fn kill(&mut self) {
+        self.process = None;
+    }
+
+    /// Its log so far, over every run.
+    pub(crate) fn log(&self) -> String {
+        std::fs::read_to_string(self.base.with_extension("log")).unwrap_or_default()
     }
 }
 

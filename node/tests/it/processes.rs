@@ -4,16 +4,14 @@
 //! finality; a transfer submitted over RPC is seen finalized; a peer sending garbage is
 //! disconnected while the network goes on.
 
-use crate::process::{
-    best_number, finalized_number, free_port, header_of, print_logs, request, Process,
-};
+use crate::process::{best_number, finalized_number, header_of, print_logs, request, Member};
 use jsonrpsee_core::client::{Subscription, SubscriptionClientT};
 use jsonrpsee_core::rpc_params;
 use jsonrpsee_ws_client::WsClientBuilder;
 use libp2p::identity;
 use parity_scale_codec::{Decode, Encode};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 use tessera_node::network::{self, BlockAnnounce, NetworkConfig, NetworkEvent, Topic};
 use tessera_node::workload::sign;
@@ -80,58 +78,6 @@ async fn best_header(port: u16) -> Header {
     header_of(&header)
 }
 
-/// One node of the test network: its arguments (to restart it the same way) and process.
-struct Member {
-    args: Vec<String>,
-    base: PathBuf,
-    rpc: u16,
-    process: Option<Process>,
-    address: String,
-}
-
-impl Member {
-    /// Starts a node; a validator with `key`, else a full node.
-    fn start(dir: &Path, name: &str, spec: &Path, key: Option<&str>, bootnodes: &[String]) -> Self {
-        let rpc = free_port();
-        let mut args: Vec<String> =
-            vec!["run".into(), "--chain".into(), spec.display().to_string()];
-        if let Some(key) = key {
-            args.extend(["--validator".into(), "--key".into(), key.into()]);
-        }
-        args.extend([
-            "--listen-addr".into(),
-            format!("/ip4/127.0.0.1/tcp/{}", free_port()),
-            "--rpc-port".into(),
-            rpc.to_string(),
-        ]);
-        if !bootnodes.is_empty() {
-            args.extend(["--bootnodes".into(), bootnodes.join(",")]);
-        }
-        let mut member = Member {
-            args,
-            base: dir.join(name),
-            rpc,
-            process: None,
-            address: String::new(),
-        };
-        member.restart();
-        member
-    }
-
-    /// (Re)starts the process with the same arguments, base path and ports.
-    fn restart(&mut self) {
-        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
-        let process = Process::spawn(&args, &self.base);
-        self.address = process.line("libp2p:");
-        self.process = Some(process);
-    }
-
-    /// SIGKILL.
-    fn kill(&mut self) {
-        self.process = None;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_validators_finalize_survive_failures_and_serve_newcomers() {
     let dir = tempfile::tempdir().unwrap();
@@ -151,6 +97,8 @@ async fn four_validators_finalize_survive_failures_and_serve_newcomers() {
             &spec_path,
             Some(&key),
             &bootnodes,
+            &[],
+            None,
         ));
     }
     let alice = validators[0].rpc;
@@ -184,7 +132,15 @@ async fn four_validators_finalize_survive_failures_and_serve_newcomers() {
 
     // A fresh full node syncs from genesis and follows finality.
     let bootnodes: Vec<String> = validators[..3].iter().map(|v| v.address.clone()).collect();
-    let observer = Member::start(dir.path(), "observer", &spec_path, None, &bootnodes);
+    let observer = Member::start(
+        dir.path(),
+        "observer",
+        &spec_path,
+        None,
+        &bootnodes,
+        &[],
+        None,
+    );
     let target = finalized_number(alice).await + 2;
     wait_finalized(observer.rpc, target, dir.path()).await;
     for number in [1, target / 2, target] {
@@ -235,28 +191,19 @@ async fn four_validators_finalize_survive_failures_and_serve_newcomers() {
     .await
     .expect("the transfer did not reach the observer");
 
-    drop(observer);
-    validators.clear();
     // Restarts, a newcomer and forks: honest nodes never banned one another.
-    let bans = ban_lines(dir.path());
+    let bans: Vec<String> = validators
+        .iter()
+        .chain([&observer])
+        .flat_map(|member| {
+            let log = member.log();
+            log.lines()
+                .filter(|line| line.contains("banning peer"))
+                .map(String::from)
+                .collect::<Vec<_>>()
+        })
+        .collect();
     assert!(bans.is_empty(), "honest nodes banned each other: {bans:?}");
-}
-
-/// The "banning peer" lines of every node's log in `dir`.
-fn ban_lines(dir: &Path) -> Vec<String> {
-    let mut lines = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap().map_while(Result::ok) {
-        let path = entry.path();
-        if path.extension().is_some_and(|e| e == "log") {
-            let text = std::fs::read_to_string(&path).unwrap_or_default();
-            lines.extend(
-                text.lines()
-                    .filter(|l| l.contains("banning peer"))
-                    .map(String::from),
-            );
-        }
-    }
-    lines
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -273,6 +220,8 @@ async fn a_peer_sending_garbage_is_disconnected_while_the_chain_goes_on() {
         &spec_path,
         Some("//Alice"),
         &[],
+        &[],
+        None,
     )];
     let alice = validators[0].rpc;
     wait_finalized(alice, 2, dir.path()).await;
@@ -351,7 +300,7 @@ async fn a_peer_sending_garbage_is_disconnected_while_the_chain_goes_on() {
                     let _ = handle.publish(Topic::Blocks, vec![0x07; 300]).await;
                     if !oversized_sent {
                         oversized_sent = handle
-                            .send_direct(alice_peer, vec![0u8; 5 * 1024 * 1024])
+                            .send_direct(alice_peer, Topic::Finality, vec![0u8; 5 * 1024 * 1024])
                             .is_ok();
                     }
                 }

@@ -11,6 +11,7 @@
 //! under load. `malus.rs` holds the networks with hostile and failing validators.
 
 mod malus;
+mod processes;
 
 #[path = "../common/process.rs"]
 mod process;

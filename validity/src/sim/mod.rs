@@ -664,6 +664,7 @@ pub fn run(config: &SimConfig) -> SimReport {
             story: RelayVrfStory(story),
             n_cores: config.cores,
             candidates,
+            sent: Vec::new(),
         };
         let good = tip.2 && !bad;
         if !bad {

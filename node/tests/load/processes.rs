@@ -1,0 +1,210 @@
+//! Separate `tessera` processes on loopback: six validators and two paras, each para collated
+//! on a relay full node of its own. One validator withholds every chunk it is asked for;
+//! recovery goes on without it. Another is SIGKILLed right after it announced an assignment:
+//! its no-show is covered by later tranches and approval and finality go on. Restarted from its
+//! RocksDB, it resumes its approval work from disk, catches up, approves again, and never signs
+//! a second assignment or approval for one candidate.
+
+use crate::malus::spec;
+use crate::process::{finalized_number, print_logs, request, Member};
+use jsonrpsee_core::rpc_params;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+const VALIDATORS: [&str; 6] = ["Alice", "Bob", "Charlie", "Dave", "Eve", "Ferdie"];
+const PARAS: [u32; 2] = [1000, 1001];
+/// Killed for good after announcing an assignment.
+const NO_SHOW: usize = 3;
+/// Killed after signing an approval, and restarted.
+const RESTARTED: usize = 2;
+const WITHHOLDER: usize = 5;
+/// What the validators log: enough to see each message they sign.
+const LOG: &str = "info,tessera_node::parachains::approval=debug";
+
+/// The heads of both paras of `kind` (`approved`, `finalized`) at the node at `port`.
+async fn para_heads(port: u16, kind: &str) -> [u32; 2] {
+    let paras: Vec<Value> = request(port, "tessera_paras", rpc_params![]).await;
+    PARAS.map(|id| {
+        paras
+            .iter()
+            .find(|p| p["id"] == id)
+            .and_then(|p| p[kind]["number"].as_u64())
+            .map_or(0, |n| n as u32)
+    })
+}
+
+/// Waits until the node at `port` has both paras' `kind` heads at least `at_least` and its
+/// relay chain finalized at least `finalized`.
+async fn wait_heads(port: u16, kind: &str, at_least: [u32; 2], finalized: u32, logs: &Path) {
+    let reached = tokio::time::timeout(Duration::from_secs(150), async {
+        loop {
+            let heads = para_heads(port, kind).await;
+            if heads[0] >= at_least[0]
+                && heads[1] >= at_least[1]
+                && finalized_number(port).await >= finalized
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    })
+    .await;
+    if reached.is_err() {
+        print_logs(logs);
+        let heads = para_heads(port, kind).await;
+        let finalized_now = finalized_number(port).await;
+        panic!(
+            "port {port}: {kind} para heads {heads:?}, relay finalized #{finalized_now}; \
+             wanted {at_least:?} and #{finalized}"
+        );
+    }
+}
+
+/// What `log` says was signed: `(kind, relay block, core or candidate position)`, with how
+/// many times each.
+fn signed(log: &str) -> BTreeMap<(&'static str, String, String), usize> {
+    let mut seen = BTreeMap::new();
+    for line in log.lines() {
+        let (kind, list) = if line.contains("signed assignment") {
+            ("assignment", "cores=[")
+        } else if line.contains("signed approval") {
+            ("approval", "candidates=[")
+        } else {
+            continue;
+        };
+        let field = |start: &str, end: char| {
+            let from = line.find(start).map(|i| i + start.len())?;
+            let rest = &line[from..];
+            Some(rest[..rest.find(end).unwrap_or(rest.len())].to_string())
+        };
+        let block = field("block=", ' ').expect("a signed message names its block");
+        let positions = field(list, ']').expect("a signed message names its candidates");
+        for position in positions.split(", ") {
+            *seen
+                .entry((kind, block.clone(), position.to_string()))
+                .or_insert(0) += 1;
+        }
+    }
+    seen
+}
+
+/// SIGKILLs `member` as soon as its log says `what` once more.
+async fn kill_after(member: &mut Member, what: &str) {
+    let said = |member: &Member| member.log().matches(what).count();
+    let before = said(member);
+    tokio::time::timeout(Duration::from_secs(120), async {
+        while said(member) == before {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no `{what}` to kill after"));
+    member.kill();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigkilled_checker_is_covered_and_resumes_from_disk_without_signing_twice() {
+    let _turn = crate::EXCLUSIVE.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+
+    let spec_path = dir.path().join("spec.json");
+    std::fs::write(&spec_path, spec(&VALIDATORS).to_json()).unwrap();
+
+    let mut validators: Vec<Member> = Vec::new();
+    for (index, name) in VALIDATORS.iter().enumerate() {
+        let bootnodes: Vec<String> = validators.iter().map(|v| v.address.clone()).collect();
+        let malus: &[&str] = if index == WITHHOLDER {
+            &["--malus", "withhold-chunks"]
+        } else {
+            &[]
+        };
+        validators.push(Member::start(
+            dir.path(),
+            name,
+            &spec_path,
+            Some(&format!("//{name}")),
+            &bootnodes,
+            malus,
+            Some(LOG),
+        ));
+    }
+    let bootnodes: Vec<String> = validators.iter().map(|v| v.address.clone()).collect();
+    let _collators: Vec<Member> = PARAS
+        .iter()
+        .map(|id| {
+            Member::start(
+                dir.path(),
+                &format!("collator{id}"),
+                &spec_path,
+                None,
+                &bootnodes,
+                &[
+                    "--para",
+                    &id.to_string(),
+                    "--collator-key",
+                    &format!("//Collator{id}"),
+                    "--para-rpc-port",
+                    "0",
+                ],
+                None,
+            )
+        })
+        .collect();
+    let alice = validators[0].rpc;
+    // Every validator checks (recovering without the withholder's chunks) and finalizes.
+    wait_heads(alice, "finalized", [2, 2], 2, dir.path()).await;
+
+    // Dave, killed right after it announced an assignment and before it could approve, is a
+    // no-show: later tranches cover it and both paras and the relay chain go on finalizing.
+    kill_after(&mut validators[NO_SHOW], "signed assignment").await;
+    let finalized = finalized_number(alice).await;
+    let heads = para_heads(alice, "finalized").await;
+    wait_heads(
+        alice,
+        "finalized",
+        [heads[0] + 2, heads[1] + 2],
+        finalized + 4,
+        dir.path(),
+    )
+    .await;
+
+    // Charlie, killed right after it signed an approval: five of six must vote, so finality
+    // waits for it. Restarted, it takes its messages back from disk (the approval is sent
+    // again, not signed again), catches up and approves on.
+    kill_after(&mut validators[RESTARTED], "signed approval").await;
+    validators[RESTARTED].restart();
+    let restarted = validators[RESTARTED].rpc;
+    let heads = para_heads(alice, "finalized").await;
+    let finalized = finalized_number(alice).await;
+    wait_heads(
+        restarted,
+        "approved",
+        [heads[0] + 2, heads[1] + 2],
+        finalized + 2,
+        dir.path(),
+    )
+    .await;
+    wait_heads(
+        alice,
+        "finalized",
+        [heads[0] + 2, heads[1] + 2],
+        finalized + 2,
+        dir.path(),
+    )
+    .await;
+    let log = validators[RESTARTED].log();
+    assert!(
+        log.contains("resuming approval work from disk")
+            && log.contains("own approval message sent again"),
+        "the restarted validator did not resume from disk"
+    );
+    for (name, validator) in VALIDATORS.iter().zip(&validators) {
+        let twice: Vec<_> = signed(&validator.log())
+            .into_iter()
+            .filter(|(_, n)| *n > 1)
+            .collect();
+        assert!(twice.is_empty(), "{name} signed twice: {twice:?}");
+    }
+}
