@@ -364,6 +364,16 @@ impl Node {
             } => self
                 .parachains
                 .on_collation_response(peer, candidate, response),
+            NetworkEvent::AvailableDataRequest {
+                request, channel, ..
+            } => self.parachains.on_available_data_request(request, channel),
+            NetworkEvent::AvailableDataResponse {
+                peer,
+                request,
+                response,
+            } => self
+                .parachains
+                .on_available_data_response(peer, request, response),
             NetworkEvent::ParaBlocksRequest {
                 request, channel, ..
             } => self.para_nodes.on_blocks_request(request, channel),

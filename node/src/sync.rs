@@ -246,6 +246,8 @@ impl ChainSync {
             | NetworkEvent::ChunkRequest { .. }
             | NetworkEvent::ChunkResponse { .. }
             | NetworkEvent::ParaBlocksRequest { .. }
+            | NetworkEvent::AvailableDataRequest { .. }
+            | NetworkEvent::AvailableDataResponse { .. }
             | NetworkEvent::ParaBlocksResponse { .. }
             | NetworkEvent::Collation { .. }
             | NetworkEvent::CollationResponse { .. } => {}

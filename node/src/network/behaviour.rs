@@ -17,6 +17,7 @@ pub(super) struct Behaviour {
     pub(super) sync: request_response::Behaviour<SyncCodec>,
     pub(super) direct: request_response::Behaviour<DirectCodec>,
     pub(super) chunks: request_response::Behaviour<ChunkCodec>,
+    pub(super) available_data: request_response::Behaviour<AvailableDataCodec>,
     pub(super) para_blocks: request_response::Behaviour<ParaBlocksCodec>,
     pub(super) collations: request_response::Behaviour<CollationCodec>,
 }
@@ -60,6 +61,12 @@ pub(super) fn behaviour(
         [(CHUNK_PROTOCOL, ProtocolSupport::Full)],
         request_response::Config::default().with_request_timeout(Duration::from_secs(10)),
     );
+    let available_data = request_response::Behaviour::with_codec(
+        AvailableDataCodec::default(),
+        [(AVAILABLE_DATA_PROTOCOL, ProtocolSupport::Full)],
+        // Short: a backer that does not answer only delays the fall-back to chunks.
+        request_response::Config::default().with_request_timeout(Duration::from_secs(3)),
+    );
     let para_blocks = request_response::Behaviour::with_codec(
         ParaBlocksCodec::default(),
         [(PARA_BLOCKS_PROTOCOL, ProtocolSupport::Full)],
@@ -88,6 +95,7 @@ pub(super) fn behaviour(
         sync,
         direct,
         chunks,
+        available_data,
         para_blocks,
         collations,
     })

@@ -53,6 +53,14 @@ pub(super) enum Command {
         channel: ResponseChannel<CollationResponse>,
         response: CollationResponse,
     },
+    RequestAvailableData {
+        peer: PeerId,
+        request: AvailableDataRequest,
+    },
+    RespondAvailableData {
+        channel: ResponseChannel<AvailableDataResponse>,
+        response: AvailableDataResponse,
+    },
     RequestParaBlocks {
         peer: PeerId,
         request: ParaBlocksRequest,
@@ -191,6 +199,25 @@ impl NetworkHandle {
         response: ParaBlocksResponse,
     ) -> Result<(), NetworkError> {
         self.send(Command::RespondParaBlocks { channel, response })
+    }
+
+    /// Asks `peer` (a backer) for a candidate's whole available data; the answer arrives as
+    /// [`NetworkEvent::AvailableDataResponse`].
+    pub fn request_available_data(
+        &self,
+        peer: PeerId,
+        request: AvailableDataRequest,
+    ) -> Result<(), NetworkError> {
+        self.send(Command::RequestAvailableData { peer, request })
+    }
+
+    /// Answers a [`NetworkEvent::AvailableDataRequest`].
+    pub fn respond_available_data(
+        &self,
+        channel: ResponseChannel<AvailableDataResponse>,
+        response: AvailableDataResponse,
+    ) -> Result<(), NetworkError> {
+        self.send(Command::RespondAvailableData { channel, response })
     }
 
     /// Answers a [`NetworkEvent::ChunkRequest`].

@@ -42,6 +42,7 @@ pub(super) enum Inbound {
     Sync,
     Direct,
     Chunks,
+    AvailableData,
     Collations,
     ParaBlocks,
 }
@@ -56,6 +57,8 @@ impl Inbound {
             Inbound::Direct => (10.0, 20.0),
             // One chunk per candidate per relay block for each validator.
             Inbound::Chunks => (50.0, 100.0),
+            // Each checker of a candidate asks one of its backers, once.
+            Inbound::AvailableData => (20.0, 40.0),
             // A collator sends one collation per relay parent to each backer.
             Inbound::Collations => (4.0, 8.0),
             Inbound::ParaBlocks => (10.0, 20.0),

@@ -23,9 +23,10 @@ pub use gossip::{Topic, Verdict};
 pub use handle::NetworkHandle;
 pub use limits::NetworkLimits;
 pub use protocol::{
-    decode_exact, BlockAnnounce, ChunkCodec, ChunkRequest, ChunkResponse, CollationCodec,
-    CollationResponse, DirectCodec, DirectMessage, FramedCodec, ParaBlocksCodec, ParaBlocksRequest,
-    ParaBlocksResponse, SyncBlock, SyncCodec, SyncRequest, SyncResponse, CHUNK_PROTOCOL,
+    decode_exact, AvailableDataCodec, AvailableDataRequest, AvailableDataResponse, BlockAnnounce,
+    ChunkCodec, ChunkRequest, ChunkResponse, CollationCodec, CollationResponse, DirectCodec,
+    DirectMessage, FramedCodec, ParaBlocksCodec, ParaBlocksRequest, ParaBlocksResponse, SyncBlock,
+    SyncCodec, SyncRequest, SyncResponse, AVAILABLE_DATA_PROTOCOL, CHUNK_PROTOCOL,
     COLLATION_PROTOCOL, DIRECT_PROTOCOL, MAX_BLOCKS_PER_REQUEST, MAX_CHUNK_RESPONSE_SIZE,
     MAX_COLLATION_SIZE, MAX_GOSSIP_SIZE, MAX_PARA_BLOCKS_PER_REQUEST,
     MAX_PARA_BLOCKS_RESPONSE_SIZE, MAX_REQUEST_SIZE, MAX_RESPONSE_SIZE, PARA_BLOCKS_PROTOCOL,
@@ -149,6 +150,25 @@ pub enum NetworkEvent {
         /// Its answer, or why there is none.
         response: Result<CollationResponse, String>,
     },
+    /// A peer asks for a candidate's whole available data; answer with
+    /// [`NetworkHandle::respond_available_data`].
+    AvailableDataRequest {
+        /// The asker.
+        peer: PeerId,
+        /// What it asks.
+        request: AvailableDataRequest,
+        /// Where the answer goes.
+        channel: ResponseChannel<AvailableDataResponse>,
+    },
+    /// The answer to one of our available data requests, or why there is none.
+    AvailableDataResponse {
+        /// Who answered.
+        peer: PeerId,
+        /// What we asked.
+        request: AvailableDataRequest,
+        /// The answer.
+        response: Result<AvailableDataResponse, String>,
+    },
     /// A peer asks for blocks of a para; answer with [`NetworkHandle::respond_para_blocks`].
     ParaBlocksRequest {
         /// Who asks.
@@ -200,7 +220,8 @@ impl NetworkEvent {
             | NetworkEvent::Collation { peer, .. }
             | NetworkEvent::SyncRequest { peer, .. }
             | NetworkEvent::ChunkRequest { peer, .. }
-            | NetworkEvent::ParaBlocksRequest { peer, .. } => Some(*peer),
+            | NetworkEvent::ParaBlocksRequest { peer, .. }
+            | NetworkEvent::AvailableDataRequest { peer, .. } => Some(*peer),
             _ => None,
         }
     }
@@ -303,6 +324,7 @@ pub fn start(config: NetworkConfig) -> Result<(NetworkHandle, NetworkEvents), Ne
         connected: Default::default(),
         sync_requests: Default::default(),
         chunk_requests: Default::default(),
+        available_data_requests: Default::default(),
         para_block_requests: Default::default(),
         collations_sent: Default::default(),
     };

@@ -50,6 +50,31 @@ impl Default for ChunkCodec {
     }
 }
 
+/// The protocol approval checkers fetch a candidate's whole available data from its backers
+/// with (before falling back to chunks).
+pub const AVAILABLE_DATA_PROTOCOL: StreamProtocol =
+    StreamProtocol::new("/tessera/available-data/1");
+
+/// A request for a candidate's whole available data (its PoV and validation data).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct AvailableDataRequest {
+    /// The candidate.
+    pub candidate_hash: Hash,
+}
+
+/// The candidate's available data, if the responder keeps it (a backer does).
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct AvailableDataResponse(pub Option<tessera_relay_chain::availability::AvailableData>);
+
+/// The available data protocol's codec: responses up to a collation's size.
+pub type AvailableDataCodec = FramedCodec<AvailableDataRequest, AvailableDataResponse>;
+
+impl Default for AvailableDataCodec {
+    fn default() -> Self {
+        FramedCodec::new(64, MAX_COLLATION_SIZE)
+    }
+}
+
 /// The protocol a collator sends its collation to each backer of its para with.
 pub const COLLATION_PROTOCOL: StreamProtocol = StreamProtocol::new("/tessera/collation/2");
 /// Largest collation (a PoV at the size limit with its candidate and declaration).

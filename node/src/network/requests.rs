@@ -41,6 +41,23 @@ pub(super) const CHUNK_EVENTS: RequestKinds<ChunkRequest, ChunkResponse, ChunkRe
         },
     };
 
+pub(super) const AVAILABLE_DATA_EVENTS: RequestKinds<
+    AvailableDataRequest,
+    AvailableDataResponse,
+    AvailableDataRequest,
+> = RequestKinds {
+    request: |peer, request, channel| NetworkEvent::AvailableDataRequest {
+        peer,
+        request,
+        channel,
+    },
+    response: |peer, request, response| NetworkEvent::AvailableDataResponse {
+        peer,
+        request,
+        response,
+    },
+};
+
 pub(super) const COLLATION_EVENTS: RequestKinds<
     crate::collation::DeclaredCollation,
     CollationResponse,

@@ -6,7 +6,8 @@ use super::handle::Command;
 use super::limits::{Inbound, NetworkLimits, PerIp, RequestRates, SharedQueue};
 use super::protocol::*;
 use super::requests::{
-    request_event, RequestKinds, CHUNK_EVENTS, COLLATION_EVENTS, PARA_BLOCK_EVENTS, SYNC_EVENTS,
+    request_event, RequestKinds, AVAILABLE_DATA_EVENTS, CHUNK_EVENTS, COLLATION_EVENTS,
+    PARA_BLOCK_EVENTS, SYNC_EVENTS,
 };
 use super::{Misbehaviour, NetworkError, NetworkEvent, Reputations, Topic, Verdict};
 use futures::StreamExt;
@@ -34,6 +35,8 @@ pub(super) struct Task {
     /// Sync requests in flight (the answer names its request by id).
     pub(super) sync_requests: std::collections::HashMap<OutboundRequestId, OutboundRequestId>,
     pub(super) chunk_requests: std::collections::HashMap<OutboundRequestId, ChunkRequest>,
+    pub(super) available_data_requests:
+        std::collections::HashMap<OutboundRequestId, AvailableDataRequest>,
     pub(super) para_block_requests: std::collections::HashMap<OutboundRequestId, ParaBlocksRequest>,
     pub(super) collations_sent: std::collections::HashMap<OutboundRequestId, tessera_runtime::Hash>,
 }
@@ -164,6 +167,13 @@ impl Task {
             }
             Command::RespondCollation { channel, response } => {
                 let _peer_gone = behaviour.collations.send_response(channel, response);
+            }
+            Command::RequestAvailableData { peer, request } => {
+                let id = behaviour.available_data.send_request(&peer, request);
+                self.available_data_requests.insert(id, request);
+            }
+            Command::RespondAvailableData { channel, response } => {
+                let _peer_gone = behaviour.available_data.send_response(channel, response);
             }
             Command::RequestParaBlocks { peer, request } => {
                 let id = behaviour.para_blocks.send_request(&peer, request);
@@ -311,6 +321,15 @@ impl Task {
                     |task| &mut task.collations_sent,
                     COLLATION_EVENTS,
                     Inbound::Collations,
+                )
+                .await?
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::AvailableData(event)) => {
+                self.on_requests(
+                    event,
+                    |task| &mut task.available_data_requests,
+                    AVAILABLE_DATA_EVENTS,
+                    Inbound::AvailableData,
                 )
                 .await?
             }

@@ -19,7 +19,7 @@ use crate::malus::Malus;
 use crate::store::ChainMeta;
 use crate::validation::{CandidateToCheck, InvalidCandidate, ValidationHost, ValidationPurpose};
 use parity_scale_codec::{DecodeAll, Encode};
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use tessera_consensus::authorship::PreDigest;
 use tessera_consensus::AuthorityKey;
@@ -102,13 +102,16 @@ struct CandidateInfo {
     code: Arc<tessera_runtime::parachain::ValidationCode>,
 }
 
-/// A request this module wants sent: chunk `index` from validator `index`'s peer.
+/// A request this module wants sent to validator `index`'s peer: chunk `index`, or the
+/// whole available data (of a backer).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ChunkWanted {
     /// The candidate.
     pub candidate: Hash,
     /// The validator asked, and the chunk's index.
     pub index: u32,
+    /// The whole available data rather than the chunk.
+    pub whole: bool,
 }
 
 /// What the service should do after a call.
@@ -116,7 +119,7 @@ pub struct ChunkWanted {
 pub struct Actions {
     /// Messages to gossip.
     pub publish: Vec<ParachainMessage>,
-    /// Chunks to request.
+    /// Chunks and available data to request.
     pub requests: Vec<ChunkWanted>,
     /// Relay blocks to revert: they included a candidate a dispute concluded invalid.
     pub revert: Vec<Hash>,
@@ -155,8 +158,9 @@ const JUDGED_KEY: &[u8] = b"approval-judged";
 /// Judgements kept at most (the oldest go first).
 const MAX_JUDGED_KEPT: usize = 4_096;
 
-/// Approval messages kept for peers that (re)connect, at most (about 2.5 MB).
-pub const MAX_KNOWN_MESSAGES: usize = 16_384;
+/// Approval messages kept for peers that (re)connect, at most (about 1.2 MB): as many as one
+/// catch-up carries (`service::CATCH_UP_BATCH` × `service::MAX_CATCH_UP_BATCHES`).
+pub const MAX_KNOWN_MESSAGES: usize = 8_192;
 
 /// How long to wait before recovering again a candidate that could not be recovered.
 const RECOVERY_RETRY: std::time::Duration = std::time::Duration::from_secs(6);
@@ -190,6 +194,8 @@ pub struct ApprovalWork {
     later: Vec<(std::time::Instant, Hash)>,
     /// Concluded disputes not yet on chain.
     concluded: Vec<DisputeStatementSet>,
+    /// Validators on the losing side of a dispute concluded here (at most every validator).
+    offenders: BTreeSet<u32>,
     /// Blocks fed since the last tick that included a candidate concluded invalid.
     revert_later: Vec<Hash>,
     /// This validator's judgements (valid or not) of candidates above finality, with the
@@ -257,6 +263,7 @@ impl ApprovalWork {
             attempts: HashMap::new(),
             later: Vec::new(),
             concluded: Vec::new(),
+            offenders: BTreeSet::new(),
             revert_later: Vec::new(),
             judged: HashMap::new(),
             own: OwnMessages::default(),
@@ -274,6 +281,12 @@ impl ApprovalWork {
     pub fn with_malus(mut self, malus: Malus) -> Self {
         self.malus = malus;
         self
+    }
+
+    /// Validators on the losing side of a dispute concluded here, whether or not the chain
+    /// records it yet.
+    pub fn offenders(&self) -> impl Iterator<Item = u32> + '_ {
+        self.offenders.iter().copied()
     }
 
     /// Concluded disputes for the inherent of a block on `parent`: those not recorded there.
@@ -436,6 +449,31 @@ impl ApprovalWork {
         tracing::trace!(%candidate, index, got = chunk.is_some(), "recovery chunk answer");
         let blame = match recovery.on_chunk(index, chunk) {
             Answer::Fine => None,
+            Answer::Bad(why) => Some(why),
+        };
+        self.advance_recovery(candidate, actions);
+        blame
+    }
+
+    /// A backer's answer (or none) with `candidate`'s whole available data; an answer that
+    /// did not match the erasure root, to blame its sender.
+    pub fn on_available_data(
+        &mut self,
+        candidate: Hash,
+        from: u32,
+        data: Option<AvailableData>,
+        actions: &mut Actions,
+    ) -> Option<String> {
+        let recovery = self.recovering.get_mut(&candidate)?;
+        tracing::trace!(%candidate, from, got = data.is_some(), "recovery available data answer");
+        let got = data.is_some();
+        let blame = match recovery.on_full(from, data) {
+            Answer::Fine => {
+                if got {
+                    tracing::debug!(%candidate, from, "whole available data from a backer");
+                }
+                None
+            }
             Answer::Bad(why) => Some(why),
         };
         self.advance_recovery(candidate, actions);
@@ -680,6 +718,8 @@ impl ApprovalWork {
                         offenders = ?concluded.offenders(),
                         "dispute concluded"
                     );
+                    self.offenders
+                        .extend(concluded.offenders().into_iter().map(|v| v.0));
                     self.hold(client, concluded.candidate, !concluded.valid, now, actions);
                     if !concluded.valid {
                         if let Some(info) = self.candidates.get(&concluded.candidate) {
@@ -857,8 +897,8 @@ impl ApprovalWork {
                 continue;
             };
             let seed = u64::from_le_bytes(candidate.0[..8].try_into().unwrap_or_default());
-            // Backers hold every chunk: ask them first.
-            match Recovery::from_chunks(
+            // Backers keep the whole data: ask them for it first, then for chunks.
+            match Recovery::new(
                 info.receipt.descriptor.erasure_root,
                 validators,
                 &info.backers,
@@ -884,12 +924,13 @@ impl ApprovalWork {
                 Request::Chunk { from } => actions.requests.push(ChunkWanted {
                     candidate,
                     index: from,
+                    whole: false,
                 }),
-                // Recoveries here start from chunks (`Recovery::from_chunks`): the chunk
-                // protocol has no request for a backer's whole data.
-                Request::Full { from } => {
-                    recovery.on_full(from, None);
-                }
+                Request::Full { from } => actions.requests.push(ChunkWanted {
+                    candidate,
+                    index: from,
+                    whole: true,
+                }),
             }
         }
         let Some(outcome) = recovery.take_outcome() else {

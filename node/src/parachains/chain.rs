@@ -28,6 +28,14 @@ pub(crate) const MAX_POOL: usize = 8_192;
 /// worth: one candidate per relay block, on the pending one or the included head).
 const MAX_SEEN: usize = 64;
 
+/// Para blocks below the head whose competing candidates (ours and others') are kept: a relay
+/// fork, or a revert after a dispute, may include one of them after all, and the chain then
+/// goes back to it rather than wait for a block nobody else has.
+const KEEP_BELOW_HEAD: u32 = 8;
+
+/// Most of this node's own candidates kept (each with its state changes).
+const MAX_CANDIDATES: usize = 32;
+
 /// Most transactions in one gossip message (well under gossip's size limit).
 pub(crate) const MAX_ANNOUNCE: usize = 256;
 
@@ -121,6 +129,8 @@ pub struct Submitted {
 struct Candidate {
     block: Block,
     new_nodes: BTreeMap<Hash, Vec<u8>>,
+    /// When it was made or taken, in order: the oldest go first when there are too many.
+    kept_at: u64,
 }
 
 /// A para's chain as its collator keeps it: state, head, blocks waiting for inclusion, and a
@@ -152,6 +162,8 @@ pub struct ParaChain<R> {
     sync_discarded: bool,
     /// Whether the last follow found a block between the head and the included one missing.
     lacking: bool,
+    /// Candidates kept so far (orders them by age).
+    kept: u64,
     pool: Pool,
     /// Inclusions and dropped transactions, for watchers.
     tx_events: broadcast::Sender<TxEvent>,
@@ -178,6 +190,7 @@ impl<R: Runtime> ParaChain<R> {
             synced_nodes: BTreeMap::new(),
             sync_discarded: false,
             lacking: false,
+            kept: 0,
             head: genesis,
             nodes: nodes.into_iter().collect(),
             candidates: HashMap::new(),
@@ -295,9 +308,16 @@ impl<R: Runtime> ParaChain<R> {
     /// Whether a block can be built on `parent`: the head, or a block seen or made here that
     /// waits for inclusion.
     pub(super) fn can_build_on(&self, parent: &Hash) -> bool {
-        *parent == self.head.hash()
-            || self.candidates.contains_key(parent)
-            || self.seen.contains_key(parent)
+        let head = self.head.hash();
+        *parent == head
+            || self
+                .candidates
+                .get(parent)
+                .is_some_and(|c| c.block.header.parent_hash == head)
+            || self
+                .seen
+                .get(parent)
+                .is_some_and(|block| block.header.parent_hash == head)
     }
 
     /// The nonce `who`'s next transaction should take: after its nonce at the head and the
@@ -573,18 +593,43 @@ impl<R: Runtime> ParaChain<R> {
         if let Some(block) = self.blocks.get(&hash) {
             self.head = block.header.clone();
         }
-        // Candidates and blocks on another head can never be included now.
-        let (head_hash, head_number) = (self.head.hash(), self.head.number);
+        // Candidates and blocks on another head are kept a while: the relay chain may still
+        // switch to a fork that included one (they were dropped here once, and a para whose
+        // only collator had thrown away the block a revert made included stopped for good).
+        let head_number = self.head.number;
+        let floor = head_number.saturating_sub(KEEP_BELOW_HEAD);
         self.candidates
-            .retain(|_, candidate| candidate.block.header.parent_hash == head_hash);
-        self.seen
-            .retain(|_, block| block.header.number > head_number);
+            .retain(|_, candidate| candidate.block.header.number > floor);
+        self.bound_candidates();
+        self.seen.retain(|_, block| block.header.number > floor);
         if self.sync_tip.number <= head_number {
             self.synced.clear();
             self.synced_nodes.clear();
             self.sync_tip = self.head.clone();
         }
         (branch, retracted)
+    }
+
+    /// Keeps at most [`MAX_CANDIDATES`] candidates, the oldest going first.
+    fn bound_candidates(&mut self) {
+        if self.candidates.len() <= MAX_CANDIDATES {
+            return;
+        }
+        let mut by_age: Vec<(u64, Hash)> = self
+            .candidates
+            .iter()
+            .map(|(hash, c)| (c.kept_at, *hash))
+            .collect();
+        by_age.sort_unstable();
+        let excess = self.candidates.len().saturating_sub(MAX_CANDIDATES);
+        for (_, hash) in by_age.into_iter().take(excess) {
+            self.candidates.remove(&hash);
+        }
+    }
+
+    fn next_kept_at(&mut self) -> u64 {
+        self.kept = self.kept.wrapping_add(1);
+        self.kept
     }
 
     /// The first block number to fetch from peers, when the last follow found a block
@@ -671,8 +716,10 @@ impl<R: Runtime> ParaChain<R> {
         let candidate = Candidate {
             block: block.clone(),
             new_nodes: changes.new_nodes.into_iter().collect(),
+            kept_at: self.next_kept_at(),
         };
         self.candidates.insert(*hash, candidate);
+        self.bound_candidates();
         Ok(())
     }
 
@@ -769,13 +816,16 @@ impl<R: Runtime> ParaChain<R> {
             self.revalidate_on_head(rejected).0
         };
         self.drop_from_pool(invalid);
+        let kept_at = self.next_kept_at();
         self.candidates.insert(
             built.block.header.hash(),
             Candidate {
                 block: built.block,
                 new_nodes: built.changes.new_nodes.into_iter().collect(),
+                kept_at,
             },
         );
+        self.bound_candidates();
         Ok(data)
     }
 }

@@ -22,7 +22,7 @@ use crate::collation::Collation;
 use crate::malus::Malus;
 use crate::validation::{CandidateToCheck, InvalidCandidate, ValidationHost, ValidationPurpose};
 use parity_scale_codec::{Decode, DecodeAll, Encode};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use tessera_consensus::AuthorityKey;
 use tessera_relay_chain::availability::{encode_chunks, verify_chunk, AvailableData, ErasureChunk};
@@ -282,6 +282,8 @@ pub struct ParachainHost {
     bitfields: HashMap<Hash, (u32, BTreeMap<u32, SignedBitfield>)>,
     /// Concluded disputes for the next inherent.
     disputes: Vec<DisputeStatementSet>,
+    /// Validators this node saw lose a dispute, whether or not its chain records it yet.
+    offenders: BTreeSet<u32>,
     /// Candidates whose chunk of this validator's index it wrote to disk, with their relay
     /// block number: asked about every tick, so not read back from disk each time.
     own_chunks: HashMap<Hash, u32>,
@@ -317,6 +319,7 @@ impl ParachainHost {
             candidates: HashMap::new(),
             bitfields: HashMap::new(),
             disputes: Vec::new(),
+            offenders: BTreeSet::new(),
             own_chunks: HashMap::new(),
             malus: Malus::default(),
         }
@@ -337,6 +340,14 @@ impl ParachainHost {
     /// against the parent's state: one the runtime refused would cost the block its inherent).
     pub fn record_disputes(&mut self, disputes: Vec<DisputeStatementSet>) {
         self.disputes = disputes;
+    }
+
+    /// Validators seen losing a dispute: candidates they back are left out of this node's
+    /// inherents. The record that disables them can sit on a fork that another garbage
+    /// candidate's dispute reverts; a colluding group whose candidates kept being included
+    /// could otherwise keep every record off the best chain.
+    pub fn record_offenders(&mut self, offenders: impl IntoIterator<Item = u32>) {
+        self.offenders.extend(offenders);
     }
 
     /// This validator's account, if it is one.
@@ -562,6 +573,13 @@ impl ParachainHost {
             let descriptor = &entry.candidate.descriptor;
             let para = descriptor.para_id;
             if descriptor.relay_parent != parent_hash || backed.contains_key(&para) {
+                continue;
+            }
+            if entry.votes.keys().any(|v| self.offenders.contains(v)) {
+                tracing::debug!(
+                    para = para.0,
+                    "candidate backed by a known offender left out"
+                );
                 continue;
             }
             let candidate = BackedCandidate {

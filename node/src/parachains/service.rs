@@ -14,8 +14,8 @@ use crate::client::Client;
 use crate::collation::{Collation, DeclaredCollation};
 use crate::malus::Malus;
 use crate::network::{
-    decode_exact, ChunkRequest, ChunkResponse, CollationResponse, Misbehaviour, NetworkHandle,
-    Topic, Verdict,
+    decode_exact, AvailableDataRequest, AvailableDataResponse, ChunkRequest, ChunkResponse,
+    CollationResponse, Misbehaviour, NetworkHandle, Topic, Verdict,
 };
 use crate::service::Shared;
 use crate::validation::{InvalidCandidate, ValidationHost};
@@ -211,6 +211,9 @@ pub struct ParachainService {
     approval_actions: super::approval::Actions,
     /// Chunk requests sent for approval recoveries.
     recovery_requests: HashSet<(Hash, u32)>,
+    /// Recoveries' requests for a backer's whole available data in flight: the backer asked,
+    /// by candidate.
+    recovery_whole: HashMap<Hash, u32>,
     /// Approval messages that came before their block or assignment, with when.
     approval_early: std::collections::VecDeque<(Instant, tessera_validity::engine::Message)>,
     /// Dispute messages that came before their candidate's block or the dispute's opening.
@@ -222,8 +225,12 @@ pub struct ParachainService {
 const MAX_EARLY_APPROVAL_MESSAGES: usize = 1_024;
 /// How long an early approval message is kept.
 const EARLY_APPROVAL_MESSAGE_KEPT: Duration = Duration::from_secs(30);
-/// Approval messages in one catch-up message to a peer, at most (about 40 KB).
-pub const CATCH_UP_BATCH: usize = 256;
+/// Approval messages in one catch-up message to a peer, at most (about 150 KB).
+pub const CATCH_UP_BATCH: usize = 1_024;
+/// Catch-up messages to one peer per connection, at most: well inside the burst of direct
+/// messages a peer admits (finality catch-up uses the same protocol), so that an honest
+/// catch-up is never taken for a flood.
+pub const MAX_CATCH_UP_BATCHES: usize = 8;
 
 impl ParachainService {
     /// The protocol of the node whose state is `shared`; `key` for a validator, with hostile
@@ -256,6 +263,7 @@ impl ParachainService {
             approval,
             approval_actions: super::approval::Actions::default(),
             recovery_requests: HashSet::new(),
+            recovery_whole: HashMap::new(),
             approval_early: std::collections::VecDeque::new(),
             dispute_early: std::collections::VecDeque::new(),
             shared,
@@ -939,6 +947,7 @@ impl ParachainService {
         if let Some(approval) = &self.approval {
             self.host
                 .record_disputes(approval.disputes_for(client, parent));
+            self.host.record_offenders(approval.offenders());
         }
         match self.host.inherent(client, parent) {
             Ok(inherent) => Some(inherent),
@@ -991,18 +1000,33 @@ impl ParachainService {
                 .get(wanted.index as usize)
                 .and_then(|validator| self.peer_of.get(validator))
                 .map(|(peer, _)| *peer);
-            let request = ChunkRequest {
-                candidate_hash: wanted.candidate,
-                index: wanted.index,
+            let sent = match (peer, wanted.whole) {
+                (Some(peer), true) => {
+                    let request = AvailableDataRequest {
+                        candidate_hash: wanted.candidate,
+                    };
+                    let sent = self.network.request_available_data(peer, request).is_ok();
+                    if sent {
+                        // One at a time per recovery (`Recovery::requests`).
+                        self.recovery_whole.insert(wanted.candidate, wanted.index);
+                    }
+                    sent
+                }
+                (Some(peer), false) => {
+                    let request = ChunkRequest {
+                        candidate_hash: wanted.candidate,
+                        index: wanted.index,
+                    };
+                    let sent = self.network.request_chunk(peer, request).is_ok();
+                    if sent {
+                        self.recovery_requests
+                            .insert((wanted.candidate, wanted.index));
+                    }
+                    sent
+                }
+                (None, _) => false,
             };
-            let sent = match peer {
-                Some(peer) => self.network.request_chunk(peer, request).is_ok(),
-                None => false,
-            };
-            if sent {
-                self.recovery_requests
-                    .insert((wanted.candidate, wanted.index));
-            } else {
+            if !sent {
                 unanswerable.push(wanted);
             }
         }
@@ -1011,9 +1035,54 @@ impl ParachainService {
         };
         let mut actions = super::approval::Actions::default();
         for wanted in unanswerable {
-            approval.on_chunk(wanted.candidate, wanted.index, None, &mut actions);
+            if wanted.whole {
+                approval.on_available_data(wanted.candidate, wanted.index, None, &mut actions);
+            } else {
+                approval.on_chunk(wanted.candidate, wanted.index, None, &mut actions);
+            }
         }
         self.approval_actions.absorb(actions);
+    }
+
+    /// Answers a peer's request for a candidate's whole available data (kept by backers).
+    pub fn on_available_data_request(
+        &self,
+        request: AvailableDataRequest,
+        channel: ResponseChannel<AvailableDataResponse>,
+    ) {
+        let data = if self.host.malus().withhold_chunks {
+            None
+        } else {
+            ParachainHost::available_data(&self.shared.client(), &request.candidate_hash)
+        };
+        let _stopped = self
+            .network
+            .respond_available_data(channel, AvailableDataResponse(data));
+    }
+
+    /// A backer's answer to a recovery's request for the whole available data.
+    pub fn on_available_data_response(
+        &mut self,
+        peer: PeerId,
+        request: AvailableDataRequest,
+        response: Result<AvailableDataResponse, String>,
+    ) {
+        let Some(from) = self.recovery_whole.remove(&request.candidate_hash) else {
+            return;
+        };
+        let Some(approval) = &mut self.approval else {
+            return;
+        };
+        let data = response.ok().and_then(|AvailableDataResponse(data)| data);
+        let mut actions = super::approval::Actions::default();
+        if let Some(why) =
+            approval.on_available_data(request.candidate_hash, from, data, &mut actions)
+        {
+            tracing::debug!(%peer, %why, "bad available data for a recovery");
+            let _stopped = self.network.report(peer, Misbehaviour::Invalid);
+        }
+        self.approval_actions.publish.extend(actions.publish);
+        self.send_recovery_requests(actions.requests);
     }
 
     /// A validator's answer to a recovery's chunk request.
@@ -1052,7 +1121,8 @@ impl ParachainService {
             return;
         };
         let known: Vec<&tessera_validity::engine::Message> = approval.known_messages().collect();
-        for batch in known.chunks(CATCH_UP_BATCH) {
+        // The oldest blocks first: the lowest unapproved block is what holds finality.
+        for batch in known.chunks(CATCH_UP_BATCH).take(MAX_CATCH_UP_BATCHES) {
             let _stopped = self
                 .network
                 .send_direct(peer, Topic::Parachains, batch.encode());

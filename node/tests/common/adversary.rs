@@ -11,8 +11,8 @@ use tessera_consensus::finality::{
 };
 use tessera_node::collation::{Collation, CollatorDeclaration, DeclaredCollation};
 use tessera_node::network::{
-    self, BlockAnnounce, ChunkRequest, NetworkConfig, NetworkEvents, NetworkHandle, SyncRequest,
-    Topic,
+    self, AvailableDataRequest, BlockAnnounce, ChunkRequest, NetworkConfig, NetworkEvents,
+    NetworkHandle, SyncRequest, Topic,
 };
 use tessera_node::parachains::collator::ParaTransactions;
 use tessera_node::parachains::{ParachainMessage, Statement, ValidatorIdentity};
@@ -232,6 +232,12 @@ impl Adversary {
                     index: 0,
                 };
                 if self.handle.request_chunk(target, chunk).is_ok() {
+                    sent.requests += 1;
+                }
+                let whole = AvailableDataRequest {
+                    candidate_hash: Hash([3; 32]),
+                };
+                if self.handle.request_available_data(target, whole).is_ok() {
                     sent.requests += 1;
                 }
             }

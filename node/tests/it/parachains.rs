@@ -554,6 +554,29 @@ fn a_collator_builds_on_its_pending_candidate_so_a_block_is_included_every_relay
 }
 
 #[test]
+fn a_para_chain_goes_back_to_its_competing_candidate_when_a_relay_fork_includes_that_one() {
+    let mut network = Network::new();
+    let mut ferdie = template_node(Some("Ferdie"));
+    let chain = ferdie.chain();
+    // Two candidates for #1 on two relay parents, neither included yet.
+    let first = ferdie.collate(&network.clients[0]).unwrap();
+    network.author();
+    let second = ferdie.collate(&network.clients[0]).unwrap();
+    let head_of = |collation: &tessera_node::collation::Collation| {
+        collation.candidate.commitments.head_data.clone()
+    };
+    assert_ne!(head_of(&first), head_of(&second));
+    // One relay fork includes the first; the chain follows it.
+    assert!(chain.lock().unwrap().follow(&head_of(&first)).unwrap());
+    // The relay chain switches to a fork that included the second (a revert after a dispute
+    // does this): the chain goes over to it, though nobody else has that block.
+    assert!(chain.lock().unwrap().follow(&head_of(&second)).unwrap());
+    let view = chain.lock().unwrap();
+    assert_eq!(view.head().number, 1);
+    assert_eq!(HeadData(view.head().encode()), head_of(&second));
+}
+
+#[test]
 fn a_transaction_in_a_block_a_relay_reorg_takes_back_returns_to_the_pool_and_goes_in_again() {
     let mut network = Network::new();
     let mut ferdie = template_node(Some("Ferdie"));

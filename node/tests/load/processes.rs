@@ -194,6 +194,14 @@ async fn a_sigkilled_checker_is_covered_and_resumes_from_disk_without_signing_tw
         dir.path(),
     )
     .await;
+    // Checkers fetch a backer's whole data first; the withholder's groups fall back to chunks.
+    let fetched_whole = validators
+        .iter()
+        .any(|v| v.log().contains("whole available data from a backer"));
+    assert!(
+        fetched_whole,
+        "no checker recovered from a backer's whole data"
+    );
     let log = validators[RESTARTED].log();
     assert!(
         log.contains("resuming approval work from disk")
