@@ -365,8 +365,12 @@ impl Node {
                 .parachains
                 .on_collation_response(peer, candidate, response),
             NetworkEvent::AvailableDataRequest {
-                request, channel, ..
-            } => self.parachains.on_available_data_request(request, channel),
+                peer,
+                request,
+                channel,
+            } => self
+                .parachains
+                .on_available_data_request(peer, request, channel),
             NetworkEvent::AvailableDataResponse {
                 peer,
                 request,
@@ -388,8 +392,12 @@ impl Node {
                 response,
             } => self.parachains.on_chunk_response(peer, request, response),
             event => {
-                if let NetworkEvent::PeerConnected(peer) = &event {
-                    self.parachains.on_peer_connected(*peer);
+                match &event {
+                    NetworkEvent::PeerConnected(peer) => self.parachains.on_peer_connected(*peer),
+                    NetworkEvent::PeerDisconnected(peer) | NetworkEvent::Banned(peer) => {
+                        self.parachains.on_peer_disconnected(peer)
+                    }
+                    _ => {}
                 }
                 let connectivity = matches!(
                     event,

@@ -122,20 +122,6 @@ impl Recovery {
         })
     }
 
-    /// Recovers from chunks alone, asking `prefer` first (backers, who hold every chunk).
-    pub fn from_chunks(
-        erasure_root: Hash,
-        validators: u32,
-        prefer: &[u32],
-        seed: u64,
-    ) -> Result<Self, RecoveryError> {
-        let mut recovery = Self::new(erasure_root, validators, prefer, seed)?;
-        let backers = std::mem::take(&mut recovery.backers);
-        recovery.holders.retain(|v| !backers.contains(v));
-        recovery.holders.splice(0..0, backers);
-        Ok(recovery)
-    }
-
     /// The outcome, once there is one.
     pub fn outcome(&self) -> Option<&Result<AvailableData, RecoveryError>> {
         self.done.as_ref()

@@ -64,8 +64,9 @@ pub(super) fn behaviour(
     let available_data = request_response::Behaviour::with_codec(
         AvailableDataCodec::default(),
         [(AVAILABLE_DATA_PROTOCOL, ProtocolSupport::Full)],
-        // Short: a backer that does not answer only delays the fall-back to chunks.
-        request_response::Config::default().with_request_timeout(Duration::from_secs(3)),
+        // Short (5 MiB in 5 s is 8 Mbit/s): a backer that does not answer only delays the
+        // fall-back to chunks, and only one backer is asked.
+        request_response::Config::default().with_request_timeout(Duration::from_secs(5)),
     );
     let para_blocks = request_response::Behaviour::with_codec(
         ParaBlocksCodec::default(),

@@ -53,12 +53,13 @@ impl Inbound {
         match self {
             // Catching up asks one batch at a time; a little slack for retries.
             Inbound::Sync => (10.0, 20.0),
-            // Catch-up requests and answers: a few per round.
+            // Finality catch-up requests and answers (a few per round), and a validator's
+            // approval catch-up when it connects (a few messages).
             Inbound::Direct => (10.0, 20.0),
             // One chunk per candidate per relay block for each validator.
             Inbound::Chunks => (50.0, 100.0),
-            // Each checker of a candidate asks one of its backers, once.
-            Inbound::AvailableData => (20.0, 40.0),
+            // Each checker of a candidate asks one of its backers, once (up to 5 MiB each).
+            Inbound::AvailableData => (5.0, 10.0),
             // A collator sends one collation per relay parent to each backer.
             Inbound::Collations => (4.0, 8.0),
             Inbound::ParaBlocks => (10.0, 20.0),

@@ -135,11 +135,12 @@ impl Actions {
 }
 
 /// A validation finished on a blocking thread: valid or not, or none when this machine could
-/// not judge in time (a timeout here says nothing about the candidate: it is tried again, up
-/// to [`VALIDATION_ATTEMPTS`] times, and meanwhile the checker may count as a no-show).
+/// not judge in time (see [`after_timeout`]; meanwhile the checker may count as a no-show).
 struct Validated {
     candidate: Hash,
     valid: Option<bool>,
+    /// Whether the candidate's own execution ran out of time (not its code's compilation).
+    ran_out: bool,
     /// The data, to try again with.
     data: Option<AvailableData>,
 }
@@ -148,6 +149,36 @@ struct Validated {
 /// a code compiling elsewhere on this machine to be ready (until then every validation of it
 /// fails at once).
 const VALIDATION_ATTEMPTS: u32 = 30;
+
+/// Executions past the approval deadline after which a candidate is judged invalid.
+const EXECUTION_TIMEOUTS: u32 = 3;
+
+/// What becomes of a candidate whose validation did not finish in time.
+#[derive(Debug, PartialEq, Eq)]
+enum AfterTimeout {
+    /// Validate it again later.
+    Retry,
+    /// Stop trying (this machine could not compile its code in a minute).
+    GiveUp,
+    /// Judge it invalid.
+    Invalid,
+}
+
+/// What to do after `attempts` validations of a candidate did not finish, `ran_out` of them
+/// because its execution overran the approval deadline. Its backers vouched that it runs
+/// within the backing deadline (2 s); one that overruns six times that, [`EXECUTION_TIMEOUTS`]
+/// times, is invalid, as Polkadot's checkers judge a PVF timeout: never judging it would leave
+/// it unapproved, and finality stopped, for good. A compilation that overruns says nothing
+/// about the candidate.
+fn after_timeout(attempts: u32, ran_out: u32) -> AfterTimeout {
+    if ran_out >= EXECUTION_TIMEOUTS {
+        AfterTimeout::Invalid
+    } else if attempts >= VALIDATION_ATTEMPTS {
+        AfterTimeout::GiveUp
+    } else {
+        AfterTimeout::Retry
+    }
+}
 
 /// Concluded disputes kept until the finalized chain records them, at most (one the runtime
 /// keeps refusing must not stay for ever).
@@ -188,8 +219,9 @@ pub struct ApprovalWork {
     to_validate: VecDeque<(Hash, AvailableData)>,
     /// Validations that could not finish in time, to try again (counted in flight).
     retries: Vec<(std::time::Instant, Hash, AvailableData)>,
-    /// Validations tried per candidate that did not finish in time.
-    attempts: HashMap<Hash, u32>,
+    /// Validations tried per candidate that did not finish in time, and how many of them ran
+    /// out of time executing.
+    attempts: HashMap<Hash, (u32, u32)>,
     /// Checks to queue again later (their recovery found too few chunks).
     later: Vec<(std::time::Instant, Hash)>,
     /// Concluded disputes not yet on chain.
@@ -214,6 +246,10 @@ pub struct ApprovalWork {
     rejudged: Vec<(Hash, bool)>,
     /// The finalized number last acted on.
     finalized: u32,
+    /// This validator's index.
+    me: u32,
+    /// Our messages that could not be kept on disk, to keep and send on the next tick.
+    unkept: Vec<Message>,
     status: SharedApproval,
     /// Hostile behaviours (tests only).
     malus: Malus,
@@ -226,6 +262,14 @@ fn disabled_at_best(client: &Client) -> Vec<u32> {
     };
     let mut state = State::new(client.store(), best.state_root);
     tessera_relay_chain::disputes::disabled(&mut state).unwrap_or_default()
+}
+
+/// The relay block an approval message is about.
+fn block_of(message: &Message) -> Hash {
+    match message {
+        Message::Assignment(a) => a.block,
+        Message::Approval(a) => a.block,
+    }
 }
 
 fn now_ms() -> u64 {
@@ -241,8 +285,8 @@ impl ApprovalWork {
         validation: Arc<ValidationHost>,
         status: SharedApproval,
     ) -> Option<Self> {
-        let me = validators.iter().position(|v| *v == key.public())?;
-        let me = Some(ValidatorIndex(u32::try_from(me).ok()?));
+        let index = u32::try_from(validators.iter().position(|v| *v == key.public())?).ok()?;
+        let me = Some(ValidatorIndex(index));
         let publics: Arc<[AccountId]> = validators.iter().copied().collect();
         let n = u32::try_from(validators.len()).ok()?;
         let keys = ValidatorKeys::new(Some(key), publics);
@@ -272,6 +316,8 @@ impl ApprovalWork {
             loaded: false,
             rejudged: Vec::new(),
             finalized: 0,
+            me: index,
+            unkept: Vec::new(),
             status,
             malus: Malus::default(),
         })
@@ -352,11 +398,17 @@ impl ApprovalWork {
         for (_, candidate) in again {
             self.enqueue(candidate);
         }
+        let unkept = std::mem::take(&mut self.unkept);
+        let outputs = outputs
+            .into_iter()
+            .chain(unkept.into_iter().map(Output::Send))
+            .collect();
         self.handle(client, outputs, now, &mut actions);
         for (candidate, valid) in std::mem::take(&mut self.rejudged) {
             let done = Validated {
                 candidate,
                 valid: Some(valid),
+                ran_out: false,
                 data: None,
             };
             self.finish(client, done, now, &mut actions);
@@ -373,8 +425,11 @@ impl ApprovalWork {
         actions: &mut Actions,
     ) -> Result<(), tessera_validity::engine::MessageError> {
         let now = now_ms();
+        if self.is_known(&message) {
+            return Err(tessera_validity::engine::MessageError::Duplicate);
+        }
         let outputs = self.engine.message(message.clone(), now)?;
-        self.know(message);
+        self.know(message, false);
         self.handle(client, outputs, now, actions);
         Ok(())
     }
@@ -386,16 +441,36 @@ impl ApprovalWork {
         self.known.values().flatten()
     }
 
-    /// Keeps an accepted message for peers that connect later.
-    fn know(&mut self, message: Message) {
-        let block = match &message {
-            Message::Assignment(a) => a.block,
-            Message::Approval(a) => a.block,
+    /// Whether `message` was accepted here already (checked before the engine's costlier
+    /// checks: catch-up from several peers repeats what gossip brought).
+    pub fn is_known(&self, message: &Message) -> bool {
+        let block = block_of(message);
+        self.fed.get(&block).is_some_and(|number| {
+            self.known
+                .get(&(*number, block))
+                .is_some_and(|messages| messages.contains(message))
+        })
+    }
+
+    /// Feeds the blocks not fed yet (as a tick would), so that a catch-up about them is
+    /// taken now rather than kept as early.
+    pub fn feed_now(&mut self, client: &Client, actions: &mut Actions) {
+        let Ok(meta) = client.info() else {
+            return;
         };
+        let now = now_ms();
+        let outputs = self.feed(client, &meta, now);
+        self.handle(client, outputs, now, actions);
+    }
+
+    /// Keeps an accepted message for peers that connect later (ours always; others' up to
+    /// [`MAX_KNOWN_MESSAGES`]).
+    fn know(&mut self, message: Message, ours: bool) {
+        let block = block_of(&message);
         let Some(&number) = self.fed.get(&block) else {
             return;
         };
-        if self.known_count >= MAX_KNOWN_MESSAGES {
+        if self.known_count >= MAX_KNOWN_MESSAGES && !ours {
             return;
         }
         let messages = self.known.entry((number, block)).or_default();
@@ -670,8 +745,13 @@ impl ApprovalWork {
             match output {
                 Output::Send(message) => {
                     if self.keep_own(client, &message) {
-                        self.know(message.clone());
+                        self.know(message.clone(), true);
                         actions.publish.push(ParachainMessage::Approval(message));
+                    } else if self.fed.contains_key(&block_of(&message))
+                        && self.unkept.len() < MAX_KNOWN_MESSAGES
+                    {
+                        // Signed but not on disk: sent only once kept (tried each tick).
+                        self.unkept.push(message);
                     }
                 }
                 Output::Check { hash, .. } => self.enqueue(hash),
@@ -718,8 +798,15 @@ impl ApprovalWork {
                         offenders = ?concluded.offenders(),
                         "dispute concluded"
                     );
-                    self.offenders
-                        .extend(concluded.offenders().into_iter().map(|v| v.0));
+                    // As many as the chain would disable at most: more would mean this node
+                    // judged unlike most honest ones, and it would stop including their
+                    // candidates.
+                    let cap = tessera_relay_chain::disputes::max_disabled(self.validators);
+                    for offender in concluded.offenders() {
+                        if self.offenders.len() < cap {
+                            self.offenders.insert(offender.0);
+                        }
+                    }
                     self.hold(client, concluded.candidate, !concluded.valid, now, actions);
                     if !concluded.valid {
                         if let Some(info) = self.candidates.get(&concluded.candidate) {
@@ -804,10 +891,7 @@ impl ApprovalWork {
     /// Keeps our `message` on disk before it is sent; whether to send it (not if it could not
     /// be kept: after a restart this node would sign anew what it had sent).
     fn keep_own(&mut self, client: &Client, message: &Message) -> bool {
-        let block = match message {
-            Message::Assignment(a) => a.block,
-            Message::Approval(a) => a.block,
-        };
+        let block = block_of(message);
         let Some(&number) = self.fed.get(&block) else {
             return false;
         };
@@ -896,12 +980,19 @@ impl ApprovalWork {
             let Ok(validators) = u32::try_from(self.validators) else {
                 continue;
             };
-            let seed = u64::from_le_bytes(candidate.0[..8].try_into().unwrap_or_default());
-            // Backers keep the whole data: ask them for it first, then for chunks.
+            // Each checker its own order, so that they do not all ask the same backer.
+            let seed = u64::from_le_bytes(candidate.0[..8].try_into().unwrap_or_default())
+                ^ u64::from(self.me).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            // A backer keeps the whole data: ask one for it (one that does not answer costs a
+            // request's timeout), then ask for chunks.
+            let backer = info
+                .backers
+                .get(usize::try_from(seed).unwrap_or(0) % info.backers.len().max(1))
+                .copied();
             match Recovery::new(
                 info.receipt.descriptor.erasure_root,
                 validators,
-                &info.backers,
+                backer.as_slice(),
                 seed,
             ) {
                 Ok(recovery) => {
@@ -948,6 +1039,7 @@ impl ApprovalWork {
                 let outcome = Validated {
                     candidate,
                     valid: Some(false),
+                    ran_out: false,
                     data: None,
                 };
                 self.validating.spawn(async move { outcome });
@@ -984,6 +1076,7 @@ impl ApprovalWork {
                 Validated {
                     candidate,
                     valid: Some(verdict),
+                    ran_out: false,
                     data: None,
                 }
             });
@@ -1002,12 +1095,13 @@ impl ApprovalWork {
                 },
                 ValidationPurpose::Approval,
             );
+            let ran_out = matches!(checked, Err(InvalidCandidate::Timeout { .. }));
             let valid = match &checked {
                 Ok(_) => Some(true),
                 Err(
                     err @ (InvalidCandidate::Timeout { .. } | InvalidCandidate::CompileTimeout(_)),
                 ) => {
-                    tracing::debug!(%candidate, %err, "approval check could not finish in time: trying again");
+                    tracing::debug!(%candidate, %err, "approval check could not finish in time");
                     None
                 }
                 Err(err) => {
@@ -1018,21 +1112,35 @@ impl ApprovalWork {
             Validated {
                 candidate,
                 valid,
+                ran_out,
                 data: valid.is_none().then_some(data),
             }
         });
     }
 
     fn finish(&mut self, client: &Client, done: Validated, now: u64, actions: &mut Actions) {
-        let Some(valid) = done.valid else {
-            let attempts = self.attempts.entry(done.candidate).or_insert(0);
-            *attempts = attempts.saturating_add(1);
-            let room = self.retries.len() < MAX_RECOVERING;
-            if let (true, true, Some(data)) = (*attempts < VALIDATION_ATTEMPTS, room, done.data) {
-                let at = std::time::Instant::now() + VALIDATION_RETRY;
-                self.retries.push((at, done.candidate, data));
+        let valid = match done.valid {
+            Some(valid) => valid,
+            None => {
+                let (attempts, ran_out) = self.attempts.entry(done.candidate).or_insert((0, 0));
+                *attempts = attempts.saturating_add(1);
+                *ran_out = ran_out.saturating_add(u32::from(done.ran_out));
+                match after_timeout(*attempts, *ran_out) {
+                    AfterTimeout::Invalid => {
+                        tracing::warn!(candidate = %done.candidate, "approval check ran out of time: invalid");
+                        false
+                    }
+                    AfterTimeout::GiveUp => return,
+                    AfterTimeout::Retry => {
+                        let room = self.retries.len() < MAX_RECOVERING;
+                        if let (true, Some(data)) = (room, done.data) {
+                            let at = std::time::Instant::now() + VALIDATION_RETRY;
+                            self.retries.push((at, done.candidate, data));
+                        }
+                        return;
+                    }
+                }
             }
-            return;
         };
         self.attempts.remove(&done.candidate);
         tracing::debug!(candidate = %done.candidate, valid, "candidate checked");
@@ -1052,5 +1160,27 @@ impl ApprovalWork {
             let outputs = self.disputes.checked(done.candidate, valid);
             self.handle_disputes(client, outputs, now, actions);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_candidate_that_keeps_overrunning_the_approval_deadline_is_invalid_and_slow_compiles_are_not(
+    ) {
+        assert_eq!(after_timeout(1, 1), AfterTimeout::Retry);
+        assert_eq!(after_timeout(2, 2), AfterTimeout::Retry);
+        assert_eq!(
+            after_timeout(EXECUTION_TIMEOUTS, EXECUTION_TIMEOUTS),
+            AfterTimeout::Invalid
+        );
+        // Compilations elsewhere on this machine: tried for a minute, never judged.
+        assert_eq!(
+            after_timeout(VALIDATION_ATTEMPTS - 1, 0),
+            AfterTimeout::Retry
+        );
+        assert_eq!(after_timeout(VALIDATION_ATTEMPTS, 0), AfterTimeout::GiveUp);
     }
 }

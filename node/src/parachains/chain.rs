@@ -594,8 +594,7 @@ impl<R: Runtime> ParaChain<R> {
             self.head = block.header.clone();
         }
         // Candidates and blocks on another head are kept a while: the relay chain may still
-        // switch to a fork that included one (they were dropped here once, and a para whose
-        // only collator had thrown away the block a revert made included stopped for good).
+        // switch to a fork that included one, and nobody else may have that block.
         let head_number = self.head.number;
         let floor = head_number.saturating_sub(KEEP_BELOW_HEAD);
         self.candidates

@@ -342,10 +342,8 @@ impl ParachainHost {
         self.disputes = disputes;
     }
 
-    /// Validators seen losing a dispute: candidates they back are left out of this node's
-    /// inherents. The record that disables them can sit on a fork that another garbage
-    /// candidate's dispute reverts; a colluding group whose candidates kept being included
-    /// could otherwise keep every record off the best chain.
+    /// Validators seen losing a dispute, whose backed candidates this node's inherents leave
+    /// out: the on-chain record that disables them may sit on a fork that is reverted.
     pub fn record_offenders(&mut self, offenders: impl IntoIterator<Item = u32>) {
         self.offenders.extend(offenders);
     }

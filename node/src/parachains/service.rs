@@ -214,6 +214,11 @@ pub struct ParachainService {
     /// Recoveries' requests for a backer's whole available data in flight: the backer asked,
     /// by candidate.
     recovery_whole: HashMap<Hash, u32>,
+    /// Validator peers sent our approval catch-up: since when counted, and how many times
+    /// (one entry per validator peer at most).
+    catch_up_sent: HashMap<PeerId, (Instant, u32)>,
+    /// Catch-up messages taken from each connected peer since it connected.
+    catch_up_taken: HashMap<PeerId, usize>,
     /// Approval messages that came before their block or assignment, with when.
     approval_early: std::collections::VecDeque<(Instant, tessera_validity::engine::Message)>,
     /// Dispute messages that came before their candidate's block or the dispute's opening.
@@ -225,6 +230,11 @@ pub struct ParachainService {
 const MAX_EARLY_APPROVAL_MESSAGES: usize = 1_024;
 /// How long an early approval message is kept.
 const EARLY_APPROVAL_MESSAGE_KEPT: Duration = Duration::from_secs(30);
+/// Approval catch-ups sent to one validator peer per [`CATCH_UP_WINDOW`], at most: a peer
+/// reconnecting in a loop must not make this node send it each time.
+const CATCH_UPS_PER_WINDOW: u32 = 3;
+/// See [`CATCH_UPS_PER_WINDOW`].
+const CATCH_UP_WINDOW: Duration = Duration::from_secs(60);
 /// Approval messages in one catch-up message to a peer, at most (about 150 KB).
 pub const CATCH_UP_BATCH: usize = 1_024;
 /// Catch-up messages to one peer per connection, at most: well inside the burst of direct
@@ -264,6 +274,8 @@ impl ParachainService {
             approval_actions: super::approval::Actions::default(),
             recovery_requests: HashSet::new(),
             recovery_whole: HashMap::new(),
+            catch_up_sent: HashMap::new(),
+            catch_up_taken: HashMap::new(),
             approval_early: std::collections::VecDeque::new(),
             dispute_early: std::collections::VecDeque::new(),
             shared,
@@ -736,8 +748,13 @@ impl ParachainService {
         }
         match identity.verified_peer() {
             Ok(peer) => {
-                self.peer_of
+                let before = self
+                    .peer_of
                     .insert(identity.validator, (peer, identity.issued_ms));
+                if before.is_none_or(|(was, _)| was != peer) {
+                    // A validator (re)started or moved: it missed what was gossiped meanwhile.
+                    self.send_catch_up(peer);
+                }
                 Verdict::Accept
             }
             Err(IdentityError::Malformed) => Verdict::Reject(Misbehaviour::Malformed),
@@ -991,7 +1008,8 @@ impl ParachainService {
         }
     }
 
-    /// Asks each validator for its chunk; one whose peer is not known answers nothing.
+    /// Asks each validator for its chunk, or a backer for the whole data; one whose peer is
+    /// not known answers nothing.
     fn send_recovery_requests(&mut self, requests: Vec<super::approval::ChunkWanted>) {
         let mut unanswerable = Vec::new();
         let validators = self.shared.client().authorities().to_vec();
@@ -1047,10 +1065,13 @@ impl ParachainService {
     /// Answers a peer's request for a candidate's whole available data (kept by backers).
     pub fn on_available_data_request(
         &self,
+        peer: PeerId,
         request: AvailableDataRequest,
         channel: ResponseChannel<AvailableDataResponse>,
     ) {
-        let data = if self.host.malus().withhold_chunks {
+        let validator = self.peer_of.values().any(|(known, _)| *known == peer);
+        let data = if self.host.malus().withhold_chunks || !validator {
+            // Up to 5 MiB read and sent: for checkers only.
             None
         } else {
             ParachainHost::available_data(&self.shared.client(), &request.candidate_hash)
@@ -1111,25 +1132,53 @@ impl ParachainService {
         self.send_recovery_requests(actions.requests);
     }
 
-    /// A peer connected: sends it every approval message this validator knows about
-    /// unfinalized blocks, as Polkadot's approval distribution does for a peer's view. Gossip
-    /// is not repeated, so a validator that restarted or was cut off would otherwise never
-    /// hear what was sent while it was away, never approve those blocks and never vote past
-    /// them.
+    /// A peer connected: a validator's is sent our approval catch-up.
     pub fn on_peer_connected(&mut self, peer: PeerId) {
+        self.send_catch_up(peer);
+    }
+
+    /// A peer disconnected: what it sent since it connected is forgotten.
+    pub fn on_peer_disconnected(&mut self, peer: &PeerId) {
+        self.catch_up_taken.remove(peer);
+    }
+
+    /// Sends validator peer `peer` every approval message this validator holds about
+    /// unfinalized blocks, as Polkadot's approval distribution does for a peer's view: gossip
+    /// is not repeated, and a validator that restarted or was cut off would otherwise never
+    /// approve, nor vote past, what was gossiped while it was away.
+    fn send_catch_up(&mut self, peer: PeerId) {
         let Some(approval) = &self.approval else {
             return;
         };
+        if !self.peer_of.values().any(|(known, _)| *known == peer) {
+            // Not a validator (as far as this node knows): it has no use for them.
+            return;
+        }
         let known: Vec<&tessera_validity::engine::Message> = approval.known_messages().collect();
+        if known.is_empty() {
+            return;
+        }
+        let validator_peers: HashSet<PeerId> = self.peer_of.values().map(|(p, _)| *p).collect();
+        self.catch_up_sent
+            .retain(|known, _| validator_peers.contains(known));
+        let (since, sent) = self
+            .catch_up_sent
+            .entry(peer)
+            .or_insert((Instant::now(), 0));
+        if since.elapsed() >= CATCH_UP_WINDOW {
+            (*since, *sent) = (Instant::now(), 0);
+        }
+        if *sent >= CATCH_UPS_PER_WINDOW {
+            return;
+        }
+        *sent += 1;
         // The oldest blocks first: the lowest unapproved block is what holds finality.
         for batch in known.chunks(CATCH_UP_BATCH).take(MAX_CATCH_UP_BATCHES) {
             let _stopped = self
                 .network
                 .send_direct(peer, Topic::Parachains, batch.encode());
         }
-        if !known.is_empty() {
-            tracing::debug!(%peer, messages = known.len(), "approval catch-up sent");
-        }
+        tracing::debug!(%peer, messages = known.len(), "approval catch-up sent");
     }
 
     /// A peer's catch-up (approval messages for this node alone): each is checked as if
@@ -1142,6 +1191,21 @@ impl ParachainService {
                 return;
             }
         };
+        let taken = self.catch_up_taken.entry(peer).or_default();
+        *taken = taken.saturating_add(1);
+        if *taken > 2 * MAX_CATCH_UP_BATCHES {
+            // More than an honest peer sends on one connection: each message costs signature
+            // and VRF checks here.
+            let _stopped = self.network.report(peer, Misbehaviour::Flood);
+            return;
+        }
+        let Some(approval) = &mut self.approval else {
+            return;
+        };
+        // The blocks it is about may be in the store but not fed yet (after a restart).
+        let mut actions = super::approval::Actions::default();
+        approval.feed_now(&self.shared.client(), &mut actions);
+        self.approval_actions.absorb(actions);
         for message in messages {
             if let Verdict::Reject(what) = self.on_approval_message(message) {
                 let _stopped = self.network.report(peer, what);
