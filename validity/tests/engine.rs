@@ -466,3 +466,52 @@ fn a_restarted_validator_sends_its_kept_messages_again_and_signs_nothing_new() {
     assert!(matches!(&approvals[..], [Message::Approval(_)]));
     assert!(sends(&engine.tick(50)).is_empty());
 }
+
+#[test]
+fn a_checker_whose_tranche_started_while_a_dispute_held_its_candidate_checks_when_it_is_released() {
+    // A validator whose only assignment to the candidate is in a delay tranche, and a block
+    // with that one candidate: it needs two checkers, and nobody else announces, so that
+    // tranche is needed as soon as it starts.
+    let (me, block) = (2..VALIDATORS)
+        .flat_map(|me| (1..=60u8).map(move |number| (me, number)))
+        .find_map(|(me, number)| {
+            let mut block = block(number, hash(0));
+            block.candidates.truncate(1);
+            let ours = keys(me).assignments(&block.story, &config(), 2, &[CoreIndex(0)]);
+            ours.get(&CoreIndex(0))
+                .filter(|ours| ours.tranche >= 1)
+                .map(|_| (me, block))
+        })
+        .expect("some validator draws a delay tranche");
+    let candidate = block.candidates[0].hash;
+    let mut engine = ApprovalEngine::new(config(), keys(me), Some(ValidatorIndex(me)), 6);
+    assert!(checks_in(&engine.new_block(block, 0)).is_empty());
+    // A dispute holds the candidate from before the tranche starts until after every
+    // tranche and no-show period is over.
+    assert!(checks_in(&engine.dispute(&candidate, true, 10)).is_empty());
+    let end = u64::from(config().n_delay_tranches) * config().tranche_ms + config().no_show_ms;
+    for now in (100..end).step_by(100) {
+        assert!(
+            checks_in(&engine.tick(now)).is_empty(),
+            "checked while disputed"
+        );
+    }
+    // Released (concluded valid): the tranche that started meanwhile is due at once. It was
+    // left out of the next recheck, and the block was never approved by anyone.
+    let mut outputs = engine.dispute(&candidate, false, end + 100);
+    outputs.extend(engine.tick(end + 200));
+    assert_eq!(checks_in(&outputs), vec![candidate]);
+    assert!(sends(&outputs)
+        .iter()
+        .any(|m| matches!(m, Message::Assignment(_))));
+}
+
+fn checks_in(outputs: &[Output]) -> Vec<Hash> {
+    outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Check { hash, .. } => Some(*hash),
+            _ => None,
+        })
+        .collect()
+}
