@@ -37,6 +37,10 @@ use tessera_runtime::state::State;
 use tessera_runtime::wasm::ValidationOutcome;
 use tessera_runtime::{AccountId, Balance, Block, Hash, Header, Nonce, OpaqueExtrinsic};
 
+/// Relay blocks in a row without the included head's block after which a collator says so at
+/// warn level (and again every as many).
+const MISSING_WARN_EVERY: u32 = 10;
+
 /// Transactions of a para, gossiped from the node that received them to its collators.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
 pub struct ParaTransactions {
@@ -132,6 +136,9 @@ pub struct Collator<R> {
     /// The relay block collating was last done on, or given up on (a candidate is made at
     /// most once per relay block).
     collated_on: Option<Hash>,
+    /// Relay blocks in a row on which the included head could not be followed (a block
+    /// missing here): said at warn level once it lasts.
+    missing_for: u32,
     /// Candidates sent and the build time budget (made on the first collation, when the
     /// relay slot is known).
     tracker: Option<Tracker>,
@@ -165,6 +172,7 @@ where
             collating,
             followed_on: None,
             collated_on: None,
+            missing_for: 0,
             tracker: None,
             dropped: Vec::new(),
             dev_transfers: 0,
@@ -365,11 +373,23 @@ where
         if job.follow {
             match chain.follow(&job.included) {
                 Ok(true) => {
+                    self.missing_for = 0;
                     tracing::debug!(para = para.0, number = chain.head.number, "para head")
                 }
-                Ok(false) => {}
+                Ok(false) => self.missing_for = 0,
                 Err(err @ FollowError::Missing { .. }) => {
-                    tracing::debug!(para = para.0, %err, "catching up with the included head");
+                    self.missing_for = self.missing_for.saturating_add(1);
+                    if self.missing_for % MISSING_WARN_EVERY == 0 {
+                        // Peers were asked meanwhile: no node of the para may have the block.
+                        tracing::warn!(
+                            para = para.0,
+                            %err,
+                            relay_blocks = self.missing_for,
+                            "cannot build: the included head's block is not known here"
+                        );
+                    } else {
+                        tracing::debug!(para = para.0, %err, "catching up with the included head");
+                    }
                     self.collated_on = Some(best_hash);
                     return None;
                 }
