@@ -243,31 +243,28 @@ async fn under_load(relay: u16, para: u16, logs: &std::path::Path) {
         .map(|i| Pair::from_uri(&format!("//Bob//load//{i}")).unwrap())
         .collect();
 
-    // Fund the load accounts on both chains, with nonces the nodes give (after their pools).
+    // Fund the load accounts on both chains, with nonces the nodes give (after their pools;
+    // the dev workload signs with Bob too, so a nonce can be taken meanwhile).
     let best = best_header(&relay_client).await;
-    let nonce = next_index(&relay_client, &funder).await;
-    for (i, signer) in signers.iter().enumerate() {
-        let call = Call::Balances(balances::Call::Transfer {
-            dest: signer.public(),
-            value: 10_000 * UNIT,
-        });
-        let xt =
-            tessera_node::workload::sign(&funder, call, nonce + i as u32, relay_genesis, &best);
-        submit(&relay_client, &xt).await.unwrap();
+    for signer in &signers {
+        submit_from(&relay_client, &funder, |nonce| {
+            let call = Call::Balances(balances::Call::Transfer {
+                dest: signer.public(),
+                value: 10_000 * UNIT,
+            });
+            tessera_node::workload::sign(&funder, call, nonce, relay_genesis, &best)
+        })
+        .await;
     }
-    let nonce = next_index(&para_client, &funder).await;
-    for (i, signer) in signers.iter().enumerate() {
-        let call = parachain_template_runtime::Call::from(balances::Call::Transfer {
-            dest: signer.public(),
-            value: 10_000 * UNIT,
-        });
-        let xt = tessera_runtime::parachain::sign::<TemplateRuntime>(
-            &funder,
-            call,
-            nonce + i as u32,
-            para_genesis,
-        );
-        submit(&para_client, &xt).await.unwrap();
+    for signer in &signers {
+        submit_from(&para_client, &funder, |nonce| {
+            let call = parachain_template_runtime::Call::from(balances::Call::Transfer {
+                dest: signer.public(),
+                value: 10_000 * UNIT,
+            });
+            tessera_runtime::parachain::sign::<TemplateRuntime>(&funder, call, nonce, para_genesis)
+        })
+        .await;
     }
     wait_funded(relay, &signers).await;
     wait_funded(para, &signers).await;
@@ -477,6 +474,22 @@ async fn next_index(client: &WsClient, who: &Pair) -> u32 {
         )
         .await
         .unwrap()
+}
+
+/// Submits `signed(nonce)` from `who` with the nonce the node gives, asking again when that
+/// nonce was taken meanwhile: the dev workload signs with the same dev accounts.
+async fn submit_from(client: &WsClient, who: &Pair, signed: impl Fn(u32) -> OpaqueExtrinsic) {
+    let mut last = String::new();
+    for _ in 0..20 {
+        let nonce = next_index(client, who).await;
+        match submit(client, &signed(nonce)).await {
+            Ok(_) => return,
+            Err(err) if err.contains("nonce") => last = err,
+            Err(err) => panic!("{err}"),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no free nonce for {}: {last}", who.public());
 }
 
 async fn submit(client: &WsClient, xt: &OpaqueExtrinsic) -> Result<String, String> {
