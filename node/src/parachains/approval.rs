@@ -358,9 +358,7 @@ impl ApprovalWork {
         let Ok(meta) = client.info() else {
             return actions;
         };
-        if !self.loaded {
-            self.load(client);
-        }
+        self.ensure_loaded(client);
         if meta.finalized_number > self.finalized {
             self.finalized(meta.finalized_number);
             self.forget_recorded(client, &meta.finalized_hash);
@@ -424,6 +422,7 @@ impl ApprovalWork {
         message: Message,
         actions: &mut Actions,
     ) -> Result<(), tessera_validity::engine::MessageError> {
+        self.ensure_loaded(client);
         let now = now_ms();
         if self.is_known(&message) {
             return Err(tessera_validity::engine::MessageError::Duplicate);
@@ -487,6 +486,7 @@ impl ApprovalWork {
         message: DisputeMessage,
         actions: &mut Actions,
     ) -> Result<(), tessera_validity::disputes::DisputeError> {
+        self.ensure_loaded(client);
         let candidate = message.opening.candidate;
         if !self.candidates.contains_key(&candidate) {
             // Not a candidate of an unfinalized block here: nothing this node could check (an
@@ -630,6 +630,8 @@ impl ApprovalWork {
 
     /// Feeds the best chain's blocks above the finalized one that the engine has not seen.
     fn feed(&mut self, client: &Client, meta: &ChainMeta, now: u64) -> Vec<Output> {
+        // A block fed before our kept messages are read would have them drawn and signed anew.
+        self.ensure_loaded(client);
         let mut path = Vec::new();
         let mut cursor = meta.best_hash;
         while path.len() < tessera_validity::engine::MAX_BLOCKS {
@@ -919,6 +921,14 @@ impl ApprovalWork {
                 tracing::error!(%err, "could not keep an approval message on disk: not sent");
                 false
             }
+        }
+    }
+
+    /// Reads what an earlier run kept, once, before anything else touches the engines: a
+    /// catch-up can arrive before the first tick.
+    fn ensure_loaded(&mut self, client: &Client) {
+        if !self.loaded {
+            self.load(client);
         }
     }
 

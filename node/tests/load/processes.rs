@@ -171,8 +171,8 @@ async fn a_sigkilled_checker_is_covered_and_resumes_from_disk_without_signing_tw
     .await;
 
     // Charlie, killed right after it signed an approval: five of six must vote, so finality
-    // waits for it. Restarted, it takes its messages back from disk (the approval is sent
-    // again, not signed again), catches up and approves on.
+    // waits for it. Restarted, it takes its messages back from disk (sent again, not signed
+    // again, while their block is unfinalized), catches up and approves on.
     kill_after(&mut validators[RESTARTED], "signed approval").await;
     validators[RESTARTED].restart();
     let restarted = validators[RESTARTED].rpc;
@@ -202,10 +202,11 @@ async fn a_sigkilled_checker_is_covered_and_resumes_from_disk_without_signing_tw
         fetched_whole,
         "no checker recovered from a backer's whole data"
     );
+    // It read its kept messages back. (Whether it also sent them again depends on whether
+    // their block was finalized before it fed it: its vote may have gone out before the kill.)
     let log = validators[RESTARTED].log();
     assert!(
-        log.contains("resuming approval work from disk")
-            && log.contains("own approval message sent again"),
+        log.contains("resuming approval work from disk"),
         "the restarted validator did not resume from disk"
     );
     for (name, validator) in VALIDATORS.iter().zip(&validators) {
