@@ -96,6 +96,24 @@ pub enum Message {
     Approval(Approval),
 }
 
+impl Message {
+    /// The relay block it is about.
+    pub fn block(&self) -> Hash {
+        match self {
+            Message::Assignment(a) => a.block,
+            Message::Approval(a) => a.block,
+        }
+    }
+
+    /// The validator that signed it.
+    pub fn validator(&self) -> ValidatorIndex {
+        match self {
+            Message::Assignment(a) => a.validator,
+            Message::Approval(a) => a.validator,
+        }
+    }
+}
+
 /// What the engine asks of the node.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Output {
@@ -376,17 +394,15 @@ impl<C: Crypto> ApprovalEngine<C> {
             return Vec::new();
         };
         let mut outputs = Vec::new();
-        let (assignments, approvals): (Vec<Message>, Vec<Message>) = sent
-            .into_iter()
-            .filter(|m| match m {
-                Message::Assignment(a) => a.block == *hash && a.validator == me,
-                Message::Approval(a) => a.block == *hash && a.validator == me,
-            })
-            .partition(|m| matches!(m, Message::Assignment(_)));
-        for message in assignments {
-            let Message::Assignment(assignment) = &message else {
-                continue;
-            };
+        let (mut assignments, mut approvals) = (Vec::new(), Vec::new());
+        for message in sent {
+            match message {
+                _ if message.block() != *hash || message.validator() != me => {}
+                Message::Assignment(assignment) => assignments.push(assignment),
+                Message::Approval(approval) => approvals.push(approval),
+            }
+        }
+        for assignment in assignments {
             // Our own disk, but checked like any certificate: a stale or damaged one is
             // dropped (and drawn again) rather than believed.
             let Ok((cores, tranche)) = self.crypto.check_assignment(
@@ -413,12 +429,9 @@ impl<C: Crypto> ApprovalEngine<C> {
                     });
                 }
             }
-            outputs.push(Output::Send(message));
+            outputs.push(Output::Send(Message::Assignment(assignment)));
         }
-        for message in approvals {
-            let Message::Approval(approval) = &message else {
-                continue;
-            };
+        for approval in approvals {
             for &index in &approval.candidates {
                 let ours = entry
                     .candidates
@@ -428,7 +441,7 @@ impl<C: Crypto> ApprovalEngine<C> {
                     ours.approved = true;
                 }
             }
-            outputs.push(Output::Send(message));
+            outputs.push(Output::Send(Message::Approval(approval)));
         }
         for (index, candidate) in entry.candidates.iter().enumerate() {
             if candidate.assigned.get(&me).is_some_and(|a| !a.approved) {

@@ -1,9 +1,10 @@
 //! Rebuilding a candidate's available data (its PoV and validation data) after inclusion, as
 //! approval checkers and disputes need it.
 //!
-//! First the backers are asked for the whole data, one at a time: a backer keeps it, and one
-//! answer is cheapest. Data that does not code to the candidate's erasure root is the
-//! answering backer's fault and is dropped. Failing that, chunks are fetched from the
+//! First one backer (chosen by the seed, so checkers spread over them) is asked for the whole
+//! data: a backer keeps it, and one answer is cheapest; only one, as each backer that does not
+//! answer costs a request's timeout. Data that does not code to the candidate's erasure root is
+//! the answering backer's fault and is dropped. Failing that, chunks are fetched from the
 //! validators holding them (validator `i` keeps chunk `i`, a backer every chunk), each checked
 //! against the erasure root with its proof, until [`recovery_threshold`] of them rebuild the
 //! data; the root is then computed again from the rebuilt data, and a mismatch means the
@@ -69,8 +70,8 @@ pub struct Recovery {
     erasure_root: Hash,
     validators: u32,
     threshold: usize,
-    /// Backers not yet asked for the whole data, in asking order.
-    backers: Vec<u32>,
+    /// The backer to ask for the whole data, until asked.
+    whole_from: Option<u32>,
     /// Validators not yet asked for their chunk, in asking order.
     holders: Vec<u32>,
     /// Requests sent and not answered.
@@ -80,8 +81,8 @@ pub struct Recovery {
 }
 
 impl Recovery {
-    /// Recovers the data under `erasure_root` in a session of `validators`, asking `backers`
-    /// first; `seed` orders whom to ask (different per node, so load spreads).
+    /// Recovers the data under `erasure_root` in a session of `validators`, asking one of
+    /// `backers` first; `seed` orders whom to ask (different per node, so load spreads).
     pub fn new(
         erasure_root: Hash,
         validators: u32,
@@ -114,7 +115,7 @@ impl Recovery {
             erasure_root,
             validators,
             threshold,
-            backers,
+            whole_from: backers.first().copied(),
             holders,
             in_flight: BTreeSet::new(),
             chunks: BTreeMap::new(),
@@ -144,8 +145,7 @@ impl Recovery {
         let mut requests = Vec::new();
         let full_in_flight = self.in_flight.iter().any(|(full, _)| *full);
         if !full_in_flight && self.chunks.is_empty() {
-            if let Some(from) = self.backers.first().copied() {
-                self.backers.remove(0);
+            if let Some(from) = self.whole_from.take() {
                 self.in_flight.insert((true, from));
                 return vec![Request::Full { from }];
             }

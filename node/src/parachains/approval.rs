@@ -264,14 +264,6 @@ fn disabled_at_best(client: &Client) -> Vec<u32> {
     tessera_relay_chain::disputes::disabled(&mut state).unwrap_or_default()
 }
 
-/// The relay block an approval message is about.
-fn block_of(message: &Message) -> Hash {
-    match message {
-        Message::Assignment(a) => a.block,
-        Message::Approval(a) => a.block,
-    }
-}
-
 fn now_ms() -> u64 {
     crate::client::unix_time_ms()
 }
@@ -443,7 +435,7 @@ impl ApprovalWork {
     /// Whether `message` was accepted here already (checked before the engine's costlier
     /// checks: catch-up from several peers repeats what gossip brought).
     pub fn is_known(&self, message: &Message) -> bool {
-        let block = block_of(message);
+        let block = message.block();
         self.fed.get(&block).is_some_and(|number| {
             self.known
                 .get(&(*number, block))
@@ -465,7 +457,7 @@ impl ApprovalWork {
     /// Keeps an accepted message for peers that connect later (ours always; others' up to
     /// [`MAX_KNOWN_MESSAGES`]).
     fn know(&mut self, message: Message, ours: bool) {
-        let block = block_of(&message);
+        let block = message.block();
         let Some(&number) = self.fed.get(&block) else {
             return;
         };
@@ -540,7 +532,6 @@ impl ApprovalWork {
         actions: &mut Actions,
     ) -> Option<String> {
         let recovery = self.recovering.get_mut(&candidate)?;
-        tracing::trace!(%candidate, from, got = data.is_some(), "recovery available data answer");
         let got = data.is_some();
         let blame = match recovery.on_full(from, data) {
             Answer::Fine => {
@@ -749,7 +740,7 @@ impl ApprovalWork {
                     if self.keep_own(client, &message) {
                         self.know(message.clone(), true);
                         actions.publish.push(ParachainMessage::Approval(message));
-                    } else if self.fed.contains_key(&block_of(&message))
+                    } else if self.fed.contains_key(&message.block())
                         && self.unkept.len() < MAX_KNOWN_MESSAGES
                     {
                         // Signed but not on disk: sent only once kept (tried each tick).
@@ -893,7 +884,7 @@ impl ApprovalWork {
     /// Keeps our `message` on disk before it is sent; whether to send it (not if it could not
     /// be kept: after a restart this node would sign anew what it had sent).
     fn keep_own(&mut self, client: &Client, message: &Message) -> bool {
-        let block = block_of(message);
+        let block = message.block();
         let Some(&number) = self.fed.get(&block) else {
             return false;
         };
@@ -993,16 +984,10 @@ impl ApprovalWork {
             // Each checker its own order, so that they do not all ask the same backer.
             let seed = u64::from_le_bytes(candidate.0[..8].try_into().unwrap_or_default())
                 ^ u64::from(self.me).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-            // A backer keeps the whole data: ask one for it (one that does not answer costs a
-            // request's timeout), then ask for chunks.
-            let backer = info
-                .backers
-                .get(usize::try_from(seed).unwrap_or(0) % info.backers.len().max(1))
-                .copied();
             match Recovery::new(
                 info.receipt.descriptor.erasure_root,
                 validators,
-                backer.as_slice(),
+                &info.backers,
                 seed,
             ) {
                 Ok(recovery) => {

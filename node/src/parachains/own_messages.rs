@@ -75,10 +75,7 @@ impl OwnMessages {
         number: u32,
         message: &Message,
     ) -> Result<bool, StoreError> {
-        let block = match message {
-            Message::Assignment(a) => a.block,
-            Message::Approval(a) => a.block,
-        };
+        let block = message.block();
         let known = self.blocks.contains_key(&block);
         let mut messages = self.of(&block);
         if messages.contains(message) {

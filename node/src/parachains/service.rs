@@ -762,6 +762,11 @@ impl ParachainService {
         }
     }
 
+    /// Whether `peer` is a validator's, as their identities say.
+    fn is_validator_peer(&self, peer: &PeerId) -> bool {
+        self.peer_of.values().any(|(known, _)| known == peer)
+    }
+
     /// The peer validator `account` last said it is, if it did.
     pub fn validator_peer(&self, account: &AccountId) -> Option<PeerId> {
         self.peer_of.get(account).map(|(peer, _)| *peer)
@@ -1069,8 +1074,7 @@ impl ParachainService {
         request: AvailableDataRequest,
         channel: ResponseChannel<AvailableDataResponse>,
     ) {
-        let validator = self.peer_of.values().any(|(known, _)| *known == peer);
-        let data = if self.host.malus().withhold_chunks || !validator {
+        let data = if self.host.malus().withhold_chunks || !self.is_validator_peer(&peer) {
             // Up to 5 MiB read and sent: for checkers only.
             None
         } else {
@@ -1150,7 +1154,7 @@ impl ParachainService {
         let Some(approval) = &self.approval else {
             return;
         };
-        if !self.peer_of.values().any(|(known, _)| *known == peer) {
+        if !self.is_validator_peer(&peer) {
             // Not a validator (as far as this node knows): it has no use for them.
             return;
         }

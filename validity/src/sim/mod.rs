@@ -395,13 +395,6 @@ struct Sim<'a> {
     index_of: HashMap<Hash, usize>,
 }
 
-fn block_of(message: &Message) -> Hash {
-    match message {
-        Message::Assignment(assignment) => assignment.block,
-        Message::Approval(approval) => approval.block,
-    }
-}
-
 /// Whether the simulator made `candidate` invalid (its hash's last byte says so).
 fn is_valid(candidate: &Hash) -> bool {
     candidate.0[31] == 0
@@ -530,7 +523,7 @@ impl Sim<'_> {
             Wire::Approval(message) => {
                 if self.nodes[to]
                     .engine
-                    .is_approved(&block_of(&message))
+                    .is_approved(&message.block())
                     .is_none()
                 {
                     // Not imported yet: a node's gossip keeps it for when it is (bounded per
@@ -565,7 +558,7 @@ impl Sim<'_> {
         let (came, rest): (Vec<Message>, Vec<Message>) =
             std::mem::take(&mut self.nodes[node].early)
                 .into_iter()
-                .partition(|message| block_of(message) == hash);
+                .partition(|message| message.block() == hash);
         self.nodes[node].early = rest;
         for message in came {
             match self.nodes[node].engine.message(message, now) {
