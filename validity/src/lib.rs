@@ -1,7 +1,10 @@
-//! The parachain validity protocol as sans-io state machines: after a relay block includes a
-//! candidate, secretly and randomly assigned validators re-check it, and the block counts as
+//! The parachain validity protocol as sans-io state machines: a para's backing group vouches
+//! for a candidate, validators hold its chunks until it is available, and after a relay block
+//! includes it, secretly and randomly assigned validators re-check it; the block counts as
 //! approved only once enough of them did.
 //!
+//! - [`backing`]: backers' statements and validators' availability bitfields, checked and
+//!   bounded, and which candidates a block author may propose;
 //! - [`assignment`]: who checks what, and when: relay-VRF-modulo assignments in tranche 0 and
 //!   delay assignments in later tranches, computed from a validator's own VRF key and the
 //!   including block's VRF story, and checked from the public key alone;
@@ -31,6 +34,7 @@
 )]
 
 pub mod assignment;
+pub mod backing;
 pub mod disputes;
 pub mod engine;
 pub mod recovery;

@@ -1,7 +1,9 @@
-//! A validator's side of the parachain protocol: backing, availability and the inherent.
+//! A validator's side of the parachain protocol: backing, availability and the inherent, over
+//! relay state and the node's store.
 //!
-//! [`ParachainHost`] holds what one validator knows of candidates and does with them, without
-//! I/O (the node loop carries its messages over the network):
+//! [`ParachainHost`] reads what the validity protocol's tables ([`tessera_validity::backing`])
+//! are checked against from relay state, keeps chunks on disk, and builds the inherent (the
+//! node loop carries its messages over the network):
 //!
 //! - **Backing.** A [`Collation`] for a para whose backing group (at the candidate's relay
 //!   parent) includes this validator is checked in full with the [`ValidationHost`]. If valid,
@@ -22,22 +24,20 @@ use crate::collation::Collation;
 use crate::malus::Malus;
 use crate::validation::{CandidateToCheck, InvalidCandidate, ValidationHost, ValidationPurpose};
 use parity_scale_codec::{Decode, DecodeAll, Encode};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use tessera_consensus::AuthorityKey;
 use tessera_relay_chain::availability::{encode_chunks, verify_chunk, AvailableData, ErasureChunk};
 use tessera_relay_chain::disputes::DisputeStatementSet;
-use tessera_relay_chain::inclusion::{
-    self, bitfield_payload, statement_payload, BackedCandidate, PendingCandidate, SignedBitfield,
-    ValidityVote,
-};
+use tessera_relay_chain::inclusion::{self, BackedCandidate, PendingCandidate, SignedBitfield};
 use tessera_relay_chain::paras::{self, ParaId};
 use tessera_relay_chain::{Call, RelayRuntime};
 use tessera_runtime::executive::Executive;
 use tessera_runtime::extrinsic::Extrinsic;
-use tessera_runtime::parachain::CommittedCandidateReceipt;
 use tessera_runtime::state::State;
 use tessera_runtime::{AccountId, Hash, Header, OpaqueExtrinsic};
+use tessera_validity::backing::{self, BackingError, Bitfields, Statements};
+pub use tessera_validity::backing::{Statement, MAX_STATEMENTS_PER_VALIDATOR};
 
 /// How long chunks and available data stay on disk after their relay parent is finalized, in
 /// relay blocks: an hour of 1-second slots (six of 6-second ones), long enough for approval
@@ -50,21 +50,6 @@ const PRUNE_BLOCKS_PER_TICK: u32 = 16;
 
 /// Relay blocks after which what is kept in memory for a relay parent is forgotten.
 const KEEP_BLOCKS: u32 = 64;
-
-/// Most candidates on one relay parent a validator's statements are kept for: an honest one
-/// signs one per valid collation it receives for its para, a few per relay parent at the
-/// collation rate limit, so a group member signing thousands of fake candidates cannot fill
-/// this node's memory.
-pub const MAX_STATEMENTS_PER_VALIDATOR: usize = 16;
-
-/// A backer's signed statement with the candidate it is about.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
-pub struct Statement {
-    /// The candidate.
-    pub candidate: CommittedCandidateReceipt,
-    /// The backer's vote.
-    pub vote: ValidityVote,
-}
 
 /// What validators and collators gossip about parachains.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
@@ -168,29 +153,15 @@ pub enum ParachainError {
     /// The para is not registered at the relay parent.
     #[error("para {0:?} is not registered at the relay parent")]
     UnknownPara(ParaId),
-    /// The signer is not a validator, or not in the candidate's backing group.
-    #[error("validator {0} may not sign this")]
-    NotAllowed(u32),
-    /// A signature does not verify.
-    #[error("bad signature from validator {0}")]
-    BadSignature(u32),
+    /// A statement or bitfield was refused.
+    #[error(transparent)]
+    Backing(#[from] BackingError),
     /// An erasure chunk does not match the candidate's erasure root.
     #[error("bad chunk: {0}")]
     BadChunk(String),
     /// Reading relay state failed.
     #[error("relay state: {0}")]
     State(String),
-    /// A bitfield whose length is not the number of cores.
-    #[error("bitfield of {got} bits, but there are {expected} cores")]
-    BadBitfield {
-        /// Its length.
-        got: usize,
-        /// The cores at its relay parent.
-        expected: usize,
-    },
-    /// A validator's statements on one relay parent are at their limit.
-    #[error("validator {0} has signed more statements on this relay parent than are kept")]
-    TooManyStatements(u32),
 }
 
 /// What the collator's candidate means to this validator.
@@ -202,19 +173,14 @@ pub enum CollationOutcome {
     Ignored,
 }
 
-/// One candidate's statements.
-struct Votes {
-    candidate: CommittedCandidateReceipt,
-    relay_parent_number: u32,
-    votes: BTreeMap<u32, ValidityVote>,
-}
-
 /// A candidate to check, with what relay state says about it.
 #[derive(Clone, Debug)]
 pub struct CandidateCheck {
     me: u32,
     candidate_hash: Hash,
     relay_parent_number: u32,
+    /// The para's backing group at the relay parent.
+    group: Vec<u32>,
     collation: Collation,
     validation_data: tessera_runtime::parachain::PersistedValidationData,
     code: tessera_runtime::parachain::ValidationCode,
@@ -278,8 +244,8 @@ pub struct MissingChunk {
 pub struct ParachainHost {
     key: Option<AuthorityKey>,
     validation: Arc<ValidationHost>,
-    candidates: HashMap<Hash, Votes>,
-    bitfields: HashMap<Hash, (u32, BTreeMap<u32, SignedBitfield>)>,
+    statements: Statements,
+    bitfields: Bitfields,
     /// Concluded disputes for the next inherent.
     disputes: Vec<DisputeStatementSet>,
     /// Validators this node saw lose a dispute, whether or not its chain records it yet.
@@ -316,8 +282,8 @@ impl ParachainHost {
         ParachainHost {
             key,
             validation,
-            candidates: HashMap::new(),
-            bitfields: HashMap::new(),
+            statements: Statements::default(),
+            bitfields: Bitfields::default(),
             disputes: Vec::new(),
             offenders: BTreeSet::new(),
             own_chunks: HashMap::new(),
@@ -428,15 +394,12 @@ impl ParachainHost {
         let descriptor = &collation.candidate.descriptor;
         let para = descriptor.para_id;
         let candidate_hash = collation.candidate.hash();
-        if self
-            .candidates
-            .get(&candidate_hash)
-            .is_some_and(|v| v.votes.contains_key(&me))
-        {
+        if self.statements.has_signed(&candidate_hash, me) {
             return Ok(None);
         }
         let (mut state, relay_parent) = state_at(client, &descriptor.relay_parent)?;
-        if !Self::group(client, &mut state, para, &relay_parent)?.contains(&me) {
+        let group = Self::group(client, &mut state, para, &relay_parent)?;
+        if !group.contains(&me) {
             return Ok(None);
         }
         let validation_data = inclusion::persisted_validation_data(&mut state, para, &relay_parent)
@@ -452,6 +415,7 @@ impl ParachainHost {
             me,
             candidate_hash,
             relay_parent_number: relay_parent.number,
+            group,
             collation: collation.clone(),
             validation_data,
             code,
@@ -493,27 +457,18 @@ impl ParachainHost {
         let Some(key) = &self.key else {
             return CollationOutcome::Ignored;
         };
-        let statement = Statement {
-            candidate: check.collation.candidate,
-            vote: ValidityVote {
-                validator: check.me,
-                signature: key.sign(&statement_payload(&check.candidate_hash)),
-            },
-        };
-        self.record(check.relay_parent_number, statement.clone());
+        let statement = Statement::sign(key, check.me, check.collation.candidate);
+        let kept = self.statements.import(
+            statement.clone(),
+            check.relay_parent_number,
+            &check.group,
+            client.authorities(),
+        );
+        if let Err(err) = kept {
+            tracing::warn!(candidate = %check.candidate_hash, %err, "own statement not kept: not seconding it");
+            return CollationOutcome::Ignored;
+        }
         CollationOutcome::Seconded(Box::new(statement))
-    }
-
-    fn record(&mut self, relay_parent_number: u32, statement: Statement) {
-        let entry = self
-            .candidates
-            .entry(statement.candidate.hash())
-            .or_insert_with(|| Votes {
-                candidate: statement.candidate.clone(),
-                relay_parent_number,
-                votes: BTreeMap::new(),
-            });
-        entry.votes.insert(statement.vote.validator, statement.vote);
     }
 
     /// Checks and keeps another backer's statement.
@@ -524,32 +479,9 @@ impl ParachainHost {
     ) -> Result<(), ParachainError> {
         let descriptor = &statement.candidate.descriptor;
         let (mut state, relay_parent) = state_at(client, &descriptor.relay_parent)?;
-        let validator = statement.vote.validator;
         let group = Self::group(client, &mut state, descriptor.para_id, &relay_parent)?;
-        let signer = client
-            .authorities()
-            .get(validator as usize)
-            .filter(|_| group.contains(&validator))
-            .ok_or(ParachainError::NotAllowed(validator))?;
-        let candidate_hash = statement.candidate.hash();
-        if !self.candidates.contains_key(&candidate_hash) {
-            let signed = self
-                .candidates
-                .values()
-                .filter(|v| {
-                    v.candidate.descriptor.relay_parent == descriptor.relay_parent
-                        && v.votes.contains_key(&validator)
-                })
-                .count();
-            if signed >= MAX_STATEMENTS_PER_VALIDATOR {
-                return Err(ParachainError::TooManyStatements(validator));
-            }
-        }
-        let payload = statement_payload(&candidate_hash);
-        if !signer.verify(&payload, &statement.vote.signature) {
-            return Err(ParachainError::BadSignature(validator));
-        }
-        self.record(relay_parent.number, statement);
+        self.statements
+            .import(statement, relay_parent.number, &group, client.authorities())?;
         Ok(())
     }
 
@@ -566,24 +498,15 @@ impl ParachainHost {
         let validators = client.authorities();
         let cores = paras::para_ids(&mut state).map_err(state_error)?;
         let now = parent.number.saturating_add(1);
-        let mut backed: BTreeMap<ParaId, BackedCandidate> = BTreeMap::new();
-        for entry in self.candidates.values() {
-            let descriptor = &entry.candidate.descriptor;
-            let para = descriptor.para_id;
-            if descriptor.relay_parent != parent_hash || backed.contains_key(&para) {
+        let mut backed: Vec<BackedCandidate> = Vec::new();
+        for candidate in self.statements.backable(&parent_hash, &self.offenders) {
+            let para = candidate.candidate.descriptor.para_id;
+            if backed
+                .last()
+                .is_some_and(|b| b.candidate.descriptor.para_id == para)
+            {
                 continue;
             }
-            if entry.votes.keys().any(|v| self.offenders.contains(v)) {
-                tracing::debug!(
-                    para = para.0,
-                    "candidate backed by a known offender left out"
-                );
-                continue;
-            }
-            let candidate = BackedCandidate {
-                candidate: entry.candidate.clone(),
-                votes: entry.votes.values().cloned().collect(),
-            };
             // The runtime's own checks: one candidate it would refuse must not cost the block
             // every other para's candidate.
             if let Err(why) =
@@ -604,9 +527,9 @@ impl ParachainHost {
                 tracing::debug!(para = para.0, %why, "backed candidate's outputs cannot be taken");
                 continue;
             }
-            backed.insert(para, candidate);
+            backed.push(candidate);
         }
-        Ok(backed.into_values().collect())
+        Ok(backed)
     }
 
     /// The state of the block after `parent` once its inherent has counted `bitfields`,
@@ -755,12 +678,7 @@ impl ParachainHost {
             .into_iter()
             .map(|pending| pending.is_some_and(|p| self.holds(client, &p.hash, me)))
             .collect();
-        let signature = key.sign(&bitfield_payload(parent, &bits));
-        Ok(Some(SignedBitfield {
-            validator: me,
-            bits,
-            signature,
-        }))
+        Ok(Some(backing::sign_bitfield(key, me, parent, bits)))
     }
 
     /// Checks and keeps a validator's bitfield signed on `relay_parent`.
@@ -772,27 +690,13 @@ impl ParachainHost {
     ) -> Result<(), ParachainError> {
         let (mut state, header) = state_at(client, &relay_parent)?;
         let cores = paras::para_ids(&mut state).map_err(state_error)?.len();
-        if bitfield.bits.len() != cores {
-            return Err(ParachainError::BadBitfield {
-                got: bitfield.bits.len(),
-                expected: cores,
-            });
-        }
-        let signer = client
-            .authorities()
-            .get(bitfield.validator as usize)
-            .ok_or(ParachainError::NotAllowed(bitfield.validator))?;
-        if !signer.verify(
-            &bitfield_payload(&relay_parent, &bitfield.bits),
-            &bitfield.signature,
-        ) {
-            return Err(ParachainError::BadSignature(bitfield.validator));
-        }
-        self.bitfields
-            .entry(relay_parent)
-            .or_insert_with(|| (header.number, BTreeMap::new()))
-            .1
-            .insert(bitfield.validator, bitfield);
+        self.bitfields.import(
+            relay_parent,
+            header.number,
+            cores,
+            client.authorities(),
+            bitfield,
+        )?;
         Ok(())
     }
 
@@ -807,17 +711,8 @@ impl ParachainHost {
         if let Some(own) = self.bitfield(client, &parent_hash)? {
             self.on_bitfield(client, parent_hash, own)?;
         }
-        let expected = Self::pending(client, &parent_hash)?.len();
-        let bitfields: Vec<SignedBitfield> = self
-            .bitfields
-            .get(&parent_hash)
-            .map(|(_, by)| {
-                by.values()
-                    .filter(|b| b.bits.len() == expected)
-                    .cloned()
-                    .collect()
-            })
-            .unwrap_or_default();
+        let cores = Self::pending(client, &parent_hash)?.len();
+        let bitfields = self.bitfields.signed_on(&parent_hash, cores);
         let backed = self.backed(client, parent, &bitfields)?;
         let call = Call::Inclusion(inclusion::Call::Enter {
             parent_header: parent.clone(),
@@ -856,9 +751,9 @@ impl ParachainHost {
 
     /// Forgets what concerns relay blocks more than [`KEEP_BLOCKS`] below `best`.
     pub fn prune(&mut self, best: u32) {
-        let keep = |number: u32| number.saturating_add(KEEP_BLOCKS) >= best;
-        self.candidates.retain(|_, v| keep(v.relay_parent_number));
-        self.bitfields.retain(|_, (number, _)| keep(*number));
-        self.own_chunks.retain(|_, number| keep(*number));
+        let keep_from = best.saturating_sub(KEEP_BLOCKS);
+        self.statements.prune(keep_from);
+        self.bitfields.prune(keep_from);
+        self.own_chunks.retain(|_, number| *number >= keep_from);
     }
 }

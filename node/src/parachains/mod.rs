@@ -20,6 +20,7 @@ pub use host::{
     ParachainMessage, Statement, ValidatorIdentity, MAX_STATEMENTS_PER_VALIDATOR,
 };
 pub use service::ParachainService;
+pub use tessera_validity::backing::BackingError;
 
 use crate::client::Client;
 use parity_scale_codec::Decode;

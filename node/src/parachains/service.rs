@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 use tessera_consensus::AuthorityKey;
 use tessera_relay_chain::paras::ParaId;
 use tessera_runtime::{AccountId, Hash, Header, OpaqueExtrinsic};
+use tessera_validity::backing::BackingError;
 
 /// How often a validator publishes its identity: often enough for a newcomer to learn every
 /// validator's peer within seconds, at one small message per validator.
@@ -1335,19 +1336,22 @@ impl ParachainService {
 pub fn verdict_of(err: &super::ParachainError) -> Verdict {
     use super::ParachainError as E;
     match err {
-        E::UnknownRelayParent(_) | E::UnknownPara(_) | E::State(_) | E::TooManyStatements(_) => {
-            Verdict::Ignore
-        }
+        E::UnknownRelayParent(_)
+        | E::UnknownPara(_)
+        | E::State(_)
+        | E::Backing(BackingError::TooManyStatements(_)) => Verdict::Ignore,
         E::Invalid(
             InvalidCandidate::Timeout { .. }
             | InvalidCandidate::MemoryLimit { .. }
             | InvalidCandidate::CompileTimeout(_),
         ) => Verdict::Ignore,
         E::Invalid(_)
-        | E::NotAllowed(_)
-        | E::BadSignature(_)
-        | E::BadChunk(_)
-        | E::BadBitfield { .. } => Verdict::Reject(Misbehaviour::Invalid),
+        | E::Backing(
+            BackingError::NotAllowed(_)
+            | BackingError::BadSignature(_)
+            | BackingError::BadBitfield { .. },
+        )
+        | E::BadChunk(_) => Verdict::Reject(Misbehaviour::Invalid),
     }
 }
 

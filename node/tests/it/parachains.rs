@@ -13,7 +13,7 @@ use tessera_node::collation::{collate, Collation, CollationInput};
 use tessera_node::parachains::chain::{FollowError, ParaView, TxEvent};
 use tessera_node::parachains::collator::Collate;
 use tessera_node::parachains::{
-    CollationOutcome, Collator, ParaChain, ParachainError, ParachainHost,
+    BackingError, CollationOutcome, Collator, ParaChain, ParachainError, ParachainHost,
 };
 use tessera_node::pool::Pool;
 use tessera_node::store::MemoryDb;
@@ -396,7 +396,9 @@ fn a_validator_keeps_few_statements_per_signer_and_refuses_bitfields_of_the_wron
     );
     assert!(matches!(
         results.last(),
-        Some(Err(ParachainError::TooManyStatements(_)))
+        Some(Err(ParachainError::Backing(
+            BackingError::TooManyStatements(_)
+        )))
     ));
     // One para, one core: a bitfield of 1,000 bits is refused before its signature is checked.
     let bits = vec![true; 1000];
@@ -411,10 +413,10 @@ fn a_validator_keeps_few_statements_per_signer_and_refuses_bitfields_of_the_wron
     assert!(
         matches!(
             err,
-            ParachainError::BadBitfield {
+            ParachainError::Backing(BackingError::BadBitfield {
                 got: 1000,
                 expected: 1
-            }
+            })
         ),
         "{err}"
     );
