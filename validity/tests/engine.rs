@@ -3,12 +3,14 @@
 //! is disputed, a dispute concludes the way two thirds find, and every message that is forged,
 //! misplaced or repeated is refused with the reason.
 
-use std::sync::Arc;
+use parity_scale_codec::{DecodeAll, Encode};
+use proptest::prelude::*;
+use std::sync::{Arc, OnceLock};
 use tessera_consensus::AuthorityKey;
 use tessera_relay_chain::disputes::CURRENT_SESSION;
 use tessera_runtime::{AccountId, Hash, Signature};
 use tessera_validity::assignment::{AssignmentKind, Crypto, RelayVrfStory, ValidatorKeys};
-use tessera_validity::disputes::{Concluded, DisputeOutput, Disputes};
+use tessera_validity::disputes::{Concluded, DisputeMessage, DisputeOutput, Disputes};
 use tessera_validity::engine::{
     Approval, ApprovalEngine, Assignment, IncludedCandidate, Message, MessageError, NewBlock,
     Output,
@@ -91,6 +93,9 @@ enum Pending {
 struct Settled {
     approved: Vec<Vec<Hash>>,
     concluded: Vec<Vec<Concluded>>,
+    /// Every approval and dispute message sent, encoded.
+    sent: Vec<Vec<u8>>,
+    dispute_sent: Vec<Vec<u8>>,
 }
 
 /// Runs the validators until quiet from `pending`, delivering every message to every other
@@ -105,10 +110,13 @@ fn settle(
     let mut settled = Settled {
         approved: vec![Vec::new(); n],
         concluded: vec![Vec::new(); n],
+        sent: Vec::new(),
+        dispute_sent: Vec::new(),
     };
     while let Some(next) = pending.pop() {
         match next {
             Pending::Approval(from, Output::Send(message)) => {
+                settled.sent.push(message.encode());
                 for (to, (engine, _)) in validators.iter_mut().enumerate() {
                     if to != from {
                         let outputs = engine.message(message.clone(), now).unwrap();
@@ -135,6 +143,7 @@ fn settle(
                 pending.extend(outputs.into_iter().map(|o| Pending::Dispute(from, o)));
             }
             Pending::Dispute(from, DisputeOutput::Send(message)) => {
+                settled.dispute_sent.push(message.encode());
                 let candidate = message.opening.candidate;
                 for (to, (engine, disputes)) in validators.iter_mut().enumerate() {
                     if to != from {
@@ -514,4 +523,71 @@ fn checks_in(outputs: &[Output]) -> Vec<Hash> {
             _ => None,
         })
         .collect()
+}
+
+/// Every message validators sent while judging a block with an invalid candidate:
+/// assignments, approvals, and the dispute's votes.
+fn recorded() -> &'static Settled {
+    static RECORDED: OnceLock<Settled> = OnceLock::new();
+    RECORDED.get_or_init(|| {
+        let mut validators = validators();
+        let first = block(1, hash(0));
+        let pending = import(&mut validators, &first);
+        let invalid = first.candidates[1].hash;
+        let settled = settle(&mut validators, pending, |h| *h != invalid, 20);
+        assert!(!settled.sent.is_empty() && !settled.dispute_sent.is_empty());
+        settled
+    })
+}
+
+/// `bytes` with each `(position, mask)` of `edits` xored in, cut to `keep` of its length.
+fn mutate(
+    bytes: &[u8],
+    edits: &[(prop::sample::Index, u8)],
+    keep: Option<prop::sample::Index>,
+) -> Vec<u8> {
+    let mut bytes = bytes.to_vec();
+    for (at, mask) in edits {
+        let at = at.index(bytes.len());
+        bytes[at] ^= mask;
+    }
+    if let Some(keep) = keep {
+        bytes.truncate(keep.index(bytes.len()));
+    }
+    bytes
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// A peer's bytes, whether a real message altered or noise: whatever decodes is judged
+    /// without panicking, and one refused leaves the receiver's view of the block as it was.
+    #[test]
+    fn altered_messages_never_panic_and_a_refused_one_changes_nothing(
+        which in any::<prop::sample::Index>(),
+        edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..4),
+        keep in proptest::option::of(any::<prop::sample::Index>()),
+        noise in prop::collection::vec(any::<u8>(), 0..256),
+    ) {
+        let recorded = recorded();
+        let (mut engine, mut disputes) = validators().pop().unwrap();
+        let first = block(1, hash(0));
+        let _ = engine.new_block(first.clone(), 10);
+        let approval = mutate(which.get::<Vec<u8>>(&recorded.sent), &edits, keep);
+        let dispute = mutate(which.get::<Vec<u8>>(&recorded.dispute_sent), &edits, keep);
+        for bytes in [&approval, &dispute, &noise] {
+            if let Ok(message) = Message::decode_all(&mut &bytes[..]) {
+                let before = engine.block_approval(&first.hash);
+                if engine.message(message, 20).is_err() {
+                    prop_assert_eq!(engine.block_approval(&first.hash), before);
+                }
+            }
+            if let Ok(message) = DisputeMessage::decode_all(&mut &bytes[..]) {
+                let before = disputes.active();
+                if disputes.message(message).is_err() {
+                    prop_assert_eq!(disputes.active(), before);
+                }
+            }
+        }
+    }
 }
