@@ -1,9 +1,12 @@
 //! Arbitrary bytes as every parachain message a peer can send: gossiped collations (with their
-//! collator's declaration), statements, bitfields and validator identities, chunk requests and responses, para transactions and para blocks
-//! responses. Decoding never panics, what decodes re-encodes to the same bytes, a validator
-//! (in the backing group of the dev para) takes whatever decodes without panicking (a
-//! collation runs the para's Wasm), and a para node takes gossiped transactions and imports
-//! fetched blocks, or refuses them and keeps its head.
+//! collator's declaration), statements, bitfields, validator identities, approval assignments
+//! and approvals, dispute votes, direct messages (approval catch-up), chunk and available-data
+//! requests and responses, para transactions and para blocks responses. Decoding never panics,
+//! what decodes re-encodes to the same bytes, a validator (in the backing group of the dev
+//! para) takes whatever decodes without panicking (a collation runs the para's Wasm; approval
+//! and dispute messages go to its approval engine, which knows one relay block, and its
+//! disputes), and a para node takes gossiped transactions and imports fetched blocks, or
+//! refuses them and keeps its head.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -13,7 +16,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use tessera_consensus::AuthorityKey;
 use tessera_node::client::Client;
 use tessera_node::network::{
-    decode_exact, ChunkRequest, ChunkResponse, CollationResponse, ParaBlocksResponse,
+    decode_exact, AvailableDataRequest, AvailableDataResponse, ChunkRequest, ChunkResponse,
+    CollationResponse, DirectMessage, ParaBlocksResponse, Topic,
 };
 use tessera_node::parachains::collator::{Collate, ParaTransactions};
 use tessera_node::parachains::{Collator, ParaChain};
@@ -23,12 +27,21 @@ use tessera_node::validation::{ValidationHost, ValidationLimits};
 use tessera_relay_chain::{ChainSpec, GenesisPara, HexBytes};
 use tessera_runtime::crypto::Pair;
 use tessera_runtime::parachain::{ParaGenesis, ParaId};
-use tessera_runtime::{Hash, Header};
+use tessera_runtime::{AccountId, Hash, Header};
+use tessera_validity::assignment::{RelayVrfStory, ValidatorKeys};
+use tessera_validity::disputes::Disputes;
+use tessera_validity::engine::{ApprovalEngine, IncludedCandidate, NewBlock};
+use tessera_validity::{ApprovalConfig, CoreIndex, ValidatorIndex};
 
 struct Validator {
     client: Client,
     host: ParachainHost,
+    approval: ApprovalEngine<ValidatorKeys>,
+    disputes: Disputes<ValidatorKeys>,
 }
+
+/// The relay block the approval engine knows, with one candidate on each of two cores.
+const BLOCK: Hash = Hash([1; 32]);
 
 fn validator() -> &'static Mutex<Validator> {
     static VALIDATOR: OnceLock<Mutex<Validator>> = OnceLock::new();
@@ -47,9 +60,35 @@ fn validator() -> &'static Mutex<Validator> {
         let limits = ValidationLimits::default();
         let validation = Arc::new(ValidationHost::new(limits).expect("wasmtime"));
         let key = AuthorityKey::from_pair(&Pair::dev("Alice"));
+        let publics: Arc<[AccountId]> = client.authorities().iter().copied().collect();
+        let n = publics.len() as u32;
+        let keys = ValidatorKeys::new(Some(key.clone()), publics);
+        let me = Some(ValidatorIndex(0));
+        let mut approval = ApprovalEngine::new(ApprovalConfig::dev(), keys.clone(), me, n);
+        let candidate = |byte: u8, core: u32| IncludedCandidate {
+            hash: Hash([byte; 32]),
+            core: CoreIndex(core),
+            backers: vec![ValidatorIndex(core)],
+        };
+        let _ = approval.new_block(
+            NewBlock {
+                hash: BLOCK,
+                parent: Hash([0; 32]),
+                number: 1,
+                slot_ms: 0,
+                story: RelayVrfStory([1; 32]),
+                n_cores: 2,
+                candidates: vec![candidate(2, 0), candidate(3, 1)],
+                sent: Vec::new(),
+            },
+            0,
+        );
+        let disputes = Disputes::new(keys, me, tessera_relay_chain::disputes::CURRENT_SESSION, n);
         Mutex::new(Validator {
             client,
             host: ParachainHost::new(Some(key), validation),
+            approval,
+            disputes,
         })
     })
 }
@@ -74,30 +113,62 @@ fn para_node() -> Box<dyn Collate> {
     )))
 }
 
+/// A gossiped (or directly sent) parachain message, taken as a validator takes it.
+fn take(message: ParachainMessage) {
+    let mut guard = validator().lock().unwrap_or_else(|p| p.into_inner());
+    let Validator {
+        client,
+        host,
+        approval,
+        disputes,
+    } = &mut *guard;
+    let _ = match message {
+        ParachainMessage::Collation(declared) => {
+            // Whatever its declaration says, the candidate's own checks must hold.
+            let _ = declared.check(&libp2p::PeerId::random());
+            host.on_collation(client, &declared.collation).map(drop)
+        }
+        ParachainMessage::Identity(identity) => identity.verified_peer().map(drop).or(Ok(())),
+        ParachainMessage::Statement(statement) => host.on_statement(client, statement),
+        ParachainMessage::Bitfield {
+            relay_parent,
+            bitfield,
+        } => host.on_bitfield(client, relay_parent, bitfield),
+        ParachainMessage::Approval(message) => {
+            let _ = approval.message(message, 1_000);
+            let _ = approval.tick(2_000);
+            Ok(())
+        }
+        ParachainMessage::Dispute(message) => {
+            let _ = disputes.message(message);
+            Ok(())
+        }
+    };
+    let genesis = client.info().expect("meta").genesis;
+    let parent = client.header(&genesis).expect("store").expect("genesis");
+    host.inherent(client, &parent).expect("the inherent builds");
+}
+
 fuzz_target!(|data: &[u8]| {
     if let Ok(message) = decode_exact::<ParachainMessage>(data) {
         assert_eq!(message.encode(), data);
-        let mut guard = validator().lock().unwrap_or_else(|p| p.into_inner());
-        let Validator { client, host } = &mut *guard;
-        let _ = match message {
-            ParachainMessage::Collation(declared) => {
-                // Whatever its declaration says, the candidate's own checks must hold.
-                let _ = declared.check(&libp2p::PeerId::random());
-                host.on_collation(client, &declared.collation).map(drop)
+        take(message);
+    }
+    if let Ok(direct) = decode_exact::<DirectMessage>(data) {
+        assert_eq!(direct.encode(), data);
+        // An approval catch-up: approval and dispute messages.
+        if direct.topic == Topic::Parachains {
+            if let Ok(messages) = decode_exact::<Vec<ParachainMessage>>(&direct.data) {
+                assert_eq!(messages.encode(), direct.data);
+                messages.into_iter().for_each(take);
             }
-            ParachainMessage::Identity(identity) => identity.verified_peer().map(drop).or(Ok(())),
-            ParachainMessage::Statement(statement) => host.on_statement(client, statement),
-            ParachainMessage::Bitfield {
-                relay_parent,
-                bitfield,
-            } => host.on_bitfield(client, relay_parent, bitfield),
-            // Approval and dispute messages go to the approval engine, whose own tests and
-            // simulator cover them; this target covers the host.
-            ParachainMessage::Approval(_) | ParachainMessage::Dispute(_) => Ok(()),
-        };
-        let genesis = client.info().expect("meta").genesis;
-        let parent = client.header(&genesis).expect("store").expect("genesis");
-        host.inherent(client, &parent).expect("the inherent builds");
+        }
+    }
+    if let Ok(request) = decode_exact::<AvailableDataRequest>(data) {
+        assert_eq!(request.encode(), data);
+    }
+    if let Ok(response) = decode_exact::<AvailableDataResponse>(data) {
+        assert_eq!(response.encode(), data);
     }
     if let Ok(request) = decode_exact::<ChunkRequest>(data) {
         assert_eq!(request.encode(), data);

@@ -252,6 +252,31 @@ impl<C: Crypto> Disputes<C> {
         self.active.len()
     }
 
+    /// What this validator holds of the disputes not concluded yet, as the messages that
+    /// carried it: each opening, then each other vote with its opening. For a validator that
+    /// connects (it may have restarted or been cut off while they were gossiped): a dispute
+    /// needs more than two thirds of the session, so one that missed them can hold it open.
+    pub fn known_messages(&self) -> Vec<DisputeMessage> {
+        let mut messages = Vec::new();
+        for active in self.active.values() {
+            messages.push(DisputeMessage {
+                opening: active.opening.clone(),
+                vote: None,
+            });
+            messages.extend(
+                active
+                    .votes
+                    .values()
+                    .filter(|vote| vote.validator != active.opening.validator)
+                    .map(|vote| DisputeMessage {
+                        opening: active.opening.clone(),
+                        vote: Some(vote.clone()),
+                    }),
+            );
+        }
+        messages
+    }
+
     /// Votes needed to conclude: more than two thirds of the session.
     pub fn supermajority(&self) -> usize {
         ((self.n_validators as usize).saturating_mul(2) / 3).saturating_add(1)
@@ -542,6 +567,40 @@ mod tests {
         assert_eq!(concluded.offenders(), [ValidatorIndex(0)]);
         assert_eq!(disputes.outcome(&candidate), Some(true));
         assert!(!disputes.is_active(&candidate));
+    }
+
+    #[test]
+    fn a_validator_that_missed_a_dispute_takes_it_whole_from_a_peers_known_messages() {
+        let candidate = Hash([3; 32]);
+        let mut peer = Disputes::new(keys(5), Some(ValidatorIndex(5)), 1, N);
+        peer.vote(vote(0, candidate, false)).unwrap();
+        for i in 1..=3 {
+            peer.vote(vote(i, candidate, true)).unwrap();
+        }
+        // Validator 6 voted before it restarted; the peer holds its vote too.
+        peer.vote(vote(6, candidate, true)).unwrap();
+        let known = peer.known_messages();
+        assert_eq!(known.len(), 5, "the opening and four other votes");
+        let mut restarted = Disputes::new(keys(6), Some(ValidatorIndex(6)), 1, N);
+        let mut outputs = Vec::new();
+        for message in known {
+            outputs.extend(restarted.message(message).unwrap());
+        }
+        // Its own vote came back with them: it signs nothing (a check it asks for before the
+        // vote arrives finds the vote there when it ends).
+        assert!(
+            outputs.iter().all(|o| !matches!(o, DisputeOutput::Send(_))),
+            "{outputs:?}"
+        );
+        assert_eq!(restarted.known_messages().len(), 5);
+        // The peer's own valid vote then concludes it at five of seven, as it does there.
+        let outputs = peer.checked(candidate, true);
+        let [DisputeOutput::Send(last), DisputeOutput::Concluded(_)] = &outputs[..] else {
+            panic!("{outputs:?}")
+        };
+        let outputs = restarted.message(last.clone()).unwrap();
+        assert!(matches!(&outputs[..], [.., DisputeOutput::Concluded(c)] if c.valid));
+        assert!(restarted.known_messages().is_empty());
     }
 
     #[test]

@@ -22,8 +22,8 @@ const DECODE_DEPTH: u32 = 32;
 /// The sync protocol's name.
 pub const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/tessera/sync/2");
 /// The protocol of messages sent to one peer (finality and approval catch-up); version 2
-/// says each message's topic.
-pub const DIRECT_PROTOCOL: StreamProtocol = StreamProtocol::new("/tessera/direct/2");
+/// says each message's topic, version 3's approval catch-up carries dispute messages too.
+pub const DIRECT_PROTOCOL: StreamProtocol = StreamProtocol::new("/tessera/direct/3");
 /// The protocol validators fetch their erasure chunks from backers with.
 pub const CHUNK_PROTOCOL: StreamProtocol = StreamProtocol::new("/tessera/chunks/1");
 /// Largest chunk response (a chunk of a 5 MiB PoV for very few validators, with its proof).

@@ -432,6 +432,12 @@ impl ApprovalWork {
         self.known.values().flatten()
     }
 
+    /// What this validator holds of the disputes not concluded yet, as messages, for a peer
+    /// that connects.
+    pub fn known_dispute_messages(&self) -> Vec<DisputeMessage> {
+        self.disputes.known_messages()
+    }
+
     /// Whether `message` was accepted here already (checked before the engine's costlier
     /// checks: catch-up from several peers repeats what gossip brought).
     pub fn is_known(&self, message: &Message) -> bool {

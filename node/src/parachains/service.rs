@@ -236,7 +236,7 @@ const EARLY_APPROVAL_MESSAGE_KEPT: Duration = Duration::from_secs(30);
 const CATCH_UPS_PER_WINDOW: u32 = 3;
 /// See [`CATCH_UPS_PER_WINDOW`].
 const CATCH_UP_WINDOW: Duration = Duration::from_secs(60);
-/// Approval messages in one catch-up message to a peer, at most (about 150 KB).
+/// Approval and dispute messages in one catch-up message to a peer, at most (about 200 KB).
 pub const CATCH_UP_BATCH: usize = 1_024;
 /// Catch-up messages to one peer per connection, at most: well inside the burst of direct
 /// messages a peer admits (finality catch-up uses the same protocol), so that an honest
@@ -1159,7 +1159,21 @@ impl ParachainService {
             // Not a validator (as far as this node knows): it has no use for them.
             return;
         }
-        let known: Vec<&tessera_validity::engine::Message> = approval.known_messages().collect();
+        // Open disputes first (each holds its candidate's block, and finality, back), then the
+        // approval messages of the oldest blocks first: the lowest unapproved block is what
+        // holds finality.
+        let known: Vec<ParachainMessage> = approval
+            .known_dispute_messages()
+            .into_iter()
+            .map(ParachainMessage::Dispute)
+            .chain(
+                approval
+                    .known_messages()
+                    .cloned()
+                    .map(ParachainMessage::Approval),
+            )
+            .take(CATCH_UP_BATCH * MAX_CATCH_UP_BATCHES)
+            .collect();
         if known.is_empty() {
             return;
         }
@@ -1177,8 +1191,7 @@ impl ParachainService {
             return;
         }
         *sent += 1;
-        // The oldest blocks first: the lowest unapproved block is what holds finality.
-        for batch in known.chunks(CATCH_UP_BATCH).take(MAX_CATCH_UP_BATCHES) {
+        for batch in known.chunks(CATCH_UP_BATCH) {
             let _stopped = self
                 .network
                 .send_direct(peer, Topic::Parachains, batch.encode());
@@ -1186,10 +1199,11 @@ impl ParachainService {
         tracing::debug!(%peer, messages = known.len(), "approval catch-up sent");
     }
 
-    /// A peer's catch-up (approval messages for this node alone): each is checked as if
-    /// gossiped; one that proves the peer wrong, or a batch that does not decode, costs it.
+    /// A peer's catch-up (approval and dispute messages for this node alone): each is checked
+    /// as if gossiped; one that proves the peer wrong, another kind of message, or a batch that
+    /// does not decode, costs it.
     pub fn on_direct(&mut self, peer: PeerId, data: &[u8]) {
-        let messages = match decode_exact::<Vec<tessera_validity::engine::Message>>(data) {
+        let messages = match decode_exact::<Vec<ParachainMessage>>(data) {
             Ok(messages) if messages.len() <= CATCH_UP_BATCH => messages,
             _ => {
                 let _stopped = self.network.report(peer, Misbehaviour::Malformed);
@@ -1212,7 +1226,12 @@ impl ParachainService {
         approval.feed_now(&self.shared.client(), &mut actions);
         self.approval_actions.absorb(actions);
         for message in messages {
-            if let Verdict::Reject(what) = self.on_approval_message(message) {
+            let verdict = match message {
+                ParachainMessage::Approval(message) => self.on_approval_message(message),
+                ParachainMessage::Dispute(message) => self.on_dispute_message(message),
+                _ => Verdict::Reject(Misbehaviour::Malformed),
+            };
+            if let Verdict::Reject(what) = verdict {
                 let _stopped = self.network.report(peer, what);
                 return;
             }
