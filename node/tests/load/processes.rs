@@ -14,7 +14,7 @@ use std::path::Path;
 use std::time::Duration;
 
 const VALIDATORS: [&str; 6] = ["Alice", "Bob", "Charlie", "Dave", "Eve", "Ferdie"];
-const PARAS: [u32; 2] = [1000, 1001];
+pub(crate) const PARAS: [u32; 2] = [1000, 1001];
 /// Killed for good after announcing an assignment.
 const NO_SHOW: usize = 3;
 /// Killed after signing an approval, and restarted.
@@ -23,8 +23,59 @@ const WITHHOLDER: usize = 5;
 /// What the validators log: enough to see each message they sign.
 const LOG: &str = "info,tessera_node::parachains::approval=debug";
 
+/// Starts a validator process per name in `validators` (with `--malus` and what `malus` says
+/// for its index, if anything; logging `log` if given) on the chain of [`spec`], and a collator
+/// process per para bootstrapped from them.
+pub(crate) fn start_network(
+    dir: &Path,
+    validators: &[&str],
+    malus: impl Fn(usize) -> Option<&'static str>,
+    log: Option<&str>,
+) -> (Vec<Member>, Vec<Member>) {
+    let spec_path = dir.join("spec.json");
+    std::fs::write(&spec_path, spec(validators).to_json()).unwrap();
+    let mut members: Vec<Member> = Vec::new();
+    for (index, name) in validators.iter().enumerate() {
+        let bootnodes: Vec<String> = members.iter().map(|v| v.address.clone()).collect();
+        let behaviours = malus(index);
+        let extra: Vec<&str> = behaviours.iter().flat_map(|b| ["--malus", b]).collect();
+        members.push(Member::start(
+            dir,
+            name,
+            &spec_path,
+            Some(&format!("//{name}")),
+            &bootnodes,
+            &extra,
+            log,
+        ));
+    }
+    let bootnodes: Vec<String> = members.iter().map(|v| v.address.clone()).collect();
+    let collators = PARAS
+        .iter()
+        .map(|id| {
+            Member::start(
+                dir,
+                &format!("collator{id}"),
+                &spec_path,
+                None,
+                &bootnodes,
+                &[
+                    "--para",
+                    &id.to_string(),
+                    "--collator-key",
+                    &format!("//Collator{id}"),
+                    "--para-rpc-port",
+                    "0",
+                ],
+                None,
+            )
+        })
+        .collect();
+    (members, collators)
+}
+
 /// The heads of both paras of `kind` (`approved`, `finalized`) at the node at `port`.
-async fn para_heads(port: u16, kind: &str) -> [u32; 2] {
+pub(crate) async fn para_heads(port: u16, kind: &str) -> [u32; 2] {
     let paras: Vec<Value> = request(port, "tessera_paras", rpc_params![]).await;
     PARAS.map(|id| {
         paras
@@ -37,7 +88,13 @@ async fn para_heads(port: u16, kind: &str) -> [u32; 2] {
 
 /// Waits until the node at `port` has both paras' `kind` heads at least `at_least` and its
 /// relay chain finalized at least `finalized`.
-async fn wait_heads(port: u16, kind: &str, at_least: [u32; 2], finalized: u32, logs: &Path) {
+pub(crate) async fn wait_heads(
+    port: u16,
+    kind: &str,
+    at_least: [u32; 2],
+    finalized: u32,
+    logs: &Path,
+) {
     let reached = tokio::time::timeout(Duration::from_secs(150), async {
         loop {
             let heads = para_heads(port, kind).await;
@@ -108,50 +165,12 @@ async fn kill_after(member: &mut Member, what: &str) {
 async fn a_sigkilled_checker_is_covered_and_resumes_from_disk_without_signing_twice() {
     let _turn = crate::EXCLUSIVE.lock().await;
     let dir = tempfile::tempdir().unwrap();
-
-    let spec_path = dir.path().join("spec.json");
-    std::fs::write(&spec_path, spec(&VALIDATORS).to_json()).unwrap();
-
-    let mut validators: Vec<Member> = Vec::new();
-    for (index, name) in VALIDATORS.iter().enumerate() {
-        let bootnodes: Vec<String> = validators.iter().map(|v| v.address.clone()).collect();
-        let malus: &[&str] = if index == WITHHOLDER {
-            &["--malus", "withhold-chunks"]
-        } else {
-            &[]
-        };
-        validators.push(Member::start(
-            dir.path(),
-            name,
-            &spec_path,
-            Some(&format!("//{name}")),
-            &bootnodes,
-            malus,
-            Some(LOG),
-        ));
-    }
-    let bootnodes: Vec<String> = validators.iter().map(|v| v.address.clone()).collect();
-    let _collators: Vec<Member> = PARAS
-        .iter()
-        .map(|id| {
-            Member::start(
-                dir.path(),
-                &format!("collator{id}"),
-                &spec_path,
-                None,
-                &bootnodes,
-                &[
-                    "--para",
-                    &id.to_string(),
-                    "--collator-key",
-                    &format!("//Collator{id}"),
-                    "--para-rpc-port",
-                    "0",
-                ],
-                None,
-            )
-        })
-        .collect();
+    let (mut validators, _collators) = start_network(
+        dir.path(),
+        &VALIDATORS,
+        |index| (index == WITHHOLDER).then_some("withhold-chunks"),
+        Some(LOG),
+    );
     let alice = validators[0].rpc;
     // Every validator checks (recovering without the withholder's chunks) and finalizes.
     wait_heads(alice, "finalized", [2, 2], 2, dir.path()).await;
