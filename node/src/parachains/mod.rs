@@ -7,6 +7,7 @@
 pub mod approval;
 pub mod chain;
 pub mod collator;
+pub mod early;
 pub mod host;
 pub mod nodes;
 pub mod own_messages;

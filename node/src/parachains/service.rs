@@ -6,6 +6,7 @@
 //! statement: so a collator sends its collation to the backers' own peers, and a validator
 //! asks its chunk from a backer's own peer (from any peer while it knows none).
 
+use super::early::EarlyMessages;
 use super::host::{
     CandidateCheck, CollationOutcome, IdentityError, MissingChunk, ParachainHost, ParachainMessage,
     ValidatorIdentity,
@@ -221,13 +222,13 @@ pub struct ParachainService {
     /// Catch-up messages taken from each connected peer since it connected.
     catch_up_taken: HashMap<PeerId, usize>,
     /// Approval messages that came before their block or assignment, with when.
-    approval_early: std::collections::VecDeque<(Instant, tessera_validity::engine::Message)>,
+    approval_early: EarlyMessages<tessera_validity::engine::Message>,
     /// Dispute messages that came before their candidate's block or the dispute's opening.
-    dispute_early:
-        std::collections::VecDeque<(Instant, tessera_validity::disputes::DisputeMessage)>,
+    dispute_early: EarlyMessages<tessera_validity::disputes::DisputeMessage>,
 }
 
-/// Approval messages kept for a retry at most.
+/// Approval messages (and, apart, dispute messages) kept for a retry at most, shared fairly
+/// between the peers that sent them ([`EarlyMessages`]).
 const MAX_EARLY_APPROVAL_MESSAGES: usize = 1_024;
 /// How long an early approval message is kept.
 const EARLY_APPROVAL_MESSAGE_KEPT: Duration = Duration::from_secs(30);
@@ -277,8 +278,14 @@ impl ParachainService {
             recovery_whole: HashMap::new(),
             catch_up_sent: HashMap::new(),
             catch_up_taken: HashMap::new(),
-            approval_early: std::collections::VecDeque::new(),
-            dispute_early: std::collections::VecDeque::new(),
+            approval_early: EarlyMessages::new(
+                MAX_EARLY_APPROVAL_MESSAGES,
+                EARLY_APPROVAL_MESSAGE_KEPT,
+            ),
+            dispute_early: EarlyMessages::new(
+                MAX_EARLY_APPROVAL_MESSAGES,
+                EARLY_APPROVAL_MESSAGE_KEPT,
+            ),
             shared,
             network,
             is_validator: key.is_some(),
@@ -714,8 +721,8 @@ impl ParachainService {
                 self.verdict(result)
             }
             ParachainMessage::Identity(identity) => self.on_identity(identity),
-            ParachainMessage::Approval(message) => self.on_approval_message(message),
-            ParachainMessage::Dispute(message) => self.on_dispute_message(message),
+            ParachainMessage::Approval(message) => self.on_approval_message(peer, message),
+            ParachainMessage::Dispute(message) => self.on_dispute_message(peer, message),
         };
         let _stopped = self.network.validated(id, peer, source, verdict);
         passed
@@ -1227,8 +1234,8 @@ impl ParachainService {
         self.approval_actions.absorb(actions);
         for message in messages {
             let verdict = match message {
-                ParachainMessage::Approval(message) => self.on_approval_message(message),
-                ParachainMessage::Dispute(message) => self.on_dispute_message(message),
+                ParachainMessage::Approval(message) => self.on_approval_message(peer, message),
+                ParachainMessage::Dispute(message) => self.on_dispute_message(peer, message),
                 _ => Verdict::Reject(Misbehaviour::Malformed),
             };
             if let Verdict::Reject(what) = verdict {
@@ -1238,9 +1245,13 @@ impl ParachainService {
         }
     }
 
-    /// A gossiped approval message: accepted (and forwarded) when it checked, rejected when it
-    /// proves its sender wrong, else ignored (gossip reorders honest messages too).
-    fn on_approval_message(&mut self, message: tessera_validity::engine::Message) -> Verdict {
+    /// An approval message from `peer`: accepted (and forwarded) when it checked, rejected
+    /// when it proves its sender wrong, else ignored (gossip reorders honest messages too).
+    fn on_approval_message(
+        &mut self,
+        peer: PeerId,
+        message: tessera_validity::engine::Message,
+    ) -> Verdict {
         use tessera_validity::engine::MessageError;
         let Some(approval) = &mut self.approval else {
             return Verdict::Ignore;
@@ -1261,11 +1272,7 @@ impl ParachainService {
             Err(MessageError::UnknownBlock(_) | MessageError::NotAssigned { .. }) => {
                 // Gossip reorders: the block may not be imported yet, or the approval may have
                 // overtaken its assignment. Kept a while and tried again; not forwarded.
-                if self.approval_early.len() >= MAX_EARLY_APPROVAL_MESSAGES {
-                    self.approval_early.pop_front();
-                }
-                self.approval_early
-                    .push_back((Instant::now(), message_copy));
+                self.approval_early.keep(Instant::now(), peer, message_copy);
                 Verdict::Ignore
             }
             Err(_) => Verdict::Ignore,
@@ -1279,27 +1286,20 @@ impl ParachainService {
             return;
         };
         let mut actions = super::approval::Actions::default();
-        let early = std::mem::take(&mut self.approval_early);
+        let now = Instant::now();
         let client = self.shared.client();
-        for (at, message) in early {
-            if at.elapsed() > EARLY_APPROVAL_MESSAGE_KEPT {
-                continue;
-            }
+        for (at, peer, message) in self.approval_early.take_fresh(now) {
             if let Err(MessageError::UnknownBlock(_) | MessageError::NotAssigned { .. }) =
                 approval.on_message(&client, message.clone(), &mut actions)
             {
-                self.approval_early.push_back((at, message));
+                self.approval_early.keep(at, peer, message);
             }
         }
-        let early = std::mem::take(&mut self.dispute_early);
-        for (at, message) in early {
-            if at.elapsed() > EARLY_APPROVAL_MESSAGE_KEPT {
-                continue;
-            }
+        for (at, peer, message) in self.dispute_early.take_fresh(now) {
             if let Err(tessera_validity::disputes::DisputeError::NotDisputed(_)) =
                 approval.on_dispute(&client, message.clone(), &mut actions)
             {
-                self.dispute_early.push_back((at, message));
+                self.dispute_early.keep(at, peer, message);
             }
         }
         drop(client);
@@ -1311,6 +1311,7 @@ impl ParachainService {
     /// the opening validator's equivocation carried by an honest sender).
     fn on_dispute_message(
         &mut self,
+        peer: PeerId,
         message: tessera_validity::disputes::DisputeMessage,
     ) -> Verdict {
         use tessera_validity::disputes::DisputeError as E;
@@ -1329,10 +1330,7 @@ impl ParachainService {
             Err(E::NotDisputed(_)) => {
                 // Gossip reorders: the candidate's block may not be fed here yet, or a vote
                 // may have overtaken the opening. Kept a while and tried again.
-                if self.dispute_early.len() >= MAX_EARLY_APPROVAL_MESSAGES {
-                    self.dispute_early.pop_front();
-                }
-                self.dispute_early.push_back((Instant::now(), message_copy));
+                self.dispute_early.keep(Instant::now(), peer, message_copy);
                 Verdict::Ignore
             }
             Err(
