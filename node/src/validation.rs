@@ -16,9 +16,10 @@
 
 use lru::LruCache;
 use parity_scale_codec::{Compact, Decode, DecodeAll, Encode};
+use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 use tessera_relay_chain::availability::AvailableData;
@@ -234,21 +235,43 @@ pub struct ValidationHost {
     engine: Engine,
     linker: Linker<Execution>,
     modules: Arc<Mutex<LruCache<Hash, Module>>>,
-    /// Codes being compiled (at most one compilation each).
-    compiling: Arc<Mutex<std::collections::HashSet<Hash>>>,
+    /// Codes being compiled (at most one compilation each), with where its outcome will be.
+    compiling: Arc<Mutex<HashMap<Hash, Arc<Compilation>>>>,
     limits: ValidationLimits,
     ticker_stop: Arc<AtomicBool>,
 }
 
-/// Marks a code as being compiled until dropped.
+/// One compilation's outcome, which every validation of its code waits for.
+#[derive(Default)]
+struct Compilation {
+    outcome: Mutex<Option<Result<Module, InvalidCandidate>>>,
+    done: Condvar,
+}
+
+impl Compilation {
+    /// Its outcome, waiting up to `timeout` for it.
+    fn wait(&self, timeout: Duration) -> Result<Module, InvalidCandidate> {
+        let outcome = self.outcome.lock().unwrap_or_else(|e| e.into_inner());
+        let (outcome, _) = self
+            .done
+            .wait_timeout_while(outcome, timeout, |outcome| outcome.is_none())
+            .unwrap_or_else(|e| e.into_inner());
+        outcome
+            .clone()
+            .unwrap_or(Err(InvalidCandidate::CompileTimeout(timeout)))
+    }
+}
+
+/// Marks a code as being compiled until dropped (even if compiling panics, so the code may
+/// be compiled again later).
 struct Compiling {
-    set: Arc<Mutex<std::collections::HashSet<Hash>>>,
+    map: Arc<Mutex<HashMap<Hash, Arc<Compilation>>>>,
     code_hash: Hash,
 }
 
 impl Drop for Compiling {
     fn drop(&mut self) {
-        self.set
+        self.map
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&self.code_hash);
@@ -289,7 +312,7 @@ impl ValidationHost {
             modules: Arc::new(Mutex::new(LruCache::new(
                 NonZeroUsize::new(MODULE_CACHE_SIZE).unwrap_or(NonZeroUsize::MIN),
             ))),
-            compiling: Arc::new(Mutex::new(std::collections::HashSet::new())),
+            compiling: Arc::new(Mutex::new(HashMap::new())),
             limits,
             ticker_stop,
         })
@@ -301,55 +324,54 @@ impl ValidationHost {
     }
 
     /// Compiles `code` (whose hash is `code_hash`) unless it is cached, and checks its imports
-    /// and exports against the ABI.
+    /// and exports against the ABI. A code is compiled once at a time, on a thread of its own:
+    /// a validation of a code being compiled waits for that compilation (up to the compile
+    /// time limit) rather than starting another or giving up at once.
     pub fn prepare(&self, code_hash: Hash, code: &[u8]) -> Result<Module, InvalidCandidate> {
         if let Some(module) = self.cached(&code_hash) {
             return Ok(module);
         }
         let timeout = self.limits.compile_timeout;
-        {
+        let (compilation, start) = {
             let mut compiling = self.compiling.lock().unwrap_or_else(|e| e.into_inner());
-            // One compilation of a code at a time: a second candidate of a code whose
-            // compilation overran does not start another.
-            if !compiling.insert(code_hash) {
-                return Err(InvalidCandidate::CompileTimeout(timeout));
+            match compiling.get(&code_hash) {
+                Some(compilation) => (compilation.clone(), false),
+                None => {
+                    let compilation = Arc::new(Compilation::default());
+                    compiling.insert(code_hash, compilation.clone());
+                    (compilation, true)
+                }
+            }
+        };
+        if start {
+            let (engine, modules) = (self.engine.clone(), self.modules.clone());
+            let marker = Compiling {
+                map: self.compiling.clone(),
+                code_hash,
+            };
+            let shared = compilation.clone();
+            let code = code.to_vec();
+            let spawned = thread::Builder::new()
+                .name("wasm-compile".into())
+                .spawn(move || {
+                    let _marker = marker;
+                    let module = Module::from_binary(&engine, &code)
+                        .map_err(|e| InvalidCandidate::InvalidCode(format!("{e:#}")))
+                        .and_then(|module| check_abi(&module).map(|()| module));
+                    if let Ok(module) = &module {
+                        if let Ok(mut modules) = modules.lock() {
+                            modules.put(code_hash, module.clone());
+                        }
+                    }
+                    *shared.outcome.lock().unwrap_or_else(|e| e.into_inner()) = Some(module);
+                    shared.done.notify_all();
+                });
+            if spawned.is_err() {
+                // The marker went with the closure that never ran: the code is free again.
+                return Err(InvalidCandidate::CompileTimeout(Duration::ZERO));
             }
         }
-        let (done, compiled) = std::sync::mpsc::channel();
-        let (engine, modules, compiling) = (
-            self.engine.clone(),
-            self.modules.clone(),
-            self.compiling.clone(),
-        );
-        let code = code.to_vec();
-        let spawned = thread::Builder::new()
-            .name("wasm-compile".into())
-            .spawn(move || {
-                // Even if compiling panics, the code may be compiled again later.
-                let _done = Compiling {
-                    set: compiling,
-                    code_hash,
-                };
-                let module = Module::from_binary(&engine, &code)
-                    .map_err(|e| InvalidCandidate::InvalidCode(format!("{e:#}")))
-                    .and_then(|module| check_abi(&module).map(|()| module));
-                if let Ok(module) = &module {
-                    if let Ok(mut modules) = modules.lock() {
-                        modules.put(code_hash, module.clone());
-                    }
-                }
-                let _waiter_gone = done.send(module);
-            });
-        if spawned.is_err() {
-            self.compiling
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&code_hash);
-            return Err(InvalidCandidate::CompileTimeout(Duration::ZERO));
-        }
-        compiled
-            .recv_timeout(timeout)
-            .unwrap_or(Err(InvalidCandidate::CompileTimeout(timeout)))
+        compilation.wait(timeout)
     }
 
     fn cached(&self, code_hash: &Hash) -> Option<Module> {

@@ -360,6 +360,23 @@ fn a_compilation_over_its_time_limit_gives_up_the_candidate_and_finishes_in_the_
 }
 
 #[test]
+fn a_validation_of_a_code_being_compiled_waits_for_that_compilation() {
+    let host = std::sync::Arc::new(host());
+    let (code_hash, code) = template_code();
+    let first = {
+        let host = host.clone();
+        std::thread::spawn(move || {
+            let (code_hash, code) = template_code();
+            host.prepare(code_hash, code).map(drop)
+        })
+    };
+    // Likely while the first compiles (if not, it waits for this one's compilation).
+    std::thread::sleep(Duration::from_millis(10));
+    assert_eq!(host.prepare(code_hash, code).map(drop), Ok(()));
+    assert_eq!(first.join().unwrap(), Ok(()));
+}
+
+#[test]
 fn host_calls_are_bounded_and_stop_at_the_deadline() {
     let host = host();
     // A signature batch claiming 100,000 items (compact 100,000 at offset 16): refused
