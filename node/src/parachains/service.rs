@@ -221,6 +221,8 @@ pub struct ParachainService {
     catch_up_sent: HashMap<PeerId, (Instant, u32)>,
     /// Catch-up messages taken from each connected peer since it connected.
     catch_up_taken: HashMap<PeerId, usize>,
+    /// Whole available data served in the current second: since when, and how many bytes.
+    whole_data_served: (Instant, usize),
     /// Approval messages that came before their block or assignment, with when.
     approval_early: EarlyMessages<tessera_validity::engine::Message>,
     /// Dispute messages that came before their candidate's block or the dispute's opening.
@@ -237,6 +239,12 @@ const EARLY_APPROVAL_MESSAGE_KEPT: Duration = Duration::from_secs(30);
 const CATCH_UPS_PER_WINDOW: u32 = 3;
 /// See [`CATCH_UPS_PER_WINDOW`].
 const CATCH_UP_WINDOW: Duration = Duration::from_secs(60);
+/// Bytes of whole available data a backer serves per second, at most: what approval checkers of
+/// the candidates it backed need (a few answers per candidate per relay block), with room to
+/// spare; the node loop reads and sends each answer, so validators asking for more cannot take
+/// it over.
+pub const WHOLE_DATA_BYTES_PER_SECOND: usize = 64 * 1024 * 1024;
+
 /// Approval and dispute messages in one catch-up message to a peer, at most (about 200 KB).
 pub const CATCH_UP_BATCH: usize = 1_024;
 /// Catch-up messages to one peer per connection, at most: well inside the burst of direct
@@ -278,6 +286,7 @@ impl ParachainService {
             recovery_whole: HashMap::new(),
             catch_up_sent: HashMap::new(),
             catch_up_taken: HashMap::new(),
+            whole_data_served: (Instant::now(), 0),
             approval_early: EarlyMessages::new(
                 MAX_EARLY_APPROVAL_MESSAGES,
                 EARLY_APPROVAL_MESSAGE_KEPT,
@@ -1075,9 +1084,11 @@ impl ParachainService {
         self.approval_actions.absorb(actions);
     }
 
-    /// Answers a peer's request for a candidate's whole available data (kept by backers).
+    /// Answers a peer's request for a candidate's whole available data (kept by backers):
+    /// to validators only, and [`WHOLE_DATA_BYTES_PER_SECOND`] at most in all (past it, the
+    /// checker recovers from chunks).
     pub fn on_available_data_request(
-        &self,
+        &mut self,
         peer: PeerId,
         request: AvailableDataRequest,
         channel: ResponseChannel<AvailableDataResponse>,
@@ -1086,7 +1097,20 @@ impl ParachainService {
             // Up to 5 MiB read and sent: for checkers only.
             None
         } else {
-            ParachainHost::available_data(&self.shared.client(), &request.candidate_hash)
+            let (since, served) = &mut self.whole_data_served;
+            if since.elapsed() >= Duration::from_secs(1) {
+                (*since, *served) = (Instant::now(), 0);
+            }
+            if *served >= WHOLE_DATA_BYTES_PER_SECOND {
+                tracing::debug!(%peer, "whole available data not served: this second's budget is spent");
+                None
+            } else {
+                let data =
+                    ParachainHost::available_data(&self.shared.client(), &request.candidate_hash);
+                let size = data.as_ref().map_or(0, |d| d.pov.block_data.0.len());
+                *served = served.saturating_add(size);
+                data
+            }
         };
         let _stopped = self
             .network
