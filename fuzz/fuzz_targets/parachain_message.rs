@@ -129,11 +129,11 @@ fn take(message: ParachainMessage) {
             host.on_collation(client, &declared.collation).map(drop)
         }
         ParachainMessage::Identity(identity) => identity.verified_peer().map(drop).or(Ok(())),
-        ParachainMessage::Statement(statement) => host.on_statement(client, statement),
+        ParachainMessage::Statement(statement) => host.on_statement(client, statement).map(drop),
         ParachainMessage::Bitfield {
             relay_parent,
             bitfield,
-        } => host.on_bitfield(client, relay_parent, bitfield),
+        } => host.on_bitfield(client, relay_parent, bitfield).map(drop),
         ParachainMessage::Approval(message) => {
             let _ = approval.message(message, 1_000);
             let _ = approval.tick(2_000);
@@ -156,11 +156,17 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(direct) = decode_exact::<DirectMessage>(data) {
         assert_eq!(direct.encode(), data);
-        // An approval catch-up: approval and dispute messages.
+        // An approval catch-up: approval and dispute messages (a node refuses the batch at
+        // the first message of another kind).
         if direct.topic == Topic::Parachains {
             if let Ok(messages) = decode_exact::<Vec<ParachainMessage>>(&direct.data) {
                 assert_eq!(messages.encode(), direct.data);
-                messages.into_iter().for_each(take);
+                messages
+                    .into_iter()
+                    .take_while(|m| {
+                        matches!(m, ParachainMessage::Approval(_) | ParachainMessage::Dispute(_))
+                    })
+                    .for_each(take);
             }
         }
     }

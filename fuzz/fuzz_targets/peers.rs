@@ -159,7 +159,7 @@ impl Node {
                 }
                 self.host
                     .on_collation(&self.client, &declared.collation)
-                    .map(drop)
+                    .map(|_| true)
             }
             ParachainMessage::Statement(statement) => {
                 self.host.on_statement(&self.client, statement)
@@ -180,7 +180,8 @@ impl Node {
             }
         };
         match result {
-            Ok(()) => Verdict::Accept,
+            Ok(true) => Verdict::Accept,
+            Ok(false) => Verdict::Ignore,
             Err(err) => verdict_of(&err),
         }
     }

@@ -242,30 +242,43 @@ pub struct ValidationHost {
 }
 
 /// One compilation's outcome, which every validation of its code waits for.
-#[derive(Default)]
 struct Compilation {
+    started: Instant,
     outcome: Mutex<Option<Result<Module, InvalidCandidate>>>,
     done: Condvar,
 }
 
 impl Compilation {
-    /// Its outcome, waiting up to `timeout` for it.
+    /// Its outcome, waiting for it until `timeout` after the compilation started (so that
+    /// validations arriving later do not each hold their slot for a whole `timeout`).
     fn wait(&self, timeout: Duration) -> Result<Module, InvalidCandidate> {
+        let left = timeout.saturating_sub(self.started.elapsed());
         let outcome = self.outcome.lock().unwrap_or_else(|e| e.into_inner());
         let (outcome, _) = self
             .done
-            .wait_timeout_while(outcome, timeout, |outcome| outcome.is_none())
+            .wait_timeout_while(outcome, left, |outcome| outcome.is_none())
             .unwrap_or_else(|e| e.into_inner());
         outcome
             .clone()
             .unwrap_or(Err(InvalidCandidate::CompileTimeout(timeout)))
     }
+
+    /// Sets its outcome (the first one set stands) and wakes who waits for it.
+    fn finish(&self, result: Result<Module, InvalidCandidate>) {
+        let mut outcome = self.outcome.lock().unwrap_or_else(|e| e.into_inner());
+        if outcome.is_none() {
+            *outcome = Some(result);
+        }
+        self.done.notify_all();
+    }
 }
 
-/// Marks a code as being compiled until dropped (even if compiling panics, so the code may
-/// be compiled again later).
+/// Marks a code as being compiled until dropped: then the code may be compiled again, and
+/// if compiling ended without an outcome (it panicked, or its thread never started), those
+/// waiting are told at once that it could not finish.
 struct Compiling {
     map: Arc<Mutex<HashMap<Hash, Arc<Compilation>>>>,
+    compilation: Arc<Compilation>,
     code_hash: Hash,
 }
 
@@ -275,6 +288,8 @@ impl Drop for Compiling {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&self.code_hash);
+        self.compilation
+            .finish(Err(InvalidCandidate::CompileTimeout(Duration::ZERO)));
     }
 }
 
@@ -337,7 +352,11 @@ impl ValidationHost {
             match compiling.get(&code_hash) {
                 Some(compilation) => (compilation.clone(), false),
                 None => {
-                    let compilation = Arc::new(Compilation::default());
+                    let compilation = Arc::new(Compilation {
+                        started: Instant::now(),
+                        outcome: Mutex::new(None),
+                        done: Condvar::new(),
+                    });
                     compiling.insert(code_hash, compilation.clone());
                     (compilation, true)
                 }
@@ -347,14 +366,15 @@ impl ValidationHost {
             let (engine, modules) = (self.engine.clone(), self.modules.clone());
             let marker = Compiling {
                 map: self.compiling.clone(),
+                compilation: compilation.clone(),
                 code_hash,
             };
-            let shared = compilation.clone();
             let code = code.to_vec();
             let spawned = thread::Builder::new()
                 .name("wasm-compile".into())
                 .spawn(move || {
-                    let _marker = marker;
+                    // Dropped when this thread ends, however it ends.
+                    let marker = marker;
                     let module = Module::from_binary(&engine, &code)
                         .map_err(|e| InvalidCandidate::InvalidCode(format!("{e:#}")))
                         .and_then(|module| check_abi(&module).map(|()| module));
@@ -363,11 +383,11 @@ impl ValidationHost {
                             modules.put(code_hash, module.clone());
                         }
                     }
-                    *shared.outcome.lock().unwrap_or_else(|e| e.into_inner()) = Some(module);
-                    shared.done.notify_all();
+                    marker.compilation.finish(module);
                 });
             if spawned.is_err() {
-                // The marker went with the closure that never ran: the code is free again.
+                // The marker went with the closure that never ran: the code is free again, and
+                // those waiting were told.
                 return Err(InvalidCandidate::CompileTimeout(Duration::ZERO));
             }
         }

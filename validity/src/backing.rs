@@ -103,7 +103,8 @@ impl Statements {
 
     /// Checks `statement` against its candidate's backing `group` (at the relay parent, whose
     /// number is `relay_parent_number`) and the signer's key among `validators`, and keeps it.
-    /// Returns whether it was new.
+    /// Returns whether it was new (one known already is checked too before it is called so:
+    /// its sender may have altered it).
     pub fn import(
         &mut self,
         statement: Statement,
@@ -117,8 +118,18 @@ impl Statements {
             .filter(|_| group.contains(&validator))
             .ok_or(BackingError::NotAllowed(validator))?;
         let candidate_hash = statement.candidate.hash();
-        if self.has_signed(&candidate_hash, validator) {
-            return Ok(false);
+        let payload = statement_payload(&candidate_hash);
+        if let Some(known) = self
+            .candidates
+            .get(&candidate_hash)
+            .and_then(|v| v.votes.get(&validator))
+        {
+            if known.signature == statement.vote.signature
+                || signer.verify(&payload, &statement.vote.signature)
+            {
+                return Ok(false);
+            }
+            return Err(BackingError::BadSignature(validator));
         }
         let relay_parent = statement.candidate.descriptor.relay_parent;
         let signed_on_parent = self
@@ -132,10 +143,7 @@ impl Statements {
         if signed_on_parent >= MAX_STATEMENTS_PER_VALIDATOR {
             return Err(BackingError::TooManyStatements(validator));
         }
-        if !signer.verify(
-            &statement_payload(&candidate_hash),
-            &statement.vote.signature,
-        ) {
+        if !signer.verify(&payload, &statement.vote.signature) {
             return Err(BackingError::BadSignature(validator));
         }
         self.candidates
@@ -206,7 +214,8 @@ pub fn sign_bitfield(
 }
 
 /// The availability bitfields a validator knows of, per relay parent: at most one per
-/// validator (a newer one replaces the older).
+/// validator, replaced only by one that sets every bit it set (a validator's chunks only
+/// accumulate, so an older bitfield replayed cannot undo a newer one).
 #[derive(Default)]
 pub struct Bitfields {
     by_parent: HashMap<Hash, (u32, BTreeMap<u32, SignedBitfield>)>,
@@ -214,7 +223,8 @@ pub struct Bitfields {
 
 impl Bitfields {
     /// Checks `bitfield`, signed on `relay_parent` (numbered `number`, with `cores` cores),
-    /// against its signer's key among `validators`, and keeps it.
+    /// against its signer's key among `validators`, and keeps it unless the one kept of that
+    /// validator has a bit it lacks. Returns whether it was kept.
     pub fn import(
         &mut self,
         relay_parent: Hash,
@@ -222,7 +232,7 @@ impl Bitfields {
         cores: usize,
         validators: &[AccountId],
         bitfield: SignedBitfield,
-    ) -> Result<(), BackingError> {
+    ) -> Result<bool, BackingError> {
         if bitfield.bits.len() != cores {
             return Err(BackingError::BadBitfield {
                 got: bitfield.bits.len(),
@@ -238,12 +248,26 @@ impl Bitfields {
         ) {
             return Err(BackingError::BadSignature(bitfield.validator));
         }
-        self.by_parent
+        let by_validator = &mut self
+            .by_parent
             .entry(relay_parent)
             .or_insert_with(|| (number, BTreeMap::new()))
-            .1
-            .insert(bitfield.validator, bitfield);
-        Ok(())
+            .1;
+        let covers = |known: &SignedBitfield| {
+            known
+                .bits
+                .iter()
+                .zip(&bitfield.bits)
+                .all(|(had, has)| *has || !*had)
+        };
+        if by_validator
+            .get(&bitfield.validator)
+            .is_some_and(|known| *known == bitfield || !covers(known))
+        {
+            return Ok(false);
+        }
+        by_validator.insert(bitfield.validator, bitfield);
+        Ok(true)
     }
 
     /// The bitfields signed on `relay_parent` with one bit per core of its `cores`, by validator.
@@ -350,11 +374,25 @@ mod tests {
         );
         let forged = Statement::sign(&keys[0], 1, c.clone());
         assert_eq!(
-            table.import(forged, 5, &group, &publics),
+            table.import(forged.clone(), 5, &group, &publics),
             Err(BackingError::BadSignature(1))
         );
         assert!(!table.has_signed(&c.hash(), 1));
         assert!(table.candidates.is_empty());
+        // A known statement with its signature altered is refused too, not taken as known.
+        let real = Statement::sign(&keys[1], 1, c.clone());
+        assert_eq!(table.import(real.clone(), 5, &group, &publics), Ok(true));
+        let altered = Statement {
+            vote: ValidityVote {
+                signature: forged.vote.signature,
+                ..real.vote.clone()
+            },
+            ..real
+        };
+        assert_eq!(
+            table.import(altered, 5, &group, &publics),
+            Err(BackingError::BadSignature(1))
+        );
     }
 
     #[test]
@@ -445,9 +483,15 @@ mod tests {
         let older = sign_bitfield(&keys[0], 0, &PARENT, vec![false, false]);
         let newer = sign_bitfield(&keys[0], 0, &PARENT, vec![true, false]);
         let two = sign_bitfield(&keys[2], 2, &PARENT, vec![true, true]);
-        for bitfield in [older, newer.clone(), two.clone()] {
-            bitfields.import(PARENT, 5, 2, &publics, bitfield).unwrap();
+        for bitfield in [older.clone(), newer.clone(), two.clone()] {
+            assert_eq!(bitfields.import(PARENT, 5, 2, &publics, bitfield), Ok(true));
         }
+        // The older one replayed does not undo the newer; the same one again is not news.
+        assert_eq!(bitfields.import(PARENT, 5, 2, &publics, older), Ok(false));
+        assert_eq!(
+            bitfields.import(PARENT, 5, 2, &publics, newer.clone()),
+            Ok(false)
+        );
         assert_eq!(bitfields.signed_on(&PARENT, 2), [newer, two]);
         assert!(bitfields.signed_on(&PARENT, 3).is_empty());
         bitfields.prune(6);

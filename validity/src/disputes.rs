@@ -253,28 +253,30 @@ impl<C: Crypto> Disputes<C> {
     }
 
     /// What this validator holds of the disputes not concluded yet, as the messages that
-    /// carried it: each opening, then each other vote with its opening. For a validator that
-    /// connects (it may have restarted or been cut off while they were gossiped): a dispute
-    /// needs more than two thirds of the session, so one that missed them can hold it open.
-    pub fn known_messages(&self) -> Vec<DisputeMessage> {
-        let mut messages = Vec::new();
-        for active in self.active.values() {
-            messages.push(DisputeMessage {
-                opening: active.opening.clone(),
-                vote: None,
-            });
-            messages.extend(
-                active
-                    .votes
-                    .values()
-                    .filter(|vote| vote.validator != active.opening.validator)
-                    .map(|vote| DisputeMessage {
-                        opening: active.opening.clone(),
-                        vote: Some(vote.clone()),
-                    }),
-            );
-        }
-        messages
+    /// carried it (`limit` at most): each opening, then each other vote with its opening. For
+    /// a validator that connects (it may have restarted or been cut off while they were
+    /// gossiped): a dispute needs more than two thirds of the session, so one that missed them
+    /// can hold it open.
+    pub fn known_messages(&self, limit: usize) -> Vec<DisputeMessage> {
+        self.active
+            .values()
+            .flat_map(|active| {
+                let opening = &active.opening;
+                std::iter::once(None)
+                    .chain(
+                        active
+                            .votes
+                            .values()
+                            .filter(move |vote| vote.validator != opening.validator)
+                            .map(Some),
+                    )
+                    .map(move |vote| DisputeMessage {
+                        opening: opening.clone(),
+                        vote: vote.cloned(),
+                    })
+            })
+            .take(limit)
+            .collect()
     }
 
     /// Votes needed to conclude: more than two thirds of the session.
@@ -400,16 +402,17 @@ impl<C: Crypto> Disputes<C> {
         Ok(true)
     }
 
-    /// That `vote` is by a validator of this session, for this session.
+    /// That `vote` is for this session, by one of its validators (the session first: a vote
+    /// of another session may name a validator this one does not have).
     fn check_voter(&self, vote: &DisputeVote) -> Result<(), DisputeError> {
-        if vote.validator.0 >= self.n_validators {
-            return Err(DisputeError::UnknownValidator(vote.validator.0));
-        }
         if vote.session != self.session {
             return Err(DisputeError::WrongSession {
                 got: vote.session,
                 expected: self.session,
             });
+        }
+        if vote.validator.0 >= self.n_validators {
+            return Err(DisputeError::UnknownValidator(vote.validator.0));
         }
         Ok(())
     }
@@ -579,8 +582,9 @@ mod tests {
         }
         // Validator 6 voted before it restarted; the peer holds its vote too.
         peer.vote(vote(6, candidate, true)).unwrap();
-        let known = peer.known_messages();
+        let known = peer.known_messages(usize::MAX);
         assert_eq!(known.len(), 5, "the opening and four other votes");
+        assert_eq!(peer.known_messages(2)[..], known[..2], "at most the limit");
         let mut restarted = Disputes::new(keys(6), Some(ValidatorIndex(6)), 1, N);
         let mut outputs = Vec::new();
         for message in known {
@@ -592,7 +596,7 @@ mod tests {
             outputs.iter().all(|o| !matches!(o, DisputeOutput::Send(_))),
             "{outputs:?}"
         );
-        assert_eq!(restarted.known_messages().len(), 5);
+        assert_eq!(restarted.known_messages(usize::MAX).len(), 5);
         // The peer's own valid vote then concludes it at five of seven, as it does there.
         let outputs = peer.checked(candidate, true);
         let [DisputeOutput::Send(last), DisputeOutput::Concluded(_)] = &outputs[..] else {
@@ -600,7 +604,7 @@ mod tests {
         };
         let outputs = restarted.message(last.clone()).unwrap();
         assert!(matches!(&outputs[..], [.., DisputeOutput::Concluded(c)] if c.valid));
-        assert!(restarted.known_messages().is_empty());
+        assert!(restarted.known_messages(usize::MAX).is_empty());
     }
 
     #[test]

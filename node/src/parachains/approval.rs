@@ -432,10 +432,10 @@ impl ApprovalWork {
         self.known.values().flatten()
     }
 
-    /// What this validator holds of the disputes not concluded yet, as messages, for a peer
-    /// that connects.
-    pub fn known_dispute_messages(&self) -> Vec<DisputeMessage> {
-        self.disputes.known_messages()
+    /// What this validator holds of the disputes not concluded yet, as messages (`limit` at
+    /// most), for a peer that connects.
+    pub fn known_dispute_messages(&self, limit: usize) -> Vec<DisputeMessage> {
+        self.disputes.known_messages(limit)
     }
 
     /// Whether `message` was accepted here already (checked before the engine's costlier

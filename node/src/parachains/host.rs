@@ -471,18 +471,18 @@ impl ParachainHost {
         CollationOutcome::Seconded(Box::new(statement))
     }
 
-    /// Checks and keeps another backer's statement.
+    /// Checks and keeps another backer's statement; whether it was new here.
     pub fn on_statement(
         &mut self,
         client: &Client,
         statement: Statement,
-    ) -> Result<(), ParachainError> {
+    ) -> Result<bool, ParachainError> {
         let descriptor = &statement.candidate.descriptor;
         let (mut state, relay_parent) = state_at(client, &descriptor.relay_parent)?;
         let group = Self::group(client, &mut state, descriptor.para_id, &relay_parent)?;
-        self.statements
-            .import(statement, relay_parent.number, &group, client.authorities())?;
-        Ok(())
+        Ok(self
+            .statements
+            .import(statement, relay_parent.number, &group, client.authorities())?)
     }
 
     /// Candidates backed on `parent` whose para's core is free once `bitfields` are counted
@@ -681,23 +681,23 @@ impl ParachainHost {
         Ok(Some(backing::sign_bitfield(key, me, parent, bits)))
     }
 
-    /// Checks and keeps a validator's bitfield signed on `relay_parent`.
+    /// Checks and keeps a validator's bitfield signed on `relay_parent`; whether it was news
+    /// here (not one known, nor one the kept bitfield of its validator covers).
     pub fn on_bitfield(
         &mut self,
         client: &Client,
         relay_parent: Hash,
         bitfield: SignedBitfield,
-    ) -> Result<(), ParachainError> {
+    ) -> Result<bool, ParachainError> {
         let (mut state, header) = state_at(client, &relay_parent)?;
         let cores = paras::para_ids(&mut state).map_err(state_error)?.len();
-        self.bitfields.import(
+        Ok(self.bitfields.import(
             relay_parent,
             header.number,
             cores,
             client.authorities(),
             bitfield,
-        )?;
-        Ok(())
+        )?)
     }
 
     /// The parachains inherent for the block after `parent`: the bitfields signed on it (this

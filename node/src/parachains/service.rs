@@ -737,10 +737,12 @@ impl ParachainService {
         passed
     }
 
-    /// Gossip verdict of a signed validator message.
-    fn verdict(&mut self, result: Result<(), super::ParachainError>) -> Verdict {
+    /// Gossip verdict of a signed validator message, given whether it was news here: one
+    /// known already is not forwarded again.
+    fn verdict(&mut self, result: Result<bool, super::ParachainError>) -> Verdict {
         match result {
-            Ok(()) => Verdict::Accept,
+            Ok(true) => Verdict::Accept,
+            Ok(false) => Verdict::Ignore,
             Err(err) => {
                 tracing::debug!(%err, "parachain message refused");
                 verdict_of(&err)
@@ -1107,7 +1109,7 @@ impl ParachainService {
             } else {
                 let data =
                     ParachainHost::available_data(&self.shared.client(), &request.candidate_hash);
-                let size = data.as_ref().map_or(0, |d| d.pov.block_data.0.len());
+                let size = data.as_ref().map_or(0, Encode::encoded_size);
                 *served = served.saturating_add(size);
                 data
             }
@@ -1190,24 +1192,6 @@ impl ParachainService {
             // Not a validator (as far as this node knows): it has no use for them.
             return;
         }
-        // Open disputes first (each holds its candidate's block, and finality, back), then the
-        // approval messages of the oldest blocks first: the lowest unapproved block is what
-        // holds finality.
-        let known: Vec<ParachainMessage> = approval
-            .known_dispute_messages()
-            .into_iter()
-            .map(ParachainMessage::Dispute)
-            .chain(
-                approval
-                    .known_messages()
-                    .cloned()
-                    .map(ParachainMessage::Approval),
-            )
-            .take(CATCH_UP_BATCH * MAX_CATCH_UP_BATCHES)
-            .collect();
-        if known.is_empty() {
-            return;
-        }
         let validator_peers: HashSet<PeerId> = self.peer_of.values().map(|(p, _)| *p).collect();
         self.catch_up_sent
             .retain(|known, _| validator_peers.contains(known));
@@ -1219,6 +1203,25 @@ impl ParachainService {
             (*since, *sent) = (Instant::now(), 0);
         }
         if *sent >= CATCH_UPS_PER_WINDOW {
+            return;
+        }
+        // Open disputes first (each holds its candidate's block, and finality, back), in half
+        // the room at most (byzantine openers must not crowd out approvals), then the approval
+        // messages of the oldest blocks first: the lowest unapproved block holds finality.
+        let room = CATCH_UP_BATCH * MAX_CATCH_UP_BATCHES;
+        let known: Vec<ParachainMessage> = approval
+            .known_dispute_messages(room / 2)
+            .into_iter()
+            .map(ParachainMessage::Dispute)
+            .chain(
+                approval
+                    .known_messages()
+                    .cloned()
+                    .map(ParachainMessage::Approval),
+            )
+            .take(room)
+            .collect();
+        if known.is_empty() {
             return;
         }
         *sent += 1;
@@ -1243,7 +1246,7 @@ impl ParachainService {
         };
         let taken = self.catch_up_taken.entry(peer).or_default();
         *taken = taken.saturating_add(1);
-        if *taken > 2 * MAX_CATCH_UP_BATCHES {
+        if *taken > CATCH_UPS_PER_WINDOW as usize * MAX_CATCH_UP_BATCHES {
             // More than an honest peer sends on one connection: each message costs signature
             // and VRF checks here.
             let _stopped = self.network.report(peer, Misbehaviour::Flood);

@@ -362,18 +362,22 @@ fn a_compilation_over_its_time_limit_gives_up_the_candidate_and_finishes_in_the_
 #[test]
 fn a_validation_of_a_code_being_compiled_waits_for_that_compilation() {
     let host = std::sync::Arc::new(host());
-    let (code_hash, code) = template_code();
-    let first = {
-        let host = host.clone();
-        std::thread::spawn(move || {
-            let (code_hash, code) = template_code();
-            host.prepare(code_hash, code).map(drop)
+    // Four validations of one code start together: one compiles it and the others wait for
+    // that compilation (before, they gave up at once while it ran).
+    let start = std::sync::Arc::new(std::sync::Barrier::new(4));
+    let validations: Vec<_> = (0..4)
+        .map(|_| {
+            let (host, start) = (host.clone(), start.clone());
+            std::thread::spawn(move || {
+                let (code_hash, code) = template_code();
+                start.wait();
+                host.prepare(code_hash, code).map(drop)
+            })
         })
-    };
-    // Likely while the first compiles (if not, it waits for this one's compilation).
-    std::thread::sleep(Duration::from_millis(10));
-    assert_eq!(host.prepare(code_hash, code).map(drop), Ok(()));
-    assert_eq!(first.join().unwrap(), Ok(()));
+        .collect();
+    for validation in validations {
+        assert_eq!(validation.join().unwrap(), Ok(()));
+    }
 }
 
 #[test]
