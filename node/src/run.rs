@@ -67,24 +67,13 @@ pub async fn spawn_loopback_validators(
     names: &[&str],
     client: impl Fn() -> crate::client::Client,
 ) -> Result<(Vec<Arc<Shared>>, Vec<libp2p::Multiaddr>, Vec<RunningNode>), RunError> {
-    let honest: Vec<(&str, Malus)> = names.iter().map(|name| (*name, Malus::default())).collect();
-    spawn_loopback_validators_with(chain, &honest, client).await
-}
-
-/// [`spawn_loopback_validators`] where each validator has the hostile behaviours given with
-/// its name (none for an honest one).
-pub async fn spawn_loopback_validators_with(
-    chain: &str,
-    validators: &[(&str, Malus)],
-    client: impl Fn() -> crate::client::Client,
-) -> Result<(Vec<Arc<Shared>>, Vec<libp2p::Multiaddr>, Vec<RunningNode>), RunError> {
     let (mut shareds, mut addrs, mut running) = (Vec::new(), Vec::new(), Vec::new());
-    for (name, malus) in validators {
+    for name in names {
         let shared = Arc::new(Shared::new(client(), chain.to_string()));
         let authoring = Authoring {
             key: AuthorityKey::from_pair(&tessera_runtime::crypto::Pair::dev(name)),
             transfers: None,
-            malus: *malus,
+            malus: Malus::default(),
         };
         let config = NetworkConfig::loopback(chain, addrs.clone());
         let mut node = Node::start(shared.clone(), config, Some(authoring))?;
