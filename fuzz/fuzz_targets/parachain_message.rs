@@ -106,11 +106,9 @@ fn para_genesis() -> &'static (Header, Vec<(Hash, Vec<u8>)>) {
 
 fn para_node() -> Box<dyn Collate> {
     let (header, nodes) = para_genesis().clone();
-    Box::new(Collator::full_node(ParaChain::<TemplateRuntime>::new(
-        ParaId(1000),
-        header,
-        nodes,
-    )))
+    let chain = ParaChain::<TemplateRuntime>::in_memory(ParaId(1000), header, nodes)
+        .expect("an in-memory para chain");
+    Box::new(Collator::full_node(chain))
 }
 
 /// A gossiped (or directly sent) parachain message, taken as a validator takes it.
@@ -164,7 +162,10 @@ fuzz_target!(|data: &[u8]| {
                 messages
                     .into_iter()
                     .take_while(|m| {
-                        matches!(m, ParachainMessage::Approval(_) | ParachainMessage::Dispute(_))
+                        matches!(
+                            m,
+                            ParachainMessage::Approval(_) | ParachainMessage::Dispute(_)
+                        )
                     })
                     .for_each(take);
             }
@@ -194,7 +195,8 @@ fuzz_target!(|data: &[u8]| {
         let Some(last) = blocks.last() else { return };
         let mut chain = {
             let (header, nodes) = para_genesis().clone();
-            ParaChain::<TemplateRuntime>::new(ParaId(1000), header, nodes)
+            ParaChain::<TemplateRuntime>::in_memory(ParaId(1000), header, nodes)
+                .expect("an in-memory para chain")
         };
         let included = tessera_runtime::parachain::HeadData(last.header.encode());
         let _missing = chain.follow(&included);

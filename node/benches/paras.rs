@@ -192,13 +192,13 @@ async fn measure(per_block: usize, seconds: u64, slot_ms: u64) -> Run {
         .build::<TemplateRuntime>()
         .unwrap();
     let mut template_collator = Collator::new(
-        ParaChain::<TemplateRuntime>::new(PARAS[0], header, state.new_nodes),
+        ParaChain::<TemplateRuntime>::in_memory(PARAS[0], header, state.new_nodes).unwrap(),
         Pair::dev("Ferdie"),
         template::validate,
     );
     let (header, state) = example_genesis().build::<ExampleRuntime>().unwrap();
     let mut example_collator = Collator::new(
-        ParaChain::<ExampleRuntime>::new(PARAS[1], header, state.new_nodes),
+        ParaChain::<ExampleRuntime>::in_memory(PARAS[1], header, state.new_nodes).unwrap(),
         Pair::dev("Ferdie"),
         example::validate,
     );

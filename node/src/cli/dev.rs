@@ -181,7 +181,7 @@ pub(super) fn run(args: DevArgs) -> anyhow::Result<()> {
                 .context("starting the collator node")?;
             bootnodes.extend(started.listening.clone());
             for (index, (id, runtime)) in paras.into_iter().enumerate() {
-                let mut collator = runtime.node(id, Some(Pair::dev("Ferdie")))?;
+                let mut collator = runtime.node(id, &path, &spec, Some(Pair::dev("Ferdie")))?;
                 collator.set_dev_transfers(args.para_transfers);
                 // Para RPC next to the relay's well-known port (9945, 9946, …), or any port.
                 let port = match args.service.rpc_port {

@@ -5,12 +5,14 @@ use super::node::Started;
 use crate::parachains::collator::Collate;
 use crate::parachains::{Collator, ParaChain};
 use crate::rpc::{self, para::ParaRpc};
+use crate::store::RocksDb;
 use anyhow::{bail, Context};
 use example_parachain_runtime as example;
 use jsonrpsee::server::ServerHandle;
 use parachain_template_runtime as template;
 use parity_scale_codec::Encode;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use tessera_relay_chain::paras::ParaId;
 use tessera_relay_chain::ChainSpec;
 use tessera_runtime::crypto::Pair;
@@ -64,25 +66,54 @@ impl ParaRuntime {
         built.map_err(|e| anyhow::anyhow!("genesis of para {}: {e}", id.0))
     }
 
-    /// A node of para `id` from its dev genesis: a collator with `collator_key`, else a full
-    /// node.
+    /// A node of para `id` from its dev genesis, keeping the para's chain on disk under
+    /// `base_path` (see [`para_database_path`]): a collator with `collator_key`, else a full
+    /// node. It resumes from the chain stored there, if any.
     pub(crate) fn node(
         self,
         id: ParaId,
+        base_path: &Path,
+        relay: &ChainSpec,
         collator_key: Option<Pair>,
     ) -> anyhow::Result<Box<dyn Collate>> {
         let (header, state) = self.genesis(id)?;
+        let path = para_database_path(base_path, relay, id);
+        let db = RocksDb::open(&path).with_context(|| {
+            format!(
+                "cannot open the database of para {} at {}",
+                id.0,
+                path.display()
+            )
+        })?;
+        let opened = |error| {
+            anyhow::Error::new(error).context(format!(
+                "opening the chain of para {} at {}",
+                id.0,
+                path.display()
+            ))
+        };
         Ok(match (self, collator_key) {
             (ParaRuntime::Template, key) => {
-                let chain =
-                    ParaChain::<template::TemplateRuntime>::new(id, header, state.new_nodes);
+                let chain = ParaChain::<template::TemplateRuntime>::open(
+                    id,
+                    Box::new(db),
+                    header,
+                    state.new_nodes,
+                )
+                .map_err(opened)?;
                 match key {
                     Some(key) => Box::new(Collator::new(chain, key, template::validate)),
                     None => Box::new(Collator::full_node(chain)),
                 }
             }
             (ParaRuntime::Example, key) => {
-                let chain = ParaChain::<example::ExampleRuntime>::new(id, header, state.new_nodes);
+                let chain = ParaChain::<example::ExampleRuntime>::open(
+                    id,
+                    Box::new(db),
+                    header,
+                    state.new_nodes,
+                )
+                .map_err(opened)?;
                 match key {
                     Some(key) => Box::new(Collator::new(chain, key, example::validate)),
                     None => Box::new(Collator::full_node(chain)),
@@ -90,6 +121,16 @@ impl ParaRuntime {
             }
         })
     }
+}
+
+/// Where a node under `base_path` keeps the chain of para `id` of the relay chain `relay`.
+pub(crate) fn para_database_path(base_path: &Path, relay: &ChainSpec, id: ParaId) -> PathBuf {
+    base_path
+        .join("chains")
+        .join(&relay.id)
+        .join("paras")
+        .join(id.0.to_string())
+        .join("db")
 }
 
 /// The runtime of para `id` on the chain of `spec`: the one whose code the spec registers,

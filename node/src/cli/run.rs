@@ -91,7 +91,8 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<()> {
                 .transpose()
                 .context("invalid --collator-key")?;
             let addr = SocketAddr::new(args.service.rpc_addr, args.para_rpc_port);
-            Some((runtime.node(id, collator_key)?, addr))
+            let node = runtime.node(id, &args.storage.base_path, &spec, collator_key)?;
+            Some((node, addr))
         }
         None => None,
     };

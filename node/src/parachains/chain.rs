@@ -5,8 +5,16 @@
 //! other collators seen in their collations, are imported by executing them on the full state
 //! once the relay chain includes them. A collator builds the next block on it
 //! ([`ParaChain::build`]); a full node only follows, and passes transactions on.
+//!
+//! Every block the chain executed (included ones, its own candidates, others' pending blocks
+//! it built on) is in a [`ChainStore`] of its own with its state, on disk for a node; the
+//! store's best block is the included head. Each block and each move of the head is one atomic
+//! write, and a collator stores its candidate before it is sent: a node restarts at the head it
+//! last followed, and goes on with the candidates it made, without fetching anything again.
+//! Blocks not executed yet (others' collations, fetched blocks) wait in memory, bounded.
 
 use crate::pool::{Pool, PoolError};
+use crate::store::{ChainStore, Database, MemoryDb, StoreError};
 use parity_scale_codec::{DecodeAll, Encode};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::marker::PhantomData;
@@ -17,7 +25,7 @@ use tessera_runtime::executive::{
 };
 use tessera_runtime::modules::system;
 use tessera_runtime::parachain::{build_block_with, BuildOptions, ParachainBlockData};
-use tessera_runtime::state::State;
+use tessera_runtime::state::{NodeStore, State};
 use tessera_runtime::{AccountId, Block, Hash, Header, Nonce, OpaqueExtrinsic};
 use tokio::sync::broadcast;
 
@@ -28,13 +36,11 @@ pub(crate) const MAX_POOL: usize = 8_192;
 /// worth: one candidate per relay block, on the pending one or the included head).
 const MAX_SEEN: usize = 64;
 
-/// Para blocks below the head whose competing candidates (ours and others') are kept: a relay
-/// fork, or a revert after a dispute, may include one of them after all, and the chain then
-/// goes back to it rather than wait for a block nobody else has.
+/// Para blocks below the head whose competing blocks seen from other collators are kept: a
+/// relay fork, or a revert after a dispute, may include one of them after all, and the chain
+/// then goes back to it rather than wait for a block nobody else has. (Blocks executed here are
+/// in the store for good.)
 const KEEP_BELOW_HEAD: u32 = 8;
-
-/// Most of this node's own candidates kept (each with its state changes).
-const MAX_CANDIDATES: usize = 32;
 
 /// Most transactions in one gossip message (well under gossip's size limit).
 pub(crate) const MAX_ANNOUNCE: usize = 256;
@@ -68,6 +74,9 @@ pub enum FollowError {
         /// Why.
         error: String,
     },
+    /// The para's store could not be read or written.
+    #[error("para store: {0}")]
+    Store(#[from] StoreError),
 }
 
 /// Why a para transaction was refused.
@@ -124,25 +133,14 @@ pub struct Submitted {
     pub info: ValidTransaction,
 }
 
-/// A block executed but not yet included (sent as a candidate, or another collator's block
-/// built on), and the trie nodes it adds to its parent's state.
-struct Candidate {
-    block: Block,
-    new_nodes: BTreeMap<Hash, Vec<u8>>,
-    /// When it was made or taken, in order: the oldest go first when there are too many.
-    kept_at: u64,
-}
-
 /// A para's chain as its collator keeps it: state, head, blocks waiting for inclusion, and a
 /// transaction pool.
 pub struct ParaChain<R> {
     pub(super) para: ParaId,
-    nodes: BTreeMap<Hash, Vec<u8>>,
+    /// The included chain and its states; its best block is the head.
+    store: ChainStore,
     pub(super) head: Header,
     pub(super) genesis_hash: Hash,
-    /// Blocks executed but not yet included, by header hash, with the nodes each adds to its
-    /// parent's state: those sent as candidates, and others' pending blocks built on.
-    candidates: HashMap<Hash, Candidate>,
     /// Blocks of other collators, by header hash, not yet imported.
     seen: HashMap<Hash, Block>,
     /// Transactions submitted here (by RPC) not yet gossiped to the para's other nodes.
@@ -162,47 +160,76 @@ pub struct ParaChain<R> {
     sync_discarded: bool,
     /// Whether the last follow found a block between the head and the included one missing.
     lacking: bool,
-    /// Candidates kept so far (orders them by age).
-    kept: u64,
     pool: Pool,
     /// Inclusions and dropped transactions, for watchers.
     tx_events: broadcast::Sender<TxEvent>,
-    /// Included blocks by hash, and their hashes by number.
-    blocks: HashMap<Hash, Block>,
-    canonical: Vec<Hash>,
     _runtime: PhantomData<R>,
 }
 
 impl<R: Runtime> ParaChain<R> {
-    /// The chain of `para` from its genesis header and state.
-    pub fn new(para: ParaId, genesis: Header, nodes: Vec<(Hash, Vec<u8>)>) -> Self {
+    /// The chain of `para` kept in `db`: at the head it last followed if `db` holds the chain
+    /// already, else at `genesis` (header and state), written there. A database of another
+    /// chain is refused.
+    pub fn open(
+        para: ParaId,
+        db: Box<dyn Database>,
+        genesis: Header,
+        genesis_nodes: Vec<(Hash, Vec<u8>)>,
+    ) -> Result<Self, StoreError> {
         let genesis_hash = genesis.hash();
-        let genesis_block = Block {
-            header: genesis.clone(),
-            extrinsics: Vec::new(),
-        };
-        ParaChain {
+        let store = ChainStore::open(db, &genesis, &genesis_nodes)?;
+        let meta = store.meta()?;
+        let head = store
+            .header(&meta.best_hash)?
+            .ok_or(StoreError::MissingBlock(meta.best_hash))?;
+        if head.number > 0 {
+            tracing::info!(para = para.0, number = head.number, hash = %meta.best_hash, "para chain opened at its stored head");
+        }
+        Ok(ParaChain {
             para,
+            store,
             genesis_hash,
-            included_number: genesis.number,
-            sync_tip: genesis.clone(),
+            included_number: head.number,
+            sync_tip: head.clone(),
             synced: Vec::new(),
             synced_nodes: BTreeMap::new(),
             sync_discarded: false,
             lacking: false,
-            kept: 0,
-            head: genesis,
-            nodes: nodes.into_iter().collect(),
-            candidates: HashMap::new(),
+            head,
             seen: HashMap::new(),
             announce: Vec::new(),
             keeps_pool: true,
             pool: Pool::new(MAX_POOL),
             tx_events: broadcast::channel(TX_EVENTS).0,
-            blocks: HashMap::from([(genesis_hash, genesis_block)]),
-            canonical: vec![genesis_hash],
             _runtime: PhantomData,
-        }
+        })
+    }
+
+    /// The chain of `para` from its genesis header and state, kept in memory (for tests and
+    /// benchmarks).
+    pub fn in_memory(
+        para: ParaId,
+        genesis: Header,
+        genesis_nodes: Vec<(Hash, Vec<u8>)>,
+    ) -> Result<Self, StoreError> {
+        Self::open(para, Box::<MemoryDb>::default(), genesis, genesis_nodes)
+    }
+
+    /// Whether the included chain's store holds block `hash` (included now or before).
+    fn has_block(&self, hash: &Hash) -> Result<bool, StoreError> {
+        Ok(self.store.header(hash)?.is_some())
+    }
+
+    /// Stored block `hash`.
+    fn stored_block(&self, hash: &Hash) -> Result<Option<Block>, StoreError> {
+        let Some(header) = self.store.header(hash)? else {
+            return Ok(None);
+        };
+        let extrinsics = self
+            .store
+            .body(hash)?
+            .ok_or(StoreError::MissingBlock(*hash))?;
+        Ok(Some(Block { header, extrinsics }))
     }
 
     /// The para's id.
@@ -226,7 +253,7 @@ impl<R: Runtime> ParaChain<R> {
     }
 
     fn state(&self) -> State<'_> {
-        State::new(&self.nodes, self.head.state_root)
+        State::new(&self.store, self.head.state_root)
     }
 
     /// Storage under `key` at the head.
@@ -305,19 +332,21 @@ impl<R: Runtime> ParaChain<R> {
             .collect()
     }
 
-    /// Whether a block can be built on `parent`: the head, or a block seen or made here that
-    /// waits for inclusion.
+    /// Whether a block can be built on `parent`: the head, or a block on the head that waits
+    /// for inclusion, made here (stored) or seen.
     pub(super) fn can_build_on(&self, parent: &Hash) -> bool {
         let head = self.head.hash();
+        let stored_on_head = || {
+            self.store
+                .header(parent)
+                .is_ok_and(|header| header.is_some_and(|header| header.parent_hash == head))
+        };
         *parent == head
-            || self
-                .candidates
-                .get(parent)
-                .is_some_and(|c| c.block.header.parent_hash == head)
             || self
                 .seen
                 .get(parent)
                 .is_some_and(|block| block.header.parent_hash == head)
+            || stored_on_head()
     }
 
     /// The nonce `who`'s next transaction should take: after its nonce at the head and the
@@ -390,7 +419,8 @@ impl<R: Runtime> ParaChain<R> {
     /// Keeps a block another collator made, to import if the relay chain includes it.
     pub fn offer(&mut self, block: Block) {
         let hash = block.header.hash();
-        if block.header.number <= self.head.number || self.blocks.contains_key(&hash) {
+        // A block the store holds is not kept again (nor one whose lookup fails: not ours).
+        if block.header.number <= self.head.number || !matches!(self.has_block(&hash), Ok(false)) {
             return;
         }
         if self.seen.len() >= MAX_SEEN {
@@ -403,7 +433,7 @@ impl<R: Runtime> ParaChain<R> {
     }
 
     /// Makes the block whose header is `included` the chain's head: imports the blocks up to
-    /// it (from its own candidates or blocks seen), or goes back to it after a relay reorg.
+    /// it (stored here, or seen from other collators), or goes back to it after a relay reorg.
     /// Whether the head moved.
     pub fn follow(&mut self, included: &HeadData) -> Result<bool, FollowError> {
         let result = self.follow_included(included);
@@ -430,18 +460,21 @@ impl<R: Runtime> ParaChain<R> {
         std::mem::take(&mut self.sync_discarded)
     }
 
-    /// Moves the fetched blocks up to and including `target` into the chain: the included
+    /// Moves the fetched blocks up to and including `target` into the store: the included
     /// head is among them, so they are the included chain.
-    fn promote_synced(&mut self, target: &Hash) -> bool {
+    fn promote_synced(&mut self, target: &Hash) -> Result<bool, StoreError> {
         let Some(at) = self.synced.iter().position(|b| b.header.hash() == *target) else {
-            return false;
+            return Ok(false);
         };
-        self.nodes.append(&mut self.synced_nodes);
-        let rest = self.synced.split_off(at.saturating_add(1));
-        for block in std::mem::replace(&mut self.synced, rest) {
-            self.blocks.insert(block.header.hash(), block);
-        }
-        true
+        let blocks: Vec<(&Header, &[OpaqueExtrinsic])> = self.synced[..=at]
+            .iter()
+            .map(|block| (&block.header, &block.extrinsics[..]))
+            .collect();
+        // Their nodes go with them: those of fetched blocks past the target too, harmlessly.
+        let nodes = std::mem::take(&mut self.synced_nodes);
+        self.store.commit_blocks(&blocks, nodes, None)?;
+        self.synced.drain(..=at);
+        Ok(true)
     }
 
     fn follow_included(&mut self, included: &HeadData) -> Result<bool, FollowError> {
@@ -452,16 +485,14 @@ impl<R: Runtime> ParaChain<R> {
         if target == self.head.hash() {
             return Ok(false);
         }
-        self.promote_synced(&target);
+        self.promote_synced(&target)?;
         // The blocks from the included one back to one already imported, newest first.
         let mut path: Vec<Block> = Vec::new();
         let (mut cursor, mut number) = (target, header.number);
-        while !self.blocks.contains_key(&cursor) {
+        while !self.has_block(&cursor)? {
             let block = self
-                .candidates
+                .seen
                 .get(&cursor)
-                .map(|candidate| &candidate.block)
-                .or_else(|| self.seen.get(&cursor))
                 .filter(|_| path.len() < MAX_SEEN)
                 .ok_or(FollowError::Missing {
                     number,
@@ -471,54 +502,33 @@ impl<R: Runtime> ParaChain<R> {
             number = block.header.number.saturating_sub(1);
             path.push(block.clone());
         }
-        let mut parent = self
-            .blocks
-            .get(&cursor)
-            .map(|block| block.header.clone())
-            .ok_or(FollowError::Missing {
-                number,
-                hash: cursor,
-            })?;
+        let mut parent = self.store.header(&cursor)?.ok_or(FollowError::Missing {
+            number,
+            hash: cursor,
+        })?;
         // Execute the whole path before changing anything: a bad block leaves the chain as is.
         let mut added = BTreeMap::new();
         let mut imported = Vec::with_capacity(path.len());
         for block in path.into_iter().rev() {
-            let hash = block.header.hash();
-            match self.candidates.get(&hash) {
-                Some(own) => added.extend(
-                    own.new_nodes
-                        .iter()
-                        .map(|(hash, node)| (*hash, node.clone())),
-                ),
-                None => {
-                    let store = Overlay {
-                        base: &self.nodes,
-                        added: &added,
-                    };
-                    let changes = execute_block::<R>(&store, parent.state_root, &block, false)
-                        .map_err(|err| FollowError::Import {
-                            number: block.header.number,
-                            error: err.to_string(),
-                        })?;
-                    added.extend(changes.new_nodes);
-                }
-            }
+            let store = Overlay {
+                base: &self.store,
+                added: &added,
+            };
+            let changes = execute_block::<R>(&store, parent.state_root, &block, false).map_err(
+                |err| FollowError::Import {
+                    number: block.header.number,
+                    error: err.to_string(),
+                },
+            )?;
+            added.extend(changes.new_nodes);
             parent = block.header.clone();
             imported.push(block);
         }
-        self.nodes.extend(added);
-        for block in imported {
-            let hash = block.header.hash();
-            self.candidates.remove(&hash);
-            self.seen.remove(&hash);
-            self.blocks.insert(hash, block);
-        }
-        let (enacted, retracted) = self.set_head(target);
+        let (enacted, retracted) = self.set_head(&header, &imported, added)?;
         // Blocks imported now, or again after a reorg took them back and another returned them.
-        for hash in enacted {
-            let Some(block) = self.blocks.get(&hash) else {
-                continue;
-            };
+        for block in enacted {
+            let hash = block.header.hash();
+            self.seen.remove(&hash);
             let extrinsics: Vec<Hash> = block.extrinsics.iter().map(|xt| xt.hash()).collect();
             let number = block.header.number;
             for included in &extrinsics {
@@ -538,11 +548,10 @@ impl<R: Runtime> ParaChain<R> {
     /// Puts the transactions of blocks that left the canonical chain (a relay reorg took their
     /// inclusion back) in the pool again, checked on the new head, and passes them on to the
     /// para's other nodes: a transaction reported in a block is not lost with it.
-    fn requeue_retracted(&mut self, retracted: Vec<Hash>) {
+    fn requeue_retracted(&mut self, retracted: Vec<Block>) {
         let extrinsics: Vec<OpaqueExtrinsic> = retracted
-            .iter()
-            .filter_map(|hash| self.blocks.get(hash))
-            .flat_map(|block| block.extrinsics.iter().cloned())
+            .into_iter()
+            .flat_map(|block| block.extrinsics)
             .collect();
         if extrinsics.is_empty() {
             return;
@@ -573,62 +582,63 @@ impl<R: Runtime> ParaChain<R> {
         self.announce.extend(requeued.into_iter().take(room));
     }
 
-    /// Makes the imported block `hash` the head, and its ancestry the canonical chain. The
-    /// blocks that joined the canonical chain and those that left it, oldest first.
-    fn set_head(&mut self, hash: Hash) -> (Vec<Hash>, Vec<Hash>) {
+    /// Makes `new_head` the head and its ancestry the canonical chain, storing `imported`
+    /// (the blocks on the way to it not stored yet, oldest first) and the trie nodes they add
+    /// in the same atomic write. The blocks that joined the canonical chain and those that
+    /// left it, oldest first.
+    fn set_head(
+        &mut self,
+        new_head: &Header,
+        imported: &[Block],
+        added: BTreeMap<Hash, Vec<u8>>,
+    ) -> Result<(Vec<Block>, Vec<Block>), StoreError> {
+        let pending: HashMap<Hash, &Block> = imported
+            .iter()
+            .map(|block| (block.header.hash(), block))
+            .collect();
         let mut branch = Vec::new();
-        let mut retracted = Vec::new();
-        let mut cursor = hash;
-        while let Some(block) = self.blocks.get(&cursor) {
-            let number = block.header.number as usize;
-            if self.canonical.get(number) == Some(&cursor) {
-                retracted.extend(self.canonical.drain(number + 1..));
-                break;
+        let (mut cursor, mut number) = (new_head.hash(), new_head.number);
+        let fork = loop {
+            if self.store.canonical_hash(number)? == Some(cursor) {
+                break number;
             }
-            branch.push(cursor);
+            let block = match pending.get(&cursor) {
+                Some(block) => (*block).clone(),
+                None => self
+                    .stored_block(&cursor)?
+                    .ok_or(StoreError::MissingBlock(cursor))?,
+            };
             cursor = block.header.parent_hash;
+            branch.push(block);
+            match number.checked_sub(1) {
+                Some(parent) => number = parent,
+                None => break 0,
+            }
+        };
+        let mut retracted = Vec::new();
+        for number in fork.saturating_add(1)..=self.head.number {
+            if let Some(hash) = self.store.canonical_hash(number)? {
+                retracted.extend(self.stored_block(&hash)?);
+            }
         }
         branch.reverse();
-        self.canonical.extend(branch.iter().copied());
-        if let Some(block) = self.blocks.get(&hash) {
-            self.head = block.header.clone();
-        }
-        // Candidates and blocks on another head are kept a while: the relay chain may still
-        // switch to a fork that included one, and nobody else may have that block.
+        let blocks: Vec<(&Header, &[OpaqueExtrinsic])> = imported
+            .iter()
+            .map(|block| (&block.header, &block.extrinsics[..]))
+            .collect();
+        self.store.commit_blocks(&blocks, added, Some(new_head))?;
+        self.head = new_head.clone();
+        // Others' blocks on another head are kept a while: the relay chain may still switch to
+        // a fork that included one, and nobody else may have that block.
         let head_number = self.head.number;
         let floor = head_number.saturating_sub(KEEP_BELOW_HEAD);
-        self.candidates
-            .retain(|_, candidate| candidate.block.header.number > floor);
-        self.bound_candidates();
         self.seen.retain(|_, block| block.header.number > floor);
         if self.sync_tip.number <= head_number {
             self.synced.clear();
             self.synced_nodes.clear();
             self.sync_tip = self.head.clone();
         }
-        (branch, retracted)
-    }
-
-    /// Keeps at most [`MAX_CANDIDATES`] candidates, the oldest going first.
-    fn bound_candidates(&mut self) {
-        if self.candidates.len() <= MAX_CANDIDATES {
-            return;
-        }
-        let mut by_age: Vec<(u64, Hash)> = self
-            .candidates
-            .iter()
-            .map(|(hash, c)| (c.kept_at, *hash))
-            .collect();
-        by_age.sort_unstable();
-        let excess = self.candidates.len().saturating_sub(MAX_CANDIDATES);
-        for (_, hash) in by_age.into_iter().take(excess) {
-            self.candidates.remove(&hash);
-        }
-    }
-
-    fn next_kept_at(&mut self) -> u64 {
-        self.kept = self.kept.wrapping_add(1);
-        self.kept
+        Ok((branch, retracted))
     }
 
     /// The first block number to fetch from peers, when the last follow found a block
@@ -660,9 +670,9 @@ impl<R: Runtime> ParaChain<R> {
                 });
             }
             let hash = block.header.hash();
-            if !self.blocks.contains_key(&hash) {
+            if !self.has_block(&hash)? {
                 let store = Overlay {
-                    base: &self.nodes,
+                    base: &self.store,
                     added: &self.synced_nodes,
                 };
                 let changes = execute_block::<R>(&store, self.sync_tip.state_root, &block, false)
@@ -682,44 +692,69 @@ impl<R: Runtime> ParaChain<R> {
     /// Up to `count` blocks of the included chain from number `from`, within `max_bytes`
     /// encoded (at least one, if there is one), for a peer catching up.
     pub fn blocks_from(&self, from: u32, count: u32, max_bytes: usize) -> Vec<Block> {
-        let mut size = 0;
-        self.canonical
-            .iter()
-            .skip(from as usize)
-            .take(count as usize)
-            .filter_map(|hash| self.blocks.get(hash))
-            .take_while(|block| {
-                size += block.encoded_size();
-                size <= max_bytes || size == block.encoded_size()
-            })
-            .cloned()
-            .collect()
+        let mut size = 0usize;
+        let mut blocks = Vec::new();
+        let end = from
+            .saturating_add(count)
+            .min(self.head.number.saturating_add(1));
+        for number in from..end {
+            let block = match self.canonical_block(number) {
+                Ok(Some(block)) => block,
+                Ok(None) => break,
+                Err(err) => {
+                    tracing::warn!(para = self.para.0, number, %err, "reading a para block to serve failed");
+                    break;
+                }
+            };
+            size = size.saturating_add(block.encoded_size());
+            if size > max_bytes && !blocks.is_empty() {
+                break;
+            }
+            blocks.push(block);
+        }
+        blocks
     }
 
-    /// Executes, if not done yet, the block `hash` that builds on the head and waits for
-    /// inclusion (another collator's candidate pending availability), so that blocks can
-    /// build on it.
-    fn execute_on_head(&mut self, hash: &Hash) -> Result<(), String> {
-        if self.candidates.contains_key(hash) {
-            return Ok(());
+    /// The included chain's block `number` (at most the head's).
+    fn canonical_block(&self, number: u32) -> Result<Option<Block>, StoreError> {
+        if number > self.head.number {
+            return Ok(None);
         }
-        let block = self
-            .seen
-            .get(hash)
-            .ok_or_else(|| format!("block {hash} is not known here"))?;
-        if block.header.parent_hash != self.head.hash() {
+        match self.store.canonical_hash(number)? {
+            Some(hash) => self.stored_block(&hash),
+            None => Ok(None),
+        }
+    }
+
+    /// Executes and stores, if not done yet, the block `hash` that builds on the head and
+    /// waits for inclusion (another collator's candidate pending availability), so that
+    /// blocks can build on it. Its header.
+    fn execute_on_head(&mut self, hash: &Hash) -> Result<Header, String> {
+        let stored = self.store.header(hash).map_err(|e| e.to_string())?;
+        let header = match stored {
+            Some(header) => header,
+            None => {
+                let block = self
+                    .seen
+                    .get(hash)
+                    .ok_or_else(|| format!("block {hash} is not known here"))?;
+                let changes =
+                    execute_block::<R>(&self.store, self.head.state_root, block, false)
+                        .map_err(|e| format!("block {hash} does not execute: {e}"))?;
+                self.store
+                    .commit_blocks(
+                        &[(&block.header, &block.extrinsics[..])],
+                        changes.new_nodes,
+                        None,
+                    )
+                    .map_err(|e| e.to_string())?;
+                block.header.clone()
+            }
+        };
+        if header.parent_hash != self.head.hash() {
             return Err(format!("block {hash} does not build on the head"));
         }
-        let changes = execute_block::<R>(&self.nodes, self.head.state_root, block, false)
-            .map_err(|e| format!("block {hash} does not execute: {e}"))?;
-        let candidate = Candidate {
-            block: block.clone(),
-            new_nodes: changes.new_nodes.into_iter().collect(),
-            kept_at: self.next_kept_at(),
-        };
-        self.candidates.insert(*hash, candidate);
-        self.bound_candidates();
-        Ok(())
+        Ok(header)
     }
 
     /// Builds a block on `parent` (the head, or a block pending inclusion that builds on it)
@@ -733,29 +768,16 @@ impl<R: Runtime> ParaChain<R> {
         deadline: Instant,
     ) -> Result<ParachainBlockData, String> {
         let on_head = parent == self.head.hash();
-        if !on_head {
-            self.execute_on_head(&parent)?;
-        }
-        let no_nodes = BTreeMap::new();
-        let (parent_header, parent_nodes, parent_txs) = if on_head {
-            (self.head.clone(), &no_nodes, HashSet::new())
+        let (parent_header, parent_txs) = if on_head {
+            (self.head.clone(), HashSet::new())
         } else {
-            let pending = self
-                .candidates
-                .get(&parent)
-                .filter(|candidate| candidate.block.header.parent_hash == self.head.hash())
-                .ok_or_else(|| format!("block {parent} does not build on the head"))?;
-            let txs: HashSet<Hash> = pending
-                .block
-                .extrinsics
-                .iter()
-                .map(|xt| xt.hash())
-                .collect();
-            (pending.block.header.clone(), &pending.new_nodes, txs)
-        };
-        let store = Overlay {
-            base: &self.nodes,
-            added: parent_nodes,
+            let header = self.execute_on_head(&parent)?;
+            let body = self
+                .store
+                .body(&parent)
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("the body of block {parent} is missing"))?;
+            (header, body.iter().map(|xt| xt.hash()).collect())
         };
         // Transactions the parent already has stay pooled until it is included.
         let (hashes, extrinsics): (Vec<Hash>, Vec<OpaqueExtrinsic>) =
@@ -771,9 +793,14 @@ impl<R: Runtime> ParaChain<R> {
             record_proof: true,
             out_of_time: &mut || Instant::now() >= deadline,
         };
-        let mut built =
-            build_block_with::<R>(&store, &parent_header, &extrinsics, Some(author), options)
-                .map_err(|e| e.to_string())?;
+        let mut built = build_block_with::<R>(
+            &self.store,
+            &parent_header,
+            &extrinsics,
+            Some(author),
+            options,
+        )
+        .map_err(|e| e.to_string())?;
         if let Some((_, why)) = built.rejected.iter().find(|(index, _)| *index == 0) {
             return Err(format!("the relay inputs inherent is invalid: {why}"));
         }
@@ -815,32 +842,32 @@ impl<R: Runtime> ParaChain<R> {
             self.revalidate_on_head(rejected).0
         };
         self.drop_from_pool(invalid);
-        let kept_at = self.next_kept_at();
-        self.candidates.insert(
-            built.block.header.hash(),
-            Candidate {
-                block: built.block,
-                new_nodes: built.changes.new_nodes.into_iter().collect(),
-                kept_at,
-            },
-        );
-        self.bound_candidates();
+        // Stored before it is sent: once the relay chain includes it, this node must have it,
+        // restarted or not.
+        self.store
+            .commit_blocks(
+                &[(&built.block.header, &built.block.extrinsics[..])],
+                std::mem::take(&mut built.changes.new_nodes),
+                None,
+            )
+            .map_err(|e| format!("storing the block failed: {e}"))?;
         Ok(data)
     }
 }
 
 /// The chain's nodes with those of blocks executed but not yet committed.
 struct Overlay<'a> {
-    base: &'a BTreeMap<Hash, Vec<u8>>,
+    base: &'a ChainStore,
     added: &'a BTreeMap<Hash, Vec<u8>>,
 }
 
-impl tessera_runtime::state::NodeStore for Overlay<'_> {
+impl NodeStore for Overlay<'_> {
     fn node(&self, hash: &Hash) -> Option<Vec<u8>> {
-        self.base
+        // Pending nodes first: they are in memory, and the store's lookups go to disk.
+        self.added
             .get(hash)
-            .or_else(|| self.added.get(hash))
             .cloned()
+            .or_else(|| self.base.node(hash))
     }
 }
 
@@ -880,19 +907,29 @@ impl<R: Runtime + Send> ParaView for ParaChain<R> {
     }
 
     fn block(&self, hash: &Hash) -> Option<Block> {
-        self.blocks.get(hash).cloned()
+        self.stored_block(hash).unwrap_or_else(|err| {
+            tracing::warn!(para = self.para.0, %hash, %err, "reading a para block failed");
+            None
+        })
     }
 
     fn canonical_hash(&self, number: u32) -> Option<Hash> {
-        self.canonical.get(number as usize).copied()
+        if number > self.head.number {
+            return None;
+        }
+        self.store.canonical_hash(number).unwrap_or_else(|err| {
+            tracing::warn!(para = self.para.0, number, %err, "reading the para's canonical index failed");
+            None
+        })
     }
 
     fn storage(&self, at: &Hash, key: &[u8]) -> Result<Option<Vec<u8>>, ParaTxError> {
-        let block = self
-            .blocks
-            .get(at)
+        let header = self
+            .store
+            .header(at)
+            .map_err(|e| ParaTxError::State(e.to_string()))?
             .ok_or_else(|| ParaTxError::State(format!("unknown block {at}")))?;
-        State::new(&self.nodes, block.header.state_root)
+        State::new(&self.store, header.state_root)
             .get(key)
             .map_err(|e| ParaTxError::State(e.to_string()))
     }

@@ -12,6 +12,7 @@ pub use memory::MemoryDb;
 pub use rocks::RocksDb;
 
 use parity_scale_codec::{Decode, Encode};
+use std::collections::HashMap;
 use tessera_runtime::state::NodeStore;
 use tessera_runtime::{BlockNumber, Hash, Header, OpaqueExtrinsic};
 
@@ -249,19 +250,31 @@ impl ChainStore {
         body: &[OpaqueExtrinsic],
         nodes: &[(Hash, Vec<u8>)],
     ) -> Vec<WriteOp> {
-        let hash = header.hash();
-        let mut batch = Vec::with_capacity(nodes.len().saturating_add(4));
-        batch.push(WriteOp::Put(
-            Column::Headers,
-            hash.0.to_vec(),
-            header.encode(),
-        ));
-        batch.push(WriteOp::Put(Column::Bodies, hash.0.to_vec(), body.encode()));
-        batch.extend(
+        Self::block_ops_many(&[(header, body)], nodes.iter().cloned())
+    }
+
+    fn block_ops_many(
+        blocks: &[(&Header, &[OpaqueExtrinsic])],
+        nodes: impl IntoIterator<Item = (Hash, Vec<u8>)>,
+    ) -> Vec<WriteOp> {
+        let nodes = nodes.into_iter();
+        let mut batch = Vec::with_capacity(
             nodes
-                .iter()
-                .map(|(h, node)| WriteOp::Put(Column::Nodes, h.0.to_vec(), node.clone())),
+                .size_hint()
+                .0
+                .saturating_add(blocks.len().saturating_mul(2))
+                .saturating_add(4),
         );
+        for (header, body) in blocks {
+            let hash = header.hash();
+            batch.push(WriteOp::Put(
+                Column::Headers,
+                hash.0.to_vec(),
+                header.encode(),
+            ));
+            batch.push(WriteOp::Put(Column::Bodies, hash.0.to_vec(), body.encode()));
+        }
+        batch.extend(nodes.map(|(h, node)| WriteOp::Put(Column::Nodes, h.0.to_vec(), node)));
         batch
     }
 
@@ -280,6 +293,31 @@ impl ChainStore {
             batch.extend(self.reorg_ops(commit.header, meta.best_number)?);
             meta.best_hash = hash;
             meta.best_number = commit.header.number;
+        }
+        batch.push(WriteOp::Put(Column::Meta, META_KEY.to_vec(), meta.encode()));
+        self.db.write(batch)?;
+        Ok(meta)
+    }
+
+    /// Stores `blocks` (with `nodes`, the trie nodes their states add) and, if given, makes
+    /// `best` (one of them or a stored block) the best block, all in one atomic write: a para
+    /// node imports the blocks up to a newly included head this way.
+    pub fn commit_blocks(
+        &self,
+        blocks: &[(&Header, &[OpaqueExtrinsic])],
+        nodes: impl IntoIterator<Item = (Hash, Vec<u8>)>,
+        best: Option<&Header>,
+    ) -> Result<ChainMeta, StoreError> {
+        let mut meta = self.meta()?;
+        let mut batch = Self::block_ops_many(blocks, nodes);
+        if let Some(best) = best {
+            let pending: HashMap<Hash, &Header> = blocks
+                .iter()
+                .map(|(header, _)| (header.hash(), *header))
+                .collect();
+            batch.extend(self.reorg_ops_with(best, meta.best_number, &pending)?);
+            meta.best_hash = best.hash();
+            meta.best_number = best.number;
         }
         batch.push(WriteOp::Put(Column::Meta, META_KEY.to_vec(), meta.encode()));
         self.db.write(batch)?;
@@ -498,6 +536,16 @@ impl ChainStore {
         new_best: &Header,
         old_best_number: BlockNumber,
     ) -> Result<Vec<WriteOp>, StoreError> {
+        self.reorg_ops_with(new_best, old_best_number, &HashMap::new())
+    }
+
+    /// [`Self::reorg_ops`] where the headers in `pending` are written in the same batch.
+    fn reorg_ops_with(
+        &self,
+        new_best: &Header,
+        old_best_number: BlockNumber,
+        pending: &HashMap<Hash, &Header>,
+    ) -> Result<Vec<WriteOp>, StoreError> {
         let mut ops = Vec::new();
         let mut number = new_best.number;
         let mut hash = new_best.hash();
@@ -514,9 +562,12 @@ impl ChainStore {
             let Some(previous) = number.checked_sub(1) else {
                 break;
             };
-            let header = self
-                .header(&parent)?
-                .ok_or(StoreError::MissingBlock(parent))?;
+            let header = match pending.get(&parent) {
+                Some(header) => (*header).clone(),
+                None => self
+                    .header(&parent)?
+                    .ok_or(StoreError::MissingBlock(parent))?,
+            };
             number = previous;
             hash = parent;
             parent = header.parent_hash;

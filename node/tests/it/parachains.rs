@@ -16,7 +16,7 @@ use tessera_node::parachains::{
     BackingError, CollationOutcome, Collator, ParaChain, ParachainError, ParachainHost,
 };
 use tessera_node::pool::Pool;
-use tessera_node::store::MemoryDb;
+use tessera_node::store::{MemoryDb, RocksDb};
 use tessera_node::validation::{InvalidCandidate, ValidationHost, ValidationLimits};
 use tessera_relay_chain::paras::{self, HeadData, ParaId};
 use tessera_relay_chain::{inclusion, messaging};
@@ -514,7 +514,7 @@ fn template_node(key: Option<&str>) -> Collator<template::TemplateRuntime> {
     let (header, state) = GenesisConfig::dev(PARA)
         .build::<template::TemplateRuntime>()
         .unwrap();
-    let chain = ParaChain::new(PARA, header, state.new_nodes);
+    let chain = ParaChain::in_memory(PARA, header, state.new_nodes).unwrap();
     match key {
         Some(name) => Collator::new(chain, Pair::dev(name), template::validate),
         None => Collator::full_node(chain),
@@ -766,6 +766,98 @@ fn collated_for_a_while(
     (network, collator)
 }
 
+/// The template's chain of [`PARA`] kept in the RocksDB at `path`.
+fn template_chain_on_disk(
+    path: &std::path::Path,
+) -> Result<ParaChain<template::TemplateRuntime>, tessera_node::store::StoreError> {
+    let (header, state) = GenesisConfig::dev(PARA)
+        .build::<template::TemplateRuntime>()
+        .unwrap();
+    let db = RocksDb::open(path).unwrap();
+    ParaChain::open(PARA, Box::new(db), header, state.new_nodes)
+}
+
+#[test]
+fn a_para_node_restarts_from_its_database_at_the_head_it_followed_and_serves_every_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let mut network = Network::new();
+    let mut collator = Collator::new(
+        template_chain_on_disk(&path).unwrap(),
+        Pair::dev("Ferdie"),
+        template::validate,
+    );
+    collator.set_dev_transfers(2);
+    for _ in 0..6 {
+        if let Some(candidate) = collator.collate(&network.clients[0]) {
+            network.collate(&candidate).unwrap();
+        }
+        network.availability();
+        network.author();
+    }
+    let _ = collator.collate(&network.clients[0]);
+    let (head_number, head_hash) = collator.head();
+    assert!(head_number >= 3, "the para advanced: #{head_number}");
+    let served = collator.blocks_from(0, 64, usize::MAX);
+    let alice = Pair::dev("Alice").public();
+    let balance = |view: &dyn ParaView, number: u32| {
+        let at = view.canonical_hash(number).unwrap();
+        let key = tessera_runtime::modules::system::ACCOUNT.key(&alice);
+        view.storage(&at, &key).unwrap().expect("Alice's account")
+    };
+    let (first, last) = {
+        let view = collator.view();
+        let view = view.lock().unwrap();
+        (balance(&*view, 1), balance(&*view, head_number))
+    };
+    assert_ne!(first, last, "the dev transfers moved Alice's balance");
+    drop(collator);
+
+    // Reopened, it is at the head it followed, with nothing to fetch, and answers for every
+    // block it had, states included.
+    let mut reopened = template_chain_on_disk(&path).unwrap();
+    assert_eq!(
+        (reopened.head().number, reopened.head().hash()),
+        (head_number, head_hash)
+    );
+    assert_eq!(reopened.blocks_from(0, 64, usize::MAX), served);
+    assert_eq!(balance(&reopened, 1), first);
+    assert_eq!(balance(&reopened, head_number), last);
+    assert!(
+        !reopened.follow(&network.included_head()).unwrap(),
+        "already there"
+    );
+    assert_eq!(reopened.wants_blocks(), None);
+
+    // And collates on from there: the next blocks are included on top of it.
+    let mut collator = Collator::new(reopened, Pair::dev("Ferdie"), template::validate);
+    for _ in 0..3 {
+        if let Some(candidate) = collator.collate(&network.clients[0]) {
+            network.collate(&candidate).unwrap();
+        }
+        network.availability();
+        network.author();
+    }
+    let _ = collator.collate(&network.clients[0]);
+    assert!(
+        collator.head().0 > head_number,
+        "it went on after the restart"
+    );
+    drop(collator);
+
+    // The database of one para is refused for another.
+    let (header, state) = GenesisConfig::dev(ParaId(PARA.0 + 1))
+        .build::<template::TemplateRuntime>()
+        .unwrap();
+    let db = RocksDb::open(&path).unwrap();
+    match ParaChain::<template::TemplateRuntime>::open(PARA, Box::new(db), header, state.new_nodes)
+    {
+        Err(tessera_node::store::StoreError::GenesisMismatch { .. }) => {}
+        Err(other) => panic!("expected a genesis mismatch, got {other}"),
+        Ok(_) => panic!("another para's database was taken"),
+    }
+}
+
 #[test]
 fn a_para_node_that_missed_blocks_fetches_them_and_follows() {
     let (network, collator) = collated_for_a_while("Ferdie", 2);
@@ -776,7 +868,8 @@ fn a_para_node_that_missed_blocks_fetches_them_and_follows() {
     let (header, state) = GenesisConfig::dev(PARA)
         .build::<template::TemplateRuntime>()
         .unwrap();
-    let mut late = ParaChain::<template::TemplateRuntime>::new(PARA, header, state.new_nodes);
+    let mut late =
+        ParaChain::<template::TemplateRuntime>::in_memory(PARA, header, state.new_nodes).unwrap();
     // It saw a rival block at the head's height, never included: it must still fetch.
     let mut rival = collator.blocks_from(head_number, 1, usize::MAX).remove(0);
     rival.header.state_root = tessera_runtime::Hash([7; 32]);

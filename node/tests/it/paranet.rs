@@ -121,14 +121,14 @@ async fn two_paras_advance_finalize_carry_a_transfer_and_stall_alone() {
         .build::<TemplateRuntime>()
         .unwrap();
     let template_collator = Collator::new(
-        ParaChain::<TemplateRuntime>::new(TEMPLATE, header, state.new_nodes),
+        ParaChain::<TemplateRuntime>::in_memory(TEMPLATE, header, state.new_nodes).unwrap(),
         Pair::dev("Ferdie"),
         template::validate,
     );
     let template_view: Arc<Mutex<dyn ParaView>> = template_collator.view();
     let (header, state) = example_genesis().build::<ExampleRuntime>().unwrap();
     let example_collator = Collator::new(
-        ParaChain::<ExampleRuntime>::new(EXAMPLE, header, state.new_nodes),
+        ParaChain::<ExampleRuntime>::in_memory(EXAMPLE, header, state.new_nodes).unwrap(),
         Pair::dev("Eve"),
         example::validate,
     );
@@ -167,11 +167,9 @@ async fn two_paras_advance_finalize_carry_a_transfer_and_stall_alone() {
     let (header, state) = ParaGenesis::dev(TEMPLATE)
         .build::<TemplateRuntime>()
         .unwrap();
-    let full_node = Collator::full_node(ParaChain::<TemplateRuntime>::new(
-        TEMPLATE,
-        header,
-        state.new_nodes,
-    ));
+    let full_node = Collator::full_node(
+        ParaChain::<TemplateRuntime>::in_memory(TEMPLATE, header, state.new_nodes).unwrap(),
+    );
     let full_view: Arc<Mutex<dyn ParaView>> = full_node.view();
     let (_, running) =
         spawn_loopback_collator(CHAIN, client(&spec), &mut bootnodes, Box::new(full_node))

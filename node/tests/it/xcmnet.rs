@@ -149,7 +149,7 @@ async fn assets_go_between_paras_and_the_relay_chain_and_every_token_is_accounte
         .build::<TemplateRuntime>()
         .unwrap();
     let template_collator = Collator::new(
-        ParaChain::<TemplateRuntime>::new(TEMPLATE, header, state.new_nodes),
+        ParaChain::<TemplateRuntime>::in_memory(TEMPLATE, header, state.new_nodes).unwrap(),
         Pair::dev("Ferdie"),
         template::validate,
     );
@@ -158,7 +158,7 @@ async fn assets_go_between_paras_and_the_relay_chain_and_every_token_is_accounte
     };
     let (header, state) = ParaGenesis::dev(EXAMPLE).build::<ExampleRuntime>().unwrap();
     let example_collator = Collator::new(
-        ParaChain::<ExampleRuntime>::new(EXAMPLE, header, state.new_nodes),
+        ParaChain::<ExampleRuntime>::in_memory(EXAMPLE, header, state.new_nodes).unwrap(),
         Pair::dev("Eve"),
         example::validate,
     );

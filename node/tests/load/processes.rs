@@ -3,7 +3,8 @@
 //! recovery goes on without it. Another is SIGKILLed right after it announced an assignment:
 //! its no-show is covered by later tranches and approval and finality go on. Restarted from its
 //! RocksDB, it resumes its approval work from disk, catches up, approves again, and never signs
-//! a second assignment or approval for one candidate.
+//! a second assignment or approval for one candidate. The only node of one para, SIGKILLed and
+//! restarted, resumes that para's chain from its own RocksDB and collates on.
 
 use crate::malus::spec;
 use crate::process::{finalized_number, print_logs, request, Member};
@@ -162,10 +163,10 @@ async fn kill_after(member: &mut Member, what: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_sigkilled_checker_is_covered_and_resumes_from_disk_without_signing_twice() {
+async fn a_sigkilled_checker_and_para_node_resume_from_disk_and_the_checker_never_signs_twice() {
     let _turn = crate::EXCLUSIVE.lock().await;
     let dir = tempfile::tempdir().unwrap();
-    let (mut validators, _collators) = start_network(
+    let (mut validators, mut collators) = start_network(
         dir.path(),
         &VALIDATORS,
         |index| (index == WITHHOLDER).then_some("withhold-chunks"),
@@ -188,6 +189,13 @@ async fn a_sigkilled_checker_is_covered_and_resumes_from_disk_without_signing_tw
         dir.path(),
     )
     .await;
+
+    // Para 1001's collator, SIGKILLed at whatever it was doing and restarted: it is the para's
+    // only node, so nobody could send it the chain again. The para goes on below only if the
+    // chain (and the candidate it may have had pending) came back from its disk.
+    let only_node = &mut collators[1];
+    only_node.kill();
+    only_node.restart();
 
     // Charlie, killed right after it signed an approval: five of six must vote, so finality
     // waits for it. Restarted, it takes its messages back from disk (sent again, not signed
@@ -227,6 +235,10 @@ async fn a_sigkilled_checker_is_covered_and_resumes_from_disk_without_signing_tw
     assert!(
         log.contains("resuming approval work from disk"),
         "the restarted validator did not resume from disk"
+    );
+    assert!(
+        collators[1].log().contains("para chain opened at its stored head"),
+        "the restarted collator did not open its para's chain from disk"
     );
     for (name, validator) in VALIDATORS.iter().zip(&validators) {
         let twice: Vec<_> = signed(&validator.log())
