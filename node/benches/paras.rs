@@ -7,7 +7,9 @@
 //! counted. Knobs (environment): `BENCH_SECONDS` (measured window, default 30),
 //! `BENCH_PARA_TRANSFERS` (transfers offered per para block, default 1000; a comma-separated
 //! list runs a fresh network for each and ends with the curve of offered against finalized,
-//! so a cliff shows), `BENCH_SLOT_MS` (relay slot, default 1000). Candidates the collator
+//! so a cliff shows), `BENCH_SLOT_MS` (relay slot, default 1000), `BENCH_PARA_STORE` (`memory`,
+//! the default, or `rocksdb`: the collator keeps each para's chain in RocksDB in a temporary
+//! directory, as the node does). Candidates the collator
 //! dropped are counted by reason (`RUST_LOG=tessera_node::parachains=info` says each). The
 //! relay chain's finality lag (best minus finalized) is sampled at a validator throughout:
 //! finality waits for approval checking, so this is its cost under the load.
@@ -23,7 +25,7 @@ use tessera_node::parachains::collator::Collate;
 use tessera_node::parachains::{para_statuses, Collator, ParaChain};
 use tessera_node::run::{spawn_loopback_validators, Node};
 use tessera_node::service::Shared;
-use tessera_node::store::MemoryDb;
+use tessera_node::store::{Database, MemoryDb, RocksDb};
 use tessera_relay_chain::paras::ParaId;
 use tessera_relay_chain::{ChainSpec, GenesisPara, HexBytes};
 use tessera_runtime::crypto::Pair;
@@ -188,20 +190,27 @@ async fn measure(per_block: usize, seconds: u64, slot_ms: u64) -> Run {
         .await
         .unwrap();
     let alice = shareds[0].clone();
+    let para_dir = tempfile::tempdir().unwrap();
+    let para_db = |para: ParaId| -> Box<dyn Database> {
+        match std::env::var("BENCH_PARA_STORE").as_deref() {
+            Ok("rocksdb") => {
+                Box::new(RocksDb::open(&para_dir.path().join(para.0.to_string())).unwrap())
+            }
+            _ => Box::<MemoryDb>::default(),
+        }
+    };
     let (header, state) = ParaGenesis::dev(PARAS[0])
         .build::<TemplateRuntime>()
         .unwrap();
-    let mut template_collator = Collator::new(
-        ParaChain::<TemplateRuntime>::in_memory(PARAS[0], header, state.new_nodes).unwrap(),
-        Pair::dev("Ferdie"),
-        template::validate,
-    );
+    let chain =
+        ParaChain::<TemplateRuntime>::open(PARAS[0], para_db(PARAS[0]), header, state.new_nodes);
+    let mut template_collator =
+        Collator::new(chain.unwrap(), Pair::dev("Ferdie"), template::validate);
     let (header, state) = example_genesis().build::<ExampleRuntime>().unwrap();
-    let mut example_collator = Collator::new(
-        ParaChain::<ExampleRuntime>::in_memory(PARAS[1], header, state.new_nodes).unwrap(),
-        Pair::dev("Ferdie"),
-        example::validate,
-    );
+    let chain =
+        ParaChain::<ExampleRuntime>::open(PARAS[1], para_db(PARAS[1]), header, state.new_nodes);
+    let mut example_collator =
+        Collator::new(chain.unwrap(), Pair::dev("Ferdie"), example::validate);
     template_collator.set_dev_transfers(per_block);
     example_collator.set_dev_transfers(per_block);
     let views = [template_collator.view(), example_collator.view()];

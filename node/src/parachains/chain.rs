@@ -514,12 +514,13 @@ impl<R: Runtime> ParaChain<R> {
                 base: &self.store,
                 added: &added,
             };
-            let changes = execute_block::<R>(&store, parent.state_root, &block, false).map_err(
-                |err| FollowError::Import {
-                    number: block.header.number,
-                    error: err.to_string(),
-                },
-            )?;
+            let changes =
+                execute_block::<R>(&store, parent.state_root, &block, false).map_err(|err| {
+                    FollowError::Import {
+                        number: block.header.number,
+                        error: err.to_string(),
+                    }
+                })?;
             added.extend(changes.new_nodes);
             parent = block.header.clone();
             imported.push(block);
@@ -738,9 +739,8 @@ impl<R: Runtime> ParaChain<R> {
                     .seen
                     .get(hash)
                     .ok_or_else(|| format!("block {hash} is not known here"))?;
-                let changes =
-                    execute_block::<R>(&self.store, self.head.state_root, block, false)
-                        .map_err(|e| format!("block {hash} does not execute: {e}"))?;
+                let changes = execute_block::<R>(&self.store, self.head.state_root, block, false)
+                    .map_err(|e| format!("block {hash} does not execute: {e}"))?;
                 self.store
                     .commit_blocks(
                         &[(&block.header, &block.extrinsics[..])],

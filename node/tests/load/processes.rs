@@ -237,7 +237,9 @@ async fn a_sigkilled_checker_and_para_node_resume_from_disk_and_the_checker_neve
         "the restarted validator did not resume from disk"
     );
     assert!(
-        collators[1].log().contains("para chain opened at its stored head"),
+        collators[1]
+            .log()
+            .contains("para chain opened at its stored head"),
         "the restarted collator did not open its para's chain from disk"
     );
     for (name, validator) in VALIDATORS.iter().zip(&validators) {
