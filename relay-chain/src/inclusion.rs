@@ -309,12 +309,20 @@ fn validator(validators: &[AccountId], index: u32) -> Result<&AccountId, CallErr
 
 /// What the runtime's event type must convert from.
 pub trait Bounds:
-    From<Event> + From<paras::Event> + From<messaging::Event> + tessera_xcm::module::XcmRuntime
+    From<Event>
+    + From<paras::Event>
+    + From<messaging::Event>
+    + From<crate::registrar::Event>
+    + tessera_xcm::module::XcmRuntime
 {
 }
 
 impl<E> Bounds for E where
-    E: From<Event> + From<paras::Event> + From<messaging::Event> + tessera_xcm::module::XcmRuntime
+    E: From<Event>
+        + From<paras::Event>
+        + From<messaging::Event>
+        + From<crate::registrar::Event>
+        + tessera_xcm::module::XcmRuntime
 {
 }
 
@@ -630,6 +638,9 @@ impl<E: Bounds> Dispatch<E> for Call {
             seen.push(para);
             back(ctx, &parent_header, &validators, &cores, candidate)?;
         }
+        // Last: a para onboarded here gets a core from the next block on, when everyone's
+        // groups and bitfields count it.
+        crate::registrar::onboard_due(ctx)?;
         Ok(())
     }
 

@@ -2,7 +2,7 @@
 //!
 //! [`RelayRuntime`] composes the shared modules of `tessera-runtime` — `system`, `balances`,
 //! `sudo` — with the relay's own [`session`] (the validator set), [`paras`] (the parachain
-//! registry), [`inclusion`] (candidates from backed to included, through the parachains
+//! registry), [`registrar`] (onboarding paras with deposits, without root), [`inclusion`] (candidates from backed to included, through the parachains
 //! inherent), [`messaging`] (DMP, UMP and HRMP) and `xcm` ([`xcm_config`]). Its [`Call`] and [`Event`]
 //! enums wrap the modules' and dispatch with a `match`. A chain starts from a [`ChainSpec`]
 //! (JSON), whose genesis config builds the genesis state and header. [`availability`] erasure-codes
@@ -33,6 +33,7 @@ mod error;
 pub mod inclusion;
 pub mod messaging;
 pub mod paras;
+pub mod registrar;
 pub mod scheduler;
 pub mod session;
 pub mod xcm_config;
@@ -99,6 +100,8 @@ tessera_runtime::compose_runtime! {
         5 => Messaging(messaging::Call),
         /// `xcm`.
         6 => Xcm(tessera_xcm::module::Call),
+        /// `registrar` (onboarding paras without root).
+        7 => Registrar(registrar::Call),
     }
     events {
         /// `system`.
@@ -115,6 +118,8 @@ tessera_runtime::compose_runtime! {
         5 => Messaging(messaging::Event),
         /// `xcm`.
         6 => Xcm(tessera_xcm::module::Event),
+        /// `registrar`.
+        7 => Registrar(registrar::Event),
     }
     inherents { Inclusion }
 }

@@ -2,8 +2,8 @@
 //! validation code; code stored once by hash (reference-counted, size-limited); code upgrades
 //! that take effect [`UPGRADE_DELAY`] blocks after they are scheduled; deregistration.
 //!
-//! Registration, upgrades and deregistration take the root origin (sudo or governance) or
-//! happen in genesis. A scheduled upgrade is enacted lazily: the first call touching the para
+//! Registration, upgrades and deregistration here take the root origin (sudo or governance)
+//! or happen in genesis; any account registers a para through [`crate::registrar`]. A scheduled upgrade is enacted lazily: the first call touching the para
 //! at or after its block enacts it, and [`para_at`] reads the para as of any block, so
 //! validation always uses the code in force at the candidate's relay parent.
 
@@ -284,6 +284,24 @@ pub fn schedule_code_upgrade<E: From<Event>>(
     Ok(())
 }
 
+/// Removes para `id` (its core goes from the next block on) and releases its code.
+pub fn deregister<E: From<Event>>(ctx: &mut Context<'_, E>, id: ParaId) -> CallResult {
+    let info = PARAS
+        .get(&mut ctx.state, &id)?
+        .ok_or_else(|| error("NotRegistered"))?;
+    release_code_ref(&mut ctx.state, &info.code_hash)?;
+    if let Some(pending) = info.pending {
+        release_code_ref(&mut ctx.state, &pending.code_hash)?;
+    }
+    PARAS.remove(&mut ctx.state, &id);
+    crate::inclusion::PENDING.remove(&mut ctx.state, &id);
+    let mut ids = PARA_IDS.get_or_default(&mut ctx.state)?;
+    ids.retain(|other| *other != id);
+    PARA_IDS.put(&mut ctx.state, &ids);
+    ctx.deposit_event(Event::Deregistered { id });
+    Ok(())
+}
+
 /// Makes `head` para `id`'s latest included head.
 pub fn set_head(state: &mut State<'_>, id: ParaId, head: HeadData) -> Result<(), CallError> {
     let mut info = PARAS
@@ -315,21 +333,7 @@ impl<E: From<Event>> Dispatch<E> for Call {
                 ctx.deposit_event(Event::Registered { id, code_hash });
             }
             Call::ScheduleCodeUpgrade { id, code } => schedule_code_upgrade(ctx, id, code)?,
-            Call::Deregister { id } => {
-                let info = PARAS
-                    .get(&mut ctx.state, &id)?
-                    .ok_or_else(|| error("NotRegistered"))?;
-                release_code_ref(&mut ctx.state, &info.code_hash)?;
-                if let Some(pending) = info.pending {
-                    release_code_ref(&mut ctx.state, &pending.code_hash)?;
-                }
-                PARAS.remove(&mut ctx.state, &id);
-                crate::inclusion::PENDING.remove(&mut ctx.state, &id);
-                let mut ids = PARA_IDS.get_or_default(&mut ctx.state)?;
-                ids.retain(|other| *other != id);
-                PARA_IDS.put(&mut ctx.state, &ids);
-                ctx.deposit_event(Event::Deregistered { id });
-            }
+            Call::Deregister { id } => deregister(ctx, id)?,
         }
         Ok(())
     }

@@ -3,11 +3,13 @@
 //! peer, and a full node of the template para. Both paras advance, are approved by every
 //! validator's approval checking, and are finalized; a
 //! transfer submitted to the para full node reaches the collator and shows in the finalized
-//! state; when one para's collator stops, that para stalls alone.
+//! state; a para the genesis did not know is registered by an account through the registrar
+//! (no root), onboarded, collated and finalized, then deregistered; when one para's collator
+//! stops, that para stalls alone.
 
 use example_parachain_runtime::{self as example, ExampleRuntime};
 use parachain_template_runtime::{self as template, TemplateRuntime};
-use parity_scale_codec::Decode;
+use parity_scale_codec::{Decode, Encode};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tessera_node::client::Client;
@@ -17,15 +19,17 @@ use tessera_node::parachains::{para_statuses, Collator, ParaChain, ParaStatus};
 use tessera_node::run::{spawn_loopback_collator, spawn_loopback_validators};
 use tessera_node::service::Shared;
 use tessera_node::store::MemoryDb;
-use tessera_relay_chain::paras::ParaId;
-use tessera_relay_chain::{ChainSpec, GenesisPara, HexBytes};
+use tessera_relay_chain::paras::{HeadData, ParaId, ValidationCode};
+use tessera_relay_chain::{registrar, Call, ChainSpec, GenesisPara, HexBytes, RelayRuntime};
 use tessera_runtime::crypto::Pair;
 use tessera_runtime::modules::{balances, system};
-use tessera_runtime::parachain::ParaGenesis;
+use tessera_runtime::parachain::{sign, ParaGenesis};
 use tessera_runtime::Hash;
 
 const TEMPLATE: ParaId = ParaId(1000);
 const EXAMPLE: ParaId = ParaId(1001);
+/// Registered by Bob through the registrar while the network runs: the first public id.
+const ONBOARDED: ParaId = ParaId(2000);
 
 const CHAIN: &str = "paranet-test";
 
@@ -102,7 +106,7 @@ fn finalized(shared: &Shared, para: ParaId) -> (u32, Hash) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_paras_advance_finalize_carry_a_transfer_and_stall_alone() {
+async fn paras_advance_finalize_carry_a_transfer_onboard_without_root_and_stall_alone() {
     // Shown only when the test fails.
     let _ = tracing_subscriber::fmt()
         .with_env_filter("tessera_node=info,tessera_node::parachains::approval=debug")
@@ -132,11 +136,37 @@ async fn two_paras_advance_finalize_carry_a_transfer_and_stall_alone() {
         Pair::dev("Eve"),
         example::validate,
     );
+    // Para 2000 is not in the genesis: Bob reserves its id and registers the template's code
+    // with its genesis head, paying the deposits; its collator waits for it meanwhile.
+    let (header, state) = ParaGenesis::dev(ONBOARDED)
+        .build::<TemplateRuntime>()
+        .unwrap();
+    let onboarded_collator = Collator::new(
+        ParaChain::<TemplateRuntime>::in_memory(ONBOARDED, header.clone(), state.new_nodes)
+            .unwrap(),
+        Pair::dev("Ferdie"),
+        template::validate,
+    );
+    let submit = |call: Call, nonce: u32| {
+        let client = alice.client();
+        let genesis = client.info().unwrap().genesis;
+        let xt = sign::<RelayRuntime>(&Pair::dev("Bob"), call, nonce, genesis);
+        client.submit(&mut alice.pool(), xt).unwrap();
+    };
+    submit(Call::Registrar(registrar::Call::Reserve), 0);
+    let register = registrar::Call::Register {
+        id: ONBOARDED,
+        genesis_head: HeadData(header.encode()),
+        code: ValidationCode(template::WASM_BINARY.to_vec()),
+    };
+    submit(Call::Registrar(register), 1);
+
     let mut collator_stops = Vec::new();
     let mut collator_nodes = Vec::new();
     for collator in [
         Box::new(template_collator) as Box<dyn Collate>,
         Box::new(example_collator),
+        Box::new(onboarded_collator),
     ] {
         let (shared, running) =
             spawn_loopback_collator(CHAIN, client(&spec), &mut bootnodes, collator)
@@ -209,6 +239,22 @@ async fn two_paras_advance_finalize_carry_a_transfer_and_stall_alone() {
     for shared in &collator_nodes {
         assert!(shared.metrics.collations_sent.get() > 0);
     }
+
+    // The para registered without root was onboarded, and its blocks are finalized like the
+    // others'. Deregistered by Bob, it goes, and the other paras go on (below).
+    wait_for("the onboarded para to finalize two blocks", 60, || {
+        finalized(&alice, ONBOARDED).0 >= 2
+    })
+    .await;
+    submit(
+        Call::Registrar(registrar::Call::Deregister { id: ONBOARDED }),
+        2,
+    );
+    wait_for("the onboarded para to be deregistered", 30, || {
+        let statuses = para_statuses(&alice.client(), None).unwrap();
+        !statuses.iter().any(|s| s.id == ONBOARDED)
+    })
+    .await;
 
     // The template's collator stops: its para stalls, the example para goes on.
     collator_stops.remove(0).stop().await.unwrap();

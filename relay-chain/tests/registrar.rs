@@ -1,0 +1,340 @@
+//! Onboarding paras without root on real relay blocks: reserve an id, register head and code
+//! with deposits, onboarding after the delay, deregistration by the manager or root with every
+//! deposit returned, and what a caller must not be able to do.
+
+use parity_scale_codec::Decode;
+use std::collections::BTreeMap;
+use tessera_relay_chain::paras::{self, HeadData, ParaId, ValidationCode};
+use tessera_relay_chain::registrar::{
+    self, data_deposit, Event as RegistrarEvent, ONBOARDING_DELAY, PARA_ID_DEPOSIT, POT,
+};
+use tessera_relay_chain::{inclusion, Call, ChainSpec, Event, RelayRuntime};
+use tessera_runtime::crypto::Pair;
+use tessera_runtime::dispatch::{DispatchError, EventRecord};
+use tessera_runtime::extrinsic::Extrinsic;
+use tessera_runtime::modules::{balances, sudo, system};
+use tessera_runtime::parachain::{build_block, sign};
+use tessera_runtime::state::State;
+use tessera_runtime::{AccountId, Balance, Hash, Header, OpaqueExtrinsic};
+
+struct Relay {
+    nodes: BTreeMap<Hash, Vec<u8>>,
+    head: Header,
+    genesis_hash: Hash,
+    nonces: BTreeMap<AccountId, u32>,
+}
+
+impl Relay {
+    fn new() -> Self {
+        let genesis = ChainSpec::dev_with_validators(4).build_genesis().unwrap();
+        Relay {
+            nodes: genesis.state.new_nodes.into_iter().collect(),
+            genesis_hash: genesis.header.hash(),
+            head: genesis.header,
+            nonces: BTreeMap::new(),
+        }
+    }
+
+    fn state(&self) -> State<'_> {
+        State::new(&self.nodes, self.head.state_root)
+    }
+
+    fn free(&self, who: &AccountId) -> Balance {
+        system::ACCOUNT
+            .get(&mut self.state(), who)
+            .unwrap()
+            .unwrap_or_default()
+            .data
+            .free
+    }
+
+    fn para_ids(&self) -> Vec<ParaId> {
+        paras::para_ids(&mut self.state()).unwrap()
+    }
+
+    /// `call` signed by dev account `name`, with its next nonce.
+    fn signed(&mut self, name: &str, call: Call) -> OpaqueExtrinsic {
+        let pair = Pair::dev(name);
+        let nonce = self.nonces.entry(pair.public()).or_default();
+        let xt = sign::<RelayRuntime>(&pair, call, *nonce, self.genesis_hash);
+        *nonce += 1;
+        xt
+    }
+
+    /// The next block with the (empty) parachains inherent and `extrinsics`; its events.
+    fn block(&mut self, extrinsics: Vec<OpaqueExtrinsic>) -> Vec<Event> {
+        let inherent = Extrinsic::<Call> {
+            signature: None,
+            call: Call::Inclusion(inclusion::Call::Enter {
+                parent_header: self.head.clone(),
+                bitfields: vec![],
+                backed: vec![],
+                disputes: vec![],
+            }),
+        }
+        .to_opaque();
+        let all: Vec<_> = std::iter::once(inherent).chain(extrinsics).collect();
+        let built = build_block::<RelayRuntime>(&self.nodes, &self.head, &all, None).unwrap();
+        assert!(built.rejected.is_empty(), "{:?}", built.rejected);
+        self.nodes.extend(built.changes.new_nodes);
+        self.head = built.block.header;
+        let events = self.state().get(&system::events_key()).unwrap().unwrap();
+        Vec::<EventRecord<Event>>::decode(&mut &events[..])
+            .unwrap()
+            .into_iter()
+            .map(|record| record.event)
+            .collect()
+    }
+
+    /// Applies `call` signed by `name` in a block of its own: the registrar's events, or the
+    /// error it failed with.
+    fn call(&mut self, name: &str, call: Call) -> Result<Vec<RegistrarEvent>, DispatchError> {
+        let xt = self.signed(name, call);
+        let events = self.block(vec![xt]);
+        if let Some(error) = events.iter().find_map(|event| match event {
+            Event::System(system::Event::ExtrinsicFailed { error, .. }) => Some(error.clone()),
+            _ => None,
+        }) {
+            return Err(error);
+        }
+        Ok(registrar_events(&events))
+    }
+
+    /// The fee `who` paid in the last block.
+    fn fee_paid(&self, who: &AccountId) -> Balance {
+        let events = self.state().get(&system::events_key()).unwrap().unwrap();
+        Vec::<EventRecord<Event>>::decode(&mut &events[..])
+            .unwrap()
+            .into_iter()
+            .filter_map(|record| match record.event {
+                Event::Balances(balances::Event::Withdraw { who: payer, amount })
+                    if payer == *who =>
+                {
+                    Some(amount)
+                }
+                _ => None,
+            })
+            .sum()
+    }
+}
+
+fn registrar_events(events: &[Event]) -> Vec<RegistrarEvent> {
+    events
+        .iter()
+        .filter_map(|event| match event {
+            Event::Registrar(event) => Some(event.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn module_error(name: &str) -> DispatchError {
+    DispatchError::module(registrar::NAME, name)
+}
+
+fn register(id: ParaId, head: Vec<u8>, code: Vec<u8>) -> Call {
+    Call::Registrar(registrar::Call::Register {
+        id,
+        genesis_head: HeadData(head),
+        code: ValidationCode(code),
+    })
+}
+
+fn deregister(id: ParaId) -> Call {
+    Call::Registrar(registrar::Call::Deregister { id })
+}
+
+const RESERVE: Call = Call::Registrar(registrar::Call::Reserve);
+
+#[test]
+fn any_account_onboards_a_para_after_the_delay_and_gets_every_deposit_back() {
+    let mut relay = Relay::new();
+    let bob = Pair::dev("Bob").public();
+    let issuance = |relay: &Relay| {
+        balances::TOTAL_ISSUANCE
+            .get(&mut relay.state())
+            .unwrap()
+            .unwrap()
+    };
+
+    // Ids are handed out in turn from 2000, each for a deposit held by the registrar.
+    assert_eq!(
+        relay.call("Bob", RESERVE),
+        Ok(vec![RegistrarEvent::Reserved {
+            id: ParaId(2000),
+            manager: bob
+        }])
+    );
+    assert_eq!(relay.free(&POT), PARA_ID_DEPOSIT);
+    let reserved = relay.call("Charlie", RESERVE).unwrap();
+    assert!(matches!(
+        reserved[..],
+        [RegistrarEvent::Reserved {
+            id: ParaId(2001),
+            ..
+        }]
+    ));
+
+    // Only the manager registers its id; the code and head are paid for by the byte.
+    let (head, code) = (vec![7u8; 40], vec![1u8; 5_000]);
+    assert_eq!(
+        relay.call(
+            "Charlie",
+            register(ParaId(2000), head.clone(), code.clone())
+        ),
+        Err(module_error("NotManager"))
+    );
+    assert_eq!(
+        relay.call("Bob", register(ParaId(1999), head.clone(), code.clone())),
+        Err(module_error("NotReserved"))
+    );
+    let before = relay.free(&bob);
+    let registered = relay
+        .call("Bob", register(ParaId(2000), head.clone(), code.clone()))
+        .unwrap();
+    let at = relay.head.number + ONBOARDING_DELAY;
+    assert_eq!(
+        registered,
+        [RegistrarEvent::Registered {
+            id: ParaId(2000),
+            manager: bob,
+            at
+        }]
+    );
+    let data = data_deposit(head.len() + code.len());
+    assert_eq!(relay.free(&bob), before - data - relay.fee_paid(&bob));
+    assert_eq!(relay.free(&POT), 2 * PARA_ID_DEPOSIT + data);
+    assert_eq!(
+        relay.call("Bob", register(ParaId(2000), head.clone(), code.clone())),
+        Err(module_error("AlreadyRegistered"))
+    );
+
+    // Onboarded by the inherent of block `at`: a core from the next block on.
+    while relay.head.number + 1 < at {
+        assert!(registrar_events(&relay.block(vec![])).is_empty());
+        assert!(!relay.para_ids().contains(&ParaId(2000)));
+    }
+    let events = relay.block(vec![]);
+    assert_eq!(
+        registrar_events(&events),
+        [RegistrarEvent::Onboarded { id: ParaId(2000) }]
+    );
+    assert!(relay.para_ids().contains(&ParaId(2000)));
+    let info = paras::PARAS
+        .get(&mut relay.state(), &ParaId(2000))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (info.head, info.code_hash),
+        (HeadData(head), ValidationCode(code).hash())
+    );
+
+    // Only its manager (or root) deregisters it; the manager gets both deposits back.
+    assert_eq!(
+        relay.call("Charlie", deregister(ParaId(2000))),
+        Err(DispatchError::BadOrigin)
+    );
+    let before = relay.free(&bob);
+    let refunded = PARA_ID_DEPOSIT + data;
+    assert_eq!(
+        relay.call("Bob", deregister(ParaId(2000))),
+        Ok(vec![RegistrarEvent::Deregistered {
+            id: ParaId(2000),
+            refunded
+        }])
+    );
+    assert_eq!(relay.free(&bob), before + refunded - relay.fee_paid(&bob));
+    assert!(!relay.para_ids().contains(&ParaId(2000)));
+    assert!(paras::PARAS
+        .get(&mut relay.state(), &ParaId(2000))
+        .unwrap()
+        .is_none());
+
+    // Root releases a reservation too, refunding its manager; the pot is then empty (reaped),
+    // and the issuance only ever lost the fees.
+    let charlie = Pair::dev("Charlie").public();
+    let before = relay.free(&charlie);
+    let by_root = Call::Sudo(sudo::Call::Sudo {
+        call: Box::new(deregister(ParaId(2001))),
+    });
+    relay.call("Alice", by_root).unwrap();
+    assert_eq!(relay.free(&charlie), before + PARA_ID_DEPOSIT);
+    assert_eq!(relay.free(&POT), 0);
+    assert!(issuance(&relay) <= issuance(&Relay::new()));
+
+    // A freed id is not handed out again: nodes keep a para's chain under its id.
+    let reserved = relay.call("Dave", RESERVE).unwrap();
+    assert!(matches!(
+        reserved[..],
+        [RegistrarEvent::Reserved {
+            id: ParaId(2002),
+            ..
+        }]
+    ));
+}
+
+#[test]
+fn bad_registrations_are_refused_and_leave_the_state_as_it_was() {
+    let mut relay = Relay::new();
+    relay.call("Bob", RESERVE).unwrap();
+    let id = ParaId(2000);
+    let head = || vec![0u8; 8];
+    let cases = [
+        (register(id, head(), vec![]), "EmptyCode"),
+        (
+            register(id, head(), vec![1; paras::MAX_CODE_SIZE + 1]),
+            "CodeTooLarge",
+        ),
+        (
+            register(id, vec![0; paras::MAX_HEAD_SIZE + 1], vec![1; 10]),
+            "HeadTooLarge",
+        ),
+    ];
+    for (call, error) in cases {
+        let pot = relay.free(&POT);
+        assert_eq!(relay.call("Bob", call), Err(module_error(error)));
+        assert_eq!(relay.free(&POT), pot, "{error}: nothing was taken");
+        assert!(registrar::ONBOARDING
+            .get(&mut relay.state(), &id)
+            .unwrap()
+            .is_none());
+    }
+
+    // A manager who cannot pay the data deposit keeps its reservation and its money.
+    let poor = Pair::from_uri("//Poor").unwrap();
+    let endow = Call::Balances(balances::Call::TransferKeepAlive {
+        dest: poor.public(),
+        value: PARA_ID_DEPOSIT + tessera_relay_chain::UNIT,
+    });
+    relay.call("Alice", endow).unwrap();
+    let mut nonce = 0;
+    let mut poor_call = |relay: &mut Relay, call: Call| {
+        let xt = sign::<RelayRuntime>(&poor, call, nonce, relay.genesis_hash);
+        nonce += 1;
+        let events = relay.block(vec![xt]);
+        events.into_iter().find_map(|event| match event {
+            Event::System(system::Event::ExtrinsicFailed { error, .. }) => Some(error),
+            _ => None,
+        })
+    };
+    assert_eq!(poor_call(&mut relay, RESERVE), None);
+    let left = relay.free(&poor.public());
+    let failed = poor_call(&mut relay, register(ParaId(2001), head(), vec![1; 100_000]));
+    assert!(failed.is_some(), "registered without paying");
+    assert_eq!(
+        relay.free(&poor.public()),
+        left - relay.fee_paid(&poor.public())
+    );
+    assert!(registrar::RESERVATIONS
+        .get(&mut relay.state(), &ParaId(2001))
+        .unwrap()
+        .is_some());
+    // Unsigned, nobody reserves or registers.
+    let xt = Extrinsic::<Call> {
+        signature: None,
+        call: RESERVE,
+    }
+    .to_opaque();
+    let built = build_block::<RelayRuntime>(&relay.nodes, &relay.head, &[xt], None).unwrap();
+    assert_eq!(built.rejected.len(), 1);
+}
