@@ -4,8 +4,10 @@ mod blocks;
 mod dev;
 mod key;
 mod node;
+pub mod para;
 mod paras;
 mod run;
+mod submit;
 pub mod xcm;
 
 use clap::{Args, Parser, Subcommand};
@@ -47,6 +49,9 @@ pub enum Command {
     /// XCM tools: decode and encode messages, locations and assets.
     #[command(subcommand)]
     Xcm(xcm::XcmCommand),
+    /// Registers paras on a running relay chain through the registrar (no root needed).
+    #[command(subcommand)]
+    Para(para::ParaCommand),
 }
 
 /// Which chain.
@@ -87,5 +92,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::ExportBlocks(args) => blocks::export(args),
         Command::ImportBlocks(args) => blocks::import(args),
         Command::Xcm(command) => xcm::run(command),
+        Command::Para(command) => para::run(command),
     }
 }

@@ -1,21 +1,17 @@
 //! `tessera xcm`: XCM messages, locations and asset lists between their SCALE bytes (as chains
 //! carry them, Polkadot's layout) and JSON (as people read and write them).
 
+use super::submit::{wait_for_inclusion, Chain};
 use anyhow::{anyhow, bail, Context};
 use clap::{Args, Subcommand, ValueEnum};
-use jsonrpsee_core::client::Subscription;
-use jsonrpsee_core::client::{ClientT, Error as ClientError, SubscriptionClientT};
+use jsonrpsee_core::client::{ClientT, Subscription};
 use jsonrpsee_core::rpc_params;
-use jsonrpsee_ws_client::{WsClient, WsClientBuilder};
 use parity_scale_codec::{Decode, Encode};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 use std::io::Read;
 use tessera_runtime::crypto::{AccountId, Pair};
-use tessera_runtime::extrinsic::{ChainContext, Era, Extrinsic, SignedExtra};
-use tessera_runtime::modules::system;
-use tessera_runtime::Hash;
 use tessera_xcm::module;
 use tessera_xcm::v5::{Asset, Assets, Junction, Junctions, Location, WeightLimit};
 use tessera_xcm::{VersionedAssets, VersionedLocation, VersionedXcm};
@@ -236,166 +232,48 @@ struct RuntimeCall {
     call: module::Call,
 }
 
-/// A node's RPC, and what kind of chain it serves.
-struct Chain {
-    client: WsClient,
-    para: Option<u32>,
+/// Signs `call` from `pair` and submits it watched; the id of the message it sends, and the
+/// watch.
+async fn submit_xcm(
+    chain: &Chain,
+    pair: &Pair,
+    call: module::Call,
+) -> anyhow::Result<([u8; 32], Subscription<Value>)> {
+    let who = pair.public();
+    let sent: u64 = chain.storage(&module::SENT_COUNT.key(&who)).await?;
+    let module = if chain.para.is_some() {
+        PARA_XCM_CALL_INDEX
+    } else {
+        RELAY_XCM_CALL_INDEX
+    };
+    let (watch, pending) = chain.submit(pair, RuntimeCall { module, call }).await?;
+    if pending > 0 {
+        // The id counts the messages the account sent before; a pending one would be counted
+        // first.
+        println!(
+            "note: {pending} earlier transaction(s) of this account are pending; if one sends \
+             XCM, the message id below is that one's"
+        );
+    }
+    let network = Junction::GlobalConsensus(tessera_xcm::para::NETWORK);
+    let place = match chain.para {
+        Some(id) => vec![network, Junction::Parachain(id)],
+        None => vec![network],
+    };
+    let location = Junctions::from_slice(&place).ok_or_else(|| anyhow!("bad chain location"))?;
+    Ok((module::message_id_of(&location, &who, sent), watch))
 }
 
-impl Chain {
-    async fn connect(url: &str) -> anyhow::Result<Chain> {
-        let client = WsClientBuilder::default()
-            .build(url)
-            .await
-            .with_context(|| format!("cannot connect to {url}"))?;
-        let name: String = client.request("system_chain", rpc_params![]).await?;
-        let para = name.strip_prefix("para ").and_then(|id| id.parse().ok());
-        Ok(Chain { client, para })
-    }
-
-    async fn storage<T: Decode + Default>(&self, key: &[u8]) -> anyhow::Result<T> {
-        let value: Option<String> = self
-            .client
-            .request(
-                "state_getStorage",
-                rpc_params![format!("0x{}", hex::encode(key))],
-            )
-            .await?;
-        let Some(value) = value else {
-            return Ok(T::default());
-        };
-        let bytes = hex::decode(value.trim_start_matches("0x"))?;
-        T::decode(&mut &bytes[..]).map_err(|err| anyhow!("unexpected storage value: {err}"))
-    }
-
-    async fn records(&self, id: &[u8; 32]) -> anyhow::Result<Vec<Value>> {
-        let records: Value = self
-            .client
-            .request(
-                "xcm_messageStatus",
-                rpc_params![format!("0x{}", hex::encode(id))],
-            )
-            .await?;
-        Ok(records.as_array().cloned().unwrap_or_default())
-    }
-
-    /// Signs `call` from `pair` with the account's next nonce (after what the node's pool
-    /// holds) and submits it watched; the id of the message it sends, and the watch.
-    async fn submit(
-        &self,
-        pair: &Pair,
-        call: module::Call,
-    ) -> anyhow::Result<([u8; 32], Subscription<Value>)> {
-        let who = pair.public();
-        let sent: u64 = self.storage(&module::SENT_COUNT.key(&who)).await?;
-        let genesis: String = self
-            .client
-            .request("chain_getBlockHash", rpc_params![0])
-            .await?;
-        let genesis_hash: Hash = genesis
-            .parse()
-            .map_err(|_| anyhow!("bad genesis hash {genesis}"))?;
-        let version: Value = self
-            .client
-            .request("state_getRuntimeVersion", rpc_params![])
-            .await?;
-        let spec_version = version["specVersion"]
-            .as_u64()
-            .and_then(|v| u32::try_from(v).ok())
-            .ok_or_else(|| anyhow!("the node did not say its runtime version"))?;
-        let module = if self.para.is_some() {
-            PARA_XCM_CALL_INDEX
-        } else {
-            RELAY_XCM_CALL_INDEX
-        };
-        let chain = ChainContext {
-            spec_version,
-            genesis_hash,
-            birth_hash: genesis_hash,
-        };
-        let call = RuntimeCall { module, call };
-        let account: system::AccountInfo = self.storage(&system::ACCOUNT.key(&who)).await?;
-        // Another transaction of the signer may take the nonce between reading and
-        // submitting (the node says so with Substrate's code 1014): read it again.
-        let mut attempt = 0;
-        let watch = loop {
-            let nonce: u32 = self
-                .client
-                .request("system_accountNextIndex", rpc_params![who.to_ss58(42)])
-                .await?;
-            if nonce > account.nonce && attempt == 0 {
-                // The id counts the messages the account sent before; a pending one would be
-                // counted first.
-                println!(
-                    "note: {} earlier transaction(s) of this account are pending; if one sends \
-                     XCM, the message id below is that one's",
-                    nonce - account.nonce
-                );
-            }
-            let extra = SignedExtra {
-                era: Era::Immortal,
-                nonce,
-                tip: 0,
-            };
-            let xt = Extrinsic::signed(pair, call.clone(), extra, &chain).to_opaque();
-            let submitted = self
-                .client
-                .subscribe::<Value, _>(
-                    "transactionWatch_v1_submitAndWatch",
-                    rpc_params![format!("0x{}", hex::encode(xt.encode()))],
-                    "transactionWatch_v1_unwatch",
-                )
-                .await;
-            match submitted {
-                Ok(watch) => break watch,
-                Err(ClientError::Call(err)) if err.code() == NONCE_TAKEN && attempt < 3 => {
-                    attempt += 1;
-                }
-                Err(ClientError::Call(err)) => {
-                    bail!("the node refused the transaction: {}", err.message())
-                }
-                Err(err) => return Err(err).context("submitting the transaction"),
-            }
-        };
-        let network = Junction::GlobalConsensus(tessera_xcm::para::NETWORK);
-        let place = match self.para {
-            Some(id) => vec![network, Junction::Parachain(id)],
-            None => vec![network],
-        };
-        let chain = Junctions::from_slice(&place).ok_or_else(|| anyhow!("bad chain location"))?;
-        Ok((module::message_id_of(&chain, &who, sent), watch))
-    }
-}
-
-/// Substrate's pool code for "a transaction with this nonce is already in the pool".
-const NONCE_TAKEN: i32 = 1014;
-
-/// Follows a watched transaction until a block includes it; that block's hash. Fails with
-/// the node's reason if it became invalid, and after `timeout` seconds.
-async fn wait_for_inclusion(
-    watch: &mut Subscription<Value>,
-    timeout: u64,
-) -> anyhow::Result<String> {
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(timeout);
-    loop {
-        let event = match tokio::time::timeout_at(deadline, watch.next()).await {
-            Err(_) => bail!("the transaction was not included in a block after {timeout} s"),
-            Ok(None) => bail!("the node closed the transaction's subscription"),
-            Ok(Some(event)) => event.context("unexpected transaction event")?,
-        };
-        match event["event"].as_str() {
-            Some("bestChainBlockIncluded") | Some("finalized") => {
-                if let Some(hash) = event["block"]["hash"].as_str() {
-                    return Ok(hash.to_string());
-                }
-            }
-            Some(kind @ ("invalid" | "dropped" | "error")) => {
-                let reason = event["error"].as_str().unwrap_or("no reason given");
-                bail!("the transaction is {kind}: {reason}");
-            }
-            _ => {}
-        }
-    }
+/// The XCM records (`xcm_messageStatus`) of message `id` at `chain`.
+async fn records(chain: &Chain, id: &[u8; 32]) -> anyhow::Result<Vec<Value>> {
+    let records: Value = chain
+        .client()
+        .request(
+            "xcm_messageStatus",
+            rpc_params![format!("0x{}", hex::encode(id))],
+        )
+        .await?;
+    Ok(records.as_array().cloned().unwrap_or_default())
 }
 
 /// Polls `chain` until message `id` has a record of `kind` (`sent` or `executed`).
@@ -407,8 +285,7 @@ async fn wait_for_record(
 ) -> anyhow::Result<Value> {
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(timeout);
     loop {
-        if let Some(record) = chain
-            .records(id)
+        if let Some(record) = records(chain, id)
             .await?
             .into_iter()
             .find_map(|r| r.get(kind).cloned())
@@ -434,10 +311,10 @@ async fn send_and_follow(
     let pair = Pair::from_uri(&sending.from).map_err(|err| anyhow!("bad --from: {err}"))?;
     let source = Chain::connect(&sending.rpc).await?;
     let call = build(source.para.is_some())?;
-    let (id, mut watch) = source.submit(&pair, call).await?;
+    let (id, mut watch) = submit_xcm(&source, &pair, call).await?;
     println!("message id 0x{}", hex::encode(id));
     let included = wait_for_inclusion(&mut watch, timeout).await?;
-    println!("included in block {included}");
+    println!("included in block {}", included.block);
     // The including block is the head the node reads at now: the record is there at once
     // unless the call failed.
     let sent = wait_for_record(&source, &id, "sent", timeout.min(10))

@@ -120,9 +120,63 @@ async fn the_default_dev_network_takes_the_readme_xcm_command_and_keeps_finalizi
     assert_ne!(code, 0, "{text}");
     assert!(text.contains("sent no message"), "{text}");
 
+    registered_from_the_cli(rpc).await;
     under_load(rpc, template, dir.path()).await;
     under_attack(rpc, &validators, &base.with_extension("log")).await;
     drop(dev);
+}
+
+/// The para ids `tessera_paras` lists at the relay node at `relay`.
+async fn para_ids(relay: u16) -> Vec<u64> {
+    let paras: Value = request(relay, "tessera_paras", rpc_params![]).await;
+    let paras = paras.as_array().unwrap();
+    paras.iter().filter_map(|p| p["id"].as_u64()).collect()
+}
+
+/// README's `tessera para` commands: Bob reserves an id and registers the template under it
+/// (Charlie, who did not reserve it, cannot); it is onboarded at the block the command said;
+/// Bob deregisters it and gets the deposits back.
+async fn registered_from_the_cli(relay: u16) {
+    let url = format!("ws://127.0.0.1:{relay}");
+    let (code, text) = tessera(&["para", "reserve", "--rpc", &url, "--from", "//Bob"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("reserved para id 2000"), "{text}");
+    let register = |from| {
+        let args = ["--from", from, "--id", "2000", "--dev-runtime", "template"];
+        tessera(&[&["para", "register", "--rpc", &url][..], &args].concat())
+    };
+    let (code, text) = register("//Charlie");
+    assert_ne!(code, 0, "{text}");
+    assert!(text.contains("failed: Registrar: NotManager"), "{text}");
+    let (code, text) = register("//Bob");
+    assert_eq!(code, 0, "{text}");
+    let at: u32 = text
+        .split("onboarded in relay block #")
+        .nth(1)
+        .and_then(|rest| rest.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no onboarding block in {text}"));
+    assert!(!para_ids(relay).await.contains(&2000), "onboarded early");
+    tokio::time::timeout(Duration::from_secs(60), async {
+        while best_number(relay).await < at || !para_ids(relay).await.contains(&2000) {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    })
+    .await
+    .expect("para 2000 was not onboarded");
+    let args = [
+        "para",
+        "deregister",
+        "--rpc",
+        &url,
+        "--from",
+        "//Bob",
+        "--id",
+        "2000",
+    ];
+    let (code, text) = tessera(&args);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("para 2000 deregistered;"), "{text}");
+    assert!(!para_ids(relay).await.contains(&2000));
 }
 
 /// How long each window of the attack comparison lasts.
