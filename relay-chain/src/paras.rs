@@ -329,6 +329,7 @@ impl<E: From<Event>> Dispatch<E> for Call {
                 genesis_head,
                 code,
             } => {
+                crate::registrar::claim_for_root(&mut ctx.state, id)?;
                 let code_hash = register(&mut ctx.state, id, genesis_head, code)?;
                 ctx.deposit_event(Event::Registered { id, code_hash });
             }

@@ -10,6 +10,12 @@
 //!
 //! Deposits are held in the module's account ([`POT`]), recorded per para id: the issuance
 //! does not change, and what each manager gets back is exactly what it paid.
+//!
+//! Every para has a core of its own (cores are not sold separately, as Polkadot's coretime
+//! does), so registrations stop while there are as many paras, onboarded or waiting, as
+//! validators: each core keeps a backing group, and the inherent's work per core stays
+//! bounded by the validator set. A para's own code upgrades stay within
+//! [`paras::MAX_CODE_SIZE`] with one pending at a time, so what it stores is bounded too.
 
 use crate::paras::{self, HeadData, ParaId, ValidationCode};
 use parity_scale_codec::{Decode, Encode};
@@ -30,11 +36,14 @@ pub const PARA_ID_DEPOSIT: Balance = 10 * crate::UNIT;
 /// Deposit per byte of a registered para's genesis head and code (what keeping them on every
 /// validator costs).
 pub const DEPOSIT_PER_BYTE: Balance = crate::UNIT / 100;
-/// Blocks between registering a para and its onboarding: time for its collators to start and
-/// for validators to prepare its code before candidates come.
+/// Blocks between registering a para and its onboarding (at the earliest): time for its
+/// collators to start and for validators to prepare its code before candidates come.
 pub const ONBOARDING_DELAY: BlockNumber = 10;
-/// Most paras waiting for onboarding at once (each onboarding runs in the inherent).
+/// Most paras waiting for onboarding at once.
 pub const MAX_ONBOARDING: usize = 16;
+/// Most paras onboarded by one block's inherent (each stores its code); the rest wait for the
+/// next block.
+pub const MAX_ONBOARDED_PER_BLOCK: usize = 2;
 
 /// The account holding the deposits.
 pub const POT: AccountId = AccountId(*b"modl/registrar\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0");
@@ -147,6 +156,21 @@ pub fn data_deposit(bytes: usize) -> Balance {
     DEPOSIT_PER_BYTE.saturating_mul(bytes as Balance)
 }
 
+/// What root registering para `id` outside the registrar means to it: an id reserved here is
+/// refused (its manager registers it, or root deregisters it here first), and the ids handed
+/// out move past it, so it is never handed out later.
+pub fn claim_for_root(state: &mut tessera_runtime::state::State<'_>, id: ParaId) -> CallResult {
+    if RESERVATIONS.get(state, &id)?.is_some() {
+        return Err(error("Reserved"));
+    }
+    let next = NEXT_FREE_ID.get(state)?.unwrap_or(FIRST_PUBLIC_ID);
+    if id >= next {
+        let after = ParaId(id.0.checked_add(1).ok_or(DispatchError::Overflow)?);
+        NEXT_FREE_ID.put(state, &after);
+    }
+    Ok(())
+}
+
 fn reserve<E: From<Event> + From<balances::Event> + From<system::Event>>(
     ctx: &mut Context<'_, E>,
     who: &AccountId,
@@ -204,6 +228,11 @@ fn register<E: From<Event> + From<balances::Event> + From<system::Event>>(
     let mut waiting = ONBOARDING_IDS.get_or_default(&mut ctx.state)?;
     if waiting.len() >= MAX_ONBOARDING {
         return Err(error("TooManyOnboarding"));
+    }
+    let paras = paras::para_ids(&mut ctx.state)?.len();
+    let validators = crate::session::validators(&mut ctx.state)?.len();
+    if paras.saturating_add(waiting.len()) >= validators {
+        return Err(error("NoFreeCore"));
     }
     let deposit = data_deposit(genesis_head.0.len().saturating_add(code.0.len()));
     balances::transfer(ctx, who, &POT, deposit, Existence::KeepAlive)?;
@@ -288,14 +317,16 @@ pub fn onboard_due<E: From<Event> + From<balances::Event> + From<system::Event>>
         return Ok(());
     }
     let mut still_waiting = Vec::with_capacity(waiting.len());
+    let mut onboarded = 0;
     for id in waiting {
         let Some(onboarding) = ONBOARDING.get(&mut ctx.state, &id)? else {
             continue;
         };
-        if onboarding.at > ctx.block_number {
+        if onboarding.at > ctx.block_number || onboarded >= MAX_ONBOARDED_PER_BLOCK {
             still_waiting.push(id);
             continue;
         }
+        onboarded = onboarded.saturating_add(1);
         ONBOARDING.remove(&mut ctx.state, &id);
         let Some(mut reservation) = RESERVATIONS.get(&mut ctx.state, &id)? else {
             continue;

@@ -22,6 +22,8 @@ struct Relay {
     head: Header,
     genesis_hash: Hash,
     nonces: BTreeMap<AccountId, u32>,
+    /// Fees paid so far: with no author to pay, blocks burn them.
+    fees: Balance,
 }
 
 impl Relay {
@@ -32,6 +34,7 @@ impl Relay {
             genesis_hash: genesis.header.hash(),
             head: genesis.header,
             nonces: BTreeMap::new(),
+            fees: 0,
         }
     }
 
@@ -79,11 +82,17 @@ impl Relay {
         self.nodes.extend(built.changes.new_nodes);
         self.head = built.block.header;
         let events = self.state().get(&system::events_key()).unwrap().unwrap();
-        Vec::<EventRecord<Event>>::decode(&mut &events[..])
+        let events: Vec<Event> = Vec::<EventRecord<Event>>::decode(&mut &events[..])
             .unwrap()
             .into_iter()
             .map(|record| record.event)
-            .collect()
+            .collect();
+        for event in &events {
+            if let Event::Balances(balances::Event::Withdraw { amount, .. }) = event {
+                self.fees += amount;
+            }
+        }
+        events
     }
 
     /// Applies `call` signed by `name` in a block of its own: the registrar's events, or the
@@ -251,7 +260,7 @@ fn any_account_onboards_a_para_after_the_delay_and_gets_every_deposit_back() {
         .is_none());
 
     // Root releases a reservation too, refunding its manager; the pot is then empty (reaped),
-    // and the issuance only ever lost the fees.
+    // and the issuance only ever lost the fees (burnt: these blocks have no author).
     let charlie = Pair::dev("Charlie").public();
     let before = relay.free(&charlie);
     let by_root = Call::Sudo(sudo::Call::Sudo {
@@ -260,7 +269,11 @@ fn any_account_onboards_a_para_after_the_delay_and_gets_every_deposit_back() {
     relay.call("Alice", by_root).unwrap();
     assert_eq!(relay.free(&charlie), before + PARA_ID_DEPOSIT);
     assert_eq!(relay.free(&POT), 0);
-    assert!(issuance(&relay) <= issuance(&Relay::new()));
+    assert_eq!(
+        issuance(&relay),
+        issuance(&Relay::new()) - relay.fees,
+        "nothing minted or burnt but the fees"
+    );
 
     // A freed id is not handed out again: nodes keep a para's chain under its id.
     let reserved = relay.call("Dave", RESERVE).unwrap();
@@ -337,4 +350,103 @@ fn bad_registrations_are_refused_and_leave_the_state_as_it_was() {
     .to_opaque();
     let built = build_block::<RelayRuntime>(&relay.nodes, &relay.head, &[xt], None).unwrap();
     assert_eq!(built.rejected.len(), 1);
+}
+
+#[test]
+fn a_waiting_registration_can_be_withdrawn_and_root_cannot_take_a_reserved_id() {
+    let mut relay = Relay::new();
+    relay.call("Bob", RESERVE).unwrap();
+    let id = ParaId(2000);
+    relay
+        .call("Bob", register(id, vec![1; 8], vec![2; 100]))
+        .unwrap();
+    // Root cannot register over a reservation: the manager's registration stands.
+    let by_root = |call| {
+        Call::Sudo(sudo::Call::Sudo {
+            call: Box::new(Call::Paras(call)),
+        })
+    };
+    let over = paras::Call::Register {
+        id,
+        genesis_head: HeadData(vec![9]),
+        code: ValidationCode(vec![9; 10]),
+    };
+    let xt = relay.signed("Alice", by_root(over));
+    let events = relay.block(vec![xt]);
+    assert!(events.iter().any(|event| matches!(
+        event,
+        Event::Sudo(sudo::Event::Sudid { result: Err(error) })
+            if *error == module_error("Reserved")
+    )));
+    // Withdrawn before its block, it is never onboarded and the deposits go back.
+    let refunded = PARA_ID_DEPOSIT + data_deposit(108);
+    assert_eq!(
+        relay.call("Bob", deregister(id)),
+        Ok(vec![RegistrarEvent::Deregistered { id, refunded }])
+    );
+    for _ in 0..ONBOARDING_DELAY + 1 {
+        assert!(registrar_events(&relay.block(vec![])).is_empty());
+    }
+    assert!(!relay.para_ids().contains(&id));
+    assert_eq!(relay.free(&POT), 0);
+
+    // An id root registered ahead of the registrar's counter is never handed out.
+    let ahead = paras::Call::Register {
+        id: ParaId(2001),
+        genesis_head: HeadData(vec![9]),
+        code: ValidationCode(vec![9; 10]),
+    };
+    relay.call("Alice", by_root(ahead)).unwrap();
+    let deregister_by_root = by_root(paras::Call::Deregister { id: ParaId(2001) });
+    relay.call("Alice", deregister_by_root).unwrap();
+    let reserved = relay.call("Bob", RESERVE).unwrap();
+    assert!(matches!(
+        reserved[..],
+        [RegistrarEvent::Reserved {
+            id: ParaId(2002),
+            ..
+        }]
+    ));
+}
+
+#[test]
+fn registrations_stop_while_every_validator_has_a_core() {
+    // Four validators: four paras at most, onboarded or waiting.
+    let mut relay = Relay::new();
+    let names = ["Alice", "Bob", "Charlie", "Dave", "Eve"];
+    for name in names {
+        relay.call(name, RESERVE).unwrap();
+    }
+    // All five register in one block: the fifth finds no free core.
+    let registrations: Vec<_> = names
+        .iter()
+        .enumerate()
+        .map(|(index, name)| {
+            let id = ParaId(2000 + index as u32);
+            relay.signed(name, register(id, vec![1; 8], vec![2; 100]))
+        })
+        .collect();
+    let events = relay.block(registrations);
+    let registered = registrar_events(&events).len();
+    let failed: Vec<_> = events
+        .iter()
+        .filter_map(|event| match event {
+            Event::System(system::Event::ExtrinsicFailed { error, .. }) => Some(error.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(registered, 4);
+    assert_eq!(failed, [module_error("NoFreeCore")]);
+    // Due in the same block, they are onboarded two a block; all four end up with a core.
+    let mut onboarded = Vec::new();
+    for _ in 0..ONBOARDING_DELAY + 4 {
+        let events = registrar_events(&relay.block(vec![]));
+        assert!(
+            events.len() <= registrar::MAX_ONBOARDED_PER_BLOCK,
+            "{events:?}"
+        );
+        onboarded.extend(events);
+    }
+    assert_eq!(onboarded.len(), 4, "{onboarded:?}");
+    assert_eq!(relay.para_ids().len(), 4);
 }

@@ -8,7 +8,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use parity_scale_codec::Encode;
 use std::path::PathBuf;
 use tessera_relay_chain::paras::{HeadData, ParaId, ValidationCode};
-use tessera_relay_chain::registrar::{self, DEPOSIT_PER_BYTE, PARA_ID_DEPOSIT};
+use tessera_relay_chain::registrar::{self, PARA_ID_DEPOSIT};
 use tessera_relay_chain::{Call, Event};
 use tessera_runtime::crypto::Pair;
 use tessera_runtime::modules::system;
@@ -89,15 +89,17 @@ pub(super) fn run(command: ParaCommand) -> anyhow::Result<()> {
         match command {
             ParaCommand::Reserve(signer) => {
                 let events = submit(&signer, registrar::Call::Reserve).await?;
-                for event in events {
-                    if let registrar::Event::Reserved { id, manager } = event {
-                        println!(
-                            "reserved para id {} for {manager} (deposit {} UNIT)",
-                            id.0,
-                            units(PARA_ID_DEPOSIT)
-                        );
-                    }
-                }
+                let Some((id, manager)) = events.into_iter().find_map(|event| match event {
+                    registrar::Event::Reserved { id, manager } => Some((id, manager)),
+                    _ => None,
+                }) else {
+                    bail!("the reservation was included but reserved no id");
+                };
+                println!(
+                    "reserved para id {} for {manager} (deposit {} UNIT)",
+                    id.0,
+                    units(PARA_ID_DEPOSIT)
+                );
                 Ok(())
             }
             ParaCommand::Register(args) => register(args).await,
@@ -143,7 +145,7 @@ async fn register(args: RegisterArgs) -> anyhow::Result<()> {
             (code, head)
         }
     };
-    let deposit = DEPOSIT_PER_BYTE.saturating_mul((code.len() + head.len()) as u128);
+    let deposit = registrar::data_deposit(code.len().saturating_add(head.len()));
     println!(
         "registering para {} ({} bytes of code, deposit {} UNIT)",
         id.0,

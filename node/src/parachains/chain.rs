@@ -739,6 +739,9 @@ impl<R: Runtime> ParaChain<R> {
                     .seen
                     .get(hash)
                     .ok_or_else(|| format!("block {hash} is not known here"))?;
+                if block.header.parent_hash != self.head.hash() {
+                    return Err(format!("block {hash} does not build on the head"));
+                }
                 let changes = execute_block::<R>(&self.store, self.head.state_root, block, false)
                     .map_err(|e| format!("block {hash} does not execute: {e}"))?;
                 self.store
@@ -877,11 +880,12 @@ pub trait ParaView: Send {
     fn para(&self) -> ParaId;
     /// The latest included block's header.
     fn head(&self) -> Header;
-    /// A block by hash.
+    /// A block by hash: an included one, or one this node executed and keeps (its own
+    /// candidates, others' pending blocks); `canonical_hash` says which are included.
     fn block(&self, hash: &Hash) -> Option<Block>;
     /// The hash of the included block `number`.
     fn canonical_hash(&self, number: u32) -> Option<Hash>;
-    /// Storage under `key` at block `at`.
+    /// Storage under `key` at block `at` (any block [`Self::block`] returns).
     fn storage(&self, at: &Hash, key: &[u8]) -> Result<Option<Vec<u8>>, ParaTxError>;
     /// Checks and queues a transaction.
     fn submit(&mut self, xt: OpaqueExtrinsic) -> Result<Submitted, ParaTxError>;

@@ -778,7 +778,8 @@ fn template_chain_on_disk(
 }
 
 #[test]
-fn a_para_node_restarts_from_its_database_at_the_head_it_followed_and_serves_every_block() {
+fn a_para_node_restarts_from_its_database_at_its_head_with_its_pending_candidate_and_serves_every_block(
+) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db");
     let mut network = Network::new();
@@ -795,7 +796,11 @@ fn a_para_node_restarts_from_its_database_at_the_head_it_followed_and_serves_eve
         network.availability();
         network.author();
     }
-    let _ = collator.collate(&network.clients[0]);
+    // The last candidate it made is sent, and the node stops before the relay chain includes
+    // it (and the one pending before it).
+    let last_sent = collator
+        .collate(&network.clients[0])
+        .expect("a candidate on the last relay block");
     let (head_number, head_hash) = collator.head();
     assert!(head_number >= 3, "the para advanced: #{head_number}");
     let served = collator.blocks_from(0, 64, usize::MAX);
@@ -812,9 +817,18 @@ fn a_para_node_restarts_from_its_database_at_the_head_it_followed_and_serves_eve
     };
     assert_ne!(first, last, "the dev transfers moved Alice's balance");
     drop(collator);
+    network.collate(&last_sent).unwrap();
+    for _ in 0..2 {
+        network.availability();
+        network.author();
+    }
+    let included = network.included_head();
+    let included_number = Header::decode(&mut &included.0[..]).unwrap().number;
+    assert_eq!(included_number, head_number + 2, "both candidates included");
 
-    // Reopened, it is at the head it followed, with nothing to fetch, and answers for every
-    // block it had, states included.
+    // Reopened, it is at the head it followed and answers for every block it had, states
+    // included; the blocks included meanwhile are its own candidates, stored before they were
+    // sent: it follows them with nothing to fetch.
     let mut reopened = template_chain_on_disk(&path).unwrap();
     assert_eq!(
         (reopened.head().number, reopened.head().hash()),
@@ -823,10 +837,8 @@ fn a_para_node_restarts_from_its_database_at_the_head_it_followed_and_serves_eve
     assert_eq!(reopened.blocks_from(0, 64, usize::MAX), served);
     assert_eq!(balance(&reopened, 1), first);
     assert_eq!(balance(&reopened, head_number), last);
-    assert!(
-        !reopened.follow(&network.included_head()).unwrap(),
-        "already there"
-    );
+    assert!(reopened.follow(&included).unwrap(), "the head moved");
+    assert_eq!(reopened.head().number, included_number);
     assert_eq!(reopened.wants_blocks(), None);
 
     // And collates on from there: the next blocks are included on top of it.
