@@ -98,11 +98,12 @@ impl ParaNodes {
     ) {
         let count = request.count.min(MAX_PARA_BLOCKS_PER_REQUEST);
         let budget = MAX_PARA_BLOCKS_RESPONSE_SIZE - RESPONSE_MARGIN;
+        // Read from the para's store: off the async workers' hands.
         let blocks = self
             .nodes
             .iter()
             .find(|node| node.para() == request.para)
-            .map(|node| node.blocks_from(request.from, count, budget))
+            .map(|node| blocking(|| node.blocks_from(request.from, count, budget)))
             .unwrap_or_default();
         let _stopped = self
             .network
@@ -131,7 +132,8 @@ impl ParaNodes {
         };
         self.served_by.insert(request.para, peer);
         for node in self.of(request.para) {
-            match node.import_synced(blocks.clone()) {
+            // Executes up to a request's worth of blocks.
+            match blocking(|| node.import_synced(blocks.clone())) {
                 Ok(imported) => {
                     tracing::debug!(para = request.para.0, %peer, imported, "para blocks fetched")
                 }

@@ -234,11 +234,6 @@ async fn paras_advance_finalize_carry_a_transfer_onboard_without_root_and_stall_
     })
     .await;
     assert_eq!(finalized_balance(&template_view), Some(5 * template::UNIT));
-    // Once the collators know their backers' peers (from the identities they sign), collations
-    // go straight to the backers instead of to everyone.
-    for shared in &collator_nodes {
-        assert!(shared.metrics.collations_sent.get() > 0);
-    }
 
     // The para registered without root was onboarded, and its blocks are finalized like the
     // others'. Deregistered by Bob, it goes, and the other paras go on (below).
@@ -246,6 +241,11 @@ async fn paras_advance_finalize_carry_a_transfer_onboard_without_root_and_stall_
         finalized(&alice, ONBOARDED).0 >= 2
     })
     .await;
+    // Once the collators know their backers' peers (from the identities they sign), collations
+    // go straight to the backers instead of to everyone.
+    for shared in &collator_nodes {
+        assert!(shared.metrics.collations_sent.get() > 0);
+    }
     submit(
         Call::Registrar(registrar::Call::Deregister { id: ONBOARDED }),
         2,
