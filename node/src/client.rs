@@ -285,14 +285,7 @@ impl Client {
 
     /// The full block `hash`.
     pub fn block(&self, hash: &Hash) -> Result<Option<Block>, StoreError> {
-        let Some(header) = self.store.header(hash)? else {
-            return Ok(None);
-        };
-        let extrinsics = self
-            .store
-            .body(hash)?
-            .ok_or(StoreError::MissingBlock(*hash))?;
-        Ok(Some(Block { header, extrinsics }))
+        self.store.block(hash)
     }
 
     /// The best block's header.

@@ -5,8 +5,9 @@
 //! is onboarded [`ONBOARDING_DELAY`] blocks later, by the parachains inherent after it has
 //! processed that block's candidates, so it gets a core from the next block on and every
 //! node's backing groups and bitfields change at one block boundary. The manager (the account
-//! that reserved the id) or root can deregister it, before or after onboarding: the para goes,
-//! the id is free again and the deposits go back to the manager.
+//! that reserved the id) or root can deregister it, before or after onboarding: the para goes
+//! and the deposits go back to the manager. Ids are never handed out twice: nodes keep a para's
+//! chain under its id.
 //!
 //! Deposits are held in the module's account ([`POT`]), recorded per para id: the issuance
 //! does not change, and what each manager gets back is exactly what it paid.
@@ -97,8 +98,8 @@ pub enum Call {
         /// The validation code.
         code: ValidationCode,
     },
-    /// Removes para `id` (onboarded or waiting) and frees the id, returning its deposits to
-    /// its manager (by the manager or root).
+    /// Removes para `id` (onboarded or waiting) and its reservation, returning its deposits
+    /// to its manager (by the manager or root).
     #[codec(index = 2)]
     Deregister {
         /// The para.

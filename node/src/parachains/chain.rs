@@ -222,14 +222,7 @@ impl<R: Runtime> ParaChain<R> {
 
     /// Stored block `hash`.
     fn stored_block(&self, hash: &Hash) -> Result<Option<Block>, StoreError> {
-        let Some(header) = self.store.header(hash)? else {
-            return Ok(None);
-        };
-        let extrinsics = self
-            .store
-            .body(hash)?
-            .ok_or(StoreError::MissingBlock(*hash))?;
-        Ok(Some(Block { header, extrinsics }))
+        self.store.block(hash)
     }
 
     /// The para's id.

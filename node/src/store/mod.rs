@@ -14,7 +14,7 @@ pub use rocks::RocksDb;
 use parity_scale_codec::{Decode, Encode};
 use std::collections::HashMap;
 use tessera_runtime::state::NodeStore;
-use tessera_runtime::{BlockNumber, Hash, Header, OpaqueExtrinsic};
+use tessera_runtime::{Block, BlockNumber, Hash, Header, OpaqueExtrinsic};
 
 /// The store's columns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -235,6 +235,15 @@ impl ChainStore {
             .get(Column::Bodies, &hash.0)?
             .map(|bytes| decode("body", &bytes))
             .transpose()
+    }
+
+    /// The full block `hash`.
+    pub fn block(&self, hash: &Hash) -> Result<Option<Block>, StoreError> {
+        let Some(header) = self.header(hash)? else {
+            return Ok(None);
+        };
+        let extrinsics = self.body(hash)?.ok_or(StoreError::MissingBlock(*hash))?;
+        Ok(Some(Block { header, extrinsics }))
     }
 
     /// The hash of the best chain's block at `number`.
