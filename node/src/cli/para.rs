@@ -5,13 +5,14 @@ use super::paras::ParaRuntime;
 use super::submit::{wait_for_inclusion, Chain};
 use anyhow::{anyhow, bail, Context};
 use clap::{Args, Subcommand, ValueEnum};
-use parity_scale_codec::Encode;
+use parity_scale_codec::{DecodeAll, Encode};
 use std::path::PathBuf;
-use tessera_relay_chain::paras::{HeadData, ParaId, ValidationCode};
+use tessera_relay_chain::paras::{self, HeadData, ParaId, ValidationCode};
 use tessera_relay_chain::registrar::{self, PARA_ID_DEPOSIT};
 use tessera_relay_chain::{Call, Event};
 use tessera_runtime::crypto::Pair;
 use tessera_runtime::modules::system;
+use tessera_runtime::Header;
 
 /// `tessera para` subcommands.
 #[derive(Debug, Subcommand)]
@@ -25,6 +26,19 @@ pub enum ParaCommand {
     /// Removes a para (or a registration waiting for onboarding) and returns its deposits to
     /// the signer, its manager.
     Deregister(DeregisterArgs),
+    /// Says where para ID stands: reserved, waiting for onboarding, or onboarded (its head).
+    Status(StatusArgs),
+}
+
+/// Arguments of `tessera para status`.
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    /// WebSocket RPC of a relay node.
+    #[arg(long, value_name = "URL", default_value = "ws://127.0.0.1:9944")]
+    pub rpc: String,
+    /// The para id.
+    #[arg(long)]
+    pub id: u32,
 }
 
 /// Who signs, and where.
@@ -103,6 +117,7 @@ pub(super) fn run(command: ParaCommand) -> anyhow::Result<()> {
                 Ok(())
             }
             ParaCommand::Register(args) => register(args).await,
+            ParaCommand::Status(args) => status(args).await,
             ParaCommand::Deregister(args) => {
                 let call = registrar::Call::Deregister {
                     id: ParaId(args.id),
@@ -161,6 +176,44 @@ async fn register(args: RegisterArgs) -> anyhow::Result<()> {
         if let registrar::Event::Registered { at, .. } = event {
             println!("registered; onboarded in relay block #{at}");
         }
+    }
+    Ok(())
+}
+
+/// `tessera para status`: what the relay's best block says of the para.
+async fn status(args: StatusArgs) -> anyhow::Result<()> {
+    let id = ParaId(args.id);
+    let chain = Chain::connect(&args.rpc).await?;
+    let reservation: Option<registrar::Reservation> = chain
+        .storage_opt(&registrar::RESERVATIONS.key(&id), None)
+        .await?;
+    let waiting: Option<registrar::Onboarding> = chain
+        .storage_opt(&registrar::ONBOARDING.key(&id), None)
+        .await?;
+    let info: Option<paras::ParaInfo> = chain.storage_opt(&paras::PARAS.key(&id), None).await?;
+    let managed =
+        reservation.map(|r| format!("; manager {}, deposit {} UNIT", r.manager, units(r.deposit)));
+    let managed = managed.unwrap_or_default();
+    match (info, waiting) {
+        (Some(info), _) => {
+            let number = Header::decode_all(&mut &info.head.0[..])
+                .map(|header| format!("#{} ", header.number))
+                .unwrap_or_default();
+            println!(
+                "para {}: onboarded, head {number}({}), code {}{managed}",
+                id.0,
+                info.head.hash(),
+                info.code_hash
+            );
+        }
+        (None, Some(waiting)) => println!(
+            "para {}: registered, onboarded in relay block #{}{managed}",
+            id.0, waiting.at
+        ),
+        (None, None) if !managed.is_empty() => {
+            println!("para {}: reserved, not registered{managed}", id.0)
+        }
+        (None, None) => println!("para {}: neither registered nor reserved", id.0),
     }
     Ok(())
 }

@@ -54,6 +54,15 @@ impl Chain {
         key: &[u8],
         at: Option<Hash>,
     ) -> anyhow::Result<T> {
+        Ok(self.storage_opt(key, at).await?.unwrap_or_default())
+    }
+
+    /// The value under `key` at block `at` (the best block if none), if set.
+    pub(super) async fn storage_opt<T: Decode>(
+        &self,
+        key: &[u8],
+        at: Option<Hash>,
+    ) -> anyhow::Result<Option<T>> {
         let key = format!("0x{}", hex::encode(key));
         let value: Option<String> = match at {
             Some(at) => {
@@ -68,10 +77,12 @@ impl Chain {
             }
         };
         let Some(value) = value else {
-            return Ok(T::default());
+            return Ok(None);
         };
         let bytes = hex::decode(value.trim_start_matches("0x"))?;
-        T::decode(&mut &bytes[..]).map_err(|err| anyhow!("unexpected storage value: {err}"))
+        T::decode(&mut &bytes[..])
+            .map(Some)
+            .map_err(|err| anyhow!("unexpected storage value: {err}"))
     }
 
     /// The value under `key` at the best block, or the default.

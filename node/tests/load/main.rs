@@ -135,12 +135,23 @@ async fn para_ids(relay: u16) -> Vec<u64> {
 
 /// README's `tessera para` commands: Bob reserves an id and registers the template under it
 /// (Charlie, who did not reserve it, cannot); it is onboarded at the block the command said;
-/// Bob deregisters it and gets the deposits back.
+/// Bob deregisters it and gets the deposits back. `status` says each stage.
 async fn registered_from_the_cli(relay: u16) {
     let url = format!("ws://127.0.0.1:{relay}");
+    let status = || {
+        let (code, text) = tessera(&["para", "status", "--rpc", &url, "--id", "2000"]);
+        assert_eq!(code, 0, "{text}");
+        text
+    };
+    assert!(status().contains("neither registered nor reserved"));
     let (code, text) = tessera(&["para", "reserve", "--rpc", &url, "--from", "//Bob"]);
     assert_eq!(code, 0, "{text}");
     assert!(text.contains("reserved para id 2000"), "{text}");
+    let said = status();
+    assert!(
+        said.contains("reserved, not registered; manager 5FHneW46"),
+        "{said}"
+    );
     let register = |from| {
         let args = ["--from", from, "--id", "2000", "--dev-runtime", "template"];
         tessera(&[&["para", "register", "--rpc", &url][..], &args].concat())
@@ -156,6 +167,11 @@ async fn registered_from_the_cli(relay: u16) {
         .and_then(|rest| rest.trim().parse().ok())
         .unwrap_or_else(|| panic!("no onboarding block in {text}"));
     assert!(!para_ids(relay).await.contains(&2000), "onboarded early");
+    let said = status();
+    assert!(
+        said.contains(&format!("onboarded in relay block #{at}")),
+        "{said}"
+    );
     tokio::time::timeout(Duration::from_secs(60), async {
         while best_number(relay).await < at || !para_ids(relay).await.contains(&2000) {
             tokio::time::sleep(Duration::from_millis(250)).await;
@@ -163,6 +179,8 @@ async fn registered_from_the_cli(relay: u16) {
     })
     .await
     .expect("para 2000 was not onboarded");
+    let said = status();
+    assert!(said.contains("para 2000: onboarded, head #0 "), "{said}");
     let args = [
         "para",
         "deregister",
@@ -177,6 +195,7 @@ async fn registered_from_the_cli(relay: u16) {
     assert_eq!(code, 0, "{text}");
     assert!(text.contains("para 2000 deregistered;"), "{text}");
     assert!(!para_ids(relay).await.contains(&2000));
+    assert!(status().contains("neither registered nor reserved"));
 }
 
 /// How long each window of the attack comparison lasts.
