@@ -220,11 +220,6 @@ impl<R: Runtime> ParaChain<R> {
         Ok(self.store.header(hash)?.is_some())
     }
 
-    /// Stored block `hash`.
-    fn stored_block(&self, hash: &Hash) -> Result<Option<Block>, StoreError> {
-        self.store.block(hash)
-    }
-
     /// The para's id.
     pub fn para(&self) -> ParaId {
         self.para
@@ -482,7 +477,10 @@ impl<R: Runtime> ParaChain<R> {
         // The blocks from the included one back to one already imported, newest first.
         let mut path: Vec<Block> = Vec::new();
         let (mut cursor, mut number) = (target, header.number);
-        while !self.has_block(&cursor)? {
+        let mut parent = loop {
+            if let Some(stored) = self.store.header(&cursor)? {
+                break stored;
+            }
             let block = self
                 .seen
                 .get(&cursor)
@@ -494,11 +492,7 @@ impl<R: Runtime> ParaChain<R> {
             cursor = block.header.parent_hash;
             number = block.header.number.saturating_sub(1);
             path.push(block.clone());
-        }
-        let mut parent = self.store.header(&cursor)?.ok_or(FollowError::Missing {
-            number,
-            hash: cursor,
-        })?;
+        };
         // Execute the whole path before changing anything: a bad block leaves the chain as is.
         let mut added = BTreeMap::new();
         let mut imported = Vec::with_capacity(path.len());
@@ -599,7 +593,8 @@ impl<R: Runtime> ParaChain<R> {
             let block = match pending.get(&cursor) {
                 Some(block) => (*block).clone(),
                 None => self
-                    .stored_block(&cursor)?
+                    .store
+                    .block(&cursor)?
                     .ok_or(StoreError::MissingBlock(cursor))?,
             };
             cursor = block.header.parent_hash;
@@ -612,7 +607,7 @@ impl<R: Runtime> ParaChain<R> {
         let mut retracted = Vec::new();
         for number in fork.saturating_add(1)..=self.head.number {
             if let Some(hash) = self.store.canonical_hash(number)? {
-                retracted.extend(self.stored_block(&hash)?);
+                retracted.extend(self.store.block(&hash)?);
             }
         }
         branch.reverse();
@@ -709,48 +704,51 @@ impl<R: Runtime> ParaChain<R> {
         blocks
     }
 
-    /// The included chain's block `number` (at most the head's).
-    fn canonical_block(&self, number: u32) -> Result<Option<Block>, StoreError> {
+    /// The hash of the included chain's block `number` (at most the head's).
+    fn included_hash(&self, number: u32) -> Result<Option<Hash>, StoreError> {
         if number > self.head.number {
             return Ok(None);
         }
-        match self.store.canonical_hash(number)? {
-            Some(hash) => self.stored_block(&hash),
+        self.store.canonical_hash(number)
+    }
+
+    /// The included chain's block `number` (at most the head's).
+    fn canonical_block(&self, number: u32) -> Result<Option<Block>, StoreError> {
+        match self.included_hash(number)? {
+            Some(hash) => self.store.block(&hash),
             None => Ok(None),
         }
     }
 
     /// Executes and stores, if not done yet, the block `hash` that builds on the head and
     /// waits for inclusion (another collator's candidate pending availability), so that
-    /// blocks can build on it. Its header.
-    fn execute_on_head(&mut self, hash: &Hash) -> Result<Header, String> {
-        let stored = self.store.header(hash).map_err(|e| e.to_string())?;
-        let header = match stored {
-            Some(header) => header,
-            None => {
-                let block = self
-                    .seen
-                    .get(hash)
-                    .ok_or_else(|| format!("block {hash} is not known here"))?;
-                if block.header.parent_hash != self.head.hash() {
-                    return Err(format!("block {hash} does not build on the head"));
-                }
-                let changes = execute_block::<R>(&self.store, self.head.state_root, block, false)
-                    .map_err(|e| format!("block {hash} does not execute: {e}"))?;
-                self.store
-                    .commit_blocks(
-                        &[(&block.header, &block.extrinsics[..])],
-                        changes.new_nodes,
-                        None,
-                    )
-                    .map_err(|e| e.to_string())?;
-                block.header.clone()
-            }
+    /// blocks can build on it. The block.
+    fn execute_on_head(&mut self, hash: &Hash) -> Result<Block, String> {
+        let stored = self.store.block(hash).map_err(|e| e.to_string())?;
+        let executed = stored.is_some();
+        let block = match stored {
+            Some(block) => block,
+            None => self
+                .seen
+                .get(hash)
+                .cloned()
+                .ok_or_else(|| format!("block {hash} is not known here"))?,
         };
-        if header.parent_hash != self.head.hash() {
+        if block.header.parent_hash != self.head.hash() {
             return Err(format!("block {hash} does not build on the head"));
         }
-        Ok(header)
+        if !executed {
+            let changes = execute_block::<R>(&self.store, self.head.state_root, &block, false)
+                .map_err(|e| format!("block {hash} does not execute: {e}"))?;
+            self.store
+                .commit_blocks(
+                    &[(&block.header, &block.extrinsics[..])],
+                    changes.new_nodes,
+                    None,
+                )
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(block)
     }
 
     /// Builds a block on `parent` (the head, or a block pending inclusion that builds on it)
@@ -767,13 +765,9 @@ impl<R: Runtime> ParaChain<R> {
         let (parent_header, parent_txs) = if on_head {
             (self.head.clone(), HashSet::new())
         } else {
-            let header = self.execute_on_head(&parent)?;
-            let body = self
-                .store
-                .body(&parent)
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("the body of block {parent} is missing"))?;
-            (header, body.iter().map(|xt| xt.hash()).collect())
+            let pending = self.execute_on_head(&parent)?;
+            let txs = pending.extrinsics.iter().map(|xt| xt.hash()).collect();
+            (pending.header, txs)
         };
         // Transactions the parent already has stay pooled until it is included.
         let (hashes, extrinsics): (Vec<Hash>, Vec<OpaqueExtrinsic>) =
@@ -904,17 +898,14 @@ impl<R: Runtime + Send> ParaView for ParaChain<R> {
     }
 
     fn block(&self, hash: &Hash) -> Option<Block> {
-        self.stored_block(hash).unwrap_or_else(|err| {
+        self.store.block(hash).unwrap_or_else(|err| {
             tracing::warn!(para = self.para.0, %hash, %err, "reading a para block failed");
             None
         })
     }
 
     fn canonical_hash(&self, number: u32) -> Option<Hash> {
-        if number > self.head.number {
-            return None;
-        }
-        self.store.canonical_hash(number).unwrap_or_else(|err| {
+        self.included_hash(number).unwrap_or_else(|err| {
             tracing::warn!(para = self.para.0, number, %err, "reading the para's canonical index failed");
             None
         })
