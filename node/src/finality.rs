@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use tessera_consensus::codec::decode_bounded;
 use tessera_consensus::finality::{
     AuthoritySet, AuthoritySetError, FinalityConfig, FinalityEngine, FinalityMessage, Input,
-    Justification, Output, SignedVote, VotingRule, MAX_MESSAGE_BYTES,
+    Justification, Output, SignedVote, Target, VotingRule, MAX_MESSAGE_BYTES,
 };
 use tessera_consensus::{AuthorityKey, BlockTree, PeerId as EnginePeer};
 use tessera_runtime::{AccountId, BlockNumber, Hash, Header};
@@ -33,8 +33,8 @@ pub enum FinalityError {
 /// What the node loop must do after the voter handled something.
 #[derive(Debug, Default)]
 pub struct FinalityOutcome {
-    /// Blocks peers voted for that we lack: fetch from that peer, up to that number.
-    pub wanted: Vec<(PeerId, BlockNumber)>,
+    /// Blocks peers voted for that we lack: fetch from that peer.
+    pub wanted: Vec<(PeerId, Target)>,
 }
 
 /// Peers as the engine numbers them, both ways.
@@ -412,7 +412,7 @@ impl FinalityService {
                 }
                 Output::UnknownBlock(id, target) => {
                     if let Some(peer) = self.peers.peer(id) {
-                        outcome.wanted.push((peer, target.number));
+                        outcome.wanted.push((peer, target));
                     }
                 }
             }

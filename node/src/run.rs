@@ -226,6 +226,7 @@ impl Node {
                     self.author().await?;
                     let outcome = self.finality.tick().await;
                     self.want(outcome).await;
+                    self.sync.fetch_wanted().await;
                     self.requeue_retracted();
                 }
                 Some(finished) = self.parachains.next_check(), if self.parachains.is_checking() => {
@@ -420,8 +421,8 @@ impl Node {
 
     /// Fetches blocks the voter heard of but this node lacks.
     async fn want(&mut self, outcome: FinalityOutcome) {
-        for (peer, number) in outcome.wanted {
-            self.sync.note_peer_block(peer, number).await;
+        for (peer, target) in outcome.wanted {
+            self.sync.want_block(peer, target).await;
         }
     }
 

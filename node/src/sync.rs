@@ -2,22 +2,38 @@
 //! client. Imports announced blocks, catches up from peers that are ahead (blocks with their
 //! justifications), serves peers that are behind, and reports peers that send invalid data.
 
-use crate::client::{ImportError, ImportOutcome};
+use crate::client::{Client, ImportError, ImportOutcome};
 use crate::network::{
     decode_exact, BlockAnnounce, Misbehaviour, NetworkEvent, NetworkHandle, SyncBlock, SyncRequest,
     SyncResponse, Topic, Verdict, MAX_BLOCKS_PER_REQUEST,
 };
 use crate::service::{ChainEvent, Shared};
+use libp2p::request_response::OutboundRequestId;
 use libp2p::PeerId;
 use parity_scale_codec::Encode;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tessera_consensus::authorship;
-use tessera_runtime::{Block, BlockNumber, Header};
+use tessera_consensus::finality::Target;
+use tessera_runtime::{Block, BlockNumber, Hash, Header};
 
 /// Blocks below our best asked for again with each download, so a peer's chain that forked
 /// from ours a little below our best still connects; doubled after a response that did not.
 const INITIAL_OVERLAP: u32 = 4;
+
+/// Blocks wanted by hash at once; a new want beyond it replaces the oldest.
+const MAX_WANTED_BLOCKS: usize = 64;
+/// Requests by hash in flight at once (a peer takes 10 sync requests a second).
+const MAX_FETCHES_IN_FLIGHT: usize = 4;
+/// Peers kept per wanted block to ask in turn.
+const MAX_HOLDERS: usize = 4;
+/// How long a named block may be on its way by gossip before it is asked for.
+const FETCH_AFTER: Duration = Duration::from_millis(200);
+/// The least time between two requests for one block (unless the first showed how to ask).
+const FETCH_RETRY: Duration = Duration::from_secs(1);
+/// How long a block no peer served stays wanted.
+const WANTED_FOR: Duration = Duration::from_secs(30);
 
 /// How a gossiped block that did not import is judged: one not importable here yet (this
 /// node is behind, or its slot has not begun here) or that the store failed on blames nobody
@@ -69,6 +85,23 @@ impl PeerChain {
     }
 }
 
+/// A block peers named (they forwarded verified votes for it) that this node lacks, fetched by
+/// hash with as many ancestors as it turns out to lack: it may be on a fork this node never
+/// saw (its gossip lost, or dropped as not importable yet), which sync by number never asks
+/// for.
+#[derive(Debug)]
+struct WantedBlock {
+    number: BlockNumber,
+    /// Who named it, asked in turn.
+    holders: Vec<PeerId>,
+    next_holder: usize,
+    /// How many blocks the next request asks for (more once a response did not connect).
+    count: u32,
+    first_named: Instant,
+    asked_at: Option<Instant>,
+    in_flight: bool,
+}
+
 /// Follows the chain through the network for one node.
 pub struct ChainSync {
     shared: Arc<Shared>,
@@ -81,6 +114,10 @@ pub struct ChainSync {
     overlap: u32,
     /// The highest peer-finalized number we asked a justification for (asked once each).
     justification_asked: BlockNumber,
+    /// Blocks named by peers that we lack, by hash.
+    wanted: HashMap<Hash, WantedBlock>,
+    /// Requests by hash in flight, and the block each is for.
+    fetching: HashMap<OutboundRequestId, Hash>,
 }
 
 impl ChainSync {
@@ -94,6 +131,8 @@ impl ChainSync {
             reverts_seen: 0,
             overlap: INITIAL_OVERLAP,
             justification_asked: 0,
+            wanted: HashMap::new(),
+            fetching: HashMap::new(),
         }
     }
 
@@ -130,15 +169,178 @@ impl ChainSync {
             .collect()
     }
 
-    /// Notes that `peer` has block `number` (it forwarded a verified vote for it), and fetches
-    /// it if we lack it. Never beyond what the slot clock allows.
-    pub async fn note_peer_block(&mut self, peer: PeerId, number: BlockNumber) {
-        if number > self.shared.client().highest_possible_number() {
+    /// Notes that `peer` has block `target` (it forwarded a verified vote for it) and fetches it
+    /// if we lack it: far above our best, by number along `peer`'s chain; otherwise by hash
+    /// (with the ancestors we lack) from the peers that named it, unless gossip brings it
+    /// first. Never beyond what the slot clock allows.
+    pub async fn want_block(&mut self, peer: PeerId, target: Target) {
+        let (best, finalized, known) = {
+            let mut client = self.shared.client();
+            if target.number > client.highest_possible_number() {
+                return;
+            }
+            let Ok(meta) = client.info() else {
+                return;
+            };
+            let known = client.header(&target.hash).ok().flatten().is_some();
+            (meta.best_number, meta.finalized_number, known)
+        };
+        if known || target.number <= finalized {
             return;
         }
-        let chain = self.peers.entry(peer).or_default();
-        chain.heard = chain.heard.max(number);
-        self.maybe_download().await;
+        if target.number > best.saturating_add(MAX_BLOCKS_PER_REQUEST / 2) {
+            let chain = self.peers.entry(peer).or_default();
+            chain.heard = chain.heard.max(target.number);
+            self.maybe_download().await;
+            return;
+        }
+        if !self.wanted.contains_key(&target.hash) && self.wanted.len() >= MAX_WANTED_BLOCKS {
+            let oldest = self
+                .wanted
+                .iter()
+                .filter(|(_, want)| !want.in_flight)
+                .min_by_key(|(_, want)| want.first_named)
+                .map(|(hash, _)| *hash);
+            match oldest {
+                Some(hash) => drop(self.wanted.remove(&hash)),
+                None => return,
+            }
+        }
+        let want = self
+            .wanted
+            .entry(target.hash)
+            .or_insert_with(|| WantedBlock {
+                number: target.number,
+                holders: Vec::new(),
+                next_holder: 0,
+                count: target
+                    .number
+                    .saturating_sub(best)
+                    .saturating_add(1)
+                    .min(MAX_BLOCKS_PER_REQUEST),
+                first_named: Instant::now(),
+                asked_at: None,
+                in_flight: false,
+            });
+        if want.number == target.number
+            && want.holders.len() < MAX_HOLDERS
+            && !want.holders.contains(&peer)
+        {
+            want.holders.push(peer);
+        }
+    }
+
+    /// Asks for the wanted blocks that are due (called on each tick), and forgets those that
+    /// arrived, were finalized past, or that no peer served in time.
+    pub async fn fetch_wanted(&mut self) {
+        if self.wanted.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        {
+            let client = self.shared.client();
+            let finalized = client.info().map_or(0, |m| m.finalized_number);
+            self.wanted.retain(|hash, want| {
+                want.in_flight
+                    || (want.number > finalized
+                        && now.duration_since(want.first_named) < WANTED_FOR
+                        && !want.holders.is_empty()
+                        && client.header(hash).ok().flatten().is_none())
+            });
+        }
+        let mut due: Vec<(Hash, PeerId, u32)> = Vec::new();
+        for (hash, want) in &mut self.wanted {
+            if self.fetching.len().saturating_add(due.len()) >= MAX_FETCHES_IN_FLIGHT {
+                break;
+            }
+            let waited = now.duration_since(want.first_named) >= FETCH_AFTER
+                && want
+                    .asked_at
+                    .is_none_or(|at| now.duration_since(at) >= FETCH_RETRY);
+            if want.in_flight || !waited {
+                continue;
+            }
+            let holder = want.holders[want.next_holder % want.holders.len()];
+            want.next_holder = want.next_holder.wrapping_add(1);
+            due.push((*hash, holder, want.count));
+        }
+        for (hash, peer, count) in due {
+            let request = SyncRequest::Ancestry { hash, count };
+            if let Ok(id) = self.network.request(peer, request).await {
+                self.fetching.insert(id, hash);
+                if let Some(want) = self.wanted.get_mut(&hash) {
+                    want.in_flight = true;
+                    want.asked_at = Some(now);
+                }
+            }
+        }
+    }
+
+    /// Imports the answer to a request by hash; on blocks that do not reach down to ours, asks
+    /// for more of them next, from the same peer.
+    fn on_fetched(
+        &mut self,
+        peer: PeerId,
+        hash: Hash,
+        response: Result<SyncResponse, String>,
+        out: &mut SyncOutcome,
+    ) {
+        let Some(want) = self.wanted.get_mut(&hash) else {
+            return;
+        };
+        want.in_flight = false;
+        let blocks = match response {
+            Ok(SyncResponse::Blocks(blocks)) if !blocks.is_empty() => blocks,
+            // It may have pruned the block since, or be gone: the next holder is asked.
+            _ => return,
+        };
+        let chained = blocks.last().is_some_and(|b| b.block.hash() == hash)
+            && blocks
+                .windows(2)
+                .all(|w| w[1].block.header.parent_hash == w[0].block.hash());
+        if !chained {
+            tracing::debug!(%peer, %hash, "peer served other blocks than the ancestry asked");
+            let _stopped = self.network.report(peer, Misbehaviour::Invalid);
+            want.holders.retain(|holder| *holder != peer);
+            return;
+        }
+        let mut lowest_unknown = false;
+        for SyncBlock {
+            block,
+            justification,
+        } in blocks
+        {
+            match self.import(&block, out) {
+                Ok(_) => {
+                    if let Some(justification) = justification {
+                        out.justifications.push((peer, justification));
+                    }
+                }
+                Err(err) if err.is_not_yet() => {
+                    lowest_unknown = true;
+                    break;
+                }
+                Err(err) => {
+                    tracing::debug!(%peer, %err, "invalid block in an ancestry response");
+                    let _stopped = self.network.report(peer, Misbehaviour::Invalid);
+                    if let Some(want) = self.wanted.get_mut(&hash) {
+                        want.holders.retain(|holder| *holder != peer);
+                    }
+                    return;
+                }
+            }
+        }
+        let Some(want) = self.wanted.get_mut(&hash) else {
+            return;
+        };
+        if lowest_unknown && want.count < MAX_BLOCKS_PER_REQUEST {
+            // The fork starts further down than asked: ask this peer for more, now.
+            want.count = want.count.saturating_mul(4).min(MAX_BLOCKS_PER_REQUEST);
+            want.asked_at = None;
+            want.next_holder = want.next_holder.wrapping_sub(1);
+        } else if !lowest_unknown {
+            self.wanted.remove(&hash);
+        }
     }
 
     /// Announces our best and finalized blocks to peers.
@@ -207,7 +409,15 @@ impl ChainSync {
                 let response = self.serve(peer, request);
                 let _stopped = self.network.respond(channel, response);
             }
-            NetworkEvent::SyncResponse { peer, response, .. } => {
+            NetworkEvent::SyncResponse {
+                peer,
+                request,
+                response,
+            } => {
+                if let Some(hash) = self.fetching.remove(&request) {
+                    self.on_fetched(peer, hash, response, &mut outcome);
+                    return outcome;
+                }
                 if self.downloading == Some(peer) {
                     self.downloading = None;
                 }
@@ -427,7 +637,8 @@ impl ChainSync {
         }
     }
 
-    /// Canonical blocks, with their justifications, for a peer that is behind.
+    /// Canonical blocks, with their justifications, for a peer that is behind; or a block by
+    /// hash with its ancestors, for a peer that heard of it.
     fn serve(&self, peer: PeerId, request: SyncRequest) -> SyncResponse {
         let client = self.shared.client();
         let (from, count) = match request {
@@ -438,6 +649,13 @@ impl ChainSync {
                     Some((meta.finalized_number, justification))
                 });
                 return SyncResponse::Justification(latest);
+            }
+            SyncRequest::Ancestry { count, .. } if count == 0 || count > MAX_BLOCKS_PER_REQUEST => {
+                let _stopped = self.network.report(peer, Misbehaviour::BadRequest);
+                return SyncResponse::Refused;
+            }
+            SyncRequest::Ancestry { hash, count } => {
+                return SyncResponse::Blocks(ancestry(&client, hash, count));
             }
         };
         if count == 0 || count > MAX_BLOCKS_PER_REQUEST {
@@ -450,21 +668,50 @@ impl ChainSync {
             let Ok(Some(hash)) = client.store().canonical_hash(number) else {
                 break;
             };
-            let Ok(Some(block)) = client.block(&hash) else {
+            let Some(entry) = sync_block(&client, &hash) else {
                 break;
             };
-            let justification = client.justification(&hash).ok().flatten();
-            let entry = SyncBlock {
-                block,
-                justification,
-            };
-            // Stay well inside the response limit; the peer asks again for the rest.
             size = size.saturating_add(entry.encoded_size());
-            if size > crate::network::MAX_RESPONSE_SIZE / 2 && !blocks.is_empty() {
+            if size > RESPONSE_BUDGET && !blocks.is_empty() {
                 break;
             }
             blocks.push(entry);
         }
         SyncResponse::Blocks(blocks)
     }
+}
+
+/// What a response carries at most; the peer asks again for the rest.
+const RESPONSE_BUDGET: usize = crate::network::MAX_RESPONSE_SIZE / 2;
+
+/// A stored block with its justification, if it has one.
+fn sync_block(client: &Client, hash: &Hash) -> Option<SyncBlock> {
+    let block = client.block(hash).ok()??;
+    let justification = client.justification(hash).ok().flatten();
+    Some(SyncBlock {
+        block,
+        justification,
+    })
+}
+
+/// Block `hash` (on any fork `client` holds) and up to `count - 1` of its ancestors, parents
+/// first, within one response's budget (the highest kept when they do not all fit): none if
+/// `client` lacks the block.
+pub fn ancestry(client: &Client, hash: Hash, count: u32) -> Vec<SyncBlock> {
+    let mut blocks = Vec::new();
+    let mut size = 0usize;
+    let mut next = Some(hash);
+    while let Some(hash) = next.filter(|_| blocks.len() < count as usize) {
+        let Some(entry) = sync_block(client, &hash) else {
+            break;
+        };
+        size = size.saturating_add(entry.encoded_size());
+        if size > RESPONSE_BUDGET && !blocks.is_empty() {
+            break;
+        }
+        next = (entry.block.header.number > 0).then_some(entry.block.header.parent_hash);
+        blocks.push(entry);
+    }
+    blocks.reverse();
+    blocks
 }

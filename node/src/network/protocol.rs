@@ -20,7 +20,7 @@ pub const MAX_BLOCKS_PER_REQUEST: u32 = 128;
 const DECODE_DEPTH: u32 = 32;
 
 /// The sync protocol's name.
-pub const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/tessera/sync/2");
+pub const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/tessera/sync/3");
 /// The protocol of messages sent to one peer (finality and approval catch-up); version 2
 /// says each message's topic, version 3's approval catch-up carries dispute messages too.
 pub const DIRECT_PROTOCOL: StreamProtocol = StreamProtocol::new("/tessera/direct/3");
@@ -136,7 +136,8 @@ impl Default for ParaBlocksCodec {
     }
 }
 
-/// A request for blocks of the responder's best chain, or for finality proofs.
+/// A request for blocks of the responder's best chain, for a block it holds by hash, or for
+/// finality proofs.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
 pub enum SyncRequest {
     /// Up to `count` canonical blocks from `from` upwards, with their justifications.
@@ -150,6 +151,16 @@ pub enum SyncRequest {
     /// The justification of the responder's last finalized block.
     #[codec(index = 1)]
     LatestJustification,
+    /// The block `hash` (on any fork the responder holds) and its ancestors below it, `count`
+    /// blocks at most, answered parents first as [`SyncResponse::Blocks`]. For blocks a peer
+    /// named (a vote it forwarded) that are not on its best chain, or not above ours.
+    #[codec(index = 2)]
+    Ancestry {
+        /// The highest block wanted.
+        hash: Hash,
+        /// How many (at most [`MAX_BLOCKS_PER_REQUEST`]).
+        count: u32,
+    },
 }
 
 /// A block with the justification that finalized it, if it was finalized directly.
