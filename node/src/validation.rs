@@ -19,7 +19,7 @@ use parity_scale_codec::{Compact, Decode, DecodeAll, Encode};
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 use tessera_relay_chain::availability::AvailableData;
@@ -29,8 +29,9 @@ use tessera_runtime::parachain::{
     CandidateCommitments, CandidateReceipt, PersistedValidationData, PoV, ValidationCode,
     ValidationParams,
 };
+use tessera_runtime::state::{NodeStore, State, StateChanges};
 use tessera_runtime::wasm::{self, host, ValidationOutcome};
-use tessera_runtime::Hash;
+use tessera_runtime::{Block, Hash};
 use wasmtime::{
     Caller, Config, Engine, Extern, ExternType, Linker, Memory, Module, ResourceLimiter, Store,
     Trap, ValType,
@@ -59,6 +60,8 @@ pub enum ValidationPurpose {
     Backing,
     /// An approval checker re-checking an included candidate: a longer one.
     Approval,
+    /// A node importing a block of its chain through the chain's runtime: the approval one.
+    Import,
 }
 
 /// What a validation function may use.
@@ -89,7 +92,7 @@ impl ValidationLimits {
     fn timeout(&self, purpose: ValidationPurpose) -> Duration {
         match purpose {
             ValidationPurpose::Backing => self.backing_timeout,
-            ValidationPurpose::Approval => self.approval_timeout,
+            ValidationPurpose::Approval | ValidationPurpose::Import => self.approval_timeout,
         }
     }
 }
@@ -192,6 +195,31 @@ struct Execution {
     /// When the deadline passes, for host functions (which epoch interruption cannot stop).
     deadline: Instant,
     timed_out: bool,
+    /// The chain state of a runtime API call (none in validation, which has only its proof).
+    runtime: Option<RuntimeState>,
+}
+
+impl Execution {
+    fn new(memory_limit: usize, timeout: Duration, runtime: Option<RuntimeState>) -> Self {
+        Execution {
+            memory_limit,
+            memory_exceeded: false,
+            abort_message: None,
+            deadline: Instant::now() + timeout,
+            timed_out: false,
+            runtime,
+        }
+    }
+}
+
+/// The node's side of a runtime API call's state: reads at the parent state, and the changes
+/// once the runtime committed.
+struct RuntimeState {
+    /// Taken by the commit.
+    state: Option<State<'static>>,
+    committed: Option<StateChanges>,
+    /// A failure of the node's own store (not the block's fault).
+    store_failure: Option<String>,
 }
 
 impl ResourceLimiter for Execution {
@@ -333,6 +361,18 @@ impl ValidationHost {
         })
     }
 
+    /// The process's host with the default limits, for executing chains' runtimes: one
+    /// engine, deadline clock and module cache for every chain the process runs.
+    pub fn shared() -> Result<Arc<ValidationHost>, HostStartError> {
+        static SHARED: OnceLock<Arc<ValidationHost>> = OnceLock::new();
+        if let Some(host) = SHARED.get() {
+            return Ok(host.clone());
+        }
+        let host = Arc::new(ValidationHost::new(ValidationLimits::default())?);
+        // Another thread may have won the race: its host is the one kept.
+        Ok(SHARED.get_or_init(|| host).clone())
+    }
+
     /// The limits enforced.
     pub fn limits(&self) -> &ValidationLimits {
         &self.limits
@@ -408,66 +448,16 @@ impl ValidationHost {
     ) -> Result<CandidateCommitments, InvalidCandidate> {
         let module = self.prepare(code_hash, code)?;
         let timeout = self.limits.timeout(purpose);
-        let mut store = Store::new(
-            &self.engine,
-            Execution {
-                memory_limit: self.limits.max_memory_bytes,
-                memory_exceeded: false,
-                abort_message: None,
-                deadline: Instant::now() + timeout,
-                timed_out: false,
-            },
-        );
-        store.limiter(|execution| execution);
-        let ticks = timeout.as_millis().div_ceil(EPOCH_TICK.as_millis());
-        store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
-
-        let fail = |store: &Store<Execution>, err: wasmtime::Error| {
-            classify(store.data(), err, timeout, purpose)
-        };
-        let instance = match self.linker.instantiate(&mut store, &module) {
-            Ok(instance) => instance,
-            Err(err) => return Err(fail(&store, err)),
-        };
-        let memory = instance
-            .get_memory(&mut store, wasm::MEMORY_EXPORT)
-            .ok_or(missing_memory())?;
-        let alloc = instance
-            .get_typed_func::<u32, u32>(&mut store, wasm::ALLOC_EXPORT)
-            .map_err(|_| missing_alloc())?;
-        let validate_block = instance
-            .get_typed_func::<(u32, u32), u64>(&mut store, wasm::VALIDATE_BLOCK_EXPORT)
-            .map_err(|_| missing_validate_block())?;
-
-        let input = params.encode();
-        let input_len = u32::try_from(input.len())
-            .map_err(|_| InvalidCandidate::BadOutput("parameters exceed 4 GiB".into()))?;
-        let input_ptr = match alloc.call(&mut store, input_len) {
-            Ok(ptr) => ptr,
-            Err(err) => return Err(fail(&store, err)),
-        };
-        memory
-            .write(&mut store, input_ptr as usize, &input)
-            .map_err(|_| {
-                InvalidCandidate::BadOutput(format!(
-                    "`{}` returned a buffer outside memory",
-                    wasm::ALLOC_EXPORT
-                ))
-            })?;
-        let packed = match validate_block.call(&mut store, (input_ptr, input_len)) {
-            Ok(packed) => packed,
-            Err(err) => return Err(fail(&store, err)),
-        };
-        let (output_ptr, output_len) = wasm::unpack_ptr_len(packed);
-        if output_len > MAX_OUTPUT_BYTES {
-            return Err(InvalidCandidate::BadOutput(format!(
-                "output of {output_len} bytes exceeds {MAX_OUTPUT_BYTES}"
-            )));
-        }
-        let output = memory
-            .data(&store)
-            .get(output_ptr as usize..(output_ptr as usize).saturating_add(output_len as usize))
-            .ok_or_else(|| InvalidCandidate::BadOutput("output lies outside memory".into()))?;
+        let execution = Execution::new(self.limits.max_memory_bytes, timeout, None);
+        let (output, _) = self
+            .call(
+                &module,
+                execution,
+                wasm::VALIDATE_BLOCK_EXPORT,
+                &params.encode(),
+                purpose,
+            )
+            .map_err(|(err, _)| err)?;
         match ValidationOutcome::decode_all(&mut &*output) {
             Ok(Ok(commitments)) => Ok(commitments),
             Ok(Err(reason)) => Err(InvalidCandidate::InvalidBlock(reason)),
@@ -476,6 +466,171 @@ impl ValidationHost {
             ))),
         }
     }
+
+    /// Executes `block` with the runtime whose hash is `code_hash` (the chain's `:code` at the
+    /// block's parent; `code` reads it, only if it is not compiled yet) on its parent's state
+    /// `parent_root` in `store`, through the runtime's `Core_execute_block`; returns the state
+    /// changes, with a storage proof if `record_proof`. Nothing is written: the caller stores
+    /// the changes.
+    pub fn execute_block(
+        &self,
+        code_hash: Hash,
+        code: impl FnOnce() -> Result<Vec<u8>, ExecutionError>,
+        store: Arc<dyn NodeStore>,
+        parent_root: Hash,
+        block: &Block,
+        record_proof: bool,
+    ) -> Result<StateChanges, ExecutionError> {
+        let module = match self.cached(&code_hash) {
+            Some(module) => module,
+            None => self.prepare(code_hash, &code()?)?,
+        };
+        let mut state = State::shared(store, parent_root);
+        if record_proof {
+            state = state.record_proof();
+        }
+        let purpose = ValidationPurpose::Import;
+        let runtime = RuntimeState {
+            state: Some(state),
+            committed: None,
+            store_failure: None,
+        };
+        let execution = Execution::new(
+            self.limits.max_memory_bytes,
+            self.limits.timeout(purpose),
+            Some(runtime),
+        );
+        let called = self.call(
+            &module,
+            execution,
+            wasm::api::CORE_EXECUTE_BLOCK,
+            &block.encode(),
+            purpose,
+        );
+        let (output, execution) = match called {
+            Ok(done) => done,
+            Err((_, Some(failure))) => return Err(ExecutionError::Store(failure)),
+            Err((err, None)) => return Err(err.into()),
+        };
+        match Result::<(), String>::decode_all(&mut &*output) {
+            Ok(Ok(())) => execution
+                .runtime
+                .and_then(|runtime| runtime.committed)
+                .ok_or(ExecutionError::NotCommitted),
+            Ok(Err(reason)) => Err(ExecutionError::InvalidBlock(reason)),
+            Err(err) => Err(InvalidCandidate::BadOutput(format!(
+                "`{}` output does not decode: {err}",
+                wasm::api::CORE_EXECUTE_BLOCK
+            ))
+            .into()),
+        }
+    }
+
+    /// Calls `export` of `module` on `input` in a fresh instance; returns its output and the
+    /// execution's state. On failure, also what the node's store reported, if it failed.
+    fn call(
+        &self,
+        module: &Module,
+        execution: Execution,
+        export: &str,
+        input: &[u8],
+        purpose: ValidationPurpose,
+    ) -> Result<(Vec<u8>, Execution), CallFailure> {
+        let timeout = self.limits.timeout(purpose);
+        let mut store = Store::new(&self.engine, execution);
+        store.limiter(|execution| execution);
+        let ticks = timeout.as_millis().div_ceil(EPOCH_TICK.as_millis());
+        store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
+        let output = self.call_in(&mut store, module, export, input, purpose);
+        let execution = store.into_data();
+        match output {
+            Ok(output) => Ok((output, execution)),
+            Err(err) => {
+                let store_failure = execution.runtime.and_then(|runtime| runtime.store_failure);
+                Err((err, store_failure))
+            }
+        }
+    }
+
+    fn call_in(
+        &self,
+        store: &mut Store<Execution>,
+        module: &Module,
+        export: &str,
+        input: &[u8],
+        purpose: ValidationPurpose,
+    ) -> Result<Vec<u8>, InvalidCandidate> {
+        let timeout = self.limits.timeout(purpose);
+        let fail = |store: &Store<Execution>, err: wasmtime::Error| {
+            classify(store.data(), err, timeout, purpose)
+        };
+        let instance = match self.linker.instantiate(&mut *store, module) {
+            Ok(instance) => instance,
+            Err(err) => return Err(fail(store, err)),
+        };
+        let memory = instance
+            .get_memory(&mut *store, wasm::MEMORY_EXPORT)
+            .ok_or(missing_memory())?;
+        let alloc = instance
+            .get_typed_func::<u32, u32>(&mut *store, wasm::ALLOC_EXPORT)
+            .map_err(|_| missing_alloc())?;
+        let function = instance
+            .get_typed_func::<(u32, u32), u64>(&mut *store, export)
+            .map_err(|_| missing_export(export))?;
+
+        let input_len = u32::try_from(input.len())
+            .map_err(|_| InvalidCandidate::BadOutput("parameters exceed 4 GiB".into()))?;
+        let input_ptr = match alloc.call(&mut *store, input_len) {
+            Ok(ptr) => ptr,
+            Err(err) => return Err(fail(store, err)),
+        };
+        memory
+            .write(&mut *store, input_ptr as usize, input)
+            .map_err(|_| {
+                InvalidCandidate::BadOutput(format!(
+                    "`{}` returned a buffer outside memory",
+                    wasm::ALLOC_EXPORT
+                ))
+            })?;
+        let packed = match function.call(&mut *store, (input_ptr, input_len)) {
+            Ok(packed) => packed,
+            Err(err) => return Err(fail(store, err)),
+        };
+        let (output_ptr, output_len) = wasm::unpack_ptr_len(packed);
+        if output_len > MAX_OUTPUT_BYTES {
+            return Err(InvalidCandidate::BadOutput(format!(
+                "output of {output_len} bytes exceeds {MAX_OUTPUT_BYTES}"
+            )));
+        }
+        memory
+            .data(&*store)
+            .get(output_ptr as usize..(output_ptr as usize).saturating_add(output_len as usize))
+            .map(<[u8]>::to_vec)
+            .ok_or_else(|| InvalidCandidate::BadOutput("output lies outside memory".into()))
+    }
+}
+
+/// A failed call, and what the node's store reported if it was the store that failed.
+type CallFailure = (InvalidCandidate, Option<String>);
+
+/// Why executing a block through its chain's runtime failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ExecutionError {
+    /// The runtime could not run: bad code, a trap, a deadline, memory.
+    #[error("the runtime failed: {0}")]
+    Runtime(#[from] InvalidCandidate),
+    /// The runtime judged the block invalid.
+    #[error("invalid block: {0}")]
+    InvalidBlock(String),
+    /// The runtime returned success without committing its changes.
+    #[error("the runtime returned without committing its state changes")]
+    NotCommitted,
+    /// The node's store failed while the runtime read it.
+    #[error("the node's store failed: {0}")]
+    Store(String),
+    /// The chain's state holds no runtime under `:code`.
+    #[error("the state holds no runtime under `:code`")]
+    NoCode,
 }
 
 impl ValidationHost {
@@ -564,8 +719,16 @@ fn missing_alloc() -> InvalidCandidate {
 }
 
 fn missing_validate_block() -> InvalidCandidate {
+    missing_export(wasm::VALIDATE_BLOCK_EXPORT)
+}
+
+fn missing_export(name: &str) -> InvalidCandidate {
+    let name = [wasm::VALIDATE_BLOCK_EXPORT, wasm::api::CORE_EXECUTE_BLOCK]
+        .into_iter()
+        .find(|known| *known == name)
+        .unwrap_or("a runtime API function");
     InvalidCandidate::MissingExport {
-        name: wasm::VALIDATE_BLOCK_EXPORT,
+        name,
         expected: "func (i32, i32) -> i64",
     }
 }
@@ -574,7 +737,7 @@ fn missing_validate_block() -> InvalidCandidate {
 fn check_abi(module: &Module) -> Result<(), InvalidCandidate> {
     for import in module.imports() {
         let known = import.module() == wasm::HOST_MODULE
-            && host::ALL.contains(&import.name())
+            && (host::ALL.contains(&import.name()) || host::STORAGE.contains(&import.name()))
             && matches!(import.ty(), ExternType::Func(_));
         if !known {
             return Err(InvalidCandidate::UnknownImport {
@@ -692,6 +855,25 @@ fn write(caller: &mut Caller<'_, Execution>, ptr: u32, bytes: &[u8]) -> wasmtime
         .map_err(|_| wasmtime::Error::msg("host function output lies outside memory"))
 }
 
+/// The state of the runtime API call under way; validation has none.
+fn runtime_state<'a>(
+    caller: &'a mut Caller<'_, Execution>,
+) -> wasmtime::Result<&'a mut RuntimeState> {
+    caller
+        .data_mut()
+        .runtime
+        .as_mut()
+        .ok_or_else(|| wasmtime::Error::msg("storage is not available in validation"))
+}
+
+/// Notes that the node's store failed under a host call (not the code's fault), and stops it.
+fn store_failed(caller: &mut Caller<'_, Execution>, failure: String) -> wasmtime::Error {
+    if let Some(runtime) = caller.data_mut().runtime.as_mut() {
+        runtime.store_failure = Some(failure.clone());
+    }
+    wasmtime::Error::msg(failure)
+}
+
 /// The host functions of the ABI ([`tessera_runtime::wasm`]).
 fn host_functions(engine: &Engine) -> wasmtime::Result<Linker<Execution>> {
     let mut linker = Linker::new(engine);
@@ -755,6 +937,61 @@ fn host_functions(engine: &Engine) -> wasmtime::Result<Linker<Execution>> {
             })?
             .map_err(wasmtime::Error::msg)?;
             Ok(u32::from(valid))
+        },
+    )?;
+    linker.func_wrap(
+        module,
+        host::STORAGE_GET,
+        |mut caller: Caller<'_, Execution>, key: u32, len: u32| -> wasmtime::Result<u64> {
+            host_call(&mut caller, len)?;
+            let key = read(&mut caller, key, len)?;
+            let read = runtime_state(&mut caller)?
+                .state
+                .as_mut()
+                .ok_or_else(|| wasmtime::Error::msg("storage read after the commit"))?
+                .get(&key);
+            let value = match read {
+                Ok(Some(value)) => value,
+                Ok(None) => return Ok(u64::MAX),
+                Err(err) => return Err(store_failed(&mut caller, err.to_string())),
+            };
+            let len = u32::try_from(value.len())
+                .map_err(|_| wasmtime::Error::msg("a stored value exceeds 4 GiB"))?;
+            let alloc = match caller.get_export(wasm::ALLOC_EXPORT) {
+                Some(Extern::Func(alloc)) => alloc.typed::<u32, u32>(&caller)?,
+                _ => return Err(wasmtime::Error::msg("the module exports no allocator")),
+            };
+            let ptr = alloc.call(&mut caller, len)?;
+            write(&mut caller, ptr, &value)?;
+            Ok(wasm::pack_ptr_len(ptr, len))
+        },
+    )?;
+    linker.func_wrap(
+        module,
+        host::STORAGE_COMMIT,
+        |mut caller: Caller<'_, Execution>, changes: u32, len: u32, root: u32| {
+            host_call(&mut caller, len)?;
+            let changes = with_input(&mut caller, changes, len, |bytes| {
+                Vec::<(Vec<u8>, Option<Vec<u8>>)>::decode_all(&mut &*bytes)
+            })?
+            .map_err(|e| wasmtime::Error::msg(format!("state changes do not decode: {e}")))?;
+            let mut state = runtime_state(&mut caller)?
+                .state
+                .take()
+                .ok_or_else(|| wasmtime::Error::msg("the state was committed twice"))?;
+            for (key, value) in changes {
+                match value {
+                    Some(value) => state.set(key, value),
+                    None => state.remove(key),
+                }
+            }
+            let committed = match state.commit() {
+                Ok(committed) => committed,
+                Err(err) => return Err(store_failed(&mut caller, err.to_string())),
+            };
+            write(&mut caller, root, &committed.root.0)?;
+            runtime_state(&mut caller)?.committed = Some(committed);
+            Ok(())
         },
     )?;
     linker.func_wrap(

@@ -37,6 +37,10 @@ pub trait Runtime {
     const VERSION: RuntimeVersion;
     /// Constants: existential deposit, fees, block weight.
     const CONFIG: RuntimeConfig;
+    /// The runtime's Wasm blob, which genesis puts under [`crate::storage::CODE_KEY`] and
+    /// nodes execute: empty where none is embedded (the blob itself, the relay runtime and
+    /// test runtimes, which run natively only).
+    const CODE: &'static [u8] = &[];
 }
 
 /// Why a transaction cannot be included (it is dropped, or the block containing it rejected).
@@ -511,30 +515,21 @@ pub fn execute_block<R: Runtime>(
     block: &Block,
     record_proof: bool,
 ) -> Result<StateChanges, BlockError> {
-    let header = &block.header;
-    let computed = extrinsics_root(&block.extrinsics);
-    if computed != header.extrinsics_root {
-        return Err(BlockError::ExtrinsicsRoot {
-            header: header.extrinsics_root,
-            computed,
-        });
-    }
-    let decoded = block
-        .extrinsics
-        .iter()
-        .enumerate()
-        .map(|(index, xt)| {
-            decode::<R>(xt).map_err(|error| BlockError::InvalidExtrinsic {
-                index: index as u32,
-                error,
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-
     let mut state = State::new(store, parent_state_root);
     if record_proof {
         state = state.record_proof();
     }
+    execute_block_on::<R>(state, block)
+}
+
+/// [`execute_block`] on `state`, its parent's state (the node's, for a runtime in Wasm).
+pub fn execute_block_on<R: Runtime>(
+    state: State<'_>,
+    block: &Block,
+) -> Result<StateChanges, BlockError> {
+    let header = &block.header;
+    // Checked before any state is read: a malformed block costs no trie walk.
+    let decoded = decode_checked::<R>(block)?;
     let author = block_author(header)?;
     let mut executive =
         Executive::<R>::initialize(state, header.number, header.parent_hash, author)?;
@@ -558,6 +553,28 @@ pub fn execute_block<R: Runtime>(
         });
     }
     Ok(changes)
+}
+
+/// The block's extrinsics, decoded, once its extrinsics root is checked.
+fn decode_checked<R: Runtime>(block: &Block) -> Result<Vec<Extrinsic<R::Call>>, BlockError> {
+    let computed = extrinsics_root(&block.extrinsics);
+    if computed != block.header.extrinsics_root {
+        return Err(BlockError::ExtrinsicsRoot {
+            header: block.header.extrinsics_root,
+            computed,
+        });
+    }
+    block
+        .extrinsics
+        .iter()
+        .enumerate()
+        .map(|(index, xt)| {
+            decode::<R>(xt).map_err(|error| BlockError::InvalidExtrinsic {
+                index: index as u32,
+                error,
+            })
+        })
+        .collect()
 }
 
 /// Batch-verifies every signature; `false` if the batch failed (each is then checked alone,

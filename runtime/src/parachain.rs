@@ -342,8 +342,8 @@ impl ParaGenesis {
         }
     }
 
-    /// The genesis header and state for a para of runtime `R`; the header's encoding is the
-    /// para's genesis head.
+    /// The genesis header and state for a para of runtime `R`, its blob ([`Runtime::CODE`])
+    /// under `:code`; the header's encoding is the para's genesis head.
     pub fn build<R: Runtime>(&self) -> Result<(Header, StateChanges), crate::dispatch::CallError> {
         crate::executive::build_genesis::<R>(|ctx| {
             PARA_ID.put(&mut ctx.state, &self.para_id);
@@ -355,6 +355,8 @@ impl ParaGenesis {
             if let Some(key) = self.sudo {
                 crate::modules::sudo::KEY.put(&mut ctx.state, &key);
             }
+            ctx.state
+                .set(crate::storage::CODE_KEY.to_vec(), R::CODE.to_vec());
             Ok(())
         })
     }

@@ -19,6 +19,10 @@ fn decode_value<T: Decode>(key: &[u8], mut bytes: &[u8]) -> Result<T> {
     })
 }
 
+/// Where a chain keeps its runtime's Wasm blob (Substrate's well-known key, outside any
+/// module's prefix).
+pub const CODE_KEY: &[u8] = b":code";
+
 /// The 32-byte prefix of every key of item `item` in module `module`.
 pub fn item_prefix(module: &str, item: &str) -> Vec<u8> {
     let mut key = Vec::with_capacity(32);

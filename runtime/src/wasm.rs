@@ -20,6 +20,17 @@
 //! | `sr25519_verify_batch` | `(items: i32, len: i32) -> i32` | 1 if every item of the SCALE `Vec<(AccountId, Vec<u8>, Signature)>` verifies, else 0 |
 //! | `abort` | `(message: i32, len: i32)` | stops execution with a UTF-8 message (a panic) |
 //!
+//! A chain's runtime (its `:code`, the same blob for a para) also exports its runtime API to
+//! the nodes that execute it, each `fn(ptr: i32, len: i32) -> i64` over SCALE arguments and
+//! result as above, named as Substrate names them ([`api`]); for those calls (never in
+//! validation, where the state is the PoV's proof) the node's state is reached through two more
+//! imports:
+//!
+//! | name | signature | what |
+//! |---|---|---|
+//! | `storage_get` | `(key: i32, len: i32) -> i64` | the value under the key in the state the call started from: `ptr \| len << 32` of a buffer the host got from `tessera_alloc`, or -1 if there is none |
+//! | `storage_commit` | `(changes: i32, len: i32, root: i32)` | applies the SCALE `Vec<(Vec<u8>, Option<Vec<u8>>)>` of every write (`None` deletes) to that state and writes the new 32-byte root to `root` |
+//!
 //! A para implements the function as a plain Rust `fn(ValidationParams) -> ValidationOutcome`
 //! and exports it with [`validation_function!`](crate::validation_function); this module
 //! provides the allocator, the panic handler and the host calls when compiled for Wasm without
@@ -52,6 +63,12 @@ pub mod host {
     pub const SR25519_VERIFY_BATCH: &str = "sr25519_verify_batch";
     /// `(message, len)`: a panic.
     pub const ABORT: &str = "abort";
+    /// `(key, len) -> ptr | len << 32`, or -1: a read of the node's state (runtime API only).
+    pub const STORAGE_GET: &str = "storage_get";
+    /// `(changes, len, root)`: the call's writes applied to the node's state (runtime API only).
+    pub const STORAGE_COMMIT: &str = "storage_commit";
+    /// The functions the node's state is reached through, in runtime API calls.
+    pub const STORAGE: [&str; 2] = [STORAGE_GET, STORAGE_COMMIT];
     /// All of them.
     pub const ALL: [&str; 5] = [
         BLAKE2_256,
@@ -60,6 +77,15 @@ pub mod host {
         SR25519_VERIFY_BATCH,
         ABORT,
     ];
+}
+
+/// The runtime API's exports, by their Substrate names.
+pub mod api {
+    /// `() -> RuntimeVersion`.
+    pub const CORE_VERSION: &str = "Core_version";
+    /// `(Block) -> Result<(), String>`: executes the block on the node's state at its parent
+    /// and checks its roots; the node keeps the changes only if it returns `Ok`.
+    pub const CORE_EXECUTE_BLOCK: &str = "Core_execute_block";
 }
 
 /// Packs a pointer and a length into `validate_block`'s return value.
@@ -95,6 +121,29 @@ macro_rules! validation_function {
     };
 }
 
+/// Exports runtime `$runtime`'s API ([`api`]) to the node that executes it (only when compiled
+/// for `wasm32` without the `std` feature). Goes with [`validation_function!`], which
+/// exports the allocator.
+#[macro_export]
+macro_rules! runtime_api {
+    ($runtime:ty) => {
+        #[cfg(all(target_arch = "wasm32", not(feature = "std")))]
+        const _: () = {
+            #[allow(unsafe_code, non_snake_case)]
+            #[no_mangle]
+            extern "C" fn Core_version(_ptr: u32, _len: u32) -> u64 {
+                $crate::wasm::guest::output(&<$runtime as $crate::executive::Runtime>::VERSION)
+            }
+
+            #[allow(unsafe_code, non_snake_case)]
+            #[no_mangle]
+            extern "C" fn Core_execute_block(ptr: u32, len: u32) -> u64 {
+                $crate::wasm::guest::execute_block::<$runtime>(ptr, len)
+            }
+        };
+    };
+}
+
 /// The validation function's side of the ABI: allocator, panic handler, host calls.
 #[cfg(all(target_arch = "wasm32", not(feature = "std")))]
 #[allow(unsafe_code)]
@@ -115,6 +164,60 @@ pub mod guest {
         fn sr25519_verify(signature: u32, message: u32, len: u32, public: u32) -> u32;
         fn sr25519_verify_batch(items: u32, len: u32) -> u32;
         fn abort(message: u32, len: u32);
+        fn storage_get(key: u32, len: u32) -> u64;
+        fn storage_commit(changes: u32, len: u32, root: u32);
+    }
+
+    /// The value under `key` in the node's state.
+    pub fn host_storage_get(key: &[u8]) -> Option<Vec<u8>> {
+        // SAFETY: the host reads `key` and returns a buffer it got from `tessera_alloc` (ours
+        // from now on) and filled, or -1.
+        let packed = unsafe { storage_get(ptr_of(key), key.len() as u32) };
+        if packed == u64::MAX {
+            return None;
+        }
+        let (ptr, len) = super::unpack_ptr_len(packed);
+        // SAFETY: `tessera_alloc` made this buffer with capacity `len`; the host filled it.
+        Some(unsafe { Vec::from_raw_parts(ptr as *mut u8, len as usize, len as usize) })
+    }
+
+    /// Applies `changes` to the node's state; returns the new root.
+    pub fn host_storage_commit(changes: &[(Vec<u8>, Option<Vec<u8>>)]) -> crate::Hash {
+        let encoded = changes.encode();
+        let mut root = [0u8; 32];
+        // SAFETY: the host reads the changes and writes 32 bytes to `root`.
+        unsafe {
+            storage_commit(
+                ptr_of(&encoded),
+                encoded.len() as u32,
+                root.as_mut_ptr() as u32,
+            )
+        };
+        crate::Hash(root)
+    }
+
+    /// Returns `value` encoded to the host: its buffer is the host's to read, never freed.
+    pub fn output(value: &impl Encode) -> u64 {
+        let output = value.encode();
+        let packed = pack_ptr_len(ptr_of(&output), output.len() as u32);
+        core::mem::forget(output);
+        packed
+    }
+
+    /// `Core_execute_block`: executes the encoded block at `ptr..ptr + len` on the node's state.
+    pub fn execute_block<R: crate::executive::Runtime>(ptr: u32, len: u32) -> u64 {
+        // SAFETY: the host wrote `len` bytes at `ptr`, a buffer it got from `tessera_alloc`.
+        let input = unsafe { core::slice::from_raw_parts(ptr as *const u8, len as usize) };
+        let outcome: Result<(), alloc::string::String> =
+            match crate::Block::decode_all(&mut &*input) {
+                Ok(block) => {
+                    crate::executive::execute_block_on::<R>(crate::state::State::host(), &block)
+                        .map(drop)
+                        .map_err(|err| alloc::format!("{err}"))
+                }
+                Err(err) => Err(alloc::format!("the block does not decode: {err}")),
+            };
+        output(&outcome)
     }
 
     fn ptr_of(bytes: &[u8]) -> u32 {
@@ -156,7 +259,8 @@ pub mod guest {
         unsafe { sr25519_verify_batch(ptr_of(items), items.len() as u32) == 1 }
     }
 
-    /// `tessera_alloc`: a buffer of `len` bytes that is never freed (one call per execution).
+    /// `tessera_alloc`: a buffer of `len` bytes for the host to fill: the parameters (never
+    /// freed: one per call) or a value read (owned and freed by [`host_storage_get`]).
     pub fn alloc(len: u32) -> u32 {
         let mut buffer = Vec::<u8>::with_capacity(len as usize);
         let ptr = buffer.as_mut_ptr() as u32;
@@ -172,10 +276,7 @@ pub mod guest {
             Ok(params) => validate(params),
             Err(err) => Err(alloc::format!("validation parameters do not decode: {err}")),
         };
-        let output = outcome.encode();
-        let packed = pack_ptr_len(ptr_of(&output), output.len() as u32);
-        core::mem::forget(output);
-        packed
+        output(&outcome)
     }
 
     #[panic_handler]

@@ -34,6 +34,8 @@ impl Runtime for ExampleRuntime {
         spec_name: "tessera-example-notes",
         spec_version: 1,
     };
+    #[cfg(feature = "std")]
+    const CODE: &'static [u8] = WASM_BINARY;
     const CONFIG: RuntimeConfig = RuntimeConfig {
         existential_deposit: UNIT / 100,
         base_fee: UNIT / 1_000,
@@ -50,6 +52,7 @@ pub fn validate(params: ValidationParams) -> ValidationOutcome {
 }
 
 tessera_runtime::validation_function!(validate);
+tessera_runtime::runtime_api!(ExampleRuntime);
 
 tessera_runtime::compose_runtime! {
     calls {

@@ -15,17 +15,20 @@
 
 use crate::pool::{Pool, PoolError};
 use crate::store::{ChainStore, Database, MemoryDb, StoreError};
+use crate::validation::{ExecutionError, ValidationHost};
 use parity_scale_codec::{DecodeAll, Encode};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::marker::PhantomData;
+use std::sync::Arc;
 use std::time::Instant;
 use tessera_relay_chain::paras::{HeadData, ParaId};
 use tessera_runtime::executive::{
-    execute_block, ApplyError, Executive, InvalidTransaction, Runtime, ValidTransaction,
+    ApplyError, Executive, InvalidTransaction, Runtime, ValidTransaction,
 };
 use tessera_runtime::modules::system;
 use tessera_runtime::parachain::{build_block_with, BuildOptions, ParachainBlockData};
-use tessera_runtime::state::{NodeStore, State};
+use tessera_runtime::state::{NodeStore, State, StateChanges};
+use tessera_runtime::storage::CODE_KEY;
 use tessera_runtime::{AccountId, Block, Hash, Header, Nonce, OpaqueExtrinsic};
 use tokio::sync::broadcast;
 
@@ -155,7 +158,7 @@ pub struct ParaChain<R> {
     /// until the relay chain's included head is found among them: a chain that is not the
     /// included one is dropped whole, leaving nothing behind.
     synced: Vec<Block>,
-    synced_nodes: BTreeMap<Hash, Vec<u8>>,
+    synced_nodes: Arc<BTreeMap<Hash, Vec<u8>>>,
     /// Whether fetched blocks were dropped as not the included chain since last asked.
     sync_discarded: bool,
     /// Whether the last follow found a block between the head and the included one missing.
@@ -192,7 +195,7 @@ impl<R: Runtime> ParaChain<R> {
             included_number: head.number,
             sync_tip: head.clone(),
             synced: Vec::new(),
-            synced_nodes: BTreeMap::new(),
+            synced_nodes: Arc::default(),
             sync_discarded: false,
             lacking: false,
             head,
@@ -213,6 +216,15 @@ impl<R: Runtime> ParaChain<R> {
         genesis_nodes: Vec<(Hash, Vec<u8>)>,
     ) -> Result<Self, StoreError> {
         Self::open(para, Box::<MemoryDb>::default(), genesis, genesis_nodes)
+    }
+
+    /// The chain's nodes with `added` (those of blocks executed but not committed yet), for a
+    /// runtime call.
+    fn with_nodes(&self, added: Arc<BTreeMap<Hash, Vec<u8>>>) -> Arc<dyn NodeStore> {
+        Arc::new(Overlay {
+            base: self.store.clone(),
+            added,
+        })
     }
 
     /// Whether the included chain's store holds block `hash` (included now or before).
@@ -438,7 +450,7 @@ impl<R: Runtime> ParaChain<R> {
     fn discard_synced(&mut self) {
         self.sync_discarded |= !self.synced.is_empty();
         self.synced.clear();
-        self.synced_nodes.clear();
+        self.synced_nodes = Arc::default();
         self.sync_tip = self.head.clone();
     }
 
@@ -459,7 +471,7 @@ impl<R: Runtime> ParaChain<R> {
             .map(|block| (&block.header, &block.extrinsics[..]))
             .collect();
         // Their nodes go with them: those of fetched blocks past the target too, harmlessly.
-        let nodes = std::mem::take(&mut self.synced_nodes);
+        let nodes = Arc::unwrap_or_clone(std::mem::take(&mut self.synced_nodes));
         self.store.commit_blocks(&blocks, nodes, None)?;
         self.synced.drain(..=at);
         Ok(true)
@@ -494,25 +506,21 @@ impl<R: Runtime> ParaChain<R> {
             path.push(block.clone());
         };
         // Execute the whole path before changing anything: a bad block leaves the chain as is.
-        let mut added = BTreeMap::new();
+        let mut added = Arc::new(BTreeMap::new());
         let mut imported = Vec::with_capacity(path.len());
         for block in path.into_iter().rev() {
-            let store = Overlay {
-                base: &self.store,
-                added: &added,
-            };
+            let nodes = self.with_nodes(added.clone());
             let changes =
-                execute_block::<R>(&store, parent.state_root, &block, false).map_err(|err| {
-                    FollowError::Import {
-                        number: block.header.number,
-                        error: err.to_string(),
-                    }
+                execute(nodes, parent.state_root, &block).map_err(|err| FollowError::Import {
+                    number: block.header.number,
+                    error: err.to_string(),
                 })?;
-            added.extend(changes.new_nodes);
+            Arc::make_mut(&mut added).extend(changes.new_nodes);
             parent = block.header.clone();
             imported.push(block);
         }
-        let (enacted, retracted) = self.set_head(&header, &imported, added)?;
+        let (enacted, retracted) =
+            self.set_head(&header, &imported, Arc::unwrap_or_clone(added))?;
         // Blocks imported now, or again after a reorg took them back and another returned them.
         for block in enacted {
             let hash = block.header.hash();
@@ -624,7 +632,7 @@ impl<R: Runtime> ParaChain<R> {
         self.seen.retain(|_, block| block.header.number > floor);
         if self.sync_tip.number <= head_number {
             self.synced.clear();
-            self.synced_nodes.clear();
+            self.synced_nodes = Arc::default();
             self.sync_tip = self.head.clone();
         }
         Ok((branch, retracted))
@@ -651,7 +659,7 @@ impl<R: Runtime> ParaChain<R> {
                 // The peer's chain forks from ours at or below the tip: fetch again from the
                 // head, which the relay chain included.
                 self.synced.clear();
-                self.synced_nodes.clear();
+                self.synced_nodes = Arc::default();
                 self.sync_tip = self.head.clone();
                 return Err(FollowError::Import {
                     number,
@@ -660,16 +668,14 @@ impl<R: Runtime> ParaChain<R> {
             }
             let hash = block.header.hash();
             if !self.has_block(&hash)? {
-                let store = Overlay {
-                    base: &self.store,
-                    added: &self.synced_nodes,
-                };
-                let changes = execute_block::<R>(&store, self.sync_tip.state_root, &block, false)
-                    .map_err(|err| FollowError::Import {
-                    number,
-                    error: err.to_string(),
+                let nodes = self.with_nodes(self.synced_nodes.clone());
+                let changes = execute(nodes, self.sync_tip.state_root, &block).map_err(|err| {
+                    FollowError::Import {
+                        number,
+                        error: err.to_string(),
+                    }
                 })?;
-                self.synced_nodes.extend(changes.new_nodes);
+                Arc::make_mut(&mut self.synced_nodes).extend(changes.new_nodes);
                 self.synced.push(block.clone());
             }
             self.sync_tip = block.header;
@@ -738,7 +744,8 @@ impl<R: Runtime> ParaChain<R> {
             return Err(format!("block {hash} does not build on the head"));
         }
         if !executed {
-            let changes = execute_block::<R>(&self.store, self.head.state_root, &block, false)
+            let nodes = self.with_nodes(Arc::default());
+            let changes = execute(nodes, self.head.state_root, &block)
                 .map_err(|e| format!("block {hash} does not execute: {e}"))?;
             self.store
                 .commit_blocks(
@@ -845,13 +852,35 @@ impl<R: Runtime> ParaChain<R> {
     }
 }
 
-/// The chain's nodes with those of blocks executed but not yet committed.
-struct Overlay<'a> {
-    base: &'a ChainStore,
-    added: &'a BTreeMap<Hash, Vec<u8>>,
+/// Executes `block` on the state `parent_root` in `nodes` through the para's runtime: the Wasm
+/// under `:code` in that state, compiled once per code hash (the trie keeps a long value's
+/// hash, so a cached runtime is found without reading the blob).
+fn execute(
+    nodes: Arc<dyn NodeStore>,
+    parent_root: Hash,
+    block: &Block,
+) -> Result<StateChanges, ExecutionError> {
+    let executor = ValidationHost::shared().map_err(|e| ExecutionError::Store(e.to_string()))?;
+    let mut parent = State::shared(nodes.clone(), parent_root);
+    let code_hash = parent
+        .value_hash(CODE_KEY)
+        .map_err(|e| ExecutionError::Store(e.to_string()))?
+        .ok_or(ExecutionError::NoCode)?;
+    let code = || match parent.get(CODE_KEY) {
+        Ok(Some(code)) => Ok(code),
+        Ok(None) => Err(ExecutionError::NoCode),
+        Err(err) => Err(ExecutionError::Store(err.to_string())),
+    };
+    executor.execute_block(code_hash, code, nodes, parent_root, block, false)
 }
 
-impl NodeStore for Overlay<'_> {
+/// The chain's nodes with those of blocks executed but not yet committed.
+struct Overlay {
+    base: ChainStore,
+    added: Arc<BTreeMap<Hash, Vec<u8>>>,
+}
+
+impl NodeStore for Overlay {
     fn node(&self, hash: &Hash) -> Option<Vec<u8>> {
         // Pending nodes first: they are in memory, and the store's lookups go to disk.
         self.added

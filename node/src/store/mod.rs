@@ -13,6 +13,7 @@ pub use rocks::RocksDb;
 
 use parity_scale_codec::{Decode, Encode};
 use std::collections::HashMap;
+use std::sync::Arc;
 use tessera_runtime::state::NodeStore;
 use tessera_runtime::{Block, BlockNumber, Hash, Header, OpaqueExtrinsic};
 
@@ -157,9 +158,11 @@ pub struct BlockCommit<'a> {
     pub set_best: bool,
 }
 
-/// Headers, bodies, state and chain pointers over a [`Database`].
+/// Headers, bodies, state and chain pointers over a [`Database`]. Clones share the database
+/// (a runtime call reads the state through one it owns).
+#[derive(Clone)]
 pub struct ChainStore {
-    db: Box<dyn Database>,
+    db: Arc<dyn Database>,
 }
 
 fn decode<T: Decode>(what: &'static str, bytes: &[u8]) -> Result<T, StoreError> {
@@ -177,7 +180,7 @@ impl ChainStore {
         genesis: &Header,
         genesis_nodes: &[(Hash, Vec<u8>)],
     ) -> Result<ChainStore, StoreError> {
-        let store = ChainStore { db };
+        let store = ChainStore { db: Arc::from(db) };
         let expected = genesis.hash();
         match store.meta_opt()? {
             Some(meta) if meta.genesis != expected => Err(StoreError::GenesisMismatch {

@@ -4,13 +4,15 @@
 use parachain_template_runtime::{self as template, GenesisConfig, TemplateRuntime, WASM_BINARY};
 use parity_scale_codec::Encode;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tessera_node::collation::{collate, Collation, CollationInput};
 use tessera_node::validation::{
-    CandidateToCheck, InvalidCandidate, ValidationHost, ValidationLimits, ValidationPurpose,
+    CandidateToCheck, ExecutionError, InvalidCandidate, ValidationHost, ValidationLimits,
+    ValidationPurpose,
 };
 use tessera_runtime::crypto::Pair;
-use tessera_runtime::executive::MAX_SKIPPED_FULL;
+use tessera_runtime::executive::{execute_block, MAX_SKIPPED_FULL};
 use tessera_runtime::messaging::RelayInputs;
 use tessera_runtime::modules::balances;
 use tessera_runtime::parachain::{
@@ -18,6 +20,8 @@ use tessera_runtime::parachain::{
     CandidateCommitments, HeadData, ParaId, ParachainBlockData, PersistedValidationData,
     ValidationCode, ValidationParams,
 };
+use tessera_runtime::state::{NodeStore, State};
+use tessera_runtime::storage::CODE_KEY;
 use tessera_runtime::{Hash, Header, Nonce, OpaqueExtrinsic};
 
 /// A template para in memory: its nodes, head and the signers' next nonces.
@@ -165,6 +169,64 @@ fn template_blocks_validate_in_wasm_with_the_same_commitments_as_natively() {
         assert_eq!(in_wasm.hrmp_watermark, 7);
         para.apply(&data);
     }
+}
+
+/// The para's runtime under `:code` in its genesis state, executed in Wasm on the node's state
+/// (`Core_execute_block`), makes the same changes as the native runtime that built the blocks;
+/// a block it refuses is refused with the runtime's reason and changes nothing.
+#[test]
+fn template_blocks_import_through_the_wasm_under_code_with_the_same_changes_as_natively() {
+    let host = host();
+    let mut para = Para::new();
+    let code_hash = State::new(&para.nodes, para.head.state_root)
+        .value_hash(CODE_KEY)
+        .unwrap()
+        .expect("genesis puts the runtime under :code");
+    assert_eq!(code_hash, template_code().0, "the registered blob is :code");
+    for transfers in [0, 40, 200] {
+        let (data, _) = para.next(transfers);
+        let nodes: Arc<dyn NodeStore> = Arc::new(para.nodes.clone());
+        let native =
+            execute_block::<TemplateRuntime>(&para.nodes, para.head.state_root, &data.block, false)
+                .unwrap();
+        let code = || Ok(WASM_BINARY.to_vec());
+        let in_wasm = host
+            .execute_block(
+                code_hash,
+                code,
+                nodes,
+                para.head.state_root,
+                &data.block,
+                false,
+            )
+            .unwrap();
+        assert_eq!(in_wasm.root, data.block.header.state_root);
+        let sorted = |mut nodes: Vec<(Hash, Vec<u8>)>| {
+            nodes.sort();
+            nodes
+        };
+        assert_eq!(sorted(in_wasm.new_nodes), sorted(native.new_nodes));
+        para.apply(&data);
+    }
+
+    let (mut data, _) = para.next(5);
+    data.block.header.state_root = Hash([1; 32]);
+    let nodes: Arc<dyn NodeStore> = Arc::new(para.nodes.clone());
+    let code = || Ok(WASM_BINARY.to_vec());
+    let err = host
+        .execute_block(
+            code_hash,
+            code,
+            nodes,
+            para.head.state_root,
+            &data.block,
+            false,
+        )
+        .unwrap_err();
+    assert!(
+        matches!(&err, ExecutionError::InvalidBlock(why) if why.contains("state root mismatch")),
+        "{err}"
+    );
 }
 
 #[test]

@@ -45,6 +45,8 @@ impl Runtime for TemplateRuntime {
         spec_name: "tessera-parachain-template",
         spec_version: 1,
     };
+    #[cfg(feature = "std")]
+    const CODE: &'static [u8] = WASM_BINARY;
     const CONFIG: RuntimeConfig = RuntimeConfig {
         existential_deposit: UNIT / 100,
         base_fee: UNIT / 1_000,
@@ -62,6 +64,7 @@ pub fn validate(params: ValidationParams) -> ValidationOutcome {
 }
 
 tessera_runtime::validation_function!(validate);
+tessera_runtime::runtime_api!(TemplateRuntime);
 
 tessera_runtime::compose_runtime! {
     calls {

@@ -1,6 +1,8 @@
 //! Chain state: reads through a trie, writes into a nested-transaction overlay, and a commit
 //! that computes the new root — optionally recording every trie node touched, so the same
-//! execution can be replayed later against the proof alone.
+//! execution can be replayed later against the proof alone. A runtime executing in a node
+//! (Wasm) reads and commits through the node instead ([`State::host`]): the trie walks, the
+//! root and the proof stay native.
 
 mod overlay;
 mod proof;
@@ -12,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::hashing::{Blake2Hasher, Hash};
 use crate::trie::{empty_root, Layout, MemoryDb};
 use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use hash_db::{AsHashDB, HashDB, HashDBRef, Prefix};
 use trie_db::{Trie, TrieDBBuilder, TrieDBMutBuilder, TrieError, TrieMut};
@@ -130,9 +133,21 @@ pub struct StateChanges {
     pub proof: Option<StorageProof>,
 }
 
-/// A state being read and written: a trie root over a [`NodeStore`], plus pending changes.
+/// Where a [`State`] reads the state it starts from.
+enum Base<'a> {
+    /// A trie over nodes the caller lends.
+    Borrowed(&'a dyn NodeStore),
+    /// A trie over nodes it shares (a node's runtime calls, which outlive any borrow).
+    Shared(Arc<dyn NodeStore>),
+    /// The node's state, through host functions: a runtime executing in a node.
+    #[cfg(all(target_arch = "wasm32", not(feature = "std")))]
+    Host,
+}
+
+/// A state being read and written: a trie root over a [`NodeStore`] (or the node's state, in
+/// a runtime executing in a node), plus pending changes.
 pub struct State<'a> {
-    store: &'a dyn NodeStore,
+    base: Base<'a>,
     root: Hash,
     overlay: Overlay,
     read_cache: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
@@ -142,13 +157,29 @@ pub struct State<'a> {
 impl<'a> State<'a> {
     /// The state with root `root`, whose nodes are in `store`.
     pub fn new(store: &'a dyn NodeStore, root: Hash) -> Self {
+        Self::with_base(Base::Borrowed(store), root)
+    }
+
+    fn with_base(base: Base<'a>, root: Hash) -> Self {
         State {
-            store,
+            base,
             root,
             overlay: Overlay::default(),
             read_cache: BTreeMap::new(),
             recorder: None,
         }
+    }
+
+    /// The state with root `root`, whose nodes `store` shares (for a call that must own them).
+    pub fn shared(store: Arc<dyn NodeStore>, root: Hash) -> State<'static> {
+        State::with_base(Base::Shared(store), root)
+    }
+
+    /// The node's state (a runtime executing in a node: reads and the commit are host calls;
+    /// the node records any proof).
+    #[cfg(all(target_arch = "wasm32", not(feature = "std")))]
+    pub fn host() -> State<'static> {
+        State::with_base(Base::Host, Hash::ZERO)
     }
 
     /// Records every trie node read from now on, for a storage proof.
@@ -157,7 +188,7 @@ impl<'a> State<'a> {
         self
     }
 
-    /// The root the state started from.
+    /// The root the state started from (zero for [`State::host`]: the node knows it).
     pub fn parent_root(&self) -> Hash {
         self.root
     }
@@ -175,7 +206,18 @@ impl<'a> State<'a> {
         if let Some(cached) = self.read_cache.get(key) {
             return Ok(read(cached.as_deref()));
         }
-        let db = ReadDb(self.store);
+        let nodes: &dyn NodeStore = match &self.base {
+            Base::Borrowed(store) => *store,
+            Base::Shared(store) => &**store,
+            #[cfg(all(target_arch = "wasm32", not(feature = "std")))]
+            Base::Host => {
+                let value = crate::wasm::guest::host_storage_get(key);
+                let result = read(value.as_deref());
+                self.read_cache.insert(key.to_vec(), value);
+                return Ok(result);
+            }
+        };
+        let db = ReadDb(nodes);
         let value = match self.recorder.as_mut() {
             Some(recorder) => TrieDBBuilder::<Layout>::new(&db, &self.root)
                 .with_recorder(recorder)
@@ -189,6 +231,25 @@ impl<'a> State<'a> {
         let result = read(value.as_deref());
         self.read_cache.insert(key.to_vec(), value);
         Ok(result)
+    }
+
+    /// The hash of the value under `key` in the state this one started from (pending changes
+    /// are not seen): the trie keeps it beside a long value, which is then not read.
+    pub fn value_hash(&self, key: &[u8]) -> Result<Option<Hash>> {
+        let nodes: &dyn NodeStore = match &self.base {
+            Base::Borrowed(store) => *store,
+            Base::Shared(store) => &**store,
+            #[cfg(all(target_arch = "wasm32", not(feature = "std")))]
+            Base::Host => {
+                let value = crate::wasm::guest::host_storage_get(key);
+                return Ok(value.map(|value| crate::hashing::blake2_256(&value)));
+            }
+        };
+        let db = ReadDb(nodes);
+        TrieDBBuilder::<Layout>::new(&db, &self.root)
+            .build()
+            .get_hash(key)
+            .map_err(trie_error)
     }
 
     /// Sets `key` to `value`.
@@ -221,15 +282,28 @@ impl<'a> State<'a> {
     /// Open transactions are committed first, as if closed successfully.
     pub fn commit(self) -> Result<StateChanges> {
         let State {
-            store,
+            base,
             mut root,
             overlay,
             recorder,
             ..
         } = self;
         let changes = overlay.into_changes();
+        let nodes: &dyn NodeStore = match &base {
+            Base::Borrowed(store) => *store,
+            Base::Shared(store) => &**store,
+            #[cfg(all(target_arch = "wasm32", not(feature = "std")))]
+            Base::Host => {
+                let changes: Vec<_> = changes.into_iter().collect();
+                return Ok(StateChanges {
+                    root: crate::wasm::guest::host_storage_commit(&changes),
+                    new_nodes: Vec::new(),
+                    proof: None,
+                });
+            }
+        };
         let mut db = WriteDb {
-            base: store,
+            base: nodes,
             new: MemoryDb::default(),
         };
         let mut recorder = recorder;
