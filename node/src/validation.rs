@@ -24,13 +24,17 @@ use std::thread;
 use std::time::{Duration, Instant};
 use tessera_relay_chain::availability::AvailableData;
 use tessera_runtime::crypto::{verify_batch_natively, AccountId, Signature};
+use tessera_runtime::executive::{InvalidTransaction, ValidTransaction};
 use tessera_runtime::hashing::{blake2_128, blake2_256};
+use tessera_runtime::parachain::BuiltBlock;
 use tessera_runtime::parachain::{
     CandidateCommitments, CandidateReceipt, PersistedValidationData, PoV, ValidationCode,
     ValidationParams,
 };
 use tessera_runtime::state::{NodeStore, State, StateChanges};
-use tessera_runtime::wasm::{self, host, ValidationOutcome};
+use tessera_runtime::wasm::{
+    self, host, BuildRequest, BuildResult, ValidateRequest, ValidateResult, ValidationOutcome,
+};
 use tessera_runtime::{Block, Hash};
 use wasmtime::{
     Caller, Config, Engine, Extern, ExternType, Linker, Memory, Module, ResourceLimiter, Store,
@@ -197,6 +201,8 @@ struct Execution {
     timed_out: bool,
     /// The chain state of a runtime API call (none in validation, which has only its proof).
     runtime: Option<RuntimeState>,
+    /// When a block builder's time is up (block building only).
+    build_deadline: Option<Instant>,
 }
 
 impl Execution {
@@ -208,6 +214,7 @@ impl Execution {
             deadline: Instant::now() + timeout,
             timed_out: false,
             runtime,
+            build_deadline: None,
         }
     }
 }
@@ -481,11 +488,118 @@ impl ValidationHost {
         block: &Block,
         record_proof: bool,
     ) -> Result<StateChanges, ExecutionError> {
+        let (output, changes) = self.runtime_call(
+            code_hash,
+            code,
+            store,
+            parent_root,
+            record_proof,
+            None,
+            wasm::api::CORE_EXECUTE_BLOCK,
+            &block.encode(),
+        )?;
+        match Result::<(), String>::decode_all(&mut &*output) {
+            Ok(Ok(())) => changes.ok_or(ExecutionError::NotCommitted),
+            Ok(Err(reason)) => Err(ExecutionError::InvalidBlock(reason)),
+            Err(err) => Err(bad_output(wasm::api::CORE_EXECUTE_BLOCK, err)),
+        }
+    }
+
+    /// Builds the block `request` asks for with the runtime whose hash is `code_hash` (the
+    /// chain's `:code` at the parent; `code` reads it, only if it is not compiled yet) on the
+    /// parent's state in `store`, through the runtime's `BlockBuilder_build_block`: from the
+    /// extrinsics in order, leaving out the invalid ones, until the block is full or
+    /// `deadline` passes. Records the storage proof if `record_proof`. Nothing is written.
+    pub fn build_block(
+        &self,
+        code_hash: Hash,
+        code: impl FnOnce() -> Result<Vec<u8>, ExecutionError>,
+        store: Arc<dyn NodeStore>,
+        request: &BuildRequest,
+        record_proof: bool,
+        deadline: Instant,
+    ) -> Result<BuiltBlock, ExecutionError> {
+        let (output, changes) = self.runtime_call(
+            code_hash,
+            code,
+            store,
+            request.parent.state_root,
+            record_proof,
+            Some(deadline),
+            wasm::api::BLOCK_BUILDER_BUILD_BLOCK,
+            &request.encode(),
+        )?;
+        match Result::<BuildResult, String>::decode_all(&mut &*output) {
+            Ok(Ok(built)) => Ok(BuiltBlock {
+                block: built.block,
+                changes: changes.ok_or(ExecutionError::NotCommitted)?,
+                rejected: built
+                    .rejected
+                    .into_iter()
+                    .map(|(index, why)| (index as usize, why))
+                    .collect(),
+                tried: built.tried as usize,
+            }),
+            Ok(Err(reason)) => Err(ExecutionError::Refused(reason)),
+            Err(err) => Err(bad_output(wasm::api::BLOCK_BUILDER_BUILD_BLOCK, err)),
+        }
+    }
+
+    /// Checks `request`'s transactions with the runtime whose hash is `code_hash` (the
+    /// chain's `:code` at state `root`; `code` reads it, only if it is not compiled yet) on
+    /// that state in `store`, through `TaggedTransactionQueue_validate_transactions`: for each,
+    /// what the pool needs to know, or why it is invalid. Nothing is written.
+    pub fn validate_transactions(
+        &self,
+        code_hash: Hash,
+        code: impl FnOnce() -> Result<Vec<u8>, ExecutionError>,
+        store: Arc<dyn NodeStore>,
+        root: Hash,
+        request: &ValidateRequest,
+    ) -> Result<Vec<Result<ValidTransaction, InvalidTransaction>>, ExecutionError> {
+        let export = wasm::api::VALIDATE_TRANSACTIONS;
+        let (output, _) = self.runtime_call(
+            code_hash,
+            code,
+            store,
+            root,
+            false,
+            None,
+            export,
+            &request.encode(),
+        )?;
+        match ValidateResult::decode_all(&mut &*output) {
+            Ok(Ok(checked)) if checked.len() == request.transactions.len() => Ok(checked),
+            Ok(Ok(checked)) => Err(InvalidCandidate::BadOutput(format!(
+                "`{export}` answered for {} of {} transactions",
+                checked.len(),
+                request.transactions.len()
+            ))
+            .into()),
+            Ok(Err(reason)) => Err(ExecutionError::Refused(reason)),
+            Err(err) => Err(bad_output(export, err)),
+        }
+    }
+
+    /// Calls `export` of the runtime `code_hash` with the node's state at `root` in `store`;
+    /// returns its output and the changes it committed, if it did.
+    #[allow(clippy::too_many_arguments)]
+    fn runtime_call(
+        &self,
+        code_hash: Hash,
+        code: impl FnOnce() -> Result<Vec<u8>, ExecutionError>,
+        store: Arc<dyn NodeStore>,
+        root: Hash,
+        record_proof: bool,
+        build_deadline: Option<Instant>,
+        export: &str,
+        input: &[u8],
+    ) -> Result<(Vec<u8>, Option<StateChanges>), ExecutionError> {
         let module = match self.cached(&code_hash) {
             Some(module) => module,
             None => self.prepare(code_hash, &code()?)?,
         };
-        let mut state = State::shared(store, parent_root);
+        let mut state = State::shared(store, root);
         if record_proof {
             state = state.record_proof();
         }
@@ -495,34 +609,19 @@ impl ValidationHost {
             committed: None,
             store_failure: None,
         };
-        let execution = Execution::new(
+        let mut execution = Execution::new(
             self.limits.max_memory_bytes,
             self.limits.timeout(purpose),
             Some(runtime),
         );
-        let called = self.call(
-            &module,
-            execution,
-            wasm::api::CORE_EXECUTE_BLOCK,
-            &block.encode(),
-            purpose,
-        );
-        let (output, execution) = match called {
-            Ok(done) => done,
-            Err((_, Some(failure))) => return Err(ExecutionError::Store(failure)),
-            Err((err, None)) => return Err(err.into()),
-        };
-        match Result::<(), String>::decode_all(&mut &*output) {
-            Ok(Ok(())) => execution
-                .runtime
-                .and_then(|runtime| runtime.committed)
-                .ok_or(ExecutionError::NotCommitted),
-            Ok(Err(reason)) => Err(ExecutionError::InvalidBlock(reason)),
-            Err(err) => Err(InvalidCandidate::BadOutput(format!(
-                "`{}` output does not decode: {err}",
-                wasm::api::CORE_EXECUTE_BLOCK
-            ))
-            .into()),
+        execution.build_deadline = build_deadline;
+        match self.call(&module, execution, export, input, purpose) {
+            Ok((output, execution)) => {
+                let changes = execution.runtime.and_then(|runtime| runtime.committed);
+                Ok((output, changes))
+            }
+            Err((_, Some(failure))) => Err(ExecutionError::Store(failure)),
+            Err((err, None)) => Err(err.into()),
         }
     }
 
@@ -610,6 +709,10 @@ impl ValidationHost {
     }
 }
 
+fn bad_output(export: &str, err: parity_scale_codec::Error) -> ExecutionError {
+    InvalidCandidate::BadOutput(format!("`{export}` output does not decode: {err}")).into()
+}
+
 /// A failed call, and what the node's store reported if it was the store that failed.
 type CallFailure = (InvalidCandidate, Option<String>);
 
@@ -622,6 +725,9 @@ pub enum ExecutionError {
     /// The runtime judged the block invalid.
     #[error("invalid block: {0}")]
     InvalidBlock(String),
+    /// The runtime could not serve the call (a parent state it cannot use).
+    #[error("the runtime could not serve the call: {0}")]
+    Refused(String),
     /// The runtime returned success without committing its changes.
     #[error("the runtime returned without committing its state changes")]
     NotCommitted,
@@ -737,7 +843,7 @@ fn missing_export(name: &str) -> InvalidCandidate {
 fn check_abi(module: &Module) -> Result<(), InvalidCandidate> {
     for import in module.imports() {
         let known = import.module() == wasm::HOST_MODULE
-            && (host::ALL.contains(&import.name()) || host::STORAGE.contains(&import.name()))
+            && (host::ALL.contains(&import.name()) || host::RUNTIME_API.contains(&import.name()))
             && matches!(import.ty(), ExternType::Func(_));
         if !known {
             return Err(InvalidCandidate::UnknownImport {
@@ -992,6 +1098,14 @@ fn host_functions(engine: &Engine) -> wasmtime::Result<Linker<Execution>> {
             write(&mut caller, root, &committed.root.0)?;
             runtime_state(&mut caller)?.committed = Some(committed);
             Ok(())
+        },
+    )?;
+    linker.func_wrap(
+        module,
+        host::OUT_OF_TIME,
+        |caller: Caller<'_, Execution>| -> u32 {
+            let deadline = caller.data().build_deadline;
+            u32::from(deadline.is_some_and(|deadline| Instant::now() >= deadline))
         },
     )?;
     linker.func_wrap(

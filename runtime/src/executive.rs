@@ -44,7 +44,7 @@ pub trait Runtime {
 }
 
 /// Why a transaction cannot be included (it is dropped, or the block containing it rejected).
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, thiserror::Error)]
 pub enum InvalidTransaction {
     /// The bytes are not an extrinsic of this runtime.
     #[error("extrinsic does not decode: {0}")]
@@ -184,7 +184,7 @@ pub enum BlockError {
 }
 
 /// A transaction that may enter the pool.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
 pub struct ValidTransaction {
     /// The signer.
     pub signer: AccountId,

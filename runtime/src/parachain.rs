@@ -438,19 +438,31 @@ pub fn build_block_with<R: Runtime>(
     author: Option<AccountId>,
     options: BuildOptions<'_>,
 ) -> Result<BuiltBlock, crate::Error> {
-    let number = parent.number.saturating_add(1);
-    let parent_hash = parent.hash();
     let mut state = State::new(store, parent.state_root);
     if options.record_proof {
         state = state.record_proof();
     }
+    build_block_on::<R>(state, parent, extrinsics, author, options.out_of_time)
+}
+
+/// [`build_block_with`] on `state`, the parent's state (the node's, for a runtime in Wasm),
+/// asking `out_of_time` before each extrinsic after the first.
+pub fn build_block_on<R: Runtime>(
+    state: State<'_>,
+    parent: &Header,
+    extrinsics: &[OpaqueExtrinsic],
+    author: Option<AccountId>,
+    out_of_time: &mut dyn FnMut() -> bool,
+) -> Result<BuiltBlock, crate::Error> {
+    let number = parent.number.saturating_add(1);
+    let parent_hash = parent.hash();
     let mut executive = Executive::<R>::initialize(state, number, parent_hash, author)?;
     let mut included = Vec::new();
     let mut rejected = Vec::new();
     let mut tried = extrinsics.len();
     let mut full = FullBlock::default();
     for (index, xt) in extrinsics.iter().enumerate() {
-        if index > 0 && (full.is_full() || (options.out_of_time)()) {
+        if index > 0 && (full.is_full() || out_of_time()) {
             tried = index;
             break;
         }

@@ -30,14 +30,19 @@
 //! |---|---|---|
 //! | `storage_get` | `(key: i32, len: i32) -> i64` | the value under the key in the state the call started from: `ptr \| len << 32` of a buffer the host got from `tessera_alloc`, or -1 if there is none |
 //! | `storage_commit` | `(changes: i32, len: i32, root: i32)` | applies the SCALE `Vec<(Vec<u8>, Option<Vec<u8>>)>` of every write (`None` deletes) to that state and writes the new 32-byte root to `root` |
+//! | `out_of_time` | `() -> i32` | 1 once a block builder's time is up, else 0 (the only input that is not deterministic: it decides only where a block being built ends) |
 //!
 //! A para implements the function as a plain Rust `fn(ValidationParams) -> ValidationOutcome`
 //! and exports it with [`validation_function!`](crate::validation_function); this module
 //! provides the allocator, the panic handler and the host calls when compiled for Wasm without
 //! `std`.
 
+use crate::executive::{InvalidTransaction, ValidTransaction};
 use crate::parachain::CandidateCommitments;
+use crate::{AccountId, Block, Header, OpaqueExtrinsic};
 use alloc::string::String;
+use alloc::vec::Vec;
+use parity_scale_codec::{Decode, Encode};
 
 /// What `validate_block` returns: the candidate's commitments, or why the block is invalid.
 pub type ValidationOutcome = Result<CandidateCommitments, String>;
@@ -67,8 +72,10 @@ pub mod host {
     pub const STORAGE_GET: &str = "storage_get";
     /// `(changes, len, root)`: the call's writes applied to the node's state (runtime API only).
     pub const STORAGE_COMMIT: &str = "storage_commit";
-    /// The functions the node's state is reached through, in runtime API calls.
-    pub const STORAGE: [&str; 2] = [STORAGE_GET, STORAGE_COMMIT];
+    /// `() -> 1 | 0`: whether a block builder's time is up (block building only).
+    pub const OUT_OF_TIME: &str = "out_of_time";
+    /// The functions of runtime API calls: the node's state, the builder's clock.
+    pub const RUNTIME_API: [&str; 3] = [STORAGE_GET, STORAGE_COMMIT, OUT_OF_TIME];
     /// All of them.
     pub const ALL: [&str; 5] = [
         BLAKE2_256,
@@ -86,6 +93,54 @@ pub mod api {
     /// `(Block) -> Result<(), String>`: executes the block on the node's state at its parent
     /// and checks its roots; the node keeps the changes only if it returns `Ok`.
     pub const CORE_EXECUTE_BLOCK: &str = "Core_execute_block";
+    /// `(BuildRequest) -> Result<BuildResult, String>`: builds the next block on the node's
+    /// state at its parent in one call (Tessera's, where Substrate makes one call per
+    /// extrinsic): the extrinsics in order, leaving out the invalid ones, until the block is
+    /// full or the `out_of_time` host function says the builder's time is up.
+    pub const BLOCK_BUILDER_BUILD_BLOCK: &str = "BlockBuilder_build_block";
+    /// `(ValidateRequest) -> Result<Vec<Result<ValidTransaction, InvalidTransaction>>, String>`:
+    /// checks transactions for the block after a parent, on its state (Tessera's batched form
+    /// of Substrate's `TaggedTransactionQueue_validate_transaction`); the outer error is a
+    /// state the runtime could not read.
+    pub const VALIDATE_TRANSACTIONS: &str = "TaggedTransactionQueue_validate_transactions";
+}
+
+/// What `TaggedTransactionQueue_validate_transactions` checks.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct ValidateRequest {
+    /// The parent block's hash (the node's state is at its state root).
+    pub parent_hash: crate::Hash,
+    /// The number of the block the transactions would go in.
+    pub number: crate::BlockNumber,
+    /// The transactions, each checked alone against the parent's state.
+    pub transactions: Vec<OpaqueExtrinsic>,
+    /// Whether signatures are checked (not again for transactions checked on entry).
+    pub check_signatures: bool,
+}
+
+/// The answer of `TaggedTransactionQueue_validate_transactions`, one per transaction.
+pub type ValidateResult = Result<Vec<Result<ValidTransaction, InvalidTransaction>>, String>;
+
+/// What `BlockBuilder_build_block` builds on.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct BuildRequest {
+    /// The parent block's header (the node's state is at its state root).
+    pub parent: Header,
+    /// Who collects the fees.
+    pub author: Option<AccountId>,
+    /// The extrinsics to try, in order (the first is never skipped for time).
+    pub extrinsics: Vec<OpaqueExtrinsic>,
+}
+
+/// What `BlockBuilder_build_block` built (the state changes are the node's, from the commit).
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct BuildResult {
+    /// The block.
+    pub block: Block,
+    /// Extrinsics left out, by index in the request, and why.
+    pub rejected: Vec<(u32, InvalidTransaction)>,
+    /// Index of the first extrinsic not tried.
+    pub tried: u32,
 }
 
 /// Packs a pointer and a length into `validate_block`'s return value.
@@ -140,6 +195,18 @@ macro_rules! runtime_api {
             extern "C" fn Core_execute_block(ptr: u32, len: u32) -> u64 {
                 $crate::wasm::guest::execute_block::<$runtime>(ptr, len)
             }
+
+            #[allow(unsafe_code, non_snake_case)]
+            #[no_mangle]
+            extern "C" fn BlockBuilder_build_block(ptr: u32, len: u32) -> u64 {
+                $crate::wasm::guest::build_block::<$runtime>(ptr, len)
+            }
+
+            #[allow(unsafe_code, non_snake_case)]
+            #[no_mangle]
+            extern "C" fn TaggedTransactionQueue_validate_transactions(ptr: u32, len: u32) -> u64 {
+                $crate::wasm::guest::validate_transactions::<$runtime>(ptr, len)
+            }
         };
     };
 }
@@ -166,6 +233,7 @@ pub mod guest {
         fn abort(message: u32, len: u32);
         fn storage_get(key: u32, len: u32) -> u64;
         fn storage_commit(changes: u32, len: u32, root: u32);
+        fn out_of_time() -> u32;
     }
 
     /// The value under `key` in the node's state.
@@ -202,6 +270,73 @@ pub mod guest {
         let packed = pack_ptr_len(ptr_of(&output), output.len() as u32);
         core::mem::forget(output);
         packed
+    }
+
+    /// `BlockBuilder_build_block`: builds on the node's state from the encoded request at
+    /// `ptr..ptr + len`.
+    pub fn build_block<R: crate::executive::Runtime>(ptr: u32, len: u32) -> u64 {
+        // SAFETY: the host wrote `len` bytes at `ptr`, a buffer it got from `tessera_alloc`.
+        let input = unsafe { core::slice::from_raw_parts(ptr as *const u8, len as usize) };
+        let outcome = match super::BuildRequest::decode_all(&mut &*input) {
+            Ok(request) => {
+                // SAFETY: a call without arguments.
+                let mut out_of_time = || unsafe { out_of_time() } == 1;
+                crate::parachain::build_block_on::<R>(
+                    crate::state::State::host(),
+                    &request.parent,
+                    &request.extrinsics,
+                    request.author,
+                    &mut out_of_time,
+                )
+                .map(|built| super::BuildResult {
+                    block: built.block,
+                    rejected: built
+                        .rejected
+                        .into_iter()
+                        .map(|(index, why)| (index as u32, why))
+                        .collect(),
+                    tried: built.tried as u32,
+                })
+                .map_err(|err| alloc::format!("{err}"))
+            }
+            Err(err) => Err(alloc::format!("the build request does not decode: {err}")),
+        };
+        output(&outcome)
+    }
+
+    /// `TaggedTransactionQueue_validate_transactions` on the encoded request at
+    /// `ptr..ptr + len`.
+    pub fn validate_transactions<R: crate::executive::Runtime>(ptr: u32, len: u32) -> u64 {
+        use crate::executive::{ApplyError, Executive};
+        // SAFETY: the host wrote `len` bytes at `ptr`, a buffer it got from `tessera_alloc`.
+        let input = unsafe { core::slice::from_raw_parts(ptr as *const u8, len as usize) };
+        let outcome: super::ValidateResult = match super::ValidateRequest::decode_all(&mut &*input)
+        {
+            Ok(request) => {
+                let state = crate::state::State::host();
+                match Executive::<R>::initialize(state, request.number, request.parent_hash, None) {
+                    Ok(mut executive) => request
+                        .transactions
+                        .iter()
+                        .map(|xt| {
+                            let checked = if request.check_signatures {
+                                executive.validate(xt)
+                            } else {
+                                executive.revalidate(xt)
+                            };
+                            match checked {
+                                Ok(valid) => Ok(Ok(valid)),
+                                Err(ApplyError::Invalid(why)) => Ok(Err(why)),
+                                Err(ApplyError::State(err)) => Err(alloc::format!("{err}")),
+                            }
+                        })
+                        .collect(),
+                    Err(err) => Err(alloc::format!("{err}")),
+                }
+            }
+            Err(err) => Err(alloc::format!("the request does not decode: {err}")),
+        };
+        output(&outcome)
     }
 
     /// `Core_execute_block`: executes the encoded block at `ptr..ptr + len` on the node's state.

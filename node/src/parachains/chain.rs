@@ -22,13 +22,12 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Instant;
 use tessera_relay_chain::paras::{HeadData, ParaId};
-use tessera_runtime::executive::{
-    ApplyError, Executive, InvalidTransaction, Runtime, ValidTransaction,
-};
+use tessera_runtime::executive::{InvalidTransaction, Runtime, ValidTransaction};
 use tessera_runtime::modules::system;
-use tessera_runtime::parachain::{build_block_with, BuildOptions, ParachainBlockData};
+use tessera_runtime::parachain::ParachainBlockData;
 use tessera_runtime::state::{NodeStore, State, StateChanges};
 use tessera_runtime::storage::CODE_KEY;
+use tessera_runtime::wasm::{BuildRequest, ValidateRequest};
 use tessera_runtime::{AccountId, Block, Hash, Header, Nonce, OpaqueExtrinsic};
 use tokio::sync::broadcast;
 
@@ -188,7 +187,7 @@ impl<R: Runtime> ParaChain<R> {
         if head.number > 0 {
             tracing::info!(para = para.0, number = head.number, hash = %meta.best_hash, "para chain opened at its stored head");
         }
-        Ok(ParaChain {
+        let chain = ParaChain {
             para,
             store,
             genesis_hash,
@@ -205,7 +204,23 @@ impl<R: Runtime> ParaChain<R> {
             pool: Pool::new(MAX_POOL),
             tx_events: broadcast::channel(TX_EVENTS).0,
             _runtime: PhantomData,
-        })
+        };
+        chain.compile_runtime();
+        Ok(chain)
+    }
+
+    /// Compiles the runtime under the head's `:code` now, so that the first block built or
+    /// imported does not spend its time on it. A runtime that fails is reported here, and
+    /// again by each block that needs it.
+    fn compile_runtime(&self) {
+        let nodes = self.with_nodes(Arc::default());
+        let compiled = runtime_call(nodes, self.head.state_root, |executor, hash, code, _| {
+            executor.prepare(hash, &code()?)?;
+            Ok(())
+        });
+        if let Err(err) = compiled {
+            tracing::warn!(para = self.para.0, %err, "the para's runtime does not compile");
+        }
     }
 
     /// The chain of `para` from its genesis header and state, kept in memory (for tests and
@@ -288,8 +303,8 @@ impl<R: Runtime> ParaChain<R> {
         if self.keeps_pool && self.pool.is_full() {
             return xts.iter().map(|_| Err(ParaTxError::PoolFull)).collect();
         }
-        let mut executive = match self.executive_on_head() {
-            Ok(executive) => executive,
+        let verdicts = match self.check_on_head(xts.clone(), true) {
+            Ok(verdicts) => verdicts,
             Err(err) => {
                 return xts
                     .iter()
@@ -299,13 +314,12 @@ impl<R: Runtime> ParaChain<R> {
         };
         let checked: Vec<_> = xts
             .into_iter()
-            .map(|xt| match executive.validate(&xt) {
+            .zip(verdicts)
+            .map(|(xt, verdict)| match verdict {
                 Ok(info) => Ok((xt, info)),
-                Err(ApplyError::Invalid(invalid)) => Err(ParaTxError::Invalid(invalid)),
-                Err(ApplyError::State(e)) => Err(ParaTxError::State(e.to_string())),
+                Err(invalid) => Err(ParaTxError::Invalid(invalid)),
             })
             .collect();
-        drop(executive);
         checked
             .into_iter()
             .map(|checked| {
@@ -385,11 +399,24 @@ impl<R: Runtime> ParaChain<R> {
         }
     }
 
-    /// An executive for the block after the head: what pooled transactions are checked
-    /// against.
-    fn executive_on_head(&self) -> Result<Executive<'_, R>, tessera_runtime::Error> {
-        let number = self.head.number.saturating_add(1);
-        Executive::<R>::initialize(self.state(), number, self.head.hash(), None)
+    /// Checks `transactions` for the block after the head, on its state, through the para's
+    /// runtime (signatures too if `check_signatures`).
+    fn check_on_head(
+        &self,
+        transactions: Vec<OpaqueExtrinsic>,
+        check_signatures: bool,
+    ) -> Result<Vec<Result<ValidTransaction, InvalidTransaction>>, ExecutionError> {
+        let request = ValidateRequest {
+            parent_hash: self.head.hash(),
+            number: self.head.number.saturating_add(1),
+            transactions,
+            check_signatures,
+        };
+        let root = self.head.state_root;
+        let nodes = self.with_nodes(Arc::default());
+        runtime_call(nodes, root, |executor, code_hash, code, nodes| {
+            executor.validate_transactions(code_hash, code, nodes, root, &request)
+        })
     }
 
     /// Those of `txs` (checked before, signatures and all) that the head makes invalid, with
@@ -401,16 +428,17 @@ impl<R: Runtime> ParaChain<R> {
     ) -> (Vec<(Hash, InvalidTransaction)>, HashMap<AccountId, Nonce>) {
         let mut invalid = Vec::new();
         let mut next_nonce = HashMap::new();
-        let Ok(mut executive) = self.executive_on_head() else {
+        let (hashes, txs): (Vec<Hash>, Vec<OpaqueExtrinsic>) =
+            txs.into_iter().map(|(hash, xt)| (hash, xt.clone())).unzip();
+        let Ok(verdicts) = self.check_on_head(txs, false) else {
             return (invalid, next_nonce);
         };
-        for (hash, xt) in txs {
-            match executive.revalidate(xt) {
+        for (hash, verdict) in hashes.into_iter().zip(verdicts) {
+            match verdict {
                 Ok(info) => {
                     next_nonce.insert(info.signer, info.next_nonce);
                 }
-                Err(ApplyError::Invalid(reason)) => invalid.push((hash, reason)),
-                Err(ApplyError::State(_)) => {}
+                Err(reason) => invalid.push((hash, reason)),
             }
         }
         (invalid, next_nonce)
@@ -786,18 +814,21 @@ impl<R: Runtime> ParaChain<R> {
                         .filter(|(hash, _)| !parent_txs.contains(hash)),
                 )
                 .unzip();
-        let options = BuildOptions {
-            record_proof: true,
-            out_of_time: &mut || Instant::now() >= deadline,
+        let request = BuildRequest {
+            parent: parent_header,
+            author: Some(author),
+            extrinsics,
         };
-        let mut built = build_block_with::<R>(
-            &self.store,
-            &parent_header,
-            &extrinsics,
-            Some(author),
-            options,
+        let nodes = self.with_nodes(Arc::default());
+        let mut built = runtime_call(
+            nodes,
+            request.parent.state_root,
+            |executor, code_hash, code, nodes| {
+                executor.build_block(code_hash, code, nodes, &request, true, deadline)
+            },
         )
         .map_err(|e| e.to_string())?;
+        let extrinsics = request.extrinsics;
         if let Some((_, why)) = built.rejected.iter().find(|(index, _)| *index == 0) {
             return Err(format!("the relay inputs inherent is invalid: {why}"));
         }
@@ -860,18 +891,35 @@ fn execute(
     parent_root: Hash,
     block: &Block,
 ) -> Result<StateChanges, ExecutionError> {
+    runtime_call(nodes, parent_root, |executor, code_hash, code, nodes| {
+        executor.execute_block(code_hash, code, nodes, parent_root, block, false)
+    })
+}
+
+/// Runs `call` with the process's runtime executor and the runtime under `:code` at state
+/// `root` in `nodes` (its hash, and a reader of the blob for when it is not compiled yet).
+fn runtime_call<T>(
+    nodes: Arc<dyn NodeStore>,
+    root: Hash,
+    call: impl FnOnce(
+        &ValidationHost,
+        Hash,
+        &mut dyn FnMut() -> Result<Vec<u8>, ExecutionError>,
+        Arc<dyn NodeStore>,
+    ) -> Result<T, ExecutionError>,
+) -> Result<T, ExecutionError> {
     let executor = ValidationHost::shared().map_err(|e| ExecutionError::Store(e.to_string()))?;
-    let mut parent = State::shared(nodes.clone(), parent_root);
-    let code_hash = parent
+    let mut state = State::shared(nodes.clone(), root);
+    let code_hash = state
         .value_hash(CODE_KEY)
         .map_err(|e| ExecutionError::Store(e.to_string()))?
         .ok_or(ExecutionError::NoCode)?;
-    let code = || match parent.get(CODE_KEY) {
+    let mut code = || match state.get(CODE_KEY) {
         Ok(Some(code)) => Ok(code),
         Ok(None) => Err(ExecutionError::NoCode),
         Err(err) => Err(ExecutionError::Store(err.to_string())),
     };
-    executor.execute_block(code_hash, code, nodes, parent_root, block, false)
+    call(&executor, code_hash, &mut code, nodes)
 }
 
 /// The chain's nodes with those of blocks executed but not yet committed.
@@ -976,13 +1024,13 @@ impl<R: Runtime + Send> ParaView for ParaChain<R> {
     }
 
     fn revalidate(&self, xt: &OpaqueExtrinsic) -> Result<(), ParaTxError> {
-        let mut executive = self
-            .executive_on_head()
+        let verdicts = self
+            .check_on_head(vec![xt.clone()], false)
             .map_err(|e| ParaTxError::State(e.to_string()))?;
-        match executive.revalidate(xt) {
-            Ok(_) => Ok(()),
-            Err(ApplyError::Invalid(invalid)) => Err(ParaTxError::Invalid(invalid)),
-            Err(ApplyError::State(e)) => Err(ParaTxError::State(e.to_string())),
+        match verdicts.into_iter().next() {
+            Some(Ok(_)) => Ok(()),
+            Some(Err(invalid)) => Err(ParaTxError::Invalid(invalid)),
+            None => Err(ParaTxError::State("the runtime answered nothing".into())),
         }
     }
 }

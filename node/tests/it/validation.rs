@@ -12,7 +12,9 @@ use tessera_node::validation::{
     ValidationPurpose,
 };
 use tessera_runtime::crypto::Pair;
-use tessera_runtime::executive::{execute_block, MAX_SKIPPED_FULL};
+use tessera_runtime::executive::{
+    execute_block, ApplyError, Executive, InvalidTransaction, ValidTransaction, MAX_SKIPPED_FULL,
+};
 use tessera_runtime::messaging::RelayInputs;
 use tessera_runtime::modules::balances;
 use tessera_runtime::parachain::{
@@ -22,6 +24,7 @@ use tessera_runtime::parachain::{
 };
 use tessera_runtime::state::{NodeStore, State};
 use tessera_runtime::storage::CODE_KEY;
+use tessera_runtime::wasm::{BuildRequest, ValidateRequest};
 use tessera_runtime::{Hash, Header, Nonce, OpaqueExtrinsic};
 
 /// A template para in memory: its nodes, head and the signers' next nonces.
@@ -184,7 +187,31 @@ fn template_blocks_import_through_the_wasm_under_code_with_the_same_changes_as_n
         .expect("genesis puts the runtime under :code");
     assert_eq!(code_hash, template_code().0, "the registered blob is :code");
     for transfers in [0, 40, 200] {
-        let (data, _) = para.next(transfers);
+        let (data, params) = para.next(transfers);
+        // Built in Wasm from the same extrinsics: the same block, and a proof that validates.
+        let request = BuildRequest {
+            parent: para.head.clone(),
+            author: None,
+            extrinsics: data.block.extrinsics.clone(),
+        };
+        let nodes: Arc<dyn NodeStore> = Arc::new(para.nodes.clone());
+        let code = || Ok(WASM_BINARY.to_vec());
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut built = host
+            .build_block(code_hash, code, nodes, &request, true, deadline)
+            .unwrap();
+        assert_eq!(built.block, data.block);
+        assert!(built.rejected.is_empty());
+        let proven = ParachainBlockData {
+            block: built.block.clone(),
+            proof: built.changes.proof.take().unwrap(),
+        };
+        let from_wasm = ValidationParams {
+            block_data: BlockData(proven.encode()),
+            ..params
+        };
+        let head = validate(&host, &from_wasm).unwrap();
+        assert_eq!(head, HeadData(data.block.header.encode()));
         let nodes: Arc<dyn NodeStore> = Arc::new(para.nodes.clone());
         let native =
             execute_block::<TemplateRuntime>(&para.nodes, para.head.state_root, &data.block, false)
@@ -226,6 +253,85 @@ fn template_blocks_import_through_the_wasm_under_code_with_the_same_changes_as_n
     assert!(
         matches!(&err, ExecutionError::InvalidBlock(why) if why.contains("state root mismatch")),
         "{err}"
+    );
+}
+
+/// Transactions checked through the para's Wasm (`TaggedTransactionQueue_validate_transactions`)
+/// get the native runtime's verdicts: valid with its nonces, a future nonce, a stale one, a bad
+/// signature (only when signatures are checked), bytes that are no extrinsic.
+#[test]
+fn transactions_are_checked_through_the_wasm_as_natively() {
+    let host = host();
+    let mut para = Para::new();
+    let mut txs = para.transfers(3);
+    // Signed for another chain: the signature does not verify for this one.
+    let call = template::Call::Balances(balances::Call::Transfer {
+        dest: Pair::dev("Bob").public(),
+        value: template::UNIT,
+    });
+    txs.push(template::sign(&Pair::dev("Dave"), call, 0, Hash([9; 32])));
+    txs.push(OpaqueExtrinsic(vec![7, 7, 7]));
+    let (data, _) = para.next(0);
+    para.apply(&data);
+    let code_hash = template_code().0;
+    let check = |txs: &[OpaqueExtrinsic], check_signatures: bool| {
+        let request = ValidateRequest {
+            parent_hash: para.head.hash(),
+            number: para.head.number + 1,
+            transactions: txs.to_vec(),
+            check_signatures,
+        };
+        let nodes: Arc<dyn NodeStore> = Arc::new(para.nodes.clone());
+        let code = || Ok(WASM_BINARY.to_vec());
+        let in_wasm = host
+            .validate_transactions(code_hash, code, nodes, para.head.state_root, &request)
+            .unwrap();
+        let state = State::new(&para.nodes, para.head.state_root);
+        let mut executive = Executive::<TemplateRuntime>::initialize(
+            state,
+            request.number,
+            request.parent_hash,
+            None,
+        )
+        .unwrap();
+        let native: Vec<_> = txs
+            .iter()
+            .map(|xt| {
+                let checked = if check_signatures {
+                    executive.validate(xt)
+                } else {
+                    executive.revalidate(xt)
+                };
+                checked.map_err(|err| match err {
+                    ApplyError::Invalid(why) => why,
+                    ApplyError::State(err) => panic!("{err}"),
+                })
+            })
+            .collect();
+        // The codec's error texts are left out of no_std builds: a malformed extrinsic's
+        // reason is generic in Wasm.
+        let kind = |verdicts: &[Result<ValidTransaction, InvalidTransaction>]| {
+            verdicts
+                .iter()
+                .map(|verdict| match verdict {
+                    Err(InvalidTransaction::Malformed(_)) => {
+                        Err(InvalidTransaction::Malformed(String::new()))
+                    }
+                    other => other.clone(),
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(kind(&in_wasm), kind(&native));
+        in_wasm
+    };
+    let verdicts = check(&txs, true);
+    assert!(verdicts[0].is_ok() && verdicts[1].is_ok() && verdicts[2].is_ok());
+    assert_eq!(verdicts[3], Err(InvalidTransaction::BadSignature));
+    assert!(matches!(verdicts[4], Err(InvalidTransaction::Malformed(_))));
+    let unsigned_checks = check(&txs, false);
+    assert!(
+        unsigned_checks[3].is_ok(),
+        "signatures are not checked again"
     );
 }
 
