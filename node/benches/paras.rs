@@ -202,15 +202,11 @@ async fn measure(per_block: usize, seconds: u64, slot_ms: u64) -> Run {
     let (header, state) = ParaGenesis::dev(PARAS[0])
         .build::<TemplateRuntime>()
         .unwrap();
-    let chain =
-        ParaChain::<TemplateRuntime>::open(PARAS[0], para_db(PARAS[0]), header, state.new_nodes);
-    let mut template_collator =
-        Collator::new(chain.unwrap(), Pair::dev("Ferdie"), template::validate);
+    let chain = ParaChain::open(PARAS[0], para_db(PARAS[0]), header, state.new_nodes);
+    let mut template_collator = Collator::new(chain.unwrap(), Pair::dev("Ferdie"));
     let (header, state) = example_genesis().build::<ExampleRuntime>().unwrap();
-    let chain =
-        ParaChain::<ExampleRuntime>::open(PARAS[1], para_db(PARAS[1]), header, state.new_nodes);
-    let mut example_collator =
-        Collator::new(chain.unwrap(), Pair::dev("Ferdie"), example::validate);
+    let chain = ParaChain::open(PARAS[1], para_db(PARAS[1]), header, state.new_nodes);
+    let mut example_collator = Collator::new(chain.unwrap(), Pair::dev("Ferdie"));
     template_collator.set_dev_transfers(per_block);
     example_collator.set_dev_transfers(per_block);
     let views = [template_collator.view(), example_collator.view()];

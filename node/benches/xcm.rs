@@ -147,10 +147,10 @@ fn main() {
             spawn_loopback_validators(CHAIN, &["Alice", "Bob", "Charlie", "Dave"], || client(&spec)).await.unwrap();
         let relay = shareds[0].clone();
         let (header, state) = ParaGenesis::dev(SENDER).build::<TemplateRuntime>().unwrap();
-        let sender = Collator::new(ParaChain::<TemplateRuntime>::in_memory(SENDER, header, state.new_nodes).unwrap(), Pair::dev("Ferdie"), template::validate);
+        let sender = Collator::new(ParaChain::in_memory(SENDER, header, state.new_nodes).unwrap(), Pair::dev("Ferdie"));
         let sender_view = sender.view();
         let (header, state) = ParaGenesis::dev(RECEIVER).build::<ExampleRuntime>().unwrap();
-        let receiver = Collator::new(ParaChain::<ExampleRuntime>::in_memory(RECEIVER, header, state.new_nodes).unwrap(), Pair::dev("Eve"), example::validate);
+        let receiver = Collator::new(ParaChain::in_memory(RECEIVER, header, state.new_nodes).unwrap(), Pair::dev("Eve"));
         let receiver_view = receiver.view();
         let node = spawn_loopback_collator(CHAIN, client(&spec), &mut bootnodes, Box::new(sender));
         tasks.push(node.await.unwrap().1);

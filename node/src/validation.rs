@@ -454,11 +454,36 @@ impl ValidationHost {
         purpose: ValidationPurpose,
     ) -> Result<CandidateCommitments, InvalidCandidate> {
         let module = self.prepare(code_hash, code)?;
+        self.validate_with(&module, params, purpose)
+    }
+
+    /// [`Self::validate`] with a code that `code` reads, only if it is not compiled yet (a
+    /// collator checking its own block against its chain's `:code`).
+    pub fn validate_lazily(
+        &self,
+        code_hash: Hash,
+        code: impl FnOnce() -> Result<Vec<u8>, ExecutionError>,
+        params: &ValidationParams,
+        purpose: ValidationPurpose,
+    ) -> Result<CandidateCommitments, ExecutionError> {
+        let module = match self.cached(&code_hash) {
+            Some(module) => module,
+            None => self.prepare(code_hash, &code()?)?,
+        };
+        Ok(self.validate_with(&module, params, purpose)?)
+    }
+
+    fn validate_with(
+        &self,
+        module: &Module,
+        params: &ValidationParams,
+        purpose: ValidationPurpose,
+    ) -> Result<CandidateCommitments, InvalidCandidate> {
         let timeout = self.limits.timeout(purpose);
         let execution = Execution::new(self.limits.max_memory_bytes, timeout, None);
         let (output, _) = self
             .call(
-                &module,
+                module,
                 execution,
                 wasm::VALIDATE_BLOCK_EXPORT,
                 &params.encode(),
@@ -558,6 +583,32 @@ impl ValidationHost {
         request: &ValidateRequest,
     ) -> Result<Vec<Result<ValidTransaction, InvalidTransaction>>, ExecutionError> {
         let export = wasm::api::VALIDATE_TRANSACTIONS;
+        let checked = self
+            .query::<ValidateResult>(code_hash, code, store, root, export, request)?
+            .map_err(ExecutionError::Refused)?;
+        if checked.len() != request.transactions.len() {
+            return Err(InvalidCandidate::BadOutput(format!(
+                "`{export}` answered for {} of {} transactions",
+                checked.len(),
+                request.transactions.len()
+            ))
+            .into());
+        }
+        Ok(checked)
+    }
+
+    /// Calls the runtime API function `export` of the runtime whose hash is `code_hash` (the
+    /// chain's `:code` at state `root`; `code` reads it, only if it is not compiled yet) with
+    /// `input`, on that state in `store`, for an answer of type `T`. Nothing is written.
+    pub fn query<T: Decode>(
+        &self,
+        code_hash: Hash,
+        code: impl FnOnce() -> Result<Vec<u8>, ExecutionError>,
+        store: Arc<dyn NodeStore>,
+        root: Hash,
+        export: &str,
+        input: &impl Encode,
+    ) -> Result<T, ExecutionError> {
         let (output, _) = self.runtime_call(
             code_hash,
             code,
@@ -566,19 +617,9 @@ impl ValidationHost {
             false,
             None,
             export,
-            &request.encode(),
+            &input.encode(),
         )?;
-        match ValidateResult::decode_all(&mut &*output) {
-            Ok(Ok(checked)) if checked.len() == request.transactions.len() => Ok(checked),
-            Ok(Ok(checked)) => Err(InvalidCandidate::BadOutput(format!(
-                "`{export}` answered for {} of {} transactions",
-                checked.len(),
-                request.transactions.len()
-            ))
-            .into()),
-            Ok(Err(reason)) => Err(ExecutionError::Refused(reason)),
-            Err(err) => Err(bad_output(export, err)),
-        }
+        T::decode_all(&mut &*output).map_err(|err| bad_output(export, err))
     }
 
     /// Calls `export` of the runtime `code_hash` with the node's state at `root` in `store`;

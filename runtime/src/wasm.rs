@@ -88,7 +88,7 @@ pub mod host {
 
 /// The runtime API's exports, by their Substrate names.
 pub mod api {
-    /// `() -> RuntimeVersion`.
+    /// `() -> VersionInfo`.
     pub const CORE_VERSION: &str = "Core_version";
     /// `(Block) -> Result<(), String>`: executes the block on the node's state at its parent
     /// and checks its roots; the node keeps the changes only if it returns `Ok`.
@@ -98,6 +98,9 @@ pub mod api {
     /// extrinsic): the extrinsics in order, leaving out the invalid ones, until the block is
     /// full or the `out_of_time` host function says the builder's time is up.
     pub const BLOCK_BUILDER_BUILD_BLOCK: &str = "BlockBuilder_build_block";
+    /// `(RelayInputs) -> Result<Vec<OpaqueExtrinsic>, String>`: the inherents that carry a para block's relay
+    /// inputs, first in the block (Substrate's name; its input there is inherent data).
+    pub const BLOCK_BUILDER_INHERENT_EXTRINSICS: &str = "BlockBuilder_inherent_extrinsics";
     /// `(ValidateRequest) -> Result<Vec<Result<ValidTransaction, InvalidTransaction>>, String>`:
     /// checks transactions for the block after a parent, on its state (Tessera's batched form
     /// of Substrate's `TaggedTransactionQueue_validate_transaction`); the outer error is a
@@ -120,6 +123,24 @@ pub struct ValidateRequest {
 
 /// The answer of `TaggedTransactionQueue_validate_transactions`, one per transaction.
 pub type ValidateResult = Result<Vec<Result<ValidTransaction, InvalidTransaction>>, String>;
+
+/// A runtime's name and version as `Core_version` returns them, read by the node.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct VersionInfo {
+    /// Name of the runtime.
+    pub spec_name: String,
+    /// Its version (part of every signed payload).
+    pub spec_version: u32,
+}
+
+impl From<crate::RuntimeVersion> for VersionInfo {
+    fn from(version: crate::RuntimeVersion) -> Self {
+        VersionInfo {
+            spec_name: version.spec_name.into(),
+            spec_version: version.spec_version,
+        }
+    }
+}
 
 /// What `BlockBuilder_build_block` builds on.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
@@ -200,6 +221,12 @@ macro_rules! runtime_api {
             #[no_mangle]
             extern "C" fn BlockBuilder_build_block(ptr: u32, len: u32) -> u64 {
                 $crate::wasm::guest::build_block::<$runtime>(ptr, len)
+            }
+
+            #[allow(unsafe_code, non_snake_case)]
+            #[no_mangle]
+            extern "C" fn BlockBuilder_inherent_extrinsics(ptr: u32, len: u32) -> u64 {
+                $crate::wasm::guest::inherent_extrinsics::<$runtime>(ptr, len)
             }
 
             #[allow(unsafe_code, non_snake_case)]
@@ -301,6 +328,23 @@ pub mod guest {
             }
             Err(err) => Err(alloc::format!("the build request does not decode: {err}")),
         };
+        output(&outcome)
+    }
+
+    /// `BlockBuilder_inherent_extrinsics` on the encoded relay inputs at `ptr..ptr + len`.
+    pub fn inherent_extrinsics<R: crate::executive::Runtime>(ptr: u32, len: u32) -> u64
+    where
+        R::Call: From<crate::modules::parachain_system::Call>,
+    {
+        // SAFETY: the host wrote `len` bytes at `ptr`, a buffer it got from `tessera_alloc`.
+        let input = unsafe { core::slice::from_raw_parts(ptr as *const u8, len as usize) };
+        let outcome: Result<Vec<crate::OpaqueExtrinsic>, alloc::string::String> =
+            match crate::messaging::RelayInputs::decode_all(&mut &*input) {
+                Ok(inputs) => Ok(alloc::vec![crate::parachain::relay_inputs_inherent::<R>(
+                    inputs
+                )]),
+                Err(err) => Err(alloc::format!("the relay inputs do not decode: {err}")),
+            };
         output(&outcome)
     }
 

@@ -2,7 +2,7 @@
 //! relay node.
 
 use super::node::Started;
-use crate::parachains::collator::{Collate, ValidateFn};
+use crate::parachains::collator::Collate;
 use crate::parachains::{Collator, ParaChain};
 use crate::rpc::{self, para::ParaRpc};
 use crate::store::RocksDb;
@@ -16,8 +16,6 @@ use std::path::{Path, PathBuf};
 use tessera_relay_chain::paras::ParaId;
 use tessera_relay_chain::ChainSpec;
 use tessera_runtime::crypto::Pair;
-use tessera_runtime::executive::Runtime;
-use tessera_runtime::modules::{balances, parachain_system};
 use tessera_runtime::parachain::ParaGenesis;
 use tessera_runtime::state::StateChanges;
 use tessera_runtime::Header;
@@ -95,41 +93,11 @@ impl ParaRuntime {
                 path.display()
             ))
         };
-        let nodes = state.new_nodes;
-        match self {
-            ParaRuntime::Template => {
-                let chain = ParaChain::<template::TemplateRuntime>::open(id, db, header, nodes);
-                Ok(para_node(
-                    chain.map_err(opened)?,
-                    collator_key,
-                    template::validate,
-                ))
-            }
-            ParaRuntime::Example => {
-                let chain = ParaChain::<example::ExampleRuntime>::open(id, db, header, nodes);
-                Ok(para_node(
-                    chain.map_err(opened)?,
-                    collator_key,
-                    example::validate,
-                ))
-            }
-        }
-    }
-}
-
-/// A collator of `chain` with `collator_key` and the para's native validation function, else
-/// a full node.
-fn para_node<R: Runtime + Send + Sync + 'static>(
-    chain: ParaChain<R>,
-    collator_key: Option<Pair>,
-    validate: ValidateFn,
-) -> Box<dyn Collate>
-where
-    R::Call: From<balances::Call> + From<parachain_system::Call>,
-{
-    match collator_key {
-        Some(key) => Box::new(Collator::new(chain, key, validate)),
-        None => Box::new(Collator::full_node(chain)),
+        let chain = ParaChain::open(id, db, header, state.new_nodes).map_err(opened)?;
+        Ok(match collator_key {
+            Some(key) => Box::new(Collator::new(chain, key)),
+            None => Box::new(Collator::full_node(chain)),
+        })
     }
 }
 

@@ -15,19 +15,21 @@
 
 use crate::pool::{Pool, PoolError};
 use crate::store::{ChainStore, Database, MemoryDb, StoreError};
-use crate::validation::{ExecutionError, ValidationHost};
-use parity_scale_codec::{DecodeAll, Encode};
+use crate::validation::{ExecutionError, ValidationHost, ValidationPurpose};
+use parity_scale_codec::{Decode, DecodeAll, Encode};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Instant;
 use tessera_relay_chain::paras::{HeadData, ParaId};
-use tessera_runtime::executive::{InvalidTransaction, Runtime, ValidTransaction};
+use tessera_runtime::executive::{InvalidTransaction, ValidTransaction};
+use tessera_runtime::messaging::RelayInputs;
 use tessera_runtime::modules::system;
 use tessera_runtime::parachain::ParachainBlockData;
+use tessera_runtime::parachain::{CandidateCommitments, ValidationParams};
 use tessera_runtime::state::{NodeStore, State, StateChanges};
 use tessera_runtime::storage::CODE_KEY;
-use tessera_runtime::wasm::{BuildRequest, ValidateRequest};
+use tessera_runtime::wasm::api::{BLOCK_BUILDER_INHERENT_EXTRINSICS, CORE_VERSION};
+use tessera_runtime::wasm::{BuildRequest, ValidateRequest, VersionInfo};
 use tessera_runtime::{AccountId, Block, Hash, Header, Nonce, OpaqueExtrinsic};
 use tokio::sync::broadcast;
 
@@ -137,7 +139,7 @@ pub struct Submitted {
 
 /// A para's chain as its collator keeps it: state, head, blocks waiting for inclusion, and a
 /// transaction pool.
-pub struct ParaChain<R> {
+pub struct ParaChain {
     pub(super) para: ParaId,
     /// The included chain and its states; its best block is the head.
     store: ChainStore,
@@ -165,10 +167,9 @@ pub struct ParaChain<R> {
     pool: Pool,
     /// Inclusions and dropped transactions, for watchers.
     tx_events: broadcast::Sender<TxEvent>,
-    _runtime: PhantomData<R>,
 }
 
-impl<R: Runtime> ParaChain<R> {
+impl ParaChain {
     /// The chain of `para` kept in `db`: at the head it last followed if `db` holds the chain
     /// already, else at `genesis` (header and state), written there. A database of another
     /// chain is refused.
@@ -203,7 +204,6 @@ impl<R: Runtime> ParaChain<R> {
             keeps_pool: true,
             pool: Pool::new(MAX_POOL),
             tx_events: broadcast::channel(TX_EVENTS).0,
-            _runtime: PhantomData,
         };
         chain.compile_runtime();
         Ok(chain)
@@ -397,6 +397,44 @@ impl<R: Runtime> ParaChain<R> {
         for (hash, reason) in waiting_too_long {
             let _no_watchers = self.tx_events.send(TxEvent::Dropped { hash, reason });
         }
+    }
+
+    /// The para runtime's name and version at the head (`Core_version`).
+    pub fn runtime_version(&self) -> Result<VersionInfo, ExecutionError> {
+        self.query_on_head(CORE_VERSION, &())
+    }
+
+    /// The inherents that carry `inputs` into the block after the head, from the runtime.
+    pub fn relay_inherents(
+        &self,
+        inputs: RelayInputs,
+    ) -> Result<Vec<OpaqueExtrinsic>, ExecutionError> {
+        self.query_on_head::<Result<Vec<OpaqueExtrinsic>, String>>(
+            BLOCK_BUILDER_INHERENT_EXTRINSICS,
+            &inputs,
+        )?
+        .map_err(ExecutionError::Refused)
+    }
+
+    /// The runtime at the head, for calls made without the chain (its lock released).
+    pub fn runtime_at_head(&self) -> RuntimeAt {
+        RuntimeAt {
+            nodes: self.with_nodes(Arc::default()),
+            root: self.head.state_root,
+        }
+    }
+
+    /// Calls the read-only runtime API function `export` on the head's state.
+    fn query_on_head<T: Decode>(
+        &self,
+        export: &str,
+        input: &impl Encode,
+    ) -> Result<T, ExecutionError> {
+        let root = self.head.state_root;
+        let nodes = self.with_nodes(Arc::default());
+        runtime_call(nodes, root, |executor, code_hash, code, nodes| {
+            executor.query(code_hash, code, nodes, root, export, input)
+        })
     }
 
     /// Checks `transactions` for the block after the head, on its state, through the para's
@@ -922,6 +960,33 @@ fn runtime_call<T>(
     call(&executor, code_hash, &mut code, nodes)
 }
 
+/// The runtime under `:code` in a para state, owned: what a runtime call needs.
+#[derive(Clone)]
+pub struct RuntimeAt {
+    nodes: Arc<dyn NodeStore>,
+    root: Hash,
+}
+
+impl RuntimeAt {
+    /// Checks the para block in `params` as validators will, with the para's validation code,
+    /// whose hash is `code_hash` (the relay chain's for the para, which must be this `:code`):
+    /// its commitments.
+    pub fn validate(
+        &self,
+        code_hash: Hash,
+        params: &ValidationParams,
+    ) -> Result<CandidateCommitments, ExecutionError> {
+        runtime_call(self.nodes.clone(), self.root, |executor, own, code, _| {
+            if own != code_hash {
+                return Err(ExecutionError::Refused(format!(
+                    "the relay chain's code for the para is {code_hash}, its own is {own}"
+                )));
+            }
+            executor.validate_lazily(code_hash, code, params, ValidationPurpose::Backing)
+        })
+    }
+}
+
 /// The chain's nodes with those of blocks executed but not yet committed.
 struct Overlay {
     base: ChainStore,
@@ -953,8 +1018,8 @@ pub trait ParaView: Send {
     fn storage(&self, at: &Hash, key: &[u8]) -> Result<Option<Vec<u8>>, ParaTxError>;
     /// Checks and queues a transaction.
     fn submit(&mut self, xt: OpaqueExtrinsic) -> Result<Submitted, ParaTxError>;
-    /// The para runtime's name and version (part of every signed payload).
-    fn runtime_version(&self) -> tessera_runtime::RuntimeVersion;
+    /// The para runtime's name and version at the head (part of every signed payload).
+    fn runtime_version(&self) -> Result<VersionInfo, ParaTxError>;
     /// The nonce `who`'s next transaction should take (the head's, after those pooled here).
     fn next_nonce(&self, who: &AccountId) -> Result<Nonce, ParaTxError>;
     /// `who`'s nonce at the head: its transactions below it are taken.
@@ -965,7 +1030,7 @@ pub trait ParaView: Send {
     fn revalidate(&self, xt: &OpaqueExtrinsic) -> Result<(), ParaTxError>;
 }
 
-impl<R: Runtime + Send> ParaView for ParaChain<R> {
+impl ParaView for ParaChain {
     fn para(&self) -> ParaId {
         self.para
     }
@@ -999,8 +1064,8 @@ impl<R: Runtime + Send> ParaView for ParaChain<R> {
             .map_err(|e| ParaTxError::State(e.to_string()))
     }
 
-    fn runtime_version(&self) -> tessera_runtime::RuntimeVersion {
-        R::VERSION
+    fn runtime_version(&self) -> Result<VersionInfo, ParaTxError> {
+        ParaChain::runtime_version(self).map_err(|e| ParaTxError::State(e.to_string()))
     }
 
     fn submit(&mut self, xt: OpaqueExtrinsic) -> Result<Submitted, ParaTxError> {

@@ -5,7 +5,7 @@
 //! next para block from its transaction pool, on the candidate pending availability on the
 //! para's core if there is one (it may be included in the block that backs this one), else on
 //! the para's latest included head. It builds within a time budget and records the storage
-//! proof in the same execution, validates the block natively for its commitments, and returns
+//! proof in the same execution, validates the block in Wasm (the para's code) for its commitments, and returns
 //! the signed [`Collation`] for the node to send to the backing group. It then watches what
 //! the relay chain makes of the candidate ([`super::tracking`]): a late candidate shrinks the
 //! next block's budget, a backed one grows it, and each candidate that can never be included
@@ -26,15 +26,13 @@ use std::time::{Duration, Instant};
 use tessera_relay_chain::paras::{self, HeadData, ParaId};
 use tessera_relay_chain::{inclusion, messaging};
 use tessera_runtime::crypto::Pair;
-use tessera_runtime::executive::Runtime;
+use tessera_runtime::extrinsic::{ChainContext, Era, Extrinsic, SignedExtra};
 use tessera_runtime::messaging::RelayInputs;
-use tessera_runtime::modules::{balances, parachain_system};
+use tessera_runtime::modules::balances;
 use tessera_runtime::parachain::{
-    relay_inputs_inherent, BlockData, ParachainBlockData, PersistedValidationData, PoV,
-    ValidationParams,
+    BlockData, ParachainBlockData, PersistedValidationData, PoV, ValidationParams,
 };
 use tessera_runtime::state::State;
-use tessera_runtime::wasm::ValidationOutcome;
 use tessera_runtime::{AccountId, Balance, Block, Hash, Header, Nonce, OpaqueExtrinsic};
 
 /// Relay blocks in a row without the included head's block after which a collator says so at
@@ -121,16 +119,13 @@ struct CandidateInputs {
     slot: Duration,
 }
 
-/// The native validation function of a para.
-pub type ValidateFn = fn(ValidationParams) -> ValidationOutcome;
-
-/// A para node whose runtime is `R`: follows the para's included chain and, with a collator
-/// key, collates.
-pub struct Collator<R> {
+/// A para node of any para (its runtime is the Wasm in its state): follows the para's
+/// included chain and, with a collator key, collates.
+pub struct Collator {
     para: ParaId,
-    chain: Arc<Mutex<ParaChain<R>>>,
-    /// The collator key and the para's validation function, natively; none on a full node.
-    collating: Option<(Pair, ValidateFn)>,
+    chain: Arc<Mutex<ParaChain>>,
+    /// The collator key; none on a full node.
+    collating: Option<Pair>,
     /// The relay block whose included head the chain last followed.
     followed_on: Option<Hash>,
     /// The relay block collating was last done on, or given up on (a candidate is made at
@@ -148,22 +143,18 @@ pub struct Collator<R> {
     dev_turn: usize,
 }
 
-impl<R: Runtime> Collator<R>
-where
-    R::Call: From<balances::Call> + From<parachain_system::Call>,
-{
-    /// Collates `chain` with the collator key `key`; `validate` is the para's validation
-    /// function, natively.
-    pub fn new(chain: ParaChain<R>, key: Pair, validate: ValidateFn) -> Self {
-        Self::with(chain, Some((key, validate)))
+impl Collator {
+    /// Collates `chain` with the collator key `key`.
+    pub fn new(chain: ParaChain, key: Pair) -> Self {
+        Self::with(chain, Some(key))
     }
 
     /// A para full node on `chain`: follows the included chain, never collates.
-    pub fn full_node(chain: ParaChain<R>) -> Self {
+    pub fn full_node(chain: ParaChain) -> Self {
         Self::with(chain, None)
     }
 
-    fn with(mut chain: ParaChain<R>, collating: Option<(Pair, ValidateFn)>) -> Self {
+    fn with(mut chain: ParaChain, collating: Option<Pair>) -> Self {
         // A full node checks transactions and passes them on to collators; it builds no block.
         chain.keeps_pool = collating.is_some();
         Collator {
@@ -181,19 +172,25 @@ where
     }
 
     /// The para's chain, shared with its RPC.
-    pub fn chain(&self) -> Arc<Mutex<ParaChain<R>>> {
+    pub fn chain(&self) -> Arc<Mutex<ParaChain>> {
         self.chain.clone()
     }
 
-    fn lock(&self) -> MutexGuard<'_, ParaChain<R>> {
+    fn lock(&self) -> MutexGuard<'_, ParaChain> {
         self.chain
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Queues this block's dev transfers, with nonces after what the pool holds of each
-    /// signer (so they never take a nonce a user's pooled transaction has).
-    fn queue_dev_transfers(&mut self, chain: &mut ParaChain<R>) {
+    /// signer (so they never take a nonce a user's pooled transaction has). They are
+    /// `balances.transfer` calls at the template's call index, so only a para whose runtime
+    /// keeps `balances` there can take them.
+    fn queue_dev_transfers(&mut self, chain: &mut ParaChain) {
+        let version = match chain.runtime_version() {
+            Ok(version) => version,
+            Err(err) => return tracing::debug!(%err, "no dev transfers: no runtime version"),
+        };
         let pairs: Vec<Pair> = crate::workload::DEV_ACCOUNTS
             .iter()
             .map(|name| Pair::dev(name))
@@ -217,16 +214,21 @@ where
                 },
             };
             nonces.insert(signer, nonce.saturating_add(1));
-            let call = R::Call::from(balances::Call::Transfer {
+            let call = BalancesCall(balances::Call::Transfer {
                 dest: to.public(),
                 value: 1_000_000_000,
             });
-            batch.push(tessera_runtime::parachain::sign::<R>(
-                from,
-                call,
+            let extra = SignedExtra {
+                era: Era::Immortal,
                 nonce,
-                chain.genesis_hash,
-            ));
+                tip: 0,
+            };
+            let context = ChainContext {
+                spec_version: version.spec_version,
+                genesis_hash: chain.genesis_hash,
+                birth_hash: chain.genesis_hash,
+            };
+            batch.push(Extrinsic::signed(from, call, extra, &context).to_opaque());
         }
         if let Some(Err(err)) = chain.submit_many(batch).into_iter().find(Result::is_err) {
             tracing::debug!(%err, "dev para transfer refused");
@@ -302,10 +304,36 @@ impl RelayView for ClientRelay<'_> {
     }
 }
 
-impl<R: Runtime + Send + Sync + 'static> Collate for Collator<R>
-where
-    R::Call: From<balances::Call> + From<parachain_system::Call>,
-{
+/// A `balances` call as the template's runtime encodes it (module index 1).
+#[derive(Clone, Debug)]
+struct BalancesCall(balances::Call);
+
+impl Encode for BalancesCall {
+    fn size_hint(&self) -> usize {
+        1 + self.0.size_hint()
+    }
+
+    fn encode_to<T: parity_scale_codec::Output + ?Sized>(&self, dest: &mut T) {
+        dest.push_byte(TEMPLATE_BALANCES_INDEX);
+        self.0.encode_to(dest);
+    }
+}
+
+impl Decode for BalancesCall {
+    fn decode<I: parity_scale_codec::Input>(
+        input: &mut I,
+    ) -> Result<Self, parity_scale_codec::Error> {
+        if input.read_byte()? != TEMPLATE_BALANCES_INDEX {
+            return Err("not a balances call".into());
+        }
+        balances::Call::decode(input).map(BalancesCall)
+    }
+}
+
+/// Where the template's runtime (and the example's) puts `balances` among its calls.
+const TEMPLATE_BALANCES_INDEX: u8 = 1;
+
+impl Collate for Collator {
     fn para(&self) -> ParaId {
         self.para
     }
@@ -400,7 +428,7 @@ where
                 }
             }
         }
-        let (key, validate) = self.collating.clone()?;
+        let key = self.collating.clone()?;
         let CandidateInputs {
             validation_data,
             code_hash,
@@ -424,7 +452,20 @@ where
         }
         self.collated_on = Some(best_hash);
         self.queue_dev_transfers(&mut chain);
-        let inherent = relay_inputs_inherent::<R>(inputs);
+        let inherent = match chain.relay_inherents(inputs).map(|mut all| all.pop()) {
+            Ok(Some(inherent)) => inherent,
+            Ok(None) => {
+                tracing::warn!(
+                    para = para.0,
+                    "the para's runtime makes no relay inputs inherent"
+                );
+                return None;
+            }
+            Err(err) => {
+                tracing::warn!(para = para.0, %err, "cannot make the relay inputs inherent");
+                return None;
+            }
+        };
         let started = Instant::now();
         let tracker = self.tracker.get_or_insert_with(|| Tracker::new(slot));
         let budget = tracker.budget();
@@ -436,6 +477,7 @@ where
             }
         };
         // The rest needs no chain: its RPC and gossiped transactions go on meanwhile.
+        let runtime = chain.runtime_at_head();
         drop(chain);
         let built_in = started.elapsed();
         let (number, extrinsics) = (data.block.header.number, data.block.extrinsics.len());
@@ -462,7 +504,7 @@ where
             relay_parent_number: validation_data.relay_parent_number,
             relay_parent_storage_root: validation_data.relay_parent_storage_root,
         };
-        let commitments = match validate(params) {
+        let commitments = match runtime.validate(code_hash, &params) {
             Ok(commitments) => commitments,
             Err(err) => {
                 tracing::warn!(para = para.0, %err, "own block does not validate");
@@ -577,7 +619,7 @@ where
     }
 
     fn declaration(&self, peer: &libp2p::PeerId) -> Option<crate::collation::CollatorDeclaration> {
-        let (key, _) = self.collating.as_ref()?;
+        let key = self.collating.as_ref()?;
         Some(crate::collation::CollatorDeclaration::sign(
             key,
             self.para(),

@@ -181,7 +181,7 @@ pub fn module(context: ParaRpc) -> Result<RpcModule<ParaRpc>, RegisterMethodErro
         },
     )?;
     module.register_method("state_getRuntimeVersion", |_, rpc, _| -> RpcResult<Value> {
-        let version = rpc.view().runtime_version();
+        let version = rpc.view().runtime_version().map_err(internal)?;
         Ok(serde_json::json!({"specName": version.spec_name, "specVersion": version.spec_version}))
     })?;
     module.register_method(

@@ -510,13 +510,13 @@ fn a_code_upgrade_takes_effect_after_its_delay_and_validates_the_following_block
 }
 
 /// A para node of the template on its dev genesis: a collator with `key`, else a full node.
-fn template_node(key: Option<&str>) -> Collator<template::TemplateRuntime> {
+fn template_node(key: Option<&str>) -> Collator {
     let (header, state) = GenesisConfig::dev(PARA)
         .build::<template::TemplateRuntime>()
         .unwrap();
     let chain = ParaChain::in_memory(PARA, header, state.new_nodes).unwrap();
     match key {
-        Some(name) => Collator::new(chain, Pair::dev(name), template::validate),
+        Some(name) => Collator::new(chain, Pair::dev(name)),
         None => Collator::full_node(chain),
     }
 }
@@ -748,10 +748,7 @@ fn two_collators_take_turns_and_a_full_node_follows_both() {
 
 /// A collator `name` that sent `transfers` dev transfers a block over 8 relay blocks of a
 /// network of its own, and followed its para's head.
-fn collated_for_a_while(
-    name: &str,
-    transfers: usize,
-) -> (Network, Collator<template::TemplateRuntime>) {
+fn collated_for_a_while(name: &str, transfers: usize) -> (Network, Collator) {
     let mut network = Network::new();
     let mut collator = template_node(Some(name));
     collator.set_dev_transfers(transfers);
@@ -769,7 +766,7 @@ fn collated_for_a_while(
 /// The template's chain of [`PARA`] kept in the RocksDB at `path`.
 fn template_chain_on_disk(
     path: &std::path::Path,
-) -> Result<ParaChain<template::TemplateRuntime>, tessera_node::store::StoreError> {
+) -> Result<ParaChain, tessera_node::store::StoreError> {
     let (header, state) = GenesisConfig::dev(PARA)
         .build::<template::TemplateRuntime>()
         .unwrap();
@@ -783,11 +780,7 @@ fn a_para_node_restarts_from_its_database_at_its_head_with_its_pending_candidate
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db");
     let mut network = Network::new();
-    let mut collator = Collator::new(
-        template_chain_on_disk(&path).unwrap(),
-        Pair::dev("Ferdie"),
-        template::validate,
-    );
+    let mut collator = Collator::new(template_chain_on_disk(&path).unwrap(), Pair::dev("Ferdie"));
     collator.set_dev_transfers(2);
     for _ in 0..6 {
         if let Some(candidate) = collator.collate(&network.clients[0]) {
@@ -842,7 +835,7 @@ fn a_para_node_restarts_from_its_database_at_its_head_with_its_pending_candidate
     assert_eq!(reopened.wants_blocks(), None);
 
     // And collates on from there: the next blocks are included on top of it.
-    let mut collator = Collator::new(reopened, Pair::dev("Ferdie"), template::validate);
+    let mut collator = Collator::new(reopened, Pair::dev("Ferdie"));
     for _ in 0..3 {
         if let Some(candidate) = collator.collate(&network.clients[0]) {
             network.collate(&candidate).unwrap();
@@ -862,8 +855,7 @@ fn a_para_node_restarts_from_its_database_at_its_head_with_its_pending_candidate
         .build::<template::TemplateRuntime>()
         .unwrap();
     let db = RocksDb::open(&path).unwrap();
-    match ParaChain::<template::TemplateRuntime>::open(PARA, Box::new(db), header, state.new_nodes)
-    {
+    match ParaChain::open(PARA, Box::new(db), header, state.new_nodes) {
         Err(tessera_node::store::StoreError::GenesisMismatch { .. }) => {}
         Err(other) => panic!("expected a genesis mismatch, got {other}"),
         Ok(_) => panic!("another para's database was taken"),
@@ -880,8 +872,7 @@ fn a_para_node_that_missed_blocks_fetches_them_and_follows() {
     let (header, state) = GenesisConfig::dev(PARA)
         .build::<template::TemplateRuntime>()
         .unwrap();
-    let mut late =
-        ParaChain::<template::TemplateRuntime>::in_memory(PARA, header, state.new_nodes).unwrap();
+    let mut late = ParaChain::in_memory(PARA, header, state.new_nodes).unwrap();
     // It saw a rival block at the head's height, never included: it must still fetch.
     let mut rival = collator.blocks_from(head_number, 1, usize::MAX).remove(0);
     rival.header.state_root = tessera_runtime::Hash([7; 32]);

@@ -125,16 +125,14 @@ async fn paras_advance_finalize_carry_a_transfer_onboard_without_root_and_stall_
         .build::<TemplateRuntime>()
         .unwrap();
     let template_collator = Collator::new(
-        ParaChain::<TemplateRuntime>::in_memory(TEMPLATE, header, state.new_nodes).unwrap(),
+        ParaChain::in_memory(TEMPLATE, header, state.new_nodes).unwrap(),
         Pair::dev("Ferdie"),
-        template::validate,
     );
     let template_view: Arc<Mutex<dyn ParaView>> = template_collator.view();
     let (header, state) = example_genesis().build::<ExampleRuntime>().unwrap();
     let example_collator = Collator::new(
-        ParaChain::<ExampleRuntime>::in_memory(EXAMPLE, header, state.new_nodes).unwrap(),
+        ParaChain::in_memory(EXAMPLE, header, state.new_nodes).unwrap(),
         Pair::dev("Eve"),
-        example::validate,
     );
     // Para 2000 is not in the genesis: Bob reserves its id and registers the template's code
     // with its genesis head, paying the deposits; its collator waits for it meanwhile.
@@ -142,10 +140,8 @@ async fn paras_advance_finalize_carry_a_transfer_onboard_without_root_and_stall_
         .build::<TemplateRuntime>()
         .unwrap();
     let onboarded_collator = Collator::new(
-        ParaChain::<TemplateRuntime>::in_memory(ONBOARDED, header.clone(), state.new_nodes)
-            .unwrap(),
+        ParaChain::in_memory(ONBOARDED, header.clone(), state.new_nodes).unwrap(),
         Pair::dev("Ferdie"),
-        template::validate,
     );
     let submit = |call: Call, nonce: u32| {
         let client = alice.client();
@@ -197,9 +193,8 @@ async fn paras_advance_finalize_carry_a_transfer_onboard_without_root_and_stall_
     let (header, state) = ParaGenesis::dev(TEMPLATE)
         .build::<TemplateRuntime>()
         .unwrap();
-    let full_node = Collator::full_node(
-        ParaChain::<TemplateRuntime>::in_memory(TEMPLATE, header, state.new_nodes).unwrap(),
-    );
+    let full_node =
+        Collator::full_node(ParaChain::in_memory(TEMPLATE, header, state.new_nodes).unwrap());
     let full_view: Arc<Mutex<dyn ParaView>> = full_node.view();
     let (_, running) =
         spawn_loopback_collator(CHAIN, client(&spec), &mut bootnodes, Box::new(full_node))

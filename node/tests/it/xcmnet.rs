@@ -149,18 +149,16 @@ async fn assets_go_between_paras_and_the_relay_chain_and_every_token_is_accounte
         .build::<TemplateRuntime>()
         .unwrap();
     let template_collator = Collator::new(
-        ParaChain::<TemplateRuntime>::in_memory(TEMPLATE, header, state.new_nodes).unwrap(),
+        ParaChain::in_memory(TEMPLATE, header, state.new_nodes).unwrap(),
         Pair::dev("Ferdie"),
-        template::validate,
     );
     let para_a = Para {
         view: template_collator.view(),
     };
     let (header, state) = ParaGenesis::dev(EXAMPLE).build::<ExampleRuntime>().unwrap();
     let example_collator = Collator::new(
-        ParaChain::<ExampleRuntime>::in_memory(EXAMPLE, header, state.new_nodes).unwrap(),
+        ParaChain::in_memory(EXAMPLE, header, state.new_nodes).unwrap(),
         Pair::dev("Eve"),
-        example::validate,
     );
     let para_b = Para {
         view: example_collator.view(),
