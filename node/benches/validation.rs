@@ -13,29 +13,45 @@
 //! backer's whole copy, checked by recomputing the erasure root; or, the worst case, from the
 //! last third of the chunks, all recovery shards, each proof checked, rebuilt and its root
 //! recomputed), then validating it in Wasm.
+//!
+//! Last, what a para node does through the para's runtime API beside the same work natively:
+//! importing the block, building it with its proof, checking one transaction and a batch.
 
 use criterion::{Criterion, Throughput};
 use parachain_template_runtime::{self as template, GenesisConfig, TemplateRuntime, WASM_BINARY};
 use parity_scale_codec::Encode;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tessera_node::validation::{ValidationHost, ValidationLimits, ValidationPurpose};
 use tessera_relay_chain::availability::{encode_chunks, AvailableData, ErasureChunk};
 use tessera_runtime::crypto::Pair;
+use tessera_runtime::executive::{execute_block, Executive};
 use tessera_runtime::messaging::RelayInputs;
 use tessera_runtime::modules::balances;
 use tessera_runtime::parachain::{
-    build_block, prove_block, relay_inputs_inherent, BlockData, HeadData, ParaId, ValidationCode,
-    ValidationParams,
+    build_block, build_block_with, prove_block, relay_inputs_inherent, BlockData, BuildOptions,
+    HeadData, ParaId, ValidationCode, ValidationParams,
 };
 use tessera_runtime::parachain::{PersistedValidationData, PoV};
-use tessera_runtime::Hash;
+use tessera_runtime::state::{NodeStore, State};
+use tessera_runtime::wasm::{BuildRequest, ValidateRequest};
+use tessera_runtime::{Block, Hash, Header, OpaqueExtrinsic};
 use tessera_validity::recovery::{Recovery, Request};
 
 const TRANSFERS: usize = 1_000;
 
-/// A template block of 1,000 transfers from 1,000 distinct funded senders, as parameters.
-fn params() -> ValidationParams {
+/// A template para's state with 1,000 funded senders, its head, and a block of 1,000 transfers
+/// (one from each) on it.
+struct Fixture {
+    nodes: BTreeMap<Hash, Vec<u8>>,
+    parent: Header,
+    block: Block,
+}
+
+/// A template block of 1,000 transfers from 1,000 distinct funded senders, as parameters, and
+/// the state it builds on.
+fn params() -> (ValidationParams, Fixture) {
     let pairs: Vec<Pair> = (1..=TRANSFERS)
         .map(|i| Pair::from_uri(&format!("0x{i:064x}")).unwrap())
         .collect();
@@ -64,13 +80,128 @@ fn params() -> ValidationParams {
         .collect();
     let built = build_block::<TemplateRuntime>(&nodes, &parent, &extrinsics, None).unwrap();
     assert_eq!(built.block.extrinsics.len(), TRANSFERS + 1);
+    let block = built.block.clone();
     let data = prove_block::<TemplateRuntime>(&nodes, parent.state_root, built.block).unwrap();
-    ValidationParams {
+    let params = ValidationParams {
         parent_head: HeadData(parent.encode()),
         block_data: BlockData(data.encode()),
         relay_parent_number: 1,
         relay_parent_storage_root,
-    }
+    };
+    (
+        params,
+        Fixture {
+            nodes,
+            parent,
+            block,
+        },
+    )
+}
+
+/// A node's work through the para's Wasm (`:code`) beside the same work natively, measured in
+/// turns: importing the block on the full state, building it (with the proof, as a collator
+/// does), checking one transaction (what each RPC submission costs) and 1,000 in one batch.
+fn runtime_api(fixture: &Fixture, host: &ValidationHost) {
+    let Fixture {
+        nodes,
+        parent,
+        block,
+    } = fixture;
+    let code_hash = ValidationCode(WASM_BINARY.to_vec()).hash();
+    let shared: Arc<dyn NodeStore> = Arc::new(nodes.clone());
+    let code = || Ok(WASM_BINARY.to_vec());
+    let min = Duration::from_secs(4);
+    println!();
+    println!("the node's runtime calls, wasm (the para's :code) vs native, median of turns:");
+    let row = |what: &str, (native, wasm): (Duration, Duration)| {
+        println!(
+            "  {what:<34} native {native:>9.2?}  wasm {wasm:>9.2?}  ratio {:.2}",
+            wasm.as_secs_f64() / native.as_secs_f64()
+        );
+    };
+    row(
+        "import 1,000 transfers",
+        median_pair(
+            min,
+            || {
+                execute_block::<TemplateRuntime>(nodes, parent.state_root, block, false).unwrap();
+            },
+            || {
+                host.execute_block(
+                    code_hash,
+                    code,
+                    shared.clone(),
+                    parent.state_root,
+                    block,
+                    false,
+                )
+                .unwrap();
+            },
+        ),
+    );
+    let deadline = || Instant::now() + Duration::from_secs(60);
+    row(
+        "build 1,000 transfers, with proof",
+        median_pair(
+            min,
+            || {
+                let options = BuildOptions {
+                    record_proof: true,
+                    out_of_time: &mut || false,
+                };
+                build_block_with::<TemplateRuntime>(
+                    nodes,
+                    parent,
+                    &block.extrinsics,
+                    None,
+                    options,
+                )
+                .unwrap();
+            },
+            || {
+                let request = BuildRequest {
+                    parent: parent.clone(),
+                    author: None,
+                    extrinsics: block.extrinsics.clone(),
+                };
+                host.build_block(code_hash, code, shared.clone(), &request, true, deadline())
+                    .unwrap();
+            },
+        ),
+    );
+    let check = |count: usize| {
+        let transactions: Vec<OpaqueExtrinsic> = block.extrinsics[1..=count].to_vec();
+        let request = ValidateRequest {
+            parent_hash: parent.hash(),
+            number: parent.number + 1,
+            transactions: transactions.clone(),
+            check_signatures: true,
+        };
+        median_pair(
+            min,
+            || {
+                let state = State::new(nodes, parent.state_root);
+                let mut executive =
+                    Executive::<TemplateRuntime>::initialize(state, 1, parent.hash(), None)
+                        .unwrap();
+                for xt in &transactions {
+                    executive.validate(xt).unwrap();
+                }
+            },
+            || {
+                host.validate_transactions(
+                    code_hash,
+                    code,
+                    shared.clone(),
+                    parent.state_root,
+                    &request,
+                )
+                .unwrap();
+            },
+        )
+    };
+    row("check 1 transaction (a submission)", check(1));
+    row("check 1,000 transactions in a batch", check(TRANSFERS));
 }
 
 fn host() -> ValidationHost {
@@ -124,7 +255,7 @@ fn median_pair(
 }
 
 fn main() {
-    let params = params();
+    let (params, fixture) = params();
     let host = host();
     let code_hash = ValidationCode(WASM_BINARY.to_vec()).hash();
     let started = Instant::now();
@@ -159,6 +290,7 @@ fn main() {
         wasm.as_secs_f64() / native.as_secs_f64()
     );
     approval_check(&params, &host);
+    runtime_api(&fixture, &host);
 }
 
 /// Validators the approval check's data is coded for.

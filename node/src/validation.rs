@@ -27,18 +27,21 @@ use tessera_runtime::crypto::{verify_batch_natively, AccountId, Signature};
 use tessera_runtime::executive::{InvalidTransaction, ValidTransaction};
 use tessera_runtime::hashing::{blake2_128, blake2_256};
 use tessera_runtime::parachain::BuiltBlock;
+use tessera_runtime::parachain::ParaGenesis;
 use tessera_runtime::parachain::{
     CandidateCommitments, CandidateReceipt, PersistedValidationData, PoV, ValidationCode,
     ValidationParams,
 };
 use tessera_runtime::state::{NodeStore, State, StateChanges};
 use tessera_runtime::wasm::{
-    self, host, BuildRequest, BuildResult, ValidateRequest, ValidateResult, ValidationOutcome,
+    self, host, BuildRequest, BuildResult, GenesisRequest, ValidateRequest, ValidateResult,
+    ValidationOutcome,
 };
-use tessera_runtime::{Block, Hash};
+use tessera_runtime::{Block, Hash, Header};
 use wasmtime::{
-    Caller, Config, Engine, Extern, ExternType, Linker, Memory, Module, ResourceLimiter, Store,
-    Trap, ValType,
+    Caller, Config, Engine, Extern, ExternType, InstanceAllocationStrategy, InstancePre, Linker,
+    Memory, Module, PoolConcurrencyLimitError, PoolingAllocationConfig, ResourceLimiter, Store,
+    Trap, TypedFunc, ValType,
 };
 
 /// How often the deadline clock ticks.
@@ -46,6 +49,14 @@ const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// Largest output a validation function may return (commitments can carry new code).
 const MAX_OUTPUT_BYTES: u32 = 16 * 1024 * 1024;
+
+/// Instances that can run at once (slots kept mapped and reused between calls: an instance
+/// costs no mapping and unmapping of its memory). Calls beyond it fail with
+/// [`InvalidCandidate::Busy`], which judges nothing.
+const POOLED_INSTANCES: u32 = 128;
+
+/// Bytes of each instance slot's memory reset in place rather than given back to the OS.
+const KEEP_RESIDENT: usize = 4 * 1024 * 1024;
 
 /// Compiled modules kept, by code hash.
 const MODULE_CACHE_SIZE: usize = 32;
@@ -131,6 +142,9 @@ pub enum InvalidCandidate {
         /// Which one.
         purpose: ValidationPurpose,
     },
+    /// Every instance slot of this node was in use: a local limit, not the code's fault.
+    #[error("no free Wasm instance slot ({POOLED_INSTANCES} in use)")]
+    Busy,
     /// Compiling the code took longer than allowed here (it goes on in the background, and
     /// a later candidate of the code may find it compiled).
     #[error("compiling the validation code took longer than {0:?}")]
@@ -203,6 +217,8 @@ struct Execution {
     runtime: Option<RuntimeState>,
     /// When a block builder's time is up (block building only).
     build_deadline: Option<Instant>,
+    /// The instance's allocator, for host functions that return buffers.
+    alloc: Option<TypedFunc<u32, u32>>,
 }
 
 impl Execution {
@@ -215,6 +231,7 @@ impl Execution {
             timed_out: false,
             runtime,
             build_deadline: None,
+            alloc: None,
         }
     }
 }
@@ -269,24 +286,30 @@ impl ResourceLimiter for Execution {
 pub struct ValidationHost {
     engine: Engine,
     linker: Linker<Execution>,
-    modules: Arc<Mutex<LruCache<Hash, Module>>>,
+    modules: Arc<Mutex<LruCache<Hash, Compiled>>>,
     /// Codes being compiled (at most one compilation each), with where its outcome will be.
     compiling: Arc<Mutex<HashMap<Hash, Arc<Compilation>>>>,
     limits: ValidationLimits,
     ticker_stop: Arc<AtomicBool>,
 }
 
+/// A compiled code, its imports resolved: what each call instantiates.
+#[derive(Clone)]
+pub struct Compiled {
+    pre: InstancePre<Execution>,
+}
+
 /// One compilation's outcome, which every validation of its code waits for.
 struct Compilation {
     started: Instant,
-    outcome: Mutex<Option<Result<Module, InvalidCandidate>>>,
+    outcome: Mutex<Option<Result<Compiled, InvalidCandidate>>>,
     done: Condvar,
 }
 
 impl Compilation {
     /// Its outcome, waiting for it until `timeout` after the compilation started (so that
     /// validations arriving later do not each hold their slot for a whole `timeout`).
-    fn wait(&self, timeout: Duration) -> Result<Module, InvalidCandidate> {
+    fn wait(&self, timeout: Duration) -> Result<Compiled, InvalidCandidate> {
         let left = timeout.saturating_sub(self.started.elapsed());
         let outcome = self.outcome.lock().unwrap_or_else(|e| e.into_inner());
         let (outcome, _) = self
@@ -299,7 +322,7 @@ impl Compilation {
     }
 
     /// Sets its outcome (the first one set stands) and wakes who waits for it.
-    fn finish(&self, result: Result<Module, InvalidCandidate>) {
+    fn finish(&self, result: Result<Compiled, InvalidCandidate>) {
         let mut outcome = self.outcome.lock().unwrap_or_else(|e| e.into_inner());
         if outcome.is_none() {
             *outcome = Some(result);
@@ -343,6 +366,16 @@ impl ValidationHost {
             .cranelift_nan_canonicalization(true)
             .wasm_relaxed_simd(false)
             .max_wasm_stack(1024 * 1024);
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_core_instances(POOLED_INSTANCES)
+            .total_memories(POOLED_INSTANCES)
+            .total_tables(POOLED_INSTANCES)
+            .max_memory_size(limits.max_memory_bytes)
+            .linear_memory_keep_resident(KEEP_RESIDENT)
+            .table_keep_resident(KEEP_RESIDENT);
+        config
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
+            .memory_reservation(limits.max_memory_bytes as u64);
         let engine = Engine::new(&config).map_err(|e| HostStartError(e.to_string()))?;
         let linker = host_functions(&engine).map_err(|e| HostStartError(e.to_string()))?;
         let ticker_stop = Arc::new(AtomicBool::new(false));
@@ -389,7 +422,7 @@ impl ValidationHost {
     /// and exports against the ABI. A code is compiled once at a time, on a thread of its own:
     /// a validation of a code being compiled waits for that compilation (up to the compile
     /// time limit) rather than starting another or giving up at once.
-    pub fn prepare(&self, code_hash: Hash, code: &[u8]) -> Result<Module, InvalidCandidate> {
+    pub fn prepare(&self, code_hash: Hash, code: &[u8]) -> Result<Compiled, InvalidCandidate> {
         if let Some(module) = self.cached(&code_hash) {
             return Ok(module);
         }
@@ -411,6 +444,7 @@ impl ValidationHost {
         };
         if start {
             let (engine, modules) = (self.engine.clone(), self.modules.clone());
+            let linker = self.linker.clone();
             let marker = Compiling {
                 map: self.compiling.clone(),
                 compilation: compilation.clone(),
@@ -422,9 +456,13 @@ impl ValidationHost {
                 .spawn(move || {
                     // Dropped when this thread ends, however it ends.
                     let marker = marker;
+                    let invalid =
+                        |e: wasmtime::Error| InvalidCandidate::InvalidCode(format!("{e:#}"));
                     let module = Module::from_binary(&engine, &code)
-                        .map_err(|e| InvalidCandidate::InvalidCode(format!("{e:#}")))
-                        .and_then(|module| check_abi(&module).map(|()| module));
+                        .map_err(invalid)
+                        .and_then(|module| check_abi(&module).map(|()| module))
+                        .and_then(|module| linker.instantiate_pre(&module).map_err(invalid))
+                        .map(|pre| Compiled { pre });
                     if let Ok(module) = &module {
                         if let Ok(mut modules) = modules.lock() {
                             modules.put(code_hash, module.clone());
@@ -441,7 +479,7 @@ impl ValidationHost {
         compilation.wait(timeout)
     }
 
-    fn cached(&self, code_hash: &Hash) -> Option<Module> {
+    fn cached(&self, code_hash: &Hash) -> Option<Compiled> {
         self.modules.lock().ok()?.get(code_hash).cloned()
     }
 
@@ -475,7 +513,7 @@ impl ValidationHost {
 
     fn validate_with(
         &self,
-        module: &Module,
+        module: &Compiled,
         params: &ValidationParams,
         purpose: ValidationPurpose,
     ) -> Result<CandidateCommitments, InvalidCandidate> {
@@ -597,6 +635,36 @@ impl ValidationHost {
         Ok(checked)
     }
 
+    /// Builds a para's genesis from `config` with its runtime `code`, through the runtime's
+    /// `GenesisBuilder_build_state`: the genesis header and state (`code` under `:code`).
+    pub fn build_genesis(
+        &self,
+        code: &[u8],
+        config: &ParaGenesis,
+    ) -> Result<(Header, StateChanges), ExecutionError> {
+        let request = GenesisRequest {
+            config: config.clone(),
+            code: code.to_vec(),
+        };
+        let export = wasm::api::GENESIS_BUILDER_BUILD_STATE;
+        let empty: Arc<dyn NodeStore> = Arc::new(std::collections::BTreeMap::new());
+        let (output, changes) = self.runtime_call(
+            blake2_256(code),
+            || Ok(code.to_vec()),
+            empty,
+            tessera_runtime::trie::empty_root(),
+            false,
+            None,
+            export,
+            &request.encode(),
+        )?;
+        match Result::<Header, String>::decode_all(&mut &*output) {
+            Ok(Ok(header)) => Ok((header, changes.ok_or(ExecutionError::NotCommitted)?)),
+            Ok(Err(reason)) => Err(ExecutionError::Refused(reason)),
+            Err(err) => Err(bad_output(export, err)),
+        }
+    }
+
     /// Calls the runtime API function `export` of the runtime whose hash is `code_hash` (the
     /// chain's `:code` at state `root`; `code` reads it, only if it is not compiled yet) with
     /// `input`, on that state in `store`, for an answer of type `T`. Nothing is written.
@@ -670,7 +738,7 @@ impl ValidationHost {
     /// execution's state. On failure, also what the node's store reported, if it failed.
     fn call(
         &self,
-        module: &Module,
+        module: &Compiled,
         execution: Execution,
         export: &str,
         input: &[u8],
@@ -695,7 +763,7 @@ impl ValidationHost {
     fn call_in(
         &self,
         store: &mut Store<Execution>,
-        module: &Module,
+        module: &Compiled,
         export: &str,
         input: &[u8],
         purpose: ValidationPurpose,
@@ -704,8 +772,11 @@ impl ValidationHost {
         let fail = |store: &Store<Execution>, err: wasmtime::Error| {
             classify(store.data(), err, timeout, purpose)
         };
-        let instance = match self.linker.instantiate(&mut *store, module) {
+        let instance = match module.pre.instantiate(&mut *store) {
             Ok(instance) => instance,
+            Err(err) if err.is::<PoolConcurrencyLimitError>() => {
+                return Err(InvalidCandidate::Busy)
+            }
             Err(err) => return Err(fail(store, err)),
         };
         let memory = instance
@@ -714,6 +785,7 @@ impl ValidationHost {
         let alloc = instance
             .get_typed_func::<u32, u32>(&mut *store, wasm::ALLOC_EXPORT)
             .map_err(|_| missing_alloc())?;
+        store.data_mut().alloc = Some(alloc.clone());
         let function = instance
             .get_typed_func::<(u32, u32), u64>(&mut *store, export)
             .map_err(|_| missing_export(export))?;
@@ -1104,10 +1176,11 @@ fn host_functions(engine: &Engine) -> wasmtime::Result<Linker<Execution>> {
             };
             let len = u32::try_from(value.len())
                 .map_err(|_| wasmtime::Error::msg("a stored value exceeds 4 GiB"))?;
-            let alloc = match caller.get_export(wasm::ALLOC_EXPORT) {
-                Some(Extern::Func(alloc)) => alloc.typed::<u32, u32>(&caller)?,
-                _ => return Err(wasmtime::Error::msg("the module exports no allocator")),
-            };
+            let alloc = caller
+                .data()
+                .alloc
+                .clone()
+                .ok_or_else(|| wasmtime::Error::msg("the module exports no allocator"))?;
             let ptr = alloc.call(&mut caller, len)?;
             write(&mut caller, ptr, &value)?;
             Ok(wasm::pack_ptr_len(ptr, len))

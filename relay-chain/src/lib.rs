@@ -32,6 +32,7 @@ pub mod disputes;
 mod error;
 pub mod inclusion;
 pub mod messaging;
+mod para_spec;
 pub mod paras;
 pub mod registrar;
 pub mod scheduler;
@@ -45,6 +46,7 @@ pub use chain_spec::{
 };
 pub use configuration::ApprovalConfig;
 pub use error::SpecError;
+pub use para_spec::{ParaChainSpec, ParaGenesisConfig};
 
 use tessera_runtime::dispatch::RuntimeConfig;
 use tessera_runtime::executive::Runtime;

@@ -619,7 +619,14 @@ pub fn build_genesis<R: Runtime>(
     build: impl FnOnce(&mut Context<'_, R::Event>) -> Result<(), CallError>,
 ) -> Result<(Header, StateChanges), CallError> {
     let empty = alloc::collections::BTreeMap::new();
-    let state = State::new(&empty, crate::trie::empty_root());
+    build_genesis_on::<R>(State::new(&empty, crate::trie::empty_root()), build)
+}
+
+/// [`build_genesis`] on `state`, which must be empty (the node's, for a runtime in Wasm).
+pub fn build_genesis_on<R: Runtime>(
+    state: State<'_>,
+    build: impl FnOnce(&mut Context<'_, R::Event>) -> Result<(), CallError>,
+) -> Result<(Header, StateChanges), CallError> {
     let mut ctx = Context::<R::Event>::new(state, 0, R::CONFIG);
     build(&mut ctx)?;
     let (state, _events) = ctx.into_parts();

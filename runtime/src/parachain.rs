@@ -316,7 +316,7 @@ where
 }
 
 /// The genesis of a para built with this framework: its id, endowed accounts and sudo key.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
 pub struct ParaGenesis {
     /// The para's id on the relay chain.
     pub para_id: ParaId,
@@ -345,7 +345,18 @@ impl ParaGenesis {
     /// The genesis header and state for a para of runtime `R`, its blob ([`Runtime::CODE`])
     /// under `:code`; the header's encoding is the para's genesis head.
     pub fn build<R: Runtime>(&self) -> Result<(Header, StateChanges), crate::dispatch::CallError> {
-        crate::executive::build_genesis::<R>(|ctx| {
+        let empty = alloc::collections::BTreeMap::new();
+        self.build_on::<R>(State::new(&empty, crate::trie::empty_root()), R::CODE)
+    }
+
+    /// [`Self::build`] on `state` (empty; the node's, for a runtime in Wasm) with `code`
+    /// under `:code`.
+    pub fn build_on<R: Runtime>(
+        &self,
+        state: State<'_>,
+        code: &[u8],
+    ) -> Result<(Header, StateChanges), crate::dispatch::CallError> {
+        crate::executive::build_genesis_on::<R>(state, |ctx| {
             PARA_ID.put(&mut ctx.state, &self.para_id);
             let fees = crate::messaging::XCM_FEE_ACCOUNT;
             crate::modules::balances::force_set_balance(ctx, &fees, R::CONFIG.existential_deposit)?;
@@ -356,7 +367,7 @@ impl ParaGenesis {
                 crate::modules::sudo::KEY.put(&mut ctx.state, &key);
             }
             ctx.state
-                .set(crate::storage::CODE_KEY.to_vec(), R::CODE.to_vec());
+                .set(crate::storage::CODE_KEY.to_vec(), code.to_vec());
             Ok(())
         })
     }

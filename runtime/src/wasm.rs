@@ -98,6 +98,10 @@ pub mod api {
     /// extrinsic): the extrinsics in order, leaving out the invalid ones, until the block is
     /// full or the `out_of_time` host function says the builder's time is up.
     pub const BLOCK_BUILDER_BUILD_BLOCK: &str = "BlockBuilder_build_block";
+    /// `(GenesisRequest) -> Result<Header, String>`: builds the para's genesis state on the
+    /// node's (empty) state from a genesis config, the blob itself under `:code`; returns the
+    /// genesis header (Substrate's name; its input there is JSON).
+    pub const GENESIS_BUILDER_BUILD_STATE: &str = "GenesisBuilder_build_state";
     /// `(RelayInputs) -> Result<Vec<OpaqueExtrinsic>, String>`: the inherents that carry a para block's relay
     /// inputs, first in the block (Substrate's name; its input there is inherent data).
     pub const BLOCK_BUILDER_INHERENT_EXTRINSICS: &str = "BlockBuilder_inherent_extrinsics";
@@ -140,6 +144,15 @@ impl From<crate::RuntimeVersion> for VersionInfo {
             spec_version: version.spec_version,
         }
     }
+}
+
+/// What `GenesisBuilder_build_state` builds from.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct GenesisRequest {
+    /// The genesis config.
+    pub config: crate::parachain::ParaGenesis,
+    /// The runtime's own blob, for `:code` (a blob cannot embed itself).
+    pub code: Vec<u8>,
 }
 
 /// What `BlockBuilder_build_block` builds on.
@@ -221,6 +234,12 @@ macro_rules! runtime_api {
             #[no_mangle]
             extern "C" fn BlockBuilder_build_block(ptr: u32, len: u32) -> u64 {
                 $crate::wasm::guest::build_block::<$runtime>(ptr, len)
+            }
+
+            #[allow(unsafe_code, non_snake_case)]
+            #[no_mangle]
+            extern "C" fn GenesisBuilder_build_state(ptr: u32, len: u32) -> u64 {
+                $crate::wasm::guest::build_genesis::<$runtime>(ptr, len)
             }
 
             #[allow(unsafe_code, non_snake_case)]
@@ -328,6 +347,22 @@ pub mod guest {
             }
             Err(err) => Err(alloc::format!("the build request does not decode: {err}")),
         };
+        output(&outcome)
+    }
+
+    /// `GenesisBuilder_build_state` on the encoded request at `ptr..ptr + len`.
+    pub fn build_genesis<R: crate::executive::Runtime>(ptr: u32, len: u32) -> u64 {
+        // SAFETY: the host wrote `len` bytes at `ptr`, a buffer it got from `tessera_alloc`.
+        let input = unsafe { core::slice::from_raw_parts(ptr as *const u8, len as usize) };
+        let outcome: Result<crate::Header, alloc::string::String> =
+            match super::GenesisRequest::decode_all(&mut &*input) {
+                Ok(request) => request
+                    .config
+                    .build_on::<R>(crate::state::State::host(), &request.code)
+                    .map(|(header, _)| header)
+                    .map_err(|err| alloc::format!("{err}")),
+                Err(err) => Err(alloc::format!("the genesis request does not decode: {err}")),
+            };
         output(&outcome)
     }
 

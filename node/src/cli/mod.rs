@@ -10,6 +10,7 @@ mod run;
 mod submit;
 pub mod xcm;
 
+use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use std::path::{Path, PathBuf};
 
@@ -40,8 +41,8 @@ pub enum Command {
     /// Key tools: generate, inspect, sign, verify (Substrate-compatible sr25519).
     #[command(subcommand)]
     Key(KeyCommand),
-    /// Prints a chain spec as JSON.
-    BuildSpec(ChainArgs),
+    /// Prints a chain spec as JSON: the relay chain's, or with `--para-wasm` a para's.
+    BuildSpec(BuildSpecArgs),
     /// Writes blocks of the best chain to a file.
     ExportBlocks(blocks::ExportArgs),
     /// Imports blocks from a file written by export-blocks, checking each one fully.
@@ -60,6 +61,22 @@ pub struct ChainArgs {
     /// `dev`, `local` (4 validators), or the path of a chain spec JSON file.
     #[arg(long, default_value = "dev", value_name = "CHAIN")]
     pub chain: String,
+}
+
+/// Arguments of `tessera build-spec`.
+#[derive(Debug, Clone, Args)]
+pub struct BuildSpecArgs {
+    /// Which relay chain (without `--para-wasm`).
+    #[command(flatten)]
+    pub chain: ChainArgs,
+    /// Print instead the chain spec of a para running this Wasm runtime (built from the
+    /// template, or any runtime with its API), with a dev genesis: the dev accounts endowed,
+    /// Alice sudo.
+    #[arg(long, value_name = "FILE", requires = "para_id")]
+    pub para_wasm: Option<PathBuf>,
+    /// The para's id (with `--para-wasm`).
+    #[arg(long, value_name = "ID", requires = "para_wasm")]
+    pub para_id: Option<u32>,
 }
 
 /// Where the node keeps its data.
@@ -85,8 +102,18 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Run(args) => run::run(args),
         Command::Key(command) => key::run(command),
         Command::BuildSpec(args) => {
-            let spec = tessera_relay_chain::ChainSpec::load(&args.chain)?;
-            println!("{}", spec.to_json());
+            let json = match (args.para_wasm, args.para_id) {
+                (Some(path), Some(id)) => {
+                    let code = std::fs::read(&path)
+                        .with_context(|| format!("cannot read {}", path.display()))?;
+                    let spec = tessera_relay_chain::ParaChainSpec::dev(id, code);
+                    // A spec whose runtime cannot build its genesis is refused here.
+                    paras::genesis_of(&spec)?;
+                    spec.to_json()
+                }
+                _ => tessera_relay_chain::ChainSpec::load(&args.chain.chain)?.to_json(),
+            };
+            println!("{json}");
             Ok(())
         }
         Command::ExportBlocks(args) => blocks::export(args),

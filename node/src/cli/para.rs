@@ -1,7 +1,7 @@
 //! `tessera para`: registering a para on a running relay chain through the registrar, as any
 //! account (no root): reserve an id, register its genesis head and code, deregister it.
 
-use super::paras::ParaRuntime;
+use super::paras::{genesis_of, ParaRuntime};
 use super::submit::{wait_for_inclusion, Chain};
 use anyhow::{anyhow, bail, Context};
 use clap::{Args, Subcommand, ValueEnum};
@@ -9,7 +9,7 @@ use parity_scale_codec::{DecodeAll, Encode};
 use std::path::PathBuf;
 use tessera_relay_chain::paras::{self, HeadData, ParaId, ValidationCode};
 use tessera_relay_chain::registrar::{self, PARA_ID_DEPOSIT};
-use tessera_relay_chain::{Call, Event};
+use tessera_relay_chain::{Call, Event, ParaChainSpec};
 use tessera_runtime::crypto::Pair;
 use tessera_runtime::modules::system;
 use tessera_runtime::Header;
@@ -74,14 +74,17 @@ pub struct RegisterArgs {
     #[arg(long)]
     pub id: u32,
     /// The para's Wasm blob (its validation code).
-    #[arg(long, value_name = "FILE", required_unless_present = "dev_runtime")]
+    #[arg(long, value_name = "FILE", required_unless_present_any = ["dev_runtime", "spec"])]
     pub code: Option<PathBuf>,
     /// The para's genesis head: the SCALE of its genesis header, in hex.
-    #[arg(long, value_name = "HEX", required_unless_present = "dev_runtime")]
+    #[arg(long, value_name = "HEX", required_unless_present_any = ["dev_runtime", "spec"])]
     pub genesis_head: Option<String>,
+    /// Instead of `--code` and `--genesis-head`: the para's chain spec (`tessera build-spec
+    /// --para-wasm`), whose runtime builds the genesis head; its para id must be `--id`.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["code", "genesis_head", "dev_runtime"])]
+    pub spec: Option<PathBuf>,
     /// Instead of `--code` and `--genesis-head`: a runtime of this binary, with its dev
-    /// genesis for the id (`tessera run --para ID` runs nodes of it only if the chain's genesis
-    /// registered it).
+    /// genesis for the id.
     #[arg(long, value_enum, conflicts_with_all = ["code", "genesis_head"])]
     pub dev_runtime: Option<DevRuntime>,
 }
@@ -139,8 +142,21 @@ pub(super) fn run(command: ParaCommand) -> anyhow::Result<()> {
 
 async fn register(args: RegisterArgs) -> anyhow::Result<()> {
     let id = ParaId(args.id);
-    let (code, head) = match args.dev_runtime {
-        Some(runtime) => {
+    let (code, head) = match (args.dev_runtime, args.spec) {
+        (None, Some(path)) => {
+            let spec = ParaChainSpec::load(&path.to_string_lossy())?;
+            if spec.para_id != id.0 {
+                bail!(
+                    "the spec at {} is of para {}, not {}",
+                    path.display(),
+                    spec.para_id,
+                    id.0
+                );
+            }
+            let (header, _) = genesis_of(&spec)?;
+            (spec.code.0, header.encode())
+        }
+        (Some(runtime), _) => {
             let runtime = match runtime {
                 DevRuntime::Template => ParaRuntime::Template,
                 DevRuntime::Example => ParaRuntime::Example,
@@ -148,7 +164,7 @@ async fn register(args: RegisterArgs) -> anyhow::Result<()> {
             let (header, _) = runtime.genesis(id)?;
             (runtime.code().to_vec(), header.encode())
         }
-        None => {
+        (None, None) => {
             let path = args.code.ok_or_else(|| anyhow!("--code is required"))?;
             let code = std::fs::read(&path)
                 .with_context(|| format!("cannot read the code at {}", path.display()))?;

@@ -6,6 +6,7 @@ use crate::parachains::collator::Collate;
 use crate::parachains::{Collator, ParaChain};
 use crate::rpc::{self, para::ParaRpc};
 use crate::store::RocksDb;
+use crate::validation::ValidationHost;
 use anyhow::{bail, Context};
 use example_parachain_runtime as example;
 use jsonrpsee::server::ServerHandle;
@@ -14,9 +15,8 @@ use parity_scale_codec::Encode;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use tessera_relay_chain::paras::ParaId;
-use tessera_relay_chain::ChainSpec;
+use tessera_relay_chain::{ChainSpec, ParaChainSpec};
 use tessera_runtime::crypto::Pair;
-use tessera_runtime::parachain::ParaGenesis;
 use tessera_runtime::state::StateChanges;
 use tessera_runtime::Header;
 
@@ -53,22 +53,22 @@ impl ParaRuntime {
         Self::ALL.into_iter().find(|runtime| runtime.code() == code)
     }
 
-    /// Its dev genesis as para `id`: dev accounts endowed; Alice is sudo where there is sudo.
-    pub(crate) fn genesis(self, id: ParaId) -> anyhow::Result<(Header, StateChanges)> {
-        let mut config = ParaGenesis::dev(id);
-        let built = match self {
-            ParaRuntime::Template => config.build::<template::TemplateRuntime>(),
-            ParaRuntime::Example => {
-                config.sudo = None;
-                config.build::<example::ExampleRuntime>()
-            }
-        };
-        built.map_err(|e| anyhow::anyhow!("genesis of para {}: {e}", id.0))
+    /// Its dev chain spec as para `id`: dev accounts endowed; Alice is sudo where there is
+    /// sudo.
+    pub(crate) fn spec(self, id: ParaId) -> ParaChainSpec {
+        let mut spec = ParaChainSpec::dev(id.0, self.code().to_vec());
+        if self == ParaRuntime::Example {
+            spec.genesis.sudo = None;
+        }
+        spec
     }
 
-    /// A node of para `id` from its dev genesis, keeping the para's chain on disk under
-    /// `base_path` (see [`para_database_path`]): a collator with `collator_key`, else a full
-    /// node. It resumes from the chain stored there, if any.
+    /// Its dev genesis as para `id` (built by its Wasm).
+    pub(crate) fn genesis(self, id: ParaId) -> anyhow::Result<(Header, StateChanges)> {
+        genesis_of(&self.spec(id))
+    }
+
+    /// A node of para `id` from its dev chain spec (see [`spec_node`]).
     pub(crate) fn node(
         self,
         id: ParaId,
@@ -76,29 +76,48 @@ impl ParaRuntime {
         relay: &ChainSpec,
         collator_key: Option<Pair>,
     ) -> anyhow::Result<Box<dyn Collate>> {
-        let (header, state) = self.genesis(id)?;
-        let path = para_database_path(base_path, relay, id);
-        let db = RocksDb::open(&path).with_context(|| {
-            format!(
-                "cannot open the database of para {} at {}",
-                id.0,
-                path.display()
-            )
-        })?;
-        let db = Box::new(db);
-        let opened = |error| {
-            anyhow::Error::new(error).context(format!(
-                "opening the chain of para {} at {}",
-                id.0,
-                path.display()
-            ))
-        };
-        let chain = ParaChain::open(id, db, header, state.new_nodes).map_err(opened)?;
-        Ok(match collator_key {
-            Some(key) => Box::new(Collator::new(chain, key)),
-            None => Box::new(Collator::full_node(chain)),
-        })
+        spec_node(&self.spec(id), base_path, relay, collator_key)
     }
+}
+
+/// The genesis header and state the para's runtime builds from its spec.
+pub(crate) fn genesis_of(spec: &ParaChainSpec) -> anyhow::Result<(Header, StateChanges)> {
+    let host = ValidationHost::shared()?;
+    host.build_genesis(&spec.code.0, &spec.genesis_config())
+        .with_context(|| {
+            format!(
+                "building the genesis of para {} from its Wasm",
+                spec.para_id
+            )
+        })
+}
+
+/// A node of the para `spec` describes, run from its Wasm with no code of the para in this
+/// binary, keeping the para's chain on disk under `base_path` (see [`para_database_path`]): a
+/// collator with `collator_key`, else a full node. It resumes from the chain stored there, if
+/// any.
+pub(crate) fn spec_node(
+    spec: &ParaChainSpec,
+    base_path: &Path,
+    relay: &ChainSpec,
+    collator_key: Option<Pair>,
+) -> anyhow::Result<Box<dyn Collate>> {
+    let id = spec.para();
+    let (header, state) = genesis_of(spec)?;
+    let path = para_database_path(base_path, relay, id);
+    let db = RocksDb::open(&path).with_context(|| {
+        format!(
+            "cannot open the database of para {} at {}",
+            id.0,
+            path.display()
+        )
+    })?;
+    let chain = ParaChain::open(id, Box::new(db), header, state.new_nodes)
+        .with_context(|| format!("opening the chain of para {} at {}", id.0, path.display()))?;
+    Ok(match collator_key {
+        Some(key) => Box::new(Collator::new(chain, key)),
+        None => Box::new(Collator::full_node(chain)),
+    })
 }
 
 /// Where a node under `base_path` keeps the chain of para `id` of the relay chain `relay`.

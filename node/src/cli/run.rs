@@ -3,20 +3,22 @@
 //! with `--collator-key` its collator).
 
 use super::node::{node_key, open_chain, serve, ServiceArgs};
-use super::paras::runtime_of;
+use super::paras::{runtime_of, spec_node};
 use super::StorageArgs;
 use crate::malus::{Behaviour, Malus};
 use crate::run::Authoring;
 use anyhow::{bail, Context};
 use clap::Args;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use tessera_consensus::AuthorityKey;
 use tessera_relay_chain::paras::ParaId;
-use tessera_relay_chain::ChainSpec;
+use tessera_relay_chain::{ChainSpec, ParaChainSpec};
 use tessera_runtime::crypto::Pair;
 
 /// Arguments of `tessera run`.
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("para_or_spec").args(["para", "para_spec"])))]
 pub struct RunArgs {
     /// Where the chain is kept, and which chain.
     #[command(flatten)]
@@ -29,13 +31,18 @@ pub struct RunArgs {
     key: Option<String>,
     /// Also run a node of this para (a runtime of this binary, recognized from the code the
     /// chain registers): it follows the para and serves its JSON-RPC.
-    #[arg(long, value_name = "PARA_ID")]
+    #[arg(long, value_name = "PARA_ID", conflicts_with = "para_spec")]
     para: Option<u32>,
+    /// Also run a node of the para this chain spec describes (`tessera build-spec
+    /// --para-wasm`): any para, run from its Wasm. It follows the para once the relay chain
+    /// has onboarded it, and serves its JSON-RPC.
+    #[arg(long, value_name = "FILE")]
+    para_spec: Option<PathBuf>,
     /// Collate the para with this secret URI, e.g. `//Ferdie` (also from
     /// TESSERA_COLLATOR_KEY); without it the para node is a full node.
     #[arg(
         long,
-        requires = "para",
+        requires = "para_or_spec",
         env = "TESSERA_COLLATOR_KEY",
         hide_env_values = true,
         value_name = "SURI"
@@ -80,22 +87,28 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<()> {
         }
         _ => None,
     };
-    let para = match args.para {
-        Some(id) => {
+    let collator_key = args
+        .collator_key
+        .as_deref()
+        .map(Pair::from_uri)
+        .transpose()
+        .context("invalid --collator-key")?;
+    let base_path = &args.storage.base_path;
+    let para_node = match (args.para, &args.para_spec) {
+        (Some(id), _) => {
             let id = ParaId(id);
-            let runtime = runtime_of(&spec, id)?;
-            let collator_key = args
-                .collator_key
-                .as_deref()
-                .map(Pair::from_uri)
-                .transpose()
-                .context("invalid --collator-key")?;
-            let addr = SocketAddr::new(args.service.rpc_addr, args.para_rpc_port);
-            let node = runtime.node(id, &args.storage.base_path, &spec, collator_key)?;
-            Some((node, addr))
+            Some(runtime_of(&spec, id)?.node(id, base_path, &spec, collator_key)?)
         }
-        None => None,
+        (None, Some(path)) => {
+            let para = ParaChainSpec::load(&path.to_string_lossy())?;
+            Some(spec_node(&para, base_path, &spec, collator_key)?)
+        }
+        (None, None) => None,
     };
+    let para = para_node.map(|node| {
+        let addr = SocketAddr::new(args.service.rpc_addr, args.para_rpc_port);
+        (node, addr)
+    });
     let client = open_chain(&args.storage.base_path, &spec)?;
     let keypair = node_key(&args.storage.base_path, &spec)?;
     serve(client, &spec, &args.service, keypair, authoring, para)

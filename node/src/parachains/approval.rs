@@ -1100,7 +1100,9 @@ impl ApprovalWork {
             let valid = match &checked {
                 Ok(_) => Some(true),
                 Err(
-                    err @ (InvalidCandidate::Timeout { .. } | InvalidCandidate::CompileTimeout(_)),
+                    err @ (InvalidCandidate::Timeout { .. }
+                    | InvalidCandidate::CompileTimeout(_)
+                    | InvalidCandidate::Busy),
                 ) => {
                     tracing::debug!(%candidate, %err, "approval check could not finish in time");
                     None

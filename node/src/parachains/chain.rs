@@ -84,7 +84,7 @@ pub enum FollowError {
 }
 
 /// Why a para transaction was refused.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum ParaTxError {
     /// It is not valid on the para's head.
     #[error(transparent)]
@@ -299,51 +299,56 @@ impl ParaChain {
         &mut self,
         xts: Vec<OpaqueExtrinsic>,
     ) -> Vec<Result<Submitted, ParaTxError>> {
-        // A full pool refuses before checking anything: a flood costs it no signature checks.
-        if self.keeps_pool && self.pool.is_full() {
-            return xts.iter().map(|_| Err(ParaTxError::PoolFull)).collect();
+        let verdicts = self.tx_checker().and_then(|checker| checker.check(&xts));
+        match verdicts {
+            Ok(verdicts) => xts
+                .into_iter()
+                .zip(verdicts)
+                .map(|(xt, verdict)| self.admit(xt, verdict))
+                .collect(),
+            Err(err) => xts.iter().map(|_| Err(err.clone())).collect(),
         }
-        let verdicts = match self.check_on_head(xts.clone(), true) {
-            Ok(verdicts) => verdicts,
-            Err(err) => {
-                return xts
-                    .iter()
-                    .map(|_| Err(ParaTxError::State(err.to_string())))
-                    .collect()
+    }
+
+    /// What checks transactions against the head without the chain (its lock released), or
+    /// a refusal: a full pool refuses before anything is checked, so a flood costs it no
+    /// signature checks.
+    pub fn tx_checker(&self) -> Result<TxChecker, ParaTxError> {
+        if self.keeps_pool && self.pool.is_full() {
+            return Err(ParaTxError::PoolFull);
+        }
+        Ok(TxChecker {
+            runtime: self.runtime_at_head(),
+            parent_hash: self.head.hash(),
+            number: self.head.number.saturating_add(1),
+        })
+    }
+
+    /// Queues `xt` as `verdict` (from a [`TxChecker`]) found it, if it is valid.
+    pub fn admit(
+        &mut self,
+        xt: OpaqueExtrinsic,
+        verdict: Result<ValidTransaction, InvalidTransaction>,
+    ) -> Result<Submitted, ParaTxError> {
+        let info = verdict.map_err(ParaTxError::Invalid)?;
+        let hash = xt.hash();
+        if self.keeps_pool {
+            let (_, replaced) = self
+                .pool
+                .insert_replacing(xt, info.clone())
+                .map_err(|err| match err {
+                    PoolError::Full(_) => ParaTxError::PoolFull,
+                    other => ParaTxError::Pool(other),
+                })?;
+            if let Some(old) = replaced {
+                let replaced = TxEvent::Replaced {
+                    hash: old,
+                    by: hash,
+                };
+                let _no_watchers = self.tx_events.send(replaced);
             }
-        };
-        let checked: Vec<_> = xts
-            .into_iter()
-            .zip(verdicts)
-            .map(|(xt, verdict)| match verdict {
-                Ok(info) => Ok((xt, info)),
-                Err(invalid) => Err(ParaTxError::Invalid(invalid)),
-            })
-            .collect();
-        checked
-            .into_iter()
-            .map(|checked| {
-                let (xt, info) = checked?;
-                let hash = xt.hash();
-                if self.keeps_pool {
-                    let (_, replaced) =
-                        self.pool
-                            .insert_replacing(xt, info.clone())
-                            .map_err(|err| match err {
-                                PoolError::Full(_) => ParaTxError::PoolFull,
-                                other => ParaTxError::Pool(other),
-                            })?;
-                    if let Some(old) = replaced {
-                        let replaced = TxEvent::Replaced {
-                            hash: old,
-                            by: hash,
-                        };
-                        let _no_watchers = self.tx_events.send(replaced);
-                    }
-                }
-                Ok(Submitted { hash, info })
-            })
-            .collect()
+        }
+        Ok(Submitted { hash, info })
     }
 
     /// Whether a block can be built on `parent`: the head, or a block on the head that waits
@@ -967,6 +972,38 @@ pub struct RuntimeAt {
     root: Hash,
 }
 
+/// Checks transactions for the block after a head through the para's runtime, with no lock
+/// on the chain (from [`ParaChain::tx_checker`]).
+pub struct TxChecker {
+    runtime: RuntimeAt,
+    parent_hash: Hash,
+    number: u32,
+}
+
+impl TxChecker {
+    /// Each of `xts` checked, signature and all: what the pool needs, or why it is invalid.
+    pub fn check(
+        &self,
+        xts: &[OpaqueExtrinsic],
+    ) -> Result<Vec<Result<ValidTransaction, InvalidTransaction>>, ParaTxError> {
+        let request = ValidateRequest {
+            parent_hash: self.parent_hash,
+            number: self.number,
+            transactions: xts.to_vec(),
+            check_signatures: true,
+        };
+        let root = self.runtime.root;
+        runtime_call(
+            self.runtime.nodes.clone(),
+            root,
+            |executor, code_hash, code, nodes| {
+                executor.validate_transactions(code_hash, code, nodes, root, &request)
+            },
+        )
+        .map_err(|err| ParaTxError::State(err.to_string()))
+    }
+}
+
 impl RuntimeAt {
     /// Checks the para block in `params` as validators will, with the para's validation code,
     /// whose hash is `code_hash` (the relay chain's for the para, which must be this `:code`):
@@ -1018,6 +1055,14 @@ pub trait ParaView: Send {
     fn storage(&self, at: &Hash, key: &[u8]) -> Result<Option<Vec<u8>>, ParaTxError>;
     /// Checks and queues a transaction.
     fn submit(&mut self, xt: OpaqueExtrinsic) -> Result<Submitted, ParaTxError>;
+    /// [`ParaChain::tx_checker`]: to check transactions with the view unlocked.
+    fn tx_checker(&self) -> Result<TxChecker, ParaTxError>;
+    /// [`ParaChain::admit`], and passes the transaction on to the para's other nodes.
+    fn admit(
+        &mut self,
+        xt: OpaqueExtrinsic,
+        verdict: Result<ValidTransaction, InvalidTransaction>,
+    ) -> Result<Submitted, ParaTxError>;
     /// The para runtime's name and version at the head (part of every signed payload).
     fn runtime_version(&self) -> Result<VersionInfo, ParaTxError>;
     /// The nonce `who`'s next transaction should take (the head's, after those pooled here).
@@ -1066,6 +1111,22 @@ impl ParaView for ParaChain {
 
     fn runtime_version(&self) -> Result<VersionInfo, ParaTxError> {
         ParaChain::runtime_version(self).map_err(|e| ParaTxError::State(e.to_string()))
+    }
+
+    fn tx_checker(&self) -> Result<TxChecker, ParaTxError> {
+        ParaChain::tx_checker(self)
+    }
+
+    fn admit(
+        &mut self,
+        xt: OpaqueExtrinsic,
+        verdict: Result<ValidTransaction, InvalidTransaction>,
+    ) -> Result<Submitted, ParaTxError> {
+        let submitted = ParaChain::admit(self, xt.clone(), verdict)?;
+        if self.announce.len() < MAX_POOL {
+            self.announce.push(xt);
+        }
+        Ok(submitted)
     }
 
     fn submit(&mut self, xt: OpaqueExtrinsic) -> Result<Submitted, ParaTxError> {

@@ -1387,7 +1387,8 @@ pub fn verdict_of(err: &super::ParachainError) -> Verdict {
         E::Invalid(
             InvalidCandidate::Timeout { .. }
             | InvalidCandidate::MemoryLimit { .. }
-            | InvalidCandidate::CompileTimeout(_),
+            | InvalidCandidate::CompileTimeout(_)
+            | InvalidCandidate::Busy,
         ) => Verdict::Ignore,
         E::Invalid(_)
         | E::Backing(

@@ -70,19 +70,27 @@ impl ParaRpc {
         }
     }
 
-    /// Checks and queues a para transaction, with the pool's error codes.
+    /// Checks and queues a para transaction, with the pool's error codes. The check runs
+    /// with the para's chain unlocked: submissions do not queue behind each other or behind
+    /// the collator building a block.
     pub(super) fn submit(&self, xt: OpaqueExtrinsic) -> RpcResult<Submitted> {
-        self.view().submit(xt).map_err(|err| {
-            let code = match err {
-                ParaTxError::Pool(crate::pool::PoolError::AlreadyImported(_)) => {
-                    POOL_ALREADY_IMPORTED
-                }
-                ParaTxError::Pool(_) => POOL_TOO_LOW_PRIORITY,
-                ParaTxError::PoolFull => POOL_IMMEDIATELY_DROPPED,
-                ParaTxError::Invalid(_) | ParaTxError::State(_) => POOL_INVALID_TX,
-            };
-            error(code, format!("Invalid Transaction: {err}"))
-        })
+        let checked = self.view().tx_checker().and_then(|checker| {
+            let verdict = checker.check(std::slice::from_ref(&xt))?.pop();
+            verdict.ok_or_else(|| ParaTxError::State("the runtime answered nothing".into()))
+        });
+        checked
+            .and_then(|verdict| self.view().admit(xt, verdict))
+            .map_err(|err| {
+                let code = match err {
+                    ParaTxError::Pool(crate::pool::PoolError::AlreadyImported(_)) => {
+                        POOL_ALREADY_IMPORTED
+                    }
+                    ParaTxError::Pool(_) => POOL_TOO_LOW_PRIORITY,
+                    ParaTxError::PoolFull => POOL_IMMEDIATELY_DROPPED,
+                    ParaTxError::Invalid(_) | ParaTxError::State(_) => POOL_INVALID_TX,
+                };
+                error(code, format!("Invalid Transaction: {err}"))
+            })
     }
 
     /// Whether the para block `block` (number `number`) is final: in the para's chain as of

@@ -256,6 +256,45 @@ fn template_blocks_import_through_the_wasm_under_code_with_the_same_changes_as_n
     );
 }
 
+/// The genesis a para's Wasm builds from its config (`GenesisBuilder_build_state`) is the one
+/// the native runtime builds, for both dev runtimes; bytes that are no runtime build none.
+#[test]
+fn genesis_built_by_the_wasm_is_the_native_one() {
+    let host = host();
+    let config = GenesisConfig::dev(ParaId(2000));
+    let (header, changes) = host.build_genesis(WASM_BINARY, &config).unwrap();
+    let (native_header, native) = config.build::<TemplateRuntime>().unwrap();
+    assert_eq!(header, native_header);
+    let sorted = |mut nodes: Vec<(Hash, Vec<u8>)>| {
+        nodes.sort();
+        nodes
+    };
+    assert_eq!(sorted(changes.new_nodes), sorted(native.new_nodes));
+
+    let example = example_parachain_runtime::WASM_BINARY;
+    let config = GenesisConfig {
+        sudo: None,
+        ..GenesisConfig::dev(ParaId(2001))
+    };
+    let (header, _) = host.build_genesis(example, &config).unwrap();
+    let (native_header, _) = config
+        .build::<example_parachain_runtime::ExampleRuntime>()
+        .unwrap();
+    assert_eq!(header, native_header);
+
+    // Bytes that are no runtime build nothing.
+    let Err(err) = host.build_genesis(b"not wasm", &config) else {
+        panic!("a genesis from bytes that are not Wasm");
+    };
+    assert!(
+        matches!(
+            err,
+            ExecutionError::Runtime(InvalidCandidate::InvalidCode(_))
+        ),
+        "{err}"
+    );
+}
+
 /// Transactions checked through the para's Wasm (`TaggedTransactionQueue_validate_transactions`)
 /// get the native runtime's verdicts: valid with its nonces, a future nonce, a stale one, a bad
 /// signature (only when signatures are checked), bytes that are no extrinsic.

@@ -51,7 +51,7 @@ const OFFERED_PER_SECOND: usize = 3_000;
 const SLOTS: u32 = 30;
 
 /// Signers of the offered load (funded first), so the dev workload's accounts are left alone.
-const LOAD_ACCOUNTS: usize = 4;
+const LOAD_ACCOUNTS: usize = 8;
 
 /// Held by each test of this binary while it runs: one network at a time.
 pub(crate) static EXCLUSIVE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -78,6 +78,8 @@ async fn the_default_dev_network_takes_the_readme_xcm_command_and_keeps_finalizi
     };
     let template = port_of(dev.line("para     1000"));
     let example = port_of(dev.line("para     1001"));
+    // `join     tessera run --chain SPEC --base-path PATH --para 1000 --bootnodes PEERS`
+    let join = dev.line("join");
 
     // The README's command, with the ports this run got.
     let (template_url, example_url) = (
@@ -120,7 +122,7 @@ async fn the_default_dev_network_takes_the_readme_xcm_command_and_keeps_finalizi
     assert_ne!(code, 0, "{text}");
     assert!(text.contains("sent no message"), "{text}");
 
-    registered_from_the_cli(rpc).await;
+    registered_from_the_cli(rpc, &join, dir.path()).await;
     under_load(rpc, template, dir.path()).await;
     under_attack(rpc, &validators, &base.with_extension("log")).await;
     drop(dev);
@@ -133,11 +135,30 @@ async fn para_ids(relay: u16) -> Vec<u64> {
     paras.iter().filter_map(|p| p["id"].as_u64()).collect()
 }
 
-/// README's `tessera para` commands: Bob reserves an id and registers the template under it
+/// README's `tessera para` commands: a para chain spec is written for a Wasm blob
+/// (`build-spec --para-wasm`); Bob reserves an id and registers the para from that spec
 /// (Charlie, who did not reserve it, cannot); it is onboarded at the block the command said;
-/// Bob deregisters it and gets the deposits back. `status` says each stage.
-async fn registered_from_the_cli(relay: u16) {
+/// a node started from the spec alone (`run --para-spec`, no para of this binary) collates
+/// it, and its blocks are finalized; Bob deregisters it and gets the deposits back. `status`
+/// says each stage.
+async fn registered_from_the_cli(relay: u16, join: &str, dir: &std::path::Path) {
     let url = format!("ws://127.0.0.1:{relay}");
+    let after = |flag: &str| -> String {
+        let rest = join
+            .split(flag)
+            .nth(1)
+            .unwrap_or_else(|| panic!("no {flag} in {join}"));
+        rest.split_whitespace().next().unwrap().to_string()
+    };
+    let (relay_spec, bootnodes) = (after("--chain "), after("--bootnodes "));
+    let wasm = dir.join("para-2000.wasm");
+    std::fs::write(&wasm, parachain_template_runtime::WASM_BINARY).unwrap();
+    let wasm = wasm.to_string_lossy().into_owned();
+    let (code, json) = tessera(&["build-spec", "--para-wasm", &wasm, "--para-id", "2000"]);
+    assert_eq!(code, 0, "{json}");
+    let para_spec = dir.join("para-2000.json");
+    std::fs::write(&para_spec, &json).unwrap();
+    let para_spec = para_spec.to_string_lossy().into_owned();
     let status = || {
         let (code, text) = tessera(&["para", "status", "--rpc", &url, "--id", "2000"]);
         assert_eq!(code, 0, "{text}");
@@ -153,7 +174,7 @@ async fn registered_from_the_cli(relay: u16) {
         "{said}"
     );
     let register = |from| {
-        let args = ["--from", from, "--id", "2000", "--dev-runtime", "template"];
+        let args = ["--from", from, "--id", "2000", "--spec", &para_spec];
         tessera(&[&["para", "register", "--rpc", &url][..], &args].concat())
     };
     let (code, text) = register("//Charlie");
@@ -181,6 +202,55 @@ async fn registered_from_the_cli(relay: u16) {
     .expect("para 2000 was not onboarded");
     let said = status();
     assert!(said.contains("para 2000: onboarded, head #0 "), "{said}");
+
+    // A relay full node that collates para 2000 from its spec alone.
+    let (node_rpc, para_rpc) = (free_port().to_string(), free_port().to_string());
+    let collator = Process::spawn(
+        &[
+            "run",
+            "--chain",
+            &relay_spec,
+            "--bootnodes",
+            &bootnodes,
+            "--listen-addr",
+            "/ip4/127.0.0.1/tcp/0",
+            "--rpc-port",
+            &node_rpc,
+            "--para-spec",
+            &para_spec,
+            "--collator-key",
+            "//Ferdie",
+            "--para-rpc-port",
+            &para_rpc,
+        ],
+        &dir.join("para-2000-collator"),
+    );
+    let finalized_head = || async {
+        let paras: Value = request(relay, "tessera_paras", rpc_params![]).await;
+        paras
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == 2000)
+            .and_then(|p| p["finalized"]["number"].as_u64())
+    };
+    let finalized = tokio::time::timeout(Duration::from_secs(90), async {
+        loop {
+            match finalized_head().await {
+                Some(number) if number >= 2 => return number,
+                _ => tokio::time::sleep(Duration::from_millis(250)).await,
+            }
+        }
+    })
+    .await;
+    if finalized.is_err() {
+        print_logs(dir);
+    }
+    assert!(
+        finalized.is_ok(),
+        "para 2000 finalized no block from its spec's collator"
+    );
+    drop(collator);
     let args = [
         "para",
         "deregister",
