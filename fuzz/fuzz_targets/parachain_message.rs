@@ -106,7 +106,7 @@ fn para_genesis() -> &'static (Header, Vec<(Hash, Vec<u8>)>) {
 
 fn para_node() -> Box<dyn Collate> {
     let (header, nodes) = para_genesis().clone();
-    let chain = ParaChain::<TemplateRuntime>::in_memory(ParaId(1000), header, nodes)
+    let chain = ParaChain::in_memory(ParaId(1000), header, nodes)
         .expect("an in-memory para chain");
     Box::new(Collator::full_node(chain))
 }
@@ -195,7 +195,7 @@ fuzz_target!(|data: &[u8]| {
         let Some(last) = blocks.last() else { return };
         let mut chain = {
             let (header, nodes) = para_genesis().clone();
-            ParaChain::<TemplateRuntime>::in_memory(ParaId(1000), header, nodes)
+            ParaChain::in_memory(ParaId(1000), header, nodes)
                 .expect("an in-memory para chain")
         };
         let included = tessera_runtime::parachain::HeadData(last.header.encode());
