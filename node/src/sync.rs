@@ -32,6 +32,8 @@ const MAX_HOLDERS: usize = 4;
 const FETCH_AFTER: Duration = Duration::from_millis(200);
 /// The least time between two requests for one block (unless the first showed how to ask).
 const FETCH_RETRY: Duration = Duration::from_secs(1);
+/// How long a request by hash may go unanswered before another peer is asked.
+const FETCH_STALE: Duration = Duration::from_secs(5);
 /// How long a block no peer served stays wanted.
 const WANTED_FOR: Duration = Duration::from_secs(30);
 
@@ -95,6 +97,8 @@ struct WantedBlock {
     /// Who named it, asked in turn.
     holders: Vec<PeerId>,
     next_holder: usize,
+    /// Asked next, before the turn (it served part of the fork).
+    prefer: Option<PeerId>,
     /// How many blocks the next request asks for (more once a response did not connect).
     count: u32,
     first_named: Instant,
@@ -116,8 +120,8 @@ pub struct ChainSync {
     justification_asked: BlockNumber,
     /// Blocks named by peers that we lack, by hash.
     wanted: HashMap<Hash, WantedBlock>,
-    /// Requests by hash in flight, and the block each is for.
-    fetching: HashMap<OutboundRequestId, Hash>,
+    /// Requests by hash in flight: the block each is for, and when it was sent.
+    fetching: HashMap<OutboundRequestId, (Hash, Instant)>,
 }
 
 impl ChainSync {
@@ -213,6 +217,7 @@ impl ChainSync {
                 number: target.number,
                 holders: Vec::new(),
                 next_holder: 0,
+                prefer: None,
                 count: target
                     .number
                     .saturating_sub(best)
@@ -248,9 +253,18 @@ impl ChainSync {
                         && client.header(hash).ok().flatten().is_none())
             });
         }
+        // A request unanswered for long no longer holds its block back, nor a place: its
+        // peer may be silent on purpose (its answer, if it comes, is still taken).
+        let fresh = |at: &Instant| now.duration_since(*at) < FETCH_STALE;
+        for want in self.wanted.values_mut() {
+            if want.in_flight && !want.asked_at.as_ref().is_some_and(fresh) {
+                want.in_flight = false;
+            }
+        }
+        let in_flight = self.fetching.values().filter(|(_, at)| fresh(at)).count();
         let mut due: Vec<(Hash, PeerId, u32)> = Vec::new();
         for (hash, want) in &mut self.wanted {
-            if self.fetching.len().saturating_add(due.len()) >= MAX_FETCHES_IN_FLIGHT {
+            if in_flight.saturating_add(due.len()) >= MAX_FETCHES_IN_FLIGHT {
                 break;
             }
             let waited = now.duration_since(want.first_named) >= FETCH_AFTER
@@ -260,14 +274,20 @@ impl ChainSync {
             if want.in_flight || !waited {
                 continue;
             }
-            let holder = want.holders[want.next_holder % want.holders.len()];
-            want.next_holder = want.next_holder.wrapping_add(1);
+            let holder = match want.prefer.take() {
+                Some(peer) if want.holders.contains(&peer) => peer,
+                _ => {
+                    let holder = want.holders[want.next_holder % want.holders.len()];
+                    want.next_holder = want.next_holder.wrapping_add(1);
+                    holder
+                }
+            };
             due.push((*hash, holder, want.count));
         }
         for (hash, peer, count) in due {
             let request = SyncRequest::Ancestry { hash, count };
             if let Ok(id) = self.network.request(peer, request).await {
-                self.fetching.insert(id, hash);
+                self.fetching.insert(id, (hash, now));
                 if let Some(want) = self.wanted.get_mut(&hash) {
                     want.in_flight = true;
                     want.asked_at = Some(now);
@@ -304,7 +324,7 @@ impl ChainSync {
             want.holders.retain(|holder| *holder != peer);
             return;
         }
-        let mut lowest_unknown = false;
+        let mut deeper = false;
         for SyncBlock {
             block,
             justification,
@@ -316,10 +336,20 @@ impl ChainSync {
                         out.justifications.push((peer, justification));
                     }
                 }
-                Err(err) if err.is_not_yet() => {
-                    lowest_unknown = true;
+                Err(
+                    ImportError::UnknownParent(_)
+                    | ImportError::Authorship(authorship::ImportError::UnknownParent(_)),
+                ) => {
+                    deeper = true;
                     break;
                 }
+                Err(ImportError::Authorship(authorship::ImportError::BelowFinalized(_))) => {
+                    // On a fork finality has left: nothing needs it any more.
+                    self.wanted.remove(&hash);
+                    return;
+                }
+                // Its slot has not begun here, or our store failed: not the peer's doing.
+                Err(err) if import_failure_verdict(&err) == Verdict::Ignore => return,
                 Err(err) => {
                     tracing::debug!(%peer, %err, "invalid block in an ancestry response");
                     let _stopped = self.network.report(peer, Misbehaviour::Invalid);
@@ -330,15 +360,20 @@ impl ChainSync {
                 }
             }
         }
+        if !deeper {
+            self.wanted.remove(&hash);
+            return;
+        }
         let Some(want) = self.wanted.get_mut(&hash) else {
             return;
         };
-        if lowest_unknown && want.count < MAX_BLOCKS_PER_REQUEST {
+        if want.count < MAX_BLOCKS_PER_REQUEST {
             // The fork starts further down than asked: ask this peer for more, now.
             want.count = want.count.saturating_mul(4).min(MAX_BLOCKS_PER_REQUEST);
             want.asked_at = None;
-            want.next_holder = want.next_holder.wrapping_sub(1);
-        } else if !lowest_unknown {
+            want.prefer = Some(peer);
+        } else {
+            // Deeper than one request reaches: sync by number and catch-ups are for that.
             self.wanted.remove(&hash);
         }
     }
@@ -414,7 +449,7 @@ impl ChainSync {
                 request,
                 response,
             } => {
-                if let Some(hash) = self.fetching.remove(&request) {
+                if let Some((hash, _)) = self.fetching.remove(&request) {
                     self.on_fetched(peer, hash, response, &mut outcome);
                     return outcome;
                 }
@@ -447,6 +482,9 @@ impl ChainSync {
             NetworkEvent::PeerConnected(_) => self.announce_status().await,
             NetworkEvent::PeerDisconnected(peer) | NetworkEvent::Banned(peer) => {
                 self.peers.remove(&peer);
+                for want in self.wanted.values_mut() {
+                    want.holders.retain(|holder| *holder != peer);
+                }
                 if self.downloading == Some(peer) {
                     self.downloading = None;
                 }

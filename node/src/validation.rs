@@ -65,6 +65,9 @@ const MODULE_CACHE_SIZE: usize = 32;
 /// than a PoV can hold, so honest code never meets it.
 pub const MAX_HOST_INPUT: u32 = 8 * 1024 * 1024;
 
+/// Longest storage key a runtime may read (ours are under 200 bytes).
+pub const MAX_STORAGE_KEY: u32 = 16 * 1024;
+
 /// Most signatures one `sr25519_verify_batch` call checks.
 pub const MAX_BATCH: u32 = 4096;
 
@@ -244,6 +247,8 @@ struct RuntimeState {
     committed: Option<StateChanges>,
     /// A failure of the node's own store (not the block's fault).
     store_failure: Option<String>,
+    /// Bytes of keys and values the host keeps for the call (its reads' cache).
+    host_bytes: usize,
 }
 
 impl ResourceLimiter for Execution {
@@ -373,9 +378,7 @@ impl ValidationHost {
             .max_memory_size(limits.max_memory_bytes)
             .linear_memory_keep_resident(KEEP_RESIDENT)
             .table_keep_resident(KEEP_RESIDENT);
-        config
-            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
-            .memory_reservation(limits.max_memory_bytes as u64);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&config).map_err(|e| HostStartError(e.to_string()))?;
         let linker = host_functions(&engine).map_err(|e| HostStartError(e.to_string()))?;
         let ticker_stop = Arc::new(AtomicBool::new(false));
@@ -717,6 +720,7 @@ impl ValidationHost {
             state: Some(state),
             committed: None,
             store_failure: None,
+            host_bytes: 0,
         };
         let mut execution = Execution::new(
             self.limits.max_memory_bytes,
@@ -1163,16 +1167,33 @@ fn host_functions(engine: &Engine) -> wasmtime::Result<Linker<Execution>> {
         host::STORAGE_GET,
         |mut caller: Caller<'_, Execution>, key: u32, len: u32| -> wasmtime::Result<u64> {
             host_call(&mut caller, len)?;
+            if len > MAX_STORAGE_KEY {
+                return Err(wasmtime::Error::msg(format!(
+                    "a storage key of {len} bytes exceeds {MAX_STORAGE_KEY}"
+                )));
+            }
             let key = read(&mut caller, key, len)?;
-            let read = runtime_state(&mut caller)?
+            let memory_limit = caller.data().memory_limit;
+            let runtime = runtime_state(&mut caller)?;
+            let read = runtime
                 .state
                 .as_mut()
                 .ok_or_else(|| wasmtime::Error::msg("storage read after the commit"))?
                 .get(&key);
             let value = match read {
-                Ok(Some(value)) => value,
-                Ok(None) => return Ok(u64::MAX),
+                Ok(value) => value,
                 Err(err) => return Err(store_failed(&mut caller, err.to_string())),
+            };
+            // The host keeps every key read (and its value) for the call: counted against the
+            // memory cap, so a runtime cannot grow the node's memory beyond it.
+            let kept = key.len() + value.as_ref().map_or(0, Vec::len);
+            runtime.host_bytes = runtime.host_bytes.saturating_add(kept);
+            if runtime.host_bytes > memory_limit {
+                caller.data_mut().memory_exceeded = true;
+                return Err(wasmtime::Error::msg("storage reads exceed the memory cap"));
+            }
+            let Some(value) = value else {
+                return Ok(u64::MAX);
             };
             let len = u32::try_from(value.len())
                 .map_err(|_| wasmtime::Error::msg("a stored value exceeds 4 GiB"))?;
@@ -1209,6 +1230,10 @@ fn host_functions(engine: &Engine) -> wasmtime::Result<Linker<Execution>> {
                 Ok(committed) => committed,
                 Err(err) => return Err(store_failed(&mut caller, err.to_string())),
             };
+            if Instant::now() >= caller.data().deadline {
+                caller.data_mut().timed_out = true;
+                return Err(wasmtime::Error::msg("deadline passed in the commit"));
+            }
             write(&mut caller, root, &committed.root.0)?;
             runtime_state(&mut caller)?.committed = Some(committed);
             Ok(())

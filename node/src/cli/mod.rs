@@ -107,9 +107,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     let code = std::fs::read(&path)
                         .with_context(|| format!("cannot read {}", path.display()))?;
                     let spec = tessera_relay_chain::ParaChainSpec::dev(id, code);
-                    // A spec whose runtime cannot build its genesis is refused here.
+                    // Checked as a node will load it, and its runtime must build its genesis.
+                    let json = spec.to_json();
+                    tessera_relay_chain::ParaChainSpec::from_json(&json)?;
                     paras::genesis_of(&spec)?;
-                    spec.to_json()
+                    json
                 }
                 _ => tessera_relay_chain::ChainSpec::load(&args.chain.chain)?.to_json(),
             };

@@ -15,7 +15,7 @@
 
 use crate::pool::{Pool, PoolError};
 use crate::store::{ChainStore, Database, MemoryDb, StoreError};
-use crate::validation::{ExecutionError, ValidationHost, ValidationPurpose};
+use crate::validation::{ExecutionError, ValidationHost};
 use parity_scale_codec::{Decode, DecodeAll, Encode};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -25,7 +25,6 @@ use tessera_runtime::executive::{InvalidTransaction, ValidTransaction};
 use tessera_runtime::messaging::RelayInputs;
 use tessera_runtime::modules::system;
 use tessera_runtime::parachain::ParachainBlockData;
-use tessera_runtime::parachain::{CandidateCommitments, ValidationParams};
 use tessera_runtime::state::{NodeStore, State, StateChanges};
 use tessera_runtime::storage::CODE_KEY;
 use tessera_runtime::wasm::api::{BLOCK_BUILDER_INHERENT_EXTRINSICS, CORE_VERSION};
@@ -1001,26 +1000,6 @@ impl TxChecker {
             },
         )
         .map_err(|err| ParaTxError::State(err.to_string()))
-    }
-}
-
-impl RuntimeAt {
-    /// Checks the para block in `params` as validators will, with the para's validation code,
-    /// whose hash is `code_hash` (the relay chain's for the para, which must be this `:code`):
-    /// its commitments.
-    pub fn validate(
-        &self,
-        code_hash: Hash,
-        params: &ValidationParams,
-    ) -> Result<CandidateCommitments, ExecutionError> {
-        runtime_call(self.nodes.clone(), self.root, |executor, own, code, _| {
-            if own != code_hash {
-                return Err(ExecutionError::Refused(format!(
-                    "the relay chain's code for the para is {code_hash}, its own is {own}"
-                )));
-            }
-            executor.validate_lazily(code_hash, code, params, ValidationPurpose::Backing)
-        })
     }
 }
 

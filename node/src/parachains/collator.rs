@@ -19,6 +19,8 @@ use super::chain::{
 use super::tracking::{DropReason, Outcome, RelayView, SentCandidate, Tracker};
 use crate::client::Client;
 use crate::collation::{collate, Collation, CollationInput};
+use crate::store::ChainStore;
+use crate::validation::{ExecutionError, ValidationHost, ValidationPurpose};
 use parity_scale_codec::{Decode, DecodeAll, Encode};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -109,11 +111,23 @@ pub struct CollationJob {
     candidate: Option<CandidateInputs>,
 }
 
+/// A relay chain state: the store and the root.
+#[derive(Clone)]
+struct RelayState(ChainStore, Hash);
+
+impl std::fmt::Debug for RelayState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RelayState({})", self.1)
+    }
+}
+
 /// What making a candidate on a relay block needs from it.
 #[derive(Clone, Debug)]
 struct CandidateInputs {
     validation_data: PersistedValidationData,
     code_hash: Hash,
+    /// The relay state at the relay parent, where that code is (read only if not compiled).
+    relay_state: RelayState,
     inputs: RelayInputs,
     validators: usize,
     slot: Duration,
@@ -187,6 +201,9 @@ impl Collator {
     /// `balances.transfer` calls at the template's call index, so only a para whose runtime
     /// keeps `balances` there can take them.
     fn queue_dev_transfers(&mut self, chain: &mut ParaChain) {
+        if self.dev_transfers == 0 {
+            return;
+        }
         let version = match chain.runtime_version() {
             Ok(version) => version,
             Err(err) => return tracing::debug!(%err, "no dev transfers: no runtime version"),
@@ -377,6 +394,7 @@ impl Collate for Collator {
                 Some(CandidateInputs {
                     validation_data,
                     code_hash,
+                    relay_state: RelayState(client.store().clone(), best.state_root),
                     inputs,
                     validators: client.authorities().len(),
                     slot: client.slot_duration(),
@@ -432,6 +450,7 @@ impl Collate for Collator {
         let CandidateInputs {
             validation_data,
             code_hash,
+            relay_state,
             inputs,
             validators,
             slot,
@@ -477,7 +496,6 @@ impl Collate for Collator {
             }
         };
         // The rest needs no chain: its RPC and gossiped transactions go on meanwhile.
-        let runtime = chain.runtime_at_head();
         drop(chain);
         let built_in = started.elapsed();
         let (number, extrinsics) = (data.block.header.number, data.block.extrinsics.len());
@@ -504,7 +522,21 @@ impl Collate for Collator {
             relay_parent_number: validation_data.relay_parent_number,
             relay_parent_storage_root: validation_data.relay_parent_storage_root,
         };
-        let commitments = match runtime.validate(code_hash, &params) {
+        // As backers will: with the code the relay chain holds for the para.
+        let relay_code = || {
+            let RelayState(store, root) = &relay_state;
+            match paras::CODE.get(&mut State::new(store, *root), &code_hash) {
+                Ok(Some(code)) => Ok(code.0),
+                Ok(None) => Err(ExecutionError::NoCode),
+                Err(err) => Err(ExecutionError::Store(err.to_string())),
+            }
+        };
+        let validated = ValidationHost::shared()
+            .map_err(|err| ExecutionError::Store(err.to_string()))
+            .and_then(|host| {
+                host.validate_lazily(code_hash, relay_code, &params, ValidationPurpose::Backing)
+            });
+        let commitments = match validated {
             Ok(commitments) => commitments,
             Err(err) => {
                 tracing::warn!(para = para.0, %err, "own block does not validate");

@@ -80,7 +80,8 @@ impl ParaNodes {
         };
         let mut taken = false;
         for node in self.of(message.para) {
-            let results = node.submit_many(message.transactions.clone());
+            // Checked through the para's Wasm: off the async workers.
+            let results = blocking(|| node.submit_many(message.transactions.clone()));
             taken |= results.iter().any(Result::is_ok);
         }
         if taken {

@@ -74,7 +74,9 @@ impl ParaRpc {
     /// with the para's chain unlocked: submissions do not queue behind each other or behind
     /// the collator building a block.
     pub(super) fn submit(&self, xt: OpaqueExtrinsic) -> RpcResult<Submitted> {
-        let checked = self.view().tx_checker().and_then(|checker| {
+        // Its own statement: the view's lock ends with it, before the check.
+        let checker = self.view().tx_checker();
+        let checked = checker.and_then(|checker| {
             let verdict = checker.check(std::slice::from_ref(&xt))?.pop();
             verdict.ok_or_else(|| ParaTxError::State("the runtime answered nothing".into()))
         });
