@@ -299,6 +299,16 @@ impl ParaChain {
         xts: Vec<OpaqueExtrinsic>,
     ) -> Vec<Result<Submitted, ParaTxError>> {
         let verdicts = self.tx_checker().and_then(|checker| checker.check(&xts));
+        self.admit_all(xts, verdicts)
+    }
+
+    /// [`Self::admit`] for each of `xts` as `verdicts` (from one [`TxChecker`] call) found
+    /// it; every one refused if the check itself failed.
+    pub fn admit_all(
+        &mut self,
+        xts: Vec<OpaqueExtrinsic>,
+        verdicts: Result<Vec<Result<ValidTransaction, InvalidTransaction>>, ParaTxError>,
+    ) -> Vec<Result<Submitted, ParaTxError>> {
         match verdicts {
             Ok(verdicts) => xts
                 .into_iter()

@@ -605,15 +605,7 @@ impl Collate for Collator {
         // Checked with the chain unlocked: its RPC and the collator go on meanwhile.
         let checker = self.lock().tx_checker();
         let verdicts = checker.and_then(|checker| checker.check(&xts));
-        let mut chain = self.lock();
-        match verdicts {
-            Ok(verdicts) => xts
-                .into_iter()
-                .zip(verdicts)
-                .map(|(xt, verdict)| chain.admit(xt, verdict))
-                .collect(),
-            Err(err) => xts.iter().map(|_| Err(err.clone())).collect(),
-        }
+        self.lock().admit_all(xts, verdicts)
     }
 
     fn take_announced(&mut self) -> Vec<OpaqueExtrinsic> {
