@@ -2,7 +2,7 @@
 //! account (no root): reserve an id, register its genesis head and code, deregister it.
 
 use super::paras::{genesis_of, ParaRuntime};
-use super::submit::{wait_for_inclusion, Chain};
+use super::submit::{wait_for, Chain, Settled};
 use anyhow::{anyhow, bail, Context};
 use clap::{Args, Subcommand, ValueEnum};
 use parity_scale_codec::{DecodeAll, Encode};
@@ -50,7 +50,7 @@ pub struct SignerArgs {
     /// The signer's secret URI (`//Alice`, a phrase, a hex seed).
     #[arg(long, value_name = "SURI")]
     pub from: String,
-    /// Seconds to wait for the transaction to be included.
+    /// Seconds to wait for a finalized block to hold the transaction.
     #[arg(long, default_value_t = 60)]
     pub timeout: u64,
 }
@@ -234,7 +234,8 @@ async fn status(args: StatusArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Submits `call` signed by the signer, waits for its inclusion, and returns the registrar's
+/// Submits `call` signed by the signer, waits until a finalized block holds it (a deposit
+/// or an onboarding block a reorg could take back is not reported), and returns the registrar's
 /// events it deposited, or the error it failed with.
 async fn submit(
     signer: &SignerArgs,
@@ -249,7 +250,7 @@ async fn submit(
         );
     }
     let (mut watch, _) = chain.submit(&pair, Call::Registrar(call)).await?;
-    let included = wait_for_inclusion(&mut watch, signer.timeout).await?;
+    let included = wait_for(&mut watch, Settled::Finalized, signer.timeout).await?;
     let mut registrar_events = Vec::new();
     for event in chain.events_of::<Event>(&included).await? {
         match event {

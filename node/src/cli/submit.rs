@@ -1,5 +1,5 @@
 //! Signing and submitting calls to a node over its WebSocket RPC, and following them until a
-//! block includes them: what `tessera xcm` and `tessera para` share.
+//! block includes or finalizes them: what `tessera xcm` and `tessera para` share.
 
 use anyhow::{anyhow, bail, Context};
 use jsonrpsee_core::client::{ClientT, Error as ClientError, Subscription, SubscriptionClientT};
@@ -169,20 +169,35 @@ impl Chain {
     }
 }
 
-/// Follows a watched transaction until a block includes it. Fails with the node's reason if
-/// it became invalid, and after `timeout` seconds.
-pub(super) async fn wait_for_inclusion(
+/// How settled a watched transaction must be before [`wait_for`] returns.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Settled {
+    /// In a block of the best chain (which a reorg may still take back).
+    InBestBlock,
+    /// In a finalized block.
+    Finalized,
+}
+
+/// Follows a watched transaction until it is `settled`. Fails with the node's reason if it
+/// became invalid or was dropped, and after `timeout` seconds.
+pub(super) async fn wait_for(
     watch: &mut Subscription<Value>,
+    settled: Settled,
     timeout: u64,
 ) -> anyhow::Result<Included> {
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(timeout);
     loop {
         let event = match tokio::time::timeout_at(deadline, watch.next()).await {
+            Err(_) if settled == Settled::Finalized => {
+                bail!("the transaction was not in a finalized block after {timeout} s")
+            }
             Err(_) => bail!("the transaction was not included in a block after {timeout} s"),
             Ok(None) => bail!("the node closed the transaction's subscription"),
             Ok(Some(event)) => event.context("unexpected transaction event")?,
         };
-        match event["event"].as_str() {
+        let kind = event["event"].as_str();
+        match kind {
+            Some("bestChainBlockIncluded") if settled == Settled::Finalized => {}
             Some("bestChainBlockIncluded") | Some("finalized") => {
                 let block = event["block"]["hash"].as_str().and_then(|h| h.parse().ok());
                 let index = event["block"]["index"]

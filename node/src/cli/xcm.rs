@@ -1,7 +1,7 @@
 //! `tessera xcm`: XCM messages, locations and asset lists between their SCALE bytes (as chains
 //! carry them, Polkadot's layout) and JSON (as people read and write them).
 
-use super::submit::{wait_for_inclusion, Chain};
+use super::submit::{wait_for, Chain, Settled};
 use anyhow::{anyhow, bail, Context};
 use clap::{Args, Subcommand, ValueEnum};
 use jsonrpsee_core::client::{ClientT, Subscription};
@@ -313,7 +313,7 @@ async fn send_and_follow(
     let call = build(source.para.is_some())?;
     let (id, mut watch) = submit_xcm(&source, &pair, call).await?;
     println!("message id 0x{}", hex::encode(id));
-    let included = wait_for_inclusion(&mut watch, timeout).await?;
+    let included = wait_for(&mut watch, Settled::InBestBlock, timeout).await?;
     println!("included in block {}", included.block);
     // The including block is the head the node reads at now: the record is there at once
     // unless the call failed.

@@ -168,16 +168,8 @@ async fn registered_from_the_cli(relay: u16, join: &str, dir: &std::path::Path) 
     let (code, text) = tessera(&["para", "reserve", "--rpc", &url, "--from", "//Bob"]);
     assert_eq!(code, 0, "{text}");
     assert!(text.contains("reserved para id 2000"), "{text}");
-    // The block that took the reservation may lose a fork race first: the status follows
-    // within a few blocks.
-    let mut said = status();
-    for _ in 0..20 {
-        if said.contains("reserved, not registered") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        said = status();
-    }
+    // The command returns once a finalized block holds the reservation.
+    let said = status();
     assert!(
         said.contains("reserved, not registered; manager 5FHneW46"),
         "{said}"
