@@ -25,7 +25,14 @@ pub fn build_validation_function() {
     }
     let crate_dir = PathBuf::from(required_var("CARGO_MANIFEST_DIR"));
     let out_dir = PathBuf::from(required_var("OUT_DIR"));
-    let crate_name = required_var("CARGO_PKG_NAME").replace('-', "_");
+    build_runtime(&crate_dir, &out_dir.join(OUTPUT_FILE));
+}
+
+/// Builds the runtime crate at `crate_dir` (a workspace member) into its Wasm blob at `output`,
+/// from any build script: how a binary carries a runtime as data without linking its code.
+/// Panics (failing the build with the reason) if it cannot.
+pub fn build_runtime(crate_dir: &Path, output: &Path) {
+    let crate_name = cargo_package_name(crate_dir).replace('-', "_");
     let repo_root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let script = repo_root.join("scripts/build-wasm.sh");
     let target_dir = env::var_os("CARGO_TARGET_DIR")
@@ -35,7 +42,7 @@ pub fn build_validation_function() {
 
     let status = Command::new("bash")
         .arg(&script)
-        .arg(&crate_dir)
+        .arg(crate_dir)
         .args(["--release", "--no-default-features", "--lib"])
         .args(["--crate-type", "cdylib"])
         // Small, fast code: no debug info in the blob, whole-program optimization.
@@ -53,13 +60,13 @@ pub fn build_validation_function() {
         );
     }
     let blob = target_dir.join(format!("wasm32-unknown-unknown/release/{crate_name}.wasm"));
-    std::fs::copy(&blob, out_dir.join(OUTPUT_FILE))
+    std::fs::copy(&blob, output)
         .unwrap_or_else(|err| panic!("cannot copy {}: {err}", blob.display()));
 
     // The blob is rebuilt when the runtime crate or any of our no_std crates it builds on
     // changes; a crate missing here leaves a stale blob that disagrees with native execution.
     for path in [
-        crate_dir.clone(),
+        crate_dir.to_path_buf(),
         repo_root.join("runtime"),
         repo_root.join("xcm"),
         script,
@@ -74,4 +81,18 @@ pub fn build_validation_function() {
 
 fn required_var(name: &str) -> String {
     env::var(name).unwrap_or_else(|_| panic!("{name} is not set: call this from a build script"))
+}
+
+/// The `name` of the package whose manifest is in `crate_dir`.
+fn cargo_package_name(crate_dir: &Path) -> String {
+    let manifest = crate_dir.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest)
+        .unwrap_or_else(|err| panic!("cannot read {}: {err}", manifest.display()));
+    text.lines()
+        .skip_while(|line| line.trim() != "[package]")
+        .find_map(|line| {
+            let (key, value) = line.split_once('=')?;
+            (key.trim() == "name").then(|| value.trim().trim_matches('"').to_string())
+        })
+        .unwrap_or_else(|| panic!("no package name in {}", manifest.display()))
 }

@@ -1,5 +1,6 @@
-//! The para runtimes this binary runs nodes of, and starting a para node with its RPC on a
-//! relay node.
+//! The dev paras whose Wasm this binary carries (built from the workspace's runtime crates by
+//! `build.rs`, their code not linked), and starting a node of any para from its chain spec
+//! with its RPC on a relay node.
 
 use super::node::Started;
 use crate::parachains::collator::Collate;
@@ -8,9 +9,7 @@ use crate::rpc::{self, para::ParaRpc};
 use crate::store::RocksDb;
 use crate::validation::ValidationHost;
 use anyhow::{bail, Context};
-use example_parachain_runtime as example;
 use jsonrpsee::server::ServerHandle;
-use parachain_template_runtime as template;
 use parity_scale_codec::Encode;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -20,7 +19,7 @@ use tessera_runtime::crypto::Pair;
 use tessera_runtime::state::StateChanges;
 use tessera_runtime::Header;
 
-/// A para runtime built into this binary.
+/// A dev para runtime whose Wasm this binary carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum ParaRuntime {
     /// The parachain template: system, balances, sudo.
@@ -43,8 +42,8 @@ impl ParaRuntime {
     /// Its Wasm validation code.
     pub(crate) fn code(self) -> &'static [u8] {
         match self {
-            ParaRuntime::Template => template::WASM_BINARY,
-            ParaRuntime::Example => example::WASM_BINARY,
+            ParaRuntime::Template => include_bytes!(concat!(env!("OUT_DIR"), "/template.wasm")),
+            ParaRuntime::Example => include_bytes!(concat!(env!("OUT_DIR"), "/example.wasm")),
         }
     }
 
