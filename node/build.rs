@@ -1,15 +1,21 @@
 //! Builds the two dev paras' Wasm (the parachain template and the example para) into
 //! `OUT_DIR`, so `tessera dev` carries them as data: the node links no para's code and runs
-//! these paras from their Wasm as it runs any other.
+//! these paras from their Wasm as it runs any other. Also builds the template's next version
+//! (feature `next-version`) for the upgrade tests, whose path is `TEMPLATE_NEXT_WASM`.
 use std::path::{Path, PathBuf};
 
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
-    for (crate_dir, blob) in [
-        ("parachain-template/runtime", "template.wasm"),
-        ("example-parachain/runtime", "example.wasm"),
-    ] {
-        tessera_wasm_builder::build_runtime(&root.join(crate_dir), &out_dir.join(blob));
-    }
+    let template = root.join("parachain-template/runtime");
+    let build = tessera_wasm_builder::build_runtime;
+    build(&template, &[], &out_dir.join("template.wasm"));
+    build(
+        &root.join("example-parachain/runtime"),
+        &[],
+        &out_dir.join("example.wasm"),
+    );
+    let next = out_dir.join("template-next.wasm");
+    build(&template, &["next-version"], &next);
+    println!("cargo:rustc-env=TEMPLATE_NEXT_WASM={}", next.display());
 }

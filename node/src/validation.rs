@@ -1071,6 +1071,20 @@ fn read_array<const N: usize>(
     <[u8; N]>::try_from(bytes.as_slice()).map_err(|_| wasmtime::Error::msg("short read"))
 }
 
+/// Copies `bytes` into a buffer of the guest's allocator, now the guest's: `ptr | len << 32`.
+fn give(caller: &mut Caller<'_, Execution>, bytes: &[u8]) -> wasmtime::Result<u64> {
+    let len = u32::try_from(bytes.len())
+        .map_err(|_| wasmtime::Error::msg("a host answer exceeds 4 GiB"))?;
+    let alloc = caller
+        .data()
+        .alloc
+        .clone()
+        .ok_or_else(|| wasmtime::Error::msg("the module exports no allocator"))?;
+    let ptr = alloc.call(&mut *caller, len)?;
+    write(caller, ptr, bytes)?;
+    Ok(wasm::pack_ptr_len(ptr, len))
+}
+
 fn write(caller: &mut Caller<'_, Execution>, ptr: u32, bytes: &[u8]) -> wasmtime::Result<()> {
     let memory = caller_memory(caller)?;
     memory
@@ -1164,6 +1178,15 @@ fn host_functions(engine: &Engine) -> wasmtime::Result<Linker<Execution>> {
     )?;
     linker.func_wrap(
         module,
+        host::RUNTIME_VERSION,
+        |mut caller: Caller<'_, Execution>, code: u32, len: u32| -> wasmtime::Result<u64> {
+            host_call(&mut caller, len)?;
+            let answer = with_input(&mut caller, code, len, wasm::check_code)?.encode();
+            give(&mut caller, &answer)
+        },
+    )?;
+    linker.func_wrap(
+        module,
         host::STORAGE_GET,
         |mut caller: Caller<'_, Execution>, key: u32, len: u32| -> wasmtime::Result<u64> {
             host_call(&mut caller, len)?;
@@ -1192,19 +1215,10 @@ fn host_functions(engine: &Engine) -> wasmtime::Result<Linker<Execution>> {
                 caller.data_mut().memory_exceeded = true;
                 return Err(wasmtime::Error::msg("storage reads exceed the memory cap"));
             }
-            let Some(value) = value else {
-                return Ok(u64::MAX);
-            };
-            let len = u32::try_from(value.len())
-                .map_err(|_| wasmtime::Error::msg("a stored value exceeds 4 GiB"))?;
-            let alloc = caller
-                .data()
-                .alloc
-                .clone()
-                .ok_or_else(|| wasmtime::Error::msg("the module exports no allocator"))?;
-            let ptr = alloc.call(&mut caller, len)?;
-            write(&mut caller, ptr, &value)?;
-            Ok(wasm::pack_ptr_len(ptr, len))
+            match value {
+                Some(value) => give(&mut caller, &value),
+                None => Ok(u64::MAX),
+            }
         },
     )?;
     linker.func_wrap(

@@ -94,6 +94,13 @@ pub struct PendingCandidate {
     pub backers: Vec<u32>,
 }
 
+impl PendingCandidate {
+    /// The number of its relay parent, the parent of the block that backed it.
+    pub fn relay_parent_number(&self) -> BlockNumber {
+        self.backed_in.saturating_sub(1)
+    }
+}
+
 /// Candidates pending availability, by para (one core per para).
 pub static PENDING: StorageMap<ParaId, PendingCandidate> = StorageMap::new(NAME, "Pending");
 /// The last block that had the inherent (at most one per block).
@@ -389,12 +396,13 @@ fn enact<E: Bounds>(
     PENDING.remove(&mut ctx.state, &para);
     let head_hash = candidate.commitments.head_data.hash();
     messaging::enact(ctx, para, &candidate.commitments)?;
+    paras::enact_para_upgrade(ctx, para, candidate.relay_parent_number())?;
     paras::set_head(&mut ctx.state, para, candidate.commitments.head_data)?;
     if let Some(code) = candidate.commitments.new_validation_code {
         // Checked when backed; only an upgrade root scheduled since can be in the way, and it
         // must not stop inclusion for every para.
         match paras::upgrade_refusal(&mut ctx.state, para, &code, ctx.block_number)? {
-            None => paras::schedule_code_upgrade(ctx, para, code)?,
+            None => paras::schedule_code_upgrade(ctx, para, code, true)?,
             Some(why) => ctx.deposit_event(Event::CodeUpgradeRefused {
                 para,
                 candidate_hash: candidate.hash,
@@ -476,8 +484,9 @@ pub fn check_backed(
     if descriptor.persisted_validation_data_hash != pvd.hash() {
         return Err(error("ValidationDataMismatch"));
     }
-    let info = paras::para_at(state, para, block_number)?.ok_or_else(|| error("NotRegistered"))?;
-    if descriptor.validation_code_hash != info.code_hash {
+    let code_hash = paras::code_for_candidate(state, para, block_number)?
+        .ok_or_else(|| error("NotRegistered"))?;
+    if descriptor.validation_code_hash != code_hash {
         return Err(error("WrongValidationCode"));
     }
     if descriptor.para_head != candidate.commitments.head_data.hash() {

@@ -921,7 +921,7 @@ impl<E: XcmRuntime + From<Event>> Dispatch<E> for Call {
 
 /// What a collator of `para` puts in its block built on relay block `relay_parent` (whose
 /// state is in `store`): the messages waiting for it and a proof of the queue heads and
-/// channels they must match.
+/// channels they must match, and of the para's scheduled upgrade (its go-ahead).
 ///
 /// A block built on the candidate pending availability (see
 /// [`crate::inclusion::persisted_validation_data`]) gets only the messages that candidate left:
@@ -943,6 +943,7 @@ pub fn relay_inputs(
         None => (0, None),
     };
     DOWNWARD_QUEUE_HEADS.get(&mut proven, &para)?;
+    tessera_runtime::parachain::PARA_UPGRADES.get(&mut proven, &para)?;
     let mut downward_messages = DOWNWARD_QUEUES.get_or_default(&mut plain, &para)?;
     downward_messages.drain(..processed.min(downward_messages.len()));
     let mut horizontal_messages = Vec::new();

@@ -3,9 +3,18 @@
 //! that take effect [`UPGRADE_DELAY`] blocks after they are scheduled; deregistration.
 //!
 //! Registration, upgrades and deregistration here take the root origin (sudo or governance)
-//! or happen in genesis; any account registers a para through [`crate::registrar`]. A scheduled upgrade is enacted lazily: the first call touching the para
-//! at or after its block enacts it, and [`para_at`] reads the para as of any block, so
-//! validation always uses the code in force at the candidate's relay parent.
+//! or happen in genesis; any account registers a para through [`crate::registrar`].
+//!
+//! Two kinds of upgrade. One root schedules is enacted by time, lazily: the first call touching
+//! the para at or after its block enacts it, and [`para_at`] reads the para as of any block
+//! (the para's own `:code` does not change: such code must run the para's blocks as they
+//! are, as when root recovers a stalled para). One the para sends in a candidate's
+//! commitments (its `system.set_code`) is also listed in [`PARA_UPGRADES`], which the para
+//! reads from its relay parent: the first para block built on a relay parent at or after the
+//! upgrade's block switches its own `:code` and is still validated with the old code; the
+//! relay chain enacts the upgrade when it includes that block, and every candidate built on
+//! it is validated with the new code ([`code_for_candidate`]). So the para's nodes, which run
+//! the `:code` of a block's parent, and the validators always run the same code.
 
 use parity_scale_codec::{Decode, Encode};
 use tessera_runtime::dispatch::{
@@ -15,25 +24,16 @@ use tessera_runtime::state::State;
 use tessera_runtime::storage::{StorageMap, StorageValue};
 use tessera_runtime::{BlockNumber, Hash};
 
-pub use tessera_runtime::parachain::{HeadData, ParaId, ValidationCode};
+pub use tessera_runtime::parachain::{
+    HeadData, ParaId, PendingUpgrade, ValidationCode, MAX_CODE_SIZE, PARA_UPGRADES,
+};
 
 /// The module's name, the prefix of its storage keys.
 pub const NAME: &str = "Paras";
-/// Largest validation code accepted (3 MiB, Polkadot's default).
-pub const MAX_CODE_SIZE: usize = 3 * 1024 * 1024;
 /// Largest head data accepted.
 pub const MAX_HEAD_SIZE: usize = 32 * 1024;
 /// Blocks between scheduling a code upgrade and its taking effect.
 pub const UPGRADE_DELAY: BlockNumber = 10;
-
-/// A code upgrade waiting for its block.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
-pub struct PendingUpgrade {
-    /// Hash of the new code.
-    pub code_hash: Hash,
-    /// The first block whose candidates are validated with it.
-    pub at: BlockNumber,
-}
 
 /// What the registry keeps per para.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
@@ -194,19 +194,45 @@ pub fn register(
     Ok(code_hash)
 }
 
-/// Para `id` as of block `at`: a pending upgrade due by then counts as enacted.
+/// Para `id` as of block `at`: a pending upgrade root scheduled, due by then, counts as
+/// enacted (one the para sent waits for its candidate: see [`code_for_candidate`]).
 pub fn para_at(
     state: &mut State<'_>,
     id: ParaId,
     at: BlockNumber,
 ) -> tessera_runtime::Result<Option<ParaInfo>> {
-    Ok(PARAS.get(state, &id)?.map(|mut info| {
-        if let Some(pending) = info.pending.filter(|p| p.at <= at) {
+    let Some(mut info) = PARAS.get(state, &id)? else {
+        return Ok(None);
+    };
+    if let Some(pending) = info.pending.filter(|p| p.at <= at) {
+        if PARA_UPGRADES.get(state, &id)?.is_none() {
             info.code_hash = pending.code_hash;
             info.pending = None;
         }
-        info
-    }))
+    }
+    Ok(Some(info))
+}
+
+/// Hash of the code that validates para `id`'s next candidate, built on the relay block
+/// before `at` whose state is `state`: the code in force, or the para's own upgrade if the
+/// candidate pending availability (the next one's parent) is the block that switched to it.
+pub fn code_for_candidate(
+    state: &mut State<'_>,
+    id: ParaId,
+    at: BlockNumber,
+) -> tessera_runtime::Result<Option<Hash>> {
+    let Some(info) = para_at(state, id, at)? else {
+        return Ok(None);
+    };
+    if let (Some(upgrade), Some(pending)) = (
+        PARA_UPGRADES.get(state, &id)?,
+        crate::inclusion::PENDING.get(state, &id)?,
+    ) {
+        if pending.relay_parent_number() >= upgrade.at {
+            return Ok(Some(upgrade.code_hash));
+        }
+    }
+    Ok(Some(info.code_hash))
 }
 
 /// Every registered para id, ascending.
@@ -219,20 +245,53 @@ pub fn code(state: &mut State<'_>, hash: &Hash) -> tessera_runtime::Result<Optio
     CODE.get(state, hash)
 }
 
-/// Enacts para `id`'s upgrade if it is due at the block being executed.
+/// Enacts para `id`'s upgrade that root scheduled, if it is due at the block being executed.
 pub fn enact_due_upgrade<E: From<Event>>(
     ctx: &mut Context<'_, E>,
     id: ParaId,
 ) -> Result<(), CallError> {
-    let Some(mut info) = PARAS.get(&mut ctx.state, &id)? else {
+    let Some(info) = PARAS.get(&mut ctx.state, &id)? else {
         return Ok(());
     };
-    let Some(pending) = info.pending.filter(|p| p.at <= ctx.block_number) else {
+    let due = info.pending.filter(|p| p.at <= ctx.block_number);
+    if due.is_none() || PARA_UPGRADES.get(&mut ctx.state, &id)?.is_some() {
+        return Ok(());
+    }
+    enact(ctx, id, info)
+}
+
+/// Enacts para `id`'s own upgrade as the relay chain includes its candidate built on relay
+/// block `relay_parent_number`: that block switched the para to it if the relay parent is
+/// at or after the upgrade's block.
+pub fn enact_para_upgrade<E: From<Event>>(
+    ctx: &mut Context<'_, E>,
+    id: ParaId,
+    relay_parent_number: BlockNumber,
+) -> Result<(), CallError> {
+    let Some(upgrade) = PARA_UPGRADES.get(&mut ctx.state, &id)? else {
+        return Ok(());
+    };
+    if relay_parent_number < upgrade.at {
+        return Ok(());
+    }
+    let Some(info) = PARAS.get(&mut ctx.state, &id)? else {
+        return Ok(());
+    };
+    PARA_UPGRADES.remove(&mut ctx.state, &id);
+    enact(ctx, id, info)
+}
+
+/// Puts `info`'s pending code in force.
+fn enact<E: From<Event>>(
+    ctx: &mut Context<'_, E>,
+    id: ParaId,
+    mut info: ParaInfo,
+) -> Result<(), CallError> {
+    let Some(pending) = info.pending.take() else {
         return Ok(());
     };
     release_code_ref(&mut ctx.state, &info.code_hash)?;
     info.code_hash = pending.code_hash;
-    info.pending = None;
     PARAS.insert(&mut ctx.state, &id, &info);
     ctx.deposit_event(Event::CodeUpgraded {
         id,
@@ -261,25 +320,37 @@ pub fn upgrade_refusal(
     })
 }
 
-/// Schedules `code` to replace para `id`'s code [`UPGRADE_DELAY`] blocks from now (by root, or
-/// by the para itself through its candidate's commitments).
+/// Schedules `code` to replace para `id`'s code [`UPGRADE_DELAY`] blocks from now: by root
+/// (`by_para` false), or by the para itself through its candidate's commitments. Root's
+/// replaces an upgrade the para sent and has not switched to (a stalled para never will);
+/// the para drops its own when it no longer finds it listed.
 pub fn schedule_code_upgrade<E: From<Event>>(
     ctx: &mut Context<'_, E>,
     id: ParaId,
     code: ValidationCode,
+    by_para: bool,
 ) -> Result<(), CallError> {
     check_code(&code)?;
     enact_due_upgrade(ctx, id)?;
     let mut info = PARAS
         .get(&mut ctx.state, &id)?
         .ok_or_else(|| error("NotRegistered"))?;
-    if info.pending.is_some() {
-        return Err(error("UpgradePending"));
+    if let Some(pending) = info.pending {
+        if by_para || PARA_UPGRADES.get(&mut ctx.state, &id)?.is_none() {
+            return Err(error("UpgradePending"));
+        }
+        PARA_UPGRADES.remove(&mut ctx.state, &id);
+        release_code_ref(&mut ctx.state, &pending.code_hash)?;
+        info.pending = None;
     }
     let code_hash = add_code_ref(&mut ctx.state, code)?;
     let at = ctx.block_number.saturating_add(UPGRADE_DELAY);
-    info.pending = Some(PendingUpgrade { code_hash, at });
+    let upgrade = PendingUpgrade { code_hash, at };
+    info.pending = Some(upgrade);
     PARAS.insert(&mut ctx.state, &id, &info);
+    if by_para {
+        PARA_UPGRADES.insert(&mut ctx.state, &id, &upgrade);
+    }
     ctx.deposit_event(Event::CodeUpgradeScheduled { id, code_hash, at });
     Ok(())
 }
@@ -294,6 +365,7 @@ pub fn deregister<E: From<Event>>(ctx: &mut Context<'_, E>, id: ParaId) -> CallR
         release_code_ref(&mut ctx.state, &pending.code_hash)?;
     }
     PARAS.remove(&mut ctx.state, &id);
+    PARA_UPGRADES.remove(&mut ctx.state, &id);
     crate::inclusion::PENDING.remove(&mut ctx.state, &id);
     let mut ids = PARA_IDS.get_or_default(&mut ctx.state)?;
     ids.retain(|other| *other != id);
@@ -333,7 +405,7 @@ impl<E: From<Event>> Dispatch<E> for Call {
                 let code_hash = register(&mut ctx.state, id, genesis_head, code)?;
                 ctx.deposit_event(Event::Registered { id, code_hash });
             }
-            Call::ScheduleCodeUpgrade { id, code } => schedule_code_upgrade(ctx, id, code)?,
+            Call::ScheduleCodeUpgrade { id, code } => schedule_code_upgrade(ctx, id, code, false)?,
             Call::Deregister { id } => deregister(ctx, id)?,
         }
         Ok(())

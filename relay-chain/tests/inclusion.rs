@@ -77,10 +77,9 @@ impl Relay {
         let pvd = inclusion::persisted_validation_data(&mut state, para, &self.head)
             .unwrap()
             .unwrap();
-        let code_hash = paras::para_at(&mut state, para, self.head.number + 1)
+        let code_hash = paras::code_for_candidate(&mut state, para, self.head.number + 1)
             .unwrap()
-            .unwrap()
-            .code_hash;
+            .unwrap();
         let commitments = CandidateCommitments {
             head_data: HeadData(head),
             hrmp_watermark: self.head.number,
@@ -125,6 +124,37 @@ impl Relay {
                 .collect(),
             candidate,
         }
+    }
+
+    /// Every validator's bitfield holding `PARA`'s chunk.
+    fn all_hold_para(&self) -> Vec<SignedBitfield> {
+        (0..self.validators.len() as u32)
+            .map(|v| self.bitfield(v, bits(true, false)))
+            .collect()
+    }
+
+    /// Includes `PARA`'s candidate with head `head` built on the relay parent at or after its
+    /// pending upgrade's block (the para's block that switched to `code`).
+    fn switch_para_to(&mut self, code: ValidationCode, head: Vec<u8>) {
+        let at = paras::PARA_UPGRADES
+            .get(&mut self.state(), &PARA)
+            .unwrap()
+            .expect("a para upgrade is pending")
+            .at;
+        // Time alone does not enact it.
+        while self.head.number < at {
+            self.block(vec![self.enter(vec![], vec![])]).unwrap();
+        }
+        let info = paras::para_at(&mut self.state(), PARA, self.head.number + 1)
+            .unwrap()
+            .unwrap();
+        assert_ne!(info.code_hash, code.hash());
+        let switching = self.candidate(PARA, head.clone());
+        let backed = self.backed(switching, &self.group(PARA));
+        self.block(vec![self.enter(vec![], vec![backed])]).unwrap();
+        self.block(vec![self.enter(self.all_hold_para(), vec![])])
+            .unwrap();
+        assert_eq!(self.head_of(PARA), HeadData(head));
     }
 
     fn bitfield(&self, validator: u32, bits: Vec<bool>) -> SignedBitfield {
@@ -593,18 +623,15 @@ fn new_code_that_cannot_be_scheduled_drops_the_candidate_or_is_refused_never_the
         .unwrap();
     assert_eq!(info.pending.unwrap().code_hash, code(9).hash());
 
-    // Once the upgrade is done, a candidate with new code is backed; root schedules another
-    // upgrade before it is included: the candidate is included, its code refused.
-    while paras::PARAS
-        .get(&mut relay.state(), &PARA)
-        .unwrap()
-        .unwrap()
-        .pending
-        .is_some()
-    {
-        relay.block(vec![relay.enter(vec![], vec![])]).unwrap();
-    }
+    // Once the upgrade is done (the para's block built on a relay parent at or after its block
+    // is included), a candidate with new code is backed; root schedules another upgrade
+    // before it is included: the candidate is included, its code refused.
+    relay.switch_para_to(code(9), vec![1, 2]);
     let third = with_code(&relay, vec![1, 3], 11);
+    assert_eq!(
+        third.candidate.descriptor.validation_code_hash,
+        code(9).hash()
+    );
     let third_hash = third.candidate.hash();
     relay.block(vec![relay.enter(vec![], vec![third])]).unwrap();
     let upgrade = Call::Sudo(sudo::Call::Sudo {
@@ -629,6 +656,87 @@ fn new_code_that_cannot_be_scheduled_drops_the_candidate_or_is_refused_never_the
         .unwrap()
         .unwrap();
     assert_eq!(info.pending.unwrap().code_hash, code(12).hash());
+}
+
+#[test]
+fn the_paras_own_upgrade_is_enacted_with_its_first_block_built_on_or_after_the_upgrade_block() {
+    let mut relay = Relay::new();
+    let mut candidate = relay.candidate(PARA, vec![1, 1]);
+    candidate.commitments.new_validation_code = Some(code(9));
+    let candidate = signed(candidate.descriptor, candidate.commitments);
+    let backed = relay.backed(candidate, &relay.group(PARA));
+    relay
+        .block(vec![relay.enter(vec![], vec![backed])])
+        .unwrap();
+    relay
+        .block(vec![relay.enter(relay.all_hold_para(), vec![])])
+        .unwrap();
+    let upgrade = paras::PARA_UPGRADES
+        .get(&mut relay.state(), &PARA)
+        .unwrap()
+        .expect("listed for the para to read");
+    assert_eq!(upgrade.code_hash, code(9).hash());
+    while relay.head.number < upgrade.at {
+        relay.block(vec![relay.enter(vec![], vec![])]).unwrap();
+    }
+    // Past its block, the code stays until the para's block that switched is included: that
+    // block is validated with the old code, and the next one, built on it while it is
+    // pending, with the new.
+    let switching = relay.candidate(PARA, vec![1, 2]);
+    assert_eq!(switching.descriptor.validation_code_hash, code(1).hash());
+    let backed = relay.backed(switching, &relay.group(PARA));
+    relay
+        .block(vec![relay.enter(vec![], vec![backed])])
+        .unwrap();
+    let on_pending = relay.candidate(PARA, vec![1, 3]);
+    assert_eq!(on_pending.descriptor.validation_code_hash, code(9).hash());
+    let backed = relay.backed(on_pending, &relay.group(PARA));
+    relay
+        .block(vec![relay.enter(relay.all_hold_para(), vec![backed])])
+        .unwrap();
+    assert_eq!(relay.head_of(PARA), HeadData(vec![1, 2]));
+    assert!(relay.pending(PARA).is_some(), "backed with the new code");
+    let mut state = relay.state();
+    let info = paras::PARAS.get(&mut state, &PARA).unwrap().unwrap();
+    assert_eq!((info.code_hash, info.pending), (code(9).hash(), None));
+    assert_eq!(paras::PARA_UPGRADES.get(&mut state, &PARA).unwrap(), None);
+    assert_eq!(
+        paras::CODE_REFS.get(&mut state, &code(1).hash()).unwrap(),
+        None
+    );
+}
+
+#[test]
+fn root_replaces_an_upgrade_a_stalled_para_never_switched_to() {
+    let mut relay = Relay::new();
+    let mut candidate = relay.candidate(PARA, vec![1, 1]);
+    candidate.commitments.new_validation_code = Some(code(9));
+    let candidate = signed(candidate.descriptor, candidate.commitments);
+    let backed = relay.backed(candidate, &relay.group(PARA));
+    relay
+        .block(vec![relay.enter(vec![], vec![backed])])
+        .unwrap();
+    relay
+        .block(vec![relay.enter(relay.all_hold_para(), vec![])])
+        .unwrap();
+    let upgrade = Call::Sudo(sudo::Call::Sudo {
+        call: Box::new(Call::Paras(paras::Call::ScheduleCodeUpgrade {
+            id: PARA,
+            code: code(12),
+        })),
+    });
+    let by_root = sign::<RelayRuntime>(&Pair::dev("Alice"), upgrade, 0, relay.genesis_hash);
+    relay
+        .block(vec![relay.enter(vec![], vec![]), by_root])
+        .unwrap();
+    let mut state = relay.state();
+    let info = paras::PARAS.get(&mut state, &PARA).unwrap().unwrap();
+    assert_eq!(info.pending.unwrap().code_hash, code(12).hash());
+    assert_eq!(paras::PARA_UPGRADES.get(&mut state, &PARA).unwrap(), None);
+    assert_eq!(
+        paras::CODE_REFS.get(&mut state, &code(9).hash()).unwrap(),
+        None
+    );
 }
 
 /// A concluded dispute about `candidate` with the votes of `valid` (valid) and `invalid`.

@@ -133,6 +133,9 @@ pub struct Context<'a, E> {
     pub block_number: BlockNumber,
     /// The runtime's constants.
     pub config: RuntimeConfig,
+    /// The version of the runtime executing, when the executive runs it (`set_code` checks
+    /// a new runtime against it).
+    pub version: Option<crate::RuntimeVersion>,
     phase: Phase,
     events: Vec<EventRecord<E>>,
 }
@@ -144,6 +147,7 @@ impl<'a, E> Context<'a, E> {
             state,
             block_number,
             config,
+            version: None,
             phase: Phase::Initialization,
             events: Vec::new(),
         }

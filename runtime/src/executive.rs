@@ -234,6 +234,7 @@ impl<'a, R: Runtime> Executive<'a, R> {
         author: Option<AccountId>,
     ) -> Result<Self, Error> {
         let mut ctx = Context::new(state, number, R::CONFIG);
+        ctx.version = Some(R::VERSION);
         system::initialize(&mut ctx, number, parent_hash)?;
         let genesis_hash = system::BLOCK_HASH
             .get(&mut ctx.state, &0)?

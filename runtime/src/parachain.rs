@@ -232,6 +232,25 @@ impl CommittedCandidateReceipt {
     }
 }
 
+/// Largest validation code a relay chain accepts (3 MiB, Polkadot's default).
+pub const MAX_CODE_SIZE: usize = 3 * 1024 * 1024;
+
+/// A code upgrade waiting for its relay block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct PendingUpgrade {
+    /// Hash of the new code.
+    pub code_hash: Hash,
+    /// The first relay block whose candidates may switch to it.
+    pub at: BlockNumber,
+}
+
+/// Relay chain storage: the upgrade each para sent in a candidate, from its scheduling until
+/// it is enacted. The para reads it from its relay parent's state: the first para block
+/// whose relay parent is at or after `at` puts the new code under its own `:code` (the
+/// go-ahead), and the relay chain switches when it includes that block.
+pub static PARA_UPGRADES: crate::storage::StorageMap<ParaId, PendingUpgrade> =
+    crate::storage::StorageMap::new("Paras", "ParaUpgrades");
+
 /// Where a para built with this framework keeps its own id.
 pub static PARA_ID: crate::storage::StorageValue<ParaId> =
     crate::storage::StorageValue::new("ParachainInfo", "ParaId");
@@ -273,8 +292,13 @@ pub fn validate_block<R: Runtime>(params: ValidationParams) -> ValidationOutcome
         .map_err(|err| format!("block {} is invalid: {err}", block.header.number))?;
     // What the block sends is in its post-state: the proof's nodes and those it wrote.
     store.extend(changes.new_nodes);
+    let mut post_state = State::new(&store, changes.root);
+    let new_validation_code =
+        crate::modules::parachain_system::new_validation_code(&mut post_state, block.header.number)
+            .map_err(|err| format!("the block's new code cannot be read: {err}"))?
+            .map(ValidationCode);
     let outputs = crate::modules::parachain_system::OUTPUTS
-        .get(&mut State::new(&store, changes.root))
+        .get(&mut post_state)
         .map_err(|err| format!("block outputs cannot be read: {err}"))?
         .filter(|outputs| outputs.block == block.header.number)
         .ok_or_else(|| format!("block {} has no relay inputs inherent", block.header.number))?;
@@ -292,7 +316,7 @@ pub fn validate_block<R: Runtime>(params: ValidationParams) -> ValidationOutcome
     Ok(CandidateCommitments {
         upward_messages: outputs.upward_messages,
         horizontal_messages: outputs.horizontal_messages,
-        new_validation_code: None,
+        new_validation_code,
         head_data: HeadData(block.header.encode()),
         processed_downward_messages: outputs.processed_downward_messages,
         hrmp_watermark: outputs.hrmp_watermark,

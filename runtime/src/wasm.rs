@@ -19,6 +19,7 @@
 //! | `sr25519_verify` | `(signature: i32, message: i32, len: i32, public: i32) -> i32` | 1 if the 64-byte signature of the message by the 32-byte key verifies, else 0 |
 //! | `sr25519_verify_batch` | `(items: i32, len: i32) -> i32` | 1 if every item of the SCALE `Vec<(AccountId, Vec<u8>, Signature)>` verifies, else 0 |
 //! | `abort` | `(message: i32, len: i32)` | stops execution with a UTF-8 message (a panic) |
+//! | `runtime_version` | `(code: i32, len: i32) -> i64` | checks a runtime blob ([`check_code`]): `ptr \| len << 32` of a buffer from `tessera_alloc` holding the SCALE `Result<VersionInfo, CodeError>` |
 //!
 //! A chain's runtime (its `:code`, the same blob for a para) also exports its runtime API to
 //! the nodes that execute it, each `fn(ptr: i32, len: i32) -> i64` over SCALE arguments and
@@ -68,6 +69,8 @@ pub mod host {
     pub const SR25519_VERIFY_BATCH: &str = "sr25519_verify_batch";
     /// `(message, len)`: a panic.
     pub const ABORT: &str = "abort";
+    /// `(code, len) -> ptr | len << 32`: [`super::check_code`] of a blob (a `set_code`).
+    pub const RUNTIME_VERSION: &str = "runtime_version";
     /// `(key, len) -> ptr | len << 32`, or -1: a read of the node's state (runtime API only).
     pub const STORAGE_GET: &str = "storage_get";
     /// `(changes, len, root)`: the call's writes applied to the node's state (runtime API only).
@@ -77,12 +80,13 @@ pub mod host {
     /// The functions of runtime API calls: the node's state, the builder's clock.
     pub const RUNTIME_API: [&str; 3] = [STORAGE_GET, STORAGE_COMMIT, OUT_OF_TIME];
     /// All of them.
-    pub const ALL: [&str; 5] = [
+    pub const ALL: [&str; 6] = [
         BLAKE2_256,
         BLAKE2_128,
         SR25519_VERIFY,
         SR25519_VERIFY_BATCH,
         ABORT,
+        RUNTIME_VERSION,
     ];
 }
 
@@ -144,6 +148,153 @@ impl From<crate::RuntimeVersion> for VersionInfo {
             spec_version: version.spec_version,
         }
     }
+}
+
+/// Name of the custom section holding a runtime's SCALE [`VersionInfo`], read without
+/// running the blob (Substrate's name).
+pub const VERSION_SECTION: &str = "runtime_version";
+
+/// Exports every chain runtime must have, besides [`MEMORY_EXPORT`] and [`ALLOC_EXPORT`].
+pub const REQUIRED_EXPORTS: [&str; 6] = [
+    VALIDATE_BLOCK_EXPORT,
+    api::CORE_VERSION,
+    api::CORE_EXECUTE_BLOCK,
+    api::BLOCK_BUILDER_BUILD_BLOCK,
+    api::BLOCK_BUILDER_INHERENT_EXTRINSICS,
+    api::VALIDATE_TRANSACTIONS,
+];
+
+/// Why a blob offered as a chain's new code is not a runtime.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub enum CodeError {
+    /// It is not a valid Wasm module (under the features every node compiles).
+    #[codec(index = 0)]
+    Invalid(String),
+    /// It imports a function the host does not provide.
+    #[codec(index = 1)]
+    UnknownImport(String),
+    /// It lacks an export a node calls.
+    #[codec(index = 2)]
+    MissingExport(String),
+    /// It has no readable `runtime_version` section.
+    #[codec(index = 3)]
+    NoVersion,
+}
+
+impl core::fmt::Display for CodeError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            CodeError::Invalid(why) => write!(f, "not a valid Wasm module: {why}"),
+            CodeError::UnknownImport(name) => write!(f, "imports an unknown function {name}"),
+            CodeError::MissingExport(name) => write!(f, "does not export {name}"),
+            CodeError::NoVersion => write!(f, "has no `{VERSION_SECTION}` section"),
+        }
+    }
+}
+
+/// Checks that `code` is a runtime every node can run, without running it: a valid module
+/// under the Wasm 2.0 features (what every node compiles), importing only host functions,
+/// with the exports nodes call; returns the version its `runtime_version` section holds.
+#[cfg(feature = "std")]
+pub fn check_code(code: &[u8]) -> Result<VersionInfo, CodeError> {
+    use parity_scale_codec::DecodeAll;
+    use wasmparser::{Parser, Payload, Validator, WasmFeatures};
+    Validator::new_with_features(WasmFeatures::WASM2)
+        .validate_all(code)
+        .map_err(|err| CodeError::Invalid(err.message().into()))?;
+    let invalid = |err: wasmparser::BinaryReaderError| CodeError::Invalid(err.message().into());
+    let (mut exports, mut version) = (Vec::new(), None);
+    for payload in Parser::new(0).parse_all(code) {
+        match payload.map_err(invalid)? {
+            Payload::ImportSection(imports) => {
+                for import in imports.into_imports() {
+                    let import = import.map_err(invalid)?;
+                    let known = import.module == HOST_MODULE
+                        && (host::ALL.contains(&import.name)
+                            || host::RUNTIME_API.contains(&import.name));
+                    if !known {
+                        return Err(CodeError::UnknownImport(alloc::format!(
+                            "{}::{}",
+                            import.module,
+                            import.name
+                        )));
+                    }
+                }
+            }
+            Payload::ExportSection(section) => {
+                for export in section {
+                    exports.push(String::from(export.map_err(invalid)?.name));
+                }
+            }
+            Payload::CustomSection(section) if section.name() == VERSION_SECTION => {
+                version = VersionInfo::decode_all(&mut section.data()).ok();
+            }
+            _ => {}
+        }
+    }
+    let required = [MEMORY_EXPORT, ALLOC_EXPORT]
+        .into_iter()
+        .chain(REQUIRED_EXPORTS);
+    if let Some(missing) = required
+        .into_iter()
+        .find(|name| !exports.iter().any(|e| e == name))
+    {
+        return Err(CodeError::MissingExport(missing.into()));
+    }
+    version.ok_or(CodeError::NoVersion)
+}
+
+/// [`check_code`], by the host when running as Wasm.
+pub fn runtime_version_of(code: &[u8]) -> Result<VersionInfo, CodeError> {
+    #[cfg(all(target_arch = "wasm32", not(feature = "std")))]
+    return guest::host_runtime_version(code);
+    #[cfg(feature = "std")]
+    return check_code(code);
+    #[cfg(not(any(feature = "std", target_arch = "wasm32")))]
+    {
+        let _ = code;
+        Err(CodeError::NoVersion)
+    }
+}
+
+/// Length of [`version_section`]'s bytes for `version` (spec names under 16 KiB).
+// Evaluated at compile time, where an overflow fails the build.
+#[allow(clippy::arithmetic_side_effects)]
+pub const fn version_section_len(version: &crate::RuntimeVersion) -> usize {
+    let name = version.spec_name.len();
+    let prefix = if name < 64 { 1 } else { 2 };
+    prefix + name + 4
+}
+
+/// `version` as SCALE [`VersionInfo`] bytes at compile time, for the `runtime_version` section
+/// [`runtime_api!`](crate::runtime_api) puts in a blob; `N` is [`version_section_len`].
+// Evaluated at compile time, where an index out of bounds fails the build.
+#[allow(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
+pub const fn version_section<const N: usize>(version: &crate::RuntimeVersion) -> [u8; N] {
+    let mut out = [0u8; N];
+    let name = version.spec_name.as_bytes();
+    let mut at = if name.len() < 64 {
+        out[0] = (name.len() as u8) << 2;
+        1
+    } else {
+        let compact = ((name.len() as u16) << 2) | 0b01;
+        out[0] = compact as u8;
+        out[1] = (compact >> 8) as u8;
+        2
+    };
+    let mut i = 0;
+    while i < name.len() {
+        out[at] = name[i];
+        at += 1;
+        i += 1;
+    }
+    let spec = version.spec_version.to_le_bytes();
+    let mut j = 0;
+    while j < 4 {
+        out[at + j] = spec[j];
+        j += 1;
+    }
+    out
 }
 
 /// What `GenesisBuilder_build_state` builds from.
@@ -218,6 +369,13 @@ macro_rules! runtime_api {
     ($runtime:ty) => {
         #[cfg(all(target_arch = "wasm32", not(feature = "std")))]
         const _: () = {
+            /// The version, read by nodes without running the blob.
+            #[used]
+            #[link_section = "runtime_version"]
+            static RUNTIME_VERSION: [u8; $crate::wasm::version_section_len(
+                &<$runtime as $crate::executive::Runtime>::VERSION,
+            )] = $crate::wasm::version_section(&<$runtime as $crate::executive::Runtime>::VERSION);
+
             #[allow(unsafe_code, non_snake_case)]
             #[no_mangle]
             extern "C" fn Core_version(_ptr: u32, _len: u32) -> u64 {
@@ -277,6 +435,7 @@ pub mod guest {
         fn sr25519_verify(signature: u32, message: u32, len: u32, public: u32) -> u32;
         fn sr25519_verify_batch(items: u32, len: u32) -> u32;
         fn abort(message: u32, len: u32);
+        fn runtime_version(code: u32, len: u32) -> u64;
         fn storage_get(key: u32, len: u32) -> u64;
         fn storage_commit(changes: u32, len: u32, root: u32);
         fn out_of_time() -> u32;
@@ -293,6 +452,17 @@ pub mod guest {
         let (ptr, len) = super::unpack_ptr_len(packed);
         // SAFETY: `tessera_alloc` made this buffer with capacity `len`; the host filled it.
         Some(unsafe { Vec::from_raw_parts(ptr as *mut u8, len as usize, len as usize) })
+    }
+
+    /// The host's [`super::check_code`] of `code`.
+    pub fn host_runtime_version(code: &[u8]) -> Result<super::VersionInfo, super::CodeError> {
+        // SAFETY: the host reads `code` and returns a buffer it got from `tessera_alloc` (ours
+        // from now on) and filled.
+        let packed = unsafe { runtime_version(ptr_of(code), code.len() as u32) };
+        let (ptr, len) = super::unpack_ptr_len(packed);
+        // SAFETY: `tessera_alloc` made this buffer with capacity `len`; the host filled it.
+        let answer = unsafe { Vec::from_raw_parts(ptr as *mut u8, len as usize, len as usize) };
+        DecodeAll::decode_all(&mut &answer[..]).unwrap_or_else(|_| Err(super::CodeError::NoVersion))
     }
 
     /// Applies `changes` to the node's state; returns the new root.

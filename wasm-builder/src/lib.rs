@@ -25,13 +25,13 @@ pub fn build_validation_function() {
     }
     let crate_dir = PathBuf::from(required_var("CARGO_MANIFEST_DIR"));
     let out_dir = PathBuf::from(required_var("OUT_DIR"));
-    build_runtime(&crate_dir, &out_dir.join(OUTPUT_FILE));
+    build_runtime(&crate_dir, &[], &out_dir.join(OUTPUT_FILE));
 }
 
-/// Builds the runtime crate at `crate_dir` (a workspace member) into its Wasm blob at `output`,
-/// from any build script: how a binary carries a runtime as data without linking its code.
-/// Panics (failing the build with the reason) if it cannot.
-pub fn build_runtime(crate_dir: &Path, output: &Path) {
+/// Builds the runtime crate at `crate_dir` (a workspace member) with `features` into its Wasm
+/// blob at `output`, from any build script: how a binary carries a runtime as data without
+/// linking its code. Panics (failing the build with the reason) if it cannot.
+pub fn build_runtime(crate_dir: &Path, features: &[&str], output: &Path) {
     let crate_name = cargo_package_name(crate_dir).replace('-', "_");
     let repo_root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let script = repo_root.join("scripts/build-wasm.sh");
@@ -40,10 +40,25 @@ pub fn build_runtime(crate_dir: &Path, output: &Path) {
         .unwrap_or_else(|| repo_root.join("target"))
         .join("wasm");
 
-    let status = Command::new("bash")
+    // Builds of one crate with other features write the same file: build and copy under a
+    // lock, so a concurrent build script cannot swap the blob in between.
+    std::fs::create_dir_all(&target_dir)
+        .unwrap_or_else(|err| panic!("cannot create {}: {err}", target_dir.display()));
+    let lock_path = target_dir.join(".tessera-wasm-builder.lock");
+    let lock = std::fs::File::create(&lock_path)
+        .unwrap_or_else(|err| panic!("cannot create {}: {err}", lock_path.display()));
+    lock.lock()
+        .unwrap_or_else(|err| panic!("cannot lock {}: {err}", lock_path.display()));
+
+    let mut command = Command::new("bash");
+    command
         .arg(&script)
         .arg(crate_dir)
-        .args(["--release", "--no-default-features", "--lib"])
+        .args(["--release", "--no-default-features", "--lib"]);
+    if !features.is_empty() {
+        command.args(["--features", &features.join(",")]);
+    }
+    let status = command
         .args(["--crate-type", "cdylib"])
         // Small, fast code: no debug info in the blob, whole-program optimization.
         .args(["--config", "profile.release.debug=false"])
@@ -62,6 +77,7 @@ pub fn build_runtime(crate_dir: &Path, output: &Path) {
     let blob = target_dir.join(format!("wasm32-unknown-unknown/release/{crate_name}.wasm"));
     std::fs::copy(&blob, output)
         .unwrap_or_else(|err| panic!("cannot copy {}: {err}", blob.display()));
+    drop(lock);
 
     // The blob is rebuilt when the runtime crate or any of our no_std crates it builds on
     // changes; a crate missing here leaves a stale blob that disagrees with native execution.

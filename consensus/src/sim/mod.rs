@@ -258,7 +258,7 @@ impl Sim {
                 for to in (0..n).filter(|to| *to != from) {
                     // During a partition each side gets one payload; otherwise by index parity.
                     let side = self.network.side(to, now).map_or(to, usize::from);
-                    let payload = if side % 2 == 0 {
+                    let payload = if side.is_multiple_of(2) {
                         even.clone()
                     } else {
                         odd.clone()

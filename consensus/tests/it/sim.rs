@@ -38,7 +38,7 @@ pub(crate) fn config_for_seed(seed: u64) -> SimConfig {
         loss_ppm: ((seed / 7) % 4) as u32 * 10_000,
         partitions: Vec::new(),
     };
-    if seed % 3 == 0 {
+    if seed.is_multiple_of(3) {
         config.network.partitions.push(Partition {
             from_ms: 400,
             until_ms: 1_400,

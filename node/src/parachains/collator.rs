@@ -381,9 +381,9 @@ impl Collate for Collator {
             true => (|| {
                 let validation_data =
                     inclusion::persisted_validation_data(&mut state, para, &best).ok()??;
-                let code_hash = paras::para_at(&mut state, para, best.number.saturating_add(1))
-                    .ok()??
-                    .code_hash;
+                let code_hash =
+                    paras::code_for_candidate(&mut state, para, best.number.saturating_add(1))
+                        .ok()??;
                 let inputs = match messaging::relay_inputs(client.store(), &best, para) {
                     Ok(inputs) => inputs,
                     Err(err) => {
@@ -425,7 +425,7 @@ impl Collate for Collator {
                 Ok(false) => self.missing_for = 0,
                 Err(err @ FollowError::Missing { .. }) => {
                     self.missing_for = self.missing_for.saturating_add(1);
-                    if self.missing_for % MISSING_WARN_EVERY == 0 {
+                    if self.missing_for.is_multiple_of(MISSING_WARN_EVERY) {
                         // Peers were asked meanwhile: no node of the para may have the block.
                         tracing::warn!(
                             para = para.0,

@@ -405,10 +405,11 @@ impl ParachainHost {
         let validation_data = inclusion::persisted_validation_data(&mut state, para, &relay_parent)
             .map_err(state_error)?
             .ok_or(ParachainError::UnknownPara(para))?;
-        let info = paras::para_at(&mut state, para, relay_parent.number.saturating_add(1))
-            .map_err(state_error)?
-            .ok_or(ParachainError::UnknownPara(para))?;
-        let code = paras::code(&mut state, &info.code_hash)
+        let code_hash =
+            paras::code_for_candidate(&mut state, para, relay_parent.number.saturating_add(1))
+                .map_err(state_error)?
+                .ok_or(ParachainError::UnknownPara(para))?;
+        let code = paras::code(&mut state, &code_hash)
             .map_err(state_error)?
             .ok_or(ParachainError::UnknownPara(para))?;
         Ok(Some(CandidateCheck {

@@ -4,8 +4,9 @@
 //! validator's approval checking, and are finalized; a
 //! transfer submitted to the para full node reaches the collator and shows in the finalized
 //! state; a para the genesis did not know is registered by an account through the registrar
-//! (no root), onboarded, collated and finalized, then deregistered; when one para's collator
-//! stops, that para stalls alone.
+//! (no root), onboarded, collated and finalized, then deregistered; the template para
+//! upgrades itself to its next version (refusing a bad blob first) and every node and
+//! validator switches with it; when one para's collator stops, that para stalls alone.
 
 use example_parachain_runtime::{self as example, ExampleRuntime};
 use parachain_template_runtime::{self as template, TemplateRuntime};
@@ -19,10 +20,11 @@ use tessera_node::parachains::{para_statuses, Collator, ParaChain, ParaStatus};
 use tessera_node::run::{spawn_loopback_collator, spawn_loopback_validators};
 use tessera_node::service::Shared;
 use tessera_node::store::MemoryDb;
-use tessera_relay_chain::paras::{HeadData, ParaId, ValidationCode};
+use tessera_relay_chain::paras::{self, HeadData, ParaId, ValidationCode};
 use tessera_relay_chain::{registrar, Call, ChainSpec, GenesisPara, HexBytes, RelayRuntime};
 use tessera_runtime::crypto::Pair;
-use tessera_runtime::modules::{balances, system};
+use tessera_runtime::dispatch::{DispatchError, EventRecord};
+use tessera_runtime::modules::{balances, parachain_system, sudo, system};
 use tessera_runtime::parachain::{sign, ParaGenesis};
 use tessera_runtime::Hash;
 
@@ -103,6 +105,135 @@ fn approved(shared: &Shared, para: ParaId) -> u32 {
 fn finalized(shared: &Shared, para: ParaId) -> (u32, Hash) {
     let head = status(shared, para).finalized.unwrap();
     (head.number.unwrap(), head.hash)
+}
+
+/// What each dev account holds at a dev para's genesis.
+const DEV_BALANCE: u128 = 1_000_000 * template::UNIT;
+
+/// `who`'s free balance at the para head of `view`.
+fn head_balance(view: &Arc<Mutex<dyn ParaView>>, who: &tessera_runtime::AccountId) -> u128 {
+    let view = view.lock().unwrap();
+    let head = view.head().hash();
+    let value = view
+        .storage(&head, &system::ACCOUNT.key(who))
+        .unwrap()
+        .unwrap_or_default();
+    system::AccountInfo::decode(&mut &value[..])
+        .map(|info| info.data.free)
+        .unwrap_or(0)
+}
+
+/// `call` signed by `pair` for the template para under runtime version `spec_version`.
+fn sign_for_version(
+    pair: &Pair,
+    call: template::Call,
+    nonce: u32,
+    genesis_hash: Hash,
+    spec_version: u32,
+) -> tessera_runtime::OpaqueExtrinsic {
+    use tessera_runtime::extrinsic::{ChainContext, Era, Extrinsic, SignedExtra};
+    let extra = SignedExtra {
+        era: Era::Immortal,
+        nonce,
+        tip: 0,
+    };
+    let chain = ChainContext {
+        spec_version,
+        genesis_hash,
+        birth_hash: genesis_hash,
+    };
+    Extrinsic::signed(pair, call, extra, &chain).to_opaque()
+}
+
+/// The events of the template para's blocks after `from`, up to the head of `view`.
+fn events_after(view: &Arc<Mutex<dyn ParaView>>, from: u32) -> Vec<template::Event> {
+    let view = view.lock().unwrap();
+    let mut events = Vec::new();
+    for number in from.saturating_add(1)..=view.head().number {
+        let Some(hash) = view.canonical_hash(number) else {
+            continue;
+        };
+        let Ok(Some(bytes)) = view.storage(&hash, &system::events_key()) else {
+            continue;
+        };
+        let records: Vec<EventRecord<template::Event>> = Decode::decode(&mut &bytes[..]).unwrap();
+        events.extend(records.into_iter().map(|record| record.event));
+    }
+    events
+}
+
+/// Sudo on the template para offers a blob that is not a runtime (refused in its block, the
+/// para going on), then the template's next version (`spec_version` 2): its candidate carries
+/// the code, the relay chain schedules it, the para switches at the go-ahead, the relay chain
+/// enacts it with that block, and the collator, the full node and the validators all run it.
+async fn upgrades_itself(
+    alice: &Shared,
+    collator: &Arc<Mutex<dyn ParaView>>,
+    full_node: &Arc<Mutex<dyn ParaView>>,
+    genesis_hash: Hash,
+) {
+    let next = std::fs::read(env!("TEMPLATE_NEXT_WASM")).unwrap();
+    let set_code = |code: Vec<u8>, nonce| {
+        let call = template::Call::Sudo(sudo::Call::Sudo {
+            call: Box::new(template::Call::System(system::Call::SetCode { code })),
+        });
+        template::sign(&Pair::dev("Alice"), call, nonce, genesis_hash)
+    };
+    let from = full_node.lock().unwrap().head().number;
+    full_node
+        .lock()
+        .unwrap()
+        .submit(set_code(b"\0asm not a runtime".to_vec(), 0))
+        .unwrap();
+    let refused = Err(DispatchError::module("ParachainSystem", "InvalidCode"));
+    wait_for("the bad blob to be refused in a para block", 30, || {
+        events_after(full_node, from).iter().any(|event| {
+            *event
+                == template::Event::Sudo(sudo::Event::Sudid {
+                    result: refused.clone(),
+                })
+        })
+    })
+    .await;
+
+    let from = full_node.lock().unwrap().head().number;
+    full_node
+        .lock()
+        .unwrap()
+        .submit(set_code(next.clone(), 1))
+        .unwrap();
+    let next_hash = ValidationCode(next).hash();
+    let relay_code = || {
+        let client = alice.client();
+        let best = client.info().unwrap().best_hash;
+        let info = client
+            .storage(&best, &paras::PARAS.key(&TEMPLATE))
+            .unwrap()
+            .unwrap();
+        paras::ParaInfo::decode(&mut &info[..]).unwrap().code_hash
+    };
+    let spec_version = |view: &Arc<Mutex<dyn ParaView>>| {
+        view.lock().unwrap().runtime_version().unwrap().spec_version
+    };
+    wait_for("the relay chain and the para nodes to switch", 90, || {
+        relay_code() == next_hash && spec_version(collator) == 2 && spec_version(full_node) == 2
+    })
+    .await;
+    let events = events_after(full_node, from);
+    assert!(events.iter().any(|event| matches!(
+        event,
+        template::Event::System(system::Event::CodeUpdateScheduled { code_hash }) if *code_hash == next_hash
+    )));
+    assert!(events.iter().any(|event| matches!(
+        event,
+        template::Event::ParachainSystem(parachain_system::Event::ValidationFunctionApplied { code_hash, .. }) if *code_hash == next_hash
+    )));
+    // Blocks under the new code are validated, approved and finalized with it.
+    let switched = full_node.lock().unwrap().head().number;
+    wait_for("para blocks under the new code to be finalized", 60, || {
+        finalized(alice, TEMPLATE).0 >= switched + 2
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -229,6 +360,27 @@ async fn paras_advance_finalize_carry_a_transfer_onboard_without_root_and_stall_
     })
     .await;
     assert_eq!(finalized_balance(&template_view), Some(5 * template::UNIT));
+    let bob = Pair::dev("Bob").public();
+    let first_fee = DEV_BALANCE - 5 * template::UNIT - head_balance(&full_view, &bob);
+
+    upgrades_itself(&alice, &template_view, &full_view, genesis_hash).await;
+    // The new runtime's visible change: a transaction pays half the base fee. Signed for
+    // spec version 2, as wallets do after reading the new version.
+    let before = head_balance(&full_view, &bob);
+    let call = template::Call::Balances(balances::Call::Transfer {
+        dest,
+        value: 5 * template::UNIT,
+    });
+    let xt = sign_for_version(&Pair::dev("Bob"), call, 1, genesis_hash, 2);
+    full_view.lock().unwrap().submit(xt).unwrap();
+    wait_for(
+        "a transfer under the new runtime to be finalized",
+        60,
+        || finalized_balance(&full_view) == Some(10 * template::UNIT),
+    )
+    .await;
+    let second_fee = before - 5 * template::UNIT - head_balance(&full_view, &bob);
+    assert_eq!(first_fee - second_fee, template::UNIT / 2_000);
 
     // The para registered without root was onboarded, and its blocks are finalized like the
     // others'. Deregistered by Bob, it goes, and the other paras go on (below).

@@ -868,3 +868,32 @@ fn an_honest_candidate_passes_and_each_defect_of_a_dishonest_one_is_named() {
         })
     );
 }
+
+#[test]
+fn a_blob_offered_as_code_is_checked_without_running_it() {
+    use tessera_runtime::wasm::{check_code, CodeError, VersionInfo};
+    let next = std::fs::read(env!("TEMPLATE_NEXT_WASM")).unwrap();
+    let version = |spec_version| VersionInfo {
+        spec_name: "tessera-parachain-template".into(),
+        spec_version,
+    };
+    assert_eq!(check_code(WASM_BINARY), Ok(version(1)));
+    assert_eq!(check_code(&next), Ok(version(2)));
+    assert!(matches!(
+        check_code(b"\0asm garbage"),
+        Err(CodeError::Invalid(_))
+    ));
+    let truncated = &WASM_BINARY[..WASM_BINARY.len() / 2];
+    assert!(matches!(check_code(truncated), Err(CodeError::Invalid(_))));
+    // A validation function alone is no runtime: nodes could not build or import with it.
+    let bare = module("", "i64.const 0");
+    assert_eq!(
+        check_code(&bare),
+        Err(CodeError::MissingExport("Core_version".into()))
+    );
+    let foreign = wat::parse_str(r#"(module (import "env" "time" (func)))"#).unwrap();
+    assert_eq!(
+        check_code(&foreign),
+        Err(CodeError::UnknownImport("env::time".into()))
+    );
+}

@@ -43,13 +43,17 @@ impl Runtime for TemplateRuntime {
     type Event = Event;
     const VERSION: RuntimeVersion = RuntimeVersion {
         spec_name: "tessera-parachain-template",
-        spec_version: 1,
+        spec_version: if cfg!(feature = "next-version") { 2 } else { 1 },
     };
     #[cfg(feature = "std")]
     const CODE: &'static [u8] = WASM_BINARY;
     const CONFIG: RuntimeConfig = RuntimeConfig {
         existential_deposit: UNIT / 100,
-        base_fee: UNIT / 1_000,
+        base_fee: if cfg!(feature = "next-version") {
+            UNIT / 2_000
+        } else {
+            UNIT / 1_000
+        },
         fee_per_weight: 1,
         fee_per_byte: UNIT / 1_000_000,
         // 60 ms of reference execution (1,200 transfers): with synchronous backing a block

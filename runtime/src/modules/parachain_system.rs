@@ -8,6 +8,12 @@
 //! ([`ParachainRuntime`]). Messages the para sends wait in [`OUTPUTS`] until the block ends;
 //! [`crate::parachain::validate_block`] turns them into the candidate's commitments, and checks
 //! that the inherent's relay parent is the one the candidate is validated against.
+//!
+//! Code upgrades: `system.set_code` on a para calls [`schedule_code_upgrade`], which checks the
+//! blob and keeps it in [`PENDING_CODE`]; the block's candidate carries it to the relay chain,
+//! which schedules it ([`crate::parachain::PARA_UPGRADES`]). The first block whose relay parent
+//! is at or after the scheduled block writes it under `:code` (the relay chain enacts it when
+//! it includes that block), so the next block runs it on every node and validator.
 
 use crate::dispatch::{CallError, CallResult, Context, Dispatch, DispatchError, Origin, Weight};
 use crate::messaging::{
@@ -54,6 +60,24 @@ pub struct BlockOutputs {
 pub static OUTPUTS: StorageValue<BlockOutputs> = StorageValue::new(NAME, "Outputs");
 /// Head of the downward queue up to the last processed message.
 pub static LAST_DOWNWARD_HEAD: StorageValue<Hash> = StorageValue::new(NAME, "LastDownwardHead");
+/// New code `set_code` accepted, waiting for the relay chain's go-ahead.
+pub static PENDING_CODE: StorageValue<PendingCode> = StorageValue::new(NAME, "PendingCode");
+
+/// Relay blocks after the one a pending code's block was built on within which the relay
+/// chain must list the upgrade (its candidate included) before the para drops it.
+pub const UPGRADE_SIGNAL_WAIT: BlockNumber = 32;
+
+/// Code waiting for the relay chain's go-ahead.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct PendingCode {
+    /// The para block that accepted it (its candidate carries the code).
+    pub block: BlockNumber,
+    /// That block's relay parent.
+    pub relay_parent_number: BlockNumber,
+    /// The Wasm.
+    pub code: Vec<u8>,
+}
+
 /// Head of each inbound channel up to the last processed message, with the relay block that
 /// opened the channel (a reopened channel starts from the zero head).
 pub static LAST_HRMP_HEADS: StorageMap<ParaId, (BlockNumber, Hash)> =
@@ -79,6 +103,22 @@ pub enum Event {
         downward: u32,
         /// Horizontal messages received.
         horizontal: u32,
+    },
+    /// The relay chain gave the go-ahead: the pending code is under `:code` from this block
+    /// on, and runs the next block.
+    #[codec(index = 1)]
+    ValidationFunctionApplied {
+        /// The relay parent that gave it.
+        relay_parent_number: BlockNumber,
+        /// The code's hash.
+        code_hash: Hash,
+    },
+    /// The relay chain did not schedule the pending code (it refused it, or another upgrade
+    /// was in the way): it is dropped, and `set_code` may be called again.
+    #[codec(index = 2)]
+    ValidationFunctionDiscarded {
+        /// The code's hash.
+        code_hash: Hash,
     },
 }
 
@@ -228,6 +268,7 @@ impl<E: From<Event> + ParachainRuntime> Dispatch<E> for Call {
                 .ok_or_else(|| error("IncompleteRelayProof"))?;
             egress.push((recipient, channel));
         }
+        upgrade_go_ahead(ctx, &mut relay, para, inputs.relay_parent_number)?;
         let downward = inputs.downward_messages.len() as u32;
         OUTPUTS.put(
             &mut ctx.state,
@@ -261,6 +302,103 @@ impl<E: From<Event> + ParachainRuntime> Dispatch<E> for Call {
     fn is_inherent(&self) -> bool {
         true
     }
+}
+
+/// Applies or drops the pending code as the relay parent's state (`relay`) says.
+fn upgrade_go_ahead<E: From<Event>>(
+    ctx: &mut Context<'_, E>,
+    relay: &mut State<'_>,
+    para: ParaId,
+    relay_parent_number: BlockNumber,
+) -> Result<(), CallError> {
+    let scheduled = relay_read(crate::parachain::PARA_UPGRADES.get(relay, &para))?;
+    let Some(pending) = PENDING_CODE.get(&mut ctx.state)? else {
+        return Ok(());
+    };
+    let code_hash = crate::hashing::blake2_256(&pending.code);
+    let listed = scheduled.filter(|upgrade| upgrade.code_hash == code_hash);
+    match listed {
+        Some(upgrade) if relay_parent_number >= upgrade.at => {
+            PENDING_CODE.kill(&mut ctx.state);
+            ctx.state
+                .set(crate::storage::CODE_KEY.to_vec(), pending.code);
+            ctx.deposit_event(Event::ValidationFunctionApplied {
+                relay_parent_number,
+                code_hash,
+            });
+        }
+        // Listed: the go-ahead comes with a later relay parent.
+        Some(_) => {}
+        None if relay_parent_number
+            > pending
+                .relay_parent_number
+                .saturating_add(UPGRADE_SIGNAL_WAIT) =>
+        {
+            PENDING_CODE.kill(&mut ctx.state);
+            ctx.deposit_event(Event::ValidationFunctionDiscarded { code_hash });
+        }
+        None => {}
+    }
+    Ok(())
+}
+
+/// `system.set_code` on a para: checks `code` as a runtime that can follow this one (a valid
+/// module importing only host functions, with every export nodes call, the same spec name
+/// and a higher spec version, at most [`crate::parachain::MAX_CODE_SIZE`] bytes) and keeps it
+/// for this block's candidate. Returns its hash.
+pub fn schedule_code_upgrade<E>(
+    ctx: &mut Context<'_, E>,
+    code: Vec<u8>,
+) -> Result<Hash, CallError> {
+    use crate::wasm::CodeError;
+    let outputs = match outputs(ctx)? {
+        Ok(outputs) => outputs,
+        Err(_) => return Err(error("NoRelayInputs")),
+    };
+    if PENDING_CODE.get(&mut ctx.state)?.is_some() {
+        return Err(error("UpgradeAlreadyPending"));
+    }
+    if code.is_empty() {
+        return Err(error("EmptyCode"));
+    }
+    if code.len() > crate::parachain::MAX_CODE_SIZE {
+        return Err(error("CodeTooLarge"));
+    }
+    let current = ctx.version.ok_or_else(|| error("NoRuntimeVersion"))?;
+    let offered = crate::wasm::runtime_version_of(&code).map_err(|err| match err {
+        CodeError::Invalid(_) => error("InvalidCode"),
+        CodeError::UnknownImport(_) => error("CodeImportsUnknownFunction"),
+        CodeError::MissingExport(_) => error("CodeLacksExports"),
+        CodeError::NoVersion => error("CodeHasNoVersion"),
+    })?;
+    if offered.spec_name != current.spec_name {
+        return Err(error("SpecNameMismatch"));
+    }
+    if offered.spec_version <= current.spec_version {
+        return Err(error("SpecVersionNotIncreased"));
+    }
+    let code_hash = crate::hashing::blake2_256(&code);
+    PENDING_CODE.put(
+        &mut ctx.state,
+        &PendingCode {
+            block: ctx.block_number,
+            relay_parent_number: outputs.relay_parent_number,
+            code,
+        },
+    );
+    Ok(code_hash)
+}
+
+/// The code this block's candidate carries to the relay chain, if `set_code` accepted some in
+/// it (read from the block's post-state).
+pub fn new_validation_code(
+    state: &mut State<'_>,
+    block: BlockNumber,
+) -> crate::Result<Option<Vec<u8>>> {
+    Ok(PENDING_CODE
+        .get(state)?
+        .filter(|pending| pending.block == block)
+        .map(|pending| pending.code))
 }
 
 fn outputs<E>(ctx: &mut Context<'_, E>) -> crate::Result<Result<BlockOutputs, SendError>> {

@@ -2,7 +2,7 @@
 //! and the block's events.
 
 use crate::crypto::AccountId;
-use crate::dispatch::{CallResult, Context, Dispatch, Origin, Weight};
+use crate::dispatch::{CallResult, Context, Dispatch, DispatchError, Origin, Weight};
 use crate::error::Result;
 use crate::hashing::{blake2_256, Hash};
 use crate::header::BlockNumber;
@@ -59,6 +59,14 @@ pub enum Call {
         /// The bytes.
         remark: Vec<u8>,
     },
+    /// Replaces the chain's runtime with `code` (root). On a para, the code goes to the relay
+    /// chain with this block's candidate and the para switches when the relay chain says so
+    /// (see [`crate::modules::parachain_system`]).
+    #[codec(index = 2)]
+    SetCode {
+        /// The new runtime's Wasm.
+        code: Vec<u8>,
+    },
 }
 
 /// Events of `system`.
@@ -98,16 +106,26 @@ pub enum Event {
         /// blake2b-256 of the remark.
         hash: Hash,
     },
+    /// New code was accepted by `set_code`; it is in force once the relay chain enacts it.
+    #[codec(index = 5)]
+    CodeUpdateScheduled {
+        /// Its hash.
+        code_hash: Hash,
+    },
 }
 
 const REMARK_BASE_WEIGHT: Weight = 1_000_000;
 const REMARK_BYTE_WEIGHT: Weight = 1_000;
+/// Checking a blob offered as code walks all of it: weight per byte.
+const CODE_BYTE_WEIGHT: Weight = 2_000;
 
 impl<E: From<Event>> Dispatch<E> for Call {
     fn weight(&self) -> Weight {
         match self {
             Call::Remark { remark } | Call::RemarkWithEvent { remark } => REMARK_BASE_WEIGHT
                 .saturating_add(REMARK_BYTE_WEIGHT.saturating_mul(remark.len() as Weight)),
+            Call::SetCode { code } => REMARK_BASE_WEIGHT
+                .saturating_add(CODE_BYTE_WEIGHT.saturating_mul(code.len() as Weight)),
         }
     }
 
@@ -122,6 +140,15 @@ impl<E: From<Event>> Dispatch<E> for Call {
                     sender,
                     hash: blake2_256(&remark),
                 });
+            }
+            Call::SetCode { code } => {
+                origin.ensure_root()?;
+                if crate::parachain::PARA_ID.get(&mut ctx.state)?.is_none() {
+                    // The relay chain runs its runtime natively: no `:code` to replace yet.
+                    return Err(DispatchError::module(NAME, "NotAPara").into());
+                }
+                let code_hash = crate::modules::parachain_system::schedule_code_upgrade(ctx, code)?;
+                ctx.deposit_event(Event::CodeUpdateScheduled { code_hash });
             }
         }
         Ok(())

@@ -199,7 +199,7 @@ impl<H: Hasher<Out = Hash>> NodeCodec<H> {
         input: &mut Cursor<'_>,
         nibbles: usize,
     ) -> Result<NibbleSlicePlan, NodeCodecError> {
-        let padded = nibbles % nibble_ops::NIBBLE_PER_BYTE != 0;
+        let padded = !nibbles.is_multiple_of(nibble_ops::NIBBLE_PER_BYTE);
         if padded && input.peek().map(nibble_ops::pad_left) != Some(0) {
             return Err(NodeCodecError::BadPadding);
         }
