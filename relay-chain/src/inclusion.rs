@@ -6,12 +6,14 @@
 //!
 //! 1. Bitfields: each validator's bit per core says whether it holds its erasure chunk of the
 //!    candidate pending on that core. A candidate that more than 2/3 of validators hold is
-//!    **included**: its para's head becomes the candidate's head (and new code, if any, is
-//!    scheduled), with a [`Event::CandidateIncluded`].
+//!    **included**: its para's head becomes the candidate's head (the para's own upgrade is
+//!    enacted if the candidate switched to it, and new code, if any, is scheduled or refused),
+//!    with a [`Event::CandidateIncluded`].
 //! 2. Timeouts: a candidate still unavailable [`AVAILABILITY_TIMEOUT`] blocks after it was
 //!    backed is dropped ([`Event::CandidateTimedOut`]), freeing its core.
 //! 3. Backed candidates: a candidate built on this block's parent, with validation data equal
-//!    to the para's state now, the para's current code, a valid collator signature, and
+//!    to the para's state now, the code for it ([`paras::code_for_candidate`]), a valid
+//!    collator signature, and
 //!    enough valid statements from the group assigned to its core, becomes **pending
 //!    availability** on that core ([`Event::CandidateBacked`]).
 //!
@@ -165,7 +167,7 @@ pub enum Event {
         /// The candidate.
         candidate_hash: Hash,
     },
-    /// A backed candidate's outputs (messages, new code) cannot be taken now; it was dropped.
+    /// A backed candidate's messages cannot be taken now; it was dropped.
     #[codec(index = 3)]
     CandidateDropped {
         /// The para.
@@ -175,8 +177,9 @@ pub enum Event {
         /// Why its outputs cannot be taken.
         reason: String,
     },
-    /// An included candidate's new code was not scheduled (an upgrade was scheduled for the
-    /// para after the candidate was backed); the para keeps its code.
+    /// An included candidate's new code was not scheduled (another upgrade is pending, or the
+    /// code is empty or too large); the para keeps its code, and drops its own pending code
+    /// when it does not find it listed.
     #[codec(index = 4)]
     CodeUpgradeRefused {
         /// The para.
@@ -221,28 +224,21 @@ pub enum OutputError {
     /// Its messages do not fit.
     #[error(transparent)]
     Messages(#[from] messaging::CommitmentError),
-    /// Its new code cannot be scheduled.
-    #[error("its new code cannot be scheduled: {0}")]
-    CodeUpgrade(&'static str),
 }
 
 /// Whether the outputs of a candidate of `para` on the relay block `relay_parent` can be
-/// taken in block `now`, as of `state`: its messages fit the queues and its new code, if any,
-/// can be scheduled.
+/// taken now, as of `state`: its messages fit the queues. New code that cannot be
+/// scheduled does not stop a candidate: it is refused when the candidate is included
+/// ([`Event::CodeUpgradeRefused`]), as dropping the candidate would have its collator build
+/// the same block again and stall the para.
 pub fn check_outputs(
     state: &mut State<'_>,
     para: ParaId,
     commitments: &CandidateCommitments,
     relay_parent: BlockNumber,
-    now: BlockNumber,
 ) -> tessera_runtime::Result<Result<(), OutputError>> {
     if let Err(why) = messaging::check_commitments(state, para, commitments, relay_parent)? {
         return Ok(Err(why.into()));
-    }
-    if let Some(code) = &commitments.new_validation_code {
-        if let Some(why) = paras::upgrade_refusal(state, para, code, now)? {
-            return Ok(Err(OutputError::CodeUpgrade(why)));
-        }
     }
     Ok(Ok(()))
 }
@@ -399,8 +395,7 @@ fn enact<E: Bounds>(
     paras::enact_para_upgrade(ctx, para, candidate.relay_parent_number())?;
     paras::set_head(&mut ctx.state, para, candidate.commitments.head_data)?;
     if let Some(code) = candidate.commitments.new_validation_code {
-        // Checked when backed; only an upgrade root scheduled since can be in the way, and it
-        // must not stop inclusion for every para.
+        // Refused, not dropped: the para finds its code unlisted and drops it in time.
         match paras::upgrade_refusal(&mut ctx.state, para, &code, ctx.block_number)? {
             None => paras::schedule_code_upgrade(ctx, para, code, true)?,
             Some(why) => ctx.deposit_event(Event::CodeUpgradeRefused {
@@ -548,17 +543,9 @@ fn back<E: From<Event>>(
     let para = descriptor.para_id;
     let candidate_hash = candidate.hash();
     let backers: Vec<u32> = votes.iter().map(|vote| vote.validator).collect();
-    // Outputs that cannot be taken now (another candidate included in this block filled a
-    // channel, or the pending one scheduled an upgrade) drop the candidate, not the block: it
-    // was valid when it was backed.
-    let now = ctx.block_number;
-    if let Err(why) = check_outputs(
-        &mut ctx.state,
-        para,
-        &candidate.commitments,
-        parent.number,
-        now,
-    )? {
+    // Messages that cannot be taken now (another candidate included in this block filled a
+    // channel) drop the candidate, not the block: it was valid when it was backed.
+    if let Err(why) = check_outputs(&mut ctx.state, para, &candidate.commitments, parent.number)? {
         ctx.deposit_event(Event::CandidateDropped {
             para,
             candidate_hash,

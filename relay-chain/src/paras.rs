@@ -25,7 +25,8 @@ use tessera_runtime::storage::{StorageMap, StorageValue};
 use tessera_runtime::{BlockNumber, Hash};
 
 pub use tessera_runtime::parachain::{
-    HeadData, ParaId, PendingUpgrade, ValidationCode, MAX_CODE_SIZE, PARA_UPGRADES,
+    HeadData, ParaId, PendingUpgrade, ValidationCode, MAX_CODE_SIZE, MAX_UPGRADE_CODE_SIZE,
+    PARA_UPGRADES,
 };
 
 /// The module's name, the prefix of its storage keys.
@@ -300,7 +301,7 @@ fn enact<E: From<Event>>(
     Ok(())
 }
 
-/// Why [`schedule_code_upgrade`] would refuse `code` for para `id` in block `now`, if it would.
+/// Why [`schedule_code_upgrade`] would refuse `code` a para sent in block `now`, if it would.
 pub fn upgrade_refusal(
     state: &mut State<'_>,
     id: ParaId,
@@ -310,7 +311,7 @@ pub fn upgrade_refusal(
     if code.0.is_empty() {
         return Ok(Some("the code is empty"));
     }
-    if code.0.len() > MAX_CODE_SIZE {
+    if code.0.len() > MAX_UPGRADE_CODE_SIZE {
         return Ok(Some("the code is over the size limit"));
     }
     Ok(match para_at(state, id, now)? {
@@ -321,9 +322,10 @@ pub fn upgrade_refusal(
 }
 
 /// Schedules `code` to replace para `id`'s code [`UPGRADE_DELAY`] blocks from now: by root
-/// (`by_para` false), or by the para itself through its candidate's commitments. Root's
-/// replaces an upgrade the para sent and has not switched to (a stalled para never will);
-/// the para drops its own when it no longer finds it listed.
+/// (`by_para` false), or by the para itself through its candidate's commitments. Until the
+/// block of an upgrade the para sent, root's replaces it (the para drops its own when it no
+/// longer finds it listed); after it, no para block may have switched yet only inclusion
+/// shows which did, so root must wait for the para's upgrade to be enacted.
 pub fn schedule_code_upgrade<E: From<Event>>(
     ctx: &mut Context<'_, E>,
     id: ParaId,
@@ -336,7 +338,12 @@ pub fn schedule_code_upgrade<E: From<Event>>(
         .get(&mut ctx.state, &id)?
         .ok_or_else(|| error("NotRegistered"))?;
     if let Some(pending) = info.pending {
-        if by_para || PARA_UPGRADES.get(&mut ctx.state, &id)?.is_none() {
+        // Root may replace a para's own upgrade only until its block: from then on a para
+        // block may have switched to it, and only its inclusion tells.
+        let replaceable = !by_para
+            && ctx.block_number <= pending.at
+            && PARA_UPGRADES.get(&mut ctx.state, &id)?.is_some();
+        if !replaceable {
             return Err(error("UpgradePending"));
         }
         PARA_UPGRADES.remove(&mut ctx.state, &id);

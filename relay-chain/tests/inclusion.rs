@@ -585,7 +585,7 @@ fn new_code_in_a_candidate_schedules_an_upgrade_once_included() {
 }
 
 #[test]
-fn new_code_that_cannot_be_scheduled_drops_the_candidate_or_is_refused_never_the_block() {
+fn new_code_that_cannot_be_scheduled_is_refused_and_its_candidate_included() {
     let mut relay = Relay::new();
     let with_code = |relay: &Relay, head: Vec<u8>, byte: u8| {
         let mut candidate = relay.candidate(PARA, head);
@@ -601,22 +601,22 @@ fn new_code_that_cannot_be_scheduled_drops_the_candidate_or_is_refused_never_the
     let first = with_code(&relay, vec![1, 1], 9);
     relay.block(vec![relay.enter(vec![], vec![first])]).unwrap();
 
-    // Made on the pending candidate before its upgrade was scheduled: dropped when the first
-    // is included and schedules its own.
+    // Made on the pending candidate before its upgrade was scheduled: backed when the first is
+    // included and schedules its own, then included with its code refused (dropping it would
+    // have its collator build the same block again).
     let second = with_code(&relay, vec![1, 2], 10);
     let second_hash = second.candidate.hash();
-    let events = relay
+    relay
         .block(vec![relay.enter(all(&relay), vec![second])])
         .unwrap();
-    assert_eq!(
-        events.last(),
-        Some(&inclusion::Event::CandidateDropped {
-            para: PARA,
-            candidate_hash: second_hash,
-            reason: "its new code cannot be scheduled: an upgrade is already pending".into(),
-        })
-    );
-    assert_eq!(relay.pending(PARA), None);
+    assert_eq!(relay.pending(PARA).map(|p| p.hash), Some(second_hash));
+    let events = relay.block(vec![relay.enter(all(&relay), vec![])]).unwrap();
+    assert!(events.contains(&inclusion::Event::CodeUpgradeRefused {
+        para: PARA,
+        candidate_hash: second_hash,
+        reason: "an upgrade is already pending".into(),
+    }));
+    assert_eq!(relay.head_of(PARA), HeadData(vec![1, 2]));
     let info = paras::PARAS
         .get(&mut relay.state(), &PARA)
         .unwrap()
@@ -626,7 +626,7 @@ fn new_code_that_cannot_be_scheduled_drops_the_candidate_or_is_refused_never_the
     // Once the upgrade is done (the para's block built on a relay parent at or after its block
     // is included), a candidate with new code is backed; root schedules another upgrade
     // before it is included: the candidate is included, its code refused.
-    relay.switch_para_to(code(9), vec![1, 2]);
+    relay.switch_para_to(code(9), vec![1, 21]);
     let third = with_code(&relay, vec![1, 3], 11);
     assert_eq!(
         third.candidate.descriptor.validation_code_hash,

@@ -156,3 +156,58 @@ fn genesis_registers_paras_from_the_chain_spec() {
         .to_string();
     assert!(err.contains("genesis.paras[1].id"), "{err}");
 }
+
+#[test]
+fn root_replaces_a_paras_own_upgrade_only_until_its_block() {
+    let (store, root) = store_of(&ChainSpec::dev());
+    let at = 5 + UPGRADE_DELAY;
+    let scheduled_by_para = |now| {
+        let mut ctx = Context::<Event>::new(State::new(&store, root), 5, RelayRuntime::CONFIG);
+        let register = paras::Call::Register {
+            id: ParaId(1000),
+            genesis_head: HeadData(vec![0]),
+            code: code(1),
+        };
+        call(&mut ctx, Origin::Root, register).unwrap();
+        paras::schedule_code_upgrade(&mut ctx, ParaId(1000), code(2), true).unwrap();
+        let (state, _) = ctx.into_parts();
+        Context::<Event>::new(state, now, RelayRuntime::CONFIG)
+    };
+    let by_root = paras::Call::ScheduleCodeUpgrade {
+        id: ParaId(1000),
+        code: code(3),
+    };
+
+    // Up to the upgrade's block no para block can have switched: root's replaces it.
+    let mut ctx = scheduled_by_para(at);
+    call(&mut ctx, Origin::Root, by_root.clone()).unwrap();
+    assert_eq!(
+        paras::PARA_UPGRADES
+            .get(&mut ctx.state, &ParaId(1000))
+            .unwrap(),
+        None
+    );
+    let info = paras::PARAS
+        .get(&mut ctx.state, &ParaId(1000))
+        .unwrap()
+        .unwrap();
+    assert_eq!(info.pending.unwrap().code_hash, code(3).hash());
+    assert_eq!(
+        paras::CODE_REFS
+            .get(&mut ctx.state, &code(2).hash())
+            .unwrap(),
+        None
+    );
+
+    // After it, a para block built on the upgrade's block may have switched: root waits.
+    let mut ctx = scheduled_by_para(at + 1);
+    assert_eq!(
+        call(&mut ctx, Origin::Root, by_root),
+        Err(module_error("UpgradePending"))
+    );
+    // And time alone does not enact the para's upgrade.
+    let info = paras::para_at(&mut ctx.state, ParaId(1000), at + 5)
+        .unwrap()
+        .unwrap();
+    assert_eq!(info.code_hash, code(1).hash());
+}

@@ -234,6 +234,9 @@ impl CommittedCandidateReceipt {
 
 /// Largest validation code a relay chain accepts (3 MiB, Polkadot's default).
 pub const MAX_CODE_SIZE: usize = 3 * 1024 * 1024;
+/// Largest code a para sends itself by `set_code`: its block carries it twice (the extrinsic
+/// in the PoV, the code in the commitments), and a collation must fit the network's limit.
+pub const MAX_UPGRADE_CODE_SIZE: usize = 2 * 1024 * 1024;
 
 /// A code upgrade waiting for its relay block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]

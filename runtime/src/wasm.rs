@@ -79,6 +79,20 @@ pub mod host {
     pub const OUT_OF_TIME: &str = "out_of_time";
     /// The functions of runtime API calls: the node's state, the builder's clock.
     pub const RUNTIME_API: [&str; 3] = [STORAGE_GET, STORAGE_COMMIT, OUT_OF_TIME];
+
+    /// The signature of host function `name`: how many `i32` parameters it takes and its
+    /// result (`""`, `"i32"` or `"i64"`); none if the host has no such function.
+    pub fn signature(name: &str) -> Option<(usize, &'static str)> {
+        Some(match name {
+            BLAKE2_256 | BLAKE2_128 | STORAGE_COMMIT => (3, ""),
+            SR25519_VERIFY => (4, "i32"),
+            SR25519_VERIFY_BATCH => (2, "i32"),
+            ABORT => (2, ""),
+            RUNTIME_VERSION | STORAGE_GET => (2, "i64"),
+            OUT_OF_TIME => (0, "i32"),
+            _ => return None,
+        })
+    }
     /// All of them.
     pub const ALL: [&str; 6] = [
         BLAKE2_256,
@@ -154,7 +168,11 @@ impl From<crate::RuntimeVersion> for VersionInfo {
 /// running the blob (Substrate's name).
 pub const VERSION_SECTION: &str = "runtime_version";
 
-/// Exports every chain runtime must have, besides [`MEMORY_EXPORT`] and [`ALLOC_EXPORT`].
+/// The most linear memory a runtime may start with (the hosts' memory cap, 256 MiB).
+pub const MAX_INITIAL_MEMORY_PAGES: u64 = 4096;
+
+/// Exports every chain runtime must have, besides [`MEMORY_EXPORT`] and [`ALLOC_EXPORT`], each
+/// `(i32, i32) -> i64`.
 pub const REQUIRED_EXPORTS: [&str; 6] = [
     VALIDATE_BLOCK_EXPORT,
     api::CORE_VERSION,
@@ -173,12 +191,15 @@ pub enum CodeError {
     /// It imports a function the host does not provide.
     #[codec(index = 1)]
     UnknownImport(String),
-    /// It lacks an export a node calls.
+    /// It lacks an export a node calls, or exports it with another type.
     #[codec(index = 2)]
     MissingExport(String),
     /// It has no readable `runtime_version` section.
     #[codec(index = 3)]
     NoVersion,
+    /// Its memory starts larger than a host allows.
+    #[codec(index = 4)]
+    MemoryTooLarge,
 }
 
 impl core::fmt::Display for CodeError {
@@ -188,42 +209,76 @@ impl core::fmt::Display for CodeError {
             CodeError::UnknownImport(name) => write!(f, "imports an unknown function {name}"),
             CodeError::MissingExport(name) => write!(f, "does not export {name}"),
             CodeError::NoVersion => write!(f, "has no `{VERSION_SECTION}` section"),
+            CodeError::MemoryTooLarge => write!(f, "starts with more memory than a host allows"),
         }
     }
 }
 
 /// Checks that `code` is a runtime every node can run, without running it: a valid module
-/// under the Wasm 2.0 features (what every node compiles), importing only host functions,
-/// with the exports nodes call; returns the version its `runtime_version` section holds.
+/// under the Wasm 2.0 features (what every node compiles), importing only host functions with
+/// their signatures, exporting its memory (at most [`MAX_INITIAL_MEMORY_PAGES`] to start
+/// with), the allocator and the functions nodes call with theirs; returns the version its
+/// `runtime_version` section holds.
 #[cfg(feature = "std")]
 pub fn check_code(code: &[u8]) -> Result<VersionInfo, CodeError> {
     use parity_scale_codec::DecodeAll;
-    use wasmparser::{Parser, Payload, Validator, WasmFeatures};
-    Validator::new_with_features(WasmFeatures::WASM2)
+    use wasmparser::{
+        CompositeInnerType, ExternalKind, Parser, Payload, TypeRef, ValType, Validator,
+        WasmFeatures,
+    };
+    let types = Validator::new_with_features(WasmFeatures::WASM2)
         .validate_all(code)
         .map_err(|err| CodeError::Invalid(err.message().into()))?;
     let invalid = |err: wasmparser::BinaryReaderError| CodeError::Invalid(err.message().into());
+    let types = types.as_ref();
+    // A function type as (`i32` parameters, result), `None` if it has another shape.
+    let shape_of = |id: wasmparser::types::CoreTypeId| -> Option<(usize, &'static str)> {
+        let CompositeInnerType::Func(func) = &types.get(id)?.composite_type.inner else {
+            return None;
+        };
+        if func.params().iter().any(|param| *param != ValType::I32) {
+            return None;
+        }
+        let result = match func.results() {
+            [] => "",
+            [ValType::I32] => "i32",
+            [ValType::I64] => "i64",
+            _ => return None,
+        };
+        Some((func.params().len(), result))
+    };
+    let type_shape = |type_index: u32| {
+        (type_index < types.core_type_count_in_module())
+            .then(|| shape_of(types.core_type_at_in_module(type_index)))
+            .flatten()
+    };
+    let mut memories = Vec::new();
     let (mut exports, mut version) = (Vec::new(), None);
     for payload in Parser::new(0).parse_all(code) {
         match payload.map_err(invalid)? {
             Payload::ImportSection(imports) => {
                 for import in imports.into_imports() {
                     let import = import.map_err(invalid)?;
-                    let known = import.module == HOST_MODULE
-                        && (host::ALL.contains(&import.name)
-                            || host::RUNTIME_API.contains(&import.name));
-                    if !known {
-                        return Err(CodeError::UnknownImport(alloc::format!(
-                            "{}::{}",
-                            import.module,
-                            import.name
-                        )));
+                    let expected = (import.module == HOST_MODULE)
+                        .then(|| host::signature(import.name))
+                        .flatten();
+                    let TypeRef::Func(type_index) = import.ty else {
+                        return Err(unknown_import(import.module, import.name));
+                    };
+                    if expected.is_none() || type_shape(type_index) != expected {
+                        return Err(unknown_import(import.module, import.name));
                     }
+                }
+            }
+            Payload::MemorySection(section) => {
+                for memory in section {
+                    memories.push(memory.map_err(invalid)?.initial);
                 }
             }
             Payload::ExportSection(section) => {
                 for export in section {
-                    exports.push(String::from(export.map_err(invalid)?.name));
+                    let export = export.map_err(invalid)?;
+                    exports.push((String::from(export.name), export.kind, export.index));
                 }
             }
             Payload::CustomSection(section) if section.name() == VERSION_SECTION => {
@@ -232,16 +287,39 @@ pub fn check_code(code: &[u8]) -> Result<VersionInfo, CodeError> {
             _ => {}
         }
     }
-    let required = [MEMORY_EXPORT, ALLOC_EXPORT]
+    let exported = |name: &str, kind: ExternalKind| {
+        exports
+            .iter()
+            .find(|(export, found, _)| export == name && *found == kind)
+            .map(|(_, _, index)| *index)
+    };
+    let function_shape = |name: &str| {
+        let index = exported(name, ExternalKind::Func)?;
+        (index < types.function_count())
+            .then(|| shape_of(types.core_function_at(index)))
+            .flatten()
+    };
+    let memory = exported(MEMORY_EXPORT, ExternalKind::Memory)
+        .and_then(|index| memories.get(usize::try_from(index).ok()?))
+        .ok_or_else(|| CodeError::MissingExport(MEMORY_EXPORT.into()))?;
+    if *memory > MAX_INITIAL_MEMORY_PAGES {
+        return Err(CodeError::MemoryTooLarge);
+    }
+    if function_shape(ALLOC_EXPORT) != Some((1, "i32")) {
+        return Err(CodeError::MissingExport(ALLOC_EXPORT.into()));
+    }
+    if let Some(missing) = REQUIRED_EXPORTS
         .into_iter()
-        .chain(REQUIRED_EXPORTS);
-    if let Some(missing) = required
-        .into_iter()
-        .find(|name| !exports.iter().any(|e| e == name))
+        .find(|name| function_shape(name) != Some((2, "i64")))
     {
         return Err(CodeError::MissingExport(missing.into()));
     }
     version.ok_or(CodeError::NoVersion)
+}
+
+#[cfg(feature = "std")]
+fn unknown_import(module: &str, name: &str) -> CodeError {
+    CodeError::UnknownImport(alloc::format!("{module}::{name}"))
 }
 
 /// [`check_code`], by the host when running as Wasm.

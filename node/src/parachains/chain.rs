@@ -418,16 +418,34 @@ impl ParaChain {
         self.query_on_head(CORE_VERSION, &())
     }
 
-    /// The inherents that carry `inputs` into the block after the head, from the runtime.
-    pub fn relay_inherents(
+    /// The inherent that carries `inputs` into the block after `parent`, from the runtime of
+    /// `parent`'s state (a pending parent may have switched the runtime).
+    fn relay_inherent(
         &self,
-        inputs: RelayInputs,
-    ) -> Result<Vec<OpaqueExtrinsic>, ExecutionError> {
-        self.query_on_head::<Result<Vec<OpaqueExtrinsic>, String>>(
-            BLOCK_BUILDER_INHERENT_EXTRINSICS,
-            &inputs,
-        )?
-        .map_err(ExecutionError::Refused)
+        parent: &Header,
+        inputs: &RelayInputs,
+    ) -> Result<OpaqueExtrinsic, String> {
+        let root = parent.state_root;
+        let nodes = self.with_nodes(Arc::default());
+        let inherents = runtime_call(nodes, root, |executor, code_hash, code, nodes| {
+            executor.query::<Result<Vec<OpaqueExtrinsic>, String>>(
+                code_hash,
+                code,
+                nodes,
+                root,
+                BLOCK_BUILDER_INHERENT_EXTRINSICS,
+                inputs,
+            )
+        })
+        .map_err(|e| format!("cannot make the relay inputs inherent: {e}"))?
+        .map_err(|e| format!("the runtime refused the relay inputs: {e}"))?;
+        match <[OpaqueExtrinsic; 1]>::try_from(inherents) {
+            Ok([inherent]) => Ok(inherent),
+            Err(all) => Err(format!(
+                "the runtime made {} relay inputs inherents, not one",
+                all.len()
+            )),
+        }
     }
 
     /// The runtime at the head, for calls made without the chain (its lock released).
@@ -839,13 +857,13 @@ impl ParaChain {
     }
 
     /// Builds a block on `parent` (the head, or a block pending inclusion that builds on it)
-    /// from `inherent` (its relay inputs) and the pool, taking transactions until `deadline`
-    /// or until the block is full, and records its PoV proof in the same execution.
+    /// from its relay `inputs` and the pool, taking transactions until `deadline` or until the
+    /// block is full, and records its PoV proof in the same execution.
     pub(super) fn build(
         &mut self,
         parent: Hash,
         author: AccountId,
-        inherent: OpaqueExtrinsic,
+        inputs: &RelayInputs,
         deadline: Instant,
     ) -> Result<ParachainBlockData, String> {
         let on_head = parent == self.head.hash();
@@ -856,6 +874,7 @@ impl ParaChain {
             let txs = pending.extrinsics.iter().map(|xt| xt.hash()).collect();
             (pending.header, txs)
         };
+        let inherent = self.relay_inherent(&parent_header, inputs)?;
         // Transactions the parent already has stay pooled until it is included.
         let (hashes, extrinsics): (Vec<Hash>, Vec<OpaqueExtrinsic>) =
             std::iter::once((Hash::ZERO, inherent))
@@ -912,14 +931,21 @@ impl ParaChain {
             proof: built.changes.proof.take().unwrap_or_default(),
         };
         // Invalid only after the pending parent (say, its nonce taken by another collator's
-        // transaction there), a transaction is kept: the parent may never be included.
+        // transaction there), a transaction is kept: the parent may never be included. A bad
+        // signature there is dropped all the same: the parent switched the runtime, whose
+        // version every signature covers, and the sender must sign again for it.
         let invalid = if on_head {
             invalid
         } else {
-            let rejected = invalid
+            let (bad_signatures, others): (Vec<_>, Vec<_>) = invalid
+                .into_iter()
+                .partition(|(_, why)| *why == InvalidTransaction::BadSignature);
+            let rejected = others
                 .iter()
                 .filter_map(|(hash, _)| Some((*hash, self.pool.get(hash)?)));
-            self.revalidate_on_head(rejected).0
+            let mut invalid = self.revalidate_on_head(rejected).0;
+            invalid.extend(bad_signatures);
+            invalid
         };
         self.drop_from_pool(invalid);
         // Stored before it is sent: once the relay chain includes it, this node must have it,

@@ -471,24 +471,10 @@ impl Collate for Collator {
         }
         self.collated_on = Some(best_hash);
         self.queue_dev_transfers(&mut chain);
-        let inherent = match chain.relay_inherents(inputs).map(|mut all| all.pop()) {
-            Ok(Some(inherent)) => inherent,
-            Ok(None) => {
-                tracing::warn!(
-                    para = para.0,
-                    "the para's runtime makes no relay inputs inherent"
-                );
-                return None;
-            }
-            Err(err) => {
-                tracing::warn!(para = para.0, %err, "cannot make the relay inputs inherent");
-                return None;
-            }
-        };
         let started = Instant::now();
         let tracker = self.tracker.get_or_insert_with(|| Tracker::new(slot));
         let budget = tracker.budget();
-        let data = match chain.build(parent, key.public(), inherent, started + budget) {
+        let data = match chain.build(parent, key.public(), &inputs, started + budget) {
             Ok(data) => data,
             Err(err) => {
                 tracing::warn!(para = para.0, %err, "cannot build a para block");

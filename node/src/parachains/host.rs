@@ -500,8 +500,19 @@ impl ParachainHost {
         let cores = paras::para_ids(&mut state).map_err(state_error)?;
         let now = parent.number.saturating_add(1);
         let mut backed: Vec<BackedCandidate> = Vec::new();
+        let mut carries_code = false;
         for candidate in self.statements.backable(&parent_hash, &self.offenders) {
             let para = candidate.candidate.descriptor.para_id;
+            // New code is up to 2 MiB: one a block keeps the block within the gossip limit;
+            // another waits for the next block.
+            let has_code = candidate
+                .candidate
+                .commitments
+                .new_validation_code
+                .is_some();
+            if has_code && carries_code {
+                continue;
+            }
             if backed
                 .last()
                 .is_some_and(|b| b.candidate.descriptor.para_id == para)
@@ -521,13 +532,13 @@ impl ParachainHost {
                 continue;
             }
             let commitments = &candidate.candidate.commitments;
-            if let Err(why) =
-                inclusion::check_outputs(&mut state, para, commitments, parent.number, now)
-                    .map_err(state_error)?
+            if let Err(why) = inclusion::check_outputs(&mut state, para, commitments, parent.number)
+                .map_err(state_error)?
             {
                 tracing::debug!(para = para.0, %why, "backed candidate's outputs cannot be taken");
                 continue;
             }
+            carries_code |= has_code;
             backed.push(candidate);
         }
         Ok(backed)

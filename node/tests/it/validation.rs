@@ -896,4 +896,37 @@ fn a_blob_offered_as_code_is_checked_without_running_it() {
         check_code(&foreign),
         Err(CodeError::UnknownImport("env::time".into()))
     );
+    // A host function with another signature would not link.
+    let mistyped =
+        wat::parse_str(r#"(module (import "tessera" "blake2_256" (func (param i32))))"#).unwrap();
+    assert_eq!(
+        check_code(&mistyped),
+        Err(CodeError::UnknownImport("tessera::blake2_256".into()))
+    );
+    // Every export nodes call, with its type, and memory a host can give.
+    let api = |memory_pages: u32, version_result: &str| {
+        let exports: String = tessera_runtime::wasm::REQUIRED_EXPORTS
+            .iter()
+            .map(|name| {
+                let result = if *name == "Core_version" { version_result } else { "i64" };
+                format!(
+                    r#"(func (export "{name}") (param i32 i32) (result {result}) ({result}.const 0))"#
+                )
+            })
+            .collect();
+        wat::parse_str(format!(
+            r#"(module (memory (export "memory") {memory_pages})
+                (func (export "tessera_alloc") (param i32) (result i32) i32.const 0) {exports})"#
+        ))
+        .unwrap()
+    };
+    assert_eq!(check_code(&api(2, "i64")), Err(CodeError::NoVersion));
+    assert_eq!(
+        check_code(&api(2, "i32")),
+        Err(CodeError::MissingExport("Core_version".into()))
+    );
+    assert_eq!(
+        check_code(&api(4097, "i64")),
+        Err(CodeError::MemoryTooLarge)
+    );
 }

@@ -48,6 +48,8 @@ pub struct BlockOutputs {
     pub upward_messages: Vec<Vec<u8>>,
     /// Messages to siblings.
     pub horizontal_messages: Vec<OutboundHrmpMessage>,
+    /// Whether the relay parent lists an upgrade of this para (no new one until it is done).
+    pub upgrade_listed: bool,
     /// Downward messages processed.
     pub processed_downward_messages: u32,
     /// Relay block up to which horizontal messages were processed.
@@ -60,22 +62,25 @@ pub struct BlockOutputs {
 pub static OUTPUTS: StorageValue<BlockOutputs> = StorageValue::new(NAME, "Outputs");
 /// Head of the downward queue up to the last processed message.
 pub static LAST_DOWNWARD_HEAD: StorageValue<Hash> = StorageValue::new(NAME, "LastDownwardHead");
-/// New code `set_code` accepted, waiting for the relay chain's go-ahead.
+/// What is known of the new code `set_code` accepted, waiting for the relay chain's go-ahead
+/// (read by every block: the blob itself is apart, read only to send and to apply it).
 pub static PENDING_CODE: StorageValue<PendingCode> = StorageValue::new(NAME, "PendingCode");
+/// The blob of [`PENDING_CODE`].
+pub static PENDING_CODE_BLOB: StorageValue<Vec<u8>> = StorageValue::new(NAME, "PendingCodeBlob");
 
 /// Relay blocks after the one a pending code's block was built on within which the relay
 /// chain must list the upgrade (its candidate included) before the para drops it.
 pub const UPGRADE_SIGNAL_WAIT: BlockNumber = 32;
 
 /// Code waiting for the relay chain's go-ahead.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
 pub struct PendingCode {
     /// The para block that accepted it (its candidate carries the code).
     pub block: BlockNumber,
     /// That block's relay parent.
     pub relay_parent_number: BlockNumber,
-    /// The Wasm.
-    pub code: Vec<u8>,
+    /// The blob's hash.
+    pub code_hash: Hash,
 }
 
 /// Head of each inbound channel up to the last processed message, with the relay block that
@@ -268,7 +273,7 @@ impl<E: From<Event> + ParachainRuntime> Dispatch<E> for Call {
                 .ok_or_else(|| error("IncompleteRelayProof"))?;
             egress.push((recipient, channel));
         }
-        upgrade_go_ahead(ctx, &mut relay, para, inputs.relay_parent_number)?;
+        let upgrade_listed = upgrade_go_ahead(ctx, &mut relay, para, inputs.relay_parent_number)?;
         let downward = inputs.downward_messages.len() as u32;
         OUTPUTS.put(
             &mut ctx.state,
@@ -279,6 +284,7 @@ impl<E: From<Event> + ParachainRuntime> Dispatch<E> for Call {
                 processed_downward_messages: downward,
                 hrmp_watermark: inputs.relay_parent_number,
                 egress,
+                upgrade_listed,
                 ..BlockOutputs::default()
             },
         );
@@ -304,24 +310,28 @@ impl<E: From<Event> + ParachainRuntime> Dispatch<E> for Call {
     }
 }
 
-/// Applies or drops the pending code as the relay parent's state (`relay`) says.
+/// Applies or drops the pending code as the relay parent's state (`relay`) says; returns
+/// whether the relay parent lists an upgrade of this para.
 fn upgrade_go_ahead<E: From<Event>>(
     ctx: &mut Context<'_, E>,
     relay: &mut State<'_>,
     para: ParaId,
     relay_parent_number: BlockNumber,
-) -> Result<(), CallError> {
+) -> Result<bool, CallError> {
     let scheduled = relay_read(crate::parachain::PARA_UPGRADES.get(relay, &para))?;
     let Some(pending) = PENDING_CODE.get(&mut ctx.state)? else {
-        return Ok(());
+        return Ok(scheduled.is_some());
     };
-    let code_hash = crate::hashing::blake2_256(&pending.code);
+    let code_hash = pending.code_hash;
     let listed = scheduled.filter(|upgrade| upgrade.code_hash == code_hash);
     match listed {
         Some(upgrade) if relay_parent_number >= upgrade.at => {
+            let code = PENDING_CODE_BLOB
+                .get(&mut ctx.state)?
+                .ok_or_else(|| error("PendingCodeMissing"))?;
             PENDING_CODE.kill(&mut ctx.state);
-            ctx.state
-                .set(crate::storage::CODE_KEY.to_vec(), pending.code);
+            PENDING_CODE_BLOB.kill(&mut ctx.state);
+            ctx.state.set(crate::storage::CODE_KEY.to_vec(), code);
             ctx.deposit_event(Event::ValidationFunctionApplied {
                 relay_parent_number,
                 code_hash,
@@ -335,17 +345,18 @@ fn upgrade_go_ahead<E: From<Event>>(
                 .saturating_add(UPGRADE_SIGNAL_WAIT) =>
         {
             PENDING_CODE.kill(&mut ctx.state);
+            PENDING_CODE_BLOB.kill(&mut ctx.state);
             ctx.deposit_event(Event::ValidationFunctionDiscarded { code_hash });
         }
         None => {}
     }
-    Ok(())
+    Ok(scheduled.is_some())
 }
 
 /// `system.set_code` on a para: checks `code` as a runtime that can follow this one (a valid
 /// module importing only host functions, with every export nodes call, the same spec name
-/// and a higher spec version, at most [`crate::parachain::MAX_CODE_SIZE`] bytes) and keeps it
-/// for this block's candidate. Returns its hash.
+/// and a higher spec version, at most [`crate::parachain::MAX_UPGRADE_CODE_SIZE`] bytes) and
+/// keeps it for this block's candidate, unless an upgrade is under way. Returns its hash.
 pub fn schedule_code_upgrade<E>(
     ctx: &mut Context<'_, E>,
     code: Vec<u8>,
@@ -355,13 +366,15 @@ pub fn schedule_code_upgrade<E>(
         Ok(outputs) => outputs,
         Err(_) => return Err(error("NoRelayInputs")),
     };
-    if PENDING_CODE.get(&mut ctx.state)?.is_some() {
-        return Err(error("UpgradeAlreadyPending"));
+    // One upgrade at a time: this para's earlier one is pending here or listed by the relay
+    // parent (until the relay chain enacts it, it would refuse another).
+    if PENDING_CODE.get(&mut ctx.state)?.is_some() || outputs.upgrade_listed {
+        return Err(error("OverlappingUpgrades"));
     }
     if code.is_empty() {
         return Err(error("EmptyCode"));
     }
-    if code.len() > crate::parachain::MAX_CODE_SIZE {
+    if code.len() > crate::parachain::MAX_UPGRADE_CODE_SIZE {
         return Err(error("CodeTooLarge"));
     }
     let current = ctx.version.ok_or_else(|| error("NoRuntimeVersion"))?;
@@ -370,6 +383,7 @@ pub fn schedule_code_upgrade<E>(
         CodeError::UnknownImport(_) => error("CodeImportsUnknownFunction"),
         CodeError::MissingExport(_) => error("CodeLacksExports"),
         CodeError::NoVersion => error("CodeHasNoVersion"),
+        CodeError::MemoryTooLarge => error("CodeMemoryTooLarge"),
     })?;
     if offered.spec_name != current.spec_name {
         return Err(error("SpecNameMismatch"));
@@ -383,9 +397,10 @@ pub fn schedule_code_upgrade<E>(
         &PendingCode {
             block: ctx.block_number,
             relay_parent_number: outputs.relay_parent_number,
-            code,
+            code_hash,
         },
     );
+    PENDING_CODE_BLOB.put(&mut ctx.state, &code);
     Ok(code_hash)
 }
 
@@ -395,10 +410,10 @@ pub fn new_validation_code(
     state: &mut State<'_>,
     block: BlockNumber,
 ) -> crate::Result<Option<Vec<u8>>> {
-    Ok(PENDING_CODE
-        .get(state)?
-        .filter(|pending| pending.block == block)
-        .map(|pending| pending.code))
+    match PENDING_CODE.get(state)? {
+        Some(pending) if pending.block == block => PENDING_CODE_BLOB.get(state),
+        _ => Ok(None),
+    }
 }
 
 fn outputs<E>(ctx: &mut Context<'_, E>) -> crate::Result<Result<BlockOutputs, SendError>> {
