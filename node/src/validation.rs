@@ -98,7 +98,7 @@ pub struct ValidationLimits {
 impl Default for ValidationLimits {
     fn default() -> Self {
         ValidationLimits {
-            max_memory_bytes: 256 * 1024 * 1024,
+            max_memory_bytes: wasm::MAX_MEMORY_BYTES,
             backing_timeout: Duration::from_secs(2),
             approval_timeout: Duration::from_secs(12),
             compile_timeout: Duration::from_secs(10),
@@ -376,6 +376,8 @@ impl ValidationHost {
             .total_memories(POOLED_INSTANCES)
             .total_tables(POOLED_INSTANCES)
             .max_memory_size(limits.max_memory_bytes)
+            .max_tables_per_module(wasm::MAX_TABLES)
+            .table_elements(wasm::MAX_TABLE_ELEMENTS)
             .linear_memory_keep_resident(KEEP_RESIDENT)
             .table_keep_resident(KEEP_RESIDENT);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));

@@ -494,6 +494,12 @@ pub fn check_backed(
     if candidate.commitments.head_data.0.len() > paras::MAX_HEAD_SIZE {
         return Err(error("HeadTooLarge"));
     }
+    // What a para sends itself by `set_code`: anything else is no honest para's.
+    if let Some(code) = &candidate.commitments.new_validation_code {
+        if code.0.is_empty() || code.0.len() > paras::MAX_UPGRADE_CODE_SIZE {
+            return Err(error("BadNewCode"));
+        }
+    }
     if !descriptor.check_collator_signature() {
         return Err(error("BadCollatorSignature"));
     }

@@ -322,10 +322,10 @@ pub fn upgrade_refusal(
 }
 
 /// Schedules `code` to replace para `id`'s code [`UPGRADE_DELAY`] blocks from now: by root
-/// (`by_para` false), or by the para itself through its candidate's commitments. Until the
-/// block of an upgrade the para sent, root's replaces it (the para drops its own when it no
-/// longer finds it listed); after it, no para block may have switched yet only inclusion
-/// shows which did, so root must wait for the para's upgrade to be enacted.
+/// (`by_para` false), or by the para itself through its candidate's commitments. Root's
+/// replaces an upgrade the para sent unless a para block that switched to it may be on its
+/// way ([`may_have_switched`]): so root recovers a para stalled with an upgrade pending, and
+/// the para drops its own when it no longer finds it listed.
 pub fn schedule_code_upgrade<E: From<Event>>(
     ctx: &mut Context<'_, E>,
     id: ParaId,
@@ -333,16 +333,17 @@ pub fn schedule_code_upgrade<E: From<Event>>(
     by_para: bool,
 ) -> Result<(), CallError> {
     check_code(&code)?;
+    if by_para && code.0.len() > MAX_UPGRADE_CODE_SIZE {
+        return Err(error("CodeTooLarge"));
+    }
     enact_due_upgrade(ctx, id)?;
     let mut info = PARAS
         .get(&mut ctx.state, &id)?
         .ok_or_else(|| error("NotRegistered"))?;
     if let Some(pending) = info.pending {
-        // Root may replace a para's own upgrade only until its block: from then on a para
-        // block may have switched to it, and only its inclusion tells.
         let replaceable = !by_para
-            && ctx.block_number <= pending.at
-            && PARA_UPGRADES.get(&mut ctx.state, &id)?.is_some();
+            && PARA_UPGRADES.get(&mut ctx.state, &id)?.is_some()
+            && !may_have_switched(ctx, id, pending.at)?;
         if !replaceable {
             return Err(error("UpgradePending"));
         }
@@ -360,6 +361,27 @@ pub fn schedule_code_upgrade<E: From<Event>>(
     }
     ctx.deposit_event(Event::CodeUpgradeScheduled { id, code_hash, at });
     Ok(())
+}
+
+/// Whether a block of para `id` that switched to its own upgrade due at relay block `at` may
+/// be on its way (built on a relay parent at or after `at`): until `at`, none can be; after
+/// it, once this block's parachains inherent has run, only the candidate pending availability
+/// can be one (one included enacted the upgrade, and candidates built from now on no longer
+/// find it listed). Before the inherent has run, any may be.
+fn may_have_switched<E>(
+    ctx: &mut Context<'_, E>,
+    id: ParaId,
+    at: BlockNumber,
+) -> tessera_runtime::Result<bool> {
+    if ctx.block_number <= at {
+        return Ok(false);
+    }
+    if crate::inclusion::ENTERED.get(&mut ctx.state)? != Some(ctx.block_number) {
+        return Ok(true);
+    }
+    Ok(crate::inclusion::PENDING
+        .get(&mut ctx.state, &id)?
+        .is_some_and(|pending| pending.relay_parent_number() >= at))
 }
 
 /// Removes para `id` (its core goes from the next block on) and releases its code.

@@ -133,6 +133,30 @@ impl Relay {
             .collect()
     }
 
+    /// Backs and includes `PARA`'s candidate with head `head` carrying `code`.
+    fn include_with_code(&mut self, head: Vec<u8>, code: ValidationCode) {
+        let mut candidate = self.candidate(PARA, head);
+        candidate.commitments.new_validation_code = Some(code);
+        let candidate = signed(candidate.descriptor, candidate.commitments);
+        let backed = self.backed(candidate, &self.group(PARA));
+        self.block(vec![self.enter(vec![], vec![backed])]).unwrap();
+        self.block(vec![self.enter(self.all_hold_para(), vec![])])
+            .unwrap();
+    }
+
+    /// A block in which root (Alice, by `sudo`) schedules `code` for `PARA`.
+    fn root_schedules_upgrade(&mut self, code: ValidationCode) {
+        let upgrade = Call::Sudo(sudo::Call::Sudo {
+            call: Box::new(Call::Paras(paras::Call::ScheduleCodeUpgrade {
+                id: PARA,
+                code,
+            })),
+        });
+        let by_root = sign::<RelayRuntime>(&Pair::dev("Alice"), upgrade, 0, self.genesis_hash);
+        self.block(vec![self.enter(vec![], vec![]), by_root])
+            .unwrap();
+    }
+
     /// Includes `PARA`'s candidate with head `head` built on the relay parent at or after its
     /// pending upgrade's block (the para's block that switched to `code`).
     fn switch_para_to(&mut self, code: ValidationCode, head: Vec<u8>) {
@@ -634,16 +658,7 @@ fn new_code_that_cannot_be_scheduled_is_refused_and_its_candidate_included() {
     );
     let third_hash = third.candidate.hash();
     relay.block(vec![relay.enter(vec![], vec![third])]).unwrap();
-    let upgrade = Call::Sudo(sudo::Call::Sudo {
-        call: Box::new(Call::Paras(paras::Call::ScheduleCodeUpgrade {
-            id: PARA,
-            code: code(12),
-        })),
-    });
-    let by_root = sign::<RelayRuntime>(&Pair::dev("Alice"), upgrade, 0, relay.genesis_hash);
-    relay
-        .block(vec![relay.enter(vec![], vec![]), by_root])
-        .unwrap();
+    relay.root_schedules_upgrade(code(12));
     let events = relay.block(vec![relay.enter(all(&relay), vec![])]).unwrap();
     assert_eq!(relay.head_of(PARA), HeadData(vec![1, 3]));
     assert!(events.contains(&inclusion::Event::CodeUpgradeRefused {
@@ -661,16 +676,7 @@ fn new_code_that_cannot_be_scheduled_is_refused_and_its_candidate_included() {
 #[test]
 fn the_paras_own_upgrade_is_enacted_with_its_first_block_built_on_or_after_the_upgrade_block() {
     let mut relay = Relay::new();
-    let mut candidate = relay.candidate(PARA, vec![1, 1]);
-    candidate.commitments.new_validation_code = Some(code(9));
-    let candidate = signed(candidate.descriptor, candidate.commitments);
-    let backed = relay.backed(candidate, &relay.group(PARA));
-    relay
-        .block(vec![relay.enter(vec![], vec![backed])])
-        .unwrap();
-    relay
-        .block(vec![relay.enter(relay.all_hold_para(), vec![])])
-        .unwrap();
+    relay.include_with_code(vec![1, 1], code(9));
     let upgrade = paras::PARA_UPGRADES
         .get(&mut relay.state(), &PARA)
         .unwrap()
@@ -709,26 +715,8 @@ fn the_paras_own_upgrade_is_enacted_with_its_first_block_built_on_or_after_the_u
 #[test]
 fn root_replaces_an_upgrade_a_stalled_para_never_switched_to() {
     let mut relay = Relay::new();
-    let mut candidate = relay.candidate(PARA, vec![1, 1]);
-    candidate.commitments.new_validation_code = Some(code(9));
-    let candidate = signed(candidate.descriptor, candidate.commitments);
-    let backed = relay.backed(candidate, &relay.group(PARA));
-    relay
-        .block(vec![relay.enter(vec![], vec![backed])])
-        .unwrap();
-    relay
-        .block(vec![relay.enter(relay.all_hold_para(), vec![])])
-        .unwrap();
-    let upgrade = Call::Sudo(sudo::Call::Sudo {
-        call: Box::new(Call::Paras(paras::Call::ScheduleCodeUpgrade {
-            id: PARA,
-            code: code(12),
-        })),
-    });
-    let by_root = sign::<RelayRuntime>(&Pair::dev("Alice"), upgrade, 0, relay.genesis_hash);
-    relay
-        .block(vec![relay.enter(vec![], vec![]), by_root])
-        .unwrap();
+    relay.include_with_code(vec![1, 1], code(9));
+    relay.root_schedules_upgrade(code(12));
     let mut state = relay.state();
     let info = paras::PARAS.get(&mut state, &PARA).unwrap().unwrap();
     assert_eq!(info.pending.unwrap().code_hash, code(12).hash());

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use tessera_relay_chain::paras::{
     self, HeadData, ParaId, ValidationCode, MAX_CODE_SIZE, UPGRADE_DELAY,
 };
-use tessera_relay_chain::{Call, ChainSpec, Event, GenesisPara, HexBytes, RelayRuntime};
+use tessera_relay_chain::{inclusion, Call, ChainSpec, Event, GenesisPara, HexBytes, RelayRuntime};
 use tessera_runtime::crypto::Pair;
 use tessera_runtime::dispatch::{CallError, Context, Dispatch, DispatchError, Origin};
 use tessera_runtime::executive::Runtime;
@@ -158,7 +158,7 @@ fn genesis_registers_paras_from_the_chain_spec() {
 }
 
 #[test]
-fn root_replaces_a_paras_own_upgrade_only_until_its_block() {
+fn root_replaces_a_paras_own_upgrade_unless_a_block_that_switched_may_be_pending() {
     let (store, root) = store_of(&ChainSpec::dev());
     let at = 5 + UPGRADE_DELAY;
     let scheduled_by_para = |now| {
@@ -199,10 +199,11 @@ fn root_replaces_a_paras_own_upgrade_only_until_its_block() {
         None
     );
 
-    // After it, a para block built on the upgrade's block may have switched: root waits.
+    // After it, a para block built on the upgrade's block may have switched: root waits for
+    // this block's parachains inherent, which shows whether one is pending availability.
     let mut ctx = scheduled_by_para(at + 1);
     assert_eq!(
-        call(&mut ctx, Origin::Root, by_root),
+        call(&mut ctx, Origin::Root, by_root.clone()),
         Err(module_error("UpgradePending"))
     );
     // And time alone does not enact the para's upgrade.
@@ -210,4 +211,12 @@ fn root_replaces_a_paras_own_upgrade_only_until_its_block() {
         .unwrap()
         .unwrap();
     assert_eq!(info.code_hash, code(1).hash());
+    // None is (the para is stalled): root recovers it.
+    inclusion::ENTERED.put(&mut ctx.state, &(at + 1));
+    call(&mut ctx, Origin::Root, by_root).unwrap();
+    let info = paras::PARAS
+        .get(&mut ctx.state, &ParaId(1000))
+        .unwrap()
+        .unwrap();
+    assert_eq!(info.pending.unwrap().code_hash, code(3).hash());
 }

@@ -168,8 +168,14 @@ impl From<crate::RuntimeVersion> for VersionInfo {
 /// running the blob (Substrate's name).
 pub const VERSION_SECTION: &str = "runtime_version";
 
-/// The most linear memory a runtime may start with (the hosts' memory cap, 256 MiB).
-pub const MAX_INITIAL_MEMORY_PAGES: u64 = 4096;
+/// The memory cap of a runtime instance in the hosts (256 MiB).
+pub const MAX_MEMORY_BYTES: usize = 256 * 1024 * 1024;
+/// The most linear memory a runtime may start with: the hosts' cap, in 64 KiB pages.
+pub const MAX_INITIAL_MEMORY_PAGES: u64 = (MAX_MEMORY_BYTES / 65_536) as u64;
+/// The most tables a runtime may define (the hosts' instance pool has one per instance).
+pub const MAX_TABLES: u32 = 1;
+/// The most elements a runtime's table may start with (the hosts' pool's table size).
+pub const MAX_TABLE_ELEMENTS: usize = 20_000;
 
 /// Exports every chain runtime must have, besides [`MEMORY_EXPORT`] and [`ALLOC_EXPORT`], each
 /// `(i32, i32) -> i64`.
@@ -200,6 +206,10 @@ pub enum CodeError {
     /// Its memory starts larger than a host allows.
     #[codec(index = 4)]
     MemoryTooLarge,
+    /// It has more tables, or a larger one, than a host allows, or a start function (which
+    /// would run, and could trap, at every instantiation).
+    #[codec(index = 5)]
+    Unsupported(String),
 }
 
 impl core::fmt::Display for CodeError {
@@ -210,6 +220,7 @@ impl core::fmt::Display for CodeError {
             CodeError::MissingExport(name) => write!(f, "does not export {name}"),
             CodeError::NoVersion => write!(f, "has no `{VERSION_SECTION}` section"),
             CodeError::MemoryTooLarge => write!(f, "starts with more memory than a host allows"),
+            CodeError::Unsupported(what) => write!(f, "has {what}, which hosts do not run"),
         }
     }
 }
@@ -217,8 +228,10 @@ impl core::fmt::Display for CodeError {
 /// Checks that `code` is a runtime every node can run, without running it: a valid module
 /// under the Wasm 2.0 features (what every node compiles), importing only host functions with
 /// their signatures, exporting its memory (at most [`MAX_INITIAL_MEMORY_PAGES`] to start
-/// with), the allocator and the functions nodes call with theirs; returns the version its
-/// `runtime_version` section holds.
+/// with), the allocator and the functions nodes call with theirs, with at most one table of
+/// [`MAX_TABLE_ELEMENTS`] and no start function; returns the version its `runtime_version`
+/// section holds. (What it cannot see: a data segment out of bounds, or an instance's
+/// metadata over the pool's size, fail at instantiation.)
 #[cfg(feature = "std")]
 pub fn check_code(code: &[u8]) -> Result<VersionInfo, CodeError> {
     use parity_scale_codec::DecodeAll;
@@ -274,6 +287,20 @@ pub fn check_code(code: &[u8]) -> Result<VersionInfo, CodeError> {
                 for memory in section {
                     memories.push(memory.map_err(invalid)?.initial);
                 }
+            }
+            Payload::TableSection(section) => {
+                if section.count() > MAX_TABLES {
+                    return Err(CodeError::Unsupported("more than one table".into()));
+                }
+                for table in section {
+                    let initial = table.map_err(invalid)?.ty.initial;
+                    if usize::try_from(initial).map_or(true, |n| n > MAX_TABLE_ELEMENTS) {
+                        return Err(CodeError::Unsupported("a table too large".into()));
+                    }
+                }
+            }
+            Payload::StartSection { .. } => {
+                return Err(CodeError::Unsupported("a start function".into()));
             }
             Payload::ExportSection(section) => {
                 for export in section {

@@ -79,10 +79,10 @@ impl Default for AvailableDataCodec {
 /// The protocol a collator sends its collation to each backer of its para with.
 pub const COLLATION_PROTOCOL: StreamProtocol = StreamProtocol::new("/tessera/collation/2");
 /// Largest collation: a PoV at the size limit with its candidate, whose commitments may carry
-/// new code, and declaration.
+/// new code and messages, and declaration.
 pub const MAX_COLLATION_SIZE: usize = tessera_relay_chain::inclusion::MAX_POV_SIZE as usize
     + tessera_runtime::parachain::MAX_UPGRADE_CODE_SIZE
-    + 64 * 1024;
+    + 2 * 1024 * 1024;
 
 /// What a backer did with a collation sent to it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]

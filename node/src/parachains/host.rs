@@ -47,6 +47,9 @@ pub const AVAILABILITY_KEEP_FINALIZED: u32 = 3_600;
 /// Relay blocks of availability data pruned per tick at most, so catching up after a long
 /// stall spreads its deletes.
 const PRUNE_BLOCKS_PER_TICK: u32 = 16;
+/// Most bytes of candidates' commitments one relay block backs: with the rest of the block,
+/// within the gossip limit (4 MiB), and room for one para's new code (2 MiB).
+const COMMITMENTS_PER_BLOCK: usize = 3 * 1024 * 1024;
 
 /// Relay blocks after which what is kept in memory for a relay parent is forgotten.
 const KEEP_BLOCKS: u32 = 64;
@@ -500,19 +503,9 @@ impl ParachainHost {
         let cores = paras::para_ids(&mut state).map_err(state_error)?;
         let now = parent.number.saturating_add(1);
         let mut backed: Vec<BackedCandidate> = Vec::new();
-        let mut carries_code = false;
+        let mut commitment_bytes = 0usize;
         for candidate in self.statements.backable(&parent_hash, &self.offenders) {
             let para = candidate.candidate.descriptor.para_id;
-            // New code is up to 2 MiB: one a block keeps the block within the gossip limit;
-            // another waits for the next block.
-            let has_code = candidate
-                .candidate
-                .commitments
-                .new_validation_code
-                .is_some();
-            if has_code && carries_code {
-                continue;
-            }
             if backed
                 .last()
                 .is_some_and(|b| b.candidate.descriptor.para_id == para)
@@ -538,7 +531,21 @@ impl ParachainHost {
                 tracing::debug!(para = para.0, %why, "backed candidate's outputs cannot be taken");
                 continue;
             }
-            carries_code |= has_code;
+            // The block must stay within the gossip limit: candidates' commitments (new code,
+            // messages) share a budget, and code that would be refused takes none of it.
+            let size = commitments.encoded_size();
+            if commitment_bytes.saturating_add(size) > COMMITMENTS_PER_BLOCK {
+                continue;
+            }
+            if let Some(code) = &commitments.new_validation_code {
+                let refused =
+                    paras::upgrade_refusal(&mut state, para, code, now).map_err(state_error)?;
+                if let Some(why) = refused {
+                    tracing::debug!(para = para.0, why, "candidate's new code would be refused");
+                    continue;
+                }
+            }
+            commitment_bytes = commitment_bytes.saturating_add(size);
             backed.push(candidate);
         }
         Ok(backed)

@@ -135,8 +135,9 @@ async fn para_ids(relay: u16) -> Vec<u64> {
     paras.iter().filter_map(|p| p["id"].as_u64()).collect()
 }
 
-/// README's `tessera para` commands: a para chain spec is written for a Wasm blob
-/// (`build-spec --para-wasm`); Bob reserves an id and registers the para from that spec
+/// README's `tessera para` commands: a para chain spec is written for a Wasm blob that
+/// `tessera` does not carry, the template built with a change (its `next-version` feature:
+/// another `spec_version` and base fee) (`build-spec --para-wasm`); Bob reserves an id and registers the para from that spec
 /// (Charlie, who did not reserve it, cannot); it is onboarded at the block the command said;
 /// a node started from the spec alone (`run --para-spec`, no para of this binary) collates
 /// it, and its blocks are finalized; Bob deregisters it and gets the deposits back. `status`
@@ -152,7 +153,7 @@ async fn registered_from_the_cli(relay: u16, join: &str, dir: &std::path::Path) 
     };
     let (relay_spec, bootnodes) = (after("--chain "), after("--bootnodes "));
     let wasm = dir.join("para-2000.wasm");
-    std::fs::write(&wasm, parachain_template_runtime::WASM_BINARY).unwrap();
+    std::fs::copy(env!("TEMPLATE_NEXT_WASM"), &wasm).unwrap();
     let wasm = wasm.to_string_lossy().into_owned();
     let (code, json) = tessera(&["build-spec", "--para-wasm", &wasm, "--para-id", "2000"]);
     assert_eq!(code, 0, "{json}");

@@ -10,7 +10,7 @@
 //! that the inherent's relay parent is the one the candidate is validated against.
 //!
 //! Code upgrades: `system.set_code` on a para calls [`schedule_code_upgrade`], which checks the
-//! blob and keeps it in [`PENDING_CODE`]; the block's candidate carries it to the relay chain,
+//! blob and keeps it in [`PENDING_CODE_BLOB`]; the block's candidate carries it to the relay chain,
 //! which schedules it ([`crate::parachain::PARA_UPGRADES`]). The first block whose relay parent
 //! is at or after the scheduled block writes it under `:code` (the relay chain enacts it when
 //! it includes that block), so the next block runs it on every node and validator.
@@ -48,8 +48,6 @@ pub struct BlockOutputs {
     pub upward_messages: Vec<Vec<u8>>,
     /// Messages to siblings.
     pub horizontal_messages: Vec<OutboundHrmpMessage>,
-    /// Whether the relay parent lists an upgrade of this para (no new one until it is done).
-    pub upgrade_listed: bool,
     /// Downward messages processed.
     pub processed_downward_messages: u32,
     /// Relay block up to which horizontal messages were processed.
@@ -65,6 +63,10 @@ pub static LAST_DOWNWARD_HEAD: StorageValue<Hash> = StorageValue::new(NAME, "Las
 /// What is known of the new code `set_code` accepted, waiting for the relay chain's go-ahead
 /// (read by every block: the blob itself is apart, read only to send and to apply it).
 pub static PENDING_CODE: StorageValue<PendingCode> = StorageValue::new(NAME, "PendingCode");
+/// The block whose relay parent lists an upgrade of this para, if the latest does (no new
+/// upgrade until it is done). Apart from [`OUTPUTS`], whose layout a new runtime must read.
+pub static UPGRADE_LISTED_IN: StorageValue<BlockNumber> =
+    StorageValue::new(NAME, "UpgradeListedIn");
 /// The blob of [`PENDING_CODE`].
 pub static PENDING_CODE_BLOB: StorageValue<Vec<u8>> = StorageValue::new(NAME, "PendingCodeBlob");
 
@@ -273,7 +275,11 @@ impl<E: From<Event> + ParachainRuntime> Dispatch<E> for Call {
                 .ok_or_else(|| error("IncompleteRelayProof"))?;
             egress.push((recipient, channel));
         }
-        let upgrade_listed = upgrade_go_ahead(ctx, &mut relay, para, inputs.relay_parent_number)?;
+        if upgrade_go_ahead(ctx, &mut relay, para, inputs.relay_parent_number)? {
+            UPGRADE_LISTED_IN.put(&mut ctx.state, &now);
+        } else {
+            UPGRADE_LISTED_IN.kill(&mut ctx.state);
+        }
         let downward = inputs.downward_messages.len() as u32;
         OUTPUTS.put(
             &mut ctx.state,
@@ -284,7 +290,6 @@ impl<E: From<Event> + ParachainRuntime> Dispatch<E> for Call {
                 processed_downward_messages: downward,
                 hrmp_watermark: inputs.relay_parent_number,
                 egress,
-                upgrade_listed,
                 ..BlockOutputs::default()
             },
         );
@@ -368,7 +373,8 @@ pub fn schedule_code_upgrade<E>(
     };
     // One upgrade at a time: this para's earlier one is pending here or listed by the relay
     // parent (until the relay chain enacts it, it would refuse another).
-    if PENDING_CODE.get(&mut ctx.state)?.is_some() || outputs.upgrade_listed {
+    let listed = UPGRADE_LISTED_IN.get(&mut ctx.state)? == Some(ctx.block_number);
+    if PENDING_CODE.get(&mut ctx.state)?.is_some() || listed {
         return Err(error("OverlappingUpgrades"));
     }
     if code.is_empty() {
@@ -384,6 +390,7 @@ pub fn schedule_code_upgrade<E>(
         CodeError::MissingExport(_) => error("CodeLacksExports"),
         CodeError::NoVersion => error("CodeHasNoVersion"),
         CodeError::MemoryTooLarge => error("CodeMemoryTooLarge"),
+        CodeError::Unsupported(_) => error("CodeUnsupported"),
     })?;
     if offered.spec_name != current.spec_name {
         return Err(error("SpecNameMismatch"));
