@@ -495,10 +495,9 @@ pub fn check_backed(
         return Err(error("HeadTooLarge"));
     }
     // What a para sends itself by `set_code`: anything else is no honest para's.
-    if let Some(code) = &candidate.commitments.new_validation_code {
-        if code.0.is_empty() || code.0.len() > paras::MAX_UPGRADE_CODE_SIZE {
-            return Err(error("BadNewCode"));
-        }
+    let new_code = candidate.commitments.new_validation_code.as_ref();
+    if new_code.and_then(paras::para_code_refusal).is_some() {
+        return Err(error("BadNewCode"));
     }
     if !descriptor.check_collator_signature() {
         return Err(error("BadCollatorSignature"));

@@ -301,6 +301,15 @@ fn enact<E: From<Event>>(
     Ok(())
 }
 
+/// Why code a para sends itself is no code any para may send, if it is not: empty, or over
+/// [`MAX_UPGRADE_CODE_SIZE`].
+pub fn para_code_refusal(code: &ValidationCode) -> Option<&'static str> {
+    if code.0.is_empty() {
+        return Some("the code is empty");
+    }
+    (code.0.len() > MAX_UPGRADE_CODE_SIZE).then_some("the code is over the size limit")
+}
+
 /// Why [`schedule_code_upgrade`] would refuse `code` a para sent in block `now`, if it would.
 pub fn upgrade_refusal(
     state: &mut State<'_>,
@@ -308,11 +317,8 @@ pub fn upgrade_refusal(
     code: &ValidationCode,
     now: BlockNumber,
 ) -> tessera_runtime::Result<Option<&'static str>> {
-    if code.0.is_empty() {
-        return Ok(Some("the code is empty"));
-    }
-    if code.0.len() > MAX_UPGRADE_CODE_SIZE {
-        return Ok(Some("the code is over the size limit"));
+    if let Some(why) = para_code_refusal(code) {
+        return Ok(Some(why));
     }
     Ok(match para_at(state, id, now)? {
         None => Some("the para is not registered"),
@@ -333,7 +339,7 @@ pub fn schedule_code_upgrade<E: From<Event>>(
     by_para: bool,
 ) -> Result<(), CallError> {
     check_code(&code)?;
-    if by_para && code.0.len() > MAX_UPGRADE_CODE_SIZE {
+    if by_para && para_code_refusal(&code).is_some() {
         return Err(error("CodeTooLarge"));
     }
     enact_due_upgrade(ctx, id)?;

@@ -425,20 +425,14 @@ impl ParaChain {
         parent: &Header,
         inputs: &RelayInputs,
     ) -> Result<OpaqueExtrinsic, String> {
-        let root = parent.state_root;
-        let nodes = self.with_nodes(Arc::default());
-        let inherents = runtime_call(nodes, root, |executor, code_hash, code, nodes| {
-            executor.query::<Result<Vec<OpaqueExtrinsic>, String>>(
-                code_hash,
-                code,
-                nodes,
-                root,
+        let inherents = self
+            .query_at::<Result<Vec<OpaqueExtrinsic>, String>>(
+                parent.state_root,
                 BLOCK_BUILDER_INHERENT_EXTRINSICS,
                 inputs,
             )
-        })
-        .map_err(|e| format!("cannot make the relay inputs inherent: {e}"))?
-        .map_err(|e| format!("the runtime refused the relay inputs: {e}"))?;
+            .map_err(|e| format!("cannot make the relay inputs inherent: {e}"))?
+            .map_err(|e| format!("the runtime refused the relay inputs: {e}"))?;
         match <[OpaqueExtrinsic; 1]>::try_from(inherents) {
             Ok([inherent]) => Ok(inherent),
             Err(all) => Err(format!(
@@ -462,7 +456,17 @@ impl ParaChain {
         export: &str,
         input: &impl Encode,
     ) -> Result<T, ExecutionError> {
-        let root = self.head.state_root;
+        self.query_at(self.head.state_root, export, input)
+    }
+
+    /// Calls the read-only runtime API function `export` on the state at `root`, with the
+    /// runtime under its `:code`.
+    fn query_at<T: Decode>(
+        &self,
+        root: Hash,
+        export: &str,
+        input: &impl Encode,
+    ) -> Result<T, ExecutionError> {
         let nodes = self.with_nodes(Arc::default());
         runtime_call(nodes, root, |executor, code_hash, code, nodes| {
             executor.query(code_hash, code, nodes, root, export, input)

@@ -511,7 +511,7 @@ impl Collate for Collator {
         // As backers will: with the code the relay chain holds for the para.
         let relay_code = || {
             let RelayState(store, root) = &relay_state;
-            match paras::CODE.get(&mut State::new(store, *root), &code_hash) {
+            match paras::code(&mut State::new(store, *root), &code_hash) {
                 Ok(Some(code)) => Ok(code.0),
                 Ok(None) => Err(ExecutionError::NoCode),
                 Err(err) => Err(ExecutionError::Store(err.to_string())),
