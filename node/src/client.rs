@@ -1,26 +1,29 @@
-//! The client: the chain store plus the relay runtime and the authorship engine — import with
-//! full checks (slot, VRF or secondary claim, seal, execution), block authoring in claimed
-//! slots, finalization with justifications, and state queries.
+//! The client: the chain store plus the authorship engine — import with full checks (slot,
+//! VRF or secondary claim, seal, execution), block authoring in claimed slots, finalization
+//! with justifications, and state queries. Blocks are executed and built, and transactions
+//! checked, by the relay runtime under `:code` in the parent's state, run in Wasm.
 
 use crate::pool::{Pool, PoolError};
 use crate::store::{BlockCommit, ChainMeta, ChainStore, Database, StoreError};
+use crate::validation::{with_runtime_at, ExecutionError};
 use parity_scale_codec::{Decode, DecodeAll, Encode};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tessera_consensus::authorship::{
     self, seal_header, AuthorshipConfig, AuthorshipEngine, BlockData, CheckedHeader,
 };
 use tessera_consensus::AuthorityKey;
 use tessera_relay_chain::{
-    configuration, inclusion, session, ApprovalConfig, Event as RelayEvent, Genesis, RelayRuntime,
+    configuration, inclusion, session, ApprovalConfig, Event as RelayEvent, Genesis,
 };
-use tessera_runtime::block::extrinsics_root;
 use tessera_runtime::dispatch::EventRecord;
 use tessera_runtime::executive::{
-    block_author, execute_block, ApplyError, BlockError, Executive, FullBlock, InvalidTransaction,
-    ValidTransaction, AUTHOR_ENGINE,
+    block_author, BlockError, InvalidTransaction, ValidTransaction, AUTHOR_ENGINE,
 };
 use tessera_runtime::modules::{balances, system};
-use tessera_runtime::state::State;
+use tessera_runtime::state::{NodeStore, State};
+use tessera_runtime::wasm::{api, BuildRequest, ValidateRequest, VersionInfo};
 use tessera_runtime::{
     AccountId, Balance, Block, Digest, DigestItem, Hash, Header, OpaqueExtrinsic,
 };
@@ -56,12 +59,18 @@ pub enum ImportError {
     /// Its author is disabled (an offender this session) at its parent: it may not author.
     #[error("author {0} is disabled")]
     DisabledAuthor(AccountId),
-    /// Executing the block failed or disagreed with its header.
+    /// Executing the block through the runtime failed or disagreed with its header.
     #[error(transparent)]
-    Execution(#[from] BlockError),
+    Execution(#[from] ExecutionError),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl From<BlockError> for ImportError {
+    fn from(err: BlockError) -> Self {
+        ImportError::Execution(ExecutionError::InvalidBlock(err.into()))
+    }
 }
 
 impl ImportError {
@@ -92,6 +101,9 @@ pub enum AuthorError {
     /// The built block failed its own checks (a bug).
     #[error("built block failed import: {0}")]
     Import(#[from] Box<ImportError>),
+    /// The runtime could not build the block.
+    #[error("the runtime could not build the block: {0}")]
+    Runtime(#[from] ExecutionError),
     /// This node has no authority key, or its key may not author the slot.
     #[error("this node may not author slot {0}")]
     NotClaimable(u64),
@@ -158,6 +170,10 @@ pub fn unix_time_ms() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
+
+/// A build without a deadline (tests, tools) still ends: after this long, the runtime takes no
+/// more transactions.
+const UNHURRIED_BUILD: Duration = Duration::from_secs(60);
 
 /// Where the reverted blocks are kept.
 const REVERTED_KEY: &[u8] = b"reverted-blocks";
@@ -349,14 +365,30 @@ impl Client {
         self.validate(xt, false)
     }
 
-    /// An executive for the block after the best one: what pooled transactions are checked
-    /// against.
-    fn executive_on_best(&self) -> Result<Executive<'_, RelayRuntime>, String> {
+    /// The chain's nodes, owned, for a runtime call.
+    fn nodes(&self) -> Arc<dyn NodeStore> {
+        Arc::new(self.store.clone())
+    }
+
+    /// Each of `xts` checked by the runtime for the block after the best one (signatures too
+    /// if `check_signatures`): what the pool needs, or why it is invalid.
+    fn check_on_best(
+        &self,
+        xts: Vec<OpaqueExtrinsic>,
+        check_signatures: bool,
+    ) -> Result<Vec<Result<ValidTransaction, InvalidTransaction>>, String> {
         let best = self.best_header().map_err(|e| e.to_string())?;
-        let state = State::new(&self.store, best.state_root);
-        let number = best.number.saturating_add(1);
-        Executive::<RelayRuntime>::initialize(state, number, best.hash(), None)
-            .map_err(|e| e.to_string())
+        let root = best.state_root;
+        let request = ValidateRequest {
+            parent_hash: best.hash(),
+            number: best.number.saturating_add(1),
+            transactions: xts,
+            check_signatures,
+        };
+        with_runtime_at(self.nodes(), root, |host, code_hash, code, nodes| {
+            host.validate_transactions(code_hash, code, nodes, root, &request)
+        })
+        .map_err(|e| e.to_string())
     }
 
     fn validate(
@@ -364,42 +396,57 @@ impl Client {
         xt: &OpaqueExtrinsic,
         verify_signature: bool,
     ) -> Result<ValidTransaction, PoolError> {
-        let mut executive = self.executive_on_best().map_err(PoolError::State)?;
-        let checked = if verify_signature {
-            executive.validate(xt)
-        } else {
-            executive.revalidate(xt)
-        };
-        checked.map_err(|err| match err {
-            ApplyError::Invalid(invalid) => PoolError::Invalid(invalid),
-            ApplyError::State(err) => PoolError::State(err.to_string()),
-        })
+        let checked = self
+            .check_on_best(vec![xt.clone()], verify_signature)
+            .map_err(PoolError::State)?;
+        match checked.into_iter().next() {
+            Some(Ok(valid)) => Ok(valid),
+            Some(Err(invalid)) => Err(PoolError::Invalid(invalid)),
+            None => Err(PoolError::State("the runtime gave no answer".into())),
+        }
     }
 
     /// Drops transactions that the new best state makes invalid (used nonces, empty
     /// accounts); those waiting for earlier nonces stay. Signatures are not checked again:
     /// they were on entry, and this runs after every authored block on the whole pool.
     pub fn prune_pool(&self, pool: &mut Pool) -> Vec<(Hash, InvalidTransaction)> {
-        let Ok(mut executive) = self.executive_on_best() else {
-            return Vec::new();
+        let (hashes, xts): (Vec<Hash>, Vec<OpaqueExtrinsic>) = pool.all().into_iter().unzip();
+        // A state the runtime cannot read says nothing about the transactions: keep them.
+        let checked = match self.check_on_best(xts, false) {
+            Ok(checked) => checked,
+            Err(err) => {
+                tracing::warn!(%err, "the pool could not be checked against the best block");
+                return Vec::new();
+            }
         };
         let mut dropped = Vec::new();
         let mut next_nonce = std::collections::HashMap::new();
-        for (hash, xt) in pool.all() {
-            match executive.revalidate(&xt) {
+        for (hash, verdict) in hashes.into_iter().zip(checked) {
+            match verdict {
                 Ok(info) => {
                     next_nonce.insert(info.signer, info.next_nonce);
                 }
-                Err(ApplyError::Invalid(reason)) => {
+                Err(reason) => {
                     pool.remove(&hash);
                     dropped.push((hash, reason));
                 }
-                // A state error says nothing about the transaction: keep it.
-                Err(ApplyError::State(_)) => {}
             }
         }
         dropped.extend(pool.refresh_waiting(&next_nonce));
         dropped
+    }
+
+    /// The name and version of the runtime under `:code` at block `at`.
+    pub fn runtime_version(&self, at: &Hash) -> Result<VersionInfo, QueryError> {
+        let header = self.header(at)?.ok_or(StoreError::MissingBlock(*at))?;
+        let root = header.state_root;
+        Ok(with_runtime_at(
+            self.nodes(),
+            root,
+            |host, code_hash, code, nodes| {
+                host.query(code_hash, code, nodes, root, api::CORE_VERSION, &())
+            },
+        )?)
     }
 
     /// Decodes and imports a block from bytes.
@@ -453,7 +500,10 @@ impl Client {
         if self.is_disabled_at(&parent, &checked.author())? {
             return Err(ImportError::DisabledAuthor(checked.author()));
         }
-        let changes = execute_block::<RelayRuntime>(&self.store, parent.state_root, block, false)?;
+        let root = parent.state_root;
+        let changes = with_runtime_at(self.nodes(), root, |host, code_hash, code, nodes| {
+            host.execute_block(code_hash, code, nodes, root, block, false)
+        })?;
         let best = self.commit(&checked, &block.extrinsics, &changes.new_nodes)?;
         Ok(ImportOutcome::Imported { best })
     }
@@ -659,67 +709,70 @@ impl Client {
             .store
             .header(&claim.parent)?
             .ok_or(StoreError::MissingBlock(claim.parent))?;
-        let number = parent.number.saturating_add(1);
-        let state = State::new(&self.store, parent.state_root);
-        let mut executive =
-            Executive::<RelayRuntime>::initialize(state, number, claim.parent, Some(key.public()))?;
-        let mut extrinsics = Vec::new();
-        for inherent in inherents {
-            match executive.apply(&inherent) {
-                Ok(_) => extrinsics.push(inherent),
-                Err(ApplyError::State(err)) => return Err(err.into()),
-                Err(ApplyError::Invalid(reason)) => {
-                    tracing::warn!(%reason, "inherent left out of the block");
-                }
-            }
-        }
-        let mut included = Vec::new();
+        // The inherents first (one that fails is left out), then the pool in order.
+        let (hashes, extrinsics): (Vec<Option<Hash>>, Vec<OpaqueExtrinsic>) = inherents
+            .into_iter()
+            .map(|xt| (None, xt))
+            .chain(
+                pool.ordered()
+                    .into_iter()
+                    .map(|(hash, xt)| (Some(hash), xt)),
+            )
+            .unzip();
+        let request = BuildRequest {
+            parent: parent.clone(),
+            author: Some(key.public()),
+            extrinsics,
+        };
+        let deadline = deadline.unwrap_or_else(|| Instant::now() + UNHURRIED_BUILD);
+        let root = parent.state_root;
+        let mut built = with_runtime_at(self.nodes(), root, |host, code_hash, code, nodes| {
+            host.build_block(code_hash, code, nodes, &request, false, deadline)
+        })?;
         let mut dropped = Vec::new();
-        let mut full = FullBlock::default();
-        for (hash, xt) in pool.ordered() {
-            let out_of_time =
-                deadline.is_some_and(|deadline| std::time::Instant::now() >= deadline);
-            if out_of_time || full.is_full() {
-                break;
-            }
-            match executive.apply(&xt) {
-                Ok(_call_outcome) => {
-                    full.included();
-                    extrinsics.push(xt);
-                    included.push(hash);
-                }
+        let mut left_out = HashSet::new();
+        for (index, reason) in &built.rejected {
+            left_out.insert(*index);
+            match hashes.get(*index) {
+                Some(None) => tracing::warn!(%reason, "inherent left out of the block"),
                 // Waits for the next block's weight, or for an earlier nonce.
-                Err(ApplyError::Invalid(
-                    reason @ (InvalidTransaction::ExhaustsResources { .. }
-                    | InvalidTransaction::Future { .. }),
-                )) => full.rejected(&reason),
-                Err(ApplyError::Invalid(reason)) => {
-                    full.rejected(&reason);
-                    pool.remove(&hash);
-                    dropped.push((hash, reason));
+                Some(Some(_))
+                    if matches!(
+                        reason,
+                        InvalidTransaction::ExhaustsResources { .. }
+                            | InvalidTransaction::Future { .. }
+                    ) => {}
+                Some(Some(hash)) => {
+                    pool.remove(hash);
+                    dropped.push((*hash, reason.clone()));
                 }
-                Err(ApplyError::State(err)) => return Err(err.into()),
+                None => {}
             }
         }
-        let changes = executive.finalize()?;
+        let included: Vec<Hash> = hashes
+            .iter()
+            .take(built.tried)
+            .enumerate()
+            .filter(|(index, _)| !left_out.contains(index))
+            .filter_map(|(_, hash)| *hash)
+            .collect();
+        let extrinsics = std::mem::take(&mut built.block.extrinsics);
+        // The runtime's header with the slot claim beside its author digest, then sealed.
         let header = Header {
-            parent_hash: claim.parent,
-            number,
-            state_root: changes.root,
-            extrinsics_root: extrinsics_root(&extrinsics),
             digest: Digest {
                 logs: vec![
                     claim.pre_digest,
                     DigestItem::PreRuntime(AUTHOR_ENGINE, key.public().encode()),
                 ],
             },
+            ..built.block.header
         };
         let header = seal_header(&key, header);
         let checked = self
             .engine
             .check(&header)
             .map_err(|e| Box::new(ImportError::from(e)))?;
-        self.commit(&checked, &extrinsics, &changes.new_nodes)?;
+        self.commit(&checked, &extrinsics, &built.changes.new_nodes)?;
         for hash in &included {
             pool.remove(hash);
         }
@@ -877,4 +930,7 @@ pub enum QueryError {
     /// The state could not be read.
     #[error("state: {0}")]
     State(#[from] tessera_runtime::Error),
+    /// The runtime could not answer.
+    #[error(transparent)]
+    Runtime(#[from] ExecutionError),
 }

@@ -38,12 +38,14 @@ const FETCH_STALE: Duration = Duration::from_secs(5);
 const WANTED_FOR: Duration = Duration::from_secs(30);
 
 /// How a gossiped block that did not import is judged: one not importable here yet (this
-/// node is behind, or its slot has not begun here) or that the store failed on blames nobody
+/// node is behind, or its slot has not begun here) or that the store or this node's runtime
+/// host failed on blames nobody
 /// and is not forwarded; anything else failed its checks on its own parent.
 pub fn import_failure_verdict(err: &ImportError) -> Verdict {
     match err {
         err if err.is_not_yet() => Verdict::Ignore,
         ImportError::Store(_) => Verdict::Ignore,
+        ImportError::Execution(err) if err.is_local() => Verdict::Ignore,
         _ => Verdict::Reject(Misbehaviour::Invalid),
     }
 }

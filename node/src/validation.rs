@@ -33,6 +33,7 @@ use tessera_runtime::parachain::{
     ValidationParams,
 };
 use tessera_runtime::state::{NodeStore, State, StateChanges};
+use tessera_runtime::storage::CODE_KEY;
 use tessera_runtime::wasm::{
     self, host, BuildRequest, BuildResult, GenesisRequest, ValidateRequest, ValidateResult,
     ValidationOutcome,
@@ -566,7 +567,7 @@ impl ValidationHost {
             wasm::api::CORE_EXECUTE_BLOCK,
             &block.encode(),
         )?;
-        match Result::<(), String>::decode_all(&mut &*output) {
+        match Result::<(), wasm::BlockRejection>::decode_all(&mut &*output) {
             Ok(Ok(())) => changes.ok_or(ExecutionError::NotCommitted),
             Ok(Err(reason)) => Err(ExecutionError::InvalidBlock(reason)),
             Err(err) => Err(bad_output(wasm::api::CORE_EXECUTE_BLOCK, err)),
@@ -828,6 +829,33 @@ impl ValidationHost {
     }
 }
 
+/// Runs `call` with the process's runtime host and the runtime under `:code` at state `root`
+/// in `nodes`, a relay or para state: its hash, and a reader of the blob for when it is not
+/// compiled yet (the trie keeps a long value's hash, so a cached runtime costs no read).
+pub fn with_runtime_at<T>(
+    nodes: Arc<dyn NodeStore>,
+    root: Hash,
+    call: impl FnOnce(
+        &ValidationHost,
+        Hash,
+        &mut dyn FnMut() -> Result<Vec<u8>, ExecutionError>,
+        Arc<dyn NodeStore>,
+    ) -> Result<T, ExecutionError>,
+) -> Result<T, ExecutionError> {
+    let executor = ValidationHost::shared().map_err(|e| ExecutionError::Store(e.to_string()))?;
+    let mut state = State::shared(nodes.clone(), root);
+    let code_hash = state
+        .value_hash(CODE_KEY)
+        .map_err(|e| ExecutionError::Store(e.to_string()))?
+        .ok_or(ExecutionError::NoCode)?;
+    let mut code = || match state.get(CODE_KEY) {
+        Ok(Some(code)) => Ok(code),
+        Ok(None) => Err(ExecutionError::NoCode),
+        Err(err) => Err(ExecutionError::Store(err.to_string())),
+    };
+    call(&executor, code_hash, &mut code, nodes)
+}
+
 fn bad_output(export: &str, err: parity_scale_codec::Error) -> ExecutionError {
     InvalidCandidate::BadOutput(format!("`{export}` output does not decode: {err}")).into()
 }
@@ -843,7 +871,7 @@ pub enum ExecutionError {
     Runtime(#[from] InvalidCandidate),
     /// The runtime judged the block invalid.
     #[error("invalid block: {0}")]
-    InvalidBlock(String),
+    InvalidBlock(wasm::BlockRejection),
     /// The runtime could not serve the call (a parent state it cannot use).
     #[error("the runtime could not serve the call: {0}")]
     Refused(String),
@@ -856,6 +884,19 @@ pub enum ExecutionError {
     /// The chain's state holds no runtime under `:code`.
     #[error("the state holds no runtime under `:code`")]
     NoCode,
+}
+
+impl ExecutionError {
+    /// Whether the failure is this node's (its store, its instance pool, its chain's code)
+    /// rather than the block's: no peer is blamed for it.
+    pub fn is_local(&self) -> bool {
+        matches!(
+            self,
+            ExecutionError::Store(_)
+                | ExecutionError::NoCode
+                | ExecutionError::Runtime(InvalidCandidate::Busy)
+        )
+    }
 }
 
 impl ValidationHost {
@@ -943,10 +984,6 @@ fn missing_alloc() -> InvalidCandidate {
     }
 }
 
-fn missing_validate_block() -> InvalidCandidate {
-    missing_export(wasm::VALIDATE_BLOCK_EXPORT)
-}
-
 fn missing_export(name: &str) -> InvalidCandidate {
     let name = [wasm::VALIDATE_BLOCK_EXPORT, wasm::api::CORE_EXECUTE_BLOCK]
         .into_iter()
@@ -958,7 +995,9 @@ fn missing_export(name: &str) -> InvalidCandidate {
     }
 }
 
-/// Refuses modules that import anything but the host functions or lack the ABI's exports.
+/// Refuses modules that import anything but the host functions or lack the memory and the
+/// allocator (an export a call needs, such as a para's `validate_block`, is looked up by the
+/// call).
 fn check_abi(module: &Module) -> Result<(), InvalidCandidate> {
     for import in module.imports() {
         let known = import.module() == wasm::HOST_MODULE
@@ -979,12 +1018,8 @@ fn check_abi(module: &Module) -> Result<(), InvalidCandidate> {
         _ => None,
     };
     let i32 = ValType::I32.to_string();
-    let i64 = ValType::I64.to_string();
-    if func_type(wasm::ALLOC_EXPORT) != Some((vec![i32.clone()], vec![i32.clone()])) {
+    if func_type(wasm::ALLOC_EXPORT) != Some((vec![i32.clone()], vec![i32])) {
         return Err(missing_alloc());
-    }
-    if func_type(wasm::VALIDATE_BLOCK_EXPORT) != Some((vec![i32.clone(), i32], vec![i64])) {
-        return Err(missing_validate_block());
     }
     if !matches!(
         module.get_export(wasm::MEMORY_EXPORT),
@@ -1181,9 +1216,16 @@ fn host_functions(engine: &Engine) -> wasmtime::Result<Linker<Execution>> {
     linker.func_wrap(
         module,
         host::RUNTIME_VERSION,
-        |mut caller: Caller<'_, Execution>, code: u32, len: u32| -> wasmtime::Result<u64> {
+        |mut caller: Caller<'_, Execution>,
+         code: u32,
+         len: u32,
+         kind: u32|
+         -> wasmtime::Result<u64> {
             host_call(&mut caller, len)?;
-            let answer = with_input(&mut caller, code, len, wasm::check_code)?.encode();
+            let kind = wasm::ChainKind::from_code(kind)
+                .ok_or_else(|| wasmtime::Error::msg(format!("no chain kind {kind}")))?;
+            let answer =
+                with_input(&mut caller, code, len, |code| wasm::check_code(code, kind))?.encode();
             give(&mut caller, &answer)
         },
     )?;

@@ -13,7 +13,8 @@ use tessera_runtime::{AccountId, Hash, Header, Nonce, OpaqueExtrinsic};
 
 pub use tessera_relay_chain::DEV_ACCOUNTS;
 
-/// Signs a relay call for the chain whose genesis is `genesis_hash`, mortal from block `best`.
+/// Signs a relay call for the chain whose genesis is `genesis_hash`, mortal from block `best`,
+/// for the runtime this node was built with (the dev chains' genesis runtime).
 pub fn sign(
     pair: &Pair,
     call: Call,
@@ -21,13 +22,26 @@ pub fn sign(
     genesis_hash: Hash,
     best: &Header,
 ) -> OpaqueExtrinsic {
+    let spec_version = RelayRuntime::VERSION.spec_version;
+    sign_for(pair, call, nonce, genesis_hash, best, spec_version)
+}
+
+/// [`sign`] for the runtime of version `spec_version` (every signature covers it).
+pub fn sign_for(
+    pair: &Pair,
+    call: Call,
+    nonce: Nonce,
+    genesis_hash: Hash,
+    best: &Header,
+    spec_version: u32,
+) -> OpaqueExtrinsic {
     let extra = SignedExtra {
         era: Era::mortal(best.number, 64),
         nonce,
         tip: 0,
     };
     let chain = ChainContext {
-        spec_version: RelayRuntime::VERSION.spec_version,
+        spec_version,
         genesis_hash,
         birth_hash: best.hash(),
     };
@@ -79,6 +93,7 @@ impl TransferGenerator {
         let best = client.best_header()?;
         let best_hash = best.hash();
         let genesis = client.info()?.genesis;
+        let spec_version = client.runtime_version(&best_hash)?.spec_version;
         let mut batch = Vec::with_capacity(count);
         for _ in 0..count {
             let from = self.rng.gen_range(0..self.signers.len());
@@ -100,7 +115,7 @@ impl TransferGenerator {
             self.nonces.insert(signer, nonce.saturating_add(1));
             let value = self.rng.gen_range(1..=10) * UNIT / 10;
             let call = Call::Balances(balances::Call::Transfer { dest, value });
-            batch.push(sign(pair, call, nonce, genesis, &best));
+            batch.push(sign_for(pair, call, nonce, genesis, &best, spec_version));
         }
         Ok(batch)
     }

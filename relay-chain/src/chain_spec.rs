@@ -84,6 +84,11 @@ pub enum ChainType {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GenesisConfig {
+    /// The relay runtime's Wasm, put under `:code`: what every node executes. If absent, the
+    /// runtime this build carries ([`crate::WASM_BINARY`]); `tessera build-spec` writes it, so
+    /// a spec file pins its runtime whatever build reads it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<HexBytes>,
     /// Endowed accounts: `[address, balance]` pairs.
     pub balances: Vec<(Address, Balance)>,
     /// The sudo key, for dev and test chains.
@@ -246,6 +251,7 @@ impl ChainSpec {
             },
             boot_nodes: Vec::new(),
             genesis: GenesisConfig {
+                code: None,
                 balances: DEV_ACCOUNTS
                     .iter()
                     .map(|name| (dev_account(name), 1_000_000 * UNIT))
@@ -300,9 +306,44 @@ impl ChainSpec {
         serde_json::to_string_pretty(self).unwrap_or_default()
     }
 
+    /// This spec with its runtime written in, if it named none: what `build-spec` writes.
+    pub fn with_code(mut self) -> ChainSpec {
+        if self.genesis.code.is_none() {
+            self.genesis.code = Some(HexBytes(crate::WASM_BINARY.to_vec()));
+        }
+        self
+    }
+
+    /// The relay runtime genesis puts under `:code`.
+    pub fn code(&self) -> &[u8] {
+        self.genesis
+            .code
+            .as_ref()
+            .map_or(crate::WASM_BINARY, |code| &code.0)
+    }
+
     fn check(&self) -> Result<(), SpecError> {
         let invalid = |field: String, message: String| SpecError::Invalid { field, message };
         let genesis = &self.genesis;
+        if let Some(code) = &genesis.code {
+            let max = tessera_runtime::modules::system::MAX_RUNTIME_CODE_SIZE;
+            if code.0.len() > max {
+                return Err(invalid(
+                    "genesis.code".into(),
+                    format!("{} bytes exceed the limit of {max}", code.0.len()),
+                ));
+            }
+            let kind = tessera_runtime::wasm::ChainKind::Relay;
+            let version = tessera_runtime::wasm::check_code(&code.0, kind)
+                .map_err(|err| invalid("genesis.code".into(), format!("the runtime {err}")))?;
+            let ours = RelayRuntime::VERSION.spec_name;
+            if version.spec_name != ours {
+                return Err(invalid(
+                    "genesis.code".into(),
+                    format!("runtime `{}` is not a `{ours}` runtime", version.spec_name),
+                ));
+            }
+        }
         let existential_deposit = RelayRuntime::CONFIG.existential_deposit;
         let mut seen = BTreeSet::new();
         let mut issuance: Balance = 0;
@@ -385,6 +426,8 @@ impl ChainSpec {
         self.check()?;
         let config = &self.genesis;
         let (header, state) = build_genesis::<RelayRuntime>(|ctx| {
+            let code = tessera_runtime::storage::CODE_KEY.to_vec();
+            ctx.state.set(code, self.code().to_vec());
             let fees = tessera_runtime::messaging::XCM_FEE_ACCOUNT;
             let existential_deposit = ctx.config.existential_deposit;
             balances::force_set_balance(ctx, &fees, existential_deposit)?;

@@ -2,6 +2,7 @@
 //! kept in state so every validator reads the same ones (Polkadot's host configuration).
 
 use parity_scale_codec::{Decode, Encode};
+#[cfg(feature = "std")]
 use serde::{Deserialize, Serialize};
 use tessera_runtime::storage::StorageValue;
 
@@ -15,8 +16,9 @@ pub const MAX_SAMPLES: u32 = 64;
 pub static APPROVAL: StorageValue<ApprovalConfig> = StorageValue::new(NAME, "Approval");
 
 /// How many checkers a candidate needs, how they are drawn, and how long they have.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
+#[cfg_attr(feature = "std", derive(Serialize, Deserialize))]
+#[cfg_attr(feature = "std", serde(rename_all = "camelCase", deny_unknown_fields))]
 pub struct ApprovalConfig {
     /// Approvals a candidate needs from assigned checkers (more when some do not show).
     pub needed_approvals: u32,

@@ -11,6 +11,8 @@
 //! up to [`max_disabled`] validators: its backing statements and availability bitfields no
 //! longer count ([`is_disabled`]).
 
+use crate::prelude::*;
+
 use crate::inclusion::Event;
 use parity_scale_codec::{Decode, Encode};
 use tessera_runtime::dispatch::{CallError, Context, DispatchError};

@@ -24,6 +24,8 @@
 //! Anything invalid in the inherent makes the whole block invalid, so an author cannot include
 //! a candidate its group did not back, or claim availability validators did not sign.
 
+use crate::prelude::*;
+
 use crate::messaging;
 use crate::paras::{self, HeadData, ParaId};
 use crate::scheduler::{group_for_core, validator_groups, GROUP_ROTATION_FREQUENCY};
@@ -346,7 +348,7 @@ fn process_bitfields<E: Bounds>(
         let signer = validator(validators, bitfield.validator)?;
         let first = seen
             .get_mut(bitfield.validator as usize)
-            .map(|seen| !std::mem::replace(seen, true))
+            .map(|seen| !core::mem::replace(seen, true))
             .unwrap_or(false);
         if !first {
             return Err(error("DuplicateBitfield"));

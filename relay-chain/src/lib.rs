@@ -8,12 +8,18 @@
 //! (JSON), whose genesis config builds the genesis state and header. [`availability`] erasure-codes
 //! PoVs into per-validator chunks with Merkle proofs.
 //!
+//!
+//! The runtime is built twice: natively (feature `std`, with the chain specs and erasure coding
+//! the node uses) and, by `build.rs`, to the Wasm blob [`WASM_BINARY`] that genesis puts under
+//! `:code` and nodes execute.
+//!
 //! ```
 //! use tessera_relay_chain::ChainSpec;
 //! let spec = ChainSpec::dev();
 //! let genesis = spec.build_genesis().unwrap();
 //! assert_eq!(genesis.header.number, 0);
 //! ```
+#![cfg_attr(not(feature = "std"), no_std)]
 #![cfg_attr(
     not(test),
     deny(
@@ -25,13 +31,26 @@
     )
 )]
 
+extern crate alloc;
+
+/// What `std`'s prelude gives the runtime's modules, for the `no_std` build.
+mod prelude {
+    pub(crate) use alloc::string::{String, ToString};
+    pub(crate) use alloc::vec;
+    pub(crate) use alloc::vec::Vec;
+}
+
+#[cfg(feature = "std")]
 pub mod availability;
+#[cfg(feature = "std")]
 mod chain_spec;
 pub mod configuration;
 pub mod disputes;
+#[cfg(feature = "std")]
 mod error;
 pub mod inclusion;
 pub mod messaging;
+#[cfg(feature = "std")]
 mod para_spec;
 pub mod paras;
 pub mod registrar;
@@ -39,13 +58,16 @@ pub mod scheduler;
 pub mod session;
 pub mod xcm_config;
 
+#[cfg(feature = "std")]
 pub use chain_spec::{
     Address, ChainSpec, ChainType, Genesis, GenesisChannel, GenesisConfig, GenesisPara, HexBytes,
     DEFAULT_CHANNEL_CAPACITY, DEFAULT_CHANNEL_MESSAGE_SIZE, DEFAULT_EPOCH_LENGTH,
     DEFAULT_SLOT_DURATION_MS, DEV_ACCOUNTS, MIN_SLOT_DURATION_MS,
 };
 pub use configuration::ApprovalConfig;
+#[cfg(feature = "std")]
 pub use error::SpecError;
+#[cfg(feature = "std")]
 pub use para_spec::{ParaChainSpec, ParaGenesisConfig};
 
 use tessera_runtime::dispatch::RuntimeConfig;
@@ -53,6 +75,10 @@ use tessera_runtime::executive::Runtime;
 use tessera_runtime::extrinsic::Extrinsic;
 use tessera_runtime::modules::{balances, sudo, system};
 use tessera_runtime::{Balance, RuntimeVersion};
+
+/// The relay runtime's Wasm blob (built by `build.rs`), which genesis puts under `:code`.
+#[cfg(feature = "std")]
+pub const WASM_BINARY: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/validation.wasm"));
 
 /// One token: balances have 12 decimals.
 pub const UNIT: Balance = 1_000_000_000_000;
@@ -66,11 +92,18 @@ impl Runtime for RelayRuntime {
     type Event = Event;
     const VERSION: RuntimeVersion = RuntimeVersion {
         spec_name: "tessera-relay",
-        spec_version: 1,
+        spec_version: if cfg!(feature = "next-version") { 2 } else { 1 },
     };
+    #[cfg(feature = "std")]
+    const CODE: &'static [u8] = WASM_BINARY;
     const CONFIG: RuntimeConfig = RuntimeConfig {
         existential_deposit: UNIT / 100,
-        base_fee: UNIT / 1_000,
+        // The next version's visible change: half the base fee.
+        base_fee: if cfg!(feature = "next-version") {
+            UNIT / 2_000
+        } else {
+            UNIT / 1_000
+        },
         fee_per_weight: 1,
         fee_per_byte: UNIT / 1_000_000,
         // Two seconds of reference execution per block.
@@ -125,3 +158,5 @@ tessera_runtime::compose_runtime! {
     }
     inherents { Inclusion }
 }
+
+tessera_runtime::runtime_api!(RelayRuntime);

@@ -24,6 +24,8 @@
 //! what a candidate's message commitments must satisfy to be backed; [`enact`] applies them
 //! when it is included.
 
+use crate::prelude::*;
+
 use crate::paras::{self, ParaId};
 use crate::UNIT;
 use parity_scale_codec::{Decode, Encode};

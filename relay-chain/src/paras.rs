@@ -16,6 +16,8 @@
 //! it is validated with the new code ([`code_for_candidate`]). So the para's nodes, which run
 //! the `:code` of a block's parent, and the validators always run the same code.
 
+use crate::prelude::*;
+
 use parity_scale_codec::{Decode, Encode};
 use tessera_runtime::dispatch::{
     CallError, CallResult, Context, Dispatch, DispatchError, Origin, Weight,

@@ -18,6 +18,8 @@
 //! bounded by the validator set. A para's own code upgrades stay within
 //! [`paras::MAX_CODE_SIZE`] with one pending at a time, so what it stores is bounded too.
 
+use crate::prelude::*;
+
 use crate::paras::{self, HeadData, ParaId, ValidationCode};
 use parity_scale_codec::{Decode, Encode};
 use tessera_runtime::dispatch::{

@@ -2,6 +2,8 @@
 //! para for now), and groups rotating across cores every few blocks, so no group keeps a para
 //! for long.
 
+use crate::prelude::*;
+
 use tessera_runtime::BlockNumber;
 
 /// Blocks a group stays on a core before moving to the next one.

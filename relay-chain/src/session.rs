@@ -3,6 +3,8 @@
 //!
 //! Set in genesis; session rotation (authority set changes) is not implemented yet.
 
+use crate::prelude::*;
+
 use tessera_runtime::state::State;
 use tessera_runtime::storage::StorageValue;
 use tessera_runtime::AccountId;

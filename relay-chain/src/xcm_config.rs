@@ -2,6 +2,8 @@
 //! trusts nobody as root, and routes messages to its paras' downward queues for a delivery
 //! fee ([`messaging::downward_fee`]).
 
+use crate::prelude::*;
+
 use crate::messaging;
 use crate::paras::ParaId;
 use tessera_runtime::crypto::AccountId;

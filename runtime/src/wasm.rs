@@ -19,7 +19,7 @@
 //! | `sr25519_verify` | `(signature: i32, message: i32, len: i32, public: i32) -> i32` | 1 if the 64-byte signature of the message by the 32-byte key verifies, else 0 |
 //! | `sr25519_verify_batch` | `(items: i32, len: i32) -> i32` | 1 if every item of the SCALE `Vec<(AccountId, Vec<u8>, Signature)>` verifies, else 0 |
 //! | `abort` | `(message: i32, len: i32)` | stops execution with a UTF-8 message (a panic) |
-//! | `runtime_version` | `(code: i32, len: i32) -> i64` | checks a runtime blob ([`check_code`]): `ptr \| len << 32` of a buffer from `tessera_alloc` holding the SCALE `Result<VersionInfo, CodeError>` |
+//! | `runtime_version` | `(code: i32, len: i32, kind: i32) -> i64` | checks a runtime blob for a relay chain (`kind` 0) or a para (1) ([`check_code`]): `ptr \| len << 32` of a buffer from `tessera_alloc` holding the SCALE `Result<VersionInfo, CodeError>` |
 //!
 //! A chain's runtime (its `:code`, the same blob for a para) also exports its runtime API to
 //! the nodes that execute it, each `fn(ptr: i32, len: i32) -> i64` over SCALE arguments and
@@ -69,7 +69,8 @@ pub mod host {
     pub const SR25519_VERIFY_BATCH: &str = "sr25519_verify_batch";
     /// `(message, len)`: a panic.
     pub const ABORT: &str = "abort";
-    /// `(code, len) -> ptr | len << 32`: [`super::check_code`] of a blob (a `set_code`).
+    /// `(code, len, kind) -> ptr | len << 32`: [`super::check_code`] of a blob (a `set_code`)
+    /// for a chain of [`super::ChainKind`] `kind`.
     pub const RUNTIME_VERSION: &str = "runtime_version";
     /// `(key, len) -> ptr | len << 32`, or -1: a read of the node's state (runtime API only).
     pub const STORAGE_GET: &str = "storage_get";
@@ -88,7 +89,8 @@ pub mod host {
             SR25519_VERIFY => (4, "i32"),
             SR25519_VERIFY_BATCH => (2, "i32"),
             ABORT => (2, ""),
-            RUNTIME_VERSION | STORAGE_GET => (2, "i64"),
+            STORAGE_GET => (2, "i64"),
+            RUNTIME_VERSION => (3, "i64"),
             OUT_OF_TIME => (0, "i32"),
             _ => return None,
         })
@@ -108,7 +110,7 @@ pub mod host {
 pub mod api {
     /// `() -> VersionInfo`.
     pub const CORE_VERSION: &str = "Core_version";
-    /// `(Block) -> Result<(), String>`: executes the block on the node's state at its parent
+    /// `(Block) -> Result<(), BlockRejection>`: executes the block on the node's state at its parent
     /// and checks its roots; the node keeps the changes only if it returns `Ok`.
     pub const CORE_EXECUTE_BLOCK: &str = "Core_execute_block";
     /// `(BuildRequest) -> Result<BuildResult, String>`: builds the next block on the node's
@@ -146,6 +148,64 @@ pub struct ValidateRequest {
 /// The answer of `TaggedTransactionQueue_validate_transactions`, one per transaction.
 pub type ValidateResult = Result<Vec<Result<ValidTransaction, InvalidTransaction>>, String>;
 
+/// Why `Core_execute_block` refused a block: a [`crate::executive::BlockError`] as it crosses
+/// to the node.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, thiserror::Error)]
+pub enum BlockRejection {
+    /// The bytes are not a block.
+    #[error("the block does not decode: {0}")]
+    Malformed(String),
+    /// The header's extrinsics root is not the root of its body.
+    #[error("extrinsics root mismatch: header has {header}, body gives {computed}")]
+    ExtrinsicsRoot {
+        /// In the header.
+        header: crate::Hash,
+        /// Of the body.
+        computed: crate::Hash,
+    },
+    /// An extrinsic is invalid.
+    #[error("extrinsic {index} is invalid: {error}")]
+    InvalidExtrinsic {
+        /// Its index in the body.
+        index: u32,
+        /// Why.
+        error: InvalidTransaction,
+    },
+    /// Executing the block gives another state root than the header's.
+    #[error("state root mismatch: header has {header}, execution gives {computed}")]
+    StateRoot {
+        /// In the header.
+        header: crate::Hash,
+        /// After execution.
+        computed: crate::Hash,
+    },
+    /// The author digest does not decode.
+    #[error("author pre-runtime digest does not decode as an account")]
+    BadAuthorDigest,
+    /// The runtime could not read its state (a value that does not decode).
+    #[error("state: {0}")]
+    State(String),
+}
+
+impl From<crate::executive::BlockError> for BlockRejection {
+    fn from(err: crate::executive::BlockError) -> Self {
+        use crate::executive::BlockError;
+        match err {
+            BlockError::ExtrinsicsRoot { header, computed } => {
+                BlockRejection::ExtrinsicsRoot { header, computed }
+            }
+            BlockError::InvalidExtrinsic { index, error } => {
+                BlockRejection::InvalidExtrinsic { index, error }
+            }
+            BlockError::StateRoot { header, computed } => {
+                BlockRejection::StateRoot { header, computed }
+            }
+            BlockError::BadAuthorDigest => BlockRejection::BadAuthorDigest,
+            BlockError::State(err) => BlockRejection::State(alloc::format!("{err}")),
+        }
+    }
+}
+
 /// A runtime's name and version as `Core_version` returns them, read by the node.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
 pub struct VersionInfo {
@@ -179,14 +239,56 @@ pub const MAX_TABLE_ELEMENTS: usize = 20_000;
 
 /// Exports every chain runtime must have, besides [`MEMORY_EXPORT`] and [`ALLOC_EXPORT`], each
 /// `(i32, i32) -> i64`.
-pub const REQUIRED_EXPORTS: [&str; 6] = [
-    VALIDATE_BLOCK_EXPORT,
+pub const RUNTIME_EXPORTS: [&str; 4] = [
     api::CORE_VERSION,
     api::CORE_EXECUTE_BLOCK,
     api::BLOCK_BUILDER_BUILD_BLOCK,
-    api::BLOCK_BUILDER_INHERENT_EXTRINSICS,
     api::VALIDATE_TRANSACTIONS,
 ];
+
+/// Exports a para's runtime has besides [`RUNTIME_EXPORTS`]: its validation function and the
+/// inherent of its relay inputs.
+pub const PARA_EXPORTS: [&str; 2] = [
+    VALIDATE_BLOCK_EXPORT,
+    api::BLOCK_BUILDER_INHERENT_EXTRINSICS,
+];
+
+/// Which chain a runtime is for, which decides the exports it must have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
+pub enum ChainKind {
+    /// The relay chain: [`RUNTIME_EXPORTS`].
+    Relay,
+    /// A para: [`RUNTIME_EXPORTS`] and [`PARA_EXPORTS`].
+    Para,
+}
+
+impl ChainKind {
+    /// Its number in the `runtime_version` host call.
+    pub fn code(self) -> u32 {
+        match self {
+            ChainKind::Relay => 0,
+            ChainKind::Para => 1,
+        }
+    }
+
+    /// The kind numbered `code`, if any.
+    pub fn from_code(code: u32) -> Option<ChainKind> {
+        match code {
+            0 => Some(ChainKind::Relay),
+            1 => Some(ChainKind::Para),
+            _ => None,
+        }
+    }
+
+    /// The `(i32, i32) -> i64` exports a runtime of this kind must have.
+    pub fn required_exports(self) -> impl Iterator<Item = &'static str> {
+        let para: &[&str] = match self {
+            ChainKind::Relay => &[],
+            ChainKind::Para => &PARA_EXPORTS,
+        };
+        RUNTIME_EXPORTS.into_iter().chain(para.iter().copied())
+    }
+}
 
 /// Why a blob offered as a chain's new code is not a runtime.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
@@ -225,7 +327,7 @@ impl core::fmt::Display for CodeError {
     }
 }
 
-/// Checks that `code` is a runtime every node can run, without running it: a valid module
+/// Checks that `code` is a runtime of a `kind` chain every node can run, without running it: a valid module
 /// under the Wasm 2.0 features (what every node compiles), importing only host functions with
 /// their signatures, exporting its memory (at most [`MAX_INITIAL_MEMORY_PAGES`] to start
 /// with), the allocator and the functions nodes call with theirs, with at most one table of
@@ -233,7 +335,7 @@ impl core::fmt::Display for CodeError {
 /// section holds. (What it cannot see: a data segment out of bounds, or an instance's
 /// metadata over the pool's size, fail at instantiation.)
 #[cfg(feature = "std")]
-pub fn check_code(code: &[u8]) -> Result<VersionInfo, CodeError> {
+pub fn check_code(code: &[u8], kind: ChainKind) -> Result<VersionInfo, CodeError> {
     use parity_scale_codec::DecodeAll;
     use wasmparser::{
         CompositeInnerType, ExternalKind, Parser, Payload, TypeRef, ValType, Validator,
@@ -335,8 +437,8 @@ pub fn check_code(code: &[u8]) -> Result<VersionInfo, CodeError> {
     if function_shape(ALLOC_EXPORT) != Some((1, "i32")) {
         return Err(CodeError::MissingExport(ALLOC_EXPORT.into()));
     }
-    if let Some(missing) = REQUIRED_EXPORTS
-        .into_iter()
+    if let Some(missing) = kind
+        .required_exports()
         .find(|name| function_shape(name) != Some((2, "i64")))
     {
         return Err(CodeError::MissingExport(missing.into()));
@@ -350,14 +452,14 @@ fn unknown_import(module: &str, name: &str) -> CodeError {
 }
 
 /// [`check_code`], by the host when running as Wasm.
-pub fn runtime_version_of(code: &[u8]) -> Result<VersionInfo, CodeError> {
+pub fn runtime_version_of(code: &[u8], kind: ChainKind) -> Result<VersionInfo, CodeError> {
     #[cfg(all(target_arch = "wasm32", not(feature = "std")))]
-    return guest::host_runtime_version(code);
+    return guest::host_runtime_version(code, kind);
     #[cfg(feature = "std")]
-    return check_code(code);
+    return check_code(code, kind);
     #[cfg(not(any(feature = "std", target_arch = "wasm32")))]
     {
-        let _ = code;
+        let _ = (code, kind);
         Err(CodeError::NoVersion)
     }
 }
@@ -443,11 +545,13 @@ pub fn unpack_ptr_len(packed: u64) -> (u32, u32) {
     (packed as u32, (packed >> 32) as u32)
 }
 
-/// Exports `$validate: fn(ValidationParams) -> ValidationOutcome` as the Wasm validation
-/// function (only when compiled for `wasm32` without the `std` feature).
+/// Exports a para's side of its runtime (only when compiled for `wasm32` without the `std`
+/// feature): `$validate: fn(ValidationParams) -> ValidationOutcome` as the Wasm validation
+/// function, and runtime `$runtime`'s para API ([`PARA_EXPORTS`] and its genesis builder).
+/// Goes with [`runtime_api!`](crate::runtime_api).
 #[macro_export]
 macro_rules! validation_function {
-    ($validate:path) => {
+    ($validate:path, $runtime:ty) => {
         // In an anonymous const so the exports' names cannot clash with the crate's.
         #[cfg(all(target_arch = "wasm32", not(feature = "std")))]
         const _: () = {
@@ -457,18 +561,24 @@ macro_rules! validation_function {
                 $crate::wasm::guest::run(ptr, len, $validate)
             }
 
-            #[allow(unsafe_code)]
+            #[allow(unsafe_code, non_snake_case)]
             #[no_mangle]
-            extern "C" fn tessera_alloc(len: u32) -> u32 {
-                $crate::wasm::guest::alloc(len)
+            extern "C" fn GenesisBuilder_build_state(ptr: u32, len: u32) -> u64 {
+                $crate::wasm::guest::build_genesis::<$runtime>(ptr, len)
+            }
+
+            #[allow(unsafe_code, non_snake_case)]
+            #[no_mangle]
+            extern "C" fn BlockBuilder_inherent_extrinsics(ptr: u32, len: u32) -> u64 {
+                $crate::wasm::guest::inherent_extrinsics::<$runtime>(ptr, len)
             }
         };
     };
 }
 
-/// Exports runtime `$runtime`'s API ([`api`]) to the node that executes it (only when compiled
-/// for `wasm32` without the `std` feature). Goes with [`validation_function!`], which
-/// exports the allocator.
+/// Exports runtime `$runtime`'s API ([`RUNTIME_EXPORTS`]), its version section and the
+/// allocator to the node that executes it (only when compiled for `wasm32` without the `std`
+/// feature). A para adds [`validation_function!`](crate::validation_function).
 #[macro_export]
 macro_rules! runtime_api {
     ($runtime:ty) => {
@@ -480,6 +590,12 @@ macro_rules! runtime_api {
             static RUNTIME_VERSION: [u8; $crate::wasm::version_section_len(
                 &<$runtime as $crate::executive::Runtime>::VERSION,
             )] = $crate::wasm::version_section(&<$runtime as $crate::executive::Runtime>::VERSION);
+
+            #[allow(unsafe_code)]
+            #[no_mangle]
+            extern "C" fn tessera_alloc(len: u32) -> u32 {
+                $crate::wasm::guest::alloc(len)
+            }
 
             #[allow(unsafe_code, non_snake_case)]
             #[no_mangle]
@@ -497,18 +613,6 @@ macro_rules! runtime_api {
             #[no_mangle]
             extern "C" fn BlockBuilder_build_block(ptr: u32, len: u32) -> u64 {
                 $crate::wasm::guest::build_block::<$runtime>(ptr, len)
-            }
-
-            #[allow(unsafe_code, non_snake_case)]
-            #[no_mangle]
-            extern "C" fn GenesisBuilder_build_state(ptr: u32, len: u32) -> u64 {
-                $crate::wasm::guest::build_genesis::<$runtime>(ptr, len)
-            }
-
-            #[allow(unsafe_code, non_snake_case)]
-            #[no_mangle]
-            extern "C" fn BlockBuilder_inherent_extrinsics(ptr: u32, len: u32) -> u64 {
-                $crate::wasm::guest::inherent_extrinsics::<$runtime>(ptr, len)
             }
 
             #[allow(unsafe_code, non_snake_case)]
@@ -540,7 +644,7 @@ pub mod guest {
         fn sr25519_verify(signature: u32, message: u32, len: u32, public: u32) -> u32;
         fn sr25519_verify_batch(items: u32, len: u32) -> u32;
         fn abort(message: u32, len: u32);
-        fn runtime_version(code: u32, len: u32) -> u64;
+        fn runtime_version(code: u32, len: u32, kind: u32) -> u64;
         fn storage_get(key: u32, len: u32) -> u64;
         fn storage_commit(changes: u32, len: u32, root: u32);
         fn out_of_time() -> u32;
@@ -560,10 +664,13 @@ pub mod guest {
     }
 
     /// The host's [`super::check_code`] of `code`.
-    pub fn host_runtime_version(code: &[u8]) -> Result<super::VersionInfo, super::CodeError> {
+    pub fn host_runtime_version(
+        code: &[u8],
+        kind: super::ChainKind,
+    ) -> Result<super::VersionInfo, super::CodeError> {
         // SAFETY: the host reads `code` and returns a buffer it got from `tessera_alloc` (ours
         // from now on) and filled.
-        let packed = unsafe { runtime_version(ptr_of(code), code.len() as u32) };
+        let packed = unsafe { runtime_version(ptr_of(code), code.len() as u32, kind.code()) };
         let (ptr, len) = super::unpack_ptr_len(packed);
         // SAFETY: `tessera_alloc` made this buffer with capacity `len`; the host filled it.
         let answer = unsafe { Vec::from_raw_parts(ptr as *mut u8, len as usize, len as usize) };
@@ -697,14 +804,14 @@ pub mod guest {
     pub fn execute_block<R: crate::executive::Runtime>(ptr: u32, len: u32) -> u64 {
         // SAFETY: the host wrote `len` bytes at `ptr`, a buffer it got from `tessera_alloc`.
         let input = unsafe { core::slice::from_raw_parts(ptr as *const u8, len as usize) };
-        let outcome: Result<(), alloc::string::String> =
+        let outcome: Result<(), super::BlockRejection> =
             match crate::Block::decode_all(&mut &*input) {
                 Ok(block) => {
                     crate::executive::execute_block_on::<R>(crate::state::State::host(), &block)
                         .map(drop)
-                        .map_err(|err| alloc::format!("{err}"))
+                        .map_err(super::BlockRejection::from)
                 }
-                Err(err) => Err(alloc::format!("the block does not decode: {err}")),
+                Err(err) => Err(super::BlockRejection::Malformed(alloc::format!("{err}"))),
             };
         output(&outcome)
     }

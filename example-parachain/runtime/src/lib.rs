@@ -51,7 +51,7 @@ pub fn validate(params: ValidationParams) -> ValidationOutcome {
     tessera_runtime::parachain::validate_block::<ExampleRuntime>(params)
 }
 
-tessera_runtime::validation_function!(validate);
+tessera_runtime::validation_function!(validate, ExampleRuntime);
 tessera_runtime::runtime_api!(ExampleRuntime);
 
 tessera_runtime::compose_runtime! {

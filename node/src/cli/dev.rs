@@ -200,7 +200,7 @@ pub(super) fn run(args: DevArgs) -> anyhow::Result<()> {
             nodes.push(tokio::spawn(started.run(stop_rx.clone())));
             // Everything another node needs to join: the spec, with the paras, and peers.
             let spec_path = base_path.join("dev-spec.json");
-            std::fs::write(&spec_path, spec.to_json())
+            std::fs::write(&spec_path, spec.clone().with_code().to_json())
                 .with_context(|| format!("cannot write {}", spec_path.display()))?;
             let peers: Vec<String> = bootnodes.iter().map(ToString::to_string).collect();
             println!(

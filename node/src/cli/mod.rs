@@ -113,7 +113,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     paras::genesis_of(&spec)?;
                     json
                 }
-                _ => tessera_relay_chain::ChainSpec::load(&args.chain.chain)?.to_json(),
+                // The runtime written in: the file names the runtime its chain starts with.
+                _ => tessera_relay_chain::ChainSpec::load(&args.chain.chain)?
+                    .with_code()
+                    .to_json(),
             };
             println!("{json}");
             Ok(())

@@ -15,7 +15,7 @@
 
 use crate::pool::{Pool, PoolError};
 use crate::store::{ChainStore, Database, MemoryDb, StoreError};
-use crate::validation::{ExecutionError, ValidationHost};
+use crate::validation::{with_runtime_at, ExecutionError};
 use parity_scale_codec::{Decode, DecodeAll, Encode};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -26,7 +26,6 @@ use tessera_runtime::messaging::RelayInputs;
 use tessera_runtime::modules::system;
 use tessera_runtime::parachain::ParachainBlockData;
 use tessera_runtime::state::{NodeStore, State, StateChanges};
-use tessera_runtime::storage::CODE_KEY;
 use tessera_runtime::wasm::api::{BLOCK_BUILDER_INHERENT_EXTRINSICS, CORE_VERSION};
 use tessera_runtime::wasm::{BuildRequest, ValidateRequest, VersionInfo};
 use tessera_runtime::{AccountId, Block, Hash, Header, Nonce, OpaqueExtrinsic};
@@ -213,7 +212,7 @@ impl ParaChain {
     /// again by each block that needs it.
     fn compile_runtime(&self) {
         let nodes = self.with_nodes(Arc::default());
-        let compiled = runtime_call(nodes, self.head.state_root, |executor, hash, code, _| {
+        let compiled = with_runtime_at(nodes, self.head.state_root, |executor, hash, code, _| {
             executor.prepare(hash, &code()?)?;
             Ok(())
         });
@@ -468,7 +467,7 @@ impl ParaChain {
         input: &impl Encode,
     ) -> Result<T, ExecutionError> {
         let nodes = self.with_nodes(Arc::default());
-        runtime_call(nodes, root, |executor, code_hash, code, nodes| {
+        with_runtime_at(nodes, root, |executor, code_hash, code, nodes| {
             executor.query(code_hash, code, nodes, root, export, input)
         })
     }
@@ -488,7 +487,7 @@ impl ParaChain {
         };
         let root = self.head.state_root;
         let nodes = self.with_nodes(Arc::default());
-        runtime_call(nodes, root, |executor, code_hash, code, nodes| {
+        with_runtime_at(nodes, root, |executor, code_hash, code, nodes| {
             executor.validate_transactions(code_hash, code, nodes, root, &request)
         })
     }
@@ -895,7 +894,7 @@ impl ParaChain {
             extrinsics,
         };
         let nodes = self.with_nodes(Arc::default());
-        let mut built = runtime_call(
+        let mut built = with_runtime_at(
             nodes,
             request.parent.state_root,
             |executor, code_hash, code, nodes| {
@@ -973,35 +972,9 @@ fn execute(
     parent_root: Hash,
     block: &Block,
 ) -> Result<StateChanges, ExecutionError> {
-    runtime_call(nodes, parent_root, |executor, code_hash, code, nodes| {
+    with_runtime_at(nodes, parent_root, |executor, code_hash, code, nodes| {
         executor.execute_block(code_hash, code, nodes, parent_root, block, false)
     })
-}
-
-/// Runs `call` with the process's runtime executor and the runtime under `:code` at state
-/// `root` in `nodes` (its hash, and a reader of the blob for when it is not compiled yet).
-fn runtime_call<T>(
-    nodes: Arc<dyn NodeStore>,
-    root: Hash,
-    call: impl FnOnce(
-        &ValidationHost,
-        Hash,
-        &mut dyn FnMut() -> Result<Vec<u8>, ExecutionError>,
-        Arc<dyn NodeStore>,
-    ) -> Result<T, ExecutionError>,
-) -> Result<T, ExecutionError> {
-    let executor = ValidationHost::shared().map_err(|e| ExecutionError::Store(e.to_string()))?;
-    let mut state = State::shared(nodes.clone(), root);
-    let code_hash = state
-        .value_hash(CODE_KEY)
-        .map_err(|e| ExecutionError::Store(e.to_string()))?
-        .ok_or(ExecutionError::NoCode)?;
-    let mut code = || match state.get(CODE_KEY) {
-        Ok(Some(code)) => Ok(code),
-        Ok(None) => Err(ExecutionError::NoCode),
-        Err(err) => Err(ExecutionError::Store(err.to_string())),
-    };
-    call(&executor, code_hash, &mut code, nodes)
 }
 
 /// The runtime under `:code` in a para state, owned: what a runtime call needs.
@@ -1032,7 +1005,7 @@ impl TxChecker {
             check_signatures: true,
         };
         let root = self.runtime.root;
-        runtime_call(
+        with_runtime_at(
             self.runtime.nodes.clone(),
             root,
             |executor, code_hash, code, nodes| {

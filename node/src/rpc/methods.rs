@@ -74,6 +74,11 @@ fn storage_at(client: &Client, at: Option<String>, key: &[u8]) -> RpcResult<Opti
     }
 }
 
+/// A runtime version as `state_getRuntimeVersion` and its subscription show it.
+pub(super) fn runtime_version_json(version: &tessera_runtime::wasm::VersionInfo) -> Value {
+    serde_json::json!({"specName": version.spec_name, "specVersion": version.spec_version})
+}
+
 /// `xcm_messageStatus`'s answer from the stored records of a message (none if `None`).
 pub(super) fn message_records(stored: Option<Vec<u8>>) -> RpcResult<Value> {
     let records: Vec<tessera_xcm::module::MessageRecord> = match stored {
@@ -278,11 +283,22 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, RegisterMet
             Ok(value.map_or(Value::Null, |v| Value::String(json::hex(&v))))
         },
     )?;
-    module.register_method("state_getRuntimeVersion", |_, _, _| -> RpcResult<Value> {
-        let version =
-            <tessera_relay_chain::RelayRuntime as tessera_runtime::executive::Runtime>::VERSION;
-        Ok(serde_json::json!({"specName": version.spec_name, "specVersion": version.spec_version}))
-    })?;
+    module.register_method(
+        "state_getRuntimeVersion",
+        |params: Params, shared, _| -> RpcResult<Value> {
+            let at: Option<String> = params.sequence().optional_next()?;
+            let client = shared.client();
+            let hash = block_or_best(&client, at)?;
+            let version = match client.runtime_version(&hash) {
+                Ok(version) => version,
+                Err(crate::client::QueryError::Store(crate::store::StoreError::MissingBlock(
+                    _,
+                ))) => return Err(invalid_params(format!("unknown block {hash}"))),
+                Err(err) => return Err(internal(err)),
+            };
+            Ok(runtime_version_json(&version))
+        },
+    )?;
     module.register_method(
         "xcm_messageStatus",
         |params: Params, shared, _| -> RpcResult<Value> {

@@ -6,12 +6,14 @@ use tessera_consensus::authorship::{self, seal_header};
 use tessera_consensus::AuthorityKey;
 use tessera_node::client::{Client, ImportError, ImportOutcome};
 use tessera_node::pool::{Pool, PoolError};
+use tessera_node::validation::ExecutionError;
 use tessera_node::workload::sign;
 use tessera_relay_chain::{Call, ChainSpec, Event, UNIT};
 use tessera_runtime::crypto::Pair;
 use tessera_runtime::dispatch::{DispatchError, EventRecord};
-use tessera_runtime::executive::{BlockError, InvalidTransaction};
+use tessera_runtime::executive::InvalidTransaction;
 use tessera_runtime::modules::{balances, system};
+use tessera_runtime::wasm::BlockRejection;
 use tessera_runtime::{Block, DigestItem, OpaqueExtrinsic};
 
 fn transfer(client: &Client, from: &str, to: &str, value: u128, nonce: u32) -> OpaqueExtrinsic {
@@ -227,7 +229,9 @@ fn tampered_blocks_are_refused_with_their_own_errors() {
     wrong_root.header.state_root.0[0] ^= 1;
     assert!(matches!(
         rejected(&reseal(wrong_root, &alice)),
-        ImportError::Execution(BlockError::StateRoot { .. })
+        ImportError::Execution(ExecutionError::InvalidBlock(
+            BlockRejection::StateRoot { .. }
+        ))
     ));
 
     let mut bad_xt = block.clone();
@@ -235,17 +239,21 @@ fn tampered_blocks_are_refused_with_their_own_errors() {
     bad_xt.header.extrinsics_root = tessera_runtime::block::extrinsics_root(&bad_xt.extrinsics);
     assert!(matches!(
         rejected(&reseal(bad_xt, &alice)),
-        ImportError::Execution(BlockError::InvalidExtrinsic {
-            index: 1,
-            error: InvalidTransaction::BadSignature
-        })
+        ImportError::Execution(ExecutionError::InvalidBlock(
+            BlockRejection::InvalidExtrinsic {
+                index: 1,
+                error: InvalidTransaction::BadSignature
+            }
+        ))
     ));
 
     let mut swapped_body = block.clone();
     swapped_body.extrinsics.reverse();
     assert!(matches!(
         rejected(&swapped_body),
-        ImportError::Execution(BlockError::ExtrinsicsRoot { .. })
+        ImportError::Execution(ExecutionError::InvalidBlock(
+            BlockRejection::ExtrinsicsRoot { .. }
+        ))
     ));
 
     assert!(matches!(

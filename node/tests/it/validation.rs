@@ -24,7 +24,7 @@ use tessera_runtime::parachain::{
 };
 use tessera_runtime::state::{NodeStore, State};
 use tessera_runtime::storage::CODE_KEY;
-use tessera_runtime::wasm::{BuildRequest, ValidateRequest};
+use tessera_runtime::wasm::{BlockRejection, BuildRequest, ValidateRequest};
 use tessera_runtime::{Hash, Header, Nonce, OpaqueExtrinsic};
 
 /// A template para in memory: its nodes, head and the signers' next nonces.
@@ -251,7 +251,10 @@ fn template_blocks_import_through_the_wasm_under_code_with_the_same_changes_as_n
         )
         .unwrap_err();
     assert!(
-        matches!(&err, ExecutionError::InvalidBlock(why) if why.contains("state root mismatch")),
+        matches!(
+            &err,
+            ExecutionError::InvalidBlock(BlockRejection::StateRoot { .. })
+        ),
         "{err}"
     );
 }
@@ -871,44 +874,61 @@ fn an_honest_candidate_passes_and_each_defect_of_a_dishonest_one_is_named() {
 
 #[test]
 fn a_blob_offered_as_code_is_checked_without_running_it() {
-    use tessera_runtime::wasm::{check_code, CodeError, VersionInfo};
+    use tessera_runtime::wasm::{check_code, ChainKind::Para, CodeError, VersionInfo};
     let next = std::fs::read(env!("TEMPLATE_NEXT_WASM")).unwrap();
     let version = |spec_version| VersionInfo {
         spec_name: "tessera-parachain-template".into(),
         spec_version,
     };
-    assert_eq!(check_code(WASM_BINARY), Ok(version(1)));
-    assert_eq!(check_code(&next), Ok(version(2)));
+    assert_eq!(check_code(WASM_BINARY, Para), Ok(version(1)));
+    assert_eq!(check_code(&next, Para), Ok(version(2)));
     assert!(matches!(
-        check_code(b"\0asm garbage"),
+        check_code(b"\0asm garbage", Para),
         Err(CodeError::Invalid(_))
     ));
+    // The relay chain's runtime is a runtime, but no para's: it has no validation function.
+    let relay = tessera_relay_chain::WASM_BINARY;
+    let relay_version = VersionInfo {
+        spec_name: "tessera-relay".into(),
+        spec_version: 1,
+    };
+    assert_eq!(
+        check_code(relay, tessera_runtime::wasm::ChainKind::Relay),
+        Ok(relay_version)
+    );
+    assert_eq!(
+        check_code(relay, Para),
+        Err(CodeError::MissingExport("validate_block".into()))
+    );
     let truncated = &WASM_BINARY[..WASM_BINARY.len() / 2];
-    assert!(matches!(check_code(truncated), Err(CodeError::Invalid(_))));
+    assert!(matches!(
+        check_code(truncated, Para),
+        Err(CodeError::Invalid(_))
+    ));
     // A validation function alone is no runtime: nodes could not build or import with it.
     let bare = module("", "i64.const 0");
     assert_eq!(
-        check_code(&bare),
+        check_code(&bare, Para),
         Err(CodeError::MissingExport("Core_version".into()))
     );
     let foreign = wat::parse_str(r#"(module (import "env" "time" (func)))"#).unwrap();
     assert_eq!(
-        check_code(&foreign),
+        check_code(&foreign, Para),
         Err(CodeError::UnknownImport("env::time".into()))
     );
     // A host function with another signature would not link.
     let mistyped =
         wat::parse_str(r#"(module (import "tessera" "blake2_256" (func (param i32))))"#).unwrap();
     assert_eq!(
-        check_code(&mistyped),
+        check_code(&mistyped, Para),
         Err(CodeError::UnknownImport("tessera::blake2_256".into()))
     );
     // Every export nodes call, with its type, and memory a host can give.
     let api = |memory_pages: u32, version_result: &str| {
-        let exports: String = tessera_runtime::wasm::REQUIRED_EXPORTS
-            .iter()
+        let exports: String = Para
+            .required_exports()
             .map(|name| {
-                let result = if *name == "Core_version" { version_result } else { "i64" };
+                let result = if name == "Core_version" { version_result } else { "i64" };
                 format!(
                     r#"(func (export "{name}") (param i32 i32) (result {result}) ({result}.const 0))"#
                 )
@@ -920,13 +940,13 @@ fn a_blob_offered_as_code_is_checked_without_running_it() {
         ))
         .unwrap()
     };
-    assert_eq!(check_code(&api(2, "i64")), Err(CodeError::NoVersion));
+    assert_eq!(check_code(&api(2, "i64"), Para), Err(CodeError::NoVersion));
     assert_eq!(
-        check_code(&api(2, "i32")),
+        check_code(&api(2, "i32"), Para),
         Err(CodeError::MissingExport("Core_version".into()))
     );
     assert_eq!(
-        check_code(&api(4097, "i64")),
+        check_code(&api(4097, "i64"), Para),
         Err(CodeError::MemoryTooLarge)
     );
 }

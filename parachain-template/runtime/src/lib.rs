@@ -67,7 +67,7 @@ pub fn validate(params: ValidationParams) -> ValidationOutcome {
     tessera_runtime::parachain::validate_block::<TemplateRuntime>(params)
 }
 
-tessera_runtime::validation_function!(validate);
+tessera_runtime::validation_function!(validate, TemplateRuntime);
 tessera_runtime::runtime_api!(TemplateRuntime);
 
 tessera_runtime::compose_runtime! {

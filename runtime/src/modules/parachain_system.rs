@@ -366,7 +366,6 @@ pub fn schedule_code_upgrade<E>(
     ctx: &mut Context<'_, E>,
     code: Vec<u8>,
 ) -> Result<Hash, CallError> {
-    use crate::wasm::CodeError;
     let outputs = match outputs(ctx)? {
         Ok(outputs) => outputs,
         Err(_) => return Err(error("NoRelayInputs")),
@@ -377,27 +376,13 @@ pub fn schedule_code_upgrade<E>(
     if PENDING_CODE.get(&mut ctx.state)?.is_some() || listed {
         return Err(error("OverlappingUpgrades"));
     }
-    if code.is_empty() {
-        return Err(error("EmptyCode"));
-    }
-    if code.len() > crate::parachain::MAX_UPGRADE_CODE_SIZE {
-        return Err(error("CodeTooLarge"));
-    }
-    let current = ctx.version.ok_or_else(|| error("NoRuntimeVersion"))?;
-    let offered = crate::wasm::runtime_version_of(&code).map_err(|err| match err {
-        CodeError::Invalid(_) => error("InvalidCode"),
-        CodeError::UnknownImport(_) => error("CodeImportsUnknownFunction"),
-        CodeError::MissingExport(_) => error("CodeLacksExports"),
-        CodeError::NoVersion => error("CodeHasNoVersion"),
-        CodeError::MemoryTooLarge => error("CodeMemoryTooLarge"),
-        CodeError::Unsupported(_) => error("CodeUnsupported"),
-    })?;
-    if offered.spec_name != current.spec_name {
-        return Err(error("SpecNameMismatch"));
-    }
-    if offered.spec_version <= current.spec_version {
-        return Err(error("SpecVersionNotIncreased"));
-    }
+    crate::modules::system::check_upgrade(
+        ctx,
+        &code,
+        crate::wasm::ChainKind::Para,
+        crate::parachain::MAX_UPGRADE_CODE_SIZE,
+        NAME,
+    )?;
     let code_hash = crate::hashing::blake2_256(&code);
     PENDING_CODE.put(
         &mut ctx.state,

@@ -2,7 +2,7 @@
 //! and the block's events.
 
 use crate::crypto::AccountId;
-use crate::dispatch::{CallResult, Context, Dispatch, DispatchError, Origin, Weight};
+use crate::dispatch::{CallError, CallResult, Context, Dispatch, DispatchError, Origin, Weight};
 use crate::error::Result;
 use crate::hashing::{blake2_256, Hash};
 use crate::header::BlockNumber;
@@ -106,13 +106,24 @@ pub enum Event {
         /// blake2b-256 of the remark.
         hash: Hash,
     },
-    /// New code was accepted by `set_code`; it is in force once the relay chain enacts it.
+    /// New code was accepted by `set_code` on a para; it is in force once the relay chain
+    /// enacts it.
     #[codec(index = 5)]
     CodeUpdateScheduled {
         /// Its hash.
         code_hash: Hash,
     },
+    /// The relay chain's runtime was replaced by `set_code`: the next block runs it
+    /// (Substrate's `CodeUpdated`).
+    #[codec(index = 6)]
+    CodeUpdated {
+        /// Its hash.
+        code_hash: Hash,
+    },
 }
+
+/// Largest relay runtime `set_code` accepts (Polkadot's `max_code_size` is 3 MiB).
+pub const MAX_RUNTIME_CODE_SIZE: usize = 3 * 1024 * 1024;
 
 const REMARK_BASE_WEIGHT: Weight = 1_000_000;
 const REMARK_BYTE_WEIGHT: Weight = 1_000;
@@ -143,16 +154,60 @@ impl<E: From<Event>> Dispatch<E> for Call {
             }
             Call::SetCode { code } => {
                 origin.ensure_root()?;
-                if crate::parachain::PARA_ID.get(&mut ctx.state)?.is_none() {
-                    // The relay chain runs its runtime natively: no `:code` to replace yet.
-                    return Err(DispatchError::module(NAME, "NotAPara").into());
+                if crate::parachain::PARA_ID.get(&mut ctx.state)?.is_some() {
+                    let code_hash =
+                        crate::modules::parachain_system::schedule_code_upgrade(ctx, code)?;
+                    ctx.deposit_event(Event::CodeUpdateScheduled { code_hash });
+                } else {
+                    // The relay chain: every node runs the parent's `:code`, so the next
+                    // block runs this.
+                    let kind = crate::wasm::ChainKind::Relay;
+                    check_upgrade(ctx, &code, kind, MAX_RUNTIME_CODE_SIZE, NAME)?;
+                    let code_hash = blake2_256(&code);
+                    ctx.state.set(crate::storage::CODE_KEY.to_vec(), code);
+                    ctx.deposit_event(Event::CodeUpdated { code_hash });
                 }
-                let code_hash = crate::modules::parachain_system::schedule_code_upgrade(ctx, code)?;
-                ctx.deposit_event(Event::CodeUpdateScheduled { code_hash });
             }
         }
         Ok(())
     }
+}
+
+/// Checks `code` offered by `set_code` as the runtime to follow the running one on a `kind`
+/// chain: at most `max_size` bytes, a module every node can run with the exports nodes call
+/// ([`crate::wasm::check_code`], by the host in Wasm), the same spec name and a higher spec
+/// version. Errors are `module`'s.
+pub fn check_upgrade<E>(
+    ctx: &mut Context<'_, E>,
+    code: &[u8],
+    kind: crate::wasm::ChainKind,
+    max_size: usize,
+    module: &'static str,
+) -> core::result::Result<(), CallError> {
+    use crate::wasm::CodeError;
+    let error = |name| -> CallError { DispatchError::module(module, name).into() };
+    if code.is_empty() {
+        return Err(error("EmptyCode"));
+    }
+    if code.len() > max_size {
+        return Err(error("CodeTooLarge"));
+    }
+    let current = ctx.version.ok_or_else(|| error("NoRuntimeVersion"))?;
+    let offered = crate::wasm::runtime_version_of(code, kind).map_err(|err| match err {
+        CodeError::Invalid(_) => error("InvalidCode"),
+        CodeError::UnknownImport(_) => error("CodeImportsUnknownFunction"),
+        CodeError::MissingExport(_) => error("CodeLacksExports"),
+        CodeError::NoVersion => error("CodeHasNoVersion"),
+        CodeError::MemoryTooLarge => error("CodeMemoryTooLarge"),
+        CodeError::Unsupported(_) => error("CodeUnsupported"),
+    })?;
+    if offered.spec_name != current.spec_name {
+        return Err(error("SpecNameMismatch"));
+    }
+    if offered.spec_version <= current.spec_version {
+        return Err(error("SpecVersionNotIncreased"));
+    }
+    Ok(())
 }
 
 /// The account's record (default when it does not exist).
