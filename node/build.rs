@@ -1,7 +1,8 @@
 //! Builds the two dev paras' Wasm (the parachain template and the example para) into
 //! `OUT_DIR`, so `tessera dev` carries them as data: the node links no para's code and runs
 //! these paras from their Wasm as it runs any other. Also builds the template's next version
-//! (feature `next-version`) for the upgrade tests, whose path is `TEMPLATE_NEXT_WASM`.
+//! (feature `next-version`) for the upgrade tests, whose path is `TEMPLATE_NEXT_WASM`, and the
+//! relay runtime's (`RELAY_NEXT_WASM`).
 use std::path::{Path, PathBuf};
 
 fn main() {
@@ -18,4 +19,7 @@ fn main() {
     let next = out_dir.join("template-next.wasm");
     build(&template, &["next-version"], &next);
     println!("cargo:rustc-env=TEMPLATE_NEXT_WASM={}", next.display());
+    let relay_next = out_dir.join("relay-next.wasm");
+    build(&root.join("relay-chain"), &["next-version"], &relay_next);
+    println!("cargo:rustc-env=RELAY_NEXT_WASM={}", relay_next.display());
 }

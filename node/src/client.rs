@@ -436,6 +436,12 @@ impl Client {
         dropped
     }
 
+    /// The hash of the runtime under `:code` at block `at` (none in a state without one).
+    pub fn code_hash(&self, at: &Hash) -> Result<Option<Hash>, QueryError> {
+        let state = self.state_at(at)?;
+        Ok(state.value_hash(tessera_runtime::storage::CODE_KEY)?)
+    }
+
     /// The name and version of the runtime under `:code` at block `at`.
     pub fn runtime_version(&self, at: &Hash) -> Result<VersionInfo, QueryError> {
         let header = self.header(at)?.ok_or(StoreError::MissingBlock(*at))?;

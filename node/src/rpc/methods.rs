@@ -363,6 +363,12 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, RegisterMet
         },
     )?;
     module.register_subscription(
+        "state_subscribeRuntimeVersion",
+        "state_runtimeVersion",
+        "state_unsubscribeRuntimeVersion",
+        |_, pending, shared, _| async move { watch_runtime_version(pending, &shared).await },
+    )?;
+    module.register_subscription(
         "chain_subscribeFinalizedHeads",
         "chain_finalizedHead",
         "chain_unsubscribeFinalizedHeads",
@@ -404,6 +410,46 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, RegisterMet
         },
     )?;
     Ok(module)
+}
+
+/// Sends the best block's runtime version, then the new one each time a new best block runs
+/// another runtime (its `:code` changed), until the client unsubscribes.
+async fn watch_runtime_version(
+    pending: PendingSubscriptionSink,
+    shared: &Shared,
+) -> SubscriptionResult {
+    let mut events = shared.subscribe();
+    let version_at = |hash: &Hash| {
+        let client = shared.client();
+        Ok::<_, crate::client::QueryError>((client.code_hash(hash)?, client.runtime_version(hash)?))
+    };
+    let best = shared.client().info()?.best_hash;
+    let (mut code_hash, version) = version_at(&best)?;
+    let sink = pending.accept().await?;
+    sink.send(serde_json::value::to_raw_value(&runtime_version_json(
+        &version,
+    ))?)
+    .await?;
+    loop {
+        tokio::select! {
+            () = sink.closed() => return Ok(()),
+            event = events.recv() => match event {
+                Ok(ChainEvent::Imported { header, best: true, .. }) => {
+                    let hash = header.hash();
+                    // Only a changed `:code` can change the version: its hash is one trie read.
+                    if shared.client().code_hash(&hash)? == code_hash {
+                        continue;
+                    }
+                    let (new_hash, version) = version_at(&hash)?;
+                    code_hash = new_hash;
+                    let json = runtime_version_json(&version);
+                    sink.send(serde_json::value::to_raw_value(&json)?).await?;
+                }
+                Ok(_) | Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => return Ok(()),
+            },
+        }
+    }
 }
 
 /// Sends `map(event)` for each chain event until the client unsubscribes.

@@ -1,11 +1,12 @@
 //! Real `tessera` processes on loopback: four validators author and finalize; finality goes on
 //! without one, stops without two while authoring goes on, and resumes when a SIGKILLed
 //! validator restarts from its RocksDB; a fresh full node syncs from genesis and follows
-//! finality; a transfer submitted over RPC is seen finalized; a peer sending garbage is
-//! disconnected while the network goes on.
+//! finality; a transfer submitted over RPC is seen finalized; root replaces the relay runtime
+//! by `system.set_code` and every node runs the new one from the next block, without a
+//! restart; a peer sending garbage is disconnected while the network goes on.
 
 use crate::process::{best_number, finalized_number, header_of, print_logs, request, Member};
-use jsonrpsee_core::client::{Subscription, SubscriptionClientT};
+use jsonrpsee_core::client::{ClientT, Subscription, SubscriptionClientT};
 use jsonrpsee_core::rpc_params;
 use jsonrpsee_ws_client::WsClientBuilder;
 use libp2p::identity;
@@ -14,11 +15,12 @@ use serde_json::Value;
 use std::path::Path;
 use std::time::Duration;
 use tessera_node::network::{self, BlockAnnounce, NetworkConfig, NetworkEvent, Topic};
-use tessera_node::workload::sign;
-use tessera_relay_chain::{Call, ChainSpec, UNIT};
+use tessera_node::workload::{sign, sign_for};
+use tessera_relay_chain::{Call, ChainSpec, Event, UNIT};
 use tessera_runtime::crypto::Pair;
-use tessera_runtime::modules::{balances, system};
-use tessera_runtime::{Block, Header};
+use tessera_runtime::dispatch::{DispatchError, EventRecord};
+use tessera_runtime::modules::{balances, sudo, system};
+use tessera_runtime::{Block, Hash, Header};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -191,6 +193,8 @@ async fn four_validators_finalize_survive_failures_and_serve_newcomers() {
     .await
     .expect("the transfer did not reach the observer");
 
+    upgrades_the_relay_runtime(&validators[..3], &observer, genesis, dir.path()).await;
+
     // Restarts, a newcomer and forks: honest nodes never banned one another.
     let bans: Vec<String> = validators
         .iter()
@@ -311,4 +315,182 @@ async fn a_peer_sending_garbage_is_disconnected_while_the_chain_goes_on() {
     assert!(disconnected.is_ok(), "alice kept the garbage peer");
     let finalized = finalized_number(alice).await;
     wait_finalized(alice, finalized + 2, dir.path()).await;
+}
+
+/// The runtime version `state_getRuntimeVersion` gives at the node's best block.
+async fn spec_version(port: u16) -> u64 {
+    let version: Value = request(port, "state_getRuntimeVersion", rpc_params![]).await;
+    assert_eq!(version["specName"], "tessera-relay", "{version}");
+    version["specVersion"].as_u64().unwrap()
+}
+
+/// The relay events of block `hash`, read over RPC.
+async fn events_at(port: u16, hash: &str) -> Vec<Event> {
+    let key = format!("0x{}", hex::encode(system::events_key()));
+    let value: Value = request(port, "state_getStorage", rpc_params![key, hash]).await;
+    let bytes = hex::decode(value.as_str().unwrap().trim_start_matches("0x")).unwrap();
+    let records = Vec::<EventRecord<Event>>::decode(&mut &bytes[..]).unwrap();
+    records.into_iter().map(|record| record.event).collect()
+}
+
+/// Submits `xt` to the node at `port` and waits until a block of its best chain holds it:
+/// that block's hash.
+async fn included(port: u16, xt: &tessera_runtime::OpaqueExtrinsic) -> String {
+    let client = WsClientBuilder::default()
+        .build(format!("ws://127.0.0.1:{port}"))
+        .await
+        .unwrap();
+    let mut watch: Subscription<Value> = client
+        .subscribe(
+            "author_submitAndWatchExtrinsic",
+            rpc_params![format!("0x{}", hex::encode(xt.encode()))],
+            "author_unwatchExtrinsic",
+        )
+        .await
+        .unwrap();
+    tokio::time::timeout(WAIT, async {
+        loop {
+            let status = watch.next().await.unwrap().unwrap();
+            if let Some(hash) = status.get("inBlock") {
+                return hash.as_str().unwrap().to_string();
+            }
+        }
+    })
+    .await
+    .expect("the transaction was not included")
+}
+
+/// Alice (sudo) replaces the relay runtime with its next version (`spec_version` 2, half the
+/// base fee) by `system.set_code`, after a blob that is no relay runtime was refused: every
+/// node, validator or not, runs it from the next block on, says so over RPC and to
+/// subscribers, finality goes on, and a transfer pays the new fee.
+async fn upgrades_the_relay_runtime(
+    validators: &[Member],
+    observer: &Member,
+    genesis: Hash,
+    logs: &Path,
+) {
+    let alice = validators[0].rpc;
+    let subscriber = WsClientBuilder::default()
+        .build(format!("ws://127.0.0.1:{}", observer.rpc))
+        .await
+        .unwrap();
+    let mut versions: Subscription<Value> = subscriber
+        .subscribe(
+            "state_subscribeRuntimeVersion",
+            rpc_params![],
+            "state_unsubscribeRuntimeVersion",
+        )
+        .await
+        .unwrap();
+    let first = tokio::time::timeout(WAIT, versions.next()).await.unwrap();
+    assert_eq!(first.unwrap().unwrap()["specVersion"], 1);
+
+    let sudo_set_code = |code: Vec<u8>| {
+        Call::Sudo(sudo::Call::Sudo {
+            call: Box::new(Call::System(system::Call::SetCode { code })),
+        })
+    };
+    let sudo_result = |events: &[Event]| {
+        events.iter().find_map(|event| match event {
+            Event::Sudo(sudo::Event::Sudid { result }) => Some(result.clone()),
+            _ => None,
+        })
+    };
+    let alice_pair = Pair::dev("Alice");
+    let (eve, ferdie) = (Pair::dev("Eve"), Pair::dev("Ferdie"));
+    let transfer = || {
+        Call::Balances(balances::Call::Transfer {
+            dest: ferdie.public(),
+            value: UNIT,
+        })
+    };
+    // What a transfer pays under the genesis runtime.
+    let before = free_balance(alice, &eve).await;
+    let xt = sign(
+        &eve,
+        transfer(),
+        next_nonce(alice, &eve).await,
+        genesis,
+        &best_header(alice).await,
+    );
+    let block = included(alice, &xt).await;
+    let old_fee = before - free_balance_at(alice, &eve, &block).await - UNIT;
+
+    // A para's runtime is no relay runtime: refused with the reason, and nothing changes.
+    let para_blob = parachain_template_runtime::WASM_BINARY.to_vec();
+    let xt = sign(
+        &alice_pair,
+        sudo_set_code(para_blob),
+        next_nonce(alice, &alice_pair).await,
+        genesis,
+        &best_header(alice).await,
+    );
+    let block = included(alice, &xt).await;
+    assert_eq!(
+        sudo_result(&events_at(alice, &block).await),
+        Some(Err(DispatchError::module("System", "SpecNameMismatch")))
+    );
+    assert_eq!(spec_version(alice).await, 1);
+
+    let next = std::fs::read(env!("RELAY_NEXT_WASM")).unwrap();
+    let xt = sign(
+        &alice_pair,
+        sudo_set_code(next.clone()),
+        next_nonce(alice, &alice_pair).await,
+        genesis,
+        &best_header(alice).await,
+    );
+    let block = included(alice, &xt).await;
+    let events = events_at(alice, &block).await;
+    assert_eq!(sudo_result(&events), Some(Ok(())));
+    let code_hash = tessera_runtime::hashing::blake2_256(&next);
+    assert!(events.contains(&Event::System(system::Event::CodeUpdated { code_hash })));
+    // The observer's subscription says so once its best block holds the new code.
+    let update = tokio::time::timeout(WAIT, versions.next()).await.unwrap();
+    assert_eq!(update.unwrap().unwrap()["specVersion"], 2);
+
+    // Every node builds on it and finality goes on: the validators all run the new code.
+    let header: Value = request(alice, "chain_getHeader", rpc_params![block]).await;
+    wait_finalized(alice, header_of(&header).number + 3, logs).await;
+    for member in validators.iter().chain([observer]) {
+        assert_eq!(spec_version(member.rpc).await, 2);
+    }
+
+    // Its visible change: half the base fee. A transfer signed for the old version is refused
+    // (every signature covers the version); signed for the new one, it pays less.
+    let nonce = next_nonce(alice, &eve).await;
+    let best = best_header(alice).await;
+    let stale = sign(&eve, transfer(), nonce, genesis, &best);
+    let refused: Result<Value, _> = subscriber
+        .request(
+            "author_submitExtrinsic",
+            rpc_params![format!("0x{}", hex::encode(stale.encode()))],
+        )
+        .await;
+    let refused = refused.unwrap_err().to_string();
+    assert!(refused.contains("bad signature"), "{refused}");
+    let before = free_balance(alice, &eve).await;
+    let xt = sign_for(&eve, transfer(), nonce, genesis, &best, 2);
+    let block = included(alice, &xt).await;
+    let new_fee = before - free_balance_at(alice, &eve, &block).await - UNIT;
+    assert_eq!(old_fee - new_fee, UNIT / 2_000);
+}
+
+/// The nonce of `who`'s next transaction at the node at `port`.
+async fn next_nonce(port: u16, who: &Pair) -> u32 {
+    let address = who.public().to_string();
+    let next: u64 = request(port, "system_accountNextIndex", rpc_params![address]).await;
+    u32::try_from(next).unwrap()
+}
+
+/// `who`'s free balance at block `hash`.
+async fn free_balance_at(port: u16, who: &Pair, hash: &str) -> u128 {
+    let key = format!("0x{}", hex::encode(system::ACCOUNT.key(&who.public())));
+    let value: Value = request(port, "state_getStorage", rpc_params![key, hash]).await;
+    let bytes = hex::decode(value.as_str().unwrap().trim_start_matches("0x")).unwrap();
+    system::AccountInfo::decode(&mut &bytes[..])
+        .unwrap()
+        .data
+        .free
 }
