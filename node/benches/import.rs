@@ -2,16 +2,20 @@
 //! recording and proof-only re-execution of the same block.
 //!
 //! `cargo bench -p tessera-node --bench import` runs criterion's groups, then prints one summary
-//! measured in the same run: transfers per second imported beside signatures per second
-//! verified by schnorrkel alone and in a batch, with the ratio. Both sides start from bytes
-//! (keys and signatures are parsed in the timed part) and both have 1,000 distinct signers.
+//! measured in the same run: transfers per second imported (through the relay runtime's Wasm,
+//! as the node does) beside signatures per second verified by schnorrkel alone and in a batch,
+//! with the ratio, and the block's execution through the Wasm beside the same runtime compiled
+//! natively (the aim is 1.3 or less). Both sides start from bytes (keys and signatures are
+//! parsed in the timed part) and both have 1,000 distinct signers.
 
 use criterion::{BatchSize, Criterion, Throughput};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tessera_consensus::AuthorityKey;
 use tessera_node::client::Client;
 use tessera_node::pool::Pool;
 use tessera_node::store::{MemoryDb, RocksDb};
+use tessera_node::validation::with_runtime_at;
 use tessera_node::workload::TransferGenerator;
 use tessera_relay_chain::{Address, ChainSpec, Genesis, RelayRuntime, UNIT};
 use tessera_runtime::crypto::Pair;
@@ -226,6 +230,57 @@ fn summary() {
         100.0 * rate(import) / rate(batch),
         100.0 * rate(import) / rate(single)
     );
+
+    // The same execution (no store writes) natively and through the relay blob under `:code`,
+    // in turns; the module is compiled once, before.
+    let store = f.client.store();
+    let root = f.parent.state_root;
+    let through_wasm = || {
+        with_runtime_at(Arc::new(store.clone()), root, |host, code_hash, code, nodes| {
+            host.execute_block(code_hash, code, nodes, root, &f.block, false)
+        })
+        .unwrap()
+    };
+    let (native, wasm) = median_pair(
+        window,
+        || drop(execute_block::<RelayRuntime>(store, root, &f.block, false).unwrap()),
+        || drop(through_wasm()),
+    );
+    println!(
+        "execution, native:           {:>9.0} transfers/s\n\
+         execution, relay Wasm:       {:>9.0} transfers/s\n\
+         ratio wasm / native: {:.2}  (aim: at most 1.3)",
+        rate(native),
+        rate(wasm),
+        wasm.as_secs_f64() / native.as_secs_f64()
+    );
+}
+
+/// Median times of `native` and `wasm` run in turns for at least `min` (one after the other,
+/// either could inherit a kinder or harsher machine state).
+fn median_pair(
+    min: Duration,
+    mut native: impl FnMut(),
+    mut wasm: impl FnMut(),
+) -> (Duration, Duration) {
+    let timed = |op: &mut dyn FnMut()| {
+        let started = Instant::now();
+        op();
+        started.elapsed()
+    };
+    native();
+    wasm();
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    let started = Instant::now();
+    while started.elapsed() < min || a.len() < 5 {
+        a.push(timed(&mut native));
+        b.push(timed(&mut wasm));
+    }
+    let median = |mut runs: Vec<Duration>| {
+        runs.sort();
+        runs[runs.len() / 2]
+    };
+    (median(a), median(b))
 }
 
 fn main() {
