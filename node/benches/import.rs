@@ -236,9 +236,13 @@ fn summary() {
     let store = f.client.store();
     let root = f.parent.state_root;
     let through_wasm = || {
-        with_runtime_at(Arc::new(store.clone()), root, |host, code_hash, code, nodes| {
-            host.execute_block(code_hash, code, nodes, root, &f.block, false)
-        })
+        with_runtime_at(
+            Arc::new(store.clone()),
+            root,
+            |host, code_hash, code, nodes| {
+                host.execute_block(code_hash, code, nodes, root, &f.block, false)
+            },
+        )
         .unwrap()
     };
     let (native, wasm) = median_pair(

@@ -67,6 +67,19 @@ pub enum ImportError {
     Store(#[from] StoreError),
 }
 
+impl From<QueryError> for ImportError {
+    fn from(err: QueryError) -> Self {
+        match err {
+            QueryError::Store(err) => ImportError::Store(err),
+            QueryError::Runtime(err) => ImportError::Execution(err),
+            QueryError::State(err) => ImportError::Store(StoreError::Corrupt {
+                what: "relay state",
+                reason: err.to_string(),
+            }),
+        }
+    }
+}
+
 impl From<BlockError> for ImportError {
     fn from(err: BlockError) -> Self {
         ImportError::Execution(ExecutionError::InvalidBlock(err.into()))
@@ -199,8 +212,15 @@ impl Client {
     pub fn open(db: Box<dyn Database>, genesis: &Genesis) -> Result<Client, OpenError> {
         let store = ChainStore::open(db, &genesis.header, &genesis.state.new_nodes)?;
         let genesis_error = |e: tessera_runtime::Error| OpenError::Genesis(e.to_string());
-        let mut state = State::new(&store, genesis.header.state_root);
-        let authorities = session::validators(&mut state).map_err(genesis_error)?;
+        let root = genesis.header.state_root;
+        let nodes: Arc<dyn NodeStore> = Arc::new(store.clone());
+        let export = tessera_relay_chain::runtime_api::VALIDATORS;
+        let authorities = with_runtime_at(nodes, root, |host, code_hash, code, nodes| {
+            host.query::<Result<Vec<AccountId>, String>>(code_hash, code, nodes, root, export, &())
+        })
+        .map_err(|e| OpenError::Genesis(format!("the runtime's `{export}`: {e}")))?
+        .map_err(|e| OpenError::Genesis(format!("the runtime's `{export}`: {e}")))?;
+        let mut state = State::new(&store, root);
         let slot_duration_ms = session::SLOT_DURATION
             .get(&mut state)
             .map_err(genesis_error)?
@@ -436,6 +456,23 @@ impl Client {
         dropped
     }
 
+    /// Calls the read-only runtime API function `export` with `input` on the runtime under
+    /// `:code` at block `at`, for an answer of type `T` (the function returns `Result<T,
+    /// String>`: its error, a state it could not read, comes back as [`ExecutionError::Refused`]).
+    pub fn runtime_query<T: Decode>(
+        &self,
+        at: &Hash,
+        export: &str,
+        input: &impl Encode,
+    ) -> Result<T, QueryError> {
+        let header = self.header(at)?.ok_or(StoreError::MissingBlock(*at))?;
+        let root = header.state_root;
+        let answer = with_runtime_at(self.nodes(), root, |host, code_hash, code, nodes| {
+            host.query::<Result<T, String>>(code_hash, code, nodes, root, export, input)
+        })?;
+        Ok(answer.map_err(ExecutionError::Refused)?)
+    }
+
     /// The hash of the runtime under `:code` at block `at` (none in a state without one).
     pub fn code_hash(&self, at: &Hash) -> Result<Option<Hash>, QueryError> {
         let state = self.state_at(at)?;
@@ -637,19 +674,15 @@ impl Client {
         }
     }
 
-    /// Whether validator `who` is disabled in the state of block `at`.
-    fn is_disabled_at(&self, at: &Header, who: &AccountId) -> Result<bool, StoreError> {
+    /// Whether validator `who` is disabled in the state of block `at`, as its runtime says.
+    fn is_disabled_at(&self, at: &Header, who: &AccountId) -> Result<bool, QueryError> {
         let Some(index) = self.authorities.iter().position(|v| v == who) else {
             return Ok(false);
         };
-        let mut state = State::new(&self.store, at.state_root);
         let index = u32::try_from(index).unwrap_or(u32::MAX);
-        tessera_relay_chain::disputes::is_disabled(&mut state, index).map_err(|e| {
-            StoreError::Corrupt {
-                what: "disabled validators",
-                reason: e.to_string(),
-            }
-        })
+        let export = tessera_relay_chain::runtime_api::DISABLED_VALIDATORS;
+        let disabled: Vec<u32> = self.runtime_query(&at.hash(), export, &())?;
+        Ok(disabled.contains(&index))
     }
 
     /// Claims the slot right after the best block's, whatever the time, and authors a block in

@@ -54,6 +54,7 @@ pub mod messaging;
 mod para_spec;
 pub mod paras;
 pub mod registrar;
+pub mod runtime_api;
 pub mod scheduler;
 pub mod session;
 pub mod xcm_config;
@@ -160,3 +161,45 @@ tessera_runtime::compose_runtime! {
 }
 
 tessera_runtime::runtime_api!(RelayRuntime);
+
+// The parachain host API ([`runtime_api`]), exported by the Wasm build.
+#[cfg(all(target_arch = "wasm32", not(feature = "std")))]
+const _: () = {
+    use tessera_runtime::wasm::guest::query;
+
+    #[allow(unsafe_code, non_snake_case)]
+    #[no_mangle]
+    extern "C" fn ParachainHost_validators(ptr: u32, len: u32) -> u64 {
+        query(ptr, len, runtime_api::validators)
+    }
+
+    #[allow(unsafe_code, non_snake_case)]
+    #[no_mangle]
+    extern "C" fn ParachainHost_disabled_validators(ptr: u32, len: u32) -> u64 {
+        query(ptr, len, runtime_api::disabled_validators)
+    }
+
+    #[allow(unsafe_code, non_snake_case)]
+    #[no_mangle]
+    extern "C" fn ParachainHost_availability_cores(ptr: u32, len: u32) -> u64 {
+        query(ptr, len, runtime_api::availability_cores)
+    }
+
+    #[allow(unsafe_code, non_snake_case)]
+    #[no_mangle]
+    extern "C" fn ParachainHost_backing_group(ptr: u32, len: u32) -> u64 {
+        query(ptr, len, runtime_api::backing_group)
+    }
+
+    #[allow(unsafe_code, non_snake_case)]
+    #[no_mangle]
+    extern "C" fn ParachainHost_candidate_validation(ptr: u32, len: u32) -> u64 {
+        query(ptr, len, runtime_api::candidate_validation)
+    }
+
+    #[allow(unsafe_code, non_snake_case)]
+    #[no_mangle]
+    extern "C" fn ParachainHost_validation_code_by_hash(ptr: u32, len: u32) -> u64 {
+        query(ptr, len, runtime_api::validation_code_by_hash)
+    }
+};

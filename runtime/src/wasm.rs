@@ -630,8 +630,9 @@ macro_rules! runtime_api {
 pub mod guest {
     use super::{pack_ptr_len, ValidationOutcome};
     use crate::parachain::ValidationParams;
+    use alloc::string::String;
     use alloc::vec::Vec;
-    use parity_scale_codec::{DecodeAll, Encode};
+    use parity_scale_codec::{Decode, DecodeAll, Encode};
 
     #[global_allocator]
     static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
@@ -862,6 +863,24 @@ pub mod guest {
         let ptr = buffer.as_mut_ptr() as u32;
         core::mem::forget(buffer);
         ptr
+    }
+
+    /// A read-only runtime API call: decodes its input at `ptr..ptr + len`, runs `query` on
+    /// the node's state and returns the encoded `Result<O, String>` (the error, a state the
+    /// runtime could not read or an input that does not decode).
+    pub fn query<I: Decode, O: Encode>(
+        ptr: u32,
+        len: u32,
+        query: impl FnOnce(&mut crate::state::State<'static>, I) -> crate::Result<O>,
+    ) -> u64 {
+        // SAFETY: the host wrote `len` bytes at `ptr`, a buffer it got from `tessera_alloc`.
+        let input = unsafe { core::slice::from_raw_parts(ptr as *const u8, len as usize) };
+        let outcome: Result<O, String> = match I::decode_all(&mut &*input) {
+            Ok(input) => query(&mut crate::state::State::host(), input)
+                .map_err(|err| alloc::format!("{err}")),
+            Err(err) => Err(alloc::format!("the input does not decode: {err}")),
+        };
+        output(&outcome)
     }
 
     /// `validate_block`: decodes the parameters, runs `validate`, returns the encoded outcome.

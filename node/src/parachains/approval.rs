@@ -26,7 +26,7 @@ use tessera_consensus::AuthorityKey;
 use tessera_relay_chain::availability::{AvailableData, ErasureChunk};
 use tessera_relay_chain::disputes::DisputeStatementSet;
 use tessera_relay_chain::inclusion::{self, PendingCandidate};
-use tessera_relay_chain::{paras, Event};
+use tessera_relay_chain::Event;
 use tessera_runtime::dispatch::EventRecord;
 use tessera_runtime::hashing::blake2_256;
 use tessera_runtime::modules::system;
@@ -255,13 +255,12 @@ pub struct ApprovalWork {
     malus: Malus,
 }
 
-/// The validators disabled on the best chain, ascending.
+/// The validators disabled on the best chain, ascending, as its runtime says.
 fn disabled_at_best(client: &Client) -> Vec<u32> {
-    let Ok(best) = client.best_header() else {
+    let Ok(best) = client.info() else {
         return Vec::new();
     };
-    let mut state = State::new(client.store(), best.state_root);
-    tessera_relay_chain::disputes::disabled(&mut state).unwrap_or_default()
+    super::relay_api::disabled_validators(client, &best.best_hash).unwrap_or_default()
 }
 
 fn now_ms() -> u64 {
@@ -667,9 +666,8 @@ impl ApprovalWork {
     fn new_block(&mut self, client: &Client, header: &Header, slot_ms: u64) -> Option<NewBlock> {
         let hash = header.hash();
         let (story, slot) = story_of(header)?;
-        let parent = client.header(&header.parent_hash).ok()??;
-        let mut parent_state = State::new(client.store(), parent.state_root);
-        let cores = paras::para_ids(&mut parent_state).ok()?;
+        // The cores at the parent, with the candidates this block could include.
+        let cores = super::relay_api::availability_cores(client, &header.parent_hash).ok()?;
         let mut state = State::new(client.store(), header.state_root);
         let events = state.get(&system::events_key()).ok()?.unwrap_or_default();
         let events = Vec::<EventRecord<Event>>::decode_all(&mut &events[..]).ok()?;
@@ -683,15 +681,16 @@ impl ApprovalWork {
             else {
                 continue;
             };
-            let core = cores.iter().position(|p| *p == para)?;
-            let pending: PendingCandidate =
-                inclusion::PENDING.get(&mut parent_state, &para).ok()??;
+            let core = cores.iter().position(|c| c.para == para)?;
+            let pending: PendingCandidate = cores.get(core)?.pending.clone()?;
             let index = u32::try_from(candidates.len()).ok()?;
             let code_hash = pending.descriptor.validation_code_hash;
             let code = match self.codes.get(&code_hash) {
                 Some(code) => code.clone(),
                 None => {
-                    let code = Arc::new(paras::code(&mut parent_state, &code_hash).ok()??);
+                    let at = &header.parent_hash;
+                    let code = super::relay_api::validation_code_by_hash(client, at, &code_hash);
+                    let code = Arc::new(code.ok()??);
                     self.codes.insert(code_hash, code.clone());
                     code
                 }

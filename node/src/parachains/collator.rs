@@ -379,11 +379,15 @@ impl Collate for Collator {
             // On the candidate pending availability, if there is one: it may be included in
             // the block that backs this one.
             true => (|| {
-                let validation_data =
-                    inclusion::persisted_validation_data(&mut state, para, &best).ok()??;
-                let code_hash =
-                    paras::code_for_candidate(&mut state, para, best.number.saturating_add(1))
-                        .ok()??;
+                // As the relay runtime at the relay parent says, as backers will ask it.
+                let validation = match super::relay_api::candidate_validation(client, &best, para) {
+                    Ok(validation) => validation,
+                    Err(err) => {
+                        tracing::debug!(para = para.0, %err, "no validation data to collate on");
+                        return None;
+                    }
+                };
+                let (validation_data, code_hash) = (validation.data, validation.code_hash);
                 let inputs = match messaging::relay_inputs(client.store(), &best, para) {
                     Ok(inputs) => inputs,
                     Err(err) => {

@@ -22,10 +22,13 @@
 use crate::client::Client;
 use crate::collation::Collation;
 use crate::malus::Malus;
+use crate::parachains::relay_api;
 use crate::validation::{CandidateToCheck, InvalidCandidate, ValidationHost, ValidationPurpose};
+use lru::LruCache;
 use parity_scale_codec::{Decode, DecodeAll, Encode};
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
 use tessera_consensus::AuthorityKey;
 use tessera_relay_chain::availability::{encode_chunks, verify_chunk, AvailableData, ErasureChunk};
 use tessera_relay_chain::disputes::DisputeStatementSet;
@@ -258,7 +261,13 @@ pub struct ParachainHost {
     own_chunks: HashMap<Hash, u32>,
     /// Hostile behaviours (tests only).
     malus: Malus,
+    /// Backing groups by relay parent and para, as the relay runtime gave them: every
+    /// statement gossiped is checked against one, and asking the runtime costs a Wasm call.
+    groups: Mutex<LruCache<(Hash, ParaId), Vec<u32>>>,
 }
+
+/// Backing groups remembered: a few relay parents' worth for every para.
+const GROUPS_KEPT: usize = 1_024;
 
 /// Relay state at block `at`, and its header.
 fn state_at<'a>(client: &'a Client, at: &Hash) -> Result<(State<'a>, Header), ParachainError> {
@@ -267,6 +276,14 @@ fn state_at<'a>(client: &'a Client, at: &Hash) -> Result<(State<'a>, Header), Pa
         .map_err(|e| ParachainError::State(e.to_string()))?
         .ok_or(ParachainError::UnknownRelayParent(*at))?;
     Ok((State::new(client.store(), header.state_root), header))
+}
+
+/// The header of relay block `at`.
+fn header_at(client: &Client, at: &Hash) -> Result<Header, ParachainError> {
+    client
+        .header(at)
+        .map_err(|e| ParachainError::State(e.to_string()))?
+        .ok_or(ParachainError::UnknownRelayParent(*at))
 }
 
 fn state_error(err: tessera_runtime::Error) -> ParachainError {
@@ -291,6 +308,9 @@ impl ParachainHost {
             offenders: BTreeSet::new(),
             own_chunks: HashMap::new(),
             malus: Malus::default(),
+            groups: Mutex::new(LruCache::new(
+                NonZeroUsize::new(GROUPS_KEPT).unwrap_or(NonZeroUsize::MIN),
+            )),
         }
     }
 
@@ -333,32 +353,39 @@ impl ParachainHost {
 
     /// The validators backing `para` for candidates on the relay block `relay_parent`.
     pub fn backers(
+        &self,
         client: &Client,
         relay_parent: &Hash,
         para: ParaId,
     ) -> Result<Vec<AccountId>, ParachainError> {
-        let (mut state, header) = state_at(client, relay_parent)?;
-        Ok(Self::group(client, &mut state, para, &header)?
+        let header = header_at(client, relay_parent)?;
+        Ok(self
+            .group(client, para, &header)?
             .into_iter()
             .filter_map(|index| client.authorities().get(index as usize).copied())
             .collect())
     }
 
-    /// The backing group of `para` for candidates on `relay_parent`.
+    /// The backing group of `para` for candidates on `relay_parent`, from the relay runtime.
     fn group(
+        &self,
         client: &Client,
-        state: &mut State<'_>,
         para: ParaId,
         relay_parent: &Header,
     ) -> Result<Vec<u32>, ParachainError> {
-        let cores = paras::para_ids(state).map_err(state_error)?;
-        inclusion::backing_group(
-            client.authorities().len() as u32,
-            &cores,
-            para,
-            relay_parent.number.saturating_add(1),
-        )
-        .ok_or(ParachainError::UnknownPara(para))
+        let key = (relay_parent.hash(), para);
+        if let Some(group) = self
+            .groups
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+        {
+            return Ok(group.clone());
+        }
+        let group = relay_api::backing_group(client, relay_parent, para)?;
+        let mut groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
+        groups.put(key, group.clone());
+        Ok(group)
     }
 
     /// Checks a collator's candidate if this validator is in its backing group; if valid, keeps
@@ -400,21 +427,19 @@ impl ParachainHost {
         if self.statements.has_signed(&candidate_hash, me) {
             return Ok(None);
         }
-        let (mut state, relay_parent) = state_at(client, &descriptor.relay_parent)?;
-        let group = Self::group(client, &mut state, para, &relay_parent)?;
+        let relay_parent = header_at(client, &descriptor.relay_parent)?;
+        let group = self.group(client, para, &relay_parent)?;
         if !group.contains(&me) {
             return Ok(None);
         }
-        let validation_data = inclusion::persisted_validation_data(&mut state, para, &relay_parent)
-            .map_err(state_error)?
-            .ok_or(ParachainError::UnknownPara(para))?;
-        let code_hash =
-            paras::code_for_candidate(&mut state, para, relay_parent.number.saturating_add(1))
-                .map_err(state_error)?
-                .ok_or(ParachainError::UnknownPara(para))?;
-        let code = paras::code(&mut state, &code_hash)
-            .map_err(state_error)?
-            .ok_or(ParachainError::UnknownPara(para))?;
+        let validation = relay_api::candidate_validation(client, &relay_parent, para)?;
+        let validation_data = validation.data;
+        let code = relay_api::validation_code_by_hash(
+            client,
+            &relay_parent.hash(),
+            &validation.code_hash,
+        )?
+        .ok_or(ParachainError::UnknownPara(para))?;
         Ok(Some(CandidateCheck {
             me,
             candidate_hash,
@@ -482,8 +507,8 @@ impl ParachainHost {
         statement: Statement,
     ) -> Result<bool, ParachainError> {
         let descriptor = &statement.candidate.descriptor;
-        let (mut state, relay_parent) = state_at(client, &descriptor.relay_parent)?;
-        let group = Self::group(client, &mut state, descriptor.para_id, &relay_parent)?;
+        let relay_parent = header_at(client, &descriptor.relay_parent)?;
+        let group = self.group(client, descriptor.para_id, &relay_parent)?;
         Ok(self
             .statements
             .import(statement, relay_parent.number, &group, client.authorities())?)

@@ -11,6 +11,7 @@ pub mod early;
 pub mod host;
 pub mod nodes;
 pub mod own_messages;
+pub mod relay_api;
 pub mod service;
 pub mod tracking;
 

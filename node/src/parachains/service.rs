@@ -323,7 +323,8 @@ impl ParachainService {
         let descriptor = &collation.candidate.descriptor;
         let backers = {
             let client = self.shared.client();
-            ParachainHost::backers(&client, &descriptor.relay_parent, descriptor.para_id)
+            self.host
+                .backers(&client, &descriptor.relay_parent, descriptor.para_id)
                 .unwrap_or_default()
         };
         let me = self.host.account();

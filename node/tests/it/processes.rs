@@ -160,7 +160,7 @@ async fn four_validators_finalize_survive_failures_and_serve_newcomers() {
         dest: ferdie.public(),
         value: 7 * UNIT,
     });
-    let xt = sign(&eve, call, 0, genesis, &best_header(alice).await);
+    let xt = sign(&eve, call, 0, genesis, &finalized_header(alice).await);
     let client = WsClientBuilder::default()
         .build(format!("ws://127.0.0.1:{alice}"))
         .await
@@ -412,7 +412,7 @@ async fn upgrades_the_relay_runtime(
         transfer(),
         next_nonce(alice, &eve).await,
         genesis,
-        &best_header(alice).await,
+        &finalized_header(alice).await,
     );
     let block = included(alice, &xt).await;
     let old_fee = before - free_balance_at(alice, &eve, &block).await - UNIT;
@@ -424,7 +424,7 @@ async fn upgrades_the_relay_runtime(
         sudo_set_code(para_blob),
         next_nonce(alice, &alice_pair).await,
         genesis,
-        &best_header(alice).await,
+        &finalized_header(alice).await,
     );
     let block = included(alice, &xt).await;
     assert_eq!(
@@ -439,7 +439,7 @@ async fn upgrades_the_relay_runtime(
         sudo_set_code(next.clone()),
         next_nonce(alice, &alice_pair).await,
         genesis,
-        &best_header(alice).await,
+        &finalized_header(alice).await,
     );
     let block = included(alice, &xt).await;
     let events = events_at(alice, &block).await;
@@ -460,7 +460,7 @@ async fn upgrades_the_relay_runtime(
     // Its visible change: half the base fee. A transfer signed for the old version is refused
     // (every signature covers the version); signed for the new one, it pays less.
     let nonce = next_nonce(alice, &eve).await;
-    let best = best_header(alice).await;
+    let best = finalized_header(alice).await;
     let stale = sign(&eve, transfer(), nonce, genesis, &best);
     let refused: Result<Value, _> = subscriber
         .request(
@@ -475,6 +475,14 @@ async fn upgrades_the_relay_runtime(
     let block = included(alice, &xt).await;
     let new_fee = before - free_balance_at(alice, &eve, &block).await - UNIT;
     assert_eq!(old_fee - new_fee, UNIT / 2_000);
+}
+
+/// The finalized header of the node at `port`: what a transaction's era starts from here, so
+/// that no reorg can take its birth block away.
+async fn finalized_header(port: u16) -> Header {
+    let hash: Value = request(port, "chain_getFinalizedHead", rpc_params![]).await;
+    let header: Value = request(port, "chain_getHeader", rpc_params![hash]).await;
+    header_of(&header)
 }
 
 /// The nonce of `who`'s next transaction at the node at `port`.
