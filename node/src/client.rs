@@ -3,7 +3,7 @@
 //! with justifications, and state queries. Blocks are executed and built, and transactions
 //! checked, by the relay runtime under `:code` in the parent's state, run in Wasm.
 
-use crate::pool::{Pool, PoolError};
+use crate::pool::{Pool, PoolError, MAX_BUILD_INPUT, MAX_TRANSACTION_SIZE};
 use crate::store::{BlockCommit, ChainMeta, ChainStore, Database, StoreError};
 use crate::validation::{with_runtime_at, ExecutionError};
 use parity_scale_codec::{Decode, DecodeAll, Encode};
@@ -18,15 +18,11 @@ use tessera_relay_chain::{
     configuration, inclusion, session, ApprovalConfig, Event as RelayEvent, Genesis,
 };
 use tessera_runtime::dispatch::EventRecord;
-use tessera_runtime::executive::{
-    block_author, BlockError, InvalidTransaction, ValidTransaction, AUTHOR_ENGINE,
-};
+use tessera_runtime::executive::{block_author, BlockError, InvalidTransaction, ValidTransaction};
 use tessera_runtime::modules::{balances, system};
 use tessera_runtime::state::{NodeStore, State};
 use tessera_runtime::wasm::{api, BuildRequest, ValidateRequest, VersionInfo};
-use tessera_runtime::{
-    AccountId, Balance, Block, Digest, DigestItem, Hash, Header, OpaqueExtrinsic,
-};
+use tessera_runtime::{AccountId, Balance, Block, DigestItem, Hash, Header, OpaqueExtrinsic};
 
 /// Why a block was not imported. Nothing was written.
 #[derive(Debug, thiserror::Error)]
@@ -185,8 +181,8 @@ pub fn unix_time_ms() -> u64 {
 }
 
 /// A build without a deadline (tests, tools) still ends: after this long, the runtime takes no
-/// more transactions.
-const UNHURRIED_BUILD: Duration = Duration::from_secs(60);
+/// more transactions (well within the host's deadline for a runtime call).
+const UNHURRIED_BUILD: Duration = Duration::from_secs(6);
 
 /// Where the reverted blocks are kept.
 const REVERTED_KEY: &[u8] = b"reverted-blocks";
@@ -204,7 +200,13 @@ pub struct Client {
     reverts: u64,
     /// Extrinsics of blocks that left the best chain, for the pool to take back.
     retracted: Vec<OpaqueExtrinsic>,
+    /// Runtime versions by code hash: asking the runtime is a Wasm call, and the RPC asks
+    /// for every new best block's.
+    versions: std::sync::Mutex<lru::LruCache<Hash, VersionInfo>>,
 }
+
+/// Runtime versions remembered by code hash.
+const VERSIONS_KEPT: usize = 8;
 
 impl Client {
     /// Opens the chain in `db`, writing `genesis` if it is empty, and resumes the authorship
@@ -267,6 +269,9 @@ impl Client {
             approval,
             reverts: 0,
             retracted: Vec::new(),
+            versions: std::sync::Mutex::new(lru::LruCache::new(
+                std::num::NonZeroUsize::new(VERSIONS_KEPT).unwrap_or(std::num::NonZeroUsize::MIN),
+            )),
         };
         // The best chain stays off reverted blocks, even one a crash left as best.
         for hash in client.reverted_blocks()? {
@@ -373,6 +378,12 @@ impl Client {
         // (nor may it replace a pooled transaction with a higher tip meanwhile).
         if pool.is_full() {
             return Err(PoolError::Full(pool.len()));
+        }
+        if xt.0.len() > MAX_TRANSACTION_SIZE {
+            return Err(PoolError::TooLarge {
+                size: xt.0.len(),
+                max: MAX_TRANSACTION_SIZE,
+            });
         }
         let info = self.validate(&xt, true)?;
         pool.insert_replacing(xt, info.clone())
@@ -481,15 +492,25 @@ impl Client {
 
     /// The name and version of the runtime under `:code` at block `at`.
     pub fn runtime_version(&self, at: &Hash) -> Result<VersionInfo, QueryError> {
+        let code_hash = self.code_hash(at)?.ok_or(ExecutionError::NoCode)?;
+        let cached = self
+            .versions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&code_hash)
+            .cloned();
+        if let Some(version) = cached {
+            return Ok(version);
+        }
         let header = self.header(at)?.ok_or(StoreError::MissingBlock(*at))?;
         let root = header.state_root;
-        Ok(with_runtime_at(
-            self.nodes(),
-            root,
-            |host, code_hash, code, nodes| {
-                host.query(code_hash, code, nodes, root, api::CORE_VERSION, &())
-            },
-        )?)
+        let version: VersionInfo =
+            with_runtime_at(self.nodes(), root, |host, hash, code, nodes| {
+                host.query(hash, code, nodes, root, api::CORE_VERSION, &())
+            })?;
+        let mut versions = self.versions.lock().unwrap_or_else(|e| e.into_inner());
+        versions.put(code_hash, version.clone());
+        Ok(version)
     }
 
     /// Decodes and imports a block from bytes.
@@ -749,6 +770,8 @@ impl Client {
             .header(&claim.parent)?
             .ok_or(StoreError::MissingBlock(claim.parent))?;
         // The inherents first (one that fails is left out), then the pool in order.
+        // At most `MAX_BUILD_INPUT` bytes: the rest waits for later blocks.
+        let mut offered = 0usize;
         let (hashes, extrinsics): (Vec<Option<Hash>>, Vec<OpaqueExtrinsic>) = inherents
             .into_iter()
             .map(|xt| (None, xt))
@@ -757,6 +780,10 @@ impl Client {
                     .into_iter()
                     .map(|(hash, xt)| (Some(hash), xt)),
             )
+            .take_while(|(_, xt)| {
+                offered = offered.saturating_add(xt.0.len());
+                offered <= MAX_BUILD_INPUT
+            })
             .unzip();
         let request = BuildRequest {
             parent: parent.clone(),
@@ -796,16 +823,10 @@ impl Client {
             .filter_map(|(_, hash)| *hash)
             .collect();
         let extrinsics = std::mem::take(&mut built.block.extrinsics);
-        // The runtime's header with the slot claim beside its author digest, then sealed.
-        let header = Header {
-            digest: Digest {
-                logs: vec![
-                    claim.pre_digest,
-                    DigestItem::PreRuntime(AUTHOR_ENGINE, key.public().encode()),
-                ],
-            },
-            ..built.block.header
-        };
+        // The runtime's header (its author digest among its logs) with the slot claim first,
+        // then sealed.
+        let mut header = built.block.header;
+        header.digest.logs.insert(0, claim.pre_digest);
         let header = seal_header(&key, header);
         let checked = self
             .engine

@@ -42,7 +42,22 @@ pub enum PoolError {
     /// The chain state could not be read to check it.
     #[error("cannot check the transaction: {0}")]
     State(String),
+    /// Larger than any block would take.
+    #[error("the transaction is {size} bytes; at most {max} are taken")]
+    TooLarge {
+        /// Its size.
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
 }
+
+/// Largest transaction taken (a relay runtime of 3 MiB offered by `set_code` fits): what a
+/// block's builder is given is bounded by [`MAX_BUILD_INPUT`], and one transaction must fit.
+pub const MAX_TRANSACTION_SIZE: usize = 4 * 1024 * 1024;
+/// Most bytes of transactions offered to the runtime for one block, in pool order: the block,
+/// its state changes and the runtime's copies of them stay within what the Wasm host takes.
+pub const MAX_BUILD_INPUT: usize = 6 * 1024 * 1024;
 
 #[derive(Clone, Debug)]
 struct Entry {

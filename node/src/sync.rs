@@ -622,9 +622,15 @@ impl ChainSync {
                     return;
                 }
                 Err(err) => {
-                    tracing::debug!(%peer, %err, "invalid block in sync response");
-                    let _stopped = self.network.report(peer, Misbehaviour::Invalid);
-                    self.peers.remove(&peer);
+                    // This node's own failure (its store, its runtime host) blames nobody:
+                    // the rest waits for the next request.
+                    if let Verdict::Reject(misbehaviour) = import_failure_verdict(&err) {
+                        tracing::debug!(%peer, %err, "invalid block in sync response");
+                        let _stopped = self.network.report(peer, misbehaviour);
+                        self.peers.remove(&peer);
+                    } else {
+                        tracing::warn!(%peer, %err, "a synced block could not be imported here");
+                    }
                     return;
                 }
             }

@@ -887,14 +887,16 @@ pub enum ExecutionError {
 }
 
 impl ExecutionError {
-    /// Whether the failure is this node's (its store, its instance pool, its chain's code)
-    /// rather than the block's: no peer is blamed for it.
+    /// Whether the failure is this node's (its store, its instance pool, a state without
+    /// code, a compile over this machine's time) rather than the block's: no peer is blamed
+    /// for it. A block whose execution traps or runs past the deadline is the block's fault.
     pub fn is_local(&self) -> bool {
         matches!(
             self,
             ExecutionError::Store(_)
                 | ExecutionError::NoCode
                 | ExecutionError::Runtime(InvalidCandidate::Busy)
+                | ExecutionError::Runtime(InvalidCandidate::CompileTimeout(_))
         )
     }
 }
@@ -1140,6 +1142,57 @@ fn runtime_state<'a>(
         .ok_or_else(|| wasmtime::Error::msg("storage is not available in validation"))
 }
 
+/// The `runtime_version_for` host function: [`wasm::check_code`] of the blob at `code..code +
+/// len` for a `kind` chain (a relay runtime also instantiated), given to the guest.
+fn runtime_version_for(
+    caller: &mut Caller<'_, Execution>,
+    code: u32,
+    len: u32,
+    kind: wasm::ChainKind,
+) -> wasmtime::Result<u64> {
+    host_call(caller, len)?;
+    let answer = with_input(caller, code, len, |code| {
+        match wasm::check_code(code, kind) {
+            Ok(version) if kind == wasm::ChainKind::Relay => relay_code_runs(code, version),
+            checked => Ok(checked),
+        }
+    })?;
+    let answer = match answer {
+        Ok(answer) => answer.encode(),
+        Err(local) => return Err(store_failed(caller, local)),
+    };
+    give(caller, &answer)
+}
+
+/// A relay runtime offered as new code, statically sound, instantiated and asked its
+/// version as Substrate's `runtime_version` does: the next block runs it on every node, so a
+/// blob that cannot be instantiated (a data segment out of bounds, an instance over the pool's
+/// size) or whose `Core_version` traps or disagrees with its section would halt the chain. The
+/// outer error is this node's own failure (a busy pool, a compile over its time): no verdict on
+/// the code. The module stays cached by its hash for the block that runs it.
+fn relay_code_runs(
+    code: &[u8],
+    declared: wasm::VersionInfo,
+) -> Result<Result<wasm::VersionInfo, wasm::CodeError>, String> {
+    let host = ValidationHost::shared().map_err(|err| err.to_string())?;
+    let empty: Arc<dyn NodeStore> = Arc::new(std::collections::BTreeMap::new());
+    let root = tessera_runtime::trie::empty_root();
+    let export = wasm::api::CORE_VERSION;
+    let code_hash = blake2_256(code);
+    let fetch = || Ok(code.to_vec());
+    match host.query::<wasm::VersionInfo>(code_hash, fetch, empty, root, export, &()) {
+        Ok(version) if version == declared => Ok(Ok(version)),
+        Ok(version) => Ok(Err(wasm::CodeError::Invalid(format!(
+            "its `{export}` says {} version {}, its section {} version {}",
+            version.spec_name, version.spec_version, declared.spec_name, declared.spec_version
+        )))),
+        Err(err) if err.is_local() => Err(err.to_string()),
+        Err(err) => Ok(Err(wasm::CodeError::Invalid(format!(
+            "it does not run: {err}"
+        )))),
+    }
+}
+
 /// Notes that the node's store failed under a host call (not the code's fault), and stops it.
 fn store_failed(caller: &mut Caller<'_, Execution>, failure: String) -> wasmtime::Error {
     if let Some(runtime) = caller.data_mut().runtime.as_mut() {
@@ -1215,18 +1268,22 @@ fn host_functions(engine: &Engine) -> wasmtime::Result<Linker<Execution>> {
     )?;
     linker.func_wrap(
         module,
-        host::RUNTIME_VERSION,
+        host::RUNTIME_VERSION_FOR,
         |mut caller: Caller<'_, Execution>,
          code: u32,
          len: u32,
          kind: u32|
          -> wasmtime::Result<u64> {
-            host_call(&mut caller, len)?;
             let kind = wasm::ChainKind::from_code(kind)
                 .ok_or_else(|| wasmtime::Error::msg(format!("no chain kind {kind}")))?;
-            let answer =
-                with_input(&mut caller, code, len, |code| wasm::check_code(code, kind))?.encode();
-            give(&mut caller, &answer)
+            runtime_version_for(&mut caller, code, len, kind)
+        },
+    )?;
+    linker.func_wrap(
+        module,
+        host::RUNTIME_VERSION,
+        |mut caller: Caller<'_, Execution>, code: u32, len: u32| -> wasmtime::Result<u64> {
+            runtime_version_for(&mut caller, code, len, wasm::ChainKind::Para)
         },
     )?;
     linker.func_wrap(

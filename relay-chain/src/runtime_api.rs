@@ -10,25 +10,14 @@ use crate::paras::{self, ParaId, ValidationCode};
 use crate::prelude::*;
 use crate::{disputes, session};
 use parity_scale_codec::{Decode, Encode};
-use tessera_runtime::parachain::PersistedValidationData;
+use tessera_runtime::parachain::{CandidateDescriptor, PersistedValidationData};
 use tessera_runtime::state::State;
 use tessera_runtime::{AccountId, BlockNumber, Hash, Header, Result};
 
-/// `() -> Result<Vec<AccountId>, String>`: the validator set.
-pub const VALIDATORS: &str = "ParachainHost_validators";
-/// `() -> Result<Vec<u32>, String>`: validators disabled for an offence this session, by index.
-pub const DISABLED_VALIDATORS: &str = "ParachainHost_disabled_validators";
-/// `() -> Result<Vec<CoreState>, String>`: each core's para and candidate pending
-/// availability.
-pub const AVAILABILITY_CORES: &str = "ParachainHost_availability_cores";
-/// `(ParaId, BlockNumber) -> Result<Option<Vec<u32>>, String>`: the validators backing the
-/// para's candidates in block `number` (the block after the one asked at).
-pub const BACKING_GROUP: &str = "ParachainHost_backing_group";
-/// `(Header, ParaId) -> Result<Option<CandidateValidation>, String>`: what a candidate of the
-/// para on relay parent `Header` (the block asked at) is validated with.
-pub const CANDIDATE_VALIDATION: &str = "ParachainHost_candidate_validation";
-/// `(Hash) -> Result<Option<ValidationCode>, String>`: para code by its hash.
-pub const VALIDATION_CODE_BY_HASH: &str = "ParachainHost_validation_code_by_hash";
+pub use tessera_runtime::wasm::api::parachain_host::{
+    AVAILABILITY_CORES, BACKING_GROUP, CANDIDATE_VALIDATION, DISABLED_VALIDATORS,
+    VALIDATION_CODE_BY_HASH, VALIDATORS,
+};
 
 /// A core: the para assigned to it and its candidate pending availability, if any.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
@@ -36,7 +25,32 @@ pub struct CoreState {
     /// The para on the core.
     pub para: ParaId,
     /// Its candidate pending availability.
-    pub pending: Option<PendingCandidate>,
+    pub occupied: Option<OccupiedCore>,
+}
+
+/// The candidate pending availability on a core, without its commitments (which may carry
+/// megabytes of new code): what approval checking needs of it.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct OccupiedCore {
+    /// The candidate's hash.
+    pub hash: Hash,
+    /// Its descriptor.
+    pub descriptor: CandidateDescriptor,
+    /// The hash of its commitments.
+    pub commitments_hash: Hash,
+    /// Validators that backed it.
+    pub backers: Vec<u32>,
+}
+
+impl From<PendingCandidate> for OccupiedCore {
+    fn from(pending: PendingCandidate) -> Self {
+        OccupiedCore {
+            hash: pending.hash,
+            commitments_hash: pending.commitments.hash(),
+            descriptor: pending.descriptor,
+            backers: pending.backers,
+        }
+    }
 }
 
 /// What a candidate is validated with: the validation data it must commit to and the hash of
@@ -59,13 +73,15 @@ pub fn disabled_validators(state: &mut State<'_>, (): ()) -> Result<Vec<u32>> {
     disputes::disabled(state)
 }
 
-/// [`AVAILABILITY_CORES`].
+/// [`AVAILABILITY_CORES`]: each core's para and the candidate occupying it.
 pub fn availability_cores(state: &mut State<'_>, (): ()) -> Result<Vec<CoreState>> {
     paras::para_ids(state)?
         .into_iter()
         .map(|para| {
-            let pending = inclusion::PENDING.get(state, &para)?;
-            Ok(CoreState { para, pending })
+            let occupied = inclusion::PENDING
+                .get(state, &para)?
+                .map(OccupiedCore::from);
+            Ok(CoreState { para, occupied })
         })
         .collect()
 }

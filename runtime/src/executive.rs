@@ -38,8 +38,8 @@ pub trait Runtime {
     /// Constants: existential deposit, fees, block weight.
     const CONFIG: RuntimeConfig;
     /// The runtime's Wasm blob, which genesis puts under [`crate::storage::CODE_KEY`] and
-    /// nodes execute: empty where none is embedded (the blob itself, the relay runtime and
-    /// test runtimes, which run natively only).
+    /// nodes execute: empty where none is embedded (the blob itself, and test runtimes, which
+    /// run natively only).
     const CODE: &'static [u8] = &[];
 }
 

@@ -19,7 +19,8 @@
 //! | `sr25519_verify` | `(signature: i32, message: i32, len: i32, public: i32) -> i32` | 1 if the 64-byte signature of the message by the 32-byte key verifies, else 0 |
 //! | `sr25519_verify_batch` | `(items: i32, len: i32) -> i32` | 1 if every item of the SCALE `Vec<(AccountId, Vec<u8>, Signature)>` verifies, else 0 |
 //! | `abort` | `(message: i32, len: i32)` | stops execution with a UTF-8 message (a panic) |
-//! | `runtime_version` | `(code: i32, len: i32, kind: i32) -> i64` | checks a runtime blob for a relay chain (`kind` 0) or a para (1) ([`check_code`]): `ptr \| len << 32` of a buffer from `tessera_alloc` holding the SCALE `Result<VersionInfo, CodeError>` |
+//! | `runtime_version_for` | `(code: i32, len: i32, kind: i32) -> i64` | checks a runtime blob for a relay chain (`kind` 0) or a para (1) ([`check_code`]; a relay runtime is also instantiated and asked its version): `ptr \| len << 32` of a buffer from `tessera_alloc` holding the SCALE `Result<VersionInfo, CodeError>` |
+//! | `runtime_version` | `(code: i32, len: i32) -> i64` | `runtime_version_for` a para (the first version, kept for blobs that import it) |
 //!
 //! A chain's runtime (its `:code`, the same blob for a para) also exports its runtime API to
 //! the nodes that execute it, each `fn(ptr: i32, len: i32) -> i64` over SCALE arguments and
@@ -71,6 +72,9 @@ pub mod host {
     pub const ABORT: &str = "abort";
     /// `(code, len, kind) -> ptr | len << 32`: [`super::check_code`] of a blob (a `set_code`)
     /// for a chain of [`super::ChainKind`] `kind`.
+    pub const RUNTIME_VERSION_FOR: &str = "runtime_version_for";
+    /// `(code, len) -> ptr | len << 32`: [`RUNTIME_VERSION_FOR`] a para (its first version,
+    /// which blobs built before the relay chain ran from Wasm import).
     pub const RUNTIME_VERSION: &str = "runtime_version";
     /// `(key, len) -> ptr | len << 32`, or -1: a read of the node's state (runtime API only).
     pub const STORAGE_GET: &str = "storage_get";
@@ -89,20 +93,21 @@ pub mod host {
             SR25519_VERIFY => (4, "i32"),
             SR25519_VERIFY_BATCH => (2, "i32"),
             ABORT => (2, ""),
-            STORAGE_GET => (2, "i64"),
-            RUNTIME_VERSION => (3, "i64"),
+            STORAGE_GET | RUNTIME_VERSION => (2, "i64"),
+            RUNTIME_VERSION_FOR => (3, "i64"),
             OUT_OF_TIME => (0, "i32"),
             _ => return None,
         })
     }
     /// All of them.
-    pub const ALL: [&str; 6] = [
+    pub const ALL: [&str; 7] = [
         BLAKE2_256,
         BLAKE2_128,
         SR25519_VERIFY,
         SR25519_VERIFY_BATCH,
         ABORT,
         RUNTIME_VERSION,
+        RUNTIME_VERSION_FOR,
     ];
 }
 
@@ -130,6 +135,36 @@ pub mod api {
     /// of Substrate's `TaggedTransactionQueue_validate_transaction`); the outer error is a
     /// state the runtime could not read.
     pub const VALIDATE_TRANSACTIONS: &str = "TaggedTransactionQueue_validate_transactions";
+
+    /// The relay runtime's parachain host API (Polkadot's `ParachainHost`): read-only calls
+    /// on the state of the relay block asked about, each returning `Result<T, String>`
+    /// (`tessera_relay_chain::runtime_api` answers them; nodes call them on every block, so a
+    /// relay runtime must have them).
+    pub mod parachain_host {
+        /// `() -> Vec<AccountId>`: the validator set.
+        pub const VALIDATORS: &str = "ParachainHost_validators";
+        /// `() -> Vec<u32>`: validators disabled for an offence this session, by index.
+        pub const DISABLED_VALIDATORS: &str = "ParachainHost_disabled_validators";
+        /// `() -> Vec<CoreState>`: each core's para and the candidate occupying it.
+        pub const AVAILABILITY_CORES: &str = "ParachainHost_availability_cores";
+        /// `(ParaId, BlockNumber) -> Option<Vec<u32>>`: the validators backing the para's
+        /// candidates in block `number` (the block after the one asked at).
+        pub const BACKING_GROUP: &str = "ParachainHost_backing_group";
+        /// `(Header, ParaId) -> Option<CandidateValidation>`: what a candidate of the para on
+        /// relay parent `Header` (the block asked at) is validated with.
+        pub const CANDIDATE_VALIDATION: &str = "ParachainHost_candidate_validation";
+        /// `(Hash) -> Option<ValidationCode>`: para code by its hash.
+        pub const VALIDATION_CODE_BY_HASH: &str = "ParachainHost_validation_code_by_hash";
+        /// All of them.
+        pub const ALL: [&str; 6] = [
+            VALIDATORS,
+            DISABLED_VALIDATORS,
+            AVAILABILITY_CORES,
+            BACKING_GROUP,
+            CANDIDATE_VALIDATION,
+            VALIDATION_CODE_BY_HASH,
+        ];
+    }
 }
 
 /// What `TaggedTransactionQueue_validate_transactions` checks.
@@ -256,7 +291,8 @@ pub const PARA_EXPORTS: [&str; 2] = [
 /// Which chain a runtime is for, which decides the exports it must have.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
 pub enum ChainKind {
-    /// The relay chain: [`RUNTIME_EXPORTS`].
+    /// The relay chain: [`RUNTIME_EXPORTS`] and the parachain host API
+    /// ([`api::parachain_host::ALL`]).
     Relay,
     /// A para: [`RUNTIME_EXPORTS`] and [`PARA_EXPORTS`].
     Para,
@@ -282,11 +318,11 @@ impl ChainKind {
 
     /// The `(i32, i32) -> i64` exports a runtime of this kind must have.
     pub fn required_exports(self) -> impl Iterator<Item = &'static str> {
-        let para: &[&str] = match self {
-            ChainKind::Relay => &[],
+        let own: &[&str] = match self {
+            ChainKind::Relay => &api::parachain_host::ALL,
             ChainKind::Para => &PARA_EXPORTS,
         };
-        RUNTIME_EXPORTS.into_iter().chain(para.iter().copied())
+        RUNTIME_EXPORTS.into_iter().chain(own.iter().copied())
     }
 }
 
@@ -645,7 +681,7 @@ pub mod guest {
         fn sr25519_verify(signature: u32, message: u32, len: u32, public: u32) -> u32;
         fn sr25519_verify_batch(items: u32, len: u32) -> u32;
         fn abort(message: u32, len: u32);
-        fn runtime_version(code: u32, len: u32, kind: u32) -> u64;
+        fn runtime_version_for(code: u32, len: u32, kind: u32) -> u64;
         fn storage_get(key: u32, len: u32) -> u64;
         fn storage_commit(changes: u32, len: u32, root: u32);
         fn out_of_time() -> u32;
@@ -671,7 +707,7 @@ pub mod guest {
     ) -> Result<super::VersionInfo, super::CodeError> {
         // SAFETY: the host reads `code` and returns a buffer it got from `tessera_alloc` (ours
         // from now on) and filled.
-        let packed = unsafe { runtime_version(ptr_of(code), code.len() as u32, kind.code()) };
+        let packed = unsafe { runtime_version_for(ptr_of(code), code.len() as u32, kind.code()) };
         let (ptr, len) = super::unpack_ptr_len(packed);
         // SAFETY: `tessera_alloc` made this buffer with capacity `len`; the host filled it.
         let answer = unsafe { Vec::from_raw_parts(ptr as *mut u8, len as usize, len as usize) };

@@ -25,7 +25,7 @@ use tessera_consensus::authorship::PreDigest;
 use tessera_consensus::AuthorityKey;
 use tessera_relay_chain::availability::{AvailableData, ErasureChunk};
 use tessera_relay_chain::disputes::DisputeStatementSet;
-use tessera_relay_chain::inclusion::{self, PendingCandidate};
+use tessera_relay_chain::inclusion;
 use tessera_relay_chain::Event;
 use tessera_runtime::dispatch::EventRecord;
 use tessera_runtime::hashing::blake2_256;
@@ -682,7 +682,7 @@ impl ApprovalWork {
                 continue;
             };
             let core = cores.iter().position(|c| c.para == para)?;
-            let pending: PendingCandidate = cores.get(core)?.pending.clone()?;
+            let pending = cores.get(core)?.occupied.clone()?;
             let index = u32::try_from(candidates.len()).ok()?;
             let code_hash = pending.descriptor.validation_code_hash;
             let code = match self.codes.get(&code_hash) {
@@ -697,7 +697,7 @@ impl ApprovalWork {
             };
             let receipt = CandidateReceipt {
                 descriptor: pending.descriptor.clone(),
-                commitments_hash: pending.commitments.hash(),
+                commitments_hash: pending.commitments_hash,
             };
             let info = self
                 .candidates

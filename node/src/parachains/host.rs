@@ -263,8 +263,11 @@ pub struct ParachainHost {
     malus: Malus,
     /// Backing groups by relay parent and para, as the relay runtime gave them: every
     /// statement gossiped is checked against one, and asking the runtime costs a Wasm call.
-    groups: Mutex<LruCache<(Hash, ParaId), Vec<u32>>>,
+    groups: Mutex<LruCache<(Hash, ParaId), Option<Group>>>,
 }
+
+/// A backing group: its validators by index.
+type Group = Vec<u32>;
 
 /// Backing groups remembered: a few relay parents' worth for every para.
 const GROUPS_KEPT: usize = 1_024;
@@ -374,18 +377,27 @@ impl ParachainHost {
         relay_parent: &Header,
     ) -> Result<Vec<u32>, ParachainError> {
         let key = (relay_parent.hash(), para);
-        if let Some(group) = self
+        let cached = self
             .groups
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get(&key)
-        {
-            return Ok(group.clone());
-        }
-        let group = relay_api::backing_group(client, relay_parent, para)?;
-        let mut groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
-        groups.put(key, group.clone());
-        Ok(group)
+            .cloned();
+        let group = match cached {
+            Some(group) => group,
+            None => {
+                // A para with no core is remembered too: asking again costs a runtime call.
+                let group = match relay_api::backing_group(client, relay_parent, para) {
+                    Ok(group) => Some(group),
+                    Err(ParachainError::UnknownPara(_)) => None,
+                    Err(err) => return Err(err),
+                };
+                let mut groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
+                groups.put(key, group.clone());
+                group
+            }
+        };
+        group.ok_or(ParachainError::UnknownPara(para))
     }
 
     /// Checks a collator's candidate if this validator is in its backing group; if valid, keeps
@@ -508,6 +520,14 @@ impl ParachainHost {
     ) -> Result<bool, ParachainError> {
         let descriptor = &statement.candidate.descriptor;
         let relay_parent = header_at(client, &descriptor.relay_parent)?;
+        // A candidate on a relay parent below finality can no longer be backed: not worth a
+        // runtime call, nor a place among the remembered groups.
+        let finalized = client
+            .info()
+            .map_err(|e| ParachainError::State(e.to_string()))?;
+        if relay_parent.number < finalized.finalized_number {
+            return Err(ParachainError::UnknownRelayParent(descriptor.relay_parent));
+        }
         let group = self.group(client, descriptor.para_id, &relay_parent)?;
         Ok(self
             .statements

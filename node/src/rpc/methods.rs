@@ -94,6 +94,7 @@ fn pool_error(err: PoolError) -> ErrorObjectOwned {
             POOL_INVALID_TX,
             format!("Invalid Transaction: does not decode: {reason}"),
         ),
+        PoolError::TooLarge { .. } => error(POOL_INVALID_TX, format!("Invalid Transaction: {err}")),
         PoolError::Invalid(reason) => {
             error(POOL_INVALID_TX, format!("Invalid Transaction: {reason}"))
         }

@@ -417,7 +417,8 @@ async fn upgrades_the_relay_runtime(
     let block = included(alice, &xt).await;
     let old_fee = before - free_balance_at(alice, &eve, &block).await - UNIT;
 
-    // A para's runtime is no relay runtime: refused with the reason, and nothing changes.
+    // A para's runtime is no relay runtime (it lacks the parachain host API every node asks
+    // of the relay's): refused with the reason, and nothing changes.
     let para_blob = parachain_template_runtime::WASM_BINARY.to_vec();
     let xt = sign(
         &alice_pair,
@@ -429,7 +430,7 @@ async fn upgrades_the_relay_runtime(
     let block = included(alice, &xt).await;
     assert_eq!(
         sudo_result(&events_at(alice, &block).await),
-        Some(Err(DispatchError::module("System", "SpecNameMismatch")))
+        Some(Err(DispatchError::module("System", "CodeLacksExports")))
     );
     assert_eq!(spec_version(alice).await, 1);
 

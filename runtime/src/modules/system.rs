@@ -174,9 +174,9 @@ impl<E: From<Event>> Dispatch<E> for Call {
 }
 
 /// Checks `code` offered by `set_code` as the runtime to follow the running one on a `kind`
-/// chain: at most `max_size` bytes, a module every node can run with the exports nodes call
-/// ([`crate::wasm::check_code`], by the host in Wasm), the same spec name and a higher spec
-/// version. Errors are `module`'s.
+/// chain: at most `max_size` bytes, a module every node can run with every export nodes call
+/// on such a chain ([`crate::wasm::check_code`] by the host, which also instantiates a relay
+/// runtime), the same spec name and a higher spec version. Errors are `module`'s.
 pub fn check_upgrade<E>(
     ctx: &mut Context<'_, E>,
     code: &[u8],
