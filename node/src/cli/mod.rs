@@ -7,6 +7,7 @@ mod node;
 pub mod para;
 mod paras;
 mod run;
+mod set_code;
 mod submit;
 pub mod xcm;
 
@@ -53,6 +54,9 @@ pub enum Command {
     /// Registers paras on a running relay chain through the registrar (no root needed).
     #[command(subcommand)]
     Para(para::ParaCommand),
+    /// Replaces a chain's runtime as its sudo key (the relay chain, or a para built from the
+    /// template through its node's RPC) and waits until the chain runs it.
+    SetCode(set_code::SetCodeArgs),
 }
 
 /// Which chain.
@@ -125,5 +129,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::ImportBlocks(args) => blocks::import(args),
         Command::Xcm(command) => xcm::run(command),
         Command::Para(command) => para::run(command),
+        Command::SetCode(args) => set_code::run(args),
     }
 }

@@ -11,6 +11,7 @@ use tessera_runtime::crypto::Pair;
 use tessera_runtime::dispatch::{EventRecord, Phase};
 use tessera_runtime::extrinsic::{ChainContext, Era, Extrinsic, SignedExtra};
 use tessera_runtime::modules::system;
+use tessera_runtime::wasm::VersionInfo;
 use tessera_runtime::Hash;
 
 /// Substrate's pool code for "a transaction with this nonce is already in the pool".
@@ -103,6 +104,43 @@ impl Chain {
             .collect())
     }
 
+    /// The version of the runtime at block `at` (the best block if none; a para node says its
+    /// head's).
+    pub(super) async fn runtime_version(&self, at: Option<Hash>) -> anyhow::Result<VersionInfo> {
+        let version: Value = match at {
+            Some(at) => {
+                self.client
+                    .request("state_getRuntimeVersion", rpc_params![at.to_string()])
+                    .await?
+            }
+            None => {
+                self.client
+                    .request("state_getRuntimeVersion", rpc_params![])
+                    .await?
+            }
+        };
+        let spec_name = version["specName"].as_str();
+        let spec_version = version["specVersion"]
+            .as_u64()
+            .and_then(|v| u32::try_from(v).ok());
+        match (spec_name, spec_version) {
+            (Some(name), Some(spec_version)) => Ok(VersionInfo {
+                spec_name: name.into(),
+                spec_version,
+            }),
+            _ => bail!("the node did not say its runtime version: {version}"),
+        }
+    }
+
+    /// Whether `who`'s next nonce is past `used` now.
+    async fn nonce_moved(&self, who: &tessera_runtime::AccountId, used: u32) -> bool {
+        let next: Result<u32, _> = self
+            .client
+            .request("system_accountNextIndex", rpc_params![who.to_ss58(42)])
+            .await;
+        next.is_ok_and(|next| next > used)
+    }
+
     /// Signs `call` from `pair` with the account's next nonce (after what the node's pool
     /// holds) and submits it watched. The watch, and how many earlier transactions of the
     /// account were pending in the node's pool.
@@ -119,14 +157,7 @@ impl Chain {
         let genesis_hash: Hash = genesis
             .parse()
             .map_err(|_| anyhow!("bad genesis hash {genesis}"))?;
-        let version: Value = self
-            .client
-            .request("state_getRuntimeVersion", rpc_params![])
-            .await?;
-        let spec_version = version["specVersion"]
-            .as_u64()
-            .and_then(|v| u32::try_from(v).ok())
-            .ok_or_else(|| anyhow!("the node did not say its runtime version"))?;
+        let spec_version = self.runtime_version(None).await?.spec_version;
         let chain = ChainContext {
             spec_version,
             genesis_hash,
@@ -158,6 +189,16 @@ impl Chain {
             match submitted {
                 Ok(watch) => return Ok((watch, nonce.saturating_sub(account.nonce))),
                 Err(ClientError::Call(err)) if err.code() == NONCE_TAKEN && attempt < 3 => {
+                    attempt += 1;
+                }
+                // A block took the nonce meanwhile (the node calls it stale): read it again.
+                Err(ClientError::Call(err))
+                    if attempt < 3 && self.nonce_moved(&who, nonce).await =>
+                {
+                    tracing::debug!(
+                        reason = err.message(),
+                        "nonce taken meanwhile; signing again"
+                    );
                     attempt += 1;
                 }
                 Err(ClientError::Call(err)) => {

@@ -4,7 +4,8 @@
 //! why, and when the relay chain and para 1000 are each offered more than fits through their
 //! RPC for 30 relay slots, both keep finalizing; and while hostile peers attack the four
 //! validators on every protocol, the relay chain keeps authoring and finalizing and both paras
-//! keep advancing, and no honest node bans another.
+//! keep advancing, and no honest node bans another; then `tessera set-code` upgrades para 1000
+//! and the relay chain without a restart.
 //!
 //! A test binary of its own: cargo runs test binaries one after another, and its tests take
 //! turns ([`EXCLUSIVE`]), so no other test shares the two cores while one measures liveness
@@ -125,7 +126,43 @@ async fn the_default_dev_network_takes_the_readme_xcm_command_and_keeps_finalizi
     registered_from_the_cli(rpc, &join, dir.path()).await;
     under_load(rpc, template, dir.path()).await;
     under_attack(rpc, &validators, &base.with_extension("log")).await;
+    upgraded_from_the_cli(rpc, &template_url, dir.path()).await;
     drop(dev);
+}
+
+/// `tessera set-code` replaces para 1000's runtime and then the relay chain's with their next
+/// versions, as Alice (sudo on both), after refusing a blob that is no para runtime before
+/// anything is sent.
+async fn upgraded_from_the_cli(relay: u16, template_url: &str, dir: &std::path::Path) {
+    let set_code = |rpc: &str, wasm: &str| {
+        let args = [
+            "set-code", "--rpc", rpc, "--sudo", "//Alice", "--wasm", wasm,
+        ];
+        let (code, text) = tessera(&[&args[..], &["--timeout", "120"]].concat());
+        if code != 0 {
+            print_logs(dir);
+        }
+        (code, text)
+    };
+    let relay_url = format!("ws://127.0.0.1:{relay}");
+    let (template_next, relay_next) = (env!("TEMPLATE_NEXT_WASM"), env!("RELAY_NEXT_WASM"));
+    let (code, text) = set_code(template_url, relay_next);
+    assert_ne!(code, 0, "{text}");
+    assert!(text.contains("does not export validate_block"), "{text}");
+
+    let (code, text) = set_code(template_url, template_next);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("para 1000 accepted it in block"), "{text}");
+    assert!(text.contains("para 1000 runs version 2"), "{text}");
+
+    let (code, text) = set_code(&relay_url, relay_next);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("every node runs version 2 from the next block"),
+        "{text}"
+    );
+    let version: Value = request(relay, "state_getRuntimeVersion", rpc_params![]).await;
+    assert_eq!(version["specVersion"], 2);
 }
 
 /// The para ids `tessera_paras` lists at the relay node at `relay`.
