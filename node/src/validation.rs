@@ -40,9 +40,9 @@ use tessera_runtime::wasm::{
 };
 use tessera_runtime::{Block, Hash, Header};
 use wasmtime::{
-    Caller, Config, Engine, Extern, ExternType, InstanceAllocationStrategy, InstancePre, Linker,
-    Memory, Module, PoolConcurrencyLimitError, PoolingAllocationConfig, ResourceLimiter, Store,
-    Trap, TypedFunc, ValType,
+    AsContextMut, Caller, Config, Engine, Extern, ExternType, InstanceAllocationStrategy,
+    InstancePre, Linker, Memory, Module, PoolConcurrencyLimitError, PoolingAllocationConfig,
+    ResourceLimiter, Store, Trap, TypedFunc, ValType,
 };
 
 /// How often the deadline clock ticks.
@@ -58,6 +58,10 @@ const POOLED_INSTANCES: u32 = 128;
 
 /// Bytes of each instance slot's memory reset in place rather than given back to the OS.
 const KEEP_RESIDENT: usize = 4 * 1024 * 1024;
+
+/// Stack of the thread a host function runs a nested runtime call on (the nested instance may
+/// use `max_wasm_stack`, 1 MiB, on top of the host's own frames).
+const NESTED_CALL_STACK: usize = 8 * 1024 * 1024;
 
 /// Compiled modules kept, by code hash.
 const MODULE_CACHE_SIZE: usize = 32;
@@ -1151,12 +1155,31 @@ fn runtime_version_for(
     kind: wasm::ChainKind,
 ) -> wasmtime::Result<u64> {
     host_call(caller, len)?;
-    let answer = with_input(caller, code, len, |code| {
-        match wasm::check_code(code, kind) {
-            Ok(version) if kind == wasm::ChainKind::Relay => relay_code_runs(code, version),
-            checked => Ok(checked),
-        }
+    let checked = with_input(caller, code, len, |code| {
+        wasm::check_code(code, kind).map(|version| (version, code.to_vec()))
     })?;
+    // A relay runtime is run once more before it is accepted, in a runtime API call only (a
+    // relay block's execution): validation, where any para's code could ask, never compiles
+    // or runs another blob.
+    let answer = match checked {
+        Ok((version, code))
+            if kind == wasm::ChainKind::Relay && caller.data().runtime.is_some() =>
+        {
+            let started = Instant::now();
+            let ran = relay_code_runs(code, version);
+            // The time it took is not the block's: its execution gets it back.
+            let execution = caller.data_mut();
+            execution.deadline += started.elapsed();
+            let left = execution.deadline.saturating_duration_since(Instant::now());
+            let ticks = left.as_millis().div_ceil(EPOCH_TICK.as_millis());
+            caller
+                .as_context_mut()
+                .set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
+            ran
+        }
+        Ok((version, _)) => Ok(Ok(version)),
+        Err(refused) => Ok(Err(refused)),
+    };
     let answer = match answer {
         Ok(answer) => answer.encode(),
         Err(local) => return Err(store_failed(caller, local)),
@@ -1171,16 +1194,26 @@ fn runtime_version_for(
 /// outer error is this node's own failure (a busy pool, a compile over its time): no verdict on
 /// the code. The module stays cached by its hash for the block that runs it.
 fn relay_code_runs(
-    code: &[u8],
+    code: Vec<u8>,
     declared: wasm::VersionInfo,
 ) -> Result<Result<wasm::VersionInfo, wasm::CodeError>, String> {
     let host = ValidationHost::shared().map_err(|err| err.to_string())?;
-    let empty: Arc<dyn NodeStore> = Arc::new(std::collections::BTreeMap::new());
-    let root = tessera_runtime::trie::empty_root();
     let export = wasm::api::CORE_VERSION;
-    let code_hash = blake2_256(code);
-    let fetch = || Ok(code.to_vec());
-    match host.query::<wasm::VersionInfo>(code_hash, fetch, empty, root, export, &()) {
+    // On a thread of its own: the calling instance has used part of this thread's stack.
+    let asked = thread::Builder::new()
+        .name("wasm-runtime-check".into())
+        .stack_size(NESTED_CALL_STACK)
+        .spawn(move || {
+            let empty: Arc<dyn NodeStore> = Arc::new(std::collections::BTreeMap::new());
+            let root = tessera_runtime::trie::empty_root();
+            let code_hash = blake2_256(&code);
+            let fetch = || Ok(code);
+            host.query::<wasm::VersionInfo>(code_hash, fetch, empty, root, export, &())
+        })
+        .map_err(|err| format!("cannot start a thread to check the code: {err}"))?
+        .join()
+        .map_err(|_| "the thread checking the code panicked".to_string())?;
+    match asked {
         Ok(version) if version == declared => Ok(Ok(version)),
         Ok(version) => Ok(Err(wasm::CodeError::Invalid(format!(
             "its `{export}` says {} version {}, its section {} version {}",

@@ -73,6 +73,7 @@ pub(super) fn run(args: SetCodeArgs) -> anyhow::Result<()> {
 }
 
 async fn set_code(args: SetCodeArgs) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(args.timeout);
     let code = std::fs::read(&args.wasm)
         .with_context(|| format!("cannot read {}", args.wasm.display()))?;
     let pair = Pair::from_uri(&args.sudo).map_err(|err| anyhow!("--sudo: {err}"))?;
@@ -86,7 +87,8 @@ async fn set_code(args: SetCodeArgs) -> anyhow::Result<()> {
         Some(id) => (ChainKind::Para, MAX_UPGRADE_CODE_SIZE, format!("para {id}")),
     };
 
-    // What the runtime checks, checked here first: a refusal says why before a fee is paid.
+    // What the runtime checks without running the blob, checked here first: a refusal says why
+    // before a fee is paid. (The relay's runtime also instantiates a relay runtime.)
     if code.len() > max_size {
         bail!(
             "{} is {} bytes; {what} takes at most {max_size}",
@@ -140,8 +142,14 @@ async fn set_code(args: SetCodeArgs) -> anyhow::Result<()> {
     );
 
     let (mut watch, _) = chain.submit(&pair, SudoSetCode(code)).await?;
-    let included = wait_for(&mut watch, Settled::InBestBlock, args.timeout).await?;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(args.timeout);
+    // The relay chain runs the code from the block after the one holding it: wait for that
+    // block to be final. A para runs it only once the relay chain enacts it: wait for that.
+    let settled = match chain.para {
+        None => Settled::Finalized,
+        Some(_) => Settled::InBestBlock,
+    };
+    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+    let included = wait_for(&mut watch, settled, left.as_secs().max(1)).await?;
     match chain.para {
         None => {
             let version = chain.runtime_version(Some(included.block)).await?;
@@ -156,7 +164,7 @@ async fn set_code(args: SetCodeArgs) -> anyhow::Result<()> {
                 bail!("the relay chain refused the code: {}", refusal(why));
             }
             println!(
-                "relay block {} holds it: every node runs version {} from the next block",
+                "finalized relay block {} holds it: every node runs version {} from the next block",
                 included.block, offered.spec_version
             );
         }
@@ -166,7 +174,8 @@ async fn set_code(args: SetCodeArgs) -> anyhow::Result<()> {
                 .await?;
             if pending.map(|pending| pending.code_hash) != Some(code_hash) {
                 bail!(
-                    "para block {} holds the call, but para {id} did not accept the code",
+                    "para block {} holds the call, but para {id} did not accept the code (an \
+                     upgrade the relay chain listed meanwhile? its `Sudid` event says why)",
                     included.block
                 );
             }
@@ -175,10 +184,16 @@ async fn set_code(args: SetCodeArgs) -> anyhow::Result<()> {
                 included.block
             );
             while tokio::time::Instant::now() < deadline {
-                let version = chain.runtime_version(None).await?;
-                if version.spec_version == offered.spec_version {
-                    println!("para {id} runs version {}", version.spec_version);
-                    return Ok(());
+                // The upgrade goes on whatever the node says: one failed answer is not fatal.
+                match chain.runtime_version(None).await {
+                    Ok(version) if version.spec_version == offered.spec_version => {
+                        println!("para {id} runs version {}", version.spec_version);
+                        return Ok(());
+                    }
+                    Ok(_) => {}
+                    Err(err) => {
+                        eprintln!("asking para {id}'s version failed ({err}); asking again")
+                    }
                 }
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
