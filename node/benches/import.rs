@@ -22,6 +22,9 @@ use tessera_runtime::crypto::Pair;
 use tessera_runtime::executive::execute_block;
 use tessera_runtime::{Block, Header};
 
+mod common;
+use common::median_pair;
+
 const TRANSFERS: usize = 1_000;
 /// Distinct funded senders: blocks of real chains come from many accounts.
 const ACCOUNTS: u32 = 1_000;
@@ -258,33 +261,6 @@ fn summary() {
         rate(wasm),
         wasm.as_secs_f64() / native.as_secs_f64()
     );
-}
-
-/// Median times of `native` and `wasm` run in turns for at least `min` (one after the other,
-/// either could inherit a kinder or harsher machine state).
-fn median_pair(
-    min: Duration,
-    mut native: impl FnMut(),
-    mut wasm: impl FnMut(),
-) -> (Duration, Duration) {
-    let timed = |op: &mut dyn FnMut()| {
-        let started = Instant::now();
-        op();
-        started.elapsed()
-    };
-    native();
-    wasm();
-    let (mut a, mut b) = (Vec::new(), Vec::new());
-    let started = Instant::now();
-    while started.elapsed() < min || a.len() < 5 {
-        a.push(timed(&mut native));
-        b.push(timed(&mut wasm));
-    }
-    let median = |mut runs: Vec<Duration>| {
-        runs.sort();
-        runs[runs.len() / 2]
-    };
-    (median(a), median(b))
 }
 
 fn main() {

@@ -39,6 +39,9 @@ use tessera_runtime::wasm::{BuildRequest, ValidateRequest};
 use tessera_runtime::{Block, Hash, Header, OpaqueExtrinsic};
 use tessera_validity::recovery::{Recovery, Request};
 
+mod common;
+use common::median_pair;
+
 const TRANSFERS: usize = 1_000;
 
 /// A template para's state with 1,000 funded senders, its head, and a block of 1,000 transfers
@@ -224,34 +227,6 @@ fn benches(c: &mut Criterion, params: &ValidationParams, host: &ValidationHost) 
         })
     });
     group.finish();
-}
-
-/// Median times of `native` and `wasm` run in turns for at least `min`: measured one after
-/// the other, either could inherit a kinder or harsher machine state (as the erasure bench
-/// found of the allocator).
-fn median_pair(
-    min: Duration,
-    mut native: impl FnMut(),
-    mut wasm: impl FnMut(),
-) -> (Duration, Duration) {
-    let timed = |op: &mut dyn FnMut()| {
-        let started = Instant::now();
-        op();
-        started.elapsed()
-    };
-    native();
-    wasm();
-    let (mut a, mut b) = (Vec::new(), Vec::new());
-    let started = Instant::now();
-    while started.elapsed() < min || a.len() < 5 {
-        a.push(timed(&mut native));
-        b.push(timed(&mut wasm));
-    }
-    let median = |mut runs: Vec<Duration>| {
-        runs.sort();
-        runs[runs.len() / 2]
-    };
-    (median(a), median(b))
 }
 
 fn main() {
