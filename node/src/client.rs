@@ -215,13 +215,9 @@ impl Client {
         let store = ChainStore::open(db, &genesis.header, &genesis.state.new_nodes)?;
         let genesis_error = |e: tessera_runtime::Error| OpenError::Genesis(e.to_string());
         let root = genesis.header.state_root;
-        let nodes: Arc<dyn NodeStore> = Arc::new(store.clone());
         let export = tessera_relay_chain::runtime_api::VALIDATORS;
-        let authorities = with_runtime_at(nodes, root, |host, code_hash, code, nodes| {
-            host.query::<Result<Vec<AccountId>, String>>(code_hash, code, nodes, root, export, &())
-        })
-        .map_err(|e| OpenError::Genesis(format!("the runtime's `{export}`: {e}")))?
-        .map_err(|e| OpenError::Genesis(format!("the runtime's `{export}`: {e}")))?;
+        let authorities: Vec<AccountId> = query_at(Arc::new(store.clone()), root, export, &())
+            .map_err(|e| OpenError::Genesis(format!("the runtime's `{export}`: {e}")))?;
         let mut state = State::new(&store, root);
         let slot_duration_ms = session::SLOT_DURATION
             .get(&mut state)
@@ -477,11 +473,7 @@ impl Client {
         input: &impl Encode,
     ) -> Result<T, QueryError> {
         let header = self.header(at)?.ok_or(StoreError::MissingBlock(*at))?;
-        let root = header.state_root;
-        let answer = with_runtime_at(self.nodes(), root, |host, code_hash, code, nodes| {
-            host.query::<Result<T, String>>(code_hash, code, nodes, root, export, input)
-        })?;
-        Ok(answer.map_err(ExecutionError::Refused)?)
+        Ok(query_at(self.nodes(), header.state_root, export, input)?)
     }
 
     /// The hash of the runtime under `:code` at block `at` (none in a state without one).
@@ -493,6 +485,15 @@ impl Client {
     /// The name and version of the runtime under `:code` at block `at`.
     pub fn runtime_version(&self, at: &Hash) -> Result<VersionInfo, QueryError> {
         let code_hash = self.code_hash(at)?.ok_or(ExecutionError::NoCode)?;
+        self.runtime_version_of(at, code_hash)
+    }
+
+    /// [`Self::runtime_version`] when the hash of the code at `at` is known.
+    pub fn runtime_version_of(
+        &self,
+        at: &Hash,
+        code_hash: Hash,
+    ) -> Result<VersionInfo, QueryError> {
         let cached = self
             .versions
             .lock()
@@ -979,6 +980,21 @@ fn block_data(store: &ChainStore, hash: &Hash) -> Result<BlockData, StoreError> 
         what: "authorship data",
         reason: e.to_string(),
     })
+}
+
+/// Calls the read-only runtime API function `export` (which returns `Result<T, String>`) of
+/// the runtime under `:code` at state `root` in `nodes`; its error comes back as
+/// [`ExecutionError::Refused`].
+fn query_at<T: Decode>(
+    nodes: Arc<dyn NodeStore>,
+    root: Hash,
+    export: &str,
+    input: &impl Encode,
+) -> Result<T, ExecutionError> {
+    with_runtime_at(nodes, root, |host, code_hash, code, nodes| {
+        host.query::<Result<T, String>>(code_hash, code, nodes, root, export, input)
+    })?
+    .map_err(ExecutionError::Refused)
 }
 
 /// Why a state query failed.

@@ -1155,16 +1155,15 @@ fn runtime_version_for(
     kind: wasm::ChainKind,
 ) -> wasmtime::Result<u64> {
     host_call(caller, len)?;
-    let checked = with_input(caller, code, len, |code| {
-        wasm::check_code(code, kind).map(|version| (version, code.to_vec()))
-    })?;
     // A relay runtime is run once more before it is accepted, in a runtime API call only (a
     // relay block's execution): validation, where any para's code could ask, never compiles
-    // or runs another blob.
+    // or runs another blob. Only then is the blob copied out of the guest's memory.
+    let run = kind == wasm::ChainKind::Relay && caller.data().runtime.is_some();
+    let checked = with_input(caller, code, len, |code| {
+        wasm::check_code(code, kind).map(|version| (version, run.then(|| code.to_vec())))
+    })?;
     let answer = match checked {
-        Ok((version, code))
-            if kind == wasm::ChainKind::Relay && caller.data().runtime.is_some() =>
-        {
+        Ok((version, Some(code))) => {
             let started = Instant::now();
             let ran = relay_code_runs(code, version);
             // The time it took is not the block's: its execution gets it back.
@@ -1177,7 +1176,7 @@ fn runtime_version_for(
                 .set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
             ran
         }
-        Ok((version, _)) => Ok(Ok(version)),
+        Ok((version, None)) => Ok(Ok(version)),
         Err(refused) => Ok(Err(refused)),
     };
     let answer = match answer {

@@ -422,7 +422,12 @@ async fn watch_runtime_version(
     let mut events = shared.subscribe();
     let version_at = |hash: &Hash| {
         let client = shared.client();
-        Ok::<_, crate::client::QueryError>((client.code_hash(hash)?, client.runtime_version(hash)?))
+        let code_hash = client.code_hash(hash)?;
+        let version = match code_hash {
+            Some(code_hash) => client.runtime_version_of(hash, code_hash)?,
+            None => client.runtime_version(hash)?,
+        };
+        Ok::<_, crate::client::QueryError>((code_hash, version))
     };
     let best = shared.client().info()?.best_hash;
     let (mut code_hash, version) = version_at(&best)?;

@@ -161,28 +161,7 @@ async fn four_validators_finalize_survive_failures_and_serve_newcomers() {
         value: 7 * UNIT,
     });
     let xt = sign(&eve, call, 0, genesis, &finalized_header(alice).await);
-    let client = WsClientBuilder::default()
-        .build(format!("ws://127.0.0.1:{alice}"))
-        .await
-        .unwrap();
-    let mut watch: Subscription<Value> = client
-        .subscribe(
-            "author_submitAndWatchExtrinsic",
-            rpc_params![format!("0x{}", hex::encode(xt.encode()))],
-            "author_unwatchExtrinsic",
-        )
-        .await
-        .unwrap();
-    let finalized_in = tokio::time::timeout(WAIT, async {
-        loop {
-            let status = watch.next().await.unwrap().unwrap();
-            if let Some(hash) = status.get("finalized") {
-                return hash.clone();
-            }
-        }
-    })
-    .await
-    .expect("the transfer was not finalized");
+    let finalized_in = Value::String(watched(alice, &xt, "finalized").await);
     let finalized_at: Value = request(alice, "chain_getFinalizedHead", rpc_params![]).await;
     assert!(finalized_in.is_string(), "{finalized_at}");
     tokio::time::timeout(WAIT, async {
@@ -333,9 +312,9 @@ async fn events_at(port: u16, hash: &str) -> Vec<Event> {
     records.into_iter().map(|record| record.event).collect()
 }
 
-/// Submits `xt` to the node at `port` and waits until a block of its best chain holds it:
-/// that block's hash.
-async fn included(port: u16, xt: &tessera_runtime::OpaqueExtrinsic) -> String {
+/// Submits `xt` to the node at `port` and waits until its watch reports `status`
+/// (`inBlock`, `finalized`): the hash of the block that status names.
+async fn watched(port: u16, xt: &tessera_runtime::OpaqueExtrinsic, status: &str) -> String {
     let client = WsClientBuilder::default()
         .build(format!("ws://127.0.0.1:{port}"))
         .await
@@ -350,14 +329,20 @@ async fn included(port: u16, xt: &tessera_runtime::OpaqueExtrinsic) -> String {
         .unwrap();
     tokio::time::timeout(WAIT, async {
         loop {
-            let status = watch.next().await.unwrap().unwrap();
-            if let Some(hash) = status.get("inBlock") {
+            let update = watch.next().await.unwrap().unwrap();
+            if let Some(hash) = update.get(status) {
                 return hash.as_str().unwrap().to_string();
             }
         }
     })
     .await
-    .expect("the transaction was not included")
+    .unwrap_or_else(|_| panic!("the transaction was not {status}"))
+}
+
+/// Submits `xt` to the node at `port` and waits until a block of its best chain holds it:
+/// that block's hash.
+async fn included(port: u16, xt: &tessera_runtime::OpaqueExtrinsic) -> String {
+    watched(port, xt, "inBlock").await
 }
 
 /// Alice (sudo) replaces the relay runtime with its next version (`spec_version` 2, half the
