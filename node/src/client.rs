@@ -3,9 +3,9 @@
 //! with justifications, and state queries. Blocks are executed and built, and transactions
 //! checked, by the relay runtime under `:code` in the parent's state, run in Wasm.
 
-use crate::pool::{Pool, PoolError, MAX_BUILD_INPUT, MAX_TRANSACTION_SIZE};
+use crate::pool::{Pool, PoolError, MAX_BUILD_INPUT};
 use crate::store::{BlockCommit, ChainMeta, ChainStore, Database, StoreError};
-use crate::validation::{with_runtime_at, ExecutionError};
+use crate::validation::{with_runtime_at, ExecutionError, TxChecker};
 use parity_scale_codec::{Decode, DecodeAll, Encode};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -21,7 +21,7 @@ use tessera_runtime::dispatch::EventRecord;
 use tessera_runtime::executive::{block_author, BlockError, InvalidTransaction, ValidTransaction};
 use tessera_runtime::modules::{balances, system};
 use tessera_runtime::state::{NodeStore, State};
-use tessera_runtime::wasm::{api, BuildRequest, ValidateRequest, VersionInfo};
+use tessera_runtime::wasm::{api, BuildRequest, VersionInfo};
 use tessera_runtime::{AccountId, Balance, Block, DigestItem, Hash, Header, OpaqueExtrinsic};
 
 /// Why a block was not imported. Nothing was written.
@@ -208,6 +208,27 @@ pub struct Client {
 /// Runtime versions remembered by code hash.
 const VERSIONS_KEPT: usize = 8;
 
+/// Each of `xts` checked by `checker` for the pool (signatures too if `check_signatures`),
+/// or why none could be.
+pub fn check_for_pool(
+    checker: &TxChecker,
+    xts: &[OpaqueExtrinsic],
+    check_signatures: bool,
+) -> Result<Vec<Result<ValidTransaction, InvalidTransaction>>, PoolError> {
+    let verdicts = checker
+        .check(xts, check_signatures)
+        .map_err(|e| PoolError::State(e.to_string()))?;
+    if verdicts.len() == xts.len() {
+        Ok(verdicts)
+    } else {
+        Err(PoolError::State(format!(
+            "the runtime answered for {} of {} transactions",
+            verdicts.len(),
+            xts.len()
+        )))
+    }
+}
+
 impl Client {
     /// Opens the chain in `db`, writing `genesis` if it is empty, and resumes the authorship
     /// engine from the finalized block and the best chain above it.
@@ -360,77 +381,73 @@ impl Client {
 
     /// Checks a transaction against the best state and adds it to `pool`.
     pub fn submit(&self, pool: &mut Pool, xt: OpaqueExtrinsic) -> Result<Hash, PoolError> {
-        self.submit_checked(pool, xt).map(|(hash, _, _)| hash)
+        self.submit_all(pool, vec![xt], true)
+            .pop()
+            .unwrap_or_else(|| Err(PoolError::State("the runtime gave no answer".into())))
     }
 
-    /// [`Self::submit`], with what the check said (signer, nonce) and the transaction it
-    /// replaced, if any.
-    pub fn submit_checked(
+    /// [`Self::submit`] for many transactions in one runtime call, each with its own
+    /// outcome; signatures are checked only if `check_signatures` (not for transactions of
+    /// blocks this node imported, which were checked then).
+    pub fn submit_all(
         &self,
         pool: &mut Pool,
-        xt: OpaqueExtrinsic,
-    ) -> Result<(Hash, ValidTransaction, Option<Hash>), PoolError> {
-        // A full pool refuses before checking anything: a flood costs it no signature checks
-        // (nor may it replace a pooled transaction with a higher tip meanwhile).
-        if pool.is_full() {
-            return Err(PoolError::Full(pool.len()));
+        xts: Vec<OpaqueExtrinsic>,
+        check_signatures: bool,
+    ) -> Vec<Result<Hash, PoolError>> {
+        let mut outcomes: Vec<Result<Hash, PoolError>> = Vec::with_capacity(xts.len());
+        let mut checked = Vec::new();
+        for (index, xt) in xts.into_iter().enumerate() {
+            match pool.refuses(&xt) {
+                Some(refused) => outcomes.push(Err(refused)),
+                None => {
+                    // A placeholder until the check answers.
+                    outcomes.push(Err(PoolError::State(String::new())));
+                    checked.push((index, xt));
+                }
+            }
         }
-        if xt.0.len() > MAX_TRANSACTION_SIZE {
-            return Err(PoolError::TooLarge {
-                size: xt.0.len(),
-                max: MAX_TRANSACTION_SIZE,
-            });
+        let (indices, xts): (Vec<usize>, Vec<OpaqueExtrinsic>) = checked.into_iter().unzip();
+        let verdicts = self
+            .tx_checker()
+            .and_then(|checker| check_for_pool(&checker, &xts, check_signatures));
+        match verdicts {
+            Ok(verdicts) => {
+                for ((index, xt), verdict) in indices.into_iter().zip(xts).zip(verdicts) {
+                    outcomes[index] = pool.admit(xt, verdict).map(|admitted| admitted.hash);
+                }
+            }
+            Err(err) => {
+                for index in indices {
+                    outcomes[index] = Err(err.clone());
+                }
+            }
         }
-        let info = self.validate(&xt, true)?;
-        pool.insert_replacing(xt, info.clone())
-            .map(|(hash, replaced)| (hash, info, replaced))
+        outcomes
+    }
+
+    /// What checks transactions for the block after the best one without this client (its
+    /// lock released while the runtime runs).
+    pub fn tx_checker(&self) -> Result<TxChecker, PoolError> {
+        let best = self
+            .best_header()
+            .map_err(|e| PoolError::State(e.to_string()))?;
+        Ok(TxChecker::new(self.nodes(), &best))
     }
 
     /// Whether a transaction whose signature was checked before is still valid on the best
     /// state (its nonce not taken, its fee payable).
     pub fn revalidate(&self, xt: &OpaqueExtrinsic) -> Result<ValidTransaction, PoolError> {
-        self.validate(xt, false)
+        let checker = self.tx_checker()?;
+        match check_for_pool(&checker, std::slice::from_ref(xt), false)?.pop() {
+            Some(verdict) => verdict.map_err(PoolError::Invalid),
+            None => Err(PoolError::State("the runtime gave no answer".into())),
+        }
     }
 
     /// The chain's nodes, owned, for a runtime call.
     fn nodes(&self) -> Arc<dyn NodeStore> {
         Arc::new(self.store.clone())
-    }
-
-    /// Each of `xts` checked by the runtime for the block after the best one (signatures too
-    /// if `check_signatures`): what the pool needs, or why it is invalid.
-    fn check_on_best(
-        &self,
-        xts: Vec<OpaqueExtrinsic>,
-        check_signatures: bool,
-    ) -> Result<Vec<Result<ValidTransaction, InvalidTransaction>>, String> {
-        let best = self.best_header().map_err(|e| e.to_string())?;
-        let root = best.state_root;
-        let request = ValidateRequest {
-            parent_hash: best.hash(),
-            number: best.number.saturating_add(1),
-            transactions: xts,
-            check_signatures,
-        };
-        with_runtime_at(self.nodes(), root, |host, code_hash, code, nodes| {
-            host.validate_transactions(code_hash, code, nodes, root, &request)
-        })
-        .map_err(|e| e.to_string())
-    }
-
-    fn validate(
-        &self,
-        xt: &OpaqueExtrinsic,
-        verify_signature: bool,
-    ) -> Result<ValidTransaction, PoolError> {
-        let checked = self
-            .check_on_best(vec![xt.clone()], verify_signature)
-            .map_err(PoolError::State)?;
-        match checked.into_iter().next() {
-            Some(Ok(valid)) => Ok(valid),
-            Some(Err(invalid)) => Err(PoolError::Invalid(invalid)),
-            None => Err(PoolError::State("the runtime gave no answer".into())),
-        }
     }
 
     /// Drops transactions that the new best state makes invalid (used nonces, empty
@@ -439,7 +456,10 @@ impl Client {
     pub fn prune_pool(&self, pool: &mut Pool) -> Vec<(Hash, InvalidTransaction)> {
         let (hashes, xts): (Vec<Hash>, Vec<OpaqueExtrinsic>) = pool.all().into_iter().unzip();
         // A state the runtime cannot read says nothing about the transactions: keep them.
-        let checked = match self.check_on_best(xts, false) {
+        let checked = match self
+            .tx_checker()
+            .and_then(|checker| check_for_pool(&checker, &xts, false))
+        {
             Ok(checked) => checked,
             Err(err) => {
                 tracing::warn!(%err, "the pool could not be checked against the best block");

@@ -28,6 +28,9 @@ pub enum PoolError {
     /// The pool is full.
     #[error("the pool is full ({0} transactions)")]
     Full(usize),
+    /// As many submitted transactions as the node queues wait for their check already.
+    #[error("the node is checking {0} submitted transactions already; try again later")]
+    Busy(usize),
     /// It waits for an earlier nonce of its sender that no one has sent, and the room kept
     /// for such transactions is taken.
     #[error("nonce {nonce} waits for nonce {missing}, and the pool holds as many waiting transactions as it may ({limit})")]
@@ -58,6 +61,17 @@ pub const MAX_TRANSACTION_SIZE: usize = 4 * 1024 * 1024;
 /// Most bytes of transactions offered to the runtime for one block, in pool order: the block,
 /// its state changes and the runtime's copies of them stay within what the Wasm host takes.
 pub const MAX_BUILD_INPUT: usize = 6 * 1024 * 1024;
+
+/// A transaction the pool took.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Admitted {
+    /// Its hash.
+    pub hash: Hash,
+    /// What the runtime's check said (signer, nonce, tip).
+    pub info: ValidTransaction,
+    /// The pooled transaction with its sender and nonce it replaced (with a higher tip).
+    pub replaced: Option<Hash>,
+}
 
 #[derive(Clone, Debug)]
 struct Entry {
@@ -203,6 +217,38 @@ impl Pool {
             }
         }
         Ok((hash, replaced))
+    }
+
+    /// Why `xt` is refused before the runtime is asked, if it is: a full pool, a size no
+    /// block takes, or the same bytes already pooled (a flood of them costs no checks).
+    pub fn refuses(&self, xt: &OpaqueExtrinsic) -> Option<PoolError> {
+        if self.is_full() {
+            Some(PoolError::Full(self.len()))
+        } else if xt.0.len() > MAX_TRANSACTION_SIZE {
+            Some(PoolError::TooLarge {
+                size: xt.0.len(),
+                max: MAX_TRANSACTION_SIZE,
+            })
+        } else {
+            let hash = xt.hash();
+            self.contains(&hash)
+                .then_some(PoolError::AlreadyImported(hash))
+        }
+    }
+
+    /// Adds `xt` as the runtime's check found it (`verdict`), if it is valid.
+    pub fn admit(
+        &mut self,
+        xt: OpaqueExtrinsic,
+        verdict: Result<ValidTransaction, InvalidTransaction>,
+    ) -> Result<Admitted, PoolError> {
+        let info = verdict?;
+        let (hash, replaced) = self.insert_replacing(xt, info.clone())?;
+        Ok(Admitted {
+            hash,
+            info,
+            replaced,
+        })
     }
 
     /// The pooled transaction with this hash.

@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tessera_consensus::AuthorityKey;
 use tessera_runtime::executive::InvalidTransaction;
+use tessera_runtime::{Hash, OpaqueExtrinsic};
 
 /// How often a node tells peers its best block.
 const STATUS_INTERVAL: Duration = Duration::from_secs(2);
@@ -254,8 +255,12 @@ impl Node {
         let mut pool = self.shared.pool();
         let mut requeued = 0;
         let mut refused = Vec::new();
-        for xt in retracted {
-            match client.submit(&mut pool, xt.clone()) {
+        let hashes: Vec<Hash> = retracted.iter().map(OpaqueExtrinsic::hash).collect();
+        // Their signatures were checked when their blocks were imported: one runtime call
+        // checks what the new best state says of them.
+        let outcomes = client.submit_all(&mut pool, retracted, false);
+        for (hash, outcome) in hashes.into_iter().zip(outcomes) {
+            match outcome {
                 Ok(_) => requeued += 1,
                 // In the new best chain (or its nonce taken there, which watchers find out),
                 // or still pooled: not dropped here.
@@ -263,7 +268,7 @@ impl Node {
                     PoolError::Invalid(InvalidTransaction::Stale { .. })
                     | PoolError::AlreadyImported(_),
                 ) => {}
-                Err(err) => refused.push((xt.hash(), err)),
+                Err(err) => refused.push((hash, err)),
             }
         }
         drop((client, pool));
@@ -475,11 +480,13 @@ impl Node {
                     tracing::warn!(%err, "no dev transfers this slot");
                     Vec::new()
                 });
-                for xt in batch {
-                    if let Err(err) = client.submit(&mut pool, xt) {
-                        tracing::debug!(%err, "dev transfer refused");
-                        generator.reset_nonces();
-                    }
+                let refused = client
+                    .submit_all(&mut pool, batch, true)
+                    .into_iter()
+                    .filter_map(Result::err);
+                for err in refused {
+                    tracing::debug!(%err, "dev transfer refused");
+                    generator.reset_nonces();
                 }
             }
             let parent = client
@@ -523,6 +530,14 @@ impl Node {
         }
         let block = authored.block;
         let header = &block.header;
+        tracing::info!(
+            number = header.number,
+            hash = %header.hash(),
+            extrinsics = block.extrinsics.len(),
+            pool = pool_len,
+            ms = started.elapsed().as_millis() as u64,
+            "authored block"
+        );
         self.shared.publish(ChainEvent::Imported {
             header: header.clone(),
             extrinsics: block.extrinsics.iter().map(|xt| xt.hash()).collect(),

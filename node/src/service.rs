@@ -1,11 +1,12 @@
 //! What a running node shares between its tasks: the client, the pool and chain events.
 
-use crate::client::Client;
+use crate::client::{check_for_pool, Client};
 use crate::metrics::Metrics;
-use crate::pool::Pool;
+use crate::pool::{Admitted, Pool, PoolError};
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
-use tessera_runtime::{Hash, Header};
-use tokio::sync::broadcast;
+use tessera_runtime::{Hash, Header, OpaqueExtrinsic};
+use tokio::sync::{broadcast, oneshot};
 
 /// Chain events, for RPC subscriptions and status output.
 #[derive(Clone, Debug)]
@@ -51,10 +52,27 @@ pub struct NetworkStatus {
 /// How many chain events a slow subscriber may lag before it misses some.
 const EVENT_BUFFER: usize = 256;
 
+/// Most submitted transactions that wait for the runtime's check; more are refused until
+/// it catches up.
+pub const MAX_AWAITING_CHECK: usize = 4_096;
+/// Most submitted transactions checked in one runtime call.
+const CHECK_BATCH: usize = 256;
+
+/// Submitted transactions waiting for the runtime's check, and whether a thread checks them.
+#[derive(Default)]
+struct Submissions {
+    waiting: VecDeque<(
+        OpaqueExtrinsic,
+        oneshot::Sender<Result<Admitted, PoolError>>,
+    )>,
+    checking: bool,
+}
+
 /// The node's shared state.
 pub struct Shared {
     client: Mutex<Client>,
     pool: Mutex<Pool>,
+    submissions: Mutex<Submissions>,
     events: broadcast::Sender<ChainEvent>,
     /// The chain's name from its spec.
     pub chain_name: String,
@@ -71,6 +89,7 @@ impl Shared {
         Shared {
             client: Mutex::new(client),
             pool: Mutex::new(Pool::default()),
+            submissions: Mutex::default(),
             events: broadcast::channel(EVENT_BUFFER).0,
             chain_name,
             metrics: Arc::new(Metrics::new()),
@@ -90,6 +109,81 @@ impl Shared {
     /// Locks the pool (taking over a poisoned lock, as for the client).
     pub fn pool(&self) -> MutexGuard<'_, Pool> {
         self.pool
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Checks a submitted transaction against the best state and pools it. Submissions are
+    /// checked in batches, one runtime call each, on a blocking thread that holds neither the
+    /// client nor the pool while the runtime runs: a flood of them does not hold up the
+    /// node's imports and authoring, and costs one instantiation per batch.
+    pub async fn submit(self: &Arc<Self>, xt: OpaqueExtrinsic) -> Result<Admitted, PoolError> {
+        if let Some(refused) = self.pool().refuses(&xt) {
+            return Err(refused);
+        }
+        let (reply, answer) = oneshot::channel();
+        let start_checking = {
+            let mut submissions = self.submissions();
+            if submissions.waiting.len() >= MAX_AWAITING_CHECK {
+                return Err(PoolError::Busy(MAX_AWAITING_CHECK));
+            }
+            submissions.waiting.push_back((xt, reply));
+            !std::mem::replace(&mut submissions.checking, true)
+        };
+        if start_checking {
+            let shared = self.clone();
+            tokio::task::spawn_blocking(move || shared.check_submissions());
+        }
+        answer
+            .await
+            .unwrap_or_else(|_| Err(PoolError::State("its check was abandoned".into())))
+    }
+
+    /// Checks and pools submitted transactions until none waits.
+    fn check_submissions(&self) {
+        // A panic below must not leave submissions waiting for a thread that is gone.
+        struct Checking<'a>(&'a Shared);
+        impl Drop for Checking<'_> {
+            fn drop(&mut self) {
+                if std::thread::panicking() {
+                    self.0.submissions().checking = false;
+                }
+            }
+        }
+        let _checking = Checking(self);
+        loop {
+            let batch: Vec<_> = {
+                let mut submissions = self.submissions();
+                if submissions.waiting.is_empty() {
+                    submissions.checking = false;
+                    return;
+                }
+                let count = submissions.waiting.len().min(CHECK_BATCH);
+                submissions.waiting.drain(..count).collect()
+            };
+            let (xts, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+            // Its own statement: the client's lock ends before the runtime runs.
+            let checker = self.client().tx_checker();
+            let verdicts = checker.and_then(|checker| check_for_pool(&checker, &xts, true));
+            let outcomes: Vec<_> = match verdicts {
+                Ok(verdicts) => {
+                    let mut pool = self.pool();
+                    xts.into_iter()
+                        .zip(verdicts)
+                        .map(|(xt, verdict)| pool.admit(xt, verdict))
+                        .collect()
+                }
+                Err(err) => replies.iter().map(|_| Err(err.clone())).collect(),
+            };
+            for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                // The submitter may have gone (its connection closed): nothing to tell.
+                let _ = reply.send(outcome);
+            }
+        }
+    }
+
+    fn submissions(&self) -> MutexGuard<'_, Submissions> {
+        self.submissions
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }

@@ -38,7 +38,7 @@ use tessera_runtime::wasm::{
     self, host, BuildRequest, BuildResult, GenesisRequest, ValidateRequest, ValidateResult,
     ValidationOutcome,
 };
-use tessera_runtime::{Block, Hash, Header};
+use tessera_runtime::{Block, Hash, Header, OpaqueExtrinsic};
 use wasmtime::{
     AsContextMut, Caller, Config, Engine, Extern, ExternType, InstanceAllocationStrategy,
     InstancePre, Linker, Memory, Module, PoolConcurrencyLimitError, PoolingAllocationConfig,
@@ -858,6 +858,47 @@ pub fn with_runtime_at<T>(
         Err(err) => Err(ExecutionError::Store(err.to_string())),
     };
     call(&executor, code_hash, &mut code, nodes)
+}
+
+/// Checks transactions for the block after `parent` through the runtime in its state, owning
+/// what it needs: the chain's lock can be released while it runs.
+#[derive(Clone)]
+pub struct TxChecker {
+    nodes: Arc<dyn NodeStore>,
+    root: Hash,
+    parent_hash: Hash,
+    number: u32,
+}
+
+impl TxChecker {
+    /// A checker for the block after `parent`, whose state is in `nodes`.
+    pub fn new(nodes: Arc<dyn NodeStore>, parent: &Header) -> Self {
+        TxChecker {
+            nodes,
+            root: parent.state_root,
+            parent_hash: parent.hash(),
+            number: parent.number.saturating_add(1),
+        }
+    }
+
+    /// Each of `xts` checked alone (signatures too if `check_signatures`) in one runtime call:
+    /// what the pool needs, or why it is invalid.
+    pub fn check(
+        &self,
+        xts: &[OpaqueExtrinsic],
+        check_signatures: bool,
+    ) -> Result<Vec<Result<ValidTransaction, InvalidTransaction>>, ExecutionError> {
+        let request = ValidateRequest {
+            parent_hash: self.parent_hash,
+            number: self.number,
+            transactions: xts.to_vec(),
+            check_signatures,
+        };
+        let root = self.root;
+        with_runtime_at(self.nodes.clone(), root, |host, code_hash, code, nodes| {
+            host.validate_transactions(code_hash, code, nodes, root, &request)
+        })
+    }
 }
 
 fn bad_output(export: &str, err: parity_scale_codec::Error) -> ExecutionError {

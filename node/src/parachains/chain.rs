@@ -15,7 +15,7 @@
 
 use crate::pool::{Pool, PoolError};
 use crate::store::{ChainStore, Database, MemoryDb, StoreError};
-use crate::validation::{with_runtime_at, ExecutionError};
+use crate::validation::{with_runtime_at, ExecutionError, TxChecker};
 use parity_scale_codec::{Decode, DecodeAll, Encode};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -27,7 +27,7 @@ use tessera_runtime::modules::system;
 use tessera_runtime::parachain::ParachainBlockData;
 use tessera_runtime::state::{NodeStore, State, StateChanges};
 use tessera_runtime::wasm::api::{BLOCK_BUILDER_INHERENT_EXTRINSICS, CORE_VERSION};
-use tessera_runtime::wasm::{BuildRequest, ValidateRequest, VersionInfo};
+use tessera_runtime::wasm::{BuildRequest, VersionInfo};
 use tessera_runtime::{AccountId, Block, Hash, Header, Nonce, OpaqueExtrinsic};
 use tokio::sync::broadcast;
 
@@ -297,7 +297,9 @@ impl ParaChain {
         &mut self,
         xts: Vec<OpaqueExtrinsic>,
     ) -> Vec<Result<Submitted, ParaTxError>> {
-        let verdicts = self.tx_checker().and_then(|checker| checker.check(&xts));
+        let verdicts = self
+            .tx_checker()
+            .and_then(|checker| check_para_transactions(&checker, &xts));
         self.admit_all(xts, verdicts)
     }
 
@@ -325,11 +327,7 @@ impl ParaChain {
         if self.keeps_pool && self.pool.is_full() {
             return Err(ParaTxError::PoolFull);
         }
-        Ok(TxChecker {
-            runtime: self.runtime_at_head(),
-            parent_hash: self.head.hash(),
-            number: self.head.number.saturating_add(1),
-        })
+        Ok(TxChecker::new(self.with_nodes(Arc::default()), &self.head))
     }
 
     /// Queues `xt` as `verdict` (from a [`TxChecker`]) found it, if it is valid.
@@ -441,14 +439,6 @@ impl ParaChain {
         }
     }
 
-    /// The runtime at the head, for calls made without the chain (its lock released).
-    pub fn runtime_at_head(&self) -> RuntimeAt {
-        RuntimeAt {
-            nodes: self.with_nodes(Arc::default()),
-            root: self.head.state_root,
-        }
-    }
-
     /// Calls the read-only runtime API function `export` on the head's state.
     fn query_on_head<T: Decode>(
         &self,
@@ -479,17 +469,8 @@ impl ParaChain {
         transactions: Vec<OpaqueExtrinsic>,
         check_signatures: bool,
     ) -> Result<Vec<Result<ValidTransaction, InvalidTransaction>>, ExecutionError> {
-        let request = ValidateRequest {
-            parent_hash: self.head.hash(),
-            number: self.head.number.saturating_add(1),
-            transactions,
-            check_signatures,
-        };
-        let root = self.head.state_root;
-        let nodes = self.with_nodes(Arc::default());
-        with_runtime_at(nodes, root, |executor, code_hash, code, nodes| {
-            executor.validate_transactions(code_hash, code, nodes, root, &request)
-        })
+        TxChecker::new(self.with_nodes(Arc::default()), &self.head)
+            .check(&transactions, check_signatures)
     }
 
     /// Those of `txs` (checked before, signatures and all) that the head makes invalid, with
@@ -977,43 +958,14 @@ fn execute(
     })
 }
 
-/// The runtime under `:code` in a para state, owned: what a runtime call needs.
-#[derive(Clone)]
-pub struct RuntimeAt {
-    nodes: Arc<dyn NodeStore>,
-    root: Hash,
-}
-
-/// Checks transactions for the block after a head through the para's runtime, with no lock
-/// on the chain (from [`ParaChain::tx_checker`]).
-pub struct TxChecker {
-    runtime: RuntimeAt,
-    parent_hash: Hash,
-    number: u32,
-}
-
-impl TxChecker {
-    /// Each of `xts` checked, signature and all: what the pool needs, or why it is invalid.
-    pub fn check(
-        &self,
-        xts: &[OpaqueExtrinsic],
-    ) -> Result<Vec<Result<ValidTransaction, InvalidTransaction>>, ParaTxError> {
-        let request = ValidateRequest {
-            parent_hash: self.parent_hash,
-            number: self.number,
-            transactions: xts.to_vec(),
-            check_signatures: true,
-        };
-        let root = self.runtime.root;
-        with_runtime_at(
-            self.runtime.nodes.clone(),
-            root,
-            |executor, code_hash, code, nodes| {
-                executor.validate_transactions(code_hash, code, nodes, root, &request)
-            },
-        )
+/// Each of `xts` checked by `checker`, signature and all, for a para's pool.
+pub fn check_para_transactions(
+    checker: &TxChecker,
+    xts: &[OpaqueExtrinsic],
+) -> Result<Vec<Result<ValidTransaction, InvalidTransaction>>, ParaTxError> {
+    checker
+        .check(xts, true)
         .map_err(|err| ParaTxError::State(err.to_string()))
-    }
 }
 
 /// The chain's nodes with those of blocks executed but not yet committed.

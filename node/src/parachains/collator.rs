@@ -14,7 +14,8 @@
 //! Without a collator key it is a para full node: it only follows, and serves the para's RPC.
 
 use super::chain::{
-    FollowError, ParaChain, ParaTxError, ParaView, Submitted, MAX_ANNOUNCE, MAX_POOL,
+    check_para_transactions, FollowError, ParaChain, ParaTxError, ParaView, Submitted,
+    MAX_ANNOUNCE, MAX_POOL,
 };
 use super::tracking::{DropReason, Outcome, RelayView, SentCandidate, Tracker};
 use crate::client::Client;
@@ -594,7 +595,7 @@ impl Collate for Collator {
     fn submit_many(&mut self, xts: Vec<OpaqueExtrinsic>) -> Vec<Result<Submitted, ParaTxError>> {
         // Checked with the chain unlocked: its RPC and the collator go on meanwhile.
         let checker = self.lock().tx_checker();
-        let verdicts = checker.and_then(|checker| checker.check(&xts));
+        let verdicts = checker.and_then(|checker| check_para_transactions(&checker, &xts));
         self.lock().admit_all(xts, verdicts)
     }
 

@@ -3,7 +3,7 @@
 use super::json;
 use super::watch::{watch_relay, Flavour, Watchers};
 use crate::client::Client;
-use crate::pool::PoolError;
+use crate::pool::{Admitted, PoolError};
 use crate::service::{ChainEvent, Shared};
 use jsonrpsee::core::{RegisterMethodError, SubscriptionResult};
 use jsonrpsee::types::{ErrorObjectOwned, Params};
@@ -11,7 +11,7 @@ use jsonrpsee::{PendingSubscriptionSink, RpcModule};
 use parity_scale_codec::Decode;
 use serde_json::{json, Value};
 use std::sync::Arc;
-use tessera_runtime::executive::{InvalidTransaction, ValidTransaction};
+use tessera_runtime::executive::InvalidTransaction;
 use tessera_runtime::state::State;
 use tessera_runtime::AccountId;
 use tessera_runtime::{Hash, OpaqueExtrinsic};
@@ -100,7 +100,7 @@ fn pool_error(err: PoolError) -> ErrorObjectOwned {
         }
         PoolError::AlreadyImported(_) => error(POOL_ALREADY_IMPORTED, err.to_string()),
         PoolError::TooLowPriority { .. } => error(POOL_TOO_LOW_PRIORITY, err.to_string()),
-        PoolError::Full(_) | PoolError::TooManyWaiting { .. } => {
+        PoolError::Full(_) | PoolError::Busy(_) | PoolError::TooManyWaiting { .. } => {
             error(POOL_IMMEDIATELY_DROPPED, err.to_string())
         }
         PoolError::State(_) => error(POOL_UNKNOWN_VALIDITY, err.to_string()),
@@ -123,28 +123,27 @@ pub(super) fn parse_extrinsic(text: &str) -> RpcResult<OpaqueExtrinsic> {
 }
 
 /// Checks and pools an extrinsic given as the hex of its SCALE encoding.
-fn submit(shared: &Shared, text: &str) -> RpcResult<Hash> {
-    submit_checked(shared, parse_extrinsic(text)?).map(|(hash, _)| hash)
+async fn submit(shared: &Arc<Shared>, text: &str) -> RpcResult<Hash> {
+    let xt = parse_extrinsic(text)?;
+    submit_checked(shared, xt)
+        .await
+        .map(|admitted| admitted.hash)
 }
 
 /// Checks and pools an extrinsic; its hash and what the check said. Watchers of one it
 /// replaced are told.
-pub(super) fn submit_checked(
-    shared: &Shared,
+pub(super) async fn submit_checked(
+    shared: &Arc<Shared>,
     xt: OpaqueExtrinsic,
-) -> RpcResult<(Hash, ValidTransaction)> {
-    let (hash, info, replaced) = {
-        let client = shared.client();
-        let mut pool = shared.pool();
-        client.submit_checked(&mut pool, xt).map_err(pool_error)?
-    };
-    if let Some(old) = replaced {
+) -> RpcResult<Admitted> {
+    let admitted = shared.submit(xt).await.map_err(pool_error)?;
+    if let Some(old) = admitted.replaced {
         shared.publish(ChainEvent::TxReplaced {
             hash: old,
-            by: hash,
+            by: admitted.hash,
         });
     }
-    Ok((hash, info))
+    Ok(admitted)
 }
 
 /// An account given as an SS58 address or 0x-hex of its 32 bytes.
@@ -341,13 +340,10 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, RegisterMet
         },
     )?;
 
-    module.register_method(
-        "author_submitExtrinsic",
-        |params: Params, shared, _| -> RpcResult<String> {
-            let text: String = params.one()?;
-            Ok(submit(shared, &text)?.to_string())
-        },
-    )?;
+    module.register_async_method("author_submitExtrinsic", |params, shared, _| async move {
+        let text: String = params.one()?;
+        RpcResult::Ok(submit(&shared, &text).await?.to_string())
+    })?;
 
     module.register_subscription(
         "chain_subscribeNewHeads",

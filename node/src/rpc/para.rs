@@ -23,7 +23,7 @@ use super::methods::{
     POOL_TOO_LOW_PRIORITY,
 };
 use super::watch::{watch_para, Finality, Flavour, Watchers};
-use crate::parachains::chain::{ParaTxError, ParaView, Submitted};
+use crate::parachains::chain::{check_para_transactions, ParaTxError, ParaView, Submitted};
 use crate::service::Shared;
 use jsonrpsee::core::RegisterMethodError;
 use jsonrpsee::types::{ErrorObjectOwned, Params};
@@ -77,7 +77,7 @@ impl ParaRpc {
         // Its own statement: the view's lock ends with it, before the check.
         let checker = self.view().tx_checker();
         let checked = checker.and_then(|checker| {
-            let verdict = checker.check(std::slice::from_ref(&xt))?.pop();
+            let verdict = check_para_transactions(&checker, std::slice::from_ref(&xt))?.pop();
             verdict.ok_or_else(|| ParaTxError::State("the runtime answered nothing".into()))
         });
         checked

@@ -201,7 +201,7 @@ fn search(
 pub(super) async fn watch_relay(
     params: Params<'static>,
     pending: PendingSubscriptionSink,
-    shared: &Shared,
+    shared: &Arc<Shared>,
     watchers: &Watchers,
     flavour: Flavour,
 ) -> SubscriptionResult {
@@ -215,9 +215,9 @@ pub(super) async fn watch_relay(
     // Subscribe before submitting, so the block including it cannot be missed.
     let mut events = shared.subscribe();
     let mut searched = shared.client().info().map_or(0, |meta| meta.best_number);
-    let submitted = super::methods::submit_checked(shared, xt.clone());
+    let submitted = super::methods::submit_checked(shared, xt.clone()).await;
     let (hash, info) = match submitted {
-        Ok(submitted) => submitted,
+        Ok(admitted) => (admitted.hash, admitted.info),
         Err(err) => {
             pending.reject(err).await;
             return Ok(());
