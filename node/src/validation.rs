@@ -74,7 +74,7 @@ pub const MAX_HOST_INPUT: u32 = 8 * 1024 * 1024;
 pub const MAX_STORAGE_KEY: u32 = 16 * 1024;
 
 /// Most signatures one `sr25519_verify_batch` call checks.
-pub const MAX_BATCH: u32 = 4096;
+pub const MAX_BATCH: u32 = wasm::MAX_VERIFY_BATCH as u32;
 
 /// Why a validation is being run; it sets the deadline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

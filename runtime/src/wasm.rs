@@ -17,7 +17,7 @@
 //! | `blake2_256` | `(data: i32, len: i32, out: i32)` | writes blake2b-256 of the data to `out` (32 bytes) |
 //! | `blake2_128` | `(data: i32, len: i32, out: i32)` | writes blake2b-128 of the data to `out` (16 bytes) |
 //! | `sr25519_verify` | `(signature: i32, message: i32, len: i32, public: i32) -> i32` | 1 if the 64-byte signature of the message by the 32-byte key verifies, else 0 |
-//! | `sr25519_verify_batch` | `(items: i32, len: i32) -> i32` | 1 if every item of the SCALE `Vec<(AccountId, Vec<u8>, Signature)>` verifies, else 0 |
+//! | `sr25519_verify_batch` | `(items: i32, len: i32) -> i32` | 1 if every item of the SCALE `Vec<(AccountId, Vec<u8>, Signature)>` (at most [`MAX_VERIFY_BATCH`]) verifies, else 0 |
 //! | `abort` | `(message: i32, len: i32)` | stops execution with a UTF-8 message (a panic) |
 //! | `runtime_version_for` | `(code: i32, len: i32, kind: i32) -> i64` | checks a runtime blob for a relay chain (`kind` 0) or a para (1) ([`check_code`]; a relay runtime is also instantiated and asked its version): `ptr \| len << 32` of a buffer from `tessera_alloc` holding the SCALE `Result<VersionInfo, CodeError>` |
 //! | `runtime_version` | `(code: i32, len: i32) -> i64` | `runtime_version_for` a para (the first version, kept for blobs that import it) |
@@ -57,6 +57,10 @@ pub const MEMORY_EXPORT: &str = "memory";
 pub const ALLOC_EXPORT: &str = "tessera_alloc";
 /// The exported validation function.
 pub const VALIDATE_BLOCK_EXPORT: &str = "validate_block";
+
+/// Most signatures one `sr25519_verify_batch` call takes: the host bounds the native work of
+/// one call, so a runtime verifies a larger batch in chunks of this size.
+pub const MAX_VERIFY_BATCH: usize = 4096;
 
 /// Host function names a validation function may import, in [`HOST_MODULE`].
 pub mod host {

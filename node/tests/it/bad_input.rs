@@ -7,7 +7,7 @@ use tessera_consensus::AuthorityKey;
 use tessera_node::client::{Client, ImportError, ImportOutcome};
 use tessera_node::pool::{Pool, PoolError};
 use tessera_node::validation::ExecutionError;
-use tessera_node::workload::sign;
+use tessera_node::workload::{sign, TransferGenerator};
 use tessera_relay_chain::{Call, ChainSpec, Event, UNIT};
 use tessera_runtime::crypto::Pair;
 use tessera_runtime::dispatch::{DispatchError, EventRecord};
@@ -205,6 +205,34 @@ fn valid_foreign_block_imports_once() {
         ImportOutcome::AlreadyKnown
     );
     assert_eq!(client.info().unwrap().best_hash, block.hash());
+}
+
+/// A block may carry more signed transactions than one batch verification by the host takes
+/// (the runtime verifies them in chunks): its author's peers import it. Before, they found
+/// such a block invalid and banned the honest node that built it under load.
+#[test]
+fn a_block_with_more_signatures_than_one_host_batch_imports() {
+    let count = tessera_runtime::wasm::MAX_VERIFY_BATCH + 100;
+    let mut author = dev_client();
+    let mut pool = Pool::new(count);
+    let transfers = TransferGenerator::dev(3)
+        .next_batch(&author, count)
+        .unwrap();
+    let admitted = author.submit_all(&mut pool, transfers, true);
+    assert!(
+        admitted.iter().all(Result::is_ok),
+        "{:?}",
+        admitted.iter().find(|r| r.is_err())
+    );
+    let block = author.author_next(&mut pool).unwrap().block;
+    assert_eq!(block.extrinsics.len(), count);
+
+    let mut peer = dev_client();
+    assert_eq!(
+        peer.import_block(&block).unwrap(),
+        ImportOutcome::Imported { best: true }
+    );
+    assert_eq!(peer.best_header().unwrap(), block.header);
 }
 
 #[test]

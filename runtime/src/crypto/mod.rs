@@ -105,10 +105,13 @@ impl fmt::Debug for Signature {
 pub fn verify_batch<'a>(
     items: impl IntoIterator<Item = (&'a AccountId, &'a [u8], &'a Signature)>,
 ) -> bool {
+    // In chunks the host takes: a block may carry more signed transactions than one call.
     #[cfg(all(target_arch = "wasm32", not(feature = "std")))]
-    let valid = crate::wasm::guest::host_sr25519_verify_batch(
-        &items.into_iter().collect::<Vec<_>>().encode(),
-    );
+    let valid = items
+        .into_iter()
+        .collect::<Vec<_>>()
+        .chunks(crate::wasm::MAX_VERIFY_BATCH)
+        .all(|chunk| crate::wasm::guest::host_sr25519_verify_batch(&chunk.encode()));
     #[cfg(not(all(target_arch = "wasm32", not(feature = "std"))))]
     let valid = verify_batch_natively(items);
     valid
