@@ -791,31 +791,47 @@ impl Client {
             .header(&claim.parent)?
             .ok_or(StoreError::MissingBlock(claim.parent))?;
         // The inherents first (one that fails is left out), then the pool in order.
-        // At most `MAX_BUILD_INPUT` bytes: the rest waits for later blocks.
-        let mut offered = 0usize;
-        let (hashes, extrinsics): (Vec<Option<Hash>>, Vec<OpaqueExtrinsic>) = inherents
+        // At most `MAX_BUILD_INPUT` bytes, the inherents always: a transaction that does not
+        // fit in what is left waits for a later block, and those behind it still get their
+        // turn. Transactions waiting for a missing nonce are not offered.
+        let mut left = MAX_BUILD_INPUT.saturating_sub(inherents.iter().map(|xt| xt.0.len()).sum());
+        let pooled = pool.ordered().into_iter().filter(|(hash, xt)| {
+            let fits = !pool.is_waiting(hash) && xt.0.len() <= left;
+            if fits {
+                left = left.saturating_sub(xt.0.len());
+            }
+            fits
+        });
+        let inherent_count = inherents.len();
+        let (mut hashes, extrinsics): (Vec<Option<Hash>>, Vec<OpaqueExtrinsic>) = inherents
             .into_iter()
             .map(|xt| (None, xt))
-            .chain(
-                pool.ordered()
-                    .into_iter()
-                    .map(|(hash, xt)| (Some(hash), xt)),
-            )
-            .take_while(|(_, xt)| {
-                offered = offered.saturating_add(xt.0.len());
-                offered <= MAX_BUILD_INPUT
-            })
+            .chain(pooled.map(|(hash, xt)| (Some(hash), xt)))
             .unzip();
-        let request = BuildRequest {
+        let mut request = BuildRequest {
             parent: parent.clone(),
             author: Some(key.public()),
             extrinsics,
         };
         let deadline = deadline.unwrap_or_else(|| Instant::now() + UNHURRIED_BUILD);
         let root = parent.state_root;
-        let mut built = with_runtime_at(self.nodes(), root, |host, code_hash, code, nodes| {
-            host.build_block(code_hash, code, nodes, &request, false, deadline)
-        })?;
+        let build = |request: &BuildRequest| {
+            with_runtime_at(self.nodes(), root, |host, code_hash, code, nodes| {
+                host.build_block(code_hash, code, nodes, request, false, deadline)
+            })
+        };
+        let mut built = match build(&request) {
+            Ok(built) => built,
+            // The runtime failed on something the pool offered (it should refuse a bad
+            // transaction, not fail on it): the chain goes on with the inherents alone.
+            Err(err) if !err.is_local() && request.extrinsics.len() > inherent_count => {
+                tracing::warn!(%err, "the runtime failed building with the pool: inherents only");
+                request.extrinsics.truncate(inherent_count);
+                hashes.truncate(inherent_count);
+                build(&request)?
+            }
+            Err(err) => return Err(err.into()),
+        };
         let mut dropped = Vec::new();
         let mut left_out = HashSet::new();
         for (index, reason) in &built.rejected {

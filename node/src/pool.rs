@@ -55,12 +55,13 @@ pub enum PoolError {
     },
 }
 
-/// Largest transaction taken (a relay runtime of 3 MiB offered by `set_code` fits): what a
-/// block's builder is given is bounded by [`MAX_BUILD_INPUT`], and one transaction must fit.
-pub const MAX_TRANSACTION_SIZE: usize = 4 * 1024 * 1024;
-/// Most bytes of transactions offered to the runtime for one block, in pool order: the block,
-/// its state changes and the runtime's copies of them stay within what the Wasm host takes.
-pub const MAX_BUILD_INPUT: usize = 6 * 1024 * 1024;
+/// Largest transaction taken (a relay runtime of 3 MiB offered by `set_code` fits): one must
+/// fit in a block, whose size [`MAX_BUILD_INPUT`] bounds.
+pub const MAX_TRANSACTION_SIZE: usize = 3 * 1024 * 1024 + 64 * 1024;
+/// Most bytes of extrinsics, inherents included, offered to the runtime for one block: the
+/// block stays within what gossip carries (4 MiB), and its state changes and the runtime's
+/// copies of them within what the Wasm host takes.
+pub const MAX_BUILD_INPUT: usize = 4 * 1024 * 1024 - 128 * 1024;
 
 /// A transaction the pool took.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -134,6 +135,11 @@ impl Pool {
     /// How many pooled transactions wait for a missing earlier nonce.
     pub fn waiting_len(&self) -> usize {
         self.waiting.len()
+    }
+
+    /// Whether pooled transaction `hash` waits for a missing earlier nonce of its sender.
+    pub fn is_waiting(&self, hash: &Hash) -> bool {
+        self.waiting.contains(hash)
     }
 
     /// Whether the pool holds the transaction with this hash.

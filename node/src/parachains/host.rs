@@ -263,7 +263,10 @@ pub struct ParachainHost {
     malus: Malus,
     /// Backing groups by relay parent and para, as the relay runtime gave them: every
     /// statement gossiped is checked against one, and asking the runtime costs a Wasm call.
-    groups: Mutex<LruCache<(Hash, ParaId), Option<Group>>>,
+    groups: Mutex<LruCache<(Hash, ParaId), Group>>,
+    /// Relay parents and paras the runtime named no group for, kept apart: junk statements
+    /// naming made-up paras must not push honest groups out.
+    no_group: Mutex<LruCache<(Hash, ParaId), ()>>,
 }
 
 /// A backing group: its validators by index.
@@ -271,6 +274,8 @@ type Group = Vec<u32>;
 
 /// Backing groups remembered: a few relay parents' worth for every para.
 const GROUPS_KEPT: usize = 1_024;
+/// Misses remembered.
+const NO_GROUPS_KEPT: usize = 256;
 
 /// Relay state at block `at`, and its header.
 fn state_at<'a>(client: &'a Client, at: &Hash) -> Result<(State<'a>, Header), ParachainError> {
@@ -313,6 +318,9 @@ impl ParachainHost {
             malus: Malus::default(),
             groups: Mutex::new(LruCache::new(
                 NonZeroUsize::new(GROUPS_KEPT).unwrap_or(NonZeroUsize::MIN),
+            )),
+            no_group: Mutex::new(LruCache::new(
+                NonZeroUsize::new(NO_GROUPS_KEPT).unwrap_or(NonZeroUsize::MIN),
             )),
         }
     }
@@ -377,27 +385,26 @@ impl ParachainHost {
         relay_parent: &Header,
     ) -> Result<Vec<u32>, ParachainError> {
         let key = (relay_parent.hash(), para);
-        let cached = self
-            .groups
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&key)
-            .cloned();
-        let group = match cached {
-            Some(group) => group,
-            None => {
-                // A para with no core is remembered too: asking again costs a runtime call.
-                let group = match relay_api::backing_group(client, relay_parent, para) {
-                    Ok(group) => Some(group),
-                    Err(ParachainError::UnknownPara(_)) => None,
-                    Err(err) => return Err(err),
-                };
-                let mut groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
-                groups.put(key, group.clone());
-                group
+        let groups = || self.groups.lock().unwrap_or_else(|e| e.into_inner());
+        let no_group = || self.no_group.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(group) = groups().get(&key) {
+            return Ok(group.clone());
+        }
+        if no_group().get(&key).is_some() {
+            return Err(ParachainError::UnknownPara(para));
+        }
+        match relay_api::backing_group(client, relay_parent, para) {
+            Ok(group) => {
+                groups().put(key, group.clone());
+                Ok(group)
             }
-        };
-        group.ok_or(ParachainError::UnknownPara(para))
+            // Remembered too: asking again would cost another runtime call.
+            Err(ParachainError::UnknownPara(para)) => {
+                no_group().put(key, ());
+                Err(ParachainError::UnknownPara(para))
+            }
+            Err(err) => Err(err),
+        }
     }
 
     /// Checks a collator's candidate if this validator is in its backing group; if valid, keeps
