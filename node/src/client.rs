@@ -149,8 +149,8 @@ pub enum ImportOutcome {
 pub struct Authored {
     /// The sealed block, already imported.
     pub block: Block,
-    /// Transactions dropped from the pool as invalid, with why.
-    pub dropped: Vec<(Hash, InvalidTransaction)>,
+    /// Transactions dropped from the pool, with why.
+    pub dropped: Vec<(Hash, String)>,
 }
 
 /// A slot this node may author, on the parent the authorship engine chose.
@@ -208,24 +208,60 @@ pub struct Client {
 /// Runtime versions remembered by code hash.
 const VERSIONS_KEPT: usize = 8;
 
-/// Each of `xts` checked by `checker` for the pool (signatures too if `check_signatures`),
-/// or why none could be.
+/// Each of `xts` checked by `checker` for the pool (signatures too if `check_signatures`):
+/// what the pool needs, or why it cannot take it. At most [`MAX_BUILD_INPUT`] bytes go to one
+/// runtime call; a call the runtime fails (not for a reason of this node's own) is split in
+/// halves, so a transaction it fails on costs the others in its call nothing.
 pub fn check_for_pool(
     checker: &TxChecker,
     xts: &[OpaqueExtrinsic],
     check_signatures: bool,
-) -> Result<Vec<Result<ValidTransaction, InvalidTransaction>>, PoolError> {
-    let verdicts = checker
-        .check(xts, check_signatures)
-        .map_err(|e| PoolError::State(e.to_string()))?;
-    if verdicts.len() == xts.len() {
-        Ok(verdicts)
-    } else {
-        Err(PoolError::State(format!(
-            "the runtime answered for {} of {} transactions",
-            verdicts.len(),
-            xts.len()
-        )))
+) -> Vec<Result<ValidTransaction, PoolError>> {
+    let mut verdicts = Vec::with_capacity(xts.len());
+    let mut rest = xts;
+    while !rest.is_empty() {
+        let mut bytes = 0usize;
+        let count = rest
+            .iter()
+            .take_while(|xt| {
+                bytes = bytes.saturating_add(xt.0.len());
+                bytes <= MAX_BUILD_INPUT
+            })
+            .count()
+            .max(1);
+        let (call, after) = rest.split_at(count);
+        check_or_split(checker, call, check_signatures, &mut verdicts);
+        rest = after;
+    }
+    verdicts
+}
+
+fn check_or_split(
+    checker: &TxChecker,
+    xts: &[OpaqueExtrinsic],
+    check_signatures: bool,
+    verdicts: &mut Vec<Result<ValidTransaction, PoolError>>,
+) {
+    match checker.check(xts, check_signatures) {
+        Ok(answers) if answers.len() == xts.len() => {
+            verdicts.extend(answers.into_iter().map(|a| a.map_err(PoolError::Invalid)));
+        }
+        Err(err) if !err.is_local() && xts.len() > 1 => {
+            let (first, second) = xts.split_at(xts.len() / 2);
+            check_or_split(checker, first, check_signatures, verdicts);
+            check_or_split(checker, second, check_signatures, verdicts);
+        }
+        Ok(answers) => {
+            let err = format!(
+                "the runtime answered for {} of {} transactions",
+                answers.len(),
+                xts.len()
+            );
+            verdicts.extend(xts.iter().map(|_| Err(PoolError::State(err.clone()))));
+        }
+        Err(err) => {
+            verdicts.extend(xts.iter().map(|_| Err(PoolError::State(err.to_string()))));
+        }
     }
 }
 
@@ -407,21 +443,16 @@ impl Client {
                 }
             }
         }
+        if checked.is_empty() {
+            return outcomes;
+        }
         let (indices, xts): (Vec<usize>, Vec<OpaqueExtrinsic>) = checked.into_iter().unzip();
-        let verdicts = self
-            .tx_checker()
-            .and_then(|checker| check_for_pool(&checker, &xts, check_signatures));
-        match verdicts {
-            Ok(verdicts) => {
-                for ((index, xt), verdict) in indices.into_iter().zip(xts).zip(verdicts) {
-                    outcomes[index] = pool.admit(xt, verdict).map(|admitted| admitted.hash);
-                }
-            }
-            Err(err) => {
-                for index in indices {
-                    outcomes[index] = Err(err.clone());
-                }
-            }
+        let verdicts = match self.tx_checker() {
+            Ok(checker) => check_for_pool(&checker, &xts, check_signatures),
+            Err(err) => xts.iter().map(|_| Err(err.clone())).collect(),
+        };
+        for ((index, xt), verdict) in indices.into_iter().zip(xts).zip(verdicts) {
+            outcomes[index] = pool.admit(xt, verdict).map(|admitted| admitted.hash);
         }
         outcomes
     }
@@ -439,10 +470,9 @@ impl Client {
     /// state (its nonce not taken, its fee payable).
     pub fn revalidate(&self, xt: &OpaqueExtrinsic) -> Result<ValidTransaction, PoolError> {
         let checker = self.tx_checker()?;
-        match check_for_pool(&checker, std::slice::from_ref(xt), false)?.pop() {
-            Some(verdict) => verdict.map_err(PoolError::Invalid),
-            None => Err(PoolError::State("the runtime gave no answer".into())),
-        }
+        check_for_pool(&checker, std::slice::from_ref(xt), false)
+            .pop()
+            .unwrap_or_else(|| Err(PoolError::State("the runtime gave no answer".into())))
     }
 
     /// The chain's nodes, owned, for a runtime call.
@@ -455,12 +485,8 @@ impl Client {
     /// they were on entry, and this runs after every authored block on the whole pool.
     pub fn prune_pool(&self, pool: &mut Pool) -> Vec<(Hash, InvalidTransaction)> {
         let (hashes, xts): (Vec<Hash>, Vec<OpaqueExtrinsic>) = pool.all().into_iter().unzip();
-        // A state the runtime cannot read says nothing about the transactions: keep them.
-        let checked = match self
-            .tx_checker()
-            .and_then(|checker| check_for_pool(&checker, &xts, false))
-        {
-            Ok(checked) => checked,
+        let checked = match self.tx_checker() {
+            Ok(checker) => check_for_pool(&checker, &xts, false),
             Err(err) => {
                 tracing::warn!(%err, "the pool could not be checked against the best block");
                 return Vec::new();
@@ -468,16 +494,22 @@ impl Client {
         };
         let mut dropped = Vec::new();
         let mut next_nonce = std::collections::HashMap::new();
+        let mut unchecked = None;
         for (hash, verdict) in hashes.into_iter().zip(checked) {
             match verdict {
                 Ok(info) => {
                     next_nonce.insert(info.signer, info.next_nonce);
                 }
-                Err(reason) => {
+                Err(PoolError::Invalid(reason)) => {
                     pool.remove(&hash);
                     dropped.push((hash, reason));
                 }
+                // A state the runtime cannot read says nothing about the transaction: kept.
+                Err(err) => unchecked = Some(err),
             }
+        }
+        if let Some(err) = unchecked {
+            tracing::warn!(%err, "some pooled transactions could not be checked against the best block");
         }
         dropped.extend(pool.refresh_waiting(&next_nonce));
         dropped
@@ -820,19 +852,26 @@ impl Client {
                 host.build_block(code_hash, code, nodes, request, false, deadline)
             })
         };
+        let mut failed = Vec::new();
         let mut built = match build(&request) {
             Ok(built) => built,
             // The runtime failed on something the pool offered (it should refuse a bad
             // transaction, not fail on it): the chain goes on with the inherents alone.
+            // Those offered are dropped, as one of them cannot be told from the rest: kept,
+            // it would fail every later block of this author too.
             Err(err) if !err.is_local() && request.extrinsics.len() > inherent_count => {
                 tracing::warn!(%err, "the runtime failed building with the pool: inherents only");
                 request.extrinsics.truncate(inherent_count);
-                hashes.truncate(inherent_count);
+                let reason = format!("the runtime failed building a block with it: {err}");
+                for hash in hashes.drain(inherent_count..).flatten() {
+                    pool.remove(&hash);
+                    failed.push((hash, reason.clone()));
+                }
                 build(&request)?
             }
             Err(err) => return Err(err.into()),
         };
-        let mut dropped = Vec::new();
+        let mut dropped = failed;
         let mut left_out = HashSet::new();
         for (index, reason) in &built.rejected {
             left_out.insert(*index);
@@ -847,7 +886,7 @@ impl Client {
                     ) => {}
                 Some(Some(hash)) => {
                     pool.remove(hash);
-                    dropped.push((*hash, reason.clone()));
+                    dropped.push((*hash, reason.to_string()));
                 }
                 None => {}
             }
@@ -873,7 +912,12 @@ impl Client {
         for hash in &included {
             pool.remove(hash);
         }
-        dropped.extend(self.prune_pool(pool));
+        let pruned = self.prune_pool(pool);
+        dropped.extend(
+            pruned
+                .into_iter()
+                .map(|(hash, why)| (hash, why.to_string())),
+        );
         Ok(Authored {
             block: Block { header, extrinsics },
             dropped,

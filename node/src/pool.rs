@@ -246,7 +246,7 @@ impl Pool {
     pub fn admit(
         &mut self,
         xt: OpaqueExtrinsic,
-        verdict: Result<ValidTransaction, InvalidTransaction>,
+        verdict: Result<ValidTransaction, PoolError>,
     ) -> Result<Admitted, PoolError> {
         let info = verdict?;
         let (hash, replaced) = self.insert_replacing(xt, info.clone())?;

@@ -256,9 +256,9 @@ impl Node {
         let mut requeued = 0;
         let mut refused = Vec::new();
         let hashes: Vec<Hash> = retracted.iter().map(OpaqueExtrinsic::hash).collect();
-        // Their signatures were checked when their blocks were imported: one runtime call
-        // checks what the new best state says of them.
-        let outcomes = client.submit_all(&mut pool, retracted, false);
+        // Signatures too: one covers its birth block's hash, which may have left the chain
+        // with the fork, and the runtime version, which the fork may have changed.
+        let outcomes = client.submit_all(&mut pool, retracted, true);
         for (hash, outcome) in hashes.into_iter().zip(outcomes) {
             match outcome {
                 Ok(_) => requeued += 1,
@@ -525,7 +525,7 @@ impl Node {
             tracing::info!(%hash, %reason, "dropped transaction");
             self.shared.publish(ChainEvent::TxDropped {
                 hash: *hash,
-                reason: reason.to_string(),
+                reason: reason.clone(),
             });
         }
         let block = authored.block;

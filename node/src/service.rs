@@ -2,8 +2,8 @@
 
 use crate::client::{check_for_pool, Client};
 use crate::metrics::Metrics;
-use crate::pool::{Admitted, Pool, PoolError};
-use std::collections::VecDeque;
+use crate::pool::{Admitted, Pool, PoolError, MAX_BUILD_INPUT, MAX_TRANSACTION_SIZE};
+use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tessera_runtime::{Hash, Header, OpaqueExtrinsic};
 use tokio::sync::{broadcast, oneshot};
@@ -55,17 +55,51 @@ const EVENT_BUFFER: usize = 256;
 /// Most submitted transactions that wait for the runtime's check; more are refused until
 /// it catches up.
 pub const MAX_AWAITING_CHECK: usize = 4_096;
-/// Most submitted transactions checked in one runtime call.
+/// Most bytes of submitted transactions that wait for the runtime's check.
+pub const MAX_AWAITING_BYTES: usize = 4 * MAX_BUILD_INPUT;
+/// Most submitted transactions checked in one runtime call (and at most [`MAX_BUILD_INPUT`]
+/// bytes of them).
 const CHECK_BATCH: usize = 256;
+
+/// A submitted transaction waiting for the runtime's check, and whom to tell.
+struct Submission {
+    xt: OpaqueExtrinsic,
+    hash: Hash,
+    reply: oneshot::Sender<Result<Admitted, PoolError>>,
+}
 
 /// Submitted transactions waiting for the runtime's check, and whether a thread checks them.
 #[derive(Default)]
 struct Submissions {
-    waiting: VecDeque<(
-        OpaqueExtrinsic,
-        oneshot::Sender<Result<Admitted, PoolError>>,
-    )>,
+    waiting: VecDeque<Submission>,
+    /// Hashes of those waiting: the same bytes twice are refused before any check.
+    hashes: HashSet<Hash>,
+    bytes: usize,
     checking: bool,
+}
+
+impl Submissions {
+    /// The next batch: in order, up to [`CHECK_BATCH`] and [`MAX_BUILD_INPUT`] bytes (one
+    /// at least).
+    fn next_batch(&mut self) -> Vec<Submission> {
+        let mut batch = Vec::new();
+        let mut bytes = 0usize;
+        while let Some(next) = self.waiting.front() {
+            let size = next.xt.0.len();
+            let full = batch.len() >= CHECK_BATCH || bytes.saturating_add(size) > MAX_BUILD_INPUT;
+            if !batch.is_empty() && full {
+                break;
+            }
+            let Some(next) = self.waiting.pop_front() else {
+                break;
+            };
+            bytes = bytes.saturating_add(size);
+            self.bytes = self.bytes.saturating_sub(size);
+            self.hashes.remove(&next.hash);
+            batch.push(next);
+        }
+        batch
+    }
 }
 
 /// The node's shared state.
@@ -116,18 +150,33 @@ impl Shared {
     /// Checks a submitted transaction against the best state and pools it. Submissions are
     /// checked in batches, one runtime call each, on a blocking thread that holds neither the
     /// client nor the pool while the runtime runs: a flood of them does not hold up the
-    /// node's imports and authoring, and costs one instantiation per batch.
+    /// node's imports and authoring, and costs one instantiation per batch. Nothing here
+    /// waits for the pool or the client, which a block's author holds while it builds.
     pub async fn submit(self: &Arc<Self>, xt: OpaqueExtrinsic) -> Result<Admitted, PoolError> {
-        if let Some(refused) = self.pool().refuses(&xt) {
-            return Err(refused);
+        let size = xt.0.len();
+        if size > MAX_TRANSACTION_SIZE {
+            return Err(PoolError::TooLarge {
+                size,
+                max: MAX_TRANSACTION_SIZE,
+            });
         }
+        let hash = xt.hash();
         let (reply, answer) = oneshot::channel();
         let start_checking = {
             let mut submissions = self.submissions();
-            if submissions.waiting.len() >= MAX_AWAITING_CHECK {
-                return Err(PoolError::Busy(MAX_AWAITING_CHECK));
+            if submissions.hashes.contains(&hash) {
+                return Err(PoolError::AlreadyImported(hash));
             }
-            submissions.waiting.push_back((xt, reply));
+            if submissions.waiting.len() >= MAX_AWAITING_CHECK
+                || submissions.bytes.saturating_add(size) > MAX_AWAITING_BYTES
+            {
+                return Err(PoolError::Busy(submissions.waiting.len()));
+            }
+            submissions.hashes.insert(hash);
+            submissions.bytes = submissions.bytes.saturating_add(size);
+            submissions
+                .waiting
+                .push_back(Submission { xt, hash, reply });
             !std::mem::replace(&mut submissions.checking, true)
         };
         if start_checking {
@@ -141,41 +190,55 @@ impl Shared {
 
     /// Checks and pools submitted transactions until none waits.
     fn check_submissions(&self) {
-        // A panic below must not leave submissions waiting for a thread that is gone.
+        // A panic below must not leave submissions waiting for a thread that is gone: they
+        // are dropped (their submitters hear the check was abandoned), and the next
+        // submission starts another thread.
         struct Checking<'a>(&'a Shared);
         impl Drop for Checking<'_> {
             fn drop(&mut self) {
                 if std::thread::panicking() {
-                    self.0.submissions().checking = false;
+                    let mut submissions = self.0.submissions();
+                    *submissions = Submissions::default();
                 }
             }
         }
         let _checking = Checking(self);
         loop {
-            let batch: Vec<_> = {
+            let batch = {
                 let mut submissions = self.submissions();
-                if submissions.waiting.is_empty() {
+                let batch = submissions.next_batch();
+                if batch.is_empty() {
                     submissions.checking = false;
                     return;
                 }
-                let count = submissions.waiting.len().min(CHECK_BATCH);
-                submissions.waiting.drain(..count).collect()
+                batch
             };
-            let (xts, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-            // Its own statement: the client's lock ends before the runtime runs.
-            let checker = self.client().tx_checker();
-            let verdicts = checker.and_then(|checker| check_for_pool(&checker, &xts, true));
-            let outcomes: Vec<_> = match verdicts {
-                Ok(verdicts) => {
-                    let mut pool = self.pool();
-                    xts.into_iter()
-                        .zip(verdicts)
-                        .map(|(xt, verdict)| pool.admit(xt, verdict))
-                        .collect()
+            // What the pool refuses at once (full, or holding it already) costs no check.
+            let (mut outcomes, mut to_check) = (Vec::new(), Vec::new());
+            {
+                let pool = self.pool();
+                for submission in batch {
+                    match pool.refuses(&submission.xt) {
+                        Some(refused) => outcomes.push((submission.reply, Err(refused))),
+                        None => to_check.push(submission),
+                    }
                 }
-                Err(err) => replies.iter().map(|_| Err(err.clone())).collect(),
-            };
-            for (reply, outcome) in replies.into_iter().zip(outcomes) {
+            }
+            if !to_check.is_empty() {
+                let xts: Vec<OpaqueExtrinsic> = to_check.iter().map(|s| s.xt.clone()).collect();
+                // Its own statement: the client's lock ends before the runtime runs.
+                let checker = self.client().tx_checker();
+                let verdicts = match checker {
+                    Ok(checker) => check_for_pool(&checker, &xts, true),
+                    Err(err) => xts.iter().map(|_| Err(err.clone())).collect(),
+                };
+                let mut pool = self.pool();
+                for (submission, verdict) in to_check.into_iter().zip(verdicts) {
+                    let admitted = pool.admit(submission.xt, verdict);
+                    outcomes.push((submission.reply, admitted));
+                }
+            }
+            for (reply, outcome) in outcomes {
                 // The submitter may have gone (its connection closed): nothing to tell.
                 let _ = reply.send(outcome);
             }
@@ -213,5 +276,54 @@ impl Shared {
     /// Subscribes to chain events.
     pub fn subscribe(&self) -> broadcast::Receiver<ChainEvent> {
         self.events.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn waiting(
+        sizes: &[usize],
+    ) -> (
+        Submissions,
+        Vec<oneshot::Receiver<Result<Admitted, PoolError>>>,
+    ) {
+        let mut submissions = Submissions::default();
+        let mut answers = Vec::new();
+        for (n, &size) in sizes.iter().enumerate() {
+            let mut bytes = vec![0u8; size];
+            bytes[..8].copy_from_slice(&(n as u64).to_le_bytes());
+            let xt = OpaqueExtrinsic(bytes);
+            let (reply, answer) = oneshot::channel();
+            submissions.hashes.insert(xt.hash());
+            submissions.bytes += size;
+            submissions.waiting.push_back(Submission {
+                hash: xt.hash(),
+                xt,
+                reply,
+            });
+            answers.push(answer);
+        }
+        (submissions, answers)
+    }
+
+    #[test]
+    fn batches_keep_order_within_their_count_and_bytes_and_take_an_oversized_one_alone() {
+        let (mut submissions, _answers) = waiting(&[100; CHECK_BATCH + 10]);
+        assert_eq!(submissions.next_batch().len(), CHECK_BATCH);
+        let rest = submissions.next_batch();
+        assert_eq!(rest.len(), 10);
+        assert_eq!(rest[0].xt.0[..8], (CHECK_BATCH as u64).to_le_bytes());
+        assert!(submissions.next_batch().is_empty());
+        assert_eq!((submissions.bytes, submissions.hashes.len()), (0, 0));
+
+        let big = MAX_BUILD_INPUT / 2 + 1;
+        let (mut submissions, _answers) = waiting(&[big, big, MAX_BUILD_INPUT + 1, 100]);
+        let sizes = |batch: Vec<Submission>| batch.iter().map(|s| s.xt.0.len()).collect::<Vec<_>>();
+        assert_eq!(sizes(submissions.next_batch()), [big]);
+        assert_eq!(sizes(submissions.next_batch()), [big]);
+        assert_eq!(sizes(submissions.next_batch()), [MAX_BUILD_INPUT + 1]);
+        assert_eq!(sizes(submissions.next_batch()), [100]);
     }
 }
