@@ -73,6 +73,13 @@ pub const MAX_HOST_INPUT: u32 = 8 * 1024 * 1024;
 /// Longest storage key a runtime may read (ours are under 200 bytes).
 pub const MAX_STORAGE_KEY: u32 = 16 * 1024;
 
+/// Longest log target a runtime's line keeps (longer ones are cut).
+const MAX_LOG_TARGET: u32 = 64;
+/// Longest log message a runtime's line keeps.
+const MAX_LOG_MESSAGE: u32 = 1024;
+/// Most lines one runtime call writes to the node's log; a line says when more were dropped.
+const MAX_LOG_LINES: u32 = 64;
+
 /// Most signatures one `sr25519_verify_batch` call checks.
 pub const MAX_BATCH: u32 = wasm::MAX_VERIFY_BATCH as u32;
 
@@ -227,6 +234,8 @@ struct Execution {
     build_deadline: Option<Instant>,
     /// The instance's allocator, for host functions that return buffers.
     alloc: Option<TypedFunc<u32, u32>>,
+    /// Lines the runtime wrote to the log in this call.
+    log_lines: u32,
 }
 
 impl Execution {
@@ -240,6 +249,7 @@ impl Execution {
             runtime,
             build_deadline: None,
             alloc: None,
+            log_lines: 0,
         }
     }
 }
@@ -1275,6 +1285,18 @@ fn store_failed(caller: &mut Caller<'_, Execution>, failure: String) -> wasmtime
 }
 
 /// The host functions of the ABI ([`tessera_runtime::wasm`]).
+/// A runtime's line in the node's log, under the target `runtime` (filter with
+/// `RUST_LOG=runtime=debug`), its own target as the `module` field.
+fn log_line(level: u32, module: &str, message: &str) {
+    match level {
+        0 | 1 => tracing::error!(target: "runtime", module, "{message}"),
+        2 => tracing::warn!(target: "runtime", module, "{message}"),
+        3 => tracing::info!(target: "runtime", module, "{message}"),
+        4 => tracing::debug!(target: "runtime", module, "{message}"),
+        _ => tracing::trace!(target: "runtime", module, "{message}"),
+    }
+}
+
 fn host_functions(engine: &Engine) -> wasmtime::Result<Linker<Execution>> {
     let mut linker = Linker::new(engine);
     let module = wasm::HOST_MODULE;
@@ -1433,6 +1455,39 @@ fn host_functions(engine: &Engine) -> wasmtime::Result<Linker<Execution>> {
         |caller: Caller<'_, Execution>| -> u32 {
             let deadline = caller.data().build_deadline;
             u32::from(deadline.is_some_and(|deadline| Instant::now() >= deadline))
+        },
+    )?;
+    linker.func_wrap(
+        module,
+        host::LOG,
+        |mut caller: Caller<'_, Execution>,
+         level: u32,
+         target: u32,
+         target_len: u32,
+         message: u32,
+         message_len: u32|
+         -> wasmtime::Result<()> {
+            let (target_len, message_len) = (
+                target_len.min(MAX_LOG_TARGET),
+                message_len.min(MAX_LOG_MESSAGE),
+            );
+            host_call(&mut caller, target_len.saturating_add(message_len))?;
+            // Read whoever calls: a pointer out of bounds traps alike on every node.
+            let target = read(&mut caller, target, target_len)?;
+            let message = read(&mut caller, message, message_len)?;
+            let execution = caller.data_mut();
+            // A validation runs a para's code on validators: its lines are not theirs to show.
+            if execution.runtime.is_none() || execution.log_lines > MAX_LOG_LINES {
+                return Ok(());
+            }
+            execution.log_lines += 1;
+            let target = String::from_utf8_lossy(&target);
+            if execution.log_lines > MAX_LOG_LINES {
+                tracing::warn!(target: "runtime", module = %target, "more lines dropped");
+            } else {
+                log_line(level, &target, &String::from_utf8_lossy(&message));
+            }
+            Ok(())
         },
     )?;
     linker.func_wrap(

@@ -45,6 +45,7 @@ pub mod executive;
 pub mod extrinsic;
 pub mod hashing;
 pub mod header;
+pub mod logging;
 pub mod messaging;
 pub mod modules;
 pub mod parachain;

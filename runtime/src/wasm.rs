@@ -19,6 +19,7 @@
 //! | `sr25519_verify` | `(signature: i32, message: i32, len: i32, public: i32) -> i32` | 1 if the 64-byte signature of the message by the 32-byte key verifies, else 0 |
 //! | `sr25519_verify_batch` | `(items: i32, len: i32) -> i32` | 1 if every item of the SCALE `Vec<(AccountId, Vec<u8>, Signature)>` (at most [`MAX_VERIFY_BATCH`]) verifies, else 0 |
 //! | `abort` | `(message: i32, len: i32)` | stops execution with a UTF-8 message (a panic) |
+//! | `log` | `(level: i32, target: i32, target_len: i32, message: i32, message_len: i32)` | a UTF-8 line for the node's log at `level` (1 error … 5 trace), under `target` (at most 64 and 1,024 bytes are read; a node shows at most 64 lines a call, and none from a validation, where the code is a para's) |
 //! | `runtime_version_for` | `(code: i32, len: i32, kind: i32) -> i64` | checks a runtime blob for a relay chain (`kind` 0) or a para (1) ([`check_code`]; a relay runtime is also instantiated and asked its version): `ptr \| len << 32` of a buffer from `tessera_alloc` holding the SCALE `Result<VersionInfo, CodeError>` |
 //! | `runtime_version` | `(code: i32, len: i32) -> i64` | `runtime_version_for` a para (the first version, kept for blobs that import it) |
 //!
@@ -86,6 +87,9 @@ pub mod host {
     pub const STORAGE_COMMIT: &str = "storage_commit";
     /// `() -> 1 | 0`: whether a block builder's time is up (block building only).
     pub const OUT_OF_TIME: &str = "out_of_time";
+    /// `(level, target, target_len, message, message_len)`: a line for the node's log
+    /// ([`crate::logging`]).
+    pub const LOG: &str = "log";
     /// The functions of runtime API calls: the node's state, the builder's clock.
     pub const RUNTIME_API: [&str; 3] = [STORAGE_GET, STORAGE_COMMIT, OUT_OF_TIME];
 
@@ -100,11 +104,12 @@ pub mod host {
             STORAGE_GET | RUNTIME_VERSION => (2, "i64"),
             RUNTIME_VERSION_FOR => (3, "i64"),
             OUT_OF_TIME => (0, "i32"),
+            LOG => (5, ""),
             _ => return None,
         })
     }
     /// All of them.
-    pub const ALL: [&str; 7] = [
+    pub const ALL: [&str; 8] = [
         BLAKE2_256,
         BLAKE2_128,
         SR25519_VERIFY,
@@ -112,6 +117,7 @@ pub mod host {
         ABORT,
         RUNTIME_VERSION,
         RUNTIME_VERSION_FOR,
+        LOG,
     ];
 }
 
@@ -689,6 +695,21 @@ pub mod guest {
         fn storage_get(key: u32, len: u32) -> u64;
         fn storage_commit(changes: u32, len: u32, root: u32);
         fn out_of_time() -> u32;
+        fn log(level: u32, target: u32, target_len: u32, message: u32, message_len: u32);
+    }
+
+    /// Writes a line to the node's log.
+    pub fn host_log(level: u32, target: &str, message: &str) {
+        // SAFETY: the host reads both strings and returns nothing.
+        unsafe {
+            log(
+                level,
+                ptr_of(target.as_bytes()),
+                target.len() as u32,
+                ptr_of(message.as_bytes()),
+                message.len() as u32,
+            )
+        }
     }
 
     /// The value under `key` in the node's state.

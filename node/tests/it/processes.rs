@@ -443,6 +443,9 @@ async fn upgrades_the_relay_runtime(
     wait_finalized(alice, header_of(&header).number + 3, logs).await;
     for member in validators.iter().chain([observer]) {
         assert_eq!(spec_version(member.rpc).await, 2);
+        // The runtime said so in each node's log, through the `log` host function.
+        let said = format!("code updated to tessera-relay version 2 ({code_hash})");
+        assert!(member.log().contains(&said), "no `{said}` in a node's log");
     }
 
     // Its visible change: half the base fee. A transfer signed for the old version is refused

@@ -549,6 +549,35 @@ fn code_that_is_not_wasm_or_breaks_the_abi_is_refused() {
     assert!(matches!(err, InvalidCandidate::BadOutput(_)), "{err}");
 }
 
+/// A validation function may log (validators show none of it), but its pointers are checked
+/// as for any host call: out of bounds, the validation traps on every validator alike.
+#[test]
+fn a_validation_function_logs_nothing_on_validators_and_its_pointers_are_checked() {
+    let host = host();
+    let import = r#"(import "tessera" "log" (func $log (param i32 i32 i32 i32 i32)))"#;
+    // Logs "boom" under "boom" a thousand times (past the per-call limit), then returns an
+    // output the host cannot read: it got as far as its end.
+    let logs = module(
+        import,
+        "(local $n i32)
+         (loop $again
+           (call $log (i32.const 3) (i32.const 16) (i32.const 4) (i32.const 16) (i32.const 4))
+           (local.set $n (i32.add (local.get $n) (i32.const 1)))
+           (br_if $again (i32.lt_u (local.get $n) (i32.const 1000))))
+         i64.const 0x0000_0010_ffff_0000",
+    );
+    let err = run(&host, &logs, ValidationPurpose::Backing);
+    assert!(matches!(err, InvalidCandidate::BadOutput(_)), "{err}");
+
+    let out_of_bounds = module(
+        import,
+        "(call $log (i32.const 3) (i32.const 16) (i32.const 4) (i32.const 200000) (i32.const 8))
+         i64.const 0",
+    );
+    let err = run(&host, &out_of_bounds, ValidationPurpose::Backing);
+    assert!(matches!(err, InvalidCandidate::Trap(_)), "{err}");
+}
+
 #[test]
 fn a_compilation_over_its_time_limit_gives_up_the_candidate_and_finishes_in_the_background() {
     let host = ValidationHost::new(ValidationLimits {

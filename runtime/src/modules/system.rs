@@ -162,8 +162,17 @@ impl<E: From<Event>> Dispatch<E> for Call {
                     // The relay chain: every node runs the parent's `:code`, so the next
                     // block runs this.
                     let kind = crate::wasm::ChainKind::Relay;
-                    check_upgrade(ctx, &code, kind, MAX_RUNTIME_CODE_SIZE, NAME)?;
+                    let version = check_upgrade(ctx, &code, kind, MAX_RUNTIME_CODE_SIZE, NAME)?;
                     let code_hash = blake2_256(&code);
+                    crate::logging::log(
+                        crate::logging::Level::Info,
+                        "runtime::system",
+                        &alloc::format!(
+                            "code updated to {} version {} ({code_hash}): the next block runs it",
+                            version.spec_name,
+                            version.spec_version
+                        ),
+                    );
                     ctx.state.set(crate::storage::CODE_KEY.to_vec(), code);
                     ctx.deposit_event(Event::CodeUpdated { code_hash });
                 }
@@ -176,14 +185,14 @@ impl<E: From<Event>> Dispatch<E> for Call {
 /// Checks `code` offered by `set_code` as the runtime to follow the running one on a `kind`
 /// chain: at most `max_size` bytes, a module every node can run with every export nodes call
 /// on such a chain ([`crate::wasm::check_code`] by the host, which also instantiates a relay
-/// runtime), the same spec name and a higher spec version. Errors are `module`'s.
+/// runtime), the same spec name and a higher spec version; its version. Errors are `module`'s.
 pub fn check_upgrade<E>(
     ctx: &mut Context<'_, E>,
     code: &[u8],
     kind: crate::wasm::ChainKind,
     max_size: usize,
     module: &'static str,
-) -> core::result::Result<(), CallError> {
+) -> core::result::Result<crate::wasm::VersionInfo, CallError> {
     use crate::wasm::CodeError;
     let error = |name| -> CallError { DispatchError::module(module, name).into() };
     if code.is_empty() {
@@ -207,7 +216,7 @@ pub fn check_upgrade<E>(
     if offered.spec_version <= current.spec_version {
         return Err(error("SpecVersionNotIncreased"));
     }
-    Ok(())
+    Ok(offered)
 }
 
 /// The account's record (default when it does not exist).
