@@ -1286,7 +1286,7 @@ fn store_failed(caller: &mut Caller<'_, Execution>, failure: String) -> wasmtime
 
 /// The host functions of the ABI ([`tessera_runtime::wasm`]).
 /// A runtime's line in the node's log, under the target `runtime` (filter with
-/// `RUST_LOG=runtime=debug`), its own target as the `module` field.
+/// `--log info,runtime=debug`), its own target as the `module` field.
 fn log_line(level: u32, module: &str, message: &str) {
     match level {
         0 | 1 => tracing::error!(target: "runtime", module, "{message}"),
