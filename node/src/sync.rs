@@ -124,13 +124,7 @@ pub struct ChainSync {
     wanted: HashMap<Hash, WantedBlock>,
     /// Requests by hash in flight: the block each is for, and when it was sent.
     fetching: HashMap<OutboundRequestId, (Hash, Instant)>,
-    /// No download before this: this node failed to import a peer's good blocks (its store or
-    /// runtime host), and asking again at once would only fail again.
-    paused_until: Option<Instant>,
 }
-
-/// How long downloads wait after this node failed to import blocks through no fault of theirs.
-const LOCAL_FAILURE_PAUSE: Duration = Duration::from_secs(1);
 
 impl ChainSync {
     /// Sync for the node whose state is `shared`.
@@ -144,7 +138,6 @@ impl ChainSync {
             overlap: INITIAL_OVERLAP,
             justification_asked: 0,
             wanted: HashMap::new(),
-            paused_until: None,
             fetching: HashMap::new(),
         }
     }
@@ -637,7 +630,6 @@ impl ChainSync {
                         self.peers.remove(&peer);
                     } else {
                         tracing::warn!(%peer, %err, "a synced block could not be imported here");
-                        self.paused_until = Some(Instant::now() + LOCAL_FAILURE_PAUSE);
                     }
                     return;
                 }
@@ -649,12 +641,6 @@ impl ChainSync {
     /// justification if one has finalized further than we have.
     async fn maybe_download(&mut self) {
         if self.downloading.is_some() {
-            return;
-        }
-        if self
-            .paused_until
-            .is_some_and(|until| Instant::now() < until)
-        {
             return;
         }
         let Ok(meta) = self.shared.client().info() else {
