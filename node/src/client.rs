@@ -431,30 +431,15 @@ impl Client {
         xts: Vec<OpaqueExtrinsic>,
         check_signatures: bool,
     ) -> Vec<Result<Hash, PoolError>> {
-        let mut outcomes: Vec<Result<Hash, PoolError>> = Vec::with_capacity(xts.len());
-        let mut checked = Vec::new();
-        for (index, xt) in xts.into_iter().enumerate() {
-            match pool.refuses(&xt) {
-                Some(refused) => outcomes.push(Err(refused)),
-                None => {
-                    // A placeholder until the check answers.
-                    outcomes.push(Err(PoolError::State(String::new())));
-                    checked.push((index, xt));
-                }
-            }
-        }
-        if checked.is_empty() {
-            return outcomes;
-        }
-        let (indices, xts): (Vec<usize>, Vec<OpaqueExtrinsic>) = checked.into_iter().unzip();
-        let verdicts = match self.tx_checker() {
-            Ok(checker) => check_for_pool(&checker, &xts, check_signatures),
-            Err(err) => xts.iter().map(|_| Err(err.clone())).collect(),
-        };
-        for ((index, xt), verdict) in indices.into_iter().zip(xts).zip(verdicts) {
-            outcomes[index] = pool.admit(xt, verdict).map(|admitted| admitted.hash);
-        }
-        outcomes
+        let offer = pool.triage(xts);
+        let verdicts = self
+            .tx_checker()
+            .map(|checker| check_for_pool(&checker, offer.to_check(), check_signatures));
+        offer
+            .admit(pool, verdicts)
+            .into_iter()
+            .map(|outcome| outcome.map(|admitted| admitted.hash))
+            .collect()
     }
 
     /// What checks transactions for the block after the best one without this client (its

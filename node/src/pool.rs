@@ -74,6 +74,52 @@ pub struct Admitted {
     pub replaced: Option<Hash>,
 }
 
+/// Transactions offered to a pool ([`Pool::triage`]): what it refused at once, and those the
+/// runtime must check before [`Offer::admit`].
+#[derive(Debug)]
+pub struct Offer {
+    /// Per offered transaction, in order: its refusal, or none while it waits for its check.
+    outcomes: Vec<Option<Result<Admitted, PoolError>>>,
+    /// Where each of `to_check` stands in `outcomes`.
+    indices: Vec<usize>,
+    to_check: Vec<OpaqueExtrinsic>,
+}
+
+impl Offer {
+    /// The transactions the runtime must check.
+    pub fn to_check(&self) -> &[OpaqueExtrinsic] {
+        &self.to_check
+    }
+
+    /// Adds to `pool` those the runtime's check (`verdicts`, one per [`Self::to_check`], or
+    /// why there are none) found valid; the outcome of every offered transaction, in order.
+    pub fn admit(
+        self,
+        pool: &mut Pool,
+        verdicts: Result<Vec<Result<ValidTransaction, PoolError>>, PoolError>,
+    ) -> Vec<Result<Admitted, PoolError>> {
+        let Offer {
+            mut outcomes,
+            indices,
+            to_check,
+        } = self;
+        let verdicts = match verdicts {
+            Ok(verdicts) => verdicts,
+            Err(err) => to_check.iter().map(|_| Err(err.clone())).collect(),
+        };
+        for ((index, xt), verdict) in indices.into_iter().zip(to_check).zip(verdicts) {
+            outcomes[index] = Some(pool.admit(xt, verdict));
+        }
+        outcomes
+            .into_iter()
+            .map(|outcome| {
+                outcome
+                    .unwrap_or_else(|| Err(PoolError::State("the runtime gave no answer".into())))
+            })
+            .collect()
+    }
+}
+
 #[derive(Clone, Debug)]
 struct Entry {
     xt: OpaqueExtrinsic,
@@ -242,8 +288,27 @@ impl Pool {
         }
     }
 
+    /// Sorts `xts` offered to the pool into those it refuses at once ([`Self::refuses`]) and
+    /// those the runtime must check first.
+    pub fn triage(&self, xts: Vec<OpaqueExtrinsic>) -> Offer {
+        let mut offer = Offer {
+            outcomes: Vec::with_capacity(xts.len()),
+            indices: Vec::new(),
+            to_check: Vec::new(),
+        };
+        for (index, xt) in xts.into_iter().enumerate() {
+            let refused = self.refuses(&xt);
+            if refused.is_none() {
+                offer.indices.push(index);
+                offer.to_check.push(xt);
+            }
+            offer.outcomes.push(refused.map(Err));
+        }
+        offer
+    }
+
     /// Adds `xt` as the runtime's check found it (`verdict`), if it is valid.
-    pub fn admit(
+    fn admit(
         &mut self,
         xt: OpaqueExtrinsic,
         verdict: Result<ValidTransaction, PoolError>,

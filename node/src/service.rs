@@ -213,32 +213,15 @@ impl Shared {
                 }
                 batch
             };
+            let (xts, replies): (Vec<_>, Vec<_>) =
+                batch.into_iter().map(|s| (s.xt, s.reply)).unzip();
             // What the pool refuses at once (full, or holding it already) costs no check.
-            let (mut outcomes, mut to_check) = (Vec::new(), Vec::new());
-            {
-                let pool = self.pool();
-                for submission in batch {
-                    match pool.refuses(&submission.xt) {
-                        Some(refused) => outcomes.push((submission.reply, Err(refused))),
-                        None => to_check.push(submission),
-                    }
-                }
-            }
-            if !to_check.is_empty() {
-                let xts: Vec<OpaqueExtrinsic> = to_check.iter().map(|s| s.xt.clone()).collect();
-                // Its own statement: the client's lock ends before the runtime runs.
-                let checker = self.client().tx_checker();
-                let verdicts = match checker {
-                    Ok(checker) => check_for_pool(&checker, &xts, true),
-                    Err(err) => xts.iter().map(|_| Err(err.clone())).collect(),
-                };
-                let mut pool = self.pool();
-                for (submission, verdict) in to_check.into_iter().zip(verdicts) {
-                    let admitted = pool.admit(submission.xt, verdict);
-                    outcomes.push((submission.reply, admitted));
-                }
-            }
-            for (reply, outcome) in outcomes {
+            let offer = self.pool().triage(xts);
+            // Its own statement: the client's lock ends before the runtime runs.
+            let checker = self.client().tx_checker();
+            let verdicts = checker.map(|checker| check_for_pool(&checker, offer.to_check(), true));
+            let outcomes = offer.admit(&mut self.pool(), verdicts);
+            for (reply, outcome) in replies.into_iter().zip(outcomes) {
                 // The submitter may have gone (its connection closed): nothing to tell.
                 let _ = reply.send(outcome);
             }

@@ -1284,7 +1284,6 @@ fn store_failed(caller: &mut Caller<'_, Execution>, failure: String) -> wasmtime
     wasmtime::Error::msg(failure)
 }
 
-/// The host functions of the ABI ([`tessera_runtime::wasm`]).
 /// A runtime's line in the node's log, under the target `runtime` (filter with
 /// `--log info,runtime=debug`), its own target as the `module` field.
 fn log_line(level: u32, module: &str, message: &str) {
@@ -1297,6 +1296,7 @@ fn log_line(level: u32, module: &str, message: &str) {
     }
 }
 
+/// The host functions of the ABI ([`tessera_runtime::wasm`]).
 fn host_functions(engine: &Engine) -> wasmtime::Result<Linker<Execution>> {
     let mut linker = Linker::new(engine);
     let module = wasm::HOST_MODULE;

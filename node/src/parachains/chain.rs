@@ -327,7 +327,7 @@ impl ParaChain {
         if self.keeps_pool && self.pool.is_full() {
             return Err(ParaTxError::PoolFull);
         }
-        Ok(TxChecker::new(self.with_nodes(Arc::default()), &self.head))
+        Ok(self.checker_at_head())
     }
 
     /// Queues `xt` as `verdict` (from a [`TxChecker`]) found it, if it is valid.
@@ -466,11 +466,15 @@ impl ParaChain {
     /// runtime (signatures too if `check_signatures`).
     fn check_on_head(
         &self,
-        transactions: Vec<OpaqueExtrinsic>,
+        transactions: &[OpaqueExtrinsic],
         check_signatures: bool,
     ) -> Result<Vec<Result<ValidTransaction, InvalidTransaction>>, ExecutionError> {
+        self.checker_at_head().check(transactions, check_signatures)
+    }
+
+    /// What checks transactions for the block after the head, with the chain's lock released.
+    fn checker_at_head(&self) -> TxChecker {
         TxChecker::new(self.with_nodes(Arc::default()), &self.head)
-            .check(&transactions, check_signatures)
     }
 
     /// Those of `txs` (checked before, signatures and all) that the head makes invalid, with
@@ -484,7 +488,7 @@ impl ParaChain {
         let mut next_nonce = HashMap::new();
         let (hashes, txs): (Vec<Hash>, Vec<OpaqueExtrinsic>) =
             txs.into_iter().map(|(hash, xt)| (hash, xt.clone())).unzip();
-        let Ok(verdicts) = self.check_on_head(txs, false) else {
+        let Ok(verdicts) = self.check_on_head(&txs, false) else {
             return (invalid, next_nonce);
         };
         for (hash, verdict) in hashes.into_iter().zip(verdicts) {
@@ -1095,7 +1099,7 @@ impl ParaView for ParaChain {
 
     fn revalidate(&self, xt: &OpaqueExtrinsic) -> Result<(), ParaTxError> {
         let verdicts = self
-            .check_on_head(vec![xt.clone()], false)
+            .check_on_head(std::slice::from_ref(xt), false)
             .map_err(|e| ParaTxError::State(e.to_string()))?;
         match verdicts.into_iter().next() {
             Some(Ok(_)) => Ok(()),
