@@ -2,7 +2,7 @@
 //! account (no root): reserve an id, register its genesis head and code, deregister it.
 
 use super::paras::{genesis_of, ParaRuntime};
-use super::submit::{wait_for, Chain, Settled};
+use super::submit::{Chain, Settled};
 use anyhow::{anyhow, bail, Context};
 use clap::{Args, Subcommand, ValueEnum};
 use parity_scale_codec::{DecodeAll, Encode};
@@ -249,8 +249,10 @@ async fn submit(
             signer.rpc
         );
     }
-    let (mut watch, _) = chain.submit(&pair, Call::Registrar(call)).await?;
-    let included = wait_for(&mut watch, Settled::Finalized, signer.timeout).await?;
+    let mut submitted = chain.submit(&pair, Call::Registrar(call)).await?;
+    let included = submitted
+        .wait_for(Settled::Finalized, signer.timeout)
+        .await?;
     let mut registrar_events = Vec::new();
     for event in chain.events_of::<Event>(&included).await? {
         match event {

@@ -1,7 +1,7 @@
 //! `tessera set-code`: replaces a chain's runtime as its sudo key, on the relay chain or on a
 //! para built from the template, and follows the upgrade until the chain runs it.
 
-use super::submit::{wait_for, Chain, Settled};
+use super::submit::{Chain, Settled};
 use anyhow::{anyhow, bail, Context};
 use clap::Args;
 use parity_scale_codec::{Decode, Encode, Input, Output};
@@ -141,7 +141,7 @@ async fn set_code(args: SetCodeArgs) -> anyhow::Result<()> {
         code.len()
     );
 
-    let (mut watch, _) = chain.submit(&pair, SudoSetCode(code)).await?;
+    let mut submitted = chain.submit(&pair, SudoSetCode(code)).await?;
     // The relay chain runs the code from the block after the one holding it: wait for that
     // block to be final. A para runs it only once the relay chain enacts it: wait for that.
     let settled = match chain.para {
@@ -149,7 +149,7 @@ async fn set_code(args: SetCodeArgs) -> anyhow::Result<()> {
         Some(_) => Settled::InBestBlock,
     };
     let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-    let included = wait_for(&mut watch, settled, left.as_secs().max(1)).await?;
+    let included = submitted.wait_for(settled, left.as_secs().max(1)).await?;
     match chain.para {
         None => {
             let version = chain.runtime_version(Some(included.block)).await?;

@@ -25,6 +25,7 @@ pub(super) struct Chain {
 }
 
 /// A transaction a block included: the block's hash and the transaction's index in it.
+#[derive(Debug)]
 pub(super) struct Included {
     /// The block.
     pub(super) block: Hash,
@@ -142,14 +143,12 @@ impl Chain {
     }
 
     /// Signs `call` from `pair` with the account's next nonce (after what the node's pool
-    /// holds) and submits it watched. The watch, and how many earlier transactions of the
-    /// account were pending in the node's pool.
-    pub(super) async fn submit<C: Encode + Decode + Clone>(
-        &self,
-        pair: &Pair,
+    /// holds) and submits it watched; follow it with [`Submitted::wait_for`].
+    pub(super) async fn submit<'a, C: Encode + Decode + Clone>(
+        &'a self,
+        pair: &'a Pair,
         call: C,
-    ) -> anyhow::Result<(Subscription<Value>, u32)> {
-        let who = pair.public();
+    ) -> anyhow::Result<Submitted<'a, C>> {
         let genesis: String = self
             .client
             .request("chain_getBlockHash", rpc_params![0])
@@ -158,14 +157,36 @@ impl Chain {
             .parse()
             .map_err(|_| anyhow!("bad genesis hash {genesis}"))?;
         let spec_version = self.runtime_version(None).await?.spec_version;
-        let chain = ChainContext {
+        let context = ChainContext {
             spec_version,
             genesis_hash,
             birth_hash: genesis_hash,
         };
-        let account: system::AccountInfo = self.storage(&system::ACCOUNT.key(&who)).await?;
-        // Another transaction of the signer may take the nonce between reading and
-        // submitting (the node says so with Substrate's code 1014): read it again.
+        let account: system::AccountInfo =
+            self.storage(&system::ACCOUNT.key(&pair.public())).await?;
+        let (watch, nonce) = self.sign_and_watch(pair, &call, &context).await?;
+        Ok(Submitted {
+            chain: self,
+            pair,
+            call,
+            context,
+            watch,
+            nonce,
+            pending: nonce.saturating_sub(account.nonce),
+        })
+    }
+
+    /// Signs `call` with the account's next nonce and submits it watched; the watch and the
+    /// nonce. Another transaction of the signer may take the nonce between reading and
+    /// submitting (the node says so with Substrate's code 1014, or calls it stale): then the
+    /// nonce is read again.
+    async fn sign_and_watch<C: Encode + Decode + Clone>(
+        &self,
+        pair: &Pair,
+        call: &C,
+        context: &ChainContext,
+    ) -> anyhow::Result<(Subscription<Value>, u32)> {
+        let who = pair.public();
         let mut attempt = 0;
         loop {
             let nonce: u32 = self
@@ -177,7 +198,7 @@ impl Chain {
                 nonce,
                 tip: 0,
             };
-            let xt = Extrinsic::signed(pair, call.clone(), extra, &chain).to_opaque();
+            let xt = Extrinsic::signed(pair, call.clone(), extra, context).to_opaque();
             let submitted = self
                 .client
                 .subscribe::<Value, _>(
@@ -187,13 +208,12 @@ impl Chain {
                 )
                 .await;
             match submitted {
-                Ok(watch) => return Ok((watch, nonce.saturating_sub(account.nonce))),
-                Err(ClientError::Call(err)) if err.code() == NONCE_TAKEN && attempt < 3 => {
+                Ok(watch) => return Ok((watch, nonce)),
+                Err(ClientError::Call(err)) if err.code() == NONCE_TAKEN && attempt < RESIGNS => {
                     attempt += 1;
                 }
-                // A block took the nonce meanwhile (the node calls it stale): read it again.
                 Err(ClientError::Call(err))
-                    if attempt < 3 && self.nonce_moved(&who, nonce).await =>
+                    if attempt < RESIGNS && self.nonce_moved(&who, nonce).await =>
                 {
                     tracing::debug!(
                         reason = err.message(),
@@ -210,7 +230,87 @@ impl Chain {
     }
 }
 
-/// How settled a watched transaction must be before [`wait_for`] returns.
+/// How many times a transaction whose nonce another one of the signer took is signed again.
+const RESIGNS: u32 = 3;
+
+/// A signed call the node accepted, watched until a block holds it.
+pub(super) struct Submitted<'a, C> {
+    chain: &'a Chain,
+    pair: &'a Pair,
+    call: C,
+    context: ChainContext,
+    watch: Subscription<Value>,
+    nonce: u32,
+    /// How many earlier transactions of the account were pending in the node's pool.
+    pub(super) pending: u32,
+}
+
+impl<C: Encode + Decode + Clone> Submitted<'_, C> {
+    /// Follows the transaction until it is `settled`. Fails with the node's reason if it became
+    /// invalid or was dropped, and after `timeout` seconds. One that became invalid before any
+    /// block held it because another transaction of the signer took its nonce (the dev network's
+    /// workload signs with the dev accounts too) never runs: it is signed again with the next
+    /// nonce, the call unchanged.
+    pub(super) async fn wait_for(
+        &mut self,
+        settled: Settled,
+        timeout: u64,
+    ) -> anyhow::Result<Included> {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(timeout);
+        let (mut included_once, mut resigned) = (false, 0);
+        loop {
+            let event = match tokio::time::timeout_at(deadline, self.watch.next()).await {
+                Err(_) if settled == Settled::Finalized => {
+                    bail!("the transaction was not in a finalized block after {timeout} s")
+                }
+                Err(_) => bail!("the transaction was not included in a block after {timeout} s"),
+                Ok(None) => bail!("the node closed the transaction's subscription"),
+                Ok(Some(event)) => event.context("unexpected transaction event")?,
+            };
+            let kind = event["event"].as_str();
+            match kind {
+                Some("bestChainBlockIncluded") if settled == Settled::Finalized => {
+                    included_once |= !event["block"].is_null();
+                }
+                Some("bestChainBlockIncluded") | Some("finalized") => {
+                    let block = event["block"]["hash"].as_str().and_then(|h| h.parse().ok());
+                    let index = event["block"]["index"]
+                        .as_u64()
+                        .and_then(|i| u32::try_from(i).ok());
+                    if let (Some(block), Some(index)) = (block, index) {
+                        return Ok(Included { block, index });
+                    }
+                }
+                Some("invalid")
+                    if !included_once
+                        && resigned < RESIGNS
+                        && self
+                            .chain
+                            .nonce_moved(&self.pair.public(), self.nonce)
+                            .await =>
+                {
+                    resigned += 1;
+                    println!(
+                        "note: another transaction of the account took nonce {} first; signing \
+                         again",
+                        self.nonce
+                    );
+                    (self.watch, self.nonce) = self
+                        .chain
+                        .sign_and_watch(self.pair, &self.call, &self.context)
+                        .await?;
+                }
+                Some(kind @ ("invalid" | "dropped" | "error")) => {
+                    let reason = event["error"].as_str().unwrap_or("no reason given");
+                    bail!("the transaction is {kind}: {reason}");
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// How settled a watched transaction must be before [`Submitted::wait_for`] returns.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum Settled {
     /// In a block of the best chain (which a reorg may still take back).
@@ -219,40 +319,152 @@ pub(super) enum Settled {
     Finalized,
 }
 
-/// Follows a watched transaction until it is `settled`. Fails with the node's reason if it
-/// became invalid or was dropped, and after `timeout` seconds.
-pub(super) async fn wait_for(
-    watch: &mut Subscription<Value>,
-    settled: Settled,
-    timeout: u64,
-) -> anyhow::Result<Included> {
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(timeout);
-    loop {
-        let event = match tokio::time::timeout_at(deadline, watch.next()).await {
-            Err(_) if settled == Settled::Finalized => {
-                bail!("the transaction was not in a finalized block after {timeout} s")
-            }
-            Err(_) => bail!("the transaction was not included in a block after {timeout} s"),
-            Ok(None) => bail!("the node closed the transaction's subscription"),
-            Ok(Some(event)) => event.context("unexpected transaction event")?,
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jsonrpsee::server::Server;
+    use jsonrpsee::types::Params;
+    use jsonrpsee::RpcModule;
+    use serde_json::json;
+    use std::sync::{Arc, Mutex};
+    use tessera_runtime::OpaqueExtrinsic;
+
+    /// A node's answers: the account's next nonce, and the events each submission's watch
+    /// sends, in order.
+    #[derive(Default)]
+    struct Node {
+        next_nonce: u32,
+        /// What the account's next nonce becomes once a transaction is submitted (another
+        /// transaction of the account took the nonce meanwhile), if it moves.
+        moved_to: Option<u32>,
+        watches: Vec<Vec<Value>>,
+        /// The nonce and call of each submitted transaction.
+        submitted: Vec<(u32, Vec<u8>)>,
+    }
+
+    async fn serve(node: Node) -> (Chain, Arc<Mutex<Node>>, jsonrpsee::server::ServerHandle) {
+        let node = Arc::new(Mutex::new(node));
+        let mut module = RpcModule::new(node.clone());
+        module
+            .register_method("system_chain", |_, _, _| "tessera-dev")
+            .unwrap();
+        module
+            .register_method("chain_getBlockHash", |_, _, _| Hash::default().to_string())
+            .unwrap();
+        module
+            .register_method(
+                "state_getRuntimeVersion",
+                |_, _, _| json!({"specName": "tessera-relay", "specVersion": 1}),
+            )
+            .unwrap();
+        module
+            .register_method("state_getStorage", |_, _, _| Value::Null)
+            .unwrap();
+        module
+            .register_method("system_accountNextIndex", |_, node, _| {
+                node.lock().unwrap().next_nonce
+            })
+            .unwrap();
+        module
+            .register_subscription(
+                "transactionWatch_v1_submitAndWatch",
+                "transactionWatch_v1_watchEvent",
+                "transactionWatch_v1_unwatch",
+                |params: Params<'static>, pending, node, _| async move {
+                    let text: String = params.one()?;
+                    let bytes = hex::decode(text.trim_start_matches("0x"))?;
+                    let opaque = OpaqueExtrinsic::decode(&mut &bytes[..])?;
+                    let xt = Extrinsic::<Vec<u8>>::decode_exact(&opaque.0)?;
+                    let nonce = xt.signature.map_or(0, |s| s.extra.nonce);
+                    let events = {
+                        let mut node = node.lock().unwrap();
+                        let index = node.submitted.len();
+                        node.submitted.push((nonce, xt.call));
+                        if let Some(moved) = node.moved_to.take() {
+                            node.next_nonce = moved;
+                        }
+                        node.watches.get(index).cloned().unwrap_or_default()
+                    };
+                    let sink = pending.accept().await?;
+                    for event in events {
+                        sink.send(serde_json::value::to_raw_value(&event)?).await?;
+                    }
+                    // Keep the subscription open, as a node does until the transaction settles.
+                    sink.closed().await;
+                    Ok(())
+                },
+            )
+            .unwrap();
+        let server = Server::builder().build("127.0.0.1:0").await.unwrap();
+        let addr = server.local_addr().unwrap();
+        let handle = server.start(module);
+        let chain = Chain::connect(&format!("ws://{addr}")).await.unwrap();
+        (chain, node, handle)
+    }
+
+    fn included(kind: &str) -> Value {
+        json!({"event": kind, "block": {"hash": Hash::default().to_string(), "index": 1}})
+    }
+
+    fn invalid(reason: &str) -> Value {
+        json!({"event": "invalid", "error": reason})
+    }
+
+    #[tokio::test]
+    async fn a_transaction_whose_nonce_another_took_first_is_signed_again_with_the_next() {
+        let node = Node {
+            next_nonce: 8,
+            moved_to: Some(10),
+            watches: vec![
+                vec![invalid("nonce 8 is stale: the account's next nonce is 10")],
+                vec![included("bestChainBlockIncluded"), included("finalized")],
+            ],
+            ..Node::default()
         };
-        let kind = event["event"].as_str();
-        match kind {
-            Some("bestChainBlockIncluded") if settled == Settled::Finalized => {}
-            Some("bestChainBlockIncluded") | Some("finalized") => {
-                let block = event["block"]["hash"].as_str().and_then(|h| h.parse().ok());
-                let index = event["block"]["index"]
-                    .as_u64()
-                    .and_then(|i| u32::try_from(i).ok());
-                if let (Some(block), Some(index)) = (block, index) {
-                    return Ok(Included { block, index });
-                }
-            }
-            Some(kind @ ("invalid" | "dropped" | "error")) => {
-                let reason = event["error"].as_str().unwrap_or("no reason given");
-                bail!("the transaction is {kind}: {reason}");
-            }
-            _ => {}
-        }
+        let (chain, node, _server) = serve(node).await;
+        let pair = Pair::dev("Bob");
+        let mut submitted = chain.submit(&pair, b"reserve".to_vec()).await.unwrap();
+        let included = submitted.wait_for(Settled::Finalized, 10).await.unwrap();
+        assert_eq!(included.index, 1);
+        let call = b"reserve".to_vec();
+        assert_eq!(
+            node.lock().unwrap().submitted,
+            [(8, call.clone()), (10, call)]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_transaction_invalid_for_another_reason_or_after_a_block_held_it_is_not_resent() {
+        // Its nonce did not move: the reason is the transaction's own.
+        let node = Node {
+            next_nonce: 8,
+            watches: vec![vec![invalid("cannot pay the fee")]],
+            ..Node::default()
+        };
+        let (chain, node, _server) = serve(node).await;
+        let pair = Pair::dev("Bob");
+        let mut submitted = chain.submit(&pair, b"reserve".to_vec()).await.unwrap();
+        let err = submitted
+            .wait_for(Settled::Finalized, 10)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("cannot pay the fee"), "{err}");
+        assert_eq!(node.lock().unwrap().submitted.len(), 1);
+
+        // A best block held it before (a reorg took it back): it may still be final elsewhere.
+        let node = Node {
+            next_nonce: 8,
+            moved_to: Some(9),
+            watches: vec![vec![included("bestChainBlockIncluded"), invalid("stale")]],
+            ..Node::default()
+        };
+        let (chain, node, _server) = serve(node).await;
+        let mut submitted = chain.submit(&pair, b"reserve".to_vec()).await.unwrap();
+        let err = submitted
+            .wait_for(Settled::Finalized, 10)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("invalid: stale"), "{err}");
+        assert_eq!(node.lock().unwrap().submitted.len(), 1);
     }
 }

@@ -1,10 +1,10 @@
 //! `tessera xcm`: XCM messages, locations and asset lists between their SCALE bytes (as chains
 //! carry them, Polkadot's layout) and JSON (as people read and write them).
 
-use super::submit::{wait_for, Chain, Settled};
+use super::submit::{Chain, Settled, Submitted};
 use anyhow::{anyhow, bail, Context};
 use clap::{Args, Subcommand, ValueEnum};
-use jsonrpsee_core::client::{ClientT, Subscription};
+use jsonrpsee_core::client::ClientT;
 use jsonrpsee_core::rpc_params;
 use parity_scale_codec::{Decode, Encode};
 use serde::de::DeserializeOwned;
@@ -233,12 +233,12 @@ struct RuntimeCall {
 }
 
 /// Signs `call` from `pair` and submits it watched; the id of the message it sends, and the
-/// watch.
-async fn submit_xcm(
-    chain: &Chain,
-    pair: &Pair,
+/// submitted transaction.
+async fn submit_xcm<'a>(
+    chain: &'a Chain,
+    pair: &'a Pair,
     call: module::Call,
-) -> anyhow::Result<([u8; 32], Subscription<Value>)> {
+) -> anyhow::Result<([u8; 32], Submitted<'a, RuntimeCall>)> {
     let who = pair.public();
     let sent: u64 = chain.storage(&module::SENT_COUNT.key(&who)).await?;
     let module = if chain.para.is_some() {
@@ -246,7 +246,8 @@ async fn submit_xcm(
     } else {
         RELAY_XCM_CALL_INDEX
     };
-    let (watch, pending) = chain.submit(pair, RuntimeCall { module, call }).await?;
+    let submitted = chain.submit(pair, RuntimeCall { module, call }).await?;
+    let pending = submitted.pending;
     if pending > 0 {
         // The id counts the messages the account sent before; a pending one would be counted
         // first.
@@ -261,7 +262,7 @@ async fn submit_xcm(
         None => vec![network],
     };
     let location = Junctions::from_slice(&place).ok_or_else(|| anyhow!("bad chain location"))?;
-    Ok((module::message_id_of(&location, &who, sent), watch))
+    Ok((module::message_id_of(&location, &who, sent), submitted))
 }
 
 /// The XCM records (`xcm_messageStatus`) of message `id` at `chain`.
@@ -311,9 +312,9 @@ async fn send_and_follow(
     let pair = Pair::from_uri(&sending.from).map_err(|err| anyhow!("bad --from: {err}"))?;
     let source = Chain::connect(&sending.rpc).await?;
     let call = build(source.para.is_some())?;
-    let (id, mut watch) = submit_xcm(&source, &pair, call).await?;
+    let (id, mut submitted) = submit_xcm(&source, &pair, call).await?;
     println!("message id 0x{}", hex::encode(id));
-    let included = wait_for(&mut watch, Settled::InBestBlock, timeout).await?;
+    let included = submitted.wait_for(Settled::InBestBlock, timeout).await?;
     println!("included in block {}", included.block);
     // The including block is the head the node reads at now: the record is there at once
     // unless the call failed.
