@@ -281,6 +281,10 @@ pub const MAX_INITIAL_MEMORY_PAGES: u64 = (MAX_MEMORY_BYTES / 65_536) as u64;
 pub const MAX_TABLES: u32 = 1;
 /// The most elements a runtime's table may start with (the hosts' pool's table size).
 pub const MAX_TABLE_ELEMENTS: usize = 20_000;
+/// The most bytes of per-instance metadata a runtime may need, as [`check_code`] estimates it:
+/// half the hosts' pool's 1 MiB per instance (wasmtime's default), the rest left for the
+/// metadata's fixed part.
+pub const MAX_INSTANCE_METADATA: usize = 512 * 1024;
 
 /// Exports every chain runtime must have, besides [`MEMORY_EXPORT`] and [`ALLOC_EXPORT`], each
 /// `(i32, i32) -> i64`.
@@ -354,8 +358,9 @@ pub enum CodeError {
     /// Its memory starts larger than a host allows.
     #[codec(index = 4)]
     MemoryTooLarge,
-    /// It has more tables, or a larger one, than a host allows, or a start function (which
-    /// would run, and could trap, at every instantiation).
+    /// It has more tables, or a larger one, than a host allows, a start function (which
+    /// would run, and could trap, at every instantiation), or what fails instantiation: a
+    /// segment out of bounds, more instance metadata than a host's pool holds.
     #[codec(index = 5)]
     Unsupported(String),
 }
@@ -373,19 +378,21 @@ impl core::fmt::Display for CodeError {
     }
 }
 
-/// Checks that `code` is a runtime of a `kind` chain every node can run, without running it: a valid module
-/// under the Wasm 2.0 features (what every node compiles), importing only host functions with
-/// their signatures, exporting its memory (at most [`MAX_INITIAL_MEMORY_PAGES`] to start
-/// with), the allocator and the functions nodes call with theirs, with at most one table of
-/// [`MAX_TABLE_ELEMENTS`] and no start function; returns the version its `runtime_version`
-/// section holds. (What it cannot see: a data segment out of bounds, or an instance's
-/// metadata over the pool's size, fail at instantiation.)
+/// Checks that `code` is a runtime of a `kind` chain every node can run, without running it: a
+/// valid module under the Wasm 2.0 features (what every node compiles), importing only host
+/// functions with their signatures, exporting its memory (at most [`MAX_INITIAL_MEMORY_PAGES`]
+/// to start with), the allocator and the functions nodes call with theirs, with at most one
+/// table of [`MAX_TABLE_ELEMENTS`] and no start function, and one that instantiates: its
+/// segments at constant offsets within the memory and table it starts with, its metadata
+/// within [`MAX_INSTANCE_METADATA`]. Returns the version its `runtime_version` section holds.
+/// Deterministic, so every node judges a block that offers code alike; a compile that fails
+/// on a module passing all this would be a compiler's limit, not the code's.
 #[cfg(feature = "std")]
 pub fn check_code(code: &[u8], kind: ChainKind) -> Result<VersionInfo, CodeError> {
     use parity_scale_codec::DecodeAll;
     use wasmparser::{
-        CompositeInnerType, ExternalKind, Parser, Payload, TypeRef, ValType, Validator,
-        WasmFeatures,
+        CompositeInnerType, DataKind, ElementItems, ElementKind, ExternalKind, Parser, Payload,
+        TypeRef, ValType, Validator, WasmFeatures,
     };
     let types = Validator::new_with_features(WasmFeatures::WASM2)
         .validate_all(code)
@@ -415,11 +422,17 @@ pub fn check_code(code: &[u8], kind: ChainKind) -> Result<VersionInfo, CodeError
     };
     let mut memories = Vec::new();
     let (mut exports, mut version) = (Vec::new(), None);
+    let mut table_elements = 0u64;
+    // What the instance's metadata holds an entry for: imported functions, globals, and
+    // functions that escape (exported, in an element segment, or referenced by a global).
+    let (mut imported, mut globals) = (0usize, 0usize);
+    let mut escaped = std::collections::BTreeSet::new();
     for payload in Parser::new(0).parse_all(code) {
         match payload.map_err(invalid)? {
             Payload::ImportSection(imports) => {
                 for import in imports.into_imports() {
                     let import = import.map_err(invalid)?;
+                    imported = imported.saturating_add(1);
                     let expected = (import.module == HOST_MODULE)
                         .then(|| host::signature(import.name))
                         .flatten();
@@ -445,6 +458,56 @@ pub fn check_code(code: &[u8], kind: ChainKind) -> Result<VersionInfo, CodeError
                     if usize::try_from(initial).map_or(true, |n| n > MAX_TABLE_ELEMENTS) {
                         return Err(CodeError::Unsupported("a table too large".into()));
                     }
+                    table_elements = initial;
+                }
+            }
+            Payload::GlobalSection(section) => {
+                for global in section {
+                    let global = global.map_err(invalid)?;
+                    globals = globals.saturating_add(1);
+                    escaped.extend(functions_in(&global.init_expr).map_err(invalid)?);
+                }
+            }
+            Payload::ElementSection(section) => {
+                for segment in section {
+                    let segment = segment.map_err(invalid)?;
+                    let mut items = 0u64;
+                    match segment.items {
+                        ElementItems::Functions(functions) => {
+                            for function in functions {
+                                escaped.insert(function.map_err(invalid)?);
+                                items = items.saturating_add(1);
+                            }
+                        }
+                        ElementItems::Expressions(_, expressions) => {
+                            for expression in expressions {
+                                let expression = expression.map_err(invalid)?;
+                                escaped.extend(functions_in(&expression).map_err(invalid)?);
+                                items = items.saturating_add(1);
+                            }
+                        }
+                    }
+                    if let ElementKind::Active { offset_expr, .. } = segment.kind {
+                        let end = constant_offset(&offset_expr)?.saturating_add(items);
+                        if end > table_elements {
+                            return Err(out_of_bounds("an element segment", "table"));
+                        }
+                    }
+                }
+            }
+            Payload::DataSection(section) => {
+                let memory_bytes = memories
+                    .first()
+                    .map_or(0, |pages| pages.saturating_mul(65_536));
+                for segment in section {
+                    let segment = segment.map_err(invalid)?;
+                    if let DataKind::Active { offset_expr, .. } = segment.kind {
+                        let len = u64::try_from(segment.data.len()).unwrap_or(u64::MAX);
+                        let end = constant_offset(&offset_expr)?.saturating_add(len);
+                        if end > memory_bytes {
+                            return Err(out_of_bounds("a data segment", "memory"));
+                        }
+                    }
                 }
             }
             Payload::StartSection { .. } => {
@@ -453,6 +516,9 @@ pub fn check_code(code: &[u8], kind: ChainKind) -> Result<VersionInfo, CodeError
             Payload::ExportSection(section) => {
                 for export in section {
                     let export = export.map_err(invalid)?;
+                    if export.kind == ExternalKind::Func {
+                        escaped.insert(export.index);
+                    }
                     exports.push((String::from(export.name), export.kind, export.index));
                 }
             }
@@ -489,7 +555,54 @@ pub fn check_code(code: &[u8], kind: ChainKind) -> Result<VersionInfo, CodeError
     {
         return Err(CodeError::MissingExport(missing.into()));
     }
+    // wasmtime's entry sizes on 64-bit hosts: a function import or reference 32 bytes, a
+    // global 16.
+    let metadata = imported
+        .saturating_add(escaped.len())
+        .saturating_mul(32)
+        .saturating_add(globals.saturating_mul(16));
+    if metadata > MAX_INSTANCE_METADATA {
+        return Err(CodeError::Unsupported(alloc::format!(
+            "instance metadata of about {metadata} bytes (at most {MAX_INSTANCE_METADATA})"
+        )));
+    }
     version.ok_or(CodeError::NoVersion)
+}
+
+/// The offset a segment's offset expression gives, if it is a constant (in Wasm 2.0 the only
+/// other is an imported global's value, and a runtime imports none).
+#[cfg(feature = "std")]
+fn constant_offset(expression: &wasmparser::ConstExpr<'_>) -> Result<u64, CodeError> {
+    use wasmparser::Operator;
+    let mut operators = expression.get_operators_reader();
+    match (operators.read(), operators.read()) {
+        (Ok(Operator::I32Const { value }), Ok(Operator::End)) if operators.eof() => {
+            Ok(u64::from(value.cast_unsigned()))
+        }
+        _ => Err(CodeError::Unsupported(
+            "a segment at an offset that is no constant".into(),
+        )),
+    }
+}
+
+/// The functions a constant expression refers to.
+#[cfg(feature = "std")]
+fn functions_in(
+    expression: &wasmparser::ConstExpr<'_>,
+) -> Result<Vec<u32>, wasmparser::BinaryReaderError> {
+    let mut functions = Vec::new();
+    let mut operators = expression.get_operators_reader();
+    while !operators.eof() {
+        if let wasmparser::Operator::RefFunc { function_index } = operators.read()? {
+            functions.push(function_index);
+        }
+    }
+    Ok(functions)
+}
+
+#[cfg(feature = "std")]
+fn out_of_bounds(what: &str, of: &str) -> CodeError {
+    CodeError::Unsupported(alloc::format!("{what} beyond the {of} it starts with"))
 }
 
 #[cfg(feature = "std")]

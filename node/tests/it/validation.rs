@@ -953,7 +953,7 @@ fn a_blob_offered_as_code_is_checked_without_running_it() {
         Err(CodeError::UnknownImport("tessera::blake2_256".into()))
     );
     // Every export nodes call, with its type, and memory a host can give.
-    let api = |memory_pages: u32, version_result: &str| {
+    let api_with = |memory_pages: u32, version_result: &str, extra: &str| {
         let exports: String = Para
             .required_exports()
             .map(|name| {
@@ -964,11 +964,12 @@ fn a_blob_offered_as_code_is_checked_without_running_it() {
             })
             .collect();
         wat::parse_str(format!(
-            r#"(module (memory (export "memory") {memory_pages})
+            r#"(module {extra} (memory (export "memory") {memory_pages})
                 (func (export "tessera_alloc") (param i32) (result i32) i32.const 0) {exports})"#
         ))
         .unwrap()
     };
+    let api = |memory_pages: u32, version_result: &str| api_with(memory_pages, version_result, "");
     assert_eq!(check_code(&api(2, "i64"), Para), Err(CodeError::NoVersion));
     assert_eq!(
         check_code(&api(2, "i32"), Para),
@@ -978,4 +979,33 @@ fn a_blob_offered_as_code_is_checked_without_running_it() {
         check_code(&api(4097, "i64"), Para),
         Err(CodeError::MemoryTooLarge)
     );
+
+    // What valid Wasm could still fail at instantiation, after the upgrade, on every node: a
+    // segment beyond the memory or table it starts with, or more per-instance metadata than
+    // the pool holds. Within bounds, the check goes on to the (missing) version.
+    let unsupported = |extra: &str| match check_code(&api_with(2, "i64", extra), Para) {
+        Err(CodeError::Unsupported(what)) => what,
+        other => panic!("{extra}: {other:?}"),
+    };
+    let fits = |extra: &str| check_code(&api_with(2, "i64", extra), Para);
+    assert_eq!(
+        fits(r#"(data (i32.const 131068) "four")"#),
+        Err(CodeError::NoVersion)
+    );
+    assert!(unsupported(r#"(data (i32.const 131069) "four")"#).contains("a data segment beyond"));
+    assert!(unsupported(r#"(data (i32.const -1) "x")"#).contains("a data segment beyond"));
+    let table = r#"(table 2 funcref) (func $f)"#;
+    assert_eq!(
+        fits(&format!("{table} (elem (i32.const 1) $f)")),
+        Err(CodeError::NoVersion)
+    );
+    assert!(unsupported(&format!("{table} (elem (i32.const 1) $f $f)"))
+        .contains("an element segment beyond"));
+    let globals = |count: usize| "(global i32 (i32.const 0))".repeat(count);
+    assert_eq!(fits(&globals(1_000)), Err(CodeError::NoVersion));
+    assert!(unsupported(&globals(40_000)).contains("instance metadata"));
+    // The same host function imported over and over is as costly.
+    let imports =
+        |count: usize| r#"(import "tessera" "abort" (func (param i32 i32)))"#.repeat(count);
+    assert!(unsupported(&imports(20_000)).contains("instance metadata"));
 }
