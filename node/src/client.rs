@@ -6,7 +6,7 @@
 use crate::pool::{Pool, PoolError, MAX_BUILD_INPUT};
 use crate::store::{BlockCommit, ChainMeta, ChainStore, Database, StoreError};
 use crate::validation::{with_runtime_at, ExecutionError, TxChecker};
-use parity_scale_codec::{Decode, DecodeAll, Encode};
+use parity_scale_codec::{Decode, Encode};
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -14,10 +14,8 @@ use tessera_consensus::authorship::{
     self, seal_header, AuthorshipConfig, AuthorshipEngine, BlockData, CheckedHeader,
 };
 use tessera_consensus::AuthorityKey;
-use tessera_relay_chain::{
-    configuration, inclusion, session, ApprovalConfig, Event as RelayEvent, Genesis,
-};
-use tessera_runtime::dispatch::EventRecord;
+use tessera_relay_chain::runtime_api::{self, CandidateEvent};
+use tessera_relay_chain::{configuration, session, ApprovalConfig, Genesis};
 use tessera_runtime::executive::{block_author, BlockError, InvalidTransaction, ValidTransaction};
 use tessera_runtime::modules::{balances, system};
 use tessera_runtime::state::{NodeStore, State};
@@ -634,19 +632,41 @@ impl Client {
         self.engine.insert(checked.clone());
         self.retracted.extend(retracted);
         // The block is imported whatever follows: a failure here is logged, not returned.
-        let reverting = concluded_invalid(&self.store, checked.header()).and_then(|invalid| {
-            invalid
-                .iter()
-                .try_for_each(|candidate| self.revert_including(candidate))
-        });
+        let reverting = self
+            .concluded_invalid(&checked.header().hash())
+            .and_then(|invalid| {
+                invalid
+                    .iter()
+                    .try_for_each(|candidate| self.revert_including(candidate))
+            });
         if let Err(err) = reverting {
             tracing::error!(%err, "reverting the blocks of a candidate found invalid failed");
         }
         Ok(self.engine.best() == checked.header().hash())
     }
 
+    /// What block `at` did with candidates, as its runtime says.
+    pub fn candidate_events(&self, at: &Hash) -> Result<Vec<CandidateEvent>, QueryError> {
+        self.runtime_query(at, runtime_api::CANDIDATE_EVENTS, &())
+    }
+
+    /// The candidates block `at` recorded as concluded invalid by a dispute.
+    fn concluded_invalid(&self, at: &Hash) -> Result<Vec<Hash>, QueryError> {
+        Ok(self
+            .candidate_events(at)?
+            .into_iter()
+            .filter_map(|event| match event {
+                CandidateEvent::DisputeConcluded {
+                    candidate_hash,
+                    valid: false,
+                } => Some(candidate_hash),
+                _ => None,
+            })
+            .collect())
+    }
+
     /// Reverts every block above the finalized one that included `candidate`.
-    fn revert_including(&mut self, candidate: &Hash) -> Result<(), StoreError> {
+    fn revert_including(&mut self, candidate: &Hash) -> Result<(), QueryError> {
         let blocks: Vec<Hash> = self
             .engine
             .tree()
@@ -655,16 +675,10 @@ impl Client {
             .copied()
             .collect();
         for block in blocks {
-            let Some(header) = self.store.header(&block)? else {
-                continue;
-            };
-            let included = relay_events(&self.store, &header)?
-                .into_iter()
-                .any(|event| {
-                    matches!(event, RelayEvent::Inclusion(inclusion::Event::CandidateIncluded {
-                    candidate_hash, ..
-                }) if candidate_hash == *candidate)
-                });
+            let included = self.candidate_events(&block)?.into_iter().any(|event| {
+                matches!(event, CandidateEvent::Included { candidate_hash, .. }
+                    if candidate_hash == *candidate)
+            });
             if included {
                 tracing::warn!(%block, %candidate, "reverting a block that included a candidate found invalid on chain");
                 self.revert(block)?;
@@ -1005,36 +1019,6 @@ impl Client {
     pub fn justification(&self, hash: &Hash) -> Result<Option<Vec<u8>>, StoreError> {
         self.store.justification(hash)
     }
-}
-
-/// The events block `header` deposited.
-fn relay_events(store: &ChainStore, header: &Header) -> Result<Vec<RelayEvent>, StoreError> {
-    let corrupt = |reason: String| StoreError::Corrupt {
-        what: "block events",
-        reason,
-    };
-    let mut state = State::new(store, header.state_root);
-    let bytes = state
-        .get(&system::events_key())
-        .map_err(|e| corrupt(e.to_string()))?
-        .unwrap_or_default();
-    let records = Vec::<EventRecord<RelayEvent>>::decode_all(&mut &bytes[..])
-        .map_err(|e| corrupt(e.to_string()))?;
-    Ok(records.into_iter().map(|record| record.event).collect())
-}
-
-/// The candidates block `header` recorded as concluded invalid by a dispute.
-fn concluded_invalid(store: &ChainStore, header: &Header) -> Result<Vec<Hash>, StoreError> {
-    Ok(relay_events(store, header)?
-        .into_iter()
-        .filter_map(|event| match event {
-            RelayEvent::Inclusion(inclusion::Event::DisputeConcluded {
-                candidate_hash,
-                valid: false,
-            }) => Some(candidate_hash),
-            _ => None,
-        })
-        .collect())
 }
 
 fn block_data(store: &ChainStore, hash: &Hash) -> Result<BlockData, StoreError> {

@@ -202,4 +202,16 @@ const _: () = {
     extern "C" fn ParachainHost_validation_code_by_hash(ptr: u32, len: u32) -> u64 {
         query(ptr, len, runtime_api::validation_code_by_hash)
     }
+
+    #[allow(unsafe_code, non_snake_case)]
+    #[no_mangle]
+    extern "C" fn ParachainHost_candidate_events(ptr: u32, len: u32) -> u64 {
+        query(ptr, len, runtime_api::candidate_events)
+    }
+
+    #[allow(unsafe_code, non_snake_case)]
+    #[no_mangle]
+    extern "C" fn ParachainHost_inbound_messages(ptr: u32, len: u32) -> u64 {
+        query(ptr, len, runtime_api::inbound_messages)
+    }
 };

@@ -43,7 +43,7 @@ use tessera_runtime::modules::balances::{self, Existence};
 use tessera_runtime::parachain::CandidateCommitments;
 use tessera_runtime::state::{NodeStore, State};
 use tessera_runtime::storage::{StorageMap, StorageValue};
-use tessera_runtime::{AccountId, Balance, BlockNumber, Header};
+use tessera_runtime::{AccountId, Balance, BlockNumber, Hash, Header};
 use tessera_xcm::executor::{self, Outcome};
 use tessera_xcm::module::{ChainConfig, XcmRuntime};
 use tessera_xcm::v5::{Instruction, Location, Weight as XcmWeight, Xcm};
@@ -921,47 +921,91 @@ impl<E: XcmRuntime + From<Event>> Dispatch<E> for Call {
     }
 }
 
+/// The messages a candidate of a para built on a relay block receives (the parachain host
+/// API's answer).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode)]
+pub struct InboundMessages {
+    /// Its downward messages, oldest first.
+    pub downward: Vec<InboundDownwardMessage>,
+    /// Messages of each inbound channel, by sender in ascending order, oldest first.
+    pub horizontal: Vec<(ParaId, Vec<InboundHrmpMessage>)>,
+}
+
 /// What a collator of `para` puts in its block built on relay block `relay_parent` (whose
-/// state is in `store`): the messages waiting for it and a proof of the queue heads and
-/// channels they must match, and of the para's scheduled upgrade (its go-ahead).
-///
-/// A block built on the candidate pending availability (see
-/// [`crate::inclusion::persisted_validation_data`]) gets only the messages that candidate left:
-/// the downward messages after those it processed, and horizontal ones sent after its
-/// watermark.
+/// state is in `store`): the messages waiting for it ([`inbound_messages`]) and the proof
+/// they must match ([`relay_state_proof`]).
 pub fn relay_inputs(
     store: &dyn NodeStore,
     relay_parent: &Header,
     para: ParaId,
 ) -> tessera_runtime::Result<RelayInputs> {
     let root = relay_parent.state_root;
-    let mut proven = State::new(store, root).record_proof();
-    let mut plain = State::new(store, root);
-    let (processed, watermark) = match crate::inclusion::PENDING.get(&mut plain, &para)? {
+    let messages = inbound_messages(&mut State::new(store, root), para)?;
+    Ok(RelayInputs {
+        relay_parent_number: relay_parent.number,
+        relay_parent_storage_root: root,
+        relay_state_proof: relay_state_proof(store, root, para)?,
+        downward_messages: messages.downward,
+        horizontal_messages: messages.horizontal,
+    })
+}
+
+/// The messages waiting for `para`'s candidate built on the relay block whose state is
+/// `state`. One built on the candidate pending availability (see
+/// [`crate::inclusion::persisted_validation_data`]) gets only the messages that candidate
+/// left: the downward messages after those it processed, and horizontal ones sent after its
+/// watermark.
+pub fn inbound_messages(
+    state: &mut State<'_>,
+    para: ParaId,
+) -> tessera_runtime::Result<InboundMessages> {
+    let (processed, watermark) = match crate::inclusion::PENDING.get(state, &para)? {
         Some(pending) => (
             pending.commitments.processed_downward_messages as usize,
             Some(pending.commitments.hrmp_watermark),
         ),
         None => (0, None),
     };
+    let mut downward = DOWNWARD_QUEUES.get_or_default(state, &para)?;
+    downward.drain(..processed.min(downward.len()));
+    let mut horizontal = Vec::new();
+    for sender in HRMP_INGRESS.get_or_default(state, &para)? {
+        let id = HrmpChannelId {
+            sender,
+            recipient: para,
+        };
+        let mut messages = HRMP_CONTENTS.get_or_default(state, &id)?;
+        if let Some(watermark) = watermark {
+            messages.retain(|message| message.sent_at > watermark);
+        }
+        if !messages.is_empty() {
+            horizontal.push((sender, messages));
+        }
+    }
+    Ok(InboundMessages {
+        downward,
+        horizontal,
+    })
+}
+
+/// The proof of the relay state `para`'s block checks its inputs against, at state root
+/// `root`: its downward queue head, its scheduled upgrade (its go-ahead), its channel lists and
+/// each of those channels. These keys are the contract between the relay runtime and para
+/// runtimes (Polkadot's well-known keys), so a collator reads them by key.
+pub fn relay_state_proof(
+    store: &dyn NodeStore,
+    root: Hash,
+    para: ParaId,
+) -> tessera_runtime::Result<tessera_runtime::state::StorageProof> {
+    let mut proven = State::new(store, root).record_proof();
     DOWNWARD_QUEUE_HEADS.get(&mut proven, &para)?;
     tessera_runtime::parachain::PARA_UPGRADES.get(&mut proven, &para)?;
-    let mut downward_messages = DOWNWARD_QUEUES.get_or_default(&mut plain, &para)?;
-    downward_messages.drain(..processed.min(downward_messages.len()));
-    let mut horizontal_messages = Vec::new();
     for sender in HRMP_INGRESS.get_or_default(&mut proven, &para)? {
         let id = HrmpChannelId {
             sender,
             recipient: para,
         };
         HRMP_CHANNELS.get(&mut proven, &id)?;
-        let mut messages = HRMP_CONTENTS.get_or_default(&mut plain, &id)?;
-        if let Some(watermark) = watermark {
-            messages.retain(|message| message.sent_at > watermark);
-        }
-        if !messages.is_empty() {
-            horizontal_messages.push((sender, messages));
-        }
     }
     for recipient in HRMP_EGRESS.get_or_default(&mut proven, &para)? {
         HRMP_CHANNELS.get(
@@ -972,14 +1016,7 @@ pub fn relay_inputs(
             },
         )?;
     }
-    let relay_state_proof = proven.commit()?.proof.unwrap_or_default();
-    Ok(RelayInputs {
-        relay_parent_number: relay_parent.number,
-        relay_parent_storage_root: root,
-        relay_state_proof,
-        downward_messages,
-        horizontal_messages,
-    })
+    Ok(proven.commit()?.proof.unwrap_or_default())
 }
 
 #[cfg(test)]

@@ -10,13 +10,15 @@ use crate::paras::{self, ParaId, ValidationCode};
 use crate::prelude::*;
 use crate::{disputes, session};
 use parity_scale_codec::{Decode, Encode};
+use tessera_runtime::dispatch::EventRecord;
 use tessera_runtime::parachain::{CandidateDescriptor, PersistedValidationData};
 use tessera_runtime::state::State;
+use tessera_runtime::storage::StorageValue;
 use tessera_runtime::{AccountId, BlockNumber, Hash, Header, Result};
 
 pub use tessera_runtime::wasm::api::parachain_host::{
-    AVAILABILITY_CORES, BACKING_GROUP, CANDIDATE_VALIDATION, DISABLED_VALIDATORS,
-    VALIDATION_CODE_BY_HASH, VALIDATORS,
+    AVAILABILITY_CORES, BACKING_GROUP, CANDIDATE_EVENTS, CANDIDATE_VALIDATION, DISABLED_VALIDATORS,
+    INBOUND_MESSAGES, VALIDATION_CODE_BY_HASH, VALIDATORS,
 };
 
 /// A core: the para assigned to it and its candidate pending availability, if any.
@@ -61,6 +63,112 @@ pub struct CandidateValidation {
     pub data: PersistedValidationData,
     /// The hash of the validation code.
     pub code_hash: Hash,
+}
+
+/// What a relay block did with candidates (Polkadot's `CandidateEvent`, with the disputes
+/// it concluded): what nodes follow without decoding the runtime's events themselves.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub enum CandidateEvent {
+    /// Backed: it waits for availability on its para's core.
+    #[codec(index = 0)]
+    Backed {
+        /// The para.
+        para: ParaId,
+        /// The candidate.
+        candidate_hash: Hash,
+    },
+    /// Available: its head is the para's head now.
+    #[codec(index = 1)]
+    Included {
+        /// The para.
+        para: ParaId,
+        /// The candidate.
+        candidate_hash: Hash,
+    },
+    /// Not available in time: dropped from its core.
+    #[codec(index = 2)]
+    TimedOut {
+        /// The para.
+        para: ParaId,
+        /// The candidate.
+        candidate_hash: Hash,
+    },
+    /// Pending availability, concluded invalid by a dispute: dropped from its core.
+    #[codec(index = 3)]
+    Invalidated {
+        /// The para.
+        para: ParaId,
+        /// The candidate.
+        candidate_hash: Hash,
+    },
+    /// A dispute about it concluded.
+    #[codec(index = 4)]
+    DisputeConcluded {
+        /// The candidate.
+        candidate_hash: Hash,
+        /// Whether it was found valid.
+        valid: bool,
+    },
+}
+
+/// The events of the block whose state is read (`system`'s, under its key).
+static EVENTS: StorageValue<Vec<EventRecord<crate::Event>>> =
+    StorageValue::new(tessera_runtime::modules::system::NAME, "Events");
+
+/// [`CANDIDATE_EVENTS`]: those of the block asked at, in order.
+pub fn candidate_events(state: &mut State<'_>, (): ()) -> Result<Vec<CandidateEvent>> {
+    Ok(EVENTS
+        .get_or_default(state)?
+        .into_iter()
+        .filter_map(|record| match record.event {
+            crate::Event::Inclusion(event) => candidate_event(event),
+            _ => None,
+        })
+        .collect())
+}
+
+fn candidate_event(event: inclusion::Event) -> Option<CandidateEvent> {
+    use inclusion::Event as E;
+    Some(match event {
+        E::CandidateBacked {
+            para,
+            candidate_hash,
+            ..
+        } => CandidateEvent::Backed {
+            para,
+            candidate_hash,
+        },
+        E::CandidateIncluded {
+            para,
+            candidate_hash,
+            ..
+        } => CandidateEvent::Included {
+            para,
+            candidate_hash,
+        },
+        E::CandidateTimedOut {
+            para,
+            candidate_hash,
+        } => CandidateEvent::TimedOut {
+            para,
+            candidate_hash,
+        },
+        E::CandidateInvalidated {
+            para,
+            candidate_hash,
+        } => CandidateEvent::Invalidated {
+            para,
+            candidate_hash,
+        },
+        E::DisputeConcluded {
+            candidate_hash,
+            valid,
+        } => CandidateEvent::DisputeConcluded {
+            candidate_hash,
+            valid,
+        },
+        _ => return None,
+    })
 }
 
 /// [`VALIDATORS`].
@@ -109,6 +217,14 @@ pub fn candidate_validation(
         return Ok(None);
     };
     Ok(Some(CandidateValidation { data, code_hash }))
+}
+
+/// [`INBOUND_MESSAGES`].
+pub fn inbound_messages(
+    state: &mut State<'_>,
+    para: ParaId,
+) -> Result<crate::messaging::InboundMessages> {
+    crate::messaging::inbound_messages(state, para)
 }
 
 /// [`VALIDATION_CODE_BY_HASH`].

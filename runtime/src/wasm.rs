@@ -165,14 +165,21 @@ pub mod api {
         pub const CANDIDATE_VALIDATION: &str = "ParachainHost_candidate_validation";
         /// `(Hash) -> Option<ValidationCode>`: para code by its hash.
         pub const VALIDATION_CODE_BY_HASH: &str = "ParachainHost_validation_code_by_hash";
+        /// `() -> Vec<CandidateEvent>`: what the block asked at did with candidates.
+        pub const CANDIDATE_EVENTS: &str = "ParachainHost_candidate_events";
+        /// `(ParaId) -> InboundMessages`: the downward and horizontal messages the para's
+        /// candidate on the block asked at receives.
+        pub const INBOUND_MESSAGES: &str = "ParachainHost_inbound_messages";
         /// All of them.
-        pub const ALL: [&str; 6] = [
+        pub const ALL: [&str; 8] = [
             VALIDATORS,
             DISABLED_VALIDATORS,
             AVAILABILITY_CORES,
             BACKING_GROUP,
             CANDIDATE_VALIDATION,
             VALIDATION_CODE_BY_HASH,
+            CANDIDATE_EVENTS,
+            INBOUND_MESSAGES,
         ];
     }
 }

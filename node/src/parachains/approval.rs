@@ -25,11 +25,8 @@ use tessera_consensus::authorship::PreDigest;
 use tessera_consensus::AuthorityKey;
 use tessera_relay_chain::availability::{AvailableData, ErasureChunk};
 use tessera_relay_chain::disputes::DisputeStatementSet;
-use tessera_relay_chain::inclusion;
-use tessera_relay_chain::Event;
-use tessera_runtime::dispatch::EventRecord;
+use tessera_relay_chain::runtime_api::CandidateEvent;
 use tessera_runtime::hashing::blake2_256;
-use tessera_runtime::modules::system;
 use tessera_runtime::parachain::CandidateReceipt;
 use tessera_runtime::state::State;
 use tessera_runtime::{AccountId, Hash, Header};
@@ -668,16 +665,13 @@ impl ApprovalWork {
         let (story, slot) = story_of(header)?;
         // The cores at the parent, with the candidates this block could include.
         let cores = super::relay_api::availability_cores(client, &header.parent_hash).ok()?;
-        let mut state = State::new(client.store(), header.state_root);
-        let events = state.get(&system::events_key()).ok()?.unwrap_or_default();
-        let events = Vec::<EventRecord<Event>>::decode_all(&mut &events[..]).ok()?;
+        let events = client.candidate_events(&hash).ok()?;
         let mut candidates = Vec::new();
-        for record in events {
-            let Event::Inclusion(inclusion::Event::CandidateIncluded {
+        for event in events {
+            let CandidateEvent::Included {
                 para,
                 candidate_hash,
-                ..
-            }) = record.event
+            } = event
             else {
                 continue;
             };

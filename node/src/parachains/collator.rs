@@ -26,8 +26,8 @@ use parity_scale_codec::{Decode, DecodeAll, Encode};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+use tessera_relay_chain::inclusion;
 use tessera_relay_chain::paras::{self, HeadData, ParaId};
-use tessera_relay_chain::{inclusion, messaging};
 use tessera_runtime::crypto::Pair;
 use tessera_runtime::extrinsic::{ChainContext, Era, Extrinsic, SignedExtra};
 use tessera_runtime::messaging::RelayInputs;
@@ -389,7 +389,7 @@ impl Collate for Collator {
                     }
                 };
                 let (validation_data, code_hash) = (validation.data, validation.code_hash);
-                let inputs = match messaging::relay_inputs(client.store(), &best, para) {
+                let inputs = match super::relay_api::relay_inputs(client, &best, para) {
                     Ok(inputs) => inputs,
                     Err(err) => {
                         tracing::warn!(para = para.0, %err, "cannot read the relay inputs");

@@ -4,8 +4,10 @@
 use super::host::ParachainError;
 use crate::client::{Client, QueryError};
 use crate::store::StoreError;
+use tessera_relay_chain::messaging::{self, InboundMessages};
 use tessera_relay_chain::paras::{ParaId, ValidationCode};
 use tessera_relay_chain::runtime_api::{self as api, CandidateValidation, CoreState};
+use tessera_runtime::messaging::RelayInputs;
 use tessera_runtime::{Hash, Header};
 
 fn call<T: parity_scale_codec::Decode>(
@@ -56,6 +58,27 @@ pub fn candidate_validation(
     let export = api::CANDIDATE_VALIDATION;
     call::<Option<CandidateValidation>>(client, &relay_parent.hash(), export, &input)?
         .ok_or(ParachainError::UnknownPara(para))
+}
+
+/// What `para`'s candidate on relay parent `relay_parent` takes in: the messages the runtime
+/// says wait for it, and the proof of the relay state its block checks them against.
+pub fn relay_inputs(
+    client: &Client,
+    relay_parent: &Header,
+    para: ParaId,
+) -> Result<RelayInputs, ParachainError> {
+    let at = relay_parent.hash();
+    let messages: InboundMessages = call(client, &at, api::INBOUND_MESSAGES, &para)?;
+    let root = relay_parent.state_root;
+    let proof = messaging::relay_state_proof(client.store(), root, para)
+        .map_err(|err| ParachainError::State(format!("relay state proof: {err}")))?;
+    Ok(RelayInputs {
+        relay_parent_number: relay_parent.number,
+        relay_parent_storage_root: root,
+        relay_state_proof: proof,
+        downward_messages: messages.downward,
+        horizontal_messages: messages.horizontal,
+    })
 }
 
 /// Para code by its hash, as of block `at`.

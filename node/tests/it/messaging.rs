@@ -7,6 +7,7 @@ use crate::validation::Para;
 use parachain_template_runtime::{self as template, TemplateRuntime};
 use parity_scale_codec::Encode;
 use std::collections::BTreeMap;
+use tessera_node::validation::ValidationHost;
 use tessera_relay_chain::inclusion::{self, PendingCandidate};
 use tessera_relay_chain::messaging::{self, CommitmentError};
 use tessera_relay_chain::paras::ParaId;
@@ -67,8 +68,27 @@ impl Relay {
         result
     }
 
+    /// The para's relay inputs; the messages in them are what the relay runtime's Wasm says
+    /// (`ParachainHost_inbound_messages`, which collators ask), checked against the native
+    /// reading.
     fn inputs(&self, para: ParaId) -> RelayInputs {
-        messaging::relay_inputs(&self.nodes, &self.header, para).unwrap()
+        let inputs = messaging::relay_inputs(&self.nodes, &self.header, para).unwrap();
+        let wasm = tessera_relay_chain::WASM_BINARY;
+        let asked: Result<messaging::InboundMessages, String> = ValidationHost::shared()
+            .unwrap()
+            .query(
+                tessera_runtime::hashing::blake2_256(wasm),
+                || Ok(wasm.to_vec()),
+                std::sync::Arc::new(self.nodes.clone()),
+                self.header.state_root,
+                tessera_relay_chain::runtime_api::INBOUND_MESSAGES,
+                &para,
+            )
+            .unwrap();
+        let asked = asked.unwrap();
+        assert_eq!(asked.downward, inputs.downward_messages);
+        assert_eq!(asked.horizontal, inputs.horizontal_messages);
+        inputs
     }
 
     fn check(

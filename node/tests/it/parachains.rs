@@ -13,12 +13,13 @@ use tessera_node::collation::{collate, Collation, CollationInput};
 use tessera_node::parachains::chain::{FollowError, ParaView, TxEvent};
 use tessera_node::parachains::collator::Collate;
 use tessera_node::parachains::{
-    BackingError, CollationOutcome, Collator, ParaChain, ParachainError, ParachainHost,
+    relay_api, BackingError, CollationOutcome, Collator, ParaChain, ParachainError, ParachainHost,
 };
 use tessera_node::pool::Pool;
 use tessera_node::store::{MemoryDb, RocksDb};
 use tessera_node::validation::{InvalidCandidate, ValidationHost, ValidationLimits};
 use tessera_relay_chain::paras::{self, HeadData, ParaId};
+use tessera_relay_chain::runtime_api::CandidateEvent;
 use tessera_relay_chain::{inclusion, messaging};
 use tessera_relay_chain::{ChainSpec, GenesisPara, HexBytes};
 use tessera_runtime::crypto::Pair;
@@ -205,7 +206,8 @@ fn input_for(network: &Network, data: &ParachainBlockData) -> CollationInput {
 /// The honest collator's candidate of its next block on the relay's best block.
 fn honest(network: &Network, para: &mut Para, transfers: usize) -> (Collation, Header) {
     let best = network.best();
-    let inputs = messaging::relay_inputs(network.clients[0].store(), &best, PARA).unwrap();
+    // As a collator reads them: the messages through the relay runtime.
+    let inputs = relay_api::relay_inputs(&network.clients[0], &best, PARA).unwrap();
     let (data, _) = para.next_on(inputs, transfers);
     let input = input_for(network, &data);
     assert_eq!(
@@ -238,6 +240,15 @@ fn candidates_are_backed_made_available_and_included_so_the_para_advances() {
         if let Some((header, data)) = waiting.take_if(|(h, _)| HeadData(h.encode()) == head) {
             para.apply(&data);
             included.push(header.number);
+            // The relay block that included it says so through its runtime.
+            let best = network.best().hash();
+            let events = network.clients[0].candidate_events(&best).unwrap();
+            assert!(
+                events
+                    .iter()
+                    .any(|event| matches!(event, CandidateEvent::Included { para: PARA, .. })),
+                "{events:?}"
+            );
         }
     }
     assert_ne!(network.included_head(), genesis_head);
