@@ -101,6 +101,36 @@ impl Statements {
             .is_some_and(|v| v.votes.contains_key(&validator))
     }
 
+    /// Checks that `statement` is signed by its validator among `validators` (one known here
+    /// with the same signature is not verified again): what a node checks before anything
+    /// costlier, such as asking the runtime for the candidate's backing group.
+    pub fn check_signature(
+        &self,
+        statement: &Statement,
+        validators: &[AccountId],
+    ) -> Result<(), BackingError> {
+        let validator = statement.vote.validator;
+        let signer = validators
+            .get(validator as usize)
+            .ok_or(BackingError::NotAllowed(validator))?;
+        let candidate_hash = statement.candidate.hash();
+        let known = self
+            .candidates
+            .get(&candidate_hash)
+            .and_then(|v| v.votes.get(&validator))
+            .is_some_and(|known| known.signature == statement.vote.signature);
+        if known
+            || signer.verify(
+                &statement_payload(&candidate_hash),
+                &statement.vote.signature,
+            )
+        {
+            Ok(())
+        } else {
+            Err(BackingError::BadSignature(validator))
+        }
+    }
+
     /// Checks `statement` against its candidate's backing `group` (at the relay parent, whose
     /// number is `relay_parent_number`) and the signer's key among `validators`, and keeps it.
     /// Returns whether it was new (one known already is checked too before it is called so:

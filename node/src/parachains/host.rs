@@ -535,6 +535,10 @@ impl ParachainHost {
         if relay_parent.number < finalized.finalized_number {
             return Err(ParachainError::UnknownRelayParent(descriptor.relay_parent));
         }
+        // Its signature before its group: a statement naming a para without one costs a
+        // runtime call, and only a validator can sign one.
+        self.statements
+            .check_signature(&statement, client.authorities())?;
         let group = self.group(client, descriptor.para_id, &relay_parent)?;
         Ok(self
             .statements

@@ -396,6 +396,24 @@ fn a_validator_keeps_few_statements_per_signer_and_refuses_bitfields_of_the_wron
                 .is_ok()
         })
         .expect("a member of the para's group");
+    // A statement naming a para with no group: its signature is checked first, so junk costs
+    // no runtime call; only a validator's signed one gets as far as asking for the group.
+    let mut made_up = |signer: usize| {
+        let mut made_up = statement(member, 0);
+        made_up.candidate.descriptor.para_id = ParaId(4242);
+        let payload = inclusion::statement_payload(&made_up.candidate.hash());
+        made_up.vote.signature = Pair::dev(NAMES[signer]).sign(&payload);
+        network.hosts[0].on_statement(&network.clients[0], made_up)
+    };
+    let other = (member + 1) % NAMES.len();
+    assert!(matches!(
+        made_up(other),
+        Err(ParachainError::Backing(BackingError::BadSignature(_)))
+    ));
+    assert!(matches!(
+        made_up(member),
+        Err(ParachainError::UnknownPara(ParaId(4242)))
+    ));
     let limit = tessera_node::parachains::MAX_STATEMENTS_PER_VALIDATOR;
     let results: Vec<_> = (1..limit as u8 + 4)
         .map(|salt| network.hosts[0].on_statement(&network.clients[0], statement(member, salt)))
