@@ -162,56 +162,30 @@ tessera_runtime::compose_runtime! {
 
 tessera_runtime::runtime_api!(RelayRuntime);
 
-// The parachain host API ([`runtime_api`]), exported by the Wasm build.
+/// Exports each `name => query` of [`runtime_api`] as the Wasm function `name`.
 #[cfg(all(target_arch = "wasm32", not(feature = "std")))]
-const _: () = {
-    use tessera_runtime::wasm::guest::query;
+macro_rules! parachain_host_exports {
+    ($($name:ident => $query:ident),* $(,)?) => {
+        $(
+            #[allow(unsafe_code, non_snake_case)]
+            #[no_mangle]
+            extern "C" fn $name(ptr: u32, len: u32) -> u64 {
+                tessera_runtime::wasm::guest::query(ptr, len, runtime_api::$query)
+            }
+        )*
+    };
+}
 
-    #[allow(unsafe_code, non_snake_case)]
-    #[no_mangle]
-    extern "C" fn ParachainHost_validators(ptr: u32, len: u32) -> u64 {
-        query(ptr, len, runtime_api::validators)
-    }
-
-    #[allow(unsafe_code, non_snake_case)]
-    #[no_mangle]
-    extern "C" fn ParachainHost_disabled_validators(ptr: u32, len: u32) -> u64 {
-        query(ptr, len, runtime_api::disabled_validators)
-    }
-
-    #[allow(unsafe_code, non_snake_case)]
-    #[no_mangle]
-    extern "C" fn ParachainHost_availability_cores(ptr: u32, len: u32) -> u64 {
-        query(ptr, len, runtime_api::availability_cores)
-    }
-
-    #[allow(unsafe_code, non_snake_case)]
-    #[no_mangle]
-    extern "C" fn ParachainHost_backing_group(ptr: u32, len: u32) -> u64 {
-        query(ptr, len, runtime_api::backing_group)
-    }
-
-    #[allow(unsafe_code, non_snake_case)]
-    #[no_mangle]
-    extern "C" fn ParachainHost_candidate_validation(ptr: u32, len: u32) -> u64 {
-        query(ptr, len, runtime_api::candidate_validation)
-    }
-
-    #[allow(unsafe_code, non_snake_case)]
-    #[no_mangle]
-    extern "C" fn ParachainHost_validation_code_by_hash(ptr: u32, len: u32) -> u64 {
-        query(ptr, len, runtime_api::validation_code_by_hash)
-    }
-
-    #[allow(unsafe_code, non_snake_case)]
-    #[no_mangle]
-    extern "C" fn ParachainHost_candidate_events(ptr: u32, len: u32) -> u64 {
-        query(ptr, len, runtime_api::candidate_events)
-    }
-
-    #[allow(unsafe_code, non_snake_case)]
-    #[no_mangle]
-    extern "C" fn ParachainHost_inbound_messages(ptr: u32, len: u32) -> u64 {
-        query(ptr, len, runtime_api::inbound_messages)
-    }
-};
+// The parachain host API ([`runtime_api`]), exported by the Wasm build under the names in
+// `tessera_runtime::wasm::api::parachain_host`.
+#[cfg(all(target_arch = "wasm32", not(feature = "std")))]
+parachain_host_exports! {
+    ParachainHost_validators => validators,
+    ParachainHost_disabled_validators => disabled_validators,
+    ParachainHost_availability_cores => availability_cores,
+    ParachainHost_backing_group => backing_group,
+    ParachainHost_candidate_validation => candidate_validation,
+    ParachainHost_validation_code_by_hash => validation_code_by_hash,
+    ParachainHost_candidate_events => candidate_events,
+    ParachainHost_inbound_messages => inbound_messages,
+}
