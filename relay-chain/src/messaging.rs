@@ -939,8 +939,19 @@ pub fn relay_inputs(
     relay_parent: &Header,
     para: ParaId,
 ) -> tessera_runtime::Result<RelayInputs> {
+    let messages = inbound_messages(&mut State::new(store, relay_parent.state_root), para)?;
+    relay_inputs_with(store, relay_parent, para, messages)
+}
+
+/// [`relay_inputs`] with the `messages` read elsewhere (from the relay runtime's
+/// `ParachainHost_inbound_messages`, as a collator asks them).
+pub fn relay_inputs_with(
+    store: &dyn NodeStore,
+    relay_parent: &Header,
+    para: ParaId,
+    messages: InboundMessages,
+) -> tessera_runtime::Result<RelayInputs> {
     let root = relay_parent.state_root;
-    let messages = inbound_messages(&mut State::new(store, root), para)?;
     Ok(RelayInputs {
         relay_parent_number: relay_parent.number,
         relay_parent_storage_root: root,
@@ -992,7 +1003,7 @@ pub fn inbound_messages(
 /// `root`: its downward queue head, its scheduled upgrade (its go-ahead), its channel lists and
 /// each of those channels. These keys are the contract between the relay runtime and para
 /// runtimes (Polkadot's well-known keys), so a collator reads them by key.
-pub fn relay_state_proof(
+fn relay_state_proof(
     store: &dyn NodeStore,
     root: Hash,
     para: ParaId,

@@ -433,14 +433,8 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn a_transaction_invalid_for_another_reason_or_after_a_block_held_it_is_not_resent() {
-        // Its nonce did not move: the reason is the transaction's own.
-        let node = Node {
-            next_nonce: 8,
-            watches: vec![vec![invalid("cannot pay the fee")]],
-            ..Node::default()
-        };
+    /// What waiting for Bob's transaction on `node` fails with, and how many were submitted.
+    async fn refused(node: Node) -> (String, usize) {
         let (chain, node, _server) = serve(node).await;
         let pair = Pair::dev("Bob");
         let mut submitted = chain.submit(&pair, b"reserve".to_vec()).await.unwrap();
@@ -448,23 +442,31 @@ mod tests {
             .wait_for(Settled::Finalized, 10)
             .await
             .unwrap_err();
-        assert!(err.to_string().contains("cannot pay the fee"), "{err}");
-        assert_eq!(node.lock().unwrap().submitted.len(), 1);
+        let count = node.lock().unwrap().submitted.len();
+        (err.to_string(), count)
+    }
+
+    #[tokio::test]
+    async fn a_transaction_invalid_for_another_reason_or_after_a_block_held_it_is_not_resent() {
+        // Its nonce did not move: the reason is the transaction's own.
+        let (err, submitted) = refused(Node {
+            next_nonce: 8,
+            watches: vec![vec![invalid("cannot pay the fee")]],
+            ..Node::default()
+        })
+        .await;
+        assert!(err.contains("cannot pay the fee"), "{err}");
+        assert_eq!(submitted, 1);
 
         // A best block held it before (a reorg took it back): it may still be final elsewhere.
-        let node = Node {
+        let (err, submitted) = refused(Node {
             next_nonce: 8,
             moved_to: Some(9),
             watches: vec![vec![included("bestChainBlockIncluded"), invalid("stale")]],
             ..Node::default()
-        };
-        let (chain, node, _server) = serve(node).await;
-        let mut submitted = chain.submit(&pair, b"reserve".to_vec()).await.unwrap();
-        let err = submitted
-            .wait_for(Settled::Finalized, 10)
-            .await
-            .unwrap_err();
-        assert!(err.to_string().contains("invalid: stale"), "{err}");
-        assert_eq!(node.lock().unwrap().submitted.len(), 1);
+        })
+        .await;
+        assert!(err.contains("invalid: stale"), "{err}");
+        assert_eq!(submitted, 1);
     }
 }

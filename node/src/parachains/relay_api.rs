@@ -67,18 +67,10 @@ pub fn relay_inputs(
     relay_parent: &Header,
     para: ParaId,
 ) -> Result<RelayInputs, ParachainError> {
-    let at = relay_parent.hash();
-    let messages: InboundMessages = call(client, &at, api::INBOUND_MESSAGES, &para)?;
-    let root = relay_parent.state_root;
-    let proof = messaging::relay_state_proof(client.store(), root, para)
-        .map_err(|err| ParachainError::State(format!("relay state proof: {err}")))?;
-    Ok(RelayInputs {
-        relay_parent_number: relay_parent.number,
-        relay_parent_storage_root: root,
-        relay_state_proof: proof,
-        downward_messages: messages.downward,
-        horizontal_messages: messages.horizontal,
-    })
+    let messages: InboundMessages =
+        call(client, &relay_parent.hash(), api::INBOUND_MESSAGES, &para)?;
+    messaging::relay_inputs_with(client.store(), relay_parent, para, messages)
+        .map_err(|err| ParachainError::State(format!("relay state proof: {err}")))
 }
 
 /// Para code by its hash, as of block `at`.
