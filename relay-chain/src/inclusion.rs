@@ -1,13 +1,15 @@
 //! `inclusion`: a candidate's way from backed to included.
 //!
 //! The block author puts one [`Call::Enter`] inherent in each relay block, carrying the
-//! availability bitfields validators signed and the candidates their backing groups backed.
-//! It runs in this order:
+//! availability bitfields validators signed and the candidates their backing groups backed,
+//! with concluded disputes and votes on new para code. It runs in this order:
 //!
+//! 0. Disputes ([`crate::disputes`]), then votes on code under check ([`crate::pvf_check`]).
 //! 1. Bitfields: each validator's bit per core says whether it holds its erasure chunk of the
 //!    candidate pending on that core. A candidate that more than 2/3 of validators hold is
 //!    **included**: its para's head becomes the candidate's head (the para's own upgrade is
-//!    enacted if the candidate switched to it, and new code, if any, is scheduled or refused),
+//!    enacted if the candidate switched to it, and new code, if any, is put under validators'
+//!    check ([`crate::pvf_check`]) or refused),
 //!    with a [`Event::CandidateIncluded`].
 //! 2. Timeouts: a candidate still unavailable [`AVAILABILITY_TIMEOUT`] blocks after it was
 //!    backed is dropped ([`Event::CandidateTimedOut`]), freeing its core.
@@ -135,6 +137,8 @@ pub enum Call {
         backed: Vec<BackedCandidate>,
         /// Disputes concluded among validators, with their votes (see [`crate::disputes`]).
         disputes: Vec<crate::disputes::DisputeStatementSet>,
+        /// Validators' votes on new para code under check (see [`crate::pvf_check`]).
+        pvf_checks: Vec<crate::pvf_check::PvfCheckStatement>,
     },
 }
 
@@ -399,7 +403,7 @@ fn enact<E: Bounds>(
     if let Some(code) = candidate.commitments.new_validation_code {
         // Refused, not dropped: the para finds its code unlisted and drops it in time.
         match paras::upgrade_refusal(&mut ctx.state, para, &code, ctx.block_number)? {
-            None => paras::schedule_code_upgrade(ctx, para, code, true)?,
+            None => crate::pvf_check::start(ctx, para, code)?,
             Some(why) => ctx.deposit_event(Event::CodeUpgradeRefused {
                 para,
                 candidate_hash: candidate.hash,
@@ -587,13 +591,17 @@ impl<E: Bounds> Dispatch<E> for Call {
             bitfields,
             backed,
             disputes,
+            pvf_checks,
             ..
         } = self;
         let signatures = backed
             .iter()
             .map(|b| b.votes.len().saturating_add(1))
             .chain(disputes.iter().map(|d| d.votes.len()))
-            .fold(bitfields.len(), usize::saturating_add);
+            .fold(
+                bitfields.len().saturating_add(pvf_checks.len()),
+                usize::saturating_add,
+            );
         // It also runs queued upward messages, up to their budget.
         BASE_WEIGHT
             .saturating_add(WEIGHT_PER_SIGNATURE.saturating_mul(signatures as Weight))
@@ -609,6 +617,7 @@ impl<E: Bounds> Dispatch<E> for Call {
             bitfields,
             backed,
             disputes,
+            pvf_checks,
         } = self;
         let now = ctx.block_number;
         if ENTERED.get(&mut ctx.state)? == Some(now) {
@@ -624,6 +633,8 @@ impl<E: Bounds> Dispatch<E> for Call {
         let validators = session::validators(&mut ctx.state)?;
         // Disputes first: the validators they disable do not count in this block either.
         crate::disputes::record(ctx, &validators, disputes)?;
+        // Then code checks, against the parent's state as their author saw it.
+        crate::pvf_check::record(ctx, &validators, pvf_checks)?;
         let cores = paras::para_ids(&mut ctx.state)?;
         drop_invalid(ctx, &cores)?;
         for para in &cores {

@@ -2,11 +2,13 @@
 //!
 //! [`RelayRuntime`] composes the shared modules of `tessera-runtime` — `system`, `balances`,
 //! `sudo` — with the relay's own [`session`] (the validator set), [`paras`] (the parachain
-//! registry), [`registrar`] (onboarding paras with deposits, without root), [`inclusion`] (candidates from backed to included, through the parachains
-//! inherent), [`messaging`] (DMP, UMP and HRMP) and `xcm` ([`xcm_config`]). Its [`Call`] and [`Event`]
-//! enums wrap the modules' and dispatch with a `match`. A chain starts from a [`ChainSpec`]
-//! (JSON), whose genesis config builds the genesis state and header. [`availability`] erasure-codes
-//! PoVs into per-validator chunks with Merkle proofs.
+//! registry), [`registrar`] (onboarding paras with deposits, without root), [`pvf_check`]
+//! (validators' votes on new para code), [`inclusion`] (candidates from backed to included,
+//! through the parachains inherent), [`disputes`], [`messaging`] (DMP, UMP and HRMP) and `xcm`
+//! ([`xcm_config`]). Its [`Call`] and [`Event`] enums wrap the modules' and dispatch with a
+//! `match`. A chain starts from a [`ChainSpec`] (JSON), whose genesis config builds the genesis
+//! state and header. [`availability`] erasure-codes PoVs into per-validator chunks with Merkle
+//! proofs.
 //!
 //!
 //! The runtime is built twice: natively (feature `std`, with the chain specs and erasure coding
@@ -53,6 +55,7 @@ pub mod messaging;
 #[cfg(feature = "std")]
 mod para_spec;
 pub mod paras;
+pub mod pvf_check;
 pub mod registrar;
 pub mod runtime_api;
 pub mod scheduler;
@@ -188,4 +191,5 @@ parachain_host_exports! {
     ParachainHost_validation_code_by_hash => validation_code_by_hash,
     ParachainHost_candidate_events => candidate_events,
     ParachainHost_inbound_messages => inbound_messages,
+    ParachainHost_pvf_checks => pvf_checks,
 }

@@ -1000,8 +1000,8 @@ pub fn inbound_messages(
 }
 
 /// The proof of the relay state `para`'s block checks its inputs against, at state root
-/// `root`: its downward queue head, its scheduled upgrade (its go-ahead), its channel lists and
-/// each of those channels. These keys are the contract between the relay runtime and para
+/// `root`: its downward queue head, its scheduled upgrade (its go-ahead) or one under check, its
+/// channel lists and each of those channels. These keys are the contract between the relay runtime and para
 /// runtimes (Polkadot's well-known keys), so a collator reads them by key.
 fn relay_state_proof(
     store: &dyn NodeStore,
@@ -1011,6 +1011,7 @@ fn relay_state_proof(
     let mut proven = State::new(store, root).record_proof();
     DOWNWARD_QUEUE_HEADS.get(&mut proven, &para)?;
     tessera_runtime::parachain::PARA_UPGRADES.get(&mut proven, &para)?;
+    tessera_runtime::parachain::PARA_UPGRADE_CHECKS.get(&mut proven, &para)?;
     for sender in HRMP_INGRESS.get_or_default(&mut proven, &para)? {
         let id = HrmpChannelId {
             sender,

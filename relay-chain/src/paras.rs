@@ -9,7 +9,8 @@
 //! the para at or after its block enacts it, and [`para_at`] reads the para as of any block
 //! (the para's own `:code` does not change: such code must run the para's blocks as they
 //! are, as when root recovers a stalled para). One the para sends in a candidate's
-//! commitments (its `system.set_code`) is also listed in [`PARA_UPGRADES`], which the para
+//! commitments (its `system.set_code`), once validators accepted it ([`crate::pvf_check`]), is
+//! also listed in [`PARA_UPGRADES`], which the para
 //! reads from its relay parent: the first para block built on a relay parent at or after the
 //! upgrade's block switches its own `:code` and is still validated with the old code; the
 //! relay chain enacts the upgrade when it includes that block, and every candidate built on
@@ -28,7 +29,7 @@ use tessera_runtime::{BlockNumber, Hash};
 
 pub use tessera_runtime::parachain::{
     HeadData, ParaId, PendingUpgrade, ValidationCode, MAX_CODE_SIZE, MAX_UPGRADE_CODE_SIZE,
-    PARA_UPGRADES,
+    PARA_UPGRADES, PARA_UPGRADE_CHECKS,
 };
 
 /// The module's name, the prefix of its storage keys.
@@ -122,6 +123,32 @@ pub enum Event {
         /// The para.
         id: ParaId,
     },
+    /// New code a para sent is under validators' check ([`crate::pvf_check`]).
+    #[codec(index = 4)]
+    PvfCheckStarted {
+        /// The para.
+        id: ParaId,
+        /// Hash of the code.
+        code_hash: Hash,
+    },
+    /// Validators accepted code under check: the upgrade of each of its paras still registered
+    /// is scheduled.
+    #[codec(index = 5)]
+    PvfCheckAccepted {
+        /// Hash of the code.
+        code_hash: Hash,
+        /// The paras that sent it.
+        paras: Vec<ParaId>,
+    },
+    /// Validators rejected code under check, or did not decide in time: it is dropped, and
+    /// the paras keep their code.
+    #[codec(index = 6)]
+    PvfCheckRejected {
+        /// Hash of the code.
+        code_hash: Hash,
+        /// The paras that sent it.
+        paras: Vec<ParaId>,
+    },
 }
 
 const BASE_WEIGHT: Weight = 50_000_000;
@@ -143,7 +170,10 @@ fn check_code(code: &ValidationCode) -> Result<(), CallError> {
 }
 
 /// Stores `code` (once per hash) and counts one more reference to it.
-fn add_code_ref(state: &mut State<'_>, code: ValidationCode) -> tessera_runtime::Result<Hash> {
+pub(crate) fn add_code_ref(
+    state: &mut State<'_>,
+    code: ValidationCode,
+) -> tessera_runtime::Result<Hash> {
     let hash = code.hash();
     let refs = CODE_REFS.get_or_default(state, &hash)?;
     if refs == 0 {
@@ -154,7 +184,7 @@ fn add_code_ref(state: &mut State<'_>, code: ValidationCode) -> tessera_runtime:
 }
 
 /// Drops one reference to `hash`, removing the code with the last one.
-fn release_code_ref(state: &mut State<'_>, hash: &Hash) -> tessera_runtime::Result<()> {
+pub(crate) fn release_code_ref(state: &mut State<'_>, hash: &Hash) -> tessera_runtime::Result<()> {
     let refs = CODE_REFS.get_or_default(state, hash)?.saturating_sub(1);
     if refs == 0 {
         CODE_REFS.remove(state, hash);
@@ -325,15 +355,19 @@ pub fn upgrade_refusal(
     Ok(match para_at(state, id, now)? {
         None => Some("the para is not registered"),
         Some(info) if info.pending.is_some() => Some("an upgrade is already pending"),
+        Some(_) if PARA_UPGRADE_CHECKS.get(state, &id)?.is_some() => {
+            Some("an upgrade is already pending")
+        }
         Some(_) => None,
     })
 }
 
 /// Schedules `code` to replace para `id`'s code [`UPGRADE_DELAY`] blocks from now: by root
-/// (`by_para` false), or by the para itself through its candidate's commitments. Root's
-/// replaces an upgrade the para sent unless a para block that switched to it may be on its
-/// way ([`may_have_switched`]): so root recovers a para stalled with an upgrade pending, and
-/// the para drops its own when it no longer finds it listed.
+/// (`by_para` false), or by the para itself through its candidate's commitments, once
+/// validators accepted it ([`crate::pvf_check`]). Root's replaces an upgrade the para sent
+/// unless a para block that switched to it may be on its way ([`may_have_switched`]): so root
+/// recovers a para stalled with an upgrade pending or under check, and the para drops its own
+/// when it no longer finds it listed.
 pub fn schedule_code_upgrade<E: From<Event>>(
     ctx: &mut Context<'_, E>,
     id: ParaId,
@@ -359,7 +393,44 @@ pub fn schedule_code_upgrade<E: From<Event>>(
         release_code_ref(&mut ctx.state, &pending.code_hash)?;
         info.pending = None;
     }
+    if PARA_UPGRADE_CHECKS.get(&mut ctx.state, &id)?.is_some() {
+        if by_para {
+            return Err(error("UpgradePending"));
+        }
+        crate::pvf_check::withdraw(&mut ctx.state, id)?;
+    }
     let code_hash = add_code_ref(&mut ctx.state, code)?;
+    schedule(ctx, id, info, code_hash, by_para);
+    Ok(())
+}
+
+/// Schedules para `id`'s upgrade to the code its validators accepted, whose reference the
+/// check held ([`crate::pvf_check`]). Root's upgrade and deregistration withdraw a para from
+/// its check, so the para is registered with nothing pending; were it not, the reference is
+/// released and nothing scheduled.
+pub fn schedule_checked<E: From<Event>>(
+    ctx: &mut Context<'_, E>,
+    id: ParaId,
+    code_hash: Hash,
+) -> Result<(), CallError> {
+    match PARAS.get(&mut ctx.state, &id)? {
+        Some(info) if info.pending.is_none() => {
+            schedule(ctx, id, info, code_hash, true);
+            Ok(())
+        }
+        _ => Ok(release_code_ref(&mut ctx.state, &code_hash)?),
+    }
+}
+
+/// Makes `code_hash` (referenced already) para `id`'s pending upgrade, [`UPGRADE_DELAY`]
+/// blocks from now, listed for the para if it sent it.
+fn schedule<E: From<Event>>(
+    ctx: &mut Context<'_, E>,
+    id: ParaId,
+    mut info: ParaInfo,
+    code_hash: Hash,
+    by_para: bool,
+) {
     let at = ctx.block_number.saturating_add(UPGRADE_DELAY);
     let upgrade = PendingUpgrade { code_hash, at };
     info.pending = Some(upgrade);
@@ -368,7 +439,6 @@ pub fn schedule_code_upgrade<E: From<Event>>(
         PARA_UPGRADES.insert(&mut ctx.state, &id, &upgrade);
     }
     ctx.deposit_event(Event::CodeUpgradeScheduled { id, code_hash, at });
-    Ok(())
 }
 
 /// Whether a block of para `id` that switched to its own upgrade due at relay block `at` may
@@ -401,6 +471,7 @@ pub fn deregister<E: From<Event>>(ctx: &mut Context<'_, E>, id: ParaId) -> CallR
     if let Some(pending) = info.pending {
         release_code_ref(&mut ctx.state, &pending.code_hash)?;
     }
+    crate::pvf_check::withdraw(&mut ctx.state, id)?;
     PARAS.remove(&mut ctx.state, &id);
     PARA_UPGRADES.remove(&mut ctx.state, &id);
     crate::inclusion::PENDING.remove(&mut ctx.state, &id);

@@ -18,7 +18,7 @@ use tessera_runtime::{AccountId, BlockNumber, Hash, Header, Result};
 
 pub use tessera_runtime::wasm::api::parachain_host::{
     AVAILABILITY_CORES, BACKING_GROUP, CANDIDATE_EVENTS, CANDIDATE_VALIDATION, DISABLED_VALIDATORS,
-    INBOUND_MESSAGES, VALIDATION_CODE_BY_HASH, VALIDATORS,
+    INBOUND_MESSAGES, PVF_CHECKS, VALIDATION_CODE_BY_HASH, VALIDATORS,
 };
 
 /// A core: the para assigned to it and its candidate pending availability, if any.
@@ -233,4 +233,18 @@ pub fn validation_code_by_hash(
     code_hash: Hash,
 ) -> Result<Option<ValidationCode>> {
     paras::code(state, &code_hash)
+}
+
+/// [`PVF_CHECKS`]: the checks of new para code under way, oldest first, with their votes.
+pub fn pvf_checks(
+    state: &mut State<'_>,
+    (): (),
+) -> Result<Vec<(Hash, crate::pvf_check::Precheck)>> {
+    let mut checks = Vec::new();
+    for code_hash in crate::pvf_check::active(state)? {
+        if let Some(check) = crate::pvf_check::PRECHECKS.get(state, &code_hash)? {
+            checks.push((code_hash, check));
+        }
+    }
+    Ok(checks)
 }

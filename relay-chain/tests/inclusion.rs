@@ -11,6 +11,7 @@ use tessera_relay_chain::inclusion::{
     AVAILABILITY_TIMEOUT,
 };
 use tessera_relay_chain::paras::{self, HeadData, ParaId, ValidationCode};
+use tessera_relay_chain::pvf_check::{self, PvfCheckStatement, PRECHECK_TTL};
 use tessera_relay_chain::{Call, ChainSpec, Event, GenesisPara, HexBytes, RelayRuntime};
 use tessera_runtime::crypto::Pair;
 use tessera_runtime::dispatch::{DispatchError, EventRecord};
@@ -133,15 +134,17 @@ impl Relay {
             .collect()
     }
 
-    /// Backs and includes `PARA`'s candidate with head `head` carrying `code`.
+    /// Backs and includes `PARA`'s candidate with head `head` carrying `code`, which the
+    /// validators then accept.
     fn include_with_code(&mut self, head: Vec<u8>, code: ValidationCode) {
         let mut candidate = self.candidate(PARA, head);
-        candidate.commitments.new_validation_code = Some(code);
+        candidate.commitments.new_validation_code = Some(code.clone());
         let candidate = signed(candidate.descriptor, candidate.commitments);
         let backed = self.backed(candidate, &self.group(PARA));
         self.block(vec![self.enter(vec![], vec![backed])]).unwrap();
         self.block(vec![self.enter(self.all_hold_para(), vec![])])
             .unwrap();
+        self.accept(&code);
     }
 
     /// A block in which root (Alice, by `sudo`) schedules `code` for `PARA`.
@@ -204,17 +207,79 @@ impl Relay {
         backed: Vec<BackedCandidate>,
         disputes: Vec<DisputeStatementSet>,
     ) -> OpaqueExtrinsic {
+        self.enter_all(bitfields, backed, disputes, vec![])
+    }
+
+    fn enter_all(
+        &self,
+        bitfields: Vec<SignedBitfield>,
+        backed: Vec<BackedCandidate>,
+        disputes: Vec<DisputeStatementSet>,
+        pvf_checks: Vec<PvfCheckStatement>,
+    ) -> OpaqueExtrinsic {
         let call = Call::Inclusion(inclusion::Call::Enter {
             parent_header: self.head.clone(),
             bitfields,
             backed,
             disputes,
+            pvf_checks,
         });
         Extrinsic::<Call> {
             signature: None,
             call,
         }
         .to_opaque()
+    }
+
+    /// Validator `validator`'s verdict on `code`.
+    /// (Signed for the check of `code` under way, if any.)
+    fn verdict(&self, validator: u32, code: &ValidationCode, accept: bool) -> PvfCheckStatement {
+        let started_at = pvf_check::PRECHECKS
+            .get(&mut self.state(), &code.hash())
+            .unwrap()
+            .map_or(0, |check| check.started_at);
+        let session = disputes::CURRENT_SESSION;
+        let payload = pvf_check::statement_payload(&code.hash(), session, started_at, accept);
+        PvfCheckStatement {
+            accept,
+            code_hash: code.hash(),
+            session: disputes::CURRENT_SESSION,
+            validator,
+            signature: self.validators[validator as usize].sign(&payload),
+        }
+    }
+
+    /// A block whose inherent carries only `statements`; its `paras` events.
+    fn votes(&mut self, statements: Vec<PvfCheckStatement>) -> Vec<paras::Event> {
+        self.block(vec![self.enter_all(vec![], vec![], vec![], statements)])
+            .unwrap();
+        self.paras_events()
+    }
+
+    /// The `paras` events of the head block.
+    fn paras_events(&self) -> Vec<paras::Event> {
+        let events = self.state().get(&system::events_key()).unwrap().unwrap();
+        Vec::<EventRecord<Event>>::decode(&mut &events[..])
+            .unwrap()
+            .into_iter()
+            .filter_map(|record| match record.event {
+                Event::Paras(event) => Some(event),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Three of the four validators accept `code`, which is under check: it is scheduled.
+    fn accept(&mut self, code: &ValidationCode) {
+        let statements = (0..3).map(|v| self.verdict(v, code, true)).collect();
+        let events = self.votes(statements);
+        assert!(
+            events.iter().any(|event| matches!(
+                event,
+                paras::Event::PvfCheckAccepted { code_hash, .. } if *code_hash == code.hash()
+            )),
+            "{events:?}"
+        );
     }
 
     /// Builds and applies the next block; its inclusion events, or why the inherent failed.
@@ -579,7 +644,7 @@ fn an_unavailable_candidate_times_out_and_frees_its_core() {
 }
 
 #[test]
-fn new_code_in_a_candidate_schedules_an_upgrade_once_included() {
+fn new_code_in_a_candidate_is_checked_by_validators_then_scheduled() {
     let mut relay = Relay::new();
     let mut candidate = relay.candidate(PARA, vec![1, 1]);
     candidate.commitments.new_validation_code = Some(code(9));
@@ -590,14 +655,52 @@ fn new_code_in_a_candidate_schedules_an_upgrade_once_included() {
             relay.enter(vec![], vec![relay.backed(candidate, &group)])
         ])
         .unwrap();
-    let all: Vec<_> = (0..4)
-        .map(|v| relay.bitfield(v, bits(true, false)))
-        .collect();
-    relay.block(vec![relay.enter(all, vec![])]).unwrap();
-    let info = paras::PARAS
-        .get(&mut relay.state(), &PARA)
-        .unwrap()
+    relay
+        .block(vec![relay.enter(relay.all_hold_para(), vec![])])
         .unwrap();
+    assert!(relay
+        .paras_events()
+        .contains(&paras::Event::PvfCheckStarted {
+            id: PARA,
+            code_hash: code(9).hash()
+        }));
+    let mut state = relay.state();
+    let info = paras::PARAS.get(&mut state, &PARA).unwrap().unwrap();
+    assert_eq!(
+        info.pending, None,
+        "not scheduled before the validators say"
+    );
+    assert_eq!(
+        paras::PARA_UPGRADE_CHECKS.get(&mut state, &PARA).unwrap(),
+        Some(code(9).hash()),
+        "listed under check for the para to read"
+    );
+    assert_eq!(paras::PARA_UPGRADES.get(&mut state, &PARA).unwrap(), None);
+    assert_eq!(
+        paras::code(&mut state, &code(9).hash()).unwrap(),
+        Some(code(9))
+    );
+
+    // Two accepting of four is not enough; the third decides.
+    relay.votes(vec![
+        relay.verdict(0, &code(9), true),
+        relay.verdict(2, &code(9), true),
+    ]);
+    assert_eq!(
+        paras::PARAS
+            .get(&mut relay.state(), &PARA)
+            .unwrap()
+            .unwrap()
+            .pending,
+        None
+    );
+    let events = relay.votes(vec![relay.verdict(3, &code(9), true)]);
+    assert!(events.contains(&paras::Event::PvfCheckAccepted {
+        code_hash: code(9).hash(),
+        paras: vec![PARA],
+    }));
+    let mut state = relay.state();
+    let info = paras::PARAS.get(&mut state, &PARA).unwrap().unwrap();
     let pending = info.pending.expect("upgrade scheduled");
     assert_eq!(pending.code_hash, code(9).hash());
     assert_eq!(pending.at, relay.head.number + paras::UPGRADE_DELAY);
@@ -606,6 +709,199 @@ fn new_code_in_a_candidate_schedules_an_upgrade_once_included() {
         code(1).hash(),
         "old code until the delay passes"
     );
+    assert_eq!(
+        paras::PARA_UPGRADE_CHECKS.get(&mut state, &PARA).unwrap(),
+        None
+    );
+    assert_eq!(
+        paras::PARA_UPGRADES.get(&mut state, &PARA).unwrap(),
+        Some(pending)
+    );
+    assert_eq!(pvf_check::active(&mut state).unwrap(), vec![]);
+}
+
+/// Includes `PARA`'s candidate with head `head` carrying `code`, putting it under check.
+fn include_code_for_check(relay: &mut Relay, head: Vec<u8>, code: ValidationCode) {
+    let mut candidate = relay.candidate(PARA, head);
+    candidate.commitments.new_validation_code = Some(code);
+    let candidate = signed(candidate.descriptor, candidate.commitments);
+    let backed = relay.backed(candidate, &relay.group(PARA));
+    relay
+        .block(vec![relay.enter(vec![], vec![backed])])
+        .unwrap();
+    relay
+        .block(vec![relay.enter(relay.all_hold_para(), vec![])])
+        .unwrap();
+}
+
+#[test]
+fn code_too_many_reject_is_dropped_and_a_verdict_on_it_cannot_be_replayed_on_a_new_check() {
+    let mut relay = Relay::new();
+    include_code_for_check(&mut relay, vec![1, 1], code(9));
+    // One rejection of four leaves the check open; a second makes a supermajority impossible.
+    relay.votes(vec![
+        relay.verdict(1, &code(9), false),
+        relay.verdict(0, &code(9), true),
+    ]);
+    assert_eq!(
+        pvf_check::active(&mut relay.state()).unwrap(),
+        vec![code(9).hash()]
+    );
+    let from_this_check = relay.verdict(2, &code(9), false);
+    let events = relay.votes(vec![relay.verdict(3, &code(9), false)]);
+    assert!(events.contains(&paras::Event::PvfCheckRejected {
+        code_hash: code(9).hash(),
+        paras: vec![PARA],
+    }));
+    let mut state = relay.state();
+    let info = paras::PARAS.get(&mut state, &PARA).unwrap().unwrap();
+    assert_eq!((info.code_hash, info.pending), (code(1).hash(), None));
+    assert_eq!(
+        paras::PARA_UPGRADE_CHECKS.get(&mut state, &PARA).unwrap(),
+        None
+    );
+    assert_eq!(
+        paras::code(&mut state, &code(9).hash()).unwrap(),
+        None,
+        "its code released"
+    );
+    assert_eq!(pvf_check::active(&mut state).unwrap(), vec![]);
+
+    // The para may send the same code again: a new check, where a verdict signed for the
+    // last one does not count.
+    include_code_for_check(&mut relay, vec![1, 2], code(9));
+    assert_eq!(
+        paras::PARA_UPGRADE_CHECKS
+            .get(&mut relay.state(), &PARA)
+            .unwrap(),
+        Some(code(9).hash())
+    );
+    assert_eq!(
+        relay.block(vec![relay.enter_all(
+            vec![],
+            vec![],
+            vec![],
+            vec![from_this_check]
+        )]),
+        Err(pvf_refused("BadSignature"))
+    );
+}
+
+#[test]
+fn a_check_undecided_for_its_time_to_live_is_rejected() {
+    let mut relay = Relay::new();
+    include_code_for_check(&mut relay, vec![1, 1], code(9));
+    let started = relay.head.number;
+    relay.votes(vec![relay.verdict(0, &code(9), true)]);
+    while relay.head.number + 1 < started + PRECHECK_TTL {
+        assert!(relay.votes(vec![]).is_empty());
+    }
+    let events = relay.votes(vec![]);
+    assert_eq!(
+        events,
+        vec![paras::Event::PvfCheckRejected {
+            code_hash: code(9).hash(),
+            paras: vec![PARA],
+        }]
+    );
+    assert_eq!(relay.head.number, started + PRECHECK_TTL);
+}
+
+#[test]
+fn code_the_chain_stores_already_is_checked_like_any_other() {
+    let mut relay = Relay::new();
+    // OTHER's code, registered in genesis: no validator voted on it.
+    include_code_for_check(&mut relay, vec![1, 1], code(2));
+    let mut state = relay.state();
+    assert_eq!(pvf_check::active(&mut state).unwrap(), vec![code(2).hash()]);
+    let info = paras::PARAS.get(&mut state, &PARA).unwrap().unwrap();
+    assert_eq!(info.pending, None);
+    relay.accept(&code(2));
+    assert_eq!(
+        paras::CODE_REFS
+            .get(&mut relay.state(), &code(2).hash())
+            .unwrap(),
+        Some(2),
+        "one for OTHER, one for PARA's upgrade"
+    );
+}
+
+#[test]
+fn root_replaces_an_upgrade_under_check() {
+    let mut relay = Relay::new();
+    include_code_for_check(&mut relay, vec![1, 1], code(9));
+    relay.root_schedules_upgrade(code(12));
+    let mut state = relay.state();
+    let info = paras::PARAS.get(&mut state, &PARA).unwrap().unwrap();
+    assert_eq!(info.pending.unwrap().code_hash, code(12).hash());
+    assert_eq!(
+        paras::PARA_UPGRADE_CHECKS.get(&mut state, &PARA).unwrap(),
+        None
+    );
+    assert_eq!(
+        pvf_check::active(&mut state).unwrap(),
+        vec![],
+        "its only para withdrew"
+    );
+    assert_eq!(paras::code(&mut state, &code(9).hash()).unwrap(), None);
+    // A late verdict on it is refused.
+    assert_eq!(
+        relay.block(vec![relay.enter_all(
+            vec![],
+            vec![],
+            vec![],
+            vec![relay.verdict(0, &code(9), true)]
+        )]),
+        Err(pvf_refused("NotUnderCheck"))
+    );
+}
+
+fn pvf_refused(name: &str) -> InvalidTransaction {
+    InvalidTransaction::InherentFailed(DispatchError::module(pvf_check::NAME, name))
+}
+
+#[test]
+fn an_author_cannot_slip_in_bad_verdicts() {
+    let mut relay = Relay::new();
+    include_code_for_check(&mut relay, vec![1, 1], code(9));
+    relay.votes(vec![relay.verdict(0, &code(9), true)]);
+    let mut bad_signature = relay.verdict(1, &code(9), true);
+    bad_signature.accept = false;
+    let mut other_session = relay.verdict(1, &code(9), true);
+    other_session.session += 1;
+    let mut unknown = relay.verdict(1, &code(9), true);
+    unknown.validator = 4;
+    let cases = [
+        ("DoubleVote", vec![relay.verdict(0, &code(9), false)]),
+        (
+            "DoubleVote",
+            vec![
+                relay.verdict(2, &code(9), true),
+                relay.verdict(2, &code(9), true),
+            ],
+        ),
+        ("BadSignature", vec![bad_signature]),
+        ("WrongSession", vec![other_session]),
+        ("UnknownValidator", vec![unknown]),
+        ("NotUnderCheck", vec![relay.verdict(1, &code(10), true)]),
+        (
+            "TooManyStatements",
+            vec![relay.verdict(1, &code(9), true); pvf_check::MAX_STATEMENTS_PER_BLOCK + 1],
+        ),
+    ];
+    for (name, statements) in cases {
+        assert_eq!(
+            relay.block(vec![relay.enter_all(vec![], vec![], vec![], statements)]),
+            Err(pvf_refused(name)),
+            "{name}"
+        );
+    }
+    // None of them counted.
+    let check = pvf_check::PRECHECKS
+        .get(&mut relay.state(), &code(9).hash())
+        .unwrap()
+        .unwrap();
+    assert_eq!(check.votes, vec![Some(true), None, None, None]);
 }
 
 #[test]
@@ -641,6 +937,7 @@ fn new_code_that_cannot_be_scheduled_is_refused_and_its_candidate_included() {
         reason: "an upgrade is already pending".into(),
     }));
     assert_eq!(relay.head_of(PARA), HeadData(vec![1, 2]));
+    relay.accept(&code(9));
     let info = paras::PARAS
         .get(&mut relay.state(), &PARA)
         .unwrap()

@@ -73,6 +73,7 @@ impl Relay {
                 bitfields: vec![],
                 backed: vec![],
                 disputes: vec![],
+                pvf_checks: vec![],
             }),
         }
         .to_opaque();

@@ -254,6 +254,12 @@ pub struct PendingUpgrade {
 pub static PARA_UPGRADES: crate::storage::StorageMap<ParaId, PendingUpgrade> =
     crate::storage::StorageMap::new("Paras", "ParaUpgrades");
 
+/// Relay chain storage: the code hash of the upgrade each para sent in a candidate while
+/// validators check it (before it is scheduled and listed in [`PARA_UPGRADES`]); the para
+/// keeps waiting for its go-ahead while it finds it here.
+pub static PARA_UPGRADE_CHECKS: crate::storage::StorageMap<ParaId, Hash> =
+    crate::storage::StorageMap::new("Paras", "UpgradeChecks");
+
 /// Where a para built with this framework keeps its own id.
 pub static PARA_ID: crate::storage::StorageValue<ParaId> =
     crate::storage::StorageValue::new("ParachainInfo", "ParaId");

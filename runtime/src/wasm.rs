@@ -170,8 +170,10 @@ pub mod api {
         /// `(ParaId) -> InboundMessages`: the downward and horizontal messages the para's
         /// candidate on the block asked at receives.
         pub const INBOUND_MESSAGES: &str = "ParachainHost_inbound_messages";
+        /// `() -> Vec<(Hash, Precheck)>`: the checks of new para code under way, with votes.
+        pub const PVF_CHECKS: &str = "ParachainHost_pvf_checks";
         /// All of them.
-        pub const ALL: [&str; 8] = [
+        pub const ALL: [&str; 9] = [
             VALIDATORS,
             DISABLED_VALIDATORS,
             AVAILABILITY_CORES,
@@ -180,6 +182,7 @@ pub mod api {
             VALIDATION_CODE_BY_HASH,
             CANDIDATE_EVENTS,
             INBOUND_MESSAGES,
+            PVF_CHECKS,
         ];
     }
 }

@@ -33,6 +33,10 @@ pub struct SetCodeArgs {
     pub timeout: u64,
 }
 
+/// Polls a second apart that must find a para's pending code gone, its version unchanged,
+/// before the command says the para dropped it.
+const DROPPED_POLLS: u32 = 3;
+
 /// Index of `system` in the relay's and the template's calls.
 const SYSTEM_INDEX: u8 = 0;
 /// Index of `sudo` in the relay's and the template's calls.
@@ -180,16 +184,37 @@ async fn set_code(args: SetCodeArgs) -> anyhow::Result<()> {
                 );
             }
             println!(
-                "para {id} accepted it in block {}; it switches once the relay chain enacts it",
+                "para {id} accepted it in block {}; the relay chain's validators check it, and \
+                 it switches once the relay chain enacts it",
                 included.block
             );
+            // Polls in a row that found the code dropped: a para block of a relay fork may
+            // not hold it yet for a moment.
+            let mut dropped_polls = 0u32;
             while tokio::time::Instant::now() < deadline {
+                // Pending first: code gone from there while the old version still runs (read
+                // after) was dropped, not switched to.
+                let pending: Result<Option<PendingCode>, _> =
+                    chain.storage_opt(&PENDING_CODE.key(), None).await;
+                let gone = matches!(pending, Ok(None));
+                dropped_polls = if gone {
+                    dropped_polls.saturating_add(1)
+                } else {
+                    0
+                };
                 // The upgrade goes on whatever the node says: one failed answer is not fatal.
                 match chain.runtime_version(None).await {
                     Ok(version) if version.spec_version == offered.spec_version => {
                         println!("para {id} runs version {}", version.spec_version);
                         return Ok(());
                     }
+                    Ok(version) if dropped_polls >= DROPPED_POLLS => bail!(
+                        "para {id} dropped the code and still runs version {}: the relay \
+                         chain's validators rejected it, or did not decide in time (its \
+                         `Paras.PvfCheckRejected` event), or never included the candidate \
+                         carrying it",
+                        version.spec_version
+                    ),
                     Ok(_) => {}
                     Err(err) => {
                         eprintln!("asking para {id}'s version failed ({err}); asking again")

@@ -34,6 +34,7 @@ use tessera_relay_chain::availability::{encode_chunks, verify_chunk, AvailableDa
 use tessera_relay_chain::disputes::DisputeStatementSet;
 use tessera_relay_chain::inclusion::{self, BackedCandidate, PendingCandidate, SignedBitfield};
 use tessera_relay_chain::paras::{self, ParaId};
+use tessera_relay_chain::pvf_check::PvfCheckStatement;
 use tessera_relay_chain::{Call, RelayRuntime};
 use tessera_runtime::executive::Executive;
 use tessera_runtime::extrinsic::Extrinsic;
@@ -83,6 +84,9 @@ pub enum ParachainMessage {
     /// A validator's vote in a dispute, with the vote that opened it.
     #[codec(index = 5)]
     Dispute(tessera_validity::disputes::DisputeMessage),
+    /// A validator's verdict on new para code under check (see [`super::pvf_check`]).
+    #[codec(index = 6)]
+    PvfCheck(PvfCheckStatement),
 }
 
 /// Longest peer id in an identity (a multihash of an Ed25519 or secp256k1 key is 38 bytes).
@@ -254,6 +258,8 @@ pub struct ParachainHost {
     bitfields: Bitfields,
     /// Concluded disputes for the next inherent.
     disputes: Vec<DisputeStatementSet>,
+    /// Verdicts on code under check for the next inherent.
+    pvf_checks: Vec<PvfCheckStatement>,
     /// Validators this node saw lose a dispute, whether or not its chain records it yet.
     offenders: BTreeSet<u32>,
     /// Candidates whose chunk of this validator's index it wrote to disk, with their relay
@@ -313,6 +319,7 @@ impl ParachainHost {
             statements: Statements::default(),
             bitfields: Bitfields::default(),
             disputes: Vec::new(),
+            pvf_checks: Vec::new(),
             offenders: BTreeSet::new(),
             own_chunks: HashMap::new(),
             malus: Malus::default(),
@@ -340,6 +347,11 @@ impl ParachainHost {
     /// against the parent's state: one the runtime refused would cost the block its inherent).
     pub fn record_disputes(&mut self, disputes: Vec<DisputeStatementSet>) {
         self.disputes = disputes;
+    }
+
+    /// Verdicts on new para code for the next inherent.
+    pub fn record_pvf_checks(&mut self, statements: Vec<PvfCheckStatement>) {
+        self.pvf_checks = statements;
     }
 
     /// Validators seen losing a dispute, whose backed candidates this node's inherents leave
@@ -554,7 +566,8 @@ impl ParachainHost {
         bitfields: &[SignedBitfield],
     ) -> Result<Vec<BackedCandidate>, ParachainError> {
         let parent_hash = parent.hash();
-        let mut state = Self::after_availability(client, parent, bitfields, &self.disputes)?;
+        let mut state =
+            Self::after_availability(client, parent, bitfields, &self.disputes, &self.pvf_checks)?;
         let validators = client.authorities();
         let cores = paras::para_ids(&mut state).map_err(state_error)?;
         let now = parent.number.saturating_add(1);
@@ -615,6 +628,7 @@ impl ParachainHost {
         parent: &Header,
         bitfields: &[SignedBitfield],
         disputes: &[DisputeStatementSet],
+        pvf_checks: &[PvfCheckStatement],
     ) -> Result<State<'a>, ParachainError> {
         let state = State::new(client.store(), parent.state_root);
         let number = parent.number.saturating_add(1);
@@ -627,6 +641,7 @@ impl ParachainHost {
                 bitfields: bitfields.to_vec(),
                 backed: Vec::new(),
                 disputes: disputes.to_vec(),
+                pvf_checks: pvf_checks.to_vec(),
             }),
         };
         let why = match block.apply(&inherent.to_opaque()) {
@@ -794,6 +809,7 @@ impl ParachainHost {
             bitfields,
             backed,
             disputes: std::mem::take(&mut self.disputes),
+            pvf_checks: std::mem::take(&mut self.pvf_checks),
         });
         Ok(Extrinsic::<Call> {
             signature: None,

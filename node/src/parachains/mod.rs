@@ -1,8 +1,8 @@
 //! The parachain protocol in a node: a validator's backing, availability and inherent
-//! ([`host`], no I/O), its approval checking and disputes ([`approval`]), its wiring to the
-//! network ([`service`]), para chains as para nodes keep them ([`chain`]), and collators that
-//! build para blocks on a relay node and send them to backing groups ([`collator`]), watching
-//! what becomes of them ([`tracking`]).
+//! ([`host`], no I/O), its approval checking and disputes ([`approval`]), its votes on new para
+//! code ([`pvf_check`]), its wiring to the network ([`service`]), para chains as para nodes
+//! keep them ([`chain`]), and collators that build para blocks on a relay node and send them to
+//! backing groups ([`collator`]), watching what becomes of them ([`tracking`]).
 
 pub mod approval;
 pub mod chain;
@@ -11,6 +11,7 @@ pub mod early;
 pub mod host;
 pub mod nodes;
 pub mod own_messages;
+pub mod pvf_check;
 pub mod relay_api;
 pub mod service;
 pub mod tracking;

@@ -81,3 +81,11 @@ pub fn validation_code_by_hash(
 ) -> Result<Option<ValidationCode>, ParachainError> {
     call(client, at, api::VALIDATION_CODE_BY_HASH, code_hash)
 }
+
+/// The checks of new para code under way at block `at`, oldest first, with their votes.
+pub fn pvf_checks(
+    client: &Client,
+    at: &Hash,
+) -> Result<Vec<(Hash, tessera_relay_chain::pvf_check::Precheck)>, ParachainError> {
+    call(client, at, api::PVF_CHECKS, &())
+}

@@ -227,7 +227,15 @@ pub struct ParachainService {
     approval_early: EarlyMessages<tessera_validity::engine::Message>,
     /// Dispute messages that came before their candidate's block or the dispute's opening.
     dispute_early: EarlyMessages<tessera_validity::disputes::DisputeMessage>,
+    /// Checks of new para code under way, with the verdicts known.
+    pvf: super::pvf_check::PvfChecks,
+    /// This validator's compiles of code under check.
+    pvf_compiles: tokio::task::JoinSet<(super::pvf_check::ToJudge, Option<bool>)>,
+    validation: Arc<ValidationHost>,
 }
+
+/// Codes under check this validator compiles at once, at most.
+const MAX_PVF_COMPILES: usize = 1;
 
 /// Approval messages (and, apart, dispute messages) kept for a retry at most, shared fairly
 /// between the peers that sent them ([`EarlyMessages`]).
@@ -298,6 +306,9 @@ impl ParachainService {
             shared,
             network,
             is_validator: key.is_some(),
+            pvf: super::pvf_check::PvfChecks::new(key.clone()),
+            pvf_compiles: tokio::task::JoinSet::new(),
+            validation: validation.clone(),
             host: ParachainHost::new(key, validation).with_malus(malus),
             peer_of: HashMap::new(),
             identity_sent: None,
@@ -733,6 +744,13 @@ impl ParachainService {
             ParachainMessage::Identity(identity) => self.on_identity(identity),
             ParachainMessage::Approval(message) => self.on_approval_message(peer, message),
             ParachainMessage::Dispute(message) => self.on_dispute_message(peer, message),
+            ParachainMessage::PvfCheck(statement) => {
+                let result = {
+                    let client = self.shared.client();
+                    self.pvf.on_statement(&client, statement)
+                };
+                self.verdict(result)
+            }
         };
         let _stopped = self.network.validated(id, peer, source, verdict);
         passed
@@ -880,6 +898,12 @@ impl ParachainService {
     /// candidates.
     pub async fn tick(&mut self) {
         if !self.is_validator {
+            // Only to pass verdicts on new code on: they are checked against the checks
+            // under way.
+            let best = self.shared.client().best_header();
+            if let Ok(best) = best {
+                self.pvf_tick(&best).await;
+            }
             return;
         }
         self.approval_tick().await;
@@ -919,6 +943,43 @@ impl ParachainService {
         let waited = self.best_seen_at.1.elapsed() >= slot / 2;
         if self.bitfield_sent_for != Some(best_hash) && (self.missing.is_empty() || waited) {
             self.publish_bitfield(&best).await;
+        }
+        self.pvf_tick(&best).await;
+    }
+
+    /// Starts compiling code newly under check at `best`, and publishes the verdicts of
+    /// compiles that finished.
+    async fn pvf_tick(&mut self, best: &Header) {
+        let room = MAX_PVF_COMPILES.saturating_sub(self.pvf_compiles.len());
+        let to_judge = self.pvf.on_best(&self.shared.client(), best, room);
+        for job in to_judge {
+            let host = self.validation.clone();
+            self.pvf_compiles.spawn_blocking(move || {
+                let verdict = super::pvf_check::judge(&host, job.code_hash, &job.code);
+                (job, verdict)
+            });
+        }
+        let mut verdicts = Vec::new();
+        while let Some(finished) = self.pvf_compiles.try_join_next() {
+            let Ok((job, verdict)) = finished else {
+                continue;
+            };
+            let client = self.shared.client();
+            if let Some(statement) = self.pvf.sign(&client, &job, verdict, best.number) {
+                tracing::info!(code_hash = %job.code_hash, accept = statement.accept, "new para code checked");
+                verdicts.push(statement);
+            }
+        }
+        verdicts.extend(self.pvf.to_republish(&self.shared.client(), best.number));
+        for statement in verdicts {
+            let message = ParachainMessage::PvfCheck(statement);
+            if let Err(err) = self
+                .network
+                .publish(Topic::Parachains, message.encode())
+                .await
+            {
+                tracing::debug!(%err, "code check verdict not published");
+            }
         }
     }
 
@@ -991,6 +1052,8 @@ impl ParachainService {
                 .record_disputes(approval.disputes_for(client, parent));
             self.host.record_offenders(approval.offenders());
         }
+        self.host
+            .record_pvf_checks(self.pvf.for_inherent(client, parent));
         match self.host.inherent(client, parent) {
             Ok(inherent) => Some(inherent),
             Err(err) => {

@@ -12,6 +12,7 @@ use tessera_node::client::Client;
 use tessera_node::collation::{collate, Collation, CollationInput};
 use tessera_node::parachains::chain::{FollowError, ParaView, TxEvent};
 use tessera_node::parachains::collator::Collate;
+use tessera_node::parachains::pvf_check::{self, PvfChecks};
 use tessera_node::parachains::{
     relay_api, BackingError, CollationOutcome, Collator, ParaChain, ParachainError, ParachainHost,
 };
@@ -33,6 +34,7 @@ const NAMES: [&str; 4] = ["Alice", "Bob", "Charlie", "Dave"];
 struct Network {
     clients: Vec<Client>,
     hosts: Vec<ParachainHost>,
+    validation: Arc<ValidationHost>,
 }
 
 impl Network {
@@ -57,7 +59,11 @@ impl Network {
             clients.push(client);
             hosts.push(ParachainHost::new(Some(key), validation.clone()));
         }
-        Network { clients, hosts }
+        Network {
+            clients,
+            hosts,
+            validation,
+        }
     }
 
     fn best(&self) -> Header {
@@ -536,6 +542,143 @@ fn a_code_upgrade_takes_effect_after_its_delay_and_validates_the_following_block
         Err(ParachainError::Invalid(InvalidCandidate::HashMismatch { .. })) => {}
         other => panic!("expected the stale code to be refused, got {other:?}"),
     }
+}
+
+/// Each validator reads the code checks at the best block, compiles what it has not judged
+/// (validators in `liars` say it failed, whatever they find), and gossips its verdict to the
+/// others; each author then carries those the chain lacks.
+fn check_new_code(network: &mut Network, checks: &mut [PvfChecks], liars: &[usize]) {
+    let best = network.best();
+    let mut verdicts = Vec::new();
+    for (me, checks) in checks.iter_mut().enumerate() {
+        let client = &network.clients[me];
+        for job in checks.on_best(client, &best, 1) {
+            let honest = pvf_check::judge(&network.validation, job.code_hash, &job.code);
+            let verdict = if liars.contains(&me) {
+                Some(false)
+            } else {
+                honest
+            };
+            verdicts.extend(checks.sign(client, &job, verdict, best.number));
+        }
+    }
+    for (me, checks) in checks.iter_mut().enumerate() {
+        for verdict in &verdicts {
+            let news = checks.on_statement(&network.clients[me], verdict.clone());
+            assert_eq!(news.unwrap(), verdict.validator as usize != me);
+        }
+        let chosen = checks.for_inherent(&network.clients[me], &best);
+        network.hosts[me].record_pvf_checks(chosen);
+    }
+}
+
+#[test]
+fn validators_vote_on_code_a_para_sends_and_the_para_upgrades_only_once_they_accept_it() {
+    use parachain_template_runtime::Event as ParaEvent;
+    use tessera_runtime::modules::{parachain_system, sudo, system};
+    let mut network = Network::new();
+    let mut collator = template_node(Some("Ferdie"));
+    let mut checks: Vec<PvfChecks> = NAMES
+        .iter()
+        .map(|name| PvfChecks::new(Some(AuthorityKey::from_pair(&Pair::dev(name)))))
+        .collect();
+    let next = std::fs::read(env!("TEMPLATE_NEXT_WASM")).unwrap();
+    let next_hash = paras::ValidationCode(next.clone()).hash();
+    let para_genesis = collator.chain().lock().unwrap().genesis_hash();
+    let set_code = |nonce| {
+        let call = template::Call::Sudo(sudo::Call::Sudo {
+            call: Box::new(template::Call::System(system::Call::SetCode {
+                code: next.clone(),
+            })),
+        });
+        template::sign(&Pair::dev("Alice"), call, nonce, para_genesis)
+    };
+    let para_events = |collator: &Collator| -> Vec<ParaEvent> {
+        let view = collator.view();
+        let view = view.lock().unwrap();
+        let head = view.head().hash();
+        let bytes = view.storage(&head, &system::events_key()).unwrap();
+        let records: Vec<tessera_runtime::dispatch::EventRecord<ParaEvent>> = bytes
+            .map(|b| Decode::decode(&mut &b[..]).unwrap())
+            .unwrap_or_default();
+        records.into_iter().map(|record| record.event).collect()
+    };
+    let under_check = |network: &Network| {
+        network.read(|state| paras::PARA_UPGRADE_CHECKS.get(state, &PARA).unwrap())
+    };
+    // One relay block: a candidate on the best block, its backing, availability, the votes.
+    let mut step = |network: &mut Network, collator: &mut Collator, liars: &[usize]| {
+        if let Some(candidate) = collator.collate(&network.clients[0]) {
+            assert!(network.collate(&candidate).unwrap() >= 2);
+        }
+        network.availability();
+        check_new_code(network, &mut checks, liars);
+        network.author();
+        para_events(collator)
+    };
+
+    // Two of four say the code does not compile: more than a third, so it is rejected; the
+    // para keeps its code, and drops the pending one once the relay chain stops listing it.
+    collator.view().lock().unwrap().submit(set_code(0)).unwrap();
+    let mut seen_under_check = false;
+    let mut discarded = false;
+    for _ in 0..60 {
+        let events = step(&mut network, &mut collator, &[0, 1]);
+        seen_under_check |= under_check(&network) == Some(next_hash);
+        if events.contains(&ParaEvent::ParachainSystem(
+            parachain_system::Event::ValidationFunctionDiscarded {
+                code_hash: next_hash,
+            },
+        )) {
+            discarded = true;
+            break;
+        }
+    }
+    assert!(
+        seen_under_check && discarded,
+        "checked, then dropped by the para"
+    );
+    assert_eq!(under_check(&network), None);
+    let info = network.read(|state| paras::PARAS.get(state, &PARA).unwrap().unwrap());
+    assert_eq!(
+        (info.code_hash, info.pending),
+        (paras::ValidationCode(WASM_BINARY.to_vec()).hash(), None)
+    );
+    let version = || {
+        collator
+            .view()
+            .lock()
+            .unwrap()
+            .runtime_version()
+            .unwrap()
+            .spec_version
+    };
+    assert_eq!(version(), 1);
+
+    // Sent again, every validator compiles it and accepts: scheduled, then switched to.
+    collator.view().lock().unwrap().submit(set_code(1)).unwrap();
+    let mut applied = false;
+    for _ in 0..40 {
+        let events = step(&mut network, &mut collator, &[]);
+        if events.iter().any(|event| matches!(event, ParaEvent::ParachainSystem(
+            parachain_system::Event::ValidationFunctionApplied { code_hash, .. }) if *code_hash == next_hash))
+        {
+            applied = true;
+            break;
+        }
+    }
+    assert!(applied, "the para switched to the accepted code");
+    step(&mut network, &mut collator, &[]);
+    assert_eq!(
+        collator
+            .view()
+            .lock()
+            .unwrap()
+            .runtime_version()
+            .unwrap()
+            .spec_version,
+        2
+    );
 }
 
 /// A para node of the template on its dev genesis: a collator with `key`, else a full node.

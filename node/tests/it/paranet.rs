@@ -162,10 +162,34 @@ fn events_after(view: &Arc<Mutex<dyn ParaView>>, from: u32) -> Vec<template::Eve
     events
 }
 
+/// The `paras` events of the relay chain's best chain, oldest first.
+fn relay_paras_events(shared: &Shared) -> Vec<paras::Event> {
+    let client = shared.client();
+    let mut hash = client.info().unwrap().best_hash;
+    let mut events = Vec::new();
+    while let Some(header) = client.header(&hash).unwrap() {
+        if let Some(bytes) = client.storage(&hash, &system::events_key()).unwrap() {
+            let records: Vec<EventRecord<tessera_relay_chain::Event>> =
+                Decode::decode(&mut &bytes[..]).unwrap();
+            let block = records.into_iter().filter_map(|record| match record.event {
+                tessera_relay_chain::Event::Paras(event) => Some(event),
+                _ => None,
+            });
+            events.splice(0..0, block);
+        }
+        if header.number == 0 {
+            break;
+        }
+        hash = header.parent_hash;
+    }
+    events
+}
+
 /// Sudo on the template para offers a blob that is not a runtime (refused in its block, the
 /// para going on), then the template's next version (`spec_version` 2): its candidate carries
-/// the code, the relay chain schedules it, the para switches at the go-ahead, the relay chain
-/// enacts it with that block, and the collator, the full node and the validators all run it.
+/// the code, the validators compile it and vote it through, the relay chain schedules it, the
+/// para switches at the go-ahead, the relay chain enacts it with that block, and the collator,
+/// the full node and the validators all run it.
 async fn upgrades_itself(
     alice: &Shared,
     collator: &Arc<Mutex<dyn ParaView>>,
@@ -224,6 +248,20 @@ async fn upgrades_itself(
         event,
         template::Event::System(system::Event::CodeUpdateScheduled { code_hash }) if *code_hash == next_hash
     )));
+    let relay_events = relay_paras_events(alice);
+    let checked = [
+        paras::Event::PvfCheckStarted {
+            id: TEMPLATE,
+            code_hash: next_hash,
+        },
+        paras::Event::PvfCheckAccepted {
+            code_hash: next_hash,
+            paras: vec![TEMPLATE],
+        },
+    ];
+    let position = |wanted: &paras::Event| relay_events.iter().position(|e| e == wanted);
+    let [started, accepted] = checked.map(|event| position(&event));
+    assert!(started.is_some() && started < accepted, "{relay_events:?}");
     assert!(events.iter().any(|event| matches!(
         event,
         template::Event::ParachainSystem(parachain_system::Event::ValidationFunctionApplied { code_hash, .. }) if *code_hash == next_hash

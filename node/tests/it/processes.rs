@@ -431,7 +431,11 @@ async fn upgrades_the_relay_runtime(
     );
     let block = included(alice, &xt).await;
     let events = events_at(alice, &block).await;
-    assert_eq!(sudo_result(&events), Some(Ok(())));
+    assert_eq!(
+        sudo_result(&events),
+        Some(Ok(())),
+        "block {block}: {events:?}"
+    );
     let code_hash = tessera_runtime::hashing::blake2_256(&next);
     assert!(events.contains(&Event::System(system::Event::CodeUpdated { code_hash })));
     // The observer's subscription says so once its best block holds the new code.

@@ -10,10 +10,13 @@
 //! that the inherent's relay parent is the one the candidate is validated against.
 //!
 //! Code upgrades: `system.set_code` on a para calls [`schedule_code_upgrade`], which checks the
-//! blob and keeps it in [`PENDING_CODE_BLOB`]; the block's candidate carries it to the relay chain,
-//! which schedules it ([`crate::parachain::PARA_UPGRADES`]). The first block whose relay parent
-//! is at or after the scheduled block writes it under `:code` (the relay chain enacts it when
-//! it includes that block), so the next block runs it on every node and validator.
+//! blob and keeps it in [`PENDING_CODE_BLOB`]; the block's candidate carries it to the relay
+//! chain, whose validators check it ([`crate::parachain::PARA_UPGRADE_CHECKS`]) before it
+//! schedules it ([`crate::parachain::PARA_UPGRADES`]); code they reject is no longer listed, and
+//! the para drops it [`UPGRADE_SIGNAL_WAIT`] relay blocks after its block's relay parent. The
+//! first block whose relay parent is at or after the scheduled block writes it under `:code`
+//! (the relay chain enacts it when it includes that block), so the next block runs it on every
+//! node and validator.
 
 use crate::dispatch::{CallError, CallResult, Context, Dispatch, DispatchError, Origin, Weight};
 use crate::messaging::{
@@ -316,7 +319,7 @@ impl<E: From<Event> + ParachainRuntime> Dispatch<E> for Call {
 }
 
 /// Applies or drops the pending code as the relay parent's state (`relay`) says; returns
-/// whether the relay parent lists an upgrade of this para.
+/// whether the relay parent lists an upgrade of this para (scheduled, or under check).
 fn upgrade_go_ahead<E: From<Event>>(
     ctx: &mut Context<'_, E>,
     relay: &mut State<'_>,
@@ -324,12 +327,16 @@ fn upgrade_go_ahead<E: From<Event>>(
     relay_parent_number: BlockNumber,
 ) -> Result<bool, CallError> {
     let scheduled = relay_read(crate::parachain::PARA_UPGRADES.get(relay, &para))?;
+    let checking = relay_read(crate::parachain::PARA_UPGRADE_CHECKS.get(relay, &para))?;
+    let listed_any = scheduled.is_some() || checking.is_some();
     let Some(pending) = PENDING_CODE.get(&mut ctx.state)? else {
-        return Ok(scheduled.is_some());
+        return Ok(listed_any);
     };
     let code_hash = pending.code_hash;
     let listed = scheduled.filter(|upgrade| upgrade.code_hash == code_hash);
     match listed {
+        // Validators are still checking it: the go-ahead, or its refusal, comes later.
+        None if checking == Some(code_hash) => {}
         Some(upgrade) if relay_parent_number >= upgrade.at => {
             let code = PENDING_CODE_BLOB
                 .get(&mut ctx.state)?
@@ -355,7 +362,7 @@ fn upgrade_go_ahead<E: From<Event>>(
         }
         None => {}
     }
-    Ok(scheduled.is_some())
+    Ok(listed_any)
 }
 
 /// `system.set_code` on a para: checks `code` as a runtime that can follow this one (a valid
