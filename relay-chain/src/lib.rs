@@ -193,3 +193,15 @@ parachain_host_exports! {
     ParachainHost_inbound_messages => inbound_messages,
     ParachainHost_pvf_checks => pvf_checks,
 }
+
+/// [`runtime_api::create_inherent`] takes the state by value: it runs the start of a block on
+/// it (the host discards what a query writes).
+#[cfg(all(target_arch = "wasm32", not(feature = "std")))]
+#[allow(unsafe_code, non_snake_case)]
+#[no_mangle]
+extern "C" fn ParachainHost_create_inherent(ptr: u32, len: u32) -> u64 {
+    tessera_runtime::wasm::guest::query(ptr, len, |state, offer| {
+        let state = core::mem::replace(state, tessera_runtime::state::State::host());
+        runtime_api::create_inherent(state, offer)
+    })
+}

@@ -17,8 +17,8 @@ use tessera_runtime::storage::StorageValue;
 use tessera_runtime::{AccountId, BlockNumber, Hash, Header, Result};
 
 pub use tessera_runtime::wasm::api::parachain_host::{
-    AVAILABILITY_CORES, BACKING_GROUP, CANDIDATE_EVENTS, CANDIDATE_VALIDATION, DISABLED_VALIDATORS,
-    INBOUND_MESSAGES, PVF_CHECKS, VALIDATION_CODE_BY_HASH, VALIDATORS,
+    AVAILABILITY_CORES, BACKING_GROUP, CANDIDATE_EVENTS, CANDIDATE_VALIDATION, CREATE_INHERENT,
+    DISABLED_VALIDATORS, INBOUND_MESSAGES, PVF_CHECKS, VALIDATION_CODE_BY_HASH, VALIDATORS,
 };
 
 /// A core: the para assigned to it and its candidate pending availability, if any.
@@ -247,4 +247,147 @@ pub fn pvf_checks(
         }
     }
     Ok(checks)
+}
+
+/// What a block author has for the parachains inherent of the block after `parent_header`
+/// ([`CREATE_INHERENT`]): everything it holds; the runtime keeps what it would accept.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct InherentOffer {
+    /// The parent block's header.
+    pub parent_header: Header,
+    /// Availability bitfields signed on the parent.
+    pub bitfields: Vec<inclusion::SignedBitfield>,
+    /// Candidates backed on the parent, in the author's order of preference (any number per
+    /// para: the first the runtime accepts is taken).
+    pub backable: Vec<inclusion::BackedCandidate>,
+    /// Concluded disputes not recorded yet.
+    pub disputes: Vec<disputes::DisputeStatementSet>,
+    /// Verdicts on code under check not counted yet.
+    pub pvf_checks: Vec<crate::pvf_check::PvfCheckStatement>,
+    /// Most bytes of candidates' commitments the block may carry (the author's network
+    /// limit).
+    pub max_commitment_bytes: u32,
+}
+
+/// The parachains inherent the runtime made from an [`InherentOffer`], with what it left out
+/// and why (for the author's log).
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct CreatedInherent {
+    /// The inherent's call.
+    pub call: inclusion::Call,
+    /// Offered candidates left out, with why.
+    pub left_out: Vec<(Hash, String)>,
+    /// Whole parts of the offer left out (the disputes, the verdicts), with why.
+    pub dropped: Vec<String>,
+}
+
+/// [`CREATE_INHERENT`]: the parachains inherent for the block after the one whose state is
+/// `state`, from what the author offers, by the rules of this runtime: a dry run of the
+/// inherent with the offer's bitfields, disputes and verdicts (without the verdicts, then
+/// without the disputes too, if the inherent fails with them), then each offered candidate
+/// checked on the state that leaves, as the inherent would check it, in the offer's order:
+/// one per para, within the commitment budget, new code the relay chain would refuse taking
+/// none of it. `Ok(Err(_))`: even the bitfields alone fail the inherent.
+pub fn create_inherent(
+    state: State<'_>,
+    offer: InherentOffer,
+) -> Result<core::result::Result<CreatedInherent, String>> {
+    use tessera_runtime::executive::Executive;
+    use tessera_runtime::extrinsic::Extrinsic;
+    let InherentOffer {
+        parent_header: parent,
+        bitfields,
+        backable,
+        mut disputes,
+        mut pvf_checks,
+        max_commitment_bytes,
+    } = offer;
+    let now = parent.number.saturating_add(1);
+    let mut block = Executive::<crate::RelayRuntime>::initialize(state, now, parent.hash(), None)?;
+    let mut dropped = Vec::new();
+    loop {
+        let dry_run = Extrinsic::<crate::Call> {
+            signature: None,
+            call: crate::Call::Inclusion(inclusion::Call::Enter {
+                parent_header: parent.clone(),
+                bitfields: bitfields.clone(),
+                backed: Vec::new(),
+                disputes: disputes.clone(),
+                pvf_checks: pvf_checks.clone(),
+            }),
+        };
+        let why = match block.apply(&dry_run.to_opaque()) {
+            Ok(Ok(())) => break,
+            Ok(Err(err)) => alloc::format!("{err}"),
+            Err(err) => alloc::format!("{err}"),
+        };
+        if !pvf_checks.is_empty() {
+            dropped.push(alloc::format!(
+                "{} code check verdicts: {why}",
+                pvf_checks.len()
+            ));
+            pvf_checks.clear();
+        } else if !disputes.is_empty() {
+            dropped.push(alloc::format!(
+                "{} concluded disputes: {why}",
+                disputes.len()
+            ));
+            disputes.clear();
+        } else {
+            return Ok(Err(alloc::format!("the parachains inherent fails: {why}")));
+        }
+    }
+    let mut state = block.into_state();
+    let validators = session::validators(&mut state)?;
+    let cores = paras::para_ids(&mut state)?;
+    let mut backed: Vec<inclusion::BackedCandidate> = Vec::new();
+    let mut left_out = Vec::new();
+    let mut commitment_bytes = 0usize;
+    for candidate in backable {
+        let para = candidate.candidate.descriptor.para_id;
+        let hash = candidate.candidate.hash();
+        if backed
+            .iter()
+            .any(|b| b.candidate.descriptor.para_id == para)
+        {
+            left_out.push((hash, "another candidate of the para is in".into()));
+            continue;
+        }
+        if let Err(err) =
+            inclusion::check_backed(&mut state, &parent, now, &validators, &cores, &candidate)
+        {
+            left_out.push((hash, alloc::format!("{err:?}")));
+            continue;
+        }
+        let commitments = &candidate.candidate.commitments;
+        if let Err(why) = inclusion::check_outputs(&mut state, para, commitments, parent.number)? {
+            left_out.push((hash, alloc::format!("its outputs cannot be taken: {why}")));
+            continue;
+        }
+        if let Some(code) = &commitments.new_validation_code {
+            if let Some(why) = paras::upgrade_refusal(&mut state, para, code, now)? {
+                // Refused at inclusion anyway: leave it out while its code would be.
+                left_out.push((hash, alloc::format!("its new code would be refused: {why}")));
+                continue;
+            }
+        }
+        let size = commitments.encoded_size();
+        if commitment_bytes.saturating_add(size) > max_commitment_bytes as usize {
+            left_out.push((hash, "over the block's commitment budget".into()));
+            continue;
+        }
+        commitment_bytes = commitment_bytes.saturating_add(size);
+        backed.push(candidate);
+    }
+    Ok(Ok(CreatedInherent {
+        call: inclusion::Call::Enter {
+            parent_header: parent,
+            bitfields,
+            backed,
+            disputes,
+            pvf_checks,
+        },
+        left_out,
+        dropped,
+    }))
 }

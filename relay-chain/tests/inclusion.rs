@@ -1284,3 +1284,107 @@ fn a_dispute_set_that_is_forged_unfinished_or_out_of_order_fails_the_inherent() 
     }
     assert!(disputes::disabled(&mut relay.state()).unwrap().is_empty());
 }
+
+#[test]
+fn the_runtime_makes_the_inherent_from_what_the_author_offers_leaving_out_what_it_would_refuse() {
+    use tessera_relay_chain::runtime_api::{create_inherent, InherentOffer};
+    let mut relay = Relay::new();
+    let group = relay.group(PARA);
+    let outsider = (0..4).find(|v| !group.contains(v)).unwrap();
+    let good = relay.candidate(PARA, vec![1, 1]);
+    let forged = relay.backed(good.clone(), &[group[0], outsider]);
+    let other = relay.backed(relay.candidate(OTHER, vec![2, 1]), &relay.group(OTHER));
+    let offer = InherentOffer {
+        parent_header: relay.head.clone(),
+        bitfields: vec![],
+        // The forged backing first: the runtime takes the next candidate of the para.
+        backable: vec![
+            forged.clone(),
+            relay.backed(good.clone(), &group),
+            other.clone(),
+        ],
+        disputes: vec![],
+        // A verdict on code under no check fails the inherent: the verdicts are dropped.
+        pvf_checks: vec![relay.verdict(0, &code(9), true)],
+        max_commitment_bytes: u32::MAX,
+    };
+    let created = create_inherent(
+        State::new(&relay.nodes, relay.head.state_root),
+        offer.clone(),
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(
+        created.left_out,
+        vec![(
+            forged.candidate.hash(),
+            format!("{:?}", failed_call("NotInBackingGroup"))
+        )]
+    );
+    assert_eq!(created.dropped.len(), 1);
+    assert!(
+        created.dropped[0].contains("NotUnderCheck"),
+        "{:?}",
+        created.dropped
+    );
+    let inclusion::Call::Enter {
+        backed, pvf_checks, ..
+    } = created.call.clone();
+    assert_eq!(
+        backed
+            .iter()
+            .map(|b| b.candidate.hash())
+            .collect::<Vec<_>>(),
+        vec![good.hash(), other.candidate.hash()]
+    );
+    assert!(pvf_checks.is_empty());
+    // What it made is a valid inherent.
+    let inherent = Extrinsic::<Call> {
+        signature: None,
+        call: Call::Inclusion(created.call),
+    };
+    let events = relay.block(vec![inherent.to_opaque()]).unwrap();
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| matches!(e, inclusion::Event::CandidateBacked { .. }))
+            .count(),
+        2
+    );
+
+    // A budget for one candidate's commitments takes the first.
+    let tight = InherentOffer {
+        parent_header: relay.head.clone(),
+        backable: vec![],
+        ..offer
+    };
+    let size = parity_scale_codec::Encode::encoded_size(&good.commitments) as u32;
+    let with_budget = |relay: &Relay, backable| {
+        let offer = InherentOffer {
+            parent_header: relay.head.clone(),
+            backable,
+            pvf_checks: vec![],
+            max_commitment_bytes: size,
+            ..tight.clone()
+        };
+        create_inherent(State::new(&relay.nodes, relay.head.state_root), offer)
+            .unwrap()
+            .unwrap()
+    };
+    let fresh = Relay::new();
+    let created = with_budget(
+        &fresh,
+        vec![
+            fresh.backed(fresh.candidate(PARA, vec![1, 1]), &fresh.group(PARA)),
+            fresh.backed(fresh.candidate(OTHER, vec![2, 1]), &fresh.group(OTHER)),
+        ],
+    );
+    let inclusion::Call::Enter { backed, .. } = created.call;
+    assert_eq!(backed.len(), 1);
+    assert_eq!(created.left_out.len(), 1);
+    assert_eq!(created.left_out[0].1, "over the block's commitment budget");
+}
+
+fn failed_call(name: &str) -> tessera_runtime::dispatch::CallError {
+    DispatchError::module(inclusion::NAME, name).into()
+}

@@ -172,8 +172,12 @@ pub mod api {
         pub const INBOUND_MESSAGES: &str = "ParachainHost_inbound_messages";
         /// `() -> Vec<(Hash, Precheck)>`: the checks of new para code under way, with votes.
         pub const PVF_CHECKS: &str = "ParachainHost_pvf_checks";
+        /// `(InherentOffer) -> Result<CreatedInherent, String>`: the parachains inherent for
+        /// the block after the one asked at, from what its author offers (Polkadot's
+        /// `ParaInherent` create_inherent): what this runtime would accept of it.
+        pub const CREATE_INHERENT: &str = "ParachainHost_create_inherent";
         /// All of them.
-        pub const ALL: [&str; 9] = [
+        pub const ALL: [&str; 10] = [
             VALIDATORS,
             DISABLED_VALIDATORS,
             AVAILABILITY_CORES,
@@ -183,6 +187,7 @@ pub mod api {
             CANDIDATE_EVENTS,
             INBOUND_MESSAGES,
             PVF_CHECKS,
+            CREATE_INHERENT,
         ];
     }
 }

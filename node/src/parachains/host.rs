@@ -32,11 +32,11 @@ use std::sync::{Arc, Mutex};
 use tessera_consensus::AuthorityKey;
 use tessera_relay_chain::availability::{encode_chunks, verify_chunk, AvailableData, ErasureChunk};
 use tessera_relay_chain::disputes::DisputeStatementSet;
-use tessera_relay_chain::inclusion::{self, BackedCandidate, PendingCandidate, SignedBitfield};
+use tessera_relay_chain::inclusion::{self, PendingCandidate, SignedBitfield};
 use tessera_relay_chain::paras::{self, ParaId};
 use tessera_relay_chain::pvf_check::PvfCheckStatement;
-use tessera_relay_chain::{Call, RelayRuntime};
-use tessera_runtime::executive::Executive;
+use tessera_relay_chain::runtime_api::InherentOffer;
+use tessera_relay_chain::Call;
 use tessera_runtime::extrinsic::Extrinsic;
 use tessera_runtime::state::State;
 use tessera_runtime::{AccountId, Hash, Header, OpaqueExtrinsic};
@@ -53,7 +53,7 @@ pub const AVAILABILITY_KEEP_FINALIZED: u32 = 3_600;
 const PRUNE_BLOCKS_PER_TICK: u32 = 16;
 /// Most bytes of candidates' commitments one relay block backs: with the rest of the block,
 /// within the gossip limit (4 MiB), and room for one para's new code (2 MiB).
-const COMMITMENTS_PER_BLOCK: usize = 3 * 1024 * 1024;
+const COMMITMENTS_PER_BLOCK: u32 = 3 * 1024 * 1024;
 
 /// Relay blocks after which what is kept in memory for a relay parent is forgotten.
 const KEEP_BLOCKS: u32 = 64;
@@ -557,101 +557,6 @@ impl ParachainHost {
             .import(statement, relay_parent.number, &group, client.authorities())?)
     }
 
-    /// Candidates backed on `parent` whose para's core is free once `bitfields` are counted
-    /// in the block after it, one per para.
-    pub fn backed(
-        &self,
-        client: &Client,
-        parent: &Header,
-        bitfields: &[SignedBitfield],
-    ) -> Result<Vec<BackedCandidate>, ParachainError> {
-        let parent_hash = parent.hash();
-        let mut state =
-            Self::after_availability(client, parent, bitfields, &self.disputes, &self.pvf_checks)?;
-        let validators = client.authorities();
-        let cores = paras::para_ids(&mut state).map_err(state_error)?;
-        let now = parent.number.saturating_add(1);
-        let mut backed: Vec<BackedCandidate> = Vec::new();
-        let mut commitment_bytes = 0usize;
-        for candidate in self.statements.backable(&parent_hash, &self.offenders) {
-            let para = candidate.candidate.descriptor.para_id;
-            if backed
-                .last()
-                .is_some_and(|b| b.candidate.descriptor.para_id == para)
-            {
-                continue;
-            }
-            // The runtime's own checks: one candidate it would refuse must not cost the block
-            // every other para's candidate.
-            if let Err(why) =
-                inclusion::check_backed(&mut state, parent, now, validators, &cores, &candidate)
-            {
-                tracing::debug!(
-                    para = para.0,
-                    ?why,
-                    "backed candidate refused by the runtime"
-                );
-                continue;
-            }
-            let commitments = &candidate.candidate.commitments;
-            if let Err(why) = inclusion::check_outputs(&mut state, para, commitments, parent.number)
-                .map_err(state_error)?
-            {
-                tracing::debug!(para = para.0, %why, "backed candidate's outputs cannot be taken");
-                continue;
-            }
-            // The block must stay within the gossip limit: candidates' commitments (new code,
-            // messages) share a budget, and code that would be refused takes none of it.
-            let size = commitments.encoded_size();
-            if commitment_bytes.saturating_add(size) > COMMITMENTS_PER_BLOCK {
-                continue;
-            }
-            if let Some(code) = &commitments.new_validation_code {
-                let refused =
-                    paras::upgrade_refusal(&mut state, para, code, now).map_err(state_error)?;
-                if let Some(why) = refused {
-                    tracing::debug!(para = para.0, why, "candidate's new code would be refused");
-                    continue;
-                }
-            }
-            commitment_bytes = commitment_bytes.saturating_add(size);
-            backed.push(candidate);
-        }
-        Ok(backed)
-    }
-
-    /// The state of the block after `parent` once its inherent has counted `bitfields`,
-    /// included what became available and timed out the rest (a dry run of the inherent
-    /// without candidates): what the candidates it backs are checked against.
-    fn after_availability<'a>(
-        client: &'a Client,
-        parent: &Header,
-        bitfields: &[SignedBitfield],
-        disputes: &[DisputeStatementSet],
-        pvf_checks: &[PvfCheckStatement],
-    ) -> Result<State<'a>, ParachainError> {
-        let state = State::new(client.store(), parent.state_root);
-        let number = parent.number.saturating_add(1);
-        let mut block = Executive::<RelayRuntime>::initialize(state, number, parent.hash(), None)
-            .map_err(|e| ParachainError::State(e.to_string()))?;
-        let inherent = Extrinsic::<Call> {
-            signature: None,
-            call: Call::Inclusion(inclusion::Call::Enter {
-                parent_header: parent.clone(),
-                bitfields: bitfields.to_vec(),
-                backed: Vec::new(),
-                disputes: disputes.to_vec(),
-                pvf_checks: pvf_checks.to_vec(),
-            }),
-        };
-        let why = match block.apply(&inherent.to_opaque()) {
-            Ok(Ok(())) => return Ok(block.into_state()),
-            Ok(Err(err)) => err.to_string(),
-            Err(err) => err.to_string(),
-        };
-        Err(ParachainError::State(format!("inclusion inherent: {why}")))
-    }
-
     /// Candidates pending availability at `at`, by core.
     fn pending(
         client: &Client,
@@ -790,8 +695,11 @@ impl ParachainHost {
         )?)
     }
 
-    /// The parachains inherent for the block after `parent`: the bitfields signed on it (this
-    /// validator's own included) and the candidates backed on it.
+    /// The parachains inherent for the block after `parent`: what this validator holds of the
+    /// bitfields signed on it (its own included), the candidates backed on it, concluded
+    /// disputes and verdicts on new code, as the relay runtime at `parent` takes them
+    /// ([`relay_api::create_inherent`]), so its rules, whatever runtime upgrade set them,
+    /// decide what goes in.
     pub fn inherent(
         &mut self,
         client: &Client,
@@ -802,18 +710,24 @@ impl ParachainHost {
             self.on_bitfield(client, parent_hash, own)?;
         }
         let cores = Self::pending(client, &parent_hash)?.len();
-        let bitfields = self.bitfields.signed_on(&parent_hash, cores);
-        let backed = self.backed(client, parent, &bitfields)?;
-        let call = Call::Inclusion(inclusion::Call::Enter {
+        let offer = InherentOffer {
             parent_header: parent.clone(),
-            bitfields,
-            backed,
+            bitfields: self.bitfields.signed_on(&parent_hash, cores),
+            backable: self.statements.backable(&parent_hash, &self.offenders),
             disputes: std::mem::take(&mut self.disputes),
             pvf_checks: std::mem::take(&mut self.pvf_checks),
-        });
+            max_commitment_bytes: COMMITMENTS_PER_BLOCK,
+        };
+        let created = relay_api::create_inherent(client, parent, &offer)?;
+        for (candidate, why) in &created.left_out {
+            tracing::debug!(%candidate, why, "backed candidate left out of the inherent");
+        }
+        for why in &created.dropped {
+            tracing::warn!(why, "left out of the parachains inherent");
+        }
         Ok(Extrinsic::<Call> {
             signature: None,
-            call,
+            call: Call::Inclusion(created.call),
         }
         .to_opaque())
     }

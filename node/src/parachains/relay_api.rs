@@ -89,3 +89,19 @@ pub fn pvf_checks(
 ) -> Result<Vec<(Hash, tessera_relay_chain::pvf_check::Precheck)>, ParachainError> {
     call(client, at, api::PVF_CHECKS, &())
 }
+
+/// The parachains inherent for the block after `parent` that the relay runtime at `parent`
+/// makes from `offer`, with what it left out.
+pub fn create_inherent(
+    client: &Client,
+    parent: &Header,
+    offer: &api::InherentOffer,
+) -> Result<api::CreatedInherent, ParachainError> {
+    call::<Result<api::CreatedInherent, String>>(
+        client,
+        &parent.hash(),
+        api::CREATE_INHERENT,
+        offer,
+    )?
+    .map_err(ParachainError::State)
+}
