@@ -5,7 +5,9 @@
 
 use crate::pool::{Pool, PoolError, MAX_BUILD_INPUT};
 use crate::store::{BlockCommit, ChainMeta, ChainStore, Database, StoreError};
-use crate::validation::{with_runtime_at, ExecutionError, TxChecker};
+use crate::validation::{
+    runtime_hash_at, with_runtime_substituted, CodeSubstitutes, ExecutionError, TxChecker,
+};
 use parity_scale_codec::{Decode, Encode};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -201,6 +203,8 @@ pub struct Client {
     /// Runtime versions by code hash: asking the runtime is a Wasm call, and the RPC asks
     /// for every new best block's.
     versions: std::sync::Mutex<lru::LruCache<Hash, VersionInfo>>,
+    /// The chain spec's code substitutes.
+    substitutes: Arc<CodeSubstitutes>,
 }
 
 /// Runtime versions remembered by code hash.
@@ -271,7 +275,19 @@ impl Client {
         let genesis_error = |e: tessera_runtime::Error| OpenError::Genesis(e.to_string());
         let root = genesis.header.state_root;
         let export = tessera_relay_chain::runtime_api::VALIDATORS;
-        let authorities: Vec<AccountId> = query_at(Arc::new(store.clone()), root, export, &())
+        let substitutes = Arc::new(CodeSubstitutes::new(&genesis.code_substitutes));
+        let nodes: Arc<dyn NodeStore> = Arc::new(store.clone());
+        for from in genesis.code_substitutes.keys() {
+            // Learned again on a restart: from the block the node has at that height.
+            let Some(hash) = store.canonical_hash(*from)? else {
+                continue;
+            };
+            let header = store.header(&hash)?.ok_or(StoreError::MissingBlock(hash))?;
+            substitutes
+                .learn(nodes.as_ref(), *from, header.state_root)
+                .map_err(|e| OpenError::Genesis(format!("code substitute for #{from}: {e}")))?;
+        }
+        let authorities: Vec<AccountId> = query_at(nodes, &substitutes, root, export, &())
             .map_err(|e| OpenError::Genesis(format!("the runtime's `{export}`: {e}")))?;
         let mut state = State::new(&store, root);
         let slot_duration_ms = session::SLOT_DURATION
@@ -323,6 +339,7 @@ impl Client {
             versions: std::sync::Mutex::new(lru::LruCache::new(
                 std::num::NonZeroUsize::new(VERSIONS_KEPT).unwrap_or(std::num::NonZeroUsize::MIN),
             )),
+            substitutes,
         };
         // The best chain stays off reverted blocks, even one a crash left as best.
         for hash in client.reverted_blocks()? {
@@ -446,7 +463,11 @@ impl Client {
         let best = self
             .best_header()
             .map_err(|e| PoolError::State(e.to_string()))?;
-        Ok(TxChecker::new(self.nodes(), &best))
+        Ok(TxChecker::substituted(
+            self.nodes(),
+            &best,
+            self.substitutes.clone(),
+        ))
     }
 
     /// Whether a transaction whose signature was checked before is still valid on the best
@@ -508,13 +529,21 @@ impl Client {
         input: &impl Encode,
     ) -> Result<T, QueryError> {
         let header = self.header(at)?.ok_or(StoreError::MissingBlock(*at))?;
-        Ok(query_at(self.nodes(), header.state_root, export, input)?)
+        let substitutes = &self.substitutes;
+        Ok(query_at(
+            self.nodes(),
+            substitutes,
+            header.state_root,
+            export,
+            input,
+        )?)
     }
 
     /// The hash of the runtime under `:code` at block `at` (none in a state without one).
     pub fn code_hash(&self, at: &Hash) -> Result<Option<Hash>, QueryError> {
-        let state = self.state_at(at)?;
-        Ok(state.value_hash(tessera_runtime::storage::CODE_KEY)?)
+        let header = self.header(at)?.ok_or(StoreError::MissingBlock(*at))?;
+        let root = header.state_root;
+        Ok(runtime_hash_at(self.nodes(), root, &self.substitutes)?)
     }
 
     /// The name and version of the runtime under `:code` at block `at`.
@@ -540,10 +569,12 @@ impl Client {
         }
         let header = self.header(at)?.ok_or(StoreError::MissingBlock(*at))?;
         let root = header.state_root;
-        let version: VersionInfo =
-            with_runtime_at(self.nodes(), root, |host, hash, code, nodes| {
-                host.query(hash, code, nodes, root, api::CORE_VERSION, &())
-            })?;
+        let version: VersionInfo = with_runtime_substituted(
+            self.nodes(),
+            root,
+            &self.substitutes,
+            |host, hash, code, nodes| host.query(hash, code, nodes, root, api::CORE_VERSION, &()),
+        )?;
         let mut versions = self.versions.lock().unwrap_or_else(|e| e.into_inner());
         versions.put(code_hash, version.clone());
         Ok(version)
@@ -601,9 +632,15 @@ impl Client {
             return Err(ImportError::DisabledAuthor(checked.author()));
         }
         let root = parent.state_root;
-        let changes = with_runtime_at(self.nodes(), root, |host, code_hash, code, nodes| {
-            host.execute_block(code_hash, code, nodes, root, block, false)
-        })?;
+        let substitutes = &self.substitutes;
+        let changes = with_runtime_substituted(
+            self.nodes(),
+            root,
+            substitutes,
+            |host, code_hash, code, nodes| {
+                host.execute_block(code_hash, code, nodes, root, block, false)
+            },
+        )?;
         let best = self.commit(&checked, &block.extrinsics, &changes.new_nodes)?;
         Ok(ImportOutcome::Imported { best })
     }
@@ -629,6 +666,10 @@ impl Client {
             consensus: &checked.data().encode(),
             set_best: best,
         })?;
+        let (number, root) = (checked.header().number, checked.header().state_root);
+        if let Err(err) = self.substitutes.learn(&self.store, number, root) {
+            tracing::error!(%err, number, "the code a substitute replaces was not read");
+        }
         self.engine.insert(checked.clone());
         self.retracted.extend(retracted);
         // The block is imported whatever follows: a failure here is logged, not returned.
@@ -847,9 +888,15 @@ impl Client {
         let deadline = deadline.unwrap_or_else(|| Instant::now() + UNHURRIED_BUILD);
         let root = parent.state_root;
         let build = |request: &BuildRequest| {
-            with_runtime_at(self.nodes(), root, |host, code_hash, code, nodes| {
-                host.build_block(code_hash, code, nodes, request, false, deadline)
-            })
+            let substitutes = &self.substitutes;
+            with_runtime_substituted(
+                self.nodes(),
+                root,
+                substitutes,
+                |host, code_hash, code, nodes| {
+                    host.build_block(code_hash, code, nodes, request, false, deadline)
+                },
+            )
         };
         let mut failed = Vec::new();
         let mut built = match build(&request) {
@@ -1036,11 +1083,12 @@ fn block_data(store: &ChainStore, hash: &Hash) -> Result<BlockData, StoreError> 
 /// [`ExecutionError::Refused`].
 fn query_at<T: Decode>(
     nodes: Arc<dyn NodeStore>,
+    substitutes: &CodeSubstitutes,
     root: Hash,
     export: &str,
     input: &impl Encode,
 ) -> Result<T, ExecutionError> {
-    with_runtime_at(nodes, root, |host, code_hash, code, nodes| {
+    with_runtime_substituted(nodes, root, substitutes, |host, code_hash, code, nodes| {
         host.query::<Result<T, String>>(code_hash, code, nodes, root, export, input)
     })?
     .map_err(ExecutionError::Refused)

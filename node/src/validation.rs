@@ -856,18 +856,153 @@ pub fn with_runtime_at<T>(
         Arc<dyn NodeStore>,
     ) -> Result<T, ExecutionError>,
 ) -> Result<T, ExecutionError> {
+    with_runtime_substituted(nodes, root, &CodeSubstitutes::default(), call)
+}
+
+/// [`with_runtime_at`], with the chain spec's `substitutes` running in place of the chain's
+/// own runtime where they apply.
+pub fn with_runtime_substituted<T>(
+    nodes: Arc<dyn NodeStore>,
+    root: Hash,
+    substitutes: &CodeSubstitutes,
+    call: impl FnOnce(
+        &ValidationHost,
+        Hash,
+        &mut dyn FnMut() -> Result<Vec<u8>, ExecutionError>,
+        Arc<dyn NodeStore>,
+    ) -> Result<T, ExecutionError>,
+) -> Result<T, ExecutionError> {
     let executor = ValidationHost::shared().map_err(|e| ExecutionError::Store(e.to_string()))?;
     let mut state = State::shared(nodes.clone(), root);
     let code_hash = state
         .value_hash(CODE_KEY)
         .map_err(|e| ExecutionError::Store(e.to_string()))?
         .ok_or(ExecutionError::NoCode)?;
+    if let Some(substitute) = substitutes.choose(&mut state, &code_hash)? {
+        let mut code = || Ok(substitute.code.to_vec());
+        return call(&executor, substitute.code_hash, &mut code, nodes);
+    }
     let mut code = || match state.get(CODE_KEY) {
         Ok(Some(code)) => Ok(code),
         Ok(None) => Err(ExecutionError::NoCode),
         Err(err) => Err(ExecutionError::Store(err.to_string())),
     };
     call(&executor, code_hash, &mut code, nodes)
+}
+
+/// The hash of the runtime that runs on state `root` in `nodes`: the chain's `:code`, or the
+/// substitute that replaces it there.
+pub fn runtime_hash_at(
+    nodes: Arc<dyn NodeStore>,
+    root: Hash,
+    substitutes: &CodeSubstitutes,
+) -> Result<Option<Hash>, ExecutionError> {
+    let mut state = State::shared(nodes, root);
+    let Some(code_hash) = state
+        .value_hash(CODE_KEY)
+        .map_err(|e| ExecutionError::Store(e.to_string()))?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(
+        substitutes
+            .choose(&mut state, &code_hash)?
+            .map_or(code_hash, |substitute| substitute.code_hash),
+    ))
+}
+
+/// Runtimes a chain spec runs in place of the chain's own (Substrate's `codeSubstitutes`), to
+/// bring back a chain whose runtime fails every block without a hard fork: the substitute for
+/// block N runs on the state of block N and of every block after it, as long as the chain's
+/// `:code` is the one it had at block N. So the blocks before N execute as they were made, and
+/// the chain's first upgrade ends the substitute (Substrate ends it at the first change of
+/// `spec_version`; matching the code itself needs no substitute to claim the version of the
+/// runtime it replaces).
+#[derive(Debug, Default)]
+pub struct CodeSubstitutes {
+    entries: Vec<Substitute>,
+}
+
+#[derive(Debug)]
+struct Substitute {
+    /// The block whose state it first runs on.
+    from: u32,
+    code: Arc<Vec<u8>>,
+    code_hash: Hash,
+    /// The hash of the chain's `:code` at block `from`, once this node has that block.
+    replaces: OnceLock<Hash>,
+}
+
+impl CodeSubstitutes {
+    /// The substitutes of a chain spec, by the block each starts at.
+    pub fn new(by_block: &std::collections::BTreeMap<u32, Vec<u8>>) -> Self {
+        let entries = by_block
+            .iter()
+            .map(|(from, code)| Substitute {
+                from: *from,
+                code_hash: blake2_256(code),
+                code: Arc::new(code.clone()),
+                replaces: OnceLock::new(),
+            })
+            .collect();
+        CodeSubstitutes { entries }
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Learns the chain's code at block `number`, whose state is `root`, if a substitute
+    /// starts there (the first such block this node has is the one that counts).
+    pub fn learn(
+        &self,
+        nodes: &dyn NodeStore,
+        number: u32,
+        root: Hash,
+    ) -> Result<(), ExecutionError> {
+        for substitute in self.entries.iter().filter(|s| s.from == number) {
+            if substitute.replaces.get().is_some() {
+                continue;
+            }
+            let code_hash = State::new(nodes, root)
+                .value_hash(CODE_KEY)
+                .map_err(|e| ExecutionError::Store(e.to_string()))?
+                .ok_or(ExecutionError::NoCode)?;
+            let _first = substitute.replaces.set(code_hash);
+            tracing::warn!(
+                from = number,
+                replaces = %code_hash,
+                runs = %substitute.code_hash,
+                "the chain spec's code substitute runs in place of the chain's runtime"
+            );
+        }
+        Ok(())
+    }
+
+    /// The substitute that runs on `state`, whose `:code` hash is `code_hash`: the latest one
+    /// started at or before its block that replaces that code.
+    fn choose(
+        &self,
+        state: &mut State<'_>,
+        code_hash: &Hash,
+    ) -> Result<Option<&Substitute>, ExecutionError> {
+        let mut replacing = self
+            .entries
+            .iter()
+            .filter(|s| s.replaces.get() == Some(code_hash))
+            .peekable();
+        if replacing.peek().is_none() {
+            return Ok(None);
+        }
+        let number = tessera_runtime::modules::system::NUMBER
+            .get(state)
+            .map_err(|e| ExecutionError::Store(e.to_string()))?
+            .unwrap_or(0);
+        Ok(replacing
+            .filter(|s| s.from <= number)
+            .max_by_key(|s| s.from))
+    }
 }
 
 /// Checks transactions for the block after `parent` through the runtime in its state, owning
@@ -878,16 +1013,27 @@ pub struct TxChecker {
     root: Hash,
     parent_hash: Hash,
     number: u32,
+    substitutes: Arc<CodeSubstitutes>,
 }
 
 impl TxChecker {
     /// A checker for the block after `parent`, whose state is in `nodes`.
     pub fn new(nodes: Arc<dyn NodeStore>, parent: &Header) -> Self {
+        Self::substituted(nodes, parent, Arc::default())
+    }
+
+    /// [`Self::new`], with the chain spec's code `substitutes`.
+    pub fn substituted(
+        nodes: Arc<dyn NodeStore>,
+        parent: &Header,
+        substitutes: Arc<CodeSubstitutes>,
+    ) -> Self {
         TxChecker {
             nodes,
             root: parent.state_root,
             parent_hash: parent.hash(),
             number: parent.number.saturating_add(1),
+            substitutes,
         }
     }
 
@@ -905,9 +1051,15 @@ impl TxChecker {
             check_signatures,
         };
         let root = self.root;
-        with_runtime_at(self.nodes.clone(), root, |host, code_hash, code, nodes| {
-            host.validate_transactions(code_hash, code, nodes, root, &request)
-        })
+        let nodes = self.nodes.clone();
+        with_runtime_substituted(
+            nodes,
+            root,
+            &self.substitutes,
+            |host, code_hash, code, nodes| {
+                host.validate_transactions(code_hash, code, nodes, root, &request)
+            },
+        )
     }
 }
 

@@ -3,7 +3,7 @@
 use crate::error::SpecError;
 use crate::{configuration, messaging, paras, session, ApprovalConfig, RelayRuntime, UNIT};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use tessera_runtime::crypto::Pair;
 use tessera_runtime::dispatch::CallError;
 use tessera_runtime::executive::{build_genesis, Runtime};
@@ -203,6 +203,11 @@ pub struct ChainSpec {
     pub boot_nodes: Vec<String>,
     /// The genesis config.
     pub genesis: GenesisConfig,
+    /// Relay runtimes nodes run in place of the chain's own, by the block from whose state on
+    /// each runs (Substrate's `codeSubstitutes`): to bring back a chain whose runtime fails
+    /// every block. One runs as long as the chain's `:code` is the one it had at that block.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub code_substitutes: BTreeMap<u32, HexBytes>,
 }
 
 /// The genesis block's header and the state it commits to.
@@ -212,6 +217,8 @@ pub struct Genesis {
     pub header: Header,
     /// The genesis state: root and trie nodes.
     pub state: StateChanges,
+    /// The spec's code substitutes, by the block from whose state on each runs.
+    pub code_substitutes: BTreeMap<u32, Vec<u8>>,
 }
 
 /// The well-known development accounts (`//Alice` …), funded in the dev and local specs.
@@ -268,6 +275,7 @@ impl ChainSpec {
                 hrmp_channels: Vec::new(),
                 approval: Some(ApprovalConfig::dev_for(validators)),
             },
+            code_substitutes: BTreeMap::new(),
         }
     }
 
@@ -340,6 +348,19 @@ impl ChainSpec {
             if version.spec_name != ours {
                 return Err(invalid(
                     "genesis.code".into(),
+                    format!("runtime `{}` is not a `{ours}` runtime", version.spec_name),
+                ));
+            }
+        }
+        for (from, code) in &self.code_substitutes {
+            let field = format!("codeSubstitutes.{from}");
+            let kind = tessera_runtime::wasm::ChainKind::Relay;
+            let version = tessera_runtime::wasm::check_code(&code.0, kind)
+                .map_err(|err| invalid(field.clone(), format!("the runtime {err}")))?;
+            let ours = RelayRuntime::VERSION.spec_name;
+            if version.spec_name != ours {
+                return Err(invalid(
+                    field,
                     format!("runtime `{}` is not a `{ours}` runtime", version.spec_name),
                 ));
             }
@@ -460,7 +481,16 @@ impl ChainSpec {
             Ok::<(), CallError>(())
         })
         .map_err(|err| SpecError::Genesis(err.to_string()))?;
-        Ok(Genesis { header, state })
+        let code_substitutes = self
+            .code_substitutes
+            .iter()
+            .map(|(from, code)| (*from, code.0.clone()))
+            .collect();
+        Ok(Genesis {
+            header,
+            state,
+            code_substitutes,
+        })
     }
 }
 

@@ -13,6 +13,7 @@ mod process;
 mod processes;
 mod reorg;
 mod rpc;
+mod substitutes;
 mod support;
 mod sync;
 mod validation;
