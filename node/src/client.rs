@@ -276,17 +276,9 @@ impl Client {
         let root = genesis.header.state_root;
         let export = tessera_relay_chain::runtime_api::VALIDATORS;
         let substitutes = Arc::new(CodeSubstitutes::new(&genesis.code_substitutes));
+        learn_substitutes(&store, &substitutes)
+            .map_err(|e| OpenError::Genesis(format!("code substitutes: {e}")))?;
         let nodes: Arc<dyn NodeStore> = Arc::new(store.clone());
-        for from in genesis.code_substitutes.keys() {
-            // Learned again on a restart: from the block the node has at that height.
-            let Some(hash) = store.canonical_hash(*from)? else {
-                continue;
-            };
-            let header = store.header(&hash)?.ok_or(StoreError::MissingBlock(hash))?;
-            substitutes
-                .learn(nodes.as_ref(), *from, header.state_root)
-                .map_err(|e| OpenError::Genesis(format!("code substitute for #{from}: {e}")))?;
-        }
         let authorities: Vec<AccountId> = query_at(nodes, &substitutes, root, export, &())
             .map_err(|e| OpenError::Genesis(format!("the runtime's `{export}`: {e}")))?;
         let mut state = State::new(&store, root);
@@ -666,9 +658,10 @@ impl Client {
             consensus: &checked.data().encode(),
             set_best: best,
         })?;
-        let (number, root) = (checked.header().number, checked.header().state_root);
-        if let Err(err) = self.substitutes.learn(&self.store, number, root) {
-            tracing::error!(%err, number, "the code a substitute replaces was not read");
+        if best {
+            if let Err(err) = learn_substitutes(&self.store, &self.substitutes) {
+                tracing::error!(%err, "the code a substitute replaces was not read");
+            }
         }
         self.engine.insert(checked.clone());
         self.retracted.extend(retracted);
@@ -1076,6 +1069,25 @@ fn block_data(store: &ChainStore, hash: &Hash) -> Result<BlockData, StoreError> 
         what: "authorship data",
         reason: e.to_string(),
     })
+}
+
+/// Has `substitutes` learn the code each replaces from the best chain's block at its height,
+/// once the best chain reaches it (on a restart, from the chain on disk).
+fn learn_substitutes(
+    store: &ChainStore,
+    substitutes: &CodeSubstitutes,
+) -> Result<(), ExecutionError> {
+    for from in substitutes.unlearned() {
+        let block = store
+            .canonical_hash(from)
+            .and_then(|hash| hash.map(|hash| store.header(&hash)).transpose())
+            .map_err(|e| ExecutionError::Store(e.to_string()))?
+            .flatten();
+        if let Some(header) = block {
+            substitutes.learn(store, from, header.state_root)?;
+        }
+    }
+    Ok(())
 }
 
 /// Calls the read-only runtime API function `export` (which returns `Result<T, String>`) of

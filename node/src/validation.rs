@@ -953,8 +953,18 @@ impl CodeSubstitutes {
         self.entries.is_empty()
     }
 
+    /// The blocks of the substitutes that do not know yet which code they replace.
+    pub fn unlearned(&self) -> Vec<u32> {
+        self.entries
+            .iter()
+            .filter(|s| s.replaces.get().is_none())
+            .map(|s| s.from)
+            .collect()
+    }
+
     /// Learns the chain's code at block `number`, whose state is `root`, if a substitute
-    /// starts there (the first such block this node has is the one that counts).
+    /// starts there (the first block of its best chain at that height this node has: a
+    /// substitute keeps what it learned).
     pub fn learn(
         &self,
         nodes: &dyn NodeStore,

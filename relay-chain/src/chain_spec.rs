@@ -354,6 +354,13 @@ impl ChainSpec {
         }
         for (from, code) in &self.code_substitutes {
             let field = format!("codeSubstitutes.{from}");
+            let max = tessera_runtime::modules::system::MAX_RUNTIME_CODE_SIZE;
+            if code.0.len() > max {
+                return Err(invalid(
+                    field,
+                    format!("{} bytes exceed the limit of {max}", code.0.len()),
+                ));
+            }
             let kind = tessera_runtime::wasm::ChainKind::Relay;
             let version = tessera_runtime::wasm::check_code(&code.0, kind)
                 .map_err(|err| invalid(field.clone(), format!("the runtime {err}")))?;

@@ -283,63 +283,92 @@ pub struct CreatedInherent {
 
 /// [`CREATE_INHERENT`]: the parachains inherent for the block after the one whose state is
 /// `state`, from what the author offers, by the rules of this runtime: a dry run of the
-/// inherent with the offer's bitfields, disputes and verdicts (without the verdicts, then
-/// without the disputes too, if the inherent fails with them), then each offered candidate
-/// checked on the state that leaves, as the inherent would check it, in the offer's order:
-/// one per para, within the commitment budget, new code the relay chain would refuse taking
-/// none of it. `Ok(Err(_))`: even the bitfields alone fail the inherent.
+/// inherent with the offer's bitfields, disputes and verdicts (if the inherent fails with
+/// them: without the disputes, then without the verdicts, then without both), then each
+/// offered candidate checked on the state that leaves, as the inherent would check it (with
+/// the cores as the block starts: the dry run also onboards paras, which get a core only from
+/// the next block), in the offer's order: one per para, within the commitment budget and the
+/// block's weight, new code the relay chain would refuse taking none of it. `Ok(Err(_))`:
+/// even the bitfields alone fail the inherent.
 pub fn create_inherent(
-    state: State<'_>,
+    mut state: State<'_>,
     offer: InherentOffer,
 ) -> Result<core::result::Result<CreatedInherent, String>> {
-    use tessera_runtime::executive::Executive;
+    use tessera_runtime::dispatch::Dispatch;
+    use tessera_runtime::executive::{Executive, Runtime};
     use tessera_runtime::extrinsic::Extrinsic;
     let InherentOffer {
         parent_header: parent,
         bitfields,
         backable,
-        mut disputes,
-        mut pvf_checks,
+        disputes,
+        pvf_checks,
         max_commitment_bytes,
     } = offer;
+    let cores = paras::para_ids(&mut state)?;
+    let validators = session::validators(&mut state)?;
     let now = parent.number.saturating_add(1);
     let mut block = Executive::<crate::RelayRuntime>::initialize(state, now, parent.hash(), None)?;
-    let mut dropped = Vec::new();
-    loop {
+    let enter = |disputes: &[disputes::DisputeStatementSet],
+                 pvf_checks: &[crate::pvf_check::PvfCheckStatement],
+                 backed: Vec<inclusion::BackedCandidate>| inclusion::Call::Enter {
+        parent_header: parent.clone(),
+        bitfields: bitfields.clone(),
+        backed,
+        disputes: disputes.to_vec(),
+        pvf_checks: pvf_checks.to_vec(),
+    };
+    let no_disputes: &[disputes::DisputeStatementSet] = &[];
+    let no_verdicts: &[crate::pvf_check::PvfCheckStatement] = &[];
+    let attempts = [
+        (&disputes[..], &pvf_checks[..]),
+        (no_disputes, &pvf_checks[..]),
+        (&disputes[..], no_verdicts),
+        (no_disputes, no_verdicts),
+    ];
+    let mut kept = None;
+    // Why the whole offer failed, and why the last attempt did.
+    let (mut why_offer, mut why_not) = (None, String::new());
+    for (disputes, pvf_checks) in attempts {
         let dry_run = Extrinsic::<crate::Call> {
             signature: None,
-            call: crate::Call::Inclusion(inclusion::Call::Enter {
-                parent_header: parent.clone(),
-                bitfields: bitfields.clone(),
-                backed: Vec::new(),
-                disputes: disputes.clone(),
-                pvf_checks: pvf_checks.clone(),
-            }),
+            call: crate::Call::Inclusion(enter(disputes, pvf_checks, Vec::new())),
         };
-        let why = match block.apply(&dry_run.to_opaque()) {
-            Ok(Ok(())) => break,
-            Ok(Err(err)) => alloc::format!("{err}"),
-            Err(err) => alloc::format!("{err}"),
-        };
-        if !pvf_checks.is_empty() {
-            dropped.push(alloc::format!(
-                "{} code check verdicts: {why}",
-                pvf_checks.len()
-            ));
-            pvf_checks.clear();
-        } else if !disputes.is_empty() {
-            dropped.push(alloc::format!(
-                "{} concluded disputes: {why}",
-                disputes.len()
-            ));
-            disputes.clear();
-        } else {
-            return Ok(Err(alloc::format!("the parachains inherent fails: {why}")));
+        match block.apply(&dry_run.to_opaque()) {
+            Ok(Ok(())) => {
+                kept = Some((disputes, pvf_checks));
+                break;
+            }
+            Ok(Err(err)) => why_not = alloc::format!("{err}"),
+            Err(err) => why_not = alloc::format!("{err}"),
         }
+        why_offer.get_or_insert_with(|| why_not.clone());
+    }
+    let why_offer = why_offer.unwrap_or_default();
+    let Some((kept_disputes, kept_verdicts)) = kept else {
+        return Ok(Err(alloc::format!(
+            "the parachains inherent fails: {why_not}"
+        )));
+    };
+    let mut dropped = Vec::new();
+    if kept_disputes.len() < disputes.len() {
+        let count = disputes.len();
+        dropped.push(alloc::format!(
+            "{count} concluded disputes (the offer: {why_offer})"
+        ));
+    }
+    if kept_verdicts.len() < pvf_checks.len() {
+        let count = pvf_checks.len();
+        dropped.push(alloc::format!(
+            "{count} code check verdicts (the offer: {why_offer})"
+        ));
     }
     let mut state = block.into_state();
-    let validators = session::validators(&mut state)?;
-    let cores = paras::para_ids(&mut state)?;
+    let max_weight = crate::RelayRuntime::CONFIG.max_block_weight;
+    let weight_of =
+        |backed| Dispatch::<crate::Event>::weight(&enter(kept_disputes, kept_verdicts, backed));
+    let base = weight_of(Vec::new());
+    let mut weight = base;
     let mut backed: Vec<inclusion::BackedCandidate> = Vec::new();
     let mut left_out = Vec::new();
     let mut commitment_bytes = 0usize;
@@ -376,17 +405,18 @@ pub fn create_inherent(
             left_out.push((hash, "over the block's commitment budget".into()));
             continue;
         }
+        // What the candidate adds to the inherent's weight (its signatures).
+        let added = weight_of(vec![candidate.clone()]).saturating_sub(base);
+        if weight.saturating_add(added) > max_weight {
+            left_out.push((hash, "over the block's weight".into()));
+            continue;
+        }
+        weight = weight.saturating_add(added);
         commitment_bytes = commitment_bytes.saturating_add(size);
         backed.push(candidate);
     }
     Ok(Ok(CreatedInherent {
-        call: inclusion::Call::Enter {
-            parent_header: parent,
-            bitfields,
-            backed,
-            disputes,
-            pvf_checks,
-        },
+        call: enter(kept_disputes, kept_verdicts, backed),
         left_out,
         dropped,
     }))

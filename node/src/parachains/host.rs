@@ -32,7 +32,7 @@ use std::sync::{Arc, Mutex};
 use tessera_consensus::AuthorityKey;
 use tessera_relay_chain::availability::{encode_chunks, verify_chunk, AvailableData, ErasureChunk};
 use tessera_relay_chain::disputes::DisputeStatementSet;
-use tessera_relay_chain::inclusion::{self, PendingCandidate, SignedBitfield};
+use tessera_relay_chain::inclusion::{self, BackedCandidate, PendingCandidate, SignedBitfield};
 use tessera_relay_chain::paras::{self, ParaId};
 use tessera_relay_chain::pvf_check::PvfCheckStatement;
 use tessera_relay_chain::runtime_api::InherentOffer;
@@ -54,6 +54,13 @@ const PRUNE_BLOCKS_PER_TICK: u32 = 16;
 /// Most bytes of candidates' commitments one relay block backs: with the rest of the block,
 /// within the gossip limit (4 MiB), and room for one para's new code (2 MiB).
 const COMMITMENTS_PER_BLOCK: u32 = 3 * 1024 * 1024;
+
+/// Most candidates of one para offered to the runtime for one inherent (those with the most
+/// statements): it takes one, the next when it refuses the first.
+const OFFERED_PER_PARA: usize = 2;
+/// Most bytes of candidates offered to the runtime for one inherent: the call's input lives in
+/// the instance's memory, and backers may hold many candidates.
+const OFFERED_BYTES: usize = 16 * 1024 * 1024;
 
 /// Relay blocks after which what is kept in memory for a relay parent is forgotten.
 const KEEP_BLOCKS: u32 = 64;
@@ -282,6 +289,28 @@ type Group = Vec<u32>;
 const GROUPS_KEPT: usize = 1_024;
 /// Misses remembered.
 const NO_GROUPS_KEPT: usize = 256;
+
+/// Of `backable` (sorted by para, best first), what is offered to the runtime: at most
+/// [`OFFERED_PER_PARA`] per para and [`OFFERED_BYTES`] in all.
+fn offered(backable: Vec<BackedCandidate>) -> Vec<BackedCandidate> {
+    let mut per_para: HashMap<ParaId, usize> = HashMap::new();
+    let mut bytes = 0usize;
+    backable
+        .into_iter()
+        .filter(|candidate| {
+            let count = per_para
+                .entry(candidate.candidate.descriptor.para_id)
+                .or_default();
+            let size = candidate.encoded_size();
+            if *count >= OFFERED_PER_PARA || bytes.saturating_add(size) > OFFERED_BYTES {
+                return false;
+            }
+            *count = count.saturating_add(1);
+            bytes = bytes.saturating_add(size);
+            true
+        })
+        .collect()
+}
 
 /// Relay state at block `at`, and its header.
 fn state_at<'a>(client: &'a Client, at: &Hash) -> Result<(State<'a>, Header), ParachainError> {
@@ -710,15 +739,25 @@ impl ParachainHost {
             self.on_bitfield(client, parent_hash, own)?;
         }
         let cores = Self::pending(client, &parent_hash)?.len();
-        let offer = InherentOffer {
+        let mut offer = InherentOffer {
             parent_header: parent.clone(),
             bitfields: self.bitfields.signed_on(&parent_hash, cores),
-            backable: self.statements.backable(&parent_hash, &self.offenders),
+            backable: offered(self.statements.backable(&parent_hash, &self.offenders)),
             disputes: std::mem::take(&mut self.disputes),
             pvf_checks: std::mem::take(&mut self.pvf_checks),
             max_commitment_bytes: COMMITMENTS_PER_BLOCK,
         };
-        let created = relay_api::create_inherent(client, parent, &offer)?;
+        let created = match relay_api::create_inherent(client, parent, &offer) {
+            Ok(created) => created,
+            Err(err) => {
+                // The bitfields alone still include what became available.
+                tracing::warn!(%err, "the runtime made no inherent of the offer: bitfields only");
+                offer.backable.clear();
+                offer.disputes.clear();
+                offer.pvf_checks.clear();
+                relay_api::create_inherent(client, parent, &offer)?
+            }
+        };
         for (candidate, why) in &created.left_out {
             tracing::debug!(%candidate, why, "backed candidate left out of the inherent");
         }
