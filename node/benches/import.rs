@@ -15,7 +15,7 @@ use tessera_consensus::AuthorityKey;
 use tessera_node::client::Client;
 use tessera_node::pool::Pool;
 use tessera_node::store::{MemoryDb, RocksDb};
-use tessera_node::validation::with_runtime_at;
+use tessera_node::validation::{with_runtime_at, CodeSubstitutes};
 use tessera_node::workload::TransferGenerator;
 use tessera_relay_chain::{Address, ChainSpec, Genesis, RelayRuntime, UNIT};
 use tessera_runtime::crypto::Pair;
@@ -242,6 +242,7 @@ fn summary() {
         with_runtime_at(
             Arc::new(store.clone()),
             root,
+            &CodeSubstitutes::NONE,
             |host, code_hash, code, nodes| {
                 host.execute_block(code_hash, code, nodes, root, &f.block, false)
             },

@@ -6,7 +6,7 @@
 use crate::pool::{Pool, PoolError, MAX_BUILD_INPUT};
 use crate::store::{BlockCommit, ChainMeta, ChainStore, Database, StoreError};
 use crate::validation::{
-    runtime_hash_at, with_runtime_substituted, CodeSubstitutes, ExecutionError, TxChecker,
+    runtime_hash_at, with_runtime_at, CodeSubstitutes, ExecutionError, TxChecker,
 };
 use parity_scale_codec::{Decode, Encode};
 use std::collections::HashSet;
@@ -561,7 +561,7 @@ impl Client {
         }
         let header = self.header(at)?.ok_or(StoreError::MissingBlock(*at))?;
         let root = header.state_root;
-        let version: VersionInfo = with_runtime_substituted(
+        let version: VersionInfo = with_runtime_at(
             self.nodes(),
             root,
             &self.substitutes,
@@ -625,7 +625,7 @@ impl Client {
         }
         let root = parent.state_root;
         let substitutes = &self.substitutes;
-        let changes = with_runtime_substituted(
+        let changes = with_runtime_at(
             self.nodes(),
             root,
             substitutes,
@@ -882,7 +882,7 @@ impl Client {
         let root = parent.state_root;
         let build = |request: &BuildRequest| {
             let substitutes = &self.substitutes;
-            with_runtime_substituted(
+            with_runtime_at(
                 self.nodes(),
                 root,
                 substitutes,
@@ -1100,7 +1100,7 @@ fn query_at<T: Decode>(
     export: &str,
     input: &impl Encode,
 ) -> Result<T, ExecutionError> {
-    with_runtime_substituted(nodes, root, substitutes, |host, code_hash, code, nodes| {
+    with_runtime_at(nodes, root, substitutes, |host, code_hash, code, nodes| {
         host.query::<Result<T, String>>(code_hash, code, nodes, root, export, input)
     })?
     .map_err(ExecutionError::Refused)

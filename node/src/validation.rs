@@ -844,24 +844,10 @@ impl ValidationHost {
 }
 
 /// Runs `call` with the process's runtime host and the runtime under `:code` at state `root`
-/// in `nodes`, a relay or para state: its hash, and a reader of the blob for when it is not
-/// compiled yet (the trie keeps a long value's hash, so a cached runtime costs no read).
+/// in `nodes`, a relay or para state, or the chain spec's substitute for it (`substitutes`):
+/// its hash, and a reader of the blob for when it is not compiled yet (the trie keeps a long
+/// value's hash, so a cached runtime costs no read).
 pub fn with_runtime_at<T>(
-    nodes: Arc<dyn NodeStore>,
-    root: Hash,
-    call: impl FnOnce(
-        &ValidationHost,
-        Hash,
-        &mut dyn FnMut() -> Result<Vec<u8>, ExecutionError>,
-        Arc<dyn NodeStore>,
-    ) -> Result<T, ExecutionError>,
-) -> Result<T, ExecutionError> {
-    with_runtime_substituted(nodes, root, &CodeSubstitutes::default(), call)
-}
-
-/// [`with_runtime_at`], with the chain spec's `substitutes` running in place of the chain's
-/// own runtime where they apply.
-pub fn with_runtime_substituted<T>(
     nodes: Arc<dyn NodeStore>,
     root: Hash,
     substitutes: &CodeSubstitutes,
@@ -934,6 +920,11 @@ struct Substitute {
 }
 
 impl CodeSubstitutes {
+    /// No substitutes.
+    pub const NONE: CodeSubstitutes = CodeSubstitutes {
+        entries: Vec::new(),
+    };
+
     /// The substitutes of a chain spec, by the block each starts at.
     pub fn new(by_block: &std::collections::BTreeMap<u32, Vec<u8>>) -> Self {
         let entries = by_block
@@ -1062,7 +1053,7 @@ impl TxChecker {
         };
         let root = self.root;
         let nodes = self.nodes.clone();
-        with_runtime_substituted(
+        with_runtime_at(
             nodes,
             root,
             &self.substitutes,

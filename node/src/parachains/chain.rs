@@ -15,7 +15,10 @@
 
 use crate::pool::{Pool, PoolError};
 use crate::store::{ChainStore, Database, MemoryDb, StoreError};
-use crate::validation::{with_runtime_at, ExecutionError, TxChecker};
+use crate::validation::{with_runtime_at, CodeSubstitutes, ExecutionError, TxChecker};
+
+/// Para chains run their own `:code`: their chain specs have no code substitutes.
+const NO_SUBSTITUTES: &CodeSubstitutes = &CodeSubstitutes::NONE;
 use parity_scale_codec::{Decode, DecodeAll, Encode};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -212,10 +215,15 @@ impl ParaChain {
     /// again by each block that needs it.
     fn compile_runtime(&self) {
         let nodes = self.with_nodes(Arc::default());
-        let compiled = with_runtime_at(nodes, self.head.state_root, |executor, hash, code, _| {
-            executor.prepare(hash, &code()?)?;
-            Ok(())
-        });
+        let compiled = with_runtime_at(
+            nodes,
+            self.head.state_root,
+            NO_SUBSTITUTES,
+            |executor, hash, code, _| {
+                executor.prepare(hash, &code()?)?;
+                Ok(())
+            },
+        );
         if let Err(err) = compiled {
             tracing::warn!(para = self.para.0, %err, "the para's runtime does not compile");
         }
@@ -457,9 +465,14 @@ impl ParaChain {
         input: &impl Encode,
     ) -> Result<T, ExecutionError> {
         let nodes = self.with_nodes(Arc::default());
-        with_runtime_at(nodes, root, |executor, code_hash, code, nodes| {
-            executor.query(code_hash, code, nodes, root, export, input)
-        })
+        with_runtime_at(
+            nodes,
+            root,
+            NO_SUBSTITUTES,
+            |executor, code_hash, code, nodes| {
+                executor.query(code_hash, code, nodes, root, export, input)
+            },
+        )
     }
 
     /// Checks `transactions` for the block after the head, on its state, through the para's
@@ -882,6 +895,7 @@ impl ParaChain {
         let mut built = with_runtime_at(
             nodes,
             request.parent.state_root,
+            NO_SUBSTITUTES,
             |executor, code_hash, code, nodes| {
                 executor.build_block(code_hash, code, nodes, &request, true, deadline)
             },
@@ -957,9 +971,14 @@ fn execute(
     parent_root: Hash,
     block: &Block,
 ) -> Result<StateChanges, ExecutionError> {
-    with_runtime_at(nodes, parent_root, |executor, code_hash, code, nodes| {
-        executor.execute_block(code_hash, code, nodes, parent_root, block, false)
-    })
+    with_runtime_at(
+        nodes,
+        parent_root,
+        NO_SUBSTITUTES,
+        |executor, code_hash, code, nodes| {
+            executor.execute_block(code_hash, code, nodes, parent_root, block, false)
+        },
+    )
 }
 
 /// Each of `xts` checked by `checker`, signature and all, for a para's pool.

@@ -644,16 +644,7 @@ fn validators_vote_on_code_a_para_sends_and_the_para_upgrades_only_once_they_acc
         (info.code_hash, info.pending),
         (paras::ValidationCode(WASM_BINARY.to_vec()).hash(), None)
     );
-    let version = || {
-        collator
-            .view()
-            .lock()
-            .unwrap()
-            .runtime_version()
-            .unwrap()
-            .spec_version
-    };
-    assert_eq!(version(), 1);
+    assert_eq!(spec_version(&collator), 1);
 
     // Sent again, every validator compiles it and accepts: scheduled, then switched to.
     collator.view().lock().unwrap().submit(set_code(1)).unwrap();
@@ -669,16 +660,14 @@ fn validators_vote_on_code_a_para_sends_and_the_para_upgrades_only_once_they_acc
     }
     assert!(applied, "the para switched to the accepted code");
     step(&mut network, &mut collator, &[]);
-    assert_eq!(
-        collator
-            .view()
-            .lock()
-            .unwrap()
-            .runtime_version()
-            .unwrap()
-            .spec_version,
-        2
-    );
+    assert_eq!(spec_version(&collator), 2);
+}
+
+/// The version of the runtime `collator` runs its next block with.
+fn spec_version(collator: &Collator) -> u32 {
+    let view = collator.view();
+    let version = view.lock().unwrap().runtime_version().unwrap();
+    version.spec_version
 }
 
 /// A para node of the template on its dev genesis: a collator with `key`, else a full node.
