@@ -14,17 +14,14 @@ pub enum Topic {
     Parachains,
     /// Para transactions, from the node that received them to the para's collators.
     ParaTransactions,
-    /// Relay transactions, from the node a client sent them to, to the block authors.
-    Transactions,
 }
 
 impl Topic {
-    pub(super) const ALL: [Topic; 5] = [
+    pub(super) const ALL: [Topic; 4] = [
         Topic::Blocks,
         Topic::Finality,
         Topic::Parachains,
         Topic::ParaTransactions,
-        Topic::Transactions,
     ];
 
     pub(super) fn ident(self, chain: &str) -> IdentTopic {
@@ -33,7 +30,6 @@ impl Topic {
             Topic::Finality => "finality",
             Topic::Parachains => "parachains",
             Topic::ParaTransactions => "para-transactions",
-            Topic::Transactions => "transactions",
         };
         IdentTopic::new(format!("/tessera/{chain}/{name}/1"))
     }
