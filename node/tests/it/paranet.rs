@@ -47,7 +47,9 @@ async fn wait_for(what: &str, seconds: u64, mut done: impl FnMut() -> bool) {
 
 fn spec() -> ChainSpec {
     let mut spec = ChainSpec::dev_with_validators(4);
-    spec.genesis.slot_duration_ms = 500;
+    // A para's new code rides in a candidate of about twice its size (its block and its
+    // commitments): 1 s slots leave backers the time to check it on a loaded test machine.
+    spec.genesis.slot_duration_ms = 1_000;
     let template_head = ParaGenesis::dev(TEMPLATE)
         .head::<TemplateRuntime>()
         .unwrap();
