@@ -10,8 +10,9 @@
 //! - [`network`]: libp2p (TCP, noise, yamux, gossipsub, request-response) with peer scores;
 //! - [`validation`]: the Wasm validation host (wasmtime) that runs paras' validation functions
 //!   and checks candidates; [`collation`]: a para block made into a signed candidate;
-//! - [`sync`], [`finality`], [`run`]: a running node: gossip and sync through the network,
-//!   finality votes, authoring in claimed slots;
+//! - [`sync`], [`finality`], [`transactions`], [`run`]: a running node: gossip and sync
+//!   through the network, finality votes, transaction gossip to the authors, authoring in
+//!   claimed slots;
 //! - [`metrics`]: Prometheus metrics at `/metrics`;
 //! - [`rpc`]: JSON-RPC over HTTP and WebSocket with Substrate's method names;
 //! - [`cli`]: the `tessera` command line.
@@ -44,5 +45,6 @@ pub mod run;
 pub mod service;
 pub mod store;
 pub mod sync;
+pub mod transactions;
 pub mod validation;
 pub mod workload;

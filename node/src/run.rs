@@ -127,6 +127,7 @@ pub struct Node {
     finality: FinalityService,
     parachains: ParachainService,
     para_nodes: ParaNodes,
+    transactions: crate::transactions::TransactionGossip,
     authoring: Option<Authoring>,
     should_have_peers: bool,
 }
@@ -156,6 +157,10 @@ impl Node {
             ..NetworkStatus::default()
         });
         Ok(Node {
+            transactions: crate::transactions::TransactionGossip::new(
+                shared.clone(),
+                handle.clone(),
+            ),
             shared,
             para_nodes: ParaNodes::new(handle.clone()),
             network: handle,
@@ -223,6 +228,7 @@ impl Node {
                 },
                 _ = tick.tick() => {
                     self.parachains.tick().await;
+                    self.transactions.announce().await;
                     self.collate().await;
                     self.author().await?;
                     let outcome = self.finality.tick().await;
@@ -337,6 +343,13 @@ impl Node {
                 let verdict = self.para_nodes.on_transactions(&data);
                 let _stopped = self.network.validated(id, peer, source, verdict);
             }
+            NetworkEvent::Gossip {
+                peer,
+                source,
+                topic: Topic::Transactions,
+                id,
+                data,
+            } => self.transactions.on_gossip(peer, source, id, &data),
             NetworkEvent::ChunkRequest {
                 request, channel, ..
             } => self.parachains.on_chunk_request(request, channel),

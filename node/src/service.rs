@@ -66,7 +66,14 @@ struct Submission {
     xt: OpaqueExtrinsic,
     hash: Hash,
     reply: oneshot::Sender<Result<Admitted, PoolError>>,
+    /// Whether to gossip it once pooled (it came from a client, not from a peer's gossip,
+    /// which the network forwards itself).
+    announce: bool,
 }
+
+/// Most pooled transactions waiting to be gossiped; newer ones are not gossiped while it is
+/// full (they are in this node's pool all the same).
+pub const MAX_ANNOUNCE: usize = 4_096;
 
 /// Submitted transactions waiting for the runtime's check, and whether a thread checks them.
 #[derive(Default)]
@@ -82,24 +89,35 @@ impl Submissions {
     /// The next batch: in order, up to [`CHECK_BATCH`] and [`MAX_BUILD_INPUT`] bytes (one
     /// at least).
     fn next_batch(&mut self) -> Vec<Submission> {
-        let mut batch = Vec::new();
-        let mut bytes = 0usize;
-        while let Some(next) = self.waiting.front() {
-            let size = next.xt.0.len();
-            let full = batch.len() >= CHECK_BATCH || bytes.saturating_add(size) > MAX_BUILD_INPUT;
-            if !batch.is_empty() && full {
-                break;
-            }
-            let Some(next) = self.waiting.pop_front() else {
-                break;
-            };
-            bytes = bytes.saturating_add(size);
-            self.bytes = self.bytes.saturating_sub(size);
-            self.hashes.remove(&next.hash);
-            batch.push(next);
+        let batch = pop_batch(&mut self.waiting, CHECK_BATCH, MAX_BUILD_INPUT, |s| {
+            s.xt.0.len()
+        });
+        for submission in &batch {
+            self.bytes = self.bytes.saturating_sub(submission.xt.0.len());
+            self.hashes.remove(&submission.hash);
         }
         batch
     }
+}
+
+/// The first items of `queue`, in order: up to `count` of them and `bytes` of their `size`s,
+/// one at least if any waits.
+fn pop_batch<T>(
+    queue: &mut VecDeque<T>,
+    count: usize,
+    bytes: usize,
+    size: impl Fn(&T) -> usize,
+) -> Vec<T> {
+    let mut batch = Vec::new();
+    let mut total = 0usize;
+    while let Some(next) = queue.front() {
+        total = total.saturating_add(size(next));
+        if !batch.is_empty() && (batch.len() >= count || total > bytes) {
+            break;
+        }
+        batch.extend(queue.pop_front());
+    }
+    batch
 }
 
 /// The node's shared state.
@@ -107,6 +125,8 @@ pub struct Shared {
     client: Mutex<Client>,
     pool: Mutex<Pool>,
     submissions: Mutex<Submissions>,
+    /// Transactions clients submitted here, pooled, waiting to be gossiped to the authors.
+    announce: Mutex<VecDeque<OpaqueExtrinsic>>,
     events: broadcast::Sender<ChainEvent>,
     /// The chain's name from its spec.
     pub chain_name: String,
@@ -124,6 +144,7 @@ impl Shared {
             client: Mutex::new(client),
             pool: Mutex::new(Pool::default()),
             submissions: Mutex::default(),
+            announce: Mutex::default(),
             events: broadcast::channel(EVENT_BUFFER).0,
             chain_name,
             metrics: Arc::new(Metrics::new()),
@@ -152,7 +173,26 @@ impl Shared {
     /// client nor the pool while the runtime runs: a flood of them does not hold up the
     /// node's imports and authoring, and costs one instantiation per batch. Nothing here
     /// waits for the pool or the client, which a block's author holds while it builds.
+    /// A transaction pooled here is then gossiped to the other nodes, so that it reaches
+    /// the block authors from any node.
     pub async fn submit(self: &Arc<Self>, xt: OpaqueExtrinsic) -> Result<Admitted, PoolError> {
+        self.submit_from(xt, true).await
+    }
+
+    /// [`Self::submit`] for a transaction a peer gossiped: the network forwards it if it is
+    /// pooled here, so it is not gossiped again.
+    pub async fn submit_gossiped(
+        self: &Arc<Self>,
+        xt: OpaqueExtrinsic,
+    ) -> Result<Admitted, PoolError> {
+        self.submit_from(xt, false).await
+    }
+
+    async fn submit_from(
+        self: &Arc<Self>,
+        xt: OpaqueExtrinsic,
+        announce: bool,
+    ) -> Result<Admitted, PoolError> {
         let size = xt.0.len();
         if size > MAX_TRANSACTION_SIZE {
             return Err(PoolError::TooLarge {
@@ -174,9 +214,12 @@ impl Shared {
             }
             submissions.hashes.insert(hash);
             submissions.bytes = submissions.bytes.saturating_add(size);
-            submissions
-                .waiting
-                .push_back(Submission { xt, hash, reply });
+            submissions.waiting.push_back(Submission {
+                xt,
+                hash,
+                reply,
+                announce,
+            });
             !std::mem::replace(&mut submissions.checking, true)
         };
         if start_checking {
@@ -213,6 +256,10 @@ impl Shared {
                 }
                 batch
             };
+            let announced: Vec<Option<OpaqueExtrinsic>> = batch
+                .iter()
+                .map(|s| s.announce.then(|| s.xt.clone()))
+                .collect();
             let (xts, replies): (Vec<_>, Vec<_>) =
                 batch.into_iter().map(|s| (s.xt, s.reply)).unzip();
             // What the pool refuses at once (full, or holding it already) costs no check.
@@ -221,10 +268,40 @@ impl Shared {
             let checker = self.client().tx_checker();
             let verdicts = checker.map(|checker| check_for_pool(&checker, offer.to_check(), true));
             let outcomes = offer.admit(&mut self.pool(), verdicts);
+            let pooled = outcomes
+                .iter()
+                .zip(announced)
+                .filter_map(|(outcome, xt)| outcome.as_ref().ok().and(xt));
+            {
+                let mut announce = self.announce();
+                let room = MAX_ANNOUNCE.saturating_sub(announce.len());
+                announce.extend(pooled.take(room));
+            }
             for (reply, outcome) in replies.into_iter().zip(outcomes) {
                 // The submitter may have gone (its connection closed): nothing to tell.
                 let _ = reply.send(outcome);
             }
+        }
+    }
+
+    fn announce(&self) -> MutexGuard<'_, VecDeque<OpaqueExtrinsic>> {
+        self.announce
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Transactions clients submitted here to gossip, oldest first: at most `count` and
+    /// `bytes` (one at least, if any waits).
+    pub fn take_announced(&self, count: usize, bytes: usize) -> Vec<OpaqueExtrinsic> {
+        pop_batch(&mut self.announce(), count, bytes, |xt| xt.0.len())
+    }
+
+    /// Puts back transactions whose gossip failed (no peer yet), ahead of the rest.
+    pub fn announce_again(&self, xts: Vec<OpaqueExtrinsic>) {
+        let mut announce = self.announce();
+        let room = MAX_ANNOUNCE.saturating_sub(announce.len());
+        for xt in xts.into_iter().take(room).rev() {
+            announce.push_front(xt);
         }
     }
 
@@ -285,6 +362,7 @@ mod tests {
                 hash: xt.hash(),
                 xt,
                 reply,
+                announce: false,
             });
             answers.push(answer);
         }

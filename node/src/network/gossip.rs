@@ -14,14 +14,17 @@ pub enum Topic {
     Parachains,
     /// Para transactions, from the node that received them to the para's collators.
     ParaTransactions,
+    /// Relay transactions, from the node a client sent them to, to the block authors.
+    Transactions,
 }
 
 impl Topic {
-    pub(super) const ALL: [Topic; 4] = [
+    pub(super) const ALL: [Topic; 5] = [
         Topic::Blocks,
         Topic::Finality,
         Topic::Parachains,
         Topic::ParaTransactions,
+        Topic::Transactions,
     ];
 
     pub(super) fn ident(self, chain: &str) -> IdentTopic {
@@ -30,6 +33,7 @@ impl Topic {
             Topic::Finality => "finality",
             Topic::Parachains => "parachains",
             Topic::ParaTransactions => "para-transactions",
+            Topic::Transactions => "transactions",
         };
         IdentTopic::new(format!("/tessera/{chain}/{name}/1"))
     }

@@ -273,10 +273,12 @@ pub(super) async fn watch_relay(
             Ok(ChainEvent::TxReplaced { hash: old, by }) if old == hash => {
                 Some(TxStatus::Usurped(by))
             }
+            // Once a block holds it, its pool entry goes as stale wherever another node's
+            // block took it (a gossiped transaction): that is no refusal.
             Ok(ChainEvent::TxDropped {
                 hash: dropped,
                 reason,
-            }) if dropped == hash => Some(TxStatus::Invalid(reason)),
+            }) if dropped == hash && included.is_none() => Some(TxStatus::Invalid(reason)),
             Ok(ChainEvent::Imported { best: true, .. }) | Err(RecvError::Lagged(_))
                 if included.is_none() =>
             {

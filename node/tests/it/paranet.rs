@@ -1,7 +1,8 @@
 //! A relay network with two parachains on loopback, in one process: four validators and one
 //! collator node per para (the template as 1000, the example as 1001), each its own libp2p
 //! peer, and a full node of the template para. Both paras advance, are approved by every
-//! validator's approval checking, and are finalized; a
+//! validator's approval checking, and are finalized; a relay transfer submitted to a node that
+//! does not author reaches a block by gossip; a
 //! transfer submitted to the para full node reaches the collator and shows in the finalized
 //! state; a para the genesis did not know is registered by an account through the registrar
 //! (no root), onboarded, collated and finalized, then deregistered; the template para
@@ -162,6 +163,35 @@ fn events_after(view: &Arc<Mutex<dyn ParaView>>, from: u32) -> Vec<template::Eve
         events.extend(records.into_iter().map(|record| record.event));
     }
     events
+}
+
+/// A relay transfer submitted to a node that does not author (a collator's relay node, as a
+/// wallet would through its RPC) is gossiped to the validators and goes into a block.
+async fn relay_transfer_reaches_the_authors(non_author: &Arc<Shared>, author: &Shared) {
+    let eve = Pair::dev("Eve");
+    let (xt, nonce) = {
+        let client = non_author.client();
+        let best = client.best_header().unwrap();
+        // Its era is born on a finalized block, as a wallet's should be: one born on a block a
+        // reorg takes back is invalid on the chain that wins.
+        let info = client.info().unwrap();
+        let finalized = client.header(&info.finalized_hash).unwrap().unwrap();
+        let genesis = info.genesis;
+        let nonce = client.account(&best.hash(), &eve.public()).unwrap().nonce;
+        let call = Call::Balances(balances::Call::Transfer {
+            dest: Pair::dev("Ferdie").public(),
+            value: tessera_relay_chain::UNIT,
+        });
+        let xt = tessera_node::workload::sign(&eve, call, nonce, genesis, &finalized);
+        (xt, nonce)
+    };
+    non_author.submit(xt).await.unwrap();
+    wait_for("the transfer to reach a block through gossip", 30, || {
+        let client = author.client();
+        let best = client.info().unwrap().best_hash;
+        client.account(&best, &eve.public()).unwrap().nonce > nonce
+    })
+    .await;
 }
 
 /// The `paras` events of the relay chain's best chain, oldest first.
@@ -346,6 +376,7 @@ async fn paras_advance_finalize_carry_a_transfer_onboard_without_root_and_stall_
         finalized(&alice, TEMPLATE).0 >= 2 && finalized(&alice, EXAMPLE).0 >= 2
     })
     .await;
+    relay_transfer_reaches_the_authors(&collator_nodes[0], &alice).await;
     // Every validator re-checks what was included: approval checkers recover each candidate
     // from the chunks, validate it, and approve, so both paras' blocks are approved everywhere.
     wait_for(
