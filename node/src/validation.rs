@@ -939,11 +939,6 @@ impl CodeSubstitutes {
         CodeSubstitutes { entries }
     }
 
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
     /// The blocks of the substitutes that do not know yet which code they replace.
     pub fn unlearned(&self) -> Vec<u32> {
         self.entries
