@@ -480,15 +480,18 @@ impl Client {
     /// accounts); those waiting for earlier nonces stay. Signatures are not checked again:
     /// they were on entry, and this runs after every authored block on the whole pool.
     pub fn prune_pool(&self, pool: &mut Pool) -> Vec<(Hash, InvalidTransaction)> {
+        let mut dropped = match self.info() {
+            Ok(meta) => pool.remove_expired(meta.best_number.saturating_add(1)),
+            Err(_) => Vec::new(),
+        };
         let (hashes, xts): (Vec<Hash>, Vec<OpaqueExtrinsic>) = pool.all().into_iter().unzip();
         let checked = match self.tx_checker() {
             Ok(checker) => check_for_pool(&checker, &xts, false),
             Err(err) => {
                 tracing::warn!(%err, "the pool could not be checked against the best block");
-                return Vec::new();
+                return dropped;
             }
         };
-        let mut dropped = Vec::new();
         let mut next_nonce = std::collections::HashMap::new();
         let mut unchecked = None;
         for (hash, verdict) in hashes.into_iter().zip(checked) {
@@ -918,11 +921,8 @@ impl Client {
                 Some(None) => tracing::warn!(%reason, "inherent left out of the block"),
                 // Waits for the next block's weight, or for an earlier nonce.
                 Some(Some(_))
-                    if matches!(
-                        reason,
-                        InvalidTransaction::ExhaustsResources { .. }
-                            | InvalidTransaction::Future { .. }
-                    ) => {}
+                    if reason.is_block_full()
+                        || matches!(reason, InvalidTransaction::Future { .. }) => {}
                 Some(Some(hash)) => {
                     pool.remove(hash);
                     dropped.push((*hash, reason.to_string()));

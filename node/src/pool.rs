@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use tessera_runtime::executive::{InvalidTransaction, ValidTransaction};
-use tessera_runtime::{AccountId, Balance, Hash, Nonce, OpaqueExtrinsic};
+use tessera_runtime::{AccountId, Balance, BlockNumber, Hash, Nonce, OpaqueExtrinsic};
 
 /// Default number of transactions a pool holds.
 pub const DEFAULT_POOL_LIMIT: usize = 8_192;
@@ -451,6 +451,34 @@ impl Pool {
         next
     }
 
+    /// Removes the transactions whose mortal era ended before block `next` (the next block),
+    /// as their admission found it: the chain cannot tell (past its era, a transaction's birth
+    /// block is another block and its signature fails), so revalidation without signatures
+    /// would keep them.
+    pub fn remove_expired(&mut self, next: BlockNumber) -> Vec<(Hash, InvalidTransaction)> {
+        let expired: Vec<(Hash, BlockNumber)> = self
+            .by_hash
+            .iter()
+            .filter_map(|(hash, entry)| {
+                let last = entry.info.last_valid?;
+                (last < next).then_some((*hash, last))
+            })
+            .collect();
+        expired
+            .into_iter()
+            .map(|(hash, last_valid)| {
+                self.remove(&hash);
+                (
+                    hash,
+                    InvalidTransaction::Expired {
+                        last_valid,
+                        now: next,
+                    },
+                )
+            })
+            .collect()
+    }
+
     /// Every pending transaction.
     pub fn all(&self) -> Vec<(Hash, OpaqueExtrinsic)> {
         self.by_hash
@@ -572,5 +600,37 @@ mod tests {
         let gone = pool.ordered()[0].0;
         pool.remove(&gone);
         assert!(pool.waiting_len() <= 1);
+    }
+
+    #[test]
+    fn transactions_past_their_era_are_removed() {
+        let alice = Pair::dev("Alice");
+        let mut pool = Pool::new(8);
+        let mortal = |nonce: Nonce, last_valid| ValidTransaction {
+            signer: alice.public(),
+            nonce,
+            next_nonce: 0,
+            tip: 0,
+            last_valid,
+        };
+        for (nonce, last_valid) in [(0, Some(9)), (1, Some(10)), (2, None)] {
+            let bytes = (nonce, last_valid).encode();
+            pool.insert(OpaqueExtrinsic(bytes), mortal(nonce, last_valid))
+                .unwrap();
+        }
+        // Valid through block 9: kept for block 9, removed for block 10.
+        assert!(pool.remove_expired(9).is_empty());
+        let expired = pool.remove_expired(10);
+        assert_eq!(expired.len(), 1);
+        assert_eq!(
+            expired[0].1,
+            InvalidTransaction::Expired {
+                last_valid: 9,
+                now: 10
+            }
+        );
+        assert_eq!(pool.len(), 2);
+        assert_eq!(pool.remove_expired(u32::MAX).len(), 1);
+        assert_eq!(pool.len(), 1);
     }
 }

@@ -23,7 +23,9 @@ use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 use tessera_relay_chain::availability::AvailableData;
-use tessera_runtime::crypto::{verify_batch_natively, AccountId, Signature};
+use tessera_runtime::crypto::{
+    ed25519_verify_natively, verify_batch_natively, AccountId, Signature,
+};
 use tessera_runtime::executive::{InvalidTransaction, ValidTransaction};
 use tessera_runtime::hashing::{blake2_128, blake2_256};
 use tessera_runtime::parachain::BuiltBlock;
@@ -1475,6 +1477,19 @@ fn host_functions(engine: &Engine) -> wasmtime::Result<Linker<Execution>> {
             let public = AccountId(read_array::<32>(&mut caller, public)?);
             let valid = with_input(&mut caller, message, len, |message| {
                 public.verify_natively(message, &signature)
+            })?;
+            Ok(u32::from(valid))
+        },
+    )?;
+    linker.func_wrap(
+        module,
+        host::ED25519_VERIFY,
+        |mut caller: Caller<'_, Execution>, signature: u32, message: u32, len: u32, public: u32| {
+            host_call(&mut caller, len)?;
+            let signature = read_array::<64>(&mut caller, signature)?;
+            let public = read_array::<32>(&mut caller, public)?;
+            let valid = with_input(&mut caller, message, len, |message| {
+                ed25519_verify_natively(&signature, message, &public)
             })?;
             Ok(u32::from(valid))
         },

@@ -9,6 +9,7 @@ use tessera_runtime::crypto::Pair;
 use tessera_runtime::executive::Runtime;
 use tessera_runtime::extrinsic::{ChainContext, Era, SignedExtra};
 use tessera_runtime::modules::balances;
+use tessera_runtime::wasm::VersionInfo;
 use tessera_runtime::{AccountId, Hash, Header, Nonce, OpaqueExtrinsic};
 
 pub use tessera_relay_chain::DEV_ACCOUNTS;
@@ -22,26 +23,31 @@ pub fn sign(
     genesis_hash: Hash,
     best: &Header,
 ) -> OpaqueExtrinsic {
-    let spec_version = RelayRuntime::VERSION.spec_version;
-    sign_for(pair, call, nonce, genesis_hash, best, spec_version)
+    sign_for(
+        pair,
+        call,
+        nonce,
+        genesis_hash,
+        best,
+        &RelayRuntime::VERSION.into(),
+    )
 }
 
-/// [`sign`] for the runtime of version `spec_version` (every signature covers it).
+/// [`sign`] for the runtime of `version` (every signature covers it).
 pub fn sign_for(
     pair: &Pair,
     call: Call,
     nonce: Nonce,
     genesis_hash: Hash,
     best: &Header,
-    spec_version: u32,
+    version: &VersionInfo,
 ) -> OpaqueExtrinsic {
-    let extra = SignedExtra {
-        era: Era::mortal(best.number, 64),
-        nonce,
-        tip: 0,
-    };
+    let era = Era::mortal(64, u64::from(best.number));
+    let extra = SignedExtra { era, nonce, tip: 0 };
+    // The era is born at the best block (the phase is its number modulo the period).
     let chain = ChainContext {
-        spec_version,
+        spec_version: version.spec_version,
+        transaction_version: version.transaction_version,
         genesis_hash,
         birth_hash: best.hash(),
     };
@@ -93,7 +99,7 @@ impl TransferGenerator {
         let best = client.best_header()?;
         let best_hash = best.hash();
         let genesis = client.info()?.genesis;
-        let spec_version = client.runtime_version(&best_hash)?.spec_version;
+        let version = client.runtime_version(&best_hash)?;
         let mut batch = Vec::with_capacity(count);
         for _ in 0..count {
             let from = self.rng.gen_range(0..self.signers.len());
@@ -115,7 +121,7 @@ impl TransferGenerator {
             self.nonces.insert(signer, nonce.saturating_add(1));
             let value = self.rng.gen_range(1..=10) * UNIT / 10;
             let call = Call::Balances(balances::Call::Transfer { dest, value });
-            batch.push(sign_for(pair, call, nonce, genesis, &best, spec_version));
+            batch.push(sign_for(pair, call, nonce, genesis, &best, &version));
         }
         Ok(batch)
     }

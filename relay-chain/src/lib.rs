@@ -97,6 +97,7 @@ impl Runtime for RelayRuntime {
     const VERSION: RuntimeVersion = RuntimeVersion {
         spec_name: "tessera-relay",
         spec_version: if cfg!(feature = "next-version") { 2 } else { 1 },
+        transaction_version: 1,
     };
     #[cfg(feature = "std")]
     const CODE: &'static [u8] = WASM_BINARY;
@@ -112,6 +113,7 @@ impl Runtime for RelayRuntime {
         fee_per_byte: UNIT / 1_000_000,
         // Two seconds of reference execution per block.
         max_block_weight: 2_000_000_000_000,
+        max_block_length: tessera_runtime::dispatch::MAX_BLOCK_LENGTH,
     };
 }
 

@@ -4,7 +4,7 @@ use parity_scale_codec::{Decode, Encode};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use tessera_relay_chain::{Call, RelayExtrinsic};
-use tessera_runtime::extrinsic::{Era, SignatureData, SignedExtra};
+use tessera_runtime::extrinsic::{Era, MultiAddress, MultiSignature, SignatureData, SignedExtra};
 use tessera_runtime::modules::{balances, sudo, system};
 use tessera_runtime::{AccountId, Block, Digest, DigestItem, Hash, Header, Signature};
 
@@ -71,7 +71,7 @@ fn call() -> impl Strategy<Value = Call> {
 fn era() -> impl Strategy<Value = Era> {
     prop_oneof![
         Just(Era::Immortal),
-        (any::<u32>(), any::<u32>()).prop_map(|(birth, period)| Era::Mortal { birth, period }),
+        (any::<u64>(), any::<u64>()).prop_map(|(period, current)| Era::mortal(period, current)),
     ]
 }
 
@@ -81,16 +81,30 @@ fn extrinsic() -> impl Strategy<Value = RelayExtrinsic> {
         any::<[u8; 32]>(),
         any::<[u8; 32]>(),
         era(),
-        any::<u32>(),
+        any::<u64>(),
         any::<u128>(),
+        0..3u8,
     )
-        .prop_map(|(signer, a, b, era, nonce, tip)| {
+        .prop_map(|(signer, a, b, era, nonce, tip, scheme)| {
             let mut bytes = [0u8; 64];
             bytes[..32].copy_from_slice(&a);
             bytes[32..].copy_from_slice(&b);
+            let signature = match scheme {
+                0 => MultiSignature::Ed25519(bytes),
+                1 => MultiSignature::Sr25519(Signature(bytes)),
+                _ => {
+                    let mut ecdsa = [a[0]; 65];
+                    ecdsa[..64].copy_from_slice(&bytes);
+                    MultiSignature::Ecdsa(ecdsa)
+                }
+            };
             SignatureData {
-                signer,
-                signature: Signature(bytes),
+                address: if scheme == 2 {
+                    MultiAddress::Address32(signer.0)
+                } else {
+                    MultiAddress::Id(signer)
+                },
+                signature,
                 extra: SignedExtra { era, nonce, tip },
             }
         });

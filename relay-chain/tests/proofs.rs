@@ -21,10 +21,11 @@ fn block_of(transfers: &[(usize, usize, u128)]) -> (BTreeMap<Hash, Vec<u8>>, Hea
     let pairs: Vec<Pair> = NAMES.iter().map(|n| Pair::dev(n)).collect();
     let chain = ChainContext {
         spec_version: RelayRuntime::VERSION.spec_version,
+        transaction_version: RelayRuntime::VERSION.transaction_version,
         genesis_hash: genesis.header.hash(),
         birth_hash: genesis.header.hash(),
     };
-    let mut nonces = [0u32; 4];
+    let mut nonces = [0u64; 4];
     let extrinsics: Vec<_> = transfers
         .iter()
         .map(|&(from, to, amount)| {

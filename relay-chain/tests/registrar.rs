@@ -21,7 +21,7 @@ struct Relay {
     nodes: BTreeMap<Hash, Vec<u8>>,
     head: Header,
     genesis_hash: Hash,
-    nonces: BTreeMap<AccountId, u32>,
+    nonces: BTreeMap<AccountId, tessera_runtime::Nonce>,
     /// Fees paid so far: with no author to pay, blocks burn them.
     fees: Balance,
 }
@@ -55,10 +55,15 @@ impl Relay {
         paras::para_ids(&mut self.state()).unwrap()
     }
 
-    /// `call` signed by dev account `name`, with its next nonce.
+    /// `call` signed by dev account `name`, with its next nonce (the state's, the first time:
+    /// an account created after genesis does not start at 0).
     fn signed(&mut self, name: &str, call: Call) -> OpaqueExtrinsic {
         let pair = Pair::dev(name);
-        let nonce = self.nonces.entry(pair.public()).or_default();
+        let in_state = system::ACCOUNT
+            .get(&mut self.state(), &pair.public())
+            .unwrap()
+            .map_or(0, |account| account.nonce);
+        let nonce = self.nonces.entry(pair.public()).or_insert(in_state);
         let xt = sign::<RelayRuntime>(&pair, call, *nonce, self.genesis_hash);
         *nonce += 1;
         xt
@@ -321,7 +326,13 @@ fn bad_registrations_are_refused_and_leave_the_state_as_it_was() {
         value: PARA_ID_DEPOSIT + tessera_relay_chain::UNIT,
     });
     relay.call("Alice", endow).unwrap();
-    let mut nonce = 0;
+    // Created after genesis, its nonce starts where it was created.
+    let mut nonce = system::ACCOUNT
+        .get(&mut relay.state(), &poor.public())
+        .unwrap()
+        .unwrap()
+        .nonce;
+    assert!(nonce > 0);
     let mut poor_call = |relay: &mut Relay, call: Call| {
         let xt = sign::<RelayRuntime>(&poor, call, nonce, relay.genesis_hash);
         nonce += 1;

@@ -123,7 +123,13 @@ pub struct RuntimeConfig {
     pub fee_per_byte: Balance,
     /// Most weight a block may use.
     pub max_block_weight: Weight,
+    /// Most bytes the signed transactions of a block may take (inherents are not counted:
+    /// a block is invalid without them).
+    pub max_block_length: u32,
 }
+
+/// The usual [`RuntimeConfig::max_block_length`]: Polkadot's 5 MiB.
+pub const MAX_BLOCK_LENGTH: u32 = 5 * 1024 * 1024;
 
 /// What calls run in: state, the block being built, and the events so far.
 pub struct Context<'a, E> {
@@ -159,6 +165,11 @@ impl<'a, E> Context<'a, E> {
             phase: self.phase,
             event: event.into(),
         });
+    }
+
+    /// Where in the block execution is.
+    pub fn phase(&self) -> Phase {
+        self.phase
     }
 
     /// Sets the phase for events that follow.

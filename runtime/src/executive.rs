@@ -11,7 +11,7 @@ use crate::dispatch::{
     CallError, Context, Dispatch, DispatchError, Origin, Phase, RuntimeConfig, Weight,
 };
 use crate::error::Error;
-use crate::extrinsic::{signing_payload, ChainContext, Era, Extrinsic, SignatureData};
+use crate::extrinsic::{signing_payload, ChainContext, Era, Extrinsic, MultiSignature};
 use crate::hashing::Hash;
 use crate::header::{BlockNumber, EngineId, Header};
 use crate::modules::balances::{self, Existence};
@@ -72,16 +72,31 @@ pub enum InvalidTransaction {
         /// The transaction's nonce.
         got: Nonce,
     },
-    /// The block is outside the transaction's era.
-    #[error("outside its era: valid in blocks {first}..={last}, this is block {now}")]
-    OutsideEra {
-        /// First valid block.
-        first: BlockNumber,
-        /// Last valid block.
-        last: BlockNumber,
+    /// The era's birth block is not among the block hashes the chain keeps (older than
+    /// [`crate::extrinsic::BLOCK_HASH_COUNT`] blocks, or not yet made).
+    #[error("era's birth block {birth} is not among the chain's recent blocks (block {now})")]
+    AncientBirthBlock {
+        /// The birth block the era gives for this block.
+        birth: BlockNumber,
         /// The block it was checked for.
         now: BlockNumber,
     },
+    /// A mortal transaction past its era: a pool, which knows its era from admission, says so
+    /// (the chain sees another birth block, so a bad signature).
+    #[error("its era ended with block {last_valid} (this is block {now})")]
+    Expired {
+        /// The last block it was valid in.
+        last_valid: BlockNumber,
+        /// The block it was checked for.
+        now: BlockNumber,
+    },
+    /// The signer's address is not an account this chain can look up (only `Id` and
+    /// `Address32` name one).
+    #[error("the signer's address names no account: only Id and Address32 addresses do")]
+    CannotLookup,
+    /// Signed by the all-zero account, whose key nobody holds.
+    #[error("signed by the all-zero account")]
+    ZeroSender,
     /// The signer cannot pay the fee and tip.
     #[error("cannot pay {needed} in fee and tip with a free balance of {free}")]
     Payment {
@@ -101,6 +116,33 @@ pub enum InvalidTransaction {
         /// Weight left.
         left: Weight,
     },
+    /// The transaction's bytes do not fit in what is left of the block's length.
+    #[error("transaction of {len} bytes exceeds what is left of the block's length ({left})")]
+    ExhaustsLength {
+        /// Its encoded length.
+        len: u32,
+        /// Bytes left.
+        left: u32,
+    },
+    /// The block holds [`system::MAX_EXTRINSICS_PER_BLOCK`] extrinsics already.
+    #[error("the block holds {max} extrinsics already")]
+    TooManyExtrinsics {
+        /// The limit.
+        max: u32,
+    },
+}
+
+impl InvalidTransaction {
+    /// Whether the transaction was refused only because the block is full: it may fit in
+    /// the next one.
+    pub fn is_block_full(&self) -> bool {
+        matches!(
+            self,
+            InvalidTransaction::ExhaustsResources { .. }
+                | InvalidTransaction::ExhaustsLength { .. }
+                | InvalidTransaction::TooManyExtrinsics { .. }
+        )
+    }
 }
 
 /// Extrinsics skipped after a block was first found full before its builder stops: a smaller
@@ -123,7 +165,7 @@ impl FullBlock {
 
     /// Notes an extrinsic refused for `reason`.
     pub fn rejected(&mut self, reason: &InvalidTransaction) {
-        if matches!(reason, InvalidTransaction::ExhaustsResources { .. }) {
+        if reason.is_block_full() {
             self.seen_full = true;
         }
         if self.seen_full {
@@ -221,7 +263,17 @@ pub struct Executive<'a, R: Runtime> {
     author: Option<AccountId>,
     fees: Balance,
     weight: Weight,
+    length: u32,
     applied: u32,
+}
+
+/// What checking a signed transaction found.
+struct Checked {
+    signer: AccountId,
+    extra: crate::extrinsic::SignedExtra,
+    weight: Weight,
+    charge: Balance,
+    account: system::AccountInfo,
 }
 
 impl<'a, R: Runtime> Executive<'a, R> {
@@ -241,6 +293,7 @@ impl<'a, R: Runtime> Executive<'a, R> {
             .unwrap_or(parent_hash);
         let chain = ChainContext {
             spec_version: R::VERSION.spec_version,
+            transaction_version: R::VERSION.transaction_version,
             genesis_hash,
             birth_hash: Hash::ZERO,
         };
@@ -250,6 +303,7 @@ impl<'a, R: Runtime> Executive<'a, R> {
             author,
             fees: 0,
             weight: 0,
+            length: 0,
             applied: 0,
         })
     }
@@ -271,16 +325,19 @@ impl<'a, R: Runtime> Executive<'a, R> {
         verify_signature: bool,
     ) -> Result<ValidTransaction, ApplyError> {
         let extrinsic = decode::<R>(xt)?;
-        let (data, _, _, account) = self.check(&extrinsic, xt.0.len(), verify_signature, true)?;
-        let last_valid = match data.extra.era {
+        let checked = self.check(&extrinsic, xt.0.len(), verify_signature, true)?;
+        let last_valid = match checked.extra.era {
             Era::Immortal => None,
-            Era::Mortal { birth, period } => Some(birth.saturating_add(period)),
+            era => {
+                let death = era.death(u64::from(self.ctx.block_number));
+                Some(BlockNumber::try_from(death.saturating_sub(1)).unwrap_or(BlockNumber::MAX))
+            }
         };
         Ok(ValidTransaction {
-            signer: data.signer,
-            nonce: data.extra.nonce,
-            next_nonce: account.nonce,
-            tip: data.extra.tip,
+            signer: checked.signer,
+            nonce: checked.extra.nonce,
+            next_nonce: checked.account.nonce,
+            tip: checked.extra.tip,
             last_valid,
         })
     }
@@ -298,12 +355,22 @@ impl<'a, R: Runtime> Executive<'a, R> {
         len: usize,
         verify_signature: bool,
     ) -> Result<Result<(), DispatchError>, ApplyError> {
+        if self.applied >= system::MAX_EXTRINSICS_PER_BLOCK {
+            return Err(InvalidTransaction::TooManyExtrinsics {
+                max: system::MAX_EXTRINSICS_PER_BLOCK,
+            }
+            .into());
+        }
         if extrinsic.signature.is_none() {
             return self.apply_inherent(extrinsic.call).map(Ok);
         }
-        let (data, weight, charge, mut account) =
-            self.check(&extrinsic, len, verify_signature, false)?;
-        let signer = data.signer;
+        let Checked {
+            signer,
+            weight,
+            charge,
+            mut account,
+            ..
+        } = self.check(&extrinsic, len, verify_signature, false)?;
         self.ctx.set_phase(Phase::ApplyExtrinsic(self.applied));
 
         // Nonce and fee in one write of the account record.
@@ -353,6 +420,7 @@ impl<'a, R: Runtime> Executive<'a, R> {
         };
         self.fees = self.fees.saturating_add(charge);
         self.weight = self.weight.saturating_add(weight);
+        self.length = self.length.saturating_add(len as u32);
         self.applied = self.applied.saturating_add(1);
         Ok(outcome)
     }
@@ -388,20 +456,39 @@ impl<'a, R: Runtime> Executive<'a, R> {
         Ok(())
     }
 
-    /// Signature data, weight and fee plus tip of a valid transaction.
-    fn check<'x>(
+    /// Checks a signed transaction as its signed extensions say, cheap checks first: the
+    /// signer, the era, the nonce, the block's weight and length, the signature, the fee.
+    fn check(
         &mut self,
-        extrinsic: &'x Extrinsic<R::Call>,
+        extrinsic: &Extrinsic<R::Call>,
         len: usize,
         verify_signature: bool,
         allow_future: bool,
-    ) -> Result<(&'x SignatureData, Weight, Balance, system::AccountInfo), ApplyError> {
+    ) -> Result<Checked, ApplyError> {
         let data = extrinsic
             .signature
             .as_ref()
             .ok_or(InvalidTransaction::Unsigned)?;
-        let birth_hash = self.check_era(&data.extra.era)?;
-        let account = system::account(&mut self.ctx, &data.signer)?;
+        let signer = data
+            .address
+            .lookup()
+            .ok_or(InvalidTransaction::CannotLookup)?;
+        if signer == AccountId([0; 32]) {
+            return Err(InvalidTransaction::ZeroSender.into());
+        }
+        let birth_hash = self.birth_hash(data.extra.era)?;
+        let account = system::account(&mut self.ctx, &signer)?;
+        let weight = extrinsic.call.weight();
+        let charge = fee(&R::CONFIG, weight, len).saturating_add(data.extra.tip);
+        // An account that does not exist has no nonce to compare (FRAME's `CheckNonce` says
+        // the same): it cannot pay.
+        if account.data.free == 0 {
+            return Err(InvalidTransaction::Payment {
+                needed: charge,
+                free: 0,
+            }
+            .into());
+        }
         let expected = account.nonce;
         let got = data.extra.nonce;
         if got < expected {
@@ -410,11 +497,19 @@ impl<'a, R: Runtime> Executive<'a, R> {
         if got > expected && !allow_future {
             return Err(InvalidTransaction::Future { expected, got }.into());
         }
-        // The weight check is cheap: a full block refuses without verifying a signature.
-        let weight = extrinsic.call.weight();
+        // Weight and length are cheap: a full block refuses without verifying a signature.
         let left = R::CONFIG.max_block_weight.saturating_sub(self.weight);
         if weight > left {
             return Err(InvalidTransaction::ExhaustsResources { weight, left }.into());
+        }
+        let length_left = R::CONFIG.max_block_length.saturating_sub(self.length);
+        let length = u32::try_from(len).unwrap_or(u32::MAX);
+        if length > length_left {
+            return Err(InvalidTransaction::ExhaustsLength {
+                len: length,
+                left: length_left,
+            }
+            .into());
         }
         if verify_signature {
             let chain = ChainContext {
@@ -422,11 +517,10 @@ impl<'a, R: Runtime> Executive<'a, R> {
                 ..self.chain
             };
             let payload = signing_payload(&extrinsic.call, &data.extra, &chain);
-            if !data.signer.verify(&payload, &data.signature) {
+            if !data.signature.verify(&payload, &signer) {
                 return Err(InvalidTransaction::BadSignature.into());
             }
         }
-        let charge = fee(&R::CONFIG, weight, len).saturating_add(data.extra.tip);
         if account.data.free < charge {
             return Err(InvalidTransaction::Payment {
                 needed: charge,
@@ -434,24 +528,33 @@ impl<'a, R: Runtime> Executive<'a, R> {
             }
             .into());
         }
-        Ok((data, weight, charge, account))
+        Ok(Checked {
+            signer,
+            extra: data.extra,
+            weight,
+            charge,
+            account,
+        })
     }
 
-    /// The hash of the era's birth block, if this block is inside the era.
-    fn check_era(&mut self, era: &Era) -> Result<Hash, ApplyError> {
+    /// The hash of the era's birth block for this block: the genesis hash when immortal.
+    fn birth_hash(&mut self, era: Era) -> Result<Hash, ApplyError> {
         let now = self.ctx.block_number;
-        let (birth, first, last) = match *era {
-            Era::Immortal => return Ok(self.chain.genesis_hash),
-            Era::Mortal { birth, period } => {
-                let period = period.min(crate::extrinsic::MAX_ERA_PERIOD);
-                (birth, birth.saturating_add(1), birth.saturating_add(period))
-            }
-        };
-        if now < first || now > last {
-            return Err(InvalidTransaction::OutsideEra { first, last, now }.into());
+        if era == Era::Immortal {
+            return Ok(self.chain.genesis_hash);
         }
-        let hash = system::BLOCK_HASH.get(&mut self.ctx.state, &birth)?;
-        hash.ok_or_else(|| InvalidTransaction::OutsideEra { first, last, now }.into())
+        let birth = era.birth(u64::from(now));
+        let hash = match BlockNumber::try_from(birth) {
+            Ok(birth) => system::BLOCK_HASH.get(&mut self.ctx.state, &birth)?,
+            Err(_) => None,
+        };
+        hash.ok_or_else(|| {
+            InvalidTransaction::AncientBirthBlock {
+                birth: BlockNumber::try_from(birth).unwrap_or(BlockNumber::MAX),
+                now,
+            }
+            .into()
+        })
     }
 
     /// Pays the author, stores the events and commits the state.
@@ -578,41 +681,43 @@ fn decode_checked<R: Runtime>(block: &Block) -> Result<Vec<Extrinsic<R::Call>>, 
         .collect()
 }
 
-/// Batch-verifies every signature; `false` if the batch failed (each is then checked alone,
-/// which names the bad one) or birth hashes are not known yet.
+/// Verifies every signature, the sr25519 ones in one batch; `false` if one failed (each is
+/// then checked alone, which names the bad one) or a signer or birth hash is not known yet.
 fn verify_signatures<R: Runtime>(
     executive: &mut Executive<'_, R>,
     extrinsics: &[Extrinsic<R::Call>],
 ) -> Result<bool, Error> {
-    let mut signed = Vec::with_capacity(extrinsics.len());
+    let mut batch = Vec::with_capacity(extrinsics.len());
     // Inherents are unsigned and checked by their module.
-    for data in extrinsics.iter().filter_map(|xt| xt.signature.as_ref()) {
-        let birth_hash = match data.extra.era {
-            Era::Immortal => executive.chain.genesis_hash,
-            Era::Mortal { birth, .. } => {
-                match system::BLOCK_HASH.get(&mut executive.ctx.state, &birth)? {
-                    Some(hash) => hash,
-                    None => return Ok(false),
-                }
-            }
+    for extrinsic in extrinsics {
+        let Some(data) = &extrinsic.signature else {
+            continue;
+        };
+        let Some(signer) = data.address.lookup() else {
+            return Ok(false);
+        };
+        let birth_hash = match executive.birth_hash(data.extra.era) {
+            Ok(hash) => hash,
+            Err(ApplyError::State(err)) => return Err(err),
+            Err(ApplyError::Invalid(_)) => return Ok(false),
         };
         let chain = ChainContext {
             birth_hash,
             ..executive.chain
         };
-        signed.push((data, chain));
+        let payload = signing_payload(&extrinsic.call, &data.extra, &chain);
+        match &data.signature {
+            MultiSignature::Sr25519(signature) => batch.push((signer, payload, signature)),
+            other => {
+                if !other.verify(&payload, &signer) {
+                    return Ok(false);
+                }
+            }
+        }
     }
-    let payloads: Vec<_> = extrinsics
-        .iter()
-        .filter(|xt| xt.signature.is_some())
-        .zip(&signed)
-        .map(|(xt, (data, chain))| signing_payload(&xt.call, &data.extra, chain))
-        .collect();
-    let items = signed
-        .iter()
-        .zip(&payloads)
-        .map(|((data, _), payload)| (&data.signer, payload.as_slice(), &data.signature));
-    Ok(verify_batch(items))
+    Ok(verify_batch(batch.iter().map(
+        |(signer, payload, signature)| (signer, payload.as_slice(), *signature),
+    )))
 }
 
 /// Builds a genesis state with `build` and the genesis header committing to it.

@@ -1,80 +1,245 @@
-//! Extrinsics: calls from outside the chain, signed by an account or (for inherents) unsigned.
+//! Extrinsics in Substrate's format, version 4: calls from outside the chain, signed by an
+//! account or (for inherents) unsigned. `docs/adr/008-substrate-extrinsic-format.md` records
+//! the decision.
 //!
-//! The signature covers the SCALE encoding of the call, the [`SignedExtra`] (era, nonce, tip)
-//! and what the chain adds on its own: its spec version, its genesis hash and the hash of the
-//! era's birth block. A transaction therefore cannot be replayed on another chain, under
-//! another runtime version, or on a fork that does not contain its birth block.
+//! The bytes are `version ++ [address ++ signature ++ extra] ++ call`: the version byte is 4,
+//! with the top bit set when the bracketed part is there. The signer is a [`MultiAddress`] and
+//! the signature a [`MultiSignature`], so polkadot.js, subxt and substrate-interface build
+//! them unchanged. The extra fields are those of the signed extensions in
+//! [`SIGNED_EXTENSIONS`]; the signature also covers what the chain adds on its own
+//! ([`ChainContext`]: spec and transaction versions, genesis hash, the era's birth block), so a
+//! transaction cannot be replayed on another chain, under another runtime version, or on a
+//! fork that lacks its birth block. A block body stores each extrinsic with a length prefix
+//! ([`crate::OpaqueExtrinsic`]), as Substrate does.
 
 use crate::crypto::{AccountId, Signature};
 use crate::hashing::{blake2_256, Hash};
-use crate::header::BlockNumber;
 use crate::{Balance, Nonce};
 use alloc::vec::Vec;
-use parity_scale_codec::{Decode, DecodeLimit, Encode};
+use parity_scale_codec::{Decode, DecodeLimit, Encode, Input, Output};
 
 /// How deep a call may nest (e.g. `sudo(sudo(...))`) before decoding refuses it.
 pub const MAX_CALL_DEPTH: u32 = 32;
 
-/// Longest period a mortal transaction may have: the chain keeps this many block hashes.
-pub const MAX_ERA_PERIOD: BlockNumber = 256;
+/// The extrinsic format version this runtime reads and writes.
+pub const EXTRINSIC_FORMAT_VERSION: u8 = 4;
 
-/// When a transaction is valid.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
-pub enum Era {
-    /// Valid at any height (replayable after the account is reaped: prefer mortal).
+/// The bit of the version byte that marks a signed extrinsic.
+const SIGNED_BIT: u8 = 0b1000_0000;
+
+/// How many recent block hashes the chain keeps (Polkadot's `BlockHashCount`): a mortal
+/// transaction's birth block must be among them.
+pub const BLOCK_HASH_COUNT: u64 = 4096;
+
+/// The signed extensions of every Tessera runtime, in the order their fields are encoded, with
+/// what each does: the names clients look up in the metadata to know what to sign.
+pub const SIGNED_EXTENSIONS: [&str; 8] = [
+    // The signer is not the all-zero account (whose key nobody holds).
+    "CheckNonZeroSender",
+    // Signs the runtime's `spec_version`.
+    "CheckSpecVersion",
+    // Signs the runtime's `transaction_version`.
+    "CheckTxVersion",
+    // Signs the genesis hash.
+    "CheckGenesis",
+    // Sends the [`Era`], signs its birth block's hash.
+    "CheckMortality",
+    // Sends the signer's nonce (compact).
+    "CheckNonce",
+    // The call fits in what is left of the block's weight and length.
+    "CheckWeight",
+    // Sends the tip (compact); the fee and tip are taken before the call runs.
+    "ChargeTransactionPayment",
+];
+
+/// Who signed: Substrate's `MultiAddress`. Tessera accounts are 32-byte public keys, so only
+/// [`MultiAddress::Id`] and [`MultiAddress::Address32`] name one.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub enum MultiAddress {
+    /// An account id.
     #[codec(index = 0)]
-    Immortal,
-    /// Valid in blocks `birth + 1 ..= birth + period`, only on chains containing block `birth`.
+    Id(AccountId),
+    /// An account index (Tessera has no index lookup).
     #[codec(index = 1)]
+    Index(#[codec(compact)] u32),
+    /// Raw bytes.
+    #[codec(index = 2)]
+    Raw(Vec<u8>),
+    /// 32 bytes, read as an account id.
+    #[codec(index = 3)]
+    Address32([u8; 32]),
+    /// 20 bytes (an Ethereum-style address).
+    #[codec(index = 4)]
+    Address20([u8; 20]),
+}
+
+impl MultiAddress {
+    /// The account named, if this chain can tell it.
+    pub fn lookup(&self) -> Option<AccountId> {
+        match self {
+            MultiAddress::Id(account) => Some(*account),
+            MultiAddress::Address32(bytes) => Some(AccountId(*bytes)),
+            MultiAddress::Index(_) | MultiAddress::Raw(_) | MultiAddress::Address20(_) => None,
+        }
+    }
+}
+
+impl From<AccountId> for MultiAddress {
+    fn from(account: AccountId) -> Self {
+        MultiAddress::Id(account)
+    }
+}
+
+/// A signature of one of Substrate's schemes: `MultiSignature`.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub enum MultiSignature {
+    /// ed25519: the account is the 32-byte public key.
+    #[codec(index = 0)]
+    Ed25519([u8; 64]),
+    /// sr25519: the account is the 32-byte public key.
+    #[codec(index = 1)]
+    Sr25519(Signature),
+    /// ECDSA over secp256k1 (65 bytes, recoverable). Tessera does not verify it: such a
+    /// transaction is refused as badly signed.
+    #[codec(index = 2)]
+    Ecdsa([u8; 65]),
+}
+
+impl MultiSignature {
+    /// Whether this is a valid signature of `message` by `signer`.
+    pub fn verify(&self, message: &[u8], signer: &AccountId) -> bool {
+        match self {
+            MultiSignature::Sr25519(signature) => signer.verify(message, signature),
+            MultiSignature::Ed25519(signature) => {
+                crate::crypto::ed25519_verify(signature, message, signer.as_bytes())
+            }
+            MultiSignature::Ecdsa(_) => false,
+        }
+    }
+}
+
+impl From<Signature> for MultiSignature {
+    fn from(signature: Signature) -> Self {
+        MultiSignature::Sr25519(signature)
+    }
+}
+
+/// When a transaction is valid: Substrate's `Era`, two bytes when mortal.
+///
+/// A mortal era is a period (a power of two from 4 to 65,536 blocks) and a phase: the
+/// transaction is valid from its birth block (the last block before the current one whose
+/// number is the phase modulo the period) for `period` blocks, and it signs the birth block's
+/// hash, which the chain keeps for [`BLOCK_HASH_COUNT`] blocks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Era {
+    /// Valid at any height; signs the genesis hash.
+    Immortal,
+    /// Valid for `period` blocks from the birth block.
     Mortal {
-        /// A block the signer has seen; its hash is part of the signed payload.
-        #[codec(compact)]
-        birth: BlockNumber,
-        /// How many blocks after `birth` the transaction stays valid (1..=256).
-        #[codec(compact)]
-        period: BlockNumber,
+        /// How many blocks it lives: a power of two in 4..=65,536.
+        period: u64,
+        /// The birth block's number modulo `period` (quantized for periods over 4,096).
+        phase: u64,
     },
 }
 
 impl Era {
-    /// A mortal era of `period` blocks starting after the block the signer has as best.
-    pub fn mortal(best: BlockNumber, period: BlockNumber) -> Era {
+    /// A mortal era of about `period` blocks (rounded up to a power of two in 4..=65,536)
+    /// born at block `current`, the signer's best block (Substrate's `Era::mortal`).
+    pub fn mortal(period: u64, current: u64) -> Era {
+        let period = period
+            .checked_next_power_of_two()
+            .unwrap_or(1 << 16)
+            .clamp(4, 1 << 16);
+        let phase = current % period;
+        let quantize_factor = (period >> 12).max(1);
         Era::Mortal {
-            birth: best,
-            period: period.clamp(1, MAX_ERA_PERIOD),
+            period,
+            phase: phase / quantize_factor * quantize_factor,
         }
     }
 
-    /// The birth block whose hash the signed payload includes (genesis for immortal).
-    pub fn birth(&self) -> BlockNumber {
+    /// The birth block for a transaction checked in block `current`: genesis when immortal.
+    pub fn birth(self, current: u64) -> u64 {
         match self {
             Era::Immortal => 0,
-            Era::Mortal { birth, .. } => *birth,
+            Era::Mortal { period, phase } => (current.max(phase) - phase) / period * period + phase,
+        }
+    }
+
+    /// The first block in which a transaction checked in block `current` is no longer valid.
+    pub fn death(self, current: u64) -> u64 {
+        match self {
+            Era::Immortal => u64::MAX,
+            Era::Mortal { period, .. } => self.birth(current).saturating_add(period),
         }
     }
 }
 
-/// The signed fields besides the call.
+impl Encode for Era {
+    fn size_hint(&self) -> usize {
+        match self {
+            Era::Immortal => 1,
+            Era::Mortal { .. } => 2,
+        }
+    }
+
+    fn encode_to<T: Output + ?Sized>(&self, dest: &mut T) {
+        match *self {
+            Era::Immortal => dest.push_byte(0),
+            Era::Mortal { period, phase } => {
+                let quantize_factor = (period >> 12).max(1);
+                let low = u64::from(period.trailing_zeros().saturating_sub(1).clamp(1, 15));
+                let encoded = (low | ((phase / quantize_factor) << 4)) as u16;
+                encoded.encode_to(dest);
+            }
+        }
+    }
+}
+
+impl Decode for Era {
+    fn decode<I: Input>(input: &mut I) -> Result<Self, parity_scale_codec::Error> {
+        let first = input.read_byte()?;
+        if first == 0 {
+            return Ok(Era::Immortal);
+        }
+        let encoded = u64::from(first) | (u64::from(input.read_byte()?) << 8);
+        let period = 2u64 << (encoded % (1 << 4));
+        let quantize_factor = (period >> 12).max(1);
+        let phase = (encoded >> 4) * quantize_factor;
+        if period >= 4 && phase < period {
+            Ok(Era::Mortal { period, phase })
+        } else {
+            Err("invalid era: period under 4 or phase not below it".into())
+        }
+    }
+}
+
+/// The signed extensions' fields sent with a transaction, in [`SIGNED_EXTENSIONS`] order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
 pub struct SignedExtra {
-    /// When the transaction is valid.
+    /// When the transaction is valid (`CheckMortality`).
     pub era: Era,
-    /// The signer's transaction index; each nonce is used once.
+    /// The signer's transaction index; each nonce is used once (`CheckNonce`).
     #[codec(compact)]
     pub nonce: Nonce,
-    /// Paid to the block author on top of the fee; raises the transaction's priority.
+    /// Paid to the block author on top of the fee; raises the transaction's priority
+    /// (`ChargeTransactionPayment`).
     #[codec(compact)]
     pub tip: Balance,
 }
 
-/// What the chain adds to the signed payload without sending it.
+/// What the chain adds to the signed payload without sending it, in [`SIGNED_EXTENSIONS`]
+/// order (Substrate's "additional signed").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
 pub struct ChainContext {
-    /// The runtime's spec version.
+    /// The runtime's spec version (`CheckSpecVersion`).
     pub spec_version: u32,
-    /// The chain's genesis hash.
+    /// The runtime's transaction version (`CheckTxVersion`).
+    pub transaction_version: u32,
+    /// The chain's genesis hash (`CheckGenesis`).
     pub genesis_hash: Hash,
-    /// Hash of the era's birth block (the genesis hash for immortal transactions).
+    /// Hash of the era's birth block, the genesis hash when immortal (`CheckMortality`).
     pub birth_hash: Hash,
 }
 
@@ -82,15 +247,15 @@ pub struct ChainContext {
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
 pub struct SignatureData {
     /// The signing account.
-    pub signer: AccountId,
-    /// sr25519 signature over the [`signing_payload`].
-    pub signature: Signature,
+    pub address: MultiAddress,
+    /// The signature over the [`signing_payload`].
+    pub signature: MultiSignature,
     /// Era, nonce and tip.
     pub extra: SignedExtra,
 }
 
 /// An extrinsic of a runtime whose calls are `Call`.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Extrinsic<Call> {
     /// `None` for inherents, which the block author inserts and every node checks.
     pub signature: Option<SignatureData>,
@@ -98,8 +263,43 @@ pub struct Extrinsic<Call> {
     pub call: Call,
 }
 
-/// The bytes a signer signs: blake2b-256 of the payload when it is over 256 bytes, as in
-/// Substrate.
+impl<Call: Encode> Encode for Extrinsic<Call> {
+    fn size_hint(&self) -> usize {
+        1 + self.signature.as_ref().map_or(0, Encode::size_hint) + self.call.size_hint()
+    }
+
+    fn encode_to<T: Output + ?Sized>(&self, dest: &mut T) {
+        match &self.signature {
+            Some(signature) => {
+                dest.push_byte(EXTRINSIC_FORMAT_VERSION | SIGNED_BIT);
+                signature.encode_to(dest);
+            }
+            None => dest.push_byte(EXTRINSIC_FORMAT_VERSION),
+        }
+        self.call.encode_to(dest);
+    }
+}
+
+impl<Call: Decode> Decode for Extrinsic<Call> {
+    fn decode<I: Input>(input: &mut I) -> Result<Self, parity_scale_codec::Error> {
+        let version = input.read_byte()?;
+        if version & !SIGNED_BIT != EXTRINSIC_FORMAT_VERSION {
+            return Err("unsupported extrinsic format version: this chain reads version 4".into());
+        }
+        let signature = if version & SIGNED_BIT != 0 {
+            Some(SignatureData::decode(input)?)
+        } else {
+            None
+        };
+        Ok(Extrinsic {
+            signature,
+            call: Call::decode(input)?,
+        })
+    }
+}
+
+/// The bytes a signer signs: `call ++ extra ++ chain`, or its blake2b-256 hash when it is
+/// over 256 bytes, as in Substrate.
 pub fn signing_payload<Call: Encode>(
     call: &Call,
     extra: &SignedExtra,
@@ -114,7 +314,7 @@ pub fn signing_payload<Call: Encode>(
 }
 
 impl<Call: Encode + Decode> Extrinsic<Call> {
-    /// Signs `call` with `pair` for the chain described by `chain`.
+    /// Signs `call` with the sr25519 `pair` for the chain described by `chain`.
     #[cfg(feature = "std")]
     pub fn signed(
         pair: &crate::crypto::Pair,
@@ -122,10 +322,28 @@ impl<Call: Encode + Decode> Extrinsic<Call> {
         extra: SignedExtra,
         chain: &ChainContext,
     ) -> Self {
-        let signature = pair.sign(&signing_payload(&call, &extra, chain));
+        Self::signed_by(
+            pair.public(),
+            |payload| pair.sign(payload).into(),
+            call,
+            extra,
+            chain,
+        )
+    }
+
+    /// Signs `call` as `signer` with `sign`, which signs a payload in any scheme the account's
+    /// key has.
+    pub fn signed_by(
+        signer: AccountId,
+        sign: impl FnOnce(&[u8]) -> MultiSignature,
+        call: Call,
+        extra: SignedExtra,
+        chain: &ChainContext,
+    ) -> Self {
+        let signature = sign(&signing_payload(&call, &extra, chain));
         Extrinsic {
             signature: Some(SignatureData {
-                signer: pair.public(),
+                address: signer.into(),
                 signature,
                 extra,
             }),
@@ -133,8 +351,16 @@ impl<Call: Encode + Decode> Extrinsic<Call> {
         }
     }
 
-    /// Decodes an extrinsic from exactly `bytes`, refusing calls nested deeper than
-    /// [`MAX_CALL_DEPTH`] and trailing bytes.
+    /// An unsigned extrinsic: an inherent.
+    pub fn inherent(call: Call) -> Self {
+        Extrinsic {
+            signature: None,
+            call,
+        }
+    }
+
+    /// Decodes an extrinsic (without its length prefix) from exactly `bytes`, refusing calls
+    /// nested deeper than [`MAX_CALL_DEPTH`] and trailing bytes.
     pub fn decode_exact(mut bytes: &[u8]) -> Result<Self, parity_scale_codec::Error> {
         let extrinsic = Self::decode_with_depth_limit(MAX_CALL_DEPTH, &mut bytes)?;
         if !bytes.is_empty() {
@@ -146,5 +372,139 @@ impl<Call: Encode + Decode> Extrinsic<Call> {
     /// The extrinsic as opaque bytes for a block body or the pool.
     pub fn to_opaque(&self) -> crate::OpaqueExtrinsic {
         crate::OpaqueExtrinsic(self.encode())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn mortal(period: u64, phase: u64) -> Era {
+        Era::Mortal { period, phase }
+    }
+
+    // Vectors from Substrate's `sp_runtime::generic::era` tests.
+    #[test]
+    fn eras_encode_as_substrate_does() {
+        assert_eq!(Era::Immortal.encode(), [0]);
+        assert_eq!(Era::mortal(64, 42), mortal(64, 42));
+        assert_eq!(Era::mortal(64, 42).encode(), [5 + 42 % 16 * 16, 42 / 16]);
+        assert_eq!(Era::mortal(32768, 20000), mortal(32768, 20000));
+        assert_eq!(
+            Era::mortal(32768, 20000).encode(),
+            [(14 + 2500 % 16 * 16) as u8, (2500 / 16) as u8]
+        );
+        // Quantized: phases over 4,096-block periods round down.
+        assert_eq!(Era::mortal(1 << 16, 100_005), mortal(1 << 16, 34_464));
+        // Periods round up to a power of two within 4..=65,536.
+        assert_eq!(Era::mortal(1, 5), mortal(4, 1));
+        assert_eq!(Era::mortal(100, 5), mortal(128, 5));
+        assert_eq!(Era::mortal(u64::MAX, 21), mortal(1 << 16, 16));
+        // Two-byte vectors other Substrate clients test against.
+        assert_eq!(
+            Era::decode(&mut &[0x4e, 0x9c][..]),
+            Ok(mortal(32768, 20000))
+        );
+        assert_eq!(Era::decode(&mut &[0xc5, 0x03][..]), Ok(mortal(64, 60)));
+        assert_eq!(Era::decode(&mut &[0x85, 0x02][..]), Ok(mortal(64, 40)));
+    }
+
+    #[test]
+    fn birth_and_death_follow_the_phase() {
+        let era = Era::mortal(4, 6);
+        for current in 6..10 {
+            assert_eq!(era.birth(current), 6);
+            assert_eq!(era.death(current), 10);
+        }
+        // Past its death, another window starts: the birth hash differs, the signature fails.
+        assert_eq!(era.birth(10), 10);
+        assert_eq!(Era::mortal(4, 6).birth(3), 2);
+        assert_eq!(Era::Immortal.birth(1_000), 0);
+        assert_eq!(Era::Immortal.death(1_000), u64::MAX);
+    }
+
+    #[test]
+    fn bad_eras_and_versions_are_refused() {
+        // Period 2 (low nibble 0) is below the minimum.
+        assert!(Era::decode(&mut &[0x10, 0x00][..]).is_err());
+        // Phase 8 in a period of 4.
+        assert!(Era::decode(&mut &[0x81, 0x00][..]).is_err());
+        let call = 7u8;
+        let mut bytes = Extrinsic::inherent(call).encode();
+        assert_eq!(bytes, [4, 7]);
+        bytes[0] = 5;
+        assert!(Extrinsic::<u8>::decode_exact(&bytes).is_err());
+        assert!(Extrinsic::<u8>::decode_exact(&[4, 7, 0]).is_err());
+    }
+
+    #[test]
+    fn only_account_addresses_look_up() {
+        let account = AccountId([7; 32]);
+        assert_eq!(MultiAddress::Id(account).lookup(), Some(account));
+        assert_eq!(MultiAddress::Address32([7; 32]).lookup(), Some(account));
+        assert_eq!(MultiAddress::Index(3).lookup(), None);
+        assert_eq!(MultiAddress::Raw(vec![7; 32]).lookup(), None);
+        assert_eq!(MultiAddress::Address20([7; 20]).lookup(), None);
+    }
+
+    #[test]
+    fn signed_layout_is_substrates() {
+        let pair = crate::crypto::Pair::from_uri("//Alice").expect("dev key");
+        let extra = SignedExtra {
+            era: Era::mortal(64, 100),
+            nonce: 3,
+            tip: 0,
+        };
+        let chain = ChainContext {
+            spec_version: 1,
+            transaction_version: 1,
+            genesis_hash: Hash([1; 32]),
+            birth_hash: Hash([2; 32]),
+        };
+        let xt = Extrinsic::signed(&pair, 9u8, extra, &chain);
+        let bytes = xt.encode();
+        // 0x84, MultiAddress::Id, the key, MultiSignature::Sr25519, 64 bytes, era, nonce, tip,
+        // call.
+        assert_eq!(bytes[0], 0x84);
+        assert_eq!(bytes[1], 0);
+        assert_eq!(&bytes[2..34], pair.public().as_bytes());
+        assert_eq!(bytes[34], 1);
+        // Era: period 64 (low nibble 5) and phase 100 % 64 = 36 as `5 | 36 << 4` in a u16.
+        assert_eq!(&bytes[99..], [0x45, 0x02, 3 << 2, 0, 9]);
+        assert_eq!(Extrinsic::<u8>::decode_exact(&bytes), Ok(xt.clone()));
+        let Some(MultiSignature::Sr25519(signature)) =
+            xt.signature.as_ref().map(|data| data.signature.clone())
+        else {
+            panic!("signed with sr25519");
+        };
+        let payload = [
+            &[9u8][..],
+            &bytes[99..103],
+            &(1u32, 1u32).encode(),
+            &[1; 32],
+            &[2; 32],
+        ]
+        .concat();
+        assert!(pair.public().verify(&payload, &signature));
+    }
+
+    proptest! {
+        #[test]
+        fn eras_round_trip(period in 0u64..100_000, current in any::<u32>()) {
+            let era = Era::mortal(period, u64::from(current));
+            prop_assert_eq!(Era::decode(&mut &era.encode()[..]), Ok(era));
+            let birth = era.birth(u64::from(current));
+            prop_assert!(birth <= u64::from(current));
+            prop_assert!(u64::from(current) < era.death(u64::from(current)));
+        }
+
+        #[test]
+        fn two_bytes_decode_and_encode_back(bytes in any::<[u8; 2]>()) {
+            if let Ok(era) = Era::decode(&mut &bytes[..]) {
+                let len = if bytes[0] == 0 { 1 } else { 2 };
+                prop_assert_eq!(era.encode(), bytes[..len].to_vec());
+            }
+        }
     }
 }

@@ -63,14 +63,19 @@ pub use header::{BlockNumber, Digest, DigestItem, Header};
 /// Balance of an account, in the chain's smallest unit.
 pub type Balance = u128;
 
-/// Transaction counter of an account.
-pub type Nonce = u32;
+/// Transaction counter of an account. 64 bits: an account starts at a number that grows with
+/// the block where it was created ([`modules::system::initial_nonce`]).
+pub type Nonce = u64;
 
-/// Identifies a runtime's logic and encoding: signed payloads include `spec_version`.
+/// Identifies a runtime's logic and encoding: signed payloads include `spec_version` and
+/// `transaction_version`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, parity_scale_codec::Encode)]
 pub struct RuntimeVersion {
     /// Name of the runtime, e.g. `tessera-relay`.
     pub spec_name: &'static str,
     /// Bumped whenever logic or encoding changes.
     pub spec_version: u32,
+    /// Bumped whenever the encoding of calls or signed extensions changes, so that wallets
+    /// holding transactions signed for the old one learn they are void (Substrate's).
+    pub transaction_version: u32,
 }

@@ -429,6 +429,7 @@ pub fn sign<R: Runtime>(
     };
     let chain = ChainContext {
         spec_version: R::VERSION.spec_version,
+        transaction_version: R::VERSION.transaction_version,
         genesis_hash,
         birth_hash: genesis_hash,
     };

@@ -17,6 +17,7 @@
 //! | `blake2_256` | `(data: i32, len: i32, out: i32)` | writes blake2b-256 of the data to `out` (32 bytes) |
 //! | `blake2_128` | `(data: i32, len: i32, out: i32)` | writes blake2b-128 of the data to `out` (16 bytes) |
 //! | `sr25519_verify` | `(signature: i32, message: i32, len: i32, public: i32) -> i32` | 1 if the 64-byte signature of the message by the 32-byte key verifies, else 0 |
+//! | `ed25519_verify` | `(signature: i32, message: i32, len: i32, public: i32) -> i32` | 1 if the 64-byte ed25519 signature of the message by the 32-byte key verifies, else 0 |
 //! | `sr25519_verify_batch` | `(items: i32, len: i32) -> i32` | 1 if every item of the SCALE `Vec<(AccountId, Vec<u8>, Signature)>` (at most [`MAX_VERIFY_BATCH`]) verifies, else 0 |
 //! | `abort` | `(message: i32, len: i32)` | stops execution with a UTF-8 message (a panic) |
 //! | `log` | `(level: i32, target: i32, target_len: i32, message: i32, message_len: i32)` | a UTF-8 line for the node's log at `level` (1 error … 5 trace), under `target` (at most 64 and 1,024 bytes are read; a node shows at most 64 lines a call, and none from a validation, where the code is a para's) |
@@ -71,6 +72,8 @@ pub mod host {
     pub const BLAKE2_128: &str = "blake2_128";
     /// `(signature, message, len, public) -> valid`.
     pub const SR25519_VERIFY: &str = "sr25519_verify";
+    /// `(signature, message, len, public) -> valid`: ed25519.
+    pub const ED25519_VERIFY: &str = "ed25519_verify";
     /// `(items, len) -> all valid`.
     pub const SR25519_VERIFY_BATCH: &str = "sr25519_verify_batch";
     /// `(message, len)`: a panic.
@@ -98,7 +101,7 @@ pub mod host {
     pub fn signature(name: &str) -> Option<(usize, &'static str)> {
         Some(match name {
             BLAKE2_256 | BLAKE2_128 | STORAGE_COMMIT => (3, ""),
-            SR25519_VERIFY => (4, "i32"),
+            SR25519_VERIFY | ED25519_VERIFY => (4, "i32"),
             SR25519_VERIFY_BATCH => (2, "i32"),
             ABORT => (2, ""),
             STORAGE_GET | RUNTIME_VERSION => (2, "i64"),
@@ -109,10 +112,11 @@ pub mod host {
         })
     }
     /// All of them.
-    pub const ALL: [&str; 8] = [
+    pub const ALL: [&str; 9] = [
         BLAKE2_256,
         BLAKE2_128,
         SR25519_VERIFY,
+        ED25519_VERIFY,
         SR25519_VERIFY_BATCH,
         ABORT,
         RUNTIME_VERSION,
@@ -273,6 +277,9 @@ pub struct VersionInfo {
     pub spec_name: String,
     /// Its version (part of every signed payload).
     pub spec_version: u32,
+    /// The version of its calls' and signed extensions' encoding (part of every signed
+    /// payload).
+    pub transaction_version: u32,
 }
 
 impl From<crate::RuntimeVersion> for VersionInfo {
@@ -280,6 +287,7 @@ impl From<crate::RuntimeVersion> for VersionInfo {
         VersionInfo {
             spec_name: version.spec_name.into(),
             spec_version: version.spec_version,
+            transaction_version: version.transaction_version,
         }
     }
 }
@@ -644,7 +652,7 @@ pub fn runtime_version_of(code: &[u8], kind: ChainKind) -> Result<VersionInfo, C
 pub const fn version_section_len(version: &crate::RuntimeVersion) -> usize {
     let name = version.spec_name.len();
     let prefix = if name < 64 { 1 } else { 2 };
-    prefix + name + 4
+    prefix + name + 4 + 4
 }
 
 /// `version` as SCALE [`VersionInfo`] bytes at compile time, for the `runtime_version` section
@@ -670,9 +678,11 @@ pub const fn version_section<const N: usize>(version: &crate::RuntimeVersion) ->
         i += 1;
     }
     let spec = version.spec_version.to_le_bytes();
+    let transaction = version.transaction_version.to_le_bytes();
     let mut j = 0;
     while j < 4 {
         out[at + j] = spec[j];
+        out[at + 4 + j] = transaction[j];
         j += 1;
     }
     out
@@ -818,6 +828,7 @@ pub mod guest {
         fn blake2_128(data: u32, len: u32, out: u32);
         fn sr25519_verify(signature: u32, message: u32, len: u32, public: u32) -> u32;
         fn sr25519_verify_batch(items: u32, len: u32) -> u32;
+        fn ed25519_verify(signature: u32, message: u32, len: u32, public: u32) -> u32;
         fn abort(message: u32, len: u32);
         fn runtime_version_for(code: u32, len: u32, kind: u32) -> u64;
         fn storage_get(key: u32, len: u32) -> u64;
@@ -1031,6 +1042,19 @@ pub mod guest {
         // SAFETY: the host only reads the three buffers.
         unsafe {
             sr25519_verify(
+                ptr_of(signature),
+                ptr_of(message),
+                message.len() as u32,
+                ptr_of(public),
+            ) == 1
+        }
+    }
+
+    /// ed25519 verification by the host.
+    pub fn host_ed25519_verify(signature: &[u8; 64], message: &[u8], public: &[u8; 32]) -> bool {
+        // SAFETY: the host only reads the three buffers.
+        unsafe {
+            ed25519_verify(
                 ptr_of(signature),
                 ptr_of(message),
                 message.len() as u32,

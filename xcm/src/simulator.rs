@@ -29,6 +29,7 @@ pub const CONFIG: RuntimeConfig = RuntimeConfig {
     fee_per_weight: 1,
     fee_per_byte: 0,
     max_block_weight: u64::MAX,
+    max_block_length: u32::MAX,
 };
 
 /// Most weight one delivered message may use.

@@ -33,6 +33,7 @@ impl Runtime for ExampleRuntime {
     const VERSION: RuntimeVersion = RuntimeVersion {
         spec_name: "tessera-example-notes",
         spec_version: 1,
+        transaction_version: 1,
     };
     #[cfg(feature = "std")]
     const CODE: &'static [u8] = WASM_BINARY;
@@ -43,6 +44,7 @@ impl Runtime for ExampleRuntime {
         fee_per_byte: UNIT / 1_000_000,
         // As the template: a block must be collated and backed within one relay slot.
         max_block_weight: 60_000_000_000,
+        max_block_length: tessera_runtime::dispatch::MAX_BLOCK_LENGTH,
     };
 }
 

@@ -12,7 +12,7 @@ use tessera_runtime::dispatch::{EventRecord, Phase};
 use tessera_runtime::extrinsic::{ChainContext, Era, Extrinsic, SignedExtra};
 use tessera_runtime::modules::system;
 use tessera_runtime::wasm::VersionInfo;
-use tessera_runtime::Hash;
+use tessera_runtime::{Hash, Nonce};
 
 /// Substrate's pool code for "a transaction with this nonce is already in the pool".
 const NONCE_TAKEN: i32 = 1014;
@@ -121,21 +121,24 @@ impl Chain {
             }
         };
         let spec_name = version["specName"].as_str();
-        let spec_version = version["specVersion"]
-            .as_u64()
-            .and_then(|v| u32::try_from(v).ok());
-        match (spec_name, spec_version) {
-            (Some(name), Some(spec_version)) => Ok(VersionInfo {
+        let number = |field: &str| version[field].as_u64().and_then(|v| u32::try_from(v).ok());
+        match (
+            spec_name,
+            number("specVersion"),
+            number("transactionVersion"),
+        ) {
+            (Some(name), Some(spec_version), Some(transaction_version)) => Ok(VersionInfo {
                 spec_name: name.into(),
                 spec_version,
+                transaction_version,
             }),
             _ => bail!("the node did not say its runtime version: {version}"),
         }
     }
 
     /// Whether `who`'s next nonce is past `used` now.
-    async fn nonce_moved(&self, who: &tessera_runtime::AccountId, used: u32) -> bool {
-        let next: Result<u32, _> = self
+    async fn nonce_moved(&self, who: &tessera_runtime::AccountId, used: Nonce) -> bool {
+        let next: Result<Nonce, _> = self
             .client
             .request("system_accountNextIndex", rpc_params![who.to_ss58(42)])
             .await;
@@ -156,9 +159,10 @@ impl Chain {
         let genesis_hash: Hash = genesis
             .parse()
             .map_err(|_| anyhow!("bad genesis hash {genesis}"))?;
-        let spec_version = self.runtime_version(None).await?.spec_version;
+        let version = self.runtime_version(None).await?;
         let context = ChainContext {
-            spec_version,
+            spec_version: version.spec_version,
+            transaction_version: version.transaction_version,
             genesis_hash,
             birth_hash: genesis_hash,
         };
@@ -185,11 +189,11 @@ impl Chain {
         pair: &Pair,
         call: &C,
         context: &ChainContext,
-    ) -> anyhow::Result<(Subscription<Value>, u32)> {
+    ) -> anyhow::Result<(Subscription<Value>, Nonce)> {
         let who = pair.public();
         let mut attempt = 0;
         loop {
-            let nonce: u32 = self
+            let nonce: Nonce = self
                 .client
                 .request("system_accountNextIndex", rpc_params![who.to_ss58(42)])
                 .await?;
@@ -240,9 +244,9 @@ pub(super) struct Submitted<'a, C> {
     call: C,
     context: ChainContext,
     watch: Subscription<Value>,
-    nonce: u32,
+    nonce: Nonce,
     /// How many earlier transactions of the account were pending in the node's pool.
-    pub(super) pending: u32,
+    pub(super) pending: Nonce,
 }
 
 impl<C: Encode + Decode + Clone> Submitted<'_, C> {
@@ -333,13 +337,13 @@ mod tests {
     /// sends, in order.
     #[derive(Default)]
     struct Node {
-        next_nonce: u32,
+        next_nonce: Nonce,
         /// What the account's next nonce becomes once a transaction is submitted (another
         /// transaction of the account took the nonce meanwhile), if it moves.
-        moved_to: Option<u32>,
+        moved_to: Option<Nonce>,
         watches: Vec<Vec<Value>>,
         /// The nonce and call of each submitted transaction.
-        submitted: Vec<(u32, Vec<u8>)>,
+        submitted: Vec<(Nonce, Vec<u8>)>,
     }
 
     async fn serve(node: Node) -> (Chain, Arc<Mutex<Node>>, jsonrpsee::server::ServerHandle) {
@@ -354,7 +358,9 @@ mod tests {
         module
             .register_method(
                 "state_getRuntimeVersion",
-                |_, _, _| json!({"specName": "tessera-relay", "specVersion": 1}),
+                |_, _, _| {
+                    json!({"specName": "tessera-relay", "specVersion": 1, "transactionVersion": 1})
+                },
             )
             .unwrap();
         module

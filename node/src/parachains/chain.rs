@@ -404,10 +404,14 @@ impl ParaChain {
         }
     }
 
-    /// Drops the pooled transactions the head made invalid (nonces taken, fees no longer
-    /// payable). Signatures were checked on entry; only the state-dependent checks run.
+    /// Drops the pooled transactions the head made invalid (eras ended, nonces taken, fees no
+    /// longer payable). Signatures were checked on entry; only the state-dependent checks run.
     /// Transactions waiting for a missing nonce are marked again from the head's nonces.
     fn prune_pool(&mut self) {
+        let expired = self.pool.remove_expired(self.head.number.saturating_add(1));
+        for (hash, reason) in expired {
+            let _no_watchers = self.tx_events.send(TxEvent::Dropped { hash, reason });
+        }
         let pooled = self.pool.all();
         let (invalid, next_nonce) =
             self.revalidate_on_head(pooled.iter().map(|(hash, xt)| (*hash, xt)));
@@ -920,11 +924,7 @@ impl ParaChain {
             .rejected
             .iter()
             .filter(|(_, why)| {
-                !matches!(
-                    why,
-                    InvalidTransaction::Future { .. }
-                        | InvalidTransaction::ExhaustsResources { .. }
-                )
+                !(why.is_block_full() || matches!(why, InvalidTransaction::Future { .. }))
             })
             .filter_map(|(index, why)| Some((*hashes.get(*index)?, why.clone())))
             .collect();

@@ -243,6 +243,7 @@ impl Collator {
             };
             let context = ChainContext {
                 spec_version: version.spec_version,
+                transaction_version: version.transaction_version,
                 genesis_hash: chain.genesis_hash,
                 birth_hash: chain.genesis_hash,
             };

@@ -76,7 +76,11 @@ fn storage_at(client: &Client, at: Option<String>, key: &[u8]) -> RpcResult<Opti
 
 /// A runtime version as `state_getRuntimeVersion` and its subscription show it.
 pub(super) fn runtime_version_json(version: &tessera_runtime::wasm::VersionInfo) -> Value {
-    serde_json::json!({"specName": version.spec_name, "specVersion": version.spec_version})
+    serde_json::json!({
+        "specName": version.spec_name,
+        "specVersion": version.spec_version,
+        "transactionVersion": version.transaction_version,
+    })
 }
 
 /// `xcm_messageStatus`'s answer from the stored records of a message (none if `None`).

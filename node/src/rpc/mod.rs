@@ -16,7 +16,7 @@
 //! | `transactionWatch_v1_submitAndWatch(hex)` | the same as `{event: validated / bestChainBlockIncluded / finalized / invalid}`, `invalid` with its `error` |
 //! | `system_accountNextIndex(address)` | the nonce of the account's next transaction, after those in the pool |
 //! | `tessera_paras` | `[{id, included: {number, hash}, finalized: {number, hash}}]` |
-//! | `state_getRuntimeVersion(hash?)` | `{specName, specVersion}` of the runtime under `:code` at the block (the one the next block runs) |
+//! | `state_getRuntimeVersion(hash?)` | `{specName, specVersion, transactionVersion}` of the runtime under `:code` at the block (the one the next block runs) |
 //! | `state_subscribeRuntimeVersion` | the best block's version, then each new one when a new best block runs another runtime |
 //! | `xcm_messageStatus(id, hash?)` | what happened to XCM message `id` here: `[{sent: {dest, at}}, {executed: {origin, outcome, at}}]` |
 //!

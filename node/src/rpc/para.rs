@@ -10,7 +10,7 @@
 //! | `author_submitExtrinsic(hex)` | extrinsic hash (queued for the collator's next block) |
 //! | `author_submitAndWatchExtrinsic(hex)`, `transactionWatch_v1_submitAndWatch(hex)` | as the relay's: ready, in a block once included, finalized, or invalid with why |
 //! | `system_accountNextIndex(address)` | the nonce of the account's next transaction, after those pooled here |
-//! | `state_getRuntimeVersion` | `{specName, specVersion}` |
+//! | `state_getRuntimeVersion` | `{specName, specVersion, transactionVersion}` |
 //! | `xcm_messageStatus(id, hash?)` | what happened to XCM message `id` here: `[{sent: {dest, at}}, {executed: {origin, outcome, at}}]` |
 //!
 //! A para block is "best" once included on the relay chain and "finalized" once the relay
@@ -192,7 +192,7 @@ pub fn module(context: ParaRpc) -> Result<RpcModule<ParaRpc>, RegisterMethodErro
     )?;
     module.register_method("state_getRuntimeVersion", |_, rpc, _| -> RpcResult<Value> {
         let version = rpc.view().runtime_version().map_err(internal)?;
-        Ok(serde_json::json!({"specName": version.spec_name, "specVersion": version.spec_version}))
+        Ok(super::methods::runtime_version_json(&version))
     })?;
     module.register_method(
         "xcm_messageStatus",

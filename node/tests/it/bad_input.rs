@@ -8,15 +8,18 @@ use tessera_node::client::{Client, ImportError, ImportOutcome};
 use tessera_node::pool::{Pool, PoolError};
 use tessera_node::validation::ExecutionError;
 use tessera_node::workload::{sign, TransferGenerator};
-use tessera_relay_chain::{Call, ChainSpec, Event, UNIT};
+use tessera_relay_chain::{Call, ChainSpec, Event, RelayRuntime, UNIT};
 use tessera_runtime::crypto::Pair;
 use tessera_runtime::dispatch::{DispatchError, EventRecord};
-use tessera_runtime::executive::InvalidTransaction;
+use tessera_runtime::executive::{fee, InvalidTransaction, Runtime};
+use tessera_runtime::extrinsic::{
+    ChainContext, Era, Extrinsic, MultiAddress, MultiSignature, SignedExtra,
+};
 use tessera_runtime::modules::{balances, system};
 use tessera_runtime::wasm::BlockRejection;
-use tessera_runtime::{Block, DigestItem, OpaqueExtrinsic};
+use tessera_runtime::{AccountId, Block, DigestItem, Nonce, OpaqueExtrinsic, Signature};
 
-fn transfer(client: &Client, from: &str, to: &str, value: u128, nonce: u32) -> OpaqueExtrinsic {
+fn transfer(client: &Client, from: &str, to: &str, value: u128, nonce: Nonce) -> OpaqueExtrinsic {
     let best = client.best_header().unwrap();
     let call = Call::Balances(balances::Call::Transfer {
         dest: Pair::dev(to).public(),
@@ -44,7 +47,8 @@ fn refused(client: &Client, xt: OpaqueExtrinsic) -> PoolError {
 fn bad_signature_is_refused() {
     let client = dev_client();
     let mut xt = transfer(&client, "Alice", "Bob", UNIT, 0);
-    // The signature sits after the 1-byte option tag and 32-byte signer.
+    // The signature sits after the version byte, the address (tag and 32-byte key) and the
+    // signature's tag.
     xt.0[40] ^= 1;
     assert_eq!(
         refused(&client, xt),
@@ -66,6 +70,255 @@ fn signature_for_another_genesis_is_refused() {
         refused(&client, xt),
         PoolError::Invalid(InvalidTransaction::BadSignature)
     );
+}
+
+/// What the dev chain's transactions sign besides their fields, for a transaction born at
+/// the best block.
+fn chain_context(client: &Client) -> ChainContext {
+    let version = client
+        .runtime_version(&client.best_header().unwrap().hash())
+        .unwrap();
+    ChainContext {
+        spec_version: version.spec_version,
+        transaction_version: version.transaction_version,
+        genesis_hash: client.info().unwrap().genesis,
+        birth_hash: client.best_header().unwrap().hash(),
+    }
+}
+
+/// An ed25519 key and its account (the public key, as in Substrate).
+fn ed25519_key(seed: u8) -> (ed25519_dalek::SigningKey, AccountId) {
+    let key = ed25519_dalek::SigningKey::from_bytes(&[seed; 32]);
+    let account = AccountId(key.verifying_key().to_bytes());
+    (key, account)
+}
+
+fn ed25519_transfer(
+    client: &Client,
+    key: &ed25519_dalek::SigningKey,
+    dest: AccountId,
+    value: u128,
+    nonce: Nonce,
+    era: Era,
+) -> OpaqueExtrinsic {
+    use ed25519_dalek::Signer;
+    let mut chain = chain_context(client);
+    if era == Era::Immortal {
+        chain.birth_hash = chain.genesis_hash;
+    }
+    let call = Call::Balances(balances::Call::Transfer { dest, value });
+    let extra = SignedExtra { era, nonce, tip: 0 };
+    let signer = AccountId(key.verifying_key().to_bytes());
+    let sign = |payload: &[u8]| MultiSignature::Ed25519(key.sign(payload).to_bytes());
+    Extrinsic::signed_by(signer, sign, call, extra, &chain).to_opaque()
+}
+
+/// Includes `xt` in the next block, which must hold it.
+fn include(client: &mut Client, xt: OpaqueExtrinsic) -> Block {
+    let mut pool = Pool::default();
+    client.submit(&mut pool, xt.clone()).unwrap();
+    let block = client.author_next(&mut pool).unwrap().block;
+    assert!(block.extrinsics.contains(&xt), "#{}", block.header.number);
+    block
+}
+
+#[test]
+fn ed25519_accounts_transact_and_a_reaped_one_cannot_replay() {
+    let mut client = dev_client();
+    let (key, account) = ed25519_key(7);
+    let bob = Pair::dev("Bob").public();
+    let free = |client: &Client, who: &AccountId| {
+        let best = client.best_header().unwrap().hash();
+        client.account(&best, who).unwrap()
+    };
+    let fund = transfer_to(&client, "Alice", account, 10 * UNIT, 0);
+    include(&mut client, fund);
+    // Created in block 1: its nonce starts at `1 << 16` plus its creator's position.
+    let created = free(&client, &account);
+    assert!(
+        created.nonce > 1 << 16 && created.nonce < 2 << 16,
+        "{}",
+        created.nonce
+    );
+    assert_eq!(created.data.free, 10 * UNIT);
+
+    // It sends everything but the fee away, immortally, and is reaped.
+    let sized = ed25519_transfer(&client, &key, bob, 9 * UNIT, created.nonce, Era::Immortal);
+    let fee = fee(
+        &RelayRuntime::CONFIG,
+        balances::TRANSFER_WEIGHT,
+        sized.0.len(),
+    );
+    let leave = ed25519_transfer(
+        &client,
+        &key,
+        bob,
+        10 * UNIT - fee,
+        created.nonce,
+        Era::Immortal,
+    );
+    assert_eq!(leave.0.len(), sized.0.len());
+    let block = include(&mut client, leave.clone());
+    assert_eq!(
+        client.account(&block.hash(), &account).unwrap().data.free,
+        0
+    );
+
+    // Funded again later, it cannot be made to send the old transaction again.
+    let fund = transfer_to(&client, "Alice", account, 20 * UNIT, 1);
+    include(&mut client, fund);
+    let again = free(&client, &account);
+    assert!(
+        again.nonce > created.nonce,
+        "{} then {}",
+        created.nonce,
+        again.nonce
+    );
+    match refused(&client, leave) {
+        PoolError::Invalid(InvalidTransaction::Stale { expected, got }) => {
+            assert_eq!((expected, got), (again.nonce, created.nonce));
+        }
+        other => panic!("replay not refused as stale: {other}"),
+    }
+
+    // Its new nonce works, mortally too; another key's signature over the same payload does not.
+    let era = Era::mortal(64, u64::from(client.best_header().unwrap().number));
+    let next = ed25519_transfer(&client, &key, bob, UNIT, again.nonce, era);
+    let mut forged = next.clone();
+    let (other_key, _) = ed25519_key(8);
+    let other = ed25519_transfer(&client, &other_key, bob, UNIT, again.nonce, era);
+    // The signature's 64 bytes follow the version byte, the address and the scheme's tag.
+    forged.0[35..99].copy_from_slice(&other.0[35..99]);
+    assert_eq!(
+        refused(&client, forged),
+        PoolError::Invalid(InvalidTransaction::BadSignature)
+    );
+    include(&mut client, next);
+    assert_eq!(free(&client, &account).nonce, again.nonce + 1);
+}
+
+#[test]
+fn signed_extensions_refuse_with_their_own_errors() {
+    let client = dev_client();
+    let alice = Pair::dev("Alice");
+    let call = Call::Balances(balances::Call::Transfer {
+        dest: Pair::dev("Bob").public(),
+        value: UNIT,
+    });
+    let extra = SignedExtra {
+        era: Era::Immortal,
+        nonce: 0,
+        tip: 0,
+    };
+    let mut chain = chain_context(&client);
+    chain.birth_hash = chain.genesis_hash;
+    let signed = Extrinsic::signed(&alice, call.clone(), extra, &chain);
+
+    // An account index names no account here.
+    let mut by_index = signed.clone();
+    if let Some(data) = by_index.signature.as_mut() {
+        data.address = MultiAddress::Index(0);
+    }
+    assert_eq!(
+        refused(&client, by_index.to_opaque()),
+        PoolError::Invalid(InvalidTransaction::CannotLookup)
+    );
+    // `Address32` names the same account as `Id`.
+    let mut by_bytes = signed.clone();
+    if let Some(data) = by_bytes.signature.as_mut() {
+        data.address = MultiAddress::Address32(alice.public().0);
+    }
+    let mut pool = Pool::default();
+    client.submit(&mut pool, by_bytes.to_opaque()).unwrap();
+
+    // The all-zero account.
+    let zero = Extrinsic::signed_by(
+        AccountId([0; 32]),
+        |_| MultiSignature::Sr25519(Signature([0; 64])),
+        call.clone(),
+        extra,
+        &chain,
+    );
+    assert_eq!(
+        refused(&client, zero.to_opaque()),
+        PoolError::Invalid(InvalidTransaction::ZeroSender)
+    );
+    // ECDSA is not verified here.
+    let mut ecdsa = signed.clone();
+    if let Some(data) = ecdsa.signature.as_mut() {
+        data.signature = MultiSignature::Ecdsa([1; 65]);
+    }
+    assert_eq!(
+        refused(&client, ecdsa.to_opaque()),
+        PoolError::Invalid(InvalidTransaction::BadSignature)
+    );
+    // A mortal era whose birth block the chain has not made yet: phase 10 of 64 at block 1.
+    let unborn = SignedExtra {
+        era: Era::Mortal {
+            period: 64,
+            phase: 10,
+        },
+        ..extra
+    };
+    let xt = Extrinsic::signed(&alice, call.clone(), unborn, &chain);
+    assert_eq!(
+        refused(&client, xt.to_opaque()),
+        PoolError::Invalid(InvalidTransaction::AncientBirthBlock { birth: 10, now: 1 })
+    );
+    // Another transaction version.
+    let other_version = ChainContext {
+        transaction_version: chain.transaction_version + 1,
+        ..chain
+    };
+    let xt = Extrinsic::signed(&alice, call, extra, &other_version);
+    assert_eq!(
+        refused(&client, xt.to_opaque()),
+        PoolError::Invalid(InvalidTransaction::BadSignature)
+    );
+}
+
+#[test]
+fn a_mortal_transaction_dies_with_its_era() {
+    let mut client = dev_client();
+    let best = client.best_header().unwrap();
+    let call = Call::Balances(balances::Call::Transfer {
+        dest: Pair::dev("Bob").public(),
+        value: UNIT,
+    });
+    let extra = SignedExtra {
+        era: Era::mortal(4, u64::from(best.number)),
+        nonce: 0,
+        tip: 0,
+    };
+    let xt = Extrinsic::signed(&Pair::dev("Alice"), call, extra, &chain_context(&client));
+    client.submit(&mut Pool::default(), xt.to_opaque()).unwrap();
+    // Four blocks of others' transfers later, its era (four blocks from genesis) is over.
+    for nonce in 0..4 {
+        let other = transfer(&client, "Bob", "Charlie", UNIT, nonce);
+        include(&mut client, other);
+    }
+    assert_eq!(
+        refused(&client, xt.to_opaque()),
+        PoolError::Invalid(InvalidTransaction::BadSignature)
+    );
+}
+
+fn transfer_to(
+    client: &Client,
+    from: &str,
+    dest: AccountId,
+    value: u128,
+    nonce: Nonce,
+) -> OpaqueExtrinsic {
+    let best = client.best_header().unwrap();
+    let call = Call::Balances(balances::Call::Transfer { dest, value });
+    sign(
+        &Pair::dev(from),
+        call,
+        nonce,
+        client.info().unwrap().genesis,
+        &best,
+    )
 }
 
 #[test]
@@ -167,7 +420,7 @@ fn malformed_bytes_are_refused() {
 }
 
 /// A block authored by another node on the same chain, to import here.
-fn foreign_block(xts: &[(&str, &str, u128, u32)]) -> Block {
+fn foreign_block(xts: &[(&str, &str, u128, Nonce)]) -> Block {
     let mut author = dev_client();
     let mut pool = Pool::default();
     for &(from, to, value, nonce) in xts {

@@ -130,7 +130,7 @@ fn head_balance(view: &Arc<Mutex<dyn ParaView>>, who: &tessera_runtime::AccountI
 fn sign_for_version(
     pair: &Pair,
     call: template::Call,
-    nonce: u32,
+    nonce: tessera_runtime::Nonce,
     genesis_hash: Hash,
     spec_version: u32,
 ) -> tessera_runtime::OpaqueExtrinsic {
@@ -142,6 +142,7 @@ fn sign_for_version(
     };
     let chain = ChainContext {
         spec_version,
+        transaction_version: 1,
         genesis_hash,
         birth_hash: genesis_hash,
     };
@@ -344,7 +345,7 @@ async fn paras_advance_finalize_carry_a_transfer_onboard_without_root_and_stall_
         ParaChain::in_memory(ONBOARDED, header.clone(), state.new_nodes).unwrap(),
         Pair::dev("Ferdie"),
     );
-    let submit = |call: Call, nonce: u32| {
+    let submit = |call: Call, nonce: tessera_runtime::Nonce| {
         let client = alice.client();
         let genesis = client.info().unwrap().genesis;
         let xt = sign::<RelayRuntime>(&Pair::dev("Bob"), call, nonce, genesis);

@@ -21,6 +21,7 @@ use tessera_runtime::crypto::Pair;
 use tessera_runtime::dispatch::{DispatchError, EventRecord};
 use tessera_runtime::executive::Runtime;
 use tessera_runtime::modules::{balances, sudo, system};
+use tessera_runtime::wasm::VersionInfo;
 use tessera_runtime::{Block, Hash, Header};
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -469,11 +470,15 @@ async fn upgrades_the_relay_runtime(
     let refused = refused.unwrap_err().to_string();
     assert!(refused.contains("bad signature"), "{refused}");
     let before = free_balance(alice, &eve).await;
-    let xt = sign_for(&eve, transfer(), nonce, genesis, &best, 2);
+    let next = VersionInfo {
+        spec_name: "tessera-relay".into(),
+        spec_version: 2,
+        transaction_version: 1,
+    };
+    let xt = sign_for(&eve, transfer(), nonce, genesis, &best, &next);
     let block = included(alice, &xt).await;
     let new_fee = before - free_balance_at(alice, &eve, &block).await - UNIT;
-    // Each byte is paid for, and a mortal era's birth block is compact: born at #64 or later,
-    // the new transfer may be a byte longer than the old one.
+    // Each byte is paid for (both transfers are mortal, of the same length today).
     let per_byte = <RelayRuntime as Runtime>::CONFIG.fee_per_byte;
     let longer_by = (xt.encode().len() - old_len) as u128;
     assert_eq!(old_fee + longer_by * per_byte - new_fee, UNIT / 2_000);
@@ -488,10 +493,9 @@ async fn finalized_header(port: u16) -> Header {
 }
 
 /// The nonce of `who`'s next transaction at the node at `port`.
-async fn next_nonce(port: u16, who: &Pair) -> u32 {
+async fn next_nonce(port: u16, who: &Pair) -> u64 {
     let address = who.public().to_string();
-    let next: u64 = request(port, "system_accountNextIndex", rpc_params![address]).await;
-    u32::try_from(next).unwrap()
+    request(port, "system_accountNextIndex", rpc_params![address]).await
 }
 
 /// `who`'s free balance at block `hash`.

@@ -54,7 +54,7 @@ fn author(shared: &Shared) -> tessera_runtime::Block {
     block
 }
 
-fn transfer_hex(shared: &Shared, nonce: u32) -> String {
+fn transfer_hex(shared: &Shared, nonce: tessera_runtime::Nonce) -> String {
     let client = shared.client();
     let best = client.best_header().unwrap();
     let call = Call::Balances(balances::Call::Transfer {

@@ -12,7 +12,7 @@ use tessera_relay_chain::{Call, ChainSpec, HexBytes, UNIT};
 use tessera_runtime::crypto::Pair;
 use tessera_runtime::hashing::blake2_256;
 use tessera_runtime::modules::balances;
-use tessera_runtime::{Block, Hash};
+use tessera_runtime::{Block, Hash, Nonce};
 
 /// The block from whose state on the substitute runs.
 const FROM: u32 = 2;
@@ -28,16 +28,16 @@ fn open(spec: &ChainSpec, dir: &std::path::Path) -> Client {
 
 /// Authors the next block with one transfer from Eve, signed for the runtime that runs on the
 /// best block's state; the block and the fee Eve paid.
-fn block_with_a_transfer(client: &mut Client, nonce: u32) -> (Block, u128) {
+fn block_with_a_transfer(client: &mut Client, nonce: Nonce) -> (Block, u128) {
     let best = client.best_header().unwrap();
     let genesis = client.info().unwrap().genesis;
-    let spec_version = client.runtime_version(&best.hash()).unwrap().spec_version;
+    let version = client.runtime_version(&best.hash()).unwrap();
     let eve = Pair::dev("Eve");
     let call = Call::Balances(balances::Call::Transfer {
         dest: Pair::dev("Ferdie").public(),
         value: UNIT,
     });
-    let xt = sign_for(&eve, call, nonce, genesis, &best, spec_version);
+    let xt = sign_for(&eve, call, nonce, genesis, &best, &version);
     let free = |client: &Client, at: &Hash| client.account(at, &eve.public()).unwrap().data.free;
     let before = free(client, &best.hash());
     let mut pool = Pool::default();

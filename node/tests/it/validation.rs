@@ -908,6 +908,7 @@ fn a_blob_offered_as_code_is_checked_without_running_it() {
     let version = |spec_version| VersionInfo {
         spec_name: "tessera-parachain-template".into(),
         spec_version,
+        transaction_version: 1,
     };
     assert_eq!(check_code(WASM_BINARY, Para), Ok(version(1)));
     assert_eq!(check_code(&next, Para), Ok(version(2)));
@@ -920,6 +921,7 @@ fn a_blob_offered_as_code_is_checked_without_running_it() {
     let relay_version = VersionInfo {
         spec_name: "tessera-relay".into(),
         spec_version: 1,
+        transaction_version: 1,
     };
     assert_eq!(
         check_code(relay, tessera_runtime::wasm::ChainKind::Relay),

@@ -505,7 +505,7 @@ async fn flood(
     relay: u16,
     port: u16,
     signers: Vec<Pair>,
-    sign: impl Fn(&Pair, u32, &Header) -> OpaqueExtrinsic + Send + Sync + 'static,
+    sign: impl Fn(&Pair, tessera_runtime::Nonce, &Header) -> OpaqueExtrinsic + Send + Sync + 'static,
 ) -> ((usize, usize), Heights) {
     let stop = Arc::new(AtomicBool::new(false));
     let load = tokio::spawn(offer(port, signers, stop.clone(), sign));
@@ -546,6 +546,7 @@ async fn a_replaced_transaction_is_reported_invalid(
         };
         let chain = ChainContext {
             spec_version: TemplateRuntime::VERSION.spec_version,
+            transaction_version: TemplateRuntime::VERSION.transaction_version,
             genesis_hash: genesis,
             birth_hash: genesis,
         };
@@ -655,7 +656,7 @@ async fn best_header(client: &WsClient) -> Header {
     header_of(&header)
 }
 
-async fn next_index(client: &WsClient, who: &Pair) -> u32 {
+async fn next_index(client: &WsClient, who: &Pair) -> tessera_runtime::Nonce {
     client
         .request(
             "system_accountNextIndex",
@@ -667,7 +668,11 @@ async fn next_index(client: &WsClient, who: &Pair) -> u32 {
 
 /// Submits `signed(nonce)` from `who` with the nonce the node gives, asking again when that
 /// nonce was taken meanwhile: the dev workload signs with the same dev accounts.
-async fn submit_from(client: &WsClient, who: &Pair, signed: impl Fn(u32) -> OpaqueExtrinsic) {
+async fn submit_from(
+    client: &WsClient,
+    who: &Pair,
+    signed: impl Fn(tessera_runtime::Nonce) -> OpaqueExtrinsic,
+) {
     let mut last = String::new();
     for _ in 0..20 {
         let nonce = next_index(client, who).await;
@@ -716,9 +721,9 @@ async fn offer(
     port: u16,
     signers: Vec<Pair>,
     stop: Arc<AtomicBool>,
-    sign: impl Fn(&Pair, u32, &Header) -> OpaqueExtrinsic,
+    sign: impl Fn(&Pair, tessera_runtime::Nonce, &Header) -> OpaqueExtrinsic,
 ) -> (usize, usize) {
-    let per_batch = (OFFERED_PER_SECOND / 10 / signers.len()) as u32;
+    let per_batch = (OFFERED_PER_SECOND / 10 / signers.len()) as tessera_runtime::Nonce;
     let (accepted, refused) = (AtomicUsize::new(0), AtomicUsize::new(0));
     let one_signer = |signer: Pair| {
         let (stop, sign, accepted, refused) = (&stop, &sign, &accepted, &refused);

@@ -44,6 +44,7 @@ impl Runtime for TemplateRuntime {
     const VERSION: RuntimeVersion = RuntimeVersion {
         spec_name: "tessera-parachain-template",
         spec_version: if cfg!(feature = "next-version") { 2 } else { 1 },
+        transaction_version: 1,
     };
     #[cfg(feature = "std")]
     const CODE: &'static [u8] = WASM_BINARY;
@@ -59,6 +60,7 @@ impl Runtime for TemplateRuntime {
         // 60 ms of reference execution (1,200 transfers): with synchronous backing a block
         // must be built, proven, sent and validated by its backers within one relay slot.
         max_block_weight: 60_000_000_000,
+        max_block_length: tessera_runtime::dispatch::MAX_BLOCK_LENGTH,
     };
 }
 

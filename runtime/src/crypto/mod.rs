@@ -1,4 +1,4 @@
-//! sr25519 accounts and signatures, compatible with Substrate.
+//! sr25519 accounts and signatures, compatible with Substrate, and ed25519 verification.
 //!
 //! Signatures use schnorrkel with the signing context `b"substrate"`, so keys and signatures made
 //! by Substrate tooling verify here and the reverse.
@@ -95,6 +95,26 @@ impl fmt::Debug for Signature {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "0x{}", hex::encode(self.0))
     }
+}
+
+/// Whether `signature` is a valid ed25519 signature of `message` by the key `public`.
+pub fn ed25519_verify(signature: &[u8; 64], message: &[u8], public: &[u8; 32]) -> bool {
+    #[cfg(all(target_arch = "wasm32", not(feature = "std")))]
+    let valid = crate::wasm::guest::host_ed25519_verify(signature, message, public);
+    #[cfg(not(all(target_arch = "wasm32", not(feature = "std"))))]
+    let valid = ed25519_verify_natively(signature, message, public);
+    valid
+}
+
+/// [`ed25519_verify`] in this process.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn ed25519_verify_natively(signature: &[u8; 64], message: &[u8], public: &[u8; 32]) -> bool {
+    use ed25519_dalek::Verifier;
+    let Ok(public) = ed25519_dalek::VerifyingKey::from_bytes(public) else {
+        return false;
+    };
+    let signature = ed25519_dalek::Signature::from_bytes(signature);
+    public.verify(message, &signature).is_ok()
 }
 
 /// Verifies many `(signer, message, signature)` triples at once; `true` only if all are valid.

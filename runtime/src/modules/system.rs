@@ -36,7 +36,7 @@ pub static ACCOUNT: StorageMap<AccountId, AccountInfo> = StorageMap::new(NAME, "
 pub static NUMBER: StorageValue<BlockNumber> = StorageValue::new(NAME, "Number");
 /// Hash of the parent of the block being executed.
 pub static PARENT_HASH: StorageValue<Hash> = StorageValue::new(NAME, "ParentHash");
-/// Hashes of genesis and of the last [`crate::extrinsic::MAX_ERA_PERIOD`] blocks.
+/// Hashes of genesis and of the last [`crate::extrinsic::BLOCK_HASH_COUNT`] blocks.
 pub static BLOCK_HASH: StorageMap<BlockNumber, Hash> = StorageMap::new(NAME, "BlockHash");
 
 /// Key of the events of the last block; they are encoded as `Vec<EventRecord<RuntimeEvent>>`.
@@ -219,14 +219,39 @@ pub fn check_upgrade<E>(
     Ok(offered)
 }
 
-/// The account's record (default when it does not exist).
+/// The account's record; one that does not exist has no balance and the nonce an account
+/// created now starts with ([`initial_nonce`]).
 pub fn account<E>(ctx: &mut Context<'_, E>, who: &AccountId) -> Result<AccountInfo> {
-    ACCOUNT.get_or_default(&mut ctx.state, who)
+    Ok(ACCOUNT.get(&mut ctx.state, who)?.unwrap_or(AccountInfo {
+        nonce: initial_nonce(ctx),
+        data: AccountData::default(),
+    }))
 }
 
-/// Stores the account's record; an empty record (no balance, nonce 0) removes it.
+/// Most extrinsics a block may hold, inherents included: [`initial_nonce`] needs fewer than
+/// `2^16 - 1`.
+pub const MAX_EXTRINSICS_PER_BLOCK: u32 = (1 << 16) - 2;
+
+/// The nonce of an account created now: `block << 16` plus the position in the block
+/// (0 while initializing, `i + 1` in extrinsic `i`, `2^16 - 1` while finalizing).
+///
+/// An account's nonce goes up by one per transaction it sends, at most one per extrinsic, so
+/// every nonce it ever used is at most the position of the extrinsic that used it. An account
+/// created again after it was reaped therefore starts above every nonce it used before, and
+/// none of its old transactions, mortal or immortal, can be replayed: this is what keeps
+/// replay protection across reaping without keeping anything of a reaped account.
+pub fn initial_nonce<E>(ctx: &Context<'_, E>) -> crate::Nonce {
+    let position = match ctx.phase() {
+        crate::dispatch::Phase::Initialization => 0,
+        crate::dispatch::Phase::ApplyExtrinsic(index) => u64::from(index).saturating_add(1),
+        crate::dispatch::Phase::Finalization => (1 << 16) - 1,
+    };
+    (u64::from(ctx.block_number) << 16) | position.min((1 << 16) - 1)
+}
+
+/// Stores the account's record; one without balance removes it.
 pub fn set_account<E>(ctx: &mut Context<'_, E>, who: &AccountId, info: &AccountInfo) {
-    if *info == AccountInfo::default() {
+    if info.data == AccountData::default() {
         ACCOUNT.remove(&mut ctx.state, who);
     } else {
         ACCOUNT.insert(&mut ctx.state, who, info);
@@ -244,8 +269,8 @@ pub fn initialize<E>(
     if let Some(parent) = number.checked_sub(1) {
         BLOCK_HASH.insert(&mut ctx.state, &parent, &parent_hash);
         // Keep genesis forever (immortal transactions sign it) and a window of recent blocks.
-        if let Some(expired) = parent.checked_sub(crate::extrinsic::MAX_ERA_PERIOD) {
-            if expired > 0 {
+        if let Some(expired) = u64::from(parent).checked_sub(crate::extrinsic::BLOCK_HASH_COUNT) {
+            if let Ok(expired @ 1..) = BlockNumber::try_from(expired) {
                 BLOCK_HASH.remove(&mut ctx.state, &expired);
             }
         }
