@@ -167,7 +167,7 @@ fn main() {
         let mut latencies = Vec::new();
         let mut end_to_end = Vec::new();
         let started = Instant::now();
-        for nonce in 0..transfers as u64 {
+        for nonce in 0..transfers {
             let sent_before = settled(|| read_free(&sender_view, included(&relay, SENDER).0, &sovereign_key)).await;
             let credited_before = settled(|| read_u128(&receiver_view, included(&relay, RECEIVER).0, &credit_key)).await;
             let call = template::Call::Xcm(xcm::Call::TransferAssets {

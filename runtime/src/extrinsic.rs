@@ -151,11 +151,11 @@ impl Era {
             .checked_next_power_of_two()
             .unwrap_or(1 << 16)
             .clamp(4, 1 << 16);
-        let phase = current % period;
+        let phase = current.checked_rem(period).unwrap_or(0);
         let quantize_factor = (period >> 12).max(1);
         Era::Mortal {
             period,
-            phase: phase / quantize_factor * quantize_factor,
+            phase: quantize(phase, quantize_factor),
         }
     }
 
@@ -163,7 +163,9 @@ impl Era {
     pub fn birth(self, current: u64) -> u64 {
         match self {
             Era::Immortal => 0,
-            Era::Mortal { period, phase } => (current.max(phase) - phase) / period * period + phase,
+            Era::Mortal { period, phase } => {
+                quantize(current.max(phase).saturating_sub(phase), period).saturating_add(phase)
+            }
         }
     }
 
@@ -174,6 +176,13 @@ impl Era {
             Era::Mortal { period, .. } => self.birth(current).saturating_add(period),
         }
     }
+}
+
+/// `value` rounded down to a multiple of `step` (0 for a zero step).
+fn quantize(value: u64, step: u64) -> u64 {
+    value
+        .checked_div(step)
+        .map_or(0, |steps| steps.saturating_mul(step))
 }
 
 impl Encode for Era {
@@ -190,7 +199,8 @@ impl Encode for Era {
             Era::Mortal { period, phase } => {
                 let quantize_factor = (period >> 12).max(1);
                 let low = u64::from(period.trailing_zeros().saturating_sub(1).clamp(1, 15));
-                let encoded = (low | ((phase / quantize_factor) << 4)) as u16;
+                let steps = phase.checked_div(quantize_factor).unwrap_or(0);
+                let encoded = (low | steps.wrapping_shl(4)) as u16;
                 encoded.encode_to(dest);
             }
         }
@@ -206,7 +216,7 @@ impl Decode for Era {
         let encoded = u64::from(first) | (u64::from(input.read_byte()?) << 8);
         let period = 2u64 << (encoded % (1 << 4));
         let quantize_factor = (period >> 12).max(1);
-        let phase = (encoded >> 4) * quantize_factor;
+        let phase = (encoded >> 4).saturating_mul(quantize_factor);
         if period >= 4 && phase < period {
             Ok(Era::Mortal { period, phase })
         } else {
@@ -265,7 +275,11 @@ pub struct Extrinsic<Call> {
 
 impl<Call: Encode> Encode for Extrinsic<Call> {
     fn size_hint(&self) -> usize {
-        1 + self.signature.as_ref().map_or(0, Encode::size_hint) + self.call.size_hint()
+        self.signature
+            .as_ref()
+            .map_or(0, Encode::size_hint)
+            .saturating_add(self.call.size_hint())
+            .saturating_add(1)
     }
 
     fn encode_to<T: Output + ?Sized>(&self, dest: &mut T) {

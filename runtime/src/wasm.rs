@@ -1039,22 +1039,24 @@ pub mod guest {
 
     /// sr25519 verification by the host.
     pub fn host_sr25519_verify(signature: &[u8; 64], message: &[u8], public: &[u8; 32]) -> bool {
-        // SAFETY: the host only reads the three buffers.
-        unsafe {
-            sr25519_verify(
-                ptr_of(signature),
-                ptr_of(message),
-                message.len() as u32,
-                ptr_of(public),
-            ) == 1
-        }
+        verify_with(sr25519_verify, signature, message, public)
     }
 
     /// ed25519 verification by the host.
     pub fn host_ed25519_verify(signature: &[u8; 64], message: &[u8], public: &[u8; 32]) -> bool {
+        verify_with(ed25519_verify, signature, message, public)
+    }
+
+    /// One signature checked by the host function `verify`.
+    fn verify_with(
+        verify: unsafe extern "C" fn(u32, u32, u32, u32) -> u32,
+        signature: &[u8; 64],
+        message: &[u8],
+        public: &[u8; 32],
+    ) -> bool {
         // SAFETY: the host only reads the three buffers.
         unsafe {
-            ed25519_verify(
+            verify(
                 ptr_of(signature),
                 ptr_of(message),
                 message.len() as u32,

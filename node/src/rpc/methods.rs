@@ -407,7 +407,7 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, RegisterMet
             let client = shared.client();
             let best = client.info().map_err(internal)?.best_hash;
             let from = client.account(&best, &who).map_err(internal)?.nonce;
-            Ok(shared.pool().next_nonce(&who, from).into())
+            Ok(shared.pool().next_nonce(&who, from))
         },
     )?;
     Ok(module)

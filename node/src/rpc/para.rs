@@ -238,7 +238,7 @@ pub fn module(context: ParaRpc) -> Result<RpcModule<ParaRpc>, RegisterMethodErro
         |params: Params, rpc, _| -> RpcResult<u64> {
             let text: String = params.one()?;
             let who = parse_account(&text)?;
-            rpc.view().next_nonce(&who).map(u64::from).map_err(internal)
+            rpc.view().next_nonce(&who).map_err(internal)
         },
     )?;
     Ok(module)

@@ -20,11 +20,19 @@ use tessera_runtime::wasm::BlockRejection;
 use tessera_runtime::{AccountId, Block, DigestItem, Nonce, OpaqueExtrinsic, Signature};
 
 fn transfer(client: &Client, from: &str, to: &str, value: u128, nonce: Nonce) -> OpaqueExtrinsic {
+    transfer_to(client, from, Pair::dev(to).public(), value, nonce)
+}
+
+/// A transfer from dev account `from`, mortal from the best block.
+fn transfer_to(
+    client: &Client,
+    from: &str,
+    dest: AccountId,
+    value: u128,
+    nonce: Nonce,
+) -> OpaqueExtrinsic {
     let best = client.best_header().unwrap();
-    let call = Call::Balances(balances::Call::Transfer {
-        dest: Pair::dev(to).public(),
-        value,
-    });
+    let call = Call::Balances(balances::Call::Transfer { dest, value });
     sign(
         &Pair::dev(from),
         call,
@@ -301,24 +309,6 @@ fn a_mortal_transaction_dies_with_its_era() {
         refused(&client, xt.to_opaque()),
         PoolError::Invalid(InvalidTransaction::BadSignature)
     );
-}
-
-fn transfer_to(
-    client: &Client,
-    from: &str,
-    dest: AccountId,
-    value: u128,
-    nonce: Nonce,
-) -> OpaqueExtrinsic {
-    let best = client.best_header().unwrap();
-    let call = Call::Balances(balances::Call::Transfer { dest, value });
-    sign(
-        &Pair::dev(from),
-        call,
-        nonce,
-        client.info().unwrap().genesis,
-        &best,
-    )
 }
 
 #[test]
