@@ -543,18 +543,10 @@ impl<'a, R: Runtime> Executive<'a, R> {
         if era == Era::Immortal {
             return Ok(self.chain.genesis_hash);
         }
-        let birth = era.birth(u64::from(now));
-        let hash = match BlockNumber::try_from(birth) {
-            Ok(birth) => system::BLOCK_HASH.get(&mut self.ctx.state, &birth)?,
-            Err(_) => None,
-        };
-        hash.ok_or_else(|| {
-            InvalidTransaction::AncientBirthBlock {
-                birth: BlockNumber::try_from(birth).unwrap_or(BlockNumber::MAX),
-                now,
-            }
-            .into()
-        })
+        // At most `now` or the phase (under 2^16): it fits; `MAX` is never a kept block.
+        let birth = BlockNumber::try_from(era.birth(u64::from(now))).unwrap_or(BlockNumber::MAX);
+        let hash = system::BLOCK_HASH.get(&mut self.ctx.state, &birth)?;
+        hash.ok_or_else(|| InvalidTransaction::AncientBirthBlock { birth, now }.into())
     }
 
     /// Pays the author, stores the events and commits the state.

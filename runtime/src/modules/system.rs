@@ -222,7 +222,8 @@ pub fn check_upgrade<E>(
 /// The account's record; one that does not exist has no balance and the nonce an account
 /// created now starts with ([`initial_nonce`]).
 pub fn account<E>(ctx: &mut Context<'_, E>, who: &AccountId) -> Result<AccountInfo> {
-    Ok(ACCOUNT.get(&mut ctx.state, who)?.unwrap_or(AccountInfo {
+    let stored = ACCOUNT.get(&mut ctx.state, who)?;
+    Ok(stored.unwrap_or_else(|| AccountInfo {
         nonce: initial_nonce(ctx),
         data: AccountData::default(),
     }))
