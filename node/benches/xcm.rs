@@ -170,7 +170,7 @@ fn main() {
         for nonce in 0..transfers {
             let sent_before = settled(|| read_free(&sender_view, included(&relay, SENDER).0, &sovereign_key)).await;
             let credited_before = settled(|| read_u128(&receiver_view, included(&relay, RECEIVER).0, &credit_key)).await;
-            let call = template::Call::Xcm(xcm::Call::TransferAssets {
+            let call = template::Call::PolkadotXcm(xcm::Call::TransferAssets {
                 dest: VersionedLocation::V5(Location::sibling_para(RECEIVER.0)),
                 beneficiary: VersionedLocation::V5(account_location(&bob)),
                 assets: VersionedAssets::V5(Assets::from_unsorted(vec![Asset::fungible(Location::here(), template::UNIT)]).unwrap()),

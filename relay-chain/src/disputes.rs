@@ -21,7 +21,7 @@ use tessera_runtime::storage::{StorageMap, StorageValue};
 use tessera_runtime::{AccountId, BlockNumber, Hash, Signature};
 
 /// The module's name, the prefix of its storage keys.
-pub const NAME: &str = "Disputes";
+pub const NAME: &str = "ParasDisputes";
 
 /// The session disputes are judged in: the validator set is fixed at genesis for now, so there
 /// is one session.

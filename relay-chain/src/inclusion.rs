@@ -45,7 +45,7 @@ use tessera_runtime::storage::{StorageMap, StorageValue};
 use tessera_runtime::{AccountId, BlockNumber, Hash, Header, Signature};
 
 /// The module's name, the prefix of its storage keys.
-pub const NAME: &str = "Inclusion";
+pub const NAME: &str = "ParaInclusion";
 /// Blocks after its backing in which a candidate may become available; it is dropped in the
 /// last of them if it has not.
 pub const AVAILABILITY_TIMEOUT: BlockNumber = 10;

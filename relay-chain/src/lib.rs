@@ -136,11 +136,11 @@ tessera_runtime::compose_runtime! {
         /// `paras`.
         3 => Paras(paras::Call),
         /// `inclusion` (the parachains inherent).
-        4 => Inclusion(inclusion::Call),
+        4 => ParaInclusion(inclusion::Call),
         /// `messaging` (HRMP channels, overweight upward messages).
         5 => Messaging(messaging::Call),
         /// `xcm`.
-        6 => Xcm(tessera_xcm::module::Call),
+        6 => PolkadotXcm(tessera_xcm::module::Call),
         /// `registrar` (onboarding paras without root).
         7 => Registrar(registrar::Call),
     }
@@ -154,15 +154,15 @@ tessera_runtime::compose_runtime! {
         /// `paras`.
         3 => Paras(paras::Event),
         /// `inclusion`.
-        4 => Inclusion(inclusion::Event),
+        4 => ParaInclusion(inclusion::Event),
         /// `messaging`.
         5 => Messaging(messaging::Event),
         /// `xcm`.
-        6 => Xcm(tessera_xcm::module::Event),
+        6 => PolkadotXcm(tessera_xcm::module::Event),
         /// `registrar`.
         7 => Registrar(registrar::Event),
     }
-    inherents { Inclusion }
+    inherents { ParaInclusion }
 }
 
 tessera_runtime::runtime_api!(RelayRuntime);

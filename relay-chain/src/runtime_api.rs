@@ -121,7 +121,7 @@ pub fn candidate_events(state: &mut State<'_>, (): ()) -> Result<Vec<CandidateEv
         .get_or_default(state)?
         .into_iter()
         .filter_map(|record| match record.event {
-            crate::Event::Inclusion(event) => candidate_event(event),
+            crate::Event::ParaInclusion(event) => candidate_event(event),
             _ => None,
         })
         .collect())
@@ -332,7 +332,7 @@ pub fn create_inherent(
     for (disputes, pvf_checks) in attempts {
         let dry_run = Extrinsic::<crate::Call> {
             signature: None,
-            call: crate::Call::Inclusion(enter(disputes, pvf_checks, Vec::new())),
+            call: crate::Call::ParaInclusion(enter(disputes, pvf_checks, Vec::new())),
         };
         match block.apply(&dry_run.to_opaque()) {
             Ok(Ok(())) => {

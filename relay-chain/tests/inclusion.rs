@@ -217,7 +217,7 @@ impl Relay {
         disputes: Vec<DisputeStatementSet>,
         pvf_checks: Vec<PvfCheckStatement>,
     ) -> OpaqueExtrinsic {
-        let call = Call::Inclusion(inclusion::Call::Enter {
+        let call = Call::ParaInclusion(inclusion::Call::Enter {
             parent_header: self.head.clone(),
             bitfields,
             backed,
@@ -299,7 +299,7 @@ impl Relay {
         Ok(events
             .into_iter()
             .filter_map(|record| match record.event {
-                Event::Inclusion(event) => Some(event),
+                Event::ParaInclusion(event) => Some(event),
                 _ => None,
             })
             .collect())
@@ -1341,7 +1341,7 @@ fn the_runtime_makes_the_inherent_from_what_the_author_offers_leaving_out_what_i
     // What it made is a valid inherent.
     let inherent = Extrinsic::<Call> {
         signature: None,
-        call: Call::Inclusion(created.call),
+        call: Call::ParaInclusion(created.call),
     };
     let events = relay.block(vec![inherent.to_opaque()]).unwrap();
     assert_eq!(

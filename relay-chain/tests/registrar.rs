@@ -73,7 +73,7 @@ impl Relay {
     fn block(&mut self, extrinsics: Vec<OpaqueExtrinsic>) -> Vec<Event> {
         let inherent = Extrinsic::<Call> {
             signature: None,
-            call: Call::Inclusion(inclusion::Call::Enter {
+            call: Call::ParaInclusion(inclusion::Call::Enter {
                 parent_header: self.head.clone(),
                 bitfields: vec![],
                 backed: vec![],

@@ -76,13 +76,23 @@ pub fn blake2_256(data: &[u8]) -> Hash {
     Hash(digest)
 }
 
-/// blake2b-128 of `data`, used for storage key prefixes.
+/// blake2b-128 of `data`, used for map keys (`Blake2_128Concat`).
 pub fn blake2_128(data: &[u8]) -> [u8; 16] {
     #[cfg(all(target_arch = "wasm32", not(feature = "std")))]
     let digest = crate::wasm::guest::host_blake2_128(data);
     #[cfg(not(all(target_arch = "wasm32", not(feature = "std"))))]
     let digest = blake2::Blake2b::<blake2::digest::consts::U16>::digest(data).into();
     digest
+}
+
+/// xxHash64 of `data` under seeds 0 and 1, little-endian: Substrate's `twox_128`, which
+/// hashes the module and item names of storage keys (they are not chosen by users, so a fast
+/// non-cryptographic hash is safe there).
+pub fn twox_128(data: &[u8]) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    out[..8].copy_from_slice(&twox_hash::XxHash64::oneshot(0, data).to_le_bytes());
+    out[8..].copy_from_slice(&twox_hash::XxHash64::oneshot(1, data).to_le_bytes());
+    out
 }
 
 /// blake2b-512 of `data`, used by SS58 checksums.

@@ -1,11 +1,12 @@
 //! Typed storage items: a value or a map under a module's key prefix.
 //!
-//! Keys are `blake2_128(module) ++ blake2_128(item)`, and for maps `++ blake2_128(key) ++ key`
-//! (Substrate's `Blake2_128Concat`), so keys are spread evenly yet still list their map key.
+//! Keys are Substrate's: `twox_128(module) ++ twox_128(item)`, and for maps
+//! `++ blake2_128(key) ++ key` (`Blake2_128Concat`), so keys are spread evenly yet still list
+//! their map key, and a client that knows FRAME's layout finds `System.Account` where it looks.
 //! Items are declared as `static`s so the 32-byte prefix is hashed once, on first use.
 
 use crate::error::{Error, Result};
-use crate::hashing::blake2_128;
+use crate::hashing::{blake2_128, twox_128};
 use crate::state::State;
 use alloc::vec::Vec;
 use core::marker::PhantomData;
@@ -26,8 +27,8 @@ pub const CODE_KEY: &[u8] = b":code";
 /// The 32-byte prefix of every key of item `item` in module `module`.
 pub fn item_prefix(module: &str, item: &str) -> Vec<u8> {
     let mut key = Vec::with_capacity(32);
-    key.extend_from_slice(&blake2_128(module.as_bytes()));
-    key.extend_from_slice(&blake2_128(item.as_bytes()));
+    key.extend_from_slice(&twox_128(module.as_bytes()));
+    key.extend_from_slice(&twox_128(item.as_bytes()));
     key
 }
 
@@ -150,5 +151,49 @@ impl<K: Encode, V: Encode + Decode + Default> StorageMap<K, V> {
     /// The value under `key`, or `V::default()` if unset.
     pub fn get_or_default(&self, state: &mut State<'_>, key: &K) -> Result<V> {
         Ok(self.get(state, key)?.unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Keys every Substrate client knows by heart (polkadot.js, subxt, and the Substrate
+    /// documentation's storage pages).
+    #[test]
+    fn prefixes_are_substrates() {
+        for (module, item, expected) in [
+            (
+                "System",
+                "Account",
+                "26aa394eea5630e07c48ae0c9558cef7b99d880ec681799c0cf30e8886371da9",
+            ),
+            (
+                "System",
+                "Number",
+                "26aa394eea5630e07c48ae0c9558cef702a5c1b19ab7a04f536c519aca4983ac",
+            ),
+            (
+                "System",
+                "Events",
+                "26aa394eea5630e07c48ae0c9558cef780d41e5e16056765bc8461851072c9d7",
+            ),
+            (
+                "Balances",
+                "TotalIssuance",
+                "c2261276cc9d1f8598ea4b6a74b15c2f57c875e4cff74148e4628f264b974c80",
+            ),
+        ] {
+            assert_eq!(hex::encode(item_prefix(module, item)), expected, "{module}.{item}");
+        }
+    }
+
+    #[test]
+    fn map_keys_are_blake2_128_concat() {
+        static MAP: StorageMap<u32, u8> = StorageMap::new("System", "BlockHash");
+        let key = MAP.key(&7);
+        assert_eq!(key[..32], item_prefix("System", "BlockHash")[..]);
+        assert_eq!(key[32..48], blake2_128(&7u32.encode()));
+        assert_eq!(key[48..], 7u32.encode()[..]);
     }
 }

@@ -33,7 +33,7 @@ use tessera_runtime::storage::{StorageMap, StorageValue};
 use tessera_runtime::BlockNumber;
 
 /// The module's name, the prefix of its storage keys.
-pub const NAME: &str = "Xcm";
+pub const NAME: &str = "PolkadotXcm";
 
 /// Balances of foreign assets: `(asset, account) -> amount`.
 pub static FOREIGN_BALANCES: StorageMap<(AssetId, AccountId), u128> =

@@ -54,7 +54,7 @@ tessera_runtime::compose_runtime! {
         /// `balances`.
         1 => Balances(balances::Call),
         /// `xcm`.
-        2 => Xcm(module::Call),
+        2 => PolkadotXcm(module::Call),
     }
     events {
         /// `system`.
@@ -62,7 +62,7 @@ tessera_runtime::compose_runtime! {
         /// `balances`.
         1 => Balances(balances::Event),
         /// `xcm`.
-        2 => Xcm(module::Event),
+        2 => PolkadotXcm(module::Event),
     }
     inherents {}
 }
@@ -142,7 +142,7 @@ impl XcmChain for SimChain {
     }
 
     fn pallets() -> Vec<PalletInfo> {
-        ["System", "Balances", "Xcm"]
+        ["System", "Balances", "PolkadotXcm"]
             .iter()
             .zip(0u32..)
             .filter_map(|(name, index)| {
@@ -271,7 +271,7 @@ impl Chain {
         self.events
             .iter()
             .filter_map(|event| match event {
-                Event::Xcm(event) => Some(event.clone()),
+                Event::PolkadotXcm(event) => Some(event.clone()),
                 _ => None,
             })
             .collect()

@@ -37,7 +37,7 @@ fn assets(id: Location, amount: u128) -> Assets {
 }
 
 fn transfer(dest: Location, beneficiary: &AccountId, id: Location, amount: u128) -> Call {
-    Call::Xcm(module::Call::TransferAssets {
+    Call::PolkadotXcm(module::Call::TransferAssets {
         dest: VersionedLocation::V5(dest),
         beneficiary: VersionedLocation::V5(account(beneficiary)),
         assets: VersionedAssets::V5(assets(id, amount)),
@@ -289,7 +289,7 @@ fn too_little_for_the_fee_traps_the_assets_for_the_beneficiary_to_claim() {
     assert_eq!(net.chain(B).foreign_balance(&a_token, &bob()), 0);
 
     let claim = |amount| {
-        Call::Xcm(module::Call::ClaimAssets {
+        Call::PolkadotXcm(module::Call::ClaimAssets {
             assets: VersionedAssets::V5(assets(a_token.clone(), amount)),
             beneficiary: VersionedLocation::V5(account(&bob())),
         })
@@ -741,7 +741,7 @@ fn a_failed_local_transfer_changes_nothing() {
         .unwrap_err();
     assert_eq!(
         error,
-        DispatchError::module("Xcm", "LocalExecutionFailed(FailedToTransactAsset)").into()
+        DispatchError::module("PolkadotXcm", "LocalExecutionFailed(FailedToTransactAsset)").into()
     );
     assert_eq!(net.chain(A).balance(&alice()), 1_000 * UNIT);
     assert!(net
@@ -929,7 +929,7 @@ fn a_users_message_sent_through_its_chain_passes_the_barrier_as_the_user() {
     net.with(B, |ctx| balances::force_set_balance(ctx, &alias, 10 * UNIT))
         .unwrap();
     let send = |message: Vec<Instruction>| {
-        Call::Xcm(module::Call::Send {
+        Call::PolkadotXcm(module::Call::Send {
             dest: VersionedLocation::V5(Location::sibling_para(1001)),
             message: VersionedXcm::V5(Xcm(message)),
         })
@@ -993,7 +993,7 @@ fn refund_surplus_returns_unspent_fees_and_forwarding_never_makes_undecodable_me
 
     // 99 instructions of a user's become 101 once `send` adds its origin and topic: refused
     // at the sender, not lost at the destination.
-    let too_long = Call::Xcm(module::Call::Send {
+    let too_long = Call::PolkadotXcm(module::Call::Send {
         dest: VersionedLocation::V5(Location::sibling_para(1001)),
         message: VersionedXcm::V5(Xcm(vec![Instruction::ClearOrigin; 99])),
     });
@@ -1004,7 +1004,7 @@ fn refund_surplus_returns_unspent_fees_and_forwarding_never_makes_undecodable_me
     // A remote-reserve transfer pays at two hops: a fee of 1 cannot be halved.
     let one = transfer(Location::sibling_para(1001), &bob(), Location::parent(), 1);
     let error = net.dispatch(A, Origin::Signed(alice()), one).unwrap_err();
-    assert_eq!(error, DispatchError::module("Xcm", "BadAssets").into());
+    assert_eq!(error, DispatchError::module("PolkadotXcm", "BadAssets").into());
 }
 
 #[test]

@@ -67,7 +67,7 @@ tessera_runtime::compose_runtime! {
         /// `parachain_system` (the relay inputs inherent).
         3 => ParachainSystem(parachain_system::Call),
         /// `xcm`.
-        4 => Xcm(tessera_xcm::module::Call),
+        4 => PolkadotXcm(tessera_xcm::module::Call),
     }
     events {
         /// `system`.
@@ -79,7 +79,7 @@ tessera_runtime::compose_runtime! {
         /// `parachain_system`.
         3 => ParachainSystem(parachain_system::Event),
         /// `xcm`.
-        4 => Xcm(tessera_xcm::module::Event),
+        4 => PolkadotXcm(tessera_xcm::module::Event),
     }
     inherents { ParachainSystem }
 }

@@ -766,7 +766,7 @@ impl ParachainHost {
         }
         Ok(Extrinsic::<Call> {
             signature: None,
-            call: Call::Inclusion(created.call),
+            call: Call::ParaInclusion(created.call),
         }
         .to_opaque())
     }

@@ -322,7 +322,7 @@ fn a_block_sending_xcm_validates_in_wasm_as_natively() {
     let relay = Relay::new();
     let mut para = Para::new();
     let genesis_hash = para.head.hash();
-    let call = template::Call::Xcm(xcm::Call::TransferAssets {
+    let call = template::Call::PolkadotXcm(xcm::Call::TransferAssets {
         dest: VersionedLocation::V5(Location::sibling_para(B.0)),
         beneficiary: VersionedLocation::V5(account_location(&Pair::dev("Bob").public())),
         assets: VersionedAssets::V5(
@@ -731,7 +731,7 @@ fn downward_senders_pay_a_fee_that_rises_with_the_queue_and_leave_room_for_notic
     relay.block(|ctx| {
         tessera_runtime::modules::balances::force_set_balance(ctx, &dave, 100 * unit).unwrap();
     });
-    let send = tessera_relay_chain::Call::Xcm(XcmCall::Send {
+    let send = tessera_relay_chain::Call::PolkadotXcm(XcmCall::Send {
         dest: VersionedLocation::V5(Location::child_para(A.0)),
         message: VersionedXcm::V5(Xcm(vec![Instruction::ClearOrigin])),
     });
@@ -804,7 +804,7 @@ fn a_transfer_to_a_para_pays_delivery_from_the_senders_account_not_from_the_asse
     });
     let a_sovereign = messaging::sovereign_account(A);
     let reserve_before = free_balance(&relay, &a_sovereign);
-    let transfer = tessera_relay_chain::Call::Xcm(XcmCall::TransferAssets {
+    let transfer = tessera_relay_chain::Call::PolkadotXcm(XcmCall::TransferAssets {
         dest: VersionedLocation::V5(Location::child_para(A.0)),
         beneficiary: VersionedLocation::V5(tessera_xcm::module::account_location(&dave)),
         assets: VersionedAssets::V5(

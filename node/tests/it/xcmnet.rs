@@ -198,7 +198,7 @@ async fn assets_go_between_paras_and_the_relay_chain_and_every_token_is_accounte
     let relay_issuance_before = relay_issuance();
 
     // Para 1000 to para 1001: the template's token is reserve-backed by the template.
-    let call = template::Call::Xcm(transfer(
+    let call = template::Call::PolkadotXcm(transfer(
         Location::sibling_para(EXAMPLE.0),
         &bob.public(),
         Location::here(),
@@ -222,7 +222,7 @@ async fn assets_go_between_paras_and_the_relay_chain_and_every_token_is_accounte
     // And back: 1001 burns its derivatives, 1000 releases them from 1001's account.
     let fees_a_before = para_a.balance(&XCM_FEE_ACCOUNT);
     let alice_a_before = para_a.balance(&alice.public());
-    let call = example::Call::Xcm(transfer(
+    let call = example::Call::PolkadotXcm(transfer(
         Location::sibling_para(TEMPLATE.0),
         &alice.public(),
         a_token.clone(),
@@ -252,7 +252,7 @@ async fn assets_go_between_paras_and_the_relay_chain_and_every_token_is_accounte
     // Relay chain to para 1000, and back.
     let best = relay.client().best_header().unwrap();
     let relay_genesis = relay.client().info().unwrap().genesis;
-    let call = tessera_relay_chain::Call::Xcm(transfer(
+    let call = tessera_relay_chain::Call::PolkadotXcm(transfer(
         Location::child_para(TEMPLATE.0),
         &bob.public(),
         Location::here(),
@@ -280,7 +280,7 @@ async fn assets_go_between_paras_and_the_relay_chain_and_every_token_is_accounte
     );
 
     let relay_fees_before = relay_balance(&XCM_FEE_ACCOUNT);
-    let call = template::Call::Xcm(transfer(
+    let call = template::Call::PolkadotXcm(transfer(
         Location::parent(),
         &bob.public(),
         relay_token.clone(),

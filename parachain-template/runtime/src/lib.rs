@@ -83,7 +83,7 @@ tessera_runtime::compose_runtime! {
         /// `parachain_system` (the relay inputs inherent).
         3 => ParachainSystem(parachain_system::Call),
         /// `xcm`.
-        4 => Xcm(tessera_xcm::module::Call),
+        4 => PolkadotXcm(tessera_xcm::module::Call),
     }
     events {
         /// `system`.
@@ -95,7 +95,7 @@ tessera_runtime::compose_runtime! {
         /// `parachain_system`.
         3 => ParachainSystem(parachain_system::Event),
         /// `xcm`.
-        4 => Xcm(tessera_xcm::module::Event),
+        4 => PolkadotXcm(tessera_xcm::module::Event),
     }
     inherents { ParachainSystem }
 }
