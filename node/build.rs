@@ -6,7 +6,11 @@
 use std::path::{Path, PathBuf};
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    // Read when the script runs, not when it was compiled: one target directory may serve
+    // several checkouts (Cargo hashes workspace paths relative to the workspace), and a
+    // compile-time path would build another checkout's runtimes.
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let root = Path::new(&manifest_dir).join("..");
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     let template = root.join("parachain-template/runtime");
     let build = tessera_wasm_builder::build_runtime;

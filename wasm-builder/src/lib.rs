@@ -33,7 +33,7 @@ pub fn build_validation_function() {
 /// linking its code. Panics (failing the build with the reason) if it cannot.
 pub fn build_runtime(crate_dir: &Path, features: &[&str], output: &Path) {
     let crate_name = cargo_package_name(crate_dir).replace('-', "_");
-    let repo_root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let repo_root = workspace_root(crate_dir);
     let script = repo_root.join("scripts/build-wasm.sh");
     let target_dir = env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -93,6 +93,18 @@ pub fn build_runtime(crate_dir: &Path, features: &[&str], output: &Path) {
         "cargo:rerun-if-changed={}",
         repo_root.join("Cargo.lock").display()
     );
+}
+
+/// The checkout `crate_dir` belongs to: the nearest directory above it with
+/// `scripts/build-wasm.sh`. Found from the crate, not from where this library was compiled:
+/// one target directory may serve several checkouts, and Cargo would reuse this library
+/// across them.
+fn workspace_root(crate_dir: &Path) -> PathBuf {
+    crate_dir
+        .ancestors()
+        .find(|dir| dir.join("scripts/build-wasm.sh").is_file())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| panic!("no scripts/build-wasm.sh above {}", crate_dir.display()))
 }
 
 fn required_var(name: &str) -> String {
