@@ -70,7 +70,7 @@ fn params() -> (ValidationParams, Fixture) {
         .map(|(i, pair)| {
             let dest = pairs[(i + 1) % pairs.len()].public();
             let call = template::Call::Balances(balances::Call::Transfer {
-                dest,
+                dest: dest.into(),
                 value: template::UNIT,
             });
             template::sign(pair, call, 0, parent.hash())

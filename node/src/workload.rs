@@ -120,7 +120,10 @@ impl TransferGenerator {
             };
             self.nonces.insert(signer, nonce.saturating_add(1));
             let value = self.rng.gen_range(1..=10) * UNIT / 10;
-            let call = Call::Balances(balances::Call::Transfer { dest, value });
+            let call = Call::Balances(balances::Call::Transfer {
+                dest: dest.into(),
+                value,
+            });
             batch.push(sign_for(pair, call, nonce, genesis, &best, &version));
         }
         Ok(batch)

@@ -82,7 +82,7 @@ pub enum ErasureError {
 }
 
 /// One validator's chunk with its Merkle proof.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct ErasureChunk {
     /// The validator index the chunk belongs to.
     pub index: u32,
@@ -283,7 +283,15 @@ pub fn chunks_with_proofs(chunks: Vec<Vec<u8>>) -> (Hash, Vec<ErasureChunk>) {
 }
 
 /// What availability keeps of a candidate, erasure-coded: enough to validate it again.
-#[derive(Clone, Debug, PartialEq, Eq, parity_scale_codec::Encode, parity_scale_codec::Decode)]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    parity_scale_codec::Encode,
+    parity_scale_codec::Decode,
+    scale_info::TypeInfo,
+)]
 pub struct AvailableData {
     /// The candidate's PoV.
     pub pov: tessera_runtime::parachain::PoV,

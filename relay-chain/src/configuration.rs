@@ -15,8 +15,13 @@ pub const MAX_SAMPLES: u32 = 64;
 /// The approval parameters, written at genesis.
 pub static APPROVAL: StorageValue<ApprovalConfig> = StorageValue::new(NAME, "Approval");
 
+/// This module's storage items, described for clients.
+pub fn storage_metadata() -> alloc::vec::Vec<tessera_runtime::metadata::StorageEntryMetadata> {
+    alloc::vec![APPROVAL.metadata(),]
+}
+
 /// How many checkers a candidate needs, how they are drawn, and how long they have.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 #[cfg_attr(feature = "std", derive(Serialize, Deserialize))]
 #[cfg_attr(feature = "std", serde(rename_all = "camelCase", deny_unknown_fields))]
 pub struct ApprovalConfig {

@@ -15,7 +15,7 @@ use crate::prelude::*;
 
 use crate::inclusion::Event;
 use parity_scale_codec::{Decode, Encode};
-use tessera_runtime::dispatch::{CallError, Context, DispatchError};
+use tessera_runtime::dispatch::{CallError, Context};
 use tessera_runtime::state::State;
 use tessera_runtime::storage::{StorageMap, StorageValue};
 use tessera_runtime::{AccountId, BlockNumber, Hash, Signature};
@@ -31,7 +31,7 @@ pub const CURRENT_SESSION: u32 = 0;
 pub const MAX_SETS_PER_BLOCK: usize = 16;
 
 /// A validator's signed vote in a dispute.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct DisputeVote {
     /// The candidate.
     pub candidate: Hash,
@@ -51,7 +51,7 @@ pub fn dispute_payload(candidate: &Hash, session: u32, valid: bool) -> Vec<u8> {
 }
 
 /// A concluded dispute with every vote cast in it, as the inherent carries it.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct DisputeStatementSet {
     /// The candidate.
     pub candidate: Hash,
@@ -64,7 +64,7 @@ pub struct DisputeStatementSet {
 }
 
 /// What a validator on the losing side of a dispute did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub enum Offence {
     /// Said an invalid candidate was valid (its backers, and any who agreed).
     #[codec(index = 0)]
@@ -75,7 +75,7 @@ pub enum Offence {
 }
 
 /// A recorded dispute.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct DisputeRecord {
     /// Whether the candidate was found valid.
     pub valid: bool,
@@ -84,7 +84,7 @@ pub struct DisputeRecord {
 }
 
 /// Offences a validator committed this session, by kind.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct OffenceCount {
     /// [`Offence::BackedInvalid`].
     pub backed_invalid: u32,
@@ -99,6 +99,15 @@ pub static OFFENCES: StorageMap<u32, OffenceCount> = StorageMap::new(NAME, "Offe
 /// Validators disabled for the rest of the session, ascending.
 pub static DISABLED: StorageValue<Vec<u32>> = StorageValue::new(NAME, "Disabled");
 
+/// This module's storage items, described for clients.
+pub fn storage_metadata() -> alloc::vec::Vec<tessera_runtime::metadata::StorageEntryMetadata> {
+    alloc::vec![
+        RECORDED.metadata(),
+        OFFENCES.metadata(),
+        DISABLED.metadata_or_default(),
+    ]
+}
+
 /// Whether validator `index` is disabled.
 pub fn is_disabled(state: &mut State<'_>, index: u32) -> tessera_runtime::Result<bool> {
     Ok(DISABLED
@@ -112,8 +121,30 @@ pub fn disabled(state: &mut State<'_>) -> tessera_runtime::Result<Vec<u32>> {
     DISABLED.get_or_default(state)
 }
 
-fn error(reason: &str) -> CallError {
-    DispatchError::module(NAME, reason).into()
+tessera_runtime::module_error! {
+    /// Errors of `disputes`.
+    pub enum Error for NAME {
+        /// The block records more disputes than a block may.
+        TooManyDisputes,
+        /// The dispute is about a session the chain does not hold.
+        DisputeWrongSession,
+        /// The dispute was recorded already.
+        DisputeAlreadyRecorded,
+        /// Dispute votes are not in ascending validator order.
+        DisputeVotesNotAscending,
+        /// A vote is about another candidate or session.
+        DisputeVoteForAnotherDispute,
+        /// A dispute vote is by a validator outside the session's set.
+        DisputeUnknownValidator,
+        /// A dispute vote's signature does not verify.
+        DisputeBadSignature,
+        /// The votes do not reach a supermajority either way.
+        DisputeNotConcluded,
+    }
+}
+
+fn error(error: Error) -> CallError {
+    error.into()
 }
 
 /// Most validators disabled at once among `validators`: the byzantine threshold, below a
@@ -136,7 +167,7 @@ pub fn record<E: From<Event>>(
     sets: Vec<DisputeStatementSet>,
 ) -> Result<(), CallError> {
     if sets.len() > MAX_SETS_PER_BLOCK {
-        return Err(error("TooManyDisputes"));
+        return Err(error(Error::TooManyDisputes));
     }
     for set in sets {
         check(&mut ctx.state, validators, &set)?;
@@ -192,36 +223,36 @@ pub fn check(
     set: &DisputeStatementSet,
 ) -> Result<(), CallError> {
     if set.session != CURRENT_SESSION {
-        return Err(error("DisputeWrongSession"));
+        return Err(error(Error::DisputeWrongSession));
     }
     if RECORDED.get(state, &set.candidate)?.is_some() {
-        return Err(error("DisputeAlreadyRecorded"));
+        return Err(error(Error::DisputeAlreadyRecorded));
     }
     let ascending = set
         .votes
         .windows(2)
         .all(|pair| matches!(pair, [a, b] if a.validator < b.validator));
     if !ascending {
-        return Err(error("DisputeVotesNotAscending"));
+        return Err(error(Error::DisputeVotesNotAscending));
     }
     let mut for_outcome = 0usize;
     for vote in &set.votes {
         if vote.candidate != set.candidate || vote.session != set.session {
-            return Err(error("DisputeVoteForAnotherDispute"));
+            return Err(error(Error::DisputeVoteForAnotherDispute));
         }
         let signer = validators
             .get(vote.validator as usize)
-            .ok_or_else(|| error("DisputeUnknownValidator"))?;
+            .ok_or_else(|| error(Error::DisputeUnknownValidator))?;
         let payload = dispute_payload(&vote.candidate, vote.session, vote.valid);
         if !signer.verify(&payload, &vote.signature) {
-            return Err(error("DisputeBadSignature"));
+            return Err(error(Error::DisputeBadSignature));
         }
         if vote.valid == set.valid {
             for_outcome = for_outcome.saturating_add(1);
         }
     }
     if for_outcome < supermajority(validators.len()) {
-        return Err(error("DisputeNotConcluded"));
+        return Err(error(Error::DisputeNotConcluded));
     }
     Ok(())
 }

@@ -55,7 +55,7 @@ pub const MAX_POV_SIZE: u32 = 5 * 1024 * 1024;
 pub const MIN_BACKING_VOTES: usize = 2;
 
 /// A backer's signed statement that a candidate is valid.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct ValidityVote {
     /// The backer's index in the validator set.
     pub validator: u32,
@@ -64,7 +64,7 @@ pub struct ValidityVote {
 }
 
 /// A candidate with its backers' statements, as an author puts it in a block.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct BackedCandidate {
     /// The candidate.
     pub candidate: CommittedCandidateReceipt,
@@ -73,7 +73,7 @@ pub struct BackedCandidate {
 }
 
 /// A validator's signed availability bitfield: one bit per core.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct SignedBitfield {
     /// The validator's index.
     pub validator: u32,
@@ -84,7 +84,7 @@ pub struct SignedBitfield {
 }
 
 /// A candidate waiting for availability on a core.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct PendingCandidate {
     /// The candidate's hash.
     pub hash: Hash,
@@ -112,6 +112,11 @@ pub static PENDING: StorageMap<ParaId, PendingCandidate> = StorageMap::new(NAME,
 /// The last block that had the inherent (at most one per block).
 pub static ENTERED: StorageValue<BlockNumber> = StorageValue::new(NAME, "Entered");
 
+/// This module's storage items, described for clients.
+pub fn storage_metadata() -> alloc::vec::Vec<tessera_runtime::metadata::StorageEntryMetadata> {
+    alloc::vec![PENDING.metadata(), ENTERED.metadata(),]
+}
+
 /// What a backer signs: the candidate's hash, domain-separated.
 pub fn statement_payload(candidate_hash: &Hash) -> Vec<u8> {
     (b"tessera/valid", candidate_hash).encode()
@@ -124,7 +129,7 @@ pub fn bitfield_payload(parent_hash: &Hash, bits: &[bool]) -> Vec<u8> {
 }
 
 /// Calls of `inclusion`.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub enum Call {
     /// The inherent: bitfields and backed candidates (author only, once per block).
     #[codec(index = 0)]
@@ -143,7 +148,7 @@ pub enum Call {
 }
 
 /// Events of `inclusion`.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub enum Event {
     /// A candidate was backed and waits for availability.
     #[codec(index = 0)]
@@ -253,8 +258,62 @@ const BASE_WEIGHT: Weight = 100_000_000;
 /// Weight of one signature check (bitfields, statements, collator).
 const WEIGHT_PER_SIGNATURE: Weight = 60_000_000;
 
-fn error(name: &str) -> CallError {
-    DispatchError::module(NAME, name).into()
+tessera_runtime::module_error! {
+    /// Errors of `inclusion`.
+    pub enum Error for NAME {
+        /// The validator is not in the session's set.
+        UnknownValidator,
+        /// A validator signed two bitfields in one block.
+        DuplicateBitfield,
+        /// An availability bitfield does not have one bit per core.
+        BitfieldWrongLength,
+        /// An availability bitfield's signature does not verify.
+        BadBitfieldSignature,
+        /// The candidate's relay parent is not one the block allows.
+        WrongRelayParent,
+        /// The para's core holds a candidate pending availability.
+        CoreOccupied,
+        /// The para is not registered.
+        NotRegistered,
+        /// The candidate's validation data is not the relay chain's.
+        ValidationDataMismatch,
+        /// The candidate names code other than the para's.
+        WrongValidationCode,
+        /// The candidate does not build on the para's head.
+        ParaHeadMismatch,
+        /// The candidate was disputed and found invalid.
+        ConcludedInvalid,
+        /// The head data is larger than the chain accepts.
+        HeadTooLarge,
+        /// The candidate's new validation code is refused.
+        BadNewCode,
+        /// The candidate's collator signature does not verify.
+        BadCollatorSignature,
+        /// The para has no core.
+        NoCore,
+        /// A backer is not in the para's backing group.
+        NotInBackingGroup,
+        /// A validator backs the candidate twice.
+        DuplicateStatement,
+        /// A backer is disabled for misbehaviour.
+        DisabledBacker,
+        /// A backing statement's signature does not verify.
+        BadStatementSignature,
+        /// Fewer backers than the group's threshold.
+        InsufficientBacking,
+        /// The parachains inherent was already applied in this block.
+        AlreadyEntered,
+        /// The candidate's relay parent is unknown.
+        NoParent,
+        /// The block's parent header is not its parent's.
+        WrongParentHeader,
+        /// The block backs two candidates of one para.
+        TwoCandidatesForOnePara,
+    }
+}
+
+fn error(error: Error) -> CallError {
+    error.into()
 }
 
 /// The validation data a candidate of `para` on the relay block `relay_parent` must commit to,
@@ -313,7 +372,7 @@ pub fn availability_reached(votes: usize, validators: usize) -> bool {
 fn validator(validators: &[AccountId], index: u32) -> Result<&AccountId, CallError> {
     validators
         .get(index as usize)
-        .ok_or_else(|| error("UnknownValidator"))
+        .ok_or_else(|| error(Error::UnknownValidator))
 }
 
 /// What the runtime's event type must convert from.
@@ -355,14 +414,14 @@ fn process_bitfields<E: Bounds>(
             .map(|seen| !core::mem::replace(seen, true))
             .unwrap_or(false);
         if !first {
-            return Err(error("DuplicateBitfield"));
+            return Err(error(Error::DuplicateBitfield));
         }
         if bitfield.bits.len() != cores.len() {
-            return Err(error("BitfieldWrongLength"));
+            return Err(error(Error::BitfieldWrongLength));
         }
         let payload = bitfield_payload(parent_hash, &bitfield.bits);
         if !signer.verify(&payload, &bitfield.signature) {
-            return Err(error("BadBitfieldSignature"));
+            return Err(error(Error::BadBitfieldSignature));
         }
         if crate::disputes::is_disabled(&mut ctx.state, bitfield.validator)? {
             // Valid, but a disabled validator's availability does not count.
@@ -475,60 +534,60 @@ pub fn check_backed(
     let descriptor = &candidate.descriptor;
     let para = descriptor.para_id;
     if descriptor.relay_parent != parent.hash() {
-        return Err(error("WrongRelayParent"));
+        return Err(error(Error::WrongRelayParent));
     }
     if PENDING.get(state, &para)?.is_some() {
-        return Err(error("CoreOccupied"));
+        return Err(error(Error::CoreOccupied));
     }
-    let pvd =
-        persisted_validation_data(state, para, parent)?.ok_or_else(|| error("NotRegistered"))?;
+    let pvd = persisted_validation_data(state, para, parent)?
+        .ok_or_else(|| error(Error::NotRegistered))?;
     if descriptor.persisted_validation_data_hash != pvd.hash() {
-        return Err(error("ValidationDataMismatch"));
+        return Err(error(Error::ValidationDataMismatch));
     }
     let code_hash = paras::code_for_candidate(state, para, block_number)?
-        .ok_or_else(|| error("NotRegistered"))?;
+        .ok_or_else(|| error(Error::NotRegistered))?;
     if descriptor.validation_code_hash != code_hash {
-        return Err(error("WrongValidationCode"));
+        return Err(error(Error::WrongValidationCode));
     }
     if descriptor.para_head != candidate.commitments.head_data.hash() {
-        return Err(error("ParaHeadMismatch"));
+        return Err(error(Error::ParaHeadMismatch));
     }
     let disputed = crate::disputes::RECORDED.get(state, &candidate.hash())?;
     if disputed.is_some_and(|record| !record.valid) {
-        return Err(error("ConcludedInvalid"));
+        return Err(error(Error::ConcludedInvalid));
     }
     if candidate.commitments.head_data.0.len() > paras::MAX_HEAD_SIZE {
-        return Err(error("HeadTooLarge"));
+        return Err(error(Error::HeadTooLarge));
     }
     // What a para sends itself by `set_code`: anything else is no honest para's.
     let new_code = candidate.commitments.new_validation_code.as_ref();
     if new_code.and_then(paras::para_code_refusal).is_some() {
-        return Err(error("BadNewCode"));
+        return Err(error(Error::BadNewCode));
     }
     if !descriptor.check_collator_signature() {
-        return Err(error("BadCollatorSignature"));
+        return Err(error(Error::BadCollatorSignature));
     }
     let group = backing_group(validators.len() as u32, cores, para, block_number)
-        .ok_or_else(|| error("NoCore"))?;
+        .ok_or_else(|| error(Error::NoCore))?;
     let payload = statement_payload(&candidate.hash());
     let mut backers: Vec<u32> = Vec::with_capacity(votes.len());
     for vote in votes {
         if !group.contains(&vote.validator) {
-            return Err(error("NotInBackingGroup"));
+            return Err(error(Error::NotInBackingGroup));
         }
         if backers.contains(&vote.validator) {
-            return Err(error("DuplicateStatement"));
+            return Err(error(Error::DuplicateStatement));
         }
         if crate::disputes::is_disabled(state, vote.validator)? {
-            return Err(error("DisabledBacker"));
+            return Err(error(Error::DisabledBacker));
         }
         if !validator(validators, vote.validator)?.verify(&payload, &vote.signature) {
-            return Err(error("BadStatementSignature"));
+            return Err(error(Error::BadStatementSignature));
         }
         backers.push(vote.validator);
     }
     if backers.len() < backing_threshold(group.len()) {
-        return Err(error("InsufficientBacking"));
+        return Err(error(Error::InsufficientBacking));
     }
     Ok(())
 }
@@ -621,14 +680,14 @@ impl<E: Bounds> Dispatch<E> for Call {
         } = self;
         let now = ctx.block_number;
         if ENTERED.get(&mut ctx.state)? == Some(now) {
-            return Err(error("AlreadyEntered"));
+            return Err(error(Error::AlreadyEntered));
         }
         ENTERED.put(&mut ctx.state, &now);
         let parent_hash = system::PARENT_HASH
             .get(&mut ctx.state)?
-            .ok_or_else(|| error("NoParent"))?;
+            .ok_or_else(|| error(Error::NoParent))?;
         if parent_header.hash() != parent_hash || parent_header.number.saturating_add(1) != now {
-            return Err(error("WrongParentHeader"));
+            return Err(error(Error::WrongParentHeader));
         }
         let validators = session::validators(&mut ctx.state)?;
         // Disputes first: the validators they disable do not count in this block either.
@@ -647,7 +706,7 @@ impl<E: Bounds> Dispatch<E> for Call {
         for candidate in backed {
             let para = candidate.candidate.descriptor.para_id;
             if seen.contains(&para) {
-                return Err(error("TwoCandidatesForOnePara"));
+                return Err(error(Error::TwoCandidatesForOnePara));
             }
             seen.push(para);
             back(ctx, &parent_header, &validators, &cores, candidate)?;

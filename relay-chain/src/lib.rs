@@ -126,41 +126,81 @@ impl tessera_xcm::module::XcmRuntime for Event {
 pub type RelayExtrinsic = Extrinsic<Call>;
 
 tessera_runtime::compose_runtime! {
-    calls {
-        /// `system`.
-        0 => System(system::Call),
-        /// `balances`.
-        1 => Balances(balances::Call),
-        /// `sudo`.
-        2 => Sudo(sudo::Call<Call>),
-        /// `paras`.
-        3 => Paras(paras::Call),
-        /// `inclusion` (the parachains inherent).
-        4 => ParaInclusion(inclusion::Call),
-        /// `messaging` (HRMP channels, overweight upward messages).
-        5 => Messaging(messaging::Call),
-        /// `xcm`.
-        6 => PolkadotXcm(tessera_xcm::module::Call),
-        /// `registrar` (onboarding paras without root).
-        7 => Registrar(registrar::Call),
-    }
-    events {
-        /// `system`.
-        0 => System(system::Event),
-        /// `balances`.
-        1 => Balances(balances::Event),
-        /// `sudo`.
-        2 => Sudo(sudo::Event),
-        /// `paras`.
-        3 => Paras(paras::Event),
-        /// `inclusion`.
-        4 => ParaInclusion(inclusion::Event),
-        /// `messaging`.
-        5 => Messaging(messaging::Event),
-        /// `xcm`.
-        6 => PolkadotXcm(tessera_xcm::module::Event),
-        /// `registrar`.
-        7 => Registrar(registrar::Event),
+    modules {
+        /// Blocks, accounts, events and runtime upgrades.
+        0 => System {
+            call: system::Call,
+            event: system::Event,
+            error: system::Error,
+            storage: system::storage_metadata,
+        },
+        /// Balances and transfers.
+        1 => Balances {
+            call: balances::Call,
+            event: balances::Event,
+            error: balances::Error,
+            storage: balances::storage_metadata,
+        },
+        /// Calls as root by the sudo key.
+        2 => Sudo {
+            call: sudo::Call<Call>,
+            event: sudo::Event,
+            error: sudo::Error,
+            storage: sudo::storage_metadata,
+        },
+        /// Registered paras, their heads and validation code.
+        3 => Paras {
+            call: paras::Call,
+            event: paras::Event,
+            error: paras::Error,
+            storage: paras::storage_metadata,
+        },
+        /// The parachains inherent: backed candidates, availability and inclusion.
+        4 => ParaInclusion {
+            call: inclusion::Call,
+            event: inclusion::Event,
+            error: inclusion::Error,
+            storage: inclusion::storage_metadata,
+        },
+        /// Upward messages and the HRMP channel calls.
+        5 => Messaging {
+            call: messaging::Call,
+            event: messaging::Event,
+            error: messaging::Error,
+            storage: messaging::storage_metadata,
+        },
+        /// Sending, receiving and executing XCM.
+        6 => PolkadotXcm {
+            call: tessera_xcm::module::Call,
+            event: tessera_xcm::module::Event,
+            error: tessera_xcm::module::Error,
+            storage: tessera_xcm::module::storage_metadata,
+        },
+        /// Onboarding paras without root.
+        7 => Registrar {
+            call: registrar::Call,
+            event: registrar::Event,
+            error: registrar::Error,
+            storage: registrar::storage_metadata,
+        },
+        /// The validator set and slot timing.
+        8 => Session { storage: session::storage_metadata, },
+        /// Approval-checking parameters.
+        9 => Configuration { storage: configuration::storage_metadata, },
+        /// Dispute records, offences and disabled validators.
+        10 => ParasDisputes {
+            error: disputes::Error,
+            storage: disputes::storage_metadata,
+        },
+        /// Pre-checking of new validation code.
+        11 => PvfCheck {
+            error: pvf_check::Error,
+            storage: pvf_check::storage_metadata,
+        },
+        /// Downward message queues.
+        12 => Dmp { storage: tessera_runtime::messaging::dmp_storage_metadata, },
+        /// HRMP channels and their requests.
+        13 => Hrmp { storage: messaging::hrmp_storage_metadata, },
     }
     inherents { ParaInclusion }
 }

@@ -85,7 +85,7 @@ pub const OVERWEIGHT_DEPOSITS: AccountId =
     AccountId(*b"modl/ump/overweight\0\0\0\0\0\0\0\0\0\0\0\0\0");
 
 /// A request to open a channel, waiting for the recipient.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct OpenRequest {
     /// Most messages the channel holds.
     pub max_capacity: u32,
@@ -99,7 +99,7 @@ pub static HRMP_OPEN_REQUESTS: StorageMap<HrmpChannelId, OpenRequest> =
 /// Relay block up to which each para processed its inbound channels.
 pub static HRMP_WATERMARKS: StorageMap<ParaId, BlockNumber> = StorageMap::new(HRMP, "Watermarks");
 /// One para's upward queue: messages `first..next` wait, `bytes` long in all.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct UpwardQueue {
     /// Index of the oldest waiting message.
     pub first: u64,
@@ -117,7 +117,7 @@ impl UpwardQueue {
 }
 
 /// An upward message kept because it was too heavy to run automatically.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct OverweightMessage {
     /// Its sender.
     pub para: ParaId,
@@ -141,8 +141,28 @@ pub static OVERWEIGHT_COUNT: StorageValue<u64> = StorageValue::new(NAME, "Overwe
 /// How many overweight messages each para has kept.
 pub static OVERWEIGHT_HELD: StorageMap<ParaId, u32> = StorageMap::new(NAME, "OverweightHeld");
 
+/// This module's storage items, described for clients.
+pub fn storage_metadata() -> Vec<tessera_runtime::metadata::StorageEntryMetadata> {
+    alloc::vec![
+        UPWARD_QUEUES.metadata_or_default(),
+        UPWARD_MESSAGES.metadata(),
+        UPWARD_READY.metadata_or_default(),
+        OVERWEIGHT.metadata(),
+        OVERWEIGHT_COUNT.metadata_or_default(),
+        OVERWEIGHT_HELD.metadata_or_default(),
+    ]
+}
+
+/// The storage of `Hrmp` (channels and their requests), described for clients.
+pub fn hrmp_storage_metadata() -> Vec<tessera_runtime::metadata::StorageEntryMetadata> {
+    let mut entries = tessera_runtime::messaging::hrmp_storage_metadata();
+    entries.push(HRMP_OPEN_REQUESTS.metadata());
+    entries.push(HRMP_WATERMARKS.metadata_or_default());
+    entries
+}
+
 /// Calls of `messaging`.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub enum Call {
     /// Asks to open a channel from the calling para to `recipient`.
     #[codec(index = 0)]
@@ -190,7 +210,7 @@ pub enum Call {
 }
 
 /// Events of `messaging`.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub enum Event {
     /// A para asked to open a channel.
     #[codec(index = 0)]
@@ -293,8 +313,34 @@ pub enum CommitmentError {
     },
 }
 
-fn error(name: &str) -> CallError {
-    DispatchError::module(NAME, name).into()
+tessera_runtime::module_error! {
+    /// Errors of `messaging`.
+    pub enum Error for NAME {
+        /// A para cannot open a channel to itself.
+        ChannelToSelf,
+        /// The para is not registered.
+        UnknownPara,
+        /// The channel exists or is requested already.
+        ChannelExists,
+        /// The channel's capacity or message size is zero or above the configured limit.
+        BadCapacity,
+        /// The message is larger than the route accepts.
+        BadMessageSize,
+        /// The recipient has as many inbound channels as it may.
+        TooManyInboundChannels,
+        /// There is no such channel.
+        NoChannel,
+        /// There is no request to open that channel.
+        NoOpenRequest,
+        /// No overweight message has that index.
+        UnknownOverweight,
+        /// The weight limit is below what the message needs.
+        WeightLimitTooLow,
+    }
+}
+
+fn error(error: Error) -> CallError {
+    error.into()
 }
 
 /// The para whose sovereign account `who` is (`b"para" ++ id ++ zeros`), as XCM `Transact`
@@ -705,25 +751,25 @@ pub fn open_channel<E: From<Event>>(
     max_message_size: u32,
 ) -> CallResult {
     if id.sender == id.recipient {
-        return Err(error("ChannelToSelf"));
+        return Err(error(Error::ChannelToSelf));
     }
     for para in [id.sender, id.recipient] {
         if paras::PARAS.get(&mut ctx.state, &para)?.is_none() {
-            return Err(error("UnknownPara"));
+            return Err(error(Error::UnknownPara));
         }
     }
     if HRMP_CHANNELS.get(&mut ctx.state, &id)?.is_some() {
-        return Err(error("ChannelExists"));
+        return Err(error(Error::ChannelExists));
     }
     if max_capacity == 0 || max_capacity > MAX_HRMP_CHANNEL_CAPACITY {
-        return Err(error("BadCapacity"));
+        return Err(error(Error::BadCapacity));
     }
     if max_message_size == 0 || max_message_size > MAX_HRMP_MESSAGE_SIZE {
-        return Err(error("BadMessageSize"));
+        return Err(error(Error::BadMessageSize));
     }
     let mut ingress = HRMP_INGRESS.get_or_default(&mut ctx.state, &id.recipient)?;
     if ingress.len() >= MAX_INBOUND_CHANNELS as usize {
-        return Err(error("TooManyInboundChannels"));
+        return Err(error(Error::TooManyInboundChannels));
     }
     HRMP_OPEN_REQUESTS.remove(&mut ctx.state, &id);
     HRMP_CHANNELS.insert(
@@ -747,7 +793,7 @@ pub fn open_channel<E: From<Event>>(
 
 fn close_channel<E: From<Event>>(ctx: &mut Context<'_, E>, id: HrmpChannelId) -> CallResult {
     if HRMP_CHANNELS.get(&mut ctx.state, &id)?.is_none() {
-        return Err(error("NoChannel"));
+        return Err(error(Error::NoChannel));
     }
     HRMP_CHANNELS.remove(&mut ctx.state, &id);
     HRMP_CONTENTS.remove(&mut ctx.state, &id);
@@ -784,21 +830,21 @@ impl<E: XcmRuntime + From<Event>> Dispatch<E> for Call {
                 let sender = calling_para(&origin)?;
                 let id = HrmpChannelId { sender, recipient };
                 if sender == recipient {
-                    return Err(error("ChannelToSelf"));
+                    return Err(error(Error::ChannelToSelf));
                 }
                 if paras::PARAS.get(&mut ctx.state, &recipient)?.is_none() {
-                    return Err(error("UnknownPara"));
+                    return Err(error(Error::UnknownPara));
                 }
                 if HRMP_CHANNELS.get(&mut ctx.state, &id)?.is_some()
                     || HRMP_OPEN_REQUESTS.get(&mut ctx.state, &id)?.is_some()
                 {
-                    return Err(error("ChannelExists"));
+                    return Err(error(Error::ChannelExists));
                 }
                 if max_capacity == 0 || max_capacity > MAX_HRMP_CHANNEL_CAPACITY {
-                    return Err(error("BadCapacity"));
+                    return Err(error(Error::BadCapacity));
                 }
                 if max_message_size == 0 || max_message_size > MAX_HRMP_MESSAGE_SIZE {
-                    return Err(error("BadMessageSize"));
+                    return Err(error(Error::BadMessageSize));
                 }
                 HRMP_OPEN_REQUESTS.insert(
                     &mut ctx.state,
@@ -829,7 +875,7 @@ impl<E: XcmRuntime + From<Event>> Dispatch<E> for Call {
                 let id = HrmpChannelId { sender, recipient };
                 let request = HRMP_OPEN_REQUESTS
                     .get(&mut ctx.state, &id)?
-                    .ok_or_else(|| error("NoOpenRequest"))?;
+                    .ok_or_else(|| error(Error::NoOpenRequest))?;
                 open_channel(ctx, id, request.max_capacity, request.max_message_size)?;
                 notify(
                     ctx,
@@ -887,7 +933,7 @@ impl<E: XcmRuntime + From<Event>> Dispatch<E> for Call {
                     deposit,
                 } = OVERWEIGHT
                     .get(&mut ctx.state, &index)?
-                    .ok_or_else(|| error("UnknownOverweight"))?;
+                    .ok_or_else(|| error(Error::UnknownOverweight))?;
                 let limit = XcmWeight::from_parts(weight_limit, UPWARD_PROOF_SIZE);
                 let (_, outcome) = tessera_xcm::module::receive(
                     ctx,
@@ -899,7 +945,7 @@ impl<E: XcmRuntime + From<Event>> Dispatch<E> for Call {
                     error: tessera_xcm::v5::Error::WeightLimitReached(_),
                 } = outcome
                 {
-                    return Err(error("WeightLimitTooLow"));
+                    return Err(error(Error::WeightLimitTooLow));
                 }
                 OVERWEIGHT.remove(&mut ctx.state, &index);
                 let held = OVERWEIGHT_HELD.get_or_default(&mut ctx.state, &para)?;
@@ -923,7 +969,7 @@ impl<E: XcmRuntime + From<Event>> Dispatch<E> for Call {
 
 /// The messages a candidate of a para built on a relay block receives (the parachain host
 /// API's answer).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct InboundMessages {
     /// Its downward messages, oldest first.
     pub downward: Vec<InboundDownwardMessage>,

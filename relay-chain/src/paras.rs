@@ -20,9 +20,7 @@
 use crate::prelude::*;
 
 use parity_scale_codec::{Decode, Encode};
-use tessera_runtime::dispatch::{
-    CallError, CallResult, Context, Dispatch, DispatchError, Origin, Weight,
-};
+use tessera_runtime::dispatch::{CallError, CallResult, Context, Dispatch, Origin, Weight};
 use tessera_runtime::state::State;
 use tessera_runtime::storage::{StorageMap, StorageValue};
 use tessera_runtime::{BlockNumber, Hash};
@@ -40,7 +38,7 @@ pub const MAX_HEAD_SIZE: usize = 32 * 1024;
 pub const UPGRADE_DELAY: BlockNumber = 10;
 
 /// What the registry keeps per para.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct ParaInfo {
     /// The latest included head.
     pub head: HeadData,
@@ -59,8 +57,20 @@ pub static CODE_REFS: StorageMap<Hash, u32> = StorageMap::new(NAME, "CodeRefs");
 /// Registered para ids, ascending.
 pub static PARA_IDS: StorageValue<Vec<ParaId>> = StorageValue::new(NAME, "ParaIds");
 
+/// This module's storage items, described for clients.
+pub fn storage_metadata() -> alloc::vec::Vec<tessera_runtime::metadata::StorageEntryMetadata> {
+    alloc::vec![
+        tessera_runtime::parachain::PARA_UPGRADES.metadata(),
+        tessera_runtime::parachain::PARA_UPGRADE_CHECKS.metadata(),
+        PARAS.metadata(),
+        CODE.metadata(),
+        CODE_REFS.metadata_or_default(),
+        PARA_IDS.metadata_or_default(),
+    ]
+}
+
 /// Calls of `paras` (root only).
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub enum Call {
     /// Registers para `id` with its genesis head and validation code.
     #[codec(index = 0)]
@@ -89,7 +99,7 @@ pub enum Call {
 }
 
 /// Events of `paras`.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub enum Event {
     /// A para was registered.
     #[codec(index = 0)]
@@ -155,16 +165,34 @@ const BASE_WEIGHT: Weight = 50_000_000;
 /// Weight per byte of code stored (hashing and writing).
 const WEIGHT_PER_CODE_BYTE: Weight = 2_000;
 
-fn error(name: &str) -> CallError {
-    DispatchError::module(NAME, name).into()
+tessera_runtime::module_error! {
+    /// Errors of `paras`.
+    pub enum Error for NAME {
+        /// The validation code is empty.
+        EmptyCode,
+        /// The validation code is larger than the chain accepts.
+        CodeTooLarge,
+        /// The head data is larger than the chain accepts.
+        HeadTooLarge,
+        /// The para is registered already.
+        AlreadyRegistered,
+        /// The para is not registered.
+        NotRegistered,
+        /// The para already has a code upgrade pending.
+        UpgradePending,
+    }
+}
+
+fn error(error: Error) -> CallError {
+    error.into()
 }
 
 fn check_code(code: &ValidationCode) -> Result<(), CallError> {
     if code.0.is_empty() {
-        return Err(error("EmptyCode"));
+        return Err(error(Error::EmptyCode));
     }
     if code.0.len() > MAX_CODE_SIZE {
-        return Err(error("CodeTooLarge"));
+        return Err(error(Error::CodeTooLarge));
     }
     Ok(())
 }
@@ -204,10 +232,10 @@ pub fn register(
 ) -> Result<Hash, CallError> {
     check_code(&code)?;
     if head.0.len() > MAX_HEAD_SIZE {
-        return Err(error("HeadTooLarge"));
+        return Err(error(Error::HeadTooLarge));
     }
     if PARAS.get(state, &id)?.is_some() {
-        return Err(error("AlreadyRegistered"));
+        return Err(error(Error::AlreadyRegistered));
     }
     let code_hash = add_code_ref(state, code)?;
     PARAS.insert(
@@ -376,18 +404,18 @@ pub fn schedule_code_upgrade<E: From<Event>>(
 ) -> Result<(), CallError> {
     check_code(&code)?;
     if by_para && para_code_refusal(&code).is_some() {
-        return Err(error("CodeTooLarge"));
+        return Err(error(Error::CodeTooLarge));
     }
     enact_due_upgrade(ctx, id)?;
     let mut info = PARAS
         .get(&mut ctx.state, &id)?
-        .ok_or_else(|| error("NotRegistered"))?;
+        .ok_or_else(|| error(Error::NotRegistered))?;
     if let Some(pending) = info.pending {
         let replaceable = !by_para
             && PARA_UPGRADES.get(&mut ctx.state, &id)?.is_some()
             && !may_have_switched(ctx, id, pending.at)?;
         if !replaceable {
-            return Err(error("UpgradePending"));
+            return Err(error(Error::UpgradePending));
         }
         PARA_UPGRADES.remove(&mut ctx.state, &id);
         release_code_ref(&mut ctx.state, &pending.code_hash)?;
@@ -395,7 +423,7 @@ pub fn schedule_code_upgrade<E: From<Event>>(
     }
     if PARA_UPGRADE_CHECKS.get(&mut ctx.state, &id)?.is_some() {
         if by_para {
-            return Err(error("UpgradePending"));
+            return Err(error(Error::UpgradePending));
         }
         crate::pvf_check::withdraw(&mut ctx.state, id)?;
     }
@@ -466,7 +494,7 @@ fn may_have_switched<E>(
 pub fn deregister<E: From<Event>>(ctx: &mut Context<'_, E>, id: ParaId) -> CallResult {
     let info = PARAS
         .get(&mut ctx.state, &id)?
-        .ok_or_else(|| error("NotRegistered"))?;
+        .ok_or_else(|| error(Error::NotRegistered))?;
     release_code_ref(&mut ctx.state, &info.code_hash)?;
     if let Some(pending) = info.pending {
         release_code_ref(&mut ctx.state, &pending.code_hash)?;
@@ -486,7 +514,7 @@ pub fn deregister<E: From<Event>>(ctx: &mut Context<'_, E>, id: ParaId) -> CallR
 pub fn set_head(state: &mut State<'_>, id: ParaId, head: HeadData) -> Result<(), CallError> {
     let mut info = PARAS
         .get(state, &id)?
-        .ok_or_else(|| error("NotRegistered"))?;
+        .ok_or_else(|| error(Error::NotRegistered))?;
     info.head = head;
     PARAS.insert(state, &id, &info);
     Ok(())

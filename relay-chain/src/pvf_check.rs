@@ -23,7 +23,7 @@ use crate::prelude::*;
 
 use crate::paras::{self, Event, ParaId, ValidationCode};
 use parity_scale_codec::{Decode, Encode};
-use tessera_runtime::dispatch::{CallError, Context, DispatchError};
+use tessera_runtime::dispatch::{CallError, Context};
 use tessera_runtime::state::State;
 use tessera_runtime::storage::{StorageMap, StorageValue};
 use tessera_runtime::{AccountId, BlockNumber, Hash, Signature};
@@ -40,7 +40,7 @@ pub const PRECHECK_TTL: BlockNumber = 100;
 pub const MAX_STATEMENTS_PER_BLOCK: usize = 256;
 
 /// A validator's signed verdict on code under check.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct PvfCheckStatement {
     /// Whether the validator compiled the code within its limits.
     pub accept: bool,
@@ -65,7 +65,7 @@ pub fn statement_payload(
 }
 
 /// A check under way.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct Precheck {
     /// The block that started it.
     pub started_at: BlockNumber,
@@ -103,8 +103,31 @@ pub static PRECHECKS: StorageMap<Hash, Precheck> = StorageMap::new(NAME, "Preche
 /// Code hashes under check, in the order their checks started.
 pub static ACTIVE: StorageValue<Vec<Hash>> = StorageValue::new(NAME, "Active");
 
-fn error(name: &str) -> CallError {
-    DispatchError::module(NAME, name).into()
+/// This module's storage items, described for clients.
+pub fn storage_metadata() -> alloc::vec::Vec<tessera_runtime::metadata::StorageEntryMetadata> {
+    alloc::vec![PRECHECKS.metadata(), ACTIVE.metadata_or_default(),]
+}
+
+tessera_runtime::module_error! {
+    /// Errors of `pvf_check`.
+    pub enum Error for NAME {
+        /// The block carries more statements than a block may.
+        TooManyStatements,
+        /// The code is not being pre-checked.
+        NotUnderCheck,
+        /// The statement is for another session.
+        WrongSession,
+        /// The validator is not in the session's set.
+        UnknownValidator,
+        /// The validator has voted on this code already.
+        DoubleVote,
+        /// A statement's signature does not verify.
+        BadSignature,
+    }
+}
+
+fn error(error: Error) -> CallError {
+    error.into()
 }
 
 /// The code hashes under check, oldest first (what validators compile and vote on).
@@ -184,25 +207,25 @@ pub fn record<E: From<Event>>(
     statements: Vec<PvfCheckStatement>,
 ) -> Result<(), CallError> {
     if statements.len() > MAX_STATEMENTS_PER_BLOCK {
-        return Err(error("TooManyStatements"));
+        return Err(error(Error::TooManyStatements));
     }
     for statement in statements {
         let code_hash = statement.code_hash;
         let mut check = PRECHECKS
             .get(&mut ctx.state, &code_hash)?
-            .ok_or_else(|| error("NotUnderCheck"))?;
+            .ok_or_else(|| error(Error::NotUnderCheck))?;
         if statement.session != check.session {
-            return Err(error("WrongSession"));
+            return Err(error(Error::WrongSession));
         }
         let signer = validators
             .get(statement.validator as usize)
-            .ok_or_else(|| error("UnknownValidator"))?;
+            .ok_or_else(|| error(Error::UnknownValidator))?;
         let vote = check
             .votes
             .get_mut(statement.validator as usize)
-            .ok_or_else(|| error("UnknownValidator"))?;
+            .ok_or_else(|| error(Error::UnknownValidator))?;
         if vote.is_some() {
-            return Err(error("DoubleVote"));
+            return Err(error(Error::DoubleVote));
         }
         let payload = statement_payload(
             &code_hash,
@@ -211,7 +234,7 @@ pub fn record<E: From<Event>>(
             statement.accept,
         );
         if !signer.verify(&payload, &statement.signature) {
-            return Err(error("BadSignature"));
+            return Err(error(Error::BadSignature));
         }
         *vote = Some(statement.accept);
         match check.outcome() {

@@ -52,7 +52,7 @@ pub const MAX_ONBOARDED_PER_BLOCK: usize = 2;
 pub const POT: AccountId = AccountId(*b"modl/registrar\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0");
 
 /// A reserved para id: who manages it and what it deposited so far.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct Reservation {
     /// The account that reserved it: it registers and deregisters the para.
     pub manager: AccountId,
@@ -63,7 +63,7 @@ pub struct Reservation {
 }
 
 /// A registered para waiting for its block.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct Onboarding {
     /// Its genesis head.
     pub genesis_head: HeadData,
@@ -82,8 +82,18 @@ pub static ONBOARDING_IDS: StorageValue<Vec<ParaId>> = StorageValue::new(NAME, "
 /// The next id [`Call::Reserve`] tries.
 pub static NEXT_FREE_ID: StorageValue<ParaId> = StorageValue::new(NAME, "NextFreeId");
 
+/// This module's storage items, described for clients.
+pub fn storage_metadata() -> alloc::vec::Vec<tessera_runtime::metadata::StorageEntryMetadata> {
+    alloc::vec![
+        RESERVATIONS.metadata(),
+        ONBOARDING.metadata(),
+        ONBOARDING_IDS.metadata_or_default(),
+        NEXT_FREE_ID.metadata(),
+    ]
+}
+
 /// Calls of `registrar` (signed; deregistration by root too).
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub enum Call {
     /// Reserves the next free para id for the caller, taking [`PARA_ID_DEPOSIT`].
     #[codec(index = 0)]
@@ -110,7 +120,7 @@ pub enum Call {
 }
 
 /// Events of `registrar`.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub enum Event {
     /// A para id was reserved.
     #[codec(index = 0)]
@@ -150,8 +160,32 @@ const BASE_WEIGHT: Weight = 50_000_000;
 /// Weight per byte of head and code (hashing and writing).
 const WEIGHT_PER_BYTE: Weight = 2_000;
 
-fn error(name: &str) -> CallError {
-    DispatchError::module(NAME, name).into()
+tessera_runtime::module_error! {
+    /// Errors of `registrar`.
+    pub enum Error for NAME {
+        /// The para id is reserved by another account.
+        Reserved,
+        /// The para id is not reserved.
+        NotReserved,
+        /// The caller does not manage this para id.
+        NotManager,
+        /// The para is registered already.
+        AlreadyRegistered,
+        /// The validation code is empty.
+        EmptyCode,
+        /// The validation code is larger than the chain accepts.
+        CodeTooLarge,
+        /// The head data is larger than the chain accepts.
+        HeadTooLarge,
+        /// Too many paras are onboarding at once.
+        TooManyOnboarding,
+        /// No core is free for another para.
+        NoFreeCore,
+    }
+}
+
+fn error(error: Error) -> CallError {
+    error.into()
 }
 
 /// The deposit for keeping `bytes` bytes of head and code.
@@ -164,11 +198,11 @@ pub fn data_deposit(bytes: usize) -> Balance {
 /// out move past it, so it is never handed out later.
 pub fn claim_for_root(state: &mut tessera_runtime::state::State<'_>, id: ParaId) -> CallResult {
     if RESERVATIONS.get(state, &id)?.is_some() {
-        return Err(error("Reserved"));
+        return Err(error(Error::Reserved));
     }
     let next = NEXT_FREE_ID.get(state)?.unwrap_or(FIRST_PUBLIC_ID);
     if id >= next {
-        let after = ParaId(id.0.checked_add(1).ok_or(DispatchError::Overflow)?);
+        let after = ParaId(id.0.checked_add(1).ok_or(DispatchError::OVERFLOW)?);
         NEXT_FREE_ID.put(state, &after);
     }
     Ok(())
@@ -186,7 +220,7 @@ fn reserve<E: From<Event> + From<balances::Event> + From<system::Event>>(
     while paras::PARAS.get(&mut ctx.state, &id)?.is_some()
         || RESERVATIONS.get(&mut ctx.state, &id)?.is_some()
     {
-        id = ParaId(id.0.checked_add(1).ok_or(DispatchError::Overflow)?);
+        id = ParaId(id.0.checked_add(1).ok_or(DispatchError::OVERFLOW)?);
     }
     balances::transfer(ctx, who, &POT, PARA_ID_DEPOSIT, Existence::KeepAlive)?;
     let reservation = Reservation {
@@ -195,7 +229,7 @@ fn reserve<E: From<Event> + From<balances::Event> + From<system::Event>>(
         onboarded: false,
     };
     RESERVATIONS.insert(&mut ctx.state, &id, &reservation);
-    let next = ParaId(id.0.checked_add(1).ok_or(DispatchError::Overflow)?);
+    let next = ParaId(id.0.checked_add(1).ok_or(DispatchError::OVERFLOW)?);
     NEXT_FREE_ID.put(&mut ctx.state, &next);
     ctx.deposit_event(Event::Reserved { id, manager: *who });
     Ok(())
@@ -210,39 +244,39 @@ fn register<E: From<Event> + From<balances::Event> + From<system::Event>>(
 ) -> CallResult {
     let mut reservation = RESERVATIONS
         .get(&mut ctx.state, &id)?
-        .ok_or_else(|| error("NotReserved"))?;
+        .ok_or_else(|| error(Error::NotReserved))?;
     if reservation.manager != *who {
-        return Err(error("NotManager"));
+        return Err(error(Error::NotManager));
     }
     if paras::PARAS.get(&mut ctx.state, &id)?.is_some()
         || ONBOARDING.get(&mut ctx.state, &id)?.is_some()
     {
-        return Err(error("AlreadyRegistered"));
+        return Err(error(Error::AlreadyRegistered));
     }
     if code.0.is_empty() {
-        return Err(error("EmptyCode"));
+        return Err(error(Error::EmptyCode));
     }
     if code.0.len() > paras::MAX_CODE_SIZE {
-        return Err(error("CodeTooLarge"));
+        return Err(error(Error::CodeTooLarge));
     }
     if genesis_head.0.len() > paras::MAX_HEAD_SIZE {
-        return Err(error("HeadTooLarge"));
+        return Err(error(Error::HeadTooLarge));
     }
     let mut waiting = ONBOARDING_IDS.get_or_default(&mut ctx.state)?;
     if waiting.len() >= MAX_ONBOARDING {
-        return Err(error("TooManyOnboarding"));
+        return Err(error(Error::TooManyOnboarding));
     }
     let paras = paras::para_ids(&mut ctx.state)?.len();
     let validators = crate::session::validators(&mut ctx.state)?.len();
     if paras.saturating_add(waiting.len()) >= validators {
-        return Err(error("NoFreeCore"));
+        return Err(error(Error::NoFreeCore));
     }
     let deposit = data_deposit(genesis_head.0.len().saturating_add(code.0.len()));
     balances::transfer(ctx, who, &POT, deposit, Existence::KeepAlive)?;
     reservation.deposit = reservation
         .deposit
         .checked_add(deposit)
-        .ok_or(DispatchError::Overflow)?;
+        .ok_or(DispatchError::OVERFLOW)?;
     RESERVATIONS.insert(&mut ctx.state, &id, &reservation);
     let at = ctx.block_number.saturating_add(ONBOARDING_DELAY);
     let onboarding = Onboarding {
@@ -269,7 +303,7 @@ where
 {
     let reservation = RESERVATIONS
         .get(&mut ctx.state, &id)?
-        .ok_or_else(|| error("NotReserved"))?;
+        .ok_or_else(|| error(Error::NotReserved))?;
     match origin {
         Origin::Root => {}
         Origin::Signed(who) if *who == reservation.manager => {}

@@ -22,7 +22,7 @@ pub use tessera_runtime::wasm::api::parachain_host::{
 };
 
 /// A core: the para assigned to it and its candidate pending availability, if any.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct CoreState {
     /// The para on the core.
     pub para: ParaId,
@@ -32,7 +32,7 @@ pub struct CoreState {
 
 /// The candidate pending availability on a core, without its commitments (which may carry
 /// megabytes of new code): what approval checking needs of it.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct OccupiedCore {
     /// The candidate's hash.
     pub hash: Hash,
@@ -57,7 +57,7 @@ impl From<PendingCandidate> for OccupiedCore {
 
 /// What a candidate is validated with: the validation data it must commit to and the hash of
 /// the code that validates it.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct CandidateValidation {
     /// The persisted validation data.
     pub data: PersistedValidationData,
@@ -67,7 +67,7 @@ pub struct CandidateValidation {
 
 /// What a relay block did with candidates (Polkadot's `CandidateEvent`, with the disputes
 /// it concluded): what nodes follow without decoding the runtime's events themselves.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub enum CandidateEvent {
     /// Backed: it waits for availability on its para's core.
     #[codec(index = 0)]
@@ -251,7 +251,7 @@ pub fn pvf_checks(
 
 /// What a block author has for the parachains inherent of the block after `parent_header`
 /// ([`CREATE_INHERENT`]): everything it holds; the runtime keeps what it would accept.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct InherentOffer {
     /// The parent block's header.
     pub parent_header: Header,
@@ -271,7 +271,7 @@ pub struct InherentOffer {
 
 /// The parachains inherent the runtime made from an [`InherentOffer`], with what it left out
 /// and why (for the author's log).
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct CreatedInherent {
     /// The inherent's call.
     pub call: inclusion::Call,
@@ -385,7 +385,7 @@ pub fn create_inherent(
         if let Err(err) =
             inclusion::check_backed(&mut state, &parent, now, &validators, &cores, &candidate)
         {
-            left_out.push((hash, alloc::format!("{err:?}")));
+            left_out.push((hash, alloc::format!("{err}")));
             continue;
         }
         let commitments = &candidate.candidate.commitments;

@@ -21,6 +21,15 @@ pub static SLOT_DURATION: StorageValue<u64> = StorageValue::new(NAME, "SlotDurat
 /// Slots per epoch.
 pub static EPOCH_LENGTH: StorageValue<u64> = StorageValue::new(NAME, "EpochLength");
 
+/// This module's storage items, described for clients.
+pub fn storage_metadata() -> alloc::vec::Vec<tessera_runtime::metadata::StorageEntryMetadata> {
+    alloc::vec![
+        VALIDATORS.metadata_or_default(),
+        SLOT_DURATION.metadata(),
+        EPOCH_LENGTH.metadata(),
+    ]
+}
+
 /// The validator set in `state`.
 pub fn validators(state: &mut State<'_>) -> tessera_runtime::Result<Vec<AccountId>> {
     VALIDATORS.get_or_default(state)

@@ -46,13 +46,24 @@ fn header() -> impl Strategy<Value = Header> {
 
 fn leaf_call() -> impl Strategy<Value = Call> {
     prop_oneof![
-        (account(), any::<u128>())
-            .prop_map(|(dest, value)| Call::Balances(balances::Call::Transfer { dest, value })),
+        (account(), any::<u128>()).prop_map(|(dest, value)| Call::Balances(
+            balances::Call::Transfer {
+                dest: dest.into(),
+                value
+            }
+        )),
         (account(), any::<u128>()).prop_map(|(dest, value)| {
-            Call::Balances(balances::Call::TransferKeepAlive { dest, value })
+            Call::Balances(balances::Call::TransferKeepAlive {
+                dest: dest.into(),
+                value,
+            })
         }),
-        (account(), any::<u128>())
-            .prop_map(|(who, free)| Call::Balances(balances::Call::ForceSetBalance { who, free })),
+        (account(), any::<u128>()).prop_map(|(who, free)| Call::Balances(
+            balances::Call::ForceSetBalance {
+                who: who.into(),
+                free
+            }
+        )),
         vec(any::<u8>(), 0..50).prop_map(|remark| Call::System(system::Call::Remark { remark })),
         account().prop_map(|new| Call::Sudo(sudo::Call::SetKey { new })),
     ]

@@ -14,7 +14,7 @@ use tessera_relay_chain::paras::{self, HeadData, ParaId, ValidationCode};
 use tessera_relay_chain::pvf_check::{self, PvfCheckStatement, PRECHECK_TTL};
 use tessera_relay_chain::{Call, ChainSpec, Event, GenesisPara, HexBytes, RelayRuntime};
 use tessera_runtime::crypto::Pair;
-use tessera_runtime::dispatch::{DispatchError, EventRecord};
+use tessera_runtime::dispatch::EventRecord;
 use tessera_runtime::executive::{execute_block, BlockError, InvalidTransaction};
 use tessera_runtime::extrinsic::Extrinsic;
 use tessera_runtime::modules::{sudo, system};
@@ -324,8 +324,8 @@ fn signed(
     }
 }
 
-fn failed(name: &str) -> InvalidTransaction {
-    InvalidTransaction::InherentFailed(DispatchError::module(inclusion::NAME, name))
+fn failed(error: inclusion::Error) -> InvalidTransaction {
+    InvalidTransaction::InherentFailed(tessera_relay_chain::dispatch_error(error))
 }
 
 /// Bits for cores [PARA, OTHER].
@@ -405,7 +405,7 @@ fn a_candidate_on_the_pending_one_is_backed_in_the_block_that_includes_it() {
     let second_backed = relay.backed(second.clone(), &group);
     assert_eq!(
         relay.block(vec![relay.enter(vec![], vec![second_backed.clone()])]),
-        Err(failed("CoreOccupied")),
+        Err(failed(inclusion::Error::CoreOccupied)),
         "not while the first holds the core"
     );
     let available = (0..3)
@@ -440,18 +440,18 @@ fn an_author_cannot_include_what_was_not_backed_or_signed() {
     let outsider = (0..4).find(|v| !group.contains(v)).unwrap();
     let good = relay.candidate(PARA, vec![1, 1]);
 
-    let cases: Vec<(BackedCandidate, &str)> = vec![
+    let cases: Vec<(BackedCandidate, inclusion::Error)> = vec![
         (
             relay.backed(good.clone(), &group[..1]),
-            "InsufficientBacking",
+            inclusion::Error::InsufficientBacking,
         ),
         (
             relay.backed(good.clone(), &[group[0], outsider]),
-            "NotInBackingGroup",
+            inclusion::Error::NotInBackingGroup,
         ),
         (
             relay.backed(good.clone(), &[group[0], group[0]]),
-            "DuplicateStatement",
+            inclusion::Error::DuplicateStatement,
         ),
         (
             {
@@ -459,7 +459,7 @@ fn an_author_cannot_include_what_was_not_backed_or_signed() {
                 forged.votes[1].signature = forged.votes[0].signature;
                 forged
             },
-            "BadStatementSignature",
+            inclusion::Error::BadStatementSignature,
         ),
         (
             {
@@ -467,7 +467,7 @@ fn an_author_cannot_include_what_was_not_backed_or_signed() {
                 c.descriptor.validation_code_hash = code(7).hash();
                 relay.backed(signed(c.descriptor, c.commitments), &group)
             },
-            "WrongValidationCode",
+            inclusion::Error::WrongValidationCode,
         ),
         (
             {
@@ -475,7 +475,7 @@ fn an_author_cannot_include_what_was_not_backed_or_signed() {
                 c.descriptor.relay_parent = Hash([3; 32]);
                 relay.backed(signed(c.descriptor, c.commitments), &group)
             },
-            "WrongRelayParent",
+            inclusion::Error::WrongRelayParent,
         ),
         (
             {
@@ -483,7 +483,7 @@ fn an_author_cannot_include_what_was_not_backed_or_signed() {
                 c.descriptor.persisted_validation_data_hash = Hash([4; 32]);
                 relay.backed(signed(c.descriptor, c.commitments), &group)
             },
-            "ValidationDataMismatch",
+            inclusion::Error::ValidationDataMismatch,
         ),
         (
             {
@@ -491,7 +491,7 @@ fn an_author_cannot_include_what_was_not_backed_or_signed() {
                 c.commitments.head_data = HeadData(vec![6]);
                 relay.backed(c, &group)
             },
-            "ParaHeadMismatch",
+            inclusion::Error::ParaHeadMismatch,
         ),
         (
             {
@@ -499,7 +499,7 @@ fn an_author_cannot_include_what_was_not_backed_or_signed() {
                 c.descriptor.pov_hash = Hash([5; 32]);
                 relay.backed(c, &group)
             },
-            "BadCollatorSignature",
+            inclusion::Error::BadCollatorSignature,
         ),
     ];
     for (backed, reason) in cases {
@@ -507,7 +507,7 @@ fn an_author_cannot_include_what_was_not_backed_or_signed() {
         assert_eq!(
             relay.block(vec![relay.enter(vec![], vec![backed])]),
             Err(failed(reason)),
-            "{reason}"
+            "{reason:?}"
         );
         assert_eq!(relay.head, before);
     }
@@ -520,7 +520,7 @@ fn an_author_cannot_include_what_was_not_backed_or_signed() {
     let again = relay.backed(relay.candidate(PARA, vec![1, 9]), &relay.group(PARA));
     assert_eq!(
         relay.block(vec![relay.enter(vec![], vec![again])]),
-        Err(failed("CoreOccupied"))
+        Err(failed(inclusion::Error::CoreOccupied))
     );
 
     let forged = {
@@ -537,15 +537,18 @@ fn an_author_cannot_include_what_was_not_backed_or_signed() {
         }
     };
     for (bitfields, reason) in [
-        (vec![forged], "BadBitfieldSignature"),
-        (vec![stale], "BadBitfieldSignature"),
-        (vec![relay.bitfield(0, vec![true])], "BitfieldWrongLength"),
+        (vec![forged], inclusion::Error::BadBitfieldSignature),
+        (vec![stale], inclusion::Error::BadBitfieldSignature),
+        (
+            vec![relay.bitfield(0, vec![true])],
+            inclusion::Error::BitfieldWrongLength,
+        ),
         (
             vec![
                 relay.bitfield(0, bits(true, false)),
                 relay.bitfield(0, bits(true, false)),
             ],
-            "DuplicateBitfield",
+            inclusion::Error::DuplicateBitfield,
         ),
         (
             vec![{
@@ -553,13 +556,13 @@ fn an_author_cannot_include_what_was_not_backed_or_signed() {
                 b.validator = 9;
                 b
             }],
-            "UnknownValidator",
+            inclusion::Error::UnknownValidator,
         ),
     ] {
         assert_eq!(
             relay.block(vec![relay.enter(bitfields, vec![])]),
             Err(failed(reason)),
-            "{reason}"
+            "{reason:?}"
         );
     }
 
@@ -567,7 +570,7 @@ fn an_author_cannot_include_what_was_not_backed_or_signed() {
     let once = relay.enter(vec![], vec![]);
     assert_eq!(
         relay.block(vec![once.clone(), once]),
-        Err(failed("AlreadyEntered"))
+        Err(failed(inclusion::Error::AlreadyEntered))
     );
     let not_inherent = Extrinsic::<Call> {
         signature: None,
@@ -597,7 +600,7 @@ fn importers_reject_a_block_whose_inherent_fails() {
         err,
         BlockError::InvalidExtrinsic {
             index: 0,
-            error: failed("InsufficientBacking")
+            error: failed(inclusion::Error::InsufficientBacking)
         }
     );
 }
@@ -625,7 +628,7 @@ fn an_unavailable_candidate_times_out_and_frees_its_core() {
     let orphan = relay.backed(orphan, &relay.group(PARA));
     assert_eq!(
         relay.block(vec![relay.enter(vec![], vec![orphan])]),
-        Err(failed("ValidationDataMismatch"))
+        Err(failed(inclusion::Error::ValidationDataMismatch))
     );
     let events = relay.block(vec![relay.enter(vec![], vec![])]).unwrap();
     assert_eq!(
@@ -783,7 +786,7 @@ fn code_too_many_reject_is_dropped_and_a_verdict_on_it_cannot_be_replayed_on_a_n
             vec![],
             vec![from_this_check]
         )]),
-        Err(pvf_refused("BadSignature"))
+        Err(pvf_refused(pvf_check::Error::BadSignature))
     );
 }
 
@@ -852,12 +855,12 @@ fn root_replaces_an_upgrade_under_check() {
             vec![],
             vec![relay.verdict(0, &code(9), true)]
         )]),
-        Err(pvf_refused("NotUnderCheck"))
+        Err(pvf_refused(pvf_check::Error::NotUnderCheck))
     );
 }
 
-fn pvf_refused(name: &str) -> InvalidTransaction {
-    InvalidTransaction::InherentFailed(DispatchError::module(pvf_check::NAME, name))
+fn pvf_refused(error: pvf_check::Error) -> InvalidTransaction {
+    InvalidTransaction::InherentFailed(tessera_relay_chain::dispatch_error(error))
 }
 
 #[test]
@@ -872,20 +875,26 @@ fn an_author_cannot_slip_in_bad_verdicts() {
     let mut unknown = relay.verdict(1, &code(9), true);
     unknown.validator = 4;
     let cases = [
-        ("DoubleVote", vec![relay.verdict(0, &code(9), false)]),
         (
-            "DoubleVote",
+            pvf_check::Error::DoubleVote,
+            vec![relay.verdict(0, &code(9), false)],
+        ),
+        (
+            pvf_check::Error::DoubleVote,
             vec![
                 relay.verdict(2, &code(9), true),
                 relay.verdict(2, &code(9), true),
             ],
         ),
-        ("BadSignature", vec![bad_signature]),
-        ("WrongSession", vec![other_session]),
-        ("UnknownValidator", vec![unknown]),
-        ("NotUnderCheck", vec![relay.verdict(1, &code(10), true)]),
+        (pvf_check::Error::BadSignature, vec![bad_signature]),
+        (pvf_check::Error::WrongSession, vec![other_session]),
+        (pvf_check::Error::UnknownValidator, vec![unknown]),
         (
-            "TooManyStatements",
+            pvf_check::Error::NotUnderCheck,
+            vec![relay.verdict(1, &code(10), true)],
+        ),
+        (
+            pvf_check::Error::TooManyStatements,
             vec![relay.verdict(1, &code(9), true); pvf_check::MAX_STATEMENTS_PER_BLOCK + 1],
         ),
     ];
@@ -893,7 +902,7 @@ fn an_author_cannot_slip_in_bad_verdicts() {
         assert_eq!(
             relay.block(vec![relay.enter_all(vec![], vec![], vec![], statements)]),
             Err(pvf_refused(name)),
-            "{name}"
+            "{name:?}"
         );
     }
     // None of them counted.
@@ -1092,7 +1101,7 @@ fn a_candidate_concluded_invalid_is_never_backed_again() {
     let backed = relay.backed(candidate, &group);
     assert_eq!(
         relay.block(vec![relay.enter_with(vec![], vec![backed], vec![set])]),
-        Err(failed("ConcludedInvalid"))
+        Err(failed(inclusion::Error::ConcludedInvalid))
     );
 }
 
@@ -1159,10 +1168,9 @@ fn a_concluded_dispute_is_recorded_its_losing_side_disabled_and_their_statements
     // The same dispute again is refused.
     assert_eq!(
         relay.block(vec![relay.enter_with(vec![], vec![], vec![set])]),
-        Err(InvalidTransaction::InherentFailed(DispatchError::module(
-            disputes::NAME,
-            "DisputeAlreadyRecorded"
-        )))
+        Err(InvalidTransaction::InherentFailed(
+            tessera_relay_chain::dispatch_error(disputes::Error::DisputeAlreadyRecorded)
+        ))
     );
 
     // Validator 0's statements no longer back anything, and its bitfield no longer counts.
@@ -1175,7 +1183,7 @@ fn a_concluded_dispute_is_recorded_its_losing_side_disabled_and_their_statements
     let backed = relay.backed(relay.candidate(para, vec![9, 9]), &group);
     assert_eq!(
         relay.block(vec![relay.enter(vec![], vec![backed])]),
-        Err(failed("DisabledBacker"))
+        Err(failed(inclusion::Error::DisabledBacker))
     );
     let other = if para == PARA { OTHER } else { PARA };
     let group = relay.group(other);
@@ -1222,17 +1230,16 @@ fn a_dispute_that_concluded_valid_names_those_who_said_invalid() {
 fn a_dispute_set_that_is_forged_unfinished_or_out_of_order_fails_the_inherent() {
     let mut relay = Relay::new();
     let candidate = Hash([9; 32]);
-    let refused = |name: &str| {
-        Err(InvalidTransaction::InherentFailed(DispatchError::module(
-            disputes::NAME,
-            name,
-        )))
+    let refused = |error: disputes::Error| {
+        Err(InvalidTransaction::InherentFailed(
+            tessera_relay_chain::dispatch_error(error),
+        ))
     };
-    let cases: Vec<(DisputeStatementSet, &str)> = vec![
+    let cases: Vec<(DisputeStatementSet, disputes::Error)> = vec![
         // Two of four is not more than two thirds.
         (
             dispute(&relay, candidate, true, &[0, 1], &[2]),
-            "DisputeNotConcluded",
+            disputes::Error::DisputeNotConcluded,
         ),
         (
             {
@@ -1240,7 +1247,7 @@ fn a_dispute_set_that_is_forged_unfinished_or_out_of_order_fails_the_inherent() 
                 set.votes[2].signature = set.votes[1].signature;
                 set
             },
-            "DisputeBadSignature",
+            disputes::Error::DisputeBadSignature,
         ),
         (
             {
@@ -1248,7 +1255,7 @@ fn a_dispute_set_that_is_forged_unfinished_or_out_of_order_fails_the_inherent() 
                 set.votes.swap(0, 1);
                 set
             },
-            "DisputeVotesNotAscending",
+            disputes::Error::DisputeVotesNotAscending,
         ),
         (
             {
@@ -1256,7 +1263,7 @@ fn a_dispute_set_that_is_forged_unfinished_or_out_of_order_fails_the_inherent() 
                 set.votes[2].validator = 7;
                 set
             },
-            "DisputeUnknownValidator",
+            disputes::Error::DisputeUnknownValidator,
         ),
         (
             {
@@ -1264,7 +1271,7 @@ fn a_dispute_set_that_is_forged_unfinished_or_out_of_order_fails_the_inherent() 
                 set.session = 5;
                 set
             },
-            "DisputeWrongSession",
+            disputes::Error::DisputeWrongSession,
         ),
         (
             {
@@ -1272,14 +1279,14 @@ fn a_dispute_set_that_is_forged_unfinished_or_out_of_order_fails_the_inherent() 
                 set.votes[1].candidate = Hash([1; 32]);
                 set
             },
-            "DisputeVoteForAnotherDispute",
+            disputes::Error::DisputeVoteForAnotherDispute,
         ),
     ];
     for (set, name) in cases {
         assert_eq!(
             relay.block(vec![relay.enter_with(vec![], vec![], vec![set])]),
             refused(name),
-            "{name}"
+            "{name:?}"
         );
     }
     assert!(disputes::disabled(&mut relay.state()).unwrap().is_empty());
@@ -1318,7 +1325,7 @@ fn the_runtime_makes_the_inherent_from_what_the_author_offers_leaving_out_what_i
         created.left_out,
         vec![(
             forged.candidate.hash(),
-            format!("{:?}", failed_call("NotInBackingGroup"))
+            failed_call(inclusion::Error::NotInBackingGroup).to_string()
         )]
     );
     assert_eq!(created.dropped.len(), 1);
@@ -1385,6 +1392,6 @@ fn the_runtime_makes_the_inherent_from_what_the_author_offers_leaving_out_what_i
     assert_eq!(created.left_out[0].1, "over the block's commitment budget");
 }
 
-fn failed_call(name: &str) -> tessera_runtime::dispatch::CallError {
-    DispatchError::module(inclusion::NAME, name).into()
+fn failed_call(error: inclusion::Error) -> tessera_runtime::dispatch::CallError {
+    tessera_relay_chain::dispatch_error(error).into()
 }

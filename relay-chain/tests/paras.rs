@@ -22,8 +22,8 @@ fn call(ctx: &mut Context<'_, Event>, origin: Origin, call: paras::Call) -> Resu
     Dispatch::<Event>::dispatch(Call::Paras(call), ctx, origin)
 }
 
-fn module_error(name: &str) -> CallError {
-    DispatchError::module(paras::NAME, name).into()
+fn module_error(error: paras::Error) -> CallError {
+    tessera_relay_chain::dispatch_error(error).into()
 }
 
 fn code(byte: u8) -> ValidationCode {
@@ -51,12 +51,12 @@ fn register_upgrade_and_deregister() {
     call(&mut ctx, Origin::Root, register(1001, code(1))).unwrap();
     assert_eq!(
         call(&mut ctx, Origin::Root, register(1000, code(2))),
-        Err(module_error("AlreadyRegistered"))
+        Err(module_error(paras::Error::AlreadyRegistered))
     );
     let too_big = ValidationCode(vec![0; MAX_CODE_SIZE + 1]);
     assert_eq!(
         call(&mut ctx, Origin::Root, register(1002, too_big)),
-        Err(module_error("CodeTooLarge"))
+        Err(module_error(paras::Error::CodeTooLarge))
     );
     // One copy of the shared code, two references.
     let hash = code(1).hash();
@@ -77,7 +77,7 @@ fn register_upgrade_and_deregister() {
     call(&mut ctx, Origin::Root, upgrade.clone()).unwrap();
     assert_eq!(
         call(&mut ctx, Origin::Root, upgrade),
-        Err(module_error("UpgradePending"))
+        Err(module_error(paras::Error::UpgradePending))
     );
     let at = 5 + UPGRADE_DELAY;
     let before = paras::para_at(&mut ctx.state, ParaId(1000), at - 1)
@@ -121,7 +121,7 @@ fn register_upgrade_and_deregister() {
             Origin::Root,
             paras::Call::Deregister { id: ParaId(1001) }
         ),
-        Err(module_error("NotRegistered"))
+        Err(module_error(paras::Error::NotRegistered))
     );
 }
 
@@ -204,7 +204,7 @@ fn root_replaces_a_paras_own_upgrade_unless_a_block_that_switched_may_be_pending
     let mut ctx = scheduled_by_para(at + 1);
     assert_eq!(
         call(&mut ctx, Origin::Root, by_root.clone()),
-        Err(module_error("UpgradePending"))
+        Err(module_error(paras::Error::UpgradePending))
     );
     // And time alone does not enact the para's upgrade.
     let info = paras::para_at(&mut ctx.state, ParaId(1000), at + 5)

@@ -30,7 +30,7 @@ fn block_of(transfers: &[(usize, usize, u128)]) -> (BTreeMap<Hash, Vec<u8>>, Hea
         .iter()
         .map(|&(from, to, amount)| {
             let call = Call::Balances(balances::Call::Transfer {
-                dest: pairs[to].public(),
+                dest: pairs[to].public().into(),
                 value: amount,
             });
             let extra = SignedExtra {

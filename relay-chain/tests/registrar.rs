@@ -107,7 +107,7 @@ impl Relay {
         let xt = self.signed(name, call);
         let events = self.block(vec![xt]);
         if let Some(error) = events.iter().find_map(|event| match event {
-            Event::System(system::Event::ExtrinsicFailed { error, .. }) => Some(error.clone()),
+            Event::System(system::Event::ExtrinsicFailed { error, .. }) => Some(*error),
             _ => None,
         }) {
             return Err(error);
@@ -143,8 +143,8 @@ fn registrar_events(events: &[Event]) -> Vec<RegistrarEvent> {
         .collect()
 }
 
-fn module_error(name: &str) -> DispatchError {
-    DispatchError::module(registrar::NAME, name)
+fn module_error(error: registrar::Error) -> DispatchError {
+    tessera_relay_chain::dispatch_error(error)
 }
 
 fn register(id: ParaId, head: Vec<u8>, code: Vec<u8>) -> Call {
@@ -197,11 +197,11 @@ fn any_account_onboards_a_para_after_the_delay_and_gets_every_deposit_back() {
             "Charlie",
             register(ParaId(2000), head.clone(), code.clone())
         ),
-        Err(module_error("NotManager"))
+        Err(module_error(registrar::Error::NotManager))
     );
     assert_eq!(
         relay.call("Bob", register(ParaId(1999), head.clone(), code.clone())),
-        Err(module_error("NotReserved"))
+        Err(module_error(registrar::Error::NotReserved))
     );
     let before = relay.free(&bob);
     let registered = relay
@@ -221,7 +221,7 @@ fn any_account_onboards_a_para_after_the_delay_and_gets_every_deposit_back() {
     assert_eq!(relay.free(&POT), 2 * PARA_ID_DEPOSIT + data);
     assert_eq!(
         relay.call("Bob", register(ParaId(2000), head.clone(), code.clone())),
-        Err(module_error("AlreadyRegistered"))
+        Err(module_error(registrar::Error::AlreadyRegistered))
     );
 
     // Onboarded by the inherent of block `at`: a core from the next block on.
@@ -299,20 +299,20 @@ fn bad_registrations_are_refused_and_leave_the_state_as_it_was() {
     let id = ParaId(2000);
     let head = || vec![0u8; 8];
     let cases = [
-        (register(id, head(), vec![]), "EmptyCode"),
+        (register(id, head(), vec![]), registrar::Error::EmptyCode),
         (
             register(id, head(), vec![1; paras::MAX_CODE_SIZE + 1]),
-            "CodeTooLarge",
+            registrar::Error::CodeTooLarge,
         ),
         (
             register(id, vec![0; paras::MAX_HEAD_SIZE + 1], vec![1; 10]),
-            "HeadTooLarge",
+            registrar::Error::HeadTooLarge,
         ),
     ];
     for (call, error) in cases {
         let pot = relay.free(&POT);
         assert_eq!(relay.call("Bob", call), Err(module_error(error)));
-        assert_eq!(relay.free(&POT), pot, "{error}: nothing was taken");
+        assert_eq!(relay.free(&POT), pot, "{error:?}: nothing was taken");
         assert!(registrar::ONBOARDING
             .get(&mut relay.state(), &id)
             .unwrap()
@@ -322,7 +322,7 @@ fn bad_registrations_are_refused_and_leave_the_state_as_it_was() {
     // A manager who cannot pay the data deposit keeps its reservation and its money.
     let poor = Pair::from_uri("//Poor").unwrap();
     let endow = Call::Balances(balances::Call::TransferKeepAlive {
-        dest: poor.public(),
+        dest: poor.public().into(),
         value: PARA_ID_DEPOSIT + tessera_relay_chain::UNIT,
     });
     relay.call("Alice", endow).unwrap();
@@ -388,7 +388,7 @@ fn a_waiting_registration_can_be_withdrawn_and_root_cannot_take_a_reserved_id() 
     assert!(events.iter().any(|event| matches!(
         event,
         Event::Sudo(sudo::Event::Sudid { result: Err(error) })
-            if *error == module_error("Reserved")
+            if *error == module_error(registrar::Error::Reserved)
     )));
     // Withdrawn before its block, it is never onboarded and the deposits go back.
     let refunded = PARA_ID_DEPOSIT + data_deposit(108);
@@ -443,12 +443,12 @@ fn registrations_stop_while_every_validator_has_a_core() {
     let failed: Vec<_> = events
         .iter()
         .filter_map(|event| match event {
-            Event::System(system::Event::ExtrinsicFailed { error, .. }) => Some(error.clone()),
+            Event::System(system::Event::ExtrinsicFailed { error, .. }) => Some(*error),
             _ => None,
         })
         .collect();
     assert_eq!(registered, 4);
-    assert_eq!(failed, [module_error("NoFreeCore")]);
+    assert_eq!(failed, [module_error(registrar::Error::NoFreeCore)]);
     // Due in the same block, they are onboarded two a block; all four end up with a core.
     let mut onboarded = Vec::new();
     for _ in 0..ONBOARDING_DELAY + 4 {

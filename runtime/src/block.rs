@@ -10,7 +10,7 @@ use parity_scale_codec::{Decode, Encode};
 ///
 /// Nodes, stores and the network handle extrinsics as bytes; the runtime decodes them (with a
 /// depth limit) when it validates or applies them.
-#[derive(Clone, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct OpaqueExtrinsic(pub Vec<u8>);
 
 impl core::fmt::Debug for OpaqueExtrinsic {
@@ -28,7 +28,7 @@ impl OpaqueExtrinsic {
 }
 
 /// A block: the header and the extrinsics it commits to.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct Block {
     /// The header.
     pub header: Header,

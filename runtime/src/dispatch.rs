@@ -10,15 +10,15 @@ use crate::crypto::AccountId;
 use crate::header::BlockNumber;
 use crate::state::State;
 use crate::Balance;
-use alloc::string::String;
 use alloc::vec::Vec;
 use parity_scale_codec::{Decode, Encode};
+use scale_info::TypeInfo;
 
 /// Execution cost of a call, in picoseconds of reference hardware.
 pub type Weight = u64;
 
 /// Who is calling.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
 pub enum Origin {
     /// The chain itself (genesis, sudo, governance).
     Root,
@@ -46,33 +46,132 @@ impl Origin {
     }
 }
 
-/// Why a call failed; recorded in the `ExtrinsicFailed` event. The fee is still paid.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, thiserror::Error)]
+/// Why a call failed: Substrate's `DispatchError`, with its variant indices, so that clients
+/// read it from events as they do on Polkadot. Recorded in `ExtrinsicFailed`; the fee is still
+/// paid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, TypeInfo, thiserror::Error)]
 pub enum DispatchError {
+    /// An address names no account this chain can find (an account index, raw bytes or a
+    /// 20-byte address).
+    #[codec(index = 1)]
+    #[error("cannot look up the account")]
+    CannotLookup,
     /// The origin may not make this call.
+    #[codec(index = 2)]
     #[error("bad origin")]
     BadOrigin,
     /// An error of a module.
-    #[error("{module}: {error}")]
-    Module {
-        /// The module's name.
-        module: String,
-        /// The error variant's name.
-        error: String,
-    },
-    /// A balance or counter would overflow.
-    #[error("arithmetic overflow")]
-    Overflow,
+    #[codec(index = 3)]
+    #[error("{0}")]
+    Module(ModuleError),
+    /// Arithmetic went out of range.
+    #[codec(index = 8)]
+    #[error("arithmetic: {0:?}")]
+    Arithmetic(ArithmeticError),
 }
 
 impl DispatchError {
-    /// A module error.
-    pub fn module(module: &str, error: &str) -> Self {
-        DispatchError::Module {
-            module: module.into(),
-            error: error.into(),
+    /// A balance or counter would overflow.
+    pub const OVERFLOW: DispatchError = DispatchError::Arithmetic(ArithmeticError::Overflow);
+
+    /// The error with its module's index filled in from `index_of` (a runtime's module
+    /// names); other errors unchanged.
+    pub fn with_module_index(self, index_of: impl Fn(&str) -> Option<u8>) -> Self {
+        match self {
+            DispatchError::Module(mut error) => {
+                if let Some(index) = error.module.and_then(index_of) {
+                    error.index = index;
+                }
+                DispatchError::Module(error)
+            }
+            other => other,
         }
     }
+}
+
+/// Substrate's `ArithmeticError`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub enum ArithmeticError {
+    /// Below the type's minimum.
+    Underflow,
+    /// Above the type's maximum.
+    Overflow,
+    /// A division by zero.
+    DivisionByZero,
+}
+
+/// Substrate's `ModuleError`: the module's index in the runtime and its error's encoding.
+/// Equal when those are: the names are for logs and are not encoded.
+#[derive(Clone, Copy, Debug, Eq, Encode, Decode, TypeInfo)]
+pub struct ModuleError {
+    /// The module's index in the runtime ([`ModuleError::UNRESOLVED`] until the runtime's
+    /// dispatch fills it in).
+    pub index: u8,
+    /// The module's error enum, SCALE-encoded and padded with zeroes.
+    pub error: [u8; MAX_MODULE_ERROR_SIZE],
+    /// The module's name, while it is known.
+    #[codec(skip)]
+    pub module: Option<&'static str>,
+    /// The error variant's name, while it is known.
+    #[codec(skip)]
+    pub message: Option<&'static str>,
+}
+
+/// Bytes of a module error's encoding (Substrate's `MAX_MODULE_ERROR_ENCODED_SIZE`).
+pub const MAX_MODULE_ERROR_SIZE: usize = 4;
+
+impl ModuleError {
+    /// The index of an error whose module the runtime has not yet named.
+    pub const UNRESOLVED: u8 = u8::MAX;
+
+    /// The error `error` of its module.
+    pub fn new<E: ModuleErrorKind>(error: &E) -> Self {
+        let mut bytes = [0u8; MAX_MODULE_ERROR_SIZE];
+        let encoded = error.encode();
+        debug_assert!(
+            encoded.len() <= MAX_MODULE_ERROR_SIZE,
+            "{} too large",
+            E::MODULE
+        );
+        for (byte, encoded) in bytes.iter_mut().zip(encoded) {
+            *byte = encoded;
+        }
+        ModuleError {
+            index: Self::UNRESOLVED,
+            error: bytes,
+            module: Some(E::MODULE),
+            message: Some(error.name()),
+        }
+    }
+}
+
+impl PartialEq for ModuleError {
+    fn eq(&self, other: &Self) -> bool {
+        self.index == other.index && self.error == other.error
+    }
+}
+
+impl core::fmt::Display for ModuleError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match (self.module, self.message) {
+            (Some(module), Some(message)) => write!(f, "{module}: {message}"),
+            _ => write!(
+                f,
+                "module {} error 0x{}",
+                self.index,
+                hex::encode(self.error)
+            ),
+        }
+    }
+}
+
+/// A module's error enum ([`module_error!`](crate::module_error) implements it).
+pub trait ModuleErrorKind: Encode {
+    /// The module's name.
+    const MODULE: &'static str;
+
+    /// The variant's name.
+    fn name(&self) -> &'static str;
 }
 
 /// Why a call stopped: a dispatch error (the extrinsic fails, the block goes on) or a state
@@ -91,7 +190,7 @@ pub enum CallError {
 pub type CallResult = Result<(), CallError>;
 
 /// Where in the block an event happened.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
 pub enum Phase {
     /// While applying the extrinsic at this index.
     ApplyExtrinsic(u32),
@@ -101,13 +200,41 @@ pub enum Phase {
     Initialization,
 }
 
-/// An event and where it happened.
+/// An event and where it happened (Substrate's `EventRecord`).
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
 pub struct EventRecord<E> {
     /// Where.
     pub phase: Phase,
     /// What.
     pub event: E,
+    /// Hashes a client may filter events by (none are set today).
+    pub topics: Vec<crate::Hash>,
+}
+
+/// Described under Substrate's path, `frame_system::EventRecord`, by which clients find the
+/// runtime's event enum (its parameter `E`).
+impl<E: TypeInfo + 'static> TypeInfo for EventRecord<E> {
+    type Identity = Self;
+
+    fn type_info() -> scale_info::Type {
+        use scale_info::{build::Fields, meta_type, Path, TypeParameter};
+        scale_info::Type::builder()
+            .path(Path::new("EventRecord", "frame_system"))
+            .type_params([
+                TypeParameter::new("E", Some(meta_type::<E>())),
+                TypeParameter::new("T", Some(meta_type::<crate::Hash>())),
+            ])
+            .composite(
+                Fields::named()
+                    .field(|f| f.ty::<Phase>().name("phase").type_name("Phase"))
+                    .field(|f| f.ty::<E>().name("event").type_name("E"))
+                    .field(|f| {
+                        f.ty::<Vec<crate::Hash>>()
+                            .name("topics")
+                            .type_name("Vec<T>")
+                    }),
+            )
+    }
 }
 
 /// Chain-wide constants of a runtime.
@@ -164,6 +291,7 @@ impl<'a, E> Context<'a, E> {
         self.events.push(EventRecord {
             phase: self.phase,
             event: event.into(),
+            topics: Vec::new(),
         });
     }
 

@@ -44,7 +44,7 @@ pub trait Runtime {
 }
 
 /// Why a transaction cannot be included (it is dropped, or the block containing it rejected).
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, thiserror::Error, scale_info::TypeInfo)]
 pub enum InvalidTransaction {
     /// The bytes are not an extrinsic of this runtime.
     #[error("extrinsic does not decode: {0}")]
@@ -226,7 +226,7 @@ pub enum BlockError {
 }
 
 /// A transaction that may enter the pool.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct ValidTransaction {
     /// The signer.
     pub signer: AccountId,
@@ -410,10 +410,8 @@ impl<'a, R: Runtime> Executive<'a, R> {
             Err(CallError::Dispatch(error)) => {
                 self.ctx.state.rollback_transaction()?;
                 self.ctx.truncate_events(events_before);
-                self.ctx.deposit_event(system::Event::ExtrinsicFailed {
-                    error: error.clone(),
-                    weight,
-                });
+                self.ctx
+                    .deposit_event(system::Event::ExtrinsicFailed { error, weight });
                 Err(error)
             }
             Err(CallError::State(err)) => return Err(err.into()),

@@ -54,7 +54,9 @@ pub const SIGNED_EXTENSIONS: [&str; 8] = [
 
 /// Who signed: Substrate's `MultiAddress`. Tessera accounts are 32-byte public keys, so only
 /// [`MultiAddress::Id`] and [`MultiAddress::Address32`] name one.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
+#[scale_info(replace_segment("tessera_runtime", "sp_runtime"))]
+#[scale_info(replace_segment("extrinsic", "multiaddress"))]
 pub enum MultiAddress {
     /// An account id.
     #[codec(index = 0)]
@@ -103,6 +105,32 @@ pub enum MultiSignature {
     /// transaction is refused as badly signed.
     #[codec(index = 2)]
     Ecdsa([u8; 65]),
+}
+
+/// Described under Substrate's path, `sp_runtime::MultiSignature`, by which clients know it.
+impl scale_info::TypeInfo for MultiSignature {
+    type Identity = Self;
+
+    fn type_info() -> scale_info::Type {
+        use scale_info::build::{Fields, Variants};
+        scale_info::Type::builder()
+            .path(scale_info::Path::new("MultiSignature", "sp_runtime"))
+            .variant(
+                Variants::new()
+                    .variant("Ed25519", |v| {
+                        v.index(0)
+                            .fields(Fields::unnamed().field(|f| f.ty::<[u8; 64]>()))
+                    })
+                    .variant("Sr25519", |v| {
+                        v.index(1)
+                            .fields(Fields::unnamed().field(|f| f.ty::<Signature>()))
+                    })
+                    .variant("Ecdsa", |v| {
+                        v.index(2)
+                            .fields(Fields::unnamed().field(|f| f.ty::<[u8; 65]>()))
+                    }),
+            )
+    }
 }
 
 impl MultiSignature {
@@ -225,8 +253,49 @@ impl Decode for Era {
     }
 }
 
+/// The names of Substrate's `Era` variants: `Mortal{first byte}`, the first byte being 1 to
+/// 255 (0 is `Immortal`).
+macro_rules! mortal_variants {
+    ($($first:literal)*) => {
+        [$( ($first, concat!("Mortal", $first)) ),*]
+    };
+}
+
+/// Described as Substrate describes `Era`: an enum whose index is the first byte, with the
+/// second byte as the field of every mortal variant.
+impl scale_info::TypeInfo for Era {
+    type Identity = Self;
+
+    fn type_info() -> scale_info::Type {
+        use scale_info::build::{Fields, Variants};
+        let mortal: [(u8, &'static str); 255] = mortal_variants!(
+        1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32
+        33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56 57 58 59 60 61
+        62 63 64 65 66 67 68 69 70 71 72 73 74 75 76 77 78 79 80 81 82 83 84 85 86 87 88 89 90
+        91 92 93 94 95 96 97 98 99 100 101 102 103 104 105 106 107 108 109 110 111 112 113 114
+        115 116 117 118 119 120 121 122 123 124 125 126 127 128 129 130 131 132 133 134 135 136
+        137 138 139 140 141 142 143 144 145 146 147 148 149 150 151 152 153 154 155 156 157 158
+        159 160 161 162 163 164 165 166 167 168 169 170 171 172 173 174 175 176 177 178 179 180
+        181 182 183 184 185 186 187 188 189 190 191 192 193 194 195 196 197 198 199 200 201 202
+        203 204 205 206 207 208 209 210 211 212 213 214 215 216 217 218 219 220 221 222 223 224
+        225 226 227 228 229 230 231 232 233 234 235 236 237 238 239 240 241 242 243 244 245 246
+        247 248 249 250 251 252 253 254 255
+        );
+        let mut variants = Variants::new().variant("Immortal", |v| v.index(0));
+        for (first, name) in mortal {
+            variants = variants.variant(name, |v| {
+                v.index(first)
+                    .fields(Fields::unnamed().field(|f| f.ty::<u8>()))
+            });
+        }
+        scale_info::Type::builder()
+            .path(scale_info::Path::new("Era", "sp_runtime::generic::era"))
+            .variant(variants)
+    }
+}
+
 /// The signed extensions' fields sent with a transaction, in [`SIGNED_EXTENSIONS`] order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct SignedExtra {
     /// When the transaction is valid (`CheckMortality`).
     pub era: Era,
@@ -241,7 +310,7 @@ pub struct SignedExtra {
 
 /// What the chain adds to the signed payload without sending it, in [`SIGNED_EXTENSIONS`]
 /// order (Substrate's "additional signed").
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct ChainContext {
     /// The runtime's spec version (`CheckSpecVersion`).
     pub spec_version: u32,
@@ -254,7 +323,7 @@ pub struct ChainContext {
 }
 
 /// Signer, signature and signed fields of a signed extrinsic.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct SignatureData {
     /// The signing account.
     pub address: MultiAddress,
@@ -271,6 +340,28 @@ pub struct Extrinsic<Call> {
     pub signature: Option<SignatureData>,
     /// What to do.
     pub call: Call,
+}
+
+/// Described as Substrate's `UncheckedExtrinsic`, whose type parameters tell clients the
+/// address, call, signature and signed-extension types; its bytes are opaque.
+impl<Call: scale_info::TypeInfo + 'static> scale_info::TypeInfo for Extrinsic<Call> {
+    type Identity = Self;
+
+    fn type_info() -> scale_info::Type {
+        use scale_info::{meta_type, TypeParameter};
+        scale_info::Type::builder()
+            .path(scale_info::Path::new(
+                "UncheckedExtrinsic",
+                "sp_runtime::generic::unchecked_extrinsic",
+            ))
+            .type_params([
+                TypeParameter::new("Address", Some(meta_type::<MultiAddress>())),
+                TypeParameter::new("Call", Some(meta_type::<Call>())),
+                TypeParameter::new("Signature", Some(meta_type::<MultiSignature>())),
+                TypeParameter::new("Extra", Some(meta_type::<SignedExtra>())),
+            ])
+            .composite(scale_info::build::Fields::unnamed().field(|f| f.ty::<Vec<u8>>()))
+    }
 }
 
 impl<Call: Encode> Encode for Extrinsic<Call> {

@@ -8,6 +8,15 @@ use parity_scale_codec::{Decode, Encode};
 #[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
 pub struct Hash(pub [u8; 32]);
 
+/// Described as Substrate's `H256`.
+impl scale_info::TypeInfo for Hash {
+    type Identity = Self;
+
+    fn type_info() -> scale_info::Type {
+        crate::metadata::newtype::<[u8; 32]>("H256", "primitive_types")
+    }
+}
+
 impl Hash {
     /// The all-zero hash, used as the genesis block's parent.
     pub const ZERO: Hash = Hash([0; 32]);

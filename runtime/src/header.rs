@@ -11,7 +11,7 @@ pub type BlockNumber = u32;
 pub type EngineId = [u8; 4];
 
 /// A block header; its blake2b-256 hash is the block's hash.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct Header {
     /// Hash of the parent block.
     pub parent_hash: Hash,
@@ -27,14 +27,14 @@ pub struct Header {
 }
 
 /// Logs attached to a header.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct Digest {
     /// The items in order; a seal, if any, is last.
     pub logs: Vec<DigestItem>,
 }
 
 /// One digest log (indices as in Substrate's `DigestItem`).
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub enum DigestItem {
     /// Consensus data the author sets before execution (e.g. slot and author).
     #[codec(index = 6)]

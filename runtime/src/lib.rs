@@ -47,6 +47,7 @@ pub mod hashing;
 pub mod header;
 pub mod logging;
 pub mod messaging;
+pub mod metadata;
 pub mod modules;
 pub mod parachain;
 pub mod state;
@@ -69,7 +70,7 @@ pub type Nonce = u64;
 
 /// Identifies a runtime's logic and encoding: signed payloads include `spec_version` and
 /// `transaction_version`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, parity_scale_codec::Encode)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, parity_scale_codec::Encode, scale_info::TypeInfo)]
 pub struct RuntimeVersion {
     /// Name of the runtime, e.g. `tessera-relay`.
     pub spec_name: &'static str,

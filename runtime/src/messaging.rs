@@ -37,7 +37,7 @@ pub const MAX_HRMP_CHANNEL_CAPACITY: u32 = 8;
 pub const MAX_HRMP_MESSAGE_SIZE: u32 = 51_200;
 
 /// A message from the relay chain to a para.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct InboundDownwardMessage {
     /// The relay block that queued it.
     pub sent_at: BlockNumber,
@@ -46,7 +46,7 @@ pub struct InboundDownwardMessage {
 }
 
 /// A message from a sibling para, as the relay chain keeps it in a channel.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct InboundHrmpMessage {
     /// The relay block whose inclusion of the sender's candidate queued it.
     pub sent_at: BlockNumber,
@@ -55,7 +55,9 @@ pub struct InboundHrmpMessage {
 }
 
 /// A channel from `sender` to `recipient`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Encode, Decode)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Encode, Decode, scale_info::TypeInfo,
+)]
 pub struct HrmpChannelId {
     /// The sending para.
     pub sender: ParaId,
@@ -64,7 +66,7 @@ pub struct HrmpChannelId {
 }
 
 /// An open channel's limits, fill and head.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct HrmpChannel {
     /// Most messages it holds at once.
     pub max_capacity: u32,
@@ -113,9 +115,28 @@ pub static HRMP_INGRESS: StorageMap<ParaId, Vec<ParaId>> = StorageMap::new(HRMP,
 /// The recipients of each para's outbound channels, in order.
 pub static HRMP_EGRESS: StorageMap<ParaId, Vec<ParaId>> = StorageMap::new(HRMP, "EgressIndex");
 
+/// The storage items of [`DMP`], described for clients.
+pub fn dmp_storage_metadata() -> Vec<crate::metadata::StorageEntryMetadata> {
+    alloc::vec![
+        DOWNWARD_QUEUE_HEADS.metadata_or_default(),
+        DOWNWARD_QUEUES.metadata_or_default(),
+    ]
+}
+
+/// The storage items of [`HRMP`] declared here (the relay chain declares the rest), described
+/// for clients.
+pub fn hrmp_storage_metadata() -> Vec<crate::metadata::StorageEntryMetadata> {
+    alloc::vec![
+        HRMP_CHANNELS.metadata(),
+        HRMP_CONTENTS.metadata_or_default(),
+        HRMP_INGRESS.metadata_or_default(),
+        HRMP_EGRESS.metadata_or_default(),
+    ]
+}
+
 /// What a para block learns from its relay parent: the relay state it relies on (proven) and
 /// the messages it must process, put in the block by its collator as an inherent.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct RelayInputs {
     /// The relay parent's number.
     pub relay_parent_number: BlockNumber,

@@ -23,11 +23,13 @@ use alloc::vec::Vec;
 use parity_scale_codec::{Decode, DecodeAll, Encode};
 
 /// A parachain's id.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode, scale_info::TypeInfo,
+)]
 pub struct ParaId(pub u32);
 
 /// A para's head: whatever its chain commits to (usually its SCALE block header).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct HeadData(pub Vec<u8>);
 
 impl HeadData {
@@ -38,7 +40,7 @@ impl HeadData {
 }
 
 /// A Wasm validation function.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct ValidationCode(pub Vec<u8>);
 
 impl ValidationCode {
@@ -49,11 +51,11 @@ impl ValidationCode {
 }
 
 /// The para block and the storage proof its validation needs.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct BlockData(pub Vec<u8>);
 
 /// A proof of validity: what a collator gives backers and what availability stores.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct PoV {
     /// The para block and its storage proof.
     pub block_data: BlockData,
@@ -72,7 +74,7 @@ impl PoV {
 }
 
 /// The relay-chain data a candidate is validated against, fixed by its relay parent.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct PersistedValidationData {
     /// The para's head the candidate builds on.
     pub parent_head: HeadData,
@@ -92,7 +94,7 @@ impl PersistedValidationData {
 }
 
 /// What the validation function `validate_block` takes, SCALE-encoded.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct ValidationParams {
     /// The para's head the block builds on.
     pub parent_head: HeadData,
@@ -105,7 +107,7 @@ pub struct ValidationParams {
 }
 
 /// A message to a sibling para, routed through the relay chain.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct OutboundHrmpMessage {
     /// The receiving para.
     pub recipient: ParaId,
@@ -114,7 +116,7 @@ pub struct OutboundHrmpMessage {
 }
 
 /// What `validate_block` returns, SCALE-encoded, and what a candidate commits to.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct CandidateCommitments {
     /// Messages to the relay chain.
     pub upward_messages: Vec<Vec<u8>>,
@@ -138,7 +140,7 @@ impl CandidateCommitments {
 }
 
 /// What identifies a candidate and binds it to its collator, relay parent, data and code.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct CandidateDescriptor {
     /// The para.
     pub para_id: ParaId,
@@ -193,7 +195,7 @@ impl CandidateDescriptor {
 }
 
 /// A candidate as the relay chain tracks it: the descriptor and the commitments' hash.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct CandidateReceipt {
     /// The descriptor.
     pub descriptor: CandidateDescriptor,
@@ -209,7 +211,7 @@ impl CandidateReceipt {
 }
 
 /// A receipt with the commitments in full, as backers gossip it.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct CommittedCandidateReceipt {
     /// The descriptor.
     pub descriptor: CandidateDescriptor,
@@ -239,7 +241,7 @@ pub const MAX_CODE_SIZE: usize = 3 * 1024 * 1024;
 pub const MAX_UPGRADE_CODE_SIZE: usize = 2 * 1024 * 1024;
 
 /// A code upgrade waiting for its relay block.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct PendingUpgrade {
     /// Hash of the new code.
     pub code_hash: Hash,
@@ -264,9 +266,14 @@ pub static PARA_UPGRADE_CHECKS: crate::storage::StorageMap<ParaId, Hash> =
 pub static PARA_ID: crate::storage::StorageValue<ParaId> =
     crate::storage::StorageValue::new("ParachainInfo", "ParaId");
 
+/// The storage of `ParachainInfo` (a para's id), described for clients.
+pub fn parachain_info_storage_metadata() -> Vec<crate::metadata::StorageEntryMetadata> {
+    alloc::vec![PARA_ID.metadata()]
+}
+
 /// What a para built with this framework puts in [`BlockData`]: its block and the storage proof
 /// of everything executing the block reads.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct ParachainBlockData {
     /// The para block; its header is the new head.
     pub block: Block,
@@ -349,7 +356,7 @@ where
 }
 
 /// The genesis of a para built with this framework: its id, endowed accounts and sudo key.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct ParaGenesis {
     /// The para's id on the relay chain.
     pub para_id: ParaId,

@@ -10,6 +10,7 @@ use crate::hashing::{blake2_128, twox_128};
 use crate::state::State;
 use alloc::vec::Vec;
 use core::marker::PhantomData;
+use frame_metadata::v14::StorageEntryMetadata;
 use once_cell::race::OnceBox;
 use parity_scale_codec::{Decode, Encode};
 
@@ -96,6 +97,20 @@ impl<T: Encode + Decode> StorageValue<T> {
     }
 }
 
+impl<T: scale_info::TypeInfo + 'static> StorageValue<T> {
+    /// The item described for clients: unset reads as `None`.
+    pub fn metadata(&self) -> StorageEntryMetadata {
+        crate::metadata::plain::<T>(self.prefix.item)
+    }
+}
+
+impl<T: scale_info::TypeInfo + Encode + Default + 'static> StorageValue<T> {
+    /// The item described for clients: unset reads as `T::default()`.
+    pub fn metadata_or_default(&self) -> StorageEntryMetadata {
+        crate::metadata::plain_or_default::<T>(self.prefix.item)
+    }
+}
+
 impl<T: Encode + Decode + Default> StorageValue<T> {
     /// The value, or `T::default()` if unset.
     pub fn get_or_default(&self, state: &mut State<'_>) -> Result<T> {
@@ -147,6 +162,22 @@ impl<K: Encode, V: Encode + Decode> StorageMap<K, V> {
     }
 }
 
+impl<K: scale_info::TypeInfo + 'static, V: scale_info::TypeInfo + 'static> StorageMap<K, V> {
+    /// The map described for clients: absent keys read as `None`.
+    pub fn metadata(&self) -> StorageEntryMetadata {
+        crate::metadata::map::<K, V>(self.prefix.item)
+    }
+}
+
+impl<K: scale_info::TypeInfo + 'static, V: scale_info::TypeInfo + Encode + Default + 'static>
+    StorageMap<K, V>
+{
+    /// The map described for clients: absent keys read as `V::default()`.
+    pub fn metadata_or_default(&self) -> StorageEntryMetadata {
+        crate::metadata::map_or_default::<K, V>(self.prefix.item)
+    }
+}
+
 impl<K: Encode, V: Encode + Decode + Default> StorageMap<K, V> {
     /// The value under `key`, or `V::default()` if unset.
     pub fn get_or_default(&self, state: &mut State<'_>, key: &K) -> Result<V> {
@@ -184,7 +215,11 @@ mod tests {
                 "c2261276cc9d1f8598ea4b6a74b15c2f57c875e4cff74148e4628f264b974c80",
             ),
         ] {
-            assert_eq!(hex::encode(item_prefix(module, item)), expected, "{module}.{item}");
+            assert_eq!(
+                hex::encode(item_prefix(module, item)),
+                expected,
+                "{module}.{item}"
+            );
         }
     }
 

@@ -149,6 +149,13 @@ pub mod api {
     /// of Substrate's `TaggedTransactionQueue_validate_transaction`); the outer error is a
     /// state the runtime could not read.
     pub const VALIDATE_TRANSACTIONS: &str = "TaggedTransactionQueue_validate_transactions";
+    /// `() -> Result<Vec<u8>, String>`: the runtime's metadata in its latest version
+    /// (Substrate's `Metadata_metadata`; see [`crate::metadata`]).
+    pub const METADATA: &str = "Metadata_metadata";
+    /// `(u32) -> Result<Option<Vec<u8>>, String>`: the metadata in a version, if built.
+    pub const METADATA_AT_VERSION: &str = "Metadata_metadata_at_version";
+    /// `() -> Result<Vec<u32>, String>`: the metadata versions the runtime builds.
+    pub const METADATA_VERSIONS: &str = "Metadata_metadata_versions";
 
     /// The relay runtime's parachain host API (Polkadot's `ParachainHost`): read-only calls
     /// on the state of the relay block asked about, each returning `Result<T, String>`
@@ -197,7 +204,7 @@ pub mod api {
 }
 
 /// What `TaggedTransactionQueue_validate_transactions` checks.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct ValidateRequest {
     /// The parent block's hash (the node's state is at its state root).
     pub parent_hash: crate::Hash,
@@ -214,7 +221,7 @@ pub type ValidateResult = Result<Vec<Result<ValidTransaction, InvalidTransaction
 
 /// Why `Core_execute_block` refused a block: a [`crate::executive::BlockError`] as it crosses
 /// to the node.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, thiserror::Error, scale_info::TypeInfo)]
 pub enum BlockRejection {
     /// The bytes are not a block.
     #[error("the block does not decode: {0}")]
@@ -271,7 +278,7 @@ impl From<crate::executive::BlockError> for BlockRejection {
 }
 
 /// A runtime's name and version as `Core_version` returns them, read by the node.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct VersionInfo {
     /// Name of the runtime.
     pub spec_name: String,
@@ -326,7 +333,7 @@ pub const PARA_EXPORTS: [&str; 2] = [
 ];
 
 /// Which chain a runtime is for, which decides the exports it must have.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub enum ChainKind {
     /// The relay chain: [`RUNTIME_EXPORTS`] and the parachain host API
     /// ([`api::parachain_host::ALL`]).
@@ -364,7 +371,7 @@ impl ChainKind {
 }
 
 /// Why a blob offered as a chain's new code is not a runtime.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub enum CodeError {
     /// It is not a valid Wasm module (under the features every node compiles).
     #[codec(index = 0)]
@@ -689,7 +696,7 @@ pub const fn version_section<const N: usize>(version: &crate::RuntimeVersion) ->
 }
 
 /// What `GenesisBuilder_build_state` builds from.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct GenesisRequest {
     /// The genesis config.
     pub config: crate::parachain::ParaGenesis,
@@ -698,7 +705,7 @@ pub struct GenesisRequest {
 }
 
 /// What `BlockBuilder_build_block` builds on.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct BuildRequest {
     /// The parent block's header (the node's state is at its state root).
     pub parent: Header,
@@ -709,7 +716,7 @@ pub struct BuildRequest {
 }
 
 /// What `BlockBuilder_build_block` built (the state changes are the node's, from the commit).
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct BuildResult {
     /// The block.
     pub block: Block,
@@ -803,6 +810,35 @@ macro_rules! runtime_api {
             #[no_mangle]
             extern "C" fn TaggedTransactionQueue_validate_transactions(ptr: u32, len: u32) -> u64 {
                 $crate::wasm::guest::validate_transactions::<$runtime>(ptr, len)
+            }
+
+            #[allow(unsafe_code, non_snake_case)]
+            #[no_mangle]
+            extern "C" fn Metadata_metadata(ptr: u32, len: u32) -> u64 {
+                $crate::wasm::guest::query(ptr, len, |_, ()| {
+                    Ok(
+                        $crate::metadata::metadata::<$runtime>($crate::metadata::LATEST)
+                            .unwrap_or_default(),
+                    )
+                })
+            }
+
+            #[allow(unsafe_code, non_snake_case)]
+            #[no_mangle]
+            extern "C" fn Metadata_metadata_at_version(ptr: u32, len: u32) -> u64 {
+                $crate::wasm::guest::query(ptr, len, |_, version: u32| {
+                    Ok($crate::metadata::metadata::<$runtime>(version))
+                })
+            }
+
+            #[allow(unsafe_code, non_snake_case)]
+            #[no_mangle]
+            extern "C" fn Metadata_metadata_versions(ptr: u32, len: u32) -> u64 {
+                $crate::wasm::guest::query(
+                    ptr,
+                    len,
+                    |_, ()| Ok($crate::metadata::VERSIONS.to_vec()),
+                )
             }
         };
     };

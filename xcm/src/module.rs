@@ -61,6 +61,22 @@ pub static RECORD_LOG: StorageMap<u64, (BlockNumber, XcmHash)> = StorageMap::new
 /// The live positions of [`RECORD_LOG`]: `(first, next)`.
 pub static RECORD_LOG_BOUNDS: StorageValue<(u64, u64)> = StorageValue::new(NAME, "RecordLogBounds");
 
+/// This module's storage items, described for clients.
+pub fn storage_metadata() -> alloc::vec::Vec<tessera_runtime::metadata::StorageEntryMetadata> {
+    alloc::vec![
+        FOREIGN_BALANCES.metadata_or_default(),
+        FOREIGN_ASSETS.metadata(),
+        ASSET_TRAPS.metadata_or_default(),
+        QUERIES.metadata(),
+        NEXT_QUERY_ID.metadata(),
+        VERSION_SUBSCRIBERS.metadata(),
+        SENT_COUNT.metadata_or_default(),
+        MESSAGES.metadata_or_default(),
+        RECORD_LOG.metadata(),
+        RECORD_LOG_BOUNDS.metadata_or_default(),
+    ]
+}
+
 /// Blocks a message record is kept for (a day of 6 s blocks): long enough for a wallet to
 /// follow a message, bounded so that records never pile up.
 pub const MESSAGE_RECORD_RETENTION: BlockNumber = 14_400;
@@ -83,7 +99,7 @@ pub const SEND_WEIGHT: RefTime = 50_000_000;
 const REGISTER_WEIGHT: RefTime = 10_000_000;
 
 /// A query's state.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub enum QueryStatus {
     /// Waiting for an answer from `responder`.
     Pending {
@@ -100,7 +116,7 @@ pub enum QueryStatus {
 }
 
 /// One thing that happened to a message on this chain.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[cfg_attr(
     feature = "serde",
@@ -126,7 +142,7 @@ pub enum MessageRecord {
 }
 
 /// Events of `xcm`.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub enum Event {
     /// A message was queued for `dest`.
     #[codec(index = 0)]
@@ -210,61 +226,59 @@ pub enum Event {
     },
 }
 
-/// Errors of `xcm` calls.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Error {
-    /// A location, asset list or message of an unknown version or malformed.
-    BadVersion,
-    /// The message cannot be delivered to that destination.
-    Unroutable,
-    /// No assets, too many, or a fee index outside them.
-    BadAssets,
-    /// The assets would take different routes (reserve or teleport) to the destination.
-    MixedTransferTypes,
-    /// The asset cannot be moved to that destination (no reserve or teleport relation).
-    CannotTransfer,
-    /// Executing the local part failed with this XCM error.
-    LocalExecutionFailed(XcmError),
-    /// The foreign asset is registered already.
-    AlreadyRegistered,
-    /// The sender cannot pay the delivery fee.
-    FeesNotMet,
-}
-
-impl Error {
-    fn name(&self) -> &'static str {
-        match self {
-            Error::BadVersion => "BadVersion",
-            Error::Unroutable => "Unroutable",
-            Error::BadAssets => "BadAssets",
-            Error::MixedTransferTypes => "MixedTransferTypes",
-            Error::CannotTransfer => "CannotTransfer",
-            Error::LocalExecutionFailed(_) => "LocalExecutionFailed",
-            Error::AlreadyRegistered => "AlreadyRegistered",
-            Error::FeesNotMet => "FeesNotMet",
-        }
+tessera_runtime::module_error! {
+    /// Errors of `xcm` calls.
+    pub enum Error for NAME {
+        /// A location, asset list or message of an unknown version or malformed.
+        BadVersion,
+        /// The message cannot be delivered to that destination.
+        Unroutable,
+        /// No assets, too many, or a fee index outside them.
+        BadAssets,
+        /// The assets would take different routes (reserve or teleport) to the destination.
+        MixedTransferTypes,
+        /// The asset cannot be moved to that destination (no reserve or teleport relation).
+        CannotTransfer,
+        /// Executing the local part failed with this XCM error.
+        LocalExecutionFailed(ExecutionError),
+        /// The foreign asset is registered already.
+        AlreadyRegistered,
+        /// The sender cannot pay the delivery fee.
+        FeesNotMet,
     }
 }
 
-impl From<Error> for DispatchError {
-    fn from(error: Error) -> Self {
-        match error {
-            Error::LocalExecutionFailed(xcm) => {
-                DispatchError::module(NAME, &alloc::format!("LocalExecutionFailed({xcm:?})"))
+/// An XCM error without its fields (which would not fit a module error's four bytes): its
+/// variant of XCM v5's `Error`, as Polkadot's `ExecutionError` is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct ExecutionError(pub u8);
+
+impl From<&XcmError> for ExecutionError {
+    fn from(error: &XcmError) -> Self {
+        ExecutionError(error.encode().first().copied().unwrap_or_default())
+    }
+}
+
+/// Described as XCM's `Error` with its variants' fields left out, so clients name it.
+impl scale_info::TypeInfo for ExecutionError {
+    type Identity = Self;
+
+    fn type_info() -> scale_info::Type {
+        use scale_info::{build::Variants, Path, Type, TypeDef};
+        let mut variants = Variants::new();
+        if let TypeDef::Variant(errors) = XcmError::type_info().type_def {
+            for error in errors.variants {
+                variants = variants.variant(error.name, |v| v.index(error.index).docs(&error.docs));
             }
-            other => DispatchError::module(NAME, other.name()),
         }
-    }
-}
-
-impl From<Error> for CallError {
-    fn from(error: Error) -> Self {
-        CallError::Dispatch(error.into())
+        Type::builder()
+            .path(Path::new("ExecutionError", module_path!()))
+            .variant(variants)
     }
 }
 
 /// Calls of `xcm`.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub enum Call {
     /// Sends `message` to `dest`: from root as this chain itself, from an account after a
     /// `DescendOrigin` to that account.
@@ -1259,7 +1273,7 @@ fn execute_local<E: XcmRuntime>(
     match outcome {
         Outcome::Complete { .. } => Ok(()),
         Outcome::Incomplete { error, .. } | Outcome::Error { error } => {
-            Err(Error::LocalExecutionFailed(error).into())
+            Err(Error::LocalExecutionFailed((&error).into()).into())
         }
     }
 }

@@ -48,21 +48,28 @@ pub const TELEPORTING_PARA: u32 = 1002;
 pub const NETWORK: NetworkId = NetworkId::Polkadot;
 
 tessera_runtime::compose_runtime! {
-    calls {
-        /// `system`.
-        0 => System(system::Call),
-        /// `balances`.
-        1 => Balances(balances::Call),
-        /// `xcm`.
-        2 => PolkadotXcm(module::Call),
-    }
-    events {
-        /// `system`.
-        0 => System(system::Event),
-        /// `balances`.
-        1 => Balances(balances::Event),
-        /// `xcm`.
-        2 => PolkadotXcm(module::Event),
+    modules {
+        /// Blocks, accounts and events.
+        0 => System {
+            call: system::Call,
+            event: system::Event,
+            error: system::Error,
+            storage: system::storage_metadata,
+        },
+        /// Balances and transfers.
+        1 => Balances {
+            call: balances::Call,
+            event: balances::Event,
+            error: balances::Error,
+            storage: balances::storage_metadata,
+        },
+        /// Sending, receiving and executing XCM.
+        2 => PolkadotXcm {
+            call: module::Call,
+            event: module::Event,
+            error: module::Error,
+            storage: module::storage_metadata,
+        },
     }
     inherents {}
 }

@@ -5,7 +5,7 @@
 
 use parity_scale_codec::Encode;
 use tessera_runtime::crypto::{AccountId, Pair};
-use tessera_runtime::dispatch::{DispatchError, Origin};
+use tessera_runtime::dispatch::Origin;
 use tessera_runtime::modules::balances;
 use tessera_xcm::executor::Outcome;
 use tessera_xcm::module::{self, account_of, Event as XcmEvent, QueryStatus, QUERIES};
@@ -488,7 +488,10 @@ fn transact(kind: OriginKind, call: Call) -> Instruction {
 }
 
 fn set_balance(who: AccountId, free: u128) -> Call {
-    Call::Balances(balances::Call::ForceSetBalance { who, free })
+    Call::Balances(balances::Call::ForceSetBalance {
+        who: who.into(),
+        free,
+    })
 }
 
 #[test]
@@ -510,7 +513,7 @@ fn transact_runs_a_call_only_with_the_origin_the_sender_may_have() {
 
     // As its sovereign account, para 1000 may spend that account's funds.
     let pay_bob = Call::Balances(balances::Call::Transfer {
-        dest: bob(),
+        dest: bob().into(),
         value: 7 * UNIT,
     });
     let outcome = run(
@@ -741,7 +744,10 @@ fn a_failed_local_transfer_changes_nothing() {
         .unwrap_err();
     assert_eq!(
         error,
-        DispatchError::module("PolkadotXcm", "LocalExecutionFailed(FailedToTransactAsset)").into()
+        tessera_xcm::simulator::dispatch_error(module::Error::LocalExecutionFailed(
+            (&XcmError::FailedToTransactAsset).into()
+        ))
+        .into()
     );
     assert_eq!(net.chain(A).balance(&alice()), 1_000 * UNIT);
     assert!(net
@@ -1004,7 +1010,10 @@ fn refund_surplus_returns_unspent_fees_and_forwarding_never_makes_undecodable_me
     // A remote-reserve transfer pays at two hops: a fee of 1 cannot be halved.
     let one = transfer(Location::sibling_para(1001), &bob(), Location::parent(), 1);
     let error = net.dispatch(A, Origin::Signed(alice()), one).unwrap_err();
-    assert_eq!(error, DispatchError::module("PolkadotXcm", "BadAssets").into());
+    assert_eq!(
+        error,
+        tessera_xcm::simulator::dispatch_error(module::Error::BadAssets).into()
+    );
 }
 
 #[test]

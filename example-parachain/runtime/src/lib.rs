@@ -57,29 +57,44 @@ tessera_runtime::validation_function!(validate, ExampleRuntime);
 tessera_runtime::runtime_api!(ExampleRuntime);
 
 tessera_runtime::compose_runtime! {
-    calls {
-        /// `system`.
-        0 => System(system::Call),
-        /// `balances`.
-        1 => Balances(balances::Call),
-        /// `notes`.
-        2 => Notes(notes::Call),
-        /// `parachain_system` (the relay inputs inherent).
-        3 => ParachainSystem(parachain_system::Call),
-        /// `xcm`.
-        4 => PolkadotXcm(tessera_xcm::module::Call),
-    }
-    events {
-        /// `system`.
-        0 => System(system::Event),
-        /// `balances`.
-        1 => Balances(balances::Event),
-        /// `notes`.
-        2 => Notes(notes::Event),
-        /// `parachain_system`.
-        3 => ParachainSystem(parachain_system::Event),
-        /// `xcm`.
-        4 => PolkadotXcm(tessera_xcm::module::Event),
+    modules {
+        /// Blocks, accounts, events and runtime upgrades.
+        0 => System {
+            call: system::Call,
+            event: system::Event,
+            error: system::Error,
+            storage: system::storage_metadata,
+        },
+        /// Balances and transfers.
+        1 => Balances {
+            call: balances::Call,
+            event: balances::Event,
+            error: balances::Error,
+            storage: balances::storage_metadata,
+        },
+        /// A note per account.
+        2 => Notes {
+            call: notes::Call,
+            event: notes::Event,
+            error: notes::Error,
+            storage: notes::storage_metadata,
+        },
+        /// The relay inputs inherent: relay state, messages, code upgrades.
+        3 => ParachainSystem {
+            call: parachain_system::Call,
+            event: parachain_system::Event,
+            error: parachain_system::Error,
+            storage: parachain_system::storage_metadata,
+        },
+        /// Sending, receiving and executing XCM.
+        4 => PolkadotXcm {
+            call: tessera_xcm::module::Call,
+            event: tessera_xcm::module::Event,
+            error: tessera_xcm::module::Error,
+            storage: tessera_xcm::module::storage_metadata,
+        },
+        /// The para's id.
+        5 => ParachainInfo { storage: tessera_runtime::parachain::parachain_info_storage_metadata, },
     }
     inherents { ParachainSystem }
 }

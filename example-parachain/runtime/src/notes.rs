@@ -6,9 +6,7 @@
 
 use alloc::vec::Vec;
 use parity_scale_codec::{Decode, Encode};
-use tessera_runtime::dispatch::{
-    CallError, CallResult, Context, Dispatch, DispatchError, Origin, Weight,
-};
+use tessera_runtime::dispatch::{CallError, CallResult, Context, Dispatch, Origin, Weight};
 use tessera_runtime::hashing::blake2_256;
 use tessera_runtime::modules::{balances, system};
 use tessera_runtime::storage::StorageMap;
@@ -24,8 +22,13 @@ pub const NOTE_FEE: Balance = crate::UNIT / 100;
 /// Each account's note.
 pub static NOTES: StorageMap<AccountId, Vec<u8>> = StorageMap::new(NAME, "Notes");
 
+/// This module's storage items, described for clients.
+pub fn storage_metadata() -> alloc::vec::Vec<tessera_runtime::metadata::StorageEntryMetadata> {
+    alloc::vec![NOTES.metadata(),]
+}
+
 /// Calls of `notes`.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub enum Call {
     /// Keeps `text` as the sender's note (replacing any), burning [`NOTE_FEE`].
     #[codec(index = 0)]
@@ -39,7 +42,7 @@ pub enum Call {
 }
 
 /// Events of `notes`.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub enum Event {
     /// An account wrote its note.
     #[codec(index = 0)]
@@ -57,8 +60,18 @@ pub enum Event {
     },
 }
 
-fn error(name: &str) -> CallError {
-    DispatchError::module(NAME, name).into()
+tessera_runtime::module_error! {
+    /// Errors of `notes`.
+    pub enum Error for NAME {
+        /// The note is longer than a note may be.
+        NoteTooLong,
+        /// The account has no note.
+        NoNote,
+    }
+}
+
+fn error(error: Error) -> CallError {
+    error.into()
 }
 
 impl<E: From<Event> + From<balances::Event> + From<system::Event>> Dispatch<E> for Call {
@@ -74,7 +87,7 @@ impl<E: From<Event> + From<balances::Event> + From<system::Event>> Dispatch<E> f
         match self {
             Call::Write { text } => {
                 if text.len() > MAX_NOTE_LEN {
-                    return Err(error("NoteTooLong"));
+                    return Err(error(Error::NoteTooLong));
                 }
                 balances::withdraw(ctx, &who, NOTE_FEE, balances::Existence::KeepAlive)?;
                 balances::burn(ctx, NOTE_FEE)?;
@@ -84,7 +97,7 @@ impl<E: From<Event> + From<balances::Event> + From<system::Event>> Dispatch<E> f
             }
             Call::Erase => {
                 if NOTES.get(&mut ctx.state, &who)?.is_none() {
-                    return Err(error("NoNote"));
+                    return Err(error(Error::NoNote));
                 }
                 NOTES.remove(&mut ctx.state, &who);
                 ctx.deposit_event(Event::Erased { who });

@@ -257,6 +257,7 @@ async fn submit(
     for event in chain.events_of::<Event>(&included).await? {
         match event {
             Event::System(system::Event::ExtrinsicFailed { error, .. }) => {
+                let error = chain.describe(&error, included.block).await;
                 bail!("included in block {}, but failed: {error}", included.block)
             }
             Event::Registrar(event) => registrar_events.push(event),

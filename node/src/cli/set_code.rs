@@ -8,7 +8,6 @@ use parity_scale_codec::{Decode, Encode, Input, Output};
 use std::path::PathBuf;
 use std::time::Duration;
 use tessera_runtime::crypto::{AccountId, Pair};
-use tessera_runtime::dispatch::DispatchError;
 use tessera_runtime::hashing::blake2_256;
 use tessera_runtime::modules::parachain_system::{PendingCode, PENDING_CODE};
 use tessera_runtime::modules::{sudo, system};
@@ -161,11 +160,15 @@ async fn set_code(args: SetCodeArgs) -> anyhow::Result<()> {
                 let events: Vec<tessera_relay_chain::Event> = chain.events_of(&included).await?;
                 let why = events.iter().find_map(|event| match event {
                     tessera_relay_chain::Event::Sudo(sudo::Event::Sudid { result: Err(err) }) => {
-                        Some(err.clone())
+                        Some(*err)
                     }
                     _ => None,
                 });
-                bail!("the relay chain refused the code: {}", refusal(why));
+                let why = match why {
+                    Some(err) => chain.describe(&err, included.block).await,
+                    None => "no reason recorded".into(),
+                };
+                bail!("the relay chain refused the code: {why}");
             }
             println!(
                 "finalized relay block {} holds it: every node runs version {} from the next block",
@@ -230,11 +233,6 @@ async fn set_code(args: SetCodeArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// A dispatch error as the user reads it.
-fn refusal(error: Option<DispatchError>) -> String {
-    error.map_or_else(|| "no reason recorded".into(), |err| err.to_string())
 }
 
 #[cfg(test)]

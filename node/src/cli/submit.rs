@@ -8,7 +8,7 @@ use jsonrpsee_ws_client::{WsClient, WsClientBuilder};
 use parity_scale_codec::{Decode, Encode};
 use serde_json::Value;
 use tessera_runtime::crypto::Pair;
-use tessera_runtime::dispatch::{EventRecord, Phase};
+use tessera_runtime::dispatch::{DispatchError, EventRecord, ModuleError, Phase};
 use tessera_runtime::extrinsic::{ChainContext, Era, Extrinsic, SignedExtra};
 use tessera_runtime::modules::system;
 use tessera_runtime::wasm::VersionInfo;
@@ -48,6 +48,51 @@ impl Chain {
     /// The node's RPC client.
     pub(super) fn client(&self) -> &WsClient {
         &self.client
+    }
+
+    /// `error` as people read it: a module error named from the chain's metadata at block
+    /// `at` (`Registrar: NotManager`), as Substrate clients name it; other errors, or one the
+    /// metadata does not name, as they are.
+    pub(super) async fn describe(&self, error: &DispatchError, at: Hash) -> String {
+        let DispatchError::Module(module) = error else {
+            return error.to_string();
+        };
+        match self.module_error_name(module, at).await {
+            Ok(Some((module, name))) => format!("{module}: {name}"),
+            Ok(None) | Err(_) => error.to_string(),
+        }
+    }
+
+    async fn module_error_name(
+        &self,
+        error: &ModuleError,
+        at: Hash,
+    ) -> anyhow::Result<Option<(String, String)>> {
+        use frame_metadata::{RuntimeMetadata, RuntimeMetadataPrefixed};
+        let text: String = self
+            .client
+            .request("state_getMetadata", rpc_params![at.to_string()])
+            .await?;
+        let bytes = hex::decode(text.trim_start_matches("0x"))?;
+        let RuntimeMetadata::V15(metadata) = RuntimeMetadataPrefixed::decode(&mut &bytes[..])?.1
+        else {
+            return Ok(None);
+        };
+        let Some(module) = metadata.pallets.iter().find(|p| p.index == error.index) else {
+            return Ok(None);
+        };
+        let errors = module
+            .error
+            .as_ref()
+            .and_then(|e| metadata.types.resolve(e.ty.id));
+        let Some(scale_info::TypeDef::Variant(errors)) = errors.map(|ty| &ty.type_def) else {
+            return Ok(None);
+        };
+        Ok(errors
+            .variants
+            .iter()
+            .find(|variant| variant.index == error.error[0])
+            .map(|variant| (module.name.clone(), variant.name.clone())))
     }
 
     /// The value under `key` at block `at` (the best block if none), or the default.

@@ -1032,6 +1032,8 @@ pub trait ParaView: Send {
     ) -> Result<Submitted, ParaTxError>;
     /// The para runtime's name and version at the head (part of every signed payload).
     fn runtime_version(&self) -> Result<VersionInfo, ParaTxError>;
+    /// The runtime's metadata at the head, in its latest version ([`tessera_runtime::metadata`]).
+    fn metadata(&self) -> Result<Vec<u8>, ParaTxError>;
     /// The nonce `who`'s next transaction should take (the head's, after those pooled here).
     fn next_nonce(&self, who: &AccountId) -> Result<Nonce, ParaTxError>;
     /// `who`'s nonce at the head: its transactions below it are taken.
@@ -1082,6 +1084,17 @@ impl ParaView for ParaChain {
 
     fn tx_checker(&self) -> Result<TxChecker, ParaTxError> {
         ParaChain::tx_checker(self)
+    }
+
+    fn metadata(&self) -> Result<Vec<u8>, ParaTxError> {
+        let metadata = self
+            .query_on_head::<Result<Option<Vec<u8>>, String>>(
+                tessera_runtime::wasm::api::METADATA_AT_VERSION,
+                &tessera_runtime::metadata::LATEST,
+            )
+            .map_err(|e| ParaTxError::State(e.to_string()))?
+            .map_err(ParaTxError::State)?;
+        metadata.ok_or_else(|| ParaTxError::State("the runtime builds no metadata".into()))
     }
 
     fn admit(

@@ -233,7 +233,7 @@ impl Collator {
             };
             nonces.insert(signer, nonce.saturating_add(1));
             let call = BalancesCall(balances::Call::Transfer {
-                dest: to.public(),
+                dest: to.public().into(),
                 value: 1_000_000_000,
             });
             let extra = SignedExtra {

@@ -304,6 +304,27 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, RegisterMet
         },
     )?;
     module.register_method(
+        "state_getMetadata",
+        |params: Params, shared, _| -> RpcResult<Value> {
+            let at: Option<String> = params.sequence().optional_next()?;
+            let client = shared.client();
+            let hash = block_or_best(&client, at)?;
+            let metadata = match client.runtime_query::<Option<Vec<u8>>>(
+                &hash,
+                tessera_runtime::wasm::api::METADATA_AT_VERSION,
+                &tessera_runtime::metadata::LATEST,
+            ) {
+                Ok(metadata) => metadata,
+                Err(crate::client::QueryError::Store(crate::store::StoreError::MissingBlock(
+                    _,
+                ))) => return Err(invalid_params(format!("unknown block {hash}"))),
+                Err(err) => return Err(internal(err)),
+            };
+            let metadata = metadata.ok_or_else(|| internal("the runtime builds no metadata"))?;
+            Ok(Value::String(json::hex(&metadata)))
+        },
+    )?;
+    module.register_method(
         "xcm_messageStatus",
         |params: Params, shared, _| -> RpcResult<Value> {
             let mut seq = params.sequence();

@@ -17,6 +17,7 @@
 //! | `system_accountNextIndex(address)` | the nonce of the account's next transaction, after those in the pool |
 //! | `tessera_paras` | `[{id, included: {number, hash}, finalized: {number, hash}}]` |
 //! | `state_getRuntimeVersion(hash?)` | `{specName, specVersion, transactionVersion}` of the runtime under `:code` at the block (the one the next block runs) |
+//! | `state_getMetadata(hash?)` | the runtime's metadata at the block (frame-metadata V15, `meta`-prefixed SCALE), hex: what Substrate clients decode calls, events, errors and storage with |
 //! | `state_subscribeRuntimeVersion` | the best block's version, then each new one when a new best block runs another runtime |
 //! | `xcm_messageStatus(id, hash?)` | what happened to XCM message `id` here: `[{sent: {dest, at}}, {executed: {origin, outcome, at}}]` |
 //!

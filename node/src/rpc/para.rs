@@ -11,6 +11,7 @@
 //! | `author_submitAndWatchExtrinsic(hex)`, `transactionWatch_v1_submitAndWatch(hex)` | as the relay's: ready, in a block once included, finalized, or invalid with why |
 //! | `system_accountNextIndex(address)` | the nonce of the account's next transaction, after those pooled here |
 //! | `state_getRuntimeVersion` | `{specName, specVersion, transactionVersion}` |
+//! | `state_getMetadata` | the para runtime's metadata (V15, `meta`-prefixed SCALE) at the head, hex |
 //! | `xcm_messageStatus(id, hash?)` | what happened to XCM message `id` here: `[{sent: {dest, at}}, {executed: {origin, outcome, at}}]` |
 //!
 //! A para block is "best" once included on the relay chain and "finalized" once the relay
@@ -193,6 +194,10 @@ pub fn module(context: ParaRpc) -> Result<RpcModule<ParaRpc>, RegisterMethodErro
     module.register_method("state_getRuntimeVersion", |_, rpc, _| -> RpcResult<Value> {
         let version = rpc.view().runtime_version().map_err(internal)?;
         Ok(super::methods::runtime_version_json(&version))
+    })?;
+    module.register_method("state_getMetadata", |_, rpc, _| -> RpcResult<Value> {
+        let metadata = rpc.view().metadata().map_err(internal)?;
+        Ok(Value::String(json::hex(&metadata)))
     })?;
     module.register_method(
         "xcm_messageStatus",

@@ -32,7 +32,10 @@ fn transfer_to(
     nonce: Nonce,
 ) -> OpaqueExtrinsic {
     let best = client.best_header().unwrap();
-    let call = Call::Balances(balances::Call::Transfer { dest, value });
+    let call = Call::Balances(balances::Call::Transfer {
+        dest: dest.into(),
+        value,
+    });
     sign(
         &Pair::dev(from),
         call,
@@ -70,7 +73,7 @@ fn signature_for_another_genesis_is_refused() {
     let other = ChainSpec::dev_with_validators(4).build_genesis().unwrap();
     let best = client.best_header().unwrap();
     let call = Call::Balances(balances::Call::Transfer {
-        dest: Pair::dev("Bob").public(),
+        dest: Pair::dev("Bob").public().into(),
         value: UNIT,
     });
     let xt = sign(&Pair::dev("Alice"), call, 0, other.header.hash(), &best);
@@ -114,7 +117,10 @@ fn ed25519_transfer(
     if era == Era::Immortal {
         chain.birth_hash = chain.genesis_hash;
     }
-    let call = Call::Balances(balances::Call::Transfer { dest, value });
+    let call = Call::Balances(balances::Call::Transfer {
+        dest: dest.into(),
+        value,
+    });
     let extra = SignedExtra { era, nonce, tip: 0 };
     let signer = AccountId(key.verifying_key().to_bytes());
     let sign = |payload: &[u8]| MultiSignature::Ed25519(key.sign(payload).to_bytes());
@@ -210,7 +216,7 @@ fn signed_extensions_refuse_with_their_own_errors() {
     let client = dev_client();
     let alice = Pair::dev("Alice");
     let call = Call::Balances(balances::Call::Transfer {
-        dest: Pair::dev("Bob").public(),
+        dest: Pair::dev("Bob").public().into(),
         value: UNIT,
     });
     let extra = SignedExtra {
@@ -290,7 +296,7 @@ fn a_mortal_transaction_dies_with_its_era() {
     let mut client = dev_client();
     let best = client.best_header().unwrap();
     let call = Call::Balances(balances::Call::Transfer {
-        dest: Pair::dev("Bob").public(),
+        dest: Pair::dev("Bob").public().into(),
         value: UNIT,
     });
     let extra = SignedExtra {
@@ -334,7 +340,7 @@ fn unpayable_fee_is_refused() {
     let best = client.best_header().unwrap();
     let (pauper, _) = Pair::generate(12).unwrap();
     let call = Call::Balances(balances::Call::Transfer {
-        dest: Pair::dev("Bob").public(),
+        dest: Pair::dev("Bob").public().into(),
         value: 1,
     });
     let xt = sign(&pauper, call, 0, client.info().unwrap().genesis, &best);
@@ -373,11 +379,52 @@ fn overdrawn_transfer_fails_and_only_pays_the_fee() {
         &mut &client.storage(&at, &system::events_key()).unwrap().unwrap()[..],
     )
     .unwrap();
+    // Recorded as Substrate records it: `Balances` (index 1), its first error.
+    let insufficient = tessera_relay_chain::dispatch_error(balances::Error::InsufficientBalance);
+    assert_eq!(
+        insufficient.encode(),
+        [3, 1, 0, 0, 0, 0],
+        "Module(ModuleError {{ index, error }})"
+    );
     assert!(events.iter().any(|record| matches!(
         &record.event,
-        Event::System(system::Event::ExtrinsicFailed { error: DispatchError::Module { error, .. }, .. })
-            if error == "InsufficientBalance"
+        Event::System(system::Event::ExtrinsicFailed { error, .. }) if *error == insufficient
     )));
+}
+
+/// A call naming an account by an address this chain cannot look up (an account index) fails
+/// as Substrate's `CannotLookup`; the signer pays its fee and nothing moves.
+#[test]
+fn a_transfer_to_an_address_that_names_no_account_fails_as_cannot_lookup() {
+    let mut client = dev_client();
+    let mut pool = Pool::default();
+    let bob = Pair::dev("Bob");
+    let genesis = client.info().unwrap().genesis;
+    let best = client.best_header().unwrap();
+    let call = Call::Balances(balances::Call::TransferKeepAlive {
+        dest: MultiAddress::Index(7),
+        value: UNIT,
+    });
+    client
+        .submit(&mut pool, sign(&bob, call, 0, genesis, &best))
+        .unwrap();
+    let at = client.author_next(&mut pool).unwrap().block.hash();
+    let after = client.account(&at, &bob.public()).unwrap();
+    assert_eq!(after.nonce, 1);
+    let fee = client.account(&genesis, &bob.public()).unwrap().data.free - after.data.free;
+    assert!(fee > 0 && fee < UNIT, "only the fee was taken: {fee}");
+    let events: Vec<EventRecord<Event>> = parity_scale_codec::Decode::decode(
+        &mut &client.storage(&at, &system::events_key()).unwrap().unwrap()[..],
+    )
+    .unwrap();
+    assert!(events.iter().any(|record| matches!(
+        &record.event,
+        Event::System(system::Event::ExtrinsicFailed {
+            error: DispatchError::CannotLookup,
+            ..
+        })
+    )));
+    assert_eq!(DispatchError::CannotLookup.encode(), [1]);
 }
 
 #[test]

@@ -769,7 +769,7 @@ fn downward_senders_pay_a_fee_that_rises_with_the_queue_and_leave_room_for_notic
     drained(&mut relay);
     assert_eq!(
         relay_call(&mut relay, Origin::Signed(broke), send.clone()),
-        Err(tessera_xcm::module::Error::FeesNotMet.into())
+        Err(tessera_relay_chain::dispatch_error(tessera_xcm::module::Error::FeesNotMet).into())
     );
 
     // The relay chain's own notices still find room in a queue senders filled.

@@ -663,6 +663,34 @@ fn validators_vote_on_code_a_para_sends_and_the_para_upgrades_only_once_they_acc
     assert_eq!(spec_version(&collator), 2);
 }
 
+/// A para node answers `state_getMetadata` from its runtime's Wasm, describing the para's own
+/// modules.
+#[test]
+fn a_para_describes_its_runtime_in_metadata() {
+    let node = template_node(None);
+    let metadata = node.view().lock().unwrap().metadata().unwrap();
+    assert_eq!(
+        Some(metadata.clone()),
+        tessera_runtime::metadata::metadata::<template::TemplateRuntime>(15)
+    );
+    let decoded = frame_metadata::RuntimeMetadataPrefixed::decode(&mut &metadata[..]).unwrap();
+    let frame_metadata::RuntimeMetadata::V15(metadata) = decoded.1 else {
+        panic!("not V15")
+    };
+    let modules: Vec<&str> = metadata.pallets.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(
+        modules,
+        [
+            "System",
+            "Balances",
+            "Sudo",
+            "ParachainSystem",
+            "PolkadotXcm",
+            "ParachainInfo"
+        ]
+    );
+}
+
 /// The version of the runtime `collator` runs its next block with.
 fn spec_version(collator: &Collator) -> u32 {
     let view = collator.view();
@@ -748,7 +776,7 @@ fn a_transaction_in_a_block_a_relay_reorg_takes_back_returns_to_the_pool_and_goe
     let genesis_hash = chain.lock().unwrap().genesis_hash();
     let bob = Pair::dev("Bob").public();
     let call = template::Call::Balances(tessera_runtime::modules::balances::Call::Transfer {
-        dest: bob,
+        dest: bob.into(),
         value: template::UNIT,
     });
     let transfer = template::sign(&Pair::dev("Alice"), call, 0, genesis_hash);
@@ -814,7 +842,7 @@ fn a_transaction_conflicting_with_a_pending_block_waits_and_goes_in_if_that_bloc
     let transfer = |to: &str| {
         let dest = Pair::dev(to).public();
         let call = template::Call::Balances(tessera_runtime::modules::balances::Call::Transfer {
-            dest,
+            dest: dest.into(),
             value: template::UNIT,
         });
         template::sign(&alice, call, 0, genesis_hash)

@@ -24,7 +24,7 @@ use tessera_node::store::MemoryDb;
 use tessera_relay_chain::paras::{self, HeadData, ParaId, ValidationCode};
 use tessera_relay_chain::{registrar, Call, ChainSpec, GenesisPara, HexBytes, RelayRuntime};
 use tessera_runtime::crypto::Pair;
-use tessera_runtime::dispatch::{DispatchError, EventRecord};
+use tessera_runtime::dispatch::EventRecord;
 use tessera_runtime::modules::{balances, parachain_system, sudo, system};
 use tessera_runtime::parachain::{sign, ParaGenesis};
 use tessera_runtime::Hash;
@@ -180,7 +180,7 @@ async fn relay_transfer_reaches_the_authors(non_author: &Arc<Shared>, author: &S
         let genesis = info.genesis;
         let nonce = client.account(&best.hash(), &eve.public()).unwrap().nonce;
         let call = Call::Balances(balances::Call::Transfer {
-            dest: Pair::dev("Ferdie").public(),
+            dest: Pair::dev("Ferdie").public().into(),
             value: tessera_relay_chain::UNIT,
         });
         let xt = tessera_node::workload::sign(&eve, call, nonce, genesis, &finalized);
@@ -242,14 +242,13 @@ async fn upgrades_itself(
         .unwrap()
         .submit(set_code(b"\0asm not a runtime".to_vec(), 0))
         .unwrap();
-    let refused = Err(DispatchError::module("ParachainSystem", "InvalidCode"));
+    let refused = Err(parachain_template_runtime::dispatch_error(
+        tessera_runtime::modules::system::Error::InvalidCode,
+    ));
     wait_for("the bad blob to be refused in a para block", 30, || {
-        events_after(full_node, from).iter().any(|event| {
-            *event
-                == template::Event::Sudo(sudo::Event::Sudid {
-                    result: refused.clone(),
-                })
-        })
+        events_after(full_node, from)
+            .iter()
+            .any(|event| *event == template::Event::Sudo(sudo::Event::Sudid { result: refused }))
     })
     .await;
 
@@ -415,7 +414,7 @@ async fn paras_advance_finalize_carry_a_transfer_onboard_without_root_and_stall_
     let dest = Pair::dev("Tessera").public();
     let genesis_hash = full_view.lock().unwrap().canonical_hash(0).unwrap();
     let call = template::Call::Balances(balances::Call::Transfer {
-        dest,
+        dest: dest.into(),
         value: 5 * template::UNIT,
     });
     let xt = template::sign(&Pair::dev("Bob"), call, 0, genesis_hash);
@@ -440,7 +439,7 @@ async fn paras_advance_finalize_carry_a_transfer_onboard_without_root_and_stall_
     // spec version 2, as wallets do after reading the new version.
     let before = head_balance(&full_view, &bob);
     let call = template::Call::Balances(balances::Call::Transfer {
-        dest,
+        dest: dest.into(),
         value: 5 * template::UNIT,
     });
     let xt = sign_for_version(&Pair::dev("Bob"), call, 1, genesis_hash, 2);

@@ -16,7 +16,7 @@ fn a_retracted_blocks_transactions_return_to_the_pool() {
     let best = a.best_header().unwrap();
     let genesis = a.info().unwrap().genesis;
     let call = Call::Balances(balances::Call::Transfer {
-        dest: Pair::dev("Bob").public(),
+        dest: Pair::dev("Bob").public().into(),
         value: UNIT,
     });
     let xt = sign(&Pair::dev("Eve"), call, 0, genesis, &best);

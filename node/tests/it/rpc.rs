@@ -58,7 +58,7 @@ fn transfer_hex(shared: &Shared, nonce: tessera_runtime::Nonce) -> String {
     let client = shared.client();
     let best = client.best_header().unwrap();
     let call = Call::Balances(balances::Call::Transfer {
-        dest: Pair::dev("Bob").public(),
+        dest: Pair::dev("Bob").public().into(),
         value: UNIT,
     });
     let xt = sign(
@@ -144,6 +144,38 @@ async fn submit_and_watch_sees_the_transfer_finalized() {
         .unwrap();
     assert_eq!(proof["at"], hash);
     assert!(!proof["proof"].as_array().unwrap().is_empty());
+}
+
+/// `state_getMetadata` answers from the runtime's Wasm what the native build describes: the
+/// V15 metadata Substrate clients start from.
+#[tokio::test]
+async fn metadata_comes_from_the_runtime_wasm() {
+    let (_shared, client, _, _handle) = node().await;
+    let hex_metadata: String = client
+        .request("state_getMetadata", rpc_params![])
+        .await
+        .unwrap();
+    let bytes = hex::decode(hex_metadata.strip_prefix("0x").unwrap()).unwrap();
+    assert_eq!(
+        Some(bytes.clone()),
+        tessera_runtime::metadata::metadata::<tessera_relay_chain::RelayRuntime>(15)
+    );
+    let decoded = <frame_metadata::RuntimeMetadataPrefixed as parity_scale_codec::Decode>::decode(
+        &mut &bytes[..],
+    )
+    .unwrap();
+    let frame_metadata::RuntimeMetadata::V15(metadata) = decoded.1 else {
+        panic!("not V15")
+    };
+    assert_eq!(metadata.pallets[1].name, "Balances");
+    let err = client
+        .request::<Value, _>(
+            "state_getMetadata",
+            rpc_params![format!("0x{}", "11".repeat(32))],
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("unknown block"), "{err}");
 }
 
 #[tokio::test]

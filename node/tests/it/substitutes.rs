@@ -34,7 +34,7 @@ fn block_with_a_transfer(client: &mut Client, nonce: Nonce) -> (Block, u128) {
     let version = client.runtime_version(&best.hash()).unwrap();
     let eve = Pair::dev("Eve");
     let call = Call::Balances(balances::Call::Transfer {
-        dest: Pair::dev("Ferdie").public(),
+        dest: Pair::dev("Ferdie").public().into(),
         value: UNIT,
     });
     let xt = sign_for(&eve, call, nonce, genesis, &best, &version);

@@ -57,7 +57,7 @@ impl Para {
                 let from = i % pairs.len();
                 let nonce = self.nonces.entry(from).or_default();
                 let call = template::Call::Balances(balances::Call::Transfer {
-                    dest: pairs[(from + 1) % pairs.len()].public(),
+                    dest: pairs[(from + 1) % pairs.len()].public().into(),
                     value: template::UNIT,
                 });
                 *nonce += 1;
@@ -308,7 +308,7 @@ fn transactions_are_checked_through_the_wasm_as_natively() {
     let mut txs = para.transfers(3);
     // Signed for another chain: the signature does not verify for this one.
     let call = template::Call::Balances(balances::Call::Transfer {
-        dest: Pair::dev("Bob").public(),
+        dest: Pair::dev("Bob").public().into(),
         value: template::UNIT,
     });
     txs.push(template::sign(&Pair::dev("Dave"), call, 0, Hash([9; 32])));

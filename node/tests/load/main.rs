@@ -432,7 +432,7 @@ async fn under_load(relay: u16, para: u16, logs: &std::path::Path) {
     for signer in &signers {
         submit_from(&relay_client, &funder, |nonce| {
             let call = Call::Balances(balances::Call::Transfer {
-                dest: signer.public(),
+                dest: signer.public().into(),
                 value: 10_000 * UNIT,
             });
             tessera_node::workload::sign(&funder, call, nonce, relay_genesis, &best)
@@ -442,7 +442,7 @@ async fn under_load(relay: u16, para: u16, logs: &std::path::Path) {
     for signer in &signers {
         submit_from(&para_client, &funder, |nonce| {
             let call = parachain_template_runtime::Call::from(balances::Call::Transfer {
-                dest: signer.public(),
+                dest: signer.public().into(),
                 value: 10_000 * UNIT,
             });
             tessera_runtime::parachain::sign::<TemplateRuntime>(&funder, call, nonce, para_genesis)
@@ -457,8 +457,10 @@ async fn under_load(relay: u16, para: u16, logs: &std::path::Path) {
 
     // The para first: offered several times its block capacity through its RPC.
     let (offered, grew) = flood(relay, para, signers.clone(), move |signer, nonce, _| {
-        let call =
-            parachain_template_runtime::Call::from(balances::Call::Transfer { dest, value: UNIT });
+        let call = parachain_template_runtime::Call::from(balances::Call::Transfer {
+            dest: dest.into(),
+            value: UNIT,
+        });
         tessera_runtime::parachain::sign::<TemplateRuntime>(signer, call, nonce, para_genesis)
     })
     .await;
@@ -473,7 +475,10 @@ async fn under_load(relay: u16, para: u16, logs: &std::path::Path) {
 
     // Then the relay chain.
     let (offered, grew) = flood(relay, relay, signers, move |signer, nonce, best| {
-        let call = Call::Balances(balances::Call::Transfer { dest, value: 1 });
+        let call = Call::Balances(balances::Call::Transfer {
+            dest: dest.into(),
+            value: 1,
+        });
         tessera_node::workload::sign(signer, call, nonce, relay_genesis, best)
     })
     .await;
@@ -536,7 +541,7 @@ async fn a_replaced_transaction_is_reported_invalid(
     let nonce = next_index(client, who).await;
     let signed = |nonce, tip| {
         let call = parachain_template_runtime::Call::from(balances::Call::Transfer {
-            dest: Pair::dev("Dave").public(),
+            dest: Pair::dev("Dave").public().into(),
             value: UNIT,
         });
         let extra = SignedExtra {

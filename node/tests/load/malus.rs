@@ -133,7 +133,9 @@ async fn finalized_candidates(port: u16) -> (BTreeSet<Hash>, BTreeSet<Hash>) {
             .unwrap_or_default();
         for record in events {
             match record.event {
-                Event::ParaInclusion(InclusionEvent::CandidateIncluded { candidate_hash, .. }) => {
+                Event::ParaInclusion(InclusionEvent::CandidateIncluded {
+                    candidate_hash, ..
+                }) => {
                     included.insert(candidate_hash);
                 }
                 Event::ParaInclusion(InclusionEvent::DisputeConcluded {

@@ -28,6 +28,24 @@ pub struct AccountId(pub [u8; 32]);
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
 pub struct Signature(pub [u8; 64]);
 
+/// Described as Substrate's `AccountId32`, which clients show as an SS58 address.
+impl scale_info::TypeInfo for AccountId {
+    type Identity = Self;
+
+    fn type_info() -> scale_info::Type {
+        crate::metadata::newtype::<[u8; 32]>("AccountId32", "sp_core::crypto")
+    }
+}
+
+/// Described as Substrate's sr25519 `Signature`.
+impl scale_info::TypeInfo for Signature {
+    type Identity = Self;
+
+    fn type_info() -> scale_info::Type {
+        crate::metadata::newtype::<[u8; 64]>("Signature", "sp_core::sr25519")
+    }
+}
+
 impl AccountId {
     /// The public key's bytes.
     pub fn as_bytes(&self) -> &[u8; 32] {

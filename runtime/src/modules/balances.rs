@@ -7,6 +7,7 @@
 use super::system::{self, AccountInfo};
 use crate::crypto::AccountId;
 use crate::dispatch::{CallError, CallResult, Context, Dispatch, DispatchError, Origin, Weight};
+use crate::extrinsic::MultiAddress;
 use crate::storage::StorageValue;
 use crate::Balance;
 use parity_scale_codec::{Decode, Encode};
@@ -17,15 +18,20 @@ pub const NAME: &str = "Balances";
 /// Sum of all balances.
 pub static TOTAL_ISSUANCE: StorageValue<Balance> = StorageValue::new(NAME, "TotalIssuance");
 
+/// This module's storage items, described for clients.
+pub fn storage_metadata() -> alloc::vec::Vec<crate::metadata::StorageEntryMetadata> {
+    alloc::vec![TOTAL_ISSUANCE.metadata_or_default(),]
+}
+
 /// Calls of `balances`.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub enum Call {
     /// Moves `value` to `dest`; the sender's account is removed if what remains is below the
     /// existential deposit.
     #[codec(index = 0)]
     Transfer {
         /// Recipient.
-        dest: AccountId,
+        dest: MultiAddress,
         /// Amount.
         #[codec(compact)]
         value: Balance,
@@ -34,7 +40,7 @@ pub enum Call {
     #[codec(index = 1)]
     ForceSetBalance {
         /// The account.
-        who: AccountId,
+        who: MultiAddress,
         /// Its new balance.
         #[codec(compact)]
         free: Balance,
@@ -43,7 +49,7 @@ pub enum Call {
     #[codec(index = 3)]
     TransferKeepAlive {
         /// Recipient.
-        dest: AccountId,
+        dest: MultiAddress,
         /// Amount.
         #[codec(compact)]
         value: Balance,
@@ -51,7 +57,7 @@ pub enum Call {
 }
 
 /// Events of `balances`.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub enum Event {
     /// An account was created with this balance.
     #[codec(index = 0)]
@@ -105,29 +111,19 @@ pub enum Event {
     },
 }
 
-/// Errors of `balances`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum Error {
-    /// The sender has less than the amount.
-    #[error("InsufficientBalance")]
-    InsufficientBalance,
-    /// The recipient's new balance would be below the existential deposit.
-    #[error("ExistentialDeposit")]
-    ExistentialDeposit,
-    /// The sender's account would be removed by a keep-alive transfer.
-    #[error("KeepAlive")]
-    KeepAlive,
-}
-
-impl From<Error> for DispatchError {
-    fn from(error: Error) -> Self {
-        DispatchError::module(NAME, &alloc::format!("{error}"))
-    }
-}
-
-impl From<Error> for CallError {
-    fn from(error: Error) -> Self {
-        CallError::Dispatch(error.into())
+crate::module_error! {
+    /// Errors of `balances`.
+    #[derive(thiserror::Error)]
+    pub enum Error for NAME {
+        /// The sender has less than the amount.
+        #[error("InsufficientBalance")]
+        InsufficientBalance,
+        /// The recipient's new balance would be below the existential deposit.
+        #[error("ExistentialDeposit")]
+        ExistentialDeposit,
+        /// The sender's account would be removed by a keep-alive transfer.
+        #[error("KeepAlive")]
+        KeepAlive,
     }
 }
 
@@ -157,23 +153,28 @@ impl<E: From<Event> + From<system::Event>> Dispatch<E> for Call {
             Call::Transfer { dest, value } => transfer(
                 ctx,
                 origin.ensure_signed()?,
-                &dest,
+                &lookup(&dest)?,
                 value,
                 Existence::AllowDeath,
             ),
             Call::TransferKeepAlive { dest, value } => transfer(
                 ctx,
                 origin.ensure_signed()?,
-                &dest,
+                &lookup(&dest)?,
                 value,
                 Existence::KeepAlive,
             ),
             Call::ForceSetBalance { who, free } => {
                 origin.ensure_root()?;
-                force_set_balance(ctx, &who, free)
+                force_set_balance(ctx, &lookup(&who)?, free)
             }
         }
     }
+}
+
+/// The account `address` names, or [`DispatchError::CannotLookup`].
+fn lookup(address: &MultiAddress) -> Result<AccountId, DispatchError> {
+    address.lookup().ok_or(DispatchError::CannotLookup)
 }
 
 /// The spendable balance of `who`.
@@ -208,7 +209,7 @@ pub fn transfer<E: From<Event> + From<system::Event>>(
         .data
         .free
         .checked_add(value)
-        .ok_or(DispatchError::Overflow)?;
+        .ok_or(DispatchError::OVERFLOW)?;
     if received < ctx.config.existential_deposit {
         return Err(Error::ExistentialDeposit.into());
     }
@@ -289,7 +290,7 @@ pub fn deposit<E: From<Event> + From<system::Event>>(
         .data
         .free
         .checked_add(amount)
-        .ok_or(DispatchError::Overflow)?;
+        .ok_or(DispatchError::OVERFLOW)?;
     if credited < ctx.config.existential_deposit {
         burn(ctx, amount)?;
         return Ok(false);
@@ -318,7 +319,7 @@ pub fn mint<E: From<Event> + From<system::Event>>(
 ) -> Result<bool, CallError> {
     let issuance = total_issuance(ctx)?
         .checked_add(amount)
-        .ok_or(DispatchError::Overflow)?;
+        .ok_or(DispatchError::OVERFLOW)?;
     TOTAL_ISSUANCE.put(&mut ctx.state, &issuance);
     deposit(ctx, who, amount)
 }
@@ -328,7 +329,7 @@ pub fn burn<E>(ctx: &mut Context<'_, E>, amount: Balance) -> CallResult {
     let issuance = total_issuance(ctx)?;
     let reduced = issuance
         .checked_sub(amount)
-        .ok_or(DispatchError::Overflow)?;
+        .ok_or(DispatchError::OVERFLOW)?;
     TOTAL_ISSUANCE.put(&mut ctx.state, &reduced);
     Ok(())
 }
@@ -350,7 +351,7 @@ pub fn force_set_balance<E: From<Event> + From<system::Event>>(
     let issuance = issuance
         .checked_sub(old)
         .and_then(|rest| rest.checked_add(free))
-        .ok_or(DispatchError::Overflow)?;
+        .ok_or(DispatchError::OVERFLOW)?;
     TOTAL_ISSUANCE.put(&mut ctx.state, &issuance);
     if old == 0 && free > 0 {
         ctx.deposit_event(system::Event::NewAccount { account: *who });

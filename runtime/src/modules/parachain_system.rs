@@ -39,7 +39,7 @@ pub const MESSAGE_WEIGHT: Weight = 1_000_000_000;
 const BASE_WEIGHT: Weight = 50_000_000;
 
 /// What the current block commits to besides its head.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct BlockOutputs {
     /// The para block these belong to.
     pub block: BlockNumber,
@@ -78,7 +78,7 @@ pub static PENDING_CODE_BLOB: StorageValue<Vec<u8>> = StorageValue::new(NAME, "P
 pub const UPGRADE_SIGNAL_WAIT: BlockNumber = 32;
 
 /// Code waiting for the relay chain's go-ahead.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct PendingCode {
     /// The para block that accepted it (its candidate carries the code).
     pub block: BlockNumber,
@@ -93,8 +93,20 @@ pub struct PendingCode {
 pub static LAST_HRMP_HEADS: StorageMap<ParaId, (BlockNumber, Hash)> =
     StorageMap::new(NAME, "LastHrmpHeads");
 
+/// This module's storage items, described for clients.
+pub fn storage_metadata() -> alloc::vec::Vec<crate::metadata::StorageEntryMetadata> {
+    alloc::vec![
+        OUTPUTS.metadata(),
+        LAST_DOWNWARD_HEAD.metadata_or_default(),
+        PENDING_CODE.metadata(),
+        UPGRADE_LISTED_IN.metadata(),
+        PENDING_CODE_BLOB.metadata(),
+        LAST_HRMP_HEADS.metadata(),
+    ]
+}
+
 /// Calls of `parachain_system`.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub enum Call {
     /// The inherent: what the relay parent holds for this para.
     #[codec(index = 0)]
@@ -102,7 +114,7 @@ pub enum Call {
 }
 
 /// Events of `parachain_system`.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub enum Event {
     /// The relay inputs of this block were checked and their messages handed on.
     #[codec(index = 0)]
@@ -166,13 +178,43 @@ pub enum SendError {
     ChannelFull,
 }
 
-fn error(name: &str) -> CallError {
-    DispatchError::module(NAME, name).into()
+crate::module_error! {
+    /// Errors of `parachain_system`.
+    pub enum Error for NAME {
+        /// The relay state proof lacks a value the block reads.
+        IncompleteRelayProof,
+        /// The relay inputs were already set in this block.
+        AlreadySet,
+        /// The relay parent is older than the last block's.
+        RelayParentWentBack,
+        /// The chain's para id is not set.
+        NoParaId,
+        /// A message was sent after the relay parent.
+        MessageFromTheFuture,
+        /// The downward messages do not chain to the relay chain's queue head.
+        DownwardMessagesMismatch,
+        /// A horizontal message comes from a para with no channel to this one.
+        HorizontalMessagesNotInChannels,
+        /// Horizontal messages are not ordered by sender and block.
+        HorizontalMessagesOutOfOrder,
+        /// The horizontal messages do not chain to the relay chain's channel heads.
+        HorizontalMessagesMismatch,
+        /// The relay chain enacted code this para does not hold.
+        PendingCodeMissing,
+        /// The block has no relay inputs yet (the inherent comes first).
+        NoRelayInputs,
+        /// A code upgrade is already pending.
+        OverlappingUpgrades,
+    }
+}
+
+fn error(error: Error) -> CallError {
+    error.into()
 }
 
 /// Reads the relay state from the proof; a missing node is the proof's fault, not ours.
 fn relay_read<T>(result: crate::Result<T>) -> Result<T, CallError> {
-    result.map_err(|_| error("IncompleteRelayProof"))
+    result.map_err(|_| error(Error::IncompleteRelayProof))
 }
 
 impl<E: From<Event> + ParachainRuntime> Dispatch<E> for Call {
@@ -197,15 +239,15 @@ impl<E: From<Event> + ParachainRuntime> Dispatch<E> for Call {
             .as_ref()
             .is_some_and(|outputs| outputs.block == now)
         {
-            return Err(error("AlreadySet"));
+            return Err(error(Error::AlreadySet));
         }
         if previous.is_some_and(|outputs| outputs.relay_parent_number > inputs.relay_parent_number)
         {
-            return Err(error("RelayParentWentBack"));
+            return Err(error(Error::RelayParentWentBack));
         }
         let para = PARA_ID
             .get(&mut ctx.state)?
-            .ok_or_else(|| error("NoParaId"))?;
+            .ok_or_else(|| error(Error::NoParaId))?;
         let store = inputs.relay_state_proof.into_store();
         let mut relay = State::new(&store, inputs.relay_parent_storage_root);
 
@@ -213,13 +255,13 @@ impl<E: From<Event> + ParachainRuntime> Dispatch<E> for Call {
         let mut head = LAST_DOWNWARD_HEAD.get_or_default(&mut ctx.state)?;
         for message in &inputs.downward_messages {
             if message.sent_at > inputs.relay_parent_number {
-                return Err(error("MessageFromTheFuture"));
+                return Err(error(Error::MessageFromTheFuture));
             }
             head = extend_head(&head, message.sent_at, &message.msg);
         }
         let relay_head = relay_read(DOWNWARD_QUEUE_HEADS.get_or_default(&mut relay, &para))?;
         if head != relay_head {
-            return Err(error("DownwardMessagesMismatch"));
+            return Err(error(Error::DownwardMessagesMismatch));
         }
         LAST_DOWNWARD_HEAD.put(&mut ctx.state, &head);
 
@@ -233,7 +275,7 @@ impl<E: From<Event> + ParachainRuntime> Dispatch<E> for Call {
         if senders.windows(2).any(|pair| pair.first() >= pair.get(1))
             || senders.iter().any(|sender| !ingress.contains(sender))
         {
-            return Err(error("HorizontalMessagesNotInChannels"));
+            return Err(error(Error::HorizontalMessagesNotInChannels));
         }
         let mut received = 0u32;
         for sender in &ingress {
@@ -242,7 +284,7 @@ impl<E: From<Event> + ParachainRuntime> Dispatch<E> for Call {
                 recipient: para,
             };
             let channel = relay_read(HRMP_CHANNELS.get(&mut relay, &channel_id))?
-                .ok_or_else(|| error("IncompleteRelayProof"))?;
+                .ok_or_else(|| error(Error::IncompleteRelayProof))?;
             let mut head = match LAST_HRMP_HEADS.get(&mut ctx.state, sender)? {
                 Some((opened_at, head)) if opened_at == channel.opened_at => head,
                 _ => Hash::default(),
@@ -256,14 +298,14 @@ impl<E: From<Event> + ParachainRuntime> Dispatch<E> for Call {
             let mut sent_at = 0;
             for message in messages {
                 if message.sent_at > inputs.relay_parent_number || message.sent_at < sent_at {
-                    return Err(error("HorizontalMessagesOutOfOrder"));
+                    return Err(error(Error::HorizontalMessagesOutOfOrder));
                 }
                 sent_at = message.sent_at;
                 head = extend_head(&head, message.sent_at, &message.data);
                 received = received.saturating_add(1);
             }
             if head != channel.mqc_head {
-                return Err(error("HorizontalMessagesMismatch"));
+                return Err(error(Error::HorizontalMessagesMismatch));
             }
             LAST_HRMP_HEADS.insert(&mut ctx.state, sender, &(channel.opened_at, head));
         }
@@ -275,7 +317,7 @@ impl<E: From<Event> + ParachainRuntime> Dispatch<E> for Call {
                 recipient,
             };
             let channel = relay_read(HRMP_CHANNELS.get(&mut relay, &channel_id))?
-                .ok_or_else(|| error("IncompleteRelayProof"))?;
+                .ok_or_else(|| error(Error::IncompleteRelayProof))?;
             egress.push((recipient, channel));
         }
         if upgrade_go_ahead(ctx, &mut relay, para, inputs.relay_parent_number)? {
@@ -340,7 +382,7 @@ fn upgrade_go_ahead<E: From<Event>>(
         Some(upgrade) if relay_parent_number >= upgrade.at => {
             let code = PENDING_CODE_BLOB
                 .get(&mut ctx.state)?
-                .ok_or_else(|| error("PendingCodeMissing"))?;
+                .ok_or_else(|| error(Error::PendingCodeMissing))?;
             PENDING_CODE.kill(&mut ctx.state);
             PENDING_CODE_BLOB.kill(&mut ctx.state);
             ctx.state.set(crate::storage::CODE_KEY.to_vec(), code);
@@ -375,20 +417,19 @@ pub fn schedule_code_upgrade<E>(
 ) -> Result<Hash, CallError> {
     let outputs = match outputs(ctx)? {
         Ok(outputs) => outputs,
-        Err(_) => return Err(error("NoRelayInputs")),
+        Err(_) => return Err(error(Error::NoRelayInputs)),
     };
     // One upgrade at a time: this para's earlier one is pending here or listed by the relay
     // parent (until the relay chain enacts it, it would refuse another).
     let listed = UPGRADE_LISTED_IN.get(&mut ctx.state)? == Some(ctx.block_number);
     if PENDING_CODE.get(&mut ctx.state)?.is_some() || listed {
-        return Err(error("OverlappingUpgrades"));
+        return Err(error(Error::OverlappingUpgrades));
     }
     crate::modules::system::check_upgrade(
         ctx,
         &code,
         crate::wasm::ChainKind::Para,
         crate::parachain::MAX_UPGRADE_CODE_SIZE,
-        NAME,
     )?;
     let code_hash = crate::hashing::blake2_256(&code);
     PENDING_CODE.put(

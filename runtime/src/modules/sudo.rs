@@ -14,8 +14,13 @@ pub const NAME: &str = "Sudo";
 /// The sudo key, if the chain has one.
 pub static KEY: StorageValue<AccountId> = StorageValue::new(NAME, "Key");
 
+/// This module's storage items, described for clients.
+pub fn storage_metadata() -> alloc::vec::Vec<crate::metadata::StorageEntryMetadata> {
+    alloc::vec![KEY.metadata(),]
+}
+
 /// Calls of `sudo`; `C` is the runtime's call type.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub enum Call<C> {
     /// Dispatches `call` with the root origin.
     #[codec(index = 0)]
@@ -32,7 +37,7 @@ pub enum Call<C> {
 }
 
 /// Events of `sudo`.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub enum Event {
     /// A root call was made; its own result.
     #[codec(index = 0)]
@@ -48,13 +53,21 @@ pub enum Event {
     },
 }
 
+crate::module_error! {
+    /// Errors of `sudo`.
+    pub enum Error for NAME {
+        /// The caller is not the sudo key.
+        RequireSudo,
+    }
+}
+
 const SUDO_WEIGHT: Weight = 10_000_000;
 
 fn ensure_sudo<E>(ctx: &mut Context<'_, E>, origin: &Origin) -> Result<(), CallError> {
     let who = origin.ensure_signed()?;
     match KEY.get(&mut ctx.state)? {
         Some(key) if key == *who => Ok(()),
-        _ => Err(DispatchError::module(NAME, "RequireSudo").into()),
+        _ => Err(Error::RequireSudo.into()),
     }
 }
 

@@ -2,7 +2,7 @@
 //! and the block's events.
 
 use crate::crypto::AccountId;
-use crate::dispatch::{CallError, CallResult, Context, Dispatch, DispatchError, Origin, Weight};
+use crate::dispatch::{CallResult, Context, Dispatch, Origin, Weight};
 use crate::error::Result;
 use crate::hashing::{blake2_256, Hash};
 use crate::header::BlockNumber;
@@ -15,14 +15,14 @@ use parity_scale_codec::{Decode, Encode};
 pub const NAME: &str = "System";
 
 /// Balance data of an account.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct AccountData {
     /// Spendable balance.
     pub free: Balance,
 }
 
 /// What the chain keeps per account.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct AccountInfo {
     /// Number of transactions the account has sent.
     pub nonce: Nonce,
@@ -39,13 +39,23 @@ pub static PARENT_HASH: StorageValue<Hash> = StorageValue::new(NAME, "ParentHash
 /// Hashes of genesis and of the last [`crate::extrinsic::BLOCK_HASH_COUNT`] blocks.
 pub static BLOCK_HASH: StorageMap<BlockNumber, Hash> = StorageMap::new(NAME, "BlockHash");
 
+/// This module's storage items, described for clients.
+pub fn storage_metadata() -> alloc::vec::Vec<crate::metadata::StorageEntryMetadata> {
+    alloc::vec![
+        ACCOUNT.metadata_or_default(),
+        NUMBER.metadata_or_default(),
+        PARENT_HASH.metadata_or_default(),
+        BLOCK_HASH.metadata(),
+    ]
+}
+
 /// Key of the events of the last block; they are encoded as `Vec<EventRecord<RuntimeEvent>>`.
 pub fn events_key() -> Vec<u8> {
     crate::storage::item_prefix(NAME, "Events")
 }
 
 /// Calls of `system`.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub enum Call {
     /// Puts bytes on chain, doing nothing else.
     #[codec(index = 0)]
@@ -70,7 +80,7 @@ pub enum Call {
 }
 
 /// Events of `system`.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub enum Event {
     /// An extrinsic succeeded.
     #[codec(index = 0)]
@@ -122,6 +132,34 @@ pub enum Event {
     },
 }
 
+crate::module_error! {
+    /// Errors of `system`: why code offered by `set_code` was refused.
+    pub enum Error for NAME {
+        /// The code is empty.
+        EmptyCode,
+        /// The code is larger than the chain accepts.
+        CodeTooLarge,
+        /// The running runtime's version is unknown (the call ran outside block execution).
+        NoRuntimeVersion,
+        /// The code is not a valid Wasm module.
+        InvalidCode,
+        /// The code imports a host function nodes do not provide.
+        CodeImportsUnknownFunction,
+        /// The code lacks an export nodes call on this chain.
+        CodeLacksExports,
+        /// The code has no `runtime_version` section.
+        CodeHasNoVersion,
+        /// The code asks for more memory than nodes give a runtime.
+        CodeMemoryTooLarge,
+        /// The code uses a Wasm feature nodes do not run.
+        CodeUnsupported,
+        /// The code is another chain's runtime (its spec name differs).
+        SpecNameMismatch,
+        /// The code's spec version is not above the running runtime's.
+        SpecVersionNotIncreased,
+    }
+}
+
 /// Largest relay runtime `set_code` accepts (Polkadot's `max_code_size` is 3 MiB).
 pub const MAX_RUNTIME_CODE_SIZE: usize = 3 * 1024 * 1024;
 
@@ -162,7 +200,7 @@ impl<E: From<Event>> Dispatch<E> for Call {
                     // The relay chain: every node runs the parent's `:code`, so the next
                     // block runs this.
                     let kind = crate::wasm::ChainKind::Relay;
-                    let version = check_upgrade(ctx, &code, kind, MAX_RUNTIME_CODE_SIZE, NAME)?;
+                    let version = check_upgrade(ctx, &code, kind, MAX_RUNTIME_CODE_SIZE)?;
                     let code_hash = blake2_256(&code);
                     crate::logging::log(
                         crate::logging::Level::Info,
@@ -185,36 +223,34 @@ impl<E: From<Event>> Dispatch<E> for Call {
 /// Checks `code` offered by `set_code` as the runtime to follow the running one on a `kind`
 /// chain: at most `max_size` bytes, a module every node can run with every export nodes call
 /// on such a chain ([`crate::wasm::check_code`] by the host, which also instantiates a relay
-/// runtime), the same spec name and a higher spec version; its version. Errors are `module`'s.
+/// runtime), the same spec name and a higher spec version; its version.
 pub fn check_upgrade<E>(
     ctx: &mut Context<'_, E>,
     code: &[u8],
     kind: crate::wasm::ChainKind,
     max_size: usize,
-    module: &'static str,
-) -> core::result::Result<crate::wasm::VersionInfo, CallError> {
+) -> core::result::Result<crate::wasm::VersionInfo, Error> {
     use crate::wasm::CodeError;
-    let error = |name| -> CallError { DispatchError::module(module, name).into() };
     if code.is_empty() {
-        return Err(error("EmptyCode"));
+        return Err(Error::EmptyCode);
     }
     if code.len() > max_size {
-        return Err(error("CodeTooLarge"));
+        return Err(Error::CodeTooLarge);
     }
-    let current = ctx.version.ok_or_else(|| error("NoRuntimeVersion"))?;
+    let current = ctx.version.ok_or(Error::NoRuntimeVersion)?;
     let offered = crate::wasm::runtime_version_of(code, kind).map_err(|err| match err {
-        CodeError::Invalid(_) => error("InvalidCode"),
-        CodeError::UnknownImport(_) => error("CodeImportsUnknownFunction"),
-        CodeError::MissingExport(_) => error("CodeLacksExports"),
-        CodeError::NoVersion => error("CodeHasNoVersion"),
-        CodeError::MemoryTooLarge => error("CodeMemoryTooLarge"),
-        CodeError::Unsupported(_) => error("CodeUnsupported"),
+        CodeError::Invalid(_) => Error::InvalidCode,
+        CodeError::UnknownImport(_) => Error::CodeImportsUnknownFunction,
+        CodeError::MissingExport(_) => Error::CodeLacksExports,
+        CodeError::NoVersion => Error::CodeHasNoVersion,
+        CodeError::MemoryTooLarge => Error::CodeMemoryTooLarge,
+        CodeError::Unsupported(_) => Error::CodeUnsupported,
     })?;
     if offered.spec_name != current.spec_name {
-        return Err(error("SpecNameMismatch"));
+        return Err(Error::SpecNameMismatch);
     }
     if offered.spec_version <= current.spec_version {
-        return Err(error("SpecVersionNotIncreased"));
+        return Err(Error::SpecVersionNotIncreased);
     }
     Ok(offered)
 }

@@ -7,7 +7,7 @@ use parity_scale_codec::{Decode, Encode};
 use trie_db::{TrieAccess, TrieRecorder};
 
 /// Trie nodes (and hashed values), enough to replay an execution from the state root alone.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct StorageProof {
     /// Encoded nodes, sorted and without duplicates.
     pub nodes: Vec<Vec<u8>>,

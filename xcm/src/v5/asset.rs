@@ -9,7 +9,7 @@ use parity_scale_codec::{Compact, Decode, Encode, Error as CodecError, Input};
 pub const MAX_ITEMS_IN_ASSETS: usize = 20;
 
 /// An asset class, by the location that defines it.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, scale_info::TypeInfo)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct AssetId(pub Location);
@@ -30,7 +30,9 @@ impl Decode for AssetId {
 }
 
 /// One instance of a non-fungible asset class.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode, scale_info::TypeInfo,
+)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(
     feature = "serde",
@@ -52,7 +54,9 @@ pub enum AssetInstance {
 }
 
 /// How much of an asset: an amount, or one instance.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, scale_info::TypeInfo,
+)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(
     feature = "serde",
@@ -81,7 +85,7 @@ impl Decode for Fungibility {
 }
 
 /// An asset: a class and how much of it.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Encode, Decode, scale_info::TypeInfo)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct Asset {
@@ -124,7 +128,7 @@ impl Ord for Asset {
 
 /// A list of at most [`MAX_ITEMS_IN_ASSETS`] assets in Polkadot's canonical order: sorted,
 /// one entry per fungible class, no repeated instance.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Encode)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Encode, scale_info::TypeInfo)]
 pub struct Assets(Vec<Asset>);
 
 /// Why a list of assets is not an [`Assets`].
@@ -236,7 +240,9 @@ impl Decode for Assets {
 }
 
 /// Whether a wildcard matches fungible or non-fungible assets.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode, scale_info::TypeInfo,
+)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(
     feature = "serde",
@@ -250,7 +256,9 @@ pub enum WildFungibility {
 }
 
 /// Assets matched by a pattern rather than listed.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode, scale_info::TypeInfo,
+)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(
     feature = "serde",
@@ -281,7 +289,7 @@ pub enum WildAsset {
 }
 
 /// Assets, listed or matched.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Encode, Decode, scale_info::TypeInfo)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(
     feature = "serde",
@@ -295,7 +303,7 @@ pub enum AssetFilter {
 }
 
 /// Assets to transfer and how (v5's `InitiateTransfer`).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Encode, Decode, scale_info::TypeInfo)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(
     feature = "serde",

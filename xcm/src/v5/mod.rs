@@ -32,7 +32,9 @@ pub(crate) fn decode_bounded_len<T: Decode, I: Input>(
 }
 
 /// A list of at most `N` items (Polkadot's `BoundedVec`, same bytes as a `Vec`).
-#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Encode)]
+#[derive(
+    Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, scale_info::TypeInfo,
+)]
 pub struct BoundedVec<T, const N: usize>(Vec<T>);
 
 impl<T, const N: usize> BoundedVec<T, N> {
@@ -99,7 +101,20 @@ impl<T: Decode, const N: usize> Decode for BoundedVec<T, N> {
 }
 
 /// Weight: computation time and proof size.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Encode,
+    Decode,
+    scale_info::TypeInfo,
+)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct Weight {
@@ -128,7 +143,7 @@ impl Weight {
 }
 
 /// How much weight execution may use.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Encode, Decode)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Encode, Decode, scale_info::TypeInfo)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(
     feature = "serde",
@@ -142,7 +157,7 @@ pub enum WeightLimit {
 }
 
 /// How a `Transact`'s origin is turned into a call's origin.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Encode, Decode)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Encode, Decode, scale_info::TypeInfo)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(
     feature = "serde",
@@ -171,7 +186,7 @@ pub const MAX_ASSET_TRANSFER_FILTERS: usize = 6;
 pub const MAX_HINTS: usize = 1;
 
 /// The outcome of a dispatched call, as reported back.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Encode, Decode, scale_info::TypeInfo)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(
     feature = "serde",
@@ -193,7 +208,7 @@ pub enum MaybeErrorCode {
 }
 
 /// A pallet as `QueryPallet` reports it.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Encode, Decode, scale_info::TypeInfo)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct PalletInfo {
@@ -218,7 +233,7 @@ pub struct PalletInfo {
 }
 
 /// Why executing a message failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Encode)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Encode, scale_info::TypeInfo)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(
     feature = "serde",
@@ -386,7 +401,7 @@ impl Decode for Error {
 }
 
 /// An answer to a query.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Encode, Decode, scale_info::TypeInfo)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(
     feature = "serde",
@@ -408,7 +423,7 @@ pub enum Response {
 }
 
 /// Where and how to send an answer.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Encode, Decode, scale_info::TypeInfo)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct QueryResponseInfo {
@@ -422,7 +437,7 @@ pub struct QueryResponseInfo {
 }
 
 /// A hint for the executor (`SetHints`).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Encode, Decode, scale_info::TypeInfo)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(
     feature = "serde",
@@ -437,7 +452,7 @@ pub enum Hint {
 }
 
 /// A call's bytes, decoded only by the chain that runs it.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Encode, Decode)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Encode, Decode, scale_info::TypeInfo)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct DoubleEncoded {
@@ -447,7 +462,7 @@ pub struct DoubleEncoded {
 }
 
 /// One XCM instruction, with Polkadot's v5 index (its position here).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Encode, Decode, scale_info::TypeInfo)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(
     feature = "serde",
@@ -625,7 +640,7 @@ pub enum Instruction {
 }
 
 /// A message: instructions run in order.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Encode)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Encode, scale_info::TypeInfo)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
 pub struct Xcm(pub Vec<Instruction>);

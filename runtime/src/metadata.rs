@@ -1,0 +1,420 @@
+//! Runtime metadata as Substrate clients read it (frame-metadata V14 and V15, types described
+//! by scale-info): every module's calls, events, errors, constants and storage, the extrinsic
+//! format with its signed extensions, and the runtime APIs.
+//!
+//! A runtime's modules come from [`compose_runtime!`](crate::compose_runtime) ([`Modules`]);
+//! [`metadata`] adds what the executive defines (`System.Events`, the constants, the
+//! extrinsic) and encodes it with the `meta` prefix, as `Metadata_metadata_at_version` returns
+//! it. It is built when asked for, in the runtime (Wasm included): clients ask once.
+
+pub use alloc::vec::Vec;
+pub use scale_info::meta_type;
+
+use crate::dispatch::EventRecord;
+use crate::executive::Runtime;
+use crate::extrinsic::{Era, MultiAddress, MultiSignature, SignedExtra, SIGNED_EXTENSIONS};
+use crate::hashing::Hash;
+use crate::{Balance, Nonce};
+use alloc::collections::BTreeMap;
+use alloc::vec;
+pub use frame_metadata::v14::StorageEntryMetadata;
+use frame_metadata::v14::{
+    PalletCallMetadata, PalletConstantMetadata, PalletErrorMetadata, PalletEventMetadata,
+    PalletStorageMetadata, StorageEntryModifier, StorageEntryType, StorageHasher,
+};
+use frame_metadata::{v14, v15, RuntimeMetadataPrefixed};
+use parity_scale_codec::{Compact, Encode};
+use scale_info::form::PortableForm;
+use scale_info::{MetaType, TypeInfo};
+
+/// The metadata versions [`metadata`] builds, as `Metadata_metadata_versions` lists them.
+pub const VERSIONS: [u32; 2] = [14, 15];
+
+/// The newest of [`VERSIONS`], which `Metadata_metadata` returns.
+pub const LATEST: u32 = 15;
+
+/// One module of a runtime, as [`compose_runtime!`](crate::compose_runtime) lists it.
+pub struct ModuleMetadata {
+    /// Its name (FRAME's where it does the same job), the prefix of its storage keys.
+    pub name: &'static str,
+    /// Its index in the runtime's call, event and error enums.
+    pub index: u8,
+    /// Its call enum.
+    pub calls: Option<MetaType>,
+    /// Its event enum.
+    pub event: Option<MetaType>,
+    /// Its error enum.
+    pub error: Option<MetaType>,
+    /// Its storage items.
+    pub storage: Vec<StorageEntryMetadata>,
+    /// What it is for.
+    pub docs: &'static [&'static str],
+}
+
+/// A runtime's modules and outer enums (implemented for its `Call` by
+/// [`compose_runtime!`](crate::compose_runtime)).
+pub trait Modules: TypeInfo + 'static {
+    /// The runtime's event enum.
+    type Event: TypeInfo + 'static;
+    /// The runtime's error enum (each module's errors under its index).
+    type Error: TypeInfo + 'static;
+
+    /// The modules, in index order.
+    fn modules() -> Vec<ModuleMetadata>;
+}
+
+/// Describes a storage value: `Optional` reads as `None` when unset.
+pub fn plain<T: TypeInfo + 'static>(name: &'static str) -> StorageEntryMetadata {
+    entry(
+        name,
+        StorageEntryType::Plain(meta_type::<T>()),
+        StorageEntryModifier::Optional,
+        vec![0],
+    )
+}
+
+/// Describes a storage value read as `T::default()` when unset.
+pub fn plain_or_default<T: TypeInfo + Encode + Default + 'static>(
+    name: &'static str,
+) -> StorageEntryMetadata {
+    entry(
+        name,
+        StorageEntryType::Plain(meta_type::<T>()),
+        StorageEntryModifier::Default,
+        T::default().encode(),
+    )
+}
+
+/// Describes a `Blake2_128Concat` map whose absent keys read as `None`.
+pub fn map<K: TypeInfo + 'static, V: TypeInfo + 'static>(
+    name: &'static str,
+) -> StorageEntryMetadata {
+    entry(
+        name,
+        map_type::<K, V>(),
+        StorageEntryModifier::Optional,
+        vec![0],
+    )
+}
+
+/// Describes a `Blake2_128Concat` map whose absent keys read as `V::default()`.
+pub fn map_or_default<K: TypeInfo + 'static, V: TypeInfo + Encode + Default + 'static>(
+    name: &'static str,
+) -> StorageEntryMetadata {
+    entry(
+        name,
+        map_type::<K, V>(),
+        StorageEntryModifier::Default,
+        V::default().encode(),
+    )
+}
+
+fn map_type<K: TypeInfo + 'static, V: TypeInfo + 'static>() -> StorageEntryType {
+    StorageEntryType::Map {
+        hashers: vec![StorageHasher::Blake2_128Concat],
+        key: meta_type::<K>(),
+        value: meta_type::<V>(),
+    }
+}
+
+fn entry(
+    name: &'static str,
+    ty: StorageEntryType,
+    modifier: StorageEntryModifier,
+    default: Vec<u8>,
+) -> StorageEntryMetadata {
+    StorageEntryMetadata {
+        name,
+        modifier,
+        ty,
+        default,
+        docs: Vec::new(),
+    }
+}
+
+fn constant<T: TypeInfo + Encode + 'static>(
+    name: &'static str,
+    value: &T,
+    docs: &'static str,
+) -> PalletConstantMetadata {
+    PalletConstantMetadata {
+        name,
+        ty: meta_type::<T>(),
+        value: value.encode(),
+        docs: vec![docs],
+    }
+}
+
+/// A one-field tuple struct named as Substrate names its counterpart (clients recognise
+/// `sp_core::crypto::AccountId32` or `primitive_types::H256` by their paths).
+pub(crate) fn newtype<T: TypeInfo + 'static>(
+    name: &'static str,
+    module: &'static str,
+) -> scale_info::Type {
+    scale_info::Type::builder()
+        .path(scale_info::Path::new(name, module))
+        .composite(scale_info::build::Fields::unnamed().field(|field| field.ty::<T>()))
+}
+
+/// The SS58 prefix of Tessera's addresses (Substrate's generic 42).
+pub const SS58_PREFIX: u16 = 42;
+
+/// The constants clients read, by module name.
+fn constants<R: Runtime>(module: &str) -> Vec<PalletConstantMetadata> {
+    match module {
+        crate::modules::system::NAME => vec![
+            constant(
+                "BlockHashCount",
+                &crate::extrinsic::BLOCK_HASH_COUNT,
+                "How many recent block hashes are kept: the longest mortal era.",
+            ),
+            constant(
+                "SS58Prefix",
+                &SS58_PREFIX,
+                "The prefix of the chain's SS58 addresses.",
+            ),
+        ],
+        crate::modules::balances::NAME => vec![constant::<Balance>(
+            "ExistentialDeposit",
+            &R::CONFIG.existential_deposit,
+            "The least balance an account may hold; below it, it is removed.",
+        )],
+        _ => Vec::new(),
+    }
+}
+
+/// The modules in V15 form, with what the executive adds: `System.Events` (typed by the
+/// runtime's event enum) and the constants.
+fn pallets<R: Runtime>() -> Vec<v15::PalletMetadata>
+where
+    R::Call: Modules,
+{
+    <R::Call as Modules>::modules()
+        .into_iter()
+        .map(|module| {
+            let mut storage = module.storage;
+            if module.name == crate::modules::system::NAME {
+                // An empty list when unset: compact 0.
+                storage.push(entry(
+                    "Events",
+                    StorageEntryType::Plain(meta_type::<
+                        Vec<EventRecord<<R::Call as Modules>::Event>>,
+                    >()),
+                    StorageEntryModifier::Default,
+                    vec![0],
+                ));
+            }
+            v15::PalletMetadata {
+                name: module.name,
+                storage: (!storage.is_empty()).then_some(PalletStorageMetadata {
+                    prefix: module.name,
+                    entries: storage,
+                }),
+                calls: module.calls.map(|ty| PalletCallMetadata { ty }),
+                event: module.event.map(|ty| PalletEventMetadata { ty }),
+                constants: constants::<R>(module.name),
+                error: module.error.map(|ty| PalletErrorMetadata { ty }),
+                index: module.index,
+                docs: module.docs.to_vec(),
+            }
+        })
+        .collect()
+}
+
+/// Each signed extension: what the transaction carries for it, and what the chain adds to
+/// the signed payload.
+fn signed_extensions() -> Vec<(&'static str, MetaType, MetaType)> {
+    let none = meta_type::<()>;
+    let carried = [
+        none(),
+        none(),
+        none(),
+        none(),
+        meta_type::<Era>(),
+        meta_type::<Compact<Nonce>>(),
+        none(),
+        meta_type::<Compact<Balance>>(),
+    ];
+    let added = [
+        none(),
+        meta_type::<u32>(),
+        meta_type::<u32>(),
+        meta_type::<Hash>(),
+        meta_type::<Hash>(),
+        none(),
+        none(),
+        none(),
+    ];
+    SIGNED_EXTENSIONS
+        .into_iter()
+        .zip(carried)
+        .zip(added)
+        .map(|((name, carried), added)| (name, carried, added))
+        .collect()
+}
+
+/// The metadata of runtime `R` in `version` (14 or 15), `meta`-prefixed and SCALE-encoded;
+/// `None` for another version.
+pub fn metadata<R: Runtime>(version: u32) -> Option<Vec<u8>>
+where
+    R::Call: Modules,
+{
+    let runtime = meta_type::<()>();
+    let metadata: RuntimeMetadataPrefixed = match version {
+        14 => v14::RuntimeMetadataV14::new(
+            pallets::<R>()
+                .into_iter()
+                .map(|p| v14::PalletMetadata {
+                    name: p.name,
+                    storage: p.storage,
+                    calls: p.calls,
+                    event: p.event,
+                    constants: p.constants,
+                    error: p.error,
+                    index: p.index,
+                })
+                .collect(),
+            v14::ExtrinsicMetadata {
+                ty: meta_type::<crate::extrinsic::Extrinsic<R::Call>>(),
+                version: crate::extrinsic::EXTRINSIC_FORMAT_VERSION,
+                signed_extensions: signed_extensions()
+                    .into_iter()
+                    .map(
+                        |(identifier, ty, additional_signed)| v14::SignedExtensionMetadata {
+                            identifier,
+                            ty,
+                            additional_signed,
+                        },
+                    )
+                    .collect(),
+            },
+            runtime,
+        )
+        .into_calls_named_as_frame()
+        .into(),
+        15 => v15::RuntimeMetadataV15::new(
+            pallets::<R>(),
+            v15::ExtrinsicMetadata {
+                version: crate::extrinsic::EXTRINSIC_FORMAT_VERSION,
+                address_ty: meta_type::<MultiAddress>(),
+                call_ty: meta_type::<R::Call>(),
+                signature_ty: meta_type::<MultiSignature>(),
+                extra_ty: meta_type::<SignedExtra>(),
+                signed_extensions: signed_extensions()
+                    .into_iter()
+                    .map(
+                        |(identifier, ty, additional_signed)| v15::SignedExtensionMetadata {
+                            identifier,
+                            ty,
+                            additional_signed,
+                        },
+                    )
+                    .collect(),
+            },
+            runtime,
+            runtime_apis(),
+            v15::OuterEnums {
+                call_enum_ty: meta_type::<R::Call>(),
+                event_enum_ty: meta_type::<<R::Call as Modules>::Event>(),
+                error_enum_ty: meta_type::<<R::Call as Modules>::Error>(),
+            },
+            v15::CustomMetadata {
+                map: BTreeMap::new(),
+            },
+        )
+        .into_calls_named_as_frame()
+        .into(),
+        _ => return None,
+    };
+    Some(metadata.encode())
+}
+
+/// FRAME names calls in snake case (`transfer_keep_alive`), and clients that take names from
+/// the metadata (PAPI, subxt) expect them so; Rust's enum variants are in camel case. The
+/// calls' variants are renamed in the finished registry, where names are owned strings.
+trait CallsNamedAsFrame: Sized {
+    fn into_calls_named_as_frame(self) -> Self;
+}
+
+impl CallsNamedAsFrame for v14::RuntimeMetadataV14 {
+    fn into_calls_named_as_frame(mut self) -> Self {
+        snake_case_calls(&mut self.types, self.pallets.iter().map(|p| &p.calls));
+        self
+    }
+}
+
+impl CallsNamedAsFrame for v15::RuntimeMetadataV15 {
+    fn into_calls_named_as_frame(mut self) -> Self {
+        snake_case_calls(&mut self.types, self.pallets.iter().map(|p| &p.calls));
+        self
+    }
+}
+
+fn snake_case_calls<'a>(
+    types: &mut scale_info::PortableRegistry,
+    calls: impl Iterator<Item = &'a Option<PalletCallMetadata<PortableForm>>>,
+) {
+    let enums: Vec<u32> = calls.flatten().map(|calls| calls.ty.id).collect();
+    for ty in types.types.iter_mut().filter(|ty| enums.contains(&ty.id)) {
+        if let scale_info::TypeDef::Variant(variants) = &mut ty.ty.type_def {
+            for variant in &mut variants.variants {
+                variant.name = snake_case(&variant.name);
+            }
+        }
+    }
+}
+
+/// `TransferKeepAlive` → `transfer_keep_alive`.
+fn snake_case(name: &str) -> alloc::string::String {
+    let mut out = alloc::string::String::with_capacity(name.len().saturating_mul(2));
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The runtime APIs whose names and encodings are Substrate's, callable through `state_call`.
+fn runtime_apis() -> Vec<v15::RuntimeApiMetadata> {
+    let method = |name, inputs: Vec<v15::RuntimeApiMethodParamMetadata>, output, docs| {
+        v15::RuntimeApiMethodMetadata {
+            name,
+            inputs,
+            output,
+            docs: vec![docs],
+        }
+    };
+    vec![v15::RuntimeApiMetadata {
+        name: "Metadata",
+        methods: vec![
+            method(
+                "metadata",
+                Vec::new(),
+                meta_type::<Vec<u8>>(),
+                "The metadata in its latest version.",
+            ),
+            method(
+                "metadata_at_version",
+                vec![v15::RuntimeApiMethodParamMetadata {
+                    name: "version",
+                    ty: meta_type::<u32>(),
+                }],
+                meta_type::<Option<Vec<u8>>>(),
+                "The metadata in a version, if the runtime builds it.",
+            ),
+            method(
+                "metadata_versions",
+                Vec::new(),
+                meta_type::<Vec<u32>>(),
+                "The metadata versions the runtime builds.",
+            ),
+        ],
+        docs: vec!["The runtime's metadata (Substrate's `Metadata` API)."],
+    }]
+}
