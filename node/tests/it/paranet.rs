@@ -246,9 +246,9 @@ async fn upgrades_itself(
         tessera_runtime::modules::system::Error::InvalidCode,
     ));
     wait_for("the bad blob to be refused in a para block", 30, || {
-        events_after(full_node, from)
-            .iter()
-            .any(|event| *event == template::Event::Sudo(sudo::Event::Sudid { result: refused }))
+        events_after(full_node, from).contains(&template::Event::Sudo(sudo::Event::Sudid {
+            result: refused,
+        }))
     })
     .await;
 
