@@ -534,6 +534,18 @@ impl Client {
         )?)
     }
 
+    /// Calls runtime API function `export` with `input` as it is (already SCALE-encoded) on
+    /// the runtime at block `at`, and returns its answer's bytes (what `state_call` returns).
+    pub fn runtime_call(
+        &self,
+        at: &Hash,
+        export: &str,
+        input: &[u8],
+    ) -> Result<Vec<u8>, QueryError> {
+        let RawAnswer(answer) = self.runtime_query(at, export, &RawInput(input))?;
+        Ok(answer)
+    }
+
     /// The hash of the runtime under `:code` at block `at` (none in a state without one).
     pub fn code_hash(&self, at: &Hash) -> Result<Option<Hash>, QueryError> {
         let header = self.header(at)?.ok_or(StoreError::MissingBlock(*at))?;
@@ -1104,6 +1116,35 @@ fn query_at<T: Decode>(
         host.query::<Result<T, String>>(code_hash, code, nodes, root, export, input)
     })?
     .map_err(ExecutionError::Refused)
+}
+
+/// Bytes passed to a runtime function as they are, already encoded.
+pub struct RawInput<'a>(pub &'a [u8]);
+
+impl Encode for RawInput<'_> {
+    fn size_hint(&self) -> usize {
+        self.0.len()
+    }
+
+    fn encode_to<T: parity_scale_codec::Output + ?Sized>(&self, dest: &mut T) {
+        dest.write(self.0);
+    }
+}
+
+/// A runtime function's answer, kept encoded: all the bytes that follow.
+pub struct RawAnswer(pub Vec<u8>);
+
+impl Decode for RawAnswer {
+    fn decode<I: parity_scale_codec::Input>(
+        input: &mut I,
+    ) -> Result<Self, parity_scale_codec::Error> {
+        let len = input
+            .remaining_len()?
+            .ok_or("the length of a runtime answer is known")?;
+        let mut bytes = vec![0; len];
+        input.read(&mut bytes)?;
+        Ok(RawAnswer(bytes))
+    }
 }
 
 /// Why a state query failed.

@@ -104,6 +104,11 @@ pub fn twox_128(data: &[u8]) -> [u8; 16] {
     out
 }
 
+/// blake2b-64 of `data`: the ids of runtime APIs in a runtime version's `apis`.
+pub fn blake2_64(data: &[u8]) -> [u8; 8] {
+    blake2::Blake2b::<blake2::digest::consts::U8>::digest(data).into()
+}
+
 /// blake2b-512 of `data`, used by SS58 checksums.
 pub fn blake2_512(data: &[u8]) -> [u8; 64] {
     blake2::Blake2b512::digest(data).into()

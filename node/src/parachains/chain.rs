@@ -1034,6 +1034,9 @@ pub trait ParaView: Send {
     fn runtime_version(&self) -> Result<VersionInfo, ParaTxError>;
     /// The runtime's metadata at the head, in its latest version ([`tessera_runtime::metadata`]).
     fn metadata(&self) -> Result<Vec<u8>, ParaTxError>;
+    /// Calls runtime API function `export` with `input` (encoded) on the runtime at block `at`
+    /// (any block [`Self::block`] returns); its answer's bytes.
+    fn runtime_call(&self, at: &Hash, export: &str, input: &[u8]) -> Result<Vec<u8>, ParaTxError>;
     /// The nonce `who`'s next transaction should take (the head's, after those pooled here).
     fn next_nonce(&self, who: &AccountId) -> Result<Nonce, ParaTxError>;
     /// `who`'s nonce at the head: its transactions below it are taken.
@@ -1084,6 +1087,23 @@ impl ParaView for ParaChain {
 
     fn tx_checker(&self) -> Result<TxChecker, ParaTxError> {
         ParaChain::tx_checker(self)
+    }
+
+    fn runtime_call(&self, at: &Hash, export: &str, input: &[u8]) -> Result<Vec<u8>, ParaTxError> {
+        let header = self
+            .store
+            .header(at)
+            .map_err(|e| ParaTxError::State(e.to_string()))?
+            .ok_or_else(|| ParaTxError::State(format!("unknown block {at}")))?;
+        let answer = self
+            .query_at::<Result<crate::client::RawAnswer, String>>(
+                header.state_root,
+                export,
+                &crate::client::RawInput(input),
+            )
+            .map_err(|e| ParaTxError::State(e.to_string()))?
+            .map_err(ParaTxError::State)?;
+        Ok(answer.0)
     }
 
     fn metadata(&self) -> Result<Vec<u8>, ParaTxError> {

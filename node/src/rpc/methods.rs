@@ -74,13 +74,73 @@ fn storage_at(client: &Client, at: Option<String>, key: &[u8]) -> RpcResult<Opti
     }
 }
 
-/// A runtime version as `state_getRuntimeVersion` and its subscription show it.
+/// A runtime version as `state_getRuntimeVersion` and its subscription show it: Substrate's
+/// fields, with `apis` listing the runtime APIs `state_call` reaches under Substrate's names
+/// and encodings (clients read it to choose how they fetch metadata).
 pub(super) fn runtime_version_json(version: &tessera_runtime::wasm::VersionInfo) -> Value {
+    let apis: Vec<Value> = SUBSTRATE_APIS
+        .iter()
+        .map(|(name, api_version)| {
+            let id = tessera_runtime::hashing::blake2_64(name.as_bytes());
+            serde_json::json!([json::hex(&id), api_version])
+        })
+        .collect();
     serde_json::json!({
         "specName": version.spec_name,
+        "implName": "tessera",
+        "authoringVersion": 0,
         "specVersion": version.spec_version,
+        "implVersion": 0,
+        "apis": apis,
         "transactionVersion": version.transaction_version,
+        "stateVersion": 1,
     })
+}
+
+/// The runtime APIs whose functions, inputs and outputs are Substrate's, with Substrate's
+/// version of each: what `apis` lists and what `state_call` calls.
+const SUBSTRATE_APIS: [(&str, u32); 1] = [("Metadata", 2)];
+
+/// The runtime functions `state_call` calls: read-only, cheap, and answering in Substrate's
+/// encoding. Others (block execution, the parachain host API) are refused: a caller could
+/// make the node run a whole block per request.
+const STATE_CALLS: [&str; 3] = [
+    tessera_runtime::wasm::api::METADATA,
+    tessera_runtime::wasm::api::METADATA_AT_VERSION,
+    tessera_runtime::wasm::api::METADATA_VERSIONS,
+];
+
+/// Checks that `state_call` may call `method`.
+pub(super) fn state_call_allowed(method: &str) -> RpcResult<()> {
+    if STATE_CALLS.contains(&method) {
+        Ok(())
+    } else {
+        Err(invalid_params(format!(
+            "`{method}` is not a runtime function state_call calls (it calls {})",
+            STATE_CALLS.join(", ")
+        )))
+    }
+}
+
+/// `system_properties`: the token and address format wallets show.
+pub(super) fn system_properties() -> Value {
+    serde_json::json!({
+        "ss58Format": tessera_runtime::metadata::SS58_PREFIX,
+        "tokenDecimals": 12,
+        "tokenSymbol": "UNIT",
+    })
+}
+
+/// Registers `rpc_methods`, listing every method of `module` (itself included).
+pub(super) fn register_rpc_methods<C: Send + Sync + 'static>(
+    module: &mut RpcModule<C>,
+) -> Result<(), RegisterMethodError> {
+    let mut names: Vec<&'static str> = module.method_names().collect();
+    names.push("rpc_methods");
+    names.sort_unstable();
+    let listing = serde_json::json!({ "methods": names });
+    module.register_method("rpc_methods", move |_, _, _| listing.clone())?;
+    Ok(())
 }
 
 /// `xcm_messageStatus`'s answer from the stored records of a message (none if `None`).
@@ -431,6 +491,28 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, RegisterMet
             Ok(shared.pool().next_nonce(&who, from))
         },
     )?;
+    module.register_method("system_properties", |_, _, _| system_properties())?;
+    module.register_method(
+        "state_call",
+        |params: Params, shared, _| -> RpcResult<Value> {
+            let mut seq = params.sequence();
+            let method: String = seq.next()?;
+            let data: String = seq.next()?;
+            let at: Option<String> = seq.optional_next()?;
+            state_call_allowed(&method)?;
+            let input = parse_hex(&data)?;
+            let client = shared.client();
+            let hash = block_or_best(&client, at)?;
+            match client.runtime_call(&hash, &method, &input) {
+                Ok(output) => Ok(Value::String(json::hex(&output))),
+                Err(crate::client::QueryError::Store(crate::store::StoreError::MissingBlock(
+                    _,
+                ))) => Err(invalid_params(format!("unknown block {hash}"))),
+                Err(err) => Err(internal(err)),
+            }
+        },
+    )?;
+    register_rpc_methods(&mut module)?;
     Ok(module)
 }
 

@@ -16,7 +16,10 @@
 //! | `transactionWatch_v1_submitAndWatch(hex)` | the same as `{event: validated / bestChainBlockIncluded / finalized / invalid}`, `invalid` with its `error` |
 //! | `system_accountNextIndex(address)` | the nonce of the account's next transaction, after those in the pool |
 //! | `tessera_paras` | `[{id, included: {number, hash}, finalized: {number, hash}}]` |
-//! | `state_getRuntimeVersion(hash?)` | `{specName, specVersion, transactionVersion}` of the runtime under `:code` at the block (the one the next block runs) |
+//! | `state_getRuntimeVersion(hash?)` | Substrate's `{specName, implName, authoringVersion, specVersion, implVersion, apis, transactionVersion, stateVersion}` of the runtime under `:code` at the block (the one the next block runs); `apis` lists those `state_call` reaches (`Metadata`, version 2) by their blake2-64 ids |
+//! | `state_call(method, data, hash?)` | the answer of runtime function `method` to `data` (hex, SCALE), as Substrate encodes it; only the `Metadata_*` functions (no block execution through RPC) |
+//! | `system_properties` | `{ss58Format: 42, tokenDecimals: 12, tokenSymbol: "UNIT"}` |
+//! | `rpc_methods` | `{methods: [...]}`, every method served |
 //! | `state_getMetadata(hash?)` | the runtime's metadata at the block (frame-metadata V15, `meta`-prefixed SCALE), hex: what Substrate clients decode calls, events, errors and storage with |
 //! | `state_subscribeRuntimeVersion` | the best block's version, then each new one when a new best block runs another runtime |
 //! | `xcm_messageStatus(id, hash?)` | what happened to XCM message `id` here: `[{sent: {dest, at}}, {executed: {origin, outcome, at}}]` |

@@ -10,7 +10,8 @@
 //! | `author_submitExtrinsic(hex)` | extrinsic hash (queued for the collator's next block) |
 //! | `author_submitAndWatchExtrinsic(hex)`, `transactionWatch_v1_submitAndWatch(hex)` | as the relay's: ready, in a block once included, finalized, or invalid with why |
 //! | `system_accountNextIndex(address)` | the nonce of the account's next transaction, after those pooled here |
-//! | `state_getRuntimeVersion` | `{specName, specVersion, transactionVersion}` |
+//! | `state_getRuntimeVersion` | as the relay's, for the para runtime at the head |
+//! | `state_call(method, data, hash?)`, `system_properties`, `rpc_methods` | as the relay's |
 //! | `state_getMetadata` | the para runtime's metadata (V15, `meta`-prefixed SCALE) at the head, hex |
 //! | `xcm_messageStatus(id, hash?)` | what happened to XCM message `id` here: `[{sent: {dest, at}}, {executed: {origin, outcome, at}}]` |
 //!
@@ -246,5 +247,20 @@ pub fn module(context: ParaRpc) -> Result<RpcModule<ParaRpc>, RegisterMethodErro
             rpc.view().next_nonce(&who).map_err(internal)
         },
     )?;
+    module.register_method("system_properties", |_, _, _| {
+        super::methods::system_properties()
+    })?;
+    module.register_method("state_call", |params: Params, rpc, _| -> RpcResult<Value> {
+        let mut seq = params.sequence();
+        let method: String = seq.next()?;
+        let data: String = seq.next()?;
+        let at: Option<String> = seq.optional_next()?;
+        super::methods::state_call_allowed(&method)?;
+        let input = parse_hex(&data)?;
+        let hash = rpc.block_or_head(at)?;
+        let output = rpc.view().runtime_call(&hash, &method, &input);
+        Ok(Value::String(json::hex(&output.map_err(internal)?)))
+    })?;
+    super::methods::register_rpc_methods(&mut module)?;
     Ok(module)
 }

@@ -669,6 +669,14 @@ fn validators_vote_on_code_a_para_sends_and_the_para_upgrades_only_once_they_acc
 fn a_para_describes_its_runtime_in_metadata() {
     let node = template_node(None);
     let metadata = node.view().lock().unwrap().metadata().unwrap();
+    // `state_call`'s path: a runtime function's answer, as Substrate encodes it.
+    let head = node.view().lock().unwrap().head().hash();
+    let versions = node.view().lock().unwrap().runtime_call(
+        &head,
+        tessera_runtime::wasm::api::METADATA_VERSIONS,
+        &[],
+    );
+    assert_eq!(versions.unwrap(), vec![14u32, 15].encode());
     assert_eq!(
         Some(metadata.clone()),
         tessera_runtime::metadata::metadata::<template::TemplateRuntime>(15)

@@ -168,6 +168,73 @@ async fn metadata_comes_from_the_runtime_wasm() {
         panic!("not V15")
     };
     assert_eq!(metadata.pallets[1].name, "Balances");
+
+    // What polkadot.js asks at connect: the methods, the chain's properties, the runtime
+    // version with its APIs (Substrate's id of `Metadata`, version 2: metadata by version)...
+    let methods: Value = client.request("rpc_methods", rpc_params![]).await.unwrap();
+    for method in [
+        "rpc_methods",
+        "state_call",
+        "state_getMetadata",
+        "system_properties",
+    ] {
+        assert!(
+            methods["methods"]
+                .as_array()
+                .unwrap()
+                .contains(&Value::from(method)),
+            "{method}"
+        );
+    }
+    let properties: Value = client
+        .request("system_properties", rpc_params![])
+        .await
+        .unwrap();
+    assert_eq!(properties["ss58Format"], 42);
+    assert_eq!(properties["tokenDecimals"], 12);
+    let version: Value = client
+        .request("state_getRuntimeVersion", rpc_params![])
+        .await
+        .unwrap();
+    assert_eq!(
+        version["apis"],
+        serde_json::json!([["0x37e397fc7c91f5e4", 2]])
+    );
+    assert_eq!(version["implName"], "tessera");
+    // ...then the versions it may ask for, and the newest, through `state_call`.
+    let call = |method: &'static str, data: &'static str| {
+        let client = &client;
+        async move {
+            client
+                .request::<String, _>("state_call", rpc_params![method, data])
+                .await
+        }
+    };
+    assert_eq!(
+        call("Metadata_metadata_versions", "0x").await.unwrap(),
+        "0x080e0000000f000000"
+    );
+    let at_version = call("Metadata_metadata_at_version", "0x0f000000")
+        .await
+        .unwrap();
+    let at_version = hex::decode(at_version.strip_prefix("0x").unwrap()).unwrap();
+    let decoded: Option<Vec<u8>> =
+        parity_scale_codec::Decode::decode(&mut &at_version[..]).unwrap();
+    assert_eq!(decoded, Some(bytes.clone()));
+    assert_eq!(
+        call("Metadata_metadata_at_version", "0x10000000")
+            .await
+            .unwrap(),
+        "0x00",
+        "no V16"
+    );
+    // Block execution is not for callers of state_call.
+    let err = call("Core_execute_block", "0x").await.unwrap_err();
+    assert!(err.to_string().contains("not a runtime function"), "{err}");
+    let err = call("Metadata_metadata_at_version", "0x0f")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("does not decode"), "{err}");
     let err = client
         .request::<Value, _>(
             "state_getMetadata",
