@@ -422,6 +422,17 @@ impl Client {
         Ok(self.state_at(at)?.get(key)?)
     }
 
+    /// Up to `count` keys under `prefix` at block `at`, after `start_after` if given.
+    pub fn keys_paged(
+        &self,
+        at: &Hash,
+        prefix: &[u8],
+        count: usize,
+        start_after: Option<&[u8]>,
+    ) -> Result<Vec<Vec<u8>>, QueryError> {
+        Ok(self.state_at(at)?.keys_paged(prefix, count, start_after)?)
+    }
+
     /// Checks a transaction against the best state and adds it to `pool`.
     pub fn submit(&self, pool: &mut Pool, xt: OpaqueExtrinsic) -> Result<Hash, PoolError> {
         self.submit_all(pool, vec![xt], true)

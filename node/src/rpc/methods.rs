@@ -27,6 +27,12 @@ const POOL_UNKNOWN_VALIDITY: i32 = 1011;
 pub(super) const POOL_ALREADY_IMPORTED: i32 = 1013;
 pub(super) const POOL_TOO_LOW_PRIORITY: i32 = 1014;
 pub(super) const POOL_IMMEDIATELY_DROPPED: i32 = 1016;
+/// Most keys `state_getKeysPaged` lists at once (Substrate's limit).
+const MAX_KEYS_PAGED: u32 = 1_000;
+
+/// Most keys `state_queryStorageAt` reads at once.
+const MAX_QUERY_KEYS: usize = 1_024;
+
 /// Most keys `state_getReadProof` proves at once.
 const MAX_PROOF_KEYS: usize = 1_024;
 
@@ -492,6 +498,65 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, RegisterMet
         },
     )?;
     module.register_method("system_properties", |_, _, _| system_properties())?;
+    module.register_method(
+        "state_getKeysPaged",
+        |params: Params, shared, _| -> RpcResult<Value> {
+            let mut seq = params.sequence();
+            let prefix: String = seq.next()?;
+            let count: u32 = seq.next()?;
+            let start: Option<String> = seq.optional_next()?;
+            let at: Option<String> = seq.optional_next()?;
+            if count > MAX_KEYS_PAGED {
+                return Err(invalid_params(format!(
+                    "count {count} is over the limit of {MAX_KEYS_PAGED}"
+                )));
+            }
+            let prefix = parse_hex(&prefix)?;
+            let start = start.map(|start| parse_hex(&start)).transpose()?;
+            let client = shared.client();
+            let hash = block_or_best(&client, at)?;
+            let keys = client
+                .keys_paged(&hash, &prefix, count as usize, start.as_deref())
+                .map_err(|err| match err {
+                    crate::client::QueryError::Store(crate::store::StoreError::MissingBlock(_)) => {
+                        invalid_params(format!("unknown block {hash}"))
+                    }
+                    err => internal(err),
+                })?;
+            Ok(Value::from(
+                keys.iter().map(|key| json::hex(key)).collect::<Vec<_>>(),
+            ))
+        },
+    )?;
+    module.register_method(
+        "state_queryStorageAt",
+        |params: Params, shared, _| -> RpcResult<Value> {
+            let mut seq = params.sequence();
+            let keys: Vec<String> = seq.next()?;
+            let at: Option<String> = seq.optional_next()?;
+            if keys.len() > MAX_QUERY_KEYS {
+                return Err(invalid_params(format!(
+                    "{} keys: at most {MAX_QUERY_KEYS} at once",
+                    keys.len()
+                )));
+            }
+            let client = shared.client();
+            let hash = block_or_best(&client, at)?;
+            let mut changes = Vec::with_capacity(keys.len());
+            for key in &keys {
+                let value = client
+                    .storage(&hash, &parse_hex(key)?)
+                    .map_err(|err| match err {
+                        crate::client::QueryError::Store(
+                            crate::store::StoreError::MissingBlock(_),
+                        ) => invalid_params(format!("unknown block {hash}")),
+                        err => internal(err),
+                    })?;
+                changes.push(json!([key, value.map(|v| json::hex(&v))]));
+            }
+            Ok(json!([{ "block": hash.to_string(), "changes": changes }]))
+        },
+    )?;
     module.register_method(
         "state_call",
         |params: Params, shared, _| -> RpcResult<Value> {

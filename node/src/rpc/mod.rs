@@ -18,6 +18,8 @@
 //! | `tessera_paras` | `[{id, included: {number, hash}, finalized: {number, hash}}]` |
 //! | `state_getRuntimeVersion(hash?)` | Substrate's `{specName, implName, authoringVersion, specVersion, implVersion, apis, transactionVersion, stateVersion}` of the runtime under `:code` at the block (the one the next block runs); `apis` lists those `state_call` reaches (`Metadata`, version 2) by their blake2-64 ids |
 //! | `state_call(method, data, hash?)` | the answer of runtime function `method` to `data` (hex, SCALE), as Substrate encodes it; only the `Metadata_*` functions (no block execution through RPC) |
+//! | `state_getKeysPaged(prefix, count, startKey?, hash?)` | up to `count` (at most 1,000) keys under `prefix` at the block, in order, after `startKey` |
+//! | `state_queryStorageAt(keys, hash?)` | `[{block, changes: [[key, value or null], ...]}]` for up to 1,024 keys |
 //! | `system_properties` | `{ss58Format: 42, tokenDecimals: 12, tokenSymbol: "UNIT"}` |
 //! | `rpc_methods` | `{methods: [...]}`, every method served |
 //! | `state_getMetadata(hash?)` | the runtime's metadata at the block (frame-metadata V15, `meta`-prefixed SCALE), hex: what Substrate clients decode calls, events, errors and storage with |

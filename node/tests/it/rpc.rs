@@ -245,6 +245,64 @@ async fn metadata_comes_from_the_runtime_wasm() {
     assert!(err.to_string().contains("unknown block"), "{err}");
 }
 
+/// `state_getKeysPaged` lists a map's keys page by page, in order, each page after the last
+/// key of the one before; `state_queryStorageAt` reads several keys at a block at once.
+#[tokio::test]
+async fn keys_are_listed_by_page_and_read_together() {
+    let (_shared, client, _, _handle) = node().await;
+    let prefix = format!(
+        "0x{}",
+        hex::encode(tessera_runtime::storage::item_prefix("System", "Account"))
+    );
+    let all: Vec<String> = client
+        .request("state_getKeysPaged", rpc_params![prefix.clone(), 1000])
+        .await
+        .unwrap();
+    assert!(all.len() >= 4, "the dev accounts: {all:?}");
+    assert!(all.iter().all(|key| key.starts_with(&prefix)));
+    assert!(all.windows(2).all(|pair| pair[0] < pair[1]), "in order");
+    let mut paged: Vec<String> = Vec::new();
+    loop {
+        let start = paged.last().cloned();
+        let page: Vec<String> = client
+            .request("state_getKeysPaged", rpc_params![prefix.clone(), 3, start])
+            .await
+            .unwrap();
+        assert!(page.len() <= 3);
+        if page.is_empty() {
+            break;
+        }
+        paged.extend(page);
+    }
+    assert_eq!(paged, all);
+    let err = client
+        .request::<Value, _>("state_getKeysPaged", rpc_params![prefix, 1001])
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("over the limit"), "{err}");
+
+    let alice = format!(
+        "0x{}",
+        hex::encode(system::ACCOUNT.key(&Pair::dev("Alice").public()))
+    );
+    let stored: Value = client
+        .request("state_getStorage", rpc_params![alice.clone()])
+        .await
+        .unwrap();
+    let missing = format!("0x{}", "00".repeat(40));
+    let queried: Value = client
+        .request(
+            "state_queryStorageAt",
+            rpc_params![vec![alice.clone(), missing.clone()]],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        queried[0]["changes"],
+        serde_json::json!([[alice, stored], [missing, null]])
+    );
+}
+
 #[tokio::test]
 async fn bad_parameters_get_errors_not_crashes() {
     let (shared, client, _, _handle) = node().await;

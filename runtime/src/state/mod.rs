@@ -252,6 +252,43 @@ impl<'a> State<'a> {
             .map_err(trie_error)
     }
 
+    /// Up to `count` keys that start with `prefix`, in order, after `start_after` if given
+    /// (Substrate's `state_getKeysPaged`), in the state this one started from (pending
+    /// changes are not seen).
+    #[cfg(feature = "std")]
+    pub fn keys_paged(
+        &self,
+        prefix: &[u8],
+        count: usize,
+        start_after: Option<&[u8]>,
+    ) -> Result<Vec<Vec<u8>>> {
+        let nodes: &dyn NodeStore = match &self.base {
+            Base::Borrowed(store) => *store,
+            Base::Shared(store) => &**store,
+        };
+        let db = ReadDb(nodes);
+        let trie = TrieDBBuilder::<Layout>::new(&db, &self.root).build();
+        let start = start_after.filter(|start| start.starts_with(prefix));
+        let keys = match start {
+            Some(start) => trie_db::TrieDBKeyIterator::new_prefixed_then_seek(&trie, prefix, start),
+            None => trie_db::TrieDBKeyIterator::new_prefixed(&trie, prefix),
+        }
+        .map_err(trie_error)?;
+        let mut out = Vec::new();
+        for key in keys {
+            let key = key.map_err(trie_error)?;
+            // The seek lands on `start_after` itself when it is a key: it is not returned.
+            if start == Some(&key[..]) {
+                continue;
+            }
+            if out.len() == count {
+                break;
+            }
+            out.push(key);
+        }
+        Ok(out)
+    }
+
     /// Sets `key` to `value`.
     pub fn set(&mut self, key: Vec<u8>, value: Vec<u8>) {
         self.overlay.set(key, Some(value));
