@@ -452,6 +452,14 @@ impl ParaChain {
     }
 
     /// Calls the read-only runtime API function `export` on the head's state.
+    /// The header of stored block `at`, for the RPC's queries.
+    fn stored_header(&self, at: &Hash) -> Result<Header, ParaTxError> {
+        self.store
+            .header(at)
+            .map_err(|e| ParaTxError::State(e.to_string()))?
+            .ok_or_else(|| ParaTxError::State(format!("unknown block {at}")))
+    }
+
     fn query_on_head<T: Decode>(
         &self,
         export: &str,
@@ -1071,11 +1079,7 @@ impl ParaView for ParaChain {
     }
 
     fn storage(&self, at: &Hash, key: &[u8]) -> Result<Option<Vec<u8>>, ParaTxError> {
-        let header = self
-            .store
-            .header(at)
-            .map_err(|e| ParaTxError::State(e.to_string()))?
-            .ok_or_else(|| ParaTxError::State(format!("unknown block {at}")))?;
+        let header = self.stored_header(at)?;
         State::new(&self.store, header.state_root)
             .get(key)
             .map_err(|e| ParaTxError::State(e.to_string()))
@@ -1090,11 +1094,7 @@ impl ParaView for ParaChain {
     }
 
     fn runtime_call(&self, at: &Hash, export: &str, input: &[u8]) -> Result<Vec<u8>, ParaTxError> {
-        let header = self
-            .store
-            .header(at)
-            .map_err(|e| ParaTxError::State(e.to_string()))?
-            .ok_or_else(|| ParaTxError::State(format!("unknown block {at}")))?;
+        let header = self.stored_header(at)?;
         let answer = self
             .query_at::<Result<crate::client::RawAnswer, String>>(
                 header.state_root,

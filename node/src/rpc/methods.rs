@@ -71,12 +71,16 @@ fn block_or_best(client: &Client, at: Option<String>) -> RpcResult<Hash> {
 /// The value under `key` at block `at` (the best block if `None`).
 fn storage_at(client: &Client, at: Option<String>, key: &[u8]) -> RpcResult<Option<Vec<u8>>> {
     let hash = block_or_best(client, at)?;
-    match client.storage(&hash, key) {
-        Ok(value) => Ok(value),
-        Err(crate::client::QueryError::Store(crate::store::StoreError::MissingBlock(_))) => {
-            Err(invalid_params(format!("unknown block {hash}")))
+    client.storage(&hash, key).map_err(query_error)
+}
+
+/// A failed state query as a JSON-RPC error: a block the node lacks is the caller's mistake.
+fn query_error(err: crate::client::QueryError) -> ErrorObjectOwned {
+    match err {
+        crate::client::QueryError::Store(crate::store::StoreError::MissingBlock(hash)) => {
+            invalid_params(format!("unknown block {hash}"))
         }
-        Err(err) => Err(internal(err)),
+        err => internal(err),
     }
 }
 
@@ -359,13 +363,7 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, RegisterMet
             let at: Option<String> = params.sequence().optional_next()?;
             let client = shared.client();
             let hash = block_or_best(&client, at)?;
-            let version = match client.runtime_version(&hash) {
-                Ok(version) => version,
-                Err(crate::client::QueryError::Store(crate::store::StoreError::MissingBlock(
-                    _,
-                ))) => return Err(invalid_params(format!("unknown block {hash}"))),
-                Err(err) => return Err(internal(err)),
-            };
+            let version = client.runtime_version(&hash).map_err(query_error)?;
             Ok(runtime_version_json(&version))
         },
     )?;
@@ -375,17 +373,13 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, RegisterMet
             let at: Option<String> = params.sequence().optional_next()?;
             let client = shared.client();
             let hash = block_or_best(&client, at)?;
-            let metadata = match client.runtime_query::<Option<Vec<u8>>>(
-                &hash,
-                tessera_runtime::wasm::api::METADATA_AT_VERSION,
-                &tessera_runtime::metadata::LATEST,
-            ) {
-                Ok(metadata) => metadata,
-                Err(crate::client::QueryError::Store(crate::store::StoreError::MissingBlock(
-                    _,
-                ))) => return Err(invalid_params(format!("unknown block {hash}"))),
-                Err(err) => return Err(internal(err)),
-            };
+            let metadata = client
+                .runtime_query::<Option<Vec<u8>>>(
+                    &hash,
+                    tessera_runtime::wasm::api::METADATA_AT_VERSION,
+                    &tessera_runtime::metadata::LATEST,
+                )
+                .map_err(query_error)?;
             let metadata = metadata.ok_or_else(|| internal("the runtime builds no metadata"))?;
             Ok(Value::String(json::hex(&metadata)))
         },
@@ -517,12 +511,7 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, RegisterMet
             let hash = block_or_best(&client, at)?;
             let keys = client
                 .keys_paged(&hash, &prefix, count as usize, start.as_deref())
-                .map_err(|err| match err {
-                    crate::client::QueryError::Store(crate::store::StoreError::MissingBlock(_)) => {
-                        invalid_params(format!("unknown block {hash}"))
-                    }
-                    err => internal(err),
-                })?;
+                .map_err(query_error)?;
             Ok(Value::from(
                 keys.iter().map(|key| json::hex(key)).collect::<Vec<_>>(),
             ))
@@ -546,12 +535,7 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, RegisterMet
             for key in &keys {
                 let value = client
                     .storage(&hash, &parse_hex(key)?)
-                    .map_err(|err| match err {
-                        crate::client::QueryError::Store(
-                            crate::store::StoreError::MissingBlock(_),
-                        ) => invalid_params(format!("unknown block {hash}")),
-                        err => internal(err),
-                    })?;
+                    .map_err(query_error)?;
                 changes.push(json!([key, value.map(|v| json::hex(&v))]));
             }
             Ok(json!([{ "block": hash.to_string(), "changes": changes }]))
@@ -568,13 +552,10 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, RegisterMet
             let input = parse_hex(&data)?;
             let client = shared.client();
             let hash = block_or_best(&client, at)?;
-            match client.runtime_call(&hash, &method, &input) {
-                Ok(output) => Ok(Value::String(json::hex(&output))),
-                Err(crate::client::QueryError::Store(crate::store::StoreError::MissingBlock(
-                    _,
-                ))) => Err(invalid_params(format!("unknown block {hash}"))),
-                Err(err) => Err(internal(err)),
-            }
+            let output = client
+                .runtime_call(&hash, &method, &input)
+                .map_err(query_error)?;
+            Ok(Value::String(json::hex(&output)))
         },
     )?;
     register_rpc_methods(&mut module)?;
