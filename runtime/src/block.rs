@@ -25,6 +25,12 @@ impl OpaqueExtrinsic {
     pub fn hash(&self) -> Hash {
         crate::hashing::blake2_256(&self.encode())
     }
+
+    /// The length a transaction pays for and a block counts: its encoding with the length
+    /// prefix, as in Substrate, so a fee quoted for the submitted bytes is the fee charged.
+    pub fn encoded_len(&self) -> usize {
+        self.encoded_size()
+    }
 }
 
 /// A block: the header and the extrinsics it commits to.

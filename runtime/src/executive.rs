@@ -325,7 +325,7 @@ impl<'a, R: Runtime> Executive<'a, R> {
         verify_signature: bool,
     ) -> Result<ValidTransaction, ApplyError> {
         let extrinsic = decode::<R>(xt)?;
-        let checked = self.check(&extrinsic, xt.0.len(), verify_signature, true)?;
+        let checked = self.check(&extrinsic, xt.encoded_len(), verify_signature, true)?;
         let last_valid = match checked.extra.era {
             Era::Immortal => None,
             era => {
@@ -346,7 +346,7 @@ impl<'a, R: Runtime> Executive<'a, R> {
     /// `Err(_)` is an extrinsic that must not be included, and changed nothing.
     pub fn apply(&mut self, xt: &OpaqueExtrinsic) -> Result<Result<(), DispatchError>, ApplyError> {
         let extrinsic = decode::<R>(xt)?;
-        self.apply_decoded(extrinsic, xt.0.len(), true)
+        self.apply_decoded(extrinsic, xt.encoded_len(), true)
     }
 
     fn apply_decoded(
@@ -633,7 +633,7 @@ pub fn execute_block_on<R: Runtime>(
         let index = index as u32;
         // A failed call is still included (its fee paid); only invalid extrinsics reject.
         let _call_outcome = executive
-            .apply_decoded(extrinsic, xt.0.len(), !signatures_verified)
+            .apply_decoded(extrinsic, xt.encoded_len(), !signatures_verified)
             .map_err(|err| match err {
                 ApplyError::Invalid(error) => BlockError::InvalidExtrinsic { index, error },
                 ApplyError::State(err) => BlockError::State(err),

@@ -54,9 +54,7 @@ pub const SIGNED_EXTENSIONS: [&str; 8] = [
 
 /// Who signed: Substrate's `MultiAddress`. Tessera accounts are 32-byte public keys, so only
 /// [`MultiAddress::Id`] and [`MultiAddress::Address32`] name one.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
-#[scale_info(replace_segment("tessera_runtime", "sp_runtime"))]
-#[scale_info(replace_segment("extrinsic", "multiaddress"))]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
 pub enum MultiAddress {
     /// An account id.
     #[codec(index = 0)]
@@ -73,6 +71,52 @@ pub enum MultiAddress {
     /// 20 bytes (an Ethereum-style address).
     #[codec(index = 4)]
     Address20([u8; 20]),
+}
+
+/// Described as Substrate's generic `sp_runtime::multiaddress::MultiAddress<AccountId,
+/// AccountIndex>`: clients find the account id type through its first type parameter.
+impl scale_info::TypeInfo for MultiAddress {
+    type Identity = Self;
+
+    fn type_info() -> scale_info::Type {
+        use scale_info::build::{Fields, Variants};
+        use scale_info::{meta_type, TypeParameter};
+        scale_info::Type::builder()
+            .path(scale_info::Path::new(
+                "MultiAddress",
+                "sp_runtime::multiaddress",
+            ))
+            .type_params([
+                TypeParameter::new("AccountId", Some(meta_type::<AccountId>())),
+                TypeParameter::new("AccountIndex", Some(meta_type::<u32>())),
+            ])
+            .variant(
+                Variants::new()
+                    .variant("Id", |v| {
+                        v.index(0).fields(
+                            Fields::unnamed().field(|f| f.ty::<AccountId>().type_name("AccountId")),
+                        )
+                    })
+                    .variant("Index", |v| {
+                        v.index(1).fields(
+                            Fields::unnamed()
+                                .field(|f| f.compact::<u32>().type_name("AccountIndex")),
+                        )
+                    })
+                    .variant("Raw", |v| {
+                        v.index(2)
+                            .fields(Fields::unnamed().field(|f| f.ty::<Vec<u8>>()))
+                    })
+                    .variant("Address32", |v| {
+                        v.index(3)
+                            .fields(Fields::unnamed().field(|f| f.ty::<[u8; 32]>()))
+                    })
+                    .variant("Address20", |v| {
+                        v.index(4)
+                            .fields(Fields::unnamed().field(|f| f.ty::<[u8; 20]>()))
+                    }),
+            )
+    }
 }
 
 impl MultiAddress {

@@ -14,6 +14,8 @@
 //!   weights and fees), the shared `system`, `balances` and `sudo` modules, and block execution;
 //! - [`parachain`]: para ids, heads, validation code, the validation function's parameters and
 //!   result, candidate descriptors, commitments and receipts;
+//! - [`metadata`], [`payment`]: what Substrate clients ask a runtime (its metadata, a
+//!   transaction's fee);
 //! - [`wasm`]: the ABI of Wasm validation functions (exports, host functions) and, in Wasm, its
 //!   guest side.
 //!
@@ -50,6 +52,7 @@ pub mod messaging;
 pub mod metadata;
 pub mod modules;
 pub mod parachain;
+pub mod payment;
 pub mod state;
 pub mod storage;
 pub mod trie;

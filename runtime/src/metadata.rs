@@ -312,7 +312,7 @@ where
                     .collect(),
             },
             runtime,
-            runtime_apis(),
+            runtime_apis::<R>(),
             v15::OuterEnums {
                 call_enum_ty: meta_type::<R::Call>(),
                 event_enum_ty: meta_type::<<R::Call as Modules>::Event>(),
@@ -381,40 +381,80 @@ fn snake_case(name: &str) -> alloc::string::String {
 }
 
 /// The runtime APIs whose names and encodings are Substrate's, callable through `state_call`.
-fn runtime_apis() -> Vec<v15::RuntimeApiMetadata> {
-    let method = |name, inputs: Vec<v15::RuntimeApiMethodParamMetadata>, output, docs| {
-        v15::RuntimeApiMethodMetadata {
+fn runtime_apis<R: Runtime>() -> Vec<v15::RuntimeApiMetadata>
+where
+    R::Call: Modules,
+{
+    let method =
+        |name, inputs: Vec<(&'static str, MetaType)>, output, docs| v15::RuntimeApiMethodMetadata {
             name,
-            inputs,
+            inputs: inputs
+                .into_iter()
+                .map(|(name, ty)| v15::RuntimeApiMethodParamMetadata { name, ty })
+                .collect(),
             output,
             docs: vec![docs],
-        }
+        };
+    let extrinsic = || {
+        vec![
+            ("uxt", meta_type::<crate::extrinsic::Extrinsic<R::Call>>()),
+            ("len", meta_type::<u32>()),
+        ]
     };
-    vec![v15::RuntimeApiMetadata {
-        name: "Metadata",
-        methods: vec![
-            method(
-                "metadata",
-                Vec::new(),
-                meta_type::<Vec<u8>>(),
-                "The metadata in its latest version.",
-            ),
-            method(
-                "metadata_at_version",
-                vec![v15::RuntimeApiMethodParamMetadata {
-                    name: "version",
-                    ty: meta_type::<u32>(),
-                }],
-                meta_type::<Option<Vec<u8>>>(),
-                "The metadata in a version, if the runtime builds it.",
-            ),
-            method(
-                "metadata_versions",
-                Vec::new(),
-                meta_type::<Vec<u32>>(),
-                "The metadata versions the runtime builds.",
-            ),
-        ],
-        docs: vec!["The runtime's metadata (Substrate's `Metadata` API)."],
-    }]
+    vec![
+        v15::RuntimeApiMetadata {
+            name: "Metadata",
+            methods: vec![
+                method(
+                    "metadata",
+                    Vec::new(),
+                    meta_type::<Vec<u8>>(),
+                    "The metadata in its latest version.",
+                ),
+                method(
+                    "metadata_at_version",
+                    vec![("version", meta_type::<u32>())],
+                    meta_type::<Option<Vec<u8>>>(),
+                    "The metadata in a version, if the runtime builds it.",
+                ),
+                method(
+                    "metadata_versions",
+                    Vec::new(),
+                    meta_type::<Vec<u32>>(),
+                    "The metadata versions the runtime builds.",
+                ),
+            ],
+            docs: vec!["The runtime's metadata (Substrate's `Metadata` API)."],
+        },
+        v15::RuntimeApiMetadata {
+            name: "TransactionPaymentApi",
+            methods: vec![
+                method(
+                    "query_info",
+                    extrinsic(),
+                    meta_type::<crate::payment::RuntimeDispatchInfo>(),
+                    "An extrinsic's weight, class and fee without its tip.",
+                ),
+                method(
+                    "query_fee_details",
+                    extrinsic(),
+                    meta_type::<crate::payment::FeeDetails>(),
+                    "An extrinsic's fee, part by part.",
+                ),
+                method(
+                    "query_weight_to_fee",
+                    vec![("weight", meta_type::<crate::payment::Weight>())],
+                    meta_type::<Balance>(),
+                    "What a weight costs.",
+                ),
+                method(
+                    "query_length_to_fee",
+                    vec![("length", meta_type::<u32>())],
+                    meta_type::<Balance>(),
+                    "What a length in bytes costs.",
+                ),
+            ],
+            docs: vec!["What a transaction costs (Substrate's `TransactionPaymentApi`)."],
+        },
+    ]
 }

@@ -156,6 +156,15 @@ pub mod api {
     pub const METADATA_AT_VERSION: &str = "Metadata_metadata_at_version";
     /// `() -> Result<Vec<u32>, String>`: the metadata versions the runtime builds.
     pub const METADATA_VERSIONS: &str = "Metadata_metadata_versions";
+    /// `((Vec<u8>, u32)) -> Result<RuntimeDispatchInfo, String>`: an extrinsic's weight, class
+    /// and fee (Substrate's; see [`crate::payment`]).
+    pub const QUERY_INFO: &str = "TransactionPaymentApi_query_info";
+    /// `((Vec<u8>, u32)) -> Result<FeeDetails, String>`: an extrinsic's fee, part by part.
+    pub const QUERY_FEE_DETAILS: &str = "TransactionPaymentApi_query_fee_details";
+    /// `(Weight) -> Result<Balance, String>`: what a weight costs.
+    pub const QUERY_WEIGHT_TO_FEE: &str = "TransactionPaymentApi_query_weight_to_fee";
+    /// `(u32) -> Result<Balance, String>`: what a length costs.
+    pub const QUERY_LENGTH_TO_FEE: &str = "TransactionPaymentApi_query_length_to_fee";
 
     /// The relay runtime's parachain host API (Polkadot's `ParachainHost`): read-only calls
     /// on the state of the relay block asked about, each returning `Result<T, String>`
@@ -840,6 +849,46 @@ macro_rules! runtime_api {
                     |_, ()| Ok($crate::metadata::VERSIONS.to_vec()),
                 )
             }
+
+            #[allow(unsafe_code, non_snake_case)]
+            #[no_mangle]
+            extern "C" fn TransactionPaymentApi_query_info(ptr: u32, len: u32) -> u64 {
+                $crate::wasm::guest::query_or_refuse(
+                    ptr,
+                    len,
+                    |_, (uxt, len): $crate::payment::QueryInput| {
+                        $crate::payment::query_info::<$runtime>(&uxt, len)
+                    },
+                )
+            }
+
+            #[allow(unsafe_code, non_snake_case)]
+            #[no_mangle]
+            extern "C" fn TransactionPaymentApi_query_fee_details(ptr: u32, len: u32) -> u64 {
+                $crate::wasm::guest::query_or_refuse(
+                    ptr,
+                    len,
+                    |_, (uxt, len): $crate::payment::QueryInput| {
+                        $crate::payment::query_fee_details::<$runtime>(&uxt, len)
+                    },
+                )
+            }
+
+            #[allow(unsafe_code, non_snake_case)]
+            #[no_mangle]
+            extern "C" fn TransactionPaymentApi_query_weight_to_fee(ptr: u32, len: u32) -> u64 {
+                $crate::wasm::guest::query(ptr, len, |_, weight| {
+                    Ok($crate::payment::weight_to_fee::<$runtime>(weight))
+                })
+            }
+
+            #[allow(unsafe_code, non_snake_case)]
+            #[no_mangle]
+            extern "C" fn TransactionPaymentApi_query_length_to_fee(ptr: u32, len: u32) -> u64 {
+                $crate::wasm::guest::query(ptr, len, |_, length: u32| {
+                    Ok($crate::payment::length_to_fee::<$runtime>(length))
+                })
+            }
         };
     };
 }
@@ -1124,11 +1173,21 @@ pub mod guest {
         len: u32,
         query: impl FnOnce(&mut crate::state::State<'static>, I) -> crate::Result<O>,
     ) -> u64 {
+        query_or_refuse(ptr, len, |state, input| {
+            query(state, input).map_err(|err| alloc::format!("{err}"))
+        })
+    }
+
+    /// Like [`query`], for a query that refuses its input with a message of its own.
+    pub fn query_or_refuse<I: Decode, O: Encode>(
+        ptr: u32,
+        len: u32,
+        query: impl FnOnce(&mut crate::state::State<'static>, I) -> Result<O, String>,
+    ) -> u64 {
         // SAFETY: the host wrote `len` bytes at `ptr`, a buffer it got from `tessera_alloc`.
         let input = unsafe { core::slice::from_raw_parts(ptr as *const u8, len as usize) };
         let outcome: Result<O, String> = match I::decode_all(&mut &*input) {
-            Ok(input) => query(&mut crate::state::State::host(), input)
-                .map_err(|err| alloc::format!("{err}")),
+            Ok(input) => query(&mut crate::state::State::host(), input),
             Err(err) => Err(alloc::format!("the input does not decode: {err}")),
         };
         output(&outcome)

@@ -31,7 +31,7 @@ pub(super) const POOL_IMMEDIATELY_DROPPED: i32 = 1016;
 const MAX_KEYS_PAGED: u32 = 1_000;
 
 /// Most keys `state_queryStorageAt` reads at once.
-const MAX_QUERY_KEYS: usize = 1_024;
+pub(super) const MAX_QUERY_KEYS: usize = 1_024;
 
 /// Most keys `state_getReadProof` proves at once.
 const MAX_PROOF_KEYS: usize = 1_024;
@@ -109,15 +109,19 @@ pub(super) fn runtime_version_json(version: &tessera_runtime::wasm::VersionInfo)
 
 /// The runtime APIs whose functions, inputs and outputs are Substrate's, with Substrate's
 /// version of each: what `apis` lists and what `state_call` calls.
-const SUBSTRATE_APIS: [(&str, u32); 1] = [("Metadata", 2)];
+const SUBSTRATE_APIS: [(&str, u32); 2] = [("Metadata", 2), ("TransactionPaymentApi", 4)];
 
 /// The runtime functions `state_call` calls: read-only, cheap, and answering in Substrate's
 /// encoding. Others (block execution, the parachain host API) are refused: a caller could
 /// make the node run a whole block per request.
-const STATE_CALLS: [&str; 3] = [
+const STATE_CALLS: [&str; 7] = [
     tessera_runtime::wasm::api::METADATA,
     tessera_runtime::wasm::api::METADATA_AT_VERSION,
     tessera_runtime::wasm::api::METADATA_VERSIONS,
+    tessera_runtime::wasm::api::QUERY_INFO,
+    tessera_runtime::wasm::api::QUERY_FEE_DETAILS,
+    tessera_runtime::wasm::api::QUERY_WEIGHT_TO_FEE,
+    tessera_runtime::wasm::api::QUERY_LENGTH_TO_FEE,
 ];
 
 /// Checks that `state_call` may call `method`.
@@ -139,6 +143,75 @@ pub(super) fn system_properties() -> Value {
         "tokenDecimals": 12,
         "tokenSymbol": "UNIT",
     })
+}
+
+/// `payment_queryInfo` and `payment_queryFeeDetails`: `TransactionPaymentApi`'s answer for
+/// `extrinsic` (hex, length-prefixed as submitted) through `call(export, input)` on the chain's
+/// runtime, in Substrate's JSON (balances as decimal strings).
+pub(super) fn payment_query(
+    export: &str,
+    extrinsic: &str,
+    call: impl FnOnce(&str, &[u8]) -> RpcResult<Vec<u8>>,
+) -> RpcResult<Value> {
+    use parity_scale_codec::Encode;
+    use tessera_runtime::payment::{DispatchClass, FeeDetails, RuntimeDispatchInfo};
+    // An `UncheckedExtrinsic` encodes as its length-prefixed bytes: what was submitted.
+    let mut input = parse_extrinsic(extrinsic)?.encode();
+    let len = u32::try_from(input.len()).map_err(|_| invalid_params("extrinsic too long"))?;
+    len.encode_to(&mut input);
+    let output = call(export, &input)?;
+    let undecodable = |err| internal(format!("the runtime's answer does not decode: {err}"));
+    if export == tessera_runtime::wasm::api::QUERY_FEE_DETAILS {
+        let details = FeeDetails::decode(&mut &output[..]).map_err(undecodable)?;
+        let inclusion_fee = details.inclusion_fee.map(|fee| {
+            json!({
+                "baseFee": fee.base_fee.to_string(),
+                "lenFee": fee.len_fee.to_string(),
+                "adjustedWeightFee": fee.adjusted_weight_fee.to_string(),
+            })
+        });
+        return Ok(json!({ "inclusionFee": inclusion_fee }));
+    }
+    let info = RuntimeDispatchInfo::decode(&mut &output[..]).map_err(undecodable)?;
+    let class = match info.class {
+        DispatchClass::Normal => "normal",
+        DispatchClass::Operational => "operational",
+        DispatchClass::Mandatory => "mandatory",
+    };
+    Ok(json!({
+        "weight": { "ref_time": info.weight.ref_time, "proof_size": info.weight.proof_size },
+        "class": class,
+        "partialFee": info.partial_fee.to_string(),
+    }))
+}
+
+/// Calls runtime function `export` with `input` at the block named (or the best) on a
+/// server's chain.
+pub(super) type RuntimeCaller<C> = fn(&C, &str, &[u8], Option<String>) -> RpcResult<Vec<u8>>;
+
+/// Registers `payment_queryInfo` and `payment_queryFeeDetails` on `module`, answered through
+/// `call`.
+pub(super) fn register_payment<C: Send + Sync + 'static>(
+    module: &mut RpcModule<C>,
+    call: RuntimeCaller<C>,
+) -> Result<(), RegisterMethodError> {
+    for (name, export) in [
+        ("payment_queryInfo", tessera_runtime::wasm::api::QUERY_INFO),
+        (
+            "payment_queryFeeDetails",
+            tessera_runtime::wasm::api::QUERY_FEE_DETAILS,
+        ),
+    ] {
+        module.register_method(name, move |params: Params, context, _| {
+            let mut seq = params.sequence();
+            let extrinsic: String = seq.next()?;
+            let at: Option<String> = seq.optional_next()?;
+            payment_query(export, &extrinsic, |export, input| {
+                call(context, export, input, at)
+            })
+        })?;
+    }
+    Ok(())
 }
 
 /// Registers `rpc_methods`, listing every method of `module` (itself included).
@@ -435,10 +508,24 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, RegisterMet
         "chain_newHead",
         "chain_unsubscribeNewHeads",
         |_, pending, shared, _| async move {
-            forward(pending, &shared, |event| match event {
+            // The best header first, as Substrate sends it.
+            let initial = best_header(&shared);
+            forward(pending, &shared, initial, |event| match event {
                 ChainEvent::Imported {
                     header, best: true, ..
                 } => Some(json::header(header)),
+                _ => None,
+            })
+            .await
+        },
+    )?;
+    module.register_subscription(
+        "chain_subscribeAllHeads",
+        "chain_allHead",
+        "chain_unsubscribeAllHeads",
+        |_, pending, shared, _| async move {
+            forward(pending, &shared, None, |event| match event {
+                ChainEvent::Imported { header, .. } => Some(json::header(header)),
                 _ => None,
             })
             .await
@@ -451,11 +538,18 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, RegisterMet
         |_, pending, shared, _| async move { watch_runtime_version(pending, &shared).await },
     )?;
     module.register_subscription(
+        "state_subscribeStorage",
+        "state_storage",
+        "state_unsubscribeStorage",
+        |params, pending, shared, _| async move { watch_storage(params, pending, &shared).await },
+    )?;
+    module.register_subscription(
         "chain_subscribeFinalizedHeads",
         "chain_finalizedHead",
         "chain_unsubscribeFinalizedHeads",
         |_, pending, shared, _| async move {
-            forward(pending, &shared, |event| match event {
+            let initial = finalized_header(&shared);
+            forward(pending, &shared, initial, |event| match event {
                 ChainEvent::Finalized(header) => Some(json::header(header)),
                 _ => None,
             })
@@ -558,6 +652,13 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, RegisterMet
             Ok(Value::String(json::hex(&output)))
         },
     )?;
+    register_payment(&mut module, |shared: &Arc<Shared>, export, input, at| {
+        let client = shared.client();
+        let hash = block_or_best(&client, at)?;
+        client
+            .runtime_call(&hash, export, input)
+            .map_err(query_error)
+    })?;
     register_rpc_methods(&mut module)?;
     Ok(module)
 }
@@ -607,14 +708,128 @@ async fn watch_runtime_version(
     }
 }
 
-/// Sends `map(event)` for each chain event until the client unsubscribes.
+/// The keys of a `state_subscribeStorage` request: a list of at most [`MAX_QUERY_KEYS`].
+pub(super) fn storage_subscription_keys(params: &Params<'_>) -> RpcResult<Vec<Vec<u8>>> {
+    let keys: Option<Vec<String>> = params.sequence().optional_next()?;
+    let keys = keys.unwrap_or_default();
+    if keys.is_empty() {
+        // Every change of every block would be a feed as large as the chain's writes.
+        return Err(invalid_params(
+            "subscribing to every key is not served: list the keys",
+        ));
+    }
+    if keys.len() > MAX_QUERY_KEYS {
+        return Err(invalid_params(format!(
+            "at most {MAX_QUERY_KEYS} keys per subscription"
+        )));
+    }
+    keys.iter().map(|key| parse_hex(key)).collect()
+}
+
+/// Tracks the values a storage subscription has sent, and tells what changed.
+#[derive(Default)]
+pub(super) struct StorageWatch {
+    sent: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+}
+
+impl StorageWatch {
+    /// The `state_storage` notification for block `hash` whose values of the watched `keys`
+    /// are `values`: all of them the first time, then only those that changed (`None` when
+    /// none did).
+    pub(super) fn update(
+        &mut self,
+        hash: &Hash,
+        values: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    ) -> Option<Value> {
+        let first = self.sent.is_empty();
+        let changes: Vec<Value> = values
+            .iter()
+            .filter(|(key, value)| {
+                first
+                    || self
+                        .sent
+                        .iter()
+                        .any(|(sent_key, sent)| sent_key == key && sent != value)
+            })
+            .map(|(key, value)| json!([json::hex(key), value.as_deref().map(json::hex)]))
+            .collect();
+        self.sent = values;
+        (!changes.is_empty()).then(|| json!({ "block": hash.to_string(), "changes": changes }))
+    }
+}
+
+/// `state_subscribeStorage`: the values of the listed keys at the best block, then those
+/// that change at each new best block, until the client unsubscribes.
+async fn watch_storage(
+    params: Params<'static>,
+    pending: PendingSubscriptionSink,
+    shared: &Shared,
+) -> SubscriptionResult {
+    let keys = match storage_subscription_keys(&params) {
+        Ok(keys) => keys,
+        Err(err) => {
+            pending.reject(err).await;
+            return Ok(());
+        }
+    };
+    let values_at = |hash: &Hash| -> Result<_, crate::client::QueryError> {
+        let client = shared.client();
+        keys.iter()
+            .map(|key| Ok((key.clone(), client.storage(hash, key)?)))
+            .collect()
+    };
+    let mut events = shared.subscribe();
+    let best = shared.client().info()?.best_hash;
+    let mut watch = StorageWatch::default();
+    let first = watch.update(&best, values_at(&best)?);
+    let sink = pending.accept().await?;
+    if let Some(first) = first {
+        sink.send(serde_json::value::to_raw_value(&first)?).await?;
+    }
+    loop {
+        tokio::select! {
+            () = sink.closed() => return Ok(()),
+            event = events.recv() => match event {
+                Ok(ChainEvent::Imported { header, best: true, .. }) => {
+                    let hash = header.hash();
+                    if let Some(changes) = watch.update(&hash, values_at(&hash)?) {
+                        sink.send(serde_json::value::to_raw_value(&changes)?).await?;
+                    }
+                }
+                Ok(_) | Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => return Ok(()),
+            },
+        }
+    }
+}
+
+/// The best block's header, as header subscriptions send it first.
+fn best_header(shared: &Shared) -> Option<Value> {
+    let client = shared.client();
+    let hash = client.info().ok()?.best_hash;
+    client.header(&hash).ok()?.map(|h| json::header(&h))
+}
+
+/// The finalized block's header.
+fn finalized_header(shared: &Shared) -> Option<Value> {
+    let client = shared.client();
+    let hash = client.info().ok()?.finalized_hash;
+    client.header(&hash).ok()?.map(|h| json::header(&h))
+}
+
+/// Sends `initial`, then `map(event)` for each chain event, until the client unsubscribes.
 async fn forward(
     pending: PendingSubscriptionSink,
     shared: &Shared,
+    initial: Option<Value>,
     map: impl Fn(&ChainEvent) -> Option<Value>,
 ) -> SubscriptionResult {
     let mut events = shared.subscribe();
     let sink = pending.accept().await?;
+    if let Some(initial) = initial {
+        sink.send(serde_json::value::to_raw_value(&initial)?)
+            .await?;
+    }
     loop {
         tokio::select! {
             () = sink.closed() => return Ok(()),

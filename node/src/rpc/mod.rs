@@ -9,6 +9,7 @@
 //! | `chain_getHeader(hash?)`, `chain_getBlock(hash?)` | header / signed block, or null |
 //! | `chain_getBlockHash(number?)`, `chain_getFinalizedHead` | hash, or null |
 //! | `chain_subscribeNewHeads`, `chain_subscribeFinalizedHeads` | header notifications |
+//! | `chain_subscribeAllHeads` | the header of every block imported, on any fork |
 //! | `state_getStorage(key, hash?)` | value hex, or null |
 //! | `state_getReadProof(keys, hash?)` | `{at, proof}` |
 //! | `author_submitExtrinsic(hex)` | extrinsic hash |
@@ -16,13 +17,16 @@
 //! | `transactionWatch_v1_submitAndWatch(hex)` | the same as `{event: validated / bestChainBlockIncluded / finalized / invalid}`, `invalid` with its `error` |
 //! | `system_accountNextIndex(address)` | the nonce of the account's next transaction, after those in the pool |
 //! | `tessera_paras` | `[{id, included: {number, hash}, finalized: {number, hash}}]` |
-//! | `state_getRuntimeVersion(hash?)` | Substrate's `{specName, implName, authoringVersion, specVersion, implVersion, apis, transactionVersion, stateVersion}` of the runtime under `:code` at the block (the one the next block runs); `apis` lists those `state_call` reaches (`Metadata`, version 2) by their blake2-64 ids |
-//! | `state_call(method, data, hash?)` | the answer of runtime function `method` to `data` (hex, SCALE), as Substrate encodes it; only the `Metadata_*` functions (no block execution through RPC) |
+//! | `state_getRuntimeVersion(hash?)` | Substrate's `{specName, implName, authoringVersion, specVersion, implVersion, apis, transactionVersion, stateVersion}` of the runtime under `:code` at the block (the one the next block runs); `apis` lists those `state_call` reaches (`Metadata` 2, `TransactionPaymentApi` 4) by their blake2-64 ids |
+//! | `state_call(method, data, hash?)` | the answer of runtime function `method` to `data` (hex, SCALE), as Substrate encodes it; only the `Metadata_*` and `TransactionPaymentApi_*` functions (no block execution through RPC) |
+//! | `payment_queryInfo(hex, hash?)` | `{weight: {ref_time, proof_size}, class, partialFee}`: what the extrinsic would weigh and pay without its tip |
+//! | `payment_queryFeeDetails(hex, hash?)` | `{inclusionFee: {baseFee, lenFee, adjustedWeightFee}}` (null for an inherent) |
 //! | `state_getKeysPaged(prefix, count, startKey?, hash?)` | up to `count` (at most 1,000) keys under `prefix` at the block, in order, after `startKey` |
 //! | `state_queryStorageAt(keys, hash?)` | `[{block, changes: [[key, value or null], ...]}]` for up to 1,024 keys |
 //! | `system_properties` | `{ss58Format: 42, tokenDecimals: 12, tokenSymbol: "UNIT"}` |
 //! | `rpc_methods` | `{methods: [...]}`, every method served |
 //! | `state_getMetadata(hash?)` | the runtime's metadata at the block (frame-metadata V15, `meta`-prefixed SCALE), hex: what Substrate clients decode calls, events, errors and storage with |
+//! | `state_subscribeStorage([key, …])` | `{block, changes: [[key, value or null], …]}`: every listed key's value at the best block, then the keys whose values a new best block changes (at most 1,024 keys; a subscription to every key is refused) |
 //! | `state_subscribeRuntimeVersion` | the best block's version, then each new one when a new best block runs another runtime |
 //! | `xcm_messageStatus(id, hash?)` | what happened to XCM message `id` here: `[{sent: {dest, at}}, {executed: {origin, outcome, at}}]` |
 //!

@@ -12,6 +12,12 @@
 //! | `system_accountNextIndex(address)` | the nonce of the account's next transaction, after those pooled here |
 //! | `state_getRuntimeVersion` | as the relay's, for the para runtime at the head |
 //! | `state_call(method, data, hash?)`, `system_properties`, `rpc_methods` | as the relay's |
+//! | `payment_queryInfo(hex, hash?)`, `payment_queryFeeDetails(hex, hash?)` | as the relay's, for the para's runtime |
+//! | `system_health` | the relay node's peers and sync state (the para's blocks come through it) |
+//! | `state_queryStorageAt([key, …], hash?)` | as the relay's |
+//! | `chain_subscribeNewHeads`, `chain_subscribeAllHeads` | each block that becomes the para's head (a para node keeps only the included chain) |
+//! | `chain_subscribeFinalizedHeads` | the para's head as of each new finalized relay block |
+//! | `state_subscribeRuntimeVersion`, `state_subscribeStorage([key, …])` | as the relay's, at each new head |
 //! | `state_getMetadata` | the para runtime's metadata (V15, `meta`-prefixed SCALE) at the head, hex |
 //! | `xcm_messageStatus(id, hash?)` | what happened to XCM message `id` here: `[{sent: {dest, at}}, {executed: {origin, outcome, at}}]` |
 //!
@@ -21,21 +27,24 @@
 use super::json;
 use super::methods::{
     error, internal, invalid_params, message_records, parse_account, parse_extrinsic, parse_hash,
-    parse_hex, parse_number, POOL_ALREADY_IMPORTED, POOL_IMMEDIATELY_DROPPED, POOL_INVALID_TX,
-    POOL_TOO_LOW_PRIORITY,
+    parse_hex, parse_number, storage_subscription_keys, StorageWatch, MAX_QUERY_KEYS,
+    POOL_ALREADY_IMPORTED, POOL_IMMEDIATELY_DROPPED, POOL_INVALID_TX, POOL_TOO_LOW_PRIORITY,
 };
 use super::watch::{watch_para, Finality, Flavour, Watchers};
-use crate::parachains::chain::{check_para_transactions, ParaTxError, ParaView, Submitted};
-use crate::service::Shared;
-use jsonrpsee::core::RegisterMethodError;
+use crate::parachains::chain::{
+    check_para_transactions, ParaTxError, ParaView, Submitted, TxEvent,
+};
+use crate::service::{ChainEvent, Shared};
+use jsonrpsee::core::{RegisterMethodError, SubscriptionResult};
 use jsonrpsee::types::{ErrorObjectOwned, Params};
-use jsonrpsee::RpcModule;
+use jsonrpsee::{PendingSubscriptionSink, RpcModule};
 use parity_scale_codec::Decode;
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tessera_relay_chain::paras;
 use tessera_runtime::state::State;
 use tessera_runtime::{Hash, Header, OpaqueExtrinsic};
+use tokio::sync::broadcast::error::RecvError;
 
 type RpcResult<T> = Result<T, ErrorObjectOwned>;
 
@@ -261,6 +270,207 @@ pub fn module(context: ParaRpc) -> Result<RpcModule<ParaRpc>, RegisterMethodErro
         let output = rpc.view().runtime_call(&hash, &method, &input);
         Ok(Value::String(json::hex(&output.map_err(internal)?)))
     })?;
+    module.register_method("system_health", |_, rpc, _| {
+        // The para's blocks come through the relay node: its peers are the para node's.
+        let status = rpc.relay.network_status();
+        json!({
+            "peers": status.peers.len(),
+            "isSyncing": status.syncing,
+            "shouldHavePeers": status.should_have_peers,
+        })
+    })?;
+    module.register_method(
+        "state_queryStorageAt",
+        |params: Params, rpc, _| -> RpcResult<Value> {
+            let mut seq = params.sequence();
+            let keys: Vec<String> = seq.next()?;
+            let at: Option<String> = seq.optional_next()?;
+            if keys.len() > MAX_QUERY_KEYS {
+                return Err(invalid_params(format!(
+                    "at most {MAX_QUERY_KEYS} keys per query"
+                )));
+            }
+            let hash = rpc.block_or_head(at)?;
+            let mut changes = Vec::with_capacity(keys.len());
+            for key in &keys {
+                let value = rpc.storage(&hash, &parse_hex(key)?)?;
+                changes.push(json!([key, value.map(|v| json::hex(&v))]));
+            }
+            Ok(json!([{ "block": hash.to_string(), "changes": changes }]))
+        },
+    )?;
+    module.register_subscription(
+        "chain_subscribeNewHeads",
+        "chain_newHead",
+        "chain_unsubscribeNewHeads",
+        |_, pending, rpc, _| async move { follow_heads(pending, &rpc, true).await },
+    )?;
+    module.register_subscription(
+        "chain_subscribeAllHeads",
+        "chain_allHead",
+        "chain_unsubscribeAllHeads",
+        |_, pending, rpc, _| async move { follow_heads(pending, &rpc, false).await },
+    )?;
+    module.register_subscription(
+        "chain_subscribeFinalizedHeads",
+        "chain_finalizedHead",
+        "chain_unsubscribeFinalizedHeads",
+        |_, pending, rpc, _| async move { follow_finalized(pending, &rpc).await },
+    )?;
+    module.register_subscription(
+        "state_subscribeRuntimeVersion",
+        "state_runtimeVersion",
+        "state_unsubscribeRuntimeVersion",
+        |_, pending, rpc, _| async move {
+            let mut sent = None;
+            follow(pending, &rpc, move |rpc, _| {
+                let version = rpc.view().runtime_version().map_err(internal)?;
+                let json = super::methods::runtime_version_json(&version);
+                Ok(if sent.as_ref() == Some(&json) {
+                    None
+                } else {
+                    sent = Some(json.clone());
+                    Some(json)
+                })
+            })
+            .await
+        },
+    )?;
+    module.register_subscription(
+        "state_subscribeStorage",
+        "state_storage",
+        "state_unsubscribeStorage",
+        |params, pending, rpc, _| async move {
+            let keys = match storage_subscription_keys(&params) {
+                Ok(keys) => keys,
+                Err(err) => {
+                    pending.reject(err).await;
+                    return Ok(());
+                }
+            };
+            let mut watch = StorageWatch::default();
+            follow(pending, &rpc, move |rpc, hash| {
+                let values = keys
+                    .iter()
+                    .map(|key| Ok((key.clone(), rpc.storage(hash, key)?)))
+                    .collect::<RpcResult<_>>()?;
+                Ok(watch.update(hash, values))
+            })
+            .await
+        },
+    )?;
+    super::methods::register_payment(&mut module, |rpc, export, input, at| {
+        let hash = rpc.block_or_head(at)?;
+        rpc.view()
+            .runtime_call(&hash, export, input)
+            .map_err(internal)
+    })?;
     super::methods::register_rpc_methods(&mut module)?;
     Ok(module)
+}
+
+impl ParaRpc {
+    /// The value under `key` at para block `at`.
+    fn storage(&self, at: &Hash, key: &[u8]) -> RpcResult<Option<Vec<u8>>> {
+        match self.view().storage(at, key) {
+            Ok(value) => Ok(value),
+            Err(ParaTxError::State(reason)) => Err(invalid_params(reason)),
+            Err(err) => Err(internal(err)),
+        }
+    }
+}
+
+/// Sends `notify(head)` for the para's head now, then for each block that becomes the head
+/// (included by the relay chain), while it has something to say, until the client
+/// unsubscribes.
+async fn follow(
+    pending: PendingSubscriptionSink,
+    rpc: &ParaRpc,
+    mut notify: impl FnMut(&ParaRpc, &Hash) -> RpcResult<Option<Value>>,
+) -> SubscriptionResult {
+    let (mut events, head) = {
+        let view = rpc.view();
+        (view.tx_events(), view.head().hash())
+    };
+    let first = match notify(rpc, &head) {
+        Ok(first) => first,
+        Err(err) => {
+            pending.reject(err).await;
+            return Ok(());
+        }
+    };
+    let sink = pending.accept().await?;
+    if let Some(first) = first {
+        sink.send(serde_json::value::to_raw_value(&first)?).await?;
+    }
+    loop {
+        tokio::select! {
+            () = sink.closed() => return Ok(()),
+            event = events.recv() => match event {
+                Ok(TxEvent::Included { hash, .. }) => {
+                    if let Some(value) = notify(rpc, &hash)? {
+                        sink.send(serde_json::value::to_raw_value(&value)?).await?;
+                    }
+                }
+                Ok(_) | Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => return Ok(()),
+            },
+        }
+    }
+}
+
+/// `chain_subscribeNewHeads` (starting with the head, as Substrate's does) and
+/// `chain_subscribeAllHeads` (starting with the next): each block that becomes the para's
+/// head. A para node keeps only the included chain, so all heads are new heads.
+async fn follow_heads(
+    pending: PendingSubscriptionSink,
+    rpc: &ParaRpc,
+    with_head: bool,
+) -> SubscriptionResult {
+    let mut skip = !with_head;
+    follow(pending, rpc, move |rpc, hash| {
+        if std::mem::take(&mut skip) {
+            return Ok(None);
+        }
+        Ok(rpc
+            .view()
+            .block(hash)
+            .map(|block| json::header(&block.header)))
+    })
+    .await
+}
+
+/// `chain_subscribeFinalizedHeads`: the para's head as of each new finalized relay block,
+/// when it moved.
+async fn follow_finalized(pending: PendingSubscriptionSink, rpc: &ParaRpc) -> SubscriptionResult {
+    let mut relay_events = rpc.relay.subscribe();
+    let mut sent = rpc.finalized()?;
+    let sink = pending.accept().await?;
+    // The finalized head first, as Substrate sends it.
+    let first = rpc.view().block(&sent);
+    if let Some(block) = first {
+        let header = json::header(&block.header);
+        sink.send(serde_json::value::to_raw_value(&header)?).await?;
+    }
+    loop {
+        tokio::select! {
+            () = sink.closed() => return Ok(()),
+            event = relay_events.recv() => match event {
+                Ok(ChainEvent::Finalized(_)) | Err(RecvError::Lagged(_)) => {
+                    let finalized = rpc.finalized()?;
+                    if finalized == sent {
+                        continue;
+                    }
+                    sent = finalized;
+                    let block = rpc.view().block(&finalized);
+                    if let Some(block) = block {
+                        let header = json::header(&block.header);
+                        sink.send(serde_json::value::to_raw_value(&header)?).await?;
+                    }
+                }
+                Ok(_) => {}
+                Err(RecvError::Closed) => return Ok(()),
+            },
+        }
+    }
 }

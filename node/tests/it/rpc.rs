@@ -55,14 +55,24 @@ fn author(shared: &Shared) -> tessera_runtime::Block {
 }
 
 fn transfer_hex(shared: &Shared, nonce: tessera_runtime::Nonce) -> String {
+    transfer_hex_from(shared, "Alice", "Bob", nonce)
+}
+
+/// A transfer of one unit from dev account `from` to `to`, as hex.
+fn transfer_hex_from(
+    shared: &Shared,
+    from: &str,
+    to: &str,
+    nonce: tessera_runtime::Nonce,
+) -> String {
     let client = shared.client();
     let best = client.best_header().unwrap();
     let call = Call::Balances(balances::Call::Transfer {
-        dest: Pair::dev("Bob").public().into(),
+        dest: Pair::dev(to).public().into(),
         value: UNIT,
     });
     let xt = sign(
-        &Pair::dev("Alice"),
+        &Pair::dev(from),
         call,
         nonce,
         client.info().unwrap().genesis,
@@ -109,6 +119,8 @@ async fn submit_and_watch_sees_the_transfer_finalized() {
         next(&mut watch).await,
         serde_json::json!({ "finalized": hash })
     );
+    // The best header first (genesis), as Substrate sends it, then the new block.
+    assert_eq!(next(&mut heads).await["number"], "0x0");
     assert_eq!(next(&mut heads).await["number"], "0x1");
 
     // The block as Substrate shapes it, and Bob's new balance through raw storage.
@@ -144,6 +156,116 @@ async fn submit_and_watch_sees_the_transfer_finalized() {
         .unwrap();
     assert_eq!(proof["at"], hash);
     assert!(!proof["proof"].as_array().unwrap().is_empty());
+}
+
+/// A wallet quotes a transfer's fee before sending it (`payment_queryInfo`, and
+/// `TransactionPaymentApi_query_info` through `state_call`) and watches balances with
+/// `state_subscribeStorage`: the fee charged is the fee quoted, and the subscription sends
+/// the values, then each change.
+#[tokio::test]
+async fn fees_are_quoted_and_balances_watched() {
+    let (shared, client, _, _handle) = node().await;
+    // Bob pays Charlie: neither authors, so the fee leaves Bob's account for good.
+    let bob = system::ACCOUNT.key(&Pair::dev("Bob").public());
+    let charlie = system::ACCOUNT.key(&Pair::dev("Charlie").public());
+    let hex_key = |key: &[u8]| format!("0x{}", hex::encode(key));
+    let mut storage: Subscription<Value> = client
+        .subscribe(
+            "state_subscribeStorage",
+            rpc_params![vec![hex_key(&bob), hex_key(&charlie)]],
+            "state_unsubscribeStorage",
+        )
+        .await
+        .unwrap();
+    let account = |value: &Value| -> system::AccountInfo {
+        let bytes = hex::decode(&value.as_str().unwrap()[2..]).unwrap();
+        parity_scale_codec::Decode::decode(&mut &bytes[..]).unwrap()
+    };
+    let first = next(&mut storage).await;
+    assert_eq!(first["changes"].as_array().unwrap().len(), 2, "{first}");
+    let bob_before = account(&first["changes"][0][1]).data.free;
+    let charlie_before = account(&first["changes"][1][1]).data.free;
+
+    let transfer = transfer_hex_from(&shared, "Bob", "Charlie", 0);
+    let quoted: Value = client
+        .request("payment_queryInfo", rpc_params![transfer.clone()])
+        .await
+        .unwrap();
+    assert_eq!(quoted["class"], "normal");
+    let fee: u128 = quoted["partialFee"].as_str().unwrap().parse().unwrap();
+    assert!(fee > 0, "{quoted}");
+    // The runtime API answers the same in SCALE.
+    let bytes = hex::decode(&transfer[2..]).unwrap();
+    let input = [bytes.clone(), (bytes.len() as u32).encode()].concat();
+    let answer: String = client
+        .request(
+            "state_call",
+            rpc_params!["TransactionPaymentApi_query_info", hex_key(&input)],
+        )
+        .await
+        .unwrap();
+    let info: tessera_runtime::payment::RuntimeDispatchInfo =
+        parity_scale_codec::Decode::decode(&mut &hex::decode(&answer[2..]).unwrap()[..]).unwrap();
+    assert_eq!(info.partial_fee, fee);
+    let details: Value = client
+        .request("payment_queryFeeDetails", rpc_params![transfer.clone()])
+        .await
+        .unwrap();
+    let part = |name: &str| -> u128 {
+        details["inclusionFee"][name]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(
+        part("baseFee") + part("lenFee") + part("adjustedWeightFee"),
+        fee
+    );
+
+    let _: String = client
+        .request("author_submitExtrinsic", rpc_params![transfer])
+        .await
+        .unwrap();
+    let block = author(&shared);
+    let changed = next(&mut storage).await;
+    assert_eq!(changed["block"], block.hash().to_string());
+    let changes = changed["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 2, "both accounts changed: {changed}");
+    assert_eq!(
+        account(&changes[0][1]).data.free,
+        bob_before - UNIT - fee,
+        "Bob paid the value and the fee quoted"
+    );
+    assert_eq!(account(&changes[1][1]).data.free, charlie_before + UNIT);
+
+    // A block that leaves both accounts alone sends nothing; a subscription must list keys.
+    author(&shared);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), storage.next())
+            .await
+            .is_err(),
+        "no change, no notification"
+    );
+    let err = client
+        .subscribe::<Value, _>(
+            "state_subscribeStorage",
+            rpc_params![],
+            "state_unsubscribeStorage",
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("list the keys"), "{err}");
+    for (bytes, says) in [
+        ("0x0c0102", "not a length-prefixed extrinsic"),
+        ("0x0c010203", "not an extrinsic"),
+    ] {
+        let err = client
+            .request::<Value, _>("payment_queryInfo", rpc_params![bytes])
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains(says), "{err}");
+    }
 }
 
 /// `state_getMetadata` answers from the runtime's Wasm what the native build describes: the
@@ -198,7 +320,8 @@ async fn metadata_comes_from_the_runtime_wasm() {
         .unwrap();
     assert_eq!(
         version["apis"],
-        serde_json::json!([["0x37e397fc7c91f5e4", 2]])
+        // Substrate's ids of `Metadata` and `TransactionPaymentApi`, as Polkadot lists them.
+        serde_json::json!([["0x37e397fc7c91f5e4", 2], ["0x37c8bb1350a9a2a8", 4]])
     );
     assert_eq!(version["implName"], "tessera");
     // ...then the versions it may ask for, and the newest, through `state_call`.
