@@ -174,7 +174,7 @@ fn main() {
                 dest: VersionedLocation::V5(Location::sibling_para(RECEIVER.0)),
                 beneficiary: VersionedLocation::V5(account_location(&bob)),
                 assets: VersionedAssets::V5(Assets::from_unsorted(vec![Asset::fungible(Location::here(), template::UNIT)]).unwrap()),
-                fee_asset_index: 0,
+                fee_asset_item: 0,
                 weight_limit: WeightLimit::Unlimited,
             });
             sender_view.lock().unwrap().submit(template::sign(&alice, call, nonce, genesis_hash)).unwrap();

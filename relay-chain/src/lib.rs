@@ -201,6 +201,8 @@ tessera_runtime::compose_runtime! {
         12 => Dmp { storage: tessera_runtime::messaging::dmp_storage_metadata, },
         /// HRMP channels and their requests.
         13 => Hrmp { storage: messaging::hrmp_storage_metadata, },
+        /// The fee each transaction paid (FRAME's `TransactionPayment` event).
+        14 => TransactionPayment { event: tessera_runtime::payment::Event, },
     }
     inherents { ParaInclusion }
 }

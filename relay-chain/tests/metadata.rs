@@ -72,6 +72,7 @@ fn v15_names_modules_storage_calls_events_errors_and_the_extrinsic() {
             ("PvfCheck", 11),
             ("Dmp", 12),
             ("Hrmp", 13),
+            ("TransactionPayment", 14),
         ]
     );
     let types = &meta.types;
@@ -167,9 +168,67 @@ fn v15_names_modules_storage_calls_events_errors_and_the_extrinsic() {
         "primitive_types::H256"
     );
 
-    // The runtime APIs it describes are callable by those names.
+    // The address names its account type by its first type parameter, as polkadot.js reads it.
+    let address = types.resolve(meta.extrinsic.address_ty.id).unwrap();
+    let account_ty = address.type_params[0].ty.unwrap().id;
+    assert_eq!(path(types, account_ty), "sp_core::crypto::AccountId32");
+
+    // A header's logs decode with `System.Digest`'s type, as py-substrate-interface finds it.
+    let digest = storage.entries.iter().find(|e| e.name == "Digest").unwrap();
+    let StorageEntryType::Plain(digest) = &digest.ty else {
+        panic!("a value")
+    };
+    assert_eq!(
+        path(types, digest.id),
+        "sp_runtime::generic::digest::Digest"
+    );
+    let items = variant_names(
+        types,
+        types
+            .types
+            .iter()
+            .find(|t| t.ty.path.segments.last().is_some_and(|s| s == "DigestItem"))
+            .unwrap()
+            .id,
+    );
+    assert!(items.contains(&("PreRuntime".into(), 6)), "{items:?}");
+    assert!(items.contains(&("Seal".into(), 5)), "{items:?}");
+
+    // `ExtrinsicSuccess` carries FRAME's `DispatchInfo`; each fee is a `TransactionFeePaid`.
+    let system_events = system.event.as_ref().unwrap().ty.id;
+    let TypeDef::Variant(system_events) = &types.resolve(system_events).unwrap().type_def else {
+        panic!("an enum")
+    };
+    let success = &system_events.variants[0];
+    assert_eq!(success.name, "ExtrinsicSuccess");
+    assert_eq!(success.fields[0].name.as_deref(), Some("dispatch_info"));
+    assert_eq!(
+        path(types, success.fields[0].ty.id),
+        "frame_support::dispatch::DispatchInfo"
+    );
+    let fees = variant_names(
+        types,
+        pallet("TransactionPayment").event.as_ref().unwrap().ty.id,
+    );
+    assert_eq!(fees, [("TransactionFeePaid".into(), 0)]);
+
+    // The runtime APIs it describes are callable by those names; the fee query takes the
+    // extrinsic as Substrate's `UncheckedExtrinsic`, where clients find the call type.
     let apis: Vec<&str> = meta.apis.iter().map(|a| a.name.as_str()).collect();
-    assert_eq!(apis, ["Metadata"]);
+    assert_eq!(
+        apis,
+        ["Metadata", "AccountNonceApi", "TransactionPaymentApi"]
+    );
+    let query_info = &meta.apis[2].methods[0];
+    assert_eq!(query_info.name, "query_info");
+    assert_eq!(
+        path(types, query_info.inputs[0].ty.id),
+        "sp_runtime::generic::unchecked_extrinsic::UncheckedExtrinsic"
+    );
+    assert_eq!(
+        path(types, query_info.output.id),
+        "pallet_transaction_payment::types::RuntimeDispatchInfo"
+    );
 }
 
 #[test]
@@ -177,7 +236,7 @@ fn v14_describes_the_extrinsic_as_substrates_unchecked_extrinsic() {
     let RuntimeMetadata::V14(meta) = decode(14) else {
         panic!("not V14")
     };
-    assert_eq!(meta.pallets.len(), 14);
+    assert_eq!(meta.pallets.len(), 15);
     let extrinsic = meta.types.resolve(meta.extrinsic.ty.id).unwrap();
     assert_eq!(
         extrinsic.path.segments,

@@ -107,7 +107,10 @@ impl Relay {
         let xt = self.signed(name, call);
         let events = self.block(vec![xt]);
         if let Some(error) = events.iter().find_map(|event| match event {
-            Event::System(system::Event::ExtrinsicFailed { error, .. }) => Some(*error),
+            Event::System(system::Event::ExtrinsicFailed {
+                dispatch_error: error,
+                ..
+            }) => Some(*error),
             _ => None,
         }) {
             return Err(error);
@@ -338,7 +341,10 @@ fn bad_registrations_are_refused_and_leave_the_state_as_it_was() {
         nonce += 1;
         let events = relay.block(vec![xt]);
         events.into_iter().find_map(|event| match event {
-            Event::System(system::Event::ExtrinsicFailed { error, .. }) => Some(error),
+            Event::System(system::Event::ExtrinsicFailed {
+                dispatch_error: error,
+                ..
+            }) => Some(error),
             _ => None,
         })
     };
@@ -443,7 +449,10 @@ fn registrations_stop_while_every_validator_has_a_core() {
     let failed: Vec<_> = events
         .iter()
         .filter_map(|event| match event {
-            Event::System(system::Event::ExtrinsicFailed { error, .. }) => Some(*error),
+            Event::System(system::Event::ExtrinsicFailed {
+                dispatch_error: error,
+                ..
+            }) => Some(*error),
             _ => None,
         })
         .collect();

@@ -13,7 +13,7 @@ use crate::dispatch::{
 use crate::error::Error;
 use crate::extrinsic::{signing_payload, ChainContext, Era, Extrinsic, MultiSignature};
 use crate::hashing::Hash;
-use crate::header::{BlockNumber, EngineId, Header};
+use crate::header::{BlockNumber, Digest, DigestItem, EngineId, Header};
 use crate::modules::balances::{self, Existence};
 use crate::modules::system;
 use crate::state::{NodeStore, State, StateChanges};
@@ -32,7 +32,13 @@ pub trait Runtime {
     /// All calls of the runtime, usually an enum over its modules' calls.
     type Call: Dispatch<Self::Event> + Encode + Decode + Clone + Debug;
     /// All events of the runtime.
-    type Event: From<system::Event> + From<balances::Event> + Encode + Decode + Clone + Debug;
+    type Event: From<system::Event>
+        + From<balances::Event>
+        + From<crate::payment::Event>
+        + Encode
+        + Decode
+        + Clone
+        + Debug;
     /// Name and version; the version is part of every signed payload.
     const VERSION: RuntimeVersion;
     /// Constants: existential deposit, fees, block weight.
@@ -288,6 +294,11 @@ impl<'a, R: Runtime> Executive<'a, R> {
         let mut ctx = Context::new(state, number, R::CONFIG);
         ctx.version = Some(R::VERSION);
         system::initialize(&mut ctx, number, parent_hash)?;
+        let logs = author
+            .iter()
+            .map(|author| DigestItem::PreRuntime(AUTHOR_ENGINE, author.encode()))
+            .collect();
+        system::DIGEST.put(&mut ctx.state, &Digest { logs });
         let genesis_hash = system::BLOCK_HASH
             .get(&mut ctx.state, &0)?
             .unwrap_or(parent_hash);
@@ -397,22 +408,33 @@ impl<'a, R: Runtime> Executive<'a, R> {
 
         self.ctx.state.start_transaction();
         let events_before = self.ctx.event_count();
-        let outcome = match extrinsic
+        let fee_paid = crate::payment::Event::TransactionFeePaid {
+            who: signer,
+            actual_fee: charge,
+            tip: signature_tip(&extrinsic),
+        };
+        let dispatched = extrinsic
             .call
-            .dispatch(&mut self.ctx, Origin::Signed(signer))
-        {
+            .dispatch(&mut self.ctx, Origin::Signed(signer));
+        let dispatch_info = crate::payment::DispatchInfo::signed(weight);
+        // FRAME's order: the call's events, the fee, then the outcome.
+        let outcome = match dispatched {
             Ok(()) => {
                 self.ctx.state.commit_transaction()?;
+                self.ctx.deposit_event(fee_paid);
                 self.ctx
-                    .deposit_event(system::Event::ExtrinsicSuccess { weight });
+                    .deposit_event(system::Event::ExtrinsicSuccess { dispatch_info });
                 Ok(())
             }
-            Err(CallError::Dispatch(error)) => {
+            Err(CallError::Dispatch(dispatch_error)) => {
                 self.ctx.state.rollback_transaction()?;
                 self.ctx.truncate_events(events_before);
-                self.ctx
-                    .deposit_event(system::Event::ExtrinsicFailed { error, weight });
-                Err(error)
+                self.ctx.deposit_event(fee_paid);
+                self.ctx.deposit_event(system::Event::ExtrinsicFailed {
+                    dispatch_error,
+                    dispatch_info,
+                });
+                Err(dispatch_error)
             }
             Err(CallError::State(err)) => return Err(err.into()),
         };
@@ -439,8 +461,9 @@ impl<'a, R: Runtime> Executive<'a, R> {
         match call.dispatch(&mut self.ctx, Origin::None) {
             Ok(()) => {
                 self.ctx.state.commit_transaction()?;
-                self.ctx
-                    .deposit_event(system::Event::ExtrinsicSuccess { weight });
+                self.ctx.deposit_event(system::Event::ExtrinsicSuccess {
+                    dispatch_info: crate::payment::DispatchInfo::inherent(weight),
+                });
             }
             Err(CallError::Dispatch(error)) => {
                 self.ctx.state.rollback_transaction()?;
@@ -573,6 +596,14 @@ impl<'a, R: Runtime> Executive<'a, R> {
     pub fn into_state(self) -> State<'a> {
         self.ctx.into_parts().0
     }
+}
+
+/// The tip a signed extrinsic offers (0 for an inherent).
+fn signature_tip<Call>(extrinsic: &Extrinsic<Call>) -> Balance {
+    extrinsic
+        .signature
+        .as_ref()
+        .map_or(0, |signature| signature.extra.tip)
 }
 
 fn credit<E: From<balances::Event> + From<system::Event>>(

@@ -27,14 +27,14 @@ pub struct Header {
 }
 
 /// Logs attached to a header.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode)]
 pub struct Digest {
     /// The items in order; a seal, if any, is last.
     pub logs: Vec<DigestItem>,
 }
 
 /// One digest log (indices as in Substrate's `DigestItem`).
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
 pub enum DigestItem {
     /// Consensus data the author sets before execution (e.g. slot and author).
     #[codec(index = 6)]
@@ -48,6 +48,58 @@ pub enum DigestItem {
     /// Anything else.
     #[codec(index = 0)]
     Other(Vec<u8>),
+}
+
+/// A digest item's engine id and data, as `PreRuntime`, `Consensus` and `Seal` carry them.
+fn engine_and_data(
+) -> scale_info::build::FieldsBuilder<scale_info::form::MetaForm, scale_info::build::UnnamedFields>
+{
+    scale_info::build::Fields::unnamed()
+        .field(|f| f.ty::<EngineId>().type_name("ConsensusEngineId"))
+        .field(|f| f.ty::<Vec<u8>>().type_name("Vec<u8>"))
+}
+
+/// Described under Substrate's path, `sp_runtime::generic::digest::Digest`.
+impl scale_info::TypeInfo for Digest {
+    type Identity = Self;
+
+    fn type_info() -> scale_info::Type {
+        scale_info::Type::builder()
+            .path(scale_info::Path::new(
+                "Digest",
+                "sp_runtime::generic::digest",
+            ))
+            .composite(scale_info::build::Fields::named().field(|f| {
+                f.ty::<Vec<DigestItem>>()
+                    .name("logs")
+                    .type_name("Vec<DigestItem>")
+            }))
+    }
+}
+
+/// Described under Substrate's path, `sp_runtime::generic::digest::DigestItem`, by which
+/// clients (py-substrate-interface) find how to decode a header's logs.
+impl scale_info::TypeInfo for DigestItem {
+    type Identity = Self;
+
+    fn type_info() -> scale_info::Type {
+        use scale_info::build::{Fields, Variants};
+        scale_info::Type::builder()
+            .path(scale_info::Path::new(
+                "DigestItem",
+                "sp_runtime::generic::digest",
+            ))
+            .variant(
+                Variants::new()
+                    .variant("PreRuntime", |v| v.index(6).fields(engine_and_data()))
+                    .variant("Consensus", |v| v.index(4).fields(engine_and_data()))
+                    .variant("Seal", |v| v.index(5).fields(engine_and_data()))
+                    .variant("Other", |v| {
+                        v.index(0)
+                            .fields(Fields::unnamed().field(|f| f.ty::<Vec<u8>>()))
+                    }),
+            )
+    }
 }
 
 impl Header {

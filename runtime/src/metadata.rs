@@ -30,8 +30,12 @@ use scale_info::{MetaType, TypeInfo};
 /// The metadata versions [`metadata`] builds, as `Metadata_metadata_versions` lists them.
 pub const VERSIONS: [u32; 2] = [14, 15];
 
-/// The newest of [`VERSIONS`], which `Metadata_metadata` returns.
+/// The newest of [`VERSIONS`].
 pub const LATEST: u32 = 15;
+
+/// The version `Metadata_metadata` and `state_getMetadata` return: V14, as Substrate's do, for
+/// clients that read no other (py-substrate-interface); the others ask for V15 by version.
+pub const DEFAULT: u32 = 14;
 
 /// One module of a runtime, as [`compose_runtime!`](crate::compose_runtime) lists it.
 pub struct ModuleMetadata {
@@ -425,6 +429,16 @@ where
                 ),
             ],
             docs: vec!["The runtime's metadata (Substrate's `Metadata` API)."],
+        },
+        v15::RuntimeApiMetadata {
+            name: "AccountNonceApi",
+            methods: vec![method(
+                "account_nonce",
+                vec![("account", meta_type::<crate::crypto::AccountId>())],
+                meta_type::<u32>(),
+                "The nonce of the account's next transaction.",
+            )],
+            docs: vec!["Account nonces (Substrate's `AccountNonceApi`)."],
         },
         v15::RuntimeApiMetadata {
             name: "TransactionPaymentApi",

@@ -345,9 +345,8 @@ pub fn relay_inputs_inherent<R: Runtime>(inputs: crate::messaging::RelayInputs) 
 where
     R::Call: From<crate::modules::parachain_system::Call>,
 {
-    let call = R::Call::from(crate::modules::parachain_system::Call::SetRelayInputs(
-        inputs,
-    ));
+    let call =
+        R::Call::from(crate::modules::parachain_system::Call::SetRelayInputs { data: inputs });
     crate::extrinsic::Extrinsic {
         signature: None,
         call,

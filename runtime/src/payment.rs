@@ -41,6 +41,79 @@ pub enum DispatchClass {
     Mandatory,
 }
 
+/// Whether a call pays a fee (FRAME's `Pays`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
+#[scale_info(replace_segment("tessera_runtime", "frame_support"))]
+#[scale_info(replace_segment("payment", "dispatch"))]
+pub enum Pays {
+    /// A signed transaction pays.
+    Yes,
+    /// An inherent does not.
+    No,
+}
+
+/// What an extrinsic weighed, in `System.ExtrinsicSuccess` and `ExtrinsicFailed` as FRAME
+/// records it (FRAME's `DispatchInfo`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
+#[scale_info(replace_segment("tessera_runtime", "frame_support"))]
+#[scale_info(replace_segment("payment", "dispatch"))]
+pub struct DispatchInfo {
+    /// Its weight.
+    pub weight: Weight,
+    /// Its class.
+    pub class: DispatchClass,
+    /// Whether it paid a fee.
+    pub pays_fee: Pays,
+}
+
+impl DispatchInfo {
+    /// A signed transaction's: a normal call that pays.
+    pub fn signed(weight: crate::dispatch::Weight) -> Self {
+        DispatchInfo {
+            weight: Weight::ref_time(weight),
+            class: DispatchClass::Normal,
+            pays_fee: Pays::Yes,
+        }
+    }
+
+    /// An inherent's: mandatory, and free.
+    pub fn inherent(weight: crate::dispatch::Weight) -> Self {
+        DispatchInfo {
+            weight: Weight::ref_time(weight),
+            class: DispatchClass::Mandatory,
+            pays_fee: Pays::No,
+        }
+    }
+}
+
+impl Weight {
+    /// A weight of `ref_time` picoseconds and no proof.
+    pub fn ref_time(ref_time: u64) -> Self {
+        Weight {
+            ref_time,
+            proof_size: 0,
+        }
+    }
+}
+
+/// The module's name: FRAME's, whose event clients read a transaction's fee from.
+pub const NAME: &str = "TransactionPayment";
+
+/// Events of the `TransactionPayment` module (it has no calls or storage).
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub enum Event {
+    /// A transaction paid its fee.
+    #[codec(index = 0)]
+    TransactionFeePaid {
+        /// Who paid.
+        who: crate::crypto::AccountId,
+        /// The fee, tip included.
+        actual_fee: Balance,
+        /// The tip.
+        tip: Balance,
+    },
+}
+
 /// `TransactionPaymentApi_query_info`'s answer.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TypeInfo)]
 #[scale_info(replace_segment("tessera_runtime", "pallet_transaction_payment"))]
@@ -107,10 +180,7 @@ pub fn query_info<R: Runtime>(uxt: &[u8], len: u32) -> Result<RuntimeDispatchInf
         None => (DispatchClass::Mandatory, 0),
     };
     Ok(RuntimeDispatchInfo {
-        weight: Weight {
-            ref_time: weight,
-            proof_size: 0,
-        },
+        weight: Weight::ref_time(weight),
         class,
         partial_fee,
     })

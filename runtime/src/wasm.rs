@@ -149,8 +149,8 @@ pub mod api {
     /// of Substrate's `TaggedTransactionQueue_validate_transaction`); the outer error is a
     /// state the runtime could not read.
     pub const VALIDATE_TRANSACTIONS: &str = "TaggedTransactionQueue_validate_transactions";
-    /// `() -> Result<Vec<u8>, String>`: the runtime's metadata in its latest version
-    /// (Substrate's `Metadata_metadata`; see [`crate::metadata`]).
+    /// `() -> Result<Vec<u8>, String>`: the runtime's metadata in V14, as Substrate's
+    /// `Metadata_metadata` returns it (see [`crate::metadata`]).
     pub const METADATA: &str = "Metadata_metadata";
     /// `(u32) -> Result<Option<Vec<u8>>, String>`: the metadata in a version, if built.
     pub const METADATA_AT_VERSION: &str = "Metadata_metadata_at_version";
@@ -161,6 +161,9 @@ pub mod api {
     pub const QUERY_INFO: &str = "TransactionPaymentApi_query_info";
     /// `((Vec<u8>, u32)) -> Result<FeeDetails, String>`: an extrinsic's fee, part by part.
     pub const QUERY_FEE_DETAILS: &str = "TransactionPaymentApi_query_fee_details";
+    /// `(AccountId) -> Result<u32, String>`: the account's nonce (Substrate's
+    /// `AccountNonceApi_account_nonce`, as Polkadot's clients decode it).
+    pub const ACCOUNT_NONCE: &str = "AccountNonceApi_account_nonce";
     /// `(Weight) -> Result<Balance, String>`: what a weight costs.
     pub const QUERY_WEIGHT_TO_FEE: &str = "TransactionPaymentApi_query_weight_to_fee";
     /// `(u32) -> Result<Balance, String>`: what a length costs.
@@ -826,7 +829,7 @@ macro_rules! runtime_api {
             extern "C" fn Metadata_metadata(ptr: u32, len: u32) -> u64 {
                 $crate::wasm::guest::query(ptr, len, |_, ()| {
                     Ok(
-                        $crate::metadata::metadata::<$runtime>($crate::metadata::LATEST)
+                        $crate::metadata::metadata::<$runtime>($crate::metadata::DEFAULT)
                             .unwrap_or_default(),
                     )
                 })
@@ -848,6 +851,14 @@ macro_rules! runtime_api {
                     len,
                     |_, ()| Ok($crate::metadata::VERSIONS.to_vec()),
                 )
+            }
+
+            #[allow(unsafe_code, non_snake_case)]
+            #[no_mangle]
+            extern "C" fn AccountNonceApi_account_nonce(ptr: u32, len: u32) -> u64 {
+                $crate::wasm::guest::query_or_refuse(ptr, len, |state, who| {
+                    $crate::modules::system::account_nonce_api(state, &who)
+                })
             }
 
             #[allow(unsafe_code, non_snake_case)]

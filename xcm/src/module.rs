@@ -290,7 +290,7 @@ pub enum Call {
         message: VersionedXcm,
     },
     /// Moves `assets` of the signer to `beneficiary` on `dest` (reserve-backed, or teleported
-    /// where trusted); `assets[fee_asset_index]` pays execution on `dest`.
+    /// where trusted); `assets[fee_asset_item]` pays execution on `dest`.
     #[codec(index = 1)]
     TransferAssets {
         /// The destination chain.
@@ -300,7 +300,7 @@ pub enum Call {
         /// What, as this chain sees it.
         assets: VersionedAssets,
         /// Which of `assets` pays the fees.
-        fee_asset_index: u32,
+        fee_asset_item: u32,
         /// Most weight to buy on `dest`.
         weight_limit: WeightLimit,
     },
@@ -1198,7 +1198,7 @@ impl<E: XcmRuntime> Dispatch<E> for Call {
                 dest,
                 beneficiary,
                 assets,
-                fee_asset_index,
+                fee_asset_item,
                 weight_limit,
             } => {
                 let who = *origin.ensure_signed()?;
@@ -1207,7 +1207,7 @@ impl<E: XcmRuntime> Dispatch<E> for Call {
                 let VersionedAssets::V5(assets) = assets;
                 let fee = assets
                     .inner()
-                    .get(fee_asset_index as usize)
+                    .get(fee_asset_item as usize)
                     .cloned()
                     .ok_or(Error::BadAssets)?;
                 let context = E::Chain::universal_location(ctx)?;

@@ -70,6 +70,8 @@ tessera_runtime::compose_runtime! {
             error: module::Error,
             storage: module::storage_metadata,
         },
+        /// The fee each transaction paid.
+        3 => TransactionPayment { event: tessera_runtime::payment::Event, },
     }
     inherents {}
 }

@@ -41,7 +41,7 @@ fn transfer(dest: Location, beneficiary: &AccountId, id: Location, amount: u128)
         dest: VersionedLocation::V5(dest),
         beneficiary: VersionedLocation::V5(account(beneficiary)),
         assets: VersionedAssets::V5(assets(id, amount)),
-        fee_asset_index: 0,
+        fee_asset_item: 0,
         weight_limit: WeightLimit::Unlimited,
     })
 }

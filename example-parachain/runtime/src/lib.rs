@@ -95,6 +95,8 @@ tessera_runtime::compose_runtime! {
         },
         /// The para's id.
         5 => ParachainInfo { storage: tessera_runtime::parachain::parachain_info_storage_metadata, },
+        /// The fee each transaction paid (FRAME's `TransactionPayment` event).
+        6 => TransactionPayment { event: tessera_runtime::payment::Event, },
     }
     inherents { ParachainSystem }
 }

@@ -179,6 +179,15 @@ pub(super) fn run(args: DevArgs) -> anyhow::Result<()> {
             let mut started = start(client, &spec, &service, keypair, None)
                 .await
                 .context("starting the collator node")?;
+            // A relay node that does not author: what a dapp submits to in production.
+            println!(
+                "full     collators' relay node  rpc http://{}  libp2p {}",
+                started.rpc,
+                started
+                    .listening
+                    .as_ref()
+                    .map_or("-".into(), ToString::to_string)
+            );
             bootnodes.extend(started.listening.clone());
             for (index, (id, runtime)) in paras.into_iter().enumerate() {
                 let mut collator = runtime.node(id, &path, &spec, Some(Pair::dev("Ferdie")))?;

@@ -256,7 +256,10 @@ async fn submit(
     let mut registrar_events = Vec::new();
     for event in chain.events_of::<Event>(&included).await? {
         match event {
-            Event::System(system::Event::ExtrinsicFailed { error, .. }) => {
+            Event::System(system::Event::ExtrinsicFailed {
+                dispatch_error: error,
+                ..
+            }) => {
                 let error = chain.describe(&error, included.block).await;
                 bail!("included in block {}, but failed: {error}", included.block)
             }

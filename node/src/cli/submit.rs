@@ -74,25 +74,38 @@ impl Chain {
             .request("state_getMetadata", rpc_params![at.to_string()])
             .await?;
         let bytes = hex::decode(text.trim_start_matches("0x"))?;
-        let RuntimeMetadata::V15(metadata) = RuntimeMetadataPrefixed::decode(&mut &bytes[..])?.1
+        // The module's name and error type, in V14 (what Substrate nodes serve here) or V15.
+        let metadata = RuntimeMetadataPrefixed::decode(&mut &bytes[..])?.1;
+        let (module, types) = match &metadata {
+            RuntimeMetadata::V14(m) => (
+                m.pallets
+                    .iter()
+                    .find(|p| p.index == error.index)
+                    .map(|p| (&p.name, p.error.as_ref().map(|e| e.ty.id))),
+                &m.types,
+            ),
+            RuntimeMetadata::V15(m) => (
+                m.pallets
+                    .iter()
+                    .find(|p| p.index == error.index)
+                    .map(|p| (&p.name, p.error.as_ref().map(|e| e.ty.id))),
+                &m.types,
+            ),
+            _ => return Ok(None),
+        };
+        let Some((name, Some(errors))) = module else {
+            return Ok(None);
+        };
+        let Some(scale_info::TypeDef::Variant(errors)) =
+            types.resolve(errors).map(|ty| &ty.type_def)
         else {
-            return Ok(None);
-        };
-        let Some(module) = metadata.pallets.iter().find(|p| p.index == error.index) else {
-            return Ok(None);
-        };
-        let errors = module
-            .error
-            .as_ref()
-            .and_then(|e| metadata.types.resolve(e.ty.id));
-        let Some(scale_info::TypeDef::Variant(errors)) = errors.map(|ty| &ty.type_def) else {
             return Ok(None);
         };
         Ok(errors
             .variants
             .iter()
             .find(|variant| variant.index == error.error[0])
-            .map(|variant| (module.name.clone(), variant.name.clone())))
+            .map(|variant| (name.clone(), variant.name.clone())))
     }
 
     /// The value under `key` at block `at` (the best block if none), or the default.

@@ -349,7 +349,7 @@ async fn transfer(args: TransferArgs) -> anyhow::Result<()> {
             dest: VersionedLocation::V5(dest),
             beneficiary: VersionedLocation::V5(module::account_location(&beneficiary)),
             assets: VersionedAssets::V5(assets),
-            fee_asset_index: 0,
+            fee_asset_item: 0,
             weight_limit: WeightLimit::Unlimited,
         })
     };

@@ -1040,7 +1040,8 @@ pub trait ParaView: Send {
     ) -> Result<Submitted, ParaTxError>;
     /// The para runtime's name and version at the head (part of every signed payload).
     fn runtime_version(&self) -> Result<VersionInfo, ParaTxError>;
-    /// The runtime's metadata at the head, in its latest version ([`tessera_runtime::metadata`]).
+    /// The runtime's metadata at the head, in V14 as `state_getMetadata` returns it
+    /// ([`tessera_runtime::metadata::DEFAULT`]).
     fn metadata(&self) -> Result<Vec<u8>, ParaTxError>;
     /// Calls runtime API function `export` with `input` (encoded) on the runtime at block `at`
     /// (any block [`Self::block`] returns); its answer's bytes.
@@ -1110,7 +1111,7 @@ impl ParaView for ParaChain {
         let metadata = self
             .query_on_head::<Result<Option<Vec<u8>>, String>>(
                 tessera_runtime::wasm::api::METADATA_AT_VERSION,
-                &tessera_runtime::metadata::LATEST,
+                &tessera_runtime::metadata::DEFAULT,
             )
             .map_err(|e| ParaTxError::State(e.to_string()))?
             .map_err(ParaTxError::State)?;

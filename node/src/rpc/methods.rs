@@ -109,15 +109,20 @@ pub(super) fn runtime_version_json(version: &tessera_runtime::wasm::VersionInfo)
 
 /// The runtime APIs whose functions, inputs and outputs are Substrate's, with Substrate's
 /// version of each: what `apis` lists and what `state_call` calls.
-const SUBSTRATE_APIS: [(&str, u32); 2] = [("Metadata", 2), ("TransactionPaymentApi", 4)];
+const SUBSTRATE_APIS: [(&str, u32); 3] = [
+    ("Metadata", 2),
+    ("AccountNonceApi", 1),
+    ("TransactionPaymentApi", 4),
+];
 
 /// The runtime functions `state_call` calls: read-only, cheap, and answering in Substrate's
 /// encoding. Others (block execution, the parachain host API) are refused: a caller could
 /// make the node run a whole block per request.
-const STATE_CALLS: [&str; 7] = [
+const STATE_CALLS: [&str; 8] = [
     tessera_runtime::wasm::api::METADATA,
     tessera_runtime::wasm::api::METADATA_AT_VERSION,
     tessera_runtime::wasm::api::METADATA_VERSIONS,
+    tessera_runtime::wasm::api::ACCOUNT_NONCE,
     tessera_runtime::wasm::api::QUERY_INFO,
     tessera_runtime::wasm::api::QUERY_FEE_DETAILS,
     tessera_runtime::wasm::api::QUERY_WEIGHT_TO_FEE,
@@ -269,6 +274,51 @@ pub(super) fn parse_extrinsic(text: &str) -> RpcResult<OpaqueExtrinsic> {
         })
 }
 
+/// Most `transaction_v1_broadcast` operations a node keeps open; a new one past it ends the
+/// oldest, so no caller can use them all up.
+const MAX_BROADCASTS: usize = 1_024;
+
+/// The open operations of `transaction_v1_broadcast`: each a transaction handed to the pool
+/// (which gossips it), until `transaction_v1_stop` ends it or newer ones push it out.
+#[derive(Clone, Default)]
+pub(super) struct Broadcasts(Arc<std::sync::Mutex<Broadcasting>>);
+
+#[derive(Default)]
+struct Broadcasting {
+    next: u64,
+    open: std::collections::VecDeque<u64>,
+}
+
+impl Broadcasts {
+    /// Opens an operation and returns its id.
+    pub(super) fn open(&self) -> String {
+        let mut state = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if state.open.len() >= MAX_BROADCASTS {
+            state.open.pop_front();
+        }
+        state.next = state.next.wrapping_add(1);
+        let id = state.next;
+        state.open.push_back(id);
+        id.to_string()
+    }
+
+    /// Ends operation `id`; an error if no such operation is open.
+    pub(super) fn stop(&self, id: &str) -> RpcResult<()> {
+        let mut state = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let position = id
+            .parse::<u64>()
+            .ok()
+            .and_then(|id| state.open.iter().position(|open| *open == id));
+        match position {
+            Some(position) => {
+                state.open.remove(position);
+                Ok(())
+            }
+            None => Err(invalid_params(format!("no broadcast operation {id}"))),
+        }
+    }
+}
+
 /// Checks and pools an extrinsic given as the hex of its SCALE encoding.
 async fn submit(shared: &Arc<Shared>, text: &str) -> RpcResult<Hash> {
     let xt = parse_extrinsic(text)?;
@@ -327,6 +377,25 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, RegisterMet
     // Both watch methods count against one limit.
     let watchers = Watchers::default();
     let v1_watchers = watchers.clone();
+    let broadcasts = Broadcasts::default();
+    let stops = broadcasts.clone();
+    module.register_async_method("transaction_v1_broadcast", move |params, shared, _| {
+        let broadcasts = broadcasts.clone();
+        async move {
+            let text: String = params.one()?;
+            let id = broadcasts.open();
+            // The spec gives the caller no verdict: a refused transaction is not gossiped, and
+            // its operation simply has nothing left to do.
+            if let Err(err) = submit(&shared, &text).await {
+                tracing::debug!(message = %err.message(), "transaction_v1_broadcast refused a transaction");
+            }
+            RpcResult::Ok(id)
+        }
+    })?;
+    module.register_method("transaction_v1_stop", move |params, _, _| {
+        let id: String = params.one()?;
+        stops.stop(&id)
+    })?;
 
     module.register_method("system_name", |_, _, _| "tessera")?;
     module.register_method("system_version", |_, _, _| env!("CARGO_PKG_VERSION"))?;
@@ -450,7 +519,7 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, RegisterMet
                 .runtime_query::<Option<Vec<u8>>>(
                     &hash,
                     tessera_runtime::wasm::api::METADATA_AT_VERSION,
-                    &tessera_runtime::metadata::LATEST,
+                    &tessera_runtime::metadata::DEFAULT,
                 )
                 .map_err(query_error)?;
             let metadata = metadata.ok_or_else(|| internal("the runtime builds no metadata"))?;
@@ -586,6 +655,18 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, RegisterMet
         },
     )?;
     module.register_method("system_properties", |_, _, _| system_properties())?;
+    // The new JSON-RPC spec's chain spec group (PAPI and light clients start with it).
+    module.register_method("chainSpec_v1_chainName", |_, shared, _| {
+        shared.chain_name.clone()
+    })?;
+    module.register_method("chainSpec_v1_genesisHash", |_, shared, _| {
+        shared
+            .client()
+            .info()
+            .map(|info| info.genesis.to_string())
+            .map_err(internal)
+    })?;
+    module.register_method("chainSpec_v1_properties", |_, _, _| system_properties())?;
     module.register_method(
         "state_getKeysPaged",
         |params: Params, shared, _| -> RpcResult<Value> {

@@ -25,7 +25,9 @@
 //! | `state_queryStorageAt(keys, hash?)` | `[{block, changes: [[key, value or null], ...]}]` for up to 1,024 keys |
 //! | `system_properties` | `{ss58Format: 42, tokenDecimals: 12, tokenSymbol: "UNIT"}` |
 //! | `rpc_methods` | `{methods: [...]}`, every method served |
-//! | `state_getMetadata(hash?)` | the runtime's metadata at the block (frame-metadata V15, `meta`-prefixed SCALE), hex: what Substrate clients decode calls, events, errors and storage with |
+//! | `state_getMetadata(hash?)` | the runtime's metadata at the block (frame-metadata V14, as Substrate's; V15 through `state_call` of `Metadata_metadata_at_version`; `meta`-prefixed SCALE), hex: what Substrate clients decode calls, events, errors and storage with |
+//! | `chainSpec_v1_chainName`, `chainSpec_v1_genesisHash`, `chainSpec_v1_properties` | the new JSON-RPC spec's chain spec group: `system_chain`, the genesis hash, `system_properties` |
+//! | `transaction_v1_broadcast(hex)`, `transaction_v1_stop(id)` | the new spec's broadcast: an operation id (past 1,024 open, the oldest is ended), the transaction checked and gossiped as `author_submitExtrinsic` does (a refused one is dropped without a verdict, as the spec has it); stopping an unknown id is an error |
 //! | `state_subscribeStorage([key, …])` | `{block, changes: [[key, value or null], …]}`: every listed key's value at the best block, then the keys whose values a new best block changes (at most 1,024 keys; a subscription to every key is refused) |
 //! | `state_subscribeRuntimeVersion` | the best block's version, then each new one when a new best block runs another runtime |
 //! | `xcm_messageStatus(id, hash?)` | what happened to XCM message `id` here: `[{sent: {dest, at}}, {executed: {origin, outcome, at}}]` |

@@ -13,12 +13,14 @@
 //! | `state_getRuntimeVersion` | as the relay's, for the para runtime at the head |
 //! | `state_call(method, data, hash?)`, `system_properties`, `rpc_methods` | as the relay's |
 //! | `payment_queryInfo(hex, hash?)`, `payment_queryFeeDetails(hex, hash?)` | as the relay's, for the para's runtime |
+//! | `chainSpec_v1_chainName`, `chainSpec_v1_genesisHash`, `chainSpec_v1_properties` | `para <id>`, the para's genesis hash, as `system_properties` |
+//! | `transaction_v1_broadcast(hex)`, `transaction_v1_stop(id)` | as the relay's |
 //! | `system_health` | the relay node's peers and sync state (the para's blocks come through it) |
 //! | `state_queryStorageAt([key, …], hash?)` | as the relay's |
 //! | `chain_subscribeNewHeads`, `chain_subscribeAllHeads` | each block that becomes the para's head (a para node keeps only the included chain) |
 //! | `chain_subscribeFinalizedHeads` | the para's head as of each new finalized relay block |
 //! | `state_subscribeRuntimeVersion`, `state_subscribeStorage([key, …])` | as the relay's, at each new head |
-//! | `state_getMetadata` | the para runtime's metadata (V15, `meta`-prefixed SCALE) at the head, hex |
+//! | `state_getMetadata` | the para runtime's metadata (V14 as the relay's, `meta`-prefixed SCALE) at the head, hex |
 //! | `xcm_messageStatus(id, hash?)` | what happened to XCM message `id` here: `[{sent: {dest, at}}, {executed: {origin, outcome, at}}]` |
 //!
 //! A para block is "best" once included on the relay chain and "finalized" once the relay
@@ -257,6 +259,36 @@ pub fn module(context: ParaRpc) -> Result<RpcModule<ParaRpc>, RegisterMethodErro
         },
     )?;
     module.register_method("system_properties", |_, _, _| {
+        super::methods::system_properties()
+    })?;
+    let broadcasts = super::methods::Broadcasts::default();
+    let stops = broadcasts.clone();
+    module.register_method("transaction_v1_broadcast", move |params, rpc, _| {
+        let text: String = params.one()?;
+        let id = broadcasts.open();
+        // As the relay's: a refused transaction is not passed on, and no verdict is given.
+        if let Err(err) = parse_extrinsic(&text).and_then(|xt| rpc.submit(xt)) {
+            tracing::debug!(message = %err.message(), "transaction_v1_broadcast refused a para transaction");
+        }
+        RpcResult::Ok(id)
+    })?;
+    module.register_method("transaction_v1_stop", move |params, _, _| {
+        let id: String = params.one()?;
+        stops.stop(&id)
+    })?;
+    module.register_method("chainSpec_v1_chainName", |_, rpc, _| {
+        format!("para {}", rpc.view().para().0)
+    })?;
+    module.register_method(
+        "chainSpec_v1_genesisHash",
+        |_, rpc, _| -> RpcResult<String> {
+            rpc.view()
+                .canonical_hash(0)
+                .map(|hash| hash.to_string())
+                .ok_or_else(|| internal("the para's genesis is missing"))
+        },
+    )?;
+    module.register_method("chainSpec_v1_properties", |_, _, _| {
         super::methods::system_properties()
     })?;
     module.register_method("state_call", |params: Params, rpc, _| -> RpcResult<Value> {

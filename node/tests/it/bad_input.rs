@@ -161,7 +161,7 @@ fn ed25519_accounts_transact_and_a_reaped_one_cannot_replay() {
     let fee = fee(
         &RelayRuntime::CONFIG,
         balances::TRANSFER_WEIGHT,
-        sized.0.len(),
+        sized.encoded_len(),
     );
     let leave = ed25519_transfer(
         &client,
@@ -388,7 +388,10 @@ fn overdrawn_transfer_fails_and_only_pays_the_fee() {
     );
     assert!(events.iter().any(|record| matches!(
         &record.event,
-        Event::System(system::Event::ExtrinsicFailed { error, .. }) if *error == insufficient
+        Event::System(system::Event::ExtrinsicFailed {
+                dispatch_error: error,
+                ..
+            }) if *error == insufficient
     )));
 }
 
@@ -420,7 +423,7 @@ fn a_transfer_to_an_address_that_names_no_account_fails_as_cannot_lookup() {
     assert!(events.iter().any(|record| matches!(
         &record.event,
         Event::System(system::Event::ExtrinsicFailed {
-            error: DispatchError::CannotLookup,
+            dispatch_error: DispatchError::CannotLookup,
             ..
         })
     )));

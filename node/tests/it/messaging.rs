@@ -328,7 +328,7 @@ fn a_block_sending_xcm_validates_in_wasm_as_natively() {
         assets: VersionedAssets::V5(
             Assets::from_unsorted(vec![Asset::fungible(Location::here(), template::UNIT)]).unwrap(),
         ),
-        fee_asset_index: 0,
+        fee_asset_item: 0,
         weight_limit: WeightLimit::Unlimited,
     });
     let xt = template::sign(&Pair::dev("Alice"), call, 0, genesis_hash);
@@ -810,7 +810,7 @@ fn a_transfer_to_a_para_pays_delivery_from_the_senders_account_not_from_the_asse
         assets: VersionedAssets::V5(
             Assets::from_unsorted(vec![Asset::fungible(Location::here(), 10 * unit)]).unwrap(),
         ),
-        fee_asset_index: 0,
+        fee_asset_item: 0,
         weight_limit: WeightLimit::Unlimited,
     });
     relay_call(&mut relay, Origin::Signed(dave), transfer).unwrap();

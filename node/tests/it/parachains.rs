@@ -679,11 +679,11 @@ fn a_para_describes_its_runtime_in_metadata() {
     assert_eq!(versions.unwrap(), vec![14u32, 15].encode());
     assert_eq!(
         Some(metadata.clone()),
-        tessera_runtime::metadata::metadata::<template::TemplateRuntime>(15)
+        tessera_runtime::metadata::metadata::<template::TemplateRuntime>(14)
     );
     let decoded = frame_metadata::RuntimeMetadataPrefixed::decode(&mut &metadata[..]).unwrap();
-    let frame_metadata::RuntimeMetadata::V15(metadata) = decoded.1 else {
-        panic!("not V15")
+    let frame_metadata::RuntimeMetadata::V14(metadata) = decoded.1 else {
+        panic!("not V14, as Substrate's state_getMetadata")
     };
     let modules: Vec<&str> = metadata.pallets.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(
@@ -694,7 +694,8 @@ fn a_para_describes_its_runtime_in_metadata() {
             "Sudo",
             "ParachainSystem",
             "PolkadotXcm",
-            "ParachainInfo"
+            "ParachainInfo",
+            "TransactionPayment"
         ]
     );
 }

@@ -125,7 +125,7 @@ fn transfer(dest: Location, beneficiary: &AccountId, asset: Location, amount: u1
         assets: VersionedAssets::V5(
             Assets::from_unsorted(vec![Asset::fungible(asset, amount)]).unwrap(),
         ),
-        fee_asset_index: 0,
+        fee_asset_item: 0,
         weight_limit: WeightLimit::Unlimited,
     }
 }

@@ -110,7 +110,10 @@ pub fn storage_metadata() -> alloc::vec::Vec<crate::metadata::StorageEntryMetada
 pub enum Call {
     /// The inherent: what the relay parent holds for this para.
     #[codec(index = 0)]
-    SetRelayInputs(RelayInputs),
+    SetRelayInputs {
+        /// The relay parent's state and messages for this para.
+        data: RelayInputs,
+    },
 }
 
 /// Events of `parachain_system`.
@@ -219,7 +222,7 @@ fn relay_read<T>(result: crate::Result<T>) -> Result<T, CallError> {
 
 impl<E: From<Event> + ParachainRuntime> Dispatch<E> for Call {
     fn weight(&self) -> Weight {
-        let Call::SetRelayInputs(inputs) = self;
+        let Call::SetRelayInputs { data: inputs } = self;
         let messages = inputs
             .horizontal_messages
             .iter()
@@ -232,7 +235,7 @@ impl<E: From<Event> + ParachainRuntime> Dispatch<E> for Call {
         if origin != Origin::None {
             return Err(DispatchError::BadOrigin.into());
         }
-        let Call::SetRelayInputs(inputs) = self;
+        let Call::SetRelayInputs { data: inputs } = self;
         let now = ctx.block_number;
         let previous = OUTPUTS.get(&mut ctx.state)?;
         if previous

@@ -36,6 +36,10 @@ pub static ACCOUNT: StorageMap<AccountId, AccountInfo> = StorageMap::new(NAME, "
 pub static NUMBER: StorageValue<BlockNumber> = StorageValue::new(NAME, "Number");
 /// Hash of the parent of the block being executed.
 pub static PARENT_HASH: StorageValue<Hash> = StorageValue::new(NAME, "ParentHash");
+/// The digest items of the block being executed (or last executed) that the runtime knows
+/// of: the author's pre-runtime item. FRAME's `System.Digest`, through which clients also
+/// learn how to decode a header's logs.
+pub static DIGEST: StorageValue<crate::header::Digest> = StorageValue::new(NAME, "Digest");
 /// Hashes of genesis and of the last [`crate::extrinsic::BLOCK_HASH_COUNT`] blocks.
 pub static BLOCK_HASH: StorageMap<BlockNumber, Hash> = StorageMap::new(NAME, "BlockHash");
 
@@ -46,6 +50,7 @@ pub fn storage_metadata() -> alloc::vec::Vec<crate::metadata::StorageEntryMetada
         NUMBER.metadata_or_default(),
         PARENT_HASH.metadata_or_default(),
         BLOCK_HASH.metadata(),
+        DIGEST.metadata_or_default(),
     ]
 }
 
@@ -85,16 +90,16 @@ pub enum Event {
     /// An extrinsic succeeded.
     #[codec(index = 0)]
     ExtrinsicSuccess {
-        /// Its weight.
-        weight: Weight,
+        /// Its weight, class and whether it paid a fee.
+        dispatch_info: crate::payment::DispatchInfo,
     },
     /// An extrinsic failed; its fee was still paid.
     #[codec(index = 1)]
     ExtrinsicFailed {
         /// Why.
-        error: crate::dispatch::DispatchError,
-        /// Its weight.
-        weight: Weight,
+        dispatch_error: crate::dispatch::DispatchError,
+        /// Its weight, class and whether it paid a fee.
+        dispatch_info: crate::payment::DispatchInfo,
     },
     /// An account was created.
     #[codec(index = 2)]
@@ -284,6 +289,21 @@ pub fn initial_nonce<E>(ctx: &Context<'_, E>) -> crate::Nonce {
         crate::dispatch::Phase::Finalization => (1 << 16) - 1,
     };
     (u64::from(ctx.block_number) << 16) | position.min((1 << 16) - 1)
+}
+
+/// The nonce of `who`'s next transaction as Substrate's `AccountNonceApi_account_nonce`
+/// answers it: a `u32`, which is what Polkadot's clients decode (0 for an account that does
+/// not exist). A nonce past `u32::MAX` is refused rather than cut (docs/adr/008).
+pub fn account_nonce_api(
+    state: &mut crate::state::State<'_>,
+    who: &AccountId,
+) -> core::result::Result<u32, alloc::string::String> {
+    let nonce = ACCOUNT
+        .get(state, who)
+        .map_err(|err| alloc::format!("{err}"))?
+        .map_or(0, |info| info.nonce);
+    u32::try_from(nonce)
+        .map_err(|_| alloc::format!("the nonce {nonce} does not fit the API's u32 (ADR 008)"))
 }
 
 /// Stores the account's record; one without balance removes it.
