@@ -3,7 +3,7 @@ SHELL := /bin/bash
 MULTIARCH := $(shell gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
 export ROCKSDB_LIB_DIR ?= /usr/lib/$(MULTIARCH)
 
-.PHONY: setup dev test wasm lint bench fuzz
+.PHONY: setup clients dev test wasm lint bench fuzz
 
 setup:
 	@bash scripts/setup.sh
@@ -12,8 +12,12 @@ setup:
 dev: setup
 	cargo run -p tessera-node --bin tessera -- dev
 
+## Polkadot's client libraries (Node.js and Python) that tests run against `tessera dev`.
+clients:
+	@bash scripts/setup-clients.sh
+
 ## The runtime builds for Wasm without std, the code is formatted and lint-free, and every test passes.
-test: setup wasm lint
+test: setup clients wasm lint
 	bash scripts/test.sh
 
 wasm: setup
