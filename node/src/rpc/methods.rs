@@ -302,8 +302,20 @@ impl Broadcasts {
         id.to_string()
     }
 
+    /// Registers `transaction_v1_stop`, which ends these operations.
+    pub(super) fn register_stop<C: Send + Sync + 'static>(
+        self,
+        module: &mut RpcModule<C>,
+    ) -> Result<(), RegisterMethodError> {
+        module.register_method("transaction_v1_stop", move |params, _, _| {
+            let id: String = params.one()?;
+            self.stop(&id)
+        })?;
+        Ok(())
+    }
+
     /// Ends operation `id`; an error if no such operation is open.
-    pub(super) fn stop(&self, id: &str) -> RpcResult<()> {
+    fn stop(&self, id: &str) -> RpcResult<()> {
         let mut state = self.0.lock().unwrap_or_else(|p| p.into_inner());
         let position = id
             .parse::<u64>()
@@ -392,10 +404,7 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, RegisterMet
             RpcResult::Ok(id)
         }
     })?;
-    module.register_method("transaction_v1_stop", move |params, _, _| {
-        let id: String = params.one()?;
-        stops.stop(&id)
-    })?;
+    stops.register_stop(&mut module)?;
 
     module.register_method("system_name", |_, _, _| "tessera")?;
     module.register_method("system_version", |_, _, _| env!("CARGO_PKG_VERSION"))?;
@@ -750,37 +759,47 @@ async fn watch_runtime_version(
     pending: PendingSubscriptionSink,
     shared: &Shared,
 ) -> SubscriptionResult {
-    let mut events = shared.subscribe();
-    let version_at = |hash: &Hash| {
+    let mut sent: Option<Option<Hash>> = None;
+    follow_best(pending, shared, move |hash| {
         let client = shared.client();
+        // Only a changed `:code` can change the version: its hash is one trie read.
         let code_hash = client.code_hash(hash)?;
+        if sent == Some(code_hash) {
+            return Ok(None);
+        }
+        sent = Some(code_hash);
         let version = match code_hash {
             Some(code_hash) => client.runtime_version_of(hash, code_hash)?,
             None => client.runtime_version(hash)?,
         };
-        Ok::<_, crate::client::QueryError>((code_hash, version))
-    };
+        Ok(Some(runtime_version_json(&version)))
+    })
+    .await
+}
+
+/// Sends `notify(best)` for the best block now, then for each new best block, whenever it has
+/// something to say, until the client unsubscribes. Each call reads the block it is given, so
+/// a notification missed by a lagging receiver costs nothing.
+async fn follow_best(
+    pending: PendingSubscriptionSink,
+    shared: &Shared,
+    mut notify: impl FnMut(&Hash) -> Result<Option<Value>, crate::client::QueryError>,
+) -> SubscriptionResult {
+    let mut events = shared.subscribe();
     let best = shared.client().info()?.best_hash;
-    let (mut code_hash, version) = version_at(&best)?;
+    let first = notify(&best)?;
     let sink = pending.accept().await?;
-    sink.send(serde_json::value::to_raw_value(&runtime_version_json(
-        &version,
-    ))?)
-    .await?;
+    if let Some(first) = first {
+        sink.send(serde_json::value::to_raw_value(&first)?).await?;
+    }
     loop {
         tokio::select! {
             () = sink.closed() => return Ok(()),
             event = events.recv() => match event {
                 Ok(ChainEvent::Imported { header, best: true, .. }) => {
-                    let hash = header.hash();
-                    // Only a changed `:code` can change the version: its hash is one trie read.
-                    if shared.client().code_hash(&hash)? == code_hash {
-                        continue;
+                    if let Some(value) = notify(&header.hash())? {
+                        sink.send(serde_json::value::to_raw_value(&value)?).await?;
                     }
-                    let (new_hash, version) = version_at(&hash)?;
-                    code_hash = new_hash;
-                    let json = runtime_version_json(&version);
-                    sink.send(serde_json::value::to_raw_value(&json)?).await?;
                 }
                 Ok(_) | Err(RecvError::Lagged(_)) => {}
                 Err(RecvError::Closed) => return Ok(()),
@@ -853,35 +872,16 @@ async fn watch_storage(
             return Ok(());
         }
     };
-    let values_at = |hash: &Hash| -> Result<_, crate::client::QueryError> {
-        let client = shared.client();
-        keys.iter()
-            .map(|key| Ok((key.clone(), client.storage(hash, key)?)))
-            .collect()
-    };
-    let mut events = shared.subscribe();
-    let best = shared.client().info()?.best_hash;
     let mut watch = StorageWatch::default();
-    let first = watch.update(&best, values_at(&best)?);
-    let sink = pending.accept().await?;
-    if let Some(first) = first {
-        sink.send(serde_json::value::to_raw_value(&first)?).await?;
-    }
-    loop {
-        tokio::select! {
-            () = sink.closed() => return Ok(()),
-            event = events.recv() => match event {
-                Ok(ChainEvent::Imported { header, best: true, .. }) => {
-                    let hash = header.hash();
-                    if let Some(changes) = watch.update(&hash, values_at(&hash)?) {
-                        sink.send(serde_json::value::to_raw_value(&changes)?).await?;
-                    }
-                }
-                Ok(_) | Err(RecvError::Lagged(_)) => {}
-                Err(RecvError::Closed) => return Ok(()),
-            },
-        }
-    }
+    follow_best(pending, shared, move |hash| {
+        let client = shared.client();
+        let values = keys
+            .iter()
+            .map(|key| Ok((key.clone(), client.storage(hash, key)?)))
+            .collect::<Result<_, crate::client::QueryError>>()?;
+        Ok(watch.update(hash, values))
+    })
+    .await
 }
 
 /// The best block's header, as header subscriptions send it first.

@@ -272,10 +272,7 @@ pub fn module(context: ParaRpc) -> Result<RpcModule<ParaRpc>, RegisterMethodErro
         }
         RpcResult::Ok(id)
     })?;
-    module.register_method("transaction_v1_stop", move |params, _, _| {
-        let id: String = params.one()?;
-        stops.stop(&id)
-    })?;
+    stops.register_stop(&mut module)?;
     module.register_method("chainSpec_v1_chainName", |_, rpc, _| {
         format!("para {}", rpc.view().para().0)
     })?;
