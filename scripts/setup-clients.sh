@@ -11,14 +11,8 @@ missing=()
 command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
 python3 -m venv --help >/dev/null 2>&1 || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
-  sudo=""
-  if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null || { echo "error: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
-    sudo="sudo"
-  fi
-  echo "Installing from Debian: ${missing[*]}"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  source scripts/apt-install.sh
+  apt_install "${missing[@]}"
 fi
 
 # Reinstalled only when the pinned versions change: a copy of the lock file marks what is in.
