@@ -301,7 +301,7 @@ pub fn start(config: NetworkConfig) -> Result<(NetworkHandle, NetworkEvents), Ne
         .listen_on(config.listen.clone())
         .map_err(|e| NetworkError::Listen {
             addr: config.listen.clone(),
-            reason: e.to_string(),
+            reason: with_sources(&e),
         })?;
     let (commands, command_rx) = mpsc::unbounded_channel();
     let (event_tx, receiver) = mpsc::channel(1024);
@@ -336,4 +336,22 @@ pub fn start(config: NetworkConfig) -> Result<(NetworkHandle, NetworkEvents), Ne
         },
         NetworkEvents { receiver, queue },
     ))
+}
+
+/// An error with its causes, `outer: inner: …` (libp2p's transport errors say nothing
+/// themselves and keep the I/O error as their source).
+fn with_sources(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !cause_text.is_empty() && !text.contains(&cause_text) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }

@@ -85,15 +85,25 @@ impl Process {
 
     /// The first stdout line starting with `prefix`, without it.
     pub(crate) fn line(&self, prefix: &str) -> String {
+        self.try_line(prefix)
+            .unwrap_or_else(|| panic!("no `{prefix}` line: the process exited"))
+    }
+
+    /// The first stdout line starting with `prefix`, without it; `None` if the process exits
+    /// first (a panic if it prints none within [`WAIT`]).
+    pub(crate) fn try_line(&self, prefix: &str) -> Option<String> {
         let deadline = Instant::now() + WAIT;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let line = self
-                .lines
-                .recv_timeout(left)
-                .unwrap_or_else(|_| panic!("no `{prefix}` line"));
+            let line = match self.lines.recv_timeout(left) {
+                Ok(line) => line,
+                Err(mpsc::RecvTimeoutError::Disconnected) => return None,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    panic!("no `{prefix}` line within {WAIT:?}")
+                }
+            };
             if let Some(rest) = line.strip_prefix(prefix) {
-                return rest.trim().to_string();
+                return Some(rest.trim().to_string());
             }
         }
     }
@@ -131,43 +141,66 @@ impl Member {
         extra: &[&str],
         log_filter: Option<&str>,
     ) -> Self {
-        let rpc = free_port();
-        let mut args: Vec<String> =
-            vec!["run".into(), "--chain".into(), spec.display().to_string()];
-        if let Some(key) = key {
-            args.extend(["--validator".into(), "--key".into(), key.into()]);
+        // A port free when picked can be taken by another connection's ephemeral port before
+        // the node binds it (a busy network dials many): a start that fails so picks again.
+        for attempt in 1.. {
+            let rpc = free_port();
+            let mut args: Vec<String> =
+                vec!["run".into(), "--chain".into(), spec.display().to_string()];
+            if let Some(key) = key {
+                args.extend(["--validator".into(), "--key".into(), key.into()]);
+            }
+            args.extend([
+                "--listen-addr".into(),
+                format!("/ip4/127.0.0.1/tcp/{}", free_port()),
+                "--rpc-port".into(),
+                rpc.to_string(),
+            ]);
+            if !bootnodes.is_empty() {
+                args.extend(["--bootnodes".into(), bootnodes.join(",")]);
+            }
+            args.extend(extra.iter().map(|arg| arg.to_string()));
+            let mut member = Member {
+                args,
+                base: dir.join(name),
+                log_filter: log_filter.map(String::from),
+                rpc,
+                process: None,
+                address: String::new(),
+            };
+            match member.try_restart() {
+                Ok(()) => return member,
+                Err(log) if attempt < 3 && log.contains("in use") => continue,
+                Err(log) => panic!("{name} did not start:\n{log}"),
+            }
         }
-        args.extend([
-            "--listen-addr".into(),
-            format!("/ip4/127.0.0.1/tcp/{}", free_port()),
-            "--rpc-port".into(),
-            rpc.to_string(),
-        ]);
-        if !bootnodes.is_empty() {
-            args.extend(["--bootnodes".into(), bootnodes.join(",")]);
-        }
-        args.extend(extra.iter().map(|arg| arg.to_string()));
-        let mut member = Member {
-            args,
-            base: dir.join(name),
-            log_filter: log_filter.map(String::from),
-            rpc,
-            process: None,
-            address: String::new(),
-        };
-        member.restart();
-        member
+        unreachable!("the loop returns or panics")
     }
 
     /// (Re)starts the process with the same arguments, base path and ports.
     pub(crate) fn restart(&mut self) {
+        if let Err(log) = self.try_restart() {
+            panic!("{} did not start:\n{log}", self.base.display());
+        }
+    }
+
+    /// [`Member::restart`], or the process's log if it exits before listening.
+    fn try_restart(&mut self) -> Result<(), String> {
         let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
         let process = match &self.log_filter {
             Some(filter) => Process::spawn_logging(&args, &self.base, filter),
             None => Process::spawn(&args, &self.base),
         };
-        self.address = process.line("libp2p:");
-        self.process = Some(process);
+        match process.try_line("libp2p:") {
+            Some(address) => {
+                self.address = address;
+                self.process = Some(process);
+                Ok(())
+            }
+            None => {
+                Err(std::fs::read_to_string(self.base.with_extension("log")).unwrap_or_default())
+            }
+        }
     }
 
     /// SIGKILL.
