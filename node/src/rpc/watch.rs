@@ -2,9 +2,11 @@
 //! chain and for paras.
 //!
 //! Two subscriptions carry the same statuses: Substrate's `author_submitAndWatchExtrinsic`
-//! (`"ready"`, `{"inBlock": hash}`, `{"finalized": hash}`, `{"usurped": hash}`, `"invalid"`),
-//! which wallets know, and the JSON-RPC spec's `transactionWatch_v1_submitAndWatch`, whose
-//! `invalid` event also says why. The subscription ends when the transaction is finalized,
+//! (`"ready"`, `{"inBlock": hash}`, `{"retracted": hash}`, `{"finalized": hash}`,
+//! `{"usurped": hash}`, `"invalid"`), which wallets know, and the JSON-RPC spec's
+//! `transactionWatch_v1_submitAndWatch`, whose `invalid` event also says why. A block that
+//! included the transaction and lost to the finalized chain is reported retracted before
+//! where the transaction is now. The subscription ends when the transaction is finalized,
 //! replaced in the pool by another with its nonce and a higher tip (usurped), dropped by the
 //! pool with a reason, or found invalid on the best state (another transaction took its nonce,
 //! its fee can no longer be paid) and in none of the blocks since it was submitted.
@@ -49,6 +51,8 @@ pub(super) enum TxStatus {
     InBlock(Included),
     /// In a finalized block.
     Finalized(Included),
+    /// The block it was in left the best chain (it may be in a block again later).
+    Retracted(Hash),
     /// Replaced in the pool by this transaction, with the same nonce and a higher tip.
     Usurped(Hash),
     /// It can never be included, and why.
@@ -85,11 +89,18 @@ impl TxStatus {
             (Flavour::Author, TxStatus::Finalized(at)) => {
                 json!({"finalized": at.hash.to_string()})
             }
+            (Flavour::Author, TxStatus::Retracted(block)) => {
+                json!({"retracted": block.to_string()})
+            }
             (Flavour::Author, TxStatus::Usurped(by)) => json!({"usurped": by.to_string()}),
             (Flavour::Author, TxStatus::Invalid(_)) => json!("invalid"),
             (Flavour::V1, TxStatus::Ready | TxStatus::Future) => json!({"event": "validated"}),
             (Flavour::V1, TxStatus::InBlock(at)) => {
                 json!({"event": "bestChainBlockIncluded", "block": block(at)})
+            }
+            // The new spec's way to say the best chain no longer includes it.
+            (Flavour::V1, TxStatus::Retracted(_)) => {
+                json!({"event": "bestChainBlockIncluded", "block": null})
             }
             (Flavour::V1, TxStatus::Finalized(at)) => {
                 json!({"event": "finalized", "block": block(at)})
@@ -229,6 +240,8 @@ pub(super) async fn watch_relay(
     };
     sink.send(&TxStatus::pooled(&info)).await?;
     let mut included: Option<Included> = None;
+    // A block that included it and lost, to report before what follows.
+    let mut retracted: Option<Hash> = None;
     // Where the transaction is on the best chain, else whether it is still valid there; none
     // while events of blocks not looked at yet are queued.
     let settle = |searched: &mut u32, events_queued: bool| -> Option<TxStatus> {
@@ -291,6 +304,7 @@ pub(super) async fn watch_relay(
                         Some(TxStatus::Finalized(at))
                     } else {
                         // Its block lost to the finalized chain: where is it now?
+                        retracted = Some(at.hash);
                         included = None;
                         searched = at.number.saturating_sub(1);
                         settle(&mut searched, false)
@@ -301,6 +315,9 @@ pub(super) async fn watch_relay(
             Ok(_) | Err(RecvError::Lagged(_)) => None,
             Err(RecvError::Closed) => return Ok(()),
         };
+        if let Some(block) = retracted.take() {
+            sink.send(&TxStatus::Retracted(block)).await?;
+        }
         if let Some(status) = status {
             if let TxStatus::InBlock(at) = status {
                 included = Some(at);
@@ -346,6 +363,8 @@ pub(super) async fn watch_para(
     };
     sink.send(&TxStatus::pooled(&submitted.info)).await?;
     let mut included: Option<Included> = None;
+    // A block that included it and lost, to report before what follows.
+    let mut retracted: Option<Hash> = None;
     // As the relay's: where it is on the para's chain, else whether it is still valid.
     let settle = |searched: &mut u32, events: &tokio::sync::broadcast::Receiver<TxEvent>| {
         let view = rpc.view();
@@ -390,6 +409,7 @@ pub(super) async fn watch_para(
                     }) =>
                 {
                     searched = included.map_or(0, |at| at.number.saturating_sub(1));
+                    retracted = included.map(|at| at.hash);
                     included = None;
                     settle(&mut searched, &events)
                 }
@@ -403,6 +423,7 @@ pub(super) async fn watch_para(
                         Finality::Pending => None,
                         Finality::Lost => {
                             // Its block is not in the finalized chain: where is it now?
+                            retracted = Some(at.hash);
                             included = None;
                             searched = at.number.saturating_sub(1);
                             settle(&mut searched, &events)
@@ -413,6 +434,9 @@ pub(super) async fn watch_para(
                 _ => None,
             },
         };
+        if let Some(block) = retracted.take() {
+            sink.send(&TxStatus::Retracted(block)).await?;
+        }
         if let Some(status) = status {
             if let TxStatus::InBlock(at) = status {
                 included = Some(at);
@@ -458,6 +482,16 @@ mod tests {
             invalid.json(Flavour::V1),
             json!({"event": "invalid", "error": "stale"})
         );
+        let retracted = TxStatus::Retracted(Hash([8; 32]));
+        assert_eq!(
+            retracted.json(Flavour::Author),
+            json!({"retracted": Hash([8; 32]).to_string()})
+        );
+        assert_eq!(
+            retracted.json(Flavour::V1),
+            json!({"event": "bestChainBlockIncluded", "block": null})
+        );
+        assert!(!retracted.is_final());
         let usurped = TxStatus::Usurped(Hash([9; 32]));
         assert_eq!(
             usurped.json(Flavour::Author),
