@@ -413,7 +413,7 @@ where
                     "metadata",
                     Vec::new(),
                     meta_type::<Vec<u8>>(),
-                    "The metadata in its latest version.",
+                    "The metadata in V14, as Substrate's (other versions by version).",
                 ),
                 method(
                     "metadata_at_version",

@@ -123,7 +123,7 @@ pub struct RuntimeDispatchInfo {
     pub weight: Weight,
     /// Its class.
     pub class: DispatchClass,
-    /// The fee without the tip (0 for an inherent, which pays none).
+    /// The fee without the tip (0 for an unsigned extrinsic, which pays none).
     pub partial_fee: Balance,
 }
 
@@ -148,7 +148,6 @@ pub struct FeeDetails {
     /// `None` for an inherent.
     pub inclusion_fee: Option<InclusionFee>,
     /// The tip the signer offers.
-    #[codec(compact)]
     pub tip: Balance,
 }
 
@@ -177,7 +176,9 @@ pub fn query_info<R: Runtime>(uxt: &[u8], len: u32) -> Result<RuntimeDispatchInf
             DispatchClass::Normal,
             executive::fee(&R::CONFIG, weight, len as usize),
         ),
-        None => (DispatchClass::Mandatory, 0),
+        // FRAME takes the class from the call; nothing unsigned pays.
+        None if extrinsic.call.is_inherent() => (DispatchClass::Mandatory, 0),
+        None => (DispatchClass::Normal, 0),
     };
     Ok(RuntimeDispatchInfo {
         weight: Weight::ref_time(weight),

@@ -278,8 +278,9 @@ pub(super) fn parse_extrinsic(text: &str) -> RpcResult<OpaqueExtrinsic> {
 /// oldest, so no caller can use them all up.
 const MAX_BROADCASTS: usize = 1_024;
 
-/// The open operations of `transaction_v1_broadcast`: each a transaction handed to the pool
-/// (which gossips it), until `transaction_v1_stop` ends it or newer ones push it out.
+/// The open operations of `transaction_v1_broadcast`: each a transaction handed to the pool,
+/// which gossips it and keeps it until it is included or invalid. `transaction_v1_stop`
+/// forgets the operation; it does not take the transaction back from peers it reached.
 #[derive(Clone, Default)]
 pub(super) struct Broadcasts(Arc<std::sync::Mutex<Broadcasting>>);
 
@@ -389,16 +390,18 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, RegisterMet
     // Both watch methods count against one limit.
     let watchers = Watchers::default();
     let v1_watchers = watchers.clone();
+    let storage_followers = Watchers::default();
     let broadcasts = Broadcasts::default();
     let stops = broadcasts.clone();
     module.register_async_method("transaction_v1_broadcast", move |params, shared, _| {
         let broadcasts = broadcasts.clone();
         async move {
             let text: String = params.one()?;
+            let xt = parse_extrinsic(&text)?;
             let id = broadcasts.open();
             // The spec gives the caller no verdict: a refused transaction is not gossiped, and
             // its operation simply has nothing left to do.
-            if let Err(err) = submit(&shared, &text).await {
+            if let Err(err) = submit_checked(&shared, xt).await {
                 tracing::debug!(message = %err.message(), "transaction_v1_broadcast refused a transaction");
             }
             RpcResult::Ok(id)
@@ -587,8 +590,7 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, RegisterMet
         "chain_unsubscribeNewHeads",
         |_, pending, shared, _| async move {
             // The best header first, as Substrate sends it.
-            let initial = best_header(&shared);
-            forward(pending, &shared, initial, |event| match event {
+            forward(pending, &shared, best_header, |event| match event {
                 ChainEvent::Imported {
                     header, best: true, ..
                 } => Some(json::header(header)),
@@ -602,10 +604,15 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, RegisterMet
         "chain_allHead",
         "chain_unsubscribeAllHeads",
         |_, pending, shared, _| async move {
-            forward(pending, &shared, None, |event| match event {
-                ChainEvent::Imported { header, .. } => Some(json::header(header)),
-                _ => None,
-            })
+            forward(
+                pending,
+                &shared,
+                |_| None,
+                |event| match event {
+                    ChainEvent::Imported { header, .. } => Some(json::header(header)),
+                    _ => None,
+                },
+            )
             .await
         },
     )?;
@@ -619,15 +626,17 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, RegisterMet
         "state_subscribeStorage",
         "state_storage",
         "state_unsubscribeStorage",
-        |params, pending, shared, _| async move { watch_storage(params, pending, &shared).await },
+        move |params, pending, shared, _| {
+            let followers = storage_followers.clone();
+            async move { watch_storage(params, pending, &shared, &followers).await }
+        },
     )?;
     module.register_subscription(
         "chain_subscribeFinalizedHeads",
         "chain_finalizedHead",
         "chain_unsubscribeFinalizedHeads",
         |_, pending, shared, _| async move {
-            let initial = finalized_header(&shared);
-            forward(pending, &shared, initial, |event| match event {
+            forward(pending, &shared, finalized_header, |event| match event {
                 ChainEvent::Finalized(header) => Some(json::header(header)),
                 _ => None,
             })
@@ -823,37 +832,48 @@ pub(super) fn storage_subscription_keys(params: &Params<'_>) -> RpcResult<Vec<Ve
             "at most {MAX_QUERY_KEYS} keys per subscription"
         )));
     }
-    keys.iter().map(|key| parse_hex(key)).collect()
+    let mut parsed: Vec<Vec<u8>> = Vec::with_capacity(keys.len());
+    for key in &keys {
+        let key = parse_hex(key)?;
+        // A key listed twice is read and sent once.
+        if !parsed.contains(&key) {
+            parsed.push(key);
+        }
+    }
+    Ok(parsed)
 }
 
-/// Tracks the values a storage subscription has sent, and tells what changed.
+/// Tracks the values a storage subscription has sent (by hash: a watched value may be large),
+/// and tells what changed.
 #[derive(Default)]
 pub(super) struct StorageWatch {
-    sent: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    sent: Option<Vec<Option<Hash>>>,
 }
 
 impl StorageWatch {
-    /// The `state_storage` notification for block `hash` whose values of the watched `keys`
-    /// are `values`: all of them the first time, then only those that changed (`None` when
-    /// none did).
+    /// The `state_storage` notification for block `hash` whose values of the watched keys
+    /// are `values` (the keys in the same order each time): all of them the first time, then
+    /// only those that changed (`None` when none did).
     pub(super) fn update(
         &mut self,
         hash: &Hash,
         values: Vec<(Vec<u8>, Option<Vec<u8>>)>,
     ) -> Option<Value> {
-        let first = self.sent.is_empty();
+        let hashes: Vec<Option<Hash>> = values
+            .iter()
+            .map(|(_, value)| value.as_deref().map(tessera_runtime::hashing::blake2_256))
+            .collect();
         let changes: Vec<Value> = values
             .iter()
-            .filter(|(key, value)| {
-                first
-                    || self
-                        .sent
-                        .iter()
-                        .any(|(sent_key, sent)| sent_key == key && sent != value)
+            .enumerate()
+            .filter(|(i, _)| {
+                self.sent
+                    .as_ref()
+                    .is_none_or(|sent| sent.get(*i) != hashes.get(*i))
             })
-            .map(|(key, value)| json!([json::hex(key), value.as_deref().map(json::hex)]))
+            .map(|(_, (key, value))| json!([json::hex(key), value.as_deref().map(json::hex)]))
             .collect();
-        self.sent = values;
+        self.sent = Some(hashes);
         (!changes.is_empty()).then(|| json!({ "block": hash.to_string(), "changes": changes }))
     }
 }
@@ -864,9 +884,12 @@ async fn watch_storage(
     params: Params<'static>,
     pending: PendingSubscriptionSink,
     shared: &Shared,
+    followers: &Watchers,
 ) -> SubscriptionResult {
-    let keys = match storage_subscription_keys(&params) {
-        Ok(keys) => keys,
+    let started = storage_subscription_keys(&params)
+        .and_then(|keys| Ok((keys, followers.enter_for("storage subscriptions")?)));
+    let (keys, _slot) = match started {
+        Ok(started) => started,
         Err(err) => {
             pending.reject(err).await;
             return Ok(());
@@ -898,14 +921,16 @@ fn finalized_header(shared: &Shared) -> Option<Value> {
     client.header(&hash).ok()?.map(|h| json::header(&h))
 }
 
-/// Sends `initial`, then `map(event)` for each chain event, until the client unsubscribes.
+/// Sends `initial()`, then `map(event)` for each chain event, until the client unsubscribes.
+/// `initial` runs after the subscription to events starts, so no block falls between.
 async fn forward(
     pending: PendingSubscriptionSink,
     shared: &Shared,
-    initial: Option<Value>,
+    initial: impl FnOnce(&Shared) -> Option<Value>,
     map: impl Fn(&ChainEvent) -> Option<Value>,
 ) -> SubscriptionResult {
     let mut events = shared.subscribe();
+    let initial = initial(shared);
     let sink = pending.accept().await?;
     if let Some(initial) = initial {
         sink.send(serde_json::value::to_raw_value(&initial)?)

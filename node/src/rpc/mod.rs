@@ -13,12 +13,12 @@
 //! | `state_getStorage(key, hash?)` | value hex, or null |
 //! | `state_getReadProof(keys, hash?)` | `{at, proof}` |
 //! | `author_submitExtrinsic(hex)` | extrinsic hash |
-//! | `author_submitAndWatchExtrinsic(hex)` | `"ready"` (or `"future"`), `{inBlock}`, `{finalized}`; `"invalid"` if it never can be |
-//! | `transactionWatch_v1_submitAndWatch(hex)` | the same as `{event: validated / bestChainBlockIncluded / finalized / invalid}`, `invalid` with its `error` |
+//! | `author_submitAndWatchExtrinsic(hex)` | `"ready"` (or `"future"`), `{inBlock}`, `{retracted}` (its block lost to the finalized chain), `{finalized}`; `{usurped}` (replaced by a higher tip), `"invalid"` if it never can be |
+//! | `transactionWatch_v1_submitAndWatch(hex)` | the same as `{event: validated / bestChainBlockIncluded (`block: null` when retracted) / finalized / invalid}`, `invalid` with its `error` |
 //! | `system_accountNextIndex(address)` | the nonce of the account's next transaction, after those in the pool |
 //! | `tessera_paras` | `[{id, included: {number, hash}, finalized: {number, hash}}]` |
-//! | `state_getRuntimeVersion(hash?)` | Substrate's `{specName, implName, authoringVersion, specVersion, implVersion, apis, transactionVersion, stateVersion}` of the runtime under `:code` at the block (the one the next block runs); `apis` lists those `state_call` reaches (`Metadata` 2, `TransactionPaymentApi` 4) by their blake2-64 ids |
-//! | `state_call(method, data, hash?)` | the answer of runtime function `method` to `data` (hex, SCALE), as Substrate encodes it; only the `Metadata_*` and `TransactionPaymentApi_*` functions (no block execution through RPC) |
+//! | `state_getRuntimeVersion(hash?)` | Substrate's `{specName, implName, authoringVersion, specVersion, implVersion, apis, transactionVersion, stateVersion}` of the runtime under `:code` at the block (the one the next block runs); `apis` lists those `state_call` reaches (`Metadata` 2, `AccountNonceApi` 1, `TransactionPaymentApi` 4) by their blake2-64 ids |
+//! | `state_call(method, data, hash?)` | the answer of runtime function `method` to `data` (hex, SCALE), as Substrate encodes it; only the `Metadata_*`, `AccountNonceApi_account_nonce` and `TransactionPaymentApi_*` functions (no block execution through RPC) |
 //! | `payment_queryInfo(hex, hash?)` | `{weight: {ref_time, proof_size}, class, partialFee}`: what the extrinsic would weigh and pay without its tip |
 //! | `payment_queryFeeDetails(hex, hash?)` | `{inclusionFee: {baseFee, lenFee, adjustedWeightFee}}` (null for an inherent) |
 //! | `state_getKeysPaged(prefix, count, startKey?, hash?)` | up to `count` (at most 1,000) keys under `prefix` at the block, in order, after `startKey` |
@@ -27,8 +27,8 @@
 //! | `rpc_methods` | `{methods: [...]}`, every method served |
 //! | `state_getMetadata(hash?)` | the runtime's metadata at the block (frame-metadata V14, as Substrate's; V15 through `state_call` of `Metadata_metadata_at_version`; `meta`-prefixed SCALE), hex: what Substrate clients decode calls, events, errors and storage with |
 //! | `chainSpec_v1_chainName`, `chainSpec_v1_genesisHash`, `chainSpec_v1_properties` | the new JSON-RPC spec's chain spec group: `system_chain`, the genesis hash, `system_properties` |
-//! | `transaction_v1_broadcast(hex)`, `transaction_v1_stop(id)` | the new spec's broadcast: an operation id (past 1,024 open, the oldest is ended), the transaction checked and gossiped as `author_submitExtrinsic` does (a refused one is dropped without a verdict, as the spec has it); stopping an unknown id is an error |
-//! | `state_subscribeStorage([key, …])` | `{block, changes: [[key, value or null], …]}`: every listed key's value at the best block, then the keys whose values a new best block changes (at most 1,024 keys; a subscription to every key is refused) |
+//! | `transaction_v1_broadcast(hex)`, `transaction_v1_stop(id)` | the new spec's broadcast: an operation id (past 1,024 open, the oldest is ended), the transaction checked and gossiped as `author_submitExtrinsic` does (a refused one is dropped without a verdict, as the spec has it; bytes that are no extrinsic are an error); stopping forgets the operation (the pool keeps the transaction until included or invalid); stopping an unknown id is an error |
+//! | `state_subscribeStorage([key, …])` | `{block, changes: [[key, value or null], …]}`: every listed key's value at the best block, then the keys whose values a new best block changes (at most 1,024 keys, each read once however often listed; a subscription to every key is refused; at most 1,024 such subscriptions per server) |
 //! | `state_subscribeRuntimeVersion` | the best block's version, then each new one when a new best block runs another runtime |
 //! | `xcm_messageStatus(id, hash?)` | what happened to XCM message `id` here: `[{sent: {dest, at}}, {executed: {origin, outcome, at}}]` |
 //!

@@ -19,7 +19,7 @@
 //! | `state_queryStorageAt([key, …], hash?)` | as the relay's |
 //! | `chain_subscribeNewHeads`, `chain_subscribeAllHeads` | each block that becomes the para's head (a para node keeps only the included chain) |
 //! | `chain_subscribeFinalizedHeads` | the para's head as of each new finalized relay block |
-//! | `state_subscribeRuntimeVersion`, `state_subscribeStorage([key, …])` | as the relay's, at each new head |
+//! | `state_subscribeRuntimeVersion`, `state_subscribeStorage([key, …])` | as the relay's, at each block that becomes the head (not yet when a relay reorg moves the head back to an ancestor); at most 1,024 of the two together per server |
 //! | `state_getMetadata` | the para runtime's metadata (V14 as the relay's, `meta`-prefixed SCALE) at the head, hex |
 //! | `xcm_messageStatus(id, hash?)` | what happened to XCM message `id` here: `[{sent: {dest, at}}, {executed: {origin, outcome, at}}]` |
 //!
@@ -58,6 +58,9 @@ pub struct ParaRpc {
     pub(super) relay: Arc<Shared>,
     /// The transactions watched through this server.
     pub(super) watchers: Watchers,
+    /// The subscriptions that read the para's state at each new head (storage, runtime
+    /// version), counted so that callers cannot make every head cost without bound.
+    followers: Watchers,
 }
 
 impl ParaRpc {
@@ -67,6 +70,7 @@ impl ParaRpc {
             view,
             relay,
             watchers: Watchers::default(),
+            followers: Watchers::default(),
         }
     }
 
@@ -265,9 +269,10 @@ pub fn module(context: ParaRpc) -> Result<RpcModule<ParaRpc>, RegisterMethodErro
     let stops = broadcasts.clone();
     module.register_method("transaction_v1_broadcast", move |params, rpc, _| {
         let text: String = params.one()?;
+        let xt = parse_extrinsic(&text)?;
         let id = broadcasts.open();
         // As the relay's: a refused transaction is not passed on, and no verdict is given.
-        if let Err(err) = parse_extrinsic(&text).and_then(|xt| rpc.submit(xt)) {
+        if let Err(err) = rpc.submit(xt) {
             tracing::debug!(message = %err.message(), "transaction_v1_broadcast refused a para transaction");
         }
         RpcResult::Ok(id)
@@ -351,6 +356,13 @@ pub fn module(context: ParaRpc) -> Result<RpcModule<ParaRpc>, RegisterMethodErro
         "state_runtimeVersion",
         "state_unsubscribeRuntimeVersion",
         |_, pending, rpc, _| async move {
+            let _slot = match rpc.followers.enter_for("runtime version subscriptions") {
+                Ok(slot) => slot,
+                Err(err) => {
+                    pending.reject(err).await;
+                    return Ok(());
+                }
+            };
             let mut sent = None;
             follow(pending, &rpc, move |rpc, _| {
                 let version = rpc.view().runtime_version().map_err(internal)?;
@@ -370,8 +382,10 @@ pub fn module(context: ParaRpc) -> Result<RpcModule<ParaRpc>, RegisterMethodErro
         "state_storage",
         "state_unsubscribeStorage",
         |params, pending, rpc, _| async move {
-            let keys = match storage_subscription_keys(&params) {
-                Ok(keys) => keys,
+            let started = storage_subscription_keys(&params)
+                .and_then(|keys| Ok((keys, rpc.followers.enter_for("storage subscriptions")?)));
+            let (keys, _slot) = match started {
+                Ok(started) => started,
                 Err(err) => {
                     pending.reject(err).await;
                     return Ok(());

@@ -142,12 +142,18 @@ pub(super) struct WatcherSlot(Arc<AtomicUsize>);
 
 impl Watchers {
     fn enter(&self) -> Result<WatcherSlot, ErrorObjectOwned> {
+        self.enter_for("transactions")
+    }
+
+    /// A place for one more subscription that follows `what` (a counter of its own per
+    /// kind), or the error a caller gets when [`MAX_WATCHERS`] are taken.
+    pub(super) fn enter_for(&self, what: &str) -> Result<WatcherSlot, ErrorObjectOwned> {
         let taken = self.0.fetch_add(1, Ordering::AcqRel);
         let slot = WatcherSlot(self.0.clone());
         if taken >= MAX_WATCHERS {
             return Err(error(
                 TOO_MANY_SUBSCRIPTIONS,
-                format!("this node already watches {MAX_WATCHERS} transactions"),
+                format!("this node already follows {MAX_WATCHERS} {what}"),
             ));
         }
         Ok(slot)

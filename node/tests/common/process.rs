@@ -187,6 +187,9 @@ impl Member {
     /// [`Member::restart`], or the process's log if it exits before listening.
     fn try_restart(&mut self) -> Result<(), String> {
         let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        // The log goes on across restarts: only this start's part says why it failed.
+        let log = self.base.with_extension("log");
+        let before = std::fs::metadata(&log).map_or(0, |m| m.len() as usize);
         let process = match &self.log_filter {
             Some(filter) => Process::spawn_logging(&args, &self.base, filter),
             None => Process::spawn(&args, &self.base),
@@ -198,7 +201,8 @@ impl Member {
                 Ok(())
             }
             None => {
-                Err(std::fs::read_to_string(self.base.with_extension("log")).unwrap_or_default())
+                let text = std::fs::read(&log).unwrap_or_default();
+                Err(String::from_utf8_lossy(text.get(before..).unwrap_or_default()).into_owned())
             }
         }
     }

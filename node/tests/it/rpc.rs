@@ -172,7 +172,8 @@ async fn fees_are_quoted_and_balances_watched() {
     let mut storage: Subscription<Value> = client
         .subscribe(
             "state_subscribeStorage",
-            rpc_params![vec![hex_key(&bob), hex_key(&charlie)]],
+            // Bob twice: a key listed again is read and sent once.
+            rpc_params![vec![hex_key(&bob), hex_key(&charlie), hex_key(&bob)]],
             "state_unsubscribeStorage",
         )
         .await
