@@ -713,25 +713,12 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, RegisterMet
     module.register_method(
         "state_queryStorageAt",
         |params: Params, shared, _| -> RpcResult<Value> {
-            let mut seq = params.sequence();
-            let keys: Vec<String> = seq.next()?;
-            let at: Option<String> = seq.optional_next()?;
-            if keys.len() > MAX_QUERY_KEYS {
-                return Err(invalid_params(format!(
-                    "{} keys: at most {MAX_QUERY_KEYS} at once",
-                    keys.len()
-                )));
-            }
             let client = shared.client();
-            let hash = block_or_best(&client, at)?;
-            let mut changes = Vec::with_capacity(keys.len());
-            for key in &keys {
-                let value = client
-                    .storage(&hash, &parse_hex(key)?)
-                    .map_err(query_error)?;
-                changes.push(json!([key, value.map(|v| json::hex(&v))]));
-            }
-            Ok(json!([{ "block": hash.to_string(), "changes": changes }]))
+            query_storage_at(
+                &params,
+                |at| block_or_best(&client, at),
+                |hash, key| client.storage(hash, key).map_err(query_error),
+            )
         },
     )?;
     module.register_method(
@@ -841,6 +828,31 @@ pub(super) fn storage_subscription_keys(params: &Params<'_>) -> RpcResult<Vec<Ve
         }
     }
     Ok(parsed)
+}
+
+/// `state_queryStorageAt(keys, hash?)`: the values of at most [`MAX_QUERY_KEYS`] keys at the
+/// block `block` names, each read with `read`, in Substrate's change-set shape.
+pub(super) fn query_storage_at(
+    params: &Params<'_>,
+    block: impl FnOnce(Option<String>) -> RpcResult<Hash>,
+    mut read: impl FnMut(&Hash, &[u8]) -> RpcResult<Option<Vec<u8>>>,
+) -> RpcResult<Value> {
+    let mut seq = params.sequence();
+    let keys: Vec<String> = seq.next()?;
+    let at: Option<String> = seq.optional_next()?;
+    if keys.len() > MAX_QUERY_KEYS {
+        return Err(invalid_params(format!(
+            "{} keys: at most {MAX_QUERY_KEYS} at once",
+            keys.len()
+        )));
+    }
+    let hash = block(at)?;
+    let mut changes = Vec::with_capacity(keys.len());
+    for key in &keys {
+        let value = read(&hash, &parse_hex(key)?)?;
+        changes.push(json!([key, value.map(|v| json::hex(&v))]));
+    }
+    Ok(json!([{ "block": hash.to_string(), "changes": changes }]))
 }
 
 /// Tracks the values a storage subscription has sent (by hash: a watched value may be large),

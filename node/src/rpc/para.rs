@@ -29,8 +29,8 @@
 use super::json;
 use super::methods::{
     error, internal, invalid_params, message_records, parse_account, parse_extrinsic, parse_hash,
-    parse_hex, parse_number, storage_subscription_keys, StorageWatch, MAX_QUERY_KEYS,
-    POOL_ALREADY_IMPORTED, POOL_IMMEDIATELY_DROPPED, POOL_INVALID_TX, POOL_TOO_LOW_PRIORITY,
+    parse_hex, parse_number, storage_subscription_keys, StorageWatch, POOL_ALREADY_IMPORTED,
+    POOL_IMMEDIATELY_DROPPED, POOL_INVALID_TX, POOL_TOO_LOW_PRIORITY,
 };
 use super::watch::{watch_para, Finality, Flavour, Watchers};
 use crate::parachains::chain::{
@@ -316,21 +316,11 @@ pub fn module(context: ParaRpc) -> Result<RpcModule<ParaRpc>, RegisterMethodErro
     module.register_method(
         "state_queryStorageAt",
         |params: Params, rpc, _| -> RpcResult<Value> {
-            let mut seq = params.sequence();
-            let keys: Vec<String> = seq.next()?;
-            let at: Option<String> = seq.optional_next()?;
-            if keys.len() > MAX_QUERY_KEYS {
-                return Err(invalid_params(format!(
-                    "at most {MAX_QUERY_KEYS} keys per query"
-                )));
-            }
-            let hash = rpc.block_or_head(at)?;
-            let mut changes = Vec::with_capacity(keys.len());
-            for key in &keys {
-                let value = rpc.storage(&hash, &parse_hex(key)?)?;
-                changes.push(json!([key, value.map(|v| json::hex(&v))]));
-            }
-            Ok(json!([{ "block": hash.to_string(), "changes": changes }]))
+            super::methods::query_storage_at(
+                &params,
+                |at| rpc.block_or_head(at),
+                |hash, key| rpc.storage(hash, key),
+            )
         },
     )?;
     module.register_subscription(
