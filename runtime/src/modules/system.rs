@@ -14,18 +14,36 @@ use parity_scale_codec::{Decode, Encode};
 /// The module's name, the prefix of its storage keys.
 pub const NAME: &str = "System";
 
-/// Balance data of an account.
+/// Balance data of an account, laid out as FRAME's `pallet_balances::AccountData`, which
+/// wallets read (`data.free`, `data.frozen`). Tessera has no reserves or locks yet: `reserved`
+/// and `frozen` are 0, and all of `free` is transferable.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct AccountData {
     /// Spendable balance.
     pub free: Balance,
+    /// Balance held for a purpose (none in Tessera yet).
+    pub reserved: Balance,
+    /// Balance that may not be transferred (none in Tessera yet).
+    pub frozen: Balance,
+    /// FRAME's account flags: the top bit marks its current balance logic, which wallets
+    /// check to read `frozen` rather than older fields.
+    pub flags: u128,
 }
 
-/// What the chain keeps per account.
+/// FRAME's flag for accounts under its current balance logic (`ExtraFlags::is_new_logic`).
+pub const NEW_LOGIC: u128 = 1 << 127;
+
+/// What the chain keeps per account, laid out as FRAME's `frame_system::AccountInfo`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct AccountInfo {
     /// Number of transactions the account has sent.
     pub nonce: Nonce,
+    /// Modules that depend on the account existing (none in Tessera yet).
+    pub consumers: u32,
+    /// Modules that keep it existing: 1, its balance, while it is stored.
+    pub providers: u32,
+    /// Sufficient assets that keep it existing (none in Tessera yet).
+    pub sufficients: u32,
     /// Its balances.
     pub data: AccountData,
 }
@@ -266,7 +284,7 @@ pub fn account<E>(ctx: &mut Context<'_, E>, who: &AccountId) -> Result<AccountIn
     let stored = ACCOUNT.get(&mut ctx.state, who)?;
     Ok(stored.unwrap_or_else(|| AccountInfo {
         nonce: initial_nonce(ctx),
-        data: AccountData::default(),
+        ..AccountInfo::default()
     }))
 }
 
@@ -306,12 +324,16 @@ pub fn account_nonce_api(
         .map_err(|_| alloc::format!("the nonce {nonce} does not fit the API's u32 (ADR 008)"))
 }
 
-/// Stores the account's record; one without balance removes it.
+/// Stores the account's record, with its balance as its provider; one without balance
+/// removes it.
 pub fn set_account<E>(ctx: &mut Context<'_, E>, who: &AccountId, info: &AccountInfo) {
-    if info.data == AccountData::default() {
+    if info.data.free == 0 && info.data.reserved == 0 {
         ACCOUNT.remove(&mut ctx.state, who);
     } else {
-        ACCOUNT.insert(&mut ctx.state, who, info);
+        let mut stored = *info;
+        stored.providers = stored.providers.max(1);
+        stored.data.flags |= NEW_LOGIC;
+        ACCOUNT.insert(&mut ctx.state, who, &stored);
     }
 }
 
