@@ -422,6 +422,12 @@ impl Client {
         Ok(self.state_at(at)?.get(key)?)
     }
 
+    /// The state after block `at`, readable without holding the client.
+    pub fn state_handle(&self, at: &Hash) -> Result<State<'static>, QueryError> {
+        let header = self.header(at)?.ok_or(StoreError::MissingBlock(*at))?;
+        Ok(State::shared(self.nodes(), header.state_root))
+    }
+
     /// Up to `count` keys under `prefix` at block `at`, after `start_after` if given.
     pub fn keys_paged(
         &self,

@@ -131,6 +131,28 @@ fn v15_names_modules_storage_calls_events_errors_and_the_extrinsic() {
         u128::decode(&mut &deposit.value[..]).unwrap(),
         <RelayRuntime as tessera_runtime::executive::Runtime>::CONFIG.existential_deposit
     );
+    // The runtime's version as FRAME's `System.Version`, which PAPI signs with.
+    let version = pallet("System")
+        .constants
+        .iter()
+        .find(|c| c.name == "Version")
+        .unwrap();
+    assert_eq!(path(types, version.ty.id), "sp_version::RuntimeVersion");
+    let version =
+        tessera_runtime::metadata::SystemVersion::decode(&mut &version.value[..]).unwrap();
+    let own = <RelayRuntime as tessera_runtime::executive::Runtime>::VERSION;
+    assert_eq!(
+        (
+            version.spec_name.as_str(),
+            version.spec_version,
+            version.transaction_version
+        ),
+        (own.spec_name, own.spec_version, own.transaction_version)
+    );
+    assert_eq!(
+        version.apis.len(),
+        tessera_runtime::metadata::SUBSTRATE_APIS.len()
+    );
     let issuance = &balances.storage.as_ref().unwrap().entries[0];
     assert_eq!(issuance.name, "TotalIssuance");
     assert_eq!(issuance.default, 0u128.encode());
@@ -217,9 +239,21 @@ fn v15_names_modules_storage_calls_events_errors_and_the_extrinsic() {
     let apis: Vec<&str> = meta.apis.iter().map(|a| a.name.as_str()).collect();
     assert_eq!(
         apis,
-        ["Metadata", "AccountNonceApi", "TransactionPaymentApi"]
+        [
+            "Metadata",
+            "TaggedTransactionQueue",
+            "AccountNonceApi",
+            "TransactionPaymentApi"
+        ]
     );
-    let query_info = &meta.apis[2].methods[0];
+    let validity = &meta.apis[1].methods[0];
+    assert_eq!(validity.name, "validate_transaction");
+    assert_eq!(
+        path(types, validity.output.id),
+        "Result",
+        "Substrate's TransactionValidity"
+    );
+    let query_info = &meta.apis[3].methods[0];
     assert_eq!(query_info.name, "query_info");
     assert_eq!(
         path(types, query_info.inputs[0].ty.id),

@@ -55,6 +55,7 @@ pub mod parachain;
 pub mod payment;
 pub mod state;
 pub mod storage;
+pub mod transaction_validity;
 pub mod trie;
 pub mod wasm;
 

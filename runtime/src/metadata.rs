@@ -163,6 +163,82 @@ pub(crate) fn newtype<T: TypeInfo + 'static>(
 /// The SS58 prefix of Tessera's addresses (Substrate's generic 42).
 pub const SS58_PREFIX: u16 = 42;
 
+/// The runtime APIs whose functions, inputs and outputs are Substrate's, with Substrate's
+/// version of each: what runtime versions list (`System.Version`, `state_getRuntimeVersion`)
+/// and what the node's `state_call` reaches.
+pub const SUBSTRATE_APIS: [(&str, u32); 4] = [
+    ("Metadata", 2),
+    ("TaggedTransactionQueue", 3),
+    ("AccountNonceApi", 1),
+    ("TransactionPaymentApi", 4),
+];
+
+/// [`SUBSTRATE_APIS`] by id: the blake2-64 hash of each name, as runtime versions list them.
+pub fn substrate_api_ids() -> impl Iterator<Item = ([u8; 8], u32)> {
+    SUBSTRATE_APIS
+        .iter()
+        .map(|(name, version)| (crate::hashing::blake2_64(name.as_bytes()), *version))
+}
+
+/// The runtime's version as the `System.Version` constant holds it: Substrate's
+/// `sp_version::RuntimeVersion`, which clients sign with (PAPI reads no other).
+#[derive(Clone, Debug, PartialEq, Eq, Encode, parity_scale_codec::Decode)]
+pub struct SystemVersion {
+    /// The runtime's name.
+    pub spec_name: alloc::string::String,
+    /// The implementation's name.
+    pub impl_name: alloc::string::String,
+    /// Substrate's authoring version (0: unused).
+    pub authoring_version: u32,
+    /// The spec version (part of every signed payload).
+    pub spec_version: u32,
+    /// The implementation's version.
+    pub impl_version: u32,
+    /// The Substrate APIs the runtime has, by id, with their versions.
+    pub apis: Vec<([u8; 8], u32)>,
+    /// The transaction version (part of every signed payload).
+    pub transaction_version: u32,
+    /// The state version (1: long values hashed in the trie).
+    pub system_version: u8,
+}
+
+impl SystemVersion {
+    /// Runtime `R`'s version.
+    pub fn of<R: Runtime>() -> Self {
+        SystemVersion {
+            spec_name: R::VERSION.spec_name.into(),
+            impl_name: "tessera".into(),
+            authoring_version: 0,
+            spec_version: R::VERSION.spec_version,
+            impl_version: 0,
+            apis: substrate_api_ids().collect(),
+            transaction_version: R::VERSION.transaction_version,
+            system_version: 1,
+        }
+    }
+}
+
+impl TypeInfo for SystemVersion {
+    type Identity = Self;
+
+    fn type_info() -> scale_info::Type {
+        use scale_info::build::Fields;
+        scale_info::Type::builder()
+            .path(scale_info::Path::new("RuntimeVersion", "sp_version"))
+            .composite(
+                Fields::named()
+                    .field(|f| f.ty::<alloc::string::String>().name("spec_name"))
+                    .field(|f| f.ty::<alloc::string::String>().name("impl_name"))
+                    .field(|f| f.ty::<u32>().name("authoring_version"))
+                    .field(|f| f.ty::<u32>().name("spec_version"))
+                    .field(|f| f.ty::<u32>().name("impl_version"))
+                    .field(|f| f.ty::<Vec<([u8; 8], u32)>>().name("apis"))
+                    .field(|f| f.ty::<u32>().name("transaction_version"))
+                    .field(|f| f.ty::<u8>().name("system_version")),
+            )
+    }
+}
+
 /// The constants clients read, by module name.
 fn constants<R: Runtime>(module: &str) -> Vec<PalletConstantMetadata> {
     match module {
@@ -176,6 +252,11 @@ fn constants<R: Runtime>(module: &str) -> Vec<PalletConstantMetadata> {
                 "SS58Prefix",
                 &SS58_PREFIX,
                 "The prefix of the chain's SS58 addresses.",
+            ),
+            constant(
+                "Version",
+                &SystemVersion::of::<R>(),
+                "The runtime's version, which signed transactions name.",
             ),
         ],
         crate::modules::balances::NAME => vec![constant::<Balance>(
@@ -429,6 +510,23 @@ where
                 ),
             ],
             docs: vec!["The runtime's metadata (Substrate's `Metadata` API)."],
+        },
+        v15::RuntimeApiMetadata {
+            name: "TaggedTransactionQueue",
+            methods: vec![method(
+                "validate_transaction",
+                vec![
+                    (
+                        "source",
+                        meta_type::<crate::transaction_validity::TransactionSource>(),
+                    ),
+                    ("tx", meta_type::<crate::extrinsic::Extrinsic<R::Call>>()),
+                    ("block_hash", meta_type::<crate::Hash>()),
+                ],
+                meta_type::<crate::transaction_validity::TransactionValidity>(),
+                "Whether a transaction may enter a pool, on the state after the block given.",
+            )],
+            docs: vec!["Transaction checks for pools (Substrate's `TaggedTransactionQueue`)."],
         },
         v15::RuntimeApiMetadata {
             name: "AccountNonceApi",

@@ -133,6 +133,11 @@ impl<K: Encode, V: Encode + Decode> StorageMap<K, V> {
         }
     }
 
+    /// The prefix every key of the map starts with (its module's and item's twox-128 hashes).
+    pub fn prefix(&self) -> &[u8] {
+        self.prefix.get()
+    }
+
     /// The storage key of `key`.
     pub fn key(&self, key: &K) -> Vec<u8> {
         let encoded = key.encode();

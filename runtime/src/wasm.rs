@@ -149,6 +149,10 @@ pub mod api {
     /// of Substrate's `TaggedTransactionQueue_validate_transaction`); the outer error is a
     /// state the runtime could not read.
     pub const VALIDATE_TRANSACTIONS: &str = "TaggedTransactionQueue_validate_transactions";
+    /// `((TransactionSource, OpaqueExtrinsic, Hash)) -> Result<TransactionValidity, String>`:
+    /// Substrate's one-transaction check, in its encoding (see
+    /// [`crate::transaction_validity`]), on the state after the block given.
+    pub const VALIDATE_TRANSACTION: &str = "TaggedTransactionQueue_validate_transaction";
     /// `() -> Result<Vec<u8>, String>`: the runtime's metadata in V14, as Substrate's
     /// `Metadata_metadata` returns it (see [`crate::metadata`]).
     pub const METADATA: &str = "Metadata_metadata";
@@ -822,6 +826,22 @@ macro_rules! runtime_api {
             #[no_mangle]
             extern "C" fn TaggedTransactionQueue_validate_transactions(ptr: u32, len: u32) -> u64 {
                 $crate::wasm::guest::validate_transactions::<$runtime>(ptr, len)
+            }
+
+            #[allow(unsafe_code, non_snake_case)]
+            #[no_mangle]
+            extern "C" fn TaggedTransactionQueue_validate_transaction(ptr: u32, len: u32) -> u64 {
+                $crate::wasm::guest::query_or_refuse(
+                    ptr,
+                    len,
+                    |_, (_, xt, parent): $crate::transaction_validity::ValidateInput| {
+                        $crate::transaction_validity::validate_transaction::<$runtime>(
+                            $crate::state::State::host(),
+                            &xt,
+                            parent,
+                        )
+                    },
+                )
             }
 
             #[allow(unsafe_code, non_snake_case)]

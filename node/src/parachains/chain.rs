@@ -451,7 +451,6 @@ impl ParaChain {
         }
     }
 
-    /// Calls the read-only runtime API function `export` on the head's state.
     /// The header of stored block `at`, for the RPC's queries.
     fn stored_header(&self, at: &Hash) -> Result<Header, ParaTxError> {
         self.store
@@ -460,6 +459,7 @@ impl ParaChain {
             .ok_or_else(|| ParaTxError::State(format!("unknown block {at}")))
     }
 
+    /// Calls the read-only runtime API function `export` on the head's state.
     fn query_on_head<T: Decode>(
         &self,
         export: &str,
@@ -1040,6 +1040,13 @@ pub trait ParaView: Send {
     ) -> Result<Submitted, ParaTxError>;
     /// The para runtime's name and version at the head (part of every signed payload).
     fn runtime_version(&self) -> Result<VersionInfo, ParaTxError>;
+    /// The state after block `at` (any block [`Self::block`] returns), readable with the view
+    /// unlocked.
+    fn state(&self, at: &Hash) -> Result<State<'static>, ParaTxError>;
+    /// The hash of the runtime under `:code` after block `at` (none in a state without one).
+    fn code_hash(&self, at: &Hash) -> Result<Option<Hash>, ParaTxError>;
+    /// The name and version of the runtime under `:code` after block `at`.
+    fn runtime_version_at(&self, at: &Hash) -> Result<VersionInfo, ParaTxError>;
     /// The runtime's metadata at the head, in V14 as `state_getMetadata` returns it
     /// ([`tessera_runtime::metadata::DEFAULT`]).
     fn metadata(&self) -> Result<Vec<u8>, ParaTxError>;
@@ -1088,6 +1095,27 @@ impl ParaView for ParaChain {
 
     fn runtime_version(&self) -> Result<VersionInfo, ParaTxError> {
         ParaChain::runtime_version(self).map_err(|e| ParaTxError::State(e.to_string()))
+    }
+
+    fn state(&self, at: &Hash) -> Result<State<'static>, ParaTxError> {
+        let header = self.stored_header(at)?;
+        Ok(State::shared(
+            self.with_nodes(Arc::default()),
+            header.state_root,
+        ))
+    }
+
+    fn code_hash(&self, at: &Hash) -> Result<Option<Hash>, ParaTxError> {
+        let header = self.stored_header(at)?;
+        let nodes = self.with_nodes(Arc::default());
+        crate::validation::runtime_hash_at(nodes, header.state_root, NO_SUBSTITUTES)
+            .map_err(|e| ParaTxError::State(e.to_string()))
+    }
+
+    fn runtime_version_at(&self, at: &Hash) -> Result<VersionInfo, ParaTxError> {
+        let header = self.stored_header(at)?;
+        self.query_at(header.state_root, CORE_VERSION, &())
+            .map_err(|e| ParaTxError::State(e.to_string()))
     }
 
     fn tx_checker(&self) -> Result<TxChecker, ParaTxError> {

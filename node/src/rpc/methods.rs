@@ -88,12 +88,8 @@ fn query_error(err: crate::client::QueryError) -> ErrorObjectOwned {
 /// fields, with `apis` listing the runtime APIs `state_call` reaches under Substrate's names
 /// and encodings (clients read it to choose how they fetch metadata).
 pub(super) fn runtime_version_json(version: &tessera_runtime::wasm::VersionInfo) -> Value {
-    let apis: Vec<Value> = SUBSTRATE_APIS
-        .iter()
-        .map(|(name, api_version)| {
-            let id = tessera_runtime::hashing::blake2_64(name.as_bytes());
-            serde_json::json!([json::hex(&id), api_version])
-        })
+    let apis: Vec<Value> = substrate_apis()
+        .map(|(id, api_version)| serde_json::json!([id, api_version]))
         .collect();
     serde_json::json!({
         "specName": version.spec_name,
@@ -107,19 +103,18 @@ pub(super) fn runtime_version_json(version: &tessera_runtime::wasm::VersionInfo)
     })
 }
 
-/// The runtime APIs whose functions, inputs and outputs are Substrate's, with Substrate's
-/// version of each: what `apis` lists and what `state_call` calls.
-const SUBSTRATE_APIS: [(&str, u32); 3] = [
-    ("Metadata", 2),
-    ("AccountNonceApi", 1),
-    ("TransactionPaymentApi", 4),
-];
+/// The Substrate APIs runtime versions list: each API's id (the hex of the blake2-64 hash of
+/// its name) and version.
+pub(super) fn substrate_apis() -> impl Iterator<Item = (String, u32)> {
+    tessera_runtime::metadata::substrate_api_ids().map(|(id, version)| (json::hex(&id), version))
+}
 
 /// The runtime functions `state_call` calls: read-only, cheap, and answering in Substrate's
 /// encoding. Others (block execution, the parachain host API) are refused: a caller could
 /// make the node run a whole block per request.
-const STATE_CALLS: [&str; 8] = [
+const STATE_CALLS: [&str; 9] = [
     tessera_runtime::wasm::api::METADATA,
+    tessera_runtime::wasm::api::VALIDATE_TRANSACTION,
     tessera_runtime::wasm::api::METADATA_AT_VERSION,
     tessera_runtime::wasm::api::METADATA_VERSIONS,
     tessera_runtime::wasm::api::ACCOUNT_NONCE,
@@ -745,8 +740,78 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, RegisterMet
             .runtime_call(&hash, export, input)
             .map_err(query_error)
     })?;
+    super::chain_head::register(&mut module)?;
     register_rpc_methods(&mut module)?;
     Ok(module)
+}
+
+/// The relay chain as `chainHead_v1_*` follows it.
+impl super::chain_head::HeadChain for Arc<Shared> {
+    type Wakes = RelayWakes;
+
+    fn wakes(&self) -> RelayWakes {
+        RelayWakes(self.subscribe())
+    }
+
+    fn heads(&self) -> Result<(Hash, Hash), String> {
+        let info = self.client().info().map_err(|e| e.to_string())?;
+        Ok((info.finalized_hash, info.best_hash))
+    }
+
+    fn header(&self, hash: &Hash) -> Result<Option<tessera_runtime::Header>, String> {
+        self.client().header(hash).map_err(|e| e.to_string())
+    }
+
+    fn body(&self, hash: &Hash) -> Result<Option<Vec<OpaqueExtrinsic>>, String> {
+        self.client().store().body(hash).map_err(|e| e.to_string())
+    }
+
+    fn unfinalized(&self) -> Vec<Hash> {
+        let client = self.client();
+        let tree = client.authorship().tree();
+        let mut blocks: Vec<(u32, Hash)> = tree
+            .hashes()
+            .filter_map(|hash| Some((tree.number(hash)?, *hash)))
+            .collect();
+        blocks.sort_unstable();
+        blocks.into_iter().map(|(_, hash)| hash).collect()
+    }
+
+    fn state(&self, at: &Hash) -> Result<State<'static>, String> {
+        self.client().state_handle(at).map_err(|e| e.to_string())
+    }
+
+    fn code_hash(&self, at: &Hash) -> Result<Option<Hash>, String> {
+        self.client().code_hash(at).map_err(|e| e.to_string())
+    }
+
+    fn runtime_version(&self, at: &Hash) -> Result<tessera_runtime::wasm::VersionInfo, String> {
+        self.client().runtime_version(at).map_err(|e| e.to_string())
+    }
+
+    fn call(&self, at: &Hash, function: &str, input: &[u8]) -> Result<Vec<u8>, String> {
+        self.client()
+            .runtime_call(at, function, input)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// The relay chain's events, as `chainHead_v1_follow` wakes on them.
+pub(super) struct RelayWakes(tokio::sync::broadcast::Receiver<ChainEvent>);
+
+impl super::chain_head::Wakes for RelayWakes {
+    async fn next(&mut self) -> super::chain_head::Wake {
+        use super::chain_head::Wake;
+        loop {
+            return match self.0.recv().await {
+                Ok(ChainEvent::Imported { header, .. }) => Wake::Imported(header.hash()),
+                Ok(ChainEvent::Finalized(_)) => Wake::Moved,
+                Ok(_) => continue,
+                Err(RecvError::Lagged(_)) => Wake::Lagged,
+                Err(RecvError::Closed) => Wake::Closed,
+            };
+        }
+    }
 }
 
 /// Sends the best block's runtime version, then the new one each time a new best block runs

@@ -17,8 +17,8 @@
 //! | `transactionWatch_v1_submitAndWatch(hex)` | the same as `{event: validated / bestChainBlockIncluded (`block: null` when retracted) / finalized / invalid}`, `invalid` with its `error` |
 //! | `system_accountNextIndex(address)` | the nonce of the account's next transaction, after those in the pool |
 //! | `tessera_paras` | `[{id, included: {number, hash}, finalized: {number, hash}}]` |
-//! | `state_getRuntimeVersion(hash?)` | Substrate's `{specName, implName, authoringVersion, specVersion, implVersion, apis, transactionVersion, stateVersion}` of the runtime under `:code` at the block (the one the next block runs); `apis` lists those `state_call` reaches (`Metadata` 2, `AccountNonceApi` 1, `TransactionPaymentApi` 4) by their blake2-64 ids |
-//! | `state_call(method, data, hash?)` | the answer of runtime function `method` to `data` (hex, SCALE), as Substrate encodes it; only the `Metadata_*`, `AccountNonceApi_account_nonce` and `TransactionPaymentApi_*` functions (no block execution through RPC) |
+//! | `state_getRuntimeVersion(hash?)` | Substrate's `{specName, implName, authoringVersion, specVersion, implVersion, apis, transactionVersion, stateVersion}` of the runtime under `:code` at the block (the one the next block runs); `apis` lists those `state_call` reaches (`Metadata` 2, `TaggedTransactionQueue` 3, `AccountNonceApi` 1, `TransactionPaymentApi` 4) by their blake2-64 ids |
+//! | `state_call(method, data, hash?)` | the answer of runtime function `method` to `data` (hex, SCALE), as Substrate encodes it; only the `Metadata_*`, `TaggedTransactionQueue_validate_transaction`, `AccountNonceApi_account_nonce` and `TransactionPaymentApi_*` functions (no block execution through RPC) |
 //! | `payment_queryInfo(hex, hash?)` | `{weight: {ref_time, proof_size}, class, partialFee}`: what the extrinsic would weigh and pay without its tip |
 //! | `payment_queryFeeDetails(hex, hash?)` | `{inclusionFee: {baseFee, lenFee, adjustedWeightFee}}` (null for an inherent) |
 //! | `state_getKeysPaged(prefix, count, startKey?, hash?)` | up to `count` (at most 1,000) keys under `prefix` at the block, in order, after `startKey` |
@@ -30,12 +30,14 @@
 //! | `transaction_v1_broadcast(hex)`, `transaction_v1_stop(id)` | the new spec's broadcast: an operation id (past 1,024 open, the oldest is ended), the transaction checked and gossiped as `author_submitExtrinsic` does (a refused one is dropped without a verdict, as the spec has it; bytes that are no extrinsic are an error); stopping forgets the operation (the pool keeps the transaction until included or invalid); stopping an unknown id is an error |
 //! | `state_subscribeStorage([key, …])` | `{block, changes: [[key, value or null], …]}`: every listed key's value at the best block, then the keys whose values a new best block changes (at most 1,024 keys, each read once however often listed; a subscription to every key is refused; at most 1,024 such subscriptions per server) |
 //! | `state_subscribeRuntimeVersion` | the best block's version, then each new one when a new best block runs another runtime |
+//! | `chainHead_v1_follow`, `_header`, `_body`, `_call`, `_storage`, `_continue`, `_stopOperation`, `_unpin`, `_unfollow` | the new spec's chain head group (`rpc/chain_head.rs`) |
 //! | `xcm_messageStatus(id, hash?)` | what happened to XCM message `id` here: `[{sent: {dest, at}}, {executed: {origin, outcome, at}}]` |
 //!
 //! Each para a node collates gets its own server with the same method names ([`para`]).
 //!
-//! Bad parameters get JSON-RPC errors (`-32602`, or Substrate's pool codes 1010–1016).
+//! Subscription ids are strings, as Substrate's are. Bad parameters get JSON-RPC errors (`-32602`, or Substrate's pool codes 1010–1016).
 
+mod chain_head;
 mod json;
 mod methods;
 pub mod para;
@@ -91,7 +93,13 @@ async fn serve<T: Send + Sync + 'static>(
     module: jsonrpsee::RpcModule<T>,
 ) -> Result<(SocketAddr, ServerHandle), RpcError> {
     let fail = |reason: String| RpcError::Start { addr, reason };
+    // Subscription ids are strings, as Substrate's are (PAPI takes no other).
     let server = Server::builder()
+        .set_config(
+            jsonrpsee::server::ServerConfig::builder()
+                .set_id_provider(jsonrpsee::server::RandomStringIdProvider::new(16))
+                .build(),
+        )
         .build(addr)
         .await
         .map_err(|e| fail(e.to_string()))?;

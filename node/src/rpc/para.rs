@@ -21,6 +21,7 @@
 //! | `chain_subscribeFinalizedHeads` | the para's head as of each new finalized relay block |
 //! | `state_subscribeRuntimeVersion`, `state_subscribeStorage([key, …])` | as the relay's, at each block that becomes the head (not yet when a relay reorg moves the head back to an ancestor); at most 1,024 of the two together per server |
 //! | `state_getMetadata` | the para runtime's metadata (V14 as the relay's, `meta`-prefixed SCALE) at the head, hex |
+//! | `chainHead_v1_*` | as the relay's: the included chain above the para's finalized block, the head as best |
 //! | `xcm_messageStatus(id, hash?)` | what happened to XCM message `id` here: `[{sent: {dest, at}}, {executed: {origin, outcome, at}}]` |
 //!
 //! A para block is "best" once included on the relay chain and "finalized" once the relay
@@ -398,8 +399,89 @@ pub fn module(context: ParaRpc) -> Result<RpcModule<ParaRpc>, RegisterMethodErro
             .runtime_call(&hash, export, input)
             .map_err(internal)
     })?;
+    super::chain_head::register(&mut module)?;
     super::methods::register_rpc_methods(&mut module)?;
     Ok(module)
+}
+
+/// A para as `chainHead_v1_*` follows it: the included chain, best at the head, final as of
+/// the relay's finalized block.
+impl super::chain_head::HeadChain for ParaRpc {
+    type Wakes = ParaWakes;
+
+    fn wakes(&self) -> ParaWakes {
+        ParaWakes {
+            para: self.view().tx_events(),
+            relay: self.relay.subscribe(),
+        }
+    }
+
+    fn heads(&self) -> Result<(Hash, Hash), String> {
+        let finalized = self.finalized().map_err(|e| e.message().to_string())?;
+        Ok((finalized, self.view().head().hash()))
+    }
+
+    fn header(&self, hash: &Hash) -> Result<Option<Header>, String> {
+        Ok(self.view().block(hash).map(|block| block.header))
+    }
+
+    fn body(&self, hash: &Hash) -> Result<Option<Vec<OpaqueExtrinsic>>, String> {
+        Ok(self.view().block(hash).map(|block| block.extrinsics))
+    }
+
+    fn unfinalized(&self) -> Vec<Hash> {
+        // A para node keeps the included chain only: the head's ancestors are reported with it.
+        Vec::new()
+    }
+
+    fn state(&self, at: &Hash) -> Result<State<'static>, String> {
+        self.view().state(at).map_err(|e| e.to_string())
+    }
+
+    fn code_hash(&self, at: &Hash) -> Result<Option<Hash>, String> {
+        self.view().code_hash(at).map_err(|e| e.to_string())
+    }
+
+    fn runtime_version(&self, at: &Hash) -> Result<tessera_runtime::wasm::VersionInfo, String> {
+        self.view()
+            .runtime_version_at(at)
+            .map_err(|e| e.to_string())
+    }
+
+    fn call(&self, at: &Hash, function: &str, input: &[u8]) -> Result<Vec<u8>, String> {
+        self.view()
+            .runtime_call(at, function, input)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// A para's wake-ups for `chainHead_v1_follow`: each block that becomes its head, and each
+/// relay finalization (which moves the para's finalized block).
+pub(super) struct ParaWakes {
+    para: tokio::sync::broadcast::Receiver<TxEvent>,
+    relay: tokio::sync::broadcast::Receiver<ChainEvent>,
+}
+
+impl super::chain_head::Wakes for ParaWakes {
+    async fn next(&mut self) -> super::chain_head::Wake {
+        use super::chain_head::Wake;
+        loop {
+            tokio::select! {
+                event = self.para.recv() => match event {
+                    Ok(TxEvent::Included { hash, .. }) => return Wake::Imported(hash),
+                    Ok(_) => {}
+                    Err(RecvError::Lagged(_)) => return Wake::Lagged,
+                    Err(RecvError::Closed) => return Wake::Closed,
+                },
+                event = self.relay.recv() => match event {
+                    Ok(ChainEvent::Finalized(_)) => return Wake::Moved,
+                    Ok(_) => {}
+                    Err(RecvError::Lagged(_)) => return Wake::Lagged,
+                    Err(RecvError::Closed) => return Wake::Closed,
+                },
+            }
+        }
+    }
 }
 
 impl ParaRpc {

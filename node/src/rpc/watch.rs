@@ -133,14 +133,31 @@ impl TxStatus {
     }
 }
 
-/// The watchers of one RPC server, counted against [`MAX_WATCHERS`].
-#[derive(Clone, Debug, Default)]
-pub(super) struct Watchers(Arc<AtomicUsize>);
+/// The watchers of one RPC server, counted against a limit ([`MAX_WATCHERS`] by default).
+#[derive(Clone, Debug)]
+pub(super) struct Watchers {
+    taken: Arc<AtomicUsize>,
+    limit: usize,
+}
+
+impl Default for Watchers {
+    fn default() -> Self {
+        Watchers::with_limit(MAX_WATCHERS)
+    }
+}
 
 /// One watcher's place, given back when the watch ends.
 pub(super) struct WatcherSlot(Arc<AtomicUsize>);
 
 impl Watchers {
+    /// Watchers of which at most `limit` run at once.
+    pub(super) fn with_limit(limit: usize) -> Self {
+        Watchers {
+            taken: Arc::default(),
+            limit,
+        }
+    }
+
     fn enter(&self) -> Result<WatcherSlot, ErrorObjectOwned> {
         self.enter_for("transactions")
     }
@@ -148,12 +165,12 @@ impl Watchers {
     /// A place for one more subscription that follows `what` (a counter of its own per
     /// kind), or the error a caller gets when [`MAX_WATCHERS`] are taken.
     pub(super) fn enter_for(&self, what: &str) -> Result<WatcherSlot, ErrorObjectOwned> {
-        let taken = self.0.fetch_add(1, Ordering::AcqRel);
-        let slot = WatcherSlot(self.0.clone());
-        if taken >= MAX_WATCHERS {
+        let taken = self.taken.fetch_add(1, Ordering::AcqRel);
+        let slot = WatcherSlot(self.taken.clone());
+        if taken >= self.limit {
             return Err(error(
                 TOO_MANY_SUBSCRIPTIONS,
-                format!("this node already follows {MAX_WATCHERS} {what}"),
+                format!("this node already follows {} {what}", self.limit),
             ));
         }
         Ok(slot)

@@ -1,6 +1,7 @@
 //! Integration tests of the node: import checks, the pool, and crash recovery on RocksDB.
 
 mod bad_input;
+mod chain_head;
 mod cli;
 mod clients;
 mod crash;

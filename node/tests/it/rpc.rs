@@ -372,10 +372,11 @@ async fn metadata_comes_from_the_runtime_wasm() {
         .unwrap();
     assert_eq!(
         version["apis"],
-        // Substrate's ids of `Metadata`, `AccountNonceApi` and `TransactionPaymentApi`, as
-        // Polkadot lists them.
+        // Substrate's ids of `Metadata`, `TaggedTransactionQueue`, `AccountNonceApi` and
+        // `TransactionPaymentApi`, as Polkadot lists them.
         serde_json::json!([
             ["0x37e397fc7c91f5e4", 2],
+            ["0xd2bc9897eed08f15", 3],
             ["0xbc9d89904f5b923f", 1],
             ["0x37c8bb1350a9a2a8", 4]
         ])

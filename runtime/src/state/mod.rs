@@ -252,6 +252,24 @@ impl<'a> State<'a> {
             .map_err(trie_error)
     }
 
+    /// The Merkle value (its hash, or the node itself when inlined in its parent) of the trie
+    /// node closest to `key` among those whose key starts with it, in the state this one
+    /// started from: what changes exactly when something under `key` changes.
+    #[cfg(feature = "std")]
+    pub fn closest_descendant_merkle_value(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let nodes: &dyn NodeStore = match &self.base {
+            Base::Borrowed(store) => *store,
+            Base::Shared(store) => &**store,
+        };
+        let db = ReadDb(nodes);
+        let trie = TrieDBBuilder::<Layout>::new(&db, &self.root).build();
+        let value = trie.lookup_first_descendant(key).map_err(trie_error)?;
+        Ok(value.map(|value| match value {
+            trie_db::MerkleValue::Node(node) => node,
+            trie_db::MerkleValue::Hash(hash) => hash.0.to_vec(),
+        }))
+    }
+
     /// Up to `count` keys that start with `prefix`, in order, after `start_after` if given
     /// (Substrate's `state_getKeysPaged`), in the state this one started from (pending
     /// changes are not seen).
