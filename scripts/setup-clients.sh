@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs Polkadot's own client libraries for the tests that run them against `tessera dev`
 # (node/tests/it/clients.rs), once: safe to run any number of times.
-#   nodejs npm     Node.js from Debian, for @polkadot/api (versions pinned in
-#                  clients/js/package-lock.json, installed with `npm ci`)
+#   nodejs npm     Node.js from Debian, for @polkadot/api and polkadot-api (versions pinned
+#                  in clients/js/package-lock.json, installed with `npm ci`)
 #   python3-venv   a virtual environment for py-substrate-interface (clients/py/requirements.txt)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,7 +18,7 @@ fi
 # Reinstalled only when the pinned versions change: a copy of the lock file marks what is in.
 js=clients/js
 if ! cmp -s "$js/package-lock.json" "$js/node_modules/.installed-lock.json"; then
-  echo "Installing @polkadot/api (clients/js/package-lock.json)"
+  echo "Installing @polkadot/api and polkadot-api (clients/js/package-lock.json)"
   (cd "$js" && npm ci --no-audit --no-fund --loglevel=error)
   cp "$js/package-lock.json" "$js/node_modules/.installed-lock.json"
 fi

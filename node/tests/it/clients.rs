@@ -6,7 +6,11 @@
 //! for finality and checks both balances, the fee and the `Balances.Transfer` event; the
 //! JavaScript one also sends 100 transfers from 10 accounts through the relay node that does
 //! not author, and an XCM transfer from para 1000 to para 1001 with `polkadotXcm.transferAssets`.
-//! The README's starting script for a dapp (`clients/js/example.mjs`) runs first.
+//! The README's starting script for a dapp (`clients/js/example.mjs`) runs first. PAPI
+//! (`polkadot-api`, `clients/js/papi.mjs`), which speaks only the new JSON-RPC spec
+//! (`chainHead_v1_*`, `transaction_v1_broadcast`), sends a transfer on the relay chain through
+//! the node that does not author and on para 1000, each followed to finality and checked to
+//! the unit against its quote.
 
 use crate::process::Process;
 use std::path::{Path, PathBuf};
@@ -69,11 +73,15 @@ fn run_client(program: &Path, args: &[&str], dir: &Path, env: &[(&str, String)],
 }
 
 #[test]
-fn polkadot_js_and_substrate_interface_work_unchanged() {
+fn polkadot_js_papi_and_substrate_interface_work_unchanged() {
     let repo = repo();
     let js = repo.join("clients/js");
     let python = repo.join("clients/py/.venv/bin/python");
-    for needed in [js.join("node_modules/@polkadot/api"), python.clone()] {
+    for needed in [
+        js.join("node_modules/@polkadot/api"),
+        js.join("node_modules/polkadot-api"),
+        python.clone(),
+    ] {
         assert!(
             needed.exists(),
             "{} is missing: run `bash scripts/setup-clients.sh` (`make test` does)",
@@ -115,6 +123,13 @@ fn polkadot_js_and_substrate_interface_work_unchanged() {
         &js,
         &env,
         &dir.path().join("js.log"),
+    );
+    run_client(
+        Path::new("node"),
+        &["papi.mjs"],
+        &js,
+        &env,
+        &dir.path().join("papi.log"),
     );
     run_client(
         &python,
