@@ -16,24 +16,13 @@ import { getPolkadotSigner } from 'polkadot-api/signer';
 import { sr25519CreateDerive } from '@polkadot-labs/hdkd';
 import { DEV_PHRASE, entropyToMiniSecret, mnemonicToEntropy, ss58Encode } from '@polkadot-labs/hdkd-helpers';
 import { WebSocket } from 'ws';
+import { UNIT, endpoint, log } from './common.mjs';
 
-const UNIT = 10n ** 12n;
-const endpoint = (name) => {
-  const value = process.env[name];
-  if (!value) {
-    throw new Error(`${name} is not set: the address of a Tessera node's JSON-RPC (ws://…)`);
-  }
-  return value;
-};
 
 const derive = sr25519CreateDerive(entropyToMiniSecret(mnemonicToEntropy(DEV_PHRASE)));
 const alice = derive('//Alice');
 const signer = getPolkadotSigner(alice.publicKey, 'Sr25519', alice.sign);
 const aliceAddress = ss58Encode(alice.publicKey, 42);
-
-function log (...parts) {
-  console.log(new Date().toISOString(), ...parts);
-}
 
 // Sends `tx` signed by Alice and collects what PAPI reports until it is finalized.
 function sendFinalized (tx) {

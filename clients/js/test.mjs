@@ -8,15 +8,8 @@
 // Exits 0 when every check passes; prints what failed otherwise.
 import assert from 'node:assert/strict';
 import { ApiPromise, Keyring, WsProvider } from '@polkadot/api';
+import { UNIT, endpoint, log } from './common.mjs';
 
-const UNIT = 10n ** 12n;
-const endpoint = (name) => {
-  const value = process.env[name];
-  if (!value) {
-    throw new Error(`${name} is not set: the address of a Tessera node's JSON-RPC (ws://…)`);
-  }
-  return value;
-};
 
 const keyring = new Keyring({ type: 'sr25519', ss58Format: 42 });
 const alice = keyring.addFromUri('//Alice');
@@ -24,10 +17,6 @@ const bob = keyring.addFromUri('//Bob');
 
 async function connect (url) {
   return ApiPromise.create({ noInitWarn: true, provider: new WsProvider(url), throwOnConnect: true });
-}
-
-function log (...parts) {
-  console.log(new Date().toISOString(), ...parts);
 }
 
 // Signs and sends `tx`, resolves with the block it is finalized in and its events; rejects if

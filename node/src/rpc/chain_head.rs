@@ -713,6 +713,31 @@ fn started(id: &str) -> Value {
     json!({ "result": "started", "operationId": id })
 }
 
+/// Starts an operation of one place that runs `work` on a blocking thread once `started` is
+/// sent: its event is `done(id, output)`, `operationError` with its error, or
+/// `operationInaccessible` when it found nothing or did not finish.
+fn blocking_operation<T: Send + 'static>(
+    follow: Arc<Follow>,
+    work: impl FnOnce() -> Result<Option<T>, String> + Send + 'static,
+    done: impl FnOnce(&str, T) -> Value + Send + 'static,
+) -> ResponsePayload<'static, Value> {
+    let Some((id, _, _)) = follow.start(1) else {
+        return limit_reached();
+    };
+    let task_follow = follow.clone();
+    let op = id.clone();
+    run_operation(follow, id.clone(), started(&id), async move {
+        let event = match tokio::task::spawn_blocking(work).await {
+            Ok(Ok(Some(output))) => done(&op, output),
+            Ok(Ok(None)) | Err(_) => json!({ "event": "operationInaccessible", "operationId": op }),
+            Ok(Err(error)) => {
+                json!({ "event": "operationError", "operationId": op, "error": error })
+            }
+        };
+        task_follow.send(event).await;
+    })
+}
+
 /// `chainHead_v1_body(sub, hash)`: starts reading the block's body.
 fn start_body<C: HeadChain>(
     follows: &Follows,
@@ -724,37 +749,18 @@ fn start_body<C: HeadChain>(
     let Some((follow, hash)) = pinned_target(follows, &mut seq, extensions)? else {
         return Ok(limit_reached());
     };
-    let Some((id, _, _)) = follow.start(1) else {
-        return Ok(limit_reached());
-    };
-    let task_follow = follow.clone();
-    let op = id.clone();
-    Ok(run_operation(
+    Ok(blocking_operation(
         follow,
-        id.clone(),
-        started(&id),
-        async move {
-            let body = tokio::task::spawn_blocking(move || chain.body(&hash)).await;
-            let event = match body {
-                Ok(Ok(Some(body))) => {
-                    let value: Vec<String> =
-                        body.iter().map(|xt| json::hex(&xt.encode())).collect();
-                    json!({ "event": "operationBodyDone", "operationId": op, "value": value })
-                }
-                Ok(Ok(None)) | Err(_) => {
-                    json!({ "event": "operationInaccessible", "operationId": op })
-                }
-                Ok(Err(error)) => {
-                    json!({ "event": "operationError", "operationId": op, "error": error })
-                }
-            };
-            task_follow.send(event).await;
+        move || chain.body(&hash),
+        |op, body| {
+            let value: Vec<String> = body.iter().map(|xt| json::hex(&xt.encode())).collect();
+            json!({ "event": "operationBodyDone", "operationId": op, "value": value })
         },
     ))
 }
 
 /// `chainHead_v1_call(sub, hash, function, input)`: starts a runtime call (one of those
-/// `state_call` makes).
+/// `state_call` makes; another is the spec's operation error, as a missing one would be).
 fn start_call<C: HeadChain>(
     follows: &Follows,
     params: &Params<'static>,
@@ -779,34 +785,13 @@ fn start_call<C: HeadChain>(
     } else {
         parse_hex(&input)?
     };
-    let Some((id, _, _)) = follow.start(1) else {
-        return Ok(limit_reached());
-    };
-    let task_follow = follow.clone();
-    let op = id.clone();
-    Ok(run_operation(
+    Ok(blocking_operation(
         follow,
-        id.clone(),
-        started(&id),
-        async move {
-            // A function not served is the spec's operation error, as a missing one would be.
-            let output = match state_call_allowed(&function) {
-                Ok(()) => {
-                    tokio::task::spawn_blocking(move || chain.call(&hash, &function, &input)).await
-                }
-                Err(refused) => Ok(Err(refused.message().to_string())),
-            };
-            let event = match output {
-                Ok(Ok(output)) => json!({
-                    "event": "operationCallDone", "operationId": op, "output": json::hex(&output),
-                }),
-                Ok(Err(error)) => {
-                    json!({ "event": "operationError", "operationId": op, "error": error })
-                }
-                Err(_) => json!({ "event": "operationInaccessible", "operationId": op }),
-            };
-            task_follow.send(event).await;
+        move || {
+            state_call_allowed(&function).map_err(|refused| refused.message().to_string())?;
+            chain.call(&hash, &function, &input).map(Some)
         },
+        |op, output| json!({ "event": "operationCallDone", "operationId": op, "output": json::hex(&output) }),
     ))
 }
 
