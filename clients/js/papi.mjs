@@ -24,14 +24,28 @@ const alice = derive('//Alice');
 const signer = getPolkadotSigner(alice.publicKey, 'Sr25519', alice.sign);
 const aliceAddress = ss58Encode(alice.publicKey, 42);
 
-// Sends `tx` signed by Alice and collects what PAPI reports until it is finalized.
-function sendFinalized (tx) {
+// Sends `tx` signed by Alice and collects what PAPI reports until it is finalized. When it is
+// first seen in a best block, `snapshot(block)` reads what the checks need at that block and its
+// parent while PAPI still holds both (it lets go of finalized blocks' ancestors soon after).
+function sendFinalized (tx, snapshot) {
   return new Promise((resolve, reject) => {
     const seen = [];
+    let taken;
     tx.signSubmitAndWatch(signer).subscribe({
       next: (event) => {
         seen.push(event.type);
-        if (event.type === 'finalized') resolve({ seen, ...event });
+        if (event.type === 'txBestBlocksState' && event.found && taken?.hash !== event.block.hash) {
+          const values = snapshot(event.block.hash);
+          values.catch(() => {}); // a block it left in a reorg is read for nothing
+          taken = { hash: event.block.hash, values };
+        }
+        if (event.type === 'finalized') {
+          if (taken?.hash !== event.block.hash) {
+            reject(new Error(`finalized in ${event.block.hash}, last seen in ${taken?.hash}`));
+            return;
+          }
+          taken.values.then((values) => resolve({ seen, values, ...event }), reject);
+        }
       },
       error: reject
     });
@@ -53,7 +67,16 @@ async function transferOn (name, url) {
     const value = 3n * UNIT;
     const tx = api.tx.Balances.transfer_keep_alive({ dest: Enum('Id', to), value });
     const quoted = await tx.getEstimatedFees(alice.publicKey);
-    const result = await sendFinalized(tx);
+    const free = async (who, at) => (await api.query.System.Account.getValue(who, { at })).data.free;
+    const result = await sendFinalized(tx, async (at) => {
+      const parent = (await client.getBlockHeader(at)).parentHash;
+      return {
+        received: await free(to, at),
+        before: await free(aliceAddress, parent),
+        after: await free(aliceAddress, at),
+        events: await api.query.System.Events.getValue({ at })
+      };
+    });
     log(name, 'finalized in block', result.block.number, 'after', result.seen.join(' → '));
     assert.equal(result.ok, true, `the transfer succeeded on ${name}`);
     assert.deepEqual(result.seen.slice(0, 2), ['signed', 'broadcasted']);
@@ -73,13 +96,8 @@ async function transferOn (name, url) {
 
     // Balances at the block against its parent: the recipient holds what it was sent; Alice
     // paid it and the fee, less any fee she collected as the block's author.
-    const at = result.block.hash;
-    const parent = (await client.getBlockHeader(at)).parentHash;
-    const received = await api.query.System.Account.getValue(to, { at });
-    assert.equal(received.data.free, value, `the recipient holds the transfer on ${name}`);
-    const before = (await api.query.System.Account.getValue(aliceAddress, { at: parent })).data.free;
-    const after = (await api.query.System.Account.getValue(aliceAddress, { at })).data.free;
-    const events = await api.query.System.Events.getValue({ at });
+    const { received, before, after, events } = result.values;
+    assert.equal(received, value, `the recipient holds the transfer on ${name}`);
     const collected = events
       .filter((r) => r.event.type === 'Balances' && r.event.value.type === 'Deposit' && r.event.value.value.who === aliceAddress)
       .reduce((sum, r) => sum + r.event.value.value.amount, 0n);

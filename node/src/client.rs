@@ -540,15 +540,7 @@ impl Client {
         export: &str,
         input: &impl Encode,
     ) -> Result<T, QueryError> {
-        let header = self.header(at)?.ok_or(StoreError::MissingBlock(*at))?;
-        let substitutes = &self.substitutes;
-        Ok(query_at(
-            self.nodes(),
-            substitutes,
-            header.state_root,
-            export,
-            input,
-        )?)
+        self.runtime_at(at)?.query(export, input)
     }
 
     /// Calls runtime API function `export` with `input` as it is (already SCALE-encoded) on
@@ -559,8 +551,17 @@ impl Client {
         export: &str,
         input: &[u8],
     ) -> Result<Vec<u8>, QueryError> {
-        let RawAnswer(answer) = self.runtime_query(at, export, &RawInput(input))?;
-        Ok(answer)
+        self.runtime_at(at)?.call(export, input)
+    }
+
+    /// Block `at`'s state and runtime, to call with the client unlocked.
+    pub fn runtime_at(&self, at: &Hash) -> Result<RuntimeAt, QueryError> {
+        let header = self.header(at)?.ok_or(StoreError::MissingBlock(*at))?;
+        Ok(RuntimeAt::new(
+            self.nodes(),
+            header.state_root,
+            self.substitutes.clone(),
+        ))
     }
 
     /// The hash of the runtime under `:code` at block `at` (none in a state without one).
@@ -1133,6 +1134,58 @@ fn query_at<T: Decode>(
         host.query::<Result<T, String>>(code_hash, code, nodes, root, export, input)
     })?
     .map_err(ExecutionError::Refused)
+}
+
+/// A block's state and the runtime it runs, to call read-only runtime functions on without
+/// holding the chain (RPC queries run there: a caller must not hold up import and authoring
+/// for as long as its calls take).
+#[derive(Clone)]
+pub struct RuntimeAt {
+    nodes: Arc<dyn NodeStore>,
+    root: Hash,
+    substitutes: Arc<CodeSubstitutes>,
+}
+
+impl RuntimeAt {
+    /// The state at `root` in `nodes`, run by its `:code` or the chain spec's substitute.
+    pub fn new(nodes: Arc<dyn NodeStore>, root: Hash, substitutes: Arc<CodeSubstitutes>) -> Self {
+        RuntimeAt {
+            nodes,
+            root,
+            substitutes,
+        }
+    }
+
+    /// Runtime function `export`'s answer to `input`, decoded as `T` (the function returns
+    /// `Result<T, String>`; its error comes back as [`ExecutionError::Refused`]).
+    pub fn query<T: Decode>(&self, export: &str, input: &impl Encode) -> Result<T, QueryError> {
+        Ok(query_at(
+            self.nodes.clone(),
+            &self.substitutes,
+            self.root,
+            export,
+            input,
+        )?)
+    }
+
+    /// The runtime's name and version (`Core_version`, which answers without a `Result`).
+    pub fn version(&self) -> Result<VersionInfo, QueryError> {
+        let root = self.root;
+        Ok(with_runtime_at(
+            self.nodes.clone(),
+            root,
+            &self.substitutes,
+            |host, code_hash, code, nodes| {
+                host.query(code_hash, code, nodes, root, api::CORE_VERSION, &())
+            },
+        )?)
+    }
+
+    /// Runtime function `export`'s answer to `input` (already SCALE-encoded), as bytes.
+    pub fn call(&self, export: &str, input: &[u8]) -> Result<Vec<u8>, QueryError> {
+        let RawAnswer(answer) = self.query(export, &RawInput(input))?;
+        Ok(answer)
+    }
 }
 
 /// Bytes passed to a runtime function as they are, already encoded.

@@ -1038,21 +1038,14 @@ pub trait ParaView: Send {
         xt: OpaqueExtrinsic,
         verdict: Result<ValidTransaction, InvalidTransaction>,
     ) -> Result<Submitted, ParaTxError>;
-    /// The para runtime's name and version at the head (part of every signed payload).
-    fn runtime_version(&self) -> Result<VersionInfo, ParaTxError>;
     /// The state after block `at` (any block [`Self::block`] returns), readable with the view
     /// unlocked.
     fn state(&self, at: &Hash) -> Result<State<'static>, ParaTxError>;
     /// The hash of the runtime under `:code` after block `at` (none in a state without one).
     fn code_hash(&self, at: &Hash) -> Result<Option<Hash>, ParaTxError>;
-    /// The name and version of the runtime under `:code` after block `at`.
-    fn runtime_version_at(&self, at: &Hash) -> Result<VersionInfo, ParaTxError>;
-    /// The runtime's metadata at the head, in V14 as `state_getMetadata` returns it
-    /// ([`tessera_runtime::metadata::DEFAULT`]).
-    fn metadata(&self) -> Result<Vec<u8>, ParaTxError>;
-    /// Calls runtime API function `export` with `input` (encoded) on the runtime at block `at`
-    /// (any block [`Self::block`] returns); its answer's bytes.
-    fn runtime_call(&self, at: &Hash, export: &str, input: &[u8]) -> Result<Vec<u8>, ParaTxError>;
+    /// Block `at`'s state and runtime (any block [`Self::block`] returns), to call with the
+    /// view unlocked: RPC callers must not hold up the collator.
+    fn runtime_at(&self, at: &Hash) -> Result<crate::client::RuntimeAt, ParaTxError>;
     /// The nonce `who`'s next transaction should take (the head's, after those pooled here).
     fn next_nonce(&self, who: &AccountId) -> Result<Nonce, ParaTxError>;
     /// `who`'s nonce at the head: its transactions below it are taken.
@@ -1093,10 +1086,6 @@ impl ParaView for ParaChain {
             .map_err(|e| ParaTxError::State(e.to_string()))
     }
 
-    fn runtime_version(&self) -> Result<VersionInfo, ParaTxError> {
-        ParaChain::runtime_version(self).map_err(|e| ParaTxError::State(e.to_string()))
-    }
-
     fn state(&self, at: &Hash) -> Result<State<'static>, ParaTxError> {
         let header = self.stored_header(at)?;
         Ok(State::shared(
@@ -1112,38 +1101,17 @@ impl ParaView for ParaChain {
             .map_err(|e| ParaTxError::State(e.to_string()))
     }
 
-    fn runtime_version_at(&self, at: &Hash) -> Result<VersionInfo, ParaTxError> {
+    fn runtime_at(&self, at: &Hash) -> Result<crate::client::RuntimeAt, ParaTxError> {
         let header = self.stored_header(at)?;
-        self.query_at(header.state_root, CORE_VERSION, &())
-            .map_err(|e| ParaTxError::State(e.to_string()))
+        Ok(crate::client::RuntimeAt::new(
+            self.with_nodes(Arc::default()),
+            header.state_root,
+            Arc::default(),
+        ))
     }
 
     fn tx_checker(&self) -> Result<TxChecker, ParaTxError> {
         ParaChain::tx_checker(self)
-    }
-
-    fn runtime_call(&self, at: &Hash, export: &str, input: &[u8]) -> Result<Vec<u8>, ParaTxError> {
-        let header = self.stored_header(at)?;
-        let answer = self
-            .query_at::<Result<crate::client::RawAnswer, String>>(
-                header.state_root,
-                export,
-                &crate::client::RawInput(input),
-            )
-            .map_err(|e| ParaTxError::State(e.to_string()))?
-            .map_err(ParaTxError::State)?;
-        Ok(answer.0)
-    }
-
-    fn metadata(&self) -> Result<Vec<u8>, ParaTxError> {
-        let metadata = self
-            .query_on_head::<Result<Option<Vec<u8>>, String>>(
-                tessera_runtime::wasm::api::METADATA_AT_VERSION,
-                &tessera_runtime::metadata::DEFAULT,
-            )
-            .map_err(|e| ParaTxError::State(e.to_string()))?
-            .map_err(ParaTxError::State)?;
-        metadata.ok_or_else(|| ParaTxError::State("the runtime builds no metadata".into()))
     }
 
     fn admit(

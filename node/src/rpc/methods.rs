@@ -68,6 +68,14 @@ fn block_or_best(client: &Client, at: Option<String>) -> RpcResult<Hash> {
     }
 }
 
+/// The runtime at the block `at` names (or the best), to call with the client unlocked: a
+/// caller's runtime calls do not hold up import and authoring.
+fn runtime_at(shared: &Shared, at: Option<String>) -> RpcResult<crate::client::RuntimeAt> {
+    let client = shared.client();
+    let hash = block_or_best(&client, at)?;
+    client.runtime_at(&hash).map_err(query_error)
+}
+
 /// The value under `key` at block `at` (the best block if `None`).
 fn storage_at(client: &Client, at: Option<String>, key: &[u8]) -> RpcResult<Option<Vec<u8>>> {
     let hash = block_or_best(client, at)?;
@@ -520,11 +528,8 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, RegisterMet
         "state_getMetadata",
         |params: Params, shared, _| -> RpcResult<Value> {
             let at: Option<String> = params.sequence().optional_next()?;
-            let client = shared.client();
-            let hash = block_or_best(&client, at)?;
-            let metadata = client
-                .runtime_query::<Option<Vec<u8>>>(
-                    &hash,
+            let metadata = runtime_at(shared, at)?
+                .query::<Option<Vec<u8>>>(
                     tessera_runtime::wasm::api::METADATA_AT_VERSION,
                     &tessera_runtime::metadata::DEFAULT,
                 )
@@ -725,19 +730,15 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, RegisterMet
             let at: Option<String> = seq.optional_next()?;
             state_call_allowed(&method)?;
             let input = parse_hex(&data)?;
-            let client = shared.client();
-            let hash = block_or_best(&client, at)?;
-            let output = client
-                .runtime_call(&hash, &method, &input)
+            let output = runtime_at(shared, at)?
+                .call(&method, &input)
                 .map_err(query_error)?;
             Ok(Value::String(json::hex(&output)))
         },
     )?;
     register_payment(&mut module, |shared: &Arc<Shared>, export, input, at| {
-        let client = shared.client();
-        let hash = block_or_best(&client, at)?;
-        client
-            .runtime_call(&hash, export, input)
+        runtime_at(shared, at)?
+            .call(export, input)
             .map_err(query_error)
     })?;
     super::chain_head::register(&mut module)?;
@@ -790,9 +791,8 @@ impl super::chain_head::HeadChain for Arc<Shared> {
     }
 
     fn call(&self, at: &Hash, function: &str, input: &[u8]) -> Result<Vec<u8>, String> {
-        self.client()
-            .runtime_call(at, function, input)
-            .map_err(|e| e.to_string())
+        let runtime = self.client().runtime_at(at).map_err(|e| e.to_string())?;
+        runtime.call(function, input).map_err(|e| e.to_string())
     }
 }
 

@@ -35,7 +35,9 @@
 //!
 //! Each para a node collates gets its own server with the same method names ([`para`]).
 //!
-//! Subscription ids are strings, as Substrate's are. Bad parameters get JSON-RPC errors (`-32602`, or Substrate's pool codes 1010–1016).
+//! Runtime calls run with the chain unlocked ([`crate::client::RuntimeAt`]): a caller cannot
+//! hold up import and authoring for as long as its calls take. Subscription ids are strings,
+//! as Substrate's are. Bad parameters get JSON-RPC errors (`-32602`, or Substrate's pool codes 1010–1016).
 
 mod chain_head;
 mod json;

@@ -10,7 +10,7 @@
 //! | `author_submitExtrinsic(hex)` | extrinsic hash (queued for the collator's next block) |
 //! | `author_submitAndWatchExtrinsic(hex)`, `transactionWatch_v1_submitAndWatch(hex)` | as the relay's: ready, in a block once included, finalized, or invalid with why |
 //! | `system_accountNextIndex(address)` | the nonce of the account's next transaction, after those pooled here |
-//! | `state_getRuntimeVersion` | as the relay's, for the para runtime at the head |
+//! | `state_getRuntimeVersion(hash?)` | as the relay's, for the para runtime at the block (the head if none) |
 //! | `state_call(method, data, hash?)`, `system_properties`, `rpc_methods` | as the relay's |
 //! | `payment_queryInfo(hex, hash?)`, `payment_queryFeeDetails(hex, hash?)` | as the relay's, for the para's runtime |
 //! | `chainSpec_v1_chainName`, `chainSpec_v1_genesisHash`, `chainSpec_v1_properties` | `para <id>`, the para's genesis hash, as `system_properties` |
@@ -20,12 +20,14 @@
 //! | `chain_subscribeNewHeads`, `chain_subscribeAllHeads` | each block that becomes the para's head (a para node keeps only the included chain) |
 //! | `chain_subscribeFinalizedHeads` | the para's head as of each new finalized relay block |
 //! | `state_subscribeRuntimeVersion`, `state_subscribeStorage([key, …])` | as the relay's, at each block that becomes the head (not yet when a relay reorg moves the head back to an ancestor); at most 1,024 of the two together per server |
-//! | `state_getMetadata` | the para runtime's metadata (V14 as the relay's, `meta`-prefixed SCALE) at the head, hex |
+//! | `state_getMetadata(hash?)` | the para runtime's metadata (V14 as the relay's, `meta`-prefixed SCALE) at the block (the head if none), hex |
 //! | `chainHead_v1_*` | as the relay's: the included chain above the para's finalized block, the head as best |
 //! | `xcm_messageStatus(id, hash?)` | what happened to XCM message `id` here: `[{sent: {dest, at}}, {executed: {origin, outcome, at}}]` |
 //!
 //! A para block is "best" once included on the relay chain and "finalized" once the relay
-//! block that included it is finalized.
+//! block that included it is finalized. Runtime calls (`state_call`, fees, metadata,
+//! versions, `chainHead_v1_call`) run with the para's chain unlocked: a caller cannot hold up
+//! the collator for as long as its calls take.
 
 use super::json;
 use super::methods::{
@@ -208,14 +210,29 @@ pub fn module(context: ParaRpc) -> Result<RpcModule<ParaRpc>, RegisterMethodErro
             }
         },
     )?;
-    module.register_method("state_getRuntimeVersion", |_, rpc, _| -> RpcResult<Value> {
-        let version = rpc.view().runtime_version().map_err(internal)?;
-        Ok(super::methods::runtime_version_json(&version))
-    })?;
-    module.register_method("state_getMetadata", |_, rpc, _| -> RpcResult<Value> {
-        let metadata = rpc.view().metadata().map_err(internal)?;
-        Ok(Value::String(json::hex(&metadata)))
-    })?;
+    module.register_method(
+        "state_getRuntimeVersion",
+        |params: Params, rpc, _| -> RpcResult<Value> {
+            let at: Option<String> = params.sequence().optional_next()?;
+            let version = rpc.version_of(&rpc.block_or_head(at)?)?;
+            Ok(super::methods::runtime_version_json(&version))
+        },
+    )?;
+    module.register_method(
+        "state_getMetadata",
+        |params: Params, rpc, _| -> RpcResult<Value> {
+            let at: Option<String> = params.sequence().optional_next()?;
+            let metadata = rpc
+                .runtime_at(at)?
+                .query::<Option<Vec<u8>>>(
+                    tessera_runtime::wasm::api::METADATA_AT_VERSION,
+                    &tessera_runtime::metadata::DEFAULT,
+                )
+                .map_err(internal)?;
+            let metadata = metadata.ok_or_else(|| internal("the runtime builds no metadata"))?;
+            Ok(Value::String(json::hex(&metadata)))
+        },
+    )?;
     module.register_method(
         "xcm_messageStatus",
         |params: Params, rpc, _| -> RpcResult<Value> {
@@ -301,8 +318,7 @@ pub fn module(context: ParaRpc) -> Result<RpcModule<ParaRpc>, RegisterMethodErro
         let at: Option<String> = seq.optional_next()?;
         super::methods::state_call_allowed(&method)?;
         let input = parse_hex(&data)?;
-        let hash = rpc.block_or_head(at)?;
-        let output = rpc.view().runtime_call(&hash, &method, &input);
+        let output = rpc.runtime_at(at)?.call(&method, &input);
         Ok(Value::String(json::hex(&output.map_err(internal)?)))
     })?;
     module.register_method("system_health", |_, rpc, _| {
@@ -354,16 +370,16 @@ pub fn module(context: ParaRpc) -> Result<RpcModule<ParaRpc>, RegisterMethodErro
                     return Ok(());
                 }
             };
-            let mut sent = None;
-            follow(pending, &rpc, move |rpc, _| {
-                let version = rpc.view().runtime_version().map_err(internal)?;
-                let json = super::methods::runtime_version_json(&version);
-                Ok(if sent.as_ref() == Some(&json) {
-                    None
-                } else {
-                    sent = Some(json.clone());
-                    Some(json)
-                })
+            let mut sent: Option<Option<Hash>> = None;
+            follow(pending, &rpc, move |rpc, hash| {
+                // Only a changed `:code` can change the version: its hash is one trie read.
+                let code = rpc.view().code_hash(hash).map_err(internal)?;
+                if sent == Some(code) {
+                    return Ok(None);
+                }
+                sent = Some(code);
+                let version = rpc.version_of(hash)?;
+                Ok(Some(super::methods::runtime_version_json(&version)))
             })
             .await
         },
@@ -394,10 +410,7 @@ pub fn module(context: ParaRpc) -> Result<RpcModule<ParaRpc>, RegisterMethodErro
         },
     )?;
     super::methods::register_payment(&mut module, |rpc, export, input, at| {
-        let hash = rpc.block_or_head(at)?;
-        rpc.view()
-            .runtime_call(&hash, export, input)
-            .map_err(internal)
+        rpc.runtime_at(at)?.call(export, input).map_err(internal)
     })?;
     super::chain_head::register(&mut module)?;
     super::methods::register_rpc_methods(&mut module)?;
@@ -443,15 +456,12 @@ impl super::chain_head::HeadChain for ParaRpc {
     }
 
     fn runtime_version(&self, at: &Hash) -> Result<tessera_runtime::wasm::VersionInfo, String> {
-        self.view()
-            .runtime_version_at(at)
-            .map_err(|e| e.to_string())
+        self.version_of(at).map_err(|e| e.message().to_string())
     }
 
     fn call(&self, at: &Hash, function: &str, input: &[u8]) -> Result<Vec<u8>, String> {
-        self.view()
-            .runtime_call(at, function, input)
-            .map_err(|e| e.to_string())
+        let runtime = self.runtime_of(at).map_err(|e| e.message().to_string())?;
+        runtime.call(function, input).map_err(|e| e.to_string())
     }
 }
 
@@ -485,6 +495,26 @@ impl super::chain_head::Wakes for ParaWakes {
 }
 
 impl ParaRpc {
+    /// The runtime at the block `at` names (or the head), to call with the view unlocked.
+    fn runtime_at(&self, at: Option<String>) -> RpcResult<crate::client::RuntimeAt> {
+        self.runtime_of(&self.block_or_head(at)?)
+    }
+
+    /// The runtime at para block `hash`.
+    fn runtime_of(&self, hash: &Hash) -> RpcResult<crate::client::RuntimeAt> {
+        let runtime = self.view().runtime_at(hash);
+        match runtime {
+            Ok(runtime) => Ok(runtime),
+            Err(ParaTxError::State(reason)) => Err(invalid_params(reason)),
+            Err(err) => Err(internal(err)),
+        }
+    }
+
+    /// The version of the runtime at para block `hash`.
+    fn version_of(&self, hash: &Hash) -> RpcResult<tessera_runtime::wasm::VersionInfo> {
+        self.runtime_of(hash)?.version().map_err(internal)
+    }
+
     /// The value under `key` at para block `at`.
     fn storage(&self, at: &Hash, key: &[u8]) -> RpcResult<Option<Vec<u8>>> {
         match self.view().storage(at, key) {

@@ -668,14 +668,18 @@ fn validators_vote_on_code_a_para_sends_and_the_para_upgrades_only_once_they_acc
 #[test]
 fn a_para_describes_its_runtime_in_metadata() {
     let node = template_node(None);
-    let metadata = node.view().lock().unwrap().metadata().unwrap();
-    // `state_call`'s path: a runtime function's answer, as Substrate encodes it.
+    // The RPC's path: the runtime at the head, called with the view unlocked.
     let head = node.view().lock().unwrap().head().hash();
-    let versions = node.view().lock().unwrap().runtime_call(
-        &head,
-        tessera_runtime::wasm::api::METADATA_VERSIONS,
-        &[],
-    );
+    let runtime = node.view().lock().unwrap().runtime_at(&head).unwrap();
+    let metadata: Option<Vec<u8>> = runtime
+        .query(
+            tessera_runtime::wasm::api::METADATA_AT_VERSION,
+            &tessera_runtime::metadata::DEFAULT,
+        )
+        .unwrap();
+    let metadata = metadata.unwrap();
+    // `state_call`'s path: a runtime function's answer, as Substrate encodes it.
+    let versions = runtime.call(tessera_runtime::wasm::api::METADATA_VERSIONS, &[]);
     assert_eq!(versions.unwrap(), vec![14u32, 15].encode());
     assert_eq!(
         Some(metadata.clone()),
@@ -702,9 +706,7 @@ fn a_para_describes_its_runtime_in_metadata() {
 
 /// The version of the runtime `collator` runs its next block with.
 fn spec_version(collator: &Collator) -> u32 {
-    let view = collator.view();
-    let version = view.lock().unwrap().runtime_version().unwrap();
-    version.spec_version
+    crate::support::para_version(&collator.view()).spec_version
 }
 
 /// A para node of the template on its dev genesis: a collator with `key`, else a full node.

@@ -268,9 +268,8 @@ async fn upgrades_itself(
             .unwrap();
         paras::ParaInfo::decode(&mut &info[..]).unwrap().code_hash
     };
-    let spec_version = |view: &Arc<Mutex<dyn ParaView>>| {
-        view.lock().unwrap().runtime_version().unwrap().spec_version
-    };
+    let spec_version =
+        |view: &Arc<Mutex<dyn ParaView>>| crate::support::para_version(view).spec_version;
     wait_for("the relay chain and the para nodes to switch", 90, || {
         relay_code() == next_hash && spec_version(collator) == 2 && spec_version(full_node) == 2
     })

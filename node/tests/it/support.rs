@@ -27,3 +27,14 @@ pub(crate) fn client_of(spec: &ChainSpec) -> Client {
         .unwrap();
     client
 }
+
+/// The version of the runtime at a para chain's head (what its next block runs).
+pub(crate) fn para_version(
+    view: &std::sync::Arc<std::sync::Mutex<dyn tessera_node::parachains::chain::ParaView>>,
+) -> tessera_runtime::wasm::VersionInfo {
+    let runtime = {
+        let view = view.lock().unwrap();
+        view.runtime_at(&view.head().hash()).unwrap()
+    };
+    runtime.version().unwrap()
+}
