@@ -592,14 +592,7 @@ impl Client {
         if let Some(version) = cached {
             return Ok(version);
         }
-        let header = self.header(at)?.ok_or(StoreError::MissingBlock(*at))?;
-        let root = header.state_root;
-        let version: VersionInfo = with_runtime_at(
-            self.nodes(),
-            root,
-            &self.substitutes,
-            |host, hash, code, nodes| host.query(hash, code, nodes, root, api::CORE_VERSION, &()),
-        )?;
+        let version = self.runtime_at(at)?.version()?;
         let mut versions = self.versions.lock().unwrap_or_else(|e| e.into_inner());
         versions.put(code_hash, version.clone());
         Ok(version)

@@ -76,6 +76,19 @@ fn runtime_at(shared: &Shared, at: Option<String>) -> RpcResult<crate::client::R
     client.runtime_at(&hash).map_err(query_error)
 }
 
+/// `state_getMetadata`'s answer from `runtime`: its metadata in the version Substrate's
+/// returns ([`tessera_runtime::metadata::DEFAULT`]), hex.
+pub(super) fn metadata_json(runtime: &crate::client::RuntimeAt) -> RpcResult<Value> {
+    let metadata = runtime
+        .query::<Option<Vec<u8>>>(
+            tessera_runtime::wasm::api::METADATA_AT_VERSION,
+            &tessera_runtime::metadata::DEFAULT,
+        )
+        .map_err(query_error)?;
+    let metadata = metadata.ok_or_else(|| internal("the runtime builds no metadata"))?;
+    Ok(Value::String(json::hex(&metadata)))
+}
+
 /// The value under `key` at block `at` (the best block if `None`).
 fn storage_at(client: &Client, at: Option<String>, key: &[u8]) -> RpcResult<Option<Vec<u8>>> {
     let hash = block_or_best(client, at)?;
@@ -528,14 +541,7 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, RegisterMet
         "state_getMetadata",
         |params: Params, shared, _| -> RpcResult<Value> {
             let at: Option<String> = params.sequence().optional_next()?;
-            let metadata = runtime_at(shared, at)?
-                .query::<Option<Vec<u8>>>(
-                    tessera_runtime::wasm::api::METADATA_AT_VERSION,
-                    &tessera_runtime::metadata::DEFAULT,
-                )
-                .map_err(query_error)?;
-            let metadata = metadata.ok_or_else(|| internal("the runtime builds no metadata"))?;
-            Ok(Value::String(json::hex(&metadata)))
+            metadata_json(&runtime_at(shared, at)?)
         },
     )?;
     module.register_method(

@@ -222,15 +222,7 @@ pub fn module(context: ParaRpc) -> Result<RpcModule<ParaRpc>, RegisterMethodErro
         "state_getMetadata",
         |params: Params, rpc, _| -> RpcResult<Value> {
             let at: Option<String> = params.sequence().optional_next()?;
-            let metadata = rpc
-                .runtime_at(at)?
-                .query::<Option<Vec<u8>>>(
-                    tessera_runtime::wasm::api::METADATA_AT_VERSION,
-                    &tessera_runtime::metadata::DEFAULT,
-                )
-                .map_err(internal)?;
-            let metadata = metadata.ok_or_else(|| internal("the runtime builds no metadata"))?;
-            Ok(Value::String(json::hex(&metadata)))
+            super::methods::metadata_json(&rpc.runtime_at(at)?)
         },
     )?;
     module.register_method(
