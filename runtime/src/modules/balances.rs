@@ -1,8 +1,13 @@
 //! `balances`: transfers, the existential deposit with account reaping, and an exact total
 //! issuance.
 //!
-//! Invariant: the sum of all free balances equals [`TOTAL_ISSUANCE`]. Dust removed with a
-//! reaped account is burnt from the issuance, so the invariant holds after every call.
+//! Invariant: the sum of all free and reserved balances equals [`TOTAL_ISSUANCE`]. Dust removed
+//! with a reaped account is burnt from the issuance, so the invariant holds after every call.
+//!
+//! A reserve (FRAME's hold, which its staking uses for bonds) takes funds out of `free` into
+//! `reserved`, where no transfer or fee can reach them; only [`unreserve`] gives them back and
+//! [`slash_reserved`] burns them. An account with a reserve is never reaped, whatever its free
+//! balance; [`reserve`] leaves it the existential deposit free, for fees.
 
 use super::system::{self, AccountInfo};
 use crate::crypto::AccountId;
@@ -109,6 +114,30 @@ pub enum Event {
         /// Amount.
         amount: Balance,
     },
+    /// Funds moved from free to reserved (bonded, for staking).
+    #[codec(index = 6)]
+    Reserved {
+        /// The account.
+        who: AccountId,
+        /// Amount.
+        amount: Balance,
+    },
+    /// Funds moved from reserved back to free.
+    #[codec(index = 7)]
+    Unreserved {
+        /// The account.
+        who: AccountId,
+        /// Amount.
+        amount: Balance,
+    },
+    /// Reserved funds were slashed (burnt from the issuance).
+    #[codec(index = 8)]
+    Slashed {
+        /// The account.
+        who: AccountId,
+        /// Amount.
+        amount: Balance,
+    },
 }
 
 crate::module_error! {
@@ -121,9 +150,13 @@ crate::module_error! {
         /// The recipient's new balance would be below the existential deposit.
         #[error("ExistentialDeposit")]
         ExistentialDeposit,
-        /// The sender's account would be removed by a keep-alive transfer.
+        /// The sender's account would be removed by a keep-alive transfer, or a reserve would
+        /// leave less than the existential deposit free.
         #[error("KeepAlive")]
         KeepAlive,
+        /// Less is reserved than the amount.
+        #[error("InsufficientReserve")]
+        InsufficientReserve,
     }
 }
 
@@ -362,7 +395,8 @@ pub fn force_set_balance<E: From<Event> + From<system::Event>>(
     }
     account.data.free = free;
     ctx.deposit_event(Event::BalanceSet { who: *who, free });
-    if free == 0 {
+    // An account with a reserve stays, whatever root sets its free balance to.
+    if free == 0 && account.data.reserved == 0 {
         if old > 0 {
             reap(ctx, who);
         }
@@ -372,13 +406,20 @@ pub fn force_set_balance<E: From<Event> + From<system::Event>>(
     Ok(())
 }
 
-/// Stores `account` for `who`, or removes it (burning the dust) below the existential deposit.
+/// Stores `account` for `who`, or removes it (burning the dust) below the existential deposit;
+/// an account holding a reserve is never removed.
 fn settle<E: From<Event> + From<system::Event>>(
     ctx: &mut Context<'_, E>,
     who: &AccountId,
     account: AccountInfo,
 ) -> CallResult {
     if account.data.free >= ctx.config.existential_deposit {
+        system::set_account(ctx, who, &account);
+        return Ok(());
+    }
+    if account.data.reserved > 0 {
+        // The reserve keeps the account (as FRAME's holds do): it can pay fees down to less
+        // than the existential deposit and still unbond.
         system::set_account(ctx, who, &account);
         return Ok(());
     }
@@ -392,6 +433,88 @@ fn settle<E: From<Event> + From<system::Event>>(
     }
     reap(ctx, who);
     Ok(())
+}
+
+/// The reserved balance of `who`.
+pub fn reserved_balance<E>(ctx: &mut Context<'_, E>, who: &AccountId) -> crate::Result<Balance> {
+    Ok(system::account(ctx, who)?.data.reserved)
+}
+
+/// Moves `amount` of `who`'s free balance to reserved, leaving at least the existential
+/// deposit free.
+pub fn reserve<E: From<Event> + From<system::Event>>(
+    ctx: &mut Context<'_, E>,
+    who: &AccountId,
+    amount: Balance,
+) -> CallResult {
+    if amount == 0 {
+        return Ok(());
+    }
+    let mut account = system::account(ctx, who)?;
+    let remaining = account
+        .data
+        .free
+        .checked_sub(amount)
+        .ok_or(Error::InsufficientBalance)?;
+    if remaining < ctx.config.existential_deposit {
+        return Err(Error::KeepAlive.into());
+    }
+    account.data.free = remaining;
+    account.data.reserved = account
+        .data
+        .reserved
+        .checked_add(amount)
+        .ok_or(DispatchError::OVERFLOW)?;
+    system::set_account(ctx, who, &account);
+    ctx.deposit_event(Event::Reserved { who: *who, amount });
+    Ok(())
+}
+
+/// Moves `amount` of `who`'s reserved balance back to free.
+pub fn unreserve<E: From<Event> + From<system::Event>>(
+    ctx: &mut Context<'_, E>,
+    who: &AccountId,
+    amount: Balance,
+) -> CallResult {
+    if amount == 0 {
+        return Ok(());
+    }
+    let mut account = system::account(ctx, who)?;
+    account.data.reserved = account
+        .data
+        .reserved
+        .checked_sub(amount)
+        .ok_or(Error::InsufficientReserve)?;
+    account.data.free = account
+        .data
+        .free
+        .checked_add(amount)
+        .ok_or(DispatchError::OVERFLOW)?;
+    system::set_account(ctx, who, &account);
+    ctx.deposit_event(Event::Unreserved { who: *who, amount });
+    Ok(())
+}
+
+/// Burns up to `amount` of `who`'s reserved balance, taking it from the issuance; returns what
+/// was burnt (less when less is reserved).
+pub fn slash_reserved<E: From<Event> + From<system::Event>>(
+    ctx: &mut Context<'_, E>,
+    who: &AccountId,
+    amount: Balance,
+) -> Result<Balance, CallError> {
+    let mut account = system::account(ctx, who)?;
+    let slashed = amount.min(account.data.reserved);
+    if slashed == 0 {
+        return Ok(0);
+    }
+    account.data.reserved = account.data.reserved.saturating_sub(slashed);
+    burn(ctx, slashed)?;
+    system::set_account(ctx, who, &account);
+    ctx.deposit_event(Event::Slashed {
+        who: *who,
+        amount: slashed,
+    });
+    Ok(slashed)
 }
 
 fn reap<E: From<system::Event>>(ctx: &mut Context<'_, E>, who: &AccountId) {

@@ -15,13 +15,14 @@ use parity_scale_codec::{Decode, Encode};
 pub const NAME: &str = "System";
 
 /// Balance data of an account, laid out as FRAME's `pallet_balances::AccountData`, which
-/// wallets read (`data.free`, `data.frozen`). Tessera has no reserves or locks yet: `reserved`
-/// and `frozen` are 0, and all of `free` is transferable.
+/// wallets read (`data.free`, `data.frozen`). `reserved` holds what staking bonds (FRAME's
+/// holds count there too); Tessera has no locks, so `frozen` is 0 and all of `free` is
+/// transferable.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct AccountData {
     /// Spendable balance.
     pub free: Balance,
-    /// Balance held for a purpose (none in Tessera yet).
+    /// Balance held for a purpose: bonded for staking.
     pub reserved: Balance,
     /// Balance that may not be transferred (none in Tessera yet).
     pub frozen: Balance,
