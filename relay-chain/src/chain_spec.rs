@@ -1,6 +1,7 @@
 //! Chain specs: a chain's name, id, boot nodes and genesis config, as JSON.
 
 use crate::error::SpecError;
+use crate::staking::{self, GenesisRole, Perbill, StakingConfig};
 use crate::{configuration, messaging, paras, session, ApprovalConfig, RelayRuntime, UNIT};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -112,6 +113,186 @@ pub struct GenesisConfig {
     /// ([`ApprovalConfig::dev_for`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval: Option<ApprovalConfig>,
+    /// Blocks per session; the epoch length if absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_length: Option<u32>,
+    /// Staking's parameters and genesis stakers; without it, staking's calls are refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staking: Option<GenesisStaking>,
+}
+
+/// Staking in genesis: its parameters and the stakers bonded from the start.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GenesisStaking {
+    /// Validators each era elects.
+    pub validator_count: u32,
+    /// Fewest validators an election must elect for its era to be planned.
+    #[serde(default = "default_minimum_validator_count")]
+    pub minimum_validator_count: u32,
+    /// Sessions per era.
+    #[serde(default = "default_sessions_per_era")]
+    pub sessions_per_era: u32,
+    /// Eras unbonded funds stay reserved.
+    #[serde(default = "default_bonding_duration")]
+    pub bonding_duration: u32,
+    /// Least active bond of a validator candidate.
+    #[serde(default = "default_min_validator_bond")]
+    pub min_validator_bond: Balance,
+    /// Least active bond of a nominator.
+    #[serde(default = "default_min_nominator_bond")]
+    pub min_nominator_bond: Balance,
+    /// Stakers bonded in genesis, validators before their nominators.
+    #[serde(default)]
+    pub stakers: Vec<GenesisStaker>,
+}
+
+/// A staker bonded in genesis.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GenesisStaker {
+    /// The stash (endowed in `balances`).
+    pub stash: Address,
+    /// What it bonds.
+    pub bond: Balance,
+    /// What it does with its bond.
+    pub role: GenesisStakerRole,
+}
+
+/// What a genesis staker does.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub enum GenesisStakerRole {
+    /// A validator candidate.
+    Validator {
+        /// Its commission in parts per billion.
+        #[serde(default)]
+        commission: u32,
+    },
+    /// A nominator.
+    Nominator {
+        /// The candidates it backs (listed before it).
+        targets: Vec<Address>,
+    },
+    /// Bonded only.
+    Idle,
+}
+
+fn default_minimum_validator_count() -> u32 {
+    1
+}
+
+fn default_sessions_per_era() -> u32 {
+    6
+}
+
+fn default_bonding_duration() -> u32 {
+    28
+}
+
+fn default_min_validator_bond() -> Balance {
+    1_000 * UNIT
+}
+
+fn default_min_nominator_bond() -> Balance {
+    10 * UNIT
+}
+
+impl GenesisStaking {
+    /// Dev staking: `validators` bonded as candidates with `bond` each, electing them all.
+    pub fn dev(validators: &[Address], bond: Balance) -> GenesisStaking {
+        GenesisStaking {
+            validator_count: validators.len() as u32,
+            minimum_validator_count: default_minimum_validator_count(),
+            sessions_per_era: default_sessions_per_era(),
+            bonding_duration: default_bonding_duration(),
+            min_validator_bond: default_min_validator_bond(),
+            min_nominator_bond: default_min_nominator_bond(),
+            stakers: validators
+                .iter()
+                .map(|stash| GenesisStaker {
+                    stash: *stash,
+                    bond,
+                    role: GenesisStakerRole::Validator { commission: 0 },
+                })
+                .collect(),
+        }
+    }
+
+    /// The runtime's parameters.
+    pub fn config(&self) -> StakingConfig {
+        StakingConfig {
+            validator_count: self.validator_count,
+            minimum_validator_count: self.minimum_validator_count,
+            sessions_per_era: self.sessions_per_era,
+            bonding_duration: self.bonding_duration,
+            min_validator_bond: self.min_validator_bond,
+            min_nominator_bond: self.min_nominator_bond,
+        }
+    }
+
+    /// Why this section cannot build, as (field, reason), given the genesis balances.
+    fn problem(&self, balances: &BTreeMap<AccountId, Balance>) -> Option<(String, String)> {
+        let existential_deposit = RelayRuntime::CONFIG.existential_deposit;
+        if self.validator_count == 0 || self.validator_count > staking::MAX_VALIDATOR_COUNT {
+            let max = staking::MAX_VALIDATOR_COUNT;
+            return Some(("validatorCount".into(), format!("must be 1 to {max}")));
+        }
+        if self.minimum_validator_count > self.validator_count {
+            let why = "above validatorCount: no election could succeed".into();
+            return Some(("minimumValidatorCount".into(), why));
+        }
+        if self.sessions_per_era == 0 {
+            return Some(("sessionsPerEra".into(), "at least one session".into()));
+        }
+        let mut candidates = BTreeSet::new();
+        let mut bonded = BTreeSet::new();
+        for (index, staker) in self.stakers.iter().enumerate() {
+            let field = |name: &str| format!("stakers[{index}].{name}");
+            let stash = staker.stash.0;
+            if !bonded.insert(stash) {
+                return Some((field("stash"), format!("{stash} is bonded twice")));
+            }
+            let free = balances.get(&stash).copied().unwrap_or(0);
+            if staker.bond.saturating_add(existential_deposit) > free {
+                let why = format!(
+                    "{stash} has {free}: bonding {} must leave the existential deposit free",
+                    staker.bond
+                );
+                return Some((field("bond"), why));
+            }
+            match &staker.role {
+                GenesisStakerRole::Validator { commission } => {
+                    if *commission > staking::PERBILL_ONE {
+                        return Some((field("role"), "commission above 100 %".into()));
+                    }
+                    if staker.bond < self.min_validator_bond {
+                        return Some((field("bond"), "below minValidatorBond".into()));
+                    }
+                    candidates.insert(stash);
+                }
+                GenesisStakerRole::Nominator { targets } => {
+                    if targets.is_empty() || targets.len() > staking::MAX_NOMINATIONS {
+                        let max = staking::MAX_NOMINATIONS;
+                        return Some((field("role"), format!("1 to {max} targets")));
+                    }
+                    if let Some(target) = targets.iter().find(|t| !candidates.contains(&t.0)) {
+                        let why = format!("{} is no validator listed before", target.0);
+                        return Some((field("role"), why));
+                    }
+                    if staker.bond < self.min_nominator_bond {
+                        return Some((field("bond"), "below minNominatorBond".into()));
+                    }
+                }
+                GenesisStakerRole::Idle => {
+                    if staker.bond < existential_deposit {
+                        return Some((field("bond"), "below the existential deposit".into()));
+                    }
+                }
+            }
+        }
+        None
+    }
 }
 
 /// An HRMP channel open at genesis.
@@ -172,6 +353,9 @@ impl GenesisConfig {
         }
     }
 }
+
+/// What each dev validator bonds in the built-in specs (of its 1,000,000 units).
+pub const DEV_VALIDATOR_BOND: Balance = 100_000 * UNIT;
 
 /// Default slot length: 2 s.
 pub const DEFAULT_SLOT_DURATION_MS: u64 = 2_000;
@@ -274,6 +458,15 @@ impl ChainSpec {
                 paras: Vec::new(),
                 hrmp_channels: Vec::new(),
                 approval: Some(ApprovalConfig::dev_for(validators)),
+                session_length: None,
+                staking: Some(GenesisStaking::dev(
+                    &DEV_ACCOUNTS
+                        .iter()
+                        .take(validators)
+                        .map(|n| dev_account(n))
+                        .collect::<Vec<_>>(),
+                    DEV_VALIDATOR_BOND,
+                )),
             },
             code_substitutes: BTreeMap::new(),
         }
@@ -437,6 +630,18 @@ impl ChainSpec {
                 ));
             }
         }
+        if genesis.session_length == Some(0) {
+            return Err(invalid(
+                "genesis.sessionLength".into(),
+                "at least one block".into(),
+            ));
+        }
+        if let Some(staking) = &genesis.staking {
+            let balances = genesis.balances.iter().map(|(a, b)| (a.0, *b)).collect();
+            if let Some((field, reason)) = staking.problem(&balances) {
+                return Err(invalid(format!("genesis.staking.{field}"), reason));
+            }
+        }
         let mut validators = BTreeSet::new();
         for (index, validator) in genesis.validators.iter().enumerate() {
             if !validators.insert(*validator) {
@@ -470,6 +675,29 @@ impl ChainSpec {
             session::SLOT_DURATION.put(&mut ctx.state, &config.slot_duration_ms);
             session::EPOCH_LENGTH.put(&mut ctx.state, &config.epoch_length);
             configuration::APPROVAL.put(&mut ctx.state, &config.approval_config());
+            let session_length = config
+                .session_length
+                .unwrap_or_else(|| u32::try_from(config.epoch_length).unwrap_or(u32::MAX));
+            session::SESSION_LENGTH.put(&mut ctx.state, &session_length);
+            if let Some(staking) = &config.staking {
+                let stakers: Vec<_> = staking
+                    .stakers
+                    .iter()
+                    .map(|staker| {
+                        let role = match &staker.role {
+                            GenesisStakerRole::Validator { commission } => {
+                                GenesisRole::Validator(Perbill(*commission))
+                            }
+                            GenesisStakerRole::Nominator { targets } => {
+                                GenesisRole::Nominator(targets.iter().map(|t| t.0).collect())
+                            }
+                            GenesisStakerRole::Idle => GenesisRole::Idle,
+                        };
+                        (staker.stash.0, staker.bond, role)
+                    })
+                    .collect();
+                staking::genesis(ctx, staking.config(), &stakers)?;
+            }
             for para in &config.paras {
                 paras::register(
                     &mut ctx.state,

@@ -378,6 +378,8 @@ fn validator(validators: &[AccountId], index: u32) -> Result<&AccountId, CallErr
 /// What the runtime's event type must convert from.
 pub trait Bounds:
     From<Event>
+    + From<session::Event>
+    + From<crate::staking::Event>
     + From<paras::Event>
     + From<messaging::Event>
     + From<crate::registrar::Event>
@@ -387,6 +389,8 @@ pub trait Bounds:
 
 impl<E> Bounds for E where
     E: From<Event>
+        + From<session::Event>
+        + From<crate::staking::Event>
         + From<paras::Event>
         + From<messaging::Event>
         + From<crate::registrar::Event>
@@ -689,6 +693,8 @@ impl<E: Bounds> Dispatch<E> for Call {
         if parent_header.hash() != parent_hash || parent_header.number.saturating_add(1) != now {
             return Err(error(Error::WrongParentHeader));
         }
+        // Sessions (and with them staking's eras) turn before anything else of the block.
+        session::on_block(ctx)?;
         let validators = session::validators(&mut ctx.state)?;
         // Disputes first: the validators they disable do not count in this block either.
         crate::disputes::record(ctx, &validators, disputes)?;

@@ -1,7 +1,8 @@
 //! The relay chain's runtime and chain specs.
 //!
 //! [`RelayRuntime`] composes the shared modules of `tessera-runtime` — `system`, `balances`,
-//! `sudo` — with the relay's own [`session`] (the validator set), [`paras`] (the parachain
+//! `sudo` — with the relay's own [`session`] (the validator set and sessions), [`staking`]
+//! (bonds, nominations and each era's [`election`]), [`paras`] (the parachain
 //! registry), [`registrar`] (onboarding paras with deposits, without root), [`pvf_check`]
 //! (validators' votes on new para code), [`inclusion`] (candidates from backed to included,
 //! through the parachains inherent), [`disputes`], [`messaging`] (DMP, UMP and HRMP) and `xcm`
@@ -48,6 +49,7 @@ pub mod availability;
 mod chain_spec;
 pub mod configuration;
 pub mod disputes;
+pub mod election;
 #[cfg(feature = "std")]
 mod error;
 pub mod inclusion;
@@ -60,13 +62,15 @@ pub mod registrar;
 pub mod runtime_api;
 pub mod scheduler;
 pub mod session;
+pub mod staking;
 pub mod xcm_config;
 
 #[cfg(feature = "std")]
 pub use chain_spec::{
-    Address, ChainSpec, ChainType, Genesis, GenesisChannel, GenesisConfig, GenesisPara, HexBytes,
-    DEFAULT_CHANNEL_CAPACITY, DEFAULT_CHANNEL_MESSAGE_SIZE, DEFAULT_EPOCH_LENGTH,
-    DEFAULT_SLOT_DURATION_MS, DEV_ACCOUNTS, MIN_SLOT_DURATION_MS,
+    Address, ChainSpec, ChainType, Genesis, GenesisChannel, GenesisConfig, GenesisPara,
+    GenesisStaker, GenesisStakerRole, GenesisStaking, HexBytes, DEFAULT_CHANNEL_CAPACITY,
+    DEFAULT_CHANNEL_MESSAGE_SIZE, DEFAULT_EPOCH_LENGTH, DEFAULT_SLOT_DURATION_MS, DEV_ACCOUNTS,
+    DEV_VALIDATOR_BOND, MIN_SLOT_DURATION_MS,
 };
 pub use configuration::ApprovalConfig;
 #[cfg(feature = "std")]
@@ -183,8 +187,11 @@ tessera_runtime::compose_runtime! {
             error: registrar::Error,
             storage: registrar::storage_metadata,
         },
-        /// The validator set and slot timing.
-        8 => Session { storage: session::storage_metadata, },
+        /// The validator set, slot timing and sessions.
+        8 => Session {
+            event: session::Event,
+            storage: session::storage_metadata,
+        },
         /// Approval-checking parameters.
         9 => Configuration { storage: configuration::storage_metadata, },
         /// Dispute records, offences and disabled validators.
@@ -203,6 +210,13 @@ tessera_runtime::compose_runtime! {
         13 => Hrmp { storage: messaging::hrmp_storage_metadata, },
         /// The fee each transaction paid (FRAME's `TransactionPayment` event).
         14 => TransactionPayment { event: tessera_runtime::payment::Event, },
+        /// Bonds, validator candidates, nominations and each era's election.
+        15 => Staking {
+            call: staking::Call,
+            event: staking::Event,
+            error: staking::Error,
+            storage: staking::storage_metadata,
+        },
     }
     inherents { ParaInclusion }
 }

@@ -2,137 +2,38 @@
 //! with deposits, onboarding after the delay, deregistration by the manager or root with every
 //! deposit returned, and what a caller must not be able to do.
 
-use parity_scale_codec::Decode;
-use std::collections::BTreeMap;
 use tessera_relay_chain::paras::{self, HeadData, ParaId, ValidationCode};
 use tessera_relay_chain::registrar::{
     self, data_deposit, Event as RegistrarEvent, ONBOARDING_DELAY, PARA_ID_DEPOSIT, POT,
 };
-use tessera_relay_chain::{inclusion, Call, ChainSpec, Event, RelayRuntime};
+use tessera_relay_chain::{Call, Event, RelayRuntime};
 use tessera_runtime::crypto::Pair;
-use tessera_runtime::dispatch::{DispatchError, EventRecord};
+use tessera_runtime::dispatch::DispatchError;
 use tessera_runtime::extrinsic::Extrinsic;
 use tessera_runtime::modules::{balances, sudo, system};
 use tessera_runtime::parachain::{build_block, sign};
-use tessera_runtime::state::State;
-use tessera_runtime::{AccountId, Balance, Hash, Header, OpaqueExtrinsic};
 
-struct Relay {
-    nodes: BTreeMap<Hash, Vec<u8>>,
-    head: Header,
-    genesis_hash: Hash,
-    nonces: BTreeMap<AccountId, tessera_runtime::Nonce>,
-    /// Fees paid so far: with no author to pay, blocks burn them.
-    fees: Balance,
+mod support;
+
+use support::Relay;
+
+/// The registrar's side of [`Relay`].
+trait Registrar {
+    /// Applies `call` signed by `name` in a block of its own: the registrar's events, or the
+    /// error it failed with.
+    fn call(&mut self, name: &str, call: Call) -> Result<Vec<RegistrarEvent>, DispatchError>;
+    /// The registered paras.
+    fn para_ids(&self) -> Vec<ParaId>;
 }
 
-impl Relay {
-    fn new() -> Self {
-        let genesis = ChainSpec::dev_with_validators(4).build_genesis().unwrap();
-        Relay {
-            nodes: genesis.state.new_nodes.into_iter().collect(),
-            genesis_hash: genesis.header.hash(),
-            head: genesis.header,
-            nonces: BTreeMap::new(),
-            fees: 0,
-        }
-    }
-
-    fn state(&self) -> State<'_> {
-        State::new(&self.nodes, self.head.state_root)
-    }
-
-    fn free(&self, who: &AccountId) -> Balance {
-        system::ACCOUNT
-            .get(&mut self.state(), who)
-            .unwrap()
-            .unwrap_or_default()
-            .data
-            .free
+impl Registrar for Relay {
+    fn call(&mut self, name: &str, call: Call) -> Result<Vec<RegistrarEvent>, DispatchError> {
+        self.dispatch(name, call)
+            .map(|events| registrar_events(&events))
     }
 
     fn para_ids(&self) -> Vec<ParaId> {
         paras::para_ids(&mut self.state()).unwrap()
-    }
-
-    /// `call` signed by dev account `name`, with its next nonce (the state's, the first time:
-    /// an account created after genesis does not start at 0).
-    fn signed(&mut self, name: &str, call: Call) -> OpaqueExtrinsic {
-        let pair = Pair::dev(name);
-        let in_state = system::ACCOUNT
-            .get(&mut self.state(), &pair.public())
-            .unwrap()
-            .map_or(0, |account| account.nonce);
-        let nonce = self.nonces.entry(pair.public()).or_insert(in_state);
-        let xt = sign::<RelayRuntime>(&pair, call, *nonce, self.genesis_hash);
-        *nonce += 1;
-        xt
-    }
-
-    /// The next block with the (empty) parachains inherent and `extrinsics`; its events.
-    fn block(&mut self, extrinsics: Vec<OpaqueExtrinsic>) -> Vec<Event> {
-        let inherent = Extrinsic::<Call> {
-            signature: None,
-            call: Call::ParaInclusion(inclusion::Call::Enter {
-                parent_header: self.head.clone(),
-                bitfields: vec![],
-                backed: vec![],
-                disputes: vec![],
-                pvf_checks: vec![],
-            }),
-        }
-        .to_opaque();
-        let all: Vec<_> = std::iter::once(inherent).chain(extrinsics).collect();
-        let built = build_block::<RelayRuntime>(&self.nodes, &self.head, &all, None).unwrap();
-        assert!(built.rejected.is_empty(), "{:?}", built.rejected);
-        self.nodes.extend(built.changes.new_nodes);
-        self.head = built.block.header;
-        let events = self.state().get(&system::events_key()).unwrap().unwrap();
-        let events: Vec<Event> = Vec::<EventRecord<Event>>::decode(&mut &events[..])
-            .unwrap()
-            .into_iter()
-            .map(|record| record.event)
-            .collect();
-        for event in &events {
-            if let Event::Balances(balances::Event::Withdraw { amount, .. }) = event {
-                self.fees += amount;
-            }
-        }
-        events
-    }
-
-    /// Applies `call` signed by `name` in a block of its own: the registrar's events, or the
-    /// error it failed with.
-    fn call(&mut self, name: &str, call: Call) -> Result<Vec<RegistrarEvent>, DispatchError> {
-        let xt = self.signed(name, call);
-        let events = self.block(vec![xt]);
-        if let Some(error) = events.iter().find_map(|event| match event {
-            Event::System(system::Event::ExtrinsicFailed {
-                dispatch_error: error,
-                ..
-            }) => Some(*error),
-            _ => None,
-        }) {
-            return Err(error);
-        }
-        Ok(registrar_events(&events))
-    }
-
-    /// The fee `who` paid in the last block.
-    fn fee_paid(&self, who: &AccountId) -> Balance {
-        let events = self.state().get(&system::events_key()).unwrap().unwrap();
-        Vec::<EventRecord<Event>>::decode(&mut &events[..])
-            .unwrap()
-            .into_iter()
-            .filter_map(|record| match record.event {
-                Event::Balances(balances::Event::Withdraw { who: payer, amount })
-                    if payer == *who =>
-                {
-                    Some(amount)
-                }
-                _ => None,
-            })
-            .sum()
     }
 }
 

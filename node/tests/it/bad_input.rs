@@ -358,6 +358,7 @@ fn overdrawn_transfer_fails_and_only_pays_the_fee() {
     let bob = Pair::dev("Bob").public();
     let genesis = client.info().unwrap().genesis;
     let before_bob = client.account(&genesis, &bob).unwrap().data.free;
+    let before_alice = client.account(&genesis, &alice).unwrap().data.free;
     let xt = transfer(&client, "Bob", "Charlie", 10_000_000 * UNIT, 0);
     client.submit(&mut pool, xt).unwrap();
     let block = client.author_next(&mut pool).unwrap().block;
@@ -369,7 +370,7 @@ fn overdrawn_transfer_fails_and_only_pays_the_fee() {
     // The author got the fee; issuance is unchanged.
     assert_eq!(
         client.account(&at, &alice).unwrap().data.free,
-        1_000_000 * UNIT + fee
+        before_alice + fee
     );
     assert_eq!(
         client.total_issuance(&at).unwrap(),

@@ -1,0 +1,142 @@
+//! A relay chain in memory for tests on real blocks: blocks built with the parachains inherent
+//! and signed calls from dev accounts, their events decoded.
+
+#![allow(dead_code)]
+
+use parity_scale_codec::Decode;
+use std::collections::BTreeMap;
+use tessera_relay_chain::{inclusion, Call, ChainSpec, Event, RelayRuntime};
+use tessera_runtime::crypto::Pair;
+use tessera_runtime::dispatch::{DispatchError, EventRecord};
+use tessera_runtime::extrinsic::Extrinsic;
+use tessera_runtime::modules::{balances, system};
+use tessera_runtime::parachain::{build_block, sign};
+use tessera_runtime::state::State;
+use tessera_runtime::{AccountId, Balance, Hash, Header, OpaqueExtrinsic};
+
+/// The chain: its trie nodes, head and the nonces its dev accounts used.
+pub(crate) struct Relay {
+    /// Every trie node so far.
+    pub(crate) nodes: BTreeMap<Hash, Vec<u8>>,
+    /// The best block.
+    pub(crate) head: Header,
+    /// The genesis hash.
+    pub(crate) genesis_hash: Hash,
+    nonces: BTreeMap<AccountId, tessera_runtime::Nonce>,
+    /// Fees paid so far: with no author to pay, blocks burn them.
+    pub(crate) fees: Balance,
+}
+
+impl Relay {
+    /// The 4-validator local chain.
+    pub(crate) fn new() -> Self {
+        Self::from_spec(&ChainSpec::dev_with_validators(4))
+    }
+
+    /// The chain `spec` starts.
+    pub(crate) fn from_spec(spec: &ChainSpec) -> Self {
+        let genesis = spec.build_genesis().unwrap();
+        Relay {
+            nodes: genesis.state.new_nodes.into_iter().collect(),
+            genesis_hash: genesis.header.hash(),
+            head: genesis.header,
+            nonces: BTreeMap::new(),
+            fees: 0,
+        }
+    }
+
+    /// The best block's state.
+    pub(crate) fn state(&self) -> State<'_> {
+        State::new(&self.nodes, self.head.state_root)
+    }
+
+    /// `who`'s free balance.
+    pub(crate) fn free(&self, who: &AccountId) -> Balance {
+        system::ACCOUNT
+            .get(&mut self.state(), who)
+            .unwrap()
+            .unwrap_or_default()
+            .data
+            .free
+    }
+
+    /// `call` signed by dev account `name`, with its next nonce (the state's, the first time:
+    /// an account created after genesis does not start at 0).
+    pub(crate) fn signed(&mut self, name: &str, call: Call) -> OpaqueExtrinsic {
+        let pair = Pair::dev(name);
+        let in_state = system::ACCOUNT
+            .get(&mut self.state(), &pair.public())
+            .unwrap()
+            .map_or(0, |account| account.nonce);
+        let nonce = self.nonces.entry(pair.public()).or_insert(in_state);
+        let xt = sign::<RelayRuntime>(&pair, call, *nonce, self.genesis_hash);
+        *nonce += 1;
+        xt
+    }
+
+    /// The next block with the (empty) parachains inherent and `extrinsics`; its events.
+    pub(crate) fn block(&mut self, extrinsics: Vec<OpaqueExtrinsic>) -> Vec<Event> {
+        let inherent = Extrinsic::<Call> {
+            signature: None,
+            call: Call::ParaInclusion(inclusion::Call::Enter {
+                parent_header: self.head.clone(),
+                bitfields: vec![],
+                backed: vec![],
+                disputes: vec![],
+                pvf_checks: vec![],
+            }),
+        }
+        .to_opaque();
+        let all: Vec<_> = std::iter::once(inherent).chain(extrinsics).collect();
+        let built = build_block::<RelayRuntime>(&self.nodes, &self.head, &all, None).unwrap();
+        assert!(built.rejected.is_empty(), "{:?}", built.rejected);
+        self.nodes.extend(built.changes.new_nodes);
+        self.head = built.block.header;
+        let events = self.state().get(&system::events_key()).unwrap().unwrap();
+        let events: Vec<Event> = Vec::<EventRecord<Event>>::decode(&mut &events[..])
+            .unwrap()
+            .into_iter()
+            .map(|record| record.event)
+            .collect();
+        for event in &events {
+            if let Event::Balances(balances::Event::Withdraw { amount, .. }) = event {
+                self.fees += amount;
+            }
+        }
+        events
+    }
+
+    /// Applies `call` signed by `name` in a block of its own: its events, or the error it
+    /// failed with.
+    pub(crate) fn dispatch(&mut self, name: &str, call: Call) -> Result<Vec<Event>, DispatchError> {
+        let xt = self.signed(name, call);
+        let events = self.block(vec![xt]);
+        if let Some(error) = events.iter().find_map(|event| match event {
+            Event::System(system::Event::ExtrinsicFailed {
+                dispatch_error: error,
+                ..
+            }) => Some(*error),
+            _ => None,
+        }) {
+            return Err(error);
+        }
+        Ok(events)
+    }
+
+    /// The fee `who` paid in the last block.
+    pub(crate) fn fee_paid(&self, who: &AccountId) -> Balance {
+        let events = self.state().get(&system::events_key()).unwrap().unwrap();
+        Vec::<EventRecord<Event>>::decode(&mut &events[..])
+            .unwrap()
+            .into_iter()
+            .filter_map(|record| match record.event {
+                Event::Balances(balances::Event::Withdraw { who: payer, amount })
+                    if payer == *who =>
+                {
+                    Some(amount)
+                }
+                _ => None,
+            })
+            .sum()
+    }
+}
