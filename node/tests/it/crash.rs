@@ -118,12 +118,16 @@ fn killed_import_resumes_with_nothing_lost() {
     let expected = reference.info().unwrap();
     assert_eq!(meta.best_hash, expected.best_hash);
     let at = meta.best_hash;
-    // Genesis also endows the XCM fee account (with the existential deposit).
+    // Genesis also endows the XCM fee account (with the existential deposit); the issuance
+    // counts what validators bonded (reserved) too.
     let sum: u128 = transfers
         .accounts()
         .iter()
         .chain([&tessera_runtime::messaging::XCM_FEE_ACCOUNT])
-        .map(|who| client.account(&at, who).unwrap().data.free)
+        .map(|who| {
+            let data = client.account(&at, who).unwrap().data;
+            data.free + data.reserved
+        })
         .sum();
     assert_eq!(sum, client.total_issuance(&at).unwrap());
 }
