@@ -142,6 +142,14 @@ pub struct GenesisStaking {
     /// Least active bond of a nominator.
     #[serde(default = "default_min_nominator_bond")]
     pub min_nominator_bond: Balance,
+    /// New issuance a year paid as staking rewards, in parts per billion of the issuance
+    /// (10 % by default).
+    #[serde(default = "default_yearly_inflation")]
+    pub yearly_inflation: u32,
+    /// Eras a slash waits before it is applied, for root to cancel it (below the bonding
+    /// duration).
+    #[serde(default = "default_slash_defer_duration")]
+    pub slash_defer_duration: u32,
     /// Stakers bonded in genesis, validators before their nominators.
     #[serde(default)]
     pub stakers: Vec<GenesisStaker>,
@@ -194,6 +202,14 @@ fn default_min_validator_bond() -> Balance {
     1_000 * UNIT
 }
 
+fn default_slash_defer_duration() -> u32 {
+    27
+}
+
+fn default_yearly_inflation() -> u32 {
+    100_000_000
+}
+
 fn default_min_nominator_bond() -> Balance {
     10 * UNIT
 }
@@ -208,6 +224,8 @@ impl GenesisStaking {
             bonding_duration: default_bonding_duration(),
             min_validator_bond: default_min_validator_bond(),
             min_nominator_bond: default_min_nominator_bond(),
+            yearly_inflation: default_yearly_inflation(),
+            slash_defer_duration: default_slash_defer_duration(),
             stakers: validators
                 .iter()
                 .map(|stash| GenesisStaker {
@@ -228,6 +246,8 @@ impl GenesisStaking {
             bonding_duration: self.bonding_duration,
             min_validator_bond: self.min_validator_bond,
             min_nominator_bond: self.min_nominator_bond,
+            yearly_inflation: Perbill(self.yearly_inflation),
+            slash_defer_duration: self.slash_defer_duration,
         }
     }
 
@@ -241,6 +261,13 @@ impl GenesisStaking {
         if self.minimum_validator_count > self.validator_count {
             let why = "above validatorCount: no election could succeed".into();
             return Some(("minimumValidatorCount".into(), why));
+        }
+        if self.slash_defer_duration >= self.bonding_duration {
+            let why = "must be below bondingDuration, so slashed funds are still bonded".into();
+            return Some(("slashDeferDuration".into(), why));
+        }
+        if self.yearly_inflation > staking::PERBILL_ONE {
+            return Some(("yearlyInflation".into(), "above 100 %".into()));
         }
         if self.sessions_per_era == 0 {
             return Some(("sessionsPerEra".into(), "at least one session".into()));

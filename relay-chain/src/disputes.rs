@@ -9,7 +9,9 @@
 //! [`Offence::BackedInvalid`], those who said a valid one was invalid
 //! [`Offence::DisputedValid`]. Either way the offender is disabled for the rest of the session,
 //! up to [`max_disabled`] validators: its backing statements and availability bitfields no
-//! longer count ([`is_disabled`]).
+//! longer count ([`is_disabled`]). A [`Offence::BackedInvalid`] offender is also reported to
+//! staking ([`crate::staking::slashing`]): chilled at once, and slashed with its nominators
+//! after the deferral.
 
 use crate::prelude::*;
 
@@ -161,7 +163,7 @@ pub fn supermajority(validators: usize) -> usize {
 
 /// Checks every set and records it, naming and disabling its offenders; any bad set fails the
 /// whole inherent.
-pub fn record<E: From<Event>>(
+pub fn record<E: From<Event> + crate::staking::Events>(
     ctx: &mut Context<'_, E>,
     validators: &[AccountId],
     sets: Vec<DisputeStatementSet>,
@@ -209,6 +211,14 @@ pub fn record<E: From<Event>>(
                 candidate_hash: set.candidate,
                 offence,
             });
+            // Backing an invalid candidate costs all the stake behind it, as on Polkadot;
+            // disputing a valid one only disables.
+            if offence == Offence::BackedInvalid {
+                if let Some(offender) = validators.get(vote.validator as usize) {
+                    let all = crate::staking::Perbill(crate::staking::PERBILL_ONE);
+                    crate::staking::slashing::report(ctx, offender, all)?;
+                }
+            }
         }
         DISABLED.put(&mut ctx.state, &disabled);
     }

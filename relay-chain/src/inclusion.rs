@@ -444,7 +444,7 @@ fn process_bitfields<E: Bounds>(
         let Some(candidate) = candidate else { continue };
         let votes = candidate.availability.iter().filter(|v| **v).count();
         if availability_reached(votes, validators.len()) {
-            enact(ctx, *para, candidate)?;
+            enact(ctx, validators, *para, candidate)?;
         } else {
             PENDING.insert(&mut ctx.state, para, &candidate);
         }
@@ -455,10 +455,17 @@ fn process_bitfields<E: Bounds>(
 /// Makes an available candidate's head the para's head and applies its messages.
 fn enact<E: Bounds>(
     ctx: &mut Context<'_, E>,
+    validators: &[AccountId],
     para: ParaId,
     candidate: PendingCandidate,
 ) -> Result<(), CallError> {
     PENDING.remove(&mut ctx.state, &para);
+    for backer in &candidate.backers {
+        if let Some(validator) = validators.get(*backer as usize) {
+            let points = crate::staking::rewards::BACKING_POINTS;
+            crate::staking::rewards::reward(ctx, validator, points)?;
+        }
+    }
     let head_hash = candidate.commitments.head_data.hash();
     messaging::enact(ctx, para, &candidate.commitments)?;
     paras::enact_para_upgrade(ctx, para, candidate.relay_parent_number())?;
@@ -695,6 +702,7 @@ impl<E: Bounds> Dispatch<E> for Call {
         }
         // Sessions (and with them staking's eras) turn before anything else of the block.
         session::on_block(ctx)?;
+        crate::staking::rewards::reward_author(ctx)?;
         let validators = session::validators(&mut ctx.state)?;
         // Disputes first: the validators they disable do not count in this block either.
         crate::disputes::record(ctx, &validators, disputes)?;

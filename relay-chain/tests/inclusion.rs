@@ -381,6 +381,17 @@ fn a_backed_candidate_is_included_once_more_than_two_thirds_hold_it() {
         HeadData(vec![2, 0]),
         "the other para is untouched"
     );
+    // Its backers earned their era points when it was included (these blocks have no author).
+    let points = tessera_relay_chain::staking::rewards::ERAS_REWARD_POINTS
+        .get(&mut relay.state(), &0)
+        .unwrap()
+        .unwrap();
+    let per_backer = tessera_relay_chain::staking::rewards::BACKING_POINTS;
+    assert_eq!(points.total, per_backer * group.len() as u32);
+    for backer in &group {
+        let account = relay.validators[*backer as usize].public();
+        assert_eq!(points.individual[&account], per_backer);
+    }
 
     // The next candidate builds on the new head.
     let next = relay.candidate(PARA, vec![1, 2]);

@@ -4,6 +4,7 @@
 
 mod support;
 
+use tessera_relay_chain::disputes::{self, dispute_payload, DisputeStatementSet, DisputeVote};
 use tessera_relay_chain::staking::{
     self, ActiveEraInfo, Event as StakingEvent, IndividualExposure, Perbill, RewardDestination,
     ValidatorPrefs, ACTIVE_ERA, CURRENT_ERA, LEDGER, MAX_NOMINATIONS,
@@ -13,6 +14,7 @@ use tessera_runtime::crypto::Pair;
 use tessera_runtime::dispatch::DispatchError;
 use tessera_runtime::extrinsic::MultiAddress;
 use tessera_runtime::modules::{balances, sudo, system};
+use tessera_runtime::Hash;
 use tessera_runtime::{AccountId, Balance};
 
 use support::Relay;
@@ -30,6 +32,7 @@ fn spec() -> ChainSpec {
     staking.validator_count = 3;
     staking.sessions_per_era = ERA_SESSIONS;
     staking.bonding_duration = 2;
+    staking.slash_defer_duration = 1;
     spec
 }
 
@@ -439,4 +442,264 @@ fn bad_staking_calls_are_refused_and_bonded_funds_cannot_be_spent() {
     let era = next_election(&relay);
     run_to_era(&mut relay, era);
     assert_eq!(elected(&relay, era).len(), 2);
+}
+
+#[test]
+fn an_ended_eras_inflation_is_paid_by_points_commission_and_exposure() {
+    let mut spec = spec();
+    spec.genesis.staking.as_mut().unwrap().validator_count = 4;
+    let mut relay = Relay::from_spec(&spec);
+    // Alice authors every block: she earns all the points.
+    relay.author = Some(id("Alice"));
+    let ten_percent = staking::Call::Validate {
+        prefs: ValidatorPrefs {
+            commission: Perbill(100_000_000),
+            blocked: false,
+        },
+    };
+    relay.dispatch("Alice", staking(ten_percent)).unwrap();
+    relay
+        .dispatch(
+            "Ferdie",
+            staking(staking::Call::Bond {
+                value: 100_000 * UNIT,
+                payee: RewardDestination::Staked,
+            }),
+        )
+        .unwrap();
+    relay.dispatch("Ferdie", nominate(&["Alice"])).unwrap();
+    let era = next_election(&relay);
+    run_to_era(&mut relay, era);
+    let exposure = staking::ERAS_STAKERS_OVERVIEW
+        .get(&mut relay.state(), &(era, id("Alice")))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (exposure.own, exposure.total),
+        (100_000 * UNIT, 200_000 * UNIT)
+    );
+
+    // The era ends: its payout is the issuance's 10 % a year for its blocks' time.
+    let issuance = |relay: &Relay| {
+        balances::TOTAL_ISSUANCE
+            .get(&mut relay.state())
+            .unwrap()
+            .unwrap()
+    };
+    let before = issuance(&relay);
+    let events = run_to_era(&mut relay, era + 1);
+    // With an author, fees are paid to it, not burnt: the issuance has not moved.
+    assert_eq!(issuance(&relay), before);
+    let era_ms = u128::from(SESSION * ERA_SESSIONS) * 2_000;
+    let expected = before / 10 * era_ms / 31_557_600_000;
+    assert!(events.contains(&StakingEvent::EraPaid {
+        era_index: era,
+        validator_payout: expected,
+        remainder: 0,
+    }));
+    let points = staking::rewards::ERAS_REWARD_POINTS
+        .get(&mut relay.state(), &era)
+        .unwrap()
+        .unwrap();
+    assert_eq!(points.individual[&id("Alice")], points.total);
+    assert_eq!(points.total, 20 * SESSION * ERA_SESSIONS);
+
+    // Anyone pays it: Alice takes 10 % and half the rest; Ferdie the other half, staked.
+    let payout = |validator: &str, era| {
+        staking(staking::Call::PayoutStakers {
+            validator_stash: id(validator),
+            era,
+        })
+    };
+    assert_eq!(
+        relay.dispatch("Bob", payout("Alice", era + 1)),
+        Err(module_error(staking::Error::InvalidEraToReward))
+    );
+    let ferdie_active = LEDGER
+        .get(&mut relay.state(), &id("Ferdie"))
+        .unwrap()
+        .unwrap()
+        .active;
+    let before = issuance(&relay);
+    let events = staking_events(relay.dispatch("Bob", payout("Alice", era)).unwrap());
+    let commission = expected / 10;
+    let half = (expected - commission) / 2;
+    assert_eq!(
+        events,
+        vec![
+            StakingEvent::Rewarded {
+                stash: id("Alice"),
+                dest: RewardDestination::Staked,
+                amount: commission + half,
+            },
+            StakingEvent::Rewarded {
+                stash: id("Ferdie"),
+                dest: RewardDestination::Staked,
+                amount: half,
+            },
+        ]
+    );
+    // Minted exactly what was paid; Ferdie's reward went to his bond.
+    assert_eq!(issuance(&relay), before + commission + 2 * half);
+    let ledger = LEDGER
+        .get(&mut relay.state(), &id("Ferdie"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(ledger.active, ferdie_active + half);
+    assert_eq!(reserved(&relay, "Ferdie"), 100_000 * UNIT + half);
+    assert_eq!(
+        relay.dispatch("Bob", payout("Alice", era)),
+        Err(module_error(staking::Error::AlreadyClaimed))
+    );
+    // Bob authored nothing: his payout is nothing. Eve was never elected.
+    assert!(staking_events(relay.dispatch("Charlie", payout("Bob", era)).unwrap()).is_empty());
+    assert_eq!(
+        relay.dispatch("Charlie", payout("Eve", era)),
+        Err(module_error(staking::Error::NotElected))
+    );
+}
+
+/// A dispute about `candidate` concluded invalid, in which dev validator `offender` (by
+/// index) said valid and the three others invalid.
+fn concluded_invalid(candidate: Hash, offender: u32) -> DisputeStatementSet {
+    let names = ["Alice", "Bob", "Charlie", "Dave"];
+    let votes = (0..4u32)
+        .map(|validator| {
+            let valid = validator == offender;
+            let payload = dispute_payload(&candidate, disputes::CURRENT_SESSION, valid);
+            DisputeVote {
+                candidate,
+                session: disputes::CURRENT_SESSION,
+                valid,
+                validator,
+                signature: Pair::dev(names[validator as usize]).sign(&payload),
+            }
+        })
+        .collect();
+    DisputeStatementSet {
+        candidate,
+        session: disputes::CURRENT_SESSION,
+        valid: false,
+        votes,
+    }
+}
+
+#[test]
+fn backers_of_an_invalid_candidate_are_chilled_and_slashed_with_their_nominators_after_the_deferral(
+) {
+    let mut spec = spec();
+    let config = spec.genesis.staking.as_mut().unwrap();
+    config.bonding_duration = 3;
+    let mut relay = Relay::from_spec(&spec);
+    relay.dispatch("Ferdie", bond(100_000 * UNIT)).unwrap();
+    relay
+        .dispatch("Ferdie", nominate(&["Alice", "Bob"]))
+        .unwrap();
+    let era = next_election(&relay);
+    run_to_era(&mut relay, era);
+    // Ferdie's loads split his stake 2:1 between Alice (elected first) and Bob.
+    let behind = |relay: &Relay, validator: &str| {
+        staking::ERAS_STAKERS_PAGED
+            .get(&mut relay.state(), &(era, id(validator), 0))
+            .unwrap()
+            .unwrap()
+            .others[0]
+            .value
+    };
+    let ferdie_behind_alice = behind(&relay, "Alice");
+    assert_eq!(ferdie_behind_alice + behind(&relay, "Bob"), 100_000 * UNIT);
+    assert!(ferdie_behind_alice > 66_666 * UNIT && ferdie_behind_alice < 66_667 * UNIT);
+
+    // Alice, then Bob, backed candidates that disputes concluded invalid.
+    let events = staking_events(relay.block_with_disputes(
+        vec![
+            concluded_invalid(Hash([1; 32]), 0),
+            concluded_invalid(Hash([2; 32]), 1),
+        ],
+        vec![],
+    ));
+    let all = Perbill(staking::PERBILL_ONE);
+    for name in ["Alice", "Bob"] {
+        assert!(events.contains(&StakingEvent::Chilled { stash: id(name) }));
+        assert!(events.contains(&StakingEvent::SlashReported {
+            validator: id(name),
+            fraction: all,
+            slash_era: era,
+        }));
+    }
+    let apply_at = era + 2;
+    let waiting = staking::slashing::UNAPPLIED_SLASHES
+        .get(&mut relay.state(), &apply_at)
+        .unwrap()
+        .unwrap();
+    assert_eq!(waiting.len(), 2);
+    // Reported again, the same offence adds nothing.
+    relay.block_with_disputes(vec![concluded_invalid(Hash([3; 32]), 0)], vec![]);
+    let waiting_now = staking::slashing::UNAPPLIED_SLASHES
+        .get(&mut relay.state(), &apply_at)
+        .unwrap()
+        .unwrap();
+    assert_eq!(waiting_now, waiting);
+
+    // Root cancels Bob's; a position past the end is refused.
+    let cancel = |indices: Vec<u32>| {
+        Call::Sudo(sudo::Call::Sudo {
+            call: Box::new(Call::Staking(staking::Call::CancelDeferredSlash {
+                era: apply_at,
+                slash_indices: indices,
+            })),
+        })
+    };
+    let events = relay.dispatch("Alice", cancel(vec![2])).unwrap();
+    assert!(events.contains(&Event::Sudo(sudo::Event::Sudid {
+        result: Err(module_error(staking::Error::InvalidSlashIndex)),
+    })));
+    let events = relay.dispatch("Alice", cancel(vec![1])).unwrap();
+    assert!(
+        staking_events(events).contains(&StakingEvent::SlashCancelled {
+            slash_era: apply_at,
+            validator: id("Bob"),
+        })
+    );
+
+    // At the deferred era's start Alice loses all her bond and Ferdie his part behind her;
+    // the issuance falls by exactly that. Bob keeps his.
+    let issuance = |relay: &Relay| {
+        balances::TOTAL_ISSUANCE
+            .get(&mut relay.state())
+            .unwrap()
+            .unwrap()
+    };
+    let before = issuance(&relay);
+    let fees_before = relay.fees;
+    let events = run_to_era(&mut relay, apply_at);
+    // The eras planned since the offences leave both offenders out.
+    for planned in era + 1..=apply_at {
+        let chosen = elected(&relay, planned);
+        assert!(!chosen.contains(&id("Alice")) && !chosen.contains(&id("Bob")));
+    }
+    let bond = tessera_relay_chain::DEV_VALIDATOR_BOND;
+    assert!(events.contains(&StakingEvent::Slashed {
+        staker: id("Alice"),
+        amount: bond,
+    }));
+    assert!(events.contains(&StakingEvent::Slashed {
+        staker: id("Ferdie"),
+        amount: ferdie_behind_alice,
+    }));
+    assert_eq!(
+        issuance(&relay),
+        before - bond - ferdie_behind_alice - (relay.fees - fees_before)
+    );
+    assert_eq!(reserved(&relay, "Alice"), 0);
+    assert_eq!(
+        reserved(&relay, "Ferdie"),
+        100_000 * UNIT - ferdie_behind_alice
+    );
+    let ledger = LEDGER
+        .get(&mut relay.state(), &id("Ferdie"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(ledger.active, 100_000 * UNIT - ferdie_behind_alice);
+    assert_eq!(reserved(&relay, "Bob"), bond);
 }

@@ -5,6 +5,7 @@
 
 use parity_scale_codec::Decode;
 use std::collections::BTreeMap;
+use tessera_relay_chain::disputes::DisputeStatementSet;
 use tessera_relay_chain::{inclusion, Call, ChainSpec, Event, RelayRuntime};
 use tessera_runtime::crypto::Pair;
 use tessera_runtime::dispatch::{DispatchError, EventRecord};
@@ -25,6 +26,8 @@ pub(crate) struct Relay {
     nonces: BTreeMap<AccountId, tessera_runtime::Nonce>,
     /// Fees paid so far: with no author to pay, blocks burn them.
     pub(crate) fees: Balance,
+    /// The author of the blocks built from now on (none: fees are burnt).
+    pub(crate) author: Option<AccountId>,
 }
 
 impl Relay {
@@ -42,6 +45,7 @@ impl Relay {
             head: genesis.header,
             nonces: BTreeMap::new(),
             fees: 0,
+            author: None,
         }
     }
 
@@ -76,19 +80,30 @@ impl Relay {
 
     /// The next block with the (empty) parachains inherent and `extrinsics`; its events.
     pub(crate) fn block(&mut self, extrinsics: Vec<OpaqueExtrinsic>) -> Vec<Event> {
+        self.block_with_disputes(vec![], extrinsics)
+    }
+
+    /// The next block with these concluded disputes in its parachains inherent, and
+    /// `extrinsics`; its events.
+    pub(crate) fn block_with_disputes(
+        &mut self,
+        disputes: Vec<DisputeStatementSet>,
+        extrinsics: Vec<OpaqueExtrinsic>,
+    ) -> Vec<Event> {
         let inherent = Extrinsic::<Call> {
             signature: None,
             call: Call::ParaInclusion(inclusion::Call::Enter {
                 parent_header: self.head.clone(),
                 bitfields: vec![],
                 backed: vec![],
-                disputes: vec![],
+                disputes,
                 pvf_checks: vec![],
             }),
         }
         .to_opaque();
         let all: Vec<_> = std::iter::once(inherent).chain(extrinsics).collect();
-        let built = build_block::<RelayRuntime>(&self.nodes, &self.head, &all, None).unwrap();
+        let built =
+            build_block::<RelayRuntime>(&self.nodes, &self.head, &all, self.author).unwrap();
         assert!(built.rejected.is_empty(), "{:?}", built.rejected);
         self.nodes.extend(built.changes.new_nodes);
         self.head = built.block.header;

@@ -22,11 +22,19 @@
 //! nominators of at most [`MAX_NOMINATIONS`] targets each, and by the minimum bonds; `cargo
 //! bench -p tessera-relay-chain --bench election` measures it at those bounds.
 //!
+//! Validators earn points for authoring and backing, and each ended era's inflation is paid to
+//! its validators and nominators by their exposure ([`rewards`]). Offenders (validators that
+//! backed a candidate a dispute concluded invalid) are chilled and slashed, with their
+//! nominators, after a deferral root can cancel ([`slashing`]).
+//!
 //! Candidates and nominators are kept in two linked lists in storage, so an election walks
 //! them without the runtime iterating storage keys, and joining or leaving touches only a
 //! node and its neighbours.
 
 use crate::prelude::*;
+
+pub mod rewards;
+pub mod slashing;
 
 use crate::election::{self, VoteWeight, Voter};
 use parity_scale_codec::{Decode, Encode};
@@ -94,6 +102,10 @@ pub struct StakingConfig {
     pub min_validator_bond: Balance,
     /// Least active bond of a nominator.
     pub min_nominator_bond: Balance,
+    /// New issuance a year, paid to validators and nominators, as a share of the issuance.
+    pub yearly_inflation: Perbill,
+    /// Eras a slash waits before it is applied (less than the bonding duration).
+    pub slash_defer_duration: EraIndex,
 }
 
 /// Part of a ledger being unbonded: `value` becomes withdrawable in era `era`.
@@ -288,6 +300,11 @@ pub fn storage_metadata() -> alloc::vec::Vec<tessera_runtime::metadata::StorageE
         ERAS_VALIDATOR_PREFS.metadata_or_default(),
         ERAS_TOTAL_STAKE.metadata_or_default(),
         FORCE_NEW_ERA.metadata_or_default(),
+        rewards::ERAS_REWARD_POINTS.metadata_or_default(),
+        rewards::ERAS_VALIDATOR_REWARD.metadata(),
+        rewards::CLAIMED_REWARDS.metadata_or_default(),
+        slashing::UNAPPLIED_SLASHES.metadata_or_default(),
+        slashing::VALIDATOR_SLASH_IN_ERA.metadata(),
     ];
     items.extend(CANDIDATE_LIST.metadata());
     items.extend(NOMINATOR_LIST.metadata());
@@ -480,6 +497,23 @@ pub enum Call {
     /// Plans a new era at the next session, whatever the era's length (root).
     #[codec(index = 13)]
     ForceNewEra,
+    /// Cancels the slashes at these positions among those waiting for era `era` (root).
+    #[codec(index = 17)]
+    CancelDeferredSlash {
+        /// The era they wait for.
+        era: EraIndex,
+        /// Their positions in [`slashing::UNAPPLIED_SLASHES`].
+        slash_indices: Vec<u32>,
+    },
+    /// Pays the next unpaid exposure page of `validator_stash`'s reward for ended era `era`
+    /// (anyone may; see [`rewards`]).
+    #[codec(index = 18)]
+    PayoutStakers {
+        /// The validator.
+        validator_stash: AccountId,
+        /// The era.
+        era: EraIndex,
+    },
     /// Takes up to `value` of the unbonding funds back into the active bond, latest first.
     #[codec(index = 19)]
     Rebond {
@@ -508,6 +542,52 @@ pub enum Call {
 /// Events of `staking`.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub enum Event {
+    /// An era ended and its payout was fixed.
+    #[codec(index = 0)]
+    EraPaid {
+        /// The era.
+        era_index: EraIndex,
+        /// What its validators and nominators share.
+        validator_payout: Balance,
+        /// What went elsewhere (nothing: there is no treasury).
+        remainder: Balance,
+    },
+    /// A staker's bond was slashed (burnt).
+    #[codec(index = 2)]
+    Slashed {
+        /// The staker.
+        staker: AccountId,
+        /// Amount.
+        amount: Balance,
+    },
+    /// An offence was reported: the slash is deferred.
+    #[codec(index = 3)]
+    SlashReported {
+        /// The offender.
+        validator: AccountId,
+        /// The share of its exposure slashed.
+        fraction: Perbill,
+        /// The era whose exposure it is measured on.
+        slash_era: EraIndex,
+    },
+    /// Root cancelled a deferred slash.
+    #[codec(index = 22)]
+    SlashCancelled {
+        /// The era it waited for.
+        slash_era: EraIndex,
+        /// The offender.
+        validator: AccountId,
+    },
+    /// A staker was paid.
+    #[codec(index = 1)]
+    Rewarded {
+        /// The stash.
+        stash: AccountId,
+        /// Where the reward went.
+        dest: RewardDestination,
+        /// Amount.
+        amount: Balance,
+    },
     /// An era's validators were elected: `era_index` starts at the next session.
     #[codec(index = 5)]
     StakersElected {
@@ -610,6 +690,16 @@ tessera_runtime::module_error! {
         CannotChillOther,
         /// A validator count below the minimum the elections need.
         TooFewElected,
+        /// The era has not ended, or is older than the history kept.
+        InvalidEraToReward,
+        /// The validator was not elected in that era.
+        NotElected,
+        /// Every page of that reward is paid already.
+        AlreadyClaimed,
+        /// [`slashing::MAX_UNAPPLIED_PER_ERA`] slashes wait for that era already.
+        TooManySlashes,
+        /// No deferred slash at that position.
+        InvalidSlashIndex,
     }
 }
 
@@ -645,6 +735,10 @@ impl<E: Events> Dispatch<E> for Call {
                 FORCE_NEW_ERA.put(&mut ctx.state, &true);
                 Ok(())
             }
+            Call::CancelDeferredSlash { era, slash_indices } => {
+                origin.ensure_root()?;
+                slashing::cancel(ctx, era, &slash_indices)
+            }
             Call::SetStakingConfigs {
                 min_nominator_bond,
                 min_validator_bond,
@@ -677,7 +771,12 @@ impl<E: Events> Dispatch<E> for Call {
                     }
                     Call::Rebond { value } => rebond(ctx, &stash, value),
                     Call::ChillOther { stash: other } => chill_other(ctx, &other),
+                    Call::PayoutStakers {
+                        validator_stash,
+                        era,
+                    } => rewards::payout_stakers(ctx, &validator_stash, era),
                     Call::SetValidatorCount { .. }
+                    | Call::CancelDeferredSlash { .. }
                     | Call::ForceNewEra
                     | Call::SetStakingConfigs { .. } => Err(DispatchError::BadOrigin.into()),
                 }
@@ -1030,12 +1129,17 @@ pub fn new_session<E: Events>(ctx: &mut Context<'_, E>, session: u32) -> CallRes
     if current > active.index
         && ERAS_START_SESSION_INDEX.get(&mut ctx.state, &current)? == Some(session)
     {
+        let blocks = ctx.block_number.saturating_sub(active.start_block);
+        let slot_ms = crate::session::SLOT_DURATION.get_or_default(&mut ctx.state)?;
+        let inflation = config.yearly_inflation.0;
+        rewards::end_era(ctx, active.index, blocks, slot_ms, inflation)?;
         active = ActiveEraInfo {
             index: current,
             start_block: ctx.block_number,
         };
         ACTIVE_ERA.put(&mut ctx.state, &active);
         ctx.deposit_event(Event::EraStarted { era_index: current });
+        slashing::apply_due(ctx, current)?;
     }
     if current != active.index {
         // Planned already; it starts at the next session.
@@ -1173,7 +1277,10 @@ fn record_exposures<E>(ctx: &mut Context<'_, E>, era: EraIndex, elected: &Electe
 
 /// Removes what staking kept of era `era`.
 fn prune_era<E>(ctx: &mut Context<'_, E>, era: EraIndex) -> CallResult {
-    for validator in ERAS_ELECTED.get_or_default(&mut ctx.state, &era)? {
+    let elected = ERAS_ELECTED.get_or_default(&mut ctx.state, &era)?;
+    rewards::prune(ctx, era, &elected)?;
+    for validator in elected {
+        slashing::VALIDATOR_SLASH_IN_ERA.remove(&mut ctx.state, &(era, validator));
         let key = (era, validator);
         let pages = ERAS_STAKERS_OVERVIEW
             .get(&mut ctx.state, &key)?

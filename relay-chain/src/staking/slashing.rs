@@ -1,0 +1,176 @@
+//! Slashes: a share of an offender's stake, and of its nominators' stake behind it, burnt
+//! after a deferral during which root can cancel it.
+//!
+//! An offence ([`report`]) names the validator and the share to slash. It is measured on the
+//! offender's exposure in the era it was committed in (the active era when reported), so its
+//! nominators lose the same share of what they had behind it, and it is applied
+//! [`super::StakingConfig::slash_defer_duration`] eras later, at that era's start (the funds
+//! are still bonded then: the deferral is shorter than the bonding duration). Root cancels a
+//! deferred slash with [`super::Call::CancelDeferredSlash`]. An offender is chilled at once,
+//! so the next election leaves it out. A validator is slashed at most once per era, by the
+//! largest share reported for it: a second report adds only the difference.
+//!
+//! What a slash takes comes off the active bond first, then the unbonding chunks, latest
+//! first; it is burnt, and the issuance falls by exactly that.
+
+use crate::prelude::*;
+
+use super::{
+    error, EraIndex, Error, Event, Events, Perbill, ERAS_STAKERS_OVERVIEW, ERAS_STAKERS_PAGED,
+    LEDGER, PERBILL_ONE,
+};
+use crate::election::mul_div_floor;
+use parity_scale_codec::{Decode, Encode};
+use tessera_runtime::dispatch::{CallError, CallResult, Context};
+use tessera_runtime::modules::balances;
+use tessera_runtime::storage::StorageMap;
+use tessera_runtime::{AccountId, Balance};
+
+/// Most slashes waiting for one era (each names one offender of one era).
+pub const MAX_UNAPPLIED_PER_ERA: usize = 1_000;
+
+/// A slash waiting for its era (FRAME's `UnappliedSlash`, with the exposure read when it is
+/// applied rather than copied now).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
+pub struct UnappliedSlash {
+    /// The offender.
+    pub validator: AccountId,
+    /// The era whose exposure it is measured on.
+    pub offence_era: EraIndex,
+    /// The share of that exposure it takes (the part not slashed for this era before).
+    pub fraction: Perbill,
+}
+
+/// Slashes waiting, by the era at whose start they are applied.
+pub static UNAPPLIED_SLASHES: StorageMap<EraIndex, Vec<UnappliedSlash>> =
+    StorageMap::new(super::NAME, "UnappliedSlashes");
+/// The largest share each validator was slashed by for an era (FRAME's
+/// `ValidatorSlashInEra`).
+pub static VALIDATOR_SLASH_IN_ERA: StorageMap<(EraIndex, AccountId), Perbill> =
+    StorageMap::new(super::NAME, "ValidatorSlashInEra");
+
+/// Reports that `validator` committed an offence worth `fraction` of its stake in the active
+/// era: chills it and defers the slash.
+pub fn report<E: Events>(
+    ctx: &mut Context<'_, E>,
+    validator: &AccountId,
+    fraction: Perbill,
+) -> CallResult {
+    let Some(config) = super::CONFIG.get(&mut ctx.state)? else {
+        return Ok(());
+    };
+    let era = super::ACTIVE_ERA.get_or_default(&mut ctx.state)?.index;
+    let fraction = Perbill(fraction.0.min(PERBILL_ONE));
+    let key = (era, *validator);
+    let before = VALIDATOR_SLASH_IN_ERA
+        .get(&mut ctx.state, &key)?
+        .unwrap_or_default();
+    super::chill(ctx, validator)?;
+    if fraction <= before || ERAS_STAKERS_OVERVIEW.get(&mut ctx.state, &key)?.is_none() {
+        // Slashed as much already, or not at stake in this era: chilled only.
+        return Ok(());
+    }
+    VALIDATOR_SLASH_IN_ERA.insert(&mut ctx.state, &key, &fraction);
+    let apply_at = era
+        .saturating_add(config.slash_defer_duration)
+        .saturating_add(1);
+    let mut waiting = UNAPPLIED_SLASHES.get_or_default(&mut ctx.state, &apply_at)?;
+    if waiting.len() >= MAX_UNAPPLIED_PER_ERA {
+        return Err(error(Error::TooManySlashes));
+    }
+    waiting.push(UnappliedSlash {
+        validator: *validator,
+        offence_era: era,
+        fraction: Perbill(fraction.0.saturating_sub(before.0)),
+    });
+    UNAPPLIED_SLASHES.insert(&mut ctx.state, &apply_at, &waiting);
+    ctx.deposit_event(Event::SlashReported {
+        validator: *validator,
+        fraction,
+        slash_era: era,
+    });
+    Ok(())
+}
+
+/// Root's cancellation of the slashes at `indices` of those waiting for era `era`.
+pub fn cancel<E: Events>(ctx: &mut Context<'_, E>, era: EraIndex, indices: &[u32]) -> CallResult {
+    let waiting = UNAPPLIED_SLASHES.get_or_default(&mut ctx.state, &era)?;
+    if indices.iter().any(|i| *i as usize >= waiting.len()) {
+        return Err(error(Error::InvalidSlashIndex));
+    }
+    let mut kept = Vec::with_capacity(waiting.len());
+    for (index, slash) in waiting.into_iter().enumerate() {
+        if indices.contains(&(index as u32)) {
+            ctx.deposit_event(Event::SlashCancelled {
+                slash_era: era,
+                validator: slash.validator,
+            });
+        } else {
+            kept.push(slash);
+        }
+    }
+    UNAPPLIED_SLASHES.insert(&mut ctx.state, &era, &kept);
+    Ok(())
+}
+
+/// Applies the slashes waiting for era `era` (called as it starts).
+pub fn apply_due<E: Events>(ctx: &mut Context<'_, E>, era: EraIndex) -> CallResult {
+    let waiting = UNAPPLIED_SLASHES.get_or_default(&mut ctx.state, &era)?;
+    UNAPPLIED_SLASHES.remove(&mut ctx.state, &era);
+    for slash in waiting {
+        let key = (slash.offence_era, slash.validator);
+        let Some(overview) = ERAS_STAKERS_OVERVIEW.get(&mut ctx.state, &key)? else {
+            continue;
+        };
+        let share = |stake: Balance| {
+            mul_div_floor(stake, u128::from(slash.fraction.0), u128::from(PERBILL_ONE))
+        };
+        slash_stash(ctx, &slash.validator, share(overview.own))?;
+        for page in 0..overview.page_count {
+            let nominators = ERAS_STAKERS_PAGED
+                .get(&mut ctx.state, &(slash.offence_era, slash.validator, page))?
+                .unwrap_or_default();
+            for nominator in nominators.others {
+                slash_stash(ctx, &nominator.who, share(nominator.value))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Burns up to `amount` of `stash`'s bond: active first, then unbonding chunks, latest first.
+fn slash_stash<E: Events>(
+    ctx: &mut Context<'_, E>,
+    stash: &AccountId,
+    amount: Balance,
+) -> Result<(), CallError> {
+    let Some(mut ledger) = LEDGER.get(&mut ctx.state, stash)? else {
+        return Ok(());
+    };
+    let mut left = amount.min(ledger.total);
+    let from_active = left.min(ledger.active);
+    ledger.active = ledger.active.saturating_sub(from_active);
+    left = left.saturating_sub(from_active);
+    while left > 0 {
+        let Some(chunk) = ledger.unlocking.last_mut() else {
+            break;
+        };
+        let taken = chunk.value.min(left);
+        chunk.value = chunk.value.saturating_sub(taken);
+        left = left.saturating_sub(taken);
+        if chunk.value == 0 {
+            ledger.unlocking.pop();
+        }
+    }
+    let wanted = amount.min(ledger.total).saturating_sub(left);
+    let burnt = balances::slash_reserved(ctx, stash, wanted)?;
+    ledger.total = ledger.total.saturating_sub(burnt);
+    LEDGER.insert(&mut ctx.state, stash, &ledger);
+    if burnt > 0 {
+        ctx.deposit_event(Event::Slashed {
+            staker: *stash,
+            amount: burnt,
+        });
+    }
+    Ok(())
+}
