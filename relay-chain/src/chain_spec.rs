@@ -146,8 +146,8 @@ pub struct GenesisStaking {
     /// (10 % by default).
     #[serde(default = "default_yearly_inflation")]
     pub yearly_inflation: u32,
-    /// Eras a slash waits before it is applied, for root to cancel it (below the bonding
-    /// duration).
+    /// Eras a slash waits before it is applied, for root to cancel it (at least 2 below the
+    /// bonding duration).
     #[serde(default = "default_slash_defer_duration")]
     pub slash_defer_duration: u32,
     /// Stakers bonded in genesis, validators before their nominators.
@@ -203,7 +203,7 @@ fn default_min_validator_bond() -> Balance {
 }
 
 fn default_slash_defer_duration() -> u32 {
-    27
+    26
 }
 
 fn default_yearly_inflation() -> u32 {
@@ -262,8 +262,18 @@ impl GenesisStaking {
             let why = "above validatorCount: no election could succeed".into();
             return Some(("minimumValidatorCount".into(), why));
         }
-        if self.slash_defer_duration >= self.bonding_duration {
-            let why = "must be below bondingDuration, so slashed funds are still bonded".into();
+        if self.slash_defer_duration.saturating_add(2) > self.bonding_duration {
+            let why = "must be at least 2 below bondingDuration, so funds unbonded from the era \
+                before a report on are still bonded when its slash lands"
+                .into();
+            return Some(("slashDeferDuration".into(), why));
+        }
+        if self.slash_defer_duration.saturating_add(2) >= staking::HISTORY_DEPTH {
+            let why = format!(
+                "must be below {}: a slash is measured on exposures kept {} eras",
+                staking::HISTORY_DEPTH - 2,
+                staking::HISTORY_DEPTH
+            );
             return Some(("slashDeferDuration".into(), why));
         }
         if self.yearly_inflation > staking::PERBILL_ONE {

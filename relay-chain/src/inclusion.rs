@@ -460,12 +460,13 @@ fn enact<E: Bounds>(
     candidate: PendingCandidate,
 ) -> Result<(), CallError> {
     PENDING.remove(&mut ctx.state, &para);
-    for backer in &candidate.backers {
-        if let Some(validator) = validators.get(*backer as usize) {
-            let points = crate::staking::rewards::BACKING_POINTS;
-            crate::staking::rewards::reward(ctx, validator, points)?;
-        }
-    }
+    let points = crate::staking::rewards::BACKING_POINTS;
+    let backers = candidate
+        .backers
+        .iter()
+        .filter_map(|backer| validators.get(*backer as usize))
+        .map(|validator| (*validator, points));
+    crate::staking::rewards::reward_all(ctx, backers)?;
     let head_hash = candidate.commitments.head_data.hash();
     messaging::enact(ctx, para, &candidate.commitments)?;
     paras::enact_para_upgrade(ctx, para, candidate.relay_parent_number())?;

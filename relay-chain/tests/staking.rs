@@ -31,7 +31,7 @@ fn spec() -> ChainSpec {
     let staking = spec.genesis.staking.as_mut().unwrap();
     staking.validator_count = 3;
     staking.sessions_per_era = ERA_SESSIONS;
-    staking.bonding_duration = 2;
+    staking.bonding_duration = 3;
     staking.slash_defer_duration = 1;
     spec
 }
@@ -242,7 +242,7 @@ fn unbonded_funds_wait_the_bonding_duration_and_rebond_takes_them_back() {
     });
     relay.dispatch("Ferdie", unbond(30_000 * UNIT)).unwrap();
     let ledger = |relay: &Relay| LEDGER.get(&mut relay.state(), &id("Ferdie")).unwrap();
-    let chunk_era = CURRENT_ERA.get(&mut relay.state()).unwrap().unwrap() + 2;
+    let chunk_era = CURRENT_ERA.get(&mut relay.state()).unwrap().unwrap() + 3;
     assert_eq!(ledger(&relay).unwrap().unlocking[0].era, chunk_era);
     // Too early: nothing is freed.
     let events = relay.dispatch("Ferdie", withdraw.clone()).unwrap();
@@ -276,7 +276,7 @@ fn unbonded_funds_wait_the_bonding_duration_and_rebond_takes_them_back() {
     assert!(staking_events(events).contains(&StakingEvent::Chilled {
         stash: id("Ferdie")
     }));
-    let era = CURRENT_ERA.get(&mut relay.state()).unwrap().unwrap() + 2;
+    let era = CURRENT_ERA.get(&mut relay.state()).unwrap().unwrap() + 3;
     run_to_era(&mut relay, era);
     let events = relay.dispatch("Ferdie", withdraw).unwrap();
     assert!(staking_events(events).contains(&StakingEvent::Withdrawn {
@@ -587,9 +587,7 @@ fn concluded_invalid(candidate: Hash, offender: u32) -> DisputeStatementSet {
 #[test]
 fn backers_of_an_invalid_candidate_are_chilled_and_slashed_with_their_nominators_after_the_deferral(
 ) {
-    let mut spec = spec();
-    let config = spec.genesis.staking.as_mut().unwrap();
-    config.bonding_duration = 3;
+    let spec = spec();
     let mut relay = Relay::from_spec(&spec);
     relay.dispatch("Ferdie", bond(100_000 * UNIT)).unwrap();
     relay
@@ -662,6 +660,10 @@ fn backers_of_an_invalid_candidate_are_chilled_and_slashed_with_their_nominators
         })
     );
 
+    // Bob validates again: Ferdie's nomination of him, made before the offence, no longer
+    // counts.
+    relay.dispatch("Bob", VALIDATE).unwrap();
+
     // At the deferred era's start Alice loses all her bond and Ferdie his part behind her;
     // the issuance falls by exactly that. Bob keeps his.
     let issuance = |relay: &Relay| {
@@ -673,11 +675,16 @@ fn backers_of_an_invalid_candidate_are_chilled_and_slashed_with_their_nominators
     let before = issuance(&relay);
     let fees_before = relay.fees;
     let events = run_to_era(&mut relay, apply_at);
-    // The eras planned since the offences leave both offenders out.
-    for planned in era + 1..=apply_at {
-        let chosen = elected(&relay, planned);
-        assert!(!chosen.contains(&id("Alice")) && !chosen.contains(&id("Bob")));
-    }
+    // The era planned right after the offences leaves both offenders out; the next has Bob
+    // back, without Ferdie behind him.
+    let chosen = elected(&relay, era + 1);
+    assert!(!chosen.contains(&id("Alice")) && !chosen.contains(&id("Bob")));
+    assert!(elected(&relay, apply_at).contains(&id("Bob")));
+    let bob = staking::ERAS_STAKERS_OVERVIEW
+        .get(&mut relay.state(), &(apply_at, id("Bob")))
+        .unwrap()
+        .unwrap();
+    assert_eq!((bob.total, bob.nominator_count), (bob.own, 0));
     let bond = tessera_relay_chain::DEV_VALIDATOR_BOND;
     assert!(events.contains(&StakingEvent::Slashed {
         staker: id("Alice"),

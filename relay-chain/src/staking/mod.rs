@@ -305,6 +305,7 @@ pub fn storage_metadata() -> alloc::vec::Vec<tessera_runtime::metadata::StorageE
         rewards::CLAIMED_REWARDS.metadata_or_default(),
         slashing::UNAPPLIED_SLASHES.metadata_or_default(),
         slashing::VALIDATOR_SLASH_IN_ERA.metadata(),
+        slashing::LAST_SLASHED.metadata(),
     ];
     items.extend(CANDIDATE_LIST.metadata());
     items.extend(NOMINATOR_LIST.metadata());
@@ -714,14 +715,20 @@ impl<E: From<Event> + From<balances::Event> + From<system::Event>> Events for E 
 const BASE_WEIGHT: Weight = 60_000_000;
 /// Weight per nominated target (a read of each candidate).
 const WEIGHT_PER_TARGET: Weight = 5_000_000;
+/// Weight per staker a payout pays.
+const WEIGHT_PER_PAYMENT: Weight = 40_000_000;
 
 impl<E: Events> Dispatch<E> for Call {
     fn weight(&self) -> Weight {
-        let targets = match self {
-            Call::Nominate { targets } => targets.len(),
+        let per_item = match self {
+            Call::Nominate { targets } => WEIGHT_PER_TARGET.saturating_mul(targets.len() as Weight),
+            // A full page of nominators, each paid (a mint, a ledger and a reserve).
+            Call::PayoutStakers { .. } => {
+                WEIGHT_PER_PAYMENT.saturating_mul(EXPOSURE_PAGE_SIZE.saturating_add(1) as Weight)
+            }
             _ => 0,
         };
-        BASE_WEIGHT.saturating_add(WEIGHT_PER_TARGET.saturating_mul(targets as Weight))
+        BASE_WEIGHT.saturating_add(per_item)
     }
 
     fn dispatch(self, ctx: &mut Context<'_, E>, origin: Origin) -> CallResult {
@@ -1210,10 +1217,21 @@ pub fn elect<E>(ctx: &mut Context<'_, E>, config: &StakingConfig) -> Result<Elec
             targets: vec![*candidate],
         });
     }
+    // Nominations made before their target was last slashed do not count.
+    let mut slashed_in = alloc::collections::BTreeMap::new();
+    for candidate in &candidates {
+        if let Some(era) = slashing::LAST_SLASHED.get(&mut ctx.state, candidate)? {
+            slashed_in.insert(*candidate, era);
+        }
+    }
     for nominator in &nominators {
-        let Some(nominations) = NOMINATORS.get(&mut ctx.state, nominator)? else {
+        let Some(mut nominations) = NOMINATORS.get(&mut ctx.state, nominator)? else {
             continue;
         };
+        let submitted = nominations.submitted_in;
+        nominations
+            .targets
+            .retain(|target| slashed_in.get(target).is_none_or(|era| submitted > *era));
         let active = LEDGER
             .get(&mut ctx.state, nominator)?
             .map_or(0, |ledger| ledger.active);

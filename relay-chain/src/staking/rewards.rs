@@ -74,15 +74,30 @@ pub fn reward<E>(
     validator: &AccountId,
     points: u32,
 ) -> tessera_runtime::Result<()> {
+    reward_all(ctx, core::iter::once((*validator, points)))
+}
+
+/// Adds each validator's points in the active era, with one read and write of the era's
+/// points.
+pub fn reward_all<E>(
+    ctx: &mut Context<'_, E>,
+    earned: impl IntoIterator<Item = (AccountId, u32)>,
+) -> tessera_runtime::Result<()> {
     if super::CONFIG.get(&mut ctx.state)?.is_none() {
         return Ok(());
     }
     let era = super::ACTIVE_ERA.get_or_default(&mut ctx.state)?.index;
     let mut all = ERAS_REWARD_POINTS.get_or_default(&mut ctx.state, &era)?;
-    all.total = all.total.saturating_add(points);
-    let mine = all.individual.entry(*validator).or_insert(0);
-    *mine = mine.saturating_add(points);
-    ERAS_REWARD_POINTS.insert(&mut ctx.state, &era, &all);
+    let mut changed = false;
+    for (validator, points) in earned {
+        all.total = all.total.saturating_add(points);
+        let mine = all.individual.entry(validator).or_insert(0);
+        *mine = mine.saturating_add(points);
+        changed = true;
+    }
+    if changed {
+        ERAS_REWARD_POINTS.insert(&mut ctx.state, &era, &all);
+    }
     Ok(())
 }
 

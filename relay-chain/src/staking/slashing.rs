@@ -2,13 +2,21 @@
 //! after a deferral during which root can cancel it.
 //!
 //! An offence ([`report`]) names the validator and the share to slash. It is measured on the
-//! offender's exposure in the era it was committed in (the active era when reported), so its
+//! offender's exposure in the active era when it is reported (disputes conclude within minutes
+//! of the candidate's backing: this is the era of the offence, or the one after), so its
 //! nominators lose the same share of what they had behind it, and it is applied
-//! [`super::StakingConfig::slash_defer_duration`] eras later, at that era's start (the funds
-//! are still bonded then: the deferral is shorter than the bonding duration). Root cancels a
-//! deferred slash with [`super::Call::CancelDeferredSlash`]. An offender is chilled at once,
-//! so the next election leaves it out. A validator is slashed at most once per era, by the
-//! largest share reported for it: a second report adds only the difference.
+//! [`super::StakingConfig::slash_defer_duration`] eras later, at that era's start. The chain
+//! spec keeps the deferral at least two eras below the bonding duration, so funds unbonded
+//! from the era before the report on are still bonded when it lands. Root cancels a deferred
+//! slash with [`super::Call::CancelDeferredSlash`]. An offender is chilled at once, so the
+//! next election leaves it out, and nominations of it made before the report stop counting
+//! ([`LAST_SLASHED`]). A validator is slashed at most once per era, by the largest share
+//! reported for it: a second report adds only the difference. A stash slashed to nothing stops
+//! staking.
+//!
+//! Only validators with an exposure (elected by staking) can be slashed: while the consensus
+//! engines keep the genesis validators (issue 17's item 2), a genesis validator staking did
+//! not elect is chilled, not slashed.
 //!
 //! What a slash takes comes off the active bond first, then the unbonding chunks, latest
 //! first; it is burnt, and the issuance falls by exactly that.
@@ -49,6 +57,11 @@ pub static UNAPPLIED_SLASHES: StorageMap<EraIndex, Vec<UnappliedSlash>> =
 pub static VALIDATOR_SLASH_IN_ERA: StorageMap<(EraIndex, AccountId), Perbill> =
     StorageMap::new(super::NAME, "ValidatorSlashInEra");
 
+/// The latest era each validator was reported slashed in: nominations of it submitted
+/// before then no longer count (FRAME's rule for nominators of a slashed validator).
+pub static LAST_SLASHED: StorageMap<AccountId, EraIndex> =
+    StorageMap::new(super::NAME, "LastSlashed");
+
 /// Reports that `validator` committed an offence worth `fraction` of its stake in the active
 /// era: chills it and defers the slash.
 pub fn report<E: Events>(
@@ -66,6 +79,7 @@ pub fn report<E: Events>(
         .get(&mut ctx.state, &key)?
         .unwrap_or_default();
     super::chill(ctx, validator)?;
+    LAST_SLASHED.insert(&mut ctx.state, validator, &era);
     if fraction <= before || ERAS_STAKERS_OVERVIEW.get(&mut ctx.state, &key)?.is_none() {
         // Slashed as much already, or not at stake in this era: chilled only.
         return Ok(());
@@ -101,6 +115,8 @@ pub fn cancel<E: Events>(ctx: &mut Context<'_, E>, era: EraIndex, indices: &[u32
     let mut kept = Vec::with_capacity(waiting.len());
     for (index, slash) in waiting.into_iter().enumerate() {
         if indices.contains(&(index as u32)) {
+            // A later report for that era may slash it again.
+            VALIDATOR_SLASH_IN_ERA.remove(&mut ctx.state, &(slash.offence_era, slash.validator));
             ctx.deposit_event(Event::SlashCancelled {
                 slash_era: era,
                 validator: slash.validator,
@@ -165,7 +181,15 @@ fn slash_stash<E: Events>(
     let wanted = amount.min(ledger.total).saturating_sub(left);
     let burnt = balances::slash_reserved(ctx, stash, wanted)?;
     ledger.total = ledger.total.saturating_sub(burnt);
-    LEDGER.insert(&mut ctx.state, stash, &ledger);
+    if ledger.total == 0 {
+        // Nothing left bonded: the stash stops staking, and its place is free.
+        super::chill(ctx, stash)?;
+        LEDGER.remove(&mut ctx.state, stash);
+        super::BONDED.remove(&mut ctx.state, stash);
+        super::PAYEE.remove(&mut ctx.state, stash);
+    } else {
+        LEDGER.insert(&mut ctx.state, stash, &ledger);
+    }
     if burnt > 0 {
         ctx.deposit_event(Event::Slashed {
             staker: *stash,
