@@ -69,12 +69,6 @@ const RESERVE: Call = Call::Registrar(registrar::Call::Reserve);
 fn any_account_onboards_a_para_after_the_delay_and_gets_every_deposit_back() {
     let mut relay = Relay::new();
     let bob = Pair::dev("Bob").public();
-    let issuance = |relay: &Relay| {
-        balances::TOTAL_ISSUANCE
-            .get(&mut relay.state())
-            .unwrap()
-            .unwrap()
-    };
 
     // Ids are handed out in turn from 2000, each for a deposit held by the registrar.
     assert_eq!(
@@ -180,8 +174,8 @@ fn any_account_onboards_a_para_after_the_delay_and_gets_every_deposit_back() {
     assert_eq!(relay.free(&charlie), before + PARA_ID_DEPOSIT);
     assert_eq!(relay.free(&POT), 0);
     assert_eq!(
-        issuance(&relay),
-        issuance(&Relay::new()) - relay.fees,
+        relay.issuance(),
+        Relay::new().issuance() - relay.fees,
         "nothing minted or burnt but the fees"
     );
 

@@ -143,13 +143,7 @@ fn genesis_stakers_elect_era_zero_and_their_bonds_are_reserved() {
 #[test]
 fn a_newcomer_bonds_validates_and_is_elected_with_a_nominators_backing() {
     let mut relay = Relay::from_spec(&spec());
-    let issuance = |relay: &Relay| {
-        balances::TOTAL_ISSUANCE
-            .get(&mut relay.state())
-            .unwrap()
-            .unwrap()
-    };
-    let before = issuance(&relay);
+    let before = relay.issuance();
     let eve_free = relay.free(&id("Eve"));
 
     let events = relay.dispatch("Eve", bond(50_000 * UNIT)).unwrap();
@@ -213,7 +207,7 @@ fn a_newcomer_bonds_validates_and_is_elected_with_a_nominators_backing() {
         .unwrap();
     assert_eq!(total, 450_000 * UNIT);
     // Bonding moves funds, it creates none: the issuance only lost the burnt fees.
-    assert_eq!(issuance(&relay), before - relay.fees);
+    assert_eq!(relay.issuance(), before - relay.fees);
     assert_eq!(
         relay.free(&id("Eve")) + reserved(&relay, "Eve"),
         eve_free - eve_fees
@@ -480,16 +474,10 @@ fn an_ended_eras_inflation_is_paid_by_points_commission_and_exposure() {
     );
 
     // The era ends: its payout is the issuance's 10 % a year for its blocks' time.
-    let issuance = |relay: &Relay| {
-        balances::TOTAL_ISSUANCE
-            .get(&mut relay.state())
-            .unwrap()
-            .unwrap()
-    };
-    let before = issuance(&relay);
+    let before = relay.issuance();
     let events = run_to_era(&mut relay, era + 1);
     // With an author, fees are paid to it, not burnt: the issuance has not moved.
-    assert_eq!(issuance(&relay), before);
+    assert_eq!(relay.issuance(), before);
     let era_ms = u128::from(SESSION * ERA_SESSIONS) * 2_000;
     let expected = before / 10 * era_ms / 31_557_600_000;
     assert!(events.contains(&StakingEvent::EraPaid {
@@ -520,7 +508,7 @@ fn an_ended_eras_inflation_is_paid_by_points_commission_and_exposure() {
         .unwrap()
         .unwrap()
         .active;
-    let before = issuance(&relay);
+    let before = relay.issuance();
     let events = staking_events(relay.dispatch("Bob", payout("Alice", era)).unwrap());
     let commission = expected / 10;
     let half = (expected - commission) / 2;
@@ -540,7 +528,7 @@ fn an_ended_eras_inflation_is_paid_by_points_commission_and_exposure() {
         ]
     );
     // Minted exactly what was paid; Ferdie's reward went to his bond.
-    assert_eq!(issuance(&relay), before + commission + 2 * half);
+    assert_eq!(relay.issuance(), before + commission + 2 * half);
     let ledger = LEDGER
         .get(&mut relay.state(), &id("Ferdie"))
         .unwrap()
@@ -666,13 +654,7 @@ fn backers_of_an_invalid_candidate_are_chilled_and_slashed_with_their_nominators
 
     // At the deferred era's start Alice loses all her bond and Ferdie his part behind her;
     // the issuance falls by exactly that. Bob keeps his.
-    let issuance = |relay: &Relay| {
-        balances::TOTAL_ISSUANCE
-            .get(&mut relay.state())
-            .unwrap()
-            .unwrap()
-    };
-    let before = issuance(&relay);
+    let before = relay.issuance();
     let fees_before = relay.fees;
     let events = run_to_era(&mut relay, apply_at);
     // The era planned right after the offences leaves both offenders out; the next has Bob
@@ -695,7 +677,7 @@ fn backers_of_an_invalid_candidate_are_chilled_and_slashed_with_their_nominators
         amount: ferdie_behind_alice,
     }));
     assert_eq!(
-        issuance(&relay),
+        relay.issuance(),
         before - bond - ferdie_behind_alice - (relay.fees - fees_before)
     );
     assert_eq!(reserved(&relay, "Alice"), 0);

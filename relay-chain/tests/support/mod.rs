@@ -54,6 +54,14 @@ impl Relay {
         State::new(&self.nodes, self.head.state_root)
     }
 
+    /// The total issuance.
+    pub(crate) fn issuance(&self) -> Balance {
+        balances::TOTAL_ISSUANCE
+            .get(&mut self.state())
+            .unwrap()
+            .unwrap()
+    }
+
     /// `who`'s free balance.
     pub(crate) fn free(&self, who: &AccountId) -> Balance {
         system::ACCOUNT
