@@ -692,3 +692,43 @@ fn backers_of_an_invalid_candidate_are_chilled_and_slashed_with_their_nominators
     assert_eq!(ledger.active, 100_000 * UNIT - ferdie_behind_alice);
     assert_eq!(reserved(&relay, "Bob"), bond);
 }
+
+#[test]
+fn the_block_that_elects_an_era_counts_the_elections_weight() {
+    let mut relay = Relay::from_spec(&spec());
+    relay.dispatch("Ferdie", bond(100_000 * UNIT)).unwrap();
+    relay
+        .dispatch("Ferdie", nominate(&["Alice", "Bob"]))
+        .unwrap();
+    let inherent_weight = |events: &[Event]| {
+        events
+            .iter()
+            .find_map(|event| match event {
+                Event::System(system::Event::ExtrinsicSuccess { dispatch_info }) => {
+                    Some(dispatch_info.weight.ref_time)
+                }
+                _ => None,
+            })
+            .unwrap()
+    };
+    let mut plain = None;
+    for _ in 0..SESSION * ERA_SESSIONS * 2 {
+        let events = relay.block(vec![]);
+        let weight = inherent_weight(&events);
+        let elected = events
+            .iter()
+            .any(|e| matches!(e, Event::Staking(StakingEvent::StakersElected { .. })));
+        let Some(plain) = plain.filter(|_| elected) else {
+            if !elected {
+                plain = Some(weight);
+            }
+            continue;
+        };
+        // Four candidates voting for themselves and Ferdie: five voters, four candidates.
+        let work =
+            5 * staking::ELECTION_WEIGHT_PER_VOTER + 4 * staking::ELECTION_WEIGHT_PER_CANDIDATE;
+        assert_eq!(weight, plain + work);
+        return;
+    }
+    panic!("no election in two eras");
+}

@@ -271,6 +271,9 @@ pub struct Context<'a, E> {
     pub version: Option<crate::RuntimeVersion>,
     phase: Phase,
     events: Vec<EventRecord<E>>,
+    /// Weight used by work a call's declared weight cannot foresee (what a hook finds in
+    /// state, such as an era's election), added to the block's by the executive.
+    used_beyond_declared: Weight,
 }
 
 impl<'a, E> Context<'a, E> {
@@ -283,6 +286,7 @@ impl<'a, E> Context<'a, E> {
             version: None,
             phase: Phase::Initialization,
             events: Vec::new(),
+            used_beyond_declared: 0,
         }
     }
 
@@ -303,6 +307,16 @@ impl<'a, E> Context<'a, E> {
     /// Sets the phase for events that follow.
     pub fn set_phase(&mut self, phase: Phase) {
         self.phase = phase;
+    }
+
+    /// Records `weight` used beyond what the running call declared: the block counts it.
+    pub fn consume_weight(&mut self, weight: Weight) {
+        self.used_beyond_declared = self.used_beyond_declared.saturating_add(weight);
+    }
+
+    /// The weight recorded by [`Self::consume_weight`] since the last call, reset to 0.
+    pub fn take_consumed_weight(&mut self) -> Weight {
+        core::mem::take(&mut self.used_beyond_declared)
     }
 
     /// Events so far.

@@ -458,7 +458,11 @@ impl<'a, R: Runtime> Executive<'a, R> {
         self.ctx.set_phase(Phase::ApplyExtrinsic(self.applied));
         self.ctx.state.start_transaction();
         let events_before = self.ctx.event_count();
-        match call.dispatch(&mut self.ctx, Origin::None) {
+        self.ctx.take_consumed_weight();
+        let dispatched = call.dispatch(&mut self.ctx, Origin::None);
+        // What the inherent found to do in state (an era's election) counts in the block.
+        let weight = weight.saturating_add(self.ctx.take_consumed_weight());
+        match dispatched {
             Ok(()) => {
                 self.ctx.state.commit_transaction()?;
                 self.ctx.deposit_event(system::Event::ExtrinsicSuccess {

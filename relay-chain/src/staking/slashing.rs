@@ -154,12 +154,16 @@ pub fn apply_due<E: Events>(ctx: &mut Context<'_, E>, era: EraIndex) -> CallResu
     Ok(())
 }
 
+/// Weight of slashing one stash (its ledger, its reserve, the issuance).
+const WEIGHT_PER_SLASHED_STASH: tessera_runtime::dispatch::Weight = 50_000_000;
+
 /// Burns up to `amount` of `stash`'s bond: active first, then unbonding chunks, latest first.
 fn slash_stash<E: Events>(
     ctx: &mut Context<'_, E>,
     stash: &AccountId,
     amount: Balance,
 ) -> Result<(), CallError> {
+    ctx.consume_weight(WEIGHT_PER_SLASHED_STASH);
     let Some(mut ledger) = LEDGER.get(&mut ctx.state, stash)? else {
         return Ok(());
     };
