@@ -155,6 +155,31 @@ async function xcmTransfer (paraA, paraB) {
   }
 }
 
+// Staking as a wallet sees it: the dev validators' bonds and terms, then Eve bonds (moving
+// funds to her reserved balance) and nominates Alice, read back through the same queries a
+// staking dashboard makes.
+async function staking (api) {
+  const eve = keyring.addFromUri('//Eve');
+  assert.equal((await api.query.staking.bonded(alice.address)).toString(), alice.address);
+  const aliceLedger = (await api.query.staking.ledger(alice.address)).unwrap();
+  assert.equal(aliceLedger.active.toBigInt(), 100_000n * UNIT, "Alice's dev bond");
+  assert.ok((await api.query.staking.validators(alice.address)).isSome, 'Alice is a candidate');
+  const era = (await api.query.staking.activeEra()).unwrap().index.toNumber();
+  const exposure = await api.query.staking.erasStakersOverview([era, alice.address]);
+  assert.equal(exposure.unwrap().own.toBigInt(), 100_000n * UNIT, "Alice's exposure in the era");
+
+  const bond = 1_000n * UNIT;
+  const reservedBefore = (await api.query.system.account(eve.address)).data.reserved.toBigInt();
+  const { events } = await sendFinalized(api, api.tx.staking.bond(bond, 'Stash'), eve);
+  assert.ok(events.some(({ event }) => api.events.staking.Bonded.is(event)), 'a Staking.Bonded event');
+  await sendFinalized(api, api.tx.staking.nominate([alice.address]), eve);
+  const account = await api.query.system.account(eve.address);
+  assert.equal(account.data.reserved.toBigInt() - reservedBefore, bond, "Eve's bond is reserved");
+  const nominations = (await api.query.staking.nominators(eve.address)).unwrap();
+  assert.deepEqual(nominations.targets.map((t) => t.toString()), [alice.address]);
+  log(`staking: Eve bonded ${bond} and nominates Alice (era ${era})`);
+}
+
 const relay = await connect(endpoint('TESSERA_RELAY'));
 const fullNode = await connect(endpoint('TESSERA_FULL_NODE'));
 const paraA = await connect(endpoint('TESSERA_PARA_1000'));
@@ -168,6 +193,7 @@ try {
   log(`connected to ${(await relay.rpc.system.chain()).toString()}; Alice has ${account.data.free.toHuman()}`);
 
   await transferKeepAlive(relay, 'relay');
+  await staking(relay);
   await transferKeepAlive(paraA, 'para 1000');
   await hundredTransfers(relay, fullNode);
   await xcmTransfer(paraA, paraB);
