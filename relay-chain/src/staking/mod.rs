@@ -134,6 +134,25 @@ pub struct StakingLedger {
     pub unlocking: Vec<UnlockChunk>,
 }
 
+impl StakingLedger {
+    /// Takes up to `amount` out of the unbonding chunks, latest first; returns what it took.
+    fn take_unlocking(&mut self, amount: Balance) -> Balance {
+        let mut left = amount;
+        while left > 0 {
+            let Some(chunk) = self.unlocking.last_mut() else {
+                break;
+            };
+            let taken = chunk.value.min(left);
+            chunk.value = chunk.value.saturating_sub(taken);
+            left = left.saturating_sub(taken);
+            if chunk.value == 0 {
+                self.unlocking.pop();
+            }
+        }
+        amount.saturating_sub(left)
+    }
+}
+
 /// Where a stash's rewards go.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub enum RewardDestination {
@@ -954,10 +973,7 @@ fn withdraw_unbonded<E: Events>(ctx: &mut Context<'_, E>, stash: &AccountId) -> 
     ledger.total = ledger.total.saturating_sub(freed);
     balances::unreserve(ctx, stash, freed)?;
     if ledger.total == 0 {
-        chill(ctx, stash)?;
-        LEDGER.remove(&mut ctx.state, stash);
-        BONDED.remove(&mut ctx.state, stash);
-        PAYEE.remove(&mut ctx.state, stash);
+        stop_staking(ctx, stash)?;
     } else {
         LEDGER.insert(&mut ctx.state, stash, &ledger);
     }
@@ -970,24 +986,21 @@ fn withdraw_unbonded<E: Events>(ctx: &mut Context<'_, E>, stash: &AccountId) -> 
     Ok(())
 }
 
+/// Forgets a stash with nothing bonded: its role, ledger, controller and payee.
+fn stop_staking<E: Events>(ctx: &mut Context<'_, E>, stash: &AccountId) -> CallResult {
+    chill(ctx, stash)?;
+    LEDGER.remove(&mut ctx.state, stash);
+    BONDED.remove(&mut ctx.state, stash);
+    PAYEE.remove(&mut ctx.state, stash);
+    Ok(())
+}
+
 fn rebond<E: Events>(ctx: &mut Context<'_, E>, stash: &AccountId, value: Balance) -> CallResult {
     let mut ledger = ledger(ctx, stash)?;
     if ledger.unlocking.is_empty() {
         return Err(error(Error::NoUnlockChunk));
     }
-    let mut wanted = value;
-    while wanted > 0 {
-        let Some(chunk) = ledger.unlocking.last_mut() else {
-            break;
-        };
-        let taken = chunk.value.min(wanted);
-        chunk.value = chunk.value.saturating_sub(taken);
-        wanted = wanted.saturating_sub(taken);
-        if chunk.value == 0 {
-            ledger.unlocking.pop();
-        }
-    }
-    let rebonded = value.saturating_sub(wanted);
+    let rebonded = ledger.take_unlocking(value);
     let active = ledger.active.saturating_add(rebonded);
     if active < ctx.config.existential_deposit {
         return Err(error(Error::InsufficientBond));

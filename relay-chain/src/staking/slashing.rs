@@ -167,30 +167,16 @@ fn slash_stash<E: Events>(
     let Some(mut ledger) = LEDGER.get(&mut ctx.state, stash)? else {
         return Ok(());
     };
-    let mut left = amount.min(ledger.total);
-    let from_active = left.min(ledger.active);
+    let wanted = amount.min(ledger.total);
+    let from_active = wanted.min(ledger.active);
     ledger.active = ledger.active.saturating_sub(from_active);
-    left = left.saturating_sub(from_active);
-    while left > 0 {
-        let Some(chunk) = ledger.unlocking.last_mut() else {
-            break;
-        };
-        let taken = chunk.value.min(left);
-        chunk.value = chunk.value.saturating_sub(taken);
-        left = left.saturating_sub(taken);
-        if chunk.value == 0 {
-            ledger.unlocking.pop();
-        }
-    }
-    let wanted = amount.min(ledger.total).saturating_sub(left);
+    let wanted =
+        from_active.saturating_add(ledger.take_unlocking(wanted.saturating_sub(from_active)));
     let burnt = balances::slash_reserved(ctx, stash, wanted)?;
     ledger.total = ledger.total.saturating_sub(burnt);
     if ledger.total == 0 {
         // Nothing left bonded: the stash stops staking, and its place is free.
-        super::chill(ctx, stash)?;
-        LEDGER.remove(&mut ctx.state, stash);
-        super::BONDED.remove(&mut ctx.state, stash);
-        super::PAYEE.remove(&mut ctx.state, stash);
+        super::stop_staking(ctx, stash)?;
     } else {
         LEDGER.insert(&mut ctx.state, stash, &ledger);
     }
