@@ -17,10 +17,12 @@ use tessera_relay_chain::staking::{self, MAX_NOMINATIONS};
 use tessera_relay_chain::{
     inclusion, Address, Call, ChainSpec, GenesisStaker, GenesisStakerRole, RelayRuntime, UNIT,
 };
+use tessera_runtime::consensus::PreDigest;
 use tessera_runtime::executive::execute_block;
 use tessera_runtime::extrinsic::Extrinsic;
-use tessera_runtime::parachain::build_block;
-use tessera_runtime::{AccountId, Balance, Hash};
+use tessera_runtime::parachain::{build_block_with_digest, BuiltBlock};
+use tessera_runtime::state::State;
+use tessera_runtime::{AccountId, Balance, Hash, Header};
 
 const CANDIDATES: usize = 1_000;
 const NOMINATORS: usize = 20_000;
@@ -122,11 +124,11 @@ fn phragmen_alone(stakers: &Stakers, seats: usize) -> Duration {
     )
 }
 
-/// A chain whose genesis bonded every staker, and whose every block starts a session that
-/// plans an era.
+/// A chain whose genesis bonded every staker, and whose every slot is an epoch, so each block
+/// after the first starts a session that plans an era.
 fn chain_spec(stakers: &Stakers, seats: u32) -> ChainSpec {
     let mut spec = ChainSpec::dev_with_validators(4);
-    spec.genesis.session_length = Some(1);
+    spec.genesis.epoch_length = 1;
     let staking = spec.genesis.staking.as_mut().expect("dev staking");
     staking.validator_count = seats;
     staking.sessions_per_era = 1;
@@ -154,6 +156,36 @@ fn chain_spec(stakers: &Stakers, seats: u32) -> ChainSpec {
     spec
 }
 
+/// The block after `parent` in `slot`, with the empty parachains inherent.
+fn build(nodes: &BTreeMap<Hash, Vec<u8>>, parent: &Header, slot: u64) -> BuiltBlock {
+    let inherent = Extrinsic::<Call> {
+        signature: None,
+        call: Call::ParaInclusion(inclusion::Call::Enter {
+            parent_header: parent.clone(),
+            bitfields: vec![],
+            backed: vec![],
+            disputes: vec![],
+            pvf_checks: vec![],
+        }),
+    }
+    .to_opaque();
+    let claim = PreDigest::Secondary {
+        authority_index: 0,
+        slot,
+    };
+    let built = build_block_with_digest::<RelayRuntime>(
+        State::new(nodes, parent.state_root),
+        parent,
+        std::slice::from_ref(&inherent),
+        vec![claim.to_digest_item()],
+        None,
+        &mut || false,
+    )
+    .expect("the block");
+    assert!(built.rejected.is_empty());
+    built
+}
+
 fn main() {
     let stakers = stakers();
     println!(
@@ -166,28 +198,14 @@ fn main() {
             .build_genesis()
             .expect("genesis with the stakers");
         let genesis_time = started.elapsed();
-        let nodes: BTreeMap<Hash, Vec<u8>> = genesis.state.new_nodes.into_iter().collect();
-        let inherent = Extrinsic::<Call> {
-            signature: None,
-            call: Call::ParaInclusion(inclusion::Call::Enter {
-                parent_header: genesis.header.clone(),
-                bitfields: vec![],
-                backed: vec![],
-                disputes: vec![],
-                pvf_checks: vec![],
-            }),
-        }
-        .to_opaque();
-        let built = build_block::<RelayRuntime>(
-            &nodes,
-            &genesis.header,
-            std::slice::from_ref(&inherent),
-            None,
-        )
-        .expect("the era's block");
-        assert!(built.rejected.is_empty());
+        let mut nodes: BTreeMap<Hash, Vec<u8>> = genesis.state.new_nodes.into_iter().collect();
+        // Block #1 starts epoch 0 (and the chain); block #2, in the next slot's epoch, starts
+        // session 1, which activates the era genesis planned and plans the next.
+        let first = build(&nodes, &genesis.header, 1);
+        nodes.extend(first.changes.new_nodes);
+        let built = build(&nodes, &first.block.header, 2);
         let block = built.block;
-        let root = genesis.header.state_root;
+        let root = first.block.header.state_root;
         let native = median(
             || drop(execute_block::<RelayRuntime>(&nodes, root, &block, false).unwrap()),
             3,

@@ -166,6 +166,7 @@ fn runtime_api(fixture: &Fixture, host: &ValidationHost) {
                     parent: parent.clone(),
                     author: None,
                     extrinsics: block.extrinsics.clone(),
+                    pre_runtime: Vec::new(),
                 };
                 host.build_block(code_hash, code, shared.clone(), &request, true, deadline())
                     .unwrap();

@@ -305,7 +305,7 @@ impl Client {
             .header(&meta.finalized_hash)?
             .ok_or(StoreError::MissingBlock(meta.finalized_hash))?;
         let root_data = if meta.finalized_number == 0 {
-            BlockData::genesis(config.genesis_randomness)
+            BlockData::genesis(&config)
         } else {
             block_data(&store, &meta.finalized_hash)?
         };
@@ -903,6 +903,7 @@ impl Client {
             parent: parent.clone(),
             author: Some(key.public()),
             extrinsics,
+            pre_runtime: vec![claim.pre_digest.clone()],
         };
         let deadline = deadline.unwrap_or_else(|| Instant::now() + UNHURRIED_BUILD);
         let root = parent.state_root;
@@ -961,11 +962,9 @@ impl Client {
             .filter_map(|(_, hash)| *hash)
             .collect();
         let extrinsics = std::mem::take(&mut built.block.extrinsics);
-        // The runtime's header (its author digest among its logs) with the slot claim first,
-        // then sealed.
-        let mut header = built.block.header;
-        header.digest.logs.insert(0, claim.pre_digest);
-        let header = seal_header(&key, header);
+        // The runtime's header (the slot claim, the author digest and the runtime's consensus
+        // logs), sealed.
+        let header = seal_header(&key, built.block.header);
         let checked = self
             .engine
             .check(&header)

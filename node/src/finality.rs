@@ -17,6 +17,7 @@ use tessera_consensus::finality::{
     Justification, Output, SignedVote, Target, VotingRule, MAX_MESSAGE_BYTES,
 };
 use tessera_consensus::{AuthorityKey, BlockTree, PeerId as EnginePeer};
+use tessera_runtime::consensus::ScheduledChange;
 use tessera_runtime::{AccountId, BlockNumber, Hash, Header};
 
 /// Why the voter could not start.
@@ -197,6 +198,61 @@ struct VoterRecord {
 
 const VOTER_KEY: &[u8] = b"finality-voter";
 
+/// Where the authority set in force is kept, once a change was enacted.
+const SET_KEY: &[u8] = b"finality-set";
+
+/// The authority set in force and the block that enacted it.
+#[derive(Clone, Debug, Encode, Decode)]
+struct SetRecord {
+    set_id: u64,
+    authorities: Vec<(AccountId, u64)>,
+    enacted_at: Hash,
+}
+
+/// The authority set in force above the finalized block `root`: the genesis validators until
+/// a change is enacted, then the last stored one. A change signalled in `root` itself (no
+/// delay) whose set was not stored yet (a crash between the two writes) is enacted here.
+fn load_set(client: &crate::client::Client, root: &Header) -> Result<AuthoritySet, FinalityError> {
+    let stored = match client.store().aux(SET_KEY)? {
+        None => None,
+        Some(bytes) => {
+            Some(
+                SetRecord::decode(&mut &bytes[..]).map_err(|e| StoreError::Corrupt {
+                    what: "finality authority set",
+                    reason: e.to_string(),
+                })?,
+            )
+        }
+    };
+    let root_hash = root.hash();
+    let set = match &stored {
+        Some(record) => AuthoritySet::new(record.set_id, record.authorities.clone())?,
+        None => AuthoritySet::equal(0, client.authorities().iter().copied())?,
+    };
+    let enacted_here = stored.as_ref().is_some_and(|r| r.enacted_at == root_hash);
+    match ScheduledChange::from_header(root) {
+        Ok(Some(change)) if change.delay == 0 && !enacted_here && root.number > 0 => {
+            let next = AuthoritySet::new(set.set_id().saturating_add(1), change.next_authorities)?;
+            store_set(client, &next, root_hash)?;
+            Ok(next)
+        }
+        _ => Ok(set),
+    }
+}
+
+fn store_set(
+    client: &crate::client::Client,
+    set: &AuthoritySet,
+    enacted_at: Hash,
+) -> Result<(), StoreError> {
+    let record = SetRecord {
+        set_id: set.set_id(),
+        authorities: set.authorities().to_vec(),
+        enacted_at,
+    };
+    client.store().set_aux(SET_KEY, &record.encode())
+}
+
 fn load_record(client: &crate::client::Client) -> Result<VoterRecord, StoreError> {
     match client.store().aux(VOTER_KEY)? {
         None => Ok(VoterRecord::default()),
@@ -217,11 +273,11 @@ impl FinalityService {
         key: Option<AuthorityKey>,
     ) -> Result<Self, FinalityError> {
         let client = shared.client();
-        let set = AuthoritySet::equal(0, client.authorities().iter().copied())?;
         let meta = client.info()?;
         let root = client
             .header(&meta.finalized_hash)?
             .ok_or(StoreError::MissingBlock(meta.finalized_hash))?;
+        let set = load_set(&client, &root)?;
         let voted = load_record(&client)?;
         let config = config_for_slot(client.slot_duration().as_millis() as u64);
         let own = key.as_ref().map(AuthorityKey::public);
@@ -402,6 +458,18 @@ impl FinalityService {
                         "finality voter equivocated"
                     );
                 }
+                Output::NewAuthoritySet { set, enacted_at } => {
+                    tracing::info!(
+                        set_id = set.set_id(),
+                        authorities = set.len(),
+                        number = enacted_at.number,
+                        "finality authority set changed"
+                    );
+                    let stored = store_set(&self.shared.client(), &set, enacted_at.hash);
+                    if let Err(err) = stored {
+                        tracing::error!(%err, "cannot store the new finality authority set");
+                    }
+                }
                 Output::Verified(_) => {}
                 Output::Misbehaviour(id, _) if Some(id) == judged => {}
                 Output::Misbehaviour(id, error) => {
@@ -429,10 +497,11 @@ impl FinalityService {
         let FinalityMessage::Vote(vote) = message else {
             return Ok(());
         };
-        if Some(vote.id) != self.own || vote.round < self.voted.round {
+        let latest = (self.voted.set_id, self.voted.round);
+        if Some(vote.id) != self.own || (vote.set_id, vote.round) < latest {
             return Ok(());
         }
-        let mut record = if vote.round > self.voted.round || vote.set_id != self.voted.set_id {
+        let mut record = if (vote.set_id, vote.round) > latest {
             VoterRecord {
                 set_id: vote.set_id,
                 round: vote.round,

@@ -624,6 +624,7 @@ impl ValidationHost {
                     .map(|(index, why)| (index as usize, why))
                     .collect(),
                 tried: built.tried as usize,
+                weight: built.weight,
             }),
             Ok(Err(reason)) => Err(ExecutionError::Refused(reason)),
             Err(err) => Err(bad_output(wasm::api::BLOCK_BUILDER_BUILD_BLOCK, err)),

@@ -113,9 +113,6 @@ pub struct GenesisConfig {
     /// ([`ApprovalConfig::dev_for`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval: Option<ApprovalConfig>,
-    /// Blocks per session; the epoch length if absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub session_length: Option<u32>,
     /// Staking's parameters and genesis stakers; without it, staking's calls are refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub staking: Option<GenesisStaking>,
@@ -495,7 +492,6 @@ impl ChainSpec {
                 paras: Vec::new(),
                 hrmp_channels: Vec::new(),
                 approval: Some(ApprovalConfig::dev_for(validators)),
-                session_length: None,
                 staking: Some(GenesisStaking::dev(
                     &DEV_ACCOUNTS
                         .iter()
@@ -667,12 +663,6 @@ impl ChainSpec {
                 ));
             }
         }
-        if genesis.session_length == Some(0) {
-            return Err(invalid(
-                "genesis.sessionLength".into(),
-                "at least one block".into(),
-            ));
-        }
         if let Some(staking) = &genesis.staking {
             let balances = genesis.balances.iter().map(|(a, b)| (a.0, *b)).collect();
             if let Some((field, reason)) = staking.problem(&balances) {
@@ -712,10 +702,7 @@ impl ChainSpec {
             session::SLOT_DURATION.put(&mut ctx.state, &config.slot_duration_ms);
             session::EPOCH_LENGTH.put(&mut ctx.state, &config.epoch_length);
             configuration::APPROVAL.put(&mut ctx.state, &config.approval_config());
-            let session_length = config
-                .session_length
-                .unwrap_or_else(|| u32::try_from(config.epoch_length).unwrap_or(u32::MAX));
-            session::SESSION_LENGTH.put(&mut ctx.state, &session_length);
+            crate::babe::genesis(&mut ctx.state, &validators, [0; 32]);
             if let Some(staking) = &config.staking {
                 let stakers: Vec<_> = staking
                     .stakers

@@ -701,8 +701,6 @@ impl<E: Bounds> Dispatch<E> for Call {
         if parent_header.hash() != parent_hash || parent_header.number.saturating_add(1) != now {
             return Err(error(Error::WrongParentHeader));
         }
-        // Sessions (and with them staking's eras) turn before anything else of the block.
-        session::on_block(ctx)?;
         crate::staking::rewards::reward_author(ctx)?;
         let validators = session::validators(&mut ctx.state)?;
         // Disputes first: the validators they disable do not count in this block either.

@@ -45,6 +45,7 @@ mod prelude {
 
 #[cfg(feature = "std")]
 pub mod availability;
+pub mod babe;
 #[cfg(feature = "std")]
 mod chain_spec;
 pub mod configuration;
@@ -52,6 +53,7 @@ pub mod disputes;
 pub mod election;
 #[cfg(feature = "std")]
 mod error;
+pub mod grandpa;
 pub mod inclusion;
 pub mod messaging;
 #[cfg(feature = "std")]
@@ -105,6 +107,12 @@ impl Runtime for RelayRuntime {
     };
     #[cfg(feature = "std")]
     const CODE: &'static [u8] = WASM_BINARY;
+
+    fn on_initialize(
+        ctx: &mut tessera_runtime::dispatch::Context<'_, Event>,
+    ) -> tessera_runtime::dispatch::CallResult {
+        babe::on_initialize(ctx)
+    }
     const CONFIG: RuntimeConfig = RuntimeConfig {
         existential_deposit: UNIT / 100,
         // The next version's visible change: half the base fee.
@@ -217,6 +225,10 @@ tessera_runtime::compose_runtime! {
             error: staking::Error,
             storage: staking::storage_metadata,
         },
+        /// Epochs, their authorities and randomness.
+        16 => Babe { storage: babe::storage_metadata, },
+        /// The finality authority set's id.
+        17 => Grandpa { storage: grandpa::storage_metadata, },
     }
     inherents { ParaInclusion }
 }

@@ -74,6 +74,8 @@ fn v15_names_modules_storage_calls_events_errors_and_the_extrinsic() {
             ("Hrmp", 13),
             ("TransactionPayment", 14),
             ("Staking", 15),
+            ("Babe", 16),
+            ("Grandpa", 17),
         ]
     );
     let types = &meta.types;
@@ -271,7 +273,7 @@ fn v14_describes_the_extrinsic_as_substrates_unchecked_extrinsic() {
     let RuntimeMetadata::V14(meta) = decode(14) else {
         panic!("not V14")
     };
-    assert_eq!(meta.pallets.len(), 16);
+    assert_eq!(meta.pallets.len(), 18);
     let extrinsic = meta.types.resolve(meta.extrinsic.ty.id).unwrap();
     assert_eq!(
         extrinsic.path.segments,

@@ -9,7 +9,7 @@ use tessera_relay_chain::staking::{
     self, ActiveEraInfo, Event as StakingEvent, IndividualExposure, Perbill, RewardDestination,
     ValidatorPrefs, ACTIVE_ERA, CURRENT_ERA, LEDGER, MAX_NOMINATIONS,
 };
-use tessera_relay_chain::{Call, ChainSpec, Event, UNIT};
+use tessera_relay_chain::{session, Call, ChainSpec, Event, UNIT};
 use tessera_runtime::crypto::Pair;
 use tessera_runtime::dispatch::DispatchError;
 use tessera_runtime::extrinsic::MultiAddress;
@@ -27,7 +27,7 @@ const ERA_SESSIONS: u32 = 2;
 /// The 4-validator local chain with short sessions and eras, electing 3 of its candidates.
 fn spec() -> ChainSpec {
     let mut spec = ChainSpec::dev_with_validators(4);
-    spec.genesis.session_length = Some(SESSION);
+    spec.genesis.epoch_length = u64::from(SESSION);
     let staking = spec.genesis.staking.as_mut().unwrap();
     staking.validator_count = 3;
     staking.sessions_per_era = ERA_SESSIONS;
@@ -240,7 +240,13 @@ fn unbonded_funds_wait_the_bonding_duration_and_rebond_takes_them_back() {
     assert_eq!(ledger(&relay).unwrap().unlocking[0].era, chunk_era);
     // Too early: nothing is freed.
     let events = relay.dispatch("Ferdie", withdraw.clone()).unwrap();
-    assert!(staking_events(events).is_empty());
+    let freed = staking_events(events);
+    assert!(
+        !freed
+            .iter()
+            .any(|e| matches!(e, StakingEvent::Withdrawn { .. })),
+        "{freed:?}"
+    );
     assert_eq!(reserved(&relay, "Ferdie"), 100_000 * UNIT);
     // Rebond takes 10k back; 20k stay unbonding.
     relay
@@ -547,20 +553,24 @@ fn an_ended_eras_inflation_is_paid_by_points_commission_and_exposure() {
     );
 }
 
-/// A dispute about `candidate` concluded invalid, in which dev validator `offender` (by
-/// index) said valid and the three others invalid.
-fn concluded_invalid(candidate: Hash, offender: u32) -> DisputeStatementSet {
-    let names = ["Alice", "Bob", "Charlie", "Dave"];
-    let votes = (0..4u32)
-        .map(|validator| {
-            let valid = validator == offender;
+/// A dispute about `candidate` concluded invalid, in which dev validator `offender` said valid
+/// and the session's other validators invalid.
+fn concluded_invalid(relay: &Relay, candidate: Hash, offender: &str) -> DisputeStatementSet {
+    let names = ["Alice", "Bob", "Charlie", "Dave", "Eve", "Ferdie"];
+    let validators = session::validators(&mut relay.state()).unwrap();
+    let votes = validators
+        .iter()
+        .enumerate()
+        .map(|(index, account)| {
+            let name = names.into_iter().find(|n| id(n) == *account).unwrap();
+            let valid = name == offender;
             let payload = dispute_payload(&candidate, disputes::CURRENT_SESSION, valid);
             DisputeVote {
                 candidate,
                 session: disputes::CURRENT_SESSION,
                 valid,
-                validator,
-                signature: Pair::dev(names[validator as usize]).sign(&payload),
+                validator: index as u32,
+                signature: Pair::dev(name).sign(&payload),
             }
         })
         .collect();
@@ -575,7 +585,9 @@ fn concluded_invalid(candidate: Hash, offender: u32) -> DisputeStatementSet {
 #[test]
 fn backers_of_an_invalid_candidate_are_chilled_and_slashed_with_their_nominators_after_the_deferral(
 ) {
-    let spec = spec();
+    // All four validators stay elected, so three honest ones conclude each dispute.
+    let mut spec = spec();
+    spec.genesis.staking.as_mut().unwrap().validator_count = 4;
     let mut relay = Relay::from_spec(&spec);
     relay.dispatch("Ferdie", bond(100_000 * UNIT)).unwrap();
     relay
@@ -599,8 +611,8 @@ fn backers_of_an_invalid_candidate_are_chilled_and_slashed_with_their_nominators
     // Alice, then Bob, backed candidates that disputes concluded invalid.
     let events = staking_events(relay.block_with_disputes(
         vec![
-            concluded_invalid(Hash([1; 32]), 0),
-            concluded_invalid(Hash([2; 32]), 1),
+            concluded_invalid(&relay, Hash([1; 32]), "Alice"),
+            concluded_invalid(&relay, Hash([2; 32]), "Bob"),
         ],
         vec![],
     ));
@@ -620,7 +632,8 @@ fn backers_of_an_invalid_candidate_are_chilled_and_slashed_with_their_nominators
         .unwrap();
     assert_eq!(waiting.len(), 2);
     // Reported again, the same offence adds nothing.
-    relay.block_with_disputes(vec![concluded_invalid(Hash([3; 32]), 0)], vec![]);
+    let again = concluded_invalid(&relay, Hash([3; 32]), "Alice");
+    relay.block_with_disputes(vec![again], vec![]);
     let waiting_now = staking::slashing::UNAPPLIED_SLASHES
         .get(&mut relay.state(), &apply_at)
         .unwrap()
@@ -700,21 +713,10 @@ fn the_block_that_elects_an_era_counts_the_elections_weight() {
     relay
         .dispatch("Ferdie", nominate(&["Alice", "Bob"]))
         .unwrap();
-    let inherent_weight = |events: &[Event]| {
-        events
-            .iter()
-            .find_map(|event| match event {
-                Event::System(system::Event::ExtrinsicSuccess { dispatch_info }) => {
-                    Some(dispatch_info.weight.ref_time)
-                }
-                _ => None,
-            })
-            .unwrap()
-    };
     let mut plain = None;
     for _ in 0..SESSION * ERA_SESSIONS * 2 {
         let events = relay.block(vec![]);
-        let weight = inherent_weight(&events);
+        let weight = relay.last_weight;
         let elected = events
             .iter()
             .any(|e| matches!(e, Event::Staking(StakingEvent::StakersElected { .. })));

@@ -47,6 +47,13 @@ pub trait Runtime {
     /// nodes execute: empty where none is embedded (the blob itself, and test runtimes, which
     /// run natively only).
     const CODE: &'static [u8] = &[];
+
+    /// Runs at the start of every block, after `system` and before any extrinsic (epochs and
+    /// sessions turn here); its weight ([`Context::consume_weight`]) counts in the block. A
+    /// dispatch error rolls its changes back and the block goes on.
+    fn on_initialize(_ctx: &mut Context<'_, Self::Event>) -> crate::dispatch::CallResult {
+        Ok(())
+    }
 }
 
 /// Why a transaction cannot be included (it is dropped, or the block containing it rejected).
@@ -199,6 +206,10 @@ pub enum ApplyError {
 /// Why a block is rejected.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum BlockError {
+    /// The header's digest (without its seal) is not the one executing the block deposits:
+    /// pre-runtime items in order, then the runtime's consensus logs.
+    #[error("the header's digest is not the runtime's")]
+    Digest,
     /// The header's extrinsics root is not the root of its body.
     #[error("extrinsics root mismatch: header has {header}, body gives {computed}")]
     ExtrinsicsRoot {
@@ -291,14 +302,41 @@ impl<'a, R: Runtime> Executive<'a, R> {
         parent_hash: Hash,
         author: Option<AccountId>,
     ) -> Result<Self, Error> {
+        Self::initialize_with(state, number, parent_hash, Vec::new(), author)
+    }
+
+    /// [`Self::initialize`] for a block whose header starts with the pre-runtime digest items
+    /// `pre_runtime` (the slot claim), followed by `author`'s.
+    pub fn initialize_with(
+        state: State<'a>,
+        number: BlockNumber,
+        parent_hash: Hash,
+        pre_runtime: Vec<DigestItem>,
+        author: Option<AccountId>,
+    ) -> Result<Self, Error> {
         let mut ctx = Context::new(state, number, R::CONFIG);
         ctx.version = Some(R::VERSION);
         system::initialize(&mut ctx, number, parent_hash)?;
-        let logs = author
-            .iter()
-            .map(|author| DigestItem::PreRuntime(AUTHOR_ENGINE, author.encode()))
+        let logs = pre_runtime
+            .into_iter()
+            .filter(|item| !matches!(item, DigestItem::PreRuntime(AUTHOR_ENGINE, _)))
+            .chain(
+                author
+                    .iter()
+                    .map(|author| DigestItem::PreRuntime(AUTHOR_ENGINE, author.encode())),
+            )
             .collect();
         system::DIGEST.put(&mut ctx.state, &Digest { logs });
+        ctx.set_phase(Phase::Initialization);
+        ctx.state.start_transaction();
+        ctx.take_consumed_weight();
+        let hooked = R::on_initialize(&mut ctx);
+        let hook_weight = ctx.take_consumed_weight();
+        match hooked {
+            Ok(()) => ctx.state.commit_transaction()?,
+            Err(CallError::Dispatch(_)) => ctx.state.rollback_transaction()?,
+            Err(CallError::State(err)) => return Err(err),
+        }
         let genesis_hash = system::BLOCK_HASH
             .get(&mut ctx.state, &0)?
             .unwrap_or(parent_hash);
@@ -313,7 +351,7 @@ impl<'a, R: Runtime> Executive<'a, R> {
             chain,
             author,
             fees: 0,
-            weight: 0,
+            weight: hook_weight,
             length: 0,
             applied: 0,
         })
@@ -591,6 +629,16 @@ impl<'a, R: Runtime> Executive<'a, R> {
         state.commit()
     }
 
+    /// The block's weight so far.
+    pub fn weight(&self) -> Weight {
+        self.weight
+    }
+
+    /// The block's digest so far: its pre-runtime items and the consensus logs deposited.
+    pub fn digest(&mut self) -> Result<Digest, Error> {
+        system::DIGEST.get_or_default(&mut self.ctx.state)
+    }
+
     /// Events so far.
     pub fn events(&self) -> &[crate::dispatch::EventRecord<R::Event>] {
         self.ctx.events()
@@ -660,8 +708,22 @@ pub fn execute_block_on<R: Runtime>(
     // Checked before any state is read: a malformed block costs no trie walk.
     let decoded = decode_checked::<R>(block)?;
     let author = block_author(header)?;
-    let mut executive =
-        Executive::<R>::initialize(state, header.number, header.parent_hash, author)?;
+    let unsealed = match header.digest.logs.split_last() {
+        Some((DigestItem::Seal(..), rest)) => rest,
+        _ => header.digest.logs.as_slice(),
+    };
+    let pre_runtime = unsealed
+        .iter()
+        .filter(|item| matches!(item, DigestItem::PreRuntime(..)))
+        .cloned()
+        .collect();
+    let mut executive = Executive::<R>::initialize_with(
+        state,
+        header.number,
+        header.parent_hash,
+        pre_runtime,
+        author,
+    )?;
     let signatures_verified = verify_signatures::<R>(&mut executive, &decoded)?;
 
     for (index, (extrinsic, xt)) in decoded.into_iter().zip(&block.extrinsics).enumerate() {
@@ -673,6 +735,10 @@ pub fn execute_block_on<R: Runtime>(
                 ApplyError::Invalid(error) => BlockError::InvalidExtrinsic { index, error },
                 ApplyError::State(err) => BlockError::State(err),
             })?;
+    }
+    // The consensus logs (epoch descriptors, authority set changes) are the runtime's.
+    if executive.digest()?.logs != unsealed {
+        return Err(BlockError::Digest);
     }
     let changes = executive.finalize()?;
     if changes.root != header.state_root {

@@ -40,6 +40,7 @@ extern crate alloc;
 
 pub mod block;
 mod compose;
+pub mod consensus;
 pub mod crypto;
 pub mod dispatch;
 mod error;

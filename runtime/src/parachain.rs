@@ -11,10 +11,9 @@ use crate::block::{extrinsics_root, Block, OpaqueExtrinsic};
 use crate::crypto::{AccountId, Signature};
 use crate::executive::{
     execute_block, ApplyError, BlockError, Executive, FullBlock, InvalidTransaction, Runtime,
-    AUTHOR_ENGINE,
 };
 use crate::hashing::blake2_256;
-use crate::header::{Digest, DigestItem};
+use crate::header::DigestItem;
 use crate::state::{NodeStore, State, StateChanges, StorageProof};
 use crate::wasm::ValidationOutcome;
 use crate::{BlockNumber, Hash, Header};
@@ -454,6 +453,8 @@ pub struct BuiltBlock {
     /// Index of the first extrinsic not tried: the block was full or out of time there
     /// (the input's length if every extrinsic was tried).
     pub tried: usize,
+    /// The block's weight: its extrinsics' and what its start (`on_initialize`) found to do.
+    pub weight: crate::dispatch::Weight,
 }
 
 /// How [`build_block_with`] builds.
@@ -505,9 +506,24 @@ pub fn build_block_on<R: Runtime>(
     author: Option<AccountId>,
     out_of_time: &mut dyn FnMut() -> bool,
 ) -> Result<BuiltBlock, crate::Error> {
+    build_block_with_digest::<R>(state, parent, extrinsics, Vec::new(), author, out_of_time)
+}
+
+/// [`build_block_on`] for a block whose header starts with the pre-runtime items
+/// `pre_runtime` (a relay block's slot claim): the header carries them, the author's, and the
+/// consensus logs the runtime deposits.
+pub fn build_block_with_digest<R: Runtime>(
+    state: State<'_>,
+    parent: &Header,
+    extrinsics: &[OpaqueExtrinsic],
+    pre_runtime: Vec<DigestItem>,
+    author: Option<AccountId>,
+    out_of_time: &mut dyn FnMut() -> bool,
+) -> Result<BuiltBlock, crate::Error> {
     let number = parent.number.saturating_add(1);
     let parent_hash = parent.hash();
-    let mut executive = Executive::<R>::initialize(state, number, parent_hash, author)?;
+    let mut executive =
+        Executive::<R>::initialize_with(state, number, parent_hash, pre_runtime, author)?;
     let mut included = Vec::new();
     let mut rejected = Vec::new();
     let mut tried = extrinsics.len();
@@ -529,17 +545,15 @@ pub fn build_block_on<R: Runtime>(
             Err(ApplyError::State(err)) => return Err(err),
         }
     }
+    let digest = executive.digest()?;
+    let weight = executive.weight();
     let changes = executive.finalize()?;
-    let logs = author
-        .map(|who| DigestItem::PreRuntime(AUTHOR_ENGINE, who.encode()))
-        .into_iter()
-        .collect();
     let header = Header {
         parent_hash,
         number,
         state_root: changes.root,
         extrinsics_root: extrinsics_root(&included),
-        digest: Digest { logs },
+        digest,
     };
     Ok(BuiltBlock {
         block: Block {
@@ -549,6 +563,7 @@ pub fn build_block_on<R: Runtime>(
         changes,
         rejected,
         tried,
+        weight,
     })
 }
 

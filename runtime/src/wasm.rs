@@ -269,6 +269,9 @@ pub enum BlockRejection {
     /// The author digest does not decode.
     #[error("author pre-runtime digest does not decode as an account")]
     BadAuthorDigest,
+    /// The header's digest is not the one executing the block deposits.
+    #[error("the header's digest is not the runtime's")]
+    Digest,
     /// The runtime could not read its state (a value that does not decode).
     #[error("state: {0}")]
     State(String),
@@ -288,6 +291,7 @@ impl From<crate::executive::BlockError> for BlockRejection {
                 BlockRejection::StateRoot { header, computed }
             }
             BlockError::BadAuthorDigest => BlockRejection::BadAuthorDigest,
+            BlockError::Digest => BlockRejection::Digest,
             BlockError::State(err) => BlockRejection::State(alloc::format!("{err}")),
         }
     }
@@ -729,6 +733,8 @@ pub struct BuildRequest {
     pub author: Option<AccountId>,
     /// The extrinsics to try, in order (the first is never skipped for time).
     pub extrinsics: Vec<OpaqueExtrinsic>,
+    /// Pre-runtime digest items the header starts with (a relay block's slot claim).
+    pub pre_runtime: Vec<crate::DigestItem>,
 }
 
 /// What `BlockBuilder_build_block` built (the state changes are the node's, from the commit).
@@ -740,6 +746,8 @@ pub struct BuildResult {
     pub rejected: Vec<(u32, InvalidTransaction)>,
     /// Index of the first extrinsic not tried.
     pub tried: u32,
+    /// The block's weight.
+    pub weight: u64,
 }
 
 /// Packs a pointer and a length into `validate_block`'s return value.
@@ -1026,10 +1034,11 @@ pub mod guest {
             Ok(request) => {
                 // SAFETY: a call without arguments.
                 let mut out_of_time = || unsafe { out_of_time() } == 1;
-                crate::parachain::build_block_on::<R>(
+                crate::parachain::build_block_with_digest::<R>(
                     crate::state::State::host(),
                     &request.parent,
                     &request.extrinsics,
+                    request.pre_runtime,
                     request.author,
                     &mut out_of_time,
                 )
@@ -1041,6 +1050,7 @@ pub mod guest {
                         .map(|(index, why)| (index as u32, why))
                         .collect(),
                     tried: built.tried as u32,
+                    weight: built.weight,
                 })
                 .map_err(|err| alloc::format!("{err}"))
             }

@@ -1,78 +1,15 @@
 //! The authorship pre-digest (slot, author, VRF output and proof, or the secondary marker) and
 //! the header seal.
 
-use crate::codec::decode_bounded;
 use crate::AuthorityKey;
-use parity_scale_codec::{Decode, Encode};
+use parity_scale_codec::Encode;
 use tessera_runtime::header::EngineId;
 use tessera_runtime::{DigestItem, Header, Signature};
 
+pub use tessera_runtime::consensus::PreDigest;
+
 /// The engine id of authorship digests and seals.
-pub const ENGINE_ID: EngineId = *b"BABE";
-
-/// Largest encoded pre-digest accepted.
-const MAX_PRE_DIGEST_BYTES: usize = 256;
-
-/// Who authored a block and by which right, carried in a `PreRuntime(BABE)` digest item.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
-pub enum PreDigest {
-    /// Won the slot's VRF lottery.
-    #[codec(index = 1)]
-    Primary {
-        /// Position of the author in the authority list.
-        authority_index: u32,
-        /// The slot.
-        slot: u64,
-        /// The VRF pre-output.
-        vrf_output: [u8; 32],
-        /// The VRF proof.
-        vrf_proof: [u8; 64],
-    },
-    /// The round-robin author of a slot.
-    #[codec(index = 2)]
-    Secondary {
-        /// Position of the author in the authority list.
-        authority_index: u32,
-        /// The slot.
-        slot: u64,
-    },
-}
-
-impl PreDigest {
-    /// The slot.
-    pub fn slot(&self) -> u64 {
-        match self {
-            PreDigest::Primary { slot, .. } | PreDigest::Secondary { slot, .. } => *slot,
-        }
-    }
-
-    /// The author's position in the authority list.
-    pub fn authority_index(&self) -> u32 {
-        match self {
-            PreDigest::Primary {
-                authority_index, ..
-            }
-            | PreDigest::Secondary {
-                authority_index, ..
-            } => *authority_index,
-        }
-    }
-
-    /// Whether the author won the VRF lottery.
-    pub fn is_primary(&self) -> bool {
-        matches!(self, PreDigest::Primary { .. })
-    }
-
-    /// The digest item carrying this pre-digest.
-    pub fn to_digest_item(&self) -> DigestItem {
-        DigestItem::PreRuntime(ENGINE_ID, self.encode())
-    }
-
-    /// The pre-digest of `header`, if it has a well-formed one.
-    pub fn from_header(header: &Header) -> Option<PreDigest> {
-        decode_bounded(header.pre_runtime(ENGINE_ID)?, MAX_PRE_DIGEST_BYTES).ok()
-    }
-}
+pub const ENGINE_ID: EngineId = tessera_runtime::consensus::BABE_ENGINE_ID;
 
 /// Seals `header` with `key`: appends a `Seal(BABE)` item signing the unsealed header's hash.
 pub fn seal_header(key: &AuthorityKey, mut header: Header) -> Header {

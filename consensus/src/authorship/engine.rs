@@ -1,9 +1,9 @@
 //! The authorship engine of one node: claims slots on the best chain, checks imported headers,
 //! keeps epoch randomness per chain, picks the best chain and reports author equivocations.
 
-use super::config::{primary_threshold, AuthorshipConfig};
+use super::config::AuthorshipConfig;
 use super::digest::{pre_seal_hash, split_seal, PreDigest};
-use super::epoch::EpochState;
+use super::epoch::{EpochAuthorities, EpochData};
 use super::error::ImportError;
 use super::vrf::{claim_primary, secondary_author, verify_primary};
 use crate::block_tree::BlockTree;
@@ -11,6 +11,7 @@ use crate::verify::{BatchVerifier, SignatureCheck, SignatureVerifier};
 use crate::AuthorityKey;
 use parity_scale_codec::{Decode, Encode};
 use std::collections::{BTreeMap, BTreeSet};
+use tessera_runtime::consensus::NextEpochDescriptor;
 use tessera_runtime::{AccountId, BlockNumber, DigestItem, Hash, Header};
 
 /// What the authorship engine is told.
@@ -83,26 +84,29 @@ pub struct AuthorshipStats {
 
 /// What the engine keeps per block: stored beside the block, it lets the engine resume from
 /// the finalized block after a restart.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
+///
+/// Its epoch's authority lists are stored in full with every block (shared in memory): a few
+/// hundred bytes per block at today's validator counts.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
 pub struct BlockData {
     /// The block's slot.
     pub slot: u64,
     /// Primary blocks on the chain ending at this block.
     pub primaries: u64,
-    /// The epoch randomness this block leaves for its children.
-    pub epoch: EpochState,
+    /// The block's epoch and the one announced after it.
+    pub epoch: EpochData,
     /// The slot of block #1 on this chain, where epoch 0 starts (`None` for genesis), as in
     /// BABE: a chain may start at any slot of the wall clock.
     pub origin_slot: Option<u64>,
 }
 
 impl BlockData {
-    /// The data of the genesis block.
-    pub fn genesis(randomness: [u8; 32]) -> Self {
+    /// The data of the genesis block of a chain whose first epochs `config` describes.
+    pub fn genesis(config: &AuthorshipConfig) -> Self {
         BlockData {
             slot: 0,
             primaries: 0,
-            epoch: EpochState::genesis(randomness),
+            epoch: EpochData::genesis(config.authorities.clone(), config.genesis_randomness),
             origin_slot: None,
         }
     }
@@ -114,7 +118,6 @@ pub struct CheckedHeader {
     header: Header,
     hash: Hash,
     data: BlockData,
-    index: u32,
     author: AccountId,
 }
 
@@ -135,23 +138,22 @@ impl CheckedHeader {
     }
 
     /// What the engine keeps for this block (store it to resume later).
-    pub fn data(&self) -> BlockData {
-        self.data
+    pub fn data(&self) -> &BlockData {
+        &self.data
     }
 }
 
 /// The BABE-like authorship engine of one node.
 pub struct AuthorshipEngine {
     config: AuthorshipConfig,
-    key: Option<(AuthorityKey, u32)>,
-    thresholds: Vec<u128>,
+    key: Option<AuthorityKey>,
     tree: BlockTree,
     data: BTreeMap<Hash, BlockData>,
     best: Hash,
     now: u64,
     last_claimed_slot: Option<u64>,
-    by_slot: BTreeMap<(u64, u32), Header>,
-    reported: BTreeSet<(u64, u32)>,
+    by_slot: BTreeMap<(u64, AccountId), Header>,
+    reported: BTreeSet<(u64, AccountId)>,
     /// Blocks reverted (they included an invalid candidate): fork choice never picks them or
     /// their descendants.
     reverted: BTreeSet<Hash>,
@@ -160,9 +162,10 @@ pub struct AuthorshipEngine {
 }
 
 impl AuthorshipEngine {
-    /// An engine above `genesis` (slot 0); it authors when `key` is one of the authorities.
+    /// An engine above `genesis` (slot 0); it authors in the epochs where `key` is one of the
+    /// authorities.
     pub fn new(config: AuthorshipConfig, genesis: Header, key: Option<AuthorityKey>) -> Self {
-        let data = BlockData::genesis(config.genesis_randomness);
+        let data = BlockData::genesis(&config);
         Self::resume(config, genesis, data, key)
     }
 
@@ -173,20 +176,13 @@ impl AuthorshipEngine {
         root_data: BlockData,
         key: Option<AuthorityKey>,
     ) -> Self {
-        let total = config.total_weight();
-        let thresholds = config
-            .authorities
-            .iter()
-            .map(|(_, w)| primary_threshold(config.c, *w, total))
-            .collect();
         let tree = BlockTree::new(root);
         let root = tree.root();
         let mut data = BTreeMap::new();
         data.insert(root, root_data);
-        let mut engine = AuthorshipEngine {
+        AuthorshipEngine {
             config,
-            key: None,
-            thresholds,
+            key,
             tree,
             data,
             best: root,
@@ -197,9 +193,7 @@ impl AuthorshipEngine {
             reverted: BTreeSet::new(),
             verifier: Box::new(BatchVerifier::default()),
             stats: AuthorshipStats::default(),
-        };
-        engine.set_key(key);
-        engine
+        }
     }
 
     /// Uses `verifier` for seal signatures.
@@ -228,9 +222,16 @@ impl AuthorshipEngine {
         self.data.get(hash).map(|d| d.primaries)
     }
 
-    /// The randomness of `epoch` as the chain ending at `hash` sees it (for its children).
-    pub fn epoch_randomness(&self, hash: &Hash, epoch: u64) -> Option<[u8; 32]> {
-        Some(self.data.get(hash)?.epoch.for_child(epoch)?.randomness)
+    /// The epoch of a child of `parent` in `slot`: its index, authorities and randomness, and
+    /// whether the child starts the epoch (and so must carry the next epoch's descriptor).
+    pub fn epoch_for_child(
+        &self,
+        parent: &Hash,
+        slot: u64,
+    ) -> Option<(u64, &EpochAuthorities, bool)> {
+        let data = self.data.get(parent)?;
+        let index = self.config.epoch_of(slot, data.origin_slot);
+        Some(data.epoch.for_child(index, data.origin_slot.is_none()))
     }
 
     /// The block tree above the finalized block.
@@ -244,8 +245,8 @@ impl AuthorshipEngine {
     }
 
     /// What the engine keeps for block `hash` (while it is in the tree).
-    pub fn block_data(&self, hash: &Hash) -> Option<BlockData> {
-        self.data.get(hash).copied()
+    pub fn block_data(&self, hash: &Hash) -> Option<&BlockData> {
+        self.data.get(hash)
     }
 
     /// The configuration.
@@ -319,31 +320,25 @@ impl AuthorshipEngine {
             return None;
         }
         self.last_claimed_slot = Some(slot);
-        let (key, index) = self.key.as_ref()?;
-        let parent = self.data.get(&self.best)?;
-        if parent.slot >= slot {
+        let key = self.key.as_ref()?;
+        if self.data.get(&self.best)?.slot >= slot {
             return None;
         }
-        let epoch_index = self.config.epoch_of(slot, parent.origin_slot);
-        let epoch = parent.epoch.for_child(epoch_index)?;
-        let threshold = self
-            .thresholds
-            .get(*index as usize)
-            .copied()
-            .unwrap_or_default();
+        let (epoch_index, epoch, _) = self.epoch_for_child(&self.best, slot)?;
+        let index = epoch.position(&key.public())?;
+        let threshold = epoch.threshold(self.config.c, index);
         let pre_digest = match claim_primary(key, &epoch.randomness, slot, epoch_index, threshold) {
             Some((vrf_output, vrf_proof, _)) => PreDigest::Primary {
-                authority_index: *index,
+                authority_index: index,
                 slot,
                 vrf_output,
                 vrf_proof,
             },
             None if self.config.secondary_slots
-                && secondary_author(&epoch.randomness, slot, self.config.authorities.len())
-                    == Some(*index) =>
+                && secondary_author(&epoch.randomness, slot, epoch.len()) == Some(index) =>
             {
                 PreDigest::Secondary {
-                    authority_index: *index,
+                    authority_index: index,
                     slot,
                 }
             }
@@ -362,21 +357,14 @@ impl AuthorshipEngine {
         self.data.get(hash).map(|d| d.slot)
     }
 
-    /// The key this node authors with, if it is one of the authorities.
+    /// The key this node authors with in the epochs where it is an authority.
     pub fn key(&self) -> Option<&AuthorityKey> {
-        self.key.as_ref().map(|(key, _)| key)
+        self.key.as_ref()
     }
 
     /// Sets the key this node authors with (`None`: import only).
     pub fn set_key(&mut self, key: Option<AuthorityKey>) {
-        self.key = key.and_then(|k| {
-            let index = self
-                .config
-                .authorities
-                .iter()
-                .position(|(id, _)| *id == k.public())?;
-            Some((k, u32::try_from(index).ok()?))
-        });
+        self.key = key;
     }
 
     /// Runs the import checks on `header` (counting a failure), changing nothing else.
@@ -402,9 +390,10 @@ impl AuthorshipEngine {
     }
 
     /// Checks a header a peer claims as its best, without its parent: known here, or above
-    /// the finalized block, sealed by the authority its pre-digest names, in a slot that has
+    /// the finalized block, sealed by the authority its pre-digest names in the epochs the
+    /// finalized and the best block know (their own and the announced next), in a slot that has
     /// begun, and numbered no higher than the slots since the finalized block allow. A claim
-    /// that passes can only be made by an authority, and never beyond the slot clock.
+    /// that passes can only be made by a recent authority, and never beyond the slot clock.
     pub fn check_claim(&mut self, header: &Header) -> Result<(), ImportError> {
         let root_number = self.tree.root_number();
         if header.number <= root_number || self.data.contains_key(&header.hash()) {
@@ -420,8 +409,25 @@ impl AuthorshipEngine {
                 max,
             });
         }
-        self.sealer(&pre_digest, &unsealed, signature)?;
-        Ok(())
+        let epochs: Vec<EpochAuthorities> = [self.tree.root(), self.best]
+            .iter()
+            .filter_map(|hash| self.data.get(hash))
+            .flat_map(|data| [data.epoch.current.clone(), data.epoch.next.clone()])
+            .collect();
+        let mut result = Err(ImportError::UnknownAuthority(pre_digest.authority_index()));
+        for (position, epoch) in epochs.iter().enumerate() {
+            let seen = epochs.get(..position).unwrap_or_default();
+            if seen.iter().any(|e| e.authorities == epoch.authorities) {
+                continue;
+            }
+            result = self
+                .sealer(epoch, &pre_digest, &unsealed, signature)
+                .map(|_| ());
+            if result.is_ok() {
+                break;
+            }
+        }
+        result
     }
 
     /// A header's pre-digest, the header without its seal and the seal, if its slot has begun.
@@ -438,20 +444,18 @@ impl AuthorshipEngine {
         Ok((pre_digest, unsealed, signature))
     }
 
-    /// The index and account of the authority `pre_digest` names, if `signature` is its seal
-    /// of `unsealed`.
+    /// The index and account of the authority of `epoch` that `pre_digest` names, if
+    /// `signature` is its seal of `unsealed`.
     fn sealer(
         &mut self,
+        epoch: &EpochAuthorities,
         pre_digest: &PreDigest,
         unsealed: &Header,
         signature: tessera_runtime::Signature,
     ) -> Result<(u32, AccountId), ImportError> {
         let index = pre_digest.authority_index();
-        let author = self
-            .config
-            .authorities
-            .get(index as usize)
-            .map(|(id, _)| *id)
+        let author = epoch
+            .get(index)
             .ok_or(ImportError::UnknownAuthority(index))?;
         let check = SignatureCheck {
             signer: author,
@@ -469,10 +473,12 @@ impl AuthorshipEngine {
         if header.number <= self.tree.root_number() {
             return Err(ImportError::BelowFinalized(header.number));
         }
-        let parent = *self
+        let parent = self
             .data
             .get(&header.parent_hash)
             .ok_or(ImportError::UnknownParent(header.parent_hash))?;
+        let (parent_slot, parent_primaries, parent_origin) =
+            (parent.slot, parent.primaries, parent.origin_slot);
         if self
             .tree
             .number(&header.parent_hash)
@@ -483,18 +489,26 @@ impl AuthorshipEngine {
         }
         let (pre_digest, unsealed, signature) = self.begun_slot(header)?;
         let slot = pre_digest.slot();
-        if slot <= parent.slot {
+        if slot <= parent_slot {
             return Err(ImportError::SlotNotIncreasing {
                 slot,
-                parent: parent.slot,
+                parent: parent_slot,
             });
         }
-        let epoch_index = self.config.epoch_of(slot, parent.origin_slot);
-        let mut epoch = parent
-            .epoch
-            .for_child(epoch_index)
-            .ok_or(ImportError::EpochSkip)?;
-        let (index, author) = self.sealer(&pre_digest, &unsealed, signature)?;
+        let epoch_index = self.config.epoch_of(slot, parent_origin);
+        let (epoch_index, epoch, starts) =
+            parent.epoch.for_child(epoch_index, parent_origin.is_none());
+        let epoch = epoch.clone();
+        let child_epoch = match (starts, NextEpochDescriptor::from_header(header)?) {
+            (true, Some(next)) if next.authorities.is_empty() => {
+                return Err(ImportError::NoNextAuthorities)
+            }
+            (true, Some(next)) => parent.epoch.started(epoch_index, next.into()),
+            (true, None) => return Err(ImportError::MissingEpochDescriptor(epoch_index)),
+            (false, Some(_)) => return Err(ImportError::UnexpectedEpochDescriptor),
+            (false, None) => parent.epoch.clone(),
+        };
+        let (index, author) = self.sealer(&epoch, &pre_digest, &unsealed, signature)?;
         let primaries = match pre_digest {
             PreDigest::Primary {
                 vrf_output,
@@ -510,28 +524,21 @@ impl AuthorshipEngine {
                     &vrf_proof,
                 )
                 .ok_or(ImportError::BadVrf)?;
-                let threshold = self
-                    .thresholds
-                    .get(index as usize)
-                    .copied()
-                    .unwrap_or_default();
-                if result.lottery >= threshold {
+                if result.lottery >= epoch.threshold(self.config.c, index) {
                     return Err(ImportError::AboveThreshold);
                 }
-                epoch.absorb(&result.randomness);
-                parent.primaries.saturating_add(1)
+                parent_primaries.saturating_add(1)
             }
             PreDigest::Secondary { .. } => {
-                let expected =
-                    secondary_author(&epoch.randomness, slot, self.config.authorities.len())
-                        .filter(|_| self.config.secondary_slots);
+                let expected = secondary_author(&epoch.randomness, slot, epoch.len())
+                    .filter(|_| self.config.secondary_slots);
                 if expected != Some(index) {
                     return Err(ImportError::NotSecondaryAuthor {
                         got: index,
                         expected,
                     });
                 }
-                parent.primaries
+                parent_primaries
             }
         };
         Ok(CheckedHeader {
@@ -540,10 +547,9 @@ impl AuthorshipEngine {
             data: BlockData {
                 slot,
                 primaries,
-                epoch,
-                origin_slot: Some(parent.origin_slot.unwrap_or(slot)),
+                epoch: child_epoch,
+                origin_slot: Some(parent_origin.unwrap_or(slot)),
             },
-            index,
             author,
         })
     }
@@ -556,7 +562,6 @@ impl AuthorshipEngine {
             header,
             hash,
             data,
-            index,
             author,
         } = checked;
         let number = header.number;
@@ -569,9 +574,10 @@ impl AuthorshipEngine {
             });
             return out;
         }
+        let slot = data.slot;
         self.data.insert(hash, data);
         self.stats.imported = self.stats.imported.saturating_add(1);
-        self.note_author(data.slot, index, author, header, &mut out);
+        self.note_author(slot, author, header, &mut out);
         out.push(Output::Imported { hash, number });
         if self.better(&hash, &self.best) {
             self.best = hash;
@@ -581,20 +587,13 @@ impl AuthorshipEngine {
     }
 
     /// Remembers who authored `slot`, reporting a second header by the same author.
-    fn note_author(
-        &mut self,
-        slot: u64,
-        index: u32,
-        author: AccountId,
-        header: Header,
-        out: &mut Vec<Output>,
-    ) {
-        match self.by_slot.get(&(slot, index)) {
+    fn note_author(&mut self, slot: u64, author: AccountId, header: Header, out: &mut Vec<Output>) {
+        match self.by_slot.get(&(slot, author)) {
             None => {
-                self.by_slot.insert((slot, index), header);
+                self.by_slot.insert((slot, author), header);
             }
             Some(first) if pre_seal_hash(first) != pre_seal_hash(&header) => {
-                if self.reported.insert((slot, index)) {
+                if self.reported.insert((slot, author)) {
                     out.push(Output::ReportEquivocation(Box::new(AuthorEquivocation {
                         slot,
                         offender: author,

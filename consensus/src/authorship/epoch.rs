@@ -1,81 +1,111 @@
-//! Epoch randomness along a chain: the randomness of epoch n+2 hashes epoch n's randomness,
-//! the index n+2 and the VRF outputs of epoch n's primary blocks on that chain.
+//! Epochs along a chain: each block belongs to one, whose authorities and randomness were
+//! announced in the first block of the epoch before it (BABE's next-epoch descriptor), and
+//! carries the announcement for the epoch after its own.
 
+use super::config::primary_threshold;
 use parity_scale_codec::{Decode, Encode};
-use tessera_runtime::hashing::blake2_256;
+use std::sync::Arc;
+use tessera_runtime::consensus::{AuthorityList, NextEpochDescriptor};
+use tessera_runtime::AccountId;
 
-/// Most empty epochs a block may skip over (a bound on the randomness walk).
-pub const MAX_EPOCH_SKIP: u64 = 1_024;
-
-/// The randomness state a block leaves for its children.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
-pub struct EpochState {
-    /// The block's epoch.
-    pub epoch: u64,
-    /// Randomness of this epoch.
+/// Who authors in an epoch and the randomness of its slot lottery; shared between the blocks
+/// of the epoch.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct EpochAuthorities {
+    /// The authorities and their weights, in authority-index order.
+    pub authorities: Arc<AuthorityList>,
+    /// The randomness of the slot VRF.
     pub randomness: [u8; 32],
-    /// Randomness of the next epoch (fixed since the previous epoch ended).
-    pub next_randomness: [u8; 32],
-    /// Running hash of this epoch's VRF outputs on this chain so far.
-    pub accumulator: [u8; 32],
 }
 
-impl EpochState {
-    /// The state of the genesis block: epochs 0 and 1 use `randomness`.
-    pub fn genesis(randomness: [u8; 32]) -> Self {
-        EpochState {
-            epoch: 0,
+impl EpochAuthorities {
+    /// Authorities and randomness as announced.
+    pub fn new(authorities: AuthorityList, randomness: [u8; 32]) -> Self {
+        EpochAuthorities {
+            authorities: Arc::new(authorities),
             randomness,
-            next_randomness: randomness,
-            accumulator: [0; 32],
         }
     }
 
-    /// The state a child in `epoch` starts from (before its own VRF output), or `None` if it
-    /// goes back in time or skips more than [`MAX_EPOCH_SKIP`] epochs.
-    pub fn for_child(&self, epoch: u64) -> Option<EpochState> {
-        let gap = epoch.checked_sub(self.epoch)?;
-        if gap > MAX_EPOCH_SKIP {
-            return None;
-        }
-        let mut state = *self;
-        for _ in 0..gap {
-            let after_next = state.epoch.checked_add(2)?;
-            let derived = blake2_256(&(state.randomness, after_next, state.accumulator).encode()).0;
-            state = EpochState {
-                epoch: state.epoch.checked_add(1)?,
-                randomness: state.next_randomness,
-                next_randomness: derived,
-                accumulator: [0; 32],
-            };
-        }
-        Some(state)
+    /// The authority at `index`.
+    pub fn get(&self, index: u32) -> Option<AccountId> {
+        self.authorities.get(index as usize).map(|(id, _)| *id)
     }
 
-    /// Folds a primary block's VRF randomness into this epoch's accumulator.
-    pub fn absorb(&mut self, vrf_randomness: &[u8; 32]) {
-        self.accumulator = blake2_256(&(self.accumulator, vrf_randomness).encode()).0;
+    /// The index of `id`, if it is an authority of the epoch.
+    pub fn position(&self, id: &AccountId) -> Option<u32> {
+        let index = self.authorities.iter().position(|(a, _)| a == id)?;
+        u32::try_from(index).ok()
+    }
+
+    /// How many authorities.
+    pub fn len(&self) -> usize {
+        self.authorities.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.authorities.is_empty()
+    }
+
+    /// The primary threshold of the authority at `index` for lottery chance `c`.
+    pub fn threshold(&self, c: (u64, u64), index: u32) -> u128 {
+        let total = self
+            .authorities
+            .iter()
+            .fold(0u64, |sum, (_, w)| sum.saturating_add(*w));
+        let weight = self.authorities.get(index as usize).map_or(0, |(_, w)| *w);
+        primary_threshold(c, weight, total)
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+impl From<NextEpochDescriptor> for EpochAuthorities {
+    fn from(descriptor: NextEpochDescriptor) -> Self {
+        EpochAuthorities::new(descriptor.authorities, descriptor.randomness)
+    }
+}
 
-    #[test]
-    fn randomness_of_epoch_n_plus_2_comes_from_epoch_n() {
-        let genesis = EpochState::genesis([1; 32]);
-        let mut a = genesis.for_child(0).unwrap();
-        let mut b = a;
-        a.absorb(&[5; 32]);
-        b.absorb(&[6; 32]);
-        let (a1, b1) = (a.for_child(1).unwrap(), b.for_child(1).unwrap());
-        // Epoch 1 randomness is fixed already; epoch 2's depends on epoch 0's outputs.
-        assert_eq!(a1.randomness, [1; 32]);
-        assert_eq!(a1.randomness, b1.randomness);
-        assert_ne!(a1.next_randomness, b1.next_randomness);
-        assert_eq!(a.for_child(2).unwrap().randomness, a1.next_randomness);
-        assert_eq!(genesis.for_child(MAX_EPOCH_SKIP + 1), None);
-        assert_eq!(a1.for_child(0), None);
+/// The epoch a block is in, and the epoch announced after it.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct EpochData {
+    /// The epoch's index (slots since the chain's first block, over the epoch length).
+    pub index: u64,
+    /// Its authorities and randomness.
+    pub current: EpochAuthorities,
+    /// Those announced for the next epoch with blocks on this chain.
+    pub next: EpochAuthorities,
+}
+
+impl EpochData {
+    /// The data of the genesis block: epoch 0, and the epoch after it, use the genesis
+    /// authorities and randomness.
+    pub fn genesis(authorities: AuthorityList, randomness: [u8; 32]) -> Self {
+        let epoch = EpochAuthorities::new(authorities, randomness);
+        EpochData {
+            index: 0,
+            current: epoch.clone(),
+            next: epoch,
+        }
+    }
+
+    /// The epoch of a child of this block in epoch `index`, and whether the child starts it
+    /// (it is the chain's first block, or the first in a later epoch). An epoch the chain
+    /// skipped without blocks is never started: the child takes the announced authorities and
+    /// randomness into its own epoch, as BABE does.
+    pub fn for_child(&self, index: u64, parent_is_genesis: bool) -> (u64, &EpochAuthorities, bool) {
+        if parent_is_genesis || index > self.index {
+            (index, &self.next, true)
+        } else {
+            (self.index, &self.current, false)
+        }
+    }
+
+    /// The data of a child that starts epoch `index` announcing `next`.
+    pub fn started(&self, index: u64, next: EpochAuthorities) -> EpochData {
+        EpochData {
+            index,
+            current: self.next.clone(),
+            next,
+        }
     }
 }

@@ -42,9 +42,18 @@ pub enum ImportError {
     /// No authority with this index.
     #[error("no authority at index {0}")]
     UnknownAuthority(u32),
-    /// The epoch cannot follow the parent's (too many skipped epochs).
-    #[error("epoch transition too long")]
-    EpochSkip,
+    /// The first block of an epoch without the next epoch's descriptor.
+    #[error("the first block of epoch {0} does not announce the next epoch")]
+    MissingEpochDescriptor(u64),
+    /// A next-epoch descriptor in a block that does not start an epoch.
+    #[error("a next-epoch descriptor in a block that starts no epoch")]
+    UnexpectedEpochDescriptor,
+    /// A next-epoch descriptor without authorities.
+    #[error("the next epoch is announced without authorities")]
+    NoNextAuthorities,
+    /// A consensus log that does not decode, or is repeated.
+    #[error(transparent)]
+    Digest(#[from] tessera_runtime::consensus::DigestError),
     /// The VRF proof does not verify.
     #[error("bad VRF proof")]
     BadVrf,

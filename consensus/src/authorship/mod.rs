@@ -7,8 +7,9 @@
 //! `blake2(randomness ++ slot) mod n`, keeps the slot from going empty. The engine outputs
 //! [`Output::AuthorBlock`] with the pre-digest; the node builds, seals ([`seal_header`]) and
 //! imports the block. Import checks the slot (not in the future, after the parent's), the VRF
-//! proof and threshold or the secondary assignment, and the seal. The randomness of epoch n+2
-//! hashes the VRF outputs of epoch n's blocks on the same chain. Fork choice prefers the chain
+//! proof and threshold or the secondary assignment, and the seal. The first block of each epoch
+//! carries the next epoch's authorities and randomness (a `NextEpochData` consensus log, which
+//! the runtime deposits and execution checks), so the authority set follows the chain. Fork choice prefers the chain
 //! with the most primary blocks, then the longest, and never leaves the finalized chain. Two
 //! headers by one author in one slot are reported as an [`AuthorEquivocation`].
 
@@ -24,6 +25,6 @@ pub use digest::{pre_seal_hash, seal_header, split_seal, PreDigest, ENGINE_ID};
 pub use engine::{
     AuthorEquivocation, AuthorshipEngine, AuthorshipStats, BlockData, CheckedHeader, Input, Output,
 };
-pub use epoch::{EpochState, MAX_EPOCH_SKIP};
+pub use epoch::{EpochAuthorities, EpochData};
 pub use error::ImportError;
 pub use vrf::{claim_primary, secondary_author, verify_primary, vrf_transcript, VrfResult};

@@ -6,17 +6,11 @@ use schnorrkel::vrf::{VRFInOut, VRFPreOut, VRFProof};
 use tessera_runtime::hashing::blake2_256;
 use tessera_runtime::AccountId;
 
-/// Signing context of the slot VRF.
-const VRF_CONTEXT: &[u8] = b"tessera-babe-vrf";
 /// Context of the VRF bytes compared with the threshold.
 const THRESHOLD_CONTEXT: &[u8] = b"tessera-babe-threshold";
-/// Context of the VRF bytes folded into epoch randomness.
-const RANDOMNESS_CONTEXT: &[u8] = b"tessera-babe-randomness";
 
-/// The VRF input of `slot` in `epoch` with the epoch's randomness.
-pub fn vrf_transcript(randomness: &[u8; 32], slot: u64, epoch: u64) -> merlin::Transcript {
-    schnorrkel::signing_context(VRF_CONTEXT).bytes(&(randomness, slot, epoch).encode())
-}
+pub use tessera_runtime::consensus::vrf_transcript;
+use tessera_runtime::consensus::RANDOMNESS_CONTEXT;
 
 /// What a verified VRF output yields.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

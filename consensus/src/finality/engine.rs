@@ -2,6 +2,7 @@
 //! messages; outputs votes, commits, finalized blocks and equivocation reports.
 
 use super::authorities::AuthoritySet;
+use super::changes::SetChanges;
 use super::equivocation::VoteEquivocation;
 use super::error::MessageError;
 use super::justification::Justification;
@@ -79,6 +80,14 @@ pub enum Output {
     },
     /// A voter equivocated; here is the proof.
     ReportEquivocation(VoteEquivocation),
+    /// Finalizing `enacted_at` enacted a scheduled change: `set` votes from now on (store it to
+    /// resume with it).
+    NewAuthoritySet {
+        /// The new set.
+        set: AuthoritySet,
+        /// The block that enacted it (finalized by the previous set).
+        enacted_at: Target,
+    },
     /// A peer sent an invalid message.
     Misbehaviour(PeerId, MessageError),
     /// A peer voted for a block this node has not imported: fetch it (from that peer).
@@ -125,6 +134,8 @@ pub struct FinalityEngine {
     pub(super) verifier: Box<dyn SignatureVerifier>,
     pub(super) reported: BTreeSet<(u64, Phase, AccountId)>,
     pub(super) stats: FinalityStats,
+    /// Scheduled changes of the authority set not enacted yet.
+    changes: SetChanges,
 }
 
 impl FinalityEngine {
@@ -154,6 +165,7 @@ impl FinalityEngine {
             verifier: Box::new(BatchVerifier::default()),
             reported: BTreeSet::new(),
             stats: FinalityStats::default(),
+            changes: SetChanges::default(),
         }
     }
 
@@ -240,6 +252,9 @@ impl FinalityEngine {
             Input::Tick(now) => self.now = self.now.max(now),
             Input::BlockImported(header) => {
                 let hash = header.hash();
+                if !self.tree.contains(&hash) && header.number > self.tree.root_number() {
+                    self.changes.note(&header);
+                }
                 if matches!(self.tree.insert(header), Ok(true)) {
                     self.retry_block(&hash, &mut out);
                 }
@@ -250,16 +265,7 @@ impl FinalityEngine {
                 }
             }
             Input::Messages(messages) => self.on_messages(messages, &mut out),
-            Input::NewAuthoritySet(set) => {
-                self.set = set;
-                self.current = Round::new(1, self.now);
-                self.past.clear();
-                self.pending.clear();
-                self.reported.clear();
-                self.catch_up_sent_at = None;
-                self.catch_up_peer = None;
-                self.catch_up_replies.clear();
-            }
+            Input::NewAuthoritySet(set) => self.switch_set(set),
         }
         self.progress(&mut out);
         let sent = out
@@ -268,6 +274,19 @@ impl FinalityEngine {
             .count();
         self.stats.messages_sent = self.stats.messages_sent.saturating_add(sent as u64);
         out
+    }
+
+    /// Hands voting to `set` from round 1, above the finalized block.
+    fn switch_set(&mut self, set: AuthoritySet) {
+        self.set = set;
+        self.current = Round::new(1, self.now);
+        self.current.base = Some(self.tree.root());
+        self.past.clear();
+        self.pending.clear();
+        self.reported.clear();
+        self.catch_up_sent_at = None;
+        self.catch_up_peer = None;
+        self.catch_up_replies.clear();
     }
 
     /// Whether this node votes in the current set.
@@ -417,8 +436,14 @@ impl FinalityEngine {
         self.current.prevoted = true;
     }
 
-    /// Applies the voting rule: the answer must lie between `base` and `head`, else `base`.
+    /// Applies the voting rule and the pending set changes (no vote past a block that enacts
+    /// one): the answer must lie between `base` and `head`, else `base`.
     fn restrict(&self, base: Hash, head: Hash) -> Hash {
+        let head = match self.changes.limit(&self.tree, &head) {
+            Some(limit) if self.tree.is_descendant_or_equal(&limit, &base) => limit,
+            Some(_) => base,
+            None => head,
+        };
         let Some(rule) = self.voting_rule.as_ref() else {
             return head;
         };
@@ -517,7 +542,9 @@ impl FinalityEngine {
         out: &mut Vec<Output>,
     ) {
         let round = justification.round;
+        let enacted = self.changes.take_enacted(&self.tree, &target.hash);
         self.tree.prune_to(&target.hash);
+        self.changes.prune(&self.tree);
         for round in self.past.iter_mut().chain([&mut self.current]) {
             round.prevotes.prune(&self.tree);
             round.precommits.prune(&self.tree);
@@ -529,6 +556,27 @@ impl FinalityEngine {
             target,
             justification,
         });
+        let mut next_set = None;
+        for change in enacted {
+            let set_id = next_set
+                .as_ref()
+                .unwrap_or(&self.set)
+                .set_id()
+                .saturating_add(1);
+            // The runtime never signals an unusable set; one that is would halt finality, so
+            // the current set keeps voting instead.
+            if let Ok(set) = AuthoritySet::new(set_id, change.next_authorities) {
+                next_set = Some(set);
+            }
+        }
+        if let Some(set) = next_set {
+            self.switch_set(set.clone());
+            out.push(Output::NewAuthoritySet {
+                set,
+                enacted_at: target,
+            });
+            return;
+        }
         if round > self.current.number || self.current_round_stalled() {
             let next = self.current.number.max(round).saturating_add(1);
             self.start_round(next, out);

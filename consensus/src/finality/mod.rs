@@ -17,8 +17,14 @@
 //! checks and adopts (only from the peer asked; each peer is answered once per round). Votes
 //! waiting for their block or round are kept at most two per voter, round and kind. A commit
 //! that finalizes a block past the current round moves the voter to a new round based on it.
+//!
+//! The authority set changes as the chain says: a `ScheduledChange` consensus log (which the
+//! runtime deposits and execution checks) is enacted when its block (plus its delay) is
+//! finalized; until then the set votes no further than that block. The next set starts at
+//! round 1 with the set id one higher, and [`Output::NewAuthoritySet`] tells the node.
 
 mod authorities;
+mod changes;
 mod engine;
 #[cfg(test)]
 mod engine_tests;

@@ -16,10 +16,12 @@
 mod cache;
 mod network;
 mod node;
+mod schedule;
 
 pub use cache::SharedVerifier;
 pub use network::{Envelope, Network, NetworkConfig, Partition, Payload, BRIDGE};
 pub use node::{Behaviour, SimNode};
+pub use schedule::{Rotation, Schedule};
 
 use crate::authorship::{AuthorshipConfig, AuthorshipEngine};
 use crate::finality::{AuthoritySet, FinalityConfig, FinalityEngine, FinalityMessage};
@@ -55,6 +57,8 @@ pub struct SimConfig {
     /// Fault injection: the engines use a threshold this much weight below the real one, while
     /// justifications are still checked against the real set (the safety check should fail).
     pub threshold_reduction: u64,
+    /// Authorities that change each epoch (every node in every epoch when `None`).
+    pub rotation: Option<Rotation>,
 }
 
 impl SimConfig {
@@ -78,6 +82,7 @@ impl SimConfig {
             gossip_fanout: 2,
             check_justifications: true,
             threshold_reduction: 0,
+            rotation: None,
         }
     }
 }
@@ -107,7 +112,8 @@ impl Sim {
         let keys: Vec<AuthorityKey> = (0..config.behaviours.len() as u64)
             .map(AuthorityKey::from_index)
             .collect();
-        let authorities: Vec<_> = keys.iter().map(|k| (k.public(), 1u64)).collect();
+        let schedule = Schedule::new(keys.clone(), config.rotation);
+        let authorities = schedule.authorities(0);
         let mut authorship =
             AuthorshipConfig::new(config.slot_ms, config.epoch_length, authorities.clone());
         authorship.genesis_randomness =
@@ -146,6 +152,7 @@ impl Sim {
                 );
                 node.check_justifications = config.check_justifications;
                 node.reference_set = Some(set.clone());
+                node.schedule = schedule.clone();
                 node.partitions = config.network.partitions.clone();
                 node
             })

@@ -82,8 +82,13 @@ pub struct SimNode {
     pub last_justification: Option<(Target, finality::Justification)>,
     /// Whether it checks every justification it outputs with `verify_justification`.
     pub check_justifications: bool,
-    /// The set justifications are checked against (the engine's own when `None`).
+    /// The set justifications are checked against (the engine's own when `None`), following
+    /// the engine's set changes.
     pub reference_set: Option<finality::AuthoritySet>,
+    /// What the chain's runtime deposits in headers, checked on import.
+    pub schedule: super::Schedule,
+    /// Headers dropped because their consensus logs are not the runtime's.
+    pub bad_logs: u64,
     /// Every header it imported.
     pub store: BTreeMap<Hash, Header>,
     /// Vote equivocations this node committed: (round, phase).
@@ -131,6 +136,8 @@ impl SimNode {
             last_justification: None,
             check_justifications: true,
             reference_set: None,
+            schedule: super::Schedule::new(Vec::new(), None),
+            bad_logs: 0,
             store,
             committed_vote_equivocations: BTreeSet::new(),
             committed_author_equivocations: BTreeSet::new(),
@@ -225,6 +232,11 @@ impl SimNode {
                 return;
             };
             match work {
+                Work::Authorship(authorship::Input::ImportHeader(header))
+                    if !self.schedule.check(&self.authorship, &header) =>
+                {
+                    self.bad_logs = self.bad_logs.saturating_add(1);
+                }
                 Work::Authorship(input) => {
                     for output in self.authorship.handle(input) {
                         self.on_authorship_output(output, actions);
@@ -277,14 +289,18 @@ impl SimNode {
         let Some(parent_header) = self.store.get(&parent) else {
             return;
         };
+        let mut logs = vec![pre_digest];
+        logs.extend(
+            self.schedule
+                .logs(&self.authorship, &parent, slot)
+                .unwrap_or_default(),
+        );
         let header = Header {
             parent_hash: parent,
             number: parent_header.number.saturating_add(1),
             state_root: blake2_256(&(parent, slot, self.index as u64).encode()),
             extrinsics_root: Hash::ZERO,
-            digest: Digest {
-                logs: vec![pre_digest],
-            },
+            digest: Digest { logs },
         };
         let first = seal_header(&self.key, header.clone());
         if self.behaviour == Behaviour::EquivocatingAuthor {
@@ -323,7 +339,6 @@ impl SimNode {
                 let set = self
                     .reference_set
                     .as_ref()
-                    .filter(|s| s.set_id() == self.finality.authority_set().set_id())
                     .unwrap_or(self.finality.authority_set());
                 if self.check_justifications
                     && verify_justification_with(set, target, &justification, self.checker.as_mut())
@@ -337,6 +352,7 @@ impl SimNode {
                     .push_back(Work::Authorship(authorship::Input::Finalized(target.hash)));
             }
             finality::Output::ReportEquivocation(proof) => self.vote_reports.push(proof),
+            finality::Output::NewAuthoritySet { set, .. } => self.reference_set = Some(set),
             finality::Output::UnknownBlock(peer, target) => {
                 if !self.store.contains_key(&target.hash) {
                     actions.push(Action::One(

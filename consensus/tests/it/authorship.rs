@@ -1,11 +1,13 @@
 //! Authorship engine: claims, import checks, fork choice, epochs and equivocation reports.
 
+use std::cell::RefCell;
 use tessera_consensus::authorship::{
     claim_primary, seal_header, secondary_author, AuthorshipConfig, AuthorshipEngine, ImportError,
     Input, Output, PreDigest,
 };
 use tessera_consensus::sim::genesis;
 use tessera_consensus::AuthorityKey;
+use tessera_runtime::consensus::{AuthorityList, NextEpochDescriptor};
 use tessera_runtime::{Digest, Hash, Header};
 
 const SLOT: u64 = 100;
@@ -14,13 +16,33 @@ fn keys(n: u64) -> Vec<AuthorityKey> {
     (0..n).map(AuthorityKey::from_index).collect()
 }
 
+thread_local! {
+    /// The authorities of the test's chain, which its first blocks announce for epoch 1.
+    static AUTHORITIES: RefCell<AuthorityList> = const { RefCell::new(Vec::new()) };
+}
+
 fn config(keys: &[AuthorityKey], c: (u64, u64)) -> AuthorshipConfig {
-    let mut config = AuthorshipConfig::new(SLOT, 4, keys.iter().map(|k| (k.public(), 1)).collect());
+    let authorities: AuthorityList = keys.iter().map(|k| (k.public(), 1)).collect();
+    AUTHORITIES.with(|a| *a.borrow_mut() = authorities.clone());
+    let mut config = AuthorshipConfig::new(SLOT, 4, authorities);
     config.c = c;
     config
 }
 
+/// The descriptor a chain's first block carries: epoch 1 as genesis.
+fn same_next_epoch() -> NextEpochDescriptor {
+    NextEpochDescriptor {
+        authorities: AUTHORITIES.with(|a| a.borrow().clone()),
+        randomness: [0; 32],
+    }
+}
+
+/// A block on `parent`; a chain's first block announces epoch 1 (as the genesis epoch).
 fn block(key: &AuthorityKey, parent: &Header, pre_digest: PreDigest, salt: u8) -> Header {
+    let mut logs = vec![pre_digest.to_digest_item()];
+    if parent.number == 0 {
+        logs.push(same_next_epoch().to_digest_item());
+    }
     seal_header(
         key,
         Header {
@@ -28,9 +50,7 @@ fn block(key: &AuthorityKey, parent: &Header, pre_digest: PreDigest, salt: u8) -
             number: parent.number + 1,
             state_root: Hash([salt; 32]),
             extrinsics_root: Hash::ZERO,
-            digest: Digest {
-                logs: vec![pre_digest.to_digest_item()],
-            },
+            digest: Digest { logs },
         },
     )
 }
@@ -79,6 +99,10 @@ fn a_lone_authority_authors_every_slot_and_imports_its_blocks() {
             panic!("slot {slot}: no claim");
         };
         assert_eq!((p, s), (parent.hash(), slot));
+        let mut logs = vec![pre_digest];
+        if engine.epoch_for_child(&p, slot).unwrap().2 {
+            logs.push(same_next_epoch().to_digest_item());
+        }
         let header = seal_header(
             &keys[0],
             Header {
@@ -86,9 +110,7 @@ fn a_lone_authority_authors_every_slot_and_imports_its_blocks() {
                 number: parent.number + 1,
                 state_root: Hash::ZERO,
                 extrinsics_root: Hash::ZERO,
-                digest: Digest {
-                    logs: vec![pre_digest],
-                },
+                digest: Digest { logs },
             },
         );
         let outputs = import(&mut engine, &header);
@@ -377,33 +399,122 @@ fn secondary_blocks_do_not_outweigh_a_primary() {
 }
 
 #[test]
-fn epoch_two_randomness_comes_from_epoch_zero_vrf_outputs() {
-    let keys = keys(2);
+fn each_epoch_uses_the_authorities_and_randomness_its_chain_announced() {
+    let keys = keys(3);
     let g = genesis();
     let r = [0u8; 32];
-    let mut engine = AuthorshipEngine::new(config(&keys, (1, 1)), g.clone(), None);
+    let mut engine = AuthorshipEngine::new(config(&keys[..2], (1, 1)), g.clone(), None);
     engine.handle(Input::Tick(100 * SLOT));
-    // Two forks in epoch 0 (slots 0..4) with different authors, hence different VRF outputs.
-    let a = block(&keys[0], &g, primary(&keys[0], 0, r, 1, 0), 1);
-    let b = block(&keys[1], &g, primary(&keys[1], 1, r, 1, 0), 2);
-    for h in [&a, &b] {
-        assert!(rejection(&import(&mut engine, h)).is_none());
-    }
-    let ra1 = engine.epoch_randomness(&a.hash(), 1).unwrap();
-    let rb1 = engine.epoch_randomness(&b.hash(), 1).unwrap();
-    assert_eq!(ra1, r, "epoch 1 still uses the genesis randomness");
-    assert_eq!(ra1, rb1);
-    let ra2 = engine.epoch_randomness(&a.hash(), 2).unwrap();
-    let rb2 = engine.epoch_randomness(&b.hash(), 2).unwrap();
-    assert_ne!(ra2, rb2);
-    // A block in epoch 2 must prove its VRF against its own chain's epoch-2 randomness.
-    let wrong = block(&keys[0], &a, primary(&keys[0], 0, rb2, 9, 2), 3);
+    // Block #1 (slot 1) starts epoch 0 with the genesis authorities and must announce epoch 1.
+    let bare = |parent: &Header, key: &AuthorityKey, digest: PreDigest, logs: Vec<_>| {
+        let mut all = vec![digest.to_digest_item()];
+        all.extend(logs);
+        seal_header(
+            key,
+            Header {
+                parent_hash: parent.hash(),
+                number: parent.number + 1,
+                state_root: Hash::ZERO,
+                extrinsics_root: Hash::ZERO,
+                digest: Digest { logs: all },
+            },
+        )
+    };
+    let unannounced = bare(&g, &keys[0], primary(&keys[0], 0, r, 1, 0), vec![]);
     assert_eq!(
-        rejection(&import(&mut engine, &wrong)),
+        rejection(&import(&mut engine, &unannounced)),
+        Some(ImportError::MissingEpochDescriptor(0))
+    );
+    // Epoch 1 (slots 5..9): only key 2, with fresh randomness.
+    let fresh = [7u8; 32];
+    let next = NextEpochDescriptor {
+        authorities: vec![(keys[2].public(), 1)],
+        randomness: fresh,
+    };
+    let b1 = bare(
+        &g,
+        &keys[0],
+        primary(&keys[0], 0, r, 1, 0),
+        vec![next.to_digest_item()],
+    );
+    assert_eq!(rejection(&import(&mut engine, &b1)), None);
+    // Within epoch 0 a second descriptor is refused, and the genesis set still authors.
+    let repeated = bare(
+        &b1,
+        &keys[1],
+        primary(&keys[1], 1, r, 2, 0),
+        vec![next.to_digest_item()],
+    );
+    assert_eq!(
+        rejection(&import(&mut engine, &repeated)),
+        Some(ImportError::UnexpectedEpochDescriptor)
+    );
+    let b2 = bare(&b1, &keys[1], primary(&keys[1], 1, r, 2, 0), vec![]);
+    assert_eq!(rejection(&import(&mut engine, &b2)), None);
+    // In epoch 1 the old authorities are gone: index 1 does not exist, and index 0 is key 2,
+    // whose VRF must use the announced randomness.
+    let epoch_two = NextEpochDescriptor {
+        authorities: vec![(keys[0].public(), 1)],
+        randomness: [8; 32],
+    };
+    let old = bare(
+        &b2,
+        &keys[1],
+        primary(&keys[1], 1, fresh, 5, 1),
+        vec![epoch_two.to_digest_item()],
+    );
+    assert_eq!(
+        rejection(&import(&mut engine, &old)),
+        Some(ImportError::UnknownAuthority(1))
+    );
+    let stale = bare(
+        &b2,
+        &keys[2],
+        primary(&keys[2], 0, r, 5, 1),
+        vec![epoch_two.to_digest_item()],
+    );
+    assert_eq!(
+        rejection(&import(&mut engine, &stale)),
         Some(ImportError::BadVrf)
     );
-    let right = block(&keys[0], &a, primary(&keys[0], 0, ra2, 9, 2), 3);
-    assert_eq!(rejection(&import(&mut engine, &right)), None);
+    let b3 = bare(
+        &b2,
+        &keys[2],
+        primary(&keys[2], 0, fresh, 5, 1),
+        vec![epoch_two.to_digest_item()],
+    );
+    assert_eq!(rejection(&import(&mut engine, &b3)), None);
+    // An epoch without blocks (epoch 2, slots 9..13) is skipped: epoch 3 uses what epoch 1
+    // announced, under its own index.
+    let (index, epoch, starts) = engine.epoch_for_child(&b3.hash(), 14).unwrap();
+    assert_eq!((index, starts), (3, true));
+    assert_eq!(
+        epoch.authorities.as_slice(),
+        epoch_two.authorities.as_slice()
+    );
+    let b4 = bare(
+        &b3,
+        &keys[0],
+        primary(&keys[0], 0, [8; 32], 14, 3),
+        vec![same_next_epoch().to_digest_item()],
+    );
+    assert_eq!(rejection(&import(&mut engine, &b4)), None);
+    // Its own key authors only in the epochs that list it.
+    let mut author =
+        AuthorshipEngine::new(config(&keys[..2], (1, 1)), g.clone(), Some(keys[2].clone()));
+    author.set_time(2 * SLOT);
+    for header in [&b1, &b2] {
+        assert_eq!(rejection(&import(&mut author, header)), None);
+    }
+    assert!(
+        author.handle(Input::Tick(4 * SLOT)).is_empty(),
+        "key 2 is no authority in epoch 0"
+    );
+    let claims = author.handle(Input::Tick(5 * SLOT));
+    assert!(
+        matches!(claims.as_slice(), [Output::AuthorBlock { slot: 5, .. }]),
+        "{claims:?}"
+    );
 }
 
 #[test]

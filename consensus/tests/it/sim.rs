@@ -4,7 +4,9 @@
 
 use tessera_consensus::authorship::{pre_seal_hash, split_seal, AuthorEquivocation, PreDigest};
 use tessera_consensus::finality::Phase;
-use tessera_consensus::sim::{Behaviour, NetworkConfig, Partition, Sim, SimConfig, BRIDGE};
+use tessera_consensus::sim::{
+    Behaviour, NetworkConfig, Partition, Rotation, Sim, SimConfig, BRIDGE,
+};
 use tessera_runtime::Header;
 
 /// The configuration of safety seed `seed`: N in 4..=25, f = (N-1)/3 byzantine of mixed kinds,
@@ -12,7 +14,11 @@ use tessera_runtime::Header;
 /// byzantine nodes bridge (their equivocations then reach each side with a different half).
 pub(crate) fn config_for_seed(seed: u64) -> SimConfig {
     let n = 4 + (seed % 22) as usize;
-    let f = (n - 1) / 3;
+    config_with(seed, n, (n - 1) / 3)
+}
+
+/// The configuration of seed `seed` with `n` nodes of which `f` are byzantine.
+fn config_with(seed: u64, n: usize, f: usize) -> SimConfig {
     let mut config = SimConfig::new(seed, n);
     let kinds = [
         Behaviour::EquivocatingVoter,
@@ -94,6 +100,91 @@ fn safety_seeds_500_to_750() {
 #[test]
 fn safety_seeds_750_to_1000() {
     safety(750..1000, SAFETY_RUN_MS);
+}
+
+/// The configuration of set-change seed `seed`: N in 4..=25 nodes, of which a window of
+/// `set_size` (N-1 to N-1-N/5) holds each epoch of two slots, moving one or two places per
+/// epoch, so the finality set changes every few blocks; fewer than a third of any window are
+/// byzantine, since fewer than a third of `set_size` are byzantine in all. Latency, loss and
+/// partitions as in [`config_for_seed`].
+pub(crate) fn set_change_config(seed: u64) -> SimConfig {
+    let n = 4 + (seed % 22) as usize;
+    let set_size = n - 1 - (seed as usize % 2) * (n / 5);
+    let mut config = config_with(seed, n, (set_size - 1) / 3);
+    config.epoch_length = 2;
+    config.rotation = Some(Rotation {
+        set_size,
+        shift: 1 + (seed as usize / 22) % 2,
+    });
+    config
+}
+
+/// Runs set-change seeds `range`; checks safety, and that changes were enacted and finality
+/// went on across them.
+fn set_change_safety(range: std::ops::Range<u64>) {
+    let (mut changes, mut finalized) = (0u64, 0u64);
+    for seed in range.clone() {
+        let mut sim = Sim::new(set_change_config(seed));
+        sim.run_until(SET_CHANGE_RUN_MS);
+        if let Err(error) = sim.check_safety() {
+            panic!("safety violated, replay with set_change_config({seed}): {error}");
+        }
+        let honest = sim.nodes.iter().filter(|n| n.is_honest());
+        changes += honest
+            .map(|n| n.finality.authority_set().set_id())
+            .min()
+            .unwrap_or_default();
+        finalized += u64::from(sim.min_honest_finalized());
+    }
+    let seeds = range.end - range.start;
+    assert!(changes >= seeds, "{changes} set changes over {range:?}");
+    assert!(
+        finalized > 2 * seeds,
+        "finalized only {finalized} blocks over {range:?}"
+    );
+}
+
+const SET_CHANGE_RUN_MS: u64 = 3_200;
+
+#[test]
+fn safety_across_set_changes_seeds_0_to_500() {
+    set_change_safety(0..500);
+}
+
+#[test]
+fn safety_across_set_changes_seeds_500_to_1000() {
+    set_change_safety(500..1000);
+}
+
+#[test]
+fn finality_follows_the_authority_set_through_many_changes() {
+    // Six honest nodes; four of them hold each epoch of two slots, one place further each time.
+    let mut config = SimConfig::new(7, 6);
+    config.epoch_length = 2;
+    config.rotation = Some(Rotation {
+        set_size: 4,
+        shift: 1,
+    });
+    let mut sim = Sim::new(config);
+    sim.run_until(16_000);
+    sim.check_safety().unwrap();
+    for node in &sim.nodes {
+        assert_eq!(node.bad_logs, 0, "node {}", node.index);
+        let set = node.finality.authority_set();
+        assert!(
+            set.set_id() >= 5,
+            "node {}: set {}",
+            node.index,
+            set.set_id()
+        );
+        assert_eq!(set.len(), 4);
+    }
+    // Finality kept up: the finalized block is within a few blocks of the best one.
+    let (finalized, best) = (sim.min_honest_finalized(), sim.max_honest_best());
+    assert!(
+        finalized + 6 >= best,
+        "finalized #{finalized}, best #{best}"
+    );
 }
 
 #[test]

@@ -902,6 +902,7 @@ impl ParaChain {
             parent: parent_header,
             author: Some(author),
             extrinsics,
+            pre_runtime: Vec::new(),
         };
         let nodes = self.with_nodes(Arc::default());
         let mut built = with_runtime_at(

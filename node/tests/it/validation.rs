@@ -193,6 +193,7 @@ fn template_blocks_import_through_the_wasm_under_code_with_the_same_changes_as_n
             parent: para.head.clone(),
             author: None,
             extrinsics: data.block.extrinsics.clone(),
+            pre_runtime: Vec::new(),
         };
         let nodes: Arc<dyn NodeStore> = Arc::new(para.nodes.clone());
         let code = || Ok(WASM_BINARY.to_vec());

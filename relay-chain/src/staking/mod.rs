@@ -1183,6 +1183,25 @@ pub fn new_session<E: Events>(ctx: &mut Context<'_, E>, session: u32) -> CallRes
     Ok(())
 }
 
+/// The validators staking elected for session `session`: the planned era's once it starts
+/// by then, else the active era's (`None` without staking).
+pub fn validators_for_session(
+    state: &mut State<'_>,
+    session: u32,
+) -> tessera_runtime::Result<Option<Vec<AccountId>>> {
+    if CONFIG.get(state)?.is_none() {
+        return Ok(None);
+    }
+    let current = CURRENT_ERA.get_or_default(state)?;
+    let planned_from = ERAS_START_SESSION_INDEX.get(state, &current)?;
+    let era = if planned_from.is_some_and(|start| start <= session) {
+        current
+    } else {
+        ACTIVE_ERA.get_or_default(state)?.index
+    };
+    ERAS_ELECTED.get(state, &era)
+}
+
 /// Elects era `era`'s validators, to start at session `start_session`, and records their
 /// exposures; too few elected plans nothing.
 pub fn plan_era<E: Events>(

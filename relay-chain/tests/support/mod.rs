@@ -7,11 +7,12 @@ use parity_scale_codec::Decode;
 use std::collections::BTreeMap;
 use tessera_relay_chain::disputes::DisputeStatementSet;
 use tessera_relay_chain::{inclusion, Call, ChainSpec, Event, RelayRuntime};
+use tessera_runtime::consensus::PreDigest;
 use tessera_runtime::crypto::Pair;
 use tessera_runtime::dispatch::{DispatchError, EventRecord};
 use tessera_runtime::extrinsic::Extrinsic;
 use tessera_runtime::modules::{balances, system};
-use tessera_runtime::parachain::{build_block, sign};
+use tessera_runtime::parachain::{build_block_with_digest, sign};
 use tessera_runtime::state::State;
 use tessera_runtime::{AccountId, Balance, Hash, Header, OpaqueExtrinsic};
 
@@ -28,6 +29,8 @@ pub(crate) struct Relay {
     pub(crate) fees: Balance,
     /// The author of the blocks built from now on (none: fees are burnt).
     pub(crate) author: Option<AccountId>,
+    /// The weight of the last block built.
+    pub(crate) last_weight: u64,
 }
 
 impl Relay {
@@ -46,6 +49,7 @@ impl Relay {
             nonces: BTreeMap::new(),
             fees: 0,
             author: None,
+            last_weight: 0,
         }
     }
 
@@ -110,9 +114,23 @@ impl Relay {
         }
         .to_opaque();
         let all: Vec<_> = std::iter::once(inherent).chain(extrinsics).collect();
-        let built =
-            build_block::<RelayRuntime>(&self.nodes, &self.head, &all, self.author).unwrap();
+        // One block per slot: slot n holds block n, so epochs (and sessions) are counted in
+        // blocks here, `epochLength` of them from block 1 on.
+        let claim = PreDigest::Secondary {
+            authority_index: 0,
+            slot: u64::from(self.head.number) + 1,
+        };
+        let built = build_block_with_digest::<RelayRuntime>(
+            State::new(&self.nodes, self.head.state_root),
+            &self.head,
+            &all,
+            vec![claim.to_digest_item()],
+            self.author,
+            &mut || false,
+        )
+        .unwrap();
         assert!(built.rejected.is_empty(), "{:?}", built.rejected);
+        self.last_weight = built.weight;
         self.nodes.extend(built.changes.new_nodes);
         self.head = built.block.header;
         let events = self.state().get(&system::events_key()).unwrap().unwrap();

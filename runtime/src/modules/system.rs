@@ -338,6 +338,14 @@ pub fn set_account<E>(ctx: &mut Context<'_, E>, who: &AccountId, info: &AccountI
     }
 }
 
+/// Adds a consensus log to the block's digest (the header will carry it).
+pub fn deposit_log<E>(ctx: &mut Context<'_, E>, item: crate::header::DigestItem) -> Result<()> {
+    let mut digest = DIGEST.get_or_default(&mut ctx.state)?;
+    digest.logs.push(item);
+    DIGEST.put(&mut ctx.state, &digest);
+    Ok(())
+}
+
 /// Records block `number` with parent `parent_hash` as the block being executed.
 pub fn initialize<E>(
     ctx: &mut Context<'_, E>,

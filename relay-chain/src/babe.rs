@@ -1,0 +1,154 @@
+//! `babe`: epochs of the relay chain, counted in slots from the chain's first block, and what
+//! the authorship engine needs of them. The first block of each epoch starts a session
+//! ([`crate::session::rotate`]) and announces the next epoch's authorities (the queued
+//! validators) and randomness in a `NextEpochData` consensus log; every primary block's VRF
+//! output is folded into the randomness announced two epochs on. When the validator set
+//! changes, [`crate::grandpa`] schedules the finality set change in the same block.
+
+use crate::prelude::*;
+
+use tessera_runtime::consensus::{
+    absorb, next_randomness, vrf_randomness, AuthorityList, NextEpochDescriptor, PreDigest,
+};
+use tessera_runtime::dispatch::{CallResult, Context};
+use tessera_runtime::modules::system;
+use tessera_runtime::state::State;
+use tessera_runtime::storage::StorageValue;
+use tessera_runtime::AccountId;
+
+/// The module's name, the prefix of its storage keys.
+pub const NAME: &str = "Babe";
+
+/// The slot of the chain's first block, where epoch 0 starts.
+pub static GENESIS_SLOT: StorageValue<u64> = StorageValue::new(NAME, "GenesisSlot");
+/// The slot of the block being executed (or the last one).
+pub static CURRENT_SLOT: StorageValue<u64> = StorageValue::new(NAME, "CurrentSlot");
+/// The current epoch's index.
+pub static EPOCH_INDEX: StorageValue<u64> = StorageValue::new(NAME, "EpochIndex");
+/// The current epoch's authorities.
+pub static AUTHORITIES: StorageValue<AuthorityList> = StorageValue::new(NAME, "Authorities");
+/// The next epoch's authorities, as announced.
+pub static NEXT_AUTHORITIES: StorageValue<AuthorityList> =
+    StorageValue::new(NAME, "NextAuthorities");
+/// The current epoch's randomness.
+pub static RANDOMNESS: StorageValue<[u8; 32]> = StorageValue::new(NAME, "Randomness");
+/// The next epoch's randomness, as announced.
+pub static NEXT_RANDOMNESS: StorageValue<[u8; 32]> = StorageValue::new(NAME, "NextRandomness");
+/// What the current epoch's primary blocks on this chain accumulated so far.
+pub static UNDER_CONSTRUCTION: StorageValue<[u8; 32]> =
+    StorageValue::new(NAME, "UnderConstruction");
+
+/// This module's storage items, described for clients.
+pub fn storage_metadata() -> Vec<tessera_runtime::metadata::StorageEntryMetadata> {
+    vec![
+        GENESIS_SLOT.metadata_or_default(),
+        CURRENT_SLOT.metadata_or_default(),
+        EPOCH_INDEX.metadata_or_default(),
+        AUTHORITIES.metadata_or_default(),
+        NEXT_AUTHORITIES.metadata_or_default(),
+        RANDOMNESS.metadata_or_default(),
+        NEXT_RANDOMNESS.metadata_or_default(),
+        UNDER_CONSTRUCTION.metadata_or_default(),
+    ]
+}
+
+/// The genesis state: epochs 0 and 1 are held by `validators` with `randomness`.
+pub fn genesis(state: &mut State<'_>, validators: &[AccountId], randomness: [u8; 32]) {
+    let authorities = weighted(validators);
+    AUTHORITIES.put(state, &authorities);
+    NEXT_AUTHORITIES.put(state, &authorities);
+    RANDOMNESS.put(state, &randomness);
+    NEXT_RANDOMNESS.put(state, &randomness);
+}
+
+/// Each validator with authorship weight 1.
+pub fn weighted(validators: &[AccountId]) -> AuthorityList {
+    validators.iter().map(|v| (*v, 1)).collect()
+}
+
+/// Runs first in every block with a slot claim: starts an epoch (and a session) when the slot
+/// is in a later epoch than the last block's, then folds a primary claim's VRF output in.
+pub fn on_initialize<E>(ctx: &mut Context<'_, E>) -> CallResult
+where
+    E: From<crate::session::Event> + crate::staking::Events,
+{
+    let digest = system::DIGEST.get_or_default(&mut ctx.state)?;
+    let Some(claim) = PreDigest::from_logs(&digest.logs) else {
+        return Ok(());
+    };
+    let slot = claim.slot();
+    let first = CURRENT_SLOT.get(&mut ctx.state)?.is_none();
+    let genesis_slot = match GENESIS_SLOT.get(&mut ctx.state)? {
+        Some(genesis_slot) => genesis_slot,
+        None => {
+            GENESIS_SLOT.put(&mut ctx.state, &slot);
+            slot
+        }
+    };
+    CURRENT_SLOT.put(&mut ctx.state, &slot);
+    // As the engines count (`AuthorshipConfig::epoch_of`); genesis refuses a zero length.
+    let epoch_length = crate::session::EPOCH_LENGTH.get_or_default(&mut ctx.state)?;
+    let epoch = slot
+        .saturating_sub(genesis_slot)
+        .checked_div(epoch_length)
+        .unwrap_or_default();
+    if first || epoch > EPOCH_INDEX.get_or_default(&mut ctx.state)? {
+        start_epoch(ctx, epoch, first)?;
+    }
+    if let PreDigest::Primary {
+        authority_index,
+        vrf_output,
+        ..
+    } = claim
+    {
+        let authorities = AUTHORITIES.get_or_default(&mut ctx.state)?;
+        let randomness = RANDOMNESS.get_or_default(&mut ctx.state)?;
+        let author = authorities.get(authority_index as usize).map(|(id, _)| *id);
+        if let Some(output) =
+            author.and_then(|a| vrf_randomness(&a, &randomness, slot, epoch, &vrf_output))
+        {
+            let accumulated = UNDER_CONSTRUCTION.get_or_default(&mut ctx.state)?;
+            UNDER_CONSTRUCTION.put(&mut ctx.state, &absorb(&accumulated, &output));
+        }
+    }
+    Ok(())
+}
+
+/// Enacts epoch `epoch`: the announced authorities and randomness take over, a session starts
+/// (except in the chain's first block, which starts session 0), and the next epoch is announced.
+fn start_epoch<E>(ctx: &mut Context<'_, E>, epoch: u64, first: bool) -> CallResult
+where
+    E: From<crate::session::Event> + crate::staking::Events,
+{
+    let previous = RANDOMNESS.get_or_default(&mut ctx.state)?;
+    let accumulated = UNDER_CONSTRUCTION.get_or_default(&mut ctx.state)?;
+    let current = NEXT_RANDOMNESS.get_or_default(&mut ctx.state)?;
+    let announced = next_randomness(&previous, epoch, &accumulated);
+    RANDOMNESS.put(&mut ctx.state, &current);
+    NEXT_RANDOMNESS.put(&mut ctx.state, &announced);
+    UNDER_CONSTRUCTION.kill(&mut ctx.state);
+    EPOCH_INDEX.put(&mut ctx.state, &epoch);
+    let next_authorities = NEXT_AUTHORITIES.get_or_default(&mut ctx.state)?;
+    AUTHORITIES.put(&mut ctx.state, &next_authorities);
+    let (changed, queued) = if first {
+        let session = crate::session::CURRENT_INDEX.get_or_default(&mut ctx.state)?;
+        let queued = crate::session::queue_next(ctx, session.saturating_add(1))?;
+        (false, queued)
+    } else {
+        let changed = crate::session::rotate(ctx)?;
+        let queued = crate::session::QUEUED_VALIDATORS.get_or_default(&mut ctx.state)?;
+        (changed, queued)
+    };
+    let next = weighted(&queued);
+    NEXT_AUTHORITIES.put(&mut ctx.state, &next);
+    let descriptor = NextEpochDescriptor {
+        authorities: next,
+        randomness: announced,
+    };
+    system::deposit_log(ctx, descriptor.to_digest_item())?;
+    if changed {
+        let validators = crate::session::validators(&mut ctx.state)?;
+        crate::grandpa::schedule_change(ctx, weighted(&validators))?;
+    }
+    Ok(())
+}

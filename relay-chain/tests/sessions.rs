@@ -1,0 +1,144 @@
+//! Sessions on real relay blocks: each epoch's first block starts a session and announces the
+//! next epoch's authorities; the validators staking elects take over a session after they are
+//! announced, and each change of the set is signalled to finality in the block it happens.
+
+mod support;
+
+use tessera_relay_chain::staking::{self, Perbill, RewardDestination, ValidatorPrefs};
+use tessera_relay_chain::{babe, grandpa, session, Call, ChainSpec, UNIT};
+use tessera_runtime::consensus::{NextEpochDescriptor, PreDigest, ScheduledChange};
+use tessera_runtime::crypto::Pair;
+use tessera_runtime::AccountId;
+
+use support::Relay;
+
+/// Slots (and, one block per slot, blocks) per epoch.
+const EPOCH: u32 = 3;
+
+fn id(name: &str) -> AccountId {
+    Pair::dev(name).public()
+}
+
+/// What one block did to the sets.
+struct Seen {
+    number: u32,
+    descriptor: Option<NextEpochDescriptor>,
+    change: Option<ScheduledChange>,
+    validators: Vec<AccountId>,
+    set_id: u64,
+}
+
+fn ids(list: &[(AccountId, u64)]) -> Vec<AccountId> {
+    list.iter().map(|(id, _)| *id).collect()
+}
+
+#[test]
+fn sessions_follow_epochs_and_hand_the_elected_set_to_authorship_and_finality() {
+    let mut spec = ChainSpec::dev_with_validators(4);
+    spec.genesis.epoch_length = u64::from(EPOCH);
+    let staking_spec = spec.genesis.staking.as_mut().unwrap();
+    staking_spec.validator_count = 3;
+    staking_spec.sessions_per_era = 2;
+    let mut relay = Relay::from_spec(&spec);
+    let genesis_validators = session::validators(&mut relay.state()).unwrap();
+    assert_eq!(genesis_validators.len(), 4);
+
+    // Eve bonds more than any genesis staker and validates: the next election takes her in.
+    let stake = |call| Call::Staking(call);
+    relay
+        .dispatch(
+            "Eve",
+            stake(staking::Call::Bond {
+                value: 300_000 * UNIT,
+                payee: RewardDestination::Stash,
+            }),
+        )
+        .unwrap();
+    relay
+        .dispatch(
+            "Eve",
+            stake(staking::Call::Validate {
+                prefs: ValidatorPrefs {
+                    commission: Perbill(0),
+                    blocked: false,
+                },
+            }),
+        )
+        .unwrap();
+
+    let mut seen = Vec::new();
+    for _ in 0..12 * EPOCH {
+        relay.block(vec![]);
+        let header = relay.head.clone();
+        let mut state = relay.state();
+        seen.push(Seen {
+            number: header.number,
+            descriptor: NextEpochDescriptor::from_header(&header).unwrap(),
+            change: ScheduledChange::from_header(&header).unwrap(),
+            validators: session::validators(&mut state).unwrap(),
+            set_id: grandpa::CURRENT_SET_ID.get_or_default(&mut state).unwrap(),
+        });
+        // The header's slot claim is what the runtime read.
+        let slot = PreDigest::from_header(&header).unwrap().slot();
+        assert_eq!(babe::CURRENT_SLOT.get(&mut state).unwrap(), Some(slot));
+    }
+
+    // Block #1 starts epoch 0 and every epoch's first block (one per EPOCH slots) announces
+    // the next; no other block does.
+    for block in &seen {
+        let starts = (block.number - 1) % EPOCH == 0;
+        assert_eq!(
+            block.descriptor.is_some(),
+            starts,
+            "block #{}",
+            block.number
+        );
+    }
+    // What an epoch's first block announces holds the next epoch: the session's validators
+    // and BABE's authorities from that epoch's first block on.
+    let starts: Vec<&Seen> = seen.iter().filter(|b| b.descriptor.is_some()).collect();
+    for pair in starts.windows(2) {
+        let announced = ids(&pair[0].descriptor.as_ref().unwrap().authorities);
+        assert_eq!(
+            pair[1].validators, announced,
+            "epoch at #{}",
+            pair[1].number
+        );
+    }
+    let last = starts.last().unwrap();
+    let authorities = babe::AUTHORITIES.get(&mut relay.state()).unwrap().unwrap();
+    assert_eq!(ids(&authorities), last.validators);
+
+    // The set changed twice: to the three genesis stakers era 0 elected, then with Eve in.
+    let changes: Vec<&Seen> = seen.iter().filter(|b| b.change.is_some()).collect();
+    assert_eq!(
+        changes.len(),
+        2,
+        "{:?}",
+        changes.iter().map(|b| b.number).collect::<Vec<_>>()
+    );
+    let mut previous = genesis_validators;
+    for block in &seen {
+        match &block.change {
+            Some(change) => {
+                assert_ne!(block.validators, previous, "block #{}", block.number);
+                assert_eq!(ids(&change.next_authorities), block.validators);
+                assert_eq!(change.delay, 0);
+            }
+            None => assert_eq!(block.validators, previous, "block #{}", block.number),
+        }
+        previous = block.validators.clone();
+    }
+    assert_eq!(changes[0].validators.len(), 3);
+    assert!(!changes[0].validators.contains(&id("Eve")));
+    assert!(changes[1].validators.contains(&id("Eve")));
+    assert_eq!((changes[0].set_id, changes[1].set_id), (1, 2));
+    // Those who stay keep their places; the newcomer takes the place left.
+    let stayed: Vec<AccountId> = changes[0]
+        .validators
+        .iter()
+        .filter(|v| changes[1].validators.contains(v))
+        .copied()
+        .collect();
+    assert_eq!(changes[1].validators[..stayed.len()], stayed[..]);
+}
