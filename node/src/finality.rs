@@ -83,6 +83,8 @@ pub struct FinalityService {
     /// A finalization the engine reached but the store could not write yet: retried on each
     /// tick until it is stored or a later one supersedes it.
     unstored: Option<(Hash, Justification)>,
+    /// An enacted authority set the store could not write yet: retried on each tick.
+    unstored_set: Option<(AuthoritySet, Hash)>,
 }
 
 /// Votes never go past a relay block that backed a candidate which, as of the block voted
@@ -323,12 +325,16 @@ impl FinalityService {
             own,
             voted,
             unstored: None,
+            unstored_set: None,
         })
     }
 
     /// Moves the voter's clock.
     pub async fn tick(&mut self) -> FinalityOutcome {
         let mut outcome = FinalityOutcome::default();
+        if let Some((set, enacted_at)) = self.unstored_set.take() {
+            self.store_new_set(set, enacted_at);
+        }
         if let Some((hash, justification)) = self.unstored.take() {
             if let Some(new_best) = self.finalized(hash, &justification) {
                 outcome = self.feed(Input::BestBlock(new_best)).await;
@@ -370,6 +376,17 @@ impl FinalityService {
     /// Checks a justification a peer served with a block, finalizing it if it holds.
     pub async fn on_justification(&mut self, peer: PeerId, data: &[u8]) -> FinalityOutcome {
         match decode_bounded::<Justification>(data, MAX_MESSAGE_BYTES) {
+            // Signed by voters of another set (this node is behind or ahead of a set change):
+            // not this set's to judge, and no fault of the peer.
+            Ok(justification)
+                if justification
+                    .precommits
+                    .iter()
+                    .any(|p| self.engine.authority_set().weight(&p.id).is_none()) =>
+            {
+                tracing::debug!(%peer, "justification from another authority set");
+                FinalityOutcome::default()
+            }
             Ok(justification) => {
                 let message = FinalityMessage::Commit {
                     set_id: self.engine.authority_set().set_id(),
@@ -465,10 +482,7 @@ impl FinalityService {
                         number = enacted_at.number,
                         "finality authority set changed"
                     );
-                    let stored = store_set(&self.shared.client(), &set, enacted_at.hash);
-                    if let Err(err) = stored {
-                        tracing::error!(%err, "cannot store the new finality authority set");
-                    }
+                    self.store_new_set(set, enacted_at.hash);
                 }
                 Output::Verified(_) => {}
                 Output::Misbehaviour(id, _) if Some(id) == judged => {}
@@ -492,13 +506,37 @@ impl FinalityService {
         outcome
     }
 
+    /// Stores the set in force, or keeps it to retry on the next tick (a later set supersedes
+    /// it).
+    fn store_new_set(&mut self, set: AuthoritySet, enacted_at: Hash) {
+        if let Err(err) = store_set(&self.shared.client(), &set, enacted_at) {
+            tracing::error!(%err, "cannot store the new finality authority set; retrying");
+            self.unstored_set = Some((set, enacted_at));
+        }
+    }
+
     /// Records this voter's own vote durably before it leaves the node.
     fn note_own_vote(&mut self, message: &FinalityMessage) -> Result<(), StoreError> {
         let FinalityMessage::Vote(vote) = message else {
             return Ok(());
         };
         let latest = (self.voted.set_id, self.voted.round);
-        if Some(vote.id) != self.own || (vote.set_id, vote.round) < latest {
+        if Some(vote.id) != self.own {
+            return Ok(());
+        }
+        if vote.set_id < latest.0 {
+            // A set older than the one on record (its change was not stored before a
+            // restart): a vote there could contradict one the record no longer holds.
+            return Err(StoreError::Corrupt {
+                what: "finality voter record",
+                reason: format!(
+                    "own vote in set {} is behind the recorded set {}",
+                    vote.set_id, latest.0
+                ),
+            });
+        }
+        if (vote.set_id, vote.round) < latest {
+            // A past round's vote sent again: it was recorded when cast.
             return Ok(());
         }
         let mut record = if (vote.set_id, vote.round) > latest {

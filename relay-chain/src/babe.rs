@@ -7,14 +7,17 @@
 
 use crate::prelude::*;
 
+use parity_scale_codec::Decode;
 use tessera_runtime::consensus::{
     absorb, next_randomness, vrf_randomness, AuthorityList, NextEpochDescriptor, PreDigest,
 };
-use tessera_runtime::dispatch::{CallResult, Context};
+use tessera_runtime::dispatch::{CallError, CallResult, Context};
+use tessera_runtime::executive::AUTHOR_ENGINE;
 use tessera_runtime::modules::system;
 use tessera_runtime::state::State;
 use tessera_runtime::storage::StorageValue;
 use tessera_runtime::AccountId;
+use tessera_runtime::DigestItem;
 
 /// The module's name, the prefix of its storage keys.
 pub const NAME: &str = "Babe";
@@ -52,9 +55,10 @@ pub fn storage_metadata() -> Vec<tessera_runtime::metadata::StorageEntryMetadata
     ]
 }
 
-/// The genesis state: epochs 0 and 1 are held by `validators` with `randomness`.
-pub fn genesis(state: &mut State<'_>, validators: &[AccountId], randomness: [u8; 32]) {
-    let authorities = weighted(validators);
+/// The genesis state: epochs 0 and 1 are held by the authorship keys `authorities` with
+/// `randomness`.
+pub fn genesis(state: &mut State<'_>, authorities: &[AccountId], randomness: [u8; 32]) {
+    let authorities = weighted(authorities);
     AUTHORITIES.put(state, &authorities);
     NEXT_AUTHORITIES.put(state, &authorities);
     RANDOMNESS.put(state, &randomness);
@@ -95,6 +99,20 @@ where
     if first || epoch > EPOCH_INDEX.get_or_default(&mut ctx.state)? {
         start_epoch(ctx, epoch, first)?;
     }
+    // Fees and era points go to the `auth` digest's account: it must be the validator whose
+    // authorship key claimed the slot.
+    if let Some(named) = block_author(&digest.logs) {
+        let index = claim.authority_index() as usize;
+        let validator = crate::session::VALIDATORS
+            .get_or_default(&mut ctx.state)?
+            .get(index)
+            .copied();
+        if validator != Some(named) {
+            return Err(CallError::State(tessera_runtime::Error::InvalidBlock(
+                "the author digest names another validator than the slot's",
+            )));
+        }
+    }
     if let PreDigest::Primary {
         authority_index,
         vrf_output,
@@ -112,6 +130,16 @@ where
         }
     }
     Ok(())
+}
+
+/// The account the `auth` pre-runtime item names, if there is one that decodes.
+fn block_author(logs: &[DigestItem]) -> Option<AccountId> {
+    logs.iter().find_map(|item| match item {
+        DigestItem::PreRuntime(engine, data) if *engine == AUTHOR_ENGINE => {
+            AccountId::decode(&mut data.as_slice()).ok()
+        }
+        _ => None,
+    })
 }
 
 /// Enacts epoch `epoch`: the announced authorities and randomness take over, a session starts
@@ -136,10 +164,11 @@ where
         (false, queued)
     } else {
         let changed = crate::session::rotate(ctx)?;
-        let queued = crate::session::QUEUED_VALIDATORS.get_or_default(&mut ctx.state)?;
+        let queued = crate::session::QUEUED_KEYS.get_or_default(&mut ctx.state)?;
         (changed, queued)
     };
-    let next = weighted(&queued);
+    let babe_keys: Vec<AccountId> = queued.iter().map(|keys| keys.babe).collect();
+    let next = weighted(&babe_keys);
     NEXT_AUTHORITIES.put(&mut ctx.state, &next);
     let descriptor = NextEpochDescriptor {
         authorities: next,
@@ -147,8 +176,9 @@ where
     };
     system::deposit_log(ctx, descriptor.to_digest_item())?;
     if changed {
-        let validators = crate::session::validators(&mut ctx.state)?;
-        crate::grandpa::schedule_change(ctx, weighted(&validators))?;
+        let keys = crate::session::validator_keys(&mut ctx.state)?;
+        let grandpa_keys: Vec<AccountId> = keys.iter().map(|keys| keys.grandpa).collect();
+        crate::grandpa::schedule_change(ctx, weighted(&grandpa_keys))?;
     }
     Ok(())
 }

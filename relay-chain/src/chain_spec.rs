@@ -698,7 +698,7 @@ impl ChainSpec {
                 sudo::KEY.put(&mut ctx.state, &key.0);
             }
             let validators: Vec<AccountId> = config.validators.iter().map(|v| v.0).collect();
-            session::VALIDATORS.put(&mut ctx.state, &validators);
+            session::genesis(&mut ctx.state, &validators);
             session::SLOT_DURATION.put(&mut ctx.state, &config.slot_duration_ms);
             session::EPOCH_LENGTH.put(&mut ctx.state, &config.epoch_length);
             configuration::APPROVAL.put(&mut ctx.state, &config.approval_config());

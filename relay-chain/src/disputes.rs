@@ -225,6 +225,28 @@ pub fn record<E: From<Event> + crate::staking::Events>(
     Ok(())
 }
 
+/// Carries the disabled validators into a session whose validators are `current` (they were
+/// `previous`): each keeps its disablement at its new index, and those who left drop out.
+pub fn on_new_session(
+    state: &mut tessera_runtime::state::State<'_>,
+    previous: &[AccountId],
+    current: &[AccountId],
+) -> tessera_runtime::Result<()> {
+    if previous == current {
+        return Ok(());
+    }
+    let mut disabled: Vec<u32> = DISABLED
+        .get_or_default(state)?
+        .iter()
+        .filter_map(|index| previous.get(*index as usize))
+        .filter_map(|who| current.iter().position(|v| v == who))
+        .filter_map(|index| u32::try_from(index).ok())
+        .collect();
+    disabled.sort_unstable();
+    DISABLED.put(state, &disabled);
+    Ok(())
+}
+
 /// Checks one set: current session, not recorded, distinct validators of the session in order,
 /// every signature, and a supermajority for its outcome.
 pub fn check(

@@ -197,7 +197,9 @@ tessera_runtime::compose_runtime! {
         },
         /// The validator set, slot timing and sessions.
         8 => Session {
+            call: session::Call,
             event: session::Event,
+            error: session::Error,
             storage: session::storage_metadata,
         },
         /// Approval-checking parameters.

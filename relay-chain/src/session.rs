@@ -9,9 +9,9 @@
 use crate::prelude::*;
 
 use parity_scale_codec::{Decode, Encode};
-use tessera_runtime::dispatch::{CallError, Context};
+use tessera_runtime::dispatch::{CallError, CallResult, Context, Dispatch, Origin, Weight};
 use tessera_runtime::state::State;
-use tessera_runtime::storage::StorageValue;
+use tessera_runtime::storage::{StorageMap, StorageValue};
 use tessera_runtime::{AccountId, BlockNumber};
 
 /// The module's name, the prefix of its storage keys.
@@ -23,6 +23,168 @@ pub static VALIDATORS: StorageValue<Vec<AccountId>> = StorageValue::new(NAME, "V
 /// The validators of the next session (none before the chain's first block).
 pub static QUEUED_VALIDATORS: StorageValue<Vec<AccountId>> =
     StorageValue::new(NAME, "QueuedValidators");
+
+/// The session keys of the current validators, in authority-index order.
+pub static VALIDATOR_KEYS: StorageValue<Vec<SessionKeys>> =
+    StorageValue::new(NAME, "ValidatorKeys");
+
+/// The session keys of the queued validators, in their order.
+pub static QUEUED_KEYS: StorageValue<Vec<SessionKeys>> = StorageValue::new(NAME, "QueuedKeys");
+
+/// Each stash's keys for the sessions it will validate in (set by `session.setKeys`).
+pub static NEXT_KEYS: StorageMap<AccountId, SessionKeys> = StorageMap::new(NAME, "NextKeys");
+
+/// Who set each key, by key type and public key: one key serves one stash.
+pub static KEY_OWNER: StorageMap<(KeyTypeId, AccountId), AccountId> =
+    StorageMap::new(NAME, "KeyOwner");
+
+/// A session key's type, as Substrate names them.
+pub type KeyTypeId = [u8; 4];
+
+/// The keys a validator signs with in a session, one per role (sr25519 public keys), in the
+/// order of Polkadot's first four session keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
+pub struct SessionKeys {
+    /// Finality votes.
+    pub grandpa: AccountId,
+    /// Block authorship.
+    pub babe: AccountId,
+    /// Backing statements and availability bitfields.
+    pub para_validator: AccountId,
+    /// Approval assignments.
+    pub para_assignment: AccountId,
+}
+
+impl SessionKeys {
+    /// One key for every role (genesis validators, whose account signs everything).
+    pub fn all(key: AccountId) -> Self {
+        SessionKeys {
+            grandpa: key,
+            babe: key,
+            para_validator: key,
+            para_assignment: key,
+        }
+    }
+
+    /// The keys with their types.
+    pub fn typed(&self) -> [(KeyTypeId, AccountId); 4] {
+        [
+            (*b"gran", self.grandpa),
+            (*b"babe", self.babe),
+            (*b"para", self.para_validator),
+            (*b"asgn", self.para_assignment),
+        ]
+    }
+}
+
+/// Largest ownership proof `setKeys` takes (it is not checked: sr25519 session keys, as in
+/// Polkadot, need none).
+pub const MAX_PROOF_BYTES: usize = 1_024;
+
+/// Calls of `session` (FRAME's indices).
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
+pub enum Call {
+    /// Sets the caller's (a stash's) keys for the sessions from the one after next.
+    #[codec(index = 0)]
+    SetKeys {
+        /// The keys.
+        keys: SessionKeys,
+        /// Unused (at most [`MAX_PROOF_BYTES`]).
+        proof: Vec<u8>,
+    },
+    /// Removes the caller's keys: it is left out of the sessions from the one after next.
+    #[codec(index = 1)]
+    PurgeKeys,
+}
+
+tessera_runtime::module_error! {
+    /// Errors of `session` (FRAME's, in its order).
+    pub enum Error for NAME {
+        /// The ownership proof is too large.
+        InvalidProof,
+        /// The caller is no stash (bond first).
+        NoAssociatedValidatorId,
+        /// A key is another stash's already.
+        DuplicatedKey,
+        /// The caller has no keys to purge.
+        NoKeys,
+        /// No such account.
+        NoAccount,
+    }
+}
+
+/// Weight of a keys call: a few reads and writes.
+const KEYS_WEIGHT: Weight = 200_000_000;
+
+impl<E> Dispatch<E> for Call {
+    fn weight(&self) -> Weight {
+        KEYS_WEIGHT
+    }
+
+    fn dispatch(self, ctx: &mut Context<'_, E>, origin: Origin) -> CallResult {
+        let who = *origin.ensure_signed()?;
+        match self {
+            Call::SetKeys { keys, proof } => set_keys(ctx, &who, keys, &proof),
+            Call::PurgeKeys => purge_keys(ctx, &who),
+        }
+    }
+}
+
+fn set_keys<E>(
+    ctx: &mut Context<'_, E>,
+    who: &AccountId,
+    keys: SessionKeys,
+    proof: &[u8],
+) -> CallResult {
+    if proof.len() > MAX_PROOF_BYTES {
+        return Err(Error::InvalidProof.into());
+    }
+    if crate::staking::BONDED.get(&mut ctx.state, who)?.is_none() {
+        return Err(Error::NoAssociatedValidatorId.into());
+    }
+    for typed in keys.typed() {
+        if KEY_OWNER
+            .get(&mut ctx.state, &typed)?
+            .is_some_and(|owner| owner != *who)
+        {
+            return Err(Error::DuplicatedKey.into());
+        }
+    }
+    if let Some(old) = NEXT_KEYS.get(&mut ctx.state, who)? {
+        for typed in old.typed() {
+            KEY_OWNER.remove(&mut ctx.state, &typed);
+        }
+    }
+    put_keys(&mut ctx.state, who, &keys);
+    Ok(())
+}
+
+fn purge_keys<E>(ctx: &mut Context<'_, E>, who: &AccountId) -> CallResult {
+    let keys = NEXT_KEYS.get(&mut ctx.state, who)?.ok_or(Error::NoKeys)?;
+    for typed in keys.typed() {
+        KEY_OWNER.remove(&mut ctx.state, &typed);
+    }
+    NEXT_KEYS.remove(&mut ctx.state, who);
+    Ok(())
+}
+
+/// Records `keys` as `who`'s.
+pub fn put_keys(state: &mut State<'_>, who: &AccountId, keys: &SessionKeys) {
+    NEXT_KEYS.insert(state, who, keys);
+    for typed in keys.typed() {
+        KEY_OWNER.insert(state, &typed, who);
+    }
+}
+
+/// The genesis state: `validators` hold session 0, each with its own account as every key.
+pub fn genesis(state: &mut State<'_>, validators: &[AccountId]) {
+    VALIDATORS.put(state, &validators.to_vec());
+    let keys: Vec<SessionKeys> = validators.iter().map(|v| SessionKeys::all(*v)).collect();
+    for (validator, keys) in validators.iter().zip(&keys) {
+        put_keys(state, validator, keys);
+    }
+    VALIDATOR_KEYS.put(state, &keys);
+}
 
 /// Milliseconds per authorship slot.
 pub static SLOT_DURATION: StorageValue<u64> = StorageValue::new(NAME, "SlotDuration");
@@ -41,6 +203,10 @@ pub fn storage_metadata() -> alloc::vec::Vec<tessera_runtime::metadata::StorageE
     alloc::vec![
         VALIDATORS.metadata_or_default(),
         QUEUED_VALIDATORS.metadata_or_default(),
+        VALIDATOR_KEYS.metadata_or_default(),
+        QUEUED_KEYS.metadata_or_default(),
+        NEXT_KEYS.metadata(),
+        KEY_OWNER.metadata(),
         SLOT_DURATION.metadata(),
         EPOCH_LENGTH.metadata(),
         CURRENT_INDEX.metadata_or_default(),
@@ -60,7 +226,7 @@ pub enum Event {
 }
 
 /// Starts the next session: the queued validators take over and the next session's are
-/// queued. Returns whether the validator set changed.
+/// queued. Returns whether the finality keys changed.
 pub fn rotate<E>(ctx: &mut Context<'_, E>) -> Result<bool, CallError>
 where
     E: From<Event> + crate::staking::Events,
@@ -73,24 +239,42 @@ where
     ctx.deposit_event(Event::NewSession {
         session_index: index,
     });
-    crate::staking::new_session(ctx, index)?;
-    let previous = VALIDATORS.get_or_default(&mut ctx.state)?;
-    let current = match QUEUED_VALIDATORS.get(&mut ctx.state)? {
-        Some(queued) => queued,
-        None => previous.clone(),
-    };
-    VALIDATORS.put(&mut ctx.state, &current);
+    // The session starts whatever staking does: an error of its own (not of state) undoes its
+    // part alone, since the validators queued were announced and must take over.
+    ctx.state.start_transaction();
+    match crate::staking::new_session(ctx, index) {
+        Ok(()) => ctx.state.commit_transaction()?,
+        Err(CallError::Dispatch(_)) => ctx.state.rollback_transaction()?,
+        Err(err @ CallError::State(_)) => return Err(err),
+    }
+    let previous = VALIDATOR_KEYS.get_or_default(&mut ctx.state)?;
+    if let (Some(validators), Some(keys)) = (
+        QUEUED_VALIDATORS.get(&mut ctx.state)?,
+        QUEUED_KEYS.get(&mut ctx.state)?,
+    ) {
+        let before = VALIDATORS.get_or_default(&mut ctx.state)?;
+        crate::disputes::on_new_session(&mut ctx.state, &before, &validators)?;
+        VALIDATORS.put(&mut ctx.state, &validators);
+        VALIDATOR_KEYS.put(&mut ctx.state, &keys);
+    }
     queue_next(ctx, index.saturating_add(1))?;
-    Ok(current != previous)
+    let current = VALIDATOR_KEYS.get_or_default(&mut ctx.state)?;
+    let finality = |keys: &[SessionKeys]| keys.iter().map(|k| k.grandpa).collect::<Vec<_>>();
+    Ok(finality(&current) != finality(&previous))
 }
 
-/// Queues the validators of session `session` (staking's, in the current validators' order
-/// where they stay, so the authority indices of those who stay change as little as possible);
-/// returns them.
-pub fn queue_next<E>(ctx: &mut Context<'_, E>, session: u32) -> Result<Vec<AccountId>, CallError> {
+/// Queues the validators of session `session` with their keys as they are now: staking's
+/// choice, less those without keys, in the current validators' order where they stay (so the
+/// authority indices of those who stay change as little as possible). None elected (or none
+/// with keys) keeps the current ones. Returns the queued keys.
+pub fn queue_next<E>(
+    ctx: &mut Context<'_, E>,
+    session: u32,
+) -> Result<Vec<SessionKeys>, CallError> {
     let current = VALIDATORS.get_or_default(&mut ctx.state)?;
-    let next = match crate::staking::validators_for_session(&mut ctx.state, session)? {
-        Some(elected) if !elected.is_empty() => {
+    let elected = crate::staking::validators_for_session(&mut ctx.state, session)?;
+    let mut ordered: Vec<AccountId> = match &elected {
+        Some(elected) => {
             let mut ordered: Vec<AccountId> = current
                 .iter()
                 .filter(|v| elected.contains(v))
@@ -99,10 +283,28 @@ pub fn queue_next<E>(ctx: &mut Context<'_, E>, session: u32) -> Result<Vec<Accou
             ordered.extend(elected.iter().filter(|v| !current.contains(v)));
             ordered
         }
-        _ => current,
+        None => current.clone(),
     };
-    QUEUED_VALIDATORS.put(&mut ctx.state, &next);
-    Ok(next)
+    let mut keys = Vec::with_capacity(ordered.len());
+    let mut with_keys = Vec::with_capacity(ordered.len());
+    for validator in ordered.drain(..) {
+        if let Some(validator_keys) = NEXT_KEYS.get(&mut ctx.state, &validator)? {
+            with_keys.push(validator);
+            keys.push(validator_keys);
+        }
+    }
+    if with_keys.is_empty() {
+        with_keys = current;
+        keys = VALIDATOR_KEYS.get_or_default(&mut ctx.state)?;
+    }
+    QUEUED_VALIDATORS.put(&mut ctx.state, &with_keys);
+    QUEUED_KEYS.put(&mut ctx.state, &keys);
+    Ok(keys)
+}
+
+/// The session's validators' keys.
+pub fn validator_keys(state: &mut State<'_>) -> tessera_runtime::Result<Vec<SessionKeys>> {
+    VALIDATOR_KEYS.get_or_default(state)
 }
 
 /// The validator set in `state`.

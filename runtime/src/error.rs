@@ -39,4 +39,8 @@ pub enum Error {
     /// A secret URI (phrase, hex seed, derivation path) that cannot be parsed.
     #[error("invalid secret URI: {0}")]
     InvalidSecretUri(alloc::string::String),
+    /// The block breaks a rule the runtime checks as it starts (its digest names an author
+    /// other than the slot's).
+    #[error("invalid block: {0}")]
+    InvalidBlock(&'static str),
 }

@@ -390,10 +390,10 @@ impl AuthorshipEngine {
     }
 
     /// Checks a header a peer claims as its best, without its parent: known here, or above
-    /// the finalized block, sealed by the authority its pre-digest names in the epochs the
-    /// finalized and the best block know (their own and the announced next), in a slot that has
-    /// begun, and numbered no higher than the slots since the finalized block allow. A claim
-    /// that passes can only be made by a recent authority, and never beyond the slot clock.
+    /// the finalized block, in a slot that has begun, numbered no higher than the slots since
+    /// the finalized block allow, and, in the epochs the best block knows (its own and the
+    /// announced next), sealed by the authority its pre-digest names there. A claim that passes
+    /// is never beyond the slot clock, and within known epochs made by an authority.
     pub fn check_claim(&mut self, header: &Header) -> Result<(), ImportError> {
         let root_number = self.tree.root_number();
         if header.number <= root_number || self.data.contains_key(&header.hash()) {
@@ -408,6 +408,17 @@ impl AuthorshipEngine {
                 slot,
                 max,
             });
+        }
+        // Past the epochs this node knows (it is behind by two or more), the claim cannot be
+        // judged by its seal: only the slot clock bounds it, and its blocks are checked in full
+        // when they come.
+        let best = self.data.get(&self.best);
+        let beyond = best.is_none_or(|data| {
+            data.origin_slot.is_none()
+                || self.config.epoch_of(slot, data.origin_slot) > data.epoch.index.saturating_add(1)
+        });
+        if beyond {
+            return Ok(());
         }
         let epochs: Vec<EpochAuthorities> = [self.tree.root(), self.best]
             .iter()

@@ -524,6 +524,12 @@ fn a_claimed_best_header_is_believed_only_if_an_authority_sealed_it_within_the_s
     let randomness = [0u8; 32];
     let mut engine = AuthorshipEngine::new(config(&keys, (1, 1)), g.clone(), None);
     engine.handle(Input::Tick(5 * SLOT));
+    // Before the node has a block of the chain, it knows none of its epochs: a claim cannot
+    // be judged by its seal.
+    let stranger = block(&keys[1], &g, primary(&keys[0], 0, randomness, 2, 0), 9);
+    assert_eq!(engine.check_claim(&stranger), Ok(()));
+    let first = block(&keys[0], &g, primary(&keys[0], 0, randomness, 1, 0), 1);
+    assert!(rejection(&import(&mut engine, &first)).is_none());
     // A header of a chain this node has not seen: sealed by its slot's claimant, slot 3 of 5.
     let far = |number: u32, slot: u64, sealer: &AuthorityKey| {
         let parent = Header {
@@ -563,4 +569,16 @@ fn a_claimed_best_header_is_believed_only_if_an_authority_sealed_it_within_the_s
     );
     // By the slot clock, no chain is past #5 yet.
     assert_eq!(engine.highest_number_now(), 5);
+    // Two epochs (of 4 slots) past the best block's, the seal cannot be judged either: only
+    // the slot clock holds.
+    engine.handle(Input::Tick(40 * SLOT));
+    assert_eq!(
+        engine.check_claim(&far(3, 4, &keys[1])),
+        Err(ImportError::BadSeal)
+    );
+    assert_eq!(engine.check_claim(&far(3, 13, &keys[1])), Ok(()));
+    assert!(matches!(
+        engine.check_claim(&far(30, 13, &keys[1])),
+        Err(ImportError::ImpossibleNumber { .. })
+    ));
 }

@@ -122,7 +122,7 @@ pub(crate) fn set_change_config(seed: u64) -> SimConfig {
 /// Runs set-change seeds `range`; checks safety, and that changes were enacted and finality
 /// went on across them.
 fn set_change_safety(range: std::ops::Range<u64>) {
-    let (mut changes, mut finalized) = (0u64, 0u64);
+    let (mut changes, mut finalized, mut changed_seeds) = (0u64, 0u64, 0u64);
     for seed in range.clone() {
         let mut sim = Sim::new(set_change_config(seed));
         sim.run_until(SET_CHANGE_RUN_MS);
@@ -130,14 +130,25 @@ fn set_change_safety(range: std::ops::Range<u64>) {
             panic!("safety violated, replay with set_change_config({seed}): {error}");
         }
         let honest = sim.nodes.iter().filter(|n| n.is_honest());
-        changes += honest
+        let enacted = honest
             .map(|n| n.finality.authority_set().set_id())
             .min()
             .unwrap_or_default();
+        changed_seeds += u64::from(enacted > 0);
+        changes += enacted;
         finalized += u64::from(sim.min_honest_finalized());
     }
     let seeds = range.end - range.start;
-    assert!(changes >= seeds, "{changes} set changes over {range:?}");
+    // Most seeds enact changes; the rest are those whose partition or losses keep finality
+    // short of the first change in this short run.
+    assert!(
+        changed_seeds * 10 >= seeds * 9,
+        "only {changed_seeds} of {seeds} seeds enacted a change over {range:?}"
+    );
+    assert!(
+        changes >= 3 * seeds / 2,
+        "{changes} set changes over {range:?}"
+    );
     assert!(
         finalized > 2 * seeds,
         "finalized only {finalized} blocks over {range:?}"

@@ -6,7 +6,7 @@
 use parity_scale_codec::Decode;
 use std::collections::BTreeMap;
 use tessera_relay_chain::disputes::DisputeStatementSet;
-use tessera_relay_chain::{inclusion, Call, ChainSpec, Event, RelayRuntime};
+use tessera_relay_chain::{inclusion, session, Call, ChainSpec, Event, RelayRuntime};
 use tessera_runtime::consensus::PreDigest;
 use tessera_runtime::crypto::Pair;
 use tessera_runtime::dispatch::{DispatchError, EventRecord};
@@ -116,8 +116,14 @@ impl Relay {
         let all: Vec<_> = std::iter::once(inherent).chain(extrinsics).collect();
         // One block per slot: slot n holds block n, so epochs (and sessions) are counted in
         // blocks here, `epochLength` of them from block 1 on.
+        // The author (if any) claims the slot, at its place among the session's validators.
+        let validators = session::validators(&mut self.state()).unwrap();
+        let authority_index = self
+            .author
+            .and_then(|author| validators.iter().position(|v| *v == author))
+            .unwrap_or(0) as u32;
         let claim = PreDigest::Secondary {
-            authority_index: 0,
+            authority_index,
             slot: u64::from(self.head.number) + 1,
         };
         let built = build_block_with_digest::<RelayRuntime>(
