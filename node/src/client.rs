@@ -18,6 +18,7 @@ use tessera_consensus::authorship::{
 use tessera_consensus::AuthorityKey;
 use tessera_relay_chain::runtime_api::{self, CandidateEvent};
 use tessera_relay_chain::{configuration, session, ApprovalConfig, Genesis};
+use tessera_runtime::consensus::PreDigest;
 use tessera_runtime::executive::{block_author, BlockError, InvalidTransaction, ValidTransaction};
 use tessera_runtime::modules::{balances, system};
 use tessera_runtime::state::{NodeStore, State};
@@ -44,7 +45,7 @@ pub enum ImportError {
     /// The header fails the authorship checks (slot, claim, seal).
     #[error("authorship: {0}")]
     Authorship(#[from] authorship::ImportError),
-    /// The runtime's author digest does not name the slot's author.
+    /// The block has no author digest (the runtime checks the one it has).
     #[error("author digest names {named:?}, but the slot was claimed by {claimed}")]
     AuthorMismatch {
         /// The account in the author digest, if any.
@@ -127,9 +128,6 @@ pub enum OpenError {
     /// The genesis state lacks the consensus parameters.
     #[error("genesis state: {0}")]
     Genesis(String),
-    /// The key is not one of the chain's validators.
-    #[error("{0} is not a validator of this chain")]
-    NotValidator(AccountId),
 }
 
 /// What an import did.
@@ -162,6 +160,8 @@ pub struct SlotClaim {
     pub slot: u64,
     /// The authorship pre-digest proving the claim.
     pub pre_digest: DigestItem,
+    /// The key that claimed it (a session key of this node's validator).
+    pub author: AccountId,
 }
 
 /// What finalizing did.
@@ -193,6 +193,8 @@ pub const MAX_REVERTED_KEPT: usize = 256;
 pub struct Client {
     store: ChainStore,
     engine: AuthorshipEngine,
+    /// The validator account this node authors as (named in its blocks' author digest).
+    validator: Option<AccountId>,
     authorities: Vec<AccountId>,
     slot_duration_ms: u64,
     approval: ApprovalConfig,
@@ -323,6 +325,7 @@ impl Client {
         let mut client = Client {
             store,
             engine,
+            validator: None,
             authorities,
             slot_duration_ms,
             approval,
@@ -340,13 +343,19 @@ impl Client {
         Ok(client)
     }
 
-    /// Authors blocks with `key` from now on (it must be a validator of the chain).
+    /// Authors blocks as validator `key` from now on: its account is named in the blocks'
+    /// author digest, and it claims slots in the epochs that list it (its own key as its
+    /// session keys, as genesis validators have them) or any session key added later.
     pub fn set_author(&mut self, key: AuthorityKey) -> Result<(), OpenError> {
-        if !self.authorities.contains(&key.public()) {
-            return Err(OpenError::NotValidator(key.public()));
-        }
+        self.validator = Some(key.public());
         self.engine.set_key(Some(key));
         Ok(())
+    }
+
+    /// Adds a session key (made by `author_rotateKeys`): this node claims slots with it in the
+    /// epochs whose authorities list it.
+    pub fn add_session_key(&mut self, key: AuthorityKey) {
+        self.engine.add_key(key);
     }
 
     /// The validators, in authority-index order.
@@ -639,14 +648,17 @@ impl Client {
         }
         self.engine.set_time(unix_time_ms());
         let checked = self.engine.check(header)?;
+        // The author digest names the validator (its account): the runtime checks it is the
+        // one whose session key claimed the slot, here only that there is one.
         let named = block_author(header)?;
-        if named != Some(checked.author()) {
+        if named.is_none() {
             return Err(ImportError::AuthorMismatch {
                 named,
                 claimed: checked.author(),
             });
         }
-        if self.is_disabled_at(&parent, &checked.author())? {
+        let index = PreDigest::from_header(header).map_or(u32::MAX, |d| d.authority_index());
+        if self.is_disabled_at(&parent, index)? {
             return Err(ImportError::DisabledAuthor(checked.author()));
         }
         let root = parent.state_root;
@@ -789,30 +801,40 @@ impl Client {
                 parent,
                 slot,
                 pre_digest,
+                author,
             } => {
                 // A disabled validator stands down: others would refuse its block.
-                let me = self.engine.key()?.public();
+                let index =
+                    PreDigest::from_logs(std::slice::from_ref(&pre_digest))?.authority_index();
                 let parent_header = self.store.header(&parent).ok()??;
-                if self.is_disabled_at(&parent_header, &me).unwrap_or(false) {
+                if self.is_disabled_at(&parent_header, index).unwrap_or(false) {
                     tracing::debug!(slot, "disabled: not authoring");
+                    return None;
+                }
+                // Only with a key the chain says is this validator's: a key it holds that
+                // another stash registered would claim that stash's seat.
+                let mut state = State::new(&self.store, parent_header.state_root);
+                let owner = session::KEY_OWNER
+                    .get(&mut state, &(*b"babe", author))
+                    .ok()?;
+                if self.validator.is_some() && owner != self.validator {
+                    tracing::warn!(slot, %author, "an authorship key of another stash: not authoring");
                     return None;
                 }
                 Some(SlotClaim {
                     parent,
                     slot,
                     pre_digest,
+                    author,
                 })
             }
             _ => None,
         }
     }
 
-    /// Whether validator `who` is disabled in the state of block `at`, as its runtime says.
-    fn is_disabled_at(&self, at: &Header, who: &AccountId) -> Result<bool, QueryError> {
-        let Some(index) = self.authorities.iter().position(|v| v == who) else {
-            return Ok(false);
-        };
-        let index = u32::try_from(index).unwrap_or(u32::MAX);
+    /// Whether the validator at authority `index` is disabled in the state of block `at`, as
+    /// its runtime says.
+    fn is_disabled_at(&self, at: &Header, index: u32) -> Result<bool, QueryError> {
         let export = tessera_relay_chain::runtime_api::DISABLED_VALIDATORS;
         let disabled: Vec<u32> = self.runtime_query(&at.hash(), export, &())?;
         Ok(disabled.contains(&index))
@@ -874,7 +896,7 @@ impl Client {
     ) -> Result<Authored, AuthorError> {
         let key = self
             .engine
-            .key()
+            .key_of(&claim.author)
             .cloned()
             .ok_or(AuthorError::NotClaimable(claim.slot))?;
         let parent = self
@@ -901,7 +923,7 @@ impl Client {
             .unzip();
         let mut request = BuildRequest {
             parent: parent.clone(),
-            author: Some(key.public()),
+            author: self.validator.or(Some(key.public())),
             extrinsics,
             pre_runtime: vec![claim.pre_digest.clone()],
         };

@@ -77,7 +77,9 @@ pub struct FinalityService {
     shared: Arc<Shared>,
     network: NetworkHandle,
     peers: PeerTable,
-    own: Option<AccountId>,
+    /// Every key this node votes with (its `--key` and its session keys): their votes are
+    /// recorded before they leave.
+    own: Vec<AccountId>,
     /// This voter's votes in the last round it voted in, as recorded in the store.
     voted: VoterRecord,
     /// A finalization the engine reached but the store could not write yet: retried on each
@@ -85,6 +87,8 @@ pub struct FinalityService {
     unstored: Option<(Hash, Justification)>,
     /// An enacted authority set the store could not write yet: retried on each tick.
     unstored_set: Option<(AuthoritySet, Hash)>,
+    /// Keystore keys handed to the engine so far.
+    keys_taken: usize,
 }
 
 /// Votes never go past a relay block that backed a candidate which, as of the block voted
@@ -282,7 +286,24 @@ impl FinalityService {
         let set = load_set(&client, &root)?;
         let voted = load_record(&client)?;
         let config = config_for_slot(client.slot_duration().as_millis() as u64);
-        let own = key.as_ref().map(AuthorityKey::public);
+        // The session keys too, before the round is resumed: a vote cast with one before a
+        // restart must be found in the record.
+        let session_keys: Vec<AuthorityKey> = shared
+            .keystore()
+            .map(|keystore| {
+                keystore
+                    .pairs()
+                    .iter()
+                    .map(AuthorityKey::from_pair)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let keys_taken = session_keys.len();
+        let own: Vec<AccountId> = key
+            .iter()
+            .chain(&session_keys)
+            .map(AuthorityKey::public)
+            .collect();
         let set_id = set.set_id();
         let availability = AvailabilityRule::default();
         let rules = RelayVotingRule {
@@ -293,6 +314,9 @@ impl FinalityService {
         };
         let mut engine =
             FinalityEngine::new(config, set, root, key).with_voting_rule(Box::new(rules));
+        for session_key in session_keys {
+            engine.add_key(session_key);
+        }
         let tree = client.authorship().tree();
         let mut unfinalized: Vec<&Header> = tree
             .hashes()
@@ -326,12 +350,14 @@ impl FinalityService {
             voted,
             unstored: None,
             unstored_set: None,
+            keys_taken,
         })
     }
 
     /// Moves the voter's clock.
     pub async fn tick(&mut self) -> FinalityOutcome {
         let mut outcome = FinalityOutcome::default();
+        self.take_new_keys();
         if let Some((set, enacted_at)) = self.unstored_set.take() {
             self.store_new_set(set, enacted_at);
         }
@@ -506,6 +532,23 @@ impl FinalityService {
         outcome
     }
 
+    /// Hands the engine the keystore's keys it does not have yet (session keys made by
+    /// `author_rotateKeys`): it votes with one once a set lists it.
+    fn take_new_keys(&mut self) {
+        let Some(keystore) = self.shared.keystore() else {
+            return;
+        };
+        if keystore.len() == self.keys_taken {
+            return;
+        }
+        let pairs = keystore.pairs();
+        for pair in pairs.iter().skip(self.keys_taken) {
+            self.own.push(pair.public());
+            self.engine.add_key(AuthorityKey::from_pair(pair));
+        }
+        self.keys_taken = pairs.len();
+    }
+
     /// Stores the set in force, or keeps it to retry on the next tick (a later set supersedes
     /// it).
     fn store_new_set(&mut self, set: AuthoritySet, enacted_at: Hash) {
@@ -521,7 +564,7 @@ impl FinalityService {
             return Ok(());
         };
         let latest = (self.voted.set_id, self.voted.round);
-        if Some(vote.id) != self.own {
+        if !self.own.contains(&vote.id) {
             return Ok(());
         }
         if vote.set_id < latest.0 {

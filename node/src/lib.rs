@@ -35,6 +35,7 @@ pub mod cli;
 pub mod client;
 pub mod collation;
 pub mod finality;
+pub mod keystore;
 pub mod malus;
 pub mod metrics;
 pub mod network;

@@ -135,6 +135,11 @@ pub struct Shared {
     network: Mutex<NetworkStatus>,
     /// What this node's approval checking knows (empty on a node that does not check).
     pub approval: crate::parachains::approval::SharedApproval,
+    /// The validator's keystore (none on a node without one).
+    keystore: std::sync::OnceLock<Arc<crate::keystore::Keystore>>,
+    /// Whether methods that change the node (`author_rotateKeys`) are served: only to
+    /// clients on this machine.
+    unsafe_rpc: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -150,7 +155,36 @@ impl Shared {
             metrics: Arc::new(Metrics::new()),
             network: Mutex::new(NetworkStatus::default()),
             approval: Default::default(),
+            keystore: std::sync::OnceLock::new(),
+            unsafe_rpc: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Gives the node its keystore (once); its keys join the authorship engine.
+    pub fn set_keystore(&self, keystore: Arc<crate::keystore::Keystore>) {
+        {
+            let mut client = self.client();
+            for pair in keystore.pairs() {
+                client.add_session_key(tessera_consensus::AuthorityKey::from_pair(&pair));
+            }
+        }
+        let _set_before = self.keystore.set(keystore);
+    }
+
+    /// The node's keystore, if it has one.
+    pub fn keystore(&self) -> Option<&Arc<crate::keystore::Keystore>> {
+        self.keystore.get()
+    }
+
+    /// Serves methods that change the node (the RPC listens on this machine only).
+    pub fn allow_unsafe_rpc(&self, allowed: bool) {
+        self.unsafe_rpc
+            .store(allowed, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether methods that change the node are served.
+    pub fn unsafe_rpc_allowed(&self) -> bool {
+        self.unsafe_rpc.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Locks the client. A panic while it was held poisons nothing that matters: the store

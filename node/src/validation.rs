@@ -109,6 +109,10 @@ pub struct ValidationLimits {
     pub compile_timeout: Duration,
 }
 
+/// How long compiling a chain's own runtime may take: it is the chain's code, not a
+/// candidate's, so only a machine far too slow for the chain gives up on it.
+pub const RUNTIME_COMPILE_TIMEOUT: Duration = Duration::from_secs(120);
+
 impl Default for ValidationLimits {
     fn default() -> Self {
         ValidationLimits {
@@ -423,14 +427,20 @@ impl ValidationHost {
         })
     }
 
-    /// The process's host with the default limits, for executing chains' runtimes: one
-    /// engine, deadline clock and module cache for every chain the process runs.
+    /// The process's host for executing chains' runtimes: one engine, deadline clock and
+    /// module cache for every chain the process runs. A chain's own runtime is compiled
+    /// however long a busy machine takes (up to [`RUNTIME_COMPILE_TIMEOUT`]): a node that gave
+    /// up on it could not start or follow its chain at all.
     pub fn shared() -> Result<Arc<ValidationHost>, HostStartError> {
         static SHARED: OnceLock<Arc<ValidationHost>> = OnceLock::new();
         if let Some(host) = SHARED.get() {
             return Ok(host.clone());
         }
-        let host = Arc::new(ValidationHost::new(ValidationLimits::default())?);
+        let limits = ValidationLimits {
+            compile_timeout: RUNTIME_COMPILE_TIMEOUT,
+            ..ValidationLimits::default()
+        };
+        let host = Arc::new(ValidationHost::new(limits)?);
         // Another thread may have won the race: its host is the one kept.
         Ok(SHARED.get_or_init(|| host).clone())
     }

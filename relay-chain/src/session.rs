@@ -34,7 +34,7 @@ pub static QUEUED_KEYS: StorageValue<Vec<SessionKeys>> = StorageValue::new(NAME,
 /// Each stash's keys for the sessions it will validate in (set by `session.setKeys`).
 pub static NEXT_KEYS: StorageMap<AccountId, SessionKeys> = StorageMap::new(NAME, "NextKeys");
 
-/// Who set each key, by key type and public key: one key serves one stash.
+/// Who set each key, by key type and public key: one key serves one stash, for good.
 pub static KEY_OWNER: StorageMap<(KeyTypeId, AccountId), AccountId> =
     StorageMap::new(NAME, "KeyOwner");
 
@@ -150,20 +150,17 @@ fn set_keys<E>(
             return Err(Error::DuplicatedKey.into());
         }
     }
-    if let Some(old) = NEXT_KEYS.get(&mut ctx.state, who)? {
-        for typed in old.typed() {
-            KEY_OWNER.remove(&mut ctx.state, &typed);
-        }
-    }
+    // Keys a stash used before stay its own: another stash taking a retired key over would
+    // have the node still holding it sign for that other seat.
     put_keys(&mut ctx.state, who, &keys);
     Ok(())
 }
 
 fn purge_keys<E>(ctx: &mut Context<'_, E>, who: &AccountId) -> CallResult {
-    let keys = NEXT_KEYS.get(&mut ctx.state, who)?.ok_or(Error::NoKeys)?;
-    for typed in keys.typed() {
-        KEY_OWNER.remove(&mut ctx.state, &typed);
+    if NEXT_KEYS.get(&mut ctx.state, who)?.is_none() {
+        return Err(Error::NoKeys.into());
     }
+    // As in `set_keys`, the keys stay reserved to this stash.
     NEXT_KEYS.remove(&mut ctx.state, who);
     Ok(())
 }

@@ -199,4 +199,17 @@ fn sessions_follow_epochs_and_hand_the_elected_set_to_authorship_and_finality() 
         .copied()
         .collect();
     assert_eq!(with_eve.validators[..stayed.len()], stayed[..]);
+
+    // Purged keys stay Eve's: nobody can take a key her node still holds.
+    relay
+        .dispatch("Eve", Call::Session(session::Call::PurgeKeys))
+        .unwrap();
+    assert_eq!(
+        relay.dispatch("Alice", set_keys(taken)),
+        Err(dispatch_error(session::Error::DuplicatedKey))
+    );
+    assert_eq!(
+        relay.dispatch("Eve", Call::Session(session::Call::PurgeKeys)),
+        Err(dispatch_error(session::Error::NoKeys))
+    );
 }

@@ -237,9 +237,21 @@ pub enum BlockError {
     /// The author digest does not decode.
     #[error("author pre-runtime digest does not decode as an account")]
     BadAuthorDigest,
+    /// The block breaks a rule the runtime checks as it starts.
+    #[error("invalid block: {0}")]
+    Rule(&'static str),
     /// State could not be read (e.g. a node missing from a proof).
     #[error("state: {0}")]
-    State(#[from] Error),
+    State(Error),
+}
+
+impl From<Error> for BlockError {
+    fn from(err: Error) -> Self {
+        match err {
+            Error::InvalidBlock(why) => BlockError::Rule(why),
+            other => BlockError::State(other),
+        }
+    }
 }
 
 /// A transaction that may enter the pool.

@@ -272,6 +272,9 @@ pub enum BlockRejection {
     /// The header's digest is not the one executing the block deposits.
     #[error("the header's digest is not the runtime's")]
     Digest,
+    /// The block breaks a rule the runtime checks as it starts.
+    #[error("invalid block: {0}")]
+    Rule(String),
     /// The runtime could not read its state (a value that does not decode).
     #[error("state: {0}")]
     State(String),
@@ -292,6 +295,7 @@ impl From<crate::executive::BlockError> for BlockRejection {
             }
             BlockError::BadAuthorDigest => BlockRejection::BadAuthorDigest,
             BlockError::Digest => BlockRejection::Digest,
+            BlockError::Rule(why) => BlockRejection::Rule(why.into()),
             BlockError::State(err) => BlockRejection::State(alloc::format!("{err}")),
         }
     }

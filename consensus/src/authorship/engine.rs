@@ -37,6 +37,8 @@ pub enum Output {
         slot: u64,
         /// The `PreRuntime(BABE)` item to put first in the digest.
         pre_digest: DigestItem,
+        /// The key that claimed the slot, which seals the block.
+        author: AccountId,
     },
     /// A header passed the checks and was added.
     Imported {
@@ -146,7 +148,7 @@ impl CheckedHeader {
 /// The BABE-like authorship engine of one node.
 pub struct AuthorshipEngine {
     config: AuthorshipConfig,
-    key: Option<AuthorityKey>,
+    keys: Vec<AuthorityKey>,
     tree: BlockTree,
     data: BTreeMap<Hash, BlockData>,
     best: Hash,
@@ -182,7 +184,7 @@ impl AuthorshipEngine {
         data.insert(root, root_data);
         AuthorshipEngine {
             config,
-            key,
+            keys: key.into_iter().collect(),
             tree,
             data,
             best: root,
@@ -320,12 +322,14 @@ impl AuthorshipEngine {
             return None;
         }
         self.last_claimed_slot = Some(slot);
-        let key = self.key.as_ref()?;
-        if self.data.get(&self.best)?.slot >= slot {
+        if self.keys.is_empty() || self.data.get(&self.best)?.slot >= slot {
             return None;
         }
         let (epoch_index, epoch, _) = self.epoch_for_child(&self.best, slot)?;
-        let index = epoch.position(&key.public())?;
+        let (index, key) = self
+            .keys
+            .iter()
+            .find_map(|key| Some((epoch.position(&key.public())?, key)))?;
         let threshold = epoch.threshold(self.config.c, index);
         let pre_digest = match claim_primary(key, &epoch.randomness, slot, epoch_index, threshold) {
             Some((vrf_output, vrf_proof, _)) => PreDigest::Primary {
@@ -349,6 +353,7 @@ impl AuthorshipEngine {
             parent: self.best,
             slot,
             pre_digest: pre_digest.to_digest_item(),
+            author: key.public(),
         })
     }
 
@@ -357,14 +362,26 @@ impl AuthorshipEngine {
         self.data.get(hash).map(|d| d.slot)
     }
 
-    /// The key this node authors with in the epochs where it is an authority.
+    /// The first of the keys this node authors with.
     pub fn key(&self) -> Option<&AuthorityKey> {
-        self.key.as_ref()
+        self.keys.first()
+    }
+
+    /// The key with public key `public`, if this node holds it.
+    pub fn key_of(&self, public: &AccountId) -> Option<&AuthorityKey> {
+        self.keys.iter().find(|key| key.public() == *public)
     }
 
     /// Sets the key this node authors with (`None`: import only).
     pub fn set_key(&mut self, key: Option<AuthorityKey>) {
-        self.key = key;
+        self.keys = key.into_iter().collect();
+    }
+
+    /// Adds a key to author with in the epochs that list it (a session key made later).
+    pub fn add_key(&mut self, key: AuthorityKey) {
+        if self.key_of(&key.public()).is_none() {
+            self.keys.push(key);
+        }
     }
 
     /// Runs the import checks on `header` (counting a failure), changing nothing else.

@@ -114,7 +114,10 @@ pub struct FinalityStats {
 /// The GRANDPA-like finality voter of one node.
 pub struct FinalityEngine {
     pub(super) config: FinalityConfig,
+    /// The key this node votes with: the first of `keys` in the set in force.
     pub(super) key: Option<AuthorityKey>,
+    /// Every key this node holds (its session keys over time).
+    keys: Vec<AuthorityKey>,
     pub(super) set: AuthoritySet,
     pub(super) tree: BlockTree,
     pub(super) best: Hash,
@@ -139,7 +142,8 @@ pub struct FinalityEngine {
 }
 
 impl FinalityEngine {
-    /// A voter (with `key`) or observer (without) for `set`, above the finalized `root`.
+    /// A voter (with `key`, if `set` lists it) or observer for `set`, above the finalized
+    /// `root`.
     pub fn new(
         config: FinalityConfig,
         set: AuthoritySet,
@@ -147,9 +151,11 @@ impl FinalityEngine {
         key: Option<AuthorityKey>,
     ) -> Self {
         let tree = BlockTree::new(root);
+        let keys: Vec<AuthorityKey> = key.into_iter().collect();
         FinalityEngine {
             config,
-            key,
+            key: voting_key(&keys, &set),
+            keys,
             set,
             best: tree.root(),
             tree,
@@ -276,8 +282,19 @@ impl FinalityEngine {
         out
     }
 
+    /// Adds a key to vote with in the sets that list it (a session key made later).
+    pub fn add_key(&mut self, key: AuthorityKey) {
+        if !self.keys.iter().any(|k| k.public() == key.public()) {
+            self.keys.push(key);
+        }
+        if !self.is_voter() {
+            self.key = voting_key(&self.keys, &self.set);
+        }
+    }
+
     /// Hands voting to `set` from round 1, above the finalized block.
     fn switch_set(&mut self, set: AuthoritySet) {
+        self.key = voting_key(&self.keys, &set);
         self.set = set;
         self.current = Round::new(1, self.now);
         self.current.base = Some(self.tree.root());
@@ -689,6 +706,13 @@ impl FinalityEngine {
             self.import_vote(peer, vote, out);
         }
     }
+}
+
+/// The first of `keys` that votes in `set` (none: this node observes).
+fn voting_key(keys: &[AuthorityKey], set: &AuthoritySet) -> Option<AuthorityKey> {
+    keys.iter()
+        .find(|key| set.weight(&key.public()).is_some())
+        .cloned()
 }
 
 /// Whether a waiting vote can leave the store: its round has come and its block is known (or at

@@ -257,6 +257,7 @@ impl SimNode {
                 parent,
                 slot,
                 pre_digest,
+                ..
             } => self.author(parent, slot, pre_digest, actions),
             authorship::Output::Imported { hash, .. } => {
                 let Some(header) = self.authorship.header(&hash).cloned() else {

@@ -94,6 +94,7 @@ fn a_lone_authority_authors_every_slot_and_imports_its_blocks() {
             parent: p,
             slot: s,
             pre_digest,
+            ..
         }) = outputs.into_iter().next()
         else {
             panic!("slot {slot}: no claim");

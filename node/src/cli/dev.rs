@@ -145,7 +145,7 @@ pub(super) fn run(args: DevArgs) -> anyhow::Result<()> {
                     .then(|| (TransferGenerator::dev(args.seed), args.transfers)),
                 malus: Default::default(),
             };
-            let started = start(client, &spec, &service, keypair, Some(authoring))
+            let started = start(client, &spec, &service, keypair, Some(authoring), None)
                 .await
                 .with_context(|| format!("starting validator {name}"))?;
             let addr = started.listening.clone();
@@ -176,7 +176,7 @@ pub(super) fn run(args: DevArgs) -> anyhow::Result<()> {
             service.rpc_addr = IpAddr::V4(Ipv4Addr::LOCALHOST);
             service.rpc_port = 0;
             service.prometheus_port = 0;
-            let mut started = start(client, &spec, &service, keypair, None)
+            let mut started = start(client, &spec, &service, keypair, None, None)
                 .await
                 .context("starting the collator node")?;
             // A relay node that does not author: what a dapp submits to in production.

@@ -131,9 +131,15 @@ pub(crate) async fn start(
     args: &ServiceArgs,
     keypair: identity::Keypair,
     authoring: Option<Authoring>,
+    keystore: Option<Arc<crate::keystore::Keystore>>,
 ) -> anyhow::Result<Started> {
     let genesis = client.info()?.genesis;
     let shared = Arc::new(Shared::new(client, spec.name.clone()));
+    shared.allow_unsafe_rpc(args.rpc_addr.is_loopback());
+    // Before the engines start: both hold the session keys from the first slot and round.
+    if let Some(keystore) = keystore {
+        shared.set_keystore(keystore);
+    }
     let (rpc, rpc_handle) = rpc::start(
         SocketAddr::new(args.rpc_addr, args.rpc_port),
         shared.clone(),
@@ -255,6 +261,7 @@ pub(super) fn serve(
     keypair: identity::Keypair,
     authoring: Option<Authoring>,
     para: Option<(Box<dyn Collate>, SocketAddr)>,
+    keystore: Option<Arc<crate::keystore::Keystore>>,
 ) -> anyhow::Result<()> {
     let meta = client.info()?;
     println!(
@@ -262,7 +269,7 @@ pub(super) fn serve(
         spec.name, meta.genesis, meta.best_number, meta.finalized_number
     );
     runtime()?.block_on(async {
-        let mut started = start(client, spec, args, keypair, authoring).await?;
+        let mut started = start(client, spec, args, keypair, authoring, keystore).await?;
         println!("JSON-RPC: http://{0} and ws://{0}", started.rpc);
         if let Some(addr) = &started.listening {
             println!("libp2p: {addr}");

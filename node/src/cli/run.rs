@@ -7,7 +7,7 @@ use super::paras::{runtime_of, spec_node};
 use super::StorageArgs;
 use crate::malus::{Behaviour, Malus};
 use crate::run::Authoring;
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::Args;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -73,8 +73,10 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<()> {
         (Some(uri), true) => {
             let key = Pair::from_uri(uri).context("invalid --key")?;
             if !spec.genesis.validators.iter().any(|v| v.0 == key.public()) {
-                bail!(
-                    "--key {} is not a validator of chain `{}`",
+                println!(
+                    "{} is not a genesis validator of `{}`: as the validator's stash (named \
+                     in its blocks), it authors and votes once staking elects it with session \
+                     keys this node holds (author_rotateKeys)",
                     key.public(),
                     spec.id
                 );
@@ -111,5 +113,21 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<()> {
     });
     let client = open_chain(&args.storage.base_path, &spec)?;
     let keypair = node_key(&args.storage.base_path, &spec)?;
-    serve(client, &spec, &args.service, keypair, authoring, para)
+    // A validator keeps the session keys `author_rotateKeys` makes beside its chain.
+    let keystore = match &authoring {
+        Some(_) => {
+            let dir = base_path.join("chains").join(&spec.id).join("keystore");
+            Some(std::sync::Arc::new(crate::keystore::Keystore::open(&dir)?))
+        }
+        None => None,
+    };
+    serve(
+        client,
+        &spec,
+        &args.service,
+        keypair,
+        authoring,
+        para,
+        keystore,
+    )
 }

@@ -8,7 +8,7 @@ use crate::service::{ChainEvent, Shared};
 use jsonrpsee::core::{RegisterMethodError, SubscriptionResult};
 use jsonrpsee::types::{ErrorObjectOwned, Params};
 use jsonrpsee::{PendingSubscriptionSink, RpcModule};
-use parity_scale_codec::Decode;
+use parity_scale_codec::{Decode, DecodeAll, Encode};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use tessera_runtime::executive::InvalidTransaction;
@@ -21,6 +21,8 @@ type RpcResult<T> = Result<T, ErrorObjectOwned>;
 
 const INVALID_PARAMS: i32 = -32602;
 const INTERNAL: i32 = -32603;
+/// Substrate's code for a method this node does not serve to this caller.
+const UNSAFE: i32 = -32601;
 // Substrate's transaction-pool error codes.
 pub(super) const POOL_INVALID_TX: i32 = 1010;
 const POOL_UNKNOWN_VALIDITY: i32 = 1011;
@@ -584,6 +586,58 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, RegisterMet
             Ok(json!({ "at": hash.to_string(), "proof": nodes }))
         },
     )?;
+
+    module.register_method("author_rotateKeys", |_, shared, _| {
+        if !shared.unsafe_rpc_allowed() {
+            return Err(error(
+                UNSAFE,
+                "author_rotateKeys is served only on an RPC address of this machine",
+            ));
+        }
+        let keystore = shared
+            .keystore()
+            .ok_or_else(|| error(UNSAFE, "this node has no keystore (run with --validator)"))?;
+        let make = || {
+            let pair = keystore.generate().map_err(internal)?;
+            shared
+                .client()
+                .add_session_key(tessera_consensus::AuthorityKey::from_pair(&pair));
+            RpcResult::Ok(pair.public())
+        };
+        let keys = tessera_relay_chain::session::SessionKeys {
+            grandpa: make()?,
+            babe: make()?,
+            para_validator: make()?,
+            para_assignment: make()?,
+        };
+        RpcResult::Ok(json::hex(&keys.encode()))
+    })?;
+
+    module.register_method("author_hasSessionKeys", |params, shared, _| {
+        let text: String = params.one()?;
+        let bytes = parse_hex(&text)?;
+        let keys = tessera_relay_chain::session::SessionKeys::decode_all(&mut &bytes[..])
+            .map_err(|e| invalid_params(format!("not session keys: {e}")))?;
+        let held = shared.keystore().is_some_and(|keystore| {
+            keys.typed()
+                .iter()
+                .all(|(_, public)| keystore.contains(public))
+        });
+        RpcResult::Ok(held)
+    })?;
+
+    module.register_method("author_hasKey", |params, shared, _| {
+        let (public, _key_type): (String, String) = params.parse()?;
+        let bytes = parse_hex(&public)?;
+        let public = <[u8; 32]>::try_from(bytes.as_slice())
+            .map(AccountId)
+            .map_err(|_| invalid_params("a public key is 32 bytes"))?;
+        RpcResult::Ok(
+            shared
+                .keystore()
+                .is_some_and(|keystore| keystore.contains(&public)),
+        )
+    })?;
 
     module.register_async_method("author_submitExtrinsic", |params, shared, _| async move {
         let text: String = params.one()?;

@@ -13,6 +13,8 @@
 //! | `state_getStorage(key, hash?)` | value hex, or null |
 //! | `state_getReadProof(keys, hash?)` | `{at, proof}` |
 //! | `author_submitExtrinsic(hex)` | extrinsic hash |
+//! | `author_rotateKeys()` | a validator's new session keys (grandpa, babe, para validator, approval assignment: four sr25519 keys made in its keystore on disk), SCALE-encoded for `session.setKeys`; served only when the RPC listens on a loopback address |
+//! | `author_hasSessionKeys(hex)`, `author_hasKey(public, type)` | whether this node's keystore holds every key of the encoded session keys, or this public key |
 //! | `author_submitAndWatchExtrinsic(hex)` | `"ready"` (or `"future"`), `{inBlock}`, `{retracted}` (its block lost to the finalized chain), `{finalized}`; `{usurped}` (replaced by a higher tip), `"invalid"` if it never can be |
 //! | `transactionWatch_v1_submitAndWatch(hex)` | the same as `{event: validated / bestChainBlockIncluded (`block: null` when retracted) / finalized / invalid}`, `invalid` with its `error` |
 //! | `system_accountNextIndex(address)` | the nonce of the account's next transaction, after those in the pool |

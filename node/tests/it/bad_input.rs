@@ -583,7 +583,7 @@ fn tampered_blocks_are_refused_with_their_own_errors() {
         ImportError::Authorship(authorship::ImportError::BadSeal)
     ));
 
-    // The runtime's author digest must name the authority that claimed the slot.
+    // The runtime's author digest must name the validator that claimed the slot.
     let mut other_author = block.clone();
     other_author.header.digest.logs[1] = DigestItem::PreRuntime(
         tessera_runtime::executive::AUTHOR_ENGINE,
@@ -591,7 +591,13 @@ fn tampered_blocks_are_refused_with_their_own_errors() {
     );
     assert!(matches!(
         rejected(&reseal(other_author, &alice)),
-        ImportError::AuthorMismatch { .. }
+        ImportError::Execution(ExecutionError::InvalidBlock(BlockRejection::Rule(_)))
+    ));
+    let mut no_author = block.clone();
+    no_author.header.digest.logs.remove(1);
+    assert!(matches!(
+        rejected(&reseal(no_author, &alice)),
+        ImportError::AuthorMismatch { named: None, .. }
     ));
 
     let mut unknown_parent = block.clone();

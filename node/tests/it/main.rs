@@ -19,4 +19,5 @@ mod substitutes;
 mod support;
 mod sync;
 mod validation;
+mod validator_sets;
 mod xcmnet;

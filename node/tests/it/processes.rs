@@ -59,7 +59,7 @@ async fn free_balance(port: u16, who: &Pair) -> u128 {
         .free
 }
 
-async fn wait_finalized(port: u16, at_least: u32, logs: &Path) -> u32 {
+pub(crate) async fn wait_finalized(port: u16, at_least: u32, logs: &Path) -> u32 {
     let finalized = tokio::time::timeout(WAIT, async {
         loop {
             let finalized = finalized_number(port).await;
@@ -316,7 +316,11 @@ async fn events_at(port: u16, hash: &str) -> Vec<Event> {
 
 /// Submits `xt` to the node at `port` and waits until its watch reports `status`
 /// (`inBlock`, `finalized`): the hash of the block that status names.
-async fn watched(port: u16, xt: &tessera_runtime::OpaqueExtrinsic, status: &str) -> String {
+pub(crate) async fn watched(
+    port: u16,
+    xt: &tessera_runtime::OpaqueExtrinsic,
+    status: &str,
+) -> String {
     let client = WsClientBuilder::default()
         .build(format!("ws://127.0.0.1:{port}"))
         .await
@@ -489,7 +493,7 @@ async fn upgrades_the_relay_runtime(
 
 /// The finalized header of the node at `port`: what a transaction's era starts from here, so
 /// that no reorg can take its birth block away.
-async fn finalized_header(port: u16) -> Header {
+pub(crate) async fn finalized_header(port: u16) -> Header {
     let hash: Value = request(port, "chain_getFinalizedHead", rpc_params![]).await;
     let header: Value = request(port, "chain_getHeader", rpc_params![hash]).await;
     header_of(&header)

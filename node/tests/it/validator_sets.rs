@@ -1,0 +1,232 @@
+//! Validator sets that change, on real `tessera` processes: a new validator makes session keys
+//! with `author_rotateKeys`, bonds, sets them and validates; once elected it authors with its
+//! authorship key and votes with its finality key; finality follows three set changes (the
+//! newcomer in and a genesis validator out, then root shrinking and growing the set).
+
+use crate::process::{finalized_number, header_of, print_logs, request, Member};
+use crate::processes::{finalized_header, wait_finalized, watched};
+use jsonrpsee_core::rpc_params;
+use parity_scale_codec::{Decode, DecodeAll};
+use serde_json::Value;
+use std::path::Path;
+use std::time::Duration;
+use tessera_consensus::authorship::split_seal;
+use tessera_consensus::finality::Justification;
+use tessera_node::workload::sign;
+use tessera_relay_chain::session::SessionKeys;
+use tessera_relay_chain::staking::{self, Perbill, RewardDestination, ValidatorPrefs};
+use tessera_relay_chain::{grandpa, session, Call, ChainSpec, UNIT};
+use tessera_runtime::consensus::ScheduledChange;
+use tessera_runtime::crypto::Pair;
+use tessera_runtime::executive::block_author;
+use tessera_runtime::modules::sudo;
+use tessera_runtime::{AccountId, Header};
+
+const WAIT: Duration = Duration::from_secs(90);
+
+/// A storage value of the node at `port`, decoded.
+async fn storage<T: Decode>(port: u16, key: Vec<u8>) -> Option<T> {
+    let value: Value = request(
+        port,
+        "state_getStorage",
+        rpc_params![format!("0x{}", hex::encode(key))],
+    )
+    .await;
+    let bytes = hex::decode(value.as_str()?.trim_start_matches("0x")).ok()?;
+    T::decode(&mut &bytes[..]).ok()
+}
+
+async fn header_at(port: u16, number: u32) -> Header {
+    let hash: Value = request(port, "chain_getBlockHash", rpc_params![number]).await;
+    let header: Value = request(port, "chain_getHeader", rpc_params![hash]).await;
+    header_of(&header)
+}
+
+/// Waits until the session's validators at `port` are `wanted` (in any order).
+async fn wait_validators(port: u16, wanted: &[AccountId], logs: &Path) {
+    let mut wanted = wanted.to_vec();
+    wanted.sort();
+    let reached = tokio::time::timeout(WAIT, async {
+        loop {
+            let mut now: Vec<AccountId> = storage(port, session::VALIDATORS.key())
+                .await
+                .unwrap_or_default();
+            now.sort();
+            if now == wanted {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await;
+    if reached.is_err() {
+        print_logs(logs);
+        panic!("the validators never became {wanted:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_validator_joins_with_its_session_keys_and_finality_follows_three_set_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = ChainSpec::dev_with_validators(4);
+    spec.genesis.slot_duration_ms = 300;
+    // Sessions of four slots, an era each: a change takes effect a few seconds after a call.
+    spec.genesis.epoch_length = 4;
+    let staking_spec = spec.genesis.staking.as_mut().unwrap();
+    staking_spec.sessions_per_era = 1;
+    staking_spec.validator_count = 4;
+    let spec_path = dir.path().join("spec.json");
+    std::fs::write(&spec_path, spec.to_json()).unwrap();
+    let genesis = spec.build_genesis().unwrap().header.hash();
+    let id = |name: &str| Pair::dev(name).public();
+
+    let mut nodes: Vec<Member> = Vec::new();
+    for name in ["Alice", "Bob", "Charlie", "Dave", "Eve"] {
+        let bootnodes: Vec<String> = nodes.iter().map(|v| v.address.clone()).collect();
+        let key = format!("//{name}");
+        nodes.push(Member::start(
+            dir.path(),
+            name,
+            &spec_path,
+            Some(&key),
+            &bootnodes,
+            &[],
+            None,
+        ));
+    }
+    let (alice, eve_rpc) = (nodes[0].rpc, nodes[4].rpc);
+    wait_finalized(alice, 2, dir.path()).await;
+
+    // Eve's node makes her session keys and keeps them in its keystore.
+    let keys_hex: String = request(eve_rpc, "author_rotateKeys", rpc_params![]).await;
+    let keys_bytes = hex::decode(keys_hex.trim_start_matches("0x")).unwrap();
+    let keys = SessionKeys::decode_all(&mut &keys_bytes[..]).unwrap();
+    let held: bool = request(eve_rpc, "author_hasSessionKeys", rpc_params![&keys_hex]).await;
+    assert!(held);
+    let held_elsewhere: bool =
+        request(alice, "author_hasSessionKeys", rpc_params![&keys_hex]).await;
+    assert!(!held_elsewhere);
+    let keystore = dir
+        .path()
+        .join("Eve/chains")
+        .join(&spec.id)
+        .join("keystore");
+    assert_eq!(std::fs::read_dir(&keystore).unwrap().count(), 4);
+
+    // Eve bonds more than any genesis validator, sets her keys and validates.
+    let eve = Pair::dev("Eve");
+    let calls = [
+        Call::Staking(staking::Call::Bond {
+            value: 400_000 * UNIT,
+            payee: RewardDestination::Stash,
+        }),
+        Call::Session(session::Call::SetKeys {
+            keys,
+            proof: vec![],
+        }),
+        Call::Staking(staking::Call::Validate {
+            prefs: ValidatorPrefs {
+                commission: Perbill(0),
+                blocked: false,
+            },
+        }),
+    ];
+    for (nonce, call) in calls.into_iter().enumerate() {
+        let xt = sign(
+            &eve,
+            call,
+            nonce as u64,
+            genesis,
+            &finalized_header(alice).await,
+        );
+        watched(alice, &xt, "inBlock").await;
+    }
+
+    // The next election takes Eve in and leaves the last of the tied genesis validators out.
+    let with_eve = [id("Alice"), id("Bob"), id("Charlie"), id("Eve")];
+    wait_validators(alice, &with_eve, dir.path()).await;
+
+    // Root shrinks the set to three, then grows it back to four.
+    let alice_pair = Pair::dev("Alice");
+    let sudo_count = |count: u32| {
+        Call::Sudo(sudo::Call::Sudo {
+            call: Box::new(Call::Staking(staking::Call::SetValidatorCount {
+                new: count,
+            })),
+        })
+    };
+    let steps = [
+        (3, vec![id("Alice"), id("Bob"), id("Eve")]),
+        (4, with_eve.to_vec()),
+    ];
+    for (nonce, (count, wanted)) in (0u64..).zip(steps) {
+        let xt = sign(
+            &alice_pair,
+            sudo_count(count),
+            nonce,
+            genesis,
+            &finalized_header(alice).await,
+        );
+        watched(alice, &xt, "inBlock").await;
+        wait_validators(alice, &wanted, dir.path()).await;
+    }
+
+    // Three changes signalled; finality goes past the last one (so each was enacted, every
+    // set finalizing the blocks up to the next).
+    let set_id: u64 = storage(alice, grandpa::CURRENT_SET_ID.key()).await.unwrap();
+    assert_eq!(set_id, 3);
+    let best = crate::process::best_number(alice).await;
+    let mut changes = Vec::new();
+    let mut eve_authored = 0;
+    for number in 1..=best {
+        let header = header_at(alice, number).await;
+        if let Ok(Some(change)) = ScheduledChange::from_header(&header) {
+            changes.push((number, change));
+        }
+        if block_author(&header).unwrap() == Some(id("Eve")) {
+            // Sealed by her authorship key, not her account.
+            let (unsealed, seal) = split_seal(&header).unwrap();
+            assert!(keys.babe.verify(unsealed.hash().as_bytes(), &seal));
+            eve_authored += 1;
+        }
+    }
+    assert_eq!(changes.len(), 3, "{changes:?}");
+    let last_change = changes[2].0;
+    let finalized = wait_finalized(alice, last_change + 3, dir.path()).await;
+    assert!(eve_authored > 0, "Eve authored no block up to #{best}");
+    // Eve's finality key is in every set since she joined.
+    for (_, change) in &changes {
+        assert!(change
+            .next_authorities
+            .iter()
+            .any(|(key, _)| *key == keys.grandpa));
+    }
+
+    // A block the last set finalized carries precommits by Eve's finality key.
+    let mut voted = false;
+    for number in (last_change + 1)..=finalized {
+        let hash: Value = request(alice, "chain_getBlockHash", rpc_params![number]).await;
+        let block: Value = request(alice, "chain_getBlock", rpc_params![hash]).await;
+        let Some(proof) = block["justifications"][0][1].as_str() else {
+            continue;
+        };
+        let bytes = hex::decode(proof.trim_start_matches("0x")).unwrap();
+        let justification = Justification::decode(&mut &bytes[..]).unwrap();
+        voted |= justification
+            .precommits
+            .iter()
+            .any(|p| p.id == keys.grandpa);
+    }
+    assert!(
+        voted,
+        "no justification after #{last_change} holds Eve's precommit"
+    );
+    // Every node agrees on the finalized chain.
+    for node in &nodes {
+        assert!(
+            finalized_number(node.rpc).await >= last_change,
+            "{}",
+            node.rpc
+        );
+    }
+}
