@@ -134,20 +134,12 @@ impl NextEpochDescriptor {
     /// The descriptor `header` announces: `Ok(None)` if none, an error if one is malformed or
     /// there are two.
     pub fn from_header(header: &Header) -> Result<Option<NextEpochDescriptor>, DigestError> {
-        let mut found = None;
-        for data in consensus_logs(header, BABE_ENGINE_ID) {
-            let BabeConsensusLog::NextEpochData(descriptor) =
-                decode_limited(data, MAX_LOG_BYTES).ok_or(DigestError::Malformed("BABE"))?;
-            if descriptor.authorities.len() > MAX_AUTHORITIES {
-                return Err(DigestError::TooManyAuthorities(
-                    descriptor.authorities.len(),
-                ));
+        single_log(header, BABE_ENGINE_ID, "BABE", |log| match log {
+            BabeConsensusLog::NextEpochData(descriptor) => {
+                let count = descriptor.authorities.len();
+                (descriptor, count)
             }
-            if found.replace(descriptor).is_some() {
-                return Err(DigestError::Repeated("BABE"));
-            }
-        }
-        Ok(found)
+        })
     }
 }
 
@@ -181,20 +173,12 @@ impl ScheduledChange {
     /// The change `header` signals: `Ok(None)` if none, an error if one is malformed or there
     /// are two.
     pub fn from_header(header: &Header) -> Result<Option<ScheduledChange>, DigestError> {
-        let mut found = None;
-        for data in consensus_logs(header, GRANDPA_ENGINE_ID) {
-            let GrandpaConsensusLog::ScheduledChange(change) =
-                decode_limited(data, MAX_LOG_BYTES).ok_or(DigestError::Malformed("FRNK"))?;
-            if change.next_authorities.len() > MAX_AUTHORITIES {
-                return Err(DigestError::TooManyAuthorities(
-                    change.next_authorities.len(),
-                ));
+        single_log(header, GRANDPA_ENGINE_ID, "FRNK", |log| match log {
+            GrandpaConsensusLog::ScheduledChange(change) => {
+                let count = change.next_authorities.len();
+                (change, count)
             }
-            if found.replace(change).is_some() {
-                return Err(DigestError::Repeated("FRNK"));
-            }
-        }
-        Ok(found)
+        })
     }
 }
 
@@ -210,6 +194,28 @@ pub enum DigestError {
     /// More authorities than [`MAX_AUTHORITIES`].
     #[error("{0} authorities, more than the {MAX_AUTHORITIES} allowed")]
     TooManyAuthorities(usize),
+}
+
+/// The one consensus log of `engine` in `header` (`name` in errors) as `read` takes it apart:
+/// the value and its authority count, at most [`MAX_AUTHORITIES`].
+fn single_log<L: Decode, T>(
+    header: &Header,
+    engine: EngineId,
+    name: &'static str,
+    read: impl Fn(L) -> (T, usize),
+) -> Result<Option<T>, DigestError> {
+    let mut found = None;
+    for data in consensus_logs(header, engine) {
+        let log = decode_limited(data, MAX_LOG_BYTES).ok_or(DigestError::Malformed(name))?;
+        let (value, authorities) = read(log);
+        if authorities > MAX_AUTHORITIES {
+            return Err(DigestError::TooManyAuthorities(authorities));
+        }
+        if found.replace(value).is_some() {
+            return Err(DigestError::Repeated(name));
+        }
+    }
+    Ok(found)
 }
 
 fn consensus_logs(header: &Header, engine: EngineId) -> impl Iterator<Item = &[u8]> {

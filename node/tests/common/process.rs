@@ -177,6 +177,27 @@ impl Member {
         unreachable!("the loop returns or panics")
     }
 
+    /// Validators `//name` for each of `names`, started in turn, each with the earlier ones as
+    /// bootnodes.
+    #[allow(dead_code)]
+    pub(crate) fn start_validators(dir: &Path, spec: &Path, names: &[&str]) -> Vec<Member> {
+        let mut validators: Vec<Member> = Vec::new();
+        for name in names {
+            let bootnodes: Vec<String> = validators.iter().map(|v| v.address.clone()).collect();
+            let key = format!("//{name}");
+            validators.push(Member::start(
+                dir,
+                name,
+                spec,
+                Some(&key),
+                &bootnodes,
+                &[],
+                None,
+            ));
+        }
+        validators
+    }
+
     /// (Re)starts the process with the same arguments, base path and ports.
     pub(crate) fn restart(&mut self) {
         if let Err(log) = self.try_restart() {

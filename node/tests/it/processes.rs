@@ -91,20 +91,8 @@ async fn four_validators_finalize_survive_failures_and_serve_newcomers() {
     std::fs::write(&spec_path, spec.to_json()).unwrap();
     let genesis = spec.build_genesis().unwrap().header.hash();
 
-    let mut validators: Vec<Member> = Vec::new();
-    for name in ["Alice", "Bob", "Charlie", "Dave"] {
-        let bootnodes: Vec<String> = validators.iter().map(|v| v.address.clone()).collect();
-        let key = format!("//{name}");
-        validators.push(Member::start(
-            dir.path(),
-            name,
-            &spec_path,
-            Some(&key),
-            &bootnodes,
-            &[],
-            None,
-        ));
-    }
+    let names = ["Alice", "Bob", "Charlie", "Dave"];
+    let mut validators = Member::start_validators(dir.path(), &spec_path, &names);
     let alice = validators[0].rpc;
 
     // All four author and finalize.

@@ -80,20 +80,8 @@ async fn a_new_validator_joins_with_its_session_keys_and_finality_follows_three_
     let genesis = spec.build_genesis().unwrap().header.hash();
     let id = |name: &str| Pair::dev(name).public();
 
-    let mut nodes: Vec<Member> = Vec::new();
-    for name in ["Alice", "Bob", "Charlie", "Dave", "Eve"] {
-        let bootnodes: Vec<String> = nodes.iter().map(|v| v.address.clone()).collect();
-        let key = format!("//{name}");
-        nodes.push(Member::start(
-            dir.path(),
-            name,
-            &spec_path,
-            Some(&key),
-            &bootnodes,
-            &[],
-            None,
-        ));
-    }
+    let names = ["Alice", "Bob", "Charlie", "Dave", "Eve"];
+    let nodes = Member::start_validators(dir.path(), &spec_path, &names);
     let (alice, eve_rpc) = (nodes[0].rpc, nodes[4].rpc);
     wait_finalized(alice, 2, dir.path()).await;
 
