@@ -50,13 +50,6 @@ impl AuthorshipConfig {
             .checked_div(self.slot_duration_ms)
             .unwrap_or_default()
     }
-
-    /// The sum of the authorities' weights.
-    pub fn total_weight(&self) -> u64 {
-        self.authorities
-            .iter()
-            .fold(0u64, |sum, (_, w)| sum.saturating_add(*w))
-    }
 }
 
 /// BABE's primary threshold: `p = 1 - (1 - c)^(weight / total)`, scaled to `p * 2^128`.
