@@ -358,7 +358,7 @@ impl Client {
         self.engine.add_key(key);
     }
 
-    /// The validators, in authority-index order.
+    /// The genesis validators, in authority-index order (the first finality set).
     pub fn authorities(&self) -> &[AccountId] {
         &self.authorities
     }

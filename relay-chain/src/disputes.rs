@@ -16,6 +16,7 @@
 use crate::prelude::*;
 
 use crate::inclusion::Event;
+use crate::session::ParaValidators;
 use parity_scale_codec::{Decode, Encode};
 use tessera_runtime::dispatch::{CallError, Context};
 use tessera_runtime::state::State;
@@ -25,8 +26,9 @@ use tessera_runtime::{AccountId, BlockNumber, Hash, Signature};
 /// The module's name, the prefix of its storage keys.
 pub const NAME: &str = "ParasDisputes";
 
-/// The session disputes are judged in: the validator set is fixed at genesis for now, so there
-/// is one session.
+/// The session index dispute votes are signed for. Votes are checked against the current
+/// session's validators' `para_validator` keys, by index; the node's dispute engine keeps one
+/// set from its start, so votes do not carry the session they were cast in yet.
 pub const CURRENT_SESSION: u32 = 0;
 
 /// Most dispute statement sets one inherent may carry.
@@ -165,7 +167,7 @@ pub fn supermajority(validators: usize) -> usize {
 /// whole inherent.
 pub fn record<E: From<Event> + crate::staking::Events>(
     ctx: &mut Context<'_, E>,
-    validators: &[AccountId],
+    validators: &ParaValidators,
     sets: Vec<DisputeStatementSet>,
 ) -> Result<(), CallError> {
     if sets.len() > MAX_SETS_PER_BLOCK {
@@ -214,7 +216,7 @@ pub fn record<E: From<Event> + crate::staking::Events>(
             // Backing an invalid candidate costs all the stake behind it, as on Polkadot;
             // disputing a valid one only disables.
             if offence == Offence::BackedInvalid {
-                if let Some(offender) = validators.get(vote.validator as usize) {
+                if let Some(offender) = validators.stash(vote.validator) {
                     let all = crate::staking::Perbill(crate::staking::PERBILL_ONE);
                     crate::staking::slashing::report(ctx, offender, all)?;
                 }
@@ -251,7 +253,7 @@ pub fn on_new_session(
 /// every signature, and a supermajority for its outcome.
 pub fn check(
     state: &mut State<'_>,
-    validators: &[AccountId],
+    validators: &ParaValidators,
     set: &DisputeStatementSet,
 ) -> Result<(), CallError> {
     if set.session != CURRENT_SESSION {
@@ -273,7 +275,7 @@ pub fn check(
             return Err(error(Error::DisputeVoteForAnotherDispute));
         }
         let signer = validators
-            .get(vote.validator as usize)
+            .key(vote.validator)
             .ok_or_else(|| error(Error::DisputeUnknownValidator))?;
         let payload = dispute_payload(&vote.candidate, vote.session, vote.valid);
         if !signer.verify(&payload, &vote.signature) {

@@ -23,6 +23,12 @@
 //! [`persisted_validation_data`]) is backed in the block that includes its predecessor: a para
 //! can have a block included in every relay block, not every other one.
 //!
+//! Validators are the session's ([`session::para_validators`]): indices into its set, each
+//! signing with its `para_validator` session key. When other validators take over at a session
+//! start, the candidates pending availability are dropped ([`on_new_validators`]) and that
+//! block's inherent carries no bitfields or backed candidates: both were signed on the parent
+//! by the validators who left.
+//!
 //! Anything invalid in the inherent makes the whole block invalid, so an author cannot include
 //! a candidate its group did not back, or claim availability validators did not sign.
 
@@ -31,7 +37,7 @@ use crate::prelude::*;
 use crate::messaging;
 use crate::paras::{self, HeadData, ParaId};
 use crate::scheduler::{group_for_core, validator_groups, GROUP_ROTATION_FREQUENCY};
-use crate::session;
+use crate::session::{self, ParaValidators};
 use parity_scale_codec::{Decode, Encode};
 use tessera_runtime::dispatch::{
     CallError, CallResult, Context, Dispatch, DispatchError, Origin, Weight,
@@ -369,9 +375,9 @@ pub fn availability_reached(votes: usize, validators: usize) -> bool {
     votes.saturating_mul(3) > validators.saturating_mul(2)
 }
 
-fn validator(validators: &[AccountId], index: u32) -> Result<&AccountId, CallError> {
+fn validator(validators: &ParaValidators, index: u32) -> Result<&AccountId, CallError> {
     validators
-        .get(index as usize)
+        .key(index)
         .ok_or_else(|| error(Error::UnknownValidator))
 }
 
@@ -402,7 +408,7 @@ impl<E> Bounds for E where
 fn process_bitfields<E: Bounds>(
     ctx: &mut Context<'_, E>,
     parent_hash: &Hash,
-    validators: &[AccountId],
+    validators: &ParaValidators,
     cores: &[ParaId],
     bitfields: Vec<SignedBitfield>,
 ) -> Result<(), CallError> {
@@ -455,7 +461,7 @@ fn process_bitfields<E: Bounds>(
 /// Makes an available candidate's head the para's head and applies its messages.
 fn enact<E: Bounds>(
     ctx: &mut Context<'_, E>,
-    validators: &[AccountId],
+    validators: &ParaValidators,
     para: ParaId,
     candidate: PendingCandidate,
 ) -> Result<(), CallError> {
@@ -464,7 +470,7 @@ fn enact<E: Bounds>(
     let backers = candidate
         .backers
         .iter()
-        .filter_map(|backer| validators.get(*backer as usize))
+        .filter_map(|backer| validators.stash(*backer))
         .map(|validator| (*validator, points));
     crate::staking::rewards::reward_all(ctx, backers)?;
     let head_hash = candidate.commitments.head_data.hash();
@@ -509,6 +515,23 @@ fn time_out<E: From<Event>>(ctx: &mut Context<'_, E>, cores: &[ParaId]) -> Resul
     Ok(())
 }
 
+/// Drops every candidate pending availability when other validators take over the parachain
+/// work: their chunks were coded for, and are held by, the validators who leave, by their
+/// indices ([`Event::CandidateTimedOut`]; their paras build on their included heads again).
+pub fn on_new_validators<E: From<Event>>(ctx: &mut Context<'_, E>) -> Result<(), CallError> {
+    for para in paras::para_ids(&mut ctx.state)? {
+        let Some(candidate) = PENDING.get(&mut ctx.state, &para)? else {
+            continue;
+        };
+        PENDING.remove(&mut ctx.state, &para);
+        ctx.deposit_event(Event::CandidateTimedOut {
+            para,
+            candidate_hash: candidate.hash,
+        });
+    }
+    Ok(())
+}
+
 /// Drops candidates pending availability that a dispute concluded invalid, freeing their
 /// cores: they never become included, and the para goes on from its last valid head.
 fn drop_invalid<E: From<Event>>(
@@ -538,7 +561,7 @@ pub fn check_backed(
     state: &mut State<'_>,
     parent: &Header,
     block_number: BlockNumber,
-    validators: &[AccountId],
+    validators: &ParaValidators,
     cores: &[ParaId],
     backed: &BackedCandidate,
 ) -> Result<(), CallError> {
@@ -608,7 +631,7 @@ pub fn check_backed(
 fn back<E: From<Event>>(
     ctx: &mut Context<'_, E>,
     parent: &Header,
-    validators: &[AccountId],
+    validators: &ParaValidators,
     cores: &[ParaId],
     backed: BackedCandidate,
 ) -> Result<(), CallError> {
@@ -702,7 +725,14 @@ impl<E: Bounds> Dispatch<E> for Call {
             return Err(error(Error::WrongParentHeader));
         }
         crate::staking::rewards::reward_author(ctx)?;
-        let validators = session::validators(&mut ctx.state)?;
+        let validators = session::para_validators(&mut ctx.state)?;
+        // Bitfields and statements signed on the parent are by the validators who just left
+        // (as Polkadot's inherent does at a session change, they are left out).
+        let (bitfields, backed) = if session::para_validators_changed_in(&mut ctx.state, now)? {
+            (Vec::new(), Vec::new())
+        } else {
+            (bitfields, backed)
+        };
         // Disputes first: the validators they disable do not count in this block either.
         crate::disputes::record(ctx, &validators, disputes)?;
         // Then code checks, against the parent's state as their author saw it.

@@ -16,17 +16,19 @@
 //! Every code a para sends is checked, even one the chain stores already (registered by root
 //! or the registrar, which no validator compiled before it ran).
 //!
-//! Votes are for the current session; when sessions change (the staking issue), a check still
-//! open would restart with the new set, as in Polkadot.
+//! Votes are by the session's validators, with their `para_validator` keys; when other
+//! validators take over, a check still open restarts with them ([`on_new_validators`]), as in
+//! Polkadot.
 
 use crate::prelude::*;
 
 use crate::paras::{self, Event, ParaId, ValidationCode};
+use crate::session::ParaValidators;
 use parity_scale_codec::{Decode, Encode};
 use tessera_runtime::dispatch::{CallError, Context};
 use tessera_runtime::state::State;
 use tessera_runtime::storage::{StorageMap, StorageValue};
-use tessera_runtime::{AccountId, BlockNumber, Hash, Signature};
+use tessera_runtime::{BlockNumber, Hash, Signature};
 
 pub use tessera_runtime::parachain::PARA_UPGRADE_CHECKS;
 
@@ -146,14 +148,14 @@ pub fn start<E: From<Event>>(
     let mut check = match PRECHECKS.get(&mut ctx.state, &code_hash)? {
         Some(check) => check,
         None => {
-            let validators = crate::session::validators(&mut ctx.state)?.len();
+            let validators = crate::session::para_validators(&mut ctx.state)?;
             let mut active = ACTIVE.get_or_default(&mut ctx.state)?;
             active.push(code_hash);
             ACTIVE.put(&mut ctx.state, &active);
             Precheck {
                 started_at: ctx.block_number,
-                session: crate::disputes::CURRENT_SESSION,
-                votes: vec![None; validators],
+                session: validators.session,
+                votes: vec![None; validators.len()],
                 paras: Vec::new(),
             }
         }
@@ -203,7 +205,7 @@ fn end(state: &mut State<'_>, code_hash: &Hash) -> tessera_runtime::Result<()> {
 /// the author chose it against the parent's state, where all of that shows.
 pub fn record<E: From<Event>>(
     ctx: &mut Context<'_, E>,
-    validators: &[AccountId],
+    validators: &ParaValidators,
     statements: Vec<PvfCheckStatement>,
 ) -> Result<(), CallError> {
     if statements.len() > MAX_STATEMENTS_PER_BLOCK {
@@ -218,7 +220,7 @@ pub fn record<E: From<Event>>(
             return Err(error(Error::WrongSession));
         }
         let signer = validators
-            .get(statement.validator as usize)
+            .key(statement.validator)
             .ok_or_else(|| error(Error::UnknownValidator))?;
         let vote = check
             .votes
@@ -250,6 +252,23 @@ pub fn record<E: From<Event>>(
         if now >= check.started_at.saturating_add(PRECHECK_TTL) {
             conclude(ctx, &code_hash, check, false)?;
         }
+    }
+    Ok(())
+}
+
+/// Restarts the votes of every check under way for the new validators of session
+/// `validators.session`: votes are by index, and those who cast them may have left.
+pub fn on_new_validators(
+    state: &mut State<'_>,
+    validators: &ParaValidators,
+) -> tessera_runtime::Result<()> {
+    for code_hash in ACTIVE.get_or_default(state)? {
+        let Some(mut check) = PRECHECKS.get(state, &code_hash)? else {
+            continue;
+        };
+        check.session = validators.session;
+        check.votes = vec![None; validators.len()];
+        PRECHECKS.insert(state, &code_hash, &check);
     }
     Ok(())
 }

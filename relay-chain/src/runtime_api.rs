@@ -306,7 +306,7 @@ pub fn create_inherent(
         max_commitment_bytes,
     } = offer;
     let cores = paras::para_ids(&mut state)?;
-    let validators = session::validators(&mut state)?;
+    let validators = session::para_validators(&mut state)?;
     let now = parent.number.saturating_add(1);
     let mut block = Executive::<crate::RelayRuntime>::initialize(state, now, parent.hash(), None)?;
     let enter = |disputes: &[disputes::DisputeStatementSet],

@@ -195,6 +195,11 @@ pub static CURRENT_INDEX: StorageValue<u32> = StorageValue::new(NAME, "CurrentIn
 /// The block the current session started in.
 pub static SESSION_START: StorageValue<BlockNumber> = StorageValue::new(NAME, "SessionStart");
 
+/// The block in which the current session's parachain validators took over from different
+/// ones (none since genesis).
+pub static PARA_VALIDATORS_CHANGED_AT: StorageValue<BlockNumber> =
+    StorageValue::new(NAME, "ParaValidatorsChangedAt");
+
 /// This module's storage items, described for clients.
 pub fn storage_metadata() -> alloc::vec::Vec<tessera_runtime::metadata::StorageEntryMetadata> {
     alloc::vec![
@@ -208,6 +213,7 @@ pub fn storage_metadata() -> alloc::vec::Vec<tessera_runtime::metadata::StorageE
         EPOCH_LENGTH.metadata(),
         CURRENT_INDEX.metadata_or_default(),
         SESSION_START.metadata_or_default(),
+        PARA_VALIDATORS_CHANGED_AT.metadata(),
     ]
 }
 
@@ -226,7 +232,7 @@ pub enum Event {
 /// queued. Returns whether the finality keys changed.
 pub fn rotate<E>(ctx: &mut Context<'_, E>) -> Result<bool, CallError>
 where
-    E: From<Event> + crate::staking::Events,
+    E: From<Event> + From<crate::inclusion::Event> + crate::staking::Events,
 {
     let index = CURRENT_INDEX
         .get_or_default(&mut ctx.state)?
@@ -245,6 +251,7 @@ where
         Err(err @ CallError::State(_)) => return Err(err),
     }
     let previous = VALIDATOR_KEYS.get_or_default(&mut ctx.state)?;
+    let para_before = para_validators(&mut ctx.state)?;
     if let (Some(validators), Some(keys)) = (
         QUEUED_VALIDATORS.get(&mut ctx.state)?,
         QUEUED_KEYS.get(&mut ctx.state)?,
@@ -253,6 +260,12 @@ where
         crate::disputes::on_new_session(&mut ctx.state, &before, &validators)?;
         VALIDATORS.put(&mut ctx.state, &validators);
         VALIDATOR_KEYS.put(&mut ctx.state, &keys);
+    }
+    let para_after = para_validators(&mut ctx.state)?;
+    if !para_after.same_validators(&para_before) {
+        PARA_VALIDATORS_CHANGED_AT.put(&mut ctx.state, &ctx.block_number);
+        crate::inclusion::on_new_validators(ctx)?;
+        crate::pvf_check::on_new_validators(&mut ctx.state, &para_after)?;
     }
     queue_next(ctx, index.saturating_add(1))?;
     let current = VALIDATOR_KEYS.get_or_default(&mut ctx.state)?;
@@ -307,4 +320,76 @@ pub fn validator_keys(state: &mut State<'_>) -> tessera_runtime::Result<Vec<Sess
 /// The validator set in `state`.
 pub fn validators(state: &mut State<'_>) -> tessera_runtime::Result<Vec<AccountId>> {
     VALIDATORS.get_or_default(state)
+}
+
+/// The current session's validators as the parachain protocol knows them: by index, each one's
+/// stash (paid and slashed) and the `para_validator` key it signs backing statements,
+/// availability bitfields, dispute votes and code verdicts with.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
+pub struct ParaValidators {
+    /// The session's index.
+    pub session: u32,
+    /// Each validator's stash.
+    pub stashes: Vec<AccountId>,
+    /// Each validator's parachain signing key.
+    pub keys: Vec<AccountId>,
+}
+
+impl ParaValidators {
+    /// How many validators the session has.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether the session has none.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// The signing key of validator `index`.
+    pub fn key(&self, index: u32) -> Option<&AccountId> {
+        self.keys.get(index as usize)
+    }
+
+    /// The stash of validator `index`.
+    pub fn stash(&self, index: u32) -> Option<&AccountId> {
+        self.stashes.get(index as usize)
+    }
+
+    /// Whether `other` lists the same validators with the same keys, in the same order (of
+    /// whatever session).
+    pub fn same_validators(&self, other: &ParaValidators) -> bool {
+        self.stashes == other.stashes && self.keys == other.keys
+    }
+
+    /// The index of the validator whose signing key is `key`.
+    pub fn index_of(&self, key: &AccountId) -> Option<u32> {
+        let index = self.keys.iter().position(|k| k == key)?;
+        u32::try_from(index).ok()
+    }
+}
+
+/// The current session's [`ParaValidators`] in `state`.
+pub fn para_validators(state: &mut State<'_>) -> tessera_runtime::Result<ParaValidators> {
+    let stashes = VALIDATORS.get_or_default(state)?;
+    let keys = VALIDATOR_KEYS
+        .get_or_default(state)?
+        .iter()
+        .map(|keys| keys.para_validator)
+        .collect();
+    Ok(ParaValidators {
+        session: CURRENT_INDEX.get_or_default(state)?,
+        stashes,
+        keys,
+    })
+}
+
+/// Whether block `now` (being built) handed the parachain work to other validators (other
+/// stashes, keys or order): what was signed on its parent, by index, was signed by the
+/// previous ones.
+pub fn para_validators_changed_in(
+    state: &mut State<'_>,
+    now: BlockNumber,
+) -> tessera_runtime::Result<bool> {
+    Ok(PARA_VALIDATORS_CHANGED_AT.get(state)? == Some(now))
 }

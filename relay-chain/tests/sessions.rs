@@ -5,12 +5,20 @@
 
 mod support;
 
-use tessera_relay_chain::session::SessionKeys;
+use tessera_relay_chain::inclusion::{self, BackedCandidate, SignedBitfield, ValidityVote};
+use tessera_relay_chain::paras::{self, HeadData, ParaId};
+use tessera_relay_chain::session::{ParaValidators, SessionKeys};
 use tessera_relay_chain::staking::{self, Perbill, RewardDestination, ValidatorPrefs};
-use tessera_relay_chain::{babe, dispatch_error, grandpa, session, Call, ChainSpec, UNIT};
+use tessera_relay_chain::{
+    babe, dispatch_error, grandpa, session, Call, ChainSpec, Event, GenesisPara, HexBytes, UNIT,
+};
 use tessera_runtime::consensus::{NextEpochDescriptor, PreDigest, ScheduledChange};
 use tessera_runtime::crypto::Pair;
-use tessera_runtime::AccountId;
+use tessera_runtime::executive::InvalidTransaction;
+use tessera_runtime::parachain::{
+    CandidateCommitments, CandidateDescriptor, CommittedCandidateReceipt,
+};
+use tessera_runtime::{AccountId, Hash};
 
 use support::Relay;
 
@@ -211,5 +219,259 @@ fn sessions_follow_epochs_and_hand_the_elected_set_to_authorship_and_finality() 
     assert_eq!(
         relay.dispatch("Eve", Call::Session(session::Call::PurgeKeys)),
         Err(dispatch_error(session::Error::NoKeys))
+    );
+}
+
+/// The signing pair behind parachain key `key`: a genesis validator's account, or one of Eve's
+/// session keys.
+fn para_signer(key: &AccountId) -> Pair {
+    let eve_para = Pair::from_uri("//Eve//para").unwrap();
+    if eve_para.public() == *key {
+        return eve_para;
+    }
+    ["Alice", "Bob", "Charlie", "Dave", "Eve"]
+        .into_iter()
+        .map(Pair::dev)
+        .find(|pair| pair.public() == *key)
+        .expect("a dev key")
+}
+
+/// A candidate of `para` on the head, with head data `head`, signed by its collator.
+fn candidate(relay: &Relay, para: ParaId, head: Vec<u8>) -> CommittedCandidateReceipt {
+    let mut state = relay.state();
+    let pvd = inclusion::persisted_validation_data(&mut state, para, &relay.head)
+        .unwrap()
+        .unwrap();
+    let code_hash = paras::code_for_candidate(&mut state, para, relay.head.number + 1)
+        .unwrap()
+        .unwrap();
+    let commitments = CandidateCommitments {
+        head_data: HeadData(head),
+        hrmp_watermark: relay.head.number,
+        ..CandidateCommitments::default()
+    };
+    let mut descriptor = CandidateDescriptor {
+        para_id: para,
+        relay_parent: relay.head.hash(),
+        collator: Pair::dev("Ferdie").public(),
+        persisted_validation_data_hash: pvd.hash(),
+        pov_hash: Hash([9; 32]),
+        erasure_root: Hash([8; 32]),
+        signature: tessera_runtime::Signature([0; 64]),
+        para_head: commitments.head_data.hash(),
+        validation_code_hash: code_hash,
+    };
+    let payload = CandidateDescriptor::signature_payload(
+        &descriptor.relay_parent,
+        descriptor.para_id,
+        &descriptor.persisted_validation_data_hash,
+        &descriptor.pov_hash,
+        &descriptor.validation_code_hash,
+    );
+    descriptor.signature = Pair::dev("Ferdie").sign(&payload);
+    CommittedCandidateReceipt {
+        descriptor,
+        commitments,
+    }
+}
+
+/// `candidate` backed by the validators at `by` (indices in the session), each signing with
+/// its parachain key.
+fn backed(
+    session: &ParaValidators,
+    candidate: CommittedCandidateReceipt,
+    by: &[u32],
+) -> BackedCandidate {
+    let payload = inclusion::statement_payload(&candidate.hash());
+    let votes = by
+        .iter()
+        .map(|&validator| ValidityVote {
+            validator,
+            signature: para_signer(session.key(validator).unwrap()).sign(&payload),
+        })
+        .collect();
+    BackedCandidate { candidate, votes }
+}
+
+/// Validator `validator`'s bitfield on the head, signed by `pair`.
+fn bitfield(relay: &Relay, validator: u32, bits: Vec<bool>, pair: &Pair) -> SignedBitfield {
+    let payload = inclusion::bitfield_payload(&relay.head.hash(), &bits);
+    SignedBitfield {
+        validator,
+        signature: pair.sign(&payload),
+        bits,
+    }
+}
+
+/// Every validator of `session` holds its chunk of the one core's candidate.
+fn all_hold(relay: &Relay, session: &ParaValidators) -> Vec<SignedBitfield> {
+    (0..session.len() as u32)
+        .map(|v| bitfield(relay, v, vec![true], &para_signer(session.key(v).unwrap())))
+        .collect()
+}
+
+fn enter(
+    relay: &Relay,
+    bitfields: Vec<SignedBitfield>,
+    backed: Vec<BackedCandidate>,
+) -> inclusion::Call {
+    inclusion::Call::Enter {
+        parent_header: relay.head.clone(),
+        bitfields,
+        backed,
+        disputes: vec![],
+        pvf_checks: vec![],
+    }
+}
+
+fn inclusion_events(events: Vec<Event>) -> Vec<inclusion::Event> {
+    events
+        .into_iter()
+        .filter_map(|event| match event {
+            Event::ParaInclusion(event) => Some(event),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn para_work_passes_to_the_new_validators_and_their_para_keys_at_a_session_change() {
+    const PARA: ParaId = ParaId(1000);
+    let mut spec = ChainSpec::dev_with_validators(4);
+    spec.genesis.epoch_length = u64::from(EPOCH);
+    spec.genesis.paras.push(GenesisPara {
+        id: PARA.0,
+        head: HexBytes(vec![1, 0]),
+        code: HexBytes(vec![1; 64]),
+    });
+    let staking_spec = spec.genesis.staking.as_mut().unwrap();
+    staking_spec.validator_count = 4;
+    staking_spec.sessions_per_era = 1;
+    let mut relay = Relay::from_spec(&spec);
+
+    // Eve bonds more than any genesis staker, sets keys of her own and validates.
+    let stake = |call| Call::Staking(call);
+    relay
+        .dispatch(
+            "Eve",
+            stake(staking::Call::Bond {
+                value: 300_000 * UNIT,
+                payee: RewardDestination::Stash,
+            }),
+        )
+        .unwrap();
+    relay.dispatch("Eve", set_keys(eve_keys())).unwrap();
+    relay
+        .dispatch(
+            "Eve",
+            stake(staking::Call::Validate {
+                prefs: ValidatorPrefs {
+                    commission: Perbill(0),
+                    blocked: false,
+                },
+            }),
+        )
+        .unwrap();
+
+    // Up to the block before the one where Eve's set takes over: a candidate is backed there
+    // by the old set (the genesis validators sign with their accounts).
+    let taking_over = loop {
+        let mut state = relay.state();
+        let queued = session::QUEUED_VALIDATORS.get(&mut state).unwrap();
+        let current = session::validators(&mut state).unwrap();
+        let next_start = relay.head.number + 2;
+        if queued.is_some_and(|q| q.contains(&id("Eve")) && q != current)
+            && (next_start - 1).is_multiple_of(EPOCH)
+        {
+            break next_start;
+        }
+        relay.block(vec![]);
+        assert!(relay.head.number < 20 * EPOCH, "Eve never queued");
+    };
+    let old = session::para_validators(&mut relay.state()).unwrap();
+    let head_before = inclusion::included_head(&mut relay.state(), PARA)
+        .unwrap()
+        .unwrap();
+    let pending = candidate(&relay, PARA, vec![1, 1]);
+    let by = [0, 1];
+    let events = relay
+        .try_block(
+            enter(&relay, vec![], vec![backed(&old, pending.clone(), &by)]),
+            vec![],
+        )
+        .unwrap();
+    assert!(inclusion_events(events)
+        .iter()
+        .any(|e| matches!(e, inclusion::Event::CandidateBacked { .. })));
+
+    // The block where Eve's set takes over drops the pending candidate (its chunks are the
+    // old set's), and leaves out the old set's bitfields on its parent (checked against the
+    // new set, they would fail the inherent).
+    let old_bitfields = all_hold(&relay, &old);
+    let events = relay
+        .try_block(enter(&relay, old_bitfields, vec![]), vec![])
+        .unwrap();
+    assert_eq!(relay.head.number, taking_over);
+    let new = session::para_validators(&mut relay.state()).unwrap();
+    assert_ne!(new.stashes, old.stashes);
+    assert!(session::para_validators_changed_in(&mut relay.state(), taking_over).unwrap());
+    assert_eq!(
+        inclusion_events(events),
+        vec![inclusion::Event::CandidateTimedOut {
+            para: PARA,
+            candidate_hash: pending.hash(),
+        }]
+    );
+    assert_eq!(
+        inclusion::included_head(&mut relay.state(), PARA).unwrap(),
+        Some(head_before)
+    );
+
+    // In the new session Eve signs parachain work with her para key, at her index.
+    let eve = new.index_of(&eve_keys().para_validator).unwrap();
+    assert_eq!(new.stash(eve), Some(&id("Eve")));
+    assert!(new.index_of(&id("Eve")).is_none());
+    let group =
+        inclusion::backing_group(new.len() as u32, &[PARA], PARA, relay.head.number + 1).unwrap();
+    assert!(group.contains(&eve));
+    let other = *group.iter().find(|v| **v != eve).unwrap();
+    let fresh = candidate(&relay, PARA, vec![1, 2]);
+    // Her account's signature is not her statement.
+    let mut forged = backed(&new, fresh.clone(), &[eve, other]);
+    forged.votes[0].signature = Pair::dev("Eve").sign(&inclusion::statement_payload(&fresh.hash()));
+    let refused = relay.try_block(enter(&relay, vec![], vec![forged]), vec![]);
+    assert_eq!(
+        refused.unwrap_err(),
+        InvalidTransaction::InherentFailed(dispatch_error(inclusion::Error::BadStatementSignature))
+    );
+    relay
+        .try_block(
+            enter(
+                &relay,
+                vec![],
+                vec![backed(&new, fresh.clone(), &[eve, other])],
+            ),
+            vec![],
+        )
+        .unwrap();
+    // Nor is a bitfield her account signs hers.
+    let mut bitfields = all_hold(&relay, &new);
+    let as_account = bitfield(&relay, eve, vec![true], &Pair::dev("Eve"));
+    bitfields[eve as usize] = as_account;
+    let refused = relay.try_block(enter(&relay, bitfields, vec![]), vec![]);
+    assert_eq!(
+        refused.unwrap_err(),
+        InvalidTransaction::InherentFailed(dispatch_error(inclusion::Error::BadBitfieldSignature))
+    );
+    // With her para key it counts, and the candidate she backed is included.
+    let events = relay
+        .try_block(enter(&relay, all_hold(&relay, &new), vec![]), vec![])
+        .unwrap();
+    assert!(
+        inclusion_events(events).contains(&inclusion::Event::CandidateIncluded {
+            para: PARA,
+            candidate_hash: fresh.hash(),
+            head_hash: HeadData(vec![1, 2]).hash(),
+        })
     );
 }

@@ -24,6 +24,7 @@ use crate::tranches::{self, Assigned};
 use crate::{ApprovalConfig, CoreIndex, ValidatorIndex};
 use parity_scale_codec::{Decode, Encode};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 use tessera_runtime::{Hash, Signature};
 
 /// Most unfinalized blocks kept; a node whose finality stalls longer stops tracking new ones
@@ -61,6 +62,18 @@ pub struct NewBlock {
     /// This validator's own messages about it, sent before a restart (kept on disk): they
     /// count as sent and are gossiped again, so nothing about the block is signed twice.
     pub sent: Vec<Message>,
+}
+
+/// The validators of a block's session as approval voting knows them: their keys (checking
+/// and, with this validator's, signing), this validator's index among them and their number.
+#[derive(Clone, Debug)]
+pub struct SessionValidators<C> {
+    /// Their keys.
+    pub crypto: C,
+    /// This validator's index (none if it is not one of them).
+    pub me: Option<ValidatorIndex>,
+    /// How many there are.
+    pub n_validators: u32,
 }
 
 /// A validator announces it is assigned to check candidates of a block.
@@ -230,9 +243,35 @@ fn next_recheck(
         .unwrap_or(u64::MAX)
 }
 
+/// The approval parameters for a candidate of `session` that `backers` backed: no more
+/// approvals needed than there are validators who did not back it (those who may check it).
+/// `None` if there are none: every validator checked it in backing.
+fn config_for<C>(
+    config: &ApprovalConfig,
+    session: &SessionValidators<C>,
+    backers: &[ValidatorIndex],
+) -> Option<ApprovalConfig> {
+    let mut distinct: Vec<ValidatorIndex> = backers
+        .iter()
+        .copied()
+        .filter(|b| b.0 < session.n_validators)
+        .collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let checkers = session
+        .n_validators
+        .saturating_sub(u32::try_from(distinct.len()).unwrap_or(u32::MAX));
+    (checkers > 0).then(|| ApprovalConfig {
+        needed_approvals: config.needed_approvals.min(checkers),
+        ..*config
+    })
+}
+
 /// A tracked relay block.
 #[derive(Debug)]
-struct BlockEntry {
+struct BlockEntry<C> {
+    /// Its session's validators.
+    session: Arc<SessionValidators<C>>,
     parent: Hash,
     number: u32,
     slot_ms: u64,
@@ -266,10 +305,9 @@ pub struct BlockApproval {
 #[derive(Debug)]
 pub struct ApprovalEngine<C> {
     config: ApprovalConfig,
-    crypto: C,
-    me: Option<ValidatorIndex>,
-    n_validators: u32,
-    blocks: HashMap<Hash, BlockEntry>,
+    /// The validators of blocks fed without theirs ([`Self::new_block`]).
+    session: Arc<SessionValidators<C>>,
+    blocks: HashMap<Hash, BlockEntry<C>>,
     /// The relay chain's finalized number, as last told.
     finalized: u32,
 }
@@ -285,9 +323,11 @@ impl<C: Crypto> ApprovalEngine<C> {
     ) -> Self {
         ApprovalEngine {
             config,
-            crypto,
-            me,
-            n_validators,
+            session: Arc::new(SessionValidators {
+                crypto,
+                me,
+                n_validators,
+            }),
             blocks: HashMap::new(),
             finalized: 0,
         }
@@ -323,9 +363,21 @@ impl<C: Crypto> ApprovalEngine<C> {
         self.blocks.len()
     }
 
-    /// Starts tracking an imported block: draws this validator's assignments in it and, at
-    /// `now_ms`, announces those due.
+    /// Starts tracking an imported block of the engine's session: draws this validator's
+    /// assignments in it and, at `now_ms`, announces those due.
     pub fn new_block(&mut self, block: NewBlock, now_ms: u64) -> Vec<Output> {
+        let session = self.session.clone();
+        self.new_block_in(block, session, now_ms)
+    }
+
+    /// [`Self::new_block`] for a block of `session`: its assignments, approvals and
+    /// validator indices are those validators'.
+    pub fn new_block_in(
+        &mut self,
+        block: NewBlock,
+        session: Arc<SessionValidators<C>>,
+        now_ms: u64,
+    ) -> Vec<Output> {
         if self.blocks.contains_key(&block.hash) || self.blocks.len() >= MAX_BLOCKS {
             return Vec::new();
         }
@@ -343,16 +395,17 @@ impl<C: Crypto> ApprovalEngine<C> {
                 });
             }
         }
-        let ours = match self.me {
+        let ours = match session.me {
             Some(me) => {
                 let occupied: Vec<CoreIndex> = candidates
                     .iter()
                     .filter(|c| !c.info.backers.contains(&me))
                     .map(|c| c.info.core)
                     .collect();
-                let drawn = self
-                    .crypto
-                    .assignments(&block.story, &self.config, n_cores, &occupied);
+                let drawn =
+                    session
+                        .crypto
+                        .assignments(&block.story, &self.config, n_cores, &occupied);
                 drawn
                     .into_iter()
                     .filter_map(|(core, ours)| {
@@ -368,6 +421,7 @@ impl<C: Crypto> ApprovalEngine<C> {
         self.blocks.insert(
             hash,
             BlockEntry {
+                session,
                 parent: block.parent,
                 number: block.number,
                 slot_ms: block.slot_ms,
@@ -390,7 +444,11 @@ impl<C: Crypto> ApprovalEngine<C> {
     /// again for peers that missed it, and a candidate assigned but not approved is checked
     /// again (the node answers from its verdicts on disk if it judged it already).
     fn resume(&mut self, hash: &Hash, sent: Vec<Message>, now_ms: u64) -> Vec<Output> {
-        let (Some(me), Some(entry)) = (self.me, self.blocks.get_mut(hash)) else {
+        let Some(entry) = self.blocks.get_mut(hash) else {
+            return Vec::new();
+        };
+        let session = entry.session.clone();
+        let Some(me) = session.me else {
             return Vec::new();
         };
         let mut outputs = Vec::new();
@@ -405,7 +463,7 @@ impl<C: Crypto> ApprovalEngine<C> {
         for assignment in assignments {
             // Our own disk, but checked like any certificate: a stale or damaged one is
             // dropped (and drawn again) rather than believed.
-            let Ok((cores, tranche)) = self.crypto.check_assignment(
+            let Ok((cores, tranche)) = session.crypto.check_assignment(
                 me,
                 &entry.story,
                 &self.config,
@@ -517,10 +575,10 @@ impl<C: Crypto> ApprovalEngine<C> {
         valid: bool,
         now_ms: u64,
     ) -> Vec<Output> {
-        let Some(me) = self.me else {
+        let Some(entry) = self.blocks.get_mut(&block) else {
             return Vec::new();
         };
-        let Some(entry) = self.blocks.get_mut(&block) else {
+        let Some(me) = entry.session.me else {
             return Vec::new();
         };
         let Some(checked) = entry.candidates.get_mut(candidate as usize) else {
@@ -553,7 +611,11 @@ impl<C: Crypto> ApprovalEngine<C> {
     /// Announces our assignments in `hash` that are due and checks their candidates, and sends
     /// the approvals of checks done since the last call.
     fn advance(&mut self, hash: &Hash, now_ms: u64) -> Vec<Output> {
-        let (Some(me), Some(entry)) = (self.me, self.blocks.get_mut(hash)) else {
+        let Some(entry) = self.blocks.get_mut(hash) else {
+            return Vec::new();
+        };
+        let session = entry.session.clone();
+        let Some(me) = session.me else {
             return Vec::new();
         };
         let mut outputs = Vec::new();
@@ -578,13 +640,10 @@ impl<C: Crypto> ApprovalEngine<C> {
                 continue;
             }
             let assigned: Vec<Assigned> = candidate.assigned.values().copied().collect();
-            if !tranches::should_trigger(
-                &self.config,
-                entry.slot_ms,
-                now_ms,
-                &assigned,
-                ours.tranche,
-            ) {
+            let Some(config) = config_for(&self.config, &session, &candidate.info.backers) else {
+                continue;
+            };
+            if !tranches::should_trigger(&config, entry.slot_ms, now_ms, &assigned, ours.tranche) {
                 continue;
             }
             triggered.push(index);
@@ -650,7 +709,7 @@ impl<C: Crypto> ApprovalEngine<C> {
                 .iter()
                 .filter_map(|&i| entry.candidates.get(i as usize).map(|c| c.info.hash))
                 .collect();
-            if let Some(signature) = self.crypto.sign(&approval_payload(hash, &hashes)) {
+            if let Some(signature) = session.crypto.sign(&approval_payload(hash, &hashes)) {
                 sends.push(Output::Send(Message::Approval(Approval {
                     block: *hash,
                     candidates,
@@ -704,11 +763,18 @@ impl<C: Crypto> ApprovalEngine<C> {
                 if !named || candidate.approved || candidate.disputed {
                     continue;
                 }
+                let Some(config) =
+                    config_for(&self.config, &entry.session, &candidate.info.backers)
+                else {
+                    // Every validator backed it: all of them checked it in full.
+                    candidate.approved = true;
+                    continue;
+                };
                 let assigned: Vec<Assigned> = candidate.assigned.values().copied().collect();
-                let tally = tranches::tally(&self.config, entry.slot_ms, now_ms, &assigned);
+                let tally = tranches::tally(&config, entry.slot_ms, now_ms, &assigned);
                 candidate.approved = tally.approved;
                 candidate.recheck_at = next_recheck(
-                    &self.config,
+                    &config,
                     entry.slot_ms,
                     now_ms,
                     &assigned,
@@ -736,13 +802,15 @@ impl<C: Crypto> ApprovalEngine<C> {
         &self,
         block: &Hash,
         validator: ValidatorIndex,
-    ) -> Result<&BlockEntry, MessageError> {
-        if validator.0 >= self.n_validators {
+    ) -> Result<&BlockEntry<C>, MessageError> {
+        let entry = self
+            .blocks
+            .get(block)
+            .ok_or(MessageError::UnknownBlock(*block))?;
+        if validator.0 >= entry.session.n_validators {
             return Err(MessageError::UnknownValidator(validator.0));
         }
-        self.blocks
-            .get(block)
-            .ok_or(MessageError::UnknownBlock(*block))
+        Ok(entry)
     }
 
     fn on_assignment(
@@ -756,7 +824,7 @@ impl<C: Crypto> ApprovalEngine<C> {
             cert,
         } = assignment;
         let entry = self.block_of(&block, validator)?;
-        let (cores, tranche) = self.crypto.check_assignment(
+        let (cores, tranche) = entry.session.crypto.check_assignment(
             validator,
             &entry.story,
             &self.config,
@@ -840,7 +908,8 @@ impl<C: Crypto> ApprovalEngine<C> {
         if !new {
             return Err(MessageError::Duplicate);
         }
-        if !self
+        if !entry
+            .session
             .crypto
             .verify(validator, &approval_payload(&block, &hashes), &signature)
         {

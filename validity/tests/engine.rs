@@ -13,7 +13,7 @@ use tessera_validity::assignment::{AssignmentKind, Crypto, RelayVrfStory, Valida
 use tessera_validity::disputes::{Concluded, DisputeMessage, DisputeOutput, Disputes};
 use tessera_validity::engine::{
     Approval, ApprovalEngine, Assignment, IncludedCandidate, Message, MessageError, NewBlock,
-    Output,
+    Output, SessionValidators,
 };
 use tessera_validity::{ApprovalConfig, CoreIndex, ValidatorIndex};
 
@@ -271,8 +271,12 @@ fn a_dispute_of_a_valid_candidate_concludes_valid_its_block_is_approved_and_the_
         .unwrap();
     let nodes: std::collections::BTreeMap<_, _> = genesis.state.new_nodes.into_iter().collect();
     let mut state = tessera_runtime::state::State::new(&nodes, genesis.header.state_root);
-    tessera_relay_chain::disputes::check(&mut state, &publics(), &concluded.statement_set())
-        .unwrap();
+    let session = tessera_relay_chain::session::ParaValidators {
+        session: 0,
+        stashes: publics().to_vec(),
+        keys: publics().to_vec(),
+    };
+    tessera_relay_chain::disputes::check(&mut state, &session, &concluded.statement_set()).unwrap();
     // The accuser never approves what it was assigned: once it is a no-show, later tranches
     // cover it.
     let later = config().no_show_ms + 20;
@@ -610,4 +614,86 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn each_block_is_checked_against_the_validators_of_its_own_session() {
+    // Session B: six other validators.
+    let key_b = |i: u32| AuthorityKey::from_index(u64::from(VALIDATORS + i));
+    let publics_b: Arc<[AccountId]> = (0..VALIDATORS).map(|i| key_b(i).public()).collect();
+    let in_b = |me: Option<u32>| {
+        Arc::new(SessionValidators {
+            crypto: ValidatorKeys::new(me.map(key_b), publics_b.clone()),
+            me: me.map(ValidatorIndex),
+            n_validators: VALIDATORS,
+        })
+    };
+    let (first, second) = (block(1, hash(0)), block(2, hash(1)));
+    // A follower of session A's first block and session B's second.
+    let mut follower = ApprovalEngine::new(
+        config(),
+        ValidatorKeys::new(None, publics()),
+        None,
+        VALIDATORS,
+    );
+    let _ = follower.new_block(first, 10);
+    let _ = follower.new_block_in(second.clone(), in_b(None), 10);
+    let (mut accepted, mut refused) = (0, 0);
+    for i in 0..VALIDATORS {
+        // Session B's validator `i` draws its assignments in the second block: they hold.
+        let mut of_b = ApprovalEngine::new(config(), keys(i), Some(ValidatorIndex(i)), VALIDATORS);
+        for message in sends(&of_b.new_block_in(second.clone(), in_b(Some(i)), 10)) {
+            follower.message(message, 10).unwrap();
+            accepted += 1;
+        }
+        // Session A's validator `i`, drawing as if the block were A's: its certificates do
+        // not verify under B's key at index `i`.
+        let mut of_a = ApprovalEngine::new(config(), keys(i), Some(ValidatorIndex(i)), VALIDATORS);
+        for message in sends(&of_a.new_block(second.clone(), 10)) {
+            assert!(matches!(
+                follower.message(message, 10),
+                Err(MessageError::Assignment(_))
+            ));
+            refused += 1;
+        }
+    }
+    assert!(accepted > 0 && refused > 0, "{accepted} {refused}");
+}
+
+#[test]
+fn a_candidate_needs_no_more_approvals_than_it_has_validators_who_did_not_back_it() {
+    let all: Vec<ValidatorIndex> = (0..VALIDATORS).map(ValidatorIndex).collect();
+    let one_block = |backers: Vec<ValidatorIndex>| NewBlock {
+        n_cores: 1,
+        candidates: vec![IncludedCandidate {
+            hash: hash(101),
+            core: CoreIndex(0),
+            backers,
+        }],
+        ..block(1, hash(0))
+    };
+    // Backed by every validator: all of them checked it, and no one is left to assign.
+    let mut engine = ApprovalEngine::new(config(), keys(0), Some(ValidatorIndex(0)), VALIDATORS);
+    let outputs = engine.new_block(one_block(all.clone()), 10);
+    assert!(outputs.contains(&Output::Approved(hash(1))), "{outputs:?}");
+
+    // Backed by all but validator 5, with two approvals needed: 5's alone approves it.
+    let mut validators = validators();
+    let block = one_block(all[..5].to_vec());
+    let pending: Vec<Pending> = validators
+        .iter_mut()
+        .enumerate()
+        .flat_map(|(i, (engine, _))| {
+            engine
+                .new_block(block.clone(), 10)
+                .into_iter()
+                .map(move |o| Pending::Approval(i, o))
+        })
+        .collect();
+    // Late enough that 5's tranche has started, however far its assignment drew it.
+    let settled = settle(&mut validators, pending, |_| true, 1_000_000);
+    assert!(settled
+        .approved
+        .iter()
+        .all(|approved| approved.contains(&hash(1))));
 }

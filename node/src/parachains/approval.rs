@@ -9,8 +9,13 @@
 //! gossip. At most [`MAX_RECOVERING`] checks run at once (recovering, validating, or waiting to
 //! validate or to try again), at most [`MAX_VALIDATING`] of them validating; [`MAX_QUEUED`]
 //! more wait, the oldest dropped first (its checker then counts as a no-show, which later
-//! tranches cover). So a node holds at most that many recovered PoVs. Concluded disputes wait here for the next block this
-//! validator authors, whose inherent records them.
+//! tranches cover). So a node holds at most that many recovered PoVs. Concluded disputes wait
+//! here for the next block this validator authors, whose inherent records them.
+//!
+//! Each block is checked by the validators of its own session, with their `para_validator`
+//! keys ([`tessera_relay_chain::session::para_validators`] at the block): blocks on either side
+//! of a session change are approved by their own sets, and recovery asks the chunks of the
+//! validators who hold them. Disputes are among the validators of the best block's session.
 
 use super::host::ParachainMessage;
 use super::own_messages::OwnMessages;
@@ -26,13 +31,16 @@ use tessera_consensus::AuthorityKey;
 use tessera_relay_chain::availability::{AvailableData, ErasureChunk};
 use tessera_relay_chain::disputes::DisputeStatementSet;
 use tessera_relay_chain::runtime_api::CandidateEvent;
+use tessera_relay_chain::session::ParaValidators;
 use tessera_runtime::hashing::blake2_256;
 use tessera_runtime::parachain::CandidateReceipt;
 use tessera_runtime::state::State;
 use tessera_runtime::{AccountId, Hash, Header};
 use tessera_validity::assignment::{AssignmentKind, RelayVrfStory, ValidatorKeys};
 use tessera_validity::disputes::{DisputeMessage, DisputeOutput, Disputes};
-use tessera_validity::engine::{ApprovalEngine, IncludedCandidate, Message, NewBlock, Output};
+use tessera_validity::engine::{
+    ApprovalEngine, IncludedCandidate, Message, NewBlock, Output, SessionValidators,
+};
 use tessera_validity::recovery::{Answer, Recovery, Request};
 use tessera_validity::{ApprovalConfig, CoreIndex, ValidatorIndex};
 
@@ -93,6 +101,10 @@ pub fn best_approved(status: &SharedApproval) -> Option<Hash> {
 struct CandidateInfo {
     /// The blocks that included it (one per fork), with its position in each.
     at: Vec<(Hash, u32)>,
+    /// The validators of its session, who hold its chunks.
+    session: Arc<ParaValidators>,
+    /// This validator's index among them.
+    me: Option<u32>,
     receipt: CandidateReceipt,
     backers: Vec<u32>,
     /// The para's code the candidate is checked with.
@@ -105,7 +117,10 @@ struct CandidateInfo {
 pub struct ChunkWanted {
     /// The candidate.
     pub candidate: Hash,
-    /// The validator asked, and the chunk's index.
+    /// The validator asked (its parachain key), whose peer its identity names (none if
+    /// not in the session: then nobody is asked).
+    pub validator: Option<AccountId>,
+    /// Its index in the candidate's session, and the chunk's.
     pub index: u32,
     /// The whole available data rather than the chunk.
     pub whole: bool,
@@ -196,12 +211,35 @@ const RECOVERY_RETRY: std::time::Duration = std::time::Duration::from_secs(6);
 /// How long to wait before validating again after a timeout.
 const VALIDATION_RETRY: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// A session's validators as approval checking uses them: their parachain keys, and the
+/// engines' view of them (with this validator's key and index among them, if it is one).
+#[derive(Clone)]
+struct Session {
+    validators: Arc<ParaValidators>,
+    engine: Arc<SessionValidators<ValidatorKeys>>,
+}
+
+impl Session {
+    fn me(&self) -> Option<u32> {
+        self.engine.me.map(|me| me.0)
+    }
+}
+
+/// Sessions whose validators are remembered (blocks of one session share them).
+const SESSIONS_KEPT: usize = 4;
+
 /// A validator's approval work.
 pub struct ApprovalWork {
     engine: ApprovalEngine<ValidatorKeys>,
     disputes: Disputes<ValidatorKeys>,
+    /// The session the disputes are among (the best block's).
+    dispute_session: Option<Session>,
+    /// The keys this validator may sign with: in each session, the one that is a
+    /// validator's `para_validator` key.
+    keys: Vec<AuthorityKey>,
+    /// Recent sessions, newest last.
+    sessions: VecDeque<Session>,
     validation: Arc<ValidationHost>,
-    validators: usize,
     /// Blocks fed to the engine, with their numbers.
     fed: HashMap<Hash, u32>,
     candidates: HashMap<Hash, CandidateInfo>,
@@ -243,8 +281,6 @@ pub struct ApprovalWork {
     rejudged: Vec<(Hash, bool)>,
     /// The finalized number last acted on.
     finalized: u32,
-    /// This validator's index.
-    me: u32,
     /// Our messages that could not be kept on disk, to keep and send on the next tick.
     unkept: Vec<Message>,
     status: SharedApproval,
@@ -264,26 +300,35 @@ fn now_ms() -> u64 {
     crate::client::unix_time_ms()
 }
 
+/// Disputes among no one: before the first block is read.
+fn no_disputes() -> Disputes<ValidatorKeys> {
+    let none = ValidatorKeys::new(None, Arc::from(Vec::new()));
+    Disputes::new(
+        none,
+        None,
+        tessera_relay_chain::disputes::CURRENT_SESSION,
+        0,
+    )
+}
+
 impl ApprovalWork {
-    /// The approval work of validator `key` in a session of `validators`, with `config`.
+    /// The approval work of the validator with `key`, with `config`.
     pub fn new(
         key: AuthorityKey,
-        validators: &[AccountId],
         config: ApprovalConfig,
         validation: Arc<ValidationHost>,
         status: SharedApproval,
-    ) -> Option<Self> {
-        let index = u32::try_from(validators.iter().position(|v| *v == key.public())?).ok()?;
-        let me = Some(ValidatorIndex(index));
-        let publics: Arc<[AccountId]> = validators.iter().copied().collect();
-        let n = u32::try_from(validators.len()).ok()?;
-        let keys = ValidatorKeys::new(Some(key), publics);
+    ) -> Self {
         status.lock().unwrap_or_else(|p| p.into_inner()).active = true;
-        Some(ApprovalWork {
-            engine: ApprovalEngine::new(config, keys.clone(), me, n),
-            disputes: Disputes::new(keys, me, tessera_relay_chain::disputes::CURRENT_SESSION, n),
+        // Every block is fed with its own session's validators: this one stands for none.
+        let none = ValidatorKeys::new(None, Arc::from(Vec::new()));
+        ApprovalWork {
+            engine: ApprovalEngine::new(config, none, None, 0),
+            disputes: no_disputes(),
+            dispute_session: None,
+            keys: vec![key],
+            sessions: VecDeque::new(),
             validation,
-            validators: validators.len(),
             fed: HashMap::new(),
             candidates: HashMap::new(),
             codes: HashMap::new(),
@@ -304,11 +349,84 @@ impl ApprovalWork {
             loaded: false,
             rejudged: Vec::new(),
             finalized: 0,
-            me: index,
             unkept: Vec::new(),
             status,
             malus: Malus::default(),
-        })
+        }
+    }
+
+    /// Adds a key this validator may sign with (a session key made by `author_rotateKeys`).
+    pub fn add_key(&mut self, key: AuthorityKey) {
+        if !self.keys.iter().any(|k| k.public() == key.public()) {
+            self.keys.push(key);
+            // This validator may be one of the sessions known now.
+            self.sessions.clear();
+        }
+    }
+
+    /// The session validators at relay block `header`, with this validator's place among
+    /// them.
+    fn session_at(&mut self, client: &Client, header: &Header) -> Option<Session> {
+        let mut state = State::new(client.store(), header.state_root);
+        let validators = tessera_relay_chain::session::para_validators(&mut state).ok()?;
+        if let Some(known) = self.sessions.iter().find(|s| *s.validators == validators) {
+            return Some(known.clone());
+        }
+        let found = self
+            .keys
+            .iter()
+            .find_map(|key| Some((validators.index_of(&key.public())?, key.clone())));
+        let me = found.as_ref().map(|(index, _)| ValidatorIndex(*index));
+        let publics: Arc<[AccountId]> = validators.keys.iter().copied().collect();
+        let crypto = ValidatorKeys::new(found.map(|(_, key)| key), publics);
+        let session = Session {
+            engine: Arc::new(SessionValidators {
+                crypto,
+                me,
+                n_validators: u32::try_from(validators.len()).ok()?,
+            }),
+            validators: Arc::new(validators),
+        };
+        if self.sessions.len() >= SESSIONS_KEPT {
+            self.sessions.pop_front();
+        }
+        self.sessions.push_back(session.clone());
+        Some(session)
+    }
+
+    /// Moves the disputes to the validators of the best block's session when they changed:
+    /// votes are by index among them, as the chain checks them. A dispute open across the
+    /// change starts again among the new validators (who vote once they check it).
+    fn follow_dispute_session(&mut self, client: &Client, best: &Hash) {
+        let Ok(Some(header)) = client.header(best) else {
+            return;
+        };
+        let Some(session) = self.session_at(client, &header) else {
+            return;
+        };
+        let same = self
+            .dispute_session
+            .as_ref()
+            .is_some_and(|known| known.validators.same_validators(&session.validators));
+        if same {
+            return;
+        }
+        if self.dispute_session.is_some() {
+            tracing::info!(
+                validators = session.validators.len(),
+                me = ?session.me(),
+                "disputes follow the new session's validators"
+            );
+        }
+        self.disputes = Disputes::new(
+            session.engine.crypto.clone(),
+            session.engine.me,
+            tessera_relay_chain::disputes::CURRENT_SESSION,
+            session.engine.n_validators,
+        );
+        self.offenders.clear();
+        self.concluded.clear();
+        self.dispute_session = Some(session);
     }
 
     /// This work with hostile `malus` behaviours (tests only).
@@ -360,6 +478,7 @@ impl ApprovalWork {
                 tracing::error!(%err, "could not forget own approval messages on disk");
             }
         }
+        self.follow_dispute_session(client, &meta.best_hash);
         self.drop_disabled_disputes(client, now, &mut actions);
         let mut outputs = self.feed(client, &meta, now);
         actions.revert.append(&mut self.revert_later);
@@ -645,9 +764,9 @@ impl ApprovalWork {
         for header in path.into_iter().rev().take(FEED_PER_TICK) {
             let hash = header.hash();
             match self.new_block(client, &header, slot_ms) {
-                Some(block) => {
+                Some((block, session)) => {
                     self.fed.insert(hash, header.number);
-                    outputs.extend(self.engine.new_block(block, now));
+                    outputs.extend(self.engine.new_block_in(block, session.engine, now));
                 }
                 None => {
                     // Tried again next tick, and its descendants after it.
@@ -659,10 +778,17 @@ impl ApprovalWork {
         outputs
     }
 
-    /// `header`'s block as the engine takes it: the candidates it included.
-    fn new_block(&mut self, client: &Client, header: &Header, slot_ms: u64) -> Option<NewBlock> {
+    /// `header`'s block as the engine takes it (the candidates it included), with its
+    /// session's validators.
+    fn new_block(
+        &mut self,
+        client: &Client,
+        header: &Header,
+        slot_ms: u64,
+    ) -> Option<(NewBlock, Session)> {
         let hash = header.hash();
         let (story, slot) = story_of(header)?;
+        let session = self.session_at(client, header)?;
         // The cores at the parent, with the candidates this block could include.
         let cores = super::relay_api::availability_cores(client, &header.parent_hash).ok()?;
         let events = client.candidate_events(&hash).ok()?;
@@ -698,6 +824,8 @@ impl ApprovalWork {
                 .entry(candidate_hash)
                 .or_insert_with(|| CandidateInfo {
                     at: Vec::new(),
+                    session: session.validators.clone(),
+                    me: session.me(),
                     receipt,
                     backers: pending.backers.clone(),
                     code,
@@ -720,7 +848,7 @@ impl ApprovalWork {
                 self.enqueue(candidate.hash);
             }
         }
-        Some(NewBlock {
+        let block = NewBlock {
             hash,
             parent: header.parent_hash,
             number: header.number,
@@ -729,7 +857,8 @@ impl ApprovalWork {
             n_cores: u32::try_from(cores.len()).ok()?,
             candidates,
             sent: self.own.of(&hash),
-        })
+        };
+        Some((block, session))
     }
 
     fn handle(&mut self, client: &Client, outputs: Vec<Output>, now: u64, actions: &mut Actions) {
@@ -793,7 +922,11 @@ impl ApprovalWork {
                     // As many as the chain would disable at most: more would mean this node
                     // judged unlike most honest ones, and it would stop including their
                     // candidates.
-                    let cap = tessera_relay_chain::disputes::max_disabled(self.validators);
+                    let validators = self
+                        .dispute_session
+                        .as_ref()
+                        .map_or(0, |session| session.validators.len());
+                    let cap = tessera_relay_chain::disputes::max_disabled(validators);
                     for offender in concluded.offenders() {
                         if self.offenders.len() < cap {
                             self.offenders.insert(offender.0);
@@ -977,12 +1110,12 @@ impl ApprovalWork {
             let Some(info) = self.candidates.get(&candidate) else {
                 continue;
             };
-            let Ok(validators) = u32::try_from(self.validators) else {
+            let Ok(validators) = u32::try_from(info.session.len()) else {
                 continue;
             };
             // Each checker its own order, so that they do not all ask the same backer.
             let seed = u64::from_le_bytes(candidate.0[..8].try_into().unwrap_or_default())
-                ^ u64::from(self.me).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                ^ u64::from(info.me.unwrap_or(u32::MAX)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
             match Recovery::new(
                 info.receipt.descriptor.erasure_root,
                 validators,
@@ -1004,19 +1137,19 @@ impl ApprovalWork {
         let Some(recovery) = self.recovering.get_mut(&candidate) else {
             return;
         };
+        let session = self.candidates.get(&candidate).map(|info| &info.session);
         for request in recovery.requests(PARALLEL_CHUNKS) {
-            match request {
-                Request::Chunk { from } => actions.requests.push(ChunkWanted {
-                    candidate,
-                    index: from,
-                    whole: false,
-                }),
-                Request::Full { from } => actions.requests.push(ChunkWanted {
-                    candidate,
-                    index: from,
-                    whole: true,
-                }),
-            }
+            let (from, whole) = match request {
+                Request::Chunk { from } => (from, false),
+                Request::Full { from } => (from, true),
+            };
+            let validator = session.and_then(|session| session.key(from)).copied();
+            actions.requests.push(ChunkWanted {
+                candidate,
+                validator,
+                index: from,
+                whole,
+            });
         }
         let Some(outcome) = recovery.take_outcome() else {
             return;
@@ -1077,7 +1210,7 @@ impl ApprovalWork {
             return;
         }
         let validation = self.validation.clone();
-        let validators = self.validators;
+        let validators = info.session.len();
         self.validating.spawn_blocking(move || {
             let checked = validation.validate_candidate(
                 CandidateToCheck {

@@ -402,7 +402,11 @@ impl Collate for Collator {
                     code_hash,
                     relay_state: RelayState(client.store().clone(), best.state_root),
                     inputs,
-                    validators: client.authorities().len(),
+                    // Chunks for the relay parent's session, which backers code them for.
+                    validators: tessera_relay_chain::session::VALIDATORS
+                        .get_or_default(&mut State::new(client.store(), best.state_root))
+                        .ok()?
+                        .len(),
                     slot: client.slot_duration(),
                 })
             })(),

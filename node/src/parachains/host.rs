@@ -36,6 +36,7 @@ use tessera_relay_chain::inclusion::{self, BackedCandidate, PendingCandidate, Si
 use tessera_relay_chain::paras::{self, ParaId};
 use tessera_relay_chain::pvf_check::PvfCheckStatement;
 use tessera_relay_chain::runtime_api::InherentOffer;
+use tessera_relay_chain::session::{self, ParaValidators};
 use tessera_relay_chain::Call;
 use tessera_runtime::extrinsic::Extrinsic;
 use tessera_runtime::state::State;
@@ -194,6 +195,8 @@ pub enum CollationOutcome {
 #[derive(Clone, Debug)]
 pub struct CandidateCheck {
     me: u32,
+    /// The session's validators at the relay parent.
+    session: Arc<ParaValidators>,
     candidate_hash: Hash,
     relay_parent_number: u32,
     /// The para's backing group at the relay parent.
@@ -201,7 +204,6 @@ pub struct CandidateCheck {
     collation: Collation,
     validation_data: tessera_runtime::parachain::PersistedValidationData,
     code: tessera_runtime::parachain::ValidationCode,
-    validators: usize,
     /// Whether to validate (a garbage backer does not).
     validate: bool,
 }
@@ -222,7 +224,7 @@ impl CandidateCheck {
             pov: self.collation.pov.clone(),
             validation_data: self.validation_data.clone(),
         };
-        let (_root, chunks) = encode_chunks(&available.encode(), self.validators)
+        let (_root, chunks) = encode_chunks(&available.encode(), self.session.len())
             .map_err(|e| InvalidCandidate::Erasure(e.to_string()))?;
         Ok(chunks)
     }
@@ -234,7 +236,7 @@ impl CandidateCheck {
                 pov: &self.collation.pov,
                 validation_data: &self.validation_data,
                 code: &self.code,
-                validators: self.validators,
+                validators: self.session.len(),
             },
             ValidationPurpose::Backing,
         )?;
@@ -251,15 +253,21 @@ pub struct MissingChunk {
     pub erasure_root: Hash,
     /// The chunk's index (this validator's).
     pub index: u32,
+    /// How many validators the chunks were coded for (the session's).
+    pub validators: usize,
     /// The relay block that backed the candidate.
     pub backed_in: u32,
-    /// The candidate's backers, who hold every chunk.
+    /// The candidate's backers (their parachain keys), who hold every chunk.
     pub backers: Vec<AccountId>,
 }
 
 /// A validator's parachain state.
 pub struct ParachainHost {
-    key: Option<AuthorityKey>,
+    /// The keys this validator may sign with (its account and the session keys in its
+    /// keystore): in each session, the one that is a validator's `para_validator` key.
+    keys: Vec<AuthorityKey>,
+    /// Whether it validates at all (a full node does not).
+    validator: bool,
     validation: Arc<ValidationHost>,
     statements: Statements,
     bitfields: Bitfields,
@@ -280,6 +288,9 @@ pub struct ParachainHost {
     /// Relay parents and paras the runtime named no group for, kept apart: junk statements
     /// naming made-up paras must not push honest groups out.
     no_group: Mutex<LruCache<(Hash, ParaId), ()>>,
+    /// Each relay block's session validators, as read from its state: every statement and
+    /// bitfield is checked against them.
+    sessions: Mutex<LruCache<Hash, Arc<ParaValidators>>>,
 }
 
 /// A backing group: its validators by index.
@@ -289,6 +300,9 @@ type Group = Vec<u32>;
 const GROUPS_KEPT: usize = 1_024;
 /// Misses remembered.
 const NO_GROUPS_KEPT: usize = 256;
+/// Relay blocks whose session validators are remembered (blocks of one session share one
+/// list).
+const SESSIONS_KEPT: usize = 256;
 
 /// Of `backable` (sorted by para, best first), what is offered to the runtime: at most
 /// [`OFFERED_PER_PARA`] per para and [`OFFERED_BYTES`] in all.
@@ -334,16 +348,44 @@ fn state_error(err: tessera_runtime::Error) -> ParachainError {
 }
 
 impl ParachainHost {
-    /// This validator's identity as `peer` now (none for a full node).
-    pub fn identity(&self, peer: &libp2p::PeerId, now_ms: u64) -> Option<ValidatorIdentity> {
-        let key = self.key.as_ref()?;
-        Some(ValidatorIdentity::sign(key, peer, now_ms))
+    /// This validator's identities as `peer` now: one for each of its keys that is a
+    /// validator's at `best`, in the session or the one queued (none for a full node).
+    pub fn identities(
+        &self,
+        client: &Client,
+        best: &Hash,
+        peer: &libp2p::PeerId,
+        now_ms: u64,
+    ) -> Vec<ValidatorIdentity> {
+        self.keys
+            .iter()
+            .filter(|key| self.is_validator_key(client, best, &key.public()))
+            .map(|key| ValidatorIdentity::sign(key, peer, now_ms))
+            .collect()
+    }
+
+    /// Whether `key` is a validator's parachain key at `best`, in the session or the one
+    /// queued (who gets to name its peer).
+    pub fn is_validator_key(&self, client: &Client, best: &Hash, key: &AccountId) -> bool {
+        if self
+            .session_at(client, best)
+            .is_ok_and(|session| session.index_of(key).is_some())
+        {
+            return true;
+        }
+        let Ok((mut state, _)) = state_at(client, best) else {
+            return false;
+        };
+        session::QUEUED_KEYS
+            .get_or_default(&mut state)
+            .is_ok_and(|queued| queued.iter().any(|keys| keys.para_validator == *key))
     }
 
     /// The parachain state of a validator with `key` (none for a full node).
     pub fn new(key: Option<AuthorityKey>, validation: Arc<ValidationHost>) -> Self {
         ParachainHost {
-            key,
+            validator: key.is_some(),
+            keys: key.into_iter().collect(),
             validation,
             statements: Statements::default(),
             bitfields: Bitfields::default(),
@@ -358,7 +400,54 @@ impl ParachainHost {
             no_group: Mutex::new(LruCache::new(
                 NonZeroUsize::new(NO_GROUPS_KEPT).unwrap_or(NonZeroUsize::MIN),
             )),
+            sessions: Mutex::new(LruCache::new(
+                NonZeroUsize::new(SESSIONS_KEPT).unwrap_or(NonZeroUsize::MIN),
+            )),
         }
+    }
+
+    /// Adds a key this validator may sign with (a session key made by `author_rotateKeys`):
+    /// used in the sessions whose validators list it as a `para_validator` key.
+    pub fn add_key(&mut self, key: AuthorityKey) {
+        if self.validator && !self.keys.iter().any(|k| k.public() == key.public()) {
+            self.keys.push(key);
+        }
+    }
+
+    /// The session validators at relay block `at`.
+    pub fn session_at(
+        &self,
+        client: &Client,
+        at: &Hash,
+    ) -> Result<Arc<ParaValidators>, ParachainError> {
+        let sessions = || self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(session) = sessions().get(at) {
+            return Ok(session.clone());
+        }
+        let (mut state, _) = state_at(client, at)?;
+        let read = session::para_validators(&mut state).map_err(state_error)?;
+        let mut sessions = sessions();
+        // Blocks of one session share its list.
+        let shared = sessions
+            .iter()
+            .find(|(_, known)| ***known == read)
+            .map(|(_, known)| known.clone())
+            .unwrap_or_else(|| Arc::new(read));
+        sessions.put(*at, shared.clone());
+        Ok(shared)
+    }
+
+    /// This validator's index and key in `session`, if one of its keys is a validator's.
+    fn me_in<'a>(&'a self, session: &ParaValidators) -> Option<(u32, &'a AuthorityKey)> {
+        self.keys
+            .iter()
+            .find_map(|key| Some((session.index_of(&key.public())?, key)))
+    }
+
+    /// This validator's index and key at relay block `at`.
+    fn me_at(&self, client: &Client, at: &Hash) -> Option<(u32, &AuthorityKey)> {
+        let session = self.session_at(client, at).ok()?;
+        self.me_in(&session)
     }
 
     /// This host with hostile `malus` behaviours (tests only).
@@ -389,21 +478,13 @@ impl ParachainHost {
         self.offenders.extend(offenders);
     }
 
-    /// This validator's account, if it is one.
-    pub fn account(&self) -> Option<AccountId> {
-        self.key.as_ref().map(AuthorityKey::public)
+    /// Whether `key` is one of this validator's keys.
+    pub fn is_mine(&self, key: &AccountId) -> bool {
+        self.keys.iter().any(|k| k.public() == *key)
     }
 
-    fn my_index(&self, client: &Client) -> Option<u32> {
-        let me = self.key.as_ref()?.public();
-        client
-            .authorities()
-            .iter()
-            .position(|v| *v == me)
-            .map(|i| i as u32)
-    }
-
-    /// The validators backing `para` for candidates on the relay block `relay_parent`.
+    /// The validators (their parachain keys) backing `para` for candidates on the relay block
+    /// `relay_parent`.
     pub fn backers(
         &self,
         client: &Client,
@@ -411,10 +492,11 @@ impl ParachainHost {
         para: ParaId,
     ) -> Result<Vec<AccountId>, ParachainError> {
         let header = header_at(client, relay_parent)?;
+        let session = self.session_at(client, relay_parent)?;
         Ok(self
             .group(client, para, &header)?
             .into_iter()
-            .filter_map(|index| client.authorities().get(index as usize).copied())
+            .filter_map(|index| session.key(index).copied())
             .collect())
     }
 
@@ -472,7 +554,9 @@ impl ParachainHost {
         client: &Client,
         collation: &Collation,
     ) -> Result<Option<CandidateCheck>, ParachainError> {
-        let Some(me) = self.my_index(client) else {
+        let relay_parent = header_at(client, &collation.candidate.descriptor.relay_parent)?;
+        let session = self.session_at(client, &relay_parent.hash())?;
+        let Some((me, _)) = self.me_in(&session) else {
             return Ok(None);
         };
         // A garbage backer backs its made-up candidate instead, unchecked.
@@ -487,7 +571,6 @@ impl ParachainHost {
         if self.statements.has_signed(&candidate_hash, me) {
             return Ok(None);
         }
-        let relay_parent = header_at(client, &descriptor.relay_parent)?;
         let group = self.group(client, para, &relay_parent)?;
         if !group.contains(&me) {
             return Ok(None);
@@ -502,13 +585,13 @@ impl ParachainHost {
         .ok_or(ParachainError::UnknownPara(para))?;
         Ok(Some(CandidateCheck {
             me,
+            session,
             candidate_hash,
             relay_parent_number: relay_parent.number,
             group,
             collation: collation.clone(),
             validation_data,
             code,
-            validators: client.authorities().len(),
             validate: !self.malus.back_garbage,
         }))
     }
@@ -543,7 +626,11 @@ impl ParachainHost {
         }
         self.own_chunks
             .insert(check.candidate_hash, check.relay_parent_number);
-        let Some(key) = &self.key else {
+        let Some(key) = check
+            .session
+            .key(check.me)
+            .and_then(|me| self.keys.iter().find(|key| key.public() == *me))
+        else {
             return CollationOutcome::Ignored;
         };
         let statement = Statement::sign(key, check.me, check.collation.candidate);
@@ -551,7 +638,7 @@ impl ParachainHost {
             statement.clone(),
             check.relay_parent_number,
             &check.group,
-            client.authorities(),
+            &check.session.keys,
         );
         if let Err(err) = kept {
             tracing::warn!(candidate = %check.candidate_hash, %err, "own statement not kept: not seconding it");
@@ -578,12 +665,12 @@ impl ParachainHost {
         }
         // Its signature before its group: a statement naming a para without one costs a
         // runtime call, and only a validator can sign one.
-        self.statements
-            .check_signature(&statement, client.authorities())?;
+        let session = self.session_at(client, &descriptor.relay_parent)?;
+        self.statements.check_signature(&statement, &session.keys)?;
         let group = self.group(client, descriptor.para_id, &relay_parent)?;
         Ok(self
             .statements
-            .import(statement, relay_parent.number, &group, client.authorities())?)
+            .import(statement, relay_parent.number, &group, &session.keys)?)
     }
 
     /// Candidates pending availability at `at`, by core.
@@ -610,7 +697,8 @@ impl ParachainHost {
         client: &Client,
         at: &Hash,
     ) -> Result<Vec<MissingChunk>, ParachainError> {
-        let Some(me) = self.my_index(client) else {
+        let session = self.session_at(client, at)?;
+        let Some((me, _)) = self.me_in(&session) else {
             return Ok(Vec::new());
         };
         let mut missing = Vec::new();
@@ -619,12 +707,13 @@ impl ParachainHost {
                 let backers = pending
                     .backers
                     .iter()
-                    .filter_map(|b| client.authorities().get(*b as usize).copied())
+                    .filter_map(|b| session.key(*b).copied())
                     .collect();
                 missing.push(MissingChunk {
                     candidate_hash: pending.hash,
                     erasure_root: pending.descriptor.erasure_root,
                     index: me,
+                    validators: session.len(),
                     backed_in: pending.backed_in,
                     backers,
                 });
@@ -672,7 +761,7 @@ impl ParachainHost {
                 chunk.index, missing.index
             )));
         }
-        verify_chunk(&missing.erasure_root, client.authorities().len(), &chunk)
+        verify_chunk(&missing.erasure_root, missing.validators, &chunk)
             .map_err(|e| ParachainError::BadChunk(e.to_string()))?;
         client
             .store()
@@ -695,7 +784,7 @@ impl ParachainHost {
         client: &Client,
         parent: &Hash,
     ) -> Result<Option<SignedBitfield>, ParachainError> {
-        let (Some(me), Some(key)) = (self.my_index(client), &self.key) else {
+        let Some((me, key)) = self.me_at(client, parent) else {
             return Ok(None);
         };
         let bits: Vec<bool> = Self::pending(client, parent)?
@@ -715,13 +804,10 @@ impl ParachainHost {
     ) -> Result<bool, ParachainError> {
         let (mut state, header) = state_at(client, &relay_parent)?;
         let cores = paras::para_ids(&mut state).map_err(state_error)?.len();
-        Ok(self.bitfields.import(
-            relay_parent,
-            header.number,
-            cores,
-            client.authorities(),
-            bitfield,
-        )?)
+        let session = self.session_at(client, &relay_parent)?;
+        Ok(self
+            .bitfields
+            .import(relay_parent, header.number, cores, &session.keys, bitfield)?)
     }
 
     /// The parachains inherent for the block after `parent`: what this validator holds of the

@@ -20,6 +20,8 @@ use tessera_consensus::AuthorityKey;
 use tessera_relay_chain::pvf_check::{
     statement_payload, Precheck, PvfCheckStatement, MAX_STATEMENTS_PER_BLOCK,
 };
+use tessera_relay_chain::session::{self, ParaValidators};
+use tessera_runtime::state::State;
 use tessera_runtime::{Hash, Header};
 use tessera_validity::backing::BackingError;
 
@@ -27,14 +29,19 @@ use tessera_validity::backing::BackingError;
 /// counted it.
 pub const REPUBLISH_EVERY: u32 = 4;
 
-/// A check: the code's hash and the block that started it (a verdict is for one check).
-type CheckId = (Hash, u32);
+/// A check: the code's hash, the block that started it and the session its votes are for (a
+/// verdict is for one check, and votes restart when other validators take over).
+type CheckId = (Hash, u32, u32);
 
 /// What a node keeps of the checks under way at its best block.
 pub struct PvfChecks {
-    key: Option<AuthorityKey>,
+    /// The keys a validator may vote with: the one that is a validator's `para_validator` key
+    /// in the session.
+    keys: Vec<AuthorityKey>,
     /// The best block the checks were read at, and the checks, oldest first.
     active: Option<(Hash, Vec<(Hash, Precheck)>)>,
+    /// The session's validators at that block.
+    session: ParaValidators,
     /// Verdicts known, by check (code and the block that started it) then validator: only for
     /// checks under way at the best block.
     statements: BTreeMap<CheckId, BTreeMap<u32, PvfCheckStatement>>,
@@ -75,11 +82,19 @@ impl PvfChecks {
     /// The checks of a node; `key` for a validator, which votes.
     pub fn new(key: Option<AuthorityKey>) -> Self {
         PvfChecks {
-            key,
+            keys: key.into_iter().collect(),
             active: None,
+            session: ParaValidators::default(),
             statements: BTreeMap::new(),
             judged: HashSet::new(),
             published: HashMap::new(),
+        }
+    }
+
+    /// Adds a key this validator may vote with (a session key made by `author_rotateKeys`).
+    pub fn add_key(&mut self, key: AuthorityKey) {
+        if !self.keys.is_empty() && !self.keys.iter().any(|k| k.public() == key.public()) {
+            self.keys.push(key);
         }
     }
 
@@ -95,13 +110,14 @@ impl PvfChecks {
     fn is_under_way(checks: &[(Hash, Precheck)], id: &CheckId) -> bool {
         checks
             .iter()
-            .any(|(hash, check)| *id == (*hash, check.started_at))
+            .any(|(hash, check)| *id == (*hash, check.started_at, check.session))
     }
 
-    fn my_index(&self, client: &Client) -> Option<u32> {
-        let me = self.key.as_ref()?.public();
-        let index = client.authorities().iter().position(|v| *v == me)?;
-        u32::try_from(index).ok()
+    /// This validator's index and key in the session at the best block.
+    fn me(&self) -> Option<(u32, &AuthorityKey)> {
+        self.keys
+            .iter()
+            .find_map(|key| Some((self.session.index_of(&key.public())?, key)))
     }
 
     /// Reads the checks under way at `best` if it is new, forgetting verdicts on code no
@@ -119,16 +135,25 @@ impl PvfChecks {
                 return Vec::new();
             }
         };
+        let mut state = State::new(client.store(), best.state_root);
+        match session::para_validators(&mut state) {
+            Ok(session) => self.session = session,
+            Err(err) => {
+                tracing::debug!(%err, "session validators not read");
+                return Vec::new();
+            }
+        }
         self.statements
             .retain(|id, _| Self::is_under_way(&checks, id));
         self.judged.retain(|id| Self::is_under_way(&checks, id));
         self.published
             .retain(|id, _| Self::is_under_way(&checks, id));
         let mut to_judge = Vec::new();
-        if let Some(me) = self.my_index(client) {
+        if let Some((me, _)) = self.me() {
             for (code_hash, check) in &checks {
                 let voted = check.votes.get(me as usize).is_some_and(Option::is_some);
-                if voted || self.judged.contains(&(*code_hash, check.started_at)) {
+                let id = (*code_hash, check.started_at, check.session);
+                if voted || self.judged.contains(&id) {
                     continue;
                 }
                 if to_judge.len() >= room {
@@ -136,7 +161,7 @@ impl PvfChecks {
                 }
                 match relay_api::validation_code_by_hash(client, &best_hash, code_hash) {
                     Ok(Some(code)) => {
-                        self.judged.insert((*code_hash, check.started_at));
+                        self.judged.insert(id);
                         to_judge.push(ToJudge {
                             code_hash: *code_hash,
                             code: code.0,
@@ -156,8 +181,8 @@ impl PvfChecks {
     /// This validator's verdicts the chain has not counted at the best block (number
     /// `best_number`) and that it published [`REPUBLISH_EVERY`] blocks ago or more: to publish
     /// again, now.
-    pub fn to_republish(&mut self, client: &Client, best_number: u32) -> Vec<PvfCheckStatement> {
-        let Some(me) = self.my_index(client) else {
+    pub fn to_republish(&mut self, best_number: u32) -> Vec<PvfCheckStatement> {
+        let Some((me, _)) = self.me() else {
             return Vec::new();
         };
         let mut again = Vec::new();
@@ -186,20 +211,17 @@ impl PvfChecks {
     /// that does not vote, or a verdict that says nothing (then the code is judged again).
     pub fn sign(
         &mut self,
-        client: &Client,
         judged: &ToJudge,
         verdict: Option<bool>,
         best_number: u32,
     ) -> Option<PvfCheckStatement> {
-        let id = (judged.code_hash, judged.started_at);
-        let (Some(accept), Some(me), Some(key)) = (verdict, self.my_index(client), &self.key)
-        else {
+        let id = (judged.code_hash, judged.started_at, judged.session);
+        let (Some(accept), Some((me, key))) = (verdict, self.me()) else {
             self.judged.remove(&id);
             return None;
         };
         let payload =
             statement_payload(&judged.code_hash, judged.session, judged.started_at, accept);
-        self.published.insert(id, best_number);
         let statement = PvfCheckStatement {
             accept,
             code_hash: judged.code_hash,
@@ -207,6 +229,7 @@ impl PvfChecks {
             validator: me,
             signature: key.sign(&payload),
         };
+        self.published.insert(id, best_number);
         self.statements
             .entry(id)
             .or_default()
@@ -217,20 +240,16 @@ impl PvfChecks {
     /// Checks and keeps a validator's gossiped verdict; whether it was news here. One about
     /// code not under check at the best block (concluded, or started on a block not imported
     /// here yet) is not news, nor is a second verdict of one validator on one code.
-    pub fn on_statement(
-        &mut self,
-        client: &Client,
-        statement: PvfCheckStatement,
-    ) -> Result<bool, ParachainError> {
+    pub fn on_statement(&mut self, statement: PvfCheckStatement) -> Result<bool, ParachainError> {
         let Some(check) = self.check(&statement.code_hash) else {
             return Ok(false);
         };
         let index = statement.validator as usize;
-        let signer = client
-            .authorities()
-            .get(index)
+        let signer = self
+            .session
+            .key(statement.validator)
             .ok_or(BackingError::NotAllowed(statement.validator))?;
-        let id = (statement.code_hash, check.started_at);
+        let id = (statement.code_hash, check.started_at, check.session);
         let counted = check.votes.get(index).is_some_and(Option::is_some);
         let known = self
             .statements
@@ -270,7 +289,8 @@ impl PvfChecks {
         };
         let mut chosen = Vec::new();
         for (code_hash, mut check) in checks {
-            let Some(known) = self.statements.get(&(code_hash, check.started_at)) else {
+            let id = (code_hash, check.started_at, check.session);
+            let Some(known) = self.statements.get(&id) else {
                 continue;
             };
             for (validator, statement) in known {

@@ -186,6 +186,8 @@ pub struct ParachainService {
     network: NetworkHandle,
     host: ParachainHost,
     is_validator: bool,
+    /// How many of the keystore's keys the validator took (see [`Self::take_new_keys`]).
+    keys_taken: usize,
     /// Each validator's peer, as its newest identity says, with when that was signed.
     peer_of: HashMap<AccountId, (PeerId, u64)>,
     /// When this validator last published its identity, and to how many connected peers.
@@ -273,19 +275,15 @@ impl ParachainService {
         if !malus.is_honest() {
             tracing::warn!(%malus, "running with hostile behaviours: this validator lies");
         }
-        let approval = key.clone().and_then(|key| {
-            let client = shared.client();
-            let validators = client.authorities().to_vec();
-            let config = *client.approval_config();
-            drop(client);
+        let approval = key.clone().map(|key| {
+            let config = *shared.client().approval_config();
             super::approval::ApprovalWork::new(
                 key,
-                &validators,
                 config,
                 validation.clone(),
                 shared.approval.clone(),
             )
-            .map(|work| work.with_malus(malus))
+            .with_malus(malus)
         });
         ParachainService {
             approval,
@@ -306,6 +304,7 @@ impl ParachainService {
             shared,
             network,
             is_validator: key.is_some(),
+            keys_taken: 0,
             pvf: super::pvf_check::PvfChecks::new(key.clone()),
             pvf_compiles: tokio::task::JoinSet::new(),
             validation: validation.clone(),
@@ -338,11 +337,10 @@ impl ParachainService {
                 .backers(&client, &descriptor.relay_parent, descriptor.para_id)
                 .unwrap_or_default()
         };
-        let me = self.host.account();
         let connected = self.network.peers().await.unwrap_or_default();
         let peers: Option<Vec<PeerId>> = backers
             .iter()
-            .filter(|backer| Some(**backer) != me)
+            .filter(|backer| !self.host.is_mine(backer))
             .map(|backer| {
                 self.peer_of
                     .get(backer)
@@ -745,10 +743,7 @@ impl ParachainService {
             ParachainMessage::Approval(message) => self.on_approval_message(peer, message),
             ParachainMessage::Dispute(message) => self.on_dispute_message(peer, message),
             ParachainMessage::PvfCheck(statement) => {
-                let result = {
-                    let client = self.shared.client();
-                    self.pvf.on_statement(&client, statement)
-                };
+                let result = { self.pvf.on_statement(statement) };
                 self.verdict(result)
             }
         };
@@ -776,11 +771,7 @@ impl ParachainService {
         let known = self.peer_of.get(&identity.validator).map(|(_, at)| *at);
         if known.is_some_and(|at| at >= identity.issued_ms)
             || identity.issued_ms > crate::client::unix_time_ms().saturating_add(IDENTITY_SKEW_MS)
-            || !self
-                .shared
-                .client()
-                .authorities()
-                .contains(&identity.validator)
+            || !self.is_validator_key(&identity.validator)
         {
             return Verdict::Ignore;
         }
@@ -798,6 +789,16 @@ impl ParachainService {
             Err(IdentityError::Malformed) => Verdict::Reject(Misbehaviour::Malformed),
             Err(IdentityError::BadSignature) => Verdict::Reject(Misbehaviour::Invalid),
         }
+    }
+
+    /// Whether `key` is a validator's parachain key at the best block, in the session or the
+    /// one queued.
+    fn is_validator_key(&self, key: &AccountId) -> bool {
+        let client = self.shared.client();
+        let Ok(best) = client.best_header() else {
+            return false;
+        };
+        self.host.is_validator_key(&client, &best.hash(), key)
     }
 
     /// Whether `peer` is a validator's, as their identities say.
@@ -824,17 +825,25 @@ impl ParachainService {
             return;
         }
         let me = self.network.local_peer_id();
-        let Some(identity) = self.host.identity(&me, crate::client::unix_time_ms()) else {
-            return;
+        let identities = {
+            let client = self.shared.client();
+            let Ok(best) = client.best_header() else {
+                return;
+            };
+            let now = crate::client::unix_time_ms();
+            self.host.identities(&client, &best.hash(), &me, now)
         };
-        let message = ParachainMessage::Identity(identity).encode();
+        let mut sent = !identities.is_empty();
+        for identity in identities {
+            let message = ParachainMessage::Identity(identity).encode();
+            sent &= self
+                .network
+                .publish(Topic::Parachains, message)
+                .await
+                .is_ok();
+        }
         // Sent once a peer can hear it; tried again on the next tick until then.
-        if self
-            .network
-            .publish(Topic::Parachains, message)
-            .await
-            .is_ok()
-        {
+        if sent {
             self.identity_sent = Some((Instant::now(), connected));
         }
     }
@@ -906,6 +915,7 @@ impl ParachainService {
             }
             return;
         }
+        self.take_new_keys();
         self.approval_tick().await;
         if !self.waiting.is_empty() {
             self.retry_waiting().await;
@@ -947,6 +957,26 @@ impl ParachainService {
         self.pvf_tick(&best).await;
     }
 
+    /// Takes the keystore's keys this validator does not have yet (session keys made by
+    /// `author_rotateKeys`): it signs parachain work with one once a session lists it.
+    fn take_new_keys(&mut self) {
+        let Some(keystore) = self.shared.keystore() else {
+            return;
+        };
+        if keystore.len() == self.keys_taken {
+            return;
+        }
+        let pairs = keystore.pairs();
+        for pair in pairs.iter().skip(self.keys_taken) {
+            self.host.add_key(AuthorityKey::from_pair(pair));
+            self.pvf.add_key(AuthorityKey::from_pair(pair));
+            if let Some(approval) = &mut self.approval {
+                approval.add_key(AuthorityKey::from_pair(pair));
+            }
+        }
+        self.keys_taken = pairs.len();
+    }
+
     /// Starts compiling code newly under check at `best`, and publishes the verdicts of
     /// compiles that finished.
     async fn pvf_tick(&mut self, best: &Header) {
@@ -964,13 +994,12 @@ impl ParachainService {
             let Ok((job, verdict)) = finished else {
                 continue;
             };
-            let client = self.shared.client();
-            if let Some(statement) = self.pvf.sign(&client, &job, verdict, best.number) {
+            if let Some(statement) = self.pvf.sign(&job, verdict, best.number) {
                 tracing::info!(code_hash = %job.code_hash, accept = statement.accept, "new para code checked");
                 verdicts.push(statement);
             }
         }
-        verdicts.extend(self.pvf.to_republish(&self.shared.client(), best.number));
+        verdicts.extend(self.pvf.to_republish(best.number));
         for statement in verdicts {
             let message = ParachainMessage::PvfCheck(statement);
             if let Err(err) = self
@@ -1100,11 +1129,10 @@ impl ParachainService {
     /// not known answers nothing.
     fn send_recovery_requests(&mut self, requests: Vec<super::approval::ChunkWanted>) {
         let mut unanswerable = Vec::new();
-        let validators = self.shared.client().authorities().to_vec();
         for wanted in requests {
-            let peer = validators
-                .get(wanted.index as usize)
-                .and_then(|validator| self.peer_of.get(validator))
+            let peer = wanted
+                .validator
+                .and_then(|validator| self.peer_of.get(&validator))
                 .map(|(peer, _)| *peer);
             let sent = match (peer, wanted.whole) {
                 (Some(peer), true) => {

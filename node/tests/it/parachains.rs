@@ -559,12 +559,12 @@ fn check_new_code(network: &mut Network, checks: &mut [PvfChecks], liars: &[usiz
             } else {
                 honest
             };
-            verdicts.extend(checks.sign(client, &job, verdict, best.number));
+            verdicts.extend(checks.sign(&job, verdict, best.number));
         }
     }
     for (me, checks) in checks.iter_mut().enumerate() {
         for verdict in &verdicts {
-            let news = checks.on_statement(&network.clients[me], verdict.clone());
+            let news = checks.on_statement(verdict.clone());
             assert_eq!(news.unwrap(), verdict.validator as usize != me);
         }
         let chosen = checks.for_inherent(&network.clients[me], &best);

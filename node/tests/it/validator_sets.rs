@@ -1,11 +1,13 @@
 //! Validator sets that change, on real `tessera` processes: a new validator makes session keys
 //! with `author_rotateKeys`, bonds, sets them and validates; once elected it authors with its
-//! authorship key and votes with its finality key; finality follows three set changes (the
-//! newcomer in and a genesis validator out, then root shrinking and growing the set).
+//! authorship key, backs a para's candidates, signs availability bitfields and approves with
+//! its para validator key, and votes with its finality key; finality follows three set changes
+//! (the newcomer in and a genesis validator out, then root shrinking and growing the set).
 
 use crate::process::{finalized_number, header_of, print_logs, request, Member};
 use crate::processes::{finalized_header, wait_finalized, watched};
 use jsonrpsee_core::rpc_params;
+use parachain_template_runtime::{self as template, TemplateRuntime};
 use parity_scale_codec::{Decode, DecodeAll};
 use serde_json::Value;
 use std::path::Path;
@@ -15,11 +17,15 @@ use tessera_consensus::finality::Justification;
 use tessera_node::workload::sign;
 use tessera_relay_chain::session::SessionKeys;
 use tessera_relay_chain::staking::{self, Perbill, RewardDestination, ValidatorPrefs};
-use tessera_relay_chain::{grandpa, session, Call, ChainSpec, UNIT};
+use tessera_relay_chain::{
+    grandpa, inclusion, session, Call, ChainSpec, GenesisPara, HexBytes, UNIT,
+};
 use tessera_runtime::consensus::ScheduledChange;
 use tessera_runtime::crypto::Pair;
 use tessera_runtime::executive::block_author;
+use tessera_runtime::extrinsic::Extrinsic;
 use tessera_runtime::modules::sudo;
+use tessera_runtime::parachain::ParaGenesis;
 use tessera_runtime::{AccountId, Header};
 
 const WAIT: Duration = Duration::from_secs(90);
@@ -34,6 +40,72 @@ async fn storage<T: Decode>(port: u16, key: Vec<u8>) -> Option<T> {
     .await;
     let bytes = hex::decode(value.as_str()?.trim_start_matches("0x")).ok()?;
     T::decode(&mut &bytes[..]).ok()
+}
+
+/// A storage value of the node at `port` as of block `at`, decoded.
+async fn storage_at<T: Decode>(port: u16, key: Vec<u8>, at: &Value) -> Option<T> {
+    let value: Value = request(
+        port,
+        "state_getStorage",
+        rpc_params![format!("0x{}", hex::encode(key)), at],
+    )
+    .await;
+    let bytes = hex::decode(value.as_str()?.trim_start_matches("0x")).ok()?;
+    T::decode(&mut &bytes[..]).ok()
+}
+
+/// The parachains inherent of block `number` at `port`, with its hash.
+async fn inherent_at(port: u16, number: u32) -> (Value, inclusion::Call) {
+    let hash: Value = request(port, "chain_getBlockHash", rpc_params![number]).await;
+    let block: Value = request(port, "chain_getBlock", rpc_params![&hash]).await;
+    let first = block["block"]["extrinsics"][0].as_str().unwrap();
+    let bytes = hex::decode(first.trim_start_matches("0x")).unwrap();
+    // As Substrate serves it: with its length prefix.
+    let inner = Vec::<u8>::decode_all(&mut &bytes[..]).unwrap();
+    let extrinsic = Extrinsic::<Call>::decode_exact(&inner).unwrap();
+    let Call::ParaInclusion(enter) = extrinsic.call else {
+        panic!("block #{number} starts with {:?}", extrinsic.call);
+    };
+    (hash, enter)
+}
+
+/// Waits for a relay block above `from` whose parachains inherent has Eve's (at `eve`, her
+/// index in the session that block is in) backing vote and bitfield, both of which the chain
+/// checked against her para validator key.
+async fn wait_eve_backs_and_signs_bitfields(port: u16, from: u32, eve: AccountId, logs: &Path) {
+    let found = tokio::time::timeout(WAIT, async {
+        let (mut next, mut backed, mut bitfield) = (from + 1, false, false);
+        loop {
+            while next <= crate::process::best_number(port).await {
+                let (hash, enter) = inherent_at(port, next).await;
+                next += 1;
+                let validators: Vec<AccountId> = storage_at(port, session::VALIDATORS.key(), &hash)
+                    .await
+                    .unwrap_or_default();
+                let Some(index) = validators.iter().position(|v| *v == eve) else {
+                    continue;
+                };
+                let inclusion::Call::Enter {
+                    bitfields,
+                    backed: candidates,
+                    ..
+                } = enter;
+                bitfield |= bitfields.iter().any(|b| b.validator as usize == index);
+                backed |= candidates
+                    .iter()
+                    .any(|c| c.votes.iter().any(|v| v.validator as usize == index));
+                if backed && bitfield {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    })
+    .await;
+    if found.is_err() {
+        print_logs(logs);
+        panic!("Eve neither backed a candidate nor signed a bitfield that a block carries");
+    }
 }
 
 async fn header_at(port: u16, number: u32) -> Header {
@@ -69,9 +141,20 @@ async fn wait_validators(port: u16, wanted: &[AccountId], logs: &Path) {
 async fn a_new_validator_joins_with_its_session_keys_and_finality_follows_three_set_changes() {
     let dir = tempfile::tempdir().unwrap();
     let mut spec = ChainSpec::dev_with_validators(4);
-    spec.genesis.slot_duration_ms = 300;
+    // Slots long enough for six processes to back a para's blocks on a loaded machine.
+    spec.genesis.slot_duration_ms = 500;
     // Sessions of four slots, an era each: a change takes effect a few seconds after a call.
     spec.genesis.epoch_length = 4;
+    spec.genesis.paras = vec![GenesisPara {
+        id: 1000,
+        head: HexBytes(
+            ParaGenesis::dev(tessera_relay_chain::paras::ParaId(1000))
+                .head::<TemplateRuntime>()
+                .unwrap()
+                .0,
+        ),
+        code: HexBytes(template::WASM_BINARY.to_vec()),
+    }];
     let staking_spec = spec.genesis.staking.as_mut().unwrap();
     staking_spec.sessions_per_era = 1;
     staking_spec.validator_count = 4;
@@ -80,8 +163,35 @@ async fn a_new_validator_joins_with_its_session_keys_and_finality_follows_three_
     let genesis = spec.build_genesis().unwrap().header.hash();
     let id = |name: &str| Pair::dev(name).public();
 
-    let names = ["Alice", "Bob", "Charlie", "Dave", "Eve"];
-    let nodes = Member::start_validators(dir.path(), &spec_path, &names);
+    let mut nodes =
+        Member::start_validators(dir.path(), &spec_path, &["Alice", "Bob", "Charlie", "Dave"]);
+    let bootnodes: Vec<String> = nodes.iter().map(|v| v.address.clone()).collect();
+    // Eve logs what she signs in approval checking.
+    nodes.push(Member::start(
+        dir.path(),
+        "Eve",
+        &spec_path,
+        Some("//Eve"),
+        &bootnodes,
+        &[],
+        Some("info,tessera_node::parachains::approval=debug"),
+    ));
+    let _collator = Member::start(
+        dir.path(),
+        "collator1000",
+        &spec_path,
+        None,
+        &bootnodes,
+        &[
+            "--para",
+            "1000",
+            "--collator-key",
+            "//Ferdie",
+            "--para-rpc-port",
+            "0",
+        ],
+        None,
+    );
     let (alice, eve_rpc) = (nodes[0].rpc, nodes[4].rpc);
     wait_finalized(alice, 2, dir.path()).await;
 
@@ -133,6 +243,10 @@ async fn a_new_validator_joins_with_its_session_keys_and_finality_follows_three_
     // The next election takes Eve in and leaves the last of the tied genesis validators out.
     let with_eve = [id("Alice"), id("Bob"), id("Charlie"), id("Eve")];
     wait_validators(alice, &with_eve, dir.path()).await;
+    // She backs the para's candidates and signs availability bitfields, with her para key.
+    let joined = crate::process::best_number(alice).await;
+    wait_eve_backs_and_signs_bitfields(alice, joined.saturating_sub(1), id("Eve"), dir.path())
+        .await;
 
     // Root shrinks the set to three, then grows it back to four.
     let alice_pair = Pair::dev("Alice");
@@ -208,6 +322,15 @@ async fn a_new_validator_joins_with_its_session_keys_and_finality_follows_three_
     assert!(
         voted,
         "no justification after #{last_change} holds Eve's precommit"
+    );
+    // Eve checked and approved the para's candidates (she has an index only in the sessions
+    // since she joined), and her node saw them approved.
+    let eve_log = nodes[4].log();
+    assert!(eve_log.contains("signed approval"), "Eve approved nothing");
+    let paras: Vec<Value> = request(eve_rpc, "tessera_paras", rpc_params![]).await;
+    assert!(
+        paras[0]["approved"]["number"].as_u64().unwrap_or(0) > 0,
+        "{paras:?}"
     );
     // Every node agrees on the finalized chain.
     for node in &nodes {

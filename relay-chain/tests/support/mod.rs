@@ -10,6 +10,7 @@ use tessera_relay_chain::{inclusion, session, Call, ChainSpec, Event, RelayRunti
 use tessera_runtime::consensus::PreDigest;
 use tessera_runtime::crypto::Pair;
 use tessera_runtime::dispatch::{DispatchError, EventRecord};
+use tessera_runtime::executive::InvalidTransaction;
 use tessera_runtime::extrinsic::Extrinsic;
 use tessera_runtime::modules::{balances, system};
 use tessera_runtime::parachain::{build_block_with_digest, sign};
@@ -102,15 +103,26 @@ impl Relay {
         disputes: Vec<DisputeStatementSet>,
         extrinsics: Vec<OpaqueExtrinsic>,
     ) -> Vec<Event> {
+        let enter = inclusion::Call::Enter {
+            parent_header: self.head.clone(),
+            bitfields: vec![],
+            backed: vec![],
+            disputes,
+            pvf_checks: vec![],
+        };
+        self.try_block(enter, extrinsics).unwrap()
+    }
+
+    /// The next block with `enter` as its parachains inherent, and `extrinsics`: its events,
+    /// or why the inherent failed (then the chain stays where it was).
+    pub(crate) fn try_block(
+        &mut self,
+        enter: inclusion::Call,
+        extrinsics: Vec<OpaqueExtrinsic>,
+    ) -> Result<Vec<Event>, InvalidTransaction> {
         let inherent = Extrinsic::<Call> {
             signature: None,
-            call: Call::ParaInclusion(inclusion::Call::Enter {
-                parent_header: self.head.clone(),
-                bitfields: vec![],
-                backed: vec![],
-                disputes,
-                pvf_checks: vec![],
-            }),
+            call: Call::ParaInclusion(enter),
         }
         .to_opaque();
         let all: Vec<_> = std::iter::once(inherent).chain(extrinsics).collect();
@@ -135,7 +147,9 @@ impl Relay {
             &mut || false,
         )
         .unwrap();
-        assert!(built.rejected.is_empty(), "{:?}", built.rejected);
+        if let Some((_, reason)) = built.rejected.into_iter().next() {
+            return Err(reason);
+        }
         self.last_weight = built.weight;
         self.nodes.extend(built.changes.new_nodes);
         self.head = built.block.header;
@@ -150,7 +164,7 @@ impl Relay {
                 self.fees += amount;
             }
         }
-        events
+        Ok(events)
     }
 
     /// Applies `call` signed by `name` in a block of its own: its events, or the error it
