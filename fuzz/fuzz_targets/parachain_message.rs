@@ -83,7 +83,7 @@ fn validator() -> &'static Mutex<Validator> {
             },
             0,
         );
-        let disputes = Disputes::new(keys, me, tessera_relay_chain::disputes::CURRENT_SESSION, n);
+        let disputes = Disputes::new(keys, me, tessera_relay_chain::disputes::GENESIS_SESSION, n);
         Mutex::new(Validator {
             client,
             host: ParachainHost::new(Some(key), validation),

@@ -2,12 +2,15 @@
 //! parachains inherent, so every node agrees on their outcome and on whom they name.
 //!
 //! A concluded dispute comes with every vote cast in it ([`DisputeStatementSet`]). The runtime
-//! checks that it is about the current session, not recorded yet, that its votes are signed by
-//! distinct validators of the session (in validator order), and that more than two thirds of the
+//! checks that it is about the current session or one of the
+//! [`crate::session::DISPUTE_PERIOD`] before it (whose parachain validators the chain keeps),
+//! not recorded yet, that its votes are signed by distinct validators of that session (in
+//! validator order, with their `para_validator` keys), and that more than two thirds of that
 //! session voted for the outcome it claims. It then records the outcome and names the losing
 //! side as offenders: those who said an invalid candidate was valid commit
 //! [`Offence::BackedInvalid`], those who said a valid one was invalid
-//! [`Offence::DisputedValid`]. Either way the offender is disabled for the rest of the session,
+//! [`Offence::DisputedValid`]. Either way the offender is disabled for the rest of the current
+//! session (if it is one of its validators),
 //! up to [`max_disabled`] validators: its backing statements and availability bitfields no
 //! longer count ([`is_disabled`]). A [`Offence::BackedInvalid`] offender is also reported to
 //! staking ([`crate::staking::slashing`]): chilled at once, and slashed with its nominators
@@ -26,10 +29,8 @@ use tessera_runtime::{AccountId, BlockNumber, Hash, Signature};
 /// The module's name, the prefix of its storage keys.
 pub const NAME: &str = "ParasDisputes";
 
-/// The session index dispute votes are signed for. Votes are checked against the current
-/// session's validators' `para_validator` keys, by index; the node's dispute engine keeps one
-/// set from its start, so votes do not carry the session they were cast in yet.
-pub const CURRENT_SESSION: u32 = 0;
+/// The genesis session's index.
+pub const GENESIS_SESSION: u32 = 0;
 
 /// Most dispute statement sets one inherent may carry.
 pub const MAX_SETS_PER_BLOCK: usize = 16;
@@ -98,8 +99,8 @@ pub struct OffenceCount {
 
 /// Recorded disputes, by candidate.
 pub static RECORDED: StorageMap<Hash, DisputeRecord> = StorageMap::new(NAME, "Recorded");
-/// Offences this session, by validator index.
-pub static OFFENCES: StorageMap<u32, OffenceCount> = StorageMap::new(NAME, "Offences");
+/// Offences recorded, by the offender's stash.
+pub static OFFENCES: StorageMap<AccountId, OffenceCount> = StorageMap::new(NAME, "Offences");
 /// Validators disabled for the rest of the session, ascending.
 pub static DISABLED: StorageValue<Vec<u32>> = StorageValue::new(NAME, "Disabled");
 
@@ -167,14 +168,14 @@ pub fn supermajority(validators: usize) -> usize {
 /// whole inherent.
 pub fn record<E: From<Event> + crate::staking::Events>(
     ctx: &mut Context<'_, E>,
-    validators: &ParaValidators,
+    current: &ParaValidators,
     sets: Vec<DisputeStatementSet>,
 ) -> Result<(), CallError> {
     if sets.len() > MAX_SETS_PER_BLOCK {
         return Err(error(Error::TooManyDisputes));
     }
     for set in sets {
-        check(&mut ctx.state, validators, &set)?;
+        let validators = check(&mut ctx.state, current, &set)?;
         let record = DisputeRecord {
             valid: set.valid,
             recorded_at: ctx.block_number,
@@ -191,9 +192,10 @@ pub fn record<E: From<Event> + crate::staking::Events>(
         };
         let mut disabled = DISABLED.get_or_default(&mut ctx.state)?;
         for vote in set.votes.iter().filter(|vote| vote.valid != set.valid) {
-            let mut count = OFFENCES
-                .get(&mut ctx.state, &vote.validator)?
-                .unwrap_or_default();
+            let Some(offender) = validators.stash(vote.validator).copied() else {
+                continue;
+            };
+            let mut count = OFFENCES.get(&mut ctx.state, &offender)?.unwrap_or_default();
             match offence {
                 Offence::BackedInvalid => {
                     count.backed_invalid = count.backed_invalid.saturating_add(1)
@@ -202,10 +204,14 @@ pub fn record<E: From<Event> + crate::staking::Events>(
                     count.disputed_valid = count.disputed_valid.saturating_add(1)
                 }
             }
-            OFFENCES.insert(&mut ctx.state, &vote.validator, &count);
-            if let Err(at) = disabled.binary_search(&vote.validator) {
-                if disabled.len() < max_disabled(validators.len()) {
-                    disabled.insert(at, vote.validator);
+            OFFENCES.insert(&mut ctx.state, &offender, &count);
+            // Disabled at its place in the current session, if it still has one.
+            let now_at = current.stashes.iter().position(|v| *v == offender);
+            if let Some(index) = now_at.and_then(|i| u32::try_from(i).ok()) {
+                if let Err(at) = disabled.binary_search(&index) {
+                    if disabled.len() < max_disabled(current.len()) {
+                        disabled.insert(at, index);
+                    }
                 }
             }
             ctx.deposit_event(Event::ValidatorOffence {
@@ -216,10 +222,8 @@ pub fn record<E: From<Event> + crate::staking::Events>(
             // Backing an invalid candidate costs all the stake behind it, as on Polkadot;
             // disputing a valid one only disables.
             if offence == Offence::BackedInvalid {
-                if let Some(offender) = validators.stash(vote.validator) {
-                    let all = crate::staking::Perbill(crate::staking::PERBILL_ONE);
-                    crate::staking::slashing::report(ctx, offender, all)?;
-                }
+                let all = crate::staking::Perbill(crate::staking::PERBILL_ONE);
+                crate::staking::slashing::report(ctx, &offender, all)?;
             }
         }
         DISABLED.put(&mut ctx.state, &disabled);
@@ -249,16 +253,22 @@ pub fn on_new_session(
     Ok(())
 }
 
-/// Checks one set: current session, not recorded, distinct validators of the session in order,
-/// every signature, and a supermajority for its outcome.
+/// Checks one set: of the current session or one of the [`DISPUTE_PERIOD`] before it, not
+/// recorded, distinct validators of that session in order, every signature, and a
+/// supermajority for its outcome. Returns that session's validators.
+///
+/// [`DISPUTE_PERIOD`]: crate::session::DISPUTE_PERIOD
 pub fn check(
     state: &mut State<'_>,
-    validators: &ParaValidators,
+    current: &ParaValidators,
     set: &DisputeStatementSet,
-) -> Result<(), CallError> {
-    if set.session != CURRENT_SESSION {
-        return Err(error(Error::DisputeWrongSession));
-    }
+) -> Result<ParaValidators, CallError> {
+    let validators = if set.session == current.session {
+        current.clone()
+    } else {
+        crate::session::para_validators_of(state, set.session)?
+            .ok_or_else(|| error(Error::DisputeWrongSession))?
+    };
     if RECORDED.get(state, &set.candidate)?.is_some() {
         return Err(error(Error::DisputeAlreadyRecorded));
     }
@@ -288,5 +298,5 @@ pub fn check(
     if for_outcome < supermajority(validators.len()) {
         return Err(error(Error::DisputeNotConcluded));
     }
-    Ok(())
+    Ok(validators)
 }

@@ -218,7 +218,7 @@ pub enum Event {
     /// the session.
     #[codec(index = 6)]
     ValidatorOffence {
-        /// The validator's index.
+        /// The validator's index in the dispute's session.
         validator: u32,
         /// The disputed candidate.
         candidate_hash: Hash,

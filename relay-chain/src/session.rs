@@ -181,7 +181,21 @@ pub fn genesis(state: &mut State<'_>, validators: &[AccountId]) {
         put_keys(state, validator, keys);
     }
     VALIDATOR_KEYS.put(state, &keys);
+    let para = ParaValidators {
+        session: 0,
+        stashes: validators.to_vec(),
+        keys: keys.iter().map(|k| k.para_validator).collect(),
+    };
+    PARA_SESSIONS.insert(state, &0, &para);
 }
+
+/// Sessions whose parachain validators stay on chain after they end: a dispute about a
+/// candidate of one of them can still be recorded (Polkadot's `dispute_period`).
+pub const DISPUTE_PERIOD: u32 = 6;
+
+/// The parachain validators of the current session and the [`DISPUTE_PERIOD`] before it, by
+/// session index.
+pub static PARA_SESSIONS: StorageMap<u32, ParaValidators> = StorageMap::new(NAME, "ParaSessions");
 
 /// Milliseconds per authorship slot.
 pub static SLOT_DURATION: StorageValue<u64> = StorageValue::new(NAME, "SlotDuration");
@@ -214,6 +228,7 @@ pub fn storage_metadata() -> alloc::vec::Vec<tessera_runtime::metadata::StorageE
         CURRENT_INDEX.metadata_or_default(),
         SESSION_START.metadata_or_default(),
         PARA_VALIDATORS_CHANGED_AT.metadata(),
+        PARA_SESSIONS.metadata(),
     ]
 }
 
@@ -262,6 +277,10 @@ where
         VALIDATOR_KEYS.put(&mut ctx.state, &keys);
     }
     let para_after = para_validators(&mut ctx.state)?;
+    PARA_SESSIONS.insert(&mut ctx.state, &index, &para_after);
+    if let Some(ended) = index.checked_sub(DISPUTE_PERIOD.saturating_add(1)) {
+        PARA_SESSIONS.remove(&mut ctx.state, &ended);
+    }
     if !para_after.same_validators(&para_before) {
         PARA_VALIDATORS_CHANGED_AT.put(&mut ctx.state, &ctx.block_number);
         crate::inclusion::on_new_validators(ctx)?;
@@ -382,6 +401,15 @@ pub fn para_validators(state: &mut State<'_>) -> tessera_runtime::Result<ParaVal
         stashes,
         keys,
     })
+}
+
+/// The parachain validators of session `session`, if it is the current one or one of the
+/// [`DISPUTE_PERIOD`] before it.
+pub fn para_validators_of(
+    state: &mut State<'_>,
+    session: u32,
+) -> tessera_runtime::Result<Option<ParaValidators>> {
+    PARA_SESSIONS.get(state, &session)
 }
 
 /// Whether block `now` (being built) handed the parachain work to other validators (other

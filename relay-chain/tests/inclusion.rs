@@ -238,12 +238,12 @@ impl Relay {
             .get(&mut self.state(), &code.hash())
             .unwrap()
             .map_or(0, |check| check.started_at);
-        let session = disputes::CURRENT_SESSION;
+        let session = disputes::GENESIS_SESSION;
         let payload = pvf_check::statement_payload(&code.hash(), session, started_at, accept);
         PvfCheckStatement {
             accept,
             code_hash: code.hash(),
-            session: disputes::CURRENT_SESSION,
+            session: disputes::GENESIS_SESSION,
             validator,
             signature: self.validators[validator as usize].sign(&payload),
         }
@@ -1058,12 +1058,12 @@ fn dispute(
         .chain(invalid.iter().map(|v| (*v, false)))
         .map(|(validator, valid)| DisputeVote {
             candidate,
-            session: disputes::CURRENT_SESSION,
+            session: disputes::GENESIS_SESSION,
             valid,
             validator,
             signature: relay.validators[validator as usize].sign(&dispute_payload(
                 &candidate,
-                disputes::CURRENT_SESSION,
+                disputes::GENESIS_SESSION,
                 valid,
             )),
         })
@@ -1071,7 +1071,7 @@ fn dispute(
     votes.sort_by_key(|vote| vote.validator);
     DisputeStatementSet {
         candidate,
-        session: disputes::CURRENT_SESSION,
+        session: disputes::GENESIS_SESSION,
         valid: outcome,
         votes,
     }
@@ -1092,7 +1092,9 @@ fn no_more_than_the_byzantine_threshold_is_disabled_and_every_offence_is_recorde
     assert_eq!(disputes::disabled(&mut state).unwrap(), vec![0]);
     for validator in [0, 1] {
         assert_eq!(
-            disputes::OFFENCES.get(&mut state, &validator).unwrap(),
+            disputes::OFFENCES
+                .get(&mut state, &relay.validators[validator].public())
+                .unwrap(),
             Some(OffenceCount {
                 backed_invalid: 1,
                 disputed_valid: 0
@@ -1169,7 +1171,9 @@ fn a_concluded_dispute_is_recorded_its_losing_side_disabled_and_their_statements
     let mut state = relay.state();
     assert_eq!(disputes::disabled(&mut state).unwrap(), vec![0]);
     assert_eq!(
-        disputes::OFFENCES.get(&mut state, &0).unwrap(),
+        disputes::OFFENCES
+            .get(&mut state, &relay.validators[0].public())
+            .unwrap(),
         Some(OffenceCount {
             backed_invalid: 1,
             disputed_valid: 0

@@ -10,7 +10,8 @@ use tessera_relay_chain::paras::{self, HeadData, ParaId};
 use tessera_relay_chain::session::{ParaValidators, SessionKeys};
 use tessera_relay_chain::staking::{self, Perbill, RewardDestination, ValidatorPrefs};
 use tessera_relay_chain::{
-    babe, dispatch_error, grandpa, session, Call, ChainSpec, Event, GenesisPara, HexBytes, UNIT,
+    babe, dispatch_error, disputes, grandpa, session, Call, ChainSpec, Event, GenesisPara,
+    HexBytes, UNIT,
 };
 use tessera_runtime::consensus::{NextEpochDescriptor, PreDigest, ScheduledChange};
 use tessera_runtime::crypto::Pair;
@@ -474,4 +475,67 @@ fn para_work_passes_to_the_new_validators_and_their_para_keys_at_a_session_chang
             head_hash: HeadData(vec![1, 2]).hash(),
         })
     );
+    // A dispute among the old set, about a candidate of its session, is still recorded (the
+    // chain keeps its keys for the dispute period), naming the stash that voted the losing
+    // way, though it has left the set.
+    let disputed = Hash([7; 32]);
+    let dave = old.stashes.iter().position(|v| *v == id("Dave")).unwrap() as u32;
+    let votes: Vec<disputes::DisputeVote> = (0..old.len() as u32)
+        .map(|validator| {
+            let valid = validator == dave;
+            let payload = disputes::dispute_payload(&disputed, old.session, valid);
+            disputes::DisputeVote {
+                candidate: disputed,
+                session: old.session,
+                valid,
+                validator,
+                signature: para_signer(old.key(validator).unwrap()).sign(&payload),
+            }
+        })
+        .collect();
+    let set = disputes::DisputeStatementSet {
+        candidate: disputed,
+        session: old.session,
+        valid: false,
+        votes,
+    };
+    let with_dispute = |relay: &Relay, set: disputes::DisputeStatementSet| {
+        let inclusion::Call::Enter {
+            parent_header,
+            bitfields,
+            backed,
+            pvf_checks,
+            ..
+        } = enter(relay, vec![], vec![]);
+        inclusion::Call::Enter {
+            parent_header,
+            bitfields,
+            backed,
+            disputes: vec![set],
+            pvf_checks,
+        }
+    };
+    // Claimed for a session the chain does not hold, it fails the inherent.
+    let mut unknown = set.clone();
+    unknown.session = new.session + 100;
+    assert_eq!(
+        relay
+            .try_block(with_dispute(&relay, unknown), vec![])
+            .unwrap_err(),
+        InvalidTransaction::InherentFailed(dispatch_error(disputes::Error::DisputeWrongSession))
+    );
+    let events = relay.try_block(with_dispute(&relay, set), vec![]).unwrap();
+    assert!(
+        inclusion_events(events).contains(&inclusion::Event::ValidatorOffence {
+            validator: dave,
+            candidate_hash: disputed,
+            offence: disputes::Offence::BackedInvalid,
+        })
+    );
+    let offences = disputes::OFFENCES
+        .get(&mut relay.state(), &id("Dave"))
+        .unwrap();
+    assert_eq!(offences.map(|o| o.backed_invalid), Some(1));
+    // Not in the current set: nobody is disabled for it.
+    assert!(disputes::disabled(&mut relay.state()).unwrap().is_empty());
 }

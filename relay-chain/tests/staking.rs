@@ -564,10 +564,10 @@ fn concluded_invalid(relay: &Relay, candidate: Hash, offender: &str) -> DisputeS
         .map(|(index, account)| {
             let name = names.into_iter().find(|n| id(n) == *account).unwrap();
             let valid = name == offender;
-            let payload = dispute_payload(&candidate, disputes::CURRENT_SESSION, valid);
+            let payload = dispute_payload(&candidate, disputes::GENESIS_SESSION, valid);
             DisputeVote {
                 candidate,
-                session: disputes::CURRENT_SESSION,
+                session: disputes::GENESIS_SESSION,
                 valid,
                 validator: index as u32,
                 signature: Pair::dev(name).sign(&payload),
@@ -576,7 +576,7 @@ fn concluded_invalid(relay: &Relay, candidate: Hash, offender: &str) -> DisputeS
         .collect();
     DisputeStatementSet {
         candidate,
-        session: disputes::CURRENT_SESSION,
+        session: disputes::GENESIS_SESSION,
         valid: false,
         votes,
     }

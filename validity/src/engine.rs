@@ -245,7 +245,7 @@ fn next_recheck(
 
 /// The approval parameters for a candidate of `session` that `backers` backed: no more
 /// approvals needed than there are validators who did not back it (those who may check it).
-/// `None` if there are none: every validator checked it in backing.
+/// `None` if every validator of the session backed it (and so checked it in full).
 fn config_for<C>(
     config: &ApprovalConfig,
     session: &SessionValidators<C>,
@@ -261,8 +261,12 @@ fn config_for<C>(
     let checkers = session
         .n_validators
         .saturating_sub(u32::try_from(distinct.len()).unwrap_or(u32::MAX));
-    (checkers > 0).then(|| ApprovalConfig {
-        needed_approvals: config.needed_approvals.min(checkers),
+    if checkers == 0 && !distinct.is_empty() {
+        return None;
+    }
+    // With no validators at all nothing is approved: no checker can ever be assigned.
+    Some(ApprovalConfig {
+        needed_approvals: config.needed_approvals.min(checkers).max(1),
         ..*config
     })
 }

@@ -7,7 +7,7 @@ use parity_scale_codec::{DecodeAll, Encode};
 use proptest::prelude::*;
 use std::sync::{Arc, OnceLock};
 use tessera_consensus::AuthorityKey;
-use tessera_relay_chain::disputes::CURRENT_SESSION;
+use tessera_relay_chain::disputes::GENESIS_SESSION;
 use tessera_runtime::{AccountId, Hash, Signature};
 use tessera_validity::assignment::{AssignmentKind, Crypto, RelayVrfStory, ValidatorKeys};
 use tessera_validity::disputes::{Concluded, DisputeMessage, DisputeOutput, Disputes};
@@ -44,7 +44,7 @@ fn validators() -> Vec<Validator> {
             let engine = ApprovalEngine::new(config(), keys(i), me, VALIDATORS);
             (
                 engine,
-                Disputes::new(keys(i), me, CURRENT_SESSION, VALIDATORS),
+                Disputes::new(keys(i), me, GENESIS_SESSION, VALIDATORS),
             )
         })
         .collect()

@@ -15,7 +15,9 @@
 //! Each block is checked by the validators of its own session, with their `para_validator`
 //! keys ([`tessera_relay_chain::session::para_validators`] at the block): blocks on either side
 //! of a session change are approved by their own sets, and recovery asks the chunks of the
-//! validators who hold them. Disputes are among the validators of the best block's session.
+//! validators who hold them. A dispute is among the validators of its candidate's session,
+//! with that session's index in its votes, as the chain checks it (for
+//! [`tessera_relay_chain::session::DISPUTE_PERIOD`] sessions).
 
 use super::host::ParachainMessage;
 use super::own_messages::OwnMessages;
@@ -101,10 +103,8 @@ pub fn best_approved(status: &SharedApproval) -> Option<Hash> {
 struct CandidateInfo {
     /// The blocks that included it (one per fork), with its position in each.
     at: Vec<(Hash, u32)>,
-    /// The validators of its session, who hold its chunks.
-    session: Arc<ParaValidators>,
-    /// This validator's index among them.
-    me: Option<u32>,
+    /// Its session's validators: they hold its chunks and judge its dispute.
+    session: Session,
     receipt: CandidateReceipt,
     backers: Vec<u32>,
     /// The para's code the candidate is checked with.
@@ -213,7 +213,7 @@ const VALIDATION_RETRY: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// A session's validators as approval checking uses them: their parachain keys, and the
 /// engines' view of them (with this validator's key and index among them, if it is one).
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 struct Session {
     validators: Arc<ParaValidators>,
     engine: Arc<SessionValidators<ValidatorKeys>>,
@@ -228,12 +228,17 @@ impl Session {
 /// Sessions whose validators are remembered (blocks of one session share them).
 const SESSIONS_KEPT: usize = 4;
 
+/// The disputes about one session's candidates, among its validators.
+struct SessionDisputes {
+    session: Session,
+    disputes: Disputes<ValidatorKeys>,
+}
+
 /// A validator's approval work.
 pub struct ApprovalWork {
     engine: ApprovalEngine<ValidatorKeys>,
-    disputes: Disputes<ValidatorKeys>,
-    /// The session the disputes are among (the best block's).
-    dispute_session: Option<Session>,
+    /// Disputes by the session index of their candidates (those of tracked candidates only).
+    disputes: BTreeMap<u32, SessionDisputes>,
     /// The keys this validator may sign with: in each session, the one that is a
     /// validator's `para_validator` key.
     keys: Vec<AuthorityKey>,
@@ -261,8 +266,9 @@ pub struct ApprovalWork {
     later: Vec<(std::time::Instant, Hash)>,
     /// Concluded disputes not yet on chain.
     concluded: Vec<DisputeStatementSet>,
-    /// Validators on the losing side of a dispute concluded here (at most every validator).
-    offenders: BTreeSet<u32>,
+    /// Validators (their para validator keys) on the losing side of a dispute concluded here,
+    /// at most as many as a session disables.
+    offenders: BTreeSet<AccountId>,
     /// Blocks fed since the last tick that included a candidate concluded invalid.
     revert_later: Vec<Hash>,
     /// This validator's judgements (valid or not) of candidates above finality, with the
@@ -288,27 +294,31 @@ pub struct ApprovalWork {
     malus: Malus,
 }
 
-/// The validators disabled on the best chain, ascending, as its runtime says.
-fn disabled_at_best(client: &Client) -> Vec<u32> {
-    let Ok(best) = client.info() else {
+/// The validators disabled on the best chain, as its runtime says: their para validator keys.
+fn disabled_at_best(client: &Client) -> Vec<AccountId> {
+    let Ok(meta) = client.info() else {
         return Vec::new();
     };
-    super::relay_api::disabled_validators(client, &best.best_hash).unwrap_or_default()
+    let Ok(Some(best)) = client.header(&meta.best_hash) else {
+        return Vec::new();
+    };
+    let disabled =
+        super::relay_api::disabled_validators(client, &meta.best_hash).unwrap_or_default();
+    if disabled.is_empty() {
+        return Vec::new();
+    }
+    let mut state = State::new(client.store(), best.state_root);
+    let Ok(session) = tessera_relay_chain::session::para_validators(&mut state) else {
+        return Vec::new();
+    };
+    disabled
+        .iter()
+        .filter_map(|index| session.key(*index).copied())
+        .collect()
 }
 
 fn now_ms() -> u64 {
     crate::client::unix_time_ms()
-}
-
-/// Disputes among no one: before the first block is read.
-fn no_disputes() -> Disputes<ValidatorKeys> {
-    let none = ValidatorKeys::new(None, Arc::from(Vec::new()));
-    Disputes::new(
-        none,
-        None,
-        tessera_relay_chain::disputes::CURRENT_SESSION,
-        0,
-    )
 }
 
 impl ApprovalWork {
@@ -324,8 +334,7 @@ impl ApprovalWork {
         let none = ValidatorKeys::new(None, Arc::from(Vec::new()));
         ApprovalWork {
             engine: ApprovalEngine::new(config, none, None, 0),
-            disputes: no_disputes(),
-            dispute_session: None,
+            disputes: BTreeMap::new(),
             keys: vec![key],
             sessions: VecDeque::new(),
             validation,
@@ -394,39 +403,40 @@ impl ApprovalWork {
         Some(session)
     }
 
-    /// Moves the disputes to the validators of the best block's session when they changed:
-    /// votes are by index among them, as the chain checks them. A dispute open across the
-    /// change starts again among the new validators (who vote once they check it).
-    fn follow_dispute_session(&mut self, client: &Client, best: &Hash) {
-        let Ok(Some(header)) = client.header(best) else {
-            return;
-        };
-        let Some(session) = self.session_at(client, &header) else {
-            return;
-        };
-        let same = self
-            .dispute_session
-            .as_ref()
-            .is_some_and(|known| known.validators.same_validators(&session.validators));
-        if same {
-            return;
-        }
-        if self.dispute_session.is_some() {
-            tracing::info!(
-                validators = session.validators.len(),
-                me = ?session.me(),
-                "disputes follow the new session's validators"
-            );
-        }
-        self.disputes = Disputes::new(
-            session.engine.crypto.clone(),
-            session.engine.me,
-            tessera_relay_chain::disputes::CURRENT_SESSION,
-            session.engine.n_validators,
-        );
-        self.offenders.clear();
-        self.concluded.clear();
-        self.dispute_session = Some(session);
+    /// The disputes about `candidate` (a tracked one), among its session's validators.
+    fn disputes_of(&mut self, candidate: &Hash) -> Option<&mut Disputes<ValidatorKeys>> {
+        let session = self.candidates.get(candidate)?.session.clone();
+        let index = session.validators.session;
+        let entry = self
+            .disputes
+            .entry(index)
+            .or_insert_with(|| SessionDisputes {
+                disputes: Disputes::new(
+                    session.engine.crypto.clone(),
+                    session.engine.me,
+                    index,
+                    session.engine.n_validators,
+                ),
+                session,
+            });
+        Some(&mut entry.disputes)
+    }
+
+    /// Whether a dispute about `candidate` is open here.
+    fn dispute_active(&self, candidate: &Hash) -> bool {
+        self.candidates
+            .get(candidate)
+            .and_then(|info| self.disputes.get(&info.session.validators.session))
+            .is_some_and(|set| set.disputes.is_active(candidate))
+    }
+
+    /// How a dispute about `candidate` concluded here, if it did.
+    fn dispute_outcome(&self, candidate: &Hash) -> Option<bool> {
+        let info = self.candidates.get(candidate)?;
+        self.disputes
+            .get(&info.session.validators.session)?
+            .disputes
+            .outcome(candidate)
     }
 
     /// This work with hostile `malus` behaviours (tests only).
@@ -437,7 +447,7 @@ impl ApprovalWork {
 
     /// Validators on the losing side of a dispute concluded here, whether or not the chain
     /// records it yet.
-    pub fn offenders(&self) -> impl Iterator<Item = u32> + '_ {
+    pub fn offenders(&self) -> impl Iterator<Item = AccountId> + '_ {
         self.offenders.iter().copied()
     }
 
@@ -478,7 +488,6 @@ impl ApprovalWork {
                 tracing::error!(%err, "could not forget own approval messages on disk");
             }
         }
-        self.follow_dispute_session(client, &meta.best_hash);
         self.drop_disabled_disputes(client, now, &mut actions);
         let mut outputs = self.feed(client, &meta, now);
         actions.revert.append(&mut self.revert_later);
@@ -550,7 +559,15 @@ impl ApprovalWork {
     /// What this validator holds of the disputes not concluded yet, as messages (`limit` at
     /// most), for a peer that connects.
     pub fn known_dispute_messages(&self, limit: usize) -> Vec<DisputeMessage> {
-        self.disputes.known_messages(limit)
+        let mut messages = Vec::new();
+        for set in self.disputes.values() {
+            let room = limit.saturating_sub(messages.len());
+            if room == 0 {
+                break;
+            }
+            messages.extend(set.disputes.known_messages(room));
+        }
+        messages
     }
 
     /// Whether `message` was accepted here already (checked before the engine's costlier
@@ -601,23 +618,28 @@ impl ApprovalWork {
     ) -> Result<(), tessera_validity::disputes::DisputeError> {
         self.ensure_loaded(client);
         let candidate = message.opening.candidate;
-        if !self.candidates.contains_key(&candidate) {
-            // Not a candidate of an unfinalized block here: nothing this node could check (an
-            // old vote replayed after finality, or a block not imported yet).
-            return Err(tessera_validity::disputes::DisputeError::NotDisputed(
-                candidate,
-            ));
-        }
+        // Not a candidate of an unfinalized block here: nothing this node could check (an old
+        // vote replayed after finality, or a block not imported yet).
+        let not_here = tessera_validity::disputes::DisputeError::NotDisputed(candidate);
+        let Some(info) = self.candidates.get(&candidate) else {
+            return Err(not_here);
+        };
         // An offender could otherwise make everyone re-validate without end.
         let opener = message.opening.validator.0;
-        if !self.disputes.is_active(&candidate) && disabled_at_best(client).contains(&opener) {
+        let opener_key = info.session.validators.key(opener).copied();
+        if !self.dispute_active(&candidate)
+            && opener_key.is_some_and(|key| disabled_at_best(client).contains(&key))
+        {
             return Err(tessera_validity::disputes::DisputeError::DisabledOpener(
                 opener,
             ));
         }
-        let outputs = self.disputes.message(message)?;
+        let outputs = self
+            .disputes_of(&candidate)
+            .ok_or(not_here)?
+            .message(message)?;
         let now = now_ms();
-        if self.disputes.is_active(&candidate) {
+        if self.dispute_active(&candidate) {
             self.hold(client, candidate, true, now, actions);
         }
         self.handle_disputes(client, outputs, now, actions);
@@ -669,14 +691,20 @@ impl ApprovalWork {
 
     /// Releases the candidates whose disputes only disabled validators stand behind.
     fn drop_disabled_disputes(&mut self, client: &Client, now: u64, actions: &mut Actions) {
-        if self.disputes.active() == 0 {
+        if self.disputes.values().all(|set| set.disputes.active() == 0) {
             return;
         }
-        let disabled: Vec<ValidatorIndex> = disabled_at_best(client)
-            .into_iter()
-            .map(ValidatorIndex)
-            .collect();
-        for candidate in self.disputes.drop_disabled_only(&disabled) {
+        let disabled = disabled_at_best(client);
+        let mut released = Vec::new();
+        for set in self.disputes.values_mut() {
+            let in_set: Vec<ValidatorIndex> = disabled
+                .iter()
+                .filter_map(|key| set.session.validators.index_of(key))
+                .map(ValidatorIndex)
+                .collect();
+            released.extend(set.disputes.drop_disabled_only(&in_set));
+        }
+        for candidate in released {
             tracing::debug!(%candidate, "dispute dropped: only disabled validators dispute it");
             self.hold(client, candidate, false, now, actions);
         }
@@ -711,7 +739,9 @@ impl ApprovalWork {
             })
             .map(|(hash, _)| *hash)
             .collect();
-        self.disputes.finalized(&done);
+        for set in self.disputes.values_mut() {
+            set.disputes.finalized(&done);
+        }
         for candidate in &done {
             self.candidates.remove(candidate);
             self.attempts.remove(candidate);
@@ -725,6 +755,13 @@ impl ApprovalWork {
         self.later
             .retain(|(_, candidate)| !done.contains(candidate));
         let candidates = &self.candidates;
+        // A session's disputes go once none is open and none of its candidates is tracked.
+        self.disputes.retain(|index, set| {
+            set.disputes.active() > 0
+                || candidates
+                    .values()
+                    .any(|info| info.session.validators.session == *index)
+        });
         self.codes.retain(|hash, _| {
             candidates
                 .values()
@@ -824,8 +861,7 @@ impl ApprovalWork {
                 .entry(candidate_hash)
                 .or_insert_with(|| CandidateInfo {
                     at: Vec::new(),
-                    session: session.validators.clone(),
-                    me: session.me(),
+                    session: session.clone(),
                     receipt,
                     backers: pending.backers.clone(),
                     code,
@@ -833,7 +869,7 @@ impl ApprovalWork {
             if !info.at.contains(&(hash, index)) {
                 info.at.push((hash, index));
             }
-            if self.disputes.outcome(&candidate_hash) == Some(false) {
+            if self.dispute_outcome(&candidate_hash) == Some(false) {
                 self.revert_later.push(hash);
             }
             candidates.push(IncludedCandidate {
@@ -888,7 +924,10 @@ impl ApprovalWork {
                 }
                 Output::FoundInvalid { candidate, .. } => {
                     tracing::warn!(%candidate, "candidate found invalid: disputing it");
-                    let outputs = self.disputes.checked(candidate, false);
+                    let outputs = match self.disputes_of(&candidate) {
+                        Some(disputes) => disputes.checked(candidate, false),
+                        None => Vec::new(),
+                    };
                     self.handle_disputes(client, outputs, now, actions);
                 }
             }
@@ -906,7 +945,7 @@ impl ApprovalWork {
             match output {
                 DisputeOutput::Send(message) => {
                     let candidate = message.opening.candidate;
-                    if self.disputes.is_active(&candidate) {
+                    if self.dispute_active(&candidate) {
                         self.hold(client, candidate, true, now, actions);
                     }
                     actions.publish.push(ParachainMessage::Dispute(message));
@@ -922,14 +961,19 @@ impl ApprovalWork {
                     // As many as the chain would disable at most: more would mean this node
                     // judged unlike most honest ones, and it would stop including their
                     // candidates.
-                    let validators = self
-                        .dispute_session
-                        .as_ref()
-                        .map_or(0, |session| session.validators.len());
-                    let cap = tessera_relay_chain::disputes::max_disabled(validators);
-                    for offender in concluded.offenders() {
-                        if self.offenders.len() < cap {
-                            self.offenders.insert(offender.0);
+                    let session = self
+                        .candidates
+                        .get(&concluded.candidate)
+                        .map(|info| info.session.validators.clone());
+                    if let Some(session) = session {
+                        let cap = tessera_relay_chain::disputes::max_disabled(session.len());
+                        for offender in concluded.offenders() {
+                            let Some(key) = session.key(offender.0) else {
+                                continue;
+                            };
+                            if self.offenders.len() < cap {
+                                self.offenders.insert(*key);
+                            }
                         }
                     }
                     self.hold(client, concluded.candidate, !concluded.valid, now, actions);
@@ -1110,12 +1154,13 @@ impl ApprovalWork {
             let Some(info) = self.candidates.get(&candidate) else {
                 continue;
             };
-            let Ok(validators) = u32::try_from(info.session.len()) else {
+            let Ok(validators) = u32::try_from(info.session.validators.len()) else {
                 continue;
             };
             // Each checker its own order, so that they do not all ask the same backer.
             let seed = u64::from_le_bytes(candidate.0[..8].try_into().unwrap_or_default())
-                ^ u64::from(info.me.unwrap_or(u32::MAX)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                ^ u64::from(info.session.me().unwrap_or(u32::MAX))
+                    .wrapping_mul(0x9e37_79b9_7f4a_7c15);
             match Recovery::new(
                 info.receipt.descriptor.erasure_root,
                 validators,
@@ -1137,7 +1182,10 @@ impl ApprovalWork {
         let Some(recovery) = self.recovering.get_mut(&candidate) else {
             return;
         };
-        let session = self.candidates.get(&candidate).map(|info| &info.session);
+        let session = self
+            .candidates
+            .get(&candidate)
+            .map(|info| &info.session.validators);
         for request in recovery.requests(PARALLEL_CHUNKS) {
             let (from, whole) = match request {
                 Request::Chunk { from } => (from, false),
@@ -1210,7 +1258,7 @@ impl ApprovalWork {
             return;
         }
         let validation = self.validation.clone();
-        let validators = info.session.len();
+        let validators = info.session.validators.len();
         self.validating.spawn_blocking(move || {
             let checked = validation.validate_candidate(
                 CandidateToCheck {
@@ -1285,8 +1333,11 @@ impl ApprovalWork {
             let outputs = self.engine.checked(block, index, valid, now);
             self.handle(client, outputs, now, actions);
         }
-        if self.disputes.is_active(&done.candidate) {
-            let outputs = self.disputes.checked(done.candidate, valid);
+        if self.dispute_active(&done.candidate) {
+            let outputs = match self.disputes_of(&done.candidate) {
+                Some(disputes) => disputes.checked(done.candidate, valid),
+                None => Vec::new(),
+            };
             self.handle_disputes(client, outputs, now, actions);
         }
     }

@@ -276,7 +276,7 @@ pub struct ParachainHost {
     /// Verdicts on code under check for the next inherent.
     pvf_checks: Vec<PvfCheckStatement>,
     /// Validators this node saw lose a dispute, whether or not its chain records it yet.
-    offenders: BTreeSet<u32>,
+    offenders: BTreeSet<AccountId>,
     /// Candidates whose chunk of this validator's index it wrote to disk, with their relay
     /// block number: asked about every tick, so not read back from disk each time.
     own_chunks: HashMap<Hash, u32>,
@@ -291,6 +291,9 @@ pub struct ParachainHost {
     /// Each relay block's session validators, as read from its state: every statement and
     /// bitfield is checked against them.
     sessions: Mutex<LruCache<Hash, Arc<ParaValidators>>>,
+    /// The parachain keys of the session and the one queued, at a best block (who may name
+    /// its peer): asked for every identity gossiped.
+    named: Mutex<Option<(Hash, BTreeSet<AccountId>)>>,
 }
 
 /// A backing group: its validators by index.
@@ -367,18 +370,26 @@ impl ParachainHost {
     /// Whether `key` is a validator's parachain key at `best`, in the session or the one
     /// queued (who gets to name its peer).
     pub fn is_validator_key(&self, client: &Client, best: &Hash, key: &AccountId) -> bool {
-        if self
-            .session_at(client, best)
-            .is_ok_and(|session| session.index_of(key).is_some())
-        {
-            return true;
+        let mut named = self.named.lock().unwrap_or_else(|e| e.into_inner());
+        if named.as_ref().is_none_or(|(at, _)| at != best) {
+            let Ok(session) = self.session_at(client, best) else {
+                return false;
+            };
+            let Ok((mut state, _)) = state_at(client, best) else {
+                return false;
+            };
+            let Ok(queued) = session::QUEUED_KEYS.get_or_default(&mut state) else {
+                return false;
+            };
+            let keys = session
+                .keys
+                .iter()
+                .copied()
+                .chain(queued.iter().map(|keys| keys.para_validator))
+                .collect();
+            *named = Some((*best, keys));
         }
-        let Ok((mut state, _)) = state_at(client, best) else {
-            return false;
-        };
-        session::QUEUED_KEYS
-            .get_or_default(&mut state)
-            .is_ok_and(|queued| queued.iter().any(|keys| keys.para_validator == *key))
+        named.as_ref().is_some_and(|(_, keys)| keys.contains(key))
     }
 
     /// The parachain state of a validator with `key` (none for a full node).
@@ -403,6 +414,7 @@ impl ParachainHost {
             sessions: Mutex::new(LruCache::new(
                 NonZeroUsize::new(SESSIONS_KEPT).unwrap_or(NonZeroUsize::MIN),
             )),
+            named: Mutex::new(None),
         }
     }
 
@@ -474,8 +486,8 @@ impl ParachainHost {
 
     /// Validators seen losing a dispute, whose backed candidates this node's inherents leave
     /// out: the on-chain record that disables them may sit on a fork that is reverted.
-    pub fn record_offenders(&mut self, offenders: impl IntoIterator<Item = u32>) {
-        self.offenders.extend(offenders);
+    pub fn record_offenders(&mut self, offenders: impl IntoIterator<Item = AccountId>) {
+        self.offenders = offenders.into_iter().collect();
     }
 
     /// Whether `key` is one of this validator's keys.
@@ -825,10 +837,17 @@ impl ParachainHost {
             self.on_bitfield(client, parent_hash, own)?;
         }
         let cores = Self::pending(client, &parent_hash)?.len();
+        // The offenders' indices among the validators who backed on the parent.
+        let session = self.session_at(client, &parent_hash)?;
+        let offenders: BTreeSet<u32> = self
+            .offenders
+            .iter()
+            .filter_map(|key| session.index_of(key))
+            .collect();
         let mut offer = InherentOffer {
             parent_header: parent.clone(),
             bitfields: self.bitfields.signed_on(&parent_hash, cores),
-            backable: offered(self.statements.backable(&parent_hash, &self.offenders)),
+            backable: offered(self.statements.backable(&parent_hash, &offenders)),
             disputes: std::mem::take(&mut self.disputes),
             pvf_checks: std::mem::take(&mut self.pvf_checks),
             max_commitment_bytes: COMMITMENTS_PER_BLOCK,

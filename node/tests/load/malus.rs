@@ -105,9 +105,14 @@ async fn storage<T: DecodeAll>(port: u16, key: &[u8], at: Option<&str>) -> Optio
     })
 }
 
-/// The offences recorded against `validator` on the best chain of the node at `port`.
+/// The offences recorded against validator `validator` (its index in the session) on the
+/// best chain of the node at `port`.
 async fn offences(port: u16, validator: u32) -> OffenceCount {
-    let key = disputes::OFFENCES.key(&validator);
+    let validators: Vec<tessera_runtime::AccountId> =
+        storage(port, &tessera_relay_chain::session::VALIDATORS.key(), None)
+            .await
+            .unwrap_or_default();
+    let key = disputes::OFFENCES.key(&validators[validator as usize]);
     storage(port, &key, None).await.unwrap_or_default()
 }
 

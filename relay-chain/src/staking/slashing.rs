@@ -14,9 +14,8 @@
 //! reported for it: a second report adds only the difference. A stash slashed to nothing stops
 //! staking.
 //!
-//! Only validators with an exposure (elected by staking) can be slashed: while the consensus
-//! engines keep the genesis validators (issue 17's item 2), a genesis validator staking did
-//! not elect is chilled, not slashed.
+//! Only validators with an exposure (elected by staking) can be slashed: a genesis validator
+//! staking did not elect is chilled, not slashed.
 //!
 //! What a slash takes comes off the active bond first, then the unbonding chunks, latest
 //! first; it is burnt, and the issuance falls by exactly that.
