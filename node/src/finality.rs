@@ -538,15 +538,10 @@ impl FinalityService {
         let Some(keystore) = self.shared.keystore() else {
             return;
         };
-        if keystore.len() == self.keys_taken {
-            return;
-        }
-        let pairs = keystore.pairs();
-        for pair in pairs.iter().skip(self.keys_taken) {
+        for pair in keystore.take_new(&mut self.keys_taken) {
             self.own.push(pair.public());
-            self.engine.add_key(AuthorityKey::from_pair(pair));
+            self.engine.add_key(AuthorityKey::from_pair(&pair));
         }
-        self.keys_taken = pairs.len();
     }
 
     /// Stores the set in force, or keeps it to retry on the next tick (a later set supersedes

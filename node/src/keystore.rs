@@ -114,6 +114,15 @@ impl Keystore {
         self.lock().clone()
     }
 
+    /// The keys after the first `taken` (made since a holder took that many), and `taken`
+    /// moved past them.
+    pub fn take_new(&self, taken: &mut usize) -> Vec<Pair> {
+        let pairs = self.lock();
+        let new = pairs.iter().skip(*taken).cloned().collect();
+        *taken = pairs.len();
+        new
+    }
+
     /// How many keys.
     pub fn len(&self) -> usize {
         self.lock().len()

@@ -65,6 +65,26 @@ fn ids(list: &[(AccountId, u64)]) -> Vec<AccountId> {
     list.iter().map(|(id, _)| *id).collect()
 }
 
+/// Eve bonds more than any genesis validator.
+fn eve_bonds(relay: &mut Relay) {
+    let bond = staking::Call::Bond {
+        value: 300_000 * UNIT,
+        payee: RewardDestination::Stash,
+    };
+    relay.dispatch("Eve", Call::Staking(bond)).unwrap();
+}
+
+/// Eve offers to validate, at no commission.
+fn eve_validates(relay: &mut Relay) {
+    let prefs = ValidatorPrefs {
+        commission: Perbill(0),
+        blocked: false,
+    };
+    relay
+        .dispatch("Eve", Call::Staking(staking::Call::Validate { prefs }))
+        .unwrap();
+}
+
 fn set_keys(keys: SessionKeys) -> Call {
     Call::Session(session::Call::SetKeys {
         keys,
@@ -90,16 +110,7 @@ fn sessions_follow_epochs_and_hand_the_elected_set_to_authorship_and_finality() 
     );
     // Eve bonds more than any genesis staker, sets her session keys and validates: the next
     // election takes her in.
-    let stake = |call| Call::Staking(call);
-    relay
-        .dispatch(
-            "Eve",
-            stake(staking::Call::Bond {
-                value: 300_000 * UNIT,
-                payee: RewardDestination::Stash,
-            }),
-        )
-        .unwrap();
+    eve_bonds(&mut relay);
     relay.dispatch("Eve", set_keys(eve_keys())).unwrap();
     // A key that is someone else's is refused.
     let taken = SessionKeys {
@@ -110,17 +121,7 @@ fn sessions_follow_epochs_and_hand_the_elected_set_to_authorship_and_finality() 
         relay.dispatch("Alice", set_keys(taken)),
         Err(dispatch_error(session::Error::DuplicatedKey))
     );
-    relay
-        .dispatch(
-            "Eve",
-            stake(staking::Call::Validate {
-                prefs: ValidatorPrefs {
-                    commission: Perbill(0),
-                    blocked: false,
-                },
-            }),
-        )
-        .unwrap();
+    eve_validates(&mut relay);
 
     // Meanwhile (block #4, session 1) the three genesis stakers era 0 elected took over: the
     // first change of the set.
@@ -351,28 +352,9 @@ fn para_work_passes_to_the_new_validators_and_their_para_keys_at_a_session_chang
     let mut relay = Relay::from_spec(&spec);
 
     // Eve bonds more than any genesis staker, sets keys of her own and validates.
-    let stake = |call| Call::Staking(call);
-    relay
-        .dispatch(
-            "Eve",
-            stake(staking::Call::Bond {
-                value: 300_000 * UNIT,
-                payee: RewardDestination::Stash,
-            }),
-        )
-        .unwrap();
+    eve_bonds(&mut relay);
     relay.dispatch("Eve", set_keys(eve_keys())).unwrap();
-    relay
-        .dispatch(
-            "Eve",
-            stake(staking::Call::Validate {
-                prefs: ValidatorPrefs {
-                    commission: Perbill(0),
-                    blocked: false,
-                },
-            }),
-        )
-        .unwrap();
+    eve_validates(&mut relay);
 
     // Up to the block before the one where Eve's set takes over: a candidate is backed there
     // by the old set (the genesis validators sign with their accounts).

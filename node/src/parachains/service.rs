@@ -963,18 +963,14 @@ impl ParachainService {
         let Some(keystore) = self.shared.keystore() else {
             return;
         };
-        if keystore.len() == self.keys_taken {
-            return;
-        }
-        let pairs = keystore.pairs();
-        for pair in pairs.iter().skip(self.keys_taken) {
-            self.host.add_key(AuthorityKey::from_pair(pair));
-            self.pvf.add_key(AuthorityKey::from_pair(pair));
+        for pair in keystore.take_new(&mut self.keys_taken) {
+            let key = AuthorityKey::from_pair(&pair);
+            self.host.add_key(key.clone());
+            self.pvf.add_key(key.clone());
             if let Some(approval) = &mut self.approval {
-                approval.add_key(AuthorityKey::from_pair(pair));
+                approval.add_key(key);
             }
         }
-        self.keys_taken = pairs.len();
     }
 
     /// Starts compiling code newly under check at `best`, and publishes the verdicts of
