@@ -88,7 +88,7 @@ pub struct DisputeRecord {
     pub recorded_at: BlockNumber,
 }
 
-/// Offences a validator committed this session, by kind.
+/// Offences recorded against a validator, by kind.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
 pub struct OffenceCount {
     /// [`Offence::BackedInvalid`].
@@ -101,7 +101,8 @@ pub struct OffenceCount {
 pub static RECORDED: StorageMap<Hash, DisputeRecord> = StorageMap::new(NAME, "Recorded");
 /// Offences recorded, by the offender's stash.
 pub static OFFENCES: StorageMap<AccountId, OffenceCount> = StorageMap::new(NAME, "Offences");
-/// Validators disabled for the rest of the session, ascending.
+/// Validators disabled, by their index in the current session, ascending (carried into the
+/// next sessions at their new indices while they stay).
 pub static DISABLED: StorageValue<Vec<u32>> = StorageValue::new(NAME, "Disabled");
 
 /// This module's storage items, described for clients.

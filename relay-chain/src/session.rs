@@ -381,6 +381,12 @@ impl ParaValidators {
         self.stashes == other.stashes && self.keys == other.keys
     }
 
+    /// The index of the validator whose stash is `stash`.
+    pub fn index_of_stash(&self, stash: &AccountId) -> Option<u32> {
+        let index = self.stashes.iter().position(|s| s == stash)?;
+        u32::try_from(index).ok()
+    }
+
     /// The index of the validator whose signing key is `key`.
     pub fn index_of(&self, key: &AccountId) -> Option<u32> {
         let index = self.keys.iter().position(|k| k == key)?;

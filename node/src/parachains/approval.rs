@@ -103,7 +103,8 @@ pub fn best_approved(status: &SharedApproval) -> Option<Hash> {
 struct CandidateInfo {
     /// The blocks that included it (one per fork), with its position in each.
     at: Vec<(Hash, u32)>,
-    /// Its session's validators: they hold its chunks and judge its dispute.
+    /// The validators of its relay parent's session: they hold its chunks and judge its
+    /// dispute.
     session: Session,
     receipt: CandidateReceipt,
     backers: Vec<u32>,
@@ -266,9 +267,10 @@ pub struct ApprovalWork {
     later: Vec<(std::time::Instant, Hash)>,
     /// Concluded disputes not yet on chain.
     concluded: Vec<DisputeStatementSet>,
-    /// Validators (their para validator keys) on the losing side of a dispute concluded here,
-    /// at most as many as a session disables.
-    offenders: BTreeSet<AccountId>,
+    /// Validators (their stashes) on the losing side of a dispute concluded here, by the
+    /// dispute's session, at most as many per session as the chain disables; kept while the
+    /// session's disputes are.
+    offenders: BTreeMap<u32, BTreeSet<AccountId>>,
     /// Blocks fed since the last tick that included a candidate concluded invalid.
     revert_later: Vec<Hash>,
     /// This validator's judgements (valid or not) of candidates above finality, with the
@@ -294,7 +296,7 @@ pub struct ApprovalWork {
     malus: Malus,
 }
 
-/// The validators disabled on the best chain, as its runtime says: their para validator keys.
+/// The validators disabled on the best chain, as its runtime says: their stashes.
 fn disabled_at_best(client: &Client) -> Vec<AccountId> {
     let Ok(meta) = client.info() else {
         return Vec::new();
@@ -313,7 +315,7 @@ fn disabled_at_best(client: &Client) -> Vec<AccountId> {
     };
     disabled
         .iter()
-        .filter_map(|index| session.key(*index).copied())
+        .filter_map(|index| session.stash(*index).copied())
         .collect()
 }
 
@@ -349,7 +351,7 @@ impl ApprovalWork {
             attempts: HashMap::new(),
             later: Vec::new(),
             concluded: Vec::new(),
-            offenders: BTreeSet::new(),
+            offenders: BTreeMap::new(),
             revert_later: Vec::new(),
             judged: HashMap::new(),
             own: OwnMessages::default(),
@@ -448,7 +450,7 @@ impl ApprovalWork {
     /// Validators on the losing side of a dispute concluded here, whether or not the chain
     /// records it yet.
     pub fn offenders(&self) -> impl Iterator<Item = AccountId> + '_ {
-        self.offenders.iter().copied()
+        self.offenders.values().flatten().copied()
     }
 
     /// Concluded disputes for the inherent of a block on `parent`: those not recorded there.
@@ -456,10 +458,14 @@ impl ApprovalWork {
         let mut state = State::new(client.store(), parent.state_root);
         self.concluded
             .iter()
+            // Not recorded, and of a session the chain still holds: one it pruned would fail
+            // the inherent with every other dispute in it.
             .filter(|set| {
                 tessera_relay_chain::disputes::RECORDED
                     .get(&mut state, &set.candidate)
                     .is_ok_and(|recorded| recorded.is_none())
+                    && tessera_relay_chain::session::para_validators_of(&mut state, set.session)
+                        .is_ok_and(|held| held.is_some())
             })
             .take(tessera_relay_chain::disputes::MAX_SETS_PER_BLOCK)
             .cloned()
@@ -626,9 +632,9 @@ impl ApprovalWork {
         };
         // An offender could otherwise make everyone re-validate without end.
         let opener = message.opening.validator.0;
-        let opener_key = info.session.validators.key(opener).copied();
+        let opener_stash = info.session.validators.stash(opener).copied();
         if !self.dispute_active(&candidate)
-            && opener_key.is_some_and(|key| disabled_at_best(client).contains(&key))
+            && opener_stash.is_some_and(|stash| disabled_at_best(client).contains(&stash))
         {
             return Err(tessera_validity::disputes::DisputeError::DisabledOpener(
                 opener,
@@ -699,7 +705,7 @@ impl ApprovalWork {
         for set in self.disputes.values_mut() {
             let in_set: Vec<ValidatorIndex> = disabled
                 .iter()
-                .filter_map(|key| set.session.validators.index_of(key))
+                .filter_map(|stash| set.session.validators.index_of_stash(stash))
                 .map(ValidatorIndex)
                 .collect();
             released.extend(set.disputes.drop_disabled_only(&in_set));
@@ -762,6 +768,9 @@ impl ApprovalWork {
                     .values()
                     .any(|info| info.session.validators.session == *index)
         });
+        let disputes = &self.disputes;
+        self.offenders
+            .retain(|index, _| disputes.contains_key(index));
         self.codes.retain(|hash, _| {
             candidates
                 .values()
@@ -852,6 +861,9 @@ impl ApprovalWork {
                     code
                 }
             };
+            // Its session is its relay parent's, the same on every fork that includes it.
+            let relay_parent = client.header(&pending.descriptor.relay_parent).ok()??;
+            let candidate_session = self.session_at(client, &relay_parent)?;
             let receipt = CandidateReceipt {
                 descriptor: pending.descriptor.clone(),
                 commitments_hash: pending.commitments_hash,
@@ -861,7 +873,7 @@ impl ApprovalWork {
                 .entry(candidate_hash)
                 .or_insert_with(|| CandidateInfo {
                     at: Vec::new(),
-                    session: session.clone(),
+                    session: candidate_session,
                     receipt,
                     backers: pending.backers.clone(),
                     code,
@@ -967,12 +979,13 @@ impl ApprovalWork {
                         .map(|info| info.session.validators.clone());
                     if let Some(session) = session {
                         let cap = tessera_relay_chain::disputes::max_disabled(session.len());
+                        let named = self.offenders.entry(session.session).or_default();
                         for offender in concluded.offenders() {
-                            let Some(key) = session.key(offender.0) else {
+                            let Some(stash) = session.stash(offender.0) else {
                                 continue;
                             };
-                            if self.offenders.len() < cap {
-                                self.offenders.insert(*key);
+                            if named.len() < cap {
+                                named.insert(*stash);
                             }
                         }
                     }

@@ -484,8 +484,9 @@ impl ParachainHost {
         self.pvf_checks = statements;
     }
 
-    /// Validators seen losing a dispute, whose backed candidates this node's inherents leave
-    /// out: the on-chain record that disables them may sit on a fork that is reverted.
+    /// Validators (their stashes) seen losing a dispute, whose backed candidates this node's
+    /// inherents leave out: the on-chain record that disables them may sit on a fork that is
+    /// reverted.
     pub fn record_offenders(&mut self, offenders: impl IntoIterator<Item = AccountId>) {
         self.offenders = offenders.into_iter().collect();
     }
@@ -842,7 +843,7 @@ impl ParachainHost {
         let offenders: BTreeSet<u32> = self
             .offenders
             .iter()
-            .filter_map(|key| session.index_of(key))
+            .filter_map(|stash| session.index_of_stash(stash))
             .collect();
         let mut offer = InherentOffer {
             parent_header: parent.clone(),
