@@ -2,8 +2,9 @@
 //! after a deferral during which root can cancel it.
 //!
 //! An offence ([`report`]) names the validator and the share to slash. It is measured on the
-//! offender's exposure in the active era when it is reported (disputes conclude within minutes
-//! of the candidate's backing: this is the era of the offence, or the one after), so its
+//! offender's exposure in the active era when it is reported (disputes usually conclude within
+//! minutes of the candidate's backing: this is then the era of the offence, or the one after;
+//! one recorded later in the dispute period is measured on the active era all the same), so its
 //! nominators lose the same share of what they had behind it, and it is applied
 //! [`super::StakingConfig::slash_defer_duration`] eras later, at that era's start. The chain
 //! spec keeps the deferral at least two eras below the bonding duration, so funds unbonded
