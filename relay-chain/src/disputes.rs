@@ -177,6 +177,8 @@ pub fn record<E: From<Event> + crate::staking::Events>(
     }
     for set in sets {
         let validators = check(&mut ctx.state, current, &set)?;
+        // Slashes are measured on the era of the dispute's session.
+        let offence_era = crate::staking::slashing::era_of_session(&mut ctx.state, set.session)?;
         let record = DisputeRecord {
             valid: set.valid,
             recorded_at: ctx.block_number,
@@ -224,7 +226,7 @@ pub fn record<E: From<Event> + crate::staking::Events>(
             // disputing a valid one only disables.
             if offence == Offence::BackedInvalid {
                 let all = crate::staking::Perbill(crate::staking::PERBILL_ONE);
-                crate::staking::slashing::report(ctx, &offender, all)?;
+                crate::staking::slashing::report_in(ctx, &offender, all, offence_era)?;
             }
         }
         DISABLED.put(&mut ctx.state, &disabled);

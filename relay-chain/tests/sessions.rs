@@ -372,6 +372,11 @@ fn para_work_passes_to_the_new_validators_and_their_para_keys_at_a_session_chang
         assert!(relay.head.number < 20 * EPOCH, "Eve never queued");
     };
     let old = session::para_validators(&mut relay.state()).unwrap();
+    let old_era = staking::ACTIVE_ERA
+        .get(&mut relay.state())
+        .unwrap()
+        .unwrap()
+        .index;
     let head_before = inclusion::included_head(&mut relay.state(), PARA)
         .unwrap()
         .unwrap();
@@ -507,6 +512,17 @@ fn para_work_passes_to_the_new_validators_and_their_para_keys_at_a_session_chang
         InvalidTransaction::InherentFailed(dispatch_error(disputes::Error::DisputeWrongSession))
     );
     let events = relay.try_block(with_dispute(&relay, set), vec![]).unwrap();
+    // Slashed on its stake in the era of the dispute's session, not the active one.
+    let active = staking::ACTIVE_ERA
+        .get(&mut relay.state())
+        .unwrap()
+        .unwrap();
+    assert!(old_era < active.index);
+    assert!(events.iter().any(|event| matches!(
+        event,
+        Event::Staking(staking::Event::SlashReported { validator, slash_era, .. })
+            if *validator == id("Dave") && *slash_era == old_era
+    )));
     assert!(
         inclusion_events(events).contains(&inclusion::Event::ValidatorOffence {
             validator: dave,

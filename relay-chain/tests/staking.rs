@@ -4,7 +4,7 @@
 
 mod support;
 
-use tessera_relay_chain::disputes::{self, dispute_payload, DisputeStatementSet, DisputeVote};
+use tessera_relay_chain::disputes::{dispute_payload, DisputeStatementSet, DisputeVote};
 use tessera_relay_chain::staking::{
     self, ActiveEraInfo, Event as StakingEvent, IndividualExposure, Perbill, RewardDestination,
     ValidatorPrefs, ACTIVE_ERA, CURRENT_ERA, LEDGER, MAX_NOMINATIONS,
@@ -558,16 +558,20 @@ fn an_ended_eras_inflation_is_paid_by_points_commission_and_exposure() {
 fn concluded_invalid(relay: &Relay, candidate: Hash, offender: &str) -> DisputeStatementSet {
     let names = ["Alice", "Bob", "Charlie", "Dave", "Eve", "Ferdie"];
     let validators = session::validators(&mut relay.state()).unwrap();
+    // Backed in the current session.
+    let now = session::CURRENT_INDEX
+        .get_or_default(&mut relay.state())
+        .unwrap();
     let votes = validators
         .iter()
         .enumerate()
         .map(|(index, account)| {
             let name = names.into_iter().find(|n| id(n) == *account).unwrap();
             let valid = name == offender;
-            let payload = dispute_payload(&candidate, disputes::GENESIS_SESSION, valid);
+            let payload = dispute_payload(&candidate, now, valid);
             DisputeVote {
                 candidate,
-                session: disputes::GENESIS_SESSION,
+                session: now,
                 valid,
                 validator: index as u32,
                 signature: Pair::dev(name).sign(&payload),
@@ -576,7 +580,7 @@ fn concluded_invalid(relay: &Relay, candidate: Hash, offender: &str) -> DisputeS
         .collect();
     DisputeStatementSet {
         candidate,
-        session: disputes::GENESIS_SESSION,
+        session: now,
         valid: false,
         votes,
     }

@@ -2,11 +2,11 @@
 //! after a deferral during which root can cancel it.
 //!
 //! An offence ([`report`]) names the validator and the share to slash. It is measured on the
-//! offender's exposure in the active era when it is reported (disputes usually conclude within
-//! minutes of the candidate's backing: this is then the era of the offence, or the one after;
-//! one recorded later in the dispute period is measured on the active era all the same), so its
-//! nominators lose the same share of what they had behind it, and it is applied
-//! [`super::StakingConfig::slash_defer_duration`] eras later, at that era's start. The chain
+//! offender's exposure in the era of the offence ([`report_in`]; for a dispute, the era of its
+//! session, which may end before the dispute is recorded), so its nominators lose the same
+//! share of what they had behind it, and it is applied
+//! [`super::StakingConfig::slash_defer_duration`] eras after that era (or at the next era if
+//! that is past), at that era's start. The chain
 //! spec keeps the deferral at least two eras below the bonding duration, so funds unbonded
 //! from the era before the report on are still bonded when it lands. Root cancels a deferred
 //! slash with [`super::Call::CancelDeferredSlash`]. An offender is chilled at once, so the
@@ -69,10 +69,43 @@ pub fn report<E: Events>(
     validator: &AccountId,
     fraction: Perbill,
 ) -> CallResult {
+    let era = super::ACTIVE_ERA.get_or_default(&mut ctx.state)?.index;
+    report_in(ctx, validator, fraction, era)
+}
+
+/// The era session `session` belonged to: the latest whose first session is at or before
+/// it (the active era if none is found among the few before it).
+pub fn era_of_session(
+    state: &mut tessera_runtime::state::State<'_>,
+    session: u32,
+) -> tessera_runtime::Result<EraIndex> {
+    let active = super::ACTIVE_ERA.get_or_default(state)?.index;
+    // An era lasts a session at least: the dispute period reaches no further back.
+    let oldest = active.saturating_sub(crate::session::DISPUTE_PERIOD.saturating_add(1));
+    let mut era = active;
+    loop {
+        let started = super::ERAS_START_SESSION_INDEX.get(state, &era)?;
+        if started.is_some_and(|start| start <= session) || era <= oldest {
+            return Ok(era);
+        }
+        era = era.saturating_sub(1);
+    }
+}
+
+/// [`report`] for an offence committed in era `offence_era` (the active one or an earlier
+/// one): measured on the offender's exposure then, and applied the slash deferral after it, or
+/// at the next era's start if that is past.
+pub fn report_in<E: Events>(
+    ctx: &mut Context<'_, E>,
+    validator: &AccountId,
+    fraction: Perbill,
+    offence_era: EraIndex,
+) -> CallResult {
     let Some(config) = super::CONFIG.get(&mut ctx.state)? else {
         return Ok(());
     };
-    let era = super::ACTIVE_ERA.get_or_default(&mut ctx.state)?.index;
+    let active = super::ACTIVE_ERA.get_or_default(&mut ctx.state)?.index;
+    let era = offence_era.min(active);
     let fraction = Perbill(fraction.0.min(PERBILL_ONE));
     let key = (era, *validator);
     let before = VALIDATOR_SLASH_IN_ERA
@@ -87,7 +120,8 @@ pub fn report<E: Events>(
     VALIDATOR_SLASH_IN_ERA.insert(&mut ctx.state, &key, &fraction);
     let apply_at = era
         .saturating_add(config.slash_defer_duration)
-        .saturating_add(1);
+        .saturating_add(1)
+        .max(active.saturating_add(1));
     let mut waiting = UNAPPLIED_SLASHES.get_or_default(&mut ctx.state, &apply_at)?;
     if waiting.len() >= MAX_UNAPPLIED_PER_ERA {
         return Err(error(Error::TooManySlashes));
