@@ -383,13 +383,10 @@ impl ApprovalWork {
         if let Some(known) = self.sessions.iter().find(|s| *s.validators == validators) {
             return Some(known.clone());
         }
-        let found = self
-            .keys
-            .iter()
-            .find_map(|key| Some((validators.index_of(&key.public())?, key.clone())));
-        let me = found.as_ref().map(|(index, _)| ValidatorIndex(*index));
+        let found = super::place_in(&self.keys, &validators);
+        let me = found.map(|(index, _)| ValidatorIndex(index));
         let publics: Arc<[AccountId]> = validators.keys.iter().copied().collect();
-        let crypto = ValidatorKeys::new(found.map(|(_, key)| key), publics);
+        let crypto = ValidatorKeys::new(found.map(|(_, key)| key.clone()), publics);
         let session = Session {
             engine: Arc::new(SessionValidators {
                 crypto,

@@ -451,9 +451,7 @@ impl ParachainHost {
 
     /// This validator's index and key in `session`, if one of its keys is a validator's.
     fn me_in<'a>(&'a self, session: &ParaValidators) -> Option<(u32, &'a AuthorityKey)> {
-        self.keys
-            .iter()
-            .find_map(|key| Some((session.index_of(&key.public())?, key)))
+        super::place_in(&self.keys, session)
     }
 
     /// This validator's index and key at relay block `at`.
@@ -639,11 +637,7 @@ impl ParachainHost {
         }
         self.own_chunks
             .insert(check.candidate_hash, check.relay_parent_number);
-        let Some(key) = check
-            .session
-            .key(check.me)
-            .and_then(|me| self.keys.iter().find(|key| key.public() == *me))
-        else {
+        let Some((_, key)) = self.me_in(&check.session) else {
             return CollationOutcome::Ignored;
         };
         let statement = Statement::sign(key, check.me, check.collation.candidate);

@@ -31,6 +31,15 @@ use tessera_relay_chain::paras::{self, HeadData, ParaId};
 use tessera_runtime::state::State;
 use tessera_runtime::{Hash, Header};
 
+/// Which of `keys` is a validator's parachain key in `session`, with its index there.
+pub fn place_in<'a>(
+    keys: &'a [tessera_consensus::AuthorityKey],
+    session: &tessera_relay_chain::session::ParaValidators,
+) -> Option<(u32, &'a tessera_consensus::AuthorityKey)> {
+    keys.iter()
+        .find_map(|key| Some((session.index_of(&key.public())?, key)))
+}
+
 /// A para head as the relay chain records it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ParaHead {

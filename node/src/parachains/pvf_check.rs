@@ -115,9 +115,7 @@ impl PvfChecks {
 
     /// This validator's index and key in the session at the best block.
     fn me(&self) -> Option<(u32, &AuthorityKey)> {
-        self.keys
-            .iter()
-            .find_map(|key| Some((self.session.index_of(&key.public())?, key)))
+        super::place_in(&self.keys, &self.session)
     }
 
     /// Reads the checks under way at `best` if it is new, forgetting verdicts on code no
