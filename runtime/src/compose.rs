@@ -138,6 +138,14 @@ macro_rules! compose_runtime {
                     _ => false,
                 }
             }
+
+            fn is_report(&self) -> bool {
+                match self {
+                    $( $( Call::$name(call) => {
+                        <$call as $crate::dispatch::Dispatch<Event>>::is_report(call)
+                    } )? )*
+                }
+            }
         }
 
         impl $crate::metadata::Modules for Call {

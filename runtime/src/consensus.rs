@@ -5,7 +5,7 @@
 //! epoch randomness it announces.
 
 use crate::header::EngineId;
-use crate::{AccountId, BlockNumber, DigestItem, Header};
+use crate::{AccountId, BlockNumber, DigestItem, Hash, Header};
 use alloc::vec::Vec;
 use parity_scale_codec::{Decode, DecodeLimit, Encode};
 
@@ -180,6 +180,78 @@ impl ScheduledChange {
             }
         })
     }
+}
+
+// Finality votes: what a voter signs, here so that the runtime can check a proof that one
+// voted twice (an equivocation report) with the engine's own encoding.
+
+/// A block a vote points at.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Encode, Decode, scale_info::TypeInfo,
+)]
+pub struct Target {
+    /// The block's hash.
+    pub hash: Hash,
+    /// The block's number.
+    pub number: BlockNumber,
+}
+
+/// The two voting phases of a round.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Encode, Decode, scale_info::TypeInfo,
+)]
+pub enum Phase {
+    /// First phase: the best chain a voter sees.
+    #[codec(index = 0)]
+    Prevote,
+    /// Second phase: the prevote GHOST.
+    #[codec(index = 1)]
+    Precommit,
+}
+
+/// What a voter says in a round.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
+pub enum Vote {
+    /// A prevote for a block (and so for its ancestors).
+    #[codec(index = 0)]
+    Prevote(Target),
+    /// A precommit for a block (and so for its ancestors).
+    #[codec(index = 1)]
+    Precommit(Target),
+    /// The round's primary proposes a block to build prevotes on.
+    #[codec(index = 2)]
+    PrimaryPropose(Target),
+}
+
+impl Vote {
+    /// The block voted for.
+    pub fn target(&self) -> Target {
+        match self {
+            Vote::Prevote(t) | Vote::Precommit(t) | Vote::PrimaryPropose(t) => *t,
+        }
+    }
+
+    /// The phase, for prevotes and precommits.
+    pub fn phase(&self) -> Option<Phase> {
+        match self {
+            Vote::Prevote(_) => Some(Phase::Prevote),
+            Vote::Precommit(_) => Some(Phase::Precommit),
+            Vote::PrimaryPropose(_) => None,
+        }
+    }
+
+    /// The vote of `phase` for `target`.
+    pub fn of_phase(phase: Phase, target: Target) -> Vote {
+        match phase {
+            Phase::Prevote => Vote::Prevote(target),
+            Phase::Precommit => Vote::Precommit(target),
+        }
+    }
+}
+
+/// The bytes a voter signs: SCALE of `(vote, round, set_id)`.
+pub fn vote_payload(vote: &Vote, round: u64, set_id: u64) -> Vec<u8> {
+    (vote, round, set_id).encode()
 }
 
 /// A consensus log in a header that the engines cannot use.

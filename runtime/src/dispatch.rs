@@ -37,6 +37,15 @@ impl Origin {
         }
     }
 
+    /// `Ok` for [`Origin::None`] (an inherent or unsigned report), else
+    /// [`DispatchError::BadOrigin`].
+    pub fn ensure_none(&self) -> Result<(), DispatchError> {
+        match self {
+            Origin::None => Ok(()),
+            _ => Err(DispatchError::BadOrigin),
+        }
+    }
+
     /// `Ok` for [`Origin::Root`], else [`DispatchError::BadOrigin`].
     pub fn ensure_root(&self) -> Result<(), DispatchError> {
         match self {
@@ -351,6 +360,13 @@ pub trait Dispatch<E> {
     /// Whether the call is an inherent: put unsigned in a block by its author, dispatched with
     /// [`Origin::None`], and required to succeed for the block to be valid.
     fn is_inherent(&self) -> bool {
+        false
+    }
+
+    /// Whether the call is an offence report whose proof is its own authority (an
+    /// equivocation): a block author may include it unsigned, dispatched with
+    /// [`Origin::None`]; it must succeed (a false or known report), or the block is invalid.
+    fn is_report(&self) -> bool {
         false
     }
 }

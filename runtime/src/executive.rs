@@ -62,8 +62,9 @@ pub enum InvalidTransaction {
     /// The bytes are not an extrinsic of this runtime.
     #[error("extrinsic does not decode: {0}")]
     Malformed(String),
-    /// Unsigned, but not an inherent.
-    #[error("unsigned extrinsic: only inherents may be unsigned")]
+    /// Unsigned, but neither an inherent nor an offence report (which only a block author
+    /// includes: no pool takes either).
+    #[error("unsigned extrinsic: only inherents and offence reports, in a block, may be unsigned")]
     Unsigned,
     /// The signature does not verify for this payload on this chain (genesis hash, spec
     /// version, era birth block).
@@ -143,6 +144,10 @@ pub enum InvalidTransaction {
         /// The limit.
         max: u32,
     },
+    /// An unsigned offence report the runtime refused (a false proof, an offence known
+    /// already, or one too old to judge): the block that contains it is invalid.
+    #[error("offence report refused: {0}")]
+    ReportRefused(DispatchError),
 }
 
 impl InvalidTransaction {
@@ -423,7 +428,7 @@ impl<'a, R: Runtime> Executive<'a, R> {
             .into());
         }
         if extrinsic.signature.is_none() {
-            return self.apply_inherent(extrinsic.call).map(Ok);
+            return self.apply_unsigned(extrinsic.call).map(Ok);
         }
         let Checked {
             signer,
@@ -495,9 +500,11 @@ impl<'a, R: Runtime> Executive<'a, R> {
         Ok(outcome)
     }
 
-    /// Dispatches an unsigned inherent; it must succeed, or nothing changes and it is invalid.
-    fn apply_inherent(&mut self, call: R::Call) -> Result<(), ApplyError> {
-        if !call.is_inherent() {
+    /// Dispatches an unsigned inherent or offence report; it must succeed, or nothing changes
+    /// and it is invalid.
+    fn apply_unsigned(&mut self, call: R::Call) -> Result<(), ApplyError> {
+        let inherent = call.is_inherent();
+        if !inherent && !call.is_report() {
             return Err(InvalidTransaction::Unsigned.into());
         }
         let weight = call.weight();
@@ -515,14 +522,23 @@ impl<'a, R: Runtime> Executive<'a, R> {
         match dispatched {
             Ok(()) => {
                 self.ctx.state.commit_transaction()?;
-                self.ctx.deposit_event(system::Event::ExtrinsicSuccess {
-                    dispatch_info: crate::payment::DispatchInfo::inherent(weight),
-                });
+                let dispatch_info = if inherent {
+                    crate::payment::DispatchInfo::inherent(weight)
+                } else {
+                    crate::payment::DispatchInfo::report(weight)
+                };
+                self.ctx
+                    .deposit_event(system::Event::ExtrinsicSuccess { dispatch_info });
             }
             Err(CallError::Dispatch(error)) => {
                 self.ctx.state.rollback_transaction()?;
                 self.ctx.truncate_events(events_before);
-                return Err(InvalidTransaction::InherentFailed(error).into());
+                let refused = if inherent {
+                    InvalidTransaction::InherentFailed(error)
+                } else {
+                    InvalidTransaction::ReportRefused(error)
+                };
+                return Err(refused.into());
             }
             Err(CallError::State(err)) => return Err(err.into()),
         }

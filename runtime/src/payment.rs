@@ -84,6 +84,15 @@ impl DispatchInfo {
             pays_fee: Pays::No,
         }
     }
+
+    /// An unsigned offence report's: normal, and free.
+    pub fn report(weight: crate::dispatch::Weight) -> Self {
+        DispatchInfo {
+            weight: Weight::ref_time(weight),
+            class: DispatchClass::Normal,
+            pays_fee: Pays::No,
+        }
+    }
 }
 
 impl Weight {

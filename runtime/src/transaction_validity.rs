@@ -119,6 +119,7 @@ impl From<&InvalidTransaction> for TransactionValidityError {
             InvalidTransaction::ZeroSender => I(Invalid::BadSigner),
             InvalidTransaction::Payment { .. } => I(Invalid::Payment),
             InvalidTransaction::InherentFailed(_) => I(Invalid::BadMandatory),
+            InvalidTransaction::ReportRefused(_) => I(Invalid::BadProof),
             InvalidTransaction::ExhaustsResources { .. }
             | InvalidTransaction::ExhaustsLength { .. }
             | InvalidTransaction::TooManyExtrinsics { .. } => I(Invalid::ExhaustsResources),

@@ -5,7 +5,9 @@ use crate::codec::{check_len, decode_bounded, CodecError};
 use crate::verify::SignatureCheck;
 use crate::AuthorityKey;
 use parity_scale_codec::{Decode, Encode};
-use tessera_runtime::{AccountId, BlockNumber, Hash, Signature};
+use tessera_runtime::{AccountId, Signature};
+
+pub use tessera_runtime::consensus::{vote_payload, Phase, Target, Vote};
 
 /// Largest encoded finality message accepted (a 1,000-authority catch-up is about 300 KiB).
 pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
@@ -13,71 +15,6 @@ pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
 pub const MAX_VOTES: usize = 10_000;
 /// Most headers in a justification's ancestry.
 pub const MAX_ANCESTRY: usize = 10_000;
-
-/// A block a vote points at.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Encode, Decode)]
-pub struct Target {
-    /// The block's hash.
-    pub hash: Hash,
-    /// The block's number.
-    pub number: BlockNumber,
-}
-
-/// The two voting phases of a round.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Encode, Decode)]
-pub enum Phase {
-    /// First phase: the best chain a voter sees.
-    #[codec(index = 0)]
-    Prevote,
-    /// Second phase: the prevote GHOST.
-    #[codec(index = 1)]
-    Precommit,
-}
-
-/// What a voter says in a round.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
-pub enum Vote {
-    /// A prevote for a block (and so for its ancestors).
-    #[codec(index = 0)]
-    Prevote(Target),
-    /// A precommit for a block (and so for its ancestors).
-    #[codec(index = 1)]
-    Precommit(Target),
-    /// The round's primary proposes a block to build prevotes on.
-    #[codec(index = 2)]
-    PrimaryPropose(Target),
-}
-
-impl Vote {
-    /// The block voted for.
-    pub fn target(&self) -> Target {
-        match self {
-            Vote::Prevote(t) | Vote::Precommit(t) | Vote::PrimaryPropose(t) => *t,
-        }
-    }
-
-    /// The phase, for prevotes and precommits.
-    pub fn phase(&self) -> Option<Phase> {
-        match self {
-            Vote::Prevote(_) => Some(Phase::Prevote),
-            Vote::Precommit(_) => Some(Phase::Precommit),
-            Vote::PrimaryPropose(_) => None,
-        }
-    }
-
-    /// The vote of `phase` for `target`.
-    pub fn of_phase(phase: Phase, target: Target) -> Vote {
-        match phase {
-            Phase::Prevote => Vote::Prevote(target),
-            Phase::Precommit => Vote::Precommit(target),
-        }
-    }
-}
-
-/// The bytes a voter signs: SCALE of `(vote, round, set_id)`.
-pub fn vote_payload(vote: &Vote, round: u64, set_id: u64) -> Vec<u8> {
-    (vote, round, set_id).encode()
-}
 
 /// A vote with its round, set id, signer and signature, as gossiped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
@@ -212,6 +149,7 @@ impl FinalityMessage {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use tessera_runtime::Hash;
 
     fn arb_vote() -> impl Strategy<Value = SignedVote> {
         (
