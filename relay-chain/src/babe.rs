@@ -4,20 +4,24 @@
 //! validators) and randomness in a `NextEpochData` consensus log; every primary block's VRF
 //! output is folded into the randomness announced two epochs on. When the validator set
 //! changes, [`crate::grandpa`] schedules the finality set change in the same block.
+//!
+//! An authority that seals two headers for one slot is reported with
+//! [`Call::ReportEquivocationUnsigned`] and punished by [`crate::offences`].
 
 use crate::prelude::*;
 
-use parity_scale_codec::Decode;
+use crate::offences::{Refusal, TimeSlot};
+use parity_scale_codec::{Decode, Encode};
 use tessera_runtime::consensus::{
     absorb, next_randomness, vrf_randomness, AuthorityList, NextEpochDescriptor, PreDigest,
+    BABE_ENGINE_ID,
 };
-use tessera_runtime::dispatch::{CallError, CallResult, Context};
+use tessera_runtime::dispatch::{CallError, CallResult, Context, Dispatch, Origin, Weight};
 use tessera_runtime::executive::AUTHOR_ENGINE;
 use tessera_runtime::modules::system;
 use tessera_runtime::state::State;
 use tessera_runtime::storage::StorageValue;
-use tessera_runtime::AccountId;
-use tessera_runtime::DigestItem;
+use tessera_runtime::{AccountId, DigestItem, Header, Signature};
 
 /// The module's name, the prefix of its storage keys.
 pub const NAME: &str = "Babe";
@@ -53,6 +57,146 @@ pub fn storage_metadata() -> Vec<tessera_runtime::metadata::StorageEntryMetadata
         NEXT_RANDOMNESS.metadata_or_default(),
         UNDER_CONSTRUCTION.metadata_or_default(),
     ]
+}
+
+/// Proof that an authority sealed two different headers for one slot (Substrate's
+/// `EquivocationProof`; no key ownership proof: a key serves one stash for good).
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
+pub struct EquivocationProof {
+    /// The authorship key that sealed both.
+    pub offender: AccountId,
+    /// The slot both claim.
+    pub slot: u64,
+    /// One header.
+    pub first_header: Header,
+    /// The other.
+    pub second_header: Header,
+}
+
+/// Calls of `babe` (FRAME's indices).
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
+pub enum Call {
+    /// Reports an authorship equivocation: unsigned, put in a block by its author.
+    #[codec(index = 1)]
+    ReportEquivocationUnsigned {
+        /// The proof.
+        equivocation_proof: alloc::boxed::Box<EquivocationProof>,
+    },
+}
+
+tessera_runtime::module_error! {
+    /// Errors of `babe` (FRAME's, in its order).
+    pub enum Error for NAME {
+        /// The headers do not prove that the offender sealed two for the slot.
+        InvalidEquivocationProof,
+        /// The offender was no authority of the slot's epoch, or that epoch's session is no
+        /// longer kept.
+        InvalidKeyOwnershipProof,
+        /// The offence was reported already.
+        DuplicateOffenceReport,
+        /// The session holds as many offences as it may.
+        TooManyReports,
+    }
+}
+
+impl From<Refusal> for Error {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::Duplicate => Error::DuplicateOffenceReport,
+            Refusal::TooMany => Error::TooManyReports,
+        }
+    }
+}
+
+/// Weight of a report: two seals verified, a few reads, a slash reported.
+pub const REPORT_WEIGHT: Weight = 400_000_000;
+
+impl<E> Dispatch<E> for Call
+where
+    E: From<crate::offences::Event> + crate::staking::Events,
+{
+    fn weight(&self) -> Weight {
+        REPORT_WEIGHT
+    }
+
+    fn dispatch(self, ctx: &mut Context<'_, E>, origin: Origin) -> CallResult {
+        origin.ensure_none()?;
+        match self {
+            Call::ReportEquivocationUnsigned { equivocation_proof } => {
+                report_equivocation(ctx, *equivocation_proof)
+            }
+        }
+    }
+
+    fn is_report(&self) -> bool {
+        true
+    }
+}
+
+/// The header `header` without its seal, if the seal is a BABE signature by `author` of it.
+fn sealed_by(header: &Header, author: &AccountId) -> Option<Header> {
+    let (unsealed, engine, data) = header.split_seal()?;
+    let signature = Signature(<[u8; 64]>::try_from(data.as_slice()).ok()?);
+    (engine == BABE_ENGINE_ID && author.verify(unsealed.hash().as_bytes(), &signature))
+        .then_some(unsealed)
+}
+
+fn report_equivocation<E>(ctx: &mut Context<'_, E>, proof: EquivocationProof) -> CallResult
+where
+    E: From<crate::offences::Event> + crate::staking::Events,
+{
+    let EquivocationProof {
+        offender,
+        slot,
+        first_header,
+        second_header,
+    } = proof;
+    let claims = (
+        PreDigest::from_header(&first_header),
+        PreDigest::from_header(&second_header),
+    );
+    let (Some(first), Some(second)) = claims else {
+        return Err(Error::InvalidEquivocationProof.into());
+    };
+    let index = first.authority_index();
+    if first.slot() != slot || second.slot() != slot || second.authority_index() != index {
+        return Err(Error::InvalidEquivocationProof.into());
+    }
+    let sealed = (
+        sealed_by(&first_header, &offender),
+        sealed_by(&second_header, &offender),
+    );
+    let (Some(first), Some(second)) = sealed else {
+        return Err(Error::InvalidEquivocationProof.into());
+    };
+    if first.hash() == second.hash() {
+        return Err(Error::InvalidEquivocationProof.into());
+    }
+    // The slot's epoch, as the engines count, and the session it fell in.
+    let genesis_slot = GENESIS_SLOT.get_or_default(&mut ctx.state)?;
+    let epoch_length = crate::session::EPOCH_LENGTH.get_or_default(&mut ctx.state)?;
+    let epoch = slot
+        .checked_sub(genesis_slot)
+        .and_then(|since| since.checked_div(epoch_length))
+        .ok_or(Error::InvalidKeyOwnershipProof)?;
+    if epoch > EPOCH_INDEX.get_or_default(&mut ctx.state)? {
+        return Err(Error::InvalidKeyOwnershipProof.into());
+    }
+    let (session, authorities) = crate::session::session_of_epoch(&mut ctx.state, epoch)?
+        .ok_or(Error::InvalidKeyOwnershipProof)?;
+    if authorities.babe.get(index as usize) != Some(&offender) {
+        return Err(Error::InvalidKeyOwnershipProof.into());
+    }
+    let stash = crate::session::KEY_OWNER
+        .get(&mut ctx.state, &(*b"babe", offender))?
+        .ok_or(Error::InvalidKeyOwnershipProof)?;
+    crate::offences::report_equivocation::<E, Error>(
+        ctx,
+        session,
+        authorities.babe.len(),
+        TimeSlot::Slot(slot),
+        stash,
+    )
 }
 
 /// The genesis state: epochs 0 and 1 are held by the authorship keys `authorities` with
@@ -180,5 +324,8 @@ where
         let grandpa_keys: Vec<AccountId> = keys.iter().map(|keys| keys.grandpa).collect();
         crate::grandpa::schedule_change(ctx, weighted(&grandpa_keys))?;
     }
+    let set_id = crate::grandpa::CURRENT_SET_ID.get_or_default(&mut ctx.state)?;
+    let authors = next_authorities.iter().map(|(id, _)| *id).collect();
+    crate::session::note_authorities(&mut ctx.state, epoch, set_id, authors)?;
     Ok(())
 }

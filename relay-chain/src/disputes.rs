@@ -208,15 +208,7 @@ pub fn record<E: From<Event> + crate::staking::Events>(
                 }
             }
             OFFENCES.insert(&mut ctx.state, &offender, &count);
-            // Disabled at its place in the current session, if it still has one.
-            let now_at = current.stashes.iter().position(|v| *v == offender);
-            if let Some(index) = now_at.and_then(|i| u32::try_from(i).ok()) {
-                if let Err(at) = disabled.binary_search(&index) {
-                    if disabled.len() < max_disabled(current.len()) {
-                        disabled.insert(at, index);
-                    }
-                }
-            }
+            disable_in(&mut disabled, &current.stashes, &offender);
             ctx.deposit_event(Event::ValidatorOffence {
                 validator: vote.validator,
                 candidate_hash: set.candidate,
@@ -231,6 +223,29 @@ pub fn record<E: From<Event> + crate::staking::Events>(
         }
         DISABLED.put(&mut ctx.state, &disabled);
     }
+    Ok(())
+}
+
+/// Disables `offender` (a stash) at its place among the current validators `stashes`, if it
+/// has one, while fewer than [`max_disabled`] are.
+fn disable_in(disabled: &mut Vec<u32>, stashes: &[AccountId], offender: &AccountId) {
+    let now_at = stashes.iter().position(|v| v == offender);
+    if let Some(index) = now_at.and_then(|i| u32::try_from(i).ok()) {
+        if let Err(at) = disabled.binary_search(&index) {
+            if disabled.len() < max_disabled(stashes.len()) {
+                disabled.insert(at, index);
+            }
+        }
+    }
+}
+
+/// Disables `offender` (a stash) for the rest of the current session, if it is one of its
+/// validators, while fewer than [`max_disabled`] are.
+pub fn disable(state: &mut State<'_>, offender: &AccountId) -> tessera_runtime::Result<()> {
+    let stashes = crate::session::validators(state)?;
+    let mut disabled = DISABLED.get_or_default(state)?;
+    disable_in(&mut disabled, &stashes, offender);
+    DISABLED.put(state, &disabled);
     Ok(())
 }
 

@@ -56,6 +56,7 @@ mod error;
 pub mod grandpa;
 pub mod inclusion;
 pub mod messaging;
+pub mod offences;
 #[cfg(feature = "std")]
 mod para_spec;
 pub mod paras;
@@ -227,10 +228,23 @@ tessera_runtime::compose_runtime! {
             error: staking::Error,
             storage: staking::storage_metadata,
         },
-        /// Epochs, their authorities and randomness.
-        16 => Babe { storage: babe::storage_metadata, },
-        /// The finality authority set's id.
-        17 => Grandpa { storage: grandpa::storage_metadata, },
+        /// Epochs, their authorities and randomness; authorship equivocation reports.
+        16 => Babe {
+            call: babe::Call,
+            error: babe::Error,
+            storage: babe::storage_metadata,
+        },
+        /// The finality authority set's id; finality equivocation reports.
+        17 => Grandpa {
+            call: grandpa::Call,
+            error: grandpa::Error,
+            storage: grandpa::storage_metadata,
+        },
+        /// Equivocations reported, and their offenders punished.
+        18 => Offences {
+            event: offences::Event,
+            storage: offences::storage_metadata,
+        },
     }
     inherents { ParaInclusion }
 }

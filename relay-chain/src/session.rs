@@ -197,6 +197,28 @@ pub const DISPUTE_PERIOD: u32 = 6;
 /// session index.
 pub static PARA_SESSIONS: StorageMap<u32, ParaValidators> = StorageMap::new(NAME, "ParaSessions");
 
+/// The authorship and finality keys of the current session and the [`DISPUTE_PERIOD`] before
+/// it, by session index: what an equivocation report in one of them is judged against.
+pub static SESSION_AUTHORITIES: StorageMap<u32, SessionAuthorities> =
+    StorageMap::new(NAME, "SessionAuthorities");
+
+/// The latest session of each finality set id still in [`SESSION_AUTHORITIES`] (GRANDPA's
+/// `SetIdSession`): a set lasts as long as its keys do, possibly several sessions.
+pub static SET_ID_SESSION: StorageMap<u64, u32> = StorageMap::new(NAME, "SetIdSession");
+
+/// Who authored and voted in a session: what reports of their equivocations need.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
+pub struct SessionAuthorities {
+    /// The authorship epoch the session started in (it lasts until the next session's).
+    pub first_epoch: u64,
+    /// The finality set id that voted in it.
+    pub set_id: u64,
+    /// The authorship keys, in authority-index order.
+    pub babe: Vec<AccountId>,
+    /// The finality keys.
+    pub grandpa: Vec<AccountId>,
+}
+
 /// Milliseconds per authorship slot.
 pub static SLOT_DURATION: StorageValue<u64> = StorageValue::new(NAME, "SlotDuration");
 
@@ -229,6 +251,8 @@ pub fn storage_metadata() -> alloc::vec::Vec<tessera_runtime::metadata::StorageE
         SESSION_START.metadata_or_default(),
         PARA_VALIDATORS_CHANGED_AT.metadata(),
         PARA_SESSIONS.metadata(),
+        SESSION_AUTHORITIES.metadata(),
+        SET_ID_SESSION.metadata(),
     ]
 }
 
@@ -280,6 +304,8 @@ where
     PARA_SESSIONS.insert(&mut ctx.state, &index, &para_after);
     if let Some(ended) = index.checked_sub(DISPUTE_PERIOD.saturating_add(1)) {
         PARA_SESSIONS.remove(&mut ctx.state, &ended);
+        forget_authorities(&mut ctx.state, ended)?;
+        crate::offences::forget_session(&mut ctx.state, ended);
     }
     if !para_after.same_validators(&para_before) {
         PARA_VALIDATORS_CHANGED_AT.put(&mut ctx.state, &ctx.block_number);
@@ -334,6 +360,70 @@ pub fn queue_next<E>(
 /// The session's validators' keys.
 pub fn validator_keys(state: &mut State<'_>) -> tessera_runtime::Result<Vec<SessionKeys>> {
     VALIDATOR_KEYS.get_or_default(state)
+}
+
+/// Records who authors (`babe`, in authority-index order) and votes on finality in the current
+/// session, which started in epoch `first_epoch` and is voted on by finality set `set_id`.
+pub fn note_authorities(
+    state: &mut State<'_>,
+    first_epoch: u64,
+    set_id: u64,
+    babe: Vec<AccountId>,
+) -> tessera_runtime::Result<()> {
+    let session = CURRENT_INDEX.get_or_default(state)?;
+    let grandpa = validator_keys(state)?.iter().map(|k| k.grandpa).collect();
+    let authorities = SessionAuthorities {
+        first_epoch,
+        set_id,
+        babe,
+        grandpa,
+    };
+    SESSION_AUTHORITIES.insert(state, &session, &authorities);
+    SET_ID_SESSION.insert(state, &set_id, &session);
+    Ok(())
+}
+
+fn forget_authorities(state: &mut State<'_>, session: u32) -> tessera_runtime::Result<()> {
+    let Some(ended) = SESSION_AUTHORITIES.get(state, &session)? else {
+        return Ok(());
+    };
+    SESSION_AUTHORITIES.remove(state, &session);
+    if SET_ID_SESSION.get(state, &ended.set_id)? == Some(session) {
+        SET_ID_SESSION.remove(state, &ended.set_id);
+        crate::offences::forget_set(state, ended.set_id);
+    }
+    Ok(())
+}
+
+/// The session that epoch `epoch` belonged to, with its authorities, if the chain still keeps
+/// it: the latest kept session that started at or before it.
+pub fn session_of_epoch(
+    state: &mut State<'_>,
+    epoch: u64,
+) -> tessera_runtime::Result<Option<(u32, SessionAuthorities)>> {
+    let current = CURRENT_INDEX.get_or_default(state)?;
+    for session in (current.saturating_sub(DISPUTE_PERIOD)..=current).rev() {
+        if let Some(authorities) = SESSION_AUTHORITIES.get(state, &session)? {
+            if authorities.first_epoch <= epoch {
+                return Ok(Some((session, authorities)));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// The latest session finality set `set_id` voted in, with its authorities, if the chain still
+/// keeps it.
+pub fn session_of_set(
+    state: &mut State<'_>,
+    set_id: u64,
+) -> tessera_runtime::Result<Option<(u32, SessionAuthorities)>> {
+    let Some(session) = SET_ID_SESSION.get(state, &set_id)? else {
+        return Ok(None);
+    };
+    Ok(SESSION_AUTHORITIES
+        .get(state, &session)?
+        .map(|authorities| (session, authorities)))
 }
 
 /// The validator set in `state`.

@@ -325,6 +325,7 @@ pub fn storage_metadata() -> alloc::vec::Vec<tessera_runtime::metadata::StorageE
         slashing::UNAPPLIED_SLASHES.metadata_or_default(),
         slashing::VALIDATOR_SLASH_IN_ERA.metadata(),
         slashing::LAST_SLASHED.metadata(),
+        slashing::SLASHING_SPANS.metadata(),
     ];
     items.extend(CANDIDATE_LIST.metadata());
     items.extend(NOMINATOR_LIST.metadata());
@@ -992,6 +993,7 @@ fn stop_staking<E: Events>(ctx: &mut Context<'_, E>, stash: &AccountId) -> CallR
     LEDGER.remove(&mut ctx.state, stash);
     BONDED.remove(&mut ctx.state, stash);
     PAYEE.remove(&mut ctx.state, stash);
+    slashing::SLASHING_SPANS.remove(&mut ctx.state, stash);
     Ok(())
 }
 

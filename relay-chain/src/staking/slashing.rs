@@ -12,8 +12,10 @@
 //! slash with [`super::Call::CancelDeferredSlash`]. An offender is chilled at once, so the
 //! next election leaves it out, and nominations of it made before the report stop counting
 //! ([`LAST_SLASHED`]). A validator is slashed at most once per era, by the largest share
-//! reported for it: a second report adds only the difference. A stash slashed to nothing stops
-//! staking.
+//! reported for it: a second report adds only the difference. Its offences in the eras already
+//! elected when it was reported (it cannot leave those) count in the era of that report
+//! ([`SLASHING_SPANS`], as Polkadot's slashing spans): one that goes on misbehaving until it
+//! is gone is slashed once, by the largest share. A stash slashed to nothing stops staking.
 //!
 //! Only validators with an exposure (elected by staking) can be slashed: a genesis validator
 //! staking did not elect is chilled, not slashed.
@@ -62,6 +64,12 @@ pub static VALIDATOR_SLASH_IN_ERA: StorageMap<(EraIndex, AccountId), Perbill> =
 pub static LAST_SLASHED: StorageMap<AccountId, EraIndex> =
     StorageMap::new(super::NAME, "LastSlashed");
 
+/// Each reported validator's slashing span: the era its slash is measured on, and the last
+/// era already elected when it was reported. Its offences in the eras after the first up to
+/// the second are slashed on the first.
+pub static SLASHING_SPANS: StorageMap<AccountId, (EraIndex, EraIndex)> =
+    StorageMap::new(super::NAME, "SlashingSpans");
+
 /// Reports that `validator` committed an offence worth `fraction` of its stake in the active
 /// era: chills it and defers the slash.
 pub fn report<E: Events>(
@@ -105,7 +113,12 @@ pub fn report_in<E: Events>(
         return Ok(());
     };
     let active = super::ACTIVE_ERA.get_or_default(&mut ctx.state)?.index;
-    let era = offence_era.min(active);
+    let era = match SLASHING_SPANS.get(&mut ctx.state, validator)? {
+        Some((slashed, until)) if offence_era > slashed && offence_era <= until => slashed,
+        _ => offence_era.min(active),
+    };
+    let planned = super::CURRENT_ERA.get_or_default(&mut ctx.state)?;
+    SLASHING_SPANS.insert(&mut ctx.state, validator, &(era, planned.max(era)));
     let fraction = Perbill(fraction.0.min(PERBILL_ONE));
     let key = (era, *validator);
     let before = VALIDATOR_SLASH_IN_ERA
