@@ -184,6 +184,11 @@ pub fn unix_time_ms() -> u64 {
 /// more transactions (well within the host's deadline for a runtime call).
 const UNHURRIED_BUILD: Duration = Duration::from_secs(6);
 
+/// Equivocation reports waiting for a block this node authors: the oldest go first once as
+/// many wait (an equivocating byzantine third of 1,000 validators makes more, but each is
+/// seen by every validator, and any one of them gets it included).
+pub const MAX_PENDING_REPORTS: usize = 256;
+
 /// Where the reverted blocks are kept.
 const REVERTED_KEY: &[u8] = b"reverted-blocks";
 /// Reverted blocks remembered (each is a concluded dispute, so a handful per session).
@@ -202,6 +207,9 @@ pub struct Client {
     reverts: u64,
     /// Extrinsics of blocks that left the best chain, for the pool to take back.
     retracted: Vec<OpaqueExtrinsic>,
+    /// Equivocation reports (unsigned) this node offers in the blocks it authors, oldest
+    /// first, until one is included or refused.
+    reports: std::collections::VecDeque<OpaqueExtrinsic>,
     /// Runtime versions by code hash: asking the runtime is a Wasm call, and the RPC asks
     /// for every new best block's.
     versions: std::sync::Mutex<lru::LruCache<Hash, VersionInfo>>,
@@ -331,6 +339,7 @@ impl Client {
             approval,
             reverts: 0,
             retracted: Vec::new(),
+            reports: std::collections::VecDeque::new(),
             versions: std::sync::Mutex::new(lru::LruCache::new(
                 std::num::NonZeroUsize::new(VERSIONS_KEPT).unwrap_or(std::num::NonZeroUsize::MIN),
             )),
@@ -701,7 +710,16 @@ impl Client {
                 tracing::error!(%err, "the code a substitute replaces was not read");
             }
         }
-        self.engine.insert(checked.clone());
+        for output in self.engine.insert(checked.clone()) {
+            if let authorship::Output::ReportEquivocation(equivocation) = output {
+                tracing::warn!(
+                    author = %equivocation.offender,
+                    slot = equivocation.slot,
+                    "an authority sealed two blocks for one slot: reporting it"
+                );
+                self.report(crate::offences::authorship_report(*equivocation));
+            }
+        }
         self.retracted.extend(retracted);
         // The block is imported whatever follows: a failure here is logged, not returned.
         let reverting = self
@@ -780,6 +798,23 @@ impl Client {
             }
         }
         Ok(extrinsics)
+    }
+
+    /// Queues an equivocation report (an unsigned extrinsic) for the blocks this node
+    /// authors, where it stays until included or refused.
+    pub fn report(&mut self, report: OpaqueExtrinsic) {
+        if self.reports.contains(&report) {
+            return;
+        }
+        if self.reports.len() >= MAX_PENDING_REPORTS {
+            self.reports.pop_front();
+        }
+        self.reports.push_back(report);
+    }
+
+    /// The equivocation reports waiting for a block this node authors.
+    pub fn pending_reports(&self) -> usize {
+        self.reports.len()
     }
 
     /// Takes the extrinsics of blocks that left the best chain in a reorg: resubmitted, no
@@ -903,11 +938,28 @@ impl Client {
             .store
             .header(&claim.parent)?
             .ok_or(StoreError::MissingBlock(claim.parent))?;
-        // The inherents first (one that fails is left out), then the pool in order.
+        // The inherents first (one that fails is left out), then the equivocation reports
+        // (likewise), then the pool in order.
         // At most `MAX_BUILD_INPUT` bytes, the inherents always: a transaction that does not
         // fit in what is left waits for a later block, and those behind it still get their
         // turn. Transactions waiting for a missing nonce are not offered.
+        let inherent_count = inherents.len();
+        let mut inherents = inherents;
         let mut left = MAX_BUILD_INPUT.saturating_sub(inherents.iter().map(|xt| xt.0.len()).sum());
+        let reports: Vec<OpaqueExtrinsic> = self
+            .reports
+            .iter()
+            .filter(|xt| {
+                let fits = xt.0.len() <= left;
+                if fits {
+                    left = left.saturating_sub(xt.0.len());
+                }
+                fits
+            })
+            .cloned()
+            .collect();
+        let offered_reports = inherent_count..inherent_count.saturating_add(reports.len());
+        inherents.extend(reports);
         let pooled = pool.ordered().into_iter().filter(|(hash, xt)| {
             let fits = !pool.is_waiting(hash) && xt.0.len() <= left;
             if fits {
@@ -915,7 +967,7 @@ impl Client {
             }
             fits
         });
-        let inherent_count = inherents.len();
+        let unpooled = inherents.len();
         let (mut hashes, extrinsics): (Vec<Option<Hash>>, Vec<OpaqueExtrinsic>) = inherents
             .into_iter()
             .map(|xt| (None, xt))
@@ -941,6 +993,7 @@ impl Client {
             )
         };
         let mut failed = Vec::new();
+        let mut refused_reports = Vec::new();
         let mut built = match build(&request) {
             Ok(built) => built,
             // The runtime failed on something the pool offered (it should refuse a bad
@@ -949,6 +1002,8 @@ impl Client {
             // it would fail every later block of this author too.
             Err(err) if !err.is_local() && request.extrinsics.len() > inherent_count => {
                 tracing::warn!(%err, "the runtime failed building with the pool: inherents only");
+                // The reports offered with the pool are dropped with it, for the same reason.
+                refused_reports.extend(request.extrinsics.drain(inherent_count..unpooled));
                 request.extrinsics.truncate(inherent_count);
                 let reason = format!("the runtime failed building a block with it: {err}");
                 for hash in hashes.drain(inherent_count..).flatten() {
@@ -959,11 +1014,21 @@ impl Client {
             }
             Err(err) => return Err(err.into()),
         };
+        self.reports.retain(|xt| !refused_reports.contains(xt));
         let mut dropped = failed;
         let mut left_out = HashSet::new();
+        let mut waiting_reports = Vec::new();
         for (index, reason) in &built.rejected {
             left_out.insert(*index);
             match hashes.get(*index) {
+                // A report refused is false, known or too old; one that did not fit waits.
+                Some(None) if offered_reports.contains(index) => {
+                    if reason.is_block_full() {
+                        waiting_reports.extend(request.extrinsics.get(*index).cloned());
+                    } else {
+                        tracing::info!(%reason, "equivocation report refused");
+                    }
+                }
                 Some(None) => tracing::warn!(%reason, "inherent left out of the block"),
                 // Waits for the next block's weight, or for an earlier nonce.
                 Some(Some(_))
@@ -995,6 +1060,17 @@ impl Client {
         for hash in &included {
             pool.remove(hash);
         }
+        // The reports the runtime tried are settled (included, or refused for good), but for
+        // those that did not fit.
+        let tried = offered_reports.start..offered_reports.end.min(built.tried);
+        let settled: Vec<&OpaqueExtrinsic> = request
+            .extrinsics
+            .get(tried)
+            .unwrap_or_default()
+            .iter()
+            .filter(|xt| !waiting_reports.contains(*xt))
+            .collect();
+        self.reports.retain(|xt| !settled.contains(&xt));
         let pruned = self.prune_pool(pool);
         dropped.extend(
             pruned

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use tessera_consensus::codec::decode_bounded;
 use tessera_consensus::finality::{
     AuthoritySet, AuthoritySetError, FinalityConfig, FinalityEngine, FinalityMessage, Input,
-    Justification, Output, SignedVote, Target, VotingRule, MAX_MESSAGE_BYTES,
+    Justification, Output, SignedVote, Target, Vote, VotingRule, MAX_MESSAGE_BYTES,
 };
 use tessera_consensus::{AuthorityKey, BlockTree, PeerId as EnginePeer};
 use tessera_runtime::consensus::ScheduledChange;
@@ -89,6 +89,8 @@ pub struct FinalityService {
     unstored_set: Option<(AuthoritySet, Hash)>,
     /// Keystore keys handed to the engine so far.
     keys_taken: usize,
+    /// Hostile behaviours (tests only).
+    malus: crate::malus::Malus,
 }
 
 /// Votes never go past a relay block that backed a candidate which, as of the block voted
@@ -351,6 +353,7 @@ impl FinalityService {
             unstored: None,
             unstored_set: None,
             keys_taken,
+            malus: crate::malus::Malus::default(),
         })
     }
 
@@ -470,6 +473,11 @@ impl FinalityService {
                         tracing::error!(%err, "cannot record the voter's round; vote withheld");
                         continue;
                     }
+                    if self.malus.double_vote {
+                        if let Some(second) = self.second_vote(&message) {
+                            queue.push_back(Output::Broadcast(second));
+                        }
+                    }
                     if self
                         .network
                         .publish(Topic::Finality, message.encode())
@@ -498,8 +506,10 @@ impl FinalityService {
                     tracing::warn!(
                         voter = %equivocation.second.id,
                         round = equivocation.second.round,
-                        "finality voter equivocated"
+                        "a finality voter signed two votes in one round: reporting it"
                     );
+                    let report = crate::offences::finality_report(&equivocation);
+                    self.shared.client().report(report);
                 }
                 Output::NewAuthoritySet { set, enacted_at } => {
                     tracing::info!(
@@ -530,6 +540,34 @@ impl FinalityService {
             .finality_round
             .set(self.engine.round() as i64);
         outcome
+    }
+
+    /// With the hostile behaviours of `malus` (tests only).
+    pub fn with_malus(mut self, malus: crate::malus::Malus) -> Self {
+        self.malus = malus;
+        self
+    }
+
+    /// With the double-vote malus: the same vote as `message` (one of this node's prevotes or
+    /// precommits, signed as it leaves) for the last finalized block instead, once per vote.
+    fn second_vote(&self, message: &FinalityMessage) -> Option<FinalityMessage> {
+        let FinalityMessage::Vote(vote) = message else {
+            return None;
+        };
+        let phase = vote.vote.phase()?;
+        let finalized = self.engine.finalized();
+        if vote.vote.target() == finalized {
+            return None;
+        }
+        let key = self.engine.key_of(&vote.id)?;
+        let second = Vote::of_phase(phase, finalized);
+        tracing::warn!(round = vote.round, "malus: voting twice");
+        Some(FinalityMessage::Vote(SignedVote::sign(
+            key,
+            second,
+            vote.round,
+            vote.set_id,
+        )))
     }
 
     /// Hands the engine the keystore's keys it does not have yet (session keys made by

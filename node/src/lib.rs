@@ -39,6 +39,7 @@ pub mod keystore;
 pub mod malus;
 pub mod metrics;
 pub mod network;
+pub mod offences;
 pub mod parachains;
 pub mod pool;
 pub mod rpc;

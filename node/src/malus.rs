@@ -18,6 +18,9 @@ pub enum Behaviour {
     DisputeValid,
     /// Never answers a request for an availability chunk.
     WithholdChunks,
+    /// Signs a second prevote and precommit in every round it votes in, for its last
+    /// finalized block: a finality equivocation every voter sees.
+    DoubleVote,
 }
 
 /// The hostile behaviours of a validator; none for an honest one.
@@ -31,6 +34,8 @@ pub struct Malus {
     pub dispute_valid: bool,
     /// [`Behaviour::WithholdChunks`].
     pub withhold_chunks: bool,
+    /// [`Behaviour::DoubleVote`].
+    pub double_vote: bool,
 }
 
 /// The byte a garbage-backing validator appends to a candidate's head.
@@ -45,6 +50,7 @@ impl Malus {
             approve_blindly: has(Behaviour::ApproveBlindly),
             dispute_valid: has(Behaviour::DisputeValid),
             withhold_chunks: has(Behaviour::WithholdChunks),
+            double_vote: has(Behaviour::DoubleVote),
         }
     }
 
@@ -83,6 +89,7 @@ impl fmt::Display for Malus {
             (self.approve_blindly, "approve-blindly"),
             (self.dispute_valid, "dispute-valid"),
             (self.withhold_chunks, "withhold-chunks"),
+            (self.double_vote, "double-vote"),
         ];
         let on: Vec<&str> = named
             .iter()

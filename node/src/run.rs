@@ -147,9 +147,10 @@ impl Node {
         let should_have_peers = !network.bootnodes.is_empty();
         let (handle, events) = network::start(network)?;
         let sync = ChainSync::new(shared.clone(), handle.clone());
-        let finality = FinalityService::new(shared.clone(), handle.clone(), key.clone())?;
-        let validation = Arc::new(ValidationHost::new(ValidationLimits::default())?);
         let malus = authoring.as_ref().map(|a| a.malus).unwrap_or_default();
+        let finality =
+            FinalityService::new(shared.clone(), handle.clone(), key.clone())?.with_malus(malus);
+        let validation = Arc::new(ValidationHost::new(ValidationLimits::default())?);
         let parachains =
             ParachainService::new(shared.clone(), handle.clone(), key, validation, malus);
         shared.set_network_status(NetworkStatus {

@@ -282,6 +282,11 @@ impl FinalityEngine {
         out
     }
 
+    /// The key with public key `public`, if this node votes with it.
+    pub fn key_of(&self, public: &AccountId) -> Option<&AuthorityKey> {
+        self.keys.iter().find(|key| key.public() == *public)
+    }
+
     /// Adds a key to vote with in the sets that list it (a session key made later).
     pub fn add_key(&mut self, key: AuthorityKey) {
         if !self.keys.iter().any(|k| k.public() == key.public()) {

@@ -228,6 +228,13 @@ impl Member {
         }
     }
 
+    /// Restarts it with `extra` arguments added to those it had (after a [`Member::kill`]).
+    #[allow(dead_code)]
+    pub(crate) fn restart_with(&mut self, extra: &[&str]) {
+        self.args.extend(extra.iter().map(|arg| arg.to_string()));
+        self.restart();
+    }
+
     /// SIGKILL.
     pub(crate) fn kill(&mut self) {
         self.process = None;

@@ -3,6 +3,8 @@
 //! authorship key, backs a para's candidates, signs availability bitfields and approves with
 //! its para validator key, and votes with its finality key; finality follows three set changes
 //! (the newcomer in and a genesis validator out, then root shrinking and growing the set).
+//! Then the newcomer turns hostile and votes twice in every round: the others report it, it is
+//! slashed with its nominator and gone at the next era, and finality follows that change too.
 
 use crate::process::{finalized_number, header_of, print_logs, request, Member};
 use crate::processes::{finalized_header, wait_finalized, watched};
@@ -29,6 +31,10 @@ use tessera_runtime::parachain::ParaGenesis;
 use tessera_runtime::{AccountId, Header};
 
 const WAIT: Duration = Duration::from_secs(90);
+/// What Eve bonds: more than any genesis validator.
+const EVE_BOND: u128 = 400_000 * UNIT;
+/// What Ferdie bonds and nominates Eve with.
+const NOMINATED: u128 = 100_000 * UNIT;
 
 /// A storage value of the node at `port`, decoded.
 async fn storage<T: Decode>(port: u16, key: Vec<u8>) -> Option<T> {
@@ -158,6 +164,8 @@ async fn a_new_validator_joins_with_its_session_keys_and_finality_follows_three_
     let staking_spec = spec.genesis.staking.as_mut().unwrap();
     staking_spec.sessions_per_era = 1;
     staking_spec.validator_count = 4;
+    // Slashes land an era after the one after the offence.
+    staking_spec.slash_defer_duration = 1;
     let spec_path = dir.path().join("spec.json");
     std::fs::write(&spec_path, spec.to_json()).unwrap();
     let genesis = spec.build_genesis().unwrap().header.hash();
@@ -215,7 +223,7 @@ async fn a_new_validator_joins_with_its_session_keys_and_finality_follows_three_
     let eve = Pair::dev("Eve");
     let calls = [
         Call::Staking(staking::Call::Bond {
-            value: 400_000 * UNIT,
+            value: EVE_BOND,
             payee: RewardDestination::Stash,
         }),
         Call::Session(session::Call::SetKeys {
@@ -232,6 +240,27 @@ async fn a_new_validator_joins_with_its_session_keys_and_finality_follows_three_
     for (nonce, call) in calls.into_iter().enumerate() {
         let xt = sign(
             &eve,
+            call,
+            nonce as u64,
+            genesis,
+            &finalized_header(alice).await,
+        );
+        watched(alice, &xt, "inBlock").await;
+    }
+    // Ferdie nominates her.
+    let ferdie = Pair::dev("Ferdie");
+    let calls = [
+        Call::Staking(staking::Call::Bond {
+            value: NOMINATED,
+            payee: RewardDestination::Stash,
+        }),
+        Call::Staking(staking::Call::Nominate {
+            targets: vec![id("Eve").into()],
+        }),
+    ];
+    for (nonce, call) in calls.into_iter().enumerate() {
+        let xt = sign(
+            &ferdie,
             call,
             nonce as u64,
             genesis,
@@ -354,4 +383,47 @@ async fn a_new_validator_joins_with_its_session_keys_and_finality_follows_three_
             node.rpc
         );
     }
+
+    // Eve turns hostile: restarted to sign a second prevote and precommit in every round.
+    // Every other voter sees both and reports it, unsigned, in the next block it authors; the
+    // chain slashes her (one of four: (3/4)² of her stake) and chills her.
+    nodes[4].kill();
+    nodes[4].restart_with(&["--malus", "double-vote"]);
+    let ledger = |who: AccountId| async move {
+        storage::<staking::StakingLedger>(alice, staking::LEDGER.key(&who))
+            .await
+            .unwrap()
+    };
+    let reported = tokio::time::timeout(WAIT, async {
+        while storage::<u32>(alice, staking::slashing::LAST_SLASHED.key(&id("Eve")))
+            .await
+            .is_none()
+        {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await;
+    if reported.is_err() {
+        print_logs(dir.path());
+        panic!("Eve's double votes were never reported");
+    }
+    // Gone at the next era, which Dave takes; finality follows that change too.
+    let without_eve = [id("Alice"), id("Bob"), id("Charlie"), id("Dave")];
+    wait_validators(alice, &without_eve, dir.path()).await;
+    let gone_at = crate::process::best_number(alice).await;
+    wait_finalized(alice, gone_at + 2, dir.path()).await;
+    // A slash era later, she and Ferdie lose the same share of what they had at stake.
+    let slashed = tokio::time::timeout(WAIT, async {
+        while ledger(id("Eve")).await.total == EVE_BOND {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await;
+    if slashed.is_err() {
+        print_logs(dir.path());
+        panic!("Eve was never slashed");
+    }
+    let kept = |stake: u128| stake - stake / 10_000 * 5_625;
+    assert_eq!(ledger(id("Eve")).await.total, kept(EVE_BOND));
+    assert_eq!(ledger(id("Ferdie")).await.total, kept(NOMINATED));
 }
