@@ -710,6 +710,13 @@ impl Client {
                 tracing::error!(%err, "the code a substitute replaces was not read");
             }
         }
+        // Reports in the blocks that left the best chain are offered again: the engines
+        // report an equivocation once.
+        let (reports, retracted): (Vec<OpaqueExtrinsic>, Vec<OpaqueExtrinsic>) =
+            retracted.into_iter().partition(crate::offences::is_report);
+        for report in reports {
+            self.report(report);
+        }
         for output in self.engine.insert(checked.clone()) {
             if let authorship::Output::ReportEquivocation(equivocation) = output {
                 tracing::warn!(
@@ -997,20 +1004,28 @@ impl Client {
         let mut built = match build(&request) {
             Ok(built) => built,
             // The runtime failed on something the pool offered (it should refuse a bad
-            // transaction, not fail on it): the chain goes on with the inherents alone.
-            // Those offered are dropped, as one of them cannot be told from the rest: kept,
-            // it would fail every later block of this author too.
+            // transaction, not fail on it): the chain goes on with the inherents and reports
+            // alone, and with the inherents alone if it fails again. What was offered is
+            // dropped, as one of them cannot be told from the rest: kept, it would fail every
+            // later block of this author too.
             Err(err) if !err.is_local() && request.extrinsics.len() > inherent_count => {
-                tracing::warn!(%err, "the runtime failed building with the pool: inherents only");
-                // The reports offered with the pool are dropped with it, for the same reason.
-                refused_reports.extend(request.extrinsics.drain(inherent_count..unpooled));
-                request.extrinsics.truncate(inherent_count);
+                tracing::warn!(%err, "the runtime failed building with the pool: without it");
+                request.extrinsics.truncate(unpooled);
                 let reason = format!("the runtime failed building a block with it: {err}");
-                for hash in hashes.drain(inherent_count..).flatten() {
+                for hash in hashes.drain(unpooled..).flatten() {
                     pool.remove(&hash);
                     failed.push((hash, reason.clone()));
                 }
-                build(&request)?
+                match build(&request) {
+                    Ok(built) => built,
+                    Err(err) if !err.is_local() && unpooled > inherent_count => {
+                        tracing::warn!(%err, "the runtime failed building with reports: inherents only");
+                        refused_reports.extend(request.extrinsics.drain(inherent_count..));
+                        hashes.truncate(inherent_count);
+                        build(&request)?
+                    }
+                    Err(err) => return Err(err.into()),
+                }
             }
             Err(err) => return Err(err.into()),
         };

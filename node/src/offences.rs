@@ -8,6 +8,7 @@
 use tessera_consensus::authorship::AuthorEquivocation;
 use tessera_consensus::finality::VoteEquivocation;
 use tessera_relay_chain::{babe, grandpa, Call};
+use tessera_runtime::dispatch::Dispatch;
 use tessera_runtime::extrinsic::Extrinsic;
 use tessera_runtime::OpaqueExtrinsic;
 
@@ -37,6 +38,12 @@ pub fn finality_report(equivocation: &VoteEquivocation) -> OpaqueExtrinsic {
     unsigned(Call::Grandpa(grandpa::Call::ReportEquivocationUnsigned {
         equivocation_proof: Box::new(proof),
     }))
+}
+
+/// Whether `xt` is an unsigned equivocation report.
+pub fn is_report(xt: &OpaqueExtrinsic) -> bool {
+    Extrinsic::<Call>::decode_exact(&xt.0)
+        .is_ok_and(|xt| xt.signature.is_none() && xt.call.is_report())
 }
 
 fn unsigned(call: Call) -> OpaqueExtrinsic {

@@ -60,9 +60,9 @@ tessera_runtime::module_error! {
         InvalidKeyOwnershipProof,
         /// The votes do not prove that the offender signed two in one round and phase.
         InvalidEquivocationProof,
-        /// The offence was reported already.
+        /// The offender was reported already (for this session's slots or this set's rounds).
         DuplicateOffenceReport,
-        /// The session holds as many offences as it may.
+        /// As many offenders are reported as the session or set may hold.
         TooManyReports,
     }
 }
@@ -76,15 +76,12 @@ impl From<Refusal> for Error {
     }
 }
 
-/// Weight of a report: two signatures verified, a few reads, a slash reported.
-pub const REPORT_WEIGHT: Weight = 400_000_000;
-
 impl<E> Dispatch<E> for Call
 where
     E: From<crate::offences::Event> + crate::staking::Events,
 {
     fn weight(&self) -> Weight {
-        REPORT_WEIGHT
+        crate::offences::REPORT_WEIGHT
     }
 
     fn dispatch(self, ctx: &mut Context<'_, E>, origin: Origin) -> CallResult {

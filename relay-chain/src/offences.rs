@@ -14,17 +14,19 @@
 //! - disabled for the rest of the current session if it is one of its validators (it then
 //!   neither authors nor does parachain work), up to [`crate::disputes::max_disabled`].
 //!
-//! An offence (offender and slot or round) is taken once: a second report of it is refused,
-//! so no block carries one twice. Offences in slots are kept as long as their session's keys;
-//! offences in rounds as long as their set's, since a set may vote through several sessions
-//! and a round's session is not in its proof. As in Polkadot, a round's offence is judged in
-//! the latest session of its set (and slashed in that session's era).
+//! An offender is taken once per session (for its slots) and once per finality set (for its
+//! rounds): a second report is refused, so no block carries one twice, and what is kept is
+//! bounded by the validators. Its slash is the largest of the era anyway
+//! ([`crate::staking::slashing`]). Offences in slots are kept as long as their session's
+//! keys; offences in rounds as long as their set's, since a set may vote through several
+//! sessions and a round's session is not in its proof. As in Polkadot, a round's offence is
+//! judged in the latest session of its set (and slashed in that session's era).
 
 use crate::prelude::*;
 
 use crate::staking::{Perbill, PERBILL_ONE};
 use parity_scale_codec::{Decode, Encode};
-use tessera_runtime::dispatch::{CallError, CallResult, Context};
+use tessera_runtime::dispatch::{CallError, CallResult, Context, Weight};
 use tessera_runtime::state::State;
 use tessera_runtime::storage::StorageMap;
 use tessera_runtime::AccountId;
@@ -32,9 +34,15 @@ use tessera_runtime::AccountId;
 /// The module's name, the prefix of its storage keys.
 pub const NAME: &str = "Offences";
 
-/// Most offences kept for one session's slots or one set's rounds: a byzantine third of 1,000
-/// validators, each offending in a few of them.
-pub const MAX_REPORTS_PER_SESSION: usize = 1_000;
+/// Most offenders kept for one session's slots or one set's rounds: as many as validators.
+pub const MAX_REPORTS_PER_SCOPE: usize = crate::staking::MAX_VALIDATOR_COUNT as usize;
+
+/// Weight of a report: two signatures verified, a few reads and writes.
+pub const REPORT_WEIGHT: Weight = 400_000_000;
+/// Weight per validator of the offence's session (its keys read, its offenders scanned).
+pub const WEIGHT_PER_VALIDATOR: Weight = 2_000_000;
+/// Weight per offender of the slot or round whose slash is reported again.
+pub const WEIGHT_PER_OFFENDER: Weight = 150_000_000;
 
 /// When an equivocation was committed: the unit in which one honest validator signs once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
@@ -111,9 +119,9 @@ pub enum Event {
 /// Why a report is refused here (each reporting module names it with its own error).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Refusal {
-    /// The offence was taken already.
+    /// The offender was taken already for the session's slots or the set's rounds.
     Duplicate,
-    /// The session or set holds [`MAX_REPORTS_PER_SESSION`] already.
+    /// The session or set holds [`MAX_REPORTS_PER_SCOPE`] already.
     TooMany,
 }
 
@@ -132,7 +140,7 @@ pub fn slash_fraction(offenders: usize, validators: usize) -> Perbill {
 
 /// Takes the offence of `offender` (a stash) at `time_slot` in session `session`, which had
 /// `validators` validators: slashes, chills and disables it as the module docs say. Refused
-/// (as `R`) if it was taken already or the session holds as many as it may.
+/// (as `R`) if the offender was taken already for the session's slots or the set's rounds.
 pub fn report_equivocation<E, R>(
     ctx: &mut Context<'_, E>,
     session: u32,
@@ -144,19 +152,19 @@ where
     E: From<Event> + crate::staking::Events,
     R: From<Refusal> + Into<CallError>,
 {
+    ctx.consume_weight(WEIGHT_PER_VALIDATOR.saturating_mul(validators as Weight));
     let scope = time_slot.scope(session);
     let mut reports = REPORTS.get_or_default(&mut ctx.state, &scope)?;
-    let report = Reported {
-        time_slot,
-        offender,
-    };
-    if reports.contains(&report) {
+    if reports.iter().any(|r| r.offender == offender) {
         return Err(R::from(Refusal::Duplicate).into());
     }
-    if reports.len() >= MAX_REPORTS_PER_SESSION {
+    if reports.len() >= MAX_REPORTS_PER_SCOPE {
         return Err(R::from(Refusal::TooMany).into());
     }
-    reports.push(report);
+    reports.push(Reported {
+        time_slot,
+        offender,
+    });
     REPORTS.insert(&mut ctx.state, &scope, &reports);
     let concurrent: Vec<AccountId> = reports
         .iter()
@@ -167,6 +175,7 @@ where
     let era = crate::staking::slashing::era_of_session(&mut ctx.state, session)?;
     // Each offender of the slot or round is slashed the new share: those reported before
     // lose only the difference.
+    ctx.consume_weight(WEIGHT_PER_OFFENDER.saturating_mul(concurrent.len() as Weight));
     for stash in &concurrent {
         crate::staking::slashing::report_in(ctx, stash, fraction, era)?;
     }

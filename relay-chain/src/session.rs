@@ -395,19 +395,30 @@ fn forget_authorities(state: &mut State<'_>, session: u32) -> tessera_runtime::R
     Ok(())
 }
 
-/// The session that epoch `epoch` belonged to, with its authorities, if the chain still keeps
-/// it: the latest kept session that started at or before it.
+/// The session whose authorities could author in epoch `epoch`, with them, if the chain still
+/// keeps it: the one that started in it, or, for an epoch no block of this chain started (a
+/// fork's blocks in it claim with the authorities announced before it, as the authorship
+/// engine does), the first that started after it.
 pub fn session_of_epoch(
     state: &mut State<'_>,
     epoch: u64,
 ) -> tessera_runtime::Result<Option<(u32, SessionAuthorities)>> {
     let current = CURRENT_INDEX.get_or_default(state)?;
-    for session in (current.saturating_sub(DISPUTE_PERIOD)..=current).rev() {
-        if let Some(authorities) = SESSION_AUTHORITIES.get(state, &session)? {
-            if authorities.first_epoch <= epoch {
-                return Ok(Some((session, authorities)));
-            }
+    let mut before: Option<u64> = None;
+    for session in current.saturating_sub(DISPUTE_PERIOD)..=current {
+        let Some(authorities) = SESSION_AUTHORITIES.get(state, &session)? else {
+            before = None;
+            continue;
+        };
+        if authorities.first_epoch >= epoch {
+            // A skipped epoch: unless the session before is kept and started earlier, it may
+            // be that one's, whose keys are gone.
+            let known = authorities.first_epoch == epoch
+                || session == 0
+                || before.is_some_and(|first| first < epoch);
+            return Ok(known.then_some((session, authorities)));
         }
+        before = Some(authorities.first_epoch);
     }
     Ok(None)
 }

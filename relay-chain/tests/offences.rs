@@ -570,3 +570,39 @@ fn two_headers_for_one_slot_are_judged_against_the_keys_of_the_slots_session() {
         report_refused(babe::Error::InvalidKeyOwnershipProof)
     );
 }
+
+#[test]
+fn an_epoch_is_judged_by_the_session_that_started_in_it_or_after_it_if_skipped() {
+    let relay = Relay::from_spec(&spec(4));
+    let mut state = relay.state();
+    // Sessions 0 to 3 started in epochs 0, 1, 3 and 4: no block of this chain started epoch
+    // 2, so a fork's blocks in it claimed with the keys announced for the next session.
+    for (session, first_epoch) in [(0u32, 0u64), (1, 1), (2, 3), (3, 4)] {
+        let authorities = session::SessionAuthorities {
+            first_epoch,
+            ..Default::default()
+        };
+        session::SESSION_AUTHORITIES.insert(&mut state, &session, &authorities);
+    }
+    session::CURRENT_INDEX.put(&mut state, &3);
+    let sessions = |state: &mut tessera_runtime::state::State<'_>| -> Vec<Option<u32>> {
+        (0..6)
+            .map(|epoch| {
+                session::session_of_epoch(state, epoch)
+                    .unwrap()
+                    .map(|(session, _)| session)
+            })
+            .collect()
+    };
+    assert_eq!(
+        sessions(&mut state),
+        [Some(0), Some(1), Some(2), Some(2), Some(3), None]
+    );
+    // Session 1's keys gone: its epoch is unknown, and so is the one after it (session 1 may
+    // have started in it).
+    session::SESSION_AUTHORITIES.remove(&mut state, &1);
+    assert_eq!(
+        sessions(&mut state),
+        [Some(0), None, None, Some(2), Some(3), None]
+    );
+}

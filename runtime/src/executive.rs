@@ -428,7 +428,7 @@ impl<'a, R: Runtime> Executive<'a, R> {
             .into());
         }
         if extrinsic.signature.is_none() {
-            return self.apply_unsigned(extrinsic.call).map(Ok);
+            return self.apply_unsigned(extrinsic.call, len).map(Ok);
         }
         let Checked {
             signer,
@@ -501,11 +501,24 @@ impl<'a, R: Runtime> Executive<'a, R> {
     }
 
     /// Dispatches an unsigned inherent or offence report; it must succeed, or nothing changes
-    /// and it is invalid.
-    fn apply_unsigned(&mut self, call: R::Call) -> Result<(), ApplyError> {
+    /// and it is invalid. A report counts in the block's length, as a transaction does.
+    fn apply_unsigned(&mut self, call: R::Call, len: usize) -> Result<(), ApplyError> {
         let inherent = call.is_inherent();
         if !inherent && !call.is_report() {
             return Err(InvalidTransaction::Unsigned.into());
+        }
+        let length = if inherent {
+            0
+        } else {
+            u32::try_from(len).unwrap_or(u32::MAX)
+        };
+        let length_left = R::CONFIG.max_block_length.saturating_sub(self.length);
+        if length > length_left {
+            return Err(InvalidTransaction::ExhaustsLength {
+                len: length,
+                left: length_left,
+            }
+            .into());
         }
         let weight = call.weight();
         let left = R::CONFIG.max_block_weight.saturating_sub(self.weight);
@@ -543,6 +556,7 @@ impl<'a, R: Runtime> Executive<'a, R> {
             Err(CallError::State(err)) => return Err(err.into()),
         }
         self.weight = self.weight.saturating_add(weight);
+        self.length = self.length.saturating_add(length);
         self.applied = self.applied.saturating_add(1);
         Ok(())
     }

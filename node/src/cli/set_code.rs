@@ -91,13 +91,20 @@ async fn set_code(args: SetCodeArgs) -> anyhow::Result<()> {
     };
 
     // What the runtime checks without running the blob, checked here first: a refusal says why
-    // before a fee is paid. (The relay's runtime also instantiates a relay runtime.)
-    if code.len() > max_size {
-        bail!(
-            "{} is {} bytes; {what} takes at most {max_size}",
+    // before a fee is paid. (The relay's runtime also instantiates a relay runtime.) What kind
+    // of blob it is comes before its size, which says less about a wrong file (a relay
+    // runtime offered to a para is larger than a para takes), unless it is too large for
+    // either.
+    let too_large = |max: usize| {
+        anyhow!(
+            "{} is {} bytes; {what} takes at most {max}",
             args.wasm.display(),
             code.len()
-        );
+        )
+    };
+    let largest = system::MAX_RUNTIME_CODE_SIZE.max(MAX_UPGRADE_CODE_SIZE);
+    if code.len() > largest {
+        return Err(too_large(max_size));
     }
     let offered = check_code(&code, kind).map_err(|err| {
         anyhow!(
@@ -105,6 +112,9 @@ async fn set_code(args: SetCodeArgs) -> anyhow::Result<()> {
             args.wasm.display()
         )
     })?;
+    if code.len() > max_size {
+        return Err(too_large(max_size));
+    }
     let running = chain.runtime_version(None).await?;
     if offered.spec_name != running.spec_name {
         bail!(

@@ -36,8 +36,10 @@ use tessera_runtime::modules::balances;
 use tessera_runtime::storage::StorageMap;
 use tessera_runtime::{AccountId, Balance};
 
-/// Most slashes waiting for one era (each names one offender of one era).
-pub const MAX_UNAPPLIED_PER_ERA: usize = 1_000;
+/// Most slashes waiting for one era: one per offender and offence era, so the most
+/// validators times the eras whose slashes can land in one (the deferred one's, and those of
+/// the dispute period's sessions reported late).
+pub const MAX_UNAPPLIED_PER_ERA: usize = 8_000;
 
 /// A slash waiting for its era (FRAME's `UnappliedSlash`, with the exposure read when it is
 /// applied rather than copied now).
@@ -113,12 +115,11 @@ pub fn report_in<E: Events>(
         return Ok(());
     };
     let active = super::ACTIVE_ERA.get_or_default(&mut ctx.state)?.index;
-    let era = match SLASHING_SPANS.get(&mut ctx.state, validator)? {
-        Some((slashed, until)) if offence_era > slashed && offence_era <= until => slashed,
+    let span = SLASHING_SPANS.get(&mut ctx.state, validator)?;
+    let era = match span {
+        Some((start, end)) if (start..=end).contains(&offence_era) => start,
         _ => offence_era.min(active),
     };
-    let planned = super::CURRENT_ERA.get_or_default(&mut ctx.state)?;
-    SLASHING_SPANS.insert(&mut ctx.state, validator, &(era, planned.max(era)));
     let fraction = Perbill(fraction.0.min(PERBILL_ONE));
     let key = (era, *validator);
     let before = VALIDATOR_SLASH_IN_ERA
@@ -126,8 +127,17 @@ pub fn report_in<E: Events>(
         .unwrap_or_default();
     super::chill(ctx, validator)?;
     LAST_SLASHED.insert(&mut ctx.state, validator, &era);
-    if fraction <= before || ERAS_STAKERS_OVERVIEW.get(&mut ctx.state, &key)?.is_none() {
-        // Slashed as much already, or not at stake in this era: chilled only.
+    if ERAS_STAKERS_OVERVIEW.get(&mut ctx.state, &key)?.is_none() {
+        // Not at stake in this era: chilled only.
+        return Ok(());
+    }
+    // A later offence than the span's starts one: it lasts to the last era elected by now.
+    if span.is_none_or(|(start, _)| era > start) {
+        let planned = super::CURRENT_ERA.get_or_default(&mut ctx.state)?;
+        SLASHING_SPANS.insert(&mut ctx.state, validator, &(era, planned.max(era)));
+    }
+    if fraction <= before {
+        // Slashed as much already.
         return Ok(());
     }
     VALIDATOR_SLASH_IN_ERA.insert(&mut ctx.state, &key, &fraction);
@@ -136,14 +146,21 @@ pub fn report_in<E: Events>(
         .saturating_add(1)
         .max(active.saturating_add(1));
     let mut waiting = UNAPPLIED_SLASHES.get_or_default(&mut ctx.state, &apply_at)?;
-    if waiting.len() >= MAX_UNAPPLIED_PER_ERA {
-        return Err(error(Error::TooManySlashes));
+    let more = Perbill(fraction.0.saturating_sub(before.0));
+    // One entry per offender and era: a larger share adds to the one waiting.
+    let full = waiting.len() >= MAX_UNAPPLIED_PER_ERA;
+    match waiting
+        .iter_mut()
+        .find(|slash| slash.validator == *validator && slash.offence_era == era)
+    {
+        Some(slash) => slash.fraction = Perbill(slash.fraction.0.saturating_add(more.0)),
+        None if full => return Err(error(Error::TooManySlashes)),
+        None => waiting.push(UnappliedSlash {
+            validator: *validator,
+            offence_era: era,
+            fraction: more,
+        }),
     }
-    waiting.push(UnappliedSlash {
-        validator: *validator,
-        offence_era: era,
-        fraction: Perbill(fraction.0.saturating_sub(before.0)),
-    });
     UNAPPLIED_SLASHES.insert(&mut ctx.state, &apply_at, &waiting);
     ctx.deposit_event(Event::SlashReported {
         validator: *validator,
