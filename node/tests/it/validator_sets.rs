@@ -5,6 +5,8 @@
 //! (the newcomer in and a genesis validator out, then root shrinking and growing the set).
 //! Then the newcomer turns hostile and votes twice in every round: the others report it, it is
 //! slashed with its nominator and gone at the next era, and finality follows that change too.
+//! Last, a node started after all that syncs from genesis and enacts every change, each
+//! justified by the set before it.
 
 use crate::process::{finalized_number, header_of, print_logs, request, Member};
 use crate::processes::{finalized_header, wait_finalized, watched};
@@ -426,4 +428,11 @@ async fn a_new_validator_joins_with_its_session_keys_and_finality_follows_three_
     let kept = |stake: u128| stake - stake / 10_000 * 5_625;
     assert_eq!(ledger(id("Eve")).await.total, kept(EVE_BOND));
     assert_eq!(ledger(id("Ferdie")).await.total, kept(NOMINATED));
+
+    // A node started after all that syncs from genesis and finalizes past the four changes,
+    // enacting each set once the set before it justified the change.
+    let late = Member::start(dir.path(), "Late", &spec_path, None, &bootnodes, &[], None);
+    wait_finalized(late.rpc, gone_at + 2, dir.path()).await;
+    let enacted = late.log().matches("finality authority set changed").count();
+    assert_eq!(enacted, 4, "{}", late.log());
 }
