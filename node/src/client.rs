@@ -710,13 +710,6 @@ impl Client {
                 tracing::error!(%err, "the code a substitute replaces was not read");
             }
         }
-        // Reports in the blocks that left the best chain are offered again: the engines
-        // report an equivocation once.
-        let (reports, retracted): (Vec<OpaqueExtrinsic>, Vec<OpaqueExtrinsic>) =
-            retracted.into_iter().partition(crate::offences::is_report);
-        for report in reports {
-            self.report(report);
-        }
         for output in self.engine.insert(checked.clone()) {
             if let authorship::Output::ReportEquivocation(equivocation) = output {
                 tracing::warn!(
@@ -727,7 +720,7 @@ impl Client {
                 self.report(crate::offences::authorship_report(*equivocation));
             }
         }
-        self.retracted.extend(retracted);
+        self.retract(retracted);
         // The block is imported whatever follows: a failure here is logged, not returned.
         let reverting = self
             .concluded_invalid(&checked.header().hash())
@@ -822,6 +815,17 @@ impl Client {
     /// The equivocation reports waiting for a block this node authors.
     pub fn pending_reports(&self) -> usize {
         self.reports.len()
+    }
+
+    /// Keeps the extrinsics of blocks that left the best chain: transactions for the pool,
+    /// equivocation reports for this node's next blocks (the engines report one once).
+    fn retract(&mut self, extrinsics: Vec<OpaqueExtrinsic>) {
+        let (reports, transactions): (Vec<OpaqueExtrinsic>, Vec<OpaqueExtrinsic>) =
+            extrinsics.into_iter().partition(crate::offences::is_report);
+        for report in reports {
+            self.report(report);
+        }
+        self.retracted.extend(transactions);
     }
 
     /// Takes the extrinsics of blocks that left the best chain in a reorg: resubmitted, no
@@ -1008,7 +1012,7 @@ impl Client {
             // alone, and with the inherents alone if it fails again. What was offered is
             // dropped, as one of them cannot be told from the rest: kept, it would fail every
             // later block of this author too.
-            Err(err) if !err.is_local() && request.extrinsics.len() > inherent_count => {
+            Err(err) if !err.is_local() && request.extrinsics.len() > unpooled => {
                 tracing::warn!(%err, "the runtime failed building with the pool: without it");
                 request.extrinsics.truncate(unpooled);
                 let reason = format!("the runtime failed building a block with it: {err}");
@@ -1026,6 +1030,13 @@ impl Client {
                     }
                     Err(err) => return Err(err.into()),
                 }
+            }
+            // Nothing came from the pool: the reports go, and the inherents alone are built.
+            Err(err) if !err.is_local() && request.extrinsics.len() > inherent_count => {
+                tracing::warn!(%err, "the runtime failed building with reports: inherents only");
+                refused_reports.extend(request.extrinsics.drain(inherent_count..));
+                hashes.truncate(inherent_count);
+                build(&request)?
             }
             Err(err) => return Err(err.into()),
         };
@@ -1133,7 +1144,7 @@ impl Client {
         let meta = self
             .store
             .finalize(hash, justification, new_best.as_ref())?;
-        self.retracted.extend(retracted);
+        self.retract(retracted);
         self.engine.handle(authorship::Input::Finalized(*hash));
         Ok(Some(Finalized {
             best_changed: new_best.is_some(),
@@ -1165,7 +1176,7 @@ impl Client {
             .ok_or(StoreError::MissingBlock(best))?;
         let retracted = self.branch_extrinsics(old_best, best)?;
         self.store.set_best(&header)?;
-        self.retracted.extend(retracted);
+        self.retract(retracted);
         self.reverts = self.reverts.wrapping_add(1);
         Ok(Some(header))
     }

@@ -7,20 +7,23 @@
 //! chain keeps ([`crate::session::SESSION_AUTHORITIES`]); older ones are refused. The offender
 //! is the stash that owns the key, for good ([`crate::session::KEY_OWNER`]). Here it is:
 //! - slashed by `min((3k/n)², 1)` of its exposure in the era of that session, where `n` is the
-//!   number of the session's validators and `k` the number of them reported for the same slot
-//!   or round (Polkadot's formula for both equivocations). A later report in the same slot or
-//!   round raises the share of every offender reported there, as Polkadot's offences do;
+//!   number of the session's validators and `k` the number of them reported for the same
+//!   session's slots or set's rounds (Polkadot's formula for both equivocations, which counts
+//!   the offenders of one slot or round). A later report raises the share of every offender
+//!   reported before it there, as Polkadot's offences do;
 //! - chilled at once, so the next election leaves it out;
 //! - disabled for the rest of the current session if it is one of its validators (it then
 //!   neither authors nor does parachain work), up to [`crate::disputes::max_disabled`].
 //!
 //! An offender is taken once per session (for its slots) and once per finality set (for its
 //! rounds): a second report is refused, so no block carries one twice, and what is kept is
-//! bounded by the validators. Its slash is the largest of the era anyway
-//! ([`crate::staking::slashing`]). Offences in slots are kept as long as their session's
-//! keys; offences in rounds as long as their set's, since a set may vote through several
-//! sessions and a round's session is not in its proof. As in Polkadot, a round's offence is
-//! judged in the latest session of its set (and slashed in that session's era).
+//! bounded by the validators. That is why `k` counts a whole session's or set's offenders,
+//! not one slot's or round's: offenders who each first offended alone could otherwise lower
+//! their share in a joint attack, whose later offences would be refused as known. Offences in
+//! slots are kept as long as their session's keys; offences in rounds as long as their set's,
+//! since a set may vote through several sessions and a round's session is not in its proof.
+//! As in Polkadot, a round's offence is judged in the latest session of its set (and slashed
+//! in that session's era).
 
 use crate::prelude::*;
 
@@ -41,8 +44,9 @@ pub const MAX_REPORTS_PER_SCOPE: usize = crate::staking::MAX_VALIDATOR_COUNT as 
 pub const REPORT_WEIGHT: Weight = 400_000_000;
 /// Weight per validator of the offence's session (its keys read, its offenders scanned).
 pub const WEIGHT_PER_VALIDATOR: Weight = 2_000_000;
-/// Weight per offender of the slot or round whose slash is reported again.
-pub const WEIGHT_PER_OFFENDER: Weight = 150_000_000;
+/// Weight per offender of the session or set whose slash is reported again (its exposure,
+/// span and the waiting slashes of its era read and written).
+pub const WEIGHT_PER_OFFENDER: Weight = 500_000_000;
 
 /// When an equivocation was committed: the unit in which one honest validator signs once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
@@ -125,8 +129,7 @@ pub enum Refusal {
     TooMany,
 }
 
-/// `min((3k/n)², 1)`: the share slashed when `offenders` of `validators` equivocated in one
-/// slot or round.
+/// `min((3k/n)², 1)`: the share slashed when `offenders` of `validators` equivocated.
 pub fn slash_fraction(offenders: usize, validators: usize) -> Perbill {
     if validators == 0 {
         return Perbill(PERBILL_ONE);
@@ -166,14 +169,10 @@ where
         offender,
     });
     REPORTS.insert(&mut ctx.state, &scope, &reports);
-    let concurrent: Vec<AccountId> = reports
-        .iter()
-        .filter(|r| r.time_slot == time_slot)
-        .map(|r| r.offender)
-        .collect();
+    let concurrent: Vec<AccountId> = reports.iter().map(|r| r.offender).collect();
     let fraction = slash_fraction(concurrent.len(), validators);
     let era = crate::staking::slashing::era_of_session(&mut ctx.state, session)?;
-    // Each offender of the slot or round is slashed the new share: those reported before
+    // Each offender of the session or set is slashed the new share: those reported before
     // lose only the difference.
     ctx.consume_weight(WEIGHT_PER_OFFENDER.saturating_mul(concurrent.len() as Weight));
     for stash in &concurrent {

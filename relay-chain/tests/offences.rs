@@ -1,8 +1,8 @@
 //! Equivocation reports on real relay blocks: two finality votes in one round, or two headers
 //! sealed for one slot, reported unsigned; the offender slashed with its nominators in the era
 //! of the offence's session, chilled, disabled and left out of the next election; a share
-//! that grows with the offenders of one round; and every false, stale or repeated report
-//! refused, which leaves it out of the block.
+//! that grows with the offenders of one set's rounds; and every false, stale or repeated
+//! report refused, which leaves it out of the block.
 
 mod support;
 
@@ -215,16 +215,12 @@ fn elected(relay: &Relay, era: u32) -> Vec<AccountId> {
         .unwrap()
 }
 
-fn share(amount: Balance, fraction: Perbill) -> Balance {
-    amount / Balance::from(PERBILL_ONE) * Balance::from(fraction.0)
-}
-
 /// (3/4)² of the stake: one offender of four validators.
 const ONE_OF_FOUR: Perbill = Perbill(562_500_000);
 const ALL: Perbill = Perbill(PERBILL_ONE);
 
 #[test]
-fn the_slash_share_grows_with_the_offenders_of_one_slot_as_polkadots() {
+fn the_slash_share_grows_with_the_offenders_as_polkadots() {
     assert_eq!(offences::slash_fraction(1, 4), ONE_OF_FOUR);
     assert_eq!(offences::slash_fraction(2, 4), ALL);
     assert_eq!(offences::slash_fraction(1, 300), Perbill(100_000));
@@ -324,26 +320,39 @@ fn a_double_vote_is_slashed_with_its_nominators_and_its_voter_left_out_of_the_ne
         Err(DispatchError::BadOrigin)
     );
 
-    // Bob and then Charlie double-vote in round 8: the second report raises both to (3·2/4)²,
-    // capped at all their stake.
-    let events = relay.block(vec![double_prevote(&relay, "Bob", 8)]);
-    assert!(
-        staking_events(&events).contains(&StakingEvent::SlashReported {
-            validator: id("Bob"),
-            fraction: ONE_OF_FOUR,
-            slash_era: era,
-        })
+    // Alice is taken once for the set's rounds: another round of hers is refused too.
+    let again = double_prevote(&relay, "Alice", 10);
+    assert_eq!(
+        refused(&mut relay, again),
+        report_refused(grandpa::Error::DuplicateOffenceReport)
     );
-    let events = relay.block(vec![double_prevote(&relay, "Charlie", 8)]);
-    for name in ["Bob", "Charlie"] {
+    // Bob double-votes in round 8: two offenders of four in the set's rounds make (3·2/4)²,
+    // capped at all their stake, and Alice's share rises to it too. Charlie's offence
+    // after them finds them slashed all already.
+    let events = relay.block(vec![double_prevote(&relay, "Bob", 8)]);
+    for name in ["Alice", "Bob"] {
         assert!(
             staking_events(&events).contains(&StakingEvent::SlashReported {
                 validator: id(name),
                 fraction: ALL,
                 slash_era: era,
-            })
+            }),
+            "{name}"
         );
     }
+    let events = staking_events(&relay.block(vec![double_prevote(&relay, "Charlie", 8)]));
+    let reported: Vec<AccountId> = events
+        .iter()
+        .filter_map(|event| match event {
+            StakingEvent::SlashReported {
+                validator,
+                fraction,
+                ..
+            } if *fraction == ALL => Some(*validator),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reported, [id("Charlie")]);
 
     // Bob was elected for the next era before he was reported: he votes twice there too. That
     // counts in the era he was reported in, where he lost all he had already.
@@ -363,9 +372,9 @@ fn a_double_vote_is_slashed_with_its_nominators_and_its_voter_left_out_of_the_ne
         Some((era, era + 1))
     );
 
-    // The eras planned after the offences leave them out; at the deferred era's start
-    // Alice loses her share, Ferdie the same share of what he had behind her, and Bob and
-    // Charlie all of theirs. The issuance falls by exactly that.
+    // The eras planned after the offences leave them out; at the deferred era's start all
+    // three lose all their stake, and Ferdie all he had behind Alice (her first share and the
+    // rest, in one slash). The issuance falls by exactly that.
     let before = relay.issuance();
     let fees_before = relay.fees;
     let events = staking_events(&run_to_era(&mut relay, era + 2));
@@ -375,8 +384,8 @@ fn a_double_vote_is_slashed_with_its_nominators_and_its_voter_left_out_of_the_ne
     assert!(!next.contains(&id("Alice")) && next.contains(&id("Bob")));
     assert_eq!(elected(&relay, era + 2), [id("Dave")]);
     let expected = [
-        ("Alice", share(DEV_VALIDATOR_BOND, ONE_OF_FOUR)),
-        ("Ferdie", share(100_000 * UNIT, ONE_OF_FOUR)),
+        ("Alice", DEV_VALIDATOR_BOND),
+        ("Ferdie", 100_000 * UNIT),
         ("Bob", DEV_VALIDATOR_BOND),
         ("Charlie", DEV_VALIDATOR_BOND),
     ];
@@ -453,8 +462,9 @@ fn two_headers_for_one_slot_are_judged_against_the_keys_of_the_slots_session() {
         report_refused(babe::Error::DuplicateOffenceReport)
     );
 
-    // One who stayed did the same in slot 3: slashed on its exposure in era 0. (Of three
-    // validators, none may be disabled: that takes four.)
+    // One who stayed did the same in slot 3: the second offender of session 0's four, it is
+    // slashed all its exposure in era 0. (Of three validators, none may be disabled now: that
+    // takes four.)
     let stayer = name_of(&now[0]);
     let then_at = first_session
         .babe
@@ -471,7 +481,7 @@ fn two_headers_for_one_slot_are_judged_against_the_keys_of_the_slots_session() {
     assert!(
         staking_events(&events).contains(&StakingEvent::SlashReported {
             validator: now[0],
-            fraction: ONE_OF_FOUR,
+            fraction: ALL,
             slash_era: 0,
         })
     );

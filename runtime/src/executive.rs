@@ -532,6 +532,12 @@ impl<'a, R: Runtime> Executive<'a, R> {
         let dispatched = call.dispatch(&mut self.ctx, Origin::None);
         // What the inherent found to do in state (an era's election) counts in the block.
         let weight = weight.saturating_add(self.ctx.take_consumed_weight());
+        // A report that found more to do than the block has room for waits for another.
+        if !inherent && weight > left && dispatched.is_ok() {
+            self.ctx.state.rollback_transaction()?;
+            self.ctx.truncate_events(events_before);
+            return Err(InvalidTransaction::ExhaustsResources { weight, left }.into());
+        }
         match dispatched {
             Ok(()) => {
                 self.ctx.state.commit_transaction()?;

@@ -430,7 +430,8 @@ async fn a_new_validator_joins_with_its_session_keys_and_finality_follows_three_
     assert_eq!(ledger(id("Ferdie")).await.total, kept(NOMINATED));
 
     // A node started after all that syncs from genesis and finalizes past the four changes,
-    // enacting each set once the set before it justified the change.
+    // enacting each set once the set before it justified the change (a justification by a
+    // set it does not hold is not believed).
     let late = Member::start(dir.path(), "Late", &spec_path, None, &bootnodes, &[], None);
     wait_finalized(late.rpc, gone_at + 2, dir.path()).await;
     let enacted = late.log().matches("finality authority set changed").count();

@@ -126,7 +126,10 @@ pub fn report_in<E: Events>(
         .get(&mut ctx.state, &key)?
         .unwrap_or_default();
     super::chill(ctx, validator)?;
-    LAST_SLASHED.insert(&mut ctx.state, validator, &era);
+    // The latest era: a late report of an earlier offence does not let the nominations it
+    // made void count again.
+    let last = LAST_SLASHED.get(&mut ctx.state, validator)?.unwrap_or(era);
+    LAST_SLASHED.insert(&mut ctx.state, validator, &last.max(era));
     if ERAS_STAKERS_OVERVIEW.get(&mut ctx.state, &key)?.is_none() {
         // Not at stake in this era: chilled only.
         return Ok(());
@@ -179,8 +182,16 @@ pub fn cancel<E: Events>(ctx: &mut Context<'_, E>, era: EraIndex, indices: &[u32
     let mut kept = Vec::with_capacity(waiting.len());
     for (index, slash) in waiting.into_iter().enumerate() {
         if indices.contains(&(index as u32)) {
-            // A later report for that era may slash it again.
-            VALIDATOR_SLASH_IN_ERA.remove(&mut ctx.state, &(slash.offence_era, slash.validator));
+            // A later report for that era may slash the cancelled part again (not a part
+            // applied before).
+            let key = (slash.offence_era, slash.validator);
+            let reported = VALIDATOR_SLASH_IN_ERA
+                .get(&mut ctx.state, &key)?
+                .unwrap_or_default();
+            match reported.0.saturating_sub(slash.fraction.0) {
+                0 => VALIDATOR_SLASH_IN_ERA.remove(&mut ctx.state, &key),
+                left => VALIDATOR_SLASH_IN_ERA.insert(&mut ctx.state, &key, &Perbill(left)),
+            }
             ctx.deposit_event(Event::SlashCancelled {
                 slash_era: era,
                 validator: slash.validator,
