@@ -92,6 +92,8 @@ pub struct Reported {
     pub time_slot: TimeSlot,
     /// The offender's stash.
     pub offender: AccountId,
+    /// The era its slash is measured on (its session's, when it was taken).
+    pub era: crate::staking::EraIndex,
 }
 
 /// The offences taken, by session (slots) or set (rounds).
@@ -164,19 +166,19 @@ where
     if reports.len() >= MAX_REPORTS_PER_SCOPE {
         return Err(R::from(Refusal::TooMany).into());
     }
+    let era = crate::staking::slashing::era_of_session(&mut ctx.state, session)?;
     reports.push(Reported {
         time_slot,
         offender,
+        era,
     });
     REPORTS.insert(&mut ctx.state, &scope, &reports);
-    let concurrent: Vec<AccountId> = reports.iter().map(|r| r.offender).collect();
-    let fraction = slash_fraction(concurrent.len(), validators);
-    let era = crate::staking::slashing::era_of_session(&mut ctx.state, session)?;
-    // Each offender of the session or set is slashed the new share: those reported before
-    // lose only the difference.
-    ctx.consume_weight(WEIGHT_PER_OFFENDER.saturating_mul(concurrent.len() as Weight));
-    for stash in &concurrent {
-        crate::staking::slashing::report_in(ctx, stash, fraction, era)?;
+    let fraction = slash_fraction(reports.len(), validators);
+    // Each offender of the session or set is slashed the new share, in the era it was taken
+    // in (a set's rounds may span eras): those reported before lose only the difference.
+    ctx.consume_weight(WEIGHT_PER_OFFENDER.saturating_mul(reports.len() as Weight));
+    for reported in &reports {
+        crate::staking::slashing::report_in(ctx, &reported.offender, fraction, reported.era)?;
     }
     crate::disputes::disable(&mut ctx.state, &offender)?;
     ctx.deposit_event(Event::Offence {

@@ -616,3 +616,45 @@ fn an_epoch_is_judged_by_the_session_that_started_in_it_or_after_it_if_skipped()
         [Some(0), None, None, Some(2), Some(3), None]
     );
 }
+
+#[test]
+fn a_later_offender_of_a_set_that_spans_eras_raises_each_share_in_the_era_of_its_offence() {
+    let mut relay = Relay::from_spec(&spec(4));
+    // Era 1 is elected as session 1, era 0's last, starts; Alice double-votes after that.
+    while current_session(&relay) < 1 {
+        relay.block(vec![]);
+    }
+    let set_id = current_set(&relay);
+    let events = relay.block(vec![double_prevote(&relay, "Alice", 1)]);
+    assert!(
+        staking_events(&events).contains(&StakingEvent::SlashReported {
+            validator: id("Alice"),
+            fraction: ONE_OF_FOUR,
+            slash_era: 0,
+        })
+    );
+    // Alice validates again and is elected for era 2: eras 1 and 2 have the same validators,
+    // so the same set votes on. Bob double-votes in era 2.
+    let validate = Call::Staking(staking::Call::Validate {
+        prefs: staking::ValidatorPrefs {
+            commission: Perbill(0),
+            blocked: false,
+        },
+    });
+    relay.dispatch("Alice", validate).unwrap();
+    run_to_era(&mut relay, 2);
+    assert_eq!(current_set(&relay), set_id);
+    let events = staking_events(&relay.block(vec![double_prevote(&relay, "Bob", 2)]));
+    // Two of four: both lose all, Bob in era 2 and Alice in era 0, where she offended (era 2,
+    // past her span, would slash her again for it).
+    for (name, era) in [("Bob", 2), ("Alice", 0)] {
+        assert!(
+            events.contains(&StakingEvent::SlashReported {
+                validator: id(name),
+                fraction: ALL,
+                slash_era: era,
+            }),
+            "{name}: {events:?}"
+        );
+    }
+}
