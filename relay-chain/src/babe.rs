@@ -13,15 +13,15 @@ use crate::prelude::*;
 use crate::offences::{Refusal, TimeSlot};
 use parity_scale_codec::{Decode, Encode};
 use tessera_runtime::consensus::{
-    absorb, next_randomness, vrf_randomness, AuthorityList, NextEpochDescriptor, PreDigest,
-    BABE_ENGINE_ID,
+    absorb, next_randomness, split_seal, vrf_randomness, AuthorityList, NextEpochDescriptor,
+    PreDigest,
 };
 use tessera_runtime::dispatch::{CallError, CallResult, Context, Dispatch, Origin, Weight};
 use tessera_runtime::executive::AUTHOR_ENGINE;
 use tessera_runtime::modules::system;
 use tessera_runtime::state::State;
 use tessera_runtime::storage::StorageValue;
-use tessera_runtime::{AccountId, DigestItem, Header, Signature};
+use tessera_runtime::{AccountId, DigestItem, Header};
 
 /// The module's name, the prefix of its storage keys.
 pub const NAME: &str = "Babe";
@@ -132,10 +132,20 @@ where
 
 /// The header `header` without its seal, if the seal is a BABE signature by `author` of it.
 fn sealed_by(header: &Header, author: &AccountId) -> Option<Header> {
-    let (unsealed, engine, data) = header.split_seal()?;
-    let signature = Signature(<[u8; 64]>::try_from(data.as_slice()).ok()?);
-    (engine == BABE_ENGINE_ID && author.verify(unsealed.hash().as_bytes(), &signature))
+    let (unsealed, signature) = split_seal(header)?;
+    author
+        .verify(unsealed.hash().as_bytes(), &signature)
         .then_some(unsealed)
+}
+
+/// The epoch of `slot`, as the engines count it, if it is not before the chain's first block.
+fn epoch_of(state: &mut State<'_>, slot: u64) -> tessera_runtime::Result<Option<u64>> {
+    let genesis_slot = GENESIS_SLOT.get_or_default(state)?;
+    // Genesis refuses a zero length.
+    let epoch_length = crate::session::EPOCH_LENGTH.get_or_default(state)?;
+    Ok(slot
+        .checked_sub(genesis_slot)
+        .and_then(|since| since.checked_div(epoch_length)))
 }
 
 fn report_equivocation<E>(ctx: &mut Context<'_, E>, proof: EquivocationProof) -> CallResult
@@ -169,13 +179,8 @@ where
     if first.hash() == second.hash() {
         return Err(Error::InvalidEquivocationProof.into());
     }
-    // The slot's epoch, as the engines count, and the session it fell in.
-    let genesis_slot = GENESIS_SLOT.get_or_default(&mut ctx.state)?;
-    let epoch_length = crate::session::EPOCH_LENGTH.get_or_default(&mut ctx.state)?;
-    let epoch = slot
-        .checked_sub(genesis_slot)
-        .and_then(|since| since.checked_div(epoch_length))
-        .ok_or(Error::InvalidKeyOwnershipProof)?;
+    // The slot's epoch and the session it fell in.
+    let epoch = epoch_of(&mut ctx.state, slot)?.ok_or(Error::InvalidKeyOwnershipProof)?;
     if epoch > EPOCH_INDEX.get_or_default(&mut ctx.state)? {
         return Err(Error::InvalidKeyOwnershipProof.into());
     }
@@ -223,20 +228,12 @@ where
     };
     let slot = claim.slot();
     let first = CURRENT_SLOT.get(&mut ctx.state)?.is_none();
-    let genesis_slot = match GENESIS_SLOT.get(&mut ctx.state)? {
-        Some(genesis_slot) => genesis_slot,
-        None => {
-            GENESIS_SLOT.put(&mut ctx.state, &slot);
-            slot
-        }
-    };
+    if GENESIS_SLOT.get(&mut ctx.state)?.is_none() {
+        GENESIS_SLOT.put(&mut ctx.state, &slot);
+    }
     CURRENT_SLOT.put(&mut ctx.state, &slot);
-    // As the engines count (`AuthorshipConfig::epoch_of`); genesis refuses a zero length.
-    let epoch_length = crate::session::EPOCH_LENGTH.get_or_default(&mut ctx.state)?;
-    let epoch = slot
-        .saturating_sub(genesis_slot)
-        .checked_div(epoch_length)
-        .unwrap_or_default();
+    // As the engines count (`AuthorshipConfig::epoch_of`).
+    let epoch = epoch_of(&mut ctx.state, slot)?.unwrap_or_default();
     if first || epoch > EPOCH_INDEX.get_or_default(&mut ctx.state)? {
         start_epoch(ctx, epoch, first)?;
     }

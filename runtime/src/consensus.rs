@@ -254,6 +254,19 @@ pub fn vote_payload(vote: &Vote, round: u64, set_id: u64) -> Vec<u8> {
     (vote, round, set_id).encode()
 }
 
+/// The unsealed header and the seal signature, if `header` ends with a `Seal(BABE)` item (the
+/// authorship engine's check, and the runtime's of an equivocation report).
+pub fn split_seal(header: &Header) -> Option<(Header, crate::Signature)> {
+    let (unsealed, engine, data) = header.split_seal()?;
+    if engine != BABE_ENGINE_ID {
+        return None;
+    }
+    // Exactly 64 bytes: trailing bytes would give a relayer a second hash for the same
+    // signed header, and with it a way to frame the author for equivocation.
+    let signature = crate::Signature(<[u8; 64]>::try_from(data.as_slice()).ok()?);
+    Some((unsealed, signature))
+}
+
 /// A consensus log in a header that the engines cannot use.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum DigestError {

@@ -4,9 +4,7 @@
 use crate::AuthorityKey;
 use parity_scale_codec::Encode;
 use tessera_runtime::header::EngineId;
-use tessera_runtime::{DigestItem, Header, Signature};
-
-pub use tessera_runtime::consensus::PreDigest;
+use tessera_runtime::{DigestItem, Header};
 
 /// The engine id of authorship digests and seals.
 pub const ENGINE_ID: EngineId = tessera_runtime::consensus::BABE_ENGINE_ID;
@@ -21,17 +19,7 @@ pub fn seal_header(key: &AuthorityKey, mut header: Header) -> Header {
     header
 }
 
-/// The unsealed header and the seal signature, if `header` ends with a `Seal(BABE)` item.
-pub fn split_seal(header: &Header) -> Option<(Header, Signature)> {
-    let (unsealed, engine, data) = header.split_seal()?;
-    if engine != ENGINE_ID {
-        return None;
-    }
-    // Exactly 64 bytes: trailing bytes would give a relayer a second hash for the same
-    // signed header, and with it a way to frame the author for equivocation.
-    let signature = Signature(<[u8; 64]>::try_from(data.as_slice()).ok()?);
-    Some((unsealed, signature))
-}
+pub use tessera_runtime::consensus::{split_seal, PreDigest};
 
 /// Hash of the header without its seal: what the author signed, and what identifies "one
 /// header" when judging equivocation.
