@@ -1,16 +1,18 @@
 //! Equivocation reports: what the engines found (two blocks sealed for one slot, two finality
 //! votes in one round and phase) as the relay runtime's unsigned report extrinsics, which the
-//! client offers in the blocks this node authors ([`crate::client::Client::report`]).
+//! client offers in the blocks this node authors ([`crate::client::Client::report`]). A
+//! validator's signed approval tally goes the same way.
 //!
 //! Reports are not gossiped, as on Polkadot: every validator sees the equivocation itself, and
 //! any one of them that authors next gets it included.
 
 use tessera_consensus::authorship::AuthorEquivocation;
 use tessera_consensus::finality::VoteEquivocation;
+use tessera_relay_chain::approval_rewards::{self, ApprovalTally};
 use tessera_relay_chain::{babe, grandpa, Call};
 use tessera_runtime::dispatch::Dispatch;
 use tessera_runtime::extrinsic::Extrinsic;
-use tessera_runtime::OpaqueExtrinsic;
+use tessera_runtime::{OpaqueExtrinsic, Signature};
 
 /// The report of an authority that sealed two headers for one slot.
 pub fn authorship_report(equivocation: AuthorEquivocation) -> OpaqueExtrinsic {
@@ -40,7 +42,15 @@ pub fn finality_report(equivocation: &VoteEquivocation) -> OpaqueExtrinsic {
     }))
 }
 
-/// Whether `xt` is an unsigned equivocation report.
+/// A validator's signed tally of a session's approvals.
+pub fn tally_report(tally: ApprovalTally, signature: Signature) -> OpaqueExtrinsic {
+    unsigned(Call::ApprovalRewards(approval_rewards::Call::SubmitTally {
+        tally,
+        signature,
+    }))
+}
+
+/// Whether `xt` is an unsigned report.
 pub fn is_report(xt: &OpaqueExtrinsic) -> bool {
     Extrinsic::<Call>::decode_exact(&xt.0)
         .is_ok_and(|xt| xt.signature.is_none() && xt.call.is_report())

@@ -220,7 +220,10 @@ pub fn weighted(validators: &[AccountId]) -> AuthorityList {
 /// is in a later epoch than the last block's, then folds a primary claim's VRF output in.
 pub fn on_initialize<E>(ctx: &mut Context<'_, E>) -> CallResult
 where
-    E: From<crate::session::Event> + From<crate::inclusion::Event> + crate::staking::Events,
+    E: From<crate::session::Event>
+        + From<crate::inclusion::Event>
+        + From<crate::approval_rewards::Event>
+        + crate::staking::Events,
 {
     let digest = system::DIGEST.get_or_default(&mut ctx.state)?;
     let Some(claim) = PreDigest::from_logs(&digest.logs) else {
@@ -284,7 +287,10 @@ fn block_author(logs: &[DigestItem]) -> Option<AccountId> {
 /// (except in the chain's first block, which starts session 0), and the next epoch is announced.
 fn start_epoch<E>(ctx: &mut Context<'_, E>, epoch: u64, first: bool) -> CallResult
 where
-    E: From<crate::session::Event> + From<crate::inclusion::Event> + crate::staking::Events,
+    E: From<crate::session::Event>
+        + From<crate::inclusion::Event>
+        + From<crate::approval_rewards::Event>
+        + crate::staking::Events,
 {
     let previous = RANDOMNESS.get_or_default(&mut ctx.state)?;
     let accumulated = UNDER_CONSTRUCTION.get_or_default(&mut ctx.state)?;

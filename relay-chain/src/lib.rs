@@ -43,6 +43,7 @@ mod prelude {
     pub(crate) use alloc::vec::Vec;
 }
 
+pub mod approval_rewards;
 #[cfg(feature = "std")]
 pub mod availability;
 pub mod babe;
@@ -244,6 +245,13 @@ tessera_runtime::compose_runtime! {
         18 => Offences {
             event: offences::Event,
             storage: offences::storage_metadata,
+        },
+        /// Era points for approval checking, from the validators' tallies.
+        19 => ApprovalRewards {
+            call: approval_rewards::Call,
+            event: approval_rewards::Event,
+            error: approval_rewards::Error,
+            storage: approval_rewards::storage_metadata,
         },
     }
     inherents { ParaInclusion }

@@ -271,7 +271,10 @@ pub enum Event {
 /// queued. Returns whether the finality keys changed.
 pub fn rotate<E>(ctx: &mut Context<'_, E>) -> Result<bool, CallError>
 where
-    E: From<Event> + From<crate::inclusion::Event> + crate::staking::Events,
+    E: From<Event>
+        + From<crate::inclusion::Event>
+        + From<crate::approval_rewards::Event>
+        + crate::staking::Events,
 {
     let index = CURRENT_INDEX
         .get_or_default(&mut ctx.state)?
@@ -302,6 +305,11 @@ where
     }
     let para_after = para_validators(&mut ctx.state)?;
     PARA_SESSIONS.insert(&mut ctx.state, &index, &para_after);
+    // The last session that took a session's approval tallies has ended.
+    let after_tallies = crate::approval_rewards::TALLY_SESSIONS.saturating_add(1);
+    if let Some(tallied) = index.checked_sub(after_tallies) {
+        crate::approval_rewards::settle(ctx, tallied)?;
+    }
     if let Some(ended) = index.checked_sub(DISPUTE_PERIOD.saturating_add(1)) {
         PARA_SESSIONS.remove(&mut ctx.state, &ended);
         forget_authorities(&mut ctx.state, ended)?;

@@ -77,6 +77,7 @@ fn v15_names_modules_storage_calls_events_errors_and_the_extrinsic() {
             ("Babe", 16),
             ("Grandpa", 17),
             ("Offences", 18),
+            ("ApprovalRewards", 19),
         ]
     );
     let types = &meta.types;
@@ -274,7 +275,7 @@ fn v14_describes_the_extrinsic_as_substrates_unchecked_extrinsic() {
     let RuntimeMetadata::V14(meta) = decode(14) else {
         panic!("not V14")
     };
-    assert_eq!(meta.pallets.len(), 19);
+    assert_eq!(meta.pallets.len(), 20);
     let extrinsic = meta.types.resolve(meta.extrinsic.ty.id).unwrap();
     assert_eq!(
         extrinsic.path.segments,

@@ -144,6 +144,14 @@ pub enum Output {
     },
     /// This block, its candidates and its ancestors' are approved here.
     Approved(Hash),
+    /// A candidate of this block is approved here, by these validators' approval votes (the
+    /// "approval usages" validators tally for rewards). Told once per candidate and block.
+    ApprovedBy {
+        /// The relay block.
+        block: Hash,
+        /// The validators whose approvals counted, by their index in the block's session.
+        approvers: Vec<ValidatorIndex>,
+    },
     /// This validator's check found the candidate invalid: open a dispute
     /// ([`crate::disputes::Disputes::checked`]).
     FoundInvalid {
@@ -777,6 +785,16 @@ impl<C: Crypto> ApprovalEngine<C> {
                 let assigned: Vec<Assigned> = candidate.assigned.values().copied().collect();
                 let tally = tranches::tally(&config, entry.slot_ms, now_ms, &assigned);
                 candidate.approved = tally.approved;
+                if tally.approved {
+                    let approvers = candidate.assigned.iter();
+                    outputs.push(Output::ApprovedBy {
+                        block: hash,
+                        approvers: approvers
+                            .filter(|(_, assigned)| assigned.approved)
+                            .map(|(validator, _)| *validator)
+                            .collect(),
+                    });
+                }
                 candidate.recheck_at = next_recheck(
                     &config,
                     entry.slot_ms,

@@ -92,6 +92,8 @@ enum Pending {
 #[derive(Default)]
 struct Settled {
     approved: Vec<Vec<Hash>>,
+    /// Whose approvals approved a candidate, as each validator saw it.
+    approved_by: Vec<Vec<(Hash, Vec<ValidatorIndex>)>>,
     concluded: Vec<Vec<Concluded>>,
     /// Every approval and dispute message sent, encoded.
     sent: Vec<Vec<u8>>,
@@ -109,6 +111,7 @@ fn settle(
     let n = validators.len();
     let mut settled = Settled {
         approved: vec![Vec::new(); n],
+        approved_by: vec![Vec::new(); n],
         concluded: vec![Vec::new(); n],
         sent: Vec::new(),
         dispute_sent: Vec::new(),
@@ -138,6 +141,9 @@ fn settle(
                 pending.extend(outputs.into_iter().map(|o| Pending::Approval(from, o)));
             }
             Pending::Approval(from, Output::Approved(block)) => settled.approved[from].push(block),
+            Pending::Approval(from, Output::ApprovedBy { block, approvers }) => {
+                settled.approved_by[from].push((block, approvers));
+            }
             Pending::Approval(from, Output::FoundInvalid { candidate, .. }) => {
                 let outputs = validators[from].1.checked(candidate, false);
                 pending.extend(outputs.into_iter().map(|o| Pending::Dispute(from, o)));
@@ -696,4 +702,8 @@ fn a_candidate_needs_no_more_approvals_than_it_has_validators_who_did_not_back_i
         .approved
         .iter()
         .all(|approved| approved.contains(&hash(1))));
+    // Each validator tallies that approval as 5's usage, once.
+    for approved_by in &settled.approved_by {
+        assert_eq!(approved_by, &[(hash(1), vec![ValidatorIndex(5)])]);
+    }
 }

@@ -18,6 +18,10 @@
 //! validators who hold them. A dispute is among the validators of its candidate's session,
 //! with that session's index in its votes, as the chain checks it (for
 //! [`tessera_relay_chain::session::DISPUTE_PERIOD`] sessions).
+//!
+//! A validator also counts whose approvals approved each candidate, per session, and signs
+//! that tally for the chain's approval points once finality passes into a later session
+//! ([`tessera_relay_chain::approval_rewards`]); the client offers it in the blocks it authors.
 
 use super::host::ParachainMessage;
 use super::own_messages::OwnMessages;
@@ -30,6 +34,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use tessera_consensus::authorship::PreDigest;
 use tessera_consensus::AuthorityKey;
+use tessera_relay_chain::approval_rewards::ApprovalTally;
 use tessera_relay_chain::availability::{AvailableData, ErasureChunk};
 use tessera_relay_chain::disputes::DisputeStatementSet;
 use tessera_relay_chain::runtime_api::CandidateEvent;
@@ -38,7 +43,7 @@ use tessera_runtime::hashing::blake2_256;
 use tessera_runtime::parachain::CandidateReceipt;
 use tessera_runtime::state::State;
 use tessera_runtime::{AccountId, Hash, Header};
-use tessera_validity::assignment::{AssignmentKind, RelayVrfStory, ValidatorKeys};
+use tessera_validity::assignment::{AssignmentKind, Crypto, RelayVrfStory, ValidatorKeys};
 use tessera_validity::disputes::{DisputeMessage, DisputeOutput, Disputes};
 use tessera_validity::engine::{
     ApprovalEngine, IncludedCandidate, Message, NewBlock, Output, SessionValidators,
@@ -136,6 +141,8 @@ pub struct Actions {
     pub requests: Vec<ChunkWanted>,
     /// Relay blocks to revert: they included a candidate a dispute concluded invalid.
     pub revert: Vec<Hash>,
+    /// Unsigned extrinsics for the blocks this validator authors: its approval tallies.
+    pub reports: Vec<tessera_runtime::OpaqueExtrinsic>,
 }
 
 impl Actions {
@@ -144,6 +151,7 @@ impl Actions {
         self.publish.extend(other.publish);
         self.requests.extend(other.requests);
         self.revert.extend(other.revert);
+        self.reports.extend(other.reports);
     }
 }
 
@@ -229,6 +237,13 @@ impl Session {
 /// Sessions whose validators are remembered (blocks of one session share them).
 const SESSIONS_KEPT: usize = 4;
 
+/// This validator's count of whose approvals approved candidates in one session's blocks, by
+/// validator index ([`tessera_relay_chain::approval_rewards`]).
+struct SessionTally {
+    session: Session,
+    usages: Vec<u32>,
+}
+
 /// The disputes about one session's candidates, among its validators.
 struct SessionDisputes {
     session: Session,
@@ -245,6 +260,9 @@ pub struct ApprovalWork {
     keys: Vec<AuthorityKey>,
     /// Recent sessions, newest last.
     sessions: VecDeque<Session>,
+    /// Approval usages counted in sessions this node validates in, by session index (at most
+    /// [`SESSIONS_KEPT`]); each is sent once a block of the next session is finalized.
+    tallies: BTreeMap<u32, SessionTally>,
     validation: Arc<ValidationHost>,
     /// Blocks fed to the engine, with their numbers.
     fed: HashMap<Hash, u32>,
@@ -339,6 +357,7 @@ impl ApprovalWork {
             disputes: BTreeMap::new(),
             keys: vec![key],
             sessions: VecDeque::new(),
+            tallies: BTreeMap::new(),
             validation,
             fed: HashMap::new(),
             candidates: HashMap::new(),
@@ -481,6 +500,7 @@ impl ApprovalWork {
         if meta.finalized_number > self.finalized {
             self.finalized(meta.finalized_number);
             self.forget_recorded(client, &meta.finalized_hash);
+            self.send_tallies(client, &meta.finalized_hash, &mut actions);
             let before = self.judged.len();
             let finalized = self.finalized;
             self.judged.retain(|_, (_, number)| *number > finalized);
@@ -727,6 +747,75 @@ impl ApprovalWork {
         });
     }
 
+    /// Counts a candidate of `block` approved by `approvers`, in the tally of `block`'s session
+    /// if this node is one of its validators.
+    fn count(&mut self, client: &Client, block: &Hash, approvers: &[ValidatorIndex]) {
+        let Ok(Some(header)) = client.header(block) else {
+            return;
+        };
+        let Some(session) = self.session_at(client, &header) else {
+            return;
+        };
+        let index = session.validators.session;
+        if session.me().is_none() {
+            return;
+        }
+        if !self.tallies.contains_key(&index) && self.tallies.len() >= SESSIONS_KEPT {
+            self.tallies.pop_first();
+        }
+        let n = session.validators.len();
+        let tally = self.tallies.entry(index).or_insert_with(|| SessionTally {
+            session,
+            usages: vec![0; n],
+        });
+        for approver in approvers {
+            if let Some(usages) = tally.usages.get_mut(approver.0 as usize) {
+                *usages = usages.saturating_add(1);
+            }
+        }
+    }
+
+    /// Signs the tallies of sessions before the one `finalized` is in (finality waited for
+    /// every approval of their blocks), for the chain to take; those it no longer takes are
+    /// dropped.
+    fn send_tallies(&mut self, client: &Client, finalized: &Hash, actions: &mut Actions) {
+        let Ok(Some(header)) = client.header(finalized) else {
+            return;
+        };
+        let mut state = State::new(client.store(), header.state_root);
+        let Ok(current) = tessera_relay_chain::session::CURRENT_INDEX.get_or_default(&mut state)
+        else {
+            return;
+        };
+        while let Some(entry) = self.tallies.first_entry() {
+            if *entry.key() >= current {
+                break;
+            }
+            let (
+                session,
+                SessionTally {
+                    session: of,
+                    usages,
+                },
+            ) = entry.remove_entry();
+            let taken = tessera_relay_chain::approval_rewards::takes_tallies_of(current, session);
+            let Some(me) = of.me().filter(|_| taken) else {
+                continue;
+            };
+            let tally = ApprovalTally {
+                session,
+                validator: me,
+                usages,
+            };
+            if let Some(signature) = of.engine.crypto.sign(&tally.payload()) {
+                tracing::debug!(session, usages = ?tally.usages, "approval tally sent");
+                actions
+                    .reports
+                    .push(crate::offences::tally_report(tally, signature));
+            }
+        }
+    }
+
     /// Forgets what concerns blocks up to the finalized `number`.
     fn finalized(&mut self, number: u32) {
         self.finalized = number;
@@ -931,6 +1020,7 @@ impl ApprovalWork {
                         tracing::debug!(number, %block, "relay block approved");
                     }
                 }
+                Output::ApprovedBy { block, approvers } => self.count(client, &block, &approvers),
                 Output::FoundInvalid { candidate, .. } => {
                     tracing::warn!(%candidate, "candidate found invalid: disputing it");
                     let outputs = match self.disputes_of(&candidate) {

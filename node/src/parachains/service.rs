@@ -1110,6 +1110,9 @@ impl ParachainService {
             }
         }
         self.send_recovery_requests(pending.requests);
+        for report in pending.reports {
+            self.shared.client().report(report);
+        }
         for message in pending.publish {
             if let Err(err) = self
                 .network

@@ -2,7 +2,8 @@
 //! with `author_rotateKeys`, bonds, sets them and validates; once elected it authors with its
 //! authorship key, backs a para's candidates, signs availability bitfields and approves with
 //! its para validator key, and votes with its finality key; finality follows three set changes
-//! (the newcomer in and a genesis validator out, then root shrinking and growing the set).
+//! (the newcomer in and a genesis validator out, then root shrinking and growing the set), and
+//! the validators' approval tallies, the newcomer's among them, are settled into era points.
 //! Then the newcomer turns hostile and votes twice in every round: the others report it, it is
 //! slashed with its nominator and gone at the next era, and finality follows that change too.
 //! Last, a node started after all that syncs from genesis and enacts every change, each
@@ -22,13 +23,15 @@ use tessera_node::workload::sign;
 use tessera_relay_chain::session::SessionKeys;
 use tessera_relay_chain::staking::{self, Perbill, RewardDestination, ValidatorPrefs};
 use tessera_relay_chain::{
-    grandpa, inclusion, session, Call, ChainSpec, GenesisPara, HexBytes, UNIT,
+    approval_rewards, grandpa, inclusion, session, Call, ChainSpec, Event, GenesisPara, HexBytes,
+    UNIT,
 };
 use tessera_runtime::consensus::ScheduledChange;
 use tessera_runtime::crypto::Pair;
+use tessera_runtime::dispatch::EventRecord;
 use tessera_runtime::executive::block_author;
 use tessera_runtime::extrinsic::Extrinsic;
-use tessera_runtime::modules::sudo;
+use tessera_runtime::modules::{sudo, system};
 use tessera_runtime::parachain::ParaGenesis;
 use tessera_runtime::{AccountId, Header};
 
@@ -75,6 +78,60 @@ async fn inherent_at(port: u16, number: u32) -> (Value, inclusion::Call) {
         panic!("block #{number} starts with {:?}", extrinsic.call);
     };
     (hash, enter)
+}
+
+/// Approval tallies on the finalized chain at `port`: the
+/// sessions whose tallies were settled into points (with the points), and those whose tally
+/// `key` signed (with the approvals it counted in all). Waits until both hold one.
+async fn wait_tallies(
+    port: u16,
+    key: &AccountId,
+    dir: &Path,
+) -> (Vec<(u32, u32)>, Vec<(u32, u32)>) {
+    let (mut settled, mut signed) = (Vec::new(), Vec::new());
+    let mut next = 1;
+    let scanned = tokio::time::timeout(WAIT, async {
+        while settled.is_empty() || signed.is_empty() {
+            let finalized = finalized_number(port).await;
+            while next <= finalized {
+                let hash: Value = request(port, "chain_getBlockHash", rpc_params![next]).await;
+                next += 1;
+                let events: Vec<EventRecord<Event>> = storage_at(port, system::events_key(), &hash)
+                    .await
+                    .unwrap_or_default();
+                settled.extend(events.into_iter().filter_map(|record| match record.event {
+                    Event::ApprovalRewards(approval_rewards::Event::Settled {
+                        session,
+                        points,
+                        ..
+                    }) if points > 0 => Some((session, points)),
+                    _ => None,
+                }));
+                let block: Value = request(port, "chain_getBlock", rpc_params![&hash]).await;
+                for xt in block["block"]["extrinsics"].as_array().unwrap() {
+                    let bytes = hex::decode(xt.as_str().unwrap().trim_start_matches("0x")).unwrap();
+                    let inner = Vec::<u8>::decode_all(&mut &bytes[..]).unwrap();
+                    let extrinsic = Extrinsic::<Call>::decode_exact(&inner).unwrap();
+                    if let Call::ApprovalRewards(approval_rewards::Call::SubmitTally {
+                        tally,
+                        signature,
+                    }) = extrinsic.call
+                    {
+                        if key.verify(&tally.payload(), &signature) {
+                            signed.push((tally.session, tally.usages.iter().sum()));
+                        }
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    })
+    .await;
+    if scanned.is_err() {
+        print_logs(dir);
+        panic!("up to #{next}: tallies settled {settled:?}, signed by the key {signed:?}");
+    }
+    (settled, signed)
 }
 
 /// Waits for a relay block above `from` whose parachains inherent has Eve's (at `eve`, her
@@ -377,6 +434,14 @@ async fn a_new_validator_joins_with_its_session_keys_and_finality_follows_three_
         paras[0]["approved"]["number"].as_u64().unwrap_or(0) > 0,
         "{paras:?}"
     );
+    // The validators counted whose approvals approved candidates in each session, Eve among
+    // them with her para key, and the chain settled what enough of them saw into era points.
+    let (settled, eve_tallied) = wait_tallies(alice, &keys.para_validator, dir.path()).await;
+    assert!(
+        eve_tallied.iter().any(|&(_, counted)| counted > 0),
+        "{eve_tallied:?}"
+    );
+    eprintln!("approval points settled {settled:?}; Eve's tallies {eve_tallied:?}");
     // Every node agrees on the finalized chain.
     for node in &nodes {
         assert!(

@@ -469,6 +469,8 @@ impl Sim<'_> {
                         self.nodes[node].approved_at.entry(index).or_insert(now);
                     }
                 }
+                // Rewards are the chain's business, not the protocol's.
+                Output::ApprovedBy { .. } => {}
                 Output::FoundInvalid { candidate, .. } => {
                     let outputs = self.nodes[node].disputes.checked(candidate, false);
                     self.on_dispute_outputs(node, outputs, now);
