@@ -209,6 +209,12 @@ const VOTER_KEY: &[u8] = b"finality-voter";
 /// Where the authority set in force is kept, once a change was enacted.
 const SET_KEY: &[u8] = b"finality-set";
 
+/// Where the block that enacted set `set_id` is kept (for every set since genesis's: the
+/// warp proofs [`crate::warp`] serves).
+pub(crate) fn change_key(set_id: u64) -> Vec<u8> {
+    [&b"finality-change/"[..], &set_id.to_be_bytes()].concat()
+}
+
 /// The authority set in force and the block that enacted it.
 #[derive(Clone, Debug, Encode, Decode)]
 struct SetRecord {
@@ -258,7 +264,10 @@ fn store_set(
         authorities: set.authorities().to_vec(),
         enacted_at,
     };
-    client.store().set_aux(SET_KEY, &record.encode())
+    client.store().write_aux(vec![
+        (SET_KEY.to_vec(), Some(record.encode())),
+        (change_key(set.set_id()), Some(enacted_at.encode())),
+    ])
 }
 
 fn load_record(client: &crate::client::Client) -> Result<VoterRecord, StoreError> {

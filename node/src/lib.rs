@@ -49,4 +49,5 @@ pub mod store;
 pub mod sync;
 pub mod transactions;
 pub mod validation;
+pub mod warp;
 pub mod workload;

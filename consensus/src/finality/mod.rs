@@ -37,6 +37,7 @@ mod pending;
 mod round;
 mod votes;
 mod voting_rule;
+mod warp;
 
 pub use authorities::{AuthoritySet, AuthoritySetError};
 pub use engine::{FinalityConfig, FinalityEngine, FinalityStats, Input, Output};
@@ -50,3 +51,6 @@ pub use message::{
     MAX_ANCESTRY, MAX_MESSAGE_BYTES, MAX_VOTES,
 };
 pub use voting_rule::{BeforeBestBy, VotingRule};
+pub use warp::{
+    verify_warp_proof, WarpFragment, WarpProof, WarpProofError, Warped, MAX_WARP_FRAGMENTS,
+};

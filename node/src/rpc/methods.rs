@@ -507,6 +507,18 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, RegisterMet
         },
     )?;
     module.register_method(
+        "grandpa_proveFinality",
+        |params: Params, shared, _| -> RpcResult<Value> {
+            let number = parse_number(params.sequence().next()?)?;
+            let proof = crate::warp::prove_finality(&shared.client(), number).map_err(internal)?;
+            Ok(proof.map_or(Value::Null, |p| Value::String(json::hex(&p.encode()))))
+        },
+    )?;
+    module.register_method("tessera_warpProof", |_, shared, _| -> RpcResult<String> {
+        let proof = crate::warp::warp_proof(&shared.client()).map_err(internal)?;
+        Ok(json::hex(&proof.encode()))
+    })?;
+    module.register_method(
         "chain_getFinalizedHead",
         |_, shared, _| -> RpcResult<String> {
             Ok(shared
