@@ -800,8 +800,8 @@ impl Client {
         Ok(extrinsics)
     }
 
-    /// Queues an equivocation report (an unsigned extrinsic) for the blocks this node
-    /// authors, where it stays until included or refused.
+    /// Queues a report (an unsigned extrinsic: an equivocation, or this validator's approval
+    /// tally) for the blocks this node authors, where it stays until included or refused.
     pub fn report(&mut self, report: OpaqueExtrinsic) {
         if self.reports.contains(&report) {
             return;
@@ -812,13 +812,13 @@ impl Client {
         self.reports.push_back(report);
     }
 
-    /// The equivocation reports waiting for a block this node authors.
+    /// The reports waiting for a block this node authors.
     pub fn pending_reports(&self) -> usize {
         self.reports.len()
     }
 
     /// Keeps the extrinsics of blocks that left the best chain: transactions for the pool,
-    /// equivocation reports for this node's next blocks (the engines report one once).
+    /// reports for this node's next blocks (each is made once).
     fn retract(&mut self, extrinsics: Vec<OpaqueExtrinsic>) {
         let (reports, transactions): (Vec<OpaqueExtrinsic>, Vec<OpaqueExtrinsic>) =
             extrinsics.into_iter().partition(crate::offences::is_report);
@@ -949,7 +949,7 @@ impl Client {
             .store
             .header(&claim.parent)?
             .ok_or(StoreError::MissingBlock(claim.parent))?;
-        // The inherents first (one that fails is left out), then the equivocation reports
+        // The inherents first (one that fails is left out), then the reports
         // (likewise), then the pool in order.
         // At most `MAX_BUILD_INPUT` bytes, the inherents always: a transaction that does not
         // fit in what is left waits for a later block, and those behind it still get their
@@ -1052,7 +1052,7 @@ impl Client {
                     if reason.is_block_full() {
                         waiting_reports.extend(request.extrinsics.get(*index).cloned());
                     } else {
-                        tracing::info!(%reason, "equivocation report refused");
+                        tracing::info!(%reason, "report refused");
                     }
                 }
                 Some(None) => tracing::warn!(%reason, "inherent left out of the block"),

@@ -14,16 +14,23 @@
 //! `f + 1`-th largest count that the `n` validators give it (a validator that sent none counts
 //! 0 for everyone), where `f = (n - 1) / 3` is the most validators that may lie. Liars cannot
 //! raise anyone's count above what an honest validator saw, nor lower it below what `f + 1`
-//! honest ones saw. Each usage is worth [`APPROVAL_POINTS`], added to the active era, as
-//! backing points are added when a candidate is included.
+//! honest ones saw (among the tallies the chain took: one never sent counts 0). Each usage is
+//! worth [`APPROVAL_POINTS`], credited in the era session `s` belonged to, to the validators
+//! elected in it; an era is paid out only once the tallies of all its sessions are settled
+//! ([`era_settled`]).
+//!
+//! A tally goes on chain only in a block its own validator authors: with sessions of a few
+//! hundred slots and a thousand validators, many would not get in. Gossiping the signed tallies
+//! (they check themselves) so that any author includes them is what scales.
 
 use crate::prelude::*;
 
 use parity_scale_codec::{Decode, Encode};
 use tessera_runtime::dispatch::{CallError, CallResult, Context, Dispatch, Origin, Weight};
+use tessera_runtime::modules::system;
 use tessera_runtime::state::State;
 use tessera_runtime::storage::StorageMap;
-use tessera_runtime::Signature;
+use tessera_runtime::{Hash, Signature};
 
 /// The module's name, the prefix of its storage keys.
 pub const NAME: &str = "ApprovalRewards";
@@ -37,8 +44,16 @@ pub const TALLY_SESSIONS: u32 = 2;
 
 /// Weight of a tally: its signature checked, its session's validators read, one write.
 pub const TALLY_WEIGHT: Weight = 200_000_000;
-/// Weight per validator counted in a tally (decoded, stored and, at settlement, sorted).
+/// Weight per validator counted in a tally (decoded and stored).
 pub const WEIGHT_PER_COUNT: Weight = 1_000_000;
+/// Weight per count at settlement (read and selected among its validator's), and per
+/// validator (its tally's read, its exposure's).
+pub const SETTLE_WEIGHT_PER_COUNT: Weight = 200_000;
+/// Weight per validator at settlement: its tally and its exposure read.
+pub const SETTLE_WEIGHT_PER_VALIDATOR: Weight = 50_000_000;
+
+// A session's validators are kept until its tallies are settled.
+const _: () = assert!(crate::session::DISPUTE_PERIOD > TALLY_SESSIONS);
 
 /// One validator's approval usages of each validator of a session (RFC-0119's
 /// `ApprovalsTally`, its approvals column).
@@ -53,9 +68,9 @@ pub struct ApprovalTally {
 }
 
 impl ApprovalTally {
-    /// What the validator signs: the tally, under this module's context.
-    pub fn payload(&self) -> Vec<u8> {
-        (b"approval-tally", self).encode()
+    /// What the validator signs: the tally, for the chain whose genesis is `genesis`.
+    pub fn payload(&self, genesis: &Hash) -> Vec<u8> {
+        (b"tessera/approval-tally", genesis, self).encode()
     }
 }
 
@@ -76,7 +91,8 @@ pub enum Call {
     SubmitTally {
         /// The tally.
         tally: ApprovalTally,
-        /// The counting validator's `para_validator` signature of [`ApprovalTally::payload`].
+        /// The counting validator's `para_validator` signature of [`ApprovalTally::payload`]
+        /// for this chain.
         signature: Signature,
     },
 }
@@ -89,9 +105,11 @@ pub enum Event {
     Settled {
         /// The session.
         session: u32,
+        /// The era its points were credited in.
+        era: u32,
         /// How many of its validators sent a tally.
         tallies: u32,
-        /// The points credited, in all.
+        /// The points credited, in all (to the validators elected in that era).
         points: u32,
     },
 }
@@ -150,7 +168,10 @@ fn submit_tally<E>(
     if tally.usages.len() != validators.len() {
         return Err(Error::WrongLength.into());
     }
-    if !key.verify(&tally.payload(), signature) {
+    let genesis = system::BLOCK_HASH
+        .get(&mut ctx.state, &0)?
+        .unwrap_or_default();
+    if !key.verify(&tally.payload(&genesis), signature) {
         return Err(Error::BadSignature.into());
     }
     let id = (tally.session, tally.validator);
@@ -177,26 +198,31 @@ where
         return Ok(());
     };
     let n = validators.len();
+    let count = |n: usize| Weight::try_from(n).unwrap_or(Weight::MAX);
+    ctx.consume_weight(SETTLE_WEIGHT_PER_VALIDATOR.saturating_mul(count(n)));
     let tallies = take_tallies(&mut ctx.state, session, n)?;
     if tallies.is_empty() {
         return Ok(());
     }
-    let counts = Weight::try_from(n.saturating_mul(n)).unwrap_or(Weight::MAX);
-    ctx.consume_weight(WEIGHT_PER_COUNT.saturating_mul(counts));
+    ctx.consume_weight(SETTLE_WEIGHT_PER_COUNT.saturating_mul(count(n.saturating_mul(n))));
+    let era = crate::staking::slashing::era_of_session(&mut ctx.state, session)?;
     let mut earned = Vec::new();
     let mut total: u32 = 0;
     for (index, stash) in validators.stashes.iter().enumerate() {
         let claims = tallies.iter().map(|usages| usages.get(index).copied());
         let usages = robust_count(claims.map(Option::unwrap_or_default), n);
         let points = usages.saturating_mul(APPROVAL_POINTS);
-        if points > 0 {
+        // Points of a stash not elected in the era could never be paid, and would only lower
+        // everyone else's share.
+        if points > 0 && crate::staking::is_exposed(&mut ctx.state, era, stash)? {
             earned.push((*stash, points));
             total = total.saturating_add(points);
         }
     }
-    crate::staking::rewards::reward_all(ctx, earned)?;
+    crate::staking::rewards::reward_in(ctx, era, earned)?;
     ctx.deposit_event(Event::Settled {
         session,
+        era,
         tallies: u32::try_from(tallies.len()).unwrap_or(u32::MAX),
         points: total,
     });
@@ -224,7 +250,21 @@ fn take_tallies(
 /// among the `n` no fewer than `f + 1` honest ones claimed at least that.
 pub fn robust_count(claims: impl IntoIterator<Item = u32>, n: usize) -> u32 {
     let mut claims: Vec<u32> = claims.into_iter().take(n).collect();
-    claims.sort_unstable_by(|a, b| b.cmp(a));
     let f = n.saturating_sub(1) / 3;
-    claims.get(f).copied().unwrap_or(0)
+    if f >= claims.len() {
+        return 0;
+    }
+    *claims.select_nth_unstable_by(f, |a, b| b.cmp(a)).1
+}
+
+/// Whether every session of ended era `era` has had its tallies settled (so its points are
+/// final and it may be paid): the session after the last that takes tallies of its last
+/// session has started.
+pub fn era_settled(state: &mut State<'_>, era: u32) -> tessera_runtime::Result<bool> {
+    let next = era.saturating_add(1);
+    let Some(next_start) = crate::staking::ERAS_START_SESSION_INDEX.get(state, &next)? else {
+        return Ok(false);
+    };
+    let current = crate::session::CURRENT_INDEX.get_or_default(state)?;
+    Ok(current >= next_start.saturating_add(TALLY_SESSIONS))
 }

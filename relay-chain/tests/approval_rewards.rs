@@ -5,9 +5,11 @@
 
 mod support;
 
-use tessera_relay_chain::approval_rewards::{self, ApprovalTally, APPROVAL_POINTS, TALLIES};
+use tessera_relay_chain::approval_rewards::{
+    self, ApprovalTally, APPROVAL_POINTS, TALLIES, TALLY_SESSIONS,
+};
 use tessera_relay_chain::staking::rewards::ERAS_REWARD_POINTS;
-use tessera_relay_chain::staking::ACTIVE_ERA;
+use tessera_relay_chain::staking::{self, ACTIVE_ERA, ERAS_START_SESSION_INDEX};
 use tessera_relay_chain::{inclusion, session, Call, ChainSpec, Event};
 use tessera_runtime::crypto::Pair;
 use tessera_runtime::dispatch::DispatchError;
@@ -73,11 +75,11 @@ fn tally_signed_by(
         validator: validators.index_of(&id(counter)).unwrap(),
         usages: counts,
     };
-    submit(signer, tally)
+    submit(relay, signer, tally)
 }
 
-fn submit(signer: &str, tally: ApprovalTally) -> OpaqueExtrinsic {
-    let signature = Pair::dev(signer).sign(&tally.payload());
+fn submit(relay: &Relay, signer: &str, tally: ApprovalTally) -> OpaqueExtrinsic {
+    let signature = Pair::dev(signer).sign(&tally.payload(&relay.genesis_hash));
     Extrinsic::<Call> {
         signature: None,
         call: Call::ApprovalRewards(approval_rewards::Call::SubmitTally { tally, signature }),
@@ -163,8 +165,9 @@ fn tallies_are_settled_into_era_points_by_what_more_than_the_liars_saw() {
         validator: 0,
         usages: vec![1; 3],
     };
+    let short = submit(&relay, "Alice", short);
     assert_eq!(
-        refused(&mut relay, submit("Alice", short)),
+        refused(&mut relay, short),
         report_refused(Error::WrongLength)
     );
     let stranger = ApprovalTally {
@@ -172,8 +175,9 @@ fn tallies_are_settled_into_era_points_by_what_more_than_the_liars_saw() {
         validator: 4,
         usages: vec![1; 4],
     };
+    let stranger = submit(&relay, "Eve", stranger);
     assert_eq!(
-        refused(&mut relay, submit("Eve", stranger)),
+        refused(&mut relay, stranger),
         report_refused(Error::UnknownValidator)
     );
     let early = tally(&relay, "Bob", 2, &honest);
@@ -199,6 +203,7 @@ fn tallies_are_settled_into_era_points_by_what_more_than_the_liars_saw() {
         settled,
         [&approval_rewards::Event::Settled {
             session: 0,
+            era: 0,
             tallies: 4,
             points: earned.iter().sum(),
         }]
@@ -232,4 +237,68 @@ fn the_robust_count_is_the_one_more_than_the_liars_claim() {
     // Two of seven may lie: the third largest.
     assert_eq!(robust_count([50, 40, 5, 5, 5, 4, 0], 7), 5);
     assert_eq!(robust_count([], 0), 0);
+}
+
+#[test]
+fn an_era_is_paid_once_the_approval_points_of_its_last_session_are_in() {
+    let mut spec = spec();
+    spec.genesis.staking.as_mut().unwrap().sessions_per_era = 2;
+    let mut relay = Relay::from_spec(&spec);
+    let started = |relay: &Relay, era: u32| {
+        ERAS_START_SESSION_INDEX
+            .get(&mut relay.state(), &era)
+            .unwrap()
+            .unwrap()
+    };
+    // Era 1's first session is planned once era 0's last has begun.
+    run_to_session(&mut relay, 1);
+    let last = started(&relay, 1) - 1;
+    run_to_session(&mut relay, last + 1);
+    assert_eq!(
+        ACTIVE_ERA.get(&mut relay.state()).unwrap().unwrap().index,
+        1
+    );
+
+    // Era 0's last session is tallied while era 1 runs: its points are era 0's.
+    let counted = [("Alice", 2), ("Bob", 1)];
+    relay.block(
+        ["Alice", "Bob", "Charlie"]
+            .map(|name| tally(&relay, name, last, &counted))
+            .into(),
+    );
+    let payout = Call::Staking(staking::Call::PayoutStakers {
+        validator_stash: id("Alice"),
+        era: 0,
+    });
+    // Until they are settled, era 0 is not paid.
+    assert_eq!(
+        relay.dispatch("Ferdie", payout.clone()),
+        Err(tessera_relay_chain::dispatch_error(
+            staking::Error::InvalidEraToReward
+        ))
+    );
+    let era_points = |relay: &Relay, era: u32| {
+        ERAS_REWARD_POINTS
+            .get_or_default(&mut relay.state(), &era)
+            .unwrap()
+    };
+    let (before_0, before_1) = (era_points(&relay, 0), era_points(&relay, 1));
+    let events = run_to_session(&mut relay, last + 1 + TALLY_SESSIONS);
+    assert!(
+        events.contains(&Event::ApprovalRewards(approval_rewards::Event::Settled {
+            session: last,
+            era: 0,
+            tallies: 3,
+            points: 3 * APPROVAL_POINTS,
+        }))
+    );
+    let after_0 = era_points(&relay, 0);
+    assert_eq!(
+        after_0.individual[&id("Alice")],
+        before_0.individual.get(&id("Alice")).copied().unwrap_or(0) + 2 * APPROVAL_POINTS
+    );
+    assert_eq!(after_0.total, before_0.total + 3 * APPROVAL_POINTS);
+    assert_eq!(era_points(&relay, 1), before_1);
+    // Now it is.
+    assert!(relay.dispatch("Ferdie", payout).is_ok());
 }

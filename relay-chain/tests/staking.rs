@@ -18,6 +18,7 @@ use tessera_runtime::Hash;
 use tessera_runtime::{AccountId, Balance};
 
 use support::Relay;
+use tessera_relay_chain::approval_rewards::TALLY_SESSIONS;
 
 /// Blocks per session in these tests.
 const SESSION: u32 = 3;
@@ -509,6 +510,20 @@ fn an_ended_eras_inflation_is_paid_by_points_commission_and_exposure() {
         relay.dispatch("Bob", payout("Alice", era + 1)),
         Err(module_error(staking::Error::InvalidEraToReward))
     );
+    // Not before the approval points of its last session are in: settled two sessions on.
+    assert_eq!(
+        relay.dispatch("Bob", payout("Alice", era)),
+        Err(module_error(staking::Error::InvalidEraToReward))
+    );
+    let mut waited = 0;
+    while !tessera_relay_chain::approval_rewards::era_settled(&mut relay.state(), era).unwrap() {
+        relay.block(vec![]);
+        waited += 1;
+    }
+    assert!(
+        waited > TALLY_SESSIONS * SESSION - SESSION,
+        "{waited} blocks"
+    );
     let ferdie_active = LEDGER
         .get(&mut relay.state(), &id("Ferdie"))
         .unwrap()
@@ -546,7 +561,13 @@ fn an_ended_eras_inflation_is_paid_by_points_commission_and_exposure() {
         Err(module_error(staking::Error::AlreadyClaimed))
     );
     // Bob authored nothing: his payout is nothing. Eve was never elected.
-    assert!(staking_events(relay.dispatch("Charlie", payout("Bob", era)).unwrap()).is_empty());
+    let paid_bob = staking_events(relay.dispatch("Charlie", payout("Bob", era)).unwrap());
+    assert!(
+        !paid_bob
+            .iter()
+            .any(|event| matches!(event, StakingEvent::Rewarded { .. })),
+        "{paid_bob:?}"
+    );
     assert_eq!(
         relay.dispatch("Charlie", payout("Eve", era)),
         Err(module_error(staking::Error::NotElected))

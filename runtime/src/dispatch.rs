@@ -363,9 +363,9 @@ pub trait Dispatch<E> {
         false
     }
 
-    /// Whether the call is an offence report whose proof is its own authority (an
-    /// equivocation): a block author may include it unsigned, dispatched with
-    /// [`Origin::None`]; it must succeed (a false or known report), or the block is invalid.
+    /// Whether the call is a report whose proof is its own authority (an equivocation's, a
+    /// validator's signed statement): a block author may include it unsigned, dispatched with
+    /// [`Origin::None`]; it must succeed (not a false or known report), or the block is invalid.
     fn is_report(&self) -> bool {
         false
     }

@@ -144,9 +144,9 @@ pub enum InvalidTransaction {
         /// The limit.
         max: u32,
     },
-    /// An unsigned offence report the runtime refused (a false proof, an offence known
-    /// already, or one too old to judge): the block that contains it is invalid.
-    #[error("offence report refused: {0}")]
+    /// An unsigned report the runtime refused (a false proof, an offence known already, or
+    /// one too old to judge): the block that contains it is invalid.
+    #[error("report refused: {0}")]
     ReportRefused(DispatchError),
 }
 

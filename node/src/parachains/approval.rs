@@ -261,11 +261,15 @@ pub struct ApprovalWork {
     /// Recent sessions, newest last.
     sessions: VecDeque<Session>,
     /// Approval usages counted in sessions this node validates in, by session index (at most
-    /// [`SESSIONS_KEPT`]); each is sent once a block of the next session is finalized.
+    /// [`SESSIONS_KEPT`]); each is sent once a block of a later session is finalized.
     tallies: BTreeMap<u32, SessionTally>,
+    /// The latest session whose tally was sent (or dropped): no more is counted for it.
+    tallies_sent: Option<u32>,
     validation: Arc<ValidationHost>,
     /// Blocks fed to the engine, with their numbers.
     fed: HashMap<Hash, u32>,
+    /// The sessions of the blocks in `fed`.
+    fed_sessions: HashMap<Hash, Session>,
     candidates: HashMap<Hash, CandidateInfo>,
     /// Validation code of the candidates tracked, by hash.
     codes: HashMap<Hash, Arc<tessera_runtime::parachain::ValidationCode>>,
@@ -358,6 +362,8 @@ impl ApprovalWork {
             keys: vec![key],
             sessions: VecDeque::new(),
             tallies: BTreeMap::new(),
+            tallies_sent: None,
+            fed_sessions: HashMap::new(),
             validation,
             fed: HashMap::new(),
             candidates: HashMap::new(),
@@ -748,20 +754,23 @@ impl ApprovalWork {
     }
 
     /// Counts a candidate of `block` approved by `approvers`, in the tally of `block`'s session
-    /// if this node is one of its validators.
-    fn count(&mut self, client: &Client, block: &Hash, approvers: &[ValidatorIndex]) {
-        let Ok(Some(header)) = client.header(block) else {
-            return;
-        };
-        let Some(session) = self.session_at(client, &header) else {
+    /// if this node is one of its validators and has not sent that session's tally yet.
+    fn count(&mut self, block: &Hash, approvers: &[ValidatorIndex]) {
+        let Some(session) = self.fed_sessions.get(block).cloned() else {
             return;
         };
         let index = session.validators.session;
-        if session.me().is_none() {
+        if session.me().is_none() || self.tallies_sent.is_some_and(|sent| index <= sent) {
             return;
         }
         if !self.tallies.contains_key(&index) && self.tallies.len() >= SESSIONS_KEPT {
-            self.tallies.pop_first();
+            // The oldest makes way, unless this one is older still.
+            match self.tallies.first_key_value() {
+                Some((&oldest, _)) if oldest < index => {
+                    self.tallies.pop_first();
+                }
+                _ => return,
+            }
         }
         let n = session.validators.len();
         let tally = self.tallies.entry(index).or_insert_with(|| SessionTally {
@@ -783,14 +792,17 @@ impl ApprovalWork {
             return;
         };
         let mut state = State::new(client.store(), header.state_root);
-        let Ok(current) = tessera_relay_chain::session::CURRENT_INDEX.get_or_default(&mut state)
-        else {
+        let (Ok(current), Ok(Some(genesis))) = (
+            tessera_relay_chain::session::CURRENT_INDEX.get_or_default(&mut state),
+            client.store().canonical_hash(0),
+        ) else {
             return;
         };
         while let Some(entry) = self.tallies.first_entry() {
             if *entry.key() >= current {
                 break;
             }
+            self.tallies_sent = self.tallies_sent.max(Some(*entry.key()));
             let (
                 session,
                 SessionTally {
@@ -807,7 +819,7 @@ impl ApprovalWork {
                 validator: me,
                 usages,
             };
-            if let Some(signature) = of.engine.crypto.sign(&tally.payload()) {
+            if let Some(signature) = of.engine.crypto.sign(&tally.payload(&genesis)) {
                 tracing::debug!(session, usages = ?tally.usages, "approval tally sent");
                 actions
                     .reports
@@ -863,6 +875,8 @@ impl ApprovalWork {
                 .any(|c| c.receipt.descriptor.validation_code_hash == *hash)
         });
         self.fed.retain(|_, n| *n > number);
+        let fed = &self.fed;
+        self.fed_sessions.retain(|hash, _| fed.contains_key(hash));
         self.known = self
             .known
             .split_off(&(number.saturating_add(1), Hash([0; 32])));
@@ -898,6 +912,7 @@ impl ApprovalWork {
             match self.new_block(client, &header, slot_ms) {
                 Some((block, session)) => {
                     self.fed.insert(hash, header.number);
+                    self.fed_sessions.insert(hash, session.clone());
                     outputs.extend(self.engine.new_block_in(block, session.engine, now));
                 }
                 None => {
@@ -1020,7 +1035,7 @@ impl ApprovalWork {
                         tracing::debug!(number, %block, "relay block approved");
                     }
                 }
-                Output::ApprovedBy { block, approvers } => self.count(client, &block, &approvers),
+                Output::ApprovedBy { block, approvers } => self.count(&block, &approvers),
                 Output::FoundInvalid { candidate, .. } => {
                     tracing::warn!(%candidate, "candidate found invalid: disputing it");
                     let outputs = match self.disputes_of(&candidate) {

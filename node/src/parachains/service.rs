@@ -188,8 +188,11 @@ pub struct ParachainService {
     is_validator: bool,
     /// How many of the keystore's keys the validator took (see [`Self::take_new_keys`]).
     keys_taken: usize,
-    /// Each validator's peer, as its newest identity says, with when that was signed.
+    /// Each validator's peer, as its newest identity says, with when that was signed: of the
+    /// validators of the sessions chunks may still be asked of, and the queued ones.
     peer_of: HashMap<AccountId, (PeerId, u64)>,
+    /// The session at the best block when `peer_of` was last pruned.
+    peers_pruned_in: Option<u32>,
     /// When this validator last published its identity, and to how many connected peers.
     identity_sent: Option<(Instant, usize)>,
     requested: HashMap<(Hash, u32), (Instant, usize)>,
@@ -310,6 +313,7 @@ impl ParachainService {
             validation: validation.clone(),
             host: ParachainHost::new(key, validation).with_malus(malus),
             peer_of: HashMap::new(),
+            peers_pruned_in: None,
             identity_sent: None,
             requested: HashMap::new(),
             missing: HashMap::new(),
@@ -801,6 +805,37 @@ impl ParachainService {
         self.host.is_validator_key(&client, &best.hash(), key)
     }
 
+    /// Once per session, forgets the peers of validators who are in none of the sessions whose
+    /// candidates may still be recovered or disputed (the current one and the dispute period
+    /// before it) nor in the one queued: a validator that left, or a key rotated away.
+    fn forget_departed_validators(&mut self) {
+        use tessera_relay_chain::session;
+        let client = self.shared.client();
+        let Ok(best) = client.best_header() else {
+            return;
+        };
+        let mut state = tessera_runtime::state::State::new(client.store(), best.state_root);
+        let Ok(current) = session::CURRENT_INDEX.get_or_default(&mut state) else {
+            return;
+        };
+        if self.peers_pruned_in == Some(current) {
+            return;
+        }
+        let Ok(queued) = session::QUEUED_KEYS.get_or_default(&mut state) else {
+            return;
+        };
+        let mut kept: HashSet<AccountId> = queued.iter().map(|keys| keys.para_validator).collect();
+        for index in current.saturating_sub(session::DISPUTE_PERIOD)..=current {
+            match session::para_validators_of(&mut state, index) {
+                Ok(Some(validators)) => kept.extend(validators.keys),
+                Ok(None) => {}
+                Err(_) => return,
+            }
+        }
+        self.peer_of.retain(|key, _| kept.contains(key));
+        self.peers_pruned_in = Some(current);
+    }
+
     /// Whether `peer` is a validator's, as their identities say.
     fn is_validator_peer(&self, peer: &PeerId) -> bool {
         self.peer_of.values().any(|(known, _)| known == peer)
@@ -906,6 +941,7 @@ impl ParachainService {
     /// block once it holds its chunks (or half a slot after the block arrived), forget old
     /// candidates.
     pub async fn tick(&mut self) {
+        self.forget_departed_validators();
         if !self.is_validator {
             // Only to pass verdicts on new code on: they are checked against the checks
             // under way.

@@ -18,7 +18,11 @@ use serde_json::Value;
 use std::path::Path;
 use std::time::Duration;
 use tessera_consensus::authorship::split_seal;
-use tessera_consensus::finality::Justification;
+use tessera_consensus::finality::{
+    verify_justification, verify_warp_proof, AuthoritySet, Justification, Target, WarpProof,
+    WarpProofError,
+};
+use tessera_node::warp::FinalityProof;
 use tessera_node::workload::sign;
 use tessera_relay_chain::session::SessionKeys;
 use tessera_relay_chain::staking::{self, Perbill, RewardDestination, ValidatorPrefs};
@@ -33,9 +37,11 @@ use tessera_runtime::executive::block_author;
 use tessera_runtime::extrinsic::Extrinsic;
 use tessera_runtime::modules::{sudo, system};
 use tessera_runtime::parachain::ParaGenesis;
-use tessera_runtime::{AccountId, Header};
+use tessera_runtime::{AccountId, Hash, Header};
 
 const WAIT: Duration = Duration::from_secs(90);
+/// The genesis validators (whose dev keys are all their session keys).
+const GENESIS: [&str; 4] = ["Alice", "Bob", "Charlie", "Dave"];
 /// What Eve bonds: more than any genesis validator.
 const EVE_BOND: u128 = 400_000 * UNIT;
 /// What Ferdie bonds and nominates Eve with.
@@ -85,6 +91,7 @@ async fn inherent_at(port: u16, number: u32) -> (Value, inclusion::Call) {
 /// `key` signed (with the approvals it counted in all). Waits until both hold one.
 async fn wait_tallies(
     port: u16,
+    genesis: &Hash,
     key: &AccountId,
     dir: &Path,
 ) -> (Vec<(u32, u32)>, Vec<(u32, u32)>) {
@@ -117,7 +124,7 @@ async fn wait_tallies(
                         signature,
                     }) = extrinsic.call
                     {
-                        if key.verify(&tally.payload(), &signature) {
+                        if key.verify(&tally.payload(genesis), &signature) {
                             signed.push((tally.session, tally.usages.iter().sum()));
                         }
                     }
@@ -230,8 +237,7 @@ async fn a_new_validator_joins_with_its_session_keys_and_finality_follows_three_
     let genesis = spec.build_genesis().unwrap().header.hash();
     let id = |name: &str| Pair::dev(name).public();
 
-    let mut nodes =
-        Member::start_validators(dir.path(), &spec_path, &["Alice", "Bob", "Charlie", "Dave"]);
+    let mut nodes = Member::start_validators(dir.path(), &spec_path, &GENESIS);
     let bootnodes: Vec<String> = nodes.iter().map(|v| v.address.clone()).collect();
     // Eve logs what she signs in approval checking.
     nodes.push(Member::start(
@@ -436,7 +442,8 @@ async fn a_new_validator_joins_with_its_session_keys_and_finality_follows_three_
     );
     // The validators counted whose approvals approved candidates in each session, Eve among
     // them with her para key, and the chain settled what enough of them saw into era points.
-    let (settled, eve_tallied) = wait_tallies(alice, &keys.para_validator, dir.path()).await;
+    let (settled, eve_tallied) =
+        wait_tallies(alice, &genesis, &keys.para_validator, dir.path()).await;
     assert!(
         eve_tallied.iter().any(|&(_, counted)| counted > 0),
         "{eve_tallied:?}"
@@ -501,4 +508,51 @@ async fn a_new_validator_joins_with_its_session_keys_and_finality_follows_three_
     wait_finalized(late.rpc, gone_at + 2, dir.path()).await;
     let enacted = late.log().matches("finality authority set changed").count();
     assert_eq!(enacted, 4, "{}", late.log());
+
+    // Its store now proves that finality to a client that knows only the genesis validators:
+    // the warp proof leads through the four changes, each justified by the set before it, to
+    // the set in force (the genesis validators' keys again) and a block past the last change.
+    let proof: String = request(late.rpc, "tessera_warpProof", rpc_params![]).await;
+    let proof = WarpProof::decode_all(&mut &hex::decode(&proof[2..]).unwrap()[..]).unwrap();
+    let genesis_set = || AuthoritySet::equal(0, GENESIS.map(id)).unwrap();
+    let warped = verify_warp_proof(genesis_set(), &proof).unwrap();
+    assert_eq!(warped.set.set_id(), 4);
+    let mut in_force: Vec<AccountId> = warped.set.authorities().iter().map(|a| a.0).collect();
+    in_force.sort();
+    let mut genesis_keys = GENESIS.map(id).to_vec();
+    genesis_keys.sort();
+    assert_eq!(in_force, genesis_keys);
+    assert!(warped.header.number > changes[2].0, "{:?}", warped.header);
+    // Without its first change, the next set's justification is refused.
+    let mut skipped = proof.clone();
+    skipped.fragments.remove(0);
+    assert!(matches!(
+        verify_warp_proof(genesis_set(), &skipped),
+        Err(WarpProofError::Justification { .. })
+    ));
+
+    // `grandpa_proveFinality` of a block of set 1: the justification of the block that ended
+    // set 1, by set 1, and the headers linking the two.
+    let (first, second) = (&changes[0], &changes[1]);
+    let asked = first.0 + 1;
+    let proof: String = request(late.rpc, "grandpa_proveFinality", rpc_params![asked]).await;
+    let proof = FinalityProof::decode_all(&mut &hex::decode(&proof[2..]).unwrap()[..]).unwrap();
+    let ended = header_at(late.rpc, second.0).await;
+    assert_eq!(proof.block, ended.hash());
+    let set_1 = AuthoritySet::new(1, first.1.next_authorities.clone()).unwrap();
+    let justification = Justification::decode_all(&mut &proof.justification[..]).unwrap();
+    let target = Target {
+        hash: ended.hash(),
+        number: ended.number,
+    };
+    verify_justification(&set_1, target, &justification).unwrap();
+    let linked = proof
+        .unknown_headers
+        .windows(2)
+        .all(|w| w[1].parent_hash == w[0].hash());
+    assert!(linked && proof.unknown_headers.last() == Some(&ended));
+    assert_eq!(
+        proof.unknown_headers[0].parent_hash,
+        header_at(late.rpc, asked).await.hash()
+    );
 }

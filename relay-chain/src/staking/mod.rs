@@ -275,6 +275,15 @@ pub static ERAS_ELECTED: StorageMap<EraIndex, Vec<AccountId>> =
 /// Each elected validator's exposure in an era, without the nominators.
 pub static ERAS_STAKERS_OVERVIEW: StorageMap<(EraIndex, AccountId), PagedExposureMetadata> =
     StorageMap::new(NAME, "ErasStakersOverview");
+/// Whether `stash` was elected in era `era` (it has an exposure there).
+pub fn is_exposed(
+    state: &mut tessera_runtime::state::State<'_>,
+    era: EraIndex,
+    stash: &AccountId,
+) -> tessera_runtime::Result<bool> {
+    Ok(ERAS_STAKERS_OVERVIEW.get(state, &(era, *stash))?.is_some())
+}
+
 /// Each elected validator's nominators in an era, by page.
 pub static ERAS_STAKERS_PAGED: StorageMap<(EraIndex, AccountId, u32), ExposurePage> =
     StorageMap::new(NAME, "ErasStakersPaged");

@@ -1,9 +1,11 @@
 //! Era points and payouts, as FRAME's staking pays them.
 //!
 //! Validators earn points in the active era: [`AUTHORING_POINTS`] for each relay block they
-//! author and [`BACKING_POINTS`] for each candidate they backed when it is included. When the
+//! author and [`BACKING_POINTS`] for each candidate they backed when it is included; approval
+//! points come later, in the era of their session ([`crate::approval_rewards`]). When the
 //! era ends, its payout is fixed: the total issuance times the chain spec's yearly inflation,
-//! for the era's length (its blocks times the slot duration). Anyone then pays an elected
+//! for the era's length (its blocks times the slot duration). Once its approval points are
+//! settled too, a few sessions later, anyone pays an elected
 //! validator's part with [`super::Call::PayoutStakers`], one exposure page per call: the
 //! validator's share of the payout is its share of the era's points; its commission comes off
 //! first, and the rest goes to its own stake and its nominators' in proportion to what each
@@ -83,10 +85,19 @@ pub fn reward_all<E>(
     ctx: &mut Context<'_, E>,
     earned: impl IntoIterator<Item = (AccountId, u32)>,
 ) -> tessera_runtime::Result<()> {
+    let era = super::ACTIVE_ERA.get_or_default(&mut ctx.state)?.index;
+    reward_in(ctx, era, earned)
+}
+
+/// Adds each validator's points in era `era` (the active one, or an ended one not paid yet).
+pub fn reward_in<E>(
+    ctx: &mut Context<'_, E>,
+    era: EraIndex,
+    earned: impl IntoIterator<Item = (AccountId, u32)>,
+) -> tessera_runtime::Result<()> {
     if super::CONFIG.get(&mut ctx.state)?.is_none() {
         return Ok(());
     }
-    let era = super::ACTIVE_ERA.get_or_default(&mut ctx.state)?.index;
     let mut all = ERAS_REWARD_POINTS.get_or_default(&mut ctx.state, &era)?;
     let mut changed = false;
     for (validator, points) in earned {
@@ -130,6 +141,10 @@ pub fn payout_stakers<E: Events>(
 ) -> CallResult {
     let active = super::ACTIVE_ERA.get_or_default(&mut ctx.state)?.index;
     if era >= active || era.saturating_add(HISTORY_DEPTH) < active {
+        return Err(error(Error::InvalidEraToReward));
+    }
+    // Its last sessions' approval points are still being counted.
+    if !crate::approval_rewards::era_settled(&mut ctx.state, era)? {
         return Err(error(Error::InvalidEraToReward));
     }
     let payout = ERAS_VALIDATOR_REWARD
