@@ -18,6 +18,7 @@ use lru::LruCache;
 use parity_scale_codec::{Compact, Decode, DecodeAll, Encode};
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::thread;
@@ -49,6 +50,87 @@ use wasmtime::{
 
 /// How often the deadline clock ticks.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Where this process's hosts keep compiled code between runs ([`set_artifact_dir`]).
+static ARTIFACT_DIR: OnceLock<PathBuf> = OnceLock::new();
+
+/// Compiled code not used for this long is deleted when a node starts (Polkadot prunes its
+/// PVF artifacts after a day; runtimes change more rarely).
+const ARTIFACT_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Keeps the code this process's hosts compile (runtimes and para validation code) in `dir`,
+/// so that a restart, or another node of the operator's sharing the directory, loads it
+/// instead of compiling it again, as Polkadot keeps its PVF artifacts. The directory is as
+/// trusted as the database: what is in it runs as native code. Artifacts unused for a week are
+/// deleted now. The first directory set stays.
+pub fn set_artifact_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    for entry in std::fs::read_dir(dir)?.flatten() {
+        let stale = entry
+            .metadata()
+            .and_then(|meta| meta.modified())
+            .is_ok_and(|modified| modified.elapsed().is_ok_and(|age| age > ARTIFACT_TTL));
+        if stale {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    let _ = ARTIFACT_DIR.set(dir.to_path_buf());
+    Ok(())
+}
+
+/// Where `engine` keeps code `code_hash` compiled, if artifacts are kept: named by the code
+/// and by what makes an engine's compiled code compatible with another's.
+fn artifact_path(engine: &Engine, code_hash: &Hash) -> Option<PathBuf> {
+    use std::hash::{Hash as _, Hasher as _};
+    let dir = ARTIFACT_DIR.get()?;
+    let mut compatibility = std::collections::hash_map::DefaultHasher::new();
+    engine
+        .precompile_compatibility_hash()
+        .hash(&mut compatibility);
+    let name = format!(
+        "{}-{:016x}.cwasm",
+        hex::encode(code_hash.0),
+        compatibility.finish()
+    );
+    Some(dir.join(name))
+}
+
+/// The code kept at `path`, if it is there, intact (its checksum holds) and compiled for an
+/// engine like `engine`.
+fn load_artifact(engine: &Engine, path: &Path) -> Option<Module> {
+    let bytes = std::fs::read(path).ok()?;
+    let (checksum, artifact) = bytes.split_at_checked(32)?;
+    if blake2_256(artifact).0 != checksum {
+        return None;
+    }
+    // Touched, so that pruning counts from the last use.
+    let _ =
+        std::fs::File::open(path).and_then(|file| file.set_modified(std::time::SystemTime::now()));
+    #[allow(unsafe_code)]
+    // SAFETY: the artifact directory is as trusted as the database (see `set_artifact_dir`):
+    // only nodes write there, whole files by rename, and the checksum rules out a torn one.
+    // Wasmtime checks that the artifact was compiled by a compatible engine.
+    let module = unsafe { Module::deserialize(engine, artifact) };
+    module.ok()
+}
+
+/// Keeps `module` at `path`: written whole beside it, then renamed over it.
+fn store_artifact(module: &Module, path: &Path) {
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let Ok(artifact) = module.serialize() else {
+        return;
+    };
+    let mut bytes = blake2_256(&artifact).0.to_vec();
+    bytes.extend_from_slice(&artifact);
+    let write = WRITES.fetch_add(1, Ordering::Relaxed);
+    let temporary = path.with_extension(format!("{}.{write}.tmp", std::process::id()));
+    let stored =
+        std::fs::write(&temporary, &bytes).and_then(|()| std::fs::rename(&temporary, path));
+    if let Err(err) = stored {
+        let _ = std::fs::remove_file(&temporary);
+        tracing::debug!(%err, path = %path.display(), "compiled code not kept");
+    }
+}
 
 /// Largest output a validation function may return (commitments can carry new code).
 const MAX_OUTPUT_BYTES: u32 = 16 * 1024 * 1024;
@@ -490,7 +572,17 @@ impl ValidationHost {
                     let marker = marker;
                     let invalid =
                         |e: wasmtime::Error| InvalidCandidate::InvalidCode(format!("{e:#}"));
-                    let module = Module::from_binary(&engine, &code)
+                    let artifact = artifact_path(&engine, &code_hash);
+                    let kept = artifact.as_deref().and_then(|p| load_artifact(&engine, p));
+                    let module = match kept {
+                        Some(module) => Ok(module),
+                        None => Module::from_binary(&engine, &code).inspect(|module| {
+                            if let Some(path) = &artifact {
+                                store_artifact(module, path);
+                            }
+                        }),
+                    };
+                    let module = module
                         .map_err(invalid)
                         .and_then(|module| check_abi(&module).map(|()| module))
                         .and_then(|module| linker.instantiate_pre(&module).map_err(invalid))
@@ -1675,4 +1767,43 @@ fn host_functions(engine: &Engine) -> wasmtime::Result<Linker<Execution>> {
         },
     )?;
     Ok(linker)
+}
+
+#[cfg(test)]
+mod artifact_tests {
+    use super::*;
+
+    #[test]
+    fn compiled_code_is_kept_loaded_by_the_next_host_and_compiled_again_when_torn() {
+        let dir = std::env::temp_dir().join(format!("tessera-artifacts-{}", std::process::id()));
+        set_artifact_dir(&dir).unwrap();
+        let code = parachain_template_runtime::WASM_BINARY;
+        let hash = blake2_256(code);
+        let first = ValidationHost::new(ValidationLimits::default()).unwrap();
+        first.prepare(hash, code).unwrap();
+        let path = artifact_path(&first.engine, &hash).unwrap();
+        let kept = std::fs::read(&path).unwrap();
+
+        // A later host runs what the directory holds for the code: here another module's
+        // artifact, which has no validation function.
+        let other = wat::parse_str(r#"(module (memory (export "memory") 1))"#).unwrap();
+        let second = ValidationHost::new(ValidationLimits::default()).unwrap();
+        let module = Module::from_binary(&second.engine, &other).unwrap();
+        store_artifact(&module, &path);
+        assert!(matches!(
+            second.prepare(hash, code),
+            Err(InvalidCandidate::MissingExport { .. })
+        ));
+
+        // A torn file fails its checksum: the code is compiled again and kept whole.
+        let mut torn = kept.clone();
+        torn.truncate(kept.len() / 2);
+        std::fs::write(&path, &torn).unwrap();
+        let third = ValidationHost::new(ValidationLimits::default()).unwrap();
+        third.prepare(hash, code).unwrap();
+        let rewritten = std::fs::read(&path).unwrap();
+        let (checksum, artifact) = rewritten.split_at(32);
+        assert_eq!(blake2_256(artifact).0, checksum);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

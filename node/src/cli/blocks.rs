@@ -39,6 +39,7 @@ pub struct ImportArgs {
 /// Opens the chain of `storage` on RocksDB.
 fn open_client(storage: &StorageArgs) -> anyhow::Result<Client> {
     let spec = ChainSpec::load(&storage.chain.chain)?;
+    storage.keep_compiled_code()?;
     open_chain(&storage.base_path, &spec)
 }
 

@@ -25,6 +25,9 @@ pub struct DevArgs {
     /// removed on exit).
     #[arg(long, value_name = "PATH")]
     base_path: Option<PathBuf>,
+    /// Directory for compiled Wasm kept between runs (default `<base-path>/wasm-cache`).
+    #[arg(long, env = "TESSERA_WASM_CACHE", value_name = "PATH")]
+    wasm_cache: Option<PathBuf>,
     /// Validators to run (dev accounts Alice, Bob, …, at most 6).
     #[arg(long, default_value_t = 4, value_name = "N",
           value_parser = clap::value_parser!(u8).range(1..=6))]
@@ -113,6 +116,7 @@ pub(super) fn run(args: DevArgs) -> anyhow::Result<()> {
             temp_dir.path().to_path_buf()
         }
     };
+    super::keep_compiled_code(&base_path, args.wasm_cache.as_deref())?;
     println!(
         "Tessera `{}` · {} validators · {} ms slots · data in {}",
         spec.name,

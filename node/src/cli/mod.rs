@@ -92,6 +92,28 @@ pub struct StorageArgs {
     /// Which chain.
     #[command(flatten)]
     pub chain: ChainArgs,
+    /// Directory for compiled Wasm kept between runs (default `<base-path>/wasm-cache`); nodes
+    /// of one operator may share one. What is in it runs as native code: trust it as the
+    /// database.
+    #[arg(long, env = "TESSERA_WASM_CACHE", value_name = "PATH")]
+    pub wasm_cache: Option<PathBuf>,
+}
+
+impl StorageArgs {
+    /// Keeps the code this process compiles in the Wasm cache directory.
+    pub fn keep_compiled_code(&self) -> anyhow::Result<()> {
+        keep_compiled_code(&self.base_path, self.wasm_cache.as_deref())
+    }
+}
+
+/// Keeps the code this process compiles in `wasm_cache`, or `<base_path>/wasm-cache`.
+pub(crate) fn keep_compiled_code(
+    base_path: &Path,
+    wasm_cache: Option<&Path>,
+) -> anyhow::Result<()> {
+    let dir = wasm_cache.map_or_else(|| base_path.join("wasm-cache"), Path::to_path_buf);
+    crate::validation::set_artifact_dir(&dir)
+        .with_context(|| format!("cannot use {} for compiled Wasm", dir.display()))
 }
 
 /// The database directory of chain `id` under `base_path`.

@@ -95,6 +95,7 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<()> {
         .map(Pair::from_uri)
         .transpose()
         .context("invalid --collator-key")?;
+    args.storage.keep_compiled_code()?;
     let base_path = &args.storage.base_path;
     let para_node = match (args.para, &args.para_spec) {
         (Some(id), _) => {

@@ -217,16 +217,21 @@ async fn a_new_validator_joins_with_its_session_keys_and_finality_follows_three_
     spec.genesis.slot_duration_ms = 500;
     // Sessions of four slots, an era each: a change takes effect a few seconds after a call.
     spec.genesis.epoch_length = 4;
-    spec.genesis.paras = vec![GenesisPara {
-        id: 1000,
-        head: HexBytes(
-            ParaGenesis::dev(tessera_relay_chain::paras::ParaId(1000))
-                .head::<TemplateRuntime>()
-                .unwrap()
-                .0,
-        ),
-        code: HexBytes(template::WASM_BINARY.to_vec()),
-    }];
+    // Two paras, so two backing groups: a candidate of para 1000 is backed by one and checked
+    // by the other (one group of all would back it whole, leaving nothing to approve). Para
+    // 1001 has no collator.
+    spec.genesis.paras = [1000, 1001]
+        .map(|id| GenesisPara {
+            id,
+            head: HexBytes(
+                ParaGenesis::dev(tessera_relay_chain::paras::ParaId(id))
+                    .head::<TemplateRuntime>()
+                    .unwrap()
+                    .0,
+            ),
+            code: HexBytes(template::WASM_BINARY.to_vec()),
+        })
+        .into();
     let staking_spec = spec.genesis.staking.as_mut().unwrap();
     staking_spec.sessions_per_era = 1;
     staking_spec.validator_count = 4;
@@ -433,13 +438,22 @@ async fn a_new_validator_joins_with_its_session_keys_and_finality_follows_three_
     );
     // Eve checked and approved the para's candidates (she has an index only in the sessions
     // since she joined), and her node saw them approved.
-    let eve_log = nodes[4].log();
-    assert!(eve_log.contains("signed approval"), "Eve approved nothing");
-    let paras: Vec<Value> = request(eve_rpc, "tessera_paras", rpc_params![]).await;
-    assert!(
-        paras[0]["approved"]["number"].as_u64().unwrap_or(0) > 0,
-        "{paras:?}"
-    );
+    // (Her checks come at random among the candidates, so this waits, within the bound.)
+    let approved = tokio::time::timeout(WAIT, async {
+        loop {
+            let paras: Vec<Value> = request(eve_rpc, "tessera_paras", rpc_params![]).await;
+            let seen = paras[0]["approved"]["number"].as_u64().unwrap_or(0) > 0;
+            if seen && nodes[4].log().contains("signed approval") {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    })
+    .await;
+    if approved.is_err() {
+        print_logs(dir.path());
+        panic!("Eve approved nothing, or saw nothing approved");
+    }
     // The validators counted whose approvals approved candidates in each session, Eve among
     // them with her para key, and the chain settled what enough of them saw into era points.
     let (settled, eve_tallied) =
