@@ -227,17 +227,7 @@ struct SetRecord {
 /// a change is enacted, then the last stored one. A change signalled in `root` itself (no
 /// delay) whose set was not stored yet (a crash between the two writes) is enacted here.
 fn load_set(client: &crate::client::Client, root: &Header) -> Result<AuthoritySet, FinalityError> {
-    let stored = match client.store().aux(SET_KEY)? {
-        None => None,
-        Some(bytes) => {
-            Some(
-                SetRecord::decode(&mut &bytes[..]).map_err(|e| StoreError::Corrupt {
-                    what: "finality authority set",
-                    reason: e.to_string(),
-                })?,
-            )
-        }
-    };
+    let stored = stored_set(client.store())?;
     let root_hash = root.hash();
     let set = match &stored {
         Some(record) => AuthoritySet::new(record.set_id, record.authorities.clone())?,
@@ -254,20 +244,42 @@ fn load_set(client: &crate::client::Client, root: &Header) -> Result<AuthoritySe
     }
 }
 
+/// The stored set in force, if a change was enacted.
+fn stored_set(store: &crate::store::ChainStore) -> Result<Option<SetRecord>, StoreError> {
+    store
+        .aux(SET_KEY)?
+        .map(|bytes| {
+            SetRecord::decode(&mut &bytes[..]).map_err(|e| StoreError::Corrupt {
+                what: "finality authority set",
+                reason: e.to_string(),
+            })
+        })
+        .transpose()
+}
+
+/// The id of the set in force on the finalized chain (0 until a change was enacted).
+pub(crate) fn current_set_id(store: &crate::store::ChainStore) -> Result<u64, StoreError> {
+    Ok(stored_set(store)?.map_or(0, |record| record.set_id))
+}
+
+/// Stores `set` as enacted at `enacted_at`: its change block in the index, and it as the set
+/// in force unless a later one is stored already (a retried write of an older set).
 fn store_set(
     client: &crate::client::Client,
     set: &AuthoritySet,
     enacted_at: Hash,
 ) -> Result<(), StoreError> {
-    let record = SetRecord {
-        set_id: set.set_id(),
-        authorities: set.authorities().to_vec(),
-        enacted_at,
-    };
-    client.store().write_aux(vec![
-        (SET_KEY.to_vec(), Some(record.encode())),
-        (change_key(set.set_id()), Some(enacted_at.encode())),
-    ])
+    let store = client.store();
+    let mut writes = vec![(change_key(set.set_id()), Some(enacted_at.encode()))];
+    if stored_set(store)?.is_none_or(|stored| stored.set_id <= set.set_id()) {
+        let record = SetRecord {
+            set_id: set.set_id(),
+            authorities: set.authorities().to_vec(),
+            enacted_at,
+        };
+        writes.push((SET_KEY.to_vec(), Some(record.encode())));
+    }
+    store.write_aux(writes)
 }
 
 fn load_record(client: &crate::client::Client) -> Result<VoterRecord, StoreError> {

@@ -60,22 +60,58 @@ const ARTIFACT_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// Keeps the code this process's hosts compile (runtimes and para validation code) in `dir`,
 /// so that a restart, or another node of the operator's sharing the directory, loads it
-/// instead of compiling it again, as Polkadot keeps its PVF artifacts. The directory is as
-/// trusted as the database: what is in it runs as native code. Artifacts unused for a week are
-/// deleted now. The first directory set stays.
+/// instead of compiling it again, as Polkadot keeps its PVF artifacts. What is in it runs as
+/// native code, so it must be trusted as the binary is: a directory this user does not own,
+/// or that others may write to, is refused. It is created private. Artifacts not loaded from
+/// it for a week are deleted now (only files named as artifacts). The first directory set
+/// stays.
 pub fn set_artifact_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
+    std::fs::DirBuilder::new().recursive(true).create(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let meta = std::fs::metadata(dir)?;
+        // Whom files made here belong to: this process's user.
+        let probe = dir.join(format!(".owner-{}", std::process::id()));
+        let mine = std::fs::File::create(&probe)?.metadata()?.uid();
+        let _ = std::fs::remove_file(&probe);
+        if meta.uid() != mine || meta.mode() & 0o022 != 0 {
+            return Err(std::io::Error::other(format!(
+                "{} is not this user's alone (owner {}, mode {:o}): compiled code kept there \
+                 could be replaced by another user",
+                dir.display(),
+                meta.uid(),
+                meta.mode() & 0o777
+            )));
+        }
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
     for entry in std::fs::read_dir(dir)?.flatten() {
+        let named = entry.file_name().to_str().is_some_and(is_artifact_name);
         let stale = entry
             .metadata()
             .and_then(|meta| meta.modified())
             .is_ok_and(|modified| modified.elapsed().is_ok_and(|age| age > ARTIFACT_TTL));
-        if stale {
+        if named && stale {
             let _ = std::fs::remove_file(entry.path());
         }
     }
     let _ = ARTIFACT_DIR.set(dir.to_path_buf());
     Ok(())
+}
+
+/// Whether `name` is one [`store_artifact`] writes: `<code hash>-<compatibility>.cwasm`, or
+/// its temporary file.
+fn is_artifact_name(name: &str) -> bool {
+    let hex =
+        |part: &str, len: usize| part.len() == len && part.bytes().all(|b| b.is_ascii_hexdigit());
+    let Some((code, rest)) = name.split_once('-') else {
+        return false;
+    };
+    let Some((compatibility, suffix)) = rest.split_once('.') else {
+        return false;
+    };
+    hex(code, 64) && hex(compatibility, 16) && (suffix == "cwasm" || suffix.ends_with(".tmp"))
 }
 
 /// Where `engine` keeps code `code_hash` compiled, if artifacts are kept: named by the code
@@ -107,16 +143,18 @@ fn load_artifact(engine: &Engine, path: &Path) -> Option<Module> {
     let _ =
         std::fs::File::open(path).and_then(|file| file.set_modified(std::time::SystemTime::now()));
     #[allow(unsafe_code)]
-    // SAFETY: the artifact directory is as trusted as the database (see `set_artifact_dir`):
-    // only nodes write there, whole files by rename, and the checksum rules out a torn one.
-    // Wasmtime checks that the artifact was compiled by a compatible engine.
+    // SAFETY: the artifact directory is this user's alone (`set_artifact_dir` refuses another):
+    // only this user's nodes write there, whole files by rename, and the checksum rules out a
+    // torn one. Wasmtime checks that the artifact was compiled by a compatible engine.
     let module = unsafe { Module::deserialize(engine, artifact) };
     module.ok()
 }
 
-/// Keeps `module` at `path`: written whole beside it, then renamed over it.
+/// Keeps `module` at `path`: written whole to a new file beside it, then renamed over it.
 fn store_artifact(module: &Module, path: &Path) {
+    use std::io::Write as _;
     static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    static WARNED: AtomicBool = AtomicBool::new(false);
     let Ok(artifact) = module.serialize() else {
         return;
     };
@@ -124,11 +162,19 @@ fn store_artifact(module: &Module, path: &Path) {
     bytes.extend_from_slice(&artifact);
     let write = WRITES.fetch_add(1, Ordering::Relaxed);
     let temporary = path.with_extension(format!("{}.{write}.tmp", std::process::id()));
-    let stored =
-        std::fs::write(&temporary, &bytes).and_then(|()| std::fs::rename(&temporary, path));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let stored = options
+        .open(&temporary)
+        .and_then(|mut file| file.write_all(&bytes))
+        .and_then(|()| std::fs::rename(&temporary, path));
     if let Err(err) = stored {
         let _ = std::fs::remove_file(&temporary);
-        tracing::debug!(%err, path = %path.display(), "compiled code not kept");
+        if !WARNED.swap(true, Ordering::Relaxed) {
+            tracing::warn!(%err, path = %path.display(), "compiled code not kept on disk");
+        }
     }
 }
 
@@ -574,17 +620,24 @@ impl ValidationHost {
                         |e: wasmtime::Error| InvalidCandidate::InvalidCode(format!("{e:#}"));
                     let artifact = artifact_path(&engine, &code_hash);
                     let kept = artifact.as_deref().and_then(|p| load_artifact(&engine, p));
+                    let loaded = kept.is_some();
+                    let started = Instant::now();
                     let module = match kept {
                         Some(module) => Ok(module),
-                        None => Module::from_binary(&engine, &code).inspect(|module| {
-                            if let Some(path) = &artifact {
-                                store_artifact(module, path);
-                            }
-                        }),
+                        None => Module::from_binary(&engine, &code),
                     };
                     let module = module
                         .map_err(invalid)
-                        .and_then(|module| check_abi(&module).map(|()| module))
+                        .and_then(|module| check_abi(&module).map(|()| module));
+                    // Kept only if it is the code named (a caller's wrong hash must not last
+                    // past a restart) and it compiled within the limit (a node loading it
+                    // must not judge differently from one compiling it).
+                    if let (false, Ok(module), Some(path)) = (loaded, &module, &artifact) {
+                        if started.elapsed() <= timeout && blake2_256(&code) == code_hash {
+                            store_artifact(module, path);
+                        }
+                    }
+                    let module = module
                         .and_then(|module| linker.instantiate_pre(&module).map_err(invalid))
                         .map(|pre| Compiled { pre });
                     if let Ok(module) = &module {
@@ -1777,7 +1830,12 @@ mod artifact_tests {
     fn compiled_code_is_kept_loaded_by_the_next_host_and_compiled_again_when_torn() {
         let dir = std::env::temp_dir().join(format!("tessera-artifacts-{}", std::process::id()));
         set_artifact_dir(&dir).unwrap();
-        let code = parachain_template_runtime::WASM_BINARY;
+        // The template's code with a custom section of its own: a hash no other test uses.
+        let name = b"tessera-artifact-test";
+        let mut code = parachain_template_runtime::WASM_BINARY.to_vec();
+        code.extend([0, name.len() as u8 + 1, name.len() as u8]);
+        code.extend(name);
+        let code = &code[..];
         let hash = blake2_256(code);
         let first = ValidationHost::new(ValidationLimits::default()).unwrap();
         first.prepare(hash, code).unwrap();
@@ -1805,5 +1863,19 @@ mod artifact_tests {
         let (checksum, artifact) = rewritten.split_at(32);
         assert_eq!(blake2_256(artifact).0, checksum);
         let _ = std::fs::remove_dir_all(&dir);
+
+        // Only artifacts' names are pruned; a directory others may write to is refused.
+        let file_name = path.file_name().unwrap().to_str().unwrap();
+        assert!(is_artifact_name(file_name), "{file_name}");
+        assert!(!is_artifact_name("notes.txt") && !is_artifact_name("a-b.cwasm"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let open = std::env::temp_dir().join(format!("tessera-open-{}", std::process::id()));
+            std::fs::create_dir_all(&open).unwrap();
+            std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+            assert!(set_artifact_dir(&open).is_err());
+            let _ = std::fs::remove_dir_all(&open);
+        }
     }
 }

@@ -46,8 +46,7 @@ pub const TALLY_SESSIONS: u32 = 2;
 pub const TALLY_WEIGHT: Weight = 200_000_000;
 /// Weight per validator counted in a tally (decoded and stored).
 pub const WEIGHT_PER_COUNT: Weight = 1_000_000;
-/// Weight per count at settlement (read and selected among its validator's), and per
-/// validator (its tally's read, its exposure's).
+/// Weight per count at settlement (read and selected among its validator's).
 pub const SETTLE_WEIGHT_PER_COUNT: Weight = 200_000;
 /// Weight per validator at settlement: its tally and its exposure read.
 pub const SETTLE_WEIGHT_PER_VALIDATOR: Weight = 50_000_000;

@@ -510,14 +510,22 @@ pub fn module(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, RegisterMet
         "grandpa_proveFinality",
         |params: Params, shared, _| -> RpcResult<Value> {
             let number = parse_number(params.sequence().next()?)?;
-            let proof = crate::warp::prove_finality(&shared.client(), number).map_err(internal)?;
+            // A clone of the store: the proof is read without the client's lock.
+            let store = shared.client().store().clone();
+            let proof = crate::warp::prove_finality(&store, number).map_err(internal)?;
             Ok(proof.map_or(Value::Null, |p| Value::String(json::hex(&p.encode()))))
         },
     )?;
-    module.register_method("tessera_warpProof", |_, shared, _| -> RpcResult<String> {
-        let proof = crate::warp::warp_proof(&shared.client()).map_err(internal)?;
-        Ok(json::hex(&proof.encode()))
-    })?;
+    module.register_method(
+        "tessera_warpProof",
+        |params: Params, shared, _| -> RpcResult<String> {
+            let from_set: Option<u64> = params.sequence().optional_next()?;
+            let store = shared.client().store().clone();
+            let response =
+                crate::warp::warp_proof(&store, from_set.unwrap_or(0)).map_err(internal)?;
+            Ok(json::hex(&response.encode()))
+        },
+    )?;
     module.register_method(
         "chain_getFinalizedHead",
         |_, shared, _| -> RpcResult<String> {

@@ -34,6 +34,8 @@
 //! | `state_subscribeRuntimeVersion` | the best block's version, then each new one when a new best block runs another runtime |
 //! | `chainHead_v1_follow`, `_header`, `_body`, `_call`, `_storage`, `_continue`, `_stopOperation`, `_unpin`, `_unfollow` | the new spec's chain head group (`rpc/chain_head.rs`) |
 //! | `xcm_messageStatus(id, hash?)` | what happened to XCM message `id` here: `[{sent: {dest, at}}, {executed: {origin, outcome, at}}]` |
+//! | `grandpa_proveFinality(number)` | SCALE `FinalityProof` (Substrate's shape): the justification of the block that ended `number`'s finality set (or the latest justified one), with the headers linking them |
+//! | `tessera_warpProof(fromSetId?)` | SCALE `WarpResponse`: each finality set change after set `fromSetId` (default 0, genesis's) with the previous set's justification, then the latest justified block; `isFinished` false when cut at 4 MiB |
 //!
 //! Each para a node collates gets its own server with the same method names ([`para`]).
 //!

@@ -19,10 +19,9 @@ use std::path::Path;
 use std::time::Duration;
 use tessera_consensus::authorship::split_seal;
 use tessera_consensus::finality::{
-    verify_justification, verify_warp_proof, AuthoritySet, Justification, Target, WarpProof,
-    WarpProofError,
+    verify_justification, verify_warp_proof, AuthoritySet, Justification, Target, WarpProofError,
 };
-use tessera_node::warp::FinalityProof;
+use tessera_node::warp::{FinalityProof, WarpResponse};
 use tessera_node::workload::sign;
 use tessera_relay_chain::session::SessionKeys;
 use tessera_relay_chain::staking::{self, Perbill, RewardDestination, ValidatorPrefs};
@@ -526,8 +525,13 @@ async fn a_new_validator_joins_with_its_session_keys_and_finality_follows_three_
     // Its store now proves that finality to a client that knows only the genesis validators:
     // the warp proof leads through the four changes, each justified by the set before it, to
     // the set in force (the genesis validators' keys again) and a block past the last change.
-    let proof: String = request(late.rpc, "tessera_warpProof", rpc_params![]).await;
-    let proof = WarpProof::decode_all(&mut &hex::decode(&proof[2..]).unwrap()[..]).unwrap();
+    let warp_from = |set: u64| async move {
+        let hex: String = request(late.rpc, "tessera_warpProof", rpc_params![set]).await;
+        WarpResponse::decode_all(&mut &hex::decode(&hex[2..]).unwrap()[..]).unwrap()
+    };
+    let response = warp_from(0).await;
+    assert!(response.is_finished);
+    let proof = response.proof;
     let genesis_set = || AuthoritySet::equal(0, GENESIS.map(id)).unwrap();
     let warped = verify_warp_proof(genesis_set(), &proof).unwrap();
     assert_eq!(warped.set.set_id(), 4);
@@ -537,6 +541,12 @@ async fn a_new_validator_joins_with_its_session_keys_and_finality_follows_three_
     genesis_keys.sort();
     assert_eq!(in_force, genesis_keys);
     assert!(warped.header.number > changes[2].0, "{:?}", warped.header);
+    // A client that knows set 2 (the one the second change enacted) asks from there.
+    let from_2 = warp_from(2).await;
+    let set_2 = AuthoritySet::new(2, changes[1].1.next_authorities.clone()).unwrap();
+    let warped_from_2 = verify_warp_proof(set_2, &from_2.proof).unwrap();
+    assert_eq!(warped_from_2.set, warped.set);
+    assert_eq!(from_2.proof.fragments[..], proof.fragments[2..]);
     // Without its first change, the next set's justification is refused.
     let mut skipped = proof.clone();
     skipped.fragments.remove(0);
