@@ -10,14 +10,12 @@ use tessera_relay_chain::approval_rewards::{
 };
 use tessera_relay_chain::staking::rewards::ERAS_REWARD_POINTS;
 use tessera_relay_chain::staking::{self, ACTIVE_ERA, ERAS_START_SESSION_INDEX};
-use tessera_relay_chain::{inclusion, session, Call, ChainSpec, Event};
+use tessera_relay_chain::{session, Call, ChainSpec, Event};
 use tessera_runtime::crypto::Pair;
-use tessera_runtime::dispatch::DispatchError;
-use tessera_runtime::executive::InvalidTransaction;
 use tessera_runtime::extrinsic::Extrinsic;
 use tessera_runtime::{AccountId, OpaqueExtrinsic};
 
-use support::Relay;
+use support::{report_refused, Relay};
 
 /// Blocks per session in these tests.
 const SESSION: u32 = 3;
@@ -91,22 +89,6 @@ fn tally(relay: &Relay, counter: &str, session: u32, usages: &[(&str, u32)]) -> 
     tally_signed_by(relay, counter, counter, session, usages)
 }
 
-/// Why the next block leaves `report` out (the chain stays where it was).
-fn refused(relay: &mut Relay, report: OpaqueExtrinsic) -> InvalidTransaction {
-    let enter = inclusion::Call::Enter {
-        parent_header: relay.head.clone(),
-        bitfields: vec![],
-        backed: vec![],
-        disputes: vec![],
-        pvf_checks: vec![],
-    };
-    relay.try_block(enter, vec![report]).unwrap_err()
-}
-
-fn report_refused(error: impl Into<DispatchError>) -> InvalidTransaction {
-    InvalidTransaction::ReportRefused(tessera_relay_chain::dispatch_error(error))
-}
-
 /// Each validator's era points now, in `VALIDATORS`' order.
 fn points(relay: &Relay) -> Vec<u32> {
     let era = ACTIVE_ERA.get(&mut relay.state()).unwrap().unwrap().index;
@@ -151,25 +133,16 @@ fn tallies_are_settled_into_era_points_by_what_more_than_the_liars_saw() {
     // Refused: a second tally, one signed by another, one of another length, by no validator,
     // or of the current session.
     use approval_rewards::Error;
-    assert_eq!(
-        refused(&mut relay, alice),
-        report_refused(Error::DuplicateTally)
-    );
+    assert_eq!(relay.refused(alice), report_refused(Error::DuplicateTally));
     let forged = tally_signed_by(&relay, "Bob", "Alice", 0, &honest);
-    assert_eq!(
-        refused(&mut relay, forged),
-        report_refused(Error::BadSignature)
-    );
+    assert_eq!(relay.refused(forged), report_refused(Error::BadSignature));
     let short = ApprovalTally {
         session: 0,
         validator: 0,
         usages: vec![1; 3],
     };
     let short = submit(&relay, "Alice", short);
-    assert_eq!(
-        refused(&mut relay, short),
-        report_refused(Error::WrongLength)
-    );
+    assert_eq!(relay.refused(short), report_refused(Error::WrongLength));
     let stranger = ApprovalTally {
         session: 0,
         validator: 4,
@@ -177,14 +150,11 @@ fn tallies_are_settled_into_era_points_by_what_more_than_the_liars_saw() {
     };
     let stranger = submit(&relay, "Eve", stranger);
     assert_eq!(
-        refused(&mut relay, stranger),
+        relay.refused(stranger),
         report_refused(Error::UnknownValidator)
     );
     let early = tally(&relay, "Bob", 2, &honest);
-    assert_eq!(
-        refused(&mut relay, early),
-        report_refused(Error::WrongSession)
-    );
+    assert_eq!(relay.refused(early), report_refused(Error::WrongSession));
 
     // Session 3 settles them: each validator gets the second largest of the four counts of it
     // (f = 1 of 4 may lie), so Dave's claim alone adds nothing, and Charlie's 6 for Alice
@@ -220,10 +190,7 @@ fn tallies_are_settled_into_era_points_by_what_more_than_the_liars_saw() {
 
     // Too late for session 0 now.
     let late = tally(&relay, "Dave", 0, &honest);
-    assert_eq!(
-        refused(&mut relay, late),
-        report_refused(Error::WrongSession)
-    );
+    assert_eq!(relay.refused(late), report_refused(Error::WrongSession));
 }
 
 #[test]

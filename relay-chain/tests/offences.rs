@@ -12,17 +12,16 @@ use tessera_relay_chain::staking::{
     self, Event as StakingEvent, Perbill, RewardDestination, ACTIVE_ERA, CURRENT_ERA, PERBILL_ONE,
 };
 use tessera_relay_chain::{
-    babe, disputes, grandpa, inclusion, session, Call, ChainSpec, Event, DEV_VALIDATOR_BOND, UNIT,
+    babe, disputes, grandpa, session, Call, ChainSpec, Event, DEV_VALIDATOR_BOND, UNIT,
 };
 use tessera_runtime::consensus::{PreDigest, Target, Vote, BABE_ENGINE_ID};
 use tessera_runtime::crypto::Pair;
 use tessera_runtime::dispatch::DispatchError;
-use tessera_runtime::executive::InvalidTransaction;
 use tessera_runtime::extrinsic::{Extrinsic, MultiAddress};
 use tessera_runtime::header::Digest;
 use tessera_runtime::{AccountId, Balance, DigestItem, Hash, Header, OpaqueExtrinsic};
 
-use support::Relay;
+use support::{report_refused, Relay};
 
 /// Blocks per session in these tests.
 const SESSION: u32 = 3;
@@ -157,22 +156,6 @@ fn babe_report(offender: &str, slot: u64, first: Header, second: Header) -> Opaq
     }))
 }
 
-/// Why the next block leaves `report` out (the chain stays where it was).
-fn refused(relay: &mut Relay, report: OpaqueExtrinsic) -> InvalidTransaction {
-    let enter = inclusion::Call::Enter {
-        parent_header: relay.head.clone(),
-        bitfields: vec![],
-        backed: vec![],
-        disputes: vec![],
-        pvf_checks: vec![],
-    };
-    relay.try_block(enter, vec![report]).unwrap_err()
-}
-
-fn report_refused(error: impl Into<DispatchError>) -> InvalidTransaction {
-    InvalidTransaction::ReportRefused(tessera_relay_chain::dispatch_error(error))
-}
-
 fn offences_events(events: &[Event]) -> Vec<offences::Event> {
     events
         .iter()
@@ -275,7 +258,7 @@ fn a_double_vote_is_slashed_with_its_nominators_and_its_voter_left_out_of_the_ne
 
     // The same offence again is refused, and so is the block carrying it.
     assert_eq!(
-        refused(&mut relay, report),
+        relay.refused(report),
         report_refused(grandpa::Error::DuplicateOffenceReport)
     );
     // Votes that do not prove a double vote are refused.
@@ -300,7 +283,7 @@ fn a_double_vote_is_slashed_with_its_nominators_and_its_voter_left_out_of_the_ne
     ];
     for proof in false_proofs {
         assert_eq!(
-            refused(&mut relay, unsigned(grandpa_call(proof))),
+            relay.refused(unsigned(grandpa_call(proof))),
             report_refused(grandpa::Error::InvalidEquivocationProof)
         );
     }
@@ -309,7 +292,7 @@ fn a_double_vote_is_slashed_with_its_nominators_and_its_voter_left_out_of_the_ne
     let no_voter = vote_proof("Ferdie", "Ferdie", set_id, 7, prevote(1), prevote(2));
     for proof in [unknown_set, no_voter] {
         assert_eq!(
-            refused(&mut relay, unsigned(grandpa_call(proof))),
+            relay.refused(unsigned(grandpa_call(proof))),
             report_refused(grandpa::Error::InvalidKeyOwnershipProof)
         );
     }
@@ -323,7 +306,7 @@ fn a_double_vote_is_slashed_with_its_nominators_and_its_voter_left_out_of_the_ne
     // Alice is taken once for the set's rounds: another round of hers is refused too.
     let again = double_prevote(&relay, "Alice", 10);
     assert_eq!(
-        refused(&mut relay, again),
+        relay.refused(again),
         report_refused(grandpa::Error::DuplicateOffenceReport)
     );
     // Bob double-votes in round 8: two offenders of four in the set's rounds make (3·2/4)²,
@@ -458,7 +441,7 @@ fn two_headers_for_one_slot_are_judged_against_the_keys_of_the_slots_session() {
         .any(|event| matches!(event, StakingEvent::SlashReported { .. })));
     assert!(disputes::disabled(&mut relay.state()).unwrap().is_empty());
     assert_eq!(
-        refused(&mut relay, report),
+        relay.refused(report),
         report_refused(babe::Error::DuplicateOffenceReport)
     );
 
@@ -533,7 +516,7 @@ fn two_headers_for_one_slot_are_judged_against_the_keys_of_the_slots_session() {
     ];
     for report in false_reports {
         assert_eq!(
-            refused(&mut relay, report),
+            relay.refused(report),
             report_refused(babe::Error::InvalidEquivocationProof)
         );
     }
@@ -554,7 +537,7 @@ fn two_headers_for_one_slot_are_judged_against_the_keys_of_the_slots_session() {
     );
     for report in [not_its_place, not_begun] {
         assert_eq!(
-            refused(&mut relay, report),
+            relay.refused(report),
             report_refused(babe::Error::InvalidKeyOwnershipProof)
         );
     }
@@ -576,7 +559,7 @@ fn two_headers_for_one_slot_are_judged_against_the_keys_of_the_slots_session() {
         sealed(1, index, 2, left),
     );
     assert_eq!(
-        refused(&mut relay, stale),
+        relay.refused(stale),
         report_refused(babe::Error::InvalidKeyOwnershipProof)
     );
 }

@@ -113,6 +113,18 @@ impl Relay {
         self.try_block(enter, extrinsics).unwrap()
     }
 
+    /// Why the next block leaves the unsigned `report` out (the chain stays where it was).
+    pub(crate) fn refused(&mut self, report: OpaqueExtrinsic) -> InvalidTransaction {
+        let enter = inclusion::Call::Enter {
+            parent_header: self.head.clone(),
+            bitfields: vec![],
+            backed: vec![],
+            disputes: vec![],
+            pvf_checks: vec![],
+        };
+        self.try_block(enter, vec![report]).unwrap_err()
+    }
+
     /// The next block with `enter` as its parachains inherent, and `extrinsics`: its events,
     /// or why the inherent failed (then the chain stays where it was).
     pub(crate) fn try_block(
@@ -200,4 +212,9 @@ impl Relay {
             })
             .sum()
     }
+}
+
+/// How the runtime refuses a report that fails with `error`.
+pub(crate) fn report_refused(error: impl Into<DispatchError>) -> InvalidTransaction {
+    InvalidTransaction::ReportRefused(tessera_relay_chain::dispatch_error(error))
 }
