@@ -193,6 +193,8 @@ pub struct ParachainService {
     peer_of: HashMap<AccountId, (PeerId, u64)>,
     /// The session at the best block when `peer_of` was last pruned.
     peers_pruned_in: Option<u32>,
+    /// The best block whose session was last looked at for that.
+    peers_checked_at: Option<Hash>,
     /// When this validator last published its identity, and to how many connected peers.
     identity_sent: Option<(Instant, usize)>,
     requested: HashMap<(Hash, u32), (Instant, usize)>,
@@ -314,6 +316,7 @@ impl ParachainService {
             host: ParachainHost::new(key, validation).with_malus(malus),
             peer_of: HashMap::new(),
             peers_pruned_in: None,
+            peers_checked_at: None,
             identity_sent: None,
             requested: HashMap::new(),
             missing: HashMap::new(),
@@ -808,12 +811,15 @@ impl ParachainService {
     /// Once per session, forgets the peers of validators who are in none of the sessions whose
     /// candidates may still be recovered or disputed (the current one and the dispute period
     /// before it) nor in the one queued: a validator that left, or a key rotated away.
-    fn forget_departed_validators(&mut self) {
+    fn forget_departed_validators(&mut self, best: &Header) {
         use tessera_relay_chain::session;
-        let client = self.shared.client();
-        let Ok(best) = client.best_header() else {
+        // Looked at once per best block: the client's lock is wanted by import and authoring.
+        let best_hash = best.hash();
+        if self.peers_checked_at == Some(best_hash) {
             return;
-        };
+        }
+        self.peers_checked_at = Some(best_hash);
+        let client = self.shared.client();
         let mut state = tessera_runtime::state::State::new(client.store(), best.state_root);
         let Ok(current) = session::CURRENT_INDEX.get_or_default(&mut state) else {
             return;
@@ -941,12 +947,12 @@ impl ParachainService {
     /// block once it holds its chunks (or half a slot after the block arrived), forget old
     /// candidates.
     pub async fn tick(&mut self) {
-        self.forget_departed_validators();
         if !self.is_validator {
             // Only to pass verdicts on new code on: they are checked against the checks
             // under way.
             let best = self.shared.client().best_header();
             if let Ok(best) = best {
+                self.forget_departed_validators(&best);
                 self.pvf_tick(&best).await;
             }
             return;
@@ -968,6 +974,7 @@ impl ParachainService {
             (best, missing, self.network.clone())
         };
         let best_hash = best.hash();
+        self.forget_departed_validators(&best);
         if self.best_seen_at.0 != best_hash {
             self.best_seen_at = (best_hash, Instant::now());
             self.host.prune(best.number);
