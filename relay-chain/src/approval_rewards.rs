@@ -208,8 +208,10 @@ where
     let mut earned = Vec::new();
     let mut total: u32 = 0;
     for (index, stash) in validators.stashes.iter().enumerate() {
-        let claims = tallies.iter().map(|usages| usages.get(index).copied());
-        let usages = robust_count(claims.map(Option::unwrap_or_default), n);
+        let claims = tallies
+            .iter()
+            .map(|usages| usages.get(index).copied().unwrap_or(0));
+        let usages = robust_count(claims, n);
         let points = usages.saturating_mul(APPROVAL_POINTS);
         // Points of a stash not elected in the era could never be paid, and would only lower
         // everyone else's share.

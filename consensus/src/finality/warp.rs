@@ -127,9 +127,8 @@ pub fn verify_warp_proof(
 mod tests {
     use super::*;
     use crate::finality::message::{vote_payload, SignedTarget, Vote};
-    use crate::test_headers::child;
+    use crate::test_headers::{child, genesis};
     use crate::AuthorityKey;
-    use tessera_runtime::{Digest, Hash};
 
     fn target(header: &Header) -> Target {
         Target {
@@ -175,13 +174,7 @@ mod tests {
         let keys: Vec<AuthorityKey> = (0..6).map(AuthorityKey::from_index).collect();
         let k: Vec<&AuthorityKey> = keys.iter().collect();
         let genesis_set = AuthoritySet::equal(0, keys[..4].iter().map(|k| k.public())).unwrap();
-        let genesis = Header {
-            parent_hash: Hash::ZERO,
-            number: 0,
-            state_root: Hash::ZERO,
-            extrinsics_root: Hash::ZERO,
-            digest: Digest::default(),
-        };
+        let genesis = genesis();
         // Set 0 (0..4) hands over to set 1 (2..6) at #1; set 1 finalizes #3.
         let change = signalling(&genesis, 1, &k[2..6]);
         let later = child(&child(&change, 2), 3);

@@ -244,6 +244,12 @@ struct SessionTally {
     usages: Vec<u32>,
 }
 
+/// A block fed to the engine: its number and its session's validators.
+struct Fed {
+    number: u32,
+    session: Session,
+}
+
 /// The disputes about one session's candidates, among its validators.
 struct SessionDisputes {
     session: Session,
@@ -266,10 +272,8 @@ pub struct ApprovalWork {
     /// The latest session whose tally was sent (or dropped): no more is counted for it.
     tallies_sent: Option<u32>,
     validation: Arc<ValidationHost>,
-    /// Blocks fed to the engine, with their numbers.
-    fed: HashMap<Hash, u32>,
-    /// The sessions of the blocks in `fed`.
-    fed_sessions: HashMap<Hash, Session>,
+    /// Blocks fed to the engine.
+    fed: HashMap<Hash, Fed>,
     candidates: HashMap<Hash, CandidateInfo>,
     /// Validation code of the candidates tracked, by hash.
     codes: HashMap<Hash, Arc<tessera_runtime::parachain::ValidationCode>>,
@@ -363,7 +367,6 @@ impl ApprovalWork {
             sessions: VecDeque::new(),
             tallies: BTreeMap::new(),
             tallies_sent: None,
-            fed_sessions: HashMap::new(),
             validation,
             fed: HashMap::new(),
             candidates: HashMap::new(),
@@ -603,9 +606,9 @@ impl ApprovalWork {
     /// checks: catch-up from several peers repeats what gossip brought).
     pub fn is_known(&self, message: &Message) -> bool {
         let block = message.block();
-        self.fed.get(&block).is_some_and(|number| {
+        self.fed.get(&block).is_some_and(|fed| {
             self.known
-                .get(&(*number, block))
+                .get(&(fed.number, block))
                 .is_some_and(|messages| messages.contains(message))
         })
     }
@@ -625,7 +628,7 @@ impl ApprovalWork {
     /// [`MAX_KNOWN_MESSAGES`]).
     fn know(&mut self, message: Message, ours: bool) {
         let block = message.block();
-        let Some(&number) = self.fed.get(&block) else {
+        let Some(number) = self.fed.get(&block).map(|fed| fed.number) else {
             return;
         };
         if self.known_count >= MAX_KNOWN_MESSAGES && !ours {
@@ -756,7 +759,7 @@ impl ApprovalWork {
     /// Counts a candidate of `block` approved by `approvers`, in the tally of `block`'s session
     /// if this node is one of its validators and has not sent that session's tally yet.
     fn count(&mut self, block: &Hash, approvers: &[ValidatorIndex]) {
-        let Some(session) = self.fed_sessions.get(block).cloned() else {
+        let Some(session) = self.fed.get(block).map(|fed| fed.session.clone()) else {
             return;
         };
         let index = session.validators.session;
@@ -788,6 +791,9 @@ impl ApprovalWork {
     /// every approval of their blocks), for the chain to take; those it no longer takes are
     /// dropped.
     fn send_tallies(&mut self, client: &Client, finalized: &Hash, actions: &mut Actions) {
+        if self.tallies.is_empty() {
+            return;
+        }
         let Ok(Some(header)) = client.header(finalized) else {
             return;
         };
@@ -839,7 +845,7 @@ impl ApprovalWork {
             .filter(|(_, info)| {
                 info.at
                     .iter()
-                    .all(|(block, _)| fed.get(block).is_none_or(|n| *n <= number))
+                    .all(|(block, _)| fed.get(block).is_none_or(|f| f.number <= number))
             })
             .map(|(hash, _)| *hash)
             .collect();
@@ -874,9 +880,7 @@ impl ApprovalWork {
                 .values()
                 .any(|c| c.receipt.descriptor.validation_code_hash == *hash)
         });
-        self.fed.retain(|_, n| *n > number);
-        let fed = &self.fed;
-        self.fed_sessions.retain(|hash, _| fed.contains_key(hash));
+        self.fed.retain(|_, fed| fed.number > number);
         self.known = self
             .known
             .split_off(&(number.saturating_add(1), Hash([0; 32])));
@@ -911,9 +915,13 @@ impl ApprovalWork {
             let hash = header.hash();
             match self.new_block(client, &header, slot_ms) {
                 Some((block, session)) => {
-                    self.fed.insert(hash, header.number);
-                    self.fed_sessions.insert(hash, session.clone());
-                    outputs.extend(self.engine.new_block_in(block, session.engine, now));
+                    let engine = session.engine.clone();
+                    let fed = Fed {
+                        number: header.number,
+                        session,
+                    };
+                    self.fed.insert(hash, fed);
+                    outputs.extend(self.engine.new_block_in(block, engine, now));
                 }
                 None => {
                     // Tried again next tick, and its descendants after it.
@@ -1027,7 +1035,7 @@ impl ApprovalWork {
                 Output::Check { hash, .. } => self.enqueue(hash),
                 Output::Approved(block) => {
                     let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
-                    if let Some(&number) = self.fed.get(&block) {
+                    if let Some(number) = self.fed.get(&block).map(|fed| fed.number) {
                         status.approved.insert(block, number);
                         if status.newest.is_none_or(|(_, newest)| number >= newest) {
                             status.newest = Some((block, number));
@@ -1121,7 +1129,7 @@ impl ApprovalWork {
         if let Some(info) = self.candidates.get(&candidate) {
             let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
             for (block, _) in &info.at {
-                let Some(&number) = self.fed.get(block) else {
+                let Some(number) = self.fed.get(block).map(|fed| fed.number) else {
                     continue;
                 };
                 if standing {
@@ -1148,8 +1156,10 @@ impl ApprovalWork {
         let number = self
             .candidates
             .get(&candidate)
-            .and_then(|info| info.at.iter().filter_map(|(b, _)| self.fed.get(b)).max())
-            .copied()
+            .and_then(|info| {
+                let numbers = info.at.iter().filter_map(|(b, _)| self.fed.get(b));
+                numbers.map(|fed| fed.number).max()
+            })
             .unwrap_or(self.finalized);
         self.judged.insert(candidate, (valid, number));
         self.store_judged(client);
@@ -1176,7 +1186,7 @@ impl ApprovalWork {
     /// be kept: after a restart this node would sign anew what it had sent).
     fn keep_own(&mut self, client: &Client, message: &Message) -> bool {
         let block = message.block();
-        let Some(&number) = self.fed.get(&block) else {
+        let Some(number) = self.fed.get(&block).map(|fed| fed.number) else {
             return false;
         };
         match self.own.keep(client.store(), number, message) {
