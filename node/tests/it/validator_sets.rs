@@ -546,7 +546,9 @@ async fn a_new_validator_joins_with_its_session_keys_and_finality_follows_three_
     let set_2 = AuthoritySet::new(2, changes[1].1.next_authorities.clone()).unwrap();
     let warped_from_2 = verify_warp_proof(set_2, &from_2.proof).unwrap();
     assert_eq!(warped_from_2.set, warped.set);
-    assert_eq!(from_2.proof.fragments[..], proof.fragments[2..]);
+    // The same two changes; its latest justified block may be a newer one, as finality goes on.
+    assert_eq!(from_2.proof.fragments[..2], proof.fragments[2..4]);
+    assert!(warped_from_2.header.number >= warped.header.number);
     // Without its first change, the next set's justification is refused.
     let mut skipped = proof.clone();
     skipped.fragments.remove(0);
