@@ -8,8 +8,9 @@ use std::fmt;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Behaviour {
     /// Backs a garbage candidate for every collation its group gets (the collator's PoV with a
-    /// made-up head, the same for every such backer, so two of them back it together), and
-    /// says every candidate is valid when checking approval or voting in a dispute.
+    /// made-up head, the same for every such backer, so two of them back it together), says
+    /// every candidate is valid when checking approval, and never votes in a dispute (its
+    /// vote could only name it; its backing statements must).
     BackGarbage,
     /// Approves every candidate it is assigned, and votes valid in disputes, without checking.
     ApproveBlindly,
@@ -57,6 +58,11 @@ impl Malus {
     /// Whether it has no hostile behaviour.
     pub fn is_honest(&self) -> bool {
         *self == Malus::default()
+    }
+
+    /// Whether it keeps out of disputes, as a backer of garbage would.
+    pub fn silent_in_disputes(&self) -> bool {
+        self.back_garbage
     }
 
     /// What its approval checks and dispute votes say without validating, if it lies there.

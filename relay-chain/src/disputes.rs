@@ -4,8 +4,9 @@
 //! A concluded dispute comes with every vote cast in it ([`DisputeStatementSet`]). The runtime
 //! checks that it is about the current session or one of the
 //! [`crate::session::DISPUTE_PERIOD`] before it (whose parachain validators the chain keeps),
-//! not recorded yet, that its votes are signed by distinct validators of that session (in
-//! validator order, with their `para_validator` keys), and that more than two thirds of that
+//! not recorded yet, that its votes are signed by validators of that session (in validator
+//! order, with their `para_validator` keys; a backer's backing statement counts as its vote
+//! that the candidate is valid, [`VoteKind::Backing`]), and that more than two thirds of that
 //! session voted for the outcome it claims. It then records the outcome and names the losing
 //! side as offenders: those who said an invalid candidate was valid commit
 //! [`Offence::BackedInvalid`], those who said a valid one was invalid
@@ -46,8 +47,35 @@ pub struct DisputeVote {
     pub valid: bool,
     /// The validator's index in the session.
     pub validator: u32,
-    /// Its signature over [`dispute_payload`].
+    /// What the signature is over.
+    pub kind: VoteKind,
+    /// Its signature over [`VoteKind::payload`].
     pub signature: Signature,
+}
+
+/// What a dispute vote's signature is: a vote cast in the dispute, or the statement by which
+/// the validator backed the candidate (as Polkadot counts backing statements), so a backer
+/// answers for its backing whether or not it votes when the dispute comes.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Encode, Decode, scale_info::TypeInfo,
+)]
+pub enum VoteKind {
+    /// Over [`dispute_payload`].
+    #[codec(index = 0)]
+    Explicit,
+    /// Over [`crate::inclusion::statement_payload`]; says valid.
+    #[codec(index = 1)]
+    Backing,
+}
+
+impl VoteKind {
+    /// The bytes a vote of this kind signs, if it may say `valid` so.
+    pub fn payload(self, candidate: &Hash, session: u32, valid: bool) -> Option<Vec<u8>> {
+        match self {
+            VoteKind::Explicit => Some(dispute_payload(candidate, session, valid)),
+            VoteKind::Backing => valid.then(|| crate::inclusion::statement_payload(candidate)),
+        }
+    }
 }
 
 /// What a validator signs to vote in a dispute.
@@ -64,8 +92,24 @@ pub struct DisputeStatementSet {
     pub session: u32,
     /// The outcome: whether the candidate is valid.
     pub valid: bool,
-    /// The votes, both sides, ascending by validator.
+    /// The votes, both sides, ascending by validator and kind: a validator may have a backing
+    /// statement and a vote of its own.
     pub votes: Vec<DisputeVote>,
+}
+
+impl DisputeStatementSet {
+    /// The validators with a statement against the outcome, ascending, each once.
+    pub fn losers(&self) -> Vec<u32> {
+        let mut losers: Vec<u32> = self
+            .votes
+            .iter()
+            .filter(|vote| vote.valid != self.valid)
+            .map(|vote| vote.validator)
+            .collect();
+        losers.sort_unstable();
+        losers.dedup();
+        losers
+    }
 }
 
 /// What a validator on the losing side of a dispute did.
@@ -136,8 +180,10 @@ tessera_runtime::module_error! {
         DisputeWrongSession,
         /// The dispute was recorded already.
         DisputeAlreadyRecorded,
-        /// Dispute votes are not in ascending validator order.
+        /// Dispute votes are not in ascending validator and kind order.
         DisputeVotesNotAscending,
+        /// A backing statement is counted as an invalid vote.
+        DisputeInvalidBacking,
         /// A vote is about another candidate or session.
         DisputeVoteForAnotherDispute,
         /// A dispute vote is by a validator outside the session's set.
@@ -194,8 +240,8 @@ pub fn record<E: From<Event> + crate::staking::Events>(
             Offence::BackedInvalid
         };
         let mut disabled = DISABLED.get_or_default(&mut ctx.state)?;
-        for vote in set.votes.iter().filter(|vote| vote.valid != set.valid) {
-            let Some(offender) = validators.stash(vote.validator).copied() else {
+        for loser in set.losers() {
+            let Some(offender) = validators.stash(loser).copied() else {
                 continue;
             };
             let mut count = OFFENCES.get(&mut ctx.state, &offender)?.unwrap_or_default();
@@ -210,7 +256,7 @@ pub fn record<E: From<Event> + crate::staking::Events>(
             OFFENCES.insert(&mut ctx.state, &offender, &count);
             disable_in(&mut disabled, &current.stashes, &offender);
             ctx.deposit_event(Event::ValidatorOffence {
-                validator: vote.validator,
+                validator: loser,
                 candidate_hash: set.candidate,
                 offence,
             });
@@ -293,11 +339,12 @@ pub fn check(
     let ascending = set
         .votes
         .windows(2)
-        .all(|pair| matches!(pair, [a, b] if a.validator < b.validator));
+        .all(|pair| matches!(pair, [a, b] if (a.validator, a.kind) < (b.validator, b.kind)));
     if !ascending {
         return Err(error(Error::DisputeVotesNotAscending));
     }
     let mut for_outcome = 0usize;
+    let mut last_for_outcome = None;
     for vote in &set.votes {
         if vote.candidate != set.candidate || vote.session != set.session {
             return Err(error(Error::DisputeVoteForAnotherDispute));
@@ -305,12 +352,17 @@ pub fn check(
         let signer = validators
             .key(vote.validator)
             .ok_or_else(|| error(Error::DisputeUnknownValidator))?;
-        let payload = dispute_payload(&vote.candidate, vote.session, vote.valid);
+        let payload = vote
+            .kind
+            .payload(&vote.candidate, vote.session, vote.valid)
+            .ok_or_else(|| error(Error::DisputeInvalidBacking))?;
         if !signer.verify(&payload, &vote.signature) {
             return Err(error(Error::DisputeBadSignature));
         }
-        if vote.valid == set.valid {
+        // A validator counts once, however many of its statements say so.
+        if vote.valid == set.valid && last_for_outcome != Some(vote.validator) {
             for_outcome = for_outcome.saturating_add(1);
+            last_for_outcome = Some(vote.validator);
         }
     }
     if for_outcome < supermajority(validators.len()) {

@@ -102,11 +102,16 @@ pub struct PendingCandidate {
     pub backed_in: BlockNumber,
     /// Validators (by index) that hold their chunk.
     pub availability: Vec<bool>,
-    /// Validators that backed it.
-    pub backers: Vec<u32>,
+    /// Its backers' statements: what they answer for in a dispute about it.
+    pub backing: Vec<ValidityVote>,
 }
 
 impl PendingCandidate {
+    /// The validators that backed it.
+    pub fn backers(&self) -> impl Iterator<Item = u32> + '_ {
+        self.backing.iter().map(|vote| vote.validator)
+    }
+
     /// The number of its relay parent, the parent of the block that backed it.
     pub fn relay_parent_number(&self) -> BlockNumber {
         self.backed_in.saturating_sub(1)
@@ -468,9 +473,8 @@ fn enact<E: Bounds>(
     PENDING.remove(&mut ctx.state, &para);
     let points = crate::staking::rewards::BACKING_POINTS;
     let backers = candidate
-        .backers
-        .iter()
-        .filter_map(|backer| validators.stash(*backer))
+        .backers()
+        .filter_map(|backer| validators.stash(backer))
         .map(|validator| (*validator, points));
     crate::staking::rewards::reward_all(ctx, backers)?;
     let head_hash = candidate.commitments.head_data.hash();
@@ -647,7 +651,6 @@ fn back<E: From<Event>>(
     let descriptor = &candidate.descriptor;
     let para = descriptor.para_id;
     let candidate_hash = candidate.hash();
-    let backers: Vec<u32> = votes.iter().map(|vote| vote.validator).collect();
     // Messages that cannot be taken now (another candidate included in this block filled a
     // channel) drop the candidate, not the block: it was valid when it was backed.
     if let Err(why) = check_outputs(&mut ctx.state, para, &candidate.commitments, parent.number)? {
@@ -668,7 +671,7 @@ fn back<E: From<Event>>(
             commitments: candidate.commitments,
             backed_in: ctx.block_number,
             availability: vec![false; validators.len()],
-            backers,
+            backing: votes,
         },
     );
     ctx.deposit_event(Event::CandidateBacked {

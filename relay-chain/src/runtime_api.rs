@@ -40,8 +40,15 @@ pub struct OccupiedCore {
     pub descriptor: CandidateDescriptor,
     /// The hash of its commitments.
     pub commitments_hash: Hash,
-    /// Validators that backed it.
-    pub backers: Vec<u32>,
+    /// Its backers' statements.
+    pub backing: Vec<crate::inclusion::ValidityVote>,
+}
+
+impl OccupiedCore {
+    /// The validators that backed it.
+    pub fn backers(&self) -> impl Iterator<Item = u32> + '_ {
+        self.backing.iter().map(|vote| vote.validator)
+    }
 }
 
 impl From<PendingCandidate> for OccupiedCore {
@@ -50,7 +57,7 @@ impl From<PendingCandidate> for OccupiedCore {
             hash: pending.hash,
             commitments_hash: pending.commitments.hash(),
             descriptor: pending.descriptor,
-            backers: pending.backers,
+            backing: pending.backing,
         }
     }
 }

@@ -4,7 +4,7 @@
 use parity_scale_codec::Decode;
 use std::collections::BTreeMap;
 use tessera_relay_chain::disputes::{
-    self, dispute_payload, DisputeStatementSet, DisputeVote, Offence, OffenceCount,
+    self, dispute_payload, DisputeStatementSet, DisputeVote, Offence, OffenceCount, VoteKind,
 };
 use tessera_relay_chain::inclusion::{
     self, bitfield_payload, statement_payload, BackedCandidate, SignedBitfield, ValidityVote,
@@ -1061,6 +1061,7 @@ fn dispute(
             session: disputes::GENESIS_SESSION,
             valid,
             validator,
+            kind: VoteKind::Explicit,
             signature: relay.validators[validator as usize].sign(&dispute_payload(
                 &candidate,
                 disputes::GENESIS_SESSION,
@@ -1068,7 +1069,7 @@ fn dispute(
             )),
         })
         .collect();
-    votes.sort_by_key(|vote| vote.validator);
+    votes.sort_by_key(|vote| (vote.validator, vote.kind));
     DisputeStatementSet {
         candidate,
         session: disputes::GENESIS_SESSION,
@@ -1225,6 +1226,60 @@ fn a_concluded_dispute_is_recorded_its_losing_side_disabled_and_their_statements
     );
 }
 
+/// `backed`'s statements as dispute votes.
+fn backing_votes(backed: &BackedCandidate) -> Vec<DisputeVote> {
+    backed
+        .votes
+        .iter()
+        .map(|vote| DisputeVote {
+            candidate: backed.candidate.hash(),
+            session: disputes::GENESIS_SESSION,
+            valid: true,
+            validator: vote.validator,
+            kind: VoteKind::Backing,
+            signature: vote.signature,
+        })
+        .collect()
+}
+
+#[test]
+fn a_backer_answers_for_its_backing_statement_whether_or_not_it_votes_in_the_dispute() {
+    let mut relay = Relay::new();
+    let group = relay.group(PARA);
+    let backed = relay.backed(relay.candidate(PARA, vec![1, 1]), &group);
+    let hash = backed.candidate.hash();
+    relay
+        .block(vec![relay.enter(vec![], vec![backed.clone()])])
+        .unwrap();
+    // The first backer stays silent; the second votes invalid with the honest two, as if to
+    // change sides. Their backing statements name both.
+    let others: Vec<u32> = (0..4).filter(|v| !group.contains(v)).collect();
+    let mut set = dispute(&relay, hash, false, &[], &[group[1], others[0], others[1]]);
+    set.votes.extend(backing_votes(&backed));
+    set.votes.sort_by_key(|vote| (vote.validator, vote.kind));
+    let events = relay
+        .block(vec![relay.enter_with(vec![], vec![], vec![set])])
+        .unwrap();
+    for backer in &group {
+        assert!(events.contains(&inclusion::Event::ValidatorOffence {
+            validator: *backer,
+            candidate_hash: hash,
+            offence: Offence::BackedInvalid
+        }));
+        let count = disputes::OFFENCES
+            .get(
+                &mut relay.state(),
+                &relay.validators[*backer as usize].public(),
+            )
+            .unwrap();
+        assert_eq!(count.map(|c| c.backed_invalid), Some(1));
+    }
+    assert!(events.contains(&inclusion::Event::CandidateInvalidated {
+        para: PARA,
+        candidate_hash: hash
+    }));
+}
+
 #[test]
 fn a_dispute_that_concluded_valid_names_those_who_said_invalid() {
     let mut relay = Relay::new();
@@ -1295,6 +1350,25 @@ fn a_dispute_set_that_is_forged_unfinished_or_out_of_order_fails_the_inherent() 
                 set
             },
             disputes::Error::DisputeVoteForAnotherDispute,
+        ),
+        (
+            {
+                // A backing statement says valid, never invalid.
+                let mut set = dispute(&relay, candidate, false, &[], &[0, 1, 2]);
+                set.votes[0].kind = VoteKind::Backing;
+                set
+            },
+            disputes::Error::DisputeInvalidBacking,
+        ),
+        (
+            {
+                // One statement per validator and kind.
+                let mut set = dispute(&relay, candidate, true, &[0, 1, 2], &[]);
+                let again = set.votes[0].clone();
+                set.votes.insert(1, again);
+                set
+            },
+            disputes::Error::DisputeVotesNotAscending,
         ),
     ];
     for (set, name) in cases {

@@ -476,6 +476,7 @@ fn para_work_passes_to_the_new_validators_and_their_para_keys_at_a_session_chang
                 session: old.session,
                 valid,
                 validator,
+                kind: disputes::VoteKind::Explicit,
                 signature: para_signer(old.key(validator).unwrap()).sign(&payload),
             }
         })

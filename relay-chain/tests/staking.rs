@@ -4,7 +4,7 @@
 
 mod support;
 
-use tessera_relay_chain::disputes::{dispute_payload, DisputeStatementSet, DisputeVote};
+use tessera_relay_chain::disputes::{dispute_payload, DisputeStatementSet, DisputeVote, VoteKind};
 use tessera_relay_chain::staking::{
     self, ActiveEraInfo, Event as StakingEvent, IndividualExposure, Perbill, RewardDestination,
     ValidatorPrefs, ACTIVE_ERA, CURRENT_ERA, LEDGER, MAX_NOMINATIONS,
@@ -595,6 +595,7 @@ fn concluded_invalid(relay: &Relay, candidate: Hash, offender: &str) -> DisputeS
                 session: now,
                 valid,
                 validator: index as u32,
+                kind: VoteKind::Explicit,
                 signature: Pair::dev(name).sign(&payload),
             }
         })

@@ -73,21 +73,33 @@ pub struct Concluded {
 }
 
 impl Concluded {
-    /// The set the parachains inherent carries to record it on chain (votes in validator
-    /// order, as the runtime requires).
-    pub fn statement_set(&self) -> tessera_relay_chain::disputes::DisputeStatementSet {
-        let mut votes: Vec<tessera_relay_chain::disputes::DisputeVote> = self
-            .votes
-            .iter()
-            .map(|vote| tessera_relay_chain::disputes::DisputeVote {
-                candidate: vote.candidate,
-                session: vote.session,
-                valid: vote.valid,
-                validator: vote.validator.0,
-                signature: vote.signature,
-            })
-            .collect();
-        votes.sort_by_key(|vote| vote.validator);
+    /// The set the parachains inherent carries to record it on chain, with `backing`, the
+    /// statements that backed the candidate (the chain names its backers by them, voters or
+    /// not); votes in validator and kind order, as the runtime requires.
+    pub fn statement_set(
+        &self,
+        backing: &[tessera_relay_chain::inclusion::ValidityVote],
+    ) -> tessera_relay_chain::disputes::DisputeStatementSet {
+        use tessera_relay_chain::disputes::{DisputeVote as OnChain, VoteKind};
+        let explicit = self.votes.iter().map(|vote| OnChain {
+            candidate: vote.candidate,
+            session: vote.session,
+            valid: vote.valid,
+            validator: vote.validator.0,
+            kind: VoteKind::Explicit,
+            signature: vote.signature,
+        });
+        let backed = backing.iter().map(|vote| OnChain {
+            candidate: self.candidate,
+            session: self.session,
+            valid: true,
+            validator: vote.validator,
+            kind: VoteKind::Backing,
+            signature: vote.signature,
+        });
+        let mut votes: Vec<OnChain> = explicit.chain(backed).collect();
+        votes.sort_by_key(|vote| (vote.validator, vote.kind));
+        votes.dedup_by_key(|vote| (vote.validator, vote.kind));
         tessera_relay_chain::disputes::DisputeStatementSet {
             candidate: self.candidate,
             session: self.session,

@@ -282,7 +282,21 @@ fn a_dispute_of_a_valid_candidate_concludes_valid_its_block_is_approved_and_the_
         stashes: publics().to_vec(),
         keys: publics().to_vec(),
     };
-    tessera_relay_chain::disputes::check(&mut state, &session, &concluded.statement_set()).unwrap();
+    // With the candidate's backing statements (validators 0 and 1 backed it), as the chain
+    // names backers: they said valid, so the accuser alone loses.
+    let backing: Vec<_> = first.candidates[0]
+        .backers
+        .iter()
+        .map(|backer| tessera_relay_chain::inclusion::ValidityVote {
+            validator: backer.0,
+            signature: AuthorityKey::from_index(u64::from(backer.0))
+                .sign(&tessera_relay_chain::inclusion::statement_payload(&accused)),
+        })
+        .collect();
+    let set = concluded.statement_set(&backing);
+    assert_eq!(set.votes.len(), concluded.votes.len() + 2);
+    assert_eq!(set.losers(), [4]);
+    tessera_relay_chain::disputes::check(&mut state, &session, &set).unwrap();
     // The accuser never approves what it was assigned: once it is a no-show, later tranches
     // cover it.
     let later = config().no_show_ms + 20;

@@ -37,6 +37,7 @@ use tessera_consensus::AuthorityKey;
 use tessera_relay_chain::approval_rewards::ApprovalTally;
 use tessera_relay_chain::availability::{AvailableData, ErasureChunk};
 use tessera_relay_chain::disputes::DisputeStatementSet;
+use tessera_relay_chain::inclusion::ValidityVote;
 use tessera_relay_chain::runtime_api::CandidateEvent;
 use tessera_relay_chain::session::ParaValidators;
 use tessera_runtime::hashing::blake2_256;
@@ -112,7 +113,8 @@ struct CandidateInfo {
     /// dispute.
     session: Session,
     receipt: CandidateReceipt,
-    backers: Vec<u32>,
+    /// Its backers' statements, which name them in a dispute.
+    backing: Vec<ValidityVote>,
     /// The para's code the candidate is checked with.
     code: Arc<tessera_runtime::parachain::ValidationCode>,
 }
@@ -984,7 +986,7 @@ impl ApprovalWork {
                     at: Vec::new(),
                     session: candidate_session,
                     receipt,
-                    backers: pending.backers.clone(),
+                    backing: pending.backing.clone(),
                     code,
                 });
             if !info.at.contains(&(hash, index)) {
@@ -996,7 +998,7 @@ impl ApprovalWork {
             candidates.push(IncludedCandidate {
                 hash: candidate_hash,
                 core: CoreIndex(u32::try_from(core).ok()?),
-                backers: pending.backers.iter().map(|b| ValidatorIndex(*b)).collect(),
+                backers: pending.backers().map(ValidatorIndex).collect(),
             });
         }
         if self.malus.dispute_valid {
@@ -1074,24 +1076,25 @@ impl ApprovalWork {
                 }
                 DisputeOutput::Check(candidate) => self.enqueue(candidate),
                 DisputeOutput::Concluded(concluded) => {
+                    let info = self.candidates.get(&concluded.candidate);
+                    let backing = info.map(|info| &info.backing[..]).unwrap_or_default();
+                    let set = concluded.statement_set(backing);
+                    let losers = set.losers();
                     tracing::warn!(
                         candidate = %concluded.candidate,
                         valid = concluded.valid,
-                        offenders = ?concluded.offenders(),
+                        offenders = ?losers,
                         "dispute concluded"
                     );
                     // As many as the chain would disable at most: more would mean this node
                     // judged unlike most honest ones, and it would stop including their
                     // candidates.
-                    let session = self
-                        .candidates
-                        .get(&concluded.candidate)
-                        .map(|info| info.session.validators.clone());
+                    let session = info.map(|info| info.session.validators.clone());
                     if let Some(session) = session {
                         let cap = tessera_relay_chain::disputes::max_disabled(session.len());
                         let named = self.offenders.entry(session.session).or_default();
-                        for offender in concluded.offenders() {
-                            let Some(stash) = session.stash(offender.0) else {
+                        for offender in losers {
+                            let Some(stash) = session.stash(offender) else {
                                 continue;
                             };
                             if named.len() < cap {
@@ -1110,7 +1113,7 @@ impl ApprovalWork {
                     if self.concluded.len() >= MAX_CONCLUDED_KEPT {
                         self.concluded.remove(0);
                     }
-                    self.concluded.push(concluded.statement_set());
+                    self.concluded.push(set);
                 }
             }
         }
@@ -1286,10 +1289,11 @@ impl ApprovalWork {
             let seed = u64::from_le_bytes(candidate.0[..8].try_into().unwrap_or_default())
                 ^ u64::from(info.session.me().unwrap_or(u32::MAX))
                     .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            let backers: Vec<u32> = info.backing.iter().map(|vote| vote.validator).collect();
             match Recovery::new(
                 info.receipt.descriptor.erasure_root,
                 validators,
-                &info.backers,
+                &backers,
                 seed,
             ) {
                 Ok(recovery) => {
@@ -1458,7 +1462,7 @@ impl ApprovalWork {
             let outputs = self.engine.checked(block, index, valid, now);
             self.handle(client, outputs, now, actions);
         }
-        if self.dispute_active(&done.candidate) {
+        if self.dispute_active(&done.candidate) && !self.malus.silent_in_disputes() {
             let outputs = match self.disputes_of(&done.candidate) {
                 Some(disputes) => disputes.checked(done.candidate, valid),
                 None => Vec::new(),

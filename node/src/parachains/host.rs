@@ -712,9 +712,8 @@ impl ParachainHost {
         for pending in Self::pending(client, at)?.into_iter().flatten() {
             if !self.holds(client, &pending.hash, me) {
                 let backers = pending
-                    .backers
-                    .iter()
-                    .filter_map(|b| session.key(*b).copied())
+                    .backers()
+                    .filter_map(|b| session.key(b).copied())
                     .collect();
                 missing.push(MissingChunk {
                     candidate_hash: pending.hash,

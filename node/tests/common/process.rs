@@ -17,12 +17,20 @@ use tessera_runtime::Header;
 /// How long a process may take to print an expected line.
 const WAIT: Duration = Duration::from_secs(60);
 
+/// Where every process of the tests keeps the Wasm it compiles (`--wasm-cache`): one node
+/// compiles a runtime and the others load it, within a run and across runs.
+pub(crate) const WASM_CACHE: &str = concat!(env!("CARGO_TARGET_TMPDIR"), "/wasm-cache");
+
+/// The `tessera` binary, with the tests' shared Wasm cache.
+pub(crate) fn tessera_command() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tessera"));
+    command.env("TESSERA_WASM_CACHE", WASM_CACHE);
+    command
+}
+
 /// Runs the `tessera` binary with `args`: its exit code (-1 if killed) and its output.
 pub(crate) fn tessera(args: &[&str]) -> (i32, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .args(args)
-        .output()
-        .unwrap();
+    let output = tessera_command().args(args).output().unwrap();
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),
@@ -62,7 +70,7 @@ impl Process {
             .append(true)
             .open(base.with_extension("log"))
             .unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        let mut child = tessera_command()
             .args(args)
             .arg("--base-path")
             .arg(base)

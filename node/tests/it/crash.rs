@@ -6,7 +6,7 @@ use crate::support::dev_client;
 use rand::{Rng, SeedableRng};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 use tessera_node::blocks::write_block;
 use tessera_node::client::Client;
@@ -20,7 +20,7 @@ const BLOCKS: u32 = 200;
 const TRANSFERS_PER_BLOCK: usize = 15;
 
 fn import(base: &Path, file: &Path) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_tessera"))
+    crate::process::tessera_command()
         .args(["import-blocks", "--chain", "dev", "--base-path"])
         .arg(base)
         .arg(file)

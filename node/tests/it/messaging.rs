@@ -259,7 +259,12 @@ fn pend(ctx: &mut Context<'_, Event>, para: ParaId, commitments: CandidateCommit
         commitments,
         backed_in: ctx.block_number,
         availability: vec![false; 4],
-        backers: vec![0, 1],
+        backing: [0, 1]
+            .map(|validator| inclusion::ValidityVote {
+                validator,
+                signature: tessera_runtime::Signature([0; 64]),
+            })
+            .to_vec(),
     };
     inclusion::PENDING.insert(&mut ctx.state, &para, &pending);
 }

@@ -1,10 +1,10 @@
 //! Hostile validators against honest ones, as separate `tessera` processes on loopback
 //! (`tessera run --malus …`): seven validators (tolerating two faults) and two paras, each
 //! collated on a relay full node of its own.
-//! - Two validators of one backing group back garbage candidates together: checkers catch it,
-//!   the dispute concludes invalid on chain, the blocks that included it are reverted and
-//!   never finalized, its backers are disabled, and both paras go on from their last valid
-//!   heads.
+//! - Two validators of one backing group back garbage candidates together and keep out of
+//!   the disputes: checkers catch it, the dispute concludes invalid on chain, the blocks that
+//!   included it are reverted and never finalized, its backers are named by their backing
+//!   statements and disabled, and both paras go on from their last valid heads.
 //! - One validator disputes every valid candidate and another withholds every chunk it is
 //!   asked for: the disputes conclude valid and disable the disputer, and recovery still
 //!   succeeds. (Killed and restarted validators are in `processes.rs`.)
@@ -173,8 +173,9 @@ async fn garbage_is_caught_reverted_and_never_finalized() {
     let alice = validators[0].rpc;
 
     // The garbage backers' group backs one para at a time, and only garbage (the honest
-    // member alone cannot back). Honest checkers find it invalid, every validator votes,
-    // and the dispute concludes invalid on chain: both backers are offenders and disabled.
+    // member alone cannot back). Honest checkers find it invalid and vote; the backers keep
+    // out of the dispute, which concludes invalid on chain all the same, and their backing
+    // statements name both as offenders: they are disabled.
     wait_until(
         "the garbage backers to be disabled",
         180,
