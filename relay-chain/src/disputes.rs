@@ -6,9 +6,12 @@
 //! [`crate::session::DISPUTE_PERIOD`] before it (whose parachain validators the chain keeps),
 //! not recorded yet, that its votes are signed by validators of that session (in validator
 //! order, with their `para_validator` keys; a backer's backing statement counts as its vote
-//! that the candidate is valid, [`VoteKind::Backing`]), and that more than two thirds of that
-//! session voted for the outcome it claims. It then records the outcome and names the losing
-//! side as offenders: those who said an invalid candidate was valid commit
+//! that the candidate is valid, [`VoteKind::Backing`]), that one validator's own vote says
+//! invalid, and that more than two thirds of that session voted for the outcome it claims and
+//! not as many against it. It then records the outcome and names the losing side as
+//! offenders, with the backers this chain recorded for the candidate ([`BACKERS`], kept for the
+//! dispute period) when it is invalid, whether or not the set carries their statements: those
+//! who said an invalid candidate was valid commit
 //! [`Offence::BackedInvalid`], those who said a valid one was invalid
 //! [`Offence::DisputedValid`]. Either way the offender is disabled for the rest of the current
 //! session (if it is one of its validators),
@@ -141,6 +144,21 @@ pub struct OffenceCount {
     pub disputed_valid: u32,
 }
 
+/// Who backed a candidate on this chain, kept for the dispute period: a dispute concluding it
+/// invalid names them whatever statements its author put in the set (an author may leave
+/// theirs out).
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
+pub struct BackingRecord {
+    /// The session whose validators backed it.
+    pub session: u32,
+    /// Their indices in it.
+    pub backers: Vec<u32>,
+}
+
+/// Most blocks of backing records forgotten in one block (a few a block keep up with the
+/// chain: one block's are forgotten for each block added).
+const MAX_PRUNED_BLOCKS: u32 = 4;
+
 /// Recorded disputes, by candidate.
 pub static RECORDED: StorageMap<Hash, DisputeRecord> = StorageMap::new(NAME, "Recorded");
 /// Offences recorded, by the offender's stash.
@@ -148,6 +166,13 @@ pub static OFFENCES: StorageMap<AccountId, OffenceCount> = StorageMap::new(NAME,
 /// Validators disabled, by their index in the current session, ascending (carried into the
 /// next sessions at their new indices while they stay).
 pub static DISABLED: StorageValue<Vec<u32>> = StorageValue::new(NAME, "Disabled");
+/// The backers of candidates backed within the dispute period, by candidate.
+pub static BACKERS: StorageMap<Hash, BackingRecord> = StorageMap::new(NAME, "Backers");
+/// The candidates backed in each block still kept in [`BACKERS`].
+pub static BACKED_AT: StorageMap<BlockNumber, Vec<Hash>> = StorageMap::new(NAME, "BackedAt");
+/// The first block whose backed candidates are still kept.
+pub static BACKERS_KEPT_FROM: StorageValue<BlockNumber> =
+    StorageValue::new(NAME, "BackersKeptFrom");
 
 /// This module's storage items, described for clients.
 pub fn storage_metadata() -> alloc::vec::Vec<tessera_runtime::metadata::StorageEntryMetadata> {
@@ -155,6 +180,9 @@ pub fn storage_metadata() -> alloc::vec::Vec<tessera_runtime::metadata::StorageE
         RECORDED.metadata(),
         OFFENCES.metadata(),
         DISABLED.metadata_or_default(),
+        BACKERS.metadata(),
+        BACKED_AT.metadata_or_default(),
+        BACKERS_KEPT_FROM.metadata_or_default(),
     ]
 }
 
@@ -192,6 +220,10 @@ tessera_runtime::module_error! {
         DisputeBadSignature,
         /// The votes do not reach a supermajority either way.
         DisputeNotConcluded,
+        /// No validator's own vote says invalid: there was no dispute.
+        DisputeWithoutInvalidVote,
+        /// Both sides reach a supermajority (validators that said both ways).
+        DisputeBothWays,
     }
 }
 
@@ -240,7 +272,18 @@ pub fn record<E: From<Event> + crate::staking::Events>(
             Offence::BackedInvalid
         };
         let mut disabled = DISABLED.get_or_default(&mut ctx.state)?;
-        for loser in set.losers() {
+        let mut losers = set.losers();
+        // Backers answer for what they backed here even if the set leaves their statements out.
+        if !set.valid {
+            if let Some(record) = BACKERS.get(&mut ctx.state, &set.candidate)? {
+                if record.session == set.session {
+                    losers.extend(record.backers);
+                    losers.sort_unstable();
+                    losers.dedup();
+                }
+            }
+        }
+        for loser in losers {
             let Some(offender) = validators.stash(loser).copied() else {
                 continue;
             };
@@ -269,6 +312,63 @@ pub fn record<E: From<Event> + crate::staking::Events>(
         }
         DISABLED.put(&mut ctx.state, &disabled);
     }
+    Ok(())
+}
+
+/// Keeps who backed `candidate` (in block `block`, by validators of `session`) for the
+/// dispute period.
+pub fn note_backed(
+    state: &mut State<'_>,
+    block: BlockNumber,
+    candidate: Hash,
+    session: u32,
+    backers: Vec<u32>,
+) -> tessera_runtime::Result<()> {
+    BACKERS.insert(state, &candidate, &BackingRecord { session, backers });
+    let mut backed = BACKED_AT.get_or_default(state, &block)?;
+    backed.push(candidate);
+    BACKED_AT.insert(state, &block, &backed);
+    if BACKERS_KEPT_FROM.get(state)?.is_none() {
+        BACKERS_KEPT_FROM.put(state, &block);
+    }
+    Ok(())
+}
+
+/// Forgets the backers of candidates of sessions before `oldest` (the dispute period's
+/// first), block by block from the oldest kept, a few blocks at a time, stopping at the first
+/// block with a candidate still in the period.
+pub fn prune_backers(
+    state: &mut State<'_>,
+    now: BlockNumber,
+    oldest: u32,
+) -> tessera_runtime::Result<()> {
+    let Some(mut from) = BACKERS_KEPT_FROM.get(state)? else {
+        return Ok(());
+    };
+    for _ in 0..MAX_PRUNED_BLOCKS {
+        if from >= now {
+            break;
+        }
+        let backed = BACKED_AT.get_or_default(state, &from)?;
+        let mut kept = false;
+        for candidate in &backed {
+            if BACKERS
+                .get(state, candidate)?
+                .is_some_and(|record| record.session >= oldest)
+            {
+                kept = true;
+            }
+        }
+        if kept {
+            break;
+        }
+        for candidate in &backed {
+            BACKERS.remove(state, candidate);
+        }
+        BACKED_AT.remove(state, &from);
+        from = from.saturating_add(1);
+    }
+    BACKERS_KEPT_FROM.put(state, &from);
     Ok(())
 }
 
@@ -318,8 +418,9 @@ pub fn on_new_session(
 }
 
 /// Checks one set: of the current session or one of the [`DISPUTE_PERIOD`] before it, not
-/// recorded, distinct validators of that session in order, every signature, and a
-/// supermajority for its outcome. Returns that session's validators.
+/// recorded, validators of that session in validator and kind order, every signature, an
+/// explicit invalid vote (a dispute opens with one), a supermajority for its outcome and none
+/// against it (each validator counted once per side). Returns that session's validators.
 ///
 /// [`DISPUTE_PERIOD`]: crate::session::DISPUTE_PERIOD
 pub fn check(
@@ -343,8 +444,10 @@ pub fn check(
     if !ascending {
         return Err(error(Error::DisputeVotesNotAscending));
     }
-    let mut for_outcome = 0usize;
-    let mut last_for_outcome = None;
+    // Distinct validators on each side (a validator's statements are next to each other).
+    let (mut valid, mut invalid) = (0usize, 0usize);
+    let (mut last_valid, mut last_invalid) = (None, None);
+    let mut explicit_invalid = false;
     for vote in &set.votes {
         if vote.candidate != set.candidate || vote.session != set.session {
             return Err(error(Error::DisputeVoteForAnotherDispute));
@@ -359,14 +462,73 @@ pub fn check(
         if !signer.verify(&payload, &vote.signature) {
             return Err(error(Error::DisputeBadSignature));
         }
-        // A validator counts once, however many of its statements say so.
-        if vote.valid == set.valid && last_for_outcome != Some(vote.validator) {
-            for_outcome = for_outcome.saturating_add(1);
-            last_for_outcome = Some(vote.validator);
+        let (count, last) = if vote.valid {
+            (&mut valid, &mut last_valid)
+        } else {
+            explicit_invalid |= vote.kind == VoteKind::Explicit;
+            (&mut invalid, &mut last_invalid)
+        };
+        if *last != Some(vote.validator) {
+            *count = count.saturating_add(1);
+            *last = Some(vote.validator);
         }
     }
-    if for_outcome < supermajority(validators.len()) {
+    // A dispute opens with an invalid vote; without one, backing statements alone could
+    // make a "valid" verdict about any candidate in any session.
+    if !explicit_invalid {
+        return Err(error(Error::DisputeWithoutInvalidVote));
+    }
+    let (for_outcome, against) = if set.valid {
+        (valid, invalid)
+    } else {
+        (invalid, valid)
+    };
+    let needed = supermajority(validators.len());
+    if for_outcome < needed {
         return Err(error(Error::DisputeNotConcluded));
     }
+    if against >= needed {
+        return Err(error(Error::DisputeBothWays));
+    }
     Ok(validators)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backers_are_kept_through_the_dispute_period_then_forgotten_a_few_blocks_at_a_time() {
+        let nodes = alloc::collections::BTreeMap::new();
+        let mut state = State::new(&nodes, tessera_runtime::trie::empty_root());
+        let candidate = |block: u32| Hash([block as u8; 32]);
+        // Blocks 1 to 6 back a candidate each, two blocks a session (0, 0, 1, 1, 2, 2).
+        for block in 1..=6 {
+            note_backed(
+                &mut state,
+                block,
+                candidate(block),
+                (block - 1) / 2,
+                vec![block],
+            )
+            .unwrap();
+        }
+        let backers = |state: &mut State<'_>, block: u32| {
+            BACKERS
+                .get(state, &candidate(block))
+                .unwrap()
+                .map(|record| record.backers)
+        };
+        // Session 1 is the oldest in the period: session 0's go, the rest stay.
+        prune_backers(&mut state, 7, 1).unwrap();
+        assert_eq!(backers(&mut state, 2), None);
+        assert_eq!(backers(&mut state, 3), Some(vec![3]));
+        assert_eq!(BACKERS_KEPT_FROM.get(&mut state).unwrap(), Some(3));
+        // Past the period, at most four blocks' worth a block, never the current one.
+        prune_backers(&mut state, 6, 10).unwrap();
+        assert_eq!(BACKERS_KEPT_FROM.get(&mut state).unwrap(), Some(6));
+        assert_eq!(backers(&mut state, 5), None);
+        assert_eq!(backers(&mut state, 6), Some(vec![6]));
+        assert!(BACKED_AT.get(&mut state, &5).unwrap().is_none());
+    }
 }

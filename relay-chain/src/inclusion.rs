@@ -671,9 +671,17 @@ fn back<E: From<Event>>(
             commitments: candidate.commitments,
             backed_in: ctx.block_number,
             availability: vec![false; validators.len()],
-            backing: votes,
+            backing: votes.clone(),
         },
     );
+    let backers = votes.iter().map(|vote| vote.validator).collect();
+    crate::disputes::note_backed(
+        &mut ctx.state,
+        ctx.block_number,
+        candidate_hash,
+        validators.session,
+        backers,
+    )?;
     ctx.deposit_event(Event::CandidateBacked {
         para,
         candidate_hash,
@@ -738,6 +746,8 @@ impl<E: Bounds> Dispatch<E> for Call {
         };
         // Disputes first: the validators they disable do not count in this block either.
         crate::disputes::record(ctx, &validators, disputes)?;
+        let oldest = validators.session.saturating_sub(session::DISPUTE_PERIOD);
+        crate::disputes::prune_backers(&mut ctx.state, now, oldest)?;
         // Then code checks, against the parent's state as their author saw it.
         crate::pvf_check::record(ctx, &validators, pvf_checks)?;
         let cores = paras::para_ids(&mut ctx.state)?;

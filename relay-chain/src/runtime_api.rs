@@ -314,6 +314,11 @@ pub fn create_inherent(
     } = offer;
     let cores = paras::para_ids(&mut state)?;
     let validators = session::para_validators(&mut state)?;
+    // A set that fails its checks is left out alone, not with every other dispute.
+    let disputes: Vec<disputes::DisputeStatementSet> = disputes
+        .into_iter()
+        .filter(|set| disputes::check(&mut state, &validators, set).is_ok())
+        .collect();
     let now = parent.number.saturating_add(1);
     let mut block = Executive::<crate::RelayRuntime>::initialize(state, now, parent.hash(), None)?;
     let enter = |disputes: &[disputes::DisputeStatementSet],

@@ -1138,11 +1138,14 @@ fn a_pending_candidate_concluded_invalid_is_dropped_and_its_core_freed() {
         para: PARA,
         candidate_hash: hash
     }));
-    // The core is free: the para goes on from its last valid head.
-    let next = relay.candidate(PARA, vec![1, 2]);
-    relay
-        .block(vec![relay.enter(vec![], vec![relay.backed(next, &group)])])
-        .unwrap();
+    // The core is free. Its backers answer for what they backed, though they voted invalid in
+    // the end (as on Polkadot, where backing an invalid candidate is slashed whatever follows).
+    assert!(relay.pending(PARA).is_none());
+    assert!(events.contains(&inclusion::Event::ValidatorOffence {
+        validator: group[0],
+        candidate_hash: hash,
+        offence: Offence::BackedInvalid
+    }));
 }
 
 #[test]
@@ -1281,6 +1284,30 @@ fn a_backer_answers_for_its_backing_statement_whether_or_not_it_votes_in_the_dis
 }
 
 #[test]
+fn backers_are_named_even_when_the_set_leaves_their_statements_out() {
+    let mut relay = Relay::new();
+    let group = relay.group(PARA);
+    let backed = relay.backed(relay.candidate(PARA, vec![1, 1]), &group);
+    let hash = backed.candidate.hash();
+    relay
+        .block(vec![relay.enter(vec![], vec![backed])])
+        .unwrap();
+    // An author who backed it strips the backing statements: the chain kept who backed.
+    let others: Vec<u32> = (0..4).filter(|v| !group.contains(v)).collect();
+    let set = dispute(&relay, hash, false, &[], &[group[1], others[0], others[1]]);
+    let events = relay
+        .block(vec![relay.enter_with(vec![], vec![], vec![set])])
+        .unwrap();
+    for backer in &group {
+        assert!(events.contains(&inclusion::Event::ValidatorOffence {
+            validator: *backer,
+            candidate_hash: hash,
+            offence: Offence::BackedInvalid
+        }));
+    }
+}
+
+#[test]
 fn a_dispute_that_concluded_valid_names_those_who_said_invalid() {
     let mut relay = Relay::new();
     let candidate = Hash([8; 32]);
@@ -1369,6 +1396,39 @@ fn a_dispute_set_that_is_forged_unfinished_or_out_of_order_fails_the_inherent() 
                 set
             },
             disputes::Error::DisputeVotesNotAscending,
+        ),
+        (
+            // Nobody's own vote says invalid: no dispute.
+            dispute(&relay, candidate, true, &[0, 1, 2], &[]),
+            disputes::Error::DisputeWithoutInvalidVote,
+        ),
+        (
+            {
+                // Backing statements of 0, 1 and 2 and invalid votes of 1, 2 and 3: more than
+                // two thirds each way.
+                let mut set = dispute(&relay, candidate, false, &[], &[1, 2, 3]);
+                set.votes.extend((0..3).map(|validator| DisputeVote {
+                    candidate,
+                    session: disputes::GENESIS_SESSION,
+                    valid: true,
+                    validator,
+                    kind: VoteKind::Backing,
+                    signature:
+                        relay.validators[validator as usize].sign(&statement_payload(&candidate)),
+                }));
+                set.votes.sort_by_key(|vote| (vote.validator, vote.kind));
+                set
+            },
+            disputes::Error::DisputeBothWays,
+        ),
+        (
+            {
+                // An explicit vote relabelled as a backing statement.
+                let mut set = dispute(&relay, candidate, true, &[0, 1, 2], &[3]);
+                set.votes[0].kind = VoteKind::Backing;
+                set
+            },
+            disputes::Error::DisputeBadSignature,
         ),
     ];
     for (set, name) in cases {

@@ -5,7 +5,8 @@
 //! recovery rebuilt data that does not match the erasure root). Everyone that hears of it checks
 //! the candidate and votes. On conclusion:
 //! - invalid: the blocks from the one that included it are to be reverted, and the validators
-//!   who said it was valid (its backers first) are offenders;
+//!   who said it was valid are offenders (its backers by their backing statements, which
+//!   [`Concluded::statement_set`] adds: [`Concluded::offenders`] counts votes only);
 //! - valid: the validators who said it was invalid are (lesser) offenders.
 //!
 //! A validator may have opened at most [`MAX_OPENED`] disputes about unfinalized candidates, so
