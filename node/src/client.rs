@@ -352,6 +352,20 @@ impl Client {
         Ok(client)
     }
 
+    /// Starts again above the finalized block a warp sync committed to the store
+    /// ([`crate::warp_sync`]), forgetting the blocks it held above genesis.
+    pub fn rebase_on_finalized(&mut self) -> Result<(), StoreError> {
+        let meta = self.store.meta()?;
+        let root = self
+            .store
+            .header(&meta.finalized_hash)?
+            .ok_or(StoreError::MissingBlock(meta.finalized_hash))?;
+        let data = block_data(&self.store, &meta.finalized_hash)?;
+        self.engine.rebase(root, data);
+        self.engine.set_time(unix_time_ms());
+        Ok(())
+    }
+
     /// Authors blocks as validator `key` from now on: its account is named in the blocks'
     /// author digest, and it claims slots in the epochs that list it (its own key as its
     /// session keys, as genesis validators have them) or any session key added later.

@@ -282,6 +282,24 @@ fn store_set(
     store.write_aux(writes)
 }
 
+/// The `aux` values a warp-synced store starts with: the block that enacted each set the proof
+/// went through (`changes`, ascending), and `set` in force as enacted by the last of them.
+pub(crate) fn warp_aux(set: &AuthoritySet, changes: &[(u64, Hash)]) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut aux: Vec<(Vec<u8>, Vec<u8>)> = changes
+        .iter()
+        .map(|(set_id, block)| (change_key(*set_id), block.encode()))
+        .collect();
+    if let Some((_, enacted_at)) = changes.last() {
+        let record = SetRecord {
+            set_id: set.set_id(),
+            authorities: set.authorities().to_vec(),
+            enacted_at: *enacted_at,
+        };
+        aux.push((SET_KEY.to_vec(), record.encode()));
+    }
+    aux
+}
+
 fn load_record(client: &crate::client::Client) -> Result<VoterRecord, StoreError> {
     match client.store().aux(VOTER_KEY)? {
         None => Ok(VoterRecord::default()),

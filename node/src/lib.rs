@@ -50,4 +50,5 @@ pub mod sync;
 pub mod transactions;
 pub mod validation;
 pub mod warp;
+pub mod warp_sync;
 pub mod workload;

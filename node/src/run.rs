@@ -5,7 +5,7 @@ use crate::client::{unix_time_ms, AuthorError, OpenError};
 use crate::finality::{FinalityError, FinalityOutcome, FinalityService};
 use crate::malus::Malus;
 use crate::network::{
-    self, Misbehaviour, NetworkConfig, NetworkError, NetworkEvent, NetworkHandle, Topic,
+    self, Misbehaviour, NetworkConfig, NetworkError, NetworkEvent, NetworkHandle, Topic, Verdict,
 };
 use crate::parachains::collator::Collate;
 use crate::parachains::nodes::ParaNodes;
@@ -14,10 +14,12 @@ use crate::pool::PoolError;
 use crate::service::{ChainEvent, NetworkStatus, Shared};
 use crate::sync::{ChainSync, SyncOutcome};
 use crate::validation::{ValidationHost, ValidationLimits};
+use crate::warp_sync::WarpSync;
 use crate::workload::TransferGenerator;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tessera_consensus::finality::AuthoritySet;
 use tessera_consensus::AuthorityKey;
 use tessera_runtime::executive::InvalidTransaction;
 use tessera_runtime::{Hash, OpaqueExtrinsic};
@@ -130,6 +132,10 @@ pub struct Node {
     transactions: crate::transactions::TransactionGossip,
     authoring: Option<Authoring>,
     should_have_peers: bool,
+    /// A warp sync under way: until it ends the node only serves peers and follows it.
+    warp: Option<WarpSync>,
+    /// When the warp sync's progress was last logged.
+    warp_logged: Instant,
 }
 
 impl Node {
@@ -171,7 +177,122 @@ impl Node {
             parachains,
             authoring,
             should_have_peers,
+            warp: None,
+            warp_logged: Instant::now(),
         })
+    }
+
+    /// Warp-syncs before anything else if the store holds only genesis
+    /// ([`crate::warp_sync`]): the node starts above the finalized block a peer's checked
+    /// warp proof leads to, with its state downloaded and checked. A store with blocks syncs
+    /// on from them as usual.
+    pub fn warp_sync(&mut self) -> Result<(), RunError> {
+        let client = self.shared.client();
+        let meta = client.info().map_err(|e| RunError::Chain(e.to_string()))?;
+        if meta.best_number > 0 {
+            tracing::info!(
+                best = meta.best_number,
+                "warp sync not needed: the store has blocks, syncing on from them"
+            );
+            return Ok(());
+        }
+        let genesis_set = AuthoritySet::equal(0, client.authorities().iter().copied())
+            .map_err(|e| RunError::Chain(format!("the genesis validators: {e}")))?;
+        drop(client);
+        tracing::info!("warp sync: asking peers for the finalized chain's warp proof");
+        self.warp = Some(WarpSync::new(genesis_set));
+        Ok(())
+    }
+
+    /// A network event while warp-syncing: its answers go to it, peers' requests are served,
+    /// gossip is let pass unjudged (nothing can be checked without the chain), and what else
+    /// comes is left (the services start with the chain, after the warp).
+    async fn on_warp_event(&mut self, event: NetworkEvent) -> Result<(), RunError> {
+        let Some(warp) = &mut self.warp else {
+            return Ok(());
+        };
+        match event {
+            NetworkEvent::SyncResponse {
+                peer,
+                request,
+                response,
+            } if warp.owns(&request) => {
+                let store = self.shared.client().store().clone();
+                warp.on_response(peer, request, response, &self.network, &store)
+                    .map_err(|e| RunError::Chain(format!("warp sync: {e}")))?;
+                self.finish_warp()?;
+            }
+            NetworkEvent::Gossip {
+                peer, source, id, ..
+            } => {
+                let _stopped = self.network.validated(id, peer, source, Verdict::Ignore);
+            }
+            event @ NetworkEvent::SyncRequest { .. } => {
+                let outcome = self.sync.on_event(event).await;
+                self.synced(outcome).await;
+            }
+            NetworkEvent::PeerConnected(peer) => {
+                warp.on_peer(peer, true);
+                self.parachains.on_peer_connected(peer);
+                self.update_network_status().await;
+            }
+            NetworkEvent::PeerDisconnected(peer) | NetworkEvent::Banned(peer) => {
+                warp.on_peer(peer, false);
+                self.parachains.on_peer_disconnected(&peer);
+                self.update_network_status().await;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The warp sync ended: the services start above the block it reached.
+    fn warped(&mut self, warped: crate::warp_sync::Warped) -> Result<(), RunError> {
+        tracing::info!(
+            number = warped.header.number,
+            hash = %warped.header.hash(),
+            set_id = warped.set_id,
+            nodes = warped.fetched.0,
+            bytes = warped.fetched.1,
+            reused = warped.reused,
+            "warp sync: done, the node starts above the finalized block"
+        );
+        self.warp = None;
+        let key = self.authoring.as_ref().map(|a| a.key.clone());
+        let malus = self.authoring.as_ref().map(|a| a.malus).unwrap_or_default();
+        self.finality =
+            FinalityService::new(self.shared.clone(), self.network.clone(), key)?.with_malus(malus);
+        self.sync = ChainSync::new(self.shared.clone(), self.network.clone());
+        self.shared
+            .publish(ChainEvent::Finalized(warped.header.clone()));
+        Ok(())
+    }
+
+    async fn warp_tick(&mut self) -> Result<(), RunError> {
+        let Some(warp) = &mut self.warp else {
+            return Ok(());
+        };
+        let store = self.shared.client().store().clone();
+        warp.tick(&self.network, &store)
+            .await
+            .map_err(|e| RunError::Chain(format!("warp sync: {e}")))?;
+        if self.warp_logged.elapsed() >= STATUS_INTERVAL {
+            self.warp_logged = Instant::now();
+            tracing::info!(progress = %warp.progress(), "warp sync");
+        }
+        self.finish_warp()
+    }
+
+    /// Ends the warp sync if its state is complete.
+    fn finish_warp(&mut self) -> Result<(), RunError> {
+        let Some(warp) = &mut self.warp else {
+            return Ok(());
+        };
+        let done = warp.finish_if_complete(&mut self.shared.client());
+        match done.map_err(|e| RunError::Chain(format!("warp sync: {e}")))? {
+            Some(warped) => self.warped(warped),
+            None => Ok(()),
+        }
     }
 
     /// Runs a para node on this node's relay chain: it follows its para's included chain and,
@@ -195,6 +316,11 @@ impl Node {
         while let Some(event) = self.events.recv().await {
             match event {
                 NetworkEvent::Listening(addr) => return Some(addr),
+                other if self.warp.is_some() => {
+                    if let Err(err) = self.on_warp_event(other).await {
+                        tracing::error!(%err, "warp sync");
+                    }
+                }
                 other => self.on_event(other).await,
             }
         }
@@ -224,18 +350,23 @@ impl Node {
                 () = &mut stop => return Ok(()),
                 event = self.events.recv() => match event {
                     Some(NetworkEvent::Listening(addr)) => tracing::info!(%addr, "listening"),
+                    Some(event) if self.warp.is_some() => self.on_warp_event(event).await?,
                     Some(event) => self.on_event(event).await,
                     None => return Err(NetworkError::Stopped.into()),
                 },
                 _ = tick.tick() => {
-                    self.parachains.tick().await;
-                    self.transactions.announce().await;
-                    self.collate().await;
-                    self.author().await?;
-                    let outcome = self.finality.tick().await;
-                    self.want(outcome).await;
-                    self.sync.fetch_wanted().await;
-                    self.requeue_retracted();
+                    if self.warp.is_some() {
+                        self.warp_tick().await?;
+                    } else {
+                        self.parachains.tick().await;
+                        self.transactions.announce().await;
+                        self.collate().await;
+                        self.author().await?;
+                        let outcome = self.finality.tick().await;
+                        self.want(outcome).await;
+                        self.sync.fetch_wanted().await;
+                        self.requeue_retracted();
+                    }
                 }
                 Some(finished) = self.parachains.next_check(), if self.parachains.is_checking() => {
                     if let Some(collation) = self.parachains.finish_check(finished).await {

@@ -5,7 +5,7 @@
 use crate::client::{Client, ImportError, ImportOutcome};
 use crate::network::{
     decode_exact, BlockAnnounce, Misbehaviour, NetworkEvent, NetworkHandle, SyncBlock, SyncRequest,
-    SyncResponse, Topic, Verdict, MAX_BLOCKS_PER_REQUEST,
+    SyncResponse, Topic, Verdict, MAX_BLOCKS_PER_REQUEST, MAX_STATE_NODES_PER_REQUEST,
 };
 use crate::service::{ChainEvent, Shared};
 use libp2p::request_response::OutboundRequestId;
@@ -474,6 +474,11 @@ impl ChainSync {
                     Ok(SyncResponse::Justification(None) | SyncResponse::Refused) => {
                         self.peers.remove(&peer);
                     }
+                    Ok(SyncResponse::WarpProof(_) | SyncResponse::StateNodes(_)) => {
+                        // Sync never asks for these: an answer of another kind.
+                        let _stopped = self.network.report(peer, Misbehaviour::Invalid);
+                        self.peers.remove(&peer);
+                    }
                     Err(err) => {
                         tracing::debug!(%peer, %err, "sync request failed");
                         self.peers.remove(&peer);
@@ -686,6 +691,28 @@ impl ChainSync {
     /// Canonical blocks, with their justifications, for a peer that is behind; or a block by
     /// hash with its ancestors, for a peer that heard of it.
     fn serve(&self, peer: PeerId, request: SyncRequest) -> SyncResponse {
+        match request {
+            // Both read a clone of the store, not holding up import.
+            SyncRequest::WarpProof { from_set } => {
+                let store = self.shared.client().store().clone();
+                return match crate::warp::warp_proof(&store, from_set) {
+                    Ok(response) => SyncResponse::WarpProof(response),
+                    Err(err) => {
+                        tracing::debug!(%peer, from_set, %err, "no warp proof to serve");
+                        SyncResponse::Refused
+                    }
+                };
+            }
+            SyncRequest::StateNodes(hashes) => {
+                if hashes.is_empty() || hashes.len() > MAX_STATE_NODES_PER_REQUEST {
+                    let _stopped = self.network.report(peer, Misbehaviour::BadRequest);
+                    return SyncResponse::Refused;
+                }
+                let store = self.shared.client().store().clone();
+                return SyncResponse::StateNodes(state_nodes(&store, &hashes));
+            }
+            _ => {}
+        }
         let client = self.shared.client();
         let (from, count) = match request {
             SyncRequest::Blocks { from, count } => (from, count),
@@ -702,6 +729,9 @@ impl ChainSync {
             }
             SyncRequest::Ancestry { hash, count } => {
                 return SyncResponse::Blocks(ancestry(&client, hash, count));
+            }
+            SyncRequest::WarpProof { .. } | SyncRequest::StateNodes(_) => {
+                return SyncResponse::Refused;
             }
         };
         if count == 0 || count > MAX_BLOCKS_PER_REQUEST {
@@ -729,6 +759,25 @@ impl ChainSync {
 
 /// What a response carries at most; the peer asks again for the rest.
 const RESPONSE_BUDGET: usize = crate::network::MAX_RESPONSE_SIZE / 2;
+
+/// The state nodes `hashes` from `store`, in order, up to the first it lacks or the response
+/// budget (at least one).
+fn state_nodes(store: &crate::store::ChainStore, hashes: &[Hash]) -> Vec<Vec<u8>> {
+    use tessera_runtime::state::NodeStore;
+    let mut nodes = Vec::new();
+    let mut size = 0usize;
+    for hash in hashes {
+        let Some(node) = store.node(hash) else {
+            break;
+        };
+        size = size.saturating_add(node.len());
+        if size > RESPONSE_BUDGET && !nodes.is_empty() {
+            break;
+        }
+        nodes.push(node);
+    }
+    nodes
+}
 
 /// A stored block with its justification, if it has one.
 fn sync_block(client: &Client, hash: &Hash) -> Option<SyncBlock> {

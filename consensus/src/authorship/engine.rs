@@ -171,6 +171,20 @@ impl AuthorshipEngine {
         Self::resume(config, genesis, data, key)
     }
 
+    /// Starts again above `root`, a finalized block this engine never saw (a warp sync's
+    /// target) whose data is `root_data`: the blocks it held are forgotten; its keys, clock
+    /// and verifier stay.
+    pub fn rebase(&mut self, root: Header, root_data: BlockData) {
+        let config = self.config.clone();
+        let verifier = std::mem::replace(&mut self.verifier, Box::new(BatchVerifier::default()));
+        let keys = std::mem::take(&mut self.keys);
+        let now = self.now;
+        *self = Self::resume(config, root, root_data, None);
+        self.keys = keys;
+        self.verifier = verifier;
+        self.now = now;
+    }
+
     /// An engine above `root` (a finalized block) whose stored data is `root_data`.
     pub fn resume(
         config: AuthorshipConfig,

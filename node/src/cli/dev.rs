@@ -2,7 +2,9 @@
 //! libp2p peer with its own RocksDB, authoring in BABE slots and finalizing with GRANDPA; the
 //! first one submits dev transfers, serves RPC at 127.0.0.1:9944 and prints one line per block.
 
-use super::node::{node_key, open_chain, print_blocks, runtime, start, stop_on, ServiceArgs};
+use super::node::{
+    node_key, open_chain, print_blocks, runtime, start, stop_on, ServiceArgs, SyncMode,
+};
 use super::paras::{serve_para, ParaRuntime};
 use super::ChainArgs;
 use crate::run::Authoring;
@@ -149,9 +151,17 @@ pub(super) fn run(args: DevArgs) -> anyhow::Result<()> {
                     .then(|| (TransferGenerator::dev(args.seed), args.transfers)),
                 malus: Default::default(),
             };
-            let started = start(client, &spec, &service, keypair, Some(authoring), None)
-                .await
-                .with_context(|| format!("starting validator {name}"))?;
+            let started = start(
+                client,
+                &spec,
+                &service,
+                keypair,
+                Some(authoring),
+                None,
+                SyncMode::Full,
+            )
+            .await
+            .with_context(|| format!("starting validator {name}"))?;
             let addr = started.listening.clone();
             println!(
                 "validator {name:<8} {}  rpc http://{}  libp2p {}",
@@ -180,7 +190,7 @@ pub(super) fn run(args: DevArgs) -> anyhow::Result<()> {
             service.rpc_addr = IpAddr::V4(Ipv4Addr::LOCALHOST);
             service.rpc_port = 0;
             service.prometheus_port = 0;
-            let mut started = start(client, &spec, &service, keypair, None, None)
+            let mut started = start(client, &spec, &service, keypair, None, None, SyncMode::Full)
                 .await
                 .context("starting the collator node")?;
             // A relay node that does not author: what a dapp submits to in production.

@@ -99,6 +99,17 @@ fn short(hash: &str) -> String {
     )
 }
 
+/// How a node with an empty store catches up with the chain (`--sync`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum SyncMode {
+    /// Every block from genesis, each executed and each set change checked.
+    #[default]
+    Full,
+    /// A peer's warp proof of the finalized chain, checked from the genesis validators, and
+    /// the state of the block it leads to; the blocks below it are not fetched.
+    Warp,
+}
+
 /// A node with its RPC and metrics servers, ready to run.
 pub(crate) struct Started {
     pub(crate) shared: Arc<Shared>,
@@ -132,6 +143,7 @@ pub(crate) async fn start(
     keypair: identity::Keypair,
     authoring: Option<Authoring>,
     keystore: Option<Arc<crate::keystore::Keystore>>,
+    sync: SyncMode,
 ) -> anyhow::Result<Started> {
     let genesis = client.info()?.genesis;
     let shared = Arc::new(Shared::new(client, spec.name.clone()));
@@ -157,6 +169,9 @@ pub(crate) async fn start(
         limits: NetworkLimits::default(),
     };
     let mut node = Node::start(shared.clone(), network, authoring)?;
+    if sync == SyncMode::Warp {
+        node.warp_sync()?;
+    }
     let listening = node.listening().await;
     Ok(Started {
         shared,
@@ -252,24 +267,40 @@ pub(crate) async fn stop_on(
     let _none_listening = stop.send(true);
 }
 
-/// Serves `client` and runs the node, with a para node and its RPC if `para` is given, until
-/// Ctrl-C or `--blocks`.
+/// What a `tessera run` node does besides following the relay chain, and how it catches up.
+pub(super) struct Roles {
+    /// Authoring and finality voting, for a validator.
+    pub(super) authoring: Option<Authoring>,
+    /// A para node, and the address of its RPC.
+    pub(super) para: Option<(Box<dyn Collate>, SocketAddr)>,
+    /// The validator's session keys.
+    pub(super) keystore: Option<Arc<crate::keystore::Keystore>>,
+    /// How it catches up from an empty store.
+    pub(super) sync: SyncMode,
+}
+
+/// Serves `client` and runs the node in its `roles` (a para node with its RPC if one is
+/// given) until Ctrl-C or `--blocks`.
 pub(super) fn serve(
     client: Client,
     spec: &ChainSpec,
     args: &ServiceArgs,
     keypair: identity::Keypair,
-    authoring: Option<Authoring>,
-    para: Option<(Box<dyn Collate>, SocketAddr)>,
-    keystore: Option<Arc<crate::keystore::Keystore>>,
+    roles: Roles,
 ) -> anyhow::Result<()> {
+    let Roles {
+        authoring,
+        para,
+        keystore,
+        sync,
+    } = roles;
     let meta = client.info()?;
     println!(
         "Tessera `{}` · genesis {} · best #{} · finalized #{}",
         spec.name, meta.genesis, meta.best_number, meta.finalized_number
     );
     runtime()?.block_on(async {
-        let mut started = start(client, spec, args, keypair, authoring, keystore).await?;
+        let mut started = start(client, spec, args, keypair, authoring, keystore, sync).await?;
         println!("JSON-RPC: http://{0} and ws://{0}", started.rpc);
         if let Some(addr) = &started.listening {
             println!("libp2p: {addr}");

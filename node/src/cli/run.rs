@@ -2,7 +2,7 @@
 //! finality; with `--para` it also runs a node of a para (a full node with the para's RPC, or
 //! with `--collator-key` its collator).
 
-use super::node::{node_key, open_chain, serve, ServiceArgs};
+use super::node::{node_key, open_chain, serve, Roles, ServiceArgs, SyncMode};
 use super::paras::{runtime_of, spec_node};
 use super::StorageArgs;
 use crate::malus::{Behaviour, Malus};
@@ -61,6 +61,12 @@ pub struct RunArgs {
     /// Port of the para's JSON-RPC server (0 picks a free one).
     #[arg(long, default_value_t = 9945, value_name = "PORT")]
     para_rpc_port: u16,
+    /// How a new node catches up: `full` imports every block from genesis; `warp` starts
+    /// above the finalized block a peer's warp proof leads to, with that block's state
+    /// (checked against its header), without the blocks below it. A store with blocks
+    /// syncs on from them either way.
+    #[arg(long, value_enum, default_value_t = SyncMode::Full, value_name = "MODE")]
+    sync: SyncMode,
     /// Network, RPC, metrics and `--blocks`.
     #[command(flatten)]
     service: ServiceArgs,
@@ -127,8 +133,11 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<()> {
         &spec,
         &args.service,
         keypair,
-        authoring,
-        para,
-        keystore,
+        Roles {
+            authoring,
+            para,
+            keystore,
+            sync: args.sync,
+        },
     )
 }

@@ -10,8 +10,11 @@ use tessera_runtime::{Block, BlockNumber, Hash};
 
 /// Largest gossip message (a block announcement with its body, or a vote).
 pub const MAX_GOSSIP_SIZE: usize = 4 * 1024 * 1024;
-/// Largest sync request.
-pub const MAX_REQUEST_SIZE: usize = 1024;
+/// Largest sync request (a request for state nodes names up to
+/// [`MAX_STATE_NODES_PER_REQUEST`] hashes).
+pub const MAX_REQUEST_SIZE: usize = 16 * 1024;
+/// Most state trie nodes one request may ask for.
+pub const MAX_STATE_NODES_PER_REQUEST: usize = 256;
 /// Largest sync response.
 pub const MAX_RESPONSE_SIZE: usize = 16 * 1024 * 1024;
 /// Most blocks one request may ask for.
@@ -164,6 +167,17 @@ pub enum SyncRequest {
         /// How many (at most [`MAX_BLOCKS_PER_REQUEST`]).
         count: u32,
     },
+    /// The warp proof of the responder's finalized chain from finality set `from_set`,
+    /// answered as [`SyncResponse::WarpProof`].
+    #[codec(index = 3)]
+    WarpProof {
+        /// The last set the asker knows (0: the genesis validators').
+        from_set: u64,
+    },
+    /// State trie nodes (or values kept in nodes of their own) by hash, at most
+    /// [`MAX_STATE_NODES_PER_REQUEST`]; answered as [`SyncResponse::StateNodes`].
+    #[codec(index = 4)]
+    StateNodes(Vec<Hash>),
 }
 
 /// A block with the justification that finalized it, if it was finalized directly.
@@ -187,6 +201,13 @@ pub enum SyncResponse {
     /// The last finalized block's number and justification (none at genesis).
     #[codec(index = 2)]
     Justification(Option<(BlockNumber, Vec<u8>)>),
+    /// A warp proof ([`crate::warp::WarpResponse`]).
+    #[codec(index = 3)]
+    WarpProof(crate::warp::WarpResponse),
+    /// The nodes asked for, in the order asked, up to the first the responder lacks or past
+    /// its response budget.
+    #[codec(index = 4)]
+    StateNodes(Vec<Vec<u8>>),
 }
 
 /// Gossip on the blocks topic.

@@ -158,6 +158,21 @@ pub struct BlockCommit<'a> {
     pub set_best: bool,
 }
 
+/// A warp-synced block to commit ([`ChainStore::commit_warp`]).
+pub struct WarpCommit<'a> {
+    /// The finalized block warped to.
+    pub block: &'a Block,
+    /// Its SCALE justification.
+    pub justification: &'a [u8],
+    /// The authorship engine's data for it (SCALE).
+    pub consensus: &'a [u8],
+    /// The set-change blocks below it, with their SCALE justifications (kept to serve warp
+    /// proofs in turn).
+    pub changes: &'a [(Header, Vec<u8>)],
+    /// Consensus `aux` values to set with it.
+    pub aux: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
 /// Headers, bodies, state and chain pointers over a [`Database`]. Clones share the database
 /// (a runtime call reads the state through one it owns).
 #[derive(Clone)]
@@ -376,6 +391,67 @@ impl ChainStore {
                 justification.to_vec(),
             ));
         }
+        batch.push(WriteOp::Put(Column::Meta, META_KEY.to_vec(), meta.encode()));
+        self.db.write(batch)?;
+        Ok(meta)
+    }
+
+    /// Stores state trie nodes (a warp sync's download, before [`Self::commit_warp`]).
+    pub fn put_nodes(&self, nodes: Vec<(Hash, Vec<u8>)>) -> Result<(), StoreError> {
+        let batch = nodes
+            .into_iter()
+            .map(|(hash, node)| WriteOp::Put(Column::Nodes, hash.0.to_vec(), node))
+            .collect();
+        self.db.write(batch)
+    }
+
+    /// Makes `commit.block`, whose state's nodes are stored, the finalized and best block of a
+    /// store that holds only genesis below it (a warp sync), in one atomic write: its header,
+    /// body, justification, canonical index entry, authorship data, the finality `aux` values,
+    /// and the headers and justifications of the `changes` blocks the proof went through.
+    pub fn commit_warp(&self, commit: WarpCommit<'_>) -> Result<ChainMeta, StoreError> {
+        let mut meta = self.meta()?;
+        let header = &commit.block.header;
+        let hash = header.hash();
+        let mut batch = Self::block_ops(header, &commit.block.extrinsics, &[]);
+        batch.push(WriteOp::Put(
+            Column::Canonical,
+            header.number.to_be_bytes().to_vec(),
+            hash.0.to_vec(),
+        ));
+        batch.push(WriteOp::Put(
+            Column::Consensus,
+            hash.0.to_vec(),
+            commit.consensus.to_vec(),
+        ));
+        batch.push(WriteOp::Put(
+            Column::Justifications,
+            hash.0.to_vec(),
+            commit.justification.to_vec(),
+        ));
+        for (change, justification) in commit.changes {
+            let change_hash = change.hash();
+            batch.push(WriteOp::Put(
+                Column::Headers,
+                change_hash.0.to_vec(),
+                change.encode(),
+            ));
+            batch.push(WriteOp::Put(
+                Column::Justifications,
+                change_hash.0.to_vec(),
+                justification.clone(),
+            ));
+        }
+        batch.extend(
+            commit
+                .aux
+                .into_iter()
+                .map(|(key, value)| WriteOp::Put(Column::Consensus, key, value)),
+        );
+        meta.best_hash = hash;
+        meta.best_number = header.number;
+        meta.finalized_hash = hash;
+        meta.finalized_number = header.number;
         batch.push(WriteOp::Put(Column::Meta, META_KEY.to_vec(), meta.encode()));
         self.db.write(batch)?;
         Ok(meta)

@@ -581,4 +581,41 @@ async fn a_new_validator_joins_with_its_session_keys_and_finality_follows_three_
         proof.unknown_headers[0].parent_hash,
         header_at(late.rpc, asked).await.hash()
     );
+
+    // A node started with `--sync warp` takes the late node's warp proof, checks it from the
+    // genesis validators, downloads the state of the block it leads to (each trie node
+    // checked against its hash), and follows the chain from there: it imports no block below
+    // it and enacts no change itself.
+    let warped_from = finalized_number(late.rpc).await;
+    let warp = Member::start(
+        dir.path(),
+        "Warp",
+        &spec_path,
+        None,
+        std::slice::from_ref(&late.address),
+        &["--sync", "warp"],
+        None,
+    );
+    wait_finalized(warp.rpc, warped_from + 3, dir.path()).await;
+    let log = warp.log();
+    let done = log.lines().find(|line| line.contains("warp sync: done"));
+    println!("{}", done.unwrap_or_else(|| panic!("no warp sync: {log}")));
+    assert_eq!(
+        log.matches("finality authority set changed").count(),
+        0,
+        "{log}"
+    );
+    let below: Value = request(warp.rpc, "chain_getBlockHash", rpc_params![1]).await;
+    assert!(below.is_null(), "block 1 is not fetched: {below}");
+    // Its state is the chain's: the session's validators and Eve's ledger read there as on
+    // the late node, at the same block.
+    let head: Value = request(warp.rpc, "chain_getFinalizedHead", rpc_params![]).await;
+    let validators = |port| storage_at::<Vec<AccountId>>(port, session::VALIDATORS.key(), &head);
+    assert_eq!(validators(warp.rpc).await, validators(late.rpc).await);
+    assert!(validators(warp.rpc).await.is_some());
+    let eve = staking::LEDGER.key(&id("Eve"));
+    assert_eq!(
+        storage_at::<staking::StakingLedger>(warp.rpc, eve.clone(), &head).await,
+        storage_at::<staking::StakingLedger>(late.rpc, eve, &head).await
+    );
 }

@@ -71,5 +71,66 @@ pub fn root_of<K: AsRef<[u8]>, V: AsRef<[u8]>>(
     (root, nodes)
 }
 
+/// What a trie node refers to by hash: a child node, or a value kept in a node of its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeRef {
+    /// A trie node.
+    Node(Hash),
+    /// A value of [`Layout::MAX_INLINE_VALUE`] bytes or more, stored under its hash.
+    Value(Hash),
+}
+
+/// Most levels of inline children one node may nest (a child is inlined only when its
+/// encoding is under 32 bytes, so an honest node nests a few at most).
+const MAX_INLINE_DEPTH: usize = 16;
+
+/// The nodes and values the encoded trie node `node` refers to by hash, its inline children's
+/// included: what a node needs besides itself to read the trie below it.
+pub fn node_refs(node: &[u8]) -> Result<Vec<NodeRef>, NodeCodecError> {
+    let mut refs = Vec::new();
+    collect_refs(node, &mut refs, 0)?;
+    Ok(refs)
+}
+
+fn collect_refs(node: &[u8], refs: &mut Vec<NodeRef>, depth: usize) -> Result<(), NodeCodecError> {
+    use trie_db::node::{NodeHandlePlan, NodePlan, ValuePlan};
+    if depth > MAX_INLINE_DEPTH {
+        return Err(NodeCodecError::Codec("inline children nested too deep"));
+    }
+    let slice = |range: core::ops::Range<usize>| {
+        node.get(range)
+            .ok_or(NodeCodecError::Codec("range out of node"))
+    };
+    let (value, children): (Option<ValuePlan>, Vec<NodeHandlePlan>) =
+        match <NodeCodec<Blake2Hasher> as trie_db::NodeCodec>::decode_plan(node)? {
+            NodePlan::Empty => (None, Vec::new()),
+            NodePlan::Leaf { value, .. } => (Some(value), Vec::new()),
+            NodePlan::Extension { child, .. } => (None, alloc::vec![child]),
+            NodePlan::Branch { value, children }
+            | NodePlan::NibbledBranch {
+                value, children, ..
+            } => (value, children.into_iter().flatten().collect()),
+        };
+    if let Some(ValuePlan::Node(range)) = value {
+        refs.push(NodeRef::Value(hash_from(slice(range)?)?));
+    }
+    for child in children {
+        match child {
+            NodeHandlePlan::Hash(range) => refs.push(NodeRef::Node(hash_from(slice(range)?)?)),
+            NodeHandlePlan::Inline(range) => {
+                collect_refs(slice(range)?, refs, depth.saturating_add(1))?
+            }
+        }
+    }
+    Ok(())
+}
+
+fn hash_from(bytes: &[u8]) -> Result<Hash, NodeCodecError> {
+    let hash: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| NodeCodecError::Codec("hash of the wrong length"))?;
+    Ok(Hash(hash))
+}
+
 #[cfg(test)]
 mod tests;

@@ -63,6 +63,29 @@ proptest! {
     #[test]
     fn decode_never_panics(bytes in vec(any::<u8>(), 0..200)) {
         let _ = <NodeCodec<Blake2Hasher> as trie_db::NodeCodec>::decode_plan(&bytes);
+        let _ = node_refs(&bytes);
+    }
+
+    #[test]
+    fn following_node_refs_from_the_root_reaches_every_node_and_value(pairs in key_values()) {
+        let (root, nodes) = root_of(&pairs);
+        let mut reached = BTreeMap::new();
+        let mut next = vec![NodeRef::Node(root)];
+        while let Some(at) = next.pop() {
+            let hash = match at {
+                NodeRef::Node(hash) | NodeRef::Value(hash) => hash,
+            };
+            let Some(bytes) = nodes.get(&hash) else {
+                // The empty trie's root is no stored node.
+                prop_assert!(pairs.is_empty() && hash == empty_root());
+                continue;
+            };
+            if let NodeRef::Node(_) = at {
+                next.extend(node_refs(bytes).unwrap());
+            }
+            reached.insert(hash, bytes.clone());
+        }
+        prop_assert_eq!(reached, nodes);
     }
 }
 
