@@ -185,6 +185,7 @@ pub fn genesis(state: &mut State<'_>, validators: &[AccountId]) {
         session: 0,
         stashes: validators.to_vec(),
         keys: keys.iter().map(|k| k.para_validator).collect(),
+        assignment_keys: keys.iter().map(|k| k.para_assignment).collect(),
     };
     PARA_SESSIONS.insert(state, &0, &para);
 }
@@ -461,6 +462,8 @@ pub struct ParaValidators {
     pub stashes: Vec<AccountId>,
     /// Each validator's parachain signing key.
     pub keys: Vec<AccountId>,
+    /// Each validator's approval assignment key (its VRF assignments are checked with it).
+    pub assignment_keys: Vec<AccountId>,
 }
 
 impl ParaValidators {
@@ -487,7 +490,9 @@ impl ParaValidators {
     /// Whether `other` lists the same validators with the same keys, in the same order (of
     /// whatever session).
     pub fn same_validators(&self, other: &ParaValidators) -> bool {
-        self.stashes == other.stashes && self.keys == other.keys
+        self.stashes == other.stashes
+            && self.keys == other.keys
+            && self.assignment_keys == other.assignment_keys
     }
 
     /// The index of the validator whose stash is `stash`.
@@ -506,15 +511,18 @@ impl ParaValidators {
 /// The current session's [`ParaValidators`] in `state`.
 pub fn para_validators(state: &mut State<'_>) -> tessera_runtime::Result<ParaValidators> {
     let stashes = VALIDATORS.get_or_default(state)?;
-    let keys = VALIDATOR_KEYS
-        .get_or_default(state)?
-        .iter()
-        .map(|keys| keys.para_validator)
-        .collect();
+    let session_keys = VALIDATOR_KEYS.get_or_default(state)?;
     Ok(ParaValidators {
         session: CURRENT_INDEX.get_or_default(state)?,
         stashes,
-        keys,
+        keys: session_keys
+            .iter()
+            .map(|keys| keys.para_validator)
+            .collect(),
+        assignment_keys: session_keys
+            .iter()
+            .map(|keys| keys.para_assignment)
+            .collect(),
     })
 }
 

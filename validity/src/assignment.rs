@@ -123,18 +123,40 @@ pub trait Crypto {
 /// The session's validator keys, and this node's own if it is one of them.
 #[derive(Clone, Debug)]
 pub struct ValidatorKeys {
+    /// Signs approvals and dispute votes (the validator's parachain key).
     key: Option<AuthorityKey>,
     validators: Arc<[AccountId]>,
+    /// Draws VRF assignments (its approval assignment key).
+    assignment_key: Option<AuthorityKey>,
+    assignment_keys: Arc<[AccountId]>,
 }
 
 impl ValidatorKeys {
-    /// The keys of a session's `validators`, checking with them and, with `key`, signing.
+    /// The keys of a session's `validators`, checking with them and, with `key`, signing;
+    /// each validator's one key also serves for its assignments (genesis validators' do).
     pub fn new(key: Option<AuthorityKey>, validators: Arc<[AccountId]>) -> Self {
-        ValidatorKeys { key, validators }
+        ValidatorKeys {
+            assignment_key: key.clone(),
+            assignment_keys: validators.clone(),
+            key,
+            validators,
+        }
     }
 
-    fn public(&self, validator: ValidatorIndex) -> Option<schnorrkel::PublicKey> {
-        let account = self.validators.get(validator.0 as usize)?;
+    /// With assignments drawn with `key` and checked with the session's `assignment_keys`
+    /// (Polkadot's `AssignmentId`), apart from the signing keys.
+    pub fn with_assignment_keys(
+        mut self,
+        key: Option<AuthorityKey>,
+        assignment_keys: Arc<[AccountId]>,
+    ) -> Self {
+        self.assignment_key = key;
+        self.assignment_keys = assignment_keys;
+        self
+    }
+
+    fn assignment_public(&self, validator: ValidatorIndex) -> Option<schnorrkel::PublicKey> {
+        let account = self.assignment_keys.get(validator.0 as usize)?;
         schnorrkel::PublicKey::from_bytes(account.as_bytes()).ok()
     }
 }
@@ -240,7 +262,7 @@ impl Crypto for ValidatorKeys {
         n_cores: u32,
         occupied: &[CoreIndex],
     ) -> BTreeMap<CoreIndex, OurAssignment> {
-        let Some(key) = &self.key else {
+        let Some(key) = &self.assignment_key else {
             return BTreeMap::new();
         };
         let (inout, proof) = key.vrf_sign(modulo_transcript(story));
@@ -271,7 +293,7 @@ impl Crypto for ValidatorKeys {
         cert: &AssignmentCert,
     ) -> Result<(Vec<CoreIndex>, DelayTranche), InvalidAssignment> {
         let public = self
-            .public(validator)
+            .assignment_public(validator)
             .ok_or(InvalidAssignment::UnknownValidator(validator.0))?;
         let output =
             VRFPreOut::from_bytes(&cert.output).map_err(|_| InvalidAssignment::BadProof)?;
@@ -358,6 +380,34 @@ mod tests {
             }
         }
         assert!(tranche_zero > 0, "some validator drew a core in tranche 0");
+    }
+
+    #[test]
+    fn assignments_are_drawn_and_checked_with_the_assignment_keys_and_approvals_with_the_others() {
+        let (signing, publics) = keys(3);
+        let assigning: Vec<AuthorityKey> = (10..13).map(AuthorityKey::from_index).collect();
+        let assignment_publics: Arc<[AccountId]> = assigning.iter().map(|k| k.public()).collect();
+        let config = ApprovalConfig::dev();
+        let story = RelayVrfStory([3; 32]);
+        let occupied = [CoreIndex(0)];
+        let mine = ValidatorKeys::new(Some(signing[1].clone()), publics.clone())
+            .with_assignment_keys(Some(assigning[1].clone()), assignment_publics.clone());
+        let checker = ValidatorKeys::new(None, publics.clone())
+            .with_assignment_keys(None, assignment_publics);
+        let ours = mine.assignments(&story, &config, 1, &occupied);
+        let cert = &ours[&CoreIndex(0)].cert;
+        let who = ValidatorIndex(1);
+        assert!(checker
+            .check_assignment(who, &story, &config, 1, cert)
+            .is_ok());
+        // Not by the signing key: a checker that took those for assignment keys refuses it.
+        let confused = ValidatorKeys::new(None, publics);
+        assert!(confused
+            .check_assignment(who, &story, &config, 1, cert)
+            .is_err());
+        // Approvals are signed with the signing key.
+        let signature = mine.sign(b"approve").unwrap();
+        assert!(checker.verify(who, b"approve", &signature));
     }
 
     #[test]

@@ -281,6 +281,7 @@ fn a_dispute_of_a_valid_candidate_concludes_valid_its_block_is_approved_and_the_
         session: 0,
         stashes: publics().to_vec(),
         keys: publics().to_vec(),
+        assignment_keys: publics().to_vec(),
     };
     // With the candidate's backing statements (validators 0 and 1 backed it), as the chain
     // names backers: they said valid, so the accuser alone loses.

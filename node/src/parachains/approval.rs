@@ -416,7 +416,22 @@ impl ApprovalWork {
         let found = super::place_in(&self.keys, &validators);
         let me = found.map(|(index, _)| ValidatorIndex(index));
         let publics: Arc<[AccountId]> = validators.keys.iter().copied().collect();
-        let crypto = ValidatorKeys::new(found.map(|(_, key)| key.clone()), publics);
+        // Assignments are drawn with the validator's assignment key, as `session.setKeys`
+        // named it; one whose node lacks that key checks nothing.
+        let assignment_publics: Arc<[AccountId]> =
+            validators.assignment_keys.iter().copied().collect();
+        let assignment_key = me
+            .and_then(|me| assignment_publics.get(me.0 as usize))
+            .and_then(|public| self.keys.iter().find(|key| key.public() == *public))
+            .cloned();
+        if me.is_some() && assignment_key.is_none() {
+            tracing::warn!(
+                session = validators.session,
+                "this validator's approval assignment key is not in its keystore: it checks nothing"
+            );
+        }
+        let crypto = ValidatorKeys::new(found.map(|(_, key)| key.clone()), publics)
+            .with_assignment_keys(assignment_key, assignment_publics);
         let session = Session {
             engine: Arc::new(SessionValidators {
                 crypto,
