@@ -352,6 +352,12 @@ impl Client {
         Ok(client)
     }
 
+    /// The blocks of the chain spec's code substitutes that do not know yet which code they
+    /// replace (learned from the chain's block at that height).
+    pub fn unlearned_substitutes(&self) -> Vec<u32> {
+        self.substitutes.unlearned()
+    }
+
     /// Starts again above the finalized block a warp sync committed to the store
     /// ([`crate::warp_sync`]), forgetting the blocks it held above genesis.
     pub fn rebase_on_finalized(&mut self) -> Result<(), StoreError> {

@@ -196,6 +196,11 @@ impl Node {
             );
             return Ok(());
         }
+        if let Some(from) = client.unlearned_substitutes().first() {
+            return Err(RunError::Chain(format!(
+                "warp sync cannot start: the chain spec substitutes code from block #{from},                  and which code it replaces is learned from that block, which a warped node                  never holds; run with `--sync full`"
+            )));
+        }
         let genesis_set = AuthoritySet::equal(0, client.authorities().iter().copied())
             .map_err(|e| RunError::Chain(format!("the genesis validators: {e}")))?;
         drop(client);
@@ -247,13 +252,13 @@ impl Node {
     }
 
     /// The warp sync ended: the services start above the block it reached.
-    fn warped(&mut self, warped: crate::warp_sync::Warped) -> Result<(), RunError> {
+    fn warped(&mut self, warped: crate::warp_sync::WarpOutcome) -> Result<(), RunError> {
         tracing::info!(
             number = warped.header.number,
             hash = %warped.header.hash(),
             set_id = warped.set_id,
-            nodes = warped.fetched.0,
-            bytes = warped.fetched.1,
+            nodes = warped.fetched_nodes,
+            bytes = warped.fetched_bytes,
             reused = warped.reused,
             "warp sync: done, the node starts above the finalized block"
         );
@@ -591,7 +596,7 @@ impl Node {
                     )
                 })
                 .collect(),
-            syncing: self.sync.is_syncing(),
+            syncing: self.warp.is_some() || self.sync.is_syncing(),
             should_have_peers: self.should_have_peers,
         });
     }

@@ -124,7 +124,12 @@ pub struct ChainSync {
     wanted: HashMap<Hash, WantedBlock>,
     /// Requests by hash in flight: the block each is for, and when it was sent.
     fetching: HashMap<OutboundRequestId, (Hash, Instant)>,
+    /// Warp proofs served for the finalized block, by the set asked from.
+    warp_proofs: std::sync::Mutex<Option<WarpProofs>>,
 }
+
+/// Warp proofs of one finalized block, by the set they start from.
+type WarpProofs = (Hash, HashMap<u64, crate::warp::WarpResponse>);
 
 impl ChainSync {
     /// Sync for the node whose state is `shared`.
@@ -139,6 +144,7 @@ impl ChainSync {
             justification_asked: 0,
             wanted: HashMap::new(),
             fetching: HashMap::new(),
+            warp_proofs: std::sync::Mutex::new(None),
         }
     }
 
@@ -688,35 +694,19 @@ impl ChainSync {
         }
     }
 
-    /// Canonical blocks, with their justifications, for a peer that is behind; or a block by
-    /// hash with its ancestors, for a peer that heard of it.
+    /// Canonical blocks, with their justifications, for a peer that is behind; a block by
+    /// hash with its ancestors, for a peer that heard of it; the latest justification; and for
+    /// a warp sync, the warp proof and state nodes (read from a clone of the store, not
+    /// holding up import).
     fn serve(&self, peer: PeerId, request: SyncRequest) -> SyncResponse {
-        match request {
-            // Both read a clone of the store, not holding up import.
-            SyncRequest::WarpProof { from_set } => {
-                let store = self.shared.client().store().clone();
-                return match crate::warp::warp_proof(&store, from_set) {
-                    Ok(response) => SyncResponse::WarpProof(response),
-                    Err(err) => {
-                        tracing::debug!(%peer, from_set, %err, "no warp proof to serve");
-                        SyncResponse::Refused
-                    }
-                };
-            }
-            SyncRequest::StateNodes(hashes) => {
-                if hashes.is_empty() || hashes.len() > MAX_STATE_NODES_PER_REQUEST {
-                    let _stopped = self.network.report(peer, Misbehaviour::BadRequest);
-                    return SyncResponse::Refused;
-                }
-                let store = self.shared.client().store().clone();
-                return SyncResponse::StateNodes(state_nodes(&store, &hashes));
-            }
-            _ => {}
-        }
-        let client = self.shared.client();
+        let bad_request = || {
+            let _stopped = self.network.report(peer, Misbehaviour::BadRequest);
+            SyncResponse::Refused
+        };
         let (from, count) = match request {
             SyncRequest::Blocks { from, count } => (from, count),
             SyncRequest::LatestJustification => {
+                let client = self.shared.client();
                 let latest = client.info().ok().and_then(|meta| {
                     let justification = client.justification(&meta.finalized_hash).ok()??;
                     Some((meta.finalized_number, justification))
@@ -724,20 +714,31 @@ impl ChainSync {
                 return SyncResponse::Justification(latest);
             }
             SyncRequest::Ancestry { count, .. } if count == 0 || count > MAX_BLOCKS_PER_REQUEST => {
-                let _stopped = self.network.report(peer, Misbehaviour::BadRequest);
-                return SyncResponse::Refused;
+                return bad_request();
             }
             SyncRequest::Ancestry { hash, count } => {
-                return SyncResponse::Blocks(ancestry(&client, hash, count));
+                return SyncResponse::Blocks(ancestry(&self.shared.client(), hash, count));
             }
-            SyncRequest::WarpProof { .. } | SyncRequest::StateNodes(_) => {
-                return SyncResponse::Refused;
+            SyncRequest::WarpProof { from_set } => return self.warp_proof(peer, from_set),
+            SyncRequest::StateNodes(hashes) => {
+                let mut distinct = hashes.clone();
+                distinct.sort_unstable();
+                distinct.dedup();
+                // The honest downloader never asks twice for one node in a request.
+                if hashes.is_empty()
+                    || hashes.len() > MAX_STATE_NODES_PER_REQUEST
+                    || distinct.len() != hashes.len()
+                {
+                    return bad_request();
+                }
+                let store = self.shared.client().store().clone();
+                return SyncResponse::StateNodes(state_nodes(&store, &hashes));
             }
         };
         if count == 0 || count > MAX_BLOCKS_PER_REQUEST {
-            let _stopped = self.network.report(peer, Misbehaviour::BadRequest);
-            return SyncResponse::Refused;
+            return bad_request();
         }
+        let client = self.shared.client();
         let mut blocks = Vec::new();
         let mut size = 0usize;
         for number in from..from.saturating_add(count) {
@@ -753,9 +754,51 @@ impl ChainSync {
             }
             blocks.push(entry);
         }
+        let below_best = client.info().is_ok_and(|meta| from <= meta.best_number);
+        if blocks.is_empty() && below_best {
+            // Blocks below a warp sync's start are not held: a refusal, which blames nobody,
+            // rather than an empty answer to a claim of blocks above the asker's.
+            return SyncResponse::Refused;
+        }
         SyncResponse::Blocks(blocks)
     }
+
+    /// The warp proof from set `from_set`, built once per finalized block and set asked from
+    /// (every warping peer asks for the same few).
+    fn warp_proof(&self, peer: PeerId, from_set: u64) -> SyncResponse {
+        let store = self.shared.client().store().clone();
+        let Ok(finalized) = store.meta().map(|meta| meta.finalized_hash) else {
+            return SyncResponse::Refused;
+        };
+        let mut cache = self.warp_proofs.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.as_ref().is_some_and(|(at, _)| *at != finalized) {
+            cache.take();
+        }
+        let (_, proofs) = cache.get_or_insert_with(|| (finalized, HashMap::new()));
+        if let Some(response) = proofs.get(&from_set) {
+            return SyncResponse::WarpProof(response.clone());
+        }
+        match crate::warp::warp_proof(&store, from_set) {
+            Ok(response) => {
+                if proofs.len() >= MAX_CACHED_WARP_PROOFS {
+                    proofs.clear();
+                }
+                proofs.insert(from_set, response.clone());
+                SyncResponse::WarpProof(response)
+            }
+            Err(err) => {
+                tracing::debug!(%peer, from_set, %err, "no warp proof to serve");
+                SyncResponse::Refused
+            }
+        }
+    }
 }
+
+/// Warp proofs kept for the finalized block (one per set asked from).
+const MAX_CACHED_WARP_PROOFS: usize = 4;
+
+/// What a state nodes response carries at most (at least one node, however large).
+const STATE_RESPONSE_BUDGET: usize = 2 * 1024 * 1024;
 
 /// What a response carries at most; the peer asks again for the rest.
 const RESPONSE_BUDGET: usize = crate::network::MAX_RESPONSE_SIZE / 2;
@@ -771,7 +814,7 @@ fn state_nodes(store: &crate::store::ChainStore, hashes: &[Hash]) -> Vec<Vec<u8>
             break;
         };
         size = size.saturating_add(node.len());
-        if size > RESPONSE_BUDGET && !nodes.is_empty() {
+        if size > STATE_RESPONSE_BUDGET && !nodes.is_empty() {
             break;
         }
         nodes.push(node);

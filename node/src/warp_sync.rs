@@ -5,7 +5,10 @@
 //!
 //! Nothing a peer sends is believed unchecked:
 //! - the proof's justifications lead from the genesis set through every set change
-//!   ([`verify_warp_proof`]); a proof that fails is the sender's fault;
+//!   ([`verify_warp_proof`]); a proof that fails is the sender's fault, and each part of a
+//!   continued proof must start above the change its last part ended on (a justification
+//!   also covers ancestors of what it finalized, which must not take the node back into an
+//!   earlier set, nor to genesis);
 //! - the block's body must match its header's extrinsics root;
 //! - the state comes as trie nodes by hash, from the header's state root down, each checked
 //!   against the hash that named it (so every node is its own proof: no range proofs). Nodes
@@ -13,18 +16,21 @@
 //!
 //! Nodes are written to the store as they arrive; the block, its justification, the set in
 //! force and the engines' data are committed in one write at the end
-//! ([`crate::store::ChainStore::commit_warp`]). A crash before that leaves a store at genesis
-//! with some state nodes, which the next attempt reuses.
+//! ([`crate::store::ChainStore::commit_warp`]), once a walk from the state root finds every
+//! node. A crash before that leaves a store at genesis with some state nodes, which the next
+//! attempt reuses. As in Substrate, the proof trusts retired sets: two thirds of an old set's
+//! keys could sign another history from their set on.
 
 use crate::client::Client;
 use crate::network::{
     Misbehaviour, NetworkHandle, SyncRequest, SyncResponse, MAX_STATE_NODES_PER_REQUEST,
 };
 use crate::store::{ChainStore, StoreError, WarpCommit};
+use crate::warp::WarpResponse;
 use libp2p::request_response::OutboundRequestId;
 use libp2p::PeerId;
 use parity_scale_codec::Encode;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use tessera_consensus::authorship::{BlockData, EpochAuthorities, EpochData, PreDigest};
 use tessera_consensus::finality::{verify_warp_proof, AuthoritySet, WarpFragment, WarpProofError};
@@ -32,40 +38,51 @@ use tessera_relay_chain::babe;
 use tessera_runtime::consensus::ScheduledChange;
 use tessera_runtime::state::{NodeStore, State};
 use tessera_runtime::trie::{node_refs, NodeRef};
-use tessera_runtime::{Block, Hash, Header};
+use tessera_runtime::{Block, BlockNumber, Hash, Header};
 
 /// State requests in flight at once.
 const MAX_STATE_REQUESTS: usize = 4;
-/// How long to wait before asking a peer again after none could help.
+/// Nodes read from the store in one tick (a restarted warp reads back what it holds).
+const MAX_LOCAL_READS: usize = 10_000;
+/// How long a peer that could not help is passed over.
 const RETRY_AFTER: Duration = Duration::from_secs(2);
 
-/// Why a warp sync stopped.
+/// Why a warp sync stopped the node: only its own store's failure does.
 #[derive(Debug, thiserror::Error)]
 pub enum WarpSyncError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// The state that the finalized header commits to holds something that is no trie node.
+}
+
+/// Why a block a proof led to cannot be started above (the warp begins again from the
+/// genesis set).
+#[derive(Debug, thiserror::Error)]
+enum TargetError {
+    /// Its state holds something that is no trie node.
     #[error("the state at #{number} has a node that does not decode: {reason}")]
     BadState {
-        /// The block warped to.
-        number: u32,
+        /// The block.
+        number: BlockNumber,
         /// The codec's message.
         reason: String,
     },
-    /// The state read back does not hold what the engines need.
+    /// Its state does not hold what the engines need.
     #[error("the state at #{number} lacks {what}")]
     MissingState {
-        /// The block warped to.
-        number: u32,
+        /// The block.
+        number: BlockNumber,
         /// What.
         what: String,
     },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// The finalized block a peer's proof leads to, and how the proof got there.
 #[derive(Clone, Debug)]
-struct Target {
+struct WarpTarget {
     fragment: WarpFragment,
     /// The set in force from it on.
     set: AuthoritySet,
@@ -75,13 +92,15 @@ struct Target {
 
 #[derive(Debug)]
 enum Phase {
-    /// Asking for the proof from `set` on (continued from each set an unfinished one reached).
+    /// Asking for the proof from `set` on (continued from each set an unfinished one reached,
+    /// whose change block is `floor`: what follows must be above it).
     Proof {
         set: AuthoritySet,
         changes: Vec<(u64, WarpFragment)>,
+        floor: BlockNumber,
     },
     /// Asking for the target block's body.
-    Body(Box<Target>),
+    Body(Box<WarpTarget>),
     /// Downloading the target block's state.
     State(Box<StateDownload>),
     /// Committed.
@@ -90,28 +109,31 @@ enum Phase {
 
 #[derive(Debug)]
 struct StateDownload {
-    target: Target,
+    target: WarpTarget,
     block: Block,
     /// References still to read, depth first.
     pending: Vec<NodeRef>,
     /// Asked for and not answered yet, by request.
     asked: HashMap<OutboundRequestId, Vec<NodeRef>>,
-    /// Asked for, so not asked twice at once.
-    in_flight: HashSet<Hash>,
-    fetched: u64,
+    /// The hashes asked for, each with whether it is wanted as a trie node (one hash may be
+    /// both a value and a node; then its references are followed).
+    asked_hashes: HashMap<Hash, bool>,
+    fetched_nodes: u64,
     fetched_bytes: u64,
     reused: u64,
 }
 
 /// What a finished warp sync reached.
 #[derive(Clone, Debug)]
-pub struct Warped {
+pub struct WarpOutcome {
     /// The block the node now starts above.
     pub header: Header,
     /// The finality set in force there.
     pub set_id: u64,
-    /// State nodes downloaded, and their bytes.
-    pub fetched: (u64, u64),
+    /// State nodes downloaded.
+    pub fetched_nodes: u64,
+    /// Their bytes.
+    pub fetched_bytes: u64,
     /// State nodes the store held already.
     pub reused: u64,
 }
@@ -119,12 +141,13 @@ pub struct Warped {
 /// A warp sync under way: fed network events by the node until it finishes.
 #[derive(Debug)]
 pub struct WarpSync {
+    genesis_set: AuthoritySet,
     phase: Phase,
     peers: Vec<PeerId>,
     next_peer: usize,
-    /// The request of the proof and body phases in flight.
-    in_flight: Option<OutboundRequestId>,
-    /// Peers that could not help in this phase (no proof, no such block), asked again later.
+    /// The proof or body request in flight.
+    request: Option<OutboundRequestId>,
+    /// Peers that could not help lately (no newer proof, no such block or node).
     unhelpful: HashMap<PeerId, Instant>,
 }
 
@@ -132,14 +155,20 @@ impl WarpSync {
     /// A warp sync from the genesis validators' set `genesis_set`.
     pub fn new(genesis_set: AuthoritySet) -> Self {
         WarpSync {
-            phase: Phase::Proof {
-                set: genesis_set,
-                changes: Vec::new(),
-            },
+            phase: Self::from_genesis(&genesis_set),
+            genesis_set,
             peers: Vec::new(),
             next_peer: 0,
-            in_flight: None,
+            request: None,
             unhelpful: HashMap::new(),
+        }
+    }
+
+    fn from_genesis(genesis_set: &AuthoritySet) -> Phase {
+        Phase::Proof {
+            set: genesis_set.clone(),
+            changes: Vec::new(),
+            floor: 0,
         }
     }
 
@@ -156,7 +185,7 @@ impl WarpSync {
 
     /// Whether `request` is one of this sync's.
     pub fn owns(&self, request: &OutboundRequestId) -> bool {
-        self.in_flight.as_ref() == Some(request)
+        self.request.as_ref() == Some(request)
             || matches!(&self.phase, Phase::State(download) if download.asked.contains_key(request))
     }
 
@@ -181,13 +210,10 @@ impl WarpSync {
         network: &NetworkHandle,
         store: &ChainStore,
     ) -> Result<(), WarpSyncError> {
-        if let Phase::State(_) = self.phase {
-            return self.request_state(network, store).await;
-        }
-        if self.in_flight.is_some() {
-            return Ok(());
-        }
         let request = match &self.phase {
+            Phase::State(_) => return self.request_state(network, store).await,
+            Phase::Finished => return Ok(()),
+            _ if self.request.is_some() => return Ok(()),
             Phase::Proof { set, .. } => SyncRequest::WarpProof {
                 from_set: set.set_id(),
             },
@@ -195,13 +221,12 @@ impl WarpSync {
                 hash: target.fragment.header.hash(),
                 count: 1,
             },
-            Phase::State(_) | Phase::Finished => return Ok(()),
         };
         let Some(peer) = self.pick_peer() else {
             return Ok(());
         };
         if let Ok(id) = network.request(peer, request).await {
-            self.in_flight = Some(id);
+            self.request = Some(id);
         }
         Ok(())
     }
@@ -216,61 +241,58 @@ impl WarpSync {
         network: &NetworkHandle,
         store: &ChainStore,
     ) -> Result<(), WarpSyncError> {
-        if self.in_flight == Some(request) {
-            self.in_flight = None;
+        if self.request == Some(request) {
+            self.request = None;
         }
-        let blame = |misbehaviour: Misbehaviour, why: &str| {
+        let blame = |why: &str| {
             tracing::info!(%peer, why, "warp sync: a peer's answer refused");
-            let _stopped = network.report(peer, misbehaviour);
+            let _stopped = network.report(peer, Misbehaviour::Invalid);
         };
         let phase = std::mem::replace(&mut self.phase, Phase::Finished);
         self.phase = match (phase, response) {
-            (Phase::Proof { set, mut changes }, Ok(SyncResponse::WarpProof(answer))) => {
-                match verify_warp_proof(set.clone(), &answer.proof) {
-                    Ok(warped) => {
-                        let mut set_id = set.set_id();
-                        for fragment in &answer.proof.fragments {
-                            if let Ok(Some(_)) = ScheduledChange::from_header(&fragment.header) {
-                                set_id = set_id.saturating_add(1);
-                                changes.push((set_id, fragment.clone()));
-                            }
-                        }
-                        match (answer.is_finished, answer.proof.fragments.last()) {
-                            (true, Some(last)) => {
-                                tracing::info!(
-                                    number = last.header.number,
-                                    set_id = warped.set.set_id(),
-                                    changes = changes.len(),
-                                    "warp sync: proof checked"
-                                );
-                                Phase::Body(Box::new(Target {
-                                    fragment: last.clone(),
-                                    set: warped.set,
-                                    changes,
-                                }))
-                            }
-                            // Continued from the set it reached, which must be a later one.
-                            _ if warped.set.set_id() > set.set_id() => Phase::Proof {
-                                set: warped.set,
-                                changes,
-                            },
-                            _ => {
-                                blame(
-                                    Misbehaviour::Invalid,
-                                    "an unfinished proof that changes no set",
-                                );
-                                Phase::Proof { set, changes }
-                            }
-                        }
-                    }
-                    Err(WarpProofError::Empty) => {
+            (
+                Phase::Proof {
+                    set,
+                    changes,
+                    floor,
+                },
+                Ok(SyncResponse::WarpProof(answer)),
+            ) => {
+                match proof_step(&set, floor, &changes, &answer) {
+                    Ok(ProofStep::Nothing) => {
                         // It has finalized nothing past what we know: not a fault.
                         self.unhelpful.insert(peer, Instant::now());
-                        Phase::Proof { set, changes }
+                        Phase::Proof {
+                            set,
+                            changes,
+                            floor,
+                        }
                     }
-                    Err(err) => {
-                        blame(Misbehaviour::Invalid, &err.to_string());
-                        Phase::Proof { set, changes }
+                    Ok(ProofStep::Continue {
+                        set,
+                        changes,
+                        floor,
+                    }) => Phase::Proof {
+                        set,
+                        changes,
+                        floor,
+                    },
+                    Ok(ProofStep::Target(target)) => {
+                        tracing::info!(
+                            number = target.fragment.header.number,
+                            set_id = target.set.set_id(),
+                            changes = target.changes.len(),
+                            "warp sync: proof checked"
+                        );
+                        Phase::Body(target)
+                    }
+                    Err(why) => {
+                        blame(&why);
+                        Phase::Proof {
+                            set,
+                            changes,
+                            floor,
+                        }
                     }
                 }
             }
@@ -287,17 +309,14 @@ impl WarpSync {
                             block: found.block,
                             pending: vec![NodeRef::Node(root)],
                             asked: HashMap::new(),
-                            in_flight: HashSet::new(),
-                            fetched: 0,
+                            asked_hashes: HashMap::new(),
+                            fetched_nodes: 0,
                             fetched_bytes: 0,
                             reused: 0,
                         }))
                     }
                     Some(_) => {
-                        blame(
-                            Misbehaviour::Invalid,
-                            "a body that does not match its header",
-                        );
+                        blame("a body that does not match its header");
                         Phase::Body(target)
                     }
                     None => {
@@ -307,59 +326,15 @@ impl WarpSync {
                 }
             }
             (Phase::State(mut download), response) => {
-                let asked = download.asked.remove(&request).unwrap_or_default();
-                for at in &asked {
-                    download.in_flight.remove(&ref_hash(at));
-                }
                 let nodes = match response {
-                    Ok(SyncResponse::StateNodes(nodes)) if nodes.len() <= asked.len() => nodes,
-                    Ok(SyncResponse::Refused) | Err(_) => Vec::new(),
+                    Ok(SyncResponse::StateNodes(nodes)) => Some(nodes),
+                    Ok(SyncResponse::Refused) | Err(_) => None,
                     Ok(_) => {
-                        blame(Misbehaviour::Invalid, "not the state nodes asked for");
-                        Vec::new()
+                        blame("not state nodes");
+                        None
                     }
                 };
-                if nodes.is_empty() {
-                    self.unhelpful.insert(peer, Instant::now());
-                }
-                let mut verified = Vec::with_capacity(nodes.len());
-                let mut bad = false;
-                for (at, node) in asked.iter().zip(nodes) {
-                    if tessera_runtime::hashing::blake2_256(&node) != ref_hash(at) {
-                        bad = true;
-                        break;
-                    }
-                    verified.push((*at, node));
-                }
-                if bad {
-                    blame(
-                        Misbehaviour::Invalid,
-                        "a state node that is not the one asked for",
-                    );
-                }
-                // What was not answered (or not rightly) is asked again, of another peer.
-                download
-                    .pending
-                    .extend(asked.iter().skip(verified.len()).copied());
-                let number = download.target.fragment.header.number;
-                for (at, node) in &verified {
-                    if let NodeRef::Node(_) = at {
-                        let refs = node_refs(node).map_err(|e| WarpSyncError::BadState {
-                            number,
-                            reason: e.to_string(),
-                        })?;
-                        download.pending.extend(refs);
-                    }
-                    download.fetched = download.fetched.saturating_add(1);
-                    download.fetched_bytes =
-                        download.fetched_bytes.saturating_add(node.len() as u64);
-                }
-                store.put_nodes(
-                    verified
-                        .into_iter()
-                        .map(|(at, node)| (ref_hash(&at), node))
-                        .collect(),
-                )?;
+                self.take_nodes(&mut download, peer, request, nodes, store, &blame)?;
                 Phase::State(download)
             }
             (Phase::Finished, _) => Phase::Finished,
@@ -368,38 +343,114 @@ impl WarpSync {
                 phase
             }
             (phase, Ok(_)) => {
-                blame(Misbehaviour::Invalid, "an answer of another kind");
+                blame("an answer of another kind");
                 phase
             }
         };
         Ok(())
     }
 
-    /// Once the whole state is stored (nothing left to read or asked): commits the block warped
-    /// to and starts `client` above it.
+    /// Checks and stores the state nodes `peer` answered `request` with (none: it could not);
+    /// what was not rightly answered is asked again, of another peer.
+    fn take_nodes(
+        &mut self,
+        download: &mut StateDownload,
+        peer: PeerId,
+        request: OutboundRequestId,
+        nodes: Option<Vec<Vec<u8>>>,
+        store: &ChainStore,
+        blame: &dyn Fn(&str),
+    ) -> Result<(), WarpSyncError> {
+        let asked = download.asked.remove(&request).unwrap_or_default();
+        // Each asked hash, and whether it is to be followed as a trie node.
+        let asked: Vec<(Hash, bool)> = asked
+            .iter()
+            .map(|at| {
+                let as_node = download.asked_hashes.remove(&at.hash()).unwrap_or(false);
+                (at.hash(), as_node || at.is_node())
+            })
+            .collect();
+        let nodes = nodes.unwrap_or_default();
+        if nodes.len() > asked.len() {
+            blame("more state nodes than asked for");
+        }
+        if nodes.is_empty() {
+            self.unhelpful.insert(peer, Instant::now());
+        }
+        let mut verified = Vec::with_capacity(nodes.len());
+        for ((hash, as_node), node) in asked.iter().zip(nodes) {
+            if tessera_runtime::hashing::blake2_256(&node) != *hash {
+                blame("a state node that is not the one asked for");
+                break;
+            }
+            if *as_node {
+                match node_refs(&node) {
+                    Ok(refs) => download.pending.extend(refs),
+                    Err(err) => {
+                        // It hashes right, so the state holds it: nothing a peer did.
+                        tracing::error!(%hash, %err, "warp sync: a state node does not decode");
+                    }
+                }
+            }
+            download.fetched_nodes = download.fetched_nodes.saturating_add(1);
+            download.fetched_bytes = download.fetched_bytes.saturating_add(node.len() as u64);
+            verified.push((*hash, node));
+        }
+        let unanswered = asked.iter().skip(verified.len());
+        download
+            .pending
+            .extend(unanswered.map(|(hash, as_node)| match as_node {
+                true => NodeRef::Node(*hash),
+                false => NodeRef::Value(*hash),
+            }));
+        store.put_nodes(verified)?;
+        Ok(())
+    }
+
+    /// Once the whole state is stored (nothing left to read or asked, and a walk from the
+    /// root finds every node): commits the block warped to and starts `client` above it.
+    /// A block whose state cannot be started above sends the warp back to the genesis set.
     pub fn finish_if_complete(
         &mut self,
         client: &mut Client,
-    ) -> Result<Option<Warped>, WarpSyncError> {
-        let complete = matches!(
-            &self.phase,
-            Phase::State(download) if download.pending.is_empty() && download.asked.is_empty()
-        );
-        if !complete {
+    ) -> Result<Option<WarpOutcome>, WarpSyncError> {
+        let Phase::State(download) = &mut self.phase else {
+            return Ok(None);
+        };
+        if !download.pending.is_empty() || !download.asked.is_empty() {
             return Ok(None);
         }
-        match std::mem::replace(&mut self.phase, Phase::Finished) {
-            Phase::State(download) => finish(*download, client).map(Some),
-            _ => Ok(None),
+        let missing = missing_nodes(client.store(), download.block.header.state_root);
+        if !missing.is_empty() {
+            tracing::warn!(
+                missing = missing.len(),
+                "warp sync: the state walk found nodes missing; asking for them"
+            );
+            download.pending.extend(missing);
+            return Ok(None);
+        }
+        let Phase::State(download) = std::mem::replace(&mut self.phase, Phase::Finished) else {
+            return Ok(None);
+        };
+        match finish(*download, client) {
+            Ok(outcome) => Ok(Some(outcome)),
+            Err(TargetError::Store(err)) => Err(err.into()),
+            Err(err) => {
+                tracing::error!(%err, "warp sync: cannot start there; asking for a proof again");
+                self.phase = Self::from_genesis(&self.genesis_set);
+                Ok(None)
+            }
         }
     }
 
-    /// Asks for the next state nodes this store lacks, reading those it holds.
+    /// Asks for the next state nodes this store lacks, reading those it holds (a bounded
+    /// number a tick).
     async fn request_state(
         &mut self,
         network: &NetworkHandle,
         store: &ChainStore,
     ) -> Result<(), WarpSyncError> {
+        let mut local_reads = 0usize;
         loop {
             let Phase::State(download) = &mut self.phase else {
                 return Ok(());
@@ -407,31 +458,34 @@ impl WarpSync {
             if download.asked.len() >= MAX_STATE_REQUESTS || download.pending.is_empty() {
                 return Ok(());
             }
-            let number = download.target.fragment.header.number;
             let mut batch = Vec::new();
-            while batch.len() < MAX_STATE_NODES_PER_REQUEST {
+            while batch.len() < MAX_STATE_NODES_PER_REQUEST && local_reads < MAX_LOCAL_READS {
                 let Some(at) = download.pending.pop() else {
                     break;
                 };
-                let hash = ref_hash(&at);
-                if download.in_flight.contains(&hash) {
+                let hash = at.hash();
+                if let Some(as_node) = download.asked_hashes.get_mut(&hash) {
+                    // Asked already: followed as a node too if this reference wants it.
+                    *as_node |= at.is_node();
                     continue;
                 }
+                local_reads = local_reads.saturating_add(1);
                 match store.node(&hash) {
                     // Held already (a node of another state, or of an earlier attempt): what
-                    // it refers to may not be, so it is read here.
+                    // it refers to may not be, so it is followed here.
                     Some(node) => {
                         download.reused = download.reused.saturating_add(1);
-                        if let NodeRef::Node(_) = at {
-                            let refs = node_refs(&node).map_err(|e| WarpSyncError::BadState {
-                                number,
-                                reason: e.to_string(),
-                            })?;
-                            download.pending.extend(refs);
+                        if at.is_node() {
+                            match node_refs(&node) {
+                                Ok(refs) => download.pending.extend(refs),
+                                Err(err) => tracing::error!(
+                                    %hash, %err, "warp sync: a stored state node does not decode"
+                                ),
+                            }
                         }
                     }
                     None => {
-                        download.in_flight.insert(hash);
+                        download.asked_hashes.insert(hash, at.is_node());
                         batch.push(at);
                     }
                 }
@@ -439,7 +493,7 @@ impl WarpSync {
             if batch.is_empty() {
                 return Ok(());
             }
-            let hashes: Vec<Hash> = batch.iter().map(ref_hash).collect();
+            let hashes: Vec<Hash> = batch.iter().map(NodeRef::hash).collect();
             let peer = self.pick_peer();
             let Phase::State(download) = &mut self.phase else {
                 return Ok(());
@@ -457,11 +511,14 @@ impl WarpSync {
                 }
                 None => {
                     for at in &batch {
-                        download.in_flight.remove(&ref_hash(at));
+                        download.asked_hashes.remove(&at.hash());
                     }
                     download.pending.extend(batch);
                     return Ok(());
                 }
+            }
+            if local_reads >= MAX_LOCAL_READS {
+                return Ok(());
             }
         }
     }
@@ -476,28 +533,94 @@ impl WarpSync {
             Phase::State(download) => format!(
                 "state of #{}: {} nodes ({} bytes) fetched, {} held already, {} to go",
                 download.target.fragment.header.number,
-                download.fetched,
+                download.fetched_nodes,
                 download.fetched_bytes,
                 download.reused,
-                download.pending.len() + download.in_flight.len()
+                download.pending.len() + download.asked_hashes.len()
             ),
             Phase::Finished => "finished".to_string(),
         }
     }
 }
 
-fn ref_hash(at: &NodeRef) -> Hash {
-    match at {
-        NodeRef::Node(hash) | NodeRef::Value(hash) => *hash,
+/// What a checked part of a warp proof leads to.
+#[derive(Debug)]
+enum ProofStep {
+    /// The peer has finalized nothing past what we know (not its fault).
+    Nothing,
+    /// Ask again from the set it reached, above the change block `floor`.
+    Continue {
+        set: AuthoritySet,
+        changes: Vec<(u64, WarpFragment)>,
+        floor: BlockNumber,
+    },
+    /// The block to warp to.
+    Target(Box<WarpTarget>),
+}
+
+/// Checks `answer`, a part of a warp proof from `set` after the set changes `changes` whose
+/// last is the block `floor` (0 before any): what it leads to, or what the peer did wrong.
+fn proof_step(
+    set: &AuthoritySet,
+    floor: BlockNumber,
+    changes: &[(u64, WarpFragment)],
+    answer: &WarpResponse,
+) -> Result<ProofStep, String> {
+    let fragments = &answer.proof.fragments;
+    let warped = match verify_warp_proof(set.clone(), &answer.proof) {
+        Err(WarpProofError::Empty) => return Ok(ProofStep::Nothing),
+        Err(err) => return Err(err.to_string()),
+        Ok(warped) => warped,
+    };
+    // A justification also covers ancestors of what its set voted for: they must not take
+    // the node back below that set's start, nor to genesis.
+    if fragments.first().is_none_or(|f| f.header.number <= floor) {
+        return Err(format!("a proof that does not start above block #{floor}"));
+    }
+    let mut changes = changes.to_vec();
+    let mut set_id = set.set_id();
+    for fragment in fragments {
+        if let Ok(Some(_)) = ScheduledChange::from_header(&fragment.header) {
+            set_id = set_id.saturating_add(1);
+            changes.push((set_id, fragment.clone()));
+        }
+    }
+    match (answer.is_finished, fragments.last()) {
+        (true, Some(last)) => Ok(ProofStep::Target(Box::new(WarpTarget {
+            fragment: last.clone(),
+            set: warped.set,
+            changes,
+        }))),
+        // Continued from the set it reached, which must be a later one.
+        (false, Some(last)) if warped.set.set_id() > set.set_id() => Ok(ProofStep::Continue {
+            set: warped.set,
+            changes,
+            floor: last.header.number,
+        }),
+        _ => Err("an unfinished proof that changes no set".to_string()),
     }
 }
 
+/// The nodes and values under `root` that `store` lacks (the first of each missing subtree).
+fn missing_nodes(store: &ChainStore, root: Hash) -> Vec<NodeRef> {
+    let mut missing = Vec::new();
+    let mut next = vec![NodeRef::Node(root)];
+    while let Some(at) = next.pop() {
+        match store.node(&at.hash()) {
+            None => missing.push(at),
+            Some(node) if at.is_node() => next.extend(node_refs(&node).unwrap_or_default()),
+            Some(_) => {}
+        }
+    }
+    missing
+}
+
 /// Commits the block warped to with its state's engines' data, and starts `client` above it.
-fn finish(download: StateDownload, client: &mut Client) -> Result<Warped, WarpSyncError> {
+fn finish(download: StateDownload, client: &mut Client) -> Result<WarpOutcome, TargetError> {
     let StateDownload {
         target,
         block,
-        fetched,
+        fetched_nodes,
         fetched_bytes,
         reused,
         ..
@@ -522,10 +645,11 @@ fn finish(download: StateDownload, client: &mut Client) -> Result<Warped, WarpSy
         aux: crate::finality::warp_aux(&target.set, &change_blocks),
     })?;
     client.rebase_on_finalized()?;
-    Ok(Warped {
+    Ok(WarpOutcome {
         header,
         set_id: target.set.set_id(),
-        fetched: (fetched, fetched_bytes),
+        fetched_nodes,
+        fetched_bytes,
         reused,
     })
 }
@@ -533,13 +657,16 @@ fn finish(download: StateDownload, client: &mut Client) -> Result<Warped, WarpSy
 /// The authorship engine's data for `header`, from its state (the relay runtime's `babe`
 /// module keeps the epochs as the engine counts them). Its count of primary blocks starts at
 /// 0: fork choice compares only blocks above it.
-fn block_data(store: &ChainStore, header: &Header) -> Result<BlockData, WarpSyncError> {
+fn block_data(store: &ChainStore, header: &Header) -> Result<BlockData, TargetError> {
     let number = header.number;
-    let missing = |what: &str| WarpSyncError::MissingState {
+    let missing = |what: &str| TargetError::MissingState {
         number,
         what: what.to_string(),
     };
-    let read = |e: tessera_runtime::Error| missing(&e.to_string());
+    let read = |e: tessera_runtime::Error| TargetError::BadState {
+        number,
+        reason: e.to_string(),
+    };
     let mut state = State::new(store, header.state_root);
     let slot = PreDigest::from_header(header)
         .ok_or_else(|| missing("a slot pre-digest"))?
@@ -558,8 +685,8 @@ fn block_data(store: &ChainStore, header: &Header) -> Result<BlockData, WarpSync
             .get_or_default(&mut state)
             .map_err(read)?,
     );
-    if current.is_empty() || next.is_empty() {
-        return Err(missing("the epoch's authorities"));
+    if current.is_empty() || next.is_empty() || origin_slot.is_none() {
+        return Err(missing("the epoch's authorities and start"));
     }
     Ok(BlockData {
         slot,
@@ -571,4 +698,161 @@ fn block_data(store: &ChainStore, header: &Header) -> Result<BlockData, WarpSync
         },
         origin_slot,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tessera_consensus::finality::{vote_payload, Justification, SignedTarget, Target, Vote};
+    use tessera_consensus::test_headers::{child, genesis};
+    use tessera_consensus::AuthorityKey;
+    use tessera_runtime::consensus::ScheduledChange;
+
+    fn keys(from: u64) -> Vec<AuthorityKey> {
+        (from..from + 4).map(AuthorityKey::from_index).collect()
+    }
+
+    fn set(id: u64, keys: &[AuthorityKey]) -> AuthoritySet {
+        AuthoritySet::equal(id, keys.iter().map(AuthorityKey::public)).unwrap()
+    }
+
+    /// `header` justified by `keys` (set `set_id`), which precommit for `voted` (it or a
+    /// descendant, linked by `ancestry`).
+    fn justified(
+        header: &Header,
+        voted: &Header,
+        ancestry: Vec<Header>,
+        keys: &[AuthorityKey],
+        set_id: u64,
+    ) -> WarpFragment {
+        let target = |h: &Header| Target {
+            hash: h.hash(),
+            number: h.number,
+        };
+        let precommits = keys
+            .iter()
+            .map(|key| SignedTarget {
+                target: target(voted),
+                id: key.public(),
+                signature: key.sign(&vote_payload(&Vote::Precommit(target(voted)), 1, set_id)),
+            })
+            .collect();
+        WarpFragment {
+            header: header.clone(),
+            justification: Justification {
+                round: 1,
+                target: target(header),
+                precommits,
+                ancestry,
+            },
+        }
+    }
+
+    fn signalling(parent: &Header, salt: u8, next: &[AuthorityKey]) -> Header {
+        let mut header = child(parent, salt);
+        let change = ScheduledChange {
+            next_authorities: next.iter().map(|k| (k.public(), 1)).collect(),
+            delay: 0,
+        };
+        header.digest.logs.push(change.to_digest_item());
+        header
+    }
+
+    fn answer(fragments: Vec<WarpFragment>, is_finished: bool) -> WarpResponse {
+        WarpResponse {
+            proof: tessera_consensus::finality::WarpProof { fragments },
+            is_finished,
+        }
+    }
+
+    #[test]
+    fn a_continued_proof_must_start_above_the_change_it_went_through_and_never_at_genesis() {
+        let (old, new) = (keys(0), keys(10));
+        let genesis = genesis();
+        let before = child(&genesis, 1);
+        let change = signalling(&before, 2, &new);
+        let after = child(&change, 3);
+
+        // A first part that stops at the change: ask again from set 1, above it.
+        let first = answer(vec![justified(&change, &change, vec![], &old, 0)], false);
+        let step = proof_step(&set(0, &old), 0, &[], &first).unwrap();
+        let ProofStep::Continue {
+            set: set_1,
+            changes,
+            floor,
+        } = step
+        else {
+            panic!("{step:?}");
+        };
+        assert_eq!(
+            (set_1.set_id(), floor, changes.len()),
+            (1, change.number, 1)
+        );
+
+        // Set 1's precommits for the block after the change also justify the block before it
+        // (with the ancestry linking them), which set 0 governed: refused.
+        let below = justified(
+            &before,
+            &after,
+            vec![change.clone(), after.clone()],
+            &new,
+            1,
+        );
+        let refused = proof_step(&set_1, floor, &changes, &answer(vec![below.clone()], true));
+        assert_eq!(
+            refused.unwrap_err(),
+            "a proof that does not start above block #2"
+        );
+        // (It is a valid proof by itself: the floor is what refuses it.)
+        assert!(verify_warp_proof(set_1.clone(), &answer(vec![below], true).proof).is_ok());
+        // Above the change, the same set's justification is the target.
+        let above = justified(&after, &after, vec![], &new, 1);
+        let step = proof_step(&set_1, floor, &changes, &answer(vec![above], true)).unwrap();
+        let ProofStep::Target(target) = step else {
+            panic!("{step:?}");
+        };
+        assert_eq!((target.fragment.header.number, target.set.set_id()), (3, 1));
+        assert_eq!(target.changes[0].0, 1);
+
+        // Genesis justified by the genesis set's votes for a descendant: refused.
+        let to_genesis = justified(&genesis, &before, vec![before.clone()], &old, 0);
+        let refused = proof_step(&set(0, &old), 0, &[], &answer(vec![to_genesis], true));
+        assert_eq!(
+            refused.unwrap_err(),
+            "a proof that does not start above block #0"
+        );
+        // Nothing finalized past what we know is no fault.
+        assert!(matches!(
+            proof_step(&set(0, &old), 0, &[], &answer(vec![], true)),
+            Ok(ProofStep::Nothing)
+        ));
+        // An unfinished part that changes nothing would be asked again forever: refused.
+        let idle = answer(vec![justified(&before, &before, vec![], &old, 0)], false);
+        assert!(proof_step(&set(0, &old), 0, &[], &idle).is_err());
+    }
+
+    #[test]
+    fn the_state_walk_finds_what_the_store_lacks() {
+        let pairs: Vec<(Vec<u8>, Vec<u8>)> = (0u8..40)
+            .map(|i| (vec![i, i], vec![i; 40 + usize::from(i)]))
+            .collect();
+        let (root, nodes) = tessera_runtime::trie::root_of(pairs);
+        let db = crate::store::MemoryDb::default();
+        let genesis = genesis();
+        let store = ChainStore::open(Box::new(db), &genesis, &[]).unwrap();
+        assert_eq!(missing_nodes(&store, root), vec![NodeRef::Node(root)]);
+        let all: Vec<(Hash, Vec<u8>)> = nodes.into_iter().collect();
+        // Everything but one value: the walk names exactly that value.
+        let value = all
+            .iter()
+            .find(|(_, node)| node.len() >= 40 && node.iter().all(|b| *b == node[0]))
+            .map(|(hash, _)| *hash)
+            .unwrap();
+        store
+            .put_nodes(all.iter().filter(|(h, _)| *h != value).cloned().collect())
+            .unwrap();
+        assert_eq!(missing_nodes(&store, root), vec![NodeRef::Value(value)]);
+        store.put_nodes(all).unwrap();
+        assert!(missing_nodes(&store, root).is_empty());
+    }
 }

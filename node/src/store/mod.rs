@@ -111,6 +111,9 @@ pub enum StoreError {
     /// A block the store refers to is missing.
     #[error("block {0} is missing from the database")]
     MissingBlock(Hash),
+    /// A warp sync's block is committed only above genesis alone.
+    #[error("the store holds blocks up to #{0}: a warp sync starts from genesis only")]
+    NotAtGenesis(BlockNumber),
 }
 
 const META_KEY: &[u8] = b"chain";
@@ -411,6 +414,9 @@ impl ChainStore {
     /// and the headers and justifications of the `changes` blocks the proof went through.
     pub fn commit_warp(&self, commit: WarpCommit<'_>) -> Result<ChainMeta, StoreError> {
         let mut meta = self.meta()?;
+        if meta.best_number > 0 {
+            return Err(StoreError::NotAtGenesis(meta.best_number));
+        }
         let header = &commit.block.header;
         let hash = header.hash();
         let mut batch = Self::block_ops(header, &commit.block.extrinsics, &[]);

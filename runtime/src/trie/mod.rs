@@ -80,6 +80,20 @@ pub enum NodeRef {
     Value(Hash),
 }
 
+impl NodeRef {
+    /// The hash it refers to.
+    pub fn hash(&self) -> Hash {
+        match self {
+            NodeRef::Node(hash) | NodeRef::Value(hash) => *hash,
+        }
+    }
+
+    /// Whether it refers to a trie node (whose own references follow).
+    pub fn is_node(&self) -> bool {
+        matches!(self, NodeRef::Node(_))
+    }
+}
+
 /// Most levels of inline children one node may nest (a child is inlined only when its
 /// encoding is under 32 bytes, so an honest node nests a few at most).
 const MAX_INLINE_DEPTH: usize = 16;

@@ -72,15 +72,13 @@ proptest! {
         let mut reached = BTreeMap::new();
         let mut next = vec![NodeRef::Node(root)];
         while let Some(at) = next.pop() {
-            let hash = match at {
-                NodeRef::Node(hash) | NodeRef::Value(hash) => hash,
-            };
+            let hash = at.hash();
             let Some(bytes) = nodes.get(&hash) else {
                 // The empty trie's root is no stored node.
                 prop_assert!(pairs.is_empty() && hash == empty_root());
                 continue;
             };
-            if let NodeRef::Node(_) = at {
+            if at.is_node() {
                 next.extend(node_refs(bytes).unwrap());
             }
             reached.insert(hash, bytes.clone());
