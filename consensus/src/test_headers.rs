@@ -1,6 +1,7 @@
 //! Headers for tests and the simulator: a fixed genesis and distinguishable children.
 
-use tessera_runtime::{Digest, Hash, Header};
+use tessera_runtime::consensus::ScheduledChange;
+use tessera_runtime::{AccountId, Digest, Hash, Header};
 
 /// The genesis header of every simulated chain and test.
 pub fn genesis() -> Header {
@@ -22,4 +23,15 @@ pub fn child(parent: &Header, salt: u8) -> Header {
         extrinsics_root: Hash::ZERO,
         digest: Digest::default(),
     }
+}
+
+/// A child of `parent` that signals an immediate change of the finality set to `next`.
+pub fn signalling(parent: &Header, salt: u8, next: impl IntoIterator<Item = AccountId>) -> Header {
+    let mut header = child(parent, salt);
+    let change = ScheduledChange {
+        next_authorities: next.into_iter().map(|id| (id, 1)).collect(),
+        delay: 0,
+    };
+    header.digest.logs.push(change.to_digest_item());
+    header
 }

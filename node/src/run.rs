@@ -198,7 +198,9 @@ impl Node {
         }
         if let Some(from) = client.unlearned_substitutes().first() {
             return Err(RunError::Chain(format!(
-                "warp sync cannot start: the chain spec substitutes code from block #{from},                  and which code it replaces is learned from that block, which a warped node                  never holds; run with `--sync full`"
+                "warp sync cannot start: the chain spec substitutes code from block #{from}, and \
+                 which code it replaces is learned from that block, which a warped node never \
+                 holds; run with `--sync full`"
             )));
         }
         let genesis_set = AuthoritySet::equal(0, client.authorities().iter().copied())
@@ -293,7 +295,11 @@ impl Node {
         let Some(warp) = &mut self.warp else {
             return Ok(());
         };
-        let done = warp.finish_if_complete(&mut self.shared.client());
+        let store = self.shared.client().store().clone();
+        if !warp.state_complete(&store) {
+            return Ok(());
+        }
+        let done = warp.finish(&mut self.shared.client());
         match done.map_err(|e| RunError::Chain(format!("warp sync: {e}")))? {
             Some(warped) => self.warped(warped),
             None => Ok(()),

@@ -149,6 +149,9 @@ pub struct WarpSync {
     request: Option<OutboundRequestId>,
     /// Peers that could not help lately (no newer proof, no such block or node).
     unhelpful: HashMap<PeerId, Instant>,
+    /// The last block warped to that could not be started above: a proof leading there again
+    /// is passed over until one leads further.
+    failed: Option<Hash>,
 }
 
 impl WarpSync {
@@ -161,6 +164,7 @@ impl WarpSync {
             next_peer: 0,
             request: None,
             unhelpful: HashMap::new(),
+            failed: None,
         }
     }
 
@@ -277,6 +281,16 @@ impl WarpSync {
                         changes,
                         floor,
                     },
+                    Ok(ProofStep::Target(target))
+                        if self.failed == Some(target.fragment.header.hash()) =>
+                    {
+                        self.unhelpful.insert(peer, Instant::now());
+                        Phase::Proof {
+                            set,
+                            changes,
+                            floor,
+                        }
+                    }
                     Ok(ProofStep::Target(target)) => {
                         tracing::info!(
                             number = target.fragment.header.number,
@@ -407,36 +421,42 @@ impl WarpSync {
         Ok(())
     }
 
-    /// Once the whole state is stored (nothing left to read or asked, and a walk from the
-    /// root finds every node): commits the block warped to and starts `client` above it.
-    /// A block whose state cannot be started above sends the warp back to the genesis set.
-    pub fn finish_if_complete(
-        &mut self,
-        client: &mut Client,
-    ) -> Result<Option<WarpOutcome>, WarpSyncError> {
+    /// Whether the whole state is stored: nothing left to read or asked, and a walk from the
+    /// root over `store` (a clone: the client is not held meanwhile) finds every node; what
+    /// it finds missing is asked for next.
+    pub fn state_complete(&mut self, store: &ChainStore) -> bool {
         let Phase::State(download) = &mut self.phase else {
-            return Ok(None);
+            return false;
         };
         if !download.pending.is_empty() || !download.asked.is_empty() {
-            return Ok(None);
+            return false;
         }
-        let missing = missing_nodes(client.store(), download.block.header.state_root);
-        if !missing.is_empty() {
-            tracing::warn!(
-                missing = missing.len(),
-                "warp sync: the state walk found nodes missing; asking for them"
-            );
-            download.pending.extend(missing);
-            return Ok(None);
+        let missing = missing_nodes(store, download.block.header.state_root);
+        if missing.is_empty() {
+            return true;
         }
+        tracing::warn!(
+            missing = missing.len(),
+            "warp sync: the state walk found nodes missing; asking for them"
+        );
+        download.pending.extend(missing);
+        false
+    }
+
+    /// Once [`Self::state_complete`]: commits the block warped to and starts `client` above
+    /// it. A block whose state cannot be started above sends the warp back to the genesis
+    /// set, to wait for a proof of another block.
+    pub fn finish(&mut self, client: &mut Client) -> Result<Option<WarpOutcome>, WarpSyncError> {
         let Phase::State(download) = std::mem::replace(&mut self.phase, Phase::Finished) else {
             return Ok(None);
         };
+        let target = download.block.hash();
         match finish(*download, client) {
             Ok(outcome) => Ok(Some(outcome)),
             Err(TargetError::Store(err)) => Err(err.into()),
             Err(err) => {
                 tracing::error!(%err, "warp sync: cannot start there; asking for a proof again");
+                self.failed = Some(target);
                 self.phase = Self::from_genesis(&self.genesis_set);
                 Ok(None)
             }
@@ -510,10 +530,13 @@ impl WarpSync {
                     download.asked.insert(id, batch);
                 }
                 None => {
-                    for at in &batch {
-                        download.asked_hashes.remove(&at.hash());
+                    for at in batch {
+                        let as_node = download.asked_hashes.remove(&at.hash()) == Some(true);
+                        download.pending.push(match as_node {
+                            true => NodeRef::Node(at.hash()),
+                            false => at,
+                        });
                     }
-                    download.pending.extend(batch);
                     return Ok(());
                 }
             }
@@ -591,13 +614,19 @@ fn proof_step(
             set: warped.set,
             changes,
         }))),
-        // Continued from the set it reached, which must be a later one.
-        (false, Some(last)) if warped.set.set_id() > set.set_id() => Ok(ProofStep::Continue {
-            set: warped.set,
-            changes,
-            floor: last.header.number,
-        }),
-        _ => Err("an unfinished proof that changes no set".to_string()),
+        // Continued from the set it reached: an unfinished part ends on the change that
+        // enacted it, as honest servers cut it (else the floor would be a block past it, above
+        // what honest continuations start with).
+        (false, Some(last))
+            if matches!(ScheduledChange::from_header(&last.header), Ok(Some(_))) =>
+        {
+            Ok(ProofStep::Continue {
+                set: warped.set,
+                changes,
+                floor: last.header.number,
+            })
+        }
+        _ => Err("an unfinished proof that does not end on a set change".to_string()),
     }
 }
 
@@ -704,9 +733,8 @@ fn block_data(store: &ChainStore, header: &Header) -> Result<BlockData, TargetEr
 mod tests {
     use super::*;
     use tessera_consensus::finality::{vote_payload, Justification, SignedTarget, Target, Vote};
-    use tessera_consensus::test_headers::{child, genesis};
+    use tessera_consensus::test_headers::{child, genesis, signalling};
     use tessera_consensus::AuthorityKey;
-    use tessera_runtime::consensus::ScheduledChange;
 
     fn keys(from: u64) -> Vec<AuthorityKey> {
         (from..from + 4).map(AuthorityKey::from_index).collect()
@@ -748,16 +776,6 @@ mod tests {
         }
     }
 
-    fn signalling(parent: &Header, salt: u8, next: &[AuthorityKey]) -> Header {
-        let mut header = child(parent, salt);
-        let change = ScheduledChange {
-            next_authorities: next.iter().map(|k| (k.public(), 1)).collect(),
-            delay: 0,
-        };
-        header.digest.logs.push(change.to_digest_item());
-        header
-    }
-
     fn answer(fragments: Vec<WarpFragment>, is_finished: bool) -> WarpResponse {
         WarpResponse {
             proof: tessera_consensus::finality::WarpProof { fragments },
@@ -770,7 +788,7 @@ mod tests {
         let (old, new) = (keys(0), keys(10));
         let genesis = genesis();
         let before = child(&genesis, 1);
-        let change = signalling(&before, 2, &new);
+        let change = signalling(&before, 2, new.iter().map(AuthorityKey::public));
         let after = child(&change, 3);
 
         // A first part that stops at the change: ask again from set 1, above it.
@@ -826,9 +844,23 @@ mod tests {
             proof_step(&set(0, &old), 0, &[], &answer(vec![], true)),
             Ok(ProofStep::Nothing)
         ));
-        // An unfinished part that changes nothing would be asked again forever: refused.
+        // An unfinished part must end on a change: one that changes nothing would be asked
+        // again forever, and one that goes past its change would set the floor above where
+        // honest continuations start.
         let idle = answer(vec![justified(&before, &before, vec![], &old, 0)], false);
         assert!(proof_step(&set(0, &old), 0, &[], &idle).is_err());
+        let past = answer(
+            vec![
+                justified(&change, &change, vec![], &old, 0),
+                justified(&after, &after, vec![], &new, 1),
+            ],
+            false,
+        );
+        let refused = proof_step(&set(0, &old), 0, &[], &past);
+        assert_eq!(
+            refused.unwrap_err(),
+            "an unfinished proof that does not end on a set change"
+        );
     }
 
     #[test]

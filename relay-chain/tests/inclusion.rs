@@ -1246,63 +1246,44 @@ fn backing_votes(backed: &BackedCandidate) -> Vec<DisputeVote> {
 }
 
 #[test]
-fn a_backer_answers_for_its_backing_statement_whether_or_not_it_votes_in_the_dispute() {
-    let mut relay = Relay::new();
-    let group = relay.group(PARA);
-    let backed = relay.backed(relay.candidate(PARA, vec![1, 1]), &group);
-    let hash = backed.candidate.hash();
-    relay
-        .block(vec![relay.enter(vec![], vec![backed.clone()])])
-        .unwrap();
-    // The first backer stays silent; the second votes invalid with the honest two, as if to
-    // change sides. Their backing statements name both.
-    let others: Vec<u32> = (0..4).filter(|v| !group.contains(v)).collect();
-    let mut set = dispute(&relay, hash, false, &[], &[group[1], others[0], others[1]]);
-    set.votes.extend(backing_votes(&backed));
-    set.votes.sort_by_key(|vote| (vote.validator, vote.kind));
-    let events = relay
-        .block(vec![relay.enter_with(vec![], vec![], vec![set])])
-        .unwrap();
-    for backer in &group {
-        assert!(events.contains(&inclusion::Event::ValidatorOffence {
-            validator: *backer,
-            candidate_hash: hash,
-            offence: Offence::BackedInvalid
-        }));
-        let count = disputes::OFFENCES
-            .get(
-                &mut relay.state(),
-                &relay.validators[*backer as usize].public(),
-            )
+fn a_backer_answers_for_its_backing_statement_whether_it_votes_or_the_set_carries_it() {
+    for with_statements in [true, false] {
+        let mut relay = Relay::new();
+        let group = relay.group(PARA);
+        let backed = relay.backed(relay.candidate(PARA, vec![1, 1]), &group);
+        let hash = backed.candidate.hash();
+        relay
+            .block(vec![relay.enter(vec![], vec![backed.clone()])])
             .unwrap();
-        assert_eq!(count.map(|c| c.backed_invalid), Some(1));
-    }
-    assert!(events.contains(&inclusion::Event::CandidateInvalidated {
-        para: PARA,
-        candidate_hash: hash
-    }));
-}
-
-#[test]
-fn backers_are_named_even_when_the_set_leaves_their_statements_out() {
-    let mut relay = Relay::new();
-    let group = relay.group(PARA);
-    let backed = relay.backed(relay.candidate(PARA, vec![1, 1]), &group);
-    let hash = backed.candidate.hash();
-    relay
-        .block(vec![relay.enter(vec![], vec![backed])])
-        .unwrap();
-    // An author who backed it strips the backing statements: the chain kept who backed.
-    let others: Vec<u32> = (0..4).filter(|v| !group.contains(v)).collect();
-    let set = dispute(&relay, hash, false, &[], &[group[1], others[0], others[1]]);
-    let events = relay
-        .block(vec![relay.enter_with(vec![], vec![], vec![set])])
-        .unwrap();
-    for backer in &group {
-        assert!(events.contains(&inclusion::Event::ValidatorOffence {
-            validator: *backer,
-            candidate_hash: hash,
-            offence: Offence::BackedInvalid
+        // The first backer stays silent; the second votes invalid with the other two, as if
+        // to change sides. The set carries their backing statements, or (an author sparing
+        // them) not: the chain kept who backed.
+        let others: Vec<u32> = (0..4).filter(|v| !group.contains(v)).collect();
+        let mut set = dispute(&relay, hash, false, &[], &[group[1], others[0], others[1]]);
+        if with_statements {
+            set.votes.extend(backing_votes(&backed));
+            set.votes.sort_by_key(|vote| (vote.validator, vote.kind));
+        }
+        let events = relay
+            .block(vec![relay.enter_with(vec![], vec![], vec![set])])
+            .unwrap();
+        for backer in &group {
+            assert!(events.contains(&inclusion::Event::ValidatorOffence {
+                validator: *backer,
+                candidate_hash: hash,
+                offence: Offence::BackedInvalid
+            }));
+            let stash = relay.validators[*backer as usize].public();
+            let count = disputes::OFFENCES.get(&mut relay.state(), &stash).unwrap();
+            assert_eq!(
+                count.map(|c| c.backed_invalid),
+                Some(1),
+                "{with_statements}"
+            );
+        }
+        assert!(events.contains(&inclusion::Event::CandidateInvalidated {
+            para: PARA,
+            candidate_hash: hash
         }));
     }
 }

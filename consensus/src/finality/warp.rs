@@ -127,7 +127,7 @@ pub fn verify_warp_proof(
 mod tests {
     use super::*;
     use crate::finality::message::{vote_payload, SignedTarget, Vote};
-    use crate::test_headers::{child, genesis};
+    use crate::test_headers::{child, genesis, signalling};
     use crate::AuthorityKey;
 
     fn target(header: &Header) -> Target {
@@ -159,16 +159,6 @@ mod tests {
         }
     }
 
-    fn signalling(parent: &Header, salt: u8, next: &[&AuthorityKey]) -> Header {
-        let mut header = child(parent, salt);
-        let change = ScheduledChange {
-            next_authorities: next.iter().map(|k| (k.public(), 1)).collect(),
-            delay: 0,
-        };
-        header.digest.logs.push(change.to_digest_item());
-        header
-    }
-
     #[test]
     fn a_proof_leads_from_the_genesis_set_through_each_change_and_nothing_else_does() {
         let keys: Vec<AuthorityKey> = (0..6).map(AuthorityKey::from_index).collect();
@@ -176,7 +166,7 @@ mod tests {
         let genesis_set = AuthoritySet::equal(0, keys[..4].iter().map(|k| k.public())).unwrap();
         let genesis = genesis();
         // Set 0 (0..4) hands over to set 1 (2..6) at #1; set 1 finalizes #3.
-        let change = signalling(&genesis, 1, &k[2..6]);
+        let change = signalling(&genesis, 1, k[2..6].iter().map(|k| k.public()));
         let later = child(&child(&change, 2), 3);
         let proof = WarpProof {
             fragments: vec![

@@ -12,8 +12,9 @@
 //! tranches cover). So a node holds at most that many recovered PoVs. Concluded disputes wait
 //! here for the next block this validator authors, whose inherent records them.
 //!
-//! Each block is checked by the validators of its own session, with their `para_validator`
-//! keys ([`tessera_relay_chain::session::para_validators`] at the block): blocks on either side
+//! Each block is checked by the validators of its own session, drawing assignments with their
+//! `para_assignment` keys and signing with their `para_validator` keys
+//! ([`tessera_relay_chain::session::para_validators`] at the block): blocks on either side
 //! of a session change are approved by their own sets, and recovery asks the chunks of the
 //! validators who hold them. A dispute is among the validators of its candidate's session,
 //! with that session's index in its votes, as the chain checks it (for
