@@ -272,14 +272,20 @@ fn store_set(
     let store = client.store();
     let mut writes = vec![(change_key(set.set_id()), Some(enacted_at.encode()))];
     if stored_set(store)?.is_none_or(|stored| stored.set_id <= set.set_id()) {
-        let record = SetRecord {
-            set_id: set.set_id(),
-            authorities: set.authorities().to_vec(),
-            enacted_at,
-        };
-        writes.push((SET_KEY.to_vec(), Some(record.encode())));
+        let (key, record) = in_force(set, enacted_at);
+        writes.push((key, Some(record)));
     }
     store.write_aux(writes)
+}
+
+/// The `aux` entry that makes `set`, enacted at `enacted_at`, the set in force.
+fn in_force(set: &AuthoritySet, enacted_at: Hash) -> (Vec<u8>, Vec<u8>) {
+    let record = SetRecord {
+        set_id: set.set_id(),
+        authorities: set.authorities().to_vec(),
+        enacted_at,
+    };
+    (SET_KEY.to_vec(), record.encode())
 }
 
 /// The `aux` values a warp-synced store starts with: the block that enacted each set the proof
@@ -290,12 +296,7 @@ pub(crate) fn warp_aux(set: &AuthoritySet, changes: &[(u64, Hash)]) -> Vec<(Vec<
         .map(|(set_id, block)| (change_key(*set_id), block.encode()))
         .collect();
     if let Some((_, enacted_at)) = changes.last() {
-        let record = SetRecord {
-            set_id: set.set_id(),
-            authorities: set.authorities().to_vec(),
-            enacted_at: *enacted_at,
-        };
-        aux.push((SET_KEY.to_vec(), record.encode()));
+        aux.push(in_force(set, *enacted_at));
     }
     aux
 }

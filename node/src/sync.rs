@@ -739,21 +739,11 @@ impl ChainSync {
             return bad_request();
         }
         let client = self.shared.client();
-        let mut blocks = Vec::new();
-        let mut size = 0usize;
-        for number in from..from.saturating_add(count) {
-            let Ok(Some(hash)) = client.store().canonical_hash(number) else {
-                break;
-            };
-            let Some(entry) = sync_block(&client, &hash) else {
-                break;
-            };
-            size = size.saturating_add(entry.encoded_size());
-            if size > RESPONSE_BUDGET && !blocks.is_empty() {
-                break;
-            }
-            blocks.push(entry);
-        }
+        let canonical = (from..from.saturating_add(count)).map_while(|number| {
+            let hash = client.store().canonical_hash(number).ok()??;
+            sync_block(&client, &hash)
+        });
+        let blocks = within_budget(canonical, SyncBlock::encoded_size, RESPONSE_BUDGET);
         let below_best = client.info().is_ok_and(|meta| from <= meta.best_number);
         if blocks.is_empty() && below_best {
             // Blocks below a warp sync's start are not held: a refusal, which blames nobody,
@@ -807,19 +797,26 @@ const RESPONSE_BUDGET: usize = crate::network::MAX_RESPONSE_SIZE / 2;
 /// budget (at least one).
 fn state_nodes(store: &crate::store::ChainStore, hashes: &[Hash]) -> Vec<Vec<u8>> {
     use tessera_runtime::state::NodeStore;
-    let mut nodes = Vec::new();
-    let mut size = 0usize;
-    for hash in hashes {
-        let Some(node) = store.node(hash) else {
-            break;
-        };
-        size = size.saturating_add(node.len());
-        if size > STATE_RESPONSE_BUDGET && !nodes.is_empty() {
+    let nodes = hashes.iter().map_while(|hash| store.node(hash));
+    within_budget(nodes, Vec::len, STATE_RESPONSE_BUDGET)
+}
+
+/// The first of `items` whose `size`s add up to at most `budget`, and at least the first.
+fn within_budget<T>(
+    items: impl Iterator<Item = T>,
+    size: impl Fn(&T) -> usize,
+    budget: usize,
+) -> Vec<T> {
+    let mut taken = Vec::new();
+    let mut total = 0usize;
+    for item in items {
+        total = total.saturating_add(size(&item));
+        if total > budget && !taken.is_empty() {
             break;
         }
-        nodes.push(node);
+        taken.push(item);
     }
-    nodes
+    taken
 }
 
 /// A stored block with its justification, if it has one.
@@ -836,20 +833,15 @@ fn sync_block(client: &Client, hash: &Hash) -> Option<SyncBlock> {
 /// first, within one response's budget (the highest kept when they do not all fit): none if
 /// `client` lacks the block.
 pub fn ancestry(client: &Client, hash: Hash, count: u32) -> Vec<SyncBlock> {
-    let mut blocks = Vec::new();
-    let mut size = 0usize;
     let mut next = Some(hash);
-    while let Some(hash) = next.filter(|_| blocks.len() < count as usize) {
-        let Some(entry) = sync_block(client, &hash) else {
-            break;
-        };
-        size = size.saturating_add(entry.encoded_size());
-        if size > RESPONSE_BUDGET && !blocks.is_empty() {
-            break;
-        }
-        next = (entry.block.header.number > 0).then_some(entry.block.header.parent_hash);
-        blocks.push(entry);
-    }
+    let down = std::iter::from_fn(|| {
+        let entry = sync_block(client, &next.take()?)?;
+        let header = &entry.block.header;
+        next = (header.number > 0).then_some(header.parent_hash);
+        Some(entry)
+    })
+    .take(count as usize);
+    let mut blocks = within_budget(down, SyncBlock::encoded_size, RESPONSE_BUDGET);
     blocks.reverse();
     blocks
 }

@@ -155,6 +155,15 @@ pub struct BackingRecord {
     pub backers: Vec<u32>,
 }
 
+/// The candidates backed in one block, with the session whose validators backed them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode, scale_info::TypeInfo)]
+pub struct BackedIn {
+    /// The session.
+    pub session: u32,
+    /// The candidates.
+    pub candidates: Vec<Hash>,
+}
+
 /// Most blocks of backing records forgotten in one block (a few a block keep up with the
 /// chain: one block's are forgotten for each block added).
 const MAX_PRUNED_BLOCKS: u32 = 4;
@@ -169,7 +178,7 @@ pub static DISABLED: StorageValue<Vec<u32>> = StorageValue::new(NAME, "Disabled"
 /// The backers of candidates backed within the dispute period, by candidate.
 pub static BACKERS: StorageMap<Hash, BackingRecord> = StorageMap::new(NAME, "Backers");
 /// The candidates backed in each block still kept in [`BACKERS`].
-pub static BACKED_AT: StorageMap<BlockNumber, Vec<Hash>> = StorageMap::new(NAME, "BackedAt");
+pub static BACKED_AT: StorageMap<BlockNumber, BackedIn> = StorageMap::new(NAME, "BackedAt");
 /// The first block whose backed candidates are still kept.
 pub static BACKERS_KEPT_FROM: StorageValue<BlockNumber> =
     StorageValue::new(NAME, "BackersKeptFrom");
@@ -326,7 +335,8 @@ pub fn note_backed(
 ) -> tessera_runtime::Result<()> {
     BACKERS.insert(state, &candidate, &BackingRecord { session, backers });
     let mut backed = BACKED_AT.get_or_default(state, &block)?;
-    backed.push(candidate);
+    backed.session = session;
+    backed.candidates.push(candidate);
     BACKED_AT.insert(state, &block, &backed);
     if BACKERS_KEPT_FROM.get(state)?.is_none() {
         BACKERS_KEPT_FROM.put(state, &block);
@@ -349,23 +359,15 @@ pub fn prune_backers(
         if from >= now {
             break;
         }
-        let backed = BACKED_AT.get_or_default(state, &from)?;
-        let mut kept = false;
-        for candidate in &backed {
-            if BACKERS
-                .get(state, candidate)?
-                .is_some_and(|record| record.session >= oldest)
-            {
-                kept = true;
+        if let Some(backed) = BACKED_AT.get(state, &from)? {
+            if backed.session >= oldest {
+                break;
             }
+            for candidate in &backed.candidates {
+                BACKERS.remove(state, candidate);
+            }
+            BACKED_AT.remove(state, &from);
         }
-        if kept {
-            break;
-        }
-        for candidate in &backed {
-            BACKERS.remove(state, candidate);
-        }
-        BACKED_AT.remove(state, &from);
         from = from.saturating_add(1);
     }
     BACKERS_KEPT_FROM.put(state, &from);
